@@ -1,0 +1,1 @@
+export { startNatsServer, freePort, natsServerBinary, type NatsServerHandle } from './nats-server.js';

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs npm dependencies when node_modules is missing or older than the lockfile.
+# onnxruntime-node's postinstall downloads CUDA libraries from outside the npm registry and fails
+# offline; the CPU build is bundled in the package, so the download is skipped. CUDA nodes get the
+# provider libraries from the CUDA container image instead (deploy/README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "[tessera] npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

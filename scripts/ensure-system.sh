@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs what Tessera needs from outside npm on a fresh Debian/Ubuntu machine, only when missing:
+# nats-server (JetStream) for the bus. Idempotent; safe to run on every test and demo.
+set -euo pipefail
+need=()
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "[tessera] installing system packages: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Command 2 of the README: every test. Installs what is missing, checks contracts and types, runs
+# the whole suite (unit, integration against real nats-server, e2e over the real stack).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-system.sh
+bash scripts/ensure-deps.sh
+bash scripts/check.sh
+npx vitest run "$@"
