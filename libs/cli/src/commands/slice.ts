@@ -1,0 +1,5 @@
+export const summary = '(not implemented yet)';
+export async function run(_argv: string[]): Promise<number> {
+  console.error('tessera slice: not implemented yet');
+  return 2;
+}
