@@ -1,0 +1,36 @@
+import { bool, bytes, duration, int, number, oneOf, string, url } from './fields.js';
+
+export interface CommonDefaults {
+  /** `OTEL_SERVICE_NAME` default and the NATS queue group, e.g. `slicer`. */
+  serviceName: string;
+  /** gRPC port default (gateway 50051, slicer 50052, resampler 50053, decoder 50054, retrieval 50055, feedback 50056). */
+  grpcPort: number;
+  /** Prometheus port default; by convention 9464 + the gRPC port's last digit. */
+  metricsPort?: number;
+}
+
+/**
+ * The keys every service shares (CONTRIBUTING.md "Shared names"). Spread it into a service schema:
+ * `loadConfig({ ...commonServiceConfig({ serviceName: 'slicer', grpcPort: 50052 }), maxSlices: int(…) })`.
+ */
+export function commonServiceConfig(d: CommonDefaults) {
+  return {
+    serviceName: string({ env: 'OTEL_SERVICE_NAME', default: d.serviceName, minLength: 1, doc: 'service name in traces, metrics and the NATS queue group' }),
+    natsUrl: string({ env: 'NATS_URL', default: 'nats://127.0.0.1:4222', minLength: 1, doc: 'NATS server URL(s), comma-separated' }),
+    grpcPort: int({ env: 'TESSERA_GRPC_PORT', default: d.grpcPort, min: 0, max: 65535, doc: 'gRPC listen port (0 = pick a free one)' }),
+    grpcHost: string({ env: 'TESSERA_GRPC_HOST', default: '0.0.0.0', doc: 'gRPC listen address' }),
+    metricsPort: int({ env: 'TESSERA_METRICS_PORT', default: d.metricsPort ?? 9464 + (d.grpcPort % 10), min: 0, max: 65535, doc: 'Prometheus /metrics port (0 = pick a free one)' }),
+    otlpEndpoint: url({ env: 'OTEL_EXPORTER_OTLP_ENDPOINT', optional: true, protocols: ['http', 'https'], doc: 'OTLP/HTTP collector; unset = no trace export' }),
+    traceSampleRatio: number({ env: 'TESSERA_TRACE_SAMPLE_RATIO', default: 1, min: 0, max: 1, doc: 'fraction of new traces sampled' }),
+    claimCheckThreshold: bytes({ env: 'TESSERA_CLAIM_CHECK_THRESHOLD', default: 512 * 1024, min: 1024, max: 1024 * 1024, doc: 'payloads above this go to the object store (NATS max_payload is 1MiB)' }),
+    objectStoreBucket: string({ env: 'TESSERA_OBJECT_BUCKET', default: 'tessera-payloads', pattern: /^[A-Za-z0-9_-]+$/, doc: 'JetStream object store bucket for claim checks' }),
+    objectTtl: duration({ env: 'TESSERA_OBJECT_TTL', default: 3_600_000, min: 1_000, doc: 'how long claim-check objects live (bucket max age)' }),
+    shutdownGrace: duration({ env: 'TESSERA_SHUTDOWN_GRACE', default: 25_000, min: 0, max: 600_000, doc: 'time to finish in-flight work after SIGTERM before naking it back' }),
+    defaultDeadline: duration({ env: 'TESSERA_DEFAULT_DEADLINE', default: 60_000, min: 100, doc: 'deadline applied to calls that arrive without one' }),
+    maxConcurrency: int({ env: 'TESSERA_MAX_CONCURRENCY', default: 4, min: 1, max: 1024, doc: 'in-flight jobs per process (work-queue pull batch)' }),
+    ackWait: duration({ env: 'TESSERA_ACK_WAIT', default: 30_000, min: 1_000, doc: 'JetStream ack wait; workers heartbeat at a third of it' }),
+    maxDeliver: int({ env: 'TESSERA_MAX_DELIVER', default: 5, min: 1, max: 100, doc: 'deliveries before a job is terminated as poison' }),
+    logLevel: oneOf(['debug', 'info', 'warn', 'error'], { env: 'TESSERA_LOG_LEVEL', default: 'info', doc: 'log verbosity' }),
+    healthEnabled: bool({ env: 'TESSERA_GRPC_HEALTH', default: true, doc: 'serve grpc.health.v1' }),
+  } as const;
+}
