@@ -1,0 +1,30 @@
+/** Request limits the validator enforces; every one comes from configuration (see config.ts). */
+export interface ChatLimits {
+  maxMessages: number;
+  maxTextChars: number;
+  maxImagesPerRequest: number;
+  maxImageBytes: number;
+  maxTokensLimit: number;
+  defaultMaxTokens: number;
+  maxStopSequences: number;
+  maxTopLogprobs: number;
+  maxSliceNums: number;
+  maxCollectionK: number;
+  allowRemoteImages: boolean;
+  remoteImageAllowList: readonly string[];
+}
+
+export const DEFAULT_CHAT_LIMITS: ChatLimits = Object.freeze({
+  maxMessages: 256,
+  maxTextChars: 256_000,
+  maxImagesPerRequest: 8,
+  maxImageBytes: 20 * 1024 * 1024,
+  maxTokensLimit: 4096,
+  defaultMaxTokens: 256,
+  maxStopSequences: 4,
+  maxTopLogprobs: 20,
+  maxSliceNums: 36,
+  maxCollectionK: 50,
+  allowRemoteImages: false,
+  remoteImageAllowList: [],
+});

@@ -1,0 +1,52 @@
+/**
+ * The validated form of an OpenAI chat-completions request. Everything downstream of the HTTP and
+ * gRPC edges takes this type and can trust its invariants: roles are known, ranges are checked,
+ * images are decoded bytes (or an allowed URL still to fetch) counted against the limits.
+ */
+export type Role = 'system' | 'user' | 'assistant';
+
+export type ValidPart = { kind: 'text'; text: string } | { kind: 'image'; index: number };
+
+export interface ValidMessage {
+  role: Role;
+  parts: ValidPart[];
+}
+
+export type ImageSource =
+  | { kind: 'bytes'; bytes: Buffer; field: string }
+  | { kind: 'url'; url: URL; field: string };
+
+export interface ValidSampling {
+  maxTokens: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  minP: number;
+  presencePenalty: number;
+  frequencyPenalty: number;
+  repetitionPenalty: number;
+  seed?: number;
+  stop: string[];
+  logprobs: boolean;
+  topLogprobs: number;
+}
+
+export interface ValidCollection {
+  name: string;
+  k: number;
+  filter?: Record<string, unknown>;
+}
+
+export interface ValidChatRequest {
+  model: string;
+  messages: ValidMessage[];
+  /** Images in order of appearance; `ValidPart.index` points here. */
+  images: ImageSource[];
+  sampling: ValidSampling;
+  stream: boolean;
+  includeUsage: boolean;
+  collection?: ValidCollection;
+  /** MiniCPM-V slicing: at most this many slices per image (1 = overview only). */
+  maxSliceNums?: number;
+  user?: string;
+}

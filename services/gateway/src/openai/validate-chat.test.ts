@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { TesseraError } from '@tessera/runtime';
+import { DEFAULT_CHAT_LIMITS, type ChatLimits } from './limits.js';
+import { validateChatRequest } from './validate-chat.js';
+
+const MODELS = ['minicpm-v-tiny'];
+const PNG_1x1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
+const ok = { model: 'minicpm-v-tiny', messages: [{ role: 'user', content: 'hi' }] };
+
+function fails(body: unknown, field: string, code = 'INVALID_ARGUMENT', limits: ChatLimits = DEFAULT_CHAT_LIMITS): TesseraError {
+  try {
+    validateChatRequest(body, limits, MODELS);
+  } catch (err) {
+    expect(err).toBeInstanceOf(TesseraError);
+    const e = err as TesseraError;
+    expect(e.code).toBe(code);
+    expect(e.details.field).toBe(field);
+    return e;
+  }
+  throw new Error(`expected ${JSON.stringify(body)} to fail on ${field}`);
+}
+
+describe('validateChatRequest', () => {
+  it('accepts text, image parts, sampling, and ignores unknown fields', () => {
+    const v = validateChatRequest(
+      {
+        ...ok,
+        messages: [
+          { role: 'system', content: 'be brief' },
+          { role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG_1x1}` } }] },
+        ],
+        temperature: 0.2,
+        top_p: 0.9,
+        max_tokens: 12,
+        seed: 7,
+        stop: ['\n\n'],
+        stream: true,
+        stream_options: { include_usage: true },
+        metadata: { anything: 1 },
+        store: false,
+      },
+      DEFAULT_CHAT_LIMITS,
+      MODELS,
+    );
+    expect(v.messages[1]!.parts).toEqual([{ kind: 'text', text: 'what is this?' }, { kind: 'image', index: 0 }]);
+    expect(v.images[0]!.kind).toBe('bytes');
+    expect(v.sampling).toMatchObject({ temperature: 0.2, topP: 0.9, maxTokens: 12, seed: 7, stop: ['\n\n'] });
+    expect(v.stream).toBe(true);
+    expect(v.includeUsage).toBe(true);
+  });
+
+  it('applies defaults', () => {
+    const v = validateChatRequest(ok, DEFAULT_CHAT_LIMITS, MODELS);
+    expect(v.sampling.maxTokens).toBe(DEFAULT_CHAT_LIMITS.defaultMaxTokens);
+    expect(v.sampling.temperature).toBe(1);
+    expect(v.stream).toBe(false);
+  });
+
+  const cases: Array<[string, unknown, string, string?]> = [
+    ['body is not an object', [1, 2], 'body'],
+    ['model missing', { messages: ok.messages }, 'model'],
+    ['model wrong type', { ...ok, model: 42 }, 'model'],
+    ['unknown model', { ...ok, model: 'gpt-9' }, 'model', 'NOT_FOUND'],
+    ['messages not an array', { ...ok, messages: 'hi' }, 'messages'],
+    ['empty messages', { ...ok, messages: [] }, 'messages'],
+    ['message not an object', { ...ok, messages: [3] }, 'messages[0]'],
+    ['unknown role', { ...ok, messages: [{ role: 'wizard', content: 'x' }] }, 'messages[0].role'],
+    ['missing content', { ...ok, messages: [{ role: 'user' }] }, 'messages[0].content'],
+    ['content wrong type', { ...ok, messages: [{ role: 'user', content: 5 }] }, 'messages[0].content'],
+    ['unknown part type', { ...ok, messages: [{ role: 'user', content: [{ type: 'audio', audio: 'x' }] }] }, 'messages[0].content[0].type'],
+    ['text part without text', { ...ok, messages: [{ role: 'user', content: [{ type: 'text' }] }] }, 'messages[0].content[0].text'],
+    ['image_url without url', { ...ok, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] }, 'messages[0].content[0].image_url.url'],
+    ['data URL with bad base64', { ...ok, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,@@@!' } }] }] }, 'messages[0].content[0].image_url.url'],
+    ['data URL not base64', { ...ok, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png,abc' } }] }] }, 'messages[0].content[0].image_url.url'],
+    ['data URL of text/plain', { ...ok, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:text/plain;base64,aGVsbG8=' } }] }] }, 'messages[0].content[0].image_url.url'],
+    ['remote URL while fetching is disabled', { ...ok, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }] }, 'messages[0].content[0].image_url.url'],
+    ['ftp URL', { ...ok, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x/a.png' } }] }] }, 'messages[0].content[0].image_url.url'],
+    ['image in an assistant message', { ...ok, messages: [{ role: 'assistant', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${PNG_1x1}` } }] }, { role: 'user', content: 'x' }] }, 'messages[0].content[0].type'],
+    ['last message from assistant', { ...ok, messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'y' }] }, 'messages[1].role'],
+    ['negative max_tokens', { ...ok, max_tokens: -1 }, 'max_tokens'],
+    ['zero max_tokens', { ...ok, max_tokens: 0 }, 'max_tokens'],
+    ['max_tokens above the limit', { ...ok, max_tokens: 1_000_000 }, 'max_tokens'],
+    ['fractional max_tokens', { ...ok, max_tokens: 1.5 }, 'max_tokens'],
+    ['temperature 5', { ...ok, temperature: 5 }, 'temperature'],
+    ['temperature negative', { ...ok, temperature: -0.1 }, 'temperature'],
+    ['temperature a string', { ...ok, temperature: 'hot' }, 'temperature'],
+    ['top_p 0', { ...ok, top_p: 0 }, 'top_p'],
+    ['top_p above 1', { ...ok, top_p: 1.5 }, 'top_p'],
+    ['presence_penalty out of range', { ...ok, presence_penalty: 3 }, 'presence_penalty'],
+    ['frequency_penalty out of range', { ...ok, frequency_penalty: -3 }, 'frequency_penalty'],
+    ['n > 1', { ...ok, n: 2 }, 'n'],
+    ['too many stop sequences', { ...ok, stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
+    ['empty stop sequence', { ...ok, stop: [''] }, 'stop[0]'],
+    ['stream not a boolean', { ...ok, stream: 'yes' }, 'stream'],
+    ['seed not an integer', { ...ok, seed: 1.25 }, 'seed'],
+    ['top_logprobs without logprobs', { ...ok, top_logprobs: 3 }, 'top_logprobs'],
+    ['top_logprobs above the limit', { ...ok, logprobs: true, top_logprobs: 50 }, 'top_logprobs'],
+    ['bad collection name', { ...ok, collection: { name: '../etc' } }, 'collection.name'],
+    ['collection k above the limit', { ...ok, collection: { name: 'docs', k: 500 } }, 'collection.k'],
+    ['max_slice_nums 0', { ...ok, max_slice_nums: 0 }, 'max_slice_nums'],
+  ];
+  it.each(cases)('rejects %s', (_name, body, field, code) => {
+    const e = fails(body, field, code ?? 'INVALID_ARGUMENT');
+    expect(e.message.length).toBeGreaterThan(5);
+  });
+
+  it('names the limit for too many images', () => {
+    const image = { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG_1x1}` } };
+    const e = fails({ ...ok, messages: [{ role: 'user', content: [image, image, image] }] }, 'messages[0].content[2]', 'INVALID_ARGUMENT', { ...DEFAULT_CHAT_LIMITS, maxImagesPerRequest: 2 });
+    expect(e.details.limit).toBe('images per request <= 2');
+  });
+
+  it('names the limit for an oversized image', () => {
+    const big = Buffer.alloc(4096).toString('base64');
+    const e = fails({ ...ok, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${big}` } }] }] }, 'messages[0].content[0].image_url.url', 'INVALID_ARGUMENT', { ...DEFAULT_CHAT_LIMITS, maxImageBytes: 1000 });
+    expect(e.details.limit).toBe('image bytes <= 1000');
+  });
+
+  it('enforces the allow-list when remote images are enabled', () => {
+    const limits = { ...DEFAULT_CHAT_LIMITS, allowRemoteImages: true, remoteImageAllowList: ['images.example.com'] };
+    const body = (url: string) => ({ ...ok, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }] });
+    expect(validateChatRequest(body('https://images.example.com/a.png'), limits, MODELS).images[0]!.kind).toBe('url');
+    fails(body('https://evil.example.net/a.png'), 'messages[0].content[0].image_url.url', 'PERMISSION_DENIED', limits);
+  });
+});

@@ -1,0 +1,203 @@
+import { invalidArgument, TesseraError, ErrorCode } from '@tessera/runtime';
+import type { ChatLimits } from './limits.js';
+import type { ImageSource, Role, ValidChatRequest, ValidMessage, ValidPart, ValidSampling } from './valid-request.js';
+
+/**
+ * OpenAI `POST /v1/chat/completions` body → `ValidChatRequest`, or an INVALID_ARGUMENT naming the
+ * field (as a JSON path) and the limit. Unknown extra fields are ignored, as OpenAI clients expect
+ * (SDKs send fields like `metadata` or `store` that we have no use for).
+ */
+export function validateChatRequest(body: unknown, limits: ChatLimits, knownModels: readonly string[]): ValidChatRequest {
+  const root = asObject(body, 'body');
+  const model = str(root.model, 'model');
+  if (!knownModels.includes(model)) {
+    throw new TesseraError(ErrorCode.NOT_FOUND, `model "${model}" does not exist; available: ${knownModels.join(', ')}`, { field: 'model' });
+  }
+  if (!Array.isArray(root.messages)) throw invalidArgument('messages', 'messages must be an array of message objects');
+  if (root.messages.length === 0) throw invalidArgument('messages', 'messages must contain at least one message', 'messages >= 1');
+  if (root.messages.length > limits.maxMessages) {
+    throw invalidArgument('messages', `too many messages: ${root.messages.length}`, `messages <= ${limits.maxMessages}`);
+  }
+  const images: ImageSource[] = [];
+  let textChars = 0;
+  const messages: ValidMessage[] = root.messages.map((raw: unknown, i: number) => {
+    const field = `messages[${i}]`;
+    const m = asObject(raw, field);
+    const role = parseRole(m.role, `${field}.role`);
+    const parts = parseContent(m.content, `${field}.content`, role, limits, images);
+    for (const p of parts) if (p.kind === 'text') textChars += p.text.length;
+    return { role, parts };
+  });
+  if (textChars > limits.maxTextChars) {
+    throw invalidArgument('messages', `text too long: ${textChars} characters`, `total text <= ${limits.maxTextChars} characters`);
+  }
+  if (messages[messages.length - 1]!.role === 'assistant') {
+    throw invalidArgument(`messages[${messages.length - 1}].role`, 'the last message must be from the user or the system (assistant prefill is not supported)');
+  }
+  if (root.n !== undefined && root.n !== null && root.n !== 1) throw invalidArgument('n', 'only n = 1 is supported', 'n = 1');
+
+  const stream = optBool(root.stream, 'stream') ?? false;
+  const streamOptions = root.stream_options === undefined || root.stream_options === null ? {} : asObject(root.stream_options, 'stream_options');
+  const includeUsage = optBool(streamOptions.include_usage, 'stream_options.include_usage') ?? false;
+
+  return {
+    model,
+    messages,
+    images,
+    sampling: parseSampling(root, limits),
+    stream,
+    includeUsage,
+    ...(root.collection !== undefined && root.collection !== null && { collection: parseCollection(root.collection, limits) }),
+    ...(root.max_slice_nums !== undefined && { maxSliceNums: int(root.max_slice_nums, 'max_slice_nums', 1, limits.maxSliceNums) }),
+    ...(typeof root.user === 'string' && { user: root.user }),
+  };
+}
+
+function parseSampling(root: Record<string, unknown>, limits: ChatLimits): ValidSampling {
+  const maxTokensRaw = root.max_completion_tokens ?? root.max_tokens;
+  const maxTokensField = root.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
+  const maxTokens = maxTokensRaw === undefined || maxTokensRaw === null ? limits.defaultMaxTokens : int(maxTokensRaw, maxTokensField, 1, limits.maxTokensLimit);
+  let stop: string[] = [];
+  if (typeof root.stop === 'string') stop = [root.stop];
+  else if (Array.isArray(root.stop)) {
+    stop = root.stop.map((s, i) => {
+      if (typeof s !== 'string' || s.length === 0) throw invalidArgument(`stop[${i}]`, 'stop sequences must be non-empty strings');
+      return s;
+    });
+  } else if (root.stop !== undefined && root.stop !== null) throw invalidArgument('stop', 'stop must be a string or an array of strings');
+  if (stop.length > limits.maxStopSequences) throw invalidArgument('stop', `too many stop sequences: ${stop.length}`, `stop <= ${limits.maxStopSequences}`);
+  const logprobs = optBool(root.logprobs, 'logprobs') ?? false;
+  const topLogprobs = root.top_logprobs === undefined || root.top_logprobs === null ? 0 : int(root.top_logprobs, 'top_logprobs', 0, limits.maxTopLogprobs);
+  if (topLogprobs > 0 && !logprobs) throw invalidArgument('top_logprobs', 'top_logprobs requires logprobs: true');
+  const seed = root.seed === undefined || root.seed === null ? undefined : int(root.seed, 'seed', -(2 ** 53 - 1), 2 ** 53 - 1);
+  const topP = num(root.top_p, 'top_p', 1, { min: 0, minExclusive: true, max: 1 });
+  return {
+    maxTokens,
+    temperature: num(root.temperature, 'temperature', 1, { min: 0, max: 2 }),
+    topP,
+    topK: root.top_k === undefined || root.top_k === null ? 0 : int(root.top_k, 'top_k', 0, 1_000_000),
+    minP: num(root.min_p, 'min_p', 0, { min: 0, max: 1 }),
+    presencePenalty: num(root.presence_penalty, 'presence_penalty', 0, { min: -2, max: 2 }),
+    frequencyPenalty: num(root.frequency_penalty, 'frequency_penalty', 0, { min: -2, max: 2 }),
+    repetitionPenalty: num(root.repetition_penalty, 'repetition_penalty', 1, { min: 0, minExclusive: true, max: 10 }),
+    ...(seed !== undefined && { seed }),
+    stop,
+    logprobs,
+    topLogprobs,
+  };
+}
+
+function parseCollection(raw: unknown, limits: ChatLimits): NonNullable<ValidChatRequest['collection']> {
+  if (typeof raw === 'string') return { name: collectionName(raw, 'collection'), k: 4 };
+  const c = asObject(raw, 'collection');
+  const name = collectionName(c.name, 'collection.name');
+  const k = c.k === undefined ? 4 : int(c.k, 'collection.k', 1, limits.maxCollectionK);
+  const filter = c.filter === undefined || c.filter === null ? undefined : asObject(c.filter, 'collection.filter');
+  return { name, k, ...(filter && { filter }) };
+}
+
+function collectionName(raw: unknown, field: string): string {
+  const name = str(raw, field);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(name)) {
+    throw invalidArgument(field, 'collection names are 1–128 characters of letters, digits, "_", "-" and "."', 'length <= 128');
+  }
+  return name;
+}
+
+const ROLES: Record<string, Role> = { system: 'system', developer: 'system', user: 'user', assistant: 'assistant' };
+
+function parseRole(raw: unknown, field: string): Role {
+  const role = typeof raw === 'string' ? ROLES[raw] : undefined;
+  if (!role) throw invalidArgument(field, `unknown role ${JSON.stringify(raw)}; expected one of system, developer, user, assistant`);
+  return role;
+}
+
+function parseContent(raw: unknown, field: string, role: Role, limits: ChatLimits, images: ImageSource[]): ValidPart[] {
+  if (typeof raw === 'string') return [{ kind: 'text', text: raw }];
+  if (raw === null || raw === undefined) throw invalidArgument(field, 'content is required (a string or an array of content parts)');
+  if (!Array.isArray(raw)) throw invalidArgument(field, 'content must be a string or an array of content parts');
+  if (raw.length === 0) throw invalidArgument(field, 'content must not be an empty array');
+  return raw.map((p: unknown, j: number): ValidPart => {
+    const pf = `${field}[${j}]`;
+    const part = asObject(p, pf);
+    if (part.type === 'text') return { kind: 'text', text: str(part.text, `${pf}.text`, true) };
+    if (part.type === 'image_url') {
+      if (role !== 'user') throw invalidArgument(`${pf}.type`, `images are only accepted in user messages, not in ${role} messages`);
+      if (images.length >= limits.maxImagesPerRequest) {
+        throw invalidArgument(pf, `too many images: more than ${limits.maxImagesPerRequest}`, `images per request <= ${limits.maxImagesPerRequest}`);
+      }
+      const imageUrl = part.image_url;
+      const url = typeof imageUrl === 'string' ? imageUrl : str(asObject(imageUrl, `${pf}.image_url`).url, `${pf}.image_url.url`);
+      images.push(parseImageUrl(url, `${pf}.image_url.url`, limits));
+      return { kind: 'image', index: images.length - 1 };
+    }
+    throw invalidArgument(`${pf}.type`, `unsupported content part type ${JSON.stringify(part.type)}; expected "text" or "image_url"`);
+  });
+}
+
+const DATA_URL = /^data:([a-zA-Z0-9.+-]+\/[a-zA-Z0-9.+-]+)?((?:;[^;,]+)*?);base64,(.*)$/s;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function parseImageUrl(url: string, field: string, limits: ChatLimits): ImageSource {
+  if (url.startsWith('data:')) {
+    const m = DATA_URL.exec(url);
+    if (!m) throw invalidArgument(field, 'data URLs must be base64-encoded: data:image/<type>;base64,<data>');
+    const mime = m[1] ?? '';
+    if (mime && !mime.startsWith('image/')) throw invalidArgument(field, `data URL media type ${mime} is not an image`);
+    const payload = m[3]!.replace(/\s+/g, '');
+    if (payload.length === 0 || payload.length % 4 === 1 || !BASE64.test(payload)) throw invalidArgument(field, 'data URL has invalid base64 data');
+    const approxBytes = Math.floor((payload.length * 3) / 4);
+    if (approxBytes > limits.maxImageBytes) {
+      throw invalidArgument(field, `image is ${approxBytes} bytes`, `image bytes <= ${limits.maxImageBytes}`);
+    }
+    return { kind: 'bytes', bytes: Buffer.from(payload, 'base64'), field };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalidArgument(field, 'image_url.url must be a data: URL or an http(s) URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalidArgument(field, `unsupported URL scheme ${parsed.protocol}`);
+  if (!limits.allowRemoteImages) {
+    throw invalidArgument(field, 'fetching remote image URLs is disabled on this deployment; send the image as a data: URL (TESSERA_GATEWAY_ALLOW_REMOTE_IMAGES)');
+  }
+  if (limits.remoteImageAllowList.length > 0 && !limits.remoteImageAllowList.includes(parsed.hostname)) {
+    throw new TesseraError(ErrorCode.PERMISSION_DENIED, `image host ${parsed.hostname} is not on the allow-list`, { field });
+  }
+  return { kind: 'url', url: parsed, field };
+}
+
+function asObject(raw: unknown, field: string): Record<string, unknown> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidArgument(field, `${field} must be a JSON object`);
+  return raw as Record<string, unknown>;
+}
+
+function str(raw: unknown, field: string, allowEmpty = false): string {
+  if (typeof raw !== 'string') throw invalidArgument(field, `${field} must be a string`);
+  if (!allowEmpty && raw.length === 0) throw invalidArgument(field, `${field} must not be empty`);
+  return raw;
+}
+
+function optBool(raw: unknown, field: string): boolean | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'boolean') throw invalidArgument(field, `${field} must be a boolean`);
+  return raw;
+}
+
+function int(raw: unknown, field: string, min: number, max: number): number {
+  if (typeof raw !== 'number' || !Number.isInteger(raw)) throw invalidArgument(field, `${field} must be an integer`);
+  if (raw < min || raw > max) throw invalidArgument(field, `${field} is ${raw}; allowed range is [${min}, ${max}]`, `${min} <= ${field} <= ${max}`);
+  return raw;
+}
+
+function num(raw: unknown, field: string, fallback: number, range: { min: number; max: number; minExclusive?: boolean }): number {
+  if (raw === undefined || raw === null) return fallback;
+  if (typeof raw !== 'number' || !Number.isFinite(raw)) throw invalidArgument(field, `${field} must be a number`);
+  const low = range.minExclusive ? raw <= range.min : raw < range.min;
+  if (low || raw > range.max) {
+    const lim = `${range.min} ${range.minExclusive ? '<' : '<='} ${field} <= ${range.max}`;
+    throw invalidArgument(field, `${field} is ${raw}; allowed: ${lim}`, lim);
+  }
+  return raw;
+}
