@@ -1,0 +1,45 @@
+import type { ValidChatRequest } from './openai/valid-request.js';
+import type { Tenant } from './tenancy/api-keys.js';
+
+/** What the orchestrator streams back for one chat request, transport-neutral. */
+export type ChatEvent =
+  | { kind: 'delta'; text: string; tokenIds: number[]; logprobs?: TokenLogprob[] }
+  | { kind: 'final'; finishReason: FinishReason; usage: ChatUsage; timings: Record<string, number>; sources: ChatSource[] };
+
+export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
+
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  top: Array<{ token: string; logprob: number }>;
+}
+
+export interface ChatUsage {
+  promptTokens: number;
+  visualTokens: number;
+  completionTokens: number;
+}
+
+export interface ChatSource {
+  id: string;
+  score: number;
+  relevance: number;
+  text: string;
+  metadata: Record<string, unknown>;
+}
+
+export interface ChatContext {
+  tenant: Tenant;
+  responseId: string;
+  requestId: string;
+  /** Absolute deadline, epoch ms. */
+  deadline: number;
+  signal: AbortSignal;
+}
+
+/** The port the HTTP and gRPC edges call; the orchestrator implements it over the bus. */
+export interface ChatService {
+  /** Tokens the request may consume at most (prompt incl. visual tokens + max_tokens), for quota reservation. */
+  estimatePromptTokens(req: ValidChatRequest, tenant: Tenant): Promise<number>;
+  chat(req: ValidChatRequest, ctx: ChatContext): AsyncIterable<ChatEvent>;
+}

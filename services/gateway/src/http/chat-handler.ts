@@ -1,0 +1,141 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { ChatEvent, ChatService, ChatUsage, ChatSource, FinishReason, TokenLogprob } from '../chat-events.js';
+import { validateChatRequest } from '../openai/validate-chat.js';
+import type { ChatLimits } from '../openai/limits.js';
+import type { ApiKeyStore, Tenant } from '../tenancy/api-keys.js';
+import type { QuotaLedger } from '../tenancy/quota-ledger.js';
+import { readJsonBody } from './read-body.js';
+import { toHttpError } from './errors.js';
+
+export interface ChatHandlerDeps {
+  keys: ApiKeyStore;
+  quotas: QuotaLedger;
+  chat: ChatService;
+  limits: ChatLimits;
+  models: () => readonly string[];
+  maxBodyBytes: number;
+  requestTimeoutMs: number;
+}
+
+/** `POST /v1/chat/completions`: auth → body → validation → quota → orchestrate → JSON or SSE. */
+export async function handleChatCompletion(req: IncomingMessage, res: ServerResponse, deps: ChatHandlerDeps): Promise<void> {
+  const responseId = `chatcmpl-${randomUUID()}`;
+  const requestId = String(req.headers['x-request-id'] ?? randomUUID());
+  const created = Math.floor(Date.now() / 1000);
+  const abort = new AbortController();
+  // The client going away cancels everything downstream (decoder frees its KV at the next step).
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  let reservation: ReturnType<QuotaLedger['admit']> | undefined;
+  let usage: ChatUsage | undefined;
+  try {
+    const tenant = deps.keys.authenticate(req.headers.authorization);
+    const body = await readJsonBody(req, deps.maxBodyBytes);
+    const limits = { ...deps.limits, maxImagesPerRequest: Math.min(deps.limits.maxImagesPerRequest, tenant.quota.maxImagesPerRequest) };
+    const valid = validateChatRequest(body, limits, deps.models());
+    const promptTokens = await deps.chat.estimatePromptTokens(valid, tenant);
+    reservation = deps.quotas.admit(tenant, promptTokens + valid.sampling.maxTokens);
+    const ctx = { tenant, responseId, requestId, deadline: Date.now() + deps.requestTimeoutMs, signal: abort.signal };
+    const events = deps.chat.chat(valid, ctx);
+    const meta = { id: responseId, created, model: valid.model };
+    usage = valid.stream ? await streamSse(res, events, meta, valid.includeUsage, valid.sampling.logprobs) : await respondJson(res, events, meta, valid.sampling.logprobs);
+    reservation.settle({ prompt: usage.promptTokens + usage.visualTokens, completion: usage.completionTokens });
+  } catch (err) {
+    reservation?.release();
+    if (res.headersSent) {
+      // Mid-stream failure: the status line is gone, so the error travels as an SSE event.
+      if (!res.writableEnded) {
+        res.write(`data: ${JSON.stringify(toHttpError(err).body)}\n\n`);
+        res.end();
+      }
+      return;
+    }
+    const e = toHttpError(err);
+    res.writeHead(e.status, { 'content-type': 'application/json', 'x-request-id': requestId, ...e.headers });
+    res.end(JSON.stringify(e.body));
+  }
+}
+
+interface Meta {
+  id: string;
+  created: number;
+  model: string;
+}
+
+function usageJson(u: ChatUsage) {
+  return {
+    prompt_tokens: u.promptTokens + u.visualTokens,
+    completion_tokens: u.completionTokens,
+    total_tokens: u.promptTokens + u.visualTokens + u.completionTokens,
+    prompt_tokens_details: { image_tokens: u.visualTokens, cached_tokens: 0 },
+  };
+}
+
+function logprobsJson(lp: TokenLogprob[]) {
+  return { content: lp.map((t) => ({ token: t.token, logprob: t.logprob, bytes: [...Buffer.from(t.token)], top_logprobs: t.top.map((x) => ({ token: x.token, logprob: x.logprob, bytes: [...Buffer.from(x.token)] })) })) };
+}
+
+async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: Meta, withLogprobs: boolean): Promise<ChatUsage> {
+  let text = '';
+  const lps: TokenLogprob[] = [];
+  let final: Extract<ChatEvent, { kind: 'final' }> | undefined;
+  for await (const ev of events) {
+    if (ev.kind === 'delta') {
+      text += ev.text;
+      if (ev.logprobs) lps.push(...ev.logprobs);
+    } else final = ev;
+  }
+  if (!final) throw new Error('chat ended without a final event');
+  res.writeHead(200, { 'content-type': 'application/json', 'x-response-id': meta.id });
+  res.end(
+    JSON.stringify({
+      id: meta.id,
+      object: 'chat.completion',
+      created: meta.created,
+      model: meta.model,
+      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finishReason(final.finishReason), logprobs: withLogprobs ? logprobsJson(lps) : null }],
+      usage: usageJson(final.usage),
+      tessera: { timings_ms: final.timings, sources: sourcesJson(final.sources) },
+    }),
+  );
+  return final.usage;
+}
+
+async function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: Meta, includeUsage: boolean, withLogprobs: boolean): Promise<ChatUsage> {
+  const iterator = events[Symbol.asyncIterator]();
+  // Pull the first event before committing to 200, so failures before the first token (bad image,
+  // quota at a stage, deadline) still get a proper status code.
+  let next = await iterator.next();
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-response-id': meta.id });
+  const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) =>
+    `data: ${JSON.stringify({ id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model, choices: [{ index: 0, delta, finish_reason: finish, ...extra }] })}\n\n`;
+  res.write(chunk({ role: 'assistant', content: '' }, null));
+  for (; !next.done; next = await iterator.next()) {
+    const ev = next.value;
+    if (ev.kind === 'delta') {
+      if (ev.text || (withLogprobs && ev.logprobs)) res.write(chunk({ content: ev.text }, null, withLogprobs && ev.logprobs ? { logprobs: logprobsJson(ev.logprobs) } : {}));
+      continue;
+    }
+    res.write(chunk({}, finishReason(ev.finishReason)));
+    const tail: Record<string, unknown> = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model, choices: [] };
+    if (includeUsage) tail.usage = usageJson(ev.usage);
+    tail.tessera = { timings_ms: ev.timings, sources: sourcesJson(ev.sources) };
+    res.write(`data: ${JSON.stringify(tail)}\n\n`);
+    res.write('data: [DONE]\n\n');
+    res.end();
+    return ev.usage;
+  }
+  throw new Error('chat ended without a final event');
+}
+
+function finishReason(r: FinishReason): string {
+  return r === 'cancelled' || r === 'error' ? 'stop' : r;
+}
+
+function sourcesJson(sources: ChatSource[]) {
+  return sources.map((s) => ({ id: s.id, score: s.score, relevance: s.relevance, text: s.text, metadata: s.metadata }));
+}
+
+export type { Tenant };

@@ -1,0 +1,39 @@
+import type { IncomingMessage } from 'node:http';
+import { ErrorCode, TesseraError } from '@tessera/runtime';
+
+/** Reads a JSON body up to `maxBytes`; 413 beyond it (checked on Content-Length and while streaming). */
+export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const tooLarge = (n: number) =>
+    new TesseraError(ErrorCode.RESOURCE_EXHAUSTED, `request body is ${n} bytes; the limit is ${maxBytes} bytes`, {
+      field: 'body',
+      limit: `body bytes <= ${maxBytes}`,
+      payloadTooLarge: true,
+    });
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    req.resume(); // drain so the connection can answer
+    throw tooLarge(declared);
+  }
+  const type = String(req.headers['content-type'] ?? '');
+  if (type && !/^application\/json\b/i.test(type)) {
+    req.resume();
+    throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `Content-Type must be application/json, got ${type}`, { field: 'content-type' });
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      req.resume();
+      throw tooLarge(size);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'request body is empty; expected a JSON object', { field: 'body' });
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `request body is not valid JSON: ${(err as Error).message}`, { field: 'body' });
+  }
+}

@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { ChatEvent, ChatService } from '../chat-events.js';
+import { DEFAULT_CHAT_LIMITS } from '../openai/limits.js';
+import { ApiKeyStore, hashApiKey } from '../tenancy/api-keys.js';
+import { QuotaLedger } from '../tenancy/quota-ledger.js';
+import { createHttpServer } from './server.js';
+
+// The HTTP edge is tested here against a scripted ChatService (it echoes the prompt word by word);
+// the real orchestrator over the bus is exercised by e2e/ with every service running.
+const scripted: ChatService = {
+  async estimatePromptTokens() {
+    return 10;
+  },
+  async *chat(req, ctx): AsyncIterable<ChatEvent> {
+    const words = req.messages.flatMap((m) => m.parts.flatMap((p) => (p.kind === 'text' ? p.text.split(' ') : ['<img>'])));
+    let n = 0;
+    for (const w of words.slice(0, req.sampling.maxTokens)) {
+      if (ctx.signal.aborted) break;
+      n++;
+      yield { kind: 'delta', text: `${w} `, tokenIds: [n] };
+    }
+    yield { kind: 'final', finishReason: n < req.sampling.maxTokens ? 'stop' : 'length', usage: { promptTokens: 10, visualTokens: 0, completionTokens: n }, timings: { total: 1 }, sources: [] };
+  },
+};
+
+let server: Server;
+let base: string;
+const auth = { authorization: 'Bearer sk-test' };
+
+beforeAll(async () => {
+  const keys = new ApiKeyStore(
+    {
+      tenants: { t2: { requestsPerMinute: 1 } },
+      keys: [
+        { id: 'k', tenant: 't1', sha256: hashApiKey('sk-test') },
+        { id: 'r', tenant: 't1', sha256: hashApiKey('sk-revoked'), revoked: true },
+        { id: 'k2', tenant: 't2', sha256: hashApiKey('sk-t2') },
+      ],
+    },
+    { requestsPerMinute: 1000, tokensPerMinute: 1_000_000, concurrentStreams: 8, maxImagePixels: 4_000_000, maxImagesPerRequest: 4 },
+  );
+  server = createHttpServer({
+    keys,
+    quotas: new QuotaLedger(),
+    chat: scripted,
+    limits: DEFAULT_CHAT_LIMITS,
+    models: () => ['tiny'],
+    maxBodyBytes: 4096,
+    requestTimeoutMs: 10_000,
+    ready: () => true,
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const post = (body: string, headers: Record<string, string> = auth) =>
+  fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+const chatBody = (extra: object = {}) => JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content: 'one two three' }], ...extra });
+
+describe('gateway HTTP edge', () => {
+  it('answers a non-streamed chat in the OpenAI schema with an id', async () => {
+    const res = await post(chatBody());
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as any;
+    expect(body.id).toMatch(/^chatcmpl-/);
+    expect(body.object).toBe('chat.completion');
+    expect(body.choices[0].message).toEqual({ role: 'assistant', content: 'one two three ' });
+    expect(body.usage).toMatchObject({ prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 });
+  });
+
+  it('streams SSE chunks ending in usage and [DONE]', async () => {
+    const res = await post(chatBody({ stream: true, stream_options: { include_usage: true }, max_tokens: 2 }));
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const text = await res.text();
+    const events = text.split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+    expect(events.at(-1)).toBe('[DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe('one two ');
+    expect(chunks.at(-2).choices[0].finish_reason).toBe('length');
+    expect(chunks.at(-1).usage.completion_tokens).toBe(2);
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+  });
+
+  const errorCases: Array<[string, () => Promise<Response>, number, string | null]> = [
+    ['no key', () => post(chatBody(), {}), 401, 'authorization'],
+    ['wrong key', () => post(chatBody(), { authorization: 'Bearer sk-wrong' }), 401, 'authorization'],
+    ['revoked key', () => post(chatBody(), { authorization: 'Bearer sk-revoked' }), 401, 'authorization'],
+    ['malformed JSON', () => post('{"model": '), 400, 'body'],
+    ['empty body', () => post(''), 400, 'body'],
+    ['oversized body', () => post(chatBody({ pad: 'x'.repeat(10_000) })), 413, 'body'],
+    ['wrong content type', () => fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: chatBody() }), 400, 'content-type'],
+    ['unknown model', () => post(chatBody({ model: 'nope' })), 404, 'model'],
+    ['wrong types', () => post(JSON.stringify({ model: 'tiny', messages: { role: 'user' } })), 400, 'messages'],
+    ['negative max_tokens', () => post(chatBody({ max_tokens: -5 })), 400, 'max_tokens'],
+    ['temperature 5', () => post(chatBody({ temperature: 5 })), 400, 'temperature'],
+    ['unknown route', () => fetch(`${base}/v1/nothing`, { headers: auth }), 404, 'path'],
+  ];
+  it.each(errorCases)('%s → %i with an OpenAI error body', async (_n, call, status, param) => {
+    const res = await call();
+    expect(res.status).toBe(status);
+    const body = (await res.json()) as any;
+    expect(body.error.message).toEqual(expect.any(String));
+    expect(body.error.type).toEqual(expect.any(String));
+    expect(body.error.param).toBe(param);
+  });
+
+  it('answers 405 with Allow for a wrong method', async () => {
+    const res = await fetch(`${base}/v1/chat/completions`, { headers: auth });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+  });
+
+  it('answers 429 with Retry-After when a tenant is over its request rate, without affecting others', async () => {
+    expect((await post(chatBody(), { authorization: 'Bearer sk-t2' })).status).toBe(200);
+    const res = await post(chatBody(), { authorization: 'Bearer sk-t2' });
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await post(chatBody())).status).toBe(200);
+  });
+
+  it('lists models for an authenticated caller', async () => {
+    const res = await fetch(`${base}/v1/models`, { headers: auth });
+    expect(((await res.json()) as any).data[0].id).toBe('tiny');
+    expect((await fetch(`${base}/v1/models`)).status).toBe(401);
+  });
+});
