@@ -1,1 +1,26 @@
-export {};
+/**
+ * @tessera/vision — MiniCPM-V 2.6 image slicing (exact HF arithmetic), image decoding and
+ * preprocessing (sharp + PIL-exact BICUBIC), the NaViT pixel layout, the prompt placeholder layout,
+ * and the tenant-scoped encoder cache.
+ */
+export { pyRound, pyInt, pyLog } from './py-math.js';
+export {
+  planSlices,
+  chooseGrid,
+  slicePlanJson,
+  imageCount,
+  visualTokenCount,
+  DEFAULT_SLICE_OPTIONS,
+  type SliceOptions,
+  type SlicePlan,
+  type SliceBox,
+  type Grid,
+  type Size,
+} from './slice-plan.js';
+export { imagePlaceholder, IMAGE_TOKENS, type ImagePlaceholder, type PlaceholderOptions, type PlaceholderSegment } from './prompt-layout.js';
+export { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
+export { decodeImage, readImageHeader, SUPPORTED_FORMATS, type DecodedImage, type ImageHeader, type ImageFormat } from './decode-image.js';
+export { resizeBicubicRgb } from './pil-resize.js';
+export { prepareImage, sliceDecoded, cropRgb, validateSliceOptions, sha256Hex, type PreparedImage, type RgbImage } from './preprocess.js';
+export { parsePreprocessorConfig, DEFAULT_NORMALIZATION, type Normalization, type VisionPreprocessorConfig } from './preprocessor-config.js';
+export { toPatchStrip, batchPatchStrips, type PatchStrip, type PixelBatch } from './patch-strip.js';

@@ -1,0 +1,101 @@
+/**
+ * Bytes → packed 8-bit RGB with sharp (libvips). Header first: format, size and pixel limits are
+ * checked from metadata before any pixel is decoded, and libvips gets limitInputPixels as a second
+ * line against decompression bombs. Then: first frame only (GIF/WebP animations, multi-page TIFF),
+ * EXIF orientation applied, alpha composited on white, grayscale/CMYK/16-bit converted to sRGB 8-bit.
+ */
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { invalidArgument, resourceExhausted, TesseraError } from '@tessera/runtime';
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
+
+/** sharp/libvips format names we accept (`heif` covers AVIF and HEIC where libheif decodes them). */
+export const SUPPORTED_FORMATS = Object.freeze(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif'] as const);
+export type ImageFormat = (typeof SUPPORTED_FORMATS)[number];
+
+export interface DecodedImage {
+  /** Packed RGB, row-major, 3 bytes per pixel. */
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+  format: ImageFormat;
+}
+
+export interface ImageHeader {
+  format: ImageFormat;
+  /** Upright size (EXIF orientation 5..8 swaps the sides). */
+  width: number;
+  height: number;
+}
+
+const FIELD = 'image';
+
+/** Reads and validates the header only; throws INVALID_ARGUMENT / RESOURCE_EXHAUSTED naming the limit. */
+export async function readImageHeader(bytes: Uint8Array, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<ImageHeader> {
+  if (bytes.length === 0) throw invalidArgument(FIELD, 'image is empty (0 bytes)', 'image bytes >= 1');
+  if (bytes.length > limits.maxBytes) {
+    throw resourceExhausted(FIELD, `image is ${bytes.length} bytes, over the limit of ${limits.maxBytes} bytes`, `image bytes <= ${limits.maxBytes}`);
+  }
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new TesseraError('INVALID_ARGUMENT', `image is not a decodable image (supported: ${SUPPORTED_FORMATS.join(', ')})`, { field: FIELD, limit: `format in ${SUPPORTED_FORMATS.join('|')}` }, { cause: err });
+  }
+  const format = meta.format as string | undefined;
+  if (!format || !(SUPPORTED_FORMATS as readonly string[]).includes(format)) {
+    throw invalidArgument(FIELD, `image format "${format ?? 'unknown'}" is not supported (supported: ${SUPPORTED_FORMATS.join(', ')})`, `format in ${SUPPORTED_FORMATS.join('|')}`);
+  }
+  let width = meta.width ?? 0;
+  let height = meta.height ?? 0;
+  // Multi-frame images report the stacked height in some versions; pageHeight is one frame.
+  if (meta.pages && meta.pages > 1 && meta.pageHeight) height = meta.pageHeight;
+  if ((meta.orientation ?? 1) >= 5) [width, height] = [height, width];
+  checkSize(width, height, limits);
+  return { format: format as ImageFormat, width, height };
+}
+
+function checkSize(width: number, height: number, limits: ImageLimits): void {
+  const pixels = width * height;
+  if (pixels > limits.maxPixels) {
+    throw resourceExhausted(FIELD, `image is ${width}×${height} = ${pixels} pixels, over the limit of ${limits.maxPixels}`, `image pixels <= ${limits.maxPixels}`);
+  }
+  if (Math.min(width, height) < limits.minSide) {
+    throw invalidArgument(FIELD, `image is ${width}×${height}; each side must be at least ${limits.minSide} px`, `image side >= ${limits.minSide}`);
+  }
+  const aspect = Math.max(width, height) / Math.min(width, height);
+  if (aspect > limits.maxAspectRatio) {
+    throw invalidArgument(FIELD, `image is ${width}×${height}, aspect ratio ${aspect.toFixed(1)}:1 is over the limit of ${limits.maxAspectRatio}:1`, `image aspect ratio <= ${limits.maxAspectRatio}`);
+  }
+}
+
+/** Validates and decodes to upright sRGB 8-bit RGB with alpha flattened on white. */
+export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<DecodedImage> {
+  const header = await readImageHeader(bytes, limits);
+  let out: { data: Buffer; info: OutputInfo };
+  try {
+    out = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', page: 0, pages: 1 })
+      .autoOrient()
+      .flatten({ background: { r: 255, g: 255, b: 255 } })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (/pixel limit/i.test(msg)) {
+      throw new TesseraError('RESOURCE_EXHAUSTED', `image exceeds the pixel limit of ${limits.maxPixels}`, { field: FIELD, limit: `image pixels <= ${limits.maxPixels}` }, { cause: err });
+    }
+    throw new TesseraError('INVALID_ARGUMENT', `image could not be decoded (truncated or corrupt ${header.format})`, { field: FIELD }, { cause: err });
+  }
+  const { width, height, channels } = out.info;
+  checkSize(width, height, limits);
+  let rgb = new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length);
+  if (channels === 1) {
+    const grey = rgb;
+    rgb = new Uint8Array(width * height * 3);
+    for (let i = 0; i < grey.length; i++) rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = grey[i];
+  } else if (channels !== 3) {
+    throw new TesseraError('INTERNAL', `decoder produced ${channels} channels, expected 3`);
+  }
+  return { rgb, width, height, format: header.format };
+}
