@@ -1,0 +1,9 @@
+import type { FinishReason, Timings, Usage } from './types.js';
+
+/** Engine events that metrics and traces listen to; the engine itself depends on no telemetry. */
+export interface EngineObserver {
+  onFirstToken?(tenant: string, ttftS: number, queueS: number, prefillS: number): void;
+  onToken?(tenant: string, interTokenS: number): void;
+  onFinish?(tenant: string, reason: FinishReason, usage: Usage, timings: Timings, errorCode?: string): void;
+  onRejected?(tenant: string, code: string): void;
+}

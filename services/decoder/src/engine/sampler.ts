@@ -1,0 +1,197 @@
+/**
+ * Token selection from one row of logits. Order (as vLLM/HF): penalties → temperature → top-k →
+ * top-p → min-p → renormalise → draw with the sequence's own PRNG. Greedy when temperature is 0.
+ *
+ * Vocabularies are ~152k entries, so nothing here sorts the whole vocabulary unless it has to:
+ * top-k uses a bounded heap, top-p first tries candidates above a probability floor and widens it.
+ */
+import type { Prng } from './prng.js';
+import type { SamplingParams, TokenLogprob } from './types.js';
+
+export interface PenaltyState {
+  /** Distinct prompt tokens (repetition penalty looks at prompt + output). */
+  promptTokens: Set<number>;
+  /** Output token → count. */
+  outputCounts: Map<number, number>;
+}
+
+export interface SampleResult {
+  tokenId: number;
+  logprob?: TokenLogprob;
+}
+
+export class Sampler {
+  private readonly scratch: Float32Array;
+  private readonly weights: Float64Array;
+
+  constructor(vocabSize: number) {
+    this.scratch = new Float32Array(vocabSize);
+    this.weights = new Float64Array(vocabSize);
+  }
+
+  sample(logits: Float32Array, params: SamplingParams, penalties: PenaltyState, prng: Prng): SampleResult {
+    const x = this.applyPenalties(logits, params, penalties);
+    const tokenId = params.temperature === 0 || params.topK === 1 ? argmax(x) : this.draw(x, params, prng);
+    if (params.logprobs > 0) return { tokenId, logprob: topLogprobs(logits, tokenId, params.logprobs) };
+    return { tokenId };
+  }
+
+  private applyPenalties(logits: Float32Array, p: SamplingParams, s: PenaltyState): Float32Array {
+    const rep = p.repetitionPenalty !== 1;
+    const addl = p.presencePenalty !== 0 || p.frequencyPenalty !== 0;
+    if (!rep && !addl) return logits;
+    const x = this.scratch;
+    x.set(logits);
+    if (rep) {
+      const penalise = (t: number): void => {
+        const v = logits[t]!;
+        x[t] = v > 0 ? v / p.repetitionPenalty : v * p.repetitionPenalty;
+      };
+      for (const t of s.promptTokens) penalise(t);
+      for (const t of s.outputCounts.keys()) if (!s.promptTokens.has(t)) penalise(t);
+    }
+    if (addl) {
+      for (const [t, n] of s.outputCounts) x[t] = x[t]! - p.presencePenalty - p.frequencyPenalty * n;
+    }
+    return x;
+  }
+
+  private draw(x: Float32Array, p: SamplingParams, prng: Prng): number {
+    const invT = 1 / p.temperature;
+    let max = -Infinity;
+    for (let i = 0; i < x.length; i++) if (x[i]! > max) max = x[i]!;
+    if (!Number.isFinite(max)) return argmax(x);
+
+    if (p.topK > 0 && p.topK < x.length) {
+      let cands = topK(x, p.topK);
+      let z = 0;
+      for (const c of cands) { c.w = Math.exp((c.x - max) * invT); z += c.w; }
+      if (p.topP < 1) cands = cutNucleus(cands, z, p.topP);
+      // p_i ≥ minP · p_max ⇔ w_i ≥ minP · w_max; candidates are sorted, so w_max = cands[0].w.
+      if (p.minP > 0) cands = cands.filter((c) => c.w >= p.minP * cands[0]!.w);
+      let total = 0;
+      for (const c of cands) total += c.w;
+      let u = prng.nextFloat() * total;
+      for (const c of cands) {
+        u -= c.w;
+        if (u < 0) return c.i;
+      }
+      return cands[cands.length - 1]!.i;
+    }
+
+    // Whole vocabulary: weights once, then a threshold (top-p, min-p), then a walk in id order.
+    const w = this.weights;
+    let z = 0;
+    for (let i = 0; i < x.length; i++) z += w[i] = Math.exp((x[i]! - max) * invT);
+    let floor = p.minP; // w_max = exp(0) = 1
+    if (p.topP < 1) floor = Math.max(floor, nucleusThreshold(w, z, p.topP));
+    let total = 0;
+    for (let i = 0; i < w.length; i++) if (w[i]! >= floor) total += w[i]!;
+    let u = prng.nextFloat() * total;
+    let last = 0;
+    for (let i = 0; i < w.length; i++) {
+      if (w[i]! < floor) continue;
+      last = i;
+      u -= w[i]!;
+      if (u < 0) return i;
+    }
+    return last;
+  }
+}
+
+/**
+ * The smallest weight w* such that the tokens with w ≥ w* carry at least topP of the mass
+ * (tokens tied at w* are all kept). Tries only weights ≥ 1e-3·z first (at most 1000 of them, the
+ * common peaked case), and falls back to a native sort of every weight (flat distributions).
+ */
+function nucleusThreshold(w: Float64Array, z: number, topP: number): number {
+  const need = topP * z;
+  for (const frac of [1e-3, 0]) {
+    const min = frac * z;
+    let n = 0;
+    let mass = 0;
+    for (let i = 0; i < w.length; i++) if (w[i]! >= min) { n++; mass += w[i]!; }
+    if (mass < need && frac > 0) continue;
+    const vals = new Float64Array(n);
+    n = 0;
+    for (let i = 0; i < w.length; i++) if (w[i]! >= min) vals[n++] = w[i]!;
+    vals.sort();
+    let cum = 0;
+    for (let j = vals.length - 1; j >= 0; j--) {
+      cum += vals[j]!;
+      if (cum >= need) return vals[j]!;
+    }
+    return vals[0] ?? 0;
+  }
+  return 0;
+}
+
+interface Candidate { i: number; x: number; w: number }
+
+const byLogitDesc = (a: Candidate, b: Candidate): number => b.x - a.x || a.i - b.i;
+
+export function argmax(x: Float32Array): number {
+  let best = 0;
+  let bv = -Infinity;
+  for (let i = 0; i < x.length; i++) if (x[i]! > bv) { bv = x[i]!; best = i; }
+  return best;
+}
+
+/** The k largest logits, sorted descending (ties: lower id first). Bounded min-heap, O(V log k). */
+function topK(x: Float32Array, k: number): Candidate[] {
+  const heapI = new Int32Array(k);
+  const heapX = new Float32Array(k);
+  let n = 0;
+  const less = (a: number, b: number): boolean => heapX[a]! < heapX[b]! || (heapX[a] === heapX[b] && heapI[a]! > heapI[b]!);
+  const swap = (a: number, b: number): void => {
+    const ti = heapI[a]!; heapI[a] = heapI[b]!; heapI[b] = ti;
+    const tx = heapX[a]!; heapX[a] = heapX[b]!; heapX[b] = tx;
+  };
+  const down = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < n && less(l, m)) m = l;
+      if (r < n && less(r, m)) m = r;
+      if (m === i) return;
+      swap(i, m); i = m;
+    }
+  };
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (n < k) {
+      heapI[n] = i; heapX[n] = v;
+      let c = n++;
+      while (c > 0) { const pa = (c - 1) >> 1; if (!less(c, pa)) break; swap(c, pa); c = pa; }
+    } else if (v > heapX[0]!) {
+      heapI[0] = i; heapX[0] = v; down(0);
+    }
+  }
+  const out: Candidate[] = [];
+  for (let j = 0; j < n; j++) out.push({ i: heapI[j]!, x: heapX[j]!, w: 0 });
+  return out.sort(byLogitDesc);
+}
+
+
+
+
+/** Keeps sorted candidates up to and including the one where the cumulative mass reaches topP. */
+function cutNucleus(sorted: Candidate[], z: number, topP: number): Candidate[] {
+  let cum = 0;
+  for (let j = 0; j < sorted.length; j++) {
+    cum += sorted[j]!.w / z;
+    if (cum >= topP) return sorted.slice(0, j + 1);
+  }
+  return sorted;
+}
+
+/** Log-softmax of the raw logits: the chosen token's logprob and the top-n alternatives. */
+export function topLogprobs(logits: Float32Array, chosen: number, n: number): TokenLogprob {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  let z = 0;
+  for (let i = 0; i < logits.length; i++) z += Math.exp(logits[i]! - max);
+  const lse = max + Math.log(z);
+  const top = topK(logits, n).map((c) => ({ tokenId: c.i, logprob: c.x - lse }));
+  return { tokenId: chosen, logprob: logits[chosen]! - lse, top };
+}

@@ -1,0 +1,90 @@
+/**
+ * Engine-level request/response shapes. The engine sees token ids and visual embeddings only;
+ * prompt assembly (chat template, image layout) happens before, in `prompt/`.
+ */
+import type { TesseraError } from '@tessera/runtime';
+
+export interface SamplingParams {
+  /** Hard cap on generated tokens (≥ 1, ≤ config.maxTokensLimit). */
+  maxTokens: number;
+  /** 0 = greedy. */
+  temperature: number;
+  /** 0 = off. */
+  topK: number;
+  /** (0, 1]; 1 = off. */
+  topP: number;
+  /** [0, 1); 0 = off. Keeps tokens with p ≥ minP · p_max. */
+  minP: number;
+  /** HF-style multiplicative penalty over prompt + output tokens; 1 = off. */
+  repetitionPenalty: number;
+  /** OpenAI-style additive penalties over output tokens; 0 = off. */
+  presencePenalty: number;
+  frequencyPenalty: number;
+  /** Per-sequence PRNG seed; undefined = random. Same seed + inputs ⇒ same output, batched or not. */
+  seed?: bigint;
+  /** Stop strings: the output is cut before the first occurrence (the stop string is not returned). */
+  stop: string[];
+  /** Token ids that end the sequence (in addition to the model's EOS unless ignoreEos). */
+  stopTokenIds: number[];
+  ignoreEos: boolean;
+  /** Top-n log-probabilities per generated token (0 = none). Computed on the raw model logits. */
+  logprobs: number;
+}
+
+export interface VisualInput {
+  /** Prompt positions whose embeddings are replaced (the `<unk>` placeholders), ascending. */
+  positions: Int32Array;
+  /** [positions.length, hidden] row-major. */
+  embeddings: Float32Array;
+}
+
+export interface EngineRequest {
+  requestId: string;
+  tenant: string;
+  promptTokenIds: Int32Array;
+  visual?: VisualInput;
+  params: SamplingParams;
+  /** Absolute deadline, epoch ms. */
+  deadlineMs?: number;
+  /** Reuse a cached KV prefix (when the engine has prefix caching on). */
+  cacheSalt?: string;
+}
+
+export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
+
+export interface TokenLogprob {
+  tokenId: number;
+  logprob: number;
+  top: { tokenId: number; logprob: number }[];
+}
+
+export interface Usage {
+  promptTokens: number;
+  visualTokens: number;
+  completionTokens: number;
+  cachedPromptTokens: number;
+}
+
+/** Seconds, as in the vLLM per-request metrics. */
+export interface Timings {
+  queueS: number;
+  prefillS: number;
+  timeToFirstTokenS: number;
+  /** Mean inter-token latency of the decode phase. */
+  perTokenS: number;
+  totalS: number;
+}
+
+export interface EngineChunk {
+  /** UTF-8-safe text delta (never half a character; may be empty while a stop string is possible). */
+  text: string;
+  tokenIds: number[];
+  logprobs?: TokenLogprob[];
+  /** Set on the last chunk only. */
+  finishReason?: FinishReason;
+  /** Which stop string or token id ended the sequence. */
+  stopReason?: string | number;
+  usage?: Usage;
+  timings?: Timings;
+  error?: TesseraError;
+}

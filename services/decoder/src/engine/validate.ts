@@ -1,0 +1,75 @@
+/**
+ * Request validation before anything is queued: a bad request is refused with INVALID_ARGUMENT
+ * naming its field and the limit, and never reaches the batch.
+ */
+import { invalidArgument } from '@tessera/runtime';
+import type { BackendInfo } from './backend.js';
+import type { EngineLimits } from './limits.js';
+import type { EngineRequest } from './types.js';
+
+export function validateRequest(req: EngineRequest, info: BackendInfo, limits: EngineLimits): void {
+  const p = req.params;
+  const ctx = Math.min(limits.maxContext, info.maxContext);
+  const n = req.promptTokenIds.length;
+  if (n === 0) throw invalidArgument('prompt', 'prompt is empty: at least 1 token is required', 'prompt tokens >= 1');
+  if (!Number.isInteger(p.maxTokens) || p.maxTokens <= 0 || p.maxTokens > limits.maxTokensLimit) {
+    throw invalidArgument('max_tokens', `max_tokens must be an integer in [1, ${limits.maxTokensLimit}], got ${p.maxTokens}`, `1 <= max_tokens <= ${limits.maxTokensLimit}`);
+  }
+  if (n >= ctx) throw invalidArgument('prompt', `prompt is ${n} tokens, the context holds ${ctx}`, `prompt tokens < ${ctx}`);
+  if (n + p.maxTokens > ctx) {
+    throw invalidArgument('max_tokens', `prompt (${n}) + max_tokens (${p.maxTokens}) exceeds the context of ${ctx} tokens`, `prompt + max_tokens <= ${ctx}`);
+  }
+  if (!(p.temperature >= 0) || !Number.isFinite(p.temperature)) throw invalidArgument('temperature', `temperature must be >= 0, got ${p.temperature}`, 'temperature >= 0');
+  if (!(p.topP > 0 && p.topP <= 1)) throw invalidArgument('top_p', `top_p must be in (0, 1], got ${p.topP}`, '0 < top_p <= 1');
+  if (!Number.isInteger(p.topK) || p.topK < 0) throw invalidArgument('top_k', `top_k must be an integer >= 0, got ${p.topK}`, 'top_k >= 0 (0 = off)');
+  if (!(p.minP >= 0 && p.minP < 1)) throw invalidArgument('min_p', `min_p must be in [0, 1), got ${p.minP}`, '0 <= min_p < 1');
+  if (!(p.repetitionPenalty > 0) || !Number.isFinite(p.repetitionPenalty)) {
+    throw invalidArgument('repetition_penalty', `repetition_penalty must be > 0, got ${p.repetitionPenalty}`, 'repetition_penalty > 0 (1 = off)');
+  }
+  for (const [field, v] of [['presence_penalty', p.presencePenalty], ['frequency_penalty', p.frequencyPenalty]] as const) {
+    if (!(v >= -2 && v <= 2)) throw invalidArgument(field, `${field} must be in [-2, 2], got ${v}`, `-2 <= ${field} <= 2`);
+  }
+  if (!Number.isInteger(p.logprobs) || p.logprobs < 0 || p.logprobs > limits.maxLogprobs) {
+    throw invalidArgument('logprobs', `logprobs must be in [0, ${limits.maxLogprobs}], got ${p.logprobs}`, `0 <= logprobs <= ${limits.maxLogprobs}`);
+  }
+  if (p.stop.length > limits.maxStopStrings) throw invalidArgument('stop', `at most ${limits.maxStopStrings} stop strings, got ${p.stop.length}`, `stop count <= ${limits.maxStopStrings}`);
+  p.stop.forEach((s, i) => {
+    if (s.length === 0 || s.length > limits.maxStopStringLength) {
+      throw invalidArgument(`stop[${i}]`, `stop strings must be 1..${limits.maxStopStringLength} characters, got ${s.length}`, `1 <= length <= ${limits.maxStopStringLength}`);
+    }
+    if (!isWellFormed(s)) throw invalidArgument(`stop[${i}]`, 'stop string is not valid UTF-8 / well-formed Unicode');
+  });
+  p.stopTokenIds.forEach((t, i) => {
+    if (!Number.isInteger(t) || t < 0 || t >= info.vocabSize) throw invalidArgument(`stop_token_ids[${i}]`, `token id ${t} is outside the vocabulary [0, ${info.vocabSize})`, `0 <= id < ${info.vocabSize}`);
+  });
+  for (let i = 0; i < n; i++) {
+    const t = req.promptTokenIds[i]!;
+    if (t < 0 || t >= info.vocabSize) throw invalidArgument(`prompt_token_ids[${i}]`, `token id ${t} is outside the vocabulary [0, ${info.vocabSize})`, `0 <= id < ${info.vocabSize}`);
+  }
+  const v = req.visual;
+  if (v) {
+    const count = v.positions.length;
+    if (v.embeddings.length !== count * info.hiddenSize) {
+      throw invalidArgument('visual_tokens', `visual embeddings hold ${v.embeddings.length} values; ${count} placeholders × hidden ${info.hiddenSize} = ${count * info.hiddenSize} expected`, `embeddings = placeholders × ${info.hiddenSize}`);
+    }
+    for (let i = 0; i < count; i++) {
+      const at = v.positions[i]!;
+      if (at < 0 || at >= n || (i > 0 && at <= v.positions[i - 1]!)) throw invalidArgument('visual_tokens', `placeholder position ${at} is out of order or outside the prompt of ${n} tokens`);
+    }
+    for (let i = 0; i < v.embeddings.length; i++) {
+      if (!Number.isFinite(v.embeddings[i]!)) throw invalidArgument('visual_tokens', `visual embedding value ${i} is not finite`);
+    }
+  }
+}
+
+function isWellFormed(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) return false;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return false;
+  }
+  return true;
+}
