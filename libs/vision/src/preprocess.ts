@@ -29,6 +29,11 @@ export function validateSliceOptions(options: Partial<SliceOptions>, limits: Ima
   if (!Number.isInteger(o.maxSliceNums) || o.maxSliceNums < 1 || o.maxSliceNums > limits.maxSliceNums) {
     throw invalidArgument('max_slice_nums', `max_slice_nums must be an integer in 1..${limits.maxSliceNums}, got ${o.maxSliceNums}`, `1 <= max_slice_nums <= ${limits.maxSliceNums}`);
   }
+  // 224..1344 keeps a slice between 16² and 96² patches (the NaViT position table is 70², the
+  // resampler's sin-cos cache grows past 70); it must be a multiple of the patch size.
+  if (!Number.isInteger(o.scaleResolution) || o.scaleResolution < 224 || o.scaleResolution > 1344 || o.scaleResolution % o.patchSize !== 0) {
+    throw invalidArgument('scale_resolution', `scale_resolution must be a multiple of ${o.patchSize} in 224..1344, got ${o.scaleResolution}`, `224 <= scale_resolution <= 1344, multiple of ${o.patchSize}`);
+  }
   return o;
 }
 

@@ -1,0 +1,71 @@
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { EncoderCache, type EncoderCacheKey } from './encoder-cache.js';
+
+let server: NatsServerHandle;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+});
+
+const key = (over: Partial<EncoderCacheKey> = {}): EncoderCacheKey => ({
+  modelRevision: 'rev-1',
+  tenant: 'acme',
+  imageSha256: 'a'.repeat(64),
+  maxSliceNums: 9,
+  scaleResolution: 448,
+  ...over,
+});
+const tokens = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
+
+describe('EncoderCache (real nats-server)', () => {
+  it('miss, then hit with the same bytes; every key component matters', async () => {
+    const cache = await EncoderCache.open(nc, { bucket: 'cache-basic' });
+    expect(await cache.lookup(key())).toBeNull();
+    const data = tokens(200_000, 1);
+    await cache.store(key(), data, { dtype: 'float32', shape: [1, 64, 781], plan: { grid: null } });
+    const hit = await cache.lookup(key());
+    expect(hit).toMatchObject({ dtype: 'float32', shape: [1, 64, 781], plan: { grid: null }, modelRevision: 'rev-1' });
+    expect(Buffer.from((await cache.read(hit!))!).equals(Buffer.from(data))).toBe(true);
+    for (const other of [{ modelRevision: 'rev-2' }, { imageSha256: 'b'.repeat(64) }, { maxSliceNums: 4 }, { scaleResolution: 336 }]) {
+      expect(await cache.lookup(key(other)), JSON.stringify(other)).toBeNull();
+    }
+  });
+
+  it('is scoped by tenant, and purging one tenant leaves the others (even "a" vs "a.b")', async () => {
+    const cache = await EncoderCache.open(nc, { bucket: 'cache-tenants' });
+    await cache.store(key({ tenant: 'a' }), tokens(1000, 2), { dtype: 'float32', shape: [1], plan: {} });
+    await cache.store(key({ tenant: 'a.b' }), tokens(1000, 2), { dtype: 'float32', shape: [1], plan: {} });
+    expect(await cache.lookup(key({ tenant: 'c' }))).toBeNull();
+    const a = await cache.lookup(key({ tenant: 'a' }));
+    const ab = await cache.lookup(key({ tenant: 'a.b' }));
+    expect(a!.ref.key).not.toBe(ab!.ref.key); // same bytes, separate blobs per tenant
+    expect(await cache.purgeTenant('a')).toBe(1);
+    expect(await cache.lookup(key({ tenant: 'a' }))).toBeNull();
+    expect(await cache.read(a!)).toBeNull();
+    expect(await cache.lookup(key({ tenant: 'a.b' }))).not.toBeNull();
+    expect(await cache.read(ab!)).not.toBeNull();
+  });
+
+  it('entries expire after the TTL', async () => {
+    const cache = await EncoderCache.open(nc, { bucket: 'cache-ttl', ttlMs: 1000 });
+    await cache.store(key(), tokens(100, 3), { dtype: 'float32', shape: [1], plan: {} });
+    expect(await cache.lookup(key())).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(await cache.lookup(key())).toBeNull();
+  });
+
+  it('the size cap evicts the oldest tokens instead of refusing new ones', async () => {
+    const cache = await EncoderCache.open(nc, { bucket: 'cache-cap', maxBytes: 600_000 });
+    for (let i = 0; i < 5; i++) await cache.store(key({ imageSha256: String(i).repeat(64) }), tokens(200_000, 10 + i), { dtype: 'float32', shape: [1], plan: {} });
+    expect(await cache.lookup(key({ imageSha256: '0'.repeat(64) }))).toBeNull();
+    expect(await cache.lookup(key({ imageSha256: '4'.repeat(64) }))).not.toBeNull();
+  });
+});

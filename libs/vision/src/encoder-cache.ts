@@ -1,0 +1,145 @@
+/**
+ * Encoder cache: (model revision, tenant, image sha256, slicing options) → the image's visual
+ * tokens, so a repeated image skips the slicer and the resampler entirely.
+ *
+ * Storage, both named `bucket` (default `tessera-encoder-cache`):
+ * - a JetStream KV bucket: key `<tenant hex>.<sha256 of the key tuple>` → JSON entry (ObjectRef,
+ *   dtype, shape, plan, revision, createdAt); history 1, max age = TTL;
+ * - a JetStream object store: object `<tenant hex>.<sha256 of the bytes>` → the token tensor.
+ * Both streams get max_bytes = the size cap with discard=old, so a full cache drops its oldest
+ * entries instead of refusing new ones. The tenant is hex-encoded into every name so no subject
+ * wildcard of one tenant can match another's ("a.>" must not match tenant "a.b"), and purging a
+ * tenant deletes only its own keys and blobs (blobs are never shared across tenants).
+ */
+import { createHash } from 'node:crypto';
+import { DiscardPolicy, nanos, type KV, type NatsConnection, type ObjectStore } from 'nats';
+import { invalidArgument } from '@tessera/runtime';
+
+export interface EncoderCacheOptions {
+  /** KV + object store bucket name. Default `tessera-encoder-cache`. */
+  bucket?: string;
+  /** Entry lifetime. Default 24 h. */
+  ttlMs?: number;
+  /** Size cap of the stored tokens (object store) in bytes. Default 1 GiB. */
+  maxBytes?: number;
+}
+
+export interface EncoderCacheKey {
+  modelRevision: string;
+  tenant: string;
+  imageSha256: string;
+  /** Effective slicing options (they change the features). use_image_id does not and is not part of the key. */
+  maxSliceNums: number;
+  scaleResolution: number;
+}
+
+export interface CachedObjectRef {
+  bucket: string;
+  key: string;
+  size: number;
+}
+
+export interface EncoderCacheEntry {
+  ref: CachedObjectRef;
+  /** Element type name, e.g. `float32`. */
+  dtype: string;
+  /** [images, queryNum, hidden] */
+  shape: number[];
+  /** The slice plan (JSON), needed to lay out the prompt on a hit. */
+  plan: unknown;
+  modelRevision: string;
+  createdAt: number;
+}
+
+export const DEFAULT_ENCODER_CACHE = Object.freeze({ bucket: 'tessera-encoder-cache', ttlMs: 24 * 3_600_000, maxBytes: 1024 ** 3 });
+
+const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+function tenantToken(tenant: string): string {
+  if (!tenant) throw invalidArgument('tessera-tenant', 'the encoder cache is scoped by tenant; the tenant is empty');
+  return Buffer.from(tenant, 'utf8').toString('hex');
+}
+
+export class EncoderCache {
+  private constructor(
+    private readonly kv: KV,
+    private readonly os: ObjectStore,
+    readonly bucket: string,
+    readonly ttlMs: number,
+  ) {}
+
+  static async open(nc: NatsConnection, options: EncoderCacheOptions = {}): Promise<EncoderCache> {
+    const bucket = options.bucket ?? DEFAULT_ENCODER_CACHE.bucket;
+    const ttlMs = options.ttlMs ?? DEFAULT_ENCODER_CACHE.ttlMs;
+    const maxBytes = options.maxBytes ?? DEFAULT_ENCODER_CACHE.maxBytes;
+    const js = nc.jetstream();
+    const kv = await js.views.kv(bucket, { history: 1, ttl: ttlMs, max_bytes: Math.max(1024 * 1024, Math.floor(maxBytes / 64)) });
+    const os = await js.views.os(bucket, { ttl: nanos(ttlMs), max_bytes: maxBytes });
+    const jsm = await nc.jetstreamManager();
+    for (const name of [`KV_${bucket}`, `OBJ_${bucket}`]) {
+      const info = await jsm.streams.info(name);
+      if (info.config.discard !== DiscardPolicy.Old) await jsm.streams.update(name, { ...info.config, discard: DiscardPolicy.Old });
+    }
+    return new EncoderCache(kv, os, bucket, ttlMs);
+  }
+
+  /** The KV key for a cache key tuple. */
+  keyOf(k: EncoderCacheKey): string {
+    const digest = sha256(JSON.stringify([k.modelRevision, k.tenant, k.imageSha256.toLowerCase(), k.maxSliceNums, k.scaleResolution]));
+    return `${tenantToken(k.tenant)}.${digest}`;
+  }
+
+  /** The entry, or null on a miss (absent, expired, or its tokens were evicted by the size cap). */
+  async lookup(k: EncoderCacheKey): Promise<EncoderCacheEntry | null> {
+    const key = this.keyOf(k);
+    const e = await this.kv.get(key);
+    if (!e || e.operation !== 'PUT' || e.length === 0) return null;
+    const entry = JSON.parse(new TextDecoder().decode(e.value)) as EncoderCacheEntry;
+    // Exact TTL even between the server's expiry sweeps.
+    if (Date.now() - entry.createdAt >= this.ttlMs) return null;
+    const info = await this.os.info(entry.ref.key);
+    if (!info || info.deleted || info.size !== entry.ref.size) {
+      await this.kv.delete(key).catch(() => undefined);
+      return null;
+    }
+    return entry;
+  }
+
+  /** The token bytes of an entry (null when evicted meanwhile). */
+  async read(entry: EncoderCacheEntry): Promise<Uint8Array | null> {
+    try {
+      const data = await this.os.getBlob(entry.ref.key);
+      return data && data.length === entry.ref.size ? data : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async store(k: EncoderCacheKey, tokens: Uint8Array, meta: { dtype: string; shape: number[]; plan: unknown }): Promise<EncoderCacheEntry> {
+    const name = `${tenantToken(k.tenant)}.${sha256(tokens)}`;
+    const info = await this.os.info(name);
+    if (!info || info.deleted || info.size !== tokens.length) await this.os.putBlob({ name }, tokens);
+    const entry: EncoderCacheEntry = {
+      ref: { bucket: this.bucket, key: name, size: tokens.length },
+      dtype: meta.dtype,
+      shape: meta.shape,
+      plan: meta.plan,
+      modelRevision: k.modelRevision,
+      createdAt: Date.now(),
+    };
+    await this.kv.put(this.keyOf(k), JSON.stringify(entry));
+    return entry;
+  }
+
+  /** Deletes every entry and token blob of a tenant; returns the number of entries removed. */
+  async purgeTenant(tenant: string): Promise<number> {
+    const prefix = `${tenantToken(tenant)}.`;
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys(`${prefix}>`)) keys.push(key);
+    for (const key of keys) await this.kv.purge(key);
+    for (const obj of await this.os.list()) {
+      if (obj.name.startsWith(prefix)) await this.os.delete(obj.name);
+    }
+    return keys.length;
+  }
+}
