@@ -1,0 +1,131 @@
+import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { parseArgs, parseDuration, parseNonNegativeInt, type ParsedArgs } from './args.js';
+import { setAutoscalePaused } from './autoscale.js';
+import { formatStatus } from './format-status.js';
+import { connect } from './kube.js';
+import { stageLogs } from './logs.js';
+import { restartStage } from './restart.js';
+import { scaleStage } from './scale.js';
+import { parseStage, STAGE_NAMES } from './stages.js';
+import { collectStatus } from './status.js';
+
+export const CTL_SUMMARY = 'operate a Kubernetes deployment: status, scale, autoscale pause|resume, restart, logs';
+
+export const CTL_USAGE = `usage: tessera ctl <command> [flags]
+
+commands:
+  status                          per stage: ready/desired replicas, autoscaler, JetStream backlog,
+                                  model revision; GPU nodes and allocatable GPUs
+  scale STAGE N                   set a stage's replicas (Deployment scale subresource)
+  autoscale pause STAGE [--replicas N]
+                                  hold a stage at N (default: current) replicas: KEDA paused-replicas
+                                  annotation, or an HPA pinned to min=max=N
+  autoscale resume STAGE          give the stage back to its autoscaler
+  restart STAGE                   rollout restart (pod template annotation kubectl.kubernetes.io/restartedAt)
+  logs STAGE [--tail N] [--since 10m] [--pod NAME] [--previous] [--timestamps] [-f]
+
+STAGE: ${STAGE_NAMES.join(', ')}
+
+flags (like kubectl):
+  --kubeconfig PATH      kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+  --context NAME         kubeconfig context
+  -n, --namespace NS     namespace (default: the context's, else "default")
+  --release NAME         Helm release (default: $TESSERA_RELEASE, else the only one in the namespace)
+  --nats-monitor URL     NATS monitoring endpoint for backlog, e.g. http://127.0.0.1:8222
+                         (default: $TESSERA_NATS_MONITOR_URL)
+  --nats-account NAME    JetStream account (default: $TESSERA_NATS_ACCOUNT, else "$G")
+  -o, --output FORMAT    table (default) or json
+  --request-timeout D    per API request (default 30s)
+
+exit status: 0 ok, 1 failed (cluster unreachable, forbidden, not found), 2 bad usage`;
+
+export interface CtlIo {
+  out(text: string): void;
+  err(text: string): void;
+  env: NodeJS.ProcessEnv;
+}
+
+function emit(io: CtlIo, args: ParsedArgs, json: unknown, text: string): void {
+  io.out(args.global.output === 'json' ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
+}
+
+async function dispatch(args: ParsedArgs, io: CtlIo): Promise<number> {
+  const [command, ...rest] = args.positionals;
+  const g = args.global;
+  if (!command || args.flags.help) {
+    io.out(`${CTL_USAGE}\n`);
+    return command || args.flags.help ? 0 : 2;
+  }
+  switch (command) {
+    case 'status': {
+      const kube = connect(g);
+      const s = await collectStatus(kube, { release: g.release, natsMonitor: g.natsMonitor, natsAccount: g.natsAccount, gpuResource: 'nvidia.com/gpu', gpuNodeLabel: 'nvidia.com/gpu.present', timeoutMs: g.requestTimeoutMs });
+      emit(io, args, s, formatStatus(s));
+      return 0;
+    }
+    case 'scale': {
+      const stage = parseStage(rest[0]);
+      const replicas = parseNonNegativeInt('N', rest[1], 1000);
+      const r = await scaleStage(connect(g), g.release, stage, replicas);
+      for (const w of r.warnings) io.err(`warning: ${w}\n`);
+      emit(io, args, r, `${r.stage}: deployment ${r.deployment} scaled ${r.previous} -> ${r.replicas}`);
+      return 0;
+    }
+    case 'autoscale': {
+      const action = rest[0];
+      if (action !== 'pause' && action !== 'resume') throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `autoscale needs "pause" or "resume" (got "${action ?? ''}")`, { field: 'autoscale' });
+      const stage = parseStage(rest[1]);
+      const replicas = args.flags.replicas !== undefined ? parseNonNegativeInt('replicas', String(args.flags.replicas), 1000) : undefined;
+      const r = await setAutoscalePaused(connect(g), g.release, stage, action === 'pause', replicas);
+      emit(io, args, r, r.message);
+      return 0;
+    }
+    case 'restart': {
+      const r = await restartStage(connect(g), g.release, parseStage(rest[0]));
+      emit(io, args, r, `${r.stage}: deployment ${r.deployment} restarted at ${r.restartedAt}${r.replicas === 0 ? ' (0 replicas: pods start with the new template when scaled up)' : ''}`);
+      return 0;
+    }
+    case 'logs': {
+      const stage = parseStage(rest[0]);
+      const f = args.flags;
+      await stageLogs(
+        connect(g),
+        stage,
+        {
+          release: g.release,
+          tailLines: f.tail !== undefined ? parseNonNegativeInt('tail', String(f.tail), 100_000) : 100,
+          ...(f.since !== undefined && { sinceSeconds: Math.max(1, Math.round(parseDuration('since', String(f.since)) / 1000)) }),
+          previous: f.previous === true,
+          timestamps: f.timestamps === true,
+          follow: f.follow === true,
+          ...(f.pod !== undefined && { pod: String(f.pod) }),
+        },
+        (line) => io.out(line),
+      );
+      return 0;
+    }
+    default:
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `unknown command "${command}": expected status, scale, autoscale, restart or logs`, { field: 'command' });
+  }
+}
+
+/**
+ * Runs `tessera ctl …` and returns the exit status: 0 ok, 2 bad usage (the message says which
+ * argument), 1 anything the cluster refused or could not answer.
+ */
+export async function runCtl(argv: readonly string[], io: CtlIo): Promise<number> {
+  try {
+    return await dispatch(parseArgs(argv, io.env), io);
+  } catch (err) {
+    const e = TesseraError.from(err);
+    const detail = e.code === ErrorCode.INTERNAL && err instanceof Error && !(err instanceof TesseraError) ? `: ${err.message}` : '';
+    io.err(`tessera ctl: ${e.message}${detail}\n`);
+    if (e.code === ErrorCode.INVALID_ARGUMENT && isUsage(e)) io.err(`run "tessera ctl --help" for usage\n`);
+    return e.code === ErrorCode.INVALID_ARGUMENT && isUsage(e) ? 2 : 1;
+  }
+}
+
+/** Argument errors found before any API call (a 422 from the server is also INVALID_ARGUMENT, but not usage). */
+function isUsage(e: TesseraError): boolean {
+  return !/\(422\)/.test(e.message);
+}

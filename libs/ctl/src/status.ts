@@ -1,0 +1,148 @@
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { TesseraError } from '@tessera/runtime';
+import { type Autoscaler, describeAutoscaler, listAutoscalers } from './autoscalers.js';
+import { findRelease } from './find-deployments.js';
+import { type ConsumerBacklog, readBacklog } from './jetstream-backlog.js';
+import type { Kube } from './kube.js';
+import { ANNOTATION_MODEL_REVISION, LABEL_INSTANCE, LABEL_PART_OF, STAGE_NAMES, STAGES, type StageName } from './stages.js';
+
+export interface StageStatus {
+  stage: StageName;
+  deployment: string | null;
+  desired: number;
+  ready: number;
+  updated: number;
+  available: number;
+  autoscaler: Autoscaler;
+  /** KEDA lag (pending + ack pending) of the stage's consumer; null when unknown or not a queue stage. */
+  backlog: ConsumerBacklog | null;
+  /** The revision the pod template asks for. */
+  modelRevision: string | null;
+  /** Revisions the running pods carry, with counts (differs from modelRevision mid-rollout). */
+  podRevisions: Record<string, number>;
+}
+
+export interface GpuNode {
+  name: string;
+  ready: boolean;
+  schedulable: boolean;
+  allocatableGpus: number;
+  capacityGpus: number;
+}
+
+export interface ClusterStatus {
+  context: string;
+  server: string;
+  namespace: string;
+  release: string;
+  stages: StageStatus[];
+  /** null when the nodes could not be read (cluster-scoped RBAC); see warnings. */
+  gpuNodes: GpuNode[] | null;
+  gpuTotals: { nodes: number; allocatable: number } | null;
+  warnings: string[];
+}
+
+export interface StatusOptions {
+  release?: string;
+  natsMonitor?: string;
+  natsAccount: string;
+  gpuResource: string;
+  gpuNodeLabel: string;
+  timeoutMs: number;
+}
+
+const quantity = (v: string | undefined): number => (v === undefined ? 0 : Number.parseInt(v, 10) || 0);
+
+function gpuNode(n: V1Node, resource: string): GpuNode {
+  const ready = n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  return {
+    name: n.metadata?.name ?? '',
+    ready,
+    schedulable: !n.spec?.unschedulable,
+    allocatableGpus: quantity(n.status?.allocatable?.[resource]),
+    capacityGpus: quantity(n.status?.capacity?.[resource]),
+  };
+}
+
+/**
+ * Per stage: desired/ready replicas, autoscaler, JetStream backlog, model revision; plus the GPU
+ * pool. Deployments (and pods, autoscalers) must be readable; nodes are cluster-scoped and NATS may
+ * be unreachable from the operator's machine, so those two degrade to a warning instead of failing.
+ */
+export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<ClusterStatus> {
+  const { release, byStage } = await findRelease(kube, opts.release);
+  const warnings: string[] = [];
+  const [autoscalers, pods] = await Promise.all([
+    listAutoscalers(kube),
+    kube.call(`list pods in namespace "${kube.namespace}"`, () =>
+      kube.core.listNamespacedPod({ namespace: kube.namespace, labelSelector: `${LABEL_PART_OF}=tessera,${LABEL_INSTANCE}=${release}` }),
+    ),
+  ]);
+
+  let backlog: Map<string, ConsumerBacklog> | null = null;
+  if (opts.natsMonitor) {
+    try {
+      backlog = await readBacklog(opts.natsMonitor, opts.natsAccount, opts.timeoutMs);
+    } catch (err) {
+      warnings.push(TesseraError.from(err).message);
+    }
+  } else {
+    warnings.push('backlog unknown: pass --nats-monitor http://HOST:8222 or set TESSERA_NATS_MONITOR_URL (e.g. after kubectl port-forward svc/<release>-nats 8222)');
+  }
+
+  let gpuNodes: GpuNode[] | null = null;
+  try {
+    const nodes = await kube.call('list GPU nodes', () => kube.core.listNode({ labelSelector: `${opts.gpuNodeLabel}=true` }));
+    gpuNodes = nodes.items.map((n) => gpuNode(n, opts.gpuResource));
+  } catch (err) {
+    warnings.push(`GPU nodes unknown: ${TesseraError.from(err).message}`);
+  }
+
+  const podsByStage = new Map<string, V1Pod[]>();
+  for (const p of pods.items) {
+    const c = p.metadata?.labels?.['app.kubernetes.io/component'] ?? '';
+    podsByStage.set(c, [...(podsByStage.get(c) ?? []), p]);
+  }
+
+  const stages: StageStatus[] = [];
+  for (const name of STAGE_NAMES) {
+    const d = byStage.get(name);
+    const info = STAGES[name];
+    const depName = d?.metadata?.name ?? null;
+    const podRevisions: Record<string, number> = {};
+    for (const p of podsByStage.get(name) ?? []) {
+      const rev = p.metadata?.annotations?.[ANNOTATION_MODEL_REVISION];
+      if (rev) podRevisions[rev] = (podRevisions[rev] ?? 0) + 1;
+    }
+    let stageBacklog: ConsumerBacklog | null = null;
+    if (backlog && info.stream && info.consumer) {
+      stageBacklog = backlog.get(`${info.stream}/${info.consumer}`) ?? null;
+      if (!stageBacklog) warnings.push(`no JetStream consumer ${info.stream}/${info.consumer} in account ${opts.natsAccount}: KEDA would scale ${name} on the stream's last sequence`);
+    }
+    stages.push({
+      stage: name,
+      deployment: depName,
+      desired: d?.spec?.replicas ?? 0,
+      ready: d?.status?.readyReplicas ?? 0,
+      updated: d?.status?.updatedReplicas ?? 0,
+      available: d?.status?.availableReplicas ?? 0,
+      autoscaler: (depName && autoscalers.get(depName)) || { kind: 'none' },
+      backlog: stageBacklog,
+      modelRevision: d?.spec?.template?.metadata?.annotations?.[ANNOTATION_MODEL_REVISION] ?? null,
+      podRevisions,
+    });
+  }
+  const gpuTotals = gpuNodes ? { nodes: gpuNodes.length, allocatable: gpuNodes.filter((n) => n.ready && n.schedulable).reduce((s, n) => s + n.allocatableGpus, 0) } : null;
+  return {
+    context: kube.config.getCurrentContext(),
+    server: kube.server,
+    namespace: kube.namespace,
+    release,
+    stages: stages.filter((s) => s.deployment !== null),
+    gpuNodes,
+    gpuTotals,
+    warnings,
+  };
+}
+
+export { describeAutoscaler };
