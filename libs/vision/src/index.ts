@@ -23,5 +23,6 @@ export { decodeImage, readImageHeader, SUPPORTED_FORMATS, type DecodedImage, typ
 export { resizeBicubicRgb } from './pil-resize.js';
 export { prepareImage, sliceDecoded, cropRgb, validateSliceOptions, sha256Hex, type PreparedImage, type RgbImage } from './preprocess.js';
 export { parsePreprocessorConfig, DEFAULT_NORMALIZATION, type Normalization, type VisionPreprocessorConfig } from './preprocessor-config.js';
-export { toPatchStrip, batchPatchStrips, type PatchStrip, type PixelBatch } from './patch-strip.js';
+export { toPatchStrip, batchPatchStrips, toChannelFirst, type PatchStrip, type PixelBatch } from './patch-strip.js';
 export { EncoderCache, DEFAULT_ENCODER_CACHE, type EncoderCacheOptions, type EncoderCacheKey, type EncoderCacheEntry, type CachedObjectRef } from './encoder-cache.js';
+export { MicroBatcher, type MicroBatcherOptions, type MicroBatchStats } from './micro-batcher.js';

@@ -74,3 +74,16 @@ export function batchPatchStrips(strips: readonly PatchStrip[], patchSize = 14):
   });
   return { pixelValues, patchAttentionMask, batch: strips.length, maxPatches, tgtSizes: strips.map((s) => s.tgtSize) };
 }
+
+/** Normalised channel-first [3, H, W] float32 (the SlicePixels layout @tessera/model's packSlices takes). */
+export function toChannelFirst(rgb: Uint8Array, width: number, height: number, norm: Normalization): Float32Array {
+  const plane = width * height;
+  const out = new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) {
+    const lut = new Float32Array(256);
+    for (let x = 0; x < 256; x++) lut[x] = (Math.fround(x / 255) - norm.mean[c]) / norm.std[c];
+    const base = c * plane;
+    for (let i = 0; i < plane; i++) out[base + i] = lut[rgb[i * 3 + c]];
+  }
+  return out;
+}
