@@ -1,1 +1,20 @@
-export {};
+/**
+ * @tessera/model — MiniCPM-V 2.6 checkpoints → ONNX stages → onnxruntime sessions.
+ * See README.md for graph I/O signatures, the manifest format and runtime options.
+ */
+export { parseConfig, SUPPORTED_ARCHITECTURES, type MiniCPMVConfig, type LlmConfig, type VisionConfig, type ResamplerConfig } from './checkpoint/config.js';
+export { readCheckpoint, SERVE_TIME_FILES, type Checkpoint, type PartStats } from './checkpoint/read-checkpoint.js';
+export { readSafetensorsHeader, writeSafetensors, type SafetensorsEntry } from './checkpoint/safetensors.js';
+export { expectedTensors, type ExpectedTensor, type Part } from './checkpoint/tensor-inventory.js';
+export { generateTinyCheckpoint, GENERATOR_VERSION, type GenerateOptions, type GeneratedCheckpoint } from './generate/generate-checkpoint.js';
+export { PRESETS, type Preset } from './generate/presets.js';
+export { buildModel, type BuildOptions } from './build-model.js';
+export { readManifest, STAGES, type Manifest, type StageManifest, type StageName } from './manifest.js';
+export type { ValueSig, ElemType, Dim } from './onnx/graph-builder.js';
+export { navitPositionIds, navitBuckets, resamplerPosEmbed, packSlices, type SlicePixels, type PackedSlices } from './navit.js';
+export { openModel, loadTokenizer, type Model } from './runtime/open-model.js';
+export { DEFAULT_RUNTIME_OPTIONS, type RuntimeOptions, type ExecutionProvider } from './runtime/runtime-options.js';
+export { VisionStage, ResamplerStage, EmbedStage, DecoderStage, argmaxRow, type VisionInputs, type ResamplerInputs, type DecoderInputs, type KvCache, type SliceFeatures } from './runtime/stages.js';
+export { Tokenizer, type ChatMessage } from './tokenizer/tokenizer.js';
+export { REQUIRED_SPECIALS, ADDED_TOKENS_2_6, CHAT_TEMPLATE_2_6, type SpecialTokenIds } from './tokenizer/special-tokens.js';
+export { ensureTinyModel, ensureTinyModelPaths, modelCacheRoot, TINY_MODEL_TAG, type TinyModelPaths } from './ensure-tiny-model.js';

@@ -1,0 +1,127 @@
+/**
+ * Checkpoint directory → built model directory (one ONNX graph per stage + manifest + serve-time
+ * files). Builds into a sibling temp dir and renames at the end, so a crash never leaves a
+ * half-built model where a service would load it. Tensors are read one at a time and hashed as they
+ * pass (the revision), so peak memory is one stage's largest tensor plus its transposed copy.
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { toFloat32 as toF32 } from './checkpoint/dtype.js';
+import { readCheckpoint, SERVE_TIME_FILES, type Checkpoint } from './checkpoint/read-checkpoint.js';
+import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type Manifest, type StageManifest, type StageName } from './manifest.js';
+import { buildDecoderGraph } from './onnx/decoder-graph.js';
+import { buildEmbedGraph } from './onnx/embed-graph.js';
+import { GraphBuilder } from './onnx/graph-builder.js';
+import { buildResamplerGraph } from './onnx/resampler-graph.js';
+import { buildVisionGraph } from './onnx/vision-graph.js';
+import { WeightSink } from './onnx/weight-sink.js';
+import type { MiniCPMVConfig } from './checkpoint/config.js';
+import type { WeightSource } from './onnx/layers.js';
+
+export interface BuildOptions {
+  /** Replace an existing output directory (default false: refuse). */
+  overwrite?: boolean;
+  /**
+   * Stages whose fp32 weights exceed this many bytes store them in `<stage>.onnx.data` (protobuf
+   * caps a model at 2 GB). Default 1 GiB; 0 forces external data everywhere.
+   */
+  externalDataThresholdBytes?: number;
+  onProgress?: (stage: StageName, done: number, total: number) => void;
+}
+
+type GraphFn = (g: GraphBuilder, cfg: MiniCPMVConfig, w: WeightSource) => void;
+const GRAPHS: Array<[StageName, GraphFn, string]> = [
+  ['vision', buildVisionGraph, 'vpm.'],
+  ['resampler', buildResamplerGraph, 'resampler.'],
+  ['embed', buildEmbedGraph, 'llm.model.embed_tokens.'],
+  ['decoder', buildDecoderGraph, 'llm.'],
+];
+
+export async function buildModel(checkpointDir: string, outDir: string, opts: BuildOptions = {}): Promise<Manifest> {
+  const ckpt = readCheckpoint(checkpointDir);
+  if (existsSync(outDir) && !opts.overwrite) {
+    throw new TesseraError(ErrorCode.ALREADY_EXISTS, `output directory ${outDir} already exists (pass overwrite to replace it)`, { field: 'out', file: outDir });
+  }
+  const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}-${Date.now()}`);
+  mkdirSync(tmp, { recursive: true });
+  try {
+    const threshold = opts.externalDataThresholdBytes ?? 1024 ** 3;
+    const tensorHashes = new Map<string, string>();
+    const stages = {} as Record<StageName, StageManifest>;
+    for (const [stage, build, prefix] of GRAPHS) {
+      const names = [...ckpt.tensors.keys()].filter((n) => n.startsWith(prefix) && (stage !== 'decoder' || !n.startsWith('llm.model.embed_tokens.')));
+      const fp32Bytes = names.reduce((a, n) => a + ckpt.tensors.get(n)!.shape.reduce((x, y) => x * y, 1) * 4, 0);
+      const file = `${stage}.onnx`;
+      const sink = new WeightSink(fp32Bytes > threshold ? join(tmp, `${file}.data`) : null);
+      const g = new GraphBuilder(`tessera_${stage}`, sink);
+      let done = 0;
+      const source: WeightSource = (name) => {
+        const bytes = ckpt.tensorBytes(name);
+        if (!tensorHashes.has(name)) tensorHashes.set(name, createHash('sha256').update(bytes).digest('hex'));
+        opts.onProgress?.(stage, ++done, names.length);
+        const e = ckpt.tensors.get(name)!;
+        return toF32(bytes, e.dtype);
+      };
+      build(g, ckpt.config, source);
+      sink.close();
+      g.save(join(tmp, file), `MiniCPM-V 2.6 ${stage} stage, built by tessera from ${basename(checkpointDir)}`);
+      stages[stage] = { file, externalData: sink.dataFile, inputs: g.inputs, outputs: g.outputs, parameters: g.parameters, weightBytes: sink.bytes };
+      await new Promise((r) => setImmediate(r));
+    }
+    // Tensors no stage read (none for 2.6) still count towards the revision.
+    for (const name of ckpt.tensors.keys()) if (!tensorHashes.has(name)) tensorHashes.set(name, createHash('sha256').update(ckpt.tensorBytes(name)).digest('hex'));
+
+    const files: string[] = [];
+    for (const f of SERVE_TIME_FILES) {
+      if (existsSync(join(checkpointDir, f))) {
+        copyFileSync(join(checkpointDir, f), join(tmp, f));
+        files.push(f);
+      }
+    }
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      formatVersion: MANIFEST_FORMAT_VERSION,
+      revision: revisionOf(ckpt, tensorHashes, checkpointDir),
+      architecture: 'MiniCPMV',
+      version: ckpt.config.version,
+      precision: 'fp32',
+      source: { checkpoint: checkpointDir, name: typeof ckpt.config.raw._name_or_path === 'string' ? ckpt.config.raw._name_or_path : null },
+      config: summarise(ckpt.config),
+      stages,
+      files,
+    };
+    writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    if (existsSync(outDir)) rmSync(outDir, { recursive: true, force: true });
+    renameSync(tmp, outDir);
+    return manifest;
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function revisionOf(ckpt: Checkpoint, hashes: Map<string, string>, dir: string): string {
+  const h = createHash('sha256');
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json']) {
+    h.update(f + '\0');
+    h.update(createHash('sha256').update(readFileSync(join(dir, f))).digest('hex'));
+  }
+  for (const name of [...hashes.keys()].sort()) {
+    const e = ckpt.tensors.get(name)!;
+    h.update(`${name}\0${e.dtype}\0${e.shape.join(',')}\0${hashes.get(name)}\n`);
+  }
+  return h.digest('hex');
+}
+
+function summarise(c: MiniCPMVConfig): Manifest['config'] {
+  return {
+    llm: { hiddenSize: c.llm.hiddenSize, numLayers: c.llm.numLayers, numHeads: c.llm.numHeads, numKvHeads: c.llm.numKvHeads, headDim: c.llm.headDim, vocabSize: c.llm.vocabSize, ropeTheta: c.llm.ropeTheta, intermediateSize: c.llm.intermediateSize },
+    vision: { hiddenSize: c.vision.hiddenSize, numLayers: c.vision.numLayers, numHeads: c.vision.numHeads, patchSize: c.vision.patchSize, positionsPerSide: c.vision.positionsPerSide },
+    resampler: { queryNum: c.resampler.queryNum, embedDim: c.resampler.embedDim, numHeads: c.resampler.numHeads },
+    sliceImageSize: c.sliceImageSize,
+    maxSliceNums: c.maxSliceNums,
+    useImageId: c.useImageId,
+  };
+}

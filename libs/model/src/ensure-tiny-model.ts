@@ -1,0 +1,102 @@
+/**
+ * Generates and builds the tiny model once per machine into `<repo>/.tessera/models/` (gitignored) and
+ * returns the built directory. Parallel vitest workers and processes serialise on a lock directory
+ * (mkdir is atomic); a lock whose owner process is gone is taken over. The directory name carries the
+ * generator and graph versions, so changing either rebuilds.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildModel } from './build-model.js';
+import { GENERATOR_VERSION, generateTinyCheckpoint } from './generate/generate-checkpoint.js';
+
+/** Bump when the graphs change in a way that needs a rebuild. */
+export const GRAPH_VERSION = 1;
+export const TINY_MODEL_TAG = `tiny-g${GENERATOR_VERSION}-b${GRAPH_VERSION}`;
+export const TINY_SEED = 0;
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+/** `TESSERA_MODEL_CACHE` overrides the cache root (default `<repo>/.tessera/models`). */
+export const modelCacheRoot = (): string => process.env.TESSERA_MODEL_CACHE ?? join(REPO_ROOT, '.tessera', 'models');
+
+export interface TinyModelPaths {
+  model: string;
+  checkpoint: string;
+}
+
+const memo = new Map<string, Promise<TinyModelPaths>>();
+
+/** Built tiny model directory (manifest.json, *.onnx, tokenizer files). */
+export async function ensureTinyModel(): Promise<string> {
+  return (await ensureTinyModelPaths()).model;
+}
+
+/** Both the built model and the checkpoint it was built from (reference tests read the weights). */
+export function ensureTinyModelPaths(): Promise<TinyModelPaths> {
+  const root = modelCacheRoot();
+  let p = memo.get(root);
+  if (!p) {
+    p = ensure(root).catch((err) => {
+      memo.delete(root);
+      throw err;
+    });
+    memo.set(root, p);
+  }
+  return p;
+}
+
+const ready = (paths: TinyModelPaths): boolean => existsSync(join(paths.model, 'manifest.json')) && existsSync(join(paths.checkpoint, 'config.json'));
+
+async function ensure(root: string): Promise<TinyModelPaths> {
+  const paths = { model: join(root, TINY_MODEL_TAG), checkpoint: join(root, `${TINY_MODEL_TAG}-checkpoint`) };
+  if (ready(paths)) return paths;
+  mkdirSync(root, { recursive: true });
+  const lock = join(root, `${TINY_MODEL_TAG}.lock`);
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    if (ready(paths)) return paths;
+    if (tryLock(lock)) break;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock} (remove it if no build is running)`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  try {
+    if (ready(paths)) return paths;
+    if (!existsSync(join(paths.checkpoint, 'config.json'))) {
+      const tmp = `${paths.checkpoint}.tmp-${process.pid}`;
+      rmSync(tmp, { recursive: true, force: true });
+      await generateTinyCheckpoint(tmp, { preset: 'tiny', seed: TINY_SEED });
+      rmSync(paths.checkpoint, { recursive: true, force: true });
+      renameSync(tmp, paths.checkpoint);
+    }
+    await buildModel(paths.checkpoint, paths.model, { overwrite: true });
+    return paths;
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function tryLock(lock: string): boolean {
+  try {
+    mkdirSync(lock);
+    writeFileSync(join(lock, 'pid'), String(process.pid));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  // Take over a lock whose owner died (or that is older than 10 minutes).
+  try {
+    const pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+    let alive = Number.isInteger(pid) && pid > 0;
+    if (alive) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+    }
+    if (!alive || Date.now() - statSync(lock).mtimeMs > 10 * 60_000) rmSync(lock, { recursive: true, force: true });
+  } catch {
+    // pid file not written yet: the owner is between mkdir and write; wait.
+  }
+  return false;
+}

@@ -1,0 +1,246 @@
+/**
+ * Typed stage wrappers over the ONNX sessions. Each `run()` takes plain typed arrays and shapes and
+ * returns plain typed arrays (row-major), so services never touch onnxruntime tensors directly.
+ */
+import type { MiniCPMVConfig } from '../checkpoint/config.js';
+import { packSlices, resamplerPosEmbed, type SlicePixels } from '../navit.js';
+import { checkLength, f32, i64, toI64, type StageSession } from './stage-session.js';
+
+export interface VisionInputs {
+  /** [batch, 3, 14, numPatches·14] */
+  pixelValues: Float32Array;
+  /** [batch, numPatches]: 1 real, 0 padding (numbers, bigints or booleans). */
+  patchAttentionMask: ArrayLike<number | bigint | boolean>;
+  /** [batch, numPatches] */
+  positionIds: ArrayLike<number | bigint>;
+  batch: number;
+  numPatches: number;
+}
+
+export interface SliceFeatures {
+  /** (rows, cols) of patches. */
+  tgtSize: [number, number];
+  /** [rows·cols, vision_hidden] */
+  features: Float32Array;
+}
+
+const maskToI64 = (m: ArrayLike<number | bigint | boolean>): BigInt64Array => {
+  if (m instanceof BigInt64Array) return m;
+  const out = new BigInt64Array(m.length);
+  for (let i = 0; i < m.length; i++) out[i] = m[i] ? 1n : 0n;
+  return out;
+};
+
+export class VisionStage {
+  constructor(
+    readonly session: StageSession,
+    private readonly cfg: MiniCPMVConfig,
+    /** Slices per ONNX call in encodeSlices (config vision_batch_size, 16 for 2.6). */
+    readonly batchSize = 16,
+  ) {}
+
+  get hiddenSize(): number {
+    return this.cfg.vision.hiddenSize;
+  }
+
+  async run(x: VisionInputs): Promise<{ lastHiddenState: Float32Array; dims: [number, number, number] }> {
+    const { batch: B, numPatches: P } = x;
+    const ps = this.cfg.vision.patchSize;
+    checkLength('pixel_values', x.pixelValues.length, B * this.cfg.vision.numChannels * ps * P * ps);
+    checkLength('patch_attention_mask', x.patchAttentionMask.length, B * P);
+    checkLength('position_ids', x.positionIds.length, B * P);
+    const out = await this.session.runFeeds({
+      pixel_values: f32(x.pixelValues, [B, this.cfg.vision.numChannels, ps, P * ps]),
+      patch_attention_mask: i64(maskToI64(x.patchAttentionMask), [B, P]),
+      position_ids: i64(toI64(x.positionIds), [B, P]),
+    });
+    return { lastHiddenState: out.last_hidden_state.data as Float32Array, dims: [B, P, this.cfg.vision.hiddenSize] };
+  }
+
+  /** Preprocessed slices → per-slice patch features (padding stripped), in `batchSize` chunks. */
+  async encodeSlices(slices: SlicePixels[]): Promise<SliceFeatures[]> {
+    const out: SliceFeatures[] = [];
+    const D = this.cfg.vision.hiddenSize;
+    for (let i = 0; i < slices.length; i += this.batchSize) {
+      const packed = packSlices(slices.slice(i, i + this.batchSize), this.cfg.vision.patchSize, this.cfg.vision.positionsPerSide, this.cfg.vision.numChannels);
+      const { lastHiddenState } = await this.run(packed);
+      packed.tgtSizes.forEach(([h, w], b) => {
+        const start = b * packed.numPatches * D;
+        out.push({ tgtSize: [h, w], features: lastHiddenState.slice(start, start + h * w * D) });
+      });
+    }
+    return out;
+  }
+}
+
+export interface ResamplerInputs {
+  /** [batch, numPatches, vision_hidden], zero or anything in padded rows. */
+  visionEmbeds: Float32Array;
+  /** (rows, cols) per batch row; rows·cols ≤ numPatches. */
+  tgtSizes: Array<[number, number]>;
+  numPatches: number;
+}
+
+export class ResamplerStage {
+  constructor(
+    readonly session: StageSession,
+    private readonly cfg: MiniCPMVConfig,
+  ) {}
+
+  get queryNum(): number {
+    return this.cfg.resampler.queryNum;
+  }
+  get embedDim(): number {
+    return this.cfg.resampler.embedDim;
+  }
+
+  /** → image_embeds [batch, 64, llm_hidden]. Builds the key mask and 2D sin-cos positions from tgtSizes. */
+  async run(x: ResamplerInputs): Promise<{ imageEmbeds: Float32Array; dims: [number, number, number] }> {
+    const B = x.tgtSizes.length;
+    const P = x.numPatches;
+    const D = this.cfg.resampler.embedDim;
+    checkLength('vision_embeds', x.visionEmbeds.length, B * P * this.cfg.resampler.kvDim);
+    const mask = new BigInt64Array(B * P);
+    const pos = new Float32Array(B * P * D);
+    x.tgtSizes.forEach(([h, w], b) => {
+      if (h * w > P || h <= 0 || w <= 0) throw new RangeError(`tgtSizes[${b}] = ${h}x${w} does not fit numPatches ${P}`);
+      for (let p = 0; p < h * w; p++) mask[b * P + p] = 1n;
+      pos.set(resamplerPosEmbed(h, w, D), b * P * D);
+    });
+    const out = await this.session.runFeeds({
+      vision_embeds: f32(x.visionEmbeds, [B, P, this.cfg.resampler.kvDim]),
+      patch_attention_mask: i64(mask, [B, P]),
+      pos_embed: f32(pos, [B, P, D]),
+    });
+    return { imageEmbeds: out.image_embeds.data as Float32Array, dims: [B, this.cfg.resampler.queryNum, D] };
+  }
+
+  /** Per-slice features (from VisionStage.encodeSlices) → one [64, llm_hidden] block per slice. */
+  async resampleSlices(slices: SliceFeatures[], batchSize = 16): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    const Dv = this.cfg.resampler.kvDim;
+    const QD = this.cfg.resampler.queryNum * this.cfg.resampler.embedDim;
+    for (let i = 0; i < slices.length; i += batchSize) {
+      const chunk = slices.slice(i, i + batchSize);
+      const P = Math.max(...chunk.map((s) => s.tgtSize[0] * s.tgtSize[1]));
+      const emb = new Float32Array(chunk.length * P * Dv);
+      chunk.forEach((s, b) => emb.set(s.features, b * P * Dv));
+      const { imageEmbeds } = await this.run({ visionEmbeds: emb, tgtSizes: chunk.map((s) => s.tgtSize), numPatches: P });
+      for (let b = 0; b < chunk.length; b++) out.push(imageEmbeds.slice(b * QD, (b + 1) * QD));
+    }
+    return out;
+  }
+}
+
+export class EmbedStage {
+  constructor(
+    readonly session: StageSession,
+    private readonly cfg: MiniCPMVConfig,
+  ) {}
+
+  /** input_ids [batch, seq] → inputs_embeds [batch, seq, hidden]. */
+  async run(inputIds: ArrayLike<number | bigint>, dims: [number, number]): Promise<Float32Array> {
+    checkLength('input_ids', inputIds.length, dims[0] * dims[1]);
+    const ids = toI64(inputIds);
+    const V = BigInt(this.cfg.llm.vocabSize);
+    for (let i = 0; i < ids.length; i++) {
+      if (ids[i] < 0n || ids[i] >= V) throw new RangeError(`input_ids[${i}] = ${ids[i]} is outside the vocabulary [0, ${V})`);
+    }
+    const out = await this.session.runFeeds({ input_ids: i64(ids, dims) });
+    return out.inputs_embeds.data as Float32Array;
+  }
+}
+
+/** KV cache of a batch: per layer, key and value [batch, kv_heads, length, head_dim]. */
+export interface KvCache {
+  batch: number;
+  length: number;
+  keys: Float32Array[];
+  values: Float32Array[];
+}
+
+export interface DecoderInputs {
+  /** [batch, seq, hidden] */
+  inputsEmbeds: Float32Array;
+  batch: number;
+  seq: number;
+  /** [batch, past + seq]: 0 marks padding anywhere; default all ones. */
+  attentionMask?: ArrayLike<number | bigint | boolean>;
+  /** [batch, seq]; default past … past+seq−1 for every row. */
+  positionIds?: ArrayLike<number | bigint>;
+  /** Previous `present` (or none for a prefill from scratch). */
+  past?: KvCache;
+}
+
+export class DecoderStage {
+  constructor(
+    readonly session: StageSession,
+    private readonly cfg: MiniCPMVConfig,
+  ) {}
+
+  get numLayers(): number {
+    return this.cfg.llm.numLayers;
+  }
+  get vocabSize(): number {
+    return this.cfg.llm.vocabSize;
+  }
+
+  emptyCache(batch: number): KvCache {
+    const L = this.cfg.llm.numLayers;
+    return { batch, length: 0, keys: Array.from({ length: L }, () => new Float32Array(0)), values: Array.from({ length: L }, () => new Float32Array(0)) };
+  }
+
+  /** → logits of the last position [batch, vocab] and the grown cache. */
+  async run(x: DecoderInputs): Promise<{ logits: Float32Array; present: KvCache }> {
+    const { batch: B, seq: T } = x;
+    const l = this.cfg.llm;
+    const past = x.past ?? this.emptyCache(B);
+    if (past.batch !== B) throw new RangeError(`past.batch ${past.batch} != batch ${B}`);
+    const S = past.length + T;
+    checkLength('inputs_embeds', x.inputsEmbeds.length, B * T * l.hiddenSize);
+    let mask: BigInt64Array;
+    if (x.attentionMask) {
+      checkLength('attention_mask', x.attentionMask.length, B * S);
+      mask = maskToI64(x.attentionMask);
+    } else mask = new BigInt64Array(B * S).fill(1n);
+    let pos: BigInt64Array;
+    if (x.positionIds) {
+      checkLength('position_ids', x.positionIds.length, B * T);
+      pos = toI64(x.positionIds);
+    } else {
+      pos = new BigInt64Array(B * T);
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = BigInt(past.length + t);
+    }
+    const feeds: Record<string, ReturnType<typeof f32>> = {
+      inputs_embeds: f32(x.inputsEmbeds, [B, T, l.hiddenSize]),
+      attention_mask: i64(mask, [B, S]),
+      position_ids: i64(pos, [B, T]),
+    };
+    const kvDims = [B, l.numKvHeads, past.length, l.headDim];
+    for (let i = 0; i < l.numLayers; i++) {
+      feeds[`past_key_values.${i}.key`] = f32(past.keys[i], kvDims);
+      feeds[`past_key_values.${i}.value`] = f32(past.values[i], kvDims);
+    }
+    const out = await this.session.runFeeds(feeds);
+    const present: KvCache = { batch: B, length: S, keys: [], values: [] };
+    for (let i = 0; i < l.numLayers; i++) {
+      present.keys.push(out[`present.${i}.key`].data as Float32Array);
+      present.values.push(out[`present.${i}.value`].data as Float32Array);
+    }
+    return { logits: out.logits.data as Float32Array, present };
+  }
+}
+
+/** Index of the largest value in row `b` of a [batch, n] array (greedy decoding). */
+export function argmaxRow(logits: Float32Array, b: number, n: number): number {
+  let best = 0;
+  let bv = -Infinity;
+  const o = b * n;
+  for (let i = 0; i < n; i++) {
+    if (logits[o + i] > bv) {
+      bv = logits[o + i];
+      best = i;
+    }
+  }
+  return best;
+}
