@@ -1,0 +1,49 @@
+import { invalidArgument } from '@tessera/runtime';
+import { codePointLength } from './offsets.js';
+
+/** Small field checks shared by the validators; each error names the field and the limit. */
+
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/;
+/** Tenants become a NATS subject token: no dots, wildcards or spaces. */
+export const TENANT_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function checkTenant(tenant: string | undefined): string {
+  if (!tenant) throw invalidArgument('tenant', 'tenant is required (tessera-tenant header)');
+  if (!TENANT_PATTERN.test(tenant)) throw invalidArgument('tenant', `tenant "${tenant}" must match ${TENANT_PATTERN}`, '1..64 of [A-Za-z0-9_-]');
+  return tenant;
+}
+
+export function checkId(field: string, value: string | undefined, maxLength: number): string {
+  if (!value) throw invalidArgument(field, `${field} is required`);
+  if (value.length > maxLength) throw invalidArgument(field, `${field} is ${value.length} characters long: the limit is ${maxLength}`, `length <= ${maxLength}`);
+  if (!ID_PATTERN.test(value)) throw invalidArgument(field, `${field} "${value}" must match ${ID_PATTERN}`, String(ID_PATTERN));
+  return value;
+}
+
+export function checkText(field: string, value: string | undefined, maxChars: number, opts: { required?: boolean } = {}): string {
+  const v = value ?? '';
+  if (opts.required && v.length === 0) throw invalidArgument(field, `${field} is required and must not be empty`);
+  // Cheap pre-check on UTF-16 length: code points ≤ UTF-16 units, so only long strings are counted.
+  if (v.length > maxChars) {
+    const n = codePointLength(v);
+    if (n > maxChars) throw invalidArgument(field, `${field} has ${n} code points: the limit is ${maxChars}`, `<= ${maxChars} code points`);
+  }
+  return v;
+}
+
+export function checkFinite(field: string, value: number | undefined, range?: { min?: number; max?: number }): number {
+  if (value === undefined || value === null || !Number.isFinite(value)) throw invalidArgument(field, `${field} must be a finite number`);
+  if (range?.min !== undefined && value < range.min) throw invalidArgument(field, `${field} = ${value} is below ${range.min}`, `>= ${range.min}`);
+  if (range?.max !== undefined && value > range.max) throw invalidArgument(field, `${field} = ${value} is above ${range.max}`, `<= ${range.max}`);
+  return value;
+}
+
+export function checkInt(field: string, value: number | undefined, range: { min: number; max: number }): number {
+  const v = checkFinite(field, value, range);
+  if (!Number.isInteger(v)) throw invalidArgument(field, `${field} = ${v} must be an integer`, `integer ${range.min}..${range.max}`);
+  return v;
+}
+
+export function checkCount(field: string, n: number, max: number): void {
+  if (n > max) throw invalidArgument(field, `${field} has ${n} entries: the limit is ${max}`, `<= ${max} entries`);
+}

@@ -1,0 +1,135 @@
+import { AckPolicy, DeliverPolicy, nanos, type ConsumerConfig, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
+import { decodeEvent, type SequencedEvent } from '../domain/events.js';
+import type { FeedbackStore } from '../store/store.js';
+import { isNotFound } from './feedback-log.js';
+
+export interface ProjectorOptions {
+  stream: string;
+  /** Durable consumer name; one per store (each embedded store has its own). */
+  durable: string;
+  /** Messages pulled per batch (also the store's write batch). */
+  batch: number;
+  ackWaitMs: number;
+  now?: () => number;
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * Reads the log through a durable pull consumer and applies it to the store in batches.
+ * Order per batch: store.apply (written) → ack the batch's last message (AckPolicy.All acks
+ * everything before it). A kill between the two redelivers the batch, and the store skips
+ * sequences it already holds: nothing lost, nothing applied twice. When the store is behind the
+ * consumer's ack floor (a lost or fresh store directory) the consumer is recreated to start at
+ * store.lastSeq + 1, so the stream — the source of truth — rebuilds the store.
+ */
+export class Projector {
+  private applied = 0;
+  private msgs: ConsumerMessages | undefined;
+  private pending: JsMsg[] = [];
+  private flushing: Promise<void> | undefined;
+  private waiters: { seq: number; resolve: () => void }[] = [];
+  private loop: Promise<void> | undefined;
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly store: FeedbackStore,
+    private readonly opts: ProjectorOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Highest stream sequence the store holds. */
+  get appliedSeq(): number {
+    return this.applied;
+  }
+
+  async start(): Promise<void> {
+    this.applied = await this.store.lastSeq();
+    const jsm = await this.nc.jetstreamManager();
+    const cfg: Partial<ConsumerConfig> = {
+      durable_name: this.opts.durable,
+      ack_policy: AckPolicy.All,
+      ack_wait: nanos(this.opts.ackWaitMs),
+      max_ack_pending: Math.max(10_000, this.opts.batch * 4),
+      ...(this.applied > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.applied + 1 } : { deliver_policy: DeliverPolicy.All }),
+    };
+    try {
+      const info = await jsm.consumers.info(this.opts.stream, this.opts.durable);
+      if (info.ack_floor.stream_seq > this.applied) {
+        await jsm.consumers.delete(this.opts.stream, this.opts.durable);
+        await jsm.consumers.add(this.opts.stream, cfg);
+      }
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await jsm.consumers.add(this.opts.stream, cfg);
+    }
+    const consumer = await this.nc.jetstream().consumers.get(this.opts.stream, this.opts.durable);
+    this.msgs = await consumer.consume({ max_messages: this.opts.batch });
+    this.loop = this.run(this.msgs);
+  }
+
+  private async run(msgs: ConsumerMessages): Promise<void> {
+    for await (const m of msgs) {
+      this.pending.push(m);
+      // Let every message already in this I/O turn arrive, then write them as one batch.
+      if (!this.flushing) this.flushing = new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
+    }
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.pending.length > 0 && !this.stopped) {
+        const batch = this.pending;
+        this.pending = [];
+        const events: SequencedEvent[] = [];
+        for (const m of batch) {
+          try {
+            events.push({ seq: m.seq, event: decodeEvent(m.data) });
+          } catch (err) {
+            // A malformed message can never apply; it is skipped (and acked) rather than blocking the log.
+            this.opts.onError?.(err);
+          }
+        }
+        await this.store.apply(events, this.now());
+        batch[batch.length - 1].ack();
+        this.applied = Math.max(this.applied, batch[batch.length - 1].seq);
+        this.wake();
+      }
+    } catch (err) {
+      this.opts.onError?.(err);
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return;
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) (w.seq <= this.applied ? w.resolve() : still.push(w));
+    this.waiters = still;
+  }
+
+  /** Resolves true once the store holds `seq`, false after `timeoutMs`. */
+  waitFor(seq: number, timeoutMs: number): Promise<boolean> {
+    if (seq <= this.applied) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      const waiter = { seq, resolve: () => (clearTimeout(timer), resolve(true)) };
+      this.waiters.push(waiter);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.msgs?.stop();
+    await this.loop?.catch(() => undefined);
+    await this.flushing;
+    this.stopped = true;
+    for (const w of this.waiters) w.resolve();
+    this.waiters = [];
+  }
+}
