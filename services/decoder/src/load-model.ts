@@ -1,0 +1,25 @@
+/** Opens a built model directory for the decoder: embed + decoder sessions, prompt tokenizer. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openModel, type Model, type RuntimeOptions } from '@tessera/model';
+import { ortBackend } from './backend-ort.js';
+import type { DecoderBackend } from './engine/backend.js';
+import { PromptTokenizer } from './prompt/prompt-tokenizer.js';
+
+export interface LoadedDecoderModel {
+  model: Model;
+  backend: DecoderBackend;
+  tokenizer: PromptTokenizer;
+  revision: string;
+  queryNum: number;
+}
+
+export async function loadDecoderModel(dir: string, runtime: RuntimeOptions = {}): Promise<LoadedDecoderModel> {
+  const model = await openModel(dir, runtime);
+  await model.load(['embed', 'decoder']);
+  const tokenizer = PromptTokenizer.fromJson(
+    JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
+    JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')),
+  );
+  return { model, backend: ortBackend(model), tokenizer, revision: model.manifest.revision, queryNum: model.config.resampler.queryNum };
+}
