@@ -19,3 +19,18 @@ export {
   type ServiceKey,
   type ServiceEntry,
 } from './services.js';
+
+export {
+  DTYPE_BYTES,
+  numElements,
+  tensorProblem,
+  tensorFromArray,
+  tensorArray,
+  tensorToFloat32,
+  float16ToFloat32,
+  float32ToFloat16,
+  bfloat16ToFloat32,
+  float32ToBfloat16,
+  type TensorArray,
+  type TensorProblem,
+} from './tensor.js';
