@@ -1,1 +1,35 @@
+/**
+ * @tessera/runtime — one way to write a service.
+ *
+ * Implement a generated (ts-proto, outputServices=grpc-js) service definition once as a
+ * `ServiceImpl<typeof XService>` (unary: `(req, ctx) => Promise<Res>`, server-streaming:
+ * `(req, ctx) => AsyncIterable<Res>`), then bind it:
+ *   - `startService({ config, services: [hosted({ definition, impl, workQueue? })] })` — a whole process
+ *   - `new GrpcServer(opts).add(def, impl)` / `bindNats(nc, def, impl, opts)` — the adapters alone
+ * and call it with `natsClient(nc, def, opts)` / `grpcClient(def, address)` / `localClient(def, impl)`.
+ * See README.md for subjects, headers, streams, error mapping and config keys.
+ */
 export * from './errors.js';
+export type { ServiceDefinition, MethodDefinition, ServiceImpl, MethodImpl, RequestOf, ResponseOf } from './definition.js';
+export { fullServiceName } from './definition.js';
+export type { CallContext, CallOptions, Transport } from './context.js';
+export type { ServiceClient, ClientMethod } from './client-types.js';
+export { Header } from './wire-headers.js';
+export type { ServerPolicy } from './server-call.js';
+
+export { GrpcServer, type GrpcServerOptions } from './grpc/server.js';
+export { grpcClient, type GrpcClientOptions } from './grpc/client.js';
+export { toGrpcStatus, fromGrpcError } from './grpc/status.js';
+
+export { NatsBinding, bindNats, type NatsBindingOptions } from './nats/server.js';
+export { natsClient, type NatsClientOptions, type NatsCallOptions } from './nats/client.js';
+export type { WorkQueueOptions } from './nats/work-queue.js';
+export type { PayloadPolicy } from './nats/payload.js';
+export { errorHeaders, errorFromHeaders } from './nats/errors.js';
+export { controlSubject, workSubject, streamName, durableName, poisonAdvisorySubject } from './nats/subjects.js';
+export { ensureWorkStream } from './nats/streams.js';
+
+export { putPayload, getPayload, sha256Hex, type ObjectRef, type ClaimCheckOptions, DEFAULT_CLAIM_THRESHOLD, DEFAULT_BUCKET } from './claim-check.js';
+export { localClient } from './local-client.js';
+export { startService, hosted, READY_PREFIX, type ServiceHost, type ServiceHostOptions, type HostedService, type CommonConfig } from './service-host.js';
+export { consoleLogger, type Logger, type LogLevel } from './logger.js';

@@ -1,0 +1,213 @@
+/**
+ * gRPC server adapter: binds ServiceImpl objects to a grpc-js Server, with grpc.health.v1 and
+ * server reflection. Metadata ↔ ctx: `tessera-tenant`, `tessera-request-id`, the gRPC deadline
+ * (and `tessera-deadline`, whichever is earlier), `traceparent`/`tracestate`.
+ */
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import { once } from 'node:events';
+import { extractTrace, recordCarrier, SpanName, Attr } from '@tessera/telemetry';
+import { abortReason, cancelledError } from '../context.js';
+import { methodsOf, type MethodInfo, type ServiceDefinition, type ServiceImpl } from '../definition.js';
+import { ErrorCode, TesseraError } from '../errors.js';
+import { beginCall, wireError, type ActiveCall, type ServerPolicy } from '../server-call.js';
+import { SpanKind } from '../tracing.js';
+import { metadataToHeaders } from './metadata.js';
+import { toGrpcStatus } from './status.js';
+import { Metric, metrics } from '@tessera/telemetry';
+
+export interface GrpcServerOptions extends ServerPolicy {
+  /** Default `0.0.0.0`. */
+  host?: string;
+  /** 0 = a free port (see `start()`'s result). */
+  port: number;
+  /** Serve grpc.health.v1 (default true). */
+  health?: boolean;
+  /** Serve reflection from these .proto files (ts-proto output cannot feed @grpc/reflection). */
+  reflection?: { protoFiles: string[]; includeDirs?: string[] };
+  /** Max request/response message size. Default 64 MiB (image bytes and tensors go inline on gRPC). */
+  maxMessageBytes?: number;
+}
+
+type GrpcDeadline = Date | number;
+
+function deadlineMs(d: GrpcDeadline): number | undefined {
+  const ms = d instanceof Date ? d.getTime() : d;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+export class GrpcServer {
+  readonly server: grpc.Server;
+  private readonly health: HealthImplementation | undefined;
+  private readonly names: string[] = [];
+  private readonly active = new Set<ActiveCall>();
+  private boundPort = 0;
+
+  constructor(private readonly opts: GrpcServerOptions) {
+    const max = opts.maxMessageBytes ?? 64 * 1024 * 1024;
+    this.server = new grpc.Server({ 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max });
+    if (opts.health !== false) {
+      this.health = new HealthImplementation({ '': 'NOT_SERVING' });
+      this.health.addToServer(this.server);
+    }
+    if (opts.reflection) {
+      const pkg = protoLoader.loadSync(opts.reflection.protoFiles, { includeDirs: opts.reflection.includeDirs, keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+      new ReflectionService(pkg).addToServer(this.server);
+    }
+  }
+
+  /** Binds one implementation. `policy` overrides the server's (e.g. `requireTenant: false` for a public API). */
+  add<D extends ServiceDefinition>(definition: D, impl: ServiceImpl<D>, policy: ServerPolicy = {}): this {
+    const infos = methodsOf(definition);
+    const merged: ServerPolicy = { requireTenant: policy.requireTenant ?? this.opts.requireTenant, defaultDeadlineMs: policy.defaultDeadlineMs ?? this.opts.defaultDeadlineMs };
+    const handlers: grpc.UntypedServiceImplementation = {};
+    for (const info of infos) {
+      const fn = (impl as Record<string, (req: unknown, ctx: unknown) => unknown>)[info.key];
+      if (typeof fn !== 'function') throw new Error(`${info.fullService}: implementation has no method ${info.key}`);
+      handlers[info.key] = info.def.responseStream ? this.streaming(info, fn.bind(impl), merged) : this.unary(info, fn.bind(impl), merged);
+    }
+    this.server.addService(definition as unknown as grpc.ServiceDefinition, handlers);
+    this.names.push(infos[0]!.fullService);
+    return this;
+  }
+
+  /** Binds the port and marks every added service SERVING. Resolves to the bound port. */
+  async start(): Promise<number> {
+    const addr = `${this.opts.host ?? '0.0.0.0'}:${this.opts.port}`;
+    this.boundPort = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    );
+    this.setServing(true);
+    return this.boundPort;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get inFlight(): number {
+    return this.active.size;
+  }
+
+  setServing(serving: boolean): void {
+    const s = serving ? 'SERVING' : 'NOT_SERVING';
+    this.health?.setStatus('', s);
+    for (const n of this.names) this.health?.setStatus(n, s);
+  }
+
+  /**
+   * Graceful stop: health NOT_SERVING, refuse new calls, wait up to `graceMs` for in-flight calls,
+   * then abort the rest (their ctx.signal fires with UNAVAILABLE) and force-close.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.setServing(false);
+    const graceful = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
+    if ((await Promise.race([graceful, timer])) === 'timeout') {
+      for (const c of this.active) c.ctx.controller.abort(new TesseraError(ErrorCode.UNAVAILABLE, 'server shutting down: call aborted after the shutdown grace period', { retryAfterMs: 0 }));
+      this.server.forceShutdown();
+    }
+  }
+
+  private begin(info: MethodInfo, call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, policy: ServerPolicy): ActiveCall {
+    const headers = metadataToHeaders(call.metadata);
+    const controller = new AbortController();
+    call.on('cancelled', () => controller.abort(cancelledError()));
+    const active = beginCall(
+      {
+        info,
+        transport: 'grpc',
+        headers,
+        transportDeadline: deadlineMs(call.getDeadline()),
+        trace: extractTrace(recordCarrier(headers)),
+        spanName: SpanName.rpc(info.fullService, info.method),
+        spanKind: SpanKind.SERVER,
+        spanAttributes: { [Attr.rpcSystem]: 'grpc' },
+        controller,
+      },
+      policy,
+    );
+    this.active.add(active);
+    return active;
+  }
+
+  private unary(info: MethodInfo, fn: (req: unknown, ctx: unknown) => unknown, policy: ServerPolicy): grpc.handleUnaryCall<unknown, unknown> {
+    return (call, callback) => {
+      let active: ActiveCall | undefined;
+      void (async () => {
+        active = this.begin(info, call, policy);
+        const ctx = active.ctx;
+        // Whichever comes first: the handler's result or the ctx aborting (deadline / cancel).
+        const aborted = new Promise<never>((_, reject) => {
+          if (ctx.signal.aborted) reject(abortReason(ctx.signal));
+          ctx.signal.addEventListener('abort', () => reject(abortReason(ctx.signal)), { once: true });
+        });
+        aborted.catch(() => {});
+        return Promise.race([fn(call.request, ctx) as Promise<unknown>, aborted]);
+      })().then(
+        (res) => {
+          active?.finish();
+          this.forget(active);
+          callback(null, res);
+        },
+        (err: unknown) => {
+          const e = wireError(err, active?.ctx);
+          active?.finish(e);
+          this.forget(active);
+          callback(toGrpcStatus(e));
+        },
+      );
+    };
+  }
+
+  private streaming(info: MethodInfo, fn: (req: unknown, ctx: unknown) => unknown, policy: ServerPolicy): grpc.handleServerStreamingCall<unknown, unknown> {
+    const chunks = metrics().counter(Metric.streamChunks);
+    const labels = { method: `${info.service}/${info.method}`, transport: 'grpc' };
+    return (call) => {
+      let active: ActiveCall | undefined;
+      void (async () => {
+        active = this.begin(info, call, policy);
+        const ctx = active.ctx;
+        const it = (fn(call.request, ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+        try {
+          for (;;) {
+            ctx.throwIfAborted();
+            const r = await it.next();
+            if (r.done) break;
+            ctx.throwIfAborted();
+            chunks.inc(labels);
+            if (!call.write(r.value)) await waitDrain(call, ctx.signal);
+          }
+        } finally {
+          // Stop the generator (runs its finally blocks) when we leave early.
+          void it.return?.();
+        }
+      })().then(
+        () => {
+          active?.finish();
+          this.forget(active);
+          call.end();
+        },
+        (err: unknown) => {
+          const e = wireError(err, active?.ctx);
+          active?.finish(e);
+          this.forget(active);
+          if (!call.cancelled) call.emit('error', toGrpcStatus(e));
+        },
+      );
+    };
+  }
+
+  private forget(active: ActiveCall | undefined): void {
+    if (active) this.active.delete(active);
+  }
+}
+
+async function waitDrain(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  await once(call, 'drain', { signal }).catch((err: unknown) => {
+    if (signal.aborted) throw abortReason(signal);
+    throw err;
+  });
+}

@@ -1,0 +1,296 @@
+/**
+ * Typed NATS client from a service definition, the same shape as the gRPC client:
+ *   const slicer = natsClient(nc, SlicerServiceService, { workQueue: { stage: 'slicer', methods: ['slice'] } });
+ *   const res = await slicer.slice(req, { parent: ctx });
+ * Request/reply methods use core NATS; work-queue methods publish a JetStream job (Nats-Msg-Id
+ * de-duplication) and await the reply on the client's inbox until the deadline.
+ */
+import { createInbox, headers as natsHeaders, type JetStreamClient, type Msg, type MsgHdrs, type NatsConnection, type NatsError } from 'nats';
+import { Attr, Metric, SpanName, metrics } from '@tessera/telemetry';
+import { abortReason, deadlineError, resolveCallOptions, type CallOptions, type ResolvedCall } from '../context.js';
+import { methodsOf, type MethodInfo, type ServiceDefinition } from '../definition.js';
+import type { ServiceClient } from '../client-types.js';
+import { ErrorCode, TesseraError } from '../errors.js';
+import { SpanKind, callerContext, endSpan, startSpan } from '../tracing.js';
+import { Header } from '../wire-headers.js';
+import { requestHeaders } from './call-headers.js';
+import { errorFromHeaders } from './errors.js';
+import { Inbox } from './inbox.js';
+import { decodeOrThrow, inboundBytes, outboundBody, type PayloadPolicy } from './payload.js';
+import { DEFAULT_WINDOW } from './stream-sender.js';
+import { ensureWorkStream } from './streams.js';
+import { controlSubject, workSubject } from './subjects.js';
+
+export interface NatsClientOptions {
+  /** Methods that go through the stage's JetStream work queue (must match the server's binding). */
+  workQueue?: { stage: string; methods: readonly string[] };
+  payload?: PayloadPolicy;
+  /** Default timeout when a call gives no deadline. Default 60 s. */
+  defaultTimeoutMs?: number;
+  /** Stream window: chunks in flight before the client grants more credit. Default 64. */
+  streamWindow?: number;
+}
+
+/** Per-call extras over CallOptions for NATS. */
+export interface NatsCallOptions extends CallOptions {
+  /** Nats-Msg-Id for a work-queue publish: a retry with the same key within 2 min is stored once. Default: unique per call. */
+  idempotencyKey?: string;
+}
+
+export function natsClient<D extends ServiceDefinition>(nc: NatsConnection, definition: D, opts: NatsClientOptions = {}): ServiceClient<D> {
+  const c = new NatsClientCore(nc, opts);
+  const queued = new Set(opts.workQueue?.methods ?? []);
+  const out: Record<string, unknown> = { close: () => c.close() };
+  for (const info of methodsOf(definition)) {
+    const q = queued.has(info.key);
+    out[info.key] = info.def.responseStream
+      ? (req: unknown, o?: NatsCallOptions) => c.stream(info, req, o, q)
+      : (req: unknown, o?: NatsCallOptions) => c.unary(info, req, o, q);
+  }
+  return out as ServiceClient<D>;
+}
+
+class NatsClientCore {
+  private inboxInstance: Inbox | undefined;
+  private js: JetStreamClient | undefined;
+  private readonly streamsEnsured = new Map<string, Promise<unknown>>();
+  private callSeq = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly o: NatsClientOptions,
+  ) {}
+
+  close(): void {
+    this.inboxInstance?.close();
+    this.inboxInstance = undefined;
+  }
+
+  private get inbox(): Inbox {
+    this.inboxInstance ??= new Inbox(this.nc);
+    return this.inboxInstance;
+  }
+
+  private begin(info: MethodInfo, o: NatsCallOptions | undefined, queued: boolean) {
+    const call = resolveCallOptions(o, this.o.defaultTimeoutMs);
+    const subject = queued ? workSubject(this.o.workQueue!.stage, info) : controlSubject(info);
+    const { span, ctx } = startSpan({
+      name: SpanName.natsSend(subject),
+      kind: SpanKind.PRODUCER,
+      parent: callerContext(call.trace),
+      attributes: {
+        [Attr.messagingSystem]: 'nats',
+        [Attr.messagingOperation]: 'send',
+        [Attr.messagingDestination]: subject,
+        [Attr.rpcService]: info.fullService,
+        [Attr.rpcMethod]: info.method,
+        [Attr.requestId]: call.requestId,
+        ...(call.tenant && { [Attr.tenant]: call.tenant }),
+      },
+    });
+    const h = requestHeaders(call, ctx);
+    const started = performance.now();
+    const labels = { method: `${info.service}/${info.method}`, transport: queued ? 'jetstream' : 'nats' };
+    const finish = (err?: unknown) => {
+      metrics().histogram(Metric.rpcClientDuration).observe({ ...labels, code: err === undefined ? 'OK' : TesseraError.from(err).code }, (performance.now() - started) / 1000);
+      endSpan(span, err);
+    };
+    return { call, subject, h, finish };
+  }
+
+  private async encode(info: MethodInfo, req: unknown, h: MsgHdrs): Promise<Uint8Array> {
+    return outboundBody(this.nc, info.def.requestSerialize(req), h, this.o.payload ?? {});
+  }
+
+  private async decodeReply(info: MethodInfo, m: Msg): Promise<unknown> {
+    const err = errorFromHeaders(m.headers);
+    if (err) throw err;
+    const what = `${info.service}/${info.method} reply`;
+    // Replies are produced by our own servers, which claim-check above the threshold; accept up to NATS max_payload inline.
+    const bytes = await inboundBytes(this.nc, m.data, m.headers, { ...this.o.payload, maxInlineBytes: Number.MAX_SAFE_INTEGER }, what);
+    return decodeOrThrow((b) => info.def.responseDeserialize(b), bytes, what);
+  }
+
+  private async publishJob(subject: string, body: Uint8Array, h: MsgHdrs, call: ResolvedCall, o: NatsCallOptions | undefined, info: MethodInfo): Promise<void> {
+    const stage = this.o.workQueue!.stage;
+    this.js ??= this.nc.jetstream();
+    let ensured = this.streamsEnsured.get(stage);
+    if (!ensured) {
+      ensured = this.nc.jetstreamManager().then((jsm) => ensureWorkStream(jsm, stage));
+      this.streamsEnsured.set(stage, ensured);
+      ensured.catch(() => this.streamsEnsured.delete(stage));
+    }
+    await ensured;
+    const msgID = o?.idempotencyKey ?? `${call.requestId}:${info.method}:${process.pid}:${++this.callSeq}`;
+    try {
+      await this.js.publish(subject, body, { msgID, headers: h, timeout: clampTimeout(call.deadline - Date.now()) });
+    } catch (err) {
+      throw natsError(err, subject, call);
+    }
+  }
+
+  async unary(info: MethodInfo, req: unknown, o: NatsCallOptions | undefined, queued: boolean): Promise<unknown> {
+    const { call, subject, h, finish } = this.begin(info, o, queued);
+    try {
+      const res = await this.unaryInner(info, req, o, queued, call, subject, h);
+      finish();
+      return res;
+    } catch (err) {
+      const e = TesseraError.from(err);
+      finish(e);
+      throw e;
+    }
+  }
+
+  private async unaryInner(info: MethodInfo, req: unknown, o: NatsCallOptions | undefined, queued: boolean, call: ResolvedCall, subject: string, h: MsgHdrs): Promise<unknown> {
+    if (call.signal?.aborted) throw abortReason(call.signal);
+    if (call.deadline <= Date.now()) throw deadlineError(info.path, call.deadline);
+    const body = await this.encode(info, req, h);
+    if (!queued) {
+      const reply = this.nc.request(subject, body, { headers: h, timeout: clampTimeout(call.deadline - Date.now()) });
+      const m = await raceSignal(reply.catch((err: unknown) => Promise.reject(natsError(err, subject, call))), call.signal);
+      return this.decodeReply(info, m);
+    }
+    // Work queue: subscribe first, then publish the job with our inbox in tessera-reply-to.
+    let resolveReply!: (m: Msg) => void;
+    const got = new Promise<Msg>((r) => (resolveReply = r));
+    const route = this.inbox.open((m) => resolveReply(m));
+    try {
+      h.set(Header.REPLY_TO, route.subject);
+      await this.publishJob(subject, body, h, call, o, info);
+      const m = await raceSignal(withDeadline(got, call.deadline, info.path), call.signal);
+      return await this.decodeReply(info, m);
+    } finally {
+      route.close();
+    }
+  }
+
+  async *stream(info: MethodInfo, req: unknown, o: NatsCallOptions | undefined, queued: boolean): AsyncGenerator<unknown> {
+    const { call, subject, h, finish } = this.begin(info, o, queued);
+    const window = this.o.streamWindow ?? DEFAULT_WINDOW;
+    const control = createInbox();
+    const queue: Msg[] = [];
+    let wake: (() => void) | undefined;
+    const route = this.inbox.open((m) => {
+      queue.push(m);
+      wake?.();
+    });
+    let serverDone = false;
+    let failed: unknown;
+    const sendControl = (kind: 'credit' | 'cancel', seq?: number) => {
+      const ch = natsHeaders();
+      ch.set(Header.KIND, kind);
+      if (seq !== undefined) ch.set(Header.SEQ, String(seq));
+      this.nc.publish(control, new Uint8Array(0), { headers: ch });
+    };
+    try {
+      if (call.signal?.aborted) throw abortReason(call.signal);
+      if (call.deadline <= Date.now()) throw deadlineError(info.path, call.deadline);
+      h.set(Header.REPLY_TO, route.subject);
+      h.set(Header.CONTROL, control);
+      h.set(Header.WINDOW, String(window));
+      const body = await this.encode(info, req, h);
+      if (queued) {
+        await this.publishJob(subject, body, h, call, o, info);
+      } else {
+        const ack = await raceSignal(
+          this.nc.request(subject, body, { headers: h, timeout: clampTimeout(call.deadline - Date.now()) }).catch((err: unknown) => Promise.reject(natsError(err, subject, call))),
+          call.signal,
+        );
+        const err = errorFromHeaders(ack.headers);
+        if (err) throw err;
+      }
+      // Chunks: seq 0,1,2,… (a redelivered job restarts at 0: already-seen seqs are skipped).
+      let next = 0;
+      const ackEvery = Math.max(1, Math.floor(window / 2));
+      for (;;) {
+        while (queue.length === 0) {
+          if (call.signal?.aborted) throw abortReason(call.signal);
+          const remaining = call.deadline - Date.now();
+          if (remaining <= 0) throw deadlineError(info.path, call.deadline);
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, remaining);
+            function done() {
+              clearTimeout(timer);
+              call.signal?.removeEventListener('abort', done);
+              wake = undefined;
+              resolve();
+            }
+            wake = done;
+            call.signal?.addEventListener('abort', done, { once: true });
+          });
+        }
+        const m = queue.shift()!;
+        const seq = Number(m.headers?.get(Header.SEQ));
+        if (m.headers?.get(Header.END) === '1') {
+          serverDone = true;
+          const err = errorFromHeaders(m.headers);
+          if (err) throw err;
+          if (seq !== next) throw new TesseraError(ErrorCode.ABORTED, `${info.path}: stream ended after ${seq} chunks but ${next} arrived (lost chunks)`, { field: 'stream' });
+          return;
+        }
+        if (!Number.isInteger(seq)) throw new TesseraError(ErrorCode.INTERNAL, `${info.path}: stream chunk without tessera-seq`);
+        if (seq % ackEvery === ackEvery - 1) sendControl('credit', seq);
+        if (seq < next) continue;
+        if (seq > next) throw new TesseraError(ErrorCode.ABORTED, `${info.path}: stream chunk ${seq} arrived, expected ${next} (lost chunks)`, { field: 'stream' });
+        next++;
+        yield await this.decodeReply(info, m);
+      }
+    } catch (err) {
+      failed = TesseraError.from(err);
+      throw failed;
+    } finally {
+      route.close();
+      // Consumer broke out, aborted, or the deadline passed: tell the server to stop.
+      if (!serverDone) sendControl('cancel');
+      finish(failed);
+    }
+  }
+}
+
+const clampTimeout = (ms: number) => Math.max(1, Math.min(ms, 2_147_483_647));
+
+function natsError(err: unknown, subject: string, call: ResolvedCall): TesseraError {
+  const code = (err as NatsError)?.code;
+  if (code === '503') return new TesseraError(ErrorCode.UNAVAILABLE, `no responders on ${subject}: the service is not running or not subscribed`, { field: 'subject' }, { cause: err });
+  if (code === 'TIMEOUT' || code === '408') return new TesseraError(ErrorCode.DEADLINE_EXCEEDED, `deadline exceeded waiting for ${subject} (tessera-deadline ${new Date(call.deadline).toISOString()})`, { field: 'tessera-deadline' }, { cause: err });
+  return TesseraError.from(err);
+}
+
+function withDeadline<T>(p: Promise<T>, deadline: number, method: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(deadlineError(method, deadline)), clampTimeout(deadline - Date.now()));
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,109 @@
+/**
+ * Server side of a streamed reply over NATS:
+ * - chunks go to the caller's inbox (`tessera-reply-to`) with `tessera-seq` 0, 1, 2, …
+ * - the last message carries `tessera-end: 1`, `tessera-seq` = chunks sent, and error headers on failure
+ * - flow control: at most `window` chunks beyond the last credit (`tessera-kind: credit`,
+ *   `tessera-seq` = highest seq the client consumed) on the control subject (`tessera-control`)
+ * - `tessera-kind: cancel` on the control subject aborts the handler's ctx.signal
+ * - a client that grants no credit for `creditTimeoutMs` is treated as gone (CANCELLED).
+ */
+import { headers as natsHeaders, type NatsConnection, type Subscription } from 'nats';
+import { abortReason } from '../context.js';
+import { ErrorCode, TesseraError } from '../errors.js';
+import { Header } from '../wire-headers.js';
+import { setErrorHeaders } from './errors.js';
+import { outboundBody, type PayloadPolicy } from './payload.js';
+
+export const DEFAULT_WINDOW = 64;
+export const MAX_WINDOW = 4096;
+
+export interface StreamSenderInit {
+  nc: NatsConnection;
+  replyTo: string;
+  control: string | undefined;
+  window: number;
+  controller: AbortController;
+  creditTimeoutMs: number;
+  payload: PayloadPolicy;
+  attempt: number;
+}
+
+export class StreamSender {
+  private seq = 0;
+  private acked = -1;
+  private wake: (() => void) | undefined;
+  private sub: Subscription | undefined;
+
+  constructor(private readonly s: StreamSenderInit) {
+    if (s.control) {
+      this.sub = s.nc.subscribe(s.control, {
+        callback: (_err, m) => {
+          const kind = m.headers?.get(Header.KIND);
+          if (kind === 'cancel') {
+            s.controller.abort(new TesseraError(ErrorCode.CANCELLED, 'call cancelled by the client'));
+          } else if (kind === 'credit') {
+            const seq = Number(m.headers?.get(Header.SEQ));
+            if (Number.isFinite(seq) && seq > this.acked) this.acked = seq;
+          }
+          this.wake?.();
+        },
+      });
+    }
+  }
+
+  /** Sends one chunk, waiting for credit first when the window is full. */
+  async send(bytes: Uint8Array): Promise<void> {
+    const signal = this.s.controller.signal;
+    while (this.sub && this.seq > this.acked + this.s.window) {
+      if (signal.aborted) throw abortReason(signal);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.s.controller.abort(new TesseraError(ErrorCode.CANCELLED, `client granted no stream credit for ${this.s.creditTimeoutMs} ms: treated as gone`));
+          resolve();
+        }, this.s.creditTimeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          this.wake = undefined;
+          resolve();
+        };
+        this.wake = done;
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+    if (signal.aborted) throw abortReason(signal);
+    const h = natsHeaders();
+    h.set(Header.SEQ, String(this.seq));
+    h.set(Header.ATTEMPT, String(this.s.attempt));
+    const body = await outboundBody(this.s.nc, bytes, h, this.s.payload);
+    this.s.nc.publish(this.s.replyTo, body, { headers: h });
+    this.seq++;
+  }
+
+  /** The end marker (with the error, if any). Always call once. */
+  end(err?: unknown): void {
+    const h = natsHeaders();
+    h.set(Header.END, '1');
+    h.set(Header.SEQ, String(this.seq));
+    h.set(Header.ATTEMPT, String(this.s.attempt));
+    if (err !== undefined) setErrorHeaders(h, err);
+    this.s.nc.publish(this.s.replyTo, new Uint8Array(0), { headers: h });
+    this.close();
+  }
+
+  close(): void {
+    this.sub?.unsubscribe();
+    this.sub = undefined;
+    this.wake?.();
+  }
+
+  get sent(): number {
+    return this.seq;
+  }
+}
+
+export function parseWindow(raw: string | undefined): number {
+  const n = Number(raw);
+  if (raw === undefined || !Number.isInteger(n) || n < 1) return DEFAULT_WINDOW;
+  return Math.min(n, MAX_WINDOW);
+}

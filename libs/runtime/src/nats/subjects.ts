@@ -1,0 +1,66 @@
+/**
+ * Subject and stream names (CONTRIBUTING.md "Shared names"):
+ * - control calls: `tessera.<domain>.v1.<Service>.<Method>` (request/reply, queue group = service name)
+ * - work queue:    `tessera.work.<stage>.<version>.<Service>.<Method>` in stream `TESSERA_<STAGE>`
+ *                  (subjects `tessera.work.<stage>.>`), durable pull consumer `<stage>-workers`
+ * - poison advisories: `tessera.advisory.poison.<stage>`
+ */
+import type { MethodInfo } from '../definition.js';
+
+const VERSION_RE = /^v\d+[a-z0-9]*$/;
+
+function splitVersion(pkg: string): { base: string; version: string | undefined } {
+  const dot = pkg.lastIndexOf('.');
+  const last = dot < 0 ? pkg : pkg.slice(dot + 1);
+  if (VERSION_RE.test(last)) return { base: dot < 0 ? '' : pkg.slice(0, dot), version: last };
+  return { base: pkg, version: undefined };
+}
+
+const join = (...parts: (string | undefined)[]) => parts.filter((p) => p !== undefined && p !== '').join('.');
+
+/** `tessera.slicer.v1.SlicerService.Slice` */
+export function controlSubject(info: MethodInfo): string {
+  return join(info.pkg, info.service, info.method);
+}
+
+/**
+ * What a service subscribes to: every version and method of the service, so unknown methods and
+ * versions get an UNIMPLEMENTED reply instead of a silent timeout.
+ */
+export function serviceWildcard(info: MethodInfo): string {
+  const { base, version } = splitVersion(info.pkg);
+  return version ? join(base, '*', info.service, '*') : join(base, info.service, '*');
+}
+
+export function pkgVersion(info: MethodInfo): string {
+  return splitVersion(info.pkg).version ?? 'v0';
+}
+
+export function workSubject(stage: string, info: MethodInfo): string {
+  return `tessera.work.${stage}.${pkgVersion(info)}.${info.service}.${info.method}`;
+}
+
+export function workSubjectFilter(stage: string): string {
+  return `tessera.work.${stage}.>`;
+}
+
+export function streamName(stage: string): string {
+  return `TESSERA_${stage.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+export function durableName(stage: string): string {
+  return `${stage}-workers`;
+}
+
+export function poisonAdvisorySubject(stage: string): string {
+  return `tessera.advisory.poison.${stage}`;
+}
+
+/** Last two tokens of a subject: `[Service, Method]`, and the version token before them. */
+export function parseCallSubject(subject: string): { version: string | undefined; service: string; method: string } {
+  const t = subject.split('.');
+  const method = t[t.length - 1] ?? '';
+  const service = t[t.length - 2] ?? '';
+  const maybeVersion = t[t.length - 3];
+  return { version: maybeVersion !== undefined && VERSION_RE.test(maybeVersion) ? maybeVersion : undefined, service, method };
+}

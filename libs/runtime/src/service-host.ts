@@ -1,0 +1,151 @@
+/**
+ * One call to run a service process: gRPC server (health + reflection), NATS bindings (request/
+ * reply and work queue), Prometheus /metrics, OpenTelemetry, and graceful shutdown on SIGTERM/SIGINT:
+ *   1. health NOT_SERVING; stop taking work (unsubscribe, stop pulling; gRPC tryShutdown refuses new calls)
+ *   2. finish in-flight work for up to `shutdownGrace`; past it, abort calls and nak jobs back
+ *   3. `onShutdown` hook, NATS drain, metrics server close, span flush, exit 0.
+ */
+import { connect, type NatsConnection } from 'nats';
+import type { commonServiceConfig, ConfigOf } from '@tessera/config';
+import { activeTelemetry, metrics, startMetricsServer, startTelemetry, type MetricsServer } from '@tessera/telemetry';
+import type { ServiceDefinition, ServiceImpl } from './definition.js';
+import { GrpcServer } from './grpc/server.js';
+import { NatsBinding } from './nats/server.js';
+import type { WorkQueueOptions } from './nats/work-queue.js';
+import { consoleLogger, type Logger } from './logger.js';
+
+export type CommonConfig = ConfigOf<ReturnType<typeof commonServiceConfig>>;
+
+export interface HostedService<D extends ServiceDefinition = ServiceDefinition> {
+  definition: D;
+  impl: ServiceImpl<D>;
+  /** Serve these methods from the stage's JetStream work queue (the rest use request/reply). */
+  workQueue?: Pick<WorkQueueOptions, 'stage' | 'methods'> & Partial<WorkQueueOptions>;
+  /** Default true; the gateway's public API sets false (it authenticates and sets the tenant itself). */
+  requireTenant?: boolean;
+  /** Bind to gRPC (default true) and NATS (default true). */
+  grpc?: boolean;
+  nats?: boolean;
+}
+
+/** Helper that keeps each entry's definition and impl types tied together. */
+export function hosted<D extends ServiceDefinition>(s: HostedService<D>): HostedService {
+  return s as unknown as HostedService;
+}
+
+export interface ServiceHostOptions {
+  config: CommonConfig;
+  services: HostedService[];
+  /** .proto files for gRPC reflection (see GrpcServerOptions.reflection). */
+  reflection?: { protoFiles: string[]; includeDirs?: string[] };
+  /** Use this connection instead of connecting to config.natsUrl (not drained on shutdown). */
+  nc?: NatsConnection;
+  /** Skip the gRPC server / NATS / metrics endpoint entirely. */
+  grpc?: boolean;
+  nats?: boolean;
+  metricsEndpoint?: boolean;
+  /** Start OpenTelemetry (default true; in-memory exporter for tests). */
+  telemetry?: boolean | { inMemory?: boolean };
+  /** Install SIGTERM/SIGINT handlers that shut down and exit (default true). */
+  handleSignals?: boolean;
+  /** Runs after in-flight work finished, before NATS drains (close model sessions, flush stores). */
+  onShutdown?: () => Promise<void> | void;
+  logger?: Logger;
+}
+
+/** Line printed on stdout when the service is ready; `spawnService` in @tessera/testing waits for it. */
+export const READY_PREFIX = 'tessera-ready ';
+
+export interface ServiceHost {
+  readonly nc: NatsConnection | undefined;
+  readonly grpcPort: number | undefined;
+  readonly metricsPort: number | undefined;
+  /** Idempotent graceful shutdown (does not exit the process). */
+  shutdown(): Promise<void>;
+}
+
+export async function startService(o: ServiceHostOptions): Promise<ServiceHost> {
+  const cfg = o.config;
+  const log = o.logger ?? consoleLogger(cfg.serviceName, cfg.logLevel);
+  if (o.telemetry !== false && !activeTelemetry()) {
+    startTelemetry({
+      serviceName: cfg.serviceName,
+      otlpEndpoint: cfg.otlpEndpoint,
+      sampleRatio: cfg.traceSampleRatio,
+      inMemory: typeof o.telemetry === 'object' ? o.telemetry.inMemory : false,
+    });
+  }
+  const payload = { claimThresholdBytes: cfg.claimCheckThreshold, bucket: cfg.objectStoreBucket, ttlMs: cfg.objectTtl };
+
+  let nc: NatsConnection | undefined;
+  const bindings: NatsBinding[] = [];
+  if (o.nats !== false) {
+    nc = o.nc ?? (await connect({ servers: cfg.natsUrl.split(',').map((s) => s.trim()), name: cfg.serviceName, maxReconnectAttempts: -1 }));
+    for (const s of o.services) {
+      if (s.nats === false) continue;
+      bindings.push(
+        new NatsBinding(nc, s.definition, s.impl, {
+          serviceName: cfg.serviceName,
+          requireTenant: s.requireTenant,
+          defaultDeadlineMs: cfg.defaultDeadline,
+          payload,
+          logger: log,
+          workQueue: s.workQueue && {
+            concurrency: cfg.maxConcurrency,
+            ackWaitMs: cfg.ackWait,
+            maxDeliver: cfg.maxDeliver,
+            ...s.workQueue,
+          },
+        }),
+      );
+    }
+  }
+
+  let grpc: GrpcServer | undefined;
+  if (o.grpc !== false && o.services.some((s) => s.grpc !== false)) {
+    grpc = new GrpcServer({ host: cfg.grpcHost, port: cfg.grpcPort, defaultDeadlineMs: cfg.defaultDeadline, reflection: o.reflection, health: cfg.healthEnabled });
+    for (const s of o.services) if (s.grpc !== false) grpc.add(s.definition, s.impl, { requireTenant: s.requireTenant });
+  }
+
+  let metricsServer: MetricsServer | undefined;
+  if (o.metricsEndpoint !== false) {
+    metrics().collectProcessMetrics();
+    metricsServer = await startMetricsServer(cfg.metricsPort);
+  }
+  for (const b of bindings) await b.start();
+  const grpcPort = grpc ? await grpc.start() : undefined;
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      log.info('shutting down', { graceMs: cfg.shutdownGrace });
+      grpc?.setServing(false);
+      await Promise.all(bindings.map((b) => b.stopTaking()));
+      await Promise.all([grpc?.shutdown(cfg.shutdownGrace), ...bindings.map((b) => b.drainInFlight(cfg.shutdownGrace))]);
+      try {
+        await o.onShutdown?.();
+      } catch (err) {
+        log.error('onShutdown hook failed', { err: String(err) });
+      }
+      if (nc && !o.nc) await nc.drain().catch(() => {});
+      await metricsServer?.close();
+      await activeTelemetry()?.flush().catch(() => {});
+      log.info('stopped');
+    })());
+
+  if (o.handleSignals !== false) {
+    const onSignal = (sig: NodeJS.Signals) => {
+      log.info('signal received', { signal: sig });
+      void shutdown().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+
+  const host: ServiceHost = { nc, grpcPort, metricsPort: metricsServer?.port, shutdown };
+  process.stdout.write(`${READY_PREFIX}${JSON.stringify({ service: cfg.serviceName, pid: process.pid, grpcPort, metricsPort: metricsServer?.port })}\n`);
+  return host;
+}

@@ -1,0 +1,86 @@
+/**
+ * Every span and metric name Tessera emits, in one place, so dashboards, alerts and code agree.
+ * GenAI semantic conventions (`gen_ai.*`) where they apply; vLLM-compatible names for the decoder
+ * so existing dashboards and autoscalers work unchanged.
+ */
+
+/** Span names. RPC spans are named `{rpc.service}/{rpc.method}` (OTel RPC conventions). */
+export const SpanName = {
+  /** NATS publish of a call (PRODUCER): `send tessera.work.decoder.…` */
+  natsSend: (subject: string) => `send ${subject}`,
+  /** NATS/JetStream processing of a call (CONSUMER): `process tessera.work.decoder.…` */
+  natsProcess: (subject: string) => `process ${subject}`,
+  /** gRPC client/server span: `tessera.decoder.v1.DecoderService/Generate` */
+  rpc: (fullService: string, method: string) => `${fullService}/${method}`,
+  /** GenAI conventions: `{gen_ai.operation.name} {gen_ai.request.model}` */
+  genAi: (operation: 'chat' | 'embeddings' | 'text_completion', model: string) => `${operation} ${model}`,
+  objectPut: 'object_store put',
+  objectGet: 'object_store get',
+} as const;
+
+/** Span attribute keys. */
+export const Attr = {
+  rpcSystem: 'rpc.system',
+  rpcService: 'rpc.service',
+  rpcMethod: 'rpc.method',
+  rpcGrpcStatusCode: 'rpc.grpc.status_code',
+  messagingSystem: 'messaging.system',
+  messagingOperation: 'messaging.operation.type',
+  messagingDestination: 'messaging.destination.name',
+  messagingConsumerGroup: 'messaging.consumer.group.name',
+  messagingMessageId: 'messaging.message.id',
+  messagingDeliveryCount: 'messaging.nats.delivery_count',
+  errorType: 'error.type',
+  tenant: 'tessera.tenant',
+  requestId: 'tessera.request_id',
+  transport: 'tessera.transport',
+  genAiSystem: 'gen_ai.system',
+  genAiOperation: 'gen_ai.operation.name',
+  genAiRequestModel: 'gen_ai.request.model',
+  genAiResponseId: 'gen_ai.response.id',
+  genAiInputTokens: 'gen_ai.usage.input_tokens',
+  genAiOutputTokens: 'gen_ai.usage.output_tokens',
+  genAiMaxTokens: 'gen_ai.request.max_tokens',
+} as const;
+
+export type MetricKind = 'counter' | 'histogram' | 'gauge';
+
+export interface MetricSpec {
+  readonly name: string;
+  readonly kind: MetricKind;
+  readonly help: string;
+  readonly labels: readonly string[];
+  /** Histogram buckets (seconds unless the name says otherwise). */
+  readonly buckets?: readonly number[];
+}
+
+const LATENCY_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536];
+
+/** Metric names. Prometheus-safe (dots become underscores in exposition). */
+export const Metric = {
+  // Runtime (every service, every transport).
+  rpcServerDuration: { name: 'tessera_rpc_server_duration_seconds', kind: 'histogram', help: 'Server-side call duration by method, transport and result code', labels: ['method', 'transport', 'code'], buckets: LATENCY_S },
+  rpcServerInFlight: { name: 'tessera_rpc_server_in_flight', kind: 'gauge', help: 'Calls being handled now', labels: ['method', 'transport'] },
+  rpcClientDuration: { name: 'tessera_rpc_client_duration_seconds', kind: 'histogram', help: 'Client-side call duration by method, transport and result code', labels: ['method', 'transport', 'code'], buckets: LATENCY_S },
+  deadlineDropped: { name: 'tessera_deadline_dropped_total', kind: 'counter', help: 'Calls dropped before compute because their deadline had passed', labels: ['method', 'transport'] },
+  badInput: { name: 'tessera_bad_input_total', kind: 'counter', help: 'Calls rejected before the handler (malformed, unknown method, missing tenant, oversized)', labels: ['method', 'transport', 'code'] },
+  jobsRedelivered: { name: 'tessera_jobs_redelivered_total', kind: 'counter', help: 'JetStream jobs received with delivery count > 1', labels: ['stage'] },
+  jobsPoison: { name: 'tessera_jobs_poison_total', kind: 'counter', help: 'JetStream jobs terminated as poison', labels: ['stage', 'reason'] },
+  jobsNaked: { name: 'tessera_jobs_naked_total', kind: 'counter', help: 'JetStream jobs naked back for redelivery (retryable error or shutdown)', labels: ['stage', 'reason'] },
+  claimCheckBytes: { name: 'tessera_claim_check_bytes_total', kind: 'counter', help: 'Bytes moved through the object store as claim checks', labels: ['direction'] },
+  streamChunks: { name: 'tessera_stream_chunks_total', kind: 'counter', help: 'Server-streaming chunks sent', labels: ['method', 'transport'] },
+  // GenAI semantic conventions (histograms in the units the spec gives).
+  genAiClientTokenUsage: { name: 'gen_ai_client_token_usage', kind: 'histogram', help: 'gen_ai.client.token.usage: tokens per request by gen_ai.token.type (input|output)', labels: ['gen_ai_operation_name', 'gen_ai_request_model', 'gen_ai_token_type'], buckets: TOKEN_BUCKETS },
+  genAiServerRequestDuration: { name: 'gen_ai_server_request_duration_seconds', kind: 'histogram', help: 'gen_ai.server.request.duration', labels: ['gen_ai_operation_name', 'gen_ai_request_model'], buckets: LATENCY_S },
+  genAiServerTimeToFirstToken: { name: 'gen_ai_server_time_to_first_token_seconds', kind: 'histogram', help: 'gen_ai.server.time_to_first_token', labels: ['gen_ai_request_model'], buckets: LATENCY_S },
+  genAiServerTimePerOutputToken: { name: 'gen_ai_server_time_per_output_token_seconds', kind: 'histogram', help: 'gen_ai.server.time_per_output_token', labels: ['gen_ai_request_model'], buckets: LATENCY_S },
+  // vLLM-compatible names (decoder), so existing dashboards/KEDA triggers work.
+  vllmRequestsRunning: { name: 'vllm:num_requests_running', kind: 'gauge', help: 'Sequences being decoded now', labels: ['model_name'] },
+  vllmRequestsWaiting: { name: 'vllm:num_requests_waiting', kind: 'gauge', help: 'Sequences waiting for a decode slot', labels: ['model_name'] },
+  vllmKvCacheUsage: { name: 'vllm:kv_cache_usage_perc', kind: 'gauge', help: 'KV-cache usage, 0..1', labels: ['model_name'] },
+  vllmTimeToFirstToken: { name: 'vllm:time_to_first_token_seconds', kind: 'histogram', help: 'Time to first token', labels: ['model_name'], buckets: LATENCY_S },
+  vllmInterTokenLatency: { name: 'vllm:inter_token_latency_seconds', kind: 'histogram', help: 'Time between output tokens', labels: ['model_name'], buckets: LATENCY_S },
+  vllmPromptTokens: { name: 'vllm:prompt_tokens_total', kind: 'counter', help: 'Prompt tokens processed', labels: ['model_name'] },
+  vllmGenerationTokens: { name: 'vllm:generation_tokens_total', kind: 'counter', help: 'Tokens generated', labels: ['model_name'] },
+} as const satisfies Record<string, MetricSpec>;
