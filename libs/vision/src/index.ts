@@ -26,3 +26,4 @@ export { parsePreprocessorConfig, DEFAULT_NORMALIZATION, type Normalization, typ
 export { toPatchStrip, batchPatchStrips, toChannelFirst, type PatchStrip, type PixelBatch } from './patch-strip.js';
 export { EncoderCache, DEFAULT_ENCODER_CACHE, type EncoderCacheOptions, type EncoderCacheKey, type EncoderCacheEntry, type CachedObjectRef } from './encoder-cache.js';
 export { MicroBatcher, type MicroBatcherOptions, type MicroBatchStats } from './micro-batcher.js';
+export { slicePlanToProto, slicePlanFromProto, sliceOptionsFromProto } from './plan-proto.js';

@@ -93,3 +93,15 @@ describe('patch strips (reshape_by_patch)', () => {
     expect(c).toMatchObject({ normalization: { mean: [0.1, 0.2, 0.3], std: [1, 2, 3] }, queryNum: 96, useImageId: false, slice: { maxSliceNums: 4, scaleResolution: 448 } });
   });
 });
+
+describe('plan ⇄ proto', () => {
+  it('round-trips a sliced and an unsliced plan', async () => {
+    const { planSlices } = await import('./slice-plan.js');
+    const { slicePlanFromProto, slicePlanToProto } = await import('./plan-proto.js');
+    for (const plan of [planSlices(1920, 1080), planSlices(300, 200)]) {
+      const proto = slicePlanToProto(plan, 64, { maxSliceNums: 9, scaleResolution: 448, useImageId: true });
+      expect(proto.visualTokenCount).toBe(64 * (1 + plan.slices.length));
+      expect(slicePlanFromProto(proto)).toEqual(plan);
+    }
+  });
+});
