@@ -42,7 +42,7 @@ describe('engine on the ORT tiny model', () => {
   it('greedy equals the no-cache reference, alone and with 8 concurrent sequences', async () => {
     const texts = ['Hi', 'What is in this picture?', 'Bonjour, ça va ?', 'x'.repeat(40), '1 2 3 4 5 6 7 8 9', '你好，世界', 'A longer prompt about nothing in particular, with commas, and more words.', '🙂'];
     const prompts = texts.map(chat);
-    const expected = [];
+    const expected: number[][] = [];
     for (const p of prompts) expected.push(await noCacheGreedy(p, 8));
     const engine = new Engine({ backend: m.backend, tokenBytes: m.tokenizer.tokenBytes, limits: { maxBatchSize: 8 } });
     const alone = await collect(engine.submit({ requestId: 'alone', tenant: 't', promptTokenIds: prompts[1]!, params: params({}) }));
