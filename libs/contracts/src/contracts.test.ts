@@ -202,6 +202,7 @@ const EXPECTED: Record<keyof typeof SERVICES, MethodSpec[]> = {
   gateway: [
     ['chatCompletion', 'ChatCompletion', false, true],
     ['listModels', 'ListModels', false, false],
+    ['submitFeedback', 'SubmitFeedback', false, false],
   ],
   slicer: [
     ['sliceAndEncode', 'SliceAndEncode', false, false],

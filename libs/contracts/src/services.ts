@@ -41,23 +41,23 @@ export interface ServiceEntry {
   readonly defaultGrpcPort: number;
 }
 
-function entry(name: string, definition: ServiceDefinition, file: string, port: number): ServiceEntry {
+function entry(name: string, definition: ServiceDefinition, files: readonly string[], port: number): ServiceEntry {
   return Object.freeze({
     name,
     definition,
-    protoFiles: Object.freeze([file, PROTO_FILES.common]),
+    protoFiles: Object.freeze([...files, PROTO_FILES.common]),
     defaultGrpcPort: port,
   });
 }
 
 /** Every Tessera service, keyed by its short name (also its stage / deployment name). */
 export const SERVICES = Object.freeze({
-  gateway: entry('tessera.gateway.v1.GatewayService', GatewayServiceService, PROTO_FILES.gateway, 50051),
-  slicer: entry('tessera.vision.v1.SlicerService', SlicerServiceService, PROTO_FILES.vision, 50052),
-  resampler: entry('tessera.resampling.v1.ResamplerService', ResamplerServiceService, PROTO_FILES.resampling, 50053),
-  decoder: entry('tessera.decoding.v1.DecoderService', DecoderServiceService, PROTO_FILES.decoding, 50054),
-  retrieval: entry('tessera.retrieval.v1.RetrievalService', RetrievalServiceService, PROTO_FILES.retrieval, 50055),
-  feedback: entry('tessera.feedback.v1.FeedbackService', FeedbackServiceService, PROTO_FILES.feedback, 50056),
+  gateway: entry('tessera.gateway.v1.GatewayService', GatewayServiceService, [PROTO_FILES.gateway, PROTO_FILES.feedback], 50051),
+  slicer: entry('tessera.vision.v1.SlicerService', SlicerServiceService, [PROTO_FILES.vision], 50052),
+  resampler: entry('tessera.resampling.v1.ResamplerService', ResamplerServiceService, [PROTO_FILES.resampling], 50053),
+  decoder: entry('tessera.decoding.v1.DecoderService', DecoderServiceService, [PROTO_FILES.decoding], 50054),
+  retrieval: entry('tessera.retrieval.v1.RetrievalService', RetrievalServiceService, [PROTO_FILES.retrieval], 50055),
+  feedback: entry('tessera.feedback.v1.FeedbackService', FeedbackServiceService, [PROTO_FILES.feedback], 50056),
 });
 
 export type ServiceKey = keyof typeof SERVICES;

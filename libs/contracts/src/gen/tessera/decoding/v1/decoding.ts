@@ -1458,6 +1458,7 @@ export const DecoderServiceService = {
   /**
    * Stops a running or waiting generation and frees its KV cache. Its stream ends with finish
    * reason CANCELLED. Idempotent: an unknown or finished request_id returns found = false.
+   * Over NATS the cancel must reach the replica that holds the request, not any queue member.
    * Status: INVALID_ARGUMENT (empty request_id), PERMISSION_DENIED (request of another tenant).
    */
   cancel: {
@@ -1501,6 +1502,7 @@ export interface DecoderServiceServer extends UntypedServiceImplementation {
   /**
    * Stops a running or waiting generation and frees its KV cache. Its stream ends with finish
    * reason CANCELLED. Idempotent: an unknown or finished request_id returns found = false.
+   * Over NATS the cancel must reach the replica that holds the request, not any queue member.
    * Status: INVALID_ARGUMENT (empty request_id), PERMISSION_DENIED (request of another tenant).
    */
   cancel: handleUnaryCall<CancelRequest, CancelResponse>;
@@ -1531,6 +1533,7 @@ export interface DecoderServiceClient extends Client {
   /**
    * Stops a running or waiting generation and frees its KV cache. Its stream ends with finish
    * reason CANCELLED. Idempotent: an unknown or finished request_id returns found = false.
+   * Over NATS the cancel must reach the replica that holds the request, not any queue member.
    * Status: INVALID_ARGUMENT (empty request_id), PERMISSION_DENIED (request of another tenant).
    */
   cancel(

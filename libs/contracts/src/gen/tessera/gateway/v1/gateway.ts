@@ -36,6 +36,7 @@ import {
   TokenLogprob,
   Usage,
 } from "../../common/v1/common.js";
+import { Feedback, FeedbackRecord } from "../../feedback/v1/feedback.js";
 
 export const protobufPackage = "tessera.gateway.v1";
 
@@ -161,6 +162,20 @@ export interface Model {
 /** Response of GatewayService.ListModels. */
 export interface ListModelsResponse {
   models: Model[];
+}
+
+/** Request for GatewayService.SubmitFeedback. */
+export interface SubmitFeedbackRequest {
+  feedback?: Feedback | undefined;
+}
+
+/** Response of GatewayService.SubmitFeedback. */
+export interface SubmitFeedbackResponse {
+  record?:
+    | FeedbackRecord
+    | undefined;
+  /** True when feedback_id had already been recorded with the same content. */
+  duplicate: boolean;
 }
 
 function createBaseImageContent(): ImageContent {
@@ -1293,6 +1308,162 @@ export const ListModelsResponse: MessageFns<ListModelsResponse> = {
   },
 };
 
+function createBaseSubmitFeedbackRequest(): SubmitFeedbackRequest {
+  return { feedback: undefined };
+}
+
+export const SubmitFeedbackRequest: MessageFns<SubmitFeedbackRequest> = {
+  encode(message: SubmitFeedbackRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.feedback !== undefined) {
+      Feedback.encode(message.feedback, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitFeedbackRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitFeedbackRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.feedback = Feedback.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitFeedbackRequest {
+    return { feedback: isSet(object.feedback) ? Feedback.fromJSON(object.feedback) : undefined };
+  },
+
+  toJSON(message: SubmitFeedbackRequest): unknown {
+    const obj: any = {};
+    if (message.feedback !== undefined) {
+      obj.feedback = Feedback.toJSON(message.feedback);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubmitFeedbackRequest>): SubmitFeedbackRequest {
+    return SubmitFeedbackRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubmitFeedbackRequest>): SubmitFeedbackRequest {
+    const message = createBaseSubmitFeedbackRequest();
+    message.feedback = (object.feedback !== undefined && object.feedback !== null)
+      ? Feedback.fromPartial(object.feedback)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSubmitFeedbackResponse(): SubmitFeedbackResponse {
+  return { record: undefined, duplicate: false };
+}
+
+export const SubmitFeedbackResponse: MessageFns<SubmitFeedbackResponse> = {
+  encode(message: SubmitFeedbackResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.record !== undefined) {
+      FeedbackRecord.encode(message.record, writer.uint32(10).fork()).join();
+    }
+    if (message.duplicate !== false) {
+      writer.uint32(16).bool(message.duplicate);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitFeedbackResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitFeedbackResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.record = FeedbackRecord.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.duplicate = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitFeedbackResponse {
+    return {
+      record: isSet(object.record) ? FeedbackRecord.fromJSON(object.record) : undefined,
+      duplicate: isSet(object.duplicate) ? globalThis.Boolean(object.duplicate) : false,
+    };
+  },
+
+  toJSON(message: SubmitFeedbackResponse): unknown {
+    const obj: any = {};
+    if (message.record !== undefined) {
+      obj.record = FeedbackRecord.toJSON(message.record);
+    }
+    if (message.duplicate !== false) {
+      obj.duplicate = message.duplicate;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubmitFeedbackResponse>): SubmitFeedbackResponse {
+    return SubmitFeedbackResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubmitFeedbackResponse>): SubmitFeedbackResponse {
+    const message = createBaseSubmitFeedbackResponse();
+    message.record = (object.record !== undefined && object.record !== null)
+      ? FeedbackRecord.fromPartial(object.record)
+      : undefined;
+    message.duplicate = object.duplicate ?? false;
+    return message;
+  },
+};
+
 /**
  * Chat completions over MiniCPM-V. gRPC port 50051; the same API is served as OpenAI-compatible
  * HTTP on port 8080 (/v1/chat/completions, /v1/models).
@@ -1331,6 +1502,24 @@ export const GatewayServiceService = {
     responseSerialize: (value: ListModelsResponse): Buffer => Buffer.from(ListModelsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListModelsResponse => ListModelsResponse.decode(value),
   },
+  /**
+   * Feedback on a response of this tenant, forwarded to tessera.feedback.v1.FeedbackService
+   * SubmitFeedback (annotator.source is forced to HUMAN unless the key may submit AI feedback).
+   * Status: UNAUTHENTICATED, RESOURCE_EXHAUSTED (rate quota), and those of
+   * FeedbackService.SubmitFeedback (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
+   * FAILED_PRECONDITION).
+   */
+  submitFeedback: {
+    path: "/tessera.gateway.v1.GatewayService/SubmitFeedback" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SubmitFeedbackRequest): Buffer =>
+      Buffer.from(SubmitFeedbackRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitFeedbackRequest => SubmitFeedbackRequest.decode(value),
+    responseSerialize: (value: SubmitFeedbackResponse): Buffer =>
+      Buffer.from(SubmitFeedbackResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitFeedbackResponse => SubmitFeedbackResponse.decode(value),
+  },
 } as const;
 
 export interface GatewayServiceServer extends UntypedServiceImplementation {
@@ -1348,6 +1537,14 @@ export interface GatewayServiceServer extends UntypedServiceImplementation {
   chatCompletion: handleServerStreamingCall<ChatCompletionRequest, ChatCompletionResponse>;
   /** Models this tenant may use. Status: UNAUTHENTICATED. */
   listModels: handleUnaryCall<ListModelsRequest, ListModelsResponse>;
+  /**
+   * Feedback on a response of this tenant, forwarded to tessera.feedback.v1.FeedbackService
+   * SubmitFeedback (annotator.source is forced to HUMAN unless the key may submit AI feedback).
+   * Status: UNAUTHENTICATED, RESOURCE_EXHAUSTED (rate quota), and those of
+   * FeedbackService.SubmitFeedback (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
+   * FAILED_PRECONDITION).
+   */
+  submitFeedback: handleUnaryCall<SubmitFeedbackRequest, SubmitFeedbackResponse>;
 }
 
 export interface GatewayServiceClient extends Client {
@@ -1386,6 +1583,28 @@ export interface GatewayServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListModelsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Feedback on a response of this tenant, forwarded to tessera.feedback.v1.FeedbackService
+   * SubmitFeedback (annotator.source is forced to HUMAN unless the key may submit AI feedback).
+   * Status: UNAUTHENTICATED, RESOURCE_EXHAUSTED (rate quota), and those of
+   * FeedbackService.SubmitFeedback (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS,
+   * FAILED_PRECONDITION).
+   */
+  submitFeedback(
+    request: SubmitFeedbackRequest,
+    callback: (error: ServiceError | null, response: SubmitFeedbackResponse) => void,
+  ): ClientUnaryCall;
+  submitFeedback(
+    request: SubmitFeedbackRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubmitFeedbackResponse) => void,
+  ): ClientUnaryCall;
+  submitFeedback(
+    request: SubmitFeedbackRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitFeedbackResponse) => void,
   ): ClientUnaryCall;
 }
 
