@@ -1,0 +1,266 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHART_DIR, chartCopyWithStubDependency, helm, type K8sObject, parseManifests, REPO_ROOT } from './helm-render.js';
+import { validateManifest } from './manifest-validation.js';
+
+// helm/tessera rendered by the real helm (v4.1.4 from scripts/helm.sh) over the ci/ scenarios; every
+// object is checked against the Kubernetes and KEDA OpenAPI schemas offline (kubernetes-models).
+
+const NS = 'tessera';
+const EXTERNAL = ['--set', 'nats.enabled=false', '--set', 'externalNats.url=nats://nats:4222', '--set', 'externalNats.monitoringEndpoint=nats:8222'];
+const STAGES = ['slicer', 'resampler', 'decoder'] as const;
+
+let chart: { dir: string; cleanup(): void };
+beforeAll(() => {
+  chart = chartCopyWithStubDependency();
+});
+afterAll(() => chart?.cleanup());
+
+async function render(args: string[]): Promise<K8sObject[]> {
+  const r = await helm(['template', 'r', chart.dir, '-n', NS, ...args]);
+  if (r.code !== 0) throw new Error(`helm template ${args.join(' ')} failed: ${r.stderr}`);
+  const objects = parseManifests(r.stdout);
+  for (const o of objects) validateManifest(o);
+  return objects;
+}
+
+const find = (objs: K8sObject[], kind: string, name: string): any => {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`${kind} ${name} not rendered (have: ${objs.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')})`);
+  return o;
+};
+const ofKind = (objs: K8sObject[], kind: string): any[] => objs.filter((o) => o.kind === kind);
+const env = (container: any): Record<string, string> => Object.fromEntries((container.env ?? []).filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+const ciFile = (name: string) => ['-f', join(chart.dir, 'ci', name)];
+
+describe('helm lint', () => {
+  it('passes --strict with every ci/ scenario', async () => {
+    const files = readdirSync(join(CHART_DIR, 'ci')).filter((f) => f.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    for (const f of files) {
+      const r = await helm(['lint', '--strict', chart.dir, ...ciFile(f)]);
+      expect(r.code, `${f}: ${r.stdout}${r.stderr}`).toBe(0);
+    }
+  });
+});
+
+describe('helm template: GPU pool + KEDA (ci/gpu-keda.yaml)', () => {
+  let objs: K8sObject[];
+  beforeAll(async () => {
+    objs = await render(ciFile('gpu-keda.yaml'));
+  });
+
+  it('renders every service with its Service, PDB and NetworkPolicy, plus SA, Role, Secret and the test pod', () => {
+    for (const s of ['gateway', ...STAGES, 'retrieval', 'feedback']) {
+      find(objs, 'Deployment', `r-tessera-${s}`);
+      find(objs, 'Service', `r-tessera-${s}`);
+      expect(find(objs, 'PodDisruptionBudget', `r-tessera-${s}`).spec.maxUnavailable).toBe(1);
+      expect(find(objs, 'NetworkPolicy', `r-tessera-${s}`).spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    }
+    expect(find(objs, 'ServiceAccount', 'r-tessera').automountServiceAccountToken).toBe(false);
+    const role = find(objs, 'Role', 'r-tessera-operator');
+    expect(role.rules.some((r: any) => r.resources.includes('scaledobjects') && r.verbs.includes('patch'))).toBe(true);
+    expect(find(objs, 'Secret', 'r-tessera-api-keys').data['keys.json']).toBeTruthy();
+    const test = find(objs, 'Pod', 'r-tessera-test-gateway-health');
+    expect(test.metadata.annotations['helm.sh/hook']).toBe('test');
+    expect(env(test.spec.containers[0]).TARGET).toBe('r-tessera-gateway:50051');
+  });
+
+  it('puts GPU stages on the GPU pool with CUDA, /dev/shm, startup probes sized for loading and a shutdown budget', () => {
+    for (const s of STAGES) {
+      const d = find(objs, 'Deployment', `r-tessera-${s}`);
+      const pod = d.spec.template.spec;
+      const c = pod.containers[0];
+      const term = pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0];
+      expect(term).toEqual({ key: 'nvidia.com/gpu.present', operator: 'In', values: ['true'] });
+      expect(pod.tolerations).toContainEqual({ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' });
+      expect(c.resources.limits['nvidia.com/gpu']).toBe(1);
+      expect(env(c).TESSERA_EXECUTION_PROVIDER).toBe('cuda');
+      expect(c.image).toMatch(new RegExp(`/${s}:0\\.1\\.0-cuda$`));
+      expect(pod.volumes.find((v: any) => v.name === 'dshm').emptyDir.medium).toBe('Memory');
+      expect(c.volumeMounts).toContainEqual({ name: 'dshm', mountPath: '/dev/shm' });
+      expect(env(c).TESSERA_MODEL_DIR).toBe('/models/current');
+      expect(d.spec.template.metadata.annotations['tessera.dev/model-revision']).toBe('minicpm-v-2_6');
+      // Startup budget covers weight loading (values: decoder 600 s, slicer 300 s, resampler 180 s).
+      const budget = c.startupProbe.failureThreshold * c.startupProbe.periodSeconds;
+      expect(budget).toBeGreaterThanOrEqual({ slicer: 300, resampler: 180, decoder: 600 }[s]);
+      const grace = Number(env(c).TESSERA_SHUTDOWN_GRACE.replace('s', ''));
+      expect(pod.terminationGracePeriodSeconds).toBe(c.lifecycle.preStop.sleep.seconds + grace + 10);
+      // The autoscaler owns replicas: helm must not reset them on upgrade.
+      expect(d.spec.replicas).toBeUndefined();
+      expect(d.spec.strategy.rollingUpdate.maxSurge).toBe(0);
+    }
+    const gw = find(objs, 'Deployment', 'r-tessera-gateway').spec.template.spec;
+    expect(gw.affinity).toBeUndefined();
+    expect(JSON.stringify(gw)).not.toContain('nvidia.com/gpu');
+  });
+
+  it('probes every service over native gRPC health on its gRPC port and runs it non-root', () => {
+    for (const d of ofKind(objs, 'Deployment')) {
+      const pod = d.spec.template.spec;
+      const c = pod.containers[0];
+      const grpcPort = c.ports.find((p: any) => p.name === 'grpc').containerPort;
+      for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) expect(c[probe].grpc.port, `${d.metadata.name} ${probe}`).toBe(grpcPort);
+      expect(env(c).TESSERA_GRPC_PORT).toBe(String(grpcPort));
+      expect(pod.securityContext.runAsNonRoot).toBe(true);
+      expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
+      expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+      expect(pod.automountServiceAccountToken).toBe(false);
+    }
+  });
+
+  it('scales each GPU stage with a KEDA nats-jetstream trigger on its own durable consumer', () => {
+    expect(ofKind(objs, 'HorizontalPodAutoscaler')).toHaveLength(0);
+    const sos = ofKind(objs, 'ScaledObject');
+    expect(sos.map((s) => s.metadata.name).sort()).toEqual(['r-tessera-decoder', 'r-tessera-resampler', 'r-tessera-slicer']);
+    for (const s of STAGES) {
+      const so = find(objs, 'ScaledObject', `r-tessera-${s}`);
+      expect(so.spec.scaleTargetRef.name).toBe(`r-tessera-${s}`);
+      expect(so.spec.triggers).toEqual([
+        {
+          type: 'nats-jetstream',
+          metadata: expect.objectContaining({ natsServerMonitoringEndpoint: 'nats.messaging.svc.cluster.local:8222', account: '$G', stream: `TESSERA_${s.toUpperCase()}`, consumer: `${s}-workers` }),
+        },
+      ]);
+      expect(typeof so.spec.triggers[0].metadata.lagThreshold).toBe('string');
+      expect(so.spec.triggers[0].metadata.activationLagThreshold).toMatch(/^\d+$/);
+    }
+    expect(find(objs, 'ScaledObject', 'r-tessera-slicer').spec.minReplicaCount).toBe(0);
+    expect(find(objs, 'ScaledObject', 'r-tessera-decoder').spec.minReplicaCount).toBe(1);
+  });
+
+  it('points every service at the external NATS and wires the API keys file into the gateway', () => {
+    const cm = find(objs, 'ConfigMap', 'r-tessera-env');
+    expect(cm.data.NATS_URL).toBe('nats://nats.messaging.svc.cluster.local:4222');
+    expect(cm.data.OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    const gw = find(objs, 'Deployment', 'r-tessera-gateway').spec.template.spec;
+    expect(env(gw.containers[0]).TESSERA_GATEWAY_API_KEYS_FILE).toBe('/etc/tessera/api-keys/keys.json');
+    expect(gw.volumes.find((v: any) => v.name === 'api-keys').secret.secretName).toBe('r-tessera-api-keys');
+  });
+});
+
+describe('helm template: autoscaler choice', () => {
+  const EXT = EXTERNAL;
+  it('mode auto picks KEDA when the cluster serves keda.sh/v1alpha1 and an HPA (min >= 1) when it does not', async () => {
+    const withKeda = await render([...EXT, '--api-versions', 'keda.sh/v1alpha1']);
+    expect(ofKind(withKeda, 'ScaledObject')).toHaveLength(3);
+    expect(ofKind(withKeda, 'HorizontalPodAutoscaler')).toHaveLength(0);
+    const without = await render(EXT);
+    expect(ofKind(without, 'ScaledObject')).toHaveLength(0);
+    const hpas = ofKind(without, 'HorizontalPodAutoscaler');
+    expect(hpas.map((h) => h.metadata.name).sort()).toEqual(['r-tessera-decoder', 'r-tessera-resampler', 'r-tessera-slicer']);
+    for (const h of hpas) expect(h.spec.minReplicas).toBe(1);
+  });
+
+  it('bundled NATS (dependency): URLs point at <release>-nats in the namespace', async () => {
+    const objs = await render([...ciFile('bundled-nats.yaml'), '--api-versions', 'keda.sh/v1alpha1']);
+    expect(find(objs, 'ConfigMap', 'r-tessera-env').data.NATS_URL).toBe(`nats://r-nats.${NS}.svc.cluster.local:4222`);
+    expect(find(objs, 'ScaledObject', 'r-tessera-decoder').spec.triggers[0].metadata.natsServerMonitoringEndpoint).toBe(`r-nats.${NS}.svc.cluster.local:8222`);
+  });
+});
+
+describe('helm template: CPU only with HPA fallback (ci/cpu-hpa.yaml)', () => {
+  it('drops every GPU setting and uses the CPU images and HPAs', async () => {
+    const objs = await render(ciFile('cpu-hpa.yaml'));
+    for (const s of STAGES) {
+      const d = find(objs, 'Deployment', `r-tessera-${s}`);
+      const pod = d.spec.template.spec;
+      expect(JSON.stringify(pod)).not.toContain('nvidia.com/gpu');
+      expect(pod.volumes.some((v: any) => v.name === 'dshm')).toBe(false);
+      expect(env(pod.containers[0]).TESSERA_EXECUTION_PROVIDER).toBe('cpu');
+      expect(pod.containers[0].image).toMatch(new RegExp(`/${s}:0\\.1\\.0$`));
+      expect(pod.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
+    }
+    expect(env(find(objs, 'Deployment', 'r-tessera-slicer').spec.template.spec.containers[0]).TESSERA_INTRA_OP_THREADS).toBe('2');
+    const hpas = ofKind(objs, 'HorizontalPodAutoscaler').map((h) => h.metadata.name).sort();
+    expect(hpas).toEqual(['r-tessera-decoder', 'r-tessera-gateway', 'r-tessera-resampler', 'r-tessera-slicer']);
+    expect(find(objs, 'HorizontalPodAutoscaler', 'r-tessera-gateway').spec.metrics[0].resource.target.averageUtilization).toBe(60);
+    const retrieval = find(objs, 'Deployment', 'r-tessera-retrieval');
+    expect(retrieval.spec.replicas).toBe(2);
+    expect(retrieval.spec.template.spec.volumes.find((v: any) => v.name === 'data').emptyDir).toEqual({});
+    expect(objs.some((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === 'r-tessera-retrieval-data')).toBe(false);
+  });
+});
+
+describe('helm template: OCI model image, inline keys, OTLP, stream Job (ci/model-image-full.yaml)', () => {
+  let objs: K8sObject[];
+  beforeAll(async () => {
+    objs = await render(ciFile('model-image-full.yaml'));
+  });
+
+  it('mounts the model from an image volume and labels the revision', () => {
+    const d = find(objs, 'Deployment', 'r-tessera-decoder');
+    const vol = d.spec.template.spec.volumes.find((v: any) => v.name === 'model');
+    expect(vol.image).toEqual({ reference: 'ghcr.io/tessera/models/minicpm-v-2_6:int8-20261101', pullPolicy: 'IfNotPresent' });
+    expect(vol.persistentVolumeClaim).toBeUndefined();
+    expect(d.spec.template.metadata.annotations['tessera.dev/model-revision']).toBe('minicpm-v-2_6-int8-20261101');
+    expect(d.spec.template.spec.containers[0].resources.limits['nvidia.com/gpu']).toBe(2);
+    expect(env(d.spec.template.spec.containers[0]).TESSERA_DECODER_MAX_BATCH).toBe('16');
+    expect(objs.some((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === 'r-tessera-model')).toBe(false);
+    expect(find(objs, 'Deployment', 'r-tessera-slicer').spec.replicas).toBe(2);
+    expect(objs.some((o) => o.metadata.name === 'r-tessera-feedback')).toBe(false);
+    expect(ofKind(objs, 'ScaledObject').length + ofKind(objs, 'HorizontalPodAutoscaler').length).toBe(0);
+  });
+
+  it('renders the API keys file, OTLP settings, operator binding and network rules', () => {
+    const keys = JSON.parse(Buffer.from(find(objs, 'Secret', 'r-tessera-api-keys').data['keys.json'], 'base64').toString());
+    expect(keys.keys[0]).toEqual({ id: 'acme-prod', tenant: 'acme', sha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08' });
+    expect(keys.tenants.acme.requestsPerMinute).toBe(120);
+    const cm = find(objs, 'ConfigMap', 'r-tessera-env');
+    expect(cm.data).toMatchObject({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.observability:4318', TESSERA_TRACE_SAMPLE_RATIO: '0.1' });
+    const attrs = env(find(objs, 'Deployment', 'r-tessera-gateway').spec.template.spec.containers[0]).OTEL_RESOURCE_ATTRIBUTES;
+    expect(attrs).toContain('deployment.environment=staging');
+    expect(find(objs, 'RoleBinding', 'r-tessera-operator').subjects[0].name).toBe('tessera-operators');
+    const np = find(objs, 'NetworkPolicy', 'r-tessera-gateway');
+    expect(np.spec.ingress[0].from[0].namespaceSelector.matchLabels['kubernetes.io/metadata.name']).toBe('ingress-nginx');
+    expect(np.spec.egress.some((e: any) => e.ports?.[0]?.port === 4318)).toBe(true);
+    expect(np.spec.egress.some((e: any) => e.to?.[0]?.ipBlock?.cidr === '10.20.0.0/16')).toBe(true);
+  });
+
+  it('ships deploy/nats/ stream and consumer definitions to the stream-creation hook Job unchanged', () => {
+    const cm = find(objs, 'ConfigMap', 'r-tessera-jetstream');
+    const job = find(objs, 'Job', 'r-tessera-jetstream');
+    expect(job.metadata.annotations['helm.sh/hook']).toBe('post-install,post-upgrade');
+    const deployDir = join(REPO_ROOT, 'deploy/nats');
+    const files = readdirSync(deployDir).filter((f) => f.endsWith('.json')).sort();
+    expect(Object.keys(cm.data).sort()).toEqual(files);
+    for (const f of files) expect(cm.data[f], f).toBe(readFileSync(join(deployDir, f), 'utf8'));
+  });
+});
+
+describe('values.schema.json rejects invalid values with a clear message', () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['GPUs per pod below 1', ['--set', 'services.decoder.gpus=0'], /\/services\/decoder\/gpus': minimum: got 0, want 1/],
+    ['unknown execution provider', ['--set', 'executionProvider=rocm'], /\/executionProvider': value must be one of 'cpu', 'cuda'/],
+    ['misspelt top-level key', ['--set', 'executionProvidr=cuda'], /additional properties 'executionProvidr' not allowed/],
+    ['misspelt service key', ['--set', 'services.decoder.gpu=1'], /\/services\/decoder': additional properties 'gpu' not allowed/],
+    ['string where a number belongs', ['--set-string', 'services.slicer.autoscaling.lagThreshold=lots'], /\/services\/slicer\/autoscaling\/lagThreshold': got string, want integer/],
+    ['unknown autoscaling mode', ['--set', 'services.slicer.autoscaling.mode=fast'], /value must be one of 'auto', 'keda', 'hpa'/],
+    ['two writers on a ReadWriteOnce store', ['--set', 'services.retrieval.replicas=3'], /\/services\/retrieval\/replicas': maximum: got 3, want 1/],
+    ['external NATS without a URL', ['--set', 'nats.enabled=false', '--set', 'externalNats.monitoringEndpoint=nats:8222'], /\/externalNats\/url': minLength: got 0, want 1/],
+    ['image model without a reference', [...EXTERNAL, '--set', 'model.source=image'], /\/model\/image\/reference': minLength: got 0, want 1/],
+    ['API key that is not a SHA-256', [...EXTERNAL, '--set', 'apiKeys.keysFile.keys[0].id=a', '--set', 'apiKeys.keysFile.keys[0].tenant=t', '--set', 'apiKeys.keysFile.keys[0].sha256=secret'], /sha256': '.*does not match pattern/],
+    ['gRPC port out of range', [...EXTERNAL, '--set', 'services.gateway.grpcPort=70000'], /\/services\/gateway\/grpcPort': maximum: got 70,?000, want 65,?535/],
+  ];
+  it.each(cases)('%s', async (_name, args, message) => {
+    const r = await helm(['template', 'r', chart.dir, ...args]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("values don't meet the specifications of the schema");
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+describe('offline manifest validation', () => {
+  it('rejects a rendered object that breaks its Kubernetes or KEDA schema (so the checks above can fail)', async () => {
+    const objs = await render(ciFile('gpu-keda.yaml'));
+    const d = structuredClone(find(objs, 'Deployment', 'r-tessera-gateway'));
+    d.spec.replicas = '2';
+    d.spec.template.spec.containers[0].ports[0].containerPort = 'grpc';
+    expect(() => validateManifest(d)).toThrow(/Deployment "r-tessera-gateway".*spec\/replicas must be integer.*containerPort must be integer/);
+    const so = structuredClone(find(objs, 'ScaledObject', 'r-tessera-decoder'));
+    so.spec.triggers[0].metadata.lagThreshold = 4;
+    expect(() => validateManifest(so)).toThrow(/lagThreshold must be string/);
+    expect(() => validateManifest({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } })).toThrow(/no schema/);
+  });
+});
