@@ -1,0 +1,20 @@
+/**
+ * One interface for every text embedder. Vectors come back L2-normalised whenever the embedder
+ * says `normalized` (the stores then rank by cosine = inner product).
+ */
+export interface EmbedReport {
+  vectors: Float32Array[];
+  /** Inputs cut to the model's maximum length (their tails were not embedded). */
+  truncated: number;
+  /** Model calls made (inputs are embedded `batchSize` at a time). */
+  batches: number;
+}
+
+export interface Embedder {
+  /** Stable id stored with each collection, e.g. "hash-ngram-v1-256" or "onnx:minilm". */
+  readonly id: string;
+  readonly dimension: number;
+  readonly normalized: boolean;
+  embed(texts: readonly string[]): Promise<EmbedReport>;
+  close(): Promise<void>;
+}
