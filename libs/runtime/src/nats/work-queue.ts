@@ -5,7 +5,8 @@
  *   (`concurrency`), so unstarted jobs stay in the stream for other workers (and KEDA sees the lag);
  * - `working()` every ackWait/3 while a job runs, so long jobs are not redelivered;
  * - a crashed worker's job is redelivered after ackWait to another worker;
- * - retryable failures (UNAVAILABLE, INTERNAL, ABORTED, RESOURCE_EXHAUSTED) are naked with backoff
+ * - retryable failures (UNAVAILABLE, INTERNAL, ABORTED, and RESOURCE_EXHAUSTED with a retryAfterMs hint)
+ *   are naked with backoff
  *   until MaxDeliver; then, and for bad input (malformed protobuf, unknown method, missing tenant,
  *   oversized payload), the job is terminated (`term()`), the caller gets the error on its inbox, and
  *   an advisory goes to `tessera.advisory.poison.<stage>`;
@@ -45,6 +46,8 @@ export interface WorkQueueOptions {
 }
 
 const RETRYABLE = new Set<string>([ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL, ErrorCode.ABORTED, ErrorCode.RESOURCE_EXHAUSTED]);
+/** RESOURCE_EXHAUSTED is transient only with a retry hint (quota, back-pressure); an input over a size limit is not. */
+const isRetryable = (e: TesseraError): boolean => RETRYABLE.has(e.code) && !(e.code === ErrorCode.RESOURCE_EXHAUSTED && e.details.retryAfterMs === undefined);
 
 interface Job {
   msg: JsMsg;
@@ -212,7 +215,7 @@ export class WorkQueueWorker {
       else this.poison(msg, e, 'bad_input');
       return;
     }
-    if (RETRYABLE.has(e.code)) {
+    if (isRetryable(e)) {
       this.retryOrTerm(msg, attempt, out);
       return;
     }
@@ -235,7 +238,8 @@ export class WorkQueueWorker {
   }
 
   private poison(msg: JsMsg, err: TesseraError, reason: string): void {
-    msg.term(`${err.code}: ${err.message}`.slice(0, 200));
+    // No reason text: nats-server 2.9 ignores `+TERM <reason>` and would redeliver the job.
+    msg.term();
     metrics().counter(Metric.jobsPoison).inc({ stage: this.o.stage, reason });
     const advisory = {
       stage: this.o.stage,

@@ -1,0 +1,23 @@
+/** Slicer configuration: the shared keys plus model, image limits and micro-batching. */
+import { bytes, commonServiceConfig, duration, int, loadConfig, number, oneOf, string, type ConfigOf } from '@tessera/config';
+
+export const schema = {
+  ...commonServiceConfig({ serviceName: 'slicer', grpcPort: 50052 }),
+  modelDir: string({ env: 'TESSERA_MODEL_DIR', optional: true, doc: 'built ONNX model directory (manifest.json); unset = the tiny test model, generated on first use' }),
+  executionProvider: oneOf(['cpu', 'cuda'], { env: 'TESSERA_EXECUTION_PROVIDER', default: 'cpu', doc: 'onnxruntime execution provider' }),
+  intraOpThreads: int({ env: 'TESSERA_INTRA_OP_THREADS', default: 1, min: 1, max: 256, doc: 'threads inside one ONNX op' }),
+  maxImageBytes: bytes({ env: 'TESSERA_MAX_IMAGE_BYTES', default: 20 * 1024 * 1024, min: 1024, max: 256 * 1024 * 1024, doc: 'largest encoded image' }),
+  maxImagePixels: int({ env: 'TESSERA_MAX_IMAGE_PIXELS', default: 40_000_000, min: 448 * 448, max: 500_000_000, doc: 'largest decoded image (width × height), checked from the header before decoding' }),
+  minImageSide: int({ env: 'TESSERA_MIN_IMAGE_SIDE', default: 2, min: 1, max: 448, doc: 'smallest accepted image side in px' }),
+  maxAspectRatio: number({ env: 'TESSERA_MAX_ASPECT_RATIO', default: 200, min: 1, max: 200_704, doc: 'largest long/short side ratio' }),
+  maxSliceNumsLimit: int({ env: 'TESSERA_MAX_SLICE_NUMS', default: 36, min: 1, max: 64, doc: 'largest max_slice_nums a request may ask for' }),
+  batchWindow: duration({ env: 'TESSERA_BATCH_WINDOW', default: 5, min: 0, max: 1_000, doc: 'how long the first waiting image waits for others to share a vision call' }),
+  maxBatch: int({ env: 'TESSERA_MAX_BATCH', default: 16, min: 1, max: 256, doc: 'slices per vision-encoder call across requests' }),
+  tensorRefThreshold: bytes({ env: 'TESSERA_TENSOR_REF_THRESHOLD', default: 256 * 1024, min: 1024, max: 1024 * 1024, doc: 'a feature tensor above this goes to the object store as an ObjectRef' }),
+};
+
+export type SlicerConfig = ConfigOf<typeof schema>;
+
+export function loadSlicerConfig(env: Readonly<Record<string, string | undefined>> = process.env): SlicerConfig {
+  return loadConfig(schema, env);
+}

@@ -1,0 +1,47 @@
+/**
+ * Slicer process: config → model → SlicerService bound to gRPC (:50052) and the TESSERA_SLICER
+ * JetStream work queue (SliceAndEncode; PlanSlices is request/reply).
+ *   node --import tsx services/slicer/src/main.ts
+ */
+import { PROTO_FILES, PROTO_ROOT, visionV1 } from '@tessera/contracts';
+import { ensureTinyModel } from '@tessera/model';
+import { hosted, startService } from '@tessera/runtime';
+import { loadSlicerConfig } from './config.js';
+import { openSlicer } from './open-slicer.js';
+import { createSlicerService } from './service.js';
+
+const config = loadSlicerConfig();
+const modelDir = config.modelDir ?? (await ensureTinyModel());
+const slicer = await openSlicer(modelDir, {
+  runtime: { executionProvider: config.executionProvider, intraOpNumThreads: config.intraOpThreads },
+  limits: {
+    maxBytes: config.maxImageBytes,
+    maxPixels: config.maxImagePixels,
+    minSide: config.minImageSide,
+    maxAspectRatio: config.maxAspectRatio,
+    maxSliceNums: config.maxSliceNumsLimit,
+  },
+  batchWindowMs: config.batchWindow,
+  maxBatch: config.maxBatch,
+});
+
+let nc: import('nats').NatsConnection | undefined;
+const impl = createSlicerService({
+  encoder: slicer.encoder,
+  modelRevision: slicer.model.manifest.revision,
+  queryNum: slicer.queryNum,
+  useImageId: slicer.useImageId,
+  get nc() {
+    return nc;
+  },
+  claim: { bucket: config.objectStoreBucket, ttlMs: config.objectTtl },
+  tensorRefThreshold: config.tensorRefThreshold,
+});
+
+const host = await startService({
+  config,
+  services: [hosted({ definition: visionV1.SlicerServiceService, impl, workQueue: { stage: 'slicer', methods: ['sliceAndEncode'] } })],
+  reflection: { protoFiles: [PROTO_FILES.vision, PROTO_FILES.common], includeDirs: [PROTO_ROOT] },
+  onShutdown: () => slicer.model.release(),
+});
+nc = host.nc;

@@ -1,0 +1,88 @@
+/**
+ * Domain: image bytes + options → slice plan + per-slice SigLIP patch features.
+ * Decoding, slicing and pixel preprocessing run per request; the vision forward is micro-batched
+ * across concurrent requests (an image's overview and slices stay together in one call).
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  MicroBatcher,
+  planSlices,
+  prepareImage,
+  readImageHeader,
+  toChannelFirst,
+  validateSliceOptions,
+  type ImageLimits,
+  type Normalization,
+  type SliceOptions,
+  type SlicePlan,
+} from '@tessera/vision';
+
+/** What the slicer needs from @tessera/model's VisionStage. */
+export interface VisionEncoder {
+  readonly hiddenSize: number;
+  encodeSlices(slices: { data: Float32Array; height: number; width: number }[]): Promise<{ tgtSize: [number, number]; features: Float32Array }[]>;
+}
+
+export interface SliceEncoderSettings {
+  limits: ImageLimits;
+  normalization: Normalization;
+  /** Model defaults (preprocessor_config.json) for unset request options. */
+  defaults: SliceOptions;
+  batchWindowMs: number;
+  maxBatch: number;
+}
+
+export interface EncodedSlice {
+  /** [patch rows, patch cols] */
+  tgtSize: [number, number];
+  /** [rows·cols, vision hidden] float32 */
+  features: Float32Array;
+}
+
+export interface EncodeResult {
+  plan: SlicePlan;
+  slices: EncodedSlice[];
+  sha256: string;
+  preprocessMs: number;
+  encodeMs: number;
+}
+
+type Pixels = { data: Float32Array; height: number; width: number };
+
+export class SliceEncoder {
+  readonly batcher: MicroBatcher<Pixels, EncodedSlice>;
+
+  constructor(
+    private readonly vision: VisionEncoder,
+    readonly settings: SliceEncoderSettings,
+  ) {
+    this.batcher = new MicroBatcher((items) => this.vision.encodeSlices(items), { windowMs: settings.batchWindowMs, maxBatch: settings.maxBatch });
+  }
+
+  /** Request options over model defaults, validated against the limits. */
+  options(requested: Partial<SliceOptions>): SliceOptions {
+    const o: Partial<SliceOptions> = { ...this.settings.defaults };
+    if (requested.maxSliceNums !== undefined) o.maxSliceNums = requested.maxSliceNums;
+    if (requested.scaleResolution !== undefined) o.scaleResolution = requested.scaleResolution;
+    return validateSliceOptions(o, this.settings.limits);
+  }
+
+  /** Header only: no pixels decoded, no model. */
+  async plan(bytes: Uint8Array, requested: Partial<SliceOptions>): Promise<SlicePlan> {
+    const o = this.options(requested);
+    const h = await readImageHeader(bytes, this.settings.limits);
+    return planSlices(h.width, h.height, o);
+  }
+
+  async encode(bytes: Uint8Array, requested: Partial<SliceOptions>, signal?: AbortSignal): Promise<EncodeResult> {
+    const o = this.options(requested);
+    const t0 = performance.now();
+    const prepared = await prepareImage(bytes, o, this.settings.limits);
+    const pixels = prepared.images.map((img) => ({ data: toChannelFirst(img.rgb, img.width, img.height, this.settings.normalization), height: img.height, width: img.width }));
+    const t1 = performance.now();
+    signal?.throwIfAborted();
+    const slices = await this.batcher.submit(pixels, signal);
+    const t2 = performance.now();
+    return { plan: prepared.plan, slices, sha256: prepared.sha256, preprocessMs: t1 - t0, encodeMs: t2 - t1 };
+  }
+}
