@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { ServiceDefinition } from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import {
   commonV1,
@@ -236,7 +237,7 @@ describe('service definitions', () => {
       expect(serviceByName(svc.name)).toBe(svc);
       expect(Object.keys(svc.definition).sort()).toEqual(methods.map((m) => m[0]).sort());
       for (const [jsName, rpc, requestStream, responseStream] of methods) {
-        const def = svc.definition[jsName];
+        const def = (svc.definition as ServiceDefinition)[jsName];
         expect(def.path).toBe(`/${svc.name}/${rpc}`);
         expect(def.requestStream).toBe(requestStream);
         expect(def.responseStream).toBe(responseStream);
@@ -265,5 +266,14 @@ describe('service definitions', () => {
     ).finish();
     const viaProto = generate.responseDeserialize(Buffer.from(bytes)) as Record<string, unknown>;
     expect(viaProto).toMatchObject({ text_delta: 'hi', token_ids: [1, 2], finish_reason: 'FINISH_REASON_LENGTH' });
+  });
+});
+
+describe('registry typing', () => {
+  it('SERVICES keeps each definition\'s precise type', () => {
+    // Compile-time check: no cast needed to reach a method's typed serializer.
+    const def: typeof decodingV1.DecoderServiceService = SERVICES.decoder.definition;
+    const bytes = def.generate.requestSerialize(decodingV1.GenerateRequest.fromPartial({ requestId: 'r' }));
+    expect(def.generate.requestDeserialize(bytes).requestId).toBe('r');
   });
 });

@@ -29,19 +29,20 @@ export const PROTO_FILES = Object.freeze({
   gateway: 'tessera/gateway/v1/gateway.proto',
 } as const);
 
-export interface ServiceEntry {
+export interface ServiceEntry<D extends ServiceDefinition = ServiceDefinition> {
   /** Fully qualified protobuf name, e.g. "tessera.vision.v1.SlicerService" (gRPC path prefix,
    *  grpc.health.v1 service name, NATS control subject prefix). */
   readonly name: string;
-  /** The ts-proto grpc-js service definition (method paths, streaming flags, (de)serializers). */
-  readonly definition: ServiceDefinition;
+  /** The ts-proto grpc-js service definition (method paths, streaming flags, (de)serializers),
+   *  with its precise type: `SERVICES.decoder.definition` is `typeof decodingV1.DecoderServiceService`. */
+  readonly definition: D;
   /** The service's .proto file first, then its imports, relative to PROTO_ROOT. */
   readonly protoFiles: readonly string[];
   /** Default gRPC port (TESSERA_GRPC_PORT overrides it). */
   readonly defaultGrpcPort: number;
 }
 
-function entry(name: string, definition: ServiceDefinition, files: readonly string[], port: number): ServiceEntry {
+function entry<D extends ServiceDefinition>(name: string, definition: D, files: readonly string[], port: number): ServiceEntry<D> {
   return Object.freeze({
     name,
     definition,
