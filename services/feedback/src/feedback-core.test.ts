@@ -1,0 +1,251 @@
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from 'nats';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TesseraError } from '@tessera/runtime';
+import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { openFeedback, type FeedbackStack } from './assemble.js';
+import type { ExportItem } from './export/exporter.js';
+import { EXPORT_FORMATS, type ExportFormat, type Row } from './export/formats.js';
+import { validateRow } from './export/schemas.js';
+import { FileStore } from './store/file-store.js';
+import { PgStore } from './store/pg-store.js';
+import { IMG_A, IMG_B, JA_ANSWER, ZH_ANSWER, responseInput } from './test/fixtures.js';
+import { testSettings } from './test/settings.js';
+
+/** PostgreSQL part: runs when the local server answers, otherwise skipped with the reason logged. */
+const PG_URL = process.env.TESSERA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const pgReason = await (async () => {
+  const probe = new pg.Pool({ connectionString: PG_URL, max: 1, connectionTimeoutMillis: 2000 });
+  try {
+    await probe.query('SELECT 1');
+    return undefined;
+  } catch (err) {
+    return `PostgreSQL at ${PG_URL} is not reachable (${(err as Error).message})`;
+  } finally {
+    await probe.end();
+  }
+})();
+if (pgReason) console.warn(`feedback: skipping the PostgreSQL store suite: ${pgReason}`);
+
+for (const kind of ['file', 'postgres'] as const) {
+  const d = kind === 'postgres' && pgReason ? describe.skip : describe;
+  d(`feedback core on a real nats-server and the ${kind} store`, () => {
+    let nats: NatsServerHandle;
+    let nc: NatsConnection;
+    let stack: FeedbackStack;
+    let dir: string;
+    const schema = `feedback_test_${process.pid}_${Date.now() % 1e6}`;
+
+    async function rejects(p: Promise<unknown>): Promise<TesseraError> {
+      try {
+        await p;
+      } catch (err) {
+        expect(err).toBeInstanceOf(TesseraError);
+        return err as TesseraError;
+      }
+      throw new Error('expected a TesseraError');
+    }
+
+    async function collect(it: AsyncIterable<ExportItem>): Promise<{ rows: Row[]; summary: { rows: number; skipped: number; droppedByBalance: number } }> {
+      const rows: Row[] = [];
+      let summary;
+      for await (const item of it) {
+        if ('row' in item) rows.push(JSON.parse(JSON.stringify(item.row)) as Row); // round trip as a JSONL line
+        else summary = item.summary;
+      }
+      return { rows, summary: summary! };
+    }
+
+    const exportOf = (tenant: string, format: ExportFormat, filter = {}, extra = {}) => collect(stack.core.export(tenant, { format, filter, imageMode: 'ref', maxRows: 0, ...extra }));
+
+    beforeAll(async () => {
+      nats = await startNatsServer();
+      nc = await connect({ servers: nats.url });
+      dir = mkdtempSync(join(tmpdir(), 'feedback-core-'));
+      stack = await openFeedback(nc, testSettings(kind === 'file' ? { kind: 'file', dir, snapshotEvery: 1000, fsync: false } : { kind: 'postgres', url: PG_URL, schema, poolSize: 4 }));
+      const core = stack.core;
+      // t1: A and B answer the same prompt, C another prompt (other image); t2 has its own A.
+      await core.recordResponse('t1', responseInput({ responseId: 'A', answer: JA_ANSWER }));
+      await core.recordResponse('t1', responseInput({ responseId: 'B', answer: '牛丼を食べた。', modelRevision: 'rev-2', confidence: { tokenCount: 5, meanLogprob: -2, minLogprob: -4, lowConfidenceTokens: 3 } }));
+      await core.recordResponse('t1', responseInput({ responseId: 'C', answer: ZH_ANSWER, messages: [{ role: 'user', content: [{ image: { bucket: 'tessera-payloads', key: IMG_B, size: 9, contentType: 'image/jpeg' } }, { text: '图里有什么？' }] }] }));
+      await core.recordResponse('t2', responseInput({ responseId: 'A', answer: 't2 answer' }));
+    }, 60_000);
+
+    afterAll(async () => {
+      if (stack?.store instanceof PgStore) await stack.store.dropSchema();
+      await stack?.close();
+      await nc?.close();
+      await nats?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    describe('behaviour', () => {
+      it('records feedback of every kind and is idempotent on feedback_id', async () => {
+        const core = stack.core;
+        const fish = Array.from(JA_ANSWER).indexOf('𩸽');
+        const blue = Array.from(JA_ANSWER).indexOf('青');
+        const spans = await core.submitFeedback('t1', {
+          feedbackId: 'f-spans', responseId: 'A', annotator: { id: 'ann-1', source: 'human' },
+          spans: [{ start: fish, end: fish + 1, original: '𩸽', replacement: '鮭', category: 'object' }, { start: blue, end: blue + 1, replacement: '赤', category: 'attribute/color' }],
+        });
+        expect(spans.duplicate).toBe(false);
+        expect(spans.record.correction).toBe('𠮷野家で鮭を三匹食べた🍣。皿は赤い。');
+        await core.submitFeedback('t1', { feedbackId: 'f-pref', responseId: 'A', preference: { chosenResponseId: 'A', rejectedResponseId: 'B' } });
+        await core.submitFeedback('t1', { feedbackId: 'f-down', responseId: 'B', rating: { thumbs: 'down' } });
+        await core.submitFeedback('t1', { feedbackId: 'f-up', responseId: 'A', rating: { key: 'helpfulness', score: 0.75 } });
+        await core.submitFeedback('t1', { feedbackId: 'f-fix', responseId: 'C', correction: '图中有两个苹果。', annotator: { id: 'judge-1', source: 'ai' } });
+        await core.submitFeedback('t1', { feedbackId: 'f-ai', responseId: 'C', annotator: { id: 'judge-1', source: 'ai' }, spans: [{ start: 0, end: 1, replacement: '画', category: 'text-in-image' }] });
+        await core.submitFeedback('t1', { feedbackId: 'f-note', responseId: 'C', comment: 'looks fine' });
+        await core.submitFeedback('t2', { feedbackId: 'f-t2', responseId: 'A', correction: 't2 fixed' });
+
+        const again = await core.submitFeedback('t1', { feedbackId: 'f-down', responseId: 'B', rating: { thumbs: 'down' } });
+        expect(again.duplicate).toBe(true);
+        const clash = await rejects(core.submitFeedback('t1', { feedbackId: 'f-down', responseId: 'B', rating: { thumbs: 'up' } }));
+        expect(clash.code).toBe('ALREADY_EXISTS');
+        expect((await core.recordResponse('t1', responseInput({ responseId: 'A', answer: JA_ANSWER }))).created).toBe(false);
+        expect((await rejects(core.recordResponse('t1', responseInput({ responseId: 'A', answer: 'other' })))).code).toBe('ALREADY_EXISTS');
+        await core.settle();
+        expect(await stack.store.counts('t1')).toEqual({ responses: 3, feedback: 7 });
+      });
+
+      it('rejects bad input with a clear TesseraError and stores nothing', async () => {
+        const core = stack.core;
+        const seqBefore = await stack.log.lastSeq();
+        const cases: [() => Promise<unknown>, string, string | undefined][] = [
+          [() => core.submitFeedback('t1', { feedbackId: 'x1', responseId: 'nope', comment: 'hi' }), 'NOT_FOUND', 'feedback.response_id'],
+          [() => core.submitFeedback('t2', { feedbackId: 'x2', responseId: 'B', comment: 'not mine' }), 'NOT_FOUND', 'feedback.response_id'],
+          [() => core.submitFeedback('t1', { feedbackId: 'x3', responseId: 'A', spans: [{ start: 0, end: 99, replacement: 'x', category: 'object' }] }), 'INVALID_ARGUMENT', 'feedback.spans[0].end'],
+          [() => core.submitFeedback('t1', { feedbackId: 'x4', responseId: 'A', spans: [{ start: 0, end: 3, replacement: 'x', category: 'object' }, { start: 2, end: 4, replacement: 'y', category: 'object' }] }), 'INVALID_ARGUMENT', 'feedback.spans[1]'],
+          [() => core.submitFeedback('t1', { feedbackId: 'x5', responseId: 'A', spans: [{ start: 0, end: 1, replacement: 'x', category: 'smell' }] }), 'INVALID_ARGUMENT', 'feedback.spans[0].category'],
+          [() => core.submitFeedback('t1', { feedbackId: 'x6', responseId: 'A', rating: { score: -0.1 } }), 'INVALID_ARGUMENT', 'feedback.rating.score'],
+          [() => core.submitFeedback('t1', { feedbackId: 'x7', responseId: 'A', preference: { chosenResponseId: 'A', rejectedResponseId: 'C' } }), 'FAILED_PRECONDITION', 'feedback.preference'],
+          [() => core.submitFeedback('t1', { feedbackId: 'x8', responseId: 'A', preference: { chosenResponseId: 'A', rejectedResponseId: 'Z' } }), 'NOT_FOUND', 'feedback.preference'],
+          [() => core.recordResponse('t1', responseInput({ responseId: 'bad id!' })), 'INVALID_ARGUMENT', 'response.response_id'],
+        ];
+        for (const [p, code, field] of cases) {
+          const err = await rejects(p());
+          expect([err.code, err.details.field]).toEqual([code, field]);
+        }
+        expect(await stack.log.lastSeq()).toBe(seqBefore);
+        expect(await stack.store.counts('t1')).toEqual({ responses: 3, feedback: 7 });
+      });
+
+      it('exports every format valid against its schema, with the expected content', async () => {
+        const counts: Record<string, number> = {};
+        for (const format of EXPORT_FORMATS) {
+          const { rows, summary } = await exportOf('t1', format);
+          for (const r of rows) expect(validateRow(format, r), `${format}: ${JSON.stringify(r).slice(0, 200)}`).toEqual([]);
+          counts[format] = rows.length;
+          expect(summary.rows).toBe(rows.length);
+        }
+        // pairs: f-spans (span correction), f-pref (preference), f-fix (correction), f-ai (span correction)
+        expect(counts).toEqual({ 'trl-dpo': 4, 'openai-dpo': 4, 'rlaif-v': 4, 'spans-sidecar': 4, sft: 3, kto: 2 });
+
+        const trl = (await exportOf('t1', 'trl-dpo')).rows;
+        const byId = new Map(trl.map((r) => [r.id as string, r]));
+        const pref = byId.get('f-pref')!;
+        expect(pref.chosen).toEqual([{ role: 'assistant', content: [{ type: 'text', text: JA_ANSWER }] }]);
+        expect(pref.rejected).toEqual([{ role: 'assistant', content: [{ type: 'text', text: '牛丼を食べた。' }] }]);
+        expect(pref.images).toEqual([`tessera://tessera-payloads/${IMG_A}`]);
+        expect((pref.prompt as Row[])[0]).toEqual({ role: 'user', content: [{ type: 'image' }, { type: 'text', text: '写真を説明してください。' }] });
+
+        const oa = (await exportOf('t1', 'openai-dpo')).rows[0] as { input: { messages: { content: { type: string; image_url?: { url: string } }[] }[] }; preferred_output: { content: string }[] };
+        expect(oa.input.messages[0].content[0]).toEqual({ type: 'image_url', image_url: { url: `tessera://tessera-payloads/${IMG_A}` } });
+
+        const rl = (await exportOf('t1', 'rlaif-v')).rows.find((r) => r.id === 'f-fix')!;
+        expect(rl).toMatchObject({ question: '图里有什么？', chosen: '图中有两个苹果。', rejected: ZH_ANSWER, image_path: `tessera://tessera-payloads/${IMG_B}`, ds_name: 'tessera/t1' });
+
+        const kto = (await exportOf('t1', 'kto')).rows;
+        expect(kto.map((r) => [r.id, r.label])).toEqual([['f-down', false], ['f-up', true]]);
+
+        // The sidecar lines up with the pair export by position and id; offsets hold in all three units.
+        const side = (await exportOf('t1', 'spans-sidecar')).rows;
+        expect(side.map((r) => r.id)).toEqual(trl.map((r) => r.id));
+        const s = side.find((r) => r.id === 'f-spans') as { spans: { category: string; rejected: { start: number; end: number; utf16: number[]; utf8: number[]; text: string }; chosen: { start: number; end: number; text: string } }[] };
+        const fish = s.spans[0];
+        expect(fish.category).toBe('object');
+        expect(fish.rejected.text).toBe('𩸽');
+        expect(Array.from(JA_ANSWER).slice(fish.rejected.start, fish.rejected.end).join('')).toBe('𩸽');
+        expect(JA_ANSWER.slice(fish.rejected.utf16[0], fish.rejected.utf16[1])).toBe('𩸽');
+        expect(Buffer.from(JA_ANSWER).subarray(fish.rejected.utf8[0], fish.rejected.utf8[1]).toString()).toBe('𩸽');
+        const chosenText = (byId.get('f-spans')!.chosen as { content: { text: string }[] }[])[0].content[0].text;
+        expect(Array.from(chosenText).slice(fish.chosen.start, fish.chosen.end).join('')).toBe('鮭');
+        expect(s.spans[1]).toMatchObject({ category: 'attribute/color', rejected: { text: '青' }, chosen: { text: '赤' } });
+      });
+
+      it('filters exports by time, model and category, and balances across categories', async () => {
+        expect((await exportOf('t1', 'trl-dpo', { categories: ['attribute'] })).rows.map((r) => r.id)).toEqual(['f-spans']);
+        expect((await exportOf('t1', 'trl-dpo', { categories: ['text_in_image'] })).rows.map((r) => r.id)).toEqual(['f-ai']);
+        expect((await exportOf('t1', 'kto', { models: ['rev-2'] })).rows.map((r) => r.id)).toEqual(['f-down']);
+        expect((await exportOf('t1', 'trl-dpo', { source: 'ai' })).rows.map((r) => r.id)).toEqual(['f-fix', 'f-ai']);
+        expect((await exportOf('t1', 'trl-dpo', { from: Date.now() + 60_000 })).rows).toEqual([]);
+        expect((await exportOf('t1', 'trl-dpo', { to: Date.now() + 60_000 })).rows).toHaveLength(4);
+        // groups: none (f-pref, f-fix), object (f-spans), text_in_image (f-ai) → at most 1 each
+        const bal = await exportOf('t1', 'trl-dpo', {}, { balance: { maxRowsPerCategory: 1, maxLabelRatio: 0, seed: 7 } });
+        expect(bal.rows).toHaveLength(3);
+        expect(bal.summary.droppedByBalance).toBe(1);
+        const again = await exportOf('t1', 'trl-dpo', {}, { balance: { maxRowsPerCategory: 1, maxLabelRatio: 0, seed: 7 } });
+        expect(again.rows.map((r) => r.id)).toEqual(bal.rows.map((r) => r.id)); // deterministic by seed
+        expect((await exportOf('t1', 'trl-dpo', {}, { maxRows: 2 })).rows).toHaveLength(2);
+      });
+
+      it('ranks the review queue by uncertainty and category balance', async () => {
+        const q = await stack.core.reviewQueue('t1', { pageSize: 10, pageToken: '' });
+        // A was corrected by a human (done). C was corrected only by the AI judge: flagged, in bucket text_in_image.
+        // B: thumbs down + low confidence, unlabeled.
+        expect(q.items.map((i) => [i.response.responseId, i.bucket, i.reasons])).toEqual([
+          ['C', 'text_in_image', ['low_confidence', 'ai_flagged']],
+          ['B', 'unlabeled', ['low_confidence', 'thumbs_down']],
+        ]);
+        const p1 = await stack.core.reviewQueue('t1', { pageSize: 1, pageToken: '' });
+        const p2 = await stack.core.reviewQueue('t1', { pageSize: 1, pageToken: p1.nextPageToken });
+        expect([p1.items[0].response.responseId, p2.items[0].response.responseId, p2.nextPageToken]).toEqual(['C', 'B', '']);
+      });
+
+      it('isolates tenants on every read', async () => {
+        expect((await exportOf('t2', 'sft')).rows.map((r) => r.id)).toEqual(['f-t2']);
+        expect((await exportOf('t2', 'trl-dpo')).rows.every((r) => r.id === 'f-t2')).toBe(true);
+        expect((await rejects(stack.core.getResponse('t2', 'B'))).code).toBe('NOT_FOUND');
+        expect((await stack.core.getResponse('t2', 'A')).response.answer).toBe('t2 answer');
+        expect((await rejects(collect(stack.core.export('t2', { format: 'sft', filter: { tenants: ['t1'] }, imageMode: 'ref', maxRows: 0 })))).code).toBe('PERMISSION_DENIED');
+        expect((await rejects(stack.core.listFeedback('t2', { tenants: ['t1'] }, 10, ''))).code).toBe('PERMISSION_DENIED');
+        const own = await stack.core.listFeedback('t1', {}, 5, '');
+        expect(own.feedback.every((f) => f.tenant === 't1')).toBe(true);
+        const rest = await stack.core.listFeedback('t1', {}, 5, own.nextPageToken);
+        expect([...own.feedback, ...rest.feedback].map((f) => f.feedbackId)).toEqual(['f-note', 'f-ai', 'f-fix', 'f-up', 'f-down', 'f-pref', 'f-spans']);
+        const admin = await stack.core.listFeedback('ops', { tenants: ['t1', 't2'] }, 100, '');
+        expect(new Set(admin.feedback.map((f) => f.tenant))).toEqual(new Set(['t1', 't2']));
+      });
+
+      it('erases a tenant from the store, the stream and the disk, and the erasure survives a restart', async () => {
+        expect((await rejects(stack.core.eraseTenant('t2', 't1', 't1'))).code).toBe('PERMISSION_DENIED');
+        expect((await rejects(stack.core.eraseTenant('t1', 't1', 'nope'))).details.field).toBe('confirm');
+        expect(await stack.log.tenantMessages('t1')).toBeGreaterThan(0);
+        const res = await stack.core.eraseTenant('t1', 't1', 't1');
+        expect(res).toMatchObject({ responses: 3, feedback: 7, purgedEvents: 10 });
+        expect(await stack.store.counts('t1')).toEqual({ responses: 0, feedback: 0 });
+        expect(await stack.log.tenantMessages('t1')).toBe(0);
+        expect((await exportOf('t1', 'trl-dpo')).rows).toEqual([]);
+        expect(await stack.store.counts('t2')).toEqual({ responses: 1, feedback: 1 });
+        if (kind === 'file') await fileStoreHasNoTrace(dir);
+        // The tenant can start again afterwards.
+        await stack.core.recordResponse('t1', responseInput({ responseId: 'A2' }));
+        expect((await stack.core.getResponse('t1', 'A2')).response.responseId).toBe('A2');
+      });
+    });
+  });
+}
+
+/** Nothing of t1 is left in the store's files (the log was compacted into a snapshot without it). */
+async function fileStoreHasNoTrace(dir: string): Promise<void> {
+    const onDisk = ['log.jsonl', 'snapshot.json'].filter((f) => existsSync(join(dir, f))).map((f) => readFileSync(join(dir, f), 'utf8')).join('');
+    expect(onDisk).not.toContain('"tenant":"t1"');
+    expect(onDisk).toContain('"tenant":"t2"');
+    const reopened = FileStore.open({ dir });
+    expect(await reopened.counts('t1')).toEqual({ responses: 0, feedback: 0 });
+    expect(await reopened.counts('t2')).toEqual({ responses: 1, feedback: 1 });
+    await reopened.close();
+}

@@ -1,0 +1,27 @@
+import type { RecordResponseInput } from '../domain/input.js';
+
+/** 64-hex sha256-looking keys for image refs in tests. */
+export const IMG_A = 'a'.repeat(64);
+export const IMG_B = 'b'.repeat(64);
+
+/** Japanese with astral characters: 𠮷 (U+20BB7), 𩸽 (U+29E3D), 🍣 (U+1F363) are 2 UTF-16 units each. */
+export const JA_ANSWER = '𠮷野家で𩸽を三匹食べた🍣。皿は青い。';
+/** Chinese with an astral CJK Extension B character 𠀀 (U+20000) and 𪚥 (U+2A6A5). */
+export const ZH_ANSWER = '图中有𠀀两个红色的苹果，右边是𪚥一只猫。';
+
+export function responseInput(over: Partial<RecordResponseInput> = {}): RecordResponseInput {
+  return {
+    responseId: 'resp_1',
+    model: 'minicpm-v-2_6',
+    modelRevision: 'rev-1',
+    messages: [{ role: 'user', content: [{ image: { bucket: 'tessera-payloads', key: IMG_A, size: 1234, contentType: 'image/png' } }, { text: '写真を説明してください。' }] }],
+    sources: [{ index: 1, collection: 'docs', id: 'doc#0', text: 'a source', relevance: 0.8 }],
+    sampling: { temperature: 0.7, topP: 0.9, seed: 42, maxTokens: 128 },
+    answer: JA_ANSWER,
+    finishReason: 'stop',
+    usage: { promptTokens: 100, visualTokens: 64, completionTokens: 20, totalTokens: 120 },
+    confidence: { tokenCount: 20, meanLogprob: -0.4, minLogprob: -3.2, lowConfidenceTokens: 2, spans: [{ start: 4, end: 5, meanLogprob: -2.5 }] },
+    collection: 'docs',
+    ...over,
+  };
+}
