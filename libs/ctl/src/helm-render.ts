@@ -42,7 +42,7 @@ export function chartCopyWithStubDependency(): { dir: string; cleanup(): void } 
 export interface K8sObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; uid?: string; resourceVersion?: string };
   [k: string]: unknown;
 }
 
