@@ -6,4 +6,4 @@ export { startTelemetry, activeTelemetry, type Telemetry, type TelemetryOptions 
 export { injectTrace, extractTrace, recordCarrier, traceparentOf, traceIdOf, type HeaderCarrier } from './propagation.js';
 export { SpanName, Attr, Metric, type MetricSpec, type MetricKind } from './names.js';
 export { MetricsRegistry, metrics, startMetricsServer, type MetricsServer, type Counter, type Gauge, type Histogram, type Labels } from './metrics.js';
-export type { ReadableSpan } from '@opentelemetry/sdk-trace';
+export type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';

@@ -1,7 +1,6 @@
 import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
@@ -11,8 +10,10 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
   type ReadableSpan,
+  type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
+import { DeferredSpanProcessor } from './deferred-processor.js';
 
 export interface TelemetryOptions {
   serviceName: string;
@@ -23,6 +24,8 @@ export interface TelemetryOptions {
   /** Fraction of new root traces sampled (children follow their parent). Default 1. */
   sampleRatio?: number;
   serviceVersion?: string;
+  /** More exporters, each behind a SimpleSpanProcessor (e.g. a test sink in a child process). */
+  exporters?: SpanExporter[];
 }
 
 export interface Telemetry {
@@ -48,9 +51,15 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
   const processors: SpanProcessor[] = [];
   // sdk-trace 3.x takes `{ exporter }`; the old positional form records nothing, silently.
   if (memory) processors.push(new SimpleSpanProcessor({ exporter: memory }));
+  for (const exporter of opts.exporters ?? []) processors.push(new SimpleSpanProcessor({ exporter }));
   if (opts.otlpEndpoint) {
     const url = `${opts.otlpEndpoint.replace(/\/+$/, '')}/v1/traces`;
-    processors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url }) }));
+    processors.push(
+      new DeferredSpanProcessor(async () => {
+        const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+        return new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url }) });
+      }),
+    );
   }
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': opts.serviceName, ...(opts.serviceVersion && { 'service.version': opts.serviceVersion }) }),

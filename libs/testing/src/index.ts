@@ -1,1 +1,3 @@
 export { startNatsServer, freePort, natsServerBinary, type NatsServerHandle } from './nats-server.js';
+export { spawnTs, waitFor, type SpawnedProcess, type SpawnOptions } from './spawn.js';
+export { collectSpans, toSpanRecord, type SpanCollector, type SpanRecord } from './spans.js';

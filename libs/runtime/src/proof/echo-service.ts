@@ -19,6 +19,8 @@ export interface EchoHooks {
 export function echoService(hooks: EchoHooks = {}): ServiceImpl<typeof EchoServiceService> {
   async function echo(req: EchoRequest, ctx: CallContext): Promise<EchoResponse> {
     hooks.onStart?.('echo', ctx);
+    // A child span under the server span, as a real handler's model step would create.
+    trace.getTracer('echo').startSpan('echo compute', {}, ctx.trace).end();
     if (req.delayMs > 0) await sleep(req.delayMs, undefined, { signal: ctx.signal });
     if (req.failCode) {
       if (!isErrorCode(req.failCode)) throw new Error(`unexpected crash: ${req.failCode}`);

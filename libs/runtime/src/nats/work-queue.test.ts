@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
+import { startNatsServer, waitFor, type NatsServerHandle } from '@tessera/testing';
+import { bindNats, type NatsBinding } from './server.js';
+import { natsClient } from './client.js';
+import { errorFromHeaders } from './errors.js';
+import { Header } from '../wire-headers.js';
+import { ErrorCode, TesseraError } from '../errors.js';
+import type { CallContext } from '../context.js';
+import { ECHO_WORK_QUEUE, EchoServiceService, echoService, type EchoRequest } from '../proof/echo-service.js';
+import type { ServiceClient } from '../client-types.js';
+
+const req = (o: Partial<EchoRequest> = {}): EchoRequest => ({ text: 'hi', delayMs: 0, blob: Buffer.alloc(0), failCode: '', ...o });
+
+describe('JetStream work queue', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  let binding: NatsBinding;
+  let client: ServiceClient<typeof EchoServiceService>;
+  const starts: string[] = [];
+  const advisories: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    const impl = echoService({ onStart: (m, ctx) => starts.push(`${m}:${ctx.requestId}:${ctx.attempt}`) });
+    const flaky = {
+      ...impl,
+      // "flaky-N": UNAVAILABLE until attempt N (retry with backoff), "crash": always INTERNAL.
+      async work(r: EchoRequest, ctx: CallContext) {
+        const m = /^flaky-(\d+)$/.exec(r.text);
+        if (m && ctx.attempt < Number(m[1])) throw new TesseraError(ErrorCode.UNAVAILABLE, `transient failure on attempt ${ctx.attempt}`);
+        if (r.text === 'crash') throw new Error('handler bug');
+        return impl.work(r, ctx);
+      },
+    };
+    nc.subscribe('tessera.advisory.poison.echo', { callback: (_e, m) => advisories.push(m.json()) });
+    binding = await bindNats(nc, EchoServiceService, flaky, {
+      serviceName: 'echo',
+      workQueue: { ...ECHO_WORK_QUEUE, concurrency: 2, ackWaitMs: 2_000, maxDeliver: 3, backoffMs: [50, 100] },
+    });
+    client = natsClient(nc, EchoServiceService, { workQueue: ECHO_WORK_QUEUE, streamWindow: 8 });
+  });
+  afterAll(async () => {
+    client.close();
+    await binding.stop(1000);
+    await nc.close();
+    await server.stop();
+  });
+
+  it('creates the stage stream and durable consumer with the shared names', async () => {
+    const jsm = await nc.jetstreamManager();
+    const s = await jsm.streams.info('TESSERA_ECHO');
+    expect(s.config.subjects).toEqual(['tessera.work.echo.>']);
+    expect(s.config.retention).toBe('workqueue');
+    const c = await jsm.consumers.info('TESSERA_ECHO', 'echo-workers');
+    expect(c.config.ack_policy).toBe('explicit');
+    expect(c.config.max_deliver).toBe(3);
+  });
+
+  it('runs a unary job and replies on the caller inbox', async () => {
+    const res = await client.work(req({ text: 'job' }), { tenant: 'acme', requestId: 'wq-1' });
+    expect(res).toMatchObject({ text: 'job', tenant: 'acme', requestId: 'wq-1', attempt: 1 });
+  });
+
+  it('streams a job with flow control', async () => {
+    const got: number[] = [];
+    for await (const m of client.countWork({ count: 30, delayMs: 0, failAfter: 0 }, { tenant: 'acme' })) got.push(m.n);
+    expect(got).toEqual([...Array(30).keys()]);
+  });
+
+  it('retries retryable failures with backoff and succeeds on a later delivery', async () => {
+    const res = await client.work(req({ text: 'flaky-2' }), { tenant: 'acme' });
+    expect(res.attempt).toBe(2);
+  });
+
+  it('terminates a job failing on every delivery (MaxDeliver), replies the error and publishes an advisory', async () => {
+    const err = await client.work(req({ text: 'crash' }), { tenant: 'acme', requestId: 'poison-1' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'INTERNAL' });
+    expect(starts.filter((s) => s.includes(':poison-1:')).length).toBe(0); // crash happens before the echo impl
+    const adv = await waitFor(() => advisories.find((a) => a.requestId === 'poison-1'));
+    expect(adv).toMatchObject({ reason: 'max_deliver', deliveries: 3, code: 'INTERNAL', stream: 'TESSERA_ECHO' });
+  });
+
+  it('replies non-retryable handler errors once, without redelivery', async () => {
+    await expect(client.work(req({ failCode: 'NOT_FOUND' }), { tenant: 'acme', requestId: 'nf-1' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(starts.filter((s) => s.includes(':nf-1:'))).toEqual(['echo:nf-1:1']);
+  });
+
+  it('drops a job whose deadline passed while it waited, before compute', async () => {
+    const js = nc.jetstream();
+    const inbox = `_INBOX.deadline-test`;
+    const sub = nc.subscribe(inbox, { max: 1 });
+    const h = natsHeaders();
+    h.set(Header.TENANT, 'acme');
+    h.set(Header.REQUEST_ID, 'late-1');
+    h.set(Header.DEADLINE, String(Date.now() - 10));
+    h.set(Header.REPLY_TO, inbox);
+    await js.publish('tessera.work.echo.v1.EchoService.Work', EchoServiceService.work.requestSerialize(req()), { headers: h });
+    for await (const m of sub) expect(errorFromHeaders(m.headers)).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+    expect(starts.some((s) => s.includes('late-1'))).toBe(false);
+  });
+
+  it('terminates malformed jobs as poison with an error reply and keeps serving', async () => {
+    const js = nc.jetstream();
+    const inbox = `_INBOX.poison-test`;
+    const sub = nc.subscribe(inbox, { max: 2 });
+    const h = natsHeaders();
+    h.set(Header.TENANT, 'acme');
+    h.set(Header.REQUEST_ID, 'bad-proto');
+    h.set(Header.REPLY_TO, inbox);
+    await js.publish('tessera.work.echo.v1.EchoService.Work', Uint8Array.from([0x0a, 0xff, 0x01]), { headers: h });
+    const h2 = natsHeaders();
+    h2.set(Header.REQUEST_ID, 'no-tenant');
+    h2.set(Header.REPLY_TO, inbox);
+    await js.publish('tessera.work.echo.v1.EchoService.Work', EchoServiceService.work.requestSerialize(req()), { headers: h2 });
+    const codes: string[] = [];
+    for await (const m of sub) codes.push(errorFromHeaders(m.headers)!.code);
+    expect(codes.sort()).toEqual(['INVALID_ARGUMENT', 'UNAUTHENTICATED']);
+    await waitFor(() => advisories.some((a) => a.requestId === 'bad-proto') && advisories.some((a) => a.requestId === 'no-tenant'));
+    expect(advisories.find((a) => a.requestId === 'bad-proto')).toMatchObject({ reason: 'bad_input', deliveries: 1 });
+    await expect(client.work(req({ text: 'still here' }), { tenant: 'acme' })).resolves.toMatchObject({ text: 'still here' });
+    // Nothing left in the queue: poison was terminated, not left for redelivery.
+    const jsm = await nc.jetstreamManager();
+    await waitFor(async () => (await jsm.consumers.info('TESSERA_ECHO', 'echo-workers')).num_ack_pending === 0);
+    // And it stays that way past the ack wait (2 s): a term()ed job is never redelivered.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(advisories.filter((a) => a.requestId === 'bad-proto')).toHaveLength(1);
+  });
+
+  it('stores a publish once per Nats-Msg-Id (de-duplication)', async () => {
+    const js = nc.jetstream();
+    const h = () => {
+      const x = natsHeaders();
+      x.set(Header.TENANT, 'acme');
+      x.set(Header.REQUEST_ID, 'dup-1');
+      return x;
+    };
+    const body = EchoServiceService.work.requestSerialize(req());
+    const a = await js.publish('tessera.work.echo.v1.EchoService.Work', body, { msgID: 'dup-1', headers: h() });
+    const b = await js.publish('tessera.work.echo.v1.EchoService.Work', body, { msgID: 'dup-1', headers: h() });
+    expect(a.duplicate).toBe(false);
+    expect(b.duplicate).toBe(true);
+    expect(b.seq).toBe(a.seq);
+    await waitFor(() => starts.filter((s) => s.includes(':dup-1:')).length === 1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(starts.filter((s) => s.includes(':dup-1:')).length).toBe(1);
+  });
+});
