@@ -1,0 +1,43 @@
+import { bool, bytes, commonServiceConfig, duration, int, loadConfig, string, type ConfigOf } from '@tessera/config';
+
+/** Every gateway setting; `describeConfig(gatewaySchema)` renders the table in README.md. */
+export const gatewaySchema = {
+  ...commonServiceConfig({ serviceName: 'gateway', grpcPort: 50051 }),
+  httpPort: int({ env: 'TESSERA_HTTP_PORT', default: 8080, min: 0, max: 65535, doc: 'OpenAI-compatible HTTP API port' }),
+  httpHost: string({ env: 'TESSERA_HTTP_HOST', default: '0.0.0.0', doc: 'HTTP listen address' }),
+  modelDir: string({ env: 'TESSERA_MODEL_DIR', doc: 'built model directory (manifest.json + tokenizer); the gateway reads only metadata' }),
+  modelId: string({ env: 'TESSERA_GATEWAY_MODEL_ID', default: 'minicpm-v-2_6', doc: 'the model id clients send in `model`' }),
+  apiKeysFile: string({ env: 'TESSERA_GATEWAY_API_KEYS_FILE', doc: 'JSON file (or mounted secret) with hashed API keys and tenant quotas' }),
+  maxBodyBytes: bytes({ env: 'TESSERA_GATEWAY_MAX_BODY', default: 32 * 1024 * 1024, min: 1024, max: 512 * 1024 * 1024, doc: 'largest HTTP request body (base64 images included)' }),
+  requestTimeout: duration({ env: 'TESSERA_GATEWAY_REQUEST_TIMEOUT', default: 120_000, min: 1000, max: 3_600_000, doc: 'deadline of one chat request across every stage' }),
+  maxMessages: int({ env: 'TESSERA_GATEWAY_MAX_MESSAGES', default: 256, min: 1, max: 10_000, doc: 'messages per request' }),
+  maxTextChars: int({ env: 'TESSERA_GATEWAY_MAX_TEXT_CHARS', default: 256_000, min: 1, max: 10_000_000, doc: 'characters of text per request' }),
+  maxImagesPerRequest: int({ env: 'TESSERA_GATEWAY_MAX_IMAGES', default: 8, min: 0, max: 64, doc: 'images per request (a tenant quota may lower it)' }),
+  maxImageBytes: bytes({ env: 'TESSERA_GATEWAY_MAX_IMAGE_BYTES', default: 20 * 1024 * 1024, min: 1024, max: 256 * 1024 * 1024, doc: 'encoded bytes per image' }),
+  maxImagePixels: int({ env: 'TESSERA_GATEWAY_MAX_IMAGE_PIXELS', default: 40_000_000, min: 1, max: 500_000_000, doc: 'pixels per image (a tenant quota may lower it)' }),
+  maxTokensLimit: int({ env: 'TESSERA_GATEWAY_MAX_TOKENS', default: 4096, min: 1, max: 1_000_000, doc: 'largest accepted max_tokens' }),
+  defaultMaxTokens: int({ env: 'TESSERA_GATEWAY_DEFAULT_MAX_TOKENS', default: 256, min: 1, max: 1_000_000, doc: 'max_tokens when the request gives none' }),
+  maxSliceNums: int({ env: 'TESSERA_GATEWAY_MAX_SLICE_NUMS', default: 36, min: 1, max: 64, doc: 'largest per-request max_slice_nums' }),
+  defaultMaxSliceNums: int({ env: 'TESSERA_GATEWAY_DEFAULT_SLICE_NUMS', default: 9, min: 1, max: 64, doc: 'MiniCPM-V max_slice_nums when the request gives none' }),
+  scaleResolution: int({ env: 'TESSERA_GATEWAY_SCALE_RESOLUTION', default: 448, min: 14, max: 4096, doc: 'MiniCPM-V scale_resolution (slice side)' }),
+  useImageId: bool({ env: 'TESSERA_GATEWAY_USE_IMAGE_ID', default: true, doc: 'emit <image_id>k</image_id> before each image (MiniCPM-V 2.6)' }),
+  maxCollectionK: int({ env: 'TESSERA_GATEWAY_MAX_COLLECTION_K', default: 50, min: 1, max: 1000, doc: 'largest k for grounded chat' }),
+  allowRemoteImages: bool({ env: 'TESSERA_GATEWAY_ALLOW_REMOTE_IMAGES', default: false, doc: 'fetch http(s) image URLs (off: data: URLs only)' }),
+  remoteImageAllowList: string({ env: 'TESSERA_GATEWAY_REMOTE_IMAGE_HOSTS', default: '', doc: 'comma-separated host names remote images may come from (empty = any)' }),
+  remoteImageTimeout: duration({ env: 'TESSERA_GATEWAY_REMOTE_IMAGE_TIMEOUT', default: 5000, min: 100, max: 60_000, doc: 'time limit to fetch one remote image' }),
+  recordResponses: bool({ env: 'TESSERA_GATEWAY_RECORD_RESPONSES', default: true, doc: 'store each response in feedback for training exports' }),
+  quotaRequestsPerMinute: int({ env: 'TESSERA_QUOTA_REQUESTS_PER_MINUTE', default: 600, min: 1, max: 10_000_000, doc: 'default tenant quota' }),
+  quotaTokensPerMinute: int({ env: 'TESSERA_QUOTA_TOKENS_PER_MINUTE', default: 2_000_000, min: 1, max: 1_000_000_000, doc: 'default tenant quota (prompt + max_tokens reserved at admission)' }),
+  quotaConcurrentStreams: int({ env: 'TESSERA_QUOTA_CONCURRENT_STREAMS', default: 32, min: 1, max: 100_000, doc: 'default tenant quota' }),
+  quotaMaxImagesPerRequest: int({ env: 'TESSERA_QUOTA_MAX_IMAGES', default: 8, min: 0, max: 64, doc: 'default tenant quota' }),
+  quotaMaxImagePixels: int({ env: 'TESSERA_QUOTA_MAX_IMAGE_PIXELS', default: 40_000_000, min: 1, max: 500_000_000, doc: 'default tenant quota' }),
+  encoderCacheTtl: duration({ env: 'TESSERA_ENCODER_CACHE_TTL', default: 24 * 3_600_000, min: 1000, doc: 'how long visual tokens of an image stay cached' }),
+  encoderCacheMaxBytes: bytes({ env: 'TESSERA_ENCODER_CACHE_MAX_BYTES', default: 1024 ** 3, min: 1024 * 1024, doc: 'size cap of the encoder cache (oldest dropped first)' }),
+  webDir: string({ env: 'TESSERA_GATEWAY_WEB_DIR', default: '', doc: 'directory of the built playground to serve at / (empty = the bundled one if built)' }),
+};
+
+export type GatewayConfig = ConfigOf<typeof gatewaySchema>;
+
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  return loadConfig(gatewaySchema, env);
+}

@@ -1,0 +1,77 @@
+/**
+ * The gateway process: OpenAI-compatible HTTP + gRPC `tessera.gateway.v1`, API keys and quotas,
+ * orchestration of slicer → resampler → decoder (and retrieval, feedback) over NATS.
+ */
+import { connect } from 'nats';
+import { feedbackV1, gatewayV1, SERVICES, PROTO_ROOT } from '@tessera/contracts';
+import { consoleLogger, hosted, natsClient, startService } from '@tessera/runtime';
+import { EncoderCache } from '@tessera/vision';
+import { loadGatewayConfig } from './config.js';
+import { createHttpServer } from './http/server.js';
+import { gatewayGrpcService } from './grpc-service.js';
+import { chatLimitsFrom } from './openai/limits-from-config.js';
+import { ChatOrchestrator } from './orchestrator/chat-orchestrator.js';
+import { ImagePipeline } from './orchestrator/image-pipeline.js';
+import { loadModelInfo } from './orchestrator/model-catalog.js';
+import { ApiKeyStore } from './tenancy/api-keys.js';
+import { QuotaLedger } from './tenancy/quota-ledger.js';
+import { tenantUsageMetrics } from './tenancy/usage-metrics.js';
+import { extraRoutes } from './http/extra-routes.js';
+
+const config = loadGatewayConfig();
+const log = consoleLogger(config.serviceName, config.logLevel);
+const nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), name: config.serviceName, maxReconnectAttempts: -1 });
+const model = loadModelInfo(config.modelDir, config.modelId);
+const limits = chatLimitsFrom(config);
+const keys = ApiKeyStore.fromFile(config.apiKeysFile, {
+  requestsPerMinute: config.quotaRequestsPerMinute,
+  tokensPerMinute: config.quotaTokensPerMinute,
+  concurrentStreams: config.quotaConcurrentStreams,
+  maxImagesPerRequest: config.quotaMaxImagesPerRequest,
+  maxImagePixels: config.quotaMaxImagePixels,
+});
+const quotas = new QuotaLedger();
+tenantUsageMetrics(quotas);
+const cache = await EncoderCache.open(nc, { ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes });
+const images = new ImagePipeline(nc, cache, model.revision, model.queryNum, {
+  limits: { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, minSide: 2, maxAspectRatio: 200, maxSliceNums: config.maxSliceNums },
+  scaleResolution: config.scaleResolution,
+  defaultMaxSliceNums: config.defaultMaxSliceNums,
+  useImageId: config.useImageId,
+  remoteFetch: { timeoutMs: config.remoteImageTimeout, maxBytes: config.maxImageBytes },
+});
+const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses });
+const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
+
+let ready = false;
+const http = createHttpServer({
+  keys,
+  quotas,
+  chat,
+  limits,
+  models: () => [model.id],
+  maxBodyBytes: config.maxBodyBytes,
+  requestTimeoutMs: config.requestTimeout,
+  ready: () => ready,
+  routes: extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits }),
+});
+await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
+
+await startService({
+  config,
+  nc,
+  services: [
+    hosted({
+      definition: gatewayV1.GatewayServiceService,
+      impl: gatewayGrpcService({ keys, quotas, chat, limits: () => limits, model, feedback }),
+      requireTenant: false,
+      nats: false,
+    }),
+  ],
+  reflection: { protoFiles: [...SERVICES.gateway.protoFiles], includeDirs: [PROTO_ROOT] },
+  onShutdown: () => new Promise<void>((resolve) => http.close(() => resolve())),
+  logger: log,
+});
+ready = true;
+const address = http.address();
+log.info('gateway.http_listening', { port: typeof address === 'object' && address ? address.port : config.httpPort, model: model.id, revision: model.revision });

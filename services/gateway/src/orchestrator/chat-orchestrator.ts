@@ -1,0 +1,215 @@
+import type { NatsConnection } from 'nats';
+import { commonV1, decodingV1, feedbackV1, retrievalV1, SERVICES } from '@tessera/contracts';
+import { ErrorCode, natsClient, TesseraError, type CallOptions, type Logger, type ServiceClient } from '@tessera/runtime';
+import type { ChatContext, ChatEvent, ChatService, ChatSource, FinishReason } from '../chat-events.js';
+import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
+import type { Tenant } from '../tenancy/api-keys.js';
+import { summarizeConfidence, type TokenConfidence } from './confidence.js';
+import { groundingMessage, retrievalQuery } from './grounding.js';
+import type { AdmittedImage, EncodedImage, ImagePipeline } from './image-pipeline.js';
+import type { ModelInfo } from './model-catalog.js';
+
+export interface OrchestratorOptions {
+  /** Store every response in feedback (what a training example needs); off = no record. */
+  recordResponses: boolean;
+}
+
+const ROLE: Record<ValidMessage['role'], commonV1.Role> = { system: commonV1.Role.SYSTEM, user: commonV1.Role.USER, assistant: commonV1.Role.ASSISTANT };
+const FINISH: Record<number, FinishReason> = {
+  [commonV1.FinishReason.STOP]: 'stop',
+  [commonV1.FinishReason.LENGTH]: 'length',
+  [commonV1.FinishReason.CANCELLED]: 'cancelled',
+  [commonV1.FinishReason.ERROR]: 'error',
+};
+/** ChatML framing per message (`<|im_start|>role\n … <|im_end|>\n`) plus the default system prompt. */
+const TEMPLATE_TOKENS_PER_MESSAGE = 5;
+
+/**
+ * The request path over the bus: images → encoder cache / slicer → resampler, optional retrieval,
+ * then the decoder's token stream; text-only requests skip the vision stages. Every call carries the
+ * tenant, the response id, the deadline and the trace context; the client's abort cancels all of it.
+ */
+export class ChatOrchestrator implements ChatService {
+  private readonly decoder: ServiceClient<typeof decodingV1.DecoderServiceService>;
+  private readonly retrieval: ServiceClient<typeof retrievalV1.RetrievalServiceService>;
+  private readonly feedback: ServiceClient<typeof feedbackV1.FeedbackServiceService>;
+  private readonly admitted = new WeakMap<ValidChatRequest, Promise<AdmittedImage[]>>();
+
+  constructor(
+    nc: NatsConnection,
+    private readonly model: ModelInfo,
+    private readonly images: ImagePipeline,
+    private readonly log: Logger,
+    private readonly o: OrchestratorOptions,
+  ) {
+    this.decoder = natsClient(nc, SERVICES.decoder.definition as typeof decodingV1.DecoderServiceService);
+    this.retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
+    this.feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
+  }
+
+  private admit(req: ValidChatRequest, tenant: Tenant): Promise<AdmittedImage[]> {
+    let p = this.admitted.get(req);
+    if (!p) {
+      p = this.images.admit(req.images, req.maxSliceNums, tenant.quota.maxImagePixels);
+      this.admitted.set(req, p);
+    }
+    return p;
+  }
+
+  async estimatePromptTokens(req: ValidChatRequest, tenant: Tenant): Promise<number> {
+    const images = await this.admit(req, tenant);
+    const text = req.messages.flatMap((m) => m.parts.flatMap((p) => (p.kind === 'text' ? [p.text] : []))).join('\n');
+    const textTokens = text ? this.model.tokenizer.encode(text).length : 0;
+    const visual = images.reduce((n, img) => n + this.images.visualTokens(img) + 4 * (1 + img.plan.slices.length), 0);
+    return textTokens + visual + TEMPLATE_TOKENS_PER_MESSAGE * (req.messages.length + 1) + (req.collection ? 256 * req.collection.k : 0);
+  }
+
+  async *chat(req: ValidChatRequest, ctx: ChatContext): AsyncIterable<ChatEvent> {
+    const started = Date.now();
+    const call: CallOptions & { tenant: string } = { tenant: ctx.tenant.id, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, headers: { 'x-response-id': ctx.responseId } };
+    const timings: Record<string, number> = {};
+
+    const admitted = await this.admit(req, ctx.tenant);
+    const retrievalStart = Date.now();
+    const [sources, encoded] = await Promise.all([req.collection ? this.retrieve(req, call) : Promise.resolve([]), Promise.all(admitted.map((img) => this.images.encode(img, call)))]);
+    if (req.collection) timings.retrieval_ms = Date.now() - retrievalStart;
+    sumImageTimings(encoded, timings);
+
+    const messages = req.messages.map((m) => ({ role: ROLE[m.role], parts: m.parts.map(toPromptPart) }));
+    if (req.collection) messages.unshift({ role: commonV1.Role.SYSTEM, parts: [{ part: { $case: 'text', text: groundingMessage(sources) } }] });
+
+    const s = req.sampling;
+    const sampling: commonV1.SamplingParams = {
+      temperature: s.temperature,
+      topK: s.topK,
+      topP: s.topP,
+      minP: s.minP,
+      repetitionPenalty: s.repetitionPenalty,
+      presencePenalty: s.presencePenalty,
+      frequencyPenalty: s.frequencyPenalty,
+      ...(s.seed !== undefined && { seed: s.seed }),
+      stop: s.stop,
+      stopTokenIds: [],
+      maxTokens: s.maxTokens,
+      // Always asked for: the per-token confidence goes into the feedback record (review queue).
+      logprobs: true,
+      topLogprobs: s.topLogprobs,
+    };
+    let answer = '';
+    const confidence: TokenConfidence[] = [];
+    let finalChunk: decodingV1.GenerateResponse | undefined;
+    const stream = this.decoder.generate(
+      { requestId: ctx.responseId, messages, prompt: [], images: encoded.map((e) => e.embedding), sampling, modelRevision: this.model.revision },
+      call,
+    );
+    for await (const chunk of stream) {
+      if (chunk.error && chunk.error.code !== commonV1.ErrorCode.UNSPECIFIED) throw errorFromInfo(chunk.error);
+      if (chunk.textDelta || chunk.tokenIds.length) {
+        answer += chunk.textDelta;
+        for (const lp of chunk.logprobs) confidence.push({ text: lp.token, logprob: lp.logprob });
+        yield {
+          kind: 'delta',
+          text: chunk.textDelta,
+          tokenIds: chunk.tokenIds,
+          ...(s.logprobs && { logprobs: chunk.logprobs.map((lp) => ({ token: lp.token, logprob: lp.logprob, top: lp.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob })) })) }),
+        };
+      }
+      if (chunk.finishReason !== commonV1.FinishReason.UNSPECIFIED) {
+        finalChunk = chunk;
+        break;
+      }
+    }
+    if (!finalChunk) {
+      if (ctx.signal.aborted) throw new TesseraError(ErrorCode.CANCELLED, 'the client went away');
+      throw new TesseraError(ErrorCode.UNAVAILABLE, 'the decoder stream ended without a finish reason');
+    }
+    const usage = {
+      promptTokens: (finalChunk.usage?.promptTokens ?? 0),
+      visualTokens: finalChunk.usage?.visualTokens ?? 0,
+      completionTokens: finalChunk.usage?.completionTokens ?? 0,
+    };
+    const t = finalChunk.timings;
+    Object.assign(timings, {
+      ...(t?.queueMs !== undefined && { decoder_queue_ms: t.queueMs }),
+      ...(t?.prefillMs !== undefined && { prefill_ms: t.prefillMs }),
+      ...(t?.decodePerTokenMs !== undefined && { decode_per_token_ms: t.decodePerTokenMs }),
+      ...(t?.decodeMs !== undefined && { decode_ms: t.decodeMs }),
+      time_to_first_token_ms: (t?.timeToFirstTokenMs ?? 0) + (timings.vision_encode_ms ?? 0) + (timings.resample_ms ?? 0),
+      total_ms: Date.now() - started,
+    });
+    const finishReason = FINISH[finalChunk.finishReason] ?? 'stop';
+    if (this.o.recordResponses) this.record(req, ctx, { answer, sources, usage, finishReason: finalChunk.finishReason, seed: finalChunk.seed, confidence, admitted, sampling });
+    yield { kind: 'final', finishReason, usage, timings, sources };
+  }
+
+  private async retrieve(req: ValidChatRequest, call: CallOptions): Promise<ChatSource[]> {
+    const c = req.collection!;
+    const res = await this.retrieval.query(
+      {
+        collection: c.name,
+        query: { $case: 'text', text: retrievalQuery(req.messages) },
+        k: c.k,
+        ...(c.filter && { where: c.filter }),
+        mode: 0,
+        includeVectors: false,
+      } as retrievalV1.QueryRequest,
+      call,
+    );
+    return res.results.map((r) => ({ id: r.id, score: r.score, relevance: r.relevance, text: r.text, metadata: (r.metadata ?? {}) as Record<string, unknown> }));
+  }
+
+  /** Fire-and-forget: a feedback outage must not fail an answer the user already has. */
+  private record(
+    req: ValidChatRequest,
+    ctx: ChatContext,
+    r: { answer: string; sources: ChatSource[]; usage: { promptTokens: number; visualTokens: number; completionTokens: number }; finishReason: commonV1.FinishReason; seed?: number; confidence: TokenConfidence[]; admitted: AdmittedImage[]; sampling: commonV1.SamplingParams },
+  ): void {
+    const summary = summarizeConfidence(r.confidence);
+    const record: feedbackV1.ResponseRecord = {
+      responseId: ctx.responseId,
+      tenant: ctx.tenant.id,
+      createdAt: new Date(),
+      model: req.model,
+      modelRevision: this.model.revision,
+      messages: req.messages.map((m) => ({
+        role: ROLE[m.role],
+        content: m.parts.map((p) =>
+          p.kind === 'text'
+            ? { part: { $case: 'text' as const, text: p.text } }
+            : { part: { $case: 'image' as const, image: { bucket: 'images', key: r.admitted[p.index]!.sha256, size: r.admitted[p.index]!.bytes.length, contentType: 'image' } } },
+        ),
+      })),
+      sources: r.sources.map((s, i) => ({ index: i + 1, collection: req.collection?.name ?? '', id: s.id, text: s.text, relevance: s.relevance, metadata: s.metadata })),
+      sampling: { ...r.sampling, ...(r.seed !== undefined && { seed: r.seed }), logprobs: req.sampling.logprobs },
+      answer: r.answer,
+      finishReason: r.finishReason,
+      usage: { promptTokens: r.usage.promptTokens, visualTokens: r.usage.visualTokens, completionTokens: r.usage.completionTokens, totalTokens: r.usage.promptTokens + r.usage.visualTokens + r.usage.completionTokens },
+      confidence: summary,
+      collection: req.collection?.name ?? '',
+    } as feedbackV1.ResponseRecord;
+    this.feedback
+      .recordResponse({ response: record }, { tenant: ctx.tenant.id, requestId: ctx.requestId, timeoutMs: 10_000 })
+      .catch((err) => this.log.warn('feedback.record_failed', { responseId: ctx.responseId, error: String(err) }));
+  }
+}
+
+function toPromptPart(p: ValidMessage['parts'][number]): decodingV1.PromptPart {
+  return p.kind === 'text' ? { part: { $case: 'text', text: p.text } } : { part: { $case: 'image', image: { imageIndex: p.index } } };
+}
+
+function sumImageTimings(encoded: EncodedImage[], timings: Record<string, number>): void {
+  if (encoded.length === 0) return;
+  timings.image_preprocess_ms = encoded.reduce((n, e) => n + e.timings.preprocessMs, 0);
+  timings.vision_encode_ms = encoded.reduce((n, e) => n + e.timings.visionEncodeMs, 0);
+  timings.resample_ms = encoded.reduce((n, e) => n + e.timings.resampleMs, 0);
+  timings.encoder_cache_hits = encoded.filter((e) => e.cacheHit).length;
+  timings.images = encoded.length;
+}
+
+const CODE_BY_NUMBER: Record<number, ErrorCode> = {
+  1: 'CANCELLED', 3: 'INVALID_ARGUMENT', 4: 'DEADLINE_EXCEEDED', 5: 'NOT_FOUND', 6: 'ALREADY_EXISTS', 7: 'PERMISSION_DENIED',
+  8: 'RESOURCE_EXHAUSTED', 9: 'FAILED_PRECONDITION', 10: 'ABORTED', 12: 'UNIMPLEMENTED', 13: 'INTERNAL', 14: 'UNAVAILABLE', 16: 'UNAUTHENTICATED',
+};
+function errorFromInfo(e: commonV1.ErrorInfo): TesseraError {
+  return new TesseraError(CODE_BY_NUMBER[e.code] ?? 'INTERNAL', e.message, { ...(e.field && { field: e.field }), ...(e.limit && { limit: e.limit }), ...(e.retryAfterMs && { retryAfterMs: e.retryAfterMs }) });
+}
