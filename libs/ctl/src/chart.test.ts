@@ -34,6 +34,20 @@ const ofKind = (objs: K8sObject[], kind: string): any[] => objs.filter((o) => o.
 const env = (container: any): Record<string, string> => Object.fromEntries((container.env ?? []).filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
 const ciFile = (name: string) => ['-f', join(chart.dir, 'ci', name)];
 
+describe('values.yaml', () => {
+  it('documents every key with a comment line right above it', () => {
+    const lines = readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8').split('\n');
+    const undocumented: string[] = [];
+    lines.forEach((line, i) => {
+      if (!/^\s*(- )?[A-Za-z][\w.-]*:/.test(line)) return;
+      let j = i - 1;
+      while (j >= 0 && lines[j]!.trim() === '') j--;
+      if (!lines[j]?.trim().startsWith('#')) undocumented.push(`${i + 1}: ${line.trim()}`);
+    });
+    expect(undocumented).toEqual([]);
+  });
+});
+
 describe('helm lint', () => {
   it('passes --strict with every ci/ scenario', async () => {
     const files = readdirSync(join(CHART_DIR, 'ci')).filter((f) => f.endsWith('.yaml'));
