@@ -53,7 +53,7 @@ function listWeightFiles(dir: string): { files: string[]; weightMap?: Record<str
     if (!index.weight_map || typeof index.weight_map !== 'object') {
       throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `${indexPath}: weight_map is missing`, { field: 'weight_map', file: indexPath });
     }
-    const files = [...new Set(Object.values(index.weight_map))];
+    const files = [...new Set(Object.values(index.weight_map))].sort();
     for (const f of files) {
       if (!existsSync(join(dir, f))) throw new TesseraError(ErrorCode.NOT_FOUND, `${f}: safetensors shard named in model.safetensors.index.json is missing from ${dir}`, { field: f, file: join(dir, f) });
     }
