@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ServiceDefinition } from '@grpc/grpc-js';
@@ -275,5 +276,53 @@ describe('registry typing', () => {
     const def: typeof decodingV1.DecoderServiceService = SERVICES.decoder.definition;
     const bytes = def.generate.requestSerialize(decodingV1.GenerateRequest.fromPartial({ requestId: 'r' }));
     expect(def.generate.requestDeserialize(bytes).requestId).toBe('r');
+  });
+});
+
+describe('gRPC reflection from the shipped .proto files', () => {
+  it('serves each service and resolves its file with imports (well-known types included)', async () => {
+    const grpc = await import('@grpc/grpc-js');
+    const { ReflectionService } = await import('@grpc/reflection');
+    const server = new grpc.Server();
+    const options = { includeDirs: [PROTO_ROOT], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+    // Every service's file set builds a reflection index (throws on an unresolved type).
+    for (const svc of Object.values(SERVICES)) new ReflectionService(protoLoader.loadSync([...svc.protoFiles], options), { services: [svc.name] });
+    // Serve the gateway's: it imports feedback.proto, so without `services` reflection would also
+    // list FeedbackService, which the gateway does not serve.
+    const gw = protoLoader.loadSync([...SERVICES.gateway.protoFiles], options);
+    new ReflectionService(gw, { services: [SERVICES.gateway.name] }).addToServer(server);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    try {
+      const reflectionRoot = join(createRequire(import.meta.url).resolve('@grpc/reflection'), '../../proto');
+      const rpkg = protoLoader.loadSync('grpc/reflection/v1/reflection.proto', { keepCase: true, oneofs: true, includeDirs: [reflectionRoot] });
+      const Client = (grpc.loadPackageDefinition(rpkg) as any).grpc.reflection.v1.ServerReflection;
+      const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      const replies: any[] = await new Promise((resolve, reject) => {
+        const out: any[] = [];
+        const call = client.ServerReflectionInfo();
+        call.on('data', (d: unknown) => {
+          out.push(d);
+          if (out.length === 2) call.end();
+        });
+        call.on('end', () => resolve(out));
+        call.on('error', reject);
+        call.write({ list_services: '' });
+        call.write({ file_containing_symbol: 'tessera.gateway.v1.ChatCompletionRequest' });
+      });
+      client.close();
+      expect(replies[0].list_services_response.service.map((s: { name: string }) => s.name)).toEqual([SERVICES.gateway.name]);
+      const files = replies[1].file_descriptor_response.file_descriptor_proto as Buffer[];
+      // The symbol's file and its dependencies come back (@grpc/reflection renames files after their
+      // package); a serialized FileDescriptorProto holds its package name as a plain string.
+      const text = files.map((b) => Buffer.from(b).toString('latin1')).join('\n');
+      for (const pkgName of ['tessera.gateway.v1', 'tessera.common.v1', 'tessera.feedback.v1', 'google.protobuf']) {
+        expect(text).toContain(pkgName);
+      }
+      expect(text).toContain('ChatCompletionRequest');
+    } finally {
+      server.forceShutdown();
+    }
   });
 });
