@@ -265,6 +265,22 @@ describe('values.schema.json rejects invalid values with a clear message', () =>
   });
 });
 
+describe('NOTES.txt', () => {
+  it('tells how to reach the gateway and warns when a GPU stage falls back to an HPA', async () => {
+    const notes = async (extra: string[]) => {
+      const r = await helm(['install', 'r', chart.dir, '--dry-run=client', '-n', NS, ...EXTERNAL, ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.slice(r.stdout.indexOf('NOTES:'));
+    };
+    const withoutKeda = await notes([]);
+    expect(withoutKeda).toContain(`kubectl -n ${NS} port-forward svc/r-tessera-gateway 8080`);
+    expect(withoutKeda).toContain(`helm test r -n ${NS}`);
+    expect(withoutKeda.match(/NOTE: (\w+) autoscales with an HPA on CPU/g)).toHaveLength(3);
+    const keda = STAGES.flatMap((st) => ['--set', `services.${st}.autoscaling.mode=keda`]);
+    expect(await notes(keda)).not.toContain('autoscales with an HPA');
+  });
+});
+
 describe('offline manifest validation', () => {
   it('rejects a rendered object that breaks its Kubernetes or KEDA schema (so the checks above can fail)', async () => {
     const objs = await render(ciFile('gpu-keda.yaml'));
