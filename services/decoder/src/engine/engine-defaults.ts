@@ -13,7 +13,8 @@ export const GREEDY: Readonly<SamplingParams> = Object.freeze({
   stop: [],
   stopTokenIds: [],
   ignoreEos: false,
-  logprobs: 0,
+  logprobs: false,
+  topLogprobs: 0,
 });
 
 export function samplingParams(over: Partial<SamplingParams> = {}): SamplingParams {

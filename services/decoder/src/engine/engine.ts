@@ -45,6 +45,8 @@ export interface EngineStats {
   steps: number;
   prefixCacheHits: number;
   prefixCacheQueries: number;
+  /** Tokens generated since start. */
+  generatedTokens: number;
 }
 
 export interface EngineOptions {
@@ -68,6 +70,7 @@ export class Engine {
   private readonly prefixCache: PrefixCache;
   private reservedBytes = 0;
   private steps = 0;
+  private generatedTokens = 0;
   private stopped = false;
   private idle: (() => void) | undefined;
   private loopDone: Promise<void>;
@@ -135,6 +138,11 @@ export class Engine {
     return true;
   }
 
+  /** Tenant of a live request (Cancel checks it), undefined when unknown or finished. */
+  tenantOf(requestId: string): string | undefined {
+    return this.byId.get(requestId)?.tenant;
+  }
+
   stats(): EngineStats {
     let used = 0;
     for (const s of this.live) used += s.kvLen;
@@ -150,6 +158,7 @@ export class Engine {
       steps: this.steps,
       prefixCacheHits: this.prefixCache.hits,
       prefixCacheQueries: this.prefixCache.queries,
+      generatedTokens: this.generatedTokens,
     };
   }
 
@@ -180,6 +189,7 @@ export class Engine {
     while (!this.stopped) {
       this.reap();
       const admitted = this.admit();
+      this.observer.onStats?.(this.stats());
       if (admitted.length === 0 && this.batch.size === 0) {
         await new Promise<void>((resolve) => (this.idle = resolve));
         continue;
@@ -203,7 +213,9 @@ export class Engine {
       const err = seq.cancelRequested;
       if (!err) continue;
       this.queue.remove(seq);
-      this.finish(seq, err.code === ErrorCode.CANCELLED ? 'cancelled' : 'error', { error: err });
+      // decoding.v1: a client cancel and an expired deadline both end with CANCELLED (the error says which).
+      const cancelled = err.code === ErrorCode.CANCELLED || err.code === ErrorCode.DEADLINE_EXCEEDED;
+      this.finish(seq, cancelled ? 'cancelled' : 'error', { error: err });
     }
     this.batch.flush();
   }
@@ -306,6 +318,7 @@ export class Engine {
     seq.tLast = now;
     const id = s.tokenId;
     seq.generated.push(id);
+    this.generatedTokens++;
     seq.lastToken = id;
     seq.penalties.outputCounts.set(id, (seq.penalties.outputCounts.get(id) ?? 0) + 1);
 
@@ -337,6 +350,7 @@ export class Engine {
     const last: EngineChunk = {
       ...(o.chunk ?? { text: '', tokenIds: [] }),
       finishReason: reason,
+      seed: seq.seed,
       usage,
       timings,
       ...(o.stopReason !== undefined && { stopReason: o.stopReason }),

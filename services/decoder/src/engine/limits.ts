@@ -17,6 +17,7 @@ export interface EngineLimits {
   maxStopStrings: number;
   maxStopStringLength: number;
   maxLogprobs: number;
+  maxStopTokenIds: number;
   /** Prefix-cache entries kept (0 = off). */
   prefixCacheEntries: number;
 }
@@ -29,8 +30,9 @@ export const DEFAULT_LIMITS: EngineLimits = Object.freeze({
   maxPrefillTokensPerStep: 4096,
   maxTokensLimit: 4096,
   maxContext: 8192,
-  maxStopStrings: 16,
-  maxStopStringLength: 256,
+  maxStopStrings: 4,
+  maxStopStringLength: 64,
   maxLogprobs: 20,
+  maxStopTokenIds: 16,
   prefixCacheEntries: 0,
 });

@@ -1,3 +1,4 @@
+import type { EngineStats } from './engine.js';
 import type { FinishReason, Timings, Usage } from './types.js';
 
 /** Engine events that metrics and traces listen to; the engine itself depends on no telemetry. */
@@ -6,4 +7,6 @@ export interface EngineObserver {
   onToken?(tenant: string, interTokenS: number): void;
   onFinish?(tenant: string, reason: FinishReason, usage: Usage, timings: Timings, errorCode?: string): void;
   onRejected?(tenant: string, code: string): void;
+  /** After every engine step (and when the engine goes idle). */
+  onStats?(stats: EngineStats): void;
 }

@@ -51,8 +51,9 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
+/** A random seed below 2^53, so it survives the int64 → JS number of the wire and can be replayed. */
 export function randomSeed(): bigint {
   const a = new Uint32Array(2);
   crypto.getRandomValues(a);
-  return (BigInt(a[1]!) << 32n) | BigInt(a[0]!);
+  return (BigInt(a[1]! & 0x1fffff) << 32n) | BigInt(a[0]!);
 }

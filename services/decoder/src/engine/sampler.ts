@@ -32,7 +32,7 @@ export class Sampler {
   sample(logits: Float32Array, params: SamplingParams, penalties: PenaltyState, prng: Prng): SampleResult {
     const x = this.applyPenalties(logits, params, penalties);
     const tokenId = params.temperature === 0 || params.topK === 1 ? argmax(x) : this.draw(x, params, prng);
-    if (params.logprobs > 0) return { tokenId, logprob: topLogprobs(logits, tokenId, params.logprobs) };
+    if (params.logprobs) return { tokenId, logprob: topLogprobs(x, tokenId, params.topLogprobs, params.temperature === 0 ? 1 : 1 / params.temperature) };
     return { tokenId };
   }
 
@@ -185,13 +185,17 @@ function cutNucleus(sorted: Candidate[], z: number, topP: number): Candidate[] {
   return sorted;
 }
 
-/** Log-softmax of the raw logits: the chosen token's logprob and the top-n alternatives. */
-export function topLogprobs(logits: Float32Array, chosen: number, n: number): TokenLogprob {
+/**
+ * Log-softmax of the penalised logits scaled by 1/temperature (before top-k/top-p/min-p): the
+ * chosen token's logprob and the top-n alternatives.
+ */
+export function topLogprobs(logits: Float32Array, chosen: number, n: number, invT = 1): TokenLogprob {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
   let z = 0;
-  for (let i = 0; i < logits.length; i++) z += Math.exp(logits[i]! - max);
-  const lse = max + Math.log(z);
-  const top = topK(logits, n).map((c) => ({ tokenId: c.i, logprob: c.x - lse }));
-  return { tokenId: chosen, logprob: logits[chosen]! - lse, top };
+  for (let i = 0; i < logits.length; i++) z += Math.exp((logits[i]! - max) * invT);
+  const lse = Math.log(z);
+  const lp = (v: number): number => (v - max) * invT - lse;
+  const top = n > 0 ? topK(logits, n).map((c) => ({ tokenId: c.i, logprob: lp(c.x) })) : [];
+  return { tokenId: chosen, logprob: lp(logits[chosen]!), top };
 }

@@ -93,7 +93,7 @@ describe('engine scheduling (toy backend)', () => {
   it('an expired deadline ends the sequence with DEADLINE_EXCEEDED', async () => {
     const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens });
     const r = await collect(engine.submit(req('d', 4, { maxTokens: 400 }, { deadlineMs: Date.now() + 30 })));
-    expect(r.last.finishReason).toBe('error');
+    expect(r.last.finishReason).toBe('cancelled');
     expect(r.last.error?.code).toBe('DEADLINE_EXCEEDED');
     expect(engine.stats().kvUsedBytes).toBe(0);
     await engine.close();

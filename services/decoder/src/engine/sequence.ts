@@ -31,13 +31,16 @@ export class Sequence {
   tFirst = 0;
   tLast = 0;
 
+  readonly seed: bigint;
+
   constructor(
     readonly req: EngineRequest,
     readonly stream: ChunkStream<EngineChunk>,
     tokenBytes: TokenBytes,
     eosTokenIds: readonly number[],
   ) {
-    this.prng = new Prng(req.params.seed ?? randomSeed());
+    this.seed = req.params.seed ?? randomSeed();
+    this.prng = new Prng(this.seed);
     const p = req.params;
     this.penalties = {
       promptTokens: p.repetitionPenalty !== 1 ? new Set(req.promptTokenIds) : new Set(),
@@ -68,6 +71,7 @@ export class Sequence {
       prefillS: this.tPrefillEnd ? s(this.tPrefillEnd - this.tPrefillStart) : 0,
       timeToFirstTokenS: this.tFirst ? s(this.tFirst - this.tSubmit) : 0,
       perTokenS: n > 1 ? s(this.tLast - this.tFirst) / (n - 1) : 0,
+      decodeS: n > 1 ? s(this.tLast - this.tFirst) : 0,
       totalS: s(now - this.tSubmit),
     };
   }

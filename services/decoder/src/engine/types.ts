@@ -27,8 +27,10 @@ export interface SamplingParams {
   /** Token ids that end the sequence (in addition to the model's EOS unless ignoreEos). */
   stopTokenIds: number[];
   ignoreEos: boolean;
-  /** Top-n log-probabilities per generated token (0 = none). Computed on the raw model logits. */
-  logprobs: number;
+  /** Return the sampled token's log-probability (after penalties and temperature, as the contract says). */
+  logprobs: boolean;
+  /** With logprobs: the N most likely alternatives per position. */
+  topLogprobs: number;
 }
 
 export interface VisualInput {
@@ -72,6 +74,8 @@ export interface Timings {
   timeToFirstTokenS: number;
   /** Mean inter-token latency of the decode phase. */
   perTokenS: number;
+  /** Decode phase: first token to last token. */
+  decodeS: number;
   totalS: number;
 }
 
@@ -82,6 +86,8 @@ export interface EngineChunk {
   logprobs?: TokenLogprob[];
   /** Set on the last chunk only. */
   finishReason?: FinishReason;
+  /** Last chunk: the seed the sequence's PRNG used (drawn when the request gave none). */
+  seed?: bigint;
   /** Which stop string or token id ended the sequence. */
   stopReason?: string | number;
   usage?: Usage;

@@ -2,7 +2,7 @@
  * Request validation before anything is queued: a bad request is refused with INVALID_ARGUMENT
  * naming its field and the limit, and never reaches the batch.
  */
-import { invalidArgument } from '@tessera/runtime';
+import { invalidArgument, resourceExhausted } from '@tessera/runtime';
 import type { BackendInfo } from './backend.js';
 import type { EngineLimits } from './limits.js';
 import type { EngineRequest } from './types.js';
@@ -17,20 +17,24 @@ export function validateRequest(req: EngineRequest, info: BackendInfo, limits: E
   }
   if (n >= ctx) throw invalidArgument('prompt', `prompt is ${n} tokens, the context holds ${ctx}`, `prompt tokens < ${ctx}`);
   if (n + p.maxTokens > ctx) {
-    throw invalidArgument('max_tokens', `prompt (${n}) + max_tokens (${p.maxTokens}) exceeds the context of ${ctx} tokens`, `prompt + max_tokens <= ${ctx}`);
+    // decoding.v1 names this RESOURCE_EXHAUSTED (a smaller max_tokens fits); no retry hint.
+    throw resourceExhausted('max_tokens', `prompt (${n}) + max_tokens (${p.maxTokens}) exceeds the context of ${ctx} tokens`, `prompt + max_tokens <= ${ctx}`);
   }
-  if (!(p.temperature >= 0) || !Number.isFinite(p.temperature)) throw invalidArgument('temperature', `temperature must be >= 0, got ${p.temperature}`, 'temperature >= 0');
+  if (!(p.temperature >= 0 && p.temperature <= 2)) throw invalidArgument('temperature', `temperature must be in [0, 2], got ${p.temperature}`, '0 <= temperature <= 2');
   if (!(p.topP > 0 && p.topP <= 1)) throw invalidArgument('top_p', `top_p must be in (0, 1], got ${p.topP}`, '0 < top_p <= 1');
-  if (!Number.isInteger(p.topK) || p.topK < 0) throw invalidArgument('top_k', `top_k must be an integer >= 0, got ${p.topK}`, 'top_k >= 0 (0 = off)');
-  if (!(p.minP >= 0 && p.minP < 1)) throw invalidArgument('min_p', `min_p must be in [0, 1), got ${p.minP}`, '0 <= min_p < 1');
-  if (!(p.repetitionPenalty > 0) || !Number.isFinite(p.repetitionPenalty)) {
-    throw invalidArgument('repetition_penalty', `repetition_penalty must be > 0, got ${p.repetitionPenalty}`, 'repetition_penalty > 0 (1 = off)');
+  if (!Number.isInteger(p.topK) || p.topK < 0 || p.topK > info.vocabSize) throw invalidArgument('top_k', `top_k must be an integer in [0, ${info.vocabSize}], got ${p.topK}`, `0 <= top_k <= ${info.vocabSize} (0 = off)`);
+  if (!(p.minP >= 0 && p.minP <= 1)) throw invalidArgument('min_p', `min_p must be in [0, 1], got ${p.minP}`, '0 <= min_p <= 1');
+  if (!(p.repetitionPenalty > 0 && p.repetitionPenalty <= 2)) {
+    throw invalidArgument('repetition_penalty', `repetition_penalty must be in (0, 2], got ${p.repetitionPenalty}`, '0 < repetition_penalty <= 2 (1 = off)');
   }
   for (const [field, v] of [['presence_penalty', p.presencePenalty], ['frequency_penalty', p.frequencyPenalty]] as const) {
     if (!(v >= -2 && v <= 2)) throw invalidArgument(field, `${field} must be in [-2, 2], got ${v}`, `-2 <= ${field} <= 2`);
   }
-  if (!Number.isInteger(p.logprobs) || p.logprobs < 0 || p.logprobs > limits.maxLogprobs) {
-    throw invalidArgument('logprobs', `logprobs must be in [0, ${limits.maxLogprobs}], got ${p.logprobs}`, `0 <= logprobs <= ${limits.maxLogprobs}`);
+  if (!Number.isInteger(p.topLogprobs) || p.topLogprobs < 0 || p.topLogprobs > limits.maxLogprobs) {
+    throw invalidArgument('top_logprobs', `top_logprobs must be in [0, ${limits.maxLogprobs}], got ${p.topLogprobs}`, `0 <= top_logprobs <= ${limits.maxLogprobs}`);
+  }
+  if (p.stopTokenIds.length > limits.maxStopTokenIds) {
+    throw invalidArgument('stop_token_ids', `at most ${limits.maxStopTokenIds} stop token ids, got ${p.stopTokenIds.length}`, `stop_token_ids <= ${limits.maxStopTokenIds}`);
   }
   if (p.stop.length > limits.maxStopStrings) throw invalidArgument('stop', `at most ${limits.maxStopStrings} stop strings, got ${p.stop.length}`, `stop count <= ${limits.maxStopStrings}`);
   p.stop.forEach((s, i) => {

@@ -1,0 +1,81 @@
+/**
+ * Decoder metrics, fed by engine events. Two families:
+ *  - the exact vLLM names (`vllm:num_requests_running`, …, label `model_name`). We expose vLLM's own
+ *    names rather than a `tessera:` prefix because the consumers that matter (Gateway API Inference
+ *    Extension / llm-d EPP scorers, KEDA Prometheus recipes, vLLM Grafana dashboards) look these
+ *    names up verbatim; semantics and units match vLLM's (kv_cache_usage_perc is a 0..1 fraction).
+ *    The names come from @tessera/telemetry's registry, which already fixed them for the platform.
+ *  - the OpenTelemetry GenAI semantic conventions (gen_ai.server.*, gen_ai.client.token.usage).
+ */
+import { Metric, metrics, type MetricSpec, type MetricsRegistry } from '@tessera/telemetry';
+import type { EngineStats } from './engine/engine.js';
+import type { EngineObserver } from './engine/observer.js';
+import type { FinishReason, Timings, Usage } from './engine/types.js';
+
+const LATENCY_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** vLLM names that @tessera/telemetry does not list (same semantics as vLLM's docs/design/metrics.md). */
+export const DecoderMetric = {
+  requestSuccess: { name: 'vllm:request_success_total', kind: 'counter', help: 'Finished requests by finished_reason (stop|length|cancelled|error)', labels: ['model_name', 'finished_reason'] },
+  e2eLatency: { name: 'vllm:e2e_request_latency_seconds', kind: 'histogram', help: 'End-to-end request latency inside the decoder', labels: ['model_name'], buckets: LATENCY_S },
+  queueTime: { name: 'vllm:request_queue_time_seconds', kind: 'histogram', help: 'Time waiting for admission', labels: ['model_name'], buckets: LATENCY_S },
+  prefillTime: { name: 'vllm:request_prefill_time_seconds', kind: 'histogram', help: 'Prompt prefill time', labels: ['model_name'], buckets: LATENCY_S },
+  prefixQueries: { name: 'vllm:prefix_cache_queries_total', kind: 'counter', help: 'Prefix cache lookups', labels: ['model_name'] },
+  prefixHits: { name: 'vllm:prefix_cache_hits_total', kind: 'counter', help: 'Prefix cache hits', labels: ['model_name'] },
+  rejected: { name: 'tessera_decoder_rejected_total', kind: 'counter', help: 'Requests refused at admission by code (INVALID_ARGUMENT, RESOURCE_EXHAUSTED, …)', labels: ['model_name', 'code'] },
+  visualTokens: { name: 'tessera_decoder_visual_tokens_total', kind: 'counter', help: 'Visual token embeddings placed into prompts', labels: ['model_name'] },
+  kvUsedBytes: { name: 'tessera_decoder_kv_used_bytes', kind: 'gauge', help: 'KV cache bytes held by live sequences', labels: ['model_name'] },
+} as const satisfies Record<string, MetricSpec>;
+
+export class DecoderMetrics implements EngineObserver {
+  private readonly m: { model_name: string };
+  private readonly g: { model: string; op: string };
+  private lastPrefix = { q: 0, h: 0 };
+  private readonly r: MetricsRegistry;
+
+  constructor(modelName: string, registry: MetricsRegistry = metrics()) {
+    this.r = registry;
+    this.m = { model_name: modelName };
+    this.g = { model: modelName, op: 'chat' };
+  }
+
+  onFirstToken(_tenant: string, ttftS: number, queueS: number, prefillS: number): void {
+    this.r.histogram(Metric.vllmTimeToFirstToken).observe(this.m, ttftS);
+    this.r.histogram(DecoderMetric.queueTime).observe(this.m, queueS);
+    this.r.histogram(DecoderMetric.prefillTime).observe(this.m, prefillS);
+    this.r.histogram(Metric.genAiServerTimeToFirstToken).observe({ gen_ai_request_model: this.g.model }, ttftS);
+  }
+
+  onToken(_tenant: string, interTokenS: number): void {
+    this.r.histogram(Metric.vllmInterTokenLatency).observe(this.m, interTokenS);
+    this.r.counter(Metric.vllmGenerationTokens).inc(this.m);
+  }
+
+  onFinish(_tenant: string, reason: FinishReason, usage: Usage, t: Timings): void {
+    if (usage.completionTokens > 0) this.r.counter(Metric.vllmGenerationTokens).inc(this.m); // the first token
+    this.r.counter(Metric.vllmPromptTokens).inc(this.m, usage.promptTokens);
+    this.r.counter(DecoderMetric.visualTokens).inc(this.m, usage.visualTokens);
+    this.r.counter(DecoderMetric.requestSuccess).inc({ ...this.m, finished_reason: reason });
+    this.r.histogram(DecoderMetric.e2eLatency).observe(this.m, t.totalS);
+    const ga = { gen_ai_operation_name: this.g.op, gen_ai_request_model: this.g.model };
+    this.r.histogram(Metric.genAiServerRequestDuration).observe(ga, t.totalS);
+    this.r.histogram(Metric.genAiClientTokenUsage).observe({ ...ga, gen_ai_token_type: 'input' }, usage.promptTokens);
+    this.r.histogram(Metric.genAiClientTokenUsage).observe({ ...ga, gen_ai_token_type: 'output' }, usage.completionTokens);
+    if (usage.completionTokens > 1) this.r.histogram(Metric.genAiServerTimePerOutputToken).observe({ gen_ai_request_model: this.g.model }, t.perTokenS);
+  }
+
+  onRejected(_tenant: string, code: string): void {
+    this.r.counter(DecoderMetric.rejected).inc({ ...this.m, code });
+  }
+
+  /** Gauges from a stats snapshot (called every engine step and before a scrape). */
+  onStats(s: EngineStats): void {
+    this.r.gauge(Metric.vllmRequestsRunning).set(this.m, s.running);
+    this.r.gauge(Metric.vllmRequestsWaiting).set(this.m, s.waiting);
+    this.r.gauge(Metric.vllmKvCacheUsage).set(this.m, s.kvBudgetBytes ? s.kvUsedBytes / s.kvBudgetBytes : 0);
+    this.r.gauge(DecoderMetric.kvUsedBytes).set(this.m, s.kvUsedBytes);
+    if (s.prefixCacheQueries > this.lastPrefix.q) this.r.counter(DecoderMetric.prefixQueries).inc(this.m, s.prefixCacheQueries - this.lastPrefix.q);
+    if (s.prefixCacheHits > this.lastPrefix.h) this.r.counter(DecoderMetric.prefixHits).inc(this.m, s.prefixCacheHits - this.lastPrefix.h);
+    this.lastPrefix = { q: s.prefixCacheQueries, h: s.prefixCacheHits };
+  }
+}
