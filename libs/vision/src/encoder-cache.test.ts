@@ -54,6 +54,16 @@ describe('EncoderCache (real nats-server)', () => {
     expect(await cache.read(ab!)).not.toBeNull();
   });
 
+  it('re-opening an existing bucket keeps its entries and applies a new TTL and cap', async () => {
+    const first = await EncoderCache.open(nc, { bucket: 'cache-reopen', ttlMs: 60_000, maxBytes: 8 * 1024 * 1024 });
+    await first.store(key(), tokens(100, 4), { dtype: 'float32', shape: [1], plan: {} });
+    const again = await EncoderCache.open(nc, { bucket: 'cache-reopen', ttlMs: 120_000, maxBytes: 16 * 1024 * 1024 });
+    expect(await again.lookup(key())).not.toBeNull();
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.streams.info('OBJ_cache-reopen');
+    expect(info.config).toMatchObject({ max_age: 120_000 * 1_000_000, max_bytes: 16 * 1024 * 1024, discard: 'old' });
+  });
+
   it('entries expire after the TTL', async () => {
     const cache = await EncoderCache.open(nc, { bucket: 'cache-ttl', ttlMs: 1000 });
     await cache.store(key(), tokens(100, 3), { dtype: 'float32', shape: [1], plan: {} });

@@ -73,12 +73,19 @@ export class EncoderCache {
     const ttlMs = options.ttlMs ?? DEFAULT_ENCODER_CACHE.ttlMs;
     const maxBytes = options.maxBytes ?? DEFAULT_ENCODER_CACHE.maxBytes;
     const js = nc.jetstream();
-    const kv = await js.views.kv(bucket, { history: 1, ttl: ttlMs, max_bytes: Math.max(1024 * 1024, Math.floor(maxBytes / 64)) });
+    // Index entries are ~0.5 KiB against ≥ 100 KiB of tokens each, so 1/64 of the cap is plenty.
+    const kvBytes = Math.max(1024 * 1024, Math.floor(maxBytes / 64));
+    const kv = await js.views.kv(bucket, { history: 1, ttl: ttlMs, max_bytes: kvBytes });
     const os = await js.views.os(bucket, { ttl: nanos(ttlMs), max_bytes: maxBytes });
+    // Binding to existing buckets keeps their old settings; apply the configured TTL and cap (and
+    // discard=old, which the client libraries do not set) so a config change takes effect on restart.
     const jsm = await nc.jetstreamManager();
-    for (const name of [`KV_${bucket}`, `OBJ_${bucket}`]) {
-      const info = await jsm.streams.info(name);
-      if (info.config.discard !== DiscardPolicy.Old) await jsm.streams.update(name, { ...info.config, discard: DiscardPolicy.Old });
+    for (const [name, bytes] of [[`KV_${bucket}`, kvBytes], [`OBJ_${bucket}`, maxBytes]] as const) {
+      const { config } = await jsm.streams.info(name);
+      const want = { discard: DiscardPolicy.Old, max_age: nanos(ttlMs), max_bytes: bytes };
+      if (config.discard !== want.discard || config.max_age !== want.max_age || config.max_bytes !== want.max_bytes) {
+        await jsm.streams.update(name, { ...config, ...want });
+      }
     }
     return new EncoderCache(kv, os, bucket, ttlMs);
   }
