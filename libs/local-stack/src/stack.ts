@@ -87,42 +87,42 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
     await nats?.stop();
   };
   try {
-    // Stages first: the gateway's readiness depends on them.
-    const order = [...services].sort((a, b) => Number(a === 'gateway') - Number(b === 'gateway'));
-    for (const name of order) {
-      for (let index = 0; index < (opts.replicas?.[name] ?? 1); index++) {
-        const grpcPort = name === 'gateway' && opts.grpcPort ? opts.grpcPort : await freePort();
-        if (name === 'gateway') gatewayGrpc = grpcPort;
-        const metricsPort = await freePort();
-        const stateDir = join(workDir, name);
-        mkdirSync(stateDir, { recursive: true });
-        const env: Record<string, string> = {
-          ...(process.env as Record<string, string>),
-          NATS_URL: natsUrl,
-          TESSERA_GRPC_PORT: String(grpcPort),
-          TESSERA_METRICS_PORT: String(metricsPort),
-          TESSERA_MODEL_DIR: opts.modelDir,
-          TESSERA_DATA_DIR: stateDir,
-          TESSERA_INSTANCE: `${name}-${index}`,
-          OTEL_SERVICE_NAME: `tessera-${name}`,
-          ...(name === 'gateway' && { TESSERA_HTTP_PORT: String(httpPort) }),
-          ...opts.env,
-          ...opts.serviceEnv?.[name],
-        };
-        const logFile = join(workDir, 'logs', `${name}-${index}.log`);
-        const log = createWriteStream(logFile);
-        const child = spawn(process.execPath, ['--import', 'tsx', ENTRY(name)], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-        child.stdout!.pipe(log);
-        child.stderr!.pipe(log);
-        if (opts.echoLogs) {
-          child.stdout!.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
-          child.stderr!.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
-        }
-        const sp: ServiceProcess = { name, index, grpcPort, metricsPort, process: child, logFile };
-        processes.push(sp);
-        await waitServing(sp, opts.startTimeoutMs ?? 90_000);
+    // Every stage boots in parallel (model loading dominates); the gateway last, once they serve.
+    const launch = async (name: ServiceName, index: number) => {
+      const grpcPort = name === 'gateway' && opts.grpcPort ? opts.grpcPort : await freePort();
+      if (name === 'gateway') gatewayGrpc = grpcPort;
+      const metricsPort = await freePort();
+      const stateDir = join(workDir, name);
+      mkdirSync(stateDir, { recursive: true });
+      const env: Record<string, string> = {
+        ...(process.env as Record<string, string>),
+        NATS_URL: natsUrl,
+        TESSERA_GRPC_PORT: String(grpcPort),
+        TESSERA_METRICS_PORT: String(metricsPort),
+        TESSERA_MODEL_DIR: opts.modelDir,
+        TESSERA_DATA_DIR: stateDir,
+        TESSERA_INSTANCE: `${name}-${index}`,
+        OTEL_SERVICE_NAME: `tessera-${name}`,
+        ...(name === 'gateway' && { TESSERA_HTTP_PORT: String(httpPort) }),
+        ...opts.env,
+        ...opts.serviceEnv?.[name],
+      };
+      const logFile = join(workDir, 'logs', `${name}-${index}.log`);
+      const log = createWriteStream(logFile);
+      const child = spawn(process.execPath, ['--import', 'tsx', ENTRY(name)], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.pipe(log);
+      child.stderr!.pipe(log);
+      if (opts.echoLogs) {
+        child.stdout!.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
+        child.stderr!.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
       }
-    }
+      const sp: ServiceProcess = { name, index, grpcPort, metricsPort, process: child, logFile };
+      processes.push(sp);
+      await waitServing(sp, opts.startTimeoutMs ?? 120_000);
+    };
+    const replicas = (name: ServiceName) => Array.from({ length: opts.replicas?.[name] ?? 1 }, (_, i) => i);
+    await Promise.all(services.filter((n) => n !== 'gateway').flatMap((name) => replicas(name).map((i) => launch(name, i))));
+    if (services.includes('gateway')) for (const i of replicas('gateway')) await launch('gateway', i);
   } catch (err) {
     await stop();
     throw err;
