@@ -1,1 +1,9 @@
-export {};
+/** @tessera/feedback: the feedback service (log, projector, stores, exports, review queue). */
+export { feedbackService } from './service.js';
+export { FeedbackCore, type CoreOptions, type FilterInput } from './feedback-core.js';
+export { openFeedback, openStore, type FeedbackSettings, type FeedbackStack, type StoreSettings } from './assemble.js';
+export { loadFeedbackConfig, feedbackSettings, schema as feedbackConfigSchema, type FeedbackConfig } from './config.js';
+export { EXPORT_FORMATS, type ExportFormat } from './export/formats.js';
+export { EXPORT_SCHEMAS, validateRow } from './export/schemas.js';
+export { TextOffsets } from './domain/offsets.js';
+export { DEFAULT_CATEGORIES, Taxonomy } from './domain/taxonomy.js';

@@ -17,17 +17,16 @@ export interface ProjectorOptions {
 /**
  * Reads the log through a durable pull consumer and applies it to the store in batches.
  * Order per batch: store.apply (written) → ack the batch's last message (AckPolicy.All acks
- * everything before it). A kill between the two redelivers the batch, and the store skips
- * sequences it already holds: nothing lost, nothing applied twice. When the store is behind the
- * consumer's ack floor (a lost or fresh store directory) the consumer is recreated to start at
- * store.lastSeq + 1, so the stream — the source of truth — rebuilds the store.
+ * everything before it). The consumer always starts at store.lastSeq + 1 (see subscribe), so a
+ * kill anywhere between write and ack only replays events the store skips: nothing lost, nothing
+ * applied twice; a fresh or lost store directory is rebuilt from the stream, the source of truth.
  */
 export class Projector {
   private applied = 0;
   private msgs: ConsumerMessages | undefined;
   private pending: JsMsg[] = [];
   private flushing: Promise<void> | undefined;
-  private waiters: { seq: number; resolve: () => void }[] = [];
+  private waiters: { seq: number; done: (ok: boolean) => void }[] = [];
   private loop: Promise<void> | undefined;
   private stopped = false;
   private readonly now: () => number;
@@ -47,6 +46,17 @@ export class Projector {
 
   async start(): Promise<void> {
     this.applied = await this.store.lastSeq();
+    await this.subscribe();
+  }
+
+  /**
+   * (Re)creates the durable consumer at store.lastSeq + 1 and consumes from there. Recreating it
+   * on every start matters: messages a killed predecessor had pulled but not acked would only
+   * come back after ack_wait, *after* newer ones, and the store — which skips seq <= lastSeq —
+   * would then drop them. Starting exactly after what the store holds keeps the log applied in
+   * order with no gap, whatever the consumer's previous state.
+   */
+  private async subscribe(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
     const cfg: Partial<ConsumerConfig> = {
       durable_name: this.opts.durable,
@@ -55,19 +65,25 @@ export class Projector {
       max_ack_pending: Math.max(10_000, this.opts.batch * 4),
       ...(this.applied > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.applied + 1 } : { deliver_policy: DeliverPolicy.All }),
     };
-    try {
-      const info = await jsm.consumers.info(this.opts.stream, this.opts.durable);
-      if (info.ack_floor.stream_seq > this.applied) {
-        await jsm.consumers.delete(this.opts.stream, this.opts.durable);
-        await jsm.consumers.add(this.opts.stream, cfg);
-      }
-    } catch (err) {
+    await jsm.consumers.delete(this.opts.stream, this.opts.durable).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
-      await jsm.consumers.add(this.opts.stream, cfg);
-    }
+    });
+    await jsm.consumers.add(this.opts.stream, cfg);
     const consumer = await this.nc.jetstream().consumers.get(this.opts.stream, this.opts.durable);
+    this.pending = [];
     this.msgs = await consumer.consume({ max_messages: this.opts.batch });
     this.loop = this.run(this.msgs);
+  }
+
+  /** After a failed write: drop what was pulled and resume right after the store's last sequence. */
+  private async resubscribe(): Promise<void> {
+    this.msgs?.stop();
+    await this.loop?.catch(() => undefined);
+    if (this.stopped) return;
+    await new Promise((r) => setTimeout(r, 500));
+    if (this.stopped) return;
+    this.applied = await this.store.lastSeq();
+    await this.subscribe();
   }
 
   private async run(msgs: ConsumerMessages): Promise<void> {
@@ -79,12 +95,14 @@ export class Projector {
   }
 
   private async flush(): Promise<void> {
+    let failed = false;
     try {
       while (this.pending.length > 0 && !this.stopped) {
         const batch = this.pending;
         this.pending = [];
         const events: SequencedEvent[] = [];
         for (const m of batch) {
+          if (m.seq <= this.applied) continue; // a redelivery of what the store holds
           try {
             events.push({ seq: m.seq, event: decodeEvent(m.data) });
           } catch (err) {
@@ -98,16 +116,18 @@ export class Projector {
         this.wake();
       }
     } catch (err) {
+      failed = true;
       this.opts.onError?.(err);
     } finally {
       this.flushing = undefined;
     }
+    if (failed) await this.resubscribe().catch((err: unknown) => this.opts.onError?.(err));
   }
 
   private wake(): void {
     if (this.waiters.length === 0) return;
     const still: typeof this.waiters = [];
-    for (const w of this.waiters) (w.seq <= this.applied ? w.resolve() : still.push(w));
+    for (const w of this.waiters) (w.seq <= this.applied ? w.done(true) : still.push(w));
     this.waiters = still;
   }
 
@@ -119,17 +139,17 @@ export class Projector {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         resolve(false);
       }, timeoutMs);
-      const waiter = { seq, resolve: () => (clearTimeout(timer), resolve(true)) };
+      const waiter = { seq, done: (ok: boolean) => (clearTimeout(timer), resolve(ok)) };
       this.waiters.push(waiter);
     });
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.msgs?.stop();
     await this.loop?.catch(() => undefined);
     await this.flushing;
-    this.stopped = true;
-    for (const w of this.waiters) w.resolve();
+    for (const w of this.waiters) w.done(false);
     this.waiters = [];
   }
 }
