@@ -21,6 +21,7 @@ export {
 } from './services.js';
 
 export {
+  TENSOR_CONTENT_TYPE,
   DTYPE_BYTES,
   numElements,
   tensorProblem,

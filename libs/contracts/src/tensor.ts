@@ -14,6 +14,9 @@ import { Dtype, type Tensor } from './gen/tessera/common/v1/common.js';
 // (x64, arm64) is little-endian, so fail loudly instead of byte-swapping on an exotic host.
 if (endianness() !== 'LE') throw new Error('@tessera/contracts: tensors assume a little-endian host');
 
+/** ObjectRef.content_type of a tensor's raw bytes stored as a claim check. */
+export const TENSOR_CONTENT_TYPE = 'application/x-tessera-tensor';
+
 /** Bytes per element of each dtype (0 for UNSPECIFIED). */
 export const DTYPE_BYTES: Readonly<Record<Dtype, number>> = Object.freeze({
   [Dtype.UNSPECIFIED]: 0,
