@@ -110,6 +110,8 @@ describe('tessera ctl status', () => {
     expect(byStage.gateway).toMatchObject({ desired: 2, autoscaler: { kind: 'none' }, backlog: null, modelRevision: null });
     // The cordoned node's GPUs are not schedulable capacity.
     expect(s.gpuTotals).toEqual({ nodes: 2, allocatable: 4 });
+    // slicer 1 + resampler 1 + decoder 2 pods, one GPU each (the chart's nvidia.com/gpu limit).
+    expect(s.gpusRequestedByRelease).toBe(4);
     expect(s.gpuNodes.map((n: any) => [n.name, n.allocatableGpus, n.schedulable])).toEqual([
       ['gpu-a100-0', 4, true],
       ['gpu-a100-1', 2, false],
@@ -131,6 +133,7 @@ describe('tessera ctl status', () => {
     expect(r.out).toMatch(/\ndecoder\s+2\/2\s+2\s+2\s+keda 1-6\s+-\s+minicpm-v-2_6\n/);
     expect(r.out).toMatch(/\ngateway\s+2\/2\s+2\s+2\s+-\s+-\s+-\n/);
     expect(r.out).toContain('warning: backlog unknown: pass --nats-monitor');
+    expect(r.out).not.toContain('GPU pool:');
     expect(r.out).toMatch(/warning: GPU nodes unknown: list GPU nodes: forbidden \(403\) by RBAC: nodes is forbidden: User "system:serviceaccount:ops:operator" cannot list resource "nodes"/);
   });
 
@@ -140,6 +143,8 @@ describe('tessera ctl status', () => {
     api.put(pod);
     const r = await ctl('status');
     expect(r.out).toMatch(/decoder .* minicpm-v-2_6 \(pods: minicpm-v-2_6x1, minicpm-v-2_6-oldx1\)/);
+    expect(r.out).toContain('GPU pool: 2 node(s), 4 allocatable GPU(s) on ready, schedulable nodes; 4 requested by release r');
+    expect(r.out).toMatch(/\ngpu-a100-1\s+true\s+false\s+2\s+2\n/);
   });
 });
 

@@ -19,7 +19,7 @@ export function formatStatus(s: ClusterStatus): string {
   );
   out.push('');
   if (s.gpuNodes) {
-    out.push(`GPU pool: ${s.gpuTotals!.nodes} node(s), ${s.gpuTotals!.allocatable} allocatable GPU(s) on ready, schedulable nodes`);
+    out.push(`GPU pool: ${s.gpuTotals!.nodes} node(s), ${s.gpuTotals!.allocatable} allocatable GPU(s) on ready, schedulable nodes; ${s.gpusRequestedByRelease} requested by release ${s.release}`);
     if (s.gpuNodes.length > 0) {
       out.push(renderTable(['NODE', 'READY', 'SCHEDULABLE', 'GPU-ALLOCATABLE', 'GPU-CAPACITY'], s.gpuNodes.map((n) => [n.name, String(n.ready), String(n.schedulable), String(n.allocatableGpus), String(n.capacityGpus)])));
     }

@@ -39,6 +39,8 @@ export interface ClusterStatus {
   /** null when the nodes could not be read (cluster-scoped RBAC); see warnings. */
   gpuNodes: GpuNode[] | null;
   gpuTotals: { nodes: number; allocatable: number } | null;
+  /** GPUs this release's pods (running or pending) ask for: compare with gpuTotals.allocatable. */
+  gpusRequestedByRelease: number;
   warnings: string[];
 }
 
@@ -132,6 +134,11 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
       podRevisions,
     });
   }
+  let gpusRequestedByRelease = 0;
+  for (const p of pods.items) {
+    if (p.status?.phase !== 'Running' && p.status?.phase !== 'Pending') continue;
+    for (const c of p.spec?.containers ?? []) gpusRequestedByRelease += quantity(c.resources?.limits?.[opts.gpuResource]);
+  }
   const gpuTotals = gpuNodes ? { nodes: gpuNodes.length, allocatable: gpuNodes.filter((n) => n.ready && n.schedulable).reduce((s, n) => s + n.allocatableGpus, 0) } : null;
   return {
     context: kube.config.getCurrentContext(),
@@ -141,6 +148,7 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
     stages: stages.filter((s) => s.deployment !== null),
     gpuNodes,
     gpuTotals,
+    gpusRequestedByRelease,
     warnings,
   };
 }
