@@ -4,6 +4,7 @@
  */
 export { Engine, type EngineOptions, type EngineStats, type GenerationHandle } from './engine/engine.js';
 export type { DecoderBackend, BackendInfo, ForwardInput, ForwardOutput, LayerKv, KvArray } from './engine/backend.js';
+export { kvBytesPerToken as kvBytesPerTokenOf } from './engine/backend.js';
 export { DEFAULT_LIMITS, type EngineLimits } from './engine/limits.js';
 export type { EngineRequest, EngineChunk, SamplingParams, FinishReason, Usage, Timings } from './engine/types.js';
 export { samplingParams } from './engine/engine-defaults.js';

@@ -1,0 +1,87 @@
+/**
+ * Decoder benchmark: `npx tsx bench/decoder/main.ts` (bench preset; TESSERA_MODEL_DIR overrides).
+ *
+ * 1. single-stream decode tokens/s and MBU (bytes read per step × tokens/s ÷ memory bandwidth
+ *    measured in this run by a 256 MiB copy);
+ * 2. aggregate tokens/s with 1, 4, 8 and 16 concurrent streams (continuous batching), the ratio
+ *    against 1 stream, and TTFT p50/p99 under each load;
+ * 3. the same decoder driven by @huggingface/transformers' generate(), when its loader accepts it.
+ * Env: BENCH_TOKENS (default 32), BENCH_LEVELS (default 1,4,8,16), TESSERA_INTRA_OP_THREADS (default 2).
+ */
+import { ensureBenchModel } from './bench-model.js';
+import { Engine, assemblePrompt, kvBytesPerTokenOf, loadDecoderModel, samplingParams, type EngineChunk } from '@tessera/decoder';
+import { transformersBaseline } from './transformers-baseline.js';
+
+const TOKENS = Number(process.env.BENCH_TOKENS ?? 32);
+const LEVELS = (process.env.BENCH_LEVELS ?? '1,4,8,16').split(',').map(Number);
+const THREADS = Number(process.env.TESSERA_INTRA_OP_THREADS ?? 2);
+const log = (s: string): void => console.log(s);
+
+function copyBandwidth(): number {
+  const n = 32 * 1024 * 1024; // 256 MiB of float64
+  const a = new Float64Array(n).fill(1);
+  const b = new Float64Array(n);
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    b.set(a);
+    best = Math.min(best, performance.now() - t);
+  }
+  return (2 * n * 8) / (best / 1000); // read + write
+}
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+const dir = await ensureBenchModel(log);
+const m = await loadDecoderModel(dir, { intraOpNumThreads: THREADS });
+const info = m.backend.info;
+log(`model ${dir}\n  layers ${info.numLayers}, hidden ${info.hiddenSize}, vocab ${info.vocabSize}, decoder weights ${(info.weightBytes / 1e9).toFixed(2)} GB fp32, ${THREADS} ORT threads`);
+const bw = copyBandwidth();
+log(`memory bandwidth (256 MiB copy, read+write, this run): ${(bw / 1e9).toFixed(1)} GB/s`);
+
+const prompt = (i: number): Int32Array =>
+  assemblePrompt({ messages: [{ role: 'user', parts: [{ kind: 'text', text: `Request ${i}: write a short story about a lighthouse keeper${' and the sea'.repeat(i % 4)}.` }] }], images: [] }, m.tokenizer, { hiddenSize: info.hiddenSize, queryNum: m.queryNum }, { maxImages: 0 }).tokenIds;
+
+async function level(concurrency: number): Promise<{ tokS: number; ttft: number[]; itl: number[]; wall: number; tokens: number }> {
+  const engine = new Engine({ backend: m.backend, tokenBytes: m.tokenizer.tokenBytes, limits: { maxBatchSize: Math.max(concurrency, 1), prefixCacheEntries: 0 } });
+  const t0 = performance.now();
+  const runs = Array.from({ length: concurrency }, async (_, i) => {
+    const h = engine.submit({ requestId: `b${concurrency}-${i}`, tenant: `t${i % 4}`, promptTokenIds: prompt(i), params: samplingParams({ maxTokens: TOKENS, ignoreEos: true }) });
+    let last: EngineChunk | undefined;
+    for await (const c of h.chunks) last = c;
+    return last!;
+  });
+  const done = await Promise.all(runs);
+  const wall = (performance.now() - t0) / 1000;
+  await engine.close();
+  const tokens = done.reduce((n, c) => n + (c.usage?.completionTokens ?? 0), 0);
+  return { tokS: tokens / wall, ttft: done.map((c) => c.timings!.timeToFirstTokenS), itl: done.map((c) => c.timings!.perTokenS), wall, tokens };
+}
+
+// Warm-up: first ORT runs allocate arenas.
+await level(1);
+
+log('\n## single stream');
+const single = await level(1);
+const decodeTokS = 1 / single.itl[0]!;
+const kvBytes = kvBytesPerTokenOf(info) * (prompt(0).length + TOKENS / 2);
+const mbu = ((info.weightBytes + kvBytes) * decodeTokS) / bw;
+log(`decode ${decodeTokS.toFixed(2)} tok/s (ITL ${(single.itl[0]! * 1000).toFixed(1)} ms), TTFT ${(single.ttft[0]! * 1000).toFixed(0)} ms, end-to-end ${single.tokS.toFixed(2)} tok/s`);
+log(`MBU ${(mbu * 100).toFixed(0)}% of the measured ${(bw / 1e9).toFixed(1)} GB/s (roofline ${(bw / (info.weightBytes + kvBytes)).toFixed(1)} tok/s)`);
+
+log('\n## concurrent streams (continuous batching)');
+log('| streams | tokens | wall s | aggregate tok/s | × vs 1 | TTFT p50 ms | TTFT p99 ms | ITL p50 ms |');
+log('|---|---|---|---|---|---|---|---|');
+let base = 0;
+for (const c of LEVELS) {
+  const r = c === 1 ? single : await level(c);
+  if (c === 1) base = r.tokS;
+  log(`| ${c} | ${r.tokens} | ${r.wall.toFixed(1)} | ${r.tokS.toFixed(2)} | ${base ? (r.tokS / base).toFixed(2) : '-'} | ${(pct(r.ttft, 50) * 1000).toFixed(0)} | ${(pct(r.ttft, 99) * 1000).toFixed(0)} | ${(pct(r.itl, 50) * 1000).toFixed(0)} |`);
+}
+
+log('\n## outside baseline: @huggingface/transformers generate()');
+log(await transformersBaseline(dir, prompt(0), TOKENS, single, THREADS));
+await m.model.release();
