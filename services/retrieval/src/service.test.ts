@@ -1,0 +1,121 @@
+/**
+ * RetrievalService over a real nats-server (request/reply) and gRPC: ingestion, query, errors with
+ * field details, tenant isolation through the tessera-tenant header.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { retrievalV1 } from '@tessera/contracts';
+import { grpcClient, hosted, natsClient, startService, TesseraError, type ServiceClient, type ServiceHost } from '@tessera/runtime';
+import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { loadRetrievalConfig } from './config.js';
+import { openEngine, type OpenedEngine } from './open-engine.js';
+import { createRetrievalService } from './service.js';
+
+type Client = ServiceClient<typeof retrievalV1.RetrievalServiceService>;
+const dir = mkdtempSync(join(tmpdir(), 'retrieval-svc-'));
+let server: NatsServerHandle;
+let nc: NatsConnection;
+let host: ServiceHost;
+let opened: OpenedEngine;
+let nats: Client;
+let grpc: Client;
+const ACME = { tenant: 'acme', timeoutMs: 20_000 };
+const GLOBEX = { tenant: 'globex', timeoutMs: 20_000 };
+
+async function failure(p: Promise<unknown>): Promise<TesseraError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as TesseraError;
+  }
+  throw new Error('expected a failure');
+}
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+  const config = loadRetrievalConfig({ NATS_URL: server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_RETRIEVAL_DATA_DIR: dir });
+  opened = await openEngine(config);
+  host = await startService({
+    config,
+    nc,
+    services: [hosted({ definition: retrievalV1.RetrievalServiceService, impl: createRetrievalService(opened.engine) })],
+    handleSignals: false,
+    metricsEndpoint: false,
+    telemetry: { inMemory: true },
+  });
+  nats = natsClient(nc, retrievalV1.RetrievalServiceService);
+  grpc = grpcClient(retrievalV1.RetrievalServiceService, `127.0.0.1:${host.grpcPort}`);
+}, 60_000);
+
+afterAll(async () => {
+  nats?.close();
+  grpc?.close();
+  await host?.shutdown();
+  await opened?.close();
+  await nc?.close();
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('RetrievalService over NATS and gRPC', () => {
+  it('create → add documents → query with sources, over both transports', async () => {
+    const created = await nats.createCollection({ name: 'kb', description: 'test', distance: retrievalV1.Distance.UNSPECIFIED, embeddingModel: '', dimension: 0, getOrCreate: false }, ACME);
+    expect(created.created).toBe(true);
+    expect(created.collection).toMatchObject({ name: 'kb', distance: retrievalV1.Distance.COSINE, embeddingModel: 'hash-ngram-v1-256', dimension: 256 });
+    const add = await nats.addDocuments(
+      {
+        collection: 'kb',
+        documents: [
+          { id: 'fuji', text: 'Mount Fuji is the highest mountain in Japan, 3776 metres tall.', metadata: { lang: 'en', year: 2020 } },
+          { id: 'bosphorus', text: 'The Bosphorus strait divides Istanbul between Europe and Asia.', metadata: { lang: 'en', year: 2021 } },
+        ],
+        split: { strategy: retrievalV1.SplitOptions_Strategy.RECURSIVE, chunkSize: 200, chunkOverlap: 20, separators: [], locale: '' },
+        async: false,
+      },
+      ACME,
+    );
+    expect(add.job).toMatchObject({ state: retrievalV1.IngestionJob_State.SUCCEEDED, documentsDone: 2, chunksWritten: 2 });
+    const q = await grpc.query({ collection: 'kb', query: { $case: 'text', text: 'highest mountain in Japan' }, k: 2, mode: retrievalV1.SearchMode.UNSPECIFIED, includeVectors: false, where: { year: { $gte: 2020 } } }, ACME);
+    expect(q.mode).toBe(retrievalV1.SearchMode.DENSE);
+    expect(q.results[0]).toMatchObject({ id: 'fuji#0', metadata: { document_id: 'fuji', lang: 'en', year: 2020, chunk_index: 0 } });
+    expect(q.results[0]!.relevance).toBeGreaterThan(q.results[1]!.relevance);
+    const hyb = await nats.query({ collection: 'kb', query: { $case: 'text', text: 'Bosphorus' }, k: 1, mode: retrievalV1.SearchMode.HYBRID, includeVectors: false }, ACME);
+    expect(hyb.results[0]!.id).toBe('bosphorus#0');
+    expect((await nats.count({ collection: 'kb' }, ACME)).count).toBe(2);
+    const got = await grpc.get({ collection: 'kb', ids: [], where: { lang: 'en' }, limit: 10, offset: 0, includeVectors: true }, ACME);
+    expect(got.records.map((r) => r.id)).toEqual(['bosphorus#0', 'fuji#0']);
+    expect(got.records[0]!.vector).toHaveLength(256);
+  });
+
+  it('async ingestion: job id, then GetIngestionJob until done', async () => {
+    const docs = Array.from({ length: 40 }, (_, i) => ({ id: `d${i}`, text: `Document ${i} about topic ${i % 5}.`, metadata: {} }));
+    const add = await nats.addDocuments({ collection: 'kb', documents: docs, async: true }, ACME);
+    expect(add.documentIds).toHaveLength(40);
+    let job = add.job!;
+    for (let i = 0; i < 200 && job.state !== retrievalV1.IngestionJob_State.SUCCEEDED && job.state !== retrievalV1.IngestionJob_State.FAILED; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      job = (await nats.getIngestionJob({ jobId: add.job!.id }, ACME)).job!;
+    }
+    expect(job).toMatchObject({ state: retrievalV1.IngestionJob_State.SUCCEEDED, documentsDone: 40, documentsTotal: 40 });
+    expect((await failure(nats.getIngestionJob({ jobId: add.job!.id }, GLOBEX))).code).toBe('NOT_FOUND');
+  });
+
+  it('errors carry code and field over both transports; tenants are isolated', async () => {
+    const e1 = await failure(nats.query({ collection: 'kb', query: { $case: 'text', text: 'x' }, k: 1000, mode: 0, includeVectors: false }, ACME));
+    expect([e1.code, e1.details.field]).toEqual(['INVALID_ARGUMENT', 'k']);
+    const e2 = await failure(grpc.query({ collection: 'kb', query: { $case: 'vector', vector: { values: [1, 2, 3] } }, k: 1, mode: 0, includeVectors: false }, ACME));
+    expect([e2.code, e2.details.field]).toEqual(['INVALID_ARGUMENT', 'vector']);
+    const e3 = await failure(grpc.query({ collection: 'kb', query: { $case: 'text', text: 'x' }, k: 1, mode: 0, includeVectors: false, where: { lang: { $like: 'e%' } } }, ACME));
+    expect([e3.code, e3.details.field]).toEqual(['INVALID_ARGUMENT', 'where.lang.$like']);
+    const e4 = await failure(nats.count({ collection: 'kb' }, GLOBEX));
+    expect(e4.code).toBe('NOT_FOUND');
+    const e5 = await failure(nats.addDocuments({ collection: 'kb', documents: [{ id: 'e', text: '', metadata: {} }], async: false }, ACME));
+    expect([e5.code, e5.details.field]).toEqual(['INVALID_ARGUMENT', 'documents[0].text']);
+    expect((await nats.listCollections({ pageSize: 0, pageToken: '' }, GLOBEX)).collections).toEqual([]);
+    expect((await nats.listCollections({ pageSize: 0, pageToken: '' }, ACME)).collections.map((c) => c.name)).toEqual(['kb']);
+  });
+});
