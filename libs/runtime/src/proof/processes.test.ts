@@ -8,6 +8,7 @@ import { SpanKind, context, trace } from '@opentelemetry/api';
 import { connect, type NatsConnection } from 'nats';
 import { collectSpans, spawnTs, startNatsServer, type NatsServerHandle, type SpanCollector, type SpanRecord, type SpawnedProcess } from '@tessera/testing';
 import { natsClient } from '../nats/client.js';
+import { grpcClient } from '../grpc/client.js';
 import { ECHO_WORK_QUEUE, EchoServiceService, type EchoRequest } from './echo-service.js';
 import type { ServiceClient } from '../client-types.js';
 
@@ -84,6 +85,20 @@ describe('runtime across processes', () => {
     const processSpan = theirs.find((s) => s.kind === SpanKind.CONSUMER)!;
     expect(processSpan).toMatchObject({ name: 'process tessera.work.echo.v1.EchoService.Work', parentSpanId: send.spanContext().spanId, service: 'echo-worker' });
     expect(theirs.find((s) => s.name === 'echo compute')).toMatchObject({ parentSpanId: processSpan.spanId });
+  });
+
+  it('serves the same implementation over gRPC from the same process', async () => {
+    const b = children.at(-1)!;
+    const ready = JSON.parse((await b.waitForLine(/^tessera-ready /)).slice('tessera-ready '.length)) as { grpcPort: number };
+    const g = grpcClient(EchoServiceService, `127.0.0.1:${ready.grpcPort}`);
+    try {
+      await expect(g.echo(req({ text: 'over grpc' }), { tenant: 'acme' })).resolves.toMatchObject({ text: 'over grpc', pid: b.pid, tenant: 'acme' });
+      const got: number[] = [];
+      for await (const m of g.count({ count: 5, delayMs: 0, failAfter: 0 }, { tenant: 'acme' })) got.push(m.n);
+      expect(got).toEqual([0, 1, 2, 3, 4]);
+    } finally {
+      g.close();
+    }
   });
 
   it('on SIGTERM past the grace time, naks the job back and exits; another worker finishes it', async () => {
