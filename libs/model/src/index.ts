@@ -23,3 +23,5 @@ export { ensureTinyModel, ensureTinyModelPaths, modelCacheRoot, TINY_MODEL_TAG, 
 export { GraphBuilder, f, FloatAttr } from './onnx/graph-builder.js';
 export { WeightSink } from './onnx/weight-sink.js';
 export { readTensorBytes } from './checkpoint/safetensors.js';
+export { parseNpy, encodeNpy, parseNpz, encodeNpz, type NdArray, type NpyDtype } from './npy.js';
+export { runStageRaw } from './runtime/run-stage-raw.js';
