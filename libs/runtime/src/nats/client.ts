@@ -102,10 +102,16 @@ class NatsClientCore {
     return outboundBody(this.nc, info.def.requestSerialize(req), h, this.o.payload ?? {});
   }
 
-  private async decodeReply(info: MethodInfo, m: Msg): Promise<unknown> {
+  private decodeReply(info: MethodInfo, m: Msg): unknown {
     const err = errorFromHeaders(m.headers);
     if (err) throw err;
     const what = `${info.service}/${info.method} reply`;
+    // Inline fast path (every token chunk): no promise per message.
+    if (!m.headers?.get(Header.CLAIM)) return decodeOrThrow((b) => info.def.responseDeserialize(b), Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength), what);
+    return this.decodeClaimed(info, m, what);
+  }
+
+  private async decodeClaimed(info: MethodInfo, m: Msg, what: string): Promise<unknown> {
     // Replies are produced by our own servers, which claim-check above the threshold; accept up to NATS max_payload inline.
     const bytes = await inboundBytes(this.nc, m.data, m.headers, { ...this.o.payload, maxInlineBytes: Number.MAX_SAFE_INTEGER }, what);
     return decodeOrThrow((b) => info.def.responseDeserialize(b), bytes, what);

@@ -136,15 +136,21 @@ export async function serveCall(a: ServeArgs): Promise<Outcome> {
       const chunks = metrics().counter(Metric.streamChunks);
       const labels = { method: what, transport: a.transport };
       const it = (a.fn(request, ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+      // One abort promise per call (not per chunk): a handler that ignores ctx.signal still stops streaming.
+      const aborted = raceAbort(new Promise<never>(() => {}), ctx.signal);
+      aborted.catch(() => {});
+      let n = 0;
       try {
         for (;;) {
           ctx.throwIfAborted();
-          const r = await raceAbort(it.next(), ctx.signal);
+          const r = await Promise.race([it.next(), aborted]);
           if (r.done) break;
-          await sender.send(a.info.def.responseSerialize(r.value));
-          chunks.inc(labels);
+          const pending = sender.send(a.info.def.responseSerialize(r.value));
+          if (pending) await pending;
+          n++;
         }
       } finally {
+        chunks.inc(labels, n);
         void it.return?.()?.catch(() => {});
       }
       sender.end();

@@ -12,7 +12,7 @@ import { abortReason } from '../context.js';
 import { ErrorCode, TesseraError } from '../errors.js';
 import { Header } from '../wire-headers.js';
 import { setErrorHeaders } from './errors.js';
-import { outboundBody, type PayloadPolicy } from './payload.js';
+import { DEFAULT_THRESHOLD, outboundBody, type PayloadPolicy } from './payload.js';
 
 export const DEFAULT_WINDOW = 64;
 export const MAX_WINDOW = 4096;
@@ -51,33 +51,41 @@ export class StreamSender {
     }
   }
 
-  /** Sends one chunk, waiting for credit first when the window is full. */
-  async send(bytes: Uint8Array): Promise<void> {
+  /**
+   * Sends one chunk, waiting for credit first when the window is full. Returns undefined (no
+   * promise, no microtask) on the common path: window open and payload inline.
+   */
+  send(bytes: Uint8Array): Promise<void> | undefined {
     const signal = this.s.controller.signal;
-    while (this.sub && this.seq > this.acked + this.s.window) {
-      if (signal.aborted) throw abortReason(signal);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.s.controller.abort(new TesseraError(ErrorCode.CANCELLED, `client granted no stream credit for ${this.s.creditTimeoutMs} ms: treated as gone`));
-          resolve();
-        }, this.s.creditTimeoutMs);
-        const done = () => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          this.wake = undefined;
-          resolve();
-        };
-        this.wake = done;
-        signal.addEventListener('abort', done, { once: true });
-      });
-    }
     if (signal.aborted) throw abortReason(signal);
+    if (this.sub && this.seq > this.acked + this.s.window) return this.waitCredit().then(() => this.send(bytes));
     const h = natsHeaders();
     h.set(Header.SEQ, String(this.seq));
     h.set(Header.ATTEMPT, String(this.s.attempt));
-    const body = await outboundBody(this.s.nc, bytes, h, this.s.payload);
-    this.s.nc.publish(this.s.replyTo, body, { headers: h });
     this.seq++;
+    if (bytes.length <= (this.s.payload.claimThresholdBytes ?? DEFAULT_THRESHOLD)) {
+      this.s.nc.publish(this.s.replyTo, bytes, { headers: h });
+      return undefined;
+    }
+    return outboundBody(this.s.nc, bytes, h, this.s.payload).then((body) => this.s.nc.publish(this.s.replyTo, body, { headers: h }));
+  }
+
+  private waitCredit(): Promise<void> {
+    const signal = this.s.controller.signal;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.s.controller.abort(new TesseraError(ErrorCode.CANCELLED, `client granted no stream credit for ${this.s.creditTimeoutMs} ms: treated as gone`));
+        done();
+      }, this.s.creditTimeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.wake = undefined;
+        resolve();
+      };
+      this.wake = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   /** The end marker (with the error, if any). Always call once. */
