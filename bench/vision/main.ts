@@ -1,6 +1,7 @@
 /**
  * Vision path benchmark: `npx tsx bench/vision/main.ts` (env: TESSERA_MODEL_DIR = a built model,
- * default the tiny model; BENCH_RUNS = repetitions, default 3; TESSERA_INTRA_OP_THREADS, default 1).
+ * default the tiny model; BENCH_RUNS = repetitions, default 3; TESSERA_INTRA_OP_THREADS, default 1;
+ * TESSERA_PREPROCESS_WORKERS, default 2).
  *
  * 1. per image size (0.3, 2, 12 MP JPEG): decode + slice + preprocess ms, vision encode ms per slice,
  *    resample ms per slice (medians);
@@ -43,7 +44,8 @@ async function main(): Promise<void> {
   await model.load(['vision', 'resampler']);
   console.log(`model ${dir} (vision hidden ${model.config.vision.hiddenSize}, ${model.config.vision.numLayers} layers; llm hidden ${model.config.llm.hiddenSize}); intra-op threads ${threads}; ${RUNS} runs, medians\n`);
   const limits = { ...DEFAULT_IMAGE_LIMITS, maxPixels: 50_000_000 };
-  const settings = { limits, normalization: DEFAULT_NORMALIZATION, defaults: DEFAULT_SLICE_OPTIONS, batchWindowMs: 5, maxBatch: 16 };
+  const workers = Number(process.env.TESSERA_PREPROCESS_WORKERS ?? 2);
+  const settings = { limits, normalization: DEFAULT_NORMALIZATION, defaults: DEFAULT_SLICE_OPTIONS, batchWindowMs: 5, maxBatch: 16, preprocessWorkers: workers };
 
   // 1. per image size
   console.log('| image | slices | decode+slice+preprocess ms | vision ms / slice | resample ms / slice |');
@@ -73,6 +75,8 @@ async function main(): Promise<void> {
 
   // 2. micro-batching: 8 images one at a time vs all 8 concurrently (0.3 MP each: overview + 1 slice)
   const encoder = new SliceEncoder(model.vision, settings);
+  await encoder.pool.ready();
+  console.log(`\npreprocessing on ${workers} worker thread(s) (TESSERA_PREPROCESS_WORKERS)`);
   const resampler = new ResampleBatcher(model.resampler, { windowMs: 5, maxBatch: 16 });
   const images = await Promise.all(Array.from({ length: 8 }, (_, i) => photo(640, 480, 10 + i)));
   const pipeline = async (img: Buffer) => {
@@ -123,6 +127,7 @@ async function main(): Promise<void> {
   } finally {
     await nc.close();
     await nats.stop();
+    await encoder.close();
     await model.release();
   }
 }

@@ -27,3 +27,4 @@ export { toPatchStrip, batchPatchStrips, toChannelFirst, type PatchStrip, type P
 export { EncoderCache, DEFAULT_ENCODER_CACHE, type EncoderCacheOptions, type EncoderCacheKey, type EncoderCacheEntry, type CachedObjectRef } from './encoder-cache.js';
 export { MicroBatcher, type MicroBatcherOptions, type MicroBatchStats } from './micro-batcher.js';
 export { slicePlanToProto, slicePlanFromProto, sliceOptionsFromProto } from './plan-proto.js';
+export { PreprocessPool, type PooledImage } from './preprocess-pool.js';

@@ -23,6 +23,7 @@ const slicer = await openSlicer(modelDir, {
   },
   batchWindowMs: config.batchWindow,
   maxBatch: config.maxBatch,
+  preprocessWorkers: config.preprocessWorkers,
 });
 
 let nc: import('nats').NatsConnection | undefined;
@@ -42,6 +43,9 @@ const host = await startService({
   config,
   services: [hosted({ definition: visionV1.SlicerServiceService, impl, workQueue: { stage: 'slicer', methods: ['sliceAndEncode'] } })],
   reflection: { protoFiles: [PROTO_FILES.vision, PROTO_FILES.common], includeDirs: [PROTO_ROOT] },
-  onShutdown: () => slicer.model.release(),
+  onShutdown: async () => {
+    await slicer.encoder.close();
+    await slicer.model.release();
+  },
 });
 nc = host.nc;

@@ -17,7 +17,7 @@ export interface OpenedSlicer {
 
 export async function openSlicer(
   modelDir: string,
-  o: { runtime: RuntimeOptions; limits: ImageLimits; batchWindowMs: number; maxBatch: number },
+  o: { runtime: RuntimeOptions; limits: ImageLimits; batchWindowMs: number; maxBatch: number; preprocessWorkers: number },
 ): Promise<OpenedSlicer> {
   const model = await openModel(modelDir, o.runtime);
   await model.load(['vision']);
@@ -29,6 +29,7 @@ export async function openSlicer(
     maxSliceNums: Math.min(pp.slice.maxSliceNums ?? m.maxSliceNums, o.limits.maxSliceNums),
     patchSize: m.vision.patchSize,
   };
-  const encoder = new SliceEncoder(model.vision, { limits: o.limits, normalization: pp.normalization, defaults, batchWindowMs: o.batchWindowMs, maxBatch: o.maxBatch });
+  const encoder = new SliceEncoder(model.vision, { limits: o.limits, normalization: pp.normalization, defaults, batchWindowMs: o.batchWindowMs, maxBatch: o.maxBatch, preprocessWorkers: o.preprocessWorkers });
+  await encoder.pool.ready();
   return { model, encoder, queryNum: m.resampler.queryNum, useImageId: m.useImageId };
 }

@@ -7,9 +7,8 @@ import { performance } from 'node:perf_hooks';
 import {
   MicroBatcher,
   planSlices,
-  prepareImage,
+  PreprocessPool,
   readImageHeader,
-  toChannelFirst,
   validateSliceOptions,
   type ImageLimits,
   type Normalization,
@@ -30,6 +29,8 @@ export interface SliceEncoderSettings {
   defaults: SliceOptions;
   batchWindowMs: number;
   maxBatch: number;
+  /** Worker threads for decode + resize + normalise (0 = on the event loop). */
+  preprocessWorkers: number;
 }
 
 export interface EncodedSlice {
@@ -51,12 +52,18 @@ type Pixels = { data: Float32Array; height: number; width: number };
 
 export class SliceEncoder {
   readonly batcher: MicroBatcher<Pixels, EncodedSlice>;
+  readonly pool: PreprocessPool;
 
   constructor(
     private readonly vision: VisionEncoder,
     readonly settings: SliceEncoderSettings,
   ) {
     this.batcher = new MicroBatcher((items) => this.vision.encodeSlices(items), { windowMs: settings.batchWindowMs, maxBatch: settings.maxBatch });
+    this.pool = new PreprocessPool(settings.preprocessWorkers);
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
   /** Request options over model defaults, validated against the limits. */
@@ -77,8 +84,8 @@ export class SliceEncoder {
   async encode(bytes: Uint8Array, requested: Partial<SliceOptions>, signal?: AbortSignal): Promise<EncodeResult> {
     const o = this.options(requested);
     const t0 = performance.now();
-    const prepared = await prepareImage(bytes, o, this.settings.limits);
-    const pixels = prepared.images.map((img) => ({ data: toChannelFirst(img.rgb, img.width, img.height, this.settings.normalization), height: img.height, width: img.width }));
+    const prepared = await this.pool.prepare(bytes, o, this.settings.limits, this.settings.normalization);
+    const pixels = prepared.images.map((img, k) => ({ data: prepared.pixels![k], height: img.height, width: img.width }));
     const t1 = performance.now();
     signal?.throwIfAborted();
     const slices = await this.batcher.submit(pixels, signal);

@@ -44,6 +44,7 @@ beforeAll(async () => {
     limits: { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, minSide: config.minImageSide, maxAspectRatio: config.maxAspectRatio, maxSliceNums: config.maxSliceNumsLimit },
     batchWindowMs: 5,
     maxBatch: 16,
+    preprocessWorkers: 1,
   });
   const impl = createSlicerService({
     encoder: slicer.encoder,
@@ -70,6 +71,7 @@ afterAll(async () => {
   client?.close();
   grpc?.close();
   await host?.shutdown();
+  await slicer?.encoder.close();
   await slicer?.model.release();
   await nc?.close();
   await server?.stop();
