@@ -1,9 +1,14 @@
 import type { NatsConnection } from 'nats';
 import type { feedbackV1 } from '@tessera/contracts';
 import type { ServiceClient } from '@tessera/runtime';
+import { DEFAULT_IMAGE_LIMITS } from '@tessera/vision';
+import { WEB_DIST_DIR } from '@tessera/web';
 import type { ChatLimits } from '../openai/limits.js';
 import type { ModelInfo } from '../orchestrator/model-catalog.js';
 import type { ApiKeyStore } from '../tenancy/api-keys.js';
+import { feedbackRoutes } from '../web/feedback-routes.js';
+import { slicePlanRoute } from '../web/slice-plan-route.js';
+import { staticFiles } from '../web/static-files.js';
 import type { Route } from './server.js';
 
 export interface ExtraRouteDeps {
@@ -15,7 +20,22 @@ export interface ExtraRouteDeps {
   limits: ChatLimits;
 }
 
-/** Routes beyond the OpenAI API (feedback, playground); each module adds its own. */
-export function extraRoutes(_deps: ExtraRouteDeps): Route[] {
-  return [];
+/** Feedback calls are small; 10 s covers a projector catch-up (feedback waits up to 5 s for it). */
+const FEEDBACK_TIMEOUT_MS = 10_000;
+/** A feedback body: 64 spans and a 4096-code-point comment fit in far less than 1 MiB. */
+const FEEDBACK_MAX_BODY = 1024 * 1024;
+
+/** Routes beyond the OpenAI API: feedback over HTTP, the slice plan, and the playground at `/`. */
+export function extraRoutes(deps: ExtraRouteDeps): Route[] {
+  const c = deps.model.manifest.config;
+  return [
+    feedbackRoutes({ keys: deps.keys, feedback: deps.feedback, maxBodyBytes: FEEDBACK_MAX_BODY, timeoutMs: FEEDBACK_TIMEOUT_MS }),
+    slicePlanRoute({
+      keys: deps.keys,
+      limits: { ...DEFAULT_IMAGE_LIMITS, maxBytes: deps.limits.maxImageBytes, maxSliceNums: deps.limits.maxSliceNums },
+      slicing: { scaleResolution: c.sliceImageSize, maxSliceNums: c.maxSliceNums, patchSize: c.vision.patchSize },
+      queryNum: deps.model.queryNum,
+    }),
+    staticFiles(deps.webDir || WEB_DIST_DIR),
+  ];
 }
