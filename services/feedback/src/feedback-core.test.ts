@@ -11,8 +11,9 @@ import type { ExportItem } from './export/exporter.js';
 import { EXPORT_FORMATS, type ExportFormat, type Row } from './export/formats.js';
 import { validateRow } from './export/schemas.js';
 import { FileStore } from './store/file-store.js';
+import { natsObjects } from './objects.js';
 import { PgStore } from './store/pg-store.js';
-import { IMG_A, IMG_B, JA_ANSWER, ZH_ANSWER, responseInput } from './test/fixtures.js';
+import { IMG_A, IMG_A_BYTES, IMG_B, IMG_B_BYTES, JA_ANSWER, ZH_ANSWER, responseInput } from './test/fixtures.js';
 import { testSettings } from './test/settings.js';
 
 /** PostgreSQL part: runs when the local server answers, otherwise skipped with the reason logged. */
@@ -65,7 +66,13 @@ for (const kind of ['file', 'postgres'] as const) {
       nats = await startNatsServer();
       nc = await connect({ servers: nats.url });
       dir = mkdtempSync(join(tmpdir(), 'feedback-core-'));
-      stack = await openFeedback(nc, testSettings(kind === 'file' ? { kind: 'file', dir, snapshotEvery: 1000, fsync: false } : { kind: 'postgres', url: PG_URL, schema, poolSize: 4 }));
+      const settings = testSettings(kind === 'file' ? { kind: 'file', dir, snapshotEvery: 1000, fsync: false } : { kind: 'postgres', url: PG_URL, schema, poolSize: 4 });
+      settings.core.objects = natsObjects(nc);
+      stack = await openFeedback(nc, settings);
+      // The prompt images exist in the claim-check bucket (A is shared by t1 and t2, B is t1's only).
+      const os = await nc.jetstream().views.os('tessera-payloads');
+      await os.putBlob({ name: IMG_A }, IMG_A_BYTES);
+      await os.putBlob({ name: IMG_B }, IMG_B_BYTES);
       const core = stack.core;
       // t1: A and B answer the same prompt, C another prompt (other image); t2 has its own A.
       await core.recordResponse('t1', responseInput({ responseId: 'A', answer: JA_ANSWER }));
@@ -192,6 +199,15 @@ for (const kind of ['file', 'postgres'] as const) {
         expect((await exportOf('t1', 'trl-dpo', {}, { maxRows: 2 })).rows).toHaveLength(2);
       });
 
+      it('inlines images as data URLs when asked', async () => {
+        const { rows } = await exportOf('t1', 'trl-dpo', {}, { imageMode: 'inline' });
+        const pref = rows.find((r) => r.id === 'f-pref')!;
+        expect(pref.images).toEqual([`data:image/png;base64,${Buffer.from(IMG_A_BYTES).toString('base64')}`]);
+        const rl = (await exportOf('t1', 'rlaif-v', {}, { imageMode: 'inline' })).rows.find((r) => r.id === 'f-fix')!;
+        expect(rl.image).toEqual({ bytes: Buffer.from(IMG_B_BYTES).toString('base64'), path: `tessera://tessera-payloads/${IMG_B}` });
+        expect(validateRow('rlaif-v', rl)).toEqual([]);
+      });
+
       it('ranks the review queue by uncertainty and category balance', async () => {
         const q = await stack.core.reviewQueue('t1', { pageSize: 10, pageToken: '' });
         // A was corrected by a human (done). C was corrected only by the AI judge: flagged, in bucket text_in_image.
@@ -225,7 +241,11 @@ for (const kind of ['file', 'postgres'] as const) {
         expect((await rejects(stack.core.eraseTenant('t1', 't1', 'nope'))).details.field).toBe('confirm');
         expect(await stack.log.tenantMessages('t1')).toBeGreaterThan(0);
         const res = await stack.core.eraseTenant('t1', 't1', 't1');
-        expect(res).toMatchObject({ responses: 3, feedback: 7, purgedEvents: 10 });
+        expect(res).toEqual({ responses: 3, feedback: 7, purgedEvents: 10, images: 1 });
+        // t1's own image is gone from the object store; the one t2's prompt also uses stays.
+        const os = await nc.jetstream().views.os('tessera-payloads');
+        expect(await os.getBlob(IMG_B)).toBeNull();
+        expect(Buffer.from((await os.getBlob(IMG_A))!)).toEqual(Buffer.from(IMG_A_BYTES));
         expect(await stack.store.counts('t1')).toEqual({ responses: 0, feedback: 0 });
         expect(await stack.log.tenantMessages('t1')).toBe(0);
         expect((await exportOf('t1', 'trl-dpo')).rows).toEqual([]);

@@ -10,7 +10,7 @@ import { spawnTs, startNatsServer, type NatsServerHandle, type SpawnedProcess } 
 import { JA_ANSWER } from './test/fixtures.js';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-const N = 1500;
+const N = 600;
 const WINDOW = 64;
 
 let nats: NatsServerHandle;

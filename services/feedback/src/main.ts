@@ -15,7 +15,8 @@ const config = loadFeedbackConfig();
 const log = consoleLogger(config.serviceName, config.logLevel);
 const settings = feedbackSettings(config);
 // One connection for the log, the projector and the bindings; this process closes it last.
-const nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), name: config.serviceName, maxReconnectAttempts: -1 });
+// noAsyncTraces: nats.js otherwise captures a stack (new Error) per request: ~7% of CPU at thousands of acks/s.
+const nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), name: config.serviceName, maxReconnectAttempts: -1, noAsyncTraces: true });
 settings.core.objects = natsObjects(nc);
 const stack = await openFeedback(nc, settings, (err) => log.error('projector', { err: String(err) }));
 const sweep = setInterval(() => {

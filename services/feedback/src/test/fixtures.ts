@@ -1,8 +1,12 @@
 import type { RecordResponseInput } from '../domain/input.js';
 
-/** 64-hex sha256-looking keys for image refs in tests. */
-export const IMG_A = 'a'.repeat(64);
-export const IMG_B = 'b'.repeat(64);
+import { createHash } from 'node:crypto';
+
+/** Two small "images" and their sha256 keys (as the claim-check object store names them). */
+export const IMG_A_BYTES = new Uint8Array([137, 80, 78, 71, 1, 2, 3]);
+export const IMG_B_BYTES = new Uint8Array([255, 216, 255, 9, 8, 7]);
+export const IMG_A = createHash('sha256').update(IMG_A_BYTES).digest('hex');
+export const IMG_B = createHash('sha256').update(IMG_B_BYTES).digest('hex');
 
 /** Japanese with astral characters: 𠮷 (U+20BB7), 𩸽 (U+29E3D), 🍣 (U+1F363) are 2 UTF-16 units each. */
 export const JA_ANSWER = '𠮷野家で𩸽を三匹食べた🍣。皿は青い。';
