@@ -4,7 +4,7 @@
  * Keys are the payload's sha256, so the same tensor/image is stored once and re-puts are free.
  */
 import { createHash } from 'node:crypto';
-import { nanos, type NatsConnection, type ObjectStore } from 'nats';
+import { headers as natsHeaders, nanos, nuid, type NatsConnection, type ObjectStore } from 'nats';
 import { ErrorCode, TesseraError } from './errors.js';
 
 export interface ObjectRef {
@@ -43,34 +43,111 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/**
+ * Objects are written and read in the JetStream Object Store layout (stream `OBJ_<bucket>`, chunks
+ * on `$O.<bucket>.C.<nuid>`, meta on `$O.<bucket>.M.<base64url(name)>` with a `SHA-256=` digest), so
+ * any NATS object-store client can read them. The bytes are moved here rather than through
+ * `ObjectStore.putBlob/getBlob` because those hash with a pure-JS SHA-256 (14 MiB/s measured on this
+ * machine vs 347 MiB/s for node:crypto), which capped claim checks at ~10 MiB/s.
+ */
+const CHUNK_BYTES = 256 * 1024;
+
+const b64urlPadded = (b: Uint8Array | string) => Buffer.from(b).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+
+interface ObjectMeta {
+  name: string;
+  bucket: string;
+  nuid: string;
+  size: number;
+  chunks: number;
+  digest: string;
+  deleted?: boolean;
+}
+
+async function readMeta(nc: NatsConnection, bucket: string, key: string): Promise<ObjectMeta | null> {
+  const jsm = await nc.jetstreamManager();
+  try {
+    const m = await jsm.streams.getMessage(`OBJ_${bucket}`, { last_by_subj: `$O.${bucket}.M.${b64urlPadded(key)}` });
+    return JSON.parse(Buffer.from(m.data).toString('utf8')) as ObjectMeta;
+  } catch (err) {
+    if ((err as { code?: string }).code === '404' || /no message found/i.test(String(err))) return null;
+    throw err;
+  }
+}
+
 /** Stores `bytes` (if not already there) and returns its reference. */
 export async function putPayload(nc: NatsConnection, bytes: Uint8Array, opts: ClaimCheckOptions = {}): Promise<ObjectRef> {
   const bucket = opts.bucket ?? DEFAULT_BUCKET;
-  const key = sha256Hex(bytes);
+  const hash = createHash('sha256').update(bytes).digest();
+  const key = hash.toString('hex');
   try {
-    const os = await store(nc, bucket, opts.ttlMs ?? DEFAULT_TTL_MS);
-    const info = await os.info(key);
-    if (!info || info.deleted || info.size !== bytes.length) await os.putBlob({ name: key }, bytes);
+    await store(nc, bucket, opts.ttlMs ?? DEFAULT_TTL_MS); // creates the bucket's stream once
+    const old = await readMeta(nc, bucket, key);
+    if (old && !old.deleted && old.size === bytes.length) return { bucket, key, size: bytes.length };
+    const js = nc.jetstream();
+    const id = nuid.next();
+    const chunkSubject = `$O.${bucket}.C.${id}`;
+    const acks: Promise<unknown>[] = [];
+    let chunks = 0;
+    for (let off = 0; off < bytes.length; off += CHUNK_BYTES) {
+      acks.push(js.publish(chunkSubject, bytes.subarray(off, Math.min(off + CHUNK_BYTES, bytes.length))));
+      chunks++;
+    }
+    await Promise.all(acks);
+    const meta = {
+      name: key,
+      bucket,
+      nuid: id,
+      size: bytes.length,
+      chunks,
+      mtime: new Date().toISOString(),
+      digest: `SHA-256=${b64urlPadded(hash)}`,
+      deleted: false,
+      options: { max_chunk_size: CHUNK_BYTES },
+    };
+    const h = natsHeaders();
+    h.set('Nats-Rollup', 'sub');
+    await js.publish(`$O.${bucket}.M.${b64urlPadded(key)}`, JSON.stringify(meta), { headers: h });
   } catch (err) {
-    throw new TesseraError(ErrorCode.UNAVAILABLE, `object store put failed for bucket ${bucket} (${bytes.length} bytes)`, { field: 'payload', bucket }, { cause: err });
+    throw new TesseraError(ErrorCode.UNAVAILABLE, `object store put failed for bucket ${bucket} (${bytes.length} bytes): ${err instanceof Error ? err.message : String(err)}`, { field: 'payload', bucket }, { cause: err });
   }
   return { bucket, key, size: bytes.length };
 }
 
 /** Reads the payload an ObjectRef points to; NOT_FOUND when it expired or never existed. */
 export async function getPayload(nc: NatsConnection, ref: ObjectRef, opts: ClaimCheckOptions = {}): Promise<Uint8Array> {
-  let data: Uint8Array | null;
+  let meta: ObjectMeta | null;
   try {
-    const os = await store(nc, ref.bucket, opts.ttlMs ?? DEFAULT_TTL_MS);
-    data = await os.getBlob(ref.key);
+    await store(nc, ref.bucket, opts.ttlMs ?? DEFAULT_TTL_MS);
+    meta = await readMeta(nc, ref.bucket, ref.key);
   } catch (err) {
     throw new TesseraError(ErrorCode.UNAVAILABLE, `object store get failed for ${ref.bucket}/${ref.key}`, { field: 'claim' }, { cause: err });
   }
-  if (!data) throw new TesseraError(ErrorCode.NOT_FOUND, `claim-check object ${ref.bucket}/${ref.key} not found (expired after the bucket TTL or never stored)`, { field: 'claim.key' });
-  if (data.length !== ref.size) {
-    throw new TesseraError(ErrorCode.INTERNAL, `claim-check object ${ref.key} has ${data.length} bytes, reference says ${ref.size}`, { field: 'claim.size' });
+  if (!meta || meta.deleted) throw new TesseraError(ErrorCode.NOT_FOUND, `claim-check object ${ref.bucket}/${ref.key} not found (expired after the bucket TTL or never stored)`, { field: 'claim.key' });
+  if (meta.size !== ref.size) {
+    throw new TesseraError(ErrorCode.INTERNAL, `claim-check object ${ref.key} has ${meta.size} bytes, reference says ${ref.size}`, { field: 'claim.size' });
   }
-  return data;
+  const out = Buffer.allocUnsafe(meta.size);
+  if (meta.size > 0) {
+    try {
+      const consumer = await nc.jetstream().consumers.get(`OBJ_${ref.bucket}`, { filterSubjects: `$O.${ref.bucket}.C.${meta.nuid}` });
+      const messages = await consumer.consume({ max_messages: 64 });
+      let off = 0;
+      for await (const m of messages) {
+        out.set(m.data, off);
+        off += m.data.length;
+        if (m.info.pending === 0 || off >= meta.size) break;
+      }
+      await messages.close();
+      if (off !== meta.size) throw new Error(`read ${off} of ${meta.size} bytes`);
+    } catch (err) {
+      throw new TesseraError(ErrorCode.UNAVAILABLE, `object store get failed for ${ref.bucket}/${ref.key}`, { field: 'claim' }, { cause: err });
+    }
+  }
+  if (`SHA-256=${b64urlPadded(createHash('sha256').update(out).digest())}` !== meta.digest) {
+    throw new TesseraError(ErrorCode.INTERNAL, `claim-check object ${ref.bucket}/${ref.key} is corrupt: sha256 does not match`, { field: 'claim.key' });
+  }
+  return out;
 }
 
 export function parseObjectRef(text: string): ObjectRef {
