@@ -7,14 +7,16 @@
  *  - its generate() slices `logits[:, -1, :]` from a [B, T, vocab] output; ours returns [B, vocab]
  *    for the last position only (the full prefill logits would be T × 152k floats).
  */
+import { readFileSync } from 'node:fs';
 import { readManifest } from '@tessera/model';
 
 export async function transformersBaseline(dir: string, _prompt: Int32Array, _tokens: number, _ours: unknown, _threads: number): Promise<string> {
-  let version = 'not installed';
+  let version = 'not installed at the root (only 3.0.2, an optional dependency of @lancedb/lancedb)';
   try {
-    const require = (await import('node:module')).createRequire(import.meta.url);
-    version = (require('@huggingface/transformers/package.json') as { version: string }).version;
-  } catch { /* not installed */ }
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    const v = pkg.dependencies?.['@huggingface/transformers'] ?? pkg.devDependencies?.['@huggingface/transformers'];
+    if (v) version = v;
+  } catch { /* no root package.json */ }
   const dec = readManifest(dir).stages.decoder;
   const inputs = dec.inputs.map((i) => i.name).filter((n) => !n.startsWith('past_'));
   const logits = dec.outputs.find((o) => o.name === 'logits');

@@ -91,7 +91,7 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   // Client cancel, client gone, deadline or shutdown: the sequence leaves the batch at the next step.
   const onAbort = (): void => {
     const r: unknown = ctx.signal.reason;
-    handle.cancel(r instanceof Error ? r.message : 'call aborted');
+    handle.cancel(r instanceof TesseraError ? r : r instanceof Error ? r.message : 'call aborted');
   };
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   let first = true;

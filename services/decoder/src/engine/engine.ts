@@ -27,7 +27,7 @@ import { validateRequest } from './validate.js';
 export interface GenerationHandle {
   readonly requestId: string;
   readonly chunks: AsyncIterable<EngineChunk>;
-  cancel(reason?: string): void;
+  cancel(reason?: string | TesseraError): void;
 }
 
 export interface EngineStats {
@@ -125,15 +125,15 @@ export class Engine {
     return {
       requestId: req.requestId,
       chunks: stream,
-      cancel: (reason?: string) => this.cancel(req.requestId, reason),
+      cancel: (reason?: string | TesseraError) => this.cancel(req.requestId, reason),
     };
   }
 
   /** Marks a sequence cancelled; it leaves the batch (and frees its KV) at the next step. */
-  cancel(requestId: string, reason = 'cancelled by client'): boolean {
+  cancel(requestId: string, reason: string | TesseraError = 'cancelled by client'): boolean {
     const seq = this.byId.get(requestId);
     if (!seq || seq.state === 'finished') return false;
-    seq.cancelRequested ??= new TesseraError(ErrorCode.CANCELLED, reason);
+    seq.cancelRequested ??= typeof reason === 'string' ? new TesseraError(ErrorCode.CANCELLED, reason) : reason;
     this.wake();
     return true;
   }
@@ -168,7 +168,7 @@ export class Engine {
     this.stopped = true;
     const err = new TesseraError(ErrorCode.UNAVAILABLE, 'decoder engine shut down');
     for (const s of [...this.queue, ...this.live]) s.cancelRequested ??= err;
-    this.reap();
+    // The loop reaps them at its next step boundary (never in the middle of a step) and then exits.
     this.wake();
     await this.loopDone;
   }
@@ -185,19 +185,28 @@ export class Engine {
     return Math.min(30_000, Math.max(100, Math.round(per * waves)));
   }
 
+  /** The only place sequences change state, so a step never sees its batch change under it. */
   private async loop(): Promise<void> {
-    while (!this.stopped) {
-      this.reap();
-      const admitted = this.admit();
-      this.observer.onStats?.(this.stats());
-      if (admitted.length === 0 && this.batch.size === 0) {
-        await new Promise<void>((resolve) => (this.idle = resolve));
-        continue;
+    for (;;) {
+      try {
+        this.reap();
+        if (this.stopped && this.live.size === 0 && this.queue.size === 0) return;
+        const admitted = this.admit();
+        this.observer.onStats?.(this.stats());
+        if (admitted.length === 0 && this.batch.size === 0) {
+          await new Promise<void>((resolve) => (this.idle = resolve));
+          continue;
+        }
+        for (const seq of admitted) await this.prefill(seq);
+        this.reap();
+        if (this.batch.size > 0) await this.decodeStep();
+        this.steps++;
+      } catch (err) {
+        // A bug here must not kill the engine: fail what is running and keep serving the queue.
+        const e = TesseraError.from(err);
+        for (const s of [...this.live]) this.finish(s, 'error', { error: e });
+        this.batch.flush();
       }
-      for (const seq of admitted) await this.prefill(seq);
-      this.reap();
-      if (this.batch.size > 0) await this.decodeStep();
-      this.steps++;
       // Let transports flush chunks and take new requests between steps.
       await new Promise((r) => setImmediate(r));
     }
@@ -281,7 +290,8 @@ export class Engine {
   }
 
   private async decodeStep(): Promise<void> {
-    const members = this.batch.nextMembers();
+    this.batch.flush();
+    const members = [...this.batch.members];
     let out: ForwardOutput;
     try {
       const embeds = await this.backend.embedTokens(Int32Array.from(members, (s) => s.lastToken));
