@@ -97,7 +97,12 @@ export class LanceStore implements VectorStore {
         new arrow.Field('vector', new arrow.FixedSizeList(spec.dimension, new arrow.Field('item', new arrow.Float32(), true)), false),
       ]);
       this.tables.delete(`${tdir}/${spec.name}`);
-      await db.createEmptyTable(spec.name, schema, { mode: 'overwrite' });
+      try {
+        await db.createEmptyTable(spec.name, schema, { mode: 'create' });
+      } catch {
+        // A table without a manifest is an orphan of a create interrupted before the manifest was written.
+        await db.createEmptyTable(spec.name, schema, { mode: 'overwrite' });
+      }
       const manifest: Manifest = { spec: { ...spec }, createdAt: new Date().toISOString() };
       await this.writeManifest(tdir, spec.name, manifest);
       return { collection: { ...manifest.spec, recordCount: 0, createdAt: new Date(manifest.createdAt) }, created: true };
@@ -246,7 +251,7 @@ export class LanceStore implements VectorStore {
     }
     const table = await this.table(tdir, name);
     const sql = compileFilter(q.filter, await this.columns(table));
-    let query = table.vectorSearch(Array.from(q.vector)).column('vector').distanceType(LANCE_DISTANCE[spec.distance]).limit(q.k).select(this.selectColumns(q.includeVectors));
+    let query = table.vectorSearch(Array.from(q.vector)).column('vector').distanceType(LANCE_DISTANCE[spec.distance]).limit(q.k).select([...this.selectColumns(q.includeVectors), '_distance']);
     if (sql) query = query.where(sql);
     if (await this.hasVectorIndex(table)) query = query.nprobes(this.o.nprobes).refineFactor(this.o.refineFactor);
     const rows = await query.toArray();
@@ -260,7 +265,7 @@ export class LanceStore implements VectorStore {
     const table = await this.table(tdir, name);
     if ((await table.countRows()) === 0) return [];
     const sql = compileFilter(q.filter, await this.columns(table));
-    let query = table.query().fullTextSearch(new lancedb.MatchQuery(q.tokens.join(' '), 'tokens')).limit(q.k).select(this.selectColumns(q.includeVectors));
+    let query = table.query().fullTextSearch(new lancedb.MatchQuery(q.tokens.join(' '), 'tokens')).limit(q.k).select([...this.selectColumns(q.includeVectors), '_score']);
     if (sql) query = query.where(sql);
     const rows = await query.toArray();
     return rows.map((r) => ({ record: toRecord(r, q.includeVectors), score: Number(r._score) }));
