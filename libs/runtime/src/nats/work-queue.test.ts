@@ -18,12 +18,13 @@ describe('JetStream work queue', () => {
   let binding: NatsBinding;
   let client: ServiceClient<typeof EchoServiceService>;
   const starts: string[] = [];
+  const streamEnds: number[] = [];
   const advisories: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
     server = await startNatsServer();
     nc = await connect({ servers: server.url });
-    const impl = echoService({ onStart: (m, ctx) => starts.push(`${m}:${ctx.requestId}:${ctx.attempt}`) });
+    const impl = echoService({ onStart: (m, ctx) => starts.push(`${m}:${ctx.requestId}:${ctx.attempt}`), onStreamEnd: (n) => streamEnds.push(n) });
     const flaky = {
       ...impl,
       // "flaky-N": UNAVAILABLE until attempt N (retry with backoff), "crash": always INTERNAL.
@@ -67,6 +68,19 @@ describe('JetStream work queue', () => {
     const got: number[] = [];
     for await (const m of client.countWork({ count: 30, delayMs: 0, failAfter: 0 }, { tenant: 'acme' })) got.push(m.n);
     expect(got).toEqual([...Array(30).keys()]);
+  });
+
+  it('cancels a streaming job on the worker when the caller aborts, and acks it', async () => {
+    const ac = new AbortController();
+    const before = streamEnds.length;
+    const err = await (async () => {
+      for await (const m of client.countWork({ count: 10_000, delayMs: 5, failAfter: 0 }, { tenant: 'acme', signal: ac.signal })) if (m.n === 3) ac.abort();
+    })().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CANCELLED' });
+    await waitFor(() => streamEnds.length > before);
+    expect(streamEnds.at(-1)!).toBeLessThan(100);
+    const jsm = await nc.jetstreamManager();
+    await waitFor(async () => (await jsm.consumers.info('TESSERA_ECHO', 'echo-workers')).num_ack_pending === 0);
   });
 
   it('retries retryable failures with backoff and succeeds on a later delivery', async () => {
