@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import type { ValidChatRequest } from './openai/valid-request.js';
 import type { Tenant } from './tenancy/api-keys.js';
 
@@ -35,6 +36,8 @@ export interface ChatContext {
   /** Absolute deadline, epoch ms. */
   deadline: number;
   signal: AbortSignal;
+  /** Trace context of the edge's server span; every downstream call is its child. */
+  trace?: Context;
 }
 
 /** The port the HTTP and gRPC edges call; the orchestrator implements it over the bus. */

@@ -57,7 +57,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
       let settled = false;
       try {
         yield { responseId, model: valid.model, modelRevision: deps.model.revision, sources: [], textDelta: '', logprobs: [], finishReason: commonV1.FinishReason.UNSPECIFIED };
-        for await (const ev of deps.chat.chat(valid, { tenant, responseId, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal })) {
+        for await (const ev of deps.chat.chat(valid, { tenant, responseId, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, trace: ctx.trace })) {
           if (ev.kind === 'delta') {
             yield {
               responseId,

@@ -40,7 +40,7 @@ const images = new ImagePipeline(nc, cache, model.revision, model.queryNum, {
   useImageId: config.useImageId,
   remoteFetch: { timeoutMs: config.remoteImageTimeout, maxBytes: config.maxImageBytes },
 });
-const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses });
+const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue });
 const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
 
 let ready = false;

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ChatEvent, ChatService, ChatUsage, ChatSource, FinishReason, TokenLogprob } from '../chat-events.js';
 import { validateChatRequest } from '../openai/validate-chat.js';
 import type { ChatLimits } from '../openai/limits.js';
@@ -30,6 +31,10 @@ export async function handleChatCompletion(req: IncomingMessage, res: ServerResp
   });
   let reservation: ReturnType<QuotaLedger['admit']> | undefined;
   let usage: ChatUsage | undefined;
+  // The root of the request's trace (or a child of the caller's traceparent): every stage call hangs below it.
+  const parent = propagation.extract(context.active(), req.headers);
+  const span = trace.getTracer('tessera-gateway').startSpan('POST /v1/chat/completions', { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'http.route': '/v1/chat/completions', 'tessera.response_id': responseId } }, parent);
+  const traceCtx = trace.setSpan(parent, span);
   try {
     const tenant = deps.keys.authenticate(req.headers.authorization);
     const body = await readJsonBody(req, deps.maxBodyBytes);
@@ -37,13 +42,17 @@ export async function handleChatCompletion(req: IncomingMessage, res: ServerResp
     const valid = validateChatRequest(body, limits, deps.models());
     const promptTokens = await deps.chat.estimatePromptTokens(valid, tenant);
     reservation = deps.quotas.admit(tenant, promptTokens + valid.sampling.maxTokens);
-    const ctx = { tenant, responseId, requestId, deadline: Date.now() + deps.requestTimeoutMs, signal: abort.signal };
+    span.setAttribute('tessera.tenant', tenant.id);
+    const ctx = { tenant, responseId, requestId, deadline: Date.now() + deps.requestTimeoutMs, signal: abort.signal, trace: traceCtx };
     const events = deps.chat.chat(valid, ctx);
     const meta = { id: responseId, created, model: valid.model };
     usage = valid.stream ? await streamSse(res, events, meta, valid.includeUsage, valid.sampling.logprobs) : await respondJson(res, events, meta, valid.sampling.logprobs);
     reservation.settle({ prompt: usage.promptTokens + usage.visualTokens, completion: usage.completionTokens });
+    span.end();
   } catch (err) {
     reservation?.release();
+    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+    span.end();
     if (res.headersSent) {
       // Mid-stream failure: the status line is gone, so the error travels as an SSE event.
       if (!res.writableEnded) {

@@ -135,7 +135,7 @@ function parseContent(raw: unknown, field: string, role: Role, limits: ChatLimit
   });
 }
 
-const DATA_URL = /^data:([a-zA-Z0-9.+-]+\/[a-zA-Z0-9.+-]+)?((?:;[^;,]+)*?);base64,(.*)$/s;
+const DATA_URL = /^data:([a-zA-Z0-9.+-]+\/(?:[a-zA-Z0-9.+-]+|\*))?((?:;[^;,]+)*?);base64,(.*)$/s;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function parseImageUrl(url: string, field: string, limits: ChatLimits): ImageSource {

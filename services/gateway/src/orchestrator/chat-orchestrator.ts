@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { commonV1, decodingV1, feedbackV1, retrievalV1, SERVICES } from '@tessera/contracts';
 import { ErrorCode, natsClient, TesseraError, type CallOptions, type Logger, type ServiceClient } from '@tessera/runtime';
@@ -12,6 +13,8 @@ import type { ModelInfo } from './model-catalog.js';
 export interface OrchestratorOptions {
   /** Store every response in feedback (what a training example needs); off = no record. */
   recordResponses: boolean;
+  /** Generate goes through the decoder's JetStream work queue (TESSERA_DECODER_WORK_QUEUE). */
+  decoderWorkQueue: boolean;
 }
 
 const ROLE: Record<ValidMessage['role'], commonV1.Role> = { system: commonV1.Role.SYSTEM, user: commonV1.Role.USER, assistant: commonV1.Role.ASSISTANT };
@@ -42,7 +45,7 @@ export class ChatOrchestrator implements ChatService {
     private readonly log: Logger,
     private readonly o: OrchestratorOptions,
   ) {
-    this.decoder = natsClient(nc, SERVICES.decoder.definition as typeof decodingV1.DecoderServiceService);
+    this.decoder = natsClient(nc, SERVICES.decoder.definition as typeof decodingV1.DecoderServiceService, o.decoderWorkQueue ? { workQueue: { stage: 'decoder', methods: ['generate'] } } : {});
     this.retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
     this.feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
   }
@@ -66,7 +69,7 @@ export class ChatOrchestrator implements ChatService {
 
   async *chat(req: ValidChatRequest, ctx: ChatContext): AsyncIterable<ChatEvent> {
     const started = Date.now();
-    const call: CallOptions & { tenant: string } = { tenant: ctx.tenant.id, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, headers: { 'x-response-id': ctx.responseId } };
+    const call: CallOptions & { tenant: string } = { tenant: ctx.tenant.id, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, headers: { 'x-response-id': ctx.responseId }, ...(ctx.trace && { trace: ctx.trace }) };
     const timings: Record<string, number> = {};
 
     const admitted = await this.admit(req, ctx.tenant);
@@ -87,7 +90,9 @@ export class ChatOrchestrator implements ChatService {
       repetitionPenalty: s.repetitionPenalty,
       presencePenalty: s.presencePenalty,
       frequencyPenalty: s.frequencyPenalty,
-      ...(s.seed !== undefined && { seed: s.seed }),
+      // Always seeded: a generation redelivered to another decoder replica must replay the same tokens
+      // (the client skips chunks it has already seen), and the seed goes into the feedback record.
+      seed: s.seed ?? randomInt(2 ** 47),
       stop: s.stop,
       stopTokenIds: [],
       maxTokens: s.maxTokens,

@@ -1,0 +1,284 @@
+/**
+ * The whole platform as a user runs it: nats-server + every service as its own process with the tiny
+ * generated checkpoint, driven only through the gateway's public HTTP and gRPC APIs.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { connect, type NatsConnection } from 'nats';
+import { commonV1, gatewayV1, SERVICES } from '@tessera/contracts';
+import { startLocalStack, type RunningStack } from '@tessera/local-stack';
+import { ensureTinyModel } from '@tessera/model';
+import { grpcClient, natsClient, TesseraError } from '@tessera/runtime';
+import { OtlpCollector } from './otlp-collector.js';
+import { finalOf, readSse, textOf } from './sse.js';
+
+const KEYS = { acme: 'sk-e2e-acme', limited: 'sk-e2e-limited', small: 'sk-e2e-small', revoked: 'sk-e2e-revoked' };
+const MODEL = 'minicpm-v-2_6';
+let stack: RunningStack;
+let collector: OtlpCollector;
+let nc: NatsConnection;
+
+async function png(width: number, height: number, seed: number): Promise<Buffer> {
+  const raw = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < raw.length; i++) raw[i] = (i * 31 + seed * 97 + ((i / 3 / width) | 0)) & 0xff;
+  return sharp(raw, { raw: { width, height, channels: 3 } }).png().toBuffer();
+}
+const dataUrl = (b: Buffer) => `data:image/png;base64,${b.toString('base64')}`;
+const imagePart = (b: Buffer) => ({ type: 'image_url', image_url: { url: dataUrl(b) } });
+
+function chat(body: Record<string, unknown>, key: string = KEYS.acme, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${stack.httpUrl}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL, max_tokens: 8, seed: 1, ...body }),
+    ...(signal && { signal }),
+  });
+}
+
+async function metricValue(port: number, name: string, match: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    if (Object.entries(match).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(' ').at(-1));
+  }
+  return total;
+}
+
+beforeAll(async () => {
+  const modelDir = await ensureTinyModel();
+  collector = new OtlpCollector();
+  const otlp = await collector.start();
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-e2e-'));
+  const keysFile = join(dir, 'keys.json');
+  const sha = (k: string) => createHash('sha256').update(k).digest('hex');
+  writeFileSync(
+    keysFile,
+    JSON.stringify({
+      tenants: { limited: { requestsPerMinute: 2 }, small: { maxImagePixels: 100_000, maxImagesPerRequest: 1 } },
+      keys: [
+        { id: 'acme', tenant: 'acme', sha256: sha(KEYS.acme) },
+        { id: 'limited', tenant: 'limited', sha256: sha(KEYS.limited) },
+        { id: 'small', tenant: 'small', sha256: sha(KEYS.small) },
+        { id: 'old', tenant: 'acme', sha256: sha(KEYS.revoked), revoked: true },
+      ],
+    }),
+  );
+  stack = await startLocalStack({
+    modelDir,
+    workDir: dir,
+    replicas: { slicer: 2 },
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '200', TESSERA_ACK_WAIT: '3s', TESSERA_INTRA_OP_THREADS: '1' },
+    serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: MODEL } },
+  });
+  nc = await connect({ servers: stack.natsUrl });
+}, 300_000);
+
+afterAll(async () => {
+  await nc?.close();
+  await stack?.stop();
+  await collector?.stop();
+});
+
+describe('chat over HTTP', () => {
+  it('streams an answer about an image with usage, timings and a response id', async () => {
+    const res = await chat({ stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: [imagePart(await png(1344, 896, 1)), { type: 'text', text: 'What is this?' }] }] });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const { chunks, done } = await readSse(res);
+    expect(done).toBe(true);
+    const ids = new Set(chunks.map((c) => c.id));
+    expect(ids.size).toBe(1);
+    expect([...ids][0]).toMatch(/^chatcmpl-/);
+    expect(res.headers.get('x-response-id')).toBe([...ids][0]);
+    const final = finalOf(chunks);
+    // 1344×896 → overview + 3×2 grid = 7 images × 64 queries
+    expect(final.usage.prompt_tokens_details.image_tokens).toBe(448);
+    expect(final.usage.completion_tokens).toBeGreaterThan(0);
+    expect(final.usage.completion_tokens).toBeLessThanOrEqual(8);
+    expect(textOf(chunks).length).toBeGreaterThan(0);
+    expect(final.tessera.timings_ms.vision_encode_ms).toBeGreaterThan(0);
+    expect(final.tessera.timings_ms.encoder_cache_hits).toBe(0);
+  });
+
+  it('answers with several images in one message', async () => {
+    const res = await chat({ messages: [{ role: 'user', content: [imagePart(await png(448, 448, 2)), imagePart(await png(900, 300, 3)), { type: 'text', text: 'Compare.' }] }] });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as any;
+    expect(body.object).toBe('chat.completion');
+    expect(body.usage.prompt_tokens_details.image_tokens).toBeGreaterThanOrEqual(2 * 64);
+    expect(body.tessera.timings_ms.images).toBe(2);
+  });
+
+  it('answers text-only requests without touching the vision stages', async () => {
+    const before = await Promise.all(stack.processes.filter((p) => p.name === 'slicer').map((p) => metricValue(p.metricsPort, 'tessera_rpc_server_duration_seconds_count')));
+    const res = await chat({ messages: [{ role: 'user', content: 'Hello there' }] });
+    const body = (await res.json()) as any;
+    expect(res.status).toBe(200);
+    expect(body.usage.prompt_tokens_details.image_tokens).toBe(0);
+    expect(body.tessera.timings_ms.vision_encode_ms).toBeUndefined();
+    const after = await Promise.all(stack.processes.filter((p) => p.name === 'slicer').map((p) => metricValue(p.metricsPort, 'tessera_rpc_server_duration_seconds_count')));
+    expect(after).toEqual(before);
+  });
+
+  it('serves a repeated image from the encoder cache: no slicer call, lower time to first token', async () => {
+    const image = await png(1000, 700, 4);
+    const body = { messages: [{ role: 'user', content: [imagePart(image), { type: 'text', text: 'Again?' }] }] };
+    const first = (await (await chat(body)).json()) as any;
+    const slicerCalls = () => Promise.all(stack.processes.filter((p) => p.name === 'slicer').map((p) => metricValue(p.metricsPort, 'tessera_rpc_server_duration_seconds_count')));
+    const callsBefore = await slicerCalls();
+    const second = (await (await chat(body)).json()) as any;
+    expect(await slicerCalls()).toEqual(callsBefore);
+    expect(first.tessera.timings_ms.encoder_cache_hits).toBe(0);
+    expect(second.tessera.timings_ms.encoder_cache_hits).toBe(1);
+    expect(second.tessera.timings_ms.vision_encode_ms).toBe(0);
+    expect(second.tessera.timings_ms.time_to_first_token_ms).toBeLessThan(first.tessera.timings_ms.time_to_first_token_ms);
+    // Same seed, same image, same tokens: the cached visual tokens are the ones the stages produced.
+    expect(second.choices[0].message.content).toBe(first.choices[0].message.content);
+  });
+
+  it('keeps the encoder cache per tenant', async () => {
+    const image = await png(300, 200, 5);
+    const body = { messages: [{ role: 'user', content: [imagePart(image), { type: 'text', text: 'x' }] }] };
+    expect(((await (await chat(body)).json()) as any).tessera.timings_ms.encoder_cache_hits).toBe(0);
+    const other = (await (await chat(body, KEYS.small)).json()) as any;
+    expect(other.tessera.timings_ms.encoder_cache_hits).toBe(0);
+  });
+
+  it('cancelling mid-stream frees the decoder sequence and its KV cache', async () => {
+    const decoder = natsClient(nc, SERVICES.decoder.definition);
+    const abort = new AbortController();
+    const res = await chat({ stream: true, max_tokens: 2000, temperature: 0.8, messages: [{ role: 'user', content: 'Write a very long story.' }] }, KEYS.acme, abort.signal);
+    let seen = 0;
+    await readSse(res, () => {
+      if (++seen === 3) abort.abort();
+    }).catch(() => undefined);
+    expect(seen).toBeGreaterThanOrEqual(3);
+    let stats: any;
+    for (let i = 0; i < 50; i++) {
+      stats = await decoder.getEngineStats({}, { tenant: 'e2e' });
+      if (stats.numRunning === 0 && stats.kvCacheUsedTokens === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(stats.numRunning).toBe(0);
+    expect(stats.kvCacheUsedTokens).toBe(0);
+  });
+});
+
+describe('tenancy', () => {
+  it('enforces a tenant request rate with 429 and Retry-After, without touching other tenants', async () => {
+    const body = { messages: [{ role: 'user', content: 'hi' }] };
+    expect((await chat(body, KEYS.limited)).status).toBe(200);
+    expect((await chat(body, KEYS.limited)).status).toBe(200);
+    const third = await chat(body, KEYS.limited);
+    expect(third.status).toBe(429);
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((await third.json()) as any).error.type).toBe('rate_limit_error');
+    expect((await chat(body)).status).toBe(200);
+  });
+
+  it('applies per-tenant image limits', async () => {
+    const res = await chat({ messages: [{ role: 'user', content: [imagePart(await png(400, 400, 6)), { type: 'text', text: 'x' }] }] }, KEYS.small);
+    expect(res.status).toBe(400);
+    const err = ((await res.json()) as any).error;
+    expect(err.param).toBe('messages[0].content[0].image_url.url');
+    expect(err.message).toMatch(/100000/);
+  });
+});
+
+describe('bad input through the real stack', () => {
+  const notImage = Buffer.from('this is plain text, not an image');
+  const cases: Array<[string, () => Promise<Response>, number, string | null]> = [
+    ['image_url that is not an image', () => chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${notImage.toString('base64')}` } }] }] }), 400, 'messages[0].content[0].image_url.url'],
+    ['truncated PNG', async () => chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: dataUrl((await png(64, 64, 7)).subarray(0, 40)) } }] }] }), 400, 'messages[0].content[0].image_url.url'],
+    ['1×1 image', async () => chat({ messages: [{ role: 'user', content: [imagePart(await png(1, 1, 8))] }] }), 400, 'messages[0].content[0].image_url.url'],
+    ['bad base64', () => chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,%%%' } }] }] }), 400, 'messages[0].content[0].image_url.url'],
+    ['too many images for the tenant', async () => chat({ messages: [{ role: 'user', content: [imagePart(await png(20, 20, 9)), imagePart(await png(20, 20, 10))] }] }, KEYS.small), 400, 'messages[0].content[1]'],
+    ['revoked key', () => chat({ messages: [{ role: 'user', content: 'x' }] }, KEYS.revoked), 401, 'authorization'],
+    ['unknown model', () => chat({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }), 404, 'model'],
+    ['unknown role', () => chat({ messages: [{ role: 'robot', content: 'x' }] }), 400, 'messages[0].role'],
+    ['max_tokens above the limit', () => chat({ max_tokens: 10_000_000, messages: [{ role: 'user', content: 'x' }] }), 400, 'max_tokens'],
+  ];
+  it.each(cases)('%s → %i', async (_n, call, status, param) => {
+    const res = await call();
+    expect(res.status).toBe(status);
+    const body = (await res.json()) as any;
+    expect(body.error.param).toBe(param);
+    expect(body.error.message.length).toBeGreaterThan(10);
+  });
+
+  it('keeps serving after all of them', async () => {
+    expect((await chat({ messages: [{ role: 'user', content: 'still there?' }] })).status).toBe(200);
+  });
+});
+
+describe('gRPC API', () => {
+  it('streams a chat completion with an image and lists models; rejects a missing key', async () => {
+    const client = grpcClient(gatewayV1.GatewayServiceService, stack.grpcAddress);
+    const auth = { headers: { authorization: `Bearer ${KEYS.acme}` }, timeoutMs: 60_000 };
+    const models = await client.listModels({}, auth);
+    expect(models.models[0]!.id).toBe(MODEL);
+    const chunks: gatewayV1.ChatCompletionResponse[] = [];
+    for await (const c of client.chatCompletion(
+      {
+        model: MODEL,
+        messages: [{ role: commonV1.Role.USER, content: [{ part: { $case: 'image', image: { source: { $case: 'data', data: await png(500, 500, 11) } } } }, { part: { $case: 'text', text: 'What?' } }] }],
+        sampling: { maxTokens: 6, stop: [], stopTokenIds: [], topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, logprobs: false, topLogprobs: 0, temperature: 0 },
+        user: '',
+      },
+      auth,
+    ))
+      chunks.push(c);
+    const last = chunks.at(-1)!;
+    expect(last.finishReason).not.toBe(commonV1.FinishReason.UNSPECIFIED);
+    expect(last.usage!.visualTokens).toBeGreaterThan(0);
+    expect(chunks[0]!.responseId).toMatch(/^chatcmpl-/);
+    await expect(client.listModels({}, { timeoutMs: 5000 })).rejects.toSatisfy((e: unknown) => e instanceof TesseraError && e.code === 'UNAUTHENTICATED');
+    client.close();
+  });
+});
+
+describe('tracing and failover', () => {
+  it('one trace spans the gateway, slicer, resampler and decoder processes', async () => {
+    const res = await chat({ messages: [{ role: 'user', content: [imagePart(await png(640, 480, 12)), { type: 'text', text: 'trace me' }] }] });
+    expect(res.status).toBe(200);
+    const services = new Set(['tessera-gateway', 'tessera-slicer', 'tessera-resampler', 'tessera-decoder']);
+    let trace: typeof collector.spans = [];
+    for (let i = 0; i < 60 && trace.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const byTrace = new Map<string, typeof collector.spans>();
+      for (const s of collector.spans) byTrace.set(s.traceId, [...(byTrace.get(s.traceId) ?? []), s]);
+      trace = [...byTrace.values()].find((spans) => [...services].every((svc) => spans.some((s) => s.service === svc))) ?? [];
+    }
+    expect(trace.length, `spans seen: ${collector.spans.length}`).toBeGreaterThan(0);
+    // Every span but the root has its parent inside the same trace: the context crossed every hop.
+    const ids = new Set(trace.map((s) => s.spanId));
+    const orphans = trace.filter((s) => s.parentSpanId && !ids.has(s.parentSpanId));
+    expect(orphans.map((s) => `${s.service}:${s.name}`)).toEqual([]);
+    const slicerSpan = trace.find((s) => s.service === 'tessera-slicer')!;
+    const parent = trace.find((s) => s.spanId === slicerSpan.parentSpanId);
+    expect(parent?.service).toBe('tessera-gateway');
+  });
+
+  it('finishes a request whose slicer worker is killed mid-job on the second worker', { timeout: 180_000 }, async () => {
+    const slicers = stack.processes.filter((p) => p.name === 'slicer' && p.process.exitCode === null);
+    expect(slicers.length).toBe(2);
+    const pending = chat({ messages: [{ role: 'user', content: [imagePart(await png(2400, 1800, 13)), { type: 'text', text: 'survive' }] }] });
+    // Find the worker that holds the job (in-flight gauge) and kill -9 it.
+    let victim: (typeof slicers)[number] | undefined;
+    for (let i = 0; i < 200 && !victim; i++) {
+      for (const s of slicers) if ((await metricValue(s.metricsPort, 'tessera_rpc_server_in_flight', { transport: 'jetstream' })) > 0) victim = s;
+      if (!victim) await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(victim, 'no slicer picked up the job').toBeDefined();
+    victim!.process.kill('SIGKILL');
+    const res = await pending;
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as any;
+    expect(body.usage.prompt_tokens_details.image_tokens).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * The playground in headless Chromium against the real local stack: every service as a process,
+ * the tiny model, the gateway serving the built UI at `/`. A user signs in with an API key, attaches
+ * a non-image (clear error) and an image (slice view with its visual-token cost), streams an answer,
+ * corrects a span, and finds the correction in the SFT export. Screenshots go to
+ * test-artifacts/playground/ (gitignored).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { REPO_ROOT, startLocalStack, type RunningStack } from '@tessera/local-stack';
+import { ensureTinyModel } from '@tessera/model';
+import { ensureWebBuild } from '@tessera/web';
+
+const CHROMIUM = process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium';
+const KEYS = { acme: 'sk-e2e-web-acme', other: 'sk-e2e-web-other', revoked: 'sk-e2e-web-revoked' };
+const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'playground');
+// The issue's flags: no GPU, no background traffic or updates (nothing outside can be reached here).
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'];
+
+let stack: RunningStack;
+let context: BrowserContext;
+let profile: string;
+let dir: string;
+
+async function png(width: number, height: number): Promise<Buffer> {
+  const raw = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) raw.set([(x * 255) / width, (y * 255) / height, 128], (y * width + x) * 3);
+  return sharp(raw, { raw: { width, height, channels: 3 } }).png().toBuffer();
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+async function signIn(page: Page, key: string): Promise<void> {
+  await page.goto(stack.httpUrl + '/');
+  await page.getByLabel('API key').fill(key);
+  await page.getByTestId('sign-in').click();
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/ensure-system.sh (apt-get install chromium)`);
+  const [modelDir] = await Promise.all([ensureTinyModel(), ensureWebBuild()]);
+  dir = mkdtempSync(join(tmpdir(), 'tessera-web-e2e-'));
+  const keysFile = join(dir, 'keys.json');
+  const sha = (k: string) => createHash('sha256').update(k).digest('hex');
+  writeFileSync(
+    keysFile,
+    JSON.stringify({
+      keys: [
+        { id: 'acme', tenant: 'acme', sha256: sha(KEYS.acme) },
+        { id: 'other', tenant: 'other', sha256: sha(KEYS.other) },
+        { id: 'acme-old', tenant: 'acme', sha256: sha(KEYS.revoked), revoked: true },
+      ],
+    }),
+  );
+  stack = await startLocalStack({
+    modelDir,
+    workDir: dir,
+    env: { TESSERA_INTRA_OP_THREADS: '1' },
+    serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile } },
+  });
+  profile = mkdtempSync(join(tmpdir(), 'tessera-chromium-'));
+  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1280, height: 900 } });
+}, 240_000);
+
+afterAll(async () => {
+  await context?.close();
+  await stack?.stop();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+describe('playground in Chromium', () => {
+  it('says clearly when the API key is wrong or revoked, and shows no data', async () => {
+    const page = await context.newPage();
+    await signIn(page, 'sk-not-a-key');
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('API key rejected: invalid API key');
+    await signIn(page, KEYS.revoked);
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('has been revoked');
+    expect(await page.getByTestId('tab-chat').count()).toBe(0);
+    await shot(page, '01-bad-key');
+    await page.close();
+  });
+
+  it('streams an answer about an uploaded image, corrects a span and finds it in the export', async () => {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await signIn(page, KEYS.acme);
+    await page.getByTestId('question').waitFor();
+
+    // A non-image file is refused with a message, not sent.
+    await page.getByTestId('files').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a picture') });
+    await expect.poll(() => page.locator('.attachment [role=alert]').first().textContent()).toContain('notes.txt is not an image');
+    // Bytes that claim to be a PNG but are not: the gateway's slice-plan route refuses them.
+    await page.getByTestId('files').setInputFiles({ name: 'fake.png', mimeType: 'image/png', buffer: Buffer.from('definitely not png bytes') });
+    await expect.poll(() => page.locator('.attachment [role=alert]').nth(1).textContent()).toContain('fake.png cannot be used: image is not a decodable image');
+
+    // 1344×896 → overview + 3×2 grid = 7 images × 64 = 448 visual tokens.
+    await page.getByTestId('files').setInputFiles({ name: 'scene.png', mimeType: 'image/png', buffer: await png(1344, 896) });
+    await expect.poll(() => page.getByTestId('visual-tokens').textContent()).toBe('448 visual tokens');
+    await shot(page, '02-slice-view');
+
+    await page.getByTestId('question').fill('What is in this picture?');
+    await page.getByTestId('send').click();
+    const answer = page.getByTestId('answer').first();
+    await expect.poll(() => answer.getByTestId('response-id').textContent(), { timeout: 60_000 }).toMatch(/^chatcmpl-/);
+    await answer.getByTestId('correct-selection').waitFor({ timeout: 60_000 });
+    const text = (await answer.getByTestId('answer-text').textContent()) ?? '';
+    expect(text.length).toBeGreaterThan(0);
+    await answer.locator('summary', { hasText: 'Timings and tokens' }).click();
+    expect(await answer.getByTestId('stat-of-which-visual-tokens').textContent()).toBe('448');
+    await shot(page, '03-answer');
+
+    // Select the first 3 code points of the answer (offsets are code points, the DOM's UTF-16).
+    const original = Array.from(text).slice(0, 3).join('');
+    // Runs in the page (this file is type-checked without the DOM lib, hence `any`).
+    await answer.getByTestId('answer-text').evaluate((el: any, n: number) => {
+      const w = globalThis as any;
+      const range = w.document.createRange();
+      range.setStart(el.firstChild, 0);
+      range.setEnd(el.firstChild, n);
+      w.getSelection().removeAllRanges();
+      w.getSelection().addRange(range);
+    }, original.length);
+    await answer.getByTestId('correct-selection').click();
+    expect(await answer.getByTestId('selected-text').textContent()).toBe(original);
+    await answer.getByTestId('replacement').fill('CORRECTED');
+    await answer.getByTestId('category').selectOption('count');
+    await answer.getByTestId('add-correction').click();
+    await answer.getByTestId('save-corrections').click();
+    const corrected = 'CORRECTED' + Array.from(text).slice(3).join('');
+    await expect.poll(() => answer.getByTestId('corrected-answer').textContent()).toBe(corrected);
+    await answer.getByTestId('thumbs-down').click();
+    await expect.poll(() => answer.locator('.status').textContent()).toContain('thumbs down');
+    await shot(page, '04-corrected');
+
+    // The correction is in the SFT export, exactly as the feedback service exports it.
+    await page.getByTestId('tab-export').click();
+    await page.getByTestId('export-format').selectOption('sft');
+    await page.getByTestId('run-export').click();
+    await expect.poll(() => page.getByTestId('export-rows').textContent()).toContain('CORRECTED');
+    await page.getByTestId('export-format').selectOption('spans_sidecar');
+    await page.getByTestId('run-export').click();
+    await expect.poll(() => page.getByTestId('export-rows').textContent()).toContain('"count"');
+    await shot(page, '05-export');
+
+    // The thumbs-down answer waits in this tenant's review queue.
+    await page.getByTestId('tab-review').click();
+    await expect.poll(() => page.getByTestId('review-position').textContent()).toMatch(/^Item 1 of \d+/);
+    await shot(page, '06-review');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('shows another tenant none of that data, and fits a phone screen', async () => {
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn(page, KEYS.other);
+    await page.getByTestId('tab-review').click();
+    await expect.poll(() => page.locator('.review-item').textContent()).toContain('the queue is empty for this tenant');
+    await page.getByTestId('tab-export').click();
+    await page.getByTestId('run-export').click();
+    await expect.poll(() => page.locator('[role=status]').last().textContent()).toContain('0 rows');
+    await page.getByTestId('tab-chat').click();
+    // Nothing is wider than the screen (no sideways scrolling on a phone).
+    expect(await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth as number)).toBeLessThanOrEqual(390);
+    await shot(page, '07-phone');
+    await page.close();
+  });
+});
