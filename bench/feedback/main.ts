@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { connect, type NatsConnection } from 'nats';
+import { StorageType, connect, nanos, type NatsConnection } from 'nats';
 import { feedbackV1 } from '@tessera/contracts';
 import { bindNats, natsClient } from '@tessera/runtime';
 import { startNatsServer } from '@tessera/testing';
@@ -71,12 +71,15 @@ async function main(): Promise<void> {
     }
     await core.settle();
 
-    // Baseline: raw JetStream publish (no validation), one awaited at a time.
+    // Baseline: raw JetStream publishes of the same bytes (no validation, no projector) to a stream
+    // with the same settings (file storage, 1 replica, dedupe window), one awaited at a time.
     const js = nc.jetstream();
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.add({ name: 'BENCH_RAW', subjects: ['bench.raw.>'], storage: StorageType.File, num_replicas: 1, duplicate_window: nanos(120_000) });
     const body = Buffer.from(JSON.stringify({ v: 1, type: 'feedback', record: feedbackFor(1, 'raw') }));
     const baseN = Math.min(EVENTS, 3000);
-    const base = await pipelined(baseN, 1, (i) => js.publish('tessera.feedback.v1.log.bench-raw.feedback', body, { msgID: `raw1-${i}` }));
-    const rawPipe = await pipelined(EVENTS, WINDOW, (i) => js.publish('tessera.feedback.v1.log.bench-raw.feedback', body, { msgID: `rawN-${i}` }));
+    const base = await pipelined(baseN, 1, (i) => js.publish('bench.raw.feedback', body, { msgID: `raw1-${i}` }));
+    const rawPipe = await pipelined(EVENTS, WINDOW, (i) => js.publish('bench.raw.feedback', body, { msgID: `rawN-${i}` }));
     await core.settle();
 
     // The service's domain path: validate → dedupe check → append → PubAck, pipelined.

@@ -14,7 +14,7 @@ export const schema = {
   maxEventBytes: bytes({ env: 'TESSERA_FEEDBACK_MAX_EVENT_BYTES', default: 1024 * 1024 - 8 * 1024, min: 16 * 1024, max: 64 * 1024 * 1024, doc: 'largest log event (NATS max_payload is 1MiB by default; headers need a few KiB)' }),
   ackTimeout: duration({ env: 'TESSERA_FEEDBACK_ACK_TIMEOUT', default: 5_000, min: 100, max: 60_000, doc: 'how long a write waits for the stream acknowledgement' }),
   store: oneOf(['file', 'postgres'], { env: 'TESSERA_FEEDBACK_STORE', default: 'file', doc: 'queryable store: embedded files or PostgreSQL' }),
-  dataDir: string({ env: 'TESSERA_FEEDBACK_DATA_DIR', default: './data/feedback', doc: 'file store directory (log.jsonl + snapshot.json)' }),
+  dataDir: string({ env: 'TESSERA_DATA_DIR', default: './data/feedback', doc: 'file store directory (log.jsonl + snapshot.json); the chart mounts a volume here' }),
   snapshotEvery: int({ env: 'TESSERA_FEEDBACK_SNAPSHOT_EVERY', default: 50_000, min: 100, max: 10_000_000, doc: 'file store: compact after this many events' }),
   fsync: bool({ env: 'TESSERA_FEEDBACK_FSYNC', default: false, doc: 'file store: fsync every batch (power-loss safety; kill -9 is safe without)' }),
   pgUrl: string({ env: 'TESSERA_FEEDBACK_PG_URL', optional: true, doc: 'PostgreSQL connection string (store=postgres)' }),

@@ -16,19 +16,23 @@ export interface SequencedEvent {
   event: LogEvent;
 }
 
-export const SUBJECT_PREFIX = 'tessera.feedback.v1';
+/** The stream's subject space (deploy/nats/stream-feedback.json uses the same). */
+export const SUBJECT_PREFIX = 'tessera.feedback.events';
+export const STREAM_SUBJECTS = [`${SUBJECT_PREFIX}.>`];
 
-/** Tenant data lives under `…log.<tenant>.>` so erasure can purge it by subject filter. */
+/**
+ * Tenant data lives under `…events.<tenant>.response|feedback`, so erasure purges it with the
+ * filter `…events.<tenant>.>`; the erase marker is `…events.<tenant>` (one token shorter), which
+ * that filter does not match, so the marker survives the purge for projectors that replay later.
+ */
 export function eventSubject(e: LogEvent): string {
-  if (e.type === 'erase') return `${SUBJECT_PREFIX}.erase.${e.tenant}`;
-  return `${SUBJECT_PREFIX}.log.${e.record.tenant}.${e.type}`;
+  if (e.type === 'erase') return `${SUBJECT_PREFIX}.${e.tenant}`;
+  return `${SUBJECT_PREFIX}.${e.record.tenant}.${e.type}`;
 }
 
 export function tenantLogFilter(tenant: string): string {
-  return `${SUBJECT_PREFIX}.log.${tenant}.>`;
+  return `${SUBJECT_PREFIX}.${tenant}.>`;
 }
-
-export const STREAM_SUBJECTS = [`${SUBJECT_PREFIX}.log.>`, `${SUBJECT_PREFIX}.erase.>`];
 
 export function dedupeId(e: LogEvent): string {
   switch (e.type) {

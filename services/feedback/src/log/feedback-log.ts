@@ -59,8 +59,10 @@ export class FeedbackLog {
     try {
       const info = await this.jsm.streams.info(this.opts.stream);
       const c = info.config;
-      if (c.num_replicas !== cfg.num_replicas || c.duplicate_window !== cfg.duplicate_window || c.max_age !== cfg.max_age || c.max_msg_size !== cfg.max_msg_size) {
-        await this.jsm.streams.update(this.opts.stream, { ...c, ...cfg });
+      // The service owns this stream's settings (a deploy hook may have created it first).
+      const subjects = [...new Set([...(c.subjects ?? []), ...STREAM_SUBJECTS])];
+      if (subjects.length !== (c.subjects ?? []).length || c.num_replicas !== cfg.num_replicas || c.duplicate_window !== cfg.duplicate_window || c.max_age !== cfg.max_age || c.max_msg_size !== cfg.max_msg_size) {
+        await this.jsm.streams.update(this.opts.stream, { ...c, ...cfg, subjects });
       }
     } catch (err) {
       if (!isNotFound(err)) throw err;
