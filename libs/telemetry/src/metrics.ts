@@ -50,8 +50,12 @@ export class MetricsRegistry {
     return { observe: (labels, value) => m.observe(labels as client.LabelValues<string>, value) };
   }
 
-  /** Node process metrics (CPU, heap, event-loop lag) under the standard names. */
+  private processMetrics = false;
+
+  /** Node process metrics (CPU, heap, event-loop lag) under the standard names. Idempotent. */
   collectProcessMetrics(): void {
+    if (this.processMetrics) return;
+    this.processMetrics = true;
     client.collectDefaultMetrics({ register: this.registry });
   }
 

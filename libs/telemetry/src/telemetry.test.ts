@@ -31,6 +31,8 @@ describe('telemetry', () => {
     reg.gauge(Metric.vllmRequestsWaiting).set({ model_name: 'tiny' }, 3);
     // get-or-create: the same spec twice is one metric.
     reg.counter(Metric.deadlineDropped).inc({ method: 'S/M', transport: 'nats' });
+    reg.collectProcessMetrics();
+    reg.collectProcessMetrics(); // a second service host in the same process must not throw
     const srv = await startMetricsServer(0, reg, '127.0.0.1');
     try {
       const res = await fetch(`http://127.0.0.1:${srv.port}/metrics`);
@@ -41,6 +43,7 @@ describe('telemetry', () => {
       expect(bucket).toMatch(/method="S\/M".*code="OK".* 1$/);
       expect(body.split('\n').find((l) => l.startsWith('tessera_rpc_server_duration_seconds_bucket{') && l.includes('le="0.0025"'))).toMatch(/ 0$/);
       expect(body).toContain('vllm:num_requests_waiting{model_name="tiny",service="unit"} 3');
+      expect(body).toContain('process_cpu_user_seconds_total');
       expect((await fetch(`http://127.0.0.1:${srv.port}/other`)).status).toBe(404);
     } finally {
       await srv.close();
