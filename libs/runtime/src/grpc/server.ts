@@ -172,10 +172,13 @@ export class GrpcServer {
         active = this.begin(info, call, policy);
         const ctx = active.ctx;
         const it = (fn(call.request, ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+        // A handler that ignores ctx.signal still stops streaming on cancel / deadline.
+        const aborted = new Promise<never>((_, reject) => ctx.signal.addEventListener('abort', () => reject(abortReason(ctx.signal)), { once: true }));
+        aborted.catch(() => {});
         try {
           for (;;) {
             ctx.throwIfAborted();
-            const r = await it.next();
+            const r = await Promise.race([it.next(), aborted]);
             if (r.done) break;
             ctx.throwIfAborted();
             chunks.inc(labels);
