@@ -25,7 +25,7 @@ export interface BuildOptions {
   overwrite?: boolean;
   /**
    * Stages whose fp32 weights exceed this many bytes store them in `<stage>.onnx.data` (protobuf
-   * caps a model at 2 GB). Default 1 GiB; 0 forces external data everywhere.
+   * caps a model at 2 GB; encoding a GB-sized proto in JS also doubles memory). Default 256 MiB; 0 forces external data everywhere.
    */
   externalDataThresholdBytes?: number;
   onProgress?: (stage: StageName, done: number, total: number) => void;
@@ -47,7 +47,7 @@ export async function buildModel(checkpointDir: string, outDir: string, opts: Bu
   const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}-${Date.now()}`);
   mkdirSync(tmp, { recursive: true });
   try {
-    const threshold = opts.externalDataThresholdBytes ?? 1024 ** 3;
+    const threshold = opts.externalDataThresholdBytes ?? 256 * 1024 ** 2;
     const tensorHashes = new Map<string, string>();
     const stages = {} as Record<StageName, StageManifest>;
     for (const [stage, build, prefix] of GRAPHS) {

@@ -9,10 +9,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildModel } from './build-model.js';
 import { GENERATOR_VERSION, generateTinyCheckpoint } from './generate/generate-checkpoint.js';
+import type { Preset } from './generate/presets.js';
 
 /** Bump when the graphs change in a way that needs a rebuild. */
 export const GRAPH_VERSION = 1;
-export const TINY_MODEL_TAG = `tiny-g${GENERATOR_VERSION}-b${GRAPH_VERSION}`;
+export const presetModelTag = (preset: Preset): string => `${preset}-g${GENERATOR_VERSION}-b${GRAPH_VERSION}`;
+export const TINY_MODEL_TAG = presetModelTag('tiny');
 export const TINY_SEED = 0;
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -33,25 +35,32 @@ export async function ensureTinyModel(): Promise<string> {
 
 /** Both the built model and the checkpoint it was built from (reference tests read the weights). */
 export function ensureTinyModelPaths(): Promise<TinyModelPaths> {
+  return ensurePresetModelPaths('tiny');
+}
+
+/** Same for any preset (`bench`: ~420 M parameters, ~1 min to generate and build once). */
+export function ensurePresetModelPaths(preset: Preset): Promise<TinyModelPaths> {
   const root = modelCacheRoot();
-  let p = memo.get(root);
+  const key = `${root}\0${preset}`;
+  let p = memo.get(key);
   if (!p) {
-    p = ensure(root).catch((err) => {
-      memo.delete(root);
+    p = ensure(root, preset).catch((err) => {
+      memo.delete(key);
       throw err;
     });
-    memo.set(root, p);
+    memo.set(key, p);
   }
   return p;
 }
 
 const ready = (paths: TinyModelPaths): boolean => existsSync(join(paths.model, 'manifest.json')) && existsSync(join(paths.checkpoint, 'config.json'));
 
-async function ensure(root: string): Promise<TinyModelPaths> {
-  const paths = { model: join(root, TINY_MODEL_TAG), checkpoint: join(root, `${TINY_MODEL_TAG}-checkpoint`) };
+async function ensure(root: string, preset: Preset): Promise<TinyModelPaths> {
+  const tag = presetModelTag(preset);
+  const paths = { model: join(root, tag), checkpoint: join(root, `${tag}-checkpoint`) };
   if (ready(paths)) return paths;
   mkdirSync(root, { recursive: true });
-  const lock = join(root, `${TINY_MODEL_TAG}.lock`);
+  const lock = join(root, `${tag}.lock`);
   const deadline = Date.now() + 10 * 60_000;
   for (;;) {
     if (ready(paths)) return paths;
@@ -64,7 +73,7 @@ async function ensure(root: string): Promise<TinyModelPaths> {
     if (!existsSync(join(paths.checkpoint, 'config.json'))) {
       const tmp = `${paths.checkpoint}.tmp-${process.pid}`;
       rmSync(tmp, { recursive: true, force: true });
-      await generateTinyCheckpoint(tmp, { preset: 'tiny', seed: TINY_SEED });
+      await generateTinyCheckpoint(tmp, { preset, seed: TINY_SEED, shards: preset === 'tiny' ? 2 : 4 });
       rmSync(paths.checkpoint, { recursive: true, force: true });
       renameSync(tmp, paths.checkpoint);
     }

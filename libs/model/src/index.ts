@@ -18,10 +18,11 @@ export { VisionStage, ResamplerStage, EmbedStage, DecoderStage, argmaxRow, type 
 export { Tokenizer, type ChatMessage } from './tokenizer/tokenizer.js';
 export { REQUIRED_SPECIALS, ADDED_TOKENS_2_6, CHAT_TEMPLATE_2_6, type SpecialTokenIds } from './tokenizer/special-tokens.js';
 export { ReferenceModel } from './reference/reference-model.js';
-export { ensureTinyModel, ensureTinyModelPaths, modelCacheRoot, TINY_MODEL_TAG, type TinyModelPaths } from './ensure-tiny-model.js';
+export { ensureTinyModel, ensureTinyModelPaths, ensurePresetModelPaths, presetModelTag, modelCacheRoot, TINY_MODEL_TAG, type TinyModelPaths } from './ensure-tiny-model.js';
 // Reused by services/retrieval's tiny sentence-embedding (BERT) generator.
 export { GraphBuilder, f, FloatAttr } from './onnx/graph-builder.js';
 export { WeightSink } from './onnx/weight-sink.js';
 export { readTensorBytes } from './checkpoint/safetensors.js';
 export { parseNpy, encodeNpy, parseNpz, encodeNpz, type NdArray, type NpyDtype } from './npy.js';
 export { runStageRaw } from './runtime/run-stage-raw.js';
+export { sessionOptions } from './runtime/runtime-options.js';

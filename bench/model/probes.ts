@@ -1,0 +1,79 @@
+/**
+ * Machine baselines measured in the same run as the model numbers: memory read bandwidth (memcpy and
+ * an ORT ReduceSum over a 512 MB tensor) and ORT MatMul GFLOP/s at a prefill-like shape.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { GraphBuilder, WeightSink, sessionOptions, type RuntimeOptions } from '@tessera/model';
+
+export interface Stats {
+  median: number;
+  best: number;
+}
+export async function timeIt(n: number, fn: () => Promise<unknown> | unknown, warmup = 1): Promise<Stats> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const ts: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    ts.push(performance.now() - t);
+  }
+  ts.sort((a, b) => a - b);
+  return { median: ts[Math.floor(ts.length / 2)], best: ts[0] };
+}
+
+/** memcpy of 512 MB: GB/s of read traffic (bytes copied / s; the write stream is extra). */
+export async function memcpyReadGBs(): Promise<Stats> {
+  const size = 512 * 1024 * 1024;
+  const a = Buffer.alloc(size, 1);
+  const b = Buffer.alloc(size);
+  const s = await timeIt(7, () => a.copy(b));
+  return { median: size / s.median / 1e6, best: size / s.best / 1e6 };
+}
+
+/** Streams a 512 MB initializer through ReduceSum (memory-bound, like a decode step's weight reads). */
+export async function ortReadGBs(rt: RuntimeOptions): Promise<Stats> {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-bw-'));
+  try {
+    const n = 128 * 1024 * 1024;
+    const sink = new WeightSink(join(dir, 'bw.onnx.data'));
+    const g = new GraphBuilder('bw', sink);
+    g.input('x', 'float32', [1]);
+    const w = new Float32Array(n).fill(0.5);
+    g.weight('w', w, [1024, n / 1024]);
+    const s = g.op('ReduceSum', ['w'], { keepdims: 0 });
+    g.output(g.op('Add', [s, 'x']), 'y', 'float32', [1]);
+    sink.close();
+    g.save(join(dir, 'bw.onnx'));
+    // 'disabled' so the constant ReduceSum is not folded away at session creation.
+    const sess = await ort.InferenceSession.create(join(dir, 'bw.onnx'), { ...sessionOptions(rt), graphOptimizationLevel: 'disabled' });
+    const x = new ort.Tensor('float32', new Float32Array([0]), [1]);
+    const st = await timeIt(7, () => sess.run({ x }));
+    await sess.release();
+    return { median: (n * 4) / st.median / 1e6, best: (n * 4) / st.best / 1e6 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** MatMul [M, K]·[K, N] GFLOP/s (weights as an initializer, as in the stage graphs). */
+export async function matmulGflops(rt: RuntimeOptions, M: number, K: number, N: number): Promise<Stats> {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-mm-'));
+  try {
+    const g = new GraphBuilder('mm', new WeightSink(null));
+    g.input('a', 'float32', [M, K]);
+    const w = new Float32Array(K * N).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+    g.output(g.op('MatMul', ['a', g.weight('b', w, [K, N])]), 'c', 'float32', [M, N]);
+    g.save(join(dir, 'mm.onnx'));
+    const sess = await ort.InferenceSession.create(join(dir, 'mm.onnx'), sessionOptions(rt));
+    const a = new ort.Tensor('float32', new Float32Array(M * K).fill(0.1), [M, K]);
+    const st = await timeIt(7, () => sess.run({ a }));
+    await sess.release();
+    const flop = 2 * M * K * N;
+    return { median: flop / st.median / 1e6, best: flop / st.best / 1e6 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
