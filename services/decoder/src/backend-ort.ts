@@ -6,9 +6,10 @@
 import type { Model } from '@tessera/model';
 import type { BackendInfo, DecoderBackend, ForwardInput, ForwardOutput } from './engine/backend.js';
 
-export function ortBackend(model: Model): DecoderBackend {
+/** `eosTokenIds`: `<|im_end|>` and `<|endoftext|>` for 2.6 (taken from the prompt tokenizer, which is
+ * already loaded, rather than the model's own 3 s tokenizer load). */
+export function ortBackend(model: Model, eosTokenIds: number[]): DecoderBackend {
   const l = model.config.llm;
-  const tok = model.tokenizer;
   const info: BackendInfo = {
     modelName: model.manifest.source.name ?? model.manifest.revision.slice(0, 12),
     numLayers: l.numLayers,
@@ -18,7 +19,7 @@ export function ortBackend(model: Model): DecoderBackend {
     vocabSize: l.vocabSize,
     maxContext: l.maxPositionEmbeddings,
     kvDtype: 'float32',
-    eosTokenIds: [...new Set(tok.stopTokenIds)],
+    eosTokenIds: [...new Set(eosTokenIds)],
     weightBytes: model.manifest.stages.decoder.weightBytes,
   };
   return {

@@ -21,5 +21,6 @@ export async function loadDecoderModel(dir: string, runtime: RuntimeOptions = {}
     JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
     JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')),
   );
-  return { model, backend: ortBackend(model), tokenizer, revision: model.manifest.revision, queryNum: model.config.resampler.queryNum };
+  const eos = [tokenizer.control('<|im_end|>'), tokenizer.control('<|endoftext|>')];
+  return { model, backend: ortBackend(model, eos), tokenizer, revision: model.manifest.revision, queryNum: model.config.resampler.queryNum };
 }

@@ -49,6 +49,16 @@ describe('engine on the ORT tiny model', () => {
     expect(alone.tokenIds).toEqual(expected[1]);
     const outs = await Promise.all(prompts.map((p, i) => collect(engine.submit({ requestId: `r${i}`, tenant: `t${i % 3}`, promptTokenIds: p, params: params({}) }))));
     outs.forEach((o, i) => expect(o.tokenIds, texts[i]).toEqual(expected[i]));
+    // Continuous batching: half join while the other half is already decoding.
+    const early = prompts.slice(0, 4).map((p, i) => engine.submit({ requestId: `e${i}`, tenant: 't', promptTokenIds: p, params: params({}) }));
+    const it = early[0]!.chunks[Symbol.asyncIterator]();
+    const firstChunk = await it.next();
+    const late = prompts.slice(4).map((p, i) => collect(engine.submit({ requestId: `l${i}`, tenant: 'u', promptTokenIds: p, params: params({}) })));
+    const rest: number[] = [...(firstChunk.value?.tokenIds ?? [])];
+    for (let c = await it.next(); !c.done; c = await it.next()) rest.push(...c.value.tokenIds);
+    expect(rest).toEqual(expected[0]);
+    const others = await Promise.all([...early.slice(1).map(collect), ...late]);
+    others.forEach((o, i) => expect(o.tokenIds, `staggered ${i + 1}`).toEqual(expected[i + 1]));
     expect(engine.stats().kvAllocatedBytes).toBe(0);
     await engine.close();
   });
@@ -66,6 +76,26 @@ describe('engine on the ORT tiny model', () => {
     // The streamed deltas concatenate to exactly the decode of all tokens (no lost or split characters).
     expect(alone.text).toBe(m.model.tokenizer.decode(alone.tokenIds, { skipSpecialTokens: true }));
     for (const c of alone.chunks) expect(c.text).not.toMatch(/[\ud800-\udbff]$/);
+    await engine.close();
+  });
+
+  it('cuts at a stop string that spans token boundaries, and the text before it is intact', async () => {
+    const engine = new Engine({ backend: m.backend, tokenBytes: m.tokenizer.tokenBytes });
+    const p = params({ maxTokens: 16 });
+    const full = await collect(engine.submit({ requestId: 'full', tenant: 't', promptTokenIds: chat('stop test'), params: p }));
+    // Find a spot where two consecutive tokens both carry text; the stop string takes the tail of one
+    // and the head of the next.
+    const pieces = full.tokenIds.map((id) => new TextDecoder().decode(m.tokenizer.tokenBytes.bytesOf(id)));
+    const k = pieces.findIndex((t, i) => i > 0 && t.length >= 1 && !t.includes('\ufffd') && (pieces[i + 1] ?? '').length >= 1 && !pieces[i + 1]!.includes('\ufffd'));
+    expect(k).toBeGreaterThan(0);
+    const before = pieces.slice(0, k).join('');
+    const stop = pieces[k]!.slice(-1) + pieces[k + 1]!.slice(0, 1);
+    const cut = full.text.indexOf(stop);
+    const r = await collect(engine.submit({ requestId: 'cut', tenant: 't', promptTokenIds: chat('stop test'), params: { ...p, stop: [stop] } }));
+    expect(r.last.finishReason).toBe('stop');
+    expect(r.last.stopReason).toBe(stop);
+    expect(r.text).toBe(full.text.slice(0, cut));
+    expect(r.text.length).toBeLessThanOrEqual(before.length + pieces[k]!.length);
     await engine.close();
   });
 });
