@@ -8,7 +8,7 @@
  * 3. the same decoder driven by @huggingface/transformers' generate(), when its loader accepts it.
  * Env: BENCH_TOKENS (default 32), BENCH_LEVELS (default 1,4,8,16), TESSERA_INTRA_OP_THREADS (default 2).
  */
-import { ensureBenchModel } from './bench-model.js';
+import { ensurePresetModelPaths } from '@tessera/model';
 import { Engine, assemblePrompt, kvBytesPerTokenOf, loadDecoderModel, samplingParams, type EngineChunk } from '@tessera/decoder';
 import { transformersBaseline } from './transformers-baseline.js';
 
@@ -35,7 +35,7 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
 
-const dir = await ensureBenchModel(log);
+const dir = process.env.TESSERA_MODEL_DIR || (await ensurePresetModelPaths('bench')).model;
 const m = await loadDecoderModel(dir, { intraOpNumThreads: THREADS });
 const info = m.backend.info;
 log(`model ${dir}\n  layers ${info.numLayers}, hidden ${info.hiddenSize}, vocab ${info.vocabSize}, decoder weights ${(info.weightBytes / 1e9).toFixed(2)} GB fp32, ${THREADS} ORT threads`);
