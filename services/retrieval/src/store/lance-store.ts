@@ -301,18 +301,25 @@ export class LanceStore implements VectorStore {
 
   private async maintainIndexes(table: lancedb.Table, spec: CollectionSpec, rows: number): Promise<void> {
     const indices = await table.listIndices();
-    if (!indices.some((i) => i.columns.includes('tokens'))) {
+    const fts = indices.find((i) => i.columns.includes('tokens'));
+    if (!fts) {
       await table.createIndex('tokens', {
         config: lancedb.Index.fts({ baseTokenizer: 'whitespace', lowercase: false, stem: false, removeStopWords: false, asciiFolding: false, withPosition: false }),
       });
     }
     const vec = indices.find((i) => i.columns.includes('vector'));
-    if (!vec) {
-      if (rows >= this.o.annThreshold) await this.createVectorIndex(table, spec, rows);
-      return;
+    if (!vec && rows >= this.o.annThreshold) await this.createVectorIndex(table, spec, rows);
+    // Rows written after an index build are scanned exactly (vector) or brute-force (BM25) until
+    // optimize() folds them in; do it once they are a noticeable share of the table.
+    const limit = Math.max(1000, this.o.reindexFraction * rows);
+    for (const idx of [fts, vec]) {
+      if (!idx) continue;
+      const stats = await table.indexStats(idx.name);
+      if (stats && stats.numUnindexedRows > limit) {
+        await table.optimize();
+        return;
+      }
     }
-    const stats = await table.indexStats(vec.name);
-    if (stats && stats.numUnindexedRows > Math.max(1000, this.o.reindexFraction * rows)) await table.optimize();
   }
 
   private async createVectorIndex(table: lancedb.Table, spec: CollectionSpec, rows: number): Promise<void> {
