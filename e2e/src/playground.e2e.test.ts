@@ -39,7 +39,7 @@ async function shot(page: Page, name: string): Promise<void> {
 
 async function signIn(page: Page, key: string): Promise<void> {
   await page.goto(stack.httpUrl + '/');
-  await page.getByLabel('API key').fill(key);
+  await page.getByLabel('API key', { exact: true }).fill(key);
   await page.getByTestId('sign-in').click();
 }
 
@@ -107,6 +107,7 @@ describe('playground in Chromium', () => {
     await expect.poll(() => page.getByTestId('visual-tokens').textContent()).toBe('448 visual tokens');
     await shot(page, '02-slice-view');
 
+    await page.getByLabel('Max tokens').fill('12');
     await page.getByTestId('question').fill('What is in this picture?');
     await page.getByTestId('send').click();
     const answer = page.getByTestId('answer').first();
@@ -151,9 +152,26 @@ describe('playground in Chromium', () => {
     await expect.poll(() => page.getByTestId('export-rows').textContent()).toContain('"count"');
     await shot(page, '05-export');
 
-    // The thumbs-down answer waits in this tenant's review queue.
+    // A second sample of the same prompt side by side; pick the better one (a preference record).
+    await page.getByTestId('tab-chat').click();
+    await answer.getByTestId('compare').click();
+    const b = page.getByTestId('answer-b');
+    await b.getByTestId('thumbs-down').waitFor({ timeout: 60_000 });
+    await page.getByTestId('prefer-a').click();
+    await expect.poll(() => page.locator('.compare').textContent()).toContain('Saved: A is better.');
+    await b.getByTestId('thumbs-down').click();
+    await expect.poll(() => b.locator('.status').textContent()).toContain('thumbs down');
+    const bId = await b.getByTestId('response-id').textContent();
+    await shot(page, '05b-compare');
+
+    // The thumbs-down answer B waits in this tenant's review queue (A left it: a human corrected it).
     await page.getByTestId('tab-review').click();
     await expect.poll(() => page.getByTestId('review-position').textContent()).toMatch(/^Item 1 of \d+/);
+    expect(await page.locator('.review-item').textContent()).toContain(bId);
+    expect(await page.locator('.review-item').textContent()).toContain('thumbs down');
+    // Keyboard: "u" rates the current item up (now thumbs up and down: disagreement).
+    await page.keyboard.press('u');
+    await expect.poll(() => page.locator('.review-item .status').textContent()).toContain('Saved: thumbs up.');
     await shot(page, '06-review');
     expect(errors).toEqual([]);
     await page.close();

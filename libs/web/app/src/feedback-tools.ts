@@ -34,8 +34,8 @@ export function feedbackTools(responseId: string, answer: string, answerEl: HTML
   const say = (el: HTMLElement) => status.replaceChildren(el);
   const pending: SpanInput[] = [];
 
-  const up = h('button', { type: 'button', class: 'thumb', 'aria-pressed': 'false', 'data-testid': 'thumbs-up' }, '👍 ', h('span', {}, 'Good'));
-  const down = h('button', { type: 'button', class: 'thumb', 'aria-pressed': 'false', 'data-testid': 'thumbs-down' }, '👎 ', h('span', {}, 'Bad'));
+  const up = h('button', { type: 'button', class: 'thumb', 'aria-pressed': 'false', 'data-testid': 'thumbs-up' }, h('span', { 'aria-hidden': 'true' }, '✓ '), 'Good');
+  const down = h('button', { type: 'button', class: 'thumb', 'aria-pressed': 'false', 'data-testid': 'thumbs-down' }, h('span', { 'aria-hidden': 'true' }, '✗ '), 'Bad');
   const thumbs = async (dir: 'up' | 'down') => {
     try {
       await submitFeedback({ responseId, rating: { key: 'overall', thumbs: dir === 'up' ? 'THUMBS_UP' : 'THUMBS_DOWN' } });
