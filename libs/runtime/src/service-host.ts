@@ -20,7 +20,7 @@ export interface HostedService<D extends ServiceDefinition = ServiceDefinition> 
   definition: D;
   impl: ServiceImpl<D>;
   /** Serve these methods from the stage's JetStream work queue (the rest use request/reply). */
-  workQueue?: Pick<WorkQueueOptions, 'stage' | 'methods'> & Partial<WorkQueueOptions>;
+  workQueue?: Pick<WorkQueueOptions, 'stage'> & Partial<Omit<WorkQueueOptions, 'methods'>> & { methods: readonly (keyof D & string)[] };
   /** Default true; the gateway's public API sets false (it authenticates and sets the tenant itself). */
   requireTenant?: boolean;
   /** Bind to gRPC (default true) and NATS (default true). */

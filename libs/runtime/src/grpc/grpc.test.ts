@@ -7,6 +7,8 @@ import { grpcClient } from './client.js';
 import { TesseraError } from '../errors.js';
 import { EchoServiceService, echoService } from '../proof/echo-service.js';
 import type { ServiceClient } from '../client-types.js';
+import { SpanKind, context, trace } from '@opentelemetry/api';
+import { collectSpans } from '@tessera/testing';
 
 const proto = fileURLToPath(new URL('../../test-fixtures/echo.proto', import.meta.url));
 
@@ -82,6 +84,21 @@ describe('gRPC adapter', () => {
     for (let i = 0; i < 100 && streamEnds.length === before; i++) await new Promise((r) => setTimeout(r, 20));
     expect(streamEnds.length).toBe(before + 1);
     expect(streamEnds.at(-1)!).toBeLessThan(1000);
+  });
+
+  it('propagates the trace: SERVER span is the child of the CLIENT span, handler spans below it', async () => {
+    const spans = collectSpans('grpc-test');
+    const root = trace.getTracer('test').startSpan('root');
+    const res = await context.with(trace.setSpan(context.active(), root), () => client.echo({ text: 't', delayMs: 0, blob: Buffer.alloc(0), failCode: '' }, { tenant: 't1' }));
+    root.end();
+    const mine = spans.trace(root.spanContext().traceId);
+    const clientSpan = mine.find((s) => s.kind === SpanKind.CLIENT)!;
+    const serverSpan = mine.find((s) => s.kind === SpanKind.SERVER)!;
+    expect(clientSpan.name).toBe('tessera.echo.v1.EchoService/Echo');
+    expect(clientSpan.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    expect(serverSpan.parentSpanContext?.spanId).toBe(clientSpan.spanContext().spanId);
+    expect(mine.find((s) => s.name === 'echo compute')?.parentSpanContext?.spanId).toBe(serverSpan.spanContext().spanId);
+    expect(res.traceId).toBe(root.spanContext().traceId);
   });
 
   it('serves grpc.health.v1 and reflection', async () => {

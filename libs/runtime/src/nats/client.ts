@@ -37,7 +37,12 @@ export interface NatsCallOptions extends CallOptions {
   idempotencyKey?: string;
 }
 
-export function natsClient<D extends ServiceDefinition>(nc: NatsConnection, definition: D, opts: NatsClientOptions = {}): ServiceClient<D> {
+/** `workQueue.methods` checked against the definition's method keys. */
+export type TypedNatsClientOptions<D extends ServiceDefinition> = Omit<NatsClientOptions, 'workQueue'> & {
+  workQueue?: { stage: string; methods: readonly (keyof D & string)[] };
+};
+
+export function natsClient<D extends ServiceDefinition>(nc: NatsConnection, definition: D, opts: TypedNatsClientOptions<D> = {}): ServiceClient<D> {
   const c = new NatsClientCore(nc, opts);
   const queued = new Set(opts.workQueue?.methods ?? []);
   const out: Record<string, unknown> = { close: () => c.close() };

@@ -171,7 +171,12 @@ function withEnd(h: MsgHdrs): MsgHdrs {
 }
 
 /** Binds `impl` to NATS and starts serving. */
-export async function bindNats<D extends ServiceDefinition>(nc: NatsConnection, definition: D, impl: ServiceImpl<D>, opts: NatsBindingOptions): Promise<NatsBinding> {
+export async function bindNats<D extends ServiceDefinition>(
+  nc: NatsConnection,
+  definition: D,
+  impl: ServiceImpl<D>,
+  opts: Omit<NatsBindingOptions, 'workQueue'> & { workQueue?: Omit<WorkQueueOptions, 'methods'> & { methods: readonly (keyof D & string)[] } },
+): Promise<NatsBinding> {
   const b = new NatsBinding(nc, definition, impl, opts);
   await b.start();
   return b;
