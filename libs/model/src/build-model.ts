@@ -19,6 +19,7 @@ import { buildVisionGraph } from './onnx/vision-graph.js';
 import { WeightSink } from './onnx/weight-sink.js';
 import type { MiniCPMVConfig } from './checkpoint/config.js';
 import type { WeightSource } from './onnx/layers.js';
+import type { WeightFormat } from './onnx/quantize.js';
 
 export interface BuildOptions {
   /** Replace an existing output directory (default false: refuse). */
@@ -29,6 +30,12 @@ export interface BuildOptions {
    */
   externalDataThresholdBytes?: number;
   onProgress?: (stage: StageName, done: number, total: number) => void;
+  /**
+   * Decoder weight format: fp32 (default), or weight-only int8/int4 (com.microsoft MatMulNBits, block
+   * 32, symmetric) for its linears and lm_head — decode is memory-bound, so bytes/token drop 4–8×.
+   * Vision, resampler and embed stay fp32 (compute-bound or a gather).
+   */
+  decoderWeights?: WeightFormat;
 }
 
 type GraphFn = (g: GraphBuilder, cfg: MiniCPMVConfig, w: WeightSource) => void;
@@ -55,7 +62,7 @@ export async function buildModel(checkpointDir: string, outDir: string, opts: Bu
       const fp32Bytes = names.reduce((a, n) => a + ckpt.tensors.get(n)!.shape.reduce((x, y) => x * y, 1) * 4, 0);
       const file = `${stage}.onnx`;
       const sink = new WeightSink(fp32Bytes > threshold ? join(tmp, `${file}.data`) : null);
-      const g = new GraphBuilder(`tessera_${stage}`, sink);
+      const g = new GraphBuilder(`tessera_${stage}`, sink, stage === 'decoder' ? (opts.decoderWeights ?? 'fp32') : 'fp32');
       let done = 0;
       const source: WeightSource = (name) => {
         const bytes = ckpt.tensorBytes(name);
@@ -86,7 +93,7 @@ export async function buildModel(checkpointDir: string, outDir: string, opts: Bu
       revision: revisionOf(ckpt, tensorHashes, checkpointDir),
       architecture: 'MiniCPMV',
       version: ckpt.config.version,
-      precision: 'fp32',
+      precision: opts.decoderWeights && opts.decoderWeights !== 'fp32' ? `decoder-${opts.decoderWeights}` : 'fp32',
       source: { checkpoint: checkpointDir, name: typeof ckpt.config.raw._name_or_path === 'string' ? ckpt.config.raw._name_or_path : null },
       config: summarise(ckpt.config),
       stages,

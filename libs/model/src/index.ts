@@ -25,4 +25,5 @@ export { WeightSink } from './onnx/weight-sink.js';
 export { readTensorBytes } from './checkpoint/safetensors.js';
 export { parseNpy, encodeNpy, parseNpz, encodeNpz, type NdArray, type NpyDtype } from './npy.js';
 export { runStageRaw } from './runtime/run-stage-raw.js';
+export { quantizeBlockwise, dequantize, QUANT_BLOCK, type WeightFormat, type QuantizedWeight } from './onnx/quantize.js';
 export { sessionOptions } from './runtime/runtime-options.js';

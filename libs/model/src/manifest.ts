@@ -29,7 +29,8 @@ export interface Manifest {
   revision: string;
   architecture: 'MiniCPMV';
   version: number;
-  precision: 'fp32';
+  /** 'fp32', or 'decoder-int8' / 'decoder-int4' when the decoder's linears are MatMulNBits. */
+  precision: 'fp32' | 'decoder-int8' | 'decoder-int4';
   source: { checkpoint: string; name: string | null };
   config: {
     llm: { hiddenSize: number; numLayers: number; numHeads: number; numKvHeads: number; headDim: number; vocabSize: number; ropeTheta: number; intermediateSize: number };

@@ -1,7 +1,7 @@
 /**
  * `tessera model …` — checkpoint and built-model tools:
  *   generate-tiny --out DIR [--preset tiny|bench] [--seed N] [--shards N]
- *   build --checkpoint DIR --out DIR [--overwrite] [--external-data-threshold BYTES]
+ *   build --checkpoint DIR --out DIR [--overwrite] [--external-data-threshold BYTES] [--decoder-weights fp32|int8|int4]
  *   inspect DIR [--json]                      (a checkpoint dir or a built model dir)
  *   run-stage --model DIR --stage vision|resampler|embed|decoder --inputs FILE --out FILE
  * run-stage reads `.npz`, a directory of `<input name>.npy`, or one `.npy` (single-input stages, or
@@ -77,12 +77,15 @@ async function generate(argv: string[]): Promise<number> {
 }
 
 async function build(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { checkpoint: { type: 'string' }, out: { type: 'string' }, overwrite: { type: 'boolean', default: false }, 'external-data-threshold': { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { checkpoint: { type: 'string' }, out: { type: 'string' }, overwrite: { type: 'boolean', default: false }, 'external-data-threshold': { type: 'string' }, 'decoder-weights': { type: 'string', default: 'fp32' } } });
   if (!values.checkpoint) throw invalidArgument('--checkpoint', 'build needs --checkpoint DIR');
   if (!values.out) throw invalidArgument('--out', 'build needs --out DIR');
+  const dw = values['decoder-weights'];
+  if (dw !== 'fp32' && dw !== 'int8' && dw !== 'int4') throw invalidArgument('--decoder-weights', `--decoder-weights must be fp32, int8 or int4 (got ${dw})`, 'fp32|int8|int4');
   const bars = new Map<string, ProgressBar>();
   const m = await buildModel(values.checkpoint, values.out, {
     overwrite: values.overwrite,
+    decoderWeights: dw,
     externalDataThresholdBytes: values['external-data-threshold'] === undefined ? undefined : Number(values['external-data-threshold']),
     onProgress: (stage, done, total) => {
       let b = bars.get(stage);

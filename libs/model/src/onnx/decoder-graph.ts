@@ -108,8 +108,11 @@ export function buildDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: Weigh
   const last = g.op('Gather', [x, g.op('Sub', [sq(T), one])], { axis: 1 }); // [B, H]
   const normed = rmsNorm(g, last, 'llm.model.norm', w('llm.model.norm.weight'), l.rmsNormEps);
   // Gemm with transB reads lm_head [vocab, hidden] as stored: no 2 GB transpose copy for the real model.
-  const lmHead = g.weight('llm.lm_head.weight', w('llm.lm_head.weight'), [l.vocabSize, H]);
-  const logits = g.op('Gemm', [normed, lmHead], { transB: 1 });
+  // Quantised builds use MatMulNBits (also the stored layout): lm_head is 2/3 of the bench model's decode bytes.
+  const logits =
+    g.weightFormat === 'fp32'
+      ? g.op('Gemm', [normed, g.weight('llm.lm_head.weight', w('llm.lm_head.weight'), [l.vocabSize, H])], { transB: 1 })
+      : linear(g, normed, 'llm.lm_head', w('llm.lm_head.weight'), l.vocabSize, H);
   g.output(logits, 'logits', 'float32', sig.outputs[0].shape);
   // Keep the signature's output order: logits first, then presents.
   const presents = g.outputs.splice(0, g.outputs.length - 1);

@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import onnxPkg from 'onnx-proto';
+import type { WeightFormat } from './quantize.js';
 import type { WeightSink } from './weight-sink.js';
 
 const { onnx } = onnxPkg;
@@ -40,6 +41,8 @@ export class GraphBuilder {
   constructor(
     readonly name: string,
     private readonly sink: WeightSink,
+    /** How `linear()` stores weights (fp32 MatMul, or MatMulNBits int8/int4). */
+    readonly weightFormat: WeightFormat = 'fp32',
   ) {}
 
   withScope<T>(scope: string, fn: () => T): T {

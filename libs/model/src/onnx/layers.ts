@@ -4,6 +4,7 @@
  * the stage graphs.
  */
 import { f, type GraphBuilder } from './graph-builder.js';
+import { QUANT_BLOCK, quantizeBlockwise } from './quantize.js';
 
 export type WeightSource = (name: string) => Float32Array;
 
@@ -17,10 +18,22 @@ export function transpose2d(w: Float32Array, rows: number, cols: number): Float3
   return t;
 }
 
-/** y = x·Wᵀ + b for a torch Linear weight W [out, in] (bias optional). */
+/**
+ * y = x·Wᵀ + b for a torch Linear weight W [out, in] (bias optional). With `g.weightFormat` int8/int4
+ * the weight becomes a com.microsoft MatMulNBits (block 32, symmetric) that reads W in its stored layout.
+ */
 export function linear(g: GraphBuilder, x: string, name: string, w: Float32Array, outF: number, inF: number, bias?: Float32Array): string {
-  const wt = g.weight(`${name}.weight_t`, transpose2d(w, outF, inF), [inF, outF]);
-  const y = g.op('MatMul', [x, wt]);
+  let y: string;
+  if (g.weightFormat !== 'fp32' && inF % QUANT_BLOCK === 0) {
+    const bits = g.weightFormat === 'int4' ? 4 : 8;
+    const q = quantizeBlockwise(w, outF, inF, bits);
+    const blocks = inF / QUANT_BLOCK;
+    const packed = g.rawInitializer(`${name}.weight_q${bits}`, 2 /* UINT8 */, [outF, blocks, (QUANT_BLOCK * bits) / 8], q.packed, w.length);
+    const scales = g.rawInitializer(`${name}.weight_scales`, 1 /* FLOAT */, [outF * blocks], new Uint8Array(q.scales.buffer));
+    y = g.op('MatMulNBits', [x, packed, scales], { K: inF, N: outF, bits, block_size: QUANT_BLOCK, accuracy_level: 0 }, { domain: 'com.microsoft' });
+  } else {
+    y = g.op('MatMul', [x, g.weight(`${name}.weight_t`, transpose2d(w, outF, inF), [inF, outF])]);
+  }
   return bias ? g.op('Add', [y, g.weight(`${name}.bias`, bias, [outF])]) : y;
 }
 
