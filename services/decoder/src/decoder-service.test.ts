@@ -127,6 +127,22 @@ describe('DecoderService over NATS and gRPC', () => {
     expect((await viaGrpc.cancel({ requestId: 'cancel-me' }, { tenant: 't1' })).found).toBe(false);
   });
 
+  it('a client that stops reading a NATS stream cancels the sequence on the server', async () => {
+    const cancelledCount = async (): Promise<number> => {
+      const line = (await metrics().text()).split('\n').find((l) => l.startsWith('vllm:request_success_total') && l.includes('finished_reason="cancelled"'));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const before = await cancelledCount();
+    let n = 0;
+    for await (const c of viaNats.generate(request({ requestId: 'walk-away', sampling: sampling({ maxTokens: 64, temperature: 1, seed: 9 }) }), { tenant: 't1' })) {
+      n += c.tokenIds.length;
+      if (n >= 2) break;
+    }
+    for (let i = 0; i < 100 && (await viaGrpc.getEngineStats({}, { tenant: 't1' })).numRunning > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await viaGrpc.getEngineStats({}, { tenant: 't1' })).kvCacheUsedTokens).toBe(0);
+    expect(await cancelledCount()).toBe(before + 1);
+  });
+
   it('refuses bad input with INVALID_ARGUMENT naming the field while another stream keeps going', async () => {
     const running = run(viaNats, request({ sampling: sampling({ maxTokens: 24 }) }));
     const cases: [decodingV1.GenerateRequest, string][] = [
