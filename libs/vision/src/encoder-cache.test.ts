@@ -72,6 +72,22 @@ describe('EncoderCache (real nats-server)', () => {
     expect(await cache.lookup(key())).toBeNull();
   });
 
+  it('under eviction a hit is never handed out for tokens that can no longer be read', async () => {
+    const cache = await EncoderCache.open(nc, { bucket: 'cache-partial', maxBytes: 700_000 });
+    let hits = 0;
+    for (let i = 0; i < 8; i++) {
+      // 300 kB = 3 chunks of 128 KiB: the oldest object loses chunks before its metadata.
+      await cache.store(key({ imageSha256: String(i).repeat(64) }), tokens(300_000, 20 + i), { dtype: 'float32', shape: [1], plan: {} });
+      for (let j = 0; j <= i; j++) {
+        const e = await cache.lookup(key({ imageSha256: String(j).repeat(64) }));
+        if (!e) continue;
+        hits++;
+        expect(await cache.read(e), `entry ${j} after ${i + 1} stores`).not.toBeNull();
+      }
+    }
+    expect(hits).toBeGreaterThan(8);
+  });
+
   it('the size cap evicts the oldest tokens instead of refusing new ones', async () => {
     const cache = await EncoderCache.open(nc, { bucket: 'cache-cap', maxBytes: 600_000 });
     for (let i = 0; i < 5; i++) await cache.store(key({ imageSha256: String(i).repeat(64) }), tokens(200_000, 10 + i), { dtype: 'float32', shape: [1], plan: {} });

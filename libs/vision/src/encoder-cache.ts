@@ -12,7 +12,7 @@
  * tenant deletes only its own keys and blobs (blobs are never shared across tenants).
  */
 import { createHash } from 'node:crypto';
-import { DiscardPolicy, nanos, type KV, type NatsConnection, type ObjectStore } from 'nats';
+import { DiscardPolicy, nanos, type JetStreamManager, type KV, type NatsConnection, type ObjectInfo, type ObjectStore } from 'nats';
 import { invalidArgument } from '@tessera/runtime';
 
 export interface EncoderCacheOptions {
@@ -64,6 +64,7 @@ export class EncoderCache {
   private constructor(
     private readonly kv: KV,
     private readonly os: ObjectStore,
+    private readonly jsm: JetStreamManager,
     readonly bucket: string,
     readonly ttlMs: number,
   ) {}
@@ -87,7 +88,7 @@ export class EncoderCache {
         await jsm.streams.update(name, { ...config, ...want });
       }
     }
-    return new EncoderCache(kv, os, bucket, ttlMs);
+    return new EncoderCache(kv, os, jsm, bucket, ttlMs);
   }
 
   /** The KV key for a cache key tuple. */
@@ -105,11 +106,24 @@ export class EncoderCache {
     // Exact TTL even between the server's expiry sweeps.
     if (Date.now() - entry.createdAt >= this.ttlMs) return null;
     const info = await this.os.info(entry.ref.key);
-    if (!info || info.deleted || info.size !== entry.ref.size) {
+    if (!info || info.deleted || info.size !== entry.ref.size || !(await this.complete(info))) {
       await this.kv.delete(key).catch(() => undefined);
       return null;
     }
     return entry;
+  }
+
+  /**
+   * discard=old evicts an object's chunks (oldest first) before its metadata record, which is
+   * written after them; in between, `info` still answers. Count the chunks left so a hit is never
+   * handed out for tokens the decoder could not read.
+   */
+  private async complete(info: ObjectInfo): Promise<boolean> {
+    if (info.chunks === 0) return true;
+    const subject = `$O.${this.bucket}.C.${info.nuid}`;
+    const si = await this.jsm.streams.info(`OBJ_${this.bucket}`, { subjects_filter: subject });
+    const left = (si.state.subjects as Record<string, number> | undefined)?.[subject] ?? 0;
+    return left === info.chunks;
   }
 
   /** The token bytes of an entry (null when evicted meanwhile). */
