@@ -4,12 +4,12 @@ import { codePointLength } from './offsets.js';
 /** Small field checks shared by the validators; each error names the field and the limit. */
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]*$/;
-/** Tenants become a NATS subject token: no dots, wildcards or spaces. */
-export const TENANT_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Any printable text without whitespace (events.ts encodes it into a NATS subject token). */
+export const TENANT_PATTERN = /^[^\s\p{Cc}]{1,128}$/u;
 
 export function checkTenant(tenant: string | undefined): string {
   if (!tenant) throw invalidArgument('tenant', 'tenant is required (tessera-tenant header)');
-  if (!TENANT_PATTERN.test(tenant)) throw invalidArgument('tenant', `tenant "${tenant}" must match ${TENANT_PATTERN}`, '1..64 of [A-Za-z0-9_-]');
+  if (!TENANT_PATTERN.test(tenant)) throw invalidArgument('tenant', `tenant ${JSON.stringify(tenant)} must be 1..128 characters without whitespace or control characters`, '1..128 printable characters');
   return tenant;
 }
 

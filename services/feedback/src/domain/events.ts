@@ -26,12 +26,20 @@ export const STREAM_SUBJECTS = [`${SUBJECT_PREFIX}.>`];
  * that filter does not match, so the marker survives the purge for projectors that replay later.
  */
 export function eventSubject(e: LogEvent): string {
-  if (e.type === 'erase') return `${SUBJECT_PREFIX}.${e.tenant}`;
-  return `${SUBJECT_PREFIX}.${e.record.tenant}.${e.type}`;
+  if (e.type === 'erase') return `${SUBJECT_PREFIX}.${tenantToken(e.tenant)}`;
+  return `${SUBJECT_PREFIX}.${tenantToken(e.record.tenant)}.${e.type}`;
 }
 
 export function tenantLogFilter(tenant: string): string {
-  return `${SUBJECT_PREFIX}.${tenant}.>`;
+  return `${SUBJECT_PREFIX}.${tenantToken(tenant)}.>`;
+}
+
+/**
+ * A tenant as one subject token: as is when it is [A-Za-z0-9_-]{1,64} (readable in `nats stream
+ * subjects`), else `=` + base64url(UTF-8) — `=` cannot start a plain token, so the two never collide.
+ */
+export function tenantToken(tenant: string): string {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(tenant) ? tenant : `=${Buffer.from(tenant, 'utf8').toString('base64url')}`;
 }
 
 export function dedupeId(e: LogEvent): string {

@@ -6,6 +6,7 @@ import { Taxonomy } from './taxonomy.js';
 import type { ResponseRecord } from './types.js';
 import { validateFeedback, validateFeedbackHead } from './validate-feedback.js';
 import { validateResponse } from './validate-response.js';
+import { eventSubject, tenantLogFilter } from './events.js';
 import { JA_ANSWER, ZH_ANSWER, responseInput } from '../test/fixtures.js';
 import type { SubmitFeedbackInput } from './input.js';
 
@@ -108,7 +109,17 @@ describe('other feedback validation', () => {
     expect(failure(() => validateResponse('bad tenant', responseInput(), DEFAULT_LIMITS, now)).details.field).toBe('tenant');
     expect(failure(() => validateResponse('t1', responseInput({ answer: '' }), DEFAULT_LIMITS, now)).details.field).toBe('response.answer');
     const n = Array.from(JA_ANSWER).length;
-    expect(failure(() => validateResponse('t1', responseInput({ confidence: { spans: [{ start: 0, end: n + 1, meanLogprob: -1 }] } }), DEFAULT_LIMITS, now)).details.field).toBe('response.confidence.spans[0].end');
+    // Confidence spans are decoder hints: clipped to the answer, the 32 least confident kept.
+    expect(validateResponse('t1', responseInput({ confidence: { spans: [{ start: 0, end: n + 1, meanLogprob: -1 }, { start: n, end: n + 3, meanLogprob: -1 }] } }), DEFAULT_LIMITS, now).confidence.spans).toEqual([{ start: 0, end: n, meanLogprob: -1 }]);
+    const many = Array.from({ length: 40 }, (_, i) => ({ start: i % n, end: (i % n) + 1, meanLogprob: -i }));
+    const kept = validateResponse('t1', responseInput({ confidence: { spans: many } }), DEFAULT_LIMITS, now).confidence.spans;
+    expect(kept).toHaveLength(32);
+    expect(Math.max(...kept.map((s) => s.meanLogprob))).toBe(-8);
+    expect(failure(() => validateResponse('t1', responseInput({ confidence: { meanLogprob: 0.5 } }), DEFAULT_LIMITS, now)).details.field).toBe('response.confidence.mean_logprob');
+    // Any printable tenant id works; it becomes a subject token without dots.
+    expect(validateResponse('acme.corp/東京', responseInput(), DEFAULT_LIMITS, now).tenant).toBe('acme.corp/東京');
+    expect(eventSubject({ v: 1, type: 'erase', tenant: 'acme.corp/東京', requestId: 'x', requestedAt: 0 })).toMatch(/^tessera\.feedback\.events\.=[A-Za-z0-9_-]+$/);
+    expect(tenantLogFilter('acme')).toBe('tessera.feedback.events.acme.>');
     const r = validateResponse('t1', responseInput(), DEFAULT_LIMITS, now);
     expect(r.expiresAt - r.recordedAt).toBe(DEFAULT_LIMITS.defaultRetentionMs);
     expect(r.promptHash).toMatch(/^[0-9a-f]{64}$/);

@@ -94,9 +94,17 @@ function validateSources(list: NonNullable<RecordResponseInput['sources']>, limi
   }));
 }
 
+/**
+ * The confidence summary is the decoder's hint, not user input: spans are clipped to the answer
+ * (a stop string trimmed off the answer can leave a span past its end) and, beyond the limit, only
+ * the least confident ones are kept — a response record is never lost over a hint. Numbers that
+ * cannot be logprobs (positive, NaN) are still rejected.
+ */
 function validateConfidence(c: NonNullable<RecordResponseInput['confidence']>, answerLen: number, limits: FeedbackLimits): ConfidenceSummary {
-  const spans = c.spans ?? [];
-  checkCount('response.confidence.spans', spans.length, limits.maxLowConfidenceSpans);
+  const clipped = (c.spans ?? [])
+    .map((s) => ({ start: Math.max(0, Math.trunc(s.start ?? 0)), end: Math.min(answerLen, Math.trunc(s.end ?? 0)), meanLogprob: s.meanLogprob ?? 0 }))
+    .filter((s) => s.start < s.end);
+  const spans = clipped.length <= limits.maxLowConfidenceSpans ? clipped : [...clipped].sort((a, b) => a.meanLogprob - b.meanLogprob).slice(0, limits.maxLowConfidenceSpans).sort((a, b) => a.start - b.start);
   return {
     tokenCount: checkInt('response.confidence.token_count', c.tokenCount ?? 0, { min: 0, max: 1e7 }),
     meanLogprob: checkFinite('response.confidence.mean_logprob', c.meanLogprob ?? 0, { max: 0 }),
