@@ -156,6 +156,28 @@ class NatsClientCore {
   private async unaryInner(info: MethodInfo, req: unknown, o: NatsCallOptions | undefined, queued: boolean, call: ResolvedCall, subject: string, h: MsgHdrs): Promise<unknown> {
     if (call.signal?.aborted) throw abortReason(call.signal);
     if (call.deadline <= Date.now()) throw deadlineError(info.path, call.deadline);
+    // Cancellable call: the server listens on a control subject and aborts ctx.signal on `cancel`
+    // (one SUB/UNSUB on the server per call, so only when the caller can cancel).
+    const signal = call.signal;
+    let onAbort: (() => void) | undefined;
+    if (signal) {
+      const control = createInbox();
+      h.set(Header.CONTROL, control);
+      onAbort = () => {
+        const ch = natsHeaders();
+        ch.set(Header.KIND, 'cancel');
+        this.nc.publish(control, new Uint8Array(0), { headers: ch });
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    try {
+      return await this.unarySend(info, req, o, queued, call, subject, h);
+    } finally {
+      if (onAbort) signal!.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async unarySend(info: MethodInfo, req: unknown, o: NatsCallOptions | undefined, queued: boolean, call: ResolvedCall, subject: string, h: MsgHdrs): Promise<unknown> {
     const body = await this.encode(info, req, h);
     if (!queued) {
       const reply = this.nc.request(subject, body, { headers: h, timeout: clampTimeout(call.deadline - Date.now()) });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { startNatsServer, waitFor, type NatsServerHandle } from '@tessera/testing';
 import { bindNats, type NatsBinding } from './server.js';
 import { natsClient } from './client.js';
 import { errorFromHeaders } from './errors.js';
@@ -8,6 +8,7 @@ import { Header } from '../wire-headers.js';
 import { TesseraError } from '../errors.js';
 import { EchoServiceService, echoService, type EchoRequest } from '../proof/echo-service.js';
 import type { ServiceClient } from '../client-types.js';
+import type { CallContext } from '../context.js';
 
 const req = (o: Partial<EchoRequest> = {}): EchoRequest => ({ text: 'hi', delayMs: 0, blob: Buffer.alloc(0), failCode: '', ...o });
 
@@ -19,11 +20,15 @@ describe('NATS request/reply adapter', () => {
   const streamEnds: number[] = [];
   let produced = 0;
   let started = 0;
+  let lastCtx: CallContext | undefined;
 
   beforeAll(async () => {
     server = await startNatsServer();
     nc = await connect({ servers: server.url });
-    const impl = echoService({ onStreamEnd: (n) => streamEnds.push(n), onStart: () => started++ });
+    const impl = echoService({ onStreamEnd: (n) => streamEnds.push(n), onStart: (_m, ctx) => {
+      started++;
+      lastCtx = ctx;
+    } });
     const counting = {
       ...impl,
       async *count(r: Parameters<typeof impl.count>[0], ctx: Parameters<typeof impl.count>[1]) {
@@ -101,6 +106,16 @@ describe('NATS request/reply adapter', () => {
     for await (const m of client.count({ count: 10_000, delayMs: 5, failAfter: 0 }, { tenant: 'acme' })) if (m.n === 2) break;
     for (let i = 0; i < 100 && streamEnds.length === before; i++) await new Promise((r) => setTimeout(r, 20));
     expect(streamEnds.at(-1)!).toBeLessThan(100);
+  });
+
+  it('cancels a unary call on the server when the caller aborts', async () => {
+    const ac = new AbortController();
+    const call = client.echo(req({ delayMs: 5_000 }), { tenant: 'acme', requestId: 'cancel-unary', signal: ac.signal });
+    await waitFor(() => lastCtx?.requestId === 'cancel-unary');
+    ac.abort();
+    await expect(call).rejects.toMatchObject({ code: 'CANCELLED' });
+    await waitFor(() => lastCtx!.signal.aborted);
+    expect(lastCtx!.signal.reason).toMatchObject({ code: 'CANCELLED' });
   });
 
   it('aborts ctx.signal at the deadline and replies DEADLINE_EXCEEDED', async () => {

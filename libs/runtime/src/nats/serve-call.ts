@@ -8,7 +8,7 @@ import type { MsgHdrs, NatsConnection } from 'nats';
 import { Attr, SpanName, extractTrace, Metric, metrics } from '@tessera/telemetry';
 import type { MethodInfo } from '../definition.js';
 import { abortReason } from '../context.js';
-import { TesseraError } from '../errors.js';
+import { ErrorCode, TesseraError } from '../errors.js';
 import { beginCall, wireError, type ActiveCall, type ServerPolicy } from '../server-call.js';
 import { SpanKind } from '../tracing.js';
 import { Header } from '../wire-headers.js';
@@ -117,7 +117,21 @@ export async function serveCall(a: ServeArgs): Promise<Outcome> {
   const ctx = active.ctx;
   try {
     if (!a.info.def.responseStream) {
-      const res = await raceAbort(a.fn(request, ctx) as Promise<unknown>, ctx.signal);
+      // The caller can cancel (it sent a control subject): `cancel` there aborts ctx.signal.
+      const control = record[Header.CONTROL];
+      const sub = control
+        ? a.nc.subscribe(control, {
+            callback: (_e, m) => {
+              if (m.headers?.get(Header.KIND) === 'cancel') a.controller.abort(new TesseraError(ErrorCode.CANCELLED, 'call cancelled by the client'));
+            },
+          })
+        : undefined;
+      let res: unknown;
+      try {
+        res = await raceAbort(a.fn(request, ctx) as Promise<unknown>, ctx.signal);
+      } finally {
+        sub?.unsubscribe();
+      }
       const h = endHeaders(natsHeaders(), a.attempt);
       const body = await outboundBody(a.nc, a.info.def.responseSerialize(res), h, a.payload);
       a.reply(body, h);
