@@ -107,7 +107,9 @@ export class Engine {
         throw invalidArgument('max_tokens', `prompt + max_tokens needs ${need} bytes of KV cache; the budget holds ${fit} tokens`, `prompt + max_tokens <= ${fit}`);
       }
       if (this.byId.has(req.requestId)) throw new TesseraError(ErrorCode.ALREADY_EXISTS, `request ${req.requestId} is already running`, { field: 'request_id' });
-      if (this.queue.size >= this.limits.maxQueue) {
+      // Requests the next step will admit anyway (free batch slots) do not count against the queue.
+      const waitingForSlot = this.live.size + this.queue.size >= this.limits.maxBatchSize;
+      if (waitingForSlot && this.queue.size >= this.limits.maxQueue) {
         throw resourceExhausted('queue', `decoder queue is full (${this.limits.maxQueue} waiting)`, `waiting <= ${this.limits.maxQueue}`, this.retryAfterMs());
       }
       if (this.queue.sizeOf(req.tenant) >= this.limits.maxQueuePerTenant) {
