@@ -112,7 +112,7 @@ describe('engine scheduling (toy backend)', () => {
   it('admits only what the KV budget covers and back-pressures a full queue', async () => {
     const backend = new ToyBackend();
     const bpt = 2 * 8 * 4; // 1 layer × K,V × 8 dims × f32
-    const engine = new Engine({ backend, tokenBytes: byteTokens, limits: { kvBudgetBytes: 2 * 30 * bpt, maxQueue: 5, maxBatchSize: 2 } });
+    const engine = new Engine({ backend, tokenBytes: byteTokens, limits: { kvBudgetBytes: 2 * 30 * bpt, maxQueue: 5, maxBatchSize: 3 } });
     const hs = [1, 2, 3, 4, 5].map((i) => engine.submit(req(`k${i}`, 10, { maxTokens: 20 })));
     let err: unknown;
     try { engine.submit(req('overflow', 10, { maxTokens: 20 })); } catch (e) { err = e; }
