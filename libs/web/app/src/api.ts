@@ -43,7 +43,8 @@ export async function errorFrom(res: Response): Promise<ApiError> {
     /* not JSON: keep the status line */
   }
   if (res.status === 413) message = `Too large: ${message}`;
-  if (res.status === 429) message = `Rate limited: ${message}`;
+  const retry = res.headers.get('retry-after');
+  if (res.status === 429 && retry) message = `Rate limited (try again in ${retry} s): ${message}`;
   return new ApiError(message, res.status, code, param);
 }
 

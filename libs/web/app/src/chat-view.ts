@@ -113,11 +113,11 @@ export function chatView(): HTMLElement {
   }
 
   /** Streams one answer into a new card; returns the result (or null on error / nothing). */
-  async function answerInto(card: HTMLElement, messages: Message[], seed?: number): Promise<ChatResult | null> {
+  async function answerInto(card: HTMLElement, messages: Message[], seed?: number, label = 'Assistant'): Promise<ChatResult | null> {
     const text = h('div', { class: 'answer-text', 'aria-live': 'polite', 'aria-busy': 'true', 'data-testid': 'answer-text' });
     const meta = h('div', { class: 'answer-meta' });
     const tools = h('div');
-    card.replaceChildren(h('div', { class: 'answer-head' }, h('span', { class: 'who' }, 'Assistant'), h('span', { class: 'rid', 'data-testid': 'response-id' })), text, meta, tools);
+    card.replaceChildren(h('div', { class: 'answer-head' }, h('span', { class: 'who' }, label), h('span', { class: 'rid', 'data-testid': 'response-id' })), text, meta, tools);
     controller = new AbortController();
     stop.disabled = false;
     send.disabled = true;
@@ -161,7 +161,7 @@ export function chatView(): HTMLElement {
       const box = h('section', { class: 'compare', 'aria-label': 'Compare two answers' }, h('div', { class: 'side-by-side' }, a, b), pick, status);
       card.after(box);
       // A new seed gives a different sample to the same prompt (a preference needs the same prompt).
-      const second = await answerInto(b, messages, Math.floor(Math.random() * 2 ** 31));
+      const second = await answerInto(b, messages, Math.floor(Math.random() * 2 ** 31), 'Answer B');
       if (!second?.responseId) return void (btn.disabled = false);
       const choose = async (chosen: string, rejected: string, label: string) => {
         try {
