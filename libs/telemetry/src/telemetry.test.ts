@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import { Metric, MetricsRegistry, extractTrace, injectTrace, recordCarrier, startMetricsServer, startTelemetry, traceparentOf } from './index.js';
 
@@ -22,6 +23,29 @@ describe('telemetry', () => {
     expect(c.resource.attributes['service.name']).toBe('unit');
     expect(traceparentOf(remote)).toBe(headers.traceparent);
     await t.shutdown();
+  });
+
+  it('exports spans over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces', async () => {
+    const received: { path: string; type: string; bytes: number }[] = [];
+    const collector = createServer((req, res) => {
+      let n = 0;
+      req.on('data', (d: Buffer) => (n += d.length));
+      req.on('end', () => {
+        received.push({ path: req.url ?? '', type: String(req.headers['content-type']), bytes: n });
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', () => r()));
+    const port = (collector.address() as { port: number }).port;
+    const t = startTelemetry({ serviceName: 'otlp-unit', otlpEndpoint: `http://127.0.0.1:${port}/` });
+    t.tracer().startSpan('exported').end();
+    await t.flush();
+    await t.shutdown();
+    collector.close();
+    expect(received.length).toBeGreaterThan(0);
+    expect(received[0]).toMatchObject({ path: '/v1/traces' });
+    expect(received[0]!.bytes).toBeGreaterThan(20);
   });
 
   it('serves registered metrics on /metrics in Prometheus text format', async () => {
