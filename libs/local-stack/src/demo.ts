@@ -14,6 +14,7 @@ import { buildModel, ensureTinyModel, readManifest } from '@tessera/model';
 import { freePort } from '@tessera/testing';
 import { REPO_ROOT, startLocalStack } from './stack.js';
 import { sampleImage } from './sample-image.js';
+import { ensureWebBuild } from '@tessera/web';
 
 const DEMO_KEY = 'sk-tessera-local-demo';
 
@@ -47,7 +48,7 @@ function step(msg: string): void {
 
 async function main(): Promise<void> {
   const t0 = Date.now();
-  const { dir, real } = await modelDir();
+  const [{ dir, real }] = await Promise.all([modelDir(), ensureWebBuild()]); // the playground the gateway serves at /
   const manifest = readManifest(dir);
   const work = join(REPO_ROOT, '.tessera', 'demo');
   mkdirSync(work, { recursive: true });
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
     await stack.stop();
     return;
   }
-  step('the stack keeps running; press Ctrl-C to stop. Try:');
+  step(`the stack keeps running; press Ctrl-C to stop. Playground: ${stack.httpUrl}/ (key ${DEMO_KEY}). Try:`);
   console.log(`  curl -s ${stack.httpUrl}/v1/models -H 'Authorization: Bearer ${DEMO_KEY}'`);
   console.log(`  curl -sN ${stack.httpUrl}/v1/chat/completions -H 'Authorization: Bearer ${DEMO_KEY}' -H 'Content-Type: application/json' \\\n    -d '{"model":"minicpm-v-2_6","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'`);
   await new Promise(() => {});
