@@ -75,22 +75,30 @@ export class Projector {
     this.loop = this.run(this.msgs);
   }
 
-  /** After a failed write: drop what was pulled and resume right after the store's last sequence. */
-  private async resubscribe(): Promise<void> {
-    this.msgs?.stop();
-    await this.loop?.catch(() => undefined);
-    if (this.stopped) return;
-    await new Promise((r) => setTimeout(r, 500));
-    if (this.stopped) return;
-    this.applied = await this.store.lastSeq();
-    await this.subscribe();
+  private async run(msgs: ConsumerMessages): Promise<void> {
+    try {
+      for await (const m of msgs) {
+        this.pending.push(m);
+        // Let every message already in this I/O turn arrive, then write them as one batch.
+        if (!this.flushing) this.flushing = new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
+      }
+    } catch (err) {
+      this.opts.onError?.(err);
+    }
+    await this.flushing;
+    // The iterator ended without stop(): a failed write stopped it, or the consumer went away
+    // (deleted, server restarted). Resume right after what the store holds.
+    if (!this.stopped) setTimeout(() => void this.restart(), 500).unref();
   }
 
-  private async run(msgs: ConsumerMessages): Promise<void> {
-    for await (const m of msgs) {
-      this.pending.push(m);
-      // Let every message already in this I/O turn arrive, then write them as one batch.
-      if (!this.flushing) this.flushing = new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
+  private async restart(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      this.applied = await this.store.lastSeq();
+      await this.subscribe();
+    } catch (err) {
+      this.opts.onError?.(err);
+      setTimeout(() => void this.restart(), 1_000).unref();
     }
   }
 
@@ -121,7 +129,8 @@ export class Projector {
     } finally {
       this.flushing = undefined;
     }
-    if (failed) await this.resubscribe().catch((err: unknown) => this.opts.onError?.(err));
+    // Drop what was pulled: run() ends and restarts the consumer at store.lastSeq + 1.
+    if (failed) this.msgs?.stop();
   }
 
   private wake(): void {
