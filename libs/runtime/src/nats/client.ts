@@ -19,7 +19,7 @@ import { Inbox } from './inbox.js';
 import { decodeOrThrow, inboundBytes, outboundBody, type PayloadPolicy } from './payload.js';
 import { DEFAULT_WINDOW } from './stream-sender.js';
 import { ensureWorkStream } from './streams.js';
-import { controlSubject, workSubject } from './subjects.js';
+import { controlSubject, streamName, workSubject } from './subjects.js';
 
 export interface NatsClientOptions {
   /** Methods that go through the stage's JetStream work queue (must match the server's binding). */
@@ -122,7 +122,8 @@ class NatsClientCore {
     return decodeOrThrow((b) => info.def.responseDeserialize(b), bytes, what);
   }
 
-  private async publishJob(subject: string, body: Uint8Array, h: MsgHdrs, call: ResolvedCall, o: NatsCallOptions | undefined, info: MethodInfo): Promise<void> {
+  /** Publishes a job; returns a function that withdraws it from the stream if no worker has taken it yet. */
+  private async publishJob(subject: string, body: Uint8Array, h: MsgHdrs, call: ResolvedCall, o: NatsCallOptions | undefined, info: MethodInfo): Promise<() => void> {
     const stage = this.o.workQueue!.stage;
     this.js ??= this.nc.jetstream();
     let ensured = this.streamsEnsured.get(stage);
@@ -133,11 +134,20 @@ class NatsClientCore {
     }
     await ensured;
     const msgID = o?.idempotencyKey ?? `${call.requestId}:${info.method}:${process.pid}:${++this.callSeq}`;
+    let seq: number;
     try {
-      await this.js.publish(subject, body, { msgID, headers: h, timeout: clampTimeout(call.deadline - Date.now()) });
+      seq = (await this.js.publish(subject, body, { msgID, headers: h, timeout: clampTimeout(call.deadline - Date.now()) })).seq;
     } catch (err) {
       throw natsError(err, subject, call);
     }
+    // A job still waiting in the stream is deleted (a running one gets the cancel message);
+    // deleting one that was already acked or taken fails harmlessly.
+    return () => {
+      void this.nc
+        .jetstreamManager()
+        .then((jsm) => jsm.streams.deleteMessage(streamName(stage), seq, false))
+        .catch(() => {});
+    };
   }
 
   async unary(info: MethodInfo, req: unknown, o: NatsCallOptions | undefined, queued: boolean): Promise<unknown> {
@@ -190,9 +200,15 @@ class NatsClientCore {
     const route = this.inbox.open((m) => resolveReply(m));
     try {
       h.set(Header.REPLY_TO, route.subject);
-      await this.publishJob(subject, body, h, call, o, info);
-      const m = await raceSignal(withDeadline(got, call.deadline, info.path), call.signal);
-      return await this.decodeReply(info, m);
+      const withdraw = await this.publishJob(subject, body, h, call, o, info);
+      const signal = call.signal;
+      signal?.addEventListener('abort', withdraw, { once: true });
+      try {
+        const m = await raceSignal(withDeadline(got, call.deadline, info.path), signal);
+        return await this.decodeReply(info, m);
+      } finally {
+        signal?.removeEventListener('abort', withdraw);
+      }
     } finally {
       route.close();
     }
@@ -209,6 +225,7 @@ class NatsClientCore {
       wake?.();
     });
     let serverDone = false;
+    let withdraw: (() => void) | undefined;
     let failed: unknown;
     const sendControl = (kind: 'credit' | 'cancel', seq?: number) => {
       const ch = natsHeaders();
@@ -224,7 +241,7 @@ class NatsClientCore {
       h.set(Header.WINDOW, String(window));
       const body = await this.encode(info, req, h);
       if (queued) {
-        await this.publishJob(subject, body, h, call, o, info);
+        withdraw = await this.publishJob(subject, body, h, call, o, info);
       } else {
         const ack = await raceSignal(
           this.nc.request(subject, body, { headers: h, timeout: clampTimeout(call.deadline - Date.now()) }).catch((err: unknown) => Promise.reject(natsError(err, subject, call))),
@@ -275,7 +292,10 @@ class NatsClientCore {
     } finally {
       route.close();
       // Consumer broke out, aborted, or the deadline passed: tell the server to stop.
-      if (!serverDone) sendControl('cancel');
+      if (!serverDone) {
+        sendControl('cancel');
+        withdraw?.();
+      }
       finish(failed);
     }
   }

@@ -83,6 +83,22 @@ describe('JetStream work queue', () => {
     await waitFor(async () => (await jsm.consumers.info('TESSERA_ECHO', 'echo-workers')).num_ack_pending === 0);
   });
 
+  it('withdraws a job from the stream when the caller aborts before any worker took it', async () => {
+    // Both worker slots (concurrency 2) busy, so the third job waits in the stream.
+    const busy = [1, 2].map((i) => client.work(req({ delayMs: 1_500 }), { tenant: 'acme', requestId: `busy-${i}` }));
+    await waitFor(() => starts.some((s) => s.includes(':busy-1:')) && starts.some((s) => s.includes(':busy-2:')));
+    const ac = new AbortController();
+    const queued = client.work(req(), { tenant: 'acme', requestId: 'withdrawn', signal: ac.signal });
+    const jsm = await nc.jetstreamManager();
+    await waitFor(async () => (await jsm.consumers.info('TESSERA_ECHO', 'echo-workers')).num_pending === 1);
+    ac.abort();
+    await expect(queued).rejects.toMatchObject({ code: 'CANCELLED' });
+    await waitFor(async () => (await jsm.consumers.info('TESSERA_ECHO', 'echo-workers')).num_pending === 0);
+    await Promise.all(busy);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(starts.some((s) => s.includes(':withdrawn:'))).toBe(false);
+  });
+
   it('retries retryable failures with backoff and succeeds on a later delivery', async () => {
     const res = await client.work(req({ text: 'flaky-2' }), { tenant: 'acme' });
     expect(res.attempt).toBe(2);
