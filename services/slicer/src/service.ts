@@ -59,8 +59,7 @@ export function createSlicerService(d: SlicerServiceDeps): SlicerImpl {
       const r = await d.encoder.encode(image.bytes, requested, ctx.signal);
       ctx.throwIfAborted();
       const opts = d.encoder.options(requested);
-      const hidden = r.slices[0] ? r.slices[0].features.length / (r.slices[0].tgtSize[0] * r.slices[0].tgtSize[1]) : 0;
-      const slices = await Promise.all(r.slices.map((s) => features(s, hidden)));
+      const slices = await Promise.all(r.slices.map((s) => features(s, d.encoder.hiddenSize)));
       return {
         plan: slicePlanToProto(r.plan, d.queryNum, effective(opts, req.options)),
         slices,

@@ -62,6 +62,11 @@ export class SliceEncoder {
     this.pool = new PreprocessPool(settings.preprocessWorkers);
   }
 
+  /** Vision tower width: the second dimension of every feature tensor. */
+  get hiddenSize(): number {
+    return this.vision.hiddenSize;
+  }
+
   close(): Promise<void> {
     return this.pool.close();
   }
