@@ -5,10 +5,14 @@
  *   - single-stream decode tokens/s at context 128 / 512 / 2048 with model-bandwidth utilisation
  *     (weight + KV bytes read per token ÷ memory read bandwidth measured here);
  *   - intra-op threads / spinning settings compared on the decode step.
- * Run: `npx tsx bench/model/main.ts [--quick]` (TESSERA_MODEL_DIR=… to use another built model).
+ * Run: `npx tsx bench/model/main.ts [--quick] [--decoder-weights int8|int4]` (TESSERA_MODEL_DIR=… to
+ * use another built model). Quantised variants are built once next to the fp32 bench model.
  */
-import { argmaxRow, ensurePresetModelPaths, openModel, type Model, type RuntimeOptions } from '@tessera/model';
-import { matmulGflops, memcpyReadGBs, ortReadGBs, timeIt, type Stats } from './probes.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { argmaxRow, buildModel, ensurePresetModelPaths, openModel, type Model, type RuntimeOptions } from '@tessera/model';
+import { loadavg } from 'node:os';
+import { matmulProbe, memcpyReadGBs, ortReadProbe, timeIt, type Stats } from './probes.js';
 
 const quick = process.argv.includes('--quick');
 const log = (s: string): void => console.log(s);
@@ -31,7 +35,17 @@ async function decodeStep(model: Model, ctx: number, steps: number): Promise<Sta
 }
 
 async function main(): Promise<void> {
-  const dir = process.env.TESSERA_MODEL_DIR ?? (await ensurePresetModelPaths('bench')).model;
+  const wi = process.argv.indexOf('--decoder-weights');
+  const weights = wi > 0 ? process.argv[wi + 1] : 'fp32';
+  let dir = process.env.TESSERA_MODEL_DIR ?? (await ensurePresetModelPaths('bench')).model;
+  if (weights === 'int8' || weights === 'int4') {
+    const paths = await ensurePresetModelPaths('bench');
+    dir = `${paths.model}-${weights}`;
+    if (!existsSync(join(dir, 'manifest.json'))) {
+      log(`building the ${weights} decoder variant into ${dir} (once)`);
+      await buildModel(paths.checkpoint, dir, { overwrite: true, decoderWeights: weights });
+    }
+  }
   log(`model ${dir}${quick ? ' (quick)' : ''}\n`);
 
   // 1. Threads / spinning on the decode step (context 128).
@@ -56,15 +70,17 @@ async function main(): Promise<void> {
   const rt = bestRt;
   log(`→ using intraOpNumThreads=${rt.intraOpNumThreads}, spinning=${rt.allowSpinning}\n`);
 
-  // 2. Baselines in the same run.
+  // 2. Baselines in the same run. The machine is shared, so the probes are re-measured right next to
+  // each model measurement (same statistic: median) and the ratio uses the faster of before/after.
   const memcpy = await memcpyReadGBs();
-  const ortBw = await ortReadGBs(rt);
-  // Peak (best-of-N) baselines vs median model timings: conservative ratios on a noisy shared machine.
-  const bw = Math.max(memcpy.best, ortBw.best);
+  const bwProbe = await ortReadProbe(rt);
   const l = (await openModel(dir, rt)).config.llm;
-  const mm = await matmulGflops(rt, 512, l.hiddenSize, l.intermediateSize);
-  log(`memory read bandwidth: memcpy ${f1(memcpy.median)} GB/s (best ${f1(memcpy.best)}), ORT ReduceSum ${f1(ortBw.median)} GB/s (best ${f1(ortBw.best)}) → peak ${f1(bw)} GB/s`);
-  log(`MatMul 512×${l.hiddenSize}×${l.intermediateSize}: ${f1(mm.median)} GFLOP/s (best ${f1(mm.best)})\n`);
+  const mmProbe = await matmulProbe(rt, 512, l.hiddenSize, l.intermediateSize);
+  const bw0 = await bwProbe.measure(7);
+  const mm0 = await mmProbe.measure(7);
+  log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} cores`);
+  log(`memory read bandwidth: memcpy ${f1(memcpy.median)} GB/s (best ${f1(memcpy.best)}), ORT ReduceSum 512 MB ${f1(bw0.median)} GB/s (best ${f1(bw0.best)})`);
+  log(`MatMul 512×${l.hiddenSize}×${l.intermediateSize}: ${f1(mm0.median)} GFLOP/s (best ${f1(mm0.best)})\n`);
 
   const model = await openModel(dir, rt);
   await model.load();
@@ -86,25 +102,33 @@ async function main(): Promise<void> {
   log(`  embed      128 tokens ${f1(emb.median)}`);
 
   // 4. Prefill and decode per context.
-  log('\ncontext  prefill ms  prefill tok/s  GFLOP/s  %MatMul | decode ms/tok  tok/s  GB/tok  MBU');
+  log('\ncontext  prefill ms  prefill tok/s  GFLOP/s  %MatMul | decode ms/tok  tok/s  GB/tok  GB/s (probe)  MBU');
   const rows: string[] = [];
   for (const ctx of quick ? [128, 512] : [128, 512, 2048]) {
     const ids = Array.from({ length: ctx }, (_, i) => 1000 + ((i * 37) % 5000));
     const e = await model.embed.run(ids, [1, ctx]);
+    const mmA = await mmProbe.measure();
     const pf = await timeIt(ctx >= 2048 ? 1 : 2, () => model.decoder.run({ inputsEmbeds: e, batch: 1, seq: ctx }), ctx >= 2048 ? 0 : 1);
+    const mmB = await mmProbe.measure();
+    const mmRef = Math.max(mmA.median, mmB.median);
     // Useful prefill FLOPs: 2·params per token in the layers, causal attention (QKᵀ and PV, half
     // the square), and the last position's lm_head.
     const flops = 2 * layerParams * ctx + l.numLayers * 2 * 2 * l.hiddenSize * (ctx * (ctx + 1)) / 2 + 2 * l.vocabSize * l.hiddenSize;
     const gfs = flops / pf.median / 1e6;
+    const bwA = await bwProbe.measure();
     const ds = await decodeStep(model, ctx, quick ? 4 : 8);
+    const bwB = await bwProbe.measure();
+    const bw = Math.max(bwA.median, bwB.median);
     const kvBytes = 2 * l.numLayers * l.numKvHeads * l.headDim * (ctx + 1) * 4;
     const bytes = m.stages.decoder.weightBytes + kvBytes;
     const mbu = bytes / (ds.median / 1000) / 1e9 / bw;
-    rows.push(`${String(ctx).padStart(7)}  ${f1(pf.median).padStart(10)}  ${f1((ctx / pf.median) * 1000).padStart(13)}  ${f1(gfs).padStart(7)}  ${pct(gfs / mm.best).padStart(7)} | ${f1(ds.median).padStart(13)}  ${f1(1000 / ds.median).padStart(5)}  ${(bytes / 1e9).toFixed(2).padStart(6)}  ${pct(mbu).padStart(4)}`);
+    rows.push(`${String(ctx).padStart(7)}  ${f1(pf.median).padStart(10)}  ${f1((ctx / pf.median) * 1000).padStart(13)}  ${f1(gfs).padStart(7)}  ${pct(gfs / mmRef).padStart(7)} | ${f1(ds.median).padStart(13)}  ${f1(1000 / ds.median).padStart(5)}  ${(bytes / 1e9).toFixed(2).padStart(6)}  ${f1(bytes / (ds.median / 1000) / 1e9).padStart(5)} (${f1(bw)})  ${pct(mbu).padStart(4)}`);
     log(rows[rows.length - 1]);
   }
   log('\ntargets: decode MBU ≥ 50 % (fp32), prefill ≥ 40 % of MatMul GFLOP/s');
   await model.release();
+  await bwProbe.release();
+  await mmProbe.release();
 }
 
 await main();

@@ -33,10 +33,16 @@ export async function memcpyReadGBs(): Promise<Stats> {
   return { median: size / s.median / 1e6, best: size / s.best / 1e6 };
 }
 
+export interface Probe {
+  /** One measurement (median/best over `n` runs) in GB/s or GFLOP/s. */
+  measure(n?: number): Promise<Stats>;
+  release(): Promise<void>;
+}
+
 /** Streams a 512 MB initializer through ReduceSum (memory-bound, like a decode step's weight reads). */
-export async function ortReadGBs(rt: RuntimeOptions): Promise<Stats> {
+export async function ortReadProbe(rt: RuntimeOptions): Promise<Probe> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bw-'));
-  try {
+  {
     const n = 128 * 1024 * 1024;
     const sink = new WeightSink(join(dir, 'bw.onnx.data'));
     const g = new GraphBuilder('bw', sink);
@@ -50,18 +56,23 @@ export async function ortReadGBs(rt: RuntimeOptions): Promise<Stats> {
     // 'disabled' so the constant ReduceSum is not folded away at session creation.
     const sess = await ort.InferenceSession.create(join(dir, 'bw.onnx'), { ...sessionOptions(rt), graphOptimizationLevel: 'disabled' });
     const x = new ort.Tensor('float32', new Float32Array([0]), [1]);
-    const st = await timeIt(7, () => sess.run({ x }));
-    await sess.release();
-    return { median: (n * 4) / st.median / 1e6, best: (n * 4) / st.best / 1e6 };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    return {
+      async measure(runs = 5) {
+        const st = await timeIt(runs, () => sess.run({ x }));
+        return { median: (n * 4) / st.median / 1e6, best: (n * 4) / st.best / 1e6 };
+      },
+      async release() {
+        await sess.release();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   }
 }
 
 /** MatMul [M, K]·[K, N] GFLOP/s (weights as an initializer, as in the stage graphs). */
-export async function matmulGflops(rt: RuntimeOptions, M: number, K: number, N: number): Promise<Stats> {
+export async function matmulProbe(rt: RuntimeOptions, M: number, K: number, N: number): Promise<Probe> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-mm-'));
-  try {
+  {
     const g = new GraphBuilder('mm', new WeightSink(null));
     g.input('a', 'float32', [M, K]);
     const w = new Float32Array(K * N).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
@@ -69,11 +80,14 @@ export async function matmulGflops(rt: RuntimeOptions, M: number, K: number, N: 
     g.save(join(dir, 'mm.onnx'));
     const sess = await ort.InferenceSession.create(join(dir, 'mm.onnx'), sessionOptions(rt));
     const a = new ort.Tensor('float32', new Float32Array(M * K).fill(0.1), [M, K]);
-    const st = await timeIt(7, () => sess.run({ a }));
-    await sess.release();
     const flop = 2 * M * K * N;
-    return { median: flop / st.median / 1e6, best: flop / st.best / 1e6 };
-  } finally {
     rmSync(dir, { recursive: true, force: true });
+    return {
+      async measure(runs = 5) {
+        const st = await timeIt(runs, () => sess.run({ a }));
+        return { median: flop / st.median / 1e6, best: flop / st.best / 1e6 };
+      },
+      release: () => sess.release(),
+    };
   }
 }
