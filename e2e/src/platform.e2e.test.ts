@@ -76,7 +76,7 @@ beforeAll(async () => {
     serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: MODEL } },
   });
   nc = await connect({ servers: stack.natsUrl });
-}, 300_000);
+}, 420_000);
 
 afterAll(async () => {
   await nc?.close();
@@ -169,6 +169,34 @@ describe('chat over HTTP', () => {
   });
 });
 
+describe('grounded chat', () => {
+  it('retrieves from a tenant collection, returns sources, and hides it from other tenants', async () => {
+    const retrieval = natsClient(nc, SERVICES.retrieval.definition);
+    await retrieval.createCollection({ name: 'handbook', description: '', distance: 0, embeddingModel: '', dimension: 0, getOrCreate: true }, { tenant: 'acme' });
+    await retrieval.addDocuments(
+      {
+        collection: 'handbook',
+        documents: [
+          { id: 'vacation', text: 'Employees get 30 days of paid vacation per year.', metadata: { topic: 'hr' } },
+          { id: 'parking', text: 'The parking garage opens at 6am and closes at midnight.', metadata: { topic: 'facilities' } },
+          { id: 'coffee', text: 'Free coffee is available on every floor next to the elevators.', metadata: { topic: 'facilities' } },
+        ],
+        async: false,
+      },
+      { tenant: 'acme' },
+    );
+    const res = await chat({ stream: true, collection: { name: 'handbook', k: 2 }, messages: [{ role: 'user', content: 'How many days of paid vacation do employees get?' }] });
+    expect(res.status).toBe(200);
+    const final = finalOf((await readSse(res)).chunks);
+    expect(final.tessera.sources.length).toBe(2);
+    expect(final.tessera.sources[0].id).toMatch(/^vacation/);
+    expect(final.tessera.sources[0].text).toMatch(/30 days/);
+    expect(final.tessera.sources[0].relevance).toBeGreaterThan(0);
+    const other = await chat({ collection: { name: 'handbook', k: 2 }, messages: [{ role: 'user', content: 'vacation?' }] }, KEYS.small);
+    expect(other.status).toBe(404);
+  });
+});
+
 describe('tenancy', () => {
   it('enforces a tenant request rate with 429 and Retry-After, without touching other tenants', async () => {
     const body = { messages: [{ role: 'user', content: 'hi' }] };
@@ -238,6 +266,33 @@ describe('gRPC API', () => {
     expect(last.usage!.visualTokens).toBeGreaterThan(0);
     expect(chunks[0]!.responseId).toMatch(/^chatcmpl-/);
     await expect(client.listModels({}, { timeoutMs: 5000 })).rejects.toSatisfy((e: unknown) => e instanceof TesseraError && e.code === 'UNAUTHENTICATED');
+    client.close();
+  });
+});
+
+describe('feedback on a response', () => {
+  it('records every answer under its response id; feedback through the gateway is scoped to the key\'s tenant', async () => {
+    const res = await chat({ messages: [{ role: 'user', content: 'Rate me' }] });
+    const responseId = ((await res.json()) as any).id as string;
+    const client = grpcClient(gatewayV1.GatewayServiceService, stack.grpcAddress);
+    const feedback = (key: string) =>
+      client.submitFeedback(
+        { feedback: { feedbackId: `fb-${key}-${responseId}`, responseId, rating: { key: 'overall', value: { $case: 'thumbs', thumbs: 1 } }, comment: '', correction: '', spans: [] } as any },
+        { headers: { authorization: `Bearer ${key}` }, timeoutMs: 20_000 },
+      );
+    // The gateway stores the response asynchronously after the last chunk: retry briefly.
+    let out: Awaited<ReturnType<typeof feedback>> | undefined;
+    for (let i = 0; i < 40 && !out; i++) {
+      out = await feedback(KEYS.acme).catch((e) => {
+        if (e instanceof TesseraError && e.code === 'NOT_FOUND') return undefined;
+        throw e;
+      });
+      if (!out) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(out?.record?.tenant).toBe('acme');
+    expect(out?.record?.feedback?.responseId).toBe(responseId);
+    // Another tenant cannot attach feedback to acme's response.
+    await expect(feedback(KEYS.small)).rejects.toSatisfy((e: unknown) => e instanceof TesseraError && ['NOT_FOUND', 'PERMISSION_DENIED'].includes(e.code));
     client.close();
   });
 });

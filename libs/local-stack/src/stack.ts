@@ -118,7 +118,7 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
       }
       const sp: ServiceProcess = { name, index, grpcPort, metricsPort, process: child, logFile };
       processes.push(sp);
-      await waitServing(sp, opts.startTimeoutMs ?? 120_000);
+      await waitServing(sp, opts.startTimeoutMs ?? 240_000);
     };
     const replicas = (name: ServiceName) => Array.from({ length: opts.replicas?.[name] ?? 1 }, (_, i) => i);
     await Promise.all(services.filter((n) => n !== 'gateway').flatMap((name) => replicas(name).map((i) => launch(name, i))));
