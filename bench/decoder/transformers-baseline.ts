@@ -1,28 +1,44 @@
 /**
- * Outside baseline: drive the same decoder with @huggingface/transformers' generate(), where its
- * loader accepts our graph. It does not, as built — this reports exactly why, checked at run time:
- *  - transformers.js looks for `onnx/model.onnx` (or decoder_model_merged) taking `input_ids`;
- *    our decoder takes `inputs_embeds` (embedding is a separate stage, so visual tokens can be
- *    scattered in), and its text-LLM classes have no embed_tokens session to produce them;
- *  - its generate() slices `logits[:, -1, :]` from a [B, T, vocab] output; ours returns [B, vocab]
- *    for the last position only (the full prefill logits would be T × 152k floats).
+ * Outside baseline: the same decoder weights driven by @huggingface/transformers' generate().
+ * Its text-LLM loader needs `input_ids` in and `[B, T, vocab]` logits out; ours take
+ * `inputs_embeds` and return `[B, vocab]`, so transformers-graph.ts re-wires the edges
+ * (Gather + our decoder nodes + Unsqueeze), same weights, no recomputation.
  */
-import { readFileSync } from 'node:fs';
-import { readManifest } from '@tessera/model';
+import { join } from 'node:path';
+import { AutoModelForCausalLM, Tensor, env } from '@huggingface/transformers';
+import { buildTransformersJsModel } from './transformers-graph.js';
 
-export async function transformersBaseline(dir: string, _prompt: Int32Array, _tokens: number, _ours: unknown, _threads: number): Promise<string> {
-  let version = 'not installed at the root (only 3.0.2, an optional dependency of @lancedb/lancedb)';
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
-    const v = pkg.dependencies?.['@huggingface/transformers'] ?? pkg.devDependencies?.['@huggingface/transformers'];
-    if (v) version = v;
-  } catch { /* no root package.json */ }
-  const dec = readManifest(dir).stages.decoder;
-  const inputs = dec.inputs.map((i) => i.name).filter((n) => !n.startsWith('past_'));
-  const logits = dec.outputs.find((o) => o.name === 'logits');
-  return [
-    `@huggingface/transformers: ${version}`,
-    `not run: its loader cannot take this graph. Decoder inputs are [${inputs.join(', ')}] (no input_ids; embedding is the separate embed stage),`,
-    `and logits are [${logits?.shape.join(', ')}] (last position only) where generate() slices logits[:, -1, :] of [batch, sequence, vocab].`,
-  ].join('\n');
+export interface BaselineResult {
+  tokenIds: number[];
+  /** Wall time of generate(max_new_tokens = 1): prefill + first token. */
+  ttftS: number;
+  /** Decode tokens/s: (n − 1) / (t(n) − t(1)). */
+  decodeTokS: number;
+  endToEndTokS: number;
+}
+
+export async function transformersBaseline(modelDir: string, prompt: Int32Array, tokens: number, threads: number): Promise<BaselineResult> {
+  const root = join(modelDir, '..');
+  const name = `${modelDir.split('/').pop()}-transformersjs`;
+  buildTransformersJsModel(modelDir, join(root, name));
+  env.allowRemoteModels = false;
+  env.localModelPath = root + '/';
+  const model = await AutoModelForCausalLM.from_pretrained(name, {
+    dtype: 'fp32',
+    device: 'cpu',
+    local_files_only: true,
+    session_options: { intraOpNumThreads: threads, interOpNumThreads: 1, extra: { session: { 'intra_op.allow_spinning': '0' } } },
+  } as never);
+  const ids = new Tensor('int64', BigInt64Array.from(prompt, (t) => BigInt(t)), [1, prompt.length]);
+  const mask = new Tensor('int64', new BigInt64Array(prompt.length).fill(1n), [1, prompt.length]);
+  const gen = async (n: number): Promise<{ s: number; out: number[] }> => {
+    const t = performance.now();
+    const r = (await model.generate({ input_ids: ids, attention_mask: mask, max_new_tokens: n, min_new_tokens: n, do_sample: false } as never)) as { data: BigInt64Array };
+    return { s: (performance.now() - t) / 1000, out: Array.from(r.data.slice(prompt.length), Number) };
+  };
+  await gen(1); // warm-up
+  const one = await gen(1);
+  const all = await gen(tokens);
+  await model.dispose();
+  return { tokenIds: all.out, ttftS: one.s, decodeTokS: (tokens - 1) / (all.s - one.s), endToEndTokS: tokens / all.s };
 }
