@@ -175,16 +175,18 @@ export class GrpcServer {
         // A handler that ignores ctx.signal still stops streaming on cancel / deadline.
         const aborted = new Promise<never>((_, reject) => ctx.signal.addEventListener('abort', () => reject(abortReason(ctx.signal)), { once: true }));
         aborted.catch(() => {});
+        let n = 0;
         try {
           for (;;) {
             ctx.throwIfAborted();
             const r = await Promise.race([it.next(), aborted]);
             if (r.done) break;
             ctx.throwIfAborted();
-            chunks.inc(labels);
+            n++;
             if (!call.write(r.value)) await waitDrain(call, ctx.signal);
           }
         } finally {
+          chunks.inc(labels, n);
           // Stop the generator (runs its finally blocks) when we leave early.
           void it.return?.();
         }
