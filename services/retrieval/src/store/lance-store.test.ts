@@ -165,6 +165,30 @@ describe('LanceStore records', () => {
   });
 });
 
+describe('LanceStore ANN index', () => {
+  it('builds IVF_PQ in the background past the threshold; search stays exact-equivalent for a self-match', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'retrieval-ann-'));
+    const s = new LanceStore({ dir: d, annThreshold: 600 });
+    try {
+      await s.createCollection('acme', spec('ann', 8));
+      let seed = 1;
+      const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+      const recs = Array.from({ length: 800 }, (_, i) => ({ id: `v${i}`, text: `t${i}`, metadata: {}, vector: Float32Array.from({ length: 8 }, rand) }));
+      await s.upsert('acme', 'ann', recs.slice(0, 400));
+      await s.upsert('acme', 'ann', recs.slice(400, 700)); // crosses the threshold: build starts
+      await s.upsert('acme', 'ann', recs.slice(700)); // a write while the build may be running
+      await s.idle();
+      expect(await s.indexes('acme', 'ann')).toContain('IvfPq:vector');
+      const hit = await s.searchVector('acme', 'ann', { vector: recs[123]!.vector, k: 1, includeVectors: false });
+      expect(hit[0]!.record.id).toBe('v123');
+      expect(await s.count('acme', 'ann')).toBe(800);
+    } finally {
+      await s.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('LanceStore tenancy and lifecycle', () => {
   it('tenants are isolated: same names, separate data; another tenant\'s collection is NOT_FOUND', async () => {
     expect(await code(store.getCollection('globex', 'books'))).toBe('NOT_FOUND');

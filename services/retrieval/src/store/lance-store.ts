@@ -272,6 +272,7 @@ export class LanceStore implements VectorStore {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.building.values());
     for (const t of this.tables.values()) (await t.catch(() => undefined))?.close();
     for (const c of this.connections.values()) (await c.catch(() => undefined))?.close();
     this.tables.clear();
@@ -283,6 +284,11 @@ export class LanceStore implements VectorStore {
     const tdir = tenantDirName(tenant);
     await this.manifest(tdir, name);
     return (await (await this.table(tdir, name)).listIndices()).map((i) => `${i.indexType}:${i.columns.join(',')}`);
+  }
+
+  /** Resolves when background index builds have finished. */
+  async idle(): Promise<void> {
+    await Promise.all(this.building.values());
   }
 
   /** Builds the ANN index now regardless of size (benchmarks, operators). */
@@ -308,10 +314,12 @@ export class LanceStore implements VectorStore {
       });
     }
     const vec = indices.find((i) => i.columns.includes('vector'));
-    if (!vec && rows >= this.o.annThreshold) await this.createVectorIndex(table, spec, rows);
+    if (!vec && rows >= this.o.annThreshold) this.buildInBackground(table, spec, rows);
     // Rows written after an index build are scanned exactly (vector) or brute-force (BM25) until
     // optimize() folds them in; do it once they are a noticeable share of the table.
     const limit = Math.max(1000, this.o.reindexFraction * rows);
+    // Compaction (a Rewrite) would pre-empt a running index build; wait for it to finish.
+    if (this.building.has(table)) return;
     for (const idx of [fts, vec]) {
       if (!idx) continue;
       const stats = await table.indexStats(idx.name);
@@ -321,6 +329,32 @@ export class LanceStore implements VectorStore {
       }
     }
   }
+
+  /**
+   * IVF_PQ training takes minutes at 100k rows on a loaded 2-core machine (262 s measured at load
+   * 20), so it runs beside the writers instead of inside the write lock: Lance commits the index
+   * against the version it read and rows appended meanwhile stay searchable (exact) as unindexed.
+   */
+  private buildInBackground(table: lancedb.Table, spec: CollectionSpec, rows: number): void {
+    const key = table; // one cached Table object per tenant collection
+    if (this.building.has(key)) return;
+    const attempt = async (): Promise<void> => {
+      for (let i = 1; ; i++) {
+        try {
+          return await this.createVectorIndex(table, spec, rows);
+        } catch (err) {
+          // Lance reports a commit race with a concurrent write as "Retryable commit conflict".
+          if (i >= 3 || !/retryable/i.test(String(err))) throw err;
+        }
+      }
+    };
+    const p = attempt()
+      .catch((err) => console.error(`retrieval: vector index build for ${spec.name} failed: ${String(err)}`))
+      .finally(() => this.building.delete(key));
+    this.building.set(key, p);
+  }
+
+  private readonly building = new Map<lancedb.Table, Promise<void>>();
 
   private async createVectorIndex(table: lancedb.Table, spec: CollectionSpec, rows: number): Promise<void> {
     const n = rows || (await table.countRows());
