@@ -2,7 +2,8 @@
  * The playground in headless Chromium against the real local stack: every service as a process,
  * the tiny model, the gateway serving the built UI at `/`. A user signs in with an API key, attaches
  * a non-image (clear error) and an image (slice view with its visual-token cost), streams an answer,
- * corrects a span, and finds the correction in the SFT export. Screenshots go to
+ * corrects a span, finds the correction in the SFT export, and sees a clear message when the
+ * gateway dies mid-answer. Screenshots go to
  * test-artifacts/playground/ (gitignored).
  */
 import { createHash } from 'node:crypto';
@@ -190,6 +191,35 @@ describe('playground in Chromium', () => {
     // Nothing is wider than the screen (no sideways scrolling on a phone).
     expect(await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth as number)).toBeLessThanOrEqual(390);
     await shot(page, '07-phone');
+    await page.close();
+  });
+
+  // Last: it takes the gateway down. A stream cut mid-answer keeps the partial text and says why.
+  it('stops on request, and tells the user when the stack goes away mid-answer, keeping the partial answer', async () => {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await signIn(page, KEYS.acme);
+    await page.getByLabel('Max tokens').fill('400');
+    // Stop aborts the fetch (the gateway cancels downstream); what streamed so far stays.
+    await page.getByTestId('question').fill('Tell me a story.');
+    await page.getByTestId('send').click();
+    const stopped = page.getByTestId('answer').first();
+    await expect.poll(() => stopped.getByTestId('answer-text').textContent(), { timeout: 60_000 }).not.toBe('');
+    await page.getByTestId('stop').click();
+    await expect.poll(() => stopped.locator('[role=status]').first().textContent()).toContain('Stopped.');
+    expect(await page.getByTestId('stop').isDisabled()).toBe(true);
+
+    await page.getByTestId('question').fill('Tell me a long story.');
+    await page.getByTestId('send').click();
+    const answer = page.getByTestId('answer').nth(1);
+    await expect.poll(() => answer.getByTestId('answer-text').textContent(), { timeout: 60_000 }).not.toBe('');
+    stack.kill('gateway');
+    await expect.poll(() => answer.getByRole('alert').textContent(), { timeout: 30_000 }).toMatch(/broke mid-answer|closed the stream/);
+    expect(((await answer.getByTestId('answer-text').textContent()) ?? '').length).toBeGreaterThan(0);
+    expect(await page.getByTestId('send').isEnabled()).toBe(true);
+    await shot(page, '08-stack-gone');
+    expect(errors).toEqual([]);
     await page.close();
   });
 });
