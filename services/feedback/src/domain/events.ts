@@ -14,6 +14,8 @@ export interface SequencedEvent {
   /** JetStream stream sequence: the projector applies each at most once, in order. */
   seq: number;
   event: LogEvent;
+  /** The event's JSON exactly as it sits in the stream, when at hand (saves a re-serialisation). */
+  json?: string;
 }
 
 /** The stream's subject space (deploy/nats/stream-feedback.json uses the same). */
@@ -58,7 +60,11 @@ export function encodeEvent(e: LogEvent): Uint8Array {
 }
 
 export function decodeEvent(data: Uint8Array): LogEvent {
-  const e = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as LogEvent;
+  return parseEvent(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+}
+
+export function parseEvent(json: string): LogEvent {
+  const e = JSON.parse(json) as LogEvent;
   if (e?.v !== 1 || !['response', 'feedback', 'erase'].includes(e.type)) throw new Error(`unknown feedback log event (v=${String(e?.v)}, type=${String((e as { type?: unknown })?.type)})`);
   return e;
 }

@@ -1,7 +1,10 @@
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerConfig, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
-import { decodeEvent, type SequencedEvent } from '../domain/events.js';
+import { parseEvent, type SequencedEvent } from '../domain/events.js';
 import type { FeedbackStore } from '../store/store.js';
 import { isNotFound } from './feedback-log.js';
+
+/** Longest wait to coalesce arriving events into one store write + one ack. */
+const FLUSH_DELAY_MS = 2;
 
 export interface ProjectorOptions {
   stream: string;
@@ -26,6 +29,9 @@ export class Projector {
   private msgs: ConsumerMessages | undefined;
   private pending: JsMsg[] = [];
   private flushing: Promise<void> | undefined;
+  /** Starts the pending flush now (a full batch is waiting). */
+  private kick: (() => void) | undefined;
+  private kickTimer: NodeJS.Timeout | undefined;
   private waiters: { seq: number; done: (ok: boolean) => void }[] = [];
   private loop: Promise<void> | undefined;
   private stopped = false;
@@ -79,8 +85,15 @@ export class Projector {
     try {
       for await (const m of msgs) {
         this.pending.push(m);
-        // Let every message already in this I/O turn arrive, then write them as one batch.
-        if (!this.flushing) this.flushing = new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
+        // Coalesce: wait up to FLUSH_DELAY_MS (or a full batch) and write everything as one batch.
+        // Flushing every I/O turn wrote 1–5 events per write+ack under load and capped ingest at
+        // ~2.5k events/s; coalescing brings it to the JetStream publish rate (bench/feedback).
+        if (!this.flushing) {
+          this.flushing = new Promise<void>((r) => {
+            this.kick = r;
+            this.kickTimer = setTimeout(r, FLUSH_DELAY_MS);
+          }).then(() => this.flush());
+        } else if (this.pending.length >= this.opts.batch) this.kick?.();
       }
     } catch (err) {
       this.opts.onError?.(err);
@@ -103,6 +116,8 @@ export class Projector {
   }
 
   private async flush(): Promise<void> {
+    clearTimeout(this.kickTimer);
+    this.kick = undefined;
     let failed = false;
     try {
       while (this.pending.length > 0 && !this.stopped) {
@@ -112,7 +127,8 @@ export class Projector {
         for (const m of batch) {
           if (m.seq <= this.applied) continue; // a redelivery of what the store holds
           try {
-            events.push({ seq: m.seq, event: decodeEvent(m.data) });
+            const json = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).toString('utf8');
+            events.push({ seq: m.seq, event: parseEvent(json), json });
           } catch (err) {
             // A malformed message can never apply; it is skipped (and acked) rather than blocking the log.
             this.opts.onError?.(err);

@@ -70,11 +70,11 @@ export class FileStore implements FeedbackStore {
   async apply(batch: readonly SequencedEvent[], now: number): Promise<void> {
     let lines = '';
     let erased = false;
-    for (const { seq, event } of batch) {
+    for (const { seq, event, json } of batch) {
       if (seq <= this.state.lastSeq) continue;
       this.state.apply(seq, event, now);
       if (event.type === 'erase') erased = true;
-      lines += JSON.stringify({ seq, e: event }) + '\n';
+      lines += `{"seq":${seq},"e":${json ?? JSON.stringify(event)}}\n`;
       this.sinceSnapshot++;
     }
     if (lines) {
