@@ -13,7 +13,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { connect } from 'nats';
+import { SERVICES } from '@tessera/contracts';
 import { REPO_ROOT, startLocalStack, type RunningStack } from '@tessera/local-stack';
+import { natsClient } from '@tessera/runtime';
 import { ensureTinyModel } from '@tessera/model';
 import { ensureWebBuild } from '@tessera/web';
 
@@ -178,6 +181,36 @@ describe('playground in Chromium', () => {
     await page.close();
   });
 
+  it('grounds an answer in a collection and lists its sources under it', async () => {
+    const nc = await connect({ servers: stack.natsUrl });
+    const retrieval = natsClient(nc, SERVICES.retrieval.definition);
+    await retrieval.createCollection({ name: 'handbook', description: '', distance: 0, embeddingModel: '', dimension: 0, getOrCreate: true }, { tenant: 'acme' });
+    await retrieval.addDocuments(
+      {
+        collection: 'handbook',
+        documents: [
+          { id: 'vacation', text: 'Employees get 30 days of paid vacation per year.', metadata: {} },
+          { id: 'parking', text: 'The parking garage opens at 6am.', metadata: {} },
+        ],
+        async: false,
+      },
+      { tenant: 'acme' },
+    );
+    await nc.close();
+    const page = await context.newPage();
+    await signIn(page, KEYS.acme);
+    await page.getByLabel('Max tokens').fill('4');
+    await page.getByTestId('collection').fill('handbook');
+    await page.getByLabel('Passages (k)').fill('1');
+    await page.getByTestId('question').fill('How many days of paid vacation do employees get?');
+    await page.getByTestId('send').click();
+    const sources = page.getByTestId('answer').first().getByRole('region', { name: 'Sources' });
+    await expect.poll(() => sources.textContent(), { timeout: 60_000 }).toContain('30 days of paid vacation');
+    expect(await sources.locator('li').count()).toBe(1);
+    await shot(page, '06b-sources');
+    await page.close();
+  });
+
   it('shows another tenant none of that data, and fits a phone screen', async () => {
     const page = await context.newPage();
     await page.setViewportSize({ width: 390, height: 844 });
@@ -188,6 +221,13 @@ describe('playground in Chromium', () => {
     await page.getByTestId('run-export').click();
     await expect.poll(() => page.locator('[role=status]').last().textContent()).toContain('0 rows');
     await page.getByTestId('tab-chat').click();
+    // Every form control has a label (screen readers; tapping the label focuses the control).
+    const unlabelled = await page.evaluate(() =>
+      Array.from((globalThis as any).document.querySelectorAll('input, select, textarea') as any[])
+        .filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label'))
+        .map((el) => el.outerHTML as string),
+    );
+    expect(unlabelled).toEqual([]);
     // Nothing is wider than the screen (no sideways scrolling on a phone).
     expect(await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth as number)).toBeLessThanOrEqual(390);
     await shot(page, '07-phone');

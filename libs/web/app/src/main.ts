@@ -93,6 +93,7 @@ function shell(): void {
     select(j, views[j]![2]);
   });
   app.replaceChildren(header(true), h('main', { id: 'main' }, tablist, ...views.map(([, v]) => v)));
+  chat.querySelector('textarea')?.focus(); // focus where the work starts: the question
 }
 
 setUnauthorizedHandler((message) => {
