@@ -16,7 +16,7 @@ import { grpcClient, natsClient, TesseraError } from '@tessera/runtime';
 import { OtlpCollector } from './otlp-collector.js';
 import { finalOf, readSse, textOf } from './sse.js';
 
-const KEYS = { acme: 'sk-e2e-acme', limited: 'sk-e2e-limited', small: 'sk-e2e-small', revoked: 'sk-e2e-revoked' };
+const KEYS = { acme: 'sk-e2e-acme', limited: 'sk-e2e-limited', small: 'sk-e2e-small', revoked: 'sk-e2e-revoked', admin: 'sk-e2e-admin' };
 const MODEL = 'minicpm-v-2_6';
 let stack: RunningStack;
 let collector: OtlpCollector;
@@ -65,6 +65,7 @@ beforeAll(async () => {
         { id: 'limited', tenant: 'limited', sha256: sha(KEYS.limited) },
         { id: 'small', tenant: 'small', sha256: sha(KEYS.small) },
         { id: 'old', tenant: 'acme', sha256: sha(KEYS.revoked), revoked: true },
+        { id: 'ops', tenant: 'ops', sha256: sha(KEYS.admin), admin: true },
       ],
     }),
   );
@@ -335,5 +336,25 @@ describe('tracing and failover', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
     expect(body.usage.prompt_tokens_details.image_tokens).toBeGreaterThan(0);
+  });
+});
+
+describe('erasure', () => {
+  it('an admin erases a tenant everywhere its data was copied: encoder cache, feedback, collections', async () => {
+    const image = await png(320, 240, 14);
+    const body = { messages: [{ role: 'user', content: [imagePart(image), { type: 'text', text: 'remember me' }] }] };
+    await (await chat(body)).json();
+    const erase = (key: string, tenant = 'acme', confirm = tenant) =>
+      fetch(`${stack.httpUrl}/v1/admin/tenants/${tenant}?confirm=${confirm}`, { method: 'DELETE', headers: { authorization: `Bearer ${key}` } });
+    expect((await erase(KEYS.acme)).status).toBe(403);
+    expect((await erase(KEYS.admin, 'acme', 'other')).status).toBe(400);
+    const res = await erase(KEYS.admin);
+    expect(res.status).toBe(200);
+    const out = (await res.json()) as any;
+    expect(out.encoder_cache_entries).toBeGreaterThan(0);
+    expect(out.responses_deleted).toBeGreaterThan(0);
+    expect(out.collections_deleted).toContain('handbook');
+    // The same image is a cache miss again; other tenants keep their cache.
+    expect(((await (await chat(body)).json()) as any).tessera.timings_ms.encoder_cache_hits).toBe(0);
   });
 });

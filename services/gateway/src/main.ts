@@ -3,7 +3,7 @@
  * orchestration of slicer → resampler → decoder (and retrieval, feedback) over NATS.
  */
 import { connect } from 'nats';
-import { feedbackV1, gatewayV1, SERVICES, PROTO_ROOT } from '@tessera/contracts';
+import { feedbackV1, gatewayV1, retrievalV1, SERVICES, PROTO_ROOT } from '@tessera/contracts';
 import { consoleLogger, hosted, natsClient, startService } from '@tessera/runtime';
 import { EncoderCache } from '@tessera/vision';
 import { loadGatewayConfig } from './config.js';
@@ -17,6 +17,7 @@ import { ApiKeyStore } from './tenancy/api-keys.js';
 import { QuotaLedger } from './tenancy/quota-ledger.js';
 import { tenantUsageMetrics } from './tenancy/usage-metrics.js';
 import { extraRoutes } from './http/extra-routes.js';
+import { adminRoutes } from './http/admin-routes.js';
 
 const config = loadGatewayConfig();
 const log = consoleLogger(config.serviceName, config.logLevel);
@@ -42,6 +43,7 @@ const images = new ImagePipeline(nc, cache, model.revision, model.queryNum, {
 });
 const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue });
 const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
+const retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
 
 let ready = false;
 const http = createHttpServer({
@@ -53,7 +55,7 @@ const http = createHttpServer({
   maxBodyBytes: config.maxBodyBytes,
   requestTimeoutMs: config.requestTimeout,
   ready: () => ready,
-  routes: extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits }),
+  routes: [...adminRoutes({ keys, cache, feedback, retrieval }), ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits })],
 });
 await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
 

@@ -74,7 +74,9 @@ export class GrpcServer {
       const [protoLoader, { ReflectionService }] = await Promise.all([import('@grpc/proto-loader'), import('@grpc/reflection')]);
       const r = this.opts.reflection;
       const pkg = protoLoader.loadSync(r.protoFiles, { includeDirs: r.includeDirs, keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-      new ReflectionService(pkg).addToServer(this.server);
+      // Only the services this server hosts: gateway.proto imports feedback.proto, and reflection would
+      // otherwise advertise FeedbackService on the gateway's port.
+      new ReflectionService(pkg, { services: [...this.names] }).addToServer(this.server);
     }
     const addr = `${this.opts.host ?? '0.0.0.0'}:${this.opts.port}`;
     this.boundPort = await new Promise<number>((resolve, reject) =>

@@ -20,6 +20,7 @@ interface KeyRecord {
   id: string;
   tenant: string;
   revoked: boolean;
+  admin: boolean;
 }
 
 /**
@@ -34,7 +35,8 @@ interface KeyRecord {
  */
 export interface KeysFile {
   tenants?: Record<string, Partial<TenantQuota>>;
-  keys: Array<{ id: string; tenant: string; sha256: string; revoked?: boolean }>;
+  /** `admin: true` keys may also erase any tenant's data (`DELETE /v1/admin/tenants/{id}`). */
+  keys: Array<{ id: string; tenant: string; sha256: string; revoked?: boolean; admin?: boolean }>;
 }
 
 export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
@@ -54,7 +56,7 @@ export class ApiKeyStore {
         throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `keys[${i}].sha256 must be 64 lowercase hex characters`, { field: `keys[${i}].sha256` });
       }
       if (!k.tenant) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `keys[${i}].tenant is required`, { field: `keys[${i}].tenant` });
-      this.byHash.set(k.sha256, { id: k.id, tenant: k.tenant, revoked: k.revoked === true });
+      this.byHash.set(k.sha256, { id: k.id, tenant: k.tenant, revoked: k.revoked === true, admin: k.admin === true });
     });
   }
 
@@ -70,6 +72,22 @@ export class ApiKeyStore {
 
   /** Resolves a bearer token to its tenant; UNAUTHENTICATED for missing, unknown or revoked keys. */
   authenticate(authorization: string | undefined): Tenant {
+    const record = this.record(authorization);
+    return this.tenant(record.tenant) ?? this.unconfigured(record.tenant);
+  }
+
+  /** Like `authenticate`, and PERMISSION_DENIED unless the key is an admin key. */
+  authenticateAdmin(authorization: string | undefined): Tenant {
+    const record = this.record(authorization);
+    if (!record.admin) throw new TesseraError(ErrorCode.PERMISSION_DENIED, `API key "${record.id}" is not an admin key`, { field: 'authorization' });
+    return this.tenant(record.tenant) ?? this.unconfigured(record.tenant);
+  }
+
+  private unconfigured(tenant: string): never {
+    throw new TesseraError(ErrorCode.PERMISSION_DENIED, `tenant "${tenant}" is not configured`, { field: 'authorization' });
+  }
+
+  private record(authorization: string | undefined): KeyRecord {
     if (!authorization) {
       throw new TesseraError(ErrorCode.UNAUTHENTICATED, 'missing API key: send "Authorization: Bearer <key>"', { field: 'authorization' });
     }
@@ -78,9 +96,7 @@ export class ApiKeyStore {
     const record = this.byHash.get(hashApiKey(m[1]!));
     if (!record) throw new TesseraError(ErrorCode.UNAUTHENTICATED, 'invalid API key', { field: 'authorization' });
     if (record.revoked) throw new TesseraError(ErrorCode.UNAUTHENTICATED, `API key "${record.id}" has been revoked`, { field: 'authorization' });
-    const tenant = this.tenants.get(record.tenant);
-    if (!tenant) throw new TesseraError(ErrorCode.PERMISSION_DENIED, `tenant "${record.tenant}" is not configured`, { field: 'authorization' });
-    return tenant;
+    return record;
   }
 
   tenant(id: string): Tenant | undefined {
