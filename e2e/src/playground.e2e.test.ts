@@ -123,24 +123,43 @@ describe('playground in Chromium', () => {
     expect(await answer.getByTestId('stat-of-which-visual-tokens').textContent()).toBe('448');
     await shot(page, '03-answer');
 
-    // Select the first 3 code points of the answer (offsets are code points, the DOM's UTF-16).
-    const original = Array.from(text).slice(0, 3).join('');
-    // Runs in the page (this file is type-checked without the DOM lib, hence `any`).
-    await answer.getByTestId('answer-text').evaluate((el: any, n: number) => {
-      const w = globalThis as any;
-      const range = w.document.createRange();
-      range.setStart(el.firstChild, 0);
-      range.setEnd(el.firstChild, n);
-      w.getSelection().removeAllRanges();
-      w.getSelection().addRange(range);
-    }, original.length);
-    await answer.getByTestId('correct-selection').click();
-    expect(await answer.getByTestId('selected-text').textContent()).toBe(original);
-    await answer.getByTestId('replacement').fill('CORRECTED');
-    await answer.getByTestId('category').selectOption('count');
-    await answer.getByTestId('add-correction').click();
+    // Two corrections on one answer: code points [0,3) and [4,6). Offsets are code points, the
+    // DOM's are UTF-16, and after the first one the answer holds a <mark>, so walk its text nodes.
+    const cps = Array.from(text);
+    expect(cps.length).toBeGreaterThanOrEqual(6);
+    const select = (start: number, end: number) =>
+      answer.getByTestId('answer-text').evaluate(
+        (el: any, [a, b]: number[]) => {
+          // Runs in the page (this file is type-checked without the DOM lib, hence `any`).
+          const w = globalThis as any;
+          const range = w.document.createRange();
+          const walker = w.document.createTreeWalker(el, 4 /* SHOW_TEXT */);
+          let seen = 0;
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const len = node.data.length;
+            if (a >= seen && a <= seen + len) range.setStart(node, a - seen);
+            if (b >= seen && b <= seen + len) range.setEnd(node, b - seen);
+            seen += len;
+          }
+          w.getSelection().removeAllRanges();
+          w.getSelection().addRange(range);
+        },
+        [cps.slice(0, start).join('').length, cps.slice(0, end).join('').length],
+      );
+    const correct = async (start: number, end: number, replacement: string, category: string) => {
+      await select(start, end);
+      await answer.getByTestId('correct-selection').click();
+      expect(await answer.getByTestId('selected-text').textContent()).toBe(cps.slice(start, end).join(''));
+      await answer.getByTestId('replacement').fill(replacement);
+      await answer.getByTestId('category').selectOption(category);
+      await answer.getByTestId('add-correction').click();
+    };
+    await correct(0, 3, 'CORRECTED', 'count');
+    await correct(4, 6, 'FIXED', 'attribute');
+    expect(await answer.locator('.answer-text mark').count()).toBe(2);
+    await shot(page, '04a-two-corrections');
     await answer.getByTestId('save-corrections').click();
-    const corrected = 'CORRECTED' + Array.from(text).slice(3).join('');
+    const corrected = 'CORRECTED' + cps[3] + 'FIXED' + cps.slice(6).join('');
     await expect.poll(() => answer.getByTestId('corrected-answer').textContent()).toBe(corrected);
     await answer.getByTestId('thumbs-down').click();
     await expect.poll(() => answer.locator('.status').textContent()).toContain('thumbs down');
@@ -154,6 +173,7 @@ describe('playground in Chromium', () => {
     await page.getByTestId('export-format').selectOption('spans_sidecar');
     await page.getByTestId('run-export').click();
     await expect.poll(() => page.getByTestId('export-rows').textContent()).toContain('"count"');
+    expect(await page.getByTestId('export-rows').textContent()).toContain('"attribute"');
     await shot(page, '05-export');
 
     // A second sample of the same prompt side by side; pick the better one (a preference record).
