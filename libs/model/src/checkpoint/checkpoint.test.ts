@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TesseraError } from '@tessera/runtime';
-import { ensureTinyModelPaths, generateTinyCheckpoint, readCheckpoint, readSafetensorsHeader } from '../index.js';
+import { ensureTinyModelPaths, expectedTensors, generateTinyCheckpoint, readCheckpoint, readSafetensorsHeader, writeSafetensors } from '../index.js';
+import { tensorValues } from '../generate/generate-checkpoint.js';
 
 let src: string;
 const tmp = mkdtempSync(join(tmpdir(), 'tessera-ckpt-'));
@@ -51,18 +52,22 @@ describe('readCheckpoint', () => {
     expect(ck.config.llm.headDim).toBe(32);
   });
 
-  it('same seed ⇒ byte-identical files; another seed and a single file still read', async () => {
+  it('same seed ⇒ byte-identical files; another seed ⇒ other weights', async () => {
     const again = join(tmp, 'again');
     await generateTinyCheckpoint(again, { preset: 'tiny', seed: 0 });
     for (const f of readdirSync(src)) expect(readFileSync(join(again, f)).equals(readFileSync(join(src, f))), f).toBe(true);
+    const t = expectedTensors(readCheckpoint(src).config).find((x) => x.name === 'llm.model.layers.0.self_attn.q_proj.weight')!;
+    expect(Buffer.from(tensorValues(t, 0)).equals(Buffer.from(readCheckpoint(src).tensorBytes(t.name)))).toBe(true);
+    expect(Buffer.from(tensorValues(t, 7)).equals(Buffer.from(tensorValues(t, 0)))).toBe(false);
+  });
 
-    const single = join(tmp, 'single');
-    await generateTinyCheckpoint(single, { preset: 'tiny', seed: 7, shards: 1 });
-    expect(readdirSync(single).filter((f) => f.endsWith('.safetensors'))).toEqual(['model.safetensors']);
-    const a = readCheckpoint(src).tensor('llm.model.layers.0.self_attn.q_proj.weight');
-    const b = readCheckpoint(single).tensor('llm.model.layers.0.self_attn.q_proj.weight');
-    expect(b.length).toBe(a.length);
-    expect(b).not.toEqual(a);
+  it('reads a single-file model.safetensors (no index)', () => {
+    const ck = readCheckpoint(src);
+    const dir = variant({ 'model-00001-of-00002.safetensors': null, 'model-00002-of-00002.safetensors': null, 'model.safetensors.index.json': null });
+    writeSafetensors(join(dir, 'model.safetensors'), [...ck.tensors.values()].map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, bytes: () => ck.tensorBytes(e.name) })));
+    const single = readCheckpoint(dir);
+    expect(single.weightFiles.map((f) => f.split('/').pop())).toEqual(['model.safetensors']);
+    expect(single.tensor('resampler.proj')).toEqual(ck.tensor('resampler.proj'));
   });
 });
 

@@ -32,7 +32,8 @@ export interface GeneratedCheckpoint {
   bytes: number;
 }
 
-function tensorValues(t: ExpectedTensor, seed: number): Uint8Array {
+/** BF16 bytes of one tensor for a seed (exported for tests). */
+export function tensorValues(t: ExpectedTensor, seed: number): Uint8Array {
   const rng = new Rng(hashString(t.name, seed >>> 0));
   const n = numel(t.shape);
   const fanIn = numel(t.shape.slice(1)) || 1;
