@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 
@@ -29,7 +30,11 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
     }
     chunks.push(chunk as Buffer);
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const raw = Buffer.concat(chunks);
+  // toString('utf8') would silently turn invalid bytes into U+FFFD and the model would see text the
+  // client never sent; JSON must be UTF-8 (RFC 8259), so refuse it instead.
+  if (!isUtf8(raw)) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'request body is not valid UTF-8', { field: 'body' });
+  const text = raw.toString('utf8');
   if (text.trim() === '') throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'request body is empty; expected a JSON object', { field: 'body' });
   try {
     return JSON.parse(text);

@@ -90,6 +90,7 @@ describe('gateway HTTP edge', () => {
     ['revoked key', () => post(chatBody(), { authorization: 'Bearer sk-revoked' }), 401, 'authorization'],
     ['malformed JSON', () => post('{"model": '), 400, 'body'],
     ['empty body', () => post(''), 400, 'body'],
+    ['invalid UTF-8', () => fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: Buffer.concat([Buffer.from('{"model":"tiny","messages":[{"role":"user","content":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}]}')]) }), 400, 'body'],
     ['oversized body', () => post(chatBody({ pad: 'x'.repeat(10_000) })), 413, 'body'],
     ['wrong content type', () => fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: chatBody() }), 400, 'content-type'],
     ['unknown model', () => post(chatBody({ model: 'nope' })), 404, 'model'],
