@@ -23,6 +23,8 @@ export function checkId(field: string, value: string | undefined, maxLength: num
 export function checkText(field: string, value: string | undefined, maxChars: number, opts: { required?: boolean } = {}): string {
   const v = value ?? '';
   if (opts.required && v.length === 0) throw invalidArgument(field, `${field} is required and must not be empty`);
+  // PostgreSQL text and jsonb cannot hold U+0000; refusing it here keeps the log replayable into either store.
+  if (v.includes('\u0000')) throw invalidArgument(field, `${field} contains U+0000 (NUL), which is not allowed`);
   // Cheap pre-check on UTF-16 length: code points ≤ UTF-16 units, so only long strings are counted.
   if (v.length > maxChars) {
     const n = codePointLength(v);
@@ -46,4 +48,12 @@ export function checkInt(field: string, value: number | undefined, range: { min:
 
 export function checkCount(field: string, n: number, max: number): void {
   if (n > max) throw invalidArgument(field, `${field} has ${n} entries: the limit is ${max}`, `<= ${max} entries`);
+}
+
+/** Free-form JSON (metadata, sampling): no U+0000 anywhere, for the same reason as checkText. */
+export function checkJson(field: string, value: unknown, maxBytes: number): void {
+  const json = JSON.stringify(value ?? {});
+  if (json.includes('\\u0000')) throw invalidArgument(field, `${field} contains U+0000 (NUL), which is not allowed`);
+  const bytes = Buffer.byteLength(json);
+  if (bytes > maxBytes) throw invalidArgument(field, `${field} is ${bytes} bytes as JSON: the limit is ${maxBytes}`, `<= ${maxBytes} bytes`);
 }

@@ -97,6 +97,12 @@ describe('other feedback validation', () => {
     expect(failure(() => check(ZH_ANSWER, { correction: 'other', spans: [{ start: 0, end: 1, replacement: 'x', category: 'other' }] })).details.field).toBe('feedback.correction');
   });
 
+  it('refuses U+0000 anywhere (PostgreSQL cannot store it)', () => {
+    expect(failure(() => check(ZH_ANSWER, { comment: 'a\u0000b' })).details.field).toBe('feedback.comment');
+    expect(failure(() => check(ZH_ANSWER, { comment: 'ok', metadata: { k: 'x\u0000' } })).details.field).toBe('feedback.metadata');
+    expect(failure(() => validateResponse('t1', responseInput({ messages: [{ role: 'user', content: [{ text: 'hi\u0000' }] }] }), DEFAULT_LIMITS, now)).details.field).toBe('response.messages[0].content[0].text');
+  });
+
   it('hashes content so a replay is recognisable', () => {
     const a = check(ZH_ANSWER, { comment: 'ok', metadata: { b: 1, a: 2 } });
     const b = check(ZH_ANSWER, { comment: 'ok', metadata: { a: 2, b: 1 } });

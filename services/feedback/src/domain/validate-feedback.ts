@@ -1,5 +1,5 @@
 import { ErrorCode, TesseraError, invalidArgument } from '@tessera/runtime';
-import { checkCount, checkFinite, checkId, checkTenant, checkText } from './checks.js';
+import { checkCount, checkFinite, checkId, checkJson, checkTenant, checkText } from './checks.js';
 import { canonicalJson, sha256Hex } from './content-hash.js';
 import { applySpans } from './corrections.js';
 import type { AnnotatorInput, SpanInput, SubmitFeedbackInput } from './input.js';
@@ -78,8 +78,7 @@ export function validateFeedback(
     preference = { chosenResponseId: chosen.responseId, rejectedResponseId: rejected.responseId };
   }
   const metadata = input.metadata ?? {};
-  const metaBytes = Buffer.byteLength(JSON.stringify(metadata));
-  if (metaBytes > ctx.limits.maxMetadataBytes) throw invalidArgument('feedback.metadata', `feedback.metadata is ${metaBytes} bytes as JSON: the limit is ${ctx.limits.maxMetadataBytes}`, `<= ${ctx.limits.maxMetadataBytes} bytes`);
+  checkJson('feedback.metadata', metadata, ctx.limits.maxMetadataBytes);
   const content = { responseId: head.responseId, annotator, rating, comment, correction, spans, preference, metadata };
   return { tenant: head.tenant, feedbackId: head.feedbackId, createdAt: ctx.now, ...content, contentHash: sha256Hex(canonicalJson({ feedbackId: head.feedbackId, ...content })) };
 }

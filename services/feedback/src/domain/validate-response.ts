@@ -1,5 +1,5 @@
 import { invalidArgument } from '@tessera/runtime';
-import { checkCount, checkFinite, checkId, checkInt, checkTenant, checkText } from './checks.js';
+import { checkCount, checkFinite, checkId, checkInt, checkJson, checkTenant, checkText } from './checks.js';
 import { canonicalJson, sha256Hex } from './content-hash.js';
 import type { RecordResponseInput } from './input.js';
 import { retentionFor, type FeedbackLimits } from './limits.js';
@@ -18,6 +18,7 @@ export function validateResponse(tenantRaw: string | undefined, input: RecordRes
   const sources = validateSources(input.sources ?? [], limits);
   const confidence = validateConfidence(input.confidence ?? {}, codePointLength(answer), limits);
   const sampling = input.sampling ?? {};
+  checkJson('response.sampling', sampling, 64 * 1024);
   const usage = {
     promptTokens: checkInt('response.usage.prompt_tokens', input.usage?.promptTokens ?? 0, { min: 0, max: 1e9 }),
     visualTokens: checkInt('response.usage.visual_tokens', input.usage?.visualTokens ?? 0, { min: 0, max: 1e9 }),
@@ -72,7 +73,7 @@ function validateMessages(list: NonNullable<RecordResponseInput['messages']>, li
         if (++images > limits.maxImages) throw invalidArgument(field, `the prompt has more than ${limits.maxImages} images`, `<= ${limits.maxImages} images`);
         return { type: 'image', image: validateImage(`${field}.image`, p.image) };
       }
-      const text = p.text ?? '';
+      const text = checkText(`${field}.text`, p.text, limits.maxPromptChars);
       chars += text.length;
       return { type: 'text', text };
     });
@@ -90,7 +91,7 @@ function validateSources(list: NonNullable<RecordResponseInput['sources']>, limi
     id: checkText(`response.sources[${i}].id`, s.id, 256, { required: true }),
     text: checkText(`response.sources[${i}].text`, s.text, limits.maxSourceChars),
     relevance: checkFinite(`response.sources[${i}].relevance`, s.relevance ?? 0, { min: 0, max: 1 }),
-    metadata: s.metadata ?? {},
+    metadata: (checkJson(`response.sources[${i}].metadata`, s.metadata, 64 * 1024), s.metadata ?? {}),
   }));
 }
 

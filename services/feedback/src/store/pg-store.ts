@@ -71,42 +71,79 @@ export class PgStore implements FeedbackStore {
 
   async apply(batch: readonly SequencedEvent[], now: number): Promise<void> {
     if (batch.length === 0) return;
-    const s = this.s;
     const c = await this.pool.connect();
     try {
       await c.query('BEGIN');
-      const last = Number((await c.query(`SELECT last_seq FROM ${s}.projector_state WHERE id = 1 FOR UPDATE`)).rows[0].last_seq);
-      let top = last;
-      for (const { seq, event: e } of batch) {
-        if (seq <= top) continue;
-        top = seq;
-        if (e.type === 'erase') {
-          for (const t of ['feedback', 'images', 'responses']) await c.query(`DELETE FROM ${s}.${t} WHERE tenant = $1`, [e.tenant]);
-        } else if (e.type === 'response') {
-          const r = e.record;
-          if (r.expiresAt <= now) continue;
-          const ins = await c.query(`INSERT INTO ${s}.responses VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, [r.tenant, r.responseId, seq, r.expiresAt, JSON.stringify({ ...r, seq })]);
-          if (ins.rowCount) for (const img of imagesOf(r)) await c.query(`INSERT INTO ${s}.images VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, [r.tenant, r.responseId, img.bucket, img.key, JSON.stringify(img)]);
-        } else {
-          const f = e.record;
-          // Insert only when every referenced response is present and unexpired.
-          const ids = [f.responseId, f.preference?.chosenResponseId, f.preference?.rejectedResponseId].filter((x): x is string => !!x);
-          await c.query(
-            `INSERT INTO ${s}.feedback
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
-             WHERE (SELECT count(*) FROM ${s}.responses WHERE tenant = $1 AND response_id = ANY($10::text[]) AND expires_at > $11) = cardinality(ARRAY(SELECT DISTINCT unnest($10::text[])))
-             ON CONFLICT DO NOTHING`,
-            [f.tenant, f.feedbackId, f.responseId, f.preference?.chosenResponseId ?? null, f.preference?.rejectedResponseId ?? null, seq, f.createdAt, f.annotator.source, JSON.stringify({ ...f, seq }), ids, now],
-          );
+      const last = Number((await c.query(`SELECT last_seq FROM ${this.s}.projector_state WHERE id = 1 FOR UPDATE`)).rows[0].last_seq);
+      const fresh = batch.filter((b) => b.seq > last).sort((a, b) => a.seq - b.seq);
+      // Runs of responses/feedback between erase markers go in as a few multi-row statements
+      // (one round trip per kind instead of one per event); an erase ends a run.
+      let run: SequencedEvent[] = [];
+      for (const b of fresh) {
+        if (b.event.type !== 'erase') {
+          run.push(b);
+          continue;
         }
+        await this.insertRun(c, run, now);
+        run = [];
+        for (const t of ['feedback', 'images', 'responses']) await c.query(`DELETE FROM ${this.s}.${t} WHERE tenant = $1`, [b.event.tenant]);
       }
-      await c.query(`UPDATE ${s}.projector_state SET last_seq = $1 WHERE id = 1`, [top]);
+      await this.insertRun(c, run, now);
+      if (fresh.length) await c.query(`UPDATE ${this.s}.projector_state SET last_seq = $1 WHERE id = 1`, [fresh[fresh.length - 1].seq]);
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
       c.release();
+    }
+  }
+
+  /**
+   * Inserts a run of response and feedback events. Responses first: a feedback event always comes
+   * after the responses it references (validated before it was appended), so this keeps the
+   * log's meaning. ON CONFLICT DO NOTHING keeps the first of a repeated id (rows are ordered by seq).
+   */
+  private async insertRun(c: pg.PoolClient, run: readonly SequencedEvent[], now: number): Promise<void> {
+    const s = this.s;
+    const responses = run.flatMap((b) => (b.event.type === 'response' && b.event.record.expiresAt > now ? [{ seq: b.seq, r: b.event.record }] : []));
+    if (responses.length) {
+      const rows = responses.map(({ seq, r }) => ({ tenant: r.tenant, response_id: r.responseId, seq, expires_at: r.expiresAt, record: { ...r, seq } }));
+      const ins = await c.query(
+        `INSERT INTO ${s}.responses (tenant, response_id, seq, expires_at, record)
+         SELECT tenant, response_id, seq, expires_at, record FROM jsonb_to_recordset($1::jsonb)
+           AS x(tenant text, response_id text, seq bigint, expires_at bigint, record jsonb) ORDER BY seq
+         ON CONFLICT DO NOTHING RETURNING tenant, response_id`,
+        [JSON.stringify(rows)],
+      );
+      const inserted = new Set(ins.rows.map((x: { tenant: string; response_id: string }) => `${x.tenant}\u0000${x.response_id}`));
+      const images = responses.flatMap(({ r }) => (inserted.has(`${r.tenant}\u0000${r.responseId}`) ? imagesOf(r).map((img) => ({ tenant: r.tenant, response_id: r.responseId, bucket: img.bucket, key: img.key, ref: img })) : []));
+      if (images.length) {
+        await c.query(
+          `INSERT INTO ${s}.images SELECT tenant, response_id, bucket, key, ref FROM jsonb_to_recordset($1::jsonb)
+             AS x(tenant text, response_id text, bucket text, key text, ref jsonb) ON CONFLICT DO NOTHING`,
+          [JSON.stringify(images)],
+        );
+      }
+    }
+    const feedback = run.flatMap((b) => (b.event.type === 'feedback' ? [{ seq: b.seq, f: b.event.record }] : []));
+    if (feedback.length) {
+      const rows = feedback.map(({ seq, f }) => ({
+        tenant: f.tenant, feedback_id: f.feedbackId, response_id: f.responseId, chosen_id: f.preference?.chosenResponseId ?? null, rejected_id: f.preference?.rejectedResponseId ?? null,
+        seq, created_at: f.createdAt, source: f.annotator.source, record: { ...f, seq },
+      }));
+      // Insert only rows whose every referenced response is present and unexpired.
+      await c.query(
+        `INSERT INTO ${s}.feedback
+         SELECT x.tenant, x.feedback_id, x.response_id, x.chosen_id, x.rejected_id, x.seq, x.created_at, x.source, x.record
+         FROM jsonb_to_recordset($1::jsonb) AS x(tenant text, feedback_id text, response_id text, chosen_id text, rejected_id text, seq bigint, created_at bigint, source text, record jsonb)
+         WHERE EXISTS (SELECT 1 FROM ${s}.responses r WHERE r.tenant = x.tenant AND r.response_id = x.response_id AND r.expires_at > $2)
+           AND (x.chosen_id IS NULL OR EXISTS (SELECT 1 FROM ${s}.responses r WHERE r.tenant = x.tenant AND r.response_id = x.chosen_id AND r.expires_at > $2))
+           AND (x.rejected_id IS NULL OR EXISTS (SELECT 1 FROM ${s}.responses r WHERE r.tenant = x.tenant AND r.response_id = x.rejected_id AND r.expires_at > $2))
+         ORDER BY x.seq
+         ON CONFLICT DO NOTHING`,
+        [JSON.stringify(rows), now],
+      );
     }
   }
 
