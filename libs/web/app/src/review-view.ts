@@ -106,7 +106,8 @@ export function reviewView(): { el: HTMLElement; activate: () => void } {
   );
 
   document.addEventListener('keydown', (ev) => {
-    if (el.hidden || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    // isConnected: after sign-out and back in, the old view's listener must not act twice.
+    if (!el.isConnected || el.hidden || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const t = ev.target as HTMLElement;
     if (t.closest('input, textarea, select, [contenteditable="true"]')) return;
     const actions: Record<string, () => void> = {

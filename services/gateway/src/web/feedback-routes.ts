@@ -58,7 +58,13 @@ export function feedbackRoutes(deps: FeedbackRouteDeps): Route {
     if (m) {
       if (!allowMethod(req, res, 'GET')) return true;
       const tenant = deps.keys.authenticate(req.headers.authorization);
-      const out = await deps.feedback.getResponse({ responseId: decodeURIComponent(m[1]!) }, call(deps, tenant.id, req, res));
+      let responseId: string;
+      try {
+        responseId = decodeURIComponent(m[1]!);
+      } catch {
+        throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'response id in the path is not valid percent-encoding', { field: 'response_id' });
+      }
+      const out = await deps.feedback.getResponse({ responseId }, call(deps, tenant.id, req, res));
       sendJson(res, 200, feedbackV1.GetResponseResponse.toJSON(out));
       return true;
     }

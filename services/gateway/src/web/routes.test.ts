@@ -197,6 +197,9 @@ describe('feedback over HTTP', () => {
     expect(exp.text).toBe('');
     const queue = await call('/v1/tessera/review-queue', { headers: auth(OTHER) });
     expect(queue.body.items ?? []).toEqual([]);
+    const malformed = await call('/v1/tessera/responses/%E0%A4%A', { headers: auth() });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.param).toBe('response_id');
     const foreign = await post('/v1/tessera/feedback', { feedback: { feedbackId: 'fb-x', responseId: 'chatcmpl-web-1', rating: { thumbs: 'THUMBS_DOWN' } } }, OTHER);
     expect(foreign.status).toBe(404);
   });
@@ -270,6 +273,8 @@ describe('the playground files', () => {
     const escape = await call('/%2e%2e/secret.txt');
     expect(escape.status).toBe(404);
     expect(escape.body.error.code).toBe('not_found');
+    const malformed = await call('/%E0%A4%A');
+    expect(malformed.status).toBe(404);
     const missing = await call('/v1/tessera/nothing', { headers: auth() });
     expect(missing.status).toBe(404);
     expect(missing.body.error.type).toBe('not_found_error');

@@ -30,7 +30,12 @@ export function staticFiles(dir: string): Route {
   const root = resolve(dir);
   return async (req, res, url) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-    const path = decodeURIComponent(url.pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      return false; // malformed %-escape: not one of our files (the server answers 404)
+    }
     if (path.startsWith('/v1/') || path === '/v1') return false;
     const rel = path === '/' ? 'index.html' : normalize(path).replace(/^[/\\]+/, '');
     const file = join(root, rel);
