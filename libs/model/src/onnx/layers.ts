@@ -6,6 +6,13 @@
 import { f, type GraphBuilder } from './graph-builder.js';
 import { QUANT_BLOCK, quantizeBlockwise } from './quantize.js';
 
+/**
+ * MatMulNBits accuracy_level 4 = int8 activations (block-quantised) with the VNNI/AVX-512 kernels.
+ * Measured here on a [1, 1024]·[1024, 8192] GEMV, 1 thread: int4 level 4 0.55 ms, level 0 14 ms,
+ * fp32 MatMul 11.5 ms; int8 level 4 18 ms, level 0 298 ms (level 0 dequantises per call).
+ */
+export const MATMUL_NBITS_ACCURACY_LEVEL = 4;
+
 export type WeightSource = (name: string) => Float32Array;
 
 /** [out, in] row-major → [in, out] row-major (ONNX MatMul wants x·W with W [in, out]). */
@@ -30,7 +37,7 @@ export function linear(g: GraphBuilder, x: string, name: string, w: Float32Array
     const blocks = inF / QUANT_BLOCK;
     const packed = g.rawInitializer(`${name}.weight_q${bits}`, 2 /* UINT8 */, [outF, blocks, (QUANT_BLOCK * bits) / 8], q.packed, w.length);
     const scales = g.rawInitializer(`${name}.weight_scales`, 1 /* FLOAT */, [outF * blocks], new Uint8Array(q.scales.buffer));
-    y = g.op('MatMulNBits', [x, packed, scales], { K: inF, N: outF, bits, block_size: QUANT_BLOCK, accuracy_level: 0 }, { domain: 'com.microsoft' });
+    y = g.op('MatMulNBits', [x, packed, scales], { K: inF, N: outF, bits, block_size: QUANT_BLOCK, accuracy_level: MATMUL_NBITS_ACCURACY_LEVEL }, { domain: 'com.microsoft' });
   } else {
     y = g.op('MatMul', [x, g.weight(`${name}.weight_t`, transpose2d(w, outF, inF), [inF, outF])]);
   }

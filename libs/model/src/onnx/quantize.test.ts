@@ -33,6 +33,7 @@ describe('MatMulNBits weight-only quantisation', () => {
       const dq = dequantize(quantizeBlockwise(w, N, K, fmt === 'int4' ? 4 : 8));
       let maxErr = 0;
       let quantErr = 0;
+      let scale = 0;
       for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
         let ref = b[n];
         let exact = b[n];
@@ -41,9 +42,11 @@ describe('MatMulNBits weight-only quantisation', () => {
           exact += x[m * K + k] * w[n * K + k];
         }
         maxErr = Math.max(maxErr, Math.abs(y[m * N + n] - ref));
+        scale = Math.max(scale, Math.abs(ref));
         quantErr = Math.max(quantErr, Math.abs(ref - exact));
       }
-      expect(maxErr).toBeLessThanOrEqual(1e-3);
+      // accuracy_level 4 also quantises activations to int8 per block: ≤ 1 % of the output scale.
+      expect(maxErr).toBeLessThanOrEqual(1e-2 * scale);
       expect(quantErr).toBeGreaterThan(0); // the quantised product really differs from fp32
     });
   }
