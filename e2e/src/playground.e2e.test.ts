@@ -231,7 +231,7 @@ describe('playground in Chromium', () => {
     await page.close();
   });
 
-  it('shows another tenant none of that data, and fits a phone screen', async () => {
+  it('shows another tenant none of that data, takes a pasted image, and fits a phone screen', async () => {
     const page = await context.newPage();
     await page.setViewportSize({ width: 390, height: 844 });
     await signIn(page, KEYS.other);
@@ -241,6 +241,16 @@ describe('playground in Chromium', () => {
     await page.getByTestId('run-export').click();
     await expect.poll(() => page.locator('[role=status]').last().textContent()).toContain('0 rows');
     await page.getByTestId('tab-chat').click();
+    // A pasted image (clipboard) is attached like a picked one: 448×448 fits one tile = 64 tokens.
+    const pasted = (await png(448, 448)).toString('base64');
+    await page.getByTestId('question').evaluate((el: any, b64: string) => {
+      const w = globalThis as any;
+      const bytes = Uint8Array.from(w.atob(b64), (c: string) => c.charCodeAt(0));
+      const dt = new w.DataTransfer();
+      dt.items.add(new w.File([bytes], 'clip.png', { type: 'image/png' }));
+      el.dispatchEvent(new w.ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    }, pasted);
+    await expect.poll(() => page.getByTestId('visual-tokens').textContent()).toBe('64 visual tokens');
     // Every form control has a label (screen readers; tapping the label focuses the control).
     const unlabelled = await page.evaluate(() =>
       Array.from((globalThis as any).document.querySelectorAll('input, select, textarea') as any[])

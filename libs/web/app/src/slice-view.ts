@@ -71,7 +71,7 @@ export async function renderSlicePlan(url: string, plan: SlicePlanJson, name: st
   return h(
     'figure',
     { class: 'slice-view', 'data-testid': 'slice-view' },
-    h('div', { class: 'slice-canvases' }, h('div', {}, grid, h('small', {}, 'Slices on the original')), h('div', {}, overview, h('small', {}, `Overview ${ov.width}×${ov.height}`))),
+    h('div', { class: 'slice-canvases' }, h('div', {}, grid, h('small', {}, plan.grid ? 'Slices on the original' : 'Original (not sliced)')), h('div', {}, overview, h('small', {}, `Overview ${ov.width}×${ov.height}`))),
     h(
       'figcaption',
       {},
