@@ -7,3 +7,5 @@ if [ -f scripts/gen-proto.sh ] && [ -f buf.yaml ]; then
 fi
 echo "[tessera] typecheck"
 npx tsc -p tsconfig.json --noEmit
+# The playground's browser code has its own tsconfig (DOM lib, no Node types).
+npx tsc -p libs/web/app/tsconfig.json --noEmit

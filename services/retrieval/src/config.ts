@@ -3,7 +3,7 @@ import { bytes, commonServiceConfig, int, loadConfig, number, oneOf, string, typ
 
 export const schema = {
   ...commonServiceConfig({ serviceName: 'retrieval', grpcPort: 50055 }),
-  dataDir: string({ env: 'TESSERA_RETRIEVAL_DATA_DIR', default: './data/retrieval', minLength: 1, doc: 'LanceDB root: one directory per tenant, one table per collection' }),
+  dataDir: string({ env: 'TESSERA_DATA_DIR', default: './data/retrieval', minLength: 1, doc: 'LanceDB root: one directory per tenant, one table per collection' }),
   hashDimension: int({ env: 'TESSERA_RETRIEVAL_HASH_DIM', default: 256, min: 32, max: 4096, doc: 'dimension of the weightless hashing embedder (hash-ngram-v1-<dim>)' }),
   embeddingModelDir: string({ env: 'TESSERA_RETRIEVAL_EMBEDDING_MODEL_DIR', optional: true, doc: 'HF sentence-embedding directory (config.json, tokenizer.json, model.onnx or onnx/model.onnx); unset = hashing embedder only' }),
   embeddingPooling: oneOf(['mean', 'cls'], { env: 'TESSERA_RETRIEVAL_EMBEDDING_POOLING', default: 'mean', doc: 'pooling of the ONNX embedder (1_Pooling/config.json wins when present)' }),

@@ -37,7 +37,7 @@ async function failure(p: Promise<unknown>): Promise<TesseraError> {
 beforeAll(async () => {
   server = await startNatsServer();
   nc = await connect({ servers: server.url });
-  const config = loadRetrievalConfig({ NATS_URL: server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_RETRIEVAL_DATA_DIR: dir });
+  const config = loadRetrievalConfig({ NATS_URL: server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_DATA_DIR: dir });
   opened = await openEngine(config);
   host = await startService({
     config,

@@ -27,7 +27,7 @@ function sink(): { stream: NodeJS.WriteStream; text: () => string } {
 beforeAll(async () => {
   server = await startNatsServer();
   nc = await connect({ servers: server.url });
-  const config = loadRetrievalConfig({ NATS_URL: server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_RETRIEVAL_DATA_DIR: join(dir, 'data'), TESSERA_RETRIEVAL_JOB_BATCH_DOCUMENTS: '2' });
+  const config = loadRetrievalConfig({ NATS_URL: server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_DATA_DIR: join(dir, 'data'), TESSERA_RETRIEVAL_JOB_BATCH_DOCUMENTS: '2' });
   opened = await openEngine(config);
   host = await startService({ config, nc, grpc: false, services: [hosted({ definition: retrievalV1.RetrievalServiceService, impl: createRetrievalService(opened.engine) })], handleSignals: false, metricsEndpoint: false, telemetry: { inMemory: true } });
 }, 60_000);
