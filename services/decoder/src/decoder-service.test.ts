@@ -175,11 +175,12 @@ describe('DecoderService over NATS and gRPC', () => {
 
 describe('Generate through the TESSERA_DECODER work queue (TESSERA_DECODER_WORK_QUEUE, as the chart deploys it)', () => {
   it('streams the same seeded tokens as request/reply, with its end marker', async () => {
+    const req = request({ sampling: sampling({ temperature: 0.7, seed: 1234, maxTokens: 8 }) });
+    // Before the work-queue binding joins the queue group: it refuses Generate over request/reply.
+    const direct = await run(viaNats, req);
     const queued = await bindNats(nc, Def, decoderService(app.deps(nc)), { serviceName: 'decoder', workQueue: { stage: 'decoder', methods: ['generate'], concurrency: 4 } });
     try {
       const viaQueue = natsClient(nc, Def, { workQueue: { stage: 'decoder', methods: ['generate'] } });
-      const req = request({ sampling: sampling({ temperature: 0.7, seed: 1234, maxTokens: 8 }) });
-      const direct = await run(viaNats, req);
       const fromQueue = await run(viaQueue, req);
       const ids = (cs: decodingV1.GenerateResponse[]) => cs.flatMap((c) => c.tokenIds);
       expect(ids(fromQueue)).toEqual(ids(direct));

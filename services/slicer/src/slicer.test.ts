@@ -42,7 +42,9 @@ beforeAll(async () => {
   slicer = await openSlicer(paths.model, {
     runtime: { intraOpNumThreads: 1, allowSpinning: false },
     limits: { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, minSide: config.minImageSide, maxAspectRatio: config.maxAspectRatio, maxSliceNums: config.maxSliceNumsLimit },
-    batchWindowMs: 5,
+    // Wide enough that concurrent requests meet in one window even on a loaded 2-core CI machine
+    // (at 5 ms the batching test failed under load average 20); it only delays a lone request.
+    batchWindowMs: 150,
     maxBatch: 16,
     preprocessWorkers: 1,
   });
