@@ -6,7 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip
+# `npm install` against the committed lockfile rather than `npm ci`: with the machines' global
+# `omit-lockfile-registry-resolved=true`, npm 11 leaves the other platforms' optional binaries
+# (@nx/nx-darwin-*, @lancedb/lancedb-win32-*, …) out of the lockfile, and `npm ci` then refuses the
+# lockfile as out of sync. Root dependencies are exact, so the installed tree is the locked one.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "[tessera] npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "[tessera] npm install (from package-lock.json)"
+  npm install --no-audit --no-fund --loglevel=error
 fi
