@@ -11,7 +11,6 @@ import { createHash } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildModel, ensureTinyModel, readManifest } from '@tessera/model';
-import { freePort } from '@tessera/testing';
 import { REPO_ROOT, startLocalStack } from './stack.js';
 import { sampleImage } from './sample-image.js';
 import { ensureWebBuild } from '@tessera/web';
@@ -57,7 +56,7 @@ async function main(): Promise<void> {
     keysFile,
     JSON.stringify({ tenants: { demo: { requestsPerMinute: 600 } }, keys: [{ id: 'local-demo', tenant: 'demo', sha256: createHash('sha256').update(DEMO_KEY).digest('hex') }] }, null, 2),
   );
-  const httpPort = values.serve ? 8080 : await freePort();
+  const httpPort = values.serve ? 8080 : 0; // 0: the gateway binds a free port and reports it
   step(`starting nats-server and 6 services as processes (model revision ${manifest.revision.slice(0, 12)})`);
   const stack = await startLocalStack({
     modelDir: dir,

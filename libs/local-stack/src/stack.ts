@@ -3,7 +3,8 @@ import { createWriteStream, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { READY_PREFIX } from '@tessera/runtime';
 import { checkGrpcHealth } from './grpc-health.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -67,7 +68,10 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
   const natsUrl = opts.natsUrl ?? nats!.url;
   const services = opts.services ?? SERVICE_NAMES;
   const processes: ServiceProcess[] = [];
-  const httpPort = opts.httpPort ?? (await freePort());
+  // Every process binds port 0 and reports the port it got (the `tessera-ready` line, and the
+  // gateway's `gateway.http_listening` log line). Picking free ports up front raced: between the
+  // pick and the bind (tens of seconds while models load) another process took the port.
+  let httpPort = opts.httpPort ?? 0;
   let gatewayGrpc = 0;
   const stop = async () => {
     await Promise.all(
@@ -89,16 +93,14 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
   try {
     // Every stage boots in parallel (model loading dominates); the gateway last, once they serve.
     const launch = async (name: ServiceName, index: number) => {
-      const grpcPort = name === 'gateway' && opts.grpcPort ? opts.grpcPort : await freePort();
-      if (name === 'gateway') gatewayGrpc = grpcPort;
-      const metricsPort = await freePort();
+      const grpcPort = name === 'gateway' && opts.grpcPort ? opts.grpcPort : 0;
       const stateDir = join(workDir, name);
       mkdirSync(stateDir, { recursive: true });
       const env: Record<string, string> = {
         ...(process.env as Record<string, string>),
         NATS_URL: natsUrl,
         TESSERA_GRPC_PORT: String(grpcPort),
-        TESSERA_METRICS_PORT: String(metricsPort),
+        TESSERA_METRICS_PORT: '0',
         TESSERA_MODEL_DIR: opts.modelDir,
         TESSERA_DATA_DIR: stateDir,
         TESSERA_INSTANCE: `${name}-${index}`,
@@ -116,8 +118,15 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
         child.stdout!.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
         child.stderr!.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
       }
-      const sp: ServiceProcess = { name, index, grpcPort, metricsPort, process: child, logFile };
+      const sp: ServiceProcess = { name, index, grpcPort, metricsPort: 0, process: child, logFile };
       processes.push(sp);
+      const ports = await waitReady(sp, opts.startTimeoutMs ?? 240_000);
+      sp.grpcPort = ports.grpcPort;
+      sp.metricsPort = ports.metricsPort;
+      if (name === 'gateway') {
+        gatewayGrpc = ports.grpcPort;
+        httpPort = ports.httpPort ?? httpPort;
+      }
       await waitServing(sp, opts.startTimeoutMs ?? 240_000);
     };
     const replicas = (name: ServiceName) => Array.from({ length: opts.replicas?.[name] ?? 1 }, (_, i) => i);
@@ -139,6 +148,44 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
     },
     stop,
   };
+}
+
+/** Reads the ports a process bound: its `tessera-ready {…}` stdout line and, for the gateway, the HTTP log line. */
+function waitReady(p: ServiceProcess, timeoutMs: number): Promise<{ grpcPort: number; metricsPort: number; httpPort?: number }> {
+  return new Promise((resolve, reject) => {
+    let ready: { grpcPort: number; metricsPort: number } | undefined;
+    let httpPort: number | undefined;
+    const timer = setTimeout(() => finish(new Error(`${p.name}-${p.index} printed no ready line within ${timeoutMs} ms; log: ${p.logFile}`)), timeoutMs);
+    const onExit = (code: number | null, signal: string | null) => finish(new Error(`${p.name}-${p.index} exited with ${code ?? signal} before serving; log: ${p.logFile}`));
+    const lineReader = () => {
+      let buffer = '';
+      return (d: Buffer) => {
+        buffer += d.toString('utf8');
+        let i;
+        while ((i = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, i);
+          buffer = buffer.slice(i + 1);
+          if (line.startsWith(READY_PREFIX)) ready = JSON.parse(line.slice(READY_PREFIX.length));
+          else if (line.includes('"gateway.http_listening"')) httpPort = (JSON.parse(line) as { port: number }).port;
+        }
+        if (ready && (p.name !== 'gateway' || httpPort !== undefined)) finish();
+      };
+    };
+    const onStdout = lineReader();
+    const onStderr = lineReader();
+    const finish = (err?: Error) => {
+      clearTimeout(timer);
+      p.process.stdout!.off('data', onStdout);
+      p.process.stderr!.off('data', onStderr);
+      p.process.off('exit', onExit);
+      if (err) reject(err);
+      else resolve({ ...ready!, ...(httpPort !== undefined && { httpPort }) });
+    };
+    // The ready line is on stdout, log lines (JSON) on stderr.
+    p.process.stdout!.on('data', onStdout);
+    p.process.stderr!.on('data', onStderr);
+    p.process.once('exit', onExit);
+  });
 }
 
 async function waitServing(p: ServiceProcess, timeoutMs: number): Promise<void> {
