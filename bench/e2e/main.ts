@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     const app = await createDecoderApp({ ...loadDecoderConfig({ TESSERA_MODEL_DIR: modelDir }), modelDir });
     const local = localClient(SERVICES.decoder.definition, decoderService(app.deps(nc)));
     const request = (text: string): decodingV1.GenerateRequest => ({
-      requestId: `bench-${text}`,
+      requestId: `bench-${text.replace(/[^A-Za-z0-9]/g, "-")}-${Math.random().toString(36).slice(2)}`,
       messages: [{ role: commonV1.Role.USER, parts: [{ part: { $case: 'image', image: { imageIndex: 0 } } }, { part: { $case: 'text', text } }] }],
       prompt: [],
       images: [{ visualTokens: { dtype: commonV1.Dtype.FLOAT32, shape: entry.shape, data: { $case: 'raw', raw: tokens } }, gridCols: plan.grid?.cols ?? 0, gridRows: plan.grid?.rows ?? 0, useImageId: true, imageSha256: '' }],
