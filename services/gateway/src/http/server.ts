@@ -12,7 +12,7 @@ export interface HttpServerDeps extends ChatHandlerDeps {
 }
 
 export function createHttpServer(deps: HttpServerDeps): Server {
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     route(req, res, deps).catch((err) => {
       if (res.headersSent) return void res.destroy();
       const e = toHttpError(err);
@@ -20,6 +20,11 @@ export function createHttpServer(deps: HttpServerDeps): Server {
       res.end(JSON.stringify(e.body));
     });
   });
+  // Node closes idle keep-alive sockets after 5 s; a client reusing one at that moment gets "other
+  // side closed" (seen in bench/e2e). Outlive the usual 60 s idle timeout of load balancers instead.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, deps: HttpServerDeps): Promise<void> {
