@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { commonV1, feedbackV1, gatewayV1 } from '@tessera/contracts';
 import type { CallContext, ServiceClient, ServiceImpl } from '@tessera/runtime';
 import type { ChatService } from './chat-events.js';
-import type { ChatLimits } from './openai/limits.js';
+import { limitsForTenant, type ChatLimits } from './openai/limits.js';
 import { validateChatRequest } from './openai/validate-chat.js';
 import type { ApiKeyStore } from './tenancy/api-keys.js';
 import type { QuotaLedger } from './tenancy/quota-ledger.js';
@@ -50,8 +50,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
 
     async *chatCompletion(req, ctx) {
       const tenant = deps.keys.authenticate(authorization(ctx));
-      const limits = deps.limits();
-      const valid = validateChatRequest(toOpenAi(req), { ...limits, maxImagesPerRequest: Math.min(limits.maxImagesPerRequest, tenant.quota.maxImagesPerRequest) }, [deps.model.id]);
+      const valid = validateChatRequest(toOpenAi(req), limitsForTenant(deps.limits(), tenant.quota), [deps.model.id]);
       const reservation = deps.quotas.admit(tenant, (await deps.chat.estimatePromptTokens(valid, tenant)) + valid.sampling.maxTokens);
       const responseId = `chatcmpl-${randomUUID()}`;
       let settled = false;

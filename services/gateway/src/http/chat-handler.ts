@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ChatEvent, ChatService, ChatUsage, ChatSource, FinishReason, TokenLogprob } from '../chat-events.js';
 import { validateChatRequest } from '../openai/validate-chat.js';
-import type { ChatLimits } from '../openai/limits.js';
+import { limitsForTenant, type ChatLimits } from '../openai/limits.js';
 import type { ApiKeyStore, Tenant } from '../tenancy/api-keys.js';
 import type { QuotaLedger } from '../tenancy/quota-ledger.js';
 import { readJsonBody } from './read-body.js';
@@ -38,7 +38,7 @@ export async function handleChatCompletion(req: IncomingMessage, res: ServerResp
   try {
     const tenant = deps.keys.authenticate(req.headers.authorization);
     const body = await readJsonBody(req, deps.maxBodyBytes);
-    const limits = { ...deps.limits, maxImagesPerRequest: Math.min(deps.limits.maxImagesPerRequest, tenant.quota.maxImagesPerRequest) };
+    const limits = limitsForTenant(deps.limits, tenant.quota);
     const valid = validateChatRequest(body, limits, deps.models());
     const promptTokens = await deps.chat.estimatePromptTokens(valid, tenant);
     reservation = deps.quotas.admit(tenant, promptTokens + valid.sampling.maxTokens);

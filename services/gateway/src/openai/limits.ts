@@ -28,3 +28,8 @@ export const DEFAULT_CHAT_LIMITS: ChatLimits = Object.freeze({
   allowRemoteImages: false,
   remoteImageAllowList: [],
 });
+
+/** The gateway-wide limits narrowed by one tenant's quota (both edges validate against this). */
+export function limitsForTenant(limits: ChatLimits, quota: { maxImagesPerRequest: number }): ChatLimits {
+  return { ...limits, maxImagesPerRequest: Math.min(limits.maxImagesPerRequest, quota.maxImagesPerRequest) };
+}

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { commonV1, decodingV1, feedbackV1, retrievalV1, SERVICES } from '@tessera/contracts';
-import { ErrorCode, natsClient, TesseraError, type CallOptions, type Logger, type ServiceClient } from '@tessera/runtime';
+import { ErrorCode, GRPC_STATUS, natsClient, TesseraError, type CallOptions, type Logger, type ServiceClient } from '@tessera/runtime';
 import type { ChatContext, ChatEvent, ChatService, ChatSource, FinishReason } from '../chat-events.js';
 import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
 import type { Tenant } from '../tenancy/api-keys.js';
@@ -211,10 +211,8 @@ function sumImageTimings(encoded: EncodedImage[], timings: Record<string, number
   timings.images = encoded.length;
 }
 
-const CODE_BY_NUMBER: Record<number, ErrorCode> = {
-  1: 'CANCELLED', 3: 'INVALID_ARGUMENT', 4: 'DEADLINE_EXCEEDED', 5: 'NOT_FOUND', 6: 'ALREADY_EXISTS', 7: 'PERMISSION_DENIED',
-  8: 'RESOURCE_EXHAUSTED', 9: 'FAILED_PRECONDITION', 10: 'ABORTED', 12: 'UNIMPLEMENTED', 13: 'INTERNAL', 14: 'UNAVAILABLE', 16: 'UNAUTHENTICATED',
-};
+// ErrorInfo.code uses the gRPC status numbers (common.proto), so the runtime's table inverts to it.
+const CODE_BY_NUMBER: ReadonlyMap<number, ErrorCode> = new Map(Object.entries(GRPC_STATUS).map(([code, n]) => [n, code as ErrorCode]));
 function errorFromInfo(e: commonV1.ErrorInfo): TesseraError {
-  return new TesseraError(CODE_BY_NUMBER[e.code] ?? 'INTERNAL', e.message, { ...(e.field && { field: e.field }), ...(e.limit && { limit: e.limit }), ...(e.retryAfterMs && { retryAfterMs: e.retryAfterMs }) });
+  return new TesseraError(CODE_BY_NUMBER.get(e.code) ?? 'INTERNAL', e.message, { ...(e.field && { field: e.field }), ...(e.limit && { limit: e.limit }), ...(e.retryAfterMs && { retryAfterMs: e.retryAfterMs }) });
 }
