@@ -10,7 +10,7 @@
  * Env: BENCH_TOKENS (default 32), BENCH_LEVELS (default 1,4,8,16), TESSERA_INTRA_OP_THREADS (default 2).
  */
 import { ensurePresetModelPaths } from '@tessera/model';
-import { Engine, assemblePrompt, kvBytesPerTokenOf, loadDecoderModel, samplingParams, type EngineChunk } from '@tessera/decoder';
+import { Engine, assemblePrompt, loadDecoderModel, samplingParams, type EngineChunk } from '@tessera/decoder';
 import { transformersBaseline } from './transformers-baseline.js';
 
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 32);
@@ -47,7 +47,7 @@ const prompt = (i: number): Int32Array =>
   assemblePrompt({ messages: [{ role: 'user', parts: [{ kind: 'text', text: `Request ${i}: write a short story about a lighthouse keeper${' and the sea'.repeat(i % 4)}.` }] }], images: [] }, m.tokenizer, { hiddenSize: info.hiddenSize, queryNum: m.queryNum }, { maxImages: 0 }).tokenIds;
 
 async function level(concurrency: number): Promise<{ tokS: number; ttft: number[]; itl: number[]; wall: number; tokens: number; firstIds: number[] }> {
-  const engine = new Engine({ backend: m.backend, tokenBytes: m.tokenizer.tokenBytes, limits: { maxBatchSize: Math.max(concurrency, 1), prefixCacheEntries: 0 } });
+  const engine = new Engine({ backend: m.backend, tokenBytes: m.tokenizer.tokenBytes, limits: { maxBatchSize: Math.max(concurrency, 1), prefixCaching: false } });
   const t0 = performance.now();
   const runs = Array.from({ length: concurrency }, async (_, i) => {
     const h = engine.submit({ requestId: `b${concurrency}-${i}`, tenant: `t${i % 4}`, promptTokenIds: prompt(i), params: samplingParams({ maxTokens: TOKENS, ignoreEos: true }) });
@@ -69,7 +69,7 @@ await level(1);
 log('\n## single stream');
 const single = await level(1);
 const decodeTokS = 1 / single.itl[0]!;
-const kvBytes = kvBytesPerTokenOf(info) * (prompt(0).length + TOKENS / 2);
+const kvBytes = info.kvBytesPerToken * (prompt(0).length + TOKENS / 2);
 const mbu = ((info.weightBytes + kvBytes) * decodeTokS) / bw;
 log(`decode ${decodeTokS.toFixed(2)} tok/s (ITL ${(single.itl[0]! * 1000).toFixed(1)} ms), TTFT ${(single.ttft[0]! * 1000).toFixed(0)} ms, end-to-end ${single.tokS.toFixed(2)} tok/s`);
 log(`MBU ${(mbu * 100).toFixed(0)}% of the measured ${(bw / 1e9).toFixed(1)} GB/s (roofline ${(bw / (info.weightBytes + kvBytes)).toFixed(1)} tok/s)`);

@@ -11,7 +11,7 @@ import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { toFloat32 as toF32 } from './checkpoint/dtype.js';
 import { readCheckpoint, SERVE_TIME_FILES, type Checkpoint } from './checkpoint/read-checkpoint.js';
 import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type Manifest, type StageManifest, type StageName } from './manifest.js';
-import { buildDecoderGraph } from './onnx/decoder-graph.js';
+import { buildPagedDecoderGraph } from './onnx/paged-decoder-graph.js';
 import { buildEmbedGraph } from './onnx/embed-graph.js';
 import { GraphBuilder } from './onnx/graph-builder.js';
 import { buildResamplerGraph } from './onnx/resampler-graph.js';
@@ -43,7 +43,7 @@ const GRAPHS: Array<[StageName, GraphFn, string]> = [
   ['vision', buildVisionGraph, 'vpm.'],
   ['resampler', buildResamplerGraph, 'resampler.'],
   ['embed', buildEmbedGraph, 'llm.model.embed_tokens.'],
-  ['decoder', buildDecoderGraph, 'llm.'],
+  ['decoder', buildPagedDecoderGraph, 'llm.'],
 ];
 
 export async function buildModel(checkpointDir: string, outDir: string, opts: BuildOptions = {}): Promise<Manifest> {

@@ -12,7 +12,7 @@ import { GENERATOR_VERSION, generateTinyCheckpoint } from './generate/generate-c
 import type { Preset } from './generate/presets.js';
 
 /** Bump when the graphs change in a way that needs a rebuild. */
-export const GRAPH_VERSION = 1;
+export const GRAPH_VERSION = 2;
 export const presetModelTag = (preset: Preset): string => `${preset}-g${GENERATOR_VERSION}-b${GRAPH_VERSION}`;
 export const TINY_MODEL_TAG = presetModelTag('tiny');
 export const TINY_SEED = 0;
