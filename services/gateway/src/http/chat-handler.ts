@@ -47,7 +47,7 @@ export async function handleChatCompletion(req: IncomingMessage, res: ServerResp
     const events = deps.chat.chat(valid, ctx);
     const meta = { id: responseId, created, model: valid.model };
     usage = valid.stream ? await streamSse(res, events, meta, valid.includeUsage, valid.sampling.logprobs) : await respondJson(res, events, meta, valid.sampling.logprobs);
-    reservation.settle({ prompt: usage.promptTokens + usage.visualTokens, completion: usage.completionTokens });
+    reservation.settle({ prompt: usage.promptTokens, completion: usage.completionTokens });
     span.end();
   } catch (err) {
     reservation?.release();
@@ -75,9 +75,9 @@ interface Meta {
 
 function usageJson(u: ChatUsage) {
   return {
-    prompt_tokens: u.promptTokens + u.visualTokens,
+    prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
-    total_tokens: u.promptTokens + u.visualTokens + u.completionTokens,
+    total_tokens: u.promptTokens + u.completionTokens,
     prompt_tokens_details: { image_tokens: u.visualTokens, cached_tokens: 0 },
   };
 }
