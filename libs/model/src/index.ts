@@ -35,3 +35,4 @@ export { buildVision46Graph, vision46Signature, VISION46_PREFIX, MERGER46_PREFIX
 export { referenceVision46, type WeightLookup } from './reference/vision46-reference.js';
 export { Vision46Stage } from './runtime/vision46-stage.js';
 export { packCrops46, mergeWindows, navitPositionIds46, tokensForGrid, type Vision46Feeds } from './vision46-layout.js';
+export { runVision46StageRaw, unpackHfPixels } from './runtime/vision46-run-stage.js';

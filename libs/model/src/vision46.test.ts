@@ -3,7 +3,7 @@
  * different shapes) against the per-crop float64 reference on a tiny seeded tower, plus the index
  * geometry, the token rule and the bad-checkpoint errors.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,12 +11,14 @@ import { toFloat32 } from './checkpoint/dtype.js';
 import { cropTokenCount, parseVision46Config, type Vision46Config } from './checkpoint/vision46-config.js';
 import { tensorValues } from './generate/generate-checkpoint.js';
 import { checkVision46Tensors, VISION46_TINY, vision46ConfigKeys, vision46ExpectedTensors } from './generate/vision46-tensors.js';
-import type { SlicePixels } from './navit.js';
+import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION } from './manifest.js';
+import { packSlices, type SlicePixels } from './navit.js';
 import { GraphBuilder } from './onnx/graph-builder.js';
 import { buildVision46Graph } from './onnx/vision46-graph.js';
 import { WeightSink } from './onnx/weight-sink.js';
 import { referenceVision46 } from './reference/vision46-reference.js';
 import { StageSession } from './runtime/stage-session.js';
+import { runVision46StageRaw } from './runtime/vision46-run-stage.js';
 import { Vision46Stage } from './runtime/vision46-stage.js';
 import { mergeWindows, navitPositionIds46 } from './vision46-layout.js';
 
@@ -60,7 +62,11 @@ beforeAll(async () => {
     return t;
   });
   g.save(join(dir, 'vision.onnx'));
-  const session = new StageSession('vision', dir, { file: 'vision.onnx', externalData: null, inputs: g.inputs, outputs: g.outputs, parameters: g.parameters, weightBytes: 0 }, RT);
+  const visionManifest = { file: 'vision.onnx', externalData: null, inputs: g.inputs, outputs: g.outputs, parameters: g.parameters, weightBytes: 0 };
+  // Just enough of a built model directory for run-stage (the 4.6 family build writes the rest).
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(rawConfig()));
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ format: MANIFEST_FORMAT, formatVersion: MANIFEST_FORMAT_VERSION, stages: { vision: visionManifest } }));
+  const session = new StageSession('vision', dir, visionManifest, RT);
   stage = new Vision46Stage(session, cfg, 3);
 });
 afterAll(async () => {
@@ -115,6 +121,42 @@ describe('4.6 vision graph vs float64 reference', () => {
   it('refuses a mode it does not serve and a crop that is not a multiple of 56 px', async () => {
     await expect(stage.encodeCrops([crop(56, 56, 1)], '8x' as never)).rejects.toThrow(/downsample_mode "8x"/);
     await expect(stage.encodeCrops([crop(42, 56, 1)], '16x')).rejects.toThrow(/multiples of 56/);
+  });
+});
+
+describe('4.6 run-stage (HF processor format)', () => {
+  /** transformers' layout: every crop reshape_by_patch'ed, concatenated on the last axis → [1, 3, 14, L]. */
+  function hfPack(crops: SlicePixels[]): { pixel_values: Float32Array; L: number; target_sizes: Int32Array } {
+    const each = crops.map((c) => packSlices([c]));
+    const L = each.reduce((a, p) => a + p.numPatches * 14, 0);
+    const out = new Float32Array(3 * 14 * L);
+    let off = 0;
+    for (const p of each) {
+      const Li = p.numPatches * 14;
+      for (let row = 0; row < 3 * 14; row++) out.set(p.pixelValues.subarray(row * Li, (row + 1) * Li), row * L + off);
+      off += Li;
+    }
+    return { pixel_values: out, L, target_sizes: Int32Array.from(each.flatMap((p) => p.tgtSizes[0])) };
+  }
+
+  it('pixel_values [1,3,14,L] + target_sizes → the concatenated per-crop reference, both modes', async () => {
+    const crops = [crop(56, 112, 8), crop(112, 56, 9)];
+    const hf = hfPack(crops);
+    const inputs = {
+      pixel_values: { dtype: 'float32' as const, shape: [1, 3, 14, hf.L], data: hf.pixel_values },
+      target_sizes: { dtype: 'int32' as const, shape: [2, 2], data: hf.target_sizes },
+    };
+    for (const mode of ['16x', '4x'] as const) {
+      const out = await runVision46StageRaw(dir, inputs, mode, RT);
+      const refs = crops.map((c) => referenceVision46((n) => weights.get(n)!, cfg, c.data, c.height, c.width, mode));
+      expect(out.image_embeds.shape).toEqual([refs.reduce((a, r) => a + r.length, 0) / LLM_HIDDEN, LLM_HIDDEN]);
+      const ref = new Float64Array(refs.reduce((a, r) => a + r.length, 0));
+      ref.set(refs[0]);
+      ref.set(refs[1], refs[0].length);
+      expect(maxAbsDiff(out.image_embeds.data as Float32Array, ref)).toBeLessThanOrEqual(TOL);
+    }
+    await expect(runVision46StageRaw(dir, inputs, '8x', RT)).rejects.toThrow(/downsample_mode "8x"/);
+    await expect(runVision46StageRaw(dir, { pixel_values: inputs.pixel_values }, '16x', RT)).rejects.toThrow(/target_sizes/);
   });
 });
 

@@ -56,7 +56,7 @@ export async function handleChatCompletion(req: IncomingMessage, res: ServerResp
     let final: FinalEvent;
     [usage, final] = valid.stream ? await streamSse(res, events, meta, valid.includeUsage, valid.sampling.logprobs) : await respondJson(res, events, meta, valid.sampling.logprobs);
     observed.finish(final.finishReason, usage, valid.sampling.maxTokens);
-    reservation.settle({ prompt: usage.promptTokens + usage.visualTokens, completion: usage.completionTokens });
+    reservation.settle({ prompt: usage.promptTokens, completion: usage.completionTokens });
     span.end();
   } catch (err) {
     reservation?.release();
@@ -109,9 +109,9 @@ interface Meta {
 
 function usageJson(u: ChatUsage) {
   return {
-    prompt_tokens: u.promptTokens + u.visualTokens,
+    prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
-    total_tokens: u.promptTokens + u.visualTokens + u.completionTokens,
+    total_tokens: u.promptTokens + u.completionTokens,
     prompt_tokens_details: { image_tokens: u.visualTokens, cached_tokens: 0 },
   };
 }

@@ -19,7 +19,7 @@ const scripted: ChatService = {
   async *chat(): AsyncIterable<ChatEvent> {
     await new Promise((r) => setTimeout(r, VISION_MS));
     for (let i = 0; i < 3; i++) yield { kind: 'delta', text: `t${i} `, tokenIds: [i] };
-    yield { kind: 'final', finishReason: 'stop', usage: { promptTokens: 10, visualTokens: 64, completionTokens: 3 }, timings: {}, sources: [] };
+    yield { kind: 'final', finishReason: 'stop', usage: { promptTokens: 74, visualTokens: 64, completionTokens: 3 }, timings: {}, sources: [] };
   },
 };
 

@@ -77,7 +77,7 @@ export class ChatObservation {
   }
 
   finish(reason: FinishReason, usage: ChatUsage, maxTokens: number): void {
-    const prompt = usage.promptTokens + usage.visualTokens;
+    const prompt = usage.promptTokens; // the decoder's count, visual tokens included
     this.r.histogram(Metric.vllmE2eRequestLatency).observe(this.labels, (performance.now() - this.arrivedAt) / 1000);
     this.r.counter(Metric.vllmRequestSuccess).inc({ ...this.labels, finished_reason: reason });
     this.r.counter(Metric.vllmPromptTokens).inc(this.labels, prompt);

@@ -34,6 +34,12 @@ class MinuteBucket {
     this.level = Math.min(this.capacity, this.level + n);
   }
 
+  /** Takes `n` units even past empty: usage beyond a reservation is owed and refills first. */
+  charge(n: number): void {
+    this.refill();
+    this.level -= n;
+  }
+
   available(): number {
     this.refill();
     return this.level;
@@ -119,7 +125,10 @@ export class QuotaLedger {
     s.streams++;
     return new Reservation(tokens, (unused, used) => {
       s.streams--;
-      s.tokens.give(unused);
+      // The reservation is the decoder's exact prompt count + max_tokens, so this is normally a
+      // refund; a grounding turn longer than its allowance is charged, never forgiven.
+      if (unused >= 0) s.tokens.give(unused);
+      else s.tokens.charge(-unused);
       const u = this.usageOf(tenant.id);
       u.requests++;
       u.promptTokens += used.prompt;
@@ -167,13 +176,14 @@ export class Reservation {
   private open = true;
   constructor(
     readonly reservedTokens: number,
+    /** `unusedTokens` < 0: the request used more than it reserved. */
     private readonly close: (unusedTokens: number, used: { prompt: number; completion: number }) => void,
   ) {}
 
   settle(used: { prompt: number; completion: number }): void {
     if (!this.open) return;
     this.open = false;
-    this.close(Math.max(0, this.reservedTokens - used.prompt - used.completion), used);
+    this.close(this.reservedTokens - used.prompt - used.completion, used);
   }
 
   release(): void {
