@@ -11,6 +11,7 @@ import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { toFloat32 as toF32 } from './checkpoint/dtype.js';
 import { readCheckpoint, SERVE_TIME_FILES, type Checkpoint } from './checkpoint/read-checkpoint.js';
 import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type Manifest, type StageManifest, type StageName } from './manifest.js';
+import { buildDecoderGraph } from './onnx/decoder-graph.js';
 import { buildPagedDecoderGraph } from './onnx/paged-decoder-graph.js';
 import { buildEmbedGraph } from './onnx/embed-graph.js';
 import { GraphBuilder } from './onnx/graph-builder.js';
@@ -36,6 +37,12 @@ export interface BuildOptions {
    * Vision, resampler and embed stay fp32 (compute-bound or a gather).
    */
   decoderWeights?: WeightFormat;
+  /**
+   * `paged` (default, what the decoder service runs) or `contiguous`: the HF-layout decoder with
+   * `past_key_values`/`present` inputs and outputs (onnx/decoder-graph.ts), kept for exports and as the
+   * previous engine's graph in bench/decoder.
+   */
+  decoderGraph?: 'paged' | 'contiguous';
 }
 
 type GraphFn = (g: GraphBuilder, cfg: MiniCPMVConfig, w: WeightSource) => void;
@@ -71,7 +78,7 @@ export async function buildModel(checkpointDir: string, outDir: string, opts: Bu
         const e = ckpt.tensors.get(name)!;
         return toF32(bytes, e.dtype);
       };
-      build(g, ckpt.config, source);
+      (stage === 'decoder' && opts.decoderGraph === 'contiguous' ? buildDecoderGraph : build)(g, ckpt.config, source);
       sink.close();
       g.save(join(tmp, file), `MiniCPM-V 2.6 ${stage} stage, built by tessera from ${basename(checkpointDir)}`);
       stages[stage] = { file, externalData: sink.dataFile, inputs: g.inputs, outputs: g.outputs, parameters: g.parameters, weightBytes: sink.bytes };
