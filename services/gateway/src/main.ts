@@ -4,7 +4,7 @@
  */
 import { connect } from 'nats';
 import { feedbackV1, gatewayV1, retrievalV1, SERVICES, PROTO_ROOT } from '@tessera/contracts';
-import { consoleLogger, hosted, natsClient, startService } from '@tessera/runtime';
+import { busState, consoleLogger, hosted, natsClient, startService } from '@tessera/runtime';
 import { EncoderCache } from '@tessera/vision';
 import { loadGatewayConfig } from './config.js';
 import { createHttpServer } from './http/server.js';
@@ -41,7 +41,7 @@ const images = new ImagePipeline(nc, cache, model.revision, model.queryNum, {
   useImageId: config.useImageId,
   remoteFetch: { timeoutMs: config.remoteImageTimeout, maxBytes: config.maxImageBytes },
 });
-const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue });
+const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue, decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts } });
 const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
 const retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
 
@@ -54,7 +54,7 @@ const http = createHttpServer({
   models: () => [model.id],
   maxBodyBytes: config.maxBodyBytes,
   requestTimeoutMs: config.requestTimeout,
-  ready: () => ready,
+  ready: () => ready && busState(nc).connected,
   routes: [...adminRoutes({ keys, cache, feedback, retrieval }), ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits })],
 });
 await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
