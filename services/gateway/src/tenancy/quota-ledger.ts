@@ -44,6 +44,18 @@ class MinuteBucket {
     this.refill();
     return this.level;
   }
+
+  /** Milliseconds until the bucket is full again. */
+  msUntilFull(): number {
+    this.refill();
+    return Math.ceil(((this.capacity - this.level) * 60_000) / this.capacity);
+  }
+}
+
+/** What the `x-ratelimit-*` headers report (OpenAI's names): limit, remaining, time to full reset. */
+export interface RateLimitStatus {
+  requests: { limit: number; remaining: number; resetMs: number };
+  tokens: { limit: number; remaining: number; resetMs: number };
 }
 
 interface TenantState {
@@ -126,6 +138,14 @@ export class QuotaLedger {
 
   concurrent(tenantId: string): number {
     return this.states.get(tenantId)?.streams ?? 0;
+  }
+
+  rateLimitStatus(tenant: Tenant): RateLimitStatus {
+    const s = this.state(tenant);
+    return {
+      requests: { limit: tenant.quota.requestsPerMinute, remaining: Math.floor(s.requests.available()), resetMs: s.requests.msUntilFull() },
+      tokens: { limit: tenant.quota.tokensPerMinute, remaining: Math.floor(s.tokens.available()), resetMs: s.tokens.msUntilFull() },
+    };
   }
 
   tokensAvailable(tenant: Tenant): number {
