@@ -15,6 +15,7 @@ import { ImagePipeline } from './orchestrator/image-pipeline.js';
 import { loadModelInfo } from './orchestrator/model-catalog.js';
 import { ApiKeyStore } from './tenancy/api-keys.js';
 import { QuotaLedger } from './tenancy/quota-ledger.js';
+import { ImageCostBudget } from './tenancy/image-cost.js';
 import { tenantUsageMetrics } from './tenancy/usage-metrics.js';
 import { extraRoutes } from './http/extra-routes.js';
 import { adminRoutes } from './http/admin-routes.js';
@@ -41,7 +42,7 @@ const images = new ImagePipeline(nc, cache, model.revision, model.queryNum, {
   useImageId: config.useImageId,
   remoteFetch: { timeoutMs: config.remoteImageTimeout, maxBytes: config.maxImageBytes },
 });
-const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue, decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts } });
+const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue, decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts }, imageCost: new ImageCostBudget(config.maxRequestImageCost, config.quotaImageCostPerMinute) });
 const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
 const retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
 

@@ -341,6 +341,7 @@ class NatsClientCore {
             }
             wait = Math.min(wait, silenceMs - quietFor);
           }
+          const sleptAt = Date.now();
           await new Promise<void>((resolve) => {
             const timer = setTimeout(done, wait);
             function done() {
@@ -352,6 +353,9 @@ class NatsClientCore {
             wake = done;
             call.signal?.addEventListener('abort', done, { once: true });
           });
+          // Our own event loop ran late (a starved process): that time says nothing about the server.
+          const late = Date.now() - sleptAt - wait;
+          if (late > 0 && heardAt !== undefined && queue.length === 0) heardAt += late;
         }
         const m = queue.shift()!;
         if (m.headers?.get(Header.KIND) === 'heartbeat') continue;

@@ -10,6 +10,7 @@ import { groundingMessage, retrievalQuery } from './grounding.js';
 import type { AdmittedImage, EncodedImage, ImagePipeline } from './image-pipeline.js';
 import type { ModelInfo } from './model-catalog.js';
 import { estimatePromptTokens } from './prompt-estimate.js';
+import type { ImageCostBudget } from '../tenancy/image-cost.js';
 
 export interface OrchestratorOptions {
   /** Store every response in feedback (what a training example needs); off = no record. */
@@ -18,6 +19,8 @@ export interface OrchestratorOptions {
   decoderWorkQueue: boolean;
   /** Heartbeats on the decoder stream and how often a silent one is resumed on another replica. */
   decoderLiveness?: { heartbeatMs: number; resumeAttempts: number };
+  /** Image preprocessing budget (megapixel-slices) per request and per tenant per minute. */
+  imageCost?: ImageCostBudget;
 }
 
 const ROLE: Record<ValidMessage['role'], commonV1.Role> = { system: commonV1.Role.SYSTEM, user: commonV1.Role.USER, assistant: commonV1.Role.ASSISTANT };
@@ -60,7 +63,11 @@ export class ChatOrchestrator implements ChatService {
   private admit(req: ValidChatRequest, tenant: Tenant): Promise<AdmittedImage[]> {
     let p = this.admitted.get(req);
     if (!p) {
-      p = this.images.admit(req.images, req.maxSliceNums, tenant.quota.maxImagePixels);
+      // Header-only: the cost check runs before any pixel is decoded.
+      p = this.images.admit(req.images, req.maxSliceNums, tenant.quota.maxImagePixels).then((imgs) => {
+        this.o.imageCost?.checkRequest(imgs);
+        return imgs;
+      });
       this.admitted.set(req, p);
     }
     return p;
@@ -81,6 +88,8 @@ export class ChatOrchestrator implements ChatService {
     this.bus.assertUp('chat');
 
     const admitted = await this.admit(req, ctx.tenant);
+    const cost = this.o.imageCost?.checkRequest(admitted) ?? 0;
+    this.o.imageCost?.charge(ctx.tenant, cost);
     const retrievalStart = Date.now();
     const [sources, encoded] = await Promise.all([req.collection ? this.retrieve(req, call) : Promise.resolve([]), Promise.all(admitted.map((img) => this.images.encode(img, call)))]);
     if (req.collection) timings.retrieval_ms = Date.now() - retrievalStart;
