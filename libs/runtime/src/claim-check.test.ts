@@ -47,3 +47,22 @@ describe('claim checks', () => {
     await expect(getPayload(nc, { bucket: 'cc-test', key: 'a'.repeat(64), size: 1 })).rejects.toMatchObject({ code: 'NOT_FOUND', details: { field: 'claim.key' } });
   });
 });
+
+describe('claim-check reads when the streamed read stalls', () => {
+  it('falls back to chunk-by-chunk reads and still returns the exact bytes', async () => {
+    const server = await startNatsServer();
+    const nc = await connect({ servers: server.url });
+    try {
+      const bytes = randomBytes(1_200_000);
+      const ref = await putPayload(nc, bytes, { bucket: 'cc-stall' });
+      // stallMs 0: the streamed read gives up before its first chunk, so every byte comes from the fallback.
+      const started = performance.now();
+      const out = await getPayload(nc, ref, { stallMs: 0 });
+      expect(Buffer.from(out).equals(bytes)).toBe(true);
+      expect(performance.now() - started).toBeLessThan(10_000);
+    } finally {
+      await nc.close();
+      await server.stop();
+    }
+  });
+});

@@ -28,3 +28,16 @@ export { EncoderCache, DEFAULT_ENCODER_CACHE, type EncoderCacheOptions, type Enc
 export { MicroBatcher, type MicroBatcherOptions, type MicroBatchStats } from './micro-batcher.js';
 export { slicePlanToProto, slicePlanFromProto, sliceOptionsFromProto } from './plan-proto.js';
 export { PreprocessPool, type PooledImage } from './preprocess-pool.js';
+export {
+  FAMILY_SLICING,
+  SLICING_FAMILIES,
+  parseSlicingFamily,
+  resolveTokenMode,
+  familySliceOptions,
+  cropTokens,
+  planTokens,
+  familySlicePlanJson,
+  type SlicingFamily,
+  type TokenMode,
+  type FamilySlicing,
+} from './family-slicing.js';

@@ -81,11 +81,11 @@ export function readCheckpoint(dir: string): Checkpoint {
   return { dir, config, ...t } as Checkpoint;
 }
 
-/** A MiniCPM-V 4.6 checkpoint: same lazy tensor access, the 4.6 config and parts (vision / merger / llm). */
+/** A MiniCPM-V 4.6 checkpoint: same lazy tensor access, the 4.6 config and parts (vpm = tower + mergers, llm). */
 export interface Checkpoint46 extends Omit<Checkpoint, 'config' | 'parts'> {
   family: '4.6';
   config: MiniCPMV46Config;
-  parts: Readonly<Record<'vision' | 'merger' | 'llm', PartStats>>;
+  parts: Readonly<Record<'vpm' | 'llm', PartStats>>;
 }
 export type AnyCheckpoint = (Checkpoint & { family: '2.6' }) | Checkpoint46;
 
@@ -98,7 +98,7 @@ export function readAnyCheckpoint(dir: string): AnyCheckpoint {
   if (family.id === '2.6') return { ...readCheckpoint(dir), family: '2.6' };
   const config = parseConfig46(raw, cfgPath);
   checkServeFiles(dir, '4.6');
-  const t = openTensors(dir, expectedTensors46(config), ['vision', 'merger', 'llm']);
+  const t = openTensors(dir, expectedTensors46(config), ['vpm', 'llm']);
   return { dir, family: '4.6', config, ...t } as Checkpoint46;
 }
 

@@ -5,8 +5,8 @@
  */
 import type { MiniCPMVConfig } from './config.js';
 
-/** 2.6: vpm / resampler / llm; 4.6: vision / merger / llm. */
-export type Part = 'vpm' | 'resampler' | 'llm' | 'vision' | 'merger';
+/** 2.6: vpm / resampler / llm; 4.6: vpm (tower + both mergers) / llm. */
+export type Part = 'vpm' | 'resampler' | 'llm';
 export interface ExpectedTensor {
   name: string;
   shape: number[];

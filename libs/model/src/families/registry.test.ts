@@ -65,7 +65,7 @@ describe('4.6 checkpoint reader', () => {
     expect(ck.family).toBe('4.6');
     if (ck.family !== '4.6') return;
     expect(ck.parts.llm.tensors).toBeGreaterThan(0);
-    expect(ck.parts.merger.tensors).toBeGreaterThan(0);
+    expect(ck.parts.vpm.tensors).toBeGreaterThan(0);
     // Rewrite the file without the final merger's second linear.
     const file = join(dir, 'model.safetensors');
     const entries = readSafetensorsHeader(file).filter((e) => e.name !== 'model.merger.mlp.0.linear_2.weight');

@@ -13,6 +13,7 @@ import { loadTokenizer, openModel, type Model } from './open-model.js';
 import type { RuntimeOptions } from './runtime-options.js';
 import { StageSession } from './stage-session.js';
 import { EmbedStage } from './stages.js';
+import { Vision46Stage } from './vision46-stage.js';
 
 export interface Model46 {
   family: FamilySpec & { id: '4.6' };
@@ -20,6 +21,8 @@ export interface Model46 {
   manifest: Manifest46;
   config: MiniCPMV46Config;
   readonly tokenizer: Tokenizer;
+  /** The vision stage (both token modes); absent in a text-only build. */
+  vision: Vision46Stage | undefined;
   embed: EmbedStage;
   decoder: HybridDecoderStage;
   /** Stage sessions by name (vision stages included when built). */
@@ -44,6 +47,7 @@ export async function openModel46(dir: string, runtimeOpts: RuntimeOptions = {})
     get tokenizer() {
       return loadTokenizer(dir);
     },
+    vision: sessions.vision ? new Vision46Stage(sessions.vision, config.vision) : undefined,
     embed: new EmbedStage(sessions.embed, config.text.vocabSize),
     decoder: new HybridDecoderStage(sessions.decoder, manifest.config.text, manifest.decoder.maxChunk),
     sessions,

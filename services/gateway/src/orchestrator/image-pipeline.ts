@@ -84,6 +84,11 @@ export class ImagePipeline {
     return this.queryNum * (1 + img.plan.slices.length);
   }
 
+  /** Whether placeholders carry `<image_id>k</image_id>` (part of the prompt's token count). */
+  get useImageId(): boolean {
+    return this.o.useImageId;
+  }
+
   async encode(img: AdmittedImage, call: CallOptions & { tenant: string }): Promise<EncodedImage> {
     const tenant = call.tenant;
     const key = { modelRevision: this.modelRevision, tenant, imageSha256: img.sha256, maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution };

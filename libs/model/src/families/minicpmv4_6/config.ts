@@ -1,11 +1,11 @@
 /**
  * MiniCPM-V 4.6 `config.json` → a typed, validated config: the Qwen3.5 hybrid text model
  * (`text_config`, model_type `qwen3_5_text`) and the SigLIP2 + window-merger vision tower
- * (`vision_config`, parsed in vision-config.ts). Key names are the HF ones (reference/minicpmv4x.md §1.1);
+ * (`vision_config`, parsed by checkpoint/vision46-config.ts, the vision side's). Key names are the HF ones (reference/minicpmv4x.md §1.1);
  * every refusal names the field, e.g. `text_config.layer_types[5]` or `text_config.rope_parameters.rope_type`.
  */
 import { ErrorCode, TesseraError } from '@tessera/runtime';
-import { parseVision46Config, type Vision46Config } from './vision-config.js';
+import { parseVision46Config, type Vision46Config } from '../../checkpoint/vision46-config.js';
 
 export type LayerType = 'linear_attention' | 'full_attention';
 
@@ -44,7 +44,6 @@ export interface MiniCPMV46Config {
   videoTokenId: number | null;
   /** Default token mode ("16x": 64 tokens per 448² crop; "4x": 256). */
   downsampleMode: '16x' | '4x';
-  /** Slice scale resolution (top-level `image_size`: 448 in HF's class default; 1120 in the released file — see vision-config.ts). */
   raw: Record<string, unknown>;
 }
 
@@ -144,13 +143,8 @@ export function parseConfig46(raw: unknown, file = 'config.json'): MiniCPMV46Con
   const c = raw as Record<string, unknown>;
   if (c.model_type !== 'minicpmv4_6') throw bad(file, 'model_type', `must be "minicpmv4_6" (got ${JSON.stringify(c.model_type)})`);
   const text = parseHybridTextConfig(c, file);
-  const vision = parseVision46Config(c, file, text.hiddenSize);
-  const mode = c.downsample_mode ?? '16x';
-  if (mode !== '16x' && mode !== '4x') throw bad(file, 'downsample_mode', `${JSON.stringify(mode)} is not supported (supported: 16x, 4x)`);
-  const mt = c.merger_times ?? 1;
-  if (mt !== 1) throw bad(file, 'merger_times', `${JSON.stringify(mt)} is not supported (supported: 1)`);
-  const mk = c.merge_kernel_size ?? [2, 2];
-  if (!Array.isArray(mk) || mk[0] !== 2 || mk[1] !== 2) throw bad(file, 'merge_kernel_size', `${JSON.stringify(mk)} is not supported (supported: [2, 2])`);
+  const vision = parseVision46Config(c, file);
+  const mode = vision.defaultMode;
   return {
     family: '4.6',
     text,

@@ -5,6 +5,8 @@
  * grouped value heads) so the graphs are exercised on the same code paths as the real model.
  * `bench` has the real 4.6 text shapes (hidden 1024, 24 layers = 18 linear + 6 full, ≈ 0.75 B text params).
  */
+import { VISION46_REAL, VISION46_TINY, vision46ConfigKeys, type Vision46Sizes } from '../../generate/vision46-tensors.js';
+
 export type Preset46 = 'tiny' | 'bench';
 
 export interface Preset46Sizes {
@@ -20,7 +22,7 @@ export interface Preset46Sizes {
     linearKeyDim: number;
     linearValueDim: number;
   };
-  vision: { hidden: number; intermediate: number; layers: number; heads: number; insertLayerId: number };
+  vision: Vision46Sizes;
 }
 
 export const PRESETS_46: Readonly<Record<Preset46, Preset46Sizes>> = {
@@ -28,11 +30,11 @@ export const PRESETS_46: Readonly<Record<Preset46, Preset46Sizes>> = {
   // heads tests the grouped-value path that 4.6 (16/16) does not use but Qwen3.5 does.
   tiny: {
     text: { hidden: 64, intermediate: 128, layers: 4, heads: 4, kvHeads: 2, headDim: 32, linearKeyHeads: 2, linearValueHeads: 4, linearKeyDim: 16, linearValueDim: 16 },
-    vision: { hidden: 64, intermediate: 128, layers: 3, heads: 4, insertLayerId: 1 },
+    vision: VISION46_TINY,
   },
   bench: {
     text: { hidden: 1024, intermediate: 3584, layers: 24, heads: 8, kvHeads: 2, headDim: 256, linearKeyHeads: 16, linearValueHeads: 16, linearKeyDim: 128, linearValueDim: 128 },
-    vision: { hidden: 1152, intermediate: 4304, layers: 27, heads: 16, insertLayerId: 6 },
+    vision: VISION46_REAL,
   },
 };
 
@@ -46,31 +48,12 @@ export function configJson46(preset: Preset46): Record<string, unknown> {
     _name_or_path: `tessera/${preset}-random-minicpm-v-4_6`,
     architectures: ['MiniCPMV4_6ForConditionalGeneration'],
     model_type: 'minicpmv4_6',
-    image_size: 1120,
-    insert_layer_id: p.vision.insertLayerId,
-    drop_vision_last_layer: false,
     image_token_id: IMAGE_PAD_ID_46,
     video_token_id: VIDEO_PAD_ID_46,
     tie_word_embeddings: true,
-    downsample_mode: '16x',
-    merge_kernel_size: [2, 2],
-    merger_times: 1,
     transformers_version: '5.7.0',
-    vision_config: {
-      model_type: 'minicpmv4_6_vision',
-      hidden_size: p.vision.hidden,
-      intermediate_size: p.vision.intermediate,
-      num_hidden_layers: p.vision.layers,
-      num_attention_heads: p.vision.heads,
-      num_channels: 3,
-      image_size: 980,
-      patch_size: 14,
-      hidden_act: 'gelu_pytorch_tanh',
-      layer_norm_eps: 1e-6,
-      attention_dropout: 0.0,
-      insert_layer_id: p.vision.insertLayerId,
-      window_kernel_size: [2, 2],
-    },
+    // Vision keys (insert_layer_id, downsample_mode, merge sizes, vision_config) from the vision side.
+    ...vision46ConfigKeys(p.vision),
     text_config: {
       model_type: 'qwen3_5_text',
       vocab_size: VOCAB_SIZE_46,

@@ -4,6 +4,7 @@
  * graph(s) to VISION_STAGES_46; embed and decoder are the text side's.
  */
 import type { GraphBuilder } from '../../onnx/graph-builder.js';
+import { buildVision46Graph, MERGER46_PREFIX, VISION46_PREFIX } from '../../onnx/vision46-graph.js';
 import { buildHybridDecoderGraph, DEFAULT_MAX_CHUNK } from '../../onnx/hybrid-decoder-graph.js';
 import type { WeightSource } from '../../onnx/layers.js';
 import type { MiniCPMV46Config } from './config.js';
@@ -19,8 +20,10 @@ export interface Stage46 {
   quantizable?: boolean;
 }
 
-/** Vision stages (vision side). Empty until the 4.6 vision graph lands; a model without them serves text only. */
-export const VISION_STAGES_46: Stage46[] = [];
+/** Vision stage (the vision side's graph: SigLIP2 + window merger + final merger, both token modes in one graph). */
+export const VISION_STAGES_46: Stage46[] = [
+  { stage: 'vision', build: (g, c, w) => buildVision46Graph(g, c.vision, w), reads: (n) => n.startsWith(VISION46_PREFIX) || n.startsWith(MERGER46_PREFIX) },
+];
 
 export function buildEmbedGraph46(g: GraphBuilder, cfg: MiniCPMV46Config, w: WeightSource): void {
   const t = cfg.text;
