@@ -50,3 +50,4 @@ export { referenceVision46, type WeightLookup } from './reference/vision46-refer
 export { Vision46Stage } from './runtime/vision46-stage.js';
 export { packCrops46, mergeWindows, navitPositionIds46, tokensForGrid, type Vision46Feeds } from './vision46-layout.js';
 export { runVision46StageRaw, unpackHfPixels } from './runtime/vision46-run-stage.js';
+export { StageSession } from './runtime/stage-session.js';
