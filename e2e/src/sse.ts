@@ -22,4 +22,8 @@ export async function readSse(res: Response, onChunk?: (chunk: any) => void): Pr
 }
 
 export const textOf = (chunks: any[]): string => chunks.map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
-export const finalOf = (chunks: any[]): any => chunks.find((c) => c.tessera) ?? {};
+/** The finish_reason chunk (it carries our `tessera` extension) merged with the usage chunk, if any. */
+export const finalOf = (chunks: any[]): any => {
+  const usage = chunks.find((c) => c.usage)?.usage;
+  return { ...(chunks.find((c) => c.tessera) ?? {}), ...(usage && { usage }) };
+};

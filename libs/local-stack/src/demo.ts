@@ -108,7 +108,8 @@ async function main(): Promise<void> {
       if (data.error) throw new Error(data.error.message);
       const delta = data.choices?.[0]?.delta?.content;
       if (delta) process.stdout.write(delta);
-      if (data.usage || data.tessera) tail = data;
+      // usage rides on its own `choices: []` chunk, our timings on the finish_reason chunk.
+      if (data.usage || data.tessera) tail = { ...tail, ...(data.usage && { usage: data.usage }), ...(data.tessera && { tessera: data.tessera }) };
     }
   }
   process.stdout.write('\n\n');

@@ -12,6 +12,7 @@ export { buildModel, type BuildOptions } from './build-model.js';
 export { readManifest, STAGES, type Manifest, type StageManifest, type StageName } from './manifest.js';
 export type { ValueSig, ElemType, Dim } from './onnx/graph-builder.js';
 export { navitPositionIds, navitBuckets, resamplerPosEmbed, packSlices, type SlicePixels, type PackedSlices } from './navit.js';
+export { PagedIo, pagedLayoutOf, type PagedCacheLayout, type StateTensorSpec } from './onnx/paged-decoder-io.js';
 export { openModel, loadTokenizer, type Model } from './runtime/open-model.js';
 export { DEFAULT_RUNTIME_OPTIONS, type RuntimeOptions, type ExecutionProvider } from './runtime/runtime-options.js';
 export { VisionStage, ResamplerStage, EmbedStage, DecoderStage, argmaxRow, type VisionInputs, type ResamplerInputs, type DecoderInputs, type KvCache, type SliceFeatures } from './runtime/stages.js';
@@ -27,3 +28,11 @@ export { parseNpy, encodeNpy, parseNpz, encodeNpz, type NdArray, type NpyDtype }
 export { runStageRaw } from './runtime/run-stage-raw.js';
 export { quantizeBlockwise, dequantize, QUANT_BLOCK, type WeightFormat, type QuantizedWeight } from './onnx/quantize.js';
 export { sessionOptions } from './runtime/runtime-options.js';
+// MiniCPM-V 4.6 vision stage (issue 16): config, tensors, graph, reference, runtime.
+export { parseVision46Config, cropTokenCount, DOWNSAMPLE_MODES, type Vision46Config, type DownsampleMode } from './checkpoint/vision46-config.js';
+export { vision46ExpectedTensors, vision46ConfigKeys, checkVision46Tensors, VISION46_TINY, VISION46_REAL, type Vision46Sizes } from './generate/vision46-tensors.js';
+export { buildVision46Graph, vision46Signature, VISION46_PREFIX, MERGER46_PREFIX } from './onnx/vision46-graph.js';
+export { referenceVision46, type WeightLookup } from './reference/vision46-reference.js';
+export { Vision46Stage } from './runtime/vision46-stage.js';
+export { packCrops46, mergeWindows, navitPositionIds46, tokensForGrid, type Vision46Feeds } from './vision46-layout.js';
+export { runVision46StageRaw, unpackHfPixels } from './runtime/vision46-run-stage.js';

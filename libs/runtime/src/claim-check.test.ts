@@ -91,3 +91,22 @@ describe('tenant-scoped objects', () => {
     expect(await purgeTenantPayloads(nc, 'no-such-bucket', 't1')).toBe(0);
   });
 });
+
+describe('claim-check reads when the streamed read stalls', () => {
+  it('falls back to chunk-by-chunk reads and still returns the exact bytes', async () => {
+    const server = await startNatsServer();
+    const nc = await connect({ servers: server.url });
+    try {
+      const bytes = randomBytes(1_200_000);
+      const ref = await putPayload(nc, bytes, { bucket: 'cc-stall' });
+      // stallMs 0: the streamed read gives up before its first chunk, so every byte comes from the fallback.
+      const started = performance.now();
+      const out = await getPayload(nc, ref, { stallMs: 0 });
+      expect(Buffer.from(out).equals(bytes)).toBe(true);
+      expect(performance.now() - started).toBeLessThan(10_000);
+    } finally {
+      await nc.close();
+      await server.stop();
+    }
+  });
+});

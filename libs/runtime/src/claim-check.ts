@@ -26,6 +26,8 @@ export interface ClaimCheckOptions {
   ttlMs?: number;
   /** Scope the object to this tenant (see the file comment). Unset = shared, named by sha256 alone. */
   tenant?: string;
+  /** A streamed read with no chunk for this long falls back to reading chunk by chunk. Default 2 s. */
+  stallMs?: number;
 }
 
 /** The object name of `key` (a sha256) in a tenant's scope. */
@@ -42,6 +44,7 @@ export function tenantPrefix(tenant: string): string {
 export const DEFAULT_BUCKET = 'tessera-payloads';
 export const DEFAULT_CLAIM_THRESHOLD = 512 * 1024;
 const DEFAULT_TTL_MS = 3_600_000;
+const DEFAULT_STALL_MS = 2_000;
 
 const stores = new WeakMap<NatsConnection, Map<string, Promise<ObjectStore>>>();
 
@@ -220,16 +223,8 @@ export async function getPayload(nc: NatsConnection, ref: ObjectRef, opts: GetOp
   const out = Buffer.allocUnsafe(meta.size);
   if (meta.size > 0) {
     try {
-      const consumer = await nc.jetstream().consumers.get(`OBJ_${ref.bucket}`, { filterSubjects: `$O.${ref.bucket}.C.${meta.nuid}` });
-      const messages = await consumer.consume({ max_messages: 64 });
-      let off = 0;
-      for await (const m of messages) {
-        out.set(m.data, off);
-        off += m.data.length;
-        if (m.info.pending === 0 || off >= meta.size) break;
-      }
-      await messages.close();
-      if (off !== meta.size) throw new Error(`read ${off} of ${meta.size} bytes`);
+      const off = await readChunksStreaming(nc, ref.bucket, meta, out, opts.stallMs ?? DEFAULT_STALL_MS);
+      if (off !== meta.size) await readChunksByGet(nc, ref.bucket, meta, out);
     } catch (err) {
       throw new TesseraError(ErrorCode.UNAVAILABLE, `object store get failed for ${ref.bucket}/${ref.key}`, { field: 'claim' }, { cause: err });
     }
@@ -238,6 +233,61 @@ export async function getPayload(nc: NatsConnection, ref: ObjectRef, opts: GetOp
     throw new TesseraError(ErrorCode.INTERNAL, `claim-check object ${ref.bucket}/${ref.key} is corrupt: sha256 does not match`, { field: 'claim.key' });
   }
   return out;
+}
+
+/**
+ * Chunks through an ordered consumer: one pull for the whole object, the fast path (~200 ms for
+ * 3.6 MB here). Returns the bytes read; fewer than `meta.size` when it stalled. The client library
+ * recovers a stuck ordered consumer only by its heartbeat/backoff clock (30 s by default: the
+ * ~32 s first-large-image stall of issue 20 had that shape), so a read that makes no progress for
+ * `stallMs` is abandoned here and finished by `readChunksByGet`.
+ */
+async function readChunksStreaming(nc: NatsConnection, bucket: string, meta: ObjectMeta, out: Buffer, stallMs: number): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), stallMs)));
+  // expires bounds the library's own reset backoff (it waits `expires` between consumer re-creations).
+  const opening = nc
+    .jetstream()
+    .consumers.get(`OBJ_${bucket}`, { filterSubjects: `$O.${bucket}.C.${meta.nuid}` })
+    .then((consumer) => consumer.consume({ max_messages: 64, expires: 5_000 }));
+  const messages = await Promise.race([opening, stalled]);
+  if (!messages) {
+    opening.then((m) => m.close()).catch(() => {});
+    return 0;
+  }
+  let off = 0;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => void messages.close().catch(() => {}), stallMs);
+  };
+  arm();
+  try {
+    for await (const m of messages) {
+      if (off + m.data.length > meta.size) throw new Error(`object ${meta.name} has more than ${meta.size} bytes of chunks`);
+      out.set(m.data, off);
+      off += m.data.length;
+      if (m.info.pending === 0 || off >= meta.size) break;
+      arm();
+    }
+  } finally {
+    clearTimeout(timer);
+    await messages.close().catch(() => {});
+  }
+  return off;
+}
+
+/** Chunks one request each (`next_by_subj`, server 2.9+): slower, but nothing to get stuck. */
+async function readChunksByGet(nc: NatsConnection, bucket: string, meta: ObjectMeta, out: Buffer): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  let seq = 0;
+  let off = 0;
+  while (off < meta.size) {
+    const m = await jsm.streams.getMessage(`OBJ_${bucket}`, { next_by_subj: `$O.${bucket}.C.${meta.nuid}`, seq: seq + 1 } as unknown as { seq: number });
+    if (off + m.data.length > meta.size) throw new Error(`object ${meta.name} has more than ${meta.size} bytes of chunks`);
+    out.set(m.data, off);
+    off += m.data.length;
+    seq = m.seq;
+  }
 }
 
 export function parseObjectRef(text: string): ObjectRef {

@@ -7,3 +7,4 @@ export { injectTrace, extractTrace, recordCarrier, traceparentOf, traceIdOf, typ
 export { SpanName, Attr, Metric, type MetricSpec, type MetricKind } from './names.js';
 export { MetricsRegistry, metrics, startMetricsServer, type MetricsServer, type Counter, type Gauge, type Histogram, type Labels } from './metrics.js';
 export type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+export { parseExposition, type Family, type Sample } from './exposition.js';

@@ -75,12 +75,29 @@ export const Metric = {
   genAiServerRequestDuration: { name: 'gen_ai_server_request_duration_seconds', kind: 'histogram', help: 'gen_ai.server.request.duration', labels: ['gen_ai_operation_name', 'gen_ai_request_model'], buckets: LATENCY_S },
   genAiServerTimeToFirstToken: { name: 'gen_ai_server_time_to_first_token_seconds', kind: 'histogram', help: 'gen_ai.server.time_to_first_token', labels: ['gen_ai_request_model'], buckets: LATENCY_S },
   genAiServerTimePerOutputToken: { name: 'gen_ai_server_time_per_output_token_seconds', kind: 'histogram', help: 'gen_ai.server.time_per_output_token', labels: ['gen_ai_request_model'], buckets: LATENCY_S },
-  // vLLM-compatible names (decoder), so existing dashboards/KEDA triggers work.
+  // HTTP server (OTel HTTP semantic conventions: http.server.request.duration, http.server.active_requests).
+  httpServerRequestDuration: { name: 'http_server_request_duration_seconds', kind: 'histogram', help: 'http.server.request.duration: HTTP request duration by method, route and status', labels: ['http_request_method', 'http_route', 'http_response_status_code'], buckets: LATENCY_S },
+  httpServerActiveRequests: { name: 'http_server_active_requests', kind: 'gauge', help: 'http.server.active_requests: HTTP requests being served now', labels: ['http_request_method'] },
+  // vLLM request-level names, measured at the gateway where the user feels them (vision stages,
+  // queueing and the network hop included), labelled with the API model id clients send.
+  vllmE2eRequestLatency: { name: 'vllm:e2e_request_latency_seconds', kind: 'histogram', help: 'Request arrival at the gateway to the last byte of the answer', labels: ['model_name'], buckets: LATENCY_S },
+  vllmRequestSuccess: { name: 'vllm:request_success_total', kind: 'counter', help: 'Finished requests by finished_reason (stop|length|cancelled|error)', labels: ['model_name', 'finished_reason'] },
+  vllmRequestPromptTokens: { name: 'vllm:request_prompt_tokens', kind: 'histogram', help: 'Prompt tokens per request (text + visual)', labels: ['model_name'], buckets: TOKEN_BUCKETS },
+  vllmRequestGenerationTokens: { name: 'vllm:request_generation_tokens', kind: 'histogram', help: 'Generated tokens per request', labels: ['model_name'], buckets: TOKEN_BUCKETS },
+  vllmRequestMaxTokens: { name: 'vllm:request_params_max_tokens', kind: 'histogram', help: 'max_tokens asked for per request', labels: ['model_name'], buckets: TOKEN_BUCKETS },
+  // Tenant totals (gateway), as counters.
+  tenantRequests: { name: 'tessera_tenant_requests_total', kind: 'counter', help: 'Completed chat requests per tenant', labels: ['tenant'] },
+  tenantPromptTokens: { name: 'tessera_tenant_prompt_tokens_total', kind: 'counter', help: 'Prompt tokens (text + visual) per tenant', labels: ['tenant'] },
+  tenantCompletionTokens: { name: 'tessera_tenant_completion_tokens_total', kind: 'counter', help: 'Completion tokens per tenant', labels: ['tenant'] },
+  tenantRejected: { name: 'tessera_tenant_rejected_requests_total', kind: 'counter', help: 'Requests rejected by a quota per tenant', labels: ['tenant'] },
+  tenantConcurrentStreams: { name: 'tessera_tenant_concurrent_streams', kind: 'gauge', help: 'Requests in flight per tenant', labels: ['tenant'] },
+  // vLLM-compatible names. Scheduler state comes from the decoder (EPP scorers and KEDA read these
+  // per pod); the request-level histograms (TTFT, inter-token latency, token totals) from the gateway.
   vllmRequestsRunning: { name: 'vllm:num_requests_running', kind: 'gauge', help: 'Sequences being decoded now', labels: ['model_name'] },
   vllmRequestsWaiting: { name: 'vllm:num_requests_waiting', kind: 'gauge', help: 'Sequences waiting for a decode slot', labels: ['model_name'] },
   vllmKvCacheUsage: { name: 'vllm:kv_cache_usage_perc', kind: 'gauge', help: 'KV-cache usage, 0..1', labels: ['model_name'] },
-  vllmTimeToFirstToken: { name: 'vllm:time_to_first_token_seconds', kind: 'histogram', help: 'Time to first token', labels: ['model_name'], buckets: LATENCY_S },
-  vllmInterTokenLatency: { name: 'vllm:inter_token_latency_seconds', kind: 'histogram', help: 'Time between output tokens', labels: ['model_name'], buckets: LATENCY_S },
+  vllmTimeToFirstToken: { name: 'vllm:time_to_first_token_seconds', kind: 'histogram', help: 'Request arrival at the gateway to the first output token (vision stages included)', labels: ['model_name'], buckets: LATENCY_S },
+  vllmInterTokenLatency: { name: 'vllm:inter_token_latency_seconds', kind: 'histogram', help: 'Time between output tokens as the gateway receives them', labels: ['model_name'], buckets: LATENCY_S },
   vllmPromptTokens: { name: 'vllm:prompt_tokens_total', kind: 'counter', help: 'Prompt tokens processed', labels: ['model_name'] },
   vllmGenerationTokens: { name: 'vllm:generation_tokens_total', kind: 'counter', help: 'Tokens generated', labels: ['model_name'] },
 } as const satisfies Record<string, MetricSpec>;

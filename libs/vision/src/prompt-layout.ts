@@ -33,6 +33,14 @@ export interface PlaceholderOptions {
   imageIndex?: number;
   /** Prefix `<image_id>k</image_id>` (2.6 config default true). */
   useImageId?: boolean;
+  /**
+   * Visual slots per image (overview first, then slices row-major) when they differ per image:
+   * MiniCPM-V 4.6 has no resampler, so a crop gets (H/56)·(W/56) (16x) or (H/28)·(W/28) (4x) slots.
+   * Overrides `queryNum`.
+   */
+  tokensPerImage?: readonly number[];
+  /** The token spelled for each visual slot in `text` (`<unk>` for 2.6, `<|image_pad|>` for 4.6). */
+  slotToken?: string;
 }
 
 export interface ImagePlaceholder {
@@ -45,6 +53,9 @@ export interface ImagePlaceholder {
 
 export function imagePlaceholder(plan: SlicePlan, options: PlaceholderOptions = {}): ImagePlaceholder {
   const q = options.queryNum ?? 64;
+  const per = options.tokensPerImage;
+  if (per && per.length !== 1 + plan.slices.length) throw new RangeError(`tokensPerImage has ${per.length} entries, the plan has ${1 + plan.slices.length} images`);
+  const count = (image: number): number => (per ? per[image] : q);
   const useId = options.useImageId ?? true;
   const idx = options.imageIndex ?? 0;
   const t = IMAGE_TOKENS;
@@ -56,7 +67,7 @@ export function imagePlaceholder(plan: SlicePlan, options: PlaceholderOptions = 
   };
   if (useId) text(`${t.idStart}${idx}${t.idEnd}`);
   text(t.imageStart);
-  segments.push({ kind: 'visual', image: 0, count: q });
+  segments.push({ kind: 'visual', image: 0, count: count(0) });
   text(t.imageEnd);
   if (plan.grid) {
     let image = 1;
@@ -64,15 +75,16 @@ export function imagePlaceholder(plan: SlicePlan, options: PlaceholderOptions = 
       if (r > 0) text('\n');
       for (let c = 0; c < plan.grid.cols; c++) {
         text(t.sliceStart);
-        segments.push({ kind: 'visual', image: image++, count: q });
+        segments.push({ kind: 'visual', image, count: count(image) });
+        image++;
         text(t.sliceEnd);
       }
     }
   }
-  const unk = t.unk.repeat(q);
+  const slot = options.slotToken ?? t.unk;
   return {
     segments,
-    text: segments.map((s) => (s.kind === 'text' ? s.text : unk)).join(''),
-    visualTokens: q * (1 + plan.slices.length),
+    text: segments.map((s) => (s.kind === 'text' ? s.text : slot.repeat(s.count))).join(''),
+    visualTokens: segments.reduce((a, s) => a + (s.kind === 'visual' ? s.count : 0), 0),
   };
 }

@@ -14,6 +14,11 @@ export interface SliceOptions {
   patchSize: number;
   /** HF `never_split`; the HF processor never sets it, kept for completeness. */
   neverSplit: boolean;
+  /**
+   * Every overview/slice side is snapped to a multiple of this (default `patchSize`). MiniCPM-V 4.6
+   * uses 4·patch = 56 px: two 2×2 merges follow the ViT (image_processing_minicpmv4_6 find_best_resize).
+   */
+  resizeUnit?: number;
 }
 
 export const DEFAULT_SLICE_OPTIONS: Readonly<SliceOptions> = Object.freeze({
@@ -76,7 +81,8 @@ function fit(width: number, height: number, o: SliceOptions, allowUpscale: boole
     h = pyInt(s / Math.sqrt(r));
     w = pyInt(h * r);
   }
-  return { width: snap(w, o.patchSize), height: snap(h, o.patchSize) };
+  const unit = o.resizeUnit ?? o.patchSize;
+  return { width: snap(w, unit), height: snap(h, unit) };
 }
 
 /** `get_sliced_grid`: the [cols, rows] whose aspect ratio is closest in log space; null = no split. */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { commonV1, decodingV1, tensorFromArray } from '@tessera/contracts';
 import { GrpcServer, TesseraError, bindNats, grpcClient, natsClient, type NatsBinding, type ServiceClient } from '@tessera/runtime';
-import { metrics } from '@tessera/telemetry';
+import { metrics, parseExposition } from '@tessera/telemetry';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { decoderSchema } from './config.js';
 import { createDecoderApp, type DecoderApp } from './decoder-app.js';
@@ -129,7 +129,7 @@ describe('DecoderService over NATS and gRPC', () => {
 
   it('a client that stops reading a NATS stream cancels the sequence on the server', async () => {
     const cancelledCount = async (): Promise<number> => {
-      const line = (await metrics().text()).split('\n').find((l) => l.startsWith('vllm:request_success_total') && l.includes('finished_reason="cancelled"'));
+      const line = (await metrics().text()).split('\n').find((l) => l.startsWith('tessera_decoder_requests_finished_total') && l.includes('finished_reason="cancelled"'));
       return line ? Number(line.split(' ').pop()) : 0;
     };
     const before = await cancelledCount();
@@ -165,11 +165,13 @@ describe('DecoderService over NATS and gRPC', () => {
     expect(ok.flatMap((c) => c.tokenIds).length).toBeGreaterThan(0);
   });
 
-  it('exports vLLM-compatible and GenAI metrics', async () => {
-    const text = await metrics().text();
-    for (const name of ['vllm:num_requests_running', 'vllm:num_requests_waiting', 'vllm:kv_cache_usage_perc', 'vllm:time_to_first_token_seconds', 'vllm:inter_token_latency_seconds', 'vllm:prompt_tokens_total', 'vllm:generation_tokens_total', 'vllm:request_success_total', 'gen_ai_server_time_to_first_token_seconds', 'gen_ai_client_token_usage']) {
-      expect(text, name).toContain(name);
+  it('exports vLLM scheduler gauges, engine-level timings under its own names, and GenAI metrics', async () => {
+    const families = parseExposition(await metrics().text());
+    for (const name of ['vllm:num_requests_running', 'vllm:num_requests_waiting', 'vllm:kv_cache_usage_perc', 'tessera_decoder_time_to_first_token_seconds', 'tessera_decoder_inter_token_latency_seconds', 'tessera_decoder_prompt_tokens_total', 'tessera_decoder_generation_tokens_total', 'tessera_decoder_requests_finished_total', 'gen_ai_server_time_to_first_token_seconds', 'gen_ai_client_token_usage']) {
+      expect(families.has(name), name).toBe(true);
     }
+    // The user-facing request-level vLLM series belong to the gateway (vision included); never both.
+    for (const name of ['vllm:time_to_first_token_seconds', 'vllm:e2e_request_latency_seconds', 'vllm:request_success_total']) expect(families.has(name), name).toBe(false);
   });
 });
 

@@ -1,10 +1,13 @@
 /**
- * Decoder metrics, fed by engine events. Two families:
- *  - the exact vLLM names (`vllm:num_requests_running`, …, label `model_name`). We expose vLLM's own
- *    names rather than a `tessera:` prefix because the consumers that matter (Gateway API Inference
- *    Extension / llm-d EPP scorers, KEDA Prometheus recipes, vLLM Grafana dashboards) look these
- *    names up verbatim; semantics and units match vLLM's (kv_cache_usage_perc is a 0..1 fraction).
- *    The names come from @tessera/telemetry's registry, which already fixed them for the platform.
+ * Decoder metrics, fed by engine events. Three families:
+ *  - vLLM's scheduler-state names (`vllm:num_requests_running`, `vllm:num_requests_waiting`,
+ *    `vllm:kv_cache_usage_perc`, queue/prefill time, prefix cache; label `model_name`). These are
+ *    per-pod engine state that the consumers that matter (Gateway API Inference Extension / llm-d EPP
+ *    scorers, KEDA Prometheus recipes) read verbatim, so they keep vLLM's names and units.
+ *  - engine-level request timings under our own names (`tessera_decoder_*`): the user-facing
+ *    `vllm:time_to_first_token_seconds`, `vllm:e2e_request_latency_seconds`, … are measured at the
+ *    gateway (vision stages included, issue 17); the decoder's own view (submit → first token inside
+ *    the engine) must not land in the same series and halve every dashboard's TTFT.
  *  - the OpenTelemetry GenAI semantic conventions (gen_ai.server.*, gen_ai.client.token.usage).
  */
 import { Metric, metrics, type MetricSpec, type MetricsRegistry } from '@tessera/telemetry';
@@ -16,8 +19,12 @@ const LATENCY_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 
 /** vLLM names that @tessera/telemetry does not list (same semantics as vLLM's docs/design/metrics.md). */
 export const DecoderMetric = {
-  requestSuccess: { name: 'vllm:request_success_total', kind: 'counter', help: 'Finished requests by finished_reason (stop|length|cancelled|error)', labels: ['model_name', 'finished_reason'] },
-  e2eLatency: { name: 'vllm:e2e_request_latency_seconds', kind: 'histogram', help: 'End-to-end request latency inside the decoder', labels: ['model_name'], buckets: LATENCY_S },
+  requestSuccess: { name: 'tessera_decoder_requests_finished_total', kind: 'counter', help: 'Sequences finished by finished_reason (stop|length|cancelled|error)', labels: ['model_name', 'finished_reason'] },
+  e2eLatency: { name: 'tessera_decoder_request_latency_seconds', kind: 'histogram', help: 'Submit to last token inside the decoder', labels: ['model_name'], buckets: LATENCY_S },
+  timeToFirstToken: { name: 'tessera_decoder_time_to_first_token_seconds', kind: 'histogram', help: 'Submit to first token inside the decoder (queue + prefill; the user-facing TTFT is the gateway\'s vllm:time_to_first_token_seconds)', labels: ['model_name'], buckets: LATENCY_S },
+  interTokenLatency: { name: 'tessera_decoder_inter_token_latency_seconds', kind: 'histogram', help: 'Between consecutive tokens of a sequence inside the engine', labels: ['model_name'], buckets: LATENCY_S },
+  promptTokens: { name: 'tessera_decoder_prompt_tokens_total', kind: 'counter', help: 'Prompt tokens prefilled', labels: ['model_name'] },
+  generationTokens: { name: 'tessera_decoder_generation_tokens_total', kind: 'counter', help: 'Tokens generated', labels: ['model_name'] },
   queueTime: { name: 'vllm:request_queue_time_seconds', kind: 'histogram', help: 'Time waiting for admission', labels: ['model_name'], buckets: LATENCY_S },
   prefillTime: { name: 'vllm:request_prefill_time_seconds', kind: 'histogram', help: 'Prompt prefill time', labels: ['model_name'], buckets: LATENCY_S },
   prefixQueries: { name: 'vllm:prefix_cache_queries_total', kind: 'counter', help: 'Prefix cache lookups', labels: ['model_name'] },
@@ -40,20 +47,20 @@ export class DecoderMetrics implements EngineObserver {
   }
 
   onFirstToken(_tenant: string, ttftS: number, queueS: number, prefillS: number): void {
-    this.r.histogram(Metric.vllmTimeToFirstToken).observe(this.m, ttftS);
+    this.r.histogram(DecoderMetric.timeToFirstToken).observe(this.m, ttftS);
     this.r.histogram(DecoderMetric.queueTime).observe(this.m, queueS);
     this.r.histogram(DecoderMetric.prefillTime).observe(this.m, prefillS);
     this.r.histogram(Metric.genAiServerTimeToFirstToken).observe({ gen_ai_request_model: this.g.model }, ttftS);
   }
 
   onToken(_tenant: string, interTokenS: number): void {
-    this.r.histogram(Metric.vllmInterTokenLatency).observe(this.m, interTokenS);
-    this.r.counter(Metric.vllmGenerationTokens).inc(this.m);
+    this.r.histogram(DecoderMetric.interTokenLatency).observe(this.m, interTokenS);
+    this.r.counter(DecoderMetric.generationTokens).inc(this.m);
   }
 
   onFinish(_tenant: string, reason: FinishReason, usage: Usage, t: Timings): void {
-    if (usage.completionTokens > 0) this.r.counter(Metric.vllmGenerationTokens).inc(this.m); // the first token
-    this.r.counter(Metric.vllmPromptTokens).inc(this.m, usage.promptTokens);
+    if (usage.completionTokens > 0) this.r.counter(DecoderMetric.generationTokens).inc(this.m); // the first token
+    this.r.counter(DecoderMetric.promptTokens).inc(this.m, usage.promptTokens);
     this.r.counter(DecoderMetric.visualTokens).inc(this.m, usage.visualTokens);
     this.r.counter(DecoderMetric.requestSuccess).inc({ ...this.m, finished_reason: reason });
     this.r.histogram(DecoderMetric.e2eLatency).observe(this.m, t.totalS);

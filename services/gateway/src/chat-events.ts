@@ -16,7 +16,9 @@ export interface TokenLogprob {
 }
 
 export interface ChatUsage {
+  /** The decoder's prompt count: template, text and visual tokens (common.proto Usage.prompt_tokens). */
   promptTokens: number;
+  /** The part of promptTokens that are visual token embeddings. */
   visualTokens: number;
   completionTokens: number;
 }

@@ -69,7 +69,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
             };
             continue;
           }
-          reservation.settle({ prompt: ev.usage.promptTokens + ev.usage.visualTokens, completion: ev.usage.completionTokens });
+          reservation.settle({ prompt: ev.usage.promptTokens, completion: ev.usage.completionTokens });
           settled = true;
           const t = ev.timings;
           yield {
@@ -80,7 +80,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
             textDelta: '',
             logprobs: [],
             finishReason: FINISH[ev.finishReason] ?? commonV1.FinishReason.STOP,
-            usage: { promptTokens: ev.usage.promptTokens, visualTokens: ev.usage.visualTokens, completionTokens: ev.usage.completionTokens, totalTokens: ev.usage.promptTokens + ev.usage.visualTokens + ev.usage.completionTokens },
+            usage: { promptTokens: ev.usage.promptTokens, visualTokens: ev.usage.visualTokens, completionTokens: ev.usage.completionTokens, totalTokens: ev.usage.promptTokens + ev.usage.completionTokens },
             timings: {
               retrievalMs: t.retrieval_ms,
               imagePreprocessMs: t.image_preprocess_ms,

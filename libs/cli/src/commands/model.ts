@@ -3,7 +3,9 @@
  *   generate-tiny --out DIR [--preset tiny|bench] [--seed N] [--shards N]
  *   build --checkpoint DIR --out DIR [--overwrite] [--external-data-threshold BYTES] [--decoder-weights fp32|int8|int4]
  *   inspect DIR [--json]                      (a checkpoint dir or a built model dir)
- *   run-stage --model DIR --stage vision|resampler|embed|decoder --inputs FILE --out FILE
+ *   run-stage --model DIR --stage vision|resampler|embed|decoder --inputs FILE --out FILE [--mode 16x|4x]
+ * For a MiniCPM-V 4.6 model the vision stage takes the HF processor's pixel_values [1, 3, 14, L] and
+ * target_sizes [N, 2] and returns image_embeds [Σ tokens, llm_hidden] for `--mode` (default the config's).
  * run-stage reads `.npz`, a directory of `<input name>.npy`, or one `.npy` (single-input stages, or
  * named by its file stem); it writes `.npz` when --out ends in .npz, else a directory of `<output>.npy`.
  */
@@ -22,6 +24,7 @@ import {
   readCheckpoint,
   readManifest,
   runStageRaw,
+  runVision46StageRaw,
   STAGES,
   type NdArray,
   type Preset,
@@ -35,7 +38,7 @@ const USAGE = `usage:
   tessera model generate-tiny --out DIR [--preset tiny|bench] [--seed N] [--shards N]
   tessera model build --checkpoint DIR --out DIR [--overwrite] [--external-data-threshold BYTES]
   tessera model inspect DIR [--json]
-  tessera model run-stage --model DIR --stage vision|resampler|embed|decoder --inputs FILE --out FILE`;
+  tessera model run-stage --model DIR --stage vision|resampler|embed|decoder --inputs FILE --out FILE [--mode 16x|4x (4.6 vision)]`;
 
 const fmtBytes = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`);
 const fmtParams = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${n}`);
@@ -159,11 +162,19 @@ function readArrays(path: string, stageInputs: string[]): Record<string, NdArray
 }
 
 async function runStage(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, stage: { type: 'string' }, inputs: { type: 'string' }, out: { type: 'string' }, threads: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, stage: { type: 'string' }, inputs: { type: 'string' }, out: { type: 'string' }, threads: { type: 'string' }, mode: { type: 'string' } } });
   if (!values.model) throw invalidArgument('--model', 'run-stage needs --model DIR');
   if (!values.stage || !(STAGES as readonly string[]).includes(values.stage)) throw invalidArgument('--stage', `--stage must be one of ${STAGES.join('|')} (got ${values.stage})`, STAGES.join('|'));
   if (!values.inputs) throw invalidArgument('--inputs', 'run-stage needs --inputs FILE (.npz, .npy or a directory of .npy)');
   if (!values.out) throw invalidArgument('--out', 'run-stage needs --out FILE (.npz or a directory)');
+  const threads = values.threads ? Number(values.threads) : undefined;
+  if (modelTypeOf(values.model) === 'minicpmv4_6' && values.stage === 'vision') {
+    const t0 = performance.now();
+    const outputs = await runVision46StageRaw(values.model, readArrays(values.inputs, ['pixel_values', 'target_sizes']), values.mode, { intraOpNumThreads: threads });
+    writeOutputs(values.out, outputs, `vision (${values.mode ?? 'default mode'})`, performance.now() - t0);
+    return 0;
+  }
+  if (values.mode !== undefined) throw invalidArgument('--mode', '--mode applies to the vision stage of a MiniCPM-V 4.6 model only', 'unset');
   const model = await openModel(values.model, { intraOpNumThreads: values.threads ? Number(values.threads) : undefined });
   const stage = values.stage as StageName;
   const inputs = readArrays(values.inputs, model.manifest.stages[stage].inputs.map((i) => i.name));
@@ -171,11 +182,25 @@ async function runStage(argv: string[]): Promise<number> {
   const outputs = await runStageRaw(model, stage, inputs);
   const ms = performance.now() - t0;
   await model.release();
-  if (values.out.endsWith('.npz')) writeFileSync(values.out, encodeNpz(outputs));
-  else {
-    mkdirSync(values.out, { recursive: true });
-    for (const [name, a] of Object.entries(outputs)) writeFileSync(join(values.out, `${name}.npy`), encodeNpy(a));
-  }
-  console.log(`${stage}: ${Object.entries(outputs).map(([n, a]) => `${n} [${a.shape.join(', ')}]`).join(', ')} in ${ms.toFixed(1)} ms → ${values.out}`);
+  writeOutputs(values.out, outputs, stage, ms);
   return 0;
+}
+
+function writeOutputs(out: string, outputs: Record<string, NdArray>, label: string, ms: number): void {
+  if (out.endsWith('.npz')) writeFileSync(out, encodeNpz(outputs));
+  else {
+    mkdirSync(out, { recursive: true });
+    for (const [name, a] of Object.entries(outputs)) writeFileSync(join(out, `${name}.npy`), encodeNpy(a));
+  }
+  console.log(`${label}: ${Object.entries(outputs).map(([n, a]) => `${n} [${a.shape.join(', ')}]`).join(', ')} in ${ms.toFixed(1)} ms → ${out}`);
+}
+
+/** config.json's model_type of a built model directory (null when unreadable: openModel reports that). */
+function modelTypeOf(dir: string): string | null {
+  try {
+    const t = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { model_type?: unknown }).model_type;
+    return typeof t === 'string' ? t : null;
+  } catch {
+    return null;
+  }
 }

@@ -39,6 +39,24 @@ describe('tessera slice-plan', () => {
     expect(JSON.parse(out[0])).toMatchObject({ grid: null, refine: null, slices: [], visualTokens: 64 });
   });
 
+  it('--family 4.6: 56-px sides and per-crop tokens in both modes', async () => {
+    const out = capture();
+    await slicePlan(['--width', '1344', '--height', '896', '--family', '4.6', '--json']);
+    await slicePlan(['--width', '1344', '--height', '896', '--family', '4.6', '--mode', '4x', '--json']);
+    const [p16, p4] = out.map((l) => JSON.parse(l));
+    expect(p16).toMatchObject({ family: '4.6', mode: '16x', overview: { width: 560, height: 392, tokens: 70 }, grid: { cols: 3, rows: 2 }, visualTokens: 70 + 6 * 64 });
+    expect(p16.slices[5]).toEqual({ x: 896, y: 448, width: 448, height: 448, tokens: 64 });
+    expect(p4).toMatchObject({ mode: '4x', overview: { tokens: 280 }, visualTokens: 280 + 6 * 256 });
+    await slicePlan(['--width', '1344', '--height', '896', '--family', '4.6', '--mode', '4x']);
+    expect(out[2]).toContain('tokens     1816 visual tokens (280 + 256 + 256 + 256 + 256 + 256 + 256)');
+  });
+
+  it('a mode the family does not have is refused naming downsample_mode', async () => {
+    await expect(slicePlan(['--width', '300', '--height', '200', '--mode', '4x'])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'downsample_mode' } });
+    await expect(slicePlan(['--width', '300', '--height', '200', '--family', '4.6', '--mode', '2x'])).rejects.toThrow(/downsample_mode "2x"/);
+    await expect(slicePlan(['--width', '300', '--height', '200', '--family', '3.0'])).rejects.toMatchObject({ details: { field: 'family' } });
+  });
+
   it('rejects --max-slices 0 naming the limit', async () => {
     await expect(slicePlan(['--width', '300', '--height', '200', '--max-slices', '0'])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { limit: '1 <= max_slice_nums <= 36' } });
   });

@@ -27,7 +27,11 @@ export class FloatAttr {
   constructor(readonly value: number) {}
 }
 export const f = (x: number): FloatAttr => new FloatAttr(x);
-type Attr = number | number[] | string | FloatAttr | onnxPkg.onnx.ITensorProto;
+/** A subgraph attribute (If branches, Loop/Scan bodies); build one with `GraphBuilder.subgraph`. */
+export class GraphAttr {
+  constructor(readonly graph: onnxPkg.onnx.IGraphProto) {}
+}
+type Attr = number | number[] | string | FloatAttr | GraphAttr | onnxPkg.onnx.ITensorProto;
 
 export class GraphBuilder {
   private readonly nodes: onnxPkg.onnx.INodeProto[] = [];
@@ -116,6 +120,25 @@ export class GraphBuilder {
     return outs;
   }
 
+  /**
+   * A subgraph for an If branch or a Loop/Scan body. It may read any value of this graph by name
+   * (ONNX outer-scope references); its own values get `scope` as prefix so names stay unique, and its
+   * weights are its own initializers (written through the same sink).
+   */
+  subgraph(scope: string, build: (sub: GraphBuilder) => void): GraphAttr {
+    const sub = new GraphBuilder(`${this.name}/${scope}`, this.sink, this.weightFormat);
+    sub.scope = scope;
+    build(sub);
+    this.parameters += sub.parameters;
+    return new GraphAttr({
+      name: sub.name,
+      node: sub.nodes,
+      initializer: sub.initializers,
+      input: sub.inputs.map(valueInfo),
+      output: sub.outputs.map(valueInfo),
+    });
+  }
+
   /** Serialises the model; returns its byte length. */
   save(path: string, docString = ''): number {
     const model: onnxPkg.onnx.IModelProto = {
@@ -150,6 +173,7 @@ function valueInfo(v: ValueSig): onnxPkg.onnx.IValueInfoProto {
 
 function toAttr(name: string, v: Attr): onnxPkg.onnx.IAttributeProto {
   if (v instanceof FloatAttr) return { name, type: AT.FLOAT, f: v.value };
+  if (v instanceof GraphAttr) return { name, type: AT.GRAPH, g: v.graph };
   if (typeof v === 'number') {
     if (!Number.isInteger(v)) return { name, type: AT.FLOAT, f: v };
     return { name, type: AT.INT, i: v };

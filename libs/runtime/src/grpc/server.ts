@@ -6,6 +6,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { extractTrace, recordCarrier, SpanName, Attr } from '@tessera/telemetry';
 import { abortReason, cancelledError } from '../context.js';
 import { methodsOf, type MethodInfo, type ServiceDefinition, type ServiceImpl } from '../definition.js';
@@ -30,6 +32,17 @@ export interface GrpcServerOptions extends ServerPolicy {
 }
 
 type GrpcDeadline = Date | number;
+
+const HEALTH_SERVICE = 'grpc.health.v1.Health';
+const REFLECTION_SERVICE = 'grpc.reflection.v1.ServerReflection';
+// The .proto files the health and reflection packages ship, resolved relative to their include dirs.
+const require = createRequire(import.meta.url);
+const HEALTH_PROTO = 'health/v1/health.proto';
+const REFLECTION_PROTO = 'grpc/reflection/v1/reflection.proto';
+const BUNDLED_PROTO_DIRS = [
+  join(dirname(require.resolve('grpc-health-check/package.json')), 'proto'),
+  join(dirname(require.resolve('@grpc/reflection/package.json')), 'build', 'proto'),
+];
 
 function deadlineMs(d: GrpcDeadline): number | undefined {
   const ms = d instanceof Date ? d.getTime() : d;
@@ -73,10 +86,14 @@ export class GrpcServer {
       // Imported here: protobufjs + proto-loader cost ~0.3 s at startup, and only reflection needs them.
       const [protoLoader, { ReflectionService }] = await Promise.all([import('@grpc/proto-loader'), import('@grpc/reflection')]);
       const r = this.opts.reflection;
-      const pkg = protoLoader.loadSync(r.protoFiles, { includeDirs: r.includeDirs, keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+      // grpc.health.v1 and the reflection service itself are listed too (as grpc-go and grpcurl
+      // expect), so a generic client can discover and call the health check without our .proto files.
+      const hosted = [...this.names, REFLECTION_SERVICE, ...(this.health ? [HEALTH_SERVICE] : [])];
+      const files = [...r.protoFiles, ...(this.health ? [HEALTH_PROTO] : []), REFLECTION_PROTO];
+      const pkg = protoLoader.loadSync(files, { includeDirs: [...(r.includeDirs ?? []), ...BUNDLED_PROTO_DIRS], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
       // Only the services this server hosts: gateway.proto imports feedback.proto, and reflection would
       // otherwise advertise FeedbackService on the gateway's port.
-      new ReflectionService(pkg, { services: [...this.names] }).addToServer(this.server);
+      new ReflectionService(pkg, { services: hosted }).addToServer(this.server);
     }
     const addr = `${this.opts.host ?? '0.0.0.0'}:${this.opts.port}`;
     this.boundPort = await new Promise<number>((resolve, reject) =>

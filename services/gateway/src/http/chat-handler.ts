@@ -5,9 +5,11 @@ import type { ChatEvent, ChatService, ChatUsage, ChatSource, FinishReason, Token
 import { validateChatRequest } from '../openai/validate-chat.js';
 import { limitsForTenant, type ChatLimits } from '../openai/limits.js';
 import type { ApiKeyStore, Tenant } from '../tenancy/api-keys.js';
-import type { QuotaLedger } from '../tenancy/quota-ledger.js';
+import type { QuotaLedger, RateLimitStatus } from '../tenancy/quota-ledger.js';
 import { readJsonBody } from './read-body.js';
 import { toHttpError } from './errors.js';
+import type { ChatObservation, HttpMetrics } from './request-metrics.js';
+import type { RequestInfo } from './server.js';
 
 export interface ChatHandlerDeps {
   keys: ApiKeyStore;
@@ -17,12 +19,13 @@ export interface ChatHandlerDeps {
   models: () => readonly string[];
   maxBodyBytes: number;
   requestTimeoutMs: number;
+  metrics: HttpMetrics;
 }
 
 /** `POST /v1/chat/completions`: auth → body → validation → quota → orchestrate → JSON or SSE. */
-export async function handleChatCompletion(req: IncomingMessage, res: ServerResponse, deps: ChatHandlerDeps): Promise<void> {
+export async function handleChatCompletion(req: IncomingMessage, res: ServerResponse, deps: ChatHandlerDeps, info: RequestInfo): Promise<void> {
   const responseId = `chatcmpl-${randomUUID()}`;
-  const requestId = String(req.headers['x-request-id'] ?? randomUUID());
+  const requestId = info.requestId;
   const created = Math.floor(Date.now() / 1000);
   const abort = new AbortController();
   // The client going away cancels everything downstream (decoder frees its KV at the next step).
@@ -31,26 +34,34 @@ export async function handleChatCompletion(req: IncomingMessage, res: ServerResp
   });
   let reservation: ReturnType<QuotaLedger['admit']> | undefined;
   let usage: ChatUsage | undefined;
+  let observed: ChatObservation | undefined;
+  let tenant: Tenant | undefined;
   // The root of the request's trace (or a child of the caller's traceparent): every stage call hangs below it.
   const parent = propagation.extract(context.active(), req.headers);
   const span = trace.getTracer('tessera-gateway').startSpan('POST /v1/chat/completions', { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'http.route': '/v1/chat/completions', 'tessera.response_id': responseId } }, parent);
   const traceCtx = trace.setSpan(parent, span);
   try {
-    const tenant = deps.keys.authenticate(req.headers.authorization);
+    tenant = deps.keys.authenticate(req.headers.authorization);
     const body = await readJsonBody(req, deps.maxBodyBytes);
     const limits = limitsForTenant(deps.limits, tenant.quota);
     const valid = validateChatRequest(body, limits, deps.models());
     const promptTokens = await deps.chat.estimatePromptTokens(valid, tenant);
     reservation = deps.quotas.admit(tenant, promptTokens + valid.sampling.maxTokens);
+    setRateLimitHeaders(res, deps.quotas.rateLimitStatus(tenant));
     span.setAttribute('tessera.tenant', tenant.id);
     const ctx = { tenant, responseId, requestId, deadline: Date.now() + deps.requestTimeoutMs, signal: abort.signal, trace: traceCtx };
-    const events = deps.chat.chat(valid, ctx);
+    observed = deps.metrics.chat(valid.model, info.arrivedAt);
+    const events = observe(deps.chat.chat(valid, ctx), observed);
     const meta = { id: responseId, created, model: valid.model };
-    usage = valid.stream ? await streamSse(res, events, meta, valid.includeUsage, valid.sampling.logprobs) : await respondJson(res, events, meta, valid.sampling.logprobs);
-    reservation.settle({ prompt: usage.promptTokens + usage.visualTokens, completion: usage.completionTokens });
+    let final: FinalEvent;
+    [usage, final] = valid.stream ? await streamSse(res, events, meta, valid.includeUsage, valid.sampling.logprobs) : await respondJson(res, events, meta, valid.sampling.logprobs);
+    observed.finish(final.finishReason, usage, valid.sampling.maxTokens);
+    reservation.settle({ prompt: usage.promptTokens, completion: usage.completionTokens });
     span.end();
   } catch (err) {
     reservation?.release();
+    observed?.fail(abort.signal.aborted);
+    if (tenant && !res.headersSent) setRateLimitHeaders(res, deps.quotas.rateLimitStatus(tenant));
     span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
     span.end();
     if (res.headersSent) {
@@ -67,6 +78,29 @@ export async function handleChatCompletion(req: IncomingMessage, res: ServerResp
   }
 }
 
+type FinalEvent = Extract<ChatEvent, { kind: 'final' }>;
+
+/** Counts tokens as they reach the client: TTFT and inter-token latency as the user feels them. */
+async function* observe(events: AsyncIterable<ChatEvent>, o: ChatObservation): AsyncIterable<ChatEvent> {
+  for await (const ev of events) {
+    if (ev.kind === 'delta') o.tokens(ev.tokenIds.length || (ev.text ? 1 : 0));
+    yield ev;
+  }
+}
+
+/**
+ * OpenAI's rate-limit headers, so SDK retry logic and dashboards built for OpenAI work: remaining
+ * requests and tokens of the tenant's per-minute buckets and the time until each is full again.
+ */
+function setRateLimitHeaders(res: ServerResponse, s: RateLimitStatus): void {
+  res.setHeader('x-ratelimit-limit-requests', String(s.requests.limit));
+  res.setHeader('x-ratelimit-remaining-requests', String(s.requests.remaining));
+  res.setHeader('x-ratelimit-reset-requests', `${(s.requests.resetMs / 1000).toFixed(3)}s`);
+  res.setHeader('x-ratelimit-limit-tokens', String(s.tokens.limit));
+  res.setHeader('x-ratelimit-remaining-tokens', String(s.tokens.remaining));
+  res.setHeader('x-ratelimit-reset-tokens', `${(s.tokens.resetMs / 1000).toFixed(3)}s`);
+}
+
 interface Meta {
   id: string;
   created: number;
@@ -75,9 +109,9 @@ interface Meta {
 
 function usageJson(u: ChatUsage) {
   return {
-    prompt_tokens: u.promptTokens + u.visualTokens,
+    prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
-    total_tokens: u.promptTokens + u.visualTokens + u.completionTokens,
+    total_tokens: u.promptTokens + u.completionTokens,
     prompt_tokens_details: { image_tokens: u.visualTokens, cached_tokens: 0 },
   };
 }
@@ -86,7 +120,7 @@ function logprobsJson(lp: TokenLogprob[]) {
   return { content: lp.map((t) => ({ token: t.token, logprob: t.logprob, bytes: [...Buffer.from(t.token)], top_logprobs: t.top.map((x) => ({ token: x.token, logprob: x.logprob, bytes: [...Buffer.from(x.token)] })) })) };
 }
 
-async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: Meta, withLogprobs: boolean): Promise<ChatUsage> {
+async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: Meta, withLogprobs: boolean): Promise<[ChatUsage, FinalEvent]> {
   let text = '';
   const lps: TokenLogprob[] = [];
   let final: Extract<ChatEvent, { kind: 'final' }> | undefined;
@@ -109,17 +143,25 @@ async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>
       tessera: { timings_ms: final.timings, sources: sourcesJson(final.sources) },
     }),
   );
-  return final.usage;
+  return [final.usage, final];
 }
 
-async function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: Meta, includeUsage: boolean, withLogprobs: boolean): Promise<ChatUsage> {
+/**
+ * SSE in OpenAI's shape: a role chunk, content chunks, then the chunk that carries `finish_reason`.
+ * That last content chunk also carries our extension `tessera: { timings_ms, sources }` (unknown
+ * top-level fields are ignored by OpenAI clients). Only when `stream_options.include_usage` was asked
+ * for does a final `choices: []` chunk with `usage` follow, as OpenAI sends it; without it such a chunk
+ * would break the common loop `chunk.choices[0].delta`.
+ */
+async function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: Meta, includeUsage: boolean, withLogprobs: boolean): Promise<[ChatUsage, FinalEvent]> {
   const iterator = events[Symbol.asyncIterator]();
   // Pull the first event before committing to 200, so failures before the first token (bad image,
   // quota at a stage, deadline) still get a proper status code.
   let next = await iterator.next();
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-response-id': meta.id });
-  const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) =>
-    `data: ${JSON.stringify({ id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model, choices: [{ index: 0, delta, finish_reason: finish, ...extra }] })}\n\n`;
+  const base = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model };
+  const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}) =>
+    `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, finish_reason: finish, ...extra }], ...(includeUsage && { usage: null }), ...top })}\n\n`;
   res.write(chunk({ role: 'assistant', content: '' }, null));
   for (; !next.done; next = await iterator.next()) {
     const ev = next.value;
@@ -127,14 +169,11 @@ async function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, 
       if (ev.text || (withLogprobs && ev.logprobs)) res.write(chunk({ content: ev.text }, null, withLogprobs && ev.logprobs ? { logprobs: logprobsJson(ev.logprobs) } : {}));
       continue;
     }
-    res.write(chunk({}, finishReason(ev.finishReason)));
-    const tail: Record<string, unknown> = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model, choices: [] };
-    if (includeUsage) tail.usage = usageJson(ev.usage);
-    tail.tessera = { timings_ms: ev.timings, sources: sourcesJson(ev.sources) };
-    res.write(`data: ${JSON.stringify(tail)}\n\n`);
+    res.write(chunk({}, finishReason(ev.finishReason), {}, { tessera: { timings_ms: ev.timings, sources: sourcesJson(ev.sources) } }));
+    if (includeUsage) res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: usageJson(ev.usage) })}\n\n`);
     res.write('data: [DONE]\n\n');
     res.end();
-    return ev.usage;
+    return [ev.usage, ev];
   }
   throw new Error('chat ended without a final event');
 }

@@ -80,8 +80,55 @@ describe('gateway HTTP edge', () => {
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
     expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe('one two ');
     expect(chunks.at(-2).choices[0].finish_reason).toBe('length');
+    expect(chunks.at(-2).tessera.timings_ms).toEqual({ total: 1 });
+    expect(chunks.at(-1).choices).toEqual([]);
     expect(chunks.at(-1).usage.completion_tokens).toBe(2);
     expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+  });
+
+  it('without include_usage every chunk has a choice (the `chunk.choices[0].delta` loop never throws)', async () => {
+    const res = await post(chatBody({ stream: true, max_tokens: 2 }));
+    const events = (await res.text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+    expect(events.at(-1)).toBe('[DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+    for (const c of chunks) expect(c.choices[0].delta).toBeTypeOf('object');
+    expect(chunks.some((c) => 'usage' in c)).toBe(false);
+    // Per-stage timings ride on the last content chunk as the documented `tessera` extension.
+    expect(chunks.at(-1).choices[0].finish_reason).toBe('length');
+    expect(chunks.at(-1).tessera.timings_ms).toEqual({ total: 1 });
+  });
+
+  it('echoes a caller x-request-id, makes one up otherwise, on every response', async () => {
+    const mine = await post(chatBody(), { ...auth, 'x-request-id': 'trace-abc-123' });
+    expect(mine.headers.get('x-request-id')).toBe('trace-abc-123');
+    const fresh = await post(chatBody());
+    expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const junk = await post(chatBody(), { ...auth, 'x-request-id': 'has spaces "and quotes"' });
+    expect(junk.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    for (const r of [await fetch(`${base}/v1/nothing`, { headers: auth }), await fetch(`${base}/healthz`), await post('{"model": ')]) {
+      expect(r.headers.get('x-request-id')).toBeTruthy();
+    }
+  });
+
+  it('reports x-ratelimit-* headers from the tenant quota', async () => {
+    const res = await post(chatBody());
+    expect(res.headers.get('x-ratelimit-limit-requests')).toBe('1000');
+    expect(Number(res.headers.get('x-ratelimit-remaining-requests'))).toBeLessThan(1000);
+    expect(res.headers.get('x-ratelimit-limit-tokens')).toBe('1000000');
+    expect(Number(res.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThan(1_000_000);
+    expect(res.headers.get('x-ratelimit-reset-requests')).toMatch(/^\d+\.\d{3}s$/);
+  });
+
+  it('retrieves one model by id (404 in the OpenAI shape for an unknown one) and answers vLLM\'s /health', async () => {
+    const one = await fetch(`${base}/v1/models/tiny`, { headers: auth });
+    expect(one.status).toBe(200);
+    expect(await one.json()).toEqual({ id: 'tiny', object: 'model', created: 0, owned_by: 'tessera' });
+    const missing = await fetch(`${base}/v1/models/gpt-9`, { headers: auth });
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as any).error.param).toBe('model');
+    expect((await fetch(`${base}/v1/models/tiny`)).status).toBe(401);
+    const health = await fetch(`${base}/health`);
+    expect(health.status).toBe(200);
   });
 
   const errorCases: Array<[string, () => Promise<Response>, number, string | null]> = [

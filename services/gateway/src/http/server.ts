@@ -2,18 +2,36 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { handleChatCompletion, type ChatHandlerDeps } from './chat-handler.js';
 import { toHttpError } from './errors.js';
+import { HttpMetrics, routeTemplate } from './request-metrics.js';
+import { requestIdOf } from './request-id.js';
 
 /** Extra routes mounted by other parts of the gateway (feedback proxy, playground assets). */
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
-export interface HttpServerDeps extends ChatHandlerDeps {
+export interface HttpServerDeps extends Omit<ChatHandlerDeps, 'metrics'> {
   ready: () => boolean;
   routes?: Route[];
+  metrics?: HttpMetrics;
+}
+
+/** Per-request facts every handler may use: the id echoed in `x-request-id` and the arrival time. */
+export interface RequestInfo {
+  requestId: string;
+  /** `performance.now()` when the request arrived (TTFT and e2e latency start here). */
+  arrivedAt: number;
 }
 
 export function createHttpServer(deps: HttpServerDeps): Server {
+  const metrics = deps.metrics ?? new HttpMetrics();
+  const full: ChatHandlerDeps & HttpServerDeps = { ...deps, metrics };
   const server = createServer((req, res) => {
-    route(req, res, deps).catch((err) => {
+    const info: RequestInfo = { requestId: requestIdOf(req), arrivedAt: performance.now() };
+    // Every response, errors and playground assets included, carries the id (OpenAI and vLLM do).
+    res.setHeader('x-request-id', info.requestId);
+    const done = metrics.begin(req.method ?? 'GET');
+    const path = new URL(req.url ?? '/', 'http://gateway').pathname.replace(/\/+$/, '') || '/';
+    res.once('close', () => done(routeTemplate(path), res.statusCode));
+    route(req, res, full, info).catch((err) => {
       if (res.headersSent) return void res.destroy();
       const e = toHttpError(err);
       res.writeHead(e.status, { 'content-type': 'application/json', ...e.headers });
@@ -27,22 +45,36 @@ export function createHttpServer(deps: HttpServerDeps): Server {
   return server;
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, deps: HttpServerDeps): Promise<void> {
+async function route(req: IncomingMessage, res: ServerResponse, deps: ChatHandlerDeps & HttpServerDeps, info: RequestInfo): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://gateway');
   const path = url.pathname.replace(/\/+$/, '') || '/';
   if (path === '/v1/chat/completions') {
     if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
-    return handleChatCompletion(req, res, deps);
+    return handleChatCompletion(req, res, deps, info);
   }
   if (path === '/v1/models') {
     if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
     deps.keys.authenticate(req.headers.authorization);
-    return json(res, 200, { object: 'list', data: deps.models().map((id) => ({ id, object: 'model', created: 0, owned_by: 'tessera' })) });
+    return json(res, 200, { object: 'list', data: deps.models().map(modelJson) });
   }
+  if (path.startsWith('/v1/models/')) {
+    if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+    deps.keys.authenticate(req.headers.authorization);
+    // Model ids may contain '/' (org/name): everything after the prefix is the id.
+    const id = decodeURIComponent(path.slice('/v1/models/'.length));
+    if (!deps.models().includes(id)) throw new TesseraError(ErrorCode.NOT_FOUND, `model "${id}" does not exist; available: ${deps.models().join(', ')}`, { field: 'model' });
+    return json(res, 200, modelJson(id));
+  }
+  // `/health` is vLLM's liveness path (200, empty body); `/healthz` is ours. Both say "the process is up".
+  if (path === '/health') return void res.writeHead(200, { 'content-length': '0' }).end();
   if (path === '/healthz') return json(res, 200, { status: 'ok' });
   if (path === '/readyz') return deps.ready() ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'not ready' });
   for (const r of deps.routes ?? []) if (await r(req, res, url)) return;
   throw new TesseraError(ErrorCode.NOT_FOUND, `no route for ${req.method} ${path}`, { field: 'path' });
+}
+
+function modelJson(id: string) {
+  return { id, object: 'model', created: 0, owned_by: 'tessera' };
 }
 
 function methodNotAllowed(res: ServerResponse, allow: string): void {

@@ -9,6 +9,7 @@ import { summarizeConfidence, type TokenConfidence } from './confidence.js';
 import { groundingMessage, retrievalQuery } from './grounding.js';
 import type { AdmittedImage, EncodedImage, ImagePipeline } from './image-pipeline.js';
 import type { ModelInfo } from './model-catalog.js';
+import { estimatePromptTokens } from './prompt-estimate.js';
 
 export interface OrchestratorOptions {
   /** Store every response in feedback (what a training example needs); off = no record. */
@@ -24,8 +25,8 @@ const FINISH: Record<number, FinishReason> = {
   [commonV1.FinishReason.CANCELLED]: 'cancelled',
   [commonV1.FinishReason.ERROR]: 'error',
 };
-/** ChatML framing per message (`<|im_start|>role\n … <|im_end|>\n`) plus the default system prompt. */
-const TEMPLATE_TOKENS_PER_MESSAGE = 5;
+/** Reserved per retrieved source for the grounding system turn (unknown until retrieval answers); settled to the real count. */
+const GROUNDING_TOKENS_PER_SOURCE = 256;
 
 /**
  * The request path over the bus: images → encoder cache / slicer → resampler, optional retrieval,
@@ -59,12 +60,11 @@ export class ChatOrchestrator implements ChatService {
     return p;
   }
 
+  /** The decoder's prompt count (prompt-estimate.ts), plus room for the grounding turn when retrieval runs. */
   async estimatePromptTokens(req: ValidChatRequest, tenant: Tenant): Promise<number> {
     const images = await this.admit(req, tenant);
-    const text = req.messages.flatMap((m) => m.parts.flatMap((p) => (p.kind === 'text' ? [p.text] : []))).join('\n');
-    const textTokens = text ? this.model.tokenizer.encode(text).length : 0;
-    const visual = images.reduce((n, img) => n + this.images.visualTokens(img) + 4 * (1 + img.plan.slices.length), 0);
-    return textTokens + visual + TEMPLATE_TOKENS_PER_MESSAGE * (req.messages.length + 1) + (req.collection ? 256 * req.collection.k : 0);
+    const prompt = estimatePromptTokens(req.messages, images, this.model.tokenizer, { queryNum: this.model.queryNum, useImageId: this.images.useImageId });
+    return prompt + (req.collection ? GROUNDING_TOKENS_PER_SOURCE * req.collection.k : 0);
   }
 
   async *chat(req: ValidChatRequest, ctx: ChatContext): AsyncIterable<ChatEvent> {
@@ -188,7 +188,7 @@ export class ChatOrchestrator implements ChatService {
       sampling: { ...r.sampling, ...(r.seed !== undefined && { seed: r.seed }), logprobs: req.sampling.logprobs },
       answer: r.answer,
       finishReason: r.finishReason,
-      usage: { promptTokens: r.usage.promptTokens, visualTokens: r.usage.visualTokens, completionTokens: r.usage.completionTokens, totalTokens: r.usage.promptTokens + r.usage.visualTokens + r.usage.completionTokens },
+      usage: { promptTokens: r.usage.promptTokens, visualTokens: r.usage.visualTokens, completionTokens: r.usage.completionTokens, totalTokens: r.usage.promptTokens + r.usage.completionTokens },
       confidence: summary,
       collection: req.collection?.name ?? '',
     } as feedbackV1.ResponseRecord;

@@ -106,6 +106,11 @@ export class ImagePipeline {
     return img.stored;
   }
 
+  /** Whether placeholders carry `<image_id>k</image_id>` (part of the prompt's token count). */
+  get useImageId(): boolean {
+    return this.o.useImageId;
+  }
+
   async encode(img: AdmittedImage, call: CallOptions & { tenant: string }): Promise<EncodedImage> {
     const tenant = call.tenant;
     const stored = await this.storeImage(img, tenant);

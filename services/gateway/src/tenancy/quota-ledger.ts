@@ -34,10 +34,28 @@ class MinuteBucket {
     this.level = Math.min(this.capacity, this.level + n);
   }
 
+  /** Takes `n` units even past empty: usage beyond a reservation is owed and refills first. */
+  charge(n: number): void {
+    this.refill();
+    this.level -= n;
+  }
+
   available(): number {
     this.refill();
     return this.level;
   }
+
+  /** Milliseconds until the bucket is full again. */
+  msUntilFull(): number {
+    this.refill();
+    return Math.ceil(((this.capacity - this.level) * 60_000) / this.capacity);
+  }
+}
+
+/** What the `x-ratelimit-*` headers report (OpenAI's names): limit, remaining, time to full reset. */
+export interface RateLimitStatus {
+  requests: { limit: number; remaining: number; resetMs: number };
+  tokens: { limit: number; remaining: number; resetMs: number };
 }
 
 interface TenantState {
@@ -107,7 +125,10 @@ export class QuotaLedger {
     s.streams++;
     return new Reservation(tokens, (unused, used) => {
       s.streams--;
-      s.tokens.give(unused);
+      // The reservation is the decoder's exact prompt count + max_tokens, so this is normally a
+      // refund; a grounding turn longer than its allowance is charged, never forgiven.
+      if (unused >= 0) s.tokens.give(unused);
+      else s.tokens.charge(-unused);
       const u = this.usageOf(tenant.id);
       u.requests++;
       u.promptTokens += used.prompt;
@@ -117,6 +138,14 @@ export class QuotaLedger {
 
   concurrent(tenantId: string): number {
     return this.states.get(tenantId)?.streams ?? 0;
+  }
+
+  rateLimitStatus(tenant: Tenant): RateLimitStatus {
+    const s = this.state(tenant);
+    return {
+      requests: { limit: tenant.quota.requestsPerMinute, remaining: Math.floor(s.requests.available()), resetMs: s.requests.msUntilFull() },
+      tokens: { limit: tenant.quota.tokensPerMinute, remaining: Math.floor(s.tokens.available()), resetMs: s.tokens.msUntilFull() },
+    };
   }
 
   tokensAvailable(tenant: Tenant): number {
@@ -147,13 +176,14 @@ export class Reservation {
   private open = true;
   constructor(
     readonly reservedTokens: number,
+    /** `unusedTokens` < 0: the request used more than it reserved. */
     private readonly close: (unusedTokens: number, used: { prompt: number; completion: number }) => void,
   ) {}
 
   settle(used: { prompt: number; completion: number }): void {
     if (!this.open) return;
     this.open = false;
-    this.close(Math.max(0, this.reservedTokens - used.prompt - used.completion), used);
+    this.close(this.reservedTokens - used.prompt - used.completion, used);
   }
 
   release(): void {

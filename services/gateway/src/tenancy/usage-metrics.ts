@@ -1,29 +1,34 @@
-import { metrics } from '@tessera/telemetry';
+import { Metric, metrics, type MetricsRegistry } from '@tessera/telemetry';
 import type { QuotaLedger } from './quota-ledger.js';
 
-// Gauges mirroring the ledger's monotonic totals (counters cannot be set to a value through prom-client).
-const LABELS = ['tenant'] as const;
+type Totals = { requests: number; promptTokens: number; completionTokens: number; rejected: number };
 
 /**
- * Per-tenant usage as Prometheus series (read at scrape time from the ledger, so the hot path only
- * touches a Map): requests, prompt and completion tokens, rejections, streams in flight.
+ * Per-tenant usage as Prometheus series: requests, prompt and completion tokens and rejections as
+ * **counters** (`*_total`, so `rate()` and `increase()` work and resets are detected), streams in
+ * flight as a gauge. The hot path only touches the ledger's Map; a refresh moves the growth since the
+ * last refresh into the counters. Returns the refresh so tests (and a scrape hook) can call it.
  */
-export function tenantUsageMetrics(ledger: QuotaLedger): void {
-  const reg = metrics();
-  const requests = reg.gauge({ name: 'tessera_tenant_requests', kind: 'gauge', help: 'Completed chat requests per tenant', labels: LABELS });
-  const prompt = reg.gauge({ name: 'tessera_tenant_prompt_tokens', kind: 'gauge', help: 'Prompt tokens (text + visual) per tenant', labels: LABELS });
-  const completion = reg.gauge({ name: 'tessera_tenant_completion_tokens', kind: 'gauge', help: 'Completion tokens per tenant', labels: LABELS });
-  const rejected = reg.gauge({ name: 'tessera_tenant_rejected_requests', kind: 'gauge', help: 'Requests rejected by a quota per tenant', labels: LABELS });
-  const streams = reg.gauge({ name: 'tessera_tenant_concurrent_streams', kind: 'gauge', help: 'Requests in flight per tenant', labels: LABELS });
+export function tenantUsageMetrics(ledger: QuotaLedger, reg: MetricsRegistry = metrics(), intervalMs = 1000): () => void {
+  const requests = reg.counter(Metric.tenantRequests);
+  const prompt = reg.counter(Metric.tenantPromptTokens);
+  const completion = reg.counter(Metric.tenantCompletionTokens);
+  const rejected = reg.counter(Metric.tenantRejected);
+  const streams = reg.gauge(Metric.tenantConcurrentStreams);
+  const exported = new Map<string, Totals>();
   const refresh = () => {
     for (const [tenant, u] of ledger.usageSnapshot()) {
-      requests.set({ tenant }, u.requests);
-      prompt.set({ tenant }, u.promptTokens);
-      completion.set({ tenant }, u.completionTokens);
-      rejected.set({ tenant }, u.rejected);
-      streams.set({ tenant }, ledger.concurrent(tenant));
+      const last = exported.get(tenant) ?? { requests: 0, promptTokens: 0, completionTokens: 0, rejected: 0 };
+      const labels = { tenant };
+      if (u.requests > last.requests) requests.inc(labels, u.requests - last.requests);
+      if (u.promptTokens > last.promptTokens) prompt.inc(labels, u.promptTokens - last.promptTokens);
+      if (u.completionTokens > last.completionTokens) completion.inc(labels, u.completionTokens - last.completionTokens);
+      if (u.rejected > last.rejected) rejected.inc(labels, u.rejected - last.rejected);
+      exported.set(tenant, { ...u });
+      streams.set(labels, ledger.concurrent(tenant));
     }
   };
-  // prom-client gauges have no collect hook through our facade; a 1 s refresh is plenty for scrapes every 15 s.
-  setInterval(refresh, 1000).unref();
+  // A 1 s refresh is plenty for scrapes every 15 s.
+  if (intervalMs > 0) setInterval(refresh, intervalMs).unref();
+  return refresh;
 }

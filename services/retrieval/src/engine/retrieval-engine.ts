@@ -14,7 +14,7 @@ import { distanceRelevance } from '../query/relevance.js';
 import { reciprocalRankFusion } from '../query/rrf.js';
 import { formatContext, type ContextBlock } from '../retrieve/context-block.js';
 import { makeSplitter, type SplitSpec } from '../split/split-document.js';
-import { lexicalTokens } from '../text/lexical-tokens.js';
+import { analyze } from '../text/analyzer.js';
 import type { CollectionInfo, Distance, Metadata, RecordFilter, StoredRecord, VectorStore } from '../store/vector-store.js';
 import { DEFAULT_LIMITS, type RetrievalLimits } from './limits.js';
 
@@ -326,9 +326,9 @@ export class RetrievalEngine {
         return { ...rest, ...(includeVectors && { vector: v }), score: h.score, relevance: distanceRelevance(info.distance, h.score) };
       });
     } else {
-      const tokens = lexicalTokens(q.text!);
+      const terms = analyze(q.text!);
       const fetchK = this.fetchK(q.hybrid?.fetchK ?? Math.max(20, k), k, 'hybrid.fetch_k');
-      const lexical = await this.store.searchKeyword(tenant, q.collection, { tokens, k: mode === 'lexical' ? k : fetchK, filter, includeVectors });
+      const lexical = await this.store.searchKeyword(tenant, q.collection, { terms, k: mode === 'lexical' ? k : fetchK, filter, includeVectors });
       if (mode === 'lexical') {
         const best = lexical[0]?.score ?? 1;
         results = lexical.map((h) => ({ ...h.record, score: h.score, relevance: best > 0 ? h.score / best : 0 }));

@@ -129,9 +129,9 @@ describe('LanceStore records', () => {
   });
 
   it('keyword search (BM25 over segmented tokens) finds Japanese and Turkish words', async () => {
-    const ja = await store.searchKeyword('acme', 'books', { tokens: ['首都'], k: 5, includeVectors: false });
+    const ja = await store.searchKeyword('acme', 'books', { terms: ['首都'], k: 5, includeVectors: false });
     expect(ja.map((h) => h.record.id)).toEqual(['c']);
-    const tr = await store.searchKeyword('acme', 'books', { tokens: ['istanbul'], k: 5, includeVectors: false });
+    const tr = await store.searchKeyword('acme', 'books', { terms: ['istanbul'], k: 5, includeVectors: false });
     expect(tr.map((h) => h.record.id)).toEqual(['b']);
   });
 
@@ -221,7 +221,7 @@ describe('LanceStore tenancy and lifecycle', () => {
     expect(info.recordCount).toBe(1);
     expect(info.dimension).toBe(4);
     expect(await store.count('acme', 'books', { where: parseWhere({ lang: 'en' }) })).toBe(2);
-    expect((await store.searchKeyword('acme', 'persist', { tokens: ['東京'], k: 1, includeVectors: false }))[0]!.record.id).toBe('p');
+    expect((await store.searchKeyword('acme', 'persist', { terms: ['東京'], k: 1, includeVectors: false }))[0]!.record.id).toBe('p');
     expect(await store.deleteCollection('acme', 'persist')).toBe(1);
     expect(await code(store.getCollection('acme', 'persist'))).toBe('NOT_FOUND');
   });

@@ -5,8 +5,9 @@
  * collection exists). Writes to a collection are serialised in-process; every write is one Lance
  * commit (merge-insert), so a failed batch leaves the table as it was.
  *
- * Indexes: a BM25 full-text index on `tokens` (our own Intl.Segmenter tokens, whitespace
- * tokenizer) built on the first write; an IVF_PQ vector index once a collection reaches
+ * Indexes: keyword search runs on our own BM25 inverted index (lexical-index.ts) over the
+ * analyzer terms stored in each row's `tokens` column (LanceDB's FTS tokenizers cannot do CJK
+ * bigrams with kana/kanji boundaries or Turkish folding; docs/decisions.md); an IVF_PQ vector index once a collection reaches
  * `annThreshold` records (below it, exact flat search is fast enough: ~10 ms at 50k x 256 here).
  * Rows written after an index build are searched exactly until `optimize` folds them in, which
  * happens when they exceed `reindexFraction` of the table.
@@ -16,8 +17,9 @@ import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { arrow } from './arrow.js';
 import { ErrorCode, TesseraError, invalidArgument, resourceExhausted } from '@tessera/runtime';
-import { lexicalTokens } from '../text/lexical-tokens.js';
+import { analyze, analyzerId } from '../text/analyzer.js';
 import { foldCase } from '../text/fold.js';
+import { LexicalIndex, type Bm25Params } from './lexical-index.js';
 import { compileFilter, metadataColumn, sqlString, type ColumnType } from './lance-sql.js';
 import { METADATA_PREFIX, arrowTypeFor, checkMetadata, columnTypeOf, valueColumnType } from './metadata-columns.js';
 import { checkCollectionName, tenantDirName } from './names.js';
@@ -39,11 +41,15 @@ export interface LanceStoreOptions {
   maxRecordsPerCollection?: number;
   /** [32] Metadata keys per record. */
   maxMetadataKeys?: number;
+  /** [k1 1.2, b 0.75] BM25 parameters of keyword search. */
+  bm25?: Bm25Params;
 }
 
 interface Manifest {
   spec: CollectionSpec;
   createdAt: string;
+  /** Analyzer that wrote the rows' `tokens` (analyzerId()); absent or different = re-analyze `text`. */
+  lexical?: string;
 }
 
 const BASE_COLUMNS = ['id', 'document_id', 'text', 'text_folded', 'tokens', 'metadata', 'vector'];
@@ -54,6 +60,9 @@ export class LanceStore implements VectorStore {
   private readonly connections = new Map<string, Promise<lancedb.Connection>>();
   private readonly tables = new Map<string, Promise<lancedb.Table>>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Keyword indexes, derived from the rows on first use and kept current by every write. */
+  private readonly lexical = new Map<string, Promise<LexicalIndex>>();
+  private readonly lexicalReady = new Map<string, LexicalIndex>();
 
   constructor(opts: LanceStoreOptions) {
     this.o = {
@@ -64,6 +73,7 @@ export class LanceStore implements VectorStore {
       maxCollectionsPerTenant: 100,
       maxRecordsPerCollection: 1_000_000,
       maxMetadataKeys: 32,
+      bm25: { k1: 1.2, b: 0.75 },
       ...opts,
     };
   }
@@ -97,13 +107,15 @@ export class LanceStore implements VectorStore {
         new arrow.Field('vector', new arrow.FixedSizeList(spec.dimension, new arrow.Field('item', new arrow.Float32(), true)), false),
       ]);
       this.tables.delete(`${tdir}/${spec.name}`);
+      this.lexical.delete(`${tdir}/${spec.name}`);
+      this.lexicalReady.delete(`${tdir}/${spec.name}`);
       try {
         await db.createEmptyTable(spec.name, schema, { mode: 'create' });
       } catch {
         // A table without a manifest is an orphan of a create interrupted before the manifest was written.
         await db.createEmptyTable(spec.name, schema, { mode: 'overwrite' });
       }
-      const manifest: Manifest = { spec: { ...spec }, createdAt: new Date().toISOString() };
+      const manifest: Manifest = { spec: { ...spec }, createdAt: new Date().toISOString(), lexical: analyzerId() };
       await this.writeManifest(tdir, spec.name, manifest);
       return { collection: { ...manifest.spec, recordCount: 0, createdAt: new Date(manifest.createdAt) }, created: true };
     });
@@ -132,6 +144,8 @@ export class LanceStore implements VectorStore {
         const n = await (await this.table(tdir, name)).countRows();
         await rm(this.manifestPath(tdir, name), { force: true });
         this.tables.delete(`${tdir}/${name}`);
+        this.lexical.delete(`${tdir}/${name}`);
+        this.lexicalReady.delete(`${tdir}/${name}`);
         await (await this.connection(tdir)).dropTable(name);
         return n;
       }),
@@ -177,13 +191,14 @@ export class LanceStore implements VectorStore {
         await table.addColumns([...newColumns].map(([k, t]) => new arrow.Field(metadataColumn(k), arrowTypeFor(t), true)));
       }
       const all = await this.columns(table);
-      const rows = records.map((r) => {
+      const terms = records.map((r) => analyze(r.text));
+      const rows = records.map((r, i) => {
         const row: Record<string, unknown> = {
           id: r.id,
           document_id: typeof r.metadata.document_id === 'string' ? r.metadata.document_id : null,
           text: r.text,
           text_folded: foldCase(r.text),
-          tokens: lexicalTokens(r.text).join(' '),
+          tokens: terms[i]!.join(' '),
           metadata: JSON.stringify(r.metadata),
           vector: Array.from(r.vector!),
         };
@@ -193,10 +208,19 @@ export class LanceStore implements VectorStore {
       const data = lancedb.makeArrowTable(rows, { schema: await table.schema() });
       let merge = table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll();
       const docs = opts.replaceDocuments ?? [];
+      let replaced: string[] = [];
       if (docs.length > 0) {
-        merge = merge.whenNotMatchedBySourceDelete({ where: `\`document_id\` IN (${docs.map(sqlString).join(', ')})` });
+        const where = `\`document_id\` IN (${docs.map(sqlString).join(', ')})`;
+        replaced = (await table.query().where(where).select(['id']).toArray()).map((r) => r.id as string);
+        merge = merge.whenNotMatchedBySourceDelete({ where });
       }
       await merge.execute(data);
+      // Committed: bring the keyword index (if loaded) to the same state.
+      const lex = this.loadedLexical(tdir, name);
+      if (lex) {
+        lex.removeMany(replaced);
+        records.forEach((r, i) => lex.put(r.id, terms[i]!));
+      }
       await this.maintainIndexes(table, spec, count + records.length);
     });
   }
@@ -208,9 +232,10 @@ export class LanceStore implements VectorStore {
     const sql = compileFilter(filter, await this.columns(table));
     if (!sql) throw invalidArgument('ids', 'delete needs ids, where or where_document');
     return this.locked(`${tdir}/${name}`, async () => {
-      const n = await table.countRows(sql);
-      if (n > 0) await table.delete(sql);
-      return n;
+      const ids = (await table.query().where(sql).select(['id']).toArray()).map((r) => r.id as string);
+      if (ids.length > 0) await table.delete(sql);
+      this.loadedLexical(tdir, name)?.removeMany(ids);
+      return ids.length;
     });
   }
 
@@ -258,17 +283,33 @@ export class LanceStore implements VectorStore {
     return rows.map((r) => ({ record: toRecord(r, q.includeVectors), score: Number(r._distance) }));
   }
 
-  async searchKeyword(tenant: string, name: string, q: { tokens: readonly string[]; k: number; filter?: RecordFilter; includeVectors: boolean }): Promise<ScoredRecord[]> {
+  async searchKeyword(tenant: string, name: string, q: { terms: readonly string[]; k: number; filter?: RecordFilter; includeVectors: boolean }): Promise<ScoredRecord[]> {
     const tdir = tenantDirName(tenant);
     await this.manifest(tdir, name);
-    if (q.tokens.length === 0) return [];
+    if (q.terms.length === 0) return [];
     const table = await this.table(tdir, name);
-    if ((await table.countRows()) === 0) return [];
     const sql = compileFilter(q.filter, await this.columns(table));
-    let query = table.query().fullTextSearch(new lancedb.MatchQuery(q.tokens.join(' '), 'tokens')).limit(q.k).select([...this.selectColumns(q.includeVectors), '_score']);
-    if (sql) query = query.where(sql);
-    const rows = await query.toArray();
-    return rows.map((r) => ({ record: toRecord(r, q.includeVectors), score: Number(r._score) }));
+    const index = await this.lexicalIndex(tdir, name);
+    // Pre-filter: the ids the filter admits (one narrow column scan), then exact BM25 over them.
+    const allow = sql ? new Set((await table.query().where(sql).select(['id']).toArray()).map((r) => r.id as string)) : undefined;
+    const hits = index.search(q.terms, q.k, allow);
+    if (hits.length === 0) return [];
+    const rows = await table
+      .query()
+      .where(compileFilter({ ids: hits.map((h) => h.id) }, new Map())!)
+      .select(this.selectColumns(q.includeVectors))
+      .limit(hits.length)
+      .toArray();
+    const byId = new Map(rows.map((r) => [r.id as string, r]));
+    return hits.filter((h) => byId.has(h.id)).map((h) => ({ record: toRecord(byId.get(h.id)!, q.includeVectors), score: h.score }));
+  }
+
+  /** Document frequency of analyzer terms in a collection (query-side IDF for embedders). */
+  async termStats(tenant: string, name: string, terms: readonly string[]): Promise<{ records: number; df: number[] }> {
+    const tdir = tenantDirName(tenant);
+    await this.manifest(tdir, name);
+    const index = await this.lexicalIndex(tdir, name);
+    return { records: index.size, df: terms.map((t) => index.documentFrequency(t)) };
   }
 
   async close(): Promise<void> {
@@ -277,6 +318,8 @@ export class LanceStore implements VectorStore {
     for (const c of this.connections.values()) (await c.catch(() => undefined))?.close();
     this.tables.clear();
     this.connections.clear();
+    this.lexical.clear();
+    this.lexicalReady.clear();
   }
 
   /** Vector index presence, for benchmarks and operators. */
@@ -301,21 +344,51 @@ export class LanceStore implements VectorStore {
 
   // ---- internals ---------------------------------------------------------------------------
 
+  /**
+   * The keyword index if it is built. Writers call this inside the collection lock: a build that is
+   * still queued behind them will read their commit, so they must not wait for it (deadlock).
+   */
+  private loadedLexical(tdir: string, name: string): LexicalIndex | undefined {
+    return this.lexicalReady.get(`${tdir}/${name}`);
+  }
+
+  /**
+   * The collection's keyword index, built from the rows on first use: the stored terms, or the
+   * text re-analyzed when the rows were written by another analyzer version. Built under the
+   * collection's write lock so no commit lands between the read and the first update.
+   */
+  private lexicalIndex(tdir: string, name: string): Promise<LexicalIndex> {
+    const key = `${tdir}/${name}`;
+    let p = this.lexical.get(key);
+    if (!p) {
+      p = this.locked(key, async () => {
+        const m = await this.manifest(tdir, name);
+        const table = await this.table(tdir, name);
+        const fromTokens = m.lexical === analyzerId();
+        const index = new LexicalIndex(this.o.bm25);
+        const rows = await table.query().select(['id', fromTokens ? 'tokens' : 'text']).toArray();
+        for (const r of rows) index.put(r.id as string, fromTokens ? splitTerms(r.tokens as string) : analyze(r.text as string));
+        this.lexicalReady.set(key, index);
+        return index;
+      });
+      p.catch(() => this.lexical.delete(key));
+      this.lexical.set(key, p);
+    }
+    return p;
+  }
+
   private selectColumns(includeVectors: boolean): string[] {
     return includeVectors ? ['id', 'text', 'metadata', 'vector'] : ['id', 'text', 'metadata'];
   }
 
   private async maintainIndexes(table: lancedb.Table, spec: CollectionSpec, rows: number): Promise<void> {
     const indices = await table.listIndices();
+    // Collections written before issue 15 may carry a LanceDB FTS index on `tokens`; it is unused
+    // now but kept optimised like any index.
     const fts = indices.find((i) => i.columns.includes('tokens'));
-    if (!fts) {
-      await table.createIndex('tokens', {
-        config: lancedb.Index.fts({ baseTokenizer: 'whitespace', lowercase: false, stem: false, removeStopWords: false, asciiFolding: false, withPosition: false }),
-      });
-    }
     const vec = indices.find((i) => i.columns.includes('vector'));
     if (!vec && rows >= this.o.annThreshold) this.buildInBackground(table, spec, rows);
-    // Rows written after an index build are scanned exactly (vector) or brute-force (BM25) until
+    // Rows written after an index build are scanned exactly (vector) until
     // optimize() folds them in; do it once they are a noticeable share of the table.
     const limit = Math.max(1000, this.o.reindexFraction * rows);
     // Compaction (a Rewrite) would pre-empt a running index build; wait for it to finish.
@@ -454,6 +527,10 @@ export class LanceStore implements VectorStore {
     });
     return next;
   }
+}
+
+function splitTerms(s: string): string[] {
+  return s === '' ? [] : s.split(' ');
 }
 
 function toRecord(row: Record<string, unknown>, includeVector: boolean): StoredRecord {

@@ -72,7 +72,7 @@ export interface VectorStore {
   count(tenant: string, name: string, filter?: RecordFilter): Promise<number>;
   /** k nearest by the collection's distance, closest first. */
   searchVector(tenant: string, name: string, q: { vector: Float32Array; k: number; filter?: RecordFilter; includeVectors: boolean }): Promise<ScoredRecord[]>;
-  /** BM25 over the record's lexical tokens (space-joined, already case-folded), best first. */
-  searchKeyword(tenant: string, name: string, q: { tokens: readonly string[]; k: number; filter?: RecordFilter; includeVectors: boolean }): Promise<ScoredRecord[]>;
+  /** BM25 over the records' analyzer terms (text/analyzer.ts `analyze`), best first; filters are exact. */
+  searchKeyword(tenant: string, name: string, q: { terms: readonly string[]; k: number; filter?: RecordFilter; includeVectors: boolean }): Promise<ScoredRecord[]>;
   close(): Promise<void>;
 }

@@ -1,0 +1,113 @@
+/**
+ * The paged decoder graph contract: the inputs and outputs every decoder graph takes and returns,
+ * so one engine drives an attention-only model (MiniCPM-V 2.6's Qwen2) and a hybrid one (4.6: 18
+ * Gated-DeltaNet layers with per-sequence conv + recurrent state, 6 attention layers with KV) alike.
+ *
+ * One call runs B rows. Row b brings q_b = query_lengths[b] new tokens (1 for a decode, a chunk for
+ * a prefill), padded to T = max q_b. Nothing in a call is sized by a sequence's context except the
+ * block table (one int64 per block of `block_size` tokens).
+ *
+ * Inputs
+ *   inputs_embeds           f32 [B, T, hidden]   row b's new tokens; positions ≥ q_b are padding (any value)
+ *   position_ids            i64 [B, T]           past_lengths[b] + t
+ *   past_lengths            i64 [B]              tokens of row b already in the cache
+ *   query_lengths           i64 [B]              1 ≤ q_b ≤ T; logits come from token q_b − 1
+ *   block_tables            i64 [B, N]           row b's KV blocks in position order: token p lives in block
+ *                                                block_tables[b, ⌊p / block_size⌋] at offset p mod block_size;
+ *                                                entries past the row's blocks hold any valid block id; N ≥ 1
+ *   key_cache.{i}           f32 [kv_heads, num_blocks, block_size, head_dim]   one per ATTENTION layer i
+ *   value_cache.{i}         f32 (same)                                          (i = model layer index)
+ *   state_slots             i64 [B]              row b's state slot (graphs with state layers only)
+ *   state.{i}.{kind}        f32 [num_slots, …fixed]   per-sequence state of layer i (kind e.g. conv, recurrent)
+ * Outputs
+ *   logits                  f32 [B, vocab]       of token q_b − 1 of each row
+ *   new_key.{i}             f32 [kv_heads, B, T, head_dim]   the new tokens' keys (after RoPE); the engine
+ *   new_value.{i}           f32 (same)                        stores the first q_b of row b into its blocks
+ *   new_state.{i}.{kind}    f32 [B, …fixed]      row b's state after its q_b tokens (padding must not advance it)
+ *
+ * Why outputs and not in-place writes: onnxruntime never writes a graph input, and an in-graph
+ * ScatterND would copy the whole pool (it returns a new tensor). The pools are fed zero-copy (an
+ * ort.Tensor over the engine's own Float32Array, created once), the graph gathers the blocks it
+ * needs, and the engine copies only the new tokens' K/V (∝ T) and the fixed-size state back.
+ * `block_size` and `num_blocks` are symbolic: the engine picks them (config), not the graph.
+ */
+import type { ValueSig } from './graph-builder.js';
+
+export const PagedIo = {
+  inputsEmbeds: 'inputs_embeds',
+  positionIds: 'position_ids',
+  pastLengths: 'past_lengths',
+  queryLengths: 'query_lengths',
+  blockTables: 'block_tables',
+  stateSlots: 'state_slots',
+  logits: 'logits',
+  keyCache: (layer: number): string => `key_cache.${layer}`,
+  valueCache: (layer: number): string => `value_cache.${layer}`,
+  newKey: (layer: number): string => `new_key.${layer}`,
+  newValue: (layer: number): string => `new_value.${layer}`,
+  state: (layer: number, kind: string): string => `state.${layer}.${kind}`,
+  newState: (layer: number, kind: string): string => `new_state.${layer}.${kind}`,
+} as const;
+
+/** One per-sequence state tensor of a stateful (linear-attention) layer. */
+export interface StateTensorSpec {
+  layer: number;
+  kind: string;
+  /** Per-sequence shape (the graph input's dims after `num_slots`), all fixed. */
+  shape: number[];
+  /** Elements per sequence. */
+  size: number;
+  input: string;
+  output: string;
+}
+
+/** What a paged decoder graph keeps per token (KV) and per sequence (state), read from its signature. */
+export interface PagedCacheLayout {
+  /** Model layers with paged KV, ascending. */
+  attentionLayers: number[];
+  kvHeads: number;
+  headDim: number;
+  /** Per-sequence state tensors (empty for attention-only models). */
+  states: StateTensorSpec[];
+  hidden: number;
+  vocab: number;
+}
+
+/**
+ * Reads the cache layout from a graph's inputs (as the manifest records them), so a new decoder
+ * family only has to follow the names above: nothing in the runtime or engine is keyed by family.
+ */
+export function pagedLayoutOf(inputs: ValueSig[], outputs: ValueSig[]): PagedCacheLayout {
+  const attentionLayers: number[] = [];
+  let kvHeads = 0;
+  let headDim = 0;
+  const states: StateTensorSpec[] = [];
+  for (const v of inputs) {
+    const kc = /^key_cache\.(\d+)$/.exec(v.name);
+    if (kc) {
+      attentionLayers.push(Number(kc[1]));
+      kvHeads = fixed(v, 0);
+      headDim = fixed(v, 3);
+      continue;
+    }
+    const st = /^state\.(\d+)\.([A-Za-z0-9_]+)$/.exec(v.name);
+    if (st) {
+      const shape = v.shape.slice(1).map((_, k) => fixed(v, k + 1));
+      const layer = Number(st[1]);
+      const kind = st[2]!;
+      states.push({ layer, kind, shape, size: shape.reduce((a, b) => a * b, 1), input: v.name, output: PagedIo.newState(layer, kind) });
+    }
+  }
+  const embeds = inputs.find((v) => v.name === PagedIo.inputsEmbeds);
+  const logits = outputs.find((v) => v.name === PagedIo.logits);
+  if (!embeds || !logits) throw new Error(`not a paged decoder graph: ${PagedIo.inputsEmbeds} or ${PagedIo.logits} missing`);
+  attentionLayers.sort((a, b) => a - b);
+  states.sort((a, b) => a.layer - b.layer || a.kind.localeCompare(b.kind));
+  return { attentionLayers, kvHeads, headDim, states, hidden: fixed(embeds, 2), vocab: fixed(logits, 1) };
+}
+
+function fixed(v: ValueSig, axis: number): number {
+  const d = v.shape[axis];
+  if (typeof d !== 'number') throw new Error(`${v.name}: dim ${axis} must be fixed (got ${String(d)})`);
+  return d;
+}
