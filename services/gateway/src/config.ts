@@ -1,4 +1,4 @@
-import { bool, bytes, commonServiceConfig, duration, int, loadConfig, number, string, type ConfigOf } from '@tessera/config';
+import { bool, bytes, commonServiceConfig, duration, encoderCacheConfig, imageStoreConfig, int, loadConfig, number, string, type ConfigOf } from '@tessera/config';
 
 /** Every gateway setting; `describeConfig(gatewaySchema)` renders the table in README.md. */
 export const gatewaySchema = {
@@ -35,8 +35,8 @@ export const gatewaySchema = {
   maxRequestImageCost: number({ env: 'TESSERA_GATEWAY_MAX_REQUEST_IMAGE_COST', default: 256, min: 0.01, max: 1_000_000, doc: 'image preprocessing budget of one request in megapixel-slices (decoded megapixels × (1 + slices), from headers before decoding); a 12 MP photo at 9 slices is ~122, a 36 MP one 360' }),
   quotaImageCostPerMinute: number({ env: 'TESSERA_QUOTA_IMAGE_COST_PER_MINUTE', default: 2048, min: 0.01, max: 1_000_000_000, doc: 'default tenant quota: megapixel-slices of images per minute (keys file: imageCostPerMinute)' }),
   quotaMaxImagePixels: int({ env: 'TESSERA_QUOTA_MAX_IMAGE_PIXELS', default: 40_000_000, min: 1, max: 500_000_000, doc: 'default tenant quota' }),
-  encoderCacheTtl: duration({ env: 'TESSERA_ENCODER_CACHE_TTL', default: 24 * 3_600_000, min: 1000, doc: 'how long visual tokens of an image stay cached' }),
-  encoderCacheMaxBytes: bytes({ env: 'TESSERA_ENCODER_CACHE_MAX_BYTES', default: 1024 ** 3, min: 1024 * 1024, doc: 'size cap of the encoder cache (oldest dropped first)' }),
+  ...encoderCacheConfig(),
+  ...imageStoreConfig(),
   webDir: string({ env: 'TESSERA_GATEWAY_WEB_DIR', default: '', doc: 'directory of the built playground to serve at / (empty = the bundled one if built)' }),
 };
 
