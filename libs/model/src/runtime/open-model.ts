@@ -53,7 +53,7 @@ export async function openModel(dir: string, runtimeOpts: RuntimeOptions = {}): 
     },
     vision: new VisionStage(sessions.vision, config, visionBatch),
     resampler: new ResamplerStage(sessions.resampler, config),
-    embed: new EmbedStage(sessions.embed, config),
+    embed: new EmbedStage(sessions.embed, config.llm.vocabSize),
     decoder: new PagedDecoderStage(sessions.decoder),
     async load(stages = ['vision', 'resampler', 'embed', 'decoder']) {
       await Promise.all(stages.map((s) => sessions[s].load()));
