@@ -1,14 +1,16 @@
 /**
  * Vision path benchmark: `npx tsx bench/vision/main.ts` (env: TESSERA_MODEL_DIR = a built model,
  * default the tiny model; BENCH_RUNS = repetitions, default 3; TESSERA_INTRA_OP_THREADS, default 1;
- * TESSERA_PREPROCESS_WORKERS, default 2).
+ * TESSERA_PREPROCESS_WORKERS, default 2; BENCH_SECTIONS, default pil,sizes,batching,cache).
  *
+ * 0. preprocessing vs the HF processor in Python PIL + numpy (pil-baseline.ts), per size and format;
  * 1. per image size (0.3, 2, 12 MP JPEG): decode + slice + preprocess ms, vision encode ms per slice,
  *    resample ms per slice (medians);
  * 2. throughput, 8 concurrent images vs one at a time through the micro-batched encoder + resampler;
  * 3. encoder cache: hit latency vs miss latency (miss = the full pipeline + store), real nats-server.
  * Every number is printed next to its baseline from the same run; nothing here is asserted.
  */
+import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { connect } from 'nats';
 import sharp from 'sharp';
@@ -17,6 +19,7 @@ import { startNatsServer } from '@tessera/testing';
 import { DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION, DEFAULT_SLICE_OPTIONS, EncoderCache, prepareImage, toChannelFirst } from '@tessera/vision';
 import { ResampleBatcher } from '@tessera/resampler';
 import { SliceEncoder } from '@tessera/slicer';
+import { comparePreprocessingWithPil } from './pil-baseline.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -38,6 +41,12 @@ async function photo(w: number, h: number, seed: number): Promise<Buffer> {
 }
 
 async function main(): Promise<void> {
+  const sections = (process.env.BENCH_SECTIONS ?? 'pil,sizes,batching,cache').split(',');
+  if (sections.includes('pil')) {
+    await comparePreprocessingWithPil(Number(process.env.BENCH_RUNS ?? 5));
+    console.log('');
+  }
+  if (!sections.some((s) => s !== 'pil')) return;
   const dir = process.env.TESSERA_MODEL_DIR ?? (await ensureTinyModel());
   const threads = Number(process.env.TESSERA_INTRA_OP_THREADS ?? 1);
   const model = await openModel(dir, { intraOpNumThreads: threads, allowSpinning: false });
@@ -47,7 +56,6 @@ async function main(): Promise<void> {
   const workers = Number(process.env.TESSERA_PREPROCESS_WORKERS ?? 2);
   const settings = { limits, normalization: DEFAULT_NORMALIZATION, defaults: DEFAULT_SLICE_OPTIONS, batchWindowMs: 5, maxBatch: 16, preprocessWorkers: workers };
 
-  const sections = (process.env.BENCH_SECTIONS ?? 'sizes,batching,cache').split(',');
   // 1. per image size
   if (sections.includes('sizes')) {
     console.log('| image | slices | decode+slice+preprocess ms | vision ms / slice | resample ms / slice |');
@@ -143,4 +151,12 @@ async function main(): Promise<void> {
   }
 }
 
+// The services run with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (deploy/): decoding a 12 MP image
+// allocates ~36 MB that glibc maps fresh each time, and without transparent huge pages the page faults
+// cost more than the JPEG decode itself (docs/decisions.md, issue 19). glibc reads tunables only at
+// process start, so the bench re-runs itself with the same setting unless BENCH_NO_REEXEC is set.
+if (!process.env.GLIBC_TUNABLES && !process.env.BENCH_NO_REEXEC) {
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } });
+  process.exit(r.status ?? 1);
+}
 await main();

@@ -75,15 +75,38 @@ export function batchPatchStrips(strips: readonly PatchStrip[], patchSize = 14):
   return { pixelValues, patchAttentionMask, batch: strips.length, maxPatches, tgtSizes: strips.map((s) => s.tgtSize) };
 }
 
-/** Normalised channel-first [3, H, W] float32 (the SlicePixels layout @tessera/model's packSlices takes). */
-export function toChannelFirst(rgb: Uint8Array, width: number, height: number, norm: Normalization): Float32Array {
+/** The 256 normalised values per channel: float32(x/255) then (v − mean)/std, as numpy float32 gives. */
+function normalizationLut(norm: Normalization): Float32Array {
+  const lut = new Float32Array(768);
+  for (let c = 0; c < 3; c++) for (let x = 0; x < 256; x++) lut[c * 256 + x] = (Math.fround(x / 255) - norm.mean[c]) / norm.std[c];
+  return lut;
+}
+
+/**
+ * Normalised channel-first [3, box.height, box.width] float32 read straight from a region of a
+ * packed RGB image `stride` pixels wide: crop + normalise + layout in one pass, no crop copy.
+ */
+export function normalizeRegion(rgb: Uint8Array, stride: number, box: { x: number; y: number; width: number; height: number }, norm: Normalization): Float32Array {
+  const { width, height } = box;
   const plane = width * height;
   const out = new Float32Array(3 * plane);
-  for (let c = 0; c < 3; c++) {
-    const lut = new Float32Array(256);
-    for (let x = 0; x < 256; x++) lut[x] = (Math.fround(x / 255) - norm.mean[c]) / norm.std[c];
-    const base = c * plane;
-    for (let i = 0; i < plane; i++) out[base + i] = lut[rgb[i * 3 + c]];
+  const lut = normalizationLut(norm);
+  let r = 0;
+  let g = plane;
+  let b = 2 * plane;
+  for (let y = 0; y < height; y++) {
+    let i = ((box.y + y) * stride + box.x) * 3;
+    const end = i + width * 3;
+    for (; i < end; i += 3) {
+      out[r++] = lut[rgb[i]];
+      out[g++] = lut[256 + rgb[i + 1]];
+      out[b++] = lut[512 + rgb[i + 2]];
+    }
   }
   return out;
+}
+
+/** Normalised channel-first [3, H, W] float32 (the SlicePixels layout @tessera/model's packSlices takes). */
+export function toChannelFirst(rgb: Uint8Array, width: number, height: number, norm: Normalization): Float32Array {
+  return normalizeRegion(rgb, width, { x: 0, y: 0, width, height }, norm);
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { resizeBicubicRgb } from './pil-resize.js';
+import { resizeBicubicRgbV1 } from './oracle/preprocess-v1.js';
+import { PilResizer, resizeBicubicRgb } from './pil-resize.js';
 
 /** Same formula as fixtures/gen_pil_resize.py: a busy pattern so every kernel tap matters. */
 export function syntheticRgb(w: number, h: number): Uint8Array {
@@ -35,5 +36,32 @@ describe('resizeBicubicRgb equals Pillow Image.resize(BICUBIC) byte for byte', (
     const out = resizeBicubicRgb(src, 10, 7, 10, 7);
     expect(out).toEqual(src);
     expect(out).not.toBe(src);
+  });
+
+  it('equals the previous pure-JS implementation on 120 random size pairs (edges, odd strides, 1-px sides, up and down)', () => {
+    let seed = 19;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return 1 + (seed % n);
+    };
+    const resizer = new PilResizer();
+    for (let i = 0; i < 120; i++) {
+      const [w, h, ow, oh] = [rand(90), rand(90), rand(120), rand(120)];
+      const src = syntheticRgb(w, h);
+      resizer.load(src, w, h);
+      const got = resizer.resize(ow, oh);
+      const want = resizeBicubicRgbV1(src, w, h, ow, oh);
+      expect(Buffer.from(got).equals(Buffer.from(want)), `${w}x${h} → ${ow}x${oh}`).toBe(true);
+    }
+  });
+
+  it('one loaded source gives each size independently of the order of the resizes', () => {
+    const src = syntheticRgb(301, 203);
+    const resizer = new PilResizer();
+    resizer.load(src, 301, 203);
+    const a = resizer.resize(97, 61).slice();
+    const b = resizer.resize(602, 406).slice();
+    expect(Buffer.from(resizer.resize(97, 61)).equals(Buffer.from(a))).toBe(true);
+    expect(Buffer.from(b).equals(Buffer.from(resizeBicubicRgbV1(src, 301, 203, 602, 406)))).toBe(true);
   });
 });

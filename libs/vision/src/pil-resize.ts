@@ -7,10 +7,12 @@
  * - coefficients normalised per output pixel, then quantised to 22-bit fixed point;
  * - two passes, horizontal first into an 8-bit buffer (only the rows the vertical pass reads),
  *   then vertical; each pass rounds (+2^21) and clamps to 0..255.
+ * The passes run as WebAssembly SIMD kernels (pil-resize-wasm.ts) over one linear memory that holds
+ * the source once, so the overview and the refine image are both resized from the same copy.
  */
+import { instantiateKernels, type ResampleKernels } from './pil-resize-wasm.js';
+
 const PRECISION_BITS = 22; // 32 - 8 - 2 in Pillow
-const HALF = 1 << (PRECISION_BITS - 1);
-const CLIP_MAX = 1 << (PRECISION_BITS + 8);
 
 function bicubic(x: number): number {
   const a = -0.5;
@@ -28,6 +30,7 @@ interface Coeffs {
   kk: Int32Array;
 }
 
+/** Pillow's precompute_coeffs + normalize_coeffs_8bpc, in the same double arithmetic. */
 function precompute(inSize: number, outSize: number): Coeffs {
   const scale = inSize / outSize;
   const filterscale = scale < 1 ? 1 : scale;
@@ -60,71 +63,120 @@ function precompute(inSize: number, outSize: number): Coeffs {
   return { ksize, bounds, kk };
 }
 
-function clip8(v: number): number {
-  if (v >= CLIP_MAX) return 255;
-  if (v <= 0) return 0;
-  return v >> PRECISION_BITS;
+/** Slack after every buffer in linear memory: the kernels read/write up to 16 bytes past the end. */
+const SLACK = 16;
+const PAGE = 65536;
+/** Linear memory kept between images (a 12 MP image needs ~60 MB); larger instances are dropped after use. */
+const KEEP_BYTES = 128 * 1024 * 1024;
+const align16 = (n: number) => (n + 15) & ~15;
+
+/**
+ * Resizes one RGB source to several sizes. The source is copied into WebAssembly memory once
+ * (`load`); each `resize` returns a view into that memory that stays valid until the next
+ * `resize`/`load`, so callers normalise or copy straight from it with no intermediate buffer.
+ * One per thread (not re-entrant).
+ */
+export class PilResizer {
+  private k: ResampleKernels | undefined;
+  private width = 0;
+  private height = 0;
+  /** End of the loaded source in memory; scratch space for each resize starts here. */
+  private top = 0;
+
+  private memory(bytes: number): ArrayBuffer {
+    this.k ??= instantiateKernels();
+    const mem = this.k.memory;
+    if (mem.buffer.byteLength < bytes) mem.grow(Math.ceil((bytes - mem.buffer.byteLength) / PAGE));
+    return mem.buffer;
+  }
+
+  /** Copies packed RGB (3 bytes per pixel, row-major) into linear memory. */
+  load(src: Uint8Array, width: number, height: number): void {
+    if (src.length !== width * height * 3) throw new Error(`PilResizer.load: buffer is ${src.length} bytes, expected ${width}×${height}×3`);
+    this.top = align16(src.length + SLACK);
+    new Uint8Array(this.memory(this.top)).set(src, 0);
+    this.width = width;
+    this.height = height;
+  }
+
+  /** The loaded source resized to outW×outH: a view valid until the next call. */
+  resize(outW: number, outH: number): Uint8Array {
+    const { width: w, height: h } = this;
+    if (outW === w && outH === h) return new Uint8Array(this.memory(this.top), 0, w * h * 3);
+    const horiz = outW !== w;
+    const vert = outH !== h;
+    const cv = vert ? precompute(h, outH) : undefined;
+    const ch = horiz ? precompute(w, outW) : undefined;
+    // Only rows the vertical pass reads are resampled horizontally (Pillow's ybox_first/last).
+    const yFirst = ch && cv ? cv.bounds[0] : 0;
+    const yLast = ch && cv ? cv.bounds[outH * 2 - 2] + cv.bounds[outH * 2 - 1] : h;
+    if (ch && cv) for (let i = 0; i < outH; i++) cv.bounds[i * 2] -= yFirst;
+    const rows = yLast - yFirst;
+
+    // Layout after the source: [h coeffs][v coeffs][tmp rows (horizontal output)][out].
+    let at = this.top;
+    const place = (bytes: number) => {
+      const off = at;
+      at = align16(at + bytes + SLACK);
+      return off;
+    };
+    // The horizontal kernel takes taps in pairs: stride ksize + 1 (even) and counts rounded up to
+    // even with a zero weight (see pil-resize-wasm.ts).
+    const hStride = ch ? ch.ksize + 1 : 0;
+    const hBounds = ch ? place(ch.bounds.byteLength) : 0;
+    const hKk = ch ? place(outW * hStride * 16) : 0;
+    const vBounds = cv ? place(cv.bounds.byteLength) : 0;
+    const vKk = cv ? place(cv.kk.length * 16) : 0;
+    const tmp = horiz && vert ? place(outW * rows * 3) : 0;
+    const out = place(outW * outH * 3);
+    const buf = this.memory(at);
+    const i32 = new Int32Array(buf);
+    /** bounds as is (counts rounded up to even when `pairs`), each weight splatted ×4, `stride` weights per position. */
+    const putCoeffs = (c: Coeffs, bounds: number, kk4: number, stride: number, pairs: boolean) => {
+      i32.set(c.bounds, bounds >> 2);
+      if (pairs) for (let i = 1; i < c.bounds.length; i += 2) i32[(bounds >> 2) + i] = (c.bounds[i] + 1) & ~1;
+      const positions = c.kk.length / c.ksize;
+      i32.fill(0, kk4 >> 2, (kk4 >> 2) + positions * stride * 4);
+      for (let pos = 0; pos < positions; pos++) {
+        for (let t = 0, o = (kk4 >> 2) + pos * stride * 4; t < c.ksize; t++, o += 4) i32.fill(c.kk[pos * c.ksize + t], o, o + 4);
+      }
+    };
+    if (ch) putCoeffs(ch, hBounds, hKk, hStride, true);
+    if (cv) putCoeffs(cv, vBounds, vKk, cv.ksize, false);
+
+    const k = this.k!;
+    if (ch && cv) {
+      k.hpass(yFirst * w * 3, w * 3, rows, outW, hBounds, hKk, hStride, tmp);
+      k.vpass(tmp, outW * 3, outH, vBounds, vKk, cv.ksize, out);
+    } else if (ch) {
+      k.hpass(0, w * 3, h, outW, hBounds, hKk, hStride, out);
+    } else if (cv) {
+      k.vpass(0, w * 3, outH, vBounds, vKk, cv.ksize, out);
+    }
+    return new Uint8Array(buf, out, outW * outH * 3);
+  }
+
+  /** Drops the linear memory when one image made it larger than KEEP_BYTES (it cannot shrink). */
+  trim(): void {
+    if (this.k && this.k.memory.buffer.byteLength > KEEP_BYTES) this.k = undefined;
+  }
 }
 
-/** Resizes packed RGB (3 bytes per pixel, row-major) from w×h to outW×outH. */
+let shared: PilResizer | undefined;
+
+/** This thread's resizer (one linear memory reused across images: no page faults after the first). */
+export function threadResizer(): PilResizer {
+  shared ??= new PilResizer();
+  return shared;
+}
+
+/** Resizes packed RGB (3 bytes per pixel, row-major) from w×h to outW×outH into a new array. */
 export function resizeBicubicRgb(src: Uint8Array, w: number, h: number, outW: number, outH: number): Uint8Array {
   if (src.length !== w * h * 3) throw new Error(`resizeBicubicRgb: buffer is ${src.length} bytes, expected ${w}×${h}×3`);
   if (outW === w && outH === h) return src.slice();
-  const horiz = outW !== w;
-  const vert = outH !== h;
-  const cv = precompute(h, outH);
-  let img = src;
-
-  if (horiz) {
-    const ch = precompute(w, outW);
-    // Only rows the vertical pass reads are resampled horizontally (Pillow's ybox_first/last).
-    const yFirst = vert ? cv.bounds[0] : 0;
-    const yLast = vert ? cv.bounds[outH * 2 - 2] + cv.bounds[outH * 2 - 1] : h;
-    if (vert) for (let i = 0; i < outH; i++) cv.bounds[i * 2] -= yFirst;
-    const rows = yLast - yFirst;
-    const tmp = new Uint8Array(outW * rows * 3);
-    const { ksize, bounds, kk } = ch;
-    for (let yy = 0; yy < rows; yy++) {
-      const rowIn = (yy + yFirst) * w * 3;
-      const rowOut = yy * outW * 3;
-      for (let xx = 0; xx < outW; xx++) {
-        const xmin = bounds[xx * 2];
-        const xmax = bounds[xx * 2 + 1];
-        const k0 = xx * ksize;
-        let s0 = HALF;
-        let s1 = HALF;
-        let s2 = HALF;
-        let p = rowIn + xmin * 3;
-        for (let x = 0; x < xmax; x++, p += 3) {
-          const k = kk[k0 + x];
-          s0 += src[p] * k;
-          s1 += src[p + 1] * k;
-          s2 += src[p + 2] * k;
-        }
-        const o = rowOut + xx * 3;
-        tmp[o] = clip8(s0);
-        tmp[o + 1] = clip8(s1);
-        tmp[o + 2] = clip8(s2);
-      }
-    }
-    img = tmp;
-
-  }
-  if (!vert) return img;
-  const out = new Uint8Array(outW * outH * 3);
-  const { ksize, bounds, kk } = cv;
-  const stride = outW * 3;
-  for (let yy = 0; yy < outH; yy++) {
-    const ymin = bounds[yy * 2];
-    const ymax = bounds[yy * 2 + 1];
-    const k0 = yy * ksize;
-    const rowOut = yy * stride;
-    for (let xx = 0; xx < stride; xx++) {
-      let s = HALF;
-      let p = ymin * stride + xx;
-      for (let y = 0; y < ymax; y++, p += stride) s += img[p] * kk[k0 + y];
-      out[rowOut + xx] = clip8(s);
-    }
-  }
+  const r = threadResizer();
+  r.load(src, w, h);
+  const out = r.resize(outW, outH).slice();
+  r.trim();
   return out;
 }

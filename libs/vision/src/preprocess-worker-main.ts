@@ -5,9 +5,9 @@
 import { parentPort } from 'node:worker_threads';
 import { TesseraError } from '@tessera/runtime';
 import type { ImageLimits } from './limits.js';
-import { toChannelFirst } from './patch-strip.js';
 import type { Normalization } from './preprocessor-config.js';
-import { prepareImage } from './preprocess.js';
+import { prepareImage, preparePixels } from './preprocess.js';
+import { resizeBicubicRgb } from './pil-resize.js';
 import type { SliceOptions } from './slice-plan.js';
 
 export interface PreprocessJob {
@@ -21,11 +21,11 @@ export interface PreprocessJob {
 
 parentPort!.on('message', async (job: PreprocessJob) => {
   try {
-    const p = await prepareImage(job.bytes, job.options, job.limits);
-    const norm = job.normalization;
-    const pixels = norm ? p.images.map((im) => toChannelFirst(im.rgb, im.width, im.height, norm)) : undefined;
-    const images = p.images.map((im) => ({ width: im.width, height: im.height, rgb: norm ? new Uint8Array(0) : im.rgb }));
-    const transfer = pixels ? pixels.map((x) => x.buffer as ArrayBuffer) : images.map((im) => im.rgb.buffer as ArrayBuffer);
+    const p = job.normalization ? await preparePixels(job.bytes, job.options, job.limits, job.normalization) : await prepareImage(job.bytes, job.options, job.limits);
+    const pixels = 'pixels' in p ? p.pixels : undefined;
+    const images = p.images.map((im) => ({ width: im.width, height: im.height, rgb: im.rgb }));
+    // Every buffer is the worker's own (no views into shared memory), so all are transferred.
+    const transfer = [...(pixels ?? []).map((x) => x.buffer as ArrayBuffer), ...images.filter((im) => im.rgb.byteLength > 0).map((im) => im.rgb.buffer as ArrayBuffer)];
     parentPort!.postMessage({ id: job.id, ok: true, result: { sha256: p.sha256, format: p.format, plan: p.plan, images, pixels } }, transfer);
   } catch (err) {
     const e = TesseraError.from(err);
@@ -33,5 +33,7 @@ parentPort!.on('message', async (job: PreprocessJob) => {
   }
 });
 
-// Tells the pool this worker has loaded its modules (startup is seconds on a busy machine).
+// Compiles the resize kernels, then tells the pool this worker has loaded its modules (startup is
+// seconds on a busy machine).
+resizeBicubicRgb(new Uint8Array(8 * 8 * 3), 8, 8, 5, 3);
 parentPort!.postMessage({ ready: true });

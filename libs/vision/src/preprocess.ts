@@ -1,12 +1,19 @@
 /**
  * One image end to end: decode → plan → overview + slices (PIL BICUBIC from the ORIGINAL, slices
  * cropped from a separate refine-size resize) → optional patch strips for the vision tower.
+ *
+ * Data flow (issue 19): the decoded RGB is copied once into the resizer's WebAssembly memory; the
+ * overview and the refine image are both resized from that copy, and each piece is normalised (or
+ * copied, for RGB callers) straight out of the resizer's output as soon as it is ready — slices
+ * read their box from the refine image in place, no crop copies, no full-size intermediates in JS.
  */
 import { createHash } from 'node:crypto';
 import { invalidArgument } from '@tessera/runtime';
 import { decodeImage, type DecodedImage, type ImageFormat } from './decode-image.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
-import { resizeBicubicRgb } from './pil-resize.js';
+import { threadResizer } from './pil-resize.js';
+import { normalizeRegion } from './patch-strip.js';
+import type { Normalization } from './preprocessor-config.js';
 import { DEFAULT_SLICE_OPTIONS, planSlices, type SliceBox, type SliceOptions, type SlicePlan } from './slice-plan.js';
 
 export interface RgbImage {
@@ -47,16 +54,38 @@ export function cropRgb(src: RgbImage, box: SliceBox): RgbImage {
   return { rgb: out, width: box.width, height: box.height };
 }
 
-/** Applies a plan to decoded pixels. */
-export function sliceDecoded(img: RgbImage, plan: SlicePlan): RgbImage[] {
-  const o = plan.overview;
-  const images: RgbImage[] = [{ rgb: resizeBicubicRgb(img.rgb, img.width, img.height, o.width, o.height), width: o.width, height: o.height }];
-  if (plan.refine) {
-    const r = plan.refine;
-    const refine = { rgb: resizeBicubicRgb(img.rgb, img.width, img.height, r.width, r.height), width: r.width, height: r.height };
-    for (const box of plan.slices) images.push(cropRgb(refine, box));
+/**
+ * Resizes the overview, then the refine image, from one copy of the decoded pixels and hands each
+ * model-order piece to `emit` as a view into the resizer's memory (valid only during the call):
+ * `rgb` is `stride` pixels wide and the piece is `box` within it.
+ */
+function forEachPiece(img: RgbImage, plan: SlicePlan, emit: (rgb: Uint8Array, stride: number, box: SliceBox) => void): void {
+  const resizer = threadResizer();
+  try {
+    resizer.load(img.rgb, img.width, img.height);
+    const o = plan.overview;
+    emit(resizer.resize(o.width, o.height), o.width, { x: 0, y: 0, width: o.width, height: o.height });
+    if (plan.refine) {
+      const refine = resizer.resize(plan.refine.width, plan.refine.height);
+      for (const box of plan.slices) emit(refine, plan.refine.width, box);
+    }
+  } finally {
+    resizer.trim();
   }
+}
+
+/** Applies a plan to decoded pixels: RGB copies of the overview and each slice. */
+export function sliceDecoded(img: RgbImage, plan: SlicePlan): RgbImage[] {
+  const images: RgbImage[] = [];
+  forEachPiece(img, plan, (rgb, stride, box) => images.push(cropRgb({ rgb, width: stride, height: box.y + box.height }, box)));
   return images;
+}
+
+/** Applies a plan to decoded pixels: normalised channel-first float32 [3, H, W] per piece. */
+export function sliceDecodedPixels(img: RgbImage, plan: SlicePlan, norm: Normalization): Float32Array[] {
+  const pixels: Float32Array[] = [];
+  forEachPiece(img, plan, (rgb, stride, box) => pixels.push(normalizeRegion(rgb, stride, box, norm)));
+  return pixels;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -69,4 +98,17 @@ export async function prepareImage(bytes: Uint8Array, options: Partial<SliceOpti
   const decoded = await decodeImage(bytes, limits);
   const plan = planSlices(decoded.width, decoded.height, o);
   return { sha256: sha256Hex(bytes), format: decoded.format, plan, images: sliceDecoded(decoded, plan), decoded };
+}
+
+/**
+ * Decode + plan + normalised pixels (the service path): `pixels[k]` is float32 [3, H, W] of
+ * `images[k]`, whose `rgb` is empty (no RGB copies are made).
+ */
+export async function preparePixels(bytes: Uint8Array, options: Partial<SliceOptions>, limits: ImageLimits, norm: Normalization): Promise<PreparedImage & { pixels: Float32Array[] }> {
+  const o = validateSliceOptions(options, limits);
+  const decoded = await decodeImage(bytes, limits);
+  const plan = planSlices(decoded.width, decoded.height, o);
+  const pixels = sliceDecodedPixels(decoded, plan, norm);
+  const sizes = [plan.overview, ...plan.slices];
+  return { sha256: sha256Hex(bytes), format: decoded.format, plan, images: sizes.map((s) => ({ rgb: new Uint8Array(0), width: s.width, height: s.height })), pixels };
 }

@@ -27,6 +27,16 @@ const readDataUrl = (file: Blob): Promise<string> =>
 
 export function chatView(): HTMLElement {
   const model = h('select', { required: true, 'data-testid': 'model' });
+  // Token mode (MiniCPM-V 4.6): shown only for a model whose /v1/models entry lists downsample_modes.
+  const mode = h('select', { 'data-testid': 'downsample-mode' });
+  const modeField = field('Visual tokens', mode, '16x: 64 per 448² crop; 4x: 256 (finer detail, slower)');
+  const modesOf = new Map<string, string[]>();
+  const showModes = (): void => {
+    const modes = modesOf.get(model.value) ?? [];
+    mode.replaceChildren(...modes.map((m) => h('option', { value: m }, m)));
+    modeField.hidden = modes.length === 0;
+  };
+  model.addEventListener('change', showModes);
   const collection = h('input', { type: 'text', autocomplete: 'off', pattern: '[A-Za-z0-9_.\\-]{1,128}', 'data-testid': 'collection' });
   const k = h('input', { type: 'number', min: 1, max: 50, value: 4, inputmode: 'numeric' });
   const maxTokens = h('input', { type: 'number', min: 1, max: 4096, value: 64, inputmode: 'numeric' });
@@ -43,8 +53,12 @@ export function chatView(): HTMLElement {
   let history: Message[] = [];
   let controller: AbortController | null = null;
 
-  apiJson<{ data: Array<{ id: string }> }>('/v1/models')
-    .then((m) => model.replaceChildren(...m.data.map((x) => h('option', { value: x.id }, x.id))))
+  apiJson<{ data: Array<{ id: string; family?: string; downsample_modes?: string[] }> }>('/v1/models')
+    .then((m) => {
+      for (const x of m.data) modesOf.set(x.id, x.downsample_modes ?? []);
+      model.replaceChildren(...m.data.map((x) => h('option', { value: x.id }, x.family ? `${x.id} (MiniCPM-V ${x.family})` : x.id)));
+      showModes();
+    })
     .catch((err) => formStatus.replaceChildren(notice('error', `Cannot list models: ${describeError(err)}`)));
 
   async function addFiles(list: Iterable<File>): Promise<void> {
@@ -67,7 +81,7 @@ export function chatView(): HTMLElement {
         continue;
       }
       try {
-        const [dataUrl, plan] = await Promise.all([readDataUrl(file), fetchSlicePlan(file)]);
+        const [dataUrl, plan] = await Promise.all([readDataUrl(file), fetchSlicePlan(file, undefined, modeField.hidden ? undefined : mode.value)]);
         const a: Attachment = { name, dataUrl, ok: true };
         attachments.push(a);
         item.replaceChildren(await renderSlicePlan(dataUrl, plan, name), remove(a));
@@ -109,6 +123,7 @@ export function chatView(): HTMLElement {
       max_tokens: Number(maxTokens.value) || 64,
       ...(seed !== undefined && { seed }),
       ...(name && { collection: { name, k: Number(k.value) || 4 } }),
+      ...(!modeField.hidden && mode.value && { mm_processor_kwargs: { downsample_mode: mode.value } }),
     };
   }
 
@@ -189,6 +204,7 @@ export function chatView(): HTMLElement {
       field('Collection (optional)', collection, 'Ground the answer in a retrieval collection'),
       field('Passages (k)', k),
       field('Max tokens', maxTokens),
+      modeField,
     ),
     field('Question', question, 'Enter sends, Shift+Enter adds a line; paste images here'),
     field('Images', files, 'One or several; each shows how it is sliced and its visual-token cost'),

@@ -6,17 +6,25 @@ export interface SlicePlanJson {
   format?: string;
   maxSliceNums: number;
   scaleResolution: number;
-  overview: { width: number; height: number };
+  /** MiniCPM-V family of the served model ("2.6", "4.6"); older gateways omit it. */
+  family?: string;
+  /** 4.6 token mode ("16x" | "4x"); null for families with a fixed 64 tokens per image. */
+  mode?: string | null;
+  /** `tokens` per crop: 4.6 only (2.6 is 64 each). */
+  overview: { width: number; height: number; tokens?: number };
   grid: { cols: number; rows: number } | null;
   refine: { width: number; height: number } | null;
-  slices: Array<{ x: number; y: number; width: number; height: number }>;
+  slices: Array<{ x: number; y: number; width: number; height: number; tokens?: number }>;
   images: number;
   visualTokens: number;
 }
 
 /** Asks the gateway how it will slice these image bytes (header only; nothing is decoded). */
-export async function fetchSlicePlan(file: Blob, maxSliceNums?: number): Promise<SlicePlanJson> {
-  const q = maxSliceNums ? `?max_slice_nums=${maxSliceNums}` : '';
+export async function fetchSlicePlan(file: Blob, maxSliceNums?: number, downsampleMode?: string): Promise<SlicePlanJson> {
+  const params = new URLSearchParams();
+  if (maxSliceNums) params.set('max_slice_nums', String(maxSliceNums));
+  if (downsampleMode) params.set('downsample_mode', downsampleMode);
+  const q = params.toString() ? `?${params.toString()}` : '';
   const res = await api(`/v1/tessera/slice-plan${q}`, { method: 'POST', headers: { 'content-type': file.type || 'application/octet-stream' }, body: file });
   return (await res.json()) as SlicePlanJson;
 }
@@ -34,7 +42,8 @@ function loadImage(url: string): Promise<HTMLImageElement> {
 
 /**
  * The original with the slice grid drawn on it (slice boxes are in `refine` pixels, scaled back to
- * the original), the overview at its true aspect, and what it costs: images × 64 visual tokens.
+ * the original), the overview at its true aspect, and what it costs: images × 64 visual tokens for
+ * 2.6; for 4.6 each crop's own count in the plan's token mode (16x: (H/56)·(W/56), 4x: (H/28)·(W/28)).
  */
 export async function renderSlicePlan(url: string, plan: SlicePlanJson, name: string): Promise<HTMLElement> {
   const { width: W, height: H } = plan.source;
@@ -78,6 +87,8 @@ export async function renderSlicePlan(url: string, plan: SlicePlanJson, name: st
       h('strong', {}, name),
       ` ${W}×${H}${plan.format ? ` ${plan.format.toUpperCase()}` : ''}: overview + ${gridText} = ${plan.images} image${plan.images > 1 ? 's' : ''} → `,
       h('strong', { 'data-testid': 'visual-tokens' }, `${plan.visualTokens} visual tokens`),
+      plan.overview.tokens !== undefined ? ` (${[plan.overview.tokens, ...plan.slices.map((x) => x.tokens)].join(' + ')})` : '',
+      plan.mode ? h('span', {}, ' in mode ', h('strong', { 'data-testid': 'token-mode' }, plan.mode)) : '',
       ` (max_slice_nums ${plan.maxSliceNums})`,
     ),
   );

@@ -35,6 +35,7 @@ export function extraRoutes(deps: ExtraRouteDeps): Route[] {
       limits: { ...DEFAULT_IMAGE_LIMITS, maxBytes: deps.limits.maxImageBytes, maxSliceNums: deps.limits.maxSliceNums },
       slicing: { scaleResolution: c.sliceImageSize, maxSliceNums: c.maxSliceNums, patchSize: c.vision.patchSize },
       queryNum: deps.model.queryNum,
+      family: deps.model.family,
     }),
     staticFiles(deps.webDir || WEB_DIST_DIR),
   ];

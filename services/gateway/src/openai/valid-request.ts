@@ -54,5 +54,7 @@ export interface ValidChatRequest {
   tools?: ValidTools;
   /** MiniCPM-V slicing: at most this many slices per image (1 = overview only). */
   maxSliceNums?: number;
+  /** `mm_processor_kwargs.downsample_mode` (MiniCPM-V 4.6 token mode); checked against the served family downstream. */
+  downsampleMode?: string;
   user?: string;
 }

@@ -98,10 +98,18 @@ describe('validateChatRequest', () => {
     ['bad collection name', { ...ok, collection: { name: '../etc' } }, 'collection.name'],
     ['collection k above the limit', { ...ok, collection: { name: 'docs', k: 500 } }, 'collection.k'],
     ['max_slice_nums 0', { ...ok, max_slice_nums: 0 }, 'max_slice_nums'],
+    ['mm_processor_kwargs not an object', { ...ok, mm_processor_kwargs: '4x' }, 'mm_processor_kwargs'],
+    ['an unknown mm_processor_kwargs key', { ...ok, mm_processor_kwargs: { max_slice_nums: 4 } }, 'mm_processor_kwargs.max_slice_nums'],
+    ['downsample_mode not a string', { ...ok, mm_processor_kwargs: { downsample_mode: 4 } }, 'mm_processor_kwargs.downsample_mode'],
   ];
   it.each(cases)('rejects %s', (_name, body, field, code) => {
     const e = fails(body, field, code ?? 'INVALID_ARGUMENT');
     expect(e.message.length).toBeGreaterThan(5);
+  });
+
+  it('carries mm_processor_kwargs.downsample_mode (vLLM name) through', () => {
+    expect(validateChatRequest({ ...ok, mm_processor_kwargs: { downsample_mode: '4x' } }, DEFAULT_CHAT_LIMITS, MODELS).downsampleMode).toBe('4x');
+    expect(validateChatRequest(ok, DEFAULT_CHAT_LIMITS, MODELS).downsampleMode).toBeUndefined();
   });
 
   it('names the limit for too many images', () => {

@@ -57,8 +57,24 @@ export function validateChatRequest(body: unknown, limits: ChatLimits, knownMode
     includeUsage,
     ...(root.collection !== undefined && root.collection !== null && { collection: parseCollection(root.collection, limits) }),
     ...(root.max_slice_nums !== undefined && { maxSliceNums: int(root.max_slice_nums, 'max_slice_nums', 1, limits.maxSliceNums) }),
+    ...parseMmProcessorKwargs(root.mm_processor_kwargs),
     ...(typeof root.user === 'string' && { user: root.user }),
   };
+}
+
+/**
+ * vLLM's `mm_processor_kwargs`: only `downsample_mode` (MiniCPM-V 4.6: "16x" | "4x") is understood;
+ * whether the served model has that mode is checked where the model family is known (image pipeline).
+ * Any other key is refused by name rather than silently ignored: it would change nothing here.
+ */
+function parseMmProcessorKwargs(raw: unknown): { downsampleMode?: string } {
+  if (raw === undefined || raw === null) return {};
+  const o = asObject(raw, 'mm_processor_kwargs');
+  for (const k of Object.keys(o)) {
+    if (k !== 'downsample_mode') throw invalidArgument(`mm_processor_kwargs.${k}`, `mm_processor_kwargs.${k} is not supported (supported: downsample_mode)`, 'downsample_mode');
+  }
+  if (o.downsample_mode === undefined || o.downsample_mode === null) return {};
+  return { downsampleMode: str(o.downsample_mode, 'mm_processor_kwargs.downsample_mode') };
 }
 
 function parseSampling(root: Record<string, unknown>, limits: ChatLimits): ValidSampling {

@@ -1,4 +1,5 @@
 import { readManifest, Tokenizer, type Manifest } from '@tessera/model';
+import type { SlicingFamily } from '@tessera/vision';
 
 /** What the gateway knows about the served model: its public id, revision and tokenizer. */
 export interface ModelInfo {
@@ -7,6 +8,13 @@ export interface ModelInfo {
   manifest: Manifest;
   tokenizer: Tokenizer;
   queryNum: number;
+  /** MiniCPM-V family of the built model (manifest `family`; manifests before it are 2.6). */
+  family: SlicingFamily;
+}
+
+/** The family a manifest was built for: 4.6 has no resampler and per-request token modes. */
+export function manifestFamily(manifest: Manifest): SlicingFamily {
+  return (manifest as { family?: unknown }).family === '4.6' ? '4.6' : '2.6';
 }
 
 /**
@@ -21,5 +29,6 @@ export function loadModelInfo(modelDir: string, modelId: string): ModelInfo {
     manifest,
     tokenizer: Tokenizer.fromDir(modelDir),
     queryNum: manifest.config.resampler.queryNum,
+    family: manifestFamily(manifest),
   };
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
-import { planSlices, readImageHeader, slicePlanJson, validateSliceOptions, type ImageLimits, type SliceOptions } from '@tessera/vision';
+import { familySliceOptions, familySlicePlanJson, planSlices, readImageHeader, resolveTokenMode, validateSliceOptions, type ImageLimits, type SliceOptions, type SlicingFamily } from '@tessera/vision';
 import { readJsonBody } from '../http/read-body.js';
 import type { Route } from '../http/server.js';
 import type { ApiKeyStore } from '../tenancy/api-keys.js';
@@ -14,6 +14,8 @@ export interface SlicePlanRouteDeps {
   slicing: Pick<SliceOptions, 'scaleResolution' | 'maxSliceNums' | 'patchSize'>;
   /** Resampler queries per image (64 for MiniCPM-V 2.6): visual tokens = images × queryNum. */
   queryNum: number;
+  /** The served family (default 2.6). 4.6: 56-px sides, tokens per crop by `downsample_mode`. */
+  family?: SlicingFamily;
 }
 
 export const SLICE_PLAN_PATH = '/v1/tessera/slice-plan';
@@ -22,10 +24,11 @@ export const SLICE_PLAN_PATH = '/v1/tessera/slice-plan';
  * `POST /v1/tessera/slice-plan`: how the gateway will slice an image and what it costs in visual
  * tokens, from the one implementation the slicer uses (`planSlices`). Body: the image bytes
  * (`Content-Type: image/*` or `application/octet-stream`, header read only: no pixel is decoded) or
- * JSON `{width, height, max_slice_nums?}`; `?max_slice_nums=` for the bytes form.
- * Answer: `{source:{width,height}, format?, maxSliceNums, scaleResolution, overview, grid, refine,
- * slices, images, visualTokens}`; slice boxes are in `refine` pixels (scale by source/refine to draw
- * them on the original).
+ * JSON `{width, height, max_slice_nums?, downsample_mode?}`; `?max_slice_nums=` / `?downsample_mode=`
+ * for the bytes form. Answer: `{source:{width,height}, format?, maxSliceNums, scaleResolution, family,
+ * mode, overview, grid, refine, slices, images, visualTokens}`; slice boxes are in `refine` pixels
+ * (scale by source/refine to draw them on the original). For MiniCPM-V 4.6 the overview and every
+ * slice carry their own `tokens` and `mode` is "16x" (default) or "4x"; 2.6 has mode null.
  */
 export function slicePlanRoute(deps: SlicePlanRouteDeps): Route {
   return async (req, res, url) => {
@@ -37,6 +40,7 @@ export function slicePlanRoute(deps: SlicePlanRouteDeps): Route {
     let height: number;
     let format: string | undefined;
     let maxSliceNums: number | undefined;
+    let mode: string | undefined = url.searchParams.get('downsample_mode') ?? undefined;
     if (/^application\/json\b/.test(type)) {
       const body = await readJsonBody(req, 64 * 1024);
       if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -49,6 +53,10 @@ export function slicePlanRoute(deps: SlicePlanRouteDeps): Route {
         throw new TesseraError(ErrorCode.RESOURCE_EXHAUSTED, `image is ${width}×${height} = ${width * height} pixels, over the limit of ${deps.limits.maxPixels}`, { field: 'image', limit: `pixels <= ${deps.limits.maxPixels}` });
       }
       if (b.max_slice_nums !== undefined && b.max_slice_nums !== null) maxSliceNums = b.max_slice_nums as number;
+      if (b.downsample_mode !== undefined && b.downsample_mode !== null) {
+        if (typeof b.downsample_mode !== 'string') throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'downsample_mode must be a string ("16x" or "4x")', { field: 'downsample_mode' });
+        mode = b.downsample_mode;
+      }
     } else if (/^image\//.test(type) || type.startsWith('application/octet-stream') || type === '') {
       const bytes = await readBytes(req, deps.limits.maxBytes);
       const header = await readImageHeader(bytes, deps.limits);
@@ -58,14 +66,21 @@ export function slicePlanRoute(deps: SlicePlanRouteDeps): Route {
       req.resume();
       throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `Content-Type must be image/*, application/octet-stream or application/json, got ${type}`, { field: 'content-type' });
     }
-    const options = validateSliceOptions({ ...deps.slicing, ...(maxSliceNums !== undefined && { maxSliceNums }) }, deps.limits);
-    const plan = slicePlanJson(planSlices(width, height, options), deps.queryNum);
+    const family = deps.family ?? '2.6';
+    const tokenMode = resolveTokenMode(family, mode);
+    const options = validateSliceOptions(familySliceOptions(family, { ...deps.slicing, ...(maxSliceNums !== undefined && { maxSliceNums }) }), deps.limits);
+    const plan = familySlicePlanJson(planSlices(width, height, options), family, tokenMode, options.patchSize);
+    if (family === '2.6') {
+      // 2.6's documented shape: no per-crop token counts (every image is queryNum tokens).
+      plan.visualTokens = deps.queryNum * (1 + plan.slices.length);
+    }
     sendJson(res, 200, {
       source: { width, height },
       ...(format && { format }),
       maxSliceNums: options.maxSliceNums,
       scaleResolution: options.scaleResolution,
       ...plan,
+      ...(family === '2.6' && { overview: { width: plan.overview.width, height: plan.overview.height }, slices: plan.slices.map(({ tokens: _t, ...box }) => box) }),
       images: 1 + plan.slices.length,
     });
     return true;
