@@ -29,6 +29,14 @@ export interface ModelFeatures {
   toolCalls: boolean;
   /** Shown in the refusal, e.g. "MiniCPM-V 2.6". */
   familyName: string;
+  /** Why tool calls are unavailable, for the refusal. */
+  why?: string;
+}
+
+/** Tool-call support per served family: none renders tools yet (2.6's template has no tool format). */
+export function modelFeatures(family: string): ModelFeatures {
+  if (family === '4.6') return { toolCalls: false, familyName: 'MiniCPM-V 4.6', why: "Tessera's decoder does not render the 4.x tool-call template yet" };
+  return { toolCalls: false, familyName: 'MiniCPM-V 2.6', why: 'its chat template has no tool-call format' };
 }
 
 export const STRUCTURED_LIMITS = { maxSchemaBytes: 64 * 1024, maxTools: 64 } as const;
@@ -80,7 +88,7 @@ export function parseTools(rawTools: unknown, rawChoice: unknown, features: Mode
   }
   const choice = parseToolChoice(rawChoice, tools);
   if (tools.length > 0 && choice !== 'none' && !features.toolCalls) {
-    throw invalidArgument('tools', `model "${model}" (${features.familyName}) does not support tool calls: its chat template has no tool-call format. Remove "tools" (or set "tool_choice": "none"), or serve a model family with tool calls`);
+    throw invalidArgument('tools', `model "${model}" (${features.familyName}) does not support tool calls: ${features.why ?? 'no tool-call format'}. Remove "tools" (or set "tool_choice": "none")`);
   }
   return { tools, choice };
 }

@@ -1,9 +1,9 @@
 import { invalidArgument, TesseraError, ErrorCode } from '@tessera/runtime';
 import type { ChatLimits } from './limits.js';
-import { parseResponseFormat, parseTools, type ModelFeatures } from './response-format.js';
+import { modelFeatures, parseResponseFormat, parseTools, type ModelFeatures } from './response-format.js';
 
 /** Until a family's template renders tools, tools are refused (never silently ignored). */
-const NO_TOOL_CALLS: ModelFeatures = { toolCalls: false, familyName: 'MiniCPM-V 2.6' };
+const NO_TOOL_CALLS: ModelFeatures = modelFeatures('2.6');
 import type { ImageSource, Role, ValidChatRequest, ValidMessage, ValidPart, ValidSampling } from './valid-request.js';
 
 /**
