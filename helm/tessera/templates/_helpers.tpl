@@ -66,33 +66,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
-{{/* Name of the NATS dependency's objects (the nats chart's own fullname rule). */}}
-{{- define "tessera.natsFullname" -}}
-{{- if .Values.nats.fullnameOverride -}}
-{{- .Values.nats.fullnameOverride -}}
-{{- else if contains "nats" .Release.Name -}}
-{{- .Release.Name -}}
-{{- else -}}
-{{- printf "%s-nats" .Release.Name -}}
-{{- end -}}
-{{- end -}}
-
-{{/* NATS_URL: the dependency's client service, or externalNats.url. */}}
+{{/* NATS_URL: NATS is a prerequisite outside the release (externalNats.url). */}}
 {{- define "tessera.natsUrl" -}}
-{{- if .Values.nats.enabled -}}
-{{- printf "nats://%s.%s.svc.cluster.local:4222" (include "tessera.natsFullname" .) .Release.Namespace -}}
-{{- else -}}
-{{- required "externalNats.url is required when nats.enabled is false (e.g. nats://nats.messaging:4222)" .Values.externalNats.url -}}
-{{- end -}}
+{{- required "externalNats.url is required (e.g. nats://nats.messaging:4222)" .Values.externalNats.url -}}
 {{- end -}}
 
 {{/* host:port of the NATS monitoring endpoint (KEDA's natsServerMonitoringEndpoint, `tessera ctl`). */}}
 {{- define "tessera.natsMonitoringEndpoint" -}}
-{{- if .Values.nats.enabled -}}
-{{- printf "%s.%s.svc.cluster.local:8222" (include "tessera.natsFullname" .) .Release.Namespace -}}
-{{- else -}}
-{{- required "externalNats.monitoringEndpoint is required when nats.enabled is false (host:port of the 8222 monitoring port)" .Values.externalNats.monitoringEndpoint -}}
-{{- end -}}
+{{- required "externalNats.monitoringEndpoint is required (host:port of the 8222 monitoring port)" .Values.externalNats.monitoringEndpoint -}}
 {{- end -}}
 
 {{/* Image of one service; call with (dict "root" $ "name" "decoder" "svc" $svc "gpu" true). */}}
@@ -122,4 +103,26 @@ serves keda.sh/v1alpha1 (helm template: pass --api-versions keda.sh/v1alpha1), o
 {{- else -}}hpa
 {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/* Seconds of startup budget on the cold path: the sum of startupMaxSeconds of each enabled GPU
+     stage whose autoscaler may take it to zero replicas (KEDA minReplicas 0). */}}
+{{- define "tessera.coldPathSeconds" -}}
+{{- $root := . -}}
+{{- $catalog := include "tessera.catalog" . | fromYaml -}}
+{{- $total := 0 -}}
+{{- range $name := list "slicer" "resampler" "decoder" -}}
+{{- $svc := index $root.Values.services $name -}}
+{{- if and $svc.enabled (eq (include "tessera.autoscaler" (dict "root" $root "name" $name "svc" $svc "meta" (index $catalog $name) "gpu" true)) "keda") (eq (int $svc.autoscaling.minReplicas) 0) -}}
+{{- $total = add $total $svc.probes.startupMaxSeconds -}}
+{{- end -}}
+{{- end -}}
+{{- $total -}}
+{{- end -}}
+
+{{/* The gateway's request deadline: services.gateway.requestTimeoutSeconds, raised to cover a cold path. */}}
+{{- define "tessera.gatewayDeadlineSeconds" -}}
+{{- $cold := int (include "tessera.coldPathSeconds" .) -}}
+{{- $base := int .Values.services.gateway.requestTimeoutSeconds -}}
+{{- if gt $cold 0 -}}{{- max $base (add $cold 60) -}}{{- else -}}{{- $base -}}{{- end -}}
 {{- end -}}

@@ -1,21 +1,20 @@
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHART_DIR, chartCopyWithStubDependency, helm, type K8sObject, parseManifests, REPO_ROOT } from './helm-render.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CHART_DIR, helm, type K8sObject, parseManifests, REPO_ROOT } from './helm-render.js';
 import { validateManifest } from './manifest-validation.js';
 
 // helm/tessera rendered by the real helm (v4.1.4 from scripts/helm.sh) over the ci/ scenarios; every
 // object is checked against the Kubernetes and KEDA OpenAPI schemas offline (kubernetes-models).
+// The chart is rendered as it is in the repository: no stub dependency, no copy (NATS is a
+// prerequisite outside the chart, so there is nothing to stub).
 
 const NS = 'tessera';
-const EXTERNAL = ['--set', 'nats.enabled=false', '--set', 'externalNats.url=nats://nats:4222', '--set', 'externalNats.monitoringEndpoint=nats:8222'];
+const EXTERNAL = ['--set', 'externalNats.url=nats://nats:4222', '--set', 'externalNats.monitoringEndpoint=nats:8222'];
 const STAGES = ['slicer', 'resampler', 'decoder'] as const;
 
-let chart: { dir: string; cleanup(): void };
-beforeAll(() => {
-  chart = chartCopyWithStubDependency();
-});
-afterAll(() => chart?.cleanup());
+const chart = { dir: CHART_DIR };
 
 async function render(args: string[]): Promise<K8sObject[]> {
   const r = await helm(['template', 'r', chart.dir, '-n', NS, ...args]);
@@ -45,6 +44,25 @@ describe('values.yaml', () => {
       if (!lines[j]?.trim().startsWith('#')) undocumented.push(`${i + 1}: ${line.trim()}`);
     });
     expect(undocumented).toEqual([]);
+  });
+});
+
+describe('the README commands, exactly as written, with the defaults', () => {
+  it('`helm template rel helm/tessera` and `helm install tessera helm/tessera` (client dry run) render from the repository root', async () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8') + readFileSync(join(CHART_DIR, 'README.md'), 'utf8');
+    expect(readme).toContain('helm install tessera helm/tessera');
+    const run = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
+        execFile('bash', [join(REPO_ROOT, 'scripts/helm.sh'), ...args], { cwd: REPO_ROOT, maxBuffer: 32 << 20 }, (err, stdout, stderr) => done({ code: err ? 1 : 0, stdout, stderr })),
+      );
+    const template = await run(['template', 'rel', 'helm/tessera']);
+    expect(template.code, template.stderr).toBe(0);
+    const objs = parseManifests(template.stdout);
+    for (const o of objs) validateManifest(o);
+    expect(objs.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name).sort()).toEqual(['decoder', 'feedback', 'gateway', 'resampler', 'retrieval', 'slicer'].map((n) => `rel-tessera-${n}`));
+    const install = await run(['install', 'tessera', 'helm/tessera', '--dry-run=client']);
+    expect(install.code, install.stderr).toBe(0);
+    expect(install.stdout).toContain('NATS:           nats://nats:4222');
   });
 });
 
@@ -154,6 +172,38 @@ describe('helm template: GPU pool + KEDA (ci/gpu-keda.yaml)', () => {
   });
 });
 
+describe('helm template: one shared GPU, model copied per pod (ci/one-gpu-shared.yaml)', () => {
+  it('requests the time-sliced resource, sets runtime/priority classes, spreads replicas, copies the model in an init container', async () => {
+    const objs = await render(ciFile('one-gpu-shared.yaml'));
+    for (const s of STAGES) {
+      const pod = find(objs, 'Deployment', `r-tessera-${s}`).spec.template.spec;
+      expect(pod.containers[0].resources.limits['nvidia.com/gpu.shared']).toBe(1);
+      expect(pod.containers[0].resources.limits['nvidia.com/gpu']).toBeUndefined();
+      expect(pod.runtimeClassName).toBe('nvidia');
+      expect(pod.priorityClassName).toBe('tessera-serving');
+      expect(pod.topologySpreadConstraints.map((c: any) => c.topologyKey)).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+      const copy = pod.initContainers[0];
+      expect(copy.name).toBe('model-copy');
+      expect(env(copy).MODEL_SOURCE).toBe('s3:models/minicpm-v-2_6');
+      expect(copy.envFrom[0].secretRef.name).toBe('model-store-credentials');
+      expect(pod.volumes.find((v: any) => v.name === 'model').emptyDir.sizeLimit).toBe('24Gi');
+    }
+    const gw = find(objs, 'Deployment', 'r-tessera-gateway').spec.template.spec;
+    expect(gw.runtimeClassName).toBeUndefined();
+    expect(gw.initContainers).toBeUndefined();
+    expect(ofKind(objs, 'PersistentVolumeClaim').map((p) => p.metadata.name)).not.toContain('r-tessera-model');
+    // decoder kept warm: the cold path is slicer (300 s) + resampler (180 s) → deadline 540 s.
+    expect(env(gw.containers[0]).TESSERA_GATEWAY_REQUEST_TIMEOUT).toBe('540s');
+  });
+
+  it('scale from zero: the gateway deadline covers every zero-min stage, and stays at 120 s with HPAs', async () => {
+    const keda = await render(['--api-versions', 'keda.sh/v1alpha1']);
+    expect(env(find(keda, 'Deployment', 'r-tessera-gateway').spec.template.spec.containers[0]).TESSERA_GATEWAY_REQUEST_TIMEOUT).toBe('1140s');
+    const hpa = await render([]);
+    expect(env(find(hpa, 'Deployment', 'r-tessera-gateway').spec.template.spec.containers[0]).TESSERA_GATEWAY_REQUEST_TIMEOUT).toBe('120s');
+  });
+});
+
 describe('helm template: autoscaler choice', () => {
   const EXT = EXTERNAL;
   it('mode auto picks KEDA when the cluster serves keda.sh/v1alpha1 and an HPA (min >= 1) when it does not', async () => {
@@ -167,10 +217,10 @@ describe('helm template: autoscaler choice', () => {
     for (const h of hpas) expect(h.spec.minReplicas).toBe(1);
   });
 
-  it('bundled NATS (dependency): URLs point at <release>-nats in the namespace', async () => {
-    const objs = await render([...ciFile('bundled-nats.yaml'), '--api-versions', 'keda.sh/v1alpha1']);
-    expect(find(objs, 'ConfigMap', 'r-tessera-env').data.NATS_URL).toBe(`nats://r-nats.${NS}.svc.cluster.local:4222`);
-    expect(find(objs, 'ScaledObject', 'r-tessera-decoder').spec.triggers[0].metadata.natsServerMonitoringEndpoint).toBe(`r-nats.${NS}.svc.cluster.local:8222`);
+  it('default NATS: the prerequisite release "nats" in the same namespace', async () => {
+    const objs = await render(['--api-versions', 'keda.sh/v1alpha1']);
+    expect(find(objs, 'ConfigMap', 'r-tessera-env').data.NATS_URL).toBe('nats://nats:4222');
+    expect(find(objs, 'ScaledObject', 'r-tessera-decoder').spec.triggers[0].metadata.natsServerMonitoringEndpoint).toBe('nats:8222');
   });
 });
 
@@ -252,7 +302,8 @@ describe('values.schema.json rejects invalid values with a clear message', () =>
     ['string where a number belongs', ['--set-string', 'services.slicer.autoscaling.lagThreshold=lots'], /\/services\/slicer\/autoscaling\/lagThreshold': got string, want integer/],
     ['unknown autoscaling mode', ['--set', 'services.slicer.autoscaling.mode=fast'], /value must be one of 'auto', 'keda', 'hpa'/],
     ['two writers on a ReadWriteOnce store', ['--set', 'services.retrieval.replicas=3'], /\/services\/retrieval\/replicas': maximum: got 3, want 1/],
-    ['external NATS without a URL', ['--set', 'nats.enabled=false', '--set', 'externalNats.monitoringEndpoint=nats:8222'], /\/externalNats\/url': minLength: got 0, want 1/],
+    ['NATS without a URL', ['--set', 'externalNats.url='], /\/externalNats\/url': '' does not match pattern/],
+    ['the removed bundled-NATS switch', ['--set', 'nats.enabled=true'], /additional properties 'nats' not allowed/],
     ['image model without a reference', [...EXTERNAL, '--set', 'model.source=image'], /\/model\/image\/reference': minLength: got 0, want 1/],
     ['API key that is not a SHA-256', [...EXTERNAL, '--set', 'apiKeys.keysFile.keys[0].id=a', '--set', 'apiKeys.keysFile.keys[0].tenant=t', '--set', 'apiKeys.keysFile.keys[0].sha256=secret'], /sha256': '.*does not match pattern/],
     ['gRPC port out of range', [...EXTERNAL, '--set', 'services.gateway.grpcPort=70000'], /\/services\/gateway\/grpcPort': maximum: got 70,?000, want 65,?535/],

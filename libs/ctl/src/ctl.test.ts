@@ -6,7 +6,7 @@ import { startNatsServer, freePort, type NatsServerHandle } from '@tessera/testi
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCtl } from './ctl.js';
 import { clusterFromRender, FakeKubeApi, gpuPoolNodes } from './fake-kube-api.js';
-import { chartCopyWithStubDependency, helm, type K8sObject, parseManifests, REPO_ROOT } from './helm-render.js';
+import { CHART_DIR, helm, type K8sObject, parseManifests, REPO_ROOT } from './helm-render.js';
 
 // `tessera ctl` against a fake Kubernetes API server (no kube-apiserver can run here) seeded with the
 // chart's own rendered objects, and a real nats-server whose streams come from deploy/nats/.
@@ -21,14 +21,9 @@ let renderedKeda: K8sObject[];
 let renderedHpa: K8sObject[];
 
 async function render(valuesFile: string): Promise<K8sObject[]> {
-  const chart = chartCopyWithStubDependency();
-  try {
-    const r = await helm(['template', 'r', chart.dir, '-n', NS, '-f', join(chart.dir, 'ci', valuesFile)]);
-    if (r.code !== 0) throw new Error(r.stderr);
-    return parseManifests(r.stdout);
-  } finally {
-    chart.cleanup();
-  }
+  const r = await helm(['template', 'r', CHART_DIR, '-n', NS, '-f', join(CHART_DIR, 'ci', valuesFile)]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return parseManifests(r.stdout);
 }
 
 /** Fresh cluster state per test: KEDA scenario unless told otherwise. */

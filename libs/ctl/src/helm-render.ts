@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,21 +21,6 @@ export function helm(args: string[]): Promise<HelmResult> {
       done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
-}
-
-/**
- * A throwaway copy of the chart whose `nats` dependency is satisfied by an empty stub chart. The real
- * dependency (the official nats chart) needs `helm dependency update`, i.e. the network; helm refuses
- * to render a chart whose declared dependency is missing from charts/, even when its condition is
- * false. The stub renders nothing, so every object checked is the chart's own.
- */
-export function chartCopyWithStubDependency(): { dir: string; cleanup(): void } {
-  const root = mkdtempSync(join(tmpdir(), 'tessera-chart-'));
-  const dir = join(root, 'tessera');
-  cpSync(CHART_DIR, dir, { recursive: true, filter: (src) => !src.endsWith('.test.ts') && !src.includes(`${join(CHART_DIR, 'charts')}`) });
-  mkdirSync(join(dir, 'charts/nats'), { recursive: true });
-  writeFileSync(join(dir, 'charts/nats/Chart.yaml'), 'apiVersion: v2\nname: nats\nversion: 1.3.0\ndescription: test stub of the official nats chart\n');
-  return { dir, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 
 export interface K8sObject {

@@ -9,8 +9,10 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, 
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { toFloat32 as toF32 } from './checkpoint/dtype.js';
-import { readCheckpoint, SERVE_TIME_FILES, type Checkpoint } from './checkpoint/read-checkpoint.js';
-import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type Manifest, type StageManifest, type StageName } from './manifest.js';
+import { readAnyCheckpoint, SERVE_TIME_FILES, type AnyCheckpoint, type Checkpoint, type Checkpoint46 } from './checkpoint/read-checkpoint.js';
+import { stages46 } from './families/minicpmv4_6/stage-graphs.js';
+import { DEFAULT_MAX_CHUNK } from './onnx/hybrid-decoder-graph.js';
+import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type AnyManifest, type Manifest, type Manifest46, type StageManifest, type StageName } from './manifest.js';
 import { buildDecoderGraph } from './onnx/decoder-graph.js';
 import { buildEmbedGraph } from './onnx/embed-graph.js';
 import { GraphBuilder } from './onnx/graph-builder.js';
@@ -29,7 +31,7 @@ export interface BuildOptions {
    * caps a model at 2 GB; encoding a GB-sized proto in JS also doubles memory). Default 256 MiB; 0 forces external data everywhere.
    */
   externalDataThresholdBytes?: number;
-  onProgress?: (stage: StageName, done: number, total: number) => void;
+  onProgress?: (stage: string, done: number, total: number) => void;
   /**
    * Decoder weight format: fp32 (default), or weight-only int8/int4 (com.microsoft MatMulNBits, block
    * 32, symmetric) for its linears and lm_head — decode is memory-bound, so bytes/token drop 4–8×.
@@ -46,8 +48,88 @@ const GRAPHS: Array<[StageName, GraphFn, string]> = [
   ['decoder', buildDecoderGraph, 'llm.'],
 ];
 
-export async function buildModel(checkpointDir: string, outDir: string, opts: BuildOptions = {}): Promise<Manifest> {
-  const ckpt = readCheckpoint(checkpointDir);
+/** One stage: which tensors it reads, how to build it, whether the decoder weight format applies. */
+interface StagePlan {
+  stage: string;
+  reads: (name: string) => boolean;
+  build: (g: GraphBuilder, w: WeightSource) => void;
+  quantizable: boolean;
+}
+
+/** Builds a checkpoint of any family (dispatch on config.json) into `outDir`. */
+export async function buildModel(checkpointDir: string, outDir: string, opts: BuildOptions = {}): Promise<AnyManifest> {
+  const ckpt = readAnyCheckpoint(checkpointDir);
+  if (ckpt.family === '4.6') return buildModel46(ckpt, checkpointDir, outDir, opts);
+  const plans: StagePlan[] = GRAPHS.map(([stage, build, prefix]) => ({
+    stage,
+    reads: (n) => n.startsWith(prefix) && (stage !== 'decoder' || !n.startsWith('llm.model.embed_tokens.')),
+    build: (g, w) => build(g, ckpt.config, w),
+    quantizable: stage === 'decoder',
+  }));
+  return buildInto(ckpt, checkpointDir, outDir, opts, plans, (stages, revision) => ({
+    format: MANIFEST_FORMAT,
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    family: '2.6',
+    revision,
+    architecture: 'MiniCPMV',
+    version: ckpt.config.version,
+    precision: precisionOf(opts),
+    source: { checkpoint: checkpointDir, name: typeof ckpt.config.raw._name_or_path === 'string' ? ckpt.config.raw._name_or_path : null },
+    config: summarise(ckpt.config),
+    stages: stages as Record<StageName, StageManifest>,
+    files: [],
+  }));
+}
+
+const precisionOf = (opts: BuildOptions): Manifest['precision'] => (opts.decoderWeights && opts.decoderWeights !== 'fp32' ? `decoder-${opts.decoderWeights}` : 'fp32');
+
+function buildModel46(ckpt: Checkpoint46, checkpointDir: string, outDir: string, opts: BuildOptions): Promise<Manifest46> {
+  const c = ckpt.config;
+  const plans: StagePlan[] = stages46().map((s) => ({ stage: s.stage, reads: s.reads, build: (g, w) => s.build(g, c, w), quantizable: s.quantizable === true }));
+  return buildInto(ckpt, checkpointDir, outDir, opts, plans, (stages, revision) => ({
+    format: MANIFEST_FORMAT,
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    family: '4.6',
+    revision,
+    architecture: Array.isArray(c.raw.architectures) ? String(c.raw.architectures[0]) : 'MiniCPMV4_6ForConditionalGeneration',
+    precision: precisionOf(opts),
+    source: { checkpoint: checkpointDir, name: typeof c.raw._name_or_path === 'string' ? c.raw._name_or_path : null },
+    config: {
+      text: {
+        hiddenSize: c.text.hiddenSize,
+        numLayers: c.text.numLayers,
+        layerTypes: c.text.layerTypes,
+        numHeads: c.text.numHeads,
+        numKvHeads: c.text.numKvHeads,
+        headDim: c.text.headDim,
+        rotaryDim: c.text.rotaryDim,
+        ropeTheta: c.text.ropeTheta,
+        vocabSize: c.text.vocabSize,
+        intermediateSize: c.text.intermediateSize,
+        linearNumKeyHeads: c.text.linearNumKeyHeads,
+        linearNumValueHeads: c.text.linearNumValueHeads,
+        linearKeyHeadDim: c.text.linearKeyHeadDim,
+        linearValueHeadDim: c.text.linearValueHeadDim,
+        linearConvKernel: c.text.linearConvKernel,
+      },
+      vision: { hiddenSize: c.vision.vision.hiddenSize, numLayers: c.vision.vision.numLayers, numHeads: c.vision.vision.numHeads, patchSize: c.vision.vision.patchSize, positionsPerSide: c.vision.vision.positionsPerSide, insertLayerId: c.vision.insertLayerId },
+      downsampleMode: c.downsampleMode,
+      imageTokenId: c.imageTokenId,
+    },
+    decoder: { maxChunk: DEFAULT_MAX_CHUNK },
+    stages,
+    files: [],
+  }));
+}
+
+async function buildInto<M extends AnyManifest>(
+  ckpt: AnyCheckpoint,
+  checkpointDir: string,
+  outDir: string,
+  opts: BuildOptions,
+  plans: StagePlan[],
+  manifestOf: (stages: Record<string, StageManifest>, revision: string) => M,
+): Promise<M> {
   if (existsSync(outDir) && !opts.overwrite) {
     throw new TesseraError(ErrorCode.ALREADY_EXISTS, `output directory ${outDir} already exists (pass overwrite to replace it)`, { field: 'out', file: outDir });
   }
@@ -56,13 +138,13 @@ export async function buildModel(checkpointDir: string, outDir: string, opts: Bu
   try {
     const threshold = opts.externalDataThresholdBytes ?? 256 * 1024 ** 2;
     const tensorHashes = new Map<string, string>();
-    const stages = {} as Record<StageName, StageManifest>;
-    for (const [stage, build, prefix] of GRAPHS) {
-      const names = [...ckpt.tensors.keys()].filter((n) => n.startsWith(prefix) && (stage !== 'decoder' || !n.startsWith('llm.model.embed_tokens.')));
+    const stages: Record<string, StageManifest> = {};
+    for (const { stage, reads, build, quantizable } of plans) {
+      const names = [...ckpt.tensors.keys()].filter(reads);
       const fp32Bytes = names.reduce((a, n) => a + ckpt.tensors.get(n)!.shape.reduce((x, y) => x * y, 1) * 4, 0);
       const file = `${stage}.onnx`;
       const sink = new WeightSink(fp32Bytes > threshold ? join(tmp, `${file}.data`) : null);
-      const g = new GraphBuilder(`tessera_${stage}`, sink, stage === 'decoder' ? (opts.decoderWeights ?? 'fp32') : 'fp32');
+      const g = new GraphBuilder(`tessera_${stage}`, sink, quantizable ? (opts.decoderWeights ?? 'fp32') : 'fp32');
       let done = 0;
       const source: WeightSource = (name) => {
         const bytes = ckpt.tensorBytes(name);
@@ -71,13 +153,13 @@ export async function buildModel(checkpointDir: string, outDir: string, opts: Bu
         const e = ckpt.tensors.get(name)!;
         return toF32(bytes, e.dtype);
       };
-      build(g, ckpt.config, source);
+      build(g, source);
       sink.close();
-      g.save(join(tmp, file), `MiniCPM-V 2.6 ${stage} stage, built by tessera from ${basename(checkpointDir)}`);
+      g.save(join(tmp, file), `MiniCPM-V ${ckpt.family} ${stage} stage, built by tessera from ${basename(checkpointDir)}`);
       stages[stage] = { file, externalData: sink.dataFile, inputs: g.inputs, outputs: g.outputs, parameters: g.parameters, weightBytes: sink.bytes };
       await new Promise((r) => setImmediate(r));
     }
-    // Tensors no stage read (none for 2.6) still count towards the revision.
+    // Tensors no stage read (none for 2.6; the 4.6 vision tensors until its vision stage exists) still count towards the revision.
     for (const name of ckpt.tensors.keys()) if (!tensorHashes.has(name)) tensorHashes.set(name, createHash('sha256').update(ckpt.tensorBytes(name)).digest('hex'));
 
     const files: string[] = [];
@@ -87,18 +169,8 @@ export async function buildModel(checkpointDir: string, outDir: string, opts: Bu
         files.push(f);
       }
     }
-    const manifest: Manifest = {
-      format: MANIFEST_FORMAT,
-      formatVersion: MANIFEST_FORMAT_VERSION,
-      revision: revisionOf(ckpt, tensorHashes, checkpointDir),
-      architecture: 'MiniCPMV',
-      version: ckpt.config.version,
-      precision: opts.decoderWeights && opts.decoderWeights !== 'fp32' ? `decoder-${opts.decoderWeights}` : 'fp32',
-      source: { checkpoint: checkpointDir, name: typeof ckpt.config.raw._name_or_path === 'string' ? ckpt.config.raw._name_or_path : null },
-      config: summarise(ckpt.config),
-      stages,
-      files,
-    };
+    const manifest = manifestOf(stages, revisionOf(ckpt, tensorHashes, checkpointDir));
+    manifest.files = files;
     writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     if (existsSync(outDir)) rmSync(outDir, { recursive: true, force: true });
     renameSync(tmp, outDir);
@@ -109,7 +181,7 @@ export async function buildModel(checkpointDir: string, outDir: string, opts: Bu
   }
 }
 
-function revisionOf(ckpt: Checkpoint, hashes: Map<string, string>, dir: string): string {
+function revisionOf(ckpt: AnyCheckpoint | Checkpoint, hashes: Map<string, string>, dir: string): string {
   const h = createHash('sha256');
   for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json']) {
     h.update(f + '\0');

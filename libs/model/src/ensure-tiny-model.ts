@@ -10,10 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { buildModel } from './build-model.js';
 import { GENERATOR_VERSION, generateTinyCheckpoint } from './generate/generate-checkpoint.js';
 import type { Preset } from './generate/presets.js';
+import type { FamilyId } from './families/registry.js';
 
 /** Bump when the graphs change in a way that needs a rebuild. */
 export const GRAPH_VERSION = 1;
-export const presetModelTag = (preset: Preset): string => `${preset}-g${GENERATOR_VERSION}-b${GRAPH_VERSION}`;
+/** 4.6 models get their own graph version (the hybrid decoder changes independently of 2.6). */
+export const GRAPH_VERSION_46 = 1;
+export const presetModelTag = (preset: Preset, family: FamilyId = '2.6'): string =>
+  family === '2.6' ? `${preset}-g${GENERATOR_VERSION}-b${GRAPH_VERSION}` : `${preset}-v${family.replace('.', '')}-g${GENERATOR_VERSION}-b${GRAPH_VERSION_46}`;
 export const TINY_MODEL_TAG = presetModelTag('tiny');
 export const TINY_SEED = 0;
 
@@ -38,13 +42,18 @@ export function ensureTinyModelPaths(): Promise<TinyModelPaths> {
   return ensurePresetModelPaths('tiny');
 }
 
-/** Same for any preset (`bench`: ~420 M parameters, ~1 min to generate and build once). */
-export function ensurePresetModelPaths(preset: Preset): Promise<TinyModelPaths> {
+/** The tiny MiniCPM-V 4.6 model (hybrid decoder) and its checkpoint. */
+export function ensureTinyModel46Paths(): Promise<TinyModelPaths> {
+  return ensurePresetModelPaths('tiny', '4.6');
+}
+
+/** Same for any preset (`bench`: ~420 M parameters, ~1 min to generate and build once) and family. */
+export function ensurePresetModelPaths(preset: Preset, family: FamilyId = '2.6'): Promise<TinyModelPaths> {
   const root = modelCacheRoot();
-  const key = `${root}\0${preset}`;
+  const key = `${root}\0${preset}\0${family}`;
   let p = memo.get(key);
   if (!p) {
-    p = ensure(root, preset).catch((err) => {
+    p = ensure(root, preset, family).catch((err) => {
       memo.delete(key);
       throw err;
     });
@@ -55,8 +64,8 @@ export function ensurePresetModelPaths(preset: Preset): Promise<TinyModelPaths> 
 
 const ready = (paths: TinyModelPaths): boolean => existsSync(join(paths.model, 'manifest.json')) && existsSync(join(paths.checkpoint, 'config.json'));
 
-async function ensure(root: string, preset: Preset): Promise<TinyModelPaths> {
-  const tag = presetModelTag(preset);
+async function ensure(root: string, preset: Preset, family: FamilyId): Promise<TinyModelPaths> {
+  const tag = presetModelTag(preset, family);
   const paths = { model: join(root, tag), checkpoint: join(root, `${tag}-checkpoint`) };
   if (ready(paths)) return paths;
   mkdirSync(root, { recursive: true });
@@ -73,7 +82,7 @@ async function ensure(root: string, preset: Preset): Promise<TinyModelPaths> {
     if (!existsSync(join(paths.checkpoint, 'config.json'))) {
       const tmp = `${paths.checkpoint}.tmp-${process.pid}`;
       rmSync(tmp, { recursive: true, force: true });
-      await generateTinyCheckpoint(tmp, { preset, seed: TINY_SEED, shards: preset === 'tiny' ? 2 : 4 });
+      await generateTinyCheckpoint(tmp, { family, preset, seed: TINY_SEED, shards: preset === 'tiny' ? 2 : 4 });
       rmSync(paths.checkpoint, { recursive: true, force: true });
       renameSync(tmp, paths.checkpoint);
     }

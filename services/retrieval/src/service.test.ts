@@ -65,7 +65,7 @@ describe('RetrievalService over NATS and gRPC', () => {
   it('create → add documents → query with sources, over both transports', async () => {
     const created = await nats.createCollection({ name: 'kb', description: 'test', distance: retrievalV1.Distance.UNSPECIFIED, embeddingModel: '', dimension: 0, getOrCreate: false }, ACME);
     expect(created.created).toBe(true);
-    expect(created.collection).toMatchObject({ name: 'kb', distance: retrievalV1.Distance.COSINE, embeddingModel: 'hash-ngram-v1-256', dimension: 256 });
+    expect(created.collection).toMatchObject({ name: 'kb', distance: retrievalV1.Distance.COSINE, embeddingModel: 'hash-terms-v2-384', dimension: 384 });
     const add = await nats.addDocuments(
       {
         collection: 'kb',
@@ -80,7 +80,7 @@ describe('RetrievalService over NATS and gRPC', () => {
     );
     expect(add.job).toMatchObject({ state: retrievalV1.IngestionJob_State.SUCCEEDED, documentsDone: 2, chunksWritten: 2 });
     const q = await grpc.query({ collection: 'kb', query: { $case: 'text', text: 'highest mountain in Japan' }, k: 2, mode: retrievalV1.SearchMode.UNSPECIFIED, includeVectors: false, where: { year: { $gte: 2020 } } }, ACME);
-    expect(q.mode).toBe(retrievalV1.SearchMode.DENSE);
+    expect(q.mode).toBe(retrievalV1.SearchMode.HYBRID); // the server default for a text query
     expect(q.results[0]).toMatchObject({ id: 'fuji#0', metadata: { document_id: 'fuji', lang: 'en', year: 2020, chunk_index: 0 } });
     expect(q.results[0]!.relevance).toBeGreaterThan(q.results[1]!.relevance);
     const hyb = await nats.query({ collection: 'kb', query: { $case: 'text', text: 'Bosphorus' }, k: 1, mode: retrievalV1.SearchMode.HYBRID, includeVectors: false }, ACME);
@@ -88,7 +88,7 @@ describe('RetrievalService over NATS and gRPC', () => {
     expect((await nats.count({ collection: 'kb' }, ACME)).count).toBe(2);
     const got = await grpc.get({ collection: 'kb', ids: [], where: { lang: 'en' }, limit: 10, offset: 0, includeVectors: true }, ACME);
     expect(got.records.map((r) => r.id)).toEqual(['bosphorus#0', 'fuji#0']);
-    expect(got.records[0]!.vector).toHaveLength(256);
+    expect(got.records[0]!.vector).toHaveLength(384);
   });
 
   it('async ingestion: job id, then GetIngestionJob until done', async () => {
@@ -111,6 +111,16 @@ describe('RetrievalService over NATS and gRPC', () => {
     expect([e2.code, e2.details.field]).toEqual(['INVALID_ARGUMENT', 'vector']);
     const e3 = await failure(grpc.query({ collection: 'kb', query: { $case: 'text', text: 'x' }, k: 1, mode: 0, includeVectors: false, where: { lang: { $like: 'e%' } } }, ACME));
     expect([e3.code, e3.details.field]).toEqual(['INVALID_ARGUMENT', 'where.lang.$like']);
+    // Bad queries name the field: blank text, an over-long text, a metadata field no record has,
+    // an unknown collection.
+    const blank = await failure(nats.query({ collection: 'kb', query: { $case: 'text', text: ' \n\t ' }, k: 1, mode: 0, includeVectors: false }, ACME));
+    expect([blank.code, blank.details.field]).toEqual(['INVALID_ARGUMENT', 'text']);
+    const long = await failure(grpc.query({ collection: 'kb', query: { $case: 'text', text: 'x'.repeat(100_000) }, k: 1, mode: 0, includeVectors: false }, ACME));
+    expect([long.code, long.details.field, long.details.limit]).toEqual(['INVALID_ARGUMENT', 'text', '<= 4096 characters']);
+    const field = await failure(nats.query({ collection: 'kb', query: { $case: 'text', text: 'x' }, k: 1, mode: retrievalV1.SearchMode.LEXICAL, includeVectors: false, where: { langg: 'en' } }, ACME));
+    expect([field.code, field.details.field]).toEqual(['INVALID_ARGUMENT', 'where.langg']);
+    const coll = await failure(nats.query({ collection: 'nope', query: { $case: 'text', text: 'x' }, k: 1, mode: 0, includeVectors: false }, ACME));
+    expect([coll.code, coll.details.field]).toEqual(['NOT_FOUND', 'collection']);
     const e4 = await failure(nats.count({ collection: 'kb' }, GLOBEX));
     expect(e4.code).toBe('NOT_FOUND');
     const e5 = await failure(nats.addDocuments({ collection: 'kb', documents: [{ id: 'e', text: '', metadata: {} }], async: false }, ACME));

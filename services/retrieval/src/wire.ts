@@ -3,6 +3,7 @@ import { commonV1, retrievalV1 } from '@tessera/contracts';
 import { ErrorCode, invalidArgument } from '@tessera/runtime';
 import type { QueryInput, SearchMode, SplitInput } from './engine/retrieval-engine.js';
 import type { IngestionJob } from './ingest/jobs.js';
+import type { FusionMethod } from './query/fusion.js';
 import type { CollectionInfo, Distance, Metadata, StoredRecord } from './store/vector-store.js';
 
 const { Distance: D, SearchMode: M, SplitOptions_Strategy: S, IngestionJob_State: J } = retrievalV1;
@@ -25,13 +26,26 @@ export function distanceToWire(d: Distance): retrievalV1.Distance {
   return d === 'l2' ? D.L2 : d === 'ip' ? D.INNER_PRODUCT : D.COSINE;
 }
 
-const MODES: Record<number, SearchMode> = { [M.UNSPECIFIED]: 'dense', [M.DENSE]: 'dense', [M.MMR]: 'mmr', [M.HYBRID]: 'hybrid', [M.LEXICAL]: 'lexical' };
+const MODES: Record<number, SearchMode | 'default'> = { [M.UNSPECIFIED]: 'default', [M.DENSE]: 'dense', [M.MMR]: 'mmr', [M.HYBRID]: 'hybrid', [M.LEXICAL]: 'lexical' };
 const MODES_OUT: Record<SearchMode, retrievalV1.SearchMode> = { dense: M.DENSE, mmr: M.MMR, hybrid: M.HYBRID, lexical: M.LEXICAL };
 
-export function modeFromWire(m: retrievalV1.SearchMode): SearchMode {
+/** undefined = the server's default mode. */
+export function modeFromWire(m: retrievalV1.SearchMode): SearchMode | undefined {
   const mode = MODES[m];
   if (!mode) throw invalidArgument('mode', `unknown search mode ${m}`);
-  return mode;
+  return mode === 'default' ? undefined : mode;
+}
+
+const FUSIONS: Record<number, FusionMethod | 'default'> = {
+  [retrievalV1.FusionMethod.UNSPECIFIED]: 'default',
+  [retrievalV1.FusionMethod.RRF]: 'rrf',
+  [retrievalV1.FusionMethod.SCORE]: 'score',
+};
+
+function fusionFromWire(f: retrievalV1.FusionMethod): FusionMethod | undefined {
+  const m = FUSIONS[f];
+  if (!m) throw invalidArgument('hybrid.fusion', `unknown fusion method ${f}`);
+  return m === 'default' ? undefined : m;
 }
 
 export const modeToWire = (m: SearchMode): retrievalV1.SearchMode => MODES_OUT[m];
@@ -83,13 +97,14 @@ export function queryFromWire(req: retrievalV1.QueryRequest): QueryInput {
     where: req.where,
     whereDocument: req.whereDocument,
     ...(req.scoreThreshold !== undefined && { scoreThreshold: req.scoreThreshold }),
-    mode: modeFromWire(req.mode),
+    ...(modeFromWire(req.mode) && { mode: modeFromWire(req.mode) }),
     ...(req.mmr && { mmr: { ...(req.mmr.fetchK > 0 && { fetchK: req.mmr.fetchK }), ...(req.mmr.lambda !== undefined && { lambda: req.mmr.lambda }) } }),
     ...(req.hybrid && {
       hybrid: {
         ...(req.hybrid.rrfK > 0 && { rrfK: req.hybrid.rrfK }),
         ...(req.hybrid.denseWeight !== undefined && { denseWeight: req.hybrid.denseWeight }),
         ...(req.hybrid.fetchK > 0 && { fetchK: req.hybrid.fetchK }),
+        ...(fusionFromWire(req.hybrid.fusion) && { fusion: fusionFromWire(req.hybrid.fusion) }),
       },
     }),
     includeVectors: req.includeVectors,

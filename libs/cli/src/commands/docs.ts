@@ -2,7 +2,7 @@
  * `tessera docs` — document ingestion and search against the retrieval service over NATS.
  *   tessera docs add COLLECTION FILE… [--tenant T] [--nats URL] [--create] [--chunk-size N]
  *                    [--chunk-overlap N] [--strategy recursive|sentence|none] [--locale L]
- *   tessera docs query COLLECTION TEXT [--k N] [--mode dense|mmr|hybrid|lexical] [--where JSON]
+ *   tessera docs query COLLECTION TEXT [--k N] [--mode default|dense|mmr|hybrid|lexical] [--where JSON]
  * Files are .txt, .md/.markdown or .html/.htm (others: sniffed, HTML or text). Each file is one
  * document whose id is its path; re-adding a file replaces its chunks. Large ingests are sent in
  * batches as asynchronous jobs and polled (GetIngestionJob) to drive the progress bar.
@@ -20,7 +20,7 @@ export const summary = 'ingest files into a retrieval collection (add) or search
 
 const USAGE = `usage:
   tessera docs add COLLECTION FILE... [--tenant T] [--nats URL] [--create] [--chunk-size N] [--chunk-overlap N] [--strategy recursive|sentence|none] [--locale L]
-  tessera docs query COLLECTION TEXT [--tenant T] [--nats URL] [--k N] [--mode dense|mmr|hybrid|lexical] [--where JSON]`;
+  tessera docs query COLLECTION TEXT [--tenant T] [--nats URL] [--k N] [--mode default|dense|mmr|hybrid|lexical] [--where JSON]`;
 
 /** Stay well under NATS max_payload (1 MiB) and the service's per-request limits (256 docs, 1 MiB). */
 const BATCH_BYTES = 512 * 1024;
@@ -33,6 +33,8 @@ const STRATEGY: Record<string, retrievalV1.SplitOptions_Strategy> = {
   none: retrievalV1.SplitOptions_Strategy.NONE,
 };
 const MODE: Record<string, retrievalV1.SearchMode> = {
+  // The service's default (hybrid unless configured otherwise; services/retrieval README).
+  default: retrievalV1.SearchMode.UNSPECIFIED,
   dense: retrievalV1.SearchMode.DENSE,
   mmr: retrievalV1.SearchMode.MMR,
   hybrid: retrievalV1.SearchMode.HYBRID,
@@ -64,7 +66,7 @@ export async function run(argv: string[], out: NodeJS.WriteStream = process.stdo
       strategy: { type: 'string', default: 'recursive' },
       locale: { type: 'string', default: '' },
       k: { type: 'string', default: '4' },
-      mode: { type: 'string', default: 'dense' },
+      mode: { type: 'string', default: 'default' },
       where: { type: 'string' },
       timeout: { type: 'string', default: '120000' },
       help: { type: 'boolean', short: 'h', default: false },

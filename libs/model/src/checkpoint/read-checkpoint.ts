@@ -8,10 +8,13 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { validateTokenizerJson } from '../tokenizer/tokenizer.js';
+import { parseConfig46, type MiniCPMV46Config } from '../families/minicpmv4_6/config.js';
+import { expectedTensors46 } from '../families/minicpmv4_6/tensors.js';
+import { detectFamily, type FamilyId } from '../families/registry.js';
 import { parseConfig, type MiniCPMVConfig } from './config.js';
 import { DTYPE_BYTES, toFloat32 } from './dtype.js';
 import { readSafetensorsHeader, readTensorBytes, type SafetensorsEntry } from './safetensors.js';
-import { expectedTensors, numel, type Part } from './tensor-inventory.js';
+import { expectedTensors, numel, type ExpectedTensor, type Part } from './tensor-inventory.js';
 
 export interface PartStats {
   parameters: number;
@@ -26,7 +29,7 @@ export interface Checkpoint {
   tensors: ReadonlyMap<string, SafetensorsEntry>;
   /** Safetensors files in read order. */
   weightFiles: string[];
-  parts: Readonly<Record<Part, PartStats>>;
+  parts: Readonly<Record<'vpm' | 'resampler' | 'llm', PartStats>>;
   /** Reads one tensor's bytes and widens them to float32. */
   tensor(name: string): Float32Array;
   /** Raw stored bytes of one tensor (hashing, copying). */
@@ -66,11 +69,47 @@ function listWeightFiles(dir: string): { files: string[]; weightMap?: Record<str
 
 export function readCheckpoint(dir: string): Checkpoint {
   if (!existsSync(dir)) throw new TesseraError(ErrorCode.NOT_FOUND, `checkpoint directory ${dir} does not exist`, { field: 'checkpoint', file: dir });
-  const config = parseConfig(readJson(join(dir, 'config.json'), 'config.json'), join(dir, 'config.json'));
+  const cfgPath = join(dir, 'config.json');
+  const raw = readJson(cfgPath, 'config.json');
+  const family = detectFamily(raw, cfgPath);
+  if (family.id !== '2.6') {
+    throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `${cfgPath}: model_type ${JSON.stringify((raw as { model_type?: unknown }).model_type)} is ${family.name}; this caller reads 2.6 checkpoints only (use readAnyCheckpoint)`, { field: 'model_type', file: cfgPath });
+  }
+  const config = parseConfig(raw, cfgPath);
+  checkServeFiles(dir, '2.6');
+  const t = openTensors(dir, expectedTensors(config), ['vpm', 'resampler', 'llm']);
+  return { dir, config, ...t } as Checkpoint;
+}
+
+/** A MiniCPM-V 4.6 checkpoint: same lazy tensor access, the 4.6 config and parts (vpm = tower + mergers, llm). */
+export interface Checkpoint46 extends Omit<Checkpoint, 'config' | 'parts'> {
+  family: '4.6';
+  config: MiniCPMV46Config;
+  parts: Readonly<Record<'vpm' | 'llm', PartStats>>;
+}
+export type AnyCheckpoint = (Checkpoint & { family: '2.6' }) | Checkpoint46;
+
+/** Reads a checkpoint of any supported family (dispatch on config.json, families/registry.ts). */
+export function readAnyCheckpoint(dir: string): AnyCheckpoint {
+  if (!existsSync(dir)) throw new TesseraError(ErrorCode.NOT_FOUND, `checkpoint directory ${dir} does not exist`, { field: 'checkpoint', file: dir });
+  const cfgPath = join(dir, 'config.json');
+  const raw = readJson(cfgPath, 'config.json');
+  const family = detectFamily(raw, cfgPath);
+  if (family.id === '2.6') return { ...readCheckpoint(dir), family: '2.6' };
+  const config = parseConfig46(raw, cfgPath);
+  checkServeFiles(dir, '4.6');
+  const t = openTensors(dir, expectedTensors46(config), ['vpm', 'llm']);
+  return { dir, family: '4.6', config, ...t } as Checkpoint46;
+}
+
+function checkServeFiles(dir: string, family: FamilyId): void {
   readJson(join(dir, 'preprocessor_config.json'), 'preprocessor_config.json');
   readJson(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json');
-  validateTokenizerJson(readJson(join(dir, 'tokenizer.json'), 'tokenizer.json'), join(dir, 'tokenizer.json'));
+  validateTokenizerJson(readJson(join(dir, 'tokenizer.json'), 'tokenizer.json'), join(dir, 'tokenizer.json'), family);
+}
 
+/** Headers of every weight file; checks each expected tensor's presence and shape; lazy readers. */
+function openTensors(dir: string, expected: ExpectedTensor[], partNames: Part[]): Pick<Checkpoint, 'tensors' | 'weightFiles' | 'tensor' | 'tensorBytes'> & { parts: Record<string, PartStats> } {
   const { files, weightMap } = listWeightFiles(dir);
   const all = new Map<string, SafetensorsEntry>();
   for (const f of files) {
@@ -84,8 +123,8 @@ export function readCheckpoint(dir: string): Checkpoint {
   }
 
   const tensors = new Map<string, SafetensorsEntry>();
-  const parts: Record<Part, PartStats> = { vpm: { parameters: 0, bytes: 0, tensors: 0 }, resampler: { parameters: 0, bytes: 0, tensors: 0 }, llm: { parameters: 0, bytes: 0, tensors: 0 } };
-  for (const t of expectedTensors(config)) {
+  const parts: Record<string, PartStats> = Object.fromEntries(partNames.map((p) => [p, { parameters: 0, bytes: 0, tensors: 0 }]));
+  for (const t of expected) {
     const e = all.get(t.name);
     if (!e) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `${dir}: tensor ${t.name} is missing (expected shape ${JSON.stringify(t.shape)} from config.json)`, { field: t.name, file: dir });
     if (e.shape.length !== t.shape.length || e.shape.some((d, i) => d !== t.shape[i])) {
@@ -104,8 +143,6 @@ export function readCheckpoint(dir: string): Checkpoint {
     return e;
   };
   return {
-    dir,
-    config,
     tensors,
     weightFiles: files.map((f) => join(dir, f)),
     parts,

@@ -5,13 +5,19 @@
  */
 import type { MiniCPMVConfig } from './config.js';
 
+/** 2.6: vpm / resampler / llm; 4.6: vpm (tower + both mergers) / llm. */
 export type Part = 'vpm' | 'resampler' | 'llm';
 export interface ExpectedTensor {
   name: string;
   shape: number[];
   part: Part;
-  /** How the generator initialises it: 'one' = LayerNorm/RMSNorm weights (≈1), 'zero'-centred small otherwise. */
-  init: 'norm' | 'bias' | 'weight' | 'embed';
+  /**
+   * How the generator initialises it: 'norm' ≈ 1 ± 0.1 (LayerNorm / plain RMSNorm weights), 'normZero'
+   * 0 ± 0.1 (Qwen3.5's zero-centred (1 + w) RMSNorms), 'bias' small, 'weight' std 1/√fan_in, 'embed' std 1,
+   * 'alog' Gated DeltaNet A_log in [ln 0.05, 0] (per-token decay exp(g) mostly in 0.3…0.99, so state
+   * carries across chunks and the recurrence is actually tested).
+   */
+  init: 'norm' | 'normZero' | 'bias' | 'weight' | 'embed' | 'alog';
 }
 
 export function expectedTensors(cfg: MiniCPMVConfig): ExpectedTensor[] {

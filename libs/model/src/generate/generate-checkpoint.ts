@@ -6,6 +6,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../checkpoint/config.js';
+import { parseConfig46 } from '../families/minicpmv4_6/config.js';
+import { GENERATION_CONFIG_46, PREPROCESSOR_CONFIG_46, configJson46 } from '../families/minicpmv4_6/presets.js';
+import { expectedTensors46 } from '../families/minicpmv4_6/tensors.js';
+import { buildMiniCPMV46TokenizerFiles } from '../families/minicpmv4_6/tokenizer-files.js';
+import type { FamilyId } from '../families/registry.js';
 import { writeSafetensors, type TensorToWrite } from '../checkpoint/safetensors.js';
 import { expectedTensors, numel, type ExpectedTensor } from '../checkpoint/tensor-inventory.js';
 import { buildMiniCPMVTokenizerFiles } from '../tokenizer/tokenizer-files.js';
@@ -16,6 +21,8 @@ import { Rng, hashString } from './prng.js';
 export const GENERATOR_VERSION = 3;
 
 export interface GenerateOptions {
+  /** Model family (default 2.6): which config keys, tensor names and tokenizer to write. */
+  family?: FamilyId;
   preset?: Preset;
   seed?: number;
   /** 1 → a single `model.safetensors`; ≥2 → `model-0000k-of-0000n.safetensors` + index (default 2). */
@@ -26,6 +33,7 @@ export interface GenerateOptions {
 
 export interface GeneratedCheckpoint {
   dir: string;
+  family: FamilyId;
   preset: Preset;
   seed: number;
   parameters: number;
@@ -40,12 +48,16 @@ export function tensorValues(t: ExpectedTensor, seed: number): Uint8Array {
   // Scales keep activations O(1) through the tiny nets so numeric parity tests are discriminating:
   // linear weights std 1/√fan_in, norms 1 ± 0.1, biases std 0.02, embeddings std 1. Values are
   // uniform with that std (√3·σ half-width): 4× cheaper than Box–Muller for the 39 M vocabulary values.
-  const lmHead = t.name === 'llm.lm_head.weight';
-  const std = t.init === 'weight' || lmHead ? 1 / Math.sqrt(fanIn) : t.init === 'bias' ? 0.02 : t.init === 'norm' ? 0.1 : 1;
+  const lmHead = t.name === 'llm.lm_head.weight' || t.name === 'lm_head.weight';
+  const std = t.init === 'weight' || lmHead ? 1 / Math.sqrt(fanIn) : t.init === 'bias' ? 0.02 : t.init === 'norm' || t.init === 'normZero' ? 0.1 : 1;
   const half = Math.sqrt(3) * std;
   const offset = t.init === 'norm' ? 1 : 0;
   const f = new Float32Array(n);
-  for (let i = 0; i < n; i++) f[i] = offset + half * (2 * rng.next() - 1);
+  if (t.init === 'alog') {
+    for (let i = 0; i < n; i++) f[i] = Math.log(0.05) * rng.next();
+  } else {
+    for (let i = 0; i < n; i++) f[i] = offset + half * (2 * rng.next() - 1);
+  }
   // float32 → bf16, round to nearest even (NaN cannot occur here).
   const u = new Uint32Array(f.buffer);
   const out = new Uint16Array(n);
@@ -60,16 +72,16 @@ export async function generateTinyCheckpoint(outDir: string, opts: GenerateOptio
   const preset = opts.preset ?? 'tiny';
   const seed = opts.seed ?? 0;
   const shards = Math.max(1, opts.shards ?? 2);
-  const config = configJson(preset);
-  const cfg = parseConfig(config);
-  const tensors = expectedTensors(cfg);
+  const family = opts.family ?? '2.6';
+  const config = family === '4.6' ? configJson46(preset) : configJson(preset);
+  const tensors = family === '4.6' ? expectedTensors46(parseConfig46(config)) : expectedTensors(parseConfig(config));
   mkdirSync(outDir, { recursive: true });
 
-  const files = buildMiniCPMVTokenizerFiles();
+  const files = family === '4.6' ? buildMiniCPMV46TokenizerFiles() : buildMiniCPMVTokenizerFiles();
   for (const [name, text] of Object.entries(files)) writeFileSync(join(outDir, name), text);
   writeFileSync(join(outDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  writeFileSync(join(outDir, 'generation_config.json'), JSON.stringify(GENERATION_CONFIG, null, 2) + '\n');
-  writeFileSync(join(outDir, 'preprocessor_config.json'), JSON.stringify(PREPROCESSOR_CONFIG, null, 2) + '\n');
+  writeFileSync(join(outDir, 'generation_config.json'), JSON.stringify(family === '4.6' ? GENERATION_CONFIG_46 : GENERATION_CONFIG, null, 2) + '\n');
+  writeFileSync(join(outDir, 'preprocessor_config.json'), JSON.stringify(family === '4.6' ? PREPROCESSOR_CONFIG_46 : PREPROCESSOR_CONFIG, null, 2) + '\n');
 
   // Split by bytes into `shards` roughly equal groups, in inventory order (llm last, like the real
   // checkpoint puts lm_head + vpm + resampler together only by accident of size; order is irrelevant).
@@ -106,5 +118,5 @@ export async function generateTinyCheckpoint(outDir: string, opts: GenerateOptio
     const index = { metadata: { total_size: total }, weight_map: Object.fromEntries(Object.entries(weightMap).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
     writeFileSync(join(outDir, 'model.safetensors.index.json'), JSON.stringify(index, null, 2) + '\n');
   }
-  return { dir: outDir, preset, seed, parameters: total / 2, bytes: total };
+  return { dir: outDir, family, preset, seed, parameters: total / 2, bytes: total };
 }

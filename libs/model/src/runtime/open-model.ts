@@ -51,7 +51,7 @@ export async function openModel(dir: string, runtimeOpts: RuntimeOptions = {}): 
     },
     vision: new VisionStage(sessions.vision, config, visionBatch),
     resampler: new ResamplerStage(sessions.resampler, config),
-    embed: new EmbedStage(sessions.embed, config),
+    embed: new EmbedStage(sessions.embed, config.llm.vocabSize),
     decoder: new DecoderStage(sessions.decoder, config),
     async load(stages = ['vision', 'resampler', 'embed', 'decoder']) {
       await Promise.all(stages.map((s) => sessions[s].load()));

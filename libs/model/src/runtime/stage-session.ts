@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
-import type { StageManifest, StageName } from '../manifest.js';
+import type { StageManifest } from '../manifest.js';
 import { sessionOptions, type RuntimeOptions } from './runtime-options.js';
 
 export type Feeds = Record<string, ort.Tensor>;
@@ -11,7 +11,7 @@ export class StageSession {
   private pending: Promise<ort.InferenceSession> | null = null;
 
   constructor(
-    readonly name: StageName,
+    readonly name: string,
     readonly dir: string,
     readonly manifest: StageManifest,
     private readonly opts: RuntimeOptions,

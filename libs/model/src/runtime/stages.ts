@@ -135,14 +135,14 @@ export class ResamplerStage {
 export class EmbedStage {
   constructor(
     readonly session: StageSession,
-    private readonly cfg: MiniCPMVConfig,
+    private readonly vocabSize: number,
   ) {}
 
   /** input_ids [batch, seq] → inputs_embeds [batch, seq, hidden]. */
   async run(inputIds: ArrayLike<number | bigint>, dims: [number, number]): Promise<Float32Array> {
     checkLength('input_ids', inputIds.length, dims[0] * dims[1]);
     const ids = toI64(inputIds);
-    const V = BigInt(this.cfg.llm.vocabSize);
+    const V = BigInt(this.vocabSize);
     for (let i = 0; i < ids.length; i++) {
       if (ids[i] < 0n || ids[i] >= V) throw new RangeError(`input_ids[${i}] = ${ids[i]} is outside the vocabulary [0, ${V})`);
     }

@@ -43,8 +43,26 @@ export const REQUIRED_SPECIALS = {
   imageIdEnd: '</image_id>',
   unk: '<unk>',
 } as const;
-export type SpecialName = keyof typeof REQUIRED_SPECIALS;
-export type SpecialTokenIds = Record<SpecialName | 'newline', number>;
+/** MiniCPM-V 4.6: the image placeholder is `<|image_pad|>`; there is no `<unk>`. */
+export const REQUIRED_SPECIALS_4_6 = {
+  endOfText: '<|endoftext|>',
+  imStart: '<|im_start|>',
+  imEnd: '<|im_end|>',
+  image: '<image>',
+  imageEnd: '</image>',
+  slice: '<slice>',
+  sliceEnd: '</slice>',
+  imageId: '<image_id>',
+  imageIdEnd: '</image_id>',
+  imagePad: '<|image_pad|>',
+} as const;
+export type SpecialName = keyof typeof REQUIRED_SPECIALS | keyof typeof REQUIRED_SPECIALS_4_6;
+type Common = Exclude<SpecialName, 'unk' | 'imagePad'>;
+/**
+ * Ids by name. `placeholder` is the per-visual-token placeholder of the family (2.6 `<unk>`, 4.6
+ * `<|image_pad|>`); `unk` exists for 2.6 only, `imagePad` for 4.6 only.
+ */
+export type SpecialTokenIds = Record<Common | 'newline' | 'placeholder', number> & { unk?: number; imagePad?: number };
 
 /** ChatML as MiniCPM-V 2.6 uses it: a default system turn when the first message is not `system`. */
 export const CHAT_TEMPLATE_2_6 =

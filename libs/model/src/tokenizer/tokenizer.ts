@@ -6,14 +6,28 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Template } from '@huggingface/jinja';
 import { TokenizerLoader } from '@lenml/tokenizers';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
-import { DEFAULT_SYSTEM_PROMPT, REQUIRED_SPECIALS, type SpecialName, type SpecialTokenIds } from './special-tokens.js';
+import { detectFamily, type FamilyId } from '../families/registry.js';
+import { REQUIRED_SPECIALS, REQUIRED_SPECIALS_4_6, type SpecialName, type SpecialTokenIds } from './special-tokens.js';
 
+/** Content is a string, or (4.6-style templates) a list of text / image items. */
+export type ChatContentItem = { type: 'text'; text: string } | { type: 'image' } | { type: 'image_url' } | { type: 'video' };
 export interface ChatMessage {
   role: string;
-  content: string;
+  content: string | ChatContentItem[];
 }
+
+export interface ChatTemplateOptions {
+  addGenerationPrompt?: boolean;
+  /** Passed to the template as `enable_thinking` when set (Qwen3.5-style templates read it). */
+  enableThinking?: boolean;
+  /** Extra template variables (`chat_template_kwargs`). */
+  extra?: Record<string, unknown>;
+}
+
+const requiredFor = (family: FamilyId): Record<string, string> => (family === '4.6' ? REQUIRED_SPECIALS_4_6 : REQUIRED_SPECIALS);
 
 interface LenmlTokenizer {
   encode(text: string, opts?: { add_special_tokens?: boolean }): number[];
@@ -21,16 +35,16 @@ interface LenmlTokenizer {
 }
 
 /** Checks the parsed tokenizer files carry every special token Tessera relies on; names the file and token. */
-export function validateTokenizerJson(tokenizerJson: unknown, file = 'tokenizer.json'): Map<string, number> {
+export function validateTokenizerJson(tokenizerJson: unknown, file = 'tokenizer.json', family: FamilyId = '2.6'): Map<string, number> {
   const tj = tokenizerJson as { added_tokens?: Array<{ id: number; content: string }>; model?: { vocab?: Record<string, number> } };
   if (!tj || typeof tj !== 'object' || !tj.model || typeof tj.model.vocab !== 'object') {
     throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `${file}: model.vocab is missing (not a Hugging Face tokenizer.json)`, { field: 'model.vocab', file });
   }
   const ids = new Map<string, number>();
   for (const a of tj.added_tokens ?? []) ids.set(a.content, a.id);
-  for (const [name, tok] of Object.entries(REQUIRED_SPECIALS)) {
+  for (const [name, tok] of Object.entries(requiredFor(family))) {
     if (!ids.has(tok)) {
-      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `${file}: special token ${tok} (${name}) is missing from added_tokens; MiniCPM-V needs it`, { field: `added_tokens[${tok}]`, file, token: tok });
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `${file}: special token ${tok} (${name}) is missing from added_tokens; MiniCPM-V ${family} needs it`, { field: `added_tokens[${tok}]`, file, token: tok });
     }
   }
   return ids;
@@ -42,6 +56,8 @@ export class Tokenizer {
     readonly specialTokenIds: Readonly<SpecialTokenIds>,
     readonly vocabSize: number,
     readonly chatTemplate: string | undefined,
+    readonly family: FamilyId,
+    private readonly templateVars: Record<string, unknown>,
   ) {}
 
   /** Loads `tokenizer.json` + `tokenizer_config.json` from a checkpoint or built model directory. */
@@ -53,21 +69,27 @@ export class Tokenizer {
     }
     const tj = JSON.parse(readFileSync(tjPath, 'utf8'));
     const tc = JSON.parse(readFileSync(tcPath, 'utf8'));
-    return Tokenizer.fromJson(tj, tc);
+    const cfgPath = join(dir, 'config.json');
+    const family = existsSync(cfgPath) ? detectFamily(JSON.parse(readFileSync(cfgPath, 'utf8')), cfgPath).id : '2.6';
+    return Tokenizer.fromJson(tj, tc, family);
   }
 
-  static fromJson(tokenizerJson: Record<string, unknown>, tokenizerConfig: Record<string, unknown>): Tokenizer {
-    const added = validateTokenizerJson(tokenizerJson);
+  static fromJson(tokenizerJson: Record<string, unknown>, tokenizerConfig: Record<string, unknown>, family: FamilyId = '2.6'): Tokenizer {
+    const added = validateTokenizerJson(tokenizerJson, 'tokenizer.json', family);
     const impl = TokenizerLoader.fromPreTrained({ tokenizerJSON: tokenizerJson as never, tokenizerConfig: tokenizerConfig as never }) as unknown as LenmlTokenizer;
     const specials = {} as SpecialTokenIds;
-    for (const [name, tok] of Object.entries(REQUIRED_SPECIALS)) specials[name as SpecialName] = added.get(tok)!;
+    for (const [name, tok] of Object.entries(requiredFor(family))) specials[name as SpecialName] = added.get(tok)!;
+    specials.placeholder = family === '4.6' ? specials.imagePad! : specials.unk!;
     const nl = impl.encode('\n', { add_special_tokens: false });
     specials.newline = nl[0];
     const vocab = (tokenizerJson as { model: { vocab: Record<string, number> } }).model.vocab;
     let maxId = -1;
     for (const id of Object.values(vocab)) if (id > maxId) maxId = id;
     for (const id of added.values()) if (id > maxId) maxId = id;
-    return new Tokenizer(impl, Object.freeze(specials), maxId + 1, typeof tokenizerConfig.chat_template === 'string' ? tokenizerConfig.chat_template : undefined);
+    // Template variables HF passes besides messages: the special-token spellings from tokenizer_config.
+    const tokStr = (v: unknown): string | undefined => (typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string' ? (v as { content: string }).content : undefined);
+    const vars = { bos_token: tokStr(tokenizerConfig.bos_token) ?? '', eos_token: tokStr(tokenizerConfig.eos_token) ?? '', pad_token: tokStr(tokenizerConfig.pad_token) ?? '', unk_token: tokStr(tokenizerConfig.unk_token) ?? '' };
+    return new Tokenizer(impl, Object.freeze(specials), maxId + 1, typeof tokenizerConfig.chat_template === 'string' ? tokenizerConfig.chat_template : undefined, family, vars);
   }
 
   encode(text: string): number[] {
@@ -78,16 +100,22 @@ export class Tokenizer {
     return this.impl.decode(Array.from(ids), { skip_special_tokens: opts.skipSpecialTokens ?? false });
   }
 
-  /** MiniCPM-V 2.6 ChatML (same output as its Jinja `chat_template`). */
-  applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean } = {}): string {
-    let s = '';
-    if (messages.length === 0 || messages[0].role !== 'system') s += `<|im_start|>system\n${DEFAULT_SYSTEM_PROMPT}<|im_end|>\n`;
-    for (const m of messages) s += `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`;
-    if (opts.addGenerationPrompt ?? true) s += '<|im_start|>assistant\n';
-    return s;
+  /**
+   * Renders the checkpoint's own `chat_template` (tokenizer_config.json) with @huggingface/jinja, the
+   * Jinja implementation transformers.js uses. A tokenizer without a template is refused (no guessing).
+   */
+  applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
+    if (this.chatTemplate === undefined) {
+      throw new TesseraError(ErrorCode.FAILED_PRECONDITION, 'tokenizer_config.json: chat_template is missing; the model cannot format chat messages', { field: 'chat_template', file: 'tokenizer_config.json' });
+    }
+    this.compiled ??= new Template(this.chatTemplate);
+    const vars: Record<string, unknown> = { ...this.templateVars, ...(opts.extra ?? {}), messages, add_generation_prompt: opts.addGenerationPrompt ?? true };
+    if (opts.enableThinking !== undefined) vars.enable_thinking = opts.enableThinking;
+    return this.compiled.render(vars);
   }
+  private compiled: Template | undefined;
 
-  /** Ids that end generation for 2.6: `<|im_end|>` and `<|endoftext|>`. */
+  /** Ids that end a chat turn: `<|im_end|>` and `<|endoftext|>` (both families; generation_config.json may add more). */
   get stopTokenIds(): number[] {
     return [this.specialTokenIds.imEnd, this.specialTokenIds.endOfText];
   }

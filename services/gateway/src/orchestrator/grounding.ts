@@ -14,13 +14,21 @@ export function groundingMessage(sources: ChatSource[]): string {
   return `${GROUNDING_INSTRUCTION}\n\nSources:\n${blocks.length ? blocks.join('\n\n') : '(no sources matched)'}`;
 }
 
-/** The last user message's text: what the collection is searched with. */
+/**
+ * Retrieval rejects query texts over 4096 code points (TESSERA_RETRIEVAL_MAX_QUERY_CHARS); a long
+ * user message (a pasted document + a question) is searched with its end, where the question is.
+ */
+const MAX_QUERY_CODE_POINTS = 2000;
+
+/** The last user message's text (its last 2000 code points): what the collection is searched with. */
 export function retrievalQuery(messages: Array<{ role: string; parts: Array<{ kind: string; text?: string }> }>): string {
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i]!;
     if (m.role !== 'user') continue;
     const text = m.parts.flatMap((p) => (p.kind === 'text' && p.text ? [p.text] : [])).join('\n').trim();
-    if (text) return text;
+    if (!text) continue;
+    const cps = Array.from(text);
+    return cps.length > MAX_QUERY_CODE_POINTS ? cps.slice(-MAX_QUERY_CODE_POINTS).join('').trim() : text;
   }
   return '';
 }

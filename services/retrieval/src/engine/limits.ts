@@ -24,6 +24,8 @@ export interface RetrievalLimits {
   jobBatchDocuments: number;
   /** [1000] Finished jobs remembered (oldest forgotten first). */
   maxRetainedJobs: number;
+  /** [4096] Code points of a query text (a longer "query" is a document, not a question). */
+  maxQueryChars: number;
   /** [12000] Characters of context in a Retrieve answer. */
   maxContextChars: number;
 }
@@ -41,5 +43,6 @@ export const DEFAULT_LIMITS: RetrievalLimits = Object.freeze({
   maxGetLimit: 1000,
   jobBatchDocuments: 32,
   maxRetainedJobs: 1000,
+  maxQueryChars: 4096,
   maxContextChars: 12_000,
 });

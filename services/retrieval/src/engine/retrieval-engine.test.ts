@@ -42,7 +42,7 @@ afterAll(async () => {
 
 describe('RetrievalEngine queries', () => {
   it('dense query returns scored sources with chunk metadata', async () => {
-    const out = await engine.query(T, { collection: 'wiki', text: 'What is the capital of Japan?', k: 2 });
+    const out = await engine.query(T, { collection: 'wiki', text: 'What is the capital of Japan?', k: 2, mode: 'dense' });
     expect(out.distance).toBe('cosine');
     expect(out.results[0]!.metadata.document_id).toBe('tokyo');
     const r = out.results[0]!;
@@ -69,11 +69,16 @@ describe('RetrievalEngine queries', () => {
     for (const r of kept.results) expect(r.relevance).toBeGreaterThanOrEqual(cut);
   });
 
-  it('hybrid (RRF) and lexical modes', async () => {
+  it('hybrid (score fusion by default, RRF on request) and lexical modes', async () => {
     const lex = await engine.query(T, { collection: 'wiki', text: 'Shinjuku', k: 3, mode: 'lexical' });
     expect(lex.results[0]!.id).toBe('tokyo#0');
     expect(lex.results[0]!.relevance).toBe(1);
-    const hyb = await engine.query(T, { collection: 'wiki', text: 'noodle soup', k: 3, mode: 'hybrid' });
+    const def = await engine.query(T, { collection: 'wiki', text: 'noodle soup', k: 3 });
+    expect(def.mode).toBe('hybrid');
+    expect(def.results[0]!.id).toBe('ramen#0');
+    // Best in both lists: (1 - 0.1) · 1 + 0.1 · 1.
+    expect(def.results[0]!.score).toBeCloseTo(1, 10);
+    const hyb = await engine.query(T, { collection: 'wiki', text: 'noodle soup', k: 3, mode: 'hybrid', hybrid: { fusion: 'rrf', denseWeight: 0.5 } });
     expect(hyb.results[0]!.id).toBe('ramen#0');
     // Rank 1 in both lists = the best possible fused score → relevance 1.
     expect(hyb.results[0]!.relevance).toBeCloseTo(1, 10);

@@ -11,10 +11,12 @@ import { detectFormat, documentText } from '../ingest/document-text.js';
 import { JobRegistry, type IngestionJob } from '../ingest/jobs.js';
 import { mmrSelect } from '../query/mmr.js';
 import { distanceRelevance } from '../query/relevance.js';
-import { reciprocalRankFusion } from '../query/rrf.js';
+import { fuse, type FusionMethod, type FusionParams } from '../query/fusion.js';
+import { isQueryWeighted } from '../embed/term-hash-embedder.js';
 import { formatContext, type ContextBlock } from '../retrieve/context-block.js';
 import { makeSplitter, type SplitSpec } from '../split/split-document.js';
 import { analyze } from '../text/analyzer.js';
+import { codePointLength } from '../text/code-points.js';
 import type { CollectionInfo, Distance, Metadata, RecordFilter, StoredRecord, VectorStore } from '../store/vector-store.js';
 import { DEFAULT_LIMITS, type RetrievalLimits } from './limits.js';
 
@@ -64,7 +66,7 @@ export interface QueryInput {
   scoreThreshold?: number;
   mode?: SearchMode;
   mmr?: { fetchK?: number; lambda?: number };
-  hybrid?: { rrfK?: number; denseWeight?: number; fetchK?: number };
+  hybrid?: { rrfK?: number; denseWeight?: number; fetchK?: number; fusion?: FusionMethod };
   includeVectors?: boolean;
 }
 
@@ -91,7 +93,19 @@ export interface EngineOptions {
   limits?: Partial<RetrievalLimits>;
   /** Token counter for split.lengthMode = tokens (the decoder's tokenizer). */
   countTokens?: (text: string) => number;
+  /** Mode of a query that names none (bench/retrieval-quality decides the default). */
+  defaultMode?: SearchMode;
+  /** Hybrid fusion defaults; a request may override each. */
+  fusion?: Partial<FusionParams>;
 }
+
+/**
+ * Defaults chosen on bench/retrieval-quality (README "Search quality"): with a weightless dense
+ * side, lexical alone is the strongest single input, and normalised score fusion with a small dense
+ * weight is the only fusion that never fell below it.
+ */
+export const DEFAULT_MODE: SearchMode = 'hybrid';
+export const DEFAULT_FUSION: FusionParams = Object.freeze({ method: 'score', denseWeight: 0.1, rrfK: 60 });
 
 const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
 
@@ -103,6 +117,8 @@ export class RetrievalEngine {
   private readonly jobs: JobRegistry;
   private readonly running = new Set<Promise<void>>();
   private readonly countTokens?: (text: string) => number;
+  private readonly defaultMode: SearchMode;
+  private readonly fusion: FusionParams;
 
   constructor(opts: EngineOptions) {
     if (opts.embedders.length === 0) throw new Error('RetrievalEngine needs at least one embedder');
@@ -112,6 +128,8 @@ export class RetrievalEngine {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.jobs = new JobRegistry(this.limits.maxRetainedJobs);
     this.countTokens = opts.countTokens;
+    this.defaultMode = opts.defaultMode ?? DEFAULT_MODE;
+    this.fusion = { ...DEFAULT_FUSION, ...opts.fusion };
   }
 
   embedderIds(): string[] {
@@ -296,9 +314,14 @@ export class RetrievalEngine {
     if (q.scoreThreshold !== undefined && !(q.scoreThreshold >= 0 && q.scoreThreshold <= 1)) {
       throw invalidArgument('score_threshold', `score_threshold ${q.scoreThreshold} is out of range 0..1`, '0 <= score_threshold <= 1');
     }
-    const mode = q.mode ?? 'dense';
     const hasText = typeof q.text === 'string' && q.text.trim() !== '';
-    if (!hasText && !q.vector) throw invalidArgument('query', 'query needs a text or a vector');
+    if (typeof q.text === 'string' && q.text !== '' && !hasText) throw invalidArgument('text', 'text is only whitespace', 'a non-blank query text');
+    if (hasText && codePointLength(q.text!) > this.limits.maxQueryChars) {
+      throw invalidArgument('text', `text is ${codePointLength(q.text!)} characters`, `<= ${this.limits.maxQueryChars} characters`);
+    }
+    if (!hasText && !q.vector) throw invalidArgument('text', 'query needs a text or a vector');
+    // A vector-only query cannot run the lexical side: the default mode falls back to dense.
+    const mode = q.mode ?? (hasText ? this.defaultMode : 'dense');
     if ((mode === 'hybrid' || mode === 'lexical') && !hasText) throw invalidArgument('text', `mode ${mode} needs a query text`);
     const filter = this.filter(q);
     const includeVectors = q.includeVectors ?? false;
@@ -307,7 +330,12 @@ export class RetrievalEngine {
         if (q.vector.length !== info.dimension) throw invalidArgument('vector', `query vector has dimension ${q.vector.length}, collection ${q.collection} has ${info.dimension}`, `dimension = ${info.dimension}`);
         return q.vector;
       }
-      return (await this.embedderFor(info, 'text').embed([q.text!])).vectors[0]!;
+      const embedder = this.embedderFor(info, 'text');
+      if (isQueryWeighted(embedder) && this.store.termStats) {
+        // IDF from this collection's keyword index weights the query terms.
+        return embedder.embedQuery(q.text!, await this.store.termStats(tenant, q.collection, embedder.queryTerms(q.text!)));
+      }
+      return (await embedder.embed([q.text!])).vectors[0]!;
     };
     let results: QueryHit[];
     if (mode === 'dense') {
@@ -327,18 +355,25 @@ export class RetrievalEngine {
       });
     } else {
       const terms = analyze(q.text!);
-      const fetchK = this.fetchK(q.hybrid?.fetchK ?? Math.max(20, k), k, 'hybrid.fetch_k');
+      const fetchK = this.fetchK(q.hybrid?.fetchK ?? Math.max(50, k), k, 'hybrid.fetch_k');
       const lexical = await this.store.searchKeyword(tenant, q.collection, { terms, k: mode === 'lexical' ? k : fetchK, filter, includeVectors });
       if (mode === 'lexical') {
         const best = lexical[0]?.score ?? 1;
         results = lexical.map((h) => ({ ...h.record, score: h.score, relevance: best > 0 ? h.score / best : 0 }));
       } else {
-        const rrfK = q.hybrid?.rrfK || 60;
-        const w = q.hybrid?.denseWeight ?? 0.5;
+        const params: FusionParams = {
+          method: q.hybrid?.fusion ?? this.fusion.method,
+          rrfK: q.hybrid?.rrfK || this.fusion.rrfK,
+          denseWeight: q.hybrid?.denseWeight ?? this.fusion.denseWeight,
+        };
+        const w = params.denseWeight;
         if (!(w >= 0 && w <= 1)) throw invalidArgument('hybrid.dense_weight', `hybrid.dense_weight ${w} is out of range 0..1`, '0 <= dense_weight <= 1');
-        if (!Number.isInteger(rrfK) || rrfK < 1 || rrfK > 1000) throw invalidArgument('hybrid.rrf_k', `hybrid.rrf_k ${rrfK} is out of range 1..1000`, '1 <= rrf_k <= 1000');
+        if (!Number.isInteger(params.rrfK) || params.rrfK < 1 || params.rrfK > 1000) throw invalidArgument('hybrid.rrf_k', `hybrid.rrf_k ${params.rrfK} is out of range 1..1000`, '1 <= rrf_k <= 1000');
         const dense = await this.store.searchVector(tenant, q.collection, { vector: await queryVector(), k: fetchK, filter, includeVectors });
-        const fused = reciprocalRankFusion([{ ids: dense.map((h) => h.record.id), weight: w }, { ids: lexical.map((h) => h.record.id), weight: 1 - w }], rrfK);
+        const fused = fuse(
+          { dense: dense.map((h) => ({ id: h.record.id, similarity: distanceRelevance(info.distance, h.score) })), lexical: lexical.map((h) => ({ id: h.record.id, score: h.score })) },
+          params,
+        );
         const byId = new Map([...lexical, ...dense].map((h) => [h.record.id, h.record]));
         results = fused.slice(0, k).map((f) => ({ ...byId.get(f.id)!, score: f.score, relevance: f.relevance }));
       }

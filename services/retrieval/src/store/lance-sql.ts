@@ -4,6 +4,9 @@
  * strings are single-quoted with quotes doubled; numbers must be finite; NUL is rejected. A value
  * can therefore never end its literal and inject SQL.
  * Missing fields: a record without the field matches $ne / $nin / $not_contains and nothing else.
+ * A field no record of the collection has ever carried is INVALID_ARGUMENT in queries
+ * (`unknownFields: 'reject'`: almost always a typo that would silently return nothing) and the
+ * "missing" rule above in get / delete / count (Chroma's semantics).
  * List fields: $eq / $in mean "the list contains", $ne / $nin "does not contain"; ranges are
  * INVALID_ARGUMENT on lists.
  */
@@ -36,15 +39,23 @@ function valueType(v: Scalar): 'string' | 'number' | 'boolean' {
   return typeof v as 'string' | 'number' | 'boolean';
 }
 
-export function compileWhere(w: Where, columns: ReadonlyMap<string, ColumnType>, path = 'where'): string {
+export type UnknownFields = 'missing' | 'reject';
+
+export function compileWhere(w: Where, columns: ReadonlyMap<string, ColumnType>, path = 'where', unknown: UnknownFields = 'missing'): string {
   if (w.kind === 'and' || w.kind === 'or') {
-    return `(${w.items.map((x, i) => compileWhere(x, columns, `${path}.$${w.kind}[${i}]`)).join(w.kind === 'and' ? ' AND ' : ' OR ')})`;
+    return `(${w.items.map((x, i) => compileWhere(x, columns, `${path}.$${w.kind}[${i}]`, unknown)).join(w.kind === 'and' ? ' AND ' : ' OR ')})`;
   }
   const fpath = `${path}.${w.field}`;
   const type = columns.get(w.field);
   const values = w.kind === 'cmp' ? [w.value] : w.values;
   const negative = w.op === '$ne' || w.op === '$nin';
-  if (type === undefined) return negative ? 'TRUE' : 'FALSE';
+  if (type === undefined) {
+    if (unknown === 'reject') {
+      const known = [...columns.keys()].sort().slice(0, 20).join(', ') || 'none yet';
+      throw invalidArgument(fpath, `${fpath}: no record of this collection has the metadata field ${JSON.stringify(w.field)} (fields: ${known})`);
+    }
+    return negative ? 'TRUE' : 'FALSE';
+  }
   const isList = type.endsWith('[]');
   const base = isList ? type.slice(0, -2) : type;
   const vt = valueType(values[0]!);
@@ -74,11 +85,11 @@ export function compileWhereDocument(w: WhereDocument): string {
   return w.negate ? `NOT (${has})` : has;
 }
 
-export function compileFilter(f: RecordFilter | undefined, columns: ReadonlyMap<string, ColumnType>): string | undefined {
+export function compileFilter(f: RecordFilter | undefined, columns: ReadonlyMap<string, ColumnType>, unknown: UnknownFields = 'missing'): string | undefined {
   if (!f) return undefined;
   const parts: string[] = [];
   if (f.ids) parts.push(f.ids.length === 0 ? 'FALSE' : `\`id\` IN (${f.ids.map(sqlString).join(', ')})`);
-  if (f.where) parts.push(compileWhere(f.where, columns));
+  if (f.where) parts.push(compileWhere(f.where, columns, 'where', unknown));
   if (f.whereDocument) parts.push(compileWhereDocument(f.whereDocument));
   return parts.length > 0 ? parts.join(' AND ') : undefined;
 }

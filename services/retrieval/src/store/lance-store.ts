@@ -275,7 +275,7 @@ export class LanceStore implements VectorStore {
       throw invalidArgument('vector', `query vector has dimension ${q.vector.length}, collection ${name} has ${spec.dimension}`, `dimension = ${spec.dimension}`);
     }
     const table = await this.table(tdir, name);
-    const sql = compileFilter(q.filter, await this.columns(table));
+    const sql = compileFilter(q.filter, await this.columns(table), 'reject');
     let query = table.vectorSearch(Array.from(q.vector)).column('vector').distanceType(LANCE_DISTANCE[spec.distance]).limit(q.k).select([...this.selectColumns(q.includeVectors), '_distance']);
     if (sql) query = query.where(sql);
     if (await this.hasVectorIndex(table)) query = query.nprobes(this.o.nprobes).refineFactor(this.o.refineFactor);
@@ -286,9 +286,9 @@ export class LanceStore implements VectorStore {
   async searchKeyword(tenant: string, name: string, q: { terms: readonly string[]; k: number; filter?: RecordFilter; includeVectors: boolean }): Promise<ScoredRecord[]> {
     const tdir = tenantDirName(tenant);
     await this.manifest(tdir, name);
-    if (q.terms.length === 0) return [];
     const table = await this.table(tdir, name);
-    const sql = compileFilter(q.filter, await this.columns(table));
+    const sql = compileFilter(q.filter, await this.columns(table), 'reject');
+    if (q.terms.length === 0) return [];
     const index = await this.lexicalIndex(tdir, name);
     // Pre-filter: the ids the filter admits (one narrow column scan), then exact BM25 over them.
     const allow = sql ? new Set((await table.query().where(sql).select(['id']).toArray()).map((r) => r.id as string)) : undefined;

@@ -70,9 +70,14 @@ export interface VectorStore {
   /** Records in id order. */
   get(tenant: string, name: string, filter: RecordFilter, page: { limit: number; offset: number; includeVectors: boolean }): Promise<StoredRecord[]>;
   count(tenant: string, name: string, filter?: RecordFilter): Promise<number>;
-  /** k nearest by the collection's distance, closest first. */
+  /**
+   * k nearest by the collection's distance, closest first. Queries (this and searchKeyword) reject
+   * a filter on a metadata field the collection has never stored (INVALID_ARGUMENT naming it).
+   */
   searchVector(tenant: string, name: string, q: { vector: Float32Array; k: number; filter?: RecordFilter; includeVectors: boolean }): Promise<ScoredRecord[]>;
   /** BM25 over the records' analyzer terms (text/analyzer.ts `analyze`), best first; filters are exact. */
   searchKeyword(tenant: string, name: string, q: { terms: readonly string[]; k: number; filter?: RecordFilter; includeVectors: boolean }): Promise<ScoredRecord[]>;
+  /** Document frequencies of analyzer terms (query-side IDF for embedders); optional. */
+  termStats?(tenant: string, name: string, terms: readonly string[]): Promise<{ records: number; df: number[] }>;
   close(): Promise<void>;
 }

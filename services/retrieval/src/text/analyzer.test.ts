@@ -3,16 +3,23 @@ import { analyze, analyzerId } from './analyzer.js';
 
 describe('analyzer', () => {
   it('Chinese: overlapping bigrams, a one-character run stays a unigram', () => {
-    expect(analyze('北京大学')).toEqual(['北京', '京大', '大学']);
-    expect(analyze('东京是首都。我')).toEqual(['东京', '京是', '是首', '首都', '我']);
+    expect(analyze('北京大学', { hanVariants: false })).toEqual(['北京', '京大', '大学']);
+    expect(analyze('东京是首都。我', { hanVariants: false })).toEqual(['东京', '京是', '是首', '首都', '我']);
     // Query segmented differently from the document still shares bigrams.
     const doc = new Set(analyze('我们在北京大学学习'));
     expect(analyze('北京大学').every((t) => doc.has(t))).toBe(true);
   });
 
+  it('Simplified, Traditional and Japanese spellings of a character meet', () => {
+    expect(analyze('图书馆')).toEqual(analyze('圖書館'));
+    expect(analyze('図書館')).toEqual(analyze('圖書館'));
+    expect(analyze('东京')).toEqual(analyze('東京'));
+    expect(analyze('铁路')).toEqual(analyze('鉄路'));
+  });
+
   it('Japanese: runs cut at kanji / hiragana / katakana boundaries', () => {
-    expect(analyze('東京都に住んでいる')).toEqual(['東京', '京都', 'に', '住', 'んで', 'でい', 'いる']);
-    expect(analyze('コーヒーが好き')).toEqual(['コー', 'ーヒ', 'ヒー', 'が', '好', 'き']);
+    expect(analyze('東京都に住んでいる', { hanVariants: false })).toEqual(['東京', '京都', 'に', '住', 'んで', 'でい', 'いる']);
+    expect(analyze('コーヒーが好き', { hanVariants: false })).toEqual(['コー', 'ーヒ', 'ヒー', 'が', '好', 'き']);
     // Half-width katakana are NFKC-folded to full width.
     expect(analyze('ｺｰﾋｰ')).toEqual(analyze('コーヒー'));
     expect(analyze('佐々木')).toEqual(['佐々', '々木']);

@@ -15,25 +15,41 @@
  *   of `stemPrefix` or more code points also yields its prefix as a term (`>kitap` for kitap and kitapları):
  *   the first-5-characters stem is the classic cheap stemmer for Turkish (Can et al. 2008) and
  *   works as a light stemmer for English (retrieval ≈ retrieve).
+ * - Han characters are first mapped to one canonical form (OpenCC Traditional, han-variants.gen.ts),
+ *   so Simplified, Traditional and Japanese spellings meet: 图书馆 / 圖書館 / 図書館 share their terms,
+ *   which is most of what lexical search can do across zh ↔ ja.
  * - Digit runs are terms of their own (years, model numbers match across languages).
  *
  * Terms are plain strings; stems carry a leading ">" so they never collide with words.
  */
 import { foldCase } from './fold.js';
+import { HAN_VARIANT_PAIRS } from './han-variants.gen.js';
 
 export interface AnalyzerOptions {
   /** [false] Strip diacritics from non-CJK words (ş → s, é → e). Changes index terms: fixed per collection. */
   foldDiacritics?: boolean;
+  /** [true] Map Han characters to their canonical (Traditional) form before bigramming. */
+  hanVariants?: boolean;
   /** [5] Words of at least this many code points also index their first `stemPrefix` characters; 0 = off. */
   stemPrefix?: number;
 }
 
-export const DEFAULT_ANALYZER: Required<AnalyzerOptions> = Object.freeze({ foldDiacritics: false, stemPrefix: 5 });
+export const DEFAULT_ANALYZER: Required<AnalyzerOptions> = Object.freeze({ foldDiacritics: false, hanVariants: true, stemPrefix: 5 });
+
+let variants: Map<string, string> | undefined;
+function hanCanonical(ch: string): string {
+  if (!variants) {
+    variants = new Map();
+    const cps = Array.from(HAN_VARIANT_PAIRS);
+    for (let i = 0; i + 1 < cps.length; i += 2) variants.set(cps[i]!, cps[i + 1]!);
+  }
+  return variants.get(ch) ?? ch;
+}
 
 /** Version tag stored with a collection's index terms: a change of analyzer means re-analysis. */
 export function analyzerId(o: AnalyzerOptions = {}): string {
   const a = { ...DEFAULT_ANALYZER, ...o };
-  return `ml1${a.foldDiacritics ? '-fd' : ''}-p${a.stemPrefix}`;
+  return `ml1${a.foldDiacritics ? '-fd' : ''}${a.hanVariants ? '-hv' : ''}-p${a.stemPrefix}`;
 }
 
 type Script = 'han' | 'hira' | 'kata' | 'hangul' | 'word' | 'digit' | 'other';
@@ -67,7 +83,7 @@ function bigrams(chars: readonly string[], out: string[]): void {
 
 /** Index terms of `text`, in text order (duplicates kept: term frequency counts them). */
 export function analyze(text: string, opts: AnalyzerOptions = {}): string[] {
-  const o = opts.foldDiacritics === undefined && opts.stemPrefix === undefined ? DEFAULT_ANALYZER : { ...DEFAULT_ANALYZER, ...opts };
+  const o = opts.foldDiacritics === undefined && opts.stemPrefix === undefined && opts.hanVariants === undefined ? DEFAULT_ANALYZER : { ...DEFAULT_ANALYZER, ...opts };
   const out: string[] = [];
   const folded = foldCase(text);
   let run: string[] = [];
@@ -97,7 +113,7 @@ export function analyze(text: string, opts: AnalyzerOptions = {}): string[] {
       flush();
       runScript = s;
     }
-    if (s !== 'other') run.push(ch);
+    if (s !== 'other') run.push(s === 'han' && o.hanVariants ? hanCanonical(ch) : ch);
   }
   flush();
   return out;

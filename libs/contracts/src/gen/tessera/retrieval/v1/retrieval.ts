@@ -74,15 +74,21 @@ export function distanceToJSON(object: Distance): string {
 
 /** Ranking mode of a query. */
 export enum SearchMode {
-  /** UNSPECIFIED - Server default: DENSE. */
+  /**
+   * UNSPECIFIED - Server default [config TESSERA_RETRIEVAL_DEFAULT_MODE, hybrid]: HYBRID for a text query, DENSE
+   * for a vector query.
+   */
   UNSPECIFIED = 0,
   /** DENSE - Nearest neighbours by the collection's distance. */
   DENSE = 1,
   /** MMR - Maximal marginal relevance over the fetch_k nearest (diversity). */
   MMR = 2,
-  /** HYBRID - BM25 over chunk text fused with DENSE by reciprocal rank fusion. Needs a query text. */
+  /** HYBRID - BM25 over chunk text fused with DENSE (see HybridOptions.fusion). Needs a query text. */
   HYBRID = 3,
-  /** LEXICAL - BM25 only. Needs a query text. */
+  /**
+   * LEXICAL - BM25 only, over the script-aware analyzer's terms (CJK bigrams, Turkish folding). Needs a
+   * query text.
+   */
   LEXICAL = 4,
 }
 
@@ -122,6 +128,45 @@ export function searchModeToJSON(object: SearchMode): string {
       return "SEARCH_MODE_LEXICAL";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum SearchMode");
+  }
+}
+
+/** How HYBRID combines the dense and the lexical ranking. */
+export enum FusionMethod {
+  /** UNSPECIFIED - Server default [config TESSERA_RETRIEVAL_FUSION, score]. */
+  UNSPECIFIED = 0,
+  /** RRF - Weighted reciprocal rank fusion: sum over lists of weight / (rrf_k + rank), rank 1-based. */
+  RRF = 1,
+  /** SCORE - Normalised score fusion: dense_weight * minmax(similarity) + (1 - dense_weight) * bm25 / best bm25. */
+  SCORE = 2,
+}
+
+export function fusionMethodFromJSON(object: any): FusionMethod {
+  switch (object) {
+    case 0:
+    case "FUSION_METHOD_UNSPECIFIED":
+      return FusionMethod.UNSPECIFIED;
+    case 1:
+    case "FUSION_METHOD_RRF":
+      return FusionMethod.RRF;
+    case 2:
+    case "FUSION_METHOD_SCORE":
+      return FusionMethod.SCORE;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum FusionMethod");
+  }
+}
+
+export function fusionMethodToJSON(object: FusionMethod): string {
+  switch (object) {
+    case FusionMethod.UNSPECIFIED:
+      return "FUSION_METHOD_UNSPECIFIED";
+    case FusionMethod.RRF:
+      return "FUSION_METHOD_RRF";
+    case FusionMethod.SCORE:
+      return "FUSION_METHOD_SCORE";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum FusionMethod");
   }
 }
 
@@ -449,16 +494,20 @@ export interface MmrOptions {
   lambda?: number | undefined;
 }
 
-/** Hybrid (RRF) parameters. */
+/** Hybrid parameters. */
 export interface HybridOptions {
-  /** [60] RRF constant: score = sum over lists of weight / (rrf_k + rank), rank 1-based. */
+  /** [60] RRF constant (FUSION_METHOD_RRF only). */
   rrfK: number;
-  /** [0.5] Weight of the dense list; the lexical list gets 1 - dense_weight. Range 0..1. */
+  /**
+   * [0.1, config TESSERA_RETRIEVAL_HYBRID_DENSE_WEIGHT] Weight of the dense list; the lexical list
+   * gets 1 - dense_weight. Range 0..1.
+   */
   denseWeight?:
     | number
     | undefined;
-  /** [max(20, k)] Candidates taken from each list before fusion. */
+  /** [max(50, k)] Candidates taken from each list before fusion; k <= fetch_k <= 1000. */
   fetchK: number;
+  fusion: FusionMethod;
 }
 
 /** Request for RetrievalService.Query. */
@@ -3159,7 +3208,7 @@ export const MmrOptions: MessageFns<MmrOptions> = {
 };
 
 function createBaseHybridOptions(): HybridOptions {
-  return { rrfK: 0, denseWeight: undefined, fetchK: 0 };
+  return { rrfK: 0, denseWeight: undefined, fetchK: 0, fusion: 0 };
 }
 
 export const HybridOptions: MessageFns<HybridOptions> = {
@@ -3172,6 +3221,9 @@ export const HybridOptions: MessageFns<HybridOptions> = {
     }
     if (message.fetchK !== 0) {
       writer.uint32(24).int32(message.fetchK);
+    }
+    if (message.fusion !== 0) {
+      writer.uint32(32).int32(message.fusion);
     }
     return writer;
   },
@@ -3213,6 +3265,14 @@ export const HybridOptions: MessageFns<HybridOptions> = {
             message.fetchK = reader.int32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.fusion = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3242,6 +3302,7 @@ export const HybridOptions: MessageFns<HybridOptions> = {
         : isSet(object.fetch_k)
         ? globalThis.Number(object.fetch_k)
         : 0,
+      fusion: isSet(object.fusion) ? fusionMethodFromJSON(object.fusion) : 0,
     };
   },
 
@@ -3256,6 +3317,9 @@ export const HybridOptions: MessageFns<HybridOptions> = {
     if (message.fetchK !== 0) {
       obj.fetchK = Math.round(message.fetchK);
     }
+    if (message.fusion !== 0) {
+      obj.fusion = fusionMethodToJSON(message.fusion);
+    }
     return obj;
   },
 
@@ -3267,6 +3331,7 @@ export const HybridOptions: MessageFns<HybridOptions> = {
     message.rrfK = object.rrfK ?? 0;
     message.denseWeight = object.denseWeight ?? undefined;
     message.fetchK = object.fetchK ?? 0;
+    message.fusion = object.fusion ?? 0;
     return message;
   },
 };
