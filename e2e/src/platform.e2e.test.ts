@@ -11,8 +11,9 @@ import sharp from 'sharp';
 import { connect, type NatsConnection } from 'nats';
 import { commonV1, gatewayV1, SERVICES } from '@tessera/contracts';
 import { startLocalStack, type RunningStack } from '@tessera/local-stack';
-import { ensureTinyModel } from '@tessera/model';
-import { grpcClient, natsClient, TesseraError } from '@tessera/runtime';
+import { ensureTinyModel, readManifest } from '@tessera/model';
+import { grpcClient, natsClient, statPayload, TesseraError } from '@tessera/runtime';
+import { meterBus } from '@tessera/testing';
 import { OtlpCollector } from './otlp-collector.js';
 import { finalOf, readSse, textOf } from './sse.js';
 
@@ -21,6 +22,7 @@ const MODEL = 'minicpm-v-2_6';
 let stack: RunningStack;
 let collector: OtlpCollector;
 let nc: NatsConnection;
+let hiddenSize: number;
 
 async function png(width: number, height: number, seed: number): Promise<Buffer> {
   const raw = Buffer.alloc(width * height * 3);
@@ -51,6 +53,7 @@ async function metricValue(port: number, name: string, match: Record<string, str
 
 beforeAll(async () => {
   const modelDir = await ensureTinyModel();
+  hiddenSize = readManifest(modelDir).config.llm.hiddenSize;
   collector = new OtlpCollector();
   const otlp = await collector.start();
   const dir = mkdtempSync(join(tmpdir(), 'tessera-e2e-'));
@@ -140,6 +143,39 @@ describe('chat over HTTP', () => {
     expect(second.tessera.timings_ms.time_to_first_token_ms).toBeLessThan(first.tessera.timings_ms.time_to_first_token_ms);
     // Same seed, same image, same tokens: the cached visual tokens are the ones the stages produced.
     expect(second.choices[0].message.content).toBe(first.choices[0].message.content);
+  });
+
+  it('moves images and tensors by reference: visual tokens cross the bus twice on a miss, once on a hit', async () => {
+    const image = await png(1100, 800, 15);
+    const body = { messages: [{ role: 'user', content: [imagePart(image), { type: 'text', text: 'bytes?' }] }] };
+    const meter = await meterBus(nc);
+    try {
+      const miss = (await (await chat(body)).json()) as any;
+      await nc.flush();
+      expect(miss.tessera.timings_ms.encoder_cache_hits).toBe(0);
+      const tokenBytes = miss.usage.prompt_tokens_details.image_tokens * hiddenSize * 4;
+      const cacheMiss = meter.bucket('tessera-encoder-cache');
+      const imagesMiss = meter.bucket('tessera-images');
+      const missTotal = meter.totalBytes();
+      meter.reset();
+      const hit = (await (await chat(body)).json()) as any;
+      await nc.flush();
+      expect(hit.tessera.timings_ms.encoder_cache_hits).toBe(1);
+      const cacheHit = meter.bucket('tessera-encoder-cache');
+      const imagesHit = meter.bucket('tessera-images');
+      const hitTotal = meter.totalBytes();
+      console.log(`bus bytes per image request: miss ${missTotal} (visual tokens ${cacheMiss.writtenBytes + cacheMiss.readBytes} = ${((cacheMiss.writtenBytes + cacheMiss.readBytes) / tokenBytes).toFixed(2)}× their size, image ${imagesMiss.writtenBytes + imagesMiss.readBytes} of ${image.length}), hit ${hitTotal}`);
+      // Miss: the resampler writes the tokens into the cache, the decoder reads them: 2 crossings (was 4).
+      expect(cacheMiss).toEqual({ writtenBytes: tokenBytes, readBytes: tokenBytes });
+      // The image is stored once at admission and read once by the slicer.
+      expect(imagesMiss).toEqual({ writtenBytes: image.length, readBytes: image.length });
+      // Hit: the image is already stored, the decoder reads the cached tokens: 1 crossing, no image bytes.
+      expect(cacheHit).toEqual({ writtenBytes: 0, readBytes: tokenBytes });
+      expect(imagesHit).toEqual({ writtenBytes: 0, readBytes: 0 });
+      expect(hitTotal).toBeLessThan(tokenBytes + image.length); // the request body's image never crosses again
+    } finally {
+      await meter.stop();
+    }
   });
 
   it('keeps the encoder cache per tenant', async () => {
@@ -344,6 +380,8 @@ describe('erasure', () => {
     const image = await png(320, 240, 14);
     const body = { messages: [{ role: 'user', content: [imagePart(image), { type: 'text', text: 'remember me' }] }] };
     await (await chat(body)).json();
+    const stored = { bucket: 'tessera-images', key: createHash('sha256').update(image).digest('hex') };
+    expect((await statPayload(nc, stored, { tenant: 'acme' }))?.size).toBe(image.length);
     const erase = (key: string, tenant = 'acme', confirm = tenant) =>
       fetch(`${stack.httpUrl}/v1/admin/tenants/${tenant}?confirm=${confirm}`, { method: 'DELETE', headers: { authorization: `Bearer ${key}` } });
     expect((await erase(KEYS.acme)).status).toBe(403);
@@ -354,6 +392,9 @@ describe('erasure', () => {
     expect(out.encoder_cache_entries).toBeGreaterThan(0);
     expect(out.responses_deleted).toBeGreaterThan(0);
     expect(out.collections_deleted).toContain('handbook');
+    // The stored image is gone with the rest.
+    expect(out.images_deleted).toBeGreaterThan(0);
+    expect(await statPayload(nc, stored, { tenant: 'acme' })).toBeNull();
     // The same image is a cache miss again; other tenants keep their cache.
     expect(((await (await chat(body)).json()) as any).tessera.timings_ms.encoder_cache_hits).toBe(0);
   });

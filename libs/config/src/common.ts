@@ -34,3 +34,26 @@ export function commonServiceConfig(d: CommonDefaults) {
     healthEnabled: bool({ env: 'TESSERA_GRPC_HEALTH', default: true, doc: 'serve grpc.health.v1' }),
   } as const;
 }
+
+/**
+ * The encoder cache's keys, shared by every process that opens it (the gateway looks entries up,
+ * the resampler writes them): both must agree on the bucket, the TTL and the cap.
+ */
+export function encoderCacheConfig() {
+  return {
+    encoderCacheBucket: string({ env: 'TESSERA_ENCODER_CACHE_BUCKET', default: 'tessera-encoder-cache', pattern: /^[A-Za-z0-9_-]+$/, doc: 'JetStream KV + object store bucket of the encoder cache' }),
+    encoderCacheTtl: duration({ env: 'TESSERA_ENCODER_CACHE_TTL', default: 24 * 3_600_000, min: 1000, doc: 'how long visual tokens of an image stay cached' }),
+    encoderCacheMaxBytes: bytes({ env: 'TESSERA_ENCODER_CACHE_MAX_BYTES', default: 1024 ** 3, min: 1024 * 1024, doc: 'size cap of the encoder cache (oldest dropped first)' }),
+  } as const;
+}
+
+/**
+ * The image store's keys (gateway writes at admission; feedback reads for exports and erases).
+ * The retention must cover the longest feedback retention: an exported row needs its image.
+ */
+export function imageStoreConfig() {
+  return {
+    imageBucket: string({ env: 'TESSERA_IMAGE_BUCKET', default: 'tessera-images', pattern: /^[A-Za-z0-9_-]+$/, doc: 'JetStream object store bucket holding each admitted image once per tenant' }),
+    imageRetention: duration({ env: 'TESSERA_IMAGE_RETENTION', default: 90 * 86_400_000, min: 60_000, doc: 'how long an image stays stored after its last use (match TESSERA_FEEDBACK_RETENTION)' }),
+  } as const;
+}

@@ -7,5 +7,5 @@
  */
 export { int, number, bool, string, oneOf, url, urlList, duration, bytes, type Field } from './fields.js';
 export { loadConfig, describeConfig, ConfigError, type ConfigIssue, type Schema, type ConfigOf } from './schema.js';
-export { commonServiceConfig, type CommonDefaults } from './common.js';
+export { commonServiceConfig, encoderCacheConfig, imageStoreConfig, type CommonDefaults } from './common.js';
 export { parseBytes, parseDuration, parseBool, formatBytes, formatDuration } from './parse.js';

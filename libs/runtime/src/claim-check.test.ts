@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection } from 'nats';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import { getPayload, putPayload, sha256Hex } from './claim-check.js';
+import { deletePayload, getPayload, purgeTenantPayloads, putPayload, sha256Hex, statPayload } from './claim-check.js';
 
 describe('claim checks', () => {
   let server: NatsServerHandle;
@@ -45,6 +45,50 @@ describe('claim checks', () => {
     const ref = await putPayload(nc, new Uint8Array(0), { bucket: 'cc-test' });
     expect((await getPayload(nc, ref)).length).toBe(0);
     await expect(getPayload(nc, { bucket: 'cc-test', key: 'a'.repeat(64), size: 1 })).rejects.toMatchObject({ code: 'NOT_FOUND', details: { field: 'claim.key' } });
+  });
+});
+
+describe('tenant-scoped objects', () => {
+  let server: NatsServerHandle;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+  });
+  afterAll(async () => {
+    await nc.close();
+    await server.stop();
+  });
+
+  it('the same reference reads for its tenant and is NOT_FOUND for another', async () => {
+    const bytes = randomBytes(40_000);
+    const ref = await putPayload(nc, bytes, { bucket: 'scoped', tenant: 'a.b' });
+    expect(ref.key).toBe(sha256Hex(bytes)); // the reference names content, the tenant scopes it
+    expect(Buffer.from(await getPayload(nc, ref, { tenant: 'a.b' })).equals(bytes)).toBe(true);
+    await expect(getPayload(nc, ref, { tenant: 'a' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(getPayload(nc, ref)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await statPayload(nc, ref, { tenant: 'a.b' }))?.size).toBe(40_000);
+  });
+
+  it('takes a precomputed sha256, refreshes old objects, deletes one and purges a tenant', async () => {
+    const one = randomBytes(1000);
+    const two = randomBytes(2000);
+    const r1 = await putPayload(nc, one, { bucket: 'scoped', tenant: 't1', sha256: sha256Hex(one) });
+    await putPayload(nc, two, { bucket: 'scoped', tenant: 't1' });
+    await putPayload(nc, two, { bucket: 'scoped', tenant: 't2' });
+    const before = (await statPayload(nc, r1, { tenant: 't1' }))!;
+    await new Promise((r) => setTimeout(r, 5));
+    await putPayload(nc, one, { bucket: 'scoped', tenant: 't1', refreshAfterMs: 1 });
+    const after = (await statPayload(nc, r1, { tenant: 't1' }))!;
+    expect(after.nuid).not.toBe(before.nuid); // rewritten: its max-age clock restarted
+    expect(Buffer.from(await getPayload(nc, r1, { tenant: 't1', verify: false })).equals(one)).toBe(true);
+    expect(await deletePayload(nc, r1, { tenant: 't1' })).toBe(true);
+    expect(await deletePayload(nc, r1, { tenant: 't1' })).toBe(false);
+    await expect(getPayload(nc, r1, { tenant: 't1' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await purgeTenantPayloads(nc, 'scoped', 't1')).toBe(1);
+    expect(await purgeTenantPayloads(nc, 'scoped', 't1')).toBe(0);
+    expect(await statPayload(nc, { bucket: 'scoped', key: sha256Hex(two) }, { tenant: 't2' })).not.toBeNull();
+    expect(await purgeTenantPayloads(nc, 'no-such-bucket', 't1')).toBe(0);
   });
 });
 

@@ -2,6 +2,11 @@
  * Claim checks: payloads above a threshold (default 512 KiB; NATS max_payload is 1 MiB) travel
  * through the JetStream Object Store and the message carries only an ObjectRef.
  * Keys are the payload's sha256, so the same tensor/image is stored once and re-puts are free.
+ *
+ * Tenant scope: with `tenant` set, the object is named `<hex(tenant)>.<sha256>` while the ObjectRef
+ * still carries the bare sha256. A reader resolves the name with the caller's tenant (from the bus
+ * header), so a reference copied from another tenant names an object that does not exist for it:
+ * NOT_FOUND, never another tenant's bytes. Hex keeps one tenant's prefix from matching another's.
  */
 import { createHash } from 'node:crypto';
 import { headers as natsHeaders, nanos, nuid, type NatsConnection, type ObjectStore } from 'nats';
@@ -19,8 +24,21 @@ export interface ClaimCheckOptions {
   bucket?: string;
   /** How long objects live; the bucket's max age. Default 1 h. */
   ttlMs?: number;
+  /** Scope the object to this tenant (see the file comment). Unset = shared, named by sha256 alone. */
+  tenant?: string;
   /** A streamed read with no chunk for this long falls back to reading chunk by chunk. Default 2 s. */
   stallMs?: number;
+}
+
+/** The object name of `key` (a sha256) in a tenant's scope. */
+export function objectName(key: string, tenant?: string): string {
+  return tenant === undefined ? key : `${tenantPrefix(tenant)}${key}`;
+}
+
+/** Every object name of a tenant starts with this. */
+export function tenantPrefix(tenant: string): string {
+  if (!tenant) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'tenant-scoped objects need a tenant; the tenant is empty', { field: 'tessera-tenant' });
+  return `${Buffer.from(tenant, 'utf8').toString('hex')}.`;
 }
 
 export const DEFAULT_BUCKET = 'tessera-payloads';
@@ -57,13 +75,16 @@ const CHUNK_BYTES = 256 * 1024;
 
 const b64urlPadded = (b: Uint8Array | string) => Buffer.from(b).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 
-interface ObjectMeta {
+/** The object-store meta record of one object. */
+export interface ObjectMeta {
   name: string;
   bucket: string;
   nuid: string;
   size: number;
   chunks: number;
   digest: string;
+  /** ISO time of the last write (a refresh rewrites it). */
+  mtime?: string;
   deleted?: boolean;
 }
 
@@ -73,20 +94,33 @@ async function readMeta(nc: NatsConnection, bucket: string, key: string): Promis
     const m = await jsm.streams.getMessage(`OBJ_${bucket}`, { last_by_subj: `$O.${bucket}.M.${b64urlPadded(key)}` });
     return JSON.parse(Buffer.from(m.data).toString('utf8')) as ObjectMeta;
   } catch (err) {
-    if ((err as { code?: string }).code === '404' || /no message found/i.test(String(err))) return null;
+    if ((err as { code?: string }).code === '404' || /no message found|stream not found/i.test(String(err))) return null;
     throw err;
   }
 }
 
+export interface PutOptions extends ClaimCheckOptions {
+  /** The bytes' sha256 (hex) when the caller already computed it: one hash per payload, not two. */
+  sha256?: string;
+  /**
+   * Rewrite an existing object older than this (ms), so its max-age clock restarts: a store that
+   * promises "kept for N days after the last use" sets the bucket TTL to N + this and refreshes.
+   * Default: never (an existing object is reused as is).
+   */
+  refreshAfterMs?: number;
+}
+
 /** Stores `bytes` (if not already there) and returns its reference. */
-export async function putPayload(nc: NatsConnection, bytes: Uint8Array, opts: ClaimCheckOptions = {}): Promise<ObjectRef> {
+export async function putPayload(nc: NatsConnection, bytes: Uint8Array, opts: PutOptions = {}): Promise<ObjectRef> {
   const bucket = opts.bucket ?? DEFAULT_BUCKET;
-  const hash = createHash('sha256').update(bytes).digest();
+  const hash = opts.sha256 ? Buffer.from(opts.sha256, 'hex') : createHash('sha256').update(bytes).digest();
   const key = hash.toString('hex');
+  const name = objectName(key, opts.tenant);
   try {
     await store(nc, bucket, opts.ttlMs ?? DEFAULT_TTL_MS); // creates the bucket's stream once
-    const old = await readMeta(nc, bucket, key);
-    if (old && !old.deleted && old.size === bytes.length) return { bucket, key, size: bytes.length };
+    const old = await readMeta(nc, bucket, name);
+    const fresh = opts.refreshAfterMs === undefined || (old?.mtime !== undefined && Date.now() - Date.parse(old.mtime) < opts.refreshAfterMs);
+    if (old && !old.deleted && old.size === bytes.length && fresh) return { bucket, key, size: bytes.length };
     const js = nc.jetstream();
     const id = nuid.next();
     const chunkSubject = `$O.${bucket}.C.${id}`;
@@ -98,7 +132,7 @@ export async function putPayload(nc: NatsConnection, bytes: Uint8Array, opts: Cl
     }
     await Promise.all(acks);
     const meta = {
-      name: key,
+      name,
       bucket,
       nuid: id,
       size: bytes.length,
@@ -110,19 +144,75 @@ export async function putPayload(nc: NatsConnection, bytes: Uint8Array, opts: Cl
     };
     const h = natsHeaders();
     h.set('Nats-Rollup', 'sub');
-    await js.publish(`$O.${bucket}.M.${b64urlPadded(key)}`, JSON.stringify(meta), { headers: h });
+    await js.publish(`$O.${bucket}.M.${b64urlPadded(name)}`, JSON.stringify(meta), { headers: h });
+    // A refreshed object's previous chunks are garbage now; they would otherwise live out their TTL.
+    if (old && !old.deleted && old.nuid !== id) await purgeChunks(nc, bucket, old.nuid);
   } catch (err) {
     throw new TesseraError(ErrorCode.UNAVAILABLE, `object store put failed for bucket ${bucket} (${bytes.length} bytes): ${err instanceof Error ? err.message : String(err)}`, { field: 'payload', bucket }, { cause: err });
   }
   return { bucket, key, size: bytes.length };
 }
 
-/** Reads the payload an ObjectRef points to; NOT_FOUND when it expired or never existed. */
-export async function getPayload(nc: NatsConnection, ref: ObjectRef, opts: ClaimCheckOptions = {}): Promise<Uint8Array> {
+async function purgeChunks(nc: NatsConnection, bucket: string, id: string): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.purge(`OBJ_${bucket}`, { filter: `$O.${bucket}.C.${id}` });
+}
+
+/** The meta record of the object a reference names (null when absent or deleted). */
+export async function statPayload(nc: NatsConnection, ref: Pick<ObjectRef, 'bucket' | 'key'>, opts: Pick<ClaimCheckOptions, 'tenant'> = {}): Promise<ObjectMeta | null> {
+  const meta = await readMeta(nc, ref.bucket, objectName(ref.key, opts.tenant));
+  return meta && !meta.deleted ? meta : null;
+}
+
+/** Deletes the object a reference names; false when there was none. */
+export async function deletePayload(nc: NatsConnection, ref: Pick<ObjectRef, 'bucket' | 'key'>, opts: Pick<ClaimCheckOptions, 'tenant'> = {}): Promise<boolean> {
+  const name = objectName(ref.key, opts.tenant);
+  const meta = await readMeta(nc, ref.bucket, name);
+  if (!meta || meta.deleted) return false;
+  const h = natsHeaders();
+  h.set('Nats-Rollup', 'sub');
+  await nc.jetstream().publish(`$O.${ref.bucket}.M.${b64urlPadded(name)}`, JSON.stringify({ ...meta, deleted: true, size: 0, chunks: 0, digest: '' }), { headers: h });
+  await purgeChunks(nc, ref.bucket, meta.nuid);
+  return true;
+}
+
+/** Deletes every object of a tenant in a bucket; returns how many. A missing bucket holds none. */
+export async function purgeTenantPayloads(nc: NatsConnection, bucket: string, tenant: string): Promise<number> {
+  const prefix = tenantPrefix(tenant);
+  const jsm = await nc.jetstreamManager();
+  try {
+    await jsm.streams.info(`OBJ_${bucket}`);
+  } catch (err) {
+    if ((err as { code?: string }).code === '404' || /not found/i.test(String(err))) return 0;
+    throw err;
+  }
+  const os = await nc.jetstream().views.os(bucket);
+  let n = 0;
+  for (const obj of await os.list()) {
+    if (!obj.name.startsWith(prefix)) continue;
+    await os.delete(obj.name);
+    n++;
+  }
+  return n;
+}
+
+export interface GetOptions extends ClaimCheckOptions {
+  /**
+   * Re-hash the bytes against the stored digest (default true). A reader that trusts the writer's
+   * hash (the object is named by it, JetStream checksums its storage) skips a second pass over
+   * every byte: the gateway hashes an image once, the slicer does not hash it again.
+   */
+  verify?: boolean;
+}
+
+/**
+ * Reads the payload an ObjectRef points to; NOT_FOUND when it expired, never existed, or belongs
+ * to another tenant's scope. Never creates the bucket (a reader must not fix its TTL).
+ */
+export async function getPayload(nc: NatsConnection, ref: ObjectRef, opts: GetOptions = {}): Promise<Uint8Array> {
   let meta: ObjectMeta | null;
   try {
-    await store(nc, ref.bucket, opts.ttlMs ?? DEFAULT_TTL_MS);
-    meta = await readMeta(nc, ref.bucket, ref.key);
+    meta = await readMeta(nc, ref.bucket, objectName(ref.key, opts.tenant));
   } catch (err) {
     throw new TesseraError(ErrorCode.UNAVAILABLE, `object store get failed for ${ref.bucket}/${ref.key}`, { field: 'claim' }, { cause: err });
   }
@@ -139,7 +229,7 @@ export async function getPayload(nc: NatsConnection, ref: ObjectRef, opts: Claim
       throw new TesseraError(ErrorCode.UNAVAILABLE, `object store get failed for ${ref.bucket}/${ref.key}`, { field: 'claim' }, { cause: err });
     }
   }
-  if (`SHA-256=${b64urlPadded(createHash('sha256').update(out).digest())}` !== meta.digest) {
+  if (opts.verify !== false && `SHA-256=${b64urlPadded(createHash('sha256').update(out).digest())}` !== meta.digest) {
     throw new TesseraError(ErrorCode.INTERNAL, `claim-check object ${ref.bucket}/${ref.key} is corrupt: sha256 does not match`, { field: 'claim.key' });
   }
   return out;

@@ -29,7 +29,23 @@ export { errorHeaders, errorFromHeaders } from './nats/errors.js';
 export { controlSubject, workSubject, streamName, durableName, poisonAdvisorySubject } from './nats/subjects.js';
 export { ensureWorkStream } from './nats/streams.js';
 
-export { putPayload, getPayload, sha256Hex, type ObjectRef, type ClaimCheckOptions, DEFAULT_CLAIM_THRESHOLD, DEFAULT_BUCKET } from './claim-check.js';
+export {
+  putPayload,
+  getPayload,
+  statPayload,
+  deletePayload,
+  purgeTenantPayloads,
+  objectName,
+  tenantPrefix,
+  sha256Hex,
+  type ObjectRef,
+  type ObjectMeta,
+  type ClaimCheckOptions,
+  type PutOptions,
+  type GetOptions,
+  DEFAULT_CLAIM_THRESHOLD,
+  DEFAULT_BUCKET,
+} from './claim-check.js';
 export { localClient } from './local-client.js';
 export { startService, hosted, READY_PREFIX, type ServiceHost, type ServiceHostOptions, type HostedService, type CommonConfig } from './service-host.js';
 export { consoleLogger, type Logger, type LogLevel } from './logger.js';

@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statPayload } from '@tessera/runtime';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { EncoderCache, type EncoderCacheKey } from './encoder-cache.js';
 
@@ -46,7 +47,9 @@ describe('EncoderCache (real nats-server)', () => {
     expect(await cache.lookup(key({ tenant: 'c' }))).toBeNull();
     const a = await cache.lookup(key({ tenant: 'a' }));
     const ab = await cache.lookup(key({ tenant: 'a.b' }));
-    expect(a!.ref.key).not.toBe(ab!.ref.key); // same bytes, separate blobs per tenant
+    expect(a!.ref.key).toBe(ab!.ref.key); // same bytes: same content key …
+    expect(await statPayload(nc, a!.ref, { tenant: 'a' })).not.toBeNull(); // … in separate per-tenant objects
+    expect(await statPayload(nc, a!.ref, { tenant: 'c' })).toBeNull();
     expect(await cache.purgeTenant('a')).toBe(1);
     expect(await cache.lookup(key({ tenant: 'a' }))).toBeNull();
     expect(await cache.read(a!)).toBeNull();
@@ -76,7 +79,7 @@ describe('EncoderCache (real nats-server)', () => {
     const cache = await EncoderCache.open(nc, { bucket: 'cache-partial', maxBytes: 700_000 });
     let hits = 0;
     for (let i = 0; i < 8; i++) {
-      // 300 kB = 3 chunks of 128 KiB: the oldest object loses chunks before its metadata.
+      // 300 kB = 2 chunks of 256 KiB: the oldest object loses chunks before its metadata.
       await cache.store(key({ imageSha256: String(i).repeat(64) }), tokens(300_000, 20 + i), { dtype: 'float32', shape: [1], plan: {} });
       for (let j = 0; j <= i; j++) {
         const e = await cache.lookup(key({ imageSha256: String(j).repeat(64) }));

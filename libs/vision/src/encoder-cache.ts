@@ -5,15 +5,19 @@
  * Storage, both named `bucket` (default `tessera-encoder-cache`):
  * - a JetStream KV bucket: key `<tenant hex>.<sha256 of the key tuple>` → JSON entry (ObjectRef,
  *   dtype, shape, plan, revision, createdAt); history 1, max age = TTL;
- * - a JetStream object store: object `<tenant hex>.<sha256 of the bytes>` → the token tensor.
+ * - a JetStream object store: object `<tenant hex>.<sha256 of the bytes>` → the token tensor, written
+ *   and read through @tessera/runtime's claim-check functions (node:crypto hashing, tenant-scoped
+ *   names): the entry's ObjectRef carries the bare sha256 and only the owning tenant resolves it.
+ *   The resampler writes here itself, and the decoder reads the same reference: the token bytes
+ *   cross the bus twice per miss (write, read), never through the gateway.
  * Both streams get max_bytes = the size cap with discard=old, so a full cache drops its oldest
  * entries instead of refusing new ones. The tenant is hex-encoded into every name so no subject
  * wildcard of one tenant can match another's ("a.>" must not match tenant "a.b"), and purging a
  * tenant deletes only its own keys and blobs (blobs are never shared across tenants).
  */
 import { createHash } from 'node:crypto';
-import { DiscardPolicy, nanos, type JetStreamManager, type KV, type NatsConnection, type ObjectInfo, type ObjectStore } from 'nats';
-import { invalidArgument } from '@tessera/runtime';
+import { DiscardPolicy, nanos, type JetStreamManager, type KV, type NatsConnection } from 'nats';
+import { getPayload, invalidArgument, purgeTenantPayloads, putPayload, statPayload, type ObjectMeta } from '@tessera/runtime';
 
 export interface EncoderCacheOptions {
   /** KV + object store bucket name. Default `tessera-encoder-cache`. */
@@ -35,6 +39,7 @@ export interface EncoderCacheKey {
 
 export interface CachedObjectRef {
   bucket: string;
+  /** sha256 of the token bytes; the object is named `<tenant hex>.<key>` (tenant-scoped). */
   key: string;
   size: number;
 }
@@ -45,9 +50,11 @@ export interface EncoderCacheEntry {
   dtype: string;
   /** [images, queryNum, hidden] */
   shape: number[];
-  /** The slice plan (JSON), needed to lay out the prompt on a hit. */
-  plan: unknown;
+  /** The slice plan (JSON) when the writer knew it; the gateway plans from the image header instead. */
+  plan?: unknown;
   modelRevision: string;
+  /** Owner of the token object (its name is scoped by this tenant). */
+  tenant: string;
   createdAt: number;
 }
 
@@ -62,8 +69,8 @@ function tenantToken(tenant: string): string {
 
 export class EncoderCache {
   private constructor(
+    private readonly nc: NatsConnection,
     private readonly kv: KV,
-    private readonly os: ObjectStore,
     private readonly jsm: JetStreamManager,
     readonly bucket: string,
     readonly ttlMs: number,
@@ -77,7 +84,7 @@ export class EncoderCache {
     // Index entries are ~0.5 KiB against ≥ 100 KiB of tokens each, so 1/64 of the cap is plenty.
     const kvBytes = Math.max(1024 * 1024, Math.floor(maxBytes / 64));
     const kv = await js.views.kv(bucket, { history: 1, ttl: ttlMs, max_bytes: kvBytes });
-    const os = await js.views.os(bucket, { ttl: nanos(ttlMs), max_bytes: maxBytes });
+    await js.views.os(bucket, { ttl: nanos(ttlMs), max_bytes: maxBytes });
     // Binding to existing buckets keeps their old settings; apply the configured TTL and cap (and
     // discard=old, which the client libraries do not set) so a config change takes effect on restart.
     const jsm = await nc.jetstreamManager();
@@ -88,7 +95,7 @@ export class EncoderCache {
         await jsm.streams.update(name, { ...config, ...want });
       }
     }
-    return new EncoderCache(kv, os, jsm, bucket, ttlMs);
+    return new EncoderCache(nc, kv, jsm, bucket, ttlMs);
   }
 
   /** The KV key for a cache key tuple. */
@@ -105,8 +112,8 @@ export class EncoderCache {
     const entry = JSON.parse(new TextDecoder().decode(e.value)) as EncoderCacheEntry;
     // Exact TTL even between the server's expiry sweeps.
     if (Date.now() - entry.createdAt >= this.ttlMs) return null;
-    const info = await this.os.info(entry.ref.key);
-    if (!info || info.deleted || info.size !== entry.ref.size || !(await this.complete(info))) {
+    const info = entry.tenant === k.tenant ? await statPayload(this.nc, entry.ref, { tenant: k.tenant }) : null;
+    if (!info || info.size !== entry.ref.size || !(await this.complete(info))) {
       await this.kv.delete(key).catch(() => undefined);
       return null;
     }
@@ -118,7 +125,7 @@ export class EncoderCache {
    * written after them; in between, `info` still answers. Count the chunks left so a hit is never
    * handed out for tokens the decoder could not read.
    */
-  private async complete(info: ObjectInfo): Promise<boolean> {
+  private async complete(info: ObjectMeta): Promise<boolean> {
     if (info.chunks === 0) return true;
     const subject = `$O.${this.bucket}.C.${info.nuid}`;
     const si = await this.jsm.streams.info(`OBJ_${this.bucket}`, { subjects_filter: subject });
@@ -129,23 +136,22 @@ export class EncoderCache {
   /** The token bytes of an entry (null when evicted meanwhile). */
   async read(entry: EncoderCacheEntry): Promise<Uint8Array | null> {
     try {
-      const data = await this.os.getBlob(entry.ref.key);
-      return data && data.length === entry.ref.size ? data : null;
+      return await getPayload(this.nc, entry.ref, { tenant: entry.tenant });
     } catch {
       return null;
     }
   }
 
-  async store(k: EncoderCacheKey, tokens: Uint8Array, meta: { dtype: string; shape: number[]; plan: unknown }): Promise<EncoderCacheEntry> {
-    const name = `${tenantToken(k.tenant)}.${sha256(tokens)}`;
-    const info = await this.os.info(name);
-    if (!info || info.deleted || info.size !== tokens.length) await this.os.putBlob({ name }, tokens);
+  async store(k: EncoderCacheKey, tokens: Uint8Array, meta: { dtype: string; shape: number[]; plan?: unknown }): Promise<EncoderCacheEntry> {
+    tenantToken(k.tenant);
+    const ref = await putPayload(this.nc, tokens, { bucket: this.bucket, tenant: k.tenant, ttlMs: this.ttlMs });
     const entry: EncoderCacheEntry = {
-      ref: { bucket: this.bucket, key: name, size: tokens.length },
+      ref: { bucket: ref.bucket, key: ref.key, size: ref.size },
       dtype: meta.dtype,
       shape: meta.shape,
-      plan: meta.plan,
+      ...(meta.plan !== undefined && { plan: meta.plan }),
       modelRevision: k.modelRevision,
+      tenant: k.tenant,
       createdAt: Date.now(),
     };
     await this.kv.put(this.keyOf(k), JSON.stringify(entry));
@@ -158,9 +164,7 @@ export class EncoderCache {
     const keys: string[] = [];
     for await (const key of await this.kv.keys(`${prefix}>`)) keys.push(key);
     for (const key of keys) await this.kv.purge(key);
-    for (const obj of await this.os.list()) {
-      if (obj.name.startsWith(prefix)) await this.os.delete(obj.name);
-    }
+    await purgeTenantPayloads(this.nc, this.bucket, tenant);
     return keys.length;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * @tessera/vision — MiniCPM-V 2.6 image slicing (exact HF arithmetic), image decoding and
  * preprocessing (sharp + PIL-exact BICUBIC), the NaViT pixel layout, the prompt placeholder layout,
- * and the tenant-scoped encoder cache.
+ * and the tenant-scoped encoder cache and image store.
  */
 export { pyRound, pyInt, pyLog } from './py-math.js';
 export {
@@ -25,6 +25,7 @@ export { prepareImage, preparePixels, sliceDecoded, sliceDecodedPixels, cropRgb,
 export { parsePreprocessorConfig, DEFAULT_NORMALIZATION, type Normalization, type VisionPreprocessorConfig } from './preprocessor-config.js';
 export { toPatchStrip, batchPatchStrips, toChannelFirst, normalizeRegion, type PatchStrip, type PixelBatch } from './patch-strip.js';
 export { EncoderCache, DEFAULT_ENCODER_CACHE, type EncoderCacheOptions, type EncoderCacheKey, type EncoderCacheEntry, type CachedObjectRef } from './encoder-cache.js';
+export { ImageStore, DEFAULT_IMAGE_STORE, type ImageStoreOptions, type StoredImage } from './image-store.js';
 export { MicroBatcher, type MicroBatcherOptions, type MicroBatchStats } from './micro-batcher.js';
 export { slicePlanToProto, slicePlanFromProto, sliceOptionsFromProto } from './plan-proto.js';
 export { PreprocessPool, type PooledImage } from './preprocess-pool.js';

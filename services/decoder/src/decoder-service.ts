@@ -71,7 +71,7 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   if (req.modelRevision && req.modelRevision !== d.revision) {
     throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `model_revision ${req.modelRevision} requested, ${d.revision} is loaded`, { field: 'model_revision' });
   }
-  const images = await Promise.all(req.images.map((img, i) => toPromptImage(img, i, d.nc)));
+  const images = await Promise.all(req.images.map((img, i) => toPromptImage(img, i, d.nc, ctx.tenant)));
   const prompt = assemblePrompt(
     { messages: req.messages.map(toMessage), prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images },
     d.tokenizer,
@@ -118,12 +118,13 @@ function toPart(p: decodingV1.PromptPart, field: string): PromptPart {
   throw invalidArgument(field, `${field} has neither text nor image`);
 }
 
-async function toPromptImage(img: decodingV1.ImageEmbedding, i: number, nc: NatsConnection | undefined): Promise<PromptImage> {
+async function toPromptImage(img: decodingV1.ImageEmbedding, i: number, nc: NatsConnection | undefined, tenant: string): Promise<PromptImage> {
   const field = `images[${i}].visual_tokens`;
   let t = img.visualTokens;
   if (t?.data?.$case === 'ref') {
     if (!nc) throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `${field} is an ObjectRef but this decoder has no NATS connection`, { field });
-    t = { ...t, data: { $case: 'raw', raw: Buffer.from(await getPayload(nc, t.data.ref)) } };
+    // Visual tokens are tenant-scoped (the resampler wrote them into the encoder cache for this tenant).
+    t = { ...t, data: { $case: 'raw', raw: Buffer.from(await getPayload(nc, t.data.ref, { tenant })) } };
   }
   const problem = tensorProblem(t, field);
   if (problem) throw invalidArgument(problem.field, problem.message, problem.limit);

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TesseraError } from '@tessera/runtime';
+import { deletePayload, getPayload, putPayload, TesseraError } from '@tessera/runtime';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { openFeedback, type FeedbackStack } from './assemble.js';
-import type { ExportItem } from './export/exporter.js';
+import type { ExportItem, ExportSummary } from './export/exporter.js';
 import { EXPORT_FORMATS, type ExportFormat, type Row } from './export/formats.js';
 import { validateRow } from './export/schemas.js';
 import { FileStore } from './store/file-store.js';
@@ -50,7 +50,7 @@ for (const kind of ['file', 'postgres'] as const) {
       throw new Error('expected a TesseraError');
     }
 
-    async function collect(it: AsyncIterable<ExportItem>): Promise<{ rows: Row[]; summary: { rows: number; skipped: number; droppedByBalance: number } }> {
+    async function collect(it: AsyncIterable<ExportItem>): Promise<{ rows: Row[]; summary: ExportSummary }> {
       const rows: Row[] = [];
       let summary;
       for await (const item of it) {
@@ -60,7 +60,8 @@ for (const kind of ['file', 'postgres'] as const) {
       return { rows, summary: summary! };
     }
 
-    const exportOf = (tenant: string, format: ExportFormat, filter = {}, extra = {}) => collect(stack.core.export(tenant, { format, filter, imageMode: 'ref', maxRows: 0, ...extra }));
+    // AI suggestions are excluded by default; most checks here want every row, so they opt in.
+    const exportOf = (tenant: string, format: ExportFormat, filter = {}, extra = {}) => collect(stack.core.export(tenant, { format, filter: { includeAi: true, ...filter }, imageMode: 'ref', maxRows: 0, ...extra }));
 
     beforeAll(async () => {
       nats = await startNatsServer();
@@ -69,15 +70,15 @@ for (const kind of ['file', 'postgres'] as const) {
       const settings = testSettings(kind === 'file' ? { kind: 'file', dir, snapshotEvery: 1000, fsync: false } : { kind: 'postgres', url: PG_URL, schema, poolSize: 4 });
       settings.core.objects = natsObjects(nc);
       stack = await openFeedback(nc, settings);
-      // The prompt images exist in the claim-check bucket (A is shared by t1 and t2, B is t1's only).
-      const os = await nc.jetstream().views.os('tessera-payloads');
-      await os.putBlob({ name: IMG_A }, IMG_A_BYTES);
-      await os.putBlob({ name: IMG_B }, IMG_B_BYTES);
+      // The prompt images exist in the image store, per tenant (t1 has A and B, t2 its own copy of A).
+      await putPayload(nc, IMG_A_BYTES, { bucket: 'tessera-images', tenant: 't1' });
+      await putPayload(nc, IMG_B_BYTES, { bucket: 'tessera-images', tenant: 't1' });
+      await putPayload(nc, IMG_A_BYTES, { bucket: 'tessera-images', tenant: 't2' });
       const core = stack.core;
       // t1: A and B answer the same prompt, C another prompt (other image); t2 has its own A.
       await core.recordResponse('t1', responseInput({ responseId: 'A', answer: JA_ANSWER }));
       await core.recordResponse('t1', responseInput({ responseId: 'B', answer: '牛丼を食べた。', modelRevision: 'rev-2', confidence: { tokenCount: 5, meanLogprob: -2, minLogprob: -4, lowConfidenceTokens: 3 } }));
-      await core.recordResponse('t1', responseInput({ responseId: 'C', answer: ZH_ANSWER, messages: [{ role: 'user', content: [{ image: { bucket: 'tessera-payloads', key: IMG_B, size: 9, contentType: 'image/jpeg' } }, { text: '图里有什么？' }] }] }));
+      await core.recordResponse('t1', responseInput({ responseId: 'C', answer: ZH_ANSWER, messages: [{ role: 'user', content: [{ image: { bucket: 'tessera-images', key: IMG_B, size: IMG_B_BYTES.length, contentType: 'image/jpeg' } }, { text: '图里有什么？' }] }] }));
       await core.recordResponse('t2', responseInput({ responseId: 'A', answer: 't2 answer' }));
     }, 60_000);
 
@@ -149,21 +150,28 @@ for (const kind of ['file', 'postgres'] as const) {
           expect(summary.rows).toBe(rows.length);
         }
         // pairs: f-spans (span correction), f-pref (preference), f-fix (correction), f-ai (span correction)
-        expect(counts).toEqual({ 'trl-dpo': 4, 'openai-dpo': 4, 'rlaif-v': 4, 'spans-sidecar': 4, sft: 3, kto: 2 });
+        expect(counts).toEqual({ 'trl-dpo': 4, 'openai-dpo': 4, 'rlaif-v': 4, 'spans-sidecar': 4, sft: 3, kto: 2, 'openai-sft': 3 });
 
         const trl = (await exportOf('t1', 'trl-dpo')).rows;
         const byId = new Map(trl.map((r) => [r.id as string, r]));
         const pref = byId.get('f-pref')!;
         expect(pref.chosen).toEqual([{ role: 'assistant', content: [{ type: 'text', text: JA_ANSWER }] }]);
         expect(pref.rejected).toEqual([{ role: 'assistant', content: [{ type: 'text', text: '牛丼を食べた。' }] }]);
-        expect(pref.images).toEqual([`tessera://tessera-payloads/${IMG_A}`]);
+        expect(pref.images).toEqual([`tessera://tessera-images/${IMG_A}`]);
         expect((pref.prompt as Row[])[0]).toEqual({ role: 'user', content: [{ type: 'image' }, { type: 'text', text: '写真を説明してください。' }] });
 
-        const oa = (await exportOf('t1', 'openai-dpo')).rows[0] as { input: { messages: { content: { type: string; image_url?: { url: string } }[] }[] }; preferred_output: { content: string }[] };
-        expect(oa.input.messages[0].content[0]).toEqual({ type: 'image_url', image_url: { url: `tessera://tessera-payloads/${IMG_A}` } });
+        // OpenAI DPO is text-only (their guide): the image parts are dropped and counted.
+        const oaExport = await exportOf('t1', 'openai-dpo');
+        const oa = oaExport.rows[0] as { input: { messages: { content: string }[] }; preferred_output: { content: string }[] };
+        expect(oa.input.messages[0].content).toBe('写真を説明してください。');
+        expect(oaExport.summary.imagesDropped).toBe(4);
+        // OpenAI SFT carries the images as data URLs, whatever the image mode.
+        const sft = (await exportOf('t1', 'openai-sft')).rows[0] as { messages: { role: string; content: string | { type: string; image_url?: { url: string } }[] }[] };
+        expect((sft.messages[0].content as { image_url?: { url: string } }[])[0].image_url?.url).toBe(`data:image/png;base64,${Buffer.from(IMG_A_BYTES).toString('base64')}`);
+        expect(sft.messages.at(-1)).toEqual({ role: 'assistant', content: '𠮷野家で鮭を三匹食べた🍣。皿は赤い。' });
 
         const rl = (await exportOf('t1', 'rlaif-v')).rows.find((r) => r.id === 'f-fix')!;
-        expect(rl).toMatchObject({ question: '图里有什么？', chosen: '图中有两个苹果。', rejected: ZH_ANSWER, image_path: `tessera://tessera-payloads/${IMG_B}`, ds_name: 'tessera/t1' });
+        expect(rl).toMatchObject({ question: '图里有什么？', chosen: '图中有两个苹果。', rejected: ZH_ANSWER, image_path: `tessera://tessera-images/${IMG_B}`, ds_name: 'tessera/t1' });
 
         const kto = (await exportOf('t1', 'kto')).rows;
         expect(kto.map((r) => [r.id, r.label])).toEqual([['f-down', false], ['f-up', true]]);
@@ -188,6 +196,11 @@ for (const kind of ['file', 'postgres'] as const) {
         expect((await exportOf('t1', 'trl-dpo', { categories: ['text_in_image'] })).rows.map((r) => r.id)).toEqual(['f-ai']);
         expect((await exportOf('t1', 'kto', { models: ['rev-2'] })).rows.map((r) => r.id)).toEqual(['f-down']);
         expect((await exportOf('t1', 'trl-dpo', { source: 'ai' })).rows.map((r) => r.id)).toEqual(['f-fix', 'f-ai']);
+        // By default an export holds human feedback only; AI suggestions need include_ai (or source AI).
+        expect((await collect(stack.core.export('t1', { format: 'trl-dpo', filter: {}, imageMode: 'ref', maxRows: 0 }))).rows.map((r) => r.id)).toEqual(['f-spans', 'f-pref']);
+        expect((await exportOf('t1', 'trl-dpo', { source: 'human' })).rows.map((r) => r.id)).toEqual(['f-spans', 'f-pref']);
+        // By rating criterion.
+        expect((await exportOf('t1', 'kto', { criteria: ['helpfulness'] })).rows.map((r) => r.id)).toEqual(['f-up']);
         expect((await exportOf('t1', 'trl-dpo', { from: Date.now() + 60_000 })).rows).toEqual([]);
         expect((await exportOf('t1', 'trl-dpo', { to: Date.now() + 60_000 })).rows).toHaveLength(4);
         // groups: none (f-pref, f-fix), object (f-spans), text_in_image (f-ai) → at most 1 each
@@ -204,8 +217,28 @@ for (const kind of ['file', 'postgres'] as const) {
         const pref = rows.find((r) => r.id === 'f-pref')!;
         expect(pref.images).toEqual([`data:image/png;base64,${Buffer.from(IMG_A_BYTES).toString('base64')}`]);
         const rl = (await exportOf('t1', 'rlaif-v', {}, { imageMode: 'inline' })).rows.find((r) => r.id === 'f-fix')!;
-        expect(rl.image).toEqual({ bytes: Buffer.from(IMG_B_BYTES).toString('base64'), path: `tessera://tessera-payloads/${IMG_B}` });
+        expect(rl.image).toEqual({ bytes: Buffer.from(IMG_B_BYTES).toString('base64'), path: `tessera://tessera-images/${IMG_B}` });
         expect(validateRow('rlaif-v', rl)).toEqual([]);
+      });
+
+      it('skips rows whose image is gone or not the tenant\'s own, counts them and names them', async () => {
+        const core = stack.core;
+        await putPayload(nc, IMG_A_BYTES, { bucket: 'tessera-images', tenant: 't3' });
+        await core.recordResponse('t3', responseInput({ responseId: 'own' }));
+        // t3's second response refers to an image only t1 stored: in t3's scope that reference is NOT_FOUND.
+        await core.recordResponse('t3', responseInput({ responseId: 'foreign', messages: [{ role: 'user', content: [{ image: { bucket: 'tessera-images', key: IMG_B, size: IMG_B_BYTES.length, contentType: 'image/jpeg' } }, { text: 'whose?' }] }] }));
+        await core.submitFeedback('t3', { feedbackId: 'f-own', responseId: 'own', correction: 'fixed' });
+        await core.submitFeedback('t3', { feedbackId: 'f-foreign', responseId: 'foreign', correction: 'mine' });
+        const out = await exportOf('t3', 'trl-dpo', {}, { imageMode: 'inline' });
+        expect(out.rows.map((r) => r.id)).toEqual(['f-own']);
+        expect(out.summary).toMatchObject({ rows: 1, rowsMissingImages: 1, missingImageRows: ['f-foreign'] });
+        // An erased (or expired) image: the row is left out, the export goes on and says which.
+        await deletePayload(nc, { bucket: 'tessera-images', key: IMG_A }, { tenant: 't3' });
+        const gone = await exportOf('t3', 'openai-sft');
+        expect(gone.rows).toEqual([]);
+        expect(gone.summary).toMatchObject({ rowsMissingImages: 2, missingImageRows: ['f-own', 'f-foreign'] });
+        // In REF mode nothing is read, so nothing is missing.
+        expect((await exportOf('t3', 'trl-dpo')).summary.rowsMissingImages).toBe(0);
       });
 
       it('ranks the review queue by uncertainty and category balance', async () => {
@@ -241,11 +274,12 @@ for (const kind of ['file', 'postgres'] as const) {
         expect((await rejects(stack.core.eraseTenant('t1', 't1', 'nope'))).details.field).toBe('confirm');
         expect(await stack.log.tenantMessages('t1')).toBeGreaterThan(0);
         const res = await stack.core.eraseTenant('t1', 't1', 't1');
-        expect(res).toEqual({ responses: 3, feedback: 7, purgedEvents: 10, images: 1 });
-        // t1's own image is gone from the object store; the one t2's prompt also uses stays.
-        const os = await nc.jetstream().views.os('tessera-payloads');
-        expect(await os.getBlob(IMG_B)).toBeNull();
-        expect(Buffer.from((await os.getBlob(IMG_A))!)).toEqual(Buffer.from(IMG_A_BYTES));
+        expect(res).toEqual({ responses: 3, feedback: 7, purgedEvents: 10, images: 2 });
+        // t1's images are gone from the image store; t2's copy of the same image stays.
+        const ref = (key: string, size: number) => ({ bucket: 'tessera-images', key, size });
+        await expect(getPayload(nc, ref(IMG_B, IMG_B_BYTES.length), { tenant: 't1' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+        await expect(getPayload(nc, ref(IMG_A, IMG_A_BYTES.length), { tenant: 't1' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+        expect(Buffer.from(await getPayload(nc, ref(IMG_A, IMG_A_BYTES.length), { tenant: 't2' }))).toEqual(Buffer.from(IMG_A_BYTES));
         expect(await stack.store.counts('t1')).toEqual({ responses: 0, feedback: 0 });
         expect(await stack.log.tenantMessages('t1')).toBe(0);
         expect((await exportOf('t1', 'trl-dpo')).rows).toEqual([]);

@@ -12,6 +12,7 @@ import type { ExportFormat } from './export/formats.js';
 import type { FeedbackLog } from './log/feedback-log.js';
 import type { Projector } from './log/projector.js';
 import { reviewQueue, type ReviewItem, type ReviewReason, type UncertaintyMeasure } from './review/review-queue.js';
+import type { ImageObjects } from './objects.js';
 import type { FeedbackStore } from './store/store.js';
 
 export interface CoreOptions {
@@ -23,11 +24,11 @@ export interface CoreOptions {
   /** Tenants allowed to read or erase other tenants' data (the contract's "admin role"). */
   adminTenants: readonly string[];
   reviewMeasure: UncertaintyMeasure;
-  /** Delete a tenant's image objects on erasure (only objects no other tenant's response refers to). */
+  /** Delete a tenant's image objects on erasure (tenant-scoped: no other tenant reads them). */
   eraseObjects: boolean;
   now?: () => number;
   /** Object store access for erasing images and inline exports; unset = neither. */
-  objects?: { read(ref: ObjectRef): Promise<Uint8Array>; delete(ref: ObjectRef): Promise<boolean> };
+  objects?: ImageObjects;
 }
 
 /** Filters shared by ListFeedback and Export (FeedbackFilter in the contract). */
@@ -39,6 +40,10 @@ export interface FilterInput {
   categories?: readonly string[];
   source?: AnnotatorSource;
   responseId?: string;
+  /** Rating criteria (Rating.key) to keep. */
+  criteria?: readonly string[];
+  /** Export with no source: also AI-annotated feedback. */
+  includeAi?: boolean;
 }
 
 export interface ResolvedFilter {
@@ -49,6 +54,8 @@ export interface ResolvedFilter {
   categories?: string[];
   source?: AnnotatorSource;
   responseId?: string;
+  criteria?: readonly string[];
+  includeAi?: boolean;
 }
 
 /**
@@ -181,10 +188,13 @@ export class FeedbackCore {
     const f = this.resolveFilter(caller, req.filter);
     if (!Number.isInteger(req.maxRows) || req.maxRows < 0) throw invalidArgument('max_rows', `max_rows = ${req.maxRows} must be 0..${this.opts.maxExportRows}`);
     if (req.maxRows > this.opts.maxExportRows) throw new TesseraError(ErrorCode.RESOURCE_EXHAUSTED, `max_rows = ${req.maxRows} is over the limit of ${this.opts.maxExportRows} rows per export`, { field: 'max_rows', limit: `<= ${this.opts.maxExportRows}` });
-    if (req.imageMode === 'inline' && !this.opts.objects) throw new TesseraError(ErrorCode.FAILED_PRECONDITION, 'image_mode INLINE needs the object store, which this instance has no access to', { field: 'image_mode' });
+    const needsImages = req.imageMode === 'inline' || req.format === 'openai-sft';
+    if (needsImages && !this.opts.objects) throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `${req.format === 'openai-sft' ? 'format OPENAI_SFT (data URLs)' : 'image_mode INLINE'} needs the object store, which this instance has no access to`, { field: 'image_mode' });
     await this.settle();
     const objects = this.opts.objects;
-    yield* exportRows({ ...f, format: req.format, balance: req.balance, imageMode: req.imageMode, maxRows: req.maxRows }, { store: this.store, now: this.now(), readImage: objects ? (ref) => objects.read(ref) : undefined });
+    // Model-judge suggestions are not training data until a person accepts them: human only by default.
+    const source = f.source ?? (f.includeAi ? undefined : 'human');
+    yield* exportRows({ ...f, source, format: req.format, balance: req.balance, imageMode: needsImages ? 'inline' : req.imageMode, maxRows: req.maxRows }, { store: this.store, now: this.now(), readImage: objects ? (ref, tenant) => objects.read(ref, tenant) : undefined });
   }
 
   async reviewQueue(caller: string | undefined, req: { reasons?: ReviewReason[]; models?: string[]; pageSize: number; pageToken: string }): Promise<{ items: ReviewItem[]; nextPageToken: string }> {
@@ -199,7 +209,8 @@ export class FeedbackCore {
   /**
    * Erasure: an `erase` marker goes to the log (so every projector, now or replaying later,
    * deletes the tenant), this projector applies it, the tenant's events before the marker are
-   * purged from the stream, and image objects no other tenant refers to are deleted.
+   * purged from the stream, and the tenant's image objects are deleted (tenant-scoped, so no other
+   * tenant's record can refer to them).
    */
   async eraseTenant(caller: string | undefined, tenant: string | undefined, confirm: string | undefined): Promise<{ responses: number; feedback: number; images: number; purgedEvents: number }> {
     const me = checkTenant(caller);
@@ -216,7 +227,7 @@ export class FeedbackCore {
     const purgedEvents = await this.log.purgeTenant(t, ack.seq);
     let deleted = 0;
     if (this.opts.eraseObjects && this.opts.objects) {
-      for (const img of images) if (!(await this.store.isObjectReferenced(img.bucket, img.key)) && (await this.opts.objects.delete(img))) deleted++;
+      for (const img of images) if (await this.opts.objects.delete(img, t)) deleted++;
     }
     return { responses: before.responses, feedback: before.feedback, images: deleted, purgedEvents };
   }

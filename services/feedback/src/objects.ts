@@ -1,27 +1,18 @@
-import type { NatsConnection, ObjectStore } from 'nats';
+import type { NatsConnection } from 'nats';
+import { deletePayload, getPayload } from '@tessera/runtime';
 import type { ObjectRef } from './domain/types.js';
 
-/** Object store access by bucket (claim-check buckets), for erasure and inline image exports. */
-export function natsObjects(nc: NatsConnection): { read(ref: ObjectRef): Promise<Uint8Array>; delete(ref: ObjectRef): Promise<boolean> } {
-  const buckets = new Map<string, Promise<ObjectStore>>();
-  const bucket = (name: string) => {
-    let b = buckets.get(name);
-    if (!b) buckets.set(name, (b = nc.jetstream().views.os(name)));
-    return b;
-  };
+/** Image bytes of a tenant's records: the image store's tenant-scoped objects (the gateway wrote them). */
+export interface ImageObjects {
+  /** The bytes; NOT_FOUND when erased, expired or not this tenant's. */
+  read(ref: ObjectRef, tenant: string): Promise<Uint8Array>;
+  delete(ref: ObjectRef, tenant: string): Promise<boolean>;
+}
+
+/** Object store access by the reference's bucket, resolved in the record's tenant scope. */
+export function natsObjects(nc: NatsConnection): ImageObjects {
   return {
-    async read(ref) {
-      const data = await (await bucket(ref.bucket)).getBlob(ref.key);
-      if (!data) throw new Error(`image ${ref.bucket}/${ref.key} is not in the object store`);
-      return data;
-    },
-    async delete(ref) {
-      try {
-        const r = await (await bucket(ref.bucket)).delete(ref.key);
-        return r.purged > 0;
-      } catch {
-        return false;
-      }
-    },
+    read: (ref, tenant) => getPayload(nc, { bucket: ref.bucket, key: ref.key, size: ref.size }, { tenant }),
+    delete: (ref, tenant) => deletePayload(nc, ref, { tenant }).catch(() => false),
   };
 }

@@ -25,7 +25,7 @@ const record = (responseId: string, answer: string): feedbackV1.ResponseRecord =
   tenant: 'ignored-on-input',
   model: 'minicpm-v-2_6',
   modelRevision: 'rev-1',
-  messages: [{ role: commonV1.Role.USER, content: [{ part: { $case: 'image', image: { bucket: 'tessera-payloads', key: IMG_A, size: 7, contentType: 'image/png' } } }, { part: { $case: 'text', text: '何が見えますか？' } }] }],
+  messages: [{ role: commonV1.Role.USER, content: [{ part: { $case: 'image', image: { bucket: 'tessera-images', key: IMG_A, size: 7, contentType: 'image/png' } } }, { part: { $case: 'text', text: '何が見えますか？' } }] }],
   sources: [],
   sampling: { temperature: 0.7, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, seed: 1234, stop: [], stopTokenIds: [], logprobs: true, topLogprobs: 0, maxTokens: 64 } as commonV1.SamplingParams,
   answer,
@@ -67,7 +67,7 @@ describe('FeedbackService over NATS request/reply', () => {
     expect(got.response!.tenant).toBe('w');
     expect(got.response!.sampling!.seed).toBe(1234);
     expect(got.response!.finishReason).toBe(commonV1.FinishReason.STOP);
-    expect(got.response!.messages[0].content[0].part).toEqual({ $case: 'image', image: { bucket: 'tessera-payloads', key: IMG_A, size: 7, contentType: 'image/png' } });
+    expect(got.response!.messages[0].content[0].part).toEqual({ $case: 'image', image: { bucket: 'tessera-images', key: IMG_A, size: 7, contentType: 'image/png' } });
     expect(got.feedback.map((f) => [f.feedback!.feedbackId, f.feedback!.spans[0].category, f.feedback!.rating!.value, f.feedback!.metadata])).toEqual([['wf1', 'object', { $case: 'score', score: 0.2 }, { ui: 'v2' }]]);
   });
 
@@ -91,7 +91,7 @@ describe('FeedbackService over NATS request/reply', () => {
     const kto = JSON.parse(rows[0]);
     expect(validateRow('kto', kto)).toEqual([]);
     expect(kto.label).toBe(false);
-    expect(summary).toEqual({ rows: 1, skipped: 0, droppedByBalance: 0 });
+    expect(summary).toEqual({ rows: 1, skipped: 0, droppedByBalance: 0, imagesDropped: 0, rowsMissingImages: 0, missingImageRows: [] });
     const unspecified = await (async () => {
       for await (const _ of client.export({ format: feedbackV1.ExportFormat.UNSPECIFIED, imageMode: 0, maxRows: 0 }, as('w')));
     })().catch((e: unknown) => e);

@@ -103,6 +103,8 @@ export function filterIn(f: feedbackV1.FeedbackFilter | undefined): FilterInput 
     categories: f.categories,
     source: f.source === feedbackV1.FeedbackSource.HUMAN ? 'human' : f.source === feedbackV1.FeedbackSource.AI ? 'ai' : undefined,
     responseId: f.responseId || undefined,
+    ...(f.criteria.length && { criteria: f.criteria }),
+    ...(f.includeAi && { includeAi: true }),
   };
 }
 
@@ -113,6 +115,7 @@ export const FORMAT_IN: Partial<Record<feedbackV1.ExportFormat, ExportFormat>> =
   [feedbackV1.ExportFormat.KTO]: 'kto',
   [feedbackV1.ExportFormat.SFT]: 'sft',
   [feedbackV1.ExportFormat.SPANS_SIDECAR]: 'spans-sidecar',
+  [feedbackV1.ExportFormat.OPENAI_SFT]: 'openai-sft',
 };
 
 export const REASON_IN: Partial<Record<feedbackV1.ReviewReason, ReviewReason>> = {

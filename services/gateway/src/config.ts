@@ -1,4 +1,4 @@
-import { bool, bytes, commonServiceConfig, duration, int, loadConfig, string, type ConfigOf } from '@tessera/config';
+import { bool, bytes, commonServiceConfig, duration, encoderCacheConfig, imageStoreConfig, int, loadConfig, string, type ConfigOf } from '@tessera/config';
 
 /** Every gateway setting; `describeConfig(gatewaySchema)` renders the table in README.md. */
 export const gatewaySchema = {
@@ -32,8 +32,8 @@ export const gatewaySchema = {
   quotaConcurrentStreams: int({ env: 'TESSERA_QUOTA_CONCURRENT_STREAMS', default: 32, min: 1, max: 100_000, doc: 'default tenant quota' }),
   quotaMaxImagesPerRequest: int({ env: 'TESSERA_QUOTA_MAX_IMAGES', default: 8, min: 0, max: 64, doc: 'default tenant quota' }),
   quotaMaxImagePixels: int({ env: 'TESSERA_QUOTA_MAX_IMAGE_PIXELS', default: 40_000_000, min: 1, max: 500_000_000, doc: 'default tenant quota' }),
-  encoderCacheTtl: duration({ env: 'TESSERA_ENCODER_CACHE_TTL', default: 24 * 3_600_000, min: 1000, doc: 'how long visual tokens of an image stay cached' }),
-  encoderCacheMaxBytes: bytes({ env: 'TESSERA_ENCODER_CACHE_MAX_BYTES', default: 1024 ** 3, min: 1024 * 1024, doc: 'size cap of the encoder cache (oldest dropped first)' }),
+  ...encoderCacheConfig(),
+  ...imageStoreConfig(),
   webDir: string({ env: 'TESSERA_GATEWAY_WEB_DIR', default: '', doc: 'directory of the built playground to serve at / (empty = the bundled one if built)' }),
 };
 

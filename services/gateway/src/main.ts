@@ -5,7 +5,7 @@
 import { connect } from 'nats';
 import { feedbackV1, gatewayV1, retrievalV1, SERVICES, PROTO_ROOT } from '@tessera/contracts';
 import { consoleLogger, hosted, natsClient, startService } from '@tessera/runtime';
-import { EncoderCache } from '@tessera/vision';
+import { EncoderCache, ImageStore } from '@tessera/vision';
 import { loadGatewayConfig } from './config.js';
 import { createHttpServer } from './http/server.js';
 import { gatewayGrpcService } from './grpc-service.js';
@@ -18,6 +18,7 @@ import { QuotaLedger } from './tenancy/quota-ledger.js';
 import { tenantUsageMetrics } from './tenancy/usage-metrics.js';
 import { extraRoutes } from './http/extra-routes.js';
 import { adminRoutes } from './http/admin-routes.js';
+import { TenantErasure } from './tenancy/tenant-erasure.js';
 
 const config = loadGatewayConfig();
 const log = consoleLogger(config.serviceName, config.logLevel);
@@ -33,8 +34,9 @@ const keys = ApiKeyStore.fromFile(config.apiKeysFile, {
 });
 const quotas = new QuotaLedger();
 tenantUsageMetrics(quotas);
-const cache = await EncoderCache.open(nc, { ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes });
-const images = new ImagePipeline(nc, cache, model.revision, model.queryNum, {
+const cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes });
+const imageStore = await ImageStore.open(nc, { bucket: config.imageBucket, retentionMs: config.imageRetention });
+const images = new ImagePipeline(nc, cache, imageStore, model.revision, model.queryNum, {
   limits: { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, minSide: 2, maxAspectRatio: 200, maxSliceNums: config.maxSliceNums },
   scaleResolution: config.scaleResolution,
   defaultMaxSliceNums: config.defaultMaxSliceNums,
@@ -55,7 +57,7 @@ const http = createHttpServer({
   maxBodyBytes: config.maxBodyBytes,
   requestTimeoutMs: config.requestTimeout,
   ready: () => ready,
-  routes: [...adminRoutes({ keys, cache, feedback, retrieval }), ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits })],
+  routes: [...adminRoutes({ keys, erasure: new TenantErasure({ cache, images: imageStore, feedback, retrieval }) }), ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits })],
 });
 await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
 

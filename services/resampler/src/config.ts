@@ -1,8 +1,9 @@
 /** Resampler configuration: the shared keys plus model, limits and micro-batching. */
-import { bytes, commonServiceConfig, duration, int, loadConfig, oneOf, string, type ConfigOf } from '@tessera/config';
+import { bytes, commonServiceConfig, duration, encoderCacheConfig, int, loadConfig, oneOf, string, type ConfigOf } from '@tessera/config';
 
 export const schema = {
   ...commonServiceConfig({ serviceName: 'resampler', grpcPort: 50053 }),
+  ...encoderCacheConfig(),
   modelDir: string({ env: 'TESSERA_MODEL_DIR', optional: true, doc: 'built ONNX model directory (manifest.json); unset = the tiny test model, generated on first use' }),
   executionProvider: oneOf(['cpu', 'cuda'], { env: 'TESSERA_EXECUTION_PROVIDER', default: 'cpu', doc: 'onnxruntime execution provider' }),
   intraOpThreads: int({ env: 'TESSERA_INTRA_OP_THREADS', default: 1, min: 1, max: 256, doc: 'threads inside one ONNX op' }),

@@ -1,12 +1,13 @@
 /**
  * Resampler process: config → model → ResamplerService bound to gRPC (:50053) and the
- * TESSERA_RESAMPLER JetStream work queue.
+ * TESSERA_RESAMPLER JetStream work queue; the encoder cache it writes visual tokens into.
  *   node --import tsx services/resampler/src/main.ts
  */
-import type { NatsConnection } from 'nats';
+import { connect } from 'nats';
 import { PROTO_FILES, PROTO_ROOT, resamplingV1 } from '@tessera/contracts';
 import { ensureTinyModel } from '@tessera/model';
 import { hosted, startService } from '@tessera/runtime';
+import { EncoderCache } from '@tessera/vision';
 import { loadResamplerConfig } from './config.js';
 import { openResampler } from './open-resampler.js';
 import { createResamplerService } from './service.js';
@@ -19,7 +20,9 @@ const opened = await openResampler(modelDir, {
   maxBatch: config.maxBatch,
 });
 
-let nc: NatsConnection | undefined;
+// Connected before serving: the encoder cache must be open before the first job arrives.
+const nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), name: config.serviceName, maxReconnectAttempts: -1 });
+const cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes });
 const impl = createResamplerService({
   batcher: opened.batcher,
   modelRevision: opened.model.manifest.revision,
@@ -27,17 +30,19 @@ const impl = createResamplerService({
   maxSlices: config.maxSlices,
   maxPatchesPerSlice: config.maxPatchesPerSlice,
   outputDtype: config.outputDtype,
-  get nc() {
-    return nc;
-  },
+  nc,
   claim: { bucket: config.objectStoreBucket, ttlMs: config.objectTtl },
   tensorRefThreshold: config.tensorRefThreshold,
+  cache,
 });
 
-const host = await startService({
+await startService({
   config,
+  nc,
   services: [hosted({ definition: resamplingV1.ResamplerServiceService, impl, workQueue: { stage: 'resampler', methods: ['resample'] } })],
   reflection: { protoFiles: [PROTO_FILES.resampling, PROTO_FILES.common], includeDirs: [PROTO_ROOT] },
-  onShutdown: () => opened.model.release(),
+  onShutdown: async () => {
+    await opened.model.release();
+    await nc.drain().catch(() => {});
+  },
 });
-nc = host.nc;

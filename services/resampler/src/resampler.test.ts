@@ -9,6 +9,7 @@ import { commonV1, resamplingV1, tensorFromArray, tensorToFloat32 } from '@tesse
 import { ensureTinyModelPaths, readCheckpoint, ReferenceModel } from '@tessera/model';
 import { getPayload, grpcClient, hosted, natsClient, putPayload, startService, TesseraError, type ServiceClient, type ServiceHost } from '@tessera/runtime';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { EncoderCache } from '@tessera/vision';
 import { loadResamplerConfig } from './config.js';
 import { openResampler, type OpenedResampler } from './open-resampler.js';
 import { createResamplerService } from './service.js';
@@ -22,6 +23,7 @@ let opened: OpenedResampler;
 let ref: ReferenceModel;
 let client: Client;
 let grpc: Client;
+let cache: EncoderCache;
 const TENANT = { tenant: 'acme', timeoutMs: 30_000 };
 
 beforeAll(async () => {
@@ -31,6 +33,7 @@ beforeAll(async () => {
   ref = new ReferenceModel(readCheckpoint(paths.checkpoint));
   const config = loadResamplerConfig({ NATS_URL: server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_TENSOR_REF_THRESHOLD: '64KiB', TESSERA_MAX_SLICES_PER_REQUEST: '10' });
   opened = await openResampler(paths.model, { runtime: { intraOpNumThreads: 1, allowSpinning: false }, batchWindowMs: 5, maxBatch: 16 });
+  cache = await EncoderCache.open(nc, { bucket: 'resampler-test-cache' });
   const impl = createResamplerService({
     batcher: opened.batcher,
     modelRevision: opened.model.manifest.revision,
@@ -41,6 +44,7 @@ beforeAll(async () => {
     nc,
     claim: { bucket: config.objectStoreBucket, ttlMs: config.objectTtl },
     tensorRefThreshold: config.tensorRefThreshold,
+    cache,
   });
   host = await startService({
     config,
@@ -78,7 +82,7 @@ const slice = (rows: number, cols: number, seed: number): commonV1.PatchFeatures
 async function tokensOf(res: resamplingV1.ResampleResponse): Promise<Float32Array> {
   const t = res.visualTokens!;
   if (t.data?.$case === 'ref') {
-    const b = await getPayload(nc, { bucket: t.data.ref.bucket, key: t.data.ref.key, size: t.data.ref.size });
+    const b = await getPayload(nc, { bucket: t.data.ref.bucket, key: t.data.ref.key, size: t.data.ref.size }, { tenant: TENANT.tenant });
     return tensorToFloat32({ ...t, data: { $case: 'raw', raw: Buffer.from(b) } });
   }
   return tensorToFloat32(t);
@@ -110,7 +114,7 @@ describe('Resample over the work queue', () => {
   it('features as ObjectRefs in, a large token tensor as an ObjectRef out', async () => {
     const s = slice(20, 20, 7);
     const raw = s.features!.data!.$case === 'raw' ? s.features!.data!.raw : Buffer.alloc(0);
-    const r = await putPayload(nc, raw, {});
+    const r = await putPayload(nc, raw, { tenant: TENANT.tenant }); // features are tenant-scoped, like the slicer writes them
     const refSlice = { ...s, features: { ...s.features!, data: { $case: 'ref' as const, ref: { bucket: r.bucket, key: r.key, size: r.size, contentType: '' } } } };
     const slices = Array.from({ length: 9 }, () => refSlice);
     const res = await client.resample({ slices, modelRevision: '', imageSha256: '' }, TENANT);
@@ -119,6 +123,23 @@ describe('Resample over the work queue', () => {
     const want = ref.resampler(features(20, 20, 7), 20, 20);
     const per = want.length;
     expect(maxAbsDiff(got.subarray(8 * per, 9 * per), want)).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('with a cache target, writes the tokens into the encoder cache and answers with its reference', async () => {
+    const imageSha256 = 'c'.repeat(64);
+    const res = await client.resample({ slices: [slice(4, 5, 21), slice(3, 3, 22)], modelRevision: '', imageSha256, cache: { maxSliceNums: 9, scaleResolution: 448 } }, TENANT);
+    expect(res.cached).toBe(true);
+    expect(res.visualTokens?.data?.$case).toBe('ref'); // small tokens too: the decoder reads the cache entry
+    const entry = await cache.lookup({ modelRevision: opened.model.manifest.revision, tenant: TENANT.tenant, imageSha256, maxSliceNums: 9, scaleResolution: 448 });
+    expect(entry?.ref.key).toBe(res.visualTokens?.data?.$case === 'ref' ? res.visualTokens.data.ref.key : '');
+    const got = await tokensOf(res);
+    const Q = opened.batcher.model.queryNum;
+    const D = opened.batcher.model.embedDim;
+    expect(maxAbsDiff(got.subarray(Q * D), ref.resampler(features(3, 3, 22), 3, 3))).toBeLessThanOrEqual(1e-4);
+    // Another tenant holding the same reference reads nothing.
+    const t = res.visualTokens!.data!;
+    await expect(getPayload(nc, t.$case === 'ref' ? t.ref : (undefined as never), { tenant: 'globex' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await cache.lookup({ modelRevision: opened.model.manifest.revision, tenant: 'globex', imageSha256, maxSliceNums: 9, scaleResolution: 448 })).toBeNull();
   });
 
   it('concurrent requests share resampler calls and get their own tokens back', async () => {
@@ -146,6 +167,7 @@ describe('bad input', () => {
     expect(await code(client.resample({ ...base, slices: [{ ...slice(2, 2, 0), patchCols: 3 }] }, TENANT))).toBe('INVALID_ARGUMENT');
     expect(await code(client.resample({ ...base, slices: [{ ...slice(2, 2, 0), patchRows: 0 }] }, TENANT))).toBe('INVALID_ARGUMENT');
     expect(await code(client.resample({ ...base, modelRevision: 'nope', slices: [slice(1, 1, 0)] }, TENANT))).toBe('FAILED_PRECONDITION');
+    expect(await code(client.resample({ ...base, slices: [slice(1, 1, 0)], cache: { maxSliceNums: 9, scaleResolution: 448 } }, TENANT))).toBe('INVALID_ARGUMENT');
     const s = slice(2, 2, 0);
     const missing = { ...s, features: { ...s.features!, data: { $case: 'ref' as const, ref: { bucket: 'tessera-payloads', key: 'e'.repeat(64), size: 2 * 2 * opened.visionHidden * 4, contentType: '' } } } };
     expect(await code(client.resample({ ...base, slices: [missing] }, { ...TENANT, timeoutMs: 5_000 }))).toMatch(/NOT_FOUND|UNAVAILABLE|DEADLINE_EXCEEDED/);

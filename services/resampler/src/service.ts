@@ -4,8 +4,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from 'nats';
-import { commonV1, float32ToFloat16, tensorFromArray, tensorProblem, tensorToFloat32, type resamplingV1 } from '@tessera/contracts';
+import { commonV1, float32ToFloat16, tensorFromArray, tensorProblem, tensorToFloat32, TENSOR_CONTENT_TYPE, type resamplingV1 } from '@tessera/contracts';
 import { getPayload, invalidArgument, putPayload, TesseraError, type CallContext, type ClaimCheckOptions, type ServiceImpl } from '@tessera/runtime';
+import type { EncoderCache } from '@tessera/vision';
 import type { ResampleBatcher, SliceInput } from './resample-batcher.js';
 
 export interface ResamplerServiceDeps {
@@ -18,12 +19,16 @@ export interface ResamplerServiceDeps {
   nc: NatsConnection | undefined;
   claim: ClaimCheckOptions;
   tensorRefThreshold: number;
+  /** Where `ResampleRequest.cache` writes the tokens; undefined = such requests are refused. */
+  cache?: EncoderCache;
 }
+
+const SHA256 = /^[0-9a-f]{64}$/;
 
 export type ResamplerImpl = ServiceImpl<typeof resamplingV1.ResamplerServiceService>;
 
 export function createResamplerService(d: ResamplerServiceDeps): ResamplerImpl {
-  async function readSlice(p: commonV1.PatchFeatures, i: number): Promise<SliceInput> {
+  async function readSlice(p: commonV1.PatchFeatures, i: number, tenant: string): Promise<SliceInput> {
     const field = `slices[${i}]`;
     const rows = p.patchRows;
     const cols = p.patchCols;
@@ -40,7 +45,8 @@ export function createResamplerService(d: ResamplerServiceDeps): ResamplerImpl {
     if (t!.data?.$case === 'ref') {
       if (!d.nc) throw new TesseraError('FAILED_PRECONDITION', `${field}.features.ref needs the object store, and this resampler runs without NATS`, { field: `${field}.features.ref` });
       const r = t!.data.ref;
-      const bytes = await getPayload(d.nc, { bucket: r.bucket || d.claim.bucket || 'tessera-payloads', key: r.key, size: r.size }, d.claim);
+      // Features are tenant-scoped claim checks (the slicer wrote them with the caller's tenant).
+      const bytes = await getPayload(d.nc, { bucket: r.bucket || d.claim.bucket || 'tessera-payloads', key: r.key, size: r.size }, { ...d.claim, tenant });
       t = { ...t!, data: { $case: 'raw', raw: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) } };
     }
     return { tgtSize: [rows, cols], features: tensorToFloat32(t!) };
@@ -54,18 +60,30 @@ export function createResamplerService(d: ResamplerServiceDeps): ResamplerImpl {
       }
       const n = req.slices.length;
       if (n < 1 || n > d.maxSlices) throw invalidArgument('slices', `slices must hold 1..${d.maxSlices} entries, got ${n}`, `1 <= slices <= ${d.maxSlices}`);
-      const inputs = await Promise.all(req.slices.map(readSlice));
+      if (req.cache) {
+        if (!SHA256.test(req.imageSha256)) throw invalidArgument('image_sha256', 'image_sha256 (64 lowercase hex characters) is required with cache', 'sha256 = 64 hex chars');
+        if (!d.cache) throw new TesseraError('FAILED_PRECONDITION', 'cache is set but this resampler has no encoder cache (it runs without NATS)', { field: 'cache' });
+      }
+      const inputs = await Promise.all(req.slices.map((p, i) => readSlice(p, i, ctx.tenant)));
       ctx.throwIfAborted();
       const t1 = performance.now();
       const tokens = await d.batcher.resample(inputs, ctx.signal);
       const t2 = performance.now();
       const shape = [n, d.batcher.model.queryNum, d.batcher.model.embedDim];
       let tensor = d.outputDtype === 'float16' ? tensorFromArray(float32ToFloat16(tokens), shape, commonV1.Dtype.FLOAT16) : tensorFromArray(tokens, shape);
-      if (d.nc && tensor.data?.$case === 'raw' && tensor.data.raw.byteLength > d.tensorRefThreshold) {
-        const ref = await putPayload(d.nc, tensor.data.raw, d.claim);
-        tensor = { ...tensor, data: { $case: 'ref', ref: { bucket: ref.bucket, key: ref.key, size: ref.size, contentType: 'application/x-tessera-tensor' } } };
+      const raw = tensor.data?.$case === 'raw' ? tensor.data.raw : undefined;
+      let cached = false;
+      if (req.cache && d.cache && raw) {
+        // The producer writes where the consumer reads: the decoder reads this entry's object.
+        const key = { modelRevision: d.modelRevision, tenant: ctx.tenant, imageSha256: req.imageSha256, maxSliceNums: req.cache.maxSliceNums, scaleResolution: req.cache.scaleResolution };
+        const entry = await d.cache.store(key, raw, { dtype: d.outputDtype, shape });
+        tensor = { ...tensor, data: { $case: 'ref', ref: { ...entry.ref, contentType: TENSOR_CONTENT_TYPE } } };
+        cached = true;
+      } else if (d.nc && raw && raw.byteLength > d.tensorRefThreshold) {
+        const ref = await putPayload(d.nc, raw, { ...d.claim, tenant: ctx.tenant });
+        tensor = { ...tensor, data: { $case: 'ref', ref: { bucket: ref.bucket, key: ref.key, size: ref.size, contentType: TENSOR_CONTENT_TYPE } } };
       }
-      return { visualTokens: tensor, modelRevision: d.modelRevision, timings: { resampleMs: t2 - t1, totalMs: performance.now() - t0 } };
+      return { visualTokens: tensor, modelRevision: d.modelRevision, timings: { resampleMs: t2 - t1, totalMs: performance.now() - t0 }, cached };
     },
   };
 }

@@ -37,12 +37,13 @@ export function createSlicerService(d: SlicerServiceDeps): SlicerImpl {
     useImageId: req?.useImageId ?? d.useImageId,
   });
 
-  async function features(s: EncodedSlice, hidden: number): Promise<commonV1.PatchFeatures> {
+  async function features(s: EncodedSlice, hidden: number, tenant: string): Promise<commonV1.PatchFeatures> {
     const [rows, cols] = s.tgtSize;
     let tensor = tensorFromArray(s.features, [rows * cols, hidden]);
     const bytes = s.features.byteLength;
     if (bytes > d.tensorRefThreshold && d.nc && tensor.data?.$case === 'raw') {
-      const ref = await putPayload(d.nc, tensor.data.raw, d.claim);
+      // Tenant-scoped like every tensor claim check: only the caller's tenant resolves the reference.
+      const ref = await putPayload(d.nc, tensor.data.raw, { ...d.claim, tenant });
       tensor = { ...tensor, data: { $case: 'ref', ref: { bucket: ref.bucket, key: ref.key, size: ref.size, contentType: 'application/x-tessera-tensor' } } };
     }
     return { features: tensor, patchRows: rows, patchCols: cols };
@@ -54,12 +55,12 @@ export function createSlicerService(d: SlicerServiceDeps): SlicerImpl {
       checkRevision(req.modelRevision, d.modelRevision);
       const requested = sliceOptionsFromProto(req.options);
       d.encoder.options(requested); // validate before fetching or decoding anything
-      const image = await resolveImage(req.image, { nc: d.nc, maxBytes: d.encoder.settings.limits.maxBytes, claim: d.claim });
+      const image = await resolveImage(req.image, { nc: d.nc, maxBytes: d.encoder.settings.limits.maxBytes, claim: d.claim, tenant: ctx.tenant });
       ctx.throwIfAborted();
       const r = await d.encoder.encode(image.bytes, requested, ctx.signal);
       ctx.throwIfAborted();
       const opts = d.encoder.options(requested);
-      const slices = await Promise.all(r.slices.map((s) => features(s, d.encoder.hiddenSize)));
+      const slices = await Promise.all(r.slices.map((s) => features(s, d.encoder.hiddenSize, ctx.tenant)));
       return {
         plan: slicePlanToProto(r.plan, d.queryNum, effective(opts, req.options)),
         slices,
@@ -69,10 +70,10 @@ export function createSlicerService(d: SlicerServiceDeps): SlicerImpl {
       };
     },
 
-    async planSlices(req: visionV1.PlanSlicesRequest, _ctx: CallContext): Promise<visionV1.PlanSlicesResponse> {
+    async planSlices(req: visionV1.PlanSlicesRequest, ctx: CallContext): Promise<visionV1.PlanSlicesResponse> {
       const requested = sliceOptionsFromProto(req.options);
       const opts = d.encoder.options(requested);
-      const image = await resolveImage(req.image, { nc: d.nc, maxBytes: d.encoder.settings.limits.maxBytes, claim: d.claim });
+      const image = await resolveImage(req.image, { nc: d.nc, maxBytes: d.encoder.settings.limits.maxBytes, claim: d.claim, tenant: ctx.tenant });
       const plan = await d.encoder.plan(image.bytes, requested);
       return { plan: slicePlanToProto(plan, d.queryNum, effective(opts, req.options)), imageSha256: image.sha256 };
     },

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32 } from 'node:zlib';
 import { commonV1, tensorToFloat32, visionV1 } from '@tessera/contracts';
 import { ensureTinyModelPaths, readCheckpoint, ReferenceModel } from '@tessera/model';
-import { getPayload, grpcClient, hosted, natsClient, startService, TesseraError, type ServiceClient, type ServiceHost } from '@tessera/runtime';
+import { getPayload, sha256Hex, grpcClient, hosted, natsClient, startService, TesseraError, type ServiceClient, type ServiceHost } from '@tessera/runtime';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import { prepareImage, toChannelFirst, DEFAULT_NORMALIZATION } from '@tessera/vision';
+import { ImageStore, prepareImage, toChannelFirst, DEFAULT_NORMALIZATION } from '@tessera/vision';
 import { loadSlicerConfig } from './config.js';
 import { openSlicer, type OpenedSlicer } from './open-slicer.js';
 import { createSlicerService } from './service.js';
@@ -82,7 +82,7 @@ afterAll(async () => {
 async function featuresOf(p: commonV1.PatchFeatures): Promise<Float32Array> {
   const t = p.features!;
   if (t.data?.$case === 'ref') {
-    const bytes = await getPayload(nc, { bucket: t.data.ref.bucket, key: t.data.ref.key, size: t.data.ref.size });
+    const bytes = await getPayload(nc, { bucket: t.data.ref.bucket, key: t.data.ref.key, size: t.data.ref.size }, { tenant: TENANT.tenant });
     return tensorToFloat32({ ...t, data: { $case: 'raw', raw: Buffer.from(bytes) } });
   }
   return tensorToFloat32(t);
@@ -118,14 +118,20 @@ describe('SliceAndEncode over the work queue', () => {
     }
   });
 
-  it('large feature tensors travel as ObjectRefs; an image can come as an ObjectRef too', async () => {
+  it('large feature tensors travel as ObjectRefs; the image comes as a tenant-scoped image-store reference', async () => {
     const image = await png(300, 200, 2);
-    const { putPayload } = await import('@tessera/runtime');
-    const r = await putPayload(nc, image, {});
-    const res = await client.sliceAndEncode({ image: { source: { $case: 'ref', ref: { bucket: r.bucket, key: r.key, size: r.size, contentType: 'image/png' } }, sha256: r.key }, modelRevision: '' }, TENANT);
+    const images = await ImageStore.open(nc, { bucket: 'slicer-test-images' });
+    const r = await images.put(TENANT.tenant, image, sha256Hex(image), 'image/png');
+    const input = { source: { $case: 'ref' as const, ref: r }, sha256: r.key };
+    const res = await client.sliceAndEncode({ image: input, modelRevision: '' }, TENANT);
     expect(res.slices).toHaveLength(1); // 300×200 < 448²: overview only, ~1000 patches × 64 × 4 B > 64 KiB
+    expect(res.imageSha256).toBe(r.key);
     expect(res.slices[0].features?.data?.$case).toBe('ref');
     expect((await featuresOf(res.slices[0])).length).toBe(res.slices[0].patchRows * res.slices[0].patchCols * slicer.model.vision.hiddenSize);
+    // The same reference from another tenant names nothing; a ref whose key is not its sha256 is refused.
+    const fails = (p: Promise<unknown>) => p.then(() => ({ code: 'OK' }), (e: unknown) => TesseraError.from(e));
+    expect((await fails(client.sliceAndEncode({ image: input, modelRevision: '' }, { ...TENANT, tenant: 'globex' }))).code).toBe('NOT_FOUND');
+    expect((await fails(client.sliceAndEncode({ image: { ...input, sha256: 'e'.repeat(64) }, modelRevision: '' }, TENANT))).code).toBe('INVALID_ARGUMENT');
   });
 
   it('eight concurrent images are micro-batched and each gets its own features', async () => {

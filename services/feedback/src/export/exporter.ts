@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import { ErrorCode, TesseraError } from '@tessera/runtime';
 import type { AnnotatorSource, ObjectRef } from '../domain/types.js';
 import type { FeedbackRow, FeedbackStore } from '../store/store.js';
-import { ktoLabel, ktoRow, openAiDpoRow, rlaifVRow, sftRow, spansSidecarRow, trlDpoRow, type ExportFormat, type ImageText, type Row } from './formats.js';
-import { imageRefUri, matchesCategories, pairsOf, primaryCategory } from './pairs.js';
+import { ktoLabel, ktoRow, openAiDpoRow, openAiSftRow, rlaifVRow, sftRow, spansSidecarRow, trlDpoRow, type ExportFormat, type ImageText, type Row } from './formats.js';
+import { imageRefUri, imagesInOrder, matchesCategories, pairsOf, primaryCategory } from './pairs.js';
 
 /** A validated export request (the service checks tenants, limits and the taxonomy first). */
 export interface ExportRequest {
@@ -18,6 +19,8 @@ export interface ExportRequest {
   categories?: readonly string[];
   source?: AnnotatorSource;
   responseId?: string;
+  /** Keep feedback whose rating is on one of these criteria (Rating.key). */
+  criteria?: readonly string[];
   balance?: BalanceOptions;
   imageMode: 'ref' | 'inline';
   /** 0 = no limit. */
@@ -38,7 +41,16 @@ export interface ExportSummary {
   /** Feedback records that cannot form a row in this format (e.g. a thumbs-only record for DPO). */
   skipped: number;
   droppedByBalance: number;
+  /** Image parts left out of a text-only format (OpenAI DPO). */
+  imagesDropped: number;
+  /** Rows skipped because an image could not be read (erased, expired, not the tenant's). */
+  rowsMissingImages: number;
+  /** Their ids, the first MAX_LISTED_MISSING. */
+  missingImageRows: string[];
 }
+
+/** How many ids of rows without their image the summary lists (the count is always exact). */
+export const MAX_LISTED_MISSING = 1000;
 
 export type ExportItem = { row: Row } | { summary: ExportSummary };
 
@@ -46,11 +58,12 @@ export interface ExportContext {
   store: FeedbackStore;
   now: number;
   /** Reads an image for IMAGE_MODE_INLINE; absent = inline is refused by the service. */
-  readImage?: (ref: ObjectRef) => Promise<Uint8Array>;
+  readImage?: (ref: ObjectRef, tenant: string) => Promise<Uint8Array>;
 }
 
 interface Candidate {
   id: string;
+  tenant: string;
   group: string;
   build: (idx: number) => Row;
   images: ObjectRef[];
@@ -63,13 +76,20 @@ interface Candidate {
  * first only counts groups), so memory stays at one id per row, not one row.
  */
 export async function* exportRows(req: ExportRequest, ctx: ExportContext): AsyncIterable<ExportItem> {
-  const summary: ExportSummary = { rows: 0, skipped: 0, droppedByBalance: 0 };
+  const summary: ExportSummary = { rows: 0, skipped: 0, droppedByBalance: 0, imagesDropped: 0, rowsMissingImages: 0, missingImageRows: [] };
   const keep = req.balance ? await balancePlan(req, ctx, summary) : undefined;
   const inline = new Map<string, string>();
   const image: ImageText = (ref) => (req.imageMode === 'inline' ? inline.get(`${ref.bucket}/${ref.key}`)! : imageRefUri(ref));
   for await (const c of candidates(req, ctx, keep ? undefined : summary)) {
     if (keep && !keep.has(c.id)) continue;
-    if (req.imageMode === 'inline') await loadInline(c.images, inline, ctx);
+    if (req.imageMode === 'inline' && !(await loadInline(c.images, c.tenant, inline, ctx))) {
+      // Never a crash: the row is left out, counted and named, and the export goes on.
+      summary.rowsMissingImages++;
+      if (summary.missingImageRows.length < MAX_LISTED_MISSING) summary.missingImageRows.push(c.id);
+      inline.clear();
+      continue;
+    }
+    if (req.format === 'openai-dpo') summary.imagesDropped += c.images.length;
     yield { row: c.build(summary.rows) };
     summary.rows++;
     if (req.maxRows > 0 && summary.rows >= req.maxRows) break;
@@ -91,6 +111,7 @@ export async function* exportRows(req: ExportRequest, ctx: ExportContext): Async
 
 function inScope(req: ExportRequest, row: FeedbackRow): boolean {
   if (req.models && req.models.length && !req.models.some((m) => m === row.response.model || m === row.response.modelRevision)) return false;
+  if (req.criteria && req.criteria.length && !(row.feedback.rating && req.criteria.includes(row.feedback.rating.key))) return false;
   return matchesCategories(row.feedback.spans.map((s) => s.category), req.categories);
 }
 
@@ -99,19 +120,23 @@ function candidatesOf(req: ExportRequest, row: FeedbackRow, tenant: string, imag
   if (req.format === 'kto') {
     const label = ktoLabel(f);
     if (label === undefined) return [];
-    return [{ id: f.feedbackId, group: String(label), images: imagesOfRow(row.response.messages), build: () => ktoRow(f, row.response, image)! }];
+    return [{ id: f.feedbackId, tenant, group: String(label), images: imagesInOrder(row.response.messages), build: () => ktoRow(f, row.response, image)! }];
   }
-  const pairs = pairsOf(row).filter((p) => req.format !== 'sft' || p.origin !== 'preference');
+  const supervised = req.format === 'sft' || req.format === 'openai-sft';
+  const pairs = pairsOf(row).filter((p) => !supervised || p.origin !== 'preference');
   return pairs.map((p) => ({
     id: p.id,
+    tenant,
     group: primaryCategory(p.spans.map((s) => s.category)),
-    images: imagesOfRow(p.response.messages),
+    images: imagesInOrder(p.response.messages),
     build: (idx: number) => {
       switch (req.format) {
         case 'trl-dpo':
           return trlDpoRow(p, image);
         case 'openai-dpo':
-          return openAiDpoRow(p, image);
+          return openAiDpoRow(p);
+        case 'openai-sft':
+          return openAiSftRow(p, image);
         case 'rlaif-v':
           return rlaifVRow(p, idx, tenant, image, req.imageMode === 'inline');
         case 'sft':
@@ -123,17 +148,21 @@ function candidatesOf(req: ExportRequest, row: FeedbackRow, tenant: string, imag
   }));
 }
 
-function imagesOfRow(messages: FeedbackRow['response']['messages']): ObjectRef[] {
-  return messages.flatMap((m) => m.content.flatMap((p) => (p.type === 'image' ? [p.image] : [])));
-}
-
-async function loadInline(images: ObjectRef[], into: Map<string, string>, ctx: ExportContext): Promise<void> {
+/** Loads a row's images as data URLs; false when one is gone (NOT_FOUND in the tenant's scope). */
+async function loadInline(images: ObjectRef[], tenant: string, into: Map<string, string>, ctx: ExportContext): Promise<boolean> {
   for (const img of images) {
     const k = `${img.bucket}/${img.key}`;
     if (into.has(k)) continue;
-    const bytes = await ctx.readImage!(img);
+    let bytes: Uint8Array;
+    try {
+      bytes = await ctx.readImage!(img, tenant);
+    } catch (err) {
+      if (err instanceof TesseraError && err.code === ErrorCode.NOT_FOUND) return false;
+      throw err;
+    }
     into.set(k, `data:${img.contentType || 'application/octet-stream'};base64,${Buffer.from(bytes).toString('base64')}`);
   }
+  return true;
 }
 
 /** First pass: group ids, then keep per group the rows with the smallest sha256(seed:id). */

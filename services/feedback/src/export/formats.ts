@@ -3,7 +3,7 @@ import type { ChatMessage, FeedbackRecord, ObjectRef, ResponseRecord } from '../
 import { imagesInOrder, lastUserText, primaryCategory, type Pair } from './pairs.js';
 
 /** Export formats; README.md "Export schemas" documents each row shape, schemas.ts checks it. */
-export const EXPORT_FORMATS = ['trl-dpo', 'openai-dpo', 'rlaif-v', 'kto', 'sft', 'spans-sidecar'] as const;
+export const EXPORT_FORMATS = ['trl-dpo', 'openai-dpo', 'rlaif-v', 'kto', 'sft', 'spans-sidecar', 'openai-sft'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export type Row = Record<string, unknown>;
@@ -28,13 +28,25 @@ function openAiMessages(messages: readonly ChatMessage[], image: ImageText): Row
   });
 }
 
-/** OpenAI fine-tuning `method: dpo` JSONL (also Together/Fireworks): their exact keys, nothing else. */
-export function openAiDpoRow(p: Pair, image: ImageText): Row {
+/**
+ * OpenAI fine-tuning `method: dpo` JSONL (also Together/Fireworks): their exact keys, nothing else.
+ * Text-only, as OpenAI's DPO guide says: image parts are left out (the exporter counts them).
+ */
+export function openAiDpoRow(p: Pair): Row {
+  const messages = p.response.messages.map((m) => ({ role: m.role, content: m.content.flatMap((c) => (c.type === 'text' ? [c.text] : [])).join('\n') }));
   return {
-    input: { messages: openAiMessages(p.response.messages, image), tools: [], parallel_tool_calls: true },
+    input: { messages, tools: [], parallel_tool_calls: true },
     preferred_output: [{ role: 'assistant', content: p.chosen }],
     non_preferred_output: [{ role: 'assistant', content: p.rejected }],
   };
+}
+
+/**
+ * OpenAI chat fine-tuning (supervised) row: the prompt with images as `image_url` data URLs (their
+ * vision fine-tuning format), then the corrected answer as the assistant message.
+ */
+export function openAiSftRow(p: Pair, image: ImageText): Row {
+  return { messages: [...openAiMessages(p.response.messages, image), { role: 'assistant', content: p.chosen }] };
 }
 
 /** openbmb/RLAIF-V-Dataset columns (what RLAIF-V's RLAIFVDataset reads) plus the row id. */

@@ -56,7 +56,7 @@ export const EXPORT_SCHEMAS: Record<ExportFormat, JsonSchema> = {
         type: 'object',
         required: ['messages'],
         properties: {
-          messages: { type: 'array', minItems: 1, items: { type: 'object', required: ['role', 'content'], properties: { role: { enum: ['system', 'user', 'assistant'] }, content: { oneOf: [str, { type: 'array', items: oaPart }] } }, additionalProperties: false } },
+          messages: { type: 'array', minItems: 1, items: { type: 'object', required: ['role', 'content'], properties: { role: { enum: ['system', 'user', 'assistant'] }, content: str }, additionalProperties: false } },
           tools: { type: 'array' },
           parallel_tool_calls: { type: 'boolean' },
         },
@@ -64,6 +64,14 @@ export const EXPORT_SCHEMAS: Record<ExportFormat, JsonSchema> = {
       },
       preferred_output: oaOutput,
       non_preferred_output: oaOutput,
+    },
+    additionalProperties: false,
+  },
+  'openai-sft': {
+    type: 'object',
+    required: ['messages'],
+    properties: {
+      messages: { type: 'array', minItems: 2, items: { type: 'object', required: ['role', 'content'], properties: { role: { enum: ['system', 'user', 'assistant'] }, content: { oneOf: [str, { type: 'array', items: oaPart }] } }, additionalProperties: false } },
     },
     additionalProperties: false,
   },

@@ -2,7 +2,7 @@ import type { RecordResponseInput } from '../domain/input.js';
 
 import { createHash } from 'node:crypto';
 
-/** Two small "images" and their sha256 keys (as the claim-check object store names them). */
+/** Two small "images" and their sha256 keys (as the image store names them, per tenant). */
 export const IMG_A_BYTES = new Uint8Array([137, 80, 78, 71, 1, 2, 3]);
 export const IMG_B_BYTES = new Uint8Array([255, 216, 255, 9, 8, 7]);
 export const IMG_A = createHash('sha256').update(IMG_A_BYTES).digest('hex');
@@ -18,7 +18,7 @@ export function responseInput(over: Partial<RecordResponseInput> = {}): RecordRe
     responseId: 'resp_1',
     model: 'minicpm-v-2_6',
     modelRevision: 'rev-1',
-    messages: [{ role: 'user', content: [{ image: { bucket: 'tessera-payloads', key: IMG_A, size: 1234, contentType: 'image/png' } }, { text: '写真を説明してください。' }] }],
+    messages: [{ role: 'user', content: [{ image: { bucket: 'tessera-images', key: IMG_A, size: IMG_A_BYTES.length, contentType: 'image/png' } }, { text: '写真を説明してください。' }] }],
     sources: [{ index: 1, collection: 'docs', id: 'doc#0', text: 'a source', relevance: 0.8 }],
     sampling: { temperature: 0.7, topP: 0.9, seed: 42, maxTokens: 128 },
     answer: JA_ANSWER,

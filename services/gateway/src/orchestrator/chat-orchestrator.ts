@@ -181,7 +181,7 @@ export class ChatOrchestrator implements ChatService {
         content: m.parts.map((p) =>
           p.kind === 'text'
             ? { part: { $case: 'text' as const, text: p.text } }
-            : { part: { $case: 'image' as const, image: { bucket: 'images', key: r.admitted[p.index]!.sha256, size: r.admitted[p.index]!.bytes.length, contentType: 'image' } } },
+            : { part: { $case: 'image' as const, image: imageRef(r.admitted[p.index]!) } },
         ),
       })),
       sources: r.sources.map((s, i) => ({ index: i + 1, collection: req.collection?.name ?? '', id: s.id, text: s.text, relevance: s.relevance, metadata: s.metadata })),
@@ -196,6 +196,12 @@ export class ChatOrchestrator implements ChatService {
       .recordResponse({ response: record }, { tenant: ctx.tenant.id, requestId: ctx.requestId, timeoutMs: 10_000 })
       .catch((err) => this.log.warn('feedback.record_failed', { responseId: ctx.responseId, error: String(err) }));
   }
+}
+
+/** The image-store reference feedback records: the same object the slicer read, so exports resolve it. */
+function imageRef(img: AdmittedImage): commonV1.ObjectRef {
+  if (!img.stored) throw new TesseraError(ErrorCode.INTERNAL, `${img.field}: the image was not stored before its response was recorded`);
+  return { bucket: img.stored.bucket, key: img.stored.key, size: img.stored.size, contentType: img.stored.contentType };
 }
 
 function toPromptPart(p: ValidMessage['parts'][number]): decodingV1.PromptPart {

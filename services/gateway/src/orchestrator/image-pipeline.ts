@@ -1,27 +1,34 @@
 import type { NatsConnection } from 'nats';
-import { commonV1, decodingV1, resamplingV1, visionV1, SERVICES } from '@tessera/contracts';
-import { ErrorCode, getPayload, natsClient, TesseraError, type CallOptions, type ServiceClient } from '@tessera/runtime';
-import { EncoderCache, planSlices, readImageHeader, sha256Hex, slicePlanJson, DEFAULT_IMAGE_LIMITS, type ImageLimits, type SlicePlan } from '@tessera/vision';
+import { commonV1, decodingV1, resamplingV1, visionV1, SERVICES, TENSOR_CONTENT_TYPE } from '@tessera/contracts';
+import { ErrorCode, natsClient, TesseraError, type CallOptions, type ServiceClient } from '@tessera/runtime';
+import { EncoderCache, ImageStore, planSlices, readImageHeader, sha256Hex, DEFAULT_IMAGE_LIMITS, type ImageLimits, type SlicePlan, type StoredImage } from '@tessera/vision';
 import type { ImageSource } from '../openai/valid-request.js';
 
-/** An image after the cheap checks at the edge: bytes, content hash, header-derived slice plan. */
+/**
+ * An image after the checks at the edge: content hash (computed once, here), header-derived slice
+ * plan, and — once `store` ran — its reference in the image store. The bytes are dropped when the
+ * image is stored; from then on every stage and the feedback record carry the reference.
+ */
 export interface AdmittedImage {
   field: string;
-  bytes: Buffer;
+  /** Encoded bytes until stored, then undefined (the gateway holds no image bytes after admission). */
+  bytes: Buffer | undefined;
   sha256: string;
+  contentType: string;
+  size: number;
   width: number;
   height: number;
   plan: SlicePlan;
   maxSliceNums: number;
   scaleResolution: number;
+  /** The image-store reference (set by `store`). */
+  stored?: StoredImage;
 }
 
 export interface EncodedImage {
   embedding: decodingV1.ImageEmbedding;
   cacheHit: boolean;
   timings: { visionEncodeMs: number; resampleMs: number; preprocessMs: number };
-  /** Where the encoded image bytes live, for the feedback record (object store claim check). */
-  imageRef?: commonV1.ObjectRef;
 }
 
 export interface ImagePipelineOptions {
@@ -33,16 +40,20 @@ export interface ImagePipelineOptions {
 }
 
 /**
- * Images → visual tokens: encoder cache first (a hit skips the slicer and the resampler entirely),
- * then slicer → resampler over their JetStream work queues, and the result stored in the cache.
+ * Images → visual tokens, by reference only: the image is stored once (image store), then the
+ * encoder cache is looked up (a hit skips the slicer and the resampler entirely); on a miss the
+ * slicer reads the image by reference and the resampler writes the tokens into the cache itself.
+ * The decoder gets the cache reference either way. Bytes over the bus per image on a miss: the image
+ * twice (store, slicer), the features twice, the visual tokens twice (resampler → cache → decoder).
  */
 export class ImagePipeline {
   private readonly slicer: ServiceClient<typeof visionV1.SlicerServiceService>;
   private readonly resampler: ServiceClient<typeof resamplingV1.ResamplerServiceService>;
 
   constructor(
-    private readonly nc: NatsConnection,
+    nc: NatsConnection,
     private readonly cache: EncoderCache,
+    private readonly store: ImageStore,
     private readonly modelRevision: string,
     private readonly queryNum: number,
     private readonly o: ImagePipelineOptions,
@@ -69,7 +80,9 @@ export class ImagePipeline {
         return {
           field: src.field,
           bytes,
-          sha256: sha256Hex(bytes),
+          sha256: sha256Hex(bytes), // the one hash of this image in this request
+          contentType: `image/${header.format}`,
+          size: bytes.length,
           width: header.width,
           height: header.height,
           plan: planSlices(header.width, header.height, { maxSliceNums: slices, scaleResolution: this.o.scaleResolution }),
@@ -84,6 +97,15 @@ export class ImagePipeline {
     return this.queryNum * (1 + img.plan.slices.length);
   }
 
+  /** Stores the image once for the tenant and drops the bytes; idempotent per admitted image. */
+  async storeImage(img: AdmittedImage, tenant: string): Promise<StoredImage> {
+    if (img.stored) return img.stored;
+    if (!img.bytes) throw new TesseraError(ErrorCode.INTERNAL, `${img.field}: image has neither bytes nor a stored reference`);
+    img.stored = await this.store.put(tenant, img.bytes, img.sha256, img.contentType);
+    img.bytes = undefined;
+    return img.stored;
+  }
+
   /** Whether placeholders carry `<image_id>k</image_id>` (part of the prompt's token count). */
   get useImageId(): boolean {
     return this.o.useImageId;
@@ -91,30 +113,33 @@ export class ImagePipeline {
 
   async encode(img: AdmittedImage, call: CallOptions & { tenant: string }): Promise<EncodedImage> {
     const tenant = call.tenant;
+    const stored = await this.storeImage(img, tenant);
     const key = { modelRevision: this.modelRevision, tenant, imageSha256: img.sha256, maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution };
     const hit = await this.cache.lookup(key);
     if (hit) {
       return {
-        embedding: this.embedding(img, { dtype: dtypeOf(hit.dtype), shape: hit.shape, data: { $case: 'ref', ref: { bucket: hit.ref.bucket, key: hit.ref.key, size: hit.ref.size, contentType: 'application/x-tessera-tensor' } } }),
+        embedding: this.embedding(img, { dtype: dtypeOf(hit.dtype), shape: hit.shape, data: { $case: 'ref', ref: { ...hit.ref, contentType: TENSOR_CONTENT_TYPE } } }),
         cacheHit: true,
         timings: { visionEncodeMs: 0, resampleMs: 0, preprocessMs: 0 },
       };
     }
     const sliced = await this.slicer.sliceAndEncode(
       {
-        image: { source: { $case: 'data', data: img.bytes }, sha256: img.sha256 },
+        image: { source: { $case: 'ref', ref: stored }, sha256: img.sha256 },
         options: { maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution, useImageId: this.o.useImageId },
         modelRevision: this.modelRevision,
       },
       call,
     );
-    const resampled = await this.resampler.resample({ slices: sliced.slices, modelRevision: this.modelRevision, imageSha256: img.sha256 }, call);
+    const resampled = await this.resampler.resample(
+      { slices: sliced.slices, modelRevision: this.modelRevision, imageSha256: img.sha256, cache: { maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution } },
+      call,
+    );
     const tokens = resampled.visualTokens;
     if (!tokens?.data) throw new TesseraError(ErrorCode.INTERNAL, 'resampler returned no visual tokens');
-    const bytes = tokens.data.$case === 'raw' ? tokens.data.raw : await getPayload(this.nc, tokens.data.ref);
-    const entry = await this.cache.store(key, bytes, { dtype: dtypeName(tokens.dtype), shape: tokens.shape, plan: slicePlanJson(img.plan, this.queryNum) });
+    if (!resampled.cached || tokens.data.$case !== 'ref') throw new TesseraError(ErrorCode.INTERNAL, 'the resampler did not write the visual tokens into the encoder cache (an older resampler?)');
     return {
-      embedding: this.embedding(img, { dtype: tokens.dtype, shape: tokens.shape, data: { $case: 'ref', ref: { bucket: entry.ref.bucket, key: entry.ref.key, size: entry.ref.size, contentType: 'application/x-tessera-tensor' } } }),
+      embedding: this.embedding(img, tokens),
       cacheHit: false,
       timings: {
         preprocessMs: sliced.timings?.imagePreprocessMs ?? 0,
@@ -161,9 +186,6 @@ const DTYPES: Record<string, commonV1.Dtype> = {
 };
 function dtypeOf(name: string): commonV1.Dtype {
   return DTYPES[name] ?? commonV1.Dtype.FLOAT32;
-}
-function dtypeName(d: commonV1.Dtype): string {
-  return Object.entries(DTYPES).find(([, v]) => v === d)?.[0] ?? 'float32';
 }
 
 export { DEFAULT_IMAGE_LIMITS };

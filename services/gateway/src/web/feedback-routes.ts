@@ -23,6 +23,7 @@ const FORMATS: Record<string, feedbackV1.ExportFormat> = {
   kto: feedbackV1.ExportFormat.KTO,
   sft: feedbackV1.ExportFormat.SFT,
   spans_sidecar: feedbackV1.ExportFormat.SPANS_SIDECAR,
+  openai_sft: feedbackV1.ExportFormat.OPENAI_SFT,
 };
 
 const REASONS: Record<string, feedbackV1.ReviewReason> = {

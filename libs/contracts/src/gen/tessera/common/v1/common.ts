@@ -284,6 +284,9 @@ export function finishReasonToJSON(object: FinishReason): string {
 /**
  * A blob in the JetStream Object Store (claim check). Payloads above the claim-check threshold
  * (default 512 KiB; NATS max_payload is 1 MiB) travel as an ObjectRef instead of inline bytes.
+ * Images (bucket `tessera-images`), visual tokens (the encoder cache) and patch features are
+ * tenant-scoped: the object is named `<hex(tenant)>.<key>` and resolved with the caller's tenant
+ * header, so a reference copied from another tenant is NOT_FOUND.
  */
 export interface ObjectRef {
   /** Object store bucket name, e.g. "tessera-blobs". */

@@ -117,7 +117,11 @@ export enum ExportFormat {
   UNSPECIFIED = 0,
   /** TRL_DPO - TRL DPOTrainer conversational preference rows with "images", "prompt", "chosen", "rejected". */
   TRL_DPO = 1,
-  /** OPENAI_DPO - OpenAI fine-tuning method "dpo": "input", "preferred_output", "non_preferred_output". */
+  /**
+   * OPENAI_DPO - OpenAI fine-tuning method "dpo": "input", "preferred_output", "non_preferred_output".
+   * Text-only, as OpenAI's DPO guide says: image parts are dropped and counted in
+   * ExportSummary.images_dropped.
+   */
   OPENAI_DPO = 2,
   /**
    * RLAIF_V - RLAIF-V dataset columns: ds_name, image, question, chosen, rejected, origin_dataset,
@@ -133,6 +137,12 @@ export enum ExportFormat {
    * their categories, keyed by the row id of a TRL_DPO / RLAIF_V export.
    */
   SPANS_SIDECAR = 6,
+  /**
+   * OPENAI_SFT - OpenAI chat fine-tuning (supervised) rows: {"messages": [...]} ending with the corrected
+   * assistant answer; images as "image_url" parts with base64 data URLs (OpenAI's vision
+   * fine-tuning format), whatever image_mode says.
+   */
+  OPENAI_SFT = 7,
 }
 
 export function exportFormatFromJSON(object: any): ExportFormat {
@@ -158,6 +168,9 @@ export function exportFormatFromJSON(object: any): ExportFormat {
     case 6:
     case "EXPORT_FORMAT_SPANS_SIDECAR":
       return ExportFormat.SPANS_SIDECAR;
+    case 7:
+    case "EXPORT_FORMAT_OPENAI_SFT":
+      return ExportFormat.OPENAI_SFT;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum ExportFormat");
   }
@@ -179,6 +192,8 @@ export function exportFormatToJSON(object: ExportFormat): string {
       return "EXPORT_FORMAT_SFT";
     case ExportFormat.SPANS_SIDECAR:
       return "EXPORT_FORMAT_SPANS_SIDECAR";
+    case ExportFormat.OPENAI_SFT:
+      return "EXPORT_FORMAT_OPENAI_SFT";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum ExportFormat");
   }
@@ -483,9 +498,20 @@ export interface FeedbackFilter {
   models: string[];
   /** Category path prefixes of span corrections ("object" matches "object/count"). */
   categories: string[];
+  /**
+   * Annotator kind. Unset: every kind for ListFeedback; for Export, human feedback only unless
+   * include_ai is set (model-judge suggestions are not training data until a person accepts them).
+   */
   source: FeedbackSource;
   /** Only feedback on this response. */
   responseId: string;
+  /**
+   * Rating criteria (Rating.key, e.g. "helpfulness"): keep feedback whose rating is on one of
+   * these. Empty = any (and feedback without a rating).
+   */
+  criteria: string[];
+  /** Export with source unset: also include AI-annotated feedback. */
+  includeAi: boolean;
 }
 
 /** Request for FeedbackService.ListFeedback. */
@@ -535,6 +561,16 @@ export interface ExportSummary {
   skipped: number;
   /** Rows dropped by balancing. */
   droppedByBalance: number;
+  /** Image parts left out of text-only formats (OPENAI_DPO). */
+  imagesDropped: number;
+  /**
+   * Rows skipped because an image they need could not be read (IMAGE_MODE_INLINE and
+   * OPENAI_SFT): erased with its tenant, expired after the image retention, or a reference that
+   * is not the tenant's own (NOT_FOUND in its scope).
+   */
+  rowsMissingImages: number;
+  /** The ids of those rows (at most the first 1000), so the caller can say which rows lost their image. */
+  missingImageRows: string[];
 }
 
 /** One message of an Export stream: a row, or (last message only) the summary. */
@@ -2621,6 +2657,8 @@ function createBaseFeedbackFilter(): FeedbackFilter {
     categories: [],
     source: 0,
     responseId: "",
+    criteria: [],
+    includeAi: false,
   };
 }
 
@@ -2646,6 +2684,12 @@ export const FeedbackFilter: MessageFns<FeedbackFilter> = {
     }
     if (message.responseId !== "") {
       writer.uint32(58).string(message.responseId);
+    }
+    for (const v of message.criteria) {
+      writer.uint32(66).string(v!);
+    }
+    if (message.includeAi !== false) {
+      writer.uint32(72).bool(message.includeAi);
     }
     return writer;
   },
@@ -2719,6 +2763,22 @@ export const FeedbackFilter: MessageFns<FeedbackFilter> = {
             message.responseId = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.criteria.push(reader.string());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.includeAi = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2754,6 +2814,12 @@ export const FeedbackFilter: MessageFns<FeedbackFilter> = {
         : isSet(object.response_id)
         ? globalThis.String(object.response_id)
         : "",
+      criteria: globalThis.Array.isArray(object?.criteria) ? object.criteria.map((e: any) => globalThis.String(e)) : [],
+      includeAi: isSet(object.includeAi)
+        ? globalThis.Boolean(object.includeAi)
+        : isSet(object.include_ai)
+        ? globalThis.Boolean(object.include_ai)
+        : false,
     };
   },
 
@@ -2780,6 +2846,12 @@ export const FeedbackFilter: MessageFns<FeedbackFilter> = {
     if (message.responseId !== "") {
       obj.responseId = message.responseId;
     }
+    if (message.criteria?.length) {
+      obj.criteria = message.criteria;
+    }
+    if (message.includeAi !== false) {
+      obj.includeAi = message.includeAi;
+    }
     return obj;
   },
 
@@ -2795,6 +2867,8 @@ export const FeedbackFilter: MessageFns<FeedbackFilter> = {
     message.categories = object.categories?.map((e) => e) || [];
     message.source = object.source ?? 0;
     message.responseId = object.responseId ?? "";
+    message.criteria = object.criteria?.map((e) => e) || [];
+    message.includeAi = object.includeAi ?? false;
     return message;
   },
 };
@@ -3256,7 +3330,7 @@ export const ExportRequest: MessageFns<ExportRequest> = {
 };
 
 function createBaseExportSummary(): ExportSummary {
-  return { rows: 0, skipped: 0, droppedByBalance: 0 };
+  return { rows: 0, skipped: 0, droppedByBalance: 0, imagesDropped: 0, rowsMissingImages: 0, missingImageRows: [] };
 }
 
 export const ExportSummary: MessageFns<ExportSummary> = {
@@ -3269,6 +3343,15 @@ export const ExportSummary: MessageFns<ExportSummary> = {
     }
     if (message.droppedByBalance !== 0) {
       writer.uint32(24).int64(message.droppedByBalance);
+    }
+    if (message.imagesDropped !== 0) {
+      writer.uint32(32).int64(message.imagesDropped);
+    }
+    if (message.rowsMissingImages !== 0) {
+      writer.uint32(40).int64(message.rowsMissingImages);
+    }
+    for (const v of message.missingImageRows) {
+      writer.uint32(50).string(v!);
     }
     return writer;
   },
@@ -3310,6 +3393,30 @@ export const ExportSummary: MessageFns<ExportSummary> = {
             message.droppedByBalance = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.imagesDropped = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rowsMissingImages = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.missingImageRows.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3331,6 +3438,21 @@ export const ExportSummary: MessageFns<ExportSummary> = {
         : isSet(object.dropped_by_balance)
         ? globalThis.Number(object.dropped_by_balance)
         : 0,
+      imagesDropped: isSet(object.imagesDropped)
+        ? globalThis.Number(object.imagesDropped)
+        : isSet(object.images_dropped)
+        ? globalThis.Number(object.images_dropped)
+        : 0,
+      rowsMissingImages: isSet(object.rowsMissingImages)
+        ? globalThis.Number(object.rowsMissingImages)
+        : isSet(object.rows_missing_images)
+        ? globalThis.Number(object.rows_missing_images)
+        : 0,
+      missingImageRows: globalThis.Array.isArray(object?.missingImageRows)
+        ? object.missingImageRows.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.missing_image_rows)
+        ? object.missing_image_rows.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -3345,6 +3467,15 @@ export const ExportSummary: MessageFns<ExportSummary> = {
     if (message.droppedByBalance !== 0) {
       obj.droppedByBalance = Math.round(message.droppedByBalance);
     }
+    if (message.imagesDropped !== 0) {
+      obj.imagesDropped = Math.round(message.imagesDropped);
+    }
+    if (message.rowsMissingImages !== 0) {
+      obj.rowsMissingImages = Math.round(message.rowsMissingImages);
+    }
+    if (message.missingImageRows?.length) {
+      obj.missingImageRows = message.missingImageRows;
+    }
     return obj;
   },
 
@@ -3356,6 +3487,9 @@ export const ExportSummary: MessageFns<ExportSummary> = {
     message.rows = object.rows ?? 0;
     message.skipped = object.skipped ?? 0;
     message.droppedByBalance = object.droppedByBalance ?? 0;
+    message.imagesDropped = object.imagesDropped ?? 0;
+    message.rowsMissingImages = object.rowsMissingImages ?? 0;
+    message.missingImageRows = object.missingImageRows?.map((e) => e) || [];
     return message;
   },
 };

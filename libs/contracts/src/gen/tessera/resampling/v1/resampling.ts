@@ -33,8 +33,23 @@ export interface ResampleRequest {
   slices: PatchFeatures[];
   /** Expected model revision; empty = whatever is loaded. Mismatch -> FAILED_PRECONDITION. */
   modelRevision: string;
-  /** SHA-256 of the source image, for the encoder cache and tracing only (optional). */
+  /** SHA-256 of the source image, for the encoder cache and tracing (required with `cache`). */
   imageSha256: string;
+  /**
+   * When set, the resampler writes the visual tokens into the encoder cache itself, under the key
+   * (model revision, caller's tenant, image_sha256, these slicing options), and answers with
+   * visual_tokens as a reference to the cached object. The producer writes where the consumer
+   * reads: the tokens cross the bus once into the cache and once to the decoder, never through the
+   * orchestrator. Unset = tokens inline or as a claim check (as before).
+   */
+  cache?: EncoderCacheTarget | undefined;
+}
+
+/** The encoder cache entry a Resample call fills (see ResampleRequest.cache). */
+export interface EncoderCacheTarget {
+  /** The effective slicing options the features were computed with (part of the cache key). */
+  maxSliceNums: number;
+  scaleResolution: number;
 }
 
 /** Response of ResamplerService.Resample. */
@@ -49,11 +64,18 @@ export interface ResampleResponse {
   /** Revision of the resampler that produced the tokens. */
   modelRevision: string;
   /** resample_ms, queue_ms, total_ms. */
-  timings?: StageTimings | undefined;
+  timings?:
+    | StageTimings
+    | undefined;
+  /**
+   * True when the tokens were written into the encoder cache (request.cache was set): then
+   * visual_tokens.ref names the cached object, readable by the caller's tenant only.
+   */
+  cached: boolean;
 }
 
 function createBaseResampleRequest(): ResampleRequest {
-  return { slices: [], modelRevision: "", imageSha256: "" };
+  return { slices: [], modelRevision: "", imageSha256: "", cache: undefined };
 }
 
 export const ResampleRequest: MessageFns<ResampleRequest> = {
@@ -66,6 +88,9 @@ export const ResampleRequest: MessageFns<ResampleRequest> = {
     }
     if (message.imageSha256 !== "") {
       writer.uint32(26).string(message.imageSha256);
+    }
+    if (message.cache !== undefined) {
+      EncoderCacheTarget.encode(message.cache, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -107,6 +132,14 @@ export const ResampleRequest: MessageFns<ResampleRequest> = {
             message.imageSha256 = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.cache = EncoderCacheTarget.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -132,6 +165,7 @@ export const ResampleRequest: MessageFns<ResampleRequest> = {
         : isSet(object.image_sha256)
         ? globalThis.String(object.image_sha256)
         : "",
+      cache: isSet(object.cache) ? EncoderCacheTarget.fromJSON(object.cache) : undefined,
     };
   },
 
@@ -146,6 +180,9 @@ export const ResampleRequest: MessageFns<ResampleRequest> = {
     if (message.imageSha256 !== "") {
       obj.imageSha256 = message.imageSha256;
     }
+    if (message.cache !== undefined) {
+      obj.cache = EncoderCacheTarget.toJSON(message.cache);
+    }
     return obj;
   },
 
@@ -157,12 +194,108 @@ export const ResampleRequest: MessageFns<ResampleRequest> = {
     message.slices = object.slices?.map((e) => PatchFeatures.fromPartial(e)) || [];
     message.modelRevision = object.modelRevision ?? "";
     message.imageSha256 = object.imageSha256 ?? "";
+    message.cache = (object.cache !== undefined && object.cache !== null)
+      ? EncoderCacheTarget.fromPartial(object.cache)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseEncoderCacheTarget(): EncoderCacheTarget {
+  return { maxSliceNums: 0, scaleResolution: 0 };
+}
+
+export const EncoderCacheTarget: MessageFns<EncoderCacheTarget> = {
+  encode(message: EncoderCacheTarget, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxSliceNums !== 0) {
+      writer.uint32(8).int32(message.maxSliceNums);
+    }
+    if (message.scaleResolution !== 0) {
+      writer.uint32(16).int32(message.scaleResolution);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EncoderCacheTarget {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEncoderCacheTarget();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.maxSliceNums = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.scaleResolution = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EncoderCacheTarget {
+    return {
+      maxSliceNums: isSet(object.maxSliceNums)
+        ? globalThis.Number(object.maxSliceNums)
+        : isSet(object.max_slice_nums)
+        ? globalThis.Number(object.max_slice_nums)
+        : 0,
+      scaleResolution: isSet(object.scaleResolution)
+        ? globalThis.Number(object.scaleResolution)
+        : isSet(object.scale_resolution)
+        ? globalThis.Number(object.scale_resolution)
+        : 0,
+    };
+  },
+
+  toJSON(message: EncoderCacheTarget): unknown {
+    const obj: any = {};
+    if (message.maxSliceNums !== 0) {
+      obj.maxSliceNums = Math.round(message.maxSliceNums);
+    }
+    if (message.scaleResolution !== 0) {
+      obj.scaleResolution = Math.round(message.scaleResolution);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EncoderCacheTarget>): EncoderCacheTarget {
+    return EncoderCacheTarget.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EncoderCacheTarget>): EncoderCacheTarget {
+    const message = createBaseEncoderCacheTarget();
+    message.maxSliceNums = object.maxSliceNums ?? 0;
+    message.scaleResolution = object.scaleResolution ?? 0;
     return message;
   },
 };
 
 function createBaseResampleResponse(): ResampleResponse {
-  return { visualTokens: undefined, modelRevision: "", timings: undefined };
+  return { visualTokens: undefined, modelRevision: "", timings: undefined, cached: false };
 }
 
 export const ResampleResponse: MessageFns<ResampleResponse> = {
@@ -175,6 +308,9 @@ export const ResampleResponse: MessageFns<ResampleResponse> = {
     }
     if (message.timings !== undefined) {
       StageTimings.encode(message.timings, writer.uint32(26).fork()).join();
+    }
+    if (message.cached !== false) {
+      writer.uint32(32).bool(message.cached);
     }
     return writer;
   },
@@ -216,6 +352,14 @@ export const ResampleResponse: MessageFns<ResampleResponse> = {
             message.timings = StageTimings.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.cached = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -241,6 +385,7 @@ export const ResampleResponse: MessageFns<ResampleResponse> = {
         ? globalThis.String(object.model_revision)
         : "",
       timings: isSet(object.timings) ? StageTimings.fromJSON(object.timings) : undefined,
+      cached: isSet(object.cached) ? globalThis.Boolean(object.cached) : false,
     };
   },
 
@@ -254,6 +399,9 @@ export const ResampleResponse: MessageFns<ResampleResponse> = {
     }
     if (message.timings !== undefined) {
       obj.timings = StageTimings.toJSON(message.timings);
+    }
+    if (message.cached !== false) {
+      obj.cached = message.cached;
     }
     return obj;
   },
@@ -270,6 +418,7 @@ export const ResampleResponse: MessageFns<ResampleResponse> = {
     message.timings = (object.timings !== undefined && object.timings !== null)
       ? StageTimings.fromPartial(object.timings)
       : undefined;
+    message.cached = object.cached ?? false;
     return message;
   },
 };

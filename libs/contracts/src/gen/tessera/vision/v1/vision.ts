@@ -34,7 +34,12 @@ export interface ImageInput {
      */
     { $case: "data"; data: Buffer }
     | //
-    /** The encoded image in the object store. */
+    /**
+     * The encoded image in the image store (bucket `tessera-images`, written once by the gateway
+     * at admission). Tenant-scoped: resolved with the caller's tenant, so another tenant's
+     * reference is NOT_FOUND. The slicer trusts `sha256` (the object is named by it) and does not
+     * hash the bytes again.
+     */
     { $case: "ref"; ref: ObjectRef }
     | undefined;
   /**
