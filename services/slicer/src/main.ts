@@ -20,6 +20,7 @@ const slicer = await openSlicer(modelDir, {
     minSide: config.minImageSide,
     maxAspectRatio: config.maxAspectRatio,
     maxSliceNums: config.maxSliceNumsLimit,
+    decodeTimeoutMs: config.decodeTimeout,
   },
   batchWindowMs: config.batchWindow,
   maxBatch: config.maxBatch,
