@@ -83,6 +83,22 @@ export interface ImageEmbedding {
   useImageId: boolean;
   /** SHA-256 of the source image (tracing and feedback only). */
   imageSha256: string;
+  /**
+   * Set when the images of one plan have different token counts (MiniCPM-V 4.6, no resampler):
+   * then visual_tokens is [sum(layout.tokens_per_image), llm_hidden]. Unset = the 2.6 layout above.
+   */
+  layout?: VisualTokenLayout | undefined;
+}
+
+/**
+ * Per-image visual token counts of a model without a resampler (MiniCPM-V 4.6): a crop of H x W px
+ * gives (H/56)*(W/56) tokens in "16x" mode or (H/28)*(W/28) in "4x".
+ */
+export interface VisualTokenLayout {
+  /** Tokens per image in model order: [0] = overview, then slices row-major. */
+  tokensPerImage: number[];
+  /** The token mode the tokens were made with ("16x" | "4x"). Informational. */
+  downsampleMode: string;
 }
 
 /**
@@ -438,7 +454,7 @@ export const Message: MessageFns<Message> = {
 };
 
 function createBaseImageEmbedding(): ImageEmbedding {
-  return { visualTokens: undefined, gridCols: 0, gridRows: 0, useImageId: false, imageSha256: "" };
+  return { visualTokens: undefined, gridCols: 0, gridRows: 0, useImageId: false, imageSha256: "", layout: undefined };
 }
 
 export const ImageEmbedding: MessageFns<ImageEmbedding> = {
@@ -457,6 +473,9 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
     }
     if (message.imageSha256 !== "") {
       writer.uint32(42).string(message.imageSha256);
+    }
+    if (message.layout !== undefined) {
+      VisualTokenLayout.encode(message.layout, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -514,6 +533,14 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
             message.imageSha256 = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.layout = VisualTokenLayout.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -553,6 +580,7 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
         : isSet(object.image_sha256)
         ? globalThis.String(object.image_sha256)
         : "",
+      layout: isSet(object.layout) ? VisualTokenLayout.fromJSON(object.layout) : undefined,
     };
   },
 
@@ -573,6 +601,9 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
     if (message.imageSha256 !== "") {
       obj.imageSha256 = message.imageSha256;
     }
+    if (message.layout !== undefined) {
+      obj.layout = VisualTokenLayout.toJSON(message.layout);
+    }
     return obj;
   },
 
@@ -588,6 +619,116 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
     message.gridRows = object.gridRows ?? 0;
     message.useImageId = object.useImageId ?? false;
     message.imageSha256 = object.imageSha256 ?? "";
+    message.layout = (object.layout !== undefined && object.layout !== null)
+      ? VisualTokenLayout.fromPartial(object.layout)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseVisualTokenLayout(): VisualTokenLayout {
+  return { tokensPerImage: [], downsampleMode: "" };
+}
+
+export const VisualTokenLayout: MessageFns<VisualTokenLayout> = {
+  encode(message: VisualTokenLayout, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokensPerImage.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.tokensPerImage) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.downsampleMode !== "") {
+      writer.uint32(18).string(message.downsampleMode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VisualTokenLayout {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVisualTokenLayout();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.tokensPerImage.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.tokensPerImage.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.downsampleMode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VisualTokenLayout {
+    return {
+      tokensPerImage: globalThis.Array.isArray(object?.tokensPerImage)
+        ? object.tokensPerImage.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.tokens_per_image)
+        ? object.tokens_per_image.map((e: any) => globalThis.Number(e))
+        : [],
+      downsampleMode: isSet(object.downsampleMode)
+        ? globalThis.String(object.downsampleMode)
+        : isSet(object.downsample_mode)
+        ? globalThis.String(object.downsample_mode)
+        : "",
+    };
+  },
+
+  toJSON(message: VisualTokenLayout): unknown {
+    const obj: any = {};
+    if (message.tokensPerImage?.length) {
+      obj.tokensPerImage = message.tokensPerImage.map((e) => Math.round(e));
+    }
+    if (message.downsampleMode !== "") {
+      obj.downsampleMode = message.downsampleMode;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VisualTokenLayout>): VisualTokenLayout {
+    return VisualTokenLayout.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VisualTokenLayout>): VisualTokenLayout {
+    const message = createBaseVisualTokenLayout();
+    message.tokensPerImage = object.tokensPerImage?.map((e) => e) || [];
+    message.downsampleMode = object.downsampleMode ?? "";
     return message;
   },
 };
