@@ -271,7 +271,7 @@ export class Engine {
         if (!r.samples || r.seq.status !== 'running') return;
         const seq = r.seq;
         if (!seq.tPrefillEnd) seq.tPrefillEnd = performance.now();
-        this.emit(seq, this.sampler.sample(logits.subarray(i * V, (i + 1) * V), seq.req.params, seq.penalties, seq.prng));
+        this.emit(seq, this.sampler.sample(logits.subarray(i * V, (i + 1) * V), seq.req.params, seq.penalties, seq.prng, seq.req.constraint));
       });
     }
   }
