@@ -35,7 +35,7 @@ import { ProgressBar } from '../progress.js';
 
 export const summary = 'MiniCPM-V checkpoints and ONNX models: generate-tiny, build, inspect, run-stage';
 
-const USAGE = `usage:
+export const USAGE = `usage:
   tessera model generate-tiny --out DIR [--preset tiny|bench] [--seed N] [--shards N]
   tessera model build --checkpoint DIR --out DIR [--overwrite] [--external-data-threshold BYTES]
   tessera model inspect DIR [--json]
