@@ -9,6 +9,7 @@ import { loadGatewayConfig } from './config.js';
 import { createHttpServer } from './http/server.js';
 import { gatewayGrpcService } from './grpc-service.js';
 import { chatLimitsFrom } from './openai/limits-from-config.js';
+import { modelFeatures } from './openai/response-format.js';
 import { ChatOrchestrator } from './orchestrator/chat-orchestrator.js';
 import { ImagePipeline } from './orchestrator/image-pipeline.js';
 import { loadModelInfo } from './orchestrator/model-catalog.js';
@@ -54,6 +55,7 @@ const http = createHttpServer({
   chat,
   limits,
   models: () => [model.id],
+  features: modelFeatures(model.family),
   maxBodyBytes: config.maxBodyBytes,
   requestTimeoutMs: config.requestTimeout,
   ready: () => ready && busState(nc).connected,
