@@ -62,6 +62,7 @@ async function decodeAt(m: LoadedDecoderModel, ctx: number): Promise<number> {
   const e = engineOf(m, { maxPrefillTokensPerStep: 4096 });
   const r = await drive(e, `ctx${ctx}`, ids(ctx, 7), TOKENS);
   await e.close();
+  // Decode rate after the prefill (the prefill's own time is not in perTokenS).
   return 1 / r.last.timings!.perTokenS;
 }
 
@@ -78,13 +79,18 @@ log(`start: ${load()}`);
 
 log('\n## 1. single stream: engine v2 vs the previous engine (contiguous KV, present → past), same weights');
 const promptLen = 512;
+// Each side runs twice and keeps the faster run: the first run of a new shape allocates ORT's arenas.
 const v2 = engineOf(m, { maxPrefillTokensPerStep: 4096 });
-const s2 = await drive(v2, 'single', ids(promptLen, 3), TOKENS);
+const s2a = await drive(v2, 'single-a', ids(promptLen, 3), TOKENS);
+const s2b = await drive(v2, 'single-b', ids(promptLen, 3), TOKENS);
 await v2.close();
+const s2 = s2b.last.timings!.totalS < s2a.last.timings!.totalS ? s2b : s2a;
 const v2Decode = 1 / s2.last.timings!.perTokenS;
 const v2Prefill = promptLen / s2.last.timings!.prefillS;
 const legacyModel = await openContiguous(await contiguousModelDir(dir), THREADS);
-const old = await legacySingleStream(legacyModel, ids(promptLen, 3), TOKENS);
+const oldA = await legacySingleStream(legacyModel, ids(promptLen, 3), TOKENS);
+const oldB = await legacySingleStream(legacyModel, ids(promptLen, 3), TOKENS);
+const old = { prefillS: Math.min(oldA.prefillS, oldB.prefillS), decodeTokS: Math.max(oldA.decodeTokS, oldB.decodeTokS), tokenIds: oldA.tokenIds };
 const oldPrefill = promptLen / old.prefillS;
 log('| engine | prefill tok/s (512-token prompt) | decode tok/s |\n|---|---|---|');
 log(`| previous (contiguous) | ${oldPrefill.toFixed(1)} | ${old.decodeTokS.toFixed(2)} |`);
