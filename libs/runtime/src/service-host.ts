@@ -5,7 +5,8 @@
  *   2. finish in-flight work for up to `shutdownGrace`; past it, abort calls and nak jobs back
  *   3. `onShutdown` hook, NATS drain, metrics server close, span flush, exit 0.
  */
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
+import { connectNats } from './nats/connect.js';
 import type { commonServiceConfig, ConfigOf } from '@tessera/config';
 import { activeTelemetry, metrics, startMetricsServer, startTelemetry, type MetricsServer } from '@tessera/telemetry';
 import type { ServiceDefinition, ServiceImpl } from './definition.js';
@@ -76,12 +77,12 @@ export async function startService(o: ServiceHostOptions): Promise<ServiceHost> 
       inMemory: typeof o.telemetry === 'object' ? o.telemetry.inMemory : false,
     });
   }
-  const payload = { claimThresholdBytes: cfg.claimCheckThreshold, bucket: cfg.objectStoreBucket, ttlMs: cfg.objectTtl };
+  const payload = { claimThresholdBytes: cfg.claimCheckThreshold, bucket: cfg.objectStoreBucket, ttlMs: cfg.objectTtl, replicas: cfg.jetstreamReplicas };
 
   let nc: NatsConnection | undefined;
   const bindings: NatsBinding[] = [];
   if (o.nats !== false) {
-    nc = o.nc ?? (await connect({ servers: cfg.natsUrl.split(',').map((s) => s.trim()), name: cfg.serviceName, maxReconnectAttempts: -1 }));
+    nc = o.nc ?? (await connectNats(cfg));
     for (const s of o.services) {
       if (s.nats === false) continue;
       bindings.push(
@@ -95,6 +96,7 @@ export async function startService(o: ServiceHostOptions): Promise<ServiceHost> 
             concurrency: cfg.maxConcurrency,
             ackWaitMs: cfg.ackWait,
             maxDeliver: cfg.maxDeliver,
+            replicas: cfg.jetstreamReplicas,
             ...s.workQueue,
           },
         }),
