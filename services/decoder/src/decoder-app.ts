@@ -6,6 +6,7 @@ import type { DecoderServiceDeps } from './decoder-service.js';
 import { Engine } from './engine/engine.js';
 import { loadDecoderModel, type LoadedDecoderModel } from './load-model.js';
 import { DecoderMetrics } from './metrics.js';
+import { warmStructuredOutput } from './structured-output.js';
 
 export interface DecoderApp {
   loaded: LoadedDecoderModel;
@@ -42,6 +43,7 @@ export async function createDecoderApp(cfg: DecoderAppConfig): Promise<DecoderAp
       prefixCacheEntries: cfg.prefixCacheEntries,
     },
   });
+  warmStructuredOutput({ tokenBytes: loaded.tokenizer.tokenBytes, vocabSize: loaded.backend.info.vocabSize, eosTokenIds: loaded.backend.info.eosTokenIds });
   return {
     loaded,
     engine,
