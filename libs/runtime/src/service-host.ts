@@ -11,6 +11,7 @@ import { activeTelemetry, metrics, startMetricsServer, startTelemetry, type Metr
 import type { ServiceDefinition, ServiceImpl } from './definition.js';
 import { GrpcServer } from './grpc/server.js';
 import { NatsBinding } from './nats/server.js';
+import { busState } from './nats/bus-state.js';
 import type { WorkQueueOptions } from './nats/work-queue.js';
 import { consoleLogger, type Logger } from './logger.js';
 
@@ -114,11 +115,22 @@ export async function startService(o: ServiceHostOptions): Promise<ServiceHost> 
   }
   for (const b of bindings) await b.start();
   const grpcPort = grpc ? await grpc.start() : undefined;
+  let shuttingDown = false;
+  if (nc && grpc) {
+    // Readiness follows the bus: a process that cannot reach NATS cannot serve (its gRPC calls fan out over it).
+    const bus = busState(nc);
+    bus.onChange((up) => {
+      if (shuttingDown) return;
+      grpc!.setServing(up);
+      log.warn(up ? 'nats reconnected: serving' : 'nats disconnected: NOT_SERVING until it reconnects');
+    });
+  }
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
       log.info('shutting down', { graceMs: cfg.shutdownGrace });
+      shuttingDown = true;
       grpc?.setServing(false);
       await Promise.all(bindings.map((b) => b.stopTaking()));
       await Promise.all([grpc?.shutdown(cfg.shutdownGrace), ...bindings.map((b) => b.drainInFlight(cfg.shutdownGrace))]);

@@ -25,8 +25,10 @@ export const Header = {
   SEQ: 'tessera-seq',
   /** `1` on the last message of a reply (unary reply to an inbox, or the stream end marker). */
   END: 'tessera-end',
-  /** Control message kind from client to server: `credit` | `cancel`. */
+  /** Control message kind from client to server: `credit` | `cancel`; server to client: `heartbeat`. */
   KIND: 'tessera-kind',
+  /** Streaming request: send a `heartbeat` to the reply inbox when nothing else went out for this many ms. */
+  HEARTBEAT: 'tessera-heartbeat',
   /** Body is not the payload but a JSON ObjectRef of it in the object store. */
   CLAIM: 'tessera-claim',
   /** JetStream delivery attempt that produced a reply (1 = first). */

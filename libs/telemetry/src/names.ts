@@ -70,6 +70,7 @@ export const Metric = {
   jobsNaked: { name: 'tessera_jobs_naked_total', kind: 'counter', help: 'JetStream jobs naked back for redelivery (retryable error or shutdown)', labels: ['stage', 'reason'] },
   claimCheckBytes: { name: 'tessera_claim_check_bytes_total', kind: 'counter', help: 'Bytes moved through the object store as claim checks', labels: ['direction'] },
   streamChunks: { name: 'tessera_stream_chunks_total', kind: 'counter', help: 'Server-streaming chunks sent', labels: ['method', 'transport'] },
+  streamResumes: { name: 'tessera_stream_resumes_total', kind: 'counter', help: 'Server streams restarted on another replica after their server went silent (missed heartbeats)', labels: ['method'] },
   // GenAI semantic conventions (histograms in the units the spec gives).
   genAiClientTokenUsage: { name: 'gen_ai_client_token_usage', kind: 'histogram', help: 'gen_ai.client.token.usage: tokens per request by gen_ai.token.type (input|output)', labels: ['gen_ai_operation_name', 'gen_ai_request_model', 'gen_ai_token_type'], buckets: TOKEN_BUCKETS },
   genAiServerRequestDuration: { name: 'gen_ai_server_request_duration_seconds', kind: 'histogram', help: 'gen_ai.server.request.duration', labels: ['gen_ai_operation_name', 'gen_ai_request_model'], buckets: LATENCY_S },

@@ -43,12 +43,12 @@ export function natsServerBinary(): string {
 }
 
 /** Starts nats-server with JetStream on a free port and waits until it accepts connections. */
-export async function startNatsServer(opts: { storeDir?: string; port?: number } = {}): Promise<NatsServerHandle> {
+export async function startNatsServer(opts: { storeDir?: string; port?: number; args?: readonly string[] } = {}): Promise<NatsServerHandle> {
   const port = opts.port ?? (await freePort());
   const monitorPort = await freePort();
   const ownsDir = !opts.storeDir;
   const storeDir = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'tessera-nats-'));
-  const child = spawn(natsServerBinary(), ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-js', '-sd', storeDir], {
+  const child = spawn(natsServerBinary(), ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-js', '-sd', storeDir, ...(opts.args ?? [])], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -75,12 +75,15 @@ function checkSize(width: number, height: number, limits: ImageLimits): void {
   }
 }
 
+const decodeTimeoutSeconds = (limits: ImageLimits) => Math.max(1, Math.ceil((limits.decodeTimeoutMs ?? 10_000) / 1000));
+
 /** Validates and decodes to upright sRGB 8-bit RGB with alpha flattened on white. */
 export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<DecodedImage> {
   const header = await readImageHeader(bytes, limits);
   let out: { data: Buffer; info: OutputInfo };
   try {
     out = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', page: 0, pages: 1 })
+      .timeout({ seconds: decodeTimeoutSeconds(limits) })
       .autoOrient()
       .flatten({ background: { r: 255, g: 255, b: 255 } })
       .toColourspace('srgb')
@@ -89,6 +92,10 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
       .toBuffer({ resolveWithObject: true });
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
+    if (/timeout/i.test(msg)) {
+      const s = decodeTimeoutSeconds(limits);
+      throw new TesseraError('INVALID_ARGUMENT', `image took longer than ${s} s to decode (the decode time limit)`, { field: FIELD, limit: `image decode time <= ${s} s` }, { cause: err });
+    }
     if (/pixel limit/i.test(msg)) {
       throw new TesseraError('RESOURCE_EXHAUSTED', `image exceeds the pixel limit of ${limits.maxPixels}`, { field: FIELD, limit: `image pixels <= ${limits.maxPixels}` }, { cause: err });
     }

@@ -11,6 +11,9 @@ export interface ImageLimits {
   maxAspectRatio: number;
   /** Largest per-request max_slice_nums (default 36, the upstream README's recommendation for images). */
   maxSliceNums: number;
+  /** libvips time limit for decoding one image (whole seconds, rounded up; default 10 s): a decompression bomb that
+   *  passes the pixel limit still cannot hold a slicer longer than this. */
+  decodeTimeoutMs?: number;
 }
 
 export const DEFAULT_IMAGE_LIMITS: Readonly<ImageLimits> = Object.freeze({

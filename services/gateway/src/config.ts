@@ -1,4 +1,4 @@
-import { bool, bytes, commonServiceConfig, duration, encoderCacheConfig, imageStoreConfig, int, loadConfig, string, type ConfigOf } from '@tessera/config';
+import { bool, bytes, commonServiceConfig, duration, encoderCacheConfig, imageStoreConfig, int, loadConfig, number, string, type ConfigOf } from '@tessera/config';
 
 /** Every gateway setting; `describeConfig(gatewaySchema)` renders the table in README.md. */
 export const gatewaySchema = {
@@ -26,11 +26,14 @@ export const gatewaySchema = {
   remoteImageAllowList: string({ env: 'TESSERA_GATEWAY_REMOTE_IMAGE_HOSTS', default: '', doc: 'comma-separated host names remote images may come from (empty = any)' }),
   remoteImageTimeout: duration({ env: 'TESSERA_GATEWAY_REMOTE_IMAGE_TIMEOUT', default: 5000, min: 100, max: 60_000, doc: 'time limit to fetch one remote image' }),
   decoderWorkQueue: bool({ env: 'TESSERA_DECODER_WORK_QUEUE', default: false, doc: 'send Generate through the TESSERA_DECODER work queue (must match the decoder; the chart sets both for backlog autoscaling)' }),
+  decoderResumeAttempts: int({ env: 'TESSERA_DECODER_RESUME_ATTEMPTS', default: 1, min: 0, max: 5, doc: 'times a generation whose decoder went silent (two missed heartbeats) is restarted on another replica (same seed, delivered tokens skipped) before the request fails with 503' }),
   recordResponses: bool({ env: 'TESSERA_GATEWAY_RECORD_RESPONSES', default: true, doc: 'store each response in feedback for training exports' }),
   quotaRequestsPerMinute: int({ env: 'TESSERA_QUOTA_REQUESTS_PER_MINUTE', default: 600, min: 1, max: 10_000_000, doc: 'default tenant quota' }),
   quotaTokensPerMinute: int({ env: 'TESSERA_QUOTA_TOKENS_PER_MINUTE', default: 2_000_000, min: 1, max: 1_000_000_000, doc: 'default tenant quota (prompt + max_tokens reserved at admission)' }),
   quotaConcurrentStreams: int({ env: 'TESSERA_QUOTA_CONCURRENT_STREAMS', default: 32, min: 1, max: 100_000, doc: 'default tenant quota' }),
   quotaMaxImagesPerRequest: int({ env: 'TESSERA_QUOTA_MAX_IMAGES', default: 8, min: 0, max: 64, doc: 'default tenant quota' }),
+  maxRequestImageCost: number({ env: 'TESSERA_GATEWAY_MAX_REQUEST_IMAGE_COST', default: 256, min: 0.01, max: 1_000_000, doc: 'image preprocessing budget of one request in megapixel-slices (decoded megapixels × (1 + slices), from headers before decoding); a 12 MP photo at 9 slices is ~122, a 36 MP one 360' }),
+  quotaImageCostPerMinute: number({ env: 'TESSERA_QUOTA_IMAGE_COST_PER_MINUTE', default: 2048, min: 0.01, max: 1_000_000_000, doc: 'default tenant quota: megapixel-slices of images per minute (keys file: imageCostPerMinute)' }),
   quotaMaxImagePixels: int({ env: 'TESSERA_QUOTA_MAX_IMAGE_PIXELS', default: 40_000_000, min: 1, max: 500_000_000, doc: 'default tenant quota' }),
   ...encoderCacheConfig(),
   ...imageStoreConfig(),

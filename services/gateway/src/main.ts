@@ -4,17 +4,19 @@
  */
 import { connect } from 'nats';
 import { feedbackV1, gatewayV1, retrievalV1, SERVICES, PROTO_ROOT } from '@tessera/contracts';
-import { consoleLogger, hosted, natsClient, startService } from '@tessera/runtime';
+import { busState, consoleLogger, hosted, natsClient, startService } from '@tessera/runtime';
 import { EncoderCache, ImageStore } from '@tessera/vision';
 import { loadGatewayConfig } from './config.js';
 import { createHttpServer } from './http/server.js';
 import { gatewayGrpcService } from './grpc-service.js';
 import { chatLimitsFrom } from './openai/limits-from-config.js';
+import { modelFeatures } from './openai/response-format.js';
 import { ChatOrchestrator } from './orchestrator/chat-orchestrator.js';
 import { ImagePipeline } from './orchestrator/image-pipeline.js';
 import { loadModelInfo } from './orchestrator/model-catalog.js';
 import { ApiKeyStore } from './tenancy/api-keys.js';
 import { QuotaLedger } from './tenancy/quota-ledger.js';
+import { ImageCostBudget } from './tenancy/image-cost.js';
 import { tenantUsageMetrics } from './tenancy/usage-metrics.js';
 import { extraRoutes } from './http/extra-routes.js';
 import { adminRoutes } from './http/admin-routes.js';
@@ -43,7 +45,7 @@ const images = new ImagePipeline(nc, cache, imageStore, model.revision, model.qu
   useImageId: config.useImageId,
   remoteFetch: { timeoutMs: config.remoteImageTimeout, maxBytes: config.maxImageBytes },
 });
-const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue });
+const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue, decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts }, imageCost: new ImageCostBudget(config.maxRequestImageCost, config.quotaImageCostPerMinute) });
 const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
 const retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
 
@@ -54,9 +56,10 @@ const http = createHttpServer({
   chat,
   limits,
   models: () => [model.id],
+  features: modelFeatures(model.family),
   maxBodyBytes: config.maxBodyBytes,
   requestTimeoutMs: config.requestTimeout,
-  ready: () => ready,
+  ready: () => ready && busState(nc).connected,
   routes: [...adminRoutes({ keys, erasure: new TenantErasure({ cache, images: imageStore, feedback, retrieval }) }), ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits })],
 });
 await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));

@@ -7,6 +7,7 @@ export const schema = {
   executionProvider: oneOf(['cpu', 'cuda'], { env: 'TESSERA_EXECUTION_PROVIDER', default: 'cpu', doc: 'onnxruntime execution provider' }),
   intraOpThreads: int({ env: 'TESSERA_INTRA_OP_THREADS', default: 1, min: 1, max: 256, doc: 'threads inside one ONNX op' }),
   maxImageBytes: bytes({ env: 'TESSERA_MAX_IMAGE_BYTES', default: 20 * 1024 * 1024, min: 1024, max: 256 * 1024 * 1024, doc: 'largest encoded image' }),
+  decodeTimeout: duration({ env: 'TESSERA_IMAGE_DECODE_TIMEOUT', default: 10_000, min: 1_000, max: 600_000, doc: 'libvips time limit to decode one image (whole seconds); bounds a decompression bomb that passes the pixel limit' }),
   maxImagePixels: int({ env: 'TESSERA_MAX_IMAGE_PIXELS', default: 40_000_000, min: 448 * 448, max: 500_000_000, doc: 'largest decoded image (width × height), checked from the header before decoding' }),
   minImageSide: int({ env: 'TESSERA_MIN_IMAGE_SIDE', default: 2, min: 1, max: 448, doc: 'smallest accepted image side in px' }),
   maxAspectRatio: number({ env: 'TESSERA_MAX_ASPECT_RATIO', default: 200, min: 1, max: 200_704, doc: 'largest long/short side ratio' }),

@@ -7,12 +7,12 @@ import { PROTO_FILES, PROTO_ROOT, visionV1 } from '@tessera/contracts';
 import { ensureTinyModel } from '@tessera/model';
 import { hosted, startService } from '@tessera/runtime';
 import { loadSlicerConfig } from './config.js';
-import { openSlicer } from './open-slicer.js';
+import { openAnySlicer } from './open-slicer.js';
 import { createSlicerService } from './service.js';
 
 const config = loadSlicerConfig();
 const modelDir = config.modelDir ?? (await ensureTinyModel());
-const slicer = await openSlicer(modelDir, {
+const slicer = await openAnySlicer(modelDir, {
   runtime: { executionProvider: config.executionProvider, intraOpNumThreads: config.intraOpThreads },
   limits: {
     maxBytes: config.maxImageBytes,
@@ -20,6 +20,7 @@ const slicer = await openSlicer(modelDir, {
     minSide: config.minImageSide,
     maxAspectRatio: config.maxAspectRatio,
     maxSliceNums: config.maxSliceNumsLimit,
+    decodeTimeoutMs: config.decodeTimeout,
   },
   batchWindowMs: config.batchWindow,
   maxBatch: config.maxBatch,

@@ -35,6 +35,7 @@ export function createSlicerService(d: SlicerServiceDeps): SlicerImpl {
     maxSliceNums: o.maxSliceNums,
     scaleResolution: o.scaleResolution,
     useImageId: req?.useImageId ?? d.useImageId,
+    downsampleMode: o.downsampleMode,
   });
 
   async function features(s: EncodedSlice, hidden: number, tenant: string): Promise<commonV1.PatchFeatures> {
@@ -62,7 +63,7 @@ export function createSlicerService(d: SlicerServiceDeps): SlicerImpl {
       const opts = d.encoder.options(requested);
       const slices = await Promise.all(r.slices.map((s) => features(s, d.encoder.hiddenSize, ctx.tenant)));
       return {
-        plan: slicePlanToProto(r.plan, d.queryNum, effective(opts, req.options)),
+        plan: slicePlanToProto(r.plan, d.queryNum, effective(opts, req.options), r.tokensPerImage),
         slices,
         modelRevision: d.modelRevision,
         imageSha256: image.sha256,

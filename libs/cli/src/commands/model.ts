@@ -25,6 +25,7 @@ import {
   readManifest,
   runStageRaw,
   runVision46StageRaw,
+  isMiniCPMV46Dir,
   STAGES,
   type NdArray,
   type Preset,
@@ -34,7 +35,7 @@ import { ProgressBar } from '../progress.js';
 
 export const summary = 'MiniCPM-V checkpoints and ONNX models: generate-tiny, build, inspect, run-stage';
 
-const USAGE = `usage:
+export const USAGE = `usage:
   tessera model generate-tiny --out DIR [--preset tiny|bench] [--seed N] [--shards N]
   tessera model build --checkpoint DIR --out DIR [--overwrite] [--external-data-threshold BYTES]
   tessera model inspect DIR [--json]
@@ -168,7 +169,7 @@ async function runStage(argv: string[]): Promise<number> {
   if (!values.inputs) throw invalidArgument('--inputs', 'run-stage needs --inputs FILE (.npz, .npy or a directory of .npy)');
   if (!values.out) throw invalidArgument('--out', 'run-stage needs --out FILE (.npz or a directory)');
   const threads = values.threads ? Number(values.threads) : undefined;
-  if (modelTypeOf(values.model) === 'minicpmv4_6' && values.stage === 'vision') {
+  if (isMiniCPMV46Dir(values.model) && values.stage === 'vision') {
     const t0 = performance.now();
     const outputs = await runVision46StageRaw(values.model, readArrays(values.inputs, ['pixel_values', 'target_sizes']), values.mode, { intraOpNumThreads: threads });
     writeOutputs(values.out, outputs, `vision (${values.mode ?? 'default mode'})`, performance.now() - t0);
@@ -193,14 +194,4 @@ function writeOutputs(out: string, outputs: Record<string, NdArray>, label: stri
     for (const [name, a] of Object.entries(outputs)) writeFileSync(join(out, `${name}.npy`), encodeNpy(a));
   }
   console.log(`${label}: ${Object.entries(outputs).map(([n, a]) => `${n} [${a.shape.join(', ')}]`).join(', ')} in ${ms.toFixed(1)} ms → ${out}`);
-}
-
-/** config.json's model_type of a built model directory (null when unreadable: openModel reports that). */
-function modelTypeOf(dir: string): string | null {
-  try {
-    const t = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { model_type?: unknown }).model_type;
-    return typeof t === 'string' ? t : null;
-  } catch {
-    return null;
-  }
 }

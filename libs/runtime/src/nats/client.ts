@@ -16,6 +16,7 @@ import { Header } from '../wire-headers.js';
 import { requestHeaders } from './call-headers.js';
 import { errorFromHeaders } from './errors.js';
 import { Inbox } from './inbox.js';
+import { busDownError, busState, type BusState } from './bus-state.js';
 import { decodeOrThrow, inboundBytes, outboundBody, type PayloadPolicy } from './payload.js';
 import { DEFAULT_WINDOW } from './stream-sender.js';
 import { ensureWorkStream } from './streams.js';
@@ -29,7 +30,25 @@ export interface NatsClientOptions {
   defaultTimeoutMs?: number;
   /** Stream window: chunks in flight before the client grants more credit. Default 64. */
   streamWindow?: number;
+  /**
+   * Liveness of server streams: the server sends a heartbeat when it sent nothing else for this
+   * long, and two missed intervals end the stream (or resume it, below). Default 1000 ms; 0 = off
+   * (the call then waits for its deadline when the server dies).
+   */
+  heartbeatMs?: number;
+  /**
+   * Server streams restarted on another replica when their server goes silent: the request is sent
+   * again (a new work-queue job, or a new request/reply call that NATS routes to a live member of
+   * the queue group) and the chunks already delivered are skipped. Only for methods that replay the
+   * same chunks (the decoder's Generate with a fixed seed). Default 0.
+   */
+  resumeAttempts?: number;
+  /** How long a request/reply stream waits for the server to accept the call. Default 10 s (bounded by the deadline). */
+  acceptTimeoutMs?: number;
 }
+
+export const DEFAULT_HEARTBEAT_MS = 1_000;
+const DEFAULT_ACCEPT_TIMEOUT_MS = 10_000;
 
 /** Per-call extras over CallOptions for NATS. */
 export interface NatsCallOptions extends CallOptions {
@@ -60,11 +79,14 @@ class NatsClientCore {
   private js: JetStreamClient | undefined;
   private readonly streamsEnsured = new Map<string, Promise<unknown>>();
   private callSeq = 0;
+  private readonly bus: BusState;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly o: NatsClientOptions,
-  ) {}
+  ) {
+    this.bus = busState(nc);
+  }
 
   close(): void {
     this.inboxInstance?.close();
@@ -123,7 +145,7 @@ class NatsClientCore {
   }
 
   /** Publishes a job; returns a function that withdraws it from the stream if no worker has taken it yet. */
-  private async publishJob(subject: string, body: Uint8Array, h: MsgHdrs, call: ResolvedCall, o: NatsCallOptions | undefined, info: MethodInfo): Promise<() => void> {
+  private async publishJob(subject: string, body: Uint8Array, h: MsgHdrs, call: ResolvedCall, o: NatsCallOptions | undefined, info: MethodInfo, resume = 0): Promise<() => void> {
     const stage = this.o.workQueue!.stage;
     this.js ??= this.nc.jetstream();
     let ensured = this.streamsEnsured.get(stage);
@@ -133,7 +155,9 @@ class NatsClientCore {
       ensured.catch(() => this.streamsEnsured.delete(stage));
     }
     await ensured;
-    const msgID = o?.idempotencyKey ?? `${call.requestId}:${info.method}:${process.pid}:${++this.callSeq}`;
+    const base = o?.idempotencyKey ?? `${call.requestId}:${info.method}:${process.pid}:${++this.callSeq}`;
+    // A resumed stream is a new job: the same id would be dropped as a duplicate within 2 min.
+    const msgID = resume > 0 ? `${base}:resume-${resume}` : base;
     let seq: number;
     try {
       seq = (await this.js.publish(subject, body, { msgID, headers: h, timeout: clampTimeout(call.deadline - Date.now()) })).seq;
@@ -166,6 +190,7 @@ class NatsClientCore {
   private async unaryInner(info: MethodInfo, req: unknown, o: NatsCallOptions | undefined, queued: boolean, call: ResolvedCall, subject: string, h: MsgHdrs): Promise<unknown> {
     if (call.signal?.aborted) throw abortReason(call.signal);
     if (call.deadline <= Date.now()) throw deadlineError(info.path, call.deadline);
+    this.bus.assertUp(info.path);
     // Cancellable call: the server listens on a control subject and aborts ctx.signal on `cancel`
     // (one SUB/UNSUB on the server per call, so only when the caller can cancel).
     const signal = call.signal;
@@ -181,7 +206,8 @@ class NatsClientCore {
       signal.addEventListener('abort', onAbort, { once: true });
     }
     try {
-      return await this.unarySend(info, req, o, queued, call, subject, h);
+      // A call in flight when the connection drops fails now, not at its deadline (its reply is lost).
+      return await this.bus.race(this.unarySend(info, req, o, queued, call, subject, h), info.path);
     } finally {
       if (onAbort) signal!.removeEventListener('abort', onAbort);
     }
@@ -217,49 +243,107 @@ class NatsClientCore {
   async *stream(info: MethodInfo, req: unknown, o: NatsCallOptions | undefined, queued: boolean): AsyncGenerator<unknown> {
     const { call, subject, h, finish } = this.begin(info, o, queued);
     const window = this.o.streamWindow ?? DEFAULT_WINDOW;
-    const control = createInbox();
-    const queue: Msg[] = [];
+    const heartbeatMs = this.o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    // Two missed heartbeats: the server process (or the bus between us) is gone.
+    const silenceMs = 2 * heartbeatMs;
+    const maxResumes = heartbeatMs > 0 ? (this.o.resumeAttempts ?? 0) : 0;
+    let queue: Msg[] = [];
     let wake: (() => void) | undefined;
-    const route = this.inbox.open((m) => {
-      queue.push(m);
-      wake?.();
-    });
+    let route: { subject: string; close(): void } | undefined;
+    let control = '';
     let serverDone = false;
     let withdraw: (() => void) | undefined;
     let failed: unknown;
+    let body: Uint8Array | undefined;
+    let resumes = 0;
+    /** Liveness clock: when the server was last heard from; undefined = not running yet (a queued job may wait). */
+    let heardAt: number | undefined;
+    let busDown = false;
+    const offBus = this.bus.onDown(() => {
+      busDown = true;
+      wake?.();
+    });
     const sendControl = (kind: 'credit' | 'cancel', seq?: number) => {
       const ch = natsHeaders();
       ch.set(Header.KIND, kind);
       if (seq !== undefined) ch.set(Header.SEQ, String(seq));
       this.nc.publish(control, new Uint8Array(0), { headers: ch });
     };
-    try {
-      if (call.signal?.aborted) throw abortReason(call.signal);
-      if (call.deadline <= Date.now()) throw deadlineError(info.path, call.deadline);
-      h.set(Header.REPLY_TO, route.subject);
+    /** Sends the call (again, on resume) on a fresh reply route, so a late message of an abandoned attempt is dropped. */
+    const open = async () => {
+      route?.close();
+      queue = [];
+      const mine = this.inbox.open((m) => {
+        if (route !== mine) return;
+        heardAt = Date.now();
+        queue.push(m);
+        wake?.();
+      });
+      route = mine;
+      control = createInbox();
+      h.set(Header.REPLY_TO, mine.subject);
       h.set(Header.CONTROL, control);
       h.set(Header.WINDOW, String(window));
-      const body = await this.encode(info, req, h);
+      if (heartbeatMs > 0) h.set(Header.HEARTBEAT, String(heartbeatMs));
+      body ??= await this.encode(info, req, h);
       if (queued) {
-        withdraw = await this.publishJob(subject, body, h, call, o, info);
+        withdraw = await this.publishJob(subject, body, h, call, o, info, resumes);
+        // A first job may legitimately wait in the stream for a free worker; a resumed one is
+        // expected to be picked up by an idle replica within one more interval.
+        heardAt = resumes > 0 ? Date.now() + heartbeatMs : undefined;
       } else {
+        const acceptBy = Math.min(call.deadline, Date.now() + (this.o.acceptTimeoutMs ?? DEFAULT_ACCEPT_TIMEOUT_MS));
         const ack = await raceSignal(
-          this.nc.request(subject, body, { headers: h, timeout: clampTimeout(call.deadline - Date.now()) }).catch((err: unknown) => Promise.reject(natsError(err, subject, call))),
+          this.bus.race(
+            this.nc.request(subject, body, { headers: h, timeout: clampTimeout(acceptBy - Date.now()) }).catch((err: unknown) => Promise.reject(natsError(err, subject, call, acceptBy < call.deadline))),
+            info.path,
+          ),
           call.signal,
         );
         const err = errorFromHeaders(ack.headers);
         if (err) throw err;
+        heardAt = Date.now();
       }
-      // Chunks: seq 0,1,2,… (a redelivered job restarts at 0: already-seen seqs are skipped).
+    };
+    const lost = () =>
+      new TesseraError(
+        ErrorCode.UNAVAILABLE,
+        `${info.path}: no message from the server for ${silenceMs} ms (heartbeats every ${heartbeatMs} ms)${resumes > 0 ? ` after ${resumes} resume(s)` : ''}: the serving process or its bus connection is gone`,
+        { field: 'stream', retryAfterMs: 1_000 },
+      );
+    try {
+      if (call.signal?.aborted) throw abortReason(call.signal);
+      if (call.deadline <= Date.now()) throw deadlineError(info.path, call.deadline);
+      this.bus.assertUp(info.path);
+      await open();
+      // Chunks: seq 0,1,2,… (a redelivered or resumed call restarts at 0: already-seen seqs are skipped).
       let next = 0;
       const ackEvery = Math.max(1, Math.floor(window / 2));
       for (;;) {
         while (queue.length === 0) {
           if (call.signal?.aborted) throw abortReason(call.signal);
+          if (busDown) throw busDownError(info.path);
           const remaining = call.deadline - Date.now();
           if (remaining <= 0) throw deadlineError(info.path, call.deadline);
+          let wait = remaining;
+          if (heartbeatMs > 0 && heardAt !== undefined) {
+            const quietFor = Date.now() - heardAt;
+            if (quietFor >= silenceMs) {
+              if (resumes >= maxResumes) throw lost();
+              // Abandon the silent attempt (cancel reaches it if only slow; a queued job is withdrawn) and send again.
+              sendControl('cancel');
+              withdraw?.();
+              withdraw = undefined;
+              resumes++;
+              metrics().counter(Metric.streamResumes).inc({ method: `${info.service}/${info.method}` });
+              await open();
+              continue;
+            }
+            wait = Math.min(wait, silenceMs - quietFor);
+          }
+          const sleptAt = Date.now();
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(done, remaining);
+            const timer = setTimeout(done, wait);
             function done() {
               clearTimeout(timer);
               call.signal?.removeEventListener('abort', done);
@@ -269,8 +353,12 @@ class NatsClientCore {
             wake = done;
             call.signal?.addEventListener('abort', done, { once: true });
           });
+          // Our own event loop ran late (a starved process): that time says nothing about the server.
+          const late = Date.now() - sleptAt - wait;
+          if (late > 0 && heardAt !== undefined && queue.length === 0) heardAt += late;
         }
         const m = queue.shift()!;
+        if (m.headers?.get(Header.KIND) === 'heartbeat') continue;
         const seq = Number(m.headers?.get(Header.SEQ));
         if (m.headers?.get(Header.END) === '1') {
           serverDone = true;
@@ -290,9 +378,10 @@ class NatsClientCore {
       failed = TesseraError.from(err);
       throw failed;
     } finally {
-      route.close();
+      offBus();
+      route?.close();
       // Consumer broke out, aborted, or the deadline passed: tell the server to stop.
-      if (!serverDone) {
+      if (!serverDone && control) {
         sendControl('cancel');
         withdraw?.();
       }
@@ -303,9 +392,12 @@ class NatsClientCore {
 
 const clampTimeout = (ms: number) => Math.max(1, Math.min(ms, 2_147_483_647));
 
-function natsError(err: unknown, subject: string, call: ResolvedCall): TesseraError {
+function natsError(err: unknown, subject: string, call: ResolvedCall, acceptTimeout = false): TesseraError {
   const code = (err as NatsError)?.code;
   if (code === '503') return new TesseraError(ErrorCode.UNAVAILABLE, `no responders on ${subject}: the service is not running or not subscribed`, { field: 'subject' }, { cause: err });
+  if ((code === 'TIMEOUT' || code === '408') && acceptTimeout) {
+    return new TesseraError(ErrorCode.UNAVAILABLE, `${subject}: the server did not accept the stream in time (its process may be gone)`, { field: 'subject', retryAfterMs: 1_000 }, { cause: err });
+  }
   if (code === 'TIMEOUT' || code === '408') return new TesseraError(ErrorCode.DEADLINE_EXCEEDED, `deadline exceeded waiting for ${subject} (tessera-deadline ${new Date(call.deadline).toISOString()})`, { field: 'tessera-deadline' }, { cause: err });
   return TesseraError.from(err);
 }

@@ -14,7 +14,7 @@ import { SpanKind } from '../tracing.js';
 import { Header } from '../wire-headers.js';
 import { headersToRecord } from './call-headers.js';
 import { decodeOrThrow, inboundBytes, outboundBody, type PayloadPolicy } from './payload.js';
-import { StreamSender, parseWindow } from './stream-sender.js';
+import { StreamSender, parseHeartbeat, parseWindow } from './stream-sender.js';
 import { errorHeaders } from './errors.js';
 import { headers as natsHeaders } from 'nats';
 
@@ -145,6 +145,7 @@ export async function serveCall(a: ServeArgs): Promise<Outcome> {
         creditTimeoutMs: a.creditTimeoutMs,
         payload: a.payload,
         attempt: a.attempt,
+        heartbeatMs: parseHeartbeat(record[Header.HEARTBEAT]),
       });
       a.accepted?.();
       const chunks = metrics().counter(Metric.streamChunks);

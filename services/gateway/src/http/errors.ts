@@ -33,7 +33,7 @@ export function toHttpError(err: unknown): HttpError {
   // help, so it is 413 without Retry-After.
   const status = e.code === ErrorCode.RESOURCE_EXHAUSTED && e.details.payloadTooLarge === true ? 413 : m.status;
   const headers: Record<string, string> = {};
-  if (typeof e.details.retryAfterMs === 'number' && status === 429) headers['retry-after'] = String(Math.max(1, Math.ceil(e.details.retryAfterMs / 1000)));
+  if (typeof e.details.retryAfterMs === 'number' && (status === 429 || status === 503)) headers['retry-after'] = String(Math.max(1, Math.ceil(e.details.retryAfterMs / 1000)));
   return {
     status,
     headers,

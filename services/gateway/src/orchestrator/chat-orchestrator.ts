@@ -1,21 +1,27 @@
 import { randomInt } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { commonV1, decodingV1, feedbackV1, retrievalV1, SERVICES } from '@tessera/contracts';
-import { ErrorCode, GRPC_STATUS, natsClient, TesseraError, type CallOptions, type Logger, type ServiceClient } from '@tessera/runtime';
+import { busState, DEFAULT_HEARTBEAT_MS, ErrorCode, GRPC_STATUS, natsClient, TesseraError, type BusState, type CallOptions, type Logger, type ServiceClient } from '@tessera/runtime';
 import type { ChatContext, ChatEvent, ChatService, ChatSource, FinishReason } from '../chat-events.js';
 import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
+import { structuredOutputFields } from '../openai/response-format.js';
 import type { Tenant } from '../tenancy/api-keys.js';
 import { summarizeConfidence, type TokenConfidence } from './confidence.js';
 import { groundingMessage, retrievalQuery } from './grounding.js';
 import type { AdmittedImage, EncodedImage, ImagePipeline } from './image-pipeline.js';
 import type { ModelInfo } from './model-catalog.js';
 import { estimatePromptTokens } from './prompt-estimate.js';
+import type { ImageCostBudget } from '../tenancy/image-cost.js';
 
 export interface OrchestratorOptions {
   /** Store every response in feedback (what a training example needs); off = no record. */
   recordResponses: boolean;
   /** Generate goes through the decoder's JetStream work queue (TESSERA_DECODER_WORK_QUEUE). */
   decoderWorkQueue: boolean;
+  /** Heartbeats on the decoder stream and how often a silent one is resumed on another replica. */
+  decoderLiveness?: { heartbeatMs: number; resumeAttempts: number };
+  /** Image preprocessing budget (megapixel-slices) per request and per tenant per minute. */
+  imageCost?: ImageCostBudget;
 }
 
 const ROLE: Record<ValidMessage['role'], commonV1.Role> = { system: commonV1.Role.SYSTEM, user: commonV1.Role.USER, assistant: commonV1.Role.ASSISTANT };
@@ -38,6 +44,7 @@ export class ChatOrchestrator implements ChatService {
   private readonly retrieval: ServiceClient<typeof retrievalV1.RetrievalServiceService>;
   private readonly feedback: ServiceClient<typeof feedbackV1.FeedbackServiceService>;
   private readonly admitted = new WeakMap<ValidChatRequest, Promise<AdmittedImage[]>>();
+  private readonly bus: BusState;
 
   constructor(
     nc: NatsConnection,
@@ -46,7 +53,10 @@ export class ChatOrchestrator implements ChatService {
     private readonly log: Logger,
     private readonly o: OrchestratorOptions,
   ) {
-    this.decoder = natsClient(nc, SERVICES.decoder.definition as typeof decodingV1.DecoderServiceService, o.decoderWorkQueue ? { workQueue: { stage: 'decoder', methods: ['generate'] } } : {});
+    // Generate is always seeded, so a resumed generation replays the same tokens and the client skips those it has.
+    const liveness = { heartbeatMs: o.decoderLiveness?.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, resumeAttempts: o.decoderLiveness?.resumeAttempts ?? 1 };
+    this.decoder = natsClient(nc, SERVICES.decoder.definition as typeof decodingV1.DecoderServiceService, { ...liveness, ...(o.decoderWorkQueue && { workQueue: { stage: 'decoder', methods: ['generate'] } }) });
+    this.bus = busState(nc);
     this.retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
     this.feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
   }
@@ -54,7 +64,11 @@ export class ChatOrchestrator implements ChatService {
   private admit(req: ValidChatRequest, tenant: Tenant): Promise<AdmittedImage[]> {
     let p = this.admitted.get(req);
     if (!p) {
-      p = this.images.admit(req.images, req.maxSliceNums, tenant.quota.maxImagePixels);
+      // Header-only: the cost check runs before any pixel is decoded.
+      p = this.images.admit(req.images, req.maxSliceNums, tenant.quota.maxImagePixels).then((imgs) => {
+        this.o.imageCost?.checkRequest(imgs);
+        return imgs;
+      });
       this.admitted.set(req, p);
     }
     return p;
@@ -71,8 +85,12 @@ export class ChatOrchestrator implements ChatService {
     const started = Date.now();
     const call: CallOptions & { tenant: string } = { tenant: ctx.tenant.id, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, headers: { 'x-response-id': ctx.responseId }, ...(ctx.trace && { trace: ctx.trace }) };
     const timings: Record<string, number> = {};
+    // Fail fast while NATS is down (503 + Retry-After) instead of at the request deadline.
+    this.bus.assertUp('chat');
 
     const admitted = await this.admit(req, ctx.tenant);
+    const cost = this.o.imageCost?.checkRequest(admitted) ?? 0;
+    this.o.imageCost?.charge(ctx.tenant, cost);
     const retrievalStart = Date.now();
     const [sources, encoded] = await Promise.all([req.collection ? this.retrieve(req, call) : Promise.resolve([]), Promise.all(admitted.map((img) => this.images.encode(img, call)))]);
     if (req.collection) timings.retrieval_ms = Date.now() - retrievalStart;
@@ -104,7 +122,7 @@ export class ChatOrchestrator implements ChatService {
     const confidence: TokenConfidence[] = [];
     let finalChunk: decodingV1.GenerateResponse | undefined;
     const stream = this.decoder.generate(
-      { requestId: ctx.responseId, messages, prompt: [], images: encoded.map((e) => e.embedding), sampling, modelRevision: this.model.revision },
+      { requestId: ctx.responseId, messages, prompt: [], images: encoded.map((e) => e.embedding), sampling, modelRevision: this.model.revision, ...structuredOutputFields(req) },
       call,
     );
     for await (const chunk of stream) {

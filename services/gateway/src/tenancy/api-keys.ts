@@ -9,6 +9,8 @@ export interface TenantQuota {
   concurrentStreams: number;
   maxImagePixels: number;
   maxImagesPerRequest: number;
+  /** Image preprocessing budget in megapixel-slices per minute (image-cost.ts); unset = the gateway default. */
+  imageCostPerMinute?: number;
 }
 
 export interface Tenant {

@@ -2,7 +2,7 @@ import { ErrorCode, TesseraError } from '@tessera/runtime';
 import type { Tenant } from './api-keys.js';
 
 /** A token bucket that refills continuously: `capacity` units per 60 s. */
-class MinuteBucket {
+export class MinuteBucket {
   private level: number;
   private updatedAt: number;
   constructor(

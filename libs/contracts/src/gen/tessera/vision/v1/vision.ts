@@ -69,7 +69,16 @@ export interface SliceOptions {
    * [model config, true for 2.6] Prefix each image with <image_id>k</image_id> in the prompt.
    * Does not change the features; reported back so the decoder lays out the prompt the same way.
    */
-  useImageId?: boolean | undefined;
+  useImageId?:
+    | boolean
+    | undefined;
+  /**
+   * [model config, "16x" for MiniCPM-V 4.6] Visual token mode of a model without a resampler
+   * (transformers' and vLLM's `downsample_mode`): "16x" = (H/56)*(W/56) tokens per crop, "4x" =
+   * (H/28)*(W/28). A mode the loaded model does not have -> INVALID_ARGUMENT naming downsample_mode.
+   * Unset for MiniCPM-V 2.6 (64 resampler queries per crop).
+   */
+  downsampleMode?: string | undefined;
 }
 
 /** Width x height in pixels. */
@@ -117,7 +126,14 @@ export interface SlicePlan {
   /** Visual tokens per slice (the resampler's query count, 64 for MiniCPM-V 2.6). */
   queryNum: number;
   /** Effective options after defaults. */
-  options?: SliceOptions | undefined;
+  options?:
+    | SliceOptions
+    | undefined;
+  /**
+   * Visual tokens of each image in model order ([0] = overview, then slices row-major) when they
+   * differ per image (MiniCPM-V 4.6: set by crop size and downsample_mode); empty = query_num each.
+   */
+  tokensPerImage: number[];
 }
 
 /** Request for SlicerService.SliceAndEncode. */
@@ -141,6 +157,8 @@ export interface SliceAndEncodeResponse {
   /**
    * Patch features per slice in model order: [0] = overview, then the grid slices row-major.
    * Length 1 + grid_cols * grid_rows. Large tensors come back as ObjectRefs (claim check).
+   * For a model without a resampler (MiniCPM-V 4.6) these are already the visual tokens:
+   * features [tokens, llm_hidden], patch_rows/patch_cols = the merged token grid (rows*cols = tokens).
    */
   slices: PatchFeatures[];
   /** Revision of the vision encoder that produced the features. */
@@ -281,7 +299,7 @@ export const ImageInput: MessageFns<ImageInput> = {
 };
 
 function createBaseSliceOptions(): SliceOptions {
-  return { maxSliceNums: undefined, scaleResolution: undefined, useImageId: undefined };
+  return { maxSliceNums: undefined, scaleResolution: undefined, useImageId: undefined, downsampleMode: undefined };
 }
 
 export const SliceOptions: MessageFns<SliceOptions> = {
@@ -294,6 +312,9 @@ export const SliceOptions: MessageFns<SliceOptions> = {
     }
     if (message.useImageId !== undefined) {
       writer.uint32(24).bool(message.useImageId);
+    }
+    if (message.downsampleMode !== undefined) {
+      writer.uint32(34).string(message.downsampleMode);
     }
     return writer;
   },
@@ -335,6 +356,14 @@ export const SliceOptions: MessageFns<SliceOptions> = {
             message.useImageId = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.downsampleMode = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -364,6 +393,11 @@ export const SliceOptions: MessageFns<SliceOptions> = {
         : isSet(object.use_image_id)
         ? globalThis.Boolean(object.use_image_id)
         : undefined,
+      downsampleMode: isSet(object.downsampleMode)
+        ? globalThis.String(object.downsampleMode)
+        : isSet(object.downsample_mode)
+        ? globalThis.String(object.downsample_mode)
+        : undefined,
     };
   },
 
@@ -378,6 +412,9 @@ export const SliceOptions: MessageFns<SliceOptions> = {
     if (message.useImageId !== undefined) {
       obj.useImageId = message.useImageId;
     }
+    if (message.downsampleMode !== undefined) {
+      obj.downsampleMode = message.downsampleMode;
+    }
     return obj;
   },
 
@@ -389,6 +426,7 @@ export const SliceOptions: MessageFns<SliceOptions> = {
     message.maxSliceNums = object.maxSliceNums ?? undefined;
     message.scaleResolution = object.scaleResolution ?? undefined;
     message.useImageId = object.useImageId ?? undefined;
+    message.downsampleMode = object.downsampleMode ?? undefined;
     return message;
   },
 };
@@ -606,6 +644,7 @@ function createBaseSlicePlan(): SlicePlan {
     visualTokenCount: 0,
     queryNum: 0,
     options: undefined,
+    tokensPerImage: [],
   };
 }
 
@@ -637,6 +676,13 @@ export const SlicePlan: MessageFns<SlicePlan> = {
     }
     if (message.options !== undefined) {
       SliceOptions.encode(message.options, writer.uint32(74).fork()).join();
+    }
+    if (message.tokensPerImage.length !== 0) {
+      writer.uint32(82).fork();
+      for (const v of message.tokensPerImage) {
+        writer.int32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -726,6 +772,24 @@ export const SlicePlan: MessageFns<SlicePlan> = {
             message.options = SliceOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag === 80) {
+              message.tokensPerImage.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 82) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.tokensPerImage.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -781,6 +845,11 @@ export const SlicePlan: MessageFns<SlicePlan> = {
         ? globalThis.Number(object.query_num)
         : 0,
       options: isSet(object.options) ? SliceOptions.fromJSON(object.options) : undefined,
+      tokensPerImage: globalThis.Array.isArray(object?.tokensPerImage)
+        ? object.tokensPerImage.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.tokens_per_image)
+        ? object.tokens_per_image.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -813,6 +882,9 @@ export const SlicePlan: MessageFns<SlicePlan> = {
     if (message.options !== undefined) {
       obj.options = SliceOptions.toJSON(message.options);
     }
+    if (message.tokensPerImage?.length) {
+      obj.tokensPerImage = message.tokensPerImage.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -838,6 +910,7 @@ export const SlicePlan: MessageFns<SlicePlan> = {
     message.options = (object.options !== undefined && object.options !== null)
       ? SliceOptions.fromPartial(object.options)
       : undefined;
+    message.tokensPerImage = object.tokensPerImage?.map((e) => e) || [];
     return message;
   },
 };
