@@ -53,3 +53,4 @@ export { runVision46StageRaw, unpackHfPixels } from './runtime/vision46-run-stag
 export { StageSession } from './runtime/stage-session.js';
 export { openVision46, isMiniCPMV46Dir, type OpenedVision46 } from './runtime/open-vision46.js';
 export { writeTinyVision46ModelDir } from './generate/vision46-tiny-dir.js';
+export { runHybridTextStageRaw } from './runtime/hybrid-run-stage.js';

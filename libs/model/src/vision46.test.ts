@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cropTokenCount, parseVision46Config, type Vision46Config } from './checkpoint/vision46-config.js';
 import { checkVision46Tensors, VISION46_TINY, vision46ConfigKeys, vision46ExpectedTensors } from './generate/vision46-tensors.js';
 import { writeTinyVision46ModelDir } from './generate/vision46-tiny-dir.js';
-import { readManifest } from './manifest.js';
+import { readAnyManifest } from './manifest.js';
 import { packSlices, type SlicePixels } from './navit.js';
 import { referenceVision46 } from './reference/vision46-reference.js';
 import { StageSession } from './runtime/stage-session.js';
@@ -52,7 +52,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vision46-'));
   // Just enough of a built model directory for run-stage (the 4.6 family build writes the rest).
   ({ weights } = writeTinyVision46ModelDir(dir, { seed: 7, llmHidden: LLM_HIDDEN }));
-  const session = new StageSession('vision', dir, readManifest(dir).stages.vision, RT);
+  const session = new StageSession('vision', dir, readAnyManifest(dir).stages.vision, RT);
   stage = new Vision46Stage(session, cfg, 3);
 });
 afterAll(async () => {

@@ -2,9 +2,8 @@
  * The gateway process: OpenAI-compatible HTTP + gRPC `tessera.gateway.v1`, API keys and quotas,
  * orchestration of slicer → resampler → decoder (and retrieval, feedback) over NATS.
  */
-import { connect } from 'nats';
 import { feedbackV1, gatewayV1, retrievalV1, SERVICES, PROTO_ROOT } from '@tessera/contracts';
-import { busState, consoleLogger, hosted, natsClient, startService } from '@tessera/runtime';
+import { busState, consoleLogger, hosted, natsClient, startService, connectNats } from '@tessera/runtime';
 import { EncoderCache, ImageStore } from '@tessera/vision';
 import { loadGatewayConfig } from './config.js';
 import { createHttpServer } from './http/server.js';
@@ -24,7 +23,7 @@ import { TenantErasure } from './tenancy/tenant-erasure.js';
 
 const config = loadGatewayConfig();
 const log = consoleLogger(config.serviceName, config.logLevel);
-const nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), name: config.serviceName, maxReconnectAttempts: -1 });
+const nc = await connectNats(config);
 const model = loadModelInfo(config.modelDir, config.modelId);
 const limits = chatLimitsFrom(config);
 const keys = ApiKeyStore.fromFile(config.apiKeysFile, {

@@ -105,6 +105,11 @@ export class SliceEncoder {
     return validateSliceOptions(o, this.settings.limits);
   }
 
+  /** 4.6: visual tokens per image of a plan in the options' mode; undefined for 2.6. */
+  tokensPerImage(plan: SlicePlan, o: SliceOptions): number[] | undefined {
+    return o.downsampleMode ? planTokens(plan, this.family, o.downsampleMode, o.patchSize) : undefined;
+  }
+
   /** Header only: no pixels decoded, no model. */
   async plan(bytes: Uint8Array, requested: Partial<SliceOptions>): Promise<SlicePlan> {
     const o = this.options(requested);
@@ -124,7 +129,7 @@ export class SliceEncoder {
     if (!batcher) throw new Error(`no vision encoder for downsample_mode ${mode}`);
     const slices = await batcher.submit(pixels, signal);
     const t2 = performance.now();
-    const tokensPerImage = mode ? planTokens(prepared.plan, this.family, mode, o.patchSize) : undefined;
+    const tokensPerImage = this.tokensPerImage(prepared.plan, o);
     return { plan: prepared.plan, ...(tokensPerImage && { tokensPerImage }), slices, sha256: prepared.sha256, preprocessMs: t1 - t0, encodeMs: t2 - t1 };
   }
 }

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseVision46Config, type Vision46Config } from '../checkpoint/vision46-config.js';
-import { readManifest, type Manifest } from '../manifest.js';
+import { readAnyManifest, type AnyManifest } from '../manifest.js';
 import type { RuntimeOptions } from './runtime-options.js';
 import { StageSession } from './stage-session.js';
 import { Vision46Stage } from './vision46-stage.js';
@@ -22,7 +22,7 @@ export function isMiniCPMV46Dir(dir: string): boolean {
 }
 
 export interface OpenedVision46 {
-  manifest: Manifest;
+  manifest: AnyManifest;
   config: Vision46Config;
   /** config.json as read (vision_batch_size, use_image_id, …). */
   raw: Record<string, unknown>;
@@ -34,7 +34,7 @@ export function openVision46(dir: string, runtimeOpts: RuntimeOptions = {}): Ope
   const cfgPath = join(dir, 'config.json');
   const raw = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
   const config = parseVision46Config(raw, cfgPath);
-  const manifest = readManifest(dir);
+  const manifest = readAnyManifest(dir);
   const batch = typeof raw.vision_batch_size === 'number' ? raw.vision_batch_size : 16;
   const vision = new Vision46Stage(new StageSession('vision', dir, manifest.stages.vision, runtimeOpts), config, batch);
   return { manifest, config, raw, vision, release: () => vision.session.release() };

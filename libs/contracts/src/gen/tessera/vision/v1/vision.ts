@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { ObjectRef, PatchFeatures, StageTimings } from "../../common/v1/common.js";
+import { ObjectRef, PatchFeatures, StageTimings, Tensor } from "../../common/v1/common.js";
 
 export const protobufPackage = "tessera.vision.v1";
 
@@ -147,6 +147,15 @@ export interface SliceAndEncodeRequest {
    * FAILED_PRECONDITION so a rollout never mixes encoders and decoders of different revisions.
    */
   modelRevision: string;
+  /**
+   * For a model without a resampler (MiniCPM-V 4.6), whose vision stage already ends at the LLM
+   * width: write the visual tokens into the encoder cache under (model revision, caller's tenant,
+   * image sha256, the effective max_slice_nums / scale_resolution / downsample_mode) and answer with
+   * `visual_tokens` as a reference to the cached object (the producer writes where the decoder reads,
+   * as ResampleRequest.cache does for 2.6). Requires image.sha256. A model with a resampler ->
+   * FAILED_PRECONDITION (its tokens come from ResamplerService).
+   */
+  cacheVisualTokens?: boolean | undefined;
 }
 
 /** Response of SlicerService.SliceAndEncode. */
@@ -166,7 +175,18 @@ export interface SliceAndEncodeResponse {
   /** SHA-256 of the encoded image (echoed or computed). */
   imageSha256: string;
   /** image_preprocess_ms, vision_encode_ms, queue_ms, total_ms. */
-  timings?: StageTimings | undefined;
+  timings?:
+    | StageTimings
+    | undefined;
+  /**
+   * With request.cache_visual_tokens: [sum(plan.tokens_per_image), llm_hidden], a reference to the
+   * encoder-cache object (readable by the caller's tenant only); `slices` then carry only their grids.
+   */
+  visualTokens?:
+    | Tensor
+    | undefined;
+  /** True when visual_tokens was written into the encoder cache. */
+  cached?: boolean | undefined;
 }
 
 /** Request for SlicerService.PlanSlices. */
@@ -916,7 +936,7 @@ export const SlicePlan: MessageFns<SlicePlan> = {
 };
 
 function createBaseSliceAndEncodeRequest(): SliceAndEncodeRequest {
-  return { image: undefined, options: undefined, modelRevision: "" };
+  return { image: undefined, options: undefined, modelRevision: "", cacheVisualTokens: undefined };
 }
 
 export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
@@ -929,6 +949,9 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
     }
     if (message.modelRevision !== "") {
       writer.uint32(26).string(message.modelRevision);
+    }
+    if (message.cacheVisualTokens !== undefined) {
+      writer.uint32(32).bool(message.cacheVisualTokens);
     }
     return writer;
   },
@@ -970,6 +993,14 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
             message.modelRevision = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.cacheVisualTokens = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -991,6 +1022,11 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
         : isSet(object.model_revision)
         ? globalThis.String(object.model_revision)
         : "",
+      cacheVisualTokens: isSet(object.cacheVisualTokens)
+        ? globalThis.Boolean(object.cacheVisualTokens)
+        : isSet(object.cache_visual_tokens)
+        ? globalThis.Boolean(object.cache_visual_tokens)
+        : undefined,
     };
   },
 
@@ -1004,6 +1040,9 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
     }
     if (message.modelRevision !== "") {
       obj.modelRevision = message.modelRevision;
+    }
+    if (message.cacheVisualTokens !== undefined) {
+      obj.cacheVisualTokens = message.cacheVisualTokens;
     }
     return obj;
   },
@@ -1020,12 +1059,21 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
       ? SliceOptions.fromPartial(object.options)
       : undefined;
     message.modelRevision = object.modelRevision ?? "";
+    message.cacheVisualTokens = object.cacheVisualTokens ?? undefined;
     return message;
   },
 };
 
 function createBaseSliceAndEncodeResponse(): SliceAndEncodeResponse {
-  return { plan: undefined, slices: [], modelRevision: "", imageSha256: "", timings: undefined };
+  return {
+    plan: undefined,
+    slices: [],
+    modelRevision: "",
+    imageSha256: "",
+    timings: undefined,
+    visualTokens: undefined,
+    cached: undefined,
+  };
 }
 
 export const SliceAndEncodeResponse: MessageFns<SliceAndEncodeResponse> = {
@@ -1044,6 +1092,12 @@ export const SliceAndEncodeResponse: MessageFns<SliceAndEncodeResponse> = {
     }
     if (message.timings !== undefined) {
       StageTimings.encode(message.timings, writer.uint32(42).fork()).join();
+    }
+    if (message.visualTokens !== undefined) {
+      Tensor.encode(message.visualTokens, writer.uint32(50).fork()).join();
+    }
+    if (message.cached !== undefined) {
+      writer.uint32(56).bool(message.cached);
     }
     return writer;
   },
@@ -1101,6 +1155,22 @@ export const SliceAndEncodeResponse: MessageFns<SliceAndEncodeResponse> = {
             message.timings = StageTimings.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.visualTokens = Tensor.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.cached = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1128,6 +1198,12 @@ export const SliceAndEncodeResponse: MessageFns<SliceAndEncodeResponse> = {
         ? globalThis.String(object.image_sha256)
         : "",
       timings: isSet(object.timings) ? StageTimings.fromJSON(object.timings) : undefined,
+      visualTokens: isSet(object.visualTokens)
+        ? Tensor.fromJSON(object.visualTokens)
+        : isSet(object.visual_tokens)
+        ? Tensor.fromJSON(object.visual_tokens)
+        : undefined,
+      cached: isSet(object.cached) ? globalThis.Boolean(object.cached) : undefined,
     };
   },
 
@@ -1148,6 +1224,12 @@ export const SliceAndEncodeResponse: MessageFns<SliceAndEncodeResponse> = {
     if (message.timings !== undefined) {
       obj.timings = StageTimings.toJSON(message.timings);
     }
+    if (message.visualTokens !== undefined) {
+      obj.visualTokens = Tensor.toJSON(message.visualTokens);
+    }
+    if (message.cached !== undefined) {
+      obj.cached = message.cached;
+    }
     return obj;
   },
 
@@ -1163,6 +1245,10 @@ export const SliceAndEncodeResponse: MessageFns<SliceAndEncodeResponse> = {
     message.timings = (object.timings !== undefined && object.timings !== null)
       ? StageTimings.fromPartial(object.timings)
       : undefined;
+    message.visualTokens = (object.visualTokens !== undefined && object.visualTokens !== null)
+      ? Tensor.fromPartial(object.visualTokens)
+      : undefined;
+    message.cached = object.cached ?? undefined;
     return message;
   },
 };
