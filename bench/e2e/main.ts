@@ -112,6 +112,8 @@ async function main(): Promise<void> {
       images: [{ visualTokens: { dtype: commonV1.Dtype.FLOAT32, shape: entry.shape, data: { $case: 'raw', raw: tokens } }, gridCols: plan.grid?.cols ?? 0, gridRows: plan.grid?.rows ?? 0, useImageId: true, imageSha256: '' }],
       sampling: { temperature: 0, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, stop: [], stopTokenIds: [], maxTokens: 1, logprobs: false, topLogprobs: 0, seed: 1 },
       modelRevision: manifest.revision,
+      tools: [],
+      toolChoice: '',
     });
     const viaGateway: number[] = [];
     const inProcess: number[] = [];

@@ -89,7 +89,7 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
       warnings.push(TesseraError.from(err).message);
     }
   } else {
-    warnings.push('backlog unknown: pass --nats-monitor http://HOST:8222 or set TESSERA_NATS_MONITOR_URL (e.g. after kubectl port-forward svc/<release>-nats 8222)');
+    warnings.push('backlog unknown: pass --nats-monitor http://HOST:8222 or set TESSERA_NATS_MONITOR_URL (e.g. after kubectl port-forward svc/nats 8222, the prerequisite NATS release)');
   }
 
   let gpuNodes: GpuNode[] | null = null;

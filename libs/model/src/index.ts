@@ -51,3 +51,6 @@ export { Vision46Stage } from './runtime/vision46-stage.js';
 export { packCrops46, mergeWindows, navitPositionIds46, tokensForGrid, type Vision46Feeds } from './vision46-layout.js';
 export { runVision46StageRaw, unpackHfPixels } from './runtime/vision46-run-stage.js';
 export { StageSession } from './runtime/stage-session.js';
+export { openVision46, isMiniCPMV46Dir, type OpenedVision46 } from './runtime/open-vision46.js';
+export { writeTinyVision46ModelDir } from './generate/vision46-tiny-dir.js';
+export { runHybridTextStageRaw } from './runtime/hybrid-run-stage.js';

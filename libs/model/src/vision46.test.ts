@@ -3,19 +3,15 @@
  * different shapes) against the per-crop float64 reference on a tiny seeded tower, plus the index
  * geometry, the token rule and the bad-checkpoint errors.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toFloat32 } from './checkpoint/dtype.js';
 import { cropTokenCount, parseVision46Config, type Vision46Config } from './checkpoint/vision46-config.js';
-import { tensorValues } from './generate/generate-checkpoint.js';
 import { checkVision46Tensors, VISION46_TINY, vision46ConfigKeys, vision46ExpectedTensors } from './generate/vision46-tensors.js';
-import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION } from './manifest.js';
+import { writeTinyVision46ModelDir } from './generate/vision46-tiny-dir.js';
+import { readAnyManifest } from './manifest.js';
 import { packSlices, type SlicePixels } from './navit.js';
-import { GraphBuilder } from './onnx/graph-builder.js';
-import { buildVision46Graph } from './onnx/vision46-graph.js';
-import { WeightSink } from './onnx/weight-sink.js';
 import { referenceVision46 } from './reference/vision46-reference.js';
 import { StageSession } from './runtime/stage-session.js';
 import { runVision46StageRaw } from './runtime/vision46-run-stage.js';
@@ -53,20 +49,10 @@ let stage: Vision46Stage;
 
 beforeAll(async () => {
   cfg = parseVision46Config(rawConfig());
-  weights = new Map(vision46ExpectedTensors(cfg).map((t) => [t.name, toFloat32(tensorValues(t, 7), 'BF16')]));
   dir = mkdtempSync(join(tmpdir(), 'vision46-'));
-  const g = new GraphBuilder('tessera_vision', new WeightSink(null));
-  buildVision46Graph(g, cfg, (n) => {
-    const t = weights.get(n);
-    if (!t) throw new Error(`test weight ${n} missing`);
-    return t;
-  });
-  g.save(join(dir, 'vision.onnx'));
-  const visionManifest = { file: 'vision.onnx', externalData: null, inputs: g.inputs, outputs: g.outputs, parameters: g.parameters, weightBytes: 0 };
   // Just enough of a built model directory for run-stage (the 4.6 family build writes the rest).
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(rawConfig()));
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ format: MANIFEST_FORMAT, formatVersion: MANIFEST_FORMAT_VERSION, stages: { vision: visionManifest } }));
-  const session = new StageSession('vision', dir, visionManifest, RT);
+  ({ weights } = writeTinyVision46ModelDir(dir, { seed: 7, llmHidden: LLM_HIDDEN }));
+  const session = new StageSession('vision', dir, readAnyManifest(dir).stages.vision, RT);
   stage = new Vision46Stage(session, cfg, 3);
 });
 afterAll(async () => {

@@ -24,6 +24,7 @@ export { toGrpcStatus, fromGrpcError } from './grpc/status.js';
 export { NatsBinding, bindNats, type NatsBindingOptions } from './nats/server.js';
 export { natsClient, DEFAULT_HEARTBEAT_MS, type NatsClientOptions, type TypedNatsClientOptions, type NatsCallOptions } from './nats/client.js';
 export { busState, busDownError, BusState, BUS_RETRY_AFTER_MS } from './nats/bus-state.js';
+export { connectNats, natsConnectionOptions, type NatsAuthConfig } from './nats/connect.js';
 export type { WorkQueueOptions } from './nats/work-queue.js';
 export type { PayloadPolicy } from './nats/payload.js';
 export { errorHeaders, errorFromHeaders } from './nats/errors.js';

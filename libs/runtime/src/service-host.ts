@@ -5,7 +5,8 @@
  *   2. finish in-flight work for up to `shutdownGrace`; past it, abort calls and nak jobs back
  *   3. `onShutdown` hook, NATS drain, metrics server close, span flush, exit 0.
  */
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
+import { connectNats } from './nats/connect.js';
 import type { commonServiceConfig, ConfigOf } from '@tessera/config';
 import { activeTelemetry, metrics, startMetricsServer, startTelemetry, type MetricsServer } from '@tessera/telemetry';
 import type { ServiceDefinition, ServiceImpl } from './definition.js';
@@ -81,7 +82,7 @@ export async function startService(o: ServiceHostOptions): Promise<ServiceHost> 
   let nc: NatsConnection | undefined;
   const bindings: NatsBinding[] = [];
   if (o.nats !== false) {
-    nc = o.nc ?? (await connect({ servers: cfg.natsUrl.split(',').map((s) => s.trim()), name: cfg.serviceName, maxReconnectAttempts: -1 }));
+    nc = o.nc ?? (await connectNats(cfg));
     for (const s of o.services) {
       if (s.nats === false) continue;
       bindings.push(

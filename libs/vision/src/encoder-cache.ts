@@ -35,6 +35,8 @@ export interface EncoderCacheKey {
   /** Effective slicing options (they change the features). use_image_id does not and is not part of the key. */
   maxSliceNums: number;
   scaleResolution: number;
+  /** MiniCPM-V 4.6 token mode ("16x" | "4x"): changes the tokens. Unset for 2.6 (its keys stay as they were). */
+  downsampleMode?: string;
 }
 
 export interface CachedObjectRef {
@@ -100,7 +102,7 @@ export class EncoderCache {
 
   /** The KV key for a cache key tuple. */
   keyOf(k: EncoderCacheKey): string {
-    const digest = sha256(JSON.stringify([k.modelRevision, k.tenant, k.imageSha256.toLowerCase(), k.maxSliceNums, k.scaleResolution]));
+    const digest = sha256(JSON.stringify([k.modelRevision, k.tenant, k.imageSha256.toLowerCase(), k.maxSliceNums, k.scaleResolution, ...(k.downsampleMode ? [k.downsampleMode] : [])]));
     return `${tenantToken(k.tenant)}.${digest}`;
   }
 

@@ -3,7 +3,11 @@
  * (H/56)(W/56) in 16x, (H/28)(W/28) in 4x. Expected plans are derived by hand from the rule in
  * shared/reference/minicpmv4x.md §2 (worked in the comments).
  */
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_IMAGE_LIMITS } from './limits.js';
+import { PreprocessPool } from './preprocess-pool.js';
+import { DEFAULT_NORMALIZATION } from './preprocessor-config.js';
 import { familySliceOptions, familySlicePlanJson, planTokens, resolveTokenMode } from './family-slicing.js';
 import { imagePlaceholder } from './prompt-layout.js';
 import { planSlices } from './slice-plan.js';
@@ -40,6 +44,18 @@ describe('4.6 slice plans', () => {
         expect(s.width % 56).toBe(0);
         expect(s.height % 56).toBe(0);
       }
+    }
+  });
+
+  it('the preprocess worker pool (the slicer path) cuts 4.6 crops at 56-px multiples', async () => {
+    const pool = new PreprocessPool(1);
+    try {
+      const png = await sharp({ create: { width: 1344, height: 896, channels: 3, background: '#4080c0' } }).png().toBuffer();
+      const r = await pool.prepare(png, familySliceOptions('4.6'), DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION);
+      expect(r.images.map((i) => [i.width, i.height])).toEqual([[560, 392], ...Array(6).fill([448, 448])]);
+      expect(r.pixels![0].length).toBe(3 * 560 * 392);
+    } finally {
+      await pool.close();
     }
   });
 

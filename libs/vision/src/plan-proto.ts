@@ -5,7 +5,13 @@
 import type { visionV1 } from '@tessera/contracts';
 import type { SliceOptions, SlicePlan } from './slice-plan.js';
 
-export function slicePlanToProto(plan: SlicePlan, queryNum: number, options: { maxSliceNums: number; scaleResolution: number; useImageId: boolean }): visionV1.SlicePlan {
+/** `tokensPerImage` (4.6: per-crop counts) replaces queryNum × images when given. */
+export function slicePlanToProto(
+  plan: SlicePlan,
+  queryNum: number,
+  options: { maxSliceNums: number; scaleResolution: number; useImageId: boolean; downsampleMode?: string },
+  tokensPerImage?: readonly number[],
+): visionV1.SlicePlan {
   return {
     sourceSize: { ...plan.source },
     overviewSize: { ...plan.overview },
@@ -13,9 +19,10 @@ export function slicePlanToProto(plan: SlicePlan, queryNum: number, options: { m
     gridRows: plan.grid?.rows ?? 0,
     refineSize: plan.refine ? { ...plan.refine } : undefined,
     sliceBoxes: plan.slices.map((b) => ({ ...b })),
-    visualTokenCount: queryNum * (1 + plan.slices.length),
+    visualTokenCount: tokensPerImage ? tokensPerImage.reduce((a, b) => a + b, 0) : queryNum * (1 + plan.slices.length),
     queryNum,
-    options: { maxSliceNums: options.maxSliceNums, scaleResolution: options.scaleResolution, useImageId: options.useImageId },
+    options: { maxSliceNums: options.maxSliceNums, scaleResolution: options.scaleResolution, useImageId: options.useImageId, ...(options.downsampleMode && { downsampleMode: options.downsampleMode }) },
+    tokensPerImage: tokensPerImage ? [...tokensPerImage] : [],
   };
 }
 
@@ -35,5 +42,7 @@ export function sliceOptionsFromProto(o: visionV1.SliceOptions | undefined): Par
   const out: Partial<SliceOptions> = {};
   if (o?.maxSliceNums !== undefined) out.maxSliceNums = o.maxSliceNums;
   if (o?.scaleResolution !== undefined) out.scaleResolution = o.scaleResolution;
+  // Checked against the loaded family where it is used (resolveTokenMode), so a bad value is named there.
+  if (o?.downsampleMode !== undefined && o.downsampleMode !== '') out.downsampleMode = o.downsampleMode as SliceOptions['downsampleMode'];
   return out;
 }

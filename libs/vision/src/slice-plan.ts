@@ -19,6 +19,11 @@ export interface SliceOptions {
    * uses 4·patch = 56 px: two 2×2 merges follow the ViT (image_processing_minicpmv4_6 find_best_resize).
    */
   resizeUnit?: number;
+  /**
+   * MiniCPM-V 4.6 token mode (an image-processor kwarg in transformers): does not change the plan,
+   * only how many tokens each crop becomes (family-slicing.ts `cropTokens`). Unset for 2.6.
+   */
+  downsampleMode?: '16x' | '4x';
 }
 
 export const DEFAULT_SLICE_OPTIONS: Readonly<SliceOptions> = Object.freeze({

@@ -50,7 +50,7 @@ afterAll(async () => {
 
 const sampling = (o: Partial<commonV1.SamplingParams> = {}): commonV1.SamplingParams => ({ temperature: 0, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, stop: [], stopTokenIds: [], logprobs: false, topLogprobs: 0, maxTokens: 6, ...o });
 const request = (o: Partial<decodingV1.GenerateRequest> = {}): decodingV1.GenerateRequest => ({
-  requestId: '', messages: [{ role: commonV1.Role.USER, parts: [{ part: { $case: 'text', text: 'Describe the image.' } }] }], prompt: [], images: [], sampling: sampling(), modelRevision: '', ...o,
+  requestId: '', messages: [{ role: commonV1.Role.USER, parts: [{ part: { $case: 'text', text: 'Describe the image.' } }] }], prompt: [], images: [], sampling: sampling(), modelRevision: '', tools: [], toolChoice: '', ...o,
 });
 
 async function run(client: Client, req: decodingV1.GenerateRequest, tenant = 't1'): Promise<decodingV1.GenerateResponse[]> {

@@ -8,6 +8,7 @@ import { ErrorCode, TesseraError, getPayload, invalidArgument, type CallContext,
 import type { Engine } from './engine/engine.js';
 import type { EngineChunk, SamplingParams } from './engine/types.js';
 import { assemblePrompt, checkText } from './prompt/assemble-prompt.js';
+import { constraintFor } from './structured-output.js';
 import type { PromptTokenizer } from './prompt/prompt-tokenizer.js';
 import type { PromptImage, PromptMessage, PromptPart, Role } from './prompt/prompt-types.js';
 
@@ -78,6 +79,7 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
     { hiddenSize: d.engine.info.hiddenSize, queryNum: d.queryNum },
     { maxImages: d.maxImages },
   );
+  const constraint = constraintFor(req, { tokenBytes: d.tokenizer.tokenBytes, vocabSize: d.engine.info.vocabSize, eosTokenIds: d.engine.info.eosTokenIds });
   ctx.throwIfAborted();
   const handle = d.engine.submit({
     requestId,
@@ -87,6 +89,7 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
     params: toParams(req.sampling, d.defaults),
     deadlineMs: ctx.deadline,
     cacheSalt: ctx.headers['x-cache-salt'],
+    ...(constraint && { constraint }),
   });
   // Client cancel, client gone, deadline or shutdown: the sequence leaves the batch at the next step.
   const onAbort = (): void => {

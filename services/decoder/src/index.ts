@@ -14,6 +14,7 @@ export { loadDecoderModel, type LoadedDecoderModel } from './load-model.js';
 export { assemblePrompt, type AssembledPrompt } from './prompt/assemble-prompt.js';
 export { PromptTokenizer } from './prompt/prompt-tokenizer.js';
 export { decoderService, toParams, type DecoderServiceDeps } from './decoder-service.js';
+export { constraintFor } from './structured-output.js';
 export { createDecoderApp, type DecoderApp } from './decoder-app.js';
 export { decoderSchema, loadDecoderConfig, type DecoderConfig } from './config.js';
 export { DecoderMetrics, DecoderMetric } from './metrics.js';

@@ -1,14 +1,13 @@
 /** Decoder process: `node --import tsx services/decoder/src/main.ts` (config keys in README.md). */
 import { PROTO_ROOT, SERVICES } from '@tessera/contracts';
-import { hosted, startService } from '@tessera/runtime';
+import { hosted, startService, connectNats } from '@tessera/runtime';
 import { loadDecoderConfig } from './config.js';
 import { createDecoderApp } from './decoder-app.js';
 import { decoderService } from './decoder-service.js';
-import { connect } from 'nats';
 
 const cfg = loadDecoderConfig();
 const app = await createDecoderApp(cfg);
-const nc = await connect({ servers: cfg.natsUrl.split(',').map((s) => s.trim()), name: cfg.serviceName, maxReconnectAttempts: -1 });
+const nc = await connectNats(cfg);
 const entry = SERVICES.decoder;
 await startService({
   config: cfg,

@@ -3,9 +3,8 @@
  * and NATS request/reply (tessera.feedback.v1.FeedbackService.<Method>).
  *   node --import tsx services/feedback/src/main.ts
  */
-import { connect } from 'nats';
 import { PROTO_FILES, PROTO_ROOT, feedbackV1 } from '@tessera/contracts';
-import { consoleLogger, hosted, startService } from '@tessera/runtime';
+import { consoleLogger, hosted, startService, connectNats } from '@tessera/runtime';
 import { openFeedback } from './assemble.js';
 import { feedbackSettings, loadFeedbackConfig } from './config.js';
 import { natsObjects } from './objects.js';
@@ -16,7 +15,7 @@ const log = consoleLogger(config.serviceName, config.logLevel);
 const settings = feedbackSettings(config);
 // One connection for the log, the projector and the bindings; this process closes it last.
 // noAsyncTraces: nats.js otherwise captures a stack (new Error) per request: ~7% of CPU at thousands of acks/s.
-const nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), name: config.serviceName, maxReconnectAttempts: -1, noAsyncTraces: true });
+const nc = await connectNats(config, { noAsyncTraces: true });
 settings.core.objects = natsObjects(nc);
 const stack = await openFeedback(nc, settings, (err) => log.error('projector', { err: String(err) }));
 const sweep = setInterval(() => {

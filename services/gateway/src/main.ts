@@ -2,14 +2,14 @@
  * The gateway process: OpenAI-compatible HTTP + gRPC `tessera.gateway.v1`, API keys and quotas,
  * orchestration of slicer → resampler → decoder (and retrieval, feedback) over NATS.
  */
-import { connect } from 'nats';
 import { feedbackV1, gatewayV1, retrievalV1, SERVICES, PROTO_ROOT } from '@tessera/contracts';
-import { busState, consoleLogger, hosted, natsClient, startService } from '@tessera/runtime';
+import { busState, consoleLogger, hosted, natsClient, startService, connectNats } from '@tessera/runtime';
 import { EncoderCache, ImageStore } from '@tessera/vision';
 import { loadGatewayConfig } from './config.js';
 import { createHttpServer } from './http/server.js';
 import { gatewayGrpcService } from './grpc-service.js';
 import { chatLimitsFrom } from './openai/limits-from-config.js';
+import { modelFeatures } from './openai/response-format.js';
 import { ChatOrchestrator } from './orchestrator/chat-orchestrator.js';
 import { ImagePipeline } from './orchestrator/image-pipeline.js';
 import { loadModelInfo } from './orchestrator/model-catalog.js';
@@ -24,7 +24,7 @@ import { TenantErasure } from './tenancy/tenant-erasure.js';
 
 const config = loadGatewayConfig();
 const log = consoleLogger(config.serviceName, config.logLevel);
-const nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), name: config.serviceName, maxReconnectAttempts: -1 });
+const nc = await connectNats(config);
 const model = loadModelInfo(config.modelDir, config.modelId);
 const limits = chatLimitsFrom(config);
 const keys = ApiKeyStore.fromFile(config.apiKeysFile, {
@@ -56,6 +56,7 @@ const http = createHttpServer({
   chat,
   limits,
   models: () => [model.id],
+  features: modelFeatures(model.family),
   maxBodyBytes: config.maxBodyBytes,
   requestTimeoutMs: config.requestTimeout,
   ready: () => ready && busState(nc).connected,

@@ -3,10 +3,9 @@
  * TESSERA_RESAMPLER JetStream work queue; the encoder cache it writes visual tokens into.
  *   node --import tsx services/resampler/src/main.ts
  */
-import { connect } from 'nats';
 import { PROTO_FILES, PROTO_ROOT, resamplingV1 } from '@tessera/contracts';
 import { ensureTinyModel } from '@tessera/model';
-import { hosted, startService } from '@tessera/runtime';
+import { hosted, startService, connectNats } from '@tessera/runtime';
 import { EncoderCache } from '@tessera/vision';
 import { loadResamplerConfig } from './config.js';
 import { openResampler } from './open-resampler.js';
@@ -21,7 +20,7 @@ const opened = await openResampler(modelDir, {
 });
 
 // Connected before serving: the encoder cache must be open before the first job arrives.
-const nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), name: config.serviceName, maxReconnectAttempts: -1 });
+const nc = await connectNats(config);
 const cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes });
 const impl = createResamplerService({
   batcher: opened.batcher,

@@ -1,8 +1,10 @@
 /** Slicer configuration: the shared keys plus model, image limits and micro-batching. */
-import { bytes, commonServiceConfig, duration, int, loadConfig, number, oneOf, string, type ConfigOf } from '@tessera/config';
+import { bytes, commonServiceConfig, duration, encoderCacheConfig, int, loadConfig, number, oneOf, string, type ConfigOf } from '@tessera/config';
 
 export const schema = {
   ...commonServiceConfig({ serviceName: 'slicer', grpcPort: 50052 }),
+  // A model without a resampler (MiniCPM-V 4.6): the slicer writes the visual tokens into this cache.
+  ...encoderCacheConfig(),
   modelDir: string({ env: 'TESSERA_MODEL_DIR', optional: true, doc: 'built ONNX model directory (manifest.json); unset = the tiny test model, generated on first use' }),
   executionProvider: oneOf(['cpu', 'cuda'], { env: 'TESSERA_EXECUTION_PROVIDER', default: 'cpu', doc: 'onnxruntime execution provider' }),
   intraOpThreads: int({ env: 'TESSERA_INTRA_OP_THREADS', default: 1, min: 1, max: 256, doc: 'threads inside one ONNX op' }),

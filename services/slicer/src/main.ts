@@ -6,13 +6,15 @@
 import { PROTO_FILES, PROTO_ROOT, visionV1 } from '@tessera/contracts';
 import { ensureTinyModel } from '@tessera/model';
 import { hosted, startService } from '@tessera/runtime';
+import { EncoderCache } from '@tessera/vision';
+import { connect } from 'nats';
 import { loadSlicerConfig } from './config.js';
-import { openSlicer } from './open-slicer.js';
+import { openAnySlicer } from './open-slicer.js';
 import { createSlicerService } from './service.js';
 
 const config = loadSlicerConfig();
 const modelDir = config.modelDir ?? (await ensureTinyModel());
-const slicer = await openSlicer(modelDir, {
+const slicer = await openAnySlicer(modelDir, {
   runtime: { executionProvider: config.executionProvider, intraOpNumThreads: config.intraOpThreads },
   limits: {
     maxBytes: config.maxImageBytes,
@@ -28,7 +30,15 @@ const slicer = await openSlicer(modelDir, {
 });
 
 let nc: import('nats').NatsConnection | undefined;
+// A model without a resampler (4.6) makes the slicer the producer of the visual tokens: it writes them
+// into the encoder cache, so connect and open the cache before serving (as the resampler does for 2.6).
+let cache: EncoderCache | undefined;
+if (slicer.queryNum === 0) {
+  nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), name: config.serviceName, maxReconnectAttempts: -1 });
+  cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes });
+}
 const impl = createSlicerService({
+  cache,
   encoder: slicer.encoder,
   modelRevision: slicer.model.manifest.revision,
   queryNum: slicer.queryNum,
@@ -42,6 +52,7 @@ const impl = createSlicerService({
 
 const host = await startService({
   config,
+  ...(nc && { nc }),
   services: [hosted({ definition: visionV1.SlicerServiceService, impl, workQueue: { stage: 'slicer', methods: ['sliceAndEncode'] } })],
   reflection: { protoFiles: [PROTO_FILES.vision, PROTO_FILES.common], includeDirs: [PROTO_ROOT] },
   onShutdown: async () => {

@@ -7,13 +7,17 @@ import { performance } from 'node:perf_hooks';
 import {
   MicroBatcher,
   planSlices,
+  planTokens,
   PreprocessPool,
   readImageHeader,
+  resolveTokenMode,
   validateSliceOptions,
   type ImageLimits,
   type Normalization,
   type SliceOptions,
   type SlicePlan,
+  type SlicingFamily,
+  type TokenMode,
 } from '@tessera/vision';
 
 /** What the slicer needs from @tessera/model's VisionStage. */
@@ -31,6 +35,11 @@ export interface SliceEncoderSettings {
   maxBatch: number;
   /** Worker threads for decode + resize + normalise (0 = on the event loop). */
   preprocessWorkers: number;
+  /**
+   * MiniCPM-V family (default 2.6). 4.6 has no resampler: its vision stage ends at the LLM width, so
+   * the "features" of a crop are its visual tokens and their count depends on `downsampleMode`.
+   */
+  family?: SlicingFamily;
 }
 
 export interface EncodedSlice {
@@ -42,6 +51,8 @@ export interface EncodedSlice {
 
 export interface EncodeResult {
   plan: SlicePlan;
+  /** 4.6: visual tokens per image (overview first); undefined for 2.6 (queryNum each, after the resampler). */
+  tokensPerImage?: number[];
   slices: EncodedSlice[];
   sha256: string;
   preprocessMs: number;
@@ -52,14 +63,25 @@ type Pixels = { data: Float32Array; height: number; width: number };
 
 export class SliceEncoder {
   readonly batcher: MicroBatcher<Pixels, EncodedSlice>;
+  /** One batcher per token mode (4.6): a vision call runs one mode, so requests batch within their mode. */
+  private readonly modeBatchers = new Map<TokenMode, MicroBatcher<Pixels, EncodedSlice>>();
   readonly pool: PreprocessPool;
 
   constructor(
     private readonly vision: VisionEncoder,
     readonly settings: SliceEncoderSettings,
+    /** 4.6: the vision stage in each token mode. */
+    modeVision: Partial<Record<TokenMode, VisionEncoder>> = {},
   ) {
     this.batcher = new MicroBatcher((items) => this.vision.encodeSlices(items), { windowMs: settings.batchWindowMs, maxBatch: settings.maxBatch });
+    for (const [mode, v] of Object.entries(modeVision) as Array<[TokenMode, VisionEncoder]>) {
+      this.modeBatchers.set(mode, new MicroBatcher((items) => v.encodeSlices(items), { windowMs: settings.batchWindowMs, maxBatch: settings.maxBatch }));
+    }
     this.pool = new PreprocessPool(settings.preprocessWorkers);
+  }
+
+  get family(): SlicingFamily {
+    return this.settings.family ?? '2.6';
   }
 
   /** Vision tower width: the second dimension of every feature tensor. */
@@ -76,7 +98,16 @@ export class SliceEncoder {
     const o: Partial<SliceOptions> = { ...this.settings.defaults };
     if (requested.maxSliceNums !== undefined) o.maxSliceNums = requested.maxSliceNums;
     if (requested.scaleResolution !== undefined) o.scaleResolution = requested.scaleResolution;
+    // A mode the family does not have → INVALID_ARGUMENT naming downsample_mode (2.6 has none).
+    const mode = resolveTokenMode(this.family, requested.downsampleMode ?? o.downsampleMode);
+    if (mode) o.downsampleMode = mode;
+    else delete o.downsampleMode;
     return validateSliceOptions(o, this.settings.limits);
+  }
+
+  /** 4.6: visual tokens per image of a plan in the options' mode; undefined for 2.6. */
+  tokensPerImage(plan: SlicePlan, o: SliceOptions): number[] | undefined {
+    return o.downsampleMode ? planTokens(plan, this.family, o.downsampleMode, o.patchSize) : undefined;
   }
 
   /** Header only: no pixels decoded, no model. */
@@ -93,8 +124,12 @@ export class SliceEncoder {
     const pixels = prepared.images.map((img, k) => ({ data: prepared.pixels![k], height: img.height, width: img.width }));
     const t1 = performance.now();
     signal?.throwIfAborted();
-    const slices = await this.batcher.submit(pixels, signal);
+    const mode = o.downsampleMode;
+    const batcher = mode ? this.modeBatchers.get(mode) : this.batcher;
+    if (!batcher) throw new Error(`no vision encoder for downsample_mode ${mode}`);
+    const slices = await batcher.submit(pixels, signal);
     const t2 = performance.now();
-    return { plan: prepared.plan, slices, sha256: prepared.sha256, preprocessMs: t1 - t0, encodeMs: t2 - t1 };
+    const tokensPerImage = this.tokensPerImage(prepared.plan, o);
+    return { plan: prepared.plan, ...(tokensPerImage && { tokensPerImage }), slices, sha256: prepared.sha256, preprocessMs: t1 - t0, encodeMs: t2 - t1 };
   }
 }

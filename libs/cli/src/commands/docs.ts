@@ -18,7 +18,7 @@ import { ProgressBar } from '../progress.js';
 
 export const summary = 'ingest files into a retrieval collection (add) or search it (query)';
 
-const USAGE = `usage:
+export const USAGE = `usage:
   tessera docs add COLLECTION FILE... [--tenant T] [--nats URL] [--create] [--chunk-size N] [--chunk-overlap N] [--strategy recursive|sentence|none] [--locale L]
   tessera docs query COLLECTION TEXT [--tenant T] [--nats URL] [--k N] [--mode default|dense|mmr|hybrid|lexical] [--where JSON]`;
 

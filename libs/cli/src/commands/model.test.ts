@@ -48,9 +48,9 @@ describe('tessera model', () => {
     await model.release();
   });
 
-  it('refuses bad arguments naming the flag', async () => {
-    expect(await main(['model', 'run-stage', '--model', tmp, '--stage', 'nope', '--inputs', 'x', '--out', 'y'])).toBe(1);
-    expect(await main(['model', 'generate-tiny', '--out', join(tmp, 'g'), '--preset', 'huge'])).toBe(1);
+  it('refuses bad arguments naming the flag (bad values are usage errors: exit 2)', async () => {
+    expect(await main(['model', 'run-stage', '--model', tmp, '--stage', 'nope', '--inputs', 'x', '--out', 'y'])).toBe(2);
+    expect(await main(['model', 'generate-tiny', '--out', join(tmp, 'g'), '--preset', 'huge'])).toBe(2);
     expect(await main(['model', 'build', '--checkpoint', join(tmp, 'missing'), '--out', join(tmp, 'o')])).toBe(1);
   });
 });

@@ -1,11 +1,14 @@
 /**
  * `tessera model …` — checkpoint and built-model tools:
- *   generate-tiny --out DIR [--preset tiny|bench] [--seed N] [--shards N]
+ *   generate-tiny --out DIR [--family 2.6|4.6] [--preset tiny|bench] [--seed N] [--shards N]
  *   build --checkpoint DIR --out DIR [--overwrite] [--external-data-threshold BYTES] [--decoder-weights fp32|int8|int4]
  *   inspect DIR [--json]                      (a checkpoint dir or a built model dir)
  *   run-stage --model DIR --stage vision|resampler|embed|decoder --inputs FILE --out FILE [--mode 16x|4x]
  * For a MiniCPM-V 4.6 model the vision stage takes the HF processor's pixel_values [1, 3, 14, L] and
  * target_sizes [N, 2] and returns image_embeds [Σ tokens, llm_hidden] for `--mode` (default the config's).
+ * Its decoder stage takes inputs_embeds (or input_ids) plus, optionally, a previous call's explicit state
+ * (past_key_values.{i}.key|value, conv_state.{i}, recurrent_state.{i}) and writes logits and the new state
+ * under the same names — no state is a prefill, T = 1 with state is a decode step (runtime/hybrid-run-stage.ts).
  * run-stage reads `.npz`, a directory of `<input name>.npy`, or one `.npy` (single-input stages, or
  * named by its file stem); it writes `.npz` when --out ends in .npz, else a directory of `<output>.npy`.
  */
@@ -21,10 +24,12 @@ import {
   openModel,
   parseNpy,
   parseNpz,
-  readCheckpoint,
-  readManifest,
+  readAnyCheckpoint,
+  readAnyManifest,
+  runHybridTextStageRaw,
   runStageRaw,
   runVision46StageRaw,
+  isMiniCPMV46Dir,
   STAGES,
   type NdArray,
   type Preset,
@@ -34,11 +39,12 @@ import { ProgressBar } from '../progress.js';
 
 export const summary = 'MiniCPM-V checkpoints and ONNX models: generate-tiny, build, inspect, run-stage';
 
-const USAGE = `usage:
-  tessera model generate-tiny --out DIR [--preset tiny|bench] [--seed N] [--shards N]
+export const USAGE = `usage:
+  tessera model generate-tiny --out DIR [--family 2.6|4.6] [--preset tiny|bench] [--seed N] [--shards N]
   tessera model build --checkpoint DIR --out DIR [--overwrite] [--external-data-threshold BYTES]
   tessera model inspect DIR [--json]
-  tessera model run-stage --model DIR --stage vision|resampler|embed|decoder --inputs FILE --out FILE [--mode 16x|4x (4.6 vision)]`;
+  tessera model run-stage --model DIR --stage vision|resampler|embed|decoder --inputs FILE --out FILE [--mode 16x|4x (4.6 vision)]
+    4.6 decoder: inputs_embeds|input_ids [+ past_key_values.{i}.key|value, conv_state.{i}, recurrent_state.{i}] → logits + the new state (same names)`;
 
 const fmtBytes = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(1)} kB`);
 const fmtParams = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${n}`);
@@ -61,21 +67,23 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function generate(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { out: { type: 'string' }, preset: { type: 'string', default: 'tiny' }, seed: { type: 'string', default: '0' }, shards: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { out: { type: 'string' }, family: { type: 'string', default: '2.6' }, preset: { type: 'string', default: 'tiny' }, seed: { type: 'string', default: '0' }, shards: { type: 'string' } } });
   if (!values.out) throw invalidArgument('--out', 'generate-tiny needs --out DIR');
+  if (values.family !== '2.6' && values.family !== '4.6') throw invalidArgument('--family', `unknown family ${values.family}`, '2.6|4.6');
   if (values.preset !== 'tiny' && values.preset !== 'bench') throw invalidArgument('--preset', `unknown preset ${values.preset}`, 'tiny|bench');
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw invalidArgument('--seed', `--seed must be a non-negative integer (got ${values.seed})`);
   const shards = values.shards === undefined ? (values.preset === 'bench' ? 4 : 2) : Number(values.shards);
   let bar: ProgressBar | undefined;
   const r = await generateTinyCheckpoint(values.out, {
+    family: values.family,
     preset: values.preset as Preset,
     seed,
     shards,
     onProgress: (done, total) => (bar ??= new ProgressBar('generate', total)).update(done),
   });
   bar?.finish();
-  console.log(`wrote ${r.preset} checkpoint (seed ${r.seed}, ${fmtParams(r.parameters)} parameters, ${fmtBytes(r.bytes)} bf16) to ${r.dir}`);
+  console.log(`wrote ${r.preset} MiniCPM-V ${r.family} checkpoint (seed ${r.seed}, ${fmtParams(r.parameters)} parameters, ${fmtBytes(r.bytes)} bf16) to ${r.dir}`);
   return 0;
 }
 
@@ -98,7 +106,7 @@ async function build(argv: string[]): Promise<number> {
     },
   });
   console.log(`built ${values.out} (revision ${m.revision.slice(0, 16)}…)`);
-  for (const s of STAGES) console.log(`  ${s.padEnd(10)} ${m.stages[s].file}${m.stages[s].externalData ? ` + ${m.stages[s].externalData}` : ''}  ${fmtParams(m.stages[s].parameters)} params`);
+  for (const [s, st] of Object.entries(m.stages as Record<string, { file: string; externalData: string | null; parameters: number }>)) console.log(`  ${s.padEnd(10)} ${st.file}${st.externalData ? ` + ${st.externalData}` : ''}  ${fmtParams(st.parameters)} params`);
   return 0;
 }
 
@@ -107,29 +115,31 @@ async function inspect(argv: string[]): Promise<number> {
   const dir = positionals[0];
   if (!dir) throw invalidArgument('DIR', 'inspect needs a checkpoint or model directory');
   if (existsSync(join(dir, 'manifest.json'))) {
-    const m = readManifest(dir);
+    const m = readAnyManifest(dir);
     if (values.json) {
       console.log(JSON.stringify(m, null, 2));
       return 0;
     }
-    console.log(`built model ${dir}\n  revision ${m.revision}\n  source   ${m.source.name ?? m.source.checkpoint}\n  precision ${m.precision}`);
-    printConfig(m.config);
-    for (const s of STAGES) {
-      const st = m.stages[s];
+    console.log(`built model ${dir}\n  family   ${m.family ?? '2.6'}\n  revision ${m.revision}\n  source   ${m.source.name ?? m.source.checkpoint}\n  precision ${m.precision}`);
+    if (m.family === '4.6') printConfig46(m.config);
+    else printConfig(m.config);
+    for (const [s, st] of Object.entries(m.stages as Record<string, (typeof m.stages)[keyof typeof m.stages]>)) {
       console.log(`\n  stage ${s}: ${st.file}${st.externalData ? ` + ${st.externalData}` : ''}, ${fmtParams(st.parameters)} params, ${fmtBytes(st.weightBytes)} weights`);
       for (const i of st.inputs) console.log(`    in  ${i.name.padEnd(28)} ${i.dtype.padEnd(8)} [${i.shape.join(', ')}]`);
       for (const o of st.outputs) console.log(`    out ${o.name.padEnd(28)} ${o.dtype.padEnd(8)} [${o.shape.join(', ')}]`);
     }
     return 0;
   }
-  const ck = readCheckpoint(dir);
-  const summaryJson = { dir, config: { llm: ck.config.llm, vision: ck.config.vision, resampler: ck.config.resampler }, parts: ck.parts, files: ck.weightFiles.map((f) => basename(f)) };
+  const ck = readAnyCheckpoint(dir);
+  const config = ck.family === '4.6' ? { text: ck.config.text, vision: ck.config.vision } : { llm: ck.config.llm, vision: ck.config.vision, resampler: ck.config.resampler };
+  const summaryJson = { dir, family: ck.family, config, parts: ck.parts, files: ck.weightFiles.map((f) => basename(f)) };
   if (values.json) {
     console.log(JSON.stringify(summaryJson, null, 2));
     return 0;
   }
-  console.log(`checkpoint ${dir} (${ck.weightFiles.length} safetensors file(s))`);
-  printConfig(ck.config);
+  console.log(`checkpoint ${dir} (MiniCPM-V ${ck.family}, ${ck.weightFiles.length} safetensors file(s))`);
+  if (ck.family === '4.6') printConfig46({ text: ck.config.text, vision: ck.config.vision.vision });
+  else printConfig(ck.config);
   console.log('\n  part        tensors  parameters      bytes');
   let tp = 0;
   let tb = 0;
@@ -146,6 +156,12 @@ function printConfig(c: { llm: { hiddenSize: number; numLayers: number; numHeads
   console.log(`  llm       hidden ${c.llm.hiddenSize}, ${c.llm.numLayers} layers, ${c.llm.numHeads} heads / ${c.llm.numKvHeads} kv, vocab ${c.llm.vocabSize}`);
   console.log(`  vision    hidden ${c.vision.hiddenSize}, ${c.vision.numLayers} layers, ${c.vision.numHeads} heads`);
   console.log(`  resampler ${c.resampler.queryNum} queries, ${c.resampler.numHeads} heads`);
+}
+
+function printConfig46(c: { text: { hiddenSize: number; numLayers: number; layerTypes: string[]; numHeads: number; numKvHeads: number; vocabSize: number }; vision: { hiddenSize: number; numLayers: number; numHeads: number } }): void {
+  const full = c.text.layerTypes.filter((l) => l === 'full_attention').length;
+  console.log(`  text      hidden ${c.text.hiddenSize}, ${c.text.numLayers} layers (${c.text.numLayers - full} Gated DeltaNet + ${full} full attention, ${c.text.numHeads} heads / ${c.text.numKvHeads} kv), vocab ${c.text.vocabSize}`);
+  console.log(`  vision    hidden ${c.vision.hiddenSize}, ${c.vision.numLayers} layers, ${c.vision.numHeads} heads (no resampler)`);
 }
 
 function readArrays(path: string, stageInputs: string[]): Record<string, NdArray> {
@@ -168,13 +184,20 @@ async function runStage(argv: string[]): Promise<number> {
   if (!values.inputs) throw invalidArgument('--inputs', 'run-stage needs --inputs FILE (.npz, .npy or a directory of .npy)');
   if (!values.out) throw invalidArgument('--out', 'run-stage needs --out FILE (.npz or a directory)');
   const threads = values.threads ? Number(values.threads) : undefined;
-  if (modelTypeOf(values.model) === 'minicpmv4_6' && values.stage === 'vision') {
+  if (isMiniCPMV46Dir(values.model) && values.stage === 'vision') {
     const t0 = performance.now();
     const outputs = await runVision46StageRaw(values.model, readArrays(values.inputs, ['pixel_values', 'target_sizes']), values.mode, { intraOpNumThreads: threads });
     writeOutputs(values.out, outputs, `vision (${values.mode ?? 'default mode'})`, performance.now() - t0);
     return 0;
   }
   if (values.mode !== undefined) throw invalidArgument('--mode', '--mode applies to the vision stage of a MiniCPM-V 4.6 model only', 'unset');
+  if (isMiniCPMV46Dir(values.model)) {
+    if (values.stage !== 'embed' && values.stage !== 'decoder') throw invalidArgument('--stage', `a MiniCPM-V 4.6 model has no ${values.stage} stage (stages: vision|embed|decoder)`, 'vision|embed|decoder');
+    const t0 = performance.now();
+    const outputs = await runHybridTextStageRaw(values.model, values.stage, readArrays(values.inputs, ['inputs_embeds', 'input_ids']), { intraOpNumThreads: threads });
+    writeOutputs(values.out, outputs, values.stage, performance.now() - t0);
+    return 0;
+  }
   const model = await openModel(values.model, { intraOpNumThreads: values.threads ? Number(values.threads) : undefined });
   const stage = values.stage as StageName;
   const inputs = readArrays(values.inputs, model.manifest.stages[stage].inputs.map((i) => i.name));
@@ -193,14 +216,4 @@ function writeOutputs(out: string, outputs: Record<string, NdArray>, label: stri
     for (const [name, a] of Object.entries(outputs)) writeFileSync(join(out, `${name}.npy`), encodeNpy(a));
   }
   console.log(`${label}: ${Object.entries(outputs).map(([n, a]) => `${n} [${a.shape.join(', ')}]`).join(', ')} in ${ms.toFixed(1)} ms → ${out}`);
-}
-
-/** config.json's model_type of a built model directory (null when unreadable: openModel reports that). */
-function modelTypeOf(dir: string): string | null {
-  try {
-    const t = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { model_type?: unknown }).model_type;
-    return typeof t === 'string' ? t : null;
-  } catch {
-    return null;
-  }
 }

@@ -73,7 +73,9 @@ describe('tessera slice', () => {
       const files = readdirSync(join(dir, 'out')).sort();
       expect(files).toEqual(['contact-sheet.png', 'overview.png', 'plan.json', 'slice-0-0.png', 'slice-0-1.png']);
       expect(await sharp(join(dir, 'out', 'slice-0-1.png')).metadata()).toMatchObject({ width: 420, height: 476 });
-      expect(await sharp(join(dir, 'out', 'contact-sheet.png')).metadata()).toMatchObject({ width: 900, height: 500 });
+      // the original (900×500) + 16 px + the overview beside it, and a caption row below
+      const overview = await sharp(join(dir, 'out', 'overview.png')).metadata();
+      expect(await sharp(join(dir, 'out', 'contact-sheet.png')).metadata()).toMatchObject({ width: 900 + 16 + overview.width!, height: 500 + 28 });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -10,6 +10,8 @@ import { parseArgs } from 'node:util';
 import { invalidArgument } from '@tessera/runtime';
 import { familySliceOptions, familySlicePlanJson, parseSlicingFamily, planSlices, resolveTokenMode, slicePlanJson, validateSliceOptions } from '@tessera/vision';
 
+export const USAGE = 'usage: tessera slice-plan --width W --height H [--max-slices N] [--family 2.6|4.6] [--mode 16x|4x] [--json]';
+
 export const summary = 'print the MiniCPM-V slice plan for an image size (--width W --height H [--max-slices N] [--family 2.6|4.6] [--mode 16x|4x] [--json])';
 
 function positiveInt(name: string, raw: string | undefined): number {

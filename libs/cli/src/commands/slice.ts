@@ -1,7 +1,8 @@
 /**
  * `tessera slice IMAGE --out DIR [--max-slices N]` — runs the real preprocessing (decode, EXIF,
  * PIL-exact BICUBIC) and writes what the vision tower would see: overview.png, slice-<row>-<col>.png,
- * plan.json, and contact-sheet.png (the original with the slice grid drawn on it).
+ * plan.json, and contact-sheet.png (the original with the slice grid, each slice's size and token
+ * count, and the overview beside it).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,11 +11,18 @@ import sharp from 'sharp';
 import { invalidArgument } from '@tessera/runtime';
 import { prepareImage, slicePlanJson, type RgbImage, type SlicePlan } from '@tessera/vision';
 
+export const USAGE = 'usage: tessera slice IMAGE --out DIR [--max-slices N]';
+
 export const summary = 'slice an image as MiniCPM-V does and write the overview, slices and a contact sheet as PNG (IMAGE --out DIR)';
 
 const png = (img: RgbImage) => sharp(Buffer.from(img.rgb.buffer, img.rgb.byteOffset, img.rgb.length), { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
 
-/** SVG overlay: slice boxes (refine coordinates) scaled back onto the original image. */
+/** Visual tokens per image (MiniCPM-V 2.6: the resampler's 64 queries per overview and per slice). */
+const TOKENS_PER_IMAGE = 64;
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+
+/** SVG overlay: slice boxes (refine coordinates) scaled back onto the original image, each labelled
+ *  with its index, its size as the model sees it and its token count. */
 function gridOverlay(plan: SlicePlan, width: number, height: number): Buffer {
   const stroke = Math.max(2, Math.round(Math.min(width, height) / 300));
   const parts: string[] = [];
@@ -27,7 +35,9 @@ function gridOverlay(plan: SlicePlan, width: number, height: number): Buffer {
       const w = b.width * sx;
       const h = b.height * sy;
       parts.push(`<rect x="${x}" y="${y}" width="${w}" height="${h}" fill="none" stroke="#ff2050" stroke-width="${stroke}"/>`);
-      parts.push(`<text x="${x + w / 2}" y="${y + h / 2}" font-size="${Math.round(Math.min(w, h) / 5)}" fill="#ff2050" text-anchor="middle" dominant-baseline="middle" font-family="sans-serif">${k}</text>`);
+      const fs = Math.round(Math.min(w, h) / 5);
+      parts.push(`<text x="${x + w / 2}" y="${y + h / 2}" font-size="${fs}" fill="#ff2050" text-anchor="middle" dominant-baseline="middle" font-family="sans-serif">${k}</text>`);
+      parts.push(`<text x="${x + w / 2}" y="${y + h / 2 + fs}" font-size="${Math.max(10, Math.round(fs / 3))}" fill="#ff2050" text-anchor="middle" dominant-baseline="middle" font-family="sans-serif">${esc(`${b.width}×${b.height} · ${TOKENS_PER_IMAGE} tokens`)}</text>`);
     });
   } else {
     parts.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="none" stroke="#20a0ff" stroke-width="${stroke}"/>`);
@@ -43,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     strict: true,
   });
   const file = positionals[0];
-  if (!file) throw invalidArgument('IMAGE', 'usage: tessera slice IMAGE --out DIR [--max-slices N]');
+  if (!file) throw invalidArgument('IMAGE', 'IMAGE is required');
   if (!values.out) throw invalidArgument('out', '--out DIR is required');
   const maxSliceNums = values['max-slices'] === undefined ? 9 : Number(values['max-slices']);
   const bytes = await readFile(file);
@@ -63,8 +73,26 @@ export async function run(argv: string[]): Promise<number> {
       await write(`slice-${r}-${c}.png`, await png(images[k + 1]));
     }
   }
-  const sheet = await sharp(Buffer.from(decoded.rgb.buffer, decoded.rgb.byteOffset, decoded.rgb.length), { raw: { width: decoded.width, height: decoded.height, channels: 3 } })
+  // Contact sheet: the original with the slice grid, and the overview beside it (its own resize of
+  // the original) with its size and token count; the total is in the caption.
+  const gridded = await sharp(Buffer.from(decoded.rgb.buffer, decoded.rgb.byteOffset, decoded.rgb.length), { raw: { width: decoded.width, height: decoded.height, channels: 3 } })
     .composite([{ input: gridOverlay(plan, decoded.width, decoded.height) }])
+    .png()
+    .toBuffer();
+  const ov = images[0];
+  const pad = 16;
+  const caption = 28;
+  const sheetW = decoded.width + pad + ov.width;
+  const sheetH = Math.max(decoded.height, ov.height + caption) + caption;
+  const total = TOKENS_PER_IMAGE * images.length;
+  const labels = Buffer.from(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${sheetW}" height="${sheetH}">` +
+      `<text x="${decoded.width + pad}" y="${ov.height + 20}" font-size="16" fill="#202020" font-family="sans-serif">${esc(`overview ${ov.width}×${ov.height} · ${TOKENS_PER_IMAGE} tokens`)}</text>` +
+      `<text x="4" y="${sheetH - 8}" font-size="16" fill="#202020" font-family="sans-serif">${esc(`${decoded.width}×${decoded.height} → overview + ${images.length - 1} slice(s), ${total} visual tokens`)}</text>` +
+      '</svg>',
+  );
+  const sheet = await sharp({ create: { width: sheetW, height: sheetH, channels: 3, background: '#ffffff' } })
+    .composite([{ input: gridded, left: 0, top: 0 }, { input: await png(ov), left: decoded.width + pad, top: 0 }, { input: labels, left: 0, top: 0 }])
     .png()
     .toBuffer();
   await write('contact-sheet.png', sheet);

@@ -1,48 +1,53 @@
 /**
- * The Qwen3.5 hybrid decoder of MiniCPM-V 4.6 as one ONNX graph that runs T new tokens on top of an
- * explicit cache (reference/minicpmv4x.md §4; float64 twin: families/minicpmv4_6/text-reference.ts):
- *   inputs_embeds             float32 [B, T, hidden]
- *   attention_mask            int64   [B, past+T]  0 = padding (left padding of KV rows; see below)
- *   position_ids              int64   [B, T]        (4.6: the three M-RoPE rows are equal → plain 1-D)
- *   past_key_values.{i}.key|value  float32 [B, kv_heads, past, head_dim]  full-attention layers i only
- *   past_conv.{i}             float32 [B, conv_dim, K−1]   last K−1 pre-conv rows, oldest first (HF/vLLM axis order)
- *   past_recurrent.{i}        float32 [B, Hv, d_k, d_v]    Gated DeltaNet state S (HF layout)
- *   → logits [B, vocab] (last position), present.{i}.key|value, present_conv.{i}, present_recurrent.{i}
+ * The Qwen3.5 hybrid decoder of MiniCPM-V 4.6 as one ONNX graph over the paged decoder contract
+ * (onnx/paged-decoder-io.ts — the engine v2 drives it like the 2.6 decoder) plus per-sequence state
+ * (reference/minicpmv4x.md §4; float64 twin: families/minicpmv4_6/text-reference.ts):
+ *   inputs_embeds [B, T, hidden], position_ids [B, T], past_lengths [B], query_lengths [B] (rows right-padded to T),
+ *   block_tables [B, N]; per FULL-attention layer i: key_cache.{i} / value_cache.{i} [kv_heads, num_blocks, block_size, head_dim];
+ *   state_slots [B]; per LINEAR layer i: state.{i}.conv [num_slots, conv_dim, K−1] (last K−1 pre-conv rows, oldest
+ *   first; HF/vLLM axis order) and state.{i}.recurrent [num_slots, Hv, d_k, d_v] (S, HF layout)
+ *   → logits [B, vocab] of token q_b − 1; new_key.{i} / new_value.{i} [kv_heads, B, T, head_dim];
+ *     new_state.{i}.conv / new_state.{i}.recurrent [B, …] after each row's q_b tokens.
  * One graph serves prefill chunks and decode steps (T = 1): Gated DeltaNet runs in the chunked WY form
  * over all T tokens at once, with (I + A)⁻¹ of the strictly lower-triangular A computed as
  * Π_{s<m} (I + (−A)^{2^s}) — exact because A^T = 0, so m = ⌈log₂ maxChunk⌉ squarings cover any T ≤ maxChunk,
- * with no Loop and no triangular solve (not in ONNX). The runtime feeds at most `maxChunk` tokens per call
- * (manifest `decoder.maxChunk`; decisions.md has the measurement that chose 64).
- * Padding: tokens whose attention_mask is 0 are zeroed before each linear-attention mixer and get decay 0,
- * which makes left padding exact for sequences that start from an empty state (batched fresh prefill and
- * batched decode); padding inside a sequence with history is not supported (the conv window would see it).
+ * with no Loop and no triangular solve (not in ONNX). Callers feed at most `maxChunk` new tokens per row
+ * (manifest `decoder.maxChunk`; docs/decisions.md has the measurement behind 64).
+ * Right padding (t ≥ q_b) never advances a row's state: its decay is 0, its key and β are 0, and the new
+ * conv state is gathered at the row's own last K−1 rows.
  */
 import { convDim, fullAttentionLayers, type HybridTextConfig } from '../families/minicpmv4_6/config.js';
 import { TEXT_PREFIX } from '../families/minicpmv4_6/text-tensors.js';
 import type { GraphBuilder, ValueSig } from './graph-builder.js';
 import { linear, rmsNorm, silu, type WeightSource } from './layers.js';
+import { PagedIo } from './paged-decoder-io.js';
 
 export const DEFAULT_MAX_CHUNK = 64;
 
 export function hybridDecoderSignature(t: HybridTextConfig): { inputs: ValueSig[]; outputs: ValueSig[] } {
   const inputs: ValueSig[] = [
-    { name: 'inputs_embeds', dtype: 'float32', shape: ['batch', 'sequence', t.hiddenSize] },
-    { name: 'attention_mask', dtype: 'int64', shape: ['batch', 'total_sequence'] },
-    { name: 'position_ids', dtype: 'int64', shape: ['batch', 'sequence'] },
+    { name: PagedIo.inputsEmbeds, dtype: 'float32', shape: ['batch', 'sequence', t.hiddenSize] },
+    { name: PagedIo.positionIds, dtype: 'int64', shape: ['batch', 'sequence'] },
+    { name: PagedIo.pastLengths, dtype: 'int64', shape: ['batch'] },
+    { name: PagedIo.queryLengths, dtype: 'int64', shape: ['batch'] },
+    { name: PagedIo.blockTables, dtype: 'int64', shape: ['batch', 'table_blocks'] },
+    { name: PagedIo.stateSlots, dtype: 'int64', shape: ['batch'] },
   ];
-  const outputs: ValueSig[] = [{ name: 'logits', dtype: 'float32', shape: ['batch', t.vocabSize] }];
+  const outputs: ValueSig[] = [{ name: PagedIo.logits, dtype: 'float32', shape: ['batch', t.vocabSize] }];
   const C = convDim(t);
+  const conv = [C, t.linearConvKernel - 1];
+  const rec = [t.linearNumValueHeads, t.linearKeyHeadDim, t.linearValueHeadDim];
   t.layerTypes.forEach((lt, i) => {
     if (lt === 'full_attention') {
-      for (const kv of ['key', 'value']) {
-        inputs.push({ name: `past_key_values.${i}.${kv}`, dtype: 'float32', shape: ['batch', t.numKvHeads, 'past_sequence', t.headDim] });
-        outputs.push({ name: `present.${i}.${kv}`, dtype: 'float32', shape: ['batch', t.numKvHeads, 'total_sequence', t.headDim] });
-      }
+      inputs.push({ name: PagedIo.keyCache(i), dtype: 'float32', shape: [t.numKvHeads, 'num_blocks', 'block_size', t.headDim] });
+      inputs.push({ name: PagedIo.valueCache(i), dtype: 'float32', shape: [t.numKvHeads, 'num_blocks', 'block_size', t.headDim] });
+      outputs.push({ name: PagedIo.newKey(i), dtype: 'float32', shape: [t.numKvHeads, 'batch', 'sequence', t.headDim] });
+      outputs.push({ name: PagedIo.newValue(i), dtype: 'float32', shape: [t.numKvHeads, 'batch', 'sequence', t.headDim] });
     } else {
-      inputs.push({ name: `past_conv.${i}`, dtype: 'float32', shape: ['batch', C, t.linearConvKernel - 1] });
-      inputs.push({ name: `past_recurrent.${i}`, dtype: 'float32', shape: ['batch', t.linearNumValueHeads, t.linearKeyHeadDim, t.linearValueHeadDim] });
-      outputs.push({ name: `present_conv.${i}`, dtype: 'float32', shape: ['batch', C, t.linearConvKernel - 1] });
-      outputs.push({ name: `present_recurrent.${i}`, dtype: 'float32', shape: ['batch', t.linearNumValueHeads, t.linearKeyHeadDim, t.linearValueHeadDim] });
+      inputs.push({ name: PagedIo.state(i, 'conv'), dtype: 'float32', shape: ['num_slots', ...conv] });
+      inputs.push({ name: PagedIo.state(i, 'recurrent'), dtype: 'float32', shape: ['num_slots', ...rec] });
+      outputs.push({ name: PagedIo.newState(i, 'conv'), dtype: 'float32', shape: ['batch', ...conv] });
+      outputs.push({ name: PagedIo.newState(i, 'recurrent'), dtype: 'float32', shape: ['batch', ...rec] });
     }
   });
   return { inputs, outputs };
@@ -57,55 +62,49 @@ export function buildHybridDecoderGraph(g: GraphBuilder, t: HybridTextConfig, w0
   for (const i of sig.inputs) g.input(i.name, i.dtype, i.shape);
   const full = fullAttentionLayers(t);
 
-  // Lengths: T new tokens; past from the first full layer's cache (every full layer holds the same length).
   const sq = (x: string): string => g.op('Squeeze', [x, g.constI64([0])]);
   const one = g.scalarI64(1);
   const zero = g.scalarI64(0);
-  const T = g.op('Shape', ['inputs_embeds'], { start: 1, end: 2 });
-  const past = full.length ? g.op('Shape', [`past_key_values.${full[0]}.key`], { start: 2, end: 3 }) : g.constI64([0]);
-  const S = g.op('Add', [past, T]);
+  const B = g.op('Shape', [PagedIo.inputsEmbeds], { start: 0, end: 1 });
+  const T = g.op('Shape', [PagedIo.inputsEmbeds], { start: 1, end: 2 });
   const tIdx = g.op('Range', [zero, sq(T), one]); // [T]
   const rowIdx = g.op('Unsqueeze', [tIdx, g.constI64([1])]);
   const colIdx = g.op('Unsqueeze', [tIdx, g.constI64([0])]);
-  const NEG = g.scalarF32(-1e30);
-  const zeroF = g.scalarF32(0);
-  // Intra-chunk masks [T, T]: j ≤ i (output) and j < i (the triangular system), plus the identity.
+  // Intra-chunk masks [T, T]: j ≤ i (outputs, and the new-key causal mask) and j < i (the triangular system).
   const lowerIncl = g.op('GreaterOrEqual', [rowIdx, colIdx]);
   const lowerStrict = g.op('Greater', [rowIdx, colIdx]);
   const eye = g.op('Cast', [g.op('Equal', [rowIdx, colIdx])], { to: 1 });
-  // Mask of the new tokens [B, T] (float) for the linear layers.
-  const maskNew = g.op('Cast', [g.op('Slice', ['attention_mask', g.op('Neg', [T]), g.constI64([Number.MAX_SAFE_INTEGER]), g.constI64([1])])], { to: 1 });
-  const maskNew3 = g.op('Unsqueeze', [maskNew, g.constI64([2])]); // [B, T, 1]
+  // Valid new tokens [B, T]: t < query_lengths[b].
+  const valid = g.op('Cast', [g.op('Less', [colIdx, g.op('Unsqueeze', [PagedIo.queryLengths, g.constI64([1])])])], { to: 1 });
 
-  // Full attention bias [B, 1, g·T, S]: causal over past+T and attention_mask (same scheme as the 2.6 decoder).
-  let biasG = '';
-  let cos = '';
-  let sin = '';
+  let attn: AttnShared | null = null;
   if (full.length) {
-    const kpos = g.op('Range', [zero, sq(S), one]);
-    const qpos = g.op('Range', [sq(past), sq(S), one]);
-    const causal = g.op('LessOrEqual', [g.op('Unsqueeze', [kpos, g.constI64([0])]), g.op('Unsqueeze', [qpos, g.constI64([1])])]);
-    const pad = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: 9 }), g.constI64([1, 2])]);
-    const allowed = g.op('And', [g.op('Unsqueeze', [causal, g.constI64([0, 1])]), pad]);
-    const bias = g.op('Where', [allowed, zeroF, g.scalarF32(-1e9)]);
     const group = t.numHeads / t.numKvHeads;
-    biasG = group > 1 ? g.op('Tile', [bias, g.constI64([1, 1, group, 1])]) : bias;
-    // Partial RoPE tables over rotary_dim: angles [B, 1, T, rd] (halves duplicated, NeoX rotate-half).
+    // Past key columns: N table blocks × block_size, read from the first attention layer's pool shape.
+    const N = g.op('Shape', [PagedIo.blockTables], { start: 1, end: 2 });
+    const bs = g.op('Shape', [PagedIo.keyCache(full[0])], { start: 2, end: 3 });
+    const P = g.op('Mul', [N, bs]);
+    const cols = g.op('Range', [zero, sq(P), one]);
+    const pastOk = g.op('Less', [g.op('Unsqueeze', [cols, g.constI64([0])]), g.op('Unsqueeze', [PagedIo.pastLengths, g.constI64([1])])]); // [B, P]
+    const pastBias = g.op('Unsqueeze', [g.op('Where', [pastOk, g.scalarF32(0), g.scalarF32(-1e9)]), g.constI64([0, 2])]); // [1, B, 1, P]
+    const newBias0 = g.op('Where', [lowerIncl, g.scalarF32(0), g.scalarF32(-1e9)]); // [T, T]
+    const newBias = group > 1 ? g.op('Tile', [newBias0, g.constI64([group, 1])]) : newBias0;
+    // Partial RoPE over rotary_dim: angles [B, 1, T, rd] (halves duplicated, NeoX rotate-half), float32 like torch.
     const rd = t.rotaryDim;
     const inv = new Float32Array(rd / 2);
     for (let i = 0; i < rd / 2; i++) inv[i] = 1 / Math.pow(t.ropeTheta, (2 * i) / rd);
-    const ang = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', ['position_ids'], { to: 1 }), g.constI64([2])]), g.constF32(inv)]);
+    const ang = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [PagedIo.positionIds], { to: 1 }), g.constI64([2])]), g.constF32(inv)]);
     const emb = g.op('Unsqueeze', [g.op('Concat', [ang, ang], { axis: -1 }), g.constI64([1])]);
-    cos = g.op('Cos', [emb]);
-    sin = g.op('Sin', [emb]);
+    attn = { pastBias, newBias, cos: g.op('Cos', [emb]), sin: g.op('Sin', [emb]), splitAt: g.op('Unsqueeze', [sq(P), g.constI64([0])]) };
   }
+  const gdn: GdnShared = { valid, lowerIncl, lowerStrict, eye, NEG: g.scalarF32(-1e30), T, maxChunk };
 
-  let x = 'inputs_embeds';
+  let x: string = PagedIo.inputsEmbeds;
   for (let i = 0; i < t.numLayers; i++) {
     const p = `layers.${i}.`;
     x = g.withScope(`decoder/layer${i}`, () => {
       const h = rmsNorm(g, x, TEXT_PREFIX + p + 'input_layernorm', plusOne(w(p + 'input_layernorm.weight')), t.rmsNormEps);
-      const mixed = t.layerTypes[i] === 'full_attention' ? fullAttention(g, t, w, i, h, { biasG, cos, sin }) : gatedDeltaNet(g, t, w, i, g.op('Mul', [h, maskNew3]), { maskNew, lowerIncl, lowerStrict, eye, NEG, T, maxChunk });
+      const mixed = t.layerTypes[i] === 'full_attention' ? fullAttention(g, t, w, i, h, attn!) : gatedDeltaNet(g, t, w, i, h, gdn);
       const x1 = g.op('Add', [x, mixed]);
       const h2 = rmsNorm(g, x1, TEXT_PREFIX + p + 'post_attention_layernorm', plusOne(w(p + 'post_attention_layernorm.weight')), t.rmsNormEps);
       const gate = silu(g, linear(g, h2, TEXT_PREFIX + p + 'mlp.gate_proj', w(p + 'mlp.gate_proj.weight'), t.intermediateSize, H));
@@ -113,28 +112,35 @@ export function buildHybridDecoderGraph(g: GraphBuilder, t: HybridTextConfig, w0
       return g.op('Add', [x1, linear(g, g.op('Mul', [gate, up]), TEXT_PREFIX + p + 'mlp.down_proj', w(p + 'mlp.down_proj.weight'), H, t.intermediateSize)]);
     });
   }
-  const last = g.op('Gather', [x, g.op('Sub', [sq(T), one])], { axis: 1 }); // [B, hidden]
+  // Logits of each row's last valid token (flat index b·T + q_b − 1), gathered before the per-position final norm.
+  const flat = g.op('Reshape', [x, g.constI64([-1, H])]);
+  const rowStart = g.op('Mul', [g.op('Range', [zero, sq(B), one]), sq(T)]);
+  const last = g.op('Gather', [flat, g.op('Add', [rowStart, g.op('Sub', [PagedIo.queryLengths, one])])], { axis: 0 }); // [B, hidden]
   const normed = rmsNorm(g, last, TEXT_PREFIX + 'norm', plusOne(w('norm.weight')), t.rmsNormEps);
   const headName = t.tieWordEmbeddings ? TEXT_PREFIX + 'embed_tokens.weight' : 'lm_head.weight';
   const head = t.tieWordEmbeddings ? w('embed_tokens.weight') : w0('lm_head.weight');
   // Tied head: Gemm(transB) reads the [vocab, hidden] embedding table as stored (no 1 GB transpose copy).
   const logits = g.weightFormat === 'fp32' ? g.op('Gemm', [normed, g.weight(headName, head, [t.vocabSize, H])], { transB: 1 }) : linear(g, normed, headName.replace(/\.weight$/, ''), head, t.vocabSize, H);
-  g.output(logits, 'logits', 'float32', sig.outputs[0].shape);
-  // Outputs in signature order: logits first, then the caches (declared, produced under their names above).
-  const declared = g.outputs.splice(0);
-  g.outputs.push(declared[declared.length - 1], ...sig.outputs.slice(1));
+  g.op('Identity', [logits], {}, { outputs: [PagedIo.logits] });
+  g.outputs.push(...sig.outputs);
 }
 
 interface AttnShared {
-  biasG: string;
+  pastBias: string;
+  newBias: string;
   cos: string;
   sin: string;
+  splitAt: string;
 }
 
+/**
+ * Gated softmax attention over the paged KV (same split as the 2.6 paged graph: past and new keys are
+ * scored separately and only the scores are concatenated, so the context's K/V are never copied).
+ */
 function fullAttention(g: GraphBuilder, t: HybridTextConfig, w: (n: string) => Float32Array, i: number, h: string, s: AttnShared): string {
   const p = `layers.${i}.self_attn.`;
   const P = TEXT_PREFIX + p;
-  const { numHeads: nH, numKvHeads: nKv, headDim: hd, rotaryDim: rd, hiddenSize: H } = t;
+  const { numHeads: nH, numKvHeads: kv, headDim: hd, rotaryDim: rd, hiddenSize: H } = t;
   const ax3 = g.constI64([3]);
   const at = (v: number): string => g.constI64([v]);
   // q_proj → [B, T, nH, 2·hd]: per head the query then its gate.
@@ -142,9 +148,9 @@ function fullAttention(g: GraphBuilder, t: HybridTextConfig, w: (n: string) => F
   const q0 = g.op('Slice', [qg, at(0), at(hd), ax3]);
   const gate = g.op('Reshape', [g.op('Slice', [qg, at(hd), at(2 * hd), ax3]), g.constI64([0, 0, nH * hd])]);
   const q1 = rmsNorm(g, q0, P + 'q_norm', plusOne(w(p + 'q_norm.weight')), t.rmsNormEps);
-  const k0 = g.op('Reshape', [linear(g, h, P + 'k_proj', w(p + 'k_proj.weight'), nKv * hd, H), g.constI64([0, 0, nKv, hd])]);
+  const k0 = g.op('Reshape', [linear(g, h, P + 'k_proj', w(p + 'k_proj.weight'), kv * hd, H), g.constI64([0, 0, kv, hd])]);
   const k1 = rmsNorm(g, k0, P + 'k_norm', plusOne(w(p + 'k_norm.weight')), t.rmsNormEps);
-  const v = g.op('Transpose', [g.op('Reshape', [linear(g, h, P + 'v_proj', w(p + 'v_proj.weight'), nKv * hd, H), g.constI64([0, 0, nKv, hd])])], { perm: [0, 2, 1, 3] });
+  const v = g.op('Transpose', [g.op('Reshape', [linear(g, h, P + 'v_proj', w(p + 'v_proj.weight'), kv * hd, H), g.constI64([0, 0, kv, hd])])], { perm: [0, 2, 1, 3] });
   const rope = (x4: string): string => {
     const x = g.op('Transpose', [x4], { perm: [0, 2, 1, 3] }); // [B, heads, T, hd]
     const xr = g.op('Slice', [x, at(0), at(rd), ax3]);
@@ -154,20 +160,29 @@ function fullAttention(g: GraphBuilder, t: HybridTextConfig, w: (n: string) => F
     const roped = g.op('Add', [g.op('Mul', [xr, s.cos]), g.op('Mul', [rot, s.sin])]);
     return rd === hd ? roped : g.op('Concat', [roped, g.op('Slice', [x, at(rd), at(hd), ax3])], { axis: 3 });
   };
-  const q = rope(q1);
-  const k = rope(k1);
-  const kAll = g.op('Concat', [`past_key_values.${i}.key`, k], { axis: 2 }, { outputs: [`present.${i}.key`] });
-  const vAll = g.op('Concat', [`past_key_values.${i}.value`, v], { axis: 2 }, { outputs: [`present.${i}.value`] });
-  const qg2 = g.op('Reshape', [g.op('Mul', [q, g.scalarF32(1 / Math.sqrt(hd))]), g.constI64([0, nKv, -1, hd])]); // [B, kv, g·T, hd]
-  const scores = g.op('MatMul', [qg2, g.op('Transpose', [kAll], { perm: [0, 1, 3, 2] })]);
-  const probs = g.op('Softmax', [g.op('Add', [scores, s.biasG])], { axis: -1 });
-  const ctx = g.op('Reshape', [g.op('MatMul', [probs, vAll]), g.constI64([0, nH, -1, hd])]);
-  const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.constI64([0, 0, nH * hd])]);
+  const q = rope(q1); // [B, nH, T, hd]
+  const k = rope(k1); // [B, kv, T, hd]
+  const kNew = g.op('Transpose', [k], { perm: [1, 0, 2, 3] }, { outputs: [PagedIo.newKey(i)] }); // [kv, B, T, hd]
+  const vNew = g.op('Transpose', [v], { perm: [1, 0, 2, 3] }, { outputs: [PagedIo.newValue(i)] });
+  const pastShape = g.constI64([0, 0, -1, hd]);
+  const kPast = g.op('Reshape', [g.op('Gather', [PagedIo.keyCache(i), PagedIo.blockTables], { axis: 1 }), pastShape]); // [kv, B, P, hd]
+  const vPast = g.op('Reshape', [g.op('Gather', [PagedIo.valueCache(i), PagedIo.blockTables], { axis: 1 }), pastShape]);
+  // [B, nH, T, hd] → [B, kv, g·T, hd] → [kv, B, g·T, hd]: the g query heads of a kv head stacked on the query axis.
+  const qk = g.op('Transpose', [g.op('Reshape', [g.op('Mul', [q, g.scalarF32(1 / Math.sqrt(hd))]), g.constI64([0, kv, -1, hd])])], { perm: [1, 0, 2, 3] });
+  const sPast = g.op('Add', [g.op('MatMul', [qk, g.op('Transpose', [kPast], { perm: [0, 1, 3, 2] })]), s.pastBias]);
+  const sNew = g.op('Add', [g.op('MatMul', [qk, g.op('Transpose', [kNew], { perm: [0, 1, 3, 2] })]), s.newBias]);
+  const probs = g.op('Softmax', [g.op('Concat', [sPast, sNew], { axis: 3 })], { axis: -1 });
+  const pPast = g.op('Slice', [probs, g.constI64([0]), s.splitAt, ax3]);
+  const pNew = g.op('Slice', [probs, s.splitAt, g.constI64([2 ** 62]), ax3]);
+  const ctx = g.op('Add', [g.op('MatMul', [pPast, vPast]), g.op('MatMul', [pNew, vNew])]); // [kv, B, g·T, hd]
+  const ctxB = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [1, 0, 2, 3] }), g.constI64([0, nH, -1, hd])]);
+  const merged = g.op('Reshape', [g.op('Transpose', [ctxB], { perm: [0, 2, 1, 3] }), g.constI64([0, 0, nH * hd])]);
   return linear(g, g.op('Mul', [merged, g.op('Sigmoid', [gate])]), P + 'o_proj', w(p + 'o_proj.weight'), H, nH * hd);
 }
 
 interface GdnShared {
-  maskNew: string;
+  /** [B, T] float: 1 for t < q_b. */
+  valid: string;
   lowerIncl: string;
   lowerStrict: string;
   eye: string;
@@ -189,9 +204,13 @@ function gatedDeltaNet(g: GraphBuilder, t: HybridTextConfig, w: (n: string) => F
   const b = linear(g, h, P + 'in_proj_b', w(p + 'in_proj_b.weight'), Hv, H);
   const a = linear(g, h, P + 'in_proj_a', w(p + 'in_proj_a.weight'), Hv, H);
 
-  // Depthwise causal conv over [K−1 cached rows | T new rows]; the new cache is the last K−1 rows.
-  const ext = g.op('Concat', [`past_conv.${i}`, g.op('Transpose', [qkv], { perm: [0, 2, 1] })], { axis: 2 }); // [B, C, K−1+T]
-  g.op('Slice', [ext, at(-(K - 1)), at(Number.MAX_SAFE_INTEGER), at(2)], {}, { outputs: [`present_conv.${i}`] });
+  // Depthwise causal conv over [K−1 cached rows | T new rows]; the new state is rows q_b … q_b+K−2 of that
+  // window (the row's own last K−1 inputs, right padding excluded).
+  const pastConv = g.op('Gather', [PagedIo.state(i, 'conv'), PagedIo.stateSlots], { axis: 0 }); // [B, C, K−1]
+  const ext = g.op('Concat', [pastConv, g.op('Transpose', [qkv], { perm: [0, 2, 1] })], { axis: 2 }); // [B, C, K−1+T]
+  const keep = g.op('Add', [g.op('Unsqueeze', [PagedIo.queryLengths, g.constI64([1])]), g.constI64(Array.from({ length: K - 1 }, (_, j) => j))]); // [B, K−1]
+  const keepIdx = g.op('Expand', [g.op('Unsqueeze', [keep, g.constI64([1])]), g.op('Shape', [pastConv])]);
+  g.op('GatherElements', [ext, keepIdx], { axis: 2 }, { outputs: [PagedIo.newState(i, 'conv')] });
   const conv = g.op('Conv', [ext, g.weight(P + 'conv1d.weight', w(p + 'conv1d.weight'), [C, 1, K])], { group: C, kernel_shape: [K] });
   const u = g.op('Transpose', [silu(g, conv)], { perm: [0, 2, 1] }); // [B, T, C]
 
@@ -205,15 +224,18 @@ function gatedDeltaNet(g: GraphBuilder, t: HybridTextConfig, w: (n: string) => F
   const toValueHeads = (x: string): string => (r === 1 ? x : g.op('Reshape', [g.op('Tile', [g.op('Unsqueeze', [x, g.constI64([3])]), g.constI64([1, 1, 1, r, 1])]), g.constI64([0, 0, Hv, dk])]));
   const bhtd = (x: string): string => g.op('Transpose', [x], { perm: [0, 2, 1, 3] });
   const Q = bhtd(toValueHeads(l2(heads(0, Hk * dk, Hk, dk), 1 / Math.sqrt(dk)))); // [B, Hv, T, dk]
-  const Kh = bhtd(toValueHeads(l2(heads(Hk * dk, 2 * Hk * dk, Hk, dk), 1)));
+  // Padding tokens (t ≥ q_b) get key 0, β 0 and decay 0 below, so they leave the state untouched.
+  const validU = g.op('Unsqueeze', [s.valid, g.constI64([1, 3])]); // [B, 1, T, 1]
+  const Kh = g.op('Mul', [bhtd(toValueHeads(l2(heads(Hk * dk, 2 * Hk * dk, Hk, dk), 1))), validU]);
   const V = bhtd(heads(2 * Hk * dk, C, Hv, dv));
   const KhT = g.op('Transpose', [Kh], { perm: [0, 1, 3, 2] });
 
   // β = sigmoid(b); g = −e^{A_log}·softplus(a + dt_bias), 0 for padding tokens; layout [B, Hv, T].
   const bht = (x: string): string => g.op('Transpose', [x], { perm: [0, 2, 1] });
-  const beta = bht(g.op('Sigmoid', [b]));
+  const valid3 = g.op('Unsqueeze', [s.valid, g.constI64([2])]); // [B, T, 1]
+  const beta = bht(g.op('Mul', [g.op('Sigmoid', [b]), valid3]));
   const negA = Float32Array.from(w(p + 'A_log'), (v) => -Math.exp(v));
-  const decay = g.op('Mul', [g.op('Mul', [g.op('Softplus', [g.op('Add', [a, g.weight(P + 'dt_bias', w(p + 'dt_bias'), [Hv])])]), g.weight(P + 'neg_exp_A_log', negA, [Hv])]), g.op('Unsqueeze', [s.maskNew, g.constI64([2])])]);
+  const decay = g.op('Mul', [g.op('Mul', [g.op('Softplus', [g.op('Add', [a, g.weight(P + 'dt_bias', w(p + 'dt_bias'), [Hv])])]), g.weight(P + 'neg_exp_A_log', negA, [Hv])]), valid3]);
   const gam = g.op('CumSum', [bht(decay), g.scalarI64(2)]); // [B, Hv, T]
   const diff = g.op('Sub', [g.op('Unsqueeze', [gam, g.constI64([3])]), g.op('Unsqueeze', [gam, g.constI64([2])])]); // γi − γj
   const dIncl = g.op('Exp', [g.op('Where', [s.lowerIncl, diff, s.NEG])]);
@@ -232,14 +254,14 @@ function gatedDeltaNet(g: GraphBuilder, t: HybridTextConfig, w: (n: string) => F
   const expG = g.op('Unsqueeze', [g.op('Exp', [gam]), g.constI64([3])]); // [B, Hv, T, 1]
   const U = g.op('MatMul', [inv, Vb]);
   const W = g.op('MatMul', [inv, g.op('Mul', [Kb, expG])]);
-  const S0 = `past_recurrent.${i}`;
+  const S0 = g.op('Gather', [PagedIo.state(i, 'recurrent'), PagedIo.stateSlots], { axis: 0 }); // [B, Hv, dk, dv]
   const Vn = g.op('Sub', [U, g.op('MatMul', [W, S0])]);
   const O = g.op('Add', [g.op('MatMul', [g.op('Mul', [Q, expG]), S0]), g.op('MatMul', [g.op('Mul', [g.op('MatMul', [Q, KhT]), dIncl]), Vn])]); // [B, Hv, T, dv]
   const gLast = g.op('Gather', [gam, g.op('Sub', [g.op('Squeeze', [s.T, g.constI64([0])]), g.scalarI64(1)])], { axis: 2 }); // [B, Hv]
   const kDecay = g.op('Exp', [g.op('Sub', [g.op('Unsqueeze', [gLast, g.constI64([2])]), gam])]); // [B, Hv, T]
   const Kd = g.op('Mul', [Kh, g.op('Unsqueeze', [kDecay, g.constI64([3])])]);
   const sDecay = g.op('Exp', [g.op('Unsqueeze', [gLast, g.constI64([2, 3])])]);
-  g.op('Add', [g.op('Mul', [S0, sDecay]), g.op('MatMul', [g.op('Transpose', [Kd], { perm: [0, 1, 3, 2] }), Vn])], {}, { outputs: [`present_recurrent.${i}`] });
+  g.op('Add', [g.op('Mul', [S0, sDecay]), g.op('MatMul', [g.op('Transpose', [Kd], { perm: [0, 1, 3, 2] }), Vn])], {}, { outputs: [PagedIo.newState(i, 'recurrent')] });
 
   // Gated RMSNorm per value head (plain weight, no +1) times silu(z), then out_proj.
   const o = g.op('Transpose', [O], { perm: [0, 2, 1, 3] }); // [B, T, Hv, dv]

@@ -6,16 +6,12 @@
  *   → image_embeds float32 [Σ tokens, llm_hidden]  = torch.cat(get_image_features(...).pooler_output)
  * The mode (16x / 4x) is an argument, as `downsample_mode` is in transformers.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
-import { parseVision46Config, type DownsampleMode, type Vision46Config } from '../checkpoint/vision46-config.js';
-import { readManifest } from '../manifest.js';
+import type { DownsampleMode } from '../checkpoint/vision46-config.js';
 import type { SlicePixels } from '../navit.js';
 import type { NdArray } from '../npy.js';
+import { openVision46 } from './open-vision46.js';
 import type { RuntimeOptions } from './runtime-options.js';
-import { StageSession } from './stage-session.js';
-import { Vision46Stage } from './vision46-stage.js';
 
 const bad = (field: string, msg: string): TesseraError => new TesseraError(ErrorCode.INVALID_ARGUMENT, `${field}: ${msg}`, { field });
 
@@ -56,10 +52,8 @@ export function unpackHfPixels(pixelValues: NdArray, targetSizes: NdArray, patch
 
 /** Opens the built model's vision stage (4.6) and runs HF-format inputs through it. */
 export async function runVision46StageRaw(modelDir: string, inputs: Record<string, NdArray>, mode: string | undefined, runtimeOpts: RuntimeOptions = {}): Promise<Record<string, NdArray>> {
-  const cfgPath = join(modelDir, 'config.json');
-  const cfg: Vision46Config = parseVision46Config(JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>, cfgPath);
-  const manifest = readManifest(modelDir);
-  const stage = new Vision46Stage(new StageSession('vision', modelDir, manifest.stages.vision, runtimeOpts), cfg);
+  const opened = openVision46(modelDir, runtimeOpts);
+  const { config: cfg, vision: stage } = opened;
   try {
     const m: DownsampleMode = stage.checkMode(mode ?? cfg.defaultMode);
     for (const name of ['pixel_values', 'target_sizes']) if (!inputs[name]) throw bad(name, 'input is missing (vision stage of MiniCPM-V 4.6 takes pixel_values [1, 3, 14, L] and target_sizes [N, 2])');
@@ -74,6 +68,6 @@ export async function runVision46StageRaw(modelDir: string, inputs: Record<strin
     }
     return { image_embeds: { dtype: 'float32', shape: [rows, cfg.llmHiddenSize], data } };
   } finally {
-    await stage.session.release();
+    await opened.release();
   }
 }

@@ -45,10 +45,16 @@ export interface NatsClientOptions {
   resumeAttempts?: number;
   /** How long a request/reply stream waits for the server to accept the call. Default 10 s (bounded by the deadline). */
   acceptTimeoutMs?: number;
+  /**
+   * A server that misses heartbeats but still holds its NATS subscription (alive, event loop starved)
+   * is given this long in all before the stream is declared lost. Default 15 s.
+   */
+  maxSilenceMs?: number;
 }
 
 export const DEFAULT_HEARTBEAT_MS = 1_000;
 const DEFAULT_ACCEPT_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_SILENCE_MS = 15_000;
 
 /** Per-call extras over CallOptions for NATS. */
 export interface NatsCallOptions extends CallOptions {
@@ -240,6 +246,18 @@ class NatsClientCore {
     }
   }
 
+  /** `gone`: NATS says nobody holds the stream's control subject; `alive`: the server answered; `silent`: neither in time. */
+  private async probe(control: string, timeoutMs: number): Promise<'gone' | 'alive' | 'silent'> {
+    const h = natsHeaders();
+    h.set(Header.KIND, 'ping');
+    try {
+      await this.nc.request(control, new Uint8Array(0), { headers: h, timeout: Math.max(100, timeoutMs) });
+      return 'alive';
+    } catch (err) {
+      return (err as NatsError)?.code === '503' ? 'gone' : 'silent';
+    }
+  }
+
   async *stream(info: MethodInfo, req: unknown, o: NatsCallOptions | undefined, queued: boolean): AsyncGenerator<unknown> {
     const { call, subject, h, finish } = this.begin(info, o, queued);
     const window = this.o.streamWindow ?? DEFAULT_WINDOW;
@@ -258,6 +276,7 @@ class NatsClientCore {
     let resumes = 0;
     /** Liveness clock: when the server was last heard from; undefined = not running yet (a queued job may wait). */
     let heardAt: number | undefined;
+    const maxSilenceMs = Math.max(silenceMs, this.o.maxSilenceMs ?? DEFAULT_MAX_SILENCE_MS);
     let busDown = false;
     const offBus = this.bus.onDown(() => {
       busDown = true;
@@ -329,6 +348,13 @@ class NatsClientCore {
           if (heartbeatMs > 0 && heardAt !== undefined) {
             const quietFor = Date.now() - heardAt;
             if (quietFor >= silenceMs) {
+              // Two heartbeats missed. A process killed with -9 loses its connection and with it the
+              // control-subject subscription, so a probe there gets "no responders" from NATS at once;
+              // a live process whose event loop is starved (a loaded node) still holds it: keep waiting,
+              // up to `maxSilenceMs` in all.
+              const verdict = quietFor >= maxSilenceMs ? 'gone' : await this.probe(control, heartbeatMs);
+              if (verdict === 'alive') heardAt = Date.now();
+              if (verdict !== 'gone') continue;
               if (resumes >= maxResumes) throw lost();
               // Abandon the silent attempt (cancel reaches it if only slow; a queued job is withdrawn) and send again.
               sendControl('cancel');

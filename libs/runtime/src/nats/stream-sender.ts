@@ -66,6 +66,11 @@ export class StreamSender {
       this.sub = s.nc.subscribe(s.control, {
         callback: (_err, m) => {
           const kind = m.headers?.get(Header.KIND);
+          if (kind === 'ping') {
+            // Liveness probe from a client that heard nothing for two heartbeats (see client.ts).
+            if (m.reply) m.respond(new Uint8Array(0));
+            return;
+          }
           if (kind === 'cancel') {
             s.controller.abort(new TesseraError(ErrorCode.CANCELLED, 'call cancelled by the client'));
           } else if (kind === 'credit') {

@@ -285,7 +285,7 @@ export class Engine {
       this.prefixCache.store(seq.req, ids, out.present);
       seq.state = 'running';
       this.batch.join(seq, { len: ids.length, layers: out.present });
-      this.emit(seq, this.sampler.sample(out.logits, seq.req.params, seq.penalties, seq.prng));
+      this.emit(seq, this.sampler.sample(out.logits, seq.req.params, seq.penalties, seq.prng, seq.req.constraint));
     } catch (err) {
       this.finish(seq, 'error', { error: TesseraError.from(err) });
     }
@@ -311,7 +311,7 @@ export class Engine {
     members.forEach((seq, r) => {
       if (seq.state !== 'running') return;
       seq.kvLen += 1;
-      this.emit(seq, this.sampler.sample(out.logits.subarray(r * V, (r + 1) * V), seq.req.params, seq.penalties, seq.prng));
+      this.emit(seq, this.sampler.sample(out.logits.subarray(r * V, (r + 1) * V), seq.req.params, seq.penalties, seq.prng, seq.req.constraint));
     });
     // Finished rows release their KV now, not at the next step.
     this.batch.flush();

@@ -6,7 +6,7 @@
  * top-k uses a bounded heap, top-p first tries candidates above a probability floor and widens it.
  */
 import type { Prng } from './prng.js';
-import type { SamplingParams, TokenLogprob } from './types.js';
+import type { LogitsConstraint, SamplingParams, TokenLogprob } from './types.js';
 
 export interface PenaltyState {
   /** Distinct prompt tokens (repetition penalty looks at prompt + output). */
@@ -29,11 +29,33 @@ export class Sampler {
     this.weights = new Float64Array(vocabSize);
   }
 
-  sample(logits: Float32Array, params: SamplingParams, penalties: PenaltyState, prng: Prng): SampleResult {
-    const x = this.applyPenalties(logits, params, penalties);
-    const tokenId = params.temperature === 0 || params.topK === 1 ? argmax(x) : this.draw(x, params, prng);
+  sample(logits: Float32Array, params: SamplingParams, penalties: PenaltyState, prng: Prng, constraint?: LogitsConstraint): SampleResult {
+    let x = this.applyPenalties(logits, params, penalties);
+    const greedy = params.temperature === 0 || params.topK === 1;
+    let tokenId = -1;
+    if (constraint) {
+      // Check the unconstrained pick first and mask only when it is forbidden. Exact for greedy (the
+      // masked argmax is the best allowed token) and for plain temperature sampling (a rejected draw
+      // redrawn from the masked distribution yields p(t)/P(allowed), the masked distribution); with
+      // top-k/top-p/min-p the cut depends on the mask, so those mask first.
+      if (greedy || (params.topP >= 1 && params.topK === 0 && params.minP === 0)) {
+        tokenId = greedy ? argmax(x) : this.draw(x, params, prng);
+        if (!constraint.allows(tokenId)) tokenId = -1;
+      }
+      if (tokenId < 0) {
+        if (x === logits) x = this.copy(logits);
+        constraint.mask(x);
+        tokenId = greedy ? argmax(x) : this.draw(x, params, prng);
+      }
+      constraint.advance(tokenId);
+    } else tokenId = greedy ? argmax(x) : this.draw(x, params, prng);
     if (params.logprobs) return { tokenId, logprob: topLogprobs(x, tokenId, params.topLogprobs, params.temperature === 0 ? 1 : 1 / params.temperature) };
     return { tokenId };
+  }
+
+  private copy(logits: Float32Array): Float32Array {
+    this.scratch.set(logits);
+    return this.scratch;
   }
 
   private applyPenalties(logits: Float32Array, p: SamplingParams, s: PenaltyState): Float32Array {

@@ -40,6 +40,19 @@ export interface VisualInput {
   embeddings: Float32Array;
 }
 
+/**
+ * Optional per-sequence restriction of the next token (structured output). The grammar lives outside
+ * the engine (libs/structured); the sampler only asks it questions. Stateful: one per sequence.
+ */
+export interface LogitsConstraint {
+  /** May the sequence continue with this token? (cheap: one token's bytes) */
+  allows(tokenId: number): boolean;
+  /** Sets every forbidden token's logit to -Infinity, in place. */
+  mask(logits: Float32Array): void;
+  /** Commits the sampled token. */
+  advance(tokenId: number): void;
+}
+
 export interface EngineRequest {
   requestId: string;
   tenant: string;
@@ -50,6 +63,8 @@ export interface EngineRequest {
   deadlineMs?: number;
   /** Reuse a cached KV prefix (when the engine has prefix caching on). */
   cacheSalt?: string;
+  /** Structured output: restricts every sampled token (see LogitsConstraint). */
+  constraint?: LogitsConstraint;
 }
 
 export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';

@@ -21,9 +21,15 @@ export function adminRoutes(deps: AdminRouteDeps): Route[] {
     async (req: IncomingMessage, res: ServerResponse, url: URL) => {
       const m = ERASE.exec(url.pathname);
       if (!m) return false;
-      if (req.method !== 'DELETE') throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'use DELETE to erase a tenant', { field: 'method' });
+      // Who may ask comes first: a non-admin learns nothing about the route (403), not its method rules.
       deps.keys.authenticateAdmin(req.headers.authorization);
-      const tenant = decodeURIComponent(m[1]!);
+      if (req.method !== 'DELETE') throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'use DELETE to erase a tenant', { field: 'method' });
+      let tenant: string;
+      try {
+        tenant = decodeURIComponent(m[1]!);
+      } catch {
+        throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `tenant in the path is not valid percent-encoding: ${m[1]}`, { field: 'tenant' });
+      }
       if (url.searchParams.get('confirm') !== tenant) {
         throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'erasure needs ?confirm=<tenant> equal to the tenant in the path', { field: 'confirm' });
       }

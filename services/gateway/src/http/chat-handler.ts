@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ChatEvent, ChatService, ChatUsage, ChatSource, FinishReason, TokenLogprob } from '../chat-events.js';
 import { validateChatRequest } from '../openai/validate-chat.js';
+import type { ModelFeatures } from '../openai/response-format.js';
 import { limitsForTenant, type ChatLimits } from '../openai/limits.js';
 import type { ApiKeyStore, Tenant } from '../tenancy/api-keys.js';
 import type { QuotaLedger, RateLimitStatus } from '../tenancy/quota-ledger.js';
@@ -20,6 +21,8 @@ export interface ChatHandlerDeps {
   maxBodyBytes: number;
   requestTimeoutMs: number;
   metrics: HttpMetrics;
+  /** What the served model family supports (tool calls); default: MiniCPM-V 2.6. */
+  features?: ModelFeatures;
 }
 
 /** `POST /v1/chat/completions`: auth → body → validation → quota → orchestrate → JSON or SSE. */
@@ -44,7 +47,7 @@ export async function handleChatCompletion(req: IncomingMessage, res: ServerResp
     tenant = deps.keys.authenticate(req.headers.authorization);
     const body = await readJsonBody(req, deps.maxBodyBytes);
     const limits = limitsForTenant(deps.limits, tenant.quota);
-    const valid = validateChatRequest(body, limits, deps.models());
+    const valid = validateChatRequest(body, limits, deps.models(), deps.features);
     const promptTokens = await deps.chat.estimatePromptTokens(valid, tenant);
     reservation = deps.quotas.admit(tenant, promptTokens + valid.sampling.maxTokens);
     setRateLimitHeaders(res, deps.quotas.rateLimitStatus(tenant));

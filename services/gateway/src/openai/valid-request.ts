@@ -1,3 +1,5 @@
+import type { ValidResponseFormat, ValidTools } from './response-format.js';
+
 /**
  * The validated form of an OpenAI chat-completions request. Everything downstream of the HTTP and
  * gRPC edges takes this type and can trust its invariants: roles are known, ranges are checked,
@@ -46,6 +48,10 @@ export interface ValidChatRequest {
   stream: boolean;
   includeUsage: boolean;
   collection?: ValidCollection;
+  /** Structured output (constrained decoding in the decoder). */
+  responseFormat?: ValidResponseFormat;
+  /** Tools, only for model families whose template supports tool calls (else refused at validation). */
+  tools?: ValidTools;
   /** MiniCPM-V slicing: at most this many slices per image (1 = overview only). */
   maxSliceNums?: number;
   /** `mm_processor_kwargs.downsample_mode` (MiniCPM-V 4.6 token mode); checked against the served family downstream. */

@@ -131,3 +131,37 @@ describe('validateChatRequest', () => {
     fails(body('https://evil.example.net/a.png'), 'messages[0].content[0].image_url.url', 'PERMISSION_DENIED', limits);
   });
 });
+
+describe('response_format, tools and tool_choice', () => {
+  const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false };
+  it('accepts json_object and a supported json_schema (passed on as JSON text)', () => {
+    expect(validateChatRequest({ ...ok, response_format: { type: 'json_object' } }, DEFAULT_CHAT_LIMITS, MODELS).responseFormat).toEqual({ kind: 'json_object' });
+    const v = validateChatRequest({ ...ok, response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } } }, DEFAULT_CHAT_LIMITS, MODELS);
+    expect(v.responseFormat).toEqual({ kind: 'json_schema', name: 'answer', schemaJson: JSON.stringify(schema), strict: true });
+    expect(validateChatRequest({ ...ok, response_format: { type: 'text' } }, DEFAULT_CHAT_LIMITS, MODELS).responseFormat).toBeUndefined();
+  });
+
+  const tool = (parameters: unknown) => ({ type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters } });
+  const cases: Array<[string, unknown, string]> = [
+    ['an unsupported schema keyword (named)', { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { age: { type: 'integer', minimum: 0 } } } } } }, 'response_format.json_schema.schema.properties.age.minimum'],
+    ['pattern', { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a' } } } }, 'response_format.json_schema.schema.pattern'],
+    ['an unknown response_format type', { response_format: { type: 'yaml' } }, 'response_format.type'],
+    ['json_schema without a name', { response_format: { type: 'json_schema', json_schema: { schema } } }, 'response_format.json_schema.name'],
+    ['a tool with an invalid parameter schema', { tools: [tool({ type: 'object', properties: { city: { type: 'text' } } })] }, 'tools[0].function.parameters.properties.city.type'],
+    ['a tool whose parameters are not an object schema', { tools: [tool({ type: 'string' })] }, 'tools[0].function.parameters.type'],
+    ['a tool whose parameters are not a schema at all', { tools: [tool([1, 2])] }, 'tools[0].function.parameters'],
+    ['a tool without a name', { tools: [{ type: 'function', function: { parameters: { type: 'object' } } }] }, 'tools[0].function.name'],
+    ['tool_choice naming an unknown tool', { tools: [tool({ type: 'object' })], tool_choice: { type: 'function', function: { name: 'nope' } } }, 'tool_choice.function.name'],
+    ['valid tools on a model without tool calls', { tools: [tool({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] })] }, 'tools'],
+  ];
+  it.each(cases)('rejects %s', (_name, extra, field) => {
+    const e = fails({ ...ok, ...(extra as object) }, field);
+    expect(e.message.length).toBeGreaterThan(10);
+  });
+
+  it('names the model family when refusing tools, and lets tool_choice "none" through', () => {
+    const e = fails({ ...ok, tools: [tool({ type: 'object' })] }, 'tools');
+    expect(e.message).toMatch(/MiniCPM-V 2\.6.*tool calls/);
+    expect(validateChatRequest({ ...ok, tools: [tool({ type: 'object' })], tool_choice: 'none' }, DEFAULT_CHAT_LIMITS, MODELS).tools?.choice).toBe('none');
+  });
+});

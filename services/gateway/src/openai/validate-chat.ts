@@ -1,5 +1,9 @@
 import { invalidArgument, TesseraError, ErrorCode } from '@tessera/runtime';
 import type { ChatLimits } from './limits.js';
+import { modelFeatures, parseResponseFormat, parseTools, type ModelFeatures } from './response-format.js';
+
+/** Until a family's template renders tools, tools are refused (never silently ignored). */
+const NO_TOOL_CALLS: ModelFeatures = modelFeatures('2.6');
 import type { ImageSource, Role, ValidChatRequest, ValidMessage, ValidPart, ValidSampling } from './valid-request.js';
 
 /**
@@ -7,7 +11,7 @@ import type { ImageSource, Role, ValidChatRequest, ValidMessage, ValidPart, Vali
  * field (as a JSON path) and the limit. Unknown extra fields are ignored, as OpenAI clients expect
  * (SDKs send fields like `metadata` or `store` that we have no use for).
  */
-export function validateChatRequest(body: unknown, limits: ChatLimits, knownModels: readonly string[]): ValidChatRequest {
+export function validateChatRequest(body: unknown, limits: ChatLimits, knownModels: readonly string[], features: ModelFeatures = NO_TOOL_CALLS): ValidChatRequest {
   const root = asObject(body, 'body');
   const model = str(root.model, 'model');
   if (!knownModels.includes(model)) {
@@ -40,11 +44,15 @@ export function validateChatRequest(body: unknown, limits: ChatLimits, knownMode
   const streamOptions = root.stream_options === undefined || root.stream_options === null ? {} : asObject(root.stream_options, 'stream_options');
   const includeUsage = optBool(streamOptions.include_usage, 'stream_options.include_usage') ?? false;
 
+  const responseFormat = parseResponseFormat(root.response_format);
+  const tools = parseTools(root.tools, root.tool_choice, features, model);
   return {
     model,
     messages,
     images,
     sampling: parseSampling(root, limits),
+    ...(responseFormat && { responseFormat }),
+    ...(tools && { tools }),
     stream,
     includeUsage,
     ...(root.collection !== undefined && root.collection !== null && { collection: parseCollection(root.collection, limits) }),

@@ -4,6 +4,7 @@ import { commonV1, decodingV1, feedbackV1, retrievalV1, SERVICES } from '@tesser
 import { busState, DEFAULT_HEARTBEAT_MS, ErrorCode, GRPC_STATUS, natsClient, TesseraError, type BusState, type CallOptions, type Logger, type ServiceClient } from '@tessera/runtime';
 import type { ChatContext, ChatEvent, ChatService, ChatSource, FinishReason } from '../chat-events.js';
 import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
+import { structuredOutputFields } from '../openai/response-format.js';
 import type { Tenant } from '../tenancy/api-keys.js';
 import { summarizeConfidence, type TokenConfidence } from './confidence.js';
 import { groundingMessage, retrievalQuery } from './grounding.js';
@@ -121,7 +122,7 @@ export class ChatOrchestrator implements ChatService {
     const confidence: TokenConfidence[] = [];
     let finalChunk: decodingV1.GenerateResponse | undefined;
     const stream = this.decoder.generate(
-      { requestId: ctx.responseId, messages, prompt: [], images: encoded.map((e) => e.embedding), sampling, modelRevision: this.model.revision },
+      { requestId: ctx.responseId, messages, prompt: [], images: encoded.map((e) => e.embedding), sampling, modelRevision: this.model.revision, ...structuredOutputFields(req) },
       call,
     );
     for await (const chunk of stream) {

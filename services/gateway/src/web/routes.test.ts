@@ -132,8 +132,8 @@ describe('POST /v1/tessera/slice-plan', () => {
     expect(big.body.error.message).toContain('limit of 200000 bytes');
 
     const pixels = await post('/v1/tessera/slice-plan', { width: 4000, height: 4000 });
-    expect(pixels.status).toBe(429);
-    expect(pixels.body.error).toMatchObject({ param: 'image', code: 'resource_exhausted' });
+    expect(pixels.status).toBe(400); // like chat: the request's problem, not a retryable quota
+    expect(pixels.body.error).toMatchObject({ param: 'image', code: 'invalid_argument' });
 
     const zero = await post('/v1/tessera/slice-plan', { width: 0, height: 10 });
     expect(zero.status).toBe(400);

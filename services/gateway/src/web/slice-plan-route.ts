@@ -50,7 +50,8 @@ export function slicePlanRoute(deps: SlicePlanRouteDeps): Route {
       width = side(b.width, 'width');
       height = side(b.height, 'height');
       if (width * height > deps.limits.maxPixels) {
-        throw new TesseraError(ErrorCode.RESOURCE_EXHAUSTED, `image is ${width}×${height} = ${width * height} pixels, over the limit of ${deps.limits.maxPixels}`, { field: 'image', limit: `pixels <= ${deps.limits.maxPixels}` });
+        // Like chat: an image over a size limit is the request's problem (400), never a retryable quota.
+        throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `image is ${width}×${height} = ${width * height} pixels, over the limit of ${deps.limits.maxPixels}`, { field: 'image', limit: `pixels <= ${deps.limits.maxPixels}` });
       }
       if (b.max_slice_nums !== undefined && b.max_slice_nums !== null) maxSliceNums = b.max_slice_nums as number;
       if (b.downsample_mode !== undefined && b.downsample_mode !== null) {
@@ -59,7 +60,13 @@ export function slicePlanRoute(deps: SlicePlanRouteDeps): Route {
       }
     } else if (/^image\//.test(type) || type.startsWith('application/octet-stream') || type === '') {
       const bytes = await readBytes(req, deps.limits.maxBytes);
-      const header = await readImageHeader(bytes, deps.limits);
+      let header;
+      try {
+        header = await readImageHeader(bytes, deps.limits);
+      } catch (err) {
+        const e = TesseraError.from(err);
+        throw new TesseraError(ErrorCode.INVALID_ARGUMENT, e.message, { ...e.details, field: 'image' }, { cause: err });
+      }
       ({ width, height, format } = header);
       maxSliceNums = intParam(url, 'max_slice_nums', 1, deps.limits.maxSliceNums);
     } else {

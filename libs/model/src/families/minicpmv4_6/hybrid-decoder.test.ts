@@ -75,7 +75,7 @@ describe('hybrid decoder graph vs float64 reference', () => {
     const st = ref.emptyState();
     const hidden = ref.forward(ref.embed(prompt), prompt.length, st);
     expect(maxAbsDiff(logits, ref.logits(hidden, prompt.length - 1))).toBeLessThanOrEqual(TOL);
-    expect(present.length).toBe(prompt.length);
+    expect(present.lengths).toEqual([prompt.length]);
     const t = ref.cfg;
     let checked = 0;
     present.layers.forEach((l, i) => {
@@ -88,7 +88,7 @@ describe('hybrid decoder graph vs float64 reference', () => {
         for (let k = 0; k < K1; k++) for (let c = 0; c < C; c++) asGraph[c * K1 + k] = rows[k * C + c];
         expect(maxAbsDiff(l.conv, asGraph)).toBeLessThanOrEqual(TOL);
       } else {
-        // graph [1, kv, T, hd]; reference one [kv·hd] row per position
+        // graph [kv, B = 1, capacity = T, hd]; reference one [kv·hd] row per position
         const keys = st.keys.get(i)!;
         const hd = t.headDim;
         const flat = new Float64Array(l.key.length);
@@ -140,25 +140,21 @@ describe('hybrid decoder graph vs float64 reference', () => {
     expect(maxAbsDiff(r.logits, ref.logits(hidden, long.length - 1))).toBeLessThanOrEqual(TOL);
   });
 
-  it('a left-padded batch of two fresh sequences: prefill and a decode step match each alone', async () => {
+  it('a ragged batch (right-padded rows, then per-row past lengths): prefill and a decode step match each alone', async () => {
     const a = prompt.slice(0, 12);
     const b = prompt.slice(3, 8);
     const T = a.length;
-    const pad = T - b.length;
-    const ids = [...a, ...Array(pad).fill(248044), ...b];
-    const mask = [...Array(T).fill(1), ...Array(pad).fill(0), ...Array(b.length).fill(1)];
-    const pos = [...a.map((_, i) => i), ...Array(pad).fill(0), ...b.map((_, i) => i)];
+    const ids = [...a, ...b, ...Array(T - b.length).fill(248044)];
     const e = await model.embed.run(ids, [2, T]);
-    const out = await model.decoder.run({ inputsEmbeds: e, batch: 2, seq: T, attentionMask: mask, positionIds: pos });
+    const out = await model.decoder.run({ inputsEmbeds: e, batch: 2, seq: T, queryLengths: [a.length, b.length] });
+    expect(out.present.lengths).toEqual([a.length, b.length]);
     const V = model.decoder.vocabSize;
-    const ra = refLogitsAll(a);
-    const rb = refLogitsAll(b);
-    expect(maxAbsDiff(out.logits.subarray(0, V), ra[a.length - 1])).toBeLessThanOrEqual(TOL);
-    expect(maxAbsDiff(out.logits.subarray(V), rb[b.length - 1])).toBeLessThanOrEqual(TOL);
+    expect(maxAbsDiff(out.logits.subarray(0, V), refLogitsAll(a)[a.length - 1])).toBeLessThanOrEqual(TOL);
+    expect(maxAbsDiff(out.logits.subarray(V), refLogitsAll(b)[b.length - 1])).toBeLessThanOrEqual(TOL);
     const nA = argmaxRow(out.logits, 0, V);
     const nB = argmaxRow(out.logits, 1, V);
     const e2 = await model.embed.run([nA, nB], [2, 1]);
-    const step = await model.decoder.run({ inputsEmbeds: e2, batch: 2, seq: 1, attentionMask: [...mask.slice(0, T), 1, ...mask.slice(T), 1], positionIds: [a.length, b.length], past: out.present });
+    const step = await model.decoder.run({ inputsEmbeds: e2, batch: 2, seq: 1, past: out.present });
     expect(maxAbsDiff(step.logits.subarray(0, V), refLogitsAll([...a, nA])[a.length])).toBeLessThanOrEqual(TOL);
     expect(maxAbsDiff(step.logits.subarray(V), refLogitsAll([...b, nB])[b.length])).toBeLessThanOrEqual(TOL);
   });

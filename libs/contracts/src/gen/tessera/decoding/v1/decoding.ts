@@ -83,6 +83,22 @@ export interface ImageEmbedding {
   useImageId: boolean;
   /** SHA-256 of the source image (tracing and feedback only). */
   imageSha256: string;
+  /**
+   * Set when the images of one plan have different token counts (MiniCPM-V 4.6, no resampler):
+   * then visual_tokens is [sum(layout.tokens_per_image), llm_hidden]. Unset = the 2.6 layout above.
+   */
+  layout?: VisualTokenLayout | undefined;
+}
+
+/**
+ * Per-image visual token counts of a model without a resampler (MiniCPM-V 4.6): a crop of H x W px
+ * gives (H/56)*(W/56) tokens in "16x" mode or (H/28)*(W/28) in "4x".
+ */
+export interface VisualTokenLayout {
+  /** Tokens per image in model order: [0] = overview, then slices row-major. */
+  tokensPerImage: number[];
+  /** The token mode the tokens were made with ("16x" | "4x"). Informational. */
+  downsampleMode: string;
 }
 
 /**
@@ -106,6 +122,61 @@ export interface GenerateRequest {
     | undefined;
   /** Expected model revision; empty = whatever is loaded. Mismatch -> FAILED_PRECONDITION. */
   modelRevision: string;
+  /**
+   * Structured output (added for issue 17): unset = free text. With it, every sampled token is masked
+   * to those that keep the output a prefix of a JSON document the format accepts (constrained
+   * decoding); end-of-sequence is allowed only once the document is complete. Output is compact JSON.
+   * Status: INVALID_ARGUMENT (field response_format.json_schema.schema.<path>) for a schema keyword
+   * the decoder does not support, naming the keyword; see libs/structured for the subset.
+   */
+  responseFormat?:
+    | ResponseFormat
+    | undefined;
+  /**
+   * Tool definitions (OpenAI `tools`), rendered by the chat template of families that support tool
+   * calls. A family without tool calls (MiniCPM-V 2.6) -> INVALID_ARGUMENT (field tools). Limit: 64.
+   */
+  tools: Tool[];
+  /** OpenAI `tool_choice`: "" or "auto", "none", "required", or the name of one tool. */
+  toolChoice: string;
+}
+
+/** How the output must be shaped (OpenAI `response_format`). */
+export interface ResponseFormat {
+  format?:
+    | //
+    /** Any JSON object (`{"type": "json_object"}`). */
+    { $case: "jsonObject"; jsonObject: JsonObjectFormat }
+    | //
+    /** A JSON document valid against a JSON Schema (`{"type": "json_schema", "json_schema": {...}}`). */
+    { $case: "jsonSchema"; jsonSchema: JsonSchemaFormat }
+    | undefined;
+}
+
+/** Marker for response_format json_object. */
+export interface JsonObjectFormat {
+}
+
+/** response_format json_schema. */
+export interface JsonSchemaFormat {
+  /** The schema's name (OpenAI requires one; informational here). Limit: 64 characters. */
+  name: string;
+  /**
+   * The JSON Schema as JSON text (not a Struct: integers and key order survive unchanged).
+   * Limit: 64 KiB [gateway config].
+   */
+  schemaJson: string;
+  /** OpenAI's `strict` flag. Constrained decoding always enforces the schema; kept for fidelity. */
+  strict: boolean;
+}
+
+/** A function the model may call. */
+export interface Tool {
+  /** [a-zA-Z0-9_-]{1,64}. */
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments, as JSON text; empty = no arguments. */
+  parametersJson: string;
 }
 
 /** One chunk of a Generate stream. */
@@ -438,7 +509,7 @@ export const Message: MessageFns<Message> = {
 };
 
 function createBaseImageEmbedding(): ImageEmbedding {
-  return { visualTokens: undefined, gridCols: 0, gridRows: 0, useImageId: false, imageSha256: "" };
+  return { visualTokens: undefined, gridCols: 0, gridRows: 0, useImageId: false, imageSha256: "", layout: undefined };
 }
 
 export const ImageEmbedding: MessageFns<ImageEmbedding> = {
@@ -457,6 +528,9 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
     }
     if (message.imageSha256 !== "") {
       writer.uint32(42).string(message.imageSha256);
+    }
+    if (message.layout !== undefined) {
+      VisualTokenLayout.encode(message.layout, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -514,6 +588,14 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
             message.imageSha256 = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.layout = VisualTokenLayout.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -553,6 +635,7 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
         : isSet(object.image_sha256)
         ? globalThis.String(object.image_sha256)
         : "",
+      layout: isSet(object.layout) ? VisualTokenLayout.fromJSON(object.layout) : undefined,
     };
   },
 
@@ -573,6 +656,9 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
     if (message.imageSha256 !== "") {
       obj.imageSha256 = message.imageSha256;
     }
+    if (message.layout !== undefined) {
+      obj.layout = VisualTokenLayout.toJSON(message.layout);
+    }
     return obj;
   },
 
@@ -588,12 +674,132 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
     message.gridRows = object.gridRows ?? 0;
     message.useImageId = object.useImageId ?? false;
     message.imageSha256 = object.imageSha256 ?? "";
+    message.layout = (object.layout !== undefined && object.layout !== null)
+      ? VisualTokenLayout.fromPartial(object.layout)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseVisualTokenLayout(): VisualTokenLayout {
+  return { tokensPerImage: [], downsampleMode: "" };
+}
+
+export const VisualTokenLayout: MessageFns<VisualTokenLayout> = {
+  encode(message: VisualTokenLayout, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokensPerImage.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.tokensPerImage) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.downsampleMode !== "") {
+      writer.uint32(18).string(message.downsampleMode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VisualTokenLayout {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVisualTokenLayout();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.tokensPerImage.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.tokensPerImage.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.downsampleMode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VisualTokenLayout {
+    return {
+      tokensPerImage: globalThis.Array.isArray(object?.tokensPerImage)
+        ? object.tokensPerImage.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.tokens_per_image)
+        ? object.tokens_per_image.map((e: any) => globalThis.Number(e))
+        : [],
+      downsampleMode: isSet(object.downsampleMode)
+        ? globalThis.String(object.downsampleMode)
+        : isSet(object.downsample_mode)
+        ? globalThis.String(object.downsample_mode)
+        : "",
+    };
+  },
+
+  toJSON(message: VisualTokenLayout): unknown {
+    const obj: any = {};
+    if (message.tokensPerImage?.length) {
+      obj.tokensPerImage = message.tokensPerImage.map((e) => Math.round(e));
+    }
+    if (message.downsampleMode !== "") {
+      obj.downsampleMode = message.downsampleMode;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VisualTokenLayout>): VisualTokenLayout {
+    return VisualTokenLayout.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VisualTokenLayout>): VisualTokenLayout {
+    const message = createBaseVisualTokenLayout();
+    message.tokensPerImage = object.tokensPerImage?.map((e) => e) || [];
+    message.downsampleMode = object.downsampleMode ?? "";
     return message;
   },
 };
 
 function createBaseGenerateRequest(): GenerateRequest {
-  return { requestId: "", messages: [], prompt: [], images: [], sampling: undefined, modelRevision: "" };
+  return {
+    requestId: "",
+    messages: [],
+    prompt: [],
+    images: [],
+    sampling: undefined,
+    modelRevision: "",
+    responseFormat: undefined,
+    tools: [],
+    toolChoice: "",
+  };
 }
 
 export const GenerateRequest: MessageFns<GenerateRequest> = {
@@ -615,6 +821,15 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.modelRevision !== "") {
       writer.uint32(50).string(message.modelRevision);
+    }
+    if (message.responseFormat !== undefined) {
+      ResponseFormat.encode(message.responseFormat, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.tools) {
+      Tool.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.toolChoice !== "") {
+      writer.uint32(74).string(message.toolChoice);
     }
     return writer;
   },
@@ -680,6 +895,30 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.modelRevision = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.responseFormat = ResponseFormat.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.tools.push(Tool.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.toolChoice = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -708,6 +947,17 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         : isSet(object.model_revision)
         ? globalThis.String(object.model_revision)
         : "",
+      responseFormat: isSet(object.responseFormat)
+        ? ResponseFormat.fromJSON(object.responseFormat)
+        : isSet(object.response_format)
+        ? ResponseFormat.fromJSON(object.response_format)
+        : undefined,
+      tools: globalThis.Array.isArray(object?.tools) ? object.tools.map((e: any) => Tool.fromJSON(e)) : [],
+      toolChoice: isSet(object.toolChoice)
+        ? globalThis.String(object.toolChoice)
+        : isSet(object.tool_choice)
+        ? globalThis.String(object.tool_choice)
+        : "",
     };
   },
 
@@ -731,6 +981,15 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.modelRevision !== "") {
       obj.modelRevision = message.modelRevision;
     }
+    if (message.responseFormat !== undefined) {
+      obj.responseFormat = ResponseFormat.toJSON(message.responseFormat);
+    }
+    if (message.tools?.length) {
+      obj.tools = message.tools.map((e) => Tool.toJSON(e));
+    }
+    if (message.toolChoice !== "") {
+      obj.toolChoice = message.toolChoice;
+    }
     return obj;
   },
 
@@ -747,6 +1006,378 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
       ? SamplingParams.fromPartial(object.sampling)
       : undefined;
     message.modelRevision = object.modelRevision ?? "";
+    message.responseFormat = (object.responseFormat !== undefined && object.responseFormat !== null)
+      ? ResponseFormat.fromPartial(object.responseFormat)
+      : undefined;
+    message.tools = object.tools?.map((e) => Tool.fromPartial(e)) || [];
+    message.toolChoice = object.toolChoice ?? "";
+    return message;
+  },
+};
+
+function createBaseResponseFormat(): ResponseFormat {
+  return { format: undefined };
+}
+
+export const ResponseFormat: MessageFns<ResponseFormat> = {
+  encode(message: ResponseFormat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.format?.$case) {
+      case "jsonObject":
+        JsonObjectFormat.encode(message.format.jsonObject, writer.uint32(10).fork()).join();
+        break;
+      case "jsonSchema":
+        JsonSchemaFormat.encode(message.format.jsonSchema, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResponseFormat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResponseFormat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.format = { $case: "jsonObject", jsonObject: JsonObjectFormat.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.format = { $case: "jsonSchema", jsonSchema: JsonSchemaFormat.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResponseFormat {
+    return {
+      format: isSet(object.jsonObject)
+        ? { $case: "jsonObject", jsonObject: JsonObjectFormat.fromJSON(object.jsonObject) }
+        : isSet(object.json_object)
+        ? { $case: "jsonObject", jsonObject: JsonObjectFormat.fromJSON(object.json_object) }
+        : isSet(object.jsonSchema)
+        ? { $case: "jsonSchema", jsonSchema: JsonSchemaFormat.fromJSON(object.jsonSchema) }
+        : isSet(object.json_schema)
+        ? { $case: "jsonSchema", jsonSchema: JsonSchemaFormat.fromJSON(object.json_schema) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: ResponseFormat): unknown {
+    const obj: any = {};
+    if (message.format?.$case === "jsonObject") {
+      obj.jsonObject = JsonObjectFormat.toJSON(message.format.jsonObject);
+    } else if (message.format?.$case === "jsonSchema") {
+      obj.jsonSchema = JsonSchemaFormat.toJSON(message.format.jsonSchema);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResponseFormat>): ResponseFormat {
+    return ResponseFormat.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResponseFormat>): ResponseFormat {
+    const message = createBaseResponseFormat();
+    switch (object.format?.$case) {
+      case "jsonObject": {
+        if (object.format?.jsonObject !== undefined && object.format?.jsonObject !== null) {
+          message.format = { $case: "jsonObject", jsonObject: JsonObjectFormat.fromPartial(object.format.jsonObject) };
+        }
+        break;
+      }
+      case "jsonSchema": {
+        if (object.format?.jsonSchema !== undefined && object.format?.jsonSchema !== null) {
+          message.format = { $case: "jsonSchema", jsonSchema: JsonSchemaFormat.fromPartial(object.format.jsonSchema) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseJsonObjectFormat(): JsonObjectFormat {
+  return {};
+}
+
+export const JsonObjectFormat: MessageFns<JsonObjectFormat> = {
+  encode(_: JsonObjectFormat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JsonObjectFormat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJsonObjectFormat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): JsonObjectFormat {
+    return {};
+  },
+
+  toJSON(_: JsonObjectFormat): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<JsonObjectFormat>): JsonObjectFormat {
+    return JsonObjectFormat.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<JsonObjectFormat>): JsonObjectFormat {
+    const message = createBaseJsonObjectFormat();
+    return message;
+  },
+};
+
+function createBaseJsonSchemaFormat(): JsonSchemaFormat {
+  return { name: "", schemaJson: "", strict: false };
+}
+
+export const JsonSchemaFormat: MessageFns<JsonSchemaFormat> = {
+  encode(message: JsonSchemaFormat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.schemaJson !== "") {
+      writer.uint32(18).string(message.schemaJson);
+    }
+    if (message.strict !== false) {
+      writer.uint32(24).bool(message.strict);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JsonSchemaFormat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJsonSchemaFormat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.schemaJson = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.strict = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JsonSchemaFormat {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      schemaJson: isSet(object.schemaJson)
+        ? globalThis.String(object.schemaJson)
+        : isSet(object.schema_json)
+        ? globalThis.String(object.schema_json)
+        : "",
+      strict: isSet(object.strict) ? globalThis.Boolean(object.strict) : false,
+    };
+  },
+
+  toJSON(message: JsonSchemaFormat): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.schemaJson !== "") {
+      obj.schemaJson = message.schemaJson;
+    }
+    if (message.strict !== false) {
+      obj.strict = message.strict;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JsonSchemaFormat>): JsonSchemaFormat {
+    return JsonSchemaFormat.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JsonSchemaFormat>): JsonSchemaFormat {
+    const message = createBaseJsonSchemaFormat();
+    message.name = object.name ?? "";
+    message.schemaJson = object.schemaJson ?? "";
+    message.strict = object.strict ?? false;
+    return message;
+  },
+};
+
+function createBaseTool(): Tool {
+  return { name: "", description: "", parametersJson: "" };
+}
+
+export const Tool: MessageFns<Tool> = {
+  encode(message: Tool, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(18).string(message.description);
+    }
+    if (message.parametersJson !== "") {
+      writer.uint32(26).string(message.parametersJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Tool {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTool();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.parametersJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Tool {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      parametersJson: isSet(object.parametersJson)
+        ? globalThis.String(object.parametersJson)
+        : isSet(object.parameters_json)
+        ? globalThis.String(object.parameters_json)
+        : "",
+    };
+  },
+
+  toJSON(message: Tool): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.parametersJson !== "") {
+      obj.parametersJson = message.parametersJson;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Tool>): Tool {
+    return Tool.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Tool>): Tool {
+    const message = createBaseTool();
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    message.parametersJson = object.parametersJson ?? "";
     return message;
   },
 };

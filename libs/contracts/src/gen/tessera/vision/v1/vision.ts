@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { ObjectRef, PatchFeatures, StageTimings } from "../../common/v1/common.js";
+import { ObjectRef, PatchFeatures, StageTimings, Tensor } from "../../common/v1/common.js";
 
 export const protobufPackage = "tessera.vision.v1";
 
@@ -69,7 +69,16 @@ export interface SliceOptions {
    * [model config, true for 2.6] Prefix each image with <image_id>k</image_id> in the prompt.
    * Does not change the features; reported back so the decoder lays out the prompt the same way.
    */
-  useImageId?: boolean | undefined;
+  useImageId?:
+    | boolean
+    | undefined;
+  /**
+   * [model config, "16x" for MiniCPM-V 4.6] Visual token mode of a model without a resampler
+   * (transformers' and vLLM's `downsample_mode`): "16x" = (H/56)*(W/56) tokens per crop, "4x" =
+   * (H/28)*(W/28). A mode the loaded model does not have -> INVALID_ARGUMENT naming downsample_mode.
+   * Unset for MiniCPM-V 2.6 (64 resampler queries per crop).
+   */
+  downsampleMode?: string | undefined;
 }
 
 /** Width x height in pixels. */
@@ -117,7 +126,14 @@ export interface SlicePlan {
   /** Visual tokens per slice (the resampler's query count, 64 for MiniCPM-V 2.6). */
   queryNum: number;
   /** Effective options after defaults. */
-  options?: SliceOptions | undefined;
+  options?:
+    | SliceOptions
+    | undefined;
+  /**
+   * Visual tokens of each image in model order ([0] = overview, then slices row-major) when they
+   * differ per image (MiniCPM-V 4.6: set by crop size and downsample_mode); empty = query_num each.
+   */
+  tokensPerImage: number[];
 }
 
 /** Request for SlicerService.SliceAndEncode. */
@@ -131,6 +147,15 @@ export interface SliceAndEncodeRequest {
    * FAILED_PRECONDITION so a rollout never mixes encoders and decoders of different revisions.
    */
   modelRevision: string;
+  /**
+   * For a model without a resampler (MiniCPM-V 4.6), whose vision stage already ends at the LLM
+   * width: write the visual tokens into the encoder cache under (model revision, caller's tenant,
+   * image sha256, the effective max_slice_nums / scale_resolution / downsample_mode) and answer with
+   * `visual_tokens` as a reference to the cached object (the producer writes where the decoder reads,
+   * as ResampleRequest.cache does for 2.6). Requires image.sha256. A model with a resampler ->
+   * FAILED_PRECONDITION (its tokens come from ResamplerService).
+   */
+  cacheVisualTokens?: boolean | undefined;
 }
 
 /** Response of SlicerService.SliceAndEncode. */
@@ -141,6 +166,8 @@ export interface SliceAndEncodeResponse {
   /**
    * Patch features per slice in model order: [0] = overview, then the grid slices row-major.
    * Length 1 + grid_cols * grid_rows. Large tensors come back as ObjectRefs (claim check).
+   * For a model without a resampler (MiniCPM-V 4.6) these are already the visual tokens:
+   * features [tokens, llm_hidden], patch_rows/patch_cols = the merged token grid (rows*cols = tokens).
    */
   slices: PatchFeatures[];
   /** Revision of the vision encoder that produced the features. */
@@ -148,7 +175,18 @@ export interface SliceAndEncodeResponse {
   /** SHA-256 of the encoded image (echoed or computed). */
   imageSha256: string;
   /** image_preprocess_ms, vision_encode_ms, queue_ms, total_ms. */
-  timings?: StageTimings | undefined;
+  timings?:
+    | StageTimings
+    | undefined;
+  /**
+   * With request.cache_visual_tokens: [sum(plan.tokens_per_image), llm_hidden], a reference to the
+   * encoder-cache object (readable by the caller's tenant only); `slices` then carry only their grids.
+   */
+  visualTokens?:
+    | Tensor
+    | undefined;
+  /** True when visual_tokens was written into the encoder cache. */
+  cached?: boolean | undefined;
 }
 
 /** Request for SlicerService.PlanSlices. */
@@ -281,7 +319,7 @@ export const ImageInput: MessageFns<ImageInput> = {
 };
 
 function createBaseSliceOptions(): SliceOptions {
-  return { maxSliceNums: undefined, scaleResolution: undefined, useImageId: undefined };
+  return { maxSliceNums: undefined, scaleResolution: undefined, useImageId: undefined, downsampleMode: undefined };
 }
 
 export const SliceOptions: MessageFns<SliceOptions> = {
@@ -294,6 +332,9 @@ export const SliceOptions: MessageFns<SliceOptions> = {
     }
     if (message.useImageId !== undefined) {
       writer.uint32(24).bool(message.useImageId);
+    }
+    if (message.downsampleMode !== undefined) {
+      writer.uint32(34).string(message.downsampleMode);
     }
     return writer;
   },
@@ -335,6 +376,14 @@ export const SliceOptions: MessageFns<SliceOptions> = {
             message.useImageId = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.downsampleMode = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -364,6 +413,11 @@ export const SliceOptions: MessageFns<SliceOptions> = {
         : isSet(object.use_image_id)
         ? globalThis.Boolean(object.use_image_id)
         : undefined,
+      downsampleMode: isSet(object.downsampleMode)
+        ? globalThis.String(object.downsampleMode)
+        : isSet(object.downsample_mode)
+        ? globalThis.String(object.downsample_mode)
+        : undefined,
     };
   },
 
@@ -378,6 +432,9 @@ export const SliceOptions: MessageFns<SliceOptions> = {
     if (message.useImageId !== undefined) {
       obj.useImageId = message.useImageId;
     }
+    if (message.downsampleMode !== undefined) {
+      obj.downsampleMode = message.downsampleMode;
+    }
     return obj;
   },
 
@@ -389,6 +446,7 @@ export const SliceOptions: MessageFns<SliceOptions> = {
     message.maxSliceNums = object.maxSliceNums ?? undefined;
     message.scaleResolution = object.scaleResolution ?? undefined;
     message.useImageId = object.useImageId ?? undefined;
+    message.downsampleMode = object.downsampleMode ?? undefined;
     return message;
   },
 };
@@ -606,6 +664,7 @@ function createBaseSlicePlan(): SlicePlan {
     visualTokenCount: 0,
     queryNum: 0,
     options: undefined,
+    tokensPerImage: [],
   };
 }
 
@@ -637,6 +696,13 @@ export const SlicePlan: MessageFns<SlicePlan> = {
     }
     if (message.options !== undefined) {
       SliceOptions.encode(message.options, writer.uint32(74).fork()).join();
+    }
+    if (message.tokensPerImage.length !== 0) {
+      writer.uint32(82).fork();
+      for (const v of message.tokensPerImage) {
+        writer.int32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -726,6 +792,24 @@ export const SlicePlan: MessageFns<SlicePlan> = {
             message.options = SliceOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag === 80) {
+              message.tokensPerImage.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 82) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.tokensPerImage.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -781,6 +865,11 @@ export const SlicePlan: MessageFns<SlicePlan> = {
         ? globalThis.Number(object.query_num)
         : 0,
       options: isSet(object.options) ? SliceOptions.fromJSON(object.options) : undefined,
+      tokensPerImage: globalThis.Array.isArray(object?.tokensPerImage)
+        ? object.tokensPerImage.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.tokens_per_image)
+        ? object.tokens_per_image.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -813,6 +902,9 @@ export const SlicePlan: MessageFns<SlicePlan> = {
     if (message.options !== undefined) {
       obj.options = SliceOptions.toJSON(message.options);
     }
+    if (message.tokensPerImage?.length) {
+      obj.tokensPerImage = message.tokensPerImage.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -838,12 +930,13 @@ export const SlicePlan: MessageFns<SlicePlan> = {
     message.options = (object.options !== undefined && object.options !== null)
       ? SliceOptions.fromPartial(object.options)
       : undefined;
+    message.tokensPerImage = object.tokensPerImage?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseSliceAndEncodeRequest(): SliceAndEncodeRequest {
-  return { image: undefined, options: undefined, modelRevision: "" };
+  return { image: undefined, options: undefined, modelRevision: "", cacheVisualTokens: undefined };
 }
 
 export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
@@ -856,6 +949,9 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
     }
     if (message.modelRevision !== "") {
       writer.uint32(26).string(message.modelRevision);
+    }
+    if (message.cacheVisualTokens !== undefined) {
+      writer.uint32(32).bool(message.cacheVisualTokens);
     }
     return writer;
   },
@@ -897,6 +993,14 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
             message.modelRevision = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.cacheVisualTokens = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -918,6 +1022,11 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
         : isSet(object.model_revision)
         ? globalThis.String(object.model_revision)
         : "",
+      cacheVisualTokens: isSet(object.cacheVisualTokens)
+        ? globalThis.Boolean(object.cacheVisualTokens)
+        : isSet(object.cache_visual_tokens)
+        ? globalThis.Boolean(object.cache_visual_tokens)
+        : undefined,
     };
   },
 
@@ -931,6 +1040,9 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
     }
     if (message.modelRevision !== "") {
       obj.modelRevision = message.modelRevision;
+    }
+    if (message.cacheVisualTokens !== undefined) {
+      obj.cacheVisualTokens = message.cacheVisualTokens;
     }
     return obj;
   },
@@ -947,12 +1059,21 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
       ? SliceOptions.fromPartial(object.options)
       : undefined;
     message.modelRevision = object.modelRevision ?? "";
+    message.cacheVisualTokens = object.cacheVisualTokens ?? undefined;
     return message;
   },
 };
 
 function createBaseSliceAndEncodeResponse(): SliceAndEncodeResponse {
-  return { plan: undefined, slices: [], modelRevision: "", imageSha256: "", timings: undefined };
+  return {
+    plan: undefined,
+    slices: [],
+    modelRevision: "",
+    imageSha256: "",
+    timings: undefined,
+    visualTokens: undefined,
+    cached: undefined,
+  };
 }
 
 export const SliceAndEncodeResponse: MessageFns<SliceAndEncodeResponse> = {
@@ -971,6 +1092,12 @@ export const SliceAndEncodeResponse: MessageFns<SliceAndEncodeResponse> = {
     }
     if (message.timings !== undefined) {
       StageTimings.encode(message.timings, writer.uint32(42).fork()).join();
+    }
+    if (message.visualTokens !== undefined) {
+      Tensor.encode(message.visualTokens, writer.uint32(50).fork()).join();
+    }
+    if (message.cached !== undefined) {
+      writer.uint32(56).bool(message.cached);
     }
     return writer;
   },
@@ -1028,6 +1155,22 @@ export const SliceAndEncodeResponse: MessageFns<SliceAndEncodeResponse> = {
             message.timings = StageTimings.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.visualTokens = Tensor.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.cached = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1055,6 +1198,12 @@ export const SliceAndEncodeResponse: MessageFns<SliceAndEncodeResponse> = {
         ? globalThis.String(object.image_sha256)
         : "",
       timings: isSet(object.timings) ? StageTimings.fromJSON(object.timings) : undefined,
+      visualTokens: isSet(object.visualTokens)
+        ? Tensor.fromJSON(object.visualTokens)
+        : isSet(object.visual_tokens)
+        ? Tensor.fromJSON(object.visual_tokens)
+        : undefined,
+      cached: isSet(object.cached) ? globalThis.Boolean(object.cached) : undefined,
     };
   },
 
@@ -1075,6 +1224,12 @@ export const SliceAndEncodeResponse: MessageFns<SliceAndEncodeResponse> = {
     if (message.timings !== undefined) {
       obj.timings = StageTimings.toJSON(message.timings);
     }
+    if (message.visualTokens !== undefined) {
+      obj.visualTokens = Tensor.toJSON(message.visualTokens);
+    }
+    if (message.cached !== undefined) {
+      obj.cached = message.cached;
+    }
     return obj;
   },
 
@@ -1090,6 +1245,10 @@ export const SliceAndEncodeResponse: MessageFns<SliceAndEncodeResponse> = {
     message.timings = (object.timings !== undefined && object.timings !== null)
       ? StageTimings.fromPartial(object.timings)
       : undefined;
+    message.visualTokens = (object.visualTokens !== undefined && object.visualTokens !== null)
+      ? Tensor.fromPartial(object.visualTokens)
+      : undefined;
+    message.cached = object.cached ?? undefined;
     return message;
   },
 };

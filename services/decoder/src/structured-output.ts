@@ -1,0 +1,46 @@
+/**
+ * GenerateRequest.response_format / tools → the engine's per-sequence constraint. The grammar engine
+ * is @tessera/structured (schema → byte matcher → token masks over this tokenizer's vocabulary);
+ * the engine only sees the LogitsConstraint hook. Compiled schemas are cached by their JSON text
+ * (clients repeat the same schema on every call).
+ */
+import type { decodingV1 } from '@tessera/contracts';
+import { invalidArgument } from '@tessera/runtime';
+import { compileSchema, JSON_OBJECT_SCHEMA, JsonConstraint, TokenIndex, type SchemaNode, type TokenBytesSource } from '@tessera/structured';
+import type { LogitsConstraint } from './engine/types.js';
+
+const SCHEMA_CACHE_ENTRIES = 64;
+const compiled = new Map<string, SchemaNode>();
+
+export interface StructuredVocabulary {
+  tokenBytes: TokenBytesSource;
+  /** Rows of the model's logits (may exceed the tokenizer's vocabulary: padded embeddings). */
+  vocabSize: number;
+  eosTokenIds: readonly number[];
+}
+
+export function constraintFor(req: Pick<decodingV1.GenerateRequest, 'responseFormat' | 'tools' | 'toolChoice'>, vocab: StructuredVocabulary): LogitsConstraint | undefined {
+  if (req.tools.length > 0 && req.toolChoice !== 'none') {
+    // The loaded template (MiniCPM-V 2.6 ChatML) has no tool format; rendering tools as plain text
+    // would be silently ignoring them.
+    throw invalidArgument('tools', "the loaded model's chat template has no tool-call format; tools cannot be used with it");
+  }
+  const f = req.responseFormat?.format;
+  if (!f) return undefined;
+  const key = f.$case === 'jsonObject' ? '' : f.jsonSchema.schemaJson;
+  let node = compiled.get(key);
+  if (!node) {
+    let schema: unknown = JSON_OBJECT_SCHEMA;
+    if (f.$case === 'jsonSchema') {
+      try {
+        schema = JSON.parse(f.jsonSchema.schemaJson || '{}');
+      } catch {
+        throw invalidArgument('response_format.json_schema.schema_json', 'schema_json is not valid JSON');
+      }
+    }
+    node = compileSchema(schema, { field: 'response_format.json_schema.schema' });
+    if (compiled.size >= SCHEMA_CACHE_ENTRIES) compiled.delete(compiled.keys().next().value!);
+    compiled.set(key, node);
+  }
+  return new JsonConstraint(node, TokenIndex.for(vocab.tokenBytes, vocab.vocabSize), vocab.eosTokenIds);
+}
