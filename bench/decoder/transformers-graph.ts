@@ -1,8 +1,11 @@
 /**
  * Builds a transformers.js-loadable copy of a built model's text path (bench only):
- *   input_ids → Gather(embed table) → our decoder graph → Unsqueeze(logits, 1) = [B, 1, vocab]
- * with every initializer moved to `onnx/model.onnx_data` (external data), plus a `qwen2` config.
- * Nothing is recomputed: the same weights and the same decoder nodes, only re-wired at the edges.
+ *   input_ids → Gather(embed table) → our contiguous-KV decoder graph → Unsqueeze(logits, 1) = [B, 1, vocab]
+ * plus a `qwen2` config. `modelDir` must hold the HF-layout decoder (`past_key_values`/`present`;
+ * buildModel `decoderGraph: 'contiguous'`, see legacy-engine.ts). Weights that the built model keeps
+ * in `<stage>.onnx.data` are read back into the copy (inline): the re-wired graph lives in another
+ * directory, so external-data references relative to the original would not resolve (the crash
+ * this bench used to have). Nothing is recomputed: same weights, same decoder nodes.
  */
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +20,8 @@ export function buildTransformersJsModel(modelDir: string, outDir: string, opts:
   const man = readManifest(modelDir);
   const dec = onnx.ModelProto.decode(readFileSync(join(modelDir, man.stages.decoder.file)));
   const emb = onnx.ModelProto.decode(readFileSync(join(modelDir, man.stages.embed.file)));
+  inlineExternal(dec.graph, modelDir);
+  inlineExternal(emb.graph, modelDir);
   const g = dec.graph;
   const gather = emb.graph.node.find((n: any) => n.opType === 'Gather');
   const table = emb.graph.initializer.find((t: any) => t.name === gather.input[0]);
@@ -43,6 +48,24 @@ export function buildTransformersJsModel(modelDir: string, outDir: string, opts:
   writeFileSync(join(outDir, 'onnx', 'model.onnx'), onnx.ModelProto.encode(dec).finish());
   writeConfig(man, modelDir, outDir);
   return outDir;
+}
+
+/** Reads external-data initializers (location relative to `dir`) back into rawData. */
+function inlineExternal(g: any, dir: string): void {
+  const files = new Map<string, Buffer>();
+  for (const t of g.initializer) {
+    if (t.dataLocation !== 1) continue;
+    const kv = Object.fromEntries(t.externalData.map((e: any) => [e.key, e.value]));
+    let buf = files.get(kv.location);
+    if (!buf) {
+      buf = readFileSync(join(dir, kv.location));
+      files.set(kv.location, buf);
+    }
+    const off = Number(kv.offset ?? 0);
+    t.rawData = buf.subarray(off, off + Number(kv.length));
+    t.externalData = [];
+    t.dataLocation = 0;
+  }
 }
 
 function externalise(g: any, outDir: string): void {

@@ -23,14 +23,17 @@ async function decodeStep(model: Model, ctx: number, steps: number): Promise<Sta
   const H = model.config.llm.hiddenSize;
   const ids = Array.from({ length: ctx }, (_, i) => 1000 + ((i * 37) % 5000));
   const e = await model.embed.run(ids, [1, ctx]);
-  let r = await model.decoder.run({ inputsEmbeds: e, batch: 1, seq: ctx });
-  let past = r.present;
+  const bs = 16;
+  const table = Array.from({ length: Math.ceil((ctx + steps + 2) / bs) }, (_, j) => j);
+  model.decoder.allocate({ numBlocks: table.length, blockSize: bs, numStateSlots: 1 });
+  let logits = await model.decoder.step({ batch: 1, seqLen: ctx, inputsEmbeds: e, pastLengths: [0], queryLengths: [ctx], blockTables: [table], stateSlots: [0] });
+  let past = ctx;
   const one = new Float32Array(H);
   return timeIt(steps, async () => {
-    const next = argmaxRow(r.logits, 0, model.decoder.vocabSize);
+    const next = argmaxRow(logits, 0, model.decoder.vocabSize);
     one.set((await model.embed.run([next], [1, 1])).subarray(0, H));
-    r = await model.decoder.run({ inputsEmbeds: one, batch: 1, seq: 1, past });
-    past = r.present;
+    logits = await model.decoder.step({ batch: 1, seqLen: 1, inputsEmbeds: one, pastLengths: [past], queryLengths: [1], blockTables: [table], stateSlots: [0] });
+    past += 1;
   }, 1);
 }
 
@@ -108,7 +111,7 @@ async function main(): Promise<void> {
     const ids = Array.from({ length: ctx }, (_, i) => 1000 + ((i * 37) % 5000));
     const e = await model.embed.run(ids, [1, ctx]);
     const mmA = await mmProbe.measure();
-    const pf = await timeIt(ctx >= 2048 ? 1 : 2, () => model.decoder.run({ inputsEmbeds: e, batch: 1, seq: ctx }), ctx >= 2048 ? 0 : 1);
+    const pf = await timeIt(ctx >= 2048 ? 1 : 2, () => model.decoder.forwardNoCache(e, [ctx]), ctx >= 2048 ? 0 : 1);
     const mmB = await mmProbe.measure();
     const mmRef = Math.max(mmA.median, mmB.median);
     // Useful prefill FLOPs: 2·params per token in the layers, causal attention (QKᵀ and PV, half

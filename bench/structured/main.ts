@@ -42,7 +42,7 @@ const prompt = (i: number): Int32Array =>
 interface Run { msPerToken: number; tokens: number; maskCalls: number; maskMs: number }
 
 async function run(schema: unknown | undefined, round: number): Promise<Run> {
-  const engine = new Engine({ backend: m.backend, tokenBytes: m.tokenizer.tokenBytes, limits: { maxBatchSize: BATCH, prefixCacheEntries: 0 } });
+  const engine = new Engine({ backend: m.backend, tokenBytes: m.tokenizer.tokenBytes, limits: { maxBatchSize: BATCH, prefixCaching: false } });
   let maskCalls = 0;
   let maskMs = 0;
   const results = await Promise.all(

@@ -8,7 +8,7 @@ export interface GlobalOptions {
   release?: string;
   natsMonitor?: string;
   natsAccount: string;
-  output: 'table' | 'json';
+  output: 'table' | 'json' | 'yaml';
   /** Per API request, milliseconds (kubectl --request-timeout). */
   requestTimeoutMs: number;
 }
@@ -78,7 +78,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pars
     }
   }
   const output = (flags.output as string | undefined) ?? 'table';
-  if (output !== 'table' && output !== 'json') throw invalidArgument('output', `--output must be "table" or "json" (got "${output}")`);
+  if (output !== 'table' && output !== 'json' && output !== 'yaml') throw invalidArgument('output', `--output must be "table", "json" or "yaml" (got "${output}")`);
   const global: GlobalOptions = {
     kubeconfig: (flags.kubeconfig as string | undefined) ?? undefined,
     context: flags.context as string | undefined,

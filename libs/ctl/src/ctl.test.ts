@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { startNatsServer, freePort, type NatsServerHandle } from '@tessera/testing';
+import { load } from 'js-yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCtl } from './ctl.js';
 import { clusterFromRender, FakeKubeApi, gpuPoolNodes } from './fake-kube-api.js';
@@ -145,9 +146,9 @@ describe('tessera ctl status', () => {
 
 describe('tessera ctl scale / restart', () => {
   it('scale patches the Deployment scale subresource and warns that the autoscaler will override it', async () => {
-    const r = await ctl('scale', 'decoder', '3', '-o', 'json');
+    const r = await ctl('scale', 'decoder', '3', '-o', 'yaml');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ stage: 'decoder', deployment: 'r-tessera-decoder', previous: 2, replicas: 3 });
+    expect(load(r.out)).toMatchObject({ stage: 'decoder', deployment: 'r-tessera-decoder', previous: 2, replicas: 3 });
     expect(r.err).toContain('warning: decoder is autoscaled (keda 1-6): it will override this; run "tessera ctl autoscale pause decoder --replicas 3"');
     const patch = api.requests.find((q) => q.method === 'PATCH')!;
     expect(patch).toMatchObject({ path: `/apis/apps/v1/namespaces/${NS}/deployments/r-tessera-decoder/scale`, contentType: 'application/merge-patch+json', body: { spec: { replicas: 3 } } });
@@ -239,8 +240,8 @@ describe('tessera ctl: bad input and failures', () => {
     r = await ctl('scale', 'decoder', 'three');
     expect(r.code).toBe(2);
     expect(r.err).toContain('N must be a whole number 0..1000 (got "three")');
-    r = await ctl('status', '-o', 'yaml');
-    expect(r).toMatchObject({ code: 2, err: expect.stringContaining('--output must be "table" or "json" (got "yaml")') });
+    r = await ctl('status', '-o', 'xml');
+    expect(r).toMatchObject({ code: 2, err: expect.stringContaining('--output must be "table", "json" or "yaml" (got "xml")') });
     r = await ctl('status', '--context', 'nope');
     expect(r).toMatchObject({ code: 2, err: expect.stringContaining('context "nope" is not in the kubeconfig (contexts: fake, down)') });
     r = await ctl('frobnicate');

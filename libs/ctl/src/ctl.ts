@@ -1,4 +1,5 @@
 import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { dump } from 'js-yaml';
 import { parseArgs, parseDuration, parseNonNegativeInt, type ParsedArgs } from './args.js';
 import { setAutoscalePaused } from './autoscale.js';
 import { formatStatus } from './format-status.js';
@@ -34,7 +35,7 @@ flags (like kubectl):
   --nats-monitor URL     NATS monitoring endpoint for backlog, e.g. http://127.0.0.1:8222
                          (default: $TESSERA_NATS_MONITOR_URL)
   --nats-account NAME    JetStream account (default: $TESSERA_NATS_ACCOUNT, else "$G")
-  -o, --output FORMAT    table (default) or json
+  -o, --output FORMAT    table (default), json or yaml
   --request-timeout D    per API request (default 30s)
 
 exit status: 0 ok, 1 failed (cluster unreachable, forbidden, not found), 2 bad usage`;
@@ -46,7 +47,8 @@ export interface CtlIo {
 }
 
 function emit(io: CtlIo, args: ParsedArgs, json: unknown, text: string): void {
-  io.out(args.global.output === 'json' ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
+  const { output } = args.global;
+  io.out(output === 'json' ? `${JSON.stringify(json, null, 2)}\n` : output === 'yaml' ? dump(JSON.parse(JSON.stringify(json)) as unknown, { noRefs: true, lineWidth: -1 }) : `${text}\n`);
 }
 
 async function dispatch(args: ParsedArgs, io: CtlIo): Promise<number> {

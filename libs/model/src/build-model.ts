@@ -14,6 +14,7 @@ import { stages46 } from './families/minicpmv4_6/stage-graphs.js';
 import { DEFAULT_MAX_CHUNK } from './onnx/hybrid-decoder-graph.js';
 import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type AnyManifest, type Manifest, type Manifest46, type StageManifest, type StageName } from './manifest.js';
 import { buildDecoderGraph } from './onnx/decoder-graph.js';
+import { buildPagedDecoderGraph } from './onnx/paged-decoder-graph.js';
 import { buildEmbedGraph } from './onnx/embed-graph.js';
 import { GraphBuilder } from './onnx/graph-builder.js';
 import { buildResamplerGraph } from './onnx/resampler-graph.js';
@@ -38,6 +39,12 @@ export interface BuildOptions {
    * Vision, resampler and embed stay fp32 (compute-bound or a gather).
    */
   decoderWeights?: WeightFormat;
+  /**
+   * `paged` (default, what the decoder service runs) or `contiguous`: the HF-layout decoder with
+   * `past_key_values`/`present` inputs and outputs (onnx/decoder-graph.ts), kept for exports and as the
+   * previous engine's graph in bench/decoder.
+   */
+  decoderGraph?: 'paged' | 'contiguous';
 }
 
 type GraphFn = (g: GraphBuilder, cfg: MiniCPMVConfig, w: WeightSource) => void;
@@ -45,7 +52,7 @@ const GRAPHS: Array<[StageName, GraphFn, string]> = [
   ['vision', buildVisionGraph, 'vpm.'],
   ['resampler', buildResamplerGraph, 'resampler.'],
   ['embed', buildEmbedGraph, 'llm.model.embed_tokens.'],
-  ['decoder', buildDecoderGraph, 'llm.'],
+  ['decoder', buildPagedDecoderGraph, 'llm.'],
 ];
 
 /** One stage: which tensors it reads, how to build it, whether the decoder weight format applies. */
@@ -63,7 +70,7 @@ export async function buildModel(checkpointDir: string, outDir: string, opts: Bu
   const plans: StagePlan[] = GRAPHS.map(([stage, build, prefix]) => ({
     stage,
     reads: (n) => n.startsWith(prefix) && (stage !== 'decoder' || !n.startsWith('llm.model.embed_tokens.')),
-    build: (g, w) => build(g, ckpt.config, w),
+    build: (g, w) => (stage === 'decoder' && opts.decoderGraph === 'contiguous' ? buildDecoderGraph : build)(g, ckpt.config, w),
     quantizable: stage === 'decoder',
   }));
   return buildInto(ckpt, checkpointDir, outDir, opts, plans, (stages, revision) => ({

@@ -13,7 +13,7 @@ import type { Preset } from './generate/presets.js';
 import type { FamilyId } from './families/registry.js';
 
 /** Bump when the graphs change in a way that needs a rebuild. */
-export const GRAPH_VERSION = 1;
+export const GRAPH_VERSION = 2;
 /** 4.6 models get their own graph version (the hybrid decoder changes independently of 2.6). */
 export const GRAPH_VERSION_46 = 2;
 export const presetModelTag = (preset: Preset, family: FamilyId = '2.6'): string =>

@@ -15,7 +15,10 @@ export { navitPositionIds, navitBuckets, resamplerPosEmbed, packSlices, type Sli
 export { PagedIo, pagedLayoutOf, type PagedCacheLayout, type StateTensorSpec } from './onnx/paged-decoder-io.js';
 export { openModel, loadTokenizer, type Model } from './runtime/open-model.js';
 export { DEFAULT_RUNTIME_OPTIONS, type RuntimeOptions, type ExecutionProvider } from './runtime/runtime-options.js';
-export { VisionStage, ResamplerStage, EmbedStage, DecoderStage, argmaxRow, type VisionInputs, type ResamplerInputs, type DecoderInputs, type KvCache, type SliceFeatures } from './runtime/stages.js';
+export { VisionStage, ResamplerStage, EmbedStage, argmaxRow, type VisionInputs, type ResamplerInputs, type SliceFeatures } from './runtime/stages.js';
+export { PagedDecoderStage, type PagedStep, type PagedCacheSize } from './runtime/paged-decoder.js';
+export { buildDecoderGraph, decoderSignature, ropeInvFreq } from './onnx/decoder-graph.js';
+export { buildPagedDecoderGraph, pagedDecoderSignature } from './onnx/paged-decoder-graph.js';
 export { Tokenizer, type ChatMessage } from './tokenizer/tokenizer.js';
 export { REQUIRED_SPECIALS, ADDED_TOKENS_2_6, CHAT_TEMPLATE_2_6, type SpecialTokenIds } from './tokenizer/special-tokens.js';
 export { ReferenceModel } from './reference/reference-model.js';

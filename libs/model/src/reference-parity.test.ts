@@ -4,7 +4,7 @@
  * recomputation without it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { argmaxRow, ensureTinyModelPaths, openModel, readCheckpoint, type KvCache, type Model, type SlicePixels } from './index.js';
+import { argmaxRow, ensureTinyModelPaths, openModel, readCheckpoint, type Model, type SlicePixels } from './index.js';
 import { ReferenceModel } from './reference/reference-model.js';
 
 const TOL = 1e-4;
@@ -67,65 +67,76 @@ describe('embed + decoder', () => {
     expect(maxAbsDiff(e, ref.embed(promptA))).toBe(0);
   });
 
+  /** A fresh pool of 64 blocks of 4 tokens (small blocks: every test crosses block boundaries). */
+  const freshPool = (): void => model.decoder.allocate({ numBlocks: 64, blockSize: 4, numStateSlots: 4 });
+  const blocks = (first: number, n = 16): number[] => Array.from({ length: n }, (_, j) => first + j);
+
   it('prefill, then cached steps, match full reference recomputation', async () => {
+    freshPool();
     const ids = [...promptA];
     const e = await model.embed.run(ids, [1, ids.length]);
-    let { logits, present } = await model.decoder.run({ inputsEmbeds: e, batch: 1, seq: ids.length });
-    expect(present.length).toBe(ids.length);
+    let logits = await model.decoder.step({ batch: 1, seqLen: ids.length, inputsEmbeds: e, pastLengths: [0], queryLengths: [ids.length], blockTables: [blocks(0)] });
     expect(maxAbsDiff(logits, ref.decoder(ref.embed(ids), ids.length))).toBeLessThanOrEqual(TOL);
     for (let step = 0; step < 3; step++) {
       const next = argmaxRow(logits, 0, model.decoder.vocabSize);
       ids.push(next);
       const en = await model.embed.run([next], [1, 1]);
-      ({ logits, present } = await model.decoder.run({ inputsEmbeds: en, batch: 1, seq: 1, past: present }));
+      logits = await model.decoder.step({ batch: 1, seqLen: 1, inputsEmbeds: en, pastLengths: [ids.length - 1], queryLengths: [1], blockTables: [blocks(0)] });
       expect(maxAbsDiff(logits, ref.decoder(ref.embed(ids), ids.length))).toBeLessThanOrEqual(TOL);
     }
   });
 
-  it('a left-padded batch gives each sequence its own logits (prefill and a cached step)', async () => {
+  it('a right-padded batch of two prompts (non-contiguous blocks), a cached step, and a chunked prefill', async () => {
+    freshPool();
     const T = promptA.length;
-    const pad = T - promptB.length;
-    const ids = [...promptA, ...Array(pad).fill(151643), ...promptB];
-    const mask = [...Array(T).fill(1), ...Array(pad).fill(0), ...Array(promptB.length).fill(1)];
-    const pos = [...promptA.map((_, i) => i), ...Array(pad).fill(1), ...promptB.map((_, i) => i)];
+    const ids = [...promptA, ...promptB, ...Array(T - promptB.length).fill(151643)];
     const e = await model.embed.run(ids, [2, T]);
-    const out = await model.decoder.run({ inputsEmbeds: e, batch: 2, seq: T, attentionMask: mask, positionIds: pos });
+    const tA = [5, 9, 2, 40]; // blocks in any order
+    const tB = [7, 1, 33];
+    const logits = await model.decoder.step({ batch: 2, seqLen: T, inputsEmbeds: e, pastLengths: [0, 0], queryLengths: [T, promptB.length], blockTables: [tA, tB] });
     const V = model.decoder.vocabSize;
-    expect(maxAbsDiff(out.logits.subarray(0, V), ref.decoder(ref.embed(promptA), promptA.length))).toBeLessThanOrEqual(TOL);
-    expect(maxAbsDiff(out.logits.subarray(V), ref.decoder(ref.embed(promptB), promptB.length))).toBeLessThanOrEqual(TOL);
+    expect(maxAbsDiff(logits.subarray(0, V), ref.decoder(ref.embed(promptA), promptA.length))).toBeLessThanOrEqual(TOL);
+    expect(maxAbsDiff(logits.subarray(V), ref.decoder(ref.embed(promptB), promptB.length))).toBeLessThanOrEqual(TOL);
 
-    const nA = argmaxRow(out.logits, 0, V);
-    const nB = argmaxRow(out.logits, 1, V);
+    const nA = argmaxRow(logits, 0, V);
+    const nB = argmaxRow(logits, 1, V);
     const e2 = await model.embed.run([nA, nB], [2, 1]);
-    const step = await model.decoder.run({ inputsEmbeds: e2, batch: 2, seq: 1, attentionMask: [...mask.slice(0, T), 1, ...mask.slice(T), 1], positionIds: [promptA.length, promptB.length], past: out.present });
+    const step = await model.decoder.step({ batch: 2, seqLen: 1, inputsEmbeds: e2, pastLengths: [promptA.length, promptB.length], queryLengths: [1, 1], blockTables: [tA, tB] });
     const a2 = [...promptA, nA];
     const b2 = [...promptB, nB];
-    expect(maxAbsDiff(step.logits.subarray(0, V), ref.decoder(ref.embed(a2), a2.length))).toBeLessThanOrEqual(TOL);
-    expect(maxAbsDiff(step.logits.subarray(V), ref.decoder(ref.embed(b2), b2.length))).toBeLessThanOrEqual(TOL);
+    expect(maxAbsDiff(step.subarray(0, V), ref.decoder(ref.embed(a2), a2.length))).toBeLessThanOrEqual(TOL);
+    expect(maxAbsDiff(step.subarray(V), ref.decoder(ref.embed(b2), b2.length))).toBeLessThanOrEqual(TOL);
+
+    // Chunked prefill: promptA in chunks of 3, 3, 3 gives the one-shot logits.
+    const tC = [60, 61, 62];
+    let last: Float32Array = new Float32Array(0);
+    for (let at = 0; at < T; at += 3) {
+      const ec = await model.embed.run(promptA.slice(at, at + 3), [1, 3]);
+      last = await model.decoder.step({ batch: 1, seqLen: 3, inputsEmbeds: ec, pastLengths: [at], queryLengths: [3], blockTables: [tC] });
+    }
+    expect(maxAbsDiff(last, logits.subarray(0, V))).toBeLessThanOrEqual(1e-5);
   });
 
-  it('32-step greedy decode with the KV cache equals recomputation without it', async () => {
+  it('32-step greedy decode with the paged cache equals recomputation without it', async () => {
+    freshPool();
     const V = model.decoder.vocabSize;
     const cached = [...promptB];
     let e = await model.embed.run(cached, [1, cached.length]);
-    let r = await model.decoder.run({ inputsEmbeds: e, batch: 1, seq: cached.length });
-    let past: KvCache = r.present;
+    let logits = await model.decoder.step({ batch: 1, seqLen: cached.length, inputsEmbeds: e, pastLengths: [0], queryLengths: [cached.length], blockTables: [blocks(3)] });
     const tokensCached: number[] = [];
     for (let i = 0; i < 32; i++) {
-      const next = argmaxRow(r.logits, 0, V);
+      const next = argmaxRow(logits, 0, V);
       tokensCached.push(next);
       e = await model.embed.run([next], [1, 1]);
-      r = await model.decoder.run({ inputsEmbeds: e, batch: 1, seq: 1, past });
-      past = r.present;
+      logits = await model.decoder.step({ batch: 1, seqLen: 1, inputsEmbeds: e, pastLengths: [promptB.length + i], queryLengths: [1], blockTables: [blocks(3)] });
     }
-    expect(past.length).toBe(promptB.length + 32);
 
     const full = [...promptB];
     const tokensFull: number[] = [];
     for (let i = 0; i < 32; i++) {
       const ef = await model.embed.run(full, [1, full.length]);
-      const rf = await model.decoder.run({ inputsEmbeds: ef, batch: 1, seq: full.length });
-      const next = argmaxRow(rf.logits, 0, V);
+      const rf = await model.decoder.forwardNoCache(ef, [full.length]);
+      const next = argmaxRow(rf, 0, V);
       tokensFull.push(next);
       full.push(next);
     }

@@ -36,12 +36,12 @@ export function parseSlicingFamily(raw: string): SlicingFamily {
  * The token mode to use for a request: the family default when none is asked for; a mode the family
  * does not have → INVALID_ARGUMENT naming `downsample_mode`.
  */
-export function resolveTokenMode(family: SlicingFamily, requested: string | undefined | null): TokenMode | null {
+export function resolveTokenMode(family: SlicingFamily, requested: string | undefined | null, field = 'downsample_mode'): TokenMode | null {
   const f = FAMILY_SLICING[family];
   if (requested === undefined || requested === null || requested === '') return f.defaultMode;
   if (!(f.modes as readonly string[]).includes(requested)) {
     const allowed = f.modes.length ? f.modes.join(', ') : 'none (this family has a fixed token layout)';
-    throw invalidArgument('downsample_mode', `downsample_mode ${JSON.stringify(requested)} is not available for MiniCPM-V ${family} (modes: ${allowed})`, f.modes.join('|') || 'unset');
+    throw invalidArgument(field, `downsample_mode ${JSON.stringify(requested)} is not available for MiniCPM-V ${family} (modes: ${allowed})`, f.modes.join('|') || 'unset');
   }
   return requested as TokenMode;
 }

@@ -4,6 +4,7 @@ import { ensureTinyModel } from '@tessera/model';
 import type { DecoderConfig } from './config.js';
 import type { DecoderServiceDeps } from './decoder-service.js';
 import { Engine } from './engine/engine.js';
+import { resolveGenerationDefaults } from './engine/generation-defaults.js';
 import { loadDecoderModel, type LoadedDecoderModel } from './load-model.js';
 import { DecoderMetrics } from './metrics.js';
 
@@ -17,8 +18,8 @@ export interface DecoderApp {
 export type DecoderAppConfig = Pick<
   DecoderConfig,
   | 'modelDir' | 'executionProvider' | 'intraOpThreads' | 'maxBatchSize' | 'kvBudget' | 'maxQueue' | 'maxQueuePerTenant'
-  | 'maxPrefillTokensPerStep' | 'maxContext' | 'maxTokensLimit' | 'defaultMaxTokens' | 'defaultTemperature'
-  | 'maxStopStrings' | 'maxStopLength' | 'maxStopTokenIds' | 'maxImages' | 'prefixCacheEntries'
+  | 'maxPrefillTokensPerStep' | 'maxContext' | 'maxTokensLimit' | 'defaultMaxTokens' | 'defaultTemperature' | 'generationConfig'
+  | 'maxStopStrings' | 'maxStopLength' | 'maxStopTokenIds' | 'maxImages' | 'prefixCacheEntries' | 'prefixCaching' | 'kvBlockSize'
 >;
 
 export async function createDecoderApp(cfg: DecoderAppConfig): Promise<DecoderApp> {
@@ -39,7 +40,8 @@ export async function createDecoderApp(cfg: DecoderAppConfig): Promise<DecoderAp
       maxStopStrings: cfg.maxStopStrings,
       maxStopStringLength: cfg.maxStopLength,
       maxStopTokenIds: cfg.maxStopTokenIds,
-      prefixCacheEntries: cfg.prefixCacheEntries,
+      prefixCaching: cfg.prefixCaching && cfg.prefixCacheEntries > 0,
+      kvBlockSize: cfg.kvBlockSize,
     },
   });
   return {
@@ -50,7 +52,7 @@ export async function createDecoderApp(cfg: DecoderAppConfig): Promise<DecoderAp
       tokenizer: loaded.tokenizer,
       revision: loaded.revision,
       queryNum: loaded.queryNum,
-      defaults: { maxTokens: cfg.defaultMaxTokens, temperature: cfg.defaultTemperature },
+      defaults: resolveGenerationDefaults(cfg.generationConfig, loaded.generationConfig, { maxTokens: cfg.defaultMaxTokens, temperature: cfg.defaultTemperature }),
       maxImages: cfg.maxImages,
       ...(nc && { nc }),
     }),

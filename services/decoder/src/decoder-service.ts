@@ -6,6 +6,7 @@ import type { NatsConnection } from 'nats';
 import { commonV1, decodingV1, tensorProblem, tensorToFloat32 } from '@tessera/contracts';
 import { ErrorCode, TesseraError, getPayload, invalidArgument, type CallContext, type ServiceImpl } from '@tessera/runtime';
 import type { Engine } from './engine/engine.js';
+import type { GenerationDefaults } from './engine/generation-defaults.js';
 import type { EngineChunk, SamplingParams } from './engine/types.js';
 import { assemblePrompt, checkText } from './prompt/assemble-prompt.js';
 import { constraintFor } from './structured-output.js';
@@ -19,7 +20,7 @@ export interface DecoderServiceDeps {
   tokenizer: PromptTokenizer;
   revision: string;
   queryNum: number;
-  defaults: { maxTokens: number; temperature: number };
+  defaults: { maxTokens: number; temperature: number } & Partial<GenerationDefaults>;
   maxImages: number;
   /** For visual tokens that arrive as an ObjectRef (claim check). */
   nc?: NatsConnection;
@@ -137,18 +138,18 @@ async function toPromptImage(img: decodingV1.ImageEmbedding, i: number, nc: Nats
   return { tokens: tensorToFloat32(t!), shape: t!.shape.map(Number), gridCols: img.gridCols, gridRows: img.gridRows, useImageId: img.useImageId };
 }
 
-export function toParams(s: commonV1.SamplingParams | undefined, defaults: { maxTokens: number; temperature: number }): SamplingParams {
+export function toParams(s: commonV1.SamplingParams | undefined, defaults: { maxTokens: number; temperature: number } & Partial<GenerationDefaults>): SamplingParams {
   const stop = s?.stop ?? [];
   stop.forEach((x, i) => checkText(x, `sampling.stop[${i}]`));
   return {
     maxTokens: s?.maxTokens ?? defaults.maxTokens,
     temperature: s?.temperature ?? defaults.temperature,
-    topK: s?.topK ?? 0,
-    topP: s?.topP ?? 1,
-    minP: s?.minP ?? 0,
-    repetitionPenalty: s?.repetitionPenalty ?? 1,
-    presencePenalty: s?.presencePenalty ?? 0,
-    frequencyPenalty: s?.frequencyPenalty ?? 0,
+    topK: s?.topK ?? defaults.topK ?? 0,
+    topP: s?.topP ?? defaults.topP ?? 1,
+    minP: s?.minP ?? defaults.minP ?? 0,
+    repetitionPenalty: s?.repetitionPenalty ?? defaults.repetitionPenalty ?? 1,
+    presencePenalty: s?.presencePenalty ?? defaults.presencePenalty ?? 0,
+    frequencyPenalty: s?.frequencyPenalty ?? defaults.frequencyPenalty ?? 0,
     ...(s?.seed !== undefined && { seed: BigInt.asUintN(64, BigInt(s.seed)) }),
     stop,
     stopTokenIds: s?.stopTokenIds ?? [],

@@ -3,8 +3,9 @@
  * sampling, streaming over gRPC and NATS, vLLM-compatible metrics. See README.md.
  */
 export { Engine, type EngineOptions, type EngineStats, type GenerationHandle } from './engine/engine.js';
-export type { DecoderBackend, BackendInfo, ForwardInput, ForwardOutput, LayerKv, KvArray } from './engine/backend.js';
-export { kvBytesPerToken as kvBytesPerTokenOf } from './engine/backend.js';
+export type { DecoderBackend, BackendInfo, CacheSize, StepInput, StepRow } from './engine/backend.js';
+export { Scheduler, type StepPlan, type ScheduledRow, type SchedSeq } from './engine/scheduler.js';
+export { BlockPool } from './engine/block-pool.js';
 export { DEFAULT_LIMITS, type EngineLimits } from './engine/limits.js';
 export type { EngineRequest, EngineChunk, SamplingParams, FinishReason, Usage, Timings } from './engine/types.js';
 export { samplingParams } from './engine/engine-defaults.js';

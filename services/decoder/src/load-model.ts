@@ -1,5 +1,5 @@
 /** Opens a built model directory for the decoder: embed + decoder sessions, prompt tokenizer. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openModel, type Model, type RuntimeOptions } from '@tessera/model';
 import { ortBackend } from './backend-ort.js';
@@ -12,6 +12,8 @@ export interface LoadedDecoderModel {
   tokenizer: PromptTokenizer;
   revision: string;
   queryNum: number;
+  /** The checkpoint's generation_config.json (sampling defaults), when the model has one. */
+  generationConfig: Record<string, unknown> | undefined;
 }
 
 export async function loadDecoderModel(dir: string, runtime: RuntimeOptions = {}): Promise<LoadedDecoderModel> {
@@ -22,5 +24,7 @@ export async function loadDecoderModel(dir: string, runtime: RuntimeOptions = {}
     JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')),
   );
   const eos = [tokenizer.control('<|im_end|>'), tokenizer.control('<|endoftext|>')];
-  return { model, backend: ortBackend(model, eos), tokenizer, revision: model.manifest.revision, queryNum: model.config.resampler.queryNum };
+  const gc = join(dir, 'generation_config.json');
+  const generationConfig = existsSync(gc) ? (JSON.parse(readFileSync(gc, 'utf8')) as Record<string, unknown>) : undefined;
+  return { model, backend: ortBackend(model, eos), tokenizer, revision: model.manifest.revision, queryNum: model.config.resampler.queryNum, generationConfig };
 }

@@ -27,8 +27,12 @@ export const DecoderMetric = {
   generationTokens: { name: 'tessera_decoder_generation_tokens_total', kind: 'counter', help: 'Tokens generated', labels: ['model_name'] },
   queueTime: { name: 'vllm:request_queue_time_seconds', kind: 'histogram', help: 'Time waiting for admission', labels: ['model_name'], buckets: LATENCY_S },
   prefillTime: { name: 'vllm:request_prefill_time_seconds', kind: 'histogram', help: 'Prompt prefill time', labels: ['model_name'], buckets: LATENCY_S },
-  prefixQueries: { name: 'vllm:prefix_cache_queries_total', kind: 'counter', help: 'Prefix cache lookups', labels: ['model_name'] },
-  prefixHits: { name: 'vllm:prefix_cache_hits_total', kind: 'counter', help: 'Prefix cache hits', labels: ['model_name'] },
+  prefixQueries: { name: 'vllm:prefix_cache_queries_total', kind: 'counter', help: 'Prefix cache queries, in prompt tokens looked up (as vLLM v1 counts)', labels: ['model_name'] },
+  prefixHits: { name: 'vllm:prefix_cache_hits_total', kind: 'counter', help: 'Prefix cache hits, in prompt tokens served from cached KV blocks', labels: ['model_name'] },
+  preemptions: { name: 'vllm:num_preemptions_total', kind: 'counter', help: 'Sequences preempted (recompute) because KV blocks ran out', labels: ['model_name'] },
+  kvBlocksUsed: { name: 'tessera_decoder_kv_blocks_used', kind: 'gauge', help: 'KV blocks held by live sequences', labels: ['model_name'] },
+  kvBlocksCached: { name: 'tessera_decoder_kv_blocks_cached', kind: 'gauge', help: 'Free KV blocks still holding a cached prefix (evicted LRU on demand)', labels: ['model_name'] },
+  kvBlocksTotal: { name: 'tessera_decoder_kv_blocks_total', kind: 'gauge', help: 'KV blocks in the pool (TESSERA_DECODER_KV_BUDGET / block bytes)', labels: ['model_name'] },
   rejected: { name: 'tessera_decoder_rejected_total', kind: 'counter', help: 'Requests refused at admission by code (INVALID_ARGUMENT, RESOURCE_EXHAUSTED, …)', labels: ['model_name', 'code'] },
   visualTokens: { name: 'tessera_decoder_visual_tokens_total', kind: 'counter', help: 'Visual token embeddings placed into prompts', labels: ['model_name'] },
   kvUsedBytes: { name: 'tessera_decoder_kv_used_bytes', kind: 'gauge', help: 'KV cache bytes held by live sequences', labels: ['model_name'] },
@@ -71,6 +75,10 @@ export class DecoderMetrics implements EngineObserver {
     if (usage.completionTokens > 1) this.r.histogram(Metric.genAiServerTimePerOutputToken).observe({ gen_ai_request_model: this.g.model }, t.perTokenS);
   }
 
+  onPreempted(count: number): void {
+    this.r.counter(DecoderMetric.preemptions).inc(this.m, count);
+  }
+
   onRejected(_tenant: string, code: string): void {
     this.r.counter(DecoderMetric.rejected).inc({ ...this.m, code });
   }
@@ -79,8 +87,12 @@ export class DecoderMetrics implements EngineObserver {
   onStats(s: EngineStats): void {
     this.r.gauge(Metric.vllmRequestsRunning).set(this.m, s.running);
     this.r.gauge(Metric.vllmRequestsWaiting).set(this.m, s.waiting);
-    this.r.gauge(Metric.vllmKvCacheUsage).set(this.m, s.kvBudgetBytes ? s.kvUsedBytes / s.kvBudgetBytes : 0);
+    // vLLM: fraction of KV blocks in use (cached-but-free blocks count as free).
+    this.r.gauge(Metric.vllmKvCacheUsage).set(this.m, s.kvBlocksTotal ? s.kvBlocksUsed / s.kvBlocksTotal : 0);
     this.r.gauge(DecoderMetric.kvUsedBytes).set(this.m, s.kvUsedBytes);
+    this.r.gauge(DecoderMetric.kvBlocksUsed).set(this.m, s.kvBlocksUsed);
+    this.r.gauge(DecoderMetric.kvBlocksCached).set(this.m, s.kvBlocksCached);
+    this.r.gauge(DecoderMetric.kvBlocksTotal).set(this.m, s.kvBlocksTotal);
     if (s.prefixCacheQueries > this.lastPrefix.q) this.r.counter(DecoderMetric.prefixQueries).inc(this.m, s.prefixCacheQueries - this.lastPrefix.q);
     if (s.prefixCacheHits > this.lastPrefix.h) this.r.counter(DecoderMetric.prefixHits).inc(this.m, s.prefixCacheHits - this.lastPrefix.h);
     this.lastPrefix = { q: s.prefixCacheQueries, h: s.prefixCacheHits };

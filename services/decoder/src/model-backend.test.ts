@@ -28,7 +28,7 @@ async function noCacheGreedy(ids: Int32Array, n: number): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const emb = await m.model.embed.run(Int32Array.from(seq), [1, seq.length]);
-    const { logits } = await m.model.decoder.run({ inputsEmbeds: emb, batch: 1, seq: seq.length });
+    const logits = await m.model.decoder.forwardNoCache(emb, [seq.length]);
     const t = argmaxRow(logits, 0, m.backend.info.vocabSize);
     out.push(t);
     seq.push(t);
@@ -59,8 +59,20 @@ describe('engine on the ORT tiny model', () => {
     expect(rest).toEqual(expected[0]);
     const others = await Promise.all([...early.slice(1).map(collect), ...late]);
     others.forEach((o, i) => expect(o.tokenIds, `staggered ${i + 1}`).toEqual(expected[i + 1]));
-    expect(engine.stats().kvAllocatedBytes).toBe(0);
+    expect(engine.stats().kvBlocksUsed).toBe(0);
     await engine.close();
+
+    // Paged-cache paths on the real graph: prefix-cache hits (the shared system prompt), chunked
+    // prefill (chunk 8 < every prompt), and preemption + resume (5 blocks of 16 cannot hold all 8).
+    const tight = new Engine({ backend: m.backend, tokenBytes: m.tokenizer.tokenBytes, limits: { maxBatchSize: 8, maxPrefillTokensPerStep: 8, kvBudgetBytes: 5 * 16 * m.backend.info.kvBytesPerToken } });
+    await collect(tight.submit({ requestId: 'warm', tenant: 't', promptTokenIds: prompts[0]!, params: params({}) }));
+    const again = await Promise.all(prompts.map((p, i) => collect(tight.submit({ requestId: `g${i}`, tenant: 't', promptTokenIds: p, params: params({}) }))));
+    again.forEach((o, i) => expect(o.tokenIds, `paged ${texts[i]}`).toEqual(expected[i]));
+    const st = tight.stats();
+    expect(st.prefixCacheHits).toBeGreaterThan(0);
+    expect(st.preemptions).toBeGreaterThan(0);
+    expect(st.kvBlocksUsed).toBe(0);
+    await tight.close();
   });
 
   it('seeded sampling is reproducible alone and in a batch; streamed text is valid and complete', async () => {

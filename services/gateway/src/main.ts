@@ -44,6 +44,7 @@ const images = new ImagePipeline(nc, cache, imageStore, model.revision, model.qu
   defaultMaxSliceNums: config.defaultMaxSliceNums,
   useImageId: config.useImageId,
   remoteFetch: { timeoutMs: config.remoteImageTimeout, maxBytes: config.maxImageBytes },
+  family: model.family,
 });
 const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue, decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts }, imageCost: new ImageCostBudget(config.maxRequestImageCost, config.quotaImageCostPerMinute) });
 const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
@@ -56,6 +57,7 @@ const http = createHttpServer({
   chat,
   limits,
   models: () => [model.id],
+  describeModel: () => ({ family: model.family, downsample_modes: model.downsampleModes }),
   features: modelFeatures(model.family),
   maxBodyBytes: config.maxBodyBytes,
   requestTimeoutMs: config.requestTimeout,

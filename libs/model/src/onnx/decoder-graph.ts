@@ -30,10 +30,17 @@ export function decoderSignature(cfg: MiniCPMVConfig): { inputs: ValueSig[]; out
   return { inputs, outputs };
 }
 
+/**
+ * RoPE inverse frequencies exactly as torch computes them in float32 (HF Qwen2RotaryEmbedding:
+ * `1.0 / (base ** (torch.arange(0, dim, 2).float() / dim))`): the exponent is rounded to float32
+ * before the power, the power and the reciprocal are float32. A float64 computation differs in the
+ * exponent's last bits, which moved keys by 1.7e-4 at position 8000 (angle = position · inv_freq).
+ */
 export function ropeInvFreq(headDim: number, theta: number): Float32Array {
+  const f = Math.fround;
   const half = headDim / 2;
   const out = new Float32Array(half);
-  for (let i = 0; i < half; i++) out[i] = 1 / Math.pow(theta, (2 * i) / headDim);
+  for (let i = 0; i < half; i++) out[i] = f(1 / f(Math.pow(f(theta), f(f(2 * i) / f(headDim)))));
   return out;
 }
 

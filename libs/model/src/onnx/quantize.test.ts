@@ -51,7 +51,7 @@ describe('MatMulNBits weight-only quantisation', () => {
     });
   }
 
-  it('an int4 decoder build tracks the fp32 logits and its cache agrees with recomputation', async () => {
+  it('an int4 decoder build tracks the fp32 logits and its cache agrees with recomputation', { timeout: 180_000 }, async () => {
     const paths = await ensureTinyModelPaths();
     const out = join(tmp, 'int4');
     const manifest = await buildModel(paths.checkpoint, out, { decoderWeights: 'int4' });
@@ -61,8 +61,8 @@ describe('MatMulNBits weight-only quantisation', () => {
     expect(m4.manifest.stages.decoder.weightBytes).toBeLessThan(m32.manifest.stages.decoder.weightBytes / 5);
     const ids = [151644, 872, 198, 9707, 11, 1879, 0];
     const e = await m32.embed.run(ids, [1, ids.length]);
-    const a = (await m4.decoder.run({ inputsEmbeds: e, batch: 1, seq: ids.length })).logits;
-    const r = await m32.decoder.run({ inputsEmbeds: e, batch: 1, seq: ids.length });
+    const a = await m4.decoder.forwardNoCache(e, [ids.length]);
+    const r = { logits: await m32.decoder.forwardNoCache(e, [ids.length]) };
     // Pearson correlation of the two logit vectors.
     const n = a.length;
     let ma = 0, mb = 0;
@@ -72,8 +72,9 @@ describe('MatMulNBits weight-only quantisation', () => {
     for (let i = 0; i < n; i++) { sab += (a[i] - ma) * (r.logits[i] - mb); saa += (a[i] - ma) ** 2; sbb += (r.logits[i] - mb) ** 2; }
     expect(sab / Math.sqrt(saa * sbb)).toBeGreaterThan(0.9);
     // Cached step == full recompute in the int4 graph.
-    const p = await m4.decoder.run({ inputsEmbeds: e.subarray(0, 6 * 128), batch: 1, seq: 6 });
-    const step = await m4.decoder.run({ inputsEmbeds: e.subarray(6 * 128), batch: 1, seq: 1, past: p.present });
+    m4.decoder.allocate({ numBlocks: 4, blockSize: 4, numStateSlots: 1 });
+    await m4.decoder.step({ batch: 1, seqLen: 6, inputsEmbeds: e.subarray(0, 6 * 128), pastLengths: [0], queryLengths: [6], blockTables: [[2, 0]] });
+    const step = { logits: await m4.decoder.step({ batch: 1, seqLen: 1, inputsEmbeds: e.subarray(6 * 128), pastLengths: [6], queryLengths: [1], blockTables: [[2, 0]] }) };
     let d = 0;
     for (let i = 0; i < n; i++) d = Math.max(d, Math.abs(step.logits[i] - a[i]));
     expect(d).toBeLessThan(1e-4);

@@ -9,7 +9,8 @@ import { readManifest, type Manifest, type StageName } from '../manifest.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { RuntimeOptions } from './runtime-options.js';
 import { StageSession } from './stage-session.js';
-import { DecoderStage, EmbedStage, ResamplerStage, VisionStage } from './stages.js';
+import { PagedDecoderStage } from './paged-decoder.js';
+import { EmbedStage, ResamplerStage, VisionStage } from './stages.js';
 
 export interface Model {
   dir: string;
@@ -20,7 +21,8 @@ export interface Model {
   vision: VisionStage;
   resampler: ResamplerStage;
   embed: EmbedStage;
-  decoder: DecoderStage;
+  /** The paged decoder (KV pools + state slots allocated by the caller, see paged-decoder.ts). */
+  decoder: PagedDecoderStage;
   /** Creates the named stage sessions now (default all). */
   load(stages?: StageName[]): Promise<void>;
   release(): Promise<void>;
@@ -52,7 +54,7 @@ export async function openModel(dir: string, runtimeOpts: RuntimeOptions = {}): 
     vision: new VisionStage(sessions.vision, config, visionBatch),
     resampler: new ResamplerStage(sessions.resampler, config),
     embed: new EmbedStage(sessions.embed, config.llm.vocabSize),
-    decoder: new DecoderStage(sessions.decoder, config),
+    decoder: new PagedDecoderStage(sessions.decoder),
     async load(stages = ['vision', 'resampler', 'embed', 'decoder']) {
       await Promise.all(stages.map((s) => sessions[s].load()));
     },

@@ -1,7 +1,8 @@
 /**
  * Runs one stage on named arrays exactly as the graph signature names them (the CLI's run-stage).
- * bool/int32 masks and ids are widened to int64; a decoder call without past_key_values gets empty
- * caches [B, kv_heads, 0, head_dim].
+ * bool/int32 masks and ids are widened to int64. A decoder call given only inputs_embeds (and
+ * position_ids) runs as a prefill from position 0: past_lengths 0, query_lengths T, a one-block
+ * zero KV pool per layer and zeroed state slots.
  */
 import * as ort from 'onnxruntime-node';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
@@ -27,10 +28,9 @@ export async function runStageRaw(model: Model, stage: StageName, inputs: Record
   for (const inp of sig.inputs) {
     const a = inputs[inp.name];
     if (!a) {
-      if (stage === 'decoder' && inp.name.startsWith('past_key_values.')) {
-        const B = (inputs.inputs_embeds?.shape[0] ?? 1) as number;
-        const l = model.config.llm;
-        feeds[inp.name] = new ort.Tensor('float32', new Float32Array(0), [B, l.numKvHeads, 0, l.headDim]);
+      const d = stage === 'decoder' ? decoderDefault(inp.name, inp.shape, inputs) : undefined;
+      if (d) {
+        feeds[inp.name] = d;
         continue;
       }
       throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `${stage} stage: input ${inp.name} is missing (expected ${inp.dtype} ${JSON.stringify(inp.shape)})`, { field: inp.name });
@@ -44,4 +44,27 @@ export async function runStageRaw(model: Model, stage: StageName, inputs: Record
     result[name] = { dtype: t.type === 'int64' ? 'int64' : 'float32', shape: [...t.dims], data: t.data as Float32Array };
   }
   return result;
+}
+
+/** Prefill-from-scratch defaults for the paged decoder's cache inputs. */
+function decoderDefault(name: string, shape: (number | string)[], inputs: Record<string, NdArray>): ort.Tensor | undefined {
+  const [B = 1, T = 1] = (inputs.inputs_embeds?.shape ?? [1, 1]) as number[];
+  const zerosI64 = (n: number, dims: number[]): ort.Tensor => new ort.Tensor('int64', new BigInt64Array(n), dims);
+  if (name === 'past_lengths' || name === 'state_slots') return zerosI64(B, [B]);
+  if (name === 'query_lengths') return new ort.Tensor('int64', new BigInt64Array(B).fill(BigInt(T)), [B]);
+  if (name === 'block_tables') return zerosI64(B, [B, 1]);
+  if (name === 'position_ids') {
+    const pos = new BigInt64Array(B * T);
+    for (let i = 0; i < pos.length; i++) pos[i] = BigInt(i % T);
+    return new ort.Tensor('int64', pos, [B, T]);
+  }
+  if (/^(key|value)_cache\./.test(name)) {
+    const dims = [shape[0] as number, 1, 1, shape[3] as number];
+    return new ort.Tensor('float32', new Float32Array(dims[0]! * dims[3]!), dims);
+  }
+  if (name.startsWith('state.')) {
+    const dims = [B, ...shape.slice(1).map(Number)];
+    return new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+  }
+  return undefined;
 }

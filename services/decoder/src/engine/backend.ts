@@ -1,71 +1,66 @@
 /**
- * The one seam between the engine and a model runtime. The ORT backend over `@tessera/model`'s
- * decoder stage implements it for real; a pure-TS toy implements it only inside scheduler unit tests.
+ * The one seam between the engine and a model runtime (the backend port). The ORT backend over
+ * `@tessera/model`'s paged decoder stage implements it for real; a pure-TS toy implements it only
+ * inside the engine's unit tests.
  *
- * Tensor layouts follow the decoder stage graph:
- *   inputs_embeds [B,T,hidden] f32, attention_mask [B,past+T] i64 (0 = padding, anywhere in the past),
- *   position_ids [B,T] i64, past key/value per layer [B,kvHeads,past,headDim]
- *   → logits [B,vocab] for the LAST position, present key/value per layer [B,kvHeads,past+T,headDim].
+ * The backend owns the cache memory, allocated once: a pool of KV blocks (`blockSize` tokens each,
+ * every attention layer) and `numStateSlots` fixed-size per-sequence state slots (linear-attention
+ * layers of hybrid models; 0 bytes for attention-only ones). The engine owns the bookkeeping: which
+ * blocks and which slot each sequence uses (scheduler.ts). A step reads the rows' past from their
+ * blocks / slots and writes the new tokens' KV and the new state back in place.
  */
-
-/** KV element storage: float32, or float16 kept as raw 16-bit words. */
-export type KvArray = Float32Array | Uint16Array;
 
 export interface BackendInfo {
   modelName: string;
   numLayers: number;
-  numKvHeads: number;
-  headDim: number;
   hiddenSize: number;
   vocabSize: number;
   /** Longest prompt + completion the positions support. */
   maxContext: number;
-  kvDtype: 'float32' | 'float16';
+  /** KV bytes one token occupies across all attention layers (key + value). */
+  kvBytesPerToken: number;
+  /** State bytes one sequence occupies across all stateful layers (0 = attention-only model). */
+  stateBytesPerSequence: number;
   /** End-of-sequence ids (`<|im_end|>`, `<|endoftext|>`). */
   eosTokenIds: number[];
   /** Bytes of weights read per decode step (for MBU); 0 when unknown. */
   weightBytes: number;
 }
 
-export interface LayerKv {
-  key: KvArray;
-  value: KvArray;
+export interface CacheSize {
+  numBlocks: number;
+  blockSize: number;
+  numStateSlots: number;
 }
 
-export interface ForwardInput {
-  batch: number;
+export interface StepRow {
+  /** Tokens of this sequence already in the cache (its position offset). */
+  pastLength: number;
+  /** New tokens of this row (≥ 1). */
+  queryLength: number;
+  /** The sequence's blocks in position order, covering pastLength + queryLength tokens. */
+  blockTable: readonly number[];
+  /** The sequence's state slot, −1 when the model keeps no state. */
+  stateSlot: number;
+}
+
+export interface StepInput {
+  rows: StepRow[];
+  /** T = max queryLength; rows are right-padded to it. */
   seqLen: number;
-  pastLen: number;
-  /** [batch, seqLen, hidden] */
+  /** [rows, T, hidden] */
   inputsEmbeds: Float32Array;
-  /** [batch, pastLen + seqLen] */
-  attentionMask: BigInt64Array;
-  /** [batch, seqLen] */
-  positionIds: BigInt64Array;
-  /** One entry per layer, each [batch, kvHeads, pastLen, headDim]. */
-  past: LayerKv[];
-}
-
-export interface ForwardOutput {
-  /** [batch, vocab] logits of the last position of each row. */
-  logits: Float32Array;
-  /** One entry per layer, each [batch, kvHeads, pastLen + seqLen, headDim]. */
-  present: LayerKv[];
 }
 
 export interface DecoderBackend {
   readonly info: BackendInfo;
+  /** Allocates the KV pool and state slots (once per engine; replaces any earlier cache). */
+  allocateCache(size: CacheSize): void;
+  /** Zeroes a state slot before a sequence starts from token 0 (no-op without state). */
+  resetState(slot: number): void;
   /** Token embeddings, [ids.length, hidden]. */
   embedTokens(ids: Int32Array): Promise<Float32Array>;
-  forward(input: ForwardInput): Promise<ForwardOutput>;
+  /** One forward over the rows → logits [rows, vocab] of each row's last new token. */
+  step(input: StepInput): Promise<Float32Array>;
   close?(): Promise<void>;
-}
-
-export function kvBytesPerToken(info: BackendInfo): number {
-  const elem = info.kvDtype === 'float16' ? 2 : 4;
-  return info.numLayers * 2 * info.numKvHeads * info.headDim * elem;
-}
-
-export function allocKv(info: BackendInfo, elements: number): KvArray {
-  return info.kvDtype === 'float16' ? new Uint16Array(elements) : new Float32Array(elements);
 }

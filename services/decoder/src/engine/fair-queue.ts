@@ -27,6 +27,20 @@ export class FairQueue<T extends { tenant: string }> {
     this.count++;
   }
 
+  /** Puts an item back at the head of its tenant's queue, and that tenant first (a preempted sequence). */
+  pushFront(item: T): void {
+    let q = this.byTenant.get(item.tenant);
+    if (!q) {
+      q = [];
+      this.byTenant.set(item.tenant, q);
+    } else {
+      this.ring = this.ring.filter((x) => x !== item.tenant);
+    }
+    this.ring.unshift(item.tenant);
+    q.unshift(item);
+    this.count++;
+  }
+
   /** The item `shift()` would return. */
   peek(): T | undefined {
     const t = this.ring[0];

@@ -1,14 +1,19 @@
 /** Engine limits; every one is configuration (see the service README for the env keys). */
 export interface EngineLimits {
-  /** Sequences decoded together in one step. */
+  /** Sequences running (prefilling or decoding) together. */
   maxBatchSize: number;
-  /** KV cache budget in bytes; admission reserves (prompt + max_tokens) × bytes per token. */
+  /**
+   * Cache memory in bytes: KV blocks (all attention layers) plus one state slot per running sequence
+   * for models with per-sequence state. Allocated once; admission takes blocks as tokens arrive.
+   */
   kvBudgetBytes: number;
+  /** Tokens per KV block (vLLM's default 16: small enough that a shared prefix wastes < 1 block). */
+  kvBlockSize: number;
   /** Requests waiting for admission, all tenants together; beyond it RESOURCE_EXHAUSTED. */
   maxQueue: number;
   /** Requests waiting per tenant. */
   maxQueuePerTenant: number;
-  /** Prompt tokens prefilled per engine step before the running batch gets its decode step. */
+  /** Prompt tokens prefilled per engine step across all prefills: the chunk size of chunked prefill. */
   maxPrefillTokensPerStep: number;
   /** Upper bound for max_tokens. */
   maxTokensLimit: number;
@@ -18,21 +23,22 @@ export interface EngineLimits {
   maxStopStringLength: number;
   maxLogprobs: number;
   maxStopTokenIds: number;
-  /** Prefix-cache entries kept (0 = off). */
-  prefixCacheEntries: number;
+  /** Share full KV blocks across requests of one tenant by content hash (off for models with state). */
+  prefixCaching: boolean;
 }
 
 export const DEFAULT_LIMITS: EngineLimits = Object.freeze({
   maxBatchSize: 16,
   kvBudgetBytes: 512 * 1024 * 1024,
+  kvBlockSize: 16,
   maxQueue: 256,
   maxQueuePerTenant: 64,
-  maxPrefillTokensPerStep: 4096,
+  maxPrefillTokensPerStep: 512,
   maxTokensLimit: 4096,
   maxContext: 8192,
   maxStopStrings: 4,
   maxStopStringLength: 64,
   maxLogprobs: 20,
   maxStopTokenIds: 16,
-  prefixCacheEntries: 0,
+  prefixCaching: true,
 });

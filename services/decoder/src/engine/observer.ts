@@ -7,6 +7,8 @@ export interface EngineObserver {
   onToken?(tenant: string, interTokenS: number): void;
   onFinish?(tenant: string, reason: FinishReason, usage: Usage, timings: Timings, errorCode?: string): void;
   onRejected?(tenant: string, code: string): void;
+  /** Sequences preempted (recompute) in one step because the KV blocks ran out. */
+  onPreempted?(count: number): void;
   /** After every engine step (and when the engine goes idle). */
   onStats?(stats: EngineStats): void;
 }

@@ -1,185 +1,139 @@
+/**
+ * The pure scheduler over plans, without any model: what it decides for given queues, pool and
+ * budgets (preemption order, tenant fairness, chunking next to decodes, prefix sharing and isolation).
+ */
 import { describe, expect, it } from 'vitest';
-import { TesseraError } from '@tessera/runtime';
-import { Engine } from './engine.js';
-import { samplingParams } from './engine-defaults.js';
-import { argmax } from './sampler.js';
-import { ToyBackend, byteTokens } from './testing/toy-backend.js';
-import { collect } from './testing/collect.js';
-import type { EngineRequest, SamplingParams } from './types.js';
+import { BlockPool } from './block-pool.js';
+import { Scheduler, type SchedSeq, type StepPlan } from './scheduler.js';
 
-// Scheduler unit tests on the pure-TS toy backend (admission, fairness, budgets, cancel).
-// Model-level equality against the reference forward lives in ../backend-ort.test.ts.
-
-const prompt = (n: number, base = 7): Int32Array => Int32Array.from({ length: n }, (_, i) => (base + i * 13) % 250);
-const req = (id: string, n: number, p: Partial<SamplingParams> = {}, extra: Partial<EngineRequest> = {}): EngineRequest => ({
-  requestId: id, tenant: 't', promptTokenIds: prompt(n, n), params: samplingParams({ ignoreEos: true, ...p }), ...extra,
-});
-
-/** Greedy without any cache: the full sequence through forward() at every step. */
-async function noCacheGreedy(b: ToyBackend, ids: Int32Array, n: number): Promise<number[]> {
-  const seq = Array.from(ids);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const T = seq.length;
-    const r = await b.forward({
-      batch: 1, seqLen: T, pastLen: 0, inputsEmbeds: await b.embedTokens(Int32Array.from(seq)),
-      attentionMask: new BigInt64Array(T).fill(1n), positionIds: BigInt64Array.from(seq, (_, t) => BigInt(t)),
-      past: [{ key: new Float32Array(0), value: new Float32Array(0) }],
-    });
-    const t = argmax(r.logits);
-    out.push(t);
-    seq.push(t);
+class FakeSeq implements SchedSeq {
+  status: SchedSeq['status'] = 'waiting';
+  numComputed = 0;
+  blockTable: number[] = [];
+  blockHashes: string[] = [];
+  numCachedTokens = 0;
+  stateSlot = -1;
+  preemptions = 0;
+  readonly tokens: number[];
+  constructor(readonly id: string, readonly tenant: string, prompt: number[], readonly cacheScope: string | undefined = tenant) {
+    this.tokens = [...prompt];
   }
-  return out;
+  get numTokens(): number { return this.tokens.length; }
+  get promptLength(): number { return this.tokens.length; }
+  tokenAt(i: number): number { return this.tokens[i]!; }
+  blockExtra(): string { return ''; }
 }
 
-describe('engine scheduling (toy backend)', () => {
-  it('greedy equals the no-cache loop, alone and in a batch of 8 different lengths', async () => {
-    const ref = new ToyBackend();
-    const lens = [3, 9, 5, 17, 1, 12, 7, 25];
-    const expected = await Promise.all(lens.map((n) => noCacheGreedy(ref, prompt(n, n), 10)));
-    const alone = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens });
-    expect((await collect(alone.submit(req('a', lens[3]!, { maxTokens: 10 })))).tokenIds).toEqual(expected[3]);
-    const backend = new ToyBackend();
-    const engine = new Engine({ backend, tokenBytes: byteTokens, limits: { maxBatchSize: 8 } });
-    const outs = await Promise.all(lens.map((n, i) => collect(engine.submit(req(`r${i}`, n, { maxTokens: 10 })))));
-    outs.forEach((o, i) => expect(o.tokenIds).toEqual(expected[i]));
-    expect(Math.max(...backend.forwardCalls.map((c) => c.batch))).toBe(8);
-    await engine.close();
-    await alone.close();
+const range = (n: number, base = 0): number[] => Array.from({ length: n }, (_, i) => base + i);
+
+/** Runs the scheduler's plan as an engine would: rows that reach the end of their tokens get one more token. */
+function step(s: Scheduler<FakeSeq>): StepPlan<FakeSeq> {
+  const plan = s.schedule();
+  s.complete(plan);
+  for (const r of plan.rows) if (r.samples) r.seq.tokens.push(1000 + r.seq.tokens.length);
+  return plan;
+}
+
+const sched = (blocks: number, o: Partial<ConstructorParameters<typeof Scheduler>[1]> = {}, blockSize = 4) =>
+  new Scheduler<FakeSeq>(new BlockPool(blocks, blockSize), { maxBatchSize: 8, maxPrefillTokensPerStep: 64, prefixCaching: true, numStateSlots: 0, ...o });
+
+describe('scheduler plans', () => {
+  it('batches several new prompts into one prefill step, then decodes them together', () => {
+    const s = sched(32);
+    const seqs = ['a', 'b', 'c'].map((id) => new FakeSeq(id, 't', range(6, id.charCodeAt(0) * 10)));
+    seqs.forEach((q) => s.add(q));
+    const p1 = step(s);
+    expect(p1.rows.map((r) => [r.seq.id, r.start, r.count, r.samples])).toEqual([['a', 0, 6, true], ['b', 0, 6, true], ['c', 0, 6, true]]);
+    const p2 = step(s);
+    expect(p2.rows.map((r) => [r.seq.id, r.start, r.count])).toEqual([['a', 6, 1], ['b', 6, 1], ['c', 6, 1]]);
   });
 
-  it('seeded sampling is reproducible alone and inside a batch', async () => {
-    const p = { temperature: 1.3, topP: 0.9, topK: 50, seed: 42n, maxTokens: 12 };
-    const e1 = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens });
-    const alone = await collect(e1.submit(req('s', 6, p)));
-    const e2 = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens });
-    const batch = await Promise.all([
-      collect(e2.submit(req('x1', 9, { temperature: 0.8, seed: 1n }))),
-      collect(e2.submit(req('s', 6, p))),
-      collect(e2.submit(req('x2', 4, { temperature: 2 }))),
-    ]);
-    expect(batch[1]!.tokenIds).toEqual(alone.tokenIds);
-    const other = await collect(e1.submit(req('s2', 6, { ...p, seed: 43n })));
-    expect(other.tokenIds).not.toEqual(alone.tokenIds);
-    await e1.close();
-    await e2.close();
-  });
-
-  it('cancel removes a running sequence and returns KV usage to zero', async () => {
-    const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens });
-    const h = engine.submit(req('c', 8, { maxTokens: 400 }));
-    const other = engine.submit(req('keep', 5, { maxTokens: 6 }));
-    const seen: number[] = [];
-    for await (const c of h.chunks) {
-      seen.push(...c.tokenIds);
-      if (seen.length === 3) {
-        expect(engine.stats().kvUsedBytes).toBeGreaterThan(0);
-        h.cancel();
-      }
-      if (c.finishReason) {
-        expect(c.finishReason).toBe('cancelled');
-        expect(c.error?.code).toBe('CANCELLED');
-      }
+  it('a long prompt is chunked and never stalls running decodes', () => {
+    const s = sched(64, { maxPrefillTokensPerStep: 8 });
+    const running = new FakeSeq('run', 't', range(3));
+    s.add(running);
+    step(s);
+    s.add(new FakeSeq('long', 't', range(40, 100)));
+    for (let i = 0; i < 5; i++) {
+      const p = step(s);
+      expect(p.rows[0]).toMatchObject({ seq: running, count: 1 }); // the decode comes first, every step
+      expect(p.rows[1]).toMatchObject({ count: 8, start: i * 8, samples: i === 4 });
     }
-    expect(seen.length).toBeLessThanOrEqual(5); // gone within one step
-    const kept = await collect(other);
-    expect(kept.last.finishReason).toBe('length');
-    const s = engine.stats();
-    expect([s.kvUsedBytes, s.kvReservedBytes, s.kvAllocatedBytes, s.running, s.waiting]).toEqual([0, 0, 0, 0, 0]);
-    await engine.close();
+    expect(step(s).rows.map((r) => r.count)).toEqual([1, 1]);
   });
 
-  it('an expired deadline ends the sequence with DEADLINE_EXCEEDED', async () => {
-    const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens });
-    const r = await collect(engine.submit(req('d', 4, { maxTokens: 400 }, { deadlineMs: Date.now() + 30 })));
-    expect(r.last.finishReason).toBe('cancelled');
-    expect(r.last.error?.code).toBe('DEADLINE_EXCEEDED');
-    expect(engine.stats().kvUsedBytes).toBe(0);
-    await engine.close();
+  it('budget exhausted: the newest running sequence is preempted (recompute), the oldest keeps going', () => {
+    const s = sched(6); // 6 blocks of 4 tokens
+    const seqs = ['old', 'mid', 'new'].map((id) => new FakeSeq(id, 't', range(8)));
+    seqs.forEach((q) => s.add(q));
+    step(s); // 3 × 2 full blocks = all 6
+    const p = step(s); // each decode needs a 3rd block: 'new' is preempted, 'old' and 'mid' get its two
+    expect(p.preempted.map((q) => q.id)).toEqual(['new']);
+    expect(seqs[2]!.status).toBe('waiting');
+    expect(seqs[2]!.numComputed).toBe(0);
+    expect(seqs[2]!.blockTable).toEqual([]);
+    expect(p.rows.map((r) => r.seq.id)).toEqual(['old', 'mid']);
+    expect(p.admitted).toEqual([]); // nothing new in a step that preempted
+    // The preempted sequence is first in line again and resumes from its own cached blocks' hashes,
+    // prompt + generated tokens, once the others finish.
+    s.finish(seqs[0]!);
+    s.finish(seqs[1]!);
+    const r = step(s);
+    expect(r.admitted.map((q) => q.id)).toEqual(['new']);
+    // Prompt + its 1 generated token = 9 tokens; the 8 prompt tokens' blocks are still cached (same tenant, same content).
+    expect(r.rows[0]).toMatchObject({ start: 8, count: 1, samples: true });
+    expect(s.counters.preemptions).toBe(1);
   });
 
-  it('serves tenants round-robin, not first-come', async () => {
-    const backend = new ToyBackend();
-    const engine = new Engine({ backend, tokenBytes: byteTokens, limits: { maxBatchSize: 1 } });
-    const order: string[] = [];
-    const run = (id: string, tenant: string) => collect(engine.submit({ ...req(id, 3, { maxTokens: 2 }), tenant })).then(() => order.push(id));
-    await Promise.all([run('a1', 'A'), run('a2', 'A'), run('a3', 'A'), run('b1', 'B'), run('c1', 'C')]);
-    expect(order).toEqual(['a1', 'b1', 'c1', 'a2', 'a3']);
-    await engine.close();
+  it('admits round-robin across tenants, not first come', () => {
+    const s = sched(64, { maxBatchSize: 4 });
+    for (const [id, t] of [['a1', 'A'], ['a2', 'A'], ['a3', 'A'], ['b1', 'B'], ['c1', 'C']] as const) s.add(new FakeSeq(id, t, range(3)));
+    expect(step(s).admitted.map((q) => q.id)).toEqual(['a1', 'b1', 'c1', 'a2']);
   });
 
-  it('admits only what the KV budget covers and back-pressures a full queue', async () => {
-    const backend = new ToyBackend();
-    const bpt = 2 * 8 * 4; // 1 layer × K,V × 8 dims × f32
-    const engine = new Engine({ backend, tokenBytes: byteTokens, limits: { kvBudgetBytes: 2 * 30 * bpt, maxQueue: 5, maxBatchSize: 3 } });
-    const hs = [1, 2, 3, 4, 5].map((i) => engine.submit(req(`k${i}`, 10, { maxTokens: 20 })));
-    let err: unknown;
-    try { engine.submit(req('overflow', 10, { maxTokens: 20 })); } catch (e) { err = e; }
-    expect(err).toBeInstanceOf(TesseraError);
-    expect((err as TesseraError).code).toBe('RESOURCE_EXHAUSTED');
-    expect((err as TesseraError).details.retryAfterMs).toBeGreaterThan(0);
-    let maxRunning = 0;
-    const timer = setInterval(() => { maxRunning = Math.max(maxRunning, engine.stats().running); }, 1);
-    await Promise.all(hs.map(collect));
-    clearInterval(timer);
-    expect(Math.max(...backend.forwardCalls.map((c) => c.batch))).toBe(2);
-    expect(maxRunning).toBeLessThanOrEqual(2);
-    await engine.close();
+  it('head of line waits for blocks rather than being skipped by a smaller request', () => {
+    const s = sched(4);
+    s.add(new FakeSeq('first', 't', range(10))); // 3 blocks
+    step(s);
+    s.add(new FakeSeq('big', 'u', range(9))); // needs 3, 1 free
+    s.add(new FakeSeq('small', 'v', range(2))); // needs 1
+    const p = step(s);
+    expect(p.admitted).toEqual([]);
   });
 
-  it('refuses bad input with INVALID_ARGUMENT naming the field, without disturbing running sequences', async () => {
-    const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens, limits: { maxTokensLimit: 100 } });
-    const running = engine.submit(req('ok', 5, { maxTokens: 30 }));
-    const cases: [Partial<EngineRequest> & { p?: Partial<SamplingParams> }, string][] = [
-      [{ p: { maxTokens: 0 } }, 'max_tokens'],
-      [{ p: { maxTokens: 101 } }, 'max_tokens'],
-      [{ p: { temperature: -0.1 } }, 'temperature'],
-      [{ p: { topP: 0 } }, 'top_p'],
-      [{ p: { topP: 1.5 } }, 'top_p'],
-      [{ promptTokenIds: Int32Array.of(1, 2, 300) }, 'prompt_token_ids[2]'],
-      [{ promptTokenIds: prompt(600) }, 'prompt'],
-      [{ visual: { positions: Int32Array.of(1, 2), embeddings: new Float32Array(8) } }, 'visual_tokens'],
-      [{ p: { stop: ['a\ud800'] } }, 'stop[0]'],
-    ];
-    for (const [c, field] of cases) {
-      const { p, ...rest } = c;
-      let err: TesseraError | undefined;
-      try { engine.submit({ ...req(`bad-${field}`, 5, p), ...rest }); } catch (e) { err = e as TesseraError; }
-      expect(err?.code, field).toBe('INVALID_ARGUMENT');
-      expect(err?.details.field).toBe(field);
-    }
-    const r = await collect(running);
-    expect(r.last.finishReason).toBe('length');
-    expect(r.tokenIds.length).toBe(30);
-    await engine.close();
+  it('shares full blocks by content within a tenant; tenant B never gets tenant A blocks', () => {
+    const s = sched(64);
+    const a1 = new FakeSeq('a1', 'A', range(13));
+    s.add(a1);
+    step(s);
+    s.finish(a1); // blocks freed but still cached
+    const a2 = new FakeSeq('a2', 'A', [...range(13), 77]);
+    const b1 = new FakeSeq('b1', 'B', [...range(13), 77]);
+    s.add(a2);
+    s.add(b1);
+    const p = step(s);
+    expect(p.rows.find((r) => r.seq === a2)).toMatchObject({ start: 12, count: 2 });
+    expect(p.rows.find((r) => r.seq === b1)).toMatchObject({ start: 0, count: 14 });
+    expect(a2.blockTable.slice(0, 3)).toEqual(a1Blocks(s, a2));
+    expect(b1.blockTable.some((b) => a2.blockTable.slice(0, 3).includes(b))).toBe(false);
+    expect(s.counters).toMatchObject({ prefixQueryTokens: 13 + 14 + 14, prefixHitTokens: 12 });
   });
 
-  it('a backend fault in one prefill fails that request only', async () => {
-    const backend = new ToyBackend();
-    const engine = new Engine({ backend, tokenBytes: byteTokens });
-    const good = engine.submit(req('g', 4, { maxTokens: 8 }));
-    const ids = Int32Array.of(0, 5, 6); // token 0 embeds to sin(0) = 0 in its first value
-    backend.failOnValue = 0;
-    const bad = await collect(engine.submit({ ...req('b', 3), promptTokenIds: ids }));
-    backend.failOnValue = undefined;
-    expect(bad.last.finishReason).toBe('error');
-    expect(bad.last.error?.code).toBe('INTERNAL');
-    expect((await collect(good)).last.finishReason).toBe('length');
-    await engine.close();
-  });
-
-  it('stops on a stop token and reuses a shared prompt prefix', async () => {
-    const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens, limits: { prefixCacheEntries: 4 } });
-    const base = await collect(engine.submit(req('p1', 40, { maxTokens: 5 })));
-    const stopAt = base.tokenIds[2]!;
-    const long = Int32Array.from([...prompt(40, 40)]);
-    const r = await collect(engine.submit({ ...req('p2', 40, { maxTokens: 5, stopTokenIds: [stopAt] }), promptTokenIds: long }));
-    expect(r.last.finishReason).toBe('stop');
-    expect(r.last.stopReason).toBe(stopAt);
-    expect(r.tokenIds).toEqual(base.tokenIds.slice(0, base.tokenIds.indexOf(stopAt) + 1));
-    expect(r.last.usage?.cachedPromptTokens).toBe(39);
-    expect(engine.stats().prefixCacheHits).toBe(1);
-    await engine.close();
+  it('evicts cached blocks least recently freed first, and only when the memory is needed', () => {
+    const s = sched(4);
+    const a = new FakeSeq('a', 'A', range(9)); // 3 blocks, 2 full
+    s.add(a);
+    step(s);
+    const hashes = [...a.blockHashes];
+    s.finish(a); // freed last block first: the prompt's head stays cached longest
+    expect(s.pool.numCached).toBe(2);
+    s.add(new FakeSeq('b', 'B', range(9, 50))); // 3 blocks: the never-used one, a's tail, then a's block 1
+    step(s);
+    expect(s.pool.lookup(hashes[0]!)).toBeDefined();
+    expect(s.pool.lookup(hashes[1]!)).toBeUndefined();
   });
 });
+
+function a1Blocks(s: Scheduler<FakeSeq>, seq: FakeSeq): number[] {
+  return seq.blockHashes.slice(0, 3).map((h) => s.pool.lookup(h)!);
+}

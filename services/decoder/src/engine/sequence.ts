@@ -1,26 +1,30 @@
 /** One request's state inside the engine. */
+import { createHash } from 'node:crypto';
 import type { TesseraError } from '@tessera/runtime';
 import type { ChunkStream } from './chunk-stream.js';
 import { IncrementalDetokenizer, type TokenBytes } from './detokenizer.js';
 import { Prng, randomSeed } from './prng.js';
 import type { PenaltyState } from './sampler.js';
+import type { SchedSeq, SeqStatus } from './scheduler.js';
 import type { EngineChunk, EngineRequest, FinishReason, Timings, Usage } from './types.js';
 
-export type SequenceState = 'queued' | 'prefill' | 'running' | 'finished';
+export class Sequence implements SchedSeq {
+  // Scheduler bookkeeping (scheduler.ts).
+  status: SeqStatus = 'waiting';
+  numComputed = 0;
+  blockTable: number[] = [];
+  blockHashes: string[] = [];
+  numCachedTokens = 0;
+  stateSlot = -1;
+  preemptions = 0;
 
-export class Sequence {
-  state: SequenceState = 'queued';
   readonly prng: Prng;
   readonly penalties: PenaltyState;
   readonly detok: IncrementalDetokenizer;
   readonly stopIds: Set<number>;
   readonly generated: number[] = [];
-  /** Tokens whose KV this sequence holds. */
-  kvLen = 0;
-  /** Bytes reserved against the KV budget at admission. */
-  reservedBytes = 0;
-  cachedPromptTokens = 0;
-  lastToken = -1;
+  /** Cached prompt tokens at the first admission (usage reports this one). */
+  cachedPromptTokens = -1;
   /** Set by cancel(); acted on at the start of the next engine step. */
   cancelRequested: TesseraError | undefined;
 
@@ -42,10 +46,8 @@ export class Sequence {
     this.seed = req.params.seed ?? randomSeed();
     this.prng = new Prng(this.seed);
     const p = req.params;
-    this.penalties = {
-      promptTokens: p.repetitionPenalty !== 1 ? new Set(req.promptTokenIds) : new Set(),
-      outputCounts: new Map(),
-    };
+    // HF generates MiniCPM-V from inputs_embeds, so its repetition penalty sees generated ids only.
+    this.penalties = { promptTokens: new Set(), outputCounts: new Map() };
     this.detok = new IncrementalDetokenizer(tokenBytes, p.stop);
     this.stopIds = new Set([...p.stopTokenIds, ...(p.ignoreEos ? [] : eosTokenIds)]);
   }
@@ -54,12 +56,48 @@ export class Sequence {
     return this.req.tenant;
   }
 
+  get id(): string {
+    return this.req.requestId;
+  }
+
+  get promptLength(): number {
+    return this.req.promptTokenIds.length;
+  }
+
+  get numTokens(): number {
+    return this.req.promptTokenIds.length + this.generated.length;
+  }
+
+  tokenAt(i: number): number {
+    const n = this.req.promptTokenIds.length;
+    return i < n ? this.req.promptTokenIds[i]! : this.generated[i - n]!;
+  }
+
+  /** Prefix-cache scope: tenant + salt (vLLM's cache_salt); set by the engine when caching is on. */
+  cacheScope: string | undefined;
+
+  /** Visual content inside [start, end): a digest of those embeddings, so equal <unk> ids of different images never share KV. */
+  blockExtra(start: number, end: number): string {
+    const v = this.req.visual;
+    if (!v) return '';
+    const H = v.embeddings.length / Math.max(1, v.positions.length);
+    const h = createHash('sha256');
+    let any = false;
+    for (let i = 0; i < v.positions.length; i++) {
+      const p = v.positions[i]!;
+      if (p < start || p >= end) continue;
+      any = true;
+      h.update(new Uint8Array(v.embeddings.buffer, v.embeddings.byteOffset + i * H * 4, H * 4));
+    }
+    return any ? h.digest('base64') : '';
+  }
+
   usage(): Usage {
     return {
       promptTokens: this.req.promptTokenIds.length,
       visualTokens: this.req.visual?.positions.length ?? 0,
       completionTokens: this.generated.length,
-      cachedPromptTokens: this.cachedPromptTokens,
+      cachedPromptTokens: Math.max(0, this.cachedPromptTokens),
     };
   }
 

@@ -27,13 +27,12 @@ const FEEDBACK_MAX_BODY = 1024 * 1024;
 
 /** Routes beyond the OpenAI API: feedback over HTTP, the slice plan, and the playground at `/`. */
 export function extraRoutes(deps: ExtraRouteDeps): Route[] {
-  const c = deps.model.manifest.config;
   return [
     feedbackRoutes({ keys: deps.keys, feedback: deps.feedback, maxBodyBytes: FEEDBACK_MAX_BODY, timeoutMs: FEEDBACK_TIMEOUT_MS }),
     slicePlanRoute({
       keys: deps.keys,
       limits: { ...DEFAULT_IMAGE_LIMITS, maxBytes: deps.limits.maxImageBytes, maxSliceNums: deps.limits.maxSliceNums },
-      slicing: { scaleResolution: c.sliceImageSize, maxSliceNums: c.maxSliceNums, patchSize: c.vision.patchSize },
+      slicing: deps.model.slicing,
       queryNum: deps.model.queryNum,
       family: deps.model.family,
     }),

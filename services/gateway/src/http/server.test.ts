@@ -47,6 +47,7 @@ beforeAll(async () => {
     chat: scripted,
     limits: DEFAULT_CHAT_LIMITS,
     models: () => ['tiny'],
+    describeModel: () => ({ family: '4.6', downsample_modes: ['16x', '4x'] }),
     maxBodyBytes: 4096,
     requestTimeoutMs: 10_000,
     ready: () => true,
@@ -122,7 +123,7 @@ describe('gateway HTTP edge', () => {
   it('retrieves one model by id (404 in the OpenAI shape for an unknown one) and answers vLLM\'s /health', async () => {
     const one = await fetch(`${base}/v1/models/tiny`, { headers: auth });
     expect(one.status).toBe(200);
-    expect(await one.json()).toEqual({ id: 'tiny', object: 'model', created: 0, owned_by: 'tessera' });
+    expect(await one.json()).toEqual({ id: 'tiny', object: 'model', created: 0, owned_by: 'tessera', family: '4.6', downsample_modes: ['16x', '4x'] });
     const missing = await fetch(`${base}/v1/models/gpt-9`, { headers: auth });
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as any).error.param).toBe('model');
@@ -171,7 +172,7 @@ describe('gateway HTTP edge', () => {
 
   it('lists models for an authenticated caller', async () => {
     const res = await fetch(`${base}/v1/models`, { headers: auth });
-    expect(((await res.json()) as any).data[0].id).toBe('tiny');
+    expect(((await res.json()) as any).data[0]).toMatchObject({ id: 'tiny', family: '4.6', downsample_modes: ['16x', '4x'] });
     expect((await fetch(`${base}/v1/models`)).status).toBe(401);
   });
 });

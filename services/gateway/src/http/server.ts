@@ -12,6 +12,8 @@ export interface HttpServerDeps extends Omit<ChatHandlerDeps, 'metrics'> {
   ready: () => boolean;
   routes?: Route[];
   metrics?: HttpMetrics;
+  /** Extra fields of a model's /v1/models entry (its MiniCPM-V `family` and `downsample_modes`). */
+  describeModel?: (id: string) => Record<string, unknown>;
 }
 
 /** Per-request facts every handler may use: the id echoed in `x-request-id` and the arrival time. */
@@ -55,7 +57,7 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: ChatHandle
   if (path === '/v1/models') {
     if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
     deps.keys.authenticate(req.headers.authorization);
-    return json(res, 200, { object: 'list', data: deps.models().map(modelJson) });
+    return json(res, 200, { object: 'list', data: deps.models().map((id) => modelJson(id, deps.describeModel)) });
   }
   if (path.startsWith('/v1/models/')) {
     if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
@@ -63,7 +65,7 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: ChatHandle
     // Model ids may contain '/' (org/name): everything after the prefix is the id.
     const id = decodeURIComponent(path.slice('/v1/models/'.length));
     if (!deps.models().includes(id)) throw new TesseraError(ErrorCode.NOT_FOUND, `model "${id}" does not exist; available: ${deps.models().join(', ')}`, { field: 'model' });
-    return json(res, 200, modelJson(id));
+    return json(res, 200, modelJson(id, deps.describeModel));
   }
   // `/health` is vLLM's liveness path (200, empty body); `/healthz` is ours. Both say "the process is up".
   if (path === '/health') return void res.writeHead(200, { 'content-length': '0' }).end();
@@ -73,8 +75,8 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: ChatHandle
   throw new TesseraError(ErrorCode.NOT_FOUND, `no route for ${req.method} ${path}`, { field: 'path' });
 }
 
-function modelJson(id: string) {
-  return { id, object: 'model', created: 0, owned_by: 'tessera' };
+function modelJson(id: string, describe?: (id: string) => Record<string, unknown>) {
+  return { id, object: 'model', created: 0, owned_by: 'tessera', ...describe?.(id) };
 }
 
 function methodNotAllowed(res: ServerResponse, allow: string): void {

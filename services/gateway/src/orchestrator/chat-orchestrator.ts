@@ -65,7 +65,7 @@ export class ChatOrchestrator implements ChatService {
     let p = this.admitted.get(req);
     if (!p) {
       // Header-only: the cost check runs before any pixel is decoded.
-      p = this.images.admit(req.images, req.maxSliceNums, tenant.quota.maxImagePixels).then((imgs) => {
+      p = this.images.admit(req.images, req.maxSliceNums, tenant.quota.maxImagePixels, req.downsampleMode).then((imgs) => {
         this.o.imageCost?.checkRequest(imgs);
         return imgs;
       });

@@ -1,7 +1,22 @@
 import type { NatsConnection } from 'nats';
 import { commonV1, decodingV1, resamplingV1, visionV1, SERVICES, TENSOR_CONTENT_TYPE } from '@tessera/contracts';
 import { ErrorCode, natsClient, TesseraError, type CallOptions, type ServiceClient } from '@tessera/runtime';
-import { EncoderCache, ImageStore, planSlices, readImageHeader, sha256Hex, DEFAULT_IMAGE_LIMITS, type ImageLimits, type SlicePlan, type StoredImage } from '@tessera/vision';
+import {
+  EncoderCache,
+  familySliceOptions,
+  ImageStore,
+  planSlices,
+  planTokens,
+  readImageHeader,
+  resolveTokenMode,
+  sha256Hex,
+  DEFAULT_IMAGE_LIMITS,
+  type ImageLimits,
+  type SlicePlan,
+  type SlicingFamily,
+  type StoredImage,
+  type TokenMode,
+} from '@tessera/vision';
 import type { ImageSource } from '../openai/valid-request.js';
 
 /**
@@ -23,6 +38,9 @@ export interface AdmittedImage {
   scaleResolution: number;
   /** The image-store reference (set by `store`). */
   stored?: StoredImage;
+  /** MiniCPM-V 4.6: the request's token mode and each image's token count (overview first); unset for 2.6. */
+  downsampleMode?: TokenMode;
+  tokensPerImage?: number[];
 }
 
 export interface EncodedImage {
@@ -37,6 +55,11 @@ export interface ImagePipelineOptions {
   defaultMaxSliceNums: number;
   useImageId: boolean;
   remoteFetch: { timeoutMs: number; maxBytes: number };
+  /**
+   * The served family (default 2.6). 4.6 has no resampler: slices snap to 56 px, the slicer writes the
+   * visual tokens into the encoder cache itself, and a request may pick the token mode.
+   */
+  family?: SlicingFamily;
 }
 
 /**
@@ -62,8 +85,17 @@ export class ImagePipeline {
     this.resampler = natsClient(nc, SERVICES.resampler.definition as typeof resamplingV1.ResamplerServiceService, { workQueue: { stage: 'resampler', methods: ['resample'] } });
   }
 
-  /** Fetches (when allowed), hashes and header-checks every image; per-tenant pixel limit applies. */
-  async admit(sources: ImageSource[], maxSliceNums: number | undefined, maxImagePixels: number): Promise<AdmittedImage[]> {
+  get family(): SlicingFamily {
+    return this.o.family ?? '2.6';
+  }
+
+  /**
+   * Fetches (when allowed), hashes and header-checks every image; per-tenant pixel limit applies.
+   * `downsampleMode` (mm_processor_kwargs) is checked against the family even without images:
+   * a mode the served model does not have is a 400 naming it.
+   */
+  async admit(sources: ImageSource[], maxSliceNums: number | undefined, maxImagePixels: number, downsampleMode?: string): Promise<AdmittedImage[]> {
+    const mode = resolveTokenMode(this.family, downsampleMode, 'mm_processor_kwargs.downsample_mode') ?? undefined;
     const limits: ImageLimits = { ...this.o.limits, maxPixels: Math.min(this.o.limits.maxPixels, maxImagePixels) };
     return Promise.all(
       sources.map(async (src) => {
@@ -77,6 +109,7 @@ export class ImagePipeline {
           throw new TesseraError(ErrorCode.INVALID_ARGUMENT, e.message, { ...e.details, field: src.field }, { cause: err });
         }
         const slices = maxSliceNums ?? this.o.defaultMaxSliceNums;
+        const plan = planSlices(header.width, header.height, familySliceOptions(this.family, { maxSliceNums: slices, scaleResolution: this.o.scaleResolution }));
         return {
           field: src.field,
           bytes,
@@ -85,16 +118,17 @@ export class ImagePipeline {
           size: bytes.length,
           width: header.width,
           height: header.height,
-          plan: planSlices(header.width, header.height, { maxSliceNums: slices, scaleResolution: this.o.scaleResolution }),
+          plan,
           maxSliceNums: slices,
           scaleResolution: this.o.scaleResolution,
+          ...(mode && { downsampleMode: mode, tokensPerImage: planTokens(plan, this.family, mode) }),
         };
       }),
     );
   }
 
   visualTokens(img: AdmittedImage): number {
-    return this.queryNum * (1 + img.plan.slices.length);
+    return img.tokensPerImage ? img.tokensPerImage.reduce((a, b) => a + b, 0) : this.queryNum * (1 + img.plan.slices.length);
   }
 
   /** Stores the image once for the tenant and drops the bytes; idempotent per admitted image. */
@@ -114,7 +148,7 @@ export class ImagePipeline {
   async encode(img: AdmittedImage, call: CallOptions & { tenant: string }): Promise<EncodedImage> {
     const tenant = call.tenant;
     const stored = await this.storeImage(img, tenant);
-    const key = { modelRevision: this.modelRevision, tenant, imageSha256: img.sha256, maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution };
+    const key = { modelRevision: this.modelRevision, tenant, imageSha256: img.sha256, maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution, ...(img.downsampleMode && { downsampleMode: img.downsampleMode }) };
     const hit = await this.cache.lookup(key);
     if (hit) {
       return {
@@ -123,6 +157,7 @@ export class ImagePipeline {
         timings: { visionEncodeMs: 0, resampleMs: 0, preprocessMs: 0 },
       };
     }
+    if (img.downsampleMode) return this.encodeWithoutResampler(img, stored, call);
     const sliced = await this.slicer.sliceAndEncode(
       {
         image: { source: { $case: 'ref', ref: stored }, sha256: img.sha256 },
@@ -149,6 +184,29 @@ export class ImagePipeline {
     };
   }
 
+  /**
+   * A family without a resampler (MiniCPM-V 4.6): the slicer's vision stage ends at the LLM width and
+   * writes the visual tokens into the encoder cache itself; no resampler call.
+   */
+  private async encodeWithoutResampler(img: AdmittedImage, stored: StoredImage, call: CallOptions & { tenant: string }): Promise<EncodedImage> {
+    const sliced = await this.slicer.sliceAndEncode(
+      {
+        image: { source: { $case: 'ref', ref: stored }, sha256: img.sha256 },
+        options: { maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution, useImageId: this.o.useImageId, downsampleMode: img.downsampleMode },
+        modelRevision: this.modelRevision,
+        cacheVisualTokens: true,
+      },
+      call,
+    );
+    const tokens = sliced.visualTokens;
+    if (!sliced.cached || tokens?.data?.$case !== 'ref') throw new TesseraError(ErrorCode.INTERNAL, 'the slicer did not write the visual tokens into the encoder cache (a slicer without a MiniCPM-V 4.6 model?)');
+    return {
+      embedding: this.embedding(img, tokens),
+      cacheHit: false,
+      timings: { preprocessMs: sliced.timings?.imagePreprocessMs ?? 0, visionEncodeMs: sliced.timings?.visionEncodeMs ?? 0, resampleMs: 0 },
+    };
+  }
+
   private embedding(img: AdmittedImage, visualTokens: commonV1.Tensor): decodingV1.ImageEmbedding {
     return {
       visualTokens,
@@ -156,6 +214,7 @@ export class ImagePipeline {
       gridRows: img.plan.grid?.rows ?? 0,
       useImageId: this.o.useImageId,
       imageSha256: img.sha256,
+      ...(img.tokensPerImage && { layout: { tokensPerImage: img.tokensPerImage, downsampleMode: img.downsampleMode ?? '' } }),
     };
   }
 

@@ -1,20 +1,26 @@
-import { readManifest, Tokenizer, type Manifest } from '@tessera/model';
-import type { SlicingFamily } from '@tessera/vision';
+import { manifestFamily as familyOf, readAnyManifest, Tokenizer, type AnyManifest } from '@tessera/model';
+import type { SlicingFamily, TokenMode } from '@tessera/vision';
+import { FAMILY_SLICING } from '@tessera/vision';
 
 /** What the gateway knows about the served model: its public id, revision and tokenizer. */
 export interface ModelInfo {
   id: string;
   revision: string;
-  manifest: Manifest;
+  manifest: AnyManifest;
   tokenizer: Tokenizer;
+  /** Resampler queries per image (2.6: 64); 0 for a family without a resampler (4.6). */
   queryNum: number;
   /** MiniCPM-V family of the built model (manifest `family`; manifests before it are 2.6). */
   family: SlicingFamily;
+  /** Token modes a request may choose (`mm_processor_kwargs.downsample_mode`); empty for 2.6. */
+  downsampleModes: readonly TokenMode[];
+  /** The model's slicing defaults (slice side, default max_slice_nums, patch size). */
+  slicing: { scaleResolution: number; maxSliceNums: number; patchSize: number };
 }
 
 /** The family a manifest was built for: 4.6 has no resampler and per-request token modes. */
-export function manifestFamily(manifest: Manifest): SlicingFamily {
-  return (manifest as { family?: unknown }).family === '4.6' ? '4.6' : '2.6';
+export function manifestFamily(manifest: AnyManifest): SlicingFamily {
+  return familyOf(manifest) === '4.6' ? '4.6' : '2.6';
 }
 
 /**
@@ -22,13 +28,13 @@ export function manifestFamily(manifest: Manifest): SlicingFamily {
  * needs the revision for cache keys and the tokenizer to reserve prompt tokens against quotas.
  */
 export function loadModelInfo(modelDir: string, modelId: string): ModelInfo {
-  const manifest = readManifest(modelDir);
-  return {
-    id: modelId,
-    revision: manifest.revision,
-    manifest,
-    tokenizer: Tokenizer.fromDir(modelDir),
-    queryNum: manifest.config.resampler.queryNum,
-    family: manifestFamily(manifest),
-  };
+  const manifest = readAnyManifest(modelDir);
+  const family = manifestFamily(manifest);
+  const common = { id: modelId, revision: manifest.revision, manifest, tokenizer: Tokenizer.fromDir(modelDir), family, downsampleModes: FAMILY_SLICING[family].modes };
+  if (manifest.family === '4.6') {
+    // HF 4.6 processor defaults: 448-px slices, up to 9 of them, patch 14 (minicpmv4x.md §2).
+    return { ...common, queryNum: 0, slicing: { scaleResolution: 448, maxSliceNums: 9, patchSize: manifest.config.vision.patchSize } };
+  }
+  const c = manifest.config;
+  return { ...common, queryNum: c.resampler.queryNum, slicing: { scaleResolution: c.sliceImageSize, maxSliceNums: c.maxSliceNums, patchSize: c.vision.patchSize } };
 }

@@ -29,6 +29,8 @@ export interface TextEncoder {
 
 export interface EstimateImage {
   plan: SlicePlan;
+  /** MiniCPM-V 4.6: tokens per image (overview first); unset = queryNum each. */
+  tokensPerImage?: number[];
 }
 
 export function estimatePromptTokens(messages: readonly ValidMessage[], images: readonly EstimateImage[], tok: TextEncoder, o: { queryNum: number; useImageId: boolean }): number {
@@ -42,8 +44,8 @@ export function estimatePromptTokens(messages: readonly ValidMessage[], images: 
     flush();
     tokens++;
   };
-  const placeholder = (plan: SlicePlan, index: number) => {
-    for (const seg of imagePlaceholder(plan, { queryNum: o.queryNum, imageIndex: index, useImageId: o.useImageId }).segments) {
+  const placeholder = (plan: SlicePlan, index: number, tokensPerImage?: number[]) => {
+    for (const seg of imagePlaceholder(plan, { queryNum: o.queryNum, imageIndex: index, useImageId: o.useImageId, ...(tokensPerImage && { tokensPerImage }) }).segments) {
       if (seg.kind === 'visual') {
         flush();
         tokens += seg.count;
@@ -75,7 +77,7 @@ export function estimatePromptTokens(messages: readonly ValidMessage[], images: 
     m.parts.forEach((p, j) => {
       if (j > 0) text += '\n';
       if (p.kind === 'text') text += p.text;
-      else placeholder(images[p.index]!.plan, p.index);
+      else placeholder(images[p.index]!.plan, p.index, images[p.index]!.tokensPerImage);
     });
     control();
     text += '\n';

@@ -1,26 +1,46 @@
 /**
- * A pure-TS toy decoder for the scheduler's unit tests ONLY (admission, fairness, budgets, cancel,
- * detokenizer plumbing). Integration and e2e tests use the ORT backend over the real graph.
+ * A pure-TS toy decoder for the engine's unit tests ONLY (scheduling, budgets, preemption, prefix
+ * cache, cancel, detokenizer plumbing). Integration and e2e tests use the ORT backend over the real graph.
  *
- * It honours the graph's contract: the attention mask decides which past positions count, the KV
- * grows by T per call, and logits depend on every unmasked position, so a padding or ordering bug
- * in the batch changes its output.
+ * It honours the port's contract: the past comes only from the row's blocks (a wrong block table,
+ * an overwritten shared block or a stale slot changes the output), the new tokens are written into
+ * the blocks, and logits depend on every token of the sequence and its position.
+ * With `withState`, it also keeps a per-sequence running sum in a state slot, as a linear-attention
+ * layer would, and its logits depend on it.
  */
-import type { BackendInfo, DecoderBackend, ForwardInput, ForwardOutput, LayerKv } from '../backend.js';
+import type { BackendInfo, CacheSize, DecoderBackend, StepInput } from '../backend.js';
 
 const HIDDEN = 8;
+/** Reported KV bytes per token: about the tiny model's (1 KiB), so default budgets give realistic block counts. */
+export const TOY_KV_BYTES_PER_TOKEN = 1024;
 
 export class ToyBackend implements DecoderBackend {
   readonly info: BackendInfo;
-  forwardCalls: { batch: number; seqLen: number; pastLen: number }[] = [];
-  /** Throws from forward when a row's first embedding value equals this (fault injection). */
+  steps: { rows: number; seqLen: number; queryLengths: number[] }[] = [];
+  /** Throws from step when a row's first embedding value equals this (fault injection). */
   failOnValue: number | undefined;
+  private pool = new Float32Array(0);
+  private state = new Float32Array(0);
+  private size: CacheSize = { numBlocks: 0, blockSize: 1, numStateSlots: 0 };
 
-  constructor(vocabSize = 300, eos = [299]) {
+  constructor(vocabSize = 300, eos = [299], readonly withState = false) {
     this.info = {
-      modelName: 'toy', numLayers: 1, numKvHeads: 1, headDim: HIDDEN, hiddenSize: HIDDEN, vocabSize,
-      maxContext: 512, kvDtype: 'float32', eosTokenIds: eos, weightBytes: 0,
+      modelName: 'toy', numLayers: 1, hiddenSize: HIDDEN, vocabSize, maxContext: 512,
+      kvBytesPerToken: TOY_KV_BYTES_PER_TOKEN, stateBytesPerSequence: withState ? HIDDEN * 4 : 0, eosTokenIds: eos, weightBytes: 0,
     };
+  }
+
+  allocateCache(size: CacheSize): void {
+    this.size = size;
+    // NaN in never-written cache memory makes any read of a wrong block visible (small pools only:
+    // filling the default 512 MiB budget would dominate the test time).
+    this.pool = new Float32Array(size.numBlocks * size.blockSize * HIDDEN);
+    if (this.pool.length <= 1 << 20) this.pool.fill(NaN);
+    this.state = new Float32Array(Math.max(1, size.numStateSlots) * HIDDEN).fill(NaN);
+  }
+
+  resetState(slot: number): void {
+    if (this.withState) this.state.fill(0, slot * HIDDEN, (slot + 1) * HIDDEN);
   }
 
   async embedTokens(ids: Int32Array): Promise<Float32Array> {
@@ -31,37 +51,52 @@ export class ToyBackend implements DecoderBackend {
     return out;
   }
 
-  async forward(x: ForwardInput): Promise<ForwardOutput> {
-    this.forwardCalls.push({ batch: x.batch, seqLen: x.seqLen, pastLen: x.pastLen });
-    const { batch: B, seqLen: T, pastLen: P } = x;
-    const S = P + T;
+  async step(x: StepInput): Promise<Float32Array> {
+    this.steps.push({ rows: x.rows.length, seqLen: x.seqLen, queryLengths: x.rows.map((r) => r.queryLength) });
+    const T = x.seqLen;
     const V = this.info.vocabSize;
-    const key = new Float32Array(B * S * HIDDEN);
-    for (let b = 0; b < B; b++) {
-      key.set(x.past[0]!.key.subarray(b * P * HIDDEN, (b + 1) * P * HIDDEN) as Float32Array, b * S * HIDDEN);
-      key.set(x.inputsEmbeds.subarray(b * T * HIDDEN, (b + 1) * T * HIDDEN), (b * S + P) * HIDDEN);
-    }
-    const logits = new Float32Array(B * V);
-    for (let b = 0; b < B; b++) {
+    const bs = this.size.blockSize;
+    const logits = new Float32Array(x.rows.length * V);
+    x.rows.forEach((_, b) => {
       if (this.failOnValue !== undefined && x.inputsEmbeds[b * T * HIDDEN] === this.failOnValue) throw new Error('toy fault');
-      const h = new Float32Array(HIDDEN);
-      let n = 0;
-      for (let s = 0; s < S; s++) {
-        if (x.attentionMask[b * S + s] !== 1n) continue;
-        // Weight by the position inside the sequence (not the padded column), as RoPE would.
-        for (let d = 0; d < HIDDEN; d++) h[d]! += key[(b * S + s) * HIDDEN + d]! * (1 + (n % 3));
-        n++;
+    });
+    x.rows.forEach((row, b) => {
+      // Write the new tokens' "keys" (their embeddings) into the row's blocks.
+      for (let t = 0; t < row.queryLength; t++) {
+        const p = row.pastLength + t;
+        const at = (row.blockTable[Math.floor(p / bs)]! * bs + (p % bs)) * HIDDEN;
+        this.pool.set(x.inputsEmbeds.subarray((b * T + t) * HIDDEN, (b * T + t + 1) * HIDDEN), at);
       }
-      const pos = Number(x.positionIds[b * T + T - 1]);
+      const S = row.pastLength + row.queryLength;
+      const h = new Float32Array(HIDDEN);
+      for (let p = 0; p < S; p++) {
+        const at = (row.blockTable[Math.floor(p / bs)]! * bs + (p % bs)) * HIDDEN;
+        for (let d = 0; d < HIDDEN; d++) h[d]! += this.pool[at + d]! * (1 + (p % 3));
+      }
+      if (this.withState) {
+        const s = row.stateSlot * HIDDEN;
+        for (let t = 0; t < row.queryLength; t++) for (let d = 0; d < HIDDEN; d++) this.state[s + d]! += x.inputsEmbeds[(b * T + t) * HIDDEN + d]!;
+        for (let d = 0; d < HIDDEN; d++) h[d]! += 0.5 * this.state[s + d]!;
+      }
+      const pos = S - 1;
       for (let v = 0; v < V; v++) {
         let acc = Math.cos(v * 0.11 * (pos + 1));
-        for (let d = 0; d < HIDDEN; d++) acc += (h[d]! / n) * Math.sin(v * (d + 2) * 0.29);
+        for (let d = 0; d < HIDDEN; d++) acc += (h[d]! / S) * Math.sin(v * (d + 2) * 0.29);
         logits[b * V + v] = acc * 4;
       }
-    }
-    const present: LayerKv[] = [{ key, value: key.slice() }];
+    });
     await new Promise((r) => setImmediate(r));
-    return { logits, present };
+    return logits;
+  }
+
+  /** The same function without any cache: the whole sequence every time (the reference). */
+  async forwardNoCache(ids: Int32Array): Promise<Float32Array> {
+    const scratch = new ToyBackend(this.info.vocabSize, this.info.eosTokenIds, this.withState);
+    const bs = 4;
+    const n = Math.ceil(ids.length / bs);
+    scratch.allocateCache({ numBlocks: n, blockSize: bs, numStateSlots: 1 });
+    scratch.resetState(0);
+    return scratch.step({ rows: [{ pastLength: 0, queryLength: ids.length, blockTable: Array.from({ length: n }, (_, j) => j), stateSlot: 0 }], seqLen: ids.length, inputsEmbeds: await this.embedTokens(ids) });
   }
 }
 

@@ -1,0 +1,219 @@
+/**
+ * Runs a paged decoder graph (onnx/paged-decoder-io.ts) over KV pools and state slots that this
+ * stage allocates ONCE and keeps: per attention layer a key and a value pool
+ * [kv_heads, num_blocks, block_size, head_dim], per state tensor a pool [num_slots, …].
+ *
+ * Per step, what crosses between JS and onnxruntime (CPU execution provider, onnxruntime-node 1.30):
+ *  - in, zero-copy: the pools (ort.Tensor objects created once over our Float32Arrays; the binding
+ *    wraps CPU tensor memory, it does not copy it), the embeddings [B, T, hidden], positions, lengths,
+ *    block tables (one int64 per block);
+ *  - out, copied by the binding into new JS buffers: logits [B, vocab], the new tokens' K/V
+ *    [kv, B, T, hd] per attention layer, the rows' new state [B, …];
+ *  - then this stage copies the first q_b tokens of each row's K/V into its blocks and each row's
+ *    state into its slot. Nothing is proportional to a sequence's context.
+ * Inside onnxruntime the Gather of the row's blocks reads the context once per layer (the attention
+ * reads it anyway).
+ */
+import * as ort from 'onnxruntime-node';
+import { PagedIo, pagedLayoutOf, type PagedCacheLayout } from '../onnx/paged-decoder-io.js';
+import { checkLength, type StageSession } from './stage-session.js';
+
+export interface PagedStep {
+  batch: number;
+  /** T: new tokens per row after padding (max query length). */
+  seqLen: number;
+  /** [B, T, hidden] */
+  inputsEmbeds: Float32Array;
+  /** [B, T]; default past_lengths[b] + t. */
+  positionIds?: BigInt64Array;
+  pastLengths: ArrayLike<number>;
+  queryLengths: ArrayLike<number>;
+  /** Row b's blocks in position order; must cover past + query tokens. */
+  blockTables: ArrayLike<number>[];
+  /** Row b's state slot (graphs with state only). */
+  stateSlots?: ArrayLike<number>;
+}
+
+export interface PagedCacheSize {
+  numBlocks: number;
+  blockSize: number;
+  numStateSlots: number;
+}
+
+interface Pool {
+  data: Float32Array;
+  tensor: ort.Tensor;
+}
+
+export class PagedDecoderStage {
+  readonly layout: PagedCacheLayout;
+  private size: PagedCacheSize | undefined;
+  private keys = new Map<number, Pool>();
+  private values = new Map<number, Pool>();
+  private states = new Map<string, Pool>();
+
+  constructor(readonly session: StageSession) {
+    this.layout = pagedLayoutOf(session.manifest.inputs, session.manifest.outputs);
+  }
+
+  /** Bytes of KV one block holds across all attention layers (key + value). */
+  bytesPerBlock(blockSize: number): number {
+    return this.layout.attentionLayers.length * 2 * this.layout.kvHeads * blockSize * this.layout.headDim * 4;
+  }
+
+  /** Bytes of state one sequence holds across all stateful layers. */
+  bytesPerStateSlot(): number {
+    return this.layout.states.reduce((n, s) => n + s.size * 4, 0);
+  }
+
+  get vocabSize(): number {
+    return this.layout.vocab;
+  }
+
+  get cacheSize(): PagedCacheSize | undefined {
+    return this.size;
+  }
+
+  /** Allocates the pools (once; a second call with another size replaces them). */
+  allocate(size: PagedCacheSize): void {
+    const { kvHeads: kv, headDim: hd } = this.layout;
+    const dims = [kv, size.numBlocks, size.blockSize, hd];
+    const pool = (n: number, d: number[]): Pool => {
+      const data = new Float32Array(n);
+      return { data, tensor: new ort.Tensor('float32', data, d) };
+    };
+    this.keys.clear();
+    this.values.clear();
+    this.states.clear();
+    for (const layer of this.layout.attentionLayers) {
+      this.keys.set(layer, pool(kv * size.numBlocks * size.blockSize * hd, dims));
+      this.values.set(layer, pool(kv * size.numBlocks * size.blockSize * hd, dims));
+    }
+    const slots = Math.max(1, size.numStateSlots);
+    for (const s of this.layout.states) this.states.set(s.input, pool(slots * s.size, [slots, ...s.shape]));
+    this.size = { ...size, numStateSlots: this.layout.states.length ? slots : size.numStateSlots };
+  }
+
+  /** Zeroes a state slot (a sequence starting from token 0). */
+  resetState(slot: number): void {
+    for (const s of this.layout.states) this.states.get(s.input)!.data.fill(0, slot * s.size, (slot + 1) * s.size);
+  }
+
+  /** Copies one KV block (all layers) — copy-on-write of a shared partial block. */
+  copyBlock(from: number, to: number): void {
+    const size = this.requireSize();
+    const { kvHeads: kv, headDim: hd } = this.layout;
+    const run = size.blockSize * hd;
+    for (const pools of [this.keys, this.values]) {
+      for (const p of pools.values()) {
+        for (let h = 0; h < kv; h++) {
+          const base = h * size.numBlocks * run;
+          p.data.copyWithin(base + to * run, base + from * run, base + (from + 1) * run);
+        }
+      }
+    }
+  }
+
+  /** One forward over B rows; returns logits [B, vocab] and stores the new KV/state in place. */
+  async step(x: PagedStep): Promise<Float32Array> {
+    const size = this.requireSize();
+    const { batch: B, seqLen: T } = x;
+    const { hidden, kvHeads: kv, headDim: hd } = this.layout;
+    const bs = size.blockSize;
+    checkLength('inputs_embeds', x.inputsEmbeds.length, B * T * hidden);
+    let pos = x.positionIds;
+    if (!pos) {
+      pos = new BigInt64Array(B * T);
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = BigInt(x.pastLengths[b]! + t);
+    }
+    // Only the blocks that hold past tokens are gathered; at least one column keeps shapes non-empty.
+    let N = 1;
+    for (let b = 0; b < B; b++) N = Math.max(N, Math.ceil(x.pastLengths[b]! / bs));
+    const table = new BigInt64Array(B * N);
+    for (let b = 0; b < B; b++) {
+      const row = x.blockTables[b]!;
+      const need = Math.ceil((x.pastLengths[b]! + x.queryLengths[b]!) / bs);
+      if (row.length < need) throw new RangeError(`block table of row ${b} has ${row.length} blocks; ${need} needed`);
+      for (let j = 0; j < N; j++) table[b * N + j] = BigInt(j < row.length ? row[j]! : row[0]!);
+    }
+    const feeds: Record<string, ort.Tensor> = {
+      [PagedIo.inputsEmbeds]: new ort.Tensor('float32', x.inputsEmbeds, [B, T, hidden]),
+      [PagedIo.positionIds]: new ort.Tensor('int64', pos, [B, T]),
+      [PagedIo.pastLengths]: new ort.Tensor('int64', BigInt64Array.from(Array.from(x.pastLengths, BigInt)), [B]),
+      [PagedIo.queryLengths]: new ort.Tensor('int64', BigInt64Array.from(Array.from(x.queryLengths, BigInt)), [B]),
+      [PagedIo.blockTables]: new ort.Tensor('int64', table, [B, N]),
+    };
+    for (const layer of this.layout.attentionLayers) {
+      feeds[PagedIo.keyCache(layer)] = this.keys.get(layer)!.tensor;
+      feeds[PagedIo.valueCache(layer)] = this.values.get(layer)!.tensor;
+    }
+    if (this.layout.states.length) {
+      if (!x.stateSlots) throw new RangeError('state_slots is required by this graph');
+      feeds[PagedIo.stateSlots] = new ort.Tensor('int64', BigInt64Array.from(Array.from(x.stateSlots, BigInt)), [B]);
+      for (const s of this.layout.states) feeds[s.input] = this.states.get(s.input)!.tensor;
+    }
+    const out = (await (await this.session.load()).run(feeds)) as Record<string, ort.Tensor>;
+
+    // Store the new tokens' K/V: row b's token t goes to position past_b + t.
+    for (const layer of this.layout.attentionLayers) {
+      const nk = out[PagedIo.newKey(layer)]!.data as Float32Array;
+      const nv = out[PagedIo.newValue(layer)]!.data as Float32Array;
+      const pk = this.keys.get(layer)!.data;
+      const pv = this.values.get(layer)!.data;
+      for (let h = 0; h < kv; h++) {
+        const poolHead = h * size.numBlocks * bs * hd;
+        for (let b = 0; b < B; b++) {
+          const row = x.blockTables[b]!;
+          const past = x.pastLengths[b]!;
+          const q = x.queryLengths[b]!;
+          const src = ((h * B + b) * T) * hd;
+          // Copy runs of consecutive tokens that share a block in one set().
+          for (let t = 0; t < q; ) {
+            const p = past + t;
+            const off = p % bs;
+            const n = Math.min(q - t, bs - off);
+            const dst = poolHead + (row[Math.floor(p / bs)]! * bs + off) * hd;
+            pk.set(nk.subarray(src + t * hd, src + (t + n) * hd), dst);
+            pv.set(nv.subarray(src + t * hd, src + (t + n) * hd), dst);
+            t += n;
+          }
+        }
+      }
+    }
+    for (const s of this.layout.states) {
+      const ns = out[s.output]!.data as Float32Array;
+      const pool = this.states.get(s.input)!.data;
+      for (let b = 0; b < B; b++) pool.set(ns.subarray(b * s.size, (b + 1) * s.size), x.stateSlots![b]! * s.size);
+    }
+    return out[PagedIo.logits]!.data as Float32Array;
+  }
+
+  /**
+   * No-cache forward of whole sequences (the reference the engine is tested against): each row's
+   * prompt from position 0 into scratch blocks, nothing kept. Uses its own pools, so it never touches
+   * the serving cache.
+   */
+  async forwardNoCache(embeds: Float32Array, lengths: number[]): Promise<Float32Array> {
+    const T = Math.max(...lengths);
+    const B = lengths.length;
+    const scratch = new PagedDecoderStage(this.session);
+    const bs = 16;
+    const per = Math.ceil(T / bs);
+    scratch.allocate({ numBlocks: B * per, blockSize: bs, numStateSlots: B });
+    for (let b = 0; b < B; b++) scratch.resetState(b);
+    return scratch.step({
+      batch: B,
+      seqLen: T,
+      inputsEmbeds: embeds,
+      pastLengths: lengths.map(() => 0),
+      queryLengths: lengths,
+      blockTables: lengths.map((_, b) => Array.from({ length: per }, (_, j) => b * per + j)),
+      stateSlots: lengths.map((_, b) => b),
+    });
+  }
+
+  private requireSize(): PagedCacheSize {
+    if (!this.size) throw new Error('paged decoder: allocate() the cache before the first step');
+    return this.size;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Image admission for a MiniCPM-V 4.6 model at the gateway: the plan uses 56-px sides, the request's
+ * `mm_processor_kwargs.downsample_mode` (16x default) sets the tokens per image, and a mode the
+ * served family does not have is refused naming the field — before any image is stored or encoded.
+ * (The slicer side of the 4.6 path, which writes the tokens into the encoder cache, is covered in
+ * services/slicer/src/slicer46.test.ts.)
+ */
+import { connect, type NatsConnection } from 'nats';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { DEFAULT_IMAGE_LIMITS, EncoderCache, ImageStore } from '@tessera/vision';
+import { ImagePipeline } from './image-pipeline.js';
+
+let nats: NatsServerHandle;
+let nc: NatsConnection;
+let pipeline46: ImagePipeline;
+let pipeline26: ImagePipeline;
+let png: Buffer;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  nc = await connect({ servers: nats.url });
+  const cache = await EncoderCache.open(nc, { bucket: 'gw46-cache' });
+  const store = await ImageStore.open(nc, { bucket: 'gw46-images' });
+  const o = { limits: { ...DEFAULT_IMAGE_LIMITS }, scaleResolution: 448, defaultMaxSliceNums: 9, useImageId: true, remoteFetch: { timeoutMs: 1000, maxBytes: 1 << 20 } };
+  pipeline46 = new ImagePipeline(nc, cache, store, 'rev46', 0, { ...o, family: '4.6' });
+  pipeline26 = new ImagePipeline(nc, cache, store, 'rev26', 64, o);
+  png = await sharp({ create: { width: 1344, height: 896, channels: 3, background: '#204060' } }).png().toBuffer();
+}, 60_000);
+afterAll(async () => {
+  await nc?.close();
+  await nats?.stop();
+});
+
+const src = () => [{ kind: 'bytes' as const, bytes: png, field: 'messages[0].content[0].image_url.url' }];
+
+describe('gateway image admission, MiniCPM-V 4.6', () => {
+  it('16x by default: 56-px plan, per-image tokens, their sum as the visual token count', async () => {
+    const [img] = await pipeline46.admit(src(), undefined, 1e8);
+    expect(img.plan.overview).toEqual({ width: 560, height: 392 });
+    expect(img.downsampleMode).toBe('16x');
+    expect(img.tokensPerImage).toEqual([70, 64, 64, 64, 64, 64, 64]);
+    expect(pipeline46.visualTokens(img)).toBe(454);
+  });
+
+  it('4x on request', async () => {
+    const [img] = await pipeline46.admit(src(), 1, 1e8, '4x');
+    expect(img.tokensPerImage).toEqual([280]);
+    expect(pipeline46.visualTokens(img)).toBe(280);
+  });
+
+  it('a mode the family does not have → INVALID_ARGUMENT naming mm_processor_kwargs.downsample_mode (also without images)', async () => {
+    await expect(pipeline46.admit(src(), undefined, 1e8, '8x')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'mm_processor_kwargs.downsample_mode' } });
+    await expect(pipeline26.admit([], undefined, 1e8, '4x')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'mm_processor_kwargs.downsample_mode' } });
+  });
+
+  it('2.6 is unchanged: 14-px plan, 64 tokens per image, no layout', async () => {
+    const [img] = await pipeline26.admit(src(), undefined, 1e8);
+    expect(img.plan.overview).toEqual({ width: 546, height: 364 });
+    expect(img.tokensPerImage).toBeUndefined();
+    expect(pipeline26.visualTokens(img)).toBe(7 * 64);
+  });
+});
