@@ -37,6 +37,7 @@ export function commonServiceConfig(d: CommonDefaults) {
     defaultDeadline: duration({ env: 'TESSERA_DEFAULT_DEADLINE', default: 60_000, min: 100, doc: 'deadline applied to calls that arrive without one' }),
     maxConcurrency: int({ env: 'TESSERA_MAX_CONCURRENCY', default: 4, min: 1, max: 1024, doc: 'in-flight jobs per process (work-queue pull batch)' }),
     ackWait: duration({ env: 'TESSERA_ACK_WAIT', default: 30_000, min: 1_000, doc: 'JetStream ack wait; workers heartbeat at a third of it' }),
+    jetstreamReplicas: int({ env: 'TESSERA_JETSTREAM_REPLICAS', default: 1, min: 1, max: 5, doc: 'replicas of the streams and buckets a service creates (work queues, claim checks); 3 on a clustered JetStream' }),
     streamHeartbeat: duration({ env: 'TESSERA_STREAM_HEARTBEAT', default: 1_000, min: 0, max: 60_000, doc: 'server streams over NATS send a heartbeat this often when idle; two missed end (or resume) the stream at the caller (0 = off)' }),
     maxDeliver: int({ env: 'TESSERA_MAX_DELIVER', default: 5, min: 1, max: 100, doc: 'deliveries before a job is terminated as poison' }),
     logLevel: oneOf(['debug', 'info', 'warn', 'error'], { env: 'TESSERA_LOG_LEVEL', default: 'info', doc: 'log verbosity' }),

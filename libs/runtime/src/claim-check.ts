@@ -28,6 +28,8 @@ export interface ClaimCheckOptions {
   tenant?: string;
   /** A streamed read with no chunk for this long falls back to reading chunk by chunk. Default 2 s. */
   stallMs?: number;
+  /** JetStream replicas of the bucket when this process creates it. Default 1. */
+  replicas?: number;
 }
 
 /** The object name of `key` (a sha256) in a tenant's scope. */
@@ -48,12 +50,12 @@ const DEFAULT_STALL_MS = 2_000;
 
 const stores = new WeakMap<NatsConnection, Map<string, Promise<ObjectStore>>>();
 
-function store(nc: NatsConnection, bucket: string, ttlMs: number): Promise<ObjectStore> {
+function store(nc: NatsConnection, bucket: string, ttlMs: number, replicas = 1): Promise<ObjectStore> {
   let byBucket = stores.get(nc);
   if (!byBucket) stores.set(nc, (byBucket = new Map()));
   let s = byBucket.get(bucket);
   if (!s) {
-    s = nc.jetstream().views.os(bucket, { ttl: nanos(ttlMs) });
+    s = nc.jetstream().views.os(bucket, { ttl: nanos(ttlMs), replicas });
     byBucket.set(bucket, s);
     s.catch(() => byBucket!.delete(bucket));
   }
@@ -117,7 +119,7 @@ export async function putPayload(nc: NatsConnection, bytes: Uint8Array, opts: Pu
   const key = hash.toString('hex');
   const name = objectName(key, opts.tenant);
   try {
-    await store(nc, bucket, opts.ttlMs ?? DEFAULT_TTL_MS); // creates the bucket's stream once
+    await store(nc, bucket, opts.ttlMs ?? DEFAULT_TTL_MS, opts.replicas); // creates the bucket's stream once
     const old = await readMeta(nc, bucket, name);
     const fresh = opts.refreshAfterMs === undefined || (old?.mtime !== undefined && Date.now() - Date.parse(old.mtime) < opts.refreshAfterMs);
     if (old && !old.deleted && old.size === bytes.length && fresh) return { bucket, key, size: bytes.length };

@@ -77,7 +77,7 @@ export async function startService(o: ServiceHostOptions): Promise<ServiceHost> 
       inMemory: typeof o.telemetry === 'object' ? o.telemetry.inMemory : false,
     });
   }
-  const payload = { claimThresholdBytes: cfg.claimCheckThreshold, bucket: cfg.objectStoreBucket, ttlMs: cfg.objectTtl };
+  const payload = { claimThresholdBytes: cfg.claimCheckThreshold, bucket: cfg.objectStoreBucket, ttlMs: cfg.objectTtl, replicas: cfg.jetstreamReplicas };
 
   let nc: NatsConnection | undefined;
   const bindings: NatsBinding[] = [];
@@ -96,6 +96,7 @@ export async function startService(o: ServiceHostOptions): Promise<ServiceHost> 
             concurrency: cfg.maxConcurrency,
             ackWaitMs: cfg.ackWait,
             maxDeliver: cfg.maxDeliver,
+            replicas: cfg.jetstreamReplicas,
             ...s.workQueue,
           },
         }),

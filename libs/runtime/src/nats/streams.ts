@@ -11,12 +11,14 @@ export interface ConsumerSettings {
   maxDeliver: number;
   /** Unacked jobs across all workers of the stage. */
   maxAckPending: number;
+  /** JetStream replicas of the stream and consumer (3 on a clustered JetStream). Default 1. */
+  replicas?: number;
 }
 
 /** Dedup window for `Nats-Msg-Id`: publishes retried within it are stored once. */
 export const DUPLICATE_WINDOW_MS = 120_000;
 
-export async function ensureWorkStream(jsm: JetStreamManager, stage: string): Promise<string> {
+export async function ensureWorkStream(jsm: JetStreamManager, stage: string, replicas = 1): Promise<string> {
   const name = streamName(stage);
   try {
     await jsm.streams.info(name);
@@ -34,6 +36,8 @@ export async function ensureWorkStream(jsm: JetStreamManager, stage: string): Pr
       duplicate_window: nanos(DUPLICATE_WINDOW_MS),
       // Jobs older than a day have no caller left waiting.
       max_age: nanos(86_400_000),
+      // On a 3-node cluster, 3 replicas survive the loss of one node with no job lost.
+      num_replicas: replicas,
     });
   } catch (err) {
     // Another process created it between our info and add.
@@ -45,7 +49,7 @@ export async function ensureWorkStream(jsm: JetStreamManager, stage: string): Pr
 }
 
 export async function ensureWorkConsumer(jsm: JetStreamManager, stage: string, s: ConsumerSettings): Promise<string> {
-  const stream = await ensureWorkStream(jsm, stage);
+  const stream = await ensureWorkStream(jsm, stage, s.replicas ?? 1);
   const durable = durableName(stage);
   const config = {
     durable_name: durable,
@@ -54,6 +58,7 @@ export async function ensureWorkConsumer(jsm: JetStreamManager, stage: string, s
     ack_wait: nanos(s.ackWaitMs),
     max_deliver: s.maxDeliver,
     max_ack_pending: s.maxAckPending,
+    num_replicas: s.replicas ?? 1,
   };
   try {
     const info = await jsm.consumers.info(stream, durable);

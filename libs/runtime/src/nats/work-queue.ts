@@ -41,6 +41,8 @@ export interface WorkQueueOptions {
   backoffMs?: readonly number[];
   /** Unacked jobs across all workers of the stage (consumer setting). Default 1000. */
   maxAckPending?: number;
+  /** JetStream replicas of the stage's stream and consumer. Default 1. */
+  replicas?: number;
   /** How long one pull waits for a job before pulling again; bounds how fast pulling stops. Default 1 s. */
   pullExpiresMs?: number;
 }
@@ -88,7 +90,7 @@ export class WorkQueueWorker {
 
   async start(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
-    await ensureWorkConsumer(jsm, this.o.stage, { ackWaitMs: this.ackWaitMs, maxDeliver: this.maxDeliver, maxAckPending: this.o.maxAckPending ?? 1000 });
+    await ensureWorkConsumer(jsm, this.o.stage, { ackWaitMs: this.ackWaitMs, maxDeliver: this.maxDeliver, maxAckPending: this.o.maxAckPending ?? 1000, replicas: this.o.replicas ?? 1 });
     this.consumer = await this.nc.jetstream().consumers.get(this.stream, durableName(this.o.stage));
     this.pulling = true;
     this.loop = this.pullLoop();
