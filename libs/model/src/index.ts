@@ -44,7 +44,7 @@ export { readAnyManifest, manifestFamily, type AnyManifest, type Manifest46 } fr
 export { HybridDecoderStage, type HybridCache, type HybridLayerCache, type HybridDecoderInputs } from './runtime/hybrid-decoder-stage.js';
 export { openAnyModel, openModel46, type Model46, type AnyModel } from './runtime/open-any-model.js';
 export { ensureTinyModel46Paths, GRAPH_VERSION_46 } from './ensure-tiny-model.js';
-export { hybridDecoderSignature, DEFAULT_MAX_CHUNK } from './onnx/hybrid-decoder-graph.js';
+export { hybridDecoderSignature, buildHybridDecoderGraph, DEFAULT_MAX_CHUNK } from './onnx/hybrid-decoder-graph.js';
 // MiniCPM-V 4.6 vision stage (issue 16): config, tensors, graph, reference, runtime.
 export { parseVision46Config, cropTokenCount, DOWNSAMPLE_MODES, type Vision46Config, type DownsampleMode } from './checkpoint/vision46-config.js';
 export { vision46ExpectedTensors, vision46ConfigKeys, checkVision46Tensors, VISION46_TINY, VISION46_REAL, type Vision46Sizes } from './generate/vision46-tensors.js';
@@ -57,3 +57,4 @@ export { StageSession } from './runtime/stage-session.js';
 export { openVision46, isMiniCPMV46Dir, type OpenedVision46 } from './runtime/open-vision46.js';
 export { writeTinyVision46ModelDir } from './generate/vision46-tiny-dir.js';
 export { runHybridTextStageRaw } from './runtime/hybrid-run-stage.js';
+export { buildPromptIds46, type Image46, type Prompt46Options } from './families/minicpmv4_6/prompt46.js';

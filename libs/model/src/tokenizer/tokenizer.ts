@@ -89,12 +89,42 @@ export class Tokenizer {
     // Template variables HF passes besides messages: the special-token spellings from tokenizer_config.
     const tokStr = (v: unknown): string | undefined => (typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string' ? (v as { content: string }).content : undefined);
     const vars = { bos_token: tokStr(tokenizerConfig.bos_token) ?? '', eos_token: tokStr(tokenizerConfig.eos_token) ?? '', pad_token: tokStr(tokenizerConfig.pad_token) ?? '', unk_token: tokStr(tokenizerConfig.unk_token) ?? '' };
-    return new Tokenizer(impl, Object.freeze(specials), maxId + 1, typeof tokenizerConfig.chat_template === 'string' ? tokenizerConfig.chat_template : undefined, family, vars);
+    const tok = new Tokenizer(impl, Object.freeze(specials), maxId + 1, typeof tokenizerConfig.chat_template === 'string' ? tokenizerConfig.chat_template : undefined, family, vars);
+    tok.sourceJson = tokenizerJson;
+    tok.sourceConfig = tokenizerConfig;
+    tok.added = added;
+    return tok;
   }
 
   encode(text: string): number[] {
     return this.impl.encode(text, { add_special_tokens: false });
   }
+
+  /**
+   * Plain text → ids with added-token spellings kept as text (user content: typing "<|im_end|>" must not
+   * produce the control token). A second BPE without added tokens, built on first use.
+   */
+  encodePlain(text: string): number[] {
+    if (text.length === 0) return [];
+    this.plainImpl ??= TokenizerLoader.fromPreTrained({
+      tokenizerJSON: { ...this.sourceJson, added_tokens: [] } as never,
+      tokenizerConfig: { ...this.sourceConfig, added_tokens_decoder: {} } as never,
+    }) as unknown as LenmlTokenizer;
+    return this.plainImpl.encode(text, { add_special_tokens: false });
+  }
+  private plainImpl: LenmlTokenizer | undefined;
+  private sourceJson: Record<string, unknown> = {};
+  private sourceConfig: Record<string, unknown> = {};
+
+  /** Id of an added token by its spelling, or undefined. */
+  addedTokenId(spelling: string): number | undefined {
+    return this.added.get(spelling);
+  }
+  /** Every added token spelling (control tokens), longest first — for splitting rendered templates. */
+  get addedTokens(): string[] {
+    return [...this.added.keys()].sort((a, b) => b.length - a.length);
+  }
+  private added = new Map<string, number>();
 
   decode(ids: ArrayLike<number>, opts: { skipSpecialTokens?: boolean } = {}): string {
     return this.impl.decode(Array.from(ids), { skip_special_tokens: opts.skipSpecialTokens ?? false });
