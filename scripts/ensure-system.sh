@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what Tessera needs from outside npm on a fresh Debian/Ubuntu machine, only when missing:
 # nats-server (JetStream) for the bus, chromium for the playground's browser test (e2e, headless;
-# Playwright's own browser download cannot run here). Idempotent; safe to run on every test and demo.
+# Playwright's own browser download cannot run here), postgresql for the feedback PostgreSQL store
+# tests (each suite runs its own server: initdb + pg_ctl on a free port). Idempotent; safe to run
+# on every test and demo.
 set -euo pipefail
 need=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   echo "[tessera] installing system packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -2,10 +2,14 @@
  * bench/e2e — the whole stack as processes (tiny model by default), driven over the public HTTP API.
  *   1. TTFT p50/p99 and aggregate tokens/s at 1, 4 and 16 concurrent clients;
  *   2. the cost of the bus: a chat with a cached image and max_tokens 1 through the gateway vs the
- *      same GenerateRequest on the decoder engine in this process (no NATS, no HTTP), as a ratio.
- * Usage: npx tsx bench/e2e/main.ts [--model DIR] [--requests N]
+ *      same GenerateRequest on the decoder engine in this process (no NATS, no HTTP), as a ratio;
+ *   3. bytes over NATS per image request (a wildcard subscriber attributes object-store chunks to
+ *      their bucket) and TTFT on an encoder-cache miss vs a hit. Run it on two commits to compare
+ *      code paths (docs/decisions.md, issue 14: the visual tokens cross the bus 2× instead of 4×).
+ * Usage: npx tsx bench/e2e/main.ts [--model DIR] [--requests N] [--section all|bytes]
  */
 import { createHash } from 'node:crypto';
+import os from 'node:os';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,10 +20,12 @@ import { commonV1, decodingV1, SERVICES } from '@tessera/contracts';
 import { startLocalStack } from '@tessera/local-stack';
 import { ensureTinyModel, readManifest } from '@tessera/model';
 import { localClient } from '@tessera/runtime';
+import { meterBus } from '@tessera/testing';
 import { EncoderCache, planSlices } from '@tessera/vision';
 import { createDecoderApp, decoderService, loadDecoderConfig } from '@tessera/decoder';
 
-const { values } = parseArgs({ options: { model: { type: 'string' }, requests: { type: 'string', default: '8' } } });
+const { values } = parseArgs({ options: { model: { type: 'string' }, requests: { type: 'string', default: '8' }, section: { type: 'string', default: 'all' } } });
+const run = (name: string) => values.section === 'all' || values.section === name;
 const KEY = 'sk-bench';
 const MODEL = 'minicpm-v-2_6';
 const perClient = Number(values.requests);
@@ -71,6 +77,9 @@ async function main(): Promise<void> {
     const image = await sharp({ create: { width: 896, height: 672, channels: 3, background: { r: 90, g: 140, b: 200 } } }).png().toBuffer();
     const imageMsg = (text: string) => [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${image.toString('base64')}` } }, { type: 'text', text }] }];
     await streamChat(stack.httpUrl, { max_tokens: 4, messages: imageMsg('warm up') }); // fills the encoder cache
+
+    if (run('bytes')) await busBytes(stack.natsUrl, stack.httpUrl);
+    if (values.section === 'bytes') return;
 
     console.log('\n## Concurrency (cached image + question, max_tokens 32, greedy)');
     console.log('| clients | requests | TTFT p50 ms | TTFT p99 ms | aggregate tokens/s | vs 1 client |');
@@ -135,6 +144,45 @@ async function main(): Promise<void> {
   } finally {
     await stack.stop();
   }
+}
+
+/** Section 3: bytes over NATS per image request by bucket, and TTFT, on cache misses then hits. */
+async function busBytes(natsUrl: string, httpUrl: string): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  const meter = await meterBus(nc);
+  // Noisy pictures (real-photo-like PNG sizes) so every request of the miss round is a new image.
+  const images = await Promise.all(
+    Array.from({ length: 4 }, (_, k) => {
+      const raw = Buffer.alloc(896 * 672 * 3);
+      for (let i = 0; i < raw.length; i++) raw[i] = (Math.imul(i + 1, 2654435761 + k * 40503) >>> 24) & 0xff;
+      return sharp(raw, { raw: { width: 896, height: 672, channels: 3 } }).png().toBuffer();
+    }),
+  );
+  const rows: string[] = [];
+  for (const round of ['miss', 'hit'] as const) {
+    const ttfts: number[] = [];
+    const per = { total: 0, cache: 0, images: 0, payloads: 0 };
+    for (const [k, image] of images.entries()) {
+      meter.reset();
+      const body = { max_tokens: 1, temperature: 0, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${image.toString('base64')}` } }, { type: 'text', text: `bytes ${k}` }] }] };
+      ttfts.push((await streamChat(httpUrl, body)).ttftMs);
+      await nc.flush();
+      const sum = (b: string) => meter.bucket(b).writtenBytes + meter.bucket(b).readBytes;
+      per.total += meter.totalBytes();
+      per.cache += sum('tessera-encoder-cache');
+      per.images += sum('tessera-images');
+      per.payloads += sum('tessera-payloads');
+    }
+    const n = images.length;
+    const mb = (x: number) => (x / n / 1e6).toFixed(3);
+    rows.push(`| ${round} | ${n} | ${pct(ttfts, 50).toFixed(1)} | ${mb(per.total)} | ${mb(per.cache)} | ${mb(per.payloads)} | ${mb(per.images)} |`);
+  }
+  console.log(`\n## Bytes over NATS per image request (896×672 PNG ≈ ${(images[0]!.length / 1e6).toFixed(2)} MB, max_tokens 1), load ${os.loadavg()[0]!.toFixed(1)}`);
+  console.log('| encoder cache | requests | TTFT p50 ms | bus MB/request | encoder-cache bucket MB | claim-check bucket MB | image store MB |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(r);
+  await meter.stop();
+  await nc.close();
 }
 
 main().catch((err) => {

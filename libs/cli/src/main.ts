@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   slice: () => import('./commands/slice.js'),
   docs: () => import('./commands/docs.js'),
   ctl: () => import('./commands/ctl.js'),
+  feedback: () => import('./commands/feedback.js'),
 };
 
 async function usage(): Promise<string> {

@@ -2,3 +2,4 @@ export { startNatsServer, freePort, natsServerBinary, type NatsServerHandle } fr
 export { spawnTs, waitFor, type SpawnedProcess, type SpawnOptions } from './spawn.js';
 export { collectSpans, toSpanRecord, type SpanCollector, type SpanRecord } from './spans.js';
 export { meterBus, type BusMeter, type BucketTraffic } from './bus-meter.js';
+export { startPostgres, postgresBinDir, type PostgresHandle } from './postgres.js';

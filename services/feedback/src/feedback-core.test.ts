@@ -2,10 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deletePayload, getPayload, putPayload, TesseraError } from '@tessera/runtime';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { startNatsServer, startPostgres, type NatsServerHandle } from '@tessera/testing';
 import { openFeedback, type FeedbackStack } from './assemble.js';
 import type { ExportItem, ExportSummary } from './export/exporter.js';
 import { EXPORT_FORMATS, type ExportFormat, type Row } from './export/formats.js';
@@ -16,24 +15,13 @@ import { PgStore } from './store/pg-store.js';
 import { IMG_A, IMG_A_BYTES, IMG_B, IMG_B_BYTES, JA_ANSWER, ZH_ANSWER, responseInput } from './test/fixtures.js';
 import { testSettings } from './test/settings.js';
 
-/** PostgreSQL part: runs when the local server answers, otherwise skipped with the reason logged. */
-const PG_URL = process.env.TESSERA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const pgReason = await (async () => {
-  const probe = new pg.Pool({ connectionString: PG_URL, max: 1, connectionTimeoutMillis: 2000 });
-  try {
-    await probe.query('SELECT 1');
-    return undefined;
-  } catch (err) {
-    return `PostgreSQL at ${PG_URL} is not reachable (${(err as Error).message})`;
-  } finally {
-    await probe.end();
-  }
-})();
-if (pgReason) console.warn(`feedback: skipping the PostgreSQL store suite: ${pgReason}`);
+/** PostgreSQL part: a server of this suite's own (TESSERA_TEST_PG_URL = use an existing one instead). */
+const pgServer = process.env.TESSERA_TEST_PG_URL ? undefined : await startPostgres();
+const PG_URL = process.env.TESSERA_TEST_PG_URL ?? pgServer!.url;
+afterAll(() => pgServer?.stop());
 
 for (const kind of ['file', 'postgres'] as const) {
-  const d = kind === 'postgres' && pgReason ? describe.skip : describe;
-  d(`feedback core on a real nats-server and the ${kind} store`, () => {
+  describe(`feedback core on a real nats-server and the ${kind} store`, () => {
     let nats: NatsServerHandle;
     let nc: NatsConnection;
     let stack: FeedbackStack;

@@ -7,3 +7,5 @@ export { EXPORT_FORMATS, type ExportFormat } from './export/formats.js';
 export { EXPORT_SCHEMAS, validateRow } from './export/schemas.js';
 export { TextOffsets } from './domain/offsets.js';
 export { DEFAULT_CATEGORIES, Taxonomy } from './domain/taxonomy.js';
+export { writeBundle, readBundle, directorySink, tarSink, sinkFor, type BundleItem, type BundleSink, type ReadBundle } from './export/bundle.js';
+export type { ExportSummary } from './export/exporter.js';
