@@ -345,3 +345,36 @@ describe('offline manifest validation', () => {
     expect(() => validateManifest({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } })).toThrow(/no schema/);
   });
 });
+
+describe('helm template: Prometheus Operator monitors and the Grafana dashboard (ci/monitoring.yaml)', () => {
+  let objs: K8sObject[];
+  beforeAll(async () => {
+    objs = await render(ciFile('monitoring.yaml'));
+  });
+
+  it('one ServiceMonitor and one PodMonitor per service, selecting that service by its labels, on the metrics port', () => {
+    const services = ['decoder', 'feedback', 'gateway', 'resampler', 'retrieval', 'slicer'];
+    expect(ofKind(objs, 'ServiceMonitor').map((o) => o.metadata.name).sort()).toEqual(services.map((n) => `r-tessera-${n}`));
+    expect(ofKind(objs, 'PodMonitor').length).toBe(services.length);
+    const sm = find(objs, 'ServiceMonitor', 'r-tessera-gateway');
+    expect(sm.metadata.labels.release).toBe('kube-prometheus-stack');
+    expect(sm.spec.endpoints[0]).toMatchObject({ port: 'metrics', path: '/metrics', interval: '15s' });
+    const svc = find(objs, 'Service', 'r-tessera-gateway');
+    for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) expect(svc.metadata.labels[k]).toBe(v);
+    expect(svc.spec.ports.some((p: any) => p.name === 'metrics')).toBe(true);
+  });
+
+  it('ships the dashboard with panels on the gateway vLLM series, OTel HTTP metrics and tenant counters', () => {
+    const cm = find(objs, 'ConfigMap', 'r-tessera-grafana-dashboard');
+    expect(cm.metadata.labels.grafana_dashboard).toBe('1');
+    const dash = JSON.parse(cm.data['tessera.json']);
+    const exprs = dash.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr)).join('\n');
+    for (const m of ['vllm:time_to_first_token_seconds_bucket', 'vllm:e2e_request_latency_seconds_bucket', 'vllm:inter_token_latency_seconds_bucket', 'vllm:request_success_total', 'http_server_request_duration_seconds', 'vllm:kv_cache_usage_perc', 'tessera_tenant_prompt_tokens_total', 'tessera_decoder_time_to_first_token_seconds_bucket']) expect(exprs).toContain(m);
+    expect(new Set(dash.panels.map((p: any) => p.id)).size).toBe(dash.panels.length);
+  });
+
+  it('renders none of them by default', async () => {
+    const defaults = await render(EXTERNAL);
+    expect(defaults.filter((o) => ['ServiceMonitor', 'PodMonitor'].includes(o.kind) || o.metadata.name.endsWith('grafana-dashboard'))).toEqual([]);
+  });
+});

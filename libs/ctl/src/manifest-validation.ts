@@ -8,6 +8,7 @@ import * as policy from 'kubernetes-models/policy/v1';
 import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import * as core from 'kubernetes-models/v1';
 import * as keda from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 
 type ModelClass = new (data: object) => { validate(): void };
 
@@ -23,6 +24,7 @@ const MODELS: Record<string, Record<string, unknown>> = {
   'rbac.authorization.k8s.io/v1': rbac,
   'admissionregistration.k8s.io/v1': admissionregistration,
   'keda.sh/v1alpha1': keda,
+  'monitoring.coreos.com/v1': monitoring,
 };
 
 /**

@@ -7,6 +7,7 @@ import { Engine } from './engine/engine.js';
 import { resolveGenerationDefaults } from './engine/generation-defaults.js';
 import { loadDecoderModel, type LoadedDecoderModel } from './load-model.js';
 import { DecoderMetrics } from './metrics.js';
+import { warmStructuredOutput } from './structured-output.js';
 
 export interface DecoderApp {
   loaded: LoadedDecoderModel;
@@ -44,6 +45,7 @@ export async function createDecoderApp(cfg: DecoderAppConfig): Promise<DecoderAp
       kvBlockSize: cfg.kvBlockSize,
     },
   });
+  warmStructuredOutput({ tokenBytes: loaded.tokenizer.tokenBytes, vocabSize: loaded.backend.info.vocabSize, eosTokenIds: loaded.backend.info.eosTokenIds });
   return {
     loaded,
     engine,

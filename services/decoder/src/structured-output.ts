@@ -44,3 +44,12 @@ export function constraintFor(req: Pick<decodingV1.GenerateRequest, 'responseFor
   }
   return new JsonConstraint(node, TokenIndex.for(vocab.tokenBytes, vocab.vocabSize), vocab.eosTokenIds);
 }
+
+/**
+ * Builds the vocabulary's token index now (~0.5 s for 151k tokens on a quiet core, several seconds on
+ * a loaded one) so the first structured request does not stall the event loop mid-service: a stalled
+ * decoder misses stream heartbeats and the caller gives up on a generation that is still running.
+ */
+export function warmStructuredOutput(vocab: StructuredVocabulary): void {
+  TokenIndex.for(vocab.tokenBytes, vocab.vocabSize);
+}

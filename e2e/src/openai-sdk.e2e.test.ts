@@ -1,0 +1,164 @@
+/**
+ * The OpenAI-compatible API as users drive it, with clients nobody here wrote: the official `openai`
+ * SDK and LangChain's `@langchain/openai`, against the whole stack as processes (tiny checkpoint).
+ * Covers the patterns that broke before issue 17: the `chunk.choices[0].delta` stream loop,
+ * `models.retrieve`, structured output parsing (`response_format` json_schema, enforced by
+ * constrained decoding in the decoder — a random-weight model writes JSON only because of the mask),
+ * tool calls (MiniCPM-V 2.6 has no tool format: a clear 400, never ignored), `x-request-id`, and the
+ * user-facing TTFT series at the gateway (vision stages included).
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import OpenAI from 'openai';
+import { ChatOpenAI } from '@langchain/openai';
+import { startLocalStack, type RunningStack } from '@tessera/local-stack';
+import { ensureTinyModel } from '@tessera/model';
+import { parseExposition } from '@tessera/telemetry';
+
+const KEY = 'sk-e2e-sdk';
+const MODEL = 'minicpm-v-2_6';
+let stack: RunningStack;
+let client: OpenAI;
+
+const mood = {
+  type: 'object',
+  properties: { happy: { type: 'boolean' }, weather: { type: 'string', enum: ['sun', 'rain', 'snow'] } },
+  required: ['happy', 'weather'],
+  additionalProperties: false,
+};
+const weatherTool = {
+  type: 'function' as const,
+  function: { name: 'get_weather', description: 'Current weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+};
+
+beforeAll(async () => {
+  const modelDir = await ensureTinyModel();
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-e2e-sdk-'));
+  const keysFile = join(dir, 'keys.json');
+  writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'sdk', tenant: 'sdk', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
+  stack = await startLocalStack({
+    modelDir,
+    workDir: dir,
+    services: ['slicer', 'resampler', 'decoder', 'gateway'],
+    env: { TESSERA_INTRA_OP_THREADS: '1' },
+    serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: MODEL, TESSERA_GATEWAY_RECORD_RESPONSES: 'false' } },
+  });
+  client = new OpenAI({ apiKey: KEY, baseURL: `${stack.httpUrl}/v1`, maxRetries: 0, timeout: 120_000 });
+}, 420_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('official openai SDK', () => {
+  it('lists and retrieves the model; an unknown id is NotFoundError', async () => {
+    const page = await client.models.list();
+    expect(page.data.map((m) => m.id)).toEqual([MODEL]);
+    const m = await client.models.retrieve(MODEL);
+    expect(m).toMatchObject({ id: MODEL, object: 'model' });
+    await expect(client.models.retrieve('gpt-9')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it('streams with the common `chunk.choices[0].delta` loop (no usage asked), with an image, x-request-id honoured', async () => {
+    const png = await sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 40, g: 120, b: 200 } } }).png().toBuffer();
+    const { data: stream, response } = await client.chat.completions
+      .create(
+        {
+          model: MODEL,
+          stream: true,
+          max_tokens: 6,
+          seed: 1,
+          messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${png.toString('base64')}` } }, { type: 'text', text: 'What is this?' }] }],
+        },
+        { headers: { 'x-request-id': 'sdk-stream-1' } },
+      )
+      .withResponse();
+    expect(response.headers.get('x-request-id')).toBe('sdk-stream-1');
+    let text = '';
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]!.delta.content ?? '';
+      finish = chunk.choices[0]!.finish_reason ?? finish;
+    }
+    expect(text.length).toBeGreaterThan(0);
+    expect(['stop', 'length']).toContain(finish);
+
+    // With usage asked for, the usage chunk (choices: []) comes last, as OpenAI sends it.
+    const withUsage = await client.chat.completions.create({ model: MODEL, stream: true, max_tokens: 4, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Hi' }] });
+    const chunks = [];
+    for await (const c of withUsage) chunks.push(c);
+    expect(chunks.at(-1)!.choices).toEqual([]);
+    expect(chunks.at(-1)!.usage!.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it('parses structured output (response_format json_schema) into an object of the schema', async () => {
+    const completion = await client.chat.completions.parse({
+      model: MODEL,
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'How is the weather? Answer in JSON.' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'mood', schema: mood, strict: true } },
+    });
+    const parsed = completion.choices[0]!.message.parsed as unknown as { happy: boolean; weather: string };
+    expect(completion.choices[0]!.finish_reason).toBe('stop');
+    expect(typeof parsed.happy).toBe('boolean');
+    expect(['sun', 'rain', 'snow']).toContain(parsed.weather);
+    expect(completion._request_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('refuses a schema keyword constrained decoding cannot enforce, naming it (400)', async () => {
+    const err = await client.chat.completions
+      .create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'n', schema: { type: 'object', properties: { n: { type: 'integer', minimum: 1 } } } } } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('response_format.json_schema.schema.properties.n.minimum');
+  });
+
+  it('tool calls on MiniCPM-V 2.6: a clear 400 naming tools, never silently ignored', async () => {
+    const err = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Weather in Paris?' }], tools: [weatherTool] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('tools');
+    expect((err as Error).message).toMatch(/does not support tool calls/);
+  });
+});
+
+describe('@langchain/openai', () => {
+  const llm = () => new ChatOpenAI({ model: MODEL, apiKey: KEY, configuration: { baseURL: `${stack.httpUrl}/v1` }, maxTokens: 48, temperature: 0, maxRetries: 0 });
+
+  it('streams and invokes', async () => {
+    let text = '';
+    for await (const chunk of await llm().stream('Say hello')) text += typeof chunk.content === 'string' ? chunk.content : '';
+    expect(text.length).toBeGreaterThan(0);
+    const msg = await llm().invoke('Say hello');
+    expect(typeof msg.content).toBe('string');
+  });
+
+  it('withStructuredOutput (json_schema) returns an object of the schema', async () => {
+    const out = (await llm().withStructuredOutput(mood, { name: 'mood', method: 'jsonSchema', strict: true }).invoke('How is the weather?')) as { happy: boolean; weather: string };
+    expect(typeof out.happy).toBe('boolean');
+    expect(['sun', 'rain', 'snow']).toContain(out.weather);
+  });
+
+  it('bindTools on MiniCPM-V 2.6 surfaces the 400 instead of an answer without tool calls', async () => {
+    await expect(llm().bindTools([weatherTool]).invoke('Weather in Paris?')).rejects.toThrow(/does not support tool calls/);
+  });
+});
+
+describe('user-facing metrics', () => {
+  it('the gateway TTFT (vision included) is at least the decoder engine TTFT, labelled with the API model id', async () => {
+    const scrape = async (name: string) => parseExposition(await (await fetch(`http://127.0.0.1:${stack.processes.find((p) => p.name === name)!.metricsPort}/metrics`)).text());
+    const gateway = await scrape('gateway');
+    const decoder = await scrape('decoder');
+    const sum = (f: ReturnType<typeof parseExposition>, family: string, sample: string, labels: Record<string, string> = {}) =>
+      (f.get(family)?.samples ?? []).filter((s) => s.name === sample && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
+    const userTtft = sum(gateway, 'vllm:time_to_first_token_seconds', 'vllm:time_to_first_token_seconds_sum', { model_name: MODEL });
+    const engineTtft = sum(decoder, 'tessera_decoder_time_to_first_token_seconds', 'tessera_decoder_time_to_first_token_seconds_sum');
+    expect(sum(gateway, 'vllm:time_to_first_token_seconds', 'vllm:time_to_first_token_seconds_count', { model_name: MODEL })).toBeGreaterThanOrEqual(5);
+    expect(userTtft).toBeGreaterThan(engineTtft);
+    expect(decoder.has('vllm:time_to_first_token_seconds')).toBe(false);
+    expect(sum(gateway, 'http_server_request_duration_seconds', 'http_server_request_duration_seconds_count', { http_route: '/v1/chat/completions', http_response_status_code: '400' })).toBeGreaterThanOrEqual(2);
+  });
+});
