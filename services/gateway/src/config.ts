@@ -3,6 +3,8 @@ import { bool, bytes, commonServiceConfig, duration, encoderCacheConfig, imageSt
 /** Every gateway setting; `describeConfig(gatewaySchema)` renders the table in README.md. */
 export const gatewaySchema = {
   ...commonServiceConfig({ serviceName: 'gateway', grpcPort: 50051 }),
+  // The gateway's gRPC port is the public API (like HTTP); only the internal services default to loopback.
+  grpcHost: string({ env: 'TESSERA_GRPC_HOST', default: '0.0.0.0', doc: 'public gRPC API listen address' }),
   httpPort: int({ env: 'TESSERA_HTTP_PORT', default: 8080, min: 0, max: 65535, doc: 'OpenAI-compatible HTTP API port' }),
   httpHost: string({ env: 'TESSERA_HTTP_HOST', default: '0.0.0.0', doc: 'HTTP listen address' }),
   modelDir: string({ env: 'TESSERA_MODEL_DIR', doc: 'built model directory (manifest.json + tokenizer); the gateway reads only metadata' }),
