@@ -198,13 +198,13 @@ export class ChatOrchestrator implements ChatService {
         role: ROLE[m.role],
         content: m.parts.map((p) =>
           p.kind === 'text'
-            ? { part: { $case: 'text' as const, text: p.text } }
+            ? { part: { $case: 'text' as const, text: storableText(p.text) } }
             : { part: { $case: 'image' as const, image: imageRef(r.admitted[p.index]!) } },
         ),
       })),
       sources: r.sources.map((s, i) => ({ index: i + 1, collection: req.collection?.name ?? '', id: s.id, text: s.text, relevance: s.relevance, metadata: s.metadata })),
       sampling: { ...r.sampling, ...(r.seed !== undefined && { seed: r.seed }), logprobs: req.sampling.logprobs },
-      answer: r.answer,
+      answer: storableText(r.answer),
       finishReason: r.finishReason,
       usage: { promptTokens: r.usage.promptTokens, visualTokens: r.usage.visualTokens, completionTokens: r.usage.completionTokens, totalTokens: r.usage.promptTokens + r.usage.completionTokens },
       confidence: summary,
@@ -220,6 +220,14 @@ export class ChatOrchestrator implements ChatService {
 function imageRef(img: AdmittedImage): commonV1.ObjectRef {
   if (!img.stored) throw new TesseraError(ErrorCode.INTERNAL, `${img.field}: the image was not stored before its response was recorded`);
   return { bucket: img.stored.bucket, key: img.stored.key, size: img.stored.size, contentType: img.stored.contentType };
+}
+
+/**
+ * U+0000 is valid JSON text and the model sees it, but the feedback stores refuse it (PostgreSQL text
+ * cannot hold NUL), which left such answers unrecorded; the record keeps it visibly escaped instead.
+ */
+function storableText(text: string): string {
+  return text.includes('\u0000') ? text.replace(/\u0000/g, '\\u0000') : text;
 }
 
 function toPromptPart(p: ValidMessage['parts'][number]): decodingV1.PromptPart {
