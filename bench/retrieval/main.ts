@@ -1,36 +1,39 @@
 /**
  * Retrieval benchmark, all on the same synthetic vectors in one run:
  *  - ingest: records/s into the LanceDB store (vectors given), and chunks/s end to end
- *    (split → hashing embedder → store) through RetrievalEngine.addDocuments;
- *  - query p50/p99 (k = 10, one at a time) at 10k records (exact flat scan: below the default ANN
- *    threshold) and at 100k (IVF_PQ index with the service defaults: ~√n partitions, dim/8
- *    sub-vectors, nprobes 20, refine ×10);
- *  - recall@10 of the index against exact search, with an exact brute-force JS baseline (the
- *    ratio denominator) and usearch 2.26.2 HNSW (defaults) as the other embedded library.
+ *    (split → term-hash embedder → store) through RetrievalEngine.addDocuments;
+ *  - at each size (default 10k and 100k, 384-d): HNSW build rate, then query p50/p99, q/s and
+ *    recall@10 (k = 10, one query at a time) for
+ *      exact brute force in JS (the baseline and the ground truth),
+ *      LanceDB's exact flat scan,
+ *      raw usearch: the native index of the collection's HNSW graph, called directly,
+ *      our HNSW layer (HnswIndex.search: key → id mapping, filter handling) on that same graph,
+ *      LanceStore.searchVector over HNSW (+ fetching the hit rows from Lance),
+ *      the same with a metadata filter (1/8 of rows; recall against the exact filtered top-10),
+ *    with ratios to the baseline and to raw usearch from this run;
+ *  - optional (--ivfpq): LanceDB's IVF_PQ index with the old service defaults.
  * Data: see makeSpace (synthetic — no embedding model weights are reachable here); queries are
  * drawn from the same distribution.
  *
- * Run time: a few minutes on a quiet 2-core machine; at load average ~20 (the shared development
- * machine during this project) over 15 minutes, mostly the IVF_PQ and HNSW builds.
+ *   npx tsx bench/retrieval/main.ts [--dim 384] [--queries 200] [--sizes 10000,100000] [--ivfpq]
  *
- *   npx tsx bench/retrieval/main.ts [--dim 128] [--queries 100] [--sizes 10000,100000]
+ * On 2 cores pin it: taskset -c 0,1 npx tsx bench/retrieval/main.ts
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
+import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { HashingEmbedder, LanceStore, RetrievalEngine, type StoredRecord } from '@tessera/retrieval';
+import { LanceStore, RetrievalEngine, TermHashEmbedder, type StoredRecord } from '@tessera/retrieval';
 
-const { values } = parseArgs({ options: { dim: { type: 'string', default: '128' }, queries: { type: 'string', default: '100' }, sizes: { type: 'string', default: '10000,100000' } } });
+const { values } = parseArgs({
+  options: { dim: { type: 'string', default: '384' }, queries: { type: 'string', default: '200' }, sizes: { type: 'string', default: '10000,100000' }, ivfpq: { type: 'boolean', default: false } },
+});
 const DIM = Number(values.dim);
 const Q = Number(values.queries);
 const SIZES = values.sizes!.split(',').map(Number);
 const K = 10;
-
-type USearch = typeof import('usearch');
-const usearch = createRequire(import.meta.url)('usearch') as USearch;
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -119,18 +122,21 @@ function exactTopK(data: Float32Array[], q: Float32Array, k: number): number[] {
 
 const recall = (found: number[][], truth: number[][]) => found.reduce((s, f, i) => s + f.filter((x) => truth[i]!.includes(x)).length, 0) / (truth.length * K);
 
+const K_FILTER_SHARD = 3;
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-retrieval-'));
   const space = makeSpace(1);
   const maxN = Math.max(...SIZES);
   const data = mixture(maxN, 2, space);
   const queries = mixture(Q, 3, space);
-  console.log(`retrieval bench: dim ${DIM}, queries ${Q}, k ${K}, sizes ${SIZES.join(', ')} (node ${process.version})`);
+  console.log(`retrieval bench: dim ${DIM}, queries ${Q}, k ${K}, sizes ${SIZES.join(', ')} (node ${process.version}, ${os.availableParallelism()} cpus, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+  // Ingest without an automatic graph build, so ingest and build are timed apart.
   const store = new LanceStore({ dir, annThreshold: Number.POSITIVE_INFINITY });
   try {
-    // ---- end-to-end ingestion: split → hashing embedder → store ----------------------------
+    // ---- end-to-end ingestion: split → embedder → store -------------------------------------
     {
-      const engine = new RetrievalEngine({ store, embedders: [new HashingEmbedder({ dimension: DIM })] });
+      const engine = new RetrievalEngine({ store, embedders: [new TermHashEmbedder()] });
       await engine.createCollection('bench', { name: 'e2e' });
       const words = 'retrieval vector search index chunk tokyo istanbul 東京 大学 model query answer source metadata filter'.split(' ');
       const wr = rng(9);
@@ -142,26 +148,27 @@ async function main(): Promise<void> {
         chunks += out.job.chunksWritten;
       }
       const s = (performance.now() - t0) / 1000;
-      console.log(`\ningest end to end (split + hash-embed + LanceDB), 200 docs of ~2.8 kB: ${chunks} chunks in ${s.toFixed(2)} s = ${(chunks / s).toFixed(0)} chunks/s`);
+      console.log(`\ningest end to end (split + hash-terms-v2 + LanceDB + keyword index), 200 docs of ~2.8 kB: ${chunks} chunks in ${s.toFixed(2)} s = ${(chunks / s).toFixed(0)} chunks/s`);
     }
 
     let done = 0;
-    await store.createCollection('bench', { name: 'vec', dimension: DIM, distance: 'cosine', embeddingModel: '', description: '', metadata: {} });
     for (const n of SIZES.sort((a, b) => a - b)) {
-      console.log(`\n== ${n.toLocaleString('en')} records ==`);
+      console.log(`\n== ${n.toLocaleString('en')} records x ${DIM}-d ==`);
+      const name = `vec${n}`;
+      await store.createCollection('bench', { name, dimension: DIM, distance: 'cosine', embeddingModel: '', description: '', metadata: {} });
       const t0 = performance.now();
       const BATCH = 5000;
-      for (let b = done; b < n; b += BATCH) {
+      for (let b = 0; b < n; b += BATCH) {
         const recs: StoredRecord[] = [];
         for (let i = b; i < Math.min(n, b + BATCH); i++) recs.push({ id: `r${String(i).padStart(7, '0')}`, text: `chunk ${i}`, metadata: { shard: i % 8 }, vector: data[i]! });
-        await store.upsert('bench', 'vec', recs);
+        await store.upsert('bench', name, recs);
       }
       const ingestS = (performance.now() - t0) / 1000;
-      console.log(`LanceDB ingest ${(n - done).toLocaleString('en')} records (batches of ${BATCH}): ${((n - done) / ingestS).toFixed(0)} records/s`);
+      console.log(`LanceDB ingest (batches of ${BATCH}): ${(n / ingestS).toFixed(0)} records/s`);
       done = n;
       const sub = data.slice(0, n);
 
-      // Ground truth and the brute-force timing come from the same pass (it is the slowest part).
+      // Ground truth and the brute-force timing come from the same pass.
       const truth: number[][] = [];
       const bruteLat: number[] = [];
       for (const q of queries) {
@@ -171,38 +178,67 @@ async function main(): Promise<void> {
       }
       bruteLat.sort((a, b) => a - b);
       const brute = { p50: pct(bruteLat, 50), p99: pct(bruteLat, 99), qps: 1000 / (bruteLat.reduce((a, b) => a + b, 0) / Q) };
-      console.log(`exact brute force (JS, baseline):  p50 ${fmt(brute.p50)}  p99 ${fmt(brute.p99)}  ${brute.qps.toFixed(0)} q/s`);
+      const line = (label: string, t: { p50: number; p99: number; qps: number }, rec: string, vsUsearch?: number) =>
+        console.log(`${label.padEnd(36)} p50 ${fmt(t.p50).padStart(9)}  p99 ${fmt(t.p99).padStart(9)}  ${t.qps.toFixed(0).padStart(6)} q/s  ${(t.qps / brute.qps).toFixed(1).padStart(6)}x brute${vsUsearch ? `  ${(100 * vsUsearch).toFixed(0)}% of usearch q/s` : ''}  recall@10 ${rec}`);
+      line('exact brute force (JS, baseline)', brute, '1.000');
 
       const toIdx = (id: string): number => Number(id.slice(1));
-      const runLance = async (label: string) => {
+      const lanceSearch = (i: number, filter?: boolean) =>
+        store.searchVector('bench', name, { vector: queries[i]!, k: K, includeVectors: false, ...(filter && { filter: { where: { kind: 'cmp' as const, field: 'shard', op: '$eq' as const, value: K_FILTER_SHARD } } }) });
+      {
         const found: number[][] = [];
-        for (let i = 0; i < Q; i++) found.push((await store.searchVector('bench', 'vec', { vector: queries[i]!, k: K, includeVectors: false })).map((h) => toIdx(h.record.id)));
-        const t = await timeQueries(Q, (i) => store.searchVector('bench', 'vec', { vector: queries[i]!, k: K, includeVectors: false }));
-        console.log(`${label.padEnd(34)} p50 ${fmt(t.p50)}  p99 ${fmt(t.p99)}  ${t.qps.toFixed(0)} q/s  (${(brute.p50 / t.p50).toFixed(2)}x brute p50)  recall@10 ${recall(found, truth).toFixed(3)}`);
-      };
-      await runLance('LanceDB exact (flat scan):');
-      if (n >= 50_000) {
-        const ti = performance.now();
-        await store.buildVectorIndex('bench', 'vec');
-        console.log(`LanceDB IVF_PQ build: ${((performance.now() - ti) / 1000).toFixed(1)} s`);
-        await runLance('LanceDB IVF_PQ (service defaults):');
+        for (let i = 0; i < Q; i++) found.push((await lanceSearch(i)).map((h) => toIdx(h.record.id)));
+        line('LanceDB exact flat scan', await timeQueries(Q, (i) => lanceSearch(i)), recall(found, truth).toFixed(3));
       }
-      const filtered = await timeQueries(Q, (i) => store.searchVector('bench', 'vec', { vector: queries[i]!, k: K, includeVectors: false, filter: { where: { kind: 'cmp', field: 'shard', op: '$eq', value: 3 } } }));
-      console.log(`LanceDB + filter shard = 3 (1/8):  p50 ${fmt(filtered.p50)}  p99 ${fmt(filtered.p99)}`);
+      const filteredTruth: number[][] = [];
+      for (let i = 0; i < Q; i++) filteredTruth.push((await lanceSearch(i, true)).map((h) => toIdx(h.record.id)));
 
-      // 0 = the library defaults (expansion_add 128, expansion_search 64).
-      const index = new usearch.Index(DIM, usearch.MetricKind.Cos, usearch.ScalarKind.F32, 16, 0, 0);
-      const tu = performance.now();
-      const flat = new Float32Array(n * DIM);
-      sub.forEach((v, i) => flat.set(v, i * DIM));
-      index.add(BigUint64Array.from({ length: n }, (_, i) => BigInt(i)), flat);
-      const uBuild = (performance.now() - tu) / 1000;
-      const uFound: number[][] = [];
-      const u = await timeQueries(Q, (i) => index.search(queries[i]!, K, 1));
-      for (let i = 0; i < Q; i++) uFound.push(Array.from(index.search(queries[i]!, K, 1).keys, Number));
-      console.log(`usearch HNSW build (M16, defaults): ${uBuild.toFixed(1)} s = ${(n / uBuild).toFixed(0)} inserts/s`);
-      console.log(`${'usearch HNSW search:'.padEnd(34)} p50 ${fmt(u.p50)}  p99 ${fmt(u.p99)}  ${u.qps.toFixed(0)} q/s  (${(brute.p50 / u.p50).toFixed(2)}x brute p50)  recall@10 ${recall(uFound, truth).toFixed(3)}`);
+      const tb = performance.now();
+      await store.buildVectorIndex('bench', name);
+      const buildS = (performance.now() - tb) / 1000;
+      const graph = store.hnswGraph('bench', name)!;
+      console.log(`HNSW build (usearch, M ${graph.params.connectivity}, efC ${graph.params.expansionAdd}, ef ${graph.params.expansionSearch}, all cores): ${buildS.toFixed(1)} s = ${(n / buildS).toFixed(0)} inserts/s`);
+
+      // Raw usearch and our layer on the same graph, interleaved in rounds so load drift hits both.
+      const raw = () => timeQueries(Q, (i) => graph.native.search(queries[i]!, K, 1));
+      const ours = () => timeQueries(Q, (i) => graph.search(queries[i]!, K));
+      let rawBest = await raw();
+      let oursBest = await ours();
+      for (let r = 0; r < 2; r++) {
+        const a = await raw();
+        const b = await ours();
+        if (a.qps > rawBest.qps) rawBest = a;
+        if (b.qps > oursBest.qps) oursBest = b;
+      }
+      const rawFound = queries.map((q) => Array.from(graph.native.search(q, K, 1).keys, (key) => toIdx(graph.idOfKey(key)!)));
+      const oursFound = queries.map((q) => graph.search(q, K).map((h) => toIdx(h.id)));
+      line('raw usearch (native index)', rawBest, recall(rawFound, truth).toFixed(3), 1);
+      line('HNSW (our layer, ids)', oursBest, recall(oursFound, truth).toFixed(3), oursBest.qps / rawBest.qps);
+      {
+        const found: number[][] = [];
+        for (let i = 0; i < Q; i++) found.push((await lanceSearch(i)).map((h) => toIdx(h.record.id)));
+        const t = await timeQueries(Q, (i) => lanceSearch(i));
+        line('LanceStore.searchVector (HNSW+rows)', t, recall(found, truth).toFixed(3), t.qps / rawBest.qps);
+      }
+      {
+        const found: number[][] = [];
+        for (let i = 0; i < Q; i++) found.push((await lanceSearch(i, true)).map((h) => toIdx(h.record.id)));
+        const t = await timeQueries(Q, (i) => lanceSearch(i, true));
+        line(`  + filter shard = ${K_FILTER_SHARD} (1/8 of rows)`, t, `${recall(found, filteredTruth).toFixed(3)} (vs exact filtered)`);
+      }
+      if (values.ivfpq && n >= 50_000) {
+        const ivf = new LanceStore({ dir, annThreshold: Number.POSITIVE_INFINITY, annIndex: 'ivf_pq' });
+        const ti = performance.now();
+        await ivf.buildVectorIndex('bench', name);
+        console.log(`LanceDB IVF_PQ build: ${((performance.now() - ti) / 1000).toFixed(1)} s`);
+        const found: number[][] = [];
+        const s = (i: number) => ivf.searchVector('bench', name, { vector: queries[i]!, k: K, includeVectors: false });
+        for (let i = 0; i < Q; i++) found.push((await s(i)).map((h) => toIdx(h.record.id)));
+        line('LanceDB IVF_PQ (nprobes 20, refine 10)', await timeQueries(Q, s), recall(found, truth).toFixed(3));
+        await ivf.close();
+      }
     }
+    void done;
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });

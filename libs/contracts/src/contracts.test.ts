@@ -218,7 +218,7 @@ const EXPECTED: Record<keyof typeof SERVICES, MethodSpec[]> = {
   ],
   retrieval: [
     'CreateCollection', 'DeleteCollection', 'ListCollections', 'AddDocuments', 'GetIngestionJob',
-    'Upsert', 'Delete', 'Get', 'Count', 'Query',
+    'Upsert', 'Delete', 'Get', 'Count', 'Query', 'Embed',
   ].map((m): MethodSpec => [m[0].toLowerCase() + m.slice(1), m, false, false]),
   feedback: [
     ['recordResponse', 'RecordResponse', false, false],

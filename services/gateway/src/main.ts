@@ -19,6 +19,7 @@ import { ImageCostBudget } from './tenancy/image-cost.js';
 import { tenantUsageMetrics } from './tenancy/usage-metrics.js';
 import { extraRoutes } from './http/extra-routes.js';
 import { adminRoutes } from './http/admin-routes.js';
+import { embeddingsRoute } from './http/embeddings-route.js';
 import { TenantErasure } from './tenancy/tenant-erasure.js';
 
 const config = loadGatewayConfig();
@@ -61,7 +62,7 @@ const http = createHttpServer({
   maxBodyBytes: config.maxBodyBytes,
   requestTimeoutMs: config.requestTimeout,
   ready: () => ready && busState(nc).connected,
-  routes: [...adminRoutes({ keys, erasure: new TenantErasure({ cache, images: imageStore, feedback, retrieval }) }), ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits })],
+  routes: [embeddingsRoute({ keys, quotas, retrieval, maxBodyBytes: config.maxBodyBytes, timeoutMs: config.requestTimeout }), ...adminRoutes({ keys, erasure: new TenantErasure({ cache, images: imageStore, feedback, retrieval }) }), ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits })],
 });
 await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
 

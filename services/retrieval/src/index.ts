@@ -16,6 +16,7 @@ export { generateTinyBert, type TinyBertConfig, type TinyBertOptions } from './e
 export { parseWhere, parseWhereDocument, DEFAULT_FILTER_LIMITS, type Where, type WhereDocument, type FilterLimits } from './filter/where.js';
 export type { VectorStore, CollectionSpec, CollectionInfo, StoredRecord, ScoredRecord, RecordFilter, Distance, Metadata, MetadataValue } from './store/vector-store.js';
 export { LanceStore, type LanceStoreOptions } from './store/lance-store.js';
+export { HnswIndex, DEFAULT_HNSW, type HnswParams } from './store/hnsw-index.js';
 export { LexicalIndex, DEFAULT_BM25, type Bm25Params, type LexicalHit } from './store/lexical-index.js';
 export { analyze, analyzerId, DEFAULT_ANALYZER, type AnalyzerOptions } from './text/analyzer.js';
 export { distanceRelevance, cosine } from './query/relevance.js';

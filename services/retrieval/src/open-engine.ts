@@ -25,6 +25,8 @@ export async function openEngine(c: RetrievalConfig): Promise<OpenedEngine> {
   const store = new LanceStore({
     dir: c.dataDir,
     annThreshold: c.annThreshold,
+    annIndex: c.annIndex,
+    hnsw: { connectivity: c.hnswM, expansionAdd: c.hnswEfConstruction, expansionSearch: c.hnswEfSearch },
     nprobes: c.nprobes,
     refineFactor: c.refineFactor,
     reindexFraction: c.reindexFraction,
@@ -63,6 +65,8 @@ export async function openEngine(c: RetrievalConfig): Promise<OpenedEngine> {
       jobBatchDocuments: c.jobBatchDocuments,
       maxContextChars: c.maxContextChars,
       maxQueryChars: c.maxQueryChars,
+      maxEmbedInputs: c.embedMaxInputs,
+      maxEmbedTokens: c.embedMaxTokens,
     },
   });
   return {

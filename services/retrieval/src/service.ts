@@ -80,6 +80,13 @@ export function createRetrievalService(engine: RetrievalEngine): RetrievalImpl {
       return { count: await engine.count(ctx.tenant, req.collection) };
     },
 
+    async embed(req: retrievalV1.EmbedRequest, ctx: CallContext): Promise<retrievalV1.EmbedResponse> {
+      void ctx; // embedders are shared; tenants only meet in quotas, which the gateway applies
+      const inputType = req.inputType === retrievalV1.EmbedInputType.QUERY ? 'query' : 'passage';
+      const out = await engine.embed({ inputs: req.inputs, model: req.model, inputType });
+      return { embeddings: out.vectors.map((v) => ({ values: Array.from(v) })), model: out.model, dimension: out.dimension, promptTokens: out.promptTokens, truncated: out.truncated };
+    },
+
     async query(req: retrievalV1.QueryRequest, ctx: CallContext): Promise<retrievalV1.QueryResponse> {
       const out = await engine.query(ctx.tenant, queryFromWire(req));
       ctx.throwIfAborted();

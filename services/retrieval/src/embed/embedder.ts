@@ -10,11 +10,17 @@ export interface EmbedReport {
   batches: number;
 }
 
+/** How embedded texts are used: models trained with prefixes (e5: "query: " / "passage: ") need it. */
+export type InputType = 'query' | 'passage';
+
 export interface Embedder {
   /** Stable id stored with each collection, e.g. "hash-ngram-v1-256" or "onnx:minilm". */
   readonly id: string;
   readonly dimension: number;
   readonly normalized: boolean;
-  embed(texts: readonly string[]): Promise<EmbedReport>;
+  /** `inputType` defaults to passage (what collections store). */
+  embed(texts: readonly string[], opts?: { inputType?: InputType }): Promise<EmbedReport>;
+  /** Tokens of one text as the embedder counts them (usage and per-input limits). */
+  countTokens(text: string): number;
   close(): Promise<void>;
 }

@@ -7,6 +7,7 @@
  * `dimension` buckets (sign from a second hash bit, which keeps collisions unbiased); the vector
  * is L2-normalised. Lexical similarity only — no synonyms — but deterministic and ~µs per chunk.
  */
+import { analyze } from '../text/analyzer.js';
 import { lexicalTokens } from '../text/lexical-tokens.js';
 import type { EmbedReport, Embedder } from './embedder.js';
 
@@ -55,6 +56,10 @@ export class HashingEmbedder implements Embedder {
 
   async embed(texts: readonly string[]): Promise<EmbedReport> {
     return { vectors: texts.map((t) => this.embedOne(t)), truncated: 0, batches: texts.length > 0 ? 1 : 0 };
+  }
+
+  countTokens(text: string): number {
+    return analyze(text).length;
   }
 
   async close(): Promise<void> {}

@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { TokenizerLoader } from '@lenml/tokenizers';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
-import type { EmbedReport, Embedder } from './embedder.js';
+import type { EmbedReport, Embedder, InputType } from './embedder.js';
 
 export interface OnnxEmbedderOptions {
   pooling?: 'mean' | 'cls';
@@ -23,7 +23,15 @@ export interface OnnxEmbedderOptions {
   intraOpNumThreads?: number;
   /** Embedder id stored with collections; default "onnx-<directory name>". */
   id?: string;
+  /**
+   * Text prepended by input type (e5: "query: " / "passage: "). Default: the `prompts` of
+   * config_sentence_transformers.json (keys query, passage or document), else none.
+   */
+  prefixes?: Partial<Record<InputType, string>>;
 }
+
+/** tokenizer.json model types @lenml/tokenizers implements (BERT WordPiece, SentencePiece Unigram, BPE). */
+const SUPPORTED_TOKENIZERS = ['WordPiece', 'Unigram', 'BPE'];
 
 interface Tok {
   encode(text: string, opts?: { add_special_tokens?: boolean }): number[];
@@ -48,6 +56,7 @@ export class OnnxEmbedder implements Embedder {
     private readonly maxTokens: number,
     private readonly padId: number,
     private readonly wantsTypes: boolean,
+    private readonly prefixes: Partial<Record<InputType, string>> = {},
   ) {
     this.normalized = normalize;
   }
@@ -56,6 +65,20 @@ export class OnnxEmbedder implements Embedder {
     const config = readJson(dir, 'config.json');
     const tokenizerJSON = readJson(dir, 'tokenizer.json');
     const tokenizerConfig = existsSync(join(dir, 'tokenizer_config.json')) ? readJson(dir, 'tokenizer_config.json') : {};
+    const modelType = (tokenizerJSON.model as { type?: unknown } | undefined)?.type;
+    if (typeof modelType !== 'string' || !SUPPORTED_TOKENIZERS.includes(modelType)) {
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `${dir}/tokenizer.json: model.type ${JSON.stringify(modelType ?? null)} is not supported (supported: ${SUPPORTED_TOKENIZERS.join(', ')})`, {
+        field: 'tokenizer.json model.type',
+        limit: SUPPORTED_TOKENIZERS.join(' | '),
+      });
+    }
+    const st = existsSync(join(dir, 'config_sentence_transformers.json')) ? readJson(dir, 'config_sentence_transformers.json') : {};
+    const prompts = (st.prompts ?? {}) as Record<string, unknown>;
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    const prefixes: Partial<Record<InputType, string>> = {
+      query: o.prefixes?.query ?? str(prompts.query),
+      passage: o.prefixes?.passage ?? str(prompts.passage) ?? str(prompts.document),
+    };
     const tok = TokenizerLoader.fromPreTrained({ tokenizerJSON: tokenizerJSON as never, tokenizerConfig: tokenizerConfig as never }) as unknown as Tok;
     let pooling = o.pooling ?? 'mean';
     if (existsSync(join(dir, '1_Pooling', 'config.json'))) {
@@ -89,16 +112,22 @@ export class OnnxEmbedder implements Embedder {
       Math.min(o.maxTokens ?? 512, usable),
       padId,
       session.inputNames.includes('token_type_ids'),
+      prefixes,
     );
   }
 
-  async embed(texts: readonly string[]): Promise<EmbedReport> {
+  countTokens(text: string): number {
+    return this.tok.encode(text, { add_special_tokens: true }).length;
+  }
+
+  async embed(texts: readonly string[], opts: { inputType?: InputType } = {}): Promise<EmbedReport> {
+    const prefix = this.prefixes[opts.inputType ?? 'passage'] ?? '';
     const vectors: Float32Array[] = [];
     let truncated = 0;
     let batches = 0;
     for (let b = 0; b < texts.length; b += this.batchSize) {
       const enc = texts.slice(b, b + this.batchSize).map((t) => {
-        const ids = this.tok.encode(t, { add_special_tokens: true });
+        const ids = this.tok.encode(prefix + t, { add_special_tokens: true });
         if (ids.length <= this.maxTokens) return ids;
         truncated++;
         return [...ids.slice(0, this.maxTokens - 1), ids[ids.length - 1]!];

@@ -108,6 +108,10 @@ export class TermHashEmbedder implements QueryWeightedEmbedder {
     return { vectors: texts.map((t) => this.embedOne(t)), truncated: 0, batches: texts.length > 0 ? 1 : 0 };
   }
 
+  countTokens(text: string): number {
+    return analyze(text).length;
+  }
+
   async close(): Promise<void> {}
 }
 

@@ -24,6 +24,10 @@ export interface RetrievalLimits {
   jobBatchDocuments: number;
   /** [1000] Finished jobs remembered (oldest forgotten first). */
   maxRetainedJobs: number;
+  /** [256] Texts per Embed request. */
+  maxEmbedInputs: number;
+  /** [8192] Tokens of one Embed input (the embedder's own count). */
+  maxEmbedTokens: number;
   /** [4096] Code points of a query text (a longer "query" is a document, not a question). */
   maxQueryChars: number;
   /** [12000] Characters of context in a Retrieve answer. */
@@ -44,5 +48,7 @@ export const DEFAULT_LIMITS: RetrievalLimits = Object.freeze({
   jobBatchDocuments: 32,
   maxRetainedJobs: 1000,
   maxQueryChars: 4096,
+  maxEmbedInputs: 256,
+  maxEmbedTokens: 8192,
   maxContextChars: 12_000,
 });

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, TesseraError, invalidArgument, resourceExhausted } from '@tessera/runtime';
-import type { Embedder } from '../embed/embedder.js';
+import type { Embedder, InputType } from '../embed/embedder.js';
 import { parseWhere, parseWhereDocument } from '../filter/where.js';
 import { detectFormat, documentText } from '../ingest/document-text.js';
 import { JobRegistry, type IngestionJob } from '../ingest/jobs.js';
@@ -335,7 +335,7 @@ export class RetrievalEngine {
         // IDF from this collection's keyword index weights the query terms.
         return embedder.embedQuery(q.text!, await this.store.termStats(tenant, q.collection, embedder.queryTerms(q.text!)));
       }
-      return (await embedder.embed([q.text!])).vectors[0]!;
+      return (await embedder.embed([q.text!], { inputType: 'query' })).vectors[0]!;
     };
     let results: QueryHit[];
     if (mode === 'dense') {
@@ -389,6 +389,37 @@ export class RetrievalEngine {
       out.results.map((r) => ({ id: r.id, score: r.score, relevance: r.relevance, metadata: r.metadata, text: r.text })),
       this.limits.maxContextChars,
     );
+  }
+
+  // ---- embeddings --------------------------------------------------------------------------
+
+  /**
+   * Embeddings of free texts (the gateway's /v1/embeddings). Limits are INVALID_ARGUMENT (HTTP 400
+   * at the gateway, as OpenAI answers them), naming the input and the limit.
+   */
+  async embed(input: { inputs: readonly string[]; model?: string; inputType?: InputType }): Promise<{ vectors: Float32Array[]; model: string; dimension: number; promptTokens: number; truncated: number }> {
+    const e = input.model ? this.embedders.get(input.model) : this.defaultEmbedder;
+    if (!e) throw new TesseraError(ErrorCode.NOT_FOUND, `model ${JSON.stringify(input.model)} is not loaded (have: ${this.embedderIds().join(', ')})`, { field: 'model' });
+    const { maxEmbedInputs, maxEmbedTokens } = this.limits;
+    if (input.inputs.length === 0) throw invalidArgument('inputs', 'inputs must not be empty', `1..${maxEmbedInputs} inputs`);
+    if (input.inputs.length > maxEmbedInputs) throw invalidArgument('inputs', `${input.inputs.length} inputs in one request`, `inputs <= ${maxEmbedInputs}`);
+    let promptTokens = 0;
+    input.inputs.forEach((t, i) => {
+      if (typeof t !== 'string' || t === '') throw invalidArgument(`inputs[${i}]`, `inputs[${i}] must be a non-empty string`);
+      // Every tokenizer here yields at least one token per 8 code points; longer texts are over the
+      // limit without tokenizing them.
+      const n = t.length > maxEmbedTokens * 8 ? Number.POSITIVE_INFINITY : e.countTokens(t);
+      if (n > maxEmbedTokens) throw invalidArgument(`inputs[${i}]`, `inputs[${i}] has ${Number.isFinite(n) ? n : 'over ' + maxEmbedTokens} tokens`, `<= ${maxEmbedTokens} tokens per input`);
+      promptTokens += n;
+    });
+    const rep = await e.embed(input.inputs, { inputType: input.inputType ?? 'passage' });
+    return { vectors: rep.vectors, model: e.id, dimension: e.dimension, promptTokens, truncated: rep.truncated };
+  }
+
+  /** Token count of texts with an embedder (the gateway reserves quota before embedding). */
+  countEmbedTokens(texts: readonly string[], model?: string): number {
+    const e = model ? this.embedders.get(model) : this.defaultEmbedder;
+    return e ? texts.reduce((s, t) => s + e.countTokens(t), 0) : 0;
   }
 
   // ---- helpers -----------------------------------------------------------------------------

@@ -168,7 +168,7 @@ describe('LanceStore records', () => {
 describe('LanceStore ANN index', () => {
   it('builds IVF_PQ in the background past the threshold; search stays exact-equivalent for a self-match', async () => {
     const d = mkdtempSync(join(tmpdir(), 'retrieval-ann-'));
-    const s = new LanceStore({ dir: d, annThreshold: 600 });
+    const s = new LanceStore({ dir: d, annThreshold: 600, annIndex: 'ivf_pq' });
     try {
       await s.createCollection('acme', spec('ann', 8));
       let seed = 1;

@@ -7,10 +7,11 @@
  *
  * Indexes: keyword search runs on our own BM25 inverted index (lexical-index.ts) over the
  * analyzer terms stored in each row's `tokens` column (LanceDB's FTS tokenizers cannot do CJK
- * bigrams with kana/kanji boundaries or Turkish folding; docs/decisions.md); an IVF_PQ vector index once a collection reaches
- * `annThreshold` records (below it, exact flat search is fast enough: ~10 ms at 50k x 256 here).
- * Rows written after an index build are searched exactly until `optimize` folds them in, which
- * happens when they exceed `reindexFraction` of the table.
+ * bigrams with kana/kanji boundaries or Turkish folding; docs/decisions.md). Vector search runs on
+ * an HNSW graph (usearch, hnsw-collections.ts) once a collection reaches `annThreshold` records
+ * (below it, Lance's exact flat scan). With `annIndex: 'ivf_pq'`, LanceDB's IVF_PQ index instead:
+ * rows written after its build are searched exactly until `optimize` folds them in, which happens
+ * when they exceed `reindexFraction` of the table.
  */
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,6 +21,8 @@ import { ErrorCode, TesseraError, invalidArgument, resourceExhausted } from '@te
 import { analyze, analyzerId } from '../text/analyzer.js';
 import { foldCase } from '../text/fold.js';
 import { LexicalIndex, type Bm25Params } from './lexical-index.js';
+import { DEFAULT_HNSW, type HnswParams } from './hnsw-index.js';
+import { HnswCollections, type GraphSource } from './hnsw-collections.js';
 import { compileFilter, metadataColumn, sqlString, type ColumnType } from './lance-sql.js';
 import { METADATA_PREFIX, arrowTypeFor, checkMetadata, columnTypeOf, valueColumnType } from './metadata-columns.js';
 import { checkCollectionName, tenantDirName } from './names.js';
@@ -27,8 +30,18 @@ import type { CollectionInfo, CollectionSpec, Distance, RecordFilter, ScoredReco
 
 export interface LanceStoreOptions {
   dir: string;
-  /** [50000] Records at which a collection gets an IVF_PQ index. */
+  /** [10000] Records at which a collection gets its ANN index. */
   annThreshold?: number;
+  /** [hnsw] ANN index: an HNSW graph beside the table (usearch), or LanceDB's IVF_PQ. */
+  annIndex?: 'hnsw' | 'ivf_pq';
+  /** [M 16, efConstruction 128, ef 64] HNSW parameters. */
+  hnsw?: HnswParams;
+  /**
+   * [0.02] A filtered HNSW query whose filter admits fewer than this share of the records runs as
+   * an exact pre-filtered scan instead (over-fetching for a very selective filter costs more than
+   * scanning the few rows it admits, and could come up short).
+   */
+  exactFilterFraction?: number;
   /** [20] IVF partitions probed per query. */
   nprobes?: number;
   /** [10] Candidates re-ranked with exact distances = k x refineFactor. */
@@ -63,10 +76,17 @@ export class LanceStore implements VectorStore {
   /** Keyword indexes, derived from the rows on first use and kept current by every write. */
   private readonly lexical = new Map<string, Promise<LexicalIndex>>();
   private readonly lexicalReady = new Map<string, LexicalIndex>();
+  private readonly hnsw: HnswCollections;
+  /** Collections whose graph presence was checked since start (first query after a restart). */
+  private readonly annChecked = new Set<string>();
+  private readonly annStarts = new Set<Promise<unknown>>();
 
   constructor(opts: LanceStoreOptions) {
     this.o = {
-      annThreshold: 50_000,
+      annThreshold: 10_000,
+      annIndex: 'hnsw',
+      hnsw: DEFAULT_HNSW,
+      exactFilterFraction: 0.02,
       nprobes: 20,
       refineFactor: 10,
       reindexFraction: 0.1,
@@ -76,6 +96,7 @@ export class LanceStore implements VectorStore {
       bm25: { k1: 1.2, b: 0.75 },
       ...opts,
     };
+    this.hnsw = new HnswCollections(this.o.hnsw, (key, fn) => this.locked(key, fn));
   }
 
   // ---- collections -------------------------------------------------------------------------
@@ -109,6 +130,7 @@ export class LanceStore implements VectorStore {
       this.tables.delete(`${tdir}/${spec.name}`);
       this.lexical.delete(`${tdir}/${spec.name}`);
       this.lexicalReady.delete(`${tdir}/${spec.name}`);
+      await this.hnsw.drop(`${tdir}/${spec.name}`, this.hnswBase(tdir, spec.name));
       try {
         await db.createEmptyTable(spec.name, schema, { mode: 'create' });
       } catch {
@@ -146,6 +168,7 @@ export class LanceStore implements VectorStore {
         this.tables.delete(`${tdir}/${name}`);
         this.lexical.delete(`${tdir}/${name}`);
         this.lexicalReady.delete(`${tdir}/${name}`);
+        await this.hnsw.drop(`${tdir}/${name}`, this.hnswBase(tdir, name));
         await (await this.connection(tdir)).dropTable(name);
         return n;
       }),
@@ -215,13 +238,16 @@ export class LanceStore implements VectorStore {
         merge = merge.whenNotMatchedBySourceDelete({ where });
       }
       await merge.execute(data);
-      // Committed: bring the keyword index (if loaded) to the same state.
+      // Committed: bring the keyword index and the HNSW graph (if loaded) to the same state.
       const lex = this.loadedLexical(tdir, name);
       if (lex) {
         lex.removeMany(replaced);
         records.forEach((r, i) => lex.put(r.id, terms[i]!));
       }
-      await this.maintainIndexes(table, spec, count + records.length);
+      const key = `${tdir}/${name}`;
+      this.hnsw.write(key, { kind: 'remove', ids: replaced.filter((id) => !seen.has(id)) });
+      this.hnsw.write(key, { kind: 'put', ids: records.map((r) => r.id), vectors: records.map((r) => r.vector!) });
+      await this.maintainIndexes(tdir, name, table, spec, count + records.length);
     });
   }
 
@@ -235,6 +261,7 @@ export class LanceStore implements VectorStore {
       const ids = (await table.query().where(sql).select(['id']).toArray()).map((r) => r.id as string);
       if (ids.length > 0) await table.delete(sql);
       this.loadedLexical(tdir, name)?.removeMany(ids);
+      this.hnsw.write(`${tdir}/${name}`, { kind: 'remove', ids });
       return ids.length;
     });
   }
@@ -276,6 +303,16 @@ export class LanceStore implements VectorStore {
     }
     const table = await this.table(tdir, name);
     const sql = compileFilter(q.filter, await this.columns(table), 'reject');
+    const graph = this.o.annIndex === 'hnsw' ? this.graphFor(tdir, name, spec, table) : undefined;
+    if (graph) {
+      // Pre-filter by id set, then over-fetch from the graph (hnsw-index.ts); a filter admitting
+      // under exactFilterFraction of the records runs as Lance's exact pre-filtered scan below.
+      const allow = sql ? new Set((await table.query().where(sql).select(['id']).toArray()).map((r) => r.id as string)) : undefined;
+      if (!allow || allow.size >= this.o.exactFilterFraction * graph.size) {
+        const hits = graph.search(q.vector, q.k, allow);
+        return this.fetchScored(table, hits.map((h) => ({ id: h.id, score: h.distance })), q.includeVectors);
+      }
+    }
     let query = table.vectorSearch(Array.from(q.vector)).column('vector').distanceType(LANCE_DISTANCE[spec.distance]).limit(q.k).select([...this.selectColumns(q.includeVectors), '_distance']);
     if (sql) query = query.where(sql);
     if (await this.hasVectorIndex(table)) query = query.nprobes(this.o.nprobes).refineFactor(this.o.refineFactor);
@@ -292,16 +329,20 @@ export class LanceStore implements VectorStore {
     const index = await this.lexicalIndex(tdir, name);
     // Pre-filter: the ids the filter admits (one narrow column scan), then exact BM25 over them.
     const allow = sql ? new Set((await table.query().where(sql).select(['id']).toArray()).map((r) => r.id as string)) : undefined;
-    const hits = index.search(q.terms, q.k, allow);
+    return this.fetchScored(table, index.search(q.terms, q.k, allow), q.includeVectors);
+  }
+
+  /** Records for ranked ids, in rank order (ids deleted meanwhile drop out). */
+  private async fetchScored(table: lancedb.Table, hits: ReadonlyArray<{ id: string; score: number }>, includeVectors: boolean): Promise<ScoredRecord[]> {
     if (hits.length === 0) return [];
     const rows = await table
       .query()
       .where(compileFilter({ ids: hits.map((h) => h.id) }, new Map())!)
-      .select(this.selectColumns(q.includeVectors))
+      .select(this.selectColumns(includeVectors))
       .limit(hits.length)
       .toArray();
     const byId = new Map(rows.map((r) => [r.id as string, r]));
-    return hits.filter((h) => byId.has(h.id)).map((h) => ({ record: toRecord(byId.get(h.id)!, q.includeVectors), score: h.score }));
+    return hits.filter((h) => byId.has(h.id)).map((h) => ({ record: toRecord(byId.get(h.id)!, includeVectors), score: h.score }));
   }
 
   /** Document frequency of analyzer terms in a collection (query-side IDF for embedders). */
@@ -314,6 +355,9 @@ export class LanceStore implements VectorStore {
 
   async close(): Promise<void> {
     await Promise.all(this.building.values());
+    await Promise.all(this.annStarts);
+    await this.hnsw.flush();
+    this.annChecked.clear();
     for (const t of this.tables.values()) (await t.catch(() => undefined))?.close();
     for (const c of this.connections.values()) (await c.catch(() => undefined))?.close();
     this.tables.clear();
@@ -326,12 +370,20 @@ export class LanceStore implements VectorStore {
   async indexes(tenant: string, name: string): Promise<string[]> {
     const tdir = tenantDirName(tenant);
     await this.manifest(tdir, name);
-    return (await (await this.table(tdir, name)).listIndices()).map((i) => `${i.indexType}:${i.columns.join(',')}`);
+    const lance = (await (await this.table(tdir, name)).listIndices()).map((i) => `${i.indexType}:${i.columns.join(',')}`);
+    return this.hnsw.ready(`${tdir}/${name}`) ? [...lance, 'HNSW:vector'] : lance;
   }
 
-  /** Resolves when background index builds have finished. */
+  /** Resolves when background index builds (and graph loads) have finished. */
   async idle(): Promise<void> {
     await Promise.all(this.building.values());
+    await Promise.all(this.annStarts);
+    await this.hnsw.idle();
+  }
+
+  /** The ready HNSW graph of a collection (benchmarks: the raw usearch baseline queries its `native`). */
+  hnswGraph(tenant: string, name: string) {
+    return this.hnsw.ready(`${tenantDirName(tenant)}/${name}`);
   }
 
   /** Builds the ANN index now regardless of size (benchmarks, operators). */
@@ -339,6 +391,11 @@ export class LanceStore implements VectorStore {
     const tdir = tenantDirName(tenant);
     const { spec } = await this.manifest(tdir, name);
     const table = await this.table(tdir, name);
+    if (this.o.annIndex === 'hnsw') {
+      await this.locked(`${tdir}/${name}`, () => this.hnsw.start(`${tdir}/${name}`, this.graphSource(tdir, name, spec, table)));
+      await this.hnsw.idle();
+      return;
+    }
     await this.locked(`${tdir}/${name}`, () => this.createVectorIndex(table, spec, 0));
   }
 
@@ -381,13 +438,62 @@ export class LanceStore implements VectorStore {
     return includeVectors ? ['id', 'text', 'metadata', 'vector'] : ['id', 'text', 'metadata'];
   }
 
-  private async maintainIndexes(table: lancedb.Table, spec: CollectionSpec, rows: number): Promise<void> {
+  private hnswBase(tdir: string, name: string): string {
+    return join(this.o.dir, tdir, '_hnsw', name);
+  }
+
+  private graphSource(tdir: string, name: string, spec: CollectionSpec, table: lancedb.Table): GraphSource {
+    return {
+      base: this.hnswBase(tdir, name),
+      dimension: spec.dimension,
+      distance: spec.distance,
+      version: () => table.version(),
+      rows: async () => {
+        const ids: string[] = [];
+        const vectors: Float32Array[] = [];
+        const data = await table.query().select(['id', 'vector']).toArrow();
+        for (const batch of data.batches) {
+          const idCol = batch.getChild('id')!;
+          const vecCol = batch.getChild('vector')!;
+          for (let i = 0; i < batch.numRows; i++) {
+            ids.push(idCol.get(i) as string);
+            vectors.push(Float32Array.from(vecCol.get(i) as Iterable<number>));
+          }
+        }
+        return { ids, vectors };
+      },
+    };
+  }
+
+  /**
+   * The collection's ready graph. The first query after a start checks the size once and, past the
+   * threshold, loads the snapshot or starts a build in the background (this query runs exactly).
+   */
+  private graphFor(tdir: string, name: string, spec: CollectionSpec, table: lancedb.Table) {
+    const key = `${tdir}/${name}`;
+    const g = this.hnsw.ready(key);
+    if (g || this.annChecked.has(key)) return g;
+    this.annChecked.add(key);
+    const p = this.locked(key, async () => {
+      if ((await table.countRows()) >= this.o.annThreshold) await this.hnsw.start(key, this.graphSource(tdir, name, spec, table));
+    }).catch((err) => console.error(`retrieval: HNSW load for ${key} failed: ${String(err)}`));
+    this.annStarts.add(p);
+    void p.finally(() => this.annStarts.delete(p));
+    return undefined;
+  }
+
+  private async maintainIndexes(tdir: string, name: string, table: lancedb.Table, spec: CollectionSpec, rows: number): Promise<void> {
+    if (this.o.annIndex === 'hnsw') {
+      const key = `${tdir}/${name}`;
+      this.annChecked.add(key);
+      if (rows >= this.o.annThreshold && !this.hnsw.has(key)) await this.hnsw.start(key, this.graphSource(tdir, name, spec, table));
+    }
     const indices = await table.listIndices();
     // Collections written before issue 15 may carry a LanceDB FTS index on `tokens`; it is unused
     // now but kept optimised like any index.
     const fts = indices.find((i) => i.columns.includes('tokens'));
     const vec = indices.find((i) => i.columns.includes('vector'));
-    if (!vec && rows >= this.o.annThreshold) this.buildInBackground(table, spec, rows);
+    if (!vec && rows >= this.o.annThreshold && this.o.annIndex === 'ivf_pq') this.buildInBackground(table, spec, rows);
     // Rows written after an index build are scanned exactly (vector) until
     // optimize() folds them in; do it once they are a noticeable share of the table.
     const limit = Math.max(1000, this.o.reindexFraction * rows);

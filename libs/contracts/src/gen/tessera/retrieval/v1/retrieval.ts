@@ -170,6 +170,43 @@ export function fusionMethodToJSON(object: FusionMethod): string {
   }
 }
 
+/** Role of embedded texts. */
+export enum EmbedInputType {
+  /** UNSPECIFIED - PASSAGE. */
+  UNSPECIFIED = 0,
+  QUERY = 1,
+  PASSAGE = 2,
+}
+
+export function embedInputTypeFromJSON(object: any): EmbedInputType {
+  switch (object) {
+    case 0:
+    case "EMBED_INPUT_TYPE_UNSPECIFIED":
+      return EmbedInputType.UNSPECIFIED;
+    case 1:
+    case "EMBED_INPUT_TYPE_QUERY":
+      return EmbedInputType.QUERY;
+    case 2:
+    case "EMBED_INPUT_TYPE_PASSAGE":
+      return EmbedInputType.PASSAGE;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum EmbedInputType");
+  }
+}
+
+export function embedInputTypeToJSON(object: EmbedInputType): string {
+  switch (object) {
+    case EmbedInputType.UNSPECIFIED:
+      return "EMBED_INPUT_TYPE_UNSPECIFIED";
+    case EmbedInputType.QUERY:
+      return "EMBED_INPUT_TYPE_QUERY";
+    case EmbedInputType.PASSAGE:
+      return "EMBED_INPUT_TYPE_PASSAGE";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum EmbedInputType");
+  }
+}
+
 /** A collection. */
 export interface Collection {
   /** Unique per tenant. 1..64 characters of [a-z0-9_-], starting with a letter or digit. */
@@ -561,6 +598,29 @@ export interface QueryResponse {
   /** The collection's distance (how to read `score`). */
   distance: Distance;
   mode: SearchMode;
+}
+
+/** Request for RetrievalService.Embed. */
+export interface EmbedRequest {
+  /** Texts to embed, each non-empty. 1..256 [config TESSERA_RETRIEVAL_EMBED_MAX_INPUTS]. */
+  inputs: string[];
+  /** Embedder id (e.g. "hash-terms-v2-384", "onnx-multilingual-e5-small"); "" = the default. */
+  model: string;
+  /** How the texts will be used; embedders with query/passage prefixes (e5) apply the matching one. */
+  inputType: EmbedInputType;
+}
+
+/** Response of RetrievalService.Embed. */
+export interface EmbedResponse {
+  /** One per input, in input order. */
+  embeddings: Vector[];
+  /** The embedder that produced them. */
+  model: string;
+  dimension: number;
+  /** Tokens counted by the embedder's tokenizer (hash embedders: analyzer terms), all inputs. */
+  promptTokens: number;
+  /** Inputs cut to the model's maximum length. */
+  truncated: number;
 }
 
 function createBaseCollection(): Collection {
@@ -3870,6 +3930,250 @@ export const QueryResponse: MessageFns<QueryResponse> = {
   },
 };
 
+function createBaseEmbedRequest(): EmbedRequest {
+  return { inputs: [], model: "", inputType: 0 };
+}
+
+export const EmbedRequest: MessageFns<EmbedRequest> = {
+  encode(message: EmbedRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.inputs) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.model !== "") {
+      writer.uint32(18).string(message.model);
+    }
+    if (message.inputType !== 0) {
+      writer.uint32(24).int32(message.inputType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EmbedRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEmbedRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.inputs.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.inputType = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EmbedRequest {
+    return {
+      inputs: globalThis.Array.isArray(object?.inputs) ? object.inputs.map((e: any) => globalThis.String(e)) : [],
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      inputType: isSet(object.inputType)
+        ? embedInputTypeFromJSON(object.inputType)
+        : isSet(object.input_type)
+        ? embedInputTypeFromJSON(object.input_type)
+        : 0,
+    };
+  },
+
+  toJSON(message: EmbedRequest): unknown {
+    const obj: any = {};
+    if (message.inputs?.length) {
+      obj.inputs = message.inputs;
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.inputType !== 0) {
+      obj.inputType = embedInputTypeToJSON(message.inputType);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EmbedRequest>): EmbedRequest {
+    return EmbedRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EmbedRequest>): EmbedRequest {
+    const message = createBaseEmbedRequest();
+    message.inputs = object.inputs?.map((e) => e) || [];
+    message.model = object.model ?? "";
+    message.inputType = object.inputType ?? 0;
+    return message;
+  },
+};
+
+function createBaseEmbedResponse(): EmbedResponse {
+  return { embeddings: [], model: "", dimension: 0, promptTokens: 0, truncated: 0 };
+}
+
+export const EmbedResponse: MessageFns<EmbedResponse> = {
+  encode(message: EmbedResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.embeddings) {
+      Vector.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.model !== "") {
+      writer.uint32(18).string(message.model);
+    }
+    if (message.dimension !== 0) {
+      writer.uint32(24).int32(message.dimension);
+    }
+    if (message.promptTokens !== 0) {
+      writer.uint32(32).int64(message.promptTokens);
+    }
+    if (message.truncated !== 0) {
+      writer.uint32(40).int32(message.truncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EmbedResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEmbedResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.embeddings.push(Vector.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dimension = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.promptTokens = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.truncated = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EmbedResponse {
+    return {
+      embeddings: globalThis.Array.isArray(object?.embeddings)
+        ? object.embeddings.map((e: any) => Vector.fromJSON(e))
+        : [],
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      dimension: isSet(object.dimension) ? globalThis.Number(object.dimension) : 0,
+      promptTokens: isSet(object.promptTokens)
+        ? globalThis.Number(object.promptTokens)
+        : isSet(object.prompt_tokens)
+        ? globalThis.Number(object.prompt_tokens)
+        : 0,
+      truncated: isSet(object.truncated) ? globalThis.Number(object.truncated) : 0,
+    };
+  },
+
+  toJSON(message: EmbedResponse): unknown {
+    const obj: any = {};
+    if (message.embeddings?.length) {
+      obj.embeddings = message.embeddings.map((e) => Vector.toJSON(e));
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.dimension !== 0) {
+      obj.dimension = Math.round(message.dimension);
+    }
+    if (message.promptTokens !== 0) {
+      obj.promptTokens = Math.round(message.promptTokens);
+    }
+    if (message.truncated !== 0) {
+      obj.truncated = Math.round(message.truncated);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EmbedResponse>): EmbedResponse {
+    return EmbedResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EmbedResponse>): EmbedResponse {
+    const message = createBaseEmbedResponse();
+    message.embeddings = object.embeddings?.map((e) => Vector.fromPartial(e)) || [];
+    message.model = object.model ?? "";
+    message.dimension = object.dimension ?? 0;
+    message.promptTokens = object.promptTokens ?? 0;
+    message.truncated = object.truncated ?? 0;
+    return message;
+  },
+};
+
 /**
  * Collections, ingestion and search. Bound to gRPC (port 50055) and NATS request/reply
  * (tessera.retrieval.v1.RetrievalService.<Method>).
@@ -4008,6 +4312,20 @@ export const RetrievalServiceService = {
     responseSerialize: (value: QueryResponse): Buffer => Buffer.from(QueryResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): QueryResponse => QueryResponse.decode(value),
   },
+  /**
+   * Embeddings of texts with one of the server's embedders (the gateway's POST /v1/embeddings).
+   * Errors: INVALID_ARGUMENT (inputs: empty, over max_inputs [256, config], an input over
+   * max_tokens [8192, config] — field "inputs[i]", limit named), NOT_FOUND (model: not loaded).
+   */
+  embed: {
+    path: "/tessera.retrieval.v1.RetrievalService/Embed" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EmbedRequest): Buffer => Buffer.from(EmbedRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EmbedRequest => EmbedRequest.decode(value),
+    responseSerialize: (value: EmbedResponse): Buffer => Buffer.from(EmbedResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EmbedResponse => EmbedResponse.decode(value),
+  },
 } as const;
 
 export interface RetrievalServiceServer extends UntypedServiceImplementation {
@@ -4054,6 +4372,12 @@ export interface RetrievalServiceServer extends UntypedServiceImplementation {
    * fetch_k < k), DEADLINE_EXCEEDED.
    */
   query: handleUnaryCall<QueryRequest, QueryResponse>;
+  /**
+   * Embeddings of texts with one of the server's embedders (the gateway's POST /v1/embeddings).
+   * Errors: INVALID_ARGUMENT (inputs: empty, over max_inputs [256, config], an input over
+   * max_tokens [8192, config] — field "inputs[i]", limit named), NOT_FOUND (model: not loaded).
+   */
+  embed: handleUnaryCall<EmbedRequest, EmbedResponse>;
 }
 
 export interface RetrievalServiceClient extends Client {
@@ -4236,6 +4560,26 @@ export interface RetrievalServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: QueryResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Embeddings of texts with one of the server's embedders (the gateway's POST /v1/embeddings).
+   * Errors: INVALID_ARGUMENT (inputs: empty, over max_inputs [256, config], an input over
+   * max_tokens [8192, config] — field "inputs[i]", limit named), NOT_FOUND (model: not loaded).
+   */
+  embed(
+    request: EmbedRequest,
+    callback: (error: ServiceError | null, response: EmbedResponse) => void,
+  ): ClientUnaryCall;
+  embed(
+    request: EmbedRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EmbedResponse) => void,
+  ): ClientUnaryCall;
+  embed(
+    request: EmbedRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EmbedResponse) => void,
   ): ClientUnaryCall;
 }
 
