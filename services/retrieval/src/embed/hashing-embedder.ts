@@ -10,6 +10,7 @@
 import { analyze } from '../text/analyzer.js';
 import { lexicalTokens } from '../text/lexical-tokens.js';
 import type { EmbedReport, Embedder } from './embedder.js';
+import { projectFeatures } from './feature-hashing.js';
 
 export interface HashingEmbedderOptions {
   /** [256] Buckets; 128..4096 are sensible. */
@@ -40,18 +41,9 @@ export class HashingEmbedder implements Embedder {
       for (const n of [2, 3]) for (let i = 0; i + n <= cps.length; i++) grams.push(cps.slice(i, i + n).join(''));
       for (const g of grams) add(`g\u0000${g}`, this.ngramWeight / grams.length);
     }
-    const v = new Float32Array(this.dimension);
-    if (counts.size === 0) counts.set('\u0000empty', 1); // a fixed direction: cosine stays defined
-    for (const [feature, tf] of counts) {
-      const h = fnv1a(feature);
-      const w = tf >= 1 ? 1 + Math.log(tf) : tf;
-      v[h % this.dimension]! += (h & 0x80000000) !== 0 ? -w : w;
-    }
-    let norm = 0;
-    for (const x of v) norm += x * x;
-    norm = Math.sqrt(norm) || 1;
-    for (let i = 0; i < v.length; i++) v[i]! /= norm;
-    return v;
+    // Sublinear tf (1 + ln tf); fractional gram weights stay as they are.
+    const weighted = Array.from(counts, ([f, tf]): [string, number] => [f, tf >= 1 ? 1 + Math.log(tf) : tf]);
+    return projectFeatures(weighted, this.dimension);
   }
 
   async embed(texts: readonly string[]): Promise<EmbedReport> {
@@ -63,19 +55,4 @@ export class HashingEmbedder implements Embedder {
   }
 
   async close(): Promise<void> {}
-}
-
-/** 32-bit FNV-1a over UTF-16 units with a final avalanche (murmur3 fmix32). */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }

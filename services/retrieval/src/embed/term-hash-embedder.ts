@@ -14,6 +14,7 @@
  */
 import { analyze } from '../text/analyzer.js';
 import type { EmbedReport, Embedder } from './embedder.js';
+import { projectFeatures } from './feature-hashing.js';
 
 export interface TermStats {
   /** Records in the collection. */
@@ -76,18 +77,11 @@ export class TermHashEmbedder implements QueryWeightedEmbedder {
   }
 
   private project(features: Map<string, number>, weight: (feature: string) => number): Float32Array {
-    const v = new Float32Array(this.dimension);
-    if (features.size === 0) features.set('\u0000empty', 1); // a fixed direction: cosine stays defined
-    for (const [f, w] of features) {
-      const h = hash32(f);
-      const x = w * weight(f);
-      v[h % this.dimension]! += (h & 0x80000000) !== 0 ? -x : x;
-    }
-    let norm = 0;
-    for (const x of v) norm += x * x;
-    norm = Math.sqrt(norm) || 1;
-    for (let i = 0; i < v.length; i++) v[i]! /= norm;
-    return v;
+    // An empty text keeps weight 1 on the fixed "empty" direction (projectFeatures adds it).
+    return projectFeatures(
+      Array.from(features, ([f, w]): [string, number] => [f, w * weight(f)]),
+      this.dimension,
+    );
   }
 
   embedOne(text: string): Float32Array {
@@ -113,19 +107,4 @@ export class TermHashEmbedder implements QueryWeightedEmbedder {
   }
 
   async close(): Promise<void> {}
-}
-
-/** 32-bit FNV-1a over UTF-16 units with a murmur3 fmix32 avalanche. */
-function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
