@@ -85,7 +85,11 @@ describe('engine scheduling (toy backend)', () => {
   });
 
   it('an expired deadline ends the sequence with DEADLINE_EXCEEDED', async () => {
-    const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens });
+    // 400 steps of 5 ms outlive the 30 ms deadline on any machine (a free-running toy backend could
+    // finish all 400 tokens first on a quiet one).
+    const backend = new ToyBackend();
+    backend.stepDelayMs = 5;
+    const engine = new Engine({ backend, tokenBytes: byteTokens });
     const r = await collect(engine.submit(req('d', 4, { maxTokens: 400 }, { deadlineMs: Date.now() + 30 })));
     expect(r.last.finishReason).toBe('cancelled');
     expect(r.last.error?.code).toBe('DEADLINE_EXCEEDED');

@@ -8,16 +8,13 @@
  * repetition_penalty 1.05); the real 2.6 generation_config.json carries only token ids, so these apply.
  * `service`: only the service's TESSERA_DECODER_DEFAULT_* keys (neutral sampling otherwise).
  */
-export interface GenerationDefaults {
-  maxTokens: number;
-  temperature: number;
-  topK: number;
-  topP: number;
-  minP: number;
-  repetitionPenalty: number;
-  presencePenalty: number;
-  frequencyPenalty: number;
-}
+import type { SamplingParams } from './types.js';
+
+/** The sampling fields a request may leave unset (the same fields, units and ranges as SamplingParams). */
+export type GenerationDefaults = Pick<
+  SamplingParams,
+  'maxTokens' | 'temperature' | 'topK' | 'topP' | 'minP' | 'repetitionPenalty' | 'presencePenalty' | 'frequencyPenalty'
+>;
 
 export type GenerationConfigMode = 'auto' | 'service';
 

@@ -4,7 +4,7 @@ import { Prng } from './prng.js';
 import { Sampler, topLogprobs } from './sampler.js';
 
 const logits = Float32Array.from([1, 5, 3, 4.9, -2, 0, 2.5, 4.8]);
-const noPenalty = () => ({ promptTokens: new Set<number>(), outputCounts: new Map<number, number>() });
+const noPenalty = () => ({ outputCounts: new Map<number, number>() });
 
 function histogram(over: Parameters<typeof samplingParams>[0], n = 3000, x = logits): Map<number, number> {
   const s = new Sampler(x.length);
@@ -39,9 +39,9 @@ describe('sampler', () => {
 
   it('penalties change the choice', () => {
     const s = new Sampler(8);
-    const rep = { promptTokens: new Set([1]), outputCounts: new Map<number, number>() };
+    const rep = { outputCounts: new Map([[1, 1]]) };
     expect(s.sample(logits, samplingParams({ repetitionPenalty: 1.1 }), rep, new Prng(1n)).tokenId).toBe(3);
-    const freq = { promptTokens: new Set<number>(), outputCounts: new Map([[1, 3], [3, 1]]) };
+    const freq = { outputCounts: new Map([[1, 3], [3, 1]]) };
     expect(s.sample(logits, samplingParams({ frequencyPenalty: 0.2 }), freq, new Prng(1n)).tokenId).toBe(7);
     expect(s.sample(logits, samplingParams({ presencePenalty: 0.25 }), freq, new Prng(1n)).tokenId).toBe(7);
   });

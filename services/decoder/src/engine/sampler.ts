@@ -8,9 +8,11 @@
 import type { Prng } from './prng.js';
 import type { LogitsConstraint, SamplingParams, TokenLogprob } from './types.js';
 
+/**
+ * What the penalties look at: generated tokens only. HF generates MiniCPM-V from inputs_embeds, so its
+ * repetition penalty never sees prompt ids; the OpenAI-style penalties are defined over the output.
+ */
 export interface PenaltyState {
-  /** Distinct prompt tokens (repetition penalty looks at prompt + output). */
-  promptTokens: Set<number>;
   /** Output token → count. */
   outputCounts: Map<number, number>;
 }
@@ -69,8 +71,7 @@ export class Sampler {
         const v = logits[t]!;
         x[t] = v > 0 ? v / p.repetitionPenalty : v * p.repetitionPenalty;
       };
-      for (const t of s.promptTokens) penalise(t);
-      for (const t of s.outputCounts.keys()) if (!s.promptTokens.has(t)) penalise(t);
+      for (const t of s.outputCounts.keys()) penalise(t);
     }
     if (addl) {
       for (const [t, n] of s.outputCounts) x[t] = x[t]! - p.presencePenalty - p.frequencyPenalty * n;

@@ -46,8 +46,7 @@ export class Sequence implements SchedSeq {
     this.seed = req.params.seed ?? randomSeed();
     this.prng = new Prng(this.seed);
     const p = req.params;
-    // HF generates MiniCPM-V from inputs_embeds, so its repetition penalty sees generated ids only.
-    this.penalties = { promptTokens: new Set(), outputCounts: new Map() };
+    this.penalties = { outputCounts: new Map() };
     this.detok = new IncrementalDetokenizer(tokenBytes, p.stop);
     this.stopIds = new Set([...p.stopTokenIds, ...(p.ignoreEos ? [] : eosTokenIds)]);
   }

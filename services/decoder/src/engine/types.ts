@@ -15,7 +15,7 @@ export interface SamplingParams {
   topP: number;
   /** [0, 1); 0 = off. Keeps tokens with p ≥ minP · p_max. */
   minP: number;
-  /** HF-style multiplicative penalty over prompt + output tokens; 1 = off. */
+  /** HF-style multiplicative penalty over generated tokens (HF generates from inputs_embeds, so prompt ids are not penalised); 1 = off. */
   repetitionPenalty: number;
   /** OpenAI-style additive penalties over output tokens; 0 = off. */
   presencePenalty: number;

@@ -19,6 +19,8 @@ export class ToyBackend implements DecoderBackend {
   steps: { rows: number; seqLen: number; queryLengths: number[] }[] = [];
   /** Throws from step when a row's first embedding value equals this (fault injection). */
   failOnValue: number | undefined;
+  /** Wall time each step takes (ms), for tests that need a generation to outlive a deadline. */
+  stepDelayMs = 0;
   private pool = new Float32Array(0);
   private state = new Float32Array(0);
   private size: CacheSize = { numBlocks: 0, blockSize: 1, numStateSlots: 0 };
@@ -52,6 +54,7 @@ export class ToyBackend implements DecoderBackend {
   }
 
   async step(x: StepInput): Promise<Float32Array> {
+    if (this.stepDelayMs > 0) await new Promise((r) => setTimeout(r, this.stepDelayMs));
     this.steps.push({ rows: x.rows.length, seqLen: x.seqLen, queryLengths: x.rows.map((r) => r.queryLength) });
     const T = x.seqLen;
     const V = this.info.vocabSize;
