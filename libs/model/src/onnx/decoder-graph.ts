@@ -44,6 +44,28 @@ export function ropeInvFreq(headDim: number, theta: number): Float32Array {
   return out;
 }
 
+/**
+ * Rotary embedding for the new positions (rotate-half form, as Qwen2): angles [B, T, hd/2] in float32
+ * as torch computes them, duplicated to [B, 1, T, hd]; returns x ↦ x·cos + rotate_half(x)·sin for
+ * tensors laid out [B, heads, T, hd]. Shared by the contiguous and the paged decoder graphs.
+ */
+export function ropeRotator(g: GraphBuilder, positionIds: string, hd: number, theta: number): (x: string) => string {
+  const ang = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [positionIds], { to: 1 }), g.constI64([2])]), g.constF32(ropeInvFreq(hd, theta))]);
+  const emb = g.op('Unsqueeze', [g.op('Concat', [ang, ang], { axis: -1 }), g.constI64([1])]);
+  const cos = g.op('Cos', [emb]);
+  const sin = g.op('Sin', [emb]);
+  const halfA = g.constI64([0]);
+  const halfB = g.constI64([hd / 2]);
+  const end = g.constI64([hd]);
+  const axis3 = g.constI64([3]);
+  return (x: string): string => {
+    const x1 = g.op('Slice', [x, halfA, halfB, axis3]);
+    const x2 = g.op('Slice', [x, halfB, end, axis3]);
+    const rot = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: 3 });
+    return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rot, sin])]);
+  };
+}
+
 export function buildDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: WeightSource): void {
   const l = cfg.llm;
   const H = l.hiddenSize;
@@ -67,21 +89,8 @@ export function buildDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: Weigh
   // Query rows are laid out [g, T] per kv head, so the [T, S] bias repeats g times along rows.
   const biasG = group > 1 ? g.op('Tile', [bias, g.constI64([1, 1, group, 1])]) : bias;
 
-  // RoPE tables for the new positions: angles [B, T, hd/2] duplicated to [B, 1, T, hd].
-  const ang = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', ['position_ids'], { to: 1 }), g.constI64([2])]), g.constF32(ropeInvFreq(hd, l.ropeTheta))]);
-  const emb = g.op('Unsqueeze', [g.op('Concat', [ang, ang], { axis: -1 }), g.constI64([1])]);
-  const cos = g.op('Cos', [emb]);
-  const sin = g.op('Sin', [emb]);
-  const halfA = g.constI64([0]);
-  const halfB = g.constI64([hd / 2]);
-  const end = g.constI64([hd]);
-  const axis3 = g.constI64([3]);
-  const rope = (x: string): string => {
-    const x1 = g.op('Slice', [x, halfA, halfB, axis3]);
-    const x2 = g.op('Slice', [x, halfB, end, axis3]);
-    const rot = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: 3 });
-    return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rot, sin])]);
-  };
+  // RoPE for the new positions (float32 angles as torch).
+  const rope = ropeRotator(g, 'position_ids', hd, l.ropeTheta);
   const heads = (x: string, n: number): string => g.op('Transpose', [g.op('Reshape', [x, g.constI64([0, 0, n, hd])])], { perm: [0, 2, 1, 3] });
   const scale = g.scalarF32(1 / Math.sqrt(hd));
   const kvOut = l.numKvHeads * hd;

@@ -10,7 +10,7 @@
  * the [.., g·T, N·bs + T] scores are concatenated, which for a decode step is one row per head.
  */
 import type { MiniCPMVConfig } from '../checkpoint/config.js';
-import { ropeInvFreq } from './decoder-graph.js';
+import { ropeRotator } from './decoder-graph.js';
 import type { GraphBuilder, ValueSig } from './graph-builder.js';
 import { linear, rmsNorm, silu, type WeightSource } from './layers.js';
 import { PagedIo } from './paged-decoder-io.js';
@@ -63,21 +63,8 @@ export function buildPagedDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: 
   const newBias0 = g.op('Where', [causal, g.scalarF32(0), g.scalarF32(-1e9)]);
   const newBias = group > 1 ? g.op('Tile', [newBias0, g.constI64([group, 1])]) : newBias0;
 
-  // RoPE for the new positions: angles [B, T, hd/2] in float32 as torch, duplicated to [B, 1, T, hd].
-  const ang = g.op('Mul', [g.op('Unsqueeze', [g.op('Cast', [PagedIo.positionIds], { to: 1 }), g.constI64([2])]), g.constF32(ropeInvFreq(hd, l.ropeTheta))]);
-  const emb = g.op('Unsqueeze', [g.op('Concat', [ang, ang], { axis: -1 }), g.constI64([1])]);
-  const cos = g.op('Cos', [emb]);
-  const sin = g.op('Sin', [emb]);
-  const halfA = g.constI64([0]);
-  const halfB = g.constI64([hd / 2]);
-  const end = g.constI64([hd]);
-  const axis3 = g.constI64([3]);
-  const rope = (x: string): string => {
-    const x1 = g.op('Slice', [x, halfA, halfB, axis3]);
-    const x2 = g.op('Slice', [x, halfB, end, axis3]);
-    const rot = g.op('Concat', [g.op('Neg', [x2]), x1], { axis: 3 });
-    return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rot, sin])]);
-  };
+  // RoPE for the new positions (float32 angles as torch).
+  const rope = ropeRotator(g, PagedIo.positionIds, hd, l.ropeTheta);
   const heads = (x: string, n: number): string => g.op('Transpose', [g.op('Reshape', [x, g.constI64([0, 0, n, hd])])], { perm: [0, 2, 1, 3] });
   const scale = g.scalarF32(1 / Math.sqrt(hd));
   const kvOut = kv * hd;

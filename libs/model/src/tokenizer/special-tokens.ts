@@ -30,32 +30,22 @@ export const ADDED_TOKENS_2_6: ReadonlyArray<readonly [number, string]> = [
 ];
 export const UNK_TOKEN: readonly [number, string] = [128244, '<unk>'];
 
+/** The chat and image-layout tokens every MiniCPM-V family shares. */
+const SHARED_SPECIALS = {
+  endOfText: '<|endoftext|>',
+  imStart: '<|im_start|>',
+  imEnd: '<|im_end|>',
+  image: '<image>',
+  imageEnd: '</image>',
+  slice: '<slice>',
+  sliceEnd: '</slice>',
+  imageId: '<image_id>',
+  imageIdEnd: '</image_id>',
+} as const;
 /** The tokens Tessera needs by name; a tokenizer lacking any of them is refused. */
-export const REQUIRED_SPECIALS = {
-  endOfText: '<|endoftext|>',
-  imStart: '<|im_start|>',
-  imEnd: '<|im_end|>',
-  image: '<image>',
-  imageEnd: '</image>',
-  slice: '<slice>',
-  sliceEnd: '</slice>',
-  imageId: '<image_id>',
-  imageIdEnd: '</image_id>',
-  unk: '<unk>',
-} as const;
+export const REQUIRED_SPECIALS = { ...SHARED_SPECIALS, unk: '<unk>' } as const;
 /** MiniCPM-V 4.6: the image placeholder is `<|image_pad|>`; there is no `<unk>`. */
-export const REQUIRED_SPECIALS_4_6 = {
-  endOfText: '<|endoftext|>',
-  imStart: '<|im_start|>',
-  imEnd: '<|im_end|>',
-  image: '<image>',
-  imageEnd: '</image>',
-  slice: '<slice>',
-  sliceEnd: '</slice>',
-  imageId: '<image_id>',
-  imageIdEnd: '</image_id>',
-  imagePad: '<|image_pad|>',
-} as const;
+export const REQUIRED_SPECIALS_4_6 = { ...SHARED_SPECIALS, imagePad: '<|image_pad|>' } as const;
 export type SpecialName = keyof typeof REQUIRED_SPECIALS | keyof typeof REQUIRED_SPECIALS_4_6;
 type Common = Exclude<SpecialName, 'unk' | 'imagePad'>;
 /**
