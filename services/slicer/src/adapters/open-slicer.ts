@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMiniCPMV46Dir, openModel, openVision46, type Manifest, type Model, type RuntimeOptions } from '@tessera/model';
 import { familySliceOptions, parsePreprocessorConfig, type ImageLimits, type SlicingFamily, type TokenMode } from '@tessera/vision';
-import { SliceEncoder, type VisionEncoder } from './slice-encoder.js';
+import { SliceEncoder, type VisionEncoder } from '../domain/slice-encoder.js';
 
 export interface OpenedSlicer {
   model: Model;
