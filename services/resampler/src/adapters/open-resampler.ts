@@ -1,6 +1,6 @@
 /** Model directory → ResampleBatcher over the resampler stage. */
 import { openModel, type Model, type RuntimeOptions } from '@tessera/model';
-import { ResampleBatcher } from './resample-batcher.js';
+import { ResampleBatcher } from '../domain/resample-batcher.js';
 
 export interface OpenedResampler {
   model: Model;
