@@ -8,7 +8,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { HnswIndex, type HnswParams } from './hnsw-index.js';
-import type { Distance } from './vector-store.js';
+import type { Distance } from '../../domain/vector-store.js';
 
 export interface GraphSource {
   /** Snapshot path without extension. */

@@ -18,15 +18,15 @@ import { join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { arrow } from './arrow.js';
 import { ErrorCode, TesseraError, invalidArgument, resourceExhausted } from '@tessera/runtime';
-import { analyze, analyzerId } from '../text/analyzer.js';
-import { foldCase } from '../text/fold.js';
+import { analyze, analyzerId } from '../../domain/text/analyzer.js';
+import { foldCase } from '../../domain/text/fold.js';
 import { LexicalIndex, type Bm25Params } from './lexical-index.js';
 import { DEFAULT_HNSW, type HnswParams } from './hnsw-index.js';
 import { HnswCollections, type GraphSource } from './hnsw-collections.js';
 import { compileFilter, metadataColumn, sqlString, type ColumnType } from './lance-sql.js';
 import { METADATA_PREFIX, arrowTypeFor, checkMetadata, columnTypeOf, valueColumnType } from './metadata-columns.js';
 import { checkCollectionName, tenantDirName } from './names.js';
-import type { CollectionInfo, CollectionSpec, Distance, RecordFilter, ScoredRecord, StoredRecord, UpsertOptions, VectorStore } from './vector-store.js';
+import type { CollectionInfo, CollectionSpec, Distance, RecordFilter, ScoredRecord, StoredRecord, UpsertOptions, VectorStore } from '../../domain/vector-store.js';
 
 export interface LanceStoreOptions {
   dir: string;

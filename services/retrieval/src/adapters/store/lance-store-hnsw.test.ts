@@ -7,9 +7,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseWhere } from '../filter/where.js';
+import { parseWhere } from '../../domain/filter/where.js';
 import { LanceStore } from './lance-store.js';
-import type { CollectionSpec, StoredRecord } from './vector-store.js';
+import type { CollectionSpec, StoredRecord } from '../../domain/vector-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'retrieval-hnsw-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,7 +6,7 @@
  * - inner-product distance d = 1 - a·b:          relevance = clamp(1 - d / 2, 0, 1)
  * - BM25 / RRF scores (unbounded):               relevance = score / best possible score
  */
-import type { Distance } from '../store/vector-store.js';
+import type { Distance } from '../vector-store.js';
 
 export function distanceRelevance(distance: Distance, d: number): number {
   const r = distance === 'l2' ? 1 - Math.sqrt(Math.max(0, d)) / 2 : 1 - d / 2;

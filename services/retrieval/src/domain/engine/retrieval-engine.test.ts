@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TesseraError } from '@tessera/runtime';
-import { HashingEmbedder } from '../embed/hashing-embedder.js';
+import { HashingEmbedder } from '../../adapters/embed/hashing-embedder.js';
 import { cosine } from '../query/relevance.js';
-import { LanceStore } from '../store/lance-store.js';
+import { LanceStore } from '../../adapters/store/lance-store.js';
 import { RetrievalEngine } from './retrieval-engine.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'retrieval-engine-'));

@@ -12,8 +12,8 @@
  * connects shared strings (Latin product names, numbers, Han characters shared by zh and ja);
  * cross-lingual meaning needs a real multilingual model (OnnxEmbedder). Numbers: bench/retrieval-quality.
  */
-import { analyze } from '../text/analyzer.js';
-import type { EmbedReport, Embedder } from './embedder.js';
+import { analyze } from '../../domain/text/analyzer.js';
+import type { EmbedReport, Embedder } from '../../domain/embedder.js';
 import { projectFeatures } from './feature-hashing.js';
 
 export interface TermStats {

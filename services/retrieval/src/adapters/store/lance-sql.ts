@@ -11,8 +11,8 @@
  * INVALID_ARGUMENT on lists.
  */
 import { invalidArgument } from '@tessera/runtime';
-import type { RecordFilter } from './vector-store.js';
-import type { Scalar, Where, WhereDocument } from '../filter/where.js';
+import type { RecordFilter } from '../../domain/vector-store.js';
+import type { Scalar, Where, WhereDocument } from '../../domain/filter/where.js';
 
 export type ColumnType = 'string' | 'number' | 'boolean' | 'string[]' | 'number[]' | 'boolean[]';
 

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TesseraError } from '@tessera/runtime';
-import { parseWhere } from '../filter/where.js';
-import { analyze } from '../text/analyzer.js';
+import { parseWhere } from '../../domain/filter/where.js';
+import { analyze } from '../../domain/text/analyzer.js';
 import { LanceStore } from './lance-store.js';
-import type { CollectionSpec, StoredRecord } from './vector-store.js';
+import type { CollectionSpec, StoredRecord } from '../../domain/vector-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'retrieval-lexical-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

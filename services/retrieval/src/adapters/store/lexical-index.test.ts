@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { analyze } from '../text/analyzer.js';
+import { analyze } from '../../domain/text/analyzer.js';
 import { LexicalIndex } from './lexical-index.js';
 
 describe('LexicalIndex (BM25)', () => {

@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { TokenizerLoader } from '@lenml/tokenizers';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
-import type { EmbedReport, Embedder, InputType } from './embedder.js';
+import type { EmbedReport, Embedder, InputType } from '../../domain/embedder.js';
 
 export interface OnnxEmbedderOptions {
   pooling?: 'mean' | 'cls';

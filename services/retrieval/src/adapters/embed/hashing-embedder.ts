@@ -7,9 +7,9 @@
  * `dimension` buckets (sign from a second hash bit, which keeps collisions unbiased); the vector
  * is L2-normalised. Lexical similarity only — no synonyms — but deterministic and ~µs per chunk.
  */
-import { analyze } from '../text/analyzer.js';
-import { lexicalTokens } from '../text/lexical-tokens.js';
-import type { EmbedReport, Embedder } from './embedder.js';
+import { analyze } from '../../domain/text/analyzer.js';
+import { lexicalTokens } from '../../domain/text/lexical-tokens.js';
+import type { EmbedReport, Embedder } from '../../domain/embedder.js';
 import { projectFeatures } from './feature-hashing.js';
 
 export interface HashingEmbedderOptions {

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TesseraError } from '@tessera/runtime';
-import { parseWhere, parseWhereDocument } from '../filter/where.js';
+import { parseWhere, parseWhereDocument } from '../../domain/filter/where.js';
 import { LanceStore } from './lance-store.js';
-import type { CollectionSpec, StoredRecord } from './vector-store.js';
+import type { CollectionSpec, StoredRecord } from '../../domain/vector-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'retrieval-store-'));
 let store: LanceStore;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cosine } from '../query/relevance.js';
+import { cosine } from '../../domain/query/relevance.js';
 import { TermHashEmbedder } from './term-hash-embedder.js';
 
 describe('TermHashEmbedder (hash-terms-v2)', () => {

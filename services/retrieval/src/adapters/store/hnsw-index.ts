@@ -11,7 +11,7 @@
  */
 import { createRequire } from 'node:module';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import type { Distance } from './vector-store.js';
+import type { Distance } from '../../domain/vector-store.js';
 
 type USearch = typeof import('usearch');
 // usearch's ESM entry resolves its native addon relative to the CJS build; require it.

@@ -5,9 +5,9 @@
  */
 import { arrow, type DataType, type Field } from './arrow.js';
 import { invalidArgument } from '@tessera/runtime';
-import { METADATA_KEY } from '../filter/where.js';
+import { METADATA_KEY } from '../../domain/filter/where.js';
 import type { ColumnType } from './lance-sql.js';
-import type { Metadata, MetadataValue } from './vector-store.js';
+import type { Metadata, MetadataValue } from '../../domain/vector-store.js';
 
 export const METADATA_PREFIX = 'm_';
 
