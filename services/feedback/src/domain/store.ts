@@ -1,5 +1,5 @@
-import type { SequencedEvent } from '../domain/events.js';
-import type { AnnotatorSource, FeedbackRecord, ObjectRef, ResponseRecord, Stored } from '../domain/types.js';
+import type { SequencedEvent } from './events.js';
+import type { AnnotatorSource, FeedbackRecord, ObjectRef, ResponseRecord, Stored } from './types.js';
 
 export interface FeedbackQuery {
   tenant: string;

@@ -1,6 +1,6 @@
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type JetStreamClient, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
-import { STREAM_SUBJECTS, dedupeId, encodeEvent, eventSubject, tenantLogFilter, type LogEvent } from '../domain/events.js';
+import { STREAM_SUBJECTS, dedupeId, encodeEvent, eventSubject, tenantLogFilter, type LogEvent } from '../../domain/events.js';
 
 export interface FeedbackLogOptions {
   /** `TESSERA_FEEDBACK` */

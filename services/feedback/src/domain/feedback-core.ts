@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, TesseraError, invalidArgument } from '@tessera/runtime';
-import { checkId, checkTenant } from './domain/checks.js';
-import type { RecordResponseInput, SubmitFeedbackInput } from './domain/input.js';
-import type { FeedbackLimits } from './domain/limits.js';
-import { Taxonomy } from './domain/taxonomy.js';
-import type { AnnotatorSource, FeedbackRecord, ObjectRef, ResponseRecord, Stored } from './domain/types.js';
-import { unknownResponse, validateFeedback, validateFeedbackHead } from './domain/validate-feedback.js';
-import { validateResponse } from './domain/validate-response.js';
+import { checkId, checkTenant } from './checks.js';
+import type { RecordResponseInput, SubmitFeedbackInput } from './input.js';
+import type { FeedbackLimits } from './limits.js';
+import { Taxonomy } from './taxonomy.js';
+import type { AnnotatorSource, FeedbackRecord, ObjectRef, ResponseRecord, Stored } from './types.js';
+import { unknownResponse, validateFeedback, validateFeedbackHead } from './validate-feedback.js';
+import { validateResponse } from './validate-response.js';
 import { exportRows, type BalanceOptions, type ExportItem } from './export/exporter.js';
 import type { ExportFormat } from './export/formats.js';
-import type { FeedbackLog } from './log/feedback-log.js';
-import type { Projector } from './log/projector.js';
+import type { FeedbackLog } from '../adapters/log/feedback-log.js';
+import type { Projector } from '../adapters/log/projector.js';
 import { reviewQueue, type ReviewItem, type ReviewReason, type UncertaintyMeasure } from './review/review-queue.js';
-import type { ImageObjects } from './objects.js';
-import type { FeedbackStore } from './store/store.js';
+import type { ImageObjects } from '../adapters/objects.js';
+import type { FeedbackStore } from './store.js';
 
 export interface CoreOptions {
   limits: FeedbackLimits;

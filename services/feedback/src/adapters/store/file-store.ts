@@ -1,9 +1,9 @@
 import { closeSync, existsSync, fstatSync, ftruncateSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SequencedEvent } from '../domain/events.js';
-import type { FeedbackRecord, ObjectRef, ResponseRecord, Stored } from '../domain/types.js';
+import type { SequencedEvent } from '../../domain/events.js';
+import type { FeedbackRecord, ObjectRef, ResponseRecord, Stored } from '../../domain/types.js';
 import { MemoryState, type StateSnapshot } from './memory-state.js';
-import { feedbackTouches, imagesOf, type FeedbackQuery, type FeedbackRow, type FeedbackStore } from './store.js';
+import { feedbackTouches, imagesOf, type FeedbackQuery, type FeedbackRow, type FeedbackStore } from '../../domain/store.js';
 
 export interface FileStoreOptions {
   dir: string;

@@ -1,5 +1,5 @@
-import { TextOffsets } from '../domain/offsets.js';
-import type { ChatMessage, FeedbackRecord, ObjectRef, ResponseRecord } from '../domain/types.js';
+import { TextOffsets } from '../offsets.js';
+import type { ChatMessage, FeedbackRecord, ObjectRef, ResponseRecord } from '../types.js';
 import { imagesInOrder, lastUserText, primaryCategory, type Pair } from './pairs.js';
 
 /** Export formats; README.md "Export schemas" documents each row shape, schemas.ts checks it. */

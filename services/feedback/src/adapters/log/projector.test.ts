@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import type { SequencedEvent } from '../domain/events.js';
-import { DEFAULT_LIMITS } from '../domain/limits.js';
-import { validateResponse } from '../domain/validate-response.js';
+import type { SequencedEvent } from '../../domain/events.js';
+import { DEFAULT_LIMITS } from '../../domain/limits.js';
+import { validateResponse } from '../../domain/validate-response.js';
 import { FileStore } from '../store/file-store.js';
-import { responseInput } from '../test/fixtures.js';
+import { responseInput } from '../../test/fixtures.js';
 import { FeedbackLog } from './feedback-log.js';
 import { Projector } from './projector.js';
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
-import type { SequencedEvent } from '../domain/events.js';
-import type { FeedbackRecord, ObjectRef, ResponseRecord, Stored } from '../domain/types.js';
-import { imagesOf, type FeedbackQuery, type FeedbackRow, type FeedbackStore } from './store.js';
+import type { SequencedEvent } from '../../domain/events.js';
+import type { FeedbackRecord, ObjectRef, ResponseRecord, Stored } from '../../domain/types.js';
+import { imagesOf, type FeedbackQuery, type FeedbackRow, type FeedbackStore } from '../../domain/store.js';
 
 export interface PgStoreOptions {
   url: string;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
-import type { AnnotatorSource, ObjectRef } from '../domain/types.js';
-import type { FeedbackRow, FeedbackStore } from '../store/store.js';
+import type { AnnotatorSource, ObjectRef } from '../types.js';
+import type { FeedbackRow, FeedbackStore } from '../store.js';
 import { ktoLabel, ktoRow, openAiDpoRow, openAiSftRow, rlaifVRow, sftRow, spansSidecarRow, trlDpoRow, type ExportFormat, type ImageText, type Row } from './formats.js';
 import { imageRefUri, imagesInOrder, matchesCategories, pairsOf, primaryCategory } from './pairs.js';
 

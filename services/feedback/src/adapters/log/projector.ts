@@ -1,6 +1,6 @@
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerConfig, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
-import { parseEvent, type SequencedEvent } from '../domain/events.js';
-import type { FeedbackStore } from '../store/store.js';
+import { parseEvent, type SequencedEvent } from '../../domain/events.js';
+import type { FeedbackStore } from '../../domain/store.js';
 import { isNotFound } from './feedback-log.js';
 
 /** Longest wait to coalesce arriving events into one store write + one ack. */

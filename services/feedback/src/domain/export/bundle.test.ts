@@ -3,7 +3,7 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IMG_A_BYTES, IMG_B_BYTES } from '../test/fixtures.js';
+import { IMG_A_BYTES, IMG_B_BYTES } from '../../test/fixtures.js';
 import { directorySink, readBundle, tarSink, writeBundle, type BundleItem } from './bundle.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bundle-'));

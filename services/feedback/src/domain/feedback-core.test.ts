@@ -5,15 +5,15 @@ import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deletePayload, getPayload, putPayload, TesseraError } from '@tessera/runtime';
 import { startNatsServer, startPostgres, type NatsServerHandle } from '@tessera/testing';
-import { openFeedback, type FeedbackStack } from './assemble.js';
+import { openFeedback, type FeedbackStack } from '../compose.js';
 import type { ExportItem, ExportSummary } from './export/exporter.js';
 import { EXPORT_FORMATS, type ExportFormat, type Row } from './export/formats.js';
 import { validateRow } from './export/schemas.js';
-import { FileStore } from './store/file-store.js';
-import { natsObjects } from './objects.js';
-import { PgStore } from './store/pg-store.js';
-import { IMG_A, IMG_A_BYTES, IMG_B, IMG_B_BYTES, JA_ANSWER, ZH_ANSWER, responseInput } from './test/fixtures.js';
-import { testSettings } from './test/settings.js';
+import { FileStore } from '../adapters/store/file-store.js';
+import { natsObjects } from '../adapters/objects.js';
+import { PgStore } from '../adapters/store/pg-store.js';
+import { IMG_A, IMG_A_BYTES, IMG_B, IMG_B_BYTES, JA_ANSWER, ZH_ANSWER, responseInput } from '../test/fixtures.js';
+import { testSettings } from '../test/settings.js';
 
 /** PostgreSQL part: a server of this suite's own (TESSERA_TEST_PG_URL = use an existing one instead). */
 const pgServer = process.env.TESSERA_TEST_PG_URL ? undefined : await startPostgres();

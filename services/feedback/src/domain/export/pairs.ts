@@ -1,7 +1,7 @@
-import { applySpans, type AlignedSpan } from '../domain/corrections.js';
-import { categoryMatches, topLevel } from '../domain/taxonomy.js';
-import type { Annotator, ChatMessage, ObjectRef, ResponseRecord } from '../domain/types.js';
-import type { FeedbackRow } from '../store/store.js';
+import { applySpans, type AlignedSpan } from '../corrections.js';
+import { categoryMatches, topLevel } from '../taxonomy.js';
+import type { Annotator, ChatMessage, ObjectRef, ResponseRecord } from '../types.js';
+import type { FeedbackRow } from '../store.js';
 
 /** One preference pair, whatever feedback it came from. */
 export interface Pair {

@@ -1,6 +1,6 @@
 import type { NatsConnection } from 'nats';
 import { deletePayload, getPayload } from '@tessera/runtime';
-import type { ObjectRef } from './domain/types.js';
+import type { ObjectRef } from '../domain/types.js';
 
 /** Image bytes of a tenant's records: the image store's tenant-scoped objects (the gateway wrote them). */
 export interface ImageObjects {

@@ -1,5 +1,5 @@
-import type { LogEvent } from '../domain/events.js';
-import type { FeedbackRecord, ResponseRecord, Stored } from '../domain/types.js';
+import type { LogEvent } from '../../domain/events.js';
+import type { FeedbackRecord, ResponseRecord, Stored } from '../../domain/types.js';
 
 /** Per-tenant maps; Map keeps insertion order, which is stream sequence order. */
 export interface TenantState {

@@ -1,7 +1,7 @@
-import { topLevel } from '../domain/taxonomy.js';
-import type { FeedbackRecord, ResponseRecord, Stored } from '../domain/types.js';
+import { topLevel } from '../taxonomy.js';
+import type { FeedbackRecord, ResponseRecord, Stored } from '../types.js';
 import { ktoLabel } from '../export/formats.js';
-import type { FeedbackStore } from '../store/store.js';
+import type { FeedbackStore } from '../store.js';
 
 export type ReviewReason = 'low_confidence' | 'thumbs_down' | 'ai_flagged' | 'disagreement';
 /** `surprisal`: mean token −logprob (the entropy proxy the decoder's summary allows);
