@@ -6,7 +6,7 @@
  * the link is seen down within one interval (500 ms by default), inside the 2 s fail-fast budget.
  */
 import type { NatsConnection } from 'nats';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { jsApiPrefix } from './subjects.js';
 
 export type LinkState = 'up' | 'down' | 'unknown';

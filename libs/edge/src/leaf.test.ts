@@ -9,11 +9,11 @@ import { connect, DiscardPolicy, nanos, type NatsConnection } from 'nats';
 import { FeedbackBacklog } from './feedback-backlog.js';
 import { HubLink } from './hub-link.js';
 import { FEEDBACK_STREAM, siteFeedbackSource, siteInboxPrefix } from './subjects.js';
-import { makeTestCerts, SERVICE_USER, startHub, startRelay, startSite, waitForLeafs, type Relay, type TopologyServer } from './test/topology.js';
+import { makeTestCerts, SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type Relay, type TopologyServer } from './test/topology.js';
 
 const SITE = 'shop-1';
 const PASSWORD = 'leaf-secret';
-let hub: TopologyServer & { leafPort: number };
+let hub: HubServer;
 let site: TopologyServer;
 let relay: Relay;
 let certs: ReturnType<typeof makeTestCerts>;
@@ -31,8 +31,8 @@ const until = async (what: string, fn: () => Promise<boolean> | boolean, timeout
 beforeAll(async () => {
   certs = makeTestCerts();
   hub = await startHub({ sites: [{ site: SITE, domain: SITE, password: PASSWORD }, { site: 'shop-2', domain: 'shop-2', password: 'other' }], tls: certs });
-  relay = await startRelay(hub.leafPort);
-  site = await startSite({ site: SITE, domain: SITE, leafUrl: `nats-leaf://127.0.0.1:${relay.port}`, password: PASSWORD, caFile: certs.caFile });
+  relay = hub.uplink;
+  site = await startSite({ site: SITE, domain: SITE, leafUrl: hub.leafUrl, password: PASSWORD, caFile: certs.caFile });
   await waitForLeafs(hub.nats.monitorPort, 1);
   hubNc = await connect({ servers: hub.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
   siteNc = await connect({ servers: site.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password, inboxPrefix: siteInboxPrefix(SITE), maxReconnectAttempts: -1 });
@@ -42,7 +42,6 @@ afterAll(async () => {
   await siteNc?.close();
   await hubNc?.close();
   await site?.stop();
-  await relay?.close();
   await hub?.stop();
   if (certs) rmSync(certs.dir, { recursive: true, force: true });
 });
@@ -52,6 +51,7 @@ async function publishEvents(from: number, to: number): Promise<void> {
   await Promise.all(Array.from({ length: to - from }, (_, i) => js.publish(`tessera.feedback.events.acme.feedback`, new TextEncoder().encode(`{"n":${from + i}}`), { msgID: `f:acme:${from + i}` })));
 }
 
+const leafCount = async (port: number) => ((await (await fetch(`http://127.0.0.1:${port}/leafz`)).json()) as { leafnodes: number }).leafnodes;
 const hubCount = async () => (await (await hubNc.jetstreamManager()).streams.info(FEEDBACK_STREAM)).state.messages;
 
 describe('edge site as a leaf node', () => {
@@ -79,6 +79,7 @@ describe('edge site as a leaf node', () => {
       expect(await backlog.poll(true)).toMatchObject({ pending: 0, delivered: 50 });
       relay.cut();
       await until('link seen down', () => link.state === 'down');
+      await until('leaf gone at the hub', async () => (await leafCount(hub.nats.monitorPort)) === 0);
       await publishEvents(50, 550); // 500 events recorded at the edge while the uplink is down
       await publishEvents(50, 60); // retried writes: same ids, stored once at the site
       expect(await backlog.poll(false)).toMatchObject({ pending: 500, dropped: 0 });
@@ -127,8 +128,8 @@ describe('oversized backlog', () => {
   it('discards the oldest events at the site and counts those the hub never received', async () => {
     const name = 'shop-3';
     const h = await startHub({ sites: [{ site: name, domain: name, password: 'p3' }] });
-    const r = await startRelay(h.leafPort);
-    const s = await startSite({ site: name, domain: name, leafUrl: `nats-leaf://127.0.0.1:${r.port}`, password: 'p3' });
+    const r = h.uplink;
+    const s = await startSite({ site: name, domain: name, leafUrl: h.leafUrl, password: 'p3' });
     const hnc = await connect({ servers: h.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
     const snc = await connect({ servers: s.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password, inboxPrefix: siteInboxPrefix(name) });
     try {
@@ -147,7 +148,7 @@ describe('oversized backlog', () => {
       await until('20 at the hub', async () => (await count()) === 20);
       expect((await backlog.poll(true)).delivered).toBe(20);
       r.cut();
-      await until('leaf gone', async () => ((await (await fetch(`http://127.0.0.1:${h.nats.monitorPort}/leafz`)).json()) as { leafnodes: number }).leafnodes === 0);
+      await until('leaf gone', async () => (await leafCount(h.nats.monitorPort)) === 0);
       await put(20, 170); // 150 during the outage into a 100-message stream: 50 of them are discarded
       const b = await backlog.poll(false);
       expect(b).toMatchObject({ dropped: 50, pending: 100, firstSeq: 71, lastSeq: 170, maxMessages: 100 });
@@ -158,7 +159,6 @@ describe('oversized backlog', () => {
       await snc.close();
       await hnc.close();
       await s.stop();
-      await r.close();
       await h.stop();
     }
   });

@@ -37,7 +37,8 @@ export interface HubServerOptions {
   storeDir: string;
   /** The hub's JetStream domain. */
   domain: string;
-  leaf: { host: string; port: number; tls?: TlsFiles };
+  /** `advertise`: the address sites dial (a load balancer, a NAT); the hub gives leaves no other. */
+  leaf: { host: string; port: number; tls?: TlsFiles; advertise?: string };
   /** Users of the hub's own services. */
   users: ServerUser[];
   sites: HubSite[];
@@ -80,9 +81,9 @@ export function hubServerConfig(o: HubServerOptions): Record<string, unknown> {
   const account = o.account ?? DEFAULT_ACCOUNT;
   return {
     ...base(o),
-    // no_advertise: otherwise the hub tells each leaf its own listen addresses, and a site that lost
-    // its uplink reconnects around the address it was given (a load balancer, a relay, a NAT).
-    leafnodes: { host: o.leaf.host, port: o.leaf.port, no_advertise: true, ...(o.leaf.tls && { tls: tls(o.leaf.tls) }) },
+    // Without `advertise` the hub tells each leaf its own listen address, and a site that lost its
+    // uplink reconnects around the address it was configured with (seen in tests: a relay bypassed).
+    leafnodes: { host: o.leaf.host, port: o.leaf.port, ...(o.leaf.advertise ? { advertise: o.leaf.advertise } : { no_advertise: true }), ...(o.leaf.tls && { tls: tls(o.leaf.tls) }) },
     accounts: {
       [account]: {
         jetstream: 'enabled',

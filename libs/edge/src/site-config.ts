@@ -11,7 +11,7 @@
  *     "feedback": { "maxMessages": 1000000, "maxBytes": 1073741824 } }
  */
 import { readFileSync } from 'node:fs';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 
 export type ModelPlace = 'site' | 'hub';
 

@@ -67,13 +67,21 @@ export interface TopologyServer {
 
 export const SERVICE_USER: ServerUser = { user: 'svc', password: 'svc-secret' };
 
-export async function startHub(o: { domain?: string; sites: HubSite[]; tls?: TlsFiles; users?: ServerUser[] }): Promise<TopologyServer & { leafPort: number }> {
+export interface HubServer extends TopologyServer {
+  /** The relay sites dial: `uplink.cut()` is a lost link. */
+  uplink: Relay;
+  /** What a site's remote points at (the relay). */
+  leafUrl: string;
+}
+
+export async function startHub(o: { domain?: string; sites: HubSite[]; tls?: TlsFiles; users?: ServerUser[] }): Promise<HubServer> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-hub-'));
   const port = await freePort();
   const leafPort = await freePort();
+  const uplink = await startRelay(leafPort);
   const users = o.users ?? [SERVICE_USER];
   const domain = o.domain ?? 'hub';
-  const conf = hubServerConfig({ serverName: 'hub', host: '127.0.0.1', port, storeDir: dir, domain, leaf: { host: '127.0.0.1', port: leafPort, ...(o.tls && { tls: o.tls }) }, users, sites: o.sites });
+  const conf = hubServerConfig({ serverName: 'hub', host: '127.0.0.1', port, storeDir: dir, domain, leaf: { host: '127.0.0.1', port: leafPort, advertise: `127.0.0.1:${uplink.port}`, ...(o.tls && { tls: o.tls }) }, users, sites: o.sites });
   const confFile = join(dir, 'hub.conf');
   writeFileSync(confFile, renderServerConfig(conf));
   const nats = await startNatsServer({ port, storeDir: dir, configFile: confFile });
@@ -82,8 +90,10 @@ export async function startHub(o: { domain?: string; sites: HubSite[]; tls?: Tls
     domain,
     users,
     confFile,
-    leafPort,
+    uplink,
+    leafUrl: `nats-leaf://127.0.0.1:${uplink.port}`,
     async stop() {
+      await uplink.close();
       await nats.stop();
       rmSync(dir, { recursive: true, force: true });
     },
