@@ -13,6 +13,8 @@ export { TermHashEmbedder, isQueryWeighted, type TermHashEmbedderOptions, type Q
 export { fuse, type FusionMethod, type FusionParams } from './query/fusion.js';
 export { OnnxEmbedder, type OnnxEmbedderOptions } from './embed/onnx-embedder.js';
 export { generateTinyBert, type TinyBertConfig, type TinyBertOptions } from './embed/tiny-bert.js';
+export { generateTinyXlmr, type TinyXlmrConfig, type TinyXlmrOptions } from './embed/tiny-xlmr.js';
+export { checkTokenizerJson } from './embed/tokenizer-check.js';
 export { parseWhere, parseWhereDocument, DEFAULT_FILTER_LIMITS, type Where, type WhereDocument, type FilterLimits } from './filter/where.js';
 export type { VectorStore, CollectionSpec, CollectionInfo, StoredRecord, ScoredRecord, RecordFilter, Distance, Metadata, MetadataValue } from './store/vector-store.js';
 export { LanceStore, type LanceStoreOptions } from './store/lance-store.js';
