@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openModel, type Model, type RuntimeOptions } from '@tessera/model';
 import { ortBackend } from './backend-ort.js';
-import type { DecoderBackend } from './engine/backend.js';
-import { PromptTokenizer } from './prompt/prompt-tokenizer.js';
+import type { DecoderBackend } from '../domain/engine/backend.js';
+import { PromptTokenizer } from '../domain/prompt/prompt-tokenizer.js';
 
 export interface LoadedDecoderModel {
   model: Model;

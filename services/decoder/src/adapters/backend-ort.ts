@@ -4,7 +4,7 @@
  * libs/model/src/runtime/paged-decoder.ts for exactly what crosses JS ↔ onnxruntime per step.
  */
 import type { Model } from '@tessera/model';
-import type { BackendInfo, CacheSize, DecoderBackend, StepInput } from './engine/backend.js';
+import type { BackendInfo, CacheSize, DecoderBackend, StepInput } from '../domain/engine/backend.js';
 
 /** `eosTokenIds`: `<|im_end|>` and `<|endoftext|>` for 2.6 (taken from the prompt tokenizer, which is
  * already loaded, rather than the model's own 3 s tokenizer load). */
