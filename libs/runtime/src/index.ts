@@ -9,7 +9,7 @@
  * and call it with `natsClient(nc, def, opts)` / `grpcClient(def, address)` / `localClient(def, impl)`.
  * See README.md for subjects, headers, streams, error mapping and config keys.
  */
-export * from './errors.js';
+export * from '@tessera/errors';
 export type { ServiceDefinition, MethodDefinition, ServiceImpl, MethodImpl, RequestOf, ResponseOf } from './definition.js';
 export { fullServiceName } from './definition.js';
 export type { CallContext, CallOptions, Transport } from './context.js';
