@@ -6,7 +6,7 @@
  * Tokenizer and the decoder's prompt assembly so both render one template the same way.
  */
 import { Template } from '@huggingface/jinja';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 
 /** Content is a string, or (4.6-style templates) a list of text / image items. */
 export type ChatContentItem = { type: 'text'; text: string } | { type: 'image' } | { type: 'image_url' } | { type: 'video' };

@@ -27,7 +27,7 @@ export interface BackendInfo {
   weightBytes: number;
   /**
    * Most new tokens one row may bring to one step (the graph's own cap: the 4.6 hybrid decoder is
-   * built for ≤ manifest.decoder.maxChunk = 64 tokens per call). Undefined = no cap (2.6 paged graph).
+   * built for ≤ manifest.decoder.maxChunk = 16 tokens per call). Undefined = no cap (2.6 paged graph).
    */
   maxQueryLength?: number;
 }

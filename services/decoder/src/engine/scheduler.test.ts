@@ -49,7 +49,7 @@ describe('scheduler plans', () => {
   });
 
   it("caps every row at the graph's maxQueryLength even when the prefill budget is larger", () => {
-    // The 4.6 hybrid graph takes at most 64 new tokens per row per call (manifest decoder.maxChunk).
+    // The 4.6 hybrid graph takes at most 16 new tokens per row per call (manifest decoder.maxChunk).
     const s = sched(64, { maxPrefillTokensPerStep: 512, maxQueryLength: 5, numStateSlots: 2, prefixCaching: false });
     s.add(new FakeSeq('a', 't', range(12)));
     s.add(new FakeSeq('b', 't', range(3, 50)));
