@@ -49,5 +49,5 @@ export {
   DEFAULT_BUCKET,
 } from './claim-check.js';
 export { localClient } from './local-client.js';
-export { startService, hosted, READY_PREFIX, type ServiceHost, type ServiceHostOptions, type HostedService, type CommonConfig } from './service-host.js';
+export { startService, hosted, READY_PREFIX, type ServiceHost, type ServiceHostOptions, type HostedService, type CommonConfig, type ServiceComposition } from './service-host.js';
 export { consoleLogger, type Logger, type LogLevel } from './logger.js';
