@@ -1,9 +1,16 @@
 /**
- * BERT encoder (HF `BertModel` tensor names, post-LN, GELU-erf) → ONNX, from config.json +
- * model.safetensors (F32), with @tessera/model's GraphBuilder. Inputs `input_ids`,
- * `attention_mask`, `token_type_ids` [batch, seq] int64; output `last_hidden_state`
- * [batch, seq, hidden]. Pooling happens outside the graph (onnx-embedder.ts), as in
- * sentence-transformers exports.
+ * BERT-family encoder (HF `BertModel` / `XLMRobertaModel` tensor names, post-LN, GELU-erf) → ONNX,
+ * from config.json + model.safetensors (F32), with @tessera/model's GraphBuilder. Output
+ * `last_hidden_state` [batch, seq, hidden]; pooling happens outside the graph (onnx-embedder.ts),
+ * as in sentence-transformers exports.
+ *
+ * BERT (`model_type` bert): inputs `input_ids`, `attention_mask`, `token_type_ids` [batch, seq]
+ * int64; positions 0, 1, 2, ….
+ * XLM-R / RoBERTa (`model_type` xlm-roberta | roberta): inputs `input_ids`, `attention_mask` (what
+ * optimum exports for this family); positions as HF's `create_position_ids_from_input_ids`:
+ * padding_idx + cumsum(id ≠ pad) on real tokens, padding_idx on padding — so they start at
+ * pad_token_id + 1 (= 2) and two rows of the position table are never used; the single token-type
+ * row 0 is added to every token.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +18,8 @@ import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { GraphBuilder, WeightSink, f, readSafetensorsHeader, readTensorBytes } from '@tessera/model';
 
 interface BertDims {
+  model_type?: string;
+  pad_token_id?: number;
   hidden_size: number;
   num_hidden_layers: number;
   num_attention_heads: number;
@@ -19,7 +28,14 @@ interface BertDims {
 
 export function buildBertOnnx(checkpointDir: string, outFile: string): number {
   const cfg = JSON.parse(readFileSync(join(checkpointDir, 'config.json'), 'utf8')) as BertDims;
-  const entries = new Map(readSafetensorsHeader(join(checkpointDir, 'model.safetensors')).map((e) => [e.name.replace(/^bert\./, ''), e]));
+  const entries = new Map(readSafetensorsHeader(join(checkpointDir, 'model.safetensors')).map((e) => [e.name.replace(/^(bert|roberta)\./, ''), e]));
+  const roberta = cfg.model_type === 'xlm-roberta' || cfg.model_type === 'roberta';
+  if (cfg.model_type !== undefined && cfg.model_type !== 'bert' && !roberta) {
+    throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `config.json: model_type ${JSON.stringify(cfg.model_type)} is not supported by the encoder graph builder (supported: bert, xlm-roberta, roberta)`, {
+      field: 'config.json model_type',
+      limit: 'bert | xlm-roberta | roberta',
+    });
+  }
   const tensor = (name: string): { data: Float32Array; shape: number[] } => {
     const e = entries.get(name);
     if (!e) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `model.safetensors lacks ${name}`, { field: name });
@@ -47,12 +63,22 @@ export function buildBertOnnx(checkpointDir: string, outFile: string): number {
 
   const ids = g.input('input_ids', 'int64', ['batch', 'seq']);
   const mask = g.input('attention_mask', 'int64', ['batch', 'seq']);
-  const types = g.input('token_type_ids', 'int64', ['batch', 'seq']);
-  const seqLen = g.op('Gather', [g.op('Shape', [ids]), g.scalarI64(1)], { axis: 0 });
-  const positions = g.op('Range', [g.scalarI64(0), seqLen, g.scalarI64(1)]);
+  let positions: string;
+  let typeEmbedding: string;
+  if (roberta) {
+    const pad = cfg.pad_token_id ?? 1;
+    const real = g.op('Cast', [g.op('Not', [g.op('Equal', [ids, g.scalarI64(pad)])])], { to: 7 });
+    positions = g.op('Add', [g.op('Mul', [g.op('CumSum', [real, g.scalarI64(1)]), real]), g.scalarI64(pad)]);
+    typeEmbedding = g.op('Gather', [w('embeddings.token_type_embeddings.weight'), g.scalarI64(0)], { axis: 0 });
+  } else {
+    const types = g.input('token_type_ids', 'int64', ['batch', 'seq']);
+    const seqLen = g.op('Gather', [g.op('Shape', [ids]), g.scalarI64(1)], { axis: 0 });
+    positions = g.op('Range', [g.scalarI64(0), seqLen, g.scalarI64(1)]);
+    typeEmbedding = g.op('Gather', [w('embeddings.token_type_embeddings.weight'), types], { axis: 0 });
+  }
   let x = g.op('Add', [
     g.op('Add', [g.op('Gather', [w('embeddings.word_embeddings.weight'), ids], { axis: 0 }), g.op('Gather', [w('embeddings.position_embeddings.weight'), positions], { axis: 0 })]),
-    g.op('Gather', [w('embeddings.token_type_embeddings.weight'), types], { axis: 0 }),
+    typeEmbedding,
   ]);
   x = layerNorm(x, 'embeddings.LayerNorm');
   // Additive mask [batch, 1, 1, seq]: 0 where attended, -1e9 on padding.
@@ -78,5 +104,5 @@ export function buildBertOnnx(checkpointDir: string, outFile: string): number {
     });
   }
   g.output(x, 'last_hidden_state', 'float32', ['batch', 'seq', H]);
-  return g.save(outFile, 'tessera BERT encoder');
+  return g.save(outFile, roberta ? 'tessera XLM-R encoder' : 'tessera BERT encoder');
 }

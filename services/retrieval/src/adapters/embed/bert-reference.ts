@@ -1,22 +1,38 @@
 /**
- * A slow, obviously-correct float64 BERT forward + pooling over the generator's weights, used by
- * tests to check the ONNX graph and the embedder numerically.
+ * A slow, obviously-correct float64 BERT / XLM-R forward + pooling over the generator's weights,
+ * used by tests to check the ONNX graph and the embedder numerically. One unpadded sequence at a
+ * time; XLM-R positions are pad_token_id + 1 + t (HF `create_position_ids_from_input_ids` on a
+ * sequence without padding).
  */
 import type { TinyBertConfig } from './tiny-bert.js';
 
 type W = Map<string, { shape: number[]; data: Float32Array }>;
 
-/** erf via Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7). */
+/**
+ * erf to ~1e-14: Maclaurin series below |x| 3 (the largest term is ~170, so ≤ 3 digits are lost
+ * to cancellation), the Laplace continued fraction for erfc above (60 levels, evaluated bottom-up).
+ * An approximation like Abramowitz–Stegun 7.1.26 (1.5e-7) would eat into the 1e-5 parity budget.
+ */
 function erf(x: number): number {
-  const s = Math.sign(x);
   const a = Math.abs(x);
-  const t = 1 / (1 + 0.3275911 * a);
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a);
-  return s * y;
+  if (a < 3) {
+    let term = x;
+    let sum = x;
+    for (let n = 1; n < 200 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+      term *= (-x * x) / n;
+      sum += term / (2 * n + 1);
+    }
+    return (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  let t = a;
+  for (let k = 60; k >= 1; k--) t = a + k / 2 / t;
+  return Math.sign(x) * (1 - Math.exp(-a * a) / (Math.sqrt(Math.PI) * t));
 }
 
-export function referenceEmbedding(cfg: TinyBertConfig, weights: W, ids: number[], pooling: 'mean' | 'cls'): Float64Array {
+export function referenceEmbedding(cfg: TinyBertConfig & { model_type?: string; pad_token_id?: number }, weights: W, ids: number[], pooling: 'mean' | 'cls'): Float64Array {
   const H = cfg.hidden_size;
+  const roberta = cfg.model_type === 'xlm-roberta' || cfg.model_type === 'roberta';
+  const position = (t: number) => (roberta ? (cfg.pad_token_id ?? 1) + 1 + t : t);
   const T = ids.length;
   const get = (n: string) => weights.get(n)!.data;
   const ln = (x: Float64Array[], p: string) =>
@@ -41,7 +57,7 @@ export function referenceEmbedding(cfg: TinyBertConfig, weights: W, ids: number[
       return o;
     });
   };
-  let x = ids.map((id, t) => Float64Array.from({ length: H }, (_, h) => get('embeddings.word_embeddings.weight')[id * H + h]! + get('embeddings.position_embeddings.weight')[t * H + h]! + get('embeddings.token_type_embeddings.weight')[h]!));
+  let x = ids.map((id, t) => Float64Array.from({ length: H }, (_, h) => get('embeddings.word_embeddings.weight')[id * H + h]! + get('embeddings.position_embeddings.weight')[position(t) * H + h]! + get('embeddings.token_type_embeddings.weight')[h]!));
   x = ln(x, 'embeddings.LayerNorm');
   const heads = cfg.num_attention_heads;
   const dh = H / heads;

@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { TokenizerLoader } from '@lenml/tokenizers';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 import type { EmbedReport, Embedder, InputType } from '../../domain/embedder.js';
+import { checkTokenizerJson } from './tokenizer-check.js';
 
 export interface OnnxEmbedderOptions {
   pooling?: 'mean' | 'cls';
@@ -29,9 +30,6 @@ export interface OnnxEmbedderOptions {
    */
   prefixes?: Partial<Record<InputType, string>>;
 }
-
-/** tokenizer.json model types @lenml/tokenizers implements (BERT WordPiece, SentencePiece Unigram, BPE). */
-const SUPPORTED_TOKENIZERS = ['WordPiece', 'Unigram', 'BPE'];
 
 interface Tok {
   encode(text: string, opts?: { add_special_tokens?: boolean }): number[];
@@ -65,13 +63,7 @@ export class OnnxEmbedder implements Embedder {
     const config = readJson(dir, 'config.json');
     const tokenizerJSON = readJson(dir, 'tokenizer.json');
     const tokenizerConfig = existsSync(join(dir, 'tokenizer_config.json')) ? readJson(dir, 'tokenizer_config.json') : {};
-    const modelType = (tokenizerJSON.model as { type?: unknown } | undefined)?.type;
-    if (typeof modelType !== 'string' || !SUPPORTED_TOKENIZERS.includes(modelType)) {
-      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `${dir}/tokenizer.json: model.type ${JSON.stringify(modelType ?? null)} is not supported (supported: ${SUPPORTED_TOKENIZERS.join(', ')})`, {
-        field: 'tokenizer.json model.type',
-        limit: SUPPORTED_TOKENIZERS.join(' | '),
-      });
-    }
+    checkTokenizerJson(tokenizerJSON, join(dir, 'tokenizer.json'));
     const st = existsSync(join(dir, 'config_sentence_transformers.json')) ? readJson(dir, 'config_sentence_transformers.json') : {};
     const prompts = (st.prompts ?? {}) as Record<string, unknown>;
     const str = (v: unknown) => (typeof v === 'string' ? v : undefined);

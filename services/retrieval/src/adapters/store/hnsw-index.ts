@@ -48,7 +48,12 @@ export class HnswIndex {
   /** The native index; benchmarks query it directly as the raw-usearch baseline. */
   readonly native: InstanceType<USearch['Index']>;
   private readonly keyOf = new Map<string, number>();
-  private readonly idOf = new Map<number, string>();
+  /**
+   * Record id by native key. Keys are dense and never reused (0, 1, 2, … in insertion order), so a
+   * plain array indexed by key replaces a Map<number, string>: the per-hit lookup is one indexed
+   * load. A removed key's slot is set to undefined (one pointer per key ever inserted).
+   */
+  private readonly idOf: Array<string | undefined> = [];
   private nextKey = 0;
 
   constructor(
@@ -73,7 +78,7 @@ export class HnswIndex {
 
   /** The record id of a native key (benchmarks read raw usearch results through it). */
   idOfKey(key: bigint | number): string | undefined {
-    return this.idOf.get(Number(key));
+    return this.idOf[Number(key)];
   }
 
   has(id: string): boolean {
@@ -89,7 +94,7 @@ export class HnswIndex {
     ids.forEach((id, i) => {
       const key = this.nextKey++;
       this.keyOf.set(id, key);
-      this.idOf.set(key, id);
+      this.idOf[key] = id;
       keys[i] = BigInt(key);
       flat.set(vectors[i]!, i * this.dimension);
     });
@@ -110,7 +115,7 @@ export class HnswIndex {
       const key = this.keyOf.get(id);
       if (key === undefined) continue;
       this.keyOf.delete(id);
-      this.idOf.delete(key);
+      this.idOf[key] = undefined;
       keys.push(BigInt(key));
     }
     if (keys.length > 0) this.native.remove(BigUint64Array.from(keys));
@@ -126,9 +131,12 @@ export class HnswIndex {
     let want = allow ? Math.min(n, Math.ceil((k * n * 2) / Math.max(1, allow.size))) : Math.min(n, k);
     for (;;) {
       const m = this.native.search(vector, Math.max(1, want), 1);
+      // Keys are < 2³², so the low 32-bit word of each little-endian u64 is the key: reading it
+      // through a Uint32Array view avoids materialising one heap BigInt per hit.
+      const words = new Uint32Array(m.keys.buffer, m.keys.byteOffset, m.keys.length * 2);
       const out: Array<{ id: string; distance: number }> = [];
       for (let i = 0; i < m.keys.length && out.length < k; i++) {
-        const id = this.idOf.get(Number(m.keys[i]!));
+        const id = this.idOf[words[2 * i]!];
         if (id !== undefined && (!allow || allow.has(id))) out.push({ id, distance: m.distances[i]! });
       }
       if (out.length >= k || want >= n) return out;
@@ -163,7 +171,7 @@ export class HnswIndex {
     }
     for (const [id, key] of meta.keys) {
       ix.keyOf.set(id, key);
-      ix.idOf.set(key, id);
+      ix.idOf[key] = id;
     }
     ix.nextKey = meta.nextKey;
     if (ix.native.size() !== ix.keyOf.size) return undefined;
