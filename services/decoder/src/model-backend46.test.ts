@@ -8,13 +8,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argmaxRow, ensureTinyModel46Paths } from '@tessera/model';
-import { Engine } from './engine/engine.js';
-import { samplingParams } from './engine/engine-defaults.js';
-import { resolveGenerationDefaults } from './engine/generation-defaults.js';
-import { collect } from './engine/testing/collect.js';
-import type { SamplingParams, VisualInput } from './engine/types.js';
-import { loadDecoderModel, type LoadedDecoderModel } from './load-model.js';
-import type { PromptImage } from './prompt/prompt-types.js';
+import { Engine } from './domain/engine/engine.js';
+import { samplingParams } from './domain/engine/engine-defaults.js';
+import { resolveGenerationDefaults } from './domain/engine/generation-defaults.js';
+import { collect } from './domain/engine/testing/collect.js';
+import type { SamplingParams, VisualInput } from './domain/engine/types.js';
+import { loadDecoderModel, type LoadedDecoderModel } from './adapters/load-model.js';
+import type { PromptImage } from './domain/prompt/prompt-types.js';
 
 let m: LoadedDecoderModel;
 let H: number;

@@ -1,13 +1,20 @@
-/** Wires model, engine, metrics and the service implementation (used by main.ts and the tests). */
+/**
+ * Wiring: config → model (adapters/load-model, ORT backend) → engine (domain/) → metrics →
+ * DecoderService, bound to gRPC and NATS (request/reply, or the TESSERA_DECODER work queue). The one
+ * place the decoder connects to NATS; main.ts hands `composeDecoder` to startService, tests use
+ * `createDecoderApp` alone.
+ */
 import type { NatsConnection } from 'nats';
+import { PROTO_ROOT, SERVICES } from '@tessera/contracts';
+import { connectNats, hosted, type ServiceComposition } from '@tessera/runtime';
 import { ensureTinyModel } from '@tessera/model';
 import type { DecoderConfig } from './config.js';
-import type { DecoderServiceDeps } from './decoder-service.js';
-import { Engine } from './engine/engine.js';
-import { resolveGenerationDefaults } from './engine/generation-defaults.js';
-import { loadDecoderModel, type LoadedDecoderModel } from './load-model.js';
-import { DecoderMetrics } from './metrics.js';
-import { warmStructuredOutput } from './structured-output.js';
+import { decoderService, type DecoderServiceDeps } from './service.js';
+import { Engine } from './domain/engine/engine.js';
+import { resolveGenerationDefaults } from './domain/engine/generation-defaults.js';
+import { loadDecoderModel, type LoadedDecoderModel } from './adapters/load-model.js';
+import { DecoderMetrics } from './adapters/metrics.js';
+import { warmStructuredOutput } from './domain/structured-output.js';
 
 export interface DecoderApp {
   loaded: LoadedDecoderModel;
@@ -62,6 +69,28 @@ export async function createDecoderApp(cfg: DecoderAppConfig): Promise<DecoderAp
     async close() {
       await engine.close();
       await loaded.model.release();
+    },
+  };
+}
+
+export async function composeDecoder(cfg: DecoderConfig): Promise<ServiceComposition> {
+  const app = await createDecoderApp(cfg);
+  const nc = await connectNats(cfg);
+  const entry = SERVICES.decoder;
+  return {
+    nc,
+    services: [
+      hosted({
+        definition: entry.definition,
+        impl: decoderService(app.deps(nc)),
+        ...(cfg.workQueue && { workQueue: { stage: 'decoder', methods: ['generate'] } }),
+      }),
+    ],
+    reflection: { protoFiles: [...entry.protoFiles], includeDirs: [PROTO_ROOT] },
+    // In-flight streams finish inside shutdownGrace (the host waits), then the engine and sessions close.
+    onShutdown: async () => {
+      await app.close();
+      await nc.drain().catch(() => {});
     },
   };
 }

@@ -6,7 +6,7 @@
  * conv + recurrent state slots (Gated DeltaNet layers) and takes ≤ maxChunk new tokens per row.
  */
 import type { EmbedStage, PagedDecoderStage } from '@tessera/model';
-import type { BackendInfo, CacheSize, DecoderBackend, StepInput } from './engine/backend.js';
+import type { BackendInfo, CacheSize, DecoderBackend, StepInput } from '../domain/engine/backend.js';
 
 export interface OrtBackendModel {
   modelName: string;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { MetricsRegistry } from '@tessera/telemetry';
-import { Engine } from './engine/engine.js';
-import { samplingParams } from './engine/engine-defaults.js';
-import { collect } from './engine/testing/collect.js';
-import { TOY_KV_BYTES_PER_TOKEN, ToyBackend, byteTokens } from './engine/testing/toy-backend.js';
+import { Engine } from '../domain/engine/engine.js';
+import { samplingParams } from '../domain/engine/engine-defaults.js';
+import { collect } from '../domain/engine/testing/collect.js';
+import { TOY_KV_BYTES_PER_TOKEN, ToyBackend, byteTokens } from '../domain/engine/testing/toy-backend.js';
 import { DecoderMetrics } from './metrics.js';
 
 describe('decoder metrics', () => {

@@ -10,8 +10,8 @@ import { GrpcServer, TesseraError, bindNats, grpcClient, natsClient, type NatsBi
 import { metrics, parseExposition } from '@tessera/telemetry';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { decoderSchema } from './config.js';
-import { createDecoderApp, type DecoderApp } from './decoder-app.js';
-import { decoderService } from './decoder-service.js';
+import { createDecoderApp, type DecoderApp } from './compose.js';
+import { decoderService } from './service.js';
 import { loadConfig } from '@tessera/config';
 
 type Client = ServiceClient<typeof decodingV1.DecoderServiceService>;

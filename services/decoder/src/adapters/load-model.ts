@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { FAMILIES, PagedDecoderStage, openModel, openModel46, readAnyManifest, type EmbedStage, type FamilySpec, type HybridDecoderStage, type RuntimeOptions, type Tokenizer } from '@tessera/model';
 import { ortBackend, type OrtBackendModel } from './backend-ort.js';
-import type { DecoderBackend } from './engine/backend.js';
-import { assemblePrompt, type AssembledPrompt } from './prompt/assemble-prompt.js';
-import { assemblePrompt46 } from './prompt/assemble-prompt46.js';
-import { PromptTokenizer } from './prompt/prompt-tokenizer.js';
-import type { PromptInput } from './prompt/prompt-types.js';
+import type { DecoderBackend } from '../domain/engine/backend.js';
+import { assemblePrompt, type AssembledPrompt } from '../domain/prompt/assemble-prompt.js';
+import { assemblePrompt46 } from '../domain/prompt/assemble-prompt46.js';
+import { PromptTokenizer } from '../domain/prompt/prompt-tokenizer.js';
+import type { PromptInput } from '../domain/prompt/prompt-types.js';
 
 /** The stages the decoder runs, whatever the family. */
 export interface DecoderModel {

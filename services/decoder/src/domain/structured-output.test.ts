@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commonV1, decodingV1 } from '@tessera/contracts';
 import { loadConfig } from '@tessera/config';
 import { localClient, TesseraError, type ServiceClient } from '@tessera/runtime';
-import { decoderSchema } from './config.js';
-import { createDecoderApp, type DecoderApp } from './decoder-app.js';
-import { decoderService } from './decoder-service.js';
+import { decoderSchema } from '../config.js';
+import { createDecoderApp, type DecoderApp } from '../compose.js';
+import { decoderService } from '../service.js';
 
 let app: DecoderApp;
 let client: ServiceClient<typeof decodingV1.DecoderServiceService>;

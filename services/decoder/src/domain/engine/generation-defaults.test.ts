@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toParams } from '../decoder-service.js';
+import { toParams } from '../../service.js';
 import { MINICPMV_CHAT_DEFAULTS, resolveGenerationDefaults } from './generation-defaults.js';
 
 const service = { maxTokens: 512, temperature: 1 };

@@ -5,13 +5,13 @@
 import type { NatsConnection } from 'nats';
 import { commonV1, decodingV1, tensorProblem, tensorToFloat32 } from '@tessera/contracts';
 import { ErrorCode, TesseraError, getPayload, invalidArgument, type CallContext, type ServiceImpl } from '@tessera/runtime';
-import type { Engine } from './engine/engine.js';
-import type { GenerationDefaults } from './engine/generation-defaults.js';
-import type { EngineChunk, SamplingParams } from './engine/types.js';
-import { checkText, type AssembledPrompt } from './prompt/assemble-prompt.js';
-import { constraintFor } from './structured-output.js';
-import type { PromptTokenizer } from './prompt/prompt-tokenizer.js';
-import type { PromptImage, PromptInput, PromptMessage, PromptPart, Role } from './prompt/prompt-types.js';
+import type { Engine } from './domain/engine/engine.js';
+import type { GenerationDefaults } from './domain/engine/generation-defaults.js';
+import type { EngineChunk, SamplingParams } from './domain/engine/types.js';
+import { checkText, type AssembledPrompt } from './domain/prompt/assemble-prompt.js';
+import { constraintFor } from './domain/structured-output.js';
+import type { PromptTokenizer } from './domain/prompt/prompt-tokenizer.js';
+import type { PromptImage, PromptInput, PromptMessage, PromptPart, Role } from './domain/prompt/prompt-types.js';
 
 type Def = typeof decodingV1.DecoderServiceService;
 

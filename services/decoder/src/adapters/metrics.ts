@@ -11,9 +11,9 @@
  *  - the OpenTelemetry GenAI semantic conventions (gen_ai.server.*, gen_ai.client.token.usage).
  */
 import { Metric, metrics, type MetricSpec, type MetricsRegistry } from '@tessera/telemetry';
-import type { EngineStats } from './engine/engine.js';
-import type { EngineObserver } from './engine/observer.js';
-import type { FinishReason, Timings, Usage } from './engine/types.js';
+import type { EngineStats } from '../domain/engine/engine.js';
+import type { EngineObserver } from '../domain/engine/observer.js';
+import type { FinishReason, Timings, Usage } from '../domain/engine/types.js';
 
 const LATENCY_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
