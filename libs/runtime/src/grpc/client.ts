@@ -10,7 +10,7 @@ import type { ServiceClient } from '../client-types.js';
 import { SpanKind, callerContext, endSpan, startSpan } from '../tracing.js';
 import { callMetadata } from './metadata.js';
 import { fromGrpcError } from './status.js';
-import { TesseraError } from '../errors.js';
+import { TesseraError } from '@tessera/errors';
 
 export interface GrpcClientOptions {
   credentials?: grpc.ChannelCredentials;

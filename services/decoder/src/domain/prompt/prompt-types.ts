@@ -1,0 +1,33 @@
+/** Domain shapes of a prompt before tokenisation (transport-neutral mirror of decoding.v1). */
+export type PromptPart = { kind: 'text'; text: string } | { kind: 'image'; imageIndex: number };
+
+export type Role = 'system' | 'user' | 'assistant';
+
+export interface PromptMessage {
+  role: Role;
+  parts: PromptPart[];
+}
+
+/** One image's visual tokens and its slice grid. */
+export interface PromptImage {
+  /**
+   * 2.6: the resampler's [images, queryNum, hidden] row-major float32 (images = 1 + cols·rows).
+   * 4.6 (no resampler): the vision stage's [sum(tokensPerImage), hidden].
+   */
+  tokens: Float32Array;
+  /** Shape as received, checked against the grid and the model. */
+  shape: number[];
+  gridCols: number;
+  gridRows: number;
+  useImageId: boolean;
+  /** 4.6: tokens per image (overview, then slices row-major), from ImageEmbedding.layout; unset for 2.6. */
+  tokensPerImage?: number[];
+}
+
+export interface PromptInput {
+  /** Chat messages (the chat template is applied) … */
+  messages?: PromptMessage[];
+  /** … or raw parts used verbatim. */
+  prompt?: PromptPart[];
+  images: PromptImage[];
+}

@@ -1,0 +1,89 @@
+/**
+ * The prompt's token count before anything is encoded, for the quota reservation. It walks the same
+ * MiniCPM-V 2.6 ChatML layout the decoder assembles (services/decoder/src/domain/prompt/assemble-prompt.ts):
+ *
+ *   <|im_start|>system\nYou are a helpful assistant.<|im_end|>\n      (when the first turn is not system)
+ *   <|im_start|>{role}\n{parts joined by "\n"}<|im_end|>\n            (every message)
+ *   <|im_start|>assistant\n                                           (generation prompt)
+ *
+ * with each image's placeholder from `@tessera/vision` (tags = 1 control token, U slots = queryNum
+ * visual tokens each), and the text between control tokens encoded as one run, as the decoder does.
+ * The result equals the decoder's count (prompt-estimate.test.ts checks it against assemblePrompt)
+ * except for user text that spells a special token (`<image>`): the decoder encodes that as plain
+ * text, so here such a run counts its UTF-8 bytes, an upper bound for a byte-level BPE. The
+ * reservation is settled to the decoder's exact count either way.
+ */
+import { IMAGE_TOKENS, imagePlaceholder, type SlicePlan } from '@tessera/vision';
+import type { ValidMessage } from '../openai/valid-request.js';
+
+export const DEFAULT_SYSTEM_PROMPT = 'You are a helpful assistant.';
+const IM_START = '<|im_start|>';
+const IM_END = '<|im_end|>';
+const TAGS = [IMAGE_TOKENS.idStart, IMAGE_TOKENS.idEnd, IMAGE_TOKENS.imageStart, IMAGE_TOKENS.imageEnd, IMAGE_TOKENS.sliceStart, IMAGE_TOKENS.sliceEnd];
+/** Spellings that the serving tokenizer would turn into one id but the decoder keeps as text. */
+const SPECIAL_SPELLING = /<\|[a-z_]+\|>|<\/?(image|slice|image_id|unk|ref|box|quad|point)>|<s>|<\/s>/;
+
+export interface TextEncoder {
+  encode(text: string): number[];
+}
+
+export interface EstimateImage {
+  plan: SlicePlan;
+  /** MiniCPM-V 4.6: tokens per image (overview first); unset = queryNum each. */
+  tokensPerImage?: number[];
+}
+
+export function estimatePromptTokens(messages: readonly ValidMessage[], images: readonly EstimateImage[], tok: TextEncoder, o: { queryNum: number; useImageId: boolean }): number {
+  let tokens = 0;
+  let text = '';
+  const flush = () => {
+    if (text) tokens += SPECIAL_SPELLING.test(text) ? Buffer.byteLength(text, 'utf8') : tok.encode(text).length;
+    text = '';
+  };
+  const control = () => {
+    flush();
+    tokens++;
+  };
+  const placeholder = (plan: SlicePlan, index: number, tokensPerImage?: number[]) => {
+    for (const seg of imagePlaceholder(plan, { queryNum: o.queryNum, imageIndex: index, useImageId: o.useImageId, ...(tokensPerImage && { tokensPerImage }) }).segments) {
+      if (seg.kind === 'visual') {
+        flush();
+        tokens += seg.count;
+        continue;
+      }
+      let rest = seg.text;
+      while (rest.length > 0) {
+        const tag = TAGS.find((t) => rest.startsWith(t));
+        if (tag) {
+          control();
+          rest = rest.slice(tag.length);
+          continue;
+        }
+        const next = Math.min(...TAGS.map((t) => rest.indexOf(t)).filter((i) => i >= 0), rest.length);
+        text += rest.slice(0, next);
+        rest = rest.slice(next);
+      }
+    }
+  };
+  if (messages[0]?.role !== 'system') {
+    control();
+    text += `system\n${DEFAULT_SYSTEM_PROMPT}`;
+    control();
+    text += '\n';
+  }
+  for (const m of messages) {
+    control();
+    text += `${m.role}\n`;
+    m.parts.forEach((p, j) => {
+      if (j > 0) text += '\n';
+      if (p.kind === 'text') text += p.text;
+      else placeholder(images[p.index]!.plan, p.index, images[p.index]!.tokensPerImage);
+    });
+    control();
+    text += '\n';
+  }
+  control();
+  text += 'assistant\n';
+  flush();
+  return tokens;
+}
