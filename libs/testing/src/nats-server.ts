@@ -11,6 +11,8 @@ export interface NatsServerHandle {
   /** HTTP monitoring port (`/jsz`, `/varz`), used by backlog checks. */
   readonly monitorPort: number;
   readonly storeDir: string;
+  /** The extra arguments it was started with (a restart on the same port/store passes them again). */
+  readonly args: readonly string[];
   readonly process: ChildProcess;
   stop(): Promise<void>;
 }
@@ -76,6 +78,7 @@ export async function startNatsServer(opts: { storeDir?: string; port?: number; 
     port,
     monitorPort,
     storeDir,
+    args: opts.args ?? [],
     process: child,
     async stop() {
       if (child.exitCode === null) {

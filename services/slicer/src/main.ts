@@ -5,9 +5,8 @@
  */
 import { PROTO_FILES, PROTO_ROOT, visionV1 } from '@tessera/contracts';
 import { ensureTinyModel } from '@tessera/model';
-import { hosted, startService } from '@tessera/runtime';
+import { connectNats, hosted, startService } from '@tessera/runtime';
 import { EncoderCache } from '@tessera/vision';
-import { connect } from 'nats';
 import { loadSlicerConfig } from './config.js';
 import { openAnySlicer } from './open-slicer.js';
 import { createSlicerService } from './service.js';
@@ -34,8 +33,8 @@ let nc: import('nats').NatsConnection | undefined;
 // into the encoder cache, so connect and open the cache before serving (as the resampler does for 2.6).
 let cache: EncoderCache | undefined;
 if (slicer.queryNum === 0) {
-  nc = await connect({ servers: config.natsUrl.split(',').map((s) => s.trim()), name: config.serviceName, maxReconnectAttempts: -1 });
-  cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes });
+  nc = await connectNats(config);
+  cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes, replicas: config.jetstreamReplicas });
 }
 const impl = createSlicerService({
   cache,
