@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { connect, type NatsConnection } from 'nats';
-import { commonV1, gatewayV1, SERVICES } from '@tessera/contracts';
+import { commonV1, feedbackV1, gatewayV1, SERVICES } from '@tessera/contracts';
 import { startLocalStack, type RunningStack } from '@tessera/local-stack';
 import { ensureTinyModel, readManifest } from '@tessera/model';
 import { grpcClient, natsClient, statPayload, TesseraError } from '@tessera/runtime';
@@ -304,11 +304,11 @@ describe('gRPC API', () => {
   it('internal ports: a caller without the service credential is refused, so a forged tenant header reads nothing', async () => {
     const feedbackPort = stack.processes.find((p) => p.name === 'feedback')!.grpcPort;
     const forged = grpcClient(SERVICES.feedback.definition, `127.0.0.1:${feedbackPort}`);
-    const err = await forged.listFeedback({} as any, { tenant: 'acme', timeoutMs: 10_000 }).catch((e: unknown) => e);
+    const err = await forged.listFeedback(feedbackV1.ListFeedbackRequest.fromPartial({}), { tenant: 'acme', timeoutMs: 10_000 }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'UNAUTHENTICATED', details: { field: 'tessera-service-token' } });
     forged.close();
     const service = grpcClient(SERVICES.feedback.definition, `127.0.0.1:${feedbackPort}`, { serviceToken: stack.serviceToken! });
-    await expect(service.listFeedback({} as any, { tenant: 'acme', timeoutMs: 10_000 })).resolves.toBeDefined();
+    await expect(service.listFeedback(feedbackV1.ListFeedbackRequest.fromPartial({}), { tenant: 'acme', timeoutMs: 10_000 })).resolves.toBeDefined();
     service.close();
     // The bus has the same rule: no NATS credentials, no connection.
     await expect(connect({ servers: stack.natsUrl, maxReconnectAttempts: 0, reconnect: false })).rejects.toThrow(/Authorization/i);

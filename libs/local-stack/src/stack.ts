@@ -4,7 +4,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '@tessera/testing';
 import { READY_PREFIX, generateBusLogins, type BusUser } from '@tessera/runtime';
 import { checkGrpcHealth } from './grpc-health.js';
 
@@ -24,8 +24,10 @@ export interface StackOptions {
    * process without credentials is refused and no service can publish another's subjects.
    */
   natsAuth?: boolean;
-  /** Extra nats-server arguments (a cluster's `--routes`, …). */
+  /** Extra nats-server arguments. */
   natsArgs?: readonly string[];
+  /** Start a JetStream cluster of this many routed nats-servers on loopback instead of one (services get every URL). */
+  natsCluster?: number;
   /**
    * Internal gRPC ports refuse callers without this service credential (TESSERA_SERVICE_TOKEN);
    * default: one generated now. `false` = no check.
@@ -64,6 +66,8 @@ export interface NatsLogin {
 export interface RunningStack {
   natsUrl: string;
   nats?: NatsServerHandle;
+  /** The cluster, when started with `natsCluster`. */
+  natsCluster?: NatsClusterHandle;
   /**
    * The `operator` login (all subjects: tests, the CLI, `nats` tooling) and each service's, when the
    * stack runs with NATS auth; spread into nats.js `connect({ servers, ...stack.natsLogin })`.
@@ -100,8 +104,9 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
     writeFileSync(conf, auth.conf, { mode: 0o600 });
     natsArgs.push('-c', conf);
   }
-  const nats = opts.natsUrl ? undefined : await startNatsServer({ storeDir: join(workDir, 'nats'), args: natsArgs });
-  const natsUrl = opts.natsUrl ?? nats!.url;
+  const natsCluster = !opts.natsUrl && opts.natsCluster ? await startNatsCluster({ size: opts.natsCluster, storeDir: join(workDir, 'nats'), args: natsArgs.filter((a, i) => a !== '-l' && natsArgs[i - 1] !== '-l') }) : undefined;
+  const nats = opts.natsUrl || natsCluster ? undefined : await startNatsServer({ storeDir: join(workDir, 'nats'), args: natsArgs });
+  const natsUrl = opts.natsUrl ?? natsCluster?.url ?? nats!.url;
   const services = opts.services ?? SERVICE_NAMES;
   const processes: ServiceProcess[] = [];
   // Every process binds port 0 and reports the port it got (the `tessera-ready` line, and the
@@ -125,6 +130,7 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
       ),
     );
     await nats?.stop();
+    await natsCluster?.stop();
   };
   try {
     // Every stage boots in parallel (model loading dominates); the gateway last, once they serve.
@@ -180,6 +186,7 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
   return {
     natsUrl,
     nats,
+    ...(natsCluster && { natsCluster }),
     ...(natsLogins && { natsLogin: natsLogins.operator, natsLogins }),
     ...(serviceToken && { serviceToken }),
     httpUrl: `http://127.0.0.1:${httpPort}`,

@@ -154,7 +154,8 @@ export function servicePermissions(names: Partial<BusNames> = {}): Record<BusUse
     retrieval: base().serve('retrieval').done(),
     feedback: (() => {
       const g = base().serve('feedback').objects(n.imageBucket, true).manageStream(n.feedbackStream).readStream(n.feedbackStream);
-      g.pub.add(n.feedbackSubjects);
+      // Appends events; a tenant's erasure purges its subjects from the log.
+      g.pub.add(n.feedbackSubjects).add(`$JS.API.STREAM.PURGE.${n.feedbackStream}`);
       return g.done();
     })(),
     operator: { publish: ['>'], subscribe: ['>'] },
