@@ -5,7 +5,7 @@
  * Run with `npm run tessera -- <command> …` or `node --import tsx libs/cli/src/main.ts <command> …`.
  */
 import { readFileSync } from 'node:fs';
-import { TesseraError } from '@tessera/runtime';
+import { TesseraError } from '@tessera/errors';
 
 type CommandModule = { run(argv: string[]): Promise<number>; summary: string; USAGE?: string };
 

@@ -1,4 +1,4 @@
-import { invalidArgument } from '@tessera/runtime';
+import { invalidArgument } from '@tessera/errors';
 
 /** Flags shared by every `tessera ctl` command, named like kubectl's where kubectl has one. */
 export interface GlobalOptions {

@@ -1,4 +1,4 @@
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { getAutoscaler, KEDA } from './autoscalers.js';
 import { findStage } from './find-deployments.js';
 import { type Kube, mergePatch } from './kube.js';

@@ -1,4 +1,4 @@
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { dump } from 'js-yaml';
 import { parseArgs, parseDuration, parseNonNegativeInt, type ParsedArgs } from './args.js';
 import { setAutoscalePaused } from './autoscale.js';

@@ -1,5 +1,5 @@
 import type { V1Deployment } from '@kubernetes/client-node';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { Kube } from './kube.js';
 import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_PART_OF, type StageInfo, type StageName, STAGE_NAMES } from './stages.js';
 

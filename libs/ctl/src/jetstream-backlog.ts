@@ -1,4 +1,4 @@
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 
 /** One durable consumer's backlog as KEDA's nats-jetstream scaler counts it. */
 export interface ConsumerBacklog {

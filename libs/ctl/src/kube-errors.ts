@@ -1,5 +1,5 @@
 import { ApiException } from '@kubernetes/client-node';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 
 /** Kubernetes `Status` body fields we print (reason, message). */
 interface StatusBody {

@@ -1,5 +1,5 @@
 import * as k8s from '@kubernetes/client-node';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { GlobalOptions } from './args.js';
 import { kubeError } from './kube-errors.js';
 

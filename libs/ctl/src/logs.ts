@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { Log } from '@kubernetes/client-node';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { findStage } from './find-deployments.js';
 import type { Kube } from './kube.js';
 import { kubeError } from './kube-errors.js';

@@ -1,4 +1,4 @@
-import { invalidArgument } from '@tessera/runtime';
+import { invalidArgument } from '@tessera/errors';
 
 /** What the operator CLI knows about each Tessera service (the chart's catalog, CONTRIBUTING.md names). */
 export interface StageInfo {

@@ -1,5 +1,5 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { TesseraError } from '@tessera/runtime';
+import { TesseraError } from '@tessera/errors';
 import { type Autoscaler, describeAutoscaler, listAutoscalers } from './autoscalers.js';
 import { findRelease } from './find-deployments.js';
 import { type ConsumerBacklog, readBacklog } from './jetstream-backlog.js';

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { toFloat32 as toF32 } from './checkpoint/dtype.js';
 import { readAnyCheckpoint, SERVE_TIME_FILES, type AnyCheckpoint, type Checkpoint, type Checkpoint46 } from './checkpoint/read-checkpoint.js';
 import { stages46 } from './families/minicpmv4_6/stage-graphs.js';

@@ -4,7 +4,7 @@
  * int64, int32, bool, uint8 — what the stage inputs and outputs use.
  */
 import { inflateRawSync, crc32 } from 'node:zlib';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 
 export type NpyDtype = 'float32' | 'float64' | 'int64' | 'int32' | 'bool' | 'uint8';
 export interface NdArray {

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { headers as natsHeaders, nanos, nuid, type NatsConnection, type ObjectStore } from 'nats';
-import { ErrorCode, TesseraError } from './errors.js';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 
 export interface ObjectRef {
   readonly bucket: string;

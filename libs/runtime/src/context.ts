@@ -1,6 +1,6 @@
 import { ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, TesseraError } from './errors.js';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 
 /** What every handler receives next to its request. */
 export interface CallContext {

@@ -9,7 +9,7 @@
  * and call it with `natsClient(nc, def, opts)` / `grpcClient(def, address)` / `localClient(def, impl)`.
  * See README.md for subjects, headers, streams, error mapping and config keys.
  */
-export * from './errors.js';
+export * from '@tessera/errors';
 export type { ServiceDefinition, MethodDefinition, ServiceImpl, MethodImpl, RequestOf, ResponseOf } from './definition.js';
 export { fullServiceName } from './definition.js';
 export type { CallContext, CallOptions, Transport } from './context.js';
@@ -49,7 +49,7 @@ export {
   DEFAULT_BUCKET,
 } from './claim-check.js';
 export { localClient } from './local-client.js';
-export { startService, hosted, READY_PREFIX, type ServiceHost, type ServiceHostOptions, type HostedService, type CommonConfig } from './service-host.js';
+export { startService, hosted, READY_PREFIX, type ServiceHost, type ServiceHostOptions, type HostedService, type CommonConfig, type ServiceComposition } from './service-host.js';
 export { consoleLogger, type Logger, type LogLevel } from './logger.js';
 export {
   servicePermissions,

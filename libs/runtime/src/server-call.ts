@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { type Context } from '@opentelemetry/api';
 import { Attr, Metric, metrics } from '@tessera/telemetry';
 import { createContext, deadlineError, type ServerContext, type Transport } from './context.js';
-import { ErrorCode, TesseraError } from './errors.js';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { Header } from './wire-headers.js';
 import type { MethodInfo } from './definition.js';
 import { SpanKind, endSpan, startSpan } from './tracing.js';

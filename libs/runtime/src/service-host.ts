@@ -58,6 +58,13 @@ export interface ServiceHostOptions {
   logger?: Logger;
 }
 
+/**
+ * What every service's `compose.ts` returns: the wiring `startService` needs besides the config, with
+ * the NATS connection compose opened (compose is the one place a service connects; its onShutdown
+ * drains it). `main.ts` is then `startService({ config, ...(await compose(config)) })`.
+ */
+export type ServiceComposition = Omit<ServiceHostOptions, 'config' | 'nc'> & { nc: NatsConnection };
+
 /** Line printed on stdout when the service is ready; `spawnService` in @tessera/testing waits for it. */
 export const READY_PREFIX = 'tessera-ready ';
 

@@ -1,6 +1,6 @@
 import { SpanKind, SpanStatusCode, context, trace, type Context, type Span } from '@opentelemetry/api';
 import { Attr } from '@tessera/telemetry';
-import { TesseraError } from './errors.js';
+import { TesseraError } from '@tessera/errors';
 
 const tracer = () => trace.getTracer('@tessera/runtime');
 

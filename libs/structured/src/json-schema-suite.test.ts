@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TesseraError } from '@tessera/runtime';
+import { TesseraError } from '@tessera/errors';
 import { canEnd, startThreads, step } from './matcher.js';
 import { compileSchema } from './schema.js';
 

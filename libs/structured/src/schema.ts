@@ -18,7 +18,7 @@
  * Semantics the generator adds (documented for callers): output is compact JSON (no whitespace
  * between tokens); `enum`/`const` values are produced in their compact `JSON.stringify` form.
  */
-import { invalidArgument } from '@tessera/runtime';
+import { invalidArgument } from '@tessera/errors';
 
 export type JsonType = 'object' | 'array' | 'string' | 'number' | 'integer' | 'boolean' | 'null';
 

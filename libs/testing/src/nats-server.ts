@@ -44,13 +44,18 @@ export function natsServerBinary(): string {
   throw new Error('nats-server not found: install the Debian package `nats-server` (apt-get install -y nats-server) or set NATS_SERVER_BIN');
 }
 
-/** Starts nats-server with JetStream on a free port and waits until it accepts connections. */
-export async function startNatsServer(opts: { storeDir?: string; port?: number; args?: readonly string[] } = {}): Promise<NatsServerHandle> {
+/**
+ * Starts nats-server with JetStream on a free port and waits until it accepts connections.
+ * `configFile`: a server config that sets JetStream itself (store_dir, domain, leafnodes, accounts);
+ * then only listen address and ports come from the command line.
+ */
+export async function startNatsServer(opts: { storeDir?: string; port?: number; args?: readonly string[]; configFile?: string } = {}): Promise<NatsServerHandle> {
   const port = opts.port ?? (await freePort());
   const monitorPort = await freePort();
   const ownsDir = !opts.storeDir;
   const storeDir = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'tessera-nats-'));
-  const child = spawn(natsServerBinary(), ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-js', '-sd', storeDir, ...(opts.args ?? [])], {
+  const js = opts.configFile ? ['-c', opts.configFile] : ['-js', '-sd', storeDir];
+  const child = spawn(natsServerBinary(), ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), ...js, ...(opts.args ?? [])], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

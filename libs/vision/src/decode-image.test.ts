@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import sharp, { type CreateRaw, type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { TesseraError } from '@tessera/runtime';
+import { TesseraError } from '@tessera/errors';
 import { decodeImage, readImageHeader } from './decode-image.js';
 import { DEFAULT_IMAGE_LIMITS } from './limits.js';
 

@@ -12,7 +12,7 @@
  * measurable; the pixels are unchanged (the same libjpeg-turbo-derived decoder as before).
  */
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
-import { invalidArgument, resourceExhausted, TesseraError } from '@tessera/runtime';
+import { invalidArgument, resourceExhausted, TesseraError } from '@tessera/errors';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 
 /** sharp/libvips format names we accept (`heif` covers AVIF and HEIC where libheif decodes them). */

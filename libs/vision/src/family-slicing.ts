@@ -4,7 +4,7 @@
  * every side to 56 px (4·patch, two 2×2 merges follow) and, having no resampler, gives each crop
  * (H/56)·(W/56) tokens in 16x mode or (H/28)·(W/28) in 4x, instead of 2.6's fixed 64.
  */
-import { invalidArgument } from '@tessera/runtime';
+import { invalidArgument } from '@tessera/errors';
 import type { Size, SliceBox, SliceOptions, SlicePlan } from './slice-plan.js';
 
 export type SlicingFamily = '2.6' | '4.6';

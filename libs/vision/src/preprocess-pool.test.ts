@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TesseraError } from '@tessera/runtime';
+import { TesseraError } from '@tessera/errors';
 import { DEFAULT_IMAGE_LIMITS } from './limits.js';
 import { PreprocessPool } from './preprocess-pool.js';
 import { prepareImage } from './preprocess.js';

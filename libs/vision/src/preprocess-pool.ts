@@ -4,7 +4,7 @@
  * serialise concurrent requests on one core. size 0 runs inline (tests, CLI). Errors come back as the same TesseraError.
  */
 import { Worker } from 'node:worker_threads';
-import { TesseraError, type ErrorCode, type ErrorDetails } from '@tessera/runtime';
+import { TesseraError, type ErrorCode, type ErrorDetails } from '@tessera/errors';
 import type { ImageLimits } from './limits.js';
 import type { Normalization } from './preprocessor-config.js';
 import { prepareImage, preparePixels, type PreparedImage } from './preprocess.js';

@@ -3,7 +3,7 @@
  * ~0.5–1 s of pure JS resizing that would otherwise stall gRPC/NATS I/O and job heartbeats).
  */
 import { parentPort } from 'node:worker_threads';
-import { TesseraError } from '@tessera/runtime';
+import { TesseraError } from '@tessera/errors';
 import type { ImageLimits } from './limits.js';
 import type { Normalization } from './preprocessor-config.js';
 import { prepareImage, preparePixels } from './preprocess.js';

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { TesseraError } from '@tessera/runtime';
+import { TesseraError } from '@tessera/errors';
 import { batchPatchStrips, toPatchStrip } from './patch-strip.js';
 import { resizeBicubicRgb } from './pil-resize.js';
 import { prepareImage, validateSliceOptions } from './preprocess.js';

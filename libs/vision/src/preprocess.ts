@@ -8,7 +8,7 @@
  * read their box from the refine image in place, no crop copies, no full-size intermediates in JS.
  */
 import { createHash } from 'node:crypto';
-import { invalidArgument } from '@tessera/runtime';
+import { invalidArgument } from '@tessera/errors';
 import { decodeImage, type DecodedImage, type ImageFormat } from './decode-image.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 import { threadResizer } from './pil-resize.js';

@@ -6,12 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argmaxRow, ensureTinyModel } from '@tessera/model';
-import { Engine } from './engine/engine.js';
-import { samplingParams } from './engine/engine-defaults.js';
-import { collect } from './engine/testing/collect.js';
-import type { SamplingParams } from './engine/types.js';
-import { loadDecoderModel, type LoadedDecoderModel } from './load-model.js';
-import { assemblePrompt } from './prompt/assemble-prompt.js';
+import { Engine } from './domain/engine/engine.js';
+import { samplingParams } from './domain/engine/engine-defaults.js';
+import { collect } from './domain/engine/testing/collect.js';
+import type { SamplingParams } from './domain/engine/types.js';
+import { loadDecoderModel, type LoadedDecoderModel } from './adapters/load-model.js';
+import { assemblePrompt } from './domain/prompt/assemble-prompt.js';
 
 let m: LoadedDecoderModel;
 

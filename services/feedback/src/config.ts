@@ -1,6 +1,6 @@
 /** Feedback configuration: the shared keys plus the log, the store and every limit (README "Configuration"). */
 import { bool, bytes, commonServiceConfig, duration, int, loadConfig, oneOf, parseDuration, string, type ConfigOf } from '@tessera/config';
-import type { FeedbackSettings } from './assemble.js';
+import type { FeedbackSettings } from './compose.js';
 import { DEFAULT_LIMITS } from './domain/limits.js';
 import { Taxonomy } from './domain/taxonomy.js';
 

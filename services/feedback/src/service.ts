@@ -1,6 +1,6 @@
 import { feedbackV1 } from '@tessera/contracts';
 import { invalidArgument, type CallContext, type ServiceImpl } from '@tessera/runtime';
-import type { FeedbackCore } from './feedback-core.js';
+import type { FeedbackCore } from './domain/feedback-core.js';
 import { FORMAT_IN, REASON_IN, REASON_OUT, feedbackIn, feedbackOut, filterIn, responseIn, responseOut } from './wire.js';
 
 type Def = typeof feedbackV1.FeedbackServiceService;

@@ -1,9 +1,9 @@
 import { commonV1, feedbackV1 } from '@tessera/contracts';
-import type { FilterInput } from './feedback-core.js';
+import type { FilterInput } from './domain/feedback-core.js';
 import type { RecordResponseInput, SubmitFeedbackInput } from './domain/input.js';
 import type { FeedbackRecord, ResponseRecord, Role } from './domain/types.js';
-import type { ExportFormat } from './export/formats.js';
-import type { ReviewReason } from './review/review-queue.js';
+import type { ExportFormat } from './domain/export/formats.js';
+import type { ReviewReason } from './domain/review/review-queue.js';
 
 /** tessera.feedback.v1 wire types ↔ domain shapes. The only file that knows both. */
 

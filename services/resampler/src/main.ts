@@ -1,47 +1,11 @@
 /**
- * Resampler process: config → model → ResamplerService bound to gRPC (:50053) and the
- * TESSERA_RESAMPLER JetStream work queue; the encoder cache it writes visual tokens into.
- *   node --import tsx services/resampler/src/main.ts
+ * Resampler process: config → compose (model, NATS, encoder cache, ResamplerService) → startService
+ * (gRPC :50053, the TESSERA_RESAMPLER work queue, /metrics, graceful shutdown).
+ *   node services/resampler/dist/main.js   (development: node --import tsx services/resampler/src/main.ts)
  */
-import { PROTO_FILES, PROTO_ROOT, resamplingV1 } from '@tessera/contracts';
-import { ensureTinyModel } from '@tessera/model';
-import { hosted, startService, connectNats } from '@tessera/runtime';
-import { EncoderCache } from '@tessera/vision';
+import { startService } from '@tessera/runtime';
+import { composeResampler } from './compose.js';
 import { loadResamplerConfig } from './config.js';
-import { openResampler } from './open-resampler.js';
-import { createResamplerService } from './service.js';
 
 const config = loadResamplerConfig();
-const modelDir = config.modelDir ?? (await ensureTinyModel());
-const opened = await openResampler(modelDir, {
-  runtime: { executionProvider: config.executionProvider, intraOpNumThreads: config.intraOpThreads },
-  batchWindowMs: config.batchWindow,
-  maxBatch: config.maxBatch,
-});
-
-// Connected before serving: the encoder cache must be open before the first job arrives.
-const nc = await connectNats(config);
-const cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes, replicas: config.jetstreamReplicas });
-const impl = createResamplerService({
-  batcher: opened.batcher,
-  modelRevision: opened.model.manifest.revision,
-  visionHidden: opened.visionHidden,
-  maxSlices: config.maxSlices,
-  maxPatchesPerSlice: config.maxPatchesPerSlice,
-  outputDtype: config.outputDtype,
-  nc,
-  claim: { bucket: config.objectStoreBucket, ttlMs: config.objectTtl },
-  tensorRefThreshold: config.tensorRefThreshold,
-  cache,
-});
-
-await startService({
-  config,
-  nc,
-  services: [hosted({ definition: resamplingV1.ResamplerServiceService, impl, workQueue: { stage: 'resampler', methods: ['resample'] } })],
-  reflection: { protoFiles: [PROTO_FILES.resampling, PROTO_FILES.common], includeDirs: [PROTO_ROOT] },
-  onShutdown: async () => {
-    await opened.model.release();
-    await nc.drain().catch(() => {});
-  },
-});
+await startService({ config, ...(await composeResampler(config)) });

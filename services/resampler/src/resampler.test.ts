@@ -11,7 +11,7 @@ import { getPayload, grpcClient, hosted, natsClient, putPayload, startService, T
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { EncoderCache } from '@tessera/vision';
 import { loadResamplerConfig } from './config.js';
-import { openResampler, type OpenedResampler } from './open-resampler.js';
+import { openResampler, type OpenedResampler } from './adapters/open-resampler.js';
 import { createResamplerService } from './service.js';
 
 type Client = ServiceClient<typeof resamplingV1.ResamplerServiceService>;

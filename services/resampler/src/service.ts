@@ -7,7 +7,7 @@ import type { NatsConnection } from 'nats';
 import { commonV1, float32ToFloat16, tensorFromArray, tensorProblem, tensorToFloat32, TENSOR_CONTENT_TYPE, type resamplingV1 } from '@tessera/contracts';
 import { getPayload, invalidArgument, putPayload, TesseraError, type CallContext, type ClaimCheckOptions, type ServiceImpl } from '@tessera/runtime';
 import type { EncoderCache } from '@tessera/vision';
-import type { ResampleBatcher, SliceInput } from './resample-batcher.js';
+import type { ResampleBatcher, SliceInput } from './domain/resample-batcher.js';
 
 export interface ResamplerServiceDeps {
   batcher: ResampleBatcher;

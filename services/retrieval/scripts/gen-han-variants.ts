@@ -1,5 +1,5 @@
 /**
- * Generates src/text/han-variants.gen.ts: one canonical form per Han character, so that Simplified
+ * Generates src/domain/text/han-variants.gen.ts: one canonical form per Han character, so that Simplified
  * Chinese, Traditional Chinese and Japanese shinjitai spellings of the same character index the same
  * term (东京 / 東京, 图书馆 / 圖書館 / 図書館, 铁 / 鐵 / 鉄). The canonical form is OpenCC's Traditional:
  * jp → t, then cn → t, applied character by character (phrase-level conversions are deliberately not
@@ -20,7 +20,7 @@ for (let cp = 0x3400; cp <= 0x9fff; cp++) {
   const t = cn(jp(ch));
   if (t !== ch && Array.from(t).length === 1) pairs.push(ch + t);
 }
-const out = fileURLToPath(new URL('../src/text/han-variants.gen.ts', import.meta.url));
+const out = fileURLToPath(new URL('../src/domain/text/han-variants.gen.ts', import.meta.url));
 const body = pairs.join('');
 writeFileSync(
   out,

@@ -1,20 +1,11 @@
 /**
- * Retrieval process: config → LanceDB store + embedders → RetrievalService bound to gRPC (:50055)
- * and NATS request/reply (tessera.retrieval.v1.RetrievalService.<Method>, queue group "retrieval").
- *   node --import tsx services/retrieval/src/main.ts
+ * Retrieval process: config → compose (LanceDB store, embedders, NATS, RetrievalService) →
+ * startService (gRPC :50055, NATS request/reply, /metrics, graceful shutdown).
+ *   node services/retrieval/dist/main.js   (development: node --import tsx services/retrieval/src/main.ts)
  */
-import { PROTO_FILES, PROTO_ROOT, retrievalV1 } from '@tessera/contracts';
-import { hosted, startService } from '@tessera/runtime';
+import { startService } from '@tessera/runtime';
+import { composeRetrieval } from './compose.js';
 import { loadRetrievalConfig } from './config.js';
-import { openEngine } from './open-engine.js';
-import { createRetrievalService } from './service.js';
 
 const config = loadRetrievalConfig();
-const opened = await openEngine(config);
-
-await startService({
-  config,
-  services: [hosted({ definition: retrievalV1.RetrievalServiceService, impl: createRetrievalService(opened.engine) })],
-  reflection: { protoFiles: [PROTO_FILES.retrieval, PROTO_FILES.common], includeDirs: [PROTO_ROOT] },
-  onShutdown: () => opened.close(),
-});
+await startService({ config, ...(await composeRetrieval(config)) });

@@ -11,7 +11,7 @@ import { retrievalV1 } from '@tessera/contracts';
 import { grpcClient, hosted, natsClient, startService, TesseraError, type ServiceClient, type ServiceHost } from '@tessera/runtime';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { loadRetrievalConfig } from './config.js';
-import { openEngine, type OpenedEngine } from './open-engine.js';
+import { openEngine, type OpenedEngine } from './compose.js';
 import { createRetrievalService } from './service.js';
 
 type Client = ServiceClient<typeof retrievalV1.RetrievalServiceService>;

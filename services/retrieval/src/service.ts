@@ -4,7 +4,7 @@
  */
 import { retrievalV1 } from '@tessera/contracts';
 import type { CallContext, ServiceImpl } from '@tessera/runtime';
-import type { RetrievalEngine } from './engine/retrieval-engine.js';
+import type { RetrievalEngine } from './domain/engine/retrieval-engine.js';
 import {
   collectionToWire,
   distanceFromWire,

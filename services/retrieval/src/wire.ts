@@ -1,10 +1,10 @@
 /** Wire (ts-proto retrievalV1) ↔ domain conversions, in one place. */
 import { commonV1, retrievalV1 } from '@tessera/contracts';
 import { ErrorCode, invalidArgument } from '@tessera/runtime';
-import type { QueryInput, SearchMode, SplitInput } from './engine/retrieval-engine.js';
-import type { IngestionJob } from './ingest/jobs.js';
-import type { FusionMethod } from './query/fusion.js';
-import type { CollectionInfo, Distance, Metadata, StoredRecord } from './store/vector-store.js';
+import type { QueryInput, SearchMode, SplitInput } from './domain/engine/retrieval-engine.js';
+import type { IngestionJob } from './domain/ingest/jobs.js';
+import type { FusionMethod } from './domain/query/fusion.js';
+import type { CollectionInfo, Distance, Metadata, StoredRecord } from './domain/vector-store.js';
 
 const { Distance: D, SearchMode: M, SplitOptions_Strategy: S, IngestionJob_State: J } = retrievalV1;
 

@@ -1,4 +1,4 @@
 export { createSlicerService, type SlicerServiceDeps, type SlicerImpl } from './service.js';
-export { SliceEncoder, type SliceEncoderSettings, type VisionEncoder, type EncodeResult, type EncodedSlice } from './slice-encoder.js';
-export { openSlicer, type OpenedSlicer } from './open-slicer.js';
+export { SliceEncoder, type SliceEncoderSettings, type VisionEncoder, type EncodeResult, type EncodedSlice } from './domain/slice-encoder.js';
+export { openSlicer, type OpenedSlicer } from './adapters/open-slicer.js';
 export { schema as slicerConfigSchema, loadSlicerConfig, type SlicerConfig } from './config.js';

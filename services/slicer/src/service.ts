@@ -7,8 +7,8 @@ import type { NatsConnection } from 'nats';
 import { commonV1, tensorFromArray, TENSOR_CONTENT_TYPE, visionV1 } from '@tessera/contracts';
 import { invalidArgument, putPayload, TesseraError, type CallContext, type ClaimCheckOptions, type ServiceImpl } from '@tessera/runtime';
 import { sliceOptionsFromProto, slicePlanToProto, type EncoderCache, type SliceOptions } from '@tessera/vision';
-import { resolveImage } from './image-input.js';
-import type { EncodedSlice, EncodeResult, SliceEncoder } from './slice-encoder.js';
+import { resolveImage } from './adapters/image-input.js';
+import type { EncodedSlice, EncodeResult, SliceEncoder } from './domain/slice-encoder.js';
 
 export interface SlicerServiceDeps {
   encoder: SliceEncoder;

@@ -13,7 +13,7 @@ import { getPayload, sha256Hex, grpcClient, hosted, natsClient, startService, Te
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { ImageStore, prepareImage, toChannelFirst, DEFAULT_NORMALIZATION } from '@tessera/vision';
 import { loadSlicerConfig } from './config.js';
-import { openSlicer, type OpenedSlicer } from './open-slicer.js';
+import { openSlicer, type OpenedSlicer } from './adapters/open-slicer.js';
 import { createSlicerService } from './service.js';
 
 type Client = ServiceClient<typeof visionV1.SlicerServiceService>;

@@ -17,7 +17,7 @@ import { localClient, type ServiceClient } from '@tessera/runtime';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { EncoderCache } from '@tessera/vision';
 import { loadSlicerConfig } from './config.js';
-import { openAnySlicer, type OpenedAnySlicer } from './open-slicer.js';
+import { openAnySlicer, type OpenedAnySlicer } from './adapters/open-slicer.js';
 import { createSlicerService } from './service.js';
 
 const LLM_HIDDEN = 48;

@@ -15,7 +15,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { invalidArgument } from '@tessera/runtime';
+import { invalidArgument } from '@tessera/errors';
 import {
   buildModel,
   encodeNpy,

@@ -7,7 +7,7 @@
  * ((H/56)·(W/56) in 16x, the default; (H/28)·(W/28) in 4x).
  */
 import { parseArgs } from 'node:util';
-import { invalidArgument } from '@tessera/runtime';
+import { invalidArgument } from '@tessera/errors';
 import { familySliceOptions, familySlicePlanJson, parseSlicingFamily, planSlices, resolveTokenMode, slicePlanJson, validateSliceOptions } from '@tessera/vision';
 
 export const USAGE = 'usage: tessera slice-plan --width W --height H [--max-slices N] [--family 2.6|4.6] [--mode 16x|4x] [--json]';

@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { invalidArgument } from '@tessera/runtime';
+import { invalidArgument } from '@tessera/errors';
 import { prepareImage, slicePlanJson, type RgbImage, type SlicePlan } from '@tessera/vision';
 
 export const USAGE = 'usage: tessera slice IMAGE --out DIR [--max-slices N]';

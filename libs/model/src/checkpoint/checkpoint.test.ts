@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TesseraError } from '@tessera/runtime';
+import { TesseraError } from '@tessera/errors';
 import { ensureTinyModelPaths, expectedTensors, generateTinyCheckpoint, readCheckpoint, readSafetensorsHeader, writeSafetensors } from '../index.js';
 import { tensorValues } from '../generate/generate-checkpoint.js';
 

@@ -2,7 +2,7 @@
  * MiniCPM-V 2.6 `config.json` → a typed, validated config. Only the fields the graphs need are
  * kept; every check names the offending field so a bad checkpoint fails before any weight is read.
  */
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 
 export interface LlmConfig {
   hiddenSize: number;

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { validateTokenizerJson } from '../tokenizer/tokenizer.js';
 import { parseConfig46, type MiniCPMV46Config } from '../families/minicpmv4_6/config.js';
 import { expectedTensors46 } from '../families/minicpmv4_6/tensors.js';

@@ -6,7 +6,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { DTYPE_BYTES, isStoredDtype, type StoredDtype } from './dtype.js';
 
 /** A header larger than this is refused (real 2.6 shards have ~30 KB headers). */

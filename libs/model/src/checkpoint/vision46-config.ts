@@ -4,7 +4,7 @@
  * Field names follow transformers' MiniCPMV4_6Config (shared/reference/minicpmv4x.md §1.1); every
  * check names the offending field so a bad checkpoint fails before any weight is read.
  */
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { VisionConfig } from './config.js';
 
 /** Total spatial reduction from ViT patches to LLM tokens (minicpmv4x.md §2 "Token counts"). */

@@ -5,7 +5,7 @@
  * prompt) keys off `FamilySpec.id`, so adding a family is one entry here plus its own files.
  * An unknown family is refused with the field named (`model_type`, `architectures` or `version`).
  */
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 
 export type FamilyId = '2.6' | '4.6';
 export type TokenMode = '16x' | '4x';

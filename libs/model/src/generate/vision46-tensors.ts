@@ -4,7 +4,7 @@
  * The tiny 4.6 generator (generate-46) calls these for the vision tower, the window-attention
  * merger and the final merger; the LLM tensors are its own.
  */
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { Vision46Config } from '../checkpoint/vision46-config.js';
 import type { ExpectedTensor } from '../checkpoint/tensor-inventory.js';
 import { MERGER46_PREFIX, VISION46_PREFIX } from '../onnx/vision46-graph.js';

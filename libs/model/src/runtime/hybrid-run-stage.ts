@@ -12,7 +12,7 @@
  *              no state = prefill from position 0; T = 1 with state = one decode step.
  * Prompts longer than decoder.maxChunk run as consecutive chunks (the result is the same).
  */
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { NdArray } from '../npy.js';
 import type { HybridCache } from './hybrid-decoder-stage.js';
 import { openModel46 } from './open-any-model.js';

@@ -5,7 +5,7 @@
  * zero KV pool per layer and zeroed state slots.
  */
 import * as ort from 'onnxruntime-node';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { StageName } from '../manifest.js';
 import type { NdArray } from '../npy.js';
 import type { Model } from './open-model.js';

@@ -1,7 +1,7 @@
 /** One lazily created onnxruntime session per stage; created on first use, shared afterwards. */
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { StageManifest } from '../manifest.js';
 import { sessionOptions, type RuntimeOptions } from './runtime-options.js';
 

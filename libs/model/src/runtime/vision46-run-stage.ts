@@ -6,7 +6,7 @@
  *   → image_embeds float32 [Σ tokens, llm_hidden]  = torch.cat(get_image_features(...).pooler_output)
  * The mode (16x / 4x) is an argument, as `downsample_mode` is in transformers.
  */
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { DownsampleMode } from '../checkpoint/vision46-config.js';
 import type { SlicePixels } from '../navit.js';
 import type { NdArray } from '../npy.js';

@@ -4,7 +4,7 @@
  * scatters into the `<|image_pad|>` slots (there is no resampler in 4.6).
  */
 import * as ort from 'onnxruntime-node';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { DownsampleMode, Vision46Config } from '../checkpoint/vision46-config.js';
 import type { SlicePixels } from '../navit.js';
 import { packCrops46, type Vision46Feeds } from '../vision46-layout.js';

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { TokenizerLoader } from '@lenml/tokenizers';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { detectFamily, type FamilyId } from '../families/registry.js';
 import { REQUIRED_SPECIALS, REQUIRED_SPECIALS_4_6, type SpecialName, type SpecialTokenIds } from './special-tokens.js';
 

@@ -11,7 +11,7 @@ import { SpanKind, callerContext, endSpan, startSpan } from '../tracing.js';
 import { callMetadata } from './metadata.js';
 import { Header } from '../wire-headers.js';
 import { fromGrpcError } from './status.js';
-import { TesseraError } from '../errors.js';
+import { TesseraError } from '@tessera/errors';
 
 export interface GrpcClientOptions {
   credentials?: grpc.ChannelCredentials;

@@ -4,7 +4,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { fileURLToPath } from 'node:url';
 import { GrpcServer } from './server.js';
 import { grpcClient } from './client.js';
-import { TesseraError } from '../errors.js';
+import { TesseraError } from '@tessera/errors';
 import { EchoServiceService, echoService } from '../proof/echo-service.js';
 import type { ServiceClient } from '../client-types.js';
 import { SpanKind, context, trace } from '@opentelemetry/api';

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { GrpcServer } from './server.js';
 import { EchoServiceService, echoService } from '../proof/echo-service.js';
 import { decodeStatus, encodeStatus, statusOf } from './rpc-status.js';
-import { TesseraError } from '../errors.js';
+import { TesseraError } from '@tessera/errors';
 
 const proto = fileURLToPath(new URL('../../test-fixtures/echo.proto', import.meta.url));
 const require = createRequire(import.meta.url);

@@ -11,7 +11,7 @@
  * googleapis .proto files and generated code (field numbers from google/rpc/*.proto).
  */
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
-import { ErrorCode, isErrorCode, TesseraError, type ErrorDetails } from '../errors.js';
+import { ErrorCode, isErrorCode, TesseraError, type ErrorDetails } from '@tessera/errors';
 
 export const STATUS_DETAILS_TRAILER = 'grpc-status-details-bin';
 export const ERROR_DOMAIN = 'tessera';

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { extractTrace, recordCarrier, SpanName, Attr } from '@tessera/telemetry';
 import { abortReason, cancelledError } from '../context.js';
 import { methodsOf, type MethodInfo, type ServiceDefinition, type ServiceImpl } from '../definition.js';
-import { ErrorCode, TesseraError } from '../errors.js';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { beginCall, wireError, type ActiveCall, type ServerPolicy } from '../server-call.js';
 import { SpanKind } from '../tracing.js';
 import { metadataToHeaders } from './metadata.js';

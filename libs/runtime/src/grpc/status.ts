@@ -6,7 +6,7 @@
  * reads the same details.
  */
 import { Metadata, status as GrpcStatus, type ServiceError, type StatusObject } from '@grpc/grpc-js';
-import { ErrorCode, GRPC_STATUS, TesseraError } from '../errors.js';
+import { ErrorCode, GRPC_STATUS, TesseraError } from '@tessera/errors';
 import { decodeStatus, encodeStatus, errorFromStatus, statusOf, STATUS_DETAILS_TRAILER } from './rpc-status.js';
 
 const FROM_GRPC: ReadonlyMap<number, ErrorCode> = new Map(Object.entries(GRPC_STATUS).map(([k, v]) => [v, k as ErrorCode]));

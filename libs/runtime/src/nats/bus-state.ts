@@ -5,7 +5,7 @@
  * reconnects by itself (maxReconnectAttempts -1 in every service); `reconnect` flips it back.
  */
 import type { NatsConnection } from 'nats';
-import { ErrorCode, TesseraError } from '../errors.js';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 
 /** Retry-After for callers while the bus is down: nats.js retries the server every 2 s by default. */
 export const BUS_RETRY_AFTER_MS = 2_000;

@@ -10,7 +10,7 @@ import { Attr, Metric, SpanName, metrics } from '@tessera/telemetry';
 import { abortReason, deadlineError, resolveCallOptions, type CallOptions, type ResolvedCall } from '../context.js';
 import { methodsOf, type MethodInfo, type ServiceDefinition } from '../definition.js';
 import type { ServiceClient } from '../client-types.js';
-import { ErrorCode, TesseraError } from '../errors.js';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { SpanKind, callerContext, endSpan, startSpan } from '../tracing.js';
 import { Header } from '../wire-headers.js';
 import { requestHeaders } from './call-headers.js';

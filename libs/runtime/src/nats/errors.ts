@@ -4,7 +4,7 @@
  * Header values cannot hold CR/LF, so the message is flattened to one line and the details are JSON.
  */
 import { headers as natsHeaders, type MsgHdrs } from 'nats';
-import { ErrorCode, TesseraError, isErrorCode, type ErrorDetails } from '../errors.js';
+import { ErrorCode, TesseraError, isErrorCode, type ErrorDetails } from '@tessera/errors';
 import { Header } from '../wire-headers.js';
 
 const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ');

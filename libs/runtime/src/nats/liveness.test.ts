@@ -9,7 +9,7 @@ import { connect, type NatsConnection } from 'nats';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { bindNats } from './server.js';
 import { natsClient } from './client.js';
-import { TesseraError } from '../errors.js';
+import { TesseraError } from '@tessera/errors';
 import { ECHO_WORK_QUEUE, EchoServiceService, echoService } from '../proof/echo-service.js';
 
 const HEARTBEAT_MS = 200;

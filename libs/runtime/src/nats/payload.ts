@@ -5,7 +5,7 @@
  */
 import type { MsgHdrs, NatsConnection } from 'nats';
 import { getPayload, parseObjectRef, putPayload, type ClaimCheckOptions } from '../claim-check.js';
-import { ErrorCode, TesseraError } from '../errors.js';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { Header } from '../wire-headers.js';
 import { formatBytes } from '@tessera/config';
 import { Metric, metrics } from '@tessera/telemetry';

@@ -8,7 +8,7 @@ import type { MsgHdrs, NatsConnection } from 'nats';
 import { Attr, SpanName, extractTrace, Metric, metrics } from '@tessera/telemetry';
 import type { MethodInfo } from '../definition.js';
 import { abortReason } from '../context.js';
-import { ErrorCode, TesseraError } from '../errors.js';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { beginCall, wireError, type ActiveCall, type ServerPolicy } from '../server-call.js';
 import { SpanKind } from '../tracing.js';
 import { Header } from '../wire-headers.js';

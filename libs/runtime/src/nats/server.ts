@@ -7,7 +7,7 @@
  */
 import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { methodsOf, type MethodInfo, type ServiceDefinition, type ServiceImpl } from '../definition.js';
-import { ErrorCode, TesseraError } from '../errors.js';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { ActiveCall, ServerPolicy } from '../server-call.js';
 import { Header } from '../wire-headers.js';
 import { errorHeaders } from './errors.js';

@@ -13,7 +13,7 @@
  */
 import { headers as natsHeaders, type NatsConnection, type Subscription } from 'nats';
 import { abortReason } from '../context.js';
-import { ErrorCode, TesseraError } from '../errors.js';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { Header } from '../wire-headers.js';
 import { setErrorHeaders } from './errors.js';
 import { DEFAULT_THRESHOLD, outboundBody, type PayloadPolicy } from './payload.js';

@@ -5,7 +5,7 @@ import { bindNats, type NatsBinding } from './server.js';
 import { natsClient } from './client.js';
 import { errorFromHeaders } from './errors.js';
 import { Header } from '../wire-headers.js';
-import { ErrorCode, TesseraError } from '../errors.js';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { CallContext } from '../context.js';
 import { ECHO_WORK_QUEUE, EchoServiceService, echoService, type EchoRequest } from '../proof/echo-service.js';
 import type { ServiceClient } from '../client-types.js';

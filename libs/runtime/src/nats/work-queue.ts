@@ -15,7 +15,7 @@
  */
 import type { JsMsg, NatsConnection, Consumer, MsgHdrs } from 'nats';
 import { Metric, metrics } from '@tessera/telemetry';
-import { ErrorCode, TesseraError } from '../errors.js';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { MethodInfo } from '../definition.js';
 import type { ServerPolicy } from '../server-call.js';
 import type { Logger } from '../logger.js';

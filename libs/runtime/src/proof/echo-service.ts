@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { trace } from '@opentelemetry/api';
 import type { CallContext } from '../context.js';
 import type { ServiceImpl } from '../definition.js';
-import { TesseraError, isErrorCode } from '../errors.js';
+import { TesseraError, isErrorCode } from '@tessera/errors';
 import { EchoServiceService, type CountRequest, type CountResponse, type EchoRequest, type EchoResponse } from './echo.gen.js';
 
 export { EchoServiceService };

@@ -1,4 +1,4 @@
-import type { FeedbackSettings, StoreSettings } from '../assemble.js';
+import type { FeedbackSettings, StoreSettings } from '../compose.js';
 import { DEFAULT_LIMITS } from '../domain/limits.js';
 
 /** Settings for tests: small batches, short waits; the defaults of config.ts otherwise. */

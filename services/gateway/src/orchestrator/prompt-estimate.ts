@@ -1,6 +1,6 @@
 /**
  * The prompt's token count before anything is encoded, for the quota reservation. It walks the same
- * MiniCPM-V 2.6 ChatML layout the decoder assembles (services/decoder/src/prompt/assemble-prompt.ts):
+ * MiniCPM-V 2.6 ChatML layout the decoder assembles (services/decoder/src/domain/prompt/assemble-prompt.ts):
  *
  *   <|im_start|>system\nYou are a helpful assistant.<|im_end|>\n      (when the first turn is not system)
  *   <|im_start|>{role}\n{parts joined by "\n"}<|im_end|>\n            (every message)

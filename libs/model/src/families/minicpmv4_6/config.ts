@@ -4,7 +4,7 @@
  * (`vision_config`, parsed by checkpoint/vision46-config.ts, the vision side's). Key names are the HF ones (reference/minicpmv4x.md §1.1);
  * every refusal names the field, e.g. `text_config.layer_types[5]` or `text_config.rope_parameters.rope_type`.
  */
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { parseVision46Config, type Vision46Config } from '../../checkpoint/vision46-config.js';
 
 export type LayerType = 'linear_attention' | 'full_attention';

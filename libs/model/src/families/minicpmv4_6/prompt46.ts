@@ -8,7 +8,7 @@
  * User text is encoded with added tokens off (a typed "<|im_end|>" stays text, like HF's
  * split_special_tokens for user content); template text with them on. Video is not handled here.
  */
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { ChatContentItem, ChatMessage, Tokenizer } from '../../tokenizer/tokenizer.js';
 
 export interface Image46 {

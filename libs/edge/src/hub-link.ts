@@ -1,0 +1,99 @@
+/**
+ * Whether the hub is reachable from this site. The site's own NATS connection stays up when the
+ * uplink drops (the leaf link is between the two servers), so bus state says nothing about it;
+ * instead a probe asks the hub's JetStream API (`$JS.<hubDomain>.API.INFO`) every interval. With the
+ * leaf link down nothing at the site answers that subject, so the probe gets "no responders" at once:
+ * the link is seen down within one interval (500 ms by default), inside the 2 s fail-fast budget.
+ */
+import type { NatsConnection } from 'nats';
+import { ErrorCode, TesseraError } from '@tessera/errors';
+import { jsApiPrefix } from './subjects.js';
+
+export type LinkState = 'up' | 'down' | 'unknown';
+
+export interface HubLinkOptions {
+  hubDomain: string;
+  /** Probe interval; also the probe's timeout. */
+  intervalMs: number;
+  /** Retry-After given to callers while the link is down. Default 2 s (the leaf reconnect interval is 1 s). */
+  retryAfterMs?: number;
+}
+
+export class HubLink {
+  private current: LinkState = 'unknown';
+  private since = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly listeners = new Set<(s: LinkState) => void>();
+  private probing = false;
+  private downs = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly o: HubLinkOptions,
+  ) {}
+
+  /** Probes once (so the state is known before serving) and then every interval. */
+  async start(): Promise<this> {
+    await this.probe();
+    this.timer = setInterval(() => void this.probe(), this.o.intervalMs);
+    this.timer.unref();
+    return this;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  get state(): LinkState {
+    return this.current;
+  }
+
+  /** When the state last changed (epoch ms) and how many times the link went down. */
+  get stats(): { state: LinkState; since: number; downs: number } {
+    return { state: this.current, since: this.since, downs: this.downs };
+  }
+
+  onChange(fn: (s: LinkState) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Throws UNAVAILABLE with a retry hint when the hub is known to be unreachable. */
+  assertUp(what: string): void {
+    if (this.current === 'down') throw hubDownError(what, this.o.retryAfterMs ?? 2_000);
+  }
+
+  /** Marks the link down now (a call just failed with "no responders"); the next probe confirms or restores it. */
+  reportFailure(): void {
+    this.set('down');
+  }
+
+  async probe(): Promise<LinkState> {
+    if (this.probing) return this.current;
+    this.probing = true;
+    try {
+      if (this.nc.isClosed()) this.set('down');
+      else {
+        await this.nc.request(`${jsApiPrefix(this.o.hubDomain)}.INFO`, new Uint8Array(0), { timeout: this.o.intervalMs });
+        this.set('up');
+      }
+    } catch {
+      this.set('down');
+    } finally {
+      this.probing = false;
+    }
+    return this.current;
+  }
+
+  private set(s: LinkState): void {
+    if (s === this.current) return;
+    if (s === 'down') this.downs++;
+    this.current = s;
+    this.since = Date.now();
+    for (const fn of this.listeners) fn(s);
+  }
+}
+
+export function hubDownError(what: string, retryAfterMs: number): TesseraError {
+  return new TesseraError(ErrorCode.UNAVAILABLE, `${what}: the hub is unreachable from this site (uplink down); retry shortly`, { field: 'model', retryAfterMs });
+}

@@ -1,0 +1,165 @@
+/**
+ * Hub + one site on loopback, real nats-servers (2.9.10): separate JetStream domains, the uplink
+ * over TLS through a relay the test cuts, feedback sourced from the site stream into the hub stream,
+ * and the site credential's permissions at the hub.
+ */
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, DiscardPolicy, nanos, type NatsConnection } from 'nats';
+import { FeedbackBacklog } from './feedback-backlog.js';
+import { HubLink } from './hub-link.js';
+import { FEEDBACK_STREAM, siteFeedbackSource, siteInboxPrefix } from './subjects.js';
+import { makeTestCerts, SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type Relay, type TopologyServer } from './test/topology.js';
+
+const SITE = 'shop-1';
+const PASSWORD = 'leaf-secret';
+let hub: HubServer;
+let site: TopologyServer;
+let relay: Relay;
+let certs: ReturnType<typeof makeTestCerts>;
+let hubNc: NatsConnection;
+let siteNc: NatsConnection;
+
+const until = async (what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 30_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+beforeAll(async () => {
+  certs = makeTestCerts();
+  hub = await startHub({ sites: [{ site: SITE, domain: SITE, password: PASSWORD }, { site: 'shop-2', domain: 'shop-2', password: 'other' }], tls: certs });
+  relay = hub.uplink;
+  site = await startSite({ site: SITE, domain: SITE, leafUrl: hub.leafUrl, password: PASSWORD, caFile: certs.caFile });
+  await waitForLeafs(hub.nats.monitorPort, 1);
+  hubNc = await connect({ servers: hub.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
+  siteNc = await connect({ servers: site.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password, inboxPrefix: siteInboxPrefix(SITE), maxReconnectAttempts: -1 });
+}, 60_000);
+
+afterAll(async () => {
+  await siteNc?.close();
+  await hubNc?.close();
+  await site?.stop();
+  await hub?.stop();
+  if (certs) rmSync(certs.dir, { recursive: true, force: true });
+});
+
+async function publishEvents(from: number, to: number): Promise<void> {
+  const js = siteNc.jetstream();
+  await Promise.all(Array.from({ length: to - from }, (_, i) => js.publish(`tessera.feedback.events.acme.feedback`, new TextEncoder().encode(`{"n":${from + i}}`), { msgID: `f:acme:${from + i}` })));
+}
+
+const leafCount = async (port: number) => ((await (await fetch(`http://127.0.0.1:${port}/leafz`)).json()) as { leafnodes: number }).leafnodes;
+const hubCount = async () => (await (await hubNc.jetstreamManager()).streams.info(FEEDBACK_STREAM)).state.messages;
+
+describe('edge site as a leaf node', () => {
+  it('reaches the hub JetStream API over the TLS uplink; each side keeps its own domain', async () => {
+    const hubJs = await siteNc.jetstreamManager({ domain: 'hub' });
+    const own = await siteNc.jetstreamManager();
+    expect((await hubJs.getAccountInfo()).domain).toBe('hub');
+    expect((await own.getAccountInfo()).domain).toBe(SITE);
+    const leafz = (await (await fetch(`http://127.0.0.1:${hub.nats.monitorPort}/leafz`)).json()) as { leafs: Array<{ account: string }> };
+    expect(leafz.leafs[0]?.account).toBe('TESSERA');
+  });
+
+  it('records feedback at the site through an outage; the hub sources exactly N, no duplicates', async () => {
+    const siteJsm = await siteNc.jetstreamManager();
+    await siteJsm.streams.add({ name: FEEDBACK_STREAM, subjects: ['tessera.feedback.events.>'], discard: DiscardPolicy.Old, max_msgs: 100_000, duplicate_window: nanos(120_000) });
+    const hubJsm = await hubNc.jetstreamManager();
+    await hubJsm.streams.add({ name: FEEDBACK_STREAM, subjects: ['tessera.feedback.events.>'], duplicate_window: nanos(120_000), sources: [siteFeedbackSource(SITE, SITE)] });
+    const link = await new HubLink(siteNc, { hubDomain: 'hub', intervalMs: 200 }).start();
+    try {
+      expect(link.state).toBe('up');
+      await publishEvents(0, 50);
+      await until('50 sourced at the hub', async () => (await hubCount()) === 50);
+
+      const backlog = new FeedbackBacklog(siteJsm);
+      expect(await backlog.poll(true)).toMatchObject({ pending: 0, delivered: 50 });
+      relay.cut();
+      await until('link seen down', () => link.state === 'down');
+      await until('leaf gone at the hub', async () => (await leafCount(hub.nats.monitorPort)) === 0);
+      await publishEvents(50, 550); // 500 events recorded at the edge while the uplink is down
+      await publishEvents(50, 60); // retried writes: same ids, stored once at the site
+      expect(await backlog.poll(false)).toMatchObject({ pending: 500, dropped: 0 });
+      expect(await hubCount()).toBe(50);
+
+      relay.restore();
+      await until('link back up', () => link.state === 'up');
+      await until('hub caught up', async () => (await hubCount()) >= 550);
+      await new Promise((r) => setTimeout(r, 1500)); // anything late would show up as a duplicate
+      expect(await hubCount()).toBe(550);
+      const ids = new Set<string>();
+      for (let seq = 1; seq <= 550; seq++) ids.add((await hubJsm.streams.getMessage(FEEDBACK_STREAM, { seq })).header.get('Nats-Msg-Id'));
+      expect(ids.size).toBe(550);
+      expect(await backlog.poll(true)).toMatchObject({ pending: 0, dropped: 0 });
+    } finally {
+      link.stop();
+    }
+  });
+
+  it('limits the site credential to its own subjects at the hub', async () => {
+    const asSite = await connect({ servers: hub.nats.url, user: SITE, pass: PASSWORD });
+    const errors: string[] = [];
+    void (async () => {
+      for await (const s of asSite.status()) {
+        const ctx = (s as { permissionContext?: { operation: string; subject: string } }).permissionContext;
+        if (ctx) errors.push(`${ctx.operation} "${ctx.subject}"`);
+      }
+    })();
+    try {
+      const denied = ['_INBOX_shop-2.>', 'tessera.site.shop-2.deliver.>', 'tessera.feedback.events.acme.>', 'tessera.work.decoder.>', '_INBOX.>'];
+      const subs = denied.map((s) => asSite.subscribe(s));
+      const allowed = asSite.subscribe(`${siteInboxPrefix(SITE)}.x`);
+      await asSite.flush();
+      await until('permission errors', () => errors.length >= denied.length, 10_000);
+      for (const s of denied) expect(errors.join('\n')).toContain(`"${s}"`);
+      expect(errors.join('\n')).not.toContain(`${siteInboxPrefix(SITE)}.x`);
+      subs.forEach((s) => s.unsubscribe());
+      allowed.unsubscribe();
+    } finally {
+      await asSite.close();
+    }
+  });
+});
+
+describe('oversized backlog', () => {
+  it('discards the oldest events at the site and counts those the hub never received', async () => {
+    const name = 'shop-3';
+    const h = await startHub({ sites: [{ site: name, domain: name, password: 'p3' }] });
+    const r = h.uplink;
+    const s = await startSite({ site: name, domain: name, leafUrl: h.leafUrl, password: 'p3' });
+    const hnc = await connect({ servers: h.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
+    const snc = await connect({ servers: s.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password, inboxPrefix: siteInboxPrefix(name) });
+    try {
+      await waitForLeafs(h.nats.monitorPort, 1);
+      const sjsm = await snc.jetstreamManager();
+      await sjsm.streams.add({ name: FEEDBACK_STREAM, subjects: ['tessera.feedback.events.>'], discard: DiscardPolicy.Old, max_msgs: 100 });
+      const hjsm = await hnc.jetstreamManager();
+      await hjsm.streams.add({ name: FEEDBACK_STREAM, subjects: ['tessera.feedback.events.>'], sources: [siteFeedbackSource(name, name)] });
+      const js = snc.jetstream();
+      const put = async (a: number, b: number) => {
+        for (let i = a; i < b; i++) await js.publish('tessera.feedback.events.acme.feedback', new Uint8Array([1]), { msgID: `f:${i}` });
+      };
+      const backlog = new FeedbackBacklog(sjsm);
+      await put(0, 20);
+      const count = async () => (await hjsm.streams.info(FEEDBACK_STREAM)).state.messages;
+      await until('20 at the hub', async () => (await count()) === 20);
+      expect((await backlog.poll(true)).delivered).toBe(20);
+      r.cut();
+      await until('leaf gone', async () => (await leafCount(h.nats.monitorPort)) === 0);
+      await put(20, 170); // 150 during the outage into a 100-message stream: 50 of them are discarded
+      const b = await backlog.poll(false);
+      expect(b).toMatchObject({ dropped: 50, pending: 100, firstSeq: 71, lastSeq: 170, maxMessages: 100 });
+      r.restore();
+      await until('hub has the surviving 100', async () => (await count()) === 120);
+      expect((await backlog.poll(true)).dropped).toBe(50);
+    } finally {
+      await snc.close();
+      await hnc.close();
+      await s.stop();
+      await h.stop();
+    }
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * Names that make subjects and streams site-aware without changing any contract:
+ * - a site's clients use the inbox prefix `_INBOX_<site>`, so the hub may send answers only there
+ *   (the leaf credential subscribes to its own inboxes, never `_INBOX.>` of everyone);
+ * - the hub's feedback stream sources each site's stream through `$JS.<site-domain>.API`, delivering
+ *   on `tessera.site.<site>.deliver.>`;
+ * - chats for hub models go to the hub gateway's work queue `tessera.work.uplink.>` (stream
+ *   TESSERA_UPLINK in the hub domain).
+ */
+
+/** Work-queue stage of chats forwarded by edge gateways to the hub gateway. */
+export const UPLINK_STAGE = 'uplink';
+/** The work-queue stream that stage uses (runtime's `streamName('uplink')`). */
+export const UPLINK_STREAM = 'TESSERA_UPLINK';
+/** The feedback stream's name at the hub and at every site (its own domain at each). */
+export const FEEDBACK_STREAM = 'TESSERA_FEEDBACK';
+/** The feedback service's event subjects (services/feedback domain/events.ts). */
+export const FEEDBACK_EVENTS = 'tessera.feedback.events';
+/** The account hub and sites share across the leaf connection. */
+export const DEFAULT_ACCOUNT = 'TESSERA';
+
+export const jsApiPrefix = (domain: string): string => `$JS.${domain}.API`;
+export const siteInboxPrefix = (site: string): string => `_INBOX_${site}`;
+export const siteDeliverPrefix = (site: string): string => `tessera.site.${site}.deliver`;
+export const siteModelPrefix = (site: string): string => `tessera.site.${site}.model`;
+
+/** A JetStream stream source on the hub for one site's feedback stream. */
+export function siteFeedbackSource(site: string, domain: string, stream = FEEDBACK_STREAM): { name: string; external: { api: string; deliver: string } } {
+  return { name: stream, external: { api: jsApiPrefix(domain), deliver: siteDeliverPrefix(site) } };
+}
+
+export interface SubjectPermissions {
+  publish: { allow: string[] };
+  subscribe: { allow: string[] };
+}
+
+/**
+ * What a site's leaf connection may do at the hub (publish = site → hub, subscribe = hub → site),
+ * found by running sourcing and the uplink through a 2.9.10 hub with everything else denied:
+ * - publish: its work (`tessera.work.uplink.>`), the two hub JetStream API calls a producer makes
+ *   (INFO, STREAM.INFO of TESSERA_UPLINK), cancel/credit on its own inboxes, the sourced feedback
+ *   delivered on its own prefix, and `$JSC.R.>`: the replies of its JetStream to the hub's source
+ *   consumer requests (nats-server picks that reply subject; it carries no tenant data).
+ * - subscribe: answers on its own inboxes, the hub's requests to its own JetStream domain, flow
+ *   control of the sourcing consumer (`$JS.FC.>`, empty bodies), and its model advertisements
+ *   (`tessera.site.<site>.model.>`: interest only, nothing is ever sent there).
+ * Everything else is denied: other sites' inboxes and deliveries, every tenant's feedback subjects,
+ * the stage work queues (hub GPU stages are reached only through the hub gateway), control subjects.
+ */
+export function siteLeafPermissions(site: string, siteDomain: string, hubDomain: string): SubjectPermissions {
+  const hubApi = jsApiPrefix(hubDomain);
+  return {
+    publish: {
+      allow: [`tessera.work.${UPLINK_STAGE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, `${siteInboxPrefix(site)}.>`, `${siteDeliverPrefix(site)}.>`, '$JSC.R.>'],
+    },
+    subscribe: { allow: [`${siteInboxPrefix(site)}.>`, `${jsApiPrefix(siteDomain)}.>`, '$JS.FC.>', `${siteModelPrefix(site)}.>`] },
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * Test topology: a hub nats-server and site nats-servers as leaf nodes, on loopback, each with its
+ * own JetStream domain, the site's uplink through a TCP relay the test can cut and restore (a lost
+ * uplink without stopping either server, so hub services stay connected to the hub).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { hubServerConfig, renderServerConfig, siteServerConfig, type HubSite, type ServerUser, type TlsFiles } from '../server-config.js';
+
+export interface Relay {
+  readonly port: number;
+  /** Drops every connection and refuses new ones until `restore`. */
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+export async function startRelay(targetPort: number): Promise<Relay> {
+  const sockets = new Set<Socket>();
+  let open = true;
+  const server: Server = createServer((client) => {
+    if (!open) return client.destroy();
+    const upstream = tcpConnect(targetPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    port,
+    cut() {
+      open = false;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      open = true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface TopologyServer {
+  nats: NatsServerHandle;
+  domain: string;
+  /** Account users (service logins) of this server. */
+  users: ServerUser[];
+  confFile: string;
+  stop(): Promise<void>;
+}
+
+export const SERVICE_USER: ServerUser = { user: 'svc', password: 'svc-secret' };
+
+export interface HubServer extends TopologyServer {
+  /** The relay sites dial: `uplink.cut()` is a lost link. */
+  uplink: Relay;
+  /** What a site's remote points at (the relay). */
+  leafUrl: string;
+}
+
+export async function startHub(o: { domain?: string; sites: HubSite[]; tls?: TlsFiles; users?: ServerUser[] }): Promise<HubServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-hub-'));
+  const port = await freePort();
+  const leafPort = await freePort();
+  const uplink = await startRelay(leafPort);
+  const users = o.users ?? [SERVICE_USER];
+  const domain = o.domain ?? 'hub';
+  const conf = hubServerConfig({ serverName: 'hub', host: '127.0.0.1', port, storeDir: dir, domain, leaf: { host: '127.0.0.1', port: leafPort, advertise: `127.0.0.1:${uplink.port}`, ...(o.tls && { tls: o.tls }) }, users, sites: o.sites });
+  const confFile = join(dir, 'hub.conf');
+  writeFileSync(confFile, renderServerConfig(conf));
+  const nats = await startNatsServer({ port, storeDir: dir, configFile: confFile });
+  return {
+    nats,
+    domain,
+    users,
+    confFile,
+    uplink,
+    leafUrl: `nats-leaf://127.0.0.1:${uplink.port}`,
+    async stop() {
+      await uplink.close();
+      await nats.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startSite(o: { site: string; domain: string; leafUrl: string; password: string; caFile?: string; users?: ServerUser[] }): Promise<TopologyServer> {
+  const dir = mkdtempSync(join(tmpdir(), `tessera-site-${o.site}-`));
+  const port = await freePort();
+  const users = o.users ?? [SERVICE_USER];
+  const conf = siteServerConfig({ serverName: o.site, host: '127.0.0.1', port, storeDir: dir, domain: o.domain, users, hub: { url: o.leafUrl, user: o.site, password: o.password, ...(o.caFile && { caFile: o.caFile }) } });
+  const confFile = join(dir, 'site.conf');
+  writeFileSync(confFile, renderServerConfig(conf));
+  const nats = await startNatsServer({ port, storeDir: dir, configFile: confFile });
+  return {
+    nats,
+    domain: o.domain,
+    users,
+    confFile,
+    async stop() {
+      await nats.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Resolves once the hub's /leafz shows `count` leaf connections (polls every 100 ms, up to 20 s). */
+export async function waitForLeafs(monitorPort: number, count: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = (await (await fetch(`http://127.0.0.1:${monitorPort}/leafz`)).json()) as { leafnodes: number };
+      if (r.leafnodes >= count) return;
+    } catch {
+      /* server starting */
+    }
+    if (Date.now() > deadline) throw new Error(`hub has not ${count} leaf connection(s) after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A throwaway CA and a server certificate for 127.0.0.1/localhost (openssl), for TLS on the uplink. */
+export function makeTestCerts(): TlsFiles & { caFile: string; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-certs-'));
+  const f = (n: string) => join(dir, n);
+  const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=tessera-test-ca', '-keyout', f('ca.key'), '-out', f('ca.pem')]);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=hub', '-keyout', f('hub.key'), '-out', f('hub.csr')]);
+  writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run(['x509', '-req', '-in', f('hub.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f('san.ext'), '-out', f('hub.pem')]);
+  return { dir, caFile: f('ca.pem'), certFile: f('hub.pem'), keyFile: f('hub.key') };
+}

@@ -1,0 +1,88 @@
+/**
+ * Constrained decoding through the real decoder: tiny MiniCPM-V checkpoint on onnxruntime, the real
+ * Qwen tokenizer's 151k-token vocabulary, the sampler's mask hook. A random-weight model never writes
+ * JSON on its own, so every valid document below exists only because of the mask.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commonV1, decodingV1 } from '@tessera/contracts';
+import { loadConfig } from '@tessera/config';
+import { localClient, TesseraError, type ServiceClient } from '@tessera/runtime';
+import { decoderSchema } from '../config.js';
+import { createDecoderApp, type DecoderApp } from '../compose.js';
+import { decoderService } from '../service.js';
+
+let app: DecoderApp;
+let client: ServiceClient<typeof decodingV1.DecoderServiceService>;
+
+beforeAll(async () => {
+  app = await createDecoderApp(loadConfig(decoderSchema, { TESSERA_DECODER_MAX_BATCH: '4', TESSERA_DECODER_MAX_TOKENS_LIMIT: '128', TESSERA_DECODER_MAX_CONTEXT: '1024', TESSERA_INTRA_OP_THREADS: '1' }));
+  client = localClient(decodingV1.DecoderServiceService, decoderService(app.deps()));
+});
+afterAll(() => app?.close());
+
+const schema = {
+  type: 'object',
+  properties: { ok: { type: 'boolean' }, mood: { enum: ['happy', 'sad', 'calm'] }, note: { anyOf: [{ type: 'null' }, { type: 'integer' }] } },
+  required: ['ok', 'mood', 'note'],
+  additionalProperties: false,
+};
+
+function request(o: { schemaJson?: string; jsonObject?: boolean; temperature?: number; seed?: number; maxTokens?: number; tools?: decodingV1.Tool[] }): decodingV1.GenerateRequest {
+  return {
+    requestId: `so-${Math.random().toString(36).slice(2)}`,
+    messages: [{ role: commonV1.Role.USER, parts: [{ part: { $case: 'text', text: 'Reply in JSON.' } }] }],
+    prompt: [],
+    images: [],
+    sampling: { temperature: o.temperature ?? 0, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, stop: [], stopTokenIds: [], logprobs: false, topLogprobs: 0, maxTokens: o.maxTokens ?? 64, ...(o.seed !== undefined && { seed: o.seed }) },
+    modelRevision: '',
+    tools: o.tools ?? [],
+    toolChoice: '',
+    ...(o.schemaJson !== undefined && { responseFormat: { format: { $case: 'jsonSchema', jsonSchema: { name: 's', schemaJson: o.schemaJson, strict: true } } } }),
+    ...(o.jsonObject && { responseFormat: { format: { $case: 'jsonObject', jsonObject: {} } } }),
+  };
+}
+
+async function run(req: decodingV1.GenerateRequest): Promise<{ text: string; finish: commonV1.FinishReason }> {
+  let text = '';
+  let finish = commonV1.FinishReason.UNSPECIFIED;
+  for await (const c of client.generate(req, { tenant: 't1' })) {
+    text += c.textDelta;
+    if (c.finishReason) finish = c.finishReason;
+  }
+  return { text, finish };
+}
+
+describe('structured output (response_format) in the decoder', () => {
+  it('greedy and sampled generations are documents of the schema, ended by end-of-sequence', async () => {
+    for (const r of [request({ schemaJson: JSON.stringify(schema) }), request({ schemaJson: JSON.stringify(schema), temperature: 1, seed: 7 }), request({ schemaJson: JSON.stringify(schema), temperature: 0.8, seed: 3 })]) {
+      const { text, finish } = await run(r);
+      expect(finish, text).toBe(commonV1.FinishReason.STOP);
+      const v = JSON.parse(text) as Record<string, unknown>;
+      expect(Object.keys(v).sort()).toEqual(['mood', 'note', 'ok']);
+      expect(typeof v.ok).toBe('boolean');
+      expect(['happy', 'sad', 'calm']).toContain(v.mood);
+      expect(v.note === null || Number.isInteger(v.note)).toBe(true);
+    }
+  });
+
+  it('the same request without response_format is not JSON (the mask is what makes it so)', async () => {
+    const { text } = await run(request({ maxTokens: 16 }));
+    expect(() => JSON.parse(text)).toThrow();
+  });
+
+  it('json_object: output starts as an object and stays a valid prefix', async () => {
+    const { text, finish } = await run(request({ jsonObject: true, maxTokens: 24, temperature: 1, seed: 11 }));
+    expect(text.startsWith('{')).toBe(true);
+    if (finish === commonV1.FinishReason.STOP) expect(typeof JSON.parse(text)).toBe('object');
+  });
+
+  it('refuses an unsupported keyword naming it, and tools for a template without tool calls', async () => {
+    const bad = request({ schemaJson: JSON.stringify({ type: 'object', properties: { n: { type: 'integer', minimum: 3 } } }) });
+    const err = await run(bad).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TesseraError);
+    expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'response_format.json_schema.schema.properties.n.minimum' } });
+    expect((err as Error).message).toContain('"minimum"');
+    const tools = await run(request({ tools: [{ name: 'get_weather', description: '', parametersJson: '{"type":"object"}' }] })).catch((e: unknown) => e);
+    expect(tools).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'tools' } });
+  });
+});

@@ -1,0 +1,200 @@
+/**
+ * DecoderService (decoding.v1), written once and bound to gRPC and NATS by @tessera/runtime.
+ * Transport → this service → the engine and prompt assembly (domain).
+ */
+import type { NatsConnection } from 'nats';
+import { commonV1, decodingV1, tensorProblem, tensorToFloat32 } from '@tessera/contracts';
+import { ErrorCode, TesseraError, getPayload, invalidArgument, type CallContext, type ServiceImpl } from '@tessera/runtime';
+import type { Engine } from './domain/engine/engine.js';
+import type { GenerationDefaults } from './domain/engine/generation-defaults.js';
+import type { EngineChunk, SamplingParams } from './domain/engine/types.js';
+import { assemblePrompt, checkText } from './domain/prompt/assemble-prompt.js';
+import { constraintFor } from './domain/structured-output.js';
+import type { PromptTokenizer } from './domain/prompt/prompt-tokenizer.js';
+import type { PromptImage, PromptMessage, PromptPart, Role } from './domain/prompt/prompt-types.js';
+
+type Def = typeof decodingV1.DecoderServiceService;
+
+export interface DecoderServiceDeps {
+  engine: Engine;
+  tokenizer: PromptTokenizer;
+  revision: string;
+  queryNum: number;
+  defaults: { maxTokens: number; temperature: number } & Partial<GenerationDefaults>;
+  maxImages: number;
+  /** For visual tokens that arrive as an ObjectRef (claim check). */
+  nc?: NatsConnection;
+  /** Engine events for metrics that the service adds (visual token counts are in usage). */
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const ROLES: Record<number, Role | undefined> = { [commonV1.Role.SYSTEM]: 'system', [commonV1.Role.USER]: 'user', [commonV1.Role.ASSISTANT]: 'assistant' };
+const FINISH: Record<string, commonV1.FinishReason> = {
+  stop: commonV1.FinishReason.STOP,
+  length: commonV1.FinishReason.LENGTH,
+  cancelled: commonV1.FinishReason.CANCELLED,
+  error: commonV1.FinishReason.ERROR,
+};
+
+export function decoderService(d: DecoderServiceDeps): ServiceImpl<Def> {
+  const { engine } = d;
+  return {
+    generate(req: decodingV1.GenerateRequest, ctx: CallContext): AsyncIterable<decodingV1.GenerateResponse> {
+      return generate(d, req, ctx);
+    },
+
+    async cancel(req: decodingV1.CancelRequest, ctx: CallContext): Promise<decodingV1.CancelResponse> {
+      if (!req.requestId) throw invalidArgument('request_id', 'request_id is empty');
+      const owner = engine.tenantOf(req.requestId);
+      if (owner === undefined) return { found: false };
+      if (owner !== ctx.tenant) throw new TesseraError(ErrorCode.PERMISSION_DENIED, `request ${req.requestId} belongs to another tenant`, { field: 'request_id' });
+      return { found: engine.cancel(req.requestId, 'cancelled by Cancel RPC') };
+    },
+
+    async getEngineStats(): Promise<decodingV1.GetEngineStatsResponse> {
+      const s = engine.stats();
+      return {
+        numRunning: s.running,
+        numWaiting: s.waiting,
+        kvCacheUsage: s.kvBudgetBytes ? s.kvUsedBytes / s.kvBudgetBytes : 0,
+        kvCacheCapacityTokens: Math.floor(s.kvBudgetBytes / s.kvBytesPerToken),
+        kvCacheUsedTokens: Math.round(s.kvUsedBytes / s.kvBytesPerToken),
+        maxRunning: s.maxBatchSize,
+        modelRevision: d.revision,
+        generatedTokensTotal: s.generatedTokens,
+      };
+    },
+  };
+}
+
+async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest, ctx: CallContext): AsyncGenerator<decodingV1.GenerateResponse> {
+  const requestId = req.requestId || ctx.requestId;
+  if (!REQUEST_ID.test(requestId)) throw invalidArgument('request_id', 'request_id must be 1..128 characters of [A-Za-z0-9._:-]', '1..128 of [A-Za-z0-9._:-]');
+  if (req.modelRevision && req.modelRevision !== d.revision) {
+    throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `model_revision ${req.modelRevision} requested, ${d.revision} is loaded`, { field: 'model_revision' });
+  }
+  const images = await Promise.all(req.images.map((img, i) => toPromptImage(img, i, d.nc, ctx.tenant)));
+  const prompt = assemblePrompt(
+    { messages: req.messages.map(toMessage), prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images },
+    d.tokenizer,
+    { hiddenSize: d.engine.info.hiddenSize, queryNum: d.queryNum },
+    { maxImages: d.maxImages },
+  );
+  const constraint = constraintFor(req, { tokenBytes: d.tokenizer.tokenBytes, vocabSize: d.engine.info.vocabSize, eosTokenIds: d.engine.info.eosTokenIds });
+  ctx.throwIfAborted();
+  const handle = d.engine.submit({
+    requestId,
+    tenant: ctx.tenant,
+    promptTokenIds: prompt.tokenIds,
+    ...(prompt.visual && { visual: prompt.visual }),
+    params: toParams(req.sampling, d.defaults),
+    deadlineMs: ctx.deadline,
+    cacheSalt: ctx.headers['x-cache-salt'],
+    ...(constraint && { constraint }),
+  });
+  // Client cancel, client gone, deadline or shutdown: the sequence leaves the batch at the next step.
+  const onAbort = (): void => {
+    const r: unknown = ctx.signal.reason;
+    handle.cancel(r instanceof TesseraError ? r : r instanceof Error ? r.message : 'call aborted');
+  };
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let first = true;
+  try {
+    for await (const c of handle.chunks) {
+      yield toResponse(c, d, first);
+      first = false;
+    }
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    handle.cancel('stream closed by the caller'); // no-op once finished
+  }
+}
+
+function toMessage(m: decodingV1.Message, i: number): PromptMessage {
+  const role = ROLES[m.role];
+  if (!role) throw invalidArgument(`messages[${i}].role`, `role ${m.role} is not system, user or assistant`);
+  return { role, parts: m.parts.map((p, j) => toPart(p, `messages[${i}].parts[${j}]`)) };
+}
+
+function toPart(p: decodingV1.PromptPart, field: string): PromptPart {
+  if (p.part?.$case === 'text') return { kind: 'text', text: p.part.text };
+  if (p.part?.$case === 'image') return { kind: 'image', imageIndex: p.part.image.imageIndex };
+  throw invalidArgument(field, `${field} has neither text nor image`);
+}
+
+async function toPromptImage(img: decodingV1.ImageEmbedding, i: number, nc: NatsConnection | undefined, tenant: string): Promise<PromptImage> {
+  const field = `images[${i}].visual_tokens`;
+  let t = img.visualTokens;
+  if (t?.data?.$case === 'ref') {
+    if (!nc) throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `${field} is an ObjectRef but this decoder has no NATS connection`, { field });
+    // Visual tokens are tenant-scoped (the resampler wrote them into the encoder cache for this tenant).
+    t = { ...t, data: { $case: 'raw', raw: Buffer.from(await getPayload(nc, t.data.ref, { tenant })) } };
+  }
+  const problem = tensorProblem(t, field);
+  if (problem) throw invalidArgument(problem.field, problem.message, problem.limit);
+  if (![commonV1.Dtype.FLOAT32, commonV1.Dtype.FLOAT16, commonV1.Dtype.BFLOAT16].includes(t!.dtype)) {
+    throw invalidArgument(`${field}.dtype`, `visual tokens must be FLOAT32, FLOAT16 or BFLOAT16`);
+  }
+  return { tokens: tensorToFloat32(t!), shape: t!.shape.map(Number), gridCols: img.gridCols, gridRows: img.gridRows, useImageId: img.useImageId };
+}
+
+export function toParams(s: commonV1.SamplingParams | undefined, defaults: { maxTokens: number; temperature: number } & Partial<GenerationDefaults>): SamplingParams {
+  const stop = s?.stop ?? [];
+  stop.forEach((x, i) => checkText(x, `sampling.stop[${i}]`));
+  return {
+    maxTokens: s?.maxTokens ?? defaults.maxTokens,
+    temperature: s?.temperature ?? defaults.temperature,
+    topK: s?.topK ?? defaults.topK ?? 0,
+    topP: s?.topP ?? defaults.topP ?? 1,
+    minP: s?.minP ?? defaults.minP ?? 0,
+    repetitionPenalty: s?.repetitionPenalty ?? defaults.repetitionPenalty ?? 1,
+    presencePenalty: s?.presencePenalty ?? defaults.presencePenalty ?? 0,
+    frequencyPenalty: s?.frequencyPenalty ?? defaults.frequencyPenalty ?? 0,
+    ...(s?.seed !== undefined && { seed: BigInt.asUintN(64, BigInt(s.seed)) }),
+    stop,
+    stopTokenIds: s?.stopTokenIds ?? [],
+    ignoreEos: false,
+    logprobs: s?.logprobs ?? false,
+    topLogprobs: s?.logprobs ? (s?.topLogprobs ?? 0) : 0,
+  };
+}
+
+const ms = (s: number): number => s * 1000;
+
+function toResponse(c: EngineChunk, d: DecoderServiceDeps, first: boolean): decodingV1.GenerateResponse {
+  const tokenText = (id: number): string => new TextDecoder().decode(d.tokenizer.tokenBytes.bytesOf(id));
+  const res: decodingV1.GenerateResponse = {
+    textDelta: c.text,
+    tokenIds: c.tokenIds,
+    logprobs: (c.logprobs ?? []).map((l) => ({
+      tokenId: l.tokenId,
+      token: tokenText(l.tokenId),
+      logprob: l.logprob,
+      topLogprobs: l.top.map((t) => ({ tokenId: t.tokenId, token: tokenText(t.tokenId), logprob: t.logprob })),
+    })),
+    finishReason: c.finishReason ? FINISH[c.finishReason]! : commonV1.FinishReason.UNSPECIFIED,
+    matchedStop: typeof c.stopReason === 'string' ? c.stopReason : '',
+    modelRevision: first || c.finishReason ? d.revision : '',
+  };
+  if (c.usage) {
+    const u = c.usage;
+    res.usage = { promptTokens: u.promptTokens, visualTokens: u.visualTokens, completionTokens: u.completionTokens, totalTokens: u.promptTokens + u.completionTokens };
+  }
+  if (c.timings) {
+    const t = c.timings;
+    res.timings = { queueMs: ms(t.queueS), prefillMs: ms(t.prefillS), timeToFirstTokenMs: ms(t.timeToFirstTokenS), decodePerTokenMs: ms(t.perTokenS), decodeMs: ms(t.decodeS), totalMs: ms(t.totalS) };
+  }
+  if (c.seed !== undefined) res.seed = Number(BigInt.asIntN(64, c.seed));
+  if (c.error) {
+    const e = c.error;
+    res.error = {
+      code: commonV1.ErrorCode[e.code as keyof typeof commonV1.ErrorCode] ?? commonV1.ErrorCode.INTERNAL,
+      message: e.message,
+      field: e.details.field ?? '',
+      limit: e.details.limit ?? '',
+      retryAfterMs: e.details.retryAfterMs ?? 0,
+      metadata: {},
+    };
+  }
+  return res;
+}

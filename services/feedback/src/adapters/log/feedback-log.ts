@@ -1,0 +1,108 @@
+import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type JetStreamClient, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
+import { STREAM_SUBJECTS, dedupeId, encodeEvent, eventSubject, tenantLogFilter, type LogEvent } from '../../domain/events.js';
+
+export interface FeedbackLogOptions {
+  /** `TESSERA_FEEDBACK` */
+  stream: string;
+  replicas: number;
+  /** Server-side Nats-Msg-Id dedupe window; retries inside it are answered `duplicate`. */
+  duplicateWindowMs: number;
+  /** Stream max age: the longest retention any record may have. */
+  maxAgeMs: number;
+  /** Largest event the stream accepts (NATS max_payload is 1 MiB by default). */
+  maxEventBytes: number;
+  /** How long one publish waits for the stream's acknowledgement. */
+  ackTimeoutMs: number;
+}
+
+export interface Appended {
+  seq: number;
+  duplicate: boolean;
+}
+
+/**
+ * The durable event log: JetStream stream `TESSERA_FEEDBACK`, file storage, limits retention.
+ * `append` resolves only after the stream acknowledged the write (PubAck), so an acknowledged
+ * write survives a crash of this process; concurrent appends are pipelined on one connection
+ * (async acks), which is what makes ingest reach thousands of events per second.
+ */
+export class FeedbackLog {
+  private readonly js: JetStreamClient;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly jsm: JetStreamManager,
+    readonly opts: FeedbackLogOptions,
+  ) {
+    this.js = nc.jetstream();
+  }
+
+  static async open(nc: NatsConnection, opts: FeedbackLogOptions): Promise<FeedbackLog> {
+    const log = new FeedbackLog(nc, await nc.jetstreamManager(), opts);
+    await log.ensureStream();
+    return log;
+  }
+
+  private async ensureStream(): Promise<void> {
+    const cfg: Partial<StreamConfig> = {
+      name: this.opts.stream,
+      subjects: STREAM_SUBJECTS,
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      num_replicas: this.opts.replicas,
+      duplicate_window: nanos(this.opts.duplicateWindowMs),
+      max_age: nanos(this.opts.maxAgeMs),
+      max_msg_size: this.opts.maxEventBytes,
+    };
+    try {
+      const info = await this.jsm.streams.info(this.opts.stream);
+      const c = info.config;
+      // The service owns this stream's settings (a deploy hook may have created it first).
+      const subjects = [...new Set([...(c.subjects ?? []), ...STREAM_SUBJECTS])];
+      if (subjects.length !== (c.subjects ?? []).length || c.num_replicas !== cfg.num_replicas || c.duplicate_window !== cfg.duplicate_window || c.max_age !== cfg.max_age || c.max_msg_size !== cfg.max_msg_size) {
+        await this.jsm.streams.update(this.opts.stream, { ...c, ...cfg, subjects });
+      }
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await this.jsm.streams.add(cfg);
+    }
+  }
+
+  async append(e: LogEvent): Promise<Appended> {
+    const data = encodeEvent(e);
+    if (data.length > this.opts.maxEventBytes) {
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `the ${e.type} event is ${data.length} bytes: the limit is ${this.opts.maxEventBytes} (TESSERA_FEEDBACK_MAX_EVENT_BYTES)`, { field: e.type, limit: `<= ${this.opts.maxEventBytes} bytes` });
+    }
+    try {
+      const ack = await this.js.publish(eventSubject(e), data, { msgID: dedupeId(e), expect: { streamName: this.opts.stream }, timeout: this.opts.ackTimeoutMs });
+      return { seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      throw new TesseraError(ErrorCode.UNAVAILABLE, `the feedback log (stream ${this.opts.stream}) did not acknowledge the write within ${this.opts.ackTimeoutMs} ms; retry with the same id`, { retryAfterMs: 1000 }, { cause: err });
+    }
+  }
+
+  async lastSeq(): Promise<number> {
+    const info = await this.jsm.streams.info(this.opts.stream);
+    return info.state.last_seq;
+  }
+
+  /** Removes a tenant's events below `beforeSeq` (the erase marker's sequence) from the stream. */
+  async purgeTenant(tenant: string, beforeSeq: number): Promise<number> {
+    const r = await this.jsm.streams.purge(this.opts.stream, { filter: tenantLogFilter(tenant), seq: beforeSeq });
+    return r.purged;
+  }
+
+  /** Events of a tenant still in the stream (tests and the erase report). */
+  async tenantMessages(tenant: string): Promise<number> {
+    const info = await this.jsm.streams.info(this.opts.stream, { subjects_filter: tenantLogFilter(tenant) });
+    return Object.values(info.state.subjects ?? {}).reduce((s, n) => s + n, 0);
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: string };
+  return e?.api_error?.err_code === 10059 || e?.api_error?.err_code === 10014 || e?.code === '404' || /not found/i.test(e?.message ?? '');
+}
+
