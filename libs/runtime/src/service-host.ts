@@ -15,7 +15,7 @@ import { NatsBinding } from './nats/server.js';
 import { busState } from './nats/bus-state.js';
 import type { WorkQueueOptions } from './nats/work-queue.js';
 import { consoleLogger, type Logger } from './logger.js';
-import { ErrorCode, TesseraError } from './errors.js';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 
 const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
 
