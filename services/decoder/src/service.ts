@@ -8,10 +8,10 @@ import { ErrorCode, TesseraError, getPayload, invalidArgument, type CallContext,
 import type { Engine } from './domain/engine/engine.js';
 import type { GenerationDefaults } from './domain/engine/generation-defaults.js';
 import type { EngineChunk, SamplingParams } from './domain/engine/types.js';
-import { assemblePrompt, checkText } from './domain/prompt/assemble-prompt.js';
+import { checkText, type AssembledPrompt } from './domain/prompt/assemble-prompt.js';
 import { constraintFor } from './domain/structured-output.js';
 import type { PromptTokenizer } from './domain/prompt/prompt-tokenizer.js';
-import type { PromptImage, PromptMessage, PromptPart, Role } from './domain/prompt/prompt-types.js';
+import type { PromptImage, PromptInput, PromptMessage, PromptPart, Role } from './domain/prompt/prompt-types.js';
 
 type Def = typeof decodingV1.DecoderServiceService;
 
@@ -19,7 +19,8 @@ export interface DecoderServiceDeps {
   engine: Engine;
   tokenizer: PromptTokenizer;
   revision: string;
-  queryNum: number;
+  /** The model family's prompt assembly (2.6 ChatML + resampler slots, 4.6 Jinja template + `<|image_pad|>` expansion). */
+  assemble: (input: PromptInput, limits: { maxImages: number }) => AssembledPrompt;
   defaults: { maxTokens: number; temperature: number } & Partial<GenerationDefaults>;
   maxImages: number;
   /** For visual tokens that arrive as an ObjectRef (claim check). */
@@ -74,12 +75,7 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
     throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `model_revision ${req.modelRevision} requested, ${d.revision} is loaded`, { field: 'model_revision' });
   }
   const images = await Promise.all(req.images.map((img, i) => toPromptImage(img, i, d.nc, ctx.tenant)));
-  const prompt = assemblePrompt(
-    { messages: req.messages.map(toMessage), prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images },
-    d.tokenizer,
-    { hiddenSize: d.engine.info.hiddenSize, queryNum: d.queryNum },
-    { maxImages: d.maxImages },
-  );
+  const prompt = d.assemble({ messages: req.messages.map(toMessage), prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images }, { maxImages: d.maxImages });
   const constraint = constraintFor(req, { tokenBytes: d.tokenizer.tokenBytes, vocabSize: d.engine.info.vocabSize, eosTokenIds: d.engine.info.eosTokenIds });
   ctx.throwIfAborted();
   const handle = d.engine.submit({
@@ -135,7 +131,15 @@ async function toPromptImage(img: decodingV1.ImageEmbedding, i: number, nc: Nats
   if (![commonV1.Dtype.FLOAT32, commonV1.Dtype.FLOAT16, commonV1.Dtype.BFLOAT16].includes(t!.dtype)) {
     throw invalidArgument(`${field}.dtype`, `visual tokens must be FLOAT32, FLOAT16 or BFLOAT16`);
   }
-  return { tokens: tensorToFloat32(t!), shape: t!.shape.map(Number), gridCols: img.gridCols, gridRows: img.gridRows, useImageId: img.useImageId };
+  const perImage = img.layout?.tokensPerImage;
+  return {
+    tokens: tensorToFloat32(t!),
+    shape: t!.shape.map(Number),
+    gridCols: img.gridCols,
+    gridRows: img.gridRows,
+    useImageId: img.useImageId,
+    ...(perImage && perImage.length > 0 && { tokensPerImage: [...perImage] }),
+  };
 }
 
 export function toParams(s: commonV1.SamplingParams | undefined, defaults: { maxTokens: number; temperature: number } & Partial<GenerationDefaults>): SamplingParams {

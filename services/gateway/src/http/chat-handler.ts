@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ChatEvent, ChatService, ChatUsage, ChatSource, FinishReason, TokenLogprob } from '../chat-events.js';
-import { validateChatRequest } from '../openai/validate-chat.js';
-import type { ModelFeatures } from '../openai/response-format.js';
-import { limitsForTenant, type ChatLimits } from '../openai/limits.js';
-import type { ApiKeyStore, Tenant } from '../tenancy/api-keys.js';
-import type { QuotaLedger, RateLimitStatus } from '../tenancy/quota-ledger.js';
+import type { ChatEvent, ChatService, ChatUsage, ChatSource, FinishReason, TokenLogprob } from '../domain/chat-events.js';
+import { validateChatRequest } from '../domain/openai/validate-chat.js';
+import type { ModelFeatures } from '../domain/openai/response-format.js';
+import { limitsForTenant, type ChatLimits } from '../domain/openai/limits.js';
+import type { ApiKeyStore, Tenant } from '../domain/tenancy/api-keys.js';
+import type { QuotaLedger, RateLimitStatus } from '../domain/tenancy/quota-ledger.js';
 import { readJsonBody } from './read-body.js';
 import { toHttpError } from './errors.js';
 import type { ChatObservation, HttpMetrics } from './request-metrics.js';

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { commonV1, feedbackV1, gatewayV1 } from '@tessera/contracts';
 import type { CallContext, ServiceClient, ServiceImpl } from '@tessera/runtime';
-import type { ChatService } from './chat-events.js';
-import { limitsForTenant, type ChatLimits } from './openai/limits.js';
-import { validateChatRequest } from './openai/validate-chat.js';
-import type { ApiKeyStore } from './tenancy/api-keys.js';
-import type { QuotaLedger } from './tenancy/quota-ledger.js';
-import type { ModelInfo } from './orchestrator/model-catalog.js';
+import type { ChatService } from './domain/chat-events.js';
+import { limitsForTenant, type ChatLimits } from './domain/openai/limits.js';
+import { validateChatRequest } from './domain/openai/validate-chat.js';
+import type { ApiKeyStore } from './domain/tenancy/api-keys.js';
+import type { QuotaLedger } from './domain/tenancy/quota-ledger.js';
+import type { ModelInfo } from './domain/orchestrator/model-catalog.js';
 
 const ROLE_NAME: Record<number, string> = { [commonV1.Role.SYSTEM]: 'system', [commonV1.Role.USER]: 'user', [commonV1.Role.ASSISTANT]: 'assistant' };
 const FINISH: Record<string, commonV1.FinishReason> = {

@@ -9,8 +9,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTinyModel, Tokenizer } from '@tessera/model';
 import { planSlices } from '@tessera/vision';
 // Test-only reach into the decoder: the reference the estimate must agree with.
-import { assemblePrompt } from '../../../decoder/src/domain/prompt/assemble-prompt.js';
-import { PromptTokenizer } from '../../../decoder/src/domain/prompt/prompt-tokenizer.js';
+import { assemblePrompt } from '../../../../decoder/src/domain/prompt/assemble-prompt.js';
+import { PromptTokenizer } from '../../../../decoder/src/domain/prompt/prompt-tokenizer.js';
 import type { ValidMessage } from '../openai/valid-request.js';
 import { estimatePromptTokens } from './prompt-estimate.js';
 
