@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { commonV1, feedbackV1, gatewayV1 } from '@tessera/contracts';
+import { commonV1, feedbackV1, gatewayV1, type decodingV1 } from '@tessera/contracts';
+import { invalidArgument } from '@tessera/runtime';
 import type { CallContext, ServiceClient, ServiceImpl } from '@tessera/runtime';
 import type { ChatService } from './domain/chat-events.js';
 import { limitsForTenant, type ChatLimits } from './domain/openai/limits.js';
@@ -7,6 +8,7 @@ import { validateChatRequest } from './domain/openai/validate-chat.js';
 import type { ApiKeyStore } from './domain/tenancy/api-keys.js';
 import type { QuotaLedger } from './domain/tenancy/quota-ledger.js';
 import type { ModelInfo } from './domain/orchestrator/model-catalog.js';
+import type { ChatObservation, HttpMetrics } from './http/request-metrics.js';
 
 const ROLE_NAME: Record<number, string> = { [commonV1.Role.SYSTEM]: 'system', [commonV1.Role.USER]: 'user', [commonV1.Role.ASSISTANT]: 'assistant' };
 const FINISH: Record<string, commonV1.FinishReason> = {
@@ -23,6 +25,8 @@ export interface GatewayGrpcDeps {
   limits: () => ChatLimits;
   model: ModelInfo;
   feedback: ServiceClient<typeof feedbackV1.FeedbackServiceService>;
+  /** The request-level `vllm:*` series, shared with the HTTP edge (one set of series per model). */
+  metrics?: HttpMetrics;
 }
 
 /**
@@ -49,15 +53,19 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
     },
 
     async *chatCompletion(req, ctx) {
+      // TTFT and e2e latency start at arrival, as on HTTP: validation and the quota check are inside.
+      const arrivedAt = performance.now();
       const tenant = deps.keys.authenticate(authorization(ctx));
       const valid = validateChatRequest(toOpenAi(req), limitsForTenant(deps.limits(), tenant.quota), [deps.model.id]);
       const reservation = deps.quotas.admit(tenant, (await deps.chat.estimatePromptTokens(valid, tenant)) + valid.sampling.maxTokens);
       const responseId = `chatcmpl-${randomUUID()}`;
+      const observed: ChatObservation | undefined = deps.metrics?.chat(valid.model, arrivedAt);
       let settled = false;
       try {
         yield { responseId, model: valid.model, modelRevision: deps.model.revision, sources: [], textDelta: '', logprobs: [], finishReason: commonV1.FinishReason.UNSPECIFIED };
         for await (const ev of deps.chat.chat(valid, { tenant, responseId, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, trace: ctx.trace })) {
           if (ev.kind === 'delta') {
+            observed?.tokens(ev.tokenIds.length || (ev.text ? 1 : 0));
             yield {
               responseId,
               model: valid.model,
@@ -71,6 +79,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
           }
           reservation.settle({ prompt: ev.usage.promptTokens, completion: ev.usage.completionTokens });
           settled = true;
+          observed?.finish(ev.finishReason, ev.usage, valid.sampling.maxTokens);
           const t = ev.timings;
           yield {
             responseId,
@@ -97,7 +106,10 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
           };
         }
       } finally {
-        if (!settled) reservation.release();
+        if (!settled) {
+          reservation.release();
+          observed?.fail(ctx.signal.aborted);
+        }
       }
     },
   };
@@ -139,5 +151,18 @@ function toOpenAi(req: gatewayV1.ChatCompletionRequest): Record<string, unknown>
     }),
     ...(req.collection && { collection: { name: req.collection.name, ...(req.collection.k && { k: req.collection.k }), ...(req.collection.filter && { filter: req.collection.filter }) } }),
     ...(req.user && { user: req.user }),
+    ...(req.responseFormat?.format && { response_format: responseFormatJson(req.responseFormat.format) }),
   };
+}
+
+/** decoding.v1.ResponseFormat → OpenAI's `response_format`, so the HTTP validator checks it (same 400s). */
+function responseFormatJson(f: NonNullable<decodingV1.ResponseFormat['format']>): Record<string, unknown> {
+  if (f.$case === 'jsonObject') return { type: 'json_object' };
+  let schema: unknown;
+  try {
+    schema = f.jsonSchema.schemaJson ? JSON.parse(f.jsonSchema.schemaJson) : {};
+  } catch {
+    throw invalidArgument('response_format.json_schema.schema_json', 'schema_json is not valid JSON');
+  }
+  return { type: 'json_schema', json_schema: { name: f.jsonSchema.name, schema, strict: f.jsonSchema.strict } };
 }
