@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { commonV1, feedbackV1, gatewayV1 } from '@tessera/contracts';
+import { commonV1, feedbackV1, gatewayV1, type decodingV1 } from '@tessera/contracts';
+import { invalidArgument } from '@tessera/runtime';
 import type { CallContext, ServiceClient, ServiceImpl } from '@tessera/runtime';
 import type { ChatService } from './domain/chat-events.js';
 import { limitsForTenant, type ChatLimits } from './domain/openai/limits.js';
@@ -139,7 +140,20 @@ function toOpenAi(req: gatewayV1.ChatCompletionRequest): Record<string, unknown>
     }),
     ...(req.collection && { collection: { name: req.collection.name, ...(req.collection.k && { k: req.collection.k }), ...(req.collection.filter && { filter: req.collection.filter }) } }),
     ...(req.user && { user: req.user }),
+    ...(req.responseFormat?.format && { response_format: responseFormatJson(req.responseFormat.format) }),
     // Same field and validation as HTTP (validate-chat.ts, then the family check in the image pipeline).
     ...(req.downsampleMode !== undefined && { mm_processor_kwargs: { downsample_mode: req.downsampleMode } }),
   };
+}
+
+/** decoding.v1.ResponseFormat → OpenAI's `response_format`, so the HTTP validator checks it (same 400s). */
+function responseFormatJson(f: NonNullable<decodingV1.ResponseFormat['format']>): Record<string, unknown> {
+  if (f.$case === 'jsonObject') return { type: 'json_object' };
+  let schema: unknown;
+  try {
+    schema = f.jsonSchema.schemaJson ? JSON.parse(f.jsonSchema.schemaJson) : {};
+  } catch {
+    throw invalidArgument('response_format.json_schema.schema_json', 'schema_json is not valid JSON');
+  }
+  return { type: 'json_schema', json_schema: { name: f.jsonSchema.name, schema, strict: f.jsonSchema.strict } };
 }

@@ -36,6 +36,7 @@ import {
   TokenLogprob,
   Usage,
 } from "../../common/v1/common.js";
+import { ResponseFormat } from "../../decoding/v1/decoding.js";
 import { Feedback, FeedbackRecord } from "../../feedback/v1/feedback.js";
 
 export const protobufPackage = "tessera.gateway.v1";
@@ -108,6 +109,14 @@ export interface ChatCompletionRequest {
    */
   store?:
     | boolean
+    | undefined;
+  /**
+   * Structured output, as OpenAI `response_format` on HTTP: unset = free text; json_object or
+   * json_schema = constrained decoding. A schema keyword the decoder cannot enforce ->
+   * INVALID_ARGUMENT naming it (field response_format.json_schema.schema.<path>).
+   */
+  responseFormat?:
+    | ResponseFormat
     | undefined;
   /**
    * [family default: "16x"] MiniCPM-V 4.6 visual token mode, the HTTP API's
@@ -628,6 +637,7 @@ function createBaseChatCompletionRequest(): ChatCompletionRequest {
     collection: undefined,
     user: "",
     store: undefined,
+    responseFormat: undefined,
     downsampleMode: undefined,
   };
 }
@@ -652,8 +662,11 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     if (message.store !== undefined) {
       writer.uint32(48).bool(message.store);
     }
+    if (message.responseFormat !== undefined) {
+      ResponseFormat.encode(message.responseFormat, writer.uint32(58).fork()).join();
+    }
     if (message.downsampleMode !== undefined) {
-      writer.uint32(58).string(message.downsampleMode);
+      writer.uint32(66).string(message.downsampleMode);
     }
     return writer;
   },
@@ -724,6 +737,14 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
               break;
             }
 
+            message.responseFormat = ResponseFormat.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
             message.downsampleMode = reader.string();
             continue;
           }
@@ -749,6 +770,11 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
       collection: isSet(object.collection) ? CollectionQuery.fromJSON(object.collection) : undefined,
       user: isSet(object.user) ? globalThis.String(object.user) : "",
       store: isSet(object.store) ? globalThis.Boolean(object.store) : undefined,
+      responseFormat: isSet(object.responseFormat)
+        ? ResponseFormat.fromJSON(object.responseFormat)
+        : isSet(object.response_format)
+        ? ResponseFormat.fromJSON(object.response_format)
+        : undefined,
       downsampleMode: isSet(object.downsampleMode)
         ? globalThis.String(object.downsampleMode)
         : isSet(object.downsample_mode)
@@ -777,6 +803,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     if (message.store !== undefined) {
       obj.store = message.store;
     }
+    if (message.responseFormat !== undefined) {
+      obj.responseFormat = ResponseFormat.toJSON(message.responseFormat);
+    }
     if (message.downsampleMode !== undefined) {
       obj.downsampleMode = message.downsampleMode;
     }
@@ -798,6 +827,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
       : undefined;
     message.user = object.user ?? "";
     message.store = object.store ?? undefined;
+    message.responseFormat = (object.responseFormat !== undefined && object.responseFormat !== null)
+      ? ResponseFormat.fromPartial(object.responseFormat)
+      : undefined;
     message.downsampleMode = object.downsampleMode ?? undefined;
     return message;
   },
