@@ -7,7 +7,7 @@
  * token counts), and a mode the family does not have → 400 naming the field on both edges.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,7 @@ const KEY = 'sk-e2e-46';
 const MODEL = modelIdFor('4.6');
 let stack: RunningStack;
 let tok: Tokenizer;
+let dir: string;
 
 async function png(width: number, height: number, seed: number): Promise<Buffer> {
   const raw = Buffer.alloc(width * height * 3);
@@ -45,7 +46,7 @@ async function plan(width: number, height: number, mode: string): Promise<{ grid
 beforeAll(async () => {
   const modelDir = await tinyModelFor('4.6');
   tok = Tokenizer.fromDir(modelDir);
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-e2e46-'));
+  dir = mkdtempSync(join(tmpdir(), 'tessera-e2e46-'));
   const keysFile = join(dir, 'keys.json');
   writeFileSync(keysFile, JSON.stringify({ tenants: {}, keys: [{ id: 'k46', tenant: 't46', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
   stack = await startLocalStack({
@@ -58,6 +59,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('MiniCPM-V 4.6 stack', () => {
