@@ -21,10 +21,16 @@ import { extraRoutes } from './http/extra-routes.js';
 import { adminRoutes } from './http/admin-routes.js';
 import { embeddingsRoute } from './http/embeddings-route.js';
 import { TenantErasure } from './tenancy/tenant-erasure.js';
+import { loadSiteConfig, siteInboxPrefix } from '@tessera/edge';
+import { checkSiteModels, openEdgeSite } from './edge/site-mode.js';
+import { uplinkBinding } from './edge/uplink.js';
 
 const config = loadGatewayConfig();
 const log = consoleLogger(config.serviceName, config.logLevel);
-const nc = await connectNats(config);
+// An edge site's gateway: its replies and controls use the site's inbox prefix, the only inboxes its
+// leaf credential may receive on at the hub.
+const site = config.siteConfig ? loadSiteConfig(config.siteConfig) : undefined;
+const nc = await connectNats(config, site ? { inboxPrefix: siteInboxPrefix(site.site) } : {});
 const model = loadModelInfo(config.modelDir, config.modelId);
 const limits = chatLimitsFrom(config);
 const keys = ApiKeyStore.fromFile(config.apiKeysFile, {
@@ -47,6 +53,8 @@ const images = new ImagePipeline(nc, cache, imageStore, model.revision, model.qu
   family: model.family,
 });
 const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue, decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts }, imageCost: new ImageCostBudget(config.maxRequestImageCost, config.quotaImageCostPerMinute) });
+if (site) checkSiteModels(site, model.id);
+const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, log }) : undefined;
 const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
 const retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
 
@@ -54,10 +62,11 @@ let ready = false;
 const http = createHttpServer({
   keys,
   quotas,
-  chat,
+  chat: edge?.router ?? chat,
   limits,
-  models: () => [model.id],
-  describeModel: () => ({ family: model.family, downsample_modes: model.downsampleModes }),
+  models: () => edge?.router.models() ?? [model.id],
+  ...(edge && { whereModelsRun: () => edge.router.whereModelsRun() }),
+  describeModel: (id) => ({ ...(id === model.id && { family: model.family, downsample_modes: model.downsampleModes }), ...edge?.router.describe(id) }),
   features: modelFeatures(model.family),
   maxBodyBytes: config.maxBodyBytes,
   requestTimeoutMs: config.requestTimeout,
@@ -76,9 +85,14 @@ await startService({
       requireTenant: false,
       nats: false,
     }),
+    // Hub: chats forwarded by edge sites over their leaf links (edge/hub-chat.ts is the sender).
+    ...(config.siteUplink ? [uplinkBinding({ keys, quotas, chat, limits: () => limits, model, feedback })] : []),
   ],
   reflection: { protoFiles: [...SERVICES.gateway.protoFiles], includeDirs: [PROTO_ROOT] },
-  onShutdown: () => new Promise<void>((resolve) => http.close(() => resolve())),
+  onShutdown: () => {
+    edge?.close();
+    return new Promise<void>((resolve) => http.close(() => resolve()));
+  },
   logger: log,
 });
 ready = true;
