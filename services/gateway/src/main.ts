@@ -1,100 +1,13 @@
 /**
- * The gateway process: OpenAI-compatible HTTP + gRPC `tessera.gateway.v1`, API keys and quotas,
- * orchestration of slicer → resampler → decoder (and retrieval, feedback) over NATS.
+ * The gateway process: config → compose (NATS, keys, quotas, orchestration, the HTTP server listening)
+ * → startService (gRPC `tessera.gateway.v1`, /metrics, graceful shutdown) → ready.
+ *   node services/gateway/dist/main.js   (development: node --import tsx services/gateway/src/main.ts)
  */
-import { feedbackV1, gatewayV1, retrievalV1, SERVICES, PROTO_ROOT } from '@tessera/contracts';
-import { busState, consoleLogger, hosted, natsClient, startService, connectNats } from '@tessera/runtime';
-import { EncoderCache, ImageStore } from '@tessera/vision';
+import { startService } from '@tessera/runtime';
+import { composeGateway } from './compose.js';
 import { loadGatewayConfig } from './config.js';
-import { createHttpServer } from './http/server.js';
-import { gatewayGrpcService } from './grpc-service.js';
-import { chatLimitsFrom } from './openai/limits-from-config.js';
-import { modelFeatures } from './openai/response-format.js';
-import { ChatOrchestrator } from './orchestrator/chat-orchestrator.js';
-import { ImagePipeline } from './orchestrator/image-pipeline.js';
-import { loadModelInfo } from './orchestrator/model-catalog.js';
-import { ApiKeyStore } from './tenancy/api-keys.js';
-import { QuotaLedger } from './tenancy/quota-ledger.js';
-import { ImageCostBudget } from './tenancy/image-cost.js';
-import { tenantUsageMetrics } from './tenancy/usage-metrics.js';
-import { extraRoutes } from './http/extra-routes.js';
-import { adminRoutes } from './http/admin-routes.js';
-import { embeddingsRoute } from './http/embeddings-route.js';
-import { TenantErasure } from './tenancy/tenant-erasure.js';
-import { loadSiteConfig, siteInboxPrefix } from '@tessera/edge';
-import { checkSiteModels, openEdgeSite } from './edge/site-mode.js';
-import { uplinkBinding } from './edge/uplink.js';
 
 const config = loadGatewayConfig();
-const log = consoleLogger(config.serviceName, config.logLevel);
-// An edge site's gateway: its replies and controls use the site's inbox prefix, the only inboxes its
-// leaf credential may receive on at the hub.
-const site = config.siteConfig ? loadSiteConfig(config.siteConfig) : undefined;
-const nc = await connectNats(config, site ? { inboxPrefix: siteInboxPrefix(site.site) } : {});
-const model = loadModelInfo(config.modelDir, config.modelId);
-const limits = chatLimitsFrom(config);
-const keys = ApiKeyStore.fromFile(config.apiKeysFile, {
-  requestsPerMinute: config.quotaRequestsPerMinute,
-  tokensPerMinute: config.quotaTokensPerMinute,
-  concurrentStreams: config.quotaConcurrentStreams,
-  maxImagesPerRequest: config.quotaMaxImagesPerRequest,
-  maxImagePixels: config.quotaMaxImagePixels,
-});
-const quotas = new QuotaLedger();
-tenantUsageMetrics(quotas);
-const cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes });
-const imageStore = await ImageStore.open(nc, { bucket: config.imageBucket, retentionMs: config.imageRetention });
-const images = new ImagePipeline(nc, cache, imageStore, model.revision, model.queryNum, {
-  limits: { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, minSide: 2, maxAspectRatio: 200, maxSliceNums: config.maxSliceNums },
-  scaleResolution: config.scaleResolution,
-  defaultMaxSliceNums: config.defaultMaxSliceNums,
-  useImageId: config.useImageId,
-  remoteFetch: { timeoutMs: config.remoteImageTimeout, maxBytes: config.maxImageBytes },
-  family: model.family,
-});
-const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue, decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts }, imageCost: new ImageCostBudget(config.maxRequestImageCost, config.quotaImageCostPerMinute) });
-if (site) checkSiteModels(site, model.id);
-const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, log }) : undefined;
-const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
-const retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
-
-let ready = false;
-const http = createHttpServer({
-  keys,
-  quotas,
-  chat: edge?.router ?? chat,
-  limits,
-  models: () => edge?.router.models() ?? [model.id],
-  ...(edge && { whereModelsRun: () => edge.router.whereModelsRun() }),
-  describeModel: (id) => ({ ...(id === model.id && { family: model.family, downsample_modes: model.downsampleModes }), ...edge?.router.describe(id) }),
-  features: modelFeatures(model.family),
-  maxBodyBytes: config.maxBodyBytes,
-  requestTimeoutMs: config.requestTimeout,
-  ready: () => ready && busState(nc).connected,
-  routes: [embeddingsRoute({ keys, quotas, retrieval, maxBodyBytes: config.maxBodyBytes, timeoutMs: config.requestTimeout }), ...adminRoutes({ keys, erasure: new TenantErasure({ cache, images: imageStore, feedback, retrieval }) }), ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits })],
-});
-await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
-
-await startService({
-  config,
-  nc,
-  services: [
-    hosted({
-      definition: gatewayV1.GatewayServiceService,
-      impl: gatewayGrpcService({ keys, quotas, chat, limits: () => limits, model, feedback }),
-      requireTenant: false,
-      nats: false,
-    }),
-    // Hub: chats forwarded by edge sites over their leaf links (edge/hub-chat.ts is the sender).
-    ...(config.siteUplink ? [uplinkBinding({ keys, quotas, chat, limits: () => limits, model, feedback })] : []),
-  ],
-  reflection: { protoFiles: [...SERVICES.gateway.protoFiles], includeDirs: [PROTO_ROOT] },
-  onShutdown: () => {
-    edge?.close();
-    return new Promise<void>((resolve) => http.close(() => resolve()));
-  },
-  logger: log,
-});
-ready = true;
-const address = http.address();
-log.info('gateway.http_listening', { port: typeof address === 'object' && address ? address.port : config.httpPort, model: model.id, revision: model.revision });
+const { markReady, ...composition } = await composeGateway(config);
+await startService({ config, ...composition });
+markReady();

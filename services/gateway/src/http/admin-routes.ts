@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
-import type { ApiKeyStore } from '../tenancy/api-keys.js';
-import type { TenantErasure } from '../tenancy/tenant-erasure.js';
+import type { ApiKeyStore } from '../domain/tenancy/api-keys.js';
+import type { TenantErasure } from '../domain/tenancy/tenant-erasure.js';
 import { json, type Route } from './server.js';
 
 export interface AdminRouteDeps {

@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ChatEvent, ChatRoute, ChatService, ChatUsage, ChatSource, FinishReason, TokenLogprob } from '../chat-events.js';
-import { validateChatRequest } from '../openai/validate-chat.js';
-import type { ModelFeatures } from '../openai/response-format.js';
-import { limitsForTenant, type ChatLimits } from '../openai/limits.js';
-import type { ApiKeyStore, Tenant } from '../tenancy/api-keys.js';
-import type { QuotaLedger, RateLimitStatus } from '../tenancy/quota-ledger.js';
+import type { ChatEvent, ChatRoute, ChatService, ChatUsage, ChatSource, FinishReason, TokenLogprob } from '../domain/chat-events.js';
+import { validateChatRequest } from '../domain/openai/validate-chat.js';
+import type { ModelFeatures, ValidTools } from '../domain/openai/response-format.js';
+import { deltaOf, MessageAccumulator, ToolOutput } from '../domain/openai/tool-output.js';
+import { limitsForTenant, type ChatLimits } from '../domain/openai/limits.js';
+import type { ApiKeyStore, Tenant } from '../domain/tenancy/api-keys.js';
+import type { QuotaLedger, RateLimitStatus } from '../domain/tenancy/quota-ledger.js';
 import { readJsonBody } from './read-body.js';
 import { toHttpError } from './errors.js';
 import type { ChatObservation, HttpMetrics } from './request-metrics.js';
@@ -54,7 +55,7 @@ export async function handleChatCompletion(req: IncomingMessage, res: ServerResp
     reservation = deps.quotas.admit(tenant, promptTokens + valid.sampling.maxTokens);
     setRateLimitHeaders(res, deps.quotas.rateLimitStatus(tenant));
     span.setAttribute('tessera.tenant', tenant.id);
-    const meta = { id: responseId, created, model: valid.model };
+    const meta = { id: responseId, created, model: valid.model, tools: valid.tools };
     // An edge site's router says which model answered (a fallback may stand in for a hub model).
     const onRoute = (r: ChatRoute) => {
       meta.model = r.model;
@@ -116,6 +117,7 @@ interface Meta {
   id: string;
   created: number;
   model: string;
+  tools: ValidTools | undefined;
 }
 
 function usageJson(u: ChatUsage) {
@@ -132,16 +134,18 @@ function logprobsJson(lp: TokenLogprob[]) {
 }
 
 async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: Meta, withLogprobs: boolean): Promise<[ChatUsage, FinalEvent]> {
-  let text = '';
+  const output = new ToolOutput(meta.tools);
+  const message = new MessageAccumulator();
   const lps: TokenLogprob[] = [];
   let final: Extract<ChatEvent, { kind: 'final' }> | undefined;
   for await (const ev of events) {
     if (ev.kind === 'delta') {
-      text += ev.text;
+      message.add(output.push(ev.text));
       if (ev.logprobs) lps.push(...ev.logprobs);
     } else final = ev;
   }
   if (!final) throw new Error('chat ended without a final event');
+  message.add(output.end());
   res.writeHead(200, { 'content-type': 'application/json', 'x-response-id': meta.id });
   res.end(
     JSON.stringify({
@@ -149,7 +153,7 @@ async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>
       object: 'chat.completion',
       created: meta.created,
       model: meta.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finishReason(final.finishReason), logprobs: withLogprobs ? logprobsJson(lps) : null }],
+      choices: [{ index: 0, message: message.message(), finish_reason: finishReason(final.finishReason, output.calledTools), logprobs: withLogprobs ? logprobsJson(lps) : null }],
       usage: usageJson(final.usage),
       tessera: { timings_ms: final.timings, sources: sourcesJson(final.sources) },
     }),
@@ -174,13 +178,19 @@ async function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, 
   const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}) =>
     `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, finish_reason: finish, ...extra }], ...(includeUsage && { usage: null }), ...top })}\n\n`;
   res.write(chunk({ role: 'assistant', content: '' }, null));
+  // Tool-call text is parsed as it streams: content goes out at once, a call when it is complete.
+  const output = new ToolOutput(meta.tools);
   for (; !next.done; next = await iterator.next()) {
     const ev = next.value;
     if (ev.kind === 'delta') {
-      if (ev.text || (withLogprobs && ev.logprobs)) res.write(chunk({ content: ev.text }, null, withLogprobs && ev.logprobs ? { logprobs: logprobsJson(ev.logprobs) } : {}));
+      const pieces = output.push(ev.text);
+      const lp = withLogprobs && ev.logprobs ? { logprobs: logprobsJson(ev.logprobs) } : {};
+      if (pieces.length === 0 && withLogprobs && ev.logprobs) res.write(chunk({ content: '' }, null, lp));
+      pieces.forEach((p, i) => res.write(chunk(deltaOf(p), null, i === 0 ? lp : {})));
       continue;
     }
-    res.write(chunk({}, finishReason(ev.finishReason), {}, { tessera: { timings_ms: ev.timings, sources: sourcesJson(ev.sources) } }));
+    for (const p of output.end()) res.write(chunk(deltaOf(p), null));
+    res.write(chunk({}, finishReason(ev.finishReason, output.calledTools), {}, { tessera: { timings_ms: ev.timings, sources: sourcesJson(ev.sources) } }));
     if (includeUsage) res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: usageJson(ev.usage) })}\n\n`);
     res.write('data: [DONE]\n\n');
     res.end();
@@ -189,7 +199,9 @@ async function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, 
   throw new Error('chat ended without a final event');
 }
 
-function finishReason(r: FinishReason): string {
+/** A turn that called tools and stopped on its own ends with "tool_calls" (a cut one stays "length"). */
+function finishReason(r: FinishReason, calledTools = false): string {
+  if (calledTools && r === 'stop') return 'tool_calls';
   return r === 'cancelled' || r === 'error' ? 'stop' : r;
 }
 

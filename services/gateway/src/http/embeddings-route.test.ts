@@ -15,9 +15,9 @@ import { retrievalV1 } from '@tessera/contracts';
 import { HashingEmbedder, LanceStore, RetrievalEngine, TermHashEmbedder, createRetrievalService } from '@tessera/retrieval';
 import { bindNats, natsClient, type NatsBinding } from '@tessera/runtime';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import { DEFAULT_CHAT_LIMITS } from '../openai/limits.js';
-import { ApiKeyStore, hashApiKey } from '../tenancy/api-keys.js';
-import { QuotaLedger } from '../tenancy/quota-ledger.js';
+import { DEFAULT_CHAT_LIMITS } from '../domain/openai/limits.js';
+import { ApiKeyStore, hashApiKey } from '../domain/tenancy/api-keys.js';
+import { QuotaLedger } from '../domain/tenancy/quota-ledger.js';
 import { embeddingsRoute } from './embeddings-route.js';
 import { createHttpServer } from './server.js';
 

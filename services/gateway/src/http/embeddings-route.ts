@@ -8,10 +8,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { retrievalV1 } from '@tessera/contracts';
 import { ErrorCode, TesseraError, type ServiceClient } from '@tessera/runtime';
-import { base64Floats, validateEmbeddingsRequest } from '../openai/validate-embeddings.js';
-import type { ApiKeyStore } from '../tenancy/api-keys.js';
-import type { QuotaLedger } from '../tenancy/quota-ledger.js';
-import { allowMethod, clientGone, sendJson } from '../web/route-kit.js';
+import { base64Floats, validateEmbeddingsRequest } from '../domain/openai/validate-embeddings.js';
+import type { ApiKeyStore } from '../domain/tenancy/api-keys.js';
+import type { QuotaLedger } from '../domain/tenancy/quota-ledger.js';
+import { allowMethod, clientGone, sendJson } from './web/route-kit.js';
 import { readJsonBody } from './read-body.js';
 import type { Route } from './server.js';
 

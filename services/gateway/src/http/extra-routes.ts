@@ -3,12 +3,12 @@ import type { feedbackV1 } from '@tessera/contracts';
 import type { ServiceClient } from '@tessera/runtime';
 import { DEFAULT_IMAGE_LIMITS } from '@tessera/vision';
 import { WEB_DIST_DIR } from '@tessera/web';
-import type { ChatLimits } from '../openai/limits.js';
-import type { ModelInfo } from '../orchestrator/model-catalog.js';
-import type { ApiKeyStore } from '../tenancy/api-keys.js';
-import { feedbackRoutes } from '../web/feedback-routes.js';
-import { slicePlanRoute } from '../web/slice-plan-route.js';
-import { staticFiles } from '../web/static-files.js';
+import type { ChatLimits } from '../domain/openai/limits.js';
+import type { ModelInfo } from '../domain/orchestrator/model-catalog.js';
+import type { ApiKeyStore } from '../domain/tenancy/api-keys.js';
+import { feedbackRoutes } from './web/feedback-routes.js';
+import { slicePlanRoute } from './web/slice-plan-route.js';
+import { staticFiles } from './web/static-files.js';
 import type { Route } from './server.js';
 
 export interface ExtraRouteDeps {

@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { MetricsRegistry, parseExposition, type Family } from '@tessera/telemetry';
-import type { ChatEvent, ChatService } from '../chat-events.js';
-import { DEFAULT_CHAT_LIMITS } from '../openai/limits.js';
-import { ApiKeyStore, hashApiKey } from '../tenancy/api-keys.js';
-import { QuotaLedger } from '../tenancy/quota-ledger.js';
-import { tenantUsageMetrics } from '../tenancy/usage-metrics.js';
+import type { ChatEvent, ChatService } from '../domain/chat-events.js';
+import { DEFAULT_CHAT_LIMITS } from '../domain/openai/limits.js';
+import { ApiKeyStore, hashApiKey } from '../domain/tenancy/api-keys.js';
+import { QuotaLedger } from '../domain/tenancy/quota-ledger.js';
+import { tenantUsageMetrics } from '../domain/tenancy/usage-metrics.js';
 import { HttpMetrics } from './request-metrics.js';
 import { createHttpServer } from './server.js';
 

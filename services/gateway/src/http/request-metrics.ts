@@ -9,7 +9,7 @@
  *    API model id the client sent (`model_name`), as vLLM labels its served model name.
  */
 import { Metric, metrics, type MetricsRegistry } from '@tessera/telemetry';
-import type { ChatUsage, FinishReason } from '../chat-events.js';
+import type { ChatUsage, FinishReason } from '../domain/chat-events.js';
 
 /** Routes the gateway serves by template; anything else is `other` (playground assets, 404s). */
 const ROUTES: Array<[RegExp, string]> = [

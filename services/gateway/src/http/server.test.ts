@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import type { ChatEvent, ChatService } from '../chat-events.js';
-import { DEFAULT_CHAT_LIMITS } from '../openai/limits.js';
-import { ApiKeyStore, hashApiKey } from '../tenancy/api-keys.js';
-import { QuotaLedger } from '../tenancy/quota-ledger.js';
+import type { ChatEvent, ChatService } from '../domain/chat-events.js';
+import { DEFAULT_CHAT_LIMITS } from '../domain/openai/limits.js';
+import { ApiKeyStore, hashApiKey } from '../domain/tenancy/api-keys.js';
+import { QuotaLedger } from '../domain/tenancy/quota-ledger.js';
 import { createHttpServer } from './server.js';
 
 // The HTTP edge is tested here against a scripted ChatService (it echoes the prompt word by word);

@@ -36,6 +36,7 @@ import {
   TokenLogprob,
   Usage,
 } from "../../common/v1/common.js";
+import { ResponseFormat } from "../../decoding/v1/decoding.js";
 import { Feedback, FeedbackRecord } from "../../feedback/v1/feedback.js";
 
 export const protobufPackage = "tessera.gateway.v1";
@@ -106,7 +107,15 @@ export interface ChatCompletionRequest {
    * Store the request and answer for feedback (default true for the gateway; false = do not
    * record, then SubmitFeedback on this response id returns NOT_FOUND).
    */
-  store?: boolean | undefined;
+  store?:
+    | boolean
+    | undefined;
+  /**
+   * Structured output, as OpenAI `response_format` on HTTP: unset = free text; json_object or
+   * json_schema = constrained decoding. A schema keyword the decoder cannot enforce ->
+   * INVALID_ARGUMENT naming it (field response_format.json_schema.schema.<path>).
+   */
+  responseFormat?: ResponseFormat | undefined;
 }
 
 /** One chunk of a ChatCompletion stream. */
@@ -607,7 +616,15 @@ export const CollectionQuery: MessageFns<CollectionQuery> = {
 };
 
 function createBaseChatCompletionRequest(): ChatCompletionRequest {
-  return { model: "", messages: [], sampling: undefined, collection: undefined, user: "", store: undefined };
+  return {
+    model: "",
+    messages: [],
+    sampling: undefined,
+    collection: undefined,
+    user: "",
+    store: undefined,
+    responseFormat: undefined,
+  };
 }
 
 export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
@@ -629,6 +646,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     }
     if (message.store !== undefined) {
       writer.uint32(48).bool(message.store);
+    }
+    if (message.responseFormat !== undefined) {
+      ResponseFormat.encode(message.responseFormat, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -694,6 +714,14 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
             message.store = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.responseFormat = ResponseFormat.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -716,6 +744,11 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
       collection: isSet(object.collection) ? CollectionQuery.fromJSON(object.collection) : undefined,
       user: isSet(object.user) ? globalThis.String(object.user) : "",
       store: isSet(object.store) ? globalThis.Boolean(object.store) : undefined,
+      responseFormat: isSet(object.responseFormat)
+        ? ResponseFormat.fromJSON(object.responseFormat)
+        : isSet(object.response_format)
+        ? ResponseFormat.fromJSON(object.response_format)
+        : undefined,
     };
   },
 
@@ -739,6 +772,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     if (message.store !== undefined) {
       obj.store = message.store;
     }
+    if (message.responseFormat !== undefined) {
+      obj.responseFormat = ResponseFormat.toJSON(message.responseFormat);
+    }
     return obj;
   },
 
@@ -757,6 +793,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
       : undefined;
     message.user = object.user ?? "";
     message.store = object.store ?? undefined;
+    message.responseFormat = (object.responseFormat !== undefined && object.responseFormat !== null)
+      ? ResponseFormat.fromPartial(object.responseFormat)
+      : undefined;
     return message;
   },
 };

@@ -7,7 +7,7 @@
 import { gatewayV1 } from '@tessera/contracts';
 import { ErrorCode, hosted, TesseraError, type CallContext } from '@tessera/runtime';
 import { UPLINK_STAGE } from '@tessera/edge';
-import { gatewayGrpcService, type GatewayGrpcDeps } from '../grpc-service.js';
+import { gatewayGrpcService, type GatewayGrpcDeps } from '../../service.js';
 
 export function uplinkBinding(deps: Omit<GatewayGrpcDeps, 'tenantOf'>) {
   const tenantOf = (ctx: CallContext) => {

@@ -7,10 +7,10 @@ import type { Server } from 'node:http';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_IMAGE_LIMITS } from '@tessera/vision';
-import { createHttpServer } from '../http/server.js';
-import { DEFAULT_CHAT_LIMITS } from '../openai/limits.js';
-import { ApiKeyStore, hashApiKey } from '../tenancy/api-keys.js';
-import { QuotaLedger } from '../tenancy/quota-ledger.js';
+import { createHttpServer } from '../server.js';
+import { DEFAULT_CHAT_LIMITS } from '../../domain/openai/limits.js';
+import { ApiKeyStore, hashApiKey } from '../../domain/tenancy/api-keys.js';
+import { QuotaLedger } from '../../domain/tenancy/quota-ledger.js';
 import { slicePlanRoute } from './slice-plan-route.js';
 
 const KEY = 'sk-slice-46';

@@ -1,6 +1,6 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { extname, join, normalize, resolve, sep } from 'node:path';
-import type { Route } from '../http/server.js';
+import type { Route } from '../server.js';
 import { sendJson } from './route-kit.js';
 
 const TYPES: Record<string, string> = {

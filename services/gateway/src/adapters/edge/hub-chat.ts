@@ -9,9 +9,9 @@ import { commonV1, gatewayV1, SERVICES } from '@tessera/contracts';
 import { ErrorCode, natsClient, TesseraError, type ServiceClient } from '@tessera/runtime';
 import { UPLINK_STAGE, siteInboxPrefix } from '@tessera/edge';
 import type { NatsConnection } from 'nats';
-import type { ChatContext, ChatEvent, ChatService, FinishReason } from '../chat-events.js';
-import type { ValidChatRequest } from '../openai/valid-request.js';
-import type { Tenant } from '../tenancy/api-keys.js';
+import type { ChatContext, ChatEvent, ChatService, FinishReason } from '../../domain/chat-events.js';
+import type { ValidChatRequest } from '../../domain/openai/valid-request.js';
+import type { Tenant } from '../../domain/tenancy/api-keys.js';
 
 const ROLE: Record<string, commonV1.Role> = { system: commonV1.Role.SYSTEM, user: commonV1.Role.USER, assistant: commonV1.Role.ASSISTANT };
 const FINISH: Partial<Record<commonV1.FinishReason, FinishReason>> = {

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { commonV1, feedbackV1, gatewayV1 } from '@tessera/contracts';
+import { commonV1, feedbackV1, gatewayV1, type decodingV1 } from '@tessera/contracts';
+import { invalidArgument } from '@tessera/runtime';
 import type { CallContext, ServiceClient, ServiceImpl } from '@tessera/runtime';
-import type { ChatService } from './chat-events.js';
-import { limitsForTenant, type ChatLimits } from './openai/limits.js';
-import { validateChatRequest } from './openai/validate-chat.js';
-import type { ApiKeyStore, Tenant } from './tenancy/api-keys.js';
-import type { QuotaLedger } from './tenancy/quota-ledger.js';
-import type { ModelInfo } from './orchestrator/model-catalog.js';
+import type { ChatService } from './domain/chat-events.js';
+import { limitsForTenant, type ChatLimits } from './domain/openai/limits.js';
+import { validateChatRequest } from './domain/openai/validate-chat.js';
+import type { ApiKeyStore, Tenant } from './domain/tenancy/api-keys.js';
+import type { QuotaLedger } from './domain/tenancy/quota-ledger.js';
+import type { ModelInfo } from './domain/orchestrator/model-catalog.js';
 
 const ROLE_NAME: Record<number, string> = { [commonV1.Role.SYSTEM]: 'system', [commonV1.Role.USER]: 'user', [commonV1.Role.ASSISTANT]: 'assistant' };
 const FINISH: Record<string, commonV1.FinishReason> = {
@@ -146,5 +147,18 @@ function toOpenAi(req: gatewayV1.ChatCompletionRequest): Record<string, unknown>
     }),
     ...(req.collection && { collection: { name: req.collection.name, ...(req.collection.k && { k: req.collection.k }), ...(req.collection.filter && { filter: req.collection.filter }) } }),
     ...(req.user && { user: req.user }),
+    ...(req.responseFormat?.format && { response_format: responseFormatJson(req.responseFormat.format) }),
   };
+}
+
+/** decoding.v1.ResponseFormat → OpenAI's `response_format`, so the HTTP validator checks it (same 400s). */
+function responseFormatJson(f: NonNullable<decodingV1.ResponseFormat['format']>): Record<string, unknown> {
+  if (f.$case === 'jsonObject') return { type: 'json_object' };
+  let schema: unknown;
+  try {
+    schema = f.jsonSchema.schemaJson ? JSON.parse(f.jsonSchema.schemaJson) : {};
+  } catch {
+    throw invalidArgument('response_format.json_schema.schema_json', 'schema_json is not valid JSON');
+  }
+  return { type: 'json_schema', json_schema: { name: f.jsonSchema.name, schema, strict: f.jsonSchema.strict } };
 }

@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { familySliceOptions, familySlicePlanJson, planSlices, readImageHeader, resolveTokenMode, validateSliceOptions, type ImageLimits, type SliceOptions, type SlicingFamily } from '@tessera/vision';
-import { readJsonBody } from '../http/read-body.js';
-import type { Route } from '../http/server.js';
-import type { ApiKeyStore } from '../tenancy/api-keys.js';
+import { readJsonBody } from '../read-body.js';
+import type { Route } from '../server.js';
+import type { ApiKeyStore } from '../../domain/tenancy/api-keys.js';
 import { allowMethod, intParam, sendJson } from './route-kit.js';
 
 export interface SlicePlanRouteDeps {

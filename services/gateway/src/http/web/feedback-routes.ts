@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { feedbackV1 } from '@tessera/contracts';
 import { ErrorCode, TesseraError, type ServiceClient } from '@tessera/runtime';
-import { readJsonBody } from '../http/read-body.js';
-import type { Route } from '../http/server.js';
-import type { ApiKeyStore } from '../tenancy/api-keys.js';
+import { readJsonBody } from '../read-body.js';
+import type { Route } from '../server.js';
+import type { ApiKeyStore } from '../../domain/tenancy/api-keys.js';
 import { allowMethod, clientGone, intParam, sendJson } from './route-kit.js';
 
 export interface FeedbackRouteDeps {

@@ -1,4 +1,4 @@
-import type { GatewayConfig } from '../config.js';
+import type { GatewayConfig } from '../../config.js';
 import type { ChatLimits } from './limits.js';
 
 export function chatLimitsFrom(c: GatewayConfig): ChatLimits {

@@ -5,7 +5,7 @@
  * (the link probe knows within ~1 s, a call that finds no responders marks it down immediately), or
  * `serve-local-model-X` → model X at the site answers, and the response says so.
  */
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { Metric, metrics } from '@tessera/telemetry';
 import { hubDownError, type HubLink, type SiteConfig, type SiteModel } from '@tessera/edge';
 import type { ChatContext, ChatEvent, ChatService } from '../chat-events.js';

@@ -8,9 +8,9 @@ import { ErrorCode, TesseraError, type Logger } from '@tessera/runtime';
 import { advertiseModels, FeedbackBacklog, HubLink, type SiteConfig } from '@tessera/edge';
 import { Metric, metrics } from '@tessera/telemetry';
 import type { NatsConnection } from 'nats';
-import type { ChatService } from '../chat-events.js';
+import type { ChatService } from '../../domain/chat-events.js';
 import { HubChat } from './hub-chat.js';
-import { SiteRouter } from './site-router.js';
+import { SiteRouter } from '../../domain/edge/site-router.js';
 
 /** How often the feedback backlog is read from the site stream. */
 const BACKLOG_POLL_MS = 2_000;

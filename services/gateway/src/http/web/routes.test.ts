@@ -15,10 +15,10 @@ import { feedbackService, feedbackSettings, loadFeedbackConfig, openFeedback, ty
 import { bindNats, natsClient, type NatsBinding } from '@tessera/runtime';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { DEFAULT_IMAGE_LIMITS } from '@tessera/vision';
-import { createHttpServer } from '../http/server.js';
-import { DEFAULT_CHAT_LIMITS } from '../openai/limits.js';
-import { ApiKeyStore, hashApiKey } from '../tenancy/api-keys.js';
-import { QuotaLedger } from '../tenancy/quota-ledger.js';
+import { createHttpServer } from '../server.js';
+import { DEFAULT_CHAT_LIMITS } from '../../domain/openai/limits.js';
+import { ApiKeyStore, hashApiKey } from '../../domain/tenancy/api-keys.js';
+import { QuotaLedger } from '../../domain/tenancy/quota-ledger.js';
 import { feedbackRoutes } from './feedback-routes.js';
 import { slicePlanRoute } from './slice-plan-route.js';
 import { staticFiles } from './static-files.js';

@@ -1,0 +1,110 @@
+/**
+ * Wiring: config → API keys, quotas, encoder cache, image store, image pipeline and chat orchestrator
+ * (domain/) → the HTTP server (http/, OpenAI-compatible) listening, and the gRPC `tessera.gateway.v1`
+ * service (service.ts). The one place the gateway connects to NATS; main.ts hands the result to
+ * startService and then marks the HTTP server ready.
+ */
+import { feedbackV1, gatewayV1, retrievalV1, SERVICES, PROTO_ROOT } from '@tessera/contracts';
+import { busState, consoleLogger, hosted, natsClient, connectNats, type ServiceComposition } from '@tessera/runtime';
+import { EncoderCache, ImageStore } from '@tessera/vision';
+import type { GatewayConfig } from './config.js';
+import { createHttpServer } from './http/server.js';
+import { gatewayGrpcService } from './service.js';
+import { chatLimitsFrom } from './domain/openai/limits-from-config.js';
+import { modelFeatures } from './domain/openai/response-format.js';
+import { ChatOrchestrator } from './domain/orchestrator/chat-orchestrator.js';
+import { ImagePipeline } from './domain/orchestrator/image-pipeline.js';
+import { loadModelInfo } from './domain/orchestrator/model-catalog.js';
+import { ApiKeyStore } from './domain/tenancy/api-keys.js';
+import { QuotaLedger } from './domain/tenancy/quota-ledger.js';
+import { ImageCostBudget } from './domain/tenancy/image-cost.js';
+import { tenantUsageMetrics } from './domain/tenancy/usage-metrics.js';
+import { extraRoutes } from './http/extra-routes.js';
+import { adminRoutes } from './http/admin-routes.js';
+import { embeddingsRoute } from './http/embeddings-route.js';
+import { TenantErasure } from './domain/tenancy/tenant-erasure.js';
+import { loadSiteConfig, siteInboxPrefix } from '@tessera/edge';
+import { checkSiteModels, openEdgeSite } from './adapters/edge/edge-site.js';
+import { uplinkBinding } from './adapters/edge/uplink.js';
+
+export interface GatewayComposition extends ServiceComposition {
+  /** Call once startService returned: /readyz answers 200 from then on (while NATS is connected). */
+  markReady(): void;
+}
+
+export async function composeGateway(config: GatewayConfig): Promise<GatewayComposition> {
+  const log = consoleLogger(config.serviceName, config.logLevel);
+  // An edge site's gateway: its replies and controls use the site's inbox prefix, the only inboxes
+  // its leaf credential may receive on at the hub.
+  const site = config.siteConfig ? loadSiteConfig(config.siteConfig) : undefined;
+  const nc = await connectNats(config, site ? { inboxPrefix: siteInboxPrefix(site.site) } : {});
+  const model = loadModelInfo(config.modelDir, config.modelId);
+  const limits = chatLimitsFrom(config);
+  const keys = ApiKeyStore.fromFile(config.apiKeysFile, {
+    requestsPerMinute: config.quotaRequestsPerMinute,
+    tokensPerMinute: config.quotaTokensPerMinute,
+    concurrentStreams: config.quotaConcurrentStreams,
+    maxImagesPerRequest: config.quotaMaxImagesPerRequest,
+    maxImagePixels: config.quotaMaxImagePixels,
+  });
+  const quotas = new QuotaLedger();
+  tenantUsageMetrics(quotas);
+  const cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes });
+  const imageStore = await ImageStore.open(nc, { bucket: config.imageBucket, retentionMs: config.imageRetention });
+  const images = new ImagePipeline(nc, cache, imageStore, model.revision, model.queryNum, {
+    limits: { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, minSide: 2, maxAspectRatio: 200, maxSliceNums: config.maxSliceNums },
+    scaleResolution: config.scaleResolution,
+    defaultMaxSliceNums: config.defaultMaxSliceNums,
+    useImageId: config.useImageId,
+    remoteFetch: { timeoutMs: config.remoteImageTimeout, maxBytes: config.maxImageBytes },
+    family: model.family,
+  });
+  const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue, decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts }, imageCost: new ImageCostBudget(config.maxRequestImageCost, config.quotaImageCostPerMinute) });
+  if (site) checkSiteModels(site, model.id);
+  const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, log }) : undefined;
+  const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
+  const retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
+
+  let ready = false;
+  const http = createHttpServer({
+    keys,
+    quotas,
+    chat: edge?.router ?? chat,
+    limits,
+    models: () => edge?.router.models() ?? [model.id],
+    ...(edge && { whereModelsRun: () => edge.router.whereModelsRun() }),
+    describeModel: (id) => ({ ...(id === model.id && { family: model.family, downsample_modes: model.downsampleModes }), ...edge?.router.describe(id) }),
+    features: modelFeatures(model.family),
+    maxBodyBytes: config.maxBodyBytes,
+    requestTimeoutMs: config.requestTimeout,
+    ready: () => ready && busState(nc).connected,
+    routes: [embeddingsRoute({ keys, quotas, retrieval, maxBodyBytes: config.maxBodyBytes, timeoutMs: config.requestTimeout }), ...adminRoutes({ keys, erasure: new TenantErasure({ cache, images: imageStore, feedback, retrieval }) }), ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits })],
+  });
+  await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
+
+  return {
+    nc,
+    services: [
+      hosted({
+        definition: gatewayV1.GatewayServiceService,
+        impl: gatewayGrpcService({ keys, quotas, chat, limits: () => limits, model, feedback }),
+        requireTenant: false,
+        nats: false,
+      }),
+      // Hub: chats forwarded by edge sites over their leaf links (adapters/edge/hub-chat.ts sends them).
+      ...(config.siteUplink ? [uplinkBinding({ keys, quotas, chat, limits: () => limits, model, feedback })] : []),
+    ],
+    reflection: { protoFiles: [...SERVICES.gateway.protoFiles], includeDirs: [PROTO_ROOT] },
+    onShutdown: async () => {
+      edge?.close();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await nc.drain().catch(() => {});
+    },
+    logger: log,
+    markReady() {
+      ready = true;
+      const address = http.address();
+      log.info('gateway.http_listening', { port: typeof address === 'object' && address ? address.port : config.httpPort, model: model.id, revision: model.revision });
+    },
+  };
+}
