@@ -10,7 +10,7 @@ const DAY = 86_400_000;
 export const schema = {
   ...commonServiceConfig({ serviceName: 'feedback', grpcPort: 50056 }),
   stream: string({ env: 'TESSERA_FEEDBACK_STREAM', default: 'TESSERA_FEEDBACK', pattern: /^[A-Za-z0-9_-]+$/, doc: 'JetStream stream holding the feedback log (the source of truth)' }),
-  replicas: int({ env: 'TESSERA_FEEDBACK_REPLICAS', default: 1, min: 1, max: 5, doc: 'stream replicas (3 in a NATS cluster)' }),
+  replicas: int({ env: 'TESSERA_FEEDBACK_REPLICAS', optional: true, min: 1, max: 5, doc: 'stream replicas (3 in a NATS cluster); default TESSERA_JETSTREAM_REPLICAS' }),
   dedupeWindow: duration({ env: 'TESSERA_FEEDBACK_DEDUPE_WINDOW', default: 120_000, min: 1_000, max: DAY, doc: 'Nats-Msg-Id duplicate window; retries later than this are caught by the projector' }),
   maxEventBytes: bytes({ env: 'TESSERA_FEEDBACK_MAX_EVENT_BYTES', default: 1024 * 1024 - 8 * 1024, min: 16 * 1024, max: 64 * 1024 * 1024, doc: 'largest log event (NATS max_payload is 1MiB by default; headers need a few KiB)' }),
   streamMaxEvents: int({ env: 'TESSERA_FEEDBACK_STREAM_MAX_EVENTS', default: -1, min: -1, max: 1_000_000_000, doc: 'edge site: events the stream keeps; beyond it the oldest are discarded first and counted by the edge gateway (-1 = no limit; the site profile sets 1,000,000)' }),
@@ -84,7 +84,7 @@ export function feedbackSettings(c: FeedbackConfig): FeedbackSettings {
   const longest = Math.max(c.retention, ...Object.values(retentionByTenant));
   return {
     // The stream keeps events one day longer than the longest retention, then drops them itself.
-    log: { stream: c.stream, replicas: c.replicas, duplicateWindowMs: c.dedupeWindow, maxAgeMs: longest + DAY, maxEventBytes: c.maxEventBytes, ackTimeoutMs: c.ackTimeout, maxMessages: c.streamMaxEvents, maxBytes: c.streamMaxBytes, sources: parseSites(c.sites) },
+    log: { stream: c.stream, replicas: c.replicas ?? c.jetstreamReplicas, duplicateWindowMs: c.dedupeWindow, maxAgeMs: longest + DAY, maxEventBytes: c.maxEventBytes, ackTimeoutMs: c.ackTimeout, maxMessages: c.streamMaxEvents, maxBytes: c.streamMaxBytes, sources: parseSites(c.sites) },
     projector: { durable: c.projector, batch: c.projectorBatch, ackWaitMs: c.ackWait },
     store: c.store === 'file' ? { kind: 'file', dir: c.dataDir, snapshotEvery: c.snapshotEvery, fsync: c.fsync } : { kind: 'postgres', url: c.pgUrl!, schema: c.pgSchema, poolSize: c.pgPool },
     core: {

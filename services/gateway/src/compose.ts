@@ -49,8 +49,8 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
   });
   const quotas = new QuotaLedger();
   tenantUsageMetrics(quotas);
-  const cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes });
-  const imageStore = await ImageStore.open(nc, { bucket: config.imageBucket, retentionMs: config.imageRetention });
+  const cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes, replicas: config.jetstreamReplicas });
+  const imageStore = await ImageStore.open(nc, { bucket: config.imageBucket, retentionMs: config.imageRetention, replicas: config.jetstreamReplicas });
   const images = new ImagePipeline(nc, cache, imageStore, model.revision, model.queryNum, {
     limits: { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, minSide: 2, maxAspectRatio: 200, maxSliceNums: config.maxSliceNums },
     scaleResolution: config.scaleResolution,
