@@ -9,6 +9,7 @@ import { busState, consoleLogger, hosted, natsClient, connectNats, type ServiceC
 import { EncoderCache, ImageStore } from '@tessera/vision';
 import type { GatewayConfig } from './config.js';
 import { createHttpServer } from './http/server.js';
+import { HttpMetrics } from './http/request-metrics.js';
 import { gatewayGrpcService } from './service.js';
 import { chatLimitsFrom } from './domain/openai/limits-from-config.js';
 import { modelFeatures } from './domain/openai/response-format.js';
@@ -58,7 +59,10 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
   const retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
 
   let ready = false;
+  // One set of request-level series for both edges: a gRPC chat counts in vllm:* exactly like an HTTP one.
+  const metrics = new HttpMetrics();
   const http = createHttpServer({
+    metrics,
     keys,
     quotas,
     chat,
@@ -78,7 +82,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     services: [
       hosted({
         definition: gatewayV1.GatewayServiceService,
-        impl: gatewayGrpcService({ keys, quotas, chat, limits: () => limits, model, feedback }),
+        impl: gatewayGrpcService({ keys, quotas, chat, limits: () => limits, model, feedback, metrics }),
         requireTenant: false,
         nats: false,
       }),

@@ -8,6 +8,7 @@ import { validateChatRequest } from './domain/openai/validate-chat.js';
 import type { ApiKeyStore } from './domain/tenancy/api-keys.js';
 import type { QuotaLedger } from './domain/tenancy/quota-ledger.js';
 import type { ModelInfo } from './domain/orchestrator/model-catalog.js';
+import type { ChatObservation, HttpMetrics } from './http/request-metrics.js';
 
 const ROLE_NAME: Record<number, string> = { [commonV1.Role.SYSTEM]: 'system', [commonV1.Role.USER]: 'user', [commonV1.Role.ASSISTANT]: 'assistant' };
 const FINISH: Record<string, commonV1.FinishReason> = {
@@ -24,6 +25,8 @@ export interface GatewayGrpcDeps {
   limits: () => ChatLimits;
   model: ModelInfo;
   feedback: ServiceClient<typeof feedbackV1.FeedbackServiceService>;
+  /** The request-level `vllm:*` series, shared with the HTTP edge (one set of series per model). */
+  metrics?: HttpMetrics;
 }
 
 /**
@@ -50,15 +53,19 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
     },
 
     async *chatCompletion(req, ctx) {
+      // TTFT and e2e latency start at arrival, as on HTTP: validation and the quota check are inside.
+      const arrivedAt = performance.now();
       const tenant = deps.keys.authenticate(authorization(ctx));
       const valid = validateChatRequest(toOpenAi(req), limitsForTenant(deps.limits(), tenant.quota), [deps.model.id]);
       const reservation = deps.quotas.admit(tenant, (await deps.chat.estimatePromptTokens(valid, tenant)) + valid.sampling.maxTokens);
       const responseId = `chatcmpl-${randomUUID()}`;
+      const observed: ChatObservation | undefined = deps.metrics?.chat(valid.model, arrivedAt);
       let settled = false;
       try {
         yield { responseId, model: valid.model, modelRevision: deps.model.revision, sources: [], textDelta: '', logprobs: [], finishReason: commonV1.FinishReason.UNSPECIFIED };
         for await (const ev of deps.chat.chat(valid, { tenant, responseId, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, trace: ctx.trace })) {
           if (ev.kind === 'delta') {
+            observed?.tokens(ev.tokenIds.length || (ev.text ? 1 : 0));
             yield {
               responseId,
               model: valid.model,
@@ -72,6 +79,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
           }
           reservation.settle({ prompt: ev.usage.promptTokens, completion: ev.usage.completionTokens });
           settled = true;
+          observed?.finish(ev.finishReason, ev.usage, valid.sampling.maxTokens);
           const t = ev.timings;
           yield {
             responseId,
@@ -98,7 +106,10 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
           };
         }
       } finally {
-        if (!settled) reservation.release();
+        if (!settled) {
+          reservation.release();
+          observed?.fail(ctx.signal.aborted);
+        }
       }
     },
   };
