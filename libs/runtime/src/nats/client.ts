@@ -60,9 +60,17 @@ export interface NatsClientOptions {
    * is given this long in all before the stream is declared lost. Default 15 s.
    */
   maxSilenceMs?: number;
+  /**
+   * A work-queue publish that finds its stream without a leader (a clustered JetStream electing one
+   * after a node loss) is retried this long, bounded by the deadline. Default 10 s.
+   */
+  electionWaitMs?: number;
 }
 
 export const DEFAULT_HEARTBEAT_MS = 1_000;
+// Raft elections of a 3-node cluster take 2–6 s (election timeout ~2–4 s, plus catch-up under load).
+const DEFAULT_ELECTION_WAIT_MS = 10_000;
+const ELECTION_RETRY_MS = 250;
 const DEFAULT_ACCEPT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_SILENCE_MS = 15_000;
 
@@ -179,10 +187,17 @@ class NatsClientCore {
     // A resumed stream is a new job: the same id would be dropped as a duplicate within 2 min.
     const msgID = resume > 0 ? `${base}:resume-${resume}` : base;
     let seq: number;
-    try {
-      seq = (await this.js.publish(subject, body, { msgID, headers: h, timeout: clampTimeout(call.deadline - Date.now()) })).seq;
-    } catch (err) {
-      throw natsError(err, subject, call);
+    // A clustered stream without a leader (its node died; the election takes seconds) answers "no
+    // responders" (503): publish again with the same msg id (de-duplicated) until it has one again.
+    const electionBy = Math.min(call.deadline, Date.now() + (this.o.electionWaitMs ?? DEFAULT_ELECTION_WAIT_MS));
+    for (;;) {
+      try {
+        seq = (await this.js.publish(subject, body, { msgID, headers: h, timeout: clampTimeout(call.deadline - Date.now()) })).seq;
+        break;
+      } catch (err) {
+        if ((err as NatsError).code !== '503' || Date.now() + ELECTION_RETRY_MS >= electionBy || !this.bus.connected) throw natsError(err, subject, call);
+        await new Promise((r) => setTimeout(r, ELECTION_RETRY_MS));
+      }
     }
     // A job still waiting in the stream is deleted (a running one gets the cancel message);
     // deleting one that was already acked or taken fails harmlessly.

@@ -2,6 +2,8 @@ import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type JetStreamClient, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
 import { STREAM_SUBJECTS, dedupeId, encodeEvent, eventSubject, tenantLogFilter, type LogEvent } from '../../domain/events.js';
 
+const ELECTION_RETRY_MS = 250;
+
 export interface FeedbackLogOptions {
   /** `TESSERA_FEEDBACK` */
   stream: string;
@@ -91,11 +93,20 @@ export class FeedbackLog {
     if (data.length > this.opts.maxEventBytes) {
       throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `the ${e.type} event is ${data.length} bytes: the limit is ${this.opts.maxEventBytes} (TESSERA_FEEDBACK_MAX_EVENT_BYTES)`, { field: e.type, limit: `<= ${this.opts.maxEventBytes} bytes` });
     }
-    try {
-      const ack = await this.js.publish(eventSubject(e), data, { msgID: dedupeId(e), expect: { streamName: this.opts.stream }, timeout: this.opts.ackTimeoutMs });
-      return { seq: ack.seq, duplicate: ack.duplicate };
-    } catch (err) {
-      throw new TesseraError(ErrorCode.UNAVAILABLE, `the feedback log (stream ${this.opts.stream}) did not acknowledge the write within ${this.opts.ackTimeoutMs} ms; retry with the same id`, { retryAfterMs: 1000 }, { cause: err });
+    // "No responders" (503) = the stream has no leader for a moment (a clustered JetStream electing one
+    // after a node loss): publish again with the same msg id (de-duplicated) within ackTimeoutMs.
+    const until = Date.now() + this.opts.ackTimeoutMs;
+    for (;;) {
+      try {
+        const ack = await this.js.publish(eventSubject(e), data, { msgID: dedupeId(e), expect: { streamName: this.opts.stream }, timeout: Math.max(100, until - Date.now()) });
+        return { seq: ack.seq, duplicate: ack.duplicate };
+      } catch (err) {
+        if ((err as { code?: string }).code === '503' && Date.now() + ELECTION_RETRY_MS < until) {
+          await new Promise((r) => setTimeout(r, ELECTION_RETRY_MS));
+          continue;
+        }
+        throw new TesseraError(ErrorCode.UNAVAILABLE, `the feedback log (stream ${this.opts.stream}) did not acknowledge the write within ${this.opts.ackTimeoutMs} ms; retry with the same id`, { retryAfterMs: 1000 }, { cause: err });
+      }
     }
   }
 
