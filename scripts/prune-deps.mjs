@@ -60,10 +60,22 @@ while (queue.length > 0) {
         continue;
       }
       const pkg = packageOf(spec);
-      if (workspaces.has(pkg)) queue.push(join(workspaces.get(pkg), 'dist', 'index.js'));
+      if (workspaces.has(pkg)) queue.push(workspaceEntry(pkg));
       else if (!isBuiltin(pkg)) thirdParty.add(pkg);
     }
   }
+}
+
+/** A workspace package's compiled entry; it must exist and be what the tessera-dist condition selects. */
+function workspaceEntry(pkg) {
+  const dir = workspaces.get(pkg);
+  const exp = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).exports?.['.'];
+  const entryFile = join(dir, 'dist', 'index.js');
+  if (typeof exp !== 'object' || exp['tessera-dist'] !== './dist/index.js' || !existsSync(entryFile)) {
+    console.error(`prune-deps: ${service} imports ${pkg}, which has no compiled entry: its package.json needs exports "." = { "tessera-dist": "./dist/index.js", "default": "./src/index.ts" } and tsconfig.build.json must include it`);
+    process.exit(1);
+  }
+  return entryFile;
 }
 
 function isBuiltin(name) {

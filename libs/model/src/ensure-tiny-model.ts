@@ -15,7 +15,7 @@ import type { FamilyId } from './families/registry.js';
 /** Bump when the graphs change in a way that needs a rebuild. */
 export const GRAPH_VERSION = 2;
 /** 4.6 models get their own graph version (the hybrid decoder changes independently of 2.6). */
-export const GRAPH_VERSION_46 = 2;
+export const GRAPH_VERSION_46 = 3;
 export const presetModelTag = (preset: Preset, family: FamilyId = '2.6'): string =>
   family === '2.6' ? `${preset}-g${GENERATOR_VERSION}-b${GRAPH_VERSION}` : `${preset}-v${family.replace('.', '')}-g${GENERATOR_VERSION}-b${GRAPH_VERSION_46}`;
 export const TINY_MODEL_TAG = presetModelTag('tiny');

@@ -76,7 +76,7 @@ export function batchPatchStrips(strips: readonly PatchStrip[], patchSize = 14):
 }
 
 /** The 256 normalised values per channel: float32(x/255) then (v − mean)/std, as numpy float32 gives. */
-function normalizationLut(norm: Normalization): Float32Array {
+export function normalizationLut(norm: Normalization): Float32Array {
   const lut = new Float32Array(768);
   for (let c = 0; c < 3; c++) for (let x = 0; x < 256; x++) lut[c * 256 + x] = (Math.fround(x / 255) - norm.mean[c]) / norm.std[c];
   return lut;

@@ -175,15 +175,45 @@ function vpass() {
   return func(7, [[9, I32], [8, V128]], body);
 }
 
-/** The module's bytes: memory "memory" (grown by the caller), functions "hpass" and "vpass". */
+/**
+ * norm(src, stride, width, height, lut, dst): packed RGB (`stride` bytes per row) → planar
+ * [3][height][width] 32-bit values, each byte looked up in `lut` (3 × 256 entries, R then G then B).
+ * The table holds the float32 bits of the normalised values, so loads and stores are i32 (bit-exact,
+ * no float canonicalisation). Scalar: ~3× faster than the same loop in JS (no bounds checks).
+ */
+function norm() {
+  const [src, stride, width, height, lut, dst] = [0, 1, 2, 3, 4, 5];
+  const [y, p, end, o, plane] = [6, 7, 8, 9, 10];
+  const load8 = (off: number) => [0x2d, 0, ...uleb(off)];
+  const store = (off: number) => [0x36, 2, ...uleb(off)];
+  const shl = [0x74];
+  // dst[o + k·plane] = lut[k·256 + src[p + k]] for channel k
+  const channel = (k: number) => [
+    ...get(o), ...(k ? [...get(plane), ...i32c(k), ...mul, ...add] : []),
+    ...get(lut), ...get(p), ...load8(k), ...i32c(2), ...shl, ...add, ...load(k * 1024),
+    ...store(0),
+  ];
+  const pixelLoop = whileNot([...get(p), ...get(end), ...geU], [...channel(0), ...channel(1), ...channel(2), ...inc(p, i32c(3)), ...inc(o, i32c(4))]);
+  const body = [
+    ...get(width), ...get(height), ...mul, ...i32c(4), ...mul, ...set(plane),
+    ...get(dst), ...set(o),
+    ...whileNot(
+      [...get(y), ...get(height), ...geU],
+      [...get(src), ...set(p), ...get(src), ...get(width), ...i32c(3), ...mul, ...add, ...set(end), ...pixelLoop, ...inc(src, get(stride)), ...inc(y, i32c(1))],
+    ),
+  ];
+  return func(6, [[5, I32]], body);
+}
+
+/** The module's bytes: memory "memory" (grown by the caller), functions "hpass", "vpass" and "norm". */
 export function resampleModuleBytes(): Uint8Array {
-  const fns = [hpass(), vpass()];
+  const fns = [hpass(), vpass(), norm()];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(fns.map((f) => f.type))),
     ...section(3, vec(fns.map((_, i) => uleb(i)))),
     ...section(5, vec([[0x00, ...uleb(1)]])),
-    ...section(7, vec([[...str('memory'), 0x02, 0], [...str('hpass'), 0x00, 0], [...str('vpass'), 0x00, 1]])),
+    ...section(7, vec([[...str('memory'), 0x02, 0], [...str('hpass'), 0x00, 0], [...str('vpass'), 0x00, 1], [...str('norm'), 0x00, 2]])),
     ...section(10, vec(fns.map((f) => f.code))),
   ];
   return new Uint8Array(bytes);
@@ -200,6 +230,7 @@ export interface ResampleKernels {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   hpass(src: number, srcStride: number, rows: number, outW: number, bounds: number, kk4: number, ksize: number, dst: number): void;
   vpass(src: number, stride: number, outH: number, bounds: number, kk4: number, ksize: number, dst: number): void;
+  norm(src: number, stride: number, width: number, height: number, lut: number, dst: number): void;
 }
 
 let compiled: object | undefined;

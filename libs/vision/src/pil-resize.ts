@@ -69,6 +69,9 @@ const PAGE = 65536;
 /** Linear memory kept between images (a 12 MP image needs ~60 MB); larger instances are dropped after use. */
 const KEEP_BYTES = 128 * 1024 * 1024;
 const align16 = (n: number) => (n + 15) & ~15;
+/** Linear memory starts with the normalisation table (3 × 256 float32); the source follows it. */
+const LUT = 0;
+const SRC = 3 * 256 * 4;
 
 /**
  * Resizes one RGB source to several sizes. The source is copied into WebAssembly memory once
@@ -82,6 +85,10 @@ export class PilResizer {
   private height = 0;
   /** End of the loaded source in memory; scratch space for each resize starts here. */
   private top = 0;
+  /** The last resize's output: offset, width and the first free byte after it. */
+  private out = SRC;
+  private outW = 0;
+  private end = 0;
 
   private memory(bytes: number): ArrayBuffer {
     this.k ??= instantiateKernels();
@@ -93,16 +100,22 @@ export class PilResizer {
   /** Copies packed RGB (3 bytes per pixel, row-major) into linear memory. */
   load(src: Uint8Array, width: number, height: number): void {
     if (src.length !== width * height * 3) throw new Error(`PilResizer.load: buffer is ${src.length} bytes, expected ${width}×${height}×3`);
-    this.top = align16(src.length + SLACK);
-    new Uint8Array(this.memory(this.top)).set(src, 0);
+    this.top = align16(SRC + src.length + SLACK);
+    new Uint8Array(this.memory(this.top)).set(src, SRC);
     this.width = width;
     this.height = height;
+    this.out = SRC;
+    this.outW = width;
+    this.end = this.top;
   }
 
   /** The loaded source resized to outW×outH: a view valid until the next call. */
   resize(outW: number, outH: number): Uint8Array {
     const { width: w, height: h } = this;
-    if (outW === w && outH === h) return new Uint8Array(this.memory(this.top), 0, w * h * 3);
+    if (outW === w && outH === h) {
+      [this.out, this.outW, this.end] = [SRC, w, this.top];
+      return new Uint8Array(this.memory(this.top), SRC, w * h * 3);
+    }
     const horiz = outW !== w;
     const vert = outH !== h;
     const cv = vert ? precompute(h, outH) : undefined;
@@ -146,14 +159,43 @@ export class PilResizer {
 
     const k = this.k!;
     if (ch && cv) {
-      k.hpass(yFirst * w * 3, w * 3, rows, outW, hBounds, hKk, hStride, tmp);
+      k.hpass(SRC + yFirst * w * 3, w * 3, rows, outW, hBounds, hKk, hStride, tmp);
       k.vpass(tmp, outW * 3, outH, vBounds, vKk, cv.ksize, out);
     } else if (ch) {
-      k.hpass(0, w * 3, h, outW, hBounds, hKk, hStride, out);
+      k.hpass(SRC, w * 3, h, outW, hBounds, hKk, hStride, out);
     } else if (cv) {
-      k.vpass(0, w * 3, outH, vBounds, vKk, cv.ksize, out);
+      k.vpass(SRC, w * 3, outH, vBounds, vKk, cv.ksize, out);
     }
+    [this.out, this.outW, this.end] = [out, outW, at];
     return new Uint8Array(buf, out, outW * outH * 3);
+  }
+
+  /** A region of the last `resize` (or of the source) as packed RGB in a new array. */
+  crop(box: { x: number; y: number; width: number; height: number }): { rgb: Uint8Array; width: number; height: number } {
+    const src = new Uint8Array(this.memory(this.end), this.out, (box.y + box.height) * this.outW * 3);
+    const rgb = new Uint8Array(box.width * box.height * 3);
+    const rowBytes = box.width * 3;
+    for (let y = 0; y < box.height; y++) {
+      const from = ((box.y + y) * this.outW + box.x) * 3;
+      rgb.set(src.subarray(from, from + rowBytes), y * rowBytes);
+    }
+    return { rgb, width: box.width, height: box.height };
+  }
+
+  /**
+   * A region of the last `resize` (or of the source) as planar [3, box.height, box.width] values
+   * looked up in `lut` (768 float32: R, G, B tables), in a new array that the caller owns.
+   */
+  normalize(box: { x: number; y: number; width: number; height: number }, lut: Float32Array): Float32Array {
+    const n = box.width * box.height * 3;
+    const dst = this.end;
+    const buf = this.memory(dst + n * 4 + SLACK);
+    new Float32Array(buf, LUT, 768).set(lut);
+    this.k!.norm(this.out + (box.y * this.outW + box.x) * 3, this.outW * 3, box.width, box.height, LUT, dst);
+    // Uninitialised (every byte is written next): no zero-fill pass over up to 20 MB per image.
+    const out = new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+    out.set(new Float32Array(buf, dst, n));
+    return out;
   }
 
   /** Drops the linear memory when one image made it larger than KEEP_BYTES (it cannot shrink). */

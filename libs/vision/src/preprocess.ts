@@ -11,8 +11,8 @@ import { createHash } from 'node:crypto';
 import { invalidArgument } from '@tessera/errors';
 import { decodeImage, type DecodedImage, type ImageFormat } from './decode-image.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
-import { threadResizer } from './pil-resize.js';
-import { normalizeRegion } from './patch-strip.js';
+import { threadResizer, type PilResizer } from './pil-resize.js';
+import { normalizationLut } from './patch-strip.js';
 import type { Normalization } from './preprocessor-config.js';
 import { DEFAULT_SLICE_OPTIONS, planSlices, type SliceBox, type SliceOptions, type SlicePlan } from './slice-plan.js';
 
@@ -56,18 +56,18 @@ export function cropRgb(src: RgbImage, box: SliceBox): RgbImage {
 
 /**
  * Resizes the overview, then the refine image, from one copy of the decoded pixels and hands each
- * model-order piece to `emit` as a view into the resizer's memory (valid only during the call):
- * `rgb` is `stride` pixels wide and the piece is `box` within it.
+ * model-order piece to `emit` with the resizer holding it (its `box` in the last resize).
  */
-function forEachPiece(img: RgbImage, plan: SlicePlan, emit: (rgb: Uint8Array, stride: number, box: SliceBox) => void): void {
+function forEachPiece(img: RgbImage, plan: SlicePlan, emit: (resizer: PilResizer, box: SliceBox) => void): void {
   const resizer = threadResizer();
   try {
     resizer.load(img.rgb, img.width, img.height);
     const o = plan.overview;
-    emit(resizer.resize(o.width, o.height), o.width, { x: 0, y: 0, width: o.width, height: o.height });
+    resizer.resize(o.width, o.height);
+    emit(resizer, { x: 0, y: 0, width: o.width, height: o.height });
     if (plan.refine) {
-      const refine = resizer.resize(plan.refine.width, plan.refine.height);
-      for (const box of plan.slices) emit(refine, plan.refine.width, box);
+      resizer.resize(plan.refine.width, plan.refine.height);
+      for (const box of plan.slices) emit(resizer, box);
     }
   } finally {
     resizer.trim();
@@ -77,14 +77,15 @@ function forEachPiece(img: RgbImage, plan: SlicePlan, emit: (rgb: Uint8Array, st
 /** Applies a plan to decoded pixels: RGB copies of the overview and each slice. */
 export function sliceDecoded(img: RgbImage, plan: SlicePlan): RgbImage[] {
   const images: RgbImage[] = [];
-  forEachPiece(img, plan, (rgb, stride, box) => images.push(cropRgb({ rgb, width: stride, height: box.y + box.height }, box)));
+  forEachPiece(img, plan, (resizer, box) => images.push(resizer.crop(box)));
   return images;
 }
 
 /** Applies a plan to decoded pixels: normalised channel-first float32 [3, H, W] per piece. */
 export function sliceDecodedPixels(img: RgbImage, plan: SlicePlan, norm: Normalization): Float32Array[] {
   const pixels: Float32Array[] = [];
-  forEachPiece(img, plan, (rgb, stride, box) => pixels.push(normalizeRegion(rgb, stride, box, norm)));
+  const lut = normalizationLut(norm);
+  forEachPiece(img, plan, (resizer, box) => pixels.push(resizer.normalize(box, lut)));
   return pixels;
 }
 

@@ -28,11 +28,12 @@ export type DecoderAppConfig = Pick<
   | 'modelDir' | 'executionProvider' | 'intraOpThreads' | 'maxBatchSize' | 'kvBudget' | 'maxQueue' | 'maxQueuePerTenant'
   | 'maxPrefillTokensPerStep' | 'maxContext' | 'maxTokensLimit' | 'defaultMaxTokens' | 'defaultTemperature' | 'generationConfig'
   | 'maxStopStrings' | 'maxStopLength' | 'maxStopTokenIds' | 'maxImages' | 'prefixCacheEntries' | 'prefixCaching' | 'kvBlockSize'
+  | 'enableThinking'
 >;
 
 export async function createDecoderApp(cfg: DecoderAppConfig): Promise<DecoderApp> {
   const dir = cfg.modelDir || (await ensureTinyModel());
-  const loaded = await loadDecoderModel(dir, { executionProvider: cfg.executionProvider, intraOpNumThreads: cfg.intraOpThreads });
+  const loaded = await loadDecoderModel(dir, { executionProvider: cfg.executionProvider, intraOpNumThreads: cfg.intraOpThreads }, { enableThinking: cfg.enableThinking });
   const engine = new Engine({
     backend: loaded.backend,
     tokenBytes: loaded.tokenizer.tokenBytes,
@@ -60,8 +61,8 @@ export async function createDecoderApp(cfg: DecoderAppConfig): Promise<DecoderAp
       engine,
       tokenizer: loaded.tokenizer,
       revision: loaded.revision,
-      queryNum: loaded.queryNum,
-      defaults: resolveGenerationDefaults(cfg.generationConfig, loaded.generationConfig, { maxTokens: cfg.defaultMaxTokens, temperature: cfg.defaultTemperature }),
+      assemble: loaded.assemble,
+      defaults: resolveGenerationDefaults(cfg.generationConfig, loaded.generationConfig, { maxTokens: cfg.defaultMaxTokens, temperature: cfg.defaultTemperature }, loaded.family.id),
       maxImages: cfg.maxImages,
       ...(nc && { nc }),
     }),

@@ -8,10 +8,11 @@ import { ErrorCode, TesseraError, getPayload, invalidArgument, type CallContext,
 import type { Engine } from './domain/engine/engine.js';
 import type { GenerationDefaults } from './domain/engine/generation-defaults.js';
 import type { EngineChunk, SamplingParams } from './domain/engine/types.js';
-import { assemblePrompt, checkText } from './domain/prompt/assemble-prompt.js';
+import { checkText, DEFAULT_SYSTEM_PROMPT, type AssembledPrompt } from './domain/prompt/assemble-prompt.js';
+import { renderToolTurns, type ToolTurnMessage } from '@tessera/structured';
 import { constraintFor } from './domain/structured-output.js';
 import type { PromptTokenizer } from './domain/prompt/prompt-tokenizer.js';
-import type { PromptImage, PromptMessage, PromptPart, Role } from './domain/prompt/prompt-types.js';
+import type { PromptImage, PromptInput, PromptMessage, PromptPart, Role } from './domain/prompt/prompt-types.js';
 
 type Def = typeof decodingV1.DecoderServiceService;
 
@@ -19,7 +20,8 @@ export interface DecoderServiceDeps {
   engine: Engine;
   tokenizer: PromptTokenizer;
   revision: string;
-  queryNum: number;
+  /** The model family's prompt assembly (2.6 ChatML + resampler slots, 4.6 Jinja template + `<|image_pad|>` expansion). */
+  assemble: (input: PromptInput, limits: { maxImages: number }) => AssembledPrompt;
   defaults: { maxTokens: number; temperature: number } & Partial<GenerationDefaults>;
   maxImages: number;
   /** For visual tokens that arrive as an ObjectRef (claim check). */
@@ -28,7 +30,7 @@ export interface DecoderServiceDeps {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const ROLES: Record<number, Role | undefined> = { [commonV1.Role.SYSTEM]: 'system', [commonV1.Role.USER]: 'user', [commonV1.Role.ASSISTANT]: 'assistant' };
+const ROLES: Record<number, Role | 'tool' | undefined> = { [commonV1.Role.SYSTEM]: 'system', [commonV1.Role.USER]: 'user', [commonV1.Role.ASSISTANT]: 'assistant', [commonV1.Role.TOOL]: 'tool' };
 const FINISH: Record<string, commonV1.FinishReason> = {
   stop: commonV1.FinishReason.STOP,
   length: commonV1.FinishReason.LENGTH,
@@ -74,12 +76,7 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
     throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `model_revision ${req.modelRevision} requested, ${d.revision} is loaded`, { field: 'model_revision' });
   }
   const images = await Promise.all(req.images.map((img, i) => toPromptImage(img, i, d.nc, ctx.tenant)));
-  const prompt = assemblePrompt(
-    { messages: req.messages.map(toMessage), prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images },
-    d.tokenizer,
-    { hiddenSize: d.engine.info.hiddenSize, queryNum: d.queryNum },
-    { maxImages: d.maxImages },
-  );
+  const prompt = d.assemble({ messages: promptMessages(req), prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images }, { maxImages: d.maxImages });
   const constraint = constraintFor(req, { tokenBytes: d.tokenizer.tokenBytes, vocabSize: d.engine.info.vocabSize, eosTokenIds: d.engine.info.eosTokenIds });
   ctx.throwIfAborted();
   const handle = d.engine.submit({
@@ -110,10 +107,28 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   }
 }
 
-function toMessage(m: decodingV1.Message, i: number): PromptMessage {
+/**
+ * Chat messages → the ChatML turns the template assembles. Tools, tool calls and tool results go
+ * through the Hermes layout (@tessera/structured tool-calls.ts); without any of them the messages
+ * pass through unchanged.
+ */
+function promptMessages(req: decodingV1.GenerateRequest): PromptMessage[] {
+  const msgs = req.messages.map(toMessage);
+  const withTools = req.tools.length > 0 && req.toolChoice !== 'none';
+  if (!withTools && !msgs.some((m) => m.role === 'tool' || (m.toolCalls?.length ?? 0) > 0)) return msgs as PromptMessage[];
+  return renderToolTurns(msgs, req.tools, withTools, DEFAULT_SYSTEM_PROMPT) as PromptMessage[];
+}
+
+function toMessage(m: decodingV1.Message, i: number): ToolTurnMessage<PromptPart> {
   const role = ROLES[m.role];
-  if (!role) throw invalidArgument(`messages[${i}].role`, `role ${m.role} is not system, user or assistant`);
-  return { role, parts: m.parts.map((p, j) => toPart(p, `messages[${i}].parts[${j}]`)) };
+  if (!role) throw invalidArgument(`messages[${i}].role`, `role ${m.role} is not system, user, assistant or tool`);
+  const calls = m.tool?.calls ?? [];
+  if (calls.length > 0 && role !== 'assistant') throw invalidArgument(`messages[${i}].tool.calls`, 'only assistant messages carry tool calls');
+  return {
+    role,
+    parts: m.parts.map((p, j) => toPart(p, `messages[${i}].parts[${j}]`)),
+    ...(calls.length > 0 && { toolCalls: calls.map((c) => ({ name: c.name, argumentsJson: c.argumentsJson })) }),
+  };
 }
 
 function toPart(p: decodingV1.PromptPart, field: string): PromptPart {
@@ -135,7 +150,15 @@ async function toPromptImage(img: decodingV1.ImageEmbedding, i: number, nc: Nats
   if (![commonV1.Dtype.FLOAT32, commonV1.Dtype.FLOAT16, commonV1.Dtype.BFLOAT16].includes(t!.dtype)) {
     throw invalidArgument(`${field}.dtype`, `visual tokens must be FLOAT32, FLOAT16 or BFLOAT16`);
   }
-  return { tokens: tensorToFloat32(t!), shape: t!.shape.map(Number), gridCols: img.gridCols, gridRows: img.gridRows, useImageId: img.useImageId };
+  const perImage = img.layout?.tokensPerImage;
+  return {
+    tokens: tensorToFloat32(t!),
+    shape: t!.shape.map(Number),
+    gridCols: img.gridCols,
+    gridRows: img.gridRows,
+    useImageId: img.useImageId,
+    ...(perImage && perImage.length > 0 && { tokensPerImage: [...perImage] }),
+  };
 }
 
 export function toParams(s: commonV1.SamplingParams | undefined, defaults: { maxTokens: number; temperature: number } & Partial<GenerationDefaults>): SamplingParams {

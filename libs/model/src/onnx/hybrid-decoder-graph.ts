@@ -12,7 +12,11 @@
  * over all T tokens at once, with (I + A)⁻¹ of the strictly lower-triangular A computed as
  * Π_{s<m} (I + (−A)^{2^s}) — exact because A^T = 0, so m = ⌈log₂ maxChunk⌉ squarings cover any T ≤ maxChunk,
  * with no Loop and no triangular solve (not in ONNX). Callers feed at most `maxChunk` new tokens per row
- * (manifest `decoder.maxChunk`; docs/decisions.md has the measurement behind 64).
+ * (manifest `decoder.maxChunk`). The product is exact in exact arithmetic but not in float32: the entries of
+ * (−A)^k grow like C(T−1, k)·β^k when keys are alike (repeated tokens), and the alternating sum cancels —
+ * for "word word …" on the tiny model the logits were off by 0.8 at T = 64, 2e-5 at T = 32 and ≤ 1e-5 at
+ * T ≤ 24 against token-by-token; worst case (equal keys, β = 1, no decay) C(15, 7)·ε ≈ 4e-4 at T = 16 vs
+ * 1e17·ε at 64. Hence 16 (docs/decisions.md; it was also the fastest chunk on CPU).
  * Right padding (t ≥ q_b) never advances a row's state: its decay is 0, its key and β are 0, and the new
  * conv state is gathered at the row's own last K−1 rows.
  */
@@ -22,7 +26,7 @@ import type { GraphBuilder, ValueSig } from './graph-builder.js';
 import { linear, rmsNorm, silu, type WeightSource } from './layers.js';
 import { PagedIo } from './paged-decoder-io.js';
 
-export const DEFAULT_MAX_CHUNK = 64;
+export const DEFAULT_MAX_CHUNK = 16;
 
 export function hybridDecoderSignature(t: HybridTextConfig): { inputs: ValueSig[]; outputs: ValueSig[] } {
   const inputs: ValueSig[] = [

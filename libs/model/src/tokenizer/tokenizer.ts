@@ -6,26 +6,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Template } from '@huggingface/jinja';
 import { TokenizerLoader } from '@lenml/tokenizers';
 import { ErrorCode, TesseraError } from '@tessera/errors';
 import { detectFamily, type FamilyId } from '../families/registry.js';
+import { ChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat-template.js';
 import { REQUIRED_SPECIALS, REQUIRED_SPECIALS_4_6, type SpecialName, type SpecialTokenIds } from './special-tokens.js';
 
-/** Content is a string, or (4.6-style templates) a list of text / image items. */
-export type ChatContentItem = { type: 'text'; text: string } | { type: 'image' } | { type: 'image_url' } | { type: 'video' };
-export interface ChatMessage {
-  role: string;
-  content: string | ChatContentItem[];
-}
-
-export interface ChatTemplateOptions {
-  addGenerationPrompt?: boolean;
-  /** Passed to the template as `enable_thinking` when set (Qwen3.5-style templates read it). */
-  enableThinking?: boolean;
-  /** Extra template variables (`chat_template_kwargs`). */
-  extra?: Record<string, unknown>;
-}
+export type { ChatContentItem, ChatMessage, ChatTemplateOptions } from './chat-template.js';
 
 const requiredFor = (family: FamilyId): Record<string, string> => (family === '4.6' ? REQUIRED_SPECIALS_4_6 : REQUIRED_SPECIALS);
 
@@ -55,10 +42,14 @@ export class Tokenizer {
     private readonly impl: LenmlTokenizer,
     readonly specialTokenIds: Readonly<SpecialTokenIds>,
     readonly vocabSize: number,
-    readonly chatTemplate: string | undefined,
+    private readonly template: ChatTemplate,
     readonly family: FamilyId,
-    private readonly templateVars: Record<string, unknown>,
   ) {}
+
+  /** The checkpoint's chat_template source, undefined when it ships none. */
+  get chatTemplate(): string | undefined {
+    return this.template.source;
+  }
 
   /** Loads `tokenizer.json` + `tokenizer_config.json` from a checkpoint or built model directory. */
   static fromDir(dir: string): Tokenizer {
@@ -86,10 +77,7 @@ export class Tokenizer {
     let maxId = -1;
     for (const id of Object.values(vocab)) if (id > maxId) maxId = id;
     for (const id of added.values()) if (id > maxId) maxId = id;
-    // Template variables HF passes besides messages: the special-token spellings from tokenizer_config.
-    const tokStr = (v: unknown): string | undefined => (typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string' ? (v as { content: string }).content : undefined);
-    const vars = { bos_token: tokStr(tokenizerConfig.bos_token) ?? '', eos_token: tokStr(tokenizerConfig.eos_token) ?? '', pad_token: tokStr(tokenizerConfig.pad_token) ?? '', unk_token: tokStr(tokenizerConfig.unk_token) ?? '' };
-    const tok = new Tokenizer(impl, Object.freeze(specials), maxId + 1, typeof tokenizerConfig.chat_template === 'string' ? tokenizerConfig.chat_template : undefined, family, vars);
+    const tok = new Tokenizer(impl, Object.freeze(specials), maxId + 1, new ChatTemplate(tokenizerConfig), family);
     tok.sourceJson = tokenizerJson;
     tok.sourceConfig = tokenizerConfig;
     tok.added = added;
@@ -135,15 +123,8 @@ export class Tokenizer {
    * Jinja implementation transformers.js uses. A tokenizer without a template is refused (no guessing).
    */
   applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
-    if (this.chatTemplate === undefined) {
-      throw new TesseraError(ErrorCode.FAILED_PRECONDITION, 'tokenizer_config.json: chat_template is missing; the model cannot format chat messages', { field: 'chat_template', file: 'tokenizer_config.json' });
-    }
-    this.compiled ??= new Template(this.chatTemplate);
-    const vars: Record<string, unknown> = { ...this.templateVars, ...(opts.extra ?? {}), messages, add_generation_prompt: opts.addGenerationPrompt ?? true };
-    if (opts.enableThinking !== undefined) vars.enable_thinking = opts.enableThinking;
-    return this.compiled.render(vars);
+    return this.template.render(messages, opts);
   }
-  private compiled: Template | undefined;
 
   /** Ids that end a chat turn: `<|im_end|>` and `<|endoftext|>` (both families; generation_config.json may add more). */
   get stopTokenIds(): number[] {

@@ -2,25 +2,39 @@
  * The production DecoderBackend: `@tessera/model`'s embed stage + paged decoder stage
  * (onnxruntime-node). The stage owns the KV pool and state slots; see
  * libs/model/src/runtime/paged-decoder.ts for exactly what crosses JS ↔ onnxruntime per step.
+ * One backend for every family: 2.6's graph has only KV layers, 4.6's hybrid graph adds per-sequence
+ * conv + recurrent state slots (Gated DeltaNet layers) and takes ≤ maxChunk new tokens per row.
  */
-import type { Model } from '@tessera/model';
+import type { EmbedStage, PagedDecoderStage } from '@tessera/model';
 import type { BackendInfo, CacheSize, DecoderBackend, StepInput } from '../domain/engine/backend.js';
 
-/** `eosTokenIds`: `<|im_end|>` and `<|endoftext|>` for 2.6 (taken from the prompt tokenizer, which is
- * already loaded, rather than the model's own 3 s tokenizer load). */
-export function ortBackend(model: Model, eosTokenIds: number[]): DecoderBackend {
-  const l = model.config.llm;
+export interface OrtBackendModel {
+  modelName: string;
+  numLayers: number;
+  /** Positions the model supports (config max_position_embeddings). */
+  maxContext: number;
+  weightBytes: number;
+  /** The graph's per-call token cap (4.6: manifest decoder.maxChunk); undefined = none. */
+  maxQueryLength?: number;
+  embed: EmbedStage;
+  decoder: PagedDecoderStage;
+  release(): Promise<void>;
+}
+
+/** `eosTokenIds`: generation_config.json's eos_token_id plus `<|im_end|>` / `<|endoftext|>` (load-model.ts). */
+export function ortBackend(model: OrtBackendModel, eosTokenIds: number[]): DecoderBackend {
   const stage = model.decoder;
   const info: BackendInfo = {
-    modelName: model.manifest.source.name ?? model.manifest.revision.slice(0, 12),
-    numLayers: l.numLayers,
+    modelName: model.modelName,
+    numLayers: model.numLayers,
     hiddenSize: stage.layout.hidden,
     vocabSize: stage.layout.vocab,
-    maxContext: l.maxPositionEmbeddings,
+    maxContext: model.maxContext,
     kvBytesPerToken: stage.bytesPerBlock(1),
     stateBytesPerSequence: stage.bytesPerStateSlot(),
     eosTokenIds: [...new Set(eosTokenIds)],
-    weightBytes: model.manifest.stages.decoder.weightBytes,
+    weightBytes: model.weightBytes,
+    ...(model.maxQueryLength !== undefined && { maxQueryLength: model.maxQueryLength }),
   };
   return {
     info,

@@ -25,6 +25,11 @@ export interface BackendInfo {
   eosTokenIds: number[];
   /** Bytes of weights read per decode step (for MBU); 0 when unknown. */
   weightBytes: number;
+  /**
+   * Most new tokens one row may bring to one step (the graph's own cap: the 4.6 hybrid decoder is
+   * built for ≤ manifest.decoder.maxChunk = 16 tokens per call). Undefined = no cap (2.6 paged graph).
+   */
+  maxQueryLength?: number;
 }
 
 export interface CacheSize {

@@ -99,6 +99,7 @@ export class Engine {
       maxPrefillTokensPerStep: this.limits.maxPrefillTokensPerStep,
       prefixCaching: this.limits.prefixCaching && numStateSlots === 0,
       numStateSlots,
+      ...(info.maxQueryLength !== undefined && { maxQueryLength: info.maxQueryLength }),
     });
     this.loopDone = this.loop();
   }

@@ -48,6 +48,19 @@ describe('scheduler plans', () => {
     expect(p2.rows.map((r) => [r.seq.id, r.start, r.count])).toEqual([['a', 6, 1], ['b', 6, 1], ['c', 6, 1]]);
   });
 
+  it("caps every row at the graph's maxQueryLength even when the prefill budget is larger", () => {
+    // The 4.6 hybrid graph takes at most 16 new tokens per row per call (manifest decoder.maxChunk).
+    const s = sched(64, { maxPrefillTokensPerStep: 512, maxQueryLength: 5, numStateSlots: 2, prefixCaching: false });
+    s.add(new FakeSeq('a', 't', range(12)));
+    s.add(new FakeSeq('b', 't', range(3, 50)));
+    const p1 = step(s);
+    expect(p1.rows.map((r) => [r.seq.id, r.start, r.count, r.samples])).toEqual([['a', 0, 5, false], ['b', 0, 3, true]]);
+    const p2 = step(s);
+    expect(p2.rows.map((r) => [r.seq.id, r.start, r.count])).toEqual([['a', 5, 5], ['b', 3, 1]]);
+    const p3 = step(s);
+    expect(p3.rows.map((r) => [r.seq.id, r.start, r.count, r.samples])).toEqual([['a', 10, 2, true], ['b', 4, 1, true]]);
+  });
+
   it('a long prompt is chunked and never stalls running decodes', () => {
     const s = sched(64, { maxPrefillTokensPerStep: 8 });
     const running = new FakeSeq('run', 't', range(3));

@@ -74,6 +74,8 @@ export interface SchedulerLimits {
   prefixCaching: boolean;
   /** State slots (0 = the model keeps no per-sequence state). */
   numStateSlots: number;
+  /** Most tokens one row computes in one step (the backend graph's cap, BackendInfo.maxQueryLength); default no cap. */
+  maxQueryLength?: number;
 }
 
 export interface SchedulerCounters {
@@ -110,12 +112,14 @@ export class Scheduler<S extends SchedSeq> {
     const preempted: S[] = [];
     const admitted: S[] = [];
     let prefillBudget = this.limits.maxPrefillTokensPerStep;
+    // A prompt longer than the graph's per-call cap is prefilled in several steps even when the budget is larger.
+    const rowCap = this.limits.maxQueryLength ?? Infinity;
 
     for (let i = 0; i < this.running.length; i++) {
       const seq = this.running[i]!;
       const remaining = seq.numTokens - seq.numComputed;
       const isPrefill = remaining > 1;
-      const count = isPrefill ? Math.min(remaining, prefillBudget) : remaining;
+      const count = isPrefill ? Math.min(remaining, prefillBudget, rowCap) : remaining;
       if (count <= 0) continue; // a prefill waiting for budget
       // Make room by preempting the newest running sequences (never one already planned).
       while (!this.ensureBlocks(seq, seq.numComputed + count)) {
@@ -133,7 +137,7 @@ export class Scheduler<S extends SchedSeq> {
       const seq = this.waiting.peek()!;
       if (this.limits.numStateSlots > 0 && this.freeSlots.length === 0) break;
       const hit = this.matchPrefix(seq);
-      const count = Math.min(seq.numTokens - hit.tokens, prefillBudget);
+      const count = Math.min(seq.numTokens - hit.tokens, prefillBudget, rowCap);
       const need = Math.ceil((hit.tokens + count) / this.blockSize) - hit.blocks.length;
       // Count cached blocks that are currently free: touching them takes them off the free list.
       const freeHits = hit.blocks.filter((b) => this.pool.refCount(b) === 0).length;

@@ -8,15 +8,20 @@ export interface PromptMessage {
   parts: PromptPart[];
 }
 
-/** One image's resampler output and its slice grid. */
+/** One image's visual tokens and its slice grid. */
 export interface PromptImage {
-  /** [images, queryNum, hidden] row-major float32; images = 1 + cols·rows. */
+  /**
+   * 2.6: the resampler's [images, queryNum, hidden] row-major float32 (images = 1 + cols·rows).
+   * 4.6 (no resampler): the vision stage's [sum(tokensPerImage), hidden].
+   */
   tokens: Float32Array;
   /** Shape as received, checked against the grid and the model. */
   shape: number[];
   gridCols: number;
   gridRows: number;
   useImageId: boolean;
+  /** 4.6: tokens per image (overview, then slices row-major), from ImageEmbedding.layout; unset for 2.6. */
+  tokensPerImage?: number[];
 }
 
 export interface PromptInput {

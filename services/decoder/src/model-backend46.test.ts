@@ -1,0 +1,124 @@
+/**
+ * The decoder on the tiny MiniCPM-V 4.6 model (hybrid graph: 3 Gated DeltaNet + 1 full-attention layer,
+ * onnxruntime-node): prompts assembled through the checkpoint's own Jinja template with `<|image_pad|>`
+ * expansion, greedy tokens through the engine (per-sequence state slots, prefill capped at the graph's
+ * maxChunk of 16 tokens per row, 8 concurrent sequences, chunked prefill, preemption) equal a no-cache
+ * reference that recomputes the whole sequence through the explicit-cache stage for every token; eos ids
+ * and sampling defaults come from the checkpoint's generation_config.json.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { argmaxRow, ensureTinyModel46Paths } from '@tessera/model';
+import { Engine } from './domain/engine/engine.js';
+import { samplingParams } from './domain/engine/engine-defaults.js';
+import { resolveGenerationDefaults } from './domain/engine/generation-defaults.js';
+import { collect } from './domain/engine/testing/collect.js';
+import type { SamplingParams, VisualInput } from './domain/engine/types.js';
+import { loadDecoderModel, type LoadedDecoderModel } from './adapters/load-model.js';
+import type { PromptImage } from './domain/prompt/prompt-types.js';
+
+let m: LoadedDecoderModel;
+let H: number;
+
+beforeAll(async () => {
+  m = await loadDecoderModel((await ensureTinyModel46Paths()).model, { intraOpNumThreads: 1, allowSpinning: false });
+  H = m.backend.info.hiddenSize;
+});
+afterAll(async () => m?.model.release());
+
+/** A 2×1-sliced image in 16x-style layout: overview 4 tokens, two slices of 2 (deterministic values). */
+function image(seed: number): PromptImage {
+  const tokensPerImage = [4, 2, 2];
+  const n = 8;
+  const tokens = Float32Array.from({ length: n * H }, (_, i) => 0.05 * Math.sin(seed * 13.7 + i * 0.31));
+  return { tokens, shape: [n, H], gridCols: 2, gridRows: 1, useImageId: true, tokensPerImage };
+}
+
+const chat = (text: string, img?: PromptImage) =>
+  m.assemble({ messages: [{ role: 'user', parts: img ? [{ kind: 'image', imageIndex: 0 }, { kind: 'text', text }] : [{ kind: 'text', text }] }], images: img ? [img] : [] }, { maxImages: 4 });
+
+/** No cache at all: the whole sequence through the graph (maxChunk-token calls) for every new token. */
+async function noCacheGreedy(ids: Int32Array, visual: VisualInput | undefined, n: number): Promise<number[]> {
+  const seq = Array.from(ids);
+  const out: number[] = [];
+  const V = m.backend.info.vocabSize;
+  for (let i = 0; i < n; i++) {
+    const emb = await m.model.embed.run(Int32Array.from(seq), [1, seq.length]);
+    if (visual) visual.positions.forEach((p, k) => emb.set(visual.embeddings.subarray(k * H, (k + 1) * H), p * H));
+    const { logits } = await m.model.hybrid!.prefill({ inputsEmbeds: emb, batch: 1, seq: seq.length });
+    const t = argmaxRow(logits, 0, V);
+    out.push(t);
+    seq.push(t);
+  }
+  return out;
+}
+
+const params = (p: Partial<SamplingParams>): SamplingParams => samplingParams({ ignoreEos: true, maxTokens: 6, ...p });
+
+describe('decoder on the tiny 4.6 model', () => {
+  it('eos ids and sampling defaults come from generation_config.json', () => {
+    expect(m.family.id).toBe('4.6');
+    expect(m.queryNum).toBe(0);
+    expect(m.backend.info.maxQueryLength).toBe(16); // manifest decoder.maxChunk
+    expect(m.backend.info.stateBytesPerSequence).toBeGreaterThan(0);
+    // generation_config eos_token_id [248046, 248044] = <|im_end|>, <|endoftext|>.
+    expect([...m.backend.info.eosTokenIds].sort()).toEqual([248044, 248046]);
+    const d = resolveGenerationDefaults('auto', m.generationConfig, { maxTokens: 512, temperature: 1 }, m.family.id);
+    // temperature / top_p / top_k from the file; repetition_penalty unset there → neutral (not 2.6's 1.05).
+    expect([d.temperature, d.topP, d.topK, d.repetitionPenalty]).toEqual([0.7, 0.8, 20, 1]);
+  });
+
+  it('prompt: the template renders, the image expands to <image_id>0</image_id><image>pads</image><slice>…', () => {
+    const p = chat('What is this?', image(1));
+    const tok = m.model.tokenizer;
+    const text = tok.decode(p.tokenIds);
+    expect(text).toBe(
+      '<|im_start|>user\n<image_id>0</image_id><image>' + '<|image_pad|>'.repeat(4) + '</image><slice><|image_pad|><|image_pad|></slice><slice><|image_pad|><|image_pad|></slice>' +
+        'What is this?<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n',
+    );
+    expect(p.visualTokens).toBe(8);
+    const pad = tok.addedTokenId('<|image_pad|>');
+    expect(Array.from(p.visual!.positions)).toEqual(Array.from(p.tokenIds.entries()).filter(([, t]) => t === pad).map(([i]) => i));
+  });
+
+  it('greedy through the engine equals the no-cache reference: 8 concurrent sequences, a 100-token prompt, images, chunking and preemption', async () => {
+    const prompts = [
+      chat('Hi'),
+      chat('What is in this picture?', image(1)),
+      chat('Bonjour, ça va ?'),
+      chat('word '.repeat(90)), // > 16 tokens: prefilled in ≤ 16-token steps even with a 512-token budget
+      chat('1 2 3 4 5 6 7 8 9', image(2)),
+      chat('你好，世界'),
+      chat('A longer prompt about nothing in particular, with commas, and more words.'),
+      chat('🙂'),
+    ];
+    expect(prompts[3]!.tokenIds.length).toBeGreaterThan(64);
+    const expected: number[][] = [];
+    for (const p of prompts) expected.push(await noCacheGreedy(p.tokenIds, p.visual, 6));
+    const submit = (e: Engine, id: string, i: number) => collect(e.submit({ requestId: id, tenant: `t${i % 3}`, promptTokenIds: prompts[i]!.tokenIds, ...(prompts[i]!.visual && { visual: prompts[i]!.visual }), params: params({}) }));
+
+    const engine = new Engine({ backend: m.backend, tokenBytes: m.tokenizer.tokenBytes, limits: { maxBatchSize: 8 } });
+    const alone = await submit(engine, 'alone', 3);
+    expect(alone.tokenIds).toEqual(expected[3]);
+    const outs = await Promise.all(prompts.map((_, i) => submit(engine, `r${i}`, i)));
+    outs.forEach((o, i) => expect(o.tokenIds, `prompt ${i}`).toEqual(expected[i]));
+    expect(outs[1]!.last.usage!.visualTokens).toBe(8);
+    expect(engine.stats().kvBlocksUsed).toBe(0);
+    await engine.close();
+
+    // Chunked prefill (8 tokens per step), state slots reused across sequences, and preemption + recompute
+    // (a budget of 4 state slots + 6 blocks of 16 tokens cannot hold all prompts at once).
+    const kv = m.backend.info.kvBytesPerToken;
+    const tight = new Engine({
+      backend: m.backend,
+      tokenBytes: m.tokenizer.tokenBytes,
+      limits: { maxBatchSize: 4, maxPrefillTokensPerStep: 8, kvBudgetBytes: 4 * m.backend.info.stateBytesPerSequence + 8 * 16 * kv },
+    });
+    const again = await Promise.all(prompts.map((_, i) => submit(tight, `g${i}`, i)));
+    again.forEach((o, i) => expect(o.tokenIds, `tight ${i}`).toEqual(expected[i]));
+    const st = tight.stats();
+    expect(st.preemptions).toBeGreaterThan(0);
+    expect(st.prefixCacheHits).toBe(0); // prefix caching is off for models with state
+    expect(st.kvBlocksUsed).toBe(0);
+    await tight.close();
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * Tenant isolation of every index, through the service (real nats-server + gRPC): two tenants
+ * with a collection of the same name and the same record ids, both past the ANN threshold so
+ * their HNSW graphs and keyword indexes exist. Tenant B, asking for tenant A's words or tenant
+ * A's exact vectors in every mode, only ever gets its own records back; A's writes and deletes
+ * never change B's results.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { retrievalV1 } from '@tessera/contracts';
+import { grpcClient, hosted, natsClient, startService, type ServiceClient, type ServiceHost } from '@tessera/runtime';
+import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { loadRetrievalConfig } from './config.js';
+import { openEngine, type OpenedEngine } from './compose.js';
+import { createRetrievalService } from './service.js';
+
+type Client = ServiceClient<typeof retrievalV1.RetrievalServiceService>;
+const dir = mkdtempSync(join(tmpdir(), 'retrieval-tenants-'));
+let server: NatsServerHandle;
+let nc: NatsConnection;
+let host: ServiceHost;
+let opened: OpenedEngine;
+let nats: Client;
+let grpc: Client;
+const A = { tenant: 'acme', timeoutMs: 30_000 };
+const B = { tenant: 'globex', timeoutMs: 30_000 };
+/** Records per tenant; the ANN threshold is below it so both collections get HNSW graphs. */
+const N = 80;
+const THRESHOLD = 50;
+const { SearchMode } = retrievalV1;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+  const config = loadRetrievalConfig({ NATS_URL: server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_DATA_DIR: dir, TESSERA_RETRIEVAL_ANN_THRESHOLD: String(THRESHOLD) });
+  opened = await openEngine(config);
+  host = await startService({
+    config,
+    nc,
+    services: [hosted({ definition: retrievalV1.RetrievalServiceService, impl: createRetrievalService(opened.engine) })],
+    handleSignals: false,
+    metricsEndpoint: false,
+    telemetry: { inMemory: true },
+  });
+  nats = natsClient(nc, retrievalV1.RetrievalServiceService);
+  grpc = grpcClient(retrievalV1.RetrievalServiceService, `127.0.0.1:${host.grpcPort}`);
+}, 60_000);
+
+afterAll(async () => {
+  nats?.close();
+  grpc?.close();
+  await host?.shutdown();
+  await opened?.close();
+  await nc?.close();
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const TOPICS = ['harbour crane schedule', 'quarterly revenue forecast', 'kiln temperature log', 'orchard irrigation plan'];
+const acmeText = (i: number) => `acme confidential ${i}: zephyr launch code ${1000 + i} for the ${TOPICS[i % 4]}`;
+const globexText = (i: number) => `globex memo ${i}: cafeteria menu ${i} and the ${TOPICS[(i + 1) % 4]}`;
+
+describe('tenant isolation through the service, HNSW and keyword indexes built', () => {
+  it('tenant B never sees tenant A records, by words or by A’s exact vectors, in any mode', async () => {
+    for (const [ctx, text] of [
+      [A, acmeText],
+      [B, globexText],
+    ] as const) {
+      await nats.createCollection({ name: 'shared', description: '', distance: 0, embeddingModel: '', dimension: 0, getOrCreate: false }, ctx);
+      // Same ids in both tenants.
+      const records = Array.from({ length: N }, (_, i) => ({ id: `r${i}`, text: text(i), metadata: { n: i }, vector: [] }));
+      expect((await grpc.upsert({ collection: 'shared', records }, ctx)).upserted).toBe(N);
+    }
+    await opened.store.idle();
+    for (const t of ['acme', 'globex']) expect(await opened.store.indexes(t, 'shared')).toContain('HNSW:vector');
+
+    const isGlobex = (r: { text: string }) => r.text.startsWith('globex memo');
+    const acmeRecords = (await nats.get({ collection: 'shared', ids: ['r0', 'r1', 'r2', 'r3'], limit: 10, offset: 0, includeVectors: true }, A)).records;
+    expect(acmeRecords.map((r) => r.text)).toEqual([0, 1, 2, 3].map(acmeText));
+
+    // B's exact nearest neighbours over B's own vectors: a graph shared across tenants would return
+    // A's keys, which (same ids) would still fetch B rows — so compare with the exact distances.
+    const bRecords = (await nats.get({ collection: 'shared', ids: [], limit: 1000, offset: 0, includeVectors: true }, B)).records;
+    expect(bRecords).toHaveLength(N);
+    const exactB = (v: number[], k: number) =>
+      bRecords
+        .map((r) => ({ id: r.id, d: 1 - r.vector.reduce((s, x, i) => s + x * v[i]!, 0) / (Math.hypot(...r.vector) * Math.hypot(...v)) }))
+        .sort((x, y) => x.d - y.d)
+        .slice(0, k);
+    for (const client of [nats, grpc]) {
+      for (const mode of [SearchMode.DENSE, SearchMode.HYBRID, SearchMode.LEXICAL, SearchMode.MMR, SearchMode.UNSPECIFIED]) {
+        const q = await client.query({ collection: 'shared', query: { $case: 'text', text: 'acme confidential zephyr launch code 1003' }, k: 20, mode, includeVectors: false }, B);
+        expect(q.results.every(isGlobex), `mode ${mode}`).toBe(true);
+        expect(q.results.map((r) => r.text).join(' ')).not.toMatch(/zephyr|acme/);
+      }
+      // A's exact vectors: B's nearest neighbours are B's own records.
+      for (const rec of acmeRecords) {
+        const mine = await client.query({ collection: 'shared', query: { $case: 'vector', vector: { values: rec.vector } }, k: 1, mode: SearchMode.DENSE, includeVectors: false }, A);
+        expect(mine.results[0]).toMatchObject({ id: rec.id, text: rec.text });
+        const theirs = await client.query({ collection: 'shared', query: { $case: 'vector', vector: { values: rec.vector } }, k: 25, mode: SearchMode.DENSE, includeVectors: false, where: { n: { $gte: 0 } } }, B);
+        expect(theirs.results).toHaveLength(25);
+        expect(theirs.results.every(isGlobex)).toBe(true);
+        const top = await client.query({ collection: 'shared', query: { $case: 'vector', vector: { values: rec.vector } }, k: 5, mode: SearchMode.DENSE, includeVectors: false }, B);
+        // Distances, not ids: records of one template tie.
+        const exact = exactB(rec.vector, 5);
+        top.results.forEach((r, i) => expect(r.score).toBeCloseTo(exact[i]!.d, 5));
+      }
+    }
+    // Same ids, each tenant its own text.
+    expect((await grpc.get({ collection: 'shared', ids: ['r3'], limit: 10, offset: 0, includeVectors: false }, B)).records.map((r) => r.text)).toEqual([globexText(3)]);
+
+    // A's writes and deletes reach A's graph only.
+    const before = await nats.query({ collection: 'shared', query: { $case: 'text', text: 'cafeteria menu 7' }, k: 5, mode: SearchMode.DENSE, includeVectors: false }, B);
+    await nats.upsert({ collection: 'shared', records: [{ id: 'r7', text: 'acme replaced: cafeteria menu 7 cafeteria menu 7', metadata: { n: 7 }, vector: [] }] }, A);
+    expect((await nats.delete({ collection: 'shared', ids: ['r8', 'r9'] }, A)).deleted).toBe(2);
+    await opened.store.idle();
+    const after = await nats.query({ collection: 'shared', query: { $case: 'text', text: 'cafeteria menu 7' }, k: 5, mode: SearchMode.DENSE, includeVectors: false }, B);
+    expect(after.results.map((r) => [r.id, r.text])).toEqual(before.results.map((r) => [r.id, r.text]));
+    expect(opened.store.hnswGraph('globex', 'shared')?.size).toBe(N);
+    expect(opened.store.hnswGraph('acme', 'shared')?.size).toBe(N - 2);
+    expect((await nats.count({ collection: 'shared' }, B)).count).toBe(N);
+    expect((await nats.count({ collection: 'shared' }, A)).count).toBe(N - 2);
+  }, 120_000);
+});
