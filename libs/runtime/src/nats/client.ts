@@ -25,6 +25,16 @@ import { controlSubject, streamName, workSubject } from './subjects.js';
 export interface NatsClientOptions {
   /** Methods that go through the stage's JetStream work queue (must match the server's binding). */
   workQueue?: { stage: string; methods: readonly string[] };
+  /**
+   * JetStream domain of the work queue: an edge site reaches the hub's queues over its leaf link
+   * through `$JS.<domain>.API` (libs/edge). Default: the connection's own domain.
+   */
+  jsDomain?: string;
+  /**
+   * Prefix of reply and control subjects (`_INBOX` by default). An edge site uses `_INBOX_<site>`, the
+   * only inboxes its leaf credential may receive on; the connection should use the same prefix.
+   */
+  inboxPrefix?: string;
   payload?: PayloadPolicy;
   /** Default timeout when a call gives no deadline. Default 60 s. */
   defaultTimeoutMs?: number;
@@ -107,8 +117,12 @@ class NatsClientCore {
     this.inboxInstance = undefined;
   }
 
+  private get jsOpts(): { domain?: string } {
+    return this.o.jsDomain ? { domain: this.o.jsDomain } : {};
+  }
+
   private get inbox(): Inbox {
-    this.inboxInstance ??= new Inbox(this.nc);
+    this.inboxInstance ??= new Inbox(this.nc, this.o.inboxPrefix);
     return this.inboxInstance;
   }
 
@@ -161,10 +175,10 @@ class NatsClientCore {
   /** Publishes a job; returns a function that withdraws it from the stream if no worker has taken it yet. */
   private async publishJob(subject: string, body: Uint8Array, h: MsgHdrs, call: ResolvedCall, o: NatsCallOptions | undefined, info: MethodInfo, resume = 0): Promise<() => void> {
     const stage = this.o.workQueue!.stage;
-    this.js ??= this.nc.jetstream();
+    this.js ??= this.nc.jetstream(this.jsOpts);
     let ensured = this.streamsEnsured.get(stage);
     if (!ensured) {
-      ensured = this.nc.jetstreamManager().then((jsm) => ensureWorkStream(jsm, stage));
+      ensured = this.nc.jetstreamManager(this.jsOpts).then((jsm) => ensureWorkStream(jsm, stage));
       this.streamsEnsured.set(stage, ensured);
       ensured.catch(() => this.streamsEnsured.delete(stage));
     }
@@ -189,7 +203,7 @@ class NatsClientCore {
     // deleting one that was already acked or taken fails harmlessly.
     return () => {
       void this.nc
-        .jetstreamManager()
+        .jetstreamManager(this.jsOpts)
         .then((jsm) => jsm.streams.deleteMessage(streamName(stage), seq, false))
         .catch(() => {});
     };
@@ -217,7 +231,7 @@ class NatsClientCore {
     const signal = call.signal;
     let onAbort: (() => void) | undefined;
     if (signal) {
-      const control = createInbox();
+      const control = createInbox(this.o.inboxPrefix);
       h.set(Header.CONTROL, control);
       onAbort = () => {
         const ch = natsHeaders();
@@ -314,7 +328,7 @@ class NatsClientCore {
         wake?.();
       });
       route = mine;
-      control = createInbox();
+      control = createInbox(this.o.inboxPrefix);
       h.set(Header.REPLY_TO, mine.subject);
       h.set(Header.CONTROL, control);
       h.set(Header.WINDOW, String(window));
