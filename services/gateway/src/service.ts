@@ -48,7 +48,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
       tenantOf(ctx);
       return {
         models: [
-          { id: deps.model.id, revision: deps.model.revision, ownedBy: 'tessera', createdAt: new Date(0), contextLength: 0, supportsImages: true },
+          { id: deps.model.id, revision: deps.model.revision, ownedBy: 'tessera', createdAt: new Date(0), contextLength: 0, supportsImages: true, family: deps.model.family, downsampleModes: [...deps.model.downsampleModes] },
         ],
       };
     },
@@ -162,6 +162,8 @@ function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: string): R
     ...(req.collection && { collection: { name: req.collection.name, ...(req.collection.k && { k: req.collection.k }), ...(req.collection.filter && { filter: req.collection.filter }) } }),
     ...(req.user && { user: req.user }),
     ...(req.responseFormat?.format && { response_format: responseFormatJson(req.responseFormat.format) }),
+    // Same field and validation as HTTP (validate-chat.ts, then the family check in the image pipeline).
+    ...(req.downsampleMode !== undefined && { mm_processor_kwargs: { downsample_mode: req.downsampleMode } }),
   };
 }
 
