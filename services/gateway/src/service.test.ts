@@ -85,3 +85,20 @@ describe('gateway gRPC ChatCompletion', () => {
     expect(count('vllm:generation_tokens_total', 'vllm:generation_tokens_total', { model_name: 'tiny' })).toBe(9);
   });
 });
+
+describe('gateway gRPC: API key and model as gateway.proto documents them', () => {
+  it('accepts the key as `x-api-key` metadata as well as `authorization: Bearer`, and refuses a missing one', async () => {
+    expect((await client.listModels({}, { headers: { 'x-api-key': 'sk-test' } })).models[0]!.id).toBe('tiny');
+    await expect(client.listModels({}, { headers: { 'x-api-key': 'sk-wrong' } })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(client.listModels({}, {})).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('an empty model means the default model', async () => {
+    const before = seen.length;
+    let text = '';
+    for await (const c of client.chatCompletion({ ...request(), model: '' }, { headers: { 'x-api-key': 'sk-test' } })) text += c.textDelta;
+    expect(text).toBe('{"ok":true}');
+    expect(seen.length).toBe(before + 1);
+    expect(seen.at(-1)!.model).toBe('tiny');
+  });
+});
