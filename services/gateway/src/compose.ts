@@ -24,6 +24,9 @@ import { extraRoutes } from './http/extra-routes.js';
 import { adminRoutes } from './http/admin-routes.js';
 import { embeddingsRoute } from './http/embeddings-route.js';
 import { TenantErasure } from './domain/tenancy/tenant-erasure.js';
+import { loadSiteConfig, siteInboxPrefix } from '@tessera/edge';
+import { checkSiteModels, openEdgeSite } from './adapters/edge/edge-site.js';
+import { uplinkBinding } from './adapters/edge/uplink.js';
 
 export interface GatewayComposition extends ServiceComposition {
   /** Call once startService returned: /readyz answers 200 from then on (while NATS is connected). */
@@ -32,7 +35,10 @@ export interface GatewayComposition extends ServiceComposition {
 
 export async function composeGateway(config: GatewayConfig): Promise<GatewayComposition> {
   const log = consoleLogger(config.serviceName, config.logLevel);
-  const nc = await connectNats(config);
+  // An edge site's gateway: its replies and controls use the site's inbox prefix, the only inboxes
+  // its leaf credential may receive on at the hub.
+  const site = config.siteConfig ? loadSiteConfig(config.siteConfig) : undefined;
+  const nc = await connectNats(config, site ? { inboxPrefix: siteInboxPrefix(site.site) } : {});
   const model = loadModelInfo(config.modelDir, config.modelId);
   const limits = chatLimitsFrom(config);
   const keys = ApiKeyStore.fromFile(config.apiKeysFile, {
@@ -55,6 +61,8 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     family: model.family,
   });
   const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue, decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts }, imageCost: new ImageCostBudget(config.maxRequestImageCost, config.quotaImageCostPerMinute) });
+  if (site) checkSiteModels(site, model.id);
+  const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, log }) : undefined;
   const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
   const retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
 
@@ -65,10 +73,11 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     metrics,
     keys,
     quotas,
-    chat,
+    chat: edge?.router ?? chat,
     limits,
-    models: () => [model.id],
-    describeModel: () => ({ family: model.family, downsample_modes: model.downsampleModes }),
+    models: () => edge?.router.models() ?? [model.id],
+    ...(edge && { whereModelsRun: () => edge.router.whereModelsRun() }),
+    describeModel: (id) => ({ ...(id === model.id && { family: model.family, downsample_modes: model.downsampleModes }), ...edge?.router.describe(id) }),
     features: modelFeatures(model.family),
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeout,
@@ -86,9 +95,12 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
         requireTenant: false,
         nats: false,
       }),
+      // Hub: chats forwarded by edge sites over their leaf links (adapters/edge/hub-chat.ts sends them).
+      ...(config.siteUplink ? [uplinkBinding({ keys, quotas, chat, limits: () => limits, model, feedback, metrics })] : []),
     ],
     reflection: { protoFiles: [...SERVICES.gateway.protoFiles], includeDirs: [PROTO_ROOT] },
     onShutdown: async () => {
+      edge?.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await nc.drain().catch(() => {});
     },

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ChatEvent, ChatService, ChatUsage, ChatSource, FinishReason, TokenLogprob } from '../domain/chat-events.js';
+import type { ChatEvent, ChatRoute, ChatService, ChatUsage, ChatSource, FinishReason, TokenLogprob } from '../domain/chat-events.js';
 import { validateChatRequest } from '../domain/openai/validate-chat.js';
 import type { ModelFeatures, ValidTools } from '../domain/openai/response-format.js';
 import { deltaOf, MessageAccumulator, ToolOutput } from '../domain/openai/tool-output.js';
@@ -19,6 +19,8 @@ export interface ChatHandlerDeps {
   chat: ChatService;
   limits: ChatLimits;
   models: () => readonly string[];
+  /** For the 404 of an unknown model: where each model runs (edge sites); default: the ids. */
+  whereModelsRun?: () => string;
   maxBodyBytes: number;
   requestTimeoutMs: number;
   metrics: HttpMetrics;
@@ -48,15 +50,21 @@ export async function handleChatCompletion(req: IncomingMessage, res: ServerResp
     tenant = deps.keys.authenticate(req.headers.authorization);
     const body = await readJsonBody(req, deps.maxBodyBytes);
     const limits = limitsForTenant(deps.limits, tenant.quota);
-    const valid = validateChatRequest(body, limits, deps.models(), deps.features);
+    const valid = validateChatRequest(body, limits, deps.models(), deps.features, deps.whereModelsRun?.());
     const promptTokens = await deps.chat.estimatePromptTokens(valid, tenant);
     reservation = deps.quotas.admit(tenant, promptTokens + valid.sampling.maxTokens);
     setRateLimitHeaders(res, deps.quotas.rateLimitStatus(tenant));
     span.setAttribute('tessera.tenant', tenant.id);
-    const ctx = { tenant, responseId, requestId, deadline: Date.now() + deps.requestTimeoutMs, signal: abort.signal, trace: traceCtx };
+    const meta = { id: responseId, created, model: valid.model, tools: valid.tools };
+    // An edge site's router says which model answered (a fallback may stand in for a hub model).
+    const onRoute = (r: ChatRoute) => {
+      meta.model = r.model;
+      res.setHeader('x-tessera-served-by', r.servedBy);
+      if (r.fallbackFor) res.setHeader('x-tessera-fallback-for', r.fallbackFor);
+    };
+    const ctx = { tenant, responseId, requestId, deadline: Date.now() + deps.requestTimeoutMs, signal: abort.signal, trace: traceCtx, onRoute };
     observed = deps.metrics.chat(valid.model, info.arrivedAt);
     const events = observe(deps.chat.chat(valid, ctx), observed);
-    const meta = { id: responseId, created, model: valid.model, tools: valid.tools };
     let final: FinalEvent;
     [usage, final] = valid.stream ? await streamSse(res, events, meta, valid.includeUsage, valid.sampling.logprobs) : await respondJson(res, events, meta, valid.sampling.logprobs);
     observed.finish(final.finishReason, usage, valid.sampling.maxTokens);

@@ -11,11 +11,11 @@ const DEFAULT_FEATURES: ModelFeatures = modelFeatures('2.6');
  * field (as a JSON path) and the limit. Unknown extra fields are ignored, as OpenAI clients expect
  * (SDKs send fields like `metadata` or `store` that we have no use for).
  */
-export function validateChatRequest(body: unknown, limits: ChatLimits, knownModels: readonly string[], features: ModelFeatures = DEFAULT_FEATURES): ValidChatRequest {
+export function validateChatRequest(body: unknown, limits: ChatLimits, knownModels: readonly string[], features: ModelFeatures = DEFAULT_FEATURES, whereModelsRun?: string): ValidChatRequest {
   const root = asObject(body, 'body');
   const model = str(root.model, 'model');
   if (!knownModels.includes(model)) {
-    throw new TesseraError(ErrorCode.NOT_FOUND, `model "${model}" does not exist; available: ${knownModels.join(', ')}`, { field: 'model' });
+    throw new TesseraError(ErrorCode.NOT_FOUND, `model "${model}" does not exist; ${whereModelsRun ? `models run at: ${whereModelsRun}` : `available: ${knownModels.join(', ')}`}`, { field: 'model' });
   }
   if (!Array.isArray(root.messages)) throw invalidArgument('messages', 'messages must be an array of message objects');
   if (root.messages.length === 0) throw invalidArgument('messages', 'messages must contain at least one message', 'messages >= 1');

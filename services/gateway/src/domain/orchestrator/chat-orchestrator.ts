@@ -31,6 +31,7 @@ const FINISH: Record<number, FinishReason> = {
   [commonV1.FinishReason.CANCELLED]: 'cancelled',
   [commonV1.FinishReason.ERROR]: 'error',
 };
+const RECORD_ATTEMPTS = 5;
 /** Reserved per retrieved source for the grounding system turn (unknown until retrieval answers); settled to the real count. */
 const GROUNDING_TOKENS_PER_SOURCE = 256;
 
@@ -210,9 +211,16 @@ export class ChatOrchestrator implements ChatService {
       confidence: summary,
       collection: req.collection?.name ?? '',
     } as feedbackV1.ResponseRecord;
-    this.feedback
-      .recordResponse({ response: record }, { tenant: ctx.tenant.id, requestId: ctx.requestId, timeoutMs: 10_000 })
-      .catch((err) => this.log.warn('feedback.record_failed', { responseId: ctx.responseId, error: String(err) }));
+    // RecordResponse is idempotent on the response id, so a transient outage (feedback restarting, its
+    // stream electing a leader after a NATS node died: seconds) is retried: 1+2+4+8 s, then given up.
+    const attempt = (n: number): Promise<unknown> =>
+      this.feedback.recordResponse({ response: record }, { tenant: ctx.tenant.id, requestId: ctx.requestId, timeoutMs: 10_000 }).catch(async (err: unknown) => {
+        const code = (err as { code?: string }).code;
+        if (n >= RECORD_ATTEMPTS || (code !== ErrorCode.UNAVAILABLE && code !== ErrorCode.DEADLINE_EXCEEDED)) throw err;
+        await new Promise((r) => setTimeout(r, 1000 * 2 ** (n - 1)));
+        return attempt(n + 1);
+      });
+    attempt(1).catch((err) => this.log.warn('feedback.record_failed', { responseId: ctx.responseId, error: String(err) }));
   }
 }
 
