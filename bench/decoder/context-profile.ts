@@ -5,6 +5,8 @@
  * context of BENCH_CTX (128,2048), the contexts interleaved, and prints per op type the kernel time per
  * step and the difference between the contexts. Each node's time is its minimum over the steps: on a
  * shared machine that drops the steps another process pre-empted, so the sum approximates an idle core.
+ * The attention ops' Δ is stable between runs; the weight GEMMs' totals (MatMulNBits, the fp32 MatMuls)
+ * still move by a few ms under load, so read the ratio line next to the per-op Δ.
  * Env: BENCH_CTX, BENCH_STEPS (20), BENCH_BLOCK (16, tokens per KV block).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -84,3 +86,9 @@ console.log(`| op | ${CTX.map((c) => `ctx ${c}`).join(' | ')} | Δ ${CTX[CTX.len
 for (const op of ops.slice(0, 12)) console.log(`| ${op} | ${byOp.map((t) => msOf(t.get(op))).join(' | ')} | ${msOf((hi.get(op) ?? 0) - (lo.get(op) ?? 0))} |`);
 console.log(`| all kernels | ${total.map((t) => msOf(t)).join(' | ')} | ${msOf(total[total.length - 1]! - total[0]!)} |`);
 console.log(`kernel-time ratio ${CTX[CTX.length - 1]} ÷ ${CTX[0]} (tok/s of the graph alone, 1 thread): ${(total[0]! / total[total.length - 1]!).toFixed(2)}`);
+// BENCH_NODES=<op type>: that op's nodes with the largest difference between the contexts.
+if (process.env.BENCH_NODES) {
+  const rows = [...nodeMin[0]!].filter(([, v]) => v.op === process.env.BENCH_NODES).map(([name, v]) => [name, v.us, nodeMin[nodeMin.length - 1]!.get(name)?.us ?? 0] as const);
+  rows.sort((a, b) => b[2] - b[1] - (a[2] - a[1]));
+  for (const [name, a, b] of rows.slice(0, 16)) console.log(`  ${name.replace('_kernel_time', '')}: ${msOf(a)} → ${msOf(b)}`);
+}

@@ -35,8 +35,12 @@ flags (like kubectl):
   --context NAME         kubeconfig context
   -n, --namespace NS     namespace (default: the context's, else "default")
   --release NAME         Helm release (default: $TESSERA_RELEASE, else the only one in the namespace)
-  --nats-monitor URL     NATS monitoring endpoint for backlog, e.g. http://127.0.0.1:8222
-                         (default: $TESSERA_NATS_MONITOR_URL)
+  --nats-service SVC     NATS monitoring Service for backlog, NAME[.NAMESPACE]:PORT, read through the
+                         API server's service proxy (no port-forward; RBAC get services/proxy)
+                         (default: $TESSERA_NATS_SERVICE, else the chart's KEDA trigger endpoint,
+                         else nats:8222)
+  --nats-monitor URL     read backlog from this monitoring URL directly instead, e.g.
+                         http://127.0.0.1:8222 (default: $TESSERA_NATS_MONITOR_URL)
   --nats-account NAME    JetStream account (default: $TESSERA_NATS_ACCOUNT, else "$G")
   -o, --output FORMAT    table (default), json or yaml
   --request-timeout D    per API request (default 30s)
@@ -64,7 +68,7 @@ async function dispatch(args: ParsedArgs, io: CtlIo): Promise<number> {
   switch (command) {
     case 'status': {
       const kube = connect(g);
-      const s = await collectStatus(kube, { release: g.release, natsMonitor: g.natsMonitor, natsAccount: g.natsAccount, gpuResource: 'nvidia.com/gpu', gpuNodeLabel: 'nvidia.com/gpu.present', timeoutMs: g.requestTimeoutMs });
+      const s = await collectStatus(kube, { release: g.release, natsMonitor: g.natsMonitor, natsService: g.natsService, natsAccount: g.natsAccount, gpuResource: 'nvidia.com/gpu', gpuNodeLabel: 'nvidia.com/gpu.present', timeoutMs: g.requestTimeoutMs });
       emit(io, args, s, formatStatus(s));
       return 0;
     }

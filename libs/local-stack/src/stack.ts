@@ -6,12 +6,19 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '@tessera/testing';
 import { READY_PREFIX, generateBusLogins, type BusUser } from '@tessera/runtime';
+import { FAMILIES, type FamilyId } from '@tessera/model';
+import { familyOfModelDir } from './family.js';
 import { checkGrpcHealth } from './grpc-health.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export const SERVICE_NAMES = ['slicer', 'resampler', 'decoder', 'retrieval', 'feedback', 'gateway'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Services a model needs: every one, less the resampler for a family without one (MiniCPM-V 4.6). */
+export function servicesFor(family: FamilyId): readonly ServiceName[] {
+  return FAMILIES[family].hasResampler ? SERVICE_NAMES : SERVICE_NAMES.filter((s) => s !== 'resampler');
+}
 
 export interface StackOptions {
   /** A built ONNX model directory (manifest.json), as `tessera model build` writes it. */
@@ -33,6 +40,7 @@ export interface StackOptions {
    * default: one generated now. `false` = no check.
    */
   serviceToken?: string | false;
+  /** Default: what the model's family needs (servicesFor: no resampler for 4.6). */
   services?: readonly ServiceName[];
   /** Processes per service (a second GPU-stage worker for failover tests). */
   replicas?: Partial<Record<ServiceName, number>>;
@@ -107,7 +115,7 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
   const natsCluster = !opts.natsUrl && opts.natsCluster ? await startNatsCluster({ size: opts.natsCluster, storeDir: join(workDir, 'nats'), args: natsArgs.filter((a, i) => a !== '-l' && natsArgs[i - 1] !== '-l') }) : undefined;
   const nats = opts.natsUrl || natsCluster ? undefined : await startNatsServer({ storeDir: join(workDir, 'nats'), args: natsArgs });
   const natsUrl = opts.natsUrl ?? natsCluster?.url ?? nats!.url;
-  const services = opts.services ?? SERVICE_NAMES;
+  const services = opts.services ?? servicesFor(familyOfModelDir(opts.modelDir));
   const processes: ServiceProcess[] = [];
   // Every process binds port 0 and reports the port it got (the `tessera-ready` line, and the
   // gateway's `gateway.http_listening` log line). Picking free ports up front raced: between the

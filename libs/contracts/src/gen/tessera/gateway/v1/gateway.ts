@@ -115,7 +115,17 @@ export interface ChatCompletionRequest {
    * json_schema = constrained decoding. A schema keyword the decoder cannot enforce ->
    * INVALID_ARGUMENT naming it (field response_format.json_schema.schema.<path>).
    */
-  responseFormat?: ResponseFormat | undefined;
+  responseFormat?:
+    | ResponseFormat
+    | undefined;
+  /**
+   * [family default: "16x"] MiniCPM-V 4.6 visual token mode, the HTTP API's
+   * `mm_processor_kwargs.downsample_mode` (vLLM's name): "16x" = (H/56)*(W/56) tokens per crop
+   * (64 per 448x448 slice), "4x" = (H/28)*(W/28) (256). Applies to every image of the request.
+   * Validated exactly as over HTTP: a mode the served family does not have (MiniCPM-V 2.6 has
+   * none) -> INVALID_ARGUMENT naming `mm_processor_kwargs.downsample_mode`.
+   */
+  downsampleMode?: string | undefined;
 }
 
 /** One chunk of a ChatCompletion stream. */
@@ -166,6 +176,10 @@ export interface Model {
   /** Context window in tokens. */
   contextLength: number;
   supportsImages: boolean;
+  /** MiniCPM-V family of the served checkpoint: "2.6" or "4.6" (the HTTP list's `family`). */
+  family: string;
+  /** Values ChatCompletionRequest.downsample_mode accepts ("16x", "4x" for 4.6; empty for 2.6). */
+  downsampleModes: string[];
 }
 
 /** Response of GatewayService.ListModels. */
@@ -624,6 +638,7 @@ function createBaseChatCompletionRequest(): ChatCompletionRequest {
     user: "",
     store: undefined,
     responseFormat: undefined,
+    downsampleMode: undefined,
   };
 }
 
@@ -649,6 +664,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     }
     if (message.responseFormat !== undefined) {
       ResponseFormat.encode(message.responseFormat, writer.uint32(58).fork()).join();
+    }
+    if (message.downsampleMode !== undefined) {
+      writer.uint32(66).string(message.downsampleMode);
     }
     return writer;
   },
@@ -722,6 +740,14 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
             message.responseFormat = ResponseFormat.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.downsampleMode = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -749,6 +775,11 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
         : isSet(object.response_format)
         ? ResponseFormat.fromJSON(object.response_format)
         : undefined,
+      downsampleMode: isSet(object.downsampleMode)
+        ? globalThis.String(object.downsampleMode)
+        : isSet(object.downsample_mode)
+        ? globalThis.String(object.downsample_mode)
+        : undefined,
     };
   },
 
@@ -775,6 +806,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     if (message.responseFormat !== undefined) {
       obj.responseFormat = ResponseFormat.toJSON(message.responseFormat);
     }
+    if (message.downsampleMode !== undefined) {
+      obj.downsampleMode = message.downsampleMode;
+    }
     return obj;
   },
 
@@ -796,6 +830,7 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     message.responseFormat = (object.responseFormat !== undefined && object.responseFormat !== null)
       ? ResponseFormat.fromPartial(object.responseFormat)
       : undefined;
+    message.downsampleMode = object.downsampleMode ?? undefined;
     return message;
   },
 };
@@ -1116,7 +1151,16 @@ export const ListModelsRequest: MessageFns<ListModelsRequest> = {
 };
 
 function createBaseModel(): Model {
-  return { id: "", revision: "", ownedBy: "", createdAt: undefined, contextLength: 0, supportsImages: false };
+  return {
+    id: "",
+    revision: "",
+    ownedBy: "",
+    createdAt: undefined,
+    contextLength: 0,
+    supportsImages: false,
+    family: "",
+    downsampleModes: [],
+  };
 }
 
 export const Model: MessageFns<Model> = {
@@ -1138,6 +1182,12 @@ export const Model: MessageFns<Model> = {
     }
     if (message.supportsImages !== false) {
       writer.uint32(48).bool(message.supportsImages);
+    }
+    if (message.family !== "") {
+      writer.uint32(58).string(message.family);
+    }
+    for (const v of message.downsampleModes) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -1203,6 +1253,22 @@ export const Model: MessageFns<Model> = {
             message.supportsImages = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.family = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.downsampleModes.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1239,6 +1305,12 @@ export const Model: MessageFns<Model> = {
         : isSet(object.supports_images)
         ? globalThis.Boolean(object.supports_images)
         : false,
+      family: isSet(object.family) ? globalThis.String(object.family) : "",
+      downsampleModes: globalThis.Array.isArray(object?.downsampleModes)
+        ? object.downsampleModes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.downsample_modes)
+        ? object.downsample_modes.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1262,6 +1334,12 @@ export const Model: MessageFns<Model> = {
     if (message.supportsImages !== false) {
       obj.supportsImages = message.supportsImages;
     }
+    if (message.family !== "") {
+      obj.family = message.family;
+    }
+    if (message.downsampleModes?.length) {
+      obj.downsampleModes = message.downsampleModes;
+    }
     return obj;
   },
 
@@ -1276,6 +1354,8 @@ export const Model: MessageFns<Model> = {
     message.createdAt = object.createdAt ?? undefined;
     message.contextLength = object.contextLength ?? 0;
     message.supportsImages = object.supportsImages ?? false;
+    message.family = object.family ?? "";
+    message.downsampleModes = object.downsampleModes?.map((e) => e) || [];
     return message;
   },
 };
