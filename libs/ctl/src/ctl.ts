@@ -9,8 +9,9 @@ import { restartStage } from './restart.js';
 import { scaleStage } from './scale.js';
 import { parseStage, STAGE_NAMES } from './stages.js';
 import { collectStatus } from './status.js';
+import { collectSites, formatSites } from './sites.js';
 
-export const CTL_SUMMARY = 'operate a Kubernetes deployment: status, scale, autoscale pause|resume, restart, logs';
+export const CTL_SUMMARY = 'operate a Kubernetes deployment: status, scale, autoscale pause|resume, restart, logs; edge sites';
 
 export const CTL_USAGE = `usage: tessera ctl <command> [flags]
 
@@ -24,6 +25,8 @@ commands:
   autoscale resume STAGE          give the stage back to its autoscaler
   restart STAGE                   rollout restart (pod template annotation kubectl.kubernetes.io/restartedAt)
   logs STAGE [--tail N] [--since 10m] [--pod NAME] [--previous] [--timestamps] [-f]
+  sites                           edge sites from the hub's NATS monitoring endpoint (--nats-monitor):
+                                  link state, feedback backlog, models per site (no cluster access)
 
 STAGE: ${STAGE_NAMES.join(', ')}
 
@@ -110,8 +113,13 @@ async function dispatch(args: ParsedArgs, io: CtlIo): Promise<number> {
       );
       return 0;
     }
+    case 'sites': {
+      const sites = await collectSites({ natsMonitor: g.natsMonitor, account: g.natsAccount, timeoutMs: g.requestTimeoutMs });
+      emit(io, args, sites, formatSites(sites));
+      return 0;
+    }
     default:
-      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `unknown command "${command}": expected status, scale, autoscale, restart or logs`, { field: 'command' });
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `unknown command "${command}": expected status, scale, autoscale, restart, logs or sites`, { field: 'command' });
   }
 }
 
