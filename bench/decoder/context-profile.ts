@@ -1,7 +1,7 @@
 /**
  * Where a decode step's context-proportional time goes: `npx tsx bench/decoder/context-profile.ts [model dir]`
  * (default: the bench preset; BENCH_INT4=1 profiles its int4 copy, which bench/decoder/main.ts builds).
- * Runs the paged decoder graph alone (onnxruntime profiling on, 1 thread) for one decode row at each
+ * Runs the paged decoder graph alone (onnxruntime profiling on; 1 thread unless TESSERA_INTRA_OP_THREADS) for one decode row at each
  * context of BENCH_CTX (128,2048), the contexts interleaved, and prints per op type the kernel time per
  * step and the difference between the contexts. Each node's time is its minimum over the steps: on a
  * shared machine that drops the steps another process pre-empted, so the sum approximates an idle core.
