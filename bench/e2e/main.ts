@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     const imageMsg = (text: string) => [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${image.toString('base64')}` } }, { type: 'text', text }] }];
     await streamChat(stack.httpUrl, { max_tokens: 4, messages: imageMsg('warm up') }); // fills the encoder cache
 
-    if (run('bytes')) await busBytes(stack.natsUrl, stack.httpUrl);
+    if (run('bytes')) await busBytes(stack.natsUrl, stack.httpUrl, stack.natsLogin);
     if (values.section === 'bytes') return;
 
     console.log('\n## Concurrency (cached image + question, max_tokens 32, greedy)');
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     }
 
     console.log('\n## Cost of the bus (cached image, max_tokens 1): gateway over HTTP + NATS vs decoder engine in-process');
-    const nc = await connect({ servers: stack.natsUrl });
+    const nc = await connect({ servers: stack.natsUrl, ...stack.natsLogin });
     const manifest = readManifest(modelDir);
     const cache = await EncoderCache.open(nc);
     const meta = await sharp(image).metadata();
@@ -147,8 +147,8 @@ async function main(): Promise<void> {
 }
 
 /** Section 3: bytes over NATS per image request by bucket, and TTFT, on cache misses then hits. */
-async function busBytes(natsUrl: string, httpUrl: string): Promise<void> {
-  const nc = await connect({ servers: natsUrl });
+async function busBytes(natsUrl: string, httpUrl: string, login?: { user: string; pass: string }): Promise<void> {
+  const nc = await connect({ servers: natsUrl, ...login });
   const meter = await meterBus(nc);
   // Noisy pictures (real-photo-like PNG sizes) so every request of the miss round is a new image.
   const images = await Promise.all(

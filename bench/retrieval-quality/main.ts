@@ -4,7 +4,8 @@
  * real engine (split → embed → LanceDB + keyword index → query, k = 10), for every search mode,
  * next to a plain BM25 over character bigrams computed in the same run on the same passages.
  * Prints R@5, R@10 and MRR@10 per question language (same-language questions) and for the
- * cross-lingual questions.
+ * cross-lingual questions. Then BM25's k1 / b: chosen on a training split of the questions,
+ * printed on the training and the held-out split next to the textbook 1.2 / 0.75 (bm25-tuning.ts).
  *
  *   npx tsx bench/retrieval-quality/main.ts [--seed 7] [--grid]   (--grid: fusion weight sweep)
  */
@@ -13,66 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { HashingEmbedder, LanceStore, LexicalIndex, RetrievalEngine, TermHashEmbedder, type Embedder, type QueryInput } from '@tessera/retrieval';
-import { generateDataset, LANGS, type Question } from './dataset.js';
+import { DEFAULT_BM25, HashingEmbedder, LanceStore, LexicalIndex, RetrievalEngine, TermHashEmbedder, type Embedder, type QueryInput } from '@tessera/retrieval';
+import { generateDataset, LANGS } from './dataset.js';
+import { B_GRID, K1_GRID, tuneBm25 } from './bm25-tuning.js';
+import { charBigrams, GROUPS, K, row, score } from './metrics.js';
 
 const { values } = parseArgs({ options: { seed: { type: 'string', default: '7' }, grid: { type: 'boolean', default: false } } });
-const K = 10;
-
-/** The baseline: NFKC + lowercase, then code-point bigrams inside each run of letters/digits. */
-function charBigrams(text: string): string[] {
-  const out: string[] = [];
-  for (const run of text.normalize('NFKC').toLowerCase().match(/[\p{L}\p{N}\p{M}]+/gu) ?? []) {
-    const cps = Array.from(run);
-    if (cps.length === 1) out.push(cps[0]!);
-    for (let i = 0; i + 1 < cps.length; i++) out.push(cps[i]! + cps[i + 1]!);
-  }
-  return out;
-}
-
-interface Scores {
-  r5: number;
-  r10: number;
-  mrr: number;
-  n: number;
-}
-
-function score(questions: readonly Question[], ranked: ReadonlyMap<string, string[]>): Map<string, Scores> {
-  const groups = new Map<string, Scores>();
-  const add = (g: string, r5: number, r10: number, rr: number) => {
-    const s = groups.get(g) ?? { r5: 0, r10: 0, mrr: 0, n: 0 };
-    s.r5 += r5;
-    s.r10 += r10;
-    s.mrr += rr;
-    s.n++;
-    groups.set(g, s);
-  };
-  for (const q of questions) {
-    const got = ranked.get(q.id) ?? [];
-    const rel = new Set(q.relevant);
-    const recallAt = (k: number) => got.slice(0, k).filter((id) => rel.has(id)).length / rel.size;
-    const first = got.slice(0, K).findIndex((id) => rel.has(id));
-    const rr = first < 0 ? 0 : 1 / (first + 1);
-    add(q.crossLingual ? 'cross' : q.lang, recallAt(5), recallAt(10), rr);
-    add('all', recallAt(5), recallAt(10), rr);
-  }
-  for (const s of groups.values()) {
-    s.r5 /= s.n;
-    s.r10 /= s.n;
-    s.mrr /= s.n;
-  }
-  return groups;
-}
-
-const GROUPS = [...LANGS, 'cross', 'all'];
-
-function row(label: string, g: Map<string, Scores>): string {
-  const cell = (k: string) => {
-    const s = g.get(k);
-    return s ? `${s.r5.toFixed(3)} ${s.r10.toFixed(3)} ${s.mrr.toFixed(3)}` : '  –     –     –  ';
-  };
-  return `${label.padEnd(34)}${GROUPS.map(cell).join(' │ ')}`;
-}
 
 async function main(): Promise<void> {
   const data = generateDataset({ seed: Number(values.seed) });
@@ -103,10 +50,10 @@ async function main(): Promise<void> {
     }
     console.log(`ingest: ${colls.length} collection(s) x ${data.passages.length} passages in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-    const run = async (coll: string, q: Omit<QueryInput, 'collection' | 'text' | 'k'>): Promise<Map<string, string[]>> => {
+    const run = async (coll: string, q: Omit<QueryInput, 'collection' | 'text' | 'k'>, questions = data.questions, eng = engine, collName = coll): Promise<Map<string, string[]>> => {
       const out = new Map<string, string[]>();
-      for (const question of data.questions) {
-        const res = await engine.query(T, { collection: coll, text: question.text, k: K, ...q });
+      for (const question of questions) {
+        const res = await eng.query(T, { collection: collName, text: question.text, k: K, ...q });
         const ids: string[] = [];
         for (const r of res.results) {
           const d = String(r.metadata.document_id);
@@ -120,10 +67,35 @@ async function main(): Promise<void> {
     console.log(`\n${'mode'.padEnd(34)}${GROUPS.map((g) => `${g.padEnd(5)} R@5   R@10  MRR`.padEnd(17)).join(' │ ')}`);
     console.log(row('BM25 char bigrams (baseline)', score(data.questions, baseline)));
     const c0 = colls[0]!;
-    console.log(row('lexical (analyzer + BM25)', score(data.questions, await run(c0, { mode: 'lexical' }))));
+    console.log(row(`lexical (analyzer + BM25 ${DEFAULT_BM25.k1}/${DEFAULT_BM25.b})`, score(data.questions, await run(c0, { mode: 'lexical' }))));
     for (const c of colls) console.log(row(`dense ${c.slice(3)}`, score(data.questions, await run(c, { mode: 'dense' }))));
     for (const c of colls) console.log(row(`hybrid ${c.slice(3)} (default)`, score(data.questions, await run(c, {}))));
     for (const c of colls) console.log(row(`hybrid ${c.slice(3)} rrf60 w0.5`, score(data.questions, await run(c, { mode: 'hybrid', hybrid: { fusion: 'rrf', rrfK: 60, denseWeight: 0.5 } }))));
+    // ---- BM25 k1 / b: tuned on the training split, reported on the held-out split -------
+    const tuned = tuneBm25(data, Number(values.seed));
+    const fmtP = (p: { k1: number; b: number }) => `k1 ${p.k1} b ${p.b}`;
+    console.log(`\nBM25 k1 / b (bm25-tuning.ts): ${tuned.train.length} training / ${tuned.heldOut.length} held-out questions (split by entity pair); grid k1 ${K1_GRID.join(' ')} x b ${B_GRID.join(' ')} on the training split, by MRR@10:`);
+    console.log(`  best ${tuned.grid.slice(0, 3).map((g) => `${fmtP(g)} (${g.mrr.toFixed(3)})`).join(', ')}; worst ${fmtP(tuned.grid.at(-1)!)} (${tuned.grid.at(-1)!.mrr.toFixed(3)}); service default ${fmtP(DEFAULT_BM25)}`);
+    const textbook = new LanceStore({ dir: join(dir, 'textbook'), bm25: { k1: 1.2, b: 0.75 } });
+    try {
+      const tb = new RetrievalEngine({ store: textbook, embedders: [new TermHashEmbedder({ dimension: 384 })] });
+      await tb.createCollection(T, { name: 'kb' });
+      for (let i = 0; i < data.passages.length; i += 128) await tb.addDocuments(T, { collection: 'kb', documents: data.passages.slice(i, i + 128).map((p) => ({ id: p.id, text: p.text, metadata: { lang: p.lang } })) });
+      const tuneStore = new LanceStore({ dir: join(dir, 'tuned'), bm25: tuned.best });
+      const te = new RetrievalEngine({ store: tuneStore, embedders: [new TermHashEmbedder({ dimension: 384 })] });
+      await te.createCollection(T, { name: 'kb' });
+      for (let i = 0; i < data.passages.length; i += 128) await te.addDocuments(T, { collection: 'kb', documents: data.passages.slice(i, i + 128).map((p) => ({ id: p.id, text: p.text, metadata: { lang: p.lang } })) });
+      for (const [split, qs] of [['training', tuned.train], ['HELD-OUT', tuned.heldOut]] as const) {
+        console.log(`${split} split (${qs.length} questions):`);
+        console.log(row('  BM25 char bigrams (baseline)', score(qs, baseline)));
+        console.log(row('  lexical, k1 1.2 b 0.75 (textbook)', score(qs, await run(c0, { mode: 'lexical' }, qs, tb, 'kb'))));
+        console.log(row(`  lexical, ${fmtP(tuned.best)} (tuned)`, score(qs, await run(c0, { mode: 'lexical' }, qs, te, 'kb'))));
+      }
+      await tuneStore.close();
+    } finally {
+      await textbook.close();
+    }
+
     if (values.grid) {
       for (const c of colls) {
         for (const [fusion, rrfK] of [['rrf', 10], ['rrf', 60], ['score', 60]] as const) {

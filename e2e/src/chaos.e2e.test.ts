@@ -140,7 +140,7 @@ describe('chaos', () => {
     expect(Date.now() - askedAt).toBeLessThan(1_000);
     expect((await fetch(`${stack.httpUrl}/readyz`)).status).toBe(503);
 
-    restartedNats = await startNatsServer({ port: nats.port, storeDir: nats.storeDir });
+    restartedNats = await startNatsServer({ port: nats.port, storeDir: nats.storeDir, args: nats.args });
     const backAt = Date.now();
     let ok = 0;
     while (ok !== 200 && Date.now() - backAt < 30_000) {

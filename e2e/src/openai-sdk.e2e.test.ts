@@ -4,7 +4,8 @@
  * Covers the patterns that broke before issue 17: the `chunk.choices[0].delta` stream loop,
  * `models.retrieve`, structured output parsing (`response_format` json_schema, enforced by
  * constrained decoding in the decoder — a random-weight model writes JSON only because of the mask),
- * tool calls (MiniCPM-V 2.6 has no tool format: a clear 400, never ignored), `x-request-id`, and the
+ * tool calls (MiniCPM-V 2.6 through the Hermes tool template: a forced choice is constrained, so a
+ * random-weight model still makes a valid call; the round trip feeds the result back), `x-request-id`, and the
  * user-facing TTFT series at the gateway (vision stages included).
  */
 import { createHash } from 'node:crypto';
@@ -30,9 +31,14 @@ const mood = {
   required: ['happy', 'weather'],
   additionalProperties: false,
 };
+// Enums and booleans only: a random-weight model would write a free string until max_tokens.
 const weatherTool = {
   type: 'function' as const,
-  function: { name: 'get_weather', description: 'Current weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+  function: {
+    name: 'get_weather',
+    description: 'Current weather for a city',
+    parameters: { type: 'object', properties: { city: { type: 'string', enum: ['Paris', 'Oslo'] }, celsius: { type: 'boolean' } }, required: ['city', 'celsius'], additionalProperties: false },
+  },
 };
 
 beforeAll(async () => {
@@ -117,11 +123,63 @@ describe('official openai SDK', () => {
     expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('response_format.json_schema.schema.properties.n.minimum');
   });
 
-  it('tool calls on MiniCPM-V 2.6: a clear 400 naming tools, never silently ignored', async () => {
-    const err = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Weather in Paris?' }], tools: [weatherTool] }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('tools');
-    expect((err as Error).message).toMatch(/does not support tool calls/);
+  it('tool call round trip: a named tool_choice gives a call with schema-valid arguments, the result goes back as a tool message', async () => {
+    const question = { role: 'user' as const, content: 'Weather in Paris?' };
+    const first = await client.chat.completions.create({ model: MODEL, max_tokens: 32, messages: [question], tools: [weatherTool], tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+    const choice = first.choices[0]!;
+    expect(choice.finish_reason).toBe('tool_calls');
+    expect(choice.message.content).toBeNull();
+    const call = choice.message.tool_calls![0]!;
+    expect(call.type).toBe('function');
+    if (call.type !== 'function') throw new Error('not a function call');
+    expect(call.function.name).toBe('get_weather');
+    const args = JSON.parse(call.function.arguments) as { city: string; celsius: boolean };
+    expect(['Paris', 'Oslo']).toContain(args.city);
+    expect(typeof args.celsius).toBe('boolean');
+    // The SDK's own message object goes back into history as is, followed by the tool result.
+    const second = await client.chat.completions.create({
+      model: MODEL,
+      max_tokens: 8,
+      tools: [weatherTool],
+      messages: [question, choice.message, { role: 'tool', tool_call_id: call.id, content: JSON.stringify({ temperature: 18, sky: 'sunny' }) }],
+    });
+    expect(second.choices[0]!.message.role).toBe('assistant');
+    expect(second.usage!.prompt_tokens).toBeGreaterThan(first.usage!.prompt_tokens);
+  });
+
+  it('streams tool calls as delta.tool_calls (tool_choice required) and ends with finish_reason tool_calls', async () => {
+    const stream = await client.chat.completions.create({ model: MODEL, stream: true, max_tokens: 64, messages: [{ role: 'user', content: 'Weather?' }], tools: [weatherTool], tool_choice: 'required' });
+    const calls: { id?: string; name: string; arguments: string }[] = [];
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      for (const d of chunk.choices[0]!.delta.tool_calls ?? []) {
+        calls[d.index] ??= { name: '', arguments: '' };
+        if (d.id) calls[d.index]!.id = d.id;
+        calls[d.index]!.name += d.function?.name ?? '';
+        calls[d.index]!.arguments += d.function?.arguments ?? '';
+      }
+      finish = chunk.choices[0]!.finish_reason ?? finish;
+    }
+    if (finish === 'length') return; // the array was cut by max_tokens: returned as content, as OpenAI does
+    expect(finish).toBe('tool_calls');
+    expect(calls.length).toBeGreaterThanOrEqual(1);
+    for (const c of calls) {
+      expect(c.id).toMatch(/^call_/);
+      expect(c.name).toBe('get_weather');
+      expect(['Paris', 'Oslo']).toContain((JSON.parse(c.arguments) as { city: string }).city);
+    }
+  });
+
+  it('bad tool input is a 400 naming the field: an invalid parameter schema, a tool result answering no call', async () => {
+    const badSchema = await client.chat.completions
+      .create({ model: MODEL, messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { a: { type: 'text' } } } } }] })
+      .catch((e: unknown) => e);
+    expect(badSchema).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((badSchema as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('tools[0].function.parameters.properties.a.type');
+    const orphan = await client.chat.completions
+      .create({ model: MODEL, messages: [{ role: 'user', content: 'x' }, { role: 'tool', tool_call_id: 'call_nope', content: 'r' }] })
+      .catch((e: unknown) => e);
+    expect((orphan as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('messages[1].tool_call_id');
   });
 });
 
@@ -142,8 +200,11 @@ describe('@langchain/openai', () => {
     expect(['sun', 'rain', 'snow']).toContain(out.weather);
   });
 
-  it('bindTools on MiniCPM-V 2.6 surfaces the 400 instead of an answer without tool calls', async () => {
-    await expect(llm().bindTools([weatherTool]).invoke('Weather in Paris?')).rejects.toThrow(/does not support tool calls/);
+  it('bindTools with a forced tool returns a tool call with parsed arguments', async () => {
+    const msg = await llm().bindTools([weatherTool], { tool_choice: 'get_weather' }).invoke('Weather in Paris?');
+    expect(msg.tool_calls).toHaveLength(1);
+    expect(msg.tool_calls![0]!.name).toBe('get_weather');
+    expect(['Paris', 'Oslo']).toContain((msg.tool_calls![0]!.args as { city: string }).city);
   });
 });
 

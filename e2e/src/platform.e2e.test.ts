@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { connect, type NatsConnection } from 'nats';
-import { commonV1, gatewayV1, SERVICES } from '@tessera/contracts';
+import { commonV1, feedbackV1, gatewayV1, SERVICES } from '@tessera/contracts';
 import { startLocalStack, type RunningStack } from '@tessera/local-stack';
 import { ensureTinyModel, readManifest } from '@tessera/model';
 import { grpcClient, natsClient, statPayload, TesseraError } from '@tessera/runtime';
@@ -81,7 +81,7 @@ beforeAll(async () => {
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '200', TESSERA_ACK_WAIT: '3s', TESSERA_INTRA_OP_THREADS: '1' },
     serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: MODEL } },
   });
-  nc = await connect({ servers: stack.natsUrl });
+  nc = await connect({ servers: stack.natsUrl, ...stack.natsLogin });
 }, 420_000);
 
 afterAll(async () => {
@@ -301,6 +301,19 @@ describe('bad input through the real stack', () => {
 });
 
 describe('gRPC API', () => {
+  it('internal ports: a caller without the service credential is refused, so a forged tenant header reads nothing', async () => {
+    const feedbackPort = stack.processes.find((p) => p.name === 'feedback')!.grpcPort;
+    const forged = grpcClient(SERVICES.feedback.definition, `127.0.0.1:${feedbackPort}`);
+    const err = await forged.listFeedback(feedbackV1.ListFeedbackRequest.fromPartial({}), { tenant: 'acme', timeoutMs: 10_000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'UNAUTHENTICATED', details: { field: 'tessera-service-token' } });
+    forged.close();
+    const service = grpcClient(SERVICES.feedback.definition, `127.0.0.1:${feedbackPort}`, { serviceToken: stack.serviceToken! });
+    await expect(service.listFeedback(feedbackV1.ListFeedbackRequest.fromPartial({}), { tenant: 'acme', timeoutMs: 10_000 })).resolves.toBeDefined();
+    service.close();
+    // The bus has the same rule: no NATS credentials, no connection.
+    await expect(connect({ servers: stack.natsUrl, maxReconnectAttempts: 0, reconnect: false })).rejects.toThrow(/Authorization/i);
+  });
+
   it('streams a chat completion with an image and lists models; rejects a missing key', async () => {
     const client = grpcClient(gatewayV1.GatewayServiceService, stack.grpcAddress);
     const auth = { headers: { authorization: `Bearer ${KEYS.acme}` }, timeoutMs: 60_000 };
@@ -419,7 +432,7 @@ describe('training exports', () => {
     client.close();
 
     const dir = mkdtempSync(join(tmpdir(), 'tessera-bundles-'));
-    const exportAs = (format: Parameters<typeof exportBundle>[0]['format'], out: string) => exportBundle({ format, out: join(dir, out), tenant: 'acme', natsUrl: stack.natsUrl });
+    const exportAs = (format: Parameters<typeof exportBundle>[0]['format'], out: string) => exportBundle({ format, out: join(dir, out), tenant: 'acme', natsUrl: stack.natsUrl, ...(stack.natsLogin && { auth: { natsUser: stack.natsLogin.user, natsPassword: stack.natsLogin.pass } }) });
     const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
     const mine = (rows: any[]) => rows.filter((r) => String(r.id ?? '').includes(responseId) || JSON.stringify(r).includes(answer));
     // TRL DPO (a directory) and SFT / KTO (tars): `images` are paths inside the bundle, bytes equal the upload.

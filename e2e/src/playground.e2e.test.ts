@@ -202,7 +202,7 @@ describe('playground in Chromium', () => {
   });
 
   it('grounds an answer in a collection and lists its sources under it', async () => {
-    const nc = await connect({ servers: stack.natsUrl });
+    const nc = await connect({ servers: stack.natsUrl, ...stack.natsLogin });
     const retrieval = natsClient(nc, SERVICES.retrieval.definition);
     await retrieval.createCollection({ name: 'handbook', description: '', distance: 0, embeddingModel: '', dimension: 0, getOrCreate: true }, { tenant: 'acme' });
     await retrieval.addDocuments(

@@ -27,6 +27,7 @@ export function commonServiceConfig(d: CommonDefaults) {
     natsTlsKeyFile: string({ env: 'NATS_TLS_KEY_FILE', optional: true, doc: 'client key (PEM) for mutual TLS to NATS' }),
     grpcPort: int({ env: 'TESSERA_GRPC_PORT', default: d.grpcPort, min: 0, max: 65535, doc: 'gRPC listen port (0 = pick a free one)' }),
     grpcHost: string({ env: 'TESSERA_GRPC_HOST', default: '127.0.0.1', doc: 'gRPC listen address: loopback by default, so internal ports are not reachable from other hosts outside Kubernetes; the chart and the images set 0.0.0.0' }),
+    serviceToken: string({ env: 'TESSERA_SERVICE_TOKEN', optional: true, minLength: 16, doc: 'service credential: internal gRPC ports refuse calls without it in `tessera-service-token` metadata (UNAUTHENTICATED) and only then trust `tessera-tenant`; required when TESSERA_GRPC_HOST is not loopback (the chart sets both)' }),
     metricsPort: int({ env: 'TESSERA_METRICS_PORT', default: d.metricsPort ?? 9464 + (d.grpcPort % 10), min: 0, max: 65535, doc: 'Prometheus /metrics port (0 = pick a free one)' }),
     otlpEndpoint: url({ env: 'OTEL_EXPORTER_OTLP_ENDPOINT', optional: true, protocols: ['http', 'https'], doc: 'OTLP/HTTP collector; unset = no trace export' }),
     traceSampleRatio: number({ env: 'TESSERA_TRACE_SAMPLE_RATIO', default: 1, min: 0, max: 1, doc: 'fraction of new traces sampled' }),

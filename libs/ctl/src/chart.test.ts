@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CHART_DIR, helm, type K8sObject, parseManifests, REPO_ROOT } from './helm-render.js';
 import { validateManifest } from './manifest-validation.js';
+import { BUS_USERS, deployNatsAuthConf, passwordEnv } from '@tessera/runtime';
+import { natsServerBinary } from '@tessera/testing';
 
 // helm/tessera rendered by the real helm (v4.1.4 from scripts/helm.sh) over the ci/ scenarios; every
 // object is checked against the Kubernetes and KEDA OpenAPI schemas offline (kubernetes-models).
@@ -93,6 +95,8 @@ describe('helm template: GPU pool + KEDA (ci/gpu-keda.yaml)', () => {
     expect(find(objs, 'ServiceAccount', 'r-tessera').automountServiceAccountToken).toBe(false);
     const role = find(objs, 'Role', 'r-tessera-operator');
     expect(role.rules.some((r: any) => r.resources.includes('scaledobjects') && r.verbs.includes('patch'))).toBe(true);
+    // ctl status reads the NATS backlog through the API server proxy (no port-forward).
+    expect(role.rules).toContainEqual({ apiGroups: [''], resources: ['services/proxy'], verbs: ['get'] });
     expect(find(objs, 'Secret', 'r-tessera-api-keys').data['keys.json']).toBeTruthy();
     const test = find(objs, 'Pod', 'r-tessera-test-gateway-health');
     expect(test.metadata.annotations['helm.sh/hook']).toBe('test');
@@ -376,5 +380,38 @@ describe('helm template: Prometheus Operator monitors and the Grafana dashboard 
   it('renders none of them by default', async () => {
     const defaults = await render(EXTERNAL);
     expect(defaults.filter((o) => ['ServiceMonitor', 'PodMonitor'].includes(o.kind) || o.metadata.name.endsWith('grafana-dashboard'))).toEqual([]);
+  });
+});
+
+describe('helm template: authenticated bus and internal ports', () => {
+  let objs: K8sObject[];
+  beforeAll(async () => {
+    objs = await render([...EXTERNAL, '--set', 'externalNats.authConfigMap=true', '--set', 'externalNats.credentialsSecret=nats-logins', '--set', 'jetstream.createStreams=true', '--set', 'jetstream.replicas=3']);
+  });
+
+  it('ships deploy/nats/auth.conf = the permissions generator output, in the chart and the ConfigMap, and nats-server accepts it', async () => {
+    const conf = deployNatsAuthConf();
+    expect(readFileSync(join(REPO_ROOT, 'deploy/nats/auth.conf'), 'utf8'), 'run: node --import tsx scripts/gen-nats-auth.ts').toBe(conf);
+    expect(readFileSync(join(CHART_DIR, 'files/nats/auth.conf'), 'utf8')).toBe(conf);
+    expect(find(objs, 'ConfigMap', 'r-tessera-nats-auth').data['auth.conf']).toBe(conf);
+    const passwords = Object.fromEntries(BUS_USERS.map((u) => [passwordEnv(u), 'x']));
+    const r = await new Promise<{ code: number; out: string }>((resolve) =>
+      execFile(natsServerBinary(), ['-t', '-c', join(REPO_ROOT, 'deploy/nats/auth.conf')], { env: { ...process.env, ...passwords } }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: stdout + stderr })),
+    );
+    expect(r.code, r.out).toBe(0);
+  });
+
+  it('gives every service its own NATS login and the service credential; the stream Job logs in as operator and applies the replicas', () => {
+    for (const s of ['gateway', ...STAGES, 'retrieval', 'feedback']) {
+      const c = find(objs, 'Deployment', `r-tessera-${s}`).spec.template.spec.containers[0];
+      const ref = (name: string) => c.env.find((e: any) => e.name === name)?.valueFrom?.secretKeyRef;
+      expect(ref('NATS_USER')).toEqual({ name: 'nats-logins', key: `${s}-user` });
+      expect(ref('TESSERA_SERVICE_TOKEN')).toEqual({ name: 'r-tessera-service-token', key: 'token' });
+    }
+    expect(Buffer.from(find(objs, 'Secret', 'r-tessera-service-token').data.token, 'base64').toString()).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect(find(objs, 'ConfigMap', 'r-tessera-env').data.TESSERA_JETSTREAM_REPLICAS).toBe('3');
+    const job = find(objs, 'Job', 'r-tessera-jetstream').spec.template.spec.containers[0];
+    expect(job.env.find((e: any) => e.name === 'NATS_USER').valueFrom.secretKeyRef).toEqual({ name: 'nats-logins', key: 'operator-user' });
+    expect(env(job).REPLICAS).toBe('3');
   });
 });

@@ -2,7 +2,7 @@
  * Edge sites on NATS leaf nodes: site configuration, nats-server configs for hub and site, the
  * site's permissions at the hub, the hub link probe, the feedback backlog, model advertisement.
  */
-export { parseSiteConfig, loadSiteConfig, siteModels, hubModels, DEFAULT_SITE_FEEDBACK, type SiteConfig, type SiteModel, type ModelPlace, type FallbackPolicy, type SiteFeedbackLimits } from './site-config.js';
+export { parseSiteConfig, loadSiteConfig, siteModels, hubModels, type SiteConfig, type SiteModel, type ModelPlace, type FallbackPolicy } from './site-config.js';
 export { hubServerConfig, siteServerConfig, renderServerConfig, type HubServerOptions, type SiteServerOptions, type ServerUser, type TlsFiles, type HubSite } from './server-config.js';
 export { UPLINK_STAGE, UPLINK_STREAM, FEEDBACK_STREAM, FEEDBACK_EVENTS, DEFAULT_ACCOUNT, jsApiPrefix, siteInboxPrefix, siteDeliverPrefix, siteModelPrefix, siteFeedbackSource, siteLeafPermissions, type SubjectPermissions } from './subjects.js';
 export { HubLink, hubDownError, type LinkState, type HubLinkOptions } from './hub-link.js';

@@ -20,7 +20,7 @@ describe('site config', () => {
       ['big', 'hub', { kind: 'local', model: 'edge-small' }],
       ['big-strict', 'hub', { kind: 'fail' }],
     ]);
-    expect(c.feedback).toEqual({ maxMessages: 1_000_000, maxBytes: 1024 ** 3 });
+    expect(c.probeIntervalMs).toBe(500);
     expect(Object.isFrozen(c.models[0])).toBe(true);
   });
 
@@ -40,7 +40,7 @@ describe('site config', () => {
     expect(m([{ id: 'a', place: 'cloud' }])).toThrow(/models\[0\]\.place: expected "site" or "hub"/);
     expect(m([{ id: 'a', place: 'site' }, { id: 'a', place: 'hub' }])).toThrow(/models\[1\]\.id: model "a" is listed twice/);
     expect(m([])).toThrow(/models: expected a non-empty list/);
-    expect(() => parseSiteConfig({ ...ok, feedback: { maxMessages: 0 } })).toThrow(/feedback\.maxMessages: expected an integer from 1/);
+    expect(() => parseSiteConfig({ ...ok, probeIntervalMs: 0 })).toThrow(/probeIntervalMs: expected an integer from 1/);
     expect(() => parseSiteConfig({ ...ok, site: 'a.b' })).toThrow(/site: expected a name/);
     expect(() => parseSiteConfig({ ...ok, hubDomian: 'x' })).toThrow(/hubDomian: unknown field/);
   });

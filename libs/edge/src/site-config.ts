@@ -7,8 +7,8 @@
  * The JSON file (TESSERA_SITE_CONFIG) looks like:
  *   { "site": "shop-12", "domain": "shop-12", "hubDomain": "hub",
  *     "models": [ { "id": "minicpm-v-4_6", "place": "site" },
- *                 { "id": "minicpm-v-2_6", "place": "hub", "fallback": "serve-local-model-minicpm-v-4_6" } ],
- *     "feedback": { "maxMessages": 1000000, "maxBytes": 1073741824 } }
+ *                 { "id": "minicpm-v-2_6", "place": "hub", "fallback": "serve-local-model-minicpm-v-4_6" } ] }
+ * The site's feedback stream limits are the site feedback service's (TESSERA_FEEDBACK_STREAM_MAX_EVENTS/_BYTES).
  */
 import { readFileSync } from 'node:fs';
 import { ErrorCode, TesseraError } from '@tessera/errors';
@@ -24,13 +24,6 @@ export interface SiteModel {
   fallback: FallbackPolicy;
 }
 
-export interface SiteFeedbackLimits {
-  /** Events the site stream keeps; beyond it the oldest are discarded (and counted). Default 1,000,000. */
-  maxMessages: number;
-  /** Bytes the site stream keeps (same policy). Default 1 GiB. */
-  maxBytes: number;
-}
-
 export interface SiteConfig {
   /** Site name: one NATS subject token, also the leaf credential's user and the inbox prefix suffix. */
   site: string;
@@ -39,12 +32,10 @@ export interface SiteConfig {
   /** The hub's JetStream domain: hub work queues are reached through `$JS.<hubDomain>.API`. */
   hubDomain: string;
   models: readonly SiteModel[];
-  feedback: SiteFeedbackLimits;
   /** How often the hub link is probed (`$JS.<hubDomain>.API.INFO`). Default 500 ms: a lost link is seen within ~1 s, well inside the 2 s fail-fast budget. */
   probeIntervalMs: number;
 }
 
-export const DEFAULT_SITE_FEEDBACK: SiteFeedbackLimits = Object.freeze({ maxMessages: 1_000_000, maxBytes: 1024 * 1024 * 1024 });
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 const FALLBACK_LOCAL = 'serve-local-model-';
 
@@ -67,7 +58,7 @@ function positiveInt(v: unknown, field: string, dflt: number, max: number): numb
 export function parseSiteConfig(raw: unknown): SiteConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('(root)', 'expected a JSON object');
   const r = raw as Record<string, unknown>;
-  const known = new Set(['site', 'domain', 'hubDomain', 'models', 'feedback', 'probeIntervalMs']);
+  const known = new Set(['site', 'domain', 'hubDomain', 'models', 'probeIntervalMs']);
   for (const k of Object.keys(r)) if (!known.has(k)) throw bad(k, `unknown field (known: ${[...known].join(', ')})`);
   const site = token(r.site, 'site');
   const domain = token(r.domain ?? site, 'domain');
@@ -94,14 +85,8 @@ export function parseSiteConfig(raw: unknown): SiteConfig {
     const target = models.find((x) => x.id === (m.fallback as { model: string }).model);
     if (!target || target.place !== 'site') throw bad(f, `"${FALLBACK_LOCAL}${m.fallback.model}" names no model served at this site (site models: ${models.filter((x) => x.place === 'site').map((x) => x.id).join(', ') || 'none'})`);
   });
-  const fb = (r.feedback ?? {}) as Record<string, unknown>;
-  if (typeof fb !== 'object' || Array.isArray(fb)) throw bad('feedback', 'expected { maxMessages?, maxBytes? }');
-  const feedback = {
-    maxMessages: positiveInt(fb.maxMessages, 'feedback.maxMessages', DEFAULT_SITE_FEEDBACK.maxMessages, 1_000_000_000),
-    maxBytes: positiveInt(fb.maxBytes, 'feedback.maxBytes', DEFAULT_SITE_FEEDBACK.maxBytes, 2 ** 50),
-  };
   const probeIntervalMs = positiveInt(r.probeIntervalMs, 'probeIntervalMs', 500, 60_000);
-  return deepFreeze({ site, domain, hubDomain, models, feedback, probeIntervalMs });
+  return deepFreeze({ site, domain, hubDomain, models, probeIntervalMs });
 }
 
 function parseFallback(v: unknown, field: string): FallbackPolicy {

@@ -5,12 +5,14 @@
  *
  *   bash scripts/demo.sh [--serve] [--question "..."] [--image FILE]
  *   TESSERA_CHECKPOINT=/models/MiniCPM-V-2_6 bash scripts/demo.sh   # a real checkpoint, same code path
+ *   TESSERA_FAMILY=4.6 bash scripts/demo.sh [--mode 4x]              # tiny MiniCPM-V 4.6 (no resampler)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildModel, ensureTinyModel, readManifest } from '@tessera/model';
+import { buildModel, readAnyManifest } from '@tessera/model';
+import { familyOfModelDir, modelIdFor, stackFamily, tinyModelFor } from './family.js';
 import { REPO_ROOT, startLocalStack } from './stack.js';
 import { sampleImage } from './sample-image.js';
 import { ensureWebBuild } from '@tessera/web';
@@ -24,14 +26,17 @@ const { values } = parseArgs({
     image: { type: 'string' },
     'max-tokens': { type: 'string', default: '48' },
     verbose: { type: 'boolean', default: false },
+    /** MiniCPM-V 4.6 token mode (mm_processor_kwargs.downsample_mode): 16x (default) or 4x. */
+    mode: { type: 'string' },
   },
 });
 
 async function modelDir(): Promise<{ dir: string; real: boolean }> {
   const ckpt = process.env.TESSERA_CHECKPOINT;
   if (!ckpt) {
-    step('generating the tiny MiniCPM-V checkpoint (seeded random weights) and building its ONNX stages');
-    return { dir: await ensureTinyModel(), real: false };
+    const family = stackFamily();
+    step(`generating the tiny MiniCPM-V ${family} checkpoint (seeded random weights) and building its ONNX stages`);
+    return { dir: await tinyModelFor(family), real: false };
   }
   const out = join(REPO_ROOT, '.tessera', 'models', `${basename(resolve(ckpt))}-onnx`);
   if (!existsSync(join(out, 'manifest.json'))) {
@@ -48,7 +53,9 @@ function step(msg: string): void {
 async function main(): Promise<void> {
   const t0 = Date.now();
   const [{ dir, real }] = await Promise.all([modelDir(), ensureWebBuild()]); // the playground the gateway serves at /
-  const manifest = readManifest(dir);
+  const manifest = readAnyManifest(dir);
+  const family = familyOfModelDir(dir);
+  const modelId = modelIdFor(family);
   const work = join(REPO_ROOT, '.tessera', 'demo');
   mkdirSync(work, { recursive: true });
   const keysFile = join(work, 'api-keys.json');
@@ -57,12 +64,12 @@ async function main(): Promise<void> {
     JSON.stringify({ tenants: { demo: { requestsPerMinute: 600 } }, keys: [{ id: 'local-demo', tenant: 'demo', sha256: createHash('sha256').update(DEMO_KEY).digest('hex') }] }, null, 2),
   );
   const httpPort = values.serve ? 8080 : 0; // 0: the gateway binds a free port and reports it
-  step(`starting nats-server and 6 services as processes (model revision ${manifest.revision.slice(0, 12)})`);
+  step(`starting nats-server and the services as processes (MiniCPM-V ${family}${family === '4.6' ? ', no resampler' : ''}, model revision ${manifest.revision.slice(0, 12)})`);
   const stack = await startLocalStack({
     modelDir: dir,
     workDir: join(work, `run-${Date.now()}`),
     httpPort,
-    serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: 'minicpm-v-2_6' } },
+    serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: modelId } },
     echoLogs: values.verbose,
   });
   const shutdown = async () => {
@@ -81,8 +88,9 @@ async function main(): Promise<void> {
     method: 'POST',
     headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify({
-      model: 'minicpm-v-2_6',
+      model: modelId,
       stream: true,
+      ...(values.mode && { mm_processor_kwargs: { downsample_mode: values.mode } }),
       stream_options: { include_usage: true },
       max_tokens: Number(values['max-tokens']),
       seed: 42,
@@ -126,7 +134,7 @@ async function main(): Promise<void> {
   }
   step(`the stack keeps running; press Ctrl-C to stop. Playground: ${stack.httpUrl}/ (key ${DEMO_KEY}). Try:`);
   console.log(`  curl -s ${stack.httpUrl}/v1/models -H 'Authorization: Bearer ${DEMO_KEY}'`);
-  console.log(`  curl -sN ${stack.httpUrl}/v1/chat/completions -H 'Authorization: Bearer ${DEMO_KEY}' -H 'Content-Type: application/json' \\\n    -d '{"model":"minicpm-v-2_6","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'`);
+  console.log(`  curl -sN ${stack.httpUrl}/v1/chat/completions -H 'Authorization: Bearer ${DEMO_KEY}' -H 'Content-Type: application/json' \\\n    -d '{"model":"${modelId}","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'`);
   await new Promise(() => {});
 }
 

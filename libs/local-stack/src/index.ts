@@ -1,2 +1,3 @@
-export { startLocalStack, SERVICE_NAMES, REPO_ROOT, type StackOptions, type RunningStack, type ServiceName, type ServiceProcess } from './stack.js';
+export { startLocalStack, servicesFor, SERVICE_NAMES, REPO_ROOT, type StackOptions, type RunningStack, type ServiceName, type ServiceProcess } from './stack.js';
 export { checkGrpcHealth } from './grpc-health.js';
+export { stackFamily, tinyModelFor, modelIdFor, familyOfModelDir, STACK_FAMILIES } from './family.js';

@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import { READY_PREFIX } from '@tessera/runtime';
+import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '@tessera/testing';
+import { READY_PREFIX, generateBusLogins, type BusUser } from '@tessera/runtime';
+import { FAMILIES, type FamilyId } from '@tessera/model';
+import { familyOfModelDir } from './family.js';
 import { checkGrpcHealth } from './grpc-health.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -12,11 +15,32 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 export const SERVICE_NAMES = ['slicer', 'resampler', 'decoder', 'retrieval', 'feedback', 'gateway'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
+/** Services a model needs: every one, less the resampler for a family without one (MiniCPM-V 4.6). */
+export function servicesFor(family: FamilyId): readonly ServiceName[] {
+  return FAMILIES[family].hasResampler ? SERVICE_NAMES : SERVICE_NAMES.filter((s) => s !== 'resampler');
+}
+
 export interface StackOptions {
   /** A built ONNX model directory (manifest.json), as `tessera model build` writes it. */
   modelDir: string;
-  /** Use this NATS server instead of starting one. */
+  /** Use this NATS server instead of starting one (its logins, if any, come from `env`). */
   natsUrl?: string;
+  /**
+   * Authenticated bus (default true when the stack starts its own nats-server): one NATS user per
+   * service with a password generated now and the permissions of libs/runtime permissions.ts, so a
+   * process without credentials is refused and no service can publish another's subjects.
+   */
+  natsAuth?: boolean;
+  /** Extra nats-server arguments. */
+  natsArgs?: readonly string[];
+  /** Start a JetStream cluster of this many routed nats-servers on loopback instead of one (services get every URL). */
+  natsCluster?: number;
+  /**
+   * Internal gRPC ports refuse callers without this service credential (TESSERA_SERVICE_TOKEN);
+   * default: one generated now. `false` = no check.
+   */
+  serviceToken?: string | false;
+  /** Default: what the model's family needs (servicesFor: no resampler for 4.6). */
   services?: readonly ServiceName[];
   /** Processes per service (a second GPU-stage worker for failover tests). */
   replicas?: Partial<Record<ServiceName, number>>;
@@ -42,9 +66,24 @@ export interface ServiceProcess {
   logFile: string;
 }
 
+export interface NatsLogin {
+  user: string;
+  pass: string;
+}
+
 export interface RunningStack {
   natsUrl: string;
   nats?: NatsServerHandle;
+  /** The cluster, when started with `natsCluster`. */
+  natsCluster?: NatsClusterHandle;
+  /**
+   * The `operator` login (all subjects: tests, the CLI, `nats` tooling) and each service's, when the
+   * stack runs with NATS auth; spread into nats.js `connect({ servers, ...stack.natsLogin })`.
+   */
+  natsLogin?: NatsLogin;
+  natsLogins?: Record<BusUser, NatsLogin>;
+  /** The service credential internal gRPC ports require (`serviceToken` option of grpcClient). */
+  serviceToken?: string;
   httpUrl: string;
   grpcAddress: string;
   workDir: string;
@@ -64,9 +103,19 @@ const ENTRY = (name: ServiceName) => join(REPO_ROOT, 'services', name, 'src', 'm
 export async function startLocalStack(opts: StackOptions): Promise<RunningStack> {
   const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), 'tessera-stack-'));
   mkdirSync(join(workDir, 'logs'), { recursive: true });
-  const nats = opts.natsUrl ? undefined : await startNatsServer({ storeDir: join(workDir, 'nats') });
-  const natsUrl = opts.natsUrl ?? nats!.url;
-  const services = opts.services ?? SERVICE_NAMES;
+  const auth = !opts.natsUrl && opts.natsAuth !== false ? generateBusLogins() : undefined;
+  const natsLogins = auth && (Object.fromEntries(Object.entries(auth.logins).map(([k, v]) => [k, { user: v.user, pass: v.password }])) as Record<BusUser, NatsLogin>);
+  const serviceToken = opts.serviceToken === false ? undefined : (opts.serviceToken ?? randomBytes(24).toString('base64url'));
+  const natsArgs = [...(opts.natsArgs ?? []), '-l', join(workDir, 'logs', 'nats-server.log')];
+  if (auth) {
+    const conf = join(workDir, 'nats-auth.conf');
+    writeFileSync(conf, auth.conf, { mode: 0o600 });
+    natsArgs.push('-c', conf);
+  }
+  const natsCluster = !opts.natsUrl && opts.natsCluster ? await startNatsCluster({ size: opts.natsCluster, storeDir: join(workDir, 'nats'), args: natsArgs.filter((a, i) => a !== '-l' && natsArgs[i - 1] !== '-l') }) : undefined;
+  const nats = opts.natsUrl || natsCluster ? undefined : await startNatsServer({ storeDir: join(workDir, 'nats'), args: natsArgs });
+  const natsUrl = opts.natsUrl ?? natsCluster?.url ?? nats!.url;
+  const services = opts.services ?? servicesFor(familyOfModelDir(opts.modelDir));
   const processes: ServiceProcess[] = [];
   // Every process binds port 0 and reports the port it got (the `tessera-ready` line, and the
   // gateway's `gateway.http_listening` log line). Picking free ports up front raced: between the
@@ -89,6 +138,7 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
       ),
     );
     await nats?.stop();
+    await natsCluster?.stop();
   };
   try {
     // Every stage boots in parallel (model loading dominates); the gateway last, once they serve.
@@ -99,6 +149,8 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
       const env: Record<string, string> = {
         ...(process.env as Record<string, string>),
         NATS_URL: natsUrl,
+        ...(natsLogins && { NATS_USER: natsLogins[name].user, NATS_PASSWORD: natsLogins[name].pass }),
+        ...(serviceToken && { TESSERA_SERVICE_TOKEN: serviceToken }),
         TESSERA_GRPC_PORT: String(grpcPort),
         TESSERA_METRICS_PORT: '0',
         TESSERA_MODEL_DIR: opts.modelDir,
@@ -106,7 +158,7 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
         TESSERA_INSTANCE: `${name}-${index}`,
         OTEL_SERVICE_NAME: `tessera-${name}`,
         ...(name === 'gateway' && { TESSERA_HTTP_PORT: String(httpPort) }),
-        // As in deploy/slicer/Dockerfile: decoded images are large fresh mappings; huge pages make a
+        // As deploy/start.sh does for the slicer image: decoded images are large fresh mappings; huge pages make a
         // 12 MP decode ~2.5× faster (issue 19, libs/vision/src/decode-image.ts). Read at process start.
         ...(name === 'slicer' && { GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? 'glibc.malloc.hugetlb=1' }),
         ...opts.env,
@@ -142,6 +194,9 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
   return {
     natsUrl,
     nats,
+    ...(natsCluster && { natsCluster }),
+    ...(natsLogins && { natsLogin: natsLogins.operator, natsLogins }),
+    ...(serviceToken && { serviceToken }),
     httpUrl: `http://127.0.0.1:${httpPort}`,
     grpcAddress: `127.0.0.1:${gatewayGrpc}`,
     workDir,

@@ -24,7 +24,7 @@ export { toGrpcStatus, fromGrpcError } from './grpc/status.js';
 export { NatsBinding, bindNats, type NatsBindingOptions } from './nats/server.js';
 export { natsClient, DEFAULT_HEARTBEAT_MS, type NatsClientOptions, type TypedNatsClientOptions, type NatsCallOptions } from './nats/client.js';
 export { busState, busDownError, BusState, BUS_RETRY_AFTER_MS } from './nats/bus-state.js';
-export { connectNats, natsConnectionOptions, type NatsAuthConfig } from './nats/connect.js';
+export { connectNats, natsConnectionOptions, natsAuthFromEnv, type NatsAuthConfig } from './nats/connect.js';
 export type { WorkQueueOptions } from './nats/work-queue.js';
 export type { PayloadPolicy } from './nats/payload.js';
 export { errorHeaders, errorFromHeaders } from './nats/errors.js';
@@ -51,3 +51,17 @@ export {
 export { localClient } from './local-client.js';
 export { startService, hosted, READY_PREFIX, type ServiceHost, type ServiceHostOptions, type HostedService, type CommonConfig, type ServiceComposition } from './service-host.js';
 export { consoleLogger, type Logger, type LogLevel } from './logger.js';
+export {
+  servicePermissions,
+  renderNatsAuthorization,
+  deployNatsAuthConf,
+  generateBusLogins,
+  passwordEnv,
+  BUS_USERS,
+  SERVICE_SUBJECTS,
+  DEFAULT_BUS_NAMES,
+  type BusUser,
+  type BusNames,
+  type BusUserLogin,
+  type NatsPermissions,
+} from './nats/permissions.js';

@@ -15,6 +15,9 @@ import { NatsBinding } from './nats/server.js';
 import { busState } from './nats/bus-state.js';
 import type { WorkQueueOptions } from './nats/work-queue.js';
 import { consoleLogger, type Logger } from './logger.js';
+import { ErrorCode, TesseraError } from '@tessera/errors';
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
 
 export type CommonConfig = ConfigOf<ReturnType<typeof commonServiceConfig>>;
 
@@ -113,7 +116,12 @@ export async function startService(o: ServiceHostOptions): Promise<ServiceHost> 
 
   let grpc: GrpcServer | undefined;
   if (o.grpc !== false && o.services.some((s) => s.grpc !== false)) {
-    grpc = new GrpcServer({ host: cfg.grpcHost, port: cfg.grpcPort, defaultDeadlineMs: cfg.defaultDeadline, reflection: o.reflection, health: cfg.healthEnabled });
+    // An internal port (tenant taken from a header) reachable from other hosts must authenticate its callers.
+    const internal = o.services.some((s) => s.grpc !== false && s.requireTenant !== false);
+    if (internal && !cfg.serviceToken && !isLoopback(cfg.grpcHost)) {
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `TESSERA_GRPC_HOST=${cfg.grpcHost} exposes an internal gRPC port beyond this host: set TESSERA_SERVICE_TOKEN (the shared service credential) or bind 127.0.0.1`, { field: 'TESSERA_SERVICE_TOKEN' });
+    }
+    grpc = new GrpcServer({ host: cfg.grpcHost, port: cfg.grpcPort, defaultDeadlineMs: cfg.defaultDeadline, reflection: o.reflection, health: cfg.healthEnabled, ...(cfg.serviceToken && { serviceToken: cfg.serviceToken }) });
     for (const s of o.services) if (s.grpc !== false) grpc.add(s.definition, s.impl, { requireTenant: s.requireTenant });
   }
 

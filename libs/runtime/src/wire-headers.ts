@@ -31,6 +31,8 @@ export const Header = {
   HEARTBEAT: 'tessera-heartbeat',
   /** Body is not the payload but a JSON ObjectRef of it in the object store. */
   CLAIM: 'tessera-claim',
+  /** gRPC metadata: the internal service credential (TESSERA_SERVICE_TOKEN) a caller of an internal port presents. */
+  SERVICE_TOKEN: 'tessera-service-token',
   /** JetStream delivery attempt that produced a reply (1 = first). */
   ATTEMPT: 'tessera-attempt',
 } as const;

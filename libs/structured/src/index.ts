@@ -6,3 +6,18 @@ export { compileSchema, JSON_OBJECT_SCHEMA, type SchemaNode, type CompileOptions
 export { startThreads, step, canEnd, type Thread } from './matcher.js';
 export { TokenIndex, type TokenBytesSource } from './token-index.js';
 export { JsonConstraint, type LogitsConstraint } from './constraint.js';
+export {
+  forcedToolSchema,
+  hermesToolCallsText,
+  hermesToolResponse,
+  hermesToolsSection,
+  MAX_FORCED_CALLS,
+  parseRequiredCalls,
+  parseToolCallBody,
+  renderToolTurns,
+  ToolCallStream,
+  type ParsedToolCall,
+  type ToolSpec,
+  type ToolStreamPiece,
+  type ToolTurnMessage,
+} from './tool-calls.js';

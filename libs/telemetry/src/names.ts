@@ -92,6 +92,11 @@ export const Metric = {
   tenantCompletionTokens: { name: 'tessera_tenant_completion_tokens_total', kind: 'counter', help: 'Completion tokens per tenant', labels: ['tenant'] },
   tenantRejected: { name: 'tessera_tenant_rejected_requests_total', kind: 'counter', help: 'Requests rejected by a quota per tenant', labels: ['tenant'] },
   tenantConcurrentStreams: { name: 'tessera_tenant_concurrent_streams', kind: 'gauge', help: 'Requests in flight per tenant', labels: ['tenant'] },
+  // Edge sites (edge gateway): the uplink to the hub and the site's feedback backlog.
+  edgeHubLinkUp: { name: 'tessera_edge_hub_link_up', kind: 'gauge', help: '1 while the hub answers over the leaf link, 0 while it does not', labels: ['site'] },
+  edgeFeedbackPending: { name: 'tessera_edge_feedback_pending', kind: 'gauge', help: 'Feedback events recorded at the site during the current outage, not yet at the hub', labels: ['site'] },
+  edgeFeedbackDropped: { name: 'tessera_edge_feedback_dropped_total', kind: 'counter', help: 'Feedback events the site stream discarded (oldest first, stream limits) before the hub received them', labels: ['site'] },
+  edgeFallbacks: { name: 'tessera_edge_fallbacks_total', kind: 'counter', help: 'Requests for a hub model answered by a site model while the hub was unreachable', labels: ['site', 'model', 'fallback'] },
   // vLLM-compatible names. Scheduler state comes from the decoder (EPP scorers and KEDA read these
   // per pod); the request-level histograms (TTFT, inter-token latency, token totals) from the gateway.
   vllmRequestsRunning: { name: 'vllm:num_requests_running', kind: 'gauge', help: 'Sequences being decoded now', labels: ['model_name'] },

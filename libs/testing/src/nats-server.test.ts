@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { startNatsServer } from './nats-server.js';
+import { connect } from 'nats';
+import { startNatsCluster, startNatsServer } from './nats-server.js';
 
 describe('startNatsServer', () => {
   it('starts a JetStream-enabled server on a free port and stops it', async () => {
@@ -9,5 +10,40 @@ describe('startNatsServer', () => {
     expect(server.url).toMatch(/^nats:\/\/127\.0\.0\.1:\d+$/);
     await server.stop();
     expect(server.process.exitCode !== null || server.process.signalCode !== null).toBe(true);
+  });
+});
+
+describe('startNatsCluster', () => {
+  it('boots 3 routed JetStream nodes; a replicas-3 stream keeps every acknowledged message when a node is killed', { timeout: 90_000 }, async () => {
+    const cluster = await startNatsCluster();
+    try {
+      const nc = await connect({ servers: cluster.url.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.add({ name: 'R3', subjects: ['r3.>'], num_replicas: 3 });
+      const js = nc.jetstream();
+      const acked = new Set<number>();
+      const publish = async (i: number) => {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await js.publish(`r3.${i}`, new Uint8Array([i & 0xff]), { msgID: `m-${i}`, timeout: 2_000 });
+            acked.add(i);
+            return;
+          } catch (err) {
+            if (attempt > 20) throw err;
+            await new Promise((r) => setTimeout(r, 250)); // leader election after the kill: retry with the same msg id
+          }
+        }
+      };
+      for (let i = 0; i < 50; i++) await publish(i);
+      cluster.nodes[0]!.process.kill('SIGKILL');
+      for (let i = 50; i < 100; i++) await publish(i);
+      const info = await jsm.streams.info('R3');
+      expect(info.config.num_replicas).toBe(3);
+      expect(info.state.messages).toBe(100); // de-duplicated retries, nothing lost
+      expect(acked.size).toBe(100);
+      await nc.close();
+    } finally {
+      await cluster.stop();
+    }
   });
 });

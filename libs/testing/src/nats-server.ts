@@ -11,6 +11,8 @@ export interface NatsServerHandle {
   /** HTTP monitoring port (`/jsz`, `/varz`), used by backlog checks. */
   readonly monitorPort: number;
   readonly storeDir: string;
+  /** The extra arguments it was started with (a restart on the same port/store passes them again). */
+  readonly args: readonly string[];
   readonly process: ChildProcess;
   stop(): Promise<void>;
 }
@@ -81,6 +83,7 @@ export async function startNatsServer(opts: { storeDir?: string; port?: number; 
     port,
     monitorPort,
     storeDir,
+    args: opts.args ?? [],
     process: child,
     async stop() {
       if (child.exitCode === null) {
@@ -90,6 +93,57 @@ export async function startNatsServer(opts: { storeDir?: string; port?: number; 
         if (child.exitCode === null) child.kill('SIGKILL');
       }
       if (ownsDir) rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A JetStream cluster of nats-servers on loopback (replicated streams; one node can be killed and restarted). */
+export interface NatsClusterHandle {
+  /** Every node's client URL, comma-separated (NATS_URL). */
+  readonly url: string;
+  readonly nodes: NatsServerHandle[];
+  /** Starts node `i` again on its port, store and routes (after a kill). */
+  restart(i: number): Promise<NatsServerHandle>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `size` (default 3) nats-servers with JetStream, routed to each other as cluster
+ * `tessera`, and waits until JetStream has a meta leader (streams with replicas 3 can be created).
+ * `args` go to every node (e.g. `-c auth.conf`); store dirs live under `storeDir` (a temp dir by default).
+ */
+export async function startNatsCluster(opts: { size?: number; args?: readonly string[]; storeDir?: string } = {}): Promise<NatsClusterHandle> {
+  const size = opts.size ?? 3;
+  const ownsDir = !opts.storeDir;
+  const root = opts.storeDir ?? mkdtempSync(join(tmpdir(), 'tessera-nats-cluster-'));
+  const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort() })));
+  const routes = ports.map((p) => `nats://127.0.0.1:${p.route}`).join(',');
+  const nodeArgs = (i: number) => ['-n', `tessera-${i}`, '--cluster_name', 'tessera', '--cluster', `nats://127.0.0.1:${ports[i]!.route}`, '--routes', routes, ...(opts.args ?? [])];
+  const start = (i: number) => startNatsServer({ port: ports[i]!.client, storeDir: join(root, `node-${i}`), args: nodeArgs(i) });
+  const nodes = await Promise.all(ports.map((_, i) => start(i)));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const leaders = await Promise.all(
+      nodes.map((n) =>
+        fetch(`http://127.0.0.1:${n.monitorPort}/jsz`)
+          .then((r) => r.json() as Promise<{ meta_cluster?: { leader?: string; cluster_size?: number } }>)
+          .catch(() => undefined),
+      ),
+    );
+    if (leaders.every((l) => l?.meta_cluster?.leader && l.meta_cluster.cluster_size === size)) break;
+    if (Date.now() > deadline) throw new Error(`nats cluster: no JetStream meta leader within 30 s (${JSON.stringify(leaders)})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url: nodes.map((n) => n.url).join(','),
+    nodes,
+    async restart(i) {
+      nodes[i] = await start(i);
+      return nodes[i]!;
+    },
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop()));
+      if (ownsDir) rmSync(root, { recursive: true, force: true });
     },
   };
 }

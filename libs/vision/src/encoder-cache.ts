@@ -26,6 +26,8 @@ export interface EncoderCacheOptions {
   ttlMs?: number;
   /** Size cap of the stored tokens (object store) in bytes. Default 1 GiB. */
   maxBytes?: number;
+  /** JetStream replicas of the KV and object store (TESSERA_JETSTREAM_REPLICAS; 3 on a 3-node cluster). Default 1. */
+  replicas?: number;
 }
 
 export interface EncoderCacheKey {
@@ -85,15 +87,16 @@ export class EncoderCache {
     const js = nc.jetstream();
     // Index entries are ~0.5 KiB against ≥ 100 KiB of tokens each, so 1/64 of the cap is plenty.
     const kvBytes = Math.max(1024 * 1024, Math.floor(maxBytes / 64));
-    const kv = await js.views.kv(bucket, { history: 1, ttl: ttlMs, max_bytes: kvBytes });
-    await js.views.os(bucket, { ttl: nanos(ttlMs), max_bytes: maxBytes });
+    const replicas = options.replicas ?? 1;
+    const kv = await js.views.kv(bucket, { history: 1, ttl: ttlMs, max_bytes: kvBytes, replicas });
+    await js.views.os(bucket, { ttl: nanos(ttlMs), max_bytes: maxBytes, replicas });
     // Binding to existing buckets keeps their old settings; apply the configured TTL and cap (and
     // discard=old, which the client libraries do not set) so a config change takes effect on restart.
     const jsm = await nc.jetstreamManager();
     for (const [name, bytes] of [[`KV_${bucket}`, kvBytes], [`OBJ_${bucket}`, maxBytes]] as const) {
       const { config } = await jsm.streams.info(name);
-      const want = { discard: DiscardPolicy.Old, max_age: nanos(ttlMs), max_bytes: bytes };
-      if (config.discard !== want.discard || config.max_age !== want.max_age || config.max_bytes !== want.max_bytes) {
+      const want = { discard: DiscardPolicy.Old, max_age: nanos(ttlMs), max_bytes: bytes, num_replicas: options.replicas ?? config.num_replicas };
+      if (config.discard !== want.discard || config.max_age !== want.max_age || config.max_bytes !== want.max_bytes || config.num_replicas !== want.num_replicas) {
         await jsm.streams.update(name, { ...config, ...want });
       }
     }

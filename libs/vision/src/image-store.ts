@@ -21,6 +21,8 @@ export interface ImageStoreOptions {
   retentionMs?: number;
   /** Size cap of the bucket in bytes (oldest images dropped first); default: none. */
   maxBytes?: number;
+  /** JetStream replicas (TESSERA_JETSTREAM_REPLICAS; 3 on a 3-node cluster). Default 1. */
+  replicas?: number;
 }
 
 /** A stored image: the reference every stage and feedback record carries. */
@@ -40,11 +42,11 @@ export class ImageStore {
     const bucket = o.bucket ?? DEFAULT_IMAGE_STORE.bucket;
     const retentionMs = o.retentionMs ?? DEFAULT_IMAGE_STORE.retentionMs;
     const maxAge = nanos(retentionMs + refreshAfter(retentionMs));
-    await nc.jetstream().views.os(bucket, { ttl: maxAge, ...(o.maxBytes && { max_bytes: o.maxBytes }) });
+    await nc.jetstream().views.os(bucket, { ttl: maxAge, replicas: o.replicas ?? 1, ...(o.maxBytes && { max_bytes: o.maxBytes }) });
     const jsm = await nc.jetstreamManager();
     const { config } = await jsm.streams.info(`OBJ_${bucket}`);
-    const want = { discard: DiscardPolicy.Old, max_age: maxAge, max_bytes: o.maxBytes ?? -1 };
-    if (config.discard !== want.discard || config.max_age !== want.max_age || config.max_bytes !== want.max_bytes) await jsm.streams.update(`OBJ_${bucket}`, { ...config, ...want });
+    const want = { discard: DiscardPolicy.Old, max_age: maxAge, max_bytes: o.maxBytes ?? -1, num_replicas: o.replicas ?? config.num_replicas };
+    if (config.discard !== want.discard || config.max_age !== want.max_age || config.max_bytes !== want.max_bytes || config.num_replicas !== want.num_replicas) await jsm.streams.update(`OBJ_${bucket}`, { ...config, ...want });
     return new ImageStore(nc, bucket, retentionMs);
   }
 

@@ -4,11 +4,13 @@
  */
 import type { NatsConnection } from 'nats';
 import { commonV1, decodingV1, tensorProblem, tensorToFloat32 } from '@tessera/contracts';
+import { checkModelRevision } from '@tessera/errors';
 import { ErrorCode, TesseraError, getPayload, invalidArgument, type CallContext, type ServiceImpl } from '@tessera/runtime';
 import type { Engine } from './domain/engine/engine.js';
 import type { GenerationDefaults } from './domain/engine/generation-defaults.js';
 import type { EngineChunk, SamplingParams } from './domain/engine/types.js';
-import { checkText, type AssembledPrompt } from './domain/prompt/assemble-prompt.js';
+import { checkText, DEFAULT_SYSTEM_PROMPT, type AssembledPrompt } from './domain/prompt/assemble-prompt.js';
+import { renderToolTurns, type ToolTurnMessage } from '@tessera/structured';
 import { constraintFor } from './domain/structured-output.js';
 import type { PromptTokenizer } from './domain/prompt/prompt-tokenizer.js';
 import type { PromptImage, PromptInput, PromptMessage, PromptPart, Role } from './domain/prompt/prompt-types.js';
@@ -29,7 +31,7 @@ export interface DecoderServiceDeps {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const ROLES: Record<number, Role | undefined> = { [commonV1.Role.SYSTEM]: 'system', [commonV1.Role.USER]: 'user', [commonV1.Role.ASSISTANT]: 'assistant' };
+const ROLES: Record<number, Role | 'tool' | undefined> = { [commonV1.Role.SYSTEM]: 'system', [commonV1.Role.USER]: 'user', [commonV1.Role.ASSISTANT]: 'assistant', [commonV1.Role.TOOL]: 'tool' };
 const FINISH: Record<string, commonV1.FinishReason> = {
   stop: commonV1.FinishReason.STOP,
   length: commonV1.FinishReason.LENGTH,
@@ -71,11 +73,9 @@ export function decoderService(d: DecoderServiceDeps): ServiceImpl<Def> {
 async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest, ctx: CallContext): AsyncGenerator<decodingV1.GenerateResponse> {
   const requestId = req.requestId || ctx.requestId;
   if (!REQUEST_ID.test(requestId)) throw invalidArgument('request_id', 'request_id must be 1..128 characters of [A-Za-z0-9._:-]', '1..128 of [A-Za-z0-9._:-]');
-  if (req.modelRevision && req.modelRevision !== d.revision) {
-    throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `model_revision ${req.modelRevision} requested, ${d.revision} is loaded`, { field: 'model_revision' });
-  }
+  checkModelRevision(req.modelRevision, d.revision, 'decoder');
   const images = await Promise.all(req.images.map((img, i) => toPromptImage(img, i, d.nc, ctx.tenant)));
-  const prompt = d.assemble({ messages: req.messages.map(toMessage), prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images }, { maxImages: d.maxImages });
+  const prompt = d.assemble({ messages: promptMessages(req), prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images }, { maxImages: d.maxImages });
   const constraint = constraintFor(req, { tokenBytes: d.tokenizer.tokenBytes, vocabSize: d.engine.info.vocabSize, eosTokenIds: d.engine.info.eosTokenIds });
   ctx.throwIfAborted();
   const handle = d.engine.submit({
@@ -106,10 +106,28 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   }
 }
 
-function toMessage(m: decodingV1.Message, i: number): PromptMessage {
+/**
+ * Chat messages → the ChatML turns the template assembles. Tools, tool calls and tool results go
+ * through the Hermes layout (@tessera/structured tool-calls.ts); without any of them the messages
+ * pass through unchanged.
+ */
+function promptMessages(req: decodingV1.GenerateRequest): PromptMessage[] {
+  const msgs = req.messages.map(toMessage);
+  const withTools = req.tools.length > 0 && req.toolChoice !== 'none';
+  if (!withTools && !msgs.some((m) => m.role === 'tool' || (m.toolCalls?.length ?? 0) > 0)) return msgs as PromptMessage[];
+  return renderToolTurns(msgs, req.tools, withTools, DEFAULT_SYSTEM_PROMPT) as PromptMessage[];
+}
+
+function toMessage(m: decodingV1.Message, i: number): ToolTurnMessage<PromptPart> {
   const role = ROLES[m.role];
-  if (!role) throw invalidArgument(`messages[${i}].role`, `role ${m.role} is not system, user or assistant`);
-  return { role, parts: m.parts.map((p, j) => toPart(p, `messages[${i}].parts[${j}]`)) };
+  if (!role) throw invalidArgument(`messages[${i}].role`, `role ${m.role} is not system, user, assistant or tool`);
+  const calls = m.tool?.calls ?? [];
+  if (calls.length > 0 && role !== 'assistant') throw invalidArgument(`messages[${i}].tool.calls`, 'only assistant messages carry tool calls');
+  return {
+    role,
+    parts: m.parts.map((p, j) => toPart(p, `messages[${i}].parts[${j}]`)),
+    ...(calls.length > 0 && { toolCalls: calls.map((c) => ({ name: c.name, argumentsJson: c.argumentsJson })) }),
+  };
 }
 
 function toPart(p: decodingV1.PromptPart, field: string): PromptPart {

@@ -1,6 +1,7 @@
 /** Feedback configuration: the shared keys plus the log, the store and every limit (README "Configuration"). */
 import { bool, bytes, commonServiceConfig, duration, int, loadConfig, oneOf, parseDuration, string, type ConfigOf } from '@tessera/config';
 import type { FeedbackSettings } from './compose.js';
+import { siteFeedbackSource } from '@tessera/edge';
 import { DEFAULT_LIMITS } from './domain/limits.js';
 import { Taxonomy } from './domain/taxonomy.js';
 
@@ -9,9 +10,12 @@ const DAY = 86_400_000;
 export const schema = {
   ...commonServiceConfig({ serviceName: 'feedback', grpcPort: 50056 }),
   stream: string({ env: 'TESSERA_FEEDBACK_STREAM', default: 'TESSERA_FEEDBACK', pattern: /^[A-Za-z0-9_-]+$/, doc: 'JetStream stream holding the feedback log (the source of truth)' }),
-  replicas: int({ env: 'TESSERA_FEEDBACK_REPLICAS', default: 1, min: 1, max: 5, doc: 'stream replicas (3 in a NATS cluster)' }),
+  replicas: int({ env: 'TESSERA_FEEDBACK_REPLICAS', optional: true, min: 1, max: 5, doc: 'stream replicas (3 in a NATS cluster); default TESSERA_JETSTREAM_REPLICAS' }),
   dedupeWindow: duration({ env: 'TESSERA_FEEDBACK_DEDUPE_WINDOW', default: 120_000, min: 1_000, max: DAY, doc: 'Nats-Msg-Id duplicate window; retries later than this are caught by the projector' }),
   maxEventBytes: bytes({ env: 'TESSERA_FEEDBACK_MAX_EVENT_BYTES', default: 1024 * 1024 - 8 * 1024, min: 16 * 1024, max: 64 * 1024 * 1024, doc: 'largest log event (NATS max_payload is 1MiB by default; headers need a few KiB)' }),
+  streamMaxEvents: int({ env: 'TESSERA_FEEDBACK_STREAM_MAX_EVENTS', default: -1, min: -1, max: 1_000_000_000, doc: 'edge site: events the stream keeps; beyond it the oldest are discarded first and counted by the edge gateway (-1 = no limit; the site profile sets 1,000,000)' }),
+  streamMaxBytes: int({ env: 'TESSERA_FEEDBACK_STREAM_MAX_BYTES', default: -1, min: -1, max: 2 ** 50, doc: 'edge site: bytes the stream keeps, oldest discarded first (-1 = no limit)' }),
+  sites: string({ env: 'TESSERA_FEEDBACK_SITES', default: '', doc: 'hub: edge sites whose feedback streams this stream sources across JetStream domains, `site` or `site=domain`, comma-separated (docs/edge.md)' }),
   ackTimeout: duration({ env: 'TESSERA_FEEDBACK_ACK_TIMEOUT', default: 5_000, min: 100, max: 60_000, doc: 'how long a write waits for the stream acknowledgement' }),
   store: oneOf(['file', 'postgres'], { env: 'TESSERA_FEEDBACK_STORE', default: 'file', doc: 'queryable store: embedded files or PostgreSQL' }),
   dataDir: string({ env: 'TESSERA_DATA_DIR', default: './data/feedback', doc: 'file store directory (log.jsonl + snapshot.json); the chart mounts a volume here' }),
@@ -66,12 +70,21 @@ export function parseRetentions(text: string): Record<string, number> {
   return out;
 }
 
+/** `shop-1,shop-2=eu-shop-2` → sources of the sites' TESSERA_FEEDBACK in their domains (default: the site name). */
+export function parseSites(text: string): ReturnType<typeof siteFeedbackSource>[] {
+  return list(text).map((item) => {
+    const [site = '', domain = site] = item.split('=').map((s) => s.trim());
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(site) || !/^[A-Za-z0-9_-]{1,64}$/.test(domain)) throw new Error(`TESSERA_FEEDBACK_SITES: "${item}" must be site or site=domain (letters, digits, - and _)`);
+    return siteFeedbackSource(site, domain);
+  });
+}
+
 export function feedbackSettings(c: FeedbackConfig): FeedbackSettings {
   const retentionByTenant = parseRetentions(c.retentionByTenant);
   const longest = Math.max(c.retention, ...Object.values(retentionByTenant));
   return {
     // The stream keeps events one day longer than the longest retention, then drops them itself.
-    log: { stream: c.stream, replicas: c.replicas, duplicateWindowMs: c.dedupeWindow, maxAgeMs: longest + DAY, maxEventBytes: c.maxEventBytes, ackTimeoutMs: c.ackTimeout },
+    log: { stream: c.stream, replicas: c.replicas ?? c.jetstreamReplicas, duplicateWindowMs: c.dedupeWindow, maxAgeMs: longest + DAY, maxEventBytes: c.maxEventBytes, ackTimeoutMs: c.ackTimeout, maxMessages: c.streamMaxEvents, maxBytes: c.streamMaxBytes, sources: parseSites(c.sites) },
     projector: { durable: c.projector, batch: c.projectorBatch, ackWaitMs: c.ackWait },
     store: c.store === 'file' ? { kind: 'file', dir: c.dataDir, snapshotEvery: c.snapshotEvery, fsync: c.fsync } : { kind: 'postgres', url: c.pgUrl!, schema: c.pgSchema, poolSize: c.pgPool },
     core: {

@@ -9,6 +9,7 @@ import { busState, consoleLogger, hosted, natsClient, connectNats, type ServiceC
 import { EncoderCache, ImageStore } from '@tessera/vision';
 import type { GatewayConfig } from './config.js';
 import { createHttpServer } from './http/server.js';
+import { HttpMetrics } from './http/request-metrics.js';
 import { gatewayGrpcService } from './service.js';
 import { chatLimitsFrom } from './domain/openai/limits-from-config.js';
 import { modelFeatures } from './domain/openai/response-format.js';
@@ -23,6 +24,9 @@ import { extraRoutes } from './http/extra-routes.js';
 import { adminRoutes } from './http/admin-routes.js';
 import { embeddingsRoute } from './http/embeddings-route.js';
 import { TenantErasure } from './domain/tenancy/tenant-erasure.js';
+import { loadSiteConfig, siteInboxPrefix } from '@tessera/edge';
+import { checkSiteModels, openEdgeSite } from './adapters/edge/edge-site.js';
+import { uplinkBinding } from './adapters/edge/uplink.js';
 
 export interface GatewayComposition extends ServiceComposition {
   /** Call once startService returned: /readyz answers 200 from then on (while NATS is connected). */
@@ -31,7 +35,10 @@ export interface GatewayComposition extends ServiceComposition {
 
 export async function composeGateway(config: GatewayConfig): Promise<GatewayComposition> {
   const log = consoleLogger(config.serviceName, config.logLevel);
-  const nc = await connectNats(config);
+  // An edge site's gateway: its replies and controls use the site's inbox prefix, the only inboxes
+  // its leaf credential may receive on at the hub.
+  const site = config.siteConfig ? loadSiteConfig(config.siteConfig) : undefined;
+  const nc = await connectNats(config, site ? { inboxPrefix: siteInboxPrefix(site.site) } : {});
   const model = loadModelInfo(config.modelDir, config.modelId);
   const limits = chatLimitsFrom(config);
   const keys = ApiKeyStore.fromFile(config.apiKeysFile, {
@@ -43,8 +50,8 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
   });
   const quotas = new QuotaLedger();
   tenantUsageMetrics(quotas);
-  const cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes });
-  const imageStore = await ImageStore.open(nc, { bucket: config.imageBucket, retentionMs: config.imageRetention });
+  const cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes, replicas: config.jetstreamReplicas });
+  const imageStore = await ImageStore.open(nc, { bucket: config.imageBucket, retentionMs: config.imageRetention, replicas: config.jetstreamReplicas });
   const images = new ImagePipeline(nc, cache, imageStore, model.revision, model.queryNum, {
     limits: { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, minSide: 2, maxAspectRatio: 200, maxSliceNums: config.maxSliceNums },
     scaleResolution: config.scaleResolution,
@@ -54,17 +61,23 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     family: model.family,
   });
   const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue, decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts }, imageCost: new ImageCostBudget(config.maxRequestImageCost, config.quotaImageCostPerMinute) });
+  if (site) checkSiteModels(site, model.id);
+  const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, log }) : undefined;
   const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
   const retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
 
   let ready = false;
+  // One set of request-level series for both edges: a gRPC chat counts in vllm:* exactly like an HTTP one.
+  const metrics = new HttpMetrics();
   const http = createHttpServer({
+    metrics,
     keys,
     quotas,
-    chat,
+    chat: edge?.router ?? chat,
     limits,
-    models: () => [model.id],
-    describeModel: () => ({ family: model.family, downsample_modes: model.downsampleModes }),
+    models: () => edge?.router.models() ?? [model.id],
+    ...(edge && { whereModelsRun: () => edge.router.whereModelsRun() }),
+    describeModel: (id) => ({ ...(id === model.id && { family: model.family, downsample_modes: model.downsampleModes }), ...edge?.router.describe(id) }),
     features: modelFeatures(model.family),
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeout,
@@ -78,13 +91,16 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     services: [
       hosted({
         definition: gatewayV1.GatewayServiceService,
-        impl: gatewayGrpcService({ keys, quotas, chat, limits: () => limits, model, feedback }),
+        impl: gatewayGrpcService({ keys, quotas, chat, limits: () => limits, model, feedback, metrics }),
         requireTenant: false,
         nats: false,
       }),
+      // Hub: chats forwarded by edge sites over their leaf links (adapters/edge/hub-chat.ts sends them).
+      ...(config.siteUplink ? [uplinkBinding({ keys, quotas, chat, limits: () => limits, model, feedback, metrics })] : []),
     ],
     reflection: { protoFiles: [...SERVICES.gateway.protoFiles], includeDirs: [PROTO_ROOT] },
     onShutdown: async () => {
+      edge?.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));
       await nc.drain().catch(() => {});
     },

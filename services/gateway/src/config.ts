@@ -39,6 +39,8 @@ export const gatewaySchema = {
   quotaMaxImagePixels: int({ env: 'TESSERA_QUOTA_MAX_IMAGE_PIXELS', default: 40_000_000, min: 1, max: 500_000_000, doc: 'default tenant quota' }),
   ...encoderCacheConfig(),
   ...imageStoreConfig(),
+  siteConfig: string({ env: 'TESSERA_SITE_CONFIG', default: '', doc: 'edge site: JSON file naming the site, its JetStream domain, the hub domain and where each model runs (site | hub, fallback policy); empty = not an edge site (docs/edge.md)' }),
+  siteUplink: bool({ env: 'TESSERA_GATEWAY_SITE_UPLINK', default: false, doc: 'hub: also serve chats that edge sites forward over their leaf link, from the TESSERA_UPLINK work queue (tenant from the bus header)' }),
   webDir: string({ env: 'TESSERA_GATEWAY_WEB_DIR', default: '', doc: 'directory of the built playground to serve at / (empty = the bundled one if built)' }),
 };
 

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { commonV1, feedbackV1, gatewayV1 } from '@tessera/contracts';
+import { commonV1, feedbackV1, gatewayV1, type decodingV1 } from '@tessera/contracts';
+import { invalidArgument } from '@tessera/runtime';
 import type { CallContext, ServiceClient, ServiceImpl } from '@tessera/runtime';
 import type { ChatService } from './domain/chat-events.js';
 import { limitsForTenant, type ChatLimits } from './domain/openai/limits.js';
 import { validateChatRequest } from './domain/openai/validate-chat.js';
-import type { ApiKeyStore } from './domain/tenancy/api-keys.js';
+import type { ApiKeyStore, Tenant } from './domain/tenancy/api-keys.js';
 import type { QuotaLedger } from './domain/tenancy/quota-ledger.js';
 import type { ModelInfo } from './domain/orchestrator/model-catalog.js';
+import type { ChatObservation, HttpMetrics } from './http/request-metrics.js';
 
 const ROLE_NAME: Record<number, string> = { [commonV1.Role.SYSTEM]: 'system', [commonV1.Role.USER]: 'user', [commonV1.Role.ASSISTANT]: 'assistant' };
 const FINISH: Record<string, commonV1.FinishReason> = {
@@ -23,6 +25,14 @@ export interface GatewayGrpcDeps {
   limits: () => ChatLimits;
   model: ModelInfo;
   feedback: ServiceClient<typeof feedbackV1.FeedbackServiceService>;
+  /**
+   * Who is calling. Default: the API key in `authorization`. The hub's uplink binding (edge sites
+   * forwarding chats over NATS) takes the tenant header instead: the edge gateway authenticated the
+   * key, and only site credentials may publish on the uplink queue (libs/edge permissions).
+   */
+  tenantOf?: (ctx: CallContext) => Tenant;
+  /** The request-level `vllm:*` series, shared with the HTTP edge (one set of series per model). */
+  metrics?: HttpMetrics;
 }
 
 /**
@@ -32,32 +42,37 @@ export interface GatewayGrpcDeps {
  * ~2 ms per MB, small next to decoding the image.
  */
 export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof gatewayV1.GatewayServiceService> {
+  const tenantOf = deps.tenantOf ?? ((ctx: CallContext) => deps.keys.authenticate(authorization(ctx)));
   return {
     async listModels(_req, ctx) {
-      deps.keys.authenticate(authorization(ctx));
+      tenantOf(ctx);
       return {
         models: [
-          { id: deps.model.id, revision: deps.model.revision, ownedBy: 'tessera', createdAt: new Date(0), contextLength: 0, supportsImages: true },
+          { id: deps.model.id, revision: deps.model.revision, ownedBy: 'tessera', createdAt: new Date(0), contextLength: 0, supportsImages: true, family: deps.model.family, downsampleModes: [...deps.model.downsampleModes] },
         ],
       };
     },
 
     async submitFeedback(req, ctx) {
-      const tenant = deps.keys.authenticate(authorization(ctx));
+      const tenant = tenantOf(ctx);
       // The tenant comes from the API key, never from the body: feedback is scoped by it downstream.
       return deps.feedback.submitFeedback({ ...(req.feedback && { feedback: req.feedback }) }, { tenant: tenant.id, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal });
     },
 
     async *chatCompletion(req, ctx) {
-      const tenant = deps.keys.authenticate(authorization(ctx));
-      const valid = validateChatRequest(toOpenAi(req), limitsForTenant(deps.limits(), tenant.quota), [deps.model.id]);
+      // TTFT and e2e latency start at arrival, as on HTTP: validation and the quota check are inside.
+      const arrivedAt = performance.now();
+      const tenant = tenantOf(ctx);
+      const valid = validateChatRequest(toOpenAi(req, deps.model.id), limitsForTenant(deps.limits(), tenant.quota), [deps.model.id]);
       const reservation = deps.quotas.admit(tenant, (await deps.chat.estimatePromptTokens(valid, tenant)) + valid.sampling.maxTokens);
       const responseId = `chatcmpl-${randomUUID()}`;
+      const observed: ChatObservation | undefined = deps.metrics?.chat(valid.model, arrivedAt);
       let settled = false;
       try {
         yield { responseId, model: valid.model, modelRevision: deps.model.revision, sources: [], textDelta: '', logprobs: [], finishReason: commonV1.FinishReason.UNSPECIFIED };
         for await (const ev of deps.chat.chat(valid, { tenant, responseId, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, trace: ctx.trace })) {
           if (ev.kind === 'delta') {
+            observed?.tokens(ev.tokenIds.length || (ev.text ? 1 : 0));
             yield {
               responseId,
               model: valid.model,
@@ -71,6 +86,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
           }
           reservation.settle({ prompt: ev.usage.promptTokens, completion: ev.usage.completionTokens });
           settled = true;
+          observed?.finish(ev.finishReason, ev.usage, valid.sampling.maxTokens);
           const t = ev.timings;
           yield {
             responseId,
@@ -97,21 +113,27 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
           };
         }
       } finally {
-        if (!settled) reservation.release();
+        if (!settled) {
+          reservation.release();
+          observed?.fail(ctx.signal.aborted);
+        }
       }
     },
   };
 }
 
+/** The API key as gateway.proto documents it: `authorization: Bearer <key>`, or `x-api-key: <key>`. */
 function authorization(ctx: CallContext): string | undefined {
-  return ctx.headers.authorization;
+  const key = ctx.headers['x-api-key'];
+  return ctx.headers.authorization ?? (key !== undefined && key !== '' ? `Bearer ${key}` : undefined);
 }
 
 /** Proto request → the OpenAI JSON shape `validateChatRequest` takes. */
-function toOpenAi(req: gatewayV1.ChatCompletionRequest): Record<string, unknown> {
+function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: string): Record<string, unknown> {
   const s = req.sampling;
   return {
-    model: req.model,
+    // gateway.proto: "empty = the default model".
+    model: req.model || defaultModel,
     messages: req.messages.map((m) => ({
       role: ROLE_NAME[m.role] ?? `unknown(${m.role})`,
       content: m.content.map((c) => {
@@ -139,5 +161,20 @@ function toOpenAi(req: gatewayV1.ChatCompletionRequest): Record<string, unknown>
     }),
     ...(req.collection && { collection: { name: req.collection.name, ...(req.collection.k && { k: req.collection.k }), ...(req.collection.filter && { filter: req.collection.filter }) } }),
     ...(req.user && { user: req.user }),
+    ...(req.responseFormat?.format && { response_format: responseFormatJson(req.responseFormat.format) }),
+    // Same field and validation as HTTP (validate-chat.ts, then the family check in the image pipeline).
+    ...(req.downsampleMode !== undefined && { mm_processor_kwargs: { downsample_mode: req.downsampleMode } }),
   };
+}
+
+/** decoding.v1.ResponseFormat → OpenAI's `response_format`, so the HTTP validator checks it (same 400s). */
+function responseFormatJson(f: NonNullable<decodingV1.ResponseFormat['format']>): Record<string, unknown> {
+  if (f.$case === 'jsonObject') return { type: 'json_object' };
+  let schema: unknown;
+  try {
+    schema = f.jsonSchema.schemaJson ? JSON.parse(f.jsonSchema.schemaJson) : {};
+  } catch {
+    throw invalidArgument('response_format.json_schema.schema_json', 'schema_json is not valid JSON');
+  }
+  return { type: 'json_schema', json_schema: { name: f.jsonSchema.name, schema, strict: f.jsonSchema.strict } };
 }

@@ -21,7 +21,7 @@ export async function composeResampler(config: ResamplerConfig): Promise<Service
 
   // Connected before serving: the encoder cache must be open before the first job arrives.
   const nc = await connectNats(config);
-  const cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes });
+  const cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes, replicas: config.jetstreamReplicas });
   const impl = createResamplerService({
     batcher: opened.batcher,
     modelRevision: opened.model.manifest.revision,

@@ -37,6 +37,7 @@ export async function openEngine(c: RetrievalConfig): Promise<OpenedEngine> {
     nprobes: c.nprobes,
     refineFactor: c.refineFactor,
     reindexFraction: c.reindexFraction,
+    bm25: { k1: c.bm25K1, b: c.bm25B },
     maxCollectionsPerTenant: c.maxCollections,
     maxRecordsPerCollection: c.maxRecords,
     maxMetadataKeys: c.maxMetadataKeys,

@@ -17,6 +17,8 @@ export const schema = {
   embedMaxTokens: int({ env: 'TESSERA_RETRIEVAL_EMBED_MAX_TOKENS', default: 8192, min: 1, max: 1_000_000, doc: 'tokens of one Embed input' }),
   maxQueryChars: int({ env: 'TESSERA_RETRIEVAL_MAX_QUERY_CHARS', default: 4096, min: 16, max: 1_000_000, doc: 'code points of a query text' }),
   intraOpThreads: int({ env: 'TESSERA_INTRA_OP_THREADS', default: 1, min: 1, max: 256, doc: 'threads inside one ONNX op' }),
+  bm25K1: number({ env: 'TESSERA_RETRIEVAL_BM25_K1', default: 0.1, min: 0, max: 10, doc: 'BM25 term-frequency saturation (tuned on bench/retrieval-quality, docs/decisions.md)' }),
+  bm25B: number({ env: 'TESSERA_RETRIEVAL_BM25_B', default: 0.15, min: 0, max: 1, doc: 'BM25 length normalisation (0 = none, 1 = full)' }),
   annThreshold: int({ env: 'TESSERA_RETRIEVAL_ANN_THRESHOLD', default: 10_000, min: 1, doc: 'records at which a collection gets its ANN index (below: exact search)' }),
   annIndex: oneOf(['hnsw', 'ivf_pq'], { env: 'TESSERA_RETRIEVAL_ANN_INDEX', default: 'hnsw', doc: 'ANN index: HNSW graph beside the table (usearch) or LanceDB IVF_PQ' }),
   hnswM: int({ env: 'TESSERA_RETRIEVAL_HNSW_M', default: 16, min: 4, max: 128, doc: 'HNSW links per node' }),

@@ -33,7 +33,7 @@ export async function composeSlicer(config: SlicerConfig): Promise<ServiceCompos
   // encoder cache (as the resampler does for 2.6), so the cache must be open before the first job.
   const nc = await connectNats(config);
   const cache =
-    slicer.queryNum === 0 ? await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes }) : undefined;
+    slicer.queryNum === 0 ? await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes, replicas: config.jetstreamReplicas }) : undefined;
   const impl = createSlicerService({
     cache,
     encoder: slicer.encoder,

@@ -10,10 +10,9 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { connect } from 'nats';
 import { retrievalV1 } from '@tessera/contracts';
 import { detectFormat } from '@tessera/retrieval';
-import { invalidArgument, natsClient } from '@tessera/runtime';
+import { connectNats, invalidArgument, natsAuthFromEnv, natsClient } from '@tessera/runtime';
 import { ProgressBar } from '../progress.js';
 
 export const summary = 'ingest files into a retrieval collection (add) or search it (query)';
@@ -78,7 +77,7 @@ export async function run(argv: string[], out: NodeJS.WriteStream = process.stdo
     return values.help ? 0 : 2;
   }
   const call = { tenant: values.tenant!, timeoutMs: int(values.timeout, 'timeout') };
-  const nc = await connect({ servers: values.nats!.split(','), name: 'tessera-cli' });
+  const nc = await connectNats({ natsUrl: values.nats!, serviceName: 'tessera-cli', ...natsAuthFromEnv() }, { maxReconnectAttempts: 0 });
   const client = natsClient(nc, retrievalV1.RetrievalServiceService);
   try {
     if (sub === 'query') {

@@ -7,10 +7,9 @@
  * (services/feedback/README.md "Export bundles"). Rows whose image is gone are skipped and named.
  */
 import { parseArgs } from 'node:util';
-import { connect } from 'nats';
 import { feedbackV1 } from '@tessera/contracts';
 import { EXPORT_FORMATS, sinkFor, writeBundle, type BundleItem, type ExportFormat } from '@tessera/feedback';
-import { invalidArgument, natsClient } from '@tessera/runtime';
+import { connectNats, invalidArgument, natsAuthFromEnv, natsClient, type NatsAuthConfig } from '@tessera/runtime';
 
 export const summary = 'export feedback as a training bundle (TRL, RLAIF-V parquet, OpenAI) with its images';
 
@@ -33,6 +32,8 @@ export interface BundleExportOptions {
   out: string;
   tenant: string;
   natsUrl: string;
+  /** NATS login; default NATS_USER/NATS_PASSWORD (or another method) from the environment. */
+  auth?: Omit<NatsAuthConfig, 'natsUrl' | 'serviceName'>;
   source?: 'human' | 'ai';
   includeAi?: boolean;
   criteria?: string[];
@@ -42,7 +43,7 @@ export interface BundleExportOptions {
 
 /** Streams an INLINE export into a bundle; returns the export summary. */
 export async function exportBundle(o: BundleExportOptions) {
-  const nc = await connect({ servers: o.natsUrl });
+  const nc = await connectNats({ natsUrl: o.natsUrl, serviceName: 'tessera-cli', ...(o.auth ?? natsAuthFromEnv()) }, { maxReconnectAttempts: 0 });
   try {
     const client = natsClient(nc, feedbackV1.FeedbackServiceService);
     const filter = feedbackV1.FeedbackFilter.fromPartial({

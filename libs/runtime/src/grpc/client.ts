@@ -9,6 +9,7 @@ import { methodsOf, type MethodInfo, type ServiceDefinition } from '../definitio
 import type { ServiceClient } from '../client-types.js';
 import { SpanKind, callerContext, endSpan, startSpan } from '../tracing.js';
 import { callMetadata } from './metadata.js';
+import { Header } from '../wire-headers.js';
 import { fromGrpcError } from './status.js';
 import { TesseraError } from '@tessera/errors';
 
@@ -17,6 +18,8 @@ export interface GrpcClientOptions {
   /** Default timeout when a call gives no deadline. Default 60 s. */
   defaultTimeoutMs?: number;
   maxMessageBytes?: number;
+  /** Service credential sent as `tessera-service-token` (internal ports with TESSERA_SERVICE_TOKEN refuse calls without it). */
+  serviceToken?: string;
 }
 
 export function grpcClient<D extends ServiceDefinition>(definition: D, address: string, opts: GrpcClientOptions = {}): ServiceClient<D> {
@@ -48,7 +51,9 @@ function begin(info: MethodInfo, o: CallOptions | undefined, opts: GrpcClientOpt
     metrics().histogram(Metric.rpcClientDuration).observe({ ...labels, code: err === undefined ? 'OK' : TesseraError.from(err).code }, (performance.now() - started) / 1000);
     endSpan(span, err);
   };
-  return { call, metadata: callMetadata(call, ctx), finish };
+  const metadata = callMetadata(call, ctx);
+  if (opts.serviceToken) metadata.set(Header.SERVICE_TOKEN, opts.serviceToken);
+  return { call, metadata, finish };
 }
 
 function unaryCall(channel: grpc.Client, info: MethodInfo, req: unknown, o: CallOptions | undefined, opts: GrpcClientOptions): Promise<unknown> {

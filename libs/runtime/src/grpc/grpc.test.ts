@@ -139,3 +139,45 @@ describe('gRPC adapter', () => {
     expect(reply.toString('latin1')).toContain('tessera.echo.v1.EchoService');
   });
 });
+
+describe('gRPC internal port with a service credential', () => {
+  const TOKEN = 'svc-token-0123456789abcdef';
+  let server: GrpcServer;
+  let address: string;
+  const req = { text: 'hi', delayMs: 0, blob: Buffer.alloc(0), failCode: '' };
+  beforeAll(async () => {
+    server = new GrpcServer({ host: '127.0.0.1', port: 0, serviceToken: TOKEN });
+    server.add(EchoServiceService, echoService());
+    address = `127.0.0.1:${await server.start()}`;
+  });
+  afterAll(() => server.shutdown(1000));
+
+  it('refuses a caller without the credential (or with a wrong one) UNAUTHENTICATED, before trusting its tenant header', async () => {
+    for (const serviceToken of [undefined, 'svc-token-wrong-0000000000']) {
+      const client = grpcClient(EchoServiceService, address, { ...(serviceToken && { serviceToken }) });
+      const unary = await client.echo(req, { tenant: 'someone-else' }).catch((e: unknown) => e);
+      expect(unary).toMatchObject({ code: 'UNAUTHENTICATED', details: { field: 'tessera-service-token' } });
+      const stream = await (async () => {
+        for await (const _ of client.count({ count: 2, delayMs: 0, failAfter: 0 }, { tenant: 'someone-else' })) void _;
+      })().catch((e: unknown) => e);
+      expect(stream).toMatchObject({ code: 'UNAUTHENTICATED' });
+      client.close();
+    }
+  });
+
+  it('serves a caller with the credential', async () => {
+    const client = grpcClient(EchoServiceService, address, { serviceToken: TOKEN });
+    const res = await client.echo(req, { tenant: 't1' });
+    expect(res).toMatchObject({ text: 'hi', tenant: 't1' });
+    client.close();
+  });
+
+  it('leaves health open (kubelet probes carry no credential)', async () => {
+    const health = new grpc.Client(address, grpc.credentials.createInsecure());
+    const status = await new Promise<number>((resolve, reject) =>
+      health.makeUnaryRequest('/grpc.health.v1.Health/Check', () => Buffer.from([]), (b: Buffer) => b, {}, (e, r) => (e ? reject(e) : resolve((r as Buffer)[1] ?? 0))),
+    );
+    expect(status).toBe(1); // SERVING
+    health.close();
+  });
+});

@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { once } from 'node:events';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { extractTrace, recordCarrier, SpanName, Attr } from '@tessera/telemetry';
@@ -15,6 +16,7 @@ import { ErrorCode, TesseraError } from '@tessera/errors';
 import { beginCall, wireError, type ActiveCall, type ServerPolicy } from '../server-call.js';
 import { SpanKind } from '../tracing.js';
 import { metadataToHeaders } from './metadata.js';
+import { Header } from '../wire-headers.js';
 import { toGrpcStatus } from './status.js';
 import { Metric, metrics } from '@tessera/telemetry';
 
@@ -29,7 +31,18 @@ export interface GrpcServerOptions extends ServerPolicy {
   reflection?: { protoFiles: string[]; includeDirs?: string[] };
   /** Max request/response message size. Default 64 MiB (image bytes and tensors go inline on gRPC). */
   maxMessageBytes?: number;
+  /**
+   * Service credential of the internal API: every call to a service added with `requireTenant`
+   * (the default) must carry it in `tessera-service-token` metadata, or it is refused UNAUTHENTICATED
+   * before its `tessera-tenant` header is read — the tenant header is trusted only from a caller that
+   * holds it. Health and reflection stay open (kubelet probes). Unset = no check (tests, loopback).
+   */
+  serviceToken?: string;
 }
+
+const SERVICE_TOKEN_HEADER = Header.SERVICE_TOKEN;
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
 
 type GrpcDeadline = Date | number;
 
@@ -55,9 +68,11 @@ export class GrpcServer {
   private readonly names: string[] = [];
   private readonly active = new Set<ActiveCall>();
   private boundPort = 0;
+  private readonly tokenDigest: Buffer | undefined;
 
   constructor(private readonly opts: GrpcServerOptions) {
     const max = opts.maxMessageBytes ?? 64 * 1024 * 1024;
+    this.tokenDigest = opts.serviceToken ? digest(opts.serviceToken) : undefined;
     this.server = new grpc.Server({ 'grpc.max_receive_message_length': max, 'grpc.max_send_message_length': max });
     if (opts.health !== false) {
       this.health = new HealthImplementation({ '': 'NOT_SERVING' });
@@ -133,6 +148,19 @@ export class GrpcServer {
 
   private begin(info: MethodInfo, call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, policy: ServerPolicy): ActiveCall {
     const headers = metadataToHeaders(call.metadata);
+    const presented = headers[SERVICE_TOKEN_HEADER];
+    delete headers[SERVICE_TOKEN_HEADER]; // never into ctx.headers, logs or spans
+    if (this.tokenDigest && policy.requireTenant !== false) {
+      // Digests compared in constant time: equal lengths, no early exit on the first differing byte.
+      if (presented === undefined || !timingSafeEqual(digest(presented), this.tokenDigest)) {
+        metrics().counter(Metric.badInput).inc({ method: `${info.service}/${info.method}`, transport: 'grpc', code: ErrorCode.UNAUTHENTICATED });
+        throw new TesseraError(
+          ErrorCode.UNAUTHENTICATED,
+          `${info.path}: ${presented === undefined ? 'missing' : 'wrong'} service credential (${SERVICE_TOKEN_HEADER} metadata); internal ports serve only Tessera services`,
+          { field: SERVICE_TOKEN_HEADER },
+        );
+      }
+    }
     const controller = new AbortController();
     call.on('cancelled', () => controller.abort(cancelledError()));
     const active = beginCall(

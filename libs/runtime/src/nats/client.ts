@@ -25,6 +25,16 @@ import { controlSubject, streamName, workSubject } from './subjects.js';
 export interface NatsClientOptions {
   /** Methods that go through the stage's JetStream work queue (must match the server's binding). */
   workQueue?: { stage: string; methods: readonly string[] };
+  /**
+   * JetStream domain of the work queue: an edge site reaches the hub's queues over its leaf link
+   * through `$JS.<domain>.API` (libs/edge). Default: the connection's own domain.
+   */
+  jsDomain?: string;
+  /**
+   * Prefix of reply and control subjects (`_INBOX` by default). An edge site uses `_INBOX_<site>`, the
+   * only inboxes its leaf credential may receive on; the connection should use the same prefix.
+   */
+  inboxPrefix?: string;
   payload?: PayloadPolicy;
   /** Default timeout when a call gives no deadline. Default 60 s. */
   defaultTimeoutMs?: number;
@@ -50,9 +60,17 @@ export interface NatsClientOptions {
    * is given this long in all before the stream is declared lost. Default 15 s.
    */
   maxSilenceMs?: number;
+  /**
+   * A work-queue publish that finds its stream without a leader (a clustered JetStream electing one
+   * after a node loss) is retried this long, bounded by the deadline. Default 10 s.
+   */
+  electionWaitMs?: number;
 }
 
 export const DEFAULT_HEARTBEAT_MS = 1_000;
+// Raft elections of a 3-node cluster take 2–6 s (election timeout ~2–4 s, plus catch-up under load).
+const DEFAULT_ELECTION_WAIT_MS = 10_000;
+const ELECTION_RETRY_MS = 250;
 const DEFAULT_ACCEPT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_SILENCE_MS = 15_000;
 
@@ -99,8 +117,12 @@ class NatsClientCore {
     this.inboxInstance = undefined;
   }
 
+  private get jsOpts(): { domain?: string } {
+    return this.o.jsDomain ? { domain: this.o.jsDomain } : {};
+  }
+
   private get inbox(): Inbox {
-    this.inboxInstance ??= new Inbox(this.nc);
+    this.inboxInstance ??= new Inbox(this.nc, this.o.inboxPrefix);
     return this.inboxInstance;
   }
 
@@ -153,10 +175,10 @@ class NatsClientCore {
   /** Publishes a job; returns a function that withdraws it from the stream if no worker has taken it yet. */
   private async publishJob(subject: string, body: Uint8Array, h: MsgHdrs, call: ResolvedCall, o: NatsCallOptions | undefined, info: MethodInfo, resume = 0): Promise<() => void> {
     const stage = this.o.workQueue!.stage;
-    this.js ??= this.nc.jetstream();
+    this.js ??= this.nc.jetstream(this.jsOpts);
     let ensured = this.streamsEnsured.get(stage);
     if (!ensured) {
-      ensured = this.nc.jetstreamManager().then((jsm) => ensureWorkStream(jsm, stage));
+      ensured = this.nc.jetstreamManager(this.jsOpts).then((jsm) => ensureWorkStream(jsm, stage));
       this.streamsEnsured.set(stage, ensured);
       ensured.catch(() => this.streamsEnsured.delete(stage));
     }
@@ -165,16 +187,23 @@ class NatsClientCore {
     // A resumed stream is a new job: the same id would be dropped as a duplicate within 2 min.
     const msgID = resume > 0 ? `${base}:resume-${resume}` : base;
     let seq: number;
-    try {
-      seq = (await this.js.publish(subject, body, { msgID, headers: h, timeout: clampTimeout(call.deadline - Date.now()) })).seq;
-    } catch (err) {
-      throw natsError(err, subject, call);
+    // A clustered stream without a leader (its node died; the election takes seconds) answers "no
+    // responders" (503): publish again with the same msg id (de-duplicated) until it has one again.
+    const electionBy = Math.min(call.deadline, Date.now() + (this.o.electionWaitMs ?? DEFAULT_ELECTION_WAIT_MS));
+    for (;;) {
+      try {
+        seq = (await this.js.publish(subject, body, { msgID, headers: h, timeout: clampTimeout(call.deadline - Date.now()) })).seq;
+        break;
+      } catch (err) {
+        if ((err as NatsError).code !== '503' || Date.now() + ELECTION_RETRY_MS >= electionBy || !this.bus.connected) throw natsError(err, subject, call);
+        await new Promise((r) => setTimeout(r, ELECTION_RETRY_MS));
+      }
     }
     // A job still waiting in the stream is deleted (a running one gets the cancel message);
     // deleting one that was already acked or taken fails harmlessly.
     return () => {
       void this.nc
-        .jetstreamManager()
+        .jetstreamManager(this.jsOpts)
         .then((jsm) => jsm.streams.deleteMessage(streamName(stage), seq, false))
         .catch(() => {});
     };
@@ -202,7 +231,7 @@ class NatsClientCore {
     const signal = call.signal;
     let onAbort: (() => void) | undefined;
     if (signal) {
-      const control = createInbox();
+      const control = createInbox(this.o.inboxPrefix);
       h.set(Header.CONTROL, control);
       onAbort = () => {
         const ch = natsHeaders();
@@ -299,7 +328,7 @@ class NatsClientCore {
         wake?.();
       });
       route = mine;
-      control = createInbox();
+      control = createInbox(this.o.inboxPrefix);
       h.set(Header.REPLY_TO, mine.subject);
       h.set(Header.CONTROL, control);
       h.set(Header.WINDOW, String(window));

@@ -1,37 +1,55 @@
 /**
- * Authenticated bus against a real nats-server: a service without credentials (or with wrong ones)
- * is refused, the right user connects, and per-user subject permissions stop one service from
- * publishing on another's subjects (the NATS-native guard against impersonation).
+ * Authenticated bus against a real nats-server running the shipped per-service permissions
+ * (permissions.ts, as the local stack and deploy/nats/auth.conf use them): a service without
+ * credentials (or with wrong ones) is refused, and a service credential can neither publish another
+ * service's subjects nor subscribe as another service — while its own work (serving, pulling its
+ * work queue, the claim-check bucket) goes through.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { NatsConnection } from 'nats';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { connectNats } from './connect.js';
+import { generateBusLogins, type BusUser } from './permissions.js';
+import { ensureWorkStream } from './streams.js';
+import { getPayload, putPayload } from '../claim-check.js';
 
-describe('NATS credentials and permissions', () => {
+describe('NATS credentials and per-service permissions', () => {
   let server: NatsServerHandle;
+  let dir: string;
+  const { logins, conf } = generateBusLogins();
+  const open: NatsConnection[] = [];
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-auth-'));
-    const conf = join(dir, 'auth.conf');
-    writeFileSync(
-      conf,
-      `authorization {
-  users = [
-    { user: gateway, password: "gw-secret", permissions: { publish: { allow: ["tessera.>", "_INBOX.>", "$JS.API.>"] }, subscribe: { allow: ["_INBOX.>"] } } }
-    { user: slicer, password: "sl-secret", permissions: { publish: { allow: ["_INBOX.>", "$JS.API.>", "$JS.ACK.>", "$O.>"] }, subscribe: { allow: ["_INBOX.>", "tessera.vision.v1.>"] } } }
-  ]
-}
-`,
-    );
-    server = await startNatsServer({ args: ['-c', conf] });
+    dir = mkdtempSync(join(tmpdir(), 'tessera-auth-'));
+    writeFileSync(join(dir, 'auth.conf'), conf);
+    server = await startNatsServer({ args: ['-c', join(dir, 'auth.conf')] });
   });
   afterAll(async () => {
+    await Promise.all(open.map((nc) => nc.close()));
     await server.stop();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   const cfg = (o: Record<string, string | undefined>) => ({ natsUrl: server.url, serviceName: 'test', ...o });
+  async function as(user: BusUser): Promise<{ nc: NatsConnection; violations: string[] }> {
+    const nc = await connectNats(cfg({ natsUser: logins[user].user, natsPassword: logins[user].password }));
+    open.push(nc);
+    const violations: string[] = [];
+    void (async () => {
+      for await (const s of nc.status()) if (s.type === 'error') violations.push(String((s.data as { message?: string })?.message ?? s.data));
+    })();
+    return { nc, violations };
+  }
+  /** Publishes and waits a round trip: a denied publish comes back as an async -ERR before the PONG. */
+  async function tryPublish(c: { nc: NatsConnection; violations: string[] }, subject: string): Promise<boolean> {
+    const before = c.violations.length;
+    c.nc.publish(subject, new Uint8Array(0));
+    await c.nc.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    return c.violations.length === before;
+  }
 
   it('refuses a service without credentials or with a wrong password, naming the cause', async () => {
     await expect(connectNats(cfg({}), { maxReconnectAttempts: 0 })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
@@ -39,28 +57,41 @@ describe('NATS credentials and permissions', () => {
     await expect(connectNats(cfg({ natsUser: 'slicer' }))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'NATS_PASSWORD' } });
   });
 
-  it('lets a service publish only on its own subjects', async () => {
-    const slicer = await connectNats(cfg({ natsUser: 'slicer', natsPassword: 'sl-secret' }));
-    const gateway = await connectNats(cfg({ natsUser: 'gateway', natsPassword: 'gw-secret' }));
-    const errors: string[] = [];
-    void (async () => {
-      for await (const s of slicer.status()) if (s.type === 'error') errors.push(`${String(s.data)} ${(s.data as { message?: string })?.message ?? ''}`);
-    })();
-    // The slicer impersonating the gateway toward feedback: the server drops it with a permissions violation.
-    slicer.publish('tessera.feedback.v1.FeedbackService.ListFeedback', new Uint8Array(0));
-    await slicer.flush();
-    await new Promise((r) => setTimeout(r, 200));
-    expect(errors.join(' ')).toMatch(/PERMISSIONS_VIOLATION|Permissions Violation/);
-    // The gateway may call it: no violation on its connection.
-    const gwErrors: unknown[] = [];
-    void (async () => {
-      for await (const s of gateway.status()) if (s.type === 'error') gwErrors.push(s.data);
-    })();
-    gateway.publish('tessera.feedback.v1.FeedbackService.ListFeedback', new Uint8Array(0));
-    await gateway.flush();
-    await new Promise((r) => setTimeout(r, 200));
-    expect(gwErrors).toEqual([]);
-    await slicer.close();
-    await gateway.close();
+  it("a service credential cannot publish another service's subjects", async () => {
+    const slicer = await as('slicer');
+    // Calling feedback as if it were the gateway, posting decoder jobs, appending feedback events, answering as the resampler's work queue:
+    for (const subject of ['tessera.feedback.v1.FeedbackService.ListFeedback', 'tessera.work.decoder.v1.DecoderService.Generate', 'tessera.feedback.events.acme.x', '$JS.API.CONSUMER.MSG.NEXT.TESSERA_DECODER.decoder-workers', '$JS.API.STREAM.PURGE.TESSERA_FEEDBACK']) {
+      expect(await tryPublish(slicer, subject), subject).toBe(false);
+    }
+    expect(slicer.violations.join(' ')).toMatch(/PERMISSIONS_VIOLATION|Permissions Violation/i);
+    // Its own subjects pass: poison advisories of its stage, the replies inbox.
+    expect(await tryPublish(slicer, 'tessera.advisory.poison.slicer')).toBe(true);
+    // The gateway may call feedback and post decoder jobs.
+    const gateway = await as('gateway');
+    expect(await tryPublish(gateway, 'tessera.feedback.v1.FeedbackService.ListFeedback')).toBe(true);
+    expect(await tryPublish(gateway, 'tessera.work.decoder.v1.DecoderService.Generate')).toBe(true);
+    expect(await tryPublish(gateway, 'tessera.feedback.events.acme.x')).toBe(false);
+  });
+
+  it('a service credential cannot subscribe as another service', async () => {
+    const decoder = await as('decoder');
+    const before = decoder.violations.length;
+    const sub = decoder.nc.subscribe('tessera.feedback.*.FeedbackService.*', { queue: 'feedback' });
+    await decoder.nc.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(decoder.violations.slice(before).join(' ')).toMatch(/PERMISSIONS_VIOLATION|Permissions Violation/i);
+    sub.unsubscribe();
+  });
+
+  it('own JetStream work passes: the gateway ensures a work stream and writes a claim check the decoder can read from the encoder cache bucket', async () => {
+    const gateway = await as('gateway');
+    await ensureWorkStream(await gateway.nc.jetstreamManager(), 'decoder');
+    const bytes = new Uint8Array(700 * 1024).map((_, i) => i % 251);
+    const ref = await putPayload(gateway.nc, bytes, { bucket: 'tessera-encoder-cache', tenant: 'acme' });
+    const decoder = await as('decoder');
+    expect(Buffer.from(await getPayload(decoder.nc, ref, { tenant: 'acme' })).equals(Buffer.from(bytes))).toBe(true);
+    // …but the decoder (read-only there) cannot write into that bucket.
+    await expect(putPayload(decoder.nc, bytes.map((b) => b ^ 1), { bucket: 'tessera-encoder-cache', tenant: 'acme' })).rejects.toThrow();
+    expect(gateway.violations).toEqual([]);
   });
 });

@@ -66,3 +66,20 @@ export async function connectNats(c: NatsAuthConfig, extra: ConnectionOptions = 
     throw new TesseraError(ErrorCode.UNAVAILABLE, `cannot connect to NATS at ${c.natsUrl}: ${(err as Error).message}`, { field: 'NATS_URL' }, { cause: err });
   }
 }
+
+/** The authentication keys of the shared configuration read from an environment (the CLI and tools use it; services use their config). */
+export function natsAuthFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<NatsAuthConfig, 'natsUrl' | 'serviceName'> {
+  const keys = {
+    natsUser: 'NATS_USER',
+    natsPassword: 'NATS_PASSWORD',
+    natsToken: 'NATS_TOKEN',
+    natsNkeySeedFile: 'NATS_NKEY_SEED_FILE',
+    natsCredsFile: 'NATS_CREDS_FILE',
+    natsTlsCaFile: 'NATS_TLS_CA_FILE',
+    natsTlsCertFile: 'NATS_TLS_CERT_FILE',
+    natsTlsKeyFile: 'NATS_TLS_KEY_FILE',
+  } as const;
+  const out: Record<string, string> = {};
+  for (const [k, e] of Object.entries(keys)) if (env[e]) out[k] = env[e]!;
+  return out;
+}

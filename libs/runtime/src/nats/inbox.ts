@@ -5,12 +5,13 @@ import { createInbox, type Msg, type NatsConnection, type Subscription } from 'n
  * instead of a SUB/UNSUB round per call.
  */
 export class Inbox {
-  private readonly prefix = createInbox();
+  private readonly prefix: string;
   private readonly sub: Subscription;
   private readonly routes = new Map<string, (m: Msg) => void>();
   private n = 0;
 
-  constructor(nc: NatsConnection) {
+  constructor(nc: NatsConnection, inboxPrefix?: string) {
+    this.prefix = createInbox(inboxPrefix);
     this.sub = nc.subscribe(`${this.prefix}.*`, {
       callback: (_err, m) => {
         this.routes.get(m.subject)?.(m);

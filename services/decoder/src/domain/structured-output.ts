@@ -6,7 +6,7 @@
  */
 import type { decodingV1 } from '@tessera/contracts';
 import { invalidArgument } from '@tessera/runtime';
-import { compileSchema, JSON_OBJECT_SCHEMA, JsonConstraint, TokenIndex, type SchemaNode, type TokenBytesSource } from '@tessera/structured';
+import { compileSchema, forcedToolSchema, JSON_OBJECT_SCHEMA, JsonConstraint, TokenIndex, type SchemaNode, type TokenBytesSource } from '@tessera/structured';
 import type { LogitsConstraint } from './engine/types.js';
 
 const SCHEMA_CACHE_ENTRIES = 64;
@@ -20,25 +20,23 @@ export interface StructuredVocabulary {
 }
 
 export function constraintFor(req: Pick<decodingV1.GenerateRequest, 'responseFormat' | 'tools' | 'toolChoice'>, vocab: StructuredVocabulary): LogitsConstraint | undefined {
-  if (req.tools.length > 0 && req.toolChoice !== 'none') {
-    // The loaded template (MiniCPM-V 2.6 ChatML) has no tool format; rendering tools as plain text
-    // would be silently ignoring them.
-    throw invalidArgument('tools', "the loaded model's chat template has no tool-call format; tools cannot be used with it");
-  }
+  // A forced tool choice ("required" or a named function) constrains the output to the call's JSON,
+  // as vLLM does; it takes precedence over response_format. "auto" and "none" leave the text free.
+  const forced = req.tools.length > 0 ? forcedToolSchema(req.tools, req.toolChoice) : undefined;
   const f = req.responseFormat?.format;
-  if (!f) return undefined;
-  const key = f.$case === 'jsonObject' ? '' : f.jsonSchema.schemaJson;
+  if (!forced && !f) return undefined;
+  const key = forced ? `tools:${JSON.stringify(forced)}` : f!.$case === 'jsonObject' ? '' : f!.jsonSchema.schemaJson;
   let node = compiled.get(key);
   if (!node) {
-    let schema: unknown = JSON_OBJECT_SCHEMA;
-    if (f.$case === 'jsonSchema') {
+    let schema: unknown = forced ?? JSON_OBJECT_SCHEMA;
+    if (!forced && f!.$case === 'jsonSchema') {
       try {
-        schema = JSON.parse(f.jsonSchema.schemaJson || '{}');
+        schema = JSON.parse(f!.jsonSchema.schemaJson || '{}');
       } catch {
         throw invalidArgument('response_format.json_schema.schema_json', 'schema_json is not valid JSON');
       }
     }
-    node = compileSchema(schema, { field: 'response_format.json_schema.schema' });
+    node = compileSchema(schema, { field: forced ? (req.toolChoice === 'required' ? 'tools' : 'tool_choice') : 'response_format.json_schema.schema' });
     if (compiled.size >= SCHEMA_CACHE_ENTRIES) compiled.delete(compiled.keys().next().value!);
     compiled.set(key, node);
   }

@@ -40,6 +40,17 @@ export interface ChatContext {
   signal: AbortSignal;
   /** Trace context of the edge's server span; every downstream call is its child. */
   trace?: Context;
+  /** Called before the first event when a router picked the model that answers (edge sites). */
+  onRoute?: (r: ChatRoute) => void;
+}
+
+/** Which model answered and where (edge/site-router.ts): `model` of the response and `x-tessera-*` headers. */
+export interface ChatRoute {
+  model: string;
+  /** `site:<name>` or `hub` */
+  servedBy: string;
+  /** Set when a fallback model answered instead of the requested one. */
+  fallbackFor?: string;
 }
 
 /** The port the HTTP and gRPC edges call; the orchestrator implements it over the bus. */

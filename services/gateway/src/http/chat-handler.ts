@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ChatEvent, ChatService, ChatUsage, ChatSource, FinishReason, TokenLogprob } from '../domain/chat-events.js';
+import type { ChatEvent, ChatRoute, ChatService, ChatUsage, ChatSource, FinishReason, TokenLogprob } from '../domain/chat-events.js';
 import { validateChatRequest } from '../domain/openai/validate-chat.js';
-import type { ModelFeatures } from '../domain/openai/response-format.js';
+import type { ModelFeatures, ValidTools } from '../domain/openai/response-format.js';
+import { deltaOf, MessageAccumulator, ToolOutput } from '../domain/openai/tool-output.js';
 import { limitsForTenant, type ChatLimits } from '../domain/openai/limits.js';
 import type { ApiKeyStore, Tenant } from '../domain/tenancy/api-keys.js';
 import type { QuotaLedger, RateLimitStatus } from '../domain/tenancy/quota-ledger.js';
@@ -18,6 +19,8 @@ export interface ChatHandlerDeps {
   chat: ChatService;
   limits: ChatLimits;
   models: () => readonly string[];
+  /** For the 404 of an unknown model: where each model runs (edge sites); default: the ids. */
+  whereModelsRun?: () => string;
   maxBodyBytes: number;
   requestTimeoutMs: number;
   metrics: HttpMetrics;
@@ -47,15 +50,21 @@ export async function handleChatCompletion(req: IncomingMessage, res: ServerResp
     tenant = deps.keys.authenticate(req.headers.authorization);
     const body = await readJsonBody(req, deps.maxBodyBytes);
     const limits = limitsForTenant(deps.limits, tenant.quota);
-    const valid = validateChatRequest(body, limits, deps.models(), deps.features);
+    const valid = validateChatRequest(body, limits, deps.models(), deps.features, deps.whereModelsRun?.());
     const promptTokens = await deps.chat.estimatePromptTokens(valid, tenant);
     reservation = deps.quotas.admit(tenant, promptTokens + valid.sampling.maxTokens);
     setRateLimitHeaders(res, deps.quotas.rateLimitStatus(tenant));
     span.setAttribute('tessera.tenant', tenant.id);
-    const ctx = { tenant, responseId, requestId, deadline: Date.now() + deps.requestTimeoutMs, signal: abort.signal, trace: traceCtx };
+    const meta = { id: responseId, created, model: valid.model, tools: valid.tools };
+    // An edge site's router says which model answered (a fallback may stand in for a hub model).
+    const onRoute = (r: ChatRoute) => {
+      meta.model = r.model;
+      res.setHeader('x-tessera-served-by', r.servedBy);
+      if (r.fallbackFor) res.setHeader('x-tessera-fallback-for', r.fallbackFor);
+    };
+    const ctx = { tenant, responseId, requestId, deadline: Date.now() + deps.requestTimeoutMs, signal: abort.signal, trace: traceCtx, onRoute };
     observed = deps.metrics.chat(valid.model, info.arrivedAt);
     const events = observe(deps.chat.chat(valid, ctx), observed);
-    const meta = { id: responseId, created, model: valid.model };
     let final: FinalEvent;
     [usage, final] = valid.stream ? await streamSse(res, events, meta, valid.includeUsage, valid.sampling.logprobs) : await respondJson(res, events, meta, valid.sampling.logprobs);
     observed.finish(final.finishReason, usage, valid.sampling.maxTokens);
@@ -108,6 +117,7 @@ interface Meta {
   id: string;
   created: number;
   model: string;
+  tools: ValidTools | undefined;
 }
 
 function usageJson(u: ChatUsage) {
@@ -124,16 +134,18 @@ function logprobsJson(lp: TokenLogprob[]) {
 }
 
 async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: Meta, withLogprobs: boolean): Promise<[ChatUsage, FinalEvent]> {
-  let text = '';
+  const output = new ToolOutput(meta.tools);
+  const message = new MessageAccumulator();
   const lps: TokenLogprob[] = [];
   let final: Extract<ChatEvent, { kind: 'final' }> | undefined;
   for await (const ev of events) {
     if (ev.kind === 'delta') {
-      text += ev.text;
+      message.add(output.push(ev.text));
       if (ev.logprobs) lps.push(...ev.logprobs);
     } else final = ev;
   }
   if (!final) throw new Error('chat ended without a final event');
+  message.add(output.end());
   res.writeHead(200, { 'content-type': 'application/json', 'x-response-id': meta.id });
   res.end(
     JSON.stringify({
@@ -141,7 +153,7 @@ async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>
       object: 'chat.completion',
       created: meta.created,
       model: meta.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finishReason(final.finishReason), logprobs: withLogprobs ? logprobsJson(lps) : null }],
+      choices: [{ index: 0, message: message.message(), finish_reason: finishReason(final.finishReason, output.calledTools), logprobs: withLogprobs ? logprobsJson(lps) : null }],
       usage: usageJson(final.usage),
       tessera: { timings_ms: final.timings, sources: sourcesJson(final.sources) },
     }),
@@ -166,13 +178,19 @@ async function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, 
   const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}) =>
     `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, finish_reason: finish, ...extra }], ...(includeUsage && { usage: null }), ...top })}\n\n`;
   res.write(chunk({ role: 'assistant', content: '' }, null));
+  // Tool-call text is parsed as it streams: content goes out at once, a call when it is complete.
+  const output = new ToolOutput(meta.tools);
   for (; !next.done; next = await iterator.next()) {
     const ev = next.value;
     if (ev.kind === 'delta') {
-      if (ev.text || (withLogprobs && ev.logprobs)) res.write(chunk({ content: ev.text }, null, withLogprobs && ev.logprobs ? { logprobs: logprobsJson(ev.logprobs) } : {}));
+      const pieces = output.push(ev.text);
+      const lp = withLogprobs && ev.logprobs ? { logprobs: logprobsJson(ev.logprobs) } : {};
+      if (pieces.length === 0 && withLogprobs && ev.logprobs) res.write(chunk({ content: '' }, null, lp));
+      pieces.forEach((p, i) => res.write(chunk(deltaOf(p), null, i === 0 ? lp : {})));
       continue;
     }
-    res.write(chunk({}, finishReason(ev.finishReason), {}, { tessera: { timings_ms: ev.timings, sources: sourcesJson(ev.sources) } }));
+    for (const p of output.end()) res.write(chunk(deltaOf(p), null));
+    res.write(chunk({}, finishReason(ev.finishReason, output.calledTools), {}, { tessera: { timings_ms: ev.timings, sources: sourcesJson(ev.sources) } }));
     if (includeUsage) res.write(`data: ${JSON.stringify({ ...base, choices: [], usage: usageJson(ev.usage) })}\n\n`);
     res.write('data: [DONE]\n\n');
     res.end();
@@ -181,7 +199,9 @@ async function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, 
   throw new Error('chat ended without a final event');
 }
 
-function finishReason(r: FinishReason): string {
+/** A turn that called tools and stopped on its own ends with "tool_calls" (a cut one stays "length"). */
+function finishReason(r: FinishReason, calledTools = false): string {
+  if (calledTools && r === 'stop') return 'tool_calls';
   return r === 'cancelled' || r === 'error' ? 'stop' : r;
 }
 

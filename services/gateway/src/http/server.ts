@@ -64,7 +64,7 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: ChatHandle
     deps.keys.authenticate(req.headers.authorization);
     // Model ids may contain '/' (org/name): everything after the prefix is the id.
     const id = decodeURIComponent(path.slice('/v1/models/'.length));
-    if (!deps.models().includes(id)) throw new TesseraError(ErrorCode.NOT_FOUND, `model "${id}" does not exist; available: ${deps.models().join(', ')}`, { field: 'model' });
+    if (!deps.models().includes(id)) throw new TesseraError(ErrorCode.NOT_FOUND, `model "${id}" does not exist; ${deps.whereModelsRun ? `models run at: ${deps.whereModelsRun()}` : `available: ${deps.models().join(', ')}`}`, { field: 'model' });
     return json(res, 200, modelJson(id, deps.describeModel));
   }
   // `/health` is vLLM's liveness path (200, empty body); `/healthz` is ours. Both say "the process is up".

@@ -2,6 +2,8 @@ import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type JetStreamClient, type JetStreamManager, type NatsConnection, type StreamConfig } from 'nats';
 import { STREAM_SUBJECTS, dedupeId, encodeEvent, eventSubject, tenantLogFilter, type LogEvent } from '../../domain/events.js';
 
+const ELECTION_RETRY_MS = 250;
+
 export interface FeedbackLogOptions {
   /** `TESSERA_FEEDBACK` */
   stream: string;
@@ -14,6 +16,16 @@ export interface FeedbackLogOptions {
   maxEventBytes: number;
   /** How long one publish waits for the stream's acknowledgement. */
   ackTimeoutMs: number;
+  /**
+   * Edge site: events the stream keeps (-1 = no limit). Beyond it the oldest are discarded first,
+   * so a long outage keeps the newest feedback and never fills the box's disk; the edge gateway
+   * counts discards the hub never received (tessera_edge_feedback_dropped_total).
+   */
+  maxMessages?: number;
+  /** Edge site: bytes the stream keeps (-1 = no limit), same policy. */
+  maxBytes?: number;
+  /** Hub: edge sites whose own TESSERA_FEEDBACK (in their JetStream domain) this stream sources. */
+  sources?: Array<{ name: string; external: { api: string; deliver: string } }>;
 }
 
 export interface Appended {
@@ -55,14 +67,20 @@ export class FeedbackLog {
       duplicate_window: nanos(this.opts.duplicateWindowMs),
       max_age: nanos(this.opts.maxAgeMs),
       max_msg_size: this.opts.maxEventBytes,
+      max_msgs: this.opts.maxMessages ?? -1,
+      max_bytes: this.opts.maxBytes ?? -1,
+      ...(this.opts.sources?.length && { sources: this.opts.sources }),
     };
     try {
       const info = await this.jsm.streams.info(this.opts.stream);
       const c = info.config;
       // The service owns this stream's settings (a deploy hook may have created it first).
       const subjects = [...new Set([...(c.subjects ?? []), ...STREAM_SUBJECTS])];
-      if (subjects.length !== (c.subjects ?? []).length || c.num_replicas !== cfg.num_replicas || c.duplicate_window !== cfg.duplicate_window || c.max_age !== cfg.max_age || c.max_msg_size !== cfg.max_msg_size) {
-        await this.jsm.streams.update(this.opts.stream, { ...c, ...cfg, subjects });
+      // Sites are added, never removed here: a source dropped from the config keeps what it sent.
+      const sources = [...(c.sources ?? [])];
+      for (const src of this.opts.sources ?? []) if (!sources.some((x) => x.external?.api === src.external.api && x.name === src.name)) sources.push(src);
+      if (subjects.length !== (c.subjects ?? []).length || c.num_replicas !== cfg.num_replicas || c.duplicate_window !== cfg.duplicate_window || c.max_age !== cfg.max_age || c.max_msg_size !== cfg.max_msg_size || c.max_msgs !== cfg.max_msgs || c.max_bytes !== cfg.max_bytes || sources.length !== (c.sources ?? []).length) {
+        await this.jsm.streams.update(this.opts.stream, { ...c, ...cfg, subjects, ...(sources.length && { sources }) });
       }
     } catch (err) {
       if (!isNotFound(err)) throw err;
@@ -75,11 +93,20 @@ export class FeedbackLog {
     if (data.length > this.opts.maxEventBytes) {
       throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `the ${e.type} event is ${data.length} bytes: the limit is ${this.opts.maxEventBytes} (TESSERA_FEEDBACK_MAX_EVENT_BYTES)`, { field: e.type, limit: `<= ${this.opts.maxEventBytes} bytes` });
     }
-    try {
-      const ack = await this.js.publish(eventSubject(e), data, { msgID: dedupeId(e), expect: { streamName: this.opts.stream }, timeout: this.opts.ackTimeoutMs });
-      return { seq: ack.seq, duplicate: ack.duplicate };
-    } catch (err) {
-      throw new TesseraError(ErrorCode.UNAVAILABLE, `the feedback log (stream ${this.opts.stream}) did not acknowledge the write within ${this.opts.ackTimeoutMs} ms; retry with the same id`, { retryAfterMs: 1000 }, { cause: err });
+    // "No responders" (503) = the stream has no leader for a moment (a clustered JetStream electing one
+    // after a node loss): publish again with the same msg id (de-duplicated) within ackTimeoutMs.
+    const until = Date.now() + this.opts.ackTimeoutMs;
+    for (;;) {
+      try {
+        const ack = await this.js.publish(eventSubject(e), data, { msgID: dedupeId(e), expect: { streamName: this.opts.stream }, timeout: Math.max(100, until - Date.now()) });
+        return { seq: ack.seq, duplicate: ack.duplicate };
+      } catch (err) {
+        if ((err as { code?: string }).code === '503' && Date.now() + ELECTION_RETRY_MS < until) {
+          await new Promise((r) => setTimeout(r, ELECTION_RETRY_MS));
+          continue;
+        }
+        throw new TesseraError(ErrorCode.UNAVAILABLE, `the feedback log (stream ${this.opts.stream}) did not acknowledge the write within ${this.opts.ackTimeoutMs} ms; retry with the same id`, { retryAfterMs: 1000 }, { cause: err });
+      }
     }
   }
 

@@ -5,7 +5,7 @@
  * model whose chat template has no tool-call format are a 400 naming `tools`.
  */
 import { invalidArgument } from '@tessera/runtime';
-import { compileSchema } from '@tessera/structured';
+import { compileSchema, forcedToolSchema } from '@tessera/structured';
 import type { decodingV1 } from '@tessera/contracts';
 
 export type ValidResponseFormat = { kind: 'json_object' } | { kind: 'json_schema'; name: string; schemaJson: string; strict: boolean };
@@ -33,10 +33,15 @@ export interface ModelFeatures {
   why?: string;
 }
 
-/** Tool-call support per served family: none renders tools yet (2.6's template has no tool format). */
+/**
+ * Tool-call support per served family. 2.6 (ChatML, Qwen2 base) is served with the Hermes tool
+ * template (libs/structured tool-calls.ts: what vLLM's tool_chat_template_hermes.jinja renders for
+ * ChatML models, since 2.6's own template has no tool section). 4.6's decoder prompt path does not
+ * render its Qwen3.5 template's tools yet, so tools are refused for it rather than ignored.
+ */
 export function modelFeatures(family: string): ModelFeatures {
   if (family === '4.6') return { toolCalls: false, familyName: 'MiniCPM-V 4.6', why: "Tessera's decoder does not render the 4.x tool-call template yet" };
-  return { toolCalls: false, familyName: 'MiniCPM-V 2.6', why: 'its chat template has no tool-call format' };
+  return { toolCalls: true, familyName: 'MiniCPM-V 2.6' };
 }
 
 export const STRUCTURED_LIMITS = { maxSchemaBytes: 64 * 1024, maxTools: 64 } as const;
@@ -89,6 +94,13 @@ export function parseTools(rawTools: unknown, rawChoice: unknown, features: Mode
   const choice = parseToolChoice(rawChoice, tools);
   if (tools.length > 0 && choice !== 'none' && !features.toolCalls) {
     throw invalidArgument('tools', `model "${model}" (${features.familyName}) does not support tool calls: ${features.why ?? 'no tool-call format'}. Remove "tools" (or set "tool_choice": "none")`);
+  }
+  // A forced call is constrained to the parameters' schema: a keyword the decoder cannot enforce is
+  // a 400 naming it here, before anything runs (the decoder compiles the same schema again).
+  if (forcedToolSchema(tools, choice) !== undefined) {
+    tools.forEach((t, i) => {
+      if (choice === 'required' || t.name === choice) compileSchema(t.parametersJson ? JSON.parse(t.parametersJson) : {}, { field: `tools[${i}].function.parameters` });
+    });
   }
   return { tools, choice };
 }

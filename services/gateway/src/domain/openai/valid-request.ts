@@ -5,13 +5,24 @@ import type { ValidResponseFormat, ValidTools } from './response-format.js';
  * gRPC edges takes this type and can trust its invariants: roles are known, ranges are checked,
  * images are decoded bytes (or an allowed URL still to fetch) counted against the limits.
  */
-export type Role = 'system' | 'user' | 'assistant';
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
 
 export type ValidPart = { kind: 'text'; text: string } | { kind: 'image'; index: number };
+
+export interface ValidToolCall {
+  id: string;
+  name: string;
+  /** JSON text, as OpenAI sends `function.arguments`. */
+  argumentsJson: string;
+}
 
 export interface ValidMessage {
   role: Role;
   parts: ValidPart[];
+  /** Assistant history: the calls that turn made. */
+  toolCalls?: ValidToolCall[];
+  /** Role `tool`: the call this result answers. */
+  toolCallId?: string;
 }
 
 export type ImageSource =

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TesseraError } from '@tessera/runtime';
 import { DEFAULT_CHAT_LIMITS, type ChatLimits } from './limits.js';
 import { validateChatRequest } from './validate-chat.js';
+import { modelFeatures } from './response-format.js';
 
 const MODELS = ['minicpm-v-tiny'];
 const PNG_1x1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
@@ -152,16 +153,48 @@ describe('response_format, tools and tool_choice', () => {
     ['a tool whose parameters are not a schema at all', { tools: [tool([1, 2])] }, 'tools[0].function.parameters'],
     ['a tool without a name', { tools: [{ type: 'function', function: { parameters: { type: 'object' } } }] }, 'tools[0].function.name'],
     ['tool_choice naming an unknown tool', { tools: [tool({ type: 'object' })], tool_choice: { type: 'function', function: { name: 'nope' } } }, 'tool_choice.function.name'],
-    ['valid tools on a model without tool calls', { tools: [tool({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] })] }, 'tools'],
+    ['a forced tool whose parameters use a keyword the decoder cannot enforce', { tools: [tool({ type: 'object', properties: { n: { type: 'integer', minimum: 1 } } })], tool_choice: 'required' }, 'tools[0].function.parameters.properties.n.minimum'],
+    ['a tool message answering no earlier call', { messages: [{ role: 'user', content: 'hi' }, { role: 'tool', tool_call_id: 'call_x', content: 'sunny' }] }, 'messages[1].tool_call_id'],
+    ['a tool message without tool_call_id', { messages: [{ role: 'user', content: 'hi' }, { role: 'tool', content: 'sunny' }] }, 'messages[1].tool_call_id'],
+    ['tool_calls on a user message', { messages: [{ role: 'user', content: 'hi', tool_calls: [] }] }, 'messages[0].tool_calls'],
+    ['a tool call without a function name', { messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { arguments: '{}' } }] }, { role: 'tool', tool_call_id: 'c1', content: 'x' }] }, 'messages[1].tool_calls[0].function.name'],
   ];
   it.each(cases)('rejects %s', (_name, extra, field) => {
     const e = fails({ ...ok, ...(extra as object) }, field);
     expect(e.message.length).toBeGreaterThan(10);
   });
 
-  it('names the model family when refusing tools, and lets tool_choice "none" through', () => {
-    const e = fails({ ...ok, tools: [tool({ type: 'object' })] }, 'tools');
-    expect(e.message).toMatch(/MiniCPM-V 2\.6.*tool calls/);
-    expect(validateChatRequest({ ...ok, tools: [tool({ type: 'object' })], tool_choice: 'none' }, DEFAULT_CHAT_LIMITS, MODELS).tools?.choice).toBe('none');
+  it('accepts tools on MiniCPM-V 2.6 (Hermes template); refuses them on 4.6 naming the family, unless tool_choice is "none"', () => {
+    const t = tool({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] });
+    expect(validateChatRequest({ ...ok, tools: [t], tool_choice: 'required' }, DEFAULT_CHAT_LIMITS, MODELS).tools).toMatchObject({ choice: 'required', tools: [{ name: 'get_weather' }] });
+    expect(validateChatRequest({ ...ok, tools: [t], tool_choice: { type: 'function', function: { name: 'get_weather' } } }, DEFAULT_CHAT_LIMITS, MODELS).tools?.choice).toBe('get_weather');
+    const e = (() => {
+      try {
+        validateChatRequest({ ...ok, tools: [t] }, DEFAULT_CHAT_LIMITS, MODELS, modelFeatures('4.6'));
+      } catch (err) {
+        return err as TesseraError;
+      }
+      throw new Error('accepted');
+    })();
+    expect(e.details.field).toBe('tools');
+    expect(e.message).toMatch(/MiniCPM-V 4\.6.*tool calls/);
+    expect(validateChatRequest({ ...ok, tools: [t], tool_choice: 'none' }, DEFAULT_CHAT_LIMITS, MODELS, modelFeatures('4.6')).tools?.choice).toBe('none');
+  });
+
+  it('takes a tool-call round trip in history: assistant tool_calls (content null) and the tool result', () => {
+    const v = validateChatRequest(
+      {
+        ...ok,
+        messages: [
+          { role: 'user', content: 'Weather in Paris?' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+          { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+        ],
+      },
+      DEFAULT_CHAT_LIMITS,
+      MODELS,
+    );
+    expect(v.messages[1]).toEqual({ role: 'assistant', parts: [], toolCalls: [{ id: 'call_1', name: 'get_weather', argumentsJson: '{"city":"Paris"}' }] });
+    expect(v.messages[2]).toEqual({ role: 'tool', parts: [{ kind: 'text', text: 'sunny' }], toolCallId: 'call_1' });
   });
 });

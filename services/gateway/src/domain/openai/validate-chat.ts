@@ -2,20 +2,20 @@ import { invalidArgument, TesseraError, ErrorCode } from '@tessera/runtime';
 import type { ChatLimits } from './limits.js';
 import { modelFeatures, parseResponseFormat, parseTools, type ModelFeatures } from './response-format.js';
 
-/** Until a family's template renders tools, tools are refused (never silently ignored). */
-const NO_TOOL_CALLS: ModelFeatures = modelFeatures('2.6');
-import type { ImageSource, Role, ValidChatRequest, ValidMessage, ValidPart, ValidSampling } from './valid-request.js';
+import type { ImageSource, Role, ValidChatRequest, ValidMessage, ValidPart, ValidSampling, ValidToolCall } from './valid-request.js';
+
+const DEFAULT_FEATURES: ModelFeatures = modelFeatures('2.6');
 
 /**
  * OpenAI `POST /v1/chat/completions` body → `ValidChatRequest`, or an INVALID_ARGUMENT naming the
  * field (as a JSON path) and the limit. Unknown extra fields are ignored, as OpenAI clients expect
  * (SDKs send fields like `metadata` or `store` that we have no use for).
  */
-export function validateChatRequest(body: unknown, limits: ChatLimits, knownModels: readonly string[], features: ModelFeatures = NO_TOOL_CALLS): ValidChatRequest {
+export function validateChatRequest(body: unknown, limits: ChatLimits, knownModels: readonly string[], features: ModelFeatures = DEFAULT_FEATURES, whereModelsRun?: string): ValidChatRequest {
   const root = asObject(body, 'body');
   const model = str(root.model, 'model');
   if (!knownModels.includes(model)) {
-    throw new TesseraError(ErrorCode.NOT_FOUND, `model "${model}" does not exist; available: ${knownModels.join(', ')}`, { field: 'model' });
+    throw new TesseraError(ErrorCode.NOT_FOUND, `model "${model}" does not exist; ${whereModelsRun ? `models run at: ${whereModelsRun}` : `available: ${knownModels.join(', ')}`}`, { field: 'model' });
   }
   if (!Array.isArray(root.messages)) throw invalidArgument('messages', 'messages must be an array of message objects');
   if (root.messages.length === 0) throw invalidArgument('messages', 'messages must contain at least one message', 'messages >= 1');
@@ -28,16 +28,22 @@ export function validateChatRequest(body: unknown, limits: ChatLimits, knownMode
     const field = `messages[${i}]`;
     const m = asObject(raw, field);
     const role = parseRole(m.role, `${field}.role`);
-    const parts = parseContent(m.content, `${field}.content`, role, limits, images);
+    const toolCalls = role === 'assistant' ? parseToolCalls(m.tool_calls, `${field}.tool_calls`) : undefined;
+    if (role !== 'assistant' && m.tool_calls !== undefined && m.tool_calls !== null) throw invalidArgument(`${field}.tool_calls`, 'only assistant messages carry tool_calls');
+    // An assistant turn that only called tools has `content: null` (what OpenAI returns and SDKs echo back).
+    const parts = toolCalls && (m.content === null || m.content === undefined || m.content === '') ? [] : parseContent(m.content, `${field}.content`, role, limits, images);
     for (const p of parts) if (p.kind === 'text') textChars += p.text.length;
-    return { role, parts };
+    for (const c of toolCalls ?? []) textChars += c.argumentsJson.length;
+    if (role === 'tool') return { role, parts, toolCallId: str(m.tool_call_id, `${field}.tool_call_id`) };
+    return { role, parts, ...(toolCalls && { toolCalls }) };
   });
   if (textChars > limits.maxTextChars) {
     throw invalidArgument('messages', `text too long: ${textChars} characters`, `total text <= ${limits.maxTextChars} characters`);
   }
   if (messages[messages.length - 1]!.role === 'assistant') {
-    throw invalidArgument(`messages[${messages.length - 1}].role`, 'the last message must be from the user or the system (assistant prefill is not supported)');
+    throw invalidArgument(`messages[${messages.length - 1}].role`, 'the last message must be from the user, the system or a tool (assistant prefill is not supported)');
   }
+  checkToolResults(messages);
   if (root.n !== undefined && root.n !== null && root.n !== 1) throw invalidArgument('n', 'only n = 1 is supported', 'n = 1');
 
   const stream = optBool(root.stream, 'stream') ?? false;
@@ -128,12 +134,38 @@ function collectionName(raw: unknown, field: string): string {
   return name;
 }
 
-const ROLES: Record<string, Role> = { system: 'system', developer: 'system', user: 'user', assistant: 'assistant' };
+const ROLES: Record<string, Role> = { system: 'system', developer: 'system', user: 'user', assistant: 'assistant', tool: 'tool' };
 
 function parseRole(raw: unknown, field: string): Role {
   const role = typeof raw === 'string' ? ROLES[raw] : undefined;
-  if (!role) throw invalidArgument(field, `unknown role ${JSON.stringify(raw)}; expected one of system, developer, user, assistant`);
+  if (!role) throw invalidArgument(field, `unknown role ${JSON.stringify(raw)}; expected one of system, developer, user, assistant, tool`);
   return role;
+}
+
+/** Every `tool` message answers a call made by an earlier assistant message (as OpenAI requires). */
+function checkToolResults(messages: readonly ValidMessage[]): void {
+  const made = new Set<string>();
+  messages.forEach((m, i) => {
+    for (const c of m.toolCalls ?? []) made.add(c.id);
+    if (m.role === 'tool' && !made.has(m.toolCallId!)) {
+      throw invalidArgument(`messages[${i}].tool_call_id`, `tool_call_id "${m.toolCallId}" does not answer a tool call of an earlier assistant message`);
+    }
+  });
+}
+
+/** An assistant message's `tool_calls` (history sent back by the client); absent or empty = none. */
+function parseToolCalls(raw: unknown, field: string): ValidToolCall[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw)) throw invalidArgument(field, `${field} must be an array of tool calls`);
+  if (raw.length === 0) return undefined;
+  return raw.map((c: unknown, i: number) => {
+    const f = `${field}[${i}]`;
+    const o = asObject(c, f);
+    if (o.type !== undefined && o.type !== 'function') throw invalidArgument(`${f}.type`, `tool call type must be "function", not ${JSON.stringify(o.type)}`);
+    const fn = asObject(o.function, `${f}.function`);
+    const args = fn.arguments === undefined || fn.arguments === null ? '{}' : fn.arguments;
+    return { id: str(o.id, `${f}.id`), name: str(fn.name, `${f}.function.name`), argumentsJson: typeof args === 'string' ? args : JSON.stringify(args) };
+  });
 }
 
 function parseContent(raw: unknown, field: string, role: Role, limits: ChatLimits, images: ImageSource[]): ValidPart[] {

@@ -10,7 +10,7 @@ import { summarizeConfidence, type TokenConfidence } from './confidence.js';
 import { groundingMessage, retrievalQuery } from './grounding.js';
 import type { AdmittedImage, EncodedImage, ImagePipeline } from './image-pipeline.js';
 import type { ModelInfo } from './model-catalog.js';
-import { estimatePromptTokens } from './prompt-estimate.js';
+import { estimatePromptTokens, promptTurns } from './prompt-estimate.js';
 import type { ImageCostBudget } from '../tenancy/image-cost.js';
 
 export interface OrchestratorOptions {
@@ -24,13 +24,14 @@ export interface OrchestratorOptions {
   imageCost?: ImageCostBudget;
 }
 
-const ROLE: Record<ValidMessage['role'], commonV1.Role> = { system: commonV1.Role.SYSTEM, user: commonV1.Role.USER, assistant: commonV1.Role.ASSISTANT };
+const ROLE: Record<ValidMessage['role'], commonV1.Role> = { system: commonV1.Role.SYSTEM, user: commonV1.Role.USER, assistant: commonV1.Role.ASSISTANT, tool: commonV1.Role.TOOL };
 const FINISH: Record<number, FinishReason> = {
   [commonV1.FinishReason.STOP]: 'stop',
   [commonV1.FinishReason.LENGTH]: 'length',
   [commonV1.FinishReason.CANCELLED]: 'cancelled',
   [commonV1.FinishReason.ERROR]: 'error',
 };
+const RECORD_ATTEMPTS = 5;
 /** Reserved per retrieved source for the grounding system turn (unknown until retrieval answers); settled to the real count. */
 const GROUNDING_TOKENS_PER_SOURCE = 256;
 
@@ -77,7 +78,7 @@ export class ChatOrchestrator implements ChatService {
   /** The decoder's prompt count (prompt-estimate.ts), plus room for the grounding turn when retrieval runs. */
   async estimatePromptTokens(req: ValidChatRequest, tenant: Tenant): Promise<number> {
     const images = await this.admit(req, tenant);
-    const prompt = estimatePromptTokens(req.messages, images, this.model.tokenizer, { queryNum: this.model.queryNum, useImageId: this.images.useImageId });
+    const prompt = estimatePromptTokens(promptTurns(req), images, this.model.tokenizer, { queryNum: this.model.queryNum, useImageId: this.images.useImageId });
     return prompt + (req.collection ? GROUNDING_TOKENS_PER_SOURCE * req.collection.k : 0);
   }
 
@@ -96,7 +97,7 @@ export class ChatOrchestrator implements ChatService {
     if (req.collection) timings.retrieval_ms = Date.now() - retrievalStart;
     sumImageTimings(encoded, timings);
 
-    const messages = req.messages.map((m) => ({ role: ROLE[m.role], parts: m.parts.map(toPromptPart) }));
+    const messages: decodingV1.Message[] = req.messages.map(toDecoderMessage);
     if (req.collection) messages.unshift({ role: commonV1.Role.SYSTEM, parts: [{ part: { $case: 'text', text: groundingMessage(sources) } }] });
 
     const s = req.sampling;
@@ -210,9 +211,16 @@ export class ChatOrchestrator implements ChatService {
       confidence: summary,
       collection: req.collection?.name ?? '',
     } as feedbackV1.ResponseRecord;
-    this.feedback
-      .recordResponse({ response: record }, { tenant: ctx.tenant.id, requestId: ctx.requestId, timeoutMs: 10_000 })
-      .catch((err) => this.log.warn('feedback.record_failed', { responseId: ctx.responseId, error: String(err) }));
+    // RecordResponse is idempotent on the response id, so a transient outage (feedback restarting, its
+    // stream electing a leader after a NATS node died: seconds) is retried: 1+2+4+8 s, then given up.
+    const attempt = (n: number): Promise<unknown> =>
+      this.feedback.recordResponse({ response: record }, { tenant: ctx.tenant.id, requestId: ctx.requestId, timeoutMs: 10_000 }).catch(async (err: unknown) => {
+        const code = (err as { code?: string }).code;
+        if (n >= RECORD_ATTEMPTS || (code !== ErrorCode.UNAVAILABLE && code !== ErrorCode.DEADLINE_EXCEEDED)) throw err;
+        await new Promise((r) => setTimeout(r, 1000 * 2 ** (n - 1)));
+        return attempt(n + 1);
+      });
+    attempt(1).catch((err) => this.log.warn('feedback.record_failed', { responseId: ctx.responseId, error: String(err) }));
   }
 }
 
@@ -228,6 +236,11 @@ function imageRef(img: AdmittedImage): commonV1.ObjectRef {
  */
 function storableText(text: string): string {
   return text.includes('\u0000') ? text.replace(/\u0000/g, '\\u0000') : text;
+}
+
+function toDecoderMessage(m: ValidMessage): decodingV1.Message {
+  const tool = m.toolCalls ? { calls: m.toolCalls.map((c) => ({ id: c.id, name: c.name, argumentsJson: c.argumentsJson })), callId: '' } : m.toolCallId ? { calls: [], callId: m.toolCallId } : undefined;
+  return { role: ROLE[m.role], parts: m.parts.map(toPromptPart), ...(tool && { tool }) };
 }
 
 function toPromptPart(p: ValidMessage['parts'][number]): decodingV1.PromptPart {

@@ -12,7 +12,7 @@ import { planSlices } from '@tessera/vision';
 import { assemblePrompt } from '../../../../decoder/src/domain/prompt/assemble-prompt.js';
 import { PromptTokenizer } from '../../../../decoder/src/domain/prompt/prompt-tokenizer.js';
 import type { ValidMessage } from '../openai/valid-request.js';
-import { estimatePromptTokens } from './prompt-estimate.js';
+import { estimatePromptTokens, promptTurns } from './prompt-estimate.js';
 
 let decoderTok: PromptTokenizer;
 let gatewayTok: Tokenizer;
@@ -30,7 +30,7 @@ function decoderCount(messages: ValidMessage[], plans: ReturnType<typeof planSli
     const n = 1 + p.slices.length;
     return { tokens: new Float32Array(n * queryNum * 2), shape: [n, queryNum, 2], gridCols: p.grid?.cols ?? 0, gridRows: p.grid?.rows ?? 0, useImageId };
   });
-  const msgs = messages.map((m) => ({ role: m.role, parts: m.parts.map((p) => (p.kind === 'text' ? { kind: 'text' as const, text: p.text } : { kind: 'image' as const, imageIndex: p.index })) }));
+  const msgs = messages.map((m) => ({ role: m.role as 'system' | 'user' | 'assistant', parts: m.parts.map((p) => (p.kind === 'text' ? { kind: 'text' as const, text: p.text } : { kind: 'image' as const, imageIndex: p.index })) }));
   return assemblePrompt({ messages: msgs, images }, decoderTok, { hiddenSize: 2, queryNum }, { maxImages: 16 }).tokenIds.length;
 }
 
@@ -55,6 +55,19 @@ describe('prompt token estimate', () => {
       const used = plans.slice(0, c.images);
       expect(estimatePromptTokens(c.messages, used.map((plan) => ({ plan })), gatewayTok, { queryNum, useImageId: c.useImageId })).toBe(decoderCount(c.messages, used, c.useImageId));
     }
+  });
+
+  it('equals the decoder count with tools, a tool call and its result in the Hermes layout', () => {
+    const tools = { tools: [{ name: 'get_weather', description: 'Weather for a city', parametersJson: '{"type":"object","properties":{"city":{"type":"string"}}}' }], choice: '' };
+    const messages: ValidMessage[] = [
+      { role: 'user', parts: [{ kind: 'text', text: 'Weather in Paris?' }] },
+      { role: 'assistant', parts: [], toolCalls: [{ id: 'call_1', name: 'get_weather', argumentsJson: '{"city": "Paris"}' }] },
+      { role: 'tool', parts: [{ kind: 'text', text: '18 °C, sunny' }], toolCallId: 'call_1' },
+    ];
+    const turns = promptTurns({ messages, tools });
+    expect(turns.map((t) => t.role)).toEqual(['system', 'user', 'assistant', 'user']);
+    expect(estimatePromptTokens(turns, [], gatewayTok, { queryNum, useImageId: true })).toBe(decoderCount(turns, [], true));
+    expect(estimatePromptTokens(turns, [], gatewayTok, { queryNum, useImageId: true })).toBeGreaterThan(estimatePromptTokens(messages.slice(0, 1), [], gatewayTok, { queryNum, useImageId: true }) + 80);
   });
 
   it('is an upper bound when user text spells a control token', () => {

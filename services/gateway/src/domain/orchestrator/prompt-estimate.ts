@@ -14,7 +14,8 @@
  * reservation is settled to the decoder's exact count either way.
  */
 import { IMAGE_TOKENS, imagePlaceholder, type SlicePlan } from '@tessera/vision';
-import type { ValidMessage } from '../openai/valid-request.js';
+import { renderToolTurns } from '@tessera/structured';
+import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
 
 export const DEFAULT_SYSTEM_PROMPT = 'You are a helpful assistant.';
 const IM_START = '<|im_start|>';
@@ -22,6 +23,16 @@ const IM_END = '<|im_end|>';
 const TAGS = [IMAGE_TOKENS.idStart, IMAGE_TOKENS.idEnd, IMAGE_TOKENS.imageStart, IMAGE_TOKENS.imageEnd, IMAGE_TOKENS.sliceStart, IMAGE_TOKENS.sliceEnd];
 /** Spellings that the serving tokenizer would turn into one id but the decoder keeps as text. */
 const SPECIAL_SPELLING = /<\|[a-z_]+\|>|<\/?(image|slice|image_id|unk|ref|box|quad|point)>|<s>|<\/s>/;
+
+/**
+ * The turns the decoder's template will see: with tools (tool_choice not "none"), tool calls or tool
+ * results, the Hermes layout of @tessera/structured, exactly as the decoder renders it.
+ */
+export function promptTurns(req: Pick<ValidChatRequest, 'messages' | 'tools'>): ValidMessage[] {
+  const withTools = (req.tools?.tools.length ?? 0) > 0 && req.tools?.choice !== 'none';
+  if (!withTools && !req.messages.some((m) => m.role === 'tool' || m.toolCalls)) return req.messages;
+  return renderToolTurns(req.messages, req.tools?.tools ?? [], withTools, DEFAULT_SYSTEM_PROMPT) as ValidMessage[];
+}
 
 export interface TextEncoder {
   encode(text: string): number[];

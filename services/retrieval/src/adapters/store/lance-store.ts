@@ -20,7 +20,7 @@ import { arrow } from './arrow.js';
 import { ErrorCode, TesseraError, invalidArgument, resourceExhausted } from '@tessera/runtime';
 import { analyze, analyzerId } from '../../domain/text/analyzer.js';
 import { foldCase } from '../../domain/text/fold.js';
-import { LexicalIndex, type Bm25Params } from './lexical-index.js';
+import { DEFAULT_BM25, LexicalIndex, type Bm25Params } from './lexical-index.js';
 import { DEFAULT_HNSW, type HnswParams } from './hnsw-index.js';
 import { HnswCollections, type GraphSource } from './hnsw-collections.js';
 import { compileFilter, metadataColumn, sqlString, type ColumnType } from './lance-sql.js';
@@ -54,7 +54,7 @@ export interface LanceStoreOptions {
   maxRecordsPerCollection?: number;
   /** [32] Metadata keys per record. */
   maxMetadataKeys?: number;
-  /** [k1 1.2, b 0.75] BM25 parameters of keyword search. */
+  /** [DEFAULT_BM25: k1 0.1, b 0.15] BM25 parameters of keyword search. */
   bm25?: Bm25Params;
 }
 
@@ -93,7 +93,7 @@ export class LanceStore implements VectorStore {
       maxCollectionsPerTenant: 100,
       maxRecordsPerCollection: 1_000_000,
       maxMetadataKeys: 32,
-      bm25: { k1: 1.2, b: 0.75 },
+      bm25: DEFAULT_BM25,
       ...opts,
     };
     this.hnsw = new HnswCollections(this.o.hnsw, (key, fn) => this.locked(key, fn));

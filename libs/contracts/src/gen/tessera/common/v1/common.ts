@@ -192,6 +192,8 @@ export enum Role {
   SYSTEM = 1,
   USER = 2,
   ASSISTANT = 3,
+  /** TOOL - The result of a tool call (OpenAI role "tool"); the message names the call in tool_call_id. */
+  TOOL = 4,
 }
 
 export function roleFromJSON(object: any): Role {
@@ -208,6 +210,9 @@ export function roleFromJSON(object: any): Role {
     case 3:
     case "ROLE_ASSISTANT":
       return Role.ASSISTANT;
+    case 4:
+    case "ROLE_TOOL":
+      return Role.TOOL;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum Role");
   }
@@ -223,6 +228,8 @@ export function roleToJSON(object: Role): string {
       return "ROLE_USER";
     case Role.ASSISTANT:
       return "ROLE_ASSISTANT";
+    case Role.TOOL:
+      return "ROLE_TOOL";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum Role");
   }

@@ -61,6 +61,29 @@ export interface PromptPart {
 export interface Message {
   role: Role;
   parts: PromptPart[];
+  /**
+   * Tool-call turns only (unset on plain messages): the calls an assistant message made, or the
+   * call a ROLE_TOOL message answers. Rendered by the chat template.
+   */
+  tool?: ToolTurn | undefined;
+}
+
+/** The tool side of a chat message. */
+export interface ToolTurn {
+  /** Assistant messages: the tool calls the model made in that turn. */
+  calls: ToolCall[];
+  /** ROLE_TOOL messages: the id of the call this message answers. */
+  callId: string;
+}
+
+/** One call of a function by the model (OpenAI `tool_calls[]`). */
+export interface ToolCall {
+  /** Caller-visible id ("call_…"), echoed by the tool message that answers it. */
+  id: string;
+  /** The function's name. */
+  name: string;
+  /** The arguments as JSON text (an object; whatever the model produced). */
+  argumentsJson: string;
 }
 
 /**
@@ -424,7 +447,7 @@ export const PromptPart: MessageFns<PromptPart> = {
 };
 
 function createBaseMessage(): Message {
-  return { role: 0, parts: [] };
+  return { role: 0, parts: [], tool: undefined };
 }
 
 export const Message: MessageFns<Message> = {
@@ -434,6 +457,9 @@ export const Message: MessageFns<Message> = {
     }
     for (const v of message.parts) {
       PromptPart.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.tool !== undefined) {
+      ToolTurn.encode(message.tool, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -467,6 +493,14 @@ export const Message: MessageFns<Message> = {
             message.parts.push(PromptPart.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tool = ToolTurn.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -483,6 +517,7 @@ export const Message: MessageFns<Message> = {
     return {
       role: isSet(object.role) ? roleFromJSON(object.role) : 0,
       parts: globalThis.Array.isArray(object?.parts) ? object.parts.map((e: any) => PromptPart.fromJSON(e)) : [],
+      tool: isSet(object.tool) ? ToolTurn.fromJSON(object.tool) : undefined,
     };
   },
 
@@ -494,6 +529,9 @@ export const Message: MessageFns<Message> = {
     if (message.parts?.length) {
       obj.parts = message.parts.map((e) => PromptPart.toJSON(e));
     }
+    if (message.tool !== undefined) {
+      obj.tool = ToolTurn.toJSON(message.tool);
+    }
     return obj;
   },
 
@@ -504,6 +542,201 @@ export const Message: MessageFns<Message> = {
     const message = createBaseMessage();
     message.role = object.role ?? 0;
     message.parts = object.parts?.map((e) => PromptPart.fromPartial(e)) || [];
+    message.tool = (object.tool !== undefined && object.tool !== null) ? ToolTurn.fromPartial(object.tool) : undefined;
+    return message;
+  },
+};
+
+function createBaseToolTurn(): ToolTurn {
+  return { calls: [], callId: "" };
+}
+
+export const ToolTurn: MessageFns<ToolTurn> = {
+  encode(message: ToolTurn, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.calls) {
+      ToolCall.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.callId !== "") {
+      writer.uint32(18).string(message.callId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ToolTurn {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseToolTurn();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.calls.push(ToolCall.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.callId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ToolTurn {
+    return {
+      calls: globalThis.Array.isArray(object?.calls) ? object.calls.map((e: any) => ToolCall.fromJSON(e)) : [],
+      callId: isSet(object.callId)
+        ? globalThis.String(object.callId)
+        : isSet(object.call_id)
+        ? globalThis.String(object.call_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ToolTurn): unknown {
+    const obj: any = {};
+    if (message.calls?.length) {
+      obj.calls = message.calls.map((e) => ToolCall.toJSON(e));
+    }
+    if (message.callId !== "") {
+      obj.callId = message.callId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ToolTurn>): ToolTurn {
+    return ToolTurn.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ToolTurn>): ToolTurn {
+    const message = createBaseToolTurn();
+    message.calls = object.calls?.map((e) => ToolCall.fromPartial(e)) || [];
+    message.callId = object.callId ?? "";
+    return message;
+  },
+};
+
+function createBaseToolCall(): ToolCall {
+  return { id: "", name: "", argumentsJson: "" };
+}
+
+export const ToolCall: MessageFns<ToolCall> = {
+  encode(message: ToolCall, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.argumentsJson !== "") {
+      writer.uint32(26).string(message.argumentsJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ToolCall {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseToolCall();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.argumentsJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ToolCall {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      argumentsJson: isSet(object.argumentsJson)
+        ? globalThis.String(object.argumentsJson)
+        : isSet(object.arguments_json)
+        ? globalThis.String(object.arguments_json)
+        : "",
+    };
+  },
+
+  toJSON(message: ToolCall): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.argumentsJson !== "") {
+      obj.argumentsJson = message.argumentsJson;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ToolCall>): ToolCall {
+    return ToolCall.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ToolCall>): ToolCall {
+    const message = createBaseToolCall();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.argumentsJson = object.argumentsJson ?? "";
     return message;
   },
 };

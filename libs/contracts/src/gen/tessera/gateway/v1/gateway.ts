@@ -36,6 +36,7 @@ import {
   TokenLogprob,
   Usage,
 } from "../../common/v1/common.js";
+import { ResponseFormat } from "../../decoding/v1/decoding.js";
 import { Feedback, FeedbackRecord } from "../../feedback/v1/feedback.js";
 
 export const protobufPackage = "tessera.gateway.v1";
@@ -106,7 +107,25 @@ export interface ChatCompletionRequest {
    * Store the request and answer for feedback (default true for the gateway; false = do not
    * record, then SubmitFeedback on this response id returns NOT_FOUND).
    */
-  store?: boolean | undefined;
+  store?:
+    | boolean
+    | undefined;
+  /**
+   * Structured output, as OpenAI `response_format` on HTTP: unset = free text; json_object or
+   * json_schema = constrained decoding. A schema keyword the decoder cannot enforce ->
+   * INVALID_ARGUMENT naming it (field response_format.json_schema.schema.<path>).
+   */
+  responseFormat?:
+    | ResponseFormat
+    | undefined;
+  /**
+   * [family default: "16x"] MiniCPM-V 4.6 visual token mode, the HTTP API's
+   * `mm_processor_kwargs.downsample_mode` (vLLM's name): "16x" = (H/56)*(W/56) tokens per crop
+   * (64 per 448x448 slice), "4x" = (H/28)*(W/28) (256). Applies to every image of the request.
+   * Validated exactly as over HTTP: a mode the served family does not have (MiniCPM-V 2.6 has
+   * none) -> INVALID_ARGUMENT naming `mm_processor_kwargs.downsample_mode`.
+   */
+  downsampleMode?: string | undefined;
 }
 
 /** One chunk of a ChatCompletion stream. */
@@ -157,6 +176,10 @@ export interface Model {
   /** Context window in tokens. */
   contextLength: number;
   supportsImages: boolean;
+  /** MiniCPM-V family of the served checkpoint: "2.6" or "4.6" (the HTTP list's `family`). */
+  family: string;
+  /** Values ChatCompletionRequest.downsample_mode accepts ("16x", "4x" for 4.6; empty for 2.6). */
+  downsampleModes: string[];
 }
 
 /** Response of GatewayService.ListModels. */
@@ -607,7 +630,16 @@ export const CollectionQuery: MessageFns<CollectionQuery> = {
 };
 
 function createBaseChatCompletionRequest(): ChatCompletionRequest {
-  return { model: "", messages: [], sampling: undefined, collection: undefined, user: "", store: undefined };
+  return {
+    model: "",
+    messages: [],
+    sampling: undefined,
+    collection: undefined,
+    user: "",
+    store: undefined,
+    responseFormat: undefined,
+    downsampleMode: undefined,
+  };
 }
 
 export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
@@ -629,6 +661,12 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     }
     if (message.store !== undefined) {
       writer.uint32(48).bool(message.store);
+    }
+    if (message.responseFormat !== undefined) {
+      ResponseFormat.encode(message.responseFormat, writer.uint32(58).fork()).join();
+    }
+    if (message.downsampleMode !== undefined) {
+      writer.uint32(66).string(message.downsampleMode);
     }
     return writer;
   },
@@ -694,6 +732,22 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
             message.store = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.responseFormat = ResponseFormat.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.downsampleMode = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -716,6 +770,16 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
       collection: isSet(object.collection) ? CollectionQuery.fromJSON(object.collection) : undefined,
       user: isSet(object.user) ? globalThis.String(object.user) : "",
       store: isSet(object.store) ? globalThis.Boolean(object.store) : undefined,
+      responseFormat: isSet(object.responseFormat)
+        ? ResponseFormat.fromJSON(object.responseFormat)
+        : isSet(object.response_format)
+        ? ResponseFormat.fromJSON(object.response_format)
+        : undefined,
+      downsampleMode: isSet(object.downsampleMode)
+        ? globalThis.String(object.downsampleMode)
+        : isSet(object.downsample_mode)
+        ? globalThis.String(object.downsample_mode)
+        : undefined,
     };
   },
 
@@ -739,6 +803,12 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     if (message.store !== undefined) {
       obj.store = message.store;
     }
+    if (message.responseFormat !== undefined) {
+      obj.responseFormat = ResponseFormat.toJSON(message.responseFormat);
+    }
+    if (message.downsampleMode !== undefined) {
+      obj.downsampleMode = message.downsampleMode;
+    }
     return obj;
   },
 
@@ -757,6 +827,10 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
       : undefined;
     message.user = object.user ?? "";
     message.store = object.store ?? undefined;
+    message.responseFormat = (object.responseFormat !== undefined && object.responseFormat !== null)
+      ? ResponseFormat.fromPartial(object.responseFormat)
+      : undefined;
+    message.downsampleMode = object.downsampleMode ?? undefined;
     return message;
   },
 };
@@ -1077,7 +1151,16 @@ export const ListModelsRequest: MessageFns<ListModelsRequest> = {
 };
 
 function createBaseModel(): Model {
-  return { id: "", revision: "", ownedBy: "", createdAt: undefined, contextLength: 0, supportsImages: false };
+  return {
+    id: "",
+    revision: "",
+    ownedBy: "",
+    createdAt: undefined,
+    contextLength: 0,
+    supportsImages: false,
+    family: "",
+    downsampleModes: [],
+  };
 }
 
 export const Model: MessageFns<Model> = {
@@ -1099,6 +1182,12 @@ export const Model: MessageFns<Model> = {
     }
     if (message.supportsImages !== false) {
       writer.uint32(48).bool(message.supportsImages);
+    }
+    if (message.family !== "") {
+      writer.uint32(58).string(message.family);
+    }
+    for (const v of message.downsampleModes) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -1164,6 +1253,22 @@ export const Model: MessageFns<Model> = {
             message.supportsImages = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.family = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.downsampleModes.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1200,6 +1305,12 @@ export const Model: MessageFns<Model> = {
         : isSet(object.supports_images)
         ? globalThis.Boolean(object.supports_images)
         : false,
+      family: isSet(object.family) ? globalThis.String(object.family) : "",
+      downsampleModes: globalThis.Array.isArray(object?.downsampleModes)
+        ? object.downsampleModes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.downsample_modes)
+        ? object.downsample_modes.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1223,6 +1334,12 @@ export const Model: MessageFns<Model> = {
     if (message.supportsImages !== false) {
       obj.supportsImages = message.supportsImages;
     }
+    if (message.family !== "") {
+      obj.family = message.family;
+    }
+    if (message.downsampleModes?.length) {
+      obj.downsampleModes = message.downsampleModes;
+    }
     return obj;
   },
 
@@ -1237,6 +1354,8 @@ export const Model: MessageFns<Model> = {
     message.createdAt = object.createdAt ?? undefined;
     message.contextLength = object.contextLength ?? 0;
     message.supportsImages = object.supportsImages ?? false;
+    message.family = object.family ?? "";
+    message.downsampleModes = object.downsampleModes?.map((e) => e) || [];
     return message;
   },
 };

@@ -1,0 +1,221 @@
+/**
+ * Edge site on a NATS leaf node (issue 18): a hub nats-server and a site nats-server on loopback with
+ * separate JetStream domains, the site's uplink over TLS through a relay the test cuts, and the
+ * services split between them:
+ *   hub:  gateway (serves `hub-big`, plus the uplink queue for sites), decoder, feedback (sources the site)
+ *   site: gateway (site config: `edge-small` at the site, hub models over the leaf), decoder, feedback
+ * Scenarios in order: hub model from the edge; local model; /v1/models and 404 say where models run;
+ * cut the uplink → local model answers, `hub-big` falls back to `edge-small`, `hub-strict` fails fast
+ * with 503 + Retry-After, 500 feedback events recorded at the edge; restore → exactly 500 at the hub;
+ * the site credential cannot subscribe to another site's or tenant's subjects.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type NatsConnection } from 'nats';
+import { runCtl } from '@tessera/ctl';
+import { startLocalStack, type RunningStack } from '@tessera/local-stack';
+import { ensureTinyModel } from '@tessera/model';
+import { makeTestCerts, SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type TopologyServer } from '@tessera/edge/testing';
+
+const KEY = 'sk-edge-acme';
+const SITE = 'shop-1';
+const LEAF_PASSWORD = 'shop-1-leaf-secret';
+const FEEDBACK_EVENTS = 500;
+let hub: HubServer;
+let site: TopologyServer;
+let hubStack: RunningStack;
+let siteStack: RunningStack;
+let hubNc: NatsConnection;
+let dir: string;
+let certs: ReturnType<typeof makeTestCerts>;
+
+const until = async (what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 60_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+/** `tessera ctl sites -o json` against the hub's monitoring endpoint. */
+async function ctlSites(): Promise<Array<{ site: string; link: string; feedbackBacklog?: number; models: Array<{ id: string; place: string }> }>> {
+  let out = '';
+  const code = await runCtl(['sites', '--nats-monitor', `http://127.0.0.1:${hub.nats.monitorPort}`, '--nats-account', 'TESSERA', '-o', 'json'], { out: (t) => (out += t), err: (t) => (out += t), env: {} });
+  expect(code, out).toBe(0);
+  return JSON.parse(out);
+}
+
+const post = (path: string, body: unknown) => fetch(`${siteStack.httpUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const chat = (model: string) => post('/v1/chat/completions', { model, seed: 3, max_tokens: 4, messages: [{ role: 'user', content: 'hello from the shop' }] });
+
+/** Feedback events of tenant acme in a feedback stream (responses are recorded too; only feedback counts). */
+async function feedbackCount(nc: NatsConnection): Promise<number> {
+  const info = await (await nc.jetstreamManager()).streams.info('TESSERA_FEEDBACK', { subjects_filter: 'tessera.feedback.events.acme.feedback' });
+  return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+}
+
+beforeAll(async () => {
+  const modelDir = await ensureTinyModel();
+  dir = mkdtempSync(join(tmpdir(), 'tessera-edge-e2e-'));
+  const keysFile = join(dir, 'keys.json');
+  writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'acme', tenant: 'acme', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
+  const siteConfig = join(dir, 'site.json');
+  writeFileSync(
+    siteConfig,
+    JSON.stringify({
+      site: SITE,
+      hubDomain: 'hub',
+      probeIntervalMs: 250,
+      models: [
+        { id: 'edge-small', place: 'site' },
+        { id: 'hub-big', place: 'hub', fallback: 'serve-local-model-edge-small' },
+        // A hub model whose policy is `fail`: asked only while the uplink is down.
+        { id: 'hub-strict', place: 'hub', fallback: 'fail' },
+      ],
+    }),
+  );
+  certs = makeTestCerts();
+  hub = await startHub({ sites: [{ site: SITE, domain: SITE, password: LEAF_PASSWORD }, { site: 'shop-2', domain: 'shop-2', password: 'shop-2-secret' }], tls: certs });
+  site = await startSite({ site: SITE, domain: SITE, leafUrl: hub.leafUrl, password: LEAF_PASSWORD, caFile: certs.caFile });
+  await waitForLeafs(hub.nats.monitorPort, 1);
+  const common = { NATS_USER: SERVICE_USER.user, NATS_PASSWORD: SERVICE_USER.password, TESSERA_INTRA_OP_THREADS: '1' };
+  [hubStack, siteStack] = await Promise.all([
+    startLocalStack({
+      modelDir,
+      natsUrl: hub.nats.url,
+      workDir: join(dir, 'hub'),
+      services: ['decoder', 'feedback', 'gateway'],
+      env: common,
+      serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: 'hub-big', TESSERA_GATEWAY_SITE_UPLINK: 'true' }, feedback: { TESSERA_FEEDBACK_SITES: SITE } },
+    }),
+    startLocalStack({
+      modelDir,
+      natsUrl: site.nats.url,
+      workDir: join(dir, 'site'),
+      services: ['decoder', 'feedback', 'gateway'],
+      env: common,
+      serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: 'edge-small', TESSERA_SITE_CONFIG: siteConfig }, feedback: { TESSERA_FEEDBACK_STREAM_MAX_EVENTS: '100000' } },
+    }),
+  ]);
+  hubNc = await connect({ servers: hub.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
+}, 420_000);
+
+afterAll(async () => {
+  await hubNc?.close();
+  await Promise.all([siteStack?.stop(), hubStack?.stop()]);
+  await site?.stop();
+  await hub?.stop();
+  if (dir && !process.env.TESSERA_KEEP_E2E_DIR) rmSync(dir, { recursive: true, force: true });
+  if (certs) rmSync(certs.dir, { recursive: true, force: true });
+});
+
+describe('edge site on a leaf node', () => {
+  let localResponseId = '';
+
+  it('serves a hub model from the edge over the leaf link', async () => {
+    const res = await chat('hub-big');
+    const body = (await res.json()) as any;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(res.headers.get('x-tessera-served-by')).toBe('hub');
+    expect(body.model).toBe('hub-big');
+    expect(body.usage.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it('serves a local model at the site', async () => {
+    const res = await chat('edge-small');
+    const body = (await res.json()) as any;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(res.headers.get('x-tessera-served-by')).toBe(`site:${SITE}`);
+    expect(body.model).toBe('edge-small');
+    localResponseId = body.id;
+  });
+
+  it('lists models with where they run; an unknown model is a 404 that says where models run', async () => {
+    const list = (await (await fetch(`${siteStack.httpUrl}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as any;
+    const where = Object.fromEntries(list.data.map((m: any) => [m.id, m.tessera_place]));
+    expect(where).toEqual({ 'edge-small': 'site', 'hub-big': 'hub', 'hub-strict': 'hub' });
+    const res = await chat('nowhere');
+    const body = (await res.json()) as any;
+    expect(res.status).toBe(404);
+    expect(body.error.message).toMatch(/models run at: edge-small \(site shop-1\), hub-big \(hub, falls back to edge-small\), hub-strict \(hub\)/);
+  });
+
+  it('uplink cut: local model answers, hub model falls back or fails fast, feedback recorded at the edge', { timeout: 180_000 }, async () => {
+    hub.uplink.cut();
+    const cutAt = Date.now();
+    const strict = await chat('hub-strict');
+    const strictMs = Date.now() - cutAt;
+    expect(strict.status).toBe(503);
+    expect(Number(strict.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await strict.json()) as any).error.message).toMatch(/hub is unreachable/);
+    console.log(`edge e2e: hub-strict answered 503 ${strictMs} ms after the uplink was cut`);
+
+    const fallback = await chat('hub-big');
+    const fb = (await fallback.json()) as any;
+    expect(fallback.status, JSON.stringify(fb)).toBe(200);
+    expect(fb.model).toBe('edge-small');
+    expect(fallback.headers.get('x-tessera-fallback-for')).toBe('hub-big');
+    expect(fallback.headers.get('x-tessera-served-by')).toBe(`site:${SITE}`);
+
+    const local = await chat('edge-small');
+    expect(local.status).toBe(200);
+    await local.json();
+
+    for (let i = 0; i < FEEDBACK_EVENTS; i += 25) {
+      await Promise.all(
+        Array.from({ length: Math.min(25, FEEDBACK_EVENTS - i) }, async (_, j) => {
+          const res = await post('/v1/tessera/feedback', { feedback: { feedbackId: `edge-fb-${i + j}`, responseId: localResponseId, rating: { key: 'overall', thumbs: 1 } } });
+          expect(res.status, await res.text()).toBe(200);
+        }),
+      );
+    }
+    const siteNc = await connect({ servers: site.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
+    try {
+      expect(await feedbackCount(siteNc)).toBe(FEEDBACK_EVENTS);
+    } finally {
+      await siteNc.close();
+    }
+    expect(await feedbackCount(hubNc)).toBe(0);
+    const [down] = await ctlSites();
+    expect(down).toMatchObject({ site: SITE, link: 'down' });
+  });
+
+  it('uplink restored: exactly 500 feedback events at the hub, none duplicated; hub models served again', { timeout: 120_000 }, async () => {
+    hub.uplink.restore();
+    await until('hub caught up', async () => (await feedbackCount(hubNc)) >= FEEDBACK_EVENTS);
+    await new Promise((r) => setTimeout(r, 2_000)); // a duplicate would arrive in this window
+    expect(await feedbackCount(hubNc)).toBe(FEEDBACK_EVENTS);
+    await until('hub model served by the hub again', async () => {
+      const res = await chat('hub-big');
+      await res.json();
+      return res.headers.get('x-tessera-served-by') === 'hub';
+    });
+    await until('ctl sites sees the site with its models', async () => (await ctlSites())[0]?.models.length === 3);
+    const [up] = await ctlSites();
+    expect(up).toMatchObject({ site: SITE, link: 'up', feedbackBacklog: 0 });
+    expect(up!.models).toEqual(expect.arrayContaining([{ id: 'edge-small', place: 'site' }, { id: 'hub-big', place: 'hub' }, { id: 'hub-strict', place: 'hub' }]));
+  });
+
+  it("the site credential cannot subscribe to another site's or a tenant's subjects at the hub", async () => {
+    const asSite = await connect({ servers: hub.nats.url, user: SITE, pass: LEAF_PASSWORD });
+    const denied: string[] = [];
+    void (async () => {
+      for await (const s of asSite.status()) {
+        const ctx = (s as { permissionContext?: { operation: string; subject: string } }).permissionContext;
+        if (ctx) denied.push(ctx.subject);
+      }
+    })();
+    try {
+      const subjects = ['_INBOX_shop-2.>', 'tessera.site.shop-2.deliver.>', 'tessera.feedback.events.acme.>', 'tessera.work.decoder.>'];
+      for (const s of subjects) asSite.subscribe(s);
+      await asSite.flush();
+      await until('permission violations', () => denied.length >= subjects.length, 10_000);
+      expect(denied.sort()).toEqual([...subjects].sort());
+    } finally {
+      await asSite.close();
+    }
+  });
+});

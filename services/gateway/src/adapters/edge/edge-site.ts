@@ -1,0 +1,71 @@
+/**
+ * The gateway as an edge site's gateway (TESSERA_SITE_CONFIG set): the hub link probe, the router
+ * over the local orchestrator and the hub uplink, the model advertisement the hub's /leafz shows,
+ * and the feedback backlog gauges. The site's own feedback service writes the site stream (its
+ * TESSERA_FEEDBACK, in the site's JetStream domain) that the hub's stream sources.
+ */
+import { ErrorCode, TesseraError, type Logger } from '@tessera/runtime';
+import { advertiseModels, FeedbackBacklog, HubLink, type SiteConfig } from '@tessera/edge';
+import { Metric, metrics } from '@tessera/telemetry';
+import type { NatsConnection } from 'nats';
+import type { ChatService } from '../../domain/chat-events.js';
+import { HubChat } from './hub-chat.js';
+import { SiteRouter } from '../../domain/edge/site-router.js';
+
+/** How often the feedback backlog is read from the site stream. */
+const BACKLOG_POLL_MS = 2_000;
+
+export interface EdgeSite {
+  router: SiteRouter;
+  link: HubLink;
+  close(): void;
+}
+
+/** Site models must be the one this gateway's orchestrator serves (TESSERA_GATEWAY_MODEL_ID). */
+export function checkSiteModels(site: SiteConfig, localModelId: string): void {
+  site.models.forEach((m, i) => {
+    if (m.place === 'site' && m.id !== localModelId) {
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `site config: models[${i}].id: "${m.id}" is placed at the site, but this gateway serves "${localModelId}" (TESSERA_GATEWAY_MODEL_ID)`, { field: `models[${i}].id` });
+    }
+  });
+}
+
+export async function openEdgeSite(nc: NatsConnection, site: SiteConfig, local: ChatService, o: { heartbeatMs: number; log: Logger }): Promise<EdgeSite> {
+  const link = await new HubLink(nc, { hubDomain: site.hubDomain, intervalMs: site.probeIntervalMs }).start();
+  const up = metrics().gauge(Metric.edgeHubLinkUp);
+  up.set({ site: site.site }, link.state === 'up' ? 1 : 0);
+  link.onChange((s) => {
+    up.set({ site: site.site }, s === 'up' ? 1 : 0);
+    o.log.info('edge.hub_link', { site: site.site, state: s });
+  });
+  const router = new SiteRouter(site, local, new HubChat(nc, { site: site.site, hubDomain: site.hubDomain, heartbeatMs: o.heartbeatMs }), link);
+  const advert = advertiseModels(nc, site);
+  const backlog = new FeedbackBacklog(await nc.jetstreamManager());
+  const pending = metrics().gauge(Metric.edgeFeedbackPending);
+  const dropped = metrics().counter(Metric.edgeFeedbackDropped);
+  let droppedSoFar = 0;
+  const timer = setInterval(() => {
+    backlog.poll(link.state === 'up').then(
+      (b) => {
+        pending.set({ site: site.site }, b.pending);
+        if (b.dropped > droppedSoFar) {
+          o.log.warn('edge.feedback_dropped', { site: site.site, dropped: b.dropped - droppedSoFar, maxMessages: b.maxMessages, maxBytes: b.maxBytes });
+          dropped.inc({ site: site.site }, b.dropped - droppedSoFar);
+          droppedSoFar = b.dropped;
+        }
+      },
+      () => {}, // the site's feedback service has not created the stream yet
+    );
+  }, BACKLOG_POLL_MS);
+  timer.unref();
+  o.log.info('edge.site', { site: site.site, domain: site.domain, hubDomain: site.hubDomain, link: link.state, models: site.models.map((m) => `${m.id}@${m.place}`).join(',') });
+  return {
+    router,
+    link,
+    close() {
+      clearInterval(timer);
+      link.stop();
+      advert.close();
+    },
+  };
+}

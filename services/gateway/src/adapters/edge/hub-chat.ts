@@ -1,0 +1,116 @@
+/**
+ * Chats for hub models, sent from an edge gateway over the leaf link to the hub gateway's uplink
+ * work queue (`tessera.work.uplink.>`, stream TESSERA_UPLINK in the hub's JetStream domain): the
+ * validated request goes as `tessera.gateway.v1.ChatCompletionRequest`, the hub gateway runs the
+ * whole pipeline (GPU stages, retrieval, its own feedback record) and streams the proto chunks back
+ * to this site's inbox. One contract, the same one gRPC clients use.
+ */
+import { commonV1, gatewayV1, SERVICES } from '@tessera/contracts';
+import { ErrorCode, natsClient, TesseraError, type ServiceClient } from '@tessera/runtime';
+import { UPLINK_STAGE, siteInboxPrefix } from '@tessera/edge';
+import type { NatsConnection } from 'nats';
+import type { ChatContext, ChatEvent, ChatService, FinishReason } from '../../domain/chat-events.js';
+import type { ValidChatRequest } from '../../domain/openai/valid-request.js';
+import type { Tenant } from '../../domain/tenancy/api-keys.js';
+
+const ROLE: Record<string, commonV1.Role> = { system: commonV1.Role.SYSTEM, user: commonV1.Role.USER, assistant: commonV1.Role.ASSISTANT };
+const FINISH: Partial<Record<commonV1.FinishReason, FinishReason>> = {
+  [commonV1.FinishReason.STOP]: 'stop',
+  [commonV1.FinishReason.LENGTH]: 'length',
+  [commonV1.FinishReason.CANCELLED]: 'cancelled',
+  [commonV1.FinishReason.ERROR]: 'error',
+};
+
+export interface HubChatOptions {
+  site: string;
+  hubDomain: string;
+  /** Stream heartbeats: two missed intervals end a hub answer whose link dropped mid-stream. */
+  heartbeatMs: number;
+}
+
+export class HubChat implements ChatService {
+  private readonly gateway: ServiceClient<typeof gatewayV1.GatewayServiceService>;
+
+  constructor(nc: NatsConnection, o: HubChatOptions) {
+    this.gateway = natsClient(nc, SERVICES.gateway.definition as typeof gatewayV1.GatewayServiceService, {
+      workQueue: { stage: UPLINK_STAGE, methods: ['chatCompletion'] },
+      jsDomain: o.hubDomain,
+      inboxPrefix: siteInboxPrefix(o.site),
+      heartbeatMs: o.heartbeatMs,
+      // "No responders" on the uplink publish is usually a lost leaf link, not a hub stream electing
+      // a leader: retry it 1 s at most (not the 10 s default), so a hub model still fails or falls
+      // back within the 2 s budget (the link probe has usually seen the loss by then).
+      electionWaitMs: 1_000,
+    });
+  }
+
+  /**
+   * The edge's own quota reservation only: ~4 characters a token plus 64 per image slice budget.
+   * The hub re-estimates with the model's tokenizer and enforces the tenant's quota there.
+   */
+  async estimatePromptTokens(req: ValidChatRequest, _tenant: Tenant): Promise<number> {
+    let chars = 0;
+    for (const m of req.messages) for (const p of m.parts) if (p.kind === 'text') chars += p.text.length;
+    return Math.ceil(chars / 4) + req.images.length * 64;
+  }
+
+  async *chat(req: ValidChatRequest, ctx: ChatContext): AsyncIterable<ChatEvent> {
+    const stream = this.gateway.chatCompletion(toProto(req), { tenant: ctx.tenant.id, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, ...(ctx.trace && { trace: ctx.trace }) });
+    for await (const c of stream) {
+      if (c.error && c.error.code) throw new TesseraError(ErrorCode.INTERNAL, `hub: ${c.error.message}`);
+      if (c.textDelta) yield { kind: 'delta', text: c.textDelta, tokenIds: [], ...(c.logprobs.length && { logprobs: c.logprobs.map((l) => ({ token: l.token, logprob: l.logprob, top: l.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob })) })) }) };
+      const finish = FINISH[c.finishReason];
+      if (finish) {
+        const t = c.timings;
+        yield {
+          kind: 'final',
+          finishReason: finish,
+          usage: { promptTokens: c.usage?.promptTokens ?? 0, visualTokens: c.usage?.visualTokens ?? 0, completionTokens: c.usage?.completionTokens ?? 0 },
+          timings: Object.fromEntries(
+            Object.entries({ retrieval_ms: t?.retrievalMs, image_preprocess_ms: t?.imagePreprocessMs, vision_encode_ms: t?.visionEncodeMs, resample_ms: t?.resampleMs, decoder_queue_ms: t?.queueMs, prefill_ms: t?.prefillMs, time_to_first_token_ms: t?.timeToFirstTokenMs, decode_per_token_ms: t?.decodePerTokenMs, decode_ms: t?.decodeMs, total_ms: t?.totalMs }).filter(([, v]) => typeof v === 'number'),
+          ) as Record<string, number>,
+          sources: c.sources.map((s) => ({ id: s.id, score: s.relevance, relevance: s.relevance, text: s.text, metadata: s.metadata ?? {} })),
+        };
+        return;
+      }
+    }
+    throw new TesseraError(ErrorCode.UNAVAILABLE, 'hub: the answer ended without a finish reason', { retryAfterMs: 1000 });
+  }
+}
+
+/** What the uplink contract cannot carry is refused, never dropped silently. */
+export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest {
+  if (req.responseFormat) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `response_format is not forwarded to hub models yet (model "${req.model}" runs at the hub)`, { field: 'response_format' });
+  if (req.tools) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `tools are not forwarded to hub models yet (model "${req.model}" runs at the hub)`, { field: 'tools' });
+  if (req.downsampleMode) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `mm_processor_kwargs.downsample_mode is not forwarded to hub models yet`, { field: 'mm_processor_kwargs.downsample_mode' });
+  const s = req.sampling;
+  return {
+    model: req.model,
+    messages: req.messages.map((m) => ({
+      role: ROLE[m.role]!,
+      content: m.parts.map((p) => {
+        if (p.kind === 'text') return { part: { $case: 'text' as const, text: p.text } };
+        const img = req.images[p.index]!;
+        const source = img.kind === 'bytes' ? { $case: 'data' as const, data: img.bytes } : { $case: 'url' as const, url: img.url.toString() };
+        return { part: { $case: 'image' as const, image: { source, ...(req.maxSliceNums !== undefined && { maxSliceNums: req.maxSliceNums }) } } };
+      }),
+    })),
+    sampling: {
+      temperature: s.temperature,
+      topP: s.topP,
+      topK: s.topK,
+      minP: s.minP,
+      repetitionPenalty: s.repetitionPenalty,
+      presencePenalty: s.presencePenalty,
+      frequencyPenalty: s.frequencyPenalty,
+      ...(s.seed !== undefined && { seed: s.seed }),
+      stop: s.stop,
+      stopTokenIds: [],
+      maxTokens: s.maxTokens,
+      logprobs: s.logprobs,
+      topLogprobs: s.topLogprobs,
+    },
+    ...(req.collection && { collection: { name: req.collection.name, k: req.collection.k, ...(req.collection.filter && { filter: req.collection.filter }) } }),
+    user: req.user ?? '',
+  };
+}

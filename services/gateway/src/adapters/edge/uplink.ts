@@ -1,0 +1,25 @@
+/**
+ * Hub side of the edge uplink: GatewayService.ChatCompletion served from the TESSERA_UPLINK work
+ * queue, which edge gateways fill over their leaf links (only site credentials may publish there).
+ * The tenant comes from the bus header: the edge gateway authenticated the API key; the hub still
+ * looks the tenant up, so an unknown tenant is refused and the hub's quotas apply.
+ */
+import { gatewayV1 } from '@tessera/contracts';
+import { ErrorCode, hosted, TesseraError, type CallContext } from '@tessera/runtime';
+import { UPLINK_STAGE } from '@tessera/edge';
+import { gatewayGrpcService, type GatewayGrpcDeps } from '../../service.js';
+
+export function uplinkBinding(deps: Omit<GatewayGrpcDeps, 'tenantOf'>) {
+  const tenantOf = (ctx: CallContext) => {
+    const t = deps.keys.tenant(ctx.tenant);
+    if (!t) throw new TesseraError(ErrorCode.PERMISSION_DENIED, `tenant "${ctx.tenant}" forwarded by an edge site is not known at the hub`, { field: 'tessera-tenant' });
+    return t;
+  };
+  return hosted({
+    definition: gatewayV1.GatewayServiceService,
+    impl: gatewayGrpcService({ ...deps, tenantOf }),
+    grpc: false,
+    requireTenant: true,
+    workQueue: { stage: UPLINK_STAGE, methods: ['chatCompletion'] },
+  });
+}

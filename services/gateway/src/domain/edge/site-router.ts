@@ -1,0 +1,96 @@
+/**
+ * The edge gateway's ChatService: each model is served where the site config says. Site models go
+ * to the local orchestrator (stages at this site); hub models go over the leaf link (HubChat). While
+ * the hub is unreachable, a hub model answers per its policy: `fail` → 503 + Retry-After at once
+ * (the link probe knows within ~1 s, a call that finds no responders marks it down immediately), or
+ * `serve-local-model-X` → model X at the site answers, and the response says so.
+ */
+import { ErrorCode, TesseraError } from '@tessera/errors';
+import { Metric, metrics } from '@tessera/telemetry';
+import { hubDownError, type HubLink, type SiteConfig, type SiteModel } from '@tessera/edge';
+import type { ChatContext, ChatEvent, ChatService } from '../chat-events.js';
+import type { ValidChatRequest } from '../openai/valid-request.js';
+import type { Tenant } from '../tenancy/api-keys.js';
+
+export class SiteRouter implements ChatService {
+  private readonly byId: Map<string, SiteModel>;
+
+  constructor(
+    private readonly site: SiteConfig,
+    /** The orchestrator of the models served at this site. */
+    private readonly local: ChatService,
+    private readonly hub: ChatService,
+    private readonly link: HubLink,
+    private readonly retryAfterMs = 2_000,
+  ) {
+    this.byId = new Map(site.models.map((m) => [m.id, m]));
+  }
+
+  models(): string[] {
+    return this.site.models.map((m) => m.id);
+  }
+
+  /** `a (site shop-1), b (hub, fallback a)`: the 404 for an unknown model lists where models run. */
+  whereModelsRun(): string {
+    return this.site.models.map((m) => `${m.id} (${m.place === 'site' ? `site ${this.site.site}` : `hub${m.fallback.kind === 'local' ? `, falls back to ${m.fallback.model}` : ''}`})`).join(', ');
+  }
+
+  describe(id: string): Record<string, unknown> {
+    const m = this.byId.get(id);
+    if (!m) return {};
+    return {
+      tessera_place: m.place,
+      tessera_site: this.site.site,
+      ...(m.place === 'hub' && { tessera_hub_link: this.link.state, tessera_fallback: m.fallback.kind === 'local' ? `serve-local-model-${m.fallback.model}` : 'fail' }),
+    };
+  }
+
+  private model(id: string): SiteModel {
+    const m = this.byId.get(id);
+    if (!m) throw new TesseraError(ErrorCode.NOT_FOUND, `model "${id}" does not exist; models run at: ${this.whereModelsRun()}`, { field: 'model' });
+    return m;
+  }
+
+  estimatePromptTokens(req: ValidChatRequest, tenant: Tenant): Promise<number> {
+    const m = this.model(req.model);
+    if (m.place === 'hub' && !(this.link.state === 'down' && m.fallback.kind === 'local')) return this.hub.estimatePromptTokens(req, tenant);
+    return this.local.estimatePromptTokens(m.place === 'hub' && m.fallback.kind === 'local' ? { ...req, model: m.fallback.model } : req, tenant);
+  }
+
+  async *chat(req: ValidChatRequest, ctx: ChatContext): AsyncIterable<ChatEvent> {
+    const m = this.model(req.model);
+    if (m.place === 'site') {
+      ctx.onRoute?.({ model: m.id, servedBy: `site:${this.site.site}` });
+      yield* this.local.chat(req, ctx);
+      return;
+    }
+    if (this.link.state !== 'down') {
+      const events = this.hub.chat(req, ctx)[Symbol.asyncIterator]();
+      let first: IteratorResult<ChatEvent> | undefined;
+      try {
+        first = await events.next();
+      } catch (err) {
+        // Nothing reached the client yet: an unreachable hub may still fall back.
+        if (!isUnreachable(err)) throw err;
+        this.link.reportFailure();
+      }
+      if (first) {
+        ctx.onRoute?.({ model: m.id, servedBy: 'hub' });
+        if (first.done) return;
+        yield first.value;
+        for (let r = await events.next(); !r.done; r = await events.next()) yield r.value;
+        return;
+      }
+    }
+    if (m.fallback.kind === 'fail') throw hubDownError(`model "${m.id}" runs at the hub`, this.retryAfterMs);
+    metrics().counter(Metric.edgeFallbacks).inc({ site: this.site.site, model: m.id, fallback: m.fallback.model });
+    ctx.onRoute?.({ model: m.fallback.model, servedBy: `site:${this.site.site}`, fallbackFor: m.id });
+    yield* this.local.chat({ ...req, model: m.fallback.model }, ctx);
+  }
+}
+
+/** The hub could not be reached at all (no responders on the uplink queue, or the link dropped). */
+function isUnreachable(err: unknown): boolean {
+  const e = TesseraError.from(err);
+  return e.code === ErrorCode.UNAVAILABLE;
+}
