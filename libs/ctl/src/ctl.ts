@@ -12,8 +12,9 @@ import { collectStatus } from './status.js';
 import { describeStage, formatDescription } from './describe.js';
 import { drainNode, inspectNode, setSchedulable } from './nodes.js';
 import { rolloutStatus, rolloutUndo } from './rollout.js';
+import { collectSites, formatSites } from './sites.js';
 
-export const CTL_SUMMARY = 'operate a Kubernetes deployment: status, describe, scale, autoscale, restart, rollout, logs, cordon/drain GPU nodes';
+export const CTL_SUMMARY = 'operate a Kubernetes deployment: status, describe, scale, autoscale, restart, rollout, logs, cordon/drain GPU nodes; edge sites';
 
 export const CTL_USAGE = `usage: tessera ctl <command> [flags]
 
@@ -38,6 +39,8 @@ commands:
   drain NODE [--yes] [--timeout 5m]
                                   cordon, then evict its pods through the Eviction API (budgets hold)
   logs STAGE [--tail N] [--since 10m] [--pod NAME] [--previous] [--timestamps] [-f]
+  sites                           edge sites from the hub's NATS monitoring endpoint (--nats-monitor):
+                                  link state, feedback backlog, models per site (no cluster access)
 
 STAGE: ${STAGE_NAMES.join(', ')}
 
@@ -172,8 +175,13 @@ async function dispatch(args: ParsedArgs, io: CtlIo): Promise<number> {
       emit(io, args, { node: t.node, schedulable: command === 'uncordon' }, `node ${t.node} ${command === 'uncordon' ? 'uncordoned' : 'cordoned'}`);
       return 0;
     }
+    case 'sites': {
+      const sites = await collectSites({ natsMonitor: g.natsMonitor, account: g.natsAccount, timeoutMs: g.requestTimeoutMs });
+      emit(io, args, sites, formatSites(sites));
+      return 0;
+    }
     default:
-      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `unknown command "${command}": expected status, describe, scale, autoscale, restart, rollout, logs, cordon, uncordon or drain`, { field: 'command' });
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `unknown command "${command}": expected status, describe, scale, autoscale, restart, rollout, logs, cordon, uncordon, drain or sites`, { field: 'command' });
   }
 }
 
