@@ -17,7 +17,7 @@ import type { SliceOptions } from './slice-plan.js';
 const WORKER_ENTRY = import.meta.url.endsWith('.js') ? new URL('./preprocess-worker-main.js', import.meta.url) : new URL('./preprocess-worker.mjs', import.meta.url);
 
 /** With `normalization`: `pixels` holds float32 [3, H, W] per image and `images[k].rgb` is empty. */
-export type PooledImage = PreparedImage & { pixels?: Float32Array[] };
+export type PooledImage = Omit<PreparedImage, 'sha256'> & { sha256?: string; pixels?: Float32Array[] };
 
 type Reply = { id: number; ok: true; result: PooledImage } | { id: number; ok: false; error: { code: ErrorCode; message: string; details: ErrorDetails } };
 
