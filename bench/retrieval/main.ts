@@ -15,10 +15,11 @@
  * Data: see makeSpace (synthetic — no embedding model weights are reachable here); queries are
  * drawn from the same distribution.
  *
- *   npx tsx bench/retrieval/main.ts [--dim 384] [--queries 200] [--sizes 10000,100000] [--ivfpq] [--graph-only [--cache]]
+ *   npx tsx bench/retrieval/main.ts [--dim 384] [--queries 200] [--sizes 10000,100000] [--ivfpq] [--graph-only [--cache] [--ef 16,32,128]]
  *
  * --graph-only: no LanceDB — brute force (truth), HNSW build, raw usearch vs our layer only;
- * --cache keeps that graph in the temp dir for the next run.
+ * --cache keeps that graph in the temp dir for the next run; --ef 16,32,128 adds a recall / q/s
+ * sweep of usearch's expansion_search on that graph.
  *
  * On 2 cores pin it: taskset -c 0,1 npx tsx bench/retrieval/main.ts
  */
@@ -28,11 +29,14 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { createRequire } from 'node:module';
 import { DEFAULT_HNSW, HnswIndex, LanceStore, RetrievalEngine, TermHashEmbedder, type StoredRecord } from '@tessera/retrieval';
 
 const { values } = parseArgs({
-  options: { dim: { type: 'string', default: '384' }, queries: { type: 'string', default: '200' }, sizes: { type: 'string', default: '10000,100000' }, ivfpq: { type: 'boolean', default: false }, 'graph-only': { type: 'boolean', default: false }, cache: { type: 'boolean', default: false } },
+  options: { dim: { type: 'string', default: '384' }, queries: { type: 'string', default: '200' }, sizes: { type: 'string', default: '10000,100000' }, ivfpq: { type: 'boolean', default: false }, 'graph-only': { type: 'boolean', default: false }, cache: { type: 'boolean', default: false }, ef: { type: 'string' } },
 });
+// usearch's ESM entry resolves its native addon relative to the CJS build (as in hnsw-index.ts).
+const usearch = createRequire(import.meta.url)('usearch') as typeof import('usearch');
 const DIM = Number(values.dim);
 const Q = Number(values.queries);
 const SIZES = values.sizes!.split(',').map(Number);
@@ -222,6 +226,16 @@ async function graphOnly(data: Float32Array[], queries: Float32Array[]): Promise
     line('raw usearch (native index)', raw, recall(rawFound, truth).toFixed(3), 1);
     line('HNSW (our layer, ids)', ours, recall(oursFound, truth).toFixed(3), ours.qps / raw.qps);
     console.log(`  our layer / raw usearch, paired over ${ROUNDS} rounds: ${(100 * cpuRatio).toFixed(1)}% of usearch q/s by CPU time, ${(100 * minRatio).toFixed(1)}% by fastest round per query`);
+    // ef (expansion_search) sweep on the same graph: recall vs q/s, to place the default (64).
+    if (values.ef) {
+      if (!values.cache) await graph.save(cacheBase, 1);
+      for (const ef of values.ef.split(',').map(Number)) {
+        const ix = new usearch.Index({ dimensions: DIM, metric: usearch.MetricKind.Cos, quantization: usearch.ScalarKind.F32, connectivity: DEFAULT_HNSW.connectivity, expansion_add: DEFAULT_HNSW.expansionAdd, expansion_search: ef, multi: false } as never);
+        ix.load(`${cacheBase}.usearch`);
+        const found = queries.map((q) => Array.from(ix.search(q, K, 1).keys, (key) => toIdx(graph.idOfKey(key)!)));
+        line(`raw usearch, ef ${ef}`, await timeQueries(Q, (i) => ix.search(queries[i]!, K, 1)), recall(found, truth).toFixed(3));
+      }
+    }
   }
 }
 
