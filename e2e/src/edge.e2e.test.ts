@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
+import { runCtl } from '@tessera/ctl';
 import { startLocalStack, type RunningStack } from '@tessera/local-stack';
 import { ensureTinyModel } from '@tessera/model';
 import { makeTestCerts, SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type TopologyServer } from '@tessera/edge/testing';
@@ -38,6 +39,14 @@ const until = async (what: string, fn: () => Promise<boolean> | boolean, timeout
     await new Promise((r) => setTimeout(r, 100));
   }
 };
+
+/** `tessera ctl sites -o json` against the hub's monitoring endpoint. */
+async function ctlSites(): Promise<Array<{ site: string; link: string; feedbackBacklog?: number; models: Array<{ id: string; place: string }> }>> {
+  let out = '';
+  const code = await runCtl(['sites', '--nats-monitor', `http://127.0.0.1:${hub.nats.monitorPort}`, '--nats-account', 'TESSERA', '-o', 'json'], { out: (t) => (out += t), err: (t) => (out += t), env: {} });
+  expect(code, out).toBe(0);
+  return JSON.parse(out);
+}
 
 const post = (path: string, body: unknown) => fetch(`${siteStack.httpUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const chat = (model: string) => post('/v1/chat/completions', { model, seed: 3, max_tokens: 4, messages: [{ role: 'user', content: 'hello from the shop' }] });
@@ -170,6 +179,8 @@ describe('edge site on a leaf node', () => {
       await siteNc.close();
     }
     expect(await feedbackCount(hubNc)).toBe(0);
+    const [down] = await ctlSites();
+    expect(down).toMatchObject({ site: SITE, link: 'down' });
   });
 
   it('uplink restored: exactly 500 feedback events at the hub, none duplicated; hub models served again', { timeout: 120_000 }, async () => {
@@ -182,6 +193,10 @@ describe('edge site on a leaf node', () => {
       await res.json();
       return res.headers.get('x-tessera-served-by') === 'hub';
     });
+    await until('ctl sites sees the site with its models', async () => (await ctlSites())[0]?.models.length === 3);
+    const [up] = await ctlSites();
+    expect(up).toMatchObject({ site: SITE, link: 'up', feedbackBacklog: 0 });
+    expect(up!.models).toEqual(expect.arrayContaining([{ id: 'edge-small', place: 'site' }, { id: 'hub-big', place: 'hub' }, { id: 'hub-strict', place: 'hub' }]));
   });
 
   it("the site credential cannot subscribe to another site's or a tenant's subjects at the hub", async () => {

@@ -7,6 +7,7 @@ export interface GlobalOptions {
   namespace?: string;
   release?: string;
   natsMonitor?: string;
+  natsService?: string;
   natsAccount: string;
   output: 'table' | 'json' | 'yaml';
   /** Per API request, milliseconds (kubectl --request-timeout). */
@@ -21,7 +22,7 @@ export interface ParsedArgs {
 }
 
 /** Flags that take a value; every other `--x` is a boolean switch. */
-const VALUE_FLAGS = new Set(['kubeconfig', 'context', 'namespace', 'release', 'nats-monitor', 'nats-account', 'output', 'request-timeout', 'tail', 'since', 'replicas', 'pod', 'container']);
+const VALUE_FLAGS = new Set(['kubeconfig', 'context', 'namespace', 'release', 'nats-monitor', 'nats-service', 'nats-account', 'output', 'request-timeout', 'tail', 'since', 'replicas', 'pod', 'container']);
 const SHORT: Record<string, string> = { n: 'namespace', o: 'output', f: 'follow' };
 const BOOL_FLAGS = new Set(['follow', 'previous', 'timestamps', 'help']);
 
@@ -85,10 +86,11 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pars
     namespace: flags.namespace as string | undefined,
     release: (flags.release as string | undefined) ?? (env.TESSERA_RELEASE || undefined),
     natsMonitor: (flags['nats-monitor'] as string | undefined) ?? (env.TESSERA_NATS_MONITOR_URL || undefined),
+    natsService: (flags['nats-service'] as string | undefined) ?? (env.TESSERA_NATS_SERVICE || undefined),
     natsAccount: (flags['nats-account'] as string | undefined) ?? (env.TESSERA_NATS_ACCOUNT || '$G'),
     output,
     requestTimeoutMs: parseDuration('request-timeout', (flags['request-timeout'] as string | undefined) ?? '30s'),
   };
-  for (const k of ['kubeconfig', 'context', 'namespace', 'release', 'nats-monitor', 'nats-account', 'output', 'request-timeout']) delete flags[k];
+  for (const k of ['kubeconfig', 'context', 'namespace', 'release', 'nats-monitor', 'nats-service', 'nats-account', 'output', 'request-timeout']) delete flags[k];
   return { global, flags, positionals };
 }

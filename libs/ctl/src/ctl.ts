@@ -9,8 +9,9 @@ import { restartStage } from './restart.js';
 import { scaleStage } from './scale.js';
 import { parseStage, STAGE_NAMES } from './stages.js';
 import { collectStatus } from './status.js';
+import { collectSites, formatSites } from './sites.js';
 
-export const CTL_SUMMARY = 'operate a Kubernetes deployment: status, scale, autoscale pause|resume, restart, logs';
+export const CTL_SUMMARY = 'operate a Kubernetes deployment: status, scale, autoscale pause|resume, restart, logs; edge sites';
 
 export const CTL_USAGE = `usage: tessera ctl <command> [flags]
 
@@ -24,6 +25,8 @@ commands:
   autoscale resume STAGE          give the stage back to its autoscaler
   restart STAGE                   rollout restart (pod template annotation kubectl.kubernetes.io/restartedAt)
   logs STAGE [--tail N] [--since 10m] [--pod NAME] [--previous] [--timestamps] [-f]
+  sites                           edge sites from the hub's NATS monitoring endpoint (--nats-monitor):
+                                  link state, feedback backlog, models per site (no cluster access)
 
 STAGE: ${STAGE_NAMES.join(', ')}
 
@@ -32,8 +35,12 @@ flags (like kubectl):
   --context NAME         kubeconfig context
   -n, --namespace NS     namespace (default: the context's, else "default")
   --release NAME         Helm release (default: $TESSERA_RELEASE, else the only one in the namespace)
-  --nats-monitor URL     NATS monitoring endpoint for backlog, e.g. http://127.0.0.1:8222
-                         (default: $TESSERA_NATS_MONITOR_URL)
+  --nats-service SVC     NATS monitoring Service for backlog, NAME[.NAMESPACE]:PORT, read through the
+                         API server's service proxy (no port-forward; RBAC get services/proxy)
+                         (default: $TESSERA_NATS_SERVICE, else the chart's KEDA trigger endpoint,
+                         else nats:8222)
+  --nats-monitor URL     read backlog from this monitoring URL directly instead, e.g.
+                         http://127.0.0.1:8222 (default: $TESSERA_NATS_MONITOR_URL)
   --nats-account NAME    JetStream account (default: $TESSERA_NATS_ACCOUNT, else "$G")
   -o, --output FORMAT    table (default), json or yaml
   --request-timeout D    per API request (default 30s)
@@ -61,7 +68,7 @@ async function dispatch(args: ParsedArgs, io: CtlIo): Promise<number> {
   switch (command) {
     case 'status': {
       const kube = connect(g);
-      const s = await collectStatus(kube, { release: g.release, natsMonitor: g.natsMonitor, natsAccount: g.natsAccount, gpuResource: 'nvidia.com/gpu', gpuNodeLabel: 'nvidia.com/gpu.present', timeoutMs: g.requestTimeoutMs });
+      const s = await collectStatus(kube, { release: g.release, natsMonitor: g.natsMonitor, natsService: g.natsService, natsAccount: g.natsAccount, gpuResource: 'nvidia.com/gpu', gpuNodeLabel: 'nvidia.com/gpu.present', timeoutMs: g.requestTimeoutMs });
       emit(io, args, s, formatStatus(s));
       return 0;
     }
@@ -106,8 +113,13 @@ async function dispatch(args: ParsedArgs, io: CtlIo): Promise<number> {
       );
       return 0;
     }
+    case 'sites': {
+      const sites = await collectSites({ natsMonitor: g.natsMonitor, account: g.natsAccount, timeoutMs: g.requestTimeoutMs });
+      emit(io, args, sites, formatSites(sites));
+      return 0;
+    }
     default:
-      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `unknown command "${command}": expected status, scale, autoscale, restart or logs`, { field: 'command' });
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `unknown command "${command}": expected status, scale, autoscale, restart, logs or sites`, { field: 'command' });
   }
 }
 

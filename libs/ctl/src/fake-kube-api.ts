@@ -71,6 +71,8 @@ export class FakeKubeApi {
   forbidden: ForbidRule[] = [];
   /** false: the keda.sh API is not served (404), as on a cluster without KEDA's CRDs. */
   kedaInstalled = true;
+  /** Service proxy targets: `namespace/name:port` → base URL the API server forwards `…/proxy/<path>` to. */
+  readonly serviceProxies = new Map<string, string>();
   /** Paths (substring) the server never answers, to exercise --request-timeout. */
   hang: string[] = [];
   url = '';
@@ -152,6 +154,21 @@ export class FakeKubeApi {
     this.send(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
   }
 
+  /** services/proxy as the API server does it: RBAC on `services/proxy`, 503 without endpoints, the upstream's answer verbatim. */
+  private proxyToService(res: ServerResponse, method: string, namespace: string, nameAndPort: string, pathAndQuery: string): void {
+    if (this.forbidden.some((f) => f.method === method && f.resource === 'services/proxy')) {
+      return this.status(res, 403, 'Forbidden', `services "${nameAndPort}" is forbidden: User "system:serviceaccount:ops:operator" cannot get resource "services/proxy" in API group "" in the namespace "${namespace}"`);
+    }
+    const target = this.serviceProxies.get(`${namespace}/${nameAndPort}`);
+    if (!target) return this.status(res, 503, 'ServiceUnavailable', `no endpoints available for service "${nameAndPort}"`);
+    fetch(`${target}${pathAndQuery}`, { method })
+      .then(async (up) => {
+        res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/octet-stream' });
+        res.end(Buffer.from(await up.arrayBuffer()));
+      })
+      .catch((err: Error) => this.status(res, 503, 'ServiceUnavailable', `error trying to reach service: ${err.message}`));
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse, raw: string): void {
     const url = new URL(req.url ?? '/', 'http://x');
     const method = req.method ?? 'GET';
@@ -167,6 +184,9 @@ export class FakeKubeApi {
     this.requests.push({ method, path: url.pathname, query: url.searchParams, contentType, authorization: req.headers.authorization, body });
     if (this.hang.some((h) => url.pathname.includes(h))) return; // never answers
     if (req.headers.authorization !== 'Bearer test-token') return this.status(res, 401, 'Unauthorized', 'Unauthorized');
+
+    const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)\/proxy(\/.*)?$/.exec(url.pathname);
+    if (proxy) return this.proxyToService(res, method, proxy[1]!, decodeURIComponent(proxy[2]!), (proxy[3] ?? '/') + url.search);
 
     const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(url.pathname);
     if (!m) return this.status(res, 404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);

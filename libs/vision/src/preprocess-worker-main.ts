@@ -26,7 +26,7 @@ parentPort!.on('message', async (job: PreprocessJob) => {
     const images = p.images.map((im) => ({ width: im.width, height: im.height, rgb: im.rgb }));
     // Every buffer is the worker's own (no views into shared memory), so all are transferred.
     const transfer = [...(pixels ?? []).map((x) => x.buffer as ArrayBuffer), ...images.filter((im) => im.rgb.byteLength > 0).map((im) => im.rgb.buffer as ArrayBuffer)];
-    parentPort!.postMessage({ id: job.id, ok: true, result: { sha256: p.sha256, format: p.format, plan: p.plan, images, pixels } }, transfer);
+    parentPort!.postMessage({ id: job.id, ok: true, result: { ...('sha256' in p && { sha256: p.sha256 }), format: p.format, plan: p.plan, images, pixels } }, transfer);
   } catch (err) {
     const e = TesseraError.from(err);
     parentPort!.postMessage({ id: job.id, ok: false, error: { code: e.code, message: e.code === 'INTERNAL' && err instanceof Error ? err.message : e.message, details: e.details } });

@@ -37,7 +37,7 @@ const client: ServiceClient<typeof gatewayV1.GatewayServiceService> = localClien
     quotas: new QuotaLedger(),
     chat: scripted,
     limits: () => DEFAULT_CHAT_LIMITS,
-    model: { id: 'tiny', revision: 'r1' } as ModelInfo,
+    model: { id: 'tiny', revision: 'r1', family: '2.6', downsampleModes: [] } as unknown as ModelInfo,
     feedback: {} as ServiceClient<typeof feedbackV1.FeedbackServiceService>,
     metrics: new HttpMetrics(registry),
   }),
@@ -83,5 +83,22 @@ describe('gateway gRPC ChatCompletion', () => {
     expect(count('vllm:e2e_request_latency_seconds', 'vllm:e2e_request_latency_seconds_count', { model_name: 'tiny' })).toBe(3);
     expect(count('vllm:request_success_total', 'vllm:request_success_total', { model_name: 'tiny', finished_reason: 'stop' })).toBe(3);
     expect(count('vllm:generation_tokens_total', 'vllm:generation_tokens_total', { model_name: 'tiny' })).toBe(9);
+  });
+});
+
+describe('gateway gRPC: API key and model as gateway.proto documents them', () => {
+  it('accepts the key as `x-api-key` metadata as well as `authorization: Bearer`, and refuses a missing one', async () => {
+    expect((await client.listModels({}, { headers: { 'x-api-key': 'sk-test' } })).models[0]!.id).toBe('tiny');
+    await expect(client.listModels({}, { headers: { 'x-api-key': 'sk-wrong' } })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(client.listModels({}, {})).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('an empty model means the default model', async () => {
+    const before = seen.length;
+    let text = '';
+    for await (const c of client.chatCompletion({ ...request(), model: '' }, { headers: { 'x-api-key': 'sk-test' } })) text += c.textDelta;
+    expect(text).toBe('{"ok":true}');
+    expect(seen.length).toBe(before + 1);
+    expect(seen.at(-1)!.model).toBe('tiny');
   });
 });

@@ -63,7 +63,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
       // TTFT and e2e latency start at arrival, as on HTTP: validation and the quota check are inside.
       const arrivedAt = performance.now();
       const tenant = tenantOf(ctx);
-      const valid = validateChatRequest(toOpenAi(req), limitsForTenant(deps.limits(), tenant.quota), [deps.model.id]);
+      const valid = validateChatRequest(toOpenAi(req, deps.model.id), limitsForTenant(deps.limits(), tenant.quota), [deps.model.id]);
       const reservation = deps.quotas.admit(tenant, (await deps.chat.estimatePromptTokens(valid, tenant)) + valid.sampling.maxTokens);
       const responseId = `chatcmpl-${randomUUID()}`;
       const observed: ChatObservation | undefined = deps.metrics?.chat(valid.model, arrivedAt);
@@ -122,15 +122,18 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
   };
 }
 
+/** The API key as gateway.proto documents it: `authorization: Bearer <key>`, or `x-api-key: <key>`. */
 function authorization(ctx: CallContext): string | undefined {
-  return ctx.headers.authorization;
+  const key = ctx.headers['x-api-key'];
+  return ctx.headers.authorization ?? (key !== undefined && key !== '' ? `Bearer ${key}` : undefined);
 }
 
 /** Proto request → the OpenAI JSON shape `validateChatRequest` takes. */
-function toOpenAi(req: gatewayV1.ChatCompletionRequest): Record<string, unknown> {
+function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: string): Record<string, unknown> {
   const s = req.sampling;
   return {
-    model: req.model,
+    // gateway.proto: "empty = the default model".
+    model: req.model || defaultModel,
     messages: req.messages.map((m) => ({
       role: ROLE_NAME[m.role] ?? `unknown(${m.role})`,
       content: m.content.map((c) => {
