@@ -13,9 +13,9 @@ import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from 'nats';
-import { startLocalStack } from '@tessera/local-stack';
+import { startEdgeStack } from '@tessera/local-stack';
 import { ensureTinyModel } from '@tessera/model';
-import { makeTestCerts, SERVICE_USER, startHub, startSite, waitForLeafs } from '@tessera/edge/testing';
+import { SERVICE_USER } from '@tessera/edge/testing';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '20' }, tokens: { type: 'string', default: '32' }, events: { type: 'string', default: '10000' } } });
 const REQUESTS = Number(values.requests);
@@ -62,32 +62,19 @@ const modelDir = await ensureTinyModel();
 const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-edge-'));
 const keysFile = join(dir, 'keys.json');
 writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'bench', tenant: 'bench', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
-const siteConfig = join(dir, 'site.json');
-writeFileSync(siteConfig, JSON.stringify({ site: SITE, hubDomain: 'hub', models: [{ id: MODEL, place: 'hub', fallback: 'fail' }] }));
-const certs = makeTestCerts();
-const hub = await startHub({ sites: [{ site: SITE, domain: SITE, password: 'bench-leaf' }], tls: certs });
-const site = await startSite({ site: SITE, domain: SITE, leafUrl: hub.leafUrl, password: 'bench-leaf', caFile: certs.caFile });
-await waitForLeafs(hub.nats.monitorPort, 1);
-const common = { NATS_USER: SERVICE_USER.user, NATS_PASSWORD: SERVICE_USER.password, TESSERA_INTRA_OP_THREADS: '1' };
-const quota = { TESSERA_QUOTA_REQUESTS_PER_MINUTE: '100000', TESSERA_QUOTA_TOKENS_PER_MINUTE: '100000000' };
-const [hubStack, siteStack] = await Promise.all([
-  startLocalStack({
-    modelDir,
-    natsUrl: hub.nats.url,
-    workDir: join(dir, 'hub'),
-    services: ['decoder', 'feedback', 'gateway'],
-    env: common,
-    serviceEnv: { gateway: { ...quota, TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: MODEL, TESSERA_GATEWAY_SITE_UPLINK: 'true', TESSERA_GATEWAY_RECORD_RESPONSES: 'false' }, feedback: { TESSERA_FEEDBACK_SITES: SITE } },
-  }),
-  startLocalStack({
-    modelDir,
-    natsUrl: site.nats.url,
-    workDir: join(dir, 'site'),
-    services: ['feedback', 'gateway'],
-    env: common,
-    serviceEnv: { gateway: { ...quota, TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: 'edge-unused', TESSERA_SITE_CONFIG: siteConfig, TESSERA_GATEWAY_RECORD_RESPONSES: 'false' }, feedback: { TESSERA_FEEDBACK_STREAM_MAX_EVENTS: String(Math.max(1_000_000, EVENTS * 2)) } },
-  }),
-]);
+const quota = { TESSERA_QUOTA_REQUESTS_PER_MINUTE: '100000', TESSERA_QUOTA_TOKENS_PER_MINUTE: '100000000', TESSERA_GATEWAY_RECORD_RESPONSES: 'false' };
+const edge = await startEdgeStack({
+  modelDir,
+  workDir: join(dir, 'stack'),
+  site: SITE,
+  keysFile,
+  hubModel: MODEL,
+  siteServices: ['feedback', 'gateway'],
+  siteFeedbackMaxEvents: Math.max(1_000_000, EVENTS * 2),
+  env: { TESSERA_INTRA_OP_THREADS: '1' },
+  gatewayEnv: quota,
+});
+const { hub, site, hubStack, siteStack } = edge;
 const hubNc = await connect({ servers: hub.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
 const siteNc = await connect({ servers: site.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
 
@@ -145,9 +132,6 @@ try {
 } finally {
   await siteNc.close();
   await hubNc.close();
-  await Promise.all([siteStack.stop(), hubStack.stop()]);
-  await site.stop();
-  await hub.stop();
+  await edge.stop();
   rmSync(dir, { recursive: true, force: true });
-  rmSync(certs.dir, { recursive: true, force: true });
 }

@@ -16,13 +16,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { runCtl } from '@tessera/ctl';
-import { startLocalStack, type RunningStack } from '@tessera/local-stack';
+import { startEdgeStack, type EdgeStack, type RunningStack } from '@tessera/local-stack';
 import { ensureTinyModel } from '@tessera/model';
-import { makeTestCerts, SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type TopologyServer } from '@tessera/edge/testing';
+import { SERVICE_USER, type HubServer, type TopologyServer } from '@tessera/edge/testing';
 
 const KEY = 'sk-edge-acme';
 const SITE = 'shop-1';
-const LEAF_PASSWORD = 'shop-1-leaf-secret';
 const FEEDBACK_EVENTS = 500;
 let hub: HubServer;
 let site: TopologyServer;
@@ -30,7 +29,7 @@ let hubStack: RunningStack;
 let siteStack: RunningStack;
 let hubNc: NatsConnection;
 let dir: string;
-let certs: ReturnType<typeof makeTestCerts>;
+let edge: EdgeStack;
 
 const until = async (what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 60_000) => {
   const deadline = Date.now() + timeoutMs;
@@ -62,54 +61,26 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tessera-edge-e2e-'));
   const keysFile = join(dir, 'keys.json');
   writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'acme', tenant: 'acme', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
-  const siteConfig = join(dir, 'site.json');
-  writeFileSync(
-    siteConfig,
-    JSON.stringify({
-      site: SITE,
-      hubDomain: 'hub',
-      probeIntervalMs: 250,
-      models: [
-        { id: 'edge-small', place: 'site' },
-        { id: 'hub-big', place: 'hub', fallback: 'serve-local-model-edge-small' },
-        // A hub model whose policy is `fail`: asked only while the uplink is down.
-        { id: 'hub-strict', place: 'hub', fallback: 'fail' },
-      ],
-    }),
-  );
-  certs = makeTestCerts();
-  hub = await startHub({ sites: [{ site: SITE, domain: SITE, password: LEAF_PASSWORD }, { site: 'shop-2', domain: 'shop-2', password: 'shop-2-secret' }], tls: certs });
-  site = await startSite({ site: SITE, domain: SITE, leafUrl: hub.leafUrl, password: LEAF_PASSWORD, caFile: certs.caFile });
-  await waitForLeafs(hub.nats.monitorPort, 1);
-  const common = { NATS_USER: SERVICE_USER.user, NATS_PASSWORD: SERVICE_USER.password, TESSERA_INTRA_OP_THREADS: '1' };
-  [hubStack, siteStack] = await Promise.all([
-    startLocalStack({
-      modelDir,
-      natsUrl: hub.nats.url,
-      workDir: join(dir, 'hub'),
-      services: ['decoder', 'feedback', 'gateway'],
-      env: common,
-      serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: 'hub-big', TESSERA_GATEWAY_SITE_UPLINK: 'true' }, feedback: { TESSERA_FEEDBACK_SITES: SITE } },
-    }),
-    startLocalStack({
-      modelDir,
-      natsUrl: site.nats.url,
-      workDir: join(dir, 'site'),
-      services: ['decoder', 'feedback', 'gateway'],
-      env: common,
-      serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: 'edge-small', TESSERA_SITE_CONFIG: siteConfig }, feedback: { TESSERA_FEEDBACK_STREAM_MAX_EVENTS: '100000' } },
-    }),
-  ]);
+  edge = await startEdgeStack({
+    modelDir,
+    workDir: join(dir, 'stack'),
+    site: SITE,
+    keysFile,
+    hubModel: 'hub-big',
+    siteModel: 'edge-small',
+    // A hub model whose policy is `fail`: asked only while the uplink is down.
+    extraModels: [{ id: 'hub-strict', place: 'hub', fallback: 'fail' }],
+    siteFeedbackMaxEvents: 100_000,
+    env: { TESSERA_INTRA_OP_THREADS: '1' },
+  });
+  ({ hub, site, hubStack, siteStack } = edge);
   hubNc = await connect({ servers: hub.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
 }, 420_000);
 
 afterAll(async () => {
   await hubNc?.close();
-  await Promise.all([siteStack?.stop(), hubStack?.stop()]);
-  await site?.stop();
-  await hub?.stop();
+  await edge?.stop();
   if (dir && !process.env.TESSERA_KEEP_E2E_DIR) rmSync(dir, { recursive: true, force: true });
-  if (certs) rmSync(certs.dir, { recursive: true, force: true });
 });
 
 describe('edge site on a leaf node', () => {
@@ -200,7 +171,7 @@ describe('edge site on a leaf node', () => {
   });
 
   it("the site credential cannot subscribe to another site's or a tenant's subjects at the hub", async () => {
-    const asSite = await connect({ servers: hub.nats.url, user: SITE, pass: LEAF_PASSWORD });
+    const asSite = await connect({ servers: hub.nats.url, user: SITE, pass: edge.leafPassword });
     const denied: string[] = [];
     void (async () => {
       for await (const s of asSite.status()) {

@@ -267,7 +267,7 @@ describe('tessera ctl: bad input and failures', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('N must be a whole number 0..1000 (got "three")');
     r = await ctl('status', '-o', 'xml');
-    expect(r).toMatchObject({ code: 2, err: expect.stringContaining('--output must be "table", "json" or "yaml" (got "xml")') });
+    expect(r).toMatchObject({ code: 2, err: expect.stringContaining('--output must be "table", "wide", "json" or "yaml" (got "xml")') });
     r = await ctl('status', '--context', 'nope');
     expect(r).toMatchObject({ code: 2, err: expect.stringContaining('context "nope" is not in the kubeconfig (contexts: fake, down)') });
     r = await ctl('frobnicate');

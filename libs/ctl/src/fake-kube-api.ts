@@ -23,6 +23,8 @@ const RESOURCES: Record<string, ResourceKind> = {
   'v1/pods': { apiVersion: 'v1', kind: 'Pod', namespaced: true },
   'v1/nodes': { apiVersion: 'v1', kind: 'Node', namespaced: false },
   'apps/v1/deployments': { apiVersion: 'apps/v1', kind: 'Deployment', namespaced: true },
+  'apps/v1/replicasets': { apiVersion: 'apps/v1', kind: 'ReplicaSet', namespaced: true },
+  'v1/events': { apiVersion: 'v1', kind: 'Event', namespaced: true },
   'autoscaling/v2/horizontalpodautoscalers': { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', namespaced: true },
   'keda.sh/v1alpha1/scaledobjects': { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', namespaced: true },
 };
@@ -71,6 +73,8 @@ export class FakeKubeApi {
   forbidden: ForbidRule[] = [];
   /** false: the keda.sh API is not served (404), as on a cluster without KEDA's CRDs. */
   kedaInstalled = true;
+  /** Evictions refused with 429 (a PodDisruptionBudget at its limit) this many more times, by pod name. */
+  readonly evictionRefusals = new Map<string, number>();
   /** Service proxy targets: `namespace/name:port` → base URL the API server forwards `…/proxy/<path>` to. */
   readonly serviceProxies = new Map<string, string>();
   /** Paths (substring) the server never answers, to exercise --request-timeout. */
@@ -210,7 +214,10 @@ export class FakeKubeApi {
 
     if (!name) {
       if (method !== 'GET') return this.status(res, 405, 'MethodNotAllowed', `${method} not supported on collections`);
-      const items = this.list(kind.apiVersion, kind.kind, kind.namespaced ? namespace : undefined).filter((o) => matchesSelector(o.metadata.labels, url.searchParams.get('labelSelector')));
+      const node = /^spec\.nodeName=(.+)$/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
+      const items = this.list(kind.apiVersion, kind.kind, kind.namespaced ? namespace : undefined)
+        .filter((o) => matchesSelector(o.metadata.labels, url.searchParams.get('labelSelector')))
+        .filter((o) => node === undefined || (o as any).spec?.nodeName === node);
       const list = { apiVersion: kind.apiVersion, kind: `${kind.kind}List`, metadata: { resourceVersion: String(this.resourceVersion) }, items };
       validateManifest(list as never);
       return this.send(res, 200, list);
@@ -241,6 +248,22 @@ export class FakeKubeApi {
       }
       res.end(lines.map((l) => `${l}\n`).join(''));
       return;
+    }
+
+    if (sub === 'eviction' && kind.kind === 'Pod') {
+      if (method !== 'POST') return this.status(res, 405, 'MethodNotAllowed', 'eviction is create-only');
+      try {
+        validateManifest(body as K8sObject);
+      } catch (err) {
+        return this.status(res, 400, 'BadRequest', (err as Error).message);
+      }
+      const refusals = this.evictionRefusals.get(name) ?? 0;
+      if (refusals > 0) {
+        this.evictionRefusals.set(name, refusals - 1);
+        return this.status(res, 429, 'TooManyRequests', `Cannot evict pod as it would violate the pod's disruption budget.`);
+      }
+      this.store.delete(this.key(obj));
+      return this.send(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
     }
 
     if (sub === 'scale' && kind.kind === 'Deployment') {

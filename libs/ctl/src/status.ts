@@ -20,6 +20,10 @@ export interface StageStatus {
   modelRevision: string | null;
   /** Revisions the running pods carry, with counts (differs from modelRevision mid-rollout). */
   podRevisions: Record<string, number>;
+  /** Container images of the pod template (`-o wide`). */
+  images: string[];
+  /** Nodes the stage's pods run on (`-o wide`). */
+  nodes: string[];
 }
 
 export interface GpuNode {
@@ -137,6 +141,8 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
       backlog: stageBacklog,
       modelRevision: d?.spec?.template?.metadata?.annotations?.[ANNOTATION_MODEL_REVISION] ?? null,
       podRevisions,
+      images: (d?.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? ''),
+      nodes: [...new Set((podsByStage.get(name) ?? []).map((p) => p.spec?.nodeName ?? '').filter(Boolean))].sort(),
     });
   }
   let gpusRequestedByRelease = 0;
