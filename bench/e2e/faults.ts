@@ -1,8 +1,8 @@
 /**
  * bench/e2e/faults — issue 20: what a fault costs a client, and what liveness and TLS cost when nothing fails.
- *   1. overhead, same run: two gateways on one stack, stream heartbeats on (1 s) and off, requests
- *      interleaved → TTFT and tokens/s ratios; then the same on a stack whose nats-server requires TLS →
- *      TLS / plain ratios (two stacks booted one after the other in this run);
+ *   1. overhead, same run: two stacks up at once (plain nats-server, and one requiring TLS), each with
+ *      two gateways (stream heartbeats 1 s / off); requests round-robin over the four → TTFT and
+ *      tokens/s ratios against plain + heartbeats off;
  *   2. faults, time to failure (the client sees an error, or the stream resumes) and to recovery (a new
  *      request answered): decoder kill -9 with a second replica, the last decoder kill -9, nats-server
  *      kill + restart, and loss of the JetStream-leading node of a 3-node cluster (replicas 3).
@@ -92,47 +92,44 @@ async function boot(dir: string, o: Partial<StackOptions>): Promise<RunningStack
   });
 }
 
-/** Interleaved rounds on the two gateways (heartbeat on = index 0, off = index 1). */
-async function measure(stack: RunningStack): Promise<{ on: Streamed[]; off: Streamed[] }> {
-  const [gwOn, gwOff] = stack.processes.filter((p) => p.name === 'gateway').map((p) => `http://127.0.0.1:${p.httpPort}`);
+/** Round-robin over the variants, the order rotated every round, so a drift in machine load hits all alike. */
+async function measure(variants: Record<string, string>): Promise<Record<string, Streamed[]>> {
+  const names = Object.keys(variants);
   const body = (i: number) => ({ max_tokens: 48, temperature: 0, messages: [{ role: 'user', content: `round ${i}: tell me a story` }] });
-  await stream(gwOn!, body(-1));
-  await stream(gwOff!, body(-2));
-  const on: Streamed[] = [];
-  const off: Streamed[] = [];
+  const out: Record<string, Streamed[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (const n of names) await stream(variants[n]!, body(-1)); // warm-up
   for (let i = 0; i < ROUNDS; i++) {
-    // Alternate which goes first, so a drift in machine load hits both equally.
-    if (i % 2 === 0) {
-      on.push(await stream(gwOn!, body(i)));
-      off.push(await stream(gwOff!, body(i)));
-    } else {
-      off.push(await stream(gwOff!, body(i)));
-      on.push(await stream(gwOn!, body(i)));
+    for (let k = 0; k < names.length; k++) {
+      const n = names[(i + k) % names.length]!;
+      out[n]!.push(await stream(variants[n]!, body(i)));
     }
   }
-  return { on, off };
+  return out;
 }
 
-function row(name: string, xs: Streamed[], base?: Streamed[]): string {
+function row(name: string, xs: Streamed[], base: Streamed[]): string {
   const ttft = median(xs.map((s) => s.ttftMs));
   const tps = median(xs.map(tokensPerS));
-  const ratio = base ? ` | ${(ttft / median(base.map((s) => s.ttftMs))).toFixed(3)}× | ${(tps / median(base.map(tokensPerS))).toFixed(3)}×` : ' | 1.000× | 1.000×';
-  return `| ${name} | ${ttft.toFixed(1)} | ${tps.toFixed(1)}${ratio} |`;
+  return `| ${name} | ${ttft.toFixed(1)} | ${tps.toFixed(1)} | ${(ttft / median(base.map((s) => s.ttftMs))).toFixed(3)}× | ${(tps / median(base.map(tokensPerS))).toFixed(3)}× |`;
 }
 
 async function overhead(dir: string): Promise<void> {
   const hb = { gateway: [{ TESSERA_STREAM_HEARTBEAT: '1000' }, { TESSERA_STREAM_HEARTBEAT: '0' }] };
-  console.log(`\n## Overhead of stream heartbeats and NATS TLS (${ROUNDS} interleaved rounds per gateway, max_tokens 48, greedy)`);
-  const plainStack = await boot(dir, { replicas: { gateway: 2 }, replicaEnv: hb });
-  const plain = await measure(plainStack).finally(() => plainStack.stop());
-  const tlsStack = await boot(dir, { replicas: { gateway: 2 }, replicaEnv: hb, natsTls: true });
-  const tls = await measure(tlsStack).finally(() => tlsStack.stop());
-  console.log('| setup | TTFT p50 ms | tokens/s p50 | TTFT ratio | tokens/s ratio |\n|---|---|---|---|---|');
-  console.log(row('plain NATS, heartbeats off (baseline)', plain.off));
-  console.log(row('plain NATS, heartbeats 1 s', plain.on, plain.off));
-  console.log(row('TLS NATS, heartbeats off', tls.off, plain.off));
-  console.log(row('TLS NATS, heartbeats 1 s (production default)', tls.on, plain.off));
-  console.log(`heartbeats (same stack, interleaved): TTFT ${(median(plain.on.map((s) => s.ttftMs)) / median(plain.off.map((s) => s.ttftMs))).toFixed(3)}×, tokens/s ${(median(plain.on.map(tokensPerS)) / median(plain.off.map(tokensPerS))).toFixed(3)}×`);
+  console.log(`\n## Overhead of stream heartbeats and NATS TLS (${ROUNDS} rounds, 4 gateways round-robin, max_tokens 48, greedy)`);
+  // Both stacks up at once: a plain nats-server and one that requires TLS, each with a decoder and two
+  // gateways (heartbeats 1 s / off). Requests alternate over all four, so every ratio is same-load.
+  const [plain, tls] = await Promise.all([boot(dir, { replicas: { gateway: 2 }, replicaEnv: hb }), boot(dir, { replicas: { gateway: 2 }, replicaEnv: hb, natsTls: true })]);
+  try {
+    const gw = (s: RunningStack, i: number) => `http://127.0.0.1:${s.processes.filter((p) => p.name === 'gateway')[i]!.httpPort}`;
+    const r = await measure({ plainOff: gw(plain, 1), plainOn: gw(plain, 0), tlsOff: gw(tls, 1), tlsOn: gw(tls, 0) });
+    console.log('| setup | TTFT p50 ms | tokens/s p50 | TTFT ratio | tokens/s ratio |\n|---|---|---|---|---|');
+    console.log(row('plain NATS, heartbeats off (baseline)', r.plainOff!, r.plainOff!));
+    console.log(row('plain NATS, heartbeats 1 s', r.plainOn!, r.plainOff!));
+    console.log(row('TLS NATS, heartbeats off', r.tlsOff!, r.plainOff!));
+    console.log(row('TLS NATS, heartbeats 1 s (production default)', r.tlsOn!, r.plainOff!));
+  } finally {
+    await Promise.all([plain.stop(), tls.stop()]);
+  }
 }
 
 /** Retries a short request until it is answered; ms from `since` to that answer. */
@@ -164,7 +161,7 @@ async function faults(dir: string): Promise<void> {
     });
     const t0 = performance.now() - r1.totalMs; // request start on this clock
     const gap = (r1.chunkAt.find((t) => t0 + t > killAt + 1) ?? NaN) - (killAt - t0);
-    console.log(`| decoder kill -9, second replica | ${r1.done && !r1.error ? 'completed' : `ended: ${r1.error}`} | resumed after ${gap.toFixed(0)} | — | ${(await recoveredAfter(stack.httpUrl, killAt)).toFixed(0)} |`);
+    console.log(`| decoder kill -9, second replica | ${r1.done && !r1.error ? 'completed' : `ended: ${r1.error}`} | resumed after ${gap.toFixed(0)} | — | next request answered in ${(await recoveredAfter(stack.httpUrl, performance.now())).toFixed(0)} |`);
     // 2. the last decoder: the stream fails; new requests fail until a decoder is back (not restarted here).
     const last = stack.processes.find((p) => p.name === 'decoder' && p.process.exitCode === null && p.process.signalCode === null)!;
     const r2 = await long((n) => {
