@@ -4,6 +4,7 @@
 # and a question. Pass --serve to keep it running; TESSERA_CHECKPOINT=DIR to use real weights.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/ensure-node.sh
 bash scripts/ensure-system.sh
 bash scripts/ensure-deps.sh
 exec node --import tsx libs/local-stack/src/demo.ts "$@"

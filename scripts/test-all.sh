@@ -3,6 +3,7 @@
 # the whole suite (unit, integration against real nats-server, e2e over the real stack).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/ensure-node.sh
 bash scripts/ensure-system.sh
 bash scripts/ensure-deps.sh
 bash scripts/check.sh

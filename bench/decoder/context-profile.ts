@@ -1,13 +1,13 @@
 /**
  * Where a decode step's context-proportional time goes: `npx tsx bench/decoder/context-profile.ts [model dir]`
  * (default: the bench preset; BENCH_INT4=1 profiles its int4 copy, which bench/decoder/main.ts builds).
- * Runs the paged decoder graph alone (onnxruntime profiling on, 1 thread) for one decode row at each
+ * Runs the paged decoder graph alone (onnxruntime profiling on; 1 thread unless TESSERA_INTRA_OP_THREADS) for one decode row at each
  * context of BENCH_CTX (128,2048), the contexts interleaved, and prints per op type the kernel time per
  * step and the difference between the contexts. Each node's time is its minimum over the steps: on a
  * shared machine that drops the steps another process pre-empted, so the sum approximates an idle core.
  * The attention ops' Δ is stable between runs; the weight GEMMs' totals (MatMulNBits, the fp32 MatMuls)
  * still move by a few ms under load, so read the ratio line next to the per-op Δ.
- * Env: BENCH_CTX, BENCH_STEPS (20), BENCH_BLOCK (16, tokens per KV block).
+ * Env: BENCH_CTX, BENCH_STEPS (20), BENCH_BLOCK (16, tokens per KV block), TESSERA_INTRA_OP_THREADS (1).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { ensurePresetModelPaths, readManifest } from '@tessera/model';
 const CTX = (process.env.BENCH_CTX ?? '128,2048').split(',').map(Number);
 const STEPS = Number(process.env.BENCH_STEPS ?? 20);
 const BS = Number(process.env.BENCH_BLOCK ?? 16);
+const THREADS = Number(process.env.TESSERA_INTRA_OP_THREADS ?? 1);
 const base = process.argv[2] ?? (await ensurePresetModelPaths('bench')).model;
 const dir = process.env.BENCH_INT4 === '1' && !process.argv[2] ? `${base}-int4` : base;
 const man = readManifest(dir).stages.decoder;
@@ -28,7 +29,7 @@ const blocks = Math.ceil(Math.max(...CTX) / BS) + 1;
 
 const profDir = mkdtempSync(join(tmpdir(), 'tessera-ctxprof-'));
 const session = await ort.InferenceSession.create(join(dir, man.file), {
-  intraOpNumThreads: 1,
+  intraOpNumThreads: THREADS,
   interOpNumThreads: 1,
   graphOptimizationLevel: 'all',
   executionMode: 'sequential',
@@ -81,11 +82,11 @@ const hi = byOp[byOp.length - 1]!;
 ops.sort((a, b) => (hi.get(b) ?? 0) - (lo.get(b) ?? 0) - ((hi.get(a) ?? 0) - (lo.get(a) ?? 0)));
 const msOf = (us = 0): string => (us / 1000).toFixed(3);
 const total = byOp.map((t) => [...t.values()].reduce((a, b) => a + b, 0));
-console.log(`${dir}: one decode row, block ${BS}, ${STEPS} steps per context, per-node minimum (ms per step)`);
+console.log(`${dir}: one decode row, block ${BS}, ${THREADS} thread(s), ${STEPS} steps per context, per-node minimum (ms per step)`);
 console.log(`| op | ${CTX.map((c) => `ctx ${c}`).join(' | ')} | Δ ${CTX[CTX.length - 1]} − ${CTX[0]} |\n|---|${CTX.map(() => '---|').join('')}---|`);
 for (const op of ops.slice(0, 12)) console.log(`| ${op} | ${byOp.map((t) => msOf(t.get(op))).join(' | ')} | ${msOf((hi.get(op) ?? 0) - (lo.get(op) ?? 0))} |`);
 console.log(`| all kernels | ${total.map((t) => msOf(t)).join(' | ')} | ${msOf(total[total.length - 1]! - total[0]!)} |`);
-console.log(`kernel-time ratio ${CTX[CTX.length - 1]} ÷ ${CTX[0]} (tok/s of the graph alone, 1 thread): ${(total[0]! / total[total.length - 1]!).toFixed(2)}`);
+console.log(`kernel-time ratio ${CTX[CTX.length - 1]} ÷ ${CTX[0]} (tok/s of the graph alone, ${THREADS} thread(s)): ${(total[0]! / total[total.length - 1]!).toFixed(2)}`);
 // BENCH_NODES=<op type>: that op's nodes with the largest difference between the contexts.
 if (process.env.BENCH_NODES) {
   const rows = [...nodeMin[0]!].filter(([, v]) => v.op === process.env.BENCH_NODES).map(([name, v]) => [name, v.us, nodeMin[nodeMin.length - 1]!.get(name)?.us ?? 0] as const);

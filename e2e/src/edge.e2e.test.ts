@@ -15,13 +15,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
-import { startLocalStack, type RunningStack } from '@tessera/local-stack';
+import { runCtl } from '@tessera/ctl';
+import { startEdgeStack, type EdgeStack, type RunningStack } from '@tessera/local-stack';
 import { ensureTinyModel } from '@tessera/model';
-import { makeTestCerts, SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type TopologyServer } from '@tessera/edge/testing';
+import { SERVICE_USER, type HubServer, type TopologyServer } from '@tessera/edge/testing';
 
 const KEY = 'sk-edge-acme';
 const SITE = 'shop-1';
-const LEAF_PASSWORD = 'shop-1-leaf-secret';
 const FEEDBACK_EVENTS = 500;
 let hub: HubServer;
 let site: TopologyServer;
@@ -29,7 +29,7 @@ let hubStack: RunningStack;
 let siteStack: RunningStack;
 let hubNc: NatsConnection;
 let dir: string;
-let certs: ReturnType<typeof makeTestCerts>;
+let edge: EdgeStack;
 
 const until = async (what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 60_000) => {
   const deadline = Date.now() + timeoutMs;
@@ -38,6 +38,14 @@ const until = async (what: string, fn: () => Promise<boolean> | boolean, timeout
     await new Promise((r) => setTimeout(r, 100));
   }
 };
+
+/** `tessera ctl sites -o json` against the hub's monitoring endpoint. */
+async function ctlSites(): Promise<Array<{ site: string; link: string; feedbackBacklog?: number; models: Array<{ id: string; place: string }> }>> {
+  let out = '';
+  const code = await runCtl(['sites', '--nats-monitor', `http://127.0.0.1:${hub.nats.monitorPort}`, '--nats-account', 'TESSERA', '-o', 'json'], { out: (t) => (out += t), err: (t) => (out += t), env: {} });
+  expect(code, out).toBe(0);
+  return JSON.parse(out);
+}
 
 const post = (path: string, body: unknown) => fetch(`${siteStack.httpUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const chat = (model: string) => post('/v1/chat/completions', { model, seed: 3, max_tokens: 4, messages: [{ role: 'user', content: 'hello from the shop' }] });
@@ -53,54 +61,26 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tessera-edge-e2e-'));
   const keysFile = join(dir, 'keys.json');
   writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'acme', tenant: 'acme', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
-  const siteConfig = join(dir, 'site.json');
-  writeFileSync(
-    siteConfig,
-    JSON.stringify({
-      site: SITE,
-      hubDomain: 'hub',
-      probeIntervalMs: 250,
-      models: [
-        { id: 'edge-small', place: 'site' },
-        { id: 'hub-big', place: 'hub', fallback: 'serve-local-model-edge-small' },
-        // A hub model whose policy is `fail`: asked only while the uplink is down.
-        { id: 'hub-strict', place: 'hub', fallback: 'fail' },
-      ],
-    }),
-  );
-  certs = makeTestCerts();
-  hub = await startHub({ sites: [{ site: SITE, domain: SITE, password: LEAF_PASSWORD }, { site: 'shop-2', domain: 'shop-2', password: 'shop-2-secret' }], tls: certs });
-  site = await startSite({ site: SITE, domain: SITE, leafUrl: hub.leafUrl, password: LEAF_PASSWORD, caFile: certs.caFile });
-  await waitForLeafs(hub.nats.monitorPort, 1);
-  const common = { NATS_USER: SERVICE_USER.user, NATS_PASSWORD: SERVICE_USER.password, TESSERA_INTRA_OP_THREADS: '1' };
-  [hubStack, siteStack] = await Promise.all([
-    startLocalStack({
-      modelDir,
-      natsUrl: hub.nats.url,
-      workDir: join(dir, 'hub'),
-      services: ['decoder', 'feedback', 'gateway'],
-      env: common,
-      serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: 'hub-big', TESSERA_GATEWAY_SITE_UPLINK: 'true' }, feedback: { TESSERA_FEEDBACK_SITES: SITE } },
-    }),
-    startLocalStack({
-      modelDir,
-      natsUrl: site.nats.url,
-      workDir: join(dir, 'site'),
-      services: ['decoder', 'feedback', 'gateway'],
-      env: common,
-      serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: 'edge-small', TESSERA_SITE_CONFIG: siteConfig }, feedback: { TESSERA_FEEDBACK_STREAM_MAX_EVENTS: '100000' } },
-    }),
-  ]);
+  edge = await startEdgeStack({
+    modelDir,
+    workDir: join(dir, 'stack'),
+    site: SITE,
+    keysFile,
+    hubModel: 'hub-big',
+    siteModel: 'edge-small',
+    // A hub model whose policy is `fail`: asked only while the uplink is down.
+    extraModels: [{ id: 'hub-strict', place: 'hub', fallback: 'fail' }],
+    siteFeedbackMaxEvents: 100_000,
+    env: { TESSERA_INTRA_OP_THREADS: '1' },
+  });
+  ({ hub, site, hubStack, siteStack } = edge);
   hubNc = await connect({ servers: hub.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
 }, 420_000);
 
 afterAll(async () => {
   await hubNc?.close();
-  await Promise.all([siteStack?.stop(), hubStack?.stop()]);
-  await site?.stop();
-  await hub?.stop();
+  await edge?.stop();
   if (dir && !process.env.TESSERA_KEEP_E2E_DIR) rmSync(dir, { recursive: true, force: true });
-  if (certs) rmSync(certs.dir, { recursive: true, force: true });
 });
 
 describe('edge site on a leaf node', () => {
@@ -170,6 +150,8 @@ describe('edge site on a leaf node', () => {
       await siteNc.close();
     }
     expect(await feedbackCount(hubNc)).toBe(0);
+    const [down] = await ctlSites();
+    expect(down).toMatchObject({ site: SITE, link: 'down' });
   });
 
   it('uplink restored: exactly 500 feedback events at the hub, none duplicated; hub models served again', { timeout: 120_000 }, async () => {
@@ -182,10 +164,14 @@ describe('edge site on a leaf node', () => {
       await res.json();
       return res.headers.get('x-tessera-served-by') === 'hub';
     });
+    await until('ctl sites sees the site with its models', async () => (await ctlSites())[0]?.models.length === 3);
+    const [up] = await ctlSites();
+    expect(up).toMatchObject({ site: SITE, link: 'up', feedbackBacklog: 0 });
+    expect(up!.models).toEqual(expect.arrayContaining([{ id: 'edge-small', place: 'site' }, { id: 'hub-big', place: 'hub' }, { id: 'hub-strict', place: 'hub' }]));
   });
 
   it("the site credential cannot subscribe to another site's or a tenant's subjects at the hub", async () => {
-    const asSite = await connect({ servers: hub.nats.url, user: SITE, pass: LEAF_PASSWORD });
+    const asSite = await connect({ servers: hub.nats.url, user: SITE, pass: edge.leafPassword });
     const denied: string[] = [];
     void (async () => {
       for await (const s of asSite.status()) {

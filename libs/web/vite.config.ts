@@ -8,6 +8,6 @@ export default defineConfig({
   root: `${here}app`,
   base: '/',
   logLevel: 'warn',
-  build: { outDir: `${here}dist`, emptyOutDir: true, target: 'es2022', sourcemap: false, reportCompressedSize: false },
+  build: { outDir: `${here}dist/app`, emptyOutDir: true, target: 'es2022', sourcemap: false, reportCompressedSize: false },
   server: { proxy: { '/v1': 'http://127.0.0.1:8080' } },
 });

@@ -7,8 +7,9 @@ export interface GlobalOptions {
   namespace?: string;
   release?: string;
   natsMonitor?: string;
+  natsService?: string;
   natsAccount: string;
-  output: 'table' | 'json' | 'yaml';
+  output: 'table' | 'wide' | 'json' | 'yaml';
   /** Per API request, milliseconds (kubectl --request-timeout). */
   requestTimeoutMs: number;
 }
@@ -21,9 +22,9 @@ export interface ParsedArgs {
 }
 
 /** Flags that take a value; every other `--x` is a boolean switch. */
-const VALUE_FLAGS = new Set(['kubeconfig', 'context', 'namespace', 'release', 'nats-monitor', 'nats-account', 'output', 'request-timeout', 'tail', 'since', 'replicas', 'pod', 'container']);
+const VALUE_FLAGS = new Set(['kubeconfig', 'context', 'namespace', 'release', 'nats-monitor', 'nats-service', 'nats-account', 'output', 'request-timeout', 'tail', 'since', 'replicas', 'pod', 'container', 'timeout', 'to-revision']);
 const SHORT: Record<string, string> = { n: 'namespace', o: 'output', f: 'follow' };
-const BOOL_FLAGS = new Set(['follow', 'previous', 'timestamps', 'help']);
+const BOOL_FLAGS = new Set(['follow', 'previous', 'timestamps', 'help', 'yes', 'no-wait']);
 
 /** `30s`, `2m`, `500ms`, `1h` or plain seconds → milliseconds. */
 export function parseDuration(field: string, value: string): number {
@@ -78,17 +79,18 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pars
     }
   }
   const output = (flags.output as string | undefined) ?? 'table';
-  if (output !== 'table' && output !== 'json' && output !== 'yaml') throw invalidArgument('output', `--output must be "table", "json" or "yaml" (got "${output}")`);
+  if (output !== 'table' && output !== 'wide' && output !== 'json' && output !== 'yaml') throw invalidArgument('output', `--output must be "table", "wide", "json" or "yaml" (got "${output}")`);
   const global: GlobalOptions = {
     kubeconfig: (flags.kubeconfig as string | undefined) ?? undefined,
     context: flags.context as string | undefined,
     namespace: flags.namespace as string | undefined,
     release: (flags.release as string | undefined) ?? (env.TESSERA_RELEASE || undefined),
     natsMonitor: (flags['nats-monitor'] as string | undefined) ?? (env.TESSERA_NATS_MONITOR_URL || undefined),
+    natsService: (flags['nats-service'] as string | undefined) ?? (env.TESSERA_NATS_SERVICE || undefined),
     natsAccount: (flags['nats-account'] as string | undefined) ?? (env.TESSERA_NATS_ACCOUNT || '$G'),
     output,
     requestTimeoutMs: parseDuration('request-timeout', (flags['request-timeout'] as string | undefined) ?? '30s'),
   };
-  for (const k of ['kubeconfig', 'context', 'namespace', 'release', 'nats-monitor', 'nats-account', 'output', 'request-timeout']) delete flags[k];
+  for (const k of ['kubeconfig', 'context', 'namespace', 'release', 'nats-monitor', 'nats-service', 'nats-account', 'output', 'request-timeout']) delete flags[k];
   return { global, flags, positionals };
 }

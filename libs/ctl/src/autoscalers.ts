@@ -8,7 +8,7 @@ export interface ScaledObject {
   apiVersion?: string;
   kind?: string;
   metadata?: { name?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
-  spec?: { scaleTargetRef?: { name?: string }; minReplicaCount?: number; maxReplicaCount?: number };
+  spec?: { scaleTargetRef?: { name?: string }; minReplicaCount?: number; maxReplicaCount?: number; triggers?: Array<{ type?: string; metadata?: Record<string, string> }> };
 }
 
 export const KEDA = { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects' } as const;
@@ -51,7 +51,7 @@ export function fromHpa(hpa: V2HorizontalPodAutoscaler): Autoscaler {
  * Every autoscaler in the namespace keyed by the Deployment it targets. A cluster without KEDA
  * answers 404 for scaledobjects: that means "no ScaledObjects", not an error.
  */
-export async function listAutoscalers(kube: Kube): Promise<Map<string, Autoscaler>> {
+export async function listAutoscalers(kube: Kube, seen?: (so: ScaledObject) => void): Promise<Map<string, Autoscaler>> {
   const out = new Map<string, Autoscaler>();
   const hpas = await kube.call(`list horizontalpodautoscalers in namespace "${kube.namespace}"`, () =>
     kube.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace: kube.namespace }),
@@ -62,7 +62,10 @@ export async function listAutoscalers(kube: Kube): Promise<Map<string, Autoscale
       kube.custom.listNamespacedCustomObject({ ...KEDA, namespace: kube.namespace }),
     )) as { items?: ScaledObject[] };
     // A ScaledObject creates its own HPA (keda-hpa-<name>) on the same target: KEDA wins the entry.
-    for (const so of sos.items ?? []) if (so.spec?.scaleTargetRef?.name) out.set(so.spec.scaleTargetRef.name, fromScaledObject(so));
+    for (const so of sos.items ?? []) {
+      seen?.(so);
+      if (so.spec?.scaleTargetRef?.name) out.set(so.spec.scaleTargetRef.name, fromScaledObject(so));
+    }
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }

@@ -95,6 +95,8 @@ describe('helm template: GPU pool + KEDA (ci/gpu-keda.yaml)', () => {
     expect(find(objs, 'ServiceAccount', 'r-tessera').automountServiceAccountToken).toBe(false);
     const role = find(objs, 'Role', 'r-tessera-operator');
     expect(role.rules.some((r: any) => r.resources.includes('scaledobjects') && r.verbs.includes('patch'))).toBe(true);
+    // ctl status reads the NATS backlog through the API server proxy (no port-forward).
+    expect(role.rules).toContainEqual({ apiGroups: [''], resources: ['services/proxy'], verbs: ['get'] });
     expect(find(objs, 'Secret', 'r-tessera-api-keys').data['keys.json']).toBeTruthy();
     const test = find(objs, 'Pod', 'r-tessera-test-gateway-health');
     expect(test.metadata.annotations['helm.sh/hook']).toBe('test');

@@ -32,6 +32,7 @@ function seed(rendered: K8sObject[]): void {
   (api as unknown as { store: Map<string, K8sObject> }).store.clear();
   api.forbidden = [];
   api.hang = [];
+  api.serviceProxies.clear();
   api.kedaInstalled = true;
   api.requests.length = 0;
   api.put(...clusterFromRender(rendered, NS, (name) => (name.endsWith('decoder') ? 2 : 1)), ...gpuPoolNodes());
@@ -128,9 +129,34 @@ describe('tessera ctl status', () => {
     expect(lines[2]).toMatch(/^STAGE\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AUTOSCALER\s+BACKLOG\s+MODEL-REVISION$/);
     expect(r.out).toMatch(/\ndecoder\s+2\/2\s+2\s+2\s+keda 1-6\s+-\s+minicpm-v-2_6\n/);
     expect(r.out).toMatch(/\ngateway\s+2\/2\s+2\s+2\s+-\s+-\s+-\n/);
-    expect(r.out).toContain('warning: backlog unknown: pass --nats-monitor');
+    expect(r.out).toMatch(/warning: backlog unknown: read JetStream backlog from service messaging\/nats:8222 through the API server proxy: .*no endpoints available.*--nats-service/);
     expect(r.out).not.toContain('GPU pool:');
     expect(r.out).toMatch(/warning: GPU nodes unknown: list GPU nodes: forbidden \(403\) by RBAC: nodes is forbidden: User "system:serviceaccount:ops:operator" cannot list resource "nodes"/);
+  });
+
+  it('reads the backlog through the API server service proxy at the endpoint the chart gave KEDA (no port-forward)', async () => {
+    // gpu-keda.yaml: externalNats.monitoringEndpoint nats.messaging.svc.cluster.local:8222 → service nats:8222 in "messaging".
+    api.serviceProxies.set('messaging/nats:8222', `http://127.0.0.1:${nats.monitorPort}`);
+    const r = await ctl('status', '-o', 'json');
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.out);
+    expect(s.warnings).toEqual([]);
+    const byStage = Object.fromEntries(s.stages.map((x: any) => [x.stage, x]));
+    expect(byStage.decoder.backlog).toMatchObject({ stream: 'TESSERA_DECODER', consumer: 'decoder-workers', pending: 5, ackPending: 2, lag: 7 });
+    expect(byStage.slicer.backlog.lag).toBe(3);
+    const proxied = api.requests.find((q) => q.path.includes('/services/') && q.path.endsWith('/proxy/jsz'))!;
+    expect(decodeURIComponent(proxied.path)).toBe('/api/v1/namespaces/messaging/services/nats:8222/proxy/jsz');
+    expect(Object.fromEntries(proxied.query)).toMatchObject({ acc: '$G', consumers: 'true' });
+    expect(proxied.authorization).toBe('Bearer test-token');
+
+    // --nats-service points elsewhere; RBAC without services/proxy degrades to a warning, exit 0.
+    api.serviceProxies.set('tessera/nats-mon:monitor', `http://127.0.0.1:${nats.monitorPort}`);
+    expect(JSON.parse((await ctl('status', '-o', 'json', '--nats-service', 'nats-mon:monitor')).out).warnings).toEqual([]);
+    api.forbidden = [{ method: 'GET', resource: 'services/proxy' }];
+    const denied = await ctl('status', '-o', 'json');
+    expect(denied.code).toBe(0);
+    expect(JSON.parse(denied.out).warnings[0]).toMatch(/backlog unknown: .*forbidden \(403\).*services\/proxy/);
+    expect((await ctl('status', '--nats-service', 'Not A Service')).code).toBe(0);
   });
 
   it('shows a mixed model revision during a rollout', async () => {
@@ -241,7 +267,7 @@ describe('tessera ctl: bad input and failures', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('N must be a whole number 0..1000 (got "three")');
     r = await ctl('status', '-o', 'xml');
-    expect(r).toMatchObject({ code: 2, err: expect.stringContaining('--output must be "table", "json" or "yaml" (got "xml")') });
+    expect(r).toMatchObject({ code: 2, err: expect.stringContaining('--output must be "table", "wide", "json" or "yaml" (got "xml")') });
     r = await ctl('status', '--context', 'nope');
     expect(r).toMatchObject({ code: 2, err: expect.stringContaining('context "nope" is not in the kubeconfig (contexts: fake, down)') });
     r = await ctl('frobnicate');

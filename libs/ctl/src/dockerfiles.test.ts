@@ -3,36 +3,39 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helm-render.js';
 
-// No Docker engine here, so the Dockerfiles cannot be built; this checks the invariants the chart
-// relies on: non-root UID 10001, the CONTRIBUTING.md ports, cpu + cuda targets for the GPU stages.
-const PORTS: Record<string, number[]> = {
-  gateway: [50051, 9465, 8080],
-  slicer: [50052, 9466],
-  resampler: [50053, 9467],
-  decoder: [50054, 9468],
-  retrieval: [50055, 9469],
-  feedback: [50056, 9470],
-};
-const GPU = new Set(['slicer', 'resampler', 'decoder']);
+// No Docker engine here, so deploy/Dockerfile is not built in tests; this checks the invariants the
+// chart relies on (non-root UID 10001, one image per service from one Dockerfile, cpu + cuda targets),
+// and image-build.test.ts builds and runs what the Dockerfile's stages run.
+const SERVICES = ['gateway', 'slicer', 'resampler', 'decoder', 'retrieval', 'feedback'];
+const text = readFileSync(join(REPO_ROOT, 'deploy', 'Dockerfile'), 'utf8');
+const stages = (): string[] => [...text.matchAll(/^FROM \S+ AS (\S+)$/gm)].map((m) => m[1]!);
 
-describe('deploy/<service>/Dockerfile', () => {
-  it.each(Object.keys(PORTS))('%s: multi-stage, non-root, shared ports, runs its own entry', (name) => {
-    const text = readFileSync(join(REPO_ROOT, 'deploy', name, 'Dockerfile'), 'utf8');
-    const stages = [...text.matchAll(/^FROM \S+ AS (\S+)$/gm)].map((m) => m[1]);
-    expect(stages).toEqual(GPU.has(name) ? ['deps', 'deps-cuda', 'cuda', 'cpu'] : ['deps', 'runtime']);
-    // Every runtime stage switches to the chart's UID before its entrypoint.
+describe('deploy/Dockerfile (one for every service)', () => {
+  it('is multi-stage: build (tsc), production deps of one service, cpu and cuda runtimes', () => {
+    expect(stages()).toEqual(['build', 'deps', 'deps-cuda', 'cuda', 'cpu']);
+    expect(text).toMatch(/^RUN node scripts\/build\.mjs/m);
+    expect(text).toMatch(/npm ci --omit=dev/);
+    expect(text).toMatch(/^RUN node scripts\/prune-deps\.mjs "\$\{SERVICE\}"$/m);
+    expect(text).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12 node script\/install\.js/);
+  });
+
+  it('runs compiled JavaScript as UID 10001 through start.sh, never tsx', () => {
     const runtimes = text.split(/^FROM /m).filter((s) => /ENTRYPOINT/.test(s));
-    expect(runtimes).toHaveLength(GPU.has(name) ? 2 : 1);
+    expect(runtimes).toHaveLength(2);
     for (const r of runtimes) {
       expect(r).toMatch(/^USER 10001:10001$/m);
-      expect(r).toContain(`ENTRYPOINT ["node", "--enable-source-maps", "--import", "tsx", "services/${name}/src/main.ts"]`);
-      expect(r).toContain(`TESSERA_GRPC_PORT=${PORTS[name]![0]}`);
-      expect(r.match(/^EXPOSE (.*)$/m)![1]!.split(' ').map(Number)).toEqual(PORTS[name]);
+      expect(r).toContain('ENTRYPOINT ["./start.sh"]');
+      expect(r).toMatch(/TESSERA_SERVICE=\$\{SERVICE\}/);
+      expect(r).not.toMatch(/tsx|src\/main\.ts/);
     }
-    if (GPU.has(name)) {
-      expect(text).toMatch(/ONNXRUNTIME_NODE_INSTALL=cuda12 node script\/install\.js/);
-      expect(text).toMatch(/TESSERA_EXECUTION_PROVIDER=cuda/);
-      expect(text).toMatch(/TESSERA_EXECUTION_PROVIDER=cpu/);
-    }
+    expect(runtimes[0]).toMatch(/TESSERA_EXECUTION_PROVIDER=cuda/);
+    expect(runtimes[1]).toMatch(/TESSERA_EXECUTION_PROVIDER=cpu/);
+    const start = readFileSync(join(REPO_ROOT, 'deploy', 'start.sh'), 'utf8');
+    expect(start).toContain('exec node --conditions=tessera-dist --enable-source-maps "services/${TESSERA_SERVICE}/dist/main.js"');
+  });
+
+  it.each(SERVICES)('%s: its package resolves to dist/ under the tessera-dist condition and to src/ otherwise', (name) => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'services', name, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+    expect(pkg.exports['.']).toEqual({ 'tessera-dist': './dist/index.js', default: './src/index.ts' });
   });
 });

@@ -23,6 +23,8 @@ const RESOURCES: Record<string, ResourceKind> = {
   'v1/pods': { apiVersion: 'v1', kind: 'Pod', namespaced: true },
   'v1/nodes': { apiVersion: 'v1', kind: 'Node', namespaced: false },
   'apps/v1/deployments': { apiVersion: 'apps/v1', kind: 'Deployment', namespaced: true },
+  'apps/v1/replicasets': { apiVersion: 'apps/v1', kind: 'ReplicaSet', namespaced: true },
+  'v1/events': { apiVersion: 'v1', kind: 'Event', namespaced: true },
   'autoscaling/v2/horizontalpodautoscalers': { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', namespaced: true },
   'keda.sh/v1alpha1/scaledobjects': { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', namespaced: true },
 };
@@ -71,6 +73,10 @@ export class FakeKubeApi {
   forbidden: ForbidRule[] = [];
   /** false: the keda.sh API is not served (404), as on a cluster without KEDA's CRDs. */
   kedaInstalled = true;
+  /** Evictions refused with 429 (a PodDisruptionBudget at its limit) this many more times, by pod name. */
+  readonly evictionRefusals = new Map<string, number>();
+  /** Service proxy targets: `namespace/name:port` → base URL the API server forwards `…/proxy/<path>` to. */
+  readonly serviceProxies = new Map<string, string>();
   /** Paths (substring) the server never answers, to exercise --request-timeout. */
   hang: string[] = [];
   url = '';
@@ -152,6 +158,21 @@ export class FakeKubeApi {
     this.send(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
   }
 
+  /** services/proxy as the API server does it: RBAC on `services/proxy`, 503 without endpoints, the upstream's answer verbatim. */
+  private proxyToService(res: ServerResponse, method: string, namespace: string, nameAndPort: string, pathAndQuery: string): void {
+    if (this.forbidden.some((f) => f.method === method && f.resource === 'services/proxy')) {
+      return this.status(res, 403, 'Forbidden', `services "${nameAndPort}" is forbidden: User "system:serviceaccount:ops:operator" cannot get resource "services/proxy" in API group "" in the namespace "${namespace}"`);
+    }
+    const target = this.serviceProxies.get(`${namespace}/${nameAndPort}`);
+    if (!target) return this.status(res, 503, 'ServiceUnavailable', `no endpoints available for service "${nameAndPort}"`);
+    fetch(`${target}${pathAndQuery}`, { method })
+      .then(async (up) => {
+        res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/octet-stream' });
+        res.end(Buffer.from(await up.arrayBuffer()));
+      })
+      .catch((err: Error) => this.status(res, 503, 'ServiceUnavailable', `error trying to reach service: ${err.message}`));
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse, raw: string): void {
     const url = new URL(req.url ?? '/', 'http://x');
     const method = req.method ?? 'GET';
@@ -167,6 +188,9 @@ export class FakeKubeApi {
     this.requests.push({ method, path: url.pathname, query: url.searchParams, contentType, authorization: req.headers.authorization, body });
     if (this.hang.some((h) => url.pathname.includes(h))) return; // never answers
     if (req.headers.authorization !== 'Bearer test-token') return this.status(res, 401, 'Unauthorized', 'Unauthorized');
+
+    const proxy = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)\/proxy(\/.*)?$/.exec(url.pathname);
+    if (proxy) return this.proxyToService(res, method, proxy[1]!, decodeURIComponent(proxy[2]!), (proxy[3] ?? '/') + url.search);
 
     const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(url.pathname);
     if (!m) return this.status(res, 404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
@@ -190,7 +214,10 @@ export class FakeKubeApi {
 
     if (!name) {
       if (method !== 'GET') return this.status(res, 405, 'MethodNotAllowed', `${method} not supported on collections`);
-      const items = this.list(kind.apiVersion, kind.kind, kind.namespaced ? namespace : undefined).filter((o) => matchesSelector(o.metadata.labels, url.searchParams.get('labelSelector')));
+      const node = /^spec\.nodeName=(.+)$/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
+      const items = this.list(kind.apiVersion, kind.kind, kind.namespaced ? namespace : undefined)
+        .filter((o) => matchesSelector(o.metadata.labels, url.searchParams.get('labelSelector')))
+        .filter((o) => node === undefined || (o as any).spec?.nodeName === node);
       const list = { apiVersion: kind.apiVersion, kind: `${kind.kind}List`, metadata: { resourceVersion: String(this.resourceVersion) }, items };
       validateManifest(list as never);
       return this.send(res, 200, list);
@@ -221,6 +248,22 @@ export class FakeKubeApi {
       }
       res.end(lines.map((l) => `${l}\n`).join(''));
       return;
+    }
+
+    if (sub === 'eviction' && kind.kind === 'Pod') {
+      if (method !== 'POST') return this.status(res, 405, 'MethodNotAllowed', 'eviction is create-only');
+      try {
+        validateManifest(body as K8sObject);
+      } catch (err) {
+        return this.status(res, 400, 'BadRequest', (err as Error).message);
+      }
+      const refusals = this.evictionRefusals.get(name) ?? 0;
+      if (refusals > 0) {
+        this.evictionRefusals.set(name, refusals - 1);
+        return this.status(res, 429, 'TooManyRequests', `Cannot evict pod as it would violate the pod's disruption budget.`);
+      }
+      this.store.delete(this.key(obj));
+      return this.send(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
     }
 
     if (sub === 'scale' && kind.kind === 'Deployment') {

@@ -3,17 +3,18 @@ import type { ClusterStatus } from './status.js';
 import { renderTable } from './table.js';
 
 /** `tessera ctl status` as tables: stages, then the GPU pool, then warnings. */
-export function formatStatus(s: ClusterStatus): string {
+export function formatStatus(s: ClusterStatus, wide = false): string {
   const out: string[] = [`context ${s.context}   namespace ${s.namespace}   release ${s.release}`, ''];
   out.push(
     renderTable(
-      ['STAGE', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AUTOSCALER', 'BACKLOG', 'MODEL-REVISION'],
+      ['STAGE', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AUTOSCALER', 'BACKLOG', 'MODEL-REVISION', ...(wide ? ['IMAGES', 'NODES'] : [])],
       s.stages.map((st) => {
         const revs = Object.entries(st.podRevisions);
         const mixed = revs.length > 1 || (revs.length === 1 && revs[0]![0] !== st.modelRevision);
         const model = st.modelRevision === null ? '-' : mixed ? `${st.modelRevision} (pods: ${revs.map(([r, n]) => `${r}x${n}`).join(', ')})` : st.modelRevision;
         const backlog = st.backlog ? `${st.backlog.lag}${st.backlog.redelivered ? ` (${st.backlog.redelivered} redelivered)` : ''}` : '-';
-        return [st.stage, `${st.ready}/${st.desired}`, String(st.updated), String(st.available), describeAutoscaler(st.autoscaler), backlog, model];
+        const row = [st.stage, `${st.ready}/${st.desired}`, String(st.updated), String(st.available), describeAutoscaler(st.autoscaler), backlog, model];
+        return wide ? [...row, st.images.join(',') || '-', st.nodes.join(',') || '-'] : row;
       }),
     ),
   );

@@ -7,6 +7,7 @@ export { parseArgs, type GlobalOptions, type ParsedArgs } from './args.js';
 export { connect, Kube } from './kube.js';
 export { collectStatus, type ClusterStatus, type StageStatus, type GpuNode } from './status.js';
 export { readBacklog, type ConsumerBacklog } from './jetstream-backlog.js';
+export { collectSites, formatSites, type SiteStatus } from './sites.js';
 export { scaleStage, type ScaleResult } from './scale.js';
 export { setAutoscalePaused, type AutoscaleResult } from './autoscale.js';
 export { restartStage, type RestartResult } from './restart.js';

@@ -41,6 +41,9 @@ export function kubeError(err: unknown, what: string, server: string): TesseraEr
         return new TesseraError(ErrorCode.NOT_FOUND, `${what}: not found (404): ${detail}`, {}, { cause: err });
       case 409:
         return new TesseraError(ErrorCode.ABORTED, `${what}: conflict (409), retry: ${detail}`, {}, { cause: err });
+      case 429:
+        // Evictions: a PodDisruptionBudget allows no more disruption right now (retry later).
+        return new TesseraError(ErrorCode.RESOURCE_EXHAUSTED, `${what}: refused for now (429): ${detail}`, {}, { cause: err });
       case 422:
         return new TesseraError(ErrorCode.INVALID_ARGUMENT, `${what}: rejected by the API server (422): ${detail}`, {}, { cause: err });
       default:

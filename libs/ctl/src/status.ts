@@ -1,8 +1,8 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { TesseraError } from '@tessera/errors';
-import { type Autoscaler, describeAutoscaler, listAutoscalers } from './autoscalers.js';
+import { type Autoscaler, describeAutoscaler, listAutoscalers, type ScaledObject } from './autoscalers.js';
 import { findRelease } from './find-deployments.js';
-import { type ConsumerBacklog, readBacklog } from './jetstream-backlog.js';
+import { type ConsumerBacklog, monitoringService, readBacklog, readBacklogThroughApi } from './jetstream-backlog.js';
 import type { Kube } from './kube.js';
 import { ANNOTATION_MODEL_REVISION, LABEL_INSTANCE, LABEL_PART_OF, STAGE_NAMES, STAGES, type StageName } from './stages.js';
 
@@ -20,6 +20,10 @@ export interface StageStatus {
   modelRevision: string | null;
   /** Revisions the running pods carry, with counts (differs from modelRevision mid-rollout). */
   podRevisions: Record<string, number>;
+  /** Container images of the pod template (`-o wide`). */
+  images: string[];
+  /** Nodes the stage's pods run on (`-o wide`). */
+  nodes: string[];
 }
 
 export interface GpuNode {
@@ -47,6 +51,8 @@ export interface ClusterStatus {
 export interface StatusOptions {
   release?: string;
   natsMonitor?: string;
+  /** NATS monitoring Service (`name[.ns]:port`) read through the API server proxy; default: the chart's KEDA trigger, else nats:8222. */
+  natsService?: string;
   natsAccount: string;
   gpuResource: string;
   gpuNodeLabel: string;
@@ -74,22 +80,25 @@ function gpuNode(n: V1Node, resource: string): GpuNode {
 export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<ClusterStatus> {
   const { release, byStage } = await findRelease(kube, opts.release);
   const warnings: string[] = [];
+  // KEDA's trigger names the monitoring endpoint the chart was installed with: the default place to read the backlog.
+  let kedaEndpoint: string | undefined;
+  const seen = (so: ScaledObject) => {
+    kedaEndpoint ??= so.spec?.triggers?.find((t) => t.type === 'nats-jetstream')?.metadata?.natsServerMonitoringEndpoint;
+  };
   const [autoscalers, pods] = await Promise.all([
-    listAutoscalers(kube),
+    listAutoscalers(kube, seen),
     kube.call(`list pods in namespace "${kube.namespace}"`, () =>
       kube.core.listNamespacedPod({ namespace: kube.namespace, labelSelector: `${LABEL_PART_OF}=tessera,${LABEL_INSTANCE}=${release}` }),
     ),
   ]);
 
   let backlog: Map<string, ConsumerBacklog> | null = null;
-  if (opts.natsMonitor) {
-    try {
-      backlog = await readBacklog(opts.natsMonitor, opts.natsAccount, opts.timeoutMs);
-    } catch (err) {
-      warnings.push(TesseraError.from(err).message);
-    }
-  } else {
-    warnings.push('backlog unknown: pass --nats-monitor http://HOST:8222 or set TESSERA_NATS_MONITOR_URL (e.g. after kubectl port-forward svc/nats 8222, the prerequisite NATS release)');
+  try {
+    if (opts.natsMonitor) backlog = await readBacklog(opts.natsMonitor, opts.natsAccount, opts.timeoutMs);
+    else backlog = await readBacklogThroughApi(kube, monitoringService(opts.natsService ?? kedaEndpoint ?? 'nats:8222', kube.namespace), opts.natsAccount);
+  } catch (err) {
+    const how = opts.natsMonitor ? '' : ' (pass --nats-service NAME[.NAMESPACE]:PORT, or --nats-monitor http://HOST:8222 to read it directly)';
+    warnings.push(`backlog unknown: ${TesseraError.from(err).message}${how}`);
   }
 
   let gpuNodes: GpuNode[] | null = null;
@@ -132,6 +141,8 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
       backlog: stageBacklog,
       modelRevision: d?.spec?.template?.metadata?.annotations?.[ANNOTATION_MODEL_REVISION] ?? null,
       podRevisions,
+      images: (d?.spec?.template?.spec?.containers ?? []).map((c) => c.image ?? ''),
+      nodes: [...new Set((podsByStage.get(name) ?? []).map((p) => p.spec?.nodeName ?? '').filter(Boolean))].sort(),
     });
   }
   let gpusRequestedByRelease = 0;

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, GRPC_STATUS, TesseraError, invalidArgument } from './index.js';
+import { ErrorCode, GRPC_STATUS, TesseraError, checkModelRevision, invalidArgument } from './index.js';
 
 describe('@tessera/errors', () => {
   it('normalises anything thrown, keeping the cause out of the wire form', () => {
@@ -16,6 +16,12 @@ describe('@tessera/errors', () => {
     const own = invalidArgument('max_tokens', 'max_tokens is 9000, limit 4096', 'max_tokens <= 4096');
     expect(TesseraError.from(own)).toBe(own);
     expect(own.toJSON()).toEqual({ code: 'INVALID_ARGUMENT', message: own.message, details: { field: 'max_tokens', limit: 'max_tokens <= 4096' } });
+  });
+
+  it('checks a model revision the same way for every stage: empty = any, else the loaded one', () => {
+    expect(() => checkModelRevision('', 'abc', 'decoder')).not.toThrow();
+    expect(() => checkModelRevision('abc', 'abc', 'decoder')).not.toThrow();
+    expect(() => checkModelRevision('old', 'abc', 'resampler')).toThrow(expect.objectContaining({ code: 'FAILED_PRECONDITION', message: 'model_revision old is not the loaded resampler (abc)', details: { field: 'model_revision', limit: 'model_revision = abc' } }));
   });
 
   it('has a gRPC status for every code', () => {

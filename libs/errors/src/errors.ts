@@ -86,3 +86,14 @@ export const invalidArgument = (field: string, message: string, limit?: string):
 export const resourceExhausted = (field: string, message: string, limit?: string, retryAfterMs?: number): TesseraError =>
   new TesseraError(ErrorCode.RESOURCE_EXHAUSTED, message, { field, ...(limit !== undefined && { limit }), ...(retryAfterMs !== undefined && { retryAfterMs }) });
 export const notFound = (field: string, message: string): TesseraError => new TesseraError(ErrorCode.NOT_FOUND, message, { field });
+
+/**
+ * Every model stage checks a request's `model_revision` the same way: empty = any, otherwise it must
+ * be the revision this process loaded (a stage restarted on a new model must not serve a request
+ * planned for the old one). `stage` names what was loaded ("vision encoder", "resampler", "decoder").
+ */
+export function checkModelRevision(requested: string, loaded: string, stage: string): void {
+  if (requested && requested !== loaded) {
+    throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `model_revision ${requested} is not the loaded ${stage} (${loaded})`, { field: 'model_revision', limit: `model_revision = ${loaded}` });
+  }
+}

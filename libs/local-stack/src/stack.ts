@@ -168,7 +168,7 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
         TESSERA_INSTANCE: `${name}-${index}`,
         OTEL_SERVICE_NAME: `tessera-${name}`,
         ...(name === 'gateway' && { TESSERA_HTTP_PORT: String(index === 0 ? httpPort : 0) }),
-        // As in deploy/slicer/Dockerfile: decoded images are large fresh mappings; huge pages make a
+        // As deploy/start.sh does for the slicer image: decoded images are large fresh mappings; huge pages make a
         // 12 MP decode ~2.5× faster (issue 19, libs/vision/src/decode-image.ts). Read at process start.
         ...(name === 'slicer' && { GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? 'glibc.malloc.hugetlb=1' }),
         ...opts.env,

@@ -26,7 +26,12 @@ export interface SpawnOptions {
 }
 
 export async function spawnTs(entry: string, opts: SpawnOptions = {}): Promise<SpawnedProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...(opts.args ?? [])], {
+  return spawnCommand(process.execPath, ['--import', 'tsx', entry], opts, entry);
+}
+
+/** Any command as its own process (e.g. deploy/start.sh, a compiled service); same handle as spawnTs. */
+export async function spawnCommand(command: string, args: string[], opts: SpawnOptions = {}, entry = command): Promise<SpawnedProcess> {
+  const child = spawn(command, [...args, ...(opts.args ?? [])], {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,8 +10,14 @@ import type { Normalization } from './preprocessor-config.js';
 import { prepareImage, preparePixels, type PreparedImage } from './preprocess.js';
 import type { SliceOptions } from './slice-plan.js';
 
+/**
+ * The worker thread's entry. Compiled (the images run dist/*.js) the body is plain JavaScript; from the
+ * TypeScript sources (tsx, vitest, benchmarks) a .mjs shim registers tsx first, then loads the body.
+ */
+const WORKER_ENTRY = import.meta.url.endsWith('.js') ? new URL('./preprocess-worker-main.js', import.meta.url) : new URL('./preprocess-worker.mjs', import.meta.url);
+
 /** With `normalization`: `pixels` holds float32 [3, H, W] per image and `images[k].rgb` is empty. */
-export type PooledImage = PreparedImage & { pixels?: Float32Array[] };
+export type PooledImage = Omit<PreparedImage, 'sha256'> & { sha256?: string; pixels?: Float32Array[] };
 
 type Reply = { id: number; ok: true; result: PooledImage } | { id: number; ok: false; error: { code: ErrorCode; message: string; details: ErrorDetails } };
 
@@ -32,7 +38,7 @@ export class PreprocessPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(new URL('./preprocess-worker.mjs', import.meta.url));
+    const worker = new Worker(WORKER_ENTRY);
     worker.unref();
     let markReady!: () => void;
     const slot: Slot = { worker, busy: 0, ready: new Promise<void>((r) => (markReady = r)) };

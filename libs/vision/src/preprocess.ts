@@ -101,15 +101,20 @@ export async function prepareImage(bytes: Uint8Array, options: Partial<SliceOpti
   return { sha256: sha256Hex(bytes), format: decoded.format, plan, images: sliceDecoded(decoded, plan), decoded };
 }
 
+/** What the service path returns: no sha256 (the caller hashed the image once at admission). */
+export type PreparedPixels = Omit<PreparedImage, 'sha256'> & { pixels: Float32Array[] };
+
 /**
  * Decode + plan + normalised pixels (the service path): `pixels[k]` is float32 [3, H, W] of
- * `images[k]`, whose `rgb` is empty (no RGB copies are made).
+ * `images[k]`, whose `rgb` is empty (no RGB copies are made). It does not hash the bytes: the slicer
+ * already has the image's sha256 (it hashed inline bytes, or the object is named by it), and one hash
+ * per image per request is the rule (issue 14).
  */
-export async function preparePixels(bytes: Uint8Array, options: Partial<SliceOptions>, limits: ImageLimits, norm: Normalization): Promise<PreparedImage & { pixels: Float32Array[] }> {
+export async function preparePixels(bytes: Uint8Array, options: Partial<SliceOptions>, limits: ImageLimits, norm: Normalization): Promise<PreparedPixels> {
   const o = validateSliceOptions(options, limits);
   const decoded = await decodeImage(bytes, limits);
   const plan = planSlices(decoded.width, decoded.height, o);
   const pixels = sliceDecodedPixels(decoded, plan, norm);
   const sizes = [plan.overview, ...plan.slices];
-  return { sha256: sha256Hex(bytes), format: decoded.format, plan, images: sizes.map((s) => ({ rgb: new Uint8Array(0), width: s.width, height: s.height })), pixels };
+  return { format: decoded.format, plan, images: sizes.map((s) => ({ rgb: new Uint8Array(0), width: s.width, height: s.height })), pixels };
 }

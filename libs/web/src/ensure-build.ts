@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 const PKG = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The built bundle the gateway serves by default (TESSERA_GATEWAY_WEB_DIR empty). */
-export const WEB_DIST_DIR = join(PKG, 'dist');
+// dist/app: dist/ itself holds this package's compiled JavaScript (scripts/build.mjs).
+export const WEB_DIST_DIR = join(PKG, 'dist', 'app');
 export const WEB_APP_DIR = join(PKG, 'app');
 
 function newestMtime(dir: string): number {

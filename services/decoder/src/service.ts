@@ -4,6 +4,7 @@
  */
 import type { NatsConnection } from 'nats';
 import { commonV1, decodingV1, tensorProblem, tensorToFloat32 } from '@tessera/contracts';
+import { checkModelRevision } from '@tessera/errors';
 import { ErrorCode, TesseraError, getPayload, invalidArgument, type CallContext, type ServiceImpl } from '@tessera/runtime';
 import type { Engine } from './domain/engine/engine.js';
 import type { GenerationDefaults } from './domain/engine/generation-defaults.js';
@@ -72,9 +73,7 @@ export function decoderService(d: DecoderServiceDeps): ServiceImpl<Def> {
 async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest, ctx: CallContext): AsyncGenerator<decodingV1.GenerateResponse> {
   const requestId = req.requestId || ctx.requestId;
   if (!REQUEST_ID.test(requestId)) throw invalidArgument('request_id', 'request_id must be 1..128 characters of [A-Za-z0-9._:-]', '1..128 of [A-Za-z0-9._:-]');
-  if (req.modelRevision && req.modelRevision !== d.revision) {
-    throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `model_revision ${req.modelRevision} requested, ${d.revision} is loaded`, { field: 'model_revision' });
-  }
+  checkModelRevision(req.modelRevision, d.revision, 'decoder');
   const images = await Promise.all(req.images.map((img, i) => toPromptImage(img, i, d.nc, ctx.tenant)));
   const prompt = d.assemble({ messages: promptMessages(req), prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images }, { maxImages: d.maxImages });
   const constraint = constraintFor(req, { tokenBytes: d.tokenizer.tokenBytes, vocabSize: d.engine.info.vocabSize, eosTokenIds: d.engine.info.eosTokenIds });

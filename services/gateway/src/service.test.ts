@@ -37,7 +37,7 @@ const client: ServiceClient<typeof gatewayV1.GatewayServiceService> = localClien
     quotas: new QuotaLedger(),
     chat: scripted,
     limits: () => DEFAULT_CHAT_LIMITS,
-    model: { id: 'tiny', revision: 'r1' } as ModelInfo,
+    model: { id: 'tiny', revision: 'r1', family: '2.6', downsampleModes: [] } as unknown as ModelInfo,
     feedback: {} as ServiceClient<typeof feedbackV1.FeedbackServiceService>,
     metrics: new HttpMetrics(registry),
   }),

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from 'nats';
 import { commonV1, float32ToFloat16, tensorFromArray, tensorProblem, tensorToFloat32, TENSOR_CONTENT_TYPE, type resamplingV1 } from '@tessera/contracts';
 import { getPayload, invalidArgument, putPayload, TesseraError, type CallContext, type ClaimCheckOptions, type ServiceImpl } from '@tessera/runtime';
+import { checkModelRevision } from '@tessera/errors';
 import type { EncoderCache } from '@tessera/vision';
 import type { ResampleBatcher, SliceInput } from './domain/resample-batcher.js';
 
@@ -55,9 +56,7 @@ export function createResamplerService(d: ResamplerServiceDeps): ResamplerImpl {
   return {
     async resample(req: resamplingV1.ResampleRequest, ctx: CallContext): Promise<resamplingV1.ResampleResponse> {
       const t0 = performance.now();
-      if (req.modelRevision && req.modelRevision !== d.modelRevision) {
-        throw new TesseraError('FAILED_PRECONDITION', `model_revision ${req.modelRevision} is not the loaded resampler (${d.modelRevision})`, { field: 'model_revision', limit: `model_revision = ${d.modelRevision}` });
-      }
+      checkModelRevision(req.modelRevision, d.modelRevision, 'resampler');
       const n = req.slices.length;
       if (n < 1 || n > d.maxSlices) throw invalidArgument('slices', `slices must hold 1..${d.maxSlices} entries, got ${n}`, `1 <= slices <= ${d.maxSlices}`);
       if (req.cache) {

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from 'nats';
 import { commonV1, tensorFromArray, TENSOR_CONTENT_TYPE, visionV1 } from '@tessera/contracts';
 import { invalidArgument, putPayload, TesseraError, type CallContext, type ClaimCheckOptions, type ServiceImpl } from '@tessera/runtime';
+import { checkModelRevision } from '@tessera/errors';
 import { sliceOptionsFromProto, slicePlanToProto, type EncoderCache, type SliceOptions } from '@tessera/vision';
 import { resolveImage } from './adapters/image-input.js';
 import type { EncodedSlice, EncodeResult, SliceEncoder } from './domain/slice-encoder.js';
@@ -30,12 +31,6 @@ export interface SlicerServiceDeps {
 const SHA256 = /^[0-9a-f]{64}$/;
 
 export type SlicerImpl = ServiceImpl<typeof visionV1.SlicerServiceService>;
-
-function checkRevision(requested: string, loaded: string): void {
-  if (requested && requested !== loaded) {
-    throw new TesseraError('FAILED_PRECONDITION', `model_revision ${requested} is not the loaded vision encoder (${loaded})`, { field: 'model_revision', limit: `model_revision = ${loaded}` });
-  }
-}
 
 export function createSlicerService(d: SlicerServiceDeps): SlicerImpl {
   const effective = (o: SliceOptions, req: visionV1.SliceOptions | undefined) => ({
@@ -84,7 +79,7 @@ export function createSlicerService(d: SlicerServiceDeps): SlicerImpl {
   return {
     async sliceAndEncode(req: visionV1.SliceAndEncodeRequest, ctx: CallContext): Promise<visionV1.SliceAndEncodeResponse> {
       const t0 = performance.now();
-      checkRevision(req.modelRevision, d.modelRevision);
+      checkModelRevision(req.modelRevision, d.modelRevision, 'vision encoder');
       const requested = sliceOptionsFromProto(req.options);
       d.encoder.options(requested); // validate before fetching or decoding anything
       if (req.cacheVisualTokens) {

@@ -54,7 +54,6 @@ export interface EncodeResult {
   /** 4.6: visual tokens per image (overview first); undefined for 2.6 (queryNum each, after the resampler). */
   tokensPerImage?: number[];
   slices: EncodedSlice[];
-  sha256: string;
   preprocessMs: number;
   encodeMs: number;
 }
@@ -130,6 +129,6 @@ export class SliceEncoder {
     const slices = await batcher.submit(pixels, signal);
     const t2 = performance.now();
     const tokensPerImage = this.tokensPerImage(prepared.plan, o);
-    return { plan: prepared.plan, ...(tokensPerImage && { tokensPerImage }), slices, sha256: prepared.sha256, preprocessMs: t1 - t0, encodeMs: t2 - t1 };
+    return { plan: prepared.plan, ...(tokensPerImage && { tokensPerImage }), slices, preprocessMs: t1 - t0, encodeMs: t2 - t1 };
   }
 }

@@ -37,6 +37,10 @@ export class HubChat implements ChatService {
       jsDomain: o.hubDomain,
       inboxPrefix: siteInboxPrefix(o.site),
       heartbeatMs: o.heartbeatMs,
+      // "No responders" on the uplink publish is usually a lost leaf link, not a hub stream electing
+      // a leader: retry it 1 s at most (not the 10 s default), so a hub model still fails or falls
+      // back within the 2 s budget (the link probe has usually seen the loss by then).
+      electionWaitMs: 1_000,
     });
   }
 

@@ -22,7 +22,7 @@ const TYPES: Record<string, string> = {
 const CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 /**
- * Serves the built playground (`libs/web/dist`, or TESSERA_GATEWAY_WEB_DIR) at `/`: `index.html`
+ * Serves the built playground (`libs/web/dist/app`, or TESSERA_GATEWAY_WEB_DIR) at `/`: `index.html`
  * for `/`, files by path otherwise. Never answers `/v1/…` (the API) so an API typo stays a JSON 404.
  * Vite names assets by content hash, so they are cached for a year; index.html is revalidated.
  */

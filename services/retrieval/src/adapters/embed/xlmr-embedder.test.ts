@@ -4,13 +4,15 @@
  * checked against an independent Unigram encoder and a float64 forward; and tokenizer.json files the
  * embedder cannot handle refused with the field named.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TokenizerLoader } from '@lenml/tokenizers';
 import { TesseraError } from '@tessera/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { referenceEmbedding } from './bert-reference.js';
+import { openEngine } from '../../compose.js';
+import { loadRetrievalConfig } from '../../config.js';
 import { OnnxEmbedder } from './onnx-embedder.js';
 import { tinyBertWeights } from './tiny-bert.js';
 import { generateTinyXlmr, TINY_XLMR_TOKENIZER_CONFIG, tinyXlmrTokenizerJson, tinyXlmrVocab, type TinyXlmrConfig } from './tiny-xlmr.js';
@@ -93,17 +95,32 @@ describe('tiny XLM-R (SentencePiece Unigram) + ONNX embedder', () => {
     expect(maxAbsDiff(rep.vectors[0]!, referenceEmbedding(cfg, tinyBertWeights(cfg, SEED), cut, 'mean'))).toBeLessThan(1e-5);
     expect(mean.countTokens('Tokyo')).toBe(3);
   });
+
+  it('a checkpoint without an ONNX export is built from model.safetensors with our graph builder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xlmr-no-onnx-'));
+    try {
+      cpSync(join(root, 'mean'), dir, { recursive: true });
+      rmSync(join(dir, 'onnx'), { recursive: true });
+      const built = await OnnxEmbedder.open(dir, { batchSize: 3 });
+      const [a, b] = [(await built.embed(TEXTS)).vectors, (await mean.embed(TEXTS)).vectors];
+      await built.close();
+      a.forEach((v, i) => expect(maxAbsDiff(v, Float64Array.from(b[i]!))).toBeLessThan(1e-6));
+      expect(readdirSync(dir).sort()).toEqual(['1_Pooling', 'config.json', 'config_sentence_transformers.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('an embedder checkpoint with a tokenizer the embedder cannot handle', () => {
-  const fieldOf = async (edit: (tj: Record<string, any>) => void): Promise<{ field?: string; message: string }> => {
+  const fieldOf = async (edit: (tj: Record<string, any>) => void, open: (dir: string) => Promise<unknown> = (dir) => OnnxEmbedder.open(dir)): Promise<{ field?: string; message: string }> => {
     const dir = mkdtempSync(join(tmpdir(), 'bad-tok-'));
     try {
       cpSync(join(root, 'mean'), dir, { recursive: true });
       const tj = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as Record<string, any>;
       edit(tj);
       writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tj));
-      const e = await OnnxEmbedder.open(dir).then(
+      const e = await open(dir).then(
         () => undefined,
         (err: unknown) => err,
       );
@@ -124,5 +141,15 @@ describe('an embedder checkpoint with a tokenizer the embedder cannot handle', (
     expect((await fieldOf((tj) => (tj.pre_tokenizer = { type: 'UnicodeScripts' }))).field).toBe('tokenizer.json pre_tokenizer.type');
     expect((await fieldOf((tj) => (tj.model.byte_fallback = true))).field).toBe('tokenizer.json model.byte_fallback');
     expect((await fieldOf((tj) => delete tj.model.type)).field).toBe('tokenizer.json model.type');
+  });
+
+  it('fails the service start (openEngine with TESSERA_RETRIEVAL_EMBEDDING_MODEL_DIR) the same way', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'bad-tok-data-'));
+    try {
+      const open = (dir: string) => openEngine(loadRetrievalConfig({ TESSERA_DATA_DIR: data, TESSERA_RETRIEVAL_EMBEDDING_MODEL_DIR: dir }));
+      expect((await fieldOf((tj) => (tj.model.type = 'WordLevel'), open)).field).toBe('tokenizer.json model.type');
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,101 @@
+/**
+ * `tessera ctl sites`: edge sites as the hub's NATS monitoring endpoint sees them, no cluster access
+ * needed. A site is known from its leaf connection (`/leafz?subs=1`: the JetStream domain it exports
+ * and the models its edge gateway advertises, libs/edge site-advert.ts) and from the hub feedback
+ * stream's sources (`/jsz`: one per configured site, with the backlog the hub last saw). A configured
+ * site without a leaf connection is listed with link `down` and the backlog at the time it was lost.
+ */
+import { ErrorCode, TesseraError } from '@tessera/errors';
+import { parseLeafSubscriptions, type ModelPlace } from '@tessera/edge';
+import { renderTable } from './table.js';
+
+export interface SiteStatus {
+  site: string;
+  domain: string;
+  link: 'up' | 'down';
+  /** Leaf connection round trip as the hub measured it (`rtt`). */
+  rtt?: string;
+  /** Feedback events at the site the hub has not sourced yet (hub feedback stream source `lag`). */
+  feedbackBacklog?: number;
+  /** Seconds since the hub last heard from the site's feedback stream. */
+  feedbackLastHeardS?: number;
+  models: Array<{ id: string; place: ModelPlace }>;
+}
+
+interface Leafz {
+  leafs?: Array<{ account?: string; rtt?: string; subscriptions_list?: string[] }>;
+}
+interface JszSource {
+  name?: string;
+  external?: { api?: string; deliver?: string };
+  lag?: number;
+  /** Nanoseconds since last heard; -1 never. */
+  active?: number;
+}
+interface Jsz {
+  account_details?: Array<{ name?: string; id?: string; stream_detail?: Array<{ name?: string; sources?: JszSource[] }> }>;
+}
+
+async function getJson<T>(base: string, path: string, params: Record<string, string>, timeoutMs: number): Promise<T> {
+  const root = /^https?:\/\//.test(base) ? base : `http://${base}`;
+  let url: URL;
+  try {
+    url = new URL(path, root);
+  } catch {
+    throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `--nats-monitor "${base}" is not a URL (expected http://hub-nats:8222)`, { field: 'nats-monitor' });
+  }
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return (await res.json()) as T;
+  } catch (err) {
+    throw new TesseraError(ErrorCode.UNAVAILABLE, `cannot read ${url.origin}${path}: ${(err as Error).message}`, { field: 'nats-monitor' }, { cause: err });
+  }
+}
+
+export async function collectSites(o: { natsMonitor: string | undefined; account: string; feedbackStream?: string; timeoutMs: number }): Promise<SiteStatus[]> {
+  if (!o.natsMonitor) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'sites needs the hub NATS monitoring endpoint: --nats-monitor http://hub-nats:8222 (or TESSERA_NATS_MONITOR_URL)', { field: 'nats-monitor' });
+  const stream = o.feedbackStream ?? 'TESSERA_FEEDBACK';
+  const [leafz, jsz] = await Promise.all([
+    getJson<Leafz>(o.natsMonitor, '/leafz', { subs: '1' }, o.timeoutMs),
+    getJson<Jsz>(o.natsMonitor, '/jsz', { acc: o.account, streams: 'true', config: 'true' }, o.timeoutMs),
+  ]);
+  const byDomain = new Map<string, SiteStatus>();
+  for (const leaf of leafz.leafs ?? []) {
+    if (leaf.account && leaf.account !== o.account) continue;
+    const ad = parseLeafSubscriptions(leaf.subscriptions_list ?? []);
+    const domain = ad.domains[0] ?? '';
+    if (!ad.site && !domain) continue; // a leaf that is not an edge site (no JetStream domain, no advertisement)
+    byDomain.set(domain || ad.site, { site: ad.site || domain, domain, link: 'up', ...(leaf.rtt && { rtt: leaf.rtt }), models: ad.models });
+  }
+  const acc = (jsz.account_details ?? []).find((a) => a.name === o.account || a.id === o.account);
+  const feedback = acc?.stream_detail?.find((s) => s.name === stream);
+  for (const src of feedback?.sources ?? []) {
+    const m = /^\$JS\.([^.]+)\.API$/.exec(src.external?.api ?? '');
+    if (!m) continue;
+    const domain = m[1]!;
+    const site = /^tessera\.site\.([^.]+)\.deliver$/.exec(src.external?.deliver ?? '')?.[1] ?? domain;
+    const s = byDomain.get(domain) ?? { site, domain, link: 'down' as const, models: [] };
+    s.feedbackBacklog = src.lag ?? 0;
+    if (src.active !== undefined && src.active >= 0) s.feedbackLastHeardS = Math.round(src.active / 1e8) / 10;
+    byDomain.set(domain, s);
+  }
+  return [...byDomain.values()].sort((a, b) => a.site.localeCompare(b.site));
+}
+
+export function formatSites(sites: readonly SiteStatus[]): string {
+  if (sites.length === 0) return 'no edge sites: no leaf connections with a JetStream domain, and the hub feedback stream sources none (TESSERA_FEEDBACK_SITES)';
+  return renderTable(
+    ['SITE', 'DOMAIN', 'LINK', 'RTT', 'FEEDBACK BACKLOG', 'LAST HEARD', 'MODELS'],
+    sites.map((s) => [
+      s.site,
+      s.domain,
+      s.link,
+      s.rtt ?? '-',
+      s.feedbackBacklog === undefined ? '-' : String(s.feedbackBacklog),
+      s.feedbackLastHeardS === undefined ? '-' : `${s.feedbackLastHeardS}s ago`,
+      s.models.map((m) => `${m.id}@${m.place}`).join(',') || '-',
+    ]),
+  );
+}

@@ -1,0 +1,106 @@
+/**
+ * The local stack's `edge` profile (docs/edge.md): a hub and one edge site on one machine. Two
+ * nats-servers on loopback with their own JetStream domains, the site's a leaf node of the hub's
+ * (TLS uplink through a relay that `uplink.cut()` drops, to rehearse a lost link), and the services
+ * split between them:
+ *   hub:  gateway (hub model + the uplink queue for sites), decoder (+ slicer, resampler), feedback
+ *         sourcing the site's feedback stream;
+ *   site: gateway with a site config (site model here, hub model over the leaf link), decoder,
+ *         feedback (the site stream, bounded, oldest discarded first).
+ * e2e/src/edge.e2e.test.ts and bench/edge run on it; `npx tsx libs/local-stack/src/edge-demo.ts`.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeTestCerts, SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type TopologyServer } from '@tessera/edge/testing';
+import { startLocalStack, type RunningStack, type ServiceName } from './stack.js';
+
+export interface EdgeStackOptions {
+  modelDir: string;
+  workDir: string;
+  site?: string;
+  /** API keys file (hashed keys), shared by both gateways. */
+  keysFile: string;
+  /** The model the hub serves and the one the site serves. */
+  hubModel: string;
+  siteModel?: string;
+  /** Extra entries of the site config's `models` (beyond the two above), e.g. another hub model with `fail`. */
+  extraModels?: Array<{ id: string; place: 'site' | 'hub'; fallback?: string }>;
+  /** Fallback of the hub model at the site. Default `serve-local-model-<siteModel>` (`fail` without a site model). */
+  hubFallback?: string;
+  hubServices?: readonly ServiceName[];
+  siteServices?: readonly ServiceName[];
+  /** Events the site's feedback stream keeps. Default 1,000,000. */
+  siteFeedbackMaxEvents?: number;
+  env?: Record<string, string>;
+  gatewayEnv?: Record<string, string>;
+  probeIntervalMs?: number;
+}
+
+export interface EdgeStack {
+  hub: HubServer;
+  site: TopologyServer;
+  hubStack: RunningStack;
+  siteStack: RunningStack;
+  siteName: string;
+  /** The site's leaf credential at the hub (user = site name). */
+  leafPassword: string;
+  stop(): Promise<void>;
+}
+
+export async function startEdgeStack(o: EdgeStackOptions): Promise<EdgeStack> {
+  const siteName = o.site ?? 'shop-1';
+  const leafPassword = `${siteName}-leaf-${Math.random().toString(36).slice(2)}`;
+  mkdirSync(o.workDir, { recursive: true });
+  const siteConfig = join(o.workDir, 'site.json');
+  writeFileSync(
+    siteConfig,
+    JSON.stringify({
+      site: siteName,
+      hubDomain: 'hub',
+      probeIntervalMs: o.probeIntervalMs ?? 250,
+      models: [
+        ...(o.siteModel ? [{ id: o.siteModel, place: 'site' }] : []),
+        { id: o.hubModel, place: 'hub', fallback: o.hubFallback ?? (o.siteModel ? `serve-local-model-${o.siteModel}` : 'fail') },
+        ...(o.extraModels ?? []),
+      ],
+    }),
+  );
+  const certs = makeTestCerts();
+  const hub = await startHub({ sites: [{ site: siteName, domain: siteName, password: leafPassword }], tls: certs });
+  const site = await startSite({ site: siteName, domain: siteName, leafUrl: hub.leafUrl, password: leafPassword, caFile: certs.caFile });
+  await waitForLeafs(hub.nats.monitorPort, 1);
+  const env = { NATS_USER: SERVICE_USER.user, NATS_PASSWORD: SERVICE_USER.password, ...o.env };
+  const gw = { TESSERA_GATEWAY_API_KEYS_FILE: o.keysFile, ...o.gatewayEnv };
+  const [hubStack, siteStack] = await Promise.all([
+    startLocalStack({
+      modelDir: o.modelDir,
+      natsUrl: hub.nats.url,
+      workDir: join(o.workDir, 'hub'),
+      services: o.hubServices ?? ['decoder', 'feedback', 'gateway'],
+      env,
+      serviceEnv: { gateway: { ...gw, TESSERA_GATEWAY_MODEL_ID: o.hubModel, TESSERA_GATEWAY_SITE_UPLINK: 'true' }, feedback: { TESSERA_FEEDBACK_SITES: siteName } },
+    }),
+    startLocalStack({
+      modelDir: o.modelDir,
+      natsUrl: site.nats.url,
+      workDir: join(o.workDir, 'site'),
+      services: o.siteServices ?? ['decoder', 'feedback', 'gateway'],
+      env,
+      serviceEnv: { gateway: { ...gw, TESSERA_GATEWAY_MODEL_ID: o.siteModel ?? 'none-at-site', TESSERA_SITE_CONFIG: siteConfig }, feedback: { TESSERA_FEEDBACK_STREAM_MAX_EVENTS: String(o.siteFeedbackMaxEvents ?? 1_000_000) } },
+    }),
+  ]);
+  return {
+    hub,
+    site,
+    hubStack,
+    siteStack,
+    siteName,
+    leafPassword,
+    async stop() {
+      await Promise.all([siteStack.stop(), hubStack.stop()]);
+      await site.stop();
+      await hub.stop();
+      rmSync(certs.dir, { recursive: true, force: true });
+    },
+  };
+}
