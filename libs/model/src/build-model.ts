@@ -76,7 +76,7 @@ export async function buildModel(checkpointDir: string, outDir: string, opts: Bu
   return buildInto(ckpt, checkpointDir, outDir, opts, plans, (stages, revision) => ({
     format: MANIFEST_FORMAT,
     formatVersion: MANIFEST_FORMAT_VERSION,
-    family: '2.6',
+    family: ckpt.family,
     revision,
     architecture: 'MiniCPMV',
     version: ckpt.config.version,

@@ -17,7 +17,7 @@ export const GRAPH_VERSION = 2;
 /** 4.6 models get their own graph version (the hybrid decoder changes independently of 2.6). */
 export const GRAPH_VERSION_46 = 3;
 export const presetModelTag = (preset: Preset, family: FamilyId = '2.6'): string =>
-  family === '2.6' ? `${preset}-g${GENERATOR_VERSION}-b${GRAPH_VERSION}` : `${preset}-v${family.replace('.', '')}-g${GENERATOR_VERSION}-b${GRAPH_VERSION_46}`;
+  family === '2.6' ? `${preset}-g${GENERATOR_VERSION}-b${GRAPH_VERSION}` : `${preset}-v${family.replace('.', '')}-g${GENERATOR_VERSION}-b${family === '4.6' ? GRAPH_VERSION_46 : GRAPH_VERSION}`;
 export const TINY_MODEL_TAG = presetModelTag('tiny');
 export const TINY_SEED = 0;
 
@@ -45,6 +45,11 @@ export function ensureTinyModelPaths(): Promise<TinyModelPaths> {
 /** The tiny MiniCPM-V 4.6 model (hybrid decoder) and its checkpoint. */
 export function ensureTinyModel46Paths(): Promise<TinyModelPaths> {
   return ensurePresetModelPaths('tiny', '4.6');
+}
+
+/** The tiny MiniCPM-V 4.5 model (2.6 layout, Qwen3 decoder with q_norm / k_norm) and its checkpoint. */
+export function ensureTinyModel45Paths(): Promise<TinyModelPaths> {
+  return ensurePresetModelPaths('tiny', '4.5');
 }
 
 /** Same for any preset (`bench`: ~420 M parameters, ~1 min to generate and build once) and family. */

@@ -7,7 +7,7 @@ export { readCheckpoint, SERVE_TIME_FILES, type Checkpoint, type PartStats } fro
 export { readSafetensorsHeader, writeSafetensors, type SafetensorsEntry } from './checkpoint/safetensors.js';
 export { expectedTensors, type ExpectedTensor, type Part } from './checkpoint/tensor-inventory.js';
 export { generateTinyCheckpoint, GENERATOR_VERSION, type GenerateOptions, type GeneratedCheckpoint } from './generate/generate-checkpoint.js';
-export { PRESETS, type Preset } from './generate/presets.js';
+export { PRESETS, configJson45, type Preset } from './generate/presets.js';
 export { buildModel, type BuildOptions } from './build-model.js';
 export { readManifest, STAGES, type Manifest, type StageManifest, type StageName } from './manifest.js';
 export type { ValueSig, ElemType, Dim } from './onnx/graph-builder.js';
@@ -43,7 +43,7 @@ export { readAnyCheckpoint, type AnyCheckpoint, type Checkpoint46 } from './chec
 export { readAnyManifest, manifestFamily, type AnyManifest, type Manifest46 } from './manifest.js';
 export { HybridDecoderStage, type HybridCache, type HybridLayerCache, type HybridDecoderInputs } from './runtime/hybrid-decoder-stage.js';
 export { openAnyModel, openModel46, type Model46, type AnyModel } from './runtime/open-any-model.js';
-export { ensureTinyModel46Paths, GRAPH_VERSION_46 } from './ensure-tiny-model.js';
+export { ensureTinyModel46Paths, ensureTinyModel45Paths, GRAPH_VERSION_46 } from './ensure-tiny-model.js';
 export { hybridDecoderSignature, buildHybridDecoderGraph, DEFAULT_MAX_CHUNK } from './onnx/hybrid-decoder-graph.js';
 // MiniCPM-V 4.6 vision stage (issue 16): config, tensors, graph, reference, runtime.
 export { parseVision46Config, cropTokenCount, DOWNSAMPLE_MODES, type Vision46Config, type DownsampleMode } from './checkpoint/vision46-config.js';

@@ -26,8 +26,8 @@ export interface StageManifest {
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   formatVersion: number;
-  /** Absent in manifests built before families existed (= 2.6). */
-  family?: '2.6';
+  /** Absent in manifests built before families existed (= 2.6). 4.5 shares this layout (Qwen3 decoder). */
+  family?: '2.6' | '4.5';
   /** sha256 over config.json, tokenizer files and every tensor (name, dtype, shape, bytes). */
   revision: string;
   architecture: 'MiniCPMV';
@@ -101,11 +101,11 @@ export function readAnyManifest(dir: string): AnyManifest {
   return m;
 }
 
-/** Reads a 2.6 manifest; a model of another family is refused naming it (its stages differ). */
+/** Reads a 2.6-layout manifest (2.6, 4.5); a model of another family is refused naming it (its stages differ). */
 export function readManifest(dir: string): Manifest {
   const m = readAnyManifest(dir);
-  if (m.family !== undefined && m.family !== '2.6') {
-    throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `${join(dir, 'manifest.json')}: family ${m.family} model; this caller serves 2.6 only (open it with openAnyModel)`, { field: 'family', file: join(dir, 'manifest.json') });
+  if (m.family === '4.6') {
+    throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `${join(dir, 'manifest.json')}: family ${m.family} model; this caller serves the 2.6 layout (2.6, 4.5) only (open it with openAnyModel)`, { field: 'family', file: join(dir, 'manifest.json') });
   }
   return m;
 }

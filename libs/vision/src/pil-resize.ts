@@ -133,36 +133,44 @@ export class PilResizer {
       at = align16(at + bytes + SLACK);
       return off;
     };
-    // The horizontal kernel takes taps in pairs: stride ksize + 1 (even) and counts rounded up to
-    // even with a zero weight (see pil-resize-wasm.ts).
-    const hStride = ch ? ch.ksize + 1 : 0;
+    // The horizontal kernel takes taps in groups of 4 (counts rounded up with zero weights) as split
+    // i16 weights, 32 bytes per group (see pil-resize-wasm.ts); the vertical one a splatted i32 per tap.
+    const hGroups = ch ? Math.ceil(ch.ksize / 4) : 0;
     const hBounds = ch ? place(ch.bounds.byteLength) : 0;
-    const hKk = ch ? place(outW * hStride * 16) : 0;
+    const hKk = ch ? place(outW * hGroups * 32) : 0;
     const vBounds = cv ? place(cv.bounds.byteLength) : 0;
     const vKk = cv ? place(cv.kk.length * 16) : 0;
     const tmp = horiz && vert ? place(outW * rows * 3) : 0;
     const out = place(outW * outH * 3);
     const buf = this.memory(at);
     const i32 = new Int32Array(buf);
-    /** bounds as is (counts rounded up to even when `pairs`), each weight splatted ×4, `stride` weights per position. */
-    const putCoeffs = (c: Coeffs, bounds: number, kk4: number, stride: number, pairs: boolean) => {
-      i32.set(c.bounds, bounds >> 2);
-      if (pairs) for (let i = 1; i < c.bounds.length; i += 2) i32[(bounds >> 2) + i] = (c.bounds[i] + 1) & ~1;
-      const positions = c.kk.length / c.ksize;
-      i32.fill(0, kk4 >> 2, (kk4 >> 2) + positions * stride * 4);
-      for (let pos = 0; pos < positions; pos++) {
-        for (let t = 0, o = (kk4 >> 2) + pos * stride * 4; t < c.ksize; t++, o += 4) i32.fill(c.kk[pos * c.ksize + t], o, o + 4);
+    if (ch) {
+      const b = hBounds >> 2;
+      i32.set(ch.bounds, b);
+      for (let i = 1; i < ch.bounds.length; i += 2) i32[b + i] = (ch.bounds[i] + 3) & ~3;
+      const i16 = new Int16Array(buf, hKk, outW * hGroups * 16);
+      i16.fill(0);
+      for (let pos = 0; pos < outW; pos++) {
+        for (let t = 0; t < ch.ksize; t++) {
+          const k = ch.kk[pos * ch.ksize + t];
+          const o = (pos * hGroups + (t >> 2)) * 16 + (t & 3);
+          i16[o] = i16[o + 4] = k >> 11;
+          i16[o + 8] = i16[o + 12] = k & 2047;
+        }
       }
-    };
-    if (ch) putCoeffs(ch, hBounds, hKk, hStride, true);
-    if (cv) putCoeffs(cv, vBounds, vKk, cv.ksize, false);
+    }
+    if (cv) {
+      i32.set(cv.bounds, vBounds >> 2);
+      const base = vKk >> 2;
+      for (let i = 0; i < cv.kk.length; i++) i32.fill(cv.kk[i], base + i * 4, base + i * 4 + 4);
+    }
 
     const k = this.k!;
     if (ch && cv) {
-      k.hpass(SRC + yFirst * w * 3, w * 3, rows, outW, hBounds, hKk, hStride, tmp);
+      k.hpass(SRC + yFirst * w * 3, w * 3, rows, outW, hBounds, hKk, hGroups, tmp);
       k.vpass(tmp, outW * 3, outH, vBounds, vKk, cv.ksize, out);
     } else if (ch) {
-      k.hpass(SRC, w * 3, h, outW, hBounds, hKk, hStride, out);
+      k.hpass(SRC, w * 3, h, outW, hBounds, hKk, hGroups, out);
     } else if (cv) {
       k.vpass(SRC, w * 3, outH, vBounds, vKk, cv.ksize, out);
     }

@@ -69,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
 async function generate(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { out: { type: 'string' }, family: { type: 'string', default: '2.6' }, preset: { type: 'string', default: 'tiny' }, seed: { type: 'string', default: '0' }, shards: { type: 'string' } } });
   if (!values.out) throw invalidArgument('--out', 'generate-tiny needs --out DIR');
-  if (values.family !== '2.6' && values.family !== '4.6') throw invalidArgument('--family', `unknown family ${values.family}`, '2.6|4.6');
+  if (values.family !== '2.6' && values.family !== '4.5' && values.family !== '4.6') throw invalidArgument('--family', `unknown family ${values.family}`, '2.6|4.5|4.6');
   if (values.preset !== 'tiny' && values.preset !== 'bench') throw invalidArgument('--preset', `unknown preset ${values.preset}`, 'tiny|bench');
   const seed = Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0) throw invalidArgument('--seed', `--seed must be a non-negative integer (got ${values.seed})`);

@@ -17,6 +17,10 @@ export interface LlmConfig {
   maxPositionEmbeddings: number;
   bosTokenId: number;
   eosTokenId: number;
+  /** Qwen3 (MiniCPM-V 4.5): RMSNorm of every query / key head over head_dim before RoPE (q_norm / k_norm). */
+  qkNorm: boolean;
+  /** Bias on q/k/v_proj: Qwen2 (2.6) yes, Qwen3 (4.5) `attention_bias` (false in Qwen3-8B). */
+  attentionBias: boolean;
 }
 
 export interface VisionConfig {
@@ -85,18 +89,22 @@ export function parseConfig(raw: unknown, file = 'config.json'): MiniCPMVConfig 
   }
   if (c.model_type !== 'minicpmv') throw bad(file, 'model_type', `must be "minicpmv" (got ${JSON.stringify(c.model_type)})`);
   const version = c.version === undefined ? 2.6 : Number(c.version);
-  if (version !== 2.6) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `${file}: version ${JSON.stringify(c.version)} is not supported (supported: 2.6)`, { field: 'version', file, limit: '2.6' });
+  if (version !== 2.6 && version !== 4.5) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `${file}: version ${JSON.stringify(c.version)} is not supported (supported: 2.6, 4.5)`, { field: 'version', file, limit: '2.6|4.5' });
+  const qwen3 = version === 4.5;
   if ((c.hidden_act ?? 'silu') !== 'silu') throw bad(file, 'hidden_act', `must be "silu" (got ${JSON.stringify(c.hidden_act)})`);
   if (c.rope_scaling !== undefined && c.rope_scaling !== null) throw bad(file, 'rope_scaling', 'is not supported (only default RoPE)');
   if (c.use_sliding_window === true) throw bad(file, 'use_sliding_window', 'is not supported');
-  if (c.tie_word_embeddings === true) throw bad(file, 'tie_word_embeddings', 'must be false for MiniCPM-V 2.6 (separate lm_head)');
+  if (c.tie_word_embeddings === true) throw bad(file, 'tie_word_embeddings', `must be false for MiniCPM-V ${version} (separate lm_head)`);
 
   const hidden = int(c, 'hidden_size', file);
   const heads = int(c, 'num_attention_heads', file);
   const kvHeads = int(c, 'num_key_value_heads', file, '', heads);
   if (hidden % heads !== 0) throw bad(file, 'num_attention_heads', `must divide hidden_size ${hidden}`);
   if (heads % kvHeads !== 0) throw bad(file, 'num_key_value_heads', `must divide num_attention_heads ${heads}`);
-  const headDim = hidden / heads;
+  // Qwen3 states head_dim; the graphs' q_proj / o_proj are [hidden, hidden] so it must equal hidden / heads (true of Qwen3-8B: 4096 / 32 = 128).
+  const headDim = qwen3 && c.head_dim !== undefined ? int(c, 'head_dim', file) : hidden / heads;
+  if (headDim * heads !== hidden) throw bad(file, 'head_dim', `${headDim} × num_attention_heads ${heads} must equal hidden_size ${hidden} (other shapes are not supported)`);
+  if (qwen3 && c.attention_bias !== undefined && typeof c.attention_bias !== 'boolean') throw bad(file, 'attention_bias', `must be a boolean (got ${JSON.stringify(c.attention_bias)})`);
   if (headDim % 2 !== 0) throw bad(file, 'num_attention_heads', 'must give an even head dim (RoPE rotates halves)');
   if (hidden % 128 !== 0) throw bad(file, 'hidden_size', `must be a multiple of 128 (resampler heads = hidden_size // 128; got ${hidden})`);
 
@@ -132,6 +140,8 @@ export function parseConfig(raw: unknown, file = 'config.json'): MiniCPMVConfig 
       maxPositionEmbeddings: int(c, 'max_position_embeddings', file, '', 32768),
       bosTokenId: Number(c.bos_token_id ?? 151643),
       eosTokenId: Number(c.eos_token_id ?? 151645),
+      qkNorm: qwen3,
+      attentionBias: qwen3 ? c.attention_bias === true : true,
     },
     vision: {
       hiddenSize: vHidden,

@@ -72,11 +72,12 @@ export function readCheckpoint(dir: string): Checkpoint {
   const cfgPath = join(dir, 'config.json');
   const raw = readJson(cfgPath, 'config.json');
   const family = detectFamily(raw, cfgPath);
-  if (family.id !== '2.6') {
-    throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `${cfgPath}: model_type ${JSON.stringify((raw as { model_type?: unknown }).model_type)} is ${family.name}; this caller reads 2.6 checkpoints only (use readAnyCheckpoint)`, { field: 'model_type', file: cfgPath });
+  // 4.5 shares 2.6's layout (Qwen3 decoder flags in LlmConfig); 4.6 has its own reader.
+  if (family.id === '4.6') {
+    throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `${cfgPath}: model_type ${JSON.stringify((raw as { model_type?: unknown }).model_type)} is ${family.name}; this caller reads 2.6 / 4.5 checkpoints only (use readAnyCheckpoint)`, { field: 'model_type', file: cfgPath });
   }
   const config = parseConfig(raw, cfgPath);
-  checkServeFiles(dir, '2.6');
+  checkServeFiles(dir, family.id);
   const t = openTensors(dir, expectedTensors(config), ['vpm', 'resampler', 'llm']);
   return { dir, config, ...t } as Checkpoint;
 }
@@ -87,7 +88,7 @@ export interface Checkpoint46 extends Omit<Checkpoint, 'config' | 'parts'> {
   config: MiniCPMV46Config;
   parts: Readonly<Record<'vpm' | 'llm', PartStats>>;
 }
-export type AnyCheckpoint = (Checkpoint & { family: '2.6' }) | Checkpoint46;
+export type AnyCheckpoint = (Checkpoint & { family: '2.6' | '4.5' }) | Checkpoint46;
 
 /** Reads a checkpoint of any supported family (dispatch on config.json, families/registry.ts). */
 export function readAnyCheckpoint(dir: string): AnyCheckpoint {
@@ -95,7 +96,7 @@ export function readAnyCheckpoint(dir: string): AnyCheckpoint {
   const cfgPath = join(dir, 'config.json');
   const raw = readJson(cfgPath, 'config.json');
   const family = detectFamily(raw, cfgPath);
-  if (family.id === '2.6') return { ...readCheckpoint(dir), family: '2.6' };
+  if (family.id !== '4.6') return { ...readCheckpoint(dir), family: family.id };
   const config = parseConfig46(raw, cfgPath);
   checkServeFiles(dir, '4.6');
   const t = openTensors(dir, expectedTensors46(config), ['vpm', 'llm']);

@@ -69,12 +69,17 @@ export function expectedTensors(cfg: MiniCPMVConfig): ExpectedTensor[] {
     const p = `llm.model.layers.${i}.`;
     add(p + 'input_layernorm.weight', [H], 'norm');
     add(p + 'self_attn.q_proj.weight', [H, H], 'weight');
-    add(p + 'self_attn.q_proj.bias', [H], 'bias');
+    if (l.attentionBias) add(p + 'self_attn.q_proj.bias', [H], 'bias');
     add(p + 'self_attn.k_proj.weight', [kvOut, H], 'weight');
-    add(p + 'self_attn.k_proj.bias', [kvOut], 'bias');
+    if (l.attentionBias) add(p + 'self_attn.k_proj.bias', [kvOut], 'bias');
     add(p + 'self_attn.v_proj.weight', [kvOut, H], 'weight');
-    add(p + 'self_attn.v_proj.bias', [kvOut], 'bias');
+    if (l.attentionBias) add(p + 'self_attn.v_proj.bias', [kvOut], 'bias');
     add(p + 'self_attn.o_proj.weight', [H, H], 'weight');
+    // Qwen3 (4.5): one RMSNorm weight per head dim, shared by every query (resp. key) head.
+    if (l.qkNorm) {
+      add(p + 'self_attn.q_norm.weight', [l.headDim], 'norm');
+      add(p + 'self_attn.k_norm.weight', [l.headDim], 'norm');
+    }
     add(p + 'post_attention_layernorm.weight', [H], 'norm');
     add(p + 'mlp.gate_proj.weight', [l.intermediateSize, H], 'weight');
     add(p + 'mlp.up_proj.weight', [l.intermediateSize, H], 'weight');

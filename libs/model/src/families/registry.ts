@@ -7,7 +7,7 @@
  */
 import { ErrorCode, TesseraError } from '@tessera/errors';
 
-export type FamilyId = '2.6' | '4.6';
+export type FamilyId = '2.6' | '4.5' | '4.6';
 export type TokenMode = '16x' | '4x';
 
 export interface FamilySpec {
@@ -51,6 +51,20 @@ export const FAMILIES: Readonly<Record<FamilyId, FamilySpec>> = Object.freeze({
     prompt: { placeholder: '<unk>' },
     cache: 'kv',
   },
+  // 4.5 is the 2.6 design (SigLIP NaViT → 64-query resampler → LLM) with a Qwen3 decoder: per-head
+  // q_norm / k_norm, no q/k/v bias, explicit head_dim (reference/minicpmv4x.md §7). Same stages, slicing
+  // and prompt layout as 2.6; the graphs switch on config (checkpoint/config.ts LlmConfig.qkNorm).
+  '4.5': {
+    id: '4.5',
+    name: 'MiniCPM-V 4.5',
+    modelType: 'minicpmv',
+    architectures: ['MiniCPMV'],
+    stages: ['vision', 'resampler', 'embed', 'decoder'],
+    hasResampler: true,
+    preprocessing: { snapUnit: 14, tokenModes: [], defaultMode: null },
+    prompt: { placeholder: '<unk>' },
+    cache: 'kv',
+  },
   '4.6': {
     id: '4.6',
     name: 'MiniCPM-V 4.6',
@@ -81,9 +95,10 @@ export function detectFamily(raw: unknown, file = 'config.json'): FamilySpec {
     throw unsupported(file, 'architectures', archs, byType.flatMap((f) => f.architectures).join(', '));
   }
   if (c.model_type === 'minicpmv') {
-    // 2.6 configs carry `version: 2.6`; older ones omit it. 2.5 / 4.0 / 4.5 share model_type but not the graphs.
+    // 2.6 configs carry `version: 2.6`; older ones omit it. 2.5 / 4.0 share model_type but not the graphs.
     const version = c.version === undefined ? 2.6 : Number(c.version);
-    if (version !== 2.6) throw unsupported(file, 'version', c.version, '2.6');
+    if (version === 4.5) return FAMILIES['4.5'];
+    if (version !== 2.6) throw unsupported(file, 'version', c.version, '2.6, 4.5');
     return FAMILIES['2.6'];
   }
   return byType[0];

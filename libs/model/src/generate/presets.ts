@@ -71,6 +71,17 @@ export function configJson(preset: Preset): Record<string, unknown> {
   };
 }
 
+/**
+ * MiniCPM-V 4.5 (reference/minicpmv4x.md §7): the 2.6 config with a Qwen3 decoder — `version: 4.5`, explicit
+ * `head_dim`, `attention_bias: false` and q_norm / k_norm tensors; vision, resampler and slicing keys as 2.6.
+ * The real 4.5 config was not readable (only its design is documented); keys beyond these are 2.6's.
+ */
+export function configJson45(preset: Preset): Record<string, unknown> {
+  const c = configJson(preset);
+  const p = PRESETS[preset];
+  return { ...c, _name_or_path: `tessera/${preset}-random-minicpm-v-4_5`, version: 4.5, head_dim: p.llm.hidden / p.llm.heads, attention_bias: false, transformers_version: '4.55.0' };
+}
+
 export const PREPROCESSOR_CONFIG = {
   image_processor_type: 'MiniCPMVImageProcessor',
   auto_map: {

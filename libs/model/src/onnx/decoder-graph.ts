@@ -9,7 +9,7 @@
  * Attention: causal within the new T tokens (query t sees keys ≤ past+t) AND attention_mask.
  * GQA without copying K/V: the g query heads sharing a kv head are stacked along the query axis.
  */
-import type { MiniCPMVConfig } from '../checkpoint/config.js';
+import type { LlmConfig, MiniCPMVConfig } from '../checkpoint/config.js';
 import type { GraphBuilder, ValueSig } from './graph-builder.js';
 import { linear, rmsNorm, silu, type WeightSource } from './layers.js';
 
@@ -66,6 +66,22 @@ export function ropeRotator(g: GraphBuilder, positionIds: string, hd: number, th
   };
 }
 
+/**
+ * The q, k, v heads [B, n, T, head_dim] of one attention layer, before RoPE: Qwen2 (2.6) projections with
+ * bias; Qwen3 (4.5) without bias (`attention_bias`) and with q_norm / k_norm, a plain-weight RMSNorm over
+ * head_dim applied to every head (HF Qwen3Attention: norm on the [.., heads, head_dim] view, then RoPE).
+ */
+export function qkvHeads(g: GraphBuilder, h: string, p: string, l: LlmConfig, w: WeightSource): { q: string; k: string; v: string } {
+  const hd = l.headDim;
+  const proj = (n: 'q' | 'k' | 'v', heads: number): string => {
+    const name = `${p}self_attn.${n}_proj`;
+    const y = linear(g, h, name, w(`${name}.weight`), heads * hd, l.hiddenSize, l.attentionBias ? w(`${name}.bias`) : undefined);
+    const x = g.op('Transpose', [g.op('Reshape', [y, g.constI64([0, 0, heads, hd])])], { perm: [0, 2, 1, 3] });
+    return l.qkNorm && n !== 'v' ? rmsNorm(g, x, `${p}self_attn.${n}_norm`, w(`${p}self_attn.${n}_norm.weight`), l.rmsNormEps) : x;
+  };
+  return { q: proj('q', l.numHeads), k: proj('k', l.numKvHeads), v: proj('v', l.numKvHeads) };
+}
+
 export function buildDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: WeightSource): void {
   const l = cfg.llm;
   const H = l.hiddenSize;
@@ -91,18 +107,17 @@ export function buildDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: Weigh
 
   // RoPE for the new positions (float32 angles as torch).
   const rope = ropeRotator(g, 'position_ids', hd, l.ropeTheta);
-  const heads = (x: string, n: number): string => g.op('Transpose', [g.op('Reshape', [x, g.constI64([0, 0, n, hd])])], { perm: [0, 2, 1, 3] });
   const scale = g.scalarF32(1 / Math.sqrt(hd));
-  const kvOut = l.numKvHeads * hd;
 
   let x = 'inputs_embeds';
   for (let i = 0; i < l.numLayers; i++) {
     const p = `llm.model.layers.${i}.`;
     x = g.withScope(`decoder/layer${i}`, () => {
       const h = rmsNorm(g, x, p + 'input_layernorm', w(p + 'input_layernorm.weight'), l.rmsNormEps);
-      const q = rope(heads(linear(g, h, p + 'self_attn.q_proj', w(p + 'self_attn.q_proj.weight'), H, H, w(p + 'self_attn.q_proj.bias')), l.numHeads)); // [B,H,T,hd]
-      const k = rope(heads(linear(g, h, p + 'self_attn.k_proj', w(p + 'self_attn.k_proj.weight'), kvOut, H, w(p + 'self_attn.k_proj.bias')), l.numKvHeads));
-      const v = heads(linear(g, h, p + 'self_attn.v_proj', w(p + 'self_attn.v_proj.weight'), kvOut, H, w(p + 'self_attn.v_proj.bias')), l.numKvHeads);
+      const proj = qkvHeads(g, h, p, l, w);
+      const q = rope(proj.q); // [B,H,T,hd]
+      const k = rope(proj.k);
+      const v = proj.v;
       const kAll = g.op('Concat', [`past_key_values.${i}.key`, k], { axis: 2 }, { outputs: [`present.${i}.key`] });
       const vAll = g.op('Concat', [`past_key_values.${i}.value`, v], { axis: 2 }, { outputs: [`present.${i}.value`] });
       const qg = g.op('Reshape', [g.op('Mul', [q, scale]), g.constI64([0, l.numKvHeads, -1, hd])]); // [B,kv,g·T,hd]

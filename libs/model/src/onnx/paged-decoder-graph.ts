@@ -10,7 +10,7 @@
  * the [.., g·T, N·bs + T] scores are concatenated, which for a decode step is one row per head.
  */
 import type { MiniCPMVConfig } from '../checkpoint/config.js';
-import { ropeRotator } from './decoder-graph.js';
+import { qkvHeads, ropeRotator } from './decoder-graph.js';
 import type { GraphBuilder, ValueSig } from './graph-builder.js';
 import { linear, rmsNorm, silu, type WeightSource } from './layers.js';
 import { PagedIo } from './paged-decoder-io.js';
@@ -65,9 +65,7 @@ export function buildPagedDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: 
 
   // RoPE for the new positions (float32 angles as torch).
   const rope = ropeRotator(g, PagedIo.positionIds, hd, l.ropeTheta);
-  const heads = (x: string, n: number): string => g.op('Transpose', [g.op('Reshape', [x, g.constI64([0, 0, n, hd])])], { perm: [0, 2, 1, 3] });
   const scale = g.scalarF32(1 / Math.sqrt(hd));
-  const kvOut = kv * hd;
   const pastShape = g.constI64([0, 0, -1, hd]);
   const splitAt = g.op('Unsqueeze', [sq(P), g.constI64([0])]);
   const maxI = g.constI64([2 ** 62]);
@@ -78,9 +76,10 @@ export function buildPagedDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: 
     const p = `llm.model.layers.${i}.`;
     x = g.withScope(`decoder/layer${i}`, () => {
       const h = rmsNorm(g, x, p + 'input_layernorm', w(p + 'input_layernorm.weight'), l.rmsNormEps);
-      const q = rope(heads(linear(g, h, p + 'self_attn.q_proj', w(p + 'self_attn.q_proj.weight'), H, H, w(p + 'self_attn.q_proj.bias')), l.numHeads)); // [B,H,T,hd]
-      const k = rope(heads(linear(g, h, p + 'self_attn.k_proj', w(p + 'self_attn.k_proj.weight'), kvOut, H, w(p + 'self_attn.k_proj.bias')), kv));
-      const v = heads(linear(g, h, p + 'self_attn.v_proj', w(p + 'self_attn.v_proj.weight'), kvOut, H, w(p + 'self_attn.v_proj.bias')), kv);
+      const proj = qkvHeads(g, h, p, l, w); // Qwen2 bias / Qwen3 q_norm, k_norm (4.5)
+      const q = rope(proj.q); // [B,H,T,hd]
+      const k = rope(proj.k);
+      const v = proj.v;
       const kNew = g.op('Transpose', [k], { perm: [1, 0, 2, 3] }, { outputs: [PagedIo.newKey(i)] }); // [kv,B,T,hd]
       const vNew = g.op('Transpose', [v], { perm: [1, 0, 2, 3] }, { outputs: [PagedIo.newValue(i)] });
       const kPast = g.op('Reshape', [g.op('Gather', [PagedIo.keyCache(i), PagedIo.blockTables], { axis: 1 }), pastShape]); // [kv,B,P,hd]

@@ -117,9 +117,15 @@ export class ReferenceModel {
     for (let i = 0; i < l.numLayers; i++) {
       const p = `llm.model.layers.${i}.`;
       const h = rmsNorm(x, T, H, this.w(p + 'input_layernorm.weight'), l.rmsNormEps);
-      const q = linear(h, T, H, this.w(p + 'self_attn.q_proj.weight'), H, this.w(p + 'self_attn.q_proj.bias'));
-      const k = linear(h, T, H, this.w(p + 'self_attn.k_proj.weight'), kvOut, this.w(p + 'self_attn.k_proj.bias'));
-      const v = linear(h, T, H, this.w(p + 'self_attn.v_proj.weight'), kvOut, this.w(p + 'self_attn.v_proj.bias'));
+      const bias = (n: string): ArrayLike<number> | undefined => (l.attentionBias ? this.w(`${p}self_attn.${n}_proj.bias`) : undefined);
+      let q = linear(h, T, H, this.w(p + 'self_attn.q_proj.weight'), H, bias('q'));
+      let k = linear(h, T, H, this.w(p + 'self_attn.k_proj.weight'), kvOut, bias('k'));
+      const v = linear(h, T, H, this.w(p + 'self_attn.v_proj.weight'), kvOut, bias('v'));
+      if (l.qkNorm) {
+        // Qwen3 (4.5): RMSNorm over head_dim of every head ([T, heads·hd] = [T·heads, hd] rows), before RoPE.
+        q = rmsNorm(q, T * l.numHeads, hd, this.w(p + 'self_attn.q_norm.weight'), l.rmsNormEps);
+        k = rmsNorm(k, T * l.numKvHeads, hd, this.w(p + 'self_attn.k_norm.weight'), l.rmsNormEps);
+      }
       rope(q, l.numHeads);
       rope(k, l.numKvHeads);
       const a = attention(q, k, v, T, T, l.numHeads, l.numKvHeads, hd, (qi, kj) => kj <= qi);

@@ -31,7 +31,7 @@ export interface Model46 {
   release(): Promise<void>;
 }
 
-export type AnyModel = (Model & { family: FamilySpec & { id: '2.6' } }) | Model46;
+export type AnyModel = (Model & { family: FamilySpec & { id: '2.6' | '4.5' } }) | Model46;
 
 export async function openModel46(dir: string, runtimeOpts: RuntimeOptions = {}): Promise<Model46> {
   const manifest = readAnyManifest(dir);
@@ -65,5 +65,5 @@ export async function openAnyModel(dir: string, runtimeOpts: RuntimeOptions = {}
   const m = readAnyManifest(dir);
   if (m.family === '4.6') return openModel46(dir, runtimeOpts);
   const model = await openModel(dir, runtimeOpts);
-  return Object.assign(model, { family: FAMILIES['2.6'] as FamilySpec & { id: '2.6' } });
+  return Object.assign(model, { family: FAMILIES[m.family ?? '2.6'] as FamilySpec & { id: '2.6' | '4.5' } });
 }

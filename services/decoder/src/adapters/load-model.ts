@@ -84,7 +84,7 @@ export async function loadDecoderModel(dir: string, runtime: RuntimeOptions = {}
   } else {
     const m = await openModel(dir, runtime);
     await m.load(['embed', 'decoder']);
-    family = FAMILIES['2.6'];
+    family = FAMILIES[manifest.family ?? '2.6'];
     queryNum = m.config.resampler.queryNum;
     const l = m.config.llm;
     model = {

@@ -1,0 +1,91 @@
+/**
+ * MiniCPM-V 4.5 = the 2.6 pipeline with a Qwen3 decoder (reference/minicpmv4x.md §7): config dispatch and
+ * validation, the tensor inventory (q_norm / k_norm, no q/k/v bias), and the tiny 4.5 model's stages against
+ * the float64 reference (vision + resampler on one slice; paged decoder prefill, cached steps and a chunked
+ * prefill ≤ 1e-4), plus greedy decode with the cache equal to recomputation without it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { argmaxRow, configJson45, detectFamily, ensureTinyModel45Paths, expectedTensors, openModel, parseConfig, readAnyManifest, readCheckpoint, type Model } from '../index.js';
+import { ReferenceModel } from '../reference/reference-model.js';
+
+const TOL = 1e-4;
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+const fieldOf = (f: () => unknown): string | undefined => {
+  try {
+    f();
+  } catch (e) {
+    return (e as { details?: { field?: string } }).details?.field;
+  }
+  return undefined;
+};
+
+describe('MiniCPM-V 4.5 config and tensors', () => {
+  it('version 4.5 is its own family with a Qwen3 decoder; a head_dim the graphs cannot take is refused by name', () => {
+    const raw = configJson45('tiny');
+    expect(detectFamily(raw).id).toBe('4.5');
+    const c = parseConfig(raw);
+    expect([c.version, c.llm.qkNorm, c.llm.attentionBias, c.llm.headDim]).toEqual([4.5, true, false, 32]);
+    expect(fieldOf(() => parseConfig({ ...raw, head_dim: 48 }))).toBe('head_dim');
+    expect(fieldOf(() => parseConfig({ ...raw, attention_bias: 'no' }))).toBe('attention_bias');
+    const names = new Set(expectedTensors(c).map((t) => t.name));
+    expect(names.has('llm.model.layers.0.self_attn.q_norm.weight')).toBe(true);
+    expect(names.has('llm.model.layers.1.self_attn.k_norm.weight')).toBe(true);
+    expect(names.has('llm.model.layers.0.self_attn.q_proj.bias')).toBe(false);
+    expect(names.has('resampler.query')).toBe(true);
+  });
+});
+
+describe('tiny MiniCPM-V 4.5 model vs the float64 reference', () => {
+  let model: Model;
+  let ref: ReferenceModel;
+  beforeAll(async () => {
+    const paths = await ensureTinyModel45Paths();
+    expect(readAnyManifest(paths.model)).toMatchObject({ family: '4.5', version: 4.5 });
+    model = await openModel(paths.model, { intraOpNumThreads: 1, allowSpinning: false });
+    ref = new ReferenceModel(readCheckpoint(paths.checkpoint));
+  });
+  afterAll(async () => {
+    await model?.release();
+  });
+
+  it('vision + resampler on a 2×3-patch slice', async () => {
+    const height = 2 * 14;
+    const width = 3 * 14;
+    const data = Float32Array.from({ length: 3 * height * width }, (_, i) => Math.sin(i * 0.37 + 2) * 0.9);
+    const [f] = await model.vision.encodeSlices([{ data, height, width }]);
+    expect(maxAbsDiff(f!.features, ref.vision(data, height, width))).toBeLessThanOrEqual(TOL);
+    const [e] = await model.resampler.resampleSlices([f!]);
+    expect(maxAbsDiff(e!, ref.resampler(f!.features, 2, 3))).toBeLessThanOrEqual(TOL);
+  });
+
+  it('paged decoder (q_norm / k_norm, no bias): prefill, cached steps and a chunked prefill match the reference; greedy with the cache == without', async () => {
+    model.decoder.allocate({ numBlocks: 64, blockSize: 4, numStateSlots: 1 });
+    const V = model.decoder.vocabSize;
+    const table = Array.from({ length: 16 }, (_, j) => j);
+    const ids = [151644, 872, 198, 9707, 0, 1000, 2000, 151645, 198];
+    const e = await model.embed.run(ids, [1, ids.length]);
+    let logits = await model.decoder.step({ batch: 1, seqLen: ids.length, inputsEmbeds: e, pastLengths: [0], queryLengths: [ids.length], blockTables: [table] });
+    expect(maxAbsDiff(logits, ref.decoder(ref.embed(ids), ids.length))).toBeLessThanOrEqual(TOL);
+    const seq = [...ids];
+    for (let step = 0; step < 8; step++) {
+      const next = argmaxRow(logits, 0, V);
+      seq.push(next);
+      logits = await model.decoder.step({ batch: 1, seqLen: 1, inputsEmbeds: await model.embed.run([next], [1, 1]), pastLengths: [seq.length - 1], queryLengths: [1], blockTables: [table] });
+      if (step < 3) expect(maxAbsDiff(logits, ref.decoder(ref.embed(seq), seq.length))).toBeLessThanOrEqual(TOL);
+      const full = await model.decoder.forwardNoCache(await model.embed.run(seq, [1, seq.length]), [seq.length]);
+      expect(argmaxRow(full, 0, V)).toBe(argmaxRow(logits, 0, V));
+    }
+    const chunkTable = table.map((b) => b + 32);
+    let last: Float32Array = new Float32Array(0);
+    for (let at = 0; at < ids.length; at += 4) {
+      const part = ids.slice(at, at + 4);
+      last = await model.decoder.step({ batch: 1, seqLen: part.length, inputsEmbeds: await model.embed.run(part, [1, part.length]), pastLengths: [at], queryLengths: [part.length], blockTables: [chunkTable] });
+    }
+    expect(maxAbsDiff(last, ref.decoder(ref.embed(ids), ids.length))).toBeLessThanOrEqual(TOL);
+  });
+});
