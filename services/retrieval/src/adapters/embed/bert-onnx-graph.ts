@@ -26,7 +26,12 @@ interface BertDims {
   layer_norm_eps: number;
 }
 
-export function buildBertOnnx(checkpointDir: string, outFile: string): number {
+/**
+ * Writes `outFile` (the graph) and, with `externalData`, `<outFile>.data` (the weights: ONNX
+ * protobuf is capped at 2 GB, so a checkpoint like bge-m3's 568M F32 parameters only fits that way).
+ * Returns the graph file's byte length.
+ */
+export function buildBertOnnx(checkpointDir: string, outFile: string, opts: { externalData?: boolean } = {}): number {
   const cfg = JSON.parse(readFileSync(join(checkpointDir, 'config.json'), 'utf8')) as BertDims;
   const entries = new Map(readSafetensorsHeader(join(checkpointDir, 'model.safetensors')).map((e) => [e.name.replace(/^(bert|roberta)\./, ''), e]));
   const roberta = cfg.model_type === 'xlm-roberta' || cfg.model_type === 'roberta';
@@ -46,7 +51,8 @@ export function buildBertOnnx(checkpointDir: string, outFile: string): number {
   const H = cfg.hidden_size;
   const heads = cfg.num_attention_heads;
   const dh = H / heads;
-  const g = new GraphBuilder('bert', new WeightSink(null));
+  const sink = new WeightSink(opts.externalData ? `${outFile}.data` : null);
+  const g = new GraphBuilder('bert', sink);
   const w = (name: string) => {
     const t = tensor(name);
     return g.weight(name, t.data, t.shape);
@@ -104,5 +110,9 @@ export function buildBertOnnx(checkpointDir: string, outFile: string): number {
     });
   }
   g.output(x, 'last_hidden_state', 'float32', ['batch', 'seq', H]);
-  return g.save(outFile, roberta ? 'tessera XLM-R encoder' : 'tessera BERT encoder');
+  try {
+    return g.save(outFile, roberta ? 'tessera XLM-R encoder' : 'tessera BERT encoder');
+  } finally {
+    sink.close();
+  }
 }

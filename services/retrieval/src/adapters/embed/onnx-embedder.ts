@@ -6,12 +6,14 @@
  * to the longest in the batch; longer inputs are cut to `maxTokens` keeping the final special
  * token (reported as `truncated`).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { TokenizerLoader } from '@lenml/tokenizers';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 import type { EmbedReport, Embedder, InputType } from '../../domain/embedder.js';
+import { buildBertOnnx } from './bert-onnx-graph.js';
 import { checkTokenizerJson } from './tokenizer-check.js';
 
 export interface OnnxEmbedderOptions {
@@ -78,14 +80,27 @@ export class OnnxEmbedder implements Embedder {
       if (pc.pooling_mode_cls_token === true) pooling = 'cls';
       else if (pc.pooling_mode_mean_tokens === true) pooling = 'mean';
     }
-    const modelFile = [join(dir, 'onnx', 'model.onnx'), join(dir, 'model.onnx')].find((p) => existsSync(p));
-    if (!modelFile) throw new TesseraError(ErrorCode.NOT_FOUND, `${dir}: no onnx/model.onnx or model.onnx`, { field: 'model.onnx' });
-    const session = await ort.InferenceSession.create(modelFile, {
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: o.intraOpNumThreads ?? 1,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       extra: { session: { 'intra_op.allow_spinning': '0' } },
-    });
+    };
+    const modelFile = [join(dir, 'onnx', 'model.onnx'), join(dir, 'model.onnx')].find((p) => existsSync(p));
+    let session: ort.InferenceSession;
+    if (modelFile) session = await ort.InferenceSession.create(modelFile, sessionOptions);
+    else if (existsSync(join(dir, 'model.safetensors'))) {
+      // No ONNX export (many HF repos ship safetensors only): build the encoder graph from the
+      // checkpoint with our graph builder (BERT / XLM-R, F32 tensors) into a temp dir, load it, and
+      // drop the files — the model directory itself stays read-only.
+      const tmp = mkdtempSync(join(tmpdir(), 'tessera-embedder-'));
+      try {
+        buildBertOnnx(dir, join(tmp, 'model.onnx'), { externalData: true });
+        session = await ort.InferenceSession.create(join(tmp, 'model.onnx'), sessionOptions);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    } else throw new TesseraError(ErrorCode.NOT_FOUND, `${dir}: no onnx/model.onnx, model.onnx or model.safetensors`, { field: 'model.onnx' });
     const hidden = Number(config.hidden_size);
     const maxPos = Number(config.max_position_embeddings ?? 512);
     // XLM-R position ids start at padding_idx + 1, so two positions are unusable.

@@ -4,7 +4,7 @@
  * checked against an independent Unigram encoder and a float64 forward; and tokenizer.json files the
  * embedder cannot handle refused with the field named.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TokenizerLoader } from '@lenml/tokenizers';
@@ -94,6 +94,21 @@ describe('tiny XLM-R (SentencePiece Unigram) + ONNX embedder', () => {
     const cut = [...ids.slice(0, 63), ids[ids.length - 1]!];
     expect(maxAbsDiff(rep.vectors[0]!, referenceEmbedding(cfg, tinyBertWeights(cfg, SEED), cut, 'mean'))).toBeLessThan(1e-5);
     expect(mean.countTokens('Tokyo')).toBe(3);
+  });
+
+  it('a checkpoint without an ONNX export is built from model.safetensors with our graph builder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xlmr-no-onnx-'));
+    try {
+      cpSync(join(root, 'mean'), dir, { recursive: true });
+      rmSync(join(dir, 'onnx'), { recursive: true });
+      const built = await OnnxEmbedder.open(dir, { batchSize: 3 });
+      const [a, b] = [(await built.embed(TEXTS)).vectors, (await mean.embed(TEXTS)).vectors];
+      await built.close();
+      a.forEach((v, i) => expect(maxAbsDiff(v, Float64Array.from(b[i]!))).toBeLessThan(1e-6));
+      expect(readdirSync(dir).sort()).toEqual(['1_Pooling', 'config.json', 'config_sentence_transformers.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
