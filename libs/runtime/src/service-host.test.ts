@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { commonServiceConfig, loadConfig } from '@tessera/config';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import { connect, type NatsConnection } from 'nats';
+import { withObjectStore } from '@tessera/testing';
 import { hosted, startService } from './service-host.js';
 import { natsClient } from './nats/client.js';
 import { grpcClient } from './grpc/client.js';
@@ -10,24 +9,15 @@ import { ECHO_WORK_QUEUE, EchoServiceService, echoService } from './proof/echo-s
 const req = { text: 'hello', delayMs: 0, blob: Buffer.alloc(0), failCode: '' };
 
 describe('startService', () => {
-  let server: NatsServerHandle;
-  let nc: NatsConnection;
-  beforeAll(async () => {
-    server = await startNatsServer();
-    nc = await connect({ servers: server.url });
-  });
-  afterAll(async () => {
-    await nc.close();
-    await server.stop();
-  });
+  const bus = withObjectStore();
 
   it('binds one implementation to gRPC, request/reply and the work queue, exports metrics, and shuts down', async () => {
-    const config = loadConfig(commonServiceConfig({ serviceName: 'echo', grpcPort: 0, metricsPort: 0 }), { NATS_URL: server.url, TESSERA_SHUTDOWN_GRACE: '1s' });
+    const config = loadConfig(commonServiceConfig({ serviceName: 'echo', grpcPort: 0, metricsPort: 0 }), { NATS_URL: bus.server.url, TESSERA_SHUTDOWN_GRACE: '1s' });
     const start = () =>
       startService({ config, services: [hosted({ definition: EchoServiceService, impl: echoService(), workQueue: ECHO_WORK_QUEUE })], handleSignals: false, telemetry: false });
     const host = await start();
     const second = await start(); // a second host in one process (tests do this) must not clash
-    const viaNats = natsClient(nc, EchoServiceService, { workQueue: ECHO_WORK_QUEUE });
+    const viaNats = natsClient(bus.nc, EchoServiceService, { workQueue: ECHO_WORK_QUEUE });
     const viaGrpc = grpcClient(EchoServiceService, `127.0.0.1:${host.grpcPort}`);
     await expect(viaNats.echo(req, { tenant: 't' })).resolves.toMatchObject({ text: 'hello' });
     await expect(viaNats.work(req, { tenant: 't' })).resolves.toMatchObject({ text: 'hello' });

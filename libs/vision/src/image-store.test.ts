@@ -1,29 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { connect, type NatsConnection } from 'nats';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '@tessera/runtime';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { withObjectStore } from '@tessera/testing';
 import { ImageStore } from './image-store.js';
 
-let server: NatsServerHandle;
-let nc: NatsConnection;
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-});
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
-});
+const bus = withObjectStore();
 
 describe('ImageStore (real nats-server)', () => {
   it('stores once per tenant, reads back for the owner only, deletes and purges', async () => {
-    const store = await ImageStore.open(nc, { bucket: 'images-test', retentionMs: 60_000 });
+    const store = await ImageStore.open(bus.nc, { bucket: 'images-test', retentionMs: 60_000 });
     const img = randomBytes(600_000);
     const sha = sha256Hex(img);
     const ref = await store.put('acme', img, sha, 'image/png');
     expect(ref).toEqual({ bucket: 'images-test', key: sha, size: 600_000, contentType: 'image/png' });
-    const jsm = await nc.jetstreamManager();
+    const jsm = await bus.nc.jetstreamManager();
     const before = (await jsm.streams.info('OBJ_images-test')).state.messages;
     await store.put('acme', img, sha, 'image/png');
     expect((await jsm.streams.info('OBJ_images-test')).state.messages).toBe(before); // stored once
