@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCtl } from './ctl.js';
-import { clusterFromRender, FakeKubeApi, gpuPoolNodes } from './fake-kube-api.js';
+import { clusterFromRender, FakeKubeApi, gpuPoolNodes } from './test/fake-kube-api.js';
 import { CHART_DIR, helm, type K8sObject, parseManifests } from './helm-render.js';
 
 const NS = 'tessera';

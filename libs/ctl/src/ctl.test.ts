@@ -6,7 +6,7 @@ import { startNatsServer, freePort, type NatsServerHandle } from '@tessera/testi
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCtl } from './ctl.js';
-import { clusterFromRender, FakeKubeApi, gpuPoolNodes } from './fake-kube-api.js';
+import { clusterFromRender, FakeKubeApi, gpuPoolNodes } from './test/fake-kube-api.js';
 import { CHART_DIR, helm, type K8sObject, parseManifests, REPO_ROOT } from './helm-render.js';
 
 // `tessera ctl` against a fake Kubernetes API server (no kube-apiserver can run here) seeded with the

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argmaxRow, ensureTinyModel } from '@tessera/model';
 import { Engine } from './domain/engine/engine.js';
 import { samplingParams } from './domain/engine/engine-defaults.js';
-import { collect } from './domain/engine/testing/collect.js';
+import { collect } from './test/collect.js';
 import type { SamplingParams } from './domain/engine/types.js';
 import { loadDecoderModel, type LoadedDecoderModel } from './adapters/load-model.js';
 import { assemblePrompt } from './domain/prompt/assemble-prompt.js';

@@ -11,7 +11,7 @@ import { argmaxRow, ensureTinyModel46Paths } from '@tessera/model';
 import { Engine } from './domain/engine/engine.js';
 import { samplingParams } from './domain/engine/engine-defaults.js';
 import { resolveGenerationDefaults } from './domain/engine/generation-defaults.js';
-import { collect } from './domain/engine/testing/collect.js';
+import { collect } from './test/collect.js';
 import type { SamplingParams, VisualInput } from './domain/engine/types.js';
 import { loadDecoderModel, type LoadedDecoderModel } from './adapters/load-model.js';
 import type { PromptImage } from './domain/prompt/prompt-types.js';

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { MetricsRegistry } from '@tessera/telemetry';
 import { Engine } from '../domain/engine/engine.js';
 import { samplingParams } from '../domain/engine/engine-defaults.js';
-import { collect } from '../domain/engine/testing/collect.js';
-import { TOY_KV_BYTES_PER_TOKEN, ToyBackend, byteTokens } from '../domain/engine/testing/toy-backend.js';
+import { collect } from '../test/collect.js';
+import { TOY_KV_BYTES_PER_TOKEN, ToyBackend, byteTokens } from '../test/toy-backend.js';
 import { DecoderMetrics } from './metrics.js';
 
 describe('decoder metrics', () => {

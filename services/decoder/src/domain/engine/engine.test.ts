@@ -3,8 +3,8 @@ import { TesseraError } from '@tessera/runtime';
 import { Engine } from './engine.js';
 import { samplingParams } from './engine-defaults.js';
 import { argmax } from './sampler.js';
-import { TOY_KV_BYTES_PER_TOKEN as BPT, ToyBackend, byteTokens } from './testing/toy-backend.js';
-import { collect } from './testing/collect.js';
+import { TOY_KV_BYTES_PER_TOKEN as BPT, ToyBackend, byteTokens } from '../../test/toy-backend.js';
+import { collect } from '../../test/collect.js';
 import type { EngineRequest, SamplingParams } from './types.js';
 
 // Engine tests on the pure-TS toy backend (admission, fairness, budgets, preemption, prefix cache, cancel).

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
-import type { K8sObject } from './helm-render.js';
-import { validateManifest } from './manifest-validation.js';
+import type { K8sObject } from '../helm-render.js';
+import { validateManifest } from '../manifest-validation.js';
 
 /**
  * Test support: an HTTP server that speaks the slice of the Kubernetes API `tessera ctl` uses —

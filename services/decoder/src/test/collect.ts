@@ -1,5 +1,5 @@
-import type { GenerationHandle } from '../engine.js';
-import type { EngineChunk } from '../types.js';
+import type { GenerationHandle } from '../domain/engine/engine.js';
+import type { EngineChunk } from '../domain/engine/types.js';
 
 export interface Collected {
   text: string;

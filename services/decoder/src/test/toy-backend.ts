@@ -8,7 +8,7 @@
  * With `withState`, it also keeps a per-sequence running sum in a state slot, as a linear-attention
  * layer would, and its logits depend on it.
  */
-import type { BackendInfo, CacheSize, DecoderBackend, StepInput } from '../backend.js';
+import type { BackendInfo, CacheSize, DecoderBackend, StepInput } from '../domain/engine/backend.js';
 
 const HIDDEN = 8;
 /** Reported KV bytes per token: about the tiny model's (1 KiB), so default budgets give realistic block counts. */

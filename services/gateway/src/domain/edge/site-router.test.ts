@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, TesseraError } from '@tessera/errors';
+import { parseSiteConfig, type HubLink, type LinkState } from '@tessera/edge';
+import type { ChatContext, ChatEvent, ChatRoute, ChatService } from '../chat-events.js';
+import type { ValidChatRequest } from '../openai/valid-request.js';
+import { SiteRouter } from './site-router.js';
+
+const site = parseSiteConfig({
+  site: 'shop-1',
+  hubDomain: 'hub',
+  models: [
+    { id: 'small', place: 'site' },
+    { id: 'big', place: 'hub', fallback: 'serve-local-model-small' },
+    { id: 'strict', place: 'hub', fallback: 'fail' },
+  ],
+});
+const final: ChatEvent = { kind: 'final', finishReason: 'stop', usage: { promptTokens: 1, visualTokens: 0, completionTokens: 1 }, timings: {}, sources: [] };
+
+function service(name: string, fail?: { before?: TesseraError; after?: TesseraError }): ChatService & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    estimatePromptTokens: async () => 1,
+    async *chat(req) {
+      asked.push(req.model);
+      if (fail?.before) throw fail.before;
+      yield { kind: 'delta', text: name, tokenIds: [1] };
+      if (fail?.after) throw fail.after;
+      yield final;
+    },
+  };
+}
+
+function link(state: LinkState): HubLink & { failures: number } {
+  const l = { state, failures: 0, reportFailure() { l.failures++; l.state = 'down'; } };
+  return l as unknown as HubLink & { failures: number };
+}
+
+async function run(router: SiteRouter, model: string) {
+  const routes: ChatRoute[] = [];
+  const ctx = { onRoute: (r: ChatRoute) => routes.push(r) } as unknown as ChatContext;
+  const events: ChatEvent[] = [];
+  for await (const ev of router.chat({ model } as ValidChatRequest, ctx)) events.push(ev);
+  return { text: events.filter((e) => e.kind === 'delta').map((e) => (e as { text: string }).text).join(''), routes };
+}
+
+const unavailable = () => new TesseraError(ErrorCode.UNAVAILABLE, 'no responders on tessera.work.uplink…');
+
+describe('SiteRouter', () => {
+  it('serves site models locally and hub models at the hub, saying where', async () => {
+    const local = service('local');
+    const hub = service('hub');
+    const r = new SiteRouter(site, local, hub, link('up'));
+    expect(await run(r, 'small')).toEqual({ text: 'local', routes: [{ model: 'small', servedBy: 'site:shop-1' }] });
+    expect(await run(r, 'big')).toEqual({ text: 'hub', routes: [{ model: 'big', servedBy: 'hub' }] });
+  });
+
+  it('falls back to the site model when the hub cannot be reached before the first token', async () => {
+    const local = service('local');
+    const l = link('up');
+    const r = new SiteRouter(site, local, service('hub', { before: unavailable() }), l);
+    expect(await run(r, 'big')).toEqual({ text: 'local', routes: [{ model: 'small', servedBy: 'site:shop-1', fallbackFor: 'big' }] });
+    expect(local.asked).toEqual(['small']);
+    expect(l.failures).toBe(1);
+  });
+
+  it('fails fast with 503 + retry hint under the `fail` policy, and skips the hub while the link is down', async () => {
+    const hub = service('hub');
+    const r = new SiteRouter(site, service('local'), hub, link('down'));
+    const err = await run(r, 'strict').catch((e: unknown) => e as TesseraError);
+    expect(err).toBeInstanceOf(TesseraError);
+    expect((err as TesseraError).code).toBe(ErrorCode.UNAVAILABLE);
+    expect((err as TesseraError).details.retryAfterMs).toBe(2000);
+    expect(hub.asked).toEqual([]);
+  });
+
+  it('never falls back after tokens were sent, nor on errors other than an unreachable hub', async () => {
+    const mid = new SiteRouter(site, service('local'), service('hub', { after: unavailable() }), link('up'));
+    await expect(run(mid, 'big')).rejects.toThrow(/no responders/);
+    const bad = new SiteRouter(site, service('local'), service('hub', { before: new TesseraError(ErrorCode.INVALID_ARGUMENT, 'bad seed', { field: 'seed' }) }), link('up'));
+    await expect(run(bad, 'big')).rejects.toThrow(/bad seed/);
+  });
+
+  it('an unknown model is NOT_FOUND listing where models run', async () => {
+    const r = new SiteRouter(site, service('local'), service('hub'), link('up'));
+    await expect(run(r, 'nope')).rejects.toThrow('model "nope" does not exist; models run at: small (site shop-1), big (hub, falls back to small), strict (hub)');
+  });
+});
