@@ -19,7 +19,7 @@ import { ensureTinyModel } from '@tessera/model';
 const KEY = 'sk-cluster';
 const MODEL = 'minicpm-v-2_6';
 const CLIENTS = 4;
-const PER_CLIENT = 5;
+const PER_CLIENT = 4;
 let stack: RunningStack;
 let dir: string;
 

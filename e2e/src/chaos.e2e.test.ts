@@ -7,7 +7,9 @@
  *  4. nats-server SIGKILL + restart on the same port/store: in-flight stream fails ≤ 5 s, new requests
  *     503 + Retry-After ≤ 1 s, success ≤ 3 s after the server is back (plus reconnect time);
  *  5. decoder SIGKILL mid-stream with a second replica: the answer completes (same tokens);
- *  6. the last decoder SIGKILL mid-stream: the stream ends with an error ≤ 5 s.
+ *  6. the last decoder SIGKILL mid-stream: the stream ends with an error ≤ 5 s;
+ * plus: the stack runs with NATS auth and a service token — without them a process is refused.
+ * Node loss on a 3-node JetStream cluster is in chaos-cluster.e2e.test.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,9 @@ import sharp from 'sharp';
 import { startLocalStack, type RunningStack } from '@tessera/local-stack';
 import { ensureTinyModel } from '@tessera/model';
 import { startNatsServer } from '@tessera/testing';
+import { connect } from 'nats';
+import { SERVICES } from '@tessera/contracts';
+import { grpcClient } from '@tessera/runtime';
 import { readSse, textOf } from './sse.js';
 
 const KEY = 'sk-chaos';
@@ -110,6 +115,17 @@ describe('chaos', () => {
     }
     expect(await metricSum('tessera_decoder_prompt_tokens_total', 'decoder')).toBe(reported.prompt);
     expect(await metricSum('tessera_decoder_generation_tokens_total', 'decoder')).toBe(reported.completion);
+  });
+
+  it('authenticated bus and ports: no NATS credentials → refused; no service credential → UNAUTHENTICATED on an internal port', async () => {
+    await expect(connect({ servers: stack.natsUrl, reconnect: false })).rejects.toThrow(/Authorization/i);
+    const decoder = stack.processes.find((p) => p.name === 'decoder')!;
+    const forged = grpcClient(SERVICES.decoder.definition, `127.0.0.1:${decoder.grpcPort}`);
+    await expect(forged.getEngineStats({}, { tenant: 'chaos', timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    forged.close();
+    const service = grpcClient(SERVICES.decoder.definition, `127.0.0.1:${decoder.grpcPort}`, { serviceToken: stack.serviceToken! });
+    await expect(service.getEngineStats({}, { tenant: 'chaos', timeoutMs: 10_000 })).resolves.toBeDefined();
+    service.close();
   });
 
   it('refuses a 35 KB single-colour 6000×6000 PNG with the image-cost limit named, before decoding it', async () => {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,6 +47,10 @@ export interface StackOptions {
   /** Extra environment for every process, and per service. */
   env?: Record<string, string>;
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Per replica, over `serviceEnv` (e.g. two gateways with different settings on one stack). */
+  replicaEnv?: Partial<Record<ServiceName, Record<string, string>[]>>;
+  /** nats-server requires TLS (a throwaway CA and certificate made now with openssl); services verify it (NATS_TLS_CA_FILE). */
+  natsTls?: boolean;
   /** Where state (retrieval store, feedback projection, keys file) and logs go; a temp dir by default. */
   workDir?: string;
   /** Fixed ports for the gateway (the demo prints curl examples with them). */
@@ -62,6 +66,8 @@ export interface ServiceProcess {
   index: number;
   grpcPort: number;
   metricsPort: number;
+  /** The gateway's HTTP port (each gateway replica has its own). */
+  httpPort?: number;
   process: ChildProcess;
   logFile: string;
 }
@@ -84,6 +90,8 @@ export interface RunningStack {
   natsLogins?: Record<BusUser, NatsLogin>;
   /** The service credential internal gRPC ports require (`serviceToken` option of grpcClient). */
   serviceToken?: string;
+  /** CA of the nats-server certificate when started with `natsTls` (nats.js `tls: { caFile }`). */
+  natsTlsCaFile?: string;
   httpUrl: string;
   grpcAddress: string;
   workDir: string;
@@ -107,9 +115,11 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
   const natsLogins = auth && (Object.fromEntries(Object.entries(auth.logins).map(([k, v]) => [k, { user: v.user, pass: v.password }])) as Record<BusUser, NatsLogin>);
   const serviceToken = opts.serviceToken === false ? undefined : (opts.serviceToken ?? randomBytes(24).toString('base64url'));
   const natsArgs = [...(opts.natsArgs ?? []), '-l', join(workDir, 'logs', 'nats-server.log')];
-  if (auth) {
+  const tls = !opts.natsUrl && opts.natsTls ? makeTlsFiles(join(workDir, 'tls')) : undefined;
+  if (auth || tls) {
     const conf = join(workDir, 'nats-auth.conf');
-    writeFileSync(conf, auth.conf, { mode: 0o600 });
+    const tlsBlock = tls ? `tls {\n  cert_file: ${JSON.stringify(tls.certFile)}\n  key_file: ${JSON.stringify(tls.keyFile)}\n}\n` : '';
+    writeFileSync(conf, (auth?.conf ?? '') + tlsBlock, { mode: 0o600 });
     natsArgs.push('-c', conf);
   }
   const natsCluster = !opts.natsUrl && opts.natsCluster ? await startNatsCluster({ size: opts.natsCluster, storeDir: join(workDir, 'nats'), args: natsArgs.filter((a, i) => a !== '-l' && natsArgs[i - 1] !== '-l') }) : undefined;
@@ -157,12 +167,14 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
         TESSERA_DATA_DIR: stateDir,
         TESSERA_INSTANCE: `${name}-${index}`,
         OTEL_SERVICE_NAME: `tessera-${name}`,
-        ...(name === 'gateway' && { TESSERA_HTTP_PORT: String(httpPort) }),
+        ...(name === 'gateway' && { TESSERA_HTTP_PORT: String(index === 0 ? httpPort : 0) }),
         // As deploy/start.sh does for the slicer image: decoded images are large fresh mappings; huge pages make a
         // 12 MP decode ~2.5× faster (issue 19, libs/vision/src/decode-image.ts). Read at process start.
         ...(name === 'slicer' && { GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? 'glibc.malloc.hugetlb=1' }),
         ...opts.env,
+        ...(tls && { NATS_TLS_CA_FILE: tls.caFile }),
         ...opts.serviceEnv?.[name],
+        ...opts.replicaEnv?.[name]?.[index],
       };
       const logFile = join(workDir, 'logs', `${name}-${index}.log`);
       const log = createWriteStream(logFile);
@@ -179,8 +191,12 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
       sp.grpcPort = ports.grpcPort;
       sp.metricsPort = ports.metricsPort;
       if (name === 'gateway') {
-        gatewayGrpc = ports.grpcPort;
-        httpPort = ports.httpPort ?? httpPort;
+        sp.httpPort = ports.httpPort;
+        // httpUrl / grpcAddress name the first gateway.
+        if (index === 0) {
+          gatewayGrpc = ports.grpcPort;
+          httpPort = ports.httpPort ?? httpPort;
+        }
       }
       await waitServing(sp, opts.startTimeoutMs ?? 240_000);
     };
@@ -197,6 +213,7 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
     ...(natsCluster && { natsCluster }),
     ...(natsLogins && { natsLogin: natsLogins.operator, natsLogins }),
     ...(serviceToken && { serviceToken }),
+    ...(tls && { natsTlsCaFile: tls.caFile }),
     httpUrl: `http://127.0.0.1:${httpPort}`,
     grpcAddress: `127.0.0.1:${gatewayGrpc}`,
     workDir,
@@ -206,6 +223,18 @@ export async function startLocalStack(opts: StackOptions): Promise<RunningStack>
     },
     stop,
   };
+}
+
+/** A throwaway CA and a server certificate for 127.0.0.1/localhost (openssl). */
+function makeTlsFiles(dir: string): { caFile: string; certFile: string; keyFile: string } {
+  mkdirSync(dir, { recursive: true });
+  const f = (n: string) => join(dir, n);
+  const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=tessera-local-ca', '-keyout', f('ca.key'), '-out', f('ca.pem')]);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=nats', '-keyout', f('server.key'), '-out', f('server.csr')]);
+  writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f('san.ext'), '-out', f('server.pem')]);
+  return { caFile: f('ca.pem'), certFile: f('server.pem'), keyFile: f('server.key') };
 }
 
 /** Reads the ports a process bound: its `tessera-ready {…}` stdout line and, for the gateway, the HTTP log line. */

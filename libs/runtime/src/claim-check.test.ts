@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'nats';
-import { startNatsServer, withObjectStore } from '@tessera/testing';
+import { startNatsServer } from '@tessera/testing';
+import { withObjectStore } from '@tessera/testing/vitest';
 import { deletePayload, getPayload, purgeTenantPayloads, putPayload, sha256Hex, statPayload } from './claim-check.js';
 
 describe('claim checks', () => {

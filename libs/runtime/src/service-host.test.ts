@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { commonServiceConfig, loadConfig } from '@tessera/config';
-import { withObjectStore } from '@tessera/testing';
+import { withObjectStore } from '@tessera/testing/vitest';
 import { hosted, startService } from './service-host.js';
 import { natsClient } from './nats/client.js';
 import { grpcClient } from './grpc/client.js';

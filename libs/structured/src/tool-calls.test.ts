@@ -79,6 +79,10 @@ describe('forced tool choice', () => {
     expect(accepts(s, '[{"name":"get_weather","arguments":{"city":"Paris"}},{"name":"book","arguments":{"who":{"name":"Ada"}}}]')).toBe(true);
     expect(accepts(s, '[]')).toBe(false);
     expect(accepts(s, '[{"name":"nope","arguments":{}}]')).toBe(false);
+    // parallel_tool_calls false: exactly one call.
+    const one = forcedToolSchema([weather, time], 'required', 1);
+    expect(accepts(one, '[{"name":"get_time","arguments":{}}]')).toBe(true);
+    expect(accepts(one, '[{"name":"get_time","arguments":{}},{"name":"get_time","arguments":{}}]')).toBe(false);
     expect(parseRequiredCalls('[{"name":"get_time","arguments":{}}]')).toEqual([{ name: 'get_time', argumentsJson: '{}' }]);
     expect(parseRequiredCalls('[{"name":"get_time","argu')).toBeUndefined();
   });

@@ -134,7 +134,7 @@ export function renderToolTurns<P extends { kind: string }>(
  * `$defs`/`definitions` of each tool are hoisted under a per-tool prefix so `$ref`s still resolve
  * inside the wrapper.
  */
-export function forcedToolSchema(tools: readonly ToolSpec[], choice: string): unknown | undefined {
+export function forcedToolSchema(tools: readonly ToolSpec[], choice: string, maxCalls: number = MAX_FORCED_CALLS): unknown | undefined {
   if (choice === '' || choice === 'auto' || choice === 'none') return undefined;
   if (choice !== 'required') {
     const t = tools.find((x) => x.name === choice);
@@ -147,7 +147,7 @@ export function forcedToolSchema(tools: readonly ToolSpec[], choice: string): un
     const p = hoist(parametersOf(t), prefix, defs, `tools[${i}].function.parameters`);
     return { type: 'object', properties: { name: { const: t.name }, arguments: p }, required: ['name', 'arguments'], additionalProperties: false };
   });
-  return { type: 'array', items: { anyOf: options }, minItems: 1, maxItems: MAX_FORCED_CALLS, ...(Object.keys(defs).length > 0 && { $defs: defs }) };
+  return { type: 'array', items: { anyOf: options }, minItems: 1, maxItems: Math.max(1, Math.min(maxCalls, MAX_FORCED_CALLS)), ...(Object.keys(defs).length > 0 && { $defs: defs }) };
 }
 
 function hoist(schema: Record<string, unknown>, prefix: string, defs: Record<string, unknown>, field: string): Record<string, unknown> {

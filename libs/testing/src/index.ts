@@ -2,5 +2,6 @@ export { startNatsServer, startNatsCluster, freePort, natsServerBinary, type Nat
 export { spawnTs, spawnCommand, waitFor, type SpawnedProcess, type SpawnOptions } from './spawn.js';
 export { collectSpans, toSpanRecord, type SpanCollector, type SpanRecord } from './spans.js';
 export { meterBus, type BusMeter, type BucketTraffic } from './bus-meter.js';
-export { withObjectStore, type NatsFixture } from './with-nats.js';
+// withObjectStore (vitest hooks) is `@tessera/testing/vitest`: this barrel is also imported by the
+// local stack, the demo and benches, which run without vitest.
 export { startPostgres, postgresBinDir, type PostgresHandle } from './postgres.js';

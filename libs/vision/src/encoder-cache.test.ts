@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { statPayload } from '@tessera/runtime';
-import { withObjectStore } from '@tessera/testing';
+import { withObjectStore } from '@tessera/testing/vitest';
 import { EncoderCache, type EncoderCacheKey } from './encoder-cache.js';
 
 const bus = withObjectStore();

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '@tessera/runtime';
-import { withObjectStore } from '@tessera/testing';
+import { withObjectStore } from '@tessera/testing/vitest';
 import { ImageStore } from './image-store.js';
 
 const bus = withObjectStore();

@@ -77,7 +77,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     limits,
     models: () => edge?.router.models() ?? [model.id],
     ...(edge && { whereModelsRun: () => edge.router.whereModelsRun() }),
-    describeModel: (id) => ({ ...(id === model.id && { family: model.family, downsample_modes: model.downsampleModes }), ...edge?.router.describe(id) }),
+    describeModel: (id) => ({ ...(id === model.id && { family: model.modelFamily ?? model.family, downsample_modes: model.downsampleModes }), ...edge?.router.describe(id) }),
     features: modelFeatures(model.family),
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeout,

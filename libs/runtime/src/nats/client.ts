@@ -71,6 +71,8 @@ export const DEFAULT_HEARTBEAT_MS = 1_000;
 // Raft elections of a 3-node cluster take 2–6 s (election timeout ~2–4 s, plus catch-up under load).
 const DEFAULT_ELECTION_WAIT_MS = 10_000;
 const ELECTION_RETRY_MS = 250;
+// A PubAck comes in ~1 ms on loopback and tens of ms across zones; 3 s means it is not coming.
+const PUBLISH_ACK_MS = 3_000;
 const DEFAULT_ACCEPT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_SILENCE_MS = 15_000;
 
@@ -187,16 +189,20 @@ class NatsClientCore {
     // A resumed stream is a new job: the same id would be dropped as a duplicate within 2 min.
     const msgID = resume > 0 ? `${base}:resume-${resume}` : base;
     let seq: number;
-    // A clustered stream without a leader (its node died; the election takes seconds) answers "no
-    // responders" (503): publish again with the same msg id (de-duplicated) until it has one again.
+    // Two ways a publish can vanish on a clustered JetStream losing a node, both retried with the same
+    // msg id (the stream de-duplicates): the stream has no leader for a moment (an election takes 2-6 s)
+    // and answers "no responders" (503); or the message was routed to the node as it died and no ack
+    // ever comes. So each attempt waits PUBLISH_ACK_MS for its ack, not the whole deadline.
     const electionBy = Math.min(call.deadline, Date.now() + (this.o.electionWaitMs ?? DEFAULT_ELECTION_WAIT_MS));
     for (;;) {
       try {
-        seq = (await this.js.publish(subject, body, { msgID, headers: h, timeout: clampTimeout(call.deadline - Date.now()) })).seq;
+        seq = (await this.js.publish(subject, body, { msgID, headers: h, timeout: clampTimeout(Math.min(call.deadline - Date.now(), PUBLISH_ACK_MS)) })).seq;
         break;
       } catch (err) {
-        if ((err as NatsError).code !== '503' || Date.now() + ELECTION_RETRY_MS >= electionBy || !this.bus.connected) throw natsError(err, subject, call);
-        await new Promise((r) => setTimeout(r, ELECTION_RETRY_MS));
+        const code = (err as NatsError).code;
+        const again = (code === '503' && Date.now() + ELECTION_RETRY_MS < electionBy) || (code === 'TIMEOUT' && call.deadline - Date.now() > ELECTION_RETRY_MS);
+        if (!again || !this.bus.connected) throw natsError(err, subject, call);
+        if (code === '503') await new Promise((r) => setTimeout(r, ELECTION_RETRY_MS));
       }
     }
     // A job still waiting in the stream is deleted (a running one gets the cancel message);

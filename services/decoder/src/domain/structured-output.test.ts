@@ -27,7 +27,7 @@ const schema = {
   additionalProperties: false,
 };
 
-function request(o: { schemaJson?: string; jsonObject?: boolean; temperature?: number; seed?: number; maxTokens?: number; tools?: decodingV1.Tool[]; toolChoice?: string; messages?: decodingV1.Message[] }): decodingV1.GenerateRequest {
+function request(o: { schemaJson?: string; jsonObject?: boolean; temperature?: number; seed?: number; maxTokens?: number; tools?: decodingV1.Tool[]; toolChoice?: string; messages?: decodingV1.Message[]; parallel?: boolean }): decodingV1.GenerateRequest {
   return {
     requestId: `so-${Math.random().toString(36).slice(2)}`,
     messages: o.messages ?? [{ role: commonV1.Role.USER, parts: [{ part: { $case: 'text', text: 'Reply in JSON.' } }] }],
@@ -37,6 +37,7 @@ function request(o: { schemaJson?: string; jsonObject?: boolean; temperature?: n
     modelRevision: '',
     tools: o.tools ?? [],
     toolChoice: o.toolChoice ?? '',
+    ...(o.parallel === false && { parallelToolCalls: false }),
     ...(o.schemaJson !== undefined && { responseFormat: { format: { $case: 'jsonSchema', jsonSchema: { name: 's', schemaJson: o.schemaJson, strict: true } } } }),
     ...(o.jsonObject && { responseFormat: { format: { $case: 'jsonObject', jsonObject: {} } } }),
   };
@@ -104,6 +105,10 @@ describe('tool calls in the decoder (Hermes template, forced choices constrained
     const calls = JSON.parse(required.text) as { name: string; arguments: unknown }[];
     expect(calls.length).toBeGreaterThanOrEqual(1);
     for (const c of calls) expect(c).toEqual({ name: 'get_time', arguments: {} });
+    // parallel_tool_calls false: the array holds exactly one call.
+    const single = await run(request({ tools: [clock], toolChoice: 'required', temperature: 0.7, seed: 2, maxTokens: 64, parallel: false }));
+    expect(single.finish, single.text).toBe(commonV1.FinishReason.STOP);
+    expect(JSON.parse(single.text)).toEqual([{ name: 'get_time', arguments: {} }]);
     // Two tools: every element is a call of one of them (the array may be cut by max_tokens).
     const two = await run(request({ tools: [weather, clock], toolChoice: 'required', temperature: 0.7, seed: 2, maxTokens: 48 }));
     expect(two.text.startsWith('[{"')).toBe(true);

@@ -19,10 +19,10 @@ export interface StructuredVocabulary {
   eosTokenIds: readonly number[];
 }
 
-export function constraintFor(req: Pick<decodingV1.GenerateRequest, 'responseFormat' | 'tools' | 'toolChoice'>, vocab: StructuredVocabulary): LogitsConstraint | undefined {
+export function constraintFor(req: Pick<decodingV1.GenerateRequest, 'responseFormat' | 'tools' | 'toolChoice' | 'parallelToolCalls'>, vocab: StructuredVocabulary): LogitsConstraint | undefined {
   // A forced tool choice ("required" or a named function) constrains the output to the call's JSON,
   // as vLLM does; it takes precedence over response_format. "auto" and "none" leave the text free.
-  const forced = req.tools.length > 0 ? forcedToolSchema(req.tools, req.toolChoice) : undefined;
+  const forced = req.tools.length > 0 ? forcedToolSchema(req.tools, req.toolChoice, req.parallelToolCalls === false ? 1 : undefined) : undefined;
   const f = req.responseFormat?.format;
   if (!forced && !f) return undefined;
   const key = forced ? `tools:${JSON.stringify(forced)}` : f!.$case === 'jsonObject' ? '' : f!.jsonSchema.schemaJson;

@@ -94,15 +94,18 @@ export class FeedbackLog {
       throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `the ${e.type} event is ${data.length} bytes: the limit is ${this.opts.maxEventBytes} (TESSERA_FEEDBACK_MAX_EVENT_BYTES)`, { field: e.type, limit: `<= ${this.opts.maxEventBytes} bytes` });
     }
     // "No responders" (503) = the stream has no leader for a moment (a clustered JetStream electing one
-    // after a node loss): publish again with the same msg id (de-duplicated) within ackTimeoutMs.
+    // after a node loss), or no ack (the publish went to a node as it died): publish again with the
+    // same msg id (de-duplicated) within ackTimeoutMs.
     const until = Date.now() + this.opts.ackTimeoutMs;
     for (;;) {
       try {
-        const ack = await this.js.publish(eventSubject(e), data, { msgID: dedupeId(e), expect: { streamName: this.opts.stream }, timeout: Math.max(100, until - Date.now()) });
+        // Each attempt waits at most 2 s: a publish routed to a node as it died gets no ack at all.
+        const ack = await this.js.publish(eventSubject(e), data, { msgID: dedupeId(e), expect: { streamName: this.opts.stream }, timeout: Math.max(100, Math.min(until - Date.now(), 2_000)) });
         return { seq: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
-        if ((err as { code?: string }).code === '503' && Date.now() + ELECTION_RETRY_MS < until) {
-          await new Promise((r) => setTimeout(r, ELECTION_RETRY_MS));
+        const code = (err as { code?: string }).code;
+        if ((code === '503' || code === 'TIMEOUT') && Date.now() + ELECTION_RETRY_MS < until) {
+          if (code === '503') await new Promise((r) => setTimeout(r, ELECTION_RETRY_MS));
           continue;
         }
         throw new TesseraError(ErrorCode.UNAVAILABLE, `the feedback log (stream ${this.opts.stream}) did not acknowledge the write within ${this.opts.ackTimeoutMs} ms; retry with the same id`, { retryAfterMs: 1000 }, { cause: err });

@@ -21,6 +21,8 @@ export interface ValidTools {
   tools: ValidTool[];
   /** '' (auto), 'none', 'required', or a tool name. */
   choice: string;
+  /** OpenAI `parallel_tool_calls` (default true); false = at most one call per turn. */
+  parallel: boolean;
 }
 
 /** What the deployment can do with a request (from the served model's family). */
@@ -73,7 +75,8 @@ export function parseResponseFormat(raw: unknown): ValidResponseFormat | undefin
   return { kind: 'json_schema', name: js.name, schemaJson, strict: js.strict === true };
 }
 
-export function parseTools(rawTools: unknown, rawChoice: unknown, features: ModelFeatures, model: string): ValidTools | undefined {
+export function parseTools(rawTools: unknown, rawChoice: unknown, features: ModelFeatures, model: string, rawParallel?: unknown): ValidTools | undefined {
+  if (rawParallel !== undefined && rawParallel !== null && typeof rawParallel !== 'boolean') throw invalidArgument('parallel_tool_calls', 'parallel_tool_calls must be a boolean');
   if ((rawTools === undefined || rawTools === null) && (rawChoice === undefined || rawChoice === null)) return undefined;
   const tools: ValidTool[] = [];
   if (rawTools !== undefined && rawTools !== null) {
@@ -102,7 +105,7 @@ export function parseTools(rawTools: unknown, rawChoice: unknown, features: Mode
       if (choice === 'required' || t.name === choice) compileSchema(t.parametersJson ? JSON.parse(t.parametersJson) : {}, { field: `tools[${i}].function.parameters` });
     });
   }
-  return { tools, choice };
+  return { tools, choice, parallel: rawParallel !== false };
 }
 
 function parseToolChoice(raw: unknown, tools: ValidTool[]): string {
@@ -156,7 +159,7 @@ function checkJsonSchema(s: unknown, field: string, depth: number, top = false):
 }
 
 /** The decoding-contract fields for a validated request (spread into GenerateRequest). */
-export function structuredOutputFields(req: { responseFormat?: ValidResponseFormat; tools?: ValidTools }): Pick<decodingV1.GenerateRequest, 'tools' | 'toolChoice'> & Partial<Pick<decodingV1.GenerateRequest, 'responseFormat'>> {
+export function structuredOutputFields(req: { responseFormat?: ValidResponseFormat; tools?: ValidTools }): Pick<decodingV1.GenerateRequest, 'tools' | 'toolChoice'> & Partial<Pick<decodingV1.GenerateRequest, 'responseFormat' | 'parallelToolCalls'>> {
   const rf = req.responseFormat;
   return {
     ...(rf && {
@@ -166,5 +169,6 @@ export function structuredOutputFields(req: { responseFormat?: ValidResponseForm
     }),
     tools: req.tools?.tools.map((t) => ({ name: t.name, description: t.description, parametersJson: t.parametersJson })) ?? [],
     toolChoice: req.tools?.choice ?? '',
+    ...(req.tools && !req.tools.parallel && { parallelToolCalls: false }),
   };
 }

@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { deltaOf, MessageAccumulator, ToolOutput, type OutputPiece } from './tool-output.js';
 import type { ValidTools } from './response-format.js';
 
-const tools = (choice: string): ValidTools => ({
+const tools = (choice: string, parallel = true): ValidTools => ({
   tools: [
     { name: 'get_weather', description: '', parametersJson: '{"type":"object","properties":{"city":{"type":"string"}}}' },
     { name: 'get_time', description: '', parametersJson: '' },
   ],
   choice,
+  parallel,
 });
 
 /** Feeds the text in small deltas, as the decoder streams it. */
@@ -48,6 +49,13 @@ describe('ToolOutput → OpenAI message and stream deltas', () => {
     expect(pieces[0]!.kind).toBe('call-start');
     expect(deltaOf(pieces[1]!)).toEqual({ tool_calls: [{ index: 0, function: { arguments: '{"ci' } }] });
     expect(msg.message()).toMatchObject({ content: null, tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] });
+  });
+
+  it('parallel_tool_calls false: only the first call of an auto turn is a call', () => {
+    const text = '<tool_call>{"name":"get_time","arguments":{}}</tool_call>\n<tool_call>{"name":"get_weather","arguments":{"city":"Rome"}}</tool_call>';
+    expect((run(tools(''), text).msg.message() as { tool_calls: unknown[] }).tool_calls).toHaveLength(2);
+    const one = run(tools('', false), text).msg.message() as { tool_calls: { function: { name: string } }[] };
+    expect(one.tool_calls.map((c) => c.function.name)).toEqual(['get_time']);
   });
 
   it('required: the array becomes calls; an array cut short stays content', () => {

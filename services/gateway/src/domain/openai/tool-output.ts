@@ -47,7 +47,7 @@ export class ToolOutput {
       case 'text':
         return [{ kind: 'content', text }];
       case 'auto':
-        return this.stream!.push(text).map((p) => this.piece(p));
+        return this.stream!.push(text).flatMap((p) => this.piece(p) ?? []);
       case 'named': {
         const out: OutputPiece[] = [];
         if (!this.started) {
@@ -65,7 +65,7 @@ export class ToolOutput {
   }
 
   end(): OutputPiece[] {
-    if (this.mode === 'auto') return this.stream!.end().map((p) => this.piece(p));
+    if (this.mode === 'auto') return this.stream!.end().flatMap((p) => this.piece(p) ?? []);
     if (this.mode === 'named' && !this.started) {
       // Nothing generated (max_tokens 0 is refused, but EOS can come first): still one call, no arguments.
       this.started = true;
@@ -78,8 +78,10 @@ export class ToolOutput {
     return calls.map((c) => ({ kind: 'call', index: this.calls++, id: toolCallId(), name: c.name, arguments: c.argumentsJson }));
   }
 
-  private piece(p: ReturnType<ToolCallStream['push']>[number]): OutputPiece {
+  private piece(p: ReturnType<ToolCallStream['push']>[number]): OutputPiece | undefined {
     if (p.kind === 'content') return p;
+    // parallel_tool_calls false: the first call is the turn's only one; later blocks are not calls made.
+    if (!this.tools!.parallel && this.calls >= 1) return undefined;
     return { kind: 'call', index: this.calls++, id: toolCallId(), name: p.call.name, arguments: p.call.argumentsJson };
   }
 }

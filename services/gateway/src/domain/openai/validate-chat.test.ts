@@ -154,6 +154,7 @@ describe('response_format, tools and tool_choice', () => {
     ['a tool without a name', { tools: [{ type: 'function', function: { parameters: { type: 'object' } } }] }, 'tools[0].function.name'],
     ['tool_choice naming an unknown tool', { tools: [tool({ type: 'object' })], tool_choice: { type: 'function', function: { name: 'nope' } } }, 'tool_choice.function.name'],
     ['a forced tool whose parameters use a keyword the decoder cannot enforce', { tools: [tool({ type: 'object', properties: { n: { type: 'integer', minimum: 1 } } })], tool_choice: 'required' }, 'tools[0].function.parameters.properties.n.minimum'],
+    ['parallel_tool_calls that is not a boolean', { tools: [tool({ type: 'object' })], parallel_tool_calls: 'no' }, 'parallel_tool_calls'],
     ['a tool message answering no earlier call', { messages: [{ role: 'user', content: 'hi' }, { role: 'tool', tool_call_id: 'call_x', content: 'sunny' }] }, 'messages[1].tool_call_id'],
     ['a tool message without tool_call_id', { messages: [{ role: 'user', content: 'hi' }, { role: 'tool', content: 'sunny' }] }, 'messages[1].tool_call_id'],
     ['tool_calls on a user message', { messages: [{ role: 'user', content: 'hi', tool_calls: [] }] }, 'messages[0].tool_calls'],
@@ -168,6 +169,7 @@ describe('response_format, tools and tool_choice', () => {
     const t = tool({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] });
     expect(validateChatRequest({ ...ok, tools: [t], tool_choice: 'required' }, DEFAULT_CHAT_LIMITS, MODELS).tools).toMatchObject({ choice: 'required', tools: [{ name: 'get_weather' }] });
     expect(validateChatRequest({ ...ok, tools: [t], tool_choice: { type: 'function', function: { name: 'get_weather' } } }, DEFAULT_CHAT_LIMITS, MODELS).tools?.choice).toBe('get_weather');
+    expect(validateChatRequest({ ...ok, tools: [t], parallel_tool_calls: false }, DEFAULT_CHAT_LIMITS, MODELS).tools).toMatchObject({ choice: '', parallel: false });
     const e = (() => {
       try {
         validateChatRequest({ ...ok, tools: [t] }, DEFAULT_CHAT_LIMITS, MODELS, modelFeatures('4.6'));

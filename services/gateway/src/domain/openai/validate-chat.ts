@@ -51,7 +51,7 @@ export function validateChatRequest(body: unknown, limits: ChatLimits, knownMode
   const includeUsage = optBool(streamOptions.include_usage, 'stream_options.include_usage') ?? false;
 
   const responseFormat = parseResponseFormat(root.response_format);
-  const tools = parseTools(root.tools, root.tool_choice, features, model);
+  const tools = parseTools(root.tools, root.tool_choice, features, model, root.parallel_tool_calls);
   return {
     model,
     messages,

@@ -58,7 +58,7 @@ describe('prompt token estimate', () => {
   });
 
   it('equals the decoder count with tools, a tool call and its result in the Hermes layout', () => {
-    const tools = { tools: [{ name: 'get_weather', description: 'Weather for a city', parametersJson: '{"type":"object","properties":{"city":{"type":"string"}}}' }], choice: '' };
+    const tools = { tools: [{ name: 'get_weather', description: 'Weather for a city', parametersJson: '{"type":"object","properties":{"city":{"type":"string"}}}' }], choice: '', parallel: true };
     const messages: ValidMessage[] = [
       { role: 'user', parts: [{ kind: 'text', text: 'Weather in Paris?' }] },
       { role: 'assistant', parts: [], toolCalls: [{ id: 'call_1', name: 'get_weather', argumentsJson: '{"city": "Paris"}' }] },

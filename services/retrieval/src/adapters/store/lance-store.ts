@@ -23,6 +23,7 @@ import { foldCase } from '../../domain/text/fold.js';
 import { DEFAULT_BM25, LexicalIndex, type Bm25Params } from './lexical-index.js';
 import { DEFAULT_HNSW, type HnswParams } from './hnsw-index.js';
 import { HnswCollections, type GraphSource } from './hnsw-collections.js';
+import { RowLocator } from './row-locator.js';
 import { compileFilter, metadataColumn, sqlString, type ColumnType } from './lance-sql.js';
 import { METADATA_PREFIX, arrowTypeFor, checkMetadata, columnTypeOf, valueColumnType } from './metadata-columns.js';
 import { checkCollectionName, tenantDirName } from './names.js';
@@ -72,6 +73,8 @@ export class LanceStore implements VectorStore {
   private readonly o: Required<LanceStoreOptions>;
   private readonly connections = new Map<string, Promise<lancedb.Connection>>();
   private readonly tables = new Map<string, Promise<lancedb.Table>>();
+  /** Ranked ids → rows by Lance row id (row-locator.ts), not an `id IN` scan. */
+  private readonly rowLocator = new RowLocator((ids) => compileFilter({ ids }, new Map())!);
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Keyword indexes, derived from the rows on first use and kept current by every write. */
   private readonly lexical = new Map<string, Promise<LexicalIndex>>();
@@ -335,13 +338,7 @@ export class LanceStore implements VectorStore {
   /** Records for ranked ids, in rank order (ids deleted meanwhile drop out). */
   private async fetchScored(table: lancedb.Table, hits: ReadonlyArray<{ id: string; score: number }>, includeVectors: boolean): Promise<ScoredRecord[]> {
     if (hits.length === 0) return [];
-    const rows = await table
-      .query()
-      .where(compileFilter({ ids: hits.map((h) => h.id) }, new Map())!)
-      .select(this.selectColumns(includeVectors))
-      .limit(hits.length)
-      .toArray();
-    const byId = new Map(rows.map((r) => [r.id as string, r]));
+    const byId = await this.rowLocator.rows(table, hits.map((h) => h.id), this.selectColumns(includeVectors));
     return hits.filter((h) => byId.has(h.id)).map((h) => ({ record: toRecord(byId.get(h.id)!, includeVectors), score: h.score }));
   }
 

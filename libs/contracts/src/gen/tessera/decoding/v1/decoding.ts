@@ -162,6 +162,11 @@ export interface GenerateRequest {
   tools: Tool[];
   /** OpenAI `tool_choice`: "" or "auto", "none", "required", or the name of one tool. */
   toolChoice: string;
+  /**
+   * OpenAI `parallel_tool_calls` (default true): false = at most one call; with tool_choice
+   * "required" the constrained array then holds exactly one.
+   */
+  parallelToolCalls?: boolean | undefined;
 }
 
 /** How the output must be shaped (OpenAI `response_format`). */
@@ -1032,6 +1037,7 @@ function createBaseGenerateRequest(): GenerateRequest {
     responseFormat: undefined,
     tools: [],
     toolChoice: "",
+    parallelToolCalls: undefined,
   };
 }
 
@@ -1063,6 +1069,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.toolChoice !== "") {
       writer.uint32(74).string(message.toolChoice);
+    }
+    if (message.parallelToolCalls !== undefined) {
+      writer.uint32(80).bool(message.parallelToolCalls);
     }
     return writer;
   },
@@ -1152,6 +1161,14 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.toolChoice = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.parallelToolCalls = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1191,6 +1208,11 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         : isSet(object.tool_choice)
         ? globalThis.String(object.tool_choice)
         : "",
+      parallelToolCalls: isSet(object.parallelToolCalls)
+        ? globalThis.Boolean(object.parallelToolCalls)
+        : isSet(object.parallel_tool_calls)
+        ? globalThis.Boolean(object.parallel_tool_calls)
+        : undefined,
     };
   },
 
@@ -1223,6 +1245,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.toolChoice !== "") {
       obj.toolChoice = message.toolChoice;
     }
+    if (message.parallelToolCalls !== undefined) {
+      obj.parallelToolCalls = message.parallelToolCalls;
+    }
     return obj;
   },
 
@@ -1244,6 +1269,7 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
       : undefined;
     message.tools = object.tools?.map((e) => Tool.fromPartial(e)) || [];
     message.toolChoice = object.toolChoice ?? "";
+    message.parallelToolCalls = object.parallelToolCalls ?? undefined;
     return message;
   },
 };
