@@ -62,8 +62,9 @@ function store(nc: NatsConnection, bucket: string, ttlMs: number, replicas = 1):
   return s;
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+/** The one sha256 hex helper of the transport side (object names, cache keys); strings hash as UTF-8. */
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
 /**

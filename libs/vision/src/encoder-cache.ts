@@ -15,9 +15,9 @@
  * wildcard of one tenant can match another's ("a.>" must not match tenant "a.b"), and purging a
  * tenant deletes only its own keys and blobs (blobs are never shared across tenants).
  */
-import { createHash } from 'node:crypto';
-import { DiscardPolicy, nanos, type JetStreamManager, type KV, type NatsConnection } from 'nats';
-import { getPayload, invalidArgument, purgeTenantPayloads, putPayload, statPayload, type ObjectMeta } from '@tessera/runtime';
+import { nanos, type JetStreamManager, type KV, type NatsConnection } from 'nats';
+import { getPayload, invalidArgument, purgeTenantPayloads, putPayload, sha256Hex, statPayload, type ObjectMeta } from '@tessera/runtime';
+import { applyStreamLimits } from './stream-limits.js';
 
 export interface EncoderCacheOptions {
   /** KV + object store bucket name. Default `tessera-encoder-cache`. */
@@ -64,8 +64,6 @@ export interface EncoderCacheEntry {
 
 export const DEFAULT_ENCODER_CACHE = Object.freeze({ bucket: 'tessera-encoder-cache', ttlMs: 24 * 3_600_000, maxBytes: 1024 ** 3 });
 
-const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
-
 function tenantToken(tenant: string): string {
   if (!tenant) throw invalidArgument('tessera-tenant', 'the encoder cache is scoped by tenant; the tenant is empty');
   return Buffer.from(tenant, 'utf8').toString('hex');
@@ -90,22 +88,15 @@ export class EncoderCache {
     const replicas = options.replicas ?? 1;
     const kv = await js.views.kv(bucket, { history: 1, ttl: ttlMs, max_bytes: kvBytes, replicas });
     await js.views.os(bucket, { ttl: nanos(ttlMs), max_bytes: maxBytes, replicas });
-    // Binding to existing buckets keeps their old settings; apply the configured TTL and cap (and
-    // discard=old, which the client libraries do not set) so a config change takes effect on restart.
     const jsm = await nc.jetstreamManager();
-    for (const [name, bytes] of [[`KV_${bucket}`, kvBytes], [`OBJ_${bucket}`, maxBytes]] as const) {
-      const { config } = await jsm.streams.info(name);
-      const want = { discard: DiscardPolicy.Old, max_age: nanos(ttlMs), max_bytes: bytes, num_replicas: options.replicas ?? config.num_replicas };
-      if (config.discard !== want.discard || config.max_age !== want.max_age || config.max_bytes !== want.max_bytes || config.num_replicas !== want.num_replicas) {
-        await jsm.streams.update(name, { ...config, ...want });
-      }
-    }
+    await applyStreamLimits(jsm, `KV_${bucket}`, { maxAgeNs: nanos(ttlMs), maxBytes: kvBytes, replicas: options.replicas });
+    await applyStreamLimits(jsm, `OBJ_${bucket}`, { maxAgeNs: nanos(ttlMs), maxBytes: maxBytes, replicas: options.replicas });
     return new EncoderCache(nc, kv, jsm, bucket, ttlMs);
   }
 
   /** The KV key for a cache key tuple. */
   keyOf(k: EncoderCacheKey): string {
-    const digest = sha256(JSON.stringify([k.modelRevision, k.tenant, k.imageSha256.toLowerCase(), k.maxSliceNums, k.scaleResolution, ...(k.downsampleMode ? [k.downsampleMode] : [])]));
+    const digest = sha256Hex(JSON.stringify([k.modelRevision, k.tenant, k.imageSha256.toLowerCase(), k.maxSliceNums, k.scaleResolution, ...(k.downsampleMode ? [k.downsampleMode] : [])]));
     return `${tenantToken(k.tenant)}.${digest}`;
   }
 

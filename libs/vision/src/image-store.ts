@@ -9,8 +9,9 @@
  * recorded at time t stays readable until at least t + retention, while a popular image is rewritten
  * at most once per 9 days instead of on every request.
  */
-import { DiscardPolicy, nanos, type NatsConnection } from 'nats';
+import { nanos, type NatsConnection } from 'nats';
 import { deletePayload, getPayload, purgeTenantPayloads, putPayload, type ObjectRef } from '@tessera/runtime';
+import { applyStreamLimits } from './stream-limits.js';
 
 export const DEFAULT_IMAGE_STORE = Object.freeze({ bucket: 'tessera-images', retentionMs: 90 * 86_400_000 });
 
@@ -43,10 +44,7 @@ export class ImageStore {
     const retentionMs = o.retentionMs ?? DEFAULT_IMAGE_STORE.retentionMs;
     const maxAge = nanos(retentionMs + refreshAfter(retentionMs));
     await nc.jetstream().views.os(bucket, { ttl: maxAge, replicas: o.replicas ?? 1, ...(o.maxBytes && { max_bytes: o.maxBytes }) });
-    const jsm = await nc.jetstreamManager();
-    const { config } = await jsm.streams.info(`OBJ_${bucket}`);
-    const want = { discard: DiscardPolicy.Old, max_age: maxAge, max_bytes: o.maxBytes ?? -1, num_replicas: o.replicas ?? config.num_replicas };
-    if (config.discard !== want.discard || config.max_age !== want.max_age || config.max_bytes !== want.max_bytes || config.num_replicas !== want.num_replicas) await jsm.streams.update(`OBJ_${bucket}`, { ...config, ...want });
+    await applyStreamLimits(await nc.jetstreamManager(), `OBJ_${bucket}`, { maxAgeNs: maxAge, maxBytes: o.maxBytes ?? -1, replicas: o.replicas });
     return new ImageStore(nc, bucket, retentionMs);
   }
 
