@@ -15,7 +15,6 @@ import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from 'nats';
 import { startEdgeStack } from '@tessera/local-stack';
 import { ensureTinyModel } from '@tessera/model';
-import { SERVICE_USER } from '@tessera/edge/testing';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '20' }, tokens: { type: 'string', default: '32' }, events: { type: 'string', default: '10000' } } });
 const REQUESTS = Number(values.requests);
@@ -75,8 +74,8 @@ const edge = await startEdgeStack({
   gatewayEnv: quota,
 });
 const { hub, site, hubStack, siteStack } = edge;
-const hubNc = await connect({ servers: hub.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
-const siteNc = await connect({ servers: site.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
+const hubNc = await connect({ servers: hub.nats.url, user: edge.operator.user, pass: edge.operator.password });
+const siteNc = await connect({ servers: site.nats.url, user: edge.operator.user, pass: edge.operator.password });
 
 try {
   console.log(`bench/edge: tiny model, ${REQUESTS} streamed requests per path, max_tokens ${TOKENS}, ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}`);

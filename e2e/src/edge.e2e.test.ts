@@ -18,7 +18,7 @@ import { connect, type NatsConnection } from 'nats';
 import { runCtl } from '@tessera/ctl';
 import { startEdgeStack, type EdgeStack, type RunningStack } from '@tessera/local-stack';
 import { ensureTinyModel } from '@tessera/model';
-import { SERVICE_USER, type HubServer, type TopologyServer } from '@tessera/edge/testing';
+import type { HubServer, TopologyServer } from '@tessera/edge/testing';
 
 const KEY = 'sk-edge-acme';
 const SITE = 'shop-1';
@@ -74,7 +74,7 @@ beforeAll(async () => {
     env: { TESSERA_INTRA_OP_THREADS: '1' },
   });
   ({ hub, site, hubStack, siteStack } = edge);
-  hubNc = await connect({ servers: hub.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
+  hubNc = await connect({ servers: hub.nats.url, user: edge.operator.user, pass: edge.operator.password });
 }, 420_000);
 
 afterAll(async () => {
@@ -143,7 +143,7 @@ describe('edge site on a leaf node', () => {
         }),
       );
     }
-    const siteNc = await connect({ servers: site.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
+    const siteNc = await connect({ servers: site.nats.url, user: edge.operator.user, pass: edge.operator.password });
     try {
       expect(await feedbackCount(siteNc)).toBe(FEEDBACK_EVENTS);
     } finally {

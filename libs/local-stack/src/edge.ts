@@ -9,9 +9,12 @@
  *         feedback (the site stream, bounded, oldest discarded first).
  * e2e/src/edge.e2e.test.ts and bench/edge run on it; `npx tsx libs/local-stack/src/edge-demo.ts`.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTestCerts, SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type TopologyServer } from '@tessera/edge/testing';
+import { hubServiceUsers, siteServiceUsers } from '@tessera/edge';
+import { BUS_USERS, type BusUser } from '@tessera/runtime';
 import { startLocalStack, type RunningStack, type ServiceName } from './stack.js';
 
 export interface EdgeStackOptions {
@@ -34,6 +37,11 @@ export interface EdgeStackOptions {
   env?: Record<string, string>;
   gatewayEnv?: Record<string, string>;
   probeIntervalMs?: number;
+  /**
+   * One NATS user per service on both servers with runtime's per-service permissions plus the edge
+   * grants (libs/edge service-users.ts), instead of one unrestricted login. Default true.
+   */
+  perServiceUsers?: boolean;
 }
 
 export interface EdgeStack {
@@ -44,6 +52,8 @@ export interface EdgeStack {
   siteName: string;
   /** The site's leaf credential at the hub (user = site name). */
   leafPassword: string;
+  /** A login with every permission on both servers (tests, the CLI). */
+  operator: { user: string; password: string };
   stop(): Promise<void>;
 }
 
@@ -66,27 +76,37 @@ export async function startEdgeStack(o: EdgeStackOptions): Promise<EdgeStack> {
     }),
   );
   const certs = makeTestCerts();
-  const hub = await startHub({ sites: [{ site: siteName, domain: siteName, password: leafPassword }], tls: certs });
-  const site = await startSite({ site: siteName, domain: siteName, leafUrl: hub.leafUrl, password: leafPassword, caFile: certs.caFile });
+  const perService = o.perServiceUsers !== false;
+  const passwords = Object.fromEntries(BUS_USERS.map((u) => [u, randomBytes(12).toString('base64url')])) as Record<BusUser, string>;
+  const hubUsers = perService ? hubServiceUsers([siteName], passwords) : [SERVICE_USER];
+  const siteUsers = perService ? siteServiceUsers(siteName, 'hub', passwords) : [SERVICE_USER];
+  const operator = perService ? { user: 'operator', password: passwords.operator } : SERVICE_USER;
+  const hub = await startHub({ sites: [{ site: siteName, domain: siteName, password: leafPassword }], tls: certs, users: hubUsers });
+  const site = await startSite({ site: siteName, domain: siteName, leafUrl: hub.leafUrl, password: leafPassword, caFile: certs.caFile, users: siteUsers });
   await waitForLeafs(hub.nats.monitorPort, 1);
-  const env = { NATS_USER: SERVICE_USER.user, NATS_PASSWORD: SERVICE_USER.password, ...o.env };
+  const env = { ...(!perService && { NATS_USER: SERVICE_USER.user, NATS_PASSWORD: SERVICE_USER.password }), ...o.env };
+  const login = (name: BusUser) => (perService ? { NATS_USER: name, NATS_PASSWORD: passwords[name] } : {});
+  const each = (services: readonly ServiceName[], extra: Partial<Record<ServiceName, Record<string, string>>>) =>
+    Object.fromEntries(services.map((s) => [s, { ...login(s), ...extra[s] }])) as Partial<Record<ServiceName, Record<string, string>>>;
   const gw = { TESSERA_GATEWAY_API_KEYS_FILE: o.keysFile, ...o.gatewayEnv };
+  const hubServices = o.hubServices ?? (['decoder', 'feedback', 'gateway'] as const);
+  const siteServices = o.siteServices ?? (['decoder', 'feedback', 'gateway'] as const);
   const [hubStack, siteStack] = await Promise.all([
     startLocalStack({
       modelDir: o.modelDir,
       natsUrl: hub.nats.url,
       workDir: join(o.workDir, 'hub'),
-      services: o.hubServices ?? ['decoder', 'feedback', 'gateway'],
+      services: hubServices,
       env,
-      serviceEnv: { gateway: { ...gw, TESSERA_GATEWAY_MODEL_ID: o.hubModel, TESSERA_GATEWAY_SITE_UPLINK: 'true' }, feedback: { TESSERA_FEEDBACK_SITES: siteName } },
+      serviceEnv: each(hubServices, { gateway: { ...gw, TESSERA_GATEWAY_MODEL_ID: o.hubModel, TESSERA_GATEWAY_SITE_UPLINK: 'true' }, feedback: { TESSERA_FEEDBACK_SITES: siteName } }),
     }),
     startLocalStack({
       modelDir: o.modelDir,
       natsUrl: site.nats.url,
       workDir: join(o.workDir, 'site'),
-      services: o.siteServices ?? ['decoder', 'feedback', 'gateway'],
+      services: siteServices,
       env,
-      serviceEnv: { gateway: { ...gw, TESSERA_GATEWAY_MODEL_ID: o.siteModel ?? 'none-at-site', TESSERA_SITE_CONFIG: siteConfig }, feedback: { TESSERA_FEEDBACK_STREAM_MAX_EVENTS: String(o.siteFeedbackMaxEvents ?? 1_000_000) } },
+      serviceEnv: each(siteServices, { gateway: { ...gw, TESSERA_GATEWAY_MODEL_ID: o.siteModel ?? 'none-at-site', TESSERA_SITE_CONFIG: siteConfig }, feedback: { TESSERA_FEEDBACK_STREAM_MAX_EVENTS: String(o.siteFeedbackMaxEvents ?? 1_000_000) } }),
     }),
   ]);
   return {
@@ -96,6 +116,7 @@ export async function startEdgeStack(o: EdgeStackOptions): Promise<EdgeStack> {
     siteStack,
     siteName,
     leafPassword,
+    operator,
     async stop() {
       await Promise.all([siteStack.stop(), hubStack.stop()]);
       await site.stop();
