@@ -11,7 +11,7 @@ describe('tessera ctl command', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('has a summary and prints usage with --help (exit 0)', async () => {
-    expect(summary).toMatch(/status, scale/);
+    expect(summary).toMatch(/status, describe, scale/);
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     expect(await run(['--help'])).toBe(0);
     expect(String(out.mock.calls[0]?.[0])).toContain('usage: tessera ctl <command>');

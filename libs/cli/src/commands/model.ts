@@ -1,6 +1,6 @@
 /**
  * `tessera model …` — checkpoint and built-model tools:
- *   generate-tiny --out DIR [--family 2.6|4.6] [--preset tiny|bench] [--seed N] [--shards N]
+ *   generate-tiny --out DIR [--family 2.6|4.5|4.6] [--preset tiny|bench] [--seed N] [--shards N]
  *   build --checkpoint DIR --out DIR [--overwrite] [--external-data-threshold BYTES] [--decoder-weights fp32|int8|int4]
  *   inspect DIR [--json]                      (a checkpoint dir or a built model dir)
  *   run-stage --model DIR --stage vision|resampler|embed|decoder --inputs FILE --out FILE [--mode 16x|4x]
@@ -40,7 +40,7 @@ import { ProgressBar } from '../progress.js';
 export const summary = 'MiniCPM-V checkpoints and ONNX models: generate-tiny, build, inspect, run-stage';
 
 export const USAGE = `usage:
-  tessera model generate-tiny --out DIR [--family 2.6|4.6] [--preset tiny|bench] [--seed N] [--shards N]
+  tessera model generate-tiny --out DIR [--family 2.6|4.5|4.6] [--preset tiny|bench] [--seed N] [--shards N]
   tessera model build --checkpoint DIR --out DIR [--overwrite] [--external-data-threshold BYTES]
   tessera model inspect DIR [--json]
   tessera model run-stage --model DIR --stage vision|resampler|embed|decoder --inputs FILE --out FILE [--mode 16x|4x (4.6 vision)]
