@@ -355,7 +355,11 @@ export class LanceStore implements VectorStore {
     await Promise.all(this.annStarts);
     await this.hnsw.flush();
     this.annChecked.clear();
-    for (const t of this.tables.values()) (await t.catch(() => undefined))?.close();
+    // A row-id map may still be loading in the background (row-locator.ts): closing the table under
+    // it fails in LanceDB's native layer ("cannot be borrowed mutably"), so settle it first.
+    const open = await Promise.all([...this.tables.values()].map((t) => t.catch(() => undefined)));
+    for (const t of open) if (t) await this.rowLocator.idle(t);
+    for (const t of open) t?.close();
     for (const c of this.connections.values()) (await c.catch(() => undefined))?.close();
     this.tables.clear();
     this.connections.clear();
