@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { connect } from 'nats';
 import { startLocalStack, type RunningStack, type StackOptions } from '@tessera/local-stack';
 import { ensureTinyModel } from '@tessera/model';
-import { startNatsServer } from '@tessera/testing';
+import { readSse, startNatsServer } from '@tessera/testing';
 
 const { values } = parseArgs({ options: { model: { type: 'string' }, rounds: { type: 'string', default: '12' }, section: { type: 'string', default: 'all' } } });
 const run = (s: string) => values.section === 'all' || values.section === s;
@@ -52,27 +52,16 @@ async function stream(url: string, body: object, onChunk?: (n: number) => void):
     out.totalMs = performance.now() - t0;
     return out;
   }
-  let buf = '';
-  for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buf += Buffer.from(part).toString('utf8');
-    let i;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const ev = buf.slice(0, i).replace(/^data: /, '');
-      buf = buf.slice(i + 2);
-      if (ev === '[DONE]') {
-        out.done = true;
-        continue;
-      }
-      const c = JSON.parse(ev);
-      if (c.error) out.error = c.error.code ?? c.error.message;
-      if (c.choices?.[0]?.delta?.content) {
-        out.chunkAt.push(performance.now() - t0);
-        if (Number.isNaN(out.ttftMs)) out.ttftMs = out.chunkAt[0]!;
-        onChunk?.(out.chunkAt.length);
-      }
-      if (c.usage) out.tokens = c.usage.completion_tokens;
+  const { done } = await readSse(res, (c) => {
+    if (c.error) out.error = c.error.code ?? c.error.message;
+    if (c.choices?.[0]?.delta?.content) {
+      out.chunkAt.push(performance.now() - t0);
+      if (Number.isNaN(out.ttftMs)) out.ttftMs = out.chunkAt[0]!;
+      onChunk?.(out.chunkAt.length);
     }
-  }
+    if (c.usage) out.tokens = c.usage.completion_tokens;
+  });
+  out.done = done;
   out.totalMs = performance.now() - t0;
   return out;
 }

@@ -20,7 +20,7 @@ import { commonV1, decodingV1, SERVICES } from '@tessera/contracts';
 import { startLocalStack } from '@tessera/local-stack';
 import { ensureTinyModel, readManifest } from '@tessera/model';
 import { localClient } from '@tessera/runtime';
-import { meterBus } from '@tessera/testing';
+import { meterBus, readSse } from '@tessera/testing';
 import { EncoderCache, planSlices } from '@tessera/vision';
 import { createDecoderApp, decoderService, loadDecoderConfig } from '@tessera/decoder';
 
@@ -45,19 +45,10 @@ async function streamChat(url: string, body: object): Promise<{ ttftMs: number; 
   if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   let ttft = NaN;
   let tokens = 0;
-  let buf = '';
-  for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buf += Buffer.from(part).toString('utf8');
-    let i;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const ev = buf.slice(0, i).replace(/^data: /, '');
-      buf = buf.slice(i + 2);
-      if (ev === '[DONE]') continue;
-      const c = JSON.parse(ev);
-      if (Number.isNaN(ttft) && c.choices?.[0]?.delta?.content) ttft = performance.now() - t0;
-      if (c.usage) tokens = c.usage.completion_tokens;
-    }
-  }
+  await readSse(res, (c) => {
+    if (Number.isNaN(ttft) && c.choices?.[0]?.delta?.content) ttft = performance.now() - t0;
+    if (c.usage) tokens = c.usage.completion_tokens;
+  });
   if (Number.isNaN(ttft)) ttft = performance.now() - t0;
   return { ttftMs: ttft, tokens, totalMs: performance.now() - t0 };
 }

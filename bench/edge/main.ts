@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from 'nats';
 import { startEdgeStack } from '@tessera/local-stack';
 import { ensureTinyModel } from '@tessera/model';
+import { readSse } from '@tessera/testing';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '20' }, tokens: { type: 'string', default: '32' }, events: { type: 'string', default: '10000' } } });
 const REQUESTS = Number(values.requests);
@@ -36,19 +37,10 @@ async function streamChat(url: string): Promise<{ ttftMs: number; tokens: number
   if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   let ttft = NaN;
   let tokens = 0;
-  let buf = '';
-  for await (const part of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buf += Buffer.from(part).toString('utf8');
-    let i;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const ev = buf.slice(0, i).replace(/^data: /, '');
-      buf = buf.slice(i + 2);
-      if (ev === '[DONE]') continue;
-      const c = JSON.parse(ev);
-      if (Number.isNaN(ttft) && c.choices?.[0]?.delta?.content) ttft = performance.now() - t0;
-      if (c.usage) tokens = c.usage.completion_tokens;
-    }
-  }
+  await readSse(res, (c) => {
+    if (Number.isNaN(ttft) && c.choices?.[0]?.delta?.content) ttft = performance.now() - t0;
+    if (c.usage) tokens = c.usage.completion_tokens;
+  });
   return { ttftMs: ttft, tokens, totalMs: performance.now() - t0 };
 }
 

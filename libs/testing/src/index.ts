@@ -4,4 +4,5 @@ export { collectSpans, toSpanRecord, type SpanCollector, type SpanRecord } from 
 export { meterBus, type BusMeter, type BucketTraffic } from './bus-meter.js';
 // withObjectStore (vitest hooks) is `@tessera/testing/vitest`: this barrel is also imported by the
 // local stack, the demo and benches, which run without vitest.
+export { readSse } from './sse.js';
 export { startPostgres, postgresBinDir, type PostgresHandle } from './postgres.js';

@@ -39,32 +39,24 @@ export interface FamilySpec {
   cache: 'kv' | 'hybrid';
 }
 
+const MINICPMV_2_6: FamilySpec = {
+  id: '2.6',
+  name: 'MiniCPM-V 2.6',
+  modelType: 'minicpmv',
+  architectures: ['MiniCPMV'],
+  stages: ['vision', 'resampler', 'embed', 'decoder'],
+  hasResampler: true,
+  preprocessing: { snapUnit: 14, tokenModes: [], defaultMode: null },
+  prompt: { placeholder: '<unk>' },
+  cache: 'kv',
+};
+
 export const FAMILIES: Readonly<Record<FamilyId, FamilySpec>> = Object.freeze({
-  '2.6': {
-    id: '2.6',
-    name: 'MiniCPM-V 2.6',
-    modelType: 'minicpmv',
-    architectures: ['MiniCPMV'],
-    stages: ['vision', 'resampler', 'embed', 'decoder'],
-    hasResampler: true,
-    preprocessing: { snapUnit: 14, tokenModes: [], defaultMode: null },
-    prompt: { placeholder: '<unk>' },
-    cache: 'kv',
-  },
+  '2.6': MINICPMV_2_6,
   // 4.5 is the 2.6 design (SigLIP NaViT → 64-query resampler → LLM) with a Qwen3 decoder: per-head
   // q_norm / k_norm, no q/k/v bias, explicit head_dim (reference/minicpmv4x.md §7). Same stages, slicing
   // and prompt layout as 2.6; the graphs switch on config (checkpoint/config.ts LlmConfig.qkNorm).
-  '4.5': {
-    id: '4.5',
-    name: 'MiniCPM-V 4.5',
-    modelType: 'minicpmv',
-    architectures: ['MiniCPMV'],
-    stages: ['vision', 'resampler', 'embed', 'decoder'],
-    hasResampler: true,
-    preprocessing: { snapUnit: 14, tokenModes: [], defaultMode: null },
-    prompt: { placeholder: '<unk>' },
-    cache: 'kv',
-  },
+  '4.5': { ...MINICPMV_2_6, id: '4.5', name: 'MiniCPM-V 4.5' },
   '4.6': {
     id: '4.6',
     name: 'MiniCPM-V 4.6',
