@@ -20,17 +20,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
     req.resume();
     throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `Content-Type must be application/json, got ${type}`, { field: 'content-type' });
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) {
-      req.resume();
-      throw tooLarge(size);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  const raw = Buffer.concat(chunks);
+  const raw = await readBodyBytes(req, maxBytes, tooLarge);
   // toString('utf8') would silently turn invalid bytes into U+FFFD and the model would see text the
   // client never sent; JSON must be UTF-8 (RFC 8259), so refuse it instead.
   if (!isUtf8(raw)) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'request body is not valid UTF-8', { field: 'body' });
@@ -41,4 +31,28 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   } catch (err) {
     throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `request body is not valid JSON: ${(err as Error).message}`, { field: 'body' });
   }
+}
+
+/**
+ * The request body's bytes, at most `maxBytes`: `tooLarge(n)` is thrown as soon as the declared
+ * Content-Length or the bytes streamed so far pass the limit (the rest is drained so the connection
+ * can still answer). Shared by the JSON routes and the raw-image slice-plan route.
+ */
+export async function readBodyBytes(req: IncomingMessage, maxBytes: number, tooLarge: (bytes: number) => Error): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    req.resume();
+    throw tooLarge(declared);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      req.resume();
+      throw tooLarge(size);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { familySliceOptions, familySlicePlanJson, planSlices, readImageHeader, resolveTokenMode, validateSliceOptions, type ImageLimits, type SliceOptions, type SlicingFamily } from '@tessera/vision';
-import { readJsonBody } from '../read-body.js';
+import { readBodyBytes, readJsonBody } from '../read-body.js';
 import type { Route } from '../server.js';
 import type { ApiKeyStore } from '../../domain/tenancy/api-keys.js';
 import { allowMethod, intParam, sendJson } from './route-kit.js';
@@ -104,20 +104,5 @@ function side(raw: unknown, field: string): number {
 async function readBytes(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const tooLarge = (n: number) =>
     new TesseraError(ErrorCode.RESOURCE_EXHAUSTED, `image is ${n} bytes, over the limit of ${maxBytes} bytes`, { field: 'image', limit: `image bytes <= ${maxBytes}`, payloadTooLarge: true });
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    req.resume();
-    throw tooLarge(declared);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) {
-      req.resume();
-      throw tooLarge(size);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  return readBodyBytes(req, maxBytes, tooLarge);
 }
