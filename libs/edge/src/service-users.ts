@@ -3,14 +3,15 @@
  * service, own subjects only) plus what the edge adds:
  * - hub gateway: pulls the uplink work queue (TESSERA_UPLINK, consumer `uplink-workers`) and answers
  *   and listens for stream control on each site's inboxes (`_INBOX_<site>.>`);
+ * - hub gateway: also reads each site's uplink bucket (large requests claim-checked at the hub);
  * - site gateway: uses its site inbox prefix (so every site service answers there too), posts uplink
- *   jobs through the hub's JetStream API (the two calls a producer makes), and holds the model
- *   advertisements;
+ *   jobs through the hub's JetStream API (the two calls a producer makes), writes its uplink bucket at
+ *   the hub, and holds the model advertisements;
  * the feedback services need nothing more (sourcing runs inside nats-server).
  */
 import { BUS_USERS, servicePermissions, type BusUser, type NatsPermissions } from '@tessera/runtime';
 import type { ServerUser } from './server-config.js';
-import { jsApiPrefix, siteInboxPrefix, siteModelPrefix, UPLINK_STAGE, UPLINK_STREAM, type SubjectPermissions } from './subjects.js';
+import { jsApiPrefix, siteInboxPrefix, siteModelPrefix, siteUplinkBucket, siteUplinkObjectGrants, UPLINK_STAGE, UPLINK_STREAM, type SubjectPermissions } from './subjects.js';
 
 const asServer = (p: NatsPermissions): SubjectPermissions => ({ publish: { allow: p.publish }, subscribe: { allow: p.subscribe } });
 const merge = (p: NatsPermissions, pub: string[], sub: string[]): NatsPermissions => ({ publish: [...new Set([...p.publish, ...pub])].sort(), subscribe: [...new Set([...p.subscribe, ...sub])].sort() });
@@ -26,7 +27,9 @@ export function hubServiceUsers(sites: readonly string[], passwords: Record<BusU
     `tessera.advisory.poison.${UPLINK_STAGE}`,
   ];
   const inboxes = sites.map((s) => `${siteInboxPrefix(s)}.>`);
-  perms.gateway = merge(perms.gateway, [...uplinkWork, ...inboxes], inboxes);
+  // Each site's uplink bucket (large requests): exactly runtime's grants for a payload bucket of that name.
+  const uplinkObjects = sites.flatMap((s) => servicePermissions({ payloadBucket: siteUplinkBucket(s) }).gateway.publish.filter((x) => x.includes(`OBJ_${siteUplinkBucket(s)}`) || x.startsWith(`$O.${siteUplinkBucket(s)}.`)));
+  perms.gateway = merge(perms.gateway, [...uplinkWork, ...inboxes, ...uplinkObjects], inboxes);
   return BUS_USERS.map((u) => ({ user: u, password: passwords[u], permissions: asServer(perms[u]) }));
 }
 
@@ -36,7 +39,7 @@ export function siteServiceUsers(site: string, hubDomain: string, passwords: Rec
   const hubApi = jsApiPrefix(hubDomain);
   perms.gateway = merge(
     perms.gateway,
-    [inbox, `tessera.work.${UPLINK_STAGE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, '$JS.API.STREAM.INFO.TESSERA_FEEDBACK'],
+    [inbox, `tessera.work.${UPLINK_STAGE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, ...siteUplinkObjectGrants(site, hubDomain), '$JS.API.STREAM.INFO.TESSERA_FEEDBACK'],
     [inbox, `${siteModelPrefix(site)}.>`],
   );
   // The site gateway's connection uses the site inbox prefix for every call, local ones too: the
