@@ -9,28 +9,60 @@
  *   the hub, and holds the model advertisements;
  * the feedback services need nothing more (sourcing runs inside nats-server).
  */
-import { BUS_USERS, servicePermissions, type BusUser, type NatsPermissions } from '@tessera/runtime';
+import { BUS_USERS, passwordEnv, servicePermissions, type BusUser, type NatsPermissions } from '@tessera/runtime';
 import type { ServerUser } from './server-config.js';
-import { jsApiPrefix, siteInboxPrefix, siteModelPrefix, siteUplinkBucket, siteUplinkObjectGrants, UPLINK_STAGE, UPLINK_STREAM, type SubjectPermissions } from './subjects.js';
+import { jsApiPrefix, siteInboxPrefix, siteLeafPermissions, siteModelPrefix, siteUplinkBucket, siteUplinkObjectGrants, UPLINK_STAGE, UPLINK_STREAM, type SubjectPermissions } from './subjects.js';
 
 const asServer = (p: NatsPermissions): SubjectPermissions => ({ publish: { allow: p.publish }, subscribe: { allow: p.subscribe } });
 const merge = (p: NatsPermissions, pub: string[], sub: string[]): NatsPermissions => ({ publish: [...new Set([...p.publish, ...pub])].sort(), subscribe: [...new Set([...p.subscribe, ...sub])].sort() });
 
-export function hubServiceUsers(sites: readonly string[], passwords: Record<BusUser, string>): ServerUser[] {
-  const perms = servicePermissions();
+/** What the hub gateway needs for every site (pulling TESSERA_UPLINK). */
+function hubUplinkWork(): string[] {
   const durable = `${UPLINK_STAGE}-workers`;
-  const uplinkWork = [
+  return [
     ...['INFO', 'CREATE', 'UPDATE'].map((v) => `$JS.API.STREAM.${v}.${UPLINK_STREAM}`),
     ...['INFO', 'CREATE', 'DURABLE.CREATE', 'MSG.NEXT'].flatMap((v) => [`$JS.API.CONSUMER.${v}.${UPLINK_STREAM}.${durable}`, `$JS.API.CONSUMER.${v}.${UPLINK_STREAM}.${durable}.>`]),
     `$JS.API.CONSUMER.UPDATE.${UPLINK_STREAM}.${durable}`,
     `$JS.ACK.${UPLINK_STREAM}.>`,
     `tessera.advisory.poison.${UPLINK_STAGE}`,
   ];
-  const inboxes = sites.map((s) => `${siteInboxPrefix(s)}.>`);
-  // Each site's uplink bucket (large requests): exactly runtime's grants for a payload bucket of that name.
-  const uplinkObjects = sites.flatMap((s) => servicePermissions({ payloadBucket: siteUplinkBucket(s) }).gateway.publish.filter((x) => x.includes(`OBJ_${siteUplinkBucket(s)}`) || x.startsWith(`$O.${siteUplinkBucket(s)}.`)));
-  perms.gateway = merge(perms.gateway, [...uplinkWork, ...inboxes, ...uplinkObjects], inboxes);
+}
+
+/** What the hub gateway needs per site: answers on the site's inboxes, its uplink bucket (exactly runtime's grants for a payload bucket of that name). */
+function hubGatewaySiteGrants(site: string): NatsPermissions {
+  const bucket = siteUplinkBucket(site);
+  const objects = servicePermissions({ payloadBucket: bucket }).gateway.publish.filter((x) => x.includes(`OBJ_${bucket}`) || x.startsWith(`$O.${bucket}.`));
+  return { publish: [`${siteInboxPrefix(site)}.>`, ...objects], subscribe: [`${siteInboxPrefix(site)}.>`] };
+}
+
+export function hubServiceUsers(sites: readonly string[], passwords: Record<BusUser, string>): ServerUser[] {
+  const perms = servicePermissions();
+  const perSite = sites.map(hubGatewaySiteGrants);
+  perms.gateway = merge(perms.gateway, [...hubUplinkWork(), ...perSite.flatMap((g) => g.publish)], perSite.flatMap((g) => g.subscribe));
   return BUS_USERS.map((u) => ({ user: u, password: passwords[u], permissions: asServer(perms[u]) }));
+}
+
+/** The leaf user of a site at the hub: its password comes from this environment variable of the hub's nats-server. */
+export const sitePasswordEnv = (site: string): string => passwordEnv(`site_${site}`);
+
+/**
+ * The hub's users as the chart renders them (helm/tessera/files/nats/edge-hub.json, written by
+ * scripts/gen-nats-edge.ts): every service's permissions with the site-independent hub grants, and
+ * the per-site grants with `{site}`, `{domain}` and `{hubDomain}` for the template to substitute.
+ * libs/ctl chart-edge.test.ts renders the chart and compares it with `hubServiceUsers` and
+ * `siteLeafPermissions`, so the two cannot drift.
+ */
+export function hubUserTemplates(): {
+  users: Array<{ user: BusUser; passwordEnv: string; publish: string[]; subscribe: string[] }>;
+  perSite: { gateway: NatsPermissions; leaf: NatsPermissions };
+} {
+  const perms = servicePermissions();
+  perms.gateway = merge(perms.gateway, hubUplinkWork(), []);
+  const leaf = siteLeafPermissions('{site}', '{domain}', '{hubDomain}');
+  return {
+    users: BUS_USERS.map((u) => ({ user: u, passwordEnv: passwordEnv(u), ...perms[u] })),
+    perSite: { gateway: hubGatewaySiteGrants('{site}'), leaf: { publish: leaf.publish.allow, subscribe: leaf.subscribe.allow } },
+  };
 }
 
 export function siteServiceUsers(site: string, hubDomain: string, passwords: Record<BusUser, string>): ServerUser[] {
