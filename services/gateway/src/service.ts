@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { commonV1, feedbackV1, gatewayV1, type decodingV1 } from '@tessera/contracts';
+import { commonV1, feedbackV1, finishReasonFromName, gatewayV1, roleName, type decodingV1 } from '@tessera/contracts';
 import { invalidArgument } from '@tessera/runtime';
 import type { CallContext, ServiceClient, ServiceImpl } from '@tessera/runtime';
 import type { ChatService } from './domain/chat-events.js';
@@ -11,13 +11,6 @@ import type { QuotaLedger } from './domain/tenancy/quota-ledger.js';
 import type { ModelInfo } from './domain/orchestrator/model-catalog.js';
 import type { ChatObservation, HttpMetrics } from './http/request-metrics.js';
 
-const ROLE_NAME: Record<number, string> = { [commonV1.Role.SYSTEM]: 'system', [commonV1.Role.USER]: 'user', [commonV1.Role.ASSISTANT]: 'assistant', [commonV1.Role.TOOL]: 'tool' };
-const FINISH: Record<string, commonV1.FinishReason> = {
-  stop: commonV1.FinishReason.STOP,
-  length: commonV1.FinishReason.LENGTH,
-  cancelled: commonV1.FinishReason.CANCELLED,
-  error: commonV1.FinishReason.ERROR,
-};
 
 export interface GatewayGrpcDeps {
   keys: ApiKeyStore;
@@ -98,7 +91,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
             sources: ev.sources.map((s, i) => ({ index: i + 1, collection: valid.collection?.name ?? '', id: s.id, text: s.text, relevance: s.relevance, metadata: s.metadata })),
             textDelta: '',
             logprobs: [],
-            finishReason: FINISH[ev.finishReason] ?? commonV1.FinishReason.STOP,
+            finishReason: finishReasonFromName(ev.finishReason) ?? commonV1.FinishReason.STOP,
             usage: { promptTokens: ev.usage.promptTokens, visualTokens: ev.usage.visualTokens, completionTokens: ev.usage.completionTokens, totalTokens: ev.usage.promptTokens + ev.usage.completionTokens },
             timings: {
               retrievalMs: t.retrieval_ms,
@@ -138,7 +131,7 @@ export function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: str
     // gateway.proto: "empty = the default model".
     model: req.model || defaultModel,
     messages: req.messages.map((m) => ({
-      role: ROLE_NAME[m.role] ?? `unknown(${m.role})`,
+      role: roleName(m.role) ?? `unknown(${m.role})`,
       ...(m.tool?.calls.length && { tool_calls: m.tool.calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.argumentsJson } })) }),
       ...(m.tool?.callId && { tool_call_id: m.tool.callId }),
       // An assistant turn that only called tools has no content (OpenAI `content: null`).
