@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { commonV1, feedbackV1, gatewayV1, type decodingV1 } from '@tessera/contracts';
+import { commonV1, feedbackV1, finishReasonFromName, gatewayV1, roleName, type decodingV1 } from '@tessera/contracts';
 import { invalidArgument } from '@tessera/runtime';
 import type { CallContext, ServiceClient, ServiceImpl } from '@tessera/runtime';
 import type { ChatService } from './domain/chat-events.js';
@@ -10,13 +10,6 @@ import type { QuotaLedger } from './domain/tenancy/quota-ledger.js';
 import type { ModelInfo } from './domain/orchestrator/model-catalog.js';
 import type { ChatObservation, HttpMetrics } from './http/request-metrics.js';
 
-const ROLE_NAME: Record<number, string> = { [commonV1.Role.SYSTEM]: 'system', [commonV1.Role.USER]: 'user', [commonV1.Role.ASSISTANT]: 'assistant' };
-const FINISH: Record<string, commonV1.FinishReason> = {
-  stop: commonV1.FinishReason.STOP,
-  length: commonV1.FinishReason.LENGTH,
-  cancelled: commonV1.FinishReason.CANCELLED,
-  error: commonV1.FinishReason.ERROR,
-};
 
 export interface GatewayGrpcDeps {
   keys: ApiKeyStore;
@@ -95,7 +88,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
             sources: ev.sources.map((s, i) => ({ index: i + 1, collection: valid.collection?.name ?? '', id: s.id, text: s.text, relevance: s.relevance, metadata: s.metadata })),
             textDelta: '',
             logprobs: [],
-            finishReason: FINISH[ev.finishReason] ?? commonV1.FinishReason.STOP,
+            finishReason: finishReasonFromName(ev.finishReason) ?? commonV1.FinishReason.STOP,
             usage: { promptTokens: ev.usage.promptTokens, visualTokens: ev.usage.visualTokens, completionTokens: ev.usage.completionTokens, totalTokens: ev.usage.promptTokens + ev.usage.completionTokens },
             timings: {
               retrievalMs: t.retrieval_ms,
@@ -135,7 +128,7 @@ function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: string): R
     // gateway.proto: "empty = the default model".
     model: req.model || defaultModel,
     messages: req.messages.map((m) => ({
-      role: ROLE_NAME[m.role] ?? `unknown(${m.role})`,
+      role: roleName(m.role) ?? `unknown(${m.role})`,
       content: m.content.map((c) => {
         const p = c.part;
         if (!p) return { type: 'unset' };

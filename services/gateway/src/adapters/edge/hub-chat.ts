@@ -5,7 +5,7 @@
  * whole pipeline (GPU stages, retrieval, its own feedback record) and streams the proto chunks back
  * to this site's inbox. One contract, the same one gRPC clients use.
  */
-import { commonV1, gatewayV1, SERVICES } from '@tessera/contracts';
+import { finishReasonName, gatewayV1, roleFromName, SERVICES } from '@tessera/contracts';
 import { ErrorCode, natsClient, TesseraError, type ServiceClient } from '@tessera/runtime';
 import { UPLINK_STAGE, siteInboxPrefix } from '@tessera/edge';
 import type { NatsConnection } from 'nats';
@@ -13,13 +13,6 @@ import type { ChatContext, ChatEvent, ChatService, FinishReason } from '../../do
 import type { ValidChatRequest } from '../../domain/openai/valid-request.js';
 import type { Tenant } from '../../domain/tenancy/api-keys.js';
 
-const ROLE: Record<string, commonV1.Role> = { system: commonV1.Role.SYSTEM, user: commonV1.Role.USER, assistant: commonV1.Role.ASSISTANT };
-const FINISH: Partial<Record<commonV1.FinishReason, FinishReason>> = {
-  [commonV1.FinishReason.STOP]: 'stop',
-  [commonV1.FinishReason.LENGTH]: 'length',
-  [commonV1.FinishReason.CANCELLED]: 'cancelled',
-  [commonV1.FinishReason.ERROR]: 'error',
-};
 
 export interface HubChatOptions {
   site: string;
@@ -59,7 +52,7 @@ export class HubChat implements ChatService {
     for await (const c of stream) {
       if (c.error && c.error.code) throw new TesseraError(ErrorCode.INTERNAL, `hub: ${c.error.message}`);
       if (c.textDelta) yield { kind: 'delta', text: c.textDelta, tokenIds: [], ...(c.logprobs.length && { logprobs: c.logprobs.map((l) => ({ token: l.token, logprob: l.logprob, top: l.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob })) })) }) };
-      const finish = FINISH[c.finishReason];
+      const finish: FinishReason | undefined = finishReasonName(c.finishReason);
       if (finish) {
         const t = c.timings;
         yield {
@@ -87,7 +80,7 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
   return {
     model: req.model,
     messages: req.messages.map((m) => ({
-      role: ROLE[m.role]!,
+      role: roleFromName(m.role)!,
       content: m.parts.map((p) => {
         if (p.kind === 'text') return { part: { $case: 'text' as const, text: p.text } };
         const img = req.images[p.index]!;
