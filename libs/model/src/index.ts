@@ -57,5 +57,5 @@ export { StageSession } from './runtime/stage-session.js';
 export { openVision46, isMiniCPMV46Dir, type OpenedVision46 } from './runtime/open-vision46.js';
 export { writeTinyVision46ModelDir } from './generate/vision46-tiny-dir.js';
 export { runHybridTextStageRaw } from './runtime/hybrid-run-stage.js';
-export { buildPromptIds46, buildRawPromptIds46, type Image46, type Prompt46Options, type Prompt46Tokenizer, type Prompt46Ids } from './families/minicpmv4_6/prompt46.js';
-export { ChatTemplate, type ChatTemplateOptions, type ChatContentItem } from './tokenizer/chat-template.js';
+export { buildPromptIds46, buildRawPromptIds46, templateTool, templateToolCalls, type Image46, type Prompt46Options, type Prompt46Tokenizer, type Prompt46Ids } from './families/minicpmv4_6/prompt46.js';
+export { ChatTemplate, type ChatTemplateOptions, type ChatContentItem, type ChatTool, type ChatToolCall } from './tokenizer/chat-template.js';

@@ -5,12 +5,17 @@
  *   [<image_id>k</image_id>]<image>{pad × n_overview}</image>  then, with a grid, rows joined by "\n",
  *   each row = cols × <slice>{pad × n_slice}</slice>
  * n = (H/56)·(W/56) per crop in 16x, (H/28)·(W/28) in 4x (the slicer's plan gives them: tokensPerImage).
- * User text is encoded with added tokens off (a typed "<|im_end|>" stays text, like HF's
- * split_special_tokens for user content); template text with them on. Video is not handled here.
+ * User text that spells an added token is encoded with added tokens off (a typed "<|im_end|>" stays
+ * text, like HF's split_special_tokens for user content); everything else — template text and ordinary
+ * user text — goes through the template as HF renders it and is encoded with added tokens on, so the ids
+ * equal HF's encode of the rendered string (BPE merges across the template/content boundary included).
+ * Tools and assistant tool calls are rendered by the template itself (its tools section, `tool|tojson`,
+ * `<parameter=…>` values): a tool definition or argument that spells an added token is refused, naming
+ * the field, since there it could only become a control token. Video is not handled here.
  * `buildRawPromptIds46` is the same expansion without a chat template (decoding.v1 raw `prompt` parts).
  */
 import { ErrorCode, TesseraError } from '@tessera/errors';
-import type { ChatContentItem, ChatMessage, Tokenizer } from '../../tokenizer/tokenizer.js';
+import type { ChatContentItem, ChatMessage, ChatTool, ChatToolCall, Tokenizer } from '../../tokenizer/tokenizer.js';
 
 /** What prompt assembly needs of a tokenizer (the model library's Tokenizer, or the decoder's own). */
 export type Prompt46Tokenizer = Pick<Tokenizer, 'applyChatTemplate' | 'addedTokenId' | 'addedTokens' | 'encodePlain'>;
@@ -29,6 +34,8 @@ export interface Prompt46Options {
   enableThinking?: boolean;
   /** `<image_id>k</image_id>` before each image (processor default true). */
   useImageId?: boolean;
+  /** Tools for the template's tools section (HF `tools`); none = no section. */
+  tools?: ChatTool[];
 }
 
 export interface Prompt46Ids {
@@ -119,14 +126,17 @@ class Ids46 {
 }
 
 export function buildPromptIds46(tok: Prompt46Tokenizer, messages: ChatMessage[], images: Image46[], opts: Prompt46Options = {}): Prompt46Ids {
-  // Swap user-controlled text for markers so the rendered string separates template text from user text.
+  const specials = addedSpellings(tok);
+  refuseSpellings(specials, opts.tools ?? [], messages);
+  // User text that spells an added token (or a marker character) is swapped for a marker, so the rendered
+  // string tells it apart from template text; any other text renders as it is, exactly as HF sees it.
   const texts: string[] = [];
-  const mark = (t: string): string => `${OPEN}${texts.push(t) - 1}${CLOSE}`;
+  const mark = (t: string): string => (specials.test(t) || /[\u0001\u0002]/.test(t) ? `${OPEN}${texts.push(t) - 1}${CLOSE}` : t);
   const marked: ChatMessage[] = messages.map((m) => ({
-    role: m.role,
+    ...m,
     content: typeof m.content === 'string' ? mark(m.content) : m.content.map((it): ChatContentItem => (it.type === 'text' ? { type: 'text', text: mark(it.text) } : it)),
   }));
-  const rendered = tok.applyChatTemplate(marked, { addGenerationPrompt: opts.addGenerationPrompt, enableThinking: opts.enableThinking });
+  const rendered = tok.applyChatTemplate(marked, { addGenerationPrompt: opts.addGenerationPrompt, enableThinking: opts.enableThinking, ...(opts.tools && { tools: opts.tools }) });
   const out = new Ids46(tok, images, opts.useImageId ?? true);
   for (const part of rendered.split(new RegExp(`(${OPEN}\\d+${CLOSE}|<\\|image_pad\\|>)`))) {
     if (part === '') continue;
@@ -141,6 +151,27 @@ export function buildPromptIds46(tok: Prompt46Tokenizer, messages: ChatMessage[]
   return out.done();
 }
 
+const spellingCache = new WeakMap<object, RegExp>();
+function addedSpellings(tok: Prompt46Tokenizer): RegExp {
+  let re = spellingCache.get(tok);
+  if (!re) {
+    re = new RegExp(tok.addedTokens.map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
+    spellingCache.set(tok, re);
+  }
+  return re;
+}
+
+/** Tool definitions and call arguments are template text: an added-token spelling there would become a control token. */
+function refuseSpellings(specials: RegExp, tools: readonly ChatTool[], messages: readonly ChatMessage[]): void {
+  const check = (v: unknown, field: string): void => {
+    const text = JSON.stringify(v);
+    const hit = specials.exec(text);
+    if (hit) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `${field} contains "${hit[0]}", a control token of this model's tokenizer; tool definitions and call arguments may not spell control tokens`, { field });
+  };
+  tools.forEach((t, i) => check(t, `tools[${i}]`));
+  messages.forEach((m, i) => m.tool_calls?.forEach((c, j) => check(c, `messages[${i}].tool_calls[${j}]`)));
+}
+
 /** Without a chat template: text items verbatim (as user text), each image item expanded in order. */
 export function buildRawPromptIds46(tok: Prompt46Tokenizer, items: Array<{ type: 'text'; text: string } | { type: 'image' }>, images: Image46[], opts: Pick<Prompt46Options, 'useImageId'> = {}): Prompt46Ids {
   const out = new Ids46(tok, images, opts.useImageId ?? true);
@@ -149,4 +180,36 @@ export function buildRawPromptIds46(tok: Prompt46Tokenizer, items: Array<{ type:
     else out.plain(it.text);
   }
   return out.done();
+}
+
+/**
+ * OpenAI-shaped tool calls ({name, arguments as JSON text}) → what HF templates read: `arguments` as
+ * an object (vLLM parses the JSON text before rendering, since Qwen templates iterate `arguments|items`).
+ * Text that is not a JSON object is refused, naming `field(j)`. Shared by the decoder (prompt) and the
+ * gateway (exact prompt count for admission).
+ */
+export function templateToolCalls(calls: ReadonlyArray<{ name: string; argumentsJson: string }>, field: (j: number) => string): ChatToolCall[] {
+  return calls.map((c, j) => {
+    let args: unknown;
+    try {
+      args = c.argumentsJson.trim() === '' ? {} : JSON.parse(c.argumentsJson);
+    } catch {
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `the arguments of call ${j} ("${c.name}") are not valid JSON`, { field: field(j) });
+    }
+    if (args === null || typeof args !== 'object' || Array.isArray(args)) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `the arguments of call ${j} ("${c.name}") must be a JSON object`, { field: field(j) });
+    return { type: 'function' as const, function: { name: c.name, arguments: args as Record<string, unknown> } };
+  });
+}
+
+/** A tool as the OpenAI request had it ({name, description, parameters as JSON text}); description and parameters only when given. */
+export function templateTool(t: { name: string; description: string; parametersJson: string }, field: string): ChatTool {
+  let parameters: Record<string, unknown> | undefined;
+  if (t.parametersJson) {
+    try {
+      parameters = JSON.parse(t.parametersJson) as Record<string, unknown>;
+    } catch {
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `the parameters of tool "${t.name}" are not valid JSON`, { field });
+    }
+  }
+  return { type: 'function', function: { name: t.name, ...(t.description && { description: t.description }), ...(parameters && { parameters }) } };
 }
