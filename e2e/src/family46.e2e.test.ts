@@ -19,6 +19,8 @@ import OpenAI from 'openai';
 import { commonV1, gatewayV1 } from '@tessera/contracts';
 import { modelIdFor, startLocalStack, tinyModelFor, type RunningStack } from '@tessera/local-stack';
 import { buildPromptIds46, Tokenizer } from '@tessera/model';
+import { ensureWebBuild } from '@tessera/web';
+import { chromium } from 'playwright-core';
 import { grpcClient, TesseraError } from '@tessera/runtime';
 import { finalOf, readSse, textOf } from './sse.js';
 import { weatherTool } from './tools.js';
@@ -49,7 +51,7 @@ async function plan(width: number, height: number, mode: string): Promise<{ grid
 }
 
 beforeAll(async () => {
-  const modelDir = await tinyModelFor('4.6');
+  const [modelDir] = await Promise.all([tinyModelFor('4.6'), ensureWebBuild()]);
   tok = Tokenizer.fromDir(modelDir);
   dir = mkdtempSync(join(tmpdir(), 'tessera-e2e46-'));
   const keysFile = join(dir, 'keys.json');
@@ -192,6 +194,36 @@ describe('MiniCPM-V 4.6 tool calls (official openai client)', () => {
     const auto = await client().chat.completions.create({ model: MODEL, max_tokens: 4, seed: 3, messages: [{ role: 'user', content: 'Weather?' }], tools: [weatherTool] });
     expect(auto.usage!.prompt_tokens).toBe(prompt([{ role: 'user', content: [{ type: 'text', text: 'Weather?' }] }], []));
     expect(['stop', 'length', 'tool_calls']).toContain(auto.choices[0]!.finish_reason);
+  });
+});
+
+describe('playground slice view on a 4.6 model', () => {
+  const CHROMIUM = process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium';
+  const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'];
+
+  it('shows the token mode and its visual tokens, and re-plans an attached image when the mode changes', async () => {
+    const profile = mkdtempSync(join(tmpdir(), 'tessera-chromium46-'));
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    try {
+      const page = await context.newPage();
+      await page.goto(stack.httpUrl + '/');
+      await page.getByLabel('API key', { exact: true }).fill(KEY);
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('question').waitFor();
+      await expect.poll(() => page.getByTestId('downsample-mode').inputValue()).toBe('16x');
+      const [p16, p4] = [await plan(1344, 896, '16x'), await plan(1344, 896, '4x')];
+      await page.getByTestId('files').setInputFiles({ name: 'scene.png', mimeType: 'image/png', buffer: await png(1344, 896, 5) });
+      await expect.poll(() => page.getByTestId('token-mode').textContent()).toBe('16x');
+      expect(await page.getByTestId('visual-tokens').textContent()).toBe(`${p16.visualTokens} visual tokens`);
+      await page.getByTestId('downsample-mode').selectOption('4x');
+      await expect.poll(() => page.getByTestId('token-mode').textContent()).toBe('4x');
+      expect(await page.getByTestId('visual-tokens').textContent()).toBe(`${p4.visualTokens} visual tokens`);
+      expect(p4.visualTokens).toBe(4 * p16.visualTokens);
+      expect(await page.getByTestId('slice-view').count()).toBe(1);
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
   });
 });
 
