@@ -18,7 +18,7 @@
  * (@tessera/model buildPromptIds46: template, tools, `<|image_pad|>` expansion with the slice plan's
  * per-crop counts) — exact, not an estimate.
  */
-import { buildPromptIds46, templateTool, templateToolCalls, type ChatContentItem, type ChatMessage, type Image46, type Prompt46Tokenizer } from '@tessera/model';
+import { buildPromptIds46, templateTool, templateToolCalls, type ChatContentItem, type ChatMessage, type Image46, type Prompt46Tokenizer } from '@tessera/model/text';
 import { IMAGE_TOKENS, imagePlaceholder, type SlicePlan } from '@tessera/vision';
 import { renderToolTurns } from '@tessera/structured';
 import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
