@@ -2,13 +2,15 @@
  * Per-service NATS users for the hub and a site: runtime's `servicePermissions` (one user per
  * service, own subjects only) plus what the edge adds:
  * - hub gateway: pulls the uplink work queue (TESSERA_UPLINK, consumer `uplink-workers`) and answers
- *   and listens for stream control on each site's inboxes (`_INBOX_<site>.>`);
- * - site gateway: uses its site inbox prefix (so every site service answers there too), posts uplink
+ *   and listens for stream control on the inboxes each site's gateway opened for it
+ *   (`_INBOX_<site>.gateway.r.>` / `.c.>`, runtime's `calleeInboxes`);
+ * - site gateway: uses its site inbox prefix (so the site's services answer into its `_INBOX_<site>.<service>.r`
+ *   inboxes, runtime's per-callee grants with the gateway's prefix replaced), posts uplink
  *   jobs through the hub's JetStream API (the two calls a producer makes), and holds the model
  *   advertisements;
  * the feedback services need nothing more (sourcing runs inside nats-server).
  */
-import { BUS_USERS, servicePermissions, type BusUser, type NatsPermissions } from '@tessera/runtime';
+import { BUS_USERS, calleeInboxes, servicePermissions, type BusUser, type NatsPermissions } from '@tessera/runtime';
 import type { ServerUser } from './server-config.js';
 import { jsApiPrefix, siteInboxPrefix, siteModelPrefix, UPLINK_STAGE, UPLINK_STREAM, type SubjectPermissions } from './subjects.js';
 
@@ -25,13 +27,13 @@ export function hubServiceUsers(sites: readonly string[], passwords: Record<BusU
     `$JS.ACK.${UPLINK_STREAM}.>`,
     `tessera.advisory.poison.${UPLINK_STAGE}`,
   ];
-  const inboxes = sites.map((s) => `${siteInboxPrefix(s)}.>`);
-  perms.gateway = merge(perms.gateway, [...uplinkWork, ...inboxes], inboxes);
+  const inboxes = sites.map((s) => calleeInboxes(siteInboxPrefix(s), 'gateway'));
+  perms.gateway = merge(perms.gateway, [...uplinkWork, ...inboxes.map((i) => `${i.replies}.>`)], inboxes.map((i) => `${i.control}.>`));
   return BUS_USERS.map((u) => ({ user: u, password: passwords[u], permissions: asServer(perms[u]) }));
 }
 
 export function siteServiceUsers(site: string, hubDomain: string, passwords: Record<BusUser, string>): ServerUser[] {
-  const perms = servicePermissions();
+  const perms = servicePermissions({}, { inboxPrefixes: { gateway: siteInboxPrefix(site) } });
   const inbox = `${siteInboxPrefix(site)}.>`;
   const hubApi = jsApiPrefix(hubDomain);
   perms.gateway = merge(
@@ -39,7 +41,5 @@ export function siteServiceUsers(site: string, hubDomain: string, passwords: Rec
     [inbox, `tessera.work.${UPLINK_STAGE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, '$JS.API.STREAM.INFO.TESSERA_FEEDBACK'],
     [inbox, `${siteModelPrefix(site)}.>`],
   );
-  // The site gateway's connection uses the site inbox prefix for every call, local ones too: the
-  // site's services answer (and read stream control) there.
-  return BUS_USERS.map((u) => ({ user: u, password: passwords[u], permissions: asServer(merge(perms[u], [inbox], [inbox])) }));
+  return BUS_USERS.map((u) => ({ user: u, password: passwords[u], permissions: asServer(perms[u]) }));
 }
