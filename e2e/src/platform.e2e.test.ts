@@ -3,7 +3,7 @@
  * generated checkpoint, driven only through the gateway's public HTTP and gRPC APIs.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { connect, type NatsConnection } from 'nats';
 import { commonV1, feedbackV1, gatewayV1, SERVICES } from '@tessera/contracts';
 import { startLocalStack, type RunningStack } from '@tessera/local-stack';
 import { ensureTinyModel, readManifest } from '@tessera/model';
-import { grpcClient, natsClient, statPayload, TesseraError } from '@tessera/runtime';
+import { grpcClient, natsClient, serviceInboxPrefix, statPayload, TesseraError } from '@tessera/runtime';
 import { meterBus } from '@tessera/testing';
 import { exportBundle } from '@tessera/cli';
 import { readBundle } from '@tessera/feedback';
@@ -81,7 +81,8 @@ beforeAll(async () => {
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '200', TESSERA_ACK_WAIT: '3s', TESSERA_INTRA_OP_THREADS: '1' },
     serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: MODEL } },
   });
-  nc = await connect({ servers: stack.natsUrl, ...stack.natsLogin });
+  // The operator's own inbox prefix: services answer its calls only into `_INBOX.operator.<service>.r`.
+  nc = await connect({ servers: stack.natsUrl, ...stack.natsLogin, inboxPrefix: serviceInboxPrefix('operator') });
 }, 420_000);
 
 afterAll(async () => {
@@ -485,5 +486,13 @@ describe('erasure', () => {
     expect(await statPayload(nc, stored, { tenant: 'acme' })).toBeNull();
     // The same image is a cache miss again; other tenants keep their cache.
     expect(((await (await chat(body)).json()) as any).tessera.timings_ms.encoder_cache_hits).toBe(0);
+  });
+});
+
+describe('authenticated bus', () => {
+  it('every service did all of the above within its own NATS permissions (per-service users and inboxes): nats-server logged no violation', () => {
+    expect(stack.natsLogin).toBeDefined();
+    const log = readFileSync(join(stack.workDir, 'logs', 'nats-server.log'), 'utf8');
+    expect(log.match(/.*Violation.*/gi) ?? []).toEqual([]);
   });
 });
