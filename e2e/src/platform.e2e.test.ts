@@ -365,6 +365,24 @@ describe('feedback on a response', () => {
     await expect(feedback(KEYS.small)).rejects.toSatisfy((e: unknown) => e instanceof TesseraError && ['NOT_FOUND', 'PERMISSION_DENIED'].includes(e.code));
     client.close();
   });
+
+  it('a prompt with U+0000 is answered and recorded, the NUL kept visibly escaped (PostgreSQL text cannot hold it)', async () => {
+    const res = await chat({ messages: [{ role: 'user', content: 'nul\u0000here' }] });
+    expect(res.status).toBe(200);
+    const responseId = ((await res.json()) as any).id as string;
+    const feedback = natsClient(nc, SERVICES.feedback.definition);
+    let got: feedbackV1.GetResponseResponse | undefined;
+    for (let i = 0; i < 40 && !got; i++) {
+      got = await feedback.getResponse({ responseId }, { tenant: 'acme', timeoutMs: 10_000 }).catch((e) => {
+        if (e instanceof TesseraError && e.code === 'NOT_FOUND') return undefined;
+        throw e;
+      });
+      if (!got) await new Promise((r) => setTimeout(r, 250));
+    }
+    const part = got?.response?.messages[0]?.content[0]?.part;
+    expect(part?.$case === 'text' && part.text).toBe('nul\\u0000here');
+    feedback.close();
+  });
 });
 
 describe('tracing and failover', () => {
