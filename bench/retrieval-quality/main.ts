@@ -6,20 +6,25 @@
  * Prints R@5, R@10 and MRR@10 per question language (same-language questions) and for the
  * cross-lingual questions. Then BM25's k1 / b: chosen on a training split of the questions,
  * printed on the training and the held-out split next to the textbook 1.2 / 0.75 (bm25-tuning.ts).
+ * Then, per embedder, the hybrid fusion chosen on the training split and judged on the held-out
+ * split, and the default mode chosen on the held-out split (fusion-tuning.ts), ending in one
+ * VERDICT line per embedder: hybrid vs its best input, and the default mode vs the service's.
  *
- *   npx tsx bench/retrieval-quality/main.ts [--seed 7] [--grid]   (--grid: fusion weight sweep)
+ *   npx tsx bench/retrieval-quality/main.ts [--seed 7] [--grid] [--embedder-dir DIR]
+ *   (--grid: fusion weight sweep; --embedder-dir: also an ONNX model directory, kind "model")
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_BM25, HashingEmbedder, LanceStore, LexicalIndex, RetrievalEngine, TermHashEmbedder, type Embedder, type QueryInput } from '@tessera/retrieval';
+import { DEFAULT_BM25, DEFAULT_FUSION_BY_KIND, distanceRelevance, HashingEmbedder, LanceStore, LexicalIndex, OnnxEmbedder, RetrievalEngine, TermHashEmbedder, type Embedder, type QueryInput } from '@tessera/retrieval';
 import { generateDataset, LANGS } from './dataset.js';
-import { B_GRID, K1_GRID, tuneBm25 } from './bm25-tuning.js';
+import { B_GRID, K1_GRID, splitQuestions, tuneBm25 } from './bm25-tuning.js';
+import { bestOf, chooseFusion, chooseMode, FETCH, fusionLabel, lossesAgainst, MODE_PREFERENCE, rankWith, type Lists, type Mode, type Table } from './fusion-tuning.js';
 import { charBigrams, GROUPS, K, row, score } from './metrics.js';
 
-const { values } = parseArgs({ options: { seed: { type: 'string', default: '7' }, grid: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { seed: { type: 'string', default: '7' }, grid: { type: 'boolean', default: false }, 'embedder-dir': { type: 'string' } } });
 
 async function main(): Promise<void> {
   const data = generateDataset({ seed: Number(values.seed) });
@@ -35,6 +40,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-rq-'));
   const store = new LanceStore({ dir });
   const embedders: Embedder[] = [new TermHashEmbedder({ dimension: 384 }), new HashingEmbedder({ dimension: 256 })];
+  if (values['embedder-dir']) embedders.push(await OnnxEmbedder.open(values['embedder-dir']));
   const engine = new RetrievalEngine({ store, embedders });
   const T = 'bench';
   try {
@@ -64,13 +70,22 @@ async function main(): Promise<void> {
       return out;
     };
 
-    console.log(`\n${'mode'.padEnd(34)}${GROUPS.map((g) => `${g.padEnd(5)} R@5   R@10  MRR`.padEnd(17)).join(' │ ')}`);
+    const eng = async (coll: string, text: string, q: Omit<QueryInput, 'collection' | 'text'>): Promise<{ doc: string; score: number }[]> => {
+      const res = await engine.query(T, { collection: coll, text, ...q });
+      return res.results.map((r) => ({ doc: String(r.metadata.document_id), score: r.score }));
+    };
+
+    console.log(`\n${'mode'.padEnd(40)}${GROUPS.map((g) => `${g.padEnd(5)} R@5   R@10  MRR`.padEnd(17)).join(' │ ')}`);
     console.log(row('BM25 char bigrams (baseline)', score(data.questions, baseline)));
     const c0 = colls[0]!;
     console.log(row(`lexical (analyzer + BM25 ${DEFAULT_BM25.k1}/${DEFAULT_BM25.b})`, score(data.questions, await run(c0, { mode: 'lexical' }))));
     for (const c of colls) console.log(row(`dense ${c.slice(3)}`, score(data.questions, await run(c, { mode: 'dense' }))));
-    for (const c of colls) console.log(row(`hybrid ${c.slice(3)} (default)`, score(data.questions, await run(c, {}))));
+    const infoOf = async (c: string) => (await engine.listCollections(T, 100)).collections.find((x) => x.name === c)!;
+    const kindOf = (c: string) => embedders.find((e) => `kb-${e.id}`.toLowerCase().replace(/[^a-z0-9_-]/g, '-') === c)!.kind;
+    for (const c of colls) console.log(row(`hybrid ${c.slice(3)} (${DEFAULT_FUSION_BY_KIND[kindOf(c)].method})`, score(data.questions, await run(c, { mode: 'hybrid' }))));
+    for (const c of colls) console.log(row(`hybrid ${c.slice(3)} score w0.1`, score(data.questions, await run(c, { mode: 'hybrid', hybrid: { fusion: 'score', denseWeight: 0.1 } }))));
     for (const c of colls) console.log(row(`hybrid ${c.slice(3)} rrf60 w0.5`, score(data.questions, await run(c, { mode: 'hybrid', hybrid: { fusion: 'rrf', rrfK: 60, denseWeight: 0.5 } }))));
+    for (const c of colls) console.log(row(`default ${c.slice(3)} (→ ${engine.defaultModeFor(await infoOf(c))})`, score(data.questions, await run(c, {}))));
     // ---- BM25 k1 / b: tuned on the training split, reported on the held-out split -------
     const tuned = tuneBm25(data, Number(values.seed));
     const fmtP = (p: { k1: number; b: number }) => `k1 ${p.k1} b ${p.b}`;
@@ -95,6 +110,58 @@ async function main(): Promise<void> {
     } finally {
       await textbook.close();
     }
+
+    // ---- fusion: chosen on the training split, judged on the held-out split; default mode -----
+    const { train, heldOut } = splitQuestions(data.questions, Number(values.seed));
+    const verdicts: string[] = [];
+    const fmt = (l: string[]) => (l.length === 0 ? 'never below (18/18 columns)' : `below on ${l.length} column(s): ${l.join(', ')}`);
+    console.log(`\nHybrid fusion (fusion-tuning.ts): candidates on the ${train.length} training questions; "qualifies" = at or above the better of lexical and dense on all 18 columns`);
+    for (const c of colls) {
+      const kind = kindOf(c);
+      const lists = new Map<string, Lists>();
+      for (const q of data.questions) {
+        const lex = await eng(c, q.text, { mode: 'lexical', k: FETCH });
+        const den = await eng(c, q.text, { mode: 'dense', k: FETCH });
+        lists.set(q.id, { lexical: lex.map((h) => ({ id: h.doc, score: h.score })), dense: den.map((h) => ({ id: h.doc, similarity: distanceRelevance('cosine', h.score) })) });
+      }
+      const choice = chooseFusion(lists, train);
+      console.log(`${c.slice(3)} (${kind}):`);
+      for (const t of choice.trials) console.log(`  ${fusionLabel(t.params).padEnd(14)} train MRR ${t.train.get('all')!.mrr.toFixed(3)}  ${t.losses.length === 0 ? 'qualifies' : `below on ${t.losses.length}: ${t.losses.slice(0, 4).join(', ')}${t.losses.length > 4 ? ', …' : ''}`}`);
+      const service = DEFAULT_FUSION_BY_KIND[kind];
+      console.log(`  chosen: ${choice.chosen ? fusionLabel(choice.chosen) : 'none qualifies'}; service default for ${kind} embedders: ${fusionLabel(service)}${choice.chosen && fusionLabel(choice.chosen) === fusionLabel(service) ? ' (same)' : ' (DIFFERENT)'}`);
+      // Through the engine with the service's defaults (not the offline lists): lexical, dense, hybrid.
+      const ms: Record<Mode, number> = { lexical: 0, dense: 0, hybrid: 0 };
+      const timed = async (m: Mode, qs: typeof data.questions) => {
+        const t0 = performance.now();
+        const r = await run(c, { mode: m }, qs);
+        ms[m] += (performance.now() - t0) / data.questions.length / 2;
+        return score(qs, r);
+      };
+      const tables = async (qs: typeof data.questions): Promise<Record<Mode, Table>> => ({ lexical: await timed('lexical', qs), dense: await timed('dense', qs), hybrid: await timed('hybrid', qs) });
+      const held = await tables(heldOut);
+      const all = await tables(data.questions);
+      const offline = score(heldOut, rankWith(lists, heldOut, service));
+      const same = lossesAgainst(offline, held.hybrid).length === 0 && lossesAgainst(held.hybrid, offline).length === 0;
+      for (const [name, t] of [[`HELD-OUT (${heldOut.length})`, held], [`all (${data.questions.length})`, all]] as const) {
+        console.log(`  ${name}:`);
+        for (const m of MODE_PREFERENCE) console.log(row(`    ${m}${m === 'hybrid' ? ` (${fusionLabel(service)})` : ''}`, t[m]));
+      }
+      console.log(`  mean query time through the engine (this machine, this load): ${MODE_PREFERENCE.map((m) => `${m} ${ms[m].toFixed(1)} ms`).join(', ')}`);
+      const pick = chooseMode([held, all]);
+      const serviceMode = engine.defaultModeFor(await infoOf(c));
+      const why = !pick.dominates
+        ? 'no mode at or above the others everywhere; best held-out MRR@10'
+        : pick.ties.length > 0
+          ? `at or above the others on every column, held-out and all; ties ${pick.ties.join(', ')} on every column — preferred as it uses more evidence`
+          : 'at or above the others on every column, held-out and all';
+      const gains = MODE_PREFERENCE.filter((m) => m !== 'hybrid').map((m) => `${lossesAgainst(all[m], all.hybrid).length} column(s) above ${m}`);
+      verdicts.push(
+        `VERDICT ${c.slice(3)} (${kind}): hybrid (${fusionLabel(service)}) vs its best input: held-out ${fmt(lossesAgainst(held.hybrid, bestOf(held.lexical, held.dense)))}; all ${fmt(lossesAgainst(all.hybrid, bestOf(all.lexical, all.dense)))}, ${gains.join(', ')}` +
+          `${same ? '' : ' [engine ≠ offline fusion!]'}. Default mode by the evaluation: ${pick.mode} (${why}); service default: ${serviceMode} ${serviceMode === pick.mode ? '(same)' : '(DIFFERENT)'}`,
+      );
+    }
+    console.log('');
+    for (const v of verdicts) console.log(v);
 
     if (values.grid) {
       for (const c of colls) {

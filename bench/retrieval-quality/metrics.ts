@@ -55,6 +55,6 @@ export function row(label: string, g: Map<string, Scores>): string {
     const s = g.get(k);
     return s ? `${s.r5.toFixed(3)} ${s.r10.toFixed(3)} ${s.mrr.toFixed(3)}` : '  –     –     –  ';
   };
-  return `${label.padEnd(34)}${GROUPS.map(cell).join(' │ ')}`;
+  return `${label.padEnd(40)}${GROUPS.map(cell).join(' │ ')}`;
 }
 

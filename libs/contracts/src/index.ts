@@ -35,3 +35,5 @@ export {
   type TensorArray,
   type TensorProblem,
 } from './tensor.js';
+
+export { ROLE_NAMES, FINISH_REASON_NAMES, roleName, roleFromName, finishReasonName, finishReasonFromName, type RoleName, type FinishReasonName } from './names.js';

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildModel } from './build-model.js';
-import { GENERATOR_VERSION, generateTinyCheckpoint } from './generate/generate-checkpoint.js';
+import { GENERATOR_VERSION, GENERATOR_VERSION_45, generateTinyCheckpoint } from './generate/generate-checkpoint.js';
 import type { Preset } from './generate/presets.js';
 import type { FamilyId } from './families/registry.js';
 
@@ -17,7 +17,11 @@ export const GRAPH_VERSION = 2;
 /** 4.6 models get their own graph version (the hybrid decoder changes independently of 2.6). */
 export const GRAPH_VERSION_46 = 3;
 export const presetModelTag = (preset: Preset, family: FamilyId = '2.6'): string =>
-  family === '2.6' ? `${preset}-g${GENERATOR_VERSION}-b${GRAPH_VERSION}` : `${preset}-v${family.replace('.', '')}-g${GENERATOR_VERSION}-b${family === '4.6' ? GRAPH_VERSION_46 : GRAPH_VERSION}`;
+  family === '2.6'
+    ? `${preset}-g${GENERATOR_VERSION}-b${GRAPH_VERSION}`
+    : family === '4.5'
+      ? `${preset}-v45-g${GENERATOR_VERSION}.${GENERATOR_VERSION_45}-b${GRAPH_VERSION}`
+      : `${preset}-v46-g${GENERATOR_VERSION}-b${GRAPH_VERSION_46}`;
 export const TINY_MODEL_TAG = presetModelTag('tiny');
 export const TINY_SEED = 0;
 

@@ -7,7 +7,7 @@ export { readCheckpoint, SERVE_TIME_FILES, type Checkpoint, type PartStats } fro
 export { readSafetensorsHeader, writeSafetensors, type SafetensorsEntry } from './checkpoint/safetensors.js';
 export { expectedTensors, type ExpectedTensor, type Part } from './checkpoint/tensor-inventory.js';
 export { generateTinyCheckpoint, GENERATOR_VERSION, type GenerateOptions, type GeneratedCheckpoint } from './generate/generate-checkpoint.js';
-export { PRESETS, configJson45, type Preset } from './generate/presets.js';
+export { PRESETS, PRESETS_45, configJson45, type Preset } from './generate/presets.js';
 export { buildModel, type BuildOptions } from './build-model.js';
 export { readManifest, STAGES, type Manifest, type StageManifest, type StageName } from './manifest.js';
 export type { ValueSig, ElemType, Dim } from './onnx/graph-builder.js';
@@ -57,5 +57,8 @@ export { StageSession } from './runtime/stage-session.js';
 export { openVision46, isMiniCPMV46Dir, type OpenedVision46 } from './runtime/open-vision46.js';
 export { writeTinyVision46ModelDir } from './generate/vision46-tiny-dir.js';
 export { runHybridTextStageRaw } from './runtime/hybrid-run-stage.js';
-export { buildPromptIds46, buildRawPromptIds46, type Image46, type Prompt46Options, type Prompt46Tokenizer, type Prompt46Ids } from './families/minicpmv4_6/prompt46.js';
+export { buildPromptIds46, buildRawPromptIds46, buildTemplatePromptIds, type TemplateLayout, type Image46, type Prompt46Options, type Prompt46Tokenizer, type Prompt46Ids } from './families/minicpmv4_6/prompt46.js';
 export { ChatTemplate, type ChatTemplateOptions, type ChatContentItem } from './tokenizer/chat-template.js';
+// MiniCPM-V 4.5 (issue 16): tokenizer layout, chat template, prompt ids.
+export { buildMiniCPMV45TokenizerFiles, chatTemplate45, GENERATION_CONFIG_45, MINICPMV45_SPECIALS, VOCAB_SIZE_45 } from './families/minicpmv4_5/tokenizer-files.js';
+export { buildPromptIds45, imagePlaceholderText45, IMAGE_TAG_45 } from './families/minicpmv4_5/prompt45.js';

@@ -29,7 +29,7 @@ export type { WorkQueueOptions } from './nats/work-queue.js';
 export type { PayloadPolicy } from './nats/payload.js';
 export { errorHeaders, errorFromHeaders } from './nats/errors.js';
 export { controlSubject, workSubject, streamName, durableName, poisonAdvisorySubject } from './nats/subjects.js';
-export { ensureWorkStream } from './nats/streams.js';
+export { ensureWorkStream, workStreamConfig, workConsumerConfig, WORK_STREAM_LIMITS, DEFAULT_CONSUMER_SETTINGS, type ConsumerSettings } from './nats/streams.js';
 
 export {
   putPayload,

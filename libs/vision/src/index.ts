@@ -6,6 +6,7 @@
 export { pyRound, pyInt, pyLog } from './py-math.js';
 export {
   planSlices,
+  checkSlicePlan,
   chooseGrid,
   slicePlanJson,
   imageCount,

@@ -8,7 +8,7 @@ import { TesseraError, type ErrorCode, type ErrorDetails } from '@tessera/errors
 import type { ImageLimits } from './limits.js';
 import type { Normalization } from './preprocessor-config.js';
 import { prepareImage, preparePixels, type PreparedImage } from './preprocess.js';
-import type { SliceOptions } from './slice-plan.js';
+import type { SliceOptions, SlicePlan } from './slice-plan.js';
 
 /**
  * The worker thread's entry. Compiled (the images run dist/*.js) the body is plain JavaScript; from the
@@ -80,9 +80,10 @@ export class PreprocessPool {
     await Promise.all(this.slots.map((s) => s.ready));
   }
 
-  async prepare(bytes: Uint8Array, options: Partial<SliceOptions>, limits: ImageLimits, normalization?: Normalization): Promise<PooledImage> {
+  /** `plan` (with `normalization` only): the caller's plan, checked and cut instead of planning again. */
+  async prepare(bytes: Uint8Array, options: Partial<SliceOptions>, limits: ImageLimits, normalization?: Normalization, plan?: SlicePlan): Promise<PooledImage> {
     if (this.size === 0) {
-      return normalization ? preparePixels(bytes, options, limits, normalization) : prepareImage(bytes, options, limits);
+      return normalization ? preparePixels(bytes, options, limits, normalization, plan) : prepareImage(bytes, options, limits);
     }
     if (this.closed) throw new TesseraError('UNAVAILABLE', 'preprocess pool is closed');
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
@@ -91,7 +92,7 @@ export class PreprocessPool {
     return new Promise<PooledImage>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, slot });
       // Copy: the caller keeps its buffer (it may be a view into a protobuf message).
-      slot.worker.postMessage({ id, bytes: new Uint8Array(bytes), options, limits, normalization });
+      slot.worker.postMessage({ id, bytes: new Uint8Array(bytes), options, limits, normalization, plan });
     });
   }
 

@@ -8,7 +8,7 @@ import { TesseraError } from '@tessera/errors';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 import { DEFAULT_NORMALIZATION, type Normalization } from './preprocessor-config.js';
 import { prepareImage, preparePixels } from './preprocess.js';
-import type { SliceOptions } from './slice-plan.js';
+import type { SliceOptions, SlicePlan } from './slice-plan.js';
 
 export interface PreprocessJob {
   id: number;
@@ -17,11 +17,13 @@ export interface PreprocessJob {
   limits: ImageLimits;
   /** When set, also return normalised channel-first float32 pixels per image (and drop the RGB). */
   normalization?: Normalization;
+  /** The caller's plan (with `normalization`), checked and cut instead of planning again. */
+  plan?: SlicePlan;
 }
 
 parentPort!.on('message', async (job: PreprocessJob) => {
   try {
-    const p = job.normalization ? await preparePixels(job.bytes, job.options, job.limits, job.normalization) : await prepareImage(job.bytes, job.options, job.limits);
+    const p = job.normalization ? await preparePixels(job.bytes, job.options, job.limits, job.normalization, job.plan) : await prepareImage(job.bytes, job.options, job.limits);
     const pixels = 'pixels' in p ? p.pixels : undefined;
     const images = p.images.map((im) => ({ width: im.width, height: im.height, rgb: im.rgb }));
     // Every buffer is the worker's own (no views into shared memory), so all are transferred.

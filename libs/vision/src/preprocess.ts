@@ -14,7 +14,7 @@ import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 import { threadResizer, type PilResizer } from './pil-resize.js';
 import { normalizationLut } from './patch-strip.js';
 import type { Normalization } from './preprocessor-config.js';
-import { DEFAULT_SLICE_OPTIONS, planSlices, type SliceBox, type SliceOptions, type SlicePlan } from './slice-plan.js';
+import { checkSlicePlan, DEFAULT_SLICE_OPTIONS, planSlices, type SliceBox, type SliceOptions, type SlicePlan } from './slice-plan.js';
 
 export interface RgbImage {
   rgb: Uint8Array;
@@ -108,12 +108,15 @@ export type PreparedPixels = Omit<PreparedImage, 'sha256'> & { pixels: Float32Ar
  * Decode + plan + normalised pixels (the service path): `pixels[k]` is float32 [3, H, W] of
  * `images[k]`, whose `rgb` is empty (no RGB copies are made). It does not hash the bytes: the slicer
  * already has the image's sha256 (it hashed inline bytes, or the object is named by it), and one hash
- * per image per request is the rule (issue 14).
+ * per image per request is the rule (issue 14). With `given`, the plan is not made again (issue 14:
+ * the image is planned once, by the gateway).
  */
-export async function preparePixels(bytes: Uint8Array, options: Partial<SliceOptions>, limits: ImageLimits, norm: Normalization): Promise<PreparedPixels> {
+export async function preparePixels(bytes: Uint8Array, options: Partial<SliceOptions>, limits: ImageLimits, norm: Normalization, given?: SlicePlan): Promise<PreparedPixels> {
   const o = validateSliceOptions(options, limits);
   const decoded = await decodeImage(bytes, limits);
-  const plan = planSlices(decoded.width, decoded.height, o);
+  // The caller's plan (made from the header at admission) is cut as is once it passes the cheap check;
+  // planning again here could disagree with the prompt the caller already laid out.
+  const plan = given ? checkSlicePlan(given, decoded, o) : planSlices(decoded.width, decoded.height, o);
   const pixels = sliceDecodedPixels(decoded, plan, norm);
   const sizes = [plan.overview, ...plan.slices];
   return { format: decoded.format, plan, images: sizes.map((s) => ({ rgb: new Uint8Array(0), width: s.width, height: s.height })), pixels };

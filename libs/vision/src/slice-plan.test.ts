@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { pyLog, pyRound } from './py-math.js';
-import { planSlices, slicePlanJson } from './slice-plan.js';
+import type { TesseraError } from '@tessera/errors';
+import { checkSlicePlan, DEFAULT_SLICE_OPTIONS, planSlices, slicePlanJson } from './slice-plan.js';
 import { referenceSlicePlan } from './slice-plan.reference.js';
 
 const fixture = JSON.parse(readFileSync(new URL('../fixtures/slice-plans.python.json', import.meta.url), 'utf8')) as {
@@ -107,5 +108,59 @@ describe('worked examples from minicpmv.md', () => {
 
   it('max_slice_nums 1 never splits but still rescales', () => {
     expect(planSlices(4000, 3000, { maxSliceNums: 1 })).toMatchObject({ grid: null, overview: { width: 518, height: 392 } });
+  });
+});
+
+describe('checkSlicePlan: a plan made elsewhere is checked in O(slices), not made again', () => {
+  const o26 = { ...DEFAULT_SLICE_OPTIONS };
+  const o46 = { ...DEFAULT_SLICE_OPTIONS, resizeUnit: 56 };
+  const field = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return (e as TesseraError).details?.field;
+    }
+    return 'accepted';
+  };
+
+  it('accepts every plan planSlices makes (both snap units, 2..200:1, 224..1344, 1..36 slices)', () => {
+    let n = 0;
+    for (const o of [o26, o46]) {
+      for (const scaleResolution of [224, 448, 1344]) {
+        for (const maxSliceNums of [1, 9, 36]) {
+          for (let w = 2; w <= 9000; w = Math.ceil(w * 1.37) + 1) {
+            for (const ratio of [1, 1.5, 3, 17, 199]) {
+              for (const [width, height] of [
+                [w, Math.max(2, Math.round(w / ratio))],
+                [Math.max(2, Math.round(w / ratio)), w],
+              ]) {
+                const opts = { ...o, scaleResolution, maxSliceNums };
+                const plan = planSlices(width, height, opts);
+                expect(checkSlicePlan(plan, { width, height }, opts)).toBe(plan);
+                n++;
+              }
+            }
+          }
+        }
+      }
+    }
+    expect(n).toBeGreaterThan(1000);
+  });
+
+  it('refuses a plan for another image, off the snap unit, over the crop bound or not tiling its grid, naming the field', () => {
+    const good = planSlices(1920, 1080, o26);
+    expect(field(() => checkSlicePlan(good, { width: 1080, height: 1920 }, o26))).toBe('plan.source_size');
+    expect(field(() => checkSlicePlan({ ...good, overview: { width: 600, height: 336 } }, good.source, o26))).toBe('plan.overview_size');
+    expect(field(() => checkSlicePlan(good, good.source, o46))).toBe('plan.overview_size'); // 602 px is not a multiple of 56
+    expect(field(() => checkSlicePlan({ ...good, overview: { width: 14 * 70, height: 14 * 70 } }, good.source, o26))).toBe('plan.overview_size');
+    expect(field(() => checkSlicePlan(good, good.source, { ...o26, maxSliceNums: 4 }))).toBe('plan.grid_cols'); // 4x2 = 8 cells
+    expect(field(() => checkSlicePlan({ ...good, slices: good.slices.slice(1) }, good.source, o26))).toBe('plan.slice_boxes');
+    expect(field(() => checkSlicePlan({ ...good, slices: [...good.slices].reverse() }, good.source, o26))).toBe('plan.slice_boxes');
+    const huge = { ...good, refine: { width: 4 * 14 * 100, height: 2 * 14 * 100 } };
+    expect(field(() => checkSlicePlan(huge, good.source, o26))).toBe('plan.slice_boxes');
+    expect(field(() => checkSlicePlan({ ...good, grid: null }, good.source, o26))).toBe('plan.grid_cols');
+    // A different but well-formed grid is the caller's choice: accepted as is.
+    const other = planSlices(1920, 1080, { ...o26, maxSliceNums: 4 });
+    expect(field(() => checkSlicePlan(other, good.source, o26))).toBe('accepted');
   });
 });

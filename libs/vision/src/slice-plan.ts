@@ -3,6 +3,7 @@
  * find_best_resize → `fit`, get_sliced_grid → `chooseGrid`, get_refine_size → `refineSize`,
  * split_to_patches → the row-major crop boxes. See shared/reference/minicpmv.md §2.
  */
+import { invalidArgument } from '@tessera/errors';
 import { pyInt, pyLog, pyRound } from './py-math.js';
 
 export interface SliceOptions {
@@ -136,6 +137,48 @@ export function planSlices(width: number, height: number, options: Partial<Slice
     for (let c = 0; c < grid.cols; c++) slices.push({ x: c * sw, y: r * sh, width: sw, height: sh });
   }
   return { source, overview, grid, refine, slices };
+}
+
+/**
+ * A plan made elsewhere (the gateway plans once, from the image header at admission) checked before
+ * it is cut, in O(slices) and without planning again: it must be for this image (`source`), use the
+ * options' snap unit, tile its refine image row-major with 2..maxSliceNums cells, and keep every crop
+ * within 4·(scaleResolution + unit)² pixels. The bound caps what the resize and the vision tower cost;
+ * a plan from `planSlices` stays under it: a fitted crop is ≈ scaleResolution², and snapping a 200:1
+ * strip's short side up to one unit is the worst case (≈ 3.5× at 224 px with 4.6's 56 px unit; a fuzz
+ * test over both units checks it). A bad plan → INVALID_ARGUMENT naming the `plan.` field.
+ */
+export function checkSlicePlan(plan: SlicePlan, source: Size, options: SliceOptions): SlicePlan {
+  const bad = (field: string, why: string) => invalidArgument(`plan.${field}`, `plan.${field}: ${why}`);
+  if (plan.source.width !== source.width || plan.source.height !== source.height) {
+    throw bad('source_size', `the plan is for a ${plan.source.width}x${plan.source.height} image, this image is ${source.width}x${source.height}`);
+  }
+  const unit = options.resizeUnit ?? options.patchSize;
+  const maxArea = 4 * (options.scaleResolution + unit) ** 2;
+  const crop = (field: string, s: Size) => {
+    if (!(s.width >= unit && s.height >= unit && s.width % unit === 0 && s.height % unit === 0)) throw bad(field, `${s.width}x${s.height} is not a positive multiple of ${unit} px`);
+    if (s.width * s.height > maxArea) throw bad(field, `${s.width}x${s.height} is over ${maxArea} px (4 x (scale_resolution + ${unit})^2)`);
+  };
+  crop('overview_size', plan.overview);
+  const { grid, refine, slices } = plan;
+  if (!grid) {
+    if (refine || slices.length) throw bad('grid_cols', 'an unsliced plan has no refine_size and no slice_boxes');
+    return plan;
+  }
+  const cells = grid.cols * grid.rows;
+  if (!(Number.isInteger(grid.cols) && Number.isInteger(grid.rows) && grid.cols >= 1 && grid.rows >= 1 && cells >= 2 && cells <= options.maxSliceNums)) {
+    throw bad('grid_cols', `a ${grid.cols}x${grid.rows} grid is not 2..${options.maxSliceNums} (max_slice_nums) cells`);
+  }
+  if (!refine || refine.width % grid.cols || refine.height % grid.rows) throw bad('refine_size', `must split into the ${grid.cols}x${grid.rows} grid`);
+  const cell = { width: refine.width / grid.cols, height: refine.height / grid.rows };
+  crop('slice_boxes', cell);
+  if (slices.length !== cells) throw bad('slice_boxes', `${slices.length} boxes for a ${grid.cols}x${grid.rows} grid`);
+  slices.forEach((b, i) => {
+    const x = (i % grid.cols) * cell.width;
+    const y = Math.floor(i / grid.cols) * cell.height;
+    if (b.x !== x || b.y !== y || b.width !== cell.width || b.height !== cell.height) throw bad('slice_boxes', `box ${i} is not the row-major cell at (${x}, ${y}) of ${cell.width}x${cell.height}`);
+  });
+  return plan;
 }
 
 /** The CLI / API JSON shape: {overview, grid|null, refine|null, slices, visualTokens}. */

@@ -1,10 +1,10 @@
 /**
  * The decoder serving the tiny MiniCPM-V 4.5 model (2.6 pipeline, Qwen3 decoder with q_norm / k_norm):
- * loaded by family, 2.6 prompt layout, and greedy tokens through the engine (4 concurrent sequences, one
+ * loaded by family, the Qwen3 chat template with the 2.6 image layout, and greedy tokens through the engine (4 concurrent sequences, one
  * with resampler-shaped visual tokens) equal the paged graph's no-cache forward recomputed every token.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { argmaxRow, ensureTinyModel45Paths } from '@tessera/model';
+import { argmaxRow, buildPromptIds45, ensureTinyModel45Paths } from '@tessera/model';
 import { Engine } from './domain/engine/engine.js';
 import { samplingParams } from './domain/engine/engine-defaults.js';
 import { collect } from './test/collect.js';
@@ -30,6 +30,11 @@ describe('decoder on the tiny 4.5 model', () => {
       m.assemble({ prompt: [{ kind: 'text', text: 'Once upon a time' }], images: [] }, { maxImages: 1 }),
     ];
     expect(prompts[1]!.visualTokens).toBe(64);
+    // Chat goes through the checkpoint's Qwen3 template (no default system turn, thinking off).
+    const lib = buildPromptIds45(m.model.tokenizer, [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'What is it?' }] }], [{ tokensPerImage: [64], grid: null }], { enableThinking: false });
+    expect(Array.from(prompts[1]!.tokenIds)).toEqual(lib.ids);
+    expect(Array.from(prompts[1]!.visual!.positions)).toEqual(lib.imagePadPositions);
+    expect(m.model.tokenizer.decode(prompts[0]!.tokenIds)).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n');
     const reference = async (ids: Int32Array, visual: VisualInput | undefined): Promise<number[]> => {
       const seq = Array.from(ids);
       const out: number[] = [];

@@ -3,7 +3,7 @@
  * Transport → this service → the engine and prompt assembly (domain).
  */
 import type { NatsConnection } from 'nats';
-import { commonV1, decodingV1, tensorProblem, tensorToFloat32 } from '@tessera/contracts';
+import { commonV1, decodingV1, finishReasonFromName, roleName, tensorProblem, tensorToFloat32 } from '@tessera/contracts';
 import { checkModelRevision } from '@tessera/errors';
 import { ErrorCode, TesseraError, getPayload, invalidArgument, type CallContext, type ServiceImpl } from '@tessera/runtime';
 import type { Engine } from './domain/engine/engine.js';
@@ -13,7 +13,7 @@ import { checkText, DEFAULT_SYSTEM_PROMPT, type AssembledPrompt } from './domain
 import { renderToolTurns, type ToolTurnMessage } from '@tessera/structured';
 import { constraintFor } from './domain/structured-output.js';
 import type { PromptTokenizer } from './domain/prompt/prompt-tokenizer.js';
-import type { PromptImage, PromptInput, PromptMessage, PromptPart, Role } from './domain/prompt/prompt-types.js';
+import type { PromptImage, PromptInput, PromptMessage, PromptPart } from './domain/prompt/prompt-types.js';
 
 type Def = typeof decodingV1.DecoderServiceService;
 
@@ -31,13 +31,6 @@ export interface DecoderServiceDeps {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const ROLES: Record<number, Role | 'tool' | undefined> = { [commonV1.Role.SYSTEM]: 'system', [commonV1.Role.USER]: 'user', [commonV1.Role.ASSISTANT]: 'assistant', [commonV1.Role.TOOL]: 'tool' };
-const FINISH: Record<string, commonV1.FinishReason> = {
-  stop: commonV1.FinishReason.STOP,
-  length: commonV1.FinishReason.LENGTH,
-  cancelled: commonV1.FinishReason.CANCELLED,
-  error: commonV1.FinishReason.ERROR,
-};
 
 export function decoderService(d: DecoderServiceDeps): ServiceImpl<Def> {
   const { engine } = d;
@@ -119,7 +112,7 @@ function promptMessages(req: decodingV1.GenerateRequest): PromptMessage[] {
 }
 
 function toMessage(m: decodingV1.Message, i: number): ToolTurnMessage<PromptPart> {
-  const role = ROLES[m.role];
+  const role = roleName(m.role);
   if (!role) throw invalidArgument(`messages[${i}].role`, `role ${m.role} is not system, user, assistant or tool`);
   const calls = m.tool?.calls ?? [];
   if (calls.length > 0 && role !== 'assistant') throw invalidArgument(`messages[${i}].tool.calls`, 'only assistant messages carry tool calls');
@@ -194,7 +187,7 @@ function toResponse(c: EngineChunk, d: DecoderServiceDeps, first: boolean): deco
       logprob: l.logprob,
       topLogprobs: l.top.map((t) => ({ tokenId: t.tokenId, token: tokenText(t.tokenId), logprob: t.logprob })),
     })),
-    finishReason: c.finishReason ? FINISH[c.finishReason]! : commonV1.FinishReason.UNSPECIFIED,
+    finishReason: c.finishReason ? finishReasonFromName(c.finishReason)! : commonV1.FinishReason.UNSPECIFIED,
     matchedStop: typeof c.stopReason === 'string' ? c.stopReason : '',
     modelRevision: first || c.finishReason ? d.revision : '',
   };

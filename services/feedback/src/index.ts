@@ -9,3 +9,4 @@ export { TextOffsets } from './domain/offsets.js';
 export { DEFAULT_CATEGORIES, Taxonomy } from './domain/taxonomy.js';
 export { writeBundle, readBundle, directorySink, tarSink, sinkFor, type BundleItem, type BundleSink, type ReadBundle } from './domain/export/bundle.js';
 export type { ExportSummary } from './domain/export/exporter.js';
+export { feedbackStreamConfig } from './adapters/log/feedback-log.js';

@@ -1,14 +1,12 @@
-import { commonV1, feedbackV1 } from '@tessera/contracts';
+import { commonV1, feedbackV1, roleFromName, roleName } from '@tessera/contracts';
 import type { FilterInput } from './domain/feedback-core.js';
 import type { RecordResponseInput, SubmitFeedbackInput } from './domain/input.js';
-import type { FeedbackRecord, ResponseRecord, Role } from './domain/types.js';
+import type { FeedbackRecord, ResponseRecord } from './domain/types.js';
 import type { ExportFormat } from './domain/export/formats.js';
 import type { ReviewReason } from './domain/review/review-queue.js';
 
 /** tessera.feedback.v1 wire types ↔ domain shapes. The only file that knows both. */
 
-const ROLE_IN: Record<number, Role | ''> = { [commonV1.Role.SYSTEM]: 'system', [commonV1.Role.USER]: 'user', [commonV1.Role.ASSISTANT]: 'assistant' };
-const ROLE_OUT: Record<Role, commonV1.Role> = { system: commonV1.Role.SYSTEM, user: commonV1.Role.USER, assistant: commonV1.Role.ASSISTANT };
 
 export function responseIn(r: feedbackV1.ResponseRecord | undefined): RecordResponseInput {
   if (!r) return {};
@@ -17,7 +15,7 @@ export function responseIn(r: feedbackV1.ResponseRecord | undefined): RecordResp
     model: r.model,
     modelRevision: r.modelRevision,
     messages: r.messages.map((m) => ({
-      role: ROLE_IN[m.role] ?? '',
+      role: roleName(m.role) ?? '',
       content: m.content.map((p) => (p.part?.$case === 'image' ? { image: p.part.image } : { text: p.part?.$case === 'text' ? p.part.text : '' })),
     })),
     sources: r.sources.map((s) => ({ index: s.index, collection: s.collection, id: s.id, text: s.text, relevance: s.relevance, metadata: s.metadata })),
@@ -38,7 +36,7 @@ export function responseOut(r: ResponseRecord): feedbackV1.ResponseRecord {
     model: r.model,
     modelRevision: r.modelRevision,
     messages: r.messages.map((m) => ({
-      role: ROLE_OUT[m.role],
+      role: roleFromName(m.role)!,
       content: m.content.map((p) => ({ part: p.type === 'text' ? { $case: 'text' as const, text: p.text } : { $case: 'image' as const, image: p.image } })),
     })),
     sources: r.sources.map((s) => ({ ...s })),

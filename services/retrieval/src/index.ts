@@ -7,7 +7,7 @@
 export { RecursiveSplitter, type Chunk, type SplitterOptions, type KeepSeparator } from './domain/split/recursive-splitter.js';
 export { makeSplitter, DEFAULT_SPLIT_LIMITS, type SplitSpec, type SplitStrategy, type SplitLimits } from './domain/split/split-document.js';
 export { DEFAULT_SEPARATORS, MULTILINGUAL_SEPARATORS, type Separator } from './domain/split/separators.js';
-export type { Embedder, EmbedReport } from './domain/embedder.js';
+export type { Embedder, EmbedReport, EmbedderKind } from './domain/embedder.js';
 export { HashingEmbedder, type HashingEmbedderOptions } from './adapters/embed/hashing-embedder.js';
 export { TermHashEmbedder, isQueryWeighted, type TermHashEmbedderOptions, type QueryWeightedEmbedder, type TermStats } from './adapters/embed/term-hash-embedder.js';
 export { fuse, type FusionMethod, type FusionParams } from './domain/query/fusion.js';
@@ -28,7 +28,7 @@ export { formatContext, GROUNDING_INSTRUCTION, type ContextBlock, type ContextSo
 export { contextFromQueryResponse } from './domain/retrieve/from-query-response.js';
 export { detectFormat, documentText, htmlToText, type DocumentFormat } from './domain/ingest/document-text.js';
 export type { IngestionJob, JobState } from './domain/ingest/jobs.js';
-export { RetrievalEngine, DEFAULT_MODE, DEFAULT_FUSION, type QueryInput, type QueryOutput, type QueryHit, type SearchMode, type SplitInput, type DocumentInput, type RecordInput } from './domain/engine/retrieval-engine.js';
+export { RetrievalEngine, DEFAULT_MODE_BY_KIND, DEFAULT_FUSION_BY_KIND, type QueryInput, type QueryOutput, type QueryHit, type SearchMode, type SplitInput, type DocumentInput, type RecordInput } from './domain/engine/retrieval-engine.js';
 export { DEFAULT_LIMITS, type RetrievalLimits } from './domain/engine/limits.js';
 export { createRetrievalService, type RetrievalImpl } from './service.js';
 export { loadRetrievalConfig, type RetrievalConfig } from './config.js';

@@ -79,7 +79,7 @@ describe('RetrievalService over NATS and gRPC', () => {
       ACME,
     );
     expect(add.job).toMatchObject({ state: retrievalV1.IngestionJob_State.SUCCEEDED, documentsDone: 2, chunksWritten: 2 });
-    const q = await grpc.query({ collection: 'kb', query: { $case: 'text', text: 'highest mountain in Japan' }, k: 2, mode: retrievalV1.SearchMode.UNSPECIFIED, includeVectors: false, where: { year: { $gte: 2020 } } }, ACME);
+    const q = await grpc.query({ collection: 'kb', query: { $case: 'text', text: 'the highest mountain in Japan' }, k: 2, mode: retrievalV1.SearchMode.UNSPECIFIED, includeVectors: false, where: { year: { $gte: 2020 } } }, ACME);
     expect(q.mode).toBe(retrievalV1.SearchMode.HYBRID); // the server default for a text query
     expect(q.results[0]).toMatchObject({ id: 'fuji#0', metadata: { document_id: 'fuji', lang: 'en', year: 2020, chunk_index: 0 } });
     expect(q.results[0]!.relevance).toBeGreaterThan(q.results[1]!.relevance);

@@ -40,6 +40,7 @@ const FUSIONS: Record<number, FusionMethod | 'default'> = {
   [retrievalV1.FusionMethod.UNSPECIFIED]: 'default',
   [retrievalV1.FusionMethod.RRF]: 'rrf',
   [retrievalV1.FusionMethod.SCORE]: 'score',
+  [retrievalV1.FusionMethod.TIEBREAK]: 'tiebreak',
 };
 
 function fusionFromWire(f: retrievalV1.FusionMethod): FusionMethod | undefined {

@@ -7,7 +7,7 @@ import type { NatsConnection } from 'nats';
 import { commonV1, tensorFromArray, TENSOR_CONTENT_TYPE, visionV1 } from '@tessera/contracts';
 import { invalidArgument, putPayload, TesseraError, type CallContext, type ClaimCheckOptions, type ServiceImpl } from '@tessera/runtime';
 import { checkModelRevision } from '@tessera/errors';
-import { sliceOptionsFromProto, slicePlanToProto, type EncoderCache, type SliceOptions } from '@tessera/vision';
+import { sliceOptionsFromProto, slicePlanFromProto, slicePlanToProto, type EncoderCache, type SliceOptions } from '@tessera/vision';
 import { resolveImage } from './adapters/image-input.js';
 import type { EncodedSlice, EncodeResult, SliceEncoder } from './domain/slice-encoder.js';
 
@@ -89,7 +89,8 @@ export function createSlicerService(d: SlicerServiceDeps): SlicerImpl {
       }
       const image = await resolveImage(req.image, { nc: d.nc, maxBytes: d.encoder.settings.limits.maxBytes, claim: d.claim, tenant: ctx.tenant });
       ctx.throwIfAborted();
-      const r = await d.encoder.encode(image.bytes, requested, ctx.signal);
+      // The caller's plan (the gateway plans once, at admission) is checked and cut as is; older callers send none.
+      const r = await d.encoder.encode(image.bytes, requested, ctx.signal, req.plan ? slicePlanFromProto(req.plan) : undefined);
       ctx.throwIfAborted();
       const opts = d.encoder.options(requested);
       if (req.cacheVisualTokens) return cachedTokens(req, ctx, r, opts, image.sha256, t0);

@@ -11,7 +11,7 @@ import { commonV1, tensorToFloat32, visionV1 } from '@tessera/contracts';
 import { ensureTinyModelPaths, readCheckpoint, ReferenceModel } from '@tessera/model';
 import { getPayload, sha256Hex, grpcClient, hosted, natsClient, startService, TesseraError, type ServiceClient, type ServiceHost } from '@tessera/runtime';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import { ImageStore, prepareImage, toChannelFirst, DEFAULT_NORMALIZATION } from '@tessera/vision';
+import { decodeImage, ImageStore, planSlices, prepareImage, sliceDecoded, slicePlanToProto, toChannelFirst, DEFAULT_NORMALIZATION, type SlicePlan } from '@tessera/vision';
 import { loadSlicerConfig } from './config.js';
 import { openSlicer, type OpenedSlicer } from './adapters/open-slicer.js';
 import { createSlicerService } from './service.js';
@@ -132,6 +132,26 @@ describe('SliceAndEncode over the work queue', () => {
     const fails = (p: Promise<unknown>) => p.then(() => ({ code: 'OK' }), (e: unknown) => TesseraError.from(e));
     expect((await fails(client.sliceAndEncode({ image: input, modelRevision: '' }, { ...TENANT, tenant: 'globex' }))).code).toBe('NOT_FOUND');
     expect((await fails(client.sliceAndEncode({ image: { ...input, sha256: 'e'.repeat(64) }, modelRevision: '' }, TENANT))).code).toBe('INVALID_ARGUMENT');
+  });
+
+  it("cuts the caller's plan as is (the gateway plans once) and refuses one that is not for this image", async () => {
+    const image = await png(500, 300, 3);
+    const options = { scaleResolution: 224, maxSliceNums: 4 };
+    const own = planSlices(500, 300, options);
+    expect(own.grid).toEqual({ cols: 2, rows: 1 });
+    // Well-formed but not what the slicer would choose (1x2 instead of 2x1): it must be cut as given.
+    const given: SlicePlan = { ...own, grid: { cols: 1, rows: 2 }, refine: { width: 224, height: 448 }, slices: [0, 224].map((y) => ({ x: 0, y, width: 224, height: 224 })) };
+    const req = (plan: SlicePlan) => ({ image: { source: { $case: 'data' as const, data: image }, sha256: '' }, options, modelRevision: '', plan: slicePlanToProto(plan, 64, { ...options, useImageId: true }) });
+    const res = await client.sliceAndEncode(req(given), TENANT);
+    expect([res.plan?.gridCols, res.plan?.gridRows]).toEqual([1, 2]);
+    expect(res.slices.map((s) => [s.patchRows, s.patchCols])).toEqual([[own.overview.height / 14, own.overview.width / 14], [16, 16], [16, 16]]);
+    const pieces = sliceDecoded(await decodeImage(image), given);
+    const want = ref.vision(toChannelFirst(pieces[2].rgb, 224, 224, DEFAULT_NORMALIZATION), 224, 224);
+    expect(maxAbsDiff(await featuresOf(res.slices[2]), want)).toBeLessThanOrEqual(1e-4);
+
+    const e = TesseraError.from(await client.sliceAndEncode(req({ ...own, source: { width: 300, height: 500 } }), TENANT).catch((x: unknown) => x));
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'plan.source_size' } });
+    expect(e.message).toContain('500x300');
   });
 
   it('eight concurrent images are micro-batched and each gets its own features', async () => {

@@ -32,7 +32,7 @@ const STRATEGY: Record<string, retrievalV1.SplitOptions_Strategy> = {
   none: retrievalV1.SplitOptions_Strategy.NONE,
 };
 const MODE: Record<string, retrievalV1.SearchMode> = {
-  // The service's default (hybrid unless configured otherwise; services/retrieval README).
+  // The service's default (hybrid, its fusion chosen by the collection's embedder kind; services/retrieval README).
   default: retrievalV1.SearchMode.UNSPECIFIED,
   dense: retrievalV1.SearchMode.DENSE,
   mmr: retrievalV1.SearchMode.MMR,

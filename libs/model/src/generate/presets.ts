@@ -17,6 +17,17 @@ export const PRESETS: Readonly<Record<Preset, PresetSizes>> = {
   bench: { llm: { hidden: 1024, intermediate: 2816, layers: 8, heads: 16, kvHeads: 4 }, vision: { hidden: 384, intermediate: 1536, layers: 6, heads: 6 } },
 };
 
+/**
+ * MiniCPM-V 4.5 sizes. `tiny` = the 2.6 tiny sizes; `bench` = the REAL 4.5 shapes: Qwen3-8B (hidden 4096,
+ * 36 layers, 32 heads / 8 KV heads of 128, MLP 12288; 8.2 B text params with the 151,748-row embedding and
+ * untied lm_head) and SigLIP-400M (1152, 27 layers, 16 heads, MLP 4304). fp32 that is ≈ 35 GB, so
+ * bench/model/main45.ts builds real-width graphs with a subset of the layers and scales per layer.
+ */
+export const PRESETS_45: Readonly<Record<Preset, PresetSizes>> = {
+  tiny: PRESETS.tiny,
+  bench: { llm: { hidden: 4096, intermediate: 12288, layers: 36, heads: 32, kvHeads: 8 }, vision: { hidden: 1152, intermediate: 4304, layers: 27, heads: 16 } },
+};
+
 export function configJson(preset: Preset): Record<string, unknown> {
   const p = PRESETS[preset];
   return {
@@ -72,14 +83,66 @@ export function configJson(preset: Preset): Record<string, unknown> {
 }
 
 /**
- * MiniCPM-V 4.5 (reference/minicpmv4x.md §7): the 2.6 config with a Qwen3 decoder — `version: 4.5`, explicit
- * `head_dim`, `attention_bias: false` and q_norm / k_norm tensors; vision, resampler and slicing keys as 2.6.
- * The real 4.5 config was not readable (only its design is documented); keys beyond these are 2.6's.
+ * MiniCPM-V 4.5: the keys of the released `openbmb/MiniCPM-V-4_5` config.json (read from a public copy of
+ * the checkpoint: `version: 4.5`, `architectures: ["MiniCPMV"]`, Qwen3-8B text keys with explicit `head_dim`,
+ * `attention_bias: false`, `rope_theta` 1e6, `max_position_embeddings` 40960, `vocab_size` 151748,
+ * `batch_3d_resampler: true`, `query_num` 64, `image_size` 448, slice_config 9 / 14) with the preset's sizes.
+ * The real file has no `use_image_id` / `vision_batch_size` (defaults apply).
  */
 export function configJson45(preset: Preset): Record<string, unknown> {
-  const c = configJson(preset);
-  const p = PRESETS[preset];
-  return { ...c, _name_or_path: `tessera/${preset}-random-minicpm-v-4_5`, version: 4.5, head_dim: p.llm.hidden / p.llm.heads, attention_bias: false, transformers_version: '4.55.0' };
+  const p = PRESETS_45[preset];
+  return {
+    _name_or_path: `tessera/${preset}-random-minicpm-v-4_5`,
+    version: 4.5,
+    architectures: ['MiniCPMV'],
+    auto_map: {
+      AutoConfig: 'configuration_minicpm.MiniCPMVConfig',
+      AutoModel: 'modeling_minicpmv.MiniCPMV',
+      AutoModelForCausalLM: 'modeling_minicpmv.MiniCPMV',
+    },
+    attention_bias: false,
+    attention_dropout: 0.0,
+    bos_token_id: 151643,
+    eos_token_id: 151645,
+    head_dim: p.llm.hidden / p.llm.heads,
+    hidden_act: 'silu',
+    hidden_size: p.llm.hidden,
+    initializer_range: 0.02,
+    intermediate_size: p.llm.intermediate,
+    max_position_embeddings: 40960,
+    max_window_layers: p.llm.layers,
+    num_attention_heads: p.llm.heads,
+    num_hidden_layers: p.llm.layers,
+    num_key_value_heads: p.llm.kvHeads,
+    rms_norm_eps: 1e-6,
+    rope_scaling: null,
+    rope_theta: 1000000,
+    sliding_window: null,
+    tie_word_embeddings: false,
+    torch_dtype: 'bfloat16',
+    transformers_version: '4.51.0',
+    use_cache: true,
+    use_sliding_window: false,
+    vocab_size: 151748,
+    batch_vision_input: true,
+    batch_3d_resampler: true,
+    drop_vision_last_layer: false,
+    image_size: 448,
+    model_type: 'minicpmv',
+    patch_size: 14,
+    query_num: 64,
+    slice_config: { max_slice_nums: 9, patch_size: 14, model_type: 'minicpmv' },
+    slice_mode: true,
+    vision_config: {
+      hidden_size: p.vision.hidden,
+      image_size: 980,
+      intermediate_size: p.vision.intermediate,
+      model_type: 'siglip',
+      num_attention_heads: p.vision.heads,
+      num_hidden_layers: p.vision.layers,
+      patch_size: 14,
+    },
+  };
 }
 
 export const PREPROCESSOR_CONFIG = {

@@ -19,7 +19,7 @@ import { Inbox, calleeInboxes, calleeToken, connectionInboxPrefix } from './inbo
 import { busDownError, busState, type BusState } from './bus-state.js';
 import { decodeOrThrow, inboundBytes, outboundBody, type PayloadPolicy } from './payload.js';
 import { DEFAULT_WINDOW } from './stream-sender.js';
-import { ensureWorkStream } from './streams.js';
+import { ensureWorkStream, WORK_STREAM_LIMITS } from './streams.js';
 import { controlSubject, streamName, workSubject } from './subjects.js';
 
 export interface NatsClientOptions {
@@ -206,6 +206,8 @@ class NatsClientCore {
         break;
       } catch (err) {
         const code = (err as NatsError).code;
+        const full = streamFullError(err, stage);
+        if (full) throw full;
         const again = (code === '503' && Date.now() + ELECTION_RETRY_MS < electionBy) || (code === 'TIMEOUT' && call.deadline - Date.now() > ELECTION_RETRY_MS);
         if (!again || !this.bus.connected) throw natsError(err, subject, call);
         if (code === '503') await new Promise((r) => setTimeout(r, ELECTION_RETRY_MS));
@@ -458,6 +460,19 @@ class NatsClientCore {
 }
 
 const clampTimeout = (ms: number) => Math.max(1, Math.min(ms, 2_147_483_647));
+
+/**
+ * A work stream at its limits refuses new jobs (`discard: new`, streams.ts) with a 503 whose JetStream
+ * error code says why; that is back-pressure for the caller to act on, not a leader election to wait
+ * out, so it is RESOURCE_EXHAUSTED naming the stream and the limit, with a retry hint.
+ */
+function streamFullError(err: unknown, stage: string): TesseraError | undefined {
+  const api = (err as { api_error?: { err_code?: number; description?: string } }).api_error;
+  const limit = api?.err_code === 10077 ? `jobs <= ${WORK_STREAM_LIMITS.maxJobs}` : api?.err_code === 10047 ? `bytes <= ${WORK_STREAM_LIMITS.maxBytes}` : api?.err_code === 10054 ? `job bytes <= ${WORK_STREAM_LIMITS.maxJobBytes}` : undefined;
+  if (!limit) return undefined;
+  const stream = streamName(stage);
+  return new TesseraError(ErrorCode.RESOURCE_EXHAUSTED, `the ${stage} work queue (stream ${stream}) refused the job: ${api!.description} (${limit}); retry later`, { field: stream, limit, retryAfterMs: 1_000 }, { cause: err });
+}
 
 function natsError(err: unknown, subject: string, call: ResolvedCall, acceptTimeout = false): TesseraError {
   const code = (err as NatsError)?.code;

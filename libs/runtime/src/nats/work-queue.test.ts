@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
+import { connect, DiscardPolicy, headers as natsHeaders, nanos, type NatsConnection } from 'nats';
 import { startNatsServer, waitFor, type NatsServerHandle } from '@tessera/testing';
 import { bindNats, type NatsBinding } from './server.js';
 import { natsClient } from './client.js';
@@ -9,6 +9,7 @@ import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { CallContext } from '../context.js';
 import { ECHO_WORK_QUEUE, EchoServiceService, echoService, type EchoRequest } from '../proof/echo-service.js';
 import type { ServiceClient } from '../client-types.js';
+import { ensureWorkStream, WORK_STREAM_LIMITS } from './streams.js';
 
 const req = (o: Partial<EchoRequest> = {}): EchoRequest => ({ text: 'hi', delayMs: 0, blob: Buffer.alloc(0), failCode: '', ...o });
 
@@ -49,14 +50,44 @@ describe('JetStream work queue', () => {
     await server.stop();
   });
 
-  it('creates the stage stream and durable consumer with the shared names', async () => {
+  it('creates the stage stream and durable consumer with the shared names and the one definition of the limits', async () => {
     const jsm = await nc.jetstreamManager();
     const s = await jsm.streams.info('TESSERA_ECHO');
     expect(s.config.subjects).toEqual(['tessera.work.echo.>']);
     expect(s.config.retention).toBe('workqueue');
+    expect(s.config).toMatchObject({ discard: 'new', max_msgs: 100_000, max_bytes: 1024 ** 3, max_msg_size: 1024 ** 2, max_age: nanos(3_600_000) });
     const c = await jsm.consumers.info('TESSERA_ECHO', 'echo-workers');
     expect(c.config.ack_policy).toBe('explicit');
     expect(c.config.max_deliver).toBe(3);
+  });
+
+  it('brings a stream made by an older version (1 day, discard old, no caps) in line', async () => {
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.add({ name: 'TESSERA_OLDSTAGE', subjects: ['tessera.work.oldstage.>'], retention: 'workqueue' as never, discard: DiscardPolicy.Old, max_age: nanos(86_400_000) });
+    await ensureWorkStream(jsm, 'oldstage');
+    expect((await jsm.streams.info('TESSERA_OLDSTAGE')).config).toMatchObject({ discard: 'new', max_msgs: WORK_STREAM_LIMITS.maxJobs, max_age: nanos(WORK_STREAM_LIMITS.maxAgeMs) });
+  });
+
+  it('a full work queue refuses the new job at once with RESOURCE_EXHAUSTED naming the stream (queued jobs are kept)', async () => {
+    const jsm = await nc.jetstreamManager();
+    const full = natsClient(nc, EchoServiceService, { workQueue: { stage: 'fullstage', methods: ['work', 'countWork'] }, electionWaitMs: 10_000 });
+    try {
+      // No worker on this stage: the first call creates the stream and times out; its job is purged.
+      await expect(full.work(req(), { tenant: 'acme', timeoutMs: 300 })).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+      await jsm.streams.purge('TESSERA_FULLSTAGE');
+      // Shrink the queue to one job (a stand-in for 100k) and fill it.
+      const { config } = await jsm.streams.info('TESSERA_FULLSTAGE');
+      await jsm.streams.update('TESSERA_FULLSTAGE', { ...config, max_msgs: 1 });
+      await nc.jetstream().publish('tessera.work.fullstage.v1.EchoService.Work', new Uint8Array(1));
+      const t0 = Date.now();
+      const e = TesseraError.from(await full.work(req(), { tenant: 'acme', timeoutMs: 30_000 }).catch((x: unknown) => x));
+      expect(e.code).toBe(ErrorCode.RESOURCE_EXHAUSTED);
+      expect(e.details).toMatchObject({ field: 'TESSERA_FULLSTAGE', limit: 'jobs <= 100000' });
+      expect(Date.now() - t0).toBeLessThan(5_000); // not mistaken for a leader election (electionWaitMs 10 s)
+      expect((await jsm.streams.info('TESSERA_FULLSTAGE')).state.messages).toBe(1); // the queued job is still there
+    } finally {
+      full.close();
+    }
   });
 
   it('runs a unary job and replies on the caller inbox', async () => {

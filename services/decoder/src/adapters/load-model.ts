@@ -5,6 +5,8 @@
  *  - 4.6: hybrid paged graph (KV for full-attention layers, conv + recurrent state slots for Gated
  *    DeltaNet layers, ≤ manifest.decoder.maxChunk tokens per row per call), the checkpoint's own Jinja
  *    chat template with `<|image_pad|>` expansion (assemble-prompt46.ts), no resampler.
+ *  - 4.5: the 2.6 graphs and layout with a Qwen3 decoder; chat through the checkpoint's Qwen3 template
+ *    (assemble-prompt45.ts), `enable_thinking` from TESSERA_DECODER_ENABLE_THINKING (default false).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +16,7 @@ import { ortBackend, type OrtBackendModel } from './backend-ort.js';
 import type { DecoderBackend } from '../domain/engine/backend.js';
 import { assemblePrompt, type AssembledPrompt } from '../domain/prompt/assemble-prompt.js';
 import { assemblePrompt46 } from '../domain/prompt/assemble-prompt46.js';
+import { assemblePrompt45 } from '../domain/prompt/assemble-prompt45.js';
 import { PromptTokenizer } from '../domain/prompt/prompt-tokenizer.js';
 import type { PromptInput } from '../domain/prompt/prompt-types.js';
 
@@ -43,7 +46,7 @@ export interface LoadedDecoderModel {
 }
 
 export interface DecoderModelOptions {
-  /** 4.6: `enable_thinking` passed to the chat template (default false, the instruct checkpoint's mode). */
+  /** 4.5 / 4.6: `enable_thinking` passed to the chat template (default false: 4.5's generation_config and 4.6's instruct mode). */
   enableThinking?: boolean;
 }
 
@@ -100,7 +103,13 @@ export async function loadDecoderModel(dir: string, runtime: RuntimeOptions = {}
       release: () => m.release(),
     };
     const shape = { hiddenSize: model.decoder.layout.hidden, queryNum };
-    assemble = (input, limits) => assemblePrompt(input, tokenizer, shape, limits);
+    if (family.id === '4.5') {
+      // 4.5: Qwen3 chat template from tokenizer_config.json, thinking off unless configured on.
+      const settings = { ...shape, enableThinking: opts.enableThinking ?? false };
+      assemble = (input, limits) => assemblePrompt45(input, tokenizer, settings, limits);
+    } else {
+      assemble = (input, limits) => assemblePrompt(input, tokenizer, shape, limits);
+    }
   }
   const eos = eosTokenIds(generationConfig, tokenizer, model.decoder.layout.vocab);
   return { family, model, backend: ortBackend(model, eos), tokenizer, revision: manifest.revision, queryNum, generationConfig, assemble };

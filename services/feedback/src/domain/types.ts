@@ -18,7 +18,7 @@ export interface ObjectRef {
 
 export type MessagePart = { type: 'text'; text: string } | { type: 'image'; image: ObjectRef };
 
-export type Role = 'system' | 'user' | 'assistant';
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
 
 export interface ChatMessage {
   role: Role;

@@ -103,6 +103,12 @@ describe('other feedback validation', () => {
     expect(failure(() => validateResponse('t1', responseInput({ messages: [{ role: 'user', content: [{ text: 'hi\u0000' }] }] }), DEFAULT_LIMITS, now)).details.field).toBe('response.messages[0].content[0].text');
   });
 
+  it('records a tool turn (the gateway records OpenAI tool messages as role tool); an unknown role names the field', () => {
+    const r = validateResponse('t1', responseInput({ messages: [{ role: 'user', content: [{ text: 'weather?' }] }, { role: 'tool', content: [{ text: '{"c":21}' }] }] }), DEFAULT_LIMITS, now);
+    expect(r.messages.map((m) => m.role)).toEqual(['user', 'tool']);
+    expect(failure(() => validateResponse('t1', responseInput({ messages: [{ role: '', content: [{ text: 'x' }] }] }), DEFAULT_LIMITS, now)).details.field).toBe('response.messages[0].role');
+  });
+
   it('hashes content so a replay is recognisable', () => {
     const a = check(ZH_ANSWER, { comment: 'ok', metadata: { b: 1, a: 2 } });
     const b = check(ZH_ANSWER, { comment: 'ok', metadata: { a: 2, b: 1 } });

@@ -6,7 +6,7 @@ import { retentionFor, type FeedbackLimits } from './limits.js';
 import { codePointLength } from './offsets.js';
 import type { ChatMessage, ConfidenceSummary, MessagePart, ObjectRef, ResponseRecord, RetrievedSource, Role } from './types.js';
 
-const ROLES = new Set<Role>(['system', 'user', 'assistant']);
+const ROLES = new Set<Role>(['system', 'user', 'assistant', 'tool']);
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /** RecordResponse input → a ResponseRecord the projector and exports can trust. */
@@ -66,7 +66,7 @@ function validateMessages(list: NonNullable<RecordResponseInput['messages']>, li
   let images = 0;
   const out = list.map((m, i) => {
     const role = (m.role ?? '') as Role;
-    if (!ROLES.has(role)) throw invalidArgument(`response.messages[${i}].role`, `response.messages[${i}].role "${m.role ?? ''}" must be system, user or assistant`);
+    if (!ROLES.has(role)) throw invalidArgument(`response.messages[${i}].role`, `response.messages[${i}].role "${m.role ?? ''}" must be system, user, assistant or tool`);
     const content: MessagePart[] = (m.content ?? []).map((p, j) => {
       const field = `response.messages[${i}].content[${j}]`;
       if (p.image) {

@@ -13,9 +13,18 @@ export interface EmbedReport {
 /** How embedded texts are used: models trained with prefixes (e5: "query: " / "passage: ") need it. */
 export type InputType = 'query' | 'passage';
 
+/**
+ * `weightless`: the vector is a fixed function of the text's surface terms (feature hashing) — it
+ * knows nothing the keyword index does not, so fusing it with BM25 can only reorder near-ties.
+ * `model`: learned weights (ONNX), which can match meaning the terms do not share. The service's
+ * default search mode and fusion are chosen per kind (bench/retrieval-quality, docs/decisions.md).
+ */
+export type EmbedderKind = 'weightless' | 'model';
+
 export interface Embedder {
   /** Stable id stored with each collection, e.g. "hash-ngram-v1-256" or "onnx:minilm". */
   readonly id: string;
+  readonly kind: EmbedderKind;
   readonly dimension: number;
   readonly normalized: boolean;
   /** `inputType` defaults to passage (what collections store). */

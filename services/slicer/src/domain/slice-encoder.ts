@@ -116,10 +116,11 @@ export class SliceEncoder {
     return planSlices(h.width, h.height, o);
   }
 
-  async encode(bytes: Uint8Array, requested: Partial<SliceOptions>, signal?: AbortSignal): Promise<EncodeResult> {
+  /** `plan`: the caller's plan (the gateway's, made at admission), checked and cut as is; unset = plan here. */
+  async encode(bytes: Uint8Array, requested: Partial<SliceOptions>, signal?: AbortSignal, plan?: SlicePlan): Promise<EncodeResult> {
     const o = this.options(requested);
     const t0 = performance.now();
-    const prepared = await this.pool.prepare(bytes, o, this.settings.limits, this.settings.normalization);
+    const prepared = await this.pool.prepare(bytes, o, this.settings.limits, this.settings.normalization, plan);
     const pixels = prepared.images.map((img, k) => ({ data: prepared.pixels![k], height: img.height, width: img.width }));
     const t1 = performance.now();
     signal?.throwIfAborted();

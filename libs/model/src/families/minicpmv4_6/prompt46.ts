@@ -40,8 +40,11 @@ export interface Prompt46Ids {
 const OPEN = '\u0001';
 const CLOSE = '\u0002';
 
-/** Accumulates ids: template text (added tokens by id), user text (plain), and expanded images. */
-class Ids46 {
+/**
+ * Accumulates ids: template text (added tokens by id), user text (plain), and expanded images. The
+ * placeholder spelling is the family's (4.6 `<|image_pad|>`, 4.5 `<unk>`); the layout is the same.
+ */
+class PromptIds {
   readonly ids: number[] = [];
   readonly pads: number[] = [];
   private image = 0;
@@ -52,8 +55,9 @@ class Ids46 {
     private readonly tok: Prompt46Tokenizer,
     private readonly images: Image46[],
     private readonly useImageId: boolean,
+    private readonly padSpelling = '<|image_pad|>',
   ) {
-    this.pad = this.control('<|image_pad|>');
+    this.pad = this.control(padSpelling);
   }
 
   control(s: string): number {
@@ -62,30 +66,43 @@ class Ids46 {
     return id;
   }
 
-  /** User text: added-token spellings stay text. */
+  /**
+   * User text: added-token spellings stay text. Text runs are buffered and encoded together with the
+   * template text around them up to the next control token, as HF encodes the rendered string: a run
+   * split at a user/template boundary would tokenise differently ("42." + "\n" vs ".\n" as one id).
+   */
   plain(s: string): void {
-    this.ids.push(...this.tok.encodePlain(s));
+    this.text += s;
   }
 
-  /** Template-made text: added tokens by id, the rest through the BPE. */
+  /** Template-made text: added tokens by id, the rest through the BPE (buffered with adjacent user text). */
   template(s: string): void {
     this.specials ??= new RegExp(this.tok.addedTokens.map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
     let last = 0;
     for (const m of s.matchAll(this.specials)) {
-      if (m[0] === '<|image_pad|>') throw new Error('unreachable: image pads are split out first');
-      this.ids.push(...this.tok.encodePlain(s.slice(last, m.index)), this.control(m[0]));
+      if (m[0] === this.padSpelling) throw new Error('unreachable: image placeholders are split out first');
+      this.text += s.slice(last, m.index);
+      this.flush();
+      this.ids.push(this.control(m[0]));
       last = m.index! + m[0].length;
     }
-    this.ids.push(...this.tok.encodePlain(s.slice(last)));
+    this.text += s.slice(last);
   }
 
-  /** The next image, expanded as the 4.6 processor does. */
+  private text = '';
+  private flush(): void {
+    if (this.text) this.ids.push(...this.tok.encodePlain(this.text));
+    this.text = '';
+  }
+
+  /** The next image, expanded as the 4.6 processor (and 2.6 / 4.5's get_slice_image_placeholder) does. */
   nextImage(): void {
     const k = this.image;
     const img = this.images[k];
     if (!img) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `messages: image ${k} has no slice plan (${this.images.length} given)`, { field: 'images' });
     const expected = 1 + (img.grid ? img.grid.rows * img.grid.cols : 0);
     if (img.tokensPerImage.length !== expected) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `images[${k}].tokensPerImage has ${img.tokensPerImage.length} entries, the grid needs ${expected}`, { field: `images[${k}].tokensPerImage` });
+    this.flush();
     const { ids } = this;
     if (img.useImageId ?? this.useImageId) ids.push(this.control('<image_id>'), ...this.tok.encodePlain(String(k)), this.control('</image_id>'));
     ids.push(this.control('<image>'));
@@ -106,6 +123,7 @@ class Ids46 {
   }
 
   done(): Prompt46Ids {
+    this.flush();
     if (this.image !== this.images.length) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `messages have ${this.image} image(s) but ${this.images.length} slice plan(s) were given`, { field: 'images' });
     return { ids: this.ids, imagePadPositions: this.pads };
   }
@@ -118,19 +136,57 @@ class Ids46 {
   }
 }
 
+/** How a family renders chat messages before image expansion. */
+export interface TemplateLayout {
+  /** Per-visual-token placeholder written by the expansion. */
+  pad: string;
+  /** What the rendered template holds where an image goes (split out and expanded). */
+  marker: string;
+  /** Message content for the template, with user text already swapped for markers by `mark`. */
+  content(m: ChatMessage, mark: (t: string) => string): ChatMessage['content'];
+}
+
+/** 4.6: content items stay items; the Qwen3.5 template writes one `<|image_pad|>` per image item. */
+const LAYOUT_46: TemplateLayout = {
+  pad: '<|image_pad|>',
+  marker: '<|image_pad|>',
+  content: (m, mark) => (typeof m.content === 'string' ? mark(m.content) : m.content.map((it): ChatContentItem => (it.type === 'text' ? { type: 'text', text: mark(it.text) } : it))),
+};
+
 export function buildPromptIds46(tok: Prompt46Tokenizer, messages: ChatMessage[], images: Image46[], opts: Prompt46Options = {}): Prompt46Ids {
-  // Swap user-controlled text for markers so the rendered string separates template text from user text.
+  return buildTemplatePromptIds(tok, messages, images, opts, LAYOUT_46);
+}
+
+/**
+ * Spellings Qwen3-style templates inspect in message text (history reasoning is cut at `</think>`, a user
+ * turn that is a `<tool_response>` is not the last query): kept outside the markers, like the newlines
+ * around each piece (the template strips them), so the template sees what HF's does. They become their
+ * (non-special) added tokens, as in HF; every other added-token spelling in message text stays text.
+ */
+const TEMPLATE_VISIBLE = /(<think>|<\/think>|<tool_response>|<\/tool_response>)/;
+
+/**
+ * The checkpoint's chat template renders the messages (message text swapped for markers so template text
+ * and user text stay apart), then each image marker is expanded in order.
+ */
+export function buildTemplatePromptIds(tok: Prompt46Tokenizer, messages: ChatMessage[], images: Image46[], opts: Prompt46Options, layout: TemplateLayout): Prompt46Ids {
   const texts: string[] = [];
-  const mark = (t: string): string => `${OPEN}${texts.push(t) - 1}${CLOSE}`;
-  const marked: ChatMessage[] = messages.map((m) => ({
-    role: m.role,
-    content: typeof m.content === 'string' ? mark(m.content) : m.content.map((it): ChatContentItem => (it.type === 'text' ? { type: 'text', text: mark(it.text) } : it)),
-  }));
+  const mark = (t: string): string =>
+    t
+      .split(TEMPLATE_VISIBLE)
+      .map((piece, i) => {
+        if (i % 2 === 1) return piece;
+        const m = /^(\n*)([\s\S]*?)(\n*)$/.exec(piece)!;
+        return m[2] ? `${m[1]}${OPEN}${texts.push(m[2]) - 1}${CLOSE}${m[3]}` : piece;
+      })
+      .join('');
+  const marked: ChatMessage[] = messages.map((m) => ({ role: m.role, content: layout.content(m, mark) }));
   const rendered = tok.applyChatTemplate(marked, { addGenerationPrompt: opts.addGenerationPrompt, enableThinking: opts.enableThinking });
-  const out = new Ids46(tok, images, opts.useImageId ?? true);
-  for (const part of rendered.split(new RegExp(`(${OPEN}\\d+${CLOSE}|<\\|image_pad\\|>)`))) {
+  const out = new PromptIds(tok, images, opts.useImageId ?? true, layout.pad);
+  const markerRe = layout.marker.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  for (const part of rendered.split(new RegExp(`(${OPEN}\\d+${CLOSE}|${markerRe})`))) {
     if (part === '') continue;
-    if (part === '<|image_pad|>') {
+    if (part === layout.marker) {
       out.nextImage();
       continue;
     }
@@ -143,7 +199,7 @@ export function buildPromptIds46(tok: Prompt46Tokenizer, messages: ChatMessage[]
 
 /** Without a chat template: text items verbatim (as user text), each image item expanded in order. */
 export function buildRawPromptIds46(tok: Prompt46Tokenizer, items: Array<{ type: 'text'; text: string } | { type: 'image' }>, images: Image46[], opts: Pick<Prompt46Options, 'useImageId'> = {}): Prompt46Ids {
-  const out = new Ids46(tok, images, opts.useImageId ?? true);
+  const out = new PromptIds(tok, images, opts.useImageId ?? true);
   for (const it of items) {
     if (it.type === 'image') out.nextImage();
     else out.plain(it.text);

@@ -141,7 +141,7 @@ function tokenize(items: Item[], images: PromptImage[], tok: PromptTokenizer, mo
   return { tokenIds: Int32Array.from(ids), visual: { positions: Int32Array.from(positions), embeddings }, visualTokens: positions.length };
 }
 
-function checkImage(img: PromptImage, i: number, model: ModelShape): void {
+export function checkImage(img: PromptImage, i: number, model: ModelShape): void {
   const field = `images[${i}].visual_tokens`;
   const { gridCols: c, gridRows: r } = img;
   if (!Number.isInteger(c) || !Number.isInteger(r) || c < 0 || r < 0 || (c === 0) !== (r === 0)) {

@@ -28,6 +28,42 @@ export interface FeedbackLogOptions {
   sources?: Array<{ name: string; external: { api: string; deliver: string } }>;
 }
 
+/**
+ * The feedback stream's one definition (issue 14): this service creates it from here, and
+ * deploy/nats/stream-feedback.json and the chart's copy are generated from it with the default
+ * config (scripts/gen-jetstream.ts). Feedback must never be lost on the hub: no message or byte cap,
+ * and `discard: new`, so were a cap ever reached a write is refused (the caller retries with the same
+ * id) rather than an old record deleted; records leave only by age (the longest retention + 1 day).
+ * An edge site sets caps (TESSERA_FEEDBACK_STREAM_MAX_*) and then discards the oldest first, counted
+ * by the edge gateway: a long outage keeps the newest feedback and never fills the box's disk.
+ */
+export function feedbackStreamConfig(o: Pick<FeedbackLogOptions, 'stream' | 'replicas' | 'duplicateWindowMs' | 'maxAgeMs' | 'maxEventBytes' | 'maxMessages' | 'maxBytes' | 'sources'>): StreamConfig {
+  const capped = (o.maxMessages ?? -1) > 0 || (o.maxBytes ?? -1) > 0;
+  return {
+    name: o.stream,
+    description: 'durable feedback log (ratings, corrected spans, preferences); the projector replays it',
+    subjects: [...STREAM_SUBJECTS],
+    retention: RetentionPolicy.Limits,
+    max_consumers: -1,
+    max_msgs_per_subject: -1,
+    max_msgs: o.maxMessages ?? -1,
+    max_bytes: o.maxBytes ?? -1,
+    max_age: nanos(o.maxAgeMs),
+    max_msg_size: o.maxEventBytes,
+    storage: StorageType.File,
+    discard: capped ? DiscardPolicy.Old : DiscardPolicy.New,
+    num_replicas: o.replicas,
+    duplicate_window: nanos(o.duplicateWindowMs),
+    sealed: false,
+    deny_delete: false,
+    deny_purge: false,
+    allow_rollup_hdrs: false,
+    allow_direct: false,
+    mirror_direct: false,
+    ...(o.sources?.length && { sources: o.sources }),
+  } as StreamConfig;
+}
+
 export interface Appended {
   seq: number;
   duplicate: boolean;
@@ -57,20 +93,7 @@ export class FeedbackLog {
   }
 
   private async ensureStream(): Promise<void> {
-    const cfg: Partial<StreamConfig> = {
-      name: this.opts.stream,
-      subjects: STREAM_SUBJECTS,
-      storage: StorageType.File,
-      retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.Old,
-      num_replicas: this.opts.replicas,
-      duplicate_window: nanos(this.opts.duplicateWindowMs),
-      max_age: nanos(this.opts.maxAgeMs),
-      max_msg_size: this.opts.maxEventBytes,
-      max_msgs: this.opts.maxMessages ?? -1,
-      max_bytes: this.opts.maxBytes ?? -1,
-      ...(this.opts.sources?.length && { sources: this.opts.sources }),
-    };
+    const cfg = feedbackStreamConfig(this.opts);
     try {
       const info = await this.jsm.streams.info(this.opts.stream);
       const c = info.config;
@@ -79,7 +102,7 @@ export class FeedbackLog {
       // Sites are added, never removed here: a source dropped from the config keeps what it sent.
       const sources = [...(c.sources ?? [])];
       for (const src of this.opts.sources ?? []) if (!sources.some((x) => x.external?.api === src.external.api && x.name === src.name)) sources.push(src);
-      if (subjects.length !== (c.subjects ?? []).length || c.num_replicas !== cfg.num_replicas || c.duplicate_window !== cfg.duplicate_window || c.max_age !== cfg.max_age || c.max_msg_size !== cfg.max_msg_size || c.max_msgs !== cfg.max_msgs || c.max_bytes !== cfg.max_bytes || sources.length !== (c.sources ?? []).length) {
+      if (subjects.length !== (c.subjects ?? []).length || c.num_replicas !== cfg.num_replicas || c.duplicate_window !== cfg.duplicate_window || c.max_age !== cfg.max_age || c.max_msg_size !== cfg.max_msg_size || c.max_msgs !== cfg.max_msgs || c.max_bytes !== cfg.max_bytes || c.discard !== cfg.discard || sources.length !== (c.sources ?? []).length) {
         await this.jsm.streams.update(this.opts.stream, { ...c, ...cfg, subjects, ...(sources.length && { sources }) });
       }
     } catch (err) {

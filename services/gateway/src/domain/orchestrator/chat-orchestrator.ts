@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { NatsConnection } from 'nats';
-import { commonV1, decodingV1, feedbackV1, retrievalV1, SERVICES } from '@tessera/contracts';
+import { commonV1, decodingV1, feedbackV1, finishReasonName, retrievalV1, roleFromName, SERVICES } from '@tessera/contracts';
 import { busState, DEFAULT_HEARTBEAT_MS, ErrorCode, GRPC_STATUS, natsClient, TesseraError, type BusState, type CallOptions, type Logger, type ServiceClient } from '@tessera/runtime';
 import type { ChatContext, ChatEvent, ChatService, ChatSource, FinishReason } from '../chat-events.js';
 import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
@@ -24,13 +24,6 @@ export interface OrchestratorOptions {
   imageCost?: ImageCostBudget;
 }
 
-const ROLE: Record<ValidMessage['role'], commonV1.Role> = { system: commonV1.Role.SYSTEM, user: commonV1.Role.USER, assistant: commonV1.Role.ASSISTANT, tool: commonV1.Role.TOOL };
-const FINISH: Record<number, FinishReason> = {
-  [commonV1.FinishReason.STOP]: 'stop',
-  [commonV1.FinishReason.LENGTH]: 'length',
-  [commonV1.FinishReason.CANCELLED]: 'cancelled',
-  [commonV1.FinishReason.ERROR]: 'error',
-};
 const RECORD_ATTEMPTS = 5;
 /** Reserved per retrieved source for the grounding system turn (unknown until retrieval answers); settled to the real count. */
 const GROUNDING_TOKENS_PER_SOURCE = 256;
@@ -161,7 +154,7 @@ export class ChatOrchestrator implements ChatService {
       time_to_first_token_ms: (t?.timeToFirstTokenMs ?? 0) + (timings.vision_encode_ms ?? 0) + (timings.resample_ms ?? 0),
       total_ms: Date.now() - started,
     });
-    const finishReason = FINISH[finalChunk.finishReason] ?? 'stop';
+    const finishReason: FinishReason = finishReasonName(finalChunk.finishReason) ?? 'stop';
     if (this.o.recordResponses) this.record(req, ctx, { answer, sources, usage, finishReason: finalChunk.finishReason, seed: finalChunk.seed, confidence, admitted, sampling });
     yield { kind: 'final', finishReason, usage, timings, sources };
   }
@@ -196,7 +189,7 @@ export class ChatOrchestrator implements ChatService {
       model: req.model,
       modelRevision: this.model.revision,
       messages: req.messages.map((m) => ({
-        role: ROLE[m.role],
+        role: roleFromName(m.role)!,
         content: m.parts.map((p) =>
           p.kind === 'text'
             ? { part: { $case: 'text' as const, text: storableText(p.text) } }
@@ -240,7 +233,7 @@ function storableText(text: string): string {
 
 function toDecoderMessage(m: ValidMessage): decodingV1.Message {
   const tool = m.toolCalls ? { calls: m.toolCalls.map((c) => ({ id: c.id, name: c.name, argumentsJson: c.argumentsJson })), callId: '' } : m.toolCallId ? { calls: [], callId: m.toolCallId } : undefined;
-  return { role: ROLE[m.role], parts: m.parts.map(toPromptPart), ...(tool && { tool }) };
+  return { role: roleFromName(m.role)!, parts: m.parts.map(toPromptPart), ...(tool && { tool }) };
 }
 
 function toPromptPart(p: ValidMessage['parts'][number]): decodingV1.PromptPart {

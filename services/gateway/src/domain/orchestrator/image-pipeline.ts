@@ -10,6 +10,7 @@ import {
   readImageHeader,
   resolveTokenMode,
   sha256Hex,
+  slicePlanToProto,
   DEFAULT_IMAGE_LIMITS,
   type ImageLimits,
   type SlicePlan,
@@ -163,6 +164,7 @@ export class ImagePipeline {
         image: { source: { $case: 'ref', ref: stored }, sha256: img.sha256 },
         options: { maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution, useImageId: this.o.useImageId },
         modelRevision: this.modelRevision,
+        plan: this.planProto(img),
       },
       call,
     );
@@ -195,6 +197,7 @@ export class ImagePipeline {
         options: { maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution, useImageId: this.o.useImageId, downsampleMode: img.downsampleMode },
         modelRevision: this.modelRevision,
         cacheVisualTokens: true,
+        plan: this.planProto(img),
       },
       call,
     );
@@ -205,6 +208,15 @@ export class ImagePipeline {
       cacheHit: false,
       timings: { preprocessMs: sliced.timings?.imagePreprocessMs ?? 0, visionEncodeMs: sliced.timings?.visionEncodeMs ?? 0, resampleMs: 0 },
     };
+  }
+
+  /**
+   * The admission plan, sent with the work so the slicer cuts what the prompt was laid out for
+   * (one plan per image per request; the slicer checks it in O(slices) instead of planning again).
+   */
+  private planProto(img: AdmittedImage) {
+    const options = { maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution, useImageId: this.o.useImageId, ...(img.downsampleMode && { downsampleMode: img.downsampleMode }) };
+    return slicePlanToProto(img.plan, this.queryNum, options, img.tokensPerImage);
   }
 
   private embedding(img: AdmittedImage, visualTokens: commonV1.Tensor): decodingV1.ImageEmbedding {

@@ -8,8 +8,10 @@
 import { connect, type NatsConnection } from 'nats';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { visionV1 } from '@tessera/contracts';
+import { bindNats, TesseraError, type NatsBinding } from '@tessera/runtime';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import { DEFAULT_IMAGE_LIMITS, EncoderCache, ImageStore } from '@tessera/vision';
+import { DEFAULT_IMAGE_LIMITS, EncoderCache, ImageStore, slicePlanFromProto } from '@tessera/vision';
 import { ImagePipeline } from './image-pipeline.js';
 
 let nats: NatsServerHandle;
@@ -60,5 +62,39 @@ describe('gateway image admission, MiniCPM-V 4.6', () => {
     expect(img.plan.overview).toEqual({ width: 546, height: 364 });
     expect(img.tokensPerImage).toBeUndefined();
     expect(pipeline26.visualTokens(img)).toBe(7 * 64);
+  });
+});
+
+describe('the admission plan travels with the work (the image is planned once)', () => {
+  const seen: visionV1.SliceAndEncodeRequest[] = [];
+  let slicer: NatsBinding;
+  beforeAll(async () => {
+    // A slicer that records what it was asked and refuses: what the gateway sends is the point here
+    // (the slicer cutting a given plan is covered in services/slicer/src/slicer.test.ts).
+    const impl = {
+      async sliceAndEncode(req: visionV1.SliceAndEncodeRequest): Promise<visionV1.SliceAndEncodeResponse> {
+        seen.push(req);
+        throw new TesseraError('FAILED_PRECONDITION', 'recording slicer');
+      },
+      async planSlices(): Promise<visionV1.PlanSlicesResponse> {
+        throw new TesseraError('UNIMPLEMENTED', 'not used');
+      },
+    };
+    slicer = await bindNats(nc, visionV1.SlicerServiceService, impl, { serviceName: 'slicer', workQueue: { stage: 'slicer', methods: ['sliceAndEncode'], maxDeliver: 1 } });
+  });
+  afterAll(() => slicer?.stop(1000));
+
+  it.each([
+    ['2.6', () => pipeline26, undefined],
+    ['4.6', () => pipeline46, [70, 64, 64, 64, 64, 64, 64]],
+  ] as const)('%s: SliceAndEncode carries the plan the prompt was laid out from', async (_family, pipeline, tokens) => {
+    const [img] = await pipeline().admit(src(), undefined, 1e8);
+    seen.length = 0;
+    await expect(pipeline().encode(img, { tenant: `plan-${_family}`, timeoutMs: 20_000 })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+    expect(seen).toHaveLength(1);
+    const plan = seen[0].plan!;
+    expect(slicePlanFromProto(plan)).toEqual(img.plan);
+    expect(plan.sliceBoxes).toHaveLength(6);
+    expect(plan.tokensPerImage).toEqual(tokens ?? []);
   });
 });

@@ -22,6 +22,7 @@ export interface HashingEmbedderOptions {
 export class HashingEmbedder implements Embedder {
   readonly dimension: number;
   readonly normalized = true;
+  readonly kind = 'weightless';
   readonly id: string;
   private readonly ngramWeight: number;
 

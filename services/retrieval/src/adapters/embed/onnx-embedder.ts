@@ -45,6 +45,7 @@ function readJson(dir: string, file: string): Record<string, unknown> {
 
 export class OnnxEmbedder implements Embedder {
   readonly normalized: boolean;
+  readonly kind = 'model';
   private constructor(
     readonly id: string,
     readonly dimension: number,

@@ -45,6 +45,7 @@ const LATIN_WORD = /^[\p{Script=Latin}\p{M}]{4,}$/u;
 export class TermHashEmbedder implements QueryWeightedEmbedder {
   readonly dimension: number;
   readonly normalized = true;
+  readonly kind = 'weightless';
   readonly id: string;
   private readonly gramWeight: number;
 

@@ -6,6 +6,7 @@ import { TesseraError } from '@tessera/runtime';
 import { HashingEmbedder } from '../../adapters/embed/hashing-embedder.js';
 import { cosine } from '../query/relevance.js';
 import { LanceStore } from '../../adapters/store/lance-store.js';
+import type { Embedder } from '../embedder.js';
 import { RetrievalEngine } from './retrieval-engine.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'retrieval-engine-'));
@@ -57,6 +58,8 @@ describe('RetrievalEngine queries', () => {
   });
 
   it('filters and score threshold', async () => {
+    // No food passage says "capital": BM25 finds nothing, hybrid's dense side still returns the filtered one.
+    expect((await engine.query(T, { collection: 'wiki', text: 'capital', k: 5, where: { topic: 'food' }, mode: 'lexical' })).results).toEqual([]);
     const food = await engine.query(T, { collection: 'wiki', text: 'capital', k: 5, where: { topic: 'food' } });
     expect(food.results.map((r) => r.metadata.document_id)).toEqual(['ramen']);
     const doc = await engine.query(T, { collection: 'wiki', text: 'capital', k: 5, whereDocument: { $contains: 'eiffel' } });
@@ -69,20 +72,58 @@ describe('RetrievalEngine queries', () => {
     for (const r of kept.results) expect(r.relevance).toBeGreaterThanOrEqual(cut);
   });
 
-  it('hybrid (score fusion by default, RRF on request) and lexical modes', async () => {
+  it('default: hybrid with tiebreak fusion for a weightless embedder (lexical order + dense tie-breaks); score / RRF on request', async () => {
     const lex = await engine.query(T, { collection: 'wiki', text: 'Shinjuku', k: 3, mode: 'lexical' });
     expect(lex.results[0]!.id).toBe('tokyo#0');
     expect(lex.results[0]!.relevance).toBe(1);
     const def = await engine.query(T, { collection: 'wiki', text: 'noodle soup', k: 3 });
     expect(def.mode).toBe('hybrid');
     expect(def.results[0]!.id).toBe('ramen#0');
+    expect(def.results[0]!.relevance).toBe(1);
+    // Tiebreak: lexical's order (no BM25 ties here), relevance = BM25 / best.
+    const tie = await engine.query(T, { collection: 'wiki', text: 'capital of Japan', k: 5 });
+    const lex5 = await engine.query(T, { collection: 'wiki', text: 'capital of Japan', k: 5, mode: 'lexical' });
+    expect(tie.results.slice(0, lex5.results.length).map((r) => r.id)).toEqual(lex5.results.map((r) => r.id));
+    expect(tie.results.slice(0, lex5.results.length).map((r) => r.relevance)).toEqual(lex5.results.map((r) => r.relevance));
+    // Documents only the dense side found follow, with relevance below the last lexical hit's.
+    for (const r of tie.results.slice(lex5.results.length)) expect(r.relevance).toBeLessThanOrEqual(lex5.results.at(-1)!.relevance);
+    const score = await engine.query(T, { collection: 'wiki', text: 'noodle soup', k: 3, mode: 'hybrid', hybrid: { fusion: 'score' } });
     // Best in both lists: (1 - 0.1) · 1 + 0.1 · 1.
-    expect(def.results[0]!.score).toBeCloseTo(1, 10);
+    expect(score.results[0]!.id).toBe('ramen#0');
+    expect(score.results[0]!.score).toBeCloseTo(1, 10);
     const hyb = await engine.query(T, { collection: 'wiki', text: 'noodle soup', k: 3, mode: 'hybrid', hybrid: { fusion: 'rrf', denseWeight: 0.5 } });
     expect(hyb.results[0]!.id).toBe('ramen#0');
     // Rank 1 in both lists = the best possible fused score → relevance 1.
     expect(hyb.results[0]!.relevance).toBeCloseTo(1, 10);
     expect(hyb.results[0]!.score).toBeCloseTo(0.5 / 61 + 0.5 / 61, 10);
+  });
+
+  it('default mode and fusion follow the collection embedder kind; configuration overrides both', async () => {
+    // The same hashing vectors declared as a model: the rule keys on the kind, not on the id.
+    const hashing = new HashingEmbedder({ dimension: 256 });
+    const asModel: Embedder = { id: 'fake-model-256', kind: 'model', dimension: 256, normalized: true, embed: (t) => hashing.embed(t), countTokens: (t) => hashing.countTokens(t), close: async () => {} };
+    const mixed = new RetrievalEngine({ store, embedders: [hashing, asModel] });
+    await mixed.createCollection(T, { name: 'by-model', embeddingModel: 'fake-model-256' });
+    await mixed.addDocuments(T, { collection: 'by-model', documents: DOCS });
+    const m = await mixed.query(T, { collection: 'by-model', text: 'noodle soup', k: 3 });
+    expect(m.mode).toBe('hybrid');
+    expect(m.results[0]!.score).toBeCloseTo(1, 10); // score fusion: 0.9 · 1 + 0.1 · 1
+    // Same collection contents under the weightless embedder: tiebreak, whose score is BM25 / best.
+    const capital = await mixed.query(T, { collection: 'by-model', text: 'capital of Japan', k: 3 });
+    const capitalW = await mixed.query(T, { collection: 'wiki', text: 'capital of Japan', k: 3 });
+    expect(capitalW.results[1]!.score).toBe(capitalW.results[1]!.relevance);
+    expect(capital.results.map((r) => r.score)).not.toEqual(capitalW.results.map((r) => r.score));
+    // Raw vectors only: a text query cannot be embedded, so it is lexical.
+    await mixed.createCollection(T, { name: 'raw', embeddingModel: 'none', dimension: 2 });
+    await mixed.upsert(T, 'raw', [{ id: 'r1', text: 'noodle soup recipe', vector: Float32Array.from([1, 0]) }, { id: 'r2', text: 'railway station', vector: Float32Array.from([0, 1]) }]);
+    const raw = await mixed.query(T, { collection: 'raw', text: 'noodle', k: 2 });
+    expect(raw.mode).toBe('lexical');
+    expect(raw.results.map((r) => r.id)).toEqual(['r1']);
+    const forced = new RetrievalEngine({ store, embedders: [hashing, asModel], defaultMode: 'lexical', fusion: { method: 'score', denseWeight: 0.1 } });
+    expect((await forced.query(T, { collection: 'wiki', text: 'noodle soup', k: 3 })).mode).toBe('lexical');
+    const f = await forced.query(T, { collection: 'wiki', text: 'noodle soup', k: 3, mode: 'hybrid' });
+    expect(f.results[0]!.score).toBeCloseTo(1, 10);
+    expect((await forced.query(T, { collection: 'raw', text: 'noodle', k: 2 })).mode).toBe('lexical');
   });
 
   it('MMR increases diversity over plain top-k', async () => {
@@ -112,8 +153,9 @@ describe('RetrievalEngine queries', () => {
     expect(meanPairSim(mmr.results)).toBeLessThan(meanPairSim(dense.results) - 0.2);
     const pure = await engine.query(T, { collection: 'dupes', vector: q, k: 3, mode: 'mmr', mmr: { fetchK: 5, lambda: 1 } });
     expect(pure.results.map((r) => r.id)).toEqual(['d1', 'd2', 'd3']);
-    // A text query on a raw-vector collection has no embedder to use.
-    expect(await code(engine.query(T, { collection: 'dupes', text: 'a' }))).toBe('INVALID_ARGUMENT:text');
+    // A text query on a raw-vector collection has no embedder to use: dense is refused, the default is lexical.
+    expect(await code(engine.query(T, { collection: 'dupes', text: 'a', mode: 'dense' }))).toBe('INVALID_ARGUMENT:text');
+    expect((await engine.query(T, { collection: 'dupes', text: 'b' })).results.map((r) => r.id)).toEqual(['x']);
   });
 
   it('retrieve returns a numbered context block, sources and the I-don\'t-know instruction', async () => {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, TesseraError, invalidArgument, resourceExhausted } from '@tessera/runtime';
-import type { Embedder, InputType } from '../embedder.js';
+import type { Embedder, EmbedderKind, InputType } from '../embedder.js';
 import { parseWhere, parseWhereDocument } from '../filter/where.js';
 import { detectFormat, documentText } from '../ingest/document-text.js';
 import { JobRegistry, type IngestionJob } from '../ingest/jobs.js';
@@ -72,7 +72,7 @@ export interface QueryInput {
 
 export interface QueryHit {
   id: string;
-  /** dense/mmr: distance (lower = closer); hybrid: RRF score; lexical: BM25 (higher = better). */
+  /** dense/mmr: distance (lower = closer); hybrid: fused score (higher = better); lexical: BM25. */
   score: number;
   relevance: number;
   text: string;
@@ -93,19 +93,29 @@ export interface EngineOptions {
   limits?: Partial<RetrievalLimits>;
   /** Token counter for split.lengthMode = tokens (the decoder's tokenizer). */
   countTokens?: (text: string) => number;
-  /** Mode of a query that names none (bench/retrieval-quality decides the default). */
-  defaultMode?: SearchMode;
-  /** Hybrid fusion defaults; a request may override each. */
-  fusion?: Partial<FusionParams>;
+  /** Mode of a text query that names none; `auto` [default] = per the collection's embedder kind. */
+  defaultMode?: SearchMode | 'auto';
+  /** Hybrid fusion defaults (a request may override each); method `auto` [default] = per kind. */
+  fusion?: Partial<Omit<FusionParams, 'method'>> & { method?: FusionMethod | 'auto' };
 }
 
 /**
- * Defaults chosen on bench/retrieval-quality (README "Search quality"): with a weightless dense
- * side, lexical alone is the strongest single input, and normalised score fusion with a small dense
- * weight is the only fusion that never fell below it.
+ * Defaults per embedder kind, chosen on bench/retrieval-quality (fusion-tuning.ts: the fusion picked
+ * on a training split, judged on the held-out split; README "Search quality"). Weightless embedders
+ * hash the same terms BM25 scores: every weighted fusion (score w 0.02…0.3, RRF w 0.1…0.5) fell
+ * below lexical alone on some training column, `tiebreak` on none, and on the held-out split it is
+ * at or above lexical and dense on all 18 columns. Hybrid is then the default mode: it is at or
+ * above both other modes everywhere, and where it differs from lexical at all it is on BM25 ties,
+ * whose lexical order is the arbitrary record-id order. A model embedder (not measurable offline:
+ * no weights) gets score fusion, the usual BM25 + dense setting; re-run the bench with
+ * `--embedder-dir` on the model. A collection of raw vectors (no embedder) cannot embed a text
+ * query: its text queries are lexical.
  */
-export const DEFAULT_MODE: SearchMode = 'hybrid';
-export const DEFAULT_FUSION: FusionParams = Object.freeze({ method: 'score', denseWeight: 0.1, rrfK: 60 });
+export const DEFAULT_MODE_BY_KIND: Readonly<Record<EmbedderKind | 'none', SearchMode>> = Object.freeze({ weightless: 'hybrid', model: 'hybrid', none: 'lexical' });
+export const DEFAULT_FUSION_BY_KIND: Readonly<Record<EmbedderKind, FusionParams>> = Object.freeze({
+  weightless: Object.freeze({ method: 'tiebreak', denseWeight: 0.1, rrfK: 60 }),
+  model: Object.freeze({ method: 'score', denseWeight: 0.1, rrfK: 60 }),
+});
 
 const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
 
@@ -117,8 +127,8 @@ export class RetrievalEngine {
   private readonly jobs: JobRegistry;
   private readonly running = new Set<Promise<void>>();
   private readonly countTokens?: (text: string) => number;
-  private readonly defaultMode: SearchMode;
-  private readonly fusion: FusionParams;
+  private readonly defaultMode: SearchMode | 'auto';
+  private readonly fusion: NonNullable<EngineOptions['fusion']>;
 
   constructor(opts: EngineOptions) {
     if (opts.embedders.length === 0) throw new Error('RetrievalEngine needs at least one embedder');
@@ -128,12 +138,31 @@ export class RetrievalEngine {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.jobs = new JobRegistry(this.limits.maxRetainedJobs);
     this.countTokens = opts.countTokens;
-    this.defaultMode = opts.defaultMode ?? DEFAULT_MODE;
-    this.fusion = { ...DEFAULT_FUSION, ...opts.fusion };
+    this.defaultMode = opts.defaultMode ?? 'auto';
+    this.fusion = opts.fusion ?? {};
   }
 
   embedderIds(): string[] {
     return [...this.embedders.keys()];
+  }
+
+  /** Kind of a collection's embedder; `none` for raw vectors, `model` for one this server lacks (its queries fail naming it). */
+  private kindOf(info: CollectionInfo): EmbedderKind | 'none' {
+    if (!info.embeddingModel) return 'none';
+    return this.embedders.get(info.embeddingModel)?.kind ?? 'model';
+  }
+
+  /** The mode a text query naming none gets on this collection (config, else per embedder kind). */
+  defaultModeFor(info: CollectionInfo): SearchMode {
+    return this.defaultMode === 'auto' ? DEFAULT_MODE_BY_KIND[this.kindOf(info)] : this.defaultMode;
+  }
+
+  /** Hybrid fusion defaults on this collection: configured values over the embedder kind's. */
+  fusionFor(info: CollectionInfo): FusionParams {
+    const kind = this.kindOf(info);
+    const base = DEFAULT_FUSION_BY_KIND[kind === 'none' ? 'weightless' : kind];
+    const { method, ...rest } = this.fusion;
+    return { ...base, ...rest, ...(method && method !== 'auto' && { method }) };
   }
 
   // ---- collections -------------------------------------------------------------------------
@@ -321,7 +350,7 @@ export class RetrievalEngine {
     }
     if (!hasText && !q.vector) throw invalidArgument('text', 'query needs a text or a vector');
     // A vector-only query cannot run the lexical side: the default mode falls back to dense.
-    const mode = q.mode ?? (hasText ? this.defaultMode : 'dense');
+    const mode = q.mode ?? (hasText ? this.defaultModeFor(info) : 'dense');
     if ((mode === 'hybrid' || mode === 'lexical') && !hasText) throw invalidArgument('text', `mode ${mode} needs a query text`);
     const filter = this.filter(q);
     const includeVectors = q.includeVectors ?? false;
@@ -361,10 +390,11 @@ export class RetrievalEngine {
         const best = lexical[0]?.score ?? 1;
         results = lexical.map((h) => ({ ...h.record, score: h.score, relevance: best > 0 ? h.score / best : 0 }));
       } else {
+        const defaults = this.fusionFor(info);
         const params: FusionParams = {
-          method: q.hybrid?.fusion ?? this.fusion.method,
-          rrfK: q.hybrid?.rrfK || this.fusion.rrfK,
-          denseWeight: q.hybrid?.denseWeight ?? this.fusion.denseWeight,
+          method: q.hybrid?.fusion ?? defaults.method,
+          rrfK: q.hybrid?.rrfK || defaults.rrfK,
+          denseWeight: q.hybrid?.denseWeight ?? defaults.denseWeight,
         };
         const w = params.denseWeight;
         if (!(w >= 0 && w <= 1)) throw invalidArgument('hybrid.dense_weight', `hybrid.dense_weight ${w} is out of range 0..1`, '0 <= dense_weight <= 1');

@@ -31,4 +31,35 @@ describe('hybrid fusion', () => {
     expect(out.map((f) => f.id)).toEqual(['c', 'b', 'a']);
     expect(out[0]!.score).toBeCloseTo(0.5 / 63 + 0.5 / 61, 12);
   });
+
+  it('tiebreak: lexical order, dense similarity only inside exact BM25 ties, dense-only documents last', () => {
+    const lex = [
+      { id: 'x', score: 9 },
+      { id: 'p', score: 5 },
+      { id: 'q', score: 5 * (1 + 1e-12) }, // a float-noise tie (relative 1e-12 <= 1e-9)
+      { id: 'r', score: 5 - 1e-6 }, // a real difference: never crossed
+      { id: 's', score: 1 },
+    ].sort((a, b) => b.score - a.score);
+    const den = [
+      { id: 'r', similarity: 0.99 },
+      { id: 'p', similarity: 0.9 },
+      { id: 'z', similarity: 0.8 },
+      { id: 'q', similarity: 0.2 },
+      { id: 'y', similarity: 0.5 },
+    ];
+    const out = fuse({ dense: den, lexical: lex }, { method: 'tiebreak', denseWeight: 0.7, rrfK: 60 });
+    // q came first by BM25 (1e-12 higher) but ties p, which dense prefers; r stays below both.
+    expect(out.map((f) => f.id)).toEqual(['x', 'p', 'q', 'r', 's', 'z', 'y']);
+    expect(out[0]!.relevance).toBe(1);
+    expect(out[4]!.relevance).toBeCloseTo(1 / 9, 12);
+    // Dense-only: the last lexical hit's relevance × similarity, so relevance never increases.
+    expect(out[5]!.relevance).toBeCloseTo((1 / 9) * 0.8, 12);
+    for (let i = 1; i < out.length; i++) expect(out[i]!.relevance).toBeLessThanOrEqual(out[i - 1]!.relevance + 1e-12);
+    // The weight is unused: any weight gives the same list.
+    expect(fuse({ dense: den, lexical: lex }, { method: 'tiebreak', denseWeight: 0, rrfK: 1 }).map((f) => f.id)).toEqual(out.map((f) => f.id));
+    // A tie dense does not see keeps lexical's order; with no lexical hit, dense order with its own similarity.
+    expect(fuse({ dense: [], lexical: [{ id: 'b', score: 2 }, { id: 'a', score: 2 }] }, { method: 'tiebreak', denseWeight: 0.1, rrfK: 60 }).map((f) => f.id)).toEqual(['b', 'a']);
+    expect(fuse({ dense: den, lexical: [] }, { method: 'tiebreak', denseWeight: 0.1, rrfK: 60 }).map((f) => [f.id, f.relevance])).toEqual(den.map((h) => [h.id, h.similarity]));
+  });
 });
+

@@ -75,8 +75,9 @@ export function distanceToJSON(object: Distance): string {
 /** Ranking mode of a query. */
 export enum SearchMode {
   /**
-   * UNSPECIFIED - Server default [config TESSERA_RETRIEVAL_DEFAULT_MODE, hybrid]: HYBRID for a text query, DENSE
-   * for a vector query.
+   * UNSPECIFIED - Server default [config TESSERA_RETRIEVAL_DEFAULT_MODE, auto]: for a text query HYBRID (fusion by
+   * the collection's embedder kind, see FusionMethod), LEXICAL on a collection of raw vectors
+   * only; DENSE for a vector query.
    */
   UNSPECIFIED = 0,
   /** DENSE - Nearest neighbours by the collection's distance. */
@@ -133,12 +134,20 @@ export function searchModeToJSON(object: SearchMode): string {
 
 /** How HYBRID combines the dense and the lexical ranking. */
 export enum FusionMethod {
-  /** UNSPECIFIED - Server default [config TESSERA_RETRIEVAL_FUSION, score]. */
+  /**
+   * UNSPECIFIED - Server default [config TESSERA_RETRIEVAL_FUSION, auto]: TIEBREAK for the weightless hash
+   * embedders, SCORE for an ONNX model.
+   */
   UNSPECIFIED = 0,
   /** RRF - Weighted reciprocal rank fusion: sum over lists of weight / (rrf_k + rank), rank 1-based. */
   RRF = 1,
   /** SCORE - Normalised score fusion: dense_weight * minmax(similarity) + (1 - dense_weight) * bm25 / best bm25. */
   SCORE = 2,
+  /**
+   * TIEBREAK - The lexical ranking; the dense similarity orders only documents whose BM25 scores tie, and
+   * documents only the dense side found follow. Never reorders across a BM25 difference.
+   */
+  TIEBREAK = 3,
 }
 
 export function fusionMethodFromJSON(object: any): FusionMethod {
@@ -152,6 +161,9 @@ export function fusionMethodFromJSON(object: any): FusionMethod {
     case 2:
     case "FUSION_METHOD_SCORE":
       return FusionMethod.SCORE;
+    case 3:
+    case "FUSION_METHOD_TIEBREAK":
+      return FusionMethod.TIEBREAK;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum FusionMethod");
   }
@@ -165,6 +177,8 @@ export function fusionMethodToJSON(object: FusionMethod): string {
       return "FUSION_METHOD_RRF";
     case FusionMethod.SCORE:
       return "FUSION_METHOD_SCORE";
+    case FusionMethod.TIEBREAK:
+      return "FUSION_METHOD_TIEBREAK";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum FusionMethod");
   }

@@ -155,7 +155,20 @@ export interface SliceAndEncodeRequest {
    * as ResampleRequest.cache does for 2.6). Requires image.sha256. A model with a resampler ->
    * FAILED_PRECONDITION (its tokens come from ResamplerService).
    */
-  cacheVisualTokens?: boolean | undefined;
+  cacheVisualTokens?:
+    | boolean
+    | undefined;
+  /**
+   * The slice plan the caller already made from the image header (the gateway plans once, at
+   * admission, and lays out the prompt from it). When set, the slicer cuts exactly this plan after a
+   * cheap consistency check instead of planning again: source_size must equal the decoded size,
+   * sides must be multiples of the model's resize unit (14 px for 2.6, 56 for 4.6), the grid must
+   * have 2..max_slice_nums cells that tile refine_size row-major, and no crop may exceed
+   * 4 x (scale_resolution + unit)^2 pixels; otherwise INVALID_ARGUMENT naming the `plan.` field. Only the geometry
+   * is read (source_size, overview_size, grid_cols, grid_rows, refine_size, slice_boxes). Unset
+   * (older callers): the slicer plans from the decoded image as before.
+   */
+  plan?: SlicePlan | undefined;
 }
 
 /** Response of SlicerService.SliceAndEncode. */
@@ -936,7 +949,7 @@ export const SlicePlan: MessageFns<SlicePlan> = {
 };
 
 function createBaseSliceAndEncodeRequest(): SliceAndEncodeRequest {
-  return { image: undefined, options: undefined, modelRevision: "", cacheVisualTokens: undefined };
+  return { image: undefined, options: undefined, modelRevision: "", cacheVisualTokens: undefined, plan: undefined };
 }
 
 export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
@@ -952,6 +965,9 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
     }
     if (message.cacheVisualTokens !== undefined) {
       writer.uint32(32).bool(message.cacheVisualTokens);
+    }
+    if (message.plan !== undefined) {
+      SlicePlan.encode(message.plan, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1001,6 +1017,14 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
             message.cacheVisualTokens = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.plan = SlicePlan.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1027,6 +1051,7 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
         : isSet(object.cache_visual_tokens)
         ? globalThis.Boolean(object.cache_visual_tokens)
         : undefined,
+      plan: isSet(object.plan) ? SlicePlan.fromJSON(object.plan) : undefined,
     };
   },
 
@@ -1044,6 +1069,9 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
     if (message.cacheVisualTokens !== undefined) {
       obj.cacheVisualTokens = message.cacheVisualTokens;
     }
+    if (message.plan !== undefined) {
+      obj.plan = SlicePlan.toJSON(message.plan);
+    }
     return obj;
   },
 
@@ -1060,6 +1088,7 @@ export const SliceAndEncodeRequest: MessageFns<SliceAndEncodeRequest> = {
       : undefined;
     message.modelRevision = object.modelRevision ?? "";
     message.cacheVisualTokens = object.cacheVisualTokens ?? undefined;
+    message.plan = (object.plan !== undefined && object.plan !== null) ? SlicePlan.fromPartial(object.plan) : undefined;
     return message;
   },
 };
