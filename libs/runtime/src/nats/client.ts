@@ -397,7 +397,9 @@ class NatsClientCore {
               // up to `maxSilenceMs` in all.
               const verdict = quietFor >= maxSilenceMs ? 'gone' : await this.probe(control, heartbeatMs);
               if (verdict === 'alive') heardAt = Date.now();
-              if (verdict !== 'gone') continue;
+              // A message that arrived while the probe was out settles it: a stream that just ended has
+              // dropped its control subscription, so the probe says "gone" with the end marker queued.
+              if (verdict !== 'gone' || queue.length > 0) continue;
               if (resumes >= maxResumes) throw lost();
               // Abandon the silent attempt (cancel reaches it if only slow; a queued job is withdrawn) and send again.
               sendControl('cancel');

@@ -111,9 +111,9 @@ describe('per-service NATS inboxes', () => {
         const caller = await as(user);
         const client = natsClient(caller.nc, AsDecoder, { workQueue: DECODER_QUEUE, heartbeatMs: 100, streamWindow: 4, payload: { claimThresholdBytes: 64 * 1024 } });
         const o = { tenant: 'acme', timeoutMs: 20_000 };
-        expect((await client.echo({ text: 'hi', delayMs: 0, blob: new Uint8Array(0), failCode: '' }, o)).text).toBe('hi');
+        expect((await client.echo({ text: 'hi', delayMs: 0, blob: Buffer.alloc(0), failCode: '' }, o)).text).toBe('hi');
         // An answer above the claim-check threshold travels through the payload bucket.
-        const blob = new Uint8Array(200 * 1024).map((_, i) => i % 251);
+        const blob = Buffer.from(new Uint8Array(200 * 1024).map((_, i) => i % 251));
         expect(Buffer.from((await client.work({ text: 'big', delayMs: 0, blob, failCode: '' }, o)).blob).equals(Buffer.from(blob))).toBe(true);
         // Streams: 20 chunks through a window of 4 (credit on the control subject), 300 ms of prefill-like silence covered by heartbeats.
         for (const stream of [client.count, client.countWork]) {
@@ -130,7 +130,7 @@ describe('per-service NATS inboxes', () => {
         await expect.poll(() => ended.length, { timeout: 5_000 }).toBe(1);
         expect(ended[0]!).toBeLessThan(1000);
         // Bad input still answers (an error reply into the caller's inbox), no violation.
-        await expect(client.echo({ text: '', delayMs: 0, blob: new Uint8Array(0), failCode: 'INVALID_ARGUMENT' }, o)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+        await expect(client.echo({ text: '', delayMs: 0, blob: Buffer.alloc(0), failCode: 'INVALID_ARGUMENT' }, o)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
         client.close();
         expect(caller.violations, user).toEqual([]);
       }
@@ -159,7 +159,7 @@ describe('per-service NATS inboxes', () => {
     // Two heartbeats (200 ms) plus the probe's no-responders answer; well under the 5 s bound.
     expect(Date.now() - killedAt).toBeLessThan(2_000);
     const t0 = Date.now();
-    await expect(client.echo({ text: 'x', delayMs: 0, blob: new Uint8Array(0), failCode: '' }, o)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/no responders/) });
+    await expect(client.echo({ text: 'x', delayMs: 0, blob: Buffer.alloc(0), failCode: '' }, o)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/no responders/) });
     expect(Date.now() - t0).toBeLessThan(1_000);
     client.close();
     expect(gateway.violations).toEqual([]);
