@@ -4,20 +4,25 @@
  * services split between them:
  *   hub:  gateway (serves `hub-big`, plus the uplink queue for sites), decoder, feedback (sources the site)
  *   site: gateway (site config: `edge-small` at the site, hub models over the leaf), decoder, feedback
+ * Both sides run the image stages (slicer, resampler) too.
  * Scenarios in order: hub model from the edge; local model; /v1/models and 404 say where models run;
- * cut the uplink → local model answers, `hub-big` falls back to `edge-small`, `hub-strict` fails fast
- * with 503 + Retry-After, 500 feedback events recorded at the edge; restore → exactly 500 at the hub;
- * the site credential cannot subscribe to another site's or tenant's subjects.
+ * response_format, tools and downsample_mode reach a hub model; a > 512 KiB image reaches a hub model
+ * (through the site's uplink bucket in the hub's object store); cut the uplink → local model answers,
+ * `hub-big` falls back to `edge-small`, `hub-strict` fails fast with 503 + Retry-After, 500 feedback
+ * events recorded at the edge, the site's encoder cache keeps serving images; restore → exactly 500 at
+ * the hub; the site credential cannot subscribe to another site's or tenant's subjects.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
+import sharp from 'sharp';
 import { runCtl } from '@tessera/ctl';
 import { startEdgeStack, type EdgeStack, type RunningStack } from '@tessera/local-stack';
 import { ensureTinyModel } from '@tessera/model';
+import { siteUplinkBucket } from '@tessera/edge';
 import type { HubServer, TopologyServer } from '@tessera/edge/testing';
 
 const KEY = 'sk-edge-acme';
@@ -42,13 +47,16 @@ const until = async (what: string, fn: () => Promise<boolean> | boolean, timeout
 /** `tessera ctl sites -o json` against the hub's monitoring endpoint. */
 async function ctlSites(): Promise<Array<{ site: string; link: string; feedbackBacklog?: number; models: Array<{ id: string; place: string }> }>> {
   let out = '';
-  const code = await runCtl(['sites', '--nats-monitor', `http://127.0.0.1:${hub.nats.monitorPort}`, '--nats-account', 'TESSERA', '-o', 'json'], { out: (t) => (out += t), err: (t) => (out += t), env: {} });
+  const code = await runCtl(['sites', '--nats-monitor', `http://127.0.0.1:${hub.nats.monitorPort}`, '-o', 'json'], { out: (t) => (out += t), err: (t) => (out += t), env: {} });
   expect(code, out).toBe(0);
   return JSON.parse(out);
 }
 
 const post = (path: string, body: unknown) => fetch(`${siteStack.httpUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const chat = (model: string) => post('/v1/chat/completions', { model, seed: 3, max_tokens: 4, messages: [{ role: 'user', content: 'hello from the shop' }] });
+const chat = (model: string, extra: Record<string, unknown> = {}) => post('/v1/chat/completions', { model, seed: 3, max_tokens: 4, messages: [{ role: 'user', content: 'hello from the shop' }], ...extra });
+/** Noise PNGs do not compress: `side`² × 3 bytes, so 560 px is ~0.94 MB, above the 512 KiB claim-check threshold. */
+const noisePng = (side: number) => sharp(randomBytes(side * side * 3), { raw: { width: side, height: side, channels: 3 } }).png().toBuffer();
+const withImage = (png: Buffer, text = 'What is this?') => ({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${png.toString('base64')}` } }, { type: 'text', text }] }] });
 
 /** Feedback events of tenant acme in a feedback stream (responses are recorded too; only feedback counts). */
 async function feedbackCount(nc: NatsConnection): Promise<number> {
@@ -71,6 +79,8 @@ beforeAll(async () => {
     // A hub model whose policy is `fail`: asked only while the uplink is down.
     extraModels: [{ id: 'hub-strict', place: 'hub', fallback: 'fail' }],
     siteFeedbackMaxEvents: 100_000,
+    hubServices: ['slicer', 'resampler', 'decoder', 'feedback', 'gateway'],
+    siteServices: ['slicer', 'resampler', 'decoder', 'feedback', 'gateway'],
     env: { TESSERA_INTRA_OP_THREADS: '1' },
   });
   ({ hub, site, hubStack, siteStack } = edge);
@@ -114,6 +124,53 @@ describe('edge site on a leaf node', () => {
     expect(body.error.message).toMatch(/models run at: edge-small \(site shop-1\), hub-big \(hub, falls back to edge-small\), hub-strict \(hub\)/);
   });
 
+  it('forwards response_format, tools and downsample_mode to a hub model', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string', enum: ['Paris', 'Rome'] } }, required: ['city'], additionalProperties: false };
+    // Constrained decoding runs in the hub's decoder: even the tiny random model answers in the schema.
+    const structured = await chat('hub-big', { max_tokens: 24, response_format: { type: 'json_schema', json_schema: { name: 'city', schema } } });
+    const sb = (await structured.json()) as any;
+    expect(structured.status, JSON.stringify(sb)).toBe(200);
+    expect(structured.headers.get('x-tessera-served-by')).toBe('hub');
+    expect(['Paris', 'Rome']).toContain(JSON.parse(sb.choices[0].message.content).city);
+
+    // A forced tool call: the hub constrains the arguments; this site's HTTP edge turns them into tool_calls.
+    const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather in a city', parameters: schema } }];
+    const called = await chat('hub-big', { max_tokens: 24, tools, tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+    const cb = (await called.json()) as any;
+    expect(called.status, JSON.stringify(cb)).toBe(200);
+    expect(called.headers.get('x-tessera-served-by')).toBe('hub');
+    expect(cb.choices[0].finish_reason).toBe('tool_calls');
+    expect(cb.choices[0].message.tool_calls[0].function.name).toBe('get_weather');
+    expect(['Paris', 'Rome']).toContain(JSON.parse(cb.choices[0].message.tool_calls[0].function.arguments).city);
+
+    // downsample_mode reaches the hub, whose family (2.6, the tiny model) has no token modes: the hub's 400 names the field.
+    const mode = await chat('hub-big', { ...withImage(await noisePng(64)), mm_processor_kwargs: { downsample_mode: '4x' } });
+    const mb = (await mode.json()) as any;
+    expect(mode.status, JSON.stringify(mb)).toBe(400);
+    expect(mb.error.param ?? mb.error.message).toMatch(/downsample_mode/);
+    expect(mb.error.message).not.toMatch(/not forwarded/);
+  });
+
+  it('a hub model reads a > 512 KiB image: the site puts it into its uplink bucket in the hub domain', async () => {
+    const image = await noisePng(560);
+    expect(image.length).toBeGreaterThan(512 * 1024);
+    const res = await chat('hub-big', withImage(image));
+    const body = (await res.json()) as any;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(res.headers.get('x-tessera-served-by')).toBe('hub');
+    expect(body.usage.prompt_tokens_details.image_tokens).toBeGreaterThan(0);
+    const bucket = await (await hubNc.jetstreamManager()).streams.info(`OBJ_${siteUplinkBucket(SITE)}`);
+    expect(bucket.state.bytes).toBeGreaterThan(image.length);
+  });
+
+  const cachedImage = noisePng(300);
+  it('a site model with an image fills the site encoder cache', async () => {
+    const res = await chat('edge-small', withImage(await cachedImage));
+    const body = (await res.json()) as any;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body.tessera.timings_ms.encoder_cache_hits).toBe(0);
+  });
+
   it('uplink cut: local model answers, hub model falls back or fails fast, feedback recorded at the edge', { timeout: 180_000 }, async () => {
     hub.uplink.cut();
     const cutAt = Date.now();
@@ -152,6 +209,19 @@ describe('edge site on a leaf node', () => {
     expect(await feedbackCount(hubNc)).toBe(0);
     const [down] = await ctlSites();
     expect(down).toMatchObject({ site: SITE, link: 'down' });
+  });
+
+  it("uplink cut: the site's encoder cache keeps serving images (a hit for the image seen before, a new image is encoded and cached at the site)", async () => {
+    const hit = await chat('edge-small', withImage(await cachedImage));
+    const hb = (await hit.json()) as any;
+    expect(hit.status, JSON.stringify(hb)).toBe(200);
+    expect(hb.tessera.timings_ms.encoder_cache_hits).toBe(1);
+    const fresh = await noisePng(280);
+    const miss = (await (await chat('edge-small', withImage(fresh))).json()) as any;
+    expect(miss.tessera.timings_ms.encoder_cache_hits).toBe(0);
+    const again = (await (await chat('edge-small', withImage(fresh))).json()) as any;
+    expect(again.tessera.timings_ms.encoder_cache_hits).toBe(1);
+    expect(again.choices[0].message.content).toBe(miss.choices[0].message.content);
   });
 
   it('uplink restored: exactly 500 feedback events at the hub, none duplicated; hub models served again', { timeout: 120_000 }, async () => {

@@ -122,6 +122,8 @@ describe('MiniCPM-V 4.6 stack', () => {
           sampling: { maxTokens: 4, stop: [], stopTokenIds: [], topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, logprobs: false, topLogprobs: 0, temperature: 0 },
           user: '',
           downsampleMode: mode,
+          tools: [],
+          toolChoice: '',
         },
         opts,
       ))

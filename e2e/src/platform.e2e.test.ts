@@ -326,6 +326,8 @@ describe('gRPC API', () => {
         messages: [{ role: commonV1.Role.USER, content: [{ part: { $case: 'image', image: { source: { $case: 'data', data: await png(500, 500, 11) } } } }, { part: { $case: 'text', text: 'What?' } }] }],
         sampling: { maxTokens: 6, stop: [], stopTokenIds: [], topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, logprobs: false, topLogprobs: 0, temperature: 0 },
         user: '',
+        tools: [],
+        toolChoice: '',
       },
       auth,
     ))

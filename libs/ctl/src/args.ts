@@ -8,7 +8,8 @@ export interface GlobalOptions {
   release?: string;
   natsMonitor?: string;
   natsService?: string;
-  natsAccount: string;
+  /** Unset: `status` reads "$G" (nats-server's default account); `sites` finds the hub's account. */
+  natsAccount?: string;
   output: 'table' | 'wide' | 'json' | 'yaml';
   /** Per API request, milliseconds (kubectl --request-timeout). */
   requestTimeoutMs: number;
@@ -87,7 +88,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pars
     release: (flags.release as string | undefined) ?? (env.TESSERA_RELEASE || undefined),
     natsMonitor: (flags['nats-monitor'] as string | undefined) ?? (env.TESSERA_NATS_MONITOR_URL || undefined),
     natsService: (flags['nats-service'] as string | undefined) ?? (env.TESSERA_NATS_SERVICE || undefined),
-    natsAccount: (flags['nats-account'] as string | undefined) ?? (env.TESSERA_NATS_ACCOUNT || '$G'),
+    natsAccount: (flags['nats-account'] as string | undefined) ?? (env.TESSERA_NATS_ACCOUNT || undefined),
     output,
     requestTimeoutMs: parseDuration('request-timeout', (flags['request-timeout'] as string | undefined) ?? '30s'),
   };

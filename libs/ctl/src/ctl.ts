@@ -55,7 +55,8 @@ flags (like kubectl):
                          else nats:8222)
   --nats-monitor URL     read backlog from this monitoring URL directly instead, e.g.
                          http://127.0.0.1:8222 (default: $TESSERA_NATS_MONITOR_URL)
-  --nats-account NAME    JetStream account (default: $TESSERA_NATS_ACCOUNT, else "$G")
+  --nats-account NAME    JetStream account (default: $TESSERA_NATS_ACCOUNT, else for status "$G",
+                         for sites the account holding the feedback stream that sources sites)
   -o, --output FORMAT    table (default), wide (status: images and nodes), json or yaml
   --request-timeout D    per API request (default 30s)
 
@@ -84,7 +85,7 @@ async function dispatch(args: ParsedArgs, io: CtlIo): Promise<number> {
   switch (command) {
     case 'status': {
       const kube = connect(g);
-      const s = await collectStatus(kube, { release: g.release, natsMonitor: g.natsMonitor, natsService: g.natsService, natsAccount: g.natsAccount, gpuResource: 'nvidia.com/gpu', gpuNodeLabel: 'nvidia.com/gpu.present', timeoutMs: g.requestTimeoutMs });
+      const s = await collectStatus(kube, { release: g.release, natsMonitor: g.natsMonitor, natsService: g.natsService, natsAccount: g.natsAccount ?? '$G', gpuResource: 'nvidia.com/gpu', gpuNodeLabel: 'nvidia.com/gpu.present', timeoutMs: g.requestTimeoutMs });
       emit(io, args, s, formatStatus(s, g.output === 'wide'));
       return 0;
     }
@@ -176,7 +177,7 @@ async function dispatch(args: ParsedArgs, io: CtlIo): Promise<number> {
       return 0;
     }
     case 'sites': {
-      const sites = await collectSites({ natsMonitor: g.natsMonitor, account: g.natsAccount, timeoutMs: g.requestTimeoutMs });
+      const sites = await collectSites({ natsMonitor: g.natsMonitor, ...(g.natsAccount && { account: g.natsAccount }), timeoutMs: g.requestTimeoutMs });
       emit(io, args, sites, formatSites(sites));
       return 0;
     }

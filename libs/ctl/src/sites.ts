@@ -54,22 +54,23 @@ async function getJson<T>(base: string, path: string, params: Record<string, str
   }
 }
 
-export async function collectSites(o: { natsMonitor: string | undefined; account: string; feedbackStream?: string; timeoutMs: number }): Promise<SiteStatus[]> {
+export async function collectSites(o: { natsMonitor: string | undefined; account?: string; feedbackStream?: string; timeoutMs: number }): Promise<SiteStatus[]> {
   if (!o.natsMonitor) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'sites needs the hub NATS monitoring endpoint: --nats-monitor http://hub-nats:8222 (or TESSERA_NATS_MONITOR_URL)', { field: 'nats-monitor' });
   const stream = o.feedbackStream ?? 'TESSERA_FEEDBACK';
   const [leafz, jsz] = await Promise.all([
     getJson<Leafz>(o.natsMonitor, '/leafz', { subs: '1' }, o.timeoutMs),
-    getJson<Jsz>(o.natsMonitor, '/jsz', { acc: o.account, streams: 'true', config: 'true' }, o.timeoutMs),
+    getJson<Jsz>(o.natsMonitor, '/jsz', { ...(o.account ? { acc: o.account } : { accounts: 'true' }), streams: 'true', config: 'true' }, o.timeoutMs),
   ]);
+  const account = o.account ?? hubAccount(jsz, leafz, stream);
   const byDomain = new Map<string, SiteStatus>();
   for (const leaf of leafz.leafs ?? []) {
-    if (leaf.account && leaf.account !== o.account) continue;
+    if (leaf.account && leaf.account !== account) continue;
     const ad = parseLeafSubscriptions(leaf.subscriptions_list ?? []);
     const domain = ad.domains[0] ?? '';
     if (!ad.site && !domain) continue; // a leaf that is not an edge site (no JetStream domain, no advertisement)
     byDomain.set(domain || ad.site, { site: ad.site || domain, domain, link: 'up', ...(leaf.rtt && { rtt: leaf.rtt }), models: ad.models });
   }
-  const acc = (jsz.account_details ?? []).find((a) => a.name === o.account || a.id === o.account);
+  const acc = (jsz.account_details ?? []).find((a) => a.name === account || a.id === account);
   const feedback = acc?.stream_detail?.find((s) => s.name === stream);
   for (const src of feedback?.sources ?? []) {
     const m = /^\$JS\.([^.]+)\.API$/.exec(src.external?.api ?? '');
@@ -82,6 +83,16 @@ export async function collectSites(o: { natsMonitor: string | undefined; account
     byDomain.set(domain, s);
   }
   return [...byDomain.values()].sort((a, b) => a.site.localeCompare(b.site));
+}
+
+/**
+ * Without --nats-account: the account whose feedback stream sources sites (the edge profile's
+ * TESSERA, whatever it is named), else the account of the leaf connections, else nats-server's
+ * default "$G". /jsz?accounts=true lists every account with JetStream, so no name is guessed.
+ */
+function hubAccount(jsz: Jsz, leafz: Leafz, stream: string): string {
+  const sourcing = (jsz.account_details ?? []).find((a) => a.stream_detail?.some((s) => s.name === stream && (s.sources ?? []).some((src) => src.external?.api)));
+  return sourcing?.name ?? sourcing?.id ?? leafz.leafs?.find((l) => l.account)?.account ?? '$G';
 }
 
 export function formatSites(sites: readonly SiteStatus[]): string {

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, DiscardPolicy, nanos, type NatsConnection } from 'nats';
 import { FeedbackBacklog } from './feedback-backlog.js';
 import { HubLink } from './hub-link.js';
-import { FEEDBACK_STREAM, siteFeedbackSource, siteInboxPrefix } from './subjects.js';
+import { getPayload, putPayload } from '@tessera/runtime';
+import { FEEDBACK_STREAM, siteFeedbackSource, siteInboxPrefix, siteUplinkBucket } from './subjects.js';
 import { makeTestCerts, SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type Relay, type TopologyServer } from './test/topology.js';
 
 const SITE = 'shop-1';
@@ -62,6 +63,21 @@ describe('edge site as a leaf node', () => {
     expect((await own.getAccountInfo()).domain).toBe(SITE);
     const leafz = (await (await fetch(`http://127.0.0.1:${hub.nats.monitorPort}/leafz`)).json()) as { leafs: Array<{ account: string }> };
     expect(leafz.leafs[0]?.account).toBe('TESSERA');
+  });
+
+  it("puts a large uplink request into the site's bucket at the hub, through the leaf credential; the hub reads it locally", async () => {
+    const bytes = Buffer.alloc(1_300_000);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919) & 0xff;
+    const ref = await putPayload(siteNc, bytes, { bucket: siteUplinkBucket(SITE), jsDomain: 'hub', ttlMs: 60_000 });
+    expect(ref).toMatchObject({ bucket: 'tessera-uplink-shop-1', size: bytes.length });
+    expect(Buffer.from(await getPayload(hubNc, ref)).equals(bytes)).toBe(true);
+    // Not in the site's own domain.
+    await expect((await siteNc.jetstreamManager()).streams.info(`OBJ_${siteUplinkBucket(SITE)}`)).rejects.toThrow(/not found/);
+    // The same bytes again: found by sha256 at the hub, not re-sent.
+    expect(await putPayload(siteNc, bytes, { bucket: siteUplinkBucket(SITE), jsDomain: 'hub' })).toEqual(ref);
+    expect((await (await hubNc.jetstreamManager()).streams.info(`OBJ_${siteUplinkBucket(SITE)}`)).state.messages).toBe(Math.ceil(bytes.length / (256 * 1024)) + 1);
+    // Another site's bucket is out of this credential's reach.
+    await expect(putPayload(siteNc, bytes, { bucket: siteUplinkBucket('shop-2'), jsDomain: 'hub' })).rejects.toThrow();
   });
 
   it('records feedback at the site through an outage; the hub sources exactly N, no duplicates', async () => {

@@ -29,31 +29,28 @@ export interface HubSite {
   password: string;
 }
 
-export interface HubServerOptions {
+/** What hub and site servers share: a named server with monitoring, JetStream in its own domain, one account of users. */
+interface ServerOptions {
   serverName: string;
   host: string;
   port: number;
   monitorPort?: number;
   storeDir: string;
-  /** The hub's JetStream domain. */
+  /** This server's JetStream domain (a site's is never the hub's: see parseSiteConfig). */
   domain: string;
-  /** `advertise`: the address sites dial (a load balancer, a NAT); the hub gives leaves no other. */
-  leaf: { host: string; port: number; tls?: TlsFiles; advertise?: string };
-  /** Users of the hub's own services. */
+  /** Users of the services on this server. */
   users: ServerUser[];
-  sites: HubSite[];
+  /** The account hub and sites share across the leaf connection (default TESSERA). */
   account?: string;
 }
 
-export interface SiteServerOptions {
-  serverName: string;
-  host: string;
-  port: number;
-  monitorPort?: number;
-  storeDir: string;
-  /** The site's JetStream domain (never the hub's: see parseSiteConfig). */
-  domain: string;
-  users: ServerUser[];
+export interface HubServerOptions extends ServerOptions {
+  /** `advertise`: the address sites dial (a load balancer, a NAT); the hub gives leaves no other. */
+  leaf: { host: string; port: number; tls?: TlsFiles; advertise?: string };
+  sites: HubSite[];
+}
+
+export interface SiteServerOptions extends ServerOptions {
   hub: {
     /** `nats-leaf://host:port` (or several, comma-separated). */
     url: string;
@@ -62,54 +59,42 @@ export interface SiteServerOptions {
     /** CA of the hub's leafnode certificate: the uplink then runs over TLS and verifies the hub. */
     caFile?: string;
   };
-  account?: string;
 }
 
 const tls = (t: TlsFiles) => ({ cert_file: t.certFile, key_file: t.keyFile, ...(t.caFile && { ca_file: t.caFile }), timeout: 5 });
 
-function base(o: { serverName: string; host: string; port: number; monitorPort?: number; storeDir: string; domain: string }) {
+/** The common part; each side adds its `leafnodes` block (and the hub its leaf users). */
+function serverConfig(o: ServerOptions, leafnodes: Record<string, unknown>, leafUsers: ServerUser[] = []): Record<string, unknown> {
   return {
     server_name: o.serverName,
     host: o.host,
     port: o.port,
     ...(o.monitorPort !== undefined && { http_port: o.monitorPort }),
     jetstream: { store_dir: o.storeDir, domain: o.domain },
+    leafnodes,
+    accounts: { [o.account ?? DEFAULT_ACCOUNT]: { jetstream: 'enabled', users: [...o.users, ...leafUsers].map(user) } },
   };
 }
 
 export function hubServerConfig(o: HubServerOptions): Record<string, unknown> {
-  const account = o.account ?? DEFAULT_ACCOUNT;
-  return {
-    ...base(o),
+  return serverConfig(
+    o,
     // Without `advertise` the hub tells each leaf its own listen address, and a site that lost its
     // uplink reconnects around the address it was configured with (seen in tests: a relay bypassed).
-    leafnodes: { host: o.leaf.host, port: o.leaf.port, ...(o.leaf.advertise ? { advertise: o.leaf.advertise } : { no_advertise: true }), ...(o.leaf.tls && { tls: tls(o.leaf.tls) }) },
-    accounts: {
-      [account]: {
-        jetstream: 'enabled',
-        users: [
-          ...o.users.map(user),
-          // Leaf connections log in with these: no leafnodes.authorization block, so the server
-          // checks them against the account users and applies their permissions to the link.
-          ...o.sites.map((s) => ({ user: s.site, password: s.password, permissions: siteLeafPermissions(s.site, s.domain, o.domain) })),
-        ],
-      },
-    },
-  };
+    { host: o.leaf.host, port: o.leaf.port, ...(o.leaf.advertise ? { advertise: o.leaf.advertise } : { no_advertise: true }), ...(o.leaf.tls && { tls: tls(o.leaf.tls) }) },
+    // Leaf connections log in with these: no leafnodes.authorization block, so the server checks
+    // them against the account users and applies their permissions to the link.
+    o.sites.map((s) => ({ user: s.site, password: s.password, permissions: siteLeafPermissions(s.site, s.domain, o.domain) })),
+  );
 }
 
 export function siteServerConfig(o: SiteServerOptions): Record<string, unknown> {
-  const account = o.account ?? DEFAULT_ACCOUNT;
   const urls = o.hub.url.split(',').map((u) => withUserInfo(u.trim(), o.hub.user, o.hub.password));
-  return {
-    ...base(o),
-    leafnodes: {
-      // nats-server retries every `reconnect` seconds; 1 s keeps catch-up after an outage prompt.
-      reconnect: 1,
-      remotes: [{ urls, account, ...(o.hub.caFile && { tls: { ca_file: o.hub.caFile, timeout: 5 } }) }],
-    },
-    accounts: { [account]: { jetstream: 'enabled', users: o.users.map(user) } },
-  };
+  return serverConfig(o, {
+    // nats-server retries every `reconnect` seconds; 1 s keeps catch-up after an outage prompt.
+    reconnect: 1,
+    remotes: [{ urls, account: o.account ?? DEFAULT_ACCOUNT, ...(o.hub.caFile && { tls: { ca_file: o.hub.caFile, timeout: 5 } }) }],
+  });
 }
 
 function user(u: ServerUser) {

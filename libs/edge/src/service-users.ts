@@ -3,31 +3,66 @@
  * service, own subjects only) plus what the edge adds:
  * - hub gateway: pulls the uplink work queue (TESSERA_UPLINK, consumer `uplink-workers`) and answers
  *   and listens for stream control on each site's inboxes (`_INBOX_<site>.>`);
+ * - hub gateway: also reads each site's uplink bucket (large requests claim-checked at the hub);
  * - site gateway: uses its site inbox prefix (so every site service answers there too), posts uplink
- *   jobs through the hub's JetStream API (the two calls a producer makes), and holds the model
- *   advertisements;
+ *   jobs through the hub's JetStream API (the two calls a producer makes), writes its uplink bucket at
+ *   the hub, and holds the model advertisements;
  * the feedback services need nothing more (sourcing runs inside nats-server).
  */
-import { BUS_USERS, servicePermissions, type BusUser, type NatsPermissions } from '@tessera/runtime';
+import { BUS_USERS, passwordEnv, servicePermissions, type BusUser, type NatsPermissions } from '@tessera/runtime';
 import type { ServerUser } from './server-config.js';
-import { jsApiPrefix, siteInboxPrefix, siteModelPrefix, UPLINK_STAGE, UPLINK_STREAM, type SubjectPermissions } from './subjects.js';
+import { jsApiPrefix, siteInboxPrefix, siteLeafPermissions, siteModelPrefix, siteUplinkBucket, siteUplinkObjectGrants, UPLINK_STAGE, UPLINK_STREAM, type SubjectPermissions } from './subjects.js';
 
 const asServer = (p: NatsPermissions): SubjectPermissions => ({ publish: { allow: p.publish }, subscribe: { allow: p.subscribe } });
 const merge = (p: NatsPermissions, pub: string[], sub: string[]): NatsPermissions => ({ publish: [...new Set([...p.publish, ...pub])].sort(), subscribe: [...new Set([...p.subscribe, ...sub])].sort() });
 
-export function hubServiceUsers(sites: readonly string[], passwords: Record<BusUser, string>): ServerUser[] {
-  const perms = servicePermissions();
+/** What the hub gateway needs for every site (pulling TESSERA_UPLINK). */
+function hubUplinkWork(): string[] {
   const durable = `${UPLINK_STAGE}-workers`;
-  const uplinkWork = [
+  return [
     ...['INFO', 'CREATE', 'UPDATE'].map((v) => `$JS.API.STREAM.${v}.${UPLINK_STREAM}`),
     ...['INFO', 'CREATE', 'DURABLE.CREATE', 'MSG.NEXT'].flatMap((v) => [`$JS.API.CONSUMER.${v}.${UPLINK_STREAM}.${durable}`, `$JS.API.CONSUMER.${v}.${UPLINK_STREAM}.${durable}.>`]),
     `$JS.API.CONSUMER.UPDATE.${UPLINK_STREAM}.${durable}`,
     `$JS.ACK.${UPLINK_STREAM}.>`,
     `tessera.advisory.poison.${UPLINK_STAGE}`,
   ];
-  const inboxes = sites.map((s) => `${siteInboxPrefix(s)}.>`);
-  perms.gateway = merge(perms.gateway, [...uplinkWork, ...inboxes], inboxes);
+}
+
+/** What the hub gateway needs per site: answers on the site's inboxes, its uplink bucket (exactly runtime's grants for a payload bucket of that name). */
+function hubGatewaySiteGrants(site: string): NatsPermissions {
+  const bucket = siteUplinkBucket(site);
+  const objects = servicePermissions({ payloadBucket: bucket }).gateway.publish.filter((x) => x.includes(`OBJ_${bucket}`) || x.startsWith(`$O.${bucket}.`));
+  return { publish: [`${siteInboxPrefix(site)}.>`, ...objects], subscribe: [`${siteInboxPrefix(site)}.>`] };
+}
+
+export function hubServiceUsers(sites: readonly string[], passwords: Record<BusUser, string>): ServerUser[] {
+  const perms = servicePermissions();
+  const perSite = sites.map(hubGatewaySiteGrants);
+  perms.gateway = merge(perms.gateway, [...hubUplinkWork(), ...perSite.flatMap((g) => g.publish)], perSite.flatMap((g) => g.subscribe));
   return BUS_USERS.map((u) => ({ user: u, password: passwords[u], permissions: asServer(perms[u]) }));
+}
+
+/** The leaf user of a site at the hub: its password comes from this environment variable of the hub's nats-server. */
+export const sitePasswordEnv = (site: string): string => passwordEnv(`site_${site}`);
+
+/**
+ * The hub's users as the chart renders them (helm/tessera/files/nats/edge-hub.json, written by
+ * scripts/gen-nats-edge.ts): every service's permissions with the site-independent hub grants, and
+ * the per-site grants with `{site}`, `{domain}` and `{hubDomain}` for the template to substitute.
+ * libs/ctl chart-edge.test.ts renders the chart and compares it with `hubServiceUsers` and
+ * `siteLeafPermissions`, so the two cannot drift.
+ */
+export function hubUserTemplates(): {
+  users: Array<{ user: BusUser; passwordEnv: string; publish: string[]; subscribe: string[] }>;
+  perSite: { gateway: NatsPermissions; leaf: NatsPermissions };
+} {
+  const perms = servicePermissions();
+  perms.gateway = merge(perms.gateway, hubUplinkWork(), []);
+  const leaf = siteLeafPermissions('{site}', '{domain}', '{hubDomain}');
+  return {
+    users: BUS_USERS.map((u) => ({ user: u, passwordEnv: passwordEnv(u), ...perms[u] })),
+    perSite: { gateway: hubGatewaySiteGrants('{site}'), leaf: { publish: leaf.publish.allow, subscribe: leaf.subscribe.allow } },
+  };
 }
 
 export function siteServiceUsers(site: string, hubDomain: string, passwords: Record<BusUser, string>): ServerUser[] {
@@ -36,7 +71,7 @@ export function siteServiceUsers(site: string, hubDomain: string, passwords: Rec
   const hubApi = jsApiPrefix(hubDomain);
   perms.gateway = merge(
     perms.gateway,
-    [inbox, `tessera.work.${UPLINK_STAGE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, '$JS.API.STREAM.INFO.TESSERA_FEEDBACK'],
+    [inbox, `tessera.work.${UPLINK_STAGE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, ...siteUplinkObjectGrants(site, hubDomain), '$JS.API.STREAM.INFO.TESSERA_FEEDBACK'],
     [inbox, `${siteModelPrefix(site)}.>`],
   );
   // The site gateway's connection uses the site inbox prefix for every call, local ones too: the

@@ -23,6 +23,22 @@ export const jsApiPrefix = (domain: string): string => `$JS.${domain}.API`;
 export const siteInboxPrefix = (site: string): string => `_INBOX_${site}`;
 export const siteDeliverPrefix = (site: string): string => `tessera.site.${site}.deliver`;
 export const siteModelPrefix = (site: string): string => `tessera.site.${site}.model`;
+/**
+ * The hub object-store bucket a site's large uplink requests go to (a request above the 512 KiB
+ * claim-check threshold: a big image for a hub model). One per site, so a site's credential writes
+ * only its own bucket; it lives in the hub's domain, so the hub gateway reads it as a local claim check.
+ */
+export const siteUplinkBucket = (site: string): string => `tessera-uplink-${site}`;
+
+/**
+ * What a site (its gateway at the site server, its leaf credential at the hub) publishes to put an
+ * object into its uplink bucket at the hub: the bucket's stream info/create and meta read through the
+ * hub's JetStream API, and the chunk and meta subjects, which the hub's stream captures over the link.
+ */
+export function siteUplinkObjectGrants(site: string, hubDomain: string): string[] {
+  const bucket = siteUplinkBucket(site);
+  return [`$O.${bucket}.>`, ...['INFO', 'CREATE', 'MSG.GET'].map((v) => `${jsApiPrefix(hubDomain)}.STREAM.${v}.OBJ_${bucket}`)];
+}
 
 /** A JetStream stream source on the hub for one site's feedback stream. */
 export function siteFeedbackSource(site: string, domain: string, stream = FEEDBACK_STREAM): { name: string; external: { api: string; deliver: string } } {
@@ -38,7 +54,7 @@ export interface SubjectPermissions {
  * What a site's leaf connection may do at the hub (publish = site → hub, subscribe = hub → site),
  * found by running sourcing and the uplink through a 2.9.10 hub with everything else denied:
  * - publish: its work (`tessera.work.uplink.>`), the two hub JetStream API calls a producer makes
- *   (INFO, STREAM.INFO of TESSERA_UPLINK), cancel/credit on its own inboxes, the sourced feedback
+ *   (INFO, STREAM.INFO of TESSERA_UPLINK), its own uplink bucket (`siteUplinkObjectGrants`), cancel/credit on its own inboxes, the sourced feedback
  *   delivered on its own prefix, and `$JSC.R.>`: the replies of its JetStream to the hub's source
  *   consumer requests (nats-server picks that reply subject; it carries no tenant data).
  * - subscribe: answers on its own inboxes, the hub's requests to its own JetStream domain, flow
@@ -51,7 +67,7 @@ export function siteLeafPermissions(site: string, siteDomain: string, hubDomain:
   const hubApi = jsApiPrefix(hubDomain);
   return {
     publish: {
-      allow: [`tessera.work.${UPLINK_STAGE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, `${siteInboxPrefix(site)}.>`, `${siteDeliverPrefix(site)}.>`, '$JSC.R.>'],
+      allow: [`tessera.work.${UPLINK_STAGE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, ...siteUplinkObjectGrants(site, hubDomain), `${siteInboxPrefix(site)}.>`, `${siteDeliverPrefix(site)}.>`, '$JSC.R.>'],
     },
     subscribe: { allow: [`${siteInboxPrefix(site)}.>`, `${jsApiPrefix(siteDomain)}.>`, '$JS.FC.>', `${siteModelPrefix(site)}.>`] },
   };

@@ -30,7 +30,7 @@ console.log('uplink cut:');
 edge.hub.uplink.cut();
 await ask('minicpm-v-2_6');
 edge.hub.uplink.restore();
-console.log(`uplink restored; sites: npm run tessera -- ctl sites --nats-monitor http://127.0.0.1:${edge.hub.nats.monitorPort} --nats-account TESSERA`);
+console.log(`uplink restored; sites: npm run tessera -- ctl sites --nats-monitor http://127.0.0.1:${edge.hub.nats.monitorPort}`);
 if (values.serve) {
   console.log(`serving until Ctrl-C (API key ${KEY})`);
   process.on('SIGINT', () => void edge.stop().then(() => process.exit(0)));

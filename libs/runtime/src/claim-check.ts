@@ -30,6 +30,13 @@ export interface ClaimCheckOptions {
   stallMs?: number;
   /** JetStream replicas of the bucket when this process creates it. Default 1. */
   replicas?: number;
+  /**
+   * Write into the object store of this JetStream domain instead of the connection's own: an edge
+   * site puts a hub model's large request into the hub's store (through `$JS.<domain>.API`; the
+   * chunk subjects `$O.<bucket>.>` reach the hub's stream over the leaf link), so the hub reads it
+   * as a local claim check. Used by puts; readers read their own domain.
+   */
+  jsDomain?: string;
 }
 
 /** The object name of `key` (a sha256) in a tenant's scope. */
@@ -50,14 +57,17 @@ const DEFAULT_STALL_MS = 2_000;
 
 const stores = new WeakMap<NatsConnection, Map<string, Promise<ObjectStore>>>();
 
-function store(nc: NatsConnection, bucket: string, ttlMs: number, replicas = 1): Promise<ObjectStore> {
+const inDomain = (domain?: string) => (domain ? { domain } : {});
+
+function store(nc: NatsConnection, bucket: string, ttlMs: number, replicas = 1, domain?: string): Promise<ObjectStore> {
   let byBucket = stores.get(nc);
   if (!byBucket) stores.set(nc, (byBucket = new Map()));
-  let s = byBucket.get(bucket);
+  const id = domain ? `${domain}/${bucket}` : bucket;
+  let s = byBucket.get(id);
   if (!s) {
-    s = nc.jetstream().views.os(bucket, { ttl: nanos(ttlMs), replicas });
-    byBucket.set(bucket, s);
-    s.catch(() => byBucket!.delete(bucket));
+    s = nc.jetstream(inDomain(domain)).views.os(bucket, { ttl: nanos(ttlMs), replicas });
+    byBucket.set(id, s);
+    s.catch(() => byBucket!.delete(id));
   }
   return s;
 }
@@ -91,8 +101,8 @@ export interface ObjectMeta {
   deleted?: boolean;
 }
 
-async function readMeta(nc: NatsConnection, bucket: string, key: string): Promise<ObjectMeta | null> {
-  const jsm = await nc.jetstreamManager();
+async function readMeta(nc: NatsConnection, bucket: string, key: string, domain?: string): Promise<ObjectMeta | null> {
+  const jsm = await nc.jetstreamManager(inDomain(domain));
   try {
     const m = await jsm.streams.getMessage(`OBJ_${bucket}`, { last_by_subj: `$O.${bucket}.M.${b64urlPadded(key)}` });
     return JSON.parse(Buffer.from(m.data).toString('utf8')) as ObjectMeta;
@@ -120,11 +130,11 @@ export async function putPayload(nc: NatsConnection, bytes: Uint8Array, opts: Pu
   const key = hash.toString('hex');
   const name = objectName(key, opts.tenant);
   try {
-    await store(nc, bucket, opts.ttlMs ?? DEFAULT_TTL_MS, opts.replicas); // creates the bucket's stream once
-    const old = await readMeta(nc, bucket, name);
+    await store(nc, bucket, opts.ttlMs ?? DEFAULT_TTL_MS, opts.replicas, opts.jsDomain); // creates the bucket's stream once
+    const old = await readMeta(nc, bucket, name, opts.jsDomain);
     const fresh = opts.refreshAfterMs === undefined || (old?.mtime !== undefined && Date.now() - Date.parse(old.mtime) < opts.refreshAfterMs);
     if (old && !old.deleted && old.size === bytes.length && fresh) return { bucket, key, size: bytes.length };
-    const js = nc.jetstream();
+    const js = nc.jetstream(inDomain(opts.jsDomain));
     const id = nuid.next();
     const chunkSubject = `$O.${bucket}.C.${id}`;
     const acks: Promise<unknown>[] = [];
@@ -149,15 +159,15 @@ export async function putPayload(nc: NatsConnection, bytes: Uint8Array, opts: Pu
     h.set('Nats-Rollup', 'sub');
     await js.publish(`$O.${bucket}.M.${b64urlPadded(name)}`, JSON.stringify(meta), { headers: h });
     // A refreshed object's previous chunks are garbage now; they would otherwise live out their TTL.
-    if (old && !old.deleted && old.nuid !== id) await purgeChunks(nc, bucket, old.nuid);
+    if (old && !old.deleted && old.nuid !== id) await purgeChunks(nc, bucket, old.nuid, opts.jsDomain);
   } catch (err) {
     throw new TesseraError(ErrorCode.UNAVAILABLE, `object store put failed for bucket ${bucket} (${bytes.length} bytes): ${err instanceof Error ? err.message : String(err)}`, { field: 'payload', bucket }, { cause: err });
   }
   return { bucket, key, size: bytes.length };
 }
 
-async function purgeChunks(nc: NatsConnection, bucket: string, id: string): Promise<void> {
-  const jsm = await nc.jetstreamManager();
+async function purgeChunks(nc: NatsConnection, bucket: string, id: string, domain?: string): Promise<void> {
+  const jsm = await nc.jetstreamManager(inDomain(domain));
   await jsm.streams.purge(`OBJ_${bucket}`, { filter: `$O.${bucket}.C.${id}` });
 }
 

@@ -69,6 +69,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
   let ready = false;
   // One set of request-level series for both edges: a gRPC chat counts in vllm:* exactly like an HTTP one.
   const metrics = new HttpMetrics();
+  const features = modelFeatures(model.family);
   const http = createHttpServer({
     metrics,
     keys,
@@ -78,7 +79,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     models: () => edge?.router.models() ?? [model.id],
     ...(edge && { whereModelsRun: () => edge.router.whereModelsRun() }),
     describeModel: (id) => ({ ...(id === model.id && { family: model.modelFamily ?? model.family, downsample_modes: model.downsampleModes }), ...edge?.router.describe(id) }),
-    features: modelFeatures(model.family),
+    features,
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeout,
     ready: () => ready && busState(nc).connected,
@@ -91,12 +92,12 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     services: [
       hosted({
         definition: gatewayV1.GatewayServiceService,
-        impl: gatewayGrpcService({ keys, quotas, chat, limits: () => limits, model, feedback, metrics }),
+        impl: gatewayGrpcService({ keys, quotas, chat, limits: () => limits, model, feedback, metrics, features }),
         requireTenant: false,
         nats: false,
       }),
       // Hub: chats forwarded by edge sites over their leaf links (adapters/edge/hub-chat.ts sends them).
-      ...(config.siteUplink ? [uplinkBinding({ keys, quotas, chat, limits: () => limits, model, feedback, metrics })] : []),
+      ...(config.siteUplink ? [uplinkBinding({ keys, quotas, chat, limits: () => limits, model, feedback, metrics, features })] : []),
     ],
     reflection: { protoFiles: [...SERVICES.gateway.protoFiles], includeDirs: [PROTO_ROOT] },
     onShutdown: async () => {

@@ -46,7 +46,7 @@ const call = { headers: { authorization: 'Bearer sk-test' } };
 const schema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false };
 
 function request(responseFormat?: gatewayV1.ChatCompletionRequest['responseFormat']): gatewayV1.ChatCompletionRequest {
-  return { model: 'tiny', messages: [{ role: commonV1.Role.USER, content: [{ part: { $case: 'text', text: 'JSON please' } }] }], user: '', ...(responseFormat && { responseFormat }) };
+  return { model: 'tiny', messages: [{ role: commonV1.Role.USER, content: [{ part: { $case: 'text', text: 'JSON please' } }] }], user: '', tools: [], toolChoice: '', ...(responseFormat && { responseFormat }) };
 }
 
 async function collect(req: gatewayV1.ChatCompletionRequest): Promise<string> {

@@ -4,6 +4,7 @@ import { invalidArgument } from '@tessera/runtime';
 import type { CallContext, ServiceClient, ServiceImpl } from '@tessera/runtime';
 import type { ChatService } from './domain/chat-events.js';
 import { limitsForTenant, type ChatLimits } from './domain/openai/limits.js';
+import type { ModelFeatures } from './domain/openai/response-format.js';
 import { validateChatRequest } from './domain/openai/validate-chat.js';
 import type { ApiKeyStore, Tenant } from './domain/tenancy/api-keys.js';
 import type { QuotaLedger } from './domain/tenancy/quota-ledger.js';
@@ -26,6 +27,8 @@ export interface GatewayGrpcDeps {
   tenantOf?: (ctx: CallContext) => Tenant;
   /** The request-level `vllm:*` series, shared with the HTTP edge (one set of series per model). */
   metrics?: HttpMetrics;
+  /** What the served family supports (tool calls), as on HTTP; default: MiniCPM-V 2.6. */
+  features?: ModelFeatures;
 }
 
 /**
@@ -56,7 +59,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
       // TTFT and e2e latency start at arrival, as on HTTP: validation and the quota check are inside.
       const arrivedAt = performance.now();
       const tenant = tenantOf(ctx);
-      const valid = validateChatRequest(toOpenAi(req, deps.model.id), limitsForTenant(deps.limits(), tenant.quota), [deps.model.id]);
+      const valid = validateChatRequest(toOpenAi(req, deps.model.id), limitsForTenant(deps.limits(), tenant.quota), [deps.model.id], deps.features);
       const reservation = deps.quotas.admit(tenant, (await deps.chat.estimatePromptTokens(valid, tenant)) + valid.sampling.maxTokens);
       const responseId = `chatcmpl-${randomUUID()}`;
       const observed: ChatObservation | undefined = deps.metrics?.chat(valid.model, arrivedAt);
@@ -122,14 +125,17 @@ function authorization(ctx: CallContext): string | undefined {
 }
 
 /** Proto request → the OpenAI JSON shape `validateChatRequest` takes. */
-function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: string): Record<string, unknown> {
+export function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: string): Record<string, unknown> {
   const s = req.sampling;
   return {
     // gateway.proto: "empty = the default model".
     model: req.model || defaultModel,
     messages: req.messages.map((m) => ({
       role: roleName(m.role) ?? `unknown(${m.role})`,
-      content: m.content.map((c) => {
+      ...(m.tool?.calls.length && { tool_calls: m.tool.calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.argumentsJson } })) }),
+      ...(m.tool?.callId && { tool_call_id: m.tool.callId }),
+      // An assistant turn that only called tools has no content (OpenAI `content: null`).
+      content: m.content.length === 0 && m.tool?.calls.length ? null : m.content.map((c) => {
         const p = c.part;
         if (!p) return { type: 'unset' };
         if (p.$case === 'text') return { type: 'text', text: p.text };
@@ -154,20 +160,39 @@ function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: string): R
     }),
     ...(req.collection && { collection: { name: req.collection.name, ...(req.collection.k && { k: req.collection.k }), ...(req.collection.filter && { filter: req.collection.filter }) } }),
     ...(req.user && { user: req.user }),
+    ...maxSliceNums(req),
     ...(req.responseFormat?.format && { response_format: responseFormatJson(req.responseFormat.format) }),
     // Same field and validation as HTTP (validate-chat.ts, then the family check in the image pipeline).
     ...(req.downsampleMode !== undefined && { mm_processor_kwargs: { downsample_mode: req.downsampleMode } }),
+    ...(req.tools.length && { tools: req.tools.map((t, i) => ({ type: 'function', function: { name: t.name, description: t.description, ...(t.parametersJson && { parameters: parseJson(t.parametersJson, `tools[${i}].parameters_json`) }) } })) }),
+    ...(req.toolChoice && { tool_choice: ['auto', 'none', 'required'].includes(req.toolChoice) ? req.toolChoice : { type: 'function', function: { name: req.toolChoice } } }),
+    ...(req.parallelToolCalls !== undefined && { parallel_tool_calls: req.parallelToolCalls }),
   };
 }
 
 /** decoding.v1.ResponseFormat → OpenAI's `response_format`, so the HTTP validator checks it (same 400s). */
 function responseFormatJson(f: NonNullable<decodingV1.ResponseFormat['format']>): Record<string, unknown> {
   if (f.$case === 'jsonObject') return { type: 'json_object' };
-  let schema: unknown;
-  try {
-    schema = f.jsonSchema.schemaJson ? JSON.parse(f.jsonSchema.schemaJson) : {};
-  } catch {
-    throw invalidArgument('response_format.json_schema.schema_json', 'schema_json is not valid JSON');
-  }
+  const schema = f.jsonSchema.schemaJson ? parseJson(f.jsonSchema.schemaJson, 'response_format.json_schema.schema_json') : {};
   return { type: 'json_schema', json_schema: { name: f.jsonSchema.name, schema, strict: f.jsonSchema.strict } };
+}
+
+/**
+ * ImageContent.max_slice_nums is per image on the wire, one value per request in the validated form
+ * (OpenAI's `max_slice_nums`): the images that set it must agree, never silently one of them.
+ */
+function maxSliceNums(req: gatewayV1.ChatCompletionRequest): { max_slice_nums?: number } {
+  const set = new Set<number>();
+  for (const m of req.messages) for (const c of m.content) if (c.part?.$case === 'image' && c.part.image.maxSliceNums !== undefined) set.add(c.part.image.maxSliceNums);
+  if (set.size > 1) throw invalidArgument('messages[].content[].image.max_slice_nums', `images of one request must share max_slice_nums; got ${[...set].join(', ')}`);
+  return set.size ? { max_slice_nums: [...set][0] } : {};
+}
+
+/** A JSON-text proto field (schemas travel as text so integers and key order survive). */
+function parseJson(text: string, field: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw invalidArgument(field, `${field} is not valid JSON`);
+  }
 }

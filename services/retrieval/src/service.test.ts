@@ -115,6 +115,10 @@ describe('RetrievalService over NATS and gRPC', () => {
     // an unknown collection.
     const blank = await failure(nats.query({ collection: 'kb', query: { $case: 'text', text: ' \n\t ' }, k: 1, mode: 0, includeVectors: false }, ACME));
     expect([blank.code, blank.details.field]).toEqual(['INVALID_ARGUMENT', 'text']);
+    const empty = await failure(grpc.query({ collection: 'kb', query: { $case: 'text', text: '' }, k: 1, mode: 0, includeVectors: false }, ACME));
+    expect([empty.code, empty.details.field]).toEqual(['INVALID_ARGUMENT', 'text']);
+    const none = await failure(nats.query({ collection: 'kb', k: 1, mode: retrievalV1.SearchMode.HYBRID, includeVectors: false }, ACME));
+    expect([none.code, none.details.field]).toEqual(['INVALID_ARGUMENT', 'text']);
     const long = await failure(grpc.query({ collection: 'kb', query: { $case: 'text', text: 'x'.repeat(100_000) }, k: 1, mode: 0, includeVectors: false }, ACME));
     expect([long.code, long.details.field, long.details.limit]).toEqual(['INVALID_ARGUMENT', 'text', '<= 4096 characters']);
     const field = await failure(nats.query({ collection: 'kb', query: { $case: 'text', text: 'x' }, k: 1, mode: retrievalV1.SearchMode.LEXICAL, includeVectors: false, where: { langg: 'en' } }, ACME));

@@ -5,14 +5,18 @@
  * whole pipeline (GPU stages, retrieval, its own feedback record) and streams the proto chunks back
  * to this site's inbox. One contract, the same one gRPC clients use.
  */
-import { finishReasonName, gatewayV1, roleFromName, SERVICES } from '@tessera/contracts';
+import { finishReasonName, gatewayV1, roleFromName, SERVICES, type decodingV1 } from '@tessera/contracts';
 import { ErrorCode, natsClient, TesseraError, type ServiceClient } from '@tessera/runtime';
-import { UPLINK_STAGE, siteInboxPrefix } from '@tessera/edge';
+import { UPLINK_STAGE, siteInboxPrefix, siteUplinkBucket } from '@tessera/edge';
 import type { NatsConnection } from 'nats';
 import type { ChatContext, ChatEvent, ChatService, FinishReason } from '../../domain/chat-events.js';
 import type { ValidChatRequest } from '../../domain/openai/valid-request.js';
+import type { ValidResponseFormat } from '../../domain/openai/response-format.js';
 import type { Tenant } from '../../domain/tenancy/api-keys.js';
 
+
+/** Large uplink requests live this long at the hub: the hub reads one as the job starts (seconds). */
+const UPLINK_OBJECT_TTL_MS = 15 * 60_000;
 
 export interface HubChatOptions {
   site: string;
@@ -34,6 +38,10 @@ export class HubChat implements ChatService {
       // a leader: retry it 1 s at most (not the 10 s default), so a hub model still fails or falls
       // back within the 2 s budget (the link probe has usually seen the loss by then).
       electionWaitMs: 1_000,
+      // A request above the claim-check threshold (512 KiB: a large image) is put into this site's
+      // uplink bucket in the hub's domain, where the hub gateway reads it as a local claim check; the
+      // site's own store is out of the hub's reach. Keyed by sha256, so a resent image is stored once.
+      payload: { bucket: siteUplinkBucket(o.site), jsDomain: o.hubDomain, ttlMs: UPLINK_OBJECT_TTL_MS },
     });
   }
 
@@ -71,16 +79,19 @@ export class HubChat implements ChatService {
   }
 }
 
-/** What the uplink contract cannot carry is refused, never dropped silently. */
+/**
+ * The validated request in the gRPC contract's terms. Everything the HTTP API accepts has a field
+ * there (response_format, tools and tool turns, downsample_mode): the hub validates it again against
+ * the family it serves, and its stream carries the raw model output, which this site's HTTP edge
+ * turns into `tool_calls` exactly as for a local model.
+ */
 export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest {
-  if (req.responseFormat) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `response_format is not forwarded to hub models yet (model "${req.model}" runs at the hub)`, { field: 'response_format' });
-  if (req.tools) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `tools are not forwarded to hub models yet (model "${req.model}" runs at the hub)`, { field: 'tools' });
-  if (req.downsampleMode) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `mm_processor_kwargs.downsample_mode is not forwarded to hub models yet`, { field: 'mm_processor_kwargs.downsample_mode' });
   const s = req.sampling;
   return {
     model: req.model,
     messages: req.messages.map((m) => ({
       role: roleFromName(m.role)!,
+      ...((m.toolCalls || m.toolCallId) && { tool: { calls: (m.toolCalls ?? []).map((c) => ({ id: c.id, name: c.name, argumentsJson: c.argumentsJson })), callId: m.toolCallId ?? '' } }),
       content: m.parts.map((p) => {
         if (p.kind === 'text') return { part: { $case: 'text' as const, text: p.text } };
         const img = req.images[p.index]!;
@@ -105,5 +116,14 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
     },
     ...(req.collection && { collection: { name: req.collection.name, k: req.collection.k, ...(req.collection.filter && { filter: req.collection.filter }) } }),
     user: req.user ?? '',
+    ...(req.responseFormat && { responseFormat: { format: responseFormat(req.responseFormat) } }),
+    ...(req.downsampleMode !== undefined && { downsampleMode: req.downsampleMode }),
+    tools: req.tools?.tools.map((t) => ({ name: t.name, description: t.description, parametersJson: t.parametersJson })) ?? [],
+    toolChoice: req.tools?.choice ?? '',
+    ...(req.tools && { parallelToolCalls: req.tools.parallel }),
   };
+}
+
+function responseFormat(f: ValidResponseFormat): decodingV1.ResponseFormat['format'] {
+  return f.kind === 'json_object' ? { $case: 'jsonObject', jsonObject: {} } : { $case: 'jsonSchema', jsonSchema: { name: f.name, schemaJson: f.schemaJson, strict: f.strict } };
 }

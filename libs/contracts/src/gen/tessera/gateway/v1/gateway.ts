@@ -36,7 +36,7 @@ import {
   TokenLogprob,
   Usage,
 } from "../../common/v1/common.js";
-import { ResponseFormat } from "../../decoding/v1/decoding.js";
+import { ResponseFormat, Tool, ToolTurn } from "../../decoding/v1/decoding.js";
 import { Feedback, FeedbackRecord } from "../../feedback/v1/feedback.js";
 
 export const protobufPackage = "tessera.gateway.v1";
@@ -56,7 +56,10 @@ export interface ImageContent {
      */
     { $case: "url"; url: string }
     | undefined;
-  /** [slicer default, 9] Per-image override of SliceOptions.max_slice_nums. Range 1..36. */
+  /**
+   * [slicer default, 9] Per-image override of SliceOptions.max_slice_nums. Range 1..36. The images
+   * of one request that set it must agree (INVALID_ARGUMENT otherwise): HTTP has one per request.
+   */
   maxSliceNums?: number | undefined;
 }
 
@@ -68,7 +71,14 @@ export interface ContentPart {
 /** A chat message. Images are allowed in user messages only. Limit: 16 images per request [config]. */
 export interface ChatMessage {
   role: Role;
+  /** Empty on an assistant turn that only called tools (OpenAI `content: null`). */
   content: ContentPart[];
+  /**
+   * Tool-call turns (OpenAI `tool_calls` on an assistant message, `tool_call_id` on a ROLE_TOOL
+   * message); unset on plain messages. Checked as over HTTP: a tool message must answer a call of
+   * an earlier assistant message.
+   */
+  tool?: ToolTurn | undefined;
 }
 
 /**
@@ -125,7 +135,20 @@ export interface ChatCompletionRequest {
    * Validated exactly as over HTTP: a mode the served family does not have (MiniCPM-V 2.6 has
    * none) -> INVALID_ARGUMENT naming `mm_processor_kwargs.downsample_mode`.
    */
-  downsampleMode?: string | undefined;
+  downsampleMode?:
+    | string
+    | undefined;
+  /**
+   * OpenAI `tools` (function definitions), for families whose chat template has tool calls; a family
+   * without them -> INVALID_ARGUMENT (field tools). Limit: 64. The stream carries the model's raw
+   * output in text_delta (the HTTP API parses it into `tool_calls`: an edge site's gateway does that
+   * for hub models, which it forwards here).
+   */
+  tools: Tool[];
+  /** OpenAI `tool_choice`: "" or "auto", "none", "required", or the name of one tool. */
+  toolChoice: string;
+  /** OpenAI `parallel_tool_calls` (default true): false = at most one call. */
+  parallelToolCalls?: boolean | undefined;
 }
 
 /** One chunk of a ChatCompletion stream. */
@@ -424,7 +447,7 @@ export const ContentPart: MessageFns<ContentPart> = {
 };
 
 function createBaseChatMessage(): ChatMessage {
-  return { role: 0, content: [] };
+  return { role: 0, content: [], tool: undefined };
 }
 
 export const ChatMessage: MessageFns<ChatMessage> = {
@@ -434,6 +457,9 @@ export const ChatMessage: MessageFns<ChatMessage> = {
     }
     for (const v of message.content) {
       ContentPart.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.tool !== undefined) {
+      ToolTurn.encode(message.tool, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -467,6 +493,14 @@ export const ChatMessage: MessageFns<ChatMessage> = {
             message.content.push(ContentPart.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tool = ToolTurn.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -483,6 +517,7 @@ export const ChatMessage: MessageFns<ChatMessage> = {
     return {
       role: isSet(object.role) ? roleFromJSON(object.role) : 0,
       content: globalThis.Array.isArray(object?.content) ? object.content.map((e: any) => ContentPart.fromJSON(e)) : [],
+      tool: isSet(object.tool) ? ToolTurn.fromJSON(object.tool) : undefined,
     };
   },
 
@@ -494,6 +529,9 @@ export const ChatMessage: MessageFns<ChatMessage> = {
     if (message.content?.length) {
       obj.content = message.content.map((e) => ContentPart.toJSON(e));
     }
+    if (message.tool !== undefined) {
+      obj.tool = ToolTurn.toJSON(message.tool);
+    }
     return obj;
   },
 
@@ -504,6 +542,7 @@ export const ChatMessage: MessageFns<ChatMessage> = {
     const message = createBaseChatMessage();
     message.role = object.role ?? 0;
     message.content = object.content?.map((e) => ContentPart.fromPartial(e)) || [];
+    message.tool = (object.tool !== undefined && object.tool !== null) ? ToolTurn.fromPartial(object.tool) : undefined;
     return message;
   },
 };
@@ -639,6 +678,9 @@ function createBaseChatCompletionRequest(): ChatCompletionRequest {
     store: undefined,
     responseFormat: undefined,
     downsampleMode: undefined,
+    tools: [],
+    toolChoice: "",
+    parallelToolCalls: undefined,
   };
 }
 
@@ -667,6 +709,15 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     }
     if (message.downsampleMode !== undefined) {
       writer.uint32(66).string(message.downsampleMode);
+    }
+    for (const v of message.tools) {
+      Tool.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.toolChoice !== "") {
+      writer.uint32(82).string(message.toolChoice);
+    }
+    if (message.parallelToolCalls !== undefined) {
+      writer.uint32(88).bool(message.parallelToolCalls);
     }
     return writer;
   },
@@ -748,6 +799,30 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
             message.downsampleMode = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.tools.push(Tool.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.toolChoice = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.parallelToolCalls = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -780,6 +855,17 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
         : isSet(object.downsample_mode)
         ? globalThis.String(object.downsample_mode)
         : undefined,
+      tools: globalThis.Array.isArray(object?.tools) ? object.tools.map((e: any) => Tool.fromJSON(e)) : [],
+      toolChoice: isSet(object.toolChoice)
+        ? globalThis.String(object.toolChoice)
+        : isSet(object.tool_choice)
+        ? globalThis.String(object.tool_choice)
+        : "",
+      parallelToolCalls: isSet(object.parallelToolCalls)
+        ? globalThis.Boolean(object.parallelToolCalls)
+        : isSet(object.parallel_tool_calls)
+        ? globalThis.Boolean(object.parallel_tool_calls)
+        : undefined,
     };
   },
 
@@ -809,6 +895,15 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     if (message.downsampleMode !== undefined) {
       obj.downsampleMode = message.downsampleMode;
     }
+    if (message.tools?.length) {
+      obj.tools = message.tools.map((e) => Tool.toJSON(e));
+    }
+    if (message.toolChoice !== "") {
+      obj.toolChoice = message.toolChoice;
+    }
+    if (message.parallelToolCalls !== undefined) {
+      obj.parallelToolCalls = message.parallelToolCalls;
+    }
     return obj;
   },
 
@@ -831,6 +926,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
       ? ResponseFormat.fromPartial(object.responseFormat)
       : undefined;
     message.downsampleMode = object.downsampleMode ?? undefined;
+    message.tools = object.tools?.map((e) => Tool.fromPartial(e)) || [];
+    message.toolChoice = object.toolChoice ?? "";
+    message.parallelToolCalls = object.parallelToolCalls ?? undefined;
     return message;
   },
 };

@@ -1,0 +1,66 @@
+/**
+ * An edge site forwards a hub model's request as `tessera.gateway.v1.ChatCompletionRequest`; the hub
+ * gateway turns it back into the OpenAI shape and validates it again. Whatever the site accepted must
+ * come out at the hub as the same validated request: response_format, tools and tool turns,
+ * downsample_mode, images, sampling. (The whole path over a leaf link is in e2e/src/edge.e2e.test.ts.)
+ */
+import { describe, expect, it } from 'vitest';
+import { gatewayV1 } from '@tessera/contracts';
+import { DEFAULT_CHAT_LIMITS } from '../../domain/openai/limits.js';
+import { modelFeatures } from '../../domain/openai/response-format.js';
+import { validateChatRequest } from '../../domain/openai/validate-chat.js';
+import { toOpenAi } from '../../service.js';
+import { toProto } from './hub-chat.js';
+
+const MODEL = 'hub-big';
+const features = modelFeatures('2.6');
+const atSite = (body: Record<string, unknown>) => validateChatRequest({ model: MODEL, ...body }, DEFAULT_CHAT_LIMITS, [MODEL], features);
+/** Through the wire format (encode + decode), as the uplink carries it. */
+const atHub = (proto: gatewayV1.ChatCompletionRequest) => validateChatRequest(toOpenAi(gatewayV1.ChatCompletionRequest.decode(gatewayV1.ChatCompletionRequest.encode(proto).finish()), 'default'), DEFAULT_CHAT_LIMITS, [MODEL], features);
+const PNG_1x1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+
+describe('edge → hub request forwarding', () => {
+  const schema = { type: 'object', properties: { city: { type: 'string', enum: ['Paris', 'Rome'] } }, required: ['city'], additionalProperties: false };
+  const cases: Record<string, Record<string, unknown>> = {
+    'response_format json_schema': { messages: [{ role: 'user', content: 'JSON please' }], response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } } },
+    'response_format json_object': { messages: [{ role: 'user', content: 'JSON please' }], response_format: { type: 'json_object' } },
+    'tools with a named tool_choice and parallel_tool_calls false': {
+      messages: [{ role: 'user', content: 'Weather?' }],
+      tools: [{ type: 'function', function: { name: 'get_weather', description: 'Weather in a city', parameters: schema } }, { type: 'function', function: { name: 'now' } }],
+      tool_choice: { type: 'function', function: { name: 'get_weather' } },
+      parallel_tool_calls: false,
+    },
+    'a tool-call history (assistant tool_calls with null content, a tool result)': {
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: '18 °C' },
+      ],
+      tools: [{ type: 'function', function: { name: 'get_weather', parameters: schema } }],
+      tool_choice: 'required',
+    },
+    'downsample_mode, an image with max_slice_nums, sampling': {
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${PNG_1x1}` } }, { type: 'text', text: 'What?' }] }],
+      mm_processor_kwargs: { downsample_mode: '4x' },
+      max_slice_nums: 4,
+      temperature: 0.5,
+      top_p: 0.9,
+      seed: 7,
+      stop: ['\n\n'],
+      max_tokens: 12,
+      user: 'u-1',
+    },
+  };
+  for (const [name, body] of Object.entries(cases)) {
+    it(`carries ${name}`, () => {
+      const site = atSite(body);
+      expect(atHub(toProto(site))).toEqual(site);
+    });
+  }
+
+  it('the hub refuses schema text that is not JSON, naming the field', () => {
+    const proto = toProto(atSite(cases['tools with a named tool_choice and parallel_tool_calls false']!));
+    proto.tools[0]!.parametersJson = '{';
+    expect(() => atHub(proto)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', details: expect.objectContaining({ field: 'tools[0].parameters_json' }) }));
+  });
+});
