@@ -9,14 +9,16 @@
  * shared with `tessera run-stage` and the model tests.
  *
  * Unlike 2.6 (assemble-prompt.ts) no default system turn is added and message parts are not joined by
- * "\n": the template decides both (Qwen3.5 ChatML concatenates content items). Raw `prompt` parts keep
- * decoding.v1's rule (parts joined by "\n", no template).
+ * "\n": the template decides both (Qwen3.5 ChatML concatenates content items). Tools, assistant tool
+ * calls and `tool` results go to the template too (HF's `tools=` and message `tool_calls`, arguments as
+ * an object the way vLLM hands them to Qwen templates), so a real checkpoint's tools section is used
+ * unchanged. Raw `prompt` parts keep decoding.v1's rule (parts joined by "\n", no template).
  */
-import { buildPromptIds46, buildRawPromptIds46, type ChatContentItem, type ChatMessage, type Image46 } from '@tessera/model';
+import { buildPromptIds46, buildRawPromptIds46, templateTool, templateToolCalls, type ChatContentItem, type ChatMessage, type Image46 } from '@tessera/model';
 import { invalidArgument } from '@tessera/runtime';
 import { checkText, type AssembledPrompt } from './assemble-prompt.js';
 import type { PromptTokenizer } from './prompt-tokenizer.js';
-import type { PromptImage, PromptInput, PromptPart } from './prompt-types.js';
+import type { ChatPromptMessage, PromptImage, PromptInput, PromptPart } from './prompt-types.js';
 
 export interface Prompt46Settings {
   hiddenSize: number;
@@ -36,8 +38,9 @@ export function assemblePrompt46(input: PromptInput, tok: PromptTokenizer, model
   const item = (p: PromptPart, field: string): ChatContentItem => chatItem(p, field, input.images.length, order);
   let built: { ids: number[]; imagePadPositions: number[] };
   if (hasMessages) {
-    const messages: ChatMessage[] = input.messages!.map((m, i) => ({ role: m.role, content: m.parts.map((p, j) => item(p, `messages[${i}].parts[${j}]`)) }));
-    built = buildPromptIds46(tok, messages, order.map((k) => image46(input.images[k]!)), { addGenerationPrompt: true, enableThinking: model.enableThinking });
+    const messages: ChatMessage[] = input.messages!.map((m, i) => chatMessage46(m, i, (p, j) => item(p, `messages[${i}].parts[${j}]`)));
+    const tools = (input.tools ?? []).map((t) => templateTool(t, `tools[${t.name}].parameters_json`));
+    built = buildPromptIds46(tok, messages, order.map((k) => image46(input.images[k]!)), { addGenerationPrompt: true, enableThinking: model.enableThinking, ...(tools.length > 0 && { tools }) });
   } else {
     const items = input.prompt!.flatMap((p, j): ChatContentItem[] => (j > 0 ? [{ type: 'text', text: '\n' }, item(p, `prompt[${j}]`)] : [item(p, `prompt[${j}]`)]));
     built = buildRawPromptIds46(tok, items as Array<{ type: 'text'; text: string } | { type: 'image' }>, order.map((k) => image46(input.images[k]!)));
@@ -75,6 +78,13 @@ export function withVisualRows(built: { ids: number[]; imagePadPositions: number
     off += t.length;
   }
   return { tokenIds, visual: { positions: Int32Array.from(built.imagePadPositions), embeddings }, visualTokens: n };
+}
+
+/** A message for the template; call arguments (OpenAI JSON text) become the object templates iterate. */
+function chatMessage46(m: ChatPromptMessage, i: number, item: (p: PromptPart, j: number) => ChatContentItem): ChatMessage {
+  const msg: ChatMessage = { role: m.role, content: m.parts.map(item) };
+  if (m.toolCalls && m.toolCalls.length > 0) msg.tool_calls = templateToolCalls(m.toolCalls, (j) => `messages[${i}].tool.calls[${j}].arguments_json`);
+  return msg;
 }
 
 function image46(img: PromptImage): Image46 {
