@@ -44,3 +44,4 @@ export {
   type TokenMode,
   type FamilySlicing,
 } from './family-slicing.js';
+export { planVideo, frameTemporalIds, DEFAULT_VIDEO_LIMITS, HARD_MAX_PACKING, VIDEO_TIME_SCALE, type VideoLimits, type VideoPlan, type VideoRequest } from './video.js';
