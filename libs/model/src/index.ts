@@ -11,7 +11,7 @@ export { PRESETS, PRESETS_45, configJson45, type Preset } from './generate/prese
 export { buildModel, type BuildOptions } from './build-model.js';
 export { readManifest, STAGES, type Manifest, type StageManifest, type StageName } from './manifest.js';
 export type { ValueSig, ElemType, Dim } from './onnx/graph-builder.js';
-export { navitPositionIds, navitBuckets, resamplerPosEmbed, packSlices, type SlicePixels, type PackedSlices } from './navit.js';
+export { navitPositionIds, navitBuckets, resamplerPosEmbed, temporalPosEmbed, packSlices, type SlicePixels, type PackedSlices } from './navit.js';
 export { PagedIo, pagedLayoutOf, KV_CACHE_DTYPES, type KvCacheDtype, type PagedCacheLayout, type StateTensorSpec } from './onnx/paged-decoder-io.js';
 export { openModel, loadTokenizer, type Model } from './runtime/open-model.js';
 export { DEFAULT_RUNTIME_OPTIONS, type RuntimeOptions, type ExecutionProvider } from './runtime/runtime-options.js';

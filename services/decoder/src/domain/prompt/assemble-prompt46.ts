@@ -35,18 +35,7 @@ export function assemblePrompt46(input: PromptInput, tok: PromptTokenizer, model
 
   // Images in order of appearance (the order the template emits their pads, and the k of <image_id>k).
   const order: number[] = [];
-  const item = (p: PromptPart, field: string): ChatContentItem => {
-    if (p.kind === 'text') {
-      checkText(p.text, `${field}.text`);
-      return { type: 'text', text: p.text };
-    }
-    const k = p.imageIndex;
-    if (!Number.isInteger(k) || k < 0 || k >= input.images.length) {
-      throw invalidArgument(`${field}.image.image_index`, `image_index ${k} is outside the ${input.images.length} images of the request`, `0 <= image_index < ${input.images.length}`);
-    }
-    order.push(k);
-    return { type: 'image' };
-  };
+  const item = (p: PromptPart, field: string): ChatContentItem => chatItem(p, field, input.images.length, order);
   let built: { ids: number[]; imagePadPositions: number[] };
   if (hasMessages) {
     const messages: ChatMessage[] = input.messages!.map((m, i) => chatMessage46(m, i, (p, j) => item(p, `messages[${i}].parts[${j}]`)));
@@ -59,14 +48,32 @@ export function assemblePrompt46(input: PromptInput, tok: PromptTokenizer, model
   input.images.forEach((_, i) => {
     if (!order.includes(i)) throw invalidArgument(`images[${i}]`, `image ${i} has visual tokens but no placeholder references it`);
   });
+  return withVisualRows(built, order, input.images, model.hiddenSize);
+}
+
+/** A prompt part → a template content item; an image part's index is checked and appended to `order`. */
+export function chatItem(p: PromptPart, field: string, images: number, order: number[]): ChatContentItem {
+  if (p.kind === 'text') {
+    checkText(p.text, `${field}.text`);
+    return { type: 'text', text: p.text };
+  }
+  const k = p.imageIndex;
+  if (!Number.isInteger(k) || k < 0 || k >= images) {
+    throw invalidArgument(`${field}.image.image_index`, `image_index ${k} is outside the ${images} images of the request`, `0 <= image_index < ${images}`);
+  }
+  order.push(k);
+  return { type: 'image' };
+}
+
+/** Built ids + the images' token rows concatenated in placeholder order → the assembled prompt. */
+export function withVisualRows(built: { ids: number[]; imagePadPositions: number[] }, order: number[], images: PromptImage[], hidden: number): AssembledPrompt {
   const tokenIds = Int32Array.from(built.ids);
   const n = built.imagePadPositions.length;
   if (n === 0) return { tokenIds, visualTokens: 0 };
-  const H = model.hiddenSize;
-  const embeddings = new Float32Array(n * H);
+  const embeddings = new Float32Array(n * hidden);
   let off = 0;
   for (const k of order) {
-    const t = input.images[k]!.tokens;
+    const t = images[k]!.tokens;
     embeddings.set(t, off);
     off += t.length;
   }
