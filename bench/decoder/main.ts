@@ -4,19 +4,21 @@
  *  1. single stream, engine v2 (paged cache) vs the previous engine's path (contiguous-KV graph,
  *     `present` fed back as `past`): decode tok/s and prefill tok/s;
  *  2. aggregate tok/s at 1, 8 and 16 concurrent streams, ratio against 1;
- *  3. decode tok/s at context 2048 ÷ context 128 (fp32, and int4 with BENCH_INT4=1: builds an int4 copy),
+ *  3. decode tok/s at context 2048 ÷ context 128 (fp32, and int4 with BENCH_INT4=1: builds an int4 copy;
+ *     BENCH_CTX_WEIGHTS picks them; BENCH_KV_DTYPE=float32,float16,int8 adds KV cache dtype builds),
  *     the contexts interleaved in one engine over BENCH_CTX_ROUNDS rounds, wall and process-CPU ratios;
  *  4. TTFT of a new ~1,000-token request while 8 streams decode, with and without chunked prefill, and
  *     the running streams' inter-token latency meanwhile;
  *  5. prefix cache: TTFT of a repeated 1,000-token system prompt (hit) vs the first time (miss);
  *  6. the same weights under @huggingface/transformers' generate() (contiguous graph re-wired).
  * Env: BENCH_TOKENS (16), BENCH_LEVELS (1,8,16), BENCH_CTX (128,2048), BENCH_CTX_ROUNDS (3), BENCH_INT4 (0),
+ * BENCH_CTX_WEIGHTS (fp32[,int4]), BENCH_KV_DTYPE (float32),
  * BENCH_TRANSFORMERS (1), BENCH_SECTIONS (1,2,3,4,5,6), TESSERA_INTRA_OP_THREADS (2). Prints the load
  * average next to the numbers. A short run of everything (a few minutes on 2 cores):
  *   BENCH_TOKENS=4 BENCH_LEVELS=1,2 BENCH_CTX=128,256 BENCH_CTX_ROUNDS=1 npx tsx bench/decoder/main.ts
  */
 import { loadavg } from 'node:os';
-import { buildModel, ensurePresetModelPaths, readManifest } from '@tessera/model';
+import { buildModel, ensurePresetModelPaths, readManifest, type KvCacheDtype } from '@tessera/model';
 import { Engine, loadDecoderModel, samplingParams, type EngineChunk, type EngineLimits, type LoadedDecoderModel } from '@tessera/decoder';
 import { contiguousModelDir, legacySingleStream, openContiguous } from './legacy-engine.js';
 import { transformersBaseline } from './transformers-baseline.js';
@@ -26,6 +28,9 @@ const LEVELS = (process.env.BENCH_LEVELS ?? '1,8,16').split(',').map(Number);
 const CTX = (process.env.BENCH_CTX ?? '128,2048').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_CTX_ROUNDS ?? 3);
 const THREADS = Number(process.env.TESSERA_INTRA_OP_THREADS ?? 2);
+/** Section 3's weight formats (fp32, plus int4 with BENCH_INT4=1) and KV cache dtypes (BENCH_KV_DTYPE, e.g. float32,float16,int8). */
+const CTX_WEIGHTS = (process.env.BENCH_CTX_WEIGHTS ?? (process.env.BENCH_INT4 === '1' ? 'fp32,int4' : 'fp32')).split(',') as ('fp32' | 'int4')[];
+const KV_DTYPES = (process.env.BENCH_KV_DTYPE ?? 'float32').split(',') as KvCacheDtype[];
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? '1,2,3,4,5,6').split(',').map(Number));
 const median = (xs: number[]): number => pct(xs, 50);
 const log = (s: string): void => console.log(s);
@@ -162,14 +167,21 @@ if (SECTIONS.has(3)) {
     log(`| ${label} | ${tokS.map((x) => x.toFixed(2)).join(' | ')} | ${ratio(tokS)} | ${cpuTokS.map((x) => x.toFixed(2)).join(' | ')} | ${ratio(cpuTokS)} |`);
   };
   const hi = CTX[CTX.length - 1];
-  log(`| weights | ${CTX.map((c) => `ctx ${c} tok/s`).join(' | ')} | ratio ${hi} ÷ ${CTX[0]} | ${CTX.map((c) => `ctx ${c} tok per CPU-s`).join(' | ')} | CPU ratio |\n|---|${CTX.map(() => '---|').join('')}---|${CTX.map(() => '---|').join('')}---|`);
-  await ctxRow('fp32', m);
-  if (process.env.BENCH_INT4 === '1') {
-    const int4Dir = `${dir}-int4`;
-    if (!readManifestSafe(int4Dir)) await buildModel(readManifest(dir).source.checkpoint, int4Dir, { decoderWeights: 'int4', overwrite: true });
-    const m4 = await loadDecoderModel(int4Dir, { intraOpNumThreads: THREADS });
-    await ctxRow('int4', m4);
-    await m4.model.release();
+  log(`| weights / KV | ${CTX.map((c) => `ctx ${c} tok/s`).join(' | ')} | ratio ${hi} ÷ ${CTX[0]} | ${CTX.map((c) => `ctx ${c} tok per CPU-s`).join(' | ')} | CPU ratio |\n|---|${CTX.map(() => '---|').join('')}---|${CTX.map(() => '---|').join('')}---|`);
+  // Each (weights, KV dtype) pair is its own build next to the preset's (built once, then reused).
+  for (const weights of CTX_WEIGHTS) {
+    for (const kv of KV_DTYPES) {
+      const label = `${weights} / kv ${kv}`;
+      if (weights === 'fp32' && kv === 'float32') {
+        await ctxRow(label, m);
+        continue;
+      }
+      const variantDir = `${dir}${weights === 'int4' ? '-int4' : ''}${kv === 'float32' ? '' : `-kv-${kv}`}`;
+      if (!readManifestSafe(variantDir)) await buildModel(readManifest(dir).source.checkpoint, variantDir, { decoderWeights: weights, kvCacheDtype: kv, overwrite: true });
+      const mv = await loadDecoderModel(variantDir, { intraOpNumThreads: THREADS });
+      await ctxRow(label, mv);
+      await mv.model.release();
+    }
   }
   log(`(${load()})`);
 }

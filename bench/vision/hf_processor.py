@@ -1,10 +1,13 @@
 """Baseline for bench/vision: the HF MiniCPM-V image processor's pixel path in PIL + numpy.
 
-Reads JSON from stdin: {"images": [path, ...], "runs": N, "max_slice_nums": 9, "scale_resolution": 448,
-"patch_size": 14, "mean": [...], "std": [...]}. For each image, N timed runs of
+A server, so the benchmark can interleave it with the TypeScript runs (on a loaded machine, runs
+minutes apart see different load): the first stdin line is the config, JSON {"max_slice_nums": 9,
+"scale_resolution": 448, "patch_size": 14, "mean": [...], "std": [...]}; then each line is an image
+path, and for each the server runs once
 bytes -> Image.open().convert("RGB") -> overview + refine resize (BICUBIC, from the original) -> crop
--> rescale (float64 * 1/255 -> float32, as transformers' rescale) -> normalise (float32) -> CHW.
-Prints one JSON line per image: wall and CPU ms per run (after one warm-up run) and sha256 of the concatenated float32 CHW arrays.
+-> rescale (float64 * 1/255 -> float32, as transformers' rescale) -> normalise (float32) -> CHW
+and answers one JSON line: wall and CPU ms of that run, sha256 of the concatenated float32 CHW arrays.
+The file is read before the clock starts (the TypeScript side gets bytes in memory too).
 The slicing arithmetic is the processor's (see libs/vision/fixtures/gen_slice_plans.py).
 """
 import hashlib
@@ -85,19 +88,18 @@ def preprocess(data, cfg, mean, std):
 
 
 def main():
-    cfg = json.load(sys.stdin)
+    cfg = json.loads(sys.stdin.readline())
     mean = np.array(cfg["mean"], dtype=np.float32)
     std = np.array(cfg["std"], dtype=np.float32)
-    for path in cfg["images"]:
+    for line in sys.stdin:
+        path = line.strip()
+        if not path:
+            continue
         with open(path, "rb") as f:
             data = f.read()
-        ms, cpu = [], []
-        preprocess(data, cfg, mean, std)  # warm-up, as the TypeScript side gets one
-        for _ in range(cfg["runs"]):
-            t0, c0 = time.perf_counter(), time.process_time()
-            pixels = preprocess(data, cfg, mean, std)
-            ms.append((time.perf_counter() - t0) * 1000)
-            cpu.append((time.process_time() - c0) * 1000)
+        t0, c0 = time.perf_counter(), time.process_time()
+        pixels = preprocess(data, cfg, mean, std)
+        ms, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
         h = hashlib.sha256()
         for p in pixels:
             h.update(p.tobytes())

@@ -1,7 +1,7 @@
 /**
  * Vision path benchmark: `npx tsx bench/vision/main.ts` (env: TESSERA_MODEL_DIR = a built model,
  * default the tiny model; BENCH_RUNS = repetitions, default 3; TESSERA_INTRA_OP_THREADS, default 1;
- * TESSERA_PREPROCESS_WORKERS, default 2; BENCH_SECTIONS, default pil,sizes,batching,cache).
+ * TESSERA_PREPROCESS_WORKERS, default 2; BENCH_SECTIONS, default pil,sizes,batching,cache; BENCH_SIZES for the pil section, default 0.3,2,12).
  *
  * 0. preprocessing vs the HF processor in Python PIL + numpy (pil-baseline.ts), per size and format;
  * 1. per image size (0.3, 2, 12 MP JPEG): decode + slice + preprocess ms, vision encode ms per slice,

@@ -15,6 +15,7 @@ import { DEFAULT_MAX_CHUNK } from './onnx/hybrid-decoder-graph.js';
 import { MANIFEST_FORMAT, MANIFEST_FORMAT_VERSION, type AnyManifest, type Manifest, type Manifest46, type StageManifest, type StageName } from './manifest.js';
 import { buildDecoderGraph } from './onnx/decoder-graph.js';
 import { buildPagedDecoderGraph } from './onnx/paged-decoder-graph.js';
+import { KV_CACHE_DTYPES, type KvCacheDtype } from './onnx/paged-decoder-io.js';
 import { buildEmbedGraph } from './onnx/embed-graph.js';
 import { GraphBuilder } from './onnx/graph-builder.js';
 import { buildResamplerGraph } from './onnx/resampler-graph.js';
@@ -45,6 +46,11 @@ export interface BuildOptions {
    * previous engine's graph in bench/decoder.
    */
   decoderGraph?: 'paged' | 'contiguous';
+  /**
+   * Element type of the paged decoder's KV pools (onnx/paged-decoder-io.ts KvCacheDtype): float32
+   * (default, faithful to the no-cache forward), float16 or int8 (per-token scales). 2.6 / 4.5 paged graphs only.
+   */
+  kvCacheDtype?: KvCacheDtype;
 }
 
 type GraphFn = (g: GraphBuilder, cfg: MiniCPMVConfig, w: WeightSource) => void;
@@ -66,11 +72,19 @@ interface StagePlan {
 /** Builds a checkpoint of any family (dispatch on config.json) into `outDir`. */
 export async function buildModel(checkpointDir: string, outDir: string, opts: BuildOptions = {}): Promise<AnyManifest> {
   const ckpt = readAnyCheckpoint(checkpointDir);
+  const kvDtype = opts.kvCacheDtype ?? 'float32';
+  if (!(KV_CACHE_DTYPES as readonly string[]).includes(kvDtype)) {
+    throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `kvCacheDtype must be one of ${KV_CACHE_DTYPES.join(', ')} (got ${String(kvDtype)})`, { field: 'kvCacheDtype' });
+  }
+  if (kvDtype !== 'float32' && (ckpt.family === '4.6' || opts.decoderGraph === 'contiguous')) {
+    throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `kvCacheDtype ${kvDtype} needs the paged 2.6 / 4.5 decoder graph (the 4.6 hybrid graph and the contiguous graph keep float32 KV)`, { field: 'kvCacheDtype' });
+  }
   if (ckpt.family === '4.6') return buildModel46(ckpt, checkpointDir, outDir, opts);
   const plans: StagePlan[] = GRAPHS.map(([stage, build, prefix]) => ({
     stage,
     reads: (n) => n.startsWith(prefix) && (stage !== 'decoder' || !n.startsWith('llm.model.embed_tokens.')),
-    build: (g, w) => (stage === 'decoder' && opts.decoderGraph === 'contiguous' ? buildDecoderGraph : build)(g, ckpt.config, w),
+    build: (g, w) =>
+      stage !== 'decoder' ? build(g, ckpt.config, w) : opts.decoderGraph === 'contiguous' ? buildDecoderGraph(g, ckpt.config, w) : buildPagedDecoderGraph(g, ckpt.config, w, opts.kvCacheDtype),
     quantizable: stage === 'decoder',
   }));
   return buildInto(ckpt, checkpointDir, outDir, opts, plans, (stages, revision) => ({

@@ -12,7 +12,7 @@ export { buildModel, type BuildOptions } from './build-model.js';
 export { readManifest, STAGES, type Manifest, type StageManifest, type StageName } from './manifest.js';
 export type { ValueSig, ElemType, Dim } from './onnx/graph-builder.js';
 export { navitPositionIds, navitBuckets, resamplerPosEmbed, packSlices, type SlicePixels, type PackedSlices } from './navit.js';
-export { PagedIo, pagedLayoutOf, type PagedCacheLayout, type StateTensorSpec } from './onnx/paged-decoder-io.js';
+export { PagedIo, pagedLayoutOf, KV_CACHE_DTYPES, type KvCacheDtype, type PagedCacheLayout, type StateTensorSpec } from './onnx/paged-decoder-io.js';
 export { openModel, loadTokenizer, type Model } from './runtime/open-model.js';
 export { DEFAULT_RUNTIME_OPTIONS, type RuntimeOptions, type ExecutionProvider } from './runtime/runtime-options.js';
 export { VisionStage, ResamplerStage, EmbedStage, argmaxRow, type VisionInputs, type ResamplerInputs, type SliceFeatures } from './runtime/stages.js';

@@ -2,6 +2,7 @@
  * `tessera model …` — checkpoint and built-model tools:
  *   generate-tiny --out DIR [--family 2.6|4.5|4.6] [--preset tiny|bench] [--seed N] [--shards N]
  *   build --checkpoint DIR --out DIR [--overwrite] [--external-data-threshold BYTES] [--decoder-weights fp32|int8|int4]
+ *         [--kv-cache-dtype float32|float16|int8]   (element type of the paged decoder's KV pools; float32 is faithful)
  *   inspect DIR [--json]                      (a checkpoint dir or a built model dir)
  *   run-stage --model DIR --stage vision|resampler|embed|decoder --inputs FILE --out FILE [--mode 16x|4x]
  * For a MiniCPM-V 4.6 model the vision stage takes the HF processor's pixel_values [1, 3, 14, L] and
@@ -30,7 +31,9 @@ import {
   runStageRaw,
   runVision46StageRaw,
   isMiniCPMV46Dir,
+  KV_CACHE_DTYPES,
   STAGES,
+  type KvCacheDtype,
   type NdArray,
   type Preset,
   type StageName,
@@ -88,15 +91,18 @@ async function generate(argv: string[]): Promise<number> {
 }
 
 async function build(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { checkpoint: { type: 'string' }, out: { type: 'string' }, overwrite: { type: 'boolean', default: false }, 'external-data-threshold': { type: 'string' }, 'decoder-weights': { type: 'string', default: 'fp32' } } });
+  const { values } = parseArgs({ args: argv, options: { checkpoint: { type: 'string' }, out: { type: 'string' }, overwrite: { type: 'boolean', default: false }, 'external-data-threshold': { type: 'string' }, 'decoder-weights': { type: 'string', default: 'fp32' }, 'kv-cache-dtype': { type: 'string', default: 'float32' } } });
   if (!values.checkpoint) throw invalidArgument('--checkpoint', 'build needs --checkpoint DIR');
   if (!values.out) throw invalidArgument('--out', 'build needs --out DIR');
   const dw = values['decoder-weights'];
   if (dw !== 'fp32' && dw !== 'int8' && dw !== 'int4') throw invalidArgument('--decoder-weights', `--decoder-weights must be fp32, int8 or int4 (got ${dw})`, 'fp32|int8|int4');
+  const kvd = values['kv-cache-dtype'];
+  if (!(KV_CACHE_DTYPES as readonly string[]).includes(kvd)) throw invalidArgument('--kv-cache-dtype', `--kv-cache-dtype must be ${KV_CACHE_DTYPES.join(', ')} (got ${kvd})`, KV_CACHE_DTYPES.join('|'));
   const bars = new Map<string, ProgressBar>();
   const m = await buildModel(values.checkpoint, values.out, {
     overwrite: values.overwrite,
     decoderWeights: dw,
+    kvCacheDtype: kvd as KvCacheDtype,
     externalDataThresholdBytes: values['external-data-threshold'] === undefined ? undefined : Number(values['external-data-threshold']),
     onProgress: (stage, done, total) => {
       let b = bars.get(stage);

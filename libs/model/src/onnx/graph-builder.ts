@@ -12,7 +12,7 @@ const { onnx } = onnxPkg;
 const DT = onnx.TensorProto.DataType;
 const AT = onnx.AttributeProto.AttributeType;
 
-export type ElemType = 'float32' | 'int64' | 'bool' | 'float16';
+export type ElemType = 'float32' | 'int64' | 'bool' | 'float16' | 'int8';
 export type Dim = number | string;
 export interface ValueSig {
   name: string;
@@ -20,7 +20,7 @@ export interface ValueSig {
   shape: Dim[];
 }
 
-const ELEM: Record<ElemType, number> = { float32: DT.FLOAT, int64: DT.INT64, bool: DT.BOOL, float16: DT.FLOAT16 };
+const ELEM: Record<ElemType, number> = { float32: DT.FLOAT, int64: DT.INT64, bool: DT.BOOL, float16: DT.FLOAT16, int8: DT.INT8 };
 
 /** Attribute values: integers → INT, `f(x)` → FLOAT, number[] → INTS, string → STRING. */
 export class FloatAttr {

@@ -13,9 +13,67 @@ import type { MiniCPMVConfig } from '../checkpoint/config.js';
 import { qkvHeads, ropeRotator } from './decoder-graph.js';
 import type { GraphBuilder, ValueSig } from './graph-builder.js';
 import { linear, rmsNorm, silu, type WeightSource } from './layers.js';
-import { PagedIo } from './paged-decoder-io.js';
+import { PagedIo, type KvCacheDtype } from './paged-decoder-io.js';
 
-export function pagedDecoderSignature(cfg: MiniCPMVConfig): { inputs: ValueSig[]; outputs: ValueSig[] } {
+/** The pool inputs and new-token outputs of attention layer i for a KV cache dtype (contract in paged-decoder-io.ts). */
+export function pagedKvSignature(i: number, kvHeads: number, headDim: number, dtype: KvCacheDtype): { inputs: ValueSig[]; outputs: ValueSig[] } {
+  const pool = [kvHeads, 'num_blocks', 'block_size', headDim];
+  const fresh = [kvHeads, 'batch', 'sequence', headDim];
+  const inputs: ValueSig[] = [
+    { name: PagedIo.keyCache(i), dtype, shape: pool },
+    { name: PagedIo.valueCache(i), dtype, shape: pool },
+  ];
+  const outputs: ValueSig[] = [
+    { name: PagedIo.newKey(i), dtype, shape: fresh },
+    { name: PagedIo.newValue(i), dtype, shape: fresh },
+  ];
+  if (dtype === 'int8') {
+    inputs.push({ name: PagedIo.keyScale(i), dtype: 'float32', shape: pool.slice(0, 3) }, { name: PagedIo.valueScale(i), dtype: 'float32', shape: pool.slice(0, 3) });
+    outputs.push({ name: PagedIo.newKeyScale(i), dtype: 'float32', shape: fresh.slice(0, 3) }, { name: PagedIo.newValueScale(i), dtype: 'float32', shape: fresh.slice(0, 3) });
+  }
+  return { inputs, outputs };
+}
+
+/**
+ * The new tokens' K or V [kv, B, T, hd] (float32) as the pool stores them, written to the graph output
+ * `name` (and `scaleName` for int8): float16 by Cast (round to nearest even), int8 as round(x / s) with
+ * s = max|x| / 127 per (kv head, token) — Round is half-to-even, |x / s| ≤ 127, so the Cast never saturates.
+ */
+export function storeNewKv(g: GraphBuilder, x: string, dtype: KvCacheDtype, name: string, scaleName: string): void {
+  if (dtype === 'float32') {
+    g.op('Identity', [x], {}, { outputs: [name] });
+  } else if (dtype === 'float16') {
+    g.op('Cast', [x], { to: 10 }, { outputs: [name] });
+  } else {
+    const absMax = g.op('ReduceMax', [g.op('Abs', [x])], { axes: [3], keepdims: 1 }); // [kv,B,T,1]
+    // A zero row keeps scale 0 (its values dequantise to 0); the divisor is floored so it stays finite.
+    const scale = g.op('Div', [absMax, g.scalarF32(127)]);
+    g.op('Cast', [g.op('Round', [g.op('Div', [x, g.op('Max', [scale, g.scalarF32(1e-30)])])])], { to: 3 }, { outputs: [name] });
+    g.op('Squeeze', [scale, g.constI64([3])], {}, { outputs: [scaleName] });
+  }
+}
+
+/**
+ * Layer i's past K and V for the rows' blocks as float32 [kv, B, P, hd] (Gather over the head-major pool:
+ * no transpose), and for int8 pools the scales as [kv, B, 1, P] to multiply into the scores (K) and the
+ * probabilities (V) — [kv, B, g·T, P] values instead of a pass over the dequantised [kv, B, P, hd].
+ */
+export function gatherPastKv(g: GraphBuilder, i: number, headDim: number, dtype: KvCacheDtype): { k: string; v: string; kScale?: string; vScale?: string } {
+  const shape = g.constI64([0, 0, -1, headDim]);
+  const read = (pool: string): string => {
+    const x = g.op('Reshape', [g.op('Gather', [pool, PagedIo.blockTables], { axis: 1 }), shape]);
+    return dtype === 'float32' ? x : g.op('Cast', [x], { to: 1 });
+  };
+  const out: { k: string; v: string; kScale?: string; vScale?: string } = { k: read(PagedIo.keyCache(i)), v: read(PagedIo.valueCache(i)) };
+  if (dtype === 'int8') {
+    const sShape = g.constI64([0, 0, 1, -1]);
+    out.kScale = g.op('Reshape', [g.op('Gather', [PagedIo.keyScale(i), PagedIo.blockTables], { axis: 1 }), sShape]);
+    out.vScale = g.op('Reshape', [g.op('Gather', [PagedIo.valueScale(i), PagedIo.blockTables], { axis: 1 }), sShape]);
+  }
+  return out;
+}
+
+export function pagedDecoderSignature(cfg: MiniCPMVConfig, kvDtype: KvCacheDtype = 'float32'): { inputs: ValueSig[]; outputs: ValueSig[] } {
   const l = cfg.llm;
   const inputs: ValueSig[] = [
     { name: PagedIo.inputsEmbeds, dtype: 'float32', shape: ['batch', 'sequence', l.hiddenSize] },
@@ -26,21 +84,20 @@ export function pagedDecoderSignature(cfg: MiniCPMVConfig): { inputs: ValueSig[]
   ];
   const outputs: ValueSig[] = [{ name: PagedIo.logits, dtype: 'float32', shape: ['batch', l.vocabSize] }];
   for (let i = 0; i < l.numLayers; i++) {
-    inputs.push({ name: PagedIo.keyCache(i), dtype: 'float32', shape: [l.numKvHeads, 'num_blocks', 'block_size', l.headDim] });
-    inputs.push({ name: PagedIo.valueCache(i), dtype: 'float32', shape: [l.numKvHeads, 'num_blocks', 'block_size', l.headDim] });
-    outputs.push({ name: PagedIo.newKey(i), dtype: 'float32', shape: [l.numKvHeads, 'batch', 'sequence', l.headDim] });
-    outputs.push({ name: PagedIo.newValue(i), dtype: 'float32', shape: [l.numKvHeads, 'batch', 'sequence', l.headDim] });
+    const kv = pagedKvSignature(i, l.numKvHeads, l.headDim, kvDtype);
+    inputs.push(...kv.inputs);
+    outputs.push(...kv.outputs);
   }
   return { inputs, outputs };
 }
 
-export function buildPagedDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: WeightSource): void {
+export function buildPagedDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: WeightSource, kvDtype: KvCacheDtype = 'float32'): void {
   const l = cfg.llm;
   const H = l.hiddenSize;
   const hd = l.headDim;
   const kv = l.numKvHeads;
   const group = l.numHeads / kv;
-  const sig = pagedDecoderSignature(cfg);
+  const sig = pagedDecoderSignature(cfg, kvDtype);
   for (const i of sig.inputs) g.input(i.name, i.dtype, i.shape);
 
   const sq = (x: string): string => g.op('Squeeze', [x, g.constI64([0])]);
@@ -66,7 +123,6 @@ export function buildPagedDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: 
   // RoPE for the new positions (float32 angles as torch).
   const rope = ropeRotator(g, PagedIo.positionIds, hd, l.ropeTheta);
   const scale = g.scalarF32(1 / Math.sqrt(hd));
-  const pastShape = g.constI64([0, 0, -1, hd]);
   const splitAt = g.op('Unsqueeze', [sq(P), g.constI64([0])]);
   const maxI = g.constI64([2 ** 62]);
   const axis3b = g.constI64([3]);
@@ -80,18 +136,25 @@ export function buildPagedDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: 
       const q = rope(proj.q); // [B,H,T,hd]
       const k = rope(proj.k);
       const v = proj.v;
-      const kNew = g.op('Transpose', [k], { perm: [1, 0, 2, 3] }, { outputs: [PagedIo.newKey(i)] }); // [kv,B,T,hd]
-      const vNew = g.op('Transpose', [v], { perm: [1, 0, 2, 3] }, { outputs: [PagedIo.newValue(i)] });
-      const kPast = g.op('Reshape', [g.op('Gather', [PagedIo.keyCache(i), PagedIo.blockTables], { axis: 1 }), pastShape]); // [kv,B,P,hd]
-      const vPast = g.op('Reshape', [g.op('Gather', [PagedIo.valueCache(i), PagedIo.blockTables], { axis: 1 }), pastShape]);
+      // float32 pools: the Transposes write the outputs directly (no Identity); others store a converted copy.
+      const f32 = kvDtype === 'float32';
+      const kNew = g.op('Transpose', [k], { perm: [1, 0, 2, 3] }, f32 ? { outputs: [PagedIo.newKey(i)] } : {}); // [kv,B,T,hd]
+      const vNew = g.op('Transpose', [v], { perm: [1, 0, 2, 3] }, f32 ? { outputs: [PagedIo.newValue(i)] } : {});
+      if (!f32) {
+        storeNewKv(g, kNew, kvDtype, PagedIo.newKey(i), PagedIo.newKeyScale(i));
+        storeNewKv(g, vNew, kvDtype, PagedIo.newValue(i), PagedIo.newValueScale(i));
+      }
+      const past = gatherPastKv(g, i, hd, kvDtype); // [kv,B,P,hd]
       // [B,H,T,hd] → [B,kv,g·T,hd] → [kv,B,g·T,hd]
       const qk = g.op('Transpose', [g.op('Reshape', [g.op('Mul', [q, scale]), g.constI64([0, kv, -1, hd])])], { perm: [1, 0, 2, 3] });
-      const sPast = g.op('Add', [g.op('MatMul', [qk, g.op('Transpose', [kPast], { perm: [0, 1, 3, 2] })]), pastBias]);
+      const kDot = g.op('MatMul', [qk, g.op('Transpose', [past.k], { perm: [0, 1, 3, 2] })]);
+      const sPast = g.op('Add', [past.kScale ? g.op('Mul', [kDot, past.kScale]) : kDot, pastBias]);
       const sNew = g.op('Add', [g.op('MatMul', [qk, g.op('Transpose', [kNew], { perm: [0, 1, 3, 2] })]), newBias]);
       const probs = g.op('Softmax', [g.op('Concat', [sPast, sNew], { axis: 3 })], { axis: -1 });
       const pPast = g.op('Slice', [probs, g.constI64([0]), splitAt, axis3b]);
       const pNew = g.op('Slice', [probs, splitAt, maxI, axis3b]);
-      const ctx = g.op('Add', [g.op('MatMul', [pPast, vPast]), g.op('MatMul', [pNew, vNew])]); // [kv,B,g·T,hd]
+      const pPastV = past.vScale ? g.op('Mul', [pPast, past.vScale]) : pPast;
+      const ctx = g.op('Add', [g.op('MatMul', [pPastV, past.v]), g.op('MatMul', [pNew, vNew])]); // [kv,B,g·T,hd]
       // → [B,kv,g·T,hd] → [B,H,T,hd] → [B,T,H,hd] → [B,T,hidden]
       const ctxB = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [1, 0, 2, 3] }), g.constI64([0, l.numHeads, -1, hd])]);
       const merged = g.op('Reshape', [g.op('Transpose', [ctxB], { perm: [0, 2, 1, 3] }), g.constI64([0, 0, H])]);

@@ -17,12 +17,17 @@
  *                                                entries past the row's blocks hold any valid block id; N ≥ 1
  *   key_cache.{i}           f32 [kv_heads, num_blocks, block_size, head_dim]   one per ATTENTION layer i
  *   value_cache.{i}         f32 (same)                                          (i = model layer index)
+ *   key_scale.{i}           f32 [kv_heads, num_blocks, block_size]   int8 pools only: token p of kv head h is
+ *   value_scale.{i}         f32 (same)                                 key_cache[h, blk, off, :] · key_scale[h, blk, off]
  *   state_slots             i64 [B]              row b's state slot (graphs with state layers only)
  *   state.{i}.{kind}        f32 [num_slots, …fixed]   per-sequence state of layer i (kind e.g. conv, recurrent)
  * Outputs
  *   logits                  f32 [B, vocab]       of token q_b − 1 of each row
  *   new_key.{i}             f32 [kv_heads, B, T, head_dim]   the new tokens' keys (after RoPE); the engine
  *   new_value.{i}           f32 (same)                        stores the first q_b of row b into its blocks
+ *                                                (in the pool's element type: see KvCacheDtype)
+ *   new_key_scale.{i}       f32 [kv_heads, B, T]  int8 pools only: the new tokens' scales
+ *   new_value_scale.{i}     f32 (same)
  *   new_state.{i}.{kind}    f32 [B, …fixed]      row b's state after its q_b tokens (padding must not advance it)
  *
  * Why outputs and not in-place writes: onnxruntime never writes a graph input, and an in-graph
@@ -45,9 +50,30 @@ export const PagedIo = {
   valueCache: (layer: number): string => `value_cache.${layer}`,
   newKey: (layer: number): string => `new_key.${layer}`,
   newValue: (layer: number): string => `new_value.${layer}`,
+  keyScale: (layer: number): string => `key_scale.${layer}`,
+  valueScale: (layer: number): string => `value_scale.${layer}`,
+  newKeyScale: (layer: number): string => `new_key_scale.${layer}`,
+  newValueScale: (layer: number): string => `new_value_scale.${layer}`,
   state: (layer: number, kind: string): string => `state.${layer}.${kind}`,
   newState: (layer: number, kind: string): string => `new_state.${layer}.${kind}`,
 } as const;
+
+/**
+ * Element type of the KV pools, chosen at build time (`tessera model build --kv-cache-dtype`, like vLLM's
+ * `--kv-cache-dtype`) and read back from the graph's `key_cache.*` inputs:
+ *  - float32 (default): bit-faithful to the no-cache forward;
+ *  - float16: half the bytes; the graph Casts the gathered blocks back to float32 before the GEMMs;
+ *  - int8: a quarter of the bytes plus one float32 scale per (kv head, token) — symmetric, s = max|x| / 127
+ *    over the head's head_dim values. Per token and not per block because decode appends one token at a
+ *    time: a per-block scale would have to re-quantise the block whenever a larger value arrives. The
+ *    scales fold into the scores (q·kᵀ·s) and the probabilities (p·s before ·V), so no dequantised copy
+ *    of the pool is scaled.
+ * The new tokens attend to each other in float32 within their own call; later calls read them from the pool.
+ */
+export type KvCacheDtype = 'float32' | 'float16' | 'int8';
+export const KV_CACHE_DTYPES: readonly KvCacheDtype[] = ['float32', 'float16', 'int8'];
+/** Bytes per stored element; int8 adds a 4-byte scale per (kv head, token). */
+export const KV_ELEMENT_BYTES: Readonly<Record<KvCacheDtype, number>> = { float32: 4, float16: 2, int8: 1 };
 
 /** One per-sequence state tensor of a stateful (linear-attention) layer. */
 export interface StateTensorSpec {
@@ -67,6 +93,8 @@ export interface PagedCacheLayout {
   attentionLayers: number[];
   kvHeads: number;
   headDim: number;
+  /** Element type of the KV pools (float32 unless built with another). */
+  kvDtype: KvCacheDtype;
   /** Per-sequence state tensors (empty for attention-only models). */
   states: StateTensorSpec[];
   hidden: number;
@@ -81,6 +109,7 @@ export function pagedLayoutOf(inputs: ValueSig[], outputs: ValueSig[]): PagedCac
   const attentionLayers: number[] = [];
   let kvHeads = 0;
   let headDim = 0;
+  let kvDtype: KvCacheDtype = 'float32';
   const states: StateTensorSpec[] = [];
   for (const v of inputs) {
     const kc = /^key_cache\.(\d+)$/.exec(v.name);
@@ -88,6 +117,8 @@ export function pagedLayoutOf(inputs: ValueSig[], outputs: ValueSig[]): PagedCac
       attentionLayers.push(Number(kc[1]));
       kvHeads = fixed(v, 0);
       headDim = fixed(v, 3);
+      if (!(KV_CACHE_DTYPES as readonly string[]).includes(v.dtype)) throw new Error(`${v.name}: element type ${v.dtype} is not a KV cache dtype (${KV_CACHE_DTYPES.join(', ')})`);
+      kvDtype = v.dtype as KvCacheDtype;
       continue;
     }
     const st = /^state\.(\d+)\.([A-Za-z0-9_]+)$/.exec(v.name);
@@ -103,7 +134,7 @@ export function pagedLayoutOf(inputs: ValueSig[], outputs: ValueSig[]): PagedCac
   if (!embeds || !logits) throw new Error(`not a paged decoder graph: ${PagedIo.inputsEmbeds} or ${PagedIo.logits} missing`);
   attentionLayers.sort((a, b) => a - b);
   states.sort((a, b) => a.layer - b.layer || a.kind.localeCompare(b.kind));
-  return { attentionLayers, kvHeads, headDim, states, hidden: fixed(embeds, 2), vocab: fixed(logits, 1) };
+  return { attentionLayers, kvHeads, headDim, kvDtype, states, hidden: fixed(embeds, 2), vocab: fixed(logits, 1) };
 }
 
 function fixed(v: ValueSig, axis: number): number {

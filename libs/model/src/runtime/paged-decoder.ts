@@ -15,7 +15,7 @@
  * reads it anyway).
  */
 import * as ort from 'onnxruntime-node';
-import { PagedIo, pagedLayoutOf, type PagedCacheLayout } from '../onnx/paged-decoder-io.js';
+import { KV_ELEMENT_BYTES, PagedIo, pagedLayoutOf, type KvCacheDtype, type PagedCacheLayout } from '../onnx/paged-decoder-io.js';
 import { checkLength, type StageSession } from './stage-session.js';
 
 export interface PagedStep {
@@ -40,25 +40,43 @@ export interface PagedCacheSize {
   numStateSlots: number;
 }
 
-interface Pool {
-  data: Float32Array;
+type PoolArray = Float32Array | Uint16Array | Int8Array;
+
+interface Pool<A extends PoolArray = PoolArray> {
+  data: A;
   tensor: ort.Tensor;
 }
+
+/** A KV pool: elements in the graph's KV dtype, plus for int8 a float32 scale per (kv head, token). */
+interface KvPool extends Pool {
+  scale?: Pool<Float32Array>;
+}
+
+const poolOf = (dtype: KvCacheDtype, n: number, dims: number[]): Pool => {
+  const data = dtype === 'float32' ? new Float32Array(n) : dtype === 'float16' ? new Uint16Array(n) : new Int8Array(n);
+  return { data, tensor: new ort.Tensor(dtype, data, dims) };
+};
+const f32Pool = (n: number, dims: number[]): Pool<Float32Array> => {
+  const data = new Float32Array(n);
+  return { data, tensor: new ort.Tensor('float32', data, dims) };
+};
 
 export class PagedDecoderStage {
   readonly layout: PagedCacheLayout;
   private size: PagedCacheSize | undefined;
-  private keys = new Map<number, Pool>();
-  private values = new Map<number, Pool>();
-  private states = new Map<string, Pool>();
+  private keys = new Map<number, KvPool>();
+  private values = new Map<number, KvPool>();
+  private states = new Map<string, Pool<Float32Array>>();
 
   constructor(readonly session: StageSession) {
     this.layout = pagedLayoutOf(session.manifest.inputs, session.manifest.outputs);
   }
 
-  /** Bytes of KV one block holds across all attention layers (key + value). */
+  /** Bytes of KV one block holds across all attention layers (key + value), in the graph's KV dtype. */
   bytesPerBlock(blockSize: number): number {
-    return this.layout.attentionLayers.length * 2 * this.layout.kvHeads * blockSize * this.layout.headDim * 4;
+    const { kvDtype, headDim } = this.layout;
+    const perHeadToken = headDim * KV_ELEMENT_BYTES[kvDtype] + (kvDtype === 'int8' ? 4 : 0);
+    return this.layout.attentionLayers.length * 2 * this.layout.kvHeads * blockSize * perHeadToken;
   }
 
   /** Bytes of state one sequence holds across all stateful layers. */
@@ -76,21 +94,19 @@ export class PagedDecoderStage {
 
   /** Allocates the pools (once; a second call with another size replaces them). */
   allocate(size: PagedCacheSize): void {
-    const { kvHeads: kv, headDim: hd } = this.layout;
+    const { kvHeads: kv, headDim: hd, kvDtype } = this.layout;
     const dims = [kv, size.numBlocks, size.blockSize, hd];
-    const pool = (n: number, d: number[]): Pool => {
-      const data = new Float32Array(n);
-      return { data, tensor: new ort.Tensor('float32', data, d) };
-    };
+    const tokens = kv * size.numBlocks * size.blockSize;
+    const kvPool = (): KvPool => ({ ...poolOf(kvDtype, tokens * hd, dims), scale: kvDtype === 'int8' ? f32Pool(tokens, dims.slice(0, 3)) : undefined });
     this.keys.clear();
     this.values.clear();
     this.states.clear();
     for (const layer of this.layout.attentionLayers) {
-      this.keys.set(layer, pool(kv * size.numBlocks * size.blockSize * hd, dims));
-      this.values.set(layer, pool(kv * size.numBlocks * size.blockSize * hd, dims));
+      this.keys.set(layer, kvPool());
+      this.values.set(layer, kvPool());
     }
     const slots = Math.max(1, size.numStateSlots);
-    for (const s of this.layout.states) this.states.set(s.input, pool(slots * s.size, [slots, ...s.shape]));
+    for (const s of this.layout.states) this.states.set(s.input, f32Pool(slots * s.size, [slots, ...s.shape]));
     this.size = { ...size, numStateSlots: this.layout.states.length ? slots : size.numStateSlots };
   }
 
@@ -109,6 +125,8 @@ export class PagedDecoderStage {
         for (let h = 0; h < kv; h++) {
           const base = h * size.numBlocks * run;
           p.data.copyWithin(base + to * run, base + from * run, base + (from + 1) * run);
+          const sb = h * size.numBlocks * size.blockSize;
+          p.scale?.data.copyWithin(sb + to * size.blockSize, sb + from * size.blockSize, sb + (from + 1) * size.blockSize);
         }
       }
     }
@@ -144,8 +162,12 @@ export class PagedDecoderStage {
       [PagedIo.blockTables]: new ort.Tensor('int64', table, [B, N]),
     };
     for (const layer of this.layout.attentionLayers) {
-      feeds[PagedIo.keyCache(layer)] = this.keys.get(layer)!.tensor;
-      feeds[PagedIo.valueCache(layer)] = this.values.get(layer)!.tensor;
+      const k = this.keys.get(layer)!;
+      const v = this.values.get(layer)!;
+      feeds[PagedIo.keyCache(layer)] = k.tensor;
+      feeds[PagedIo.valueCache(layer)] = v.tensor;
+      if (k.scale) feeds[PagedIo.keyScale(layer)] = k.scale.tensor;
+      if (v.scale) feeds[PagedIo.valueScale(layer)] = v.scale.tensor;
     }
     if (this.layout.states.length) {
       if (!x.stateSlots) throw new RangeError('state_slots is required by this graph');
@@ -154,14 +176,18 @@ export class PagedDecoderStage {
     }
     const out = (await (await this.session.load()).run(feeds)) as Record<string, ort.Tensor>;
 
-    // Store the new tokens' K/V: row b's token t goes to position past_b + t.
+    // Store the new tokens' K/V (already in the pool's dtype): row b's token t goes to position past_b + t.
     for (const layer of this.layout.attentionLayers) {
-      const nk = out[PagedIo.newKey(layer)]!.data as Float32Array;
-      const nv = out[PagedIo.newValue(layer)]!.data as Float32Array;
-      const pk = this.keys.get(layer)!.data;
-      const pv = this.values.get(layer)!.data;
+      const nk = out[PagedIo.newKey(layer)]!.data as PoolArray;
+      const nv = out[PagedIo.newValue(layer)]!.data as PoolArray;
+      const keys = this.keys.get(layer)!;
+      const values = this.values.get(layer)!;
+      const pk = keys.data;
+      const pv = values.data;
+      const nks = keys.scale && (out[PagedIo.newKeyScale(layer)]!.data as Float32Array);
+      const nvs = values.scale && (out[PagedIo.newValueScale(layer)]!.data as Float32Array);
       for (let h = 0; h < kv; h++) {
-        const poolHead = h * size.numBlocks * bs * hd;
+        const poolHead = h * size.numBlocks * bs; // in tokens
         for (let b = 0; b < B; b++) {
           const row = x.blockTables[b]!;
           const past = x.pastLengths[b]!;
@@ -172,9 +198,15 @@ export class PagedDecoderStage {
             const p = past + t;
             const off = p % bs;
             const n = Math.min(q - t, bs - off);
-            const dst = poolHead + (row[Math.floor(p / bs)]! * bs + off) * hd;
-            pk.set(nk.subarray(src + t * hd, src + (t + n) * hd), dst);
-            pv.set(nv.subarray(src + t * hd, src + (t + n) * hd), dst);
+            const dstToken = poolHead + row[Math.floor(p / bs)]! * bs + off;
+            // Output and pool share the graph's KV dtype (one typed-array kind), so set() is a memcpy.
+            pk.set(nk.subarray(src + t * hd, src + (t + n) * hd) as never, dstToken * hd);
+            pv.set(nv.subarray(src + t * hd, src + (t + n) * hd) as never, dstToken * hd);
+            if (nks && nvs) {
+              const srcToken = (h * B + b) * T + t;
+              keys.scale!.data.set(nks.subarray(srcToken, srcToken + n), dstToken);
+              values.scale!.data.set(nvs.subarray(srcToken, srcToken + n), dstToken);
+            }
             t += n;
           }
         }

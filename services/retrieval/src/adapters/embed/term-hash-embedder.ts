@@ -13,25 +13,11 @@
  * cross-lingual meaning needs a real multilingual model (OnnxEmbedder). Numbers: bench/retrieval-quality.
  */
 import { analyze } from '../../domain/text/analyzer.js';
-import type { EmbedReport, Embedder } from '../../domain/embedder.js';
+import type { EmbedReport, QueryWeightedEmbedder, TermStats } from '../../domain/embedder.js';
 import { projectFeatures } from './feature-hashing.js';
 
-export interface TermStats {
-  /** Records in the collection. */
-  records: number;
-  /** Document frequency of each asked term, in order. */
-  df: readonly number[];
-}
-
-/** An embedder that can weight a query by collection statistics. */
-export interface QueryWeightedEmbedder extends Embedder {
-  queryTerms(text: string): string[];
-  embedQuery(text: string, stats: TermStats): Float32Array;
-}
-
-export function isQueryWeighted(e: Embedder): e is QueryWeightedEmbedder {
-  return typeof (e as Partial<QueryWeightedEmbedder>).embedQuery === 'function';
-}
+// Defined by the domain (the engine asks for query weighting), implemented here.
+export { isQueryWeighted, type QueryWeightedEmbedder, type TermStats } from '../../domain/embedder.js';
 
 export interface TermHashEmbedderOptions {
   /** [384] Buckets. */

@@ -5,14 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, TesseraError, invalidArgument, resourceExhausted } from '@tessera/runtime';
-import type { Embedder, EmbedderKind, InputType } from '../embedder.js';
+import { isQueryWeighted, type Embedder, type EmbedderKind, type InputType } from '../embedder.js';
 import { parseWhere, parseWhereDocument } from '../filter/where.js';
 import { detectFormat, documentText } from '../ingest/document-text.js';
 import { JobRegistry, type IngestionJob } from '../ingest/jobs.js';
 import { mmrSelect } from '../query/mmr.js';
 import { distanceRelevance } from '../query/relevance.js';
 import { fuse, type FusionMethod, type FusionParams } from '../query/fusion.js';
-import { isQueryWeighted } from '../../adapters/embed/term-hash-embedder.js';
 import { formatContext, type ContextBlock } from '../retrieve/context-block.js';
 import { makeSplitter, type SplitSpec } from '../split/split-document.js';
 import { analyze } from '../text/analyzer.js';
