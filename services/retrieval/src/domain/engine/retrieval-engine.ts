@@ -431,14 +431,15 @@ export class RetrievalEngine {
     if (!e) throw new TesseraError(ErrorCode.NOT_FOUND, `model ${JSON.stringify(input.model)} is not loaded (have: ${this.embedderIds().join(', ')})`, { field: 'model' });
     const { maxEmbedInputs, maxEmbedTokens } = this.limits;
     if (input.inputs.length === 0) throw invalidArgument('inputs', 'inputs must not be empty', `1..${maxEmbedInputs} inputs`);
-    if (input.inputs.length > maxEmbedInputs) throw invalidArgument('inputs', `${input.inputs.length} inputs in one request`, `inputs <= ${maxEmbedInputs}`);
+    // The message itself names the limit: the gateway's OpenAI error body carries only message and param.
+    if (input.inputs.length > maxEmbedInputs) throw invalidArgument('inputs', `${input.inputs.length} inputs in one request; the limit is inputs <= ${maxEmbedInputs}`, `inputs <= ${maxEmbedInputs}`);
     let promptTokens = 0;
     input.inputs.forEach((t, i) => {
       if (typeof t !== 'string' || t === '') throw invalidArgument(`inputs[${i}]`, `inputs[${i}] must be a non-empty string`);
       // Every tokenizer here yields at least one token per 8 code points; longer texts are over the
       // limit without tokenizing them.
       const n = t.length > maxEmbedTokens * 8 ? Number.POSITIVE_INFINITY : e.countTokens(t);
-      if (n > maxEmbedTokens) throw invalidArgument(`inputs[${i}]`, `inputs[${i}] has ${Number.isFinite(n) ? n : 'over ' + maxEmbedTokens} tokens`, `<= ${maxEmbedTokens} tokens per input`);
+      if (n > maxEmbedTokens) throw invalidArgument(`inputs[${i}]`, `inputs[${i}] has ${Number.isFinite(n) ? n : 'over ' + maxEmbedTokens} tokens; the limit is <= ${maxEmbedTokens} tokens per input`, `<= ${maxEmbedTokens} tokens per input`);
       promptTokens += n;
     });
     const rep = await e.embed(input.inputs, { inputType: input.inputType ?? 'passage' });
