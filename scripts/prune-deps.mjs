@@ -60,19 +60,25 @@ while (queue.length > 0) {
         continue;
       }
       const pkg = packageOf(spec);
-      if (workspaces.has(pkg)) queue.push(workspaceEntry(pkg));
+      if (workspaces.has(pkg)) queue.push(workspaceEntry(pkg, spec.slice(pkg.length)));
       else if (!isBuiltin(pkg)) thirdParty.add(pkg);
     }
   }
 }
 
-/** A workspace package's compiled entry; it must exist and be what the tessera-dist condition selects. */
-function workspaceEntry(pkg) {
+/**
+ * A workspace package's compiled entry for `subpath` ('' = the package, '/text' = its "./text" export);
+ * it must exist and be what the tessera-dist condition selects. Subpath entries let a service take a
+ * light part of a package (the gateway: @tessera/model/text, without onnxruntime).
+ */
+function workspaceEntry(pkg, subpath = '') {
   const dir = workspaces.get(pkg);
-  const exp = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).exports?.['.'];
-  const entryFile = join(dir, 'dist', 'index.js');
-  if (typeof exp !== 'object' || exp['tessera-dist'] !== './dist/index.js' || !existsSync(entryFile)) {
-    console.error(`prune-deps: ${service} imports ${pkg}, which has no compiled entry: its package.json needs exports "." = { "tessera-dist": "./dist/index.js", "default": "./src/index.ts" } and tsconfig.build.json must include it`);
+  const key = `.${subpath}`;
+  const exp = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).exports?.[key];
+  const want = subpath === '' ? './dist/index.js' : `./dist${subpath}.js`;
+  const entryFile = join(dir, want);
+  if (typeof exp !== 'object' || exp['tessera-dist'] !== want || !existsSync(entryFile)) {
+    console.error(`prune-deps: ${service} imports ${pkg}${subpath}, which has no compiled entry: its package.json needs exports "${key}" = { "tessera-dist": "${want}", "default": "./src${subpath === '' ? '/index' : subpath}.ts" } and tsconfig.build.json must include it`);
     process.exit(1);
   }
   return entryFile;

@@ -14,6 +14,7 @@
  * typed without diacritics (nufus for nüfus), as users on other keyboards do. Relevant = the
  * passages of the asked entity.
  */
+import { mulberry32 } from '@tessera/retrieval';
 export type Lang = 'en' | 'zh' | 'ja' | 'tr';
 export const LANGS: readonly Lang[] = ['en', 'zh', 'ja', 'tr'];
 
@@ -39,15 +40,7 @@ export interface Dataset {
   questions: Question[];
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 type L4 = Record<Lang, string>;
 const l4 = (en: string, zh: string, ja: string, tr: string): L4 => ({ en, zh, ja, tr });

@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
-import { DEFAULT_HNSW, HnswIndex, LanceStore, RetrievalEngine, TermHashEmbedder, type StoredRecord } from '@tessera/retrieval';
+import { DEFAULT_HNSW, HnswIndex, LanceStore, mulberry32, RetrievalEngine, TermHashEmbedder, type StoredRecord } from '@tessera/retrieval';
 
 const { values } = parseArgs({
   options: { dim: { type: 'string', default: '384' }, queries: { type: 'string', default: '200' }, sizes: { type: 'string', default: '10000,100000' }, ivfpq: { type: 'boolean', default: false }, 'graph-only': { type: 'boolean', default: false }, cache: { type: 'boolean', default: false }, ef: { type: 'string' } },
@@ -42,15 +42,7 @@ const Q = Number(values.queries);
 const SIZES = values.sizes!.split(',').map(Number);
 const K = 10;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /**
  * Low intrinsic dimension, like real sentence embeddings: 1,000 cluster centres in a 24-d latent

@@ -3,7 +3,7 @@
  * generated checkpoint, driven only through the gateway's public HTTP and gRPC APIs.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { connect, type NatsConnection } from 'nats';
 import { commonV1, feedbackV1, gatewayV1, SERVICES } from '@tessera/contracts';
 import { startLocalStack, type RunningStack } from '@tessera/local-stack';
 import { ensureTinyModel, readManifest } from '@tessera/model';
-import { grpcClient, natsClient, statPayload, TesseraError } from '@tessera/runtime';
+import { grpcClient, natsClient, serviceInboxPrefix, statPayload, TesseraError } from '@tessera/runtime';
 import { meterBus } from '@tessera/testing';
 import { exportBundle } from '@tessera/cli';
 import { readBundle } from '@tessera/feedback';
@@ -81,7 +81,8 @@ beforeAll(async () => {
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '200', TESSERA_ACK_WAIT: '3s', TESSERA_INTRA_OP_THREADS: '1' },
     serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: MODEL } },
   });
-  nc = await connect({ servers: stack.natsUrl, ...stack.natsLogin });
+  // The operator's own inbox prefix: services answer its calls only into `_INBOX.operator.<service>.r`.
+  nc = await connect({ servers: stack.natsUrl, ...stack.natsLogin, inboxPrefix: serviceInboxPrefix('operator') });
 }, 420_000);
 
 afterAll(async () => {
@@ -366,6 +367,24 @@ describe('feedback on a response', () => {
     await expect(feedback(KEYS.small)).rejects.toSatisfy((e: unknown) => e instanceof TesseraError && ['NOT_FOUND', 'PERMISSION_DENIED'].includes(e.code));
     client.close();
   });
+
+  it('a prompt with U+0000 is answered and recorded, the NUL kept visibly escaped (PostgreSQL text cannot hold it)', async () => {
+    const res = await chat({ messages: [{ role: 'user', content: 'nul\u0000here' }] });
+    expect(res.status).toBe(200);
+    const responseId = ((await res.json()) as any).id as string;
+    const feedback = natsClient(nc, SERVICES.feedback.definition);
+    let got: feedbackV1.GetResponseResponse | undefined;
+    for (let i = 0; i < 40 && !got; i++) {
+      got = await feedback.getResponse({ responseId }, { tenant: 'acme', timeoutMs: 10_000 }).catch((e) => {
+        if (e instanceof TesseraError && e.code === 'NOT_FOUND') return undefined;
+        throw e;
+      });
+      if (!got) await new Promise((r) => setTimeout(r, 250));
+    }
+    const part = got?.response?.messages[0]?.content[0]?.part;
+    expect(part?.$case === 'text' && part.text).toBe('nul\\u0000here');
+    feedback.close();
+  });
 });
 
 describe('tracing and failover', () => {
@@ -487,5 +506,13 @@ describe('erasure', () => {
     expect(await statPayload(nc, stored, { tenant: 'acme' })).toBeNull();
     // The same image is a cache miss again; other tenants keep their cache.
     expect(((await (await chat(body)).json()) as any).tessera.timings_ms.encoder_cache_hits).toBe(0);
+  });
+});
+
+describe('authenticated bus', () => {
+  it('every service did all of the above within its own NATS permissions (per-service users and inboxes): nats-server logged no violation', () => {
+    expect(stack.natsLogin).toBeDefined();
+    const log = readFileSync(join(stack.workDir, 'logs', 'nats-server.log'), 'utf8');
+    expect(log.match(/.*Violation.*/gi) ?? []).toEqual([]);
   });
 });

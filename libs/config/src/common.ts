@@ -25,6 +25,7 @@ export function commonServiceConfig(d: CommonDefaults) {
     natsTlsCaFile: string({ env: 'NATS_TLS_CA_FILE', optional: true, doc: 'CA certificate (PEM) that signed the NATS server certificate; enables TLS' }),
     natsTlsCertFile: string({ env: 'NATS_TLS_CERT_FILE', optional: true, doc: 'client certificate (PEM) for mutual TLS to NATS' }),
     natsTlsKeyFile: string({ env: 'NATS_TLS_KEY_FILE', optional: true, doc: 'client key (PEM) for mutual TLS to NATS' }),
+    natsInboxPrefix: string({ env: 'NATS_INBOX_PREFIX', optional: true, pattern: /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, doc: 'prefix of this service\'s reply inboxes; default `_INBOX.<NATS_USER>` (or `_INBOX.<service name>`), the only inboxes its NATS user may subscribe' }),
     grpcPort: int({ env: 'TESSERA_GRPC_PORT', default: d.grpcPort, min: 0, max: 65535, doc: 'gRPC listen port (0 = pick a free one)' }),
     grpcHost: string({ env: 'TESSERA_GRPC_HOST', default: '127.0.0.1', doc: 'gRPC listen address: loopback by default, so internal ports are not reachable from other hosts outside Kubernetes; the chart and the images set 0.0.0.0' }),
     serviceToken: string({ env: 'TESSERA_SERVICE_TOKEN', optional: true, minLength: 16, doc: 'service credential: internal gRPC ports refuse calls without it in `tessera-service-token` metadata (UNAUTHENTICATED) and only then trust `tessera-tenant`; required when TESSERA_GRPC_HOST is not loopback (the chart sets both)' }),

@@ -2,14 +2,16 @@
  * Per-service NATS users for the hub and a site: runtime's `servicePermissions` (one user per
  * service, own subjects only) plus what the edge adds:
  * - hub gateway: pulls the uplink work queue (TESSERA_UPLINK, consumer `uplink-workers`) and answers
- *   and listens for stream control on each site's inboxes (`_INBOX_<site>.>`);
+ *   and listens for stream control on the inboxes each site's gateway opened for it
+ *   (`_INBOX_<site>.gateway.r.>` / `.c.>`, runtime's `calleeInboxes`);
  * - hub gateway: also reads each site's uplink bucket (large requests claim-checked at the hub);
- * - site gateway: uses its site inbox prefix (so every site service answers there too), posts uplink
+ * - site gateway: uses its site inbox prefix (the site's services answer into its `_INBOX_<site>.<service>.r`:
+ *   runtime's per-callee grants with the gateway's prefix replaced), posts uplink
  *   jobs through the hub's JetStream API (the two calls a producer makes), writes its uplink bucket at
  *   the hub, and holds the model advertisements;
  * the feedback services need nothing more (sourcing runs inside nats-server).
  */
-import { BUS_USERS, passwordEnv, servicePermissions, type BusUser, type NatsPermissions } from '@tessera/runtime';
+import { BUS_USERS, calleeInboxes, passwordEnv, servicePermissions, type BusUser, type NatsPermissions } from '@tessera/runtime';
 import type { ServerUser } from './server-config.js';
 import { jsApiPrefix, siteInboxPrefix, siteLeafPermissions, siteModelPrefix, siteUplinkBucket, siteUplinkObjectGrants, UPLINK_STAGE, UPLINK_STREAM, type SubjectPermissions } from './subjects.js';
 
@@ -28,11 +30,12 @@ function hubUplinkWork(): string[] {
   ];
 }
 
-/** What the hub gateway needs per site: answers on the site's inboxes, its uplink bucket (exactly runtime's grants for a payload bucket of that name). */
+/** What the hub gateway needs per site: answers into the inboxes the site's gateway opened for it, its uplink bucket (exactly runtime's grants for a payload bucket of that name). */
 function hubGatewaySiteGrants(site: string): NatsPermissions {
   const bucket = siteUplinkBucket(site);
   const objects = servicePermissions({ payloadBucket: bucket }).gateway.publish.filter((x) => x.includes(`OBJ_${bucket}`) || x.startsWith(`$O.${bucket}.`));
-  return { publish: [`${siteInboxPrefix(site)}.>`, ...objects], subscribe: [`${siteInboxPrefix(site)}.>`] };
+  const inbox = calleeInboxes(siteInboxPrefix(site), 'gateway');
+  return { publish: [`${inbox.replies}.>`, ...objects], subscribe: [`${inbox.control}.>`] };
 }
 
 export function hubServiceUsers(sites: readonly string[], passwords: Record<BusUser, string>): ServerUser[] {
@@ -66,7 +69,7 @@ export function hubUserTemplates(): {
 }
 
 export function siteServiceUsers(site: string, hubDomain: string, passwords: Record<BusUser, string>): ServerUser[] {
-  const perms = servicePermissions();
+  const perms = servicePermissions({}, { inboxPrefixes: { gateway: siteInboxPrefix(site) } });
   const inbox = `${siteInboxPrefix(site)}.>`;
   const hubApi = jsApiPrefix(hubDomain);
   perms.gateway = merge(
@@ -74,7 +77,5 @@ export function siteServiceUsers(site: string, hubDomain: string, passwords: Rec
     [inbox, `tessera.work.${UPLINK_STAGE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, ...siteUplinkObjectGrants(site, hubDomain), '$JS.API.STREAM.INFO.TESSERA_FEEDBACK'],
     [inbox, `${siteModelPrefix(site)}.>`],
   );
-  // The site gateway's connection uses the site inbox prefix for every call, local ones too: the
-  // site's services answer (and read stream control) there.
-  return BUS_USERS.map((u) => ({ user: u, password: passwords[u], permissions: asServer(merge(perms[u], [inbox], [inbox])) }));
+  return BUS_USERS.map((u) => ({ user: u, password: passwords[u], permissions: asServer(perms[u]) }));
 }

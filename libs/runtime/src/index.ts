@@ -24,7 +24,7 @@ export { toGrpcStatus, fromGrpcError } from './grpc/status.js';
 export { NatsBinding, bindNats, type NatsBindingOptions } from './nats/server.js';
 export { natsClient, DEFAULT_HEARTBEAT_MS, type NatsClientOptions, type TypedNatsClientOptions, type NatsCallOptions } from './nats/client.js';
 export { busState, busDownError, BusState, BUS_RETRY_AFTER_MS } from './nats/bus-state.js';
-export { connectNats, natsConnectionOptions, natsAuthFromEnv, type NatsAuthConfig } from './nats/connect.js';
+export { connectNats, natsConnectionOptions, natsAuthFromEnv, defaultInboxPrefix, type NatsAuthConfig } from './nats/connect.js';
 export type { WorkQueueOptions } from './nats/work-queue.js';
 export type { PayloadPolicy } from './nats/payload.js';
 export { errorHeaders, errorFromHeaders } from './nats/errors.js';
@@ -57,6 +57,7 @@ export {
   deployNatsAuthConf,
   generateBusLogins,
   passwordEnv,
+  busInboxPrefix,
   BUS_USERS,
   SERVICE_SUBJECTS,
   DEFAULT_BUS_NAMES,
@@ -64,4 +65,6 @@ export {
   type BusNames,
   type BusUserLogin,
   type NatsPermissions,
+  type InboxOptions,
 } from './nats/permissions.js';
+export { serviceInboxPrefix, calleeInboxes, calleeToken } from './nats/inbox.js';

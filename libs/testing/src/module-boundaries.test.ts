@@ -60,7 +60,10 @@ function sourceFiles(dir: string): string[] {
   return out;
 }
 
-const IMPORT = /(?:from\s+|import\(\s*)['"](@tessera\/[a-z0-9-]+)['"]/g;
+/** `@tessera/<name>` or a subpath export of it (`@tessera/model/text`): the package is what counts. */
+const IMPORT = /(?:from\s+|import\(\s*)['"](@tessera\/[a-z0-9-]+)(?:\/[a-z0-9/-]+)?['"]/g;
+/** A relative import into an `adapters/` folder. */
+const ADAPTER_IMPORT = /(?:from\s+|import\(\s*)['"](\.{1,2}\/[^'"]*\badapters\/[^'"]*)['"]/g;
 
 describe('module boundaries (Nx type tags)', () => {
   const all = projects();
@@ -87,6 +90,21 @@ describe('module boundaries (Nx type tags)', () => {
           if (!ok) violations.push(`${relative(ROOT, file)}: ${p.name} (${p.type}) → ${target.name} (${target.type})`);
         }
       }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it("a service's domain/ defines the interfaces its adapters/ implement, and never imports an adapter", () => {
+    const violations: string[] = [];
+    for (const p of all.values()) {
+      if (p.type !== 'type:service') continue;
+      let files: string[] = [];
+      try {
+        files = sourceFiles(join(ROOT, p.root, 'src', 'domain'));
+      } catch {
+        continue;
+      }
+      for (const file of files) for (const m of readFileSync(file, 'utf8').matchAll(ADAPTER_IMPORT)) violations.push(`${relative(ROOT, file)} → ${m[1]}`);
     }
     expect(violations).toEqual([]);
   });

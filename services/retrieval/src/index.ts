@@ -14,6 +14,7 @@ export { fuse, type FusionMethod, type FusionParams } from './domain/query/fusio
 export { OnnxEmbedder, type OnnxEmbedderOptions } from './adapters/embed/onnx-embedder.js';
 export { generateTinyBert, type TinyBertConfig, type TinyBertOptions } from './adapters/embed/tiny-bert.js';
 export { generateTinyXlmr, type TinyXlmrConfig, type TinyXlmrOptions } from './adapters/embed/tiny-xlmr.js';
+export { mulberry32 } from './adapters/embed/tiny-encoder.js';
 export { checkTokenizerJson } from './adapters/embed/tokenizer-check.js';
 export { parseWhere, parseWhereDocument, DEFAULT_FILTER_LIMITS, type Where, type WhereDocument, type FilterLimits } from './domain/filter/where.js';
 export type { VectorStore, CollectionSpec, CollectionInfo, StoredRecord, ScoredRecord, RecordFilter, Distance, Metadata, MetadataValue } from './domain/vector-store.js';

@@ -2,26 +2,14 @@
  * RetrievalService over a real nats-server (request/reply) and gRPC: ingestion, query, errors with
  * field details, tenant isolation through the tessera-tenant header.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retrievalV1 } from '@tessera/contracts';
-import { grpcClient, hosted, natsClient, startService, TesseraError, type ServiceClient, type ServiceHost } from '@tessera/runtime';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import { loadRetrievalConfig } from './config.js';
-import { openEngine, type OpenedEngine } from './compose.js';
-import { createRetrievalService } from './service.js';
+import { TesseraError } from '@tessera/runtime';
+import { startRetrievalHarness, type RetrievalClient, type RetrievalHarness } from './test/service-harness.js';
 
-type Client = ServiceClient<typeof retrievalV1.RetrievalServiceService>;
-const dir = mkdtempSync(join(tmpdir(), 'retrieval-svc-'));
-let server: NatsServerHandle;
-let nc: NatsConnection;
-let host: ServiceHost;
-let opened: OpenedEngine;
-let nats: Client;
-let grpc: Client;
+let harness: RetrievalHarness;
+let nats: RetrievalClient;
+let grpc: RetrievalClient;
 const ACME = { tenant: 'acme', timeoutMs: 20_000 };
 const GLOBEX = { tenant: 'globex', timeoutMs: 20_000 };
 
@@ -35,30 +23,12 @@ async function failure(p: Promise<unknown>): Promise<TesseraError> {
 }
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-  const config = loadRetrievalConfig({ NATS_URL: server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_DATA_DIR: dir });
-  opened = await openEngine(config);
-  host = await startService({
-    config,
-    nc,
-    services: [hosted({ definition: retrievalV1.RetrievalServiceService, impl: createRetrievalService(opened.engine) })],
-    handleSignals: false,
-    metricsEndpoint: false,
-    telemetry: { inMemory: true },
-  });
-  nats = natsClient(nc, retrievalV1.RetrievalServiceService);
-  grpc = grpcClient(retrievalV1.RetrievalServiceService, `127.0.0.1:${host.grpcPort}`);
+  harness = await startRetrievalHarness();
+  ({ nats, grpc } = harness);
 }, 60_000);
 
 afterAll(async () => {
-  nats?.close();
-  grpc?.close();
-  await host?.shutdown();
-  await opened?.close();
-  await nc?.close();
-  await server?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await harness?.close();
 });
 
 describe('RetrievalService over NATS and gRPC', () => {
@@ -115,6 +85,10 @@ describe('RetrievalService over NATS and gRPC', () => {
     // an unknown collection.
     const blank = await failure(nats.query({ collection: 'kb', query: { $case: 'text', text: ' \n\t ' }, k: 1, mode: 0, includeVectors: false }, ACME));
     expect([blank.code, blank.details.field]).toEqual(['INVALID_ARGUMENT', 'text']);
+    const empty = await failure(grpc.query({ collection: 'kb', query: { $case: 'text', text: '' }, k: 1, mode: 0, includeVectors: false }, ACME));
+    expect([empty.code, empty.details.field]).toEqual(['INVALID_ARGUMENT', 'text']);
+    const none = await failure(nats.query({ collection: 'kb', k: 1, mode: retrievalV1.SearchMode.HYBRID, includeVectors: false }, ACME));
+    expect([none.code, none.details.field]).toEqual(['INVALID_ARGUMENT', 'text']);
     const long = await failure(grpc.query({ collection: 'kb', query: { $case: 'text', text: 'x'.repeat(100_000) }, k: 1, mode: 0, includeVectors: false }, ACME));
     expect([long.code, long.details.field, long.details.limit]).toEqual(['INVALID_ARGUMENT', 'text', '<= 4096 characters']);
     const field = await failure(nats.query({ collection: 'kb', query: { $case: 'text', text: 'x' }, k: 1, mode: retrievalV1.SearchMode.LEXICAL, includeVectors: false, where: { langg: 'en' } }, ACME));

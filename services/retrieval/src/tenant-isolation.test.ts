@@ -5,26 +5,13 @@
  * A's exact vectors in every mode, only ever gets its own records back; A's writes and deletes
  * never change B's results.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retrievalV1 } from '@tessera/contracts';
-import { grpcClient, hosted, natsClient, startService, type ServiceClient, type ServiceHost } from '@tessera/runtime';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import { loadRetrievalConfig } from './config.js';
-import { openEngine, type OpenedEngine } from './compose.js';
-import { createRetrievalService } from './service.js';
+import { startRetrievalHarness, type RetrievalClient, type RetrievalHarness } from './test/service-harness.js';
 
-type Client = ServiceClient<typeof retrievalV1.RetrievalServiceService>;
-const dir = mkdtempSync(join(tmpdir(), 'retrieval-tenants-'));
-let server: NatsServerHandle;
-let nc: NatsConnection;
-let host: ServiceHost;
-let opened: OpenedEngine;
-let nats: Client;
-let grpc: Client;
+let harness: RetrievalHarness;
+let nats: RetrievalClient;
+let grpc: RetrievalClient;
 const A = { tenant: 'acme', timeoutMs: 30_000 };
 const B = { tenant: 'globex', timeoutMs: 30_000 };
 /** Records per tenant; the ANN threshold is below it so both collections get HNSW graphs. */
@@ -33,30 +20,12 @@ const THRESHOLD = 50;
 const { SearchMode } = retrievalV1;
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-  const config = loadRetrievalConfig({ NATS_URL: server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_DATA_DIR: dir, TESSERA_RETRIEVAL_ANN_THRESHOLD: String(THRESHOLD) });
-  opened = await openEngine(config);
-  host = await startService({
-    config,
-    nc,
-    services: [hosted({ definition: retrievalV1.RetrievalServiceService, impl: createRetrievalService(opened.engine) })],
-    handleSignals: false,
-    metricsEndpoint: false,
-    telemetry: { inMemory: true },
-  });
-  nats = natsClient(nc, retrievalV1.RetrievalServiceService);
-  grpc = grpcClient(retrievalV1.RetrievalServiceService, `127.0.0.1:${host.grpcPort}`);
+  harness = await startRetrievalHarness({ TESSERA_RETRIEVAL_ANN_THRESHOLD: String(THRESHOLD) });
+  ({ nats, grpc } = harness);
 }, 60_000);
 
 afterAll(async () => {
-  nats?.close();
-  grpc?.close();
-  await host?.shutdown();
-  await opened?.close();
-  await nc?.close();
-  await server?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await harness?.close();
 });
 
 const TOPICS = ['harbour crane schedule', 'quarterly revenue forecast', 'kiln temperature log', 'orchard irrigation plan'];
@@ -74,8 +43,8 @@ describe('tenant isolation through the service, HNSW and keyword indexes built',
       const records = Array.from({ length: N }, (_, i) => ({ id: `r${i}`, text: text(i), metadata: { n: i }, vector: [] }));
       expect((await grpc.upsert({ collection: 'shared', records }, ctx)).upserted).toBe(N);
     }
-    await opened.store.idle();
-    for (const t of ['acme', 'globex']) expect(await opened.store.indexes(t, 'shared')).toContain('HNSW:vector');
+    await harness.opened.store.idle();
+    for (const t of ['acme', 'globex']) expect(await harness.opened.store.indexes(t, 'shared')).toContain('HNSW:vector');
 
     const isGlobex = (r: { text: string }) => r.text.startsWith('globex memo');
     const acmeRecords = (await nats.get({ collection: 'shared', ids: ['r0', 'r1', 'r2', 'r3'], limit: 10, offset: 0, includeVectors: true }, A)).records;
@@ -116,11 +85,11 @@ describe('tenant isolation through the service, HNSW and keyword indexes built',
     const before = await nats.query({ collection: 'shared', query: { $case: 'text', text: 'cafeteria menu 7' }, k: 5, mode: SearchMode.DENSE, includeVectors: false }, B);
     await nats.upsert({ collection: 'shared', records: [{ id: 'r7', text: 'acme replaced: cafeteria menu 7 cafeteria menu 7', metadata: { n: 7 }, vector: [] }] }, A);
     expect((await nats.delete({ collection: 'shared', ids: ['r8', 'r9'] }, A)).deleted).toBe(2);
-    await opened.store.idle();
+    await harness.opened.store.idle();
     const after = await nats.query({ collection: 'shared', query: { $case: 'text', text: 'cafeteria menu 7' }, k: 5, mode: SearchMode.DENSE, includeVectors: false }, B);
     expect(after.results.map((r) => [r.id, r.text])).toEqual(before.results.map((r) => [r.id, r.text]));
-    expect(opened.store.hnswGraph('globex', 'shared')?.size).toBe(N);
-    expect(opened.store.hnswGraph('acme', 'shared')?.size).toBe(N - 2);
+    expect(harness.opened.store.hnswGraph('globex', 'shared')?.size).toBe(N);
+    expect(harness.opened.store.hnswGraph('acme', 'shared')?.size).toBe(N - 2);
     expect((await nats.count({ collection: 'shared' }, B)).count).toBe(N);
     expect((await nats.count({ collection: 'shared' }, A)).count).toBe(N - 2);
   }, 120_000);

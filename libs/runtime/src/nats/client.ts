@@ -15,7 +15,7 @@ import { SpanKind, callerContext, endSpan, startSpan } from '../tracing.js';
 import { Header } from '../wire-headers.js';
 import { requestHeaders } from './call-headers.js';
 import { errorFromHeaders } from './errors.js';
-import { Inbox } from './inbox.js';
+import { Inbox, calleeInboxes, calleeToken, connectionInboxPrefix } from './inbox.js';
 import { busDownError, busState, type BusState } from './bus-state.js';
 import { decodeOrThrow, inboundBytes, outboundBody, type PayloadPolicy } from './payload.js';
 import { DEFAULT_WINDOW } from './stream-sender.js';
@@ -31,8 +31,11 @@ export interface NatsClientOptions {
    */
   jsDomain?: string;
   /**
-   * Prefix of reply and control subjects (`_INBOX` by default). An edge site uses `_INBOX_<site>`, the
-   * only inboxes its leaf credential may receive on; the connection should use the same prefix.
+   * Prefix of reply and control subjects: the connection's inbox prefix by default (`_INBOX.<bus user>`,
+   * see connect.ts). Replies then arrive under `<prefix>.<callee>.r` and control subjects are named
+   * `<prefix>.<callee>.c.<id>` (inbox.ts), the only parts of this caller's inboxes the callee's NATS
+   * user may publish to and subscribe. An edge site uses `_INBOX_<site>`, the only inboxes its leaf
+   * credential may receive on; the connection should use the same prefix.
    */
   inboxPrefix?: string;
   payload?: PayloadPolicy;
@@ -88,7 +91,7 @@ export type TypedNatsClientOptions<D extends ServiceDefinition> = Omit<NatsClien
 };
 
 export function natsClient<D extends ServiceDefinition>(nc: NatsConnection, definition: D, opts: TypedNatsClientOptions<D> = {}): ServiceClient<D> {
-  const c = new NatsClientCore(nc, opts);
+  const c = new NatsClientCore(nc, opts, calleeToken(methodsOf(definition)[0] ?? { service: 'unknown' }));
   const queued = new Set(opts.workQueue?.methods ?? []);
   const out: Record<string, unknown> = { close: () => c.close() };
   for (const info of methodsOf(definition)) {
@@ -106,12 +109,15 @@ class NatsClientCore {
   private readonly streamsEnsured = new Map<string, Promise<unknown>>();
   private callSeq = 0;
   private readonly bus: BusState;
+  private readonly inboxes: { replies: string; control: string };
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly o: NatsClientOptions,
+    callee: string,
   ) {
     this.bus = busState(nc);
+    this.inboxes = calleeInboxes(o.inboxPrefix ?? connectionInboxPrefix(nc), callee);
   }
 
   close(): void {
@@ -124,7 +130,7 @@ class NatsClientCore {
   }
 
   private get inbox(): Inbox {
-    this.inboxInstance ??= new Inbox(this.nc, this.o.inboxPrefix);
+    this.inboxInstance ??= new Inbox(this.nc, this.inboxes.replies);
     return this.inboxInstance;
   }
 
@@ -239,7 +245,7 @@ class NatsClientCore {
     const signal = call.signal;
     let onAbort: (() => void) | undefined;
     if (signal) {
-      const control = createInbox(this.o.inboxPrefix);
+      const control = createInbox(this.inboxes.control);
       h.set(Header.CONTROL, control);
       onAbort = () => {
         const ch = natsHeaders();
@@ -259,7 +265,7 @@ class NatsClientCore {
   private async unarySend(info: MethodInfo, req: unknown, o: NatsCallOptions | undefined, queued: boolean, call: ResolvedCall, subject: string, h: MsgHdrs): Promise<unknown> {
     const body = await this.encode(info, req, h);
     if (!queued) {
-      const reply = this.nc.request(subject, body, { headers: h, timeout: clampTimeout(call.deadline - Date.now()) });
+      const reply = this.inbox.request(subject, body, { headers: h, timeoutMs: clampTimeout(call.deadline - Date.now()) });
       const m = await raceSignal(reply.catch((err: unknown) => Promise.reject(natsError(err, subject, call))), call.signal);
       return this.decodeReply(info, m);
     }
@@ -288,7 +294,7 @@ class NatsClientCore {
     const h = natsHeaders();
     h.set(Header.KIND, 'ping');
     try {
-      await this.nc.request(control, new Uint8Array(0), { headers: h, timeout: Math.max(100, timeoutMs) });
+      await this.inbox.request(control, new Uint8Array(0), { headers: h, timeoutMs: Math.max(100, timeoutMs) });
       return 'alive';
     } catch (err) {
       return (err as NatsError)?.code === '503' ? 'gone' : 'silent';
@@ -336,7 +342,7 @@ class NatsClientCore {
         wake?.();
       });
       route = mine;
-      control = createInbox(this.o.inboxPrefix);
+      control = createInbox(this.inboxes.control);
       h.set(Header.REPLY_TO, mine.subject);
       h.set(Header.CONTROL, control);
       h.set(Header.WINDOW, String(window));
@@ -351,7 +357,7 @@ class NatsClientCore {
         const acceptBy = Math.min(call.deadline, Date.now() + (this.o.acceptTimeoutMs ?? DEFAULT_ACCEPT_TIMEOUT_MS));
         const ack = await raceSignal(
           this.bus.race(
-            this.nc.request(subject, body, { headers: h, timeout: clampTimeout(acceptBy - Date.now()) }).catch((err: unknown) => Promise.reject(natsError(err, subject, call, acceptBy < call.deadline))),
+            this.inbox.request(subject, body, { headers: h, timeoutMs: clampTimeout(acceptBy - Date.now()) }).catch((err: unknown) => Promise.reject(natsError(err, subject, call, acceptBy < call.deadline))),
             info.path,
           ),
           call.signal,
@@ -391,7 +397,9 @@ class NatsClientCore {
               // up to `maxSilenceMs` in all.
               const verdict = quietFor >= maxSilenceMs ? 'gone' : await this.probe(control, heartbeatMs);
               if (verdict === 'alive') heardAt = Date.now();
-              if (verdict !== 'gone') continue;
+              // A message that arrived while the probe was out settles it: a stream that just ended has
+              // dropped its control subscription, so the probe says "gone" with the end marker queued.
+              if (verdict !== 'gone' || queue.length > 0) continue;
               if (resumes >= maxResumes) throw lost();
               // Abandon the silent attempt (cancel reaches it if only slow; a queued job is withdrawn) and send again.
               sendControl('cancel');

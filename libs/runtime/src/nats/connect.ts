@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
 import { ErrorCode, TesseraError } from '@tessera/errors';
+import { serviceInboxPrefix } from './inbox.js';
 
 export interface NatsAuthConfig {
   natsUrl: string;
@@ -19,6 +20,17 @@ export interface NatsAuthConfig {
   natsTlsCaFile?: string;
   natsTlsCertFile?: string;
   natsTlsKeyFile?: string;
+  /** Inbox prefix; default `_INBOX.<NATS user>` (or `_INBOX.<service name>` for a login without a user name). */
+  natsInboxPrefix?: string;
+}
+
+/**
+ * The prefix of every inbox this process creates: `_INBOX.<user>`, the only inboxes its NATS user may
+ * subscribe (permissions.ts). The bus user is the NATS user name, or the service name when the login
+ * has none (token, NKEY, .creds): set NATS_INBOX_PREFIX when those differ from the server's grants.
+ */
+export function defaultInboxPrefix(c: Pick<NatsAuthConfig, 'natsUser' | 'serviceName' | 'natsInboxPrefix'>): string {
+  return c.natsInboxPrefix ?? serviceInboxPrefix(c.natsUser ?? c.serviceName);
 }
 
 function readSecret(path: string, field: string): Uint8Array {
@@ -38,6 +50,7 @@ export function natsConnectionOptions(c: NatsAuthConfig, extra: ConnectionOption
     servers: c.natsUrl.split(',').map((s) => s.trim()),
     name: c.serviceName,
     maxReconnectAttempts: -1,
+    inboxPrefix: defaultInboxPrefix(c),
     ...extra,
   };
   if (c.natsUser !== undefined) Object.assign(o, { user: c.natsUser, pass: c.natsPassword });
@@ -78,6 +91,7 @@ export function natsAuthFromEnv(env: NodeJS.ProcessEnv = process.env): Omit<Nats
     natsTlsCaFile: 'NATS_TLS_CA_FILE',
     natsTlsCertFile: 'NATS_TLS_CERT_FILE',
     natsTlsKeyFile: 'NATS_TLS_KEY_FILE',
+    natsInboxPrefix: 'NATS_INBOX_PREFIX',
   } as const;
   const out: Record<string, string> = {};
   for (const [k, e] of Object.entries(keys)) if (env[e]) out[k] = env[e]!;

@@ -10,14 +10,21 @@
  * passwords it generates at start. Edge sites (leaf nodes) reuse `servicePermissions` and
  * `renderNatsAuthorization` with their own users.
  *
+ * Inboxes (inbox.ts): each user publishes and subscribes only its own `_INBOX.<user>.>`; the server of
+ * service X may also publish to `_INBOX.<caller>.<x>.r.>` (its answers, stream chunks, work-queue
+ * replies) and subscribe `_INBOX.<caller>.<x>.c.>` (cancel, credit, liveness pings) of each user
+ * that calls X (and of `operator`). So no service reads another's replies or the JetStream API
+ * answers it gets, and a server can write only into the inboxes its callers opened for it. Not
+ * `allow_responses`: stream chunks and work-queue answers go to an inbox named in a header, and a
+ * work-queue job's reply subject is JetStream's ack subject, so NATS would not track them as replies.
+ *
  * Shared by every user, and why:
- * - `_INBOX.>` publish + subscribe: replies, stream chunks and stream control subjects are inboxes
- *   (work-queue replies go to an inbox named in a header, so NATS's `allow_responses` cannot cover them);
  * - `$JS.API.INFO`: nats.js asks it when a JetStream context is first used; `$JS.API.STREAM.NAMES`:
  *   object store views look their stream up by subject (names only, no contents).
  */
 import { randomBytes } from 'node:crypto';
 import { durableName, poisonAdvisorySubject, streamName, workSubjectFilter } from './subjects.js';
+import { calleeInboxes, serviceInboxPrefix } from './inbox.js';
 
 export interface NatsPermissions {
   publish: string[];
@@ -58,8 +65,27 @@ export const DEFAULT_BUS_NAMES: BusNames = Object.freeze({
 });
 
 class Grant {
-  readonly pub = new Set<string>(['_INBOX.>', '$JS.API.INFO', '$JS.API.STREAM.NAMES']);
-  readonly sub = new Set<string>(['_INBOX.>']);
+  readonly pub = new Set<string>(['$JS.API.INFO', '$JS.API.STREAM.NAMES']);
+  readonly sub = new Set<string>();
+  /** Services this user calls (their servers answer into this user's inboxes). */
+  readonly calls = new Set<Served>();
+  /** Services this user serves. */
+  readonly serves = new Set<Served>();
+
+  /** Its own inboxes: replies, JetStream API answers, consumer deliveries, the control subjects it names. */
+  inbox(prefix: string): this {
+    this.pub.add(`${prefix}.>`);
+    this.sub.add(`${prefix}.>`);
+    return this;
+  }
+
+  /** Answer `caller`'s calls to `s`: publish its reply routes, subscribe its control subjects. */
+  answer(s: Served, callerPrefix: string): this {
+    const { replies, control } = calleeInboxes(callerPrefix, s);
+    this.pub.add(`${replies}.>`);
+    this.sub.add(`${control}.>`);
+    return this;
+  }
 
   /** Read a stream: info, single-message and direct gets, ordered/durable consumers (create, pull, ack, flow control, delete). */
   readStream(stream: string): this {
@@ -98,11 +124,13 @@ class Grant {
   /** Serve a request/reply service (queue group). */
   serve(s: Served): this {
     this.sub.add(SERVICE_SUBJECTS[s]);
+    this.serves.add(s);
     return this;
   }
 
   call(s: Served): this {
     this.pub.add(SERVICE_SUBJECTS[s]);
+    this.calls.add(s);
     return this;
   }
 
@@ -129,14 +157,43 @@ class Grant {
   }
 }
 
+export interface InboxOptions {
+  /**
+   * A user's inbox prefix when not `_INBOX.<user>` (connect.ts): an edge site's gateway uses
+   * `_INBOX_<site>` (libs/edge), and the site's services then answer there.
+   */
+  inboxPrefixes?: Partial<Record<BusUser, string>>;
+}
+
+/** The inbox prefix each bus user connects with (connect.ts `defaultInboxPrefix`), after `inboxPrefixes`. */
+export function busInboxPrefix(user: BusUser, o: InboxOptions = {}): string {
+  return o.inboxPrefixes?.[user] ?? serviceInboxPrefix(user);
+}
+
 /**
  * Every service's permissions. Request/reply servers may answer large replies through the claim-check
  * bucket (service-host's payload policy), so every service writes `payloadBucket`.
  */
-export function servicePermissions(names: Partial<BusNames> = {}): Record<BusUser, NatsPermissions> {
+export function servicePermissions(names: Partial<BusNames> = {}, o: InboxOptions = {}): Record<BusUser, NatsPermissions> {
   const n = { ...DEFAULT_BUS_NAMES, ...names };
   const base = () => new Grant().objects(n.payloadBucket, true);
   const stages = ['slicer', 'resampler', 'decoder'] as const;
+  const grants = buildGrants(n, base, stages);
+  // Inboxes last, once every user's calls are known: a server answers each of its callers, and the
+  // operator (CLI, `tessera ctl`, tests), who may call anything.
+  const services = Object.keys(grants) as ServiceUser[];
+  for (const u of services) {
+    const g = grants[u].inbox(busInboxPrefix(u, o));
+    for (const s of g.serves) {
+      for (const caller of BUS_USERS) if (caller === 'operator' || grants[caller as ServiceUser].calls.has(s)) g.answer(s, busInboxPrefix(caller, o));
+    }
+  }
+  return { ...(Object.fromEntries(services.map((u) => [u, grants[u].done()])) as Record<ServiceUser, NatsPermissions>), operator: { publish: ['>'], subscribe: ['>'] } };
+}
+
+type ServiceUser = Exclude<BusUser, 'operator'>;
+
+function buildGrants(n: BusNames, base: () => Grant, stages: readonly ('slicer' | 'resampler' | 'decoder')[]): Record<ServiceUser, Grant> {
   return {
     gateway: stages
       .reduce((g, s) => g.call(s).enqueue(s), base())
@@ -144,21 +201,19 @@ export function servicePermissions(names: Partial<BusNames> = {}): Record<BusUse
       .call('feedback')
       .objects(n.imageBucket, true)
       .objects(n.encoderCacheBucket, true)
-      .kv(n.encoderCacheBucket)
-      .done(),
+      .kv(n.encoderCacheBucket),
     // The slicer reads admitted images by reference and, for a model without a resampler (4.6), writes the encoder cache.
-    slicer: base().serve('slicer').work('slicer').objects(n.imageBucket, false).objects(n.encoderCacheBucket, true).kv(n.encoderCacheBucket).done(),
-    resampler: base().serve('resampler').work('resampler').objects(n.encoderCacheBucket, true).kv(n.encoderCacheBucket).done(),
+    slicer: base().serve('slicer').work('slicer').objects(n.imageBucket, false).objects(n.encoderCacheBucket, true).kv(n.encoderCacheBucket),
+    resampler: base().serve('resampler').work('resampler').objects(n.encoderCacheBucket, true).kv(n.encoderCacheBucket),
     // The decoder reads visual tokens by reference from the encoder cache's object store.
-    decoder: base().serve('decoder').work('decoder').objects(n.encoderCacheBucket, false).done(),
-    retrieval: base().serve('retrieval').done(),
+    decoder: base().serve('decoder').work('decoder').objects(n.encoderCacheBucket, false),
+    retrieval: base().serve('retrieval'),
     feedback: (() => {
       const g = base().serve('feedback').objects(n.imageBucket, true).manageStream(n.feedbackStream).readStream(n.feedbackStream);
       // Appends events; a tenant's erasure purges its subjects from the log.
       g.pub.add(n.feedbackSubjects).add(`$JS.API.STREAM.PURGE.${n.feedbackStream}`);
-      return g.done();
+      return g;
     })(),
-    operator: { publish: ['>'], subscribe: ['>'] },
   };
 }
 

@@ -1,13 +1,8 @@
 import type { NatsConnection } from 'nats';
 import { deletePayload, getPayload } from '@tessera/runtime';
-import type { ObjectRef } from '../domain/types.js';
+import type { ImageObjects } from '../domain/ports.js';
 
-/** Image bytes of a tenant's records: the image store's tenant-scoped objects (the gateway wrote them). */
-export interface ImageObjects {
-  /** The bytes; NOT_FOUND when erased, expired or not this tenant's. */
-  read(ref: ObjectRef, tenant: string): Promise<Uint8Array>;
-  delete(ref: ObjectRef, tenant: string): Promise<boolean>;
-}
+export type { ImageObjects };
 
 /** Object store access by the reference's bucket, resolved in the record's tenant scope. */
 export function natsObjects(nc: NatsConnection): ImageObjects {

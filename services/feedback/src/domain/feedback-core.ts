@@ -9,10 +9,8 @@ import { unknownResponse, validateFeedback, validateFeedbackHead } from './valid
 import { validateResponse } from './validate-response.js';
 import { exportRows, type BalanceOptions, type ExportItem } from './export/exporter.js';
 import type { ExportFormat } from './export/formats.js';
-import type { FeedbackLog } from '../adapters/log/feedback-log.js';
-import type { Projector } from '../adapters/log/projector.js';
 import { reviewQueue, type ReviewItem, type ReviewReason, type UncertaintyMeasure } from './review/review-queue.js';
-import type { ImageObjects } from '../adapters/objects.js';
+import type { EventLog, ImageObjects, Projection } from './ports.js';
 import type { FeedbackStore } from './store.js';
 
 export interface CoreOptions {
@@ -68,8 +66,8 @@ export class FeedbackCore {
   private readonly now: () => number;
 
   constructor(
-    readonly log: FeedbackLog,
-    readonly projector: Projector,
+    readonly log: EventLog,
+    readonly projector: Projection,
     readonly store: FeedbackStore,
     readonly opts: CoreOptions,
   ) {

@@ -3,6 +3,7 @@ import { ErrorCode, TesseraError } from '@tessera/runtime';
 import type { ApiKeyStore } from '../domain/tenancy/api-keys.js';
 import type { TenantErasure } from '../domain/tenancy/tenant-erasure.js';
 import { json, type Route } from './server.js';
+import { decodePathParam } from './read-body.js';
 
 export interface AdminRouteDeps {
   keys: ApiKeyStore;
@@ -24,12 +25,7 @@ export function adminRoutes(deps: AdminRouteDeps): Route[] {
       // Who may ask comes first: a non-admin learns nothing about the route (403), not its method rules.
       deps.keys.authenticateAdmin(req.headers.authorization);
       if (req.method !== 'DELETE') throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'use DELETE to erase a tenant', { field: 'method' });
-      let tenant: string;
-      try {
-        tenant = decodeURIComponent(m[1]!);
-      } catch {
-        throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `tenant in the path is not valid percent-encoding: ${m[1]}`, { field: 'tenant' });
-      }
+      const tenant = decodePathParam(m[1]!, 'tenant');
       if (url.searchParams.get('confirm') !== tenant) {
         throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'erasure needs ?confirm=<tenant> equal to the tenant in the path', { field: 'confirm' });
       }

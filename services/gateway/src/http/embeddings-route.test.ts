@@ -113,9 +113,11 @@ describe('POST /v1/embeddings (openai client)', () => {
     const batch = await status(client.embeddings.create({ model: MODEL, input: Array.from({ length: 9 }, (_, i) => `t${i}`) }));
     expect([batch.status, batch.param]).toEqual([400, 'input']);
     expect(batch.message).toMatch(/9 inputs/);
+    expect(batch.message).toMatch(/inputs <= 8/); // names the limit
     const long = await status(client.embeddings.create({ model: MODEL, input: ['ok', 'word '.repeat(200)] }));
     expect([long.status, long.param]).toEqual([400, 'input[1]']);
     expect(long.message).toMatch(/tokens/);
+    expect(long.message).toMatch(/<= 64 tokens per input/);
     const empty = await status(client.embeddings.create({ model: MODEL, input: ['a', ''] }));
     expect([empty.status, empty.param]).toEqual([400, 'input[1]']);
     const model = await status(client.embeddings.create({ model: 'text-embedding-3-small', input: 'x' }));

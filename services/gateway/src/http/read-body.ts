@@ -56,3 +56,12 @@ export async function readBodyBytes(req: IncomingMessage, maxBytes: number, tooL
   }
   return Buffer.concat(chunks);
 }
+
+/** A percent-encoded path segment (`/v1/models/{id}`, a tenant, a response id); a malformed escape is the caller's 400, naming the field. */
+export function decodePathParam(raw: string, field: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `${field} in the path is not valid percent-encoding: ${raw}`, { field });
+  }
+}

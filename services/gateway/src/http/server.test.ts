@@ -128,6 +128,10 @@ describe('gateway HTTP edge', () => {
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as any).error.param).toBe('model');
     expect((await fetch(`${base}/v1/models/tiny`)).status).toBe(401);
+    // A malformed percent-escape in the id is the caller's error (400 naming the field), not a 500.
+    const malformed = await fetch(`${base}/v1/models/%E0%A4%A`, { headers: auth });
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as any).error.param).toBe('model');
     const health = await fetch(`${base}/health`);
     expect(health.status).toBe(200);
   });

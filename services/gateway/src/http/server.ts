@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { handleChatCompletion, type ChatHandlerDeps } from './chat-handler.js';
+import { decodePathParam } from './read-body.js';
 import { toHttpError } from './errors.js';
 import { HttpMetrics, routeTemplate } from './request-metrics.js';
 import { requestIdOf } from './request-id.js';
@@ -63,7 +64,7 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: ChatHandle
     if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
     deps.keys.authenticate(req.headers.authorization);
     // Model ids may contain '/' (org/name): everything after the prefix is the id.
-    const id = decodeURIComponent(path.slice('/v1/models/'.length));
+    const id = decodePathParam(path.slice('/v1/models/'.length), 'model');
     if (!deps.models().includes(id)) throw new TesseraError(ErrorCode.NOT_FOUND, `model "${id}" does not exist; ${deps.whereModelsRun ? `models run at: ${deps.whereModelsRun()}` : `available: ${deps.models().join(', ')}`}`, { field: 'model' });
     return json(res, 200, modelJson(id, deps.describeModel));
   }

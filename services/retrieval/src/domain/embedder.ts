@@ -33,3 +33,21 @@ export interface Embedder {
   countTokens(text: string): number;
   close(): Promise<void>;
 }
+
+/** Collection statistics for query weighting. */
+export interface TermStats {
+  /** Records in the collection. */
+  records: number;
+  /** Document frequency of each asked term, in order. */
+  df: readonly number[];
+}
+
+/** An embedder that can weight a query by collection statistics (the term-hash embedder). */
+export interface QueryWeightedEmbedder extends Embedder {
+  queryTerms(text: string): string[];
+  embedQuery(text: string, stats: TermStats): Float32Array;
+}
+
+export function isQueryWeighted(e: Embedder): e is QueryWeightedEmbedder {
+  return typeof (e as Partial<QueryWeightedEmbedder>).embedQuery === 'function';
+}

@@ -1,4 +1,4 @@
-import { manifestFamily as familyOf, readAnyManifest, Tokenizer, type AnyManifest, type FamilyId } from '@tessera/model';
+import { manifestFamily as familyOf, readAnyManifest, Tokenizer, type AnyManifest, type FamilyId } from '@tessera/model/text';
 import type { SlicingFamily, TokenMode } from '@tessera/vision';
 import { FAMILY_SLICING } from '@tessera/vision';
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { feedbackV1 } from '@tessera/contracts';
 import { ErrorCode, TesseraError, type ServiceClient } from '@tessera/runtime';
-import { readJsonBody } from '../read-body.js';
+import { decodePathParam, readJsonBody } from '../read-body.js';
 import type { Route } from '../server.js';
 import type { ApiKeyStore } from '../../domain/tenancy/api-keys.js';
 import { allowMethod, clientGone, intParam, sendJson } from './route-kit.js';
@@ -59,12 +59,7 @@ export function feedbackRoutes(deps: FeedbackRouteDeps): Route {
     if (m) {
       if (!allowMethod(req, res, 'GET')) return true;
       const tenant = deps.keys.authenticate(req.headers.authorization);
-      let responseId: string;
-      try {
-        responseId = decodeURIComponent(m[1]!);
-      } catch {
-        throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'response id in the path is not valid percent-encoding', { field: 'response_id' });
-      }
+      const responseId = decodePathParam(m[1]!, 'response_id');
       const out = await deps.feedback.getResponse({ responseId }, call(deps, tenant.id, req, res));
       sendJson(res, 200, feedbackV1.GetResponseResponse.toJSON(out));
       return true;

@@ -60,6 +60,20 @@ describe('POST /v1/tessera/slice-plan (MiniCPM-V 4.6)', () => {
     expect(body).toMatchObject({ mode: '4x', grid: null, images: 1, visualTokens: 280 });
   });
 
+  it('an image over the pixel limit → 400 naming image and the limit, like chat (from JSON sizes and from a header-only read of the bytes)', async () => {
+    const json = await postJson({ width: 6000, height: 6000 });
+    expect(json.status).toBe(400);
+    expect(json.body.error).toMatchObject({ param: 'image', code: 'invalid_argument' });
+    expect(json.body.error.message).toContain('20000000');
+    // A 6000×6000 flat PNG is a few KB: under the byte limit, refused on its header's size.
+    const png = await sharp({ create: { width: 6000, height: 6000, channels: 3, background: '#ffffff' } }).png().toBuffer();
+    expect(png.length).toBeLessThan(200_000);
+    const bytes = await post('/v1/tessera/slice-plan', { headers: { 'content-type': 'image/png' }, body: png });
+    expect(bytes.status).toBe(400);
+    expect(bytes.body.error).toMatchObject({ param: 'image', code: 'invalid_argument' });
+    expect(bytes.body.error.message).toMatch(/20000000|pixel/);
+  });
+
   it('a mode the family does not have → 400 naming downsample_mode', async () => {
     const { status, body } = await postJson({ width: 100, height: 100, downsample_mode: '8x' });
     expect(status).toBe(400);

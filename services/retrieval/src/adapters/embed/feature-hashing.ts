@@ -1,8 +1,11 @@
 /**
  * The signed hashing trick shared by the weightless embedders: each weighted feature lands in one of
  * `dimension` buckets (its hash modulo the dimension) with the sign from the hash's top bit, and the
- * vector is L2-normalised so cosine and dot product agree.
+ * vector is L2-normalised so cosine and dot product agree. `WeightlessEmbedder` is the rest they
+ * share: the id, one in-process batch, tokens counted as analyzer terms.
  */
+import type { EmbedReport, Embedder } from '../../domain/embedder.js';
+import { analyze } from '../../domain/text/analyzer.js';
 
 /** 32-bit FNV-1a over UTF-16 units with a final avalanche (murmur3 fmix32). */
 export function hash32(s: string): number {
@@ -38,3 +41,31 @@ export function projectFeatures(features: Iterable<[string, number]>, dimension:
   for (let i = 0; i < v.length; i++) v[i]! /= norm;
   return v;
 }
+
+/** Base of the weightless embedders: `<family>-<dimension>` ids, vectors from `embedOne`. */
+export abstract class WeightlessEmbedder implements Embedder {
+  readonly normalized = true;
+  readonly kind = 'weightless';
+  readonly id: string;
+
+  constructor(
+    family: string,
+    readonly dimension: number,
+  ) {
+    this.id = `${family}-${dimension}`;
+  }
+
+  abstract embedOne(text: string): Float32Array;
+
+  async embed(texts: readonly string[]): Promise<EmbedReport> {
+    return { vectors: texts.map((t) => this.embedOne(t)), truncated: 0, batches: texts.length > 0 ? 1 : 0 };
+  }
+
+  /** Usage and per-input limits count the lexical analyzer's terms. */
+  countTokens(text: string): number {
+    return analyze(text).length;
+  }
+
+  async close(): Promise<void> {}
+}
+

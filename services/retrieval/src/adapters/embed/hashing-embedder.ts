@@ -7,10 +7,8 @@
  * `dimension` buckets (sign from a second hash bit, which keeps collisions unbiased); the vector
  * is L2-normalised. Lexical similarity only — no synonyms — but deterministic and ~µs per chunk.
  */
-import { analyze } from '../../domain/text/analyzer.js';
 import { lexicalTokens } from '../../domain/text/lexical-tokens.js';
-import type { EmbedReport, Embedder } from '../../domain/embedder.js';
-import { projectFeatures } from './feature-hashing.js';
+import { projectFeatures, WeightlessEmbedder } from './feature-hashing.js';
 
 export interface HashingEmbedderOptions {
   /** [256] Buckets; 128..4096 are sensible. */
@@ -19,17 +17,12 @@ export interface HashingEmbedderOptions {
   ngramWeight?: number;
 }
 
-export class HashingEmbedder implements Embedder {
-  readonly dimension: number;
-  readonly normalized = true;
-  readonly kind = 'weightless';
-  readonly id: string;
+export class HashingEmbedder extends WeightlessEmbedder {
   private readonly ngramWeight: number;
 
   constructor(opts: HashingEmbedderOptions = {}) {
-    this.dimension = opts.dimension ?? 256;
+    super('hash-ngram-v1', opts.dimension ?? 256);
     this.ngramWeight = opts.ngramWeight ?? 0.5;
-    this.id = `hash-ngram-v1-${this.dimension}`;
   }
 
   embedOne(text: string): Float32Array {
@@ -47,13 +40,4 @@ export class HashingEmbedder implements Embedder {
     return projectFeatures(weighted, this.dimension);
   }
 
-  async embed(texts: readonly string[]): Promise<EmbedReport> {
-    return { vectors: texts.map((t) => this.embedOne(t)), truncated: 0, batches: texts.length > 0 ? 1 : 0 };
-  }
-
-  countTokens(text: string): number {
-    return analyze(text).length;
-  }
-
-  async close(): Promise<void> {}
 }

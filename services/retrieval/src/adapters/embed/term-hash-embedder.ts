@@ -13,25 +13,11 @@
  * cross-lingual meaning needs a real multilingual model (OnnxEmbedder). Numbers: bench/retrieval-quality.
  */
 import { analyze } from '../../domain/text/analyzer.js';
-import type { EmbedReport, Embedder } from '../../domain/embedder.js';
-import { projectFeatures } from './feature-hashing.js';
+import type { QueryWeightedEmbedder, TermStats } from '../../domain/embedder.js';
+import { projectFeatures, WeightlessEmbedder } from './feature-hashing.js';
 
-export interface TermStats {
-  /** Records in the collection. */
-  records: number;
-  /** Document frequency of each asked term, in order. */
-  df: readonly number[];
-}
-
-/** An embedder that can weight a query by collection statistics. */
-export interface QueryWeightedEmbedder extends Embedder {
-  queryTerms(text: string): string[];
-  embedQuery(text: string, stats: TermStats): Float32Array;
-}
-
-export function isQueryWeighted(e: Embedder): e is QueryWeightedEmbedder {
-  return typeof (e as Partial<QueryWeightedEmbedder>).embedQuery === 'function';
-}
+// Defined by the domain (the engine asks for query weighting), implemented here.
+export { isQueryWeighted, type QueryWeightedEmbedder, type TermStats } from '../../domain/embedder.js';
 
 export interface TermHashEmbedderOptions {
   /** [384] Buckets. */
@@ -42,17 +28,12 @@ export interface TermHashEmbedderOptions {
 
 const LATIN_WORD = /^[\p{Script=Latin}\p{M}]{4,}$/u;
 
-export class TermHashEmbedder implements QueryWeightedEmbedder {
-  readonly dimension: number;
-  readonly normalized = true;
-  readonly kind = 'weightless';
-  readonly id: string;
+export class TermHashEmbedder extends WeightlessEmbedder implements QueryWeightedEmbedder {
   private readonly gramWeight: number;
 
   constructor(opts: TermHashEmbedderOptions = {}) {
-    this.dimension = opts.dimension ?? 384;
+    super('hash-terms-v2', opts.dimension ?? 384);
     this.gramWeight = opts.gramWeight ?? 0.5;
-    this.id = `hash-terms-v2-${this.dimension}`;
   }
 
   queryTerms(text: string): string[] {
@@ -98,14 +79,4 @@ export class TermHashEmbedder implements QueryWeightedEmbedder {
     const mean = terms.length > 0 ? [...idf.values()].reduce((a, b) => a + b, 0) / terms.length : 1;
     return this.project(this.features(text), (f) => idf.get(f) ?? mean);
   }
-
-  async embed(texts: readonly string[]): Promise<EmbedReport> {
-    return { vectors: texts.map((t) => this.embedOne(t)), truncated: 0, batches: texts.length > 0 ? 1 : 0 };
-  }
-
-  countTokens(text: string): number {
-    return analyze(text).length;
-  }
-
-  async close(): Promise<void> {}
 }

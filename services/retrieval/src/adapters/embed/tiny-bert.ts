@@ -5,10 +5,7 @@
  * onnx/model.onnx built from the safetensors by bert-onnx-graph.ts. Random weights: the vectors
  * are deterministic but carry no meaning.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeSafetensors } from '@tessera/model';
-import { buildBertOnnx } from './bert-onnx-graph.js';
+import { addedToken, mulberry32, templateProcessing, writeEncoderCheckpoint } from './tiny-encoder.js';
 
 export interface TinyBertConfig {
   vocab_size: number;
@@ -40,18 +37,6 @@ const PIECES = ['s', 'ing', 'ed', 'er', 'ly', 'es', 'ion'];
 // A few hundred CJK and kana characters would be realistic; a handful keeps the vocab tiny. Others → [UNK].
 const CJK = Array.from('東京日本首都駅世界新宿大学学習自然語言処理中国北的是在了人我们今天晴雨猫はのにをがですでしょう');
 
-/** mulberry32: a small seeded PRNG; normal draws via Box–Muller. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function tinyBertVocab(): string[] {
   const letters = 'abcdefghijklmnopqrstuvwxyz0123456789';
   const punct = Array.from('.,!?;:\'"()-。、！？，');
@@ -60,38 +45,23 @@ export function tinyBertVocab(): string[] {
 }
 
 export function tinyBertTokenizerJson(vocab: readonly string[]): Record<string, unknown> {
-  const ids = Object.fromEntries(vocab.map((t, i) => [t, i]));
-  const special = (content: string) => ({ id: ids[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const ids: Record<string, number> = Object.fromEntries(vocab.map((t, i) => [t, i]));
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: SPECIALS.map(special),
+    added_tokens: SPECIALS.map((t) => addedToken(ids[t]!, t)),
     normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
     pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: '[CLS]', type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: '[SEP]', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-        { SpecialToken: { id: '[SEP]', type_id: 1 } },
-      ],
-      special_tokens: {
-        '[CLS]': { id: '[CLS]', ids: [ids['[CLS]']], tokens: ['[CLS]'] },
-        '[SEP]': { id: '[SEP]', ids: [ids['[SEP]']], tokens: ['[SEP]'] },
-      },
-    },
+    post_processor: templateProcessing({ token: '[CLS]', id: ids['[CLS]']! }, { token: '[SEP]', id: ids['[SEP]']! }, 'bert'),
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
     model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: ids },
   };
 }
 
-/** Tensor name → [shape, values] in HF BERT naming (Linear weights are [out, in]). */
+/** Tensor name → [shape, values] in HF BERT naming (Linear weights are [out, in]); normal draws via Box–Muller. */
 export function tinyBertWeights(cfg: TinyBertConfig, seed: number): Map<string, { shape: number[]; data: Float32Array }> {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const normal = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   const H = cfg.hidden_size;
@@ -141,21 +111,13 @@ export function generateTinyBert(dir: string, opts: TinyBertOptions = {}): TinyB
     type_vocab_size: 2,
     layer_norm_eps: 1e-12,
   };
-  mkdirSync(join(dir, 'onnx'), { recursive: true });
-  mkdirSync(join(dir, '1_Pooling'), { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ architectures: ['BertModel'], model_type: 'bert', _name_or_path: 'tessera-tiny-bert', hidden_act: 'gelu', ...cfg }, null, 2));
-  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tinyBertTokenizerJson(vocab)));
-  writeFileSync(
-    join(dir, 'tokenizer_config.json'),
-    JSON.stringify({ tokenizer_class: 'BertTokenizer', do_lower_case: true, model_max_length: cfg.max_position_embeddings, cls_token: '[CLS]', sep_token: '[SEP]', pad_token: '[PAD]', unk_token: '[UNK]', mask_token: '[MASK]' }),
-  );
-  const pooling = opts.pooling ?? 'mean';
-  writeFileSync(join(dir, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: hidden, pooling_mode_cls_token: pooling === 'cls', pooling_mode_mean_tokens: pooling === 'mean' }));
-  const weights = tinyBertWeights(cfg, opts.seed ?? 7);
-  writeSafetensors(
-    join(dir, 'model.safetensors'),
-    [...weights].map(([name, w]) => ({ name, dtype: 'F32' as const, shape: w.shape, bytes: () => new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength) })),
-  );
-  buildBertOnnx(dir, join(dir, 'onnx', 'model.onnx'));
+  writeEncoderCheckpoint(dir, {
+    config: { architectures: ['BertModel'], model_type: 'bert', _name_or_path: 'tessera-tiny-bert', hidden_act: 'gelu', ...cfg },
+    tokenizerJson: tinyBertTokenizerJson(vocab),
+    tokenizerConfig: { tokenizer_class: 'BertTokenizer', do_lower_case: true, model_max_length: cfg.max_position_embeddings, cls_token: '[CLS]', sep_token: '[SEP]', pad_token: '[PAD]', unk_token: '[UNK]', mask_token: '[MASK]' },
+    hidden,
+    pooling: opts.pooling ?? 'mean',
+    weights: tinyBertWeights(cfg, opts.seed ?? 7),
+  });
   return cfg;
 }

@@ -11,11 +11,8 @@
  * charsmap, a binary trie we cannot generate faithfully); this one uses the NFKC it amounts to
  * for the characters here, plus XLM-R's collapse of space runs.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeSafetensors } from '@tessera/model';
-import { buildBertOnnx } from './bert-onnx-graph.js';
 import { tinyBertWeights, type TinyBertConfig } from './tiny-bert.js';
+import { addedToken, mulberry32, templateProcessing, writeEncoderCheckpoint } from './tiny-encoder.js';
 
 export interface TinyXlmrConfig extends TinyBertConfig {
   model_type: 'xlm-roberta';
@@ -47,25 +44,13 @@ const CHARS = Array.from(
     '。、！？，東京日本首都駅世界新宿大学学習自然語言処理中国北的是在了人我们今天晴雨猫図書館图书馆はのにをがでしょうすまたいる',
 );
 
-/** mulberry32, the same small seeded PRNG as the other generators. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * [piece, log-probability] in id order, XLM-R's layout: `<s>` 0, `<pad>` 1, `</s>` 2, `<unk>` 3,
  * pieces, `<mask>` last. Scores: "▁" −3, whole words −6…−8, continuation pieces −7…−9, single
  * characters −10…−11, each with a seeded jitter so no two segmentations tie.
  */
 export function tinyXlmrVocab(seed = 5): Array<[string, number]> {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const seen = new Set<string>(SPECIALS);
   const vocab: Array<[string, number]> = SPECIALS.map((s) => [s, 0]);
   const add = (piece: string, base: number) => {
@@ -83,31 +68,15 @@ export function tinyXlmrVocab(seed = 5): Array<[string, number]> {
 
 export function tinyXlmrTokenizerJson(vocab: ReadonlyArray<readonly [string, number]>): Record<string, unknown> {
   const idOf = (p: string) => vocab.findIndex(([q]) => q === p);
-  const special = (content: string) => ({ id: idOf(content), content, single_word: false, lstrip: content === '<mask>', rstrip: false, normalized: false, special: true });
   const metaspace = { type: 'Metaspace', replacement: M, add_prefix_space: true, prepend_scheme: 'always', split: true };
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [...SPECIALS, '<mask>'].map(special),
+    added_tokens: [...SPECIALS, '<mask>'].map((t) => addedToken(idOf(t), t, t === '<mask>')),
     normalizer: { type: 'Sequence', normalizers: [{ type: 'NFKC' }, { type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' }] },
     pre_tokenizer: metaspace,
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: '<s>', type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: '</s>', type_id: 0 } },
-        { SpecialToken: { id: '</s>', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 0 } },
-        { SpecialToken: { id: '</s>', type_id: 0 } },
-      ],
-      special_tokens: {
-        '<s>': { id: '<s>', ids: [idOf('<s>')], tokens: ['<s>'] },
-        '</s>': { id: '</s>', ids: [idOf('</s>')], tokens: ['</s>'] },
-      },
-    },
+    post_processor: templateProcessing({ token: '<s>', id: idOf('<s>') }, { token: '</s>', id: idOf('</s>') }, 'roberta'),
     decoder: metaspace,
     model: { type: 'Unigram', unk_id: idOf('<unk>'), vocab, byte_fallback: false },
   };
@@ -142,22 +111,14 @@ export function generateTinyXlmr(dir: string, opts: TinyXlmrOptions = {}): TinyX
     type_vocab_size: 1,
     layer_norm_eps: 1e-5,
   };
-  mkdirSync(join(dir, 'onnx'), { recursive: true });
-  mkdirSync(join(dir, '1_Pooling'), { recursive: true });
-  writeFileSync(
-    join(dir, 'config.json'),
-    JSON.stringify({ architectures: ['XLMRobertaModel'], _name_or_path: 'tessera-tiny-xlmr', bos_token_id: 0, eos_token_id: 2, hidden_act: 'gelu', position_embedding_type: 'absolute', ...cfg }, null, 2),
-  );
-  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tinyXlmrTokenizerJson(vocab)));
-  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(TINY_XLMR_TOKENIZER_CONFIG));
-  const pooling = opts.pooling ?? 'mean';
-  writeFileSync(join(dir, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: hidden, pooling_mode_cls_token: pooling === 'cls', pooling_mode_mean_tokens: pooling === 'mean' }));
-  if (opts.prompts ?? true) writeFileSync(join(dir, 'config_sentence_transformers.json'), JSON.stringify({ prompts: { query: 'query: ', passage: 'passage: ' }, default_prompt_name: null, similarity_fn_name: 'cosine' }));
-  const weights = tinyBertWeights(cfg, opts.seed ?? 7);
-  writeSafetensors(
-    join(dir, 'model.safetensors'),
-    [...weights].map(([name, w]) => ({ name, dtype: 'F32' as const, shape: w.shape, bytes: () => new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength) })),
-  );
-  buildBertOnnx(dir, join(dir, 'onnx', 'model.onnx'));
+  writeEncoderCheckpoint(dir, {
+    config: { architectures: ['XLMRobertaModel'], _name_or_path: 'tessera-tiny-xlmr', bos_token_id: 0, eos_token_id: 2, hidden_act: 'gelu', position_embedding_type: 'absolute', ...cfg },
+    tokenizerJson: tinyXlmrTokenizerJson(vocab),
+    tokenizerConfig: TINY_XLMR_TOKENIZER_CONFIG,
+    hidden,
+    pooling: opts.pooling ?? 'mean',
+    ...((opts.prompts ?? true) && { sentenceTransformers: { prompts: { query: 'query: ', passage: 'passage: ' }, default_prompt_name: null, similarity_fn_name: 'cosine' } }),
+    weights: tinyBertWeights(cfg, opts.seed ?? 7),
+  });
   return cfg;
 }

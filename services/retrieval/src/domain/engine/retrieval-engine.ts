@@ -5,14 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, TesseraError, invalidArgument, resourceExhausted } from '@tessera/runtime';
-import type { Embedder, EmbedderKind, InputType } from '../embedder.js';
+import { isQueryWeighted, type Embedder, type EmbedderKind, type InputType } from '../embedder.js';
 import { parseWhere, parseWhereDocument } from '../filter/where.js';
 import { detectFormat, documentText } from '../ingest/document-text.js';
 import { JobRegistry, type IngestionJob } from '../ingest/jobs.js';
 import { mmrSelect } from '../query/mmr.js';
 import { distanceRelevance } from '../query/relevance.js';
 import { fuse, type FusionMethod, type FusionParams } from '../query/fusion.js';
-import { isQueryWeighted } from '../../adapters/embed/term-hash-embedder.js';
 import { formatContext, type ContextBlock } from '../retrieve/context-block.js';
 import { makeSplitter, type SplitSpec } from '../split/split-document.js';
 import { analyze } from '../text/analyzer.js';
@@ -432,14 +431,15 @@ export class RetrievalEngine {
     if (!e) throw new TesseraError(ErrorCode.NOT_FOUND, `model ${JSON.stringify(input.model)} is not loaded (have: ${this.embedderIds().join(', ')})`, { field: 'model' });
     const { maxEmbedInputs, maxEmbedTokens } = this.limits;
     if (input.inputs.length === 0) throw invalidArgument('inputs', 'inputs must not be empty', `1..${maxEmbedInputs} inputs`);
-    if (input.inputs.length > maxEmbedInputs) throw invalidArgument('inputs', `${input.inputs.length} inputs in one request`, `inputs <= ${maxEmbedInputs}`);
+    // The message itself names the limit: the gateway's OpenAI error body carries only message and param.
+    if (input.inputs.length > maxEmbedInputs) throw invalidArgument('inputs', `${input.inputs.length} inputs in one request; the limit is inputs <= ${maxEmbedInputs}`, `inputs <= ${maxEmbedInputs}`);
     let promptTokens = 0;
     input.inputs.forEach((t, i) => {
       if (typeof t !== 'string' || t === '') throw invalidArgument(`inputs[${i}]`, `inputs[${i}] must be a non-empty string`);
       // Every tokenizer here yields at least one token per 8 code points; longer texts are over the
       // limit without tokenizing them.
       const n = t.length > maxEmbedTokens * 8 ? Number.POSITIVE_INFINITY : e.countTokens(t);
-      if (n > maxEmbedTokens) throw invalidArgument(`inputs[${i}]`, `inputs[${i}] has ${Number.isFinite(n) ? n : 'over ' + maxEmbedTokens} tokens`, `<= ${maxEmbedTokens} tokens per input`);
+      if (n > maxEmbedTokens) throw invalidArgument(`inputs[${i}]`, `inputs[${i}] has ${Number.isFinite(n) ? n : 'over ' + maxEmbedTokens} tokens; the limit is <= ${maxEmbedTokens} tokens per input`, `<= ${maxEmbedTokens} tokens per input`);
       promptTokens += n;
     });
     const rep = await e.embed(input.inputs, { inputType: input.inputType ?? 'passage' });
