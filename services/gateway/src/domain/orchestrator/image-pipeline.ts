@@ -169,7 +169,7 @@ export class ImagePipeline {
       call,
     );
     const resampled = await this.resampler.resample(
-      { slices: sliced.slices, modelRevision: this.modelRevision, imageSha256: img.sha256, cache: { maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution } },
+      { slices: sliced.slices, modelRevision: this.modelRevision, imageSha256: img.sha256, cache: { maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution }, groupSizes: [], temporalIds: [] },
       call,
     );
     const tokens = resampled.visualTokens;
