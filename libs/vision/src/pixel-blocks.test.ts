@@ -43,6 +43,7 @@ describe('recycled pixel blocks', () => {
   it('through the pool: the block is transferred back to the worker and reused, pixels unchanged', async () => {
     const pool = new PreprocessPool(1);
     try {
+      await pool.ready(); // the worker's warm-up images would take a recycled block too
       const [big, small] = await Promise.all([png(1200, 900, 3), png(500, 400, 4)]);
       const want = await preparePixels(small, {}, DEFAULT_IMAGE_LIMITS, norm);
       const first = await pool.prepare(big, {}, DEFAULT_IMAGE_LIMITS, norm);

@@ -92,8 +92,10 @@ export class PreprocessPool {
     slot.busy++;
     return new Promise<PooledImage>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, slot });
-      // Copy: the caller keeps its buffer (it may be a view into a protobuf message).
-      slot.worker.postMessage({ id, bytes: new Uint8Array(bytes), options, limits, normalization, plan });
+      // One copy, transferred: the caller keeps its buffer (it may be a view into a protobuf
+      // message), and postMessage would otherwise clone the copy again (a 12 MP PNG is ~22 MB).
+      const copy = new Uint8Array(bytes);
+      slot.worker.postMessage({ id, bytes: copy, options, limits, normalization, plan }, [copy.buffer]);
     });
   }
 
