@@ -1,6 +1,8 @@
 import { feedbackV1 } from '@tessera/contracts';
 import { invalidArgument, type CallContext, type ServiceImpl } from '@tessera/runtime';
 import type { FeedbackCore } from './domain/feedback-core.js';
+import { tarBundleChunks, type BundleItem } from './domain/export/bundle.js';
+import type { ExportSummary } from './domain/export/exporter.js';
 import { FORMAT_IN, REASON_IN, REASON_OUT, feedbackIn, feedbackOut, filterIn, responseIn, responseOut } from './wire.js';
 
 type Def = typeof feedbackV1.FeedbackServiceService;
@@ -32,10 +34,28 @@ export function feedbackService(core: FeedbackCore): ServiceImpl<Def> {
       if (!format) throw invalidArgument('format', 'format must be one of TRL_DPO, OPENAI_DPO, RLAIF_V, KTO, SFT, SPANS_SIDECAR');
       const b = req.balance;
       const balance = b && (b.maxRowsPerCategory > 0 || b.maxLabelRatio > 0) ? { maxRowsPerCategory: b.maxRowsPerCategory, maxLabelRatio: b.maxLabelRatio, seed: b.seed } : undefined;
-      const imageMode = req.imageMode === feedbackV1.ImageMode.INLINE ? 'inline' : 'ref';
-      for await (const item of core.export(ctx.tenant, { format, filter: filterIn(req.filter), balance, imageMode, maxRows: req.maxRows })) {
+      const bundle = req.imageMode === feedbackV1.ImageMode.BUNDLE;
+      const imageMode = req.imageMode === feedbackV1.ImageMode.INLINE || bundle ? 'inline' : 'ref';
+      const items = core.export(ctx.tenant, { format, filter: filterIn(req.filter), balance, imageMode, maxRows: req.maxRows });
+      if (!bundle) {
+        for await (const item of items) {
+          ctx.throwIfAborted();
+          yield 'row' in item ? { item: { $case: 'row', row: JSON.stringify(item.row) } } : { item: { $case: 'summary', summary: item.summary } };
+        }
+        return;
+      }
+      // The bundle is built here, next to the data: callers (the gateway's HTTP route) relay bytes.
+      async function* asBundleItems(): AsyncIterable<BundleItem> {
+        for await (const item of items) yield 'row' in item ? { row: JSON.stringify(item.row) } : { summary: item.summary };
+      }
+      const chunks = tarBundleChunks(format, asBundleItems());
+      for (let r = await chunks.next(); ; r = await chunks.next()) {
         ctx.throwIfAborted();
-        yield 'row' in item ? { item: { $case: 'row', row: JSON.stringify(item.row) } } : { item: { $case: 'summary', summary: item.summary } };
+        if (r.done) {
+          yield { item: { $case: 'summary', summary: r.value as ExportSummary } };
+          return;
+        }
+        yield { item: { $case: 'bundleChunk', bundleChunk: Buffer.from(r.value) } };
       }
     },
 

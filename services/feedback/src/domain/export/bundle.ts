@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -55,6 +56,8 @@ export function directorySink(dir: string): BundleSink {
 export function tarSink(out: NodeJS.WritableStream): BundleSink {
   const pack = tar.pack();
   const done = pipeline(pack, out);
+  // A bundle abandoned before close (the export failed) must not leave an unhandled rejection; close() still sees it.
+  done.catch(() => undefined);
   return {
     write: (f) =>
       new Promise<void>((resolve, reject) => {
@@ -108,6 +111,31 @@ export async function writeBundle(format: ExportFormat, items: AsyncIterable<Bun
   await sink.write({ path: 'summary.json', bytes: Buffer.from(JSON.stringify({ format, ...summary }, null, 2) + '\n') });
   await sink.close();
   return summary;
+}
+
+/**
+ * A bundle as tar bytes, streamed (the Export RPC's BUNDLE mode, which the gateway's HTTP route
+ * serves): pieces of at least `chunkBytes` (the last may be shorter), then the generator returns the
+ * export summary. 256 KiB keeps each piece under the claim-check threshold (512 KiB) on NATS.
+ */
+export async function* tarBundleChunks(format: ExportFormat, items: AsyncIterable<BundleItem>, chunkBytes = 256 * 1024): AsyncGenerator<Uint8Array, Partial<ExportSummary>> {
+  const out = new PassThrough();
+  const done = writeBundle(format, items, tarSink(out));
+  // A failed export ends the byte stream with its error instead of leaving the reader waiting.
+  done.catch((err: unknown) => out.destroy(err as Error));
+  let parts: Buffer[] = [];
+  let size = 0;
+  for await (const c of out) {
+    parts.push(c as Buffer);
+    size += (c as Buffer).length;
+    if (size >= chunkBytes) {
+      yield Buffer.concat(parts);
+      parts = [];
+      size = 0;
+    }
+  }
+  if (size > 0) yield Buffer.concat(parts);
+  return await done;
 }
 
 /** RLAIF-V rows carry bare base64 bytes: the file extension comes from the magic number. */

@@ -45,6 +45,10 @@ const RESPONSE_PATH = /^\/v1\/tessera\/responses\/([^/]{1,64})$/;
  *   GET  /v1/tessera/responses/{id}                                → GetResponseResponse
  *   GET  /v1/tessera/review-queue?reason=&page_size=&page_token=   → ReviewQueueResponse
  *   GET  /v1/tessera/export?format=sft&response_id=&max_rows=      → JSONL rows (application/x-ndjson)
+ *   GET  /v1/tessera/export?format=…&bundle=tar                    → a training bundle (application/x-tar: data.jsonl
+ *        or data.parquet, images/, summary.json — what `tessera feedback export` writes)
+ *   GET  /v1/tessera/export?format=…&bundle=tar                    → a training bundle (application/x-tar:
+ *        data.jsonl or data.parquet, images/, summary.json — what `tessera feedback export` writes)
  */
 export function feedbackRoutes(deps: FeedbackRouteDeps): Route {
   return async (req, res, url) => {
@@ -127,21 +131,27 @@ async function exportRows(deps: FeedbackRouteDeps, req: IncomingMessage, res: Se
   const name = url.searchParams.get('format') ?? '';
   const format = FORMATS[name];
   if (format === undefined) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `format must be one of ${Object.keys(FORMATS).join(', ')}, got "${name}"`, { field: 'format' });
+  const bundleParam = url.searchParams.get('bundle');
+  if (bundleParam !== null && bundleParam !== 'tar') throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `bundle must be "tar" (a training bundle: data + images/ + summary.json), got "${bundleParam}"`, { field: 'bundle' });
+  const bundle = bundleParam === 'tar';
   const stream = deps.feedback.export(
-    { format, filter: filterFrom(url), imageMode: feedbackV1.ImageMode.REF, maxRows: intParam(url, 'max_rows', 0, 1_000_000) ?? 0 },
+    { format, filter: filterFrom(url), imageMode: bundle ? feedbackV1.ImageMode.BUNDLE : feedbackV1.ImageMode.REF, maxRows: intParam(url, 'max_rows', 0, 1_000_000) ?? 0 },
     // An export walks the whole store; give it ten request timeouts.
     call(deps, tenant.id, req, res, deps.timeoutMs * 10),
   );
   const it = stream[Symbol.asyncIterator]();
   // Wait for the first message before the status line, so an export error is a real HTTP error.
   let next = await it.next();
-  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', 'content-disposition': `attachment; filename="tessera-${name}.jsonl"` });
+  res.writeHead(200, {
+    'content-type': bundle ? 'application/x-tar' : 'application/x-ndjson',
+    'cache-control': 'no-store',
+    'content-disposition': `attachment; filename="tessera-${name}.${bundle ? 'tar' : 'jsonl'}"`,
+  });
   try {
     while (!next.done) {
       const item = next.value.item;
-      if (item?.$case === 'row') {
-        if (!res.write(item.row + '\n')) await new Promise((r) => res.once('drain', r));
-      }
+      const bytes = item?.$case === 'row' ? item.row + '\n' : item?.$case === 'bundleChunk' ? item.bundleChunk : undefined;
+      if (bytes !== undefined && !res.write(bytes)) await new Promise((r) => res.once('drain', r));
       next = await it.next();
     }
   } catch (err) {

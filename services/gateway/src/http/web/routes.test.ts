@@ -11,10 +11,10 @@ import { connect, type NatsConnection } from 'nats';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { feedbackV1 } from '@tessera/contracts';
-import { feedbackService, feedbackSettings, loadFeedbackConfig, openFeedback, type FeedbackStack } from '@tessera/feedback';
-import { bindNats, natsClient, type NatsBinding } from '@tessera/runtime';
+import { feedbackService, feedbackSettings, loadFeedbackConfig, openFeedback, readBundle, type FeedbackStack } from '@tessera/feedback';
+import { bindNats, getPayload, natsClient, sha256Hex, type NatsBinding } from '@tessera/runtime';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import { DEFAULT_IMAGE_LIMITS } from '@tessera/vision';
+import { DEFAULT_IMAGE_LIMITS, ImageStore } from '@tessera/vision';
 import { createHttpServer } from '../server.js';
 import { DEFAULT_CHAT_LIMITS } from '../../domain/openai/limits.js';
 import { ApiKeyStore, hashApiKey } from '../../domain/tenancy/api-keys.js';
@@ -55,7 +55,10 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tessera-web-routes-'));
   nats = await startNatsServer();
   nc = await connect({ servers: nats.url });
-  fb = await openFeedback(nc, feedbackSettings(loadFeedbackConfig({ TESSERA_DATA_DIR: join(dir, 'feedback') })));
+  const settings = feedbackSettings(loadFeedbackConfig({ TESSERA_DATA_DIR: join(dir, 'feedback') }));
+  // The image store, tenant-scoped, as the feedback service's compose wires it (inline exports and bundles read it).
+  settings.core.objects = { read: (ref, tenant) => getPayload(nc, { bucket: ref.bucket, key: ref.key, size: ref.size }, { tenant }), delete: async () => false };
+  fb = await openFeedback(nc, settings);
   binding = await bindNats(nc, feedbackV1.FeedbackServiceService, feedbackService(fb.core), { serviceName: 'feedback' });
   feedback = natsClient(nc, feedbackV1.FeedbackServiceService);
   const keys = new ApiKeyStore({ keys: [{ id: 'a', tenant: 'acme', sha256: hashApiKey(KEY) }, { id: 'o', tenant: 'other', sha256: hashApiKey(OTHER) }] }, QUOTA);
@@ -184,6 +187,46 @@ describe('feedback over HTTP', () => {
     expect(sft.res.headers.get('content-type')).toBe('application/x-ndjson');
     const rows = sft.text.trim().split('\n').map((l) => JSON.parse(l));
     expect(JSON.stringify(rows)).toContain('I see 𠮷 three red apples.');
+  });
+
+  it('offers the export as a training bundle (?bundle=tar): rows plus the image files they name, byte-identical', async () => {
+    const png = await sharp({ create: { width: 32, height: 24, channels: 3, background: '#c03020' } }).png().toBuffer();
+    const store = await ImageStore.open(nc, {});
+    const ref = await store.put('acme', png, sha256Hex(png), 'image/png');
+    await feedback.recordResponse(
+      {
+        response: feedbackV1.ResponseRecord.fromJSON({
+          responseId: 'chatcmpl-web-img',
+          model: 'minicpm-v-2_6',
+          modelRevision: 'rev',
+          messages: [{ role: 'ROLE_USER', content: [{ image: ref }, { text: 'What colour?' }] }],
+          answer: 'It is blue.',
+          finishReason: 'FINISH_REASON_STOP',
+        }),
+      },
+      { tenant: 'acme' },
+    );
+    const spans = [{ start: 6, end: 10, original: 'blue', replacement: 'red', category: 'attribute' }];
+    const sub = await post('/v1/tessera/feedback', { feedback: { feedbackId: 'fb-img', responseId: 'chatcmpl-web-img', spans, annotator: { id: 'ann', source: 'FEEDBACK_SOURCE_HUMAN' } } });
+    expect(sub.status, sub.text).toBe(200);
+
+    const res = await fetch(`${base}/v1/tessera/export?format=sft&bundle=tar&response_id=chatcmpl-web-img`, { headers: auth() });
+    expect(res.status, res.status === 200 ? '' : await res.text()).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/x-tar');
+    expect(res.headers.get('content-disposition')).toContain('tessera-sft.tar');
+    const tarPath = join(dir, 'export.tar');
+    writeFileSync(tarPath, Buffer.from(await res.arrayBuffer()));
+    const b = await readBundle(tarPath);
+    expect(b.rows).toHaveLength(1);
+    const images = b.rows[0]!.images as string[];
+    expect(images).toEqual([`images/${ref.key}.png`]);
+    expect(sha256Hex(b.images.get(images[0]!)!)).toBe(ref.key);
+    expect(JSON.stringify(b.rows[0])).toContain('It is red.');
+    expect(b.summary).toMatchObject({ format: 'sft', rows: 1 });
+
+    const bad = await call('/v1/tessera/export?format=sft&bundle=zip', { headers: auth() });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.param).toBe('bundle');
   });
 
   it('keeps tenants apart: another key sees no response, no feedback, an empty export and queue', async () => {

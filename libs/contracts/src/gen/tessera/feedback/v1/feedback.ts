@@ -207,6 +207,12 @@ export enum ImageMode {
   REF = 1,
   /** INLINE - Base64 data URLs inline (large!). */
   INLINE = 2,
+  /**
+   * BUNDLE - A training bundle instead of rows: a tar (data.jsonl, or data.parquet for RLAIF-V, + images/ +
+   * summary.json, the layout `tessera feedback export` writes) streamed in ExportResponse.bundle_chunk
+   * pieces of up to 256 KiB, then the summary. What the HTTP export route offers as ?bundle=tar.
+   */
+  BUNDLE = 3,
 }
 
 export function imageModeFromJSON(object: any): ImageMode {
@@ -220,6 +226,9 @@ export function imageModeFromJSON(object: any): ImageMode {
     case 2:
     case "IMAGE_MODE_INLINE":
       return ImageMode.INLINE;
+    case 3:
+    case "IMAGE_MODE_BUNDLE":
+      return ImageMode.BUNDLE;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum ImageMode");
   }
@@ -233,6 +242,8 @@ export function imageModeToJSON(object: ImageMode): string {
       return "IMAGE_MODE_REF";
     case ImageMode.INLINE:
       return "IMAGE_MODE_INLINE";
+    case ImageMode.BUNDLE:
+      return "IMAGE_MODE_BUNDLE";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum ImageMode");
   }
@@ -580,6 +591,9 @@ export interface ExportResponse {
     /** One JSON object without the trailing newline. */
     { $case: "row"; row: string }
     | { $case: "summary"; summary: ExportSummary }
+    | //
+    /** With image_mode BUNDLE: the next bytes of the tar, in order. */
+    { $case: "bundleChunk"; bundleChunk: Buffer }
     | undefined;
 }
 
@@ -3507,6 +3521,9 @@ export const ExportResponse: MessageFns<ExportResponse> = {
       case "summary":
         ExportSummary.encode(message.item.summary, writer.uint32(18).fork()).join();
         break;
+      case "bundleChunk":
+        writer.uint32(26).bytes(message.item.bundleChunk);
+        break;
     }
     return writer;
   },
@@ -3540,6 +3557,14 @@ export const ExportResponse: MessageFns<ExportResponse> = {
             message.item = { $case: "summary", summary: ExportSummary.decode(reader, reader.uint32()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.item = { $case: "bundleChunk", bundleChunk: Buffer.from(reader.bytes()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3558,6 +3583,10 @@ export const ExportResponse: MessageFns<ExportResponse> = {
         ? { $case: "row", row: globalThis.String(object.row) }
         : isSet(object.summary)
         ? { $case: "summary", summary: ExportSummary.fromJSON(object.summary) }
+        : isSet(object.bundleChunk)
+        ? { $case: "bundleChunk", bundleChunk: Buffer.from(bytesFromBase64(object.bundleChunk)) }
+        : isSet(object.bundle_chunk)
+        ? { $case: "bundleChunk", bundleChunk: Buffer.from(bytesFromBase64(object.bundle_chunk)) }
         : undefined,
     };
   },
@@ -3568,6 +3597,8 @@ export const ExportResponse: MessageFns<ExportResponse> = {
       obj.row = message.item.row;
     } else if (message.item?.$case === "summary") {
       obj.summary = ExportSummary.toJSON(message.item.summary);
+    } else if (message.item?.$case === "bundleChunk") {
+      obj.bundleChunk = base64FromBytes(message.item.bundleChunk);
     }
     return obj;
   },
@@ -3587,6 +3618,12 @@ export const ExportResponse: MessageFns<ExportResponse> = {
       case "summary": {
         if (object.item?.summary !== undefined && object.item?.summary !== null) {
           message.item = { $case: "summary", summary: ExportSummary.fromPartial(object.item.summary) };
+        }
+        break;
+      }
+      case "bundleChunk": {
+        if (object.item?.bundleChunk !== undefined && object.item?.bundleChunk !== null) {
+          message.item = { $case: "bundleChunk", bundleChunk: object.item.bundleChunk };
         }
         break;
       }
@@ -4441,6 +4478,14 @@ export const FeedbackServiceClient = makeGenericClientConstructor(
   service: typeof FeedbackServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
