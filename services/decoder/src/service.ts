@@ -5,7 +5,7 @@
 import type { NatsConnection } from 'nats';
 import { commonV1, decodingV1, finishReasonFromName, roleName, tensorProblem, tensorToFloat32 } from '@tessera/contracts';
 import { checkModelRevision } from '@tessera/errors';
-import { ErrorCode, TesseraError, getPayload, invalidArgument, type CallContext, type ServiceImpl } from '@tessera/runtime';
+import { ErrorCode, TesseraError, invalidArgument, resolveTensor, type CallContext, type ServiceImpl } from '@tessera/runtime';
 import type { Engine } from './domain/engine/engine.js';
 import type { GenerationDefaults } from './domain/engine/generation-defaults.js';
 import type { EngineChunk, SamplingParams } from './domain/engine/types.js';
@@ -127,7 +127,7 @@ async function toPromptImage(img: decodingV1.ImageEmbedding, i: number, nc: Nats
   if (t?.data?.$case === 'ref') {
     if (!nc) throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `${field} is an ObjectRef but this decoder has no NATS connection`, { field });
     // Visual tokens are tenant-scoped (the resampler wrote them into the encoder cache for this tenant).
-    t = { ...t, data: { $case: 'raw', raw: Buffer.from(await getPayload(nc, t.data.ref, { tenant })) } };
+    t = await resolveTensor(nc, t, { tenant });
   }
   const problem = tensorProblem(t, field);
   if (problem) throw invalidArgument(problem.field, problem.message, problem.limit);

@@ -4,8 +4,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from 'nats';
-import { commonV1, float32ToFloat16, tensorFromArray, tensorProblem, tensorToFloat32, TENSOR_CONTENT_TYPE, type resamplingV1 } from '@tessera/contracts';
-import { getPayload, invalidArgument, putPayload, TesseraError, type CallContext, type ClaimCheckOptions, type ServiceImpl } from '@tessera/runtime';
+import { commonV1, float32ToFloat16, tensorFromArray, tensorProblem, tensorToFloat32, type resamplingV1 } from '@tessera/contracts';
+import { claimCheckTensor, invalidArgument, resolveTensor, tensorAtRef, TesseraError, type CallContext, type ClaimCheckOptions, type ServiceImpl } from '@tessera/runtime';
 import { checkModelRevision } from '@tessera/errors';
 import type { EncoderCache } from '@tessera/vision';
 import type { GroupInput, ResampleBatcher, SliceInput } from './domain/resample-batcher.js';
@@ -51,10 +51,8 @@ export function createResamplerService(d: ResamplerServiceDeps): ResamplerImpl {
     }
     if (t!.data?.$case === 'ref') {
       if (!d.nc) throw new TesseraError('FAILED_PRECONDITION', `${field}.features.ref needs the object store, and this resampler runs without NATS`, { field: `${field}.features.ref` });
-      const r = t!.data.ref;
       // Features are tenant-scoped claim checks (the slicer wrote them with the caller's tenant).
-      const bytes = await getPayload(d.nc, { bucket: r.bucket || d.claim.bucket || 'tessera-payloads', key: r.key, size: r.size }, { ...d.claim, tenant });
-      t = { ...t!, data: { $case: 'raw', raw: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) } };
+      t = await resolveTensor(d.nc, t!, { ...d.claim, tenant });
     }
     return { tgtSize: [rows, cols], features: tensorToFloat32(t!) };
   }
@@ -122,11 +120,10 @@ export function createResamplerService(d: ResamplerServiceDeps): ResamplerImpl {
         // The producer writes where the consumer reads: the decoder reads this entry's object.
         const key = { modelRevision: d.modelRevision, tenant: ctx.tenant, imageSha256: req.imageSha256, maxSliceNums: req.cache.maxSliceNums, scaleResolution: req.cache.scaleResolution };
         const entry = await d.cache.store(key, raw, { dtype: d.outputDtype, shape });
-        tensor = { ...tensor, data: { $case: 'ref', ref: { ...entry.ref, contentType: TENSOR_CONTENT_TYPE } } };
+        tensor = tensorAtRef(tensor, entry.ref);
         cached = true;
-      } else if (d.nc && raw && raw.byteLength > d.tensorRefThreshold) {
-        const ref = await putPayload(d.nc, raw, { ...d.claim, tenant: ctx.tenant });
-        tensor = { ...tensor, data: { $case: 'ref', ref: { bucket: ref.bucket, key: ref.key, size: ref.size, contentType: TENSOR_CONTENT_TYPE } } };
+      } else if (d.nc) {
+        tensor = await claimCheckTensor(d.nc, tensor, d.tensorRefThreshold, { ...d.claim, tenant: ctx.tenant });
       }
       return { visualTokens: tensor, modelRevision: d.modelRevision, timings: { resampleMs: t2 - t1, totalMs: performance.now() - t0 }, cached };
     },
