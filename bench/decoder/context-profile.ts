@@ -1,6 +1,7 @@
 /**
  * Where a decode step's context-proportional time goes: `npx tsx bench/decoder/context-profile.ts [model dir]`
- * (default: the bench preset; BENCH_INT4=1 profiles its int4 copy, which bench/decoder/main.ts builds).
+ * (default: the bench preset; BENCH_INT4=1 profiles its int4 copy, which bench/decoder/main.ts builds; a model
+ * built with another KV cache dtype, e.g. `<preset>-int4-kv-int8` from BENCH_KV_DTYPE, is profiled in its dtype).
  * Runs the paged decoder graph alone (onnxruntime profiling on; 1 thread unless TESSERA_INTRA_OP_THREADS) for one decode row at each
  * context of BENCH_CTX (128,2048), the contexts interleaved, and prints per op type the kernel time per
  * step and the difference between the contexts. Each node's time is its minimum over the steps: on a
@@ -37,10 +38,22 @@ const session = await ort.InferenceSession.create(join(dir, man.file), {
   profileFilePrefix: join(profDir, 'p'),
   extra: { session: { 'intra_op.allow_spinning': '0' } },
 });
-// Pools filled with a pattern; the table walks the pool backwards, as a fragmented pool would.
-const pool = () => new ort.Tensor('float32', Float32Array.from({ length: kv! * blocks * BS * hd! }, (_, i) => Math.sin(i) * 0.1), [kv!, blocks, BS, hd!]);
+// Pools filled with a pattern, in the graph's KV dtype (int8 pools come with per-token scales); the
+// table walks the pool backwards, as a fragmented pool would.
+const poolLen = kv! * blocks * BS * hd!;
+const pattern = (i: number): number => Math.sin(i) * 0.1;
+const pool = (dtype: string): ort.Tensor =>
+  dtype === 'int8'
+    ? new ort.Tensor('int8', Int8Array.from({ length: poolLen }, (_, i) => Math.round(pattern(i) * 1270)), [kv!, blocks, BS, hd!])
+    : dtype === 'float16'
+      ? new ort.Tensor('float16', Uint16Array.from({ length: poolLen }, (_, i) => 0x2e66 ^ (pattern(i) < 0 ? 0x8000 : 0)), [kv!, blocks, BS, hd!]) // ±0.1
+      : new ort.Tensor('float32', Float32Array.from({ length: poolLen }, (_, i) => pattern(i)), [kv!, blocks, BS, hd!]);
 const pools: Record<string, ort.Tensor> = {};
-for (const v of man.inputs) if (/^(key|value)_cache\./.test(v.name)) pools[v.name] = pool();
+for (const v of man.inputs) {
+  if (/^(key|value)_cache\./.test(v.name)) pools[v.name] = pool(v.dtype);
+  if (/^(key|value)_scale\./.test(v.name)) pools[v.name] = new ort.Tensor('float32', new Float32Array(kv! * blocks * BS).fill(1 / 1270), [kv!, blocks, BS]);
+}
+const kvDtype = sig('key_cache.0').dtype;
 const feeds = (ctx: number): Record<string, ort.Tensor> => {
   const n = Math.ceil(ctx / BS);
   return {
@@ -82,7 +95,7 @@ const hi = byOp[byOp.length - 1]!;
 ops.sort((a, b) => (hi.get(b) ?? 0) - (lo.get(b) ?? 0) - ((hi.get(a) ?? 0) - (lo.get(a) ?? 0)));
 const msOf = (us = 0): string => (us / 1000).toFixed(3);
 const total = byOp.map((t) => [...t.values()].reduce((a, b) => a + b, 0));
-console.log(`${dir}: one decode row, block ${BS}, ${THREADS} thread(s), ${STEPS} steps per context, per-node minimum (ms per step)`);
+console.log(`${dir}: one decode row, KV ${kvDtype}, block ${BS}, ${THREADS} thread(s), ${STEPS} steps per context, per-node minimum (ms per step)`);
 console.log(`| op | ${CTX.map((c) => `ctx ${c}`).join(' | ')} | Δ ${CTX[CTX.length - 1]} − ${CTX[0]} |\n|---|${CTX.map(() => '---|').join('')}---|`);
 for (const op of ops.slice(0, 12)) console.log(`| ${op} | ${byOp.map((t) => msOf(t.get(op))).join(' | ')} | ${msOf((hi.get(op) ?? 0) - (lo.get(op) ?? 0))} |`);
 console.log(`| all kernels | ${total.map((t) => msOf(t)).join(' | ')} | ${msOf(total[total.length - 1]! - total[0]!)} |`);

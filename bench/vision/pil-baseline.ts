@@ -2,7 +2,8 @@
  * Preprocessing vs the HF MiniCPM-V processor in Python (PIL + numpy, hf_processor.py) on the same
  * images in the same run: bytes → normalised float32 [3, H, W] for the overview and every slice.
  * Ours is timed inline (preparePixels) and through a one-worker PreprocessPool (the slicer's path,
- * including the transfer back to the main thread). Pixels are compared by the sha256 of the
+ * including the transfer back to the main thread); both hand each run's pieces back for reuse, as the
+ * slicer does after encoding (pixel-blocks.ts). Pixels are compared by the sha256 of the
  * concatenated float32 arrays. The three run interleaved, round by round, with PIL as a server
  * subprocess (one image per request), so they see the same load. Cells: wall and CPU medians and the
  * best CPU (CPU = the whole process: libvips and worker threads and V8's concurrent GC included).
@@ -21,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import sharp from 'sharp';
-import { DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION, DEFAULT_SLICE_OPTIONS, PreprocessPool, preparePixels } from '@tessera/vision';
+import { DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION, DEFAULT_SLICE_OPTIONS, PreprocessPool, preparePixels, recyclePixels } from '@tessera/vision';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -147,6 +148,8 @@ export async function comparePreprocessingWithPil(runs: number): Promise<void> {
         await pool.prepare(bytes, {}, limits, norm);
         await pil?.run(path);
         for (let r = 0; r < runs; r++) {
+          // Each run's pieces go back for reuse, as the slicer hands them back after encoding.
+          recyclePixels(pixels);
           await timed(inline, async () => (pixels = (await preparePixels(bytes, {}, limits, norm)).pixels));
           if (pil) {
             const p = await pil.run(path);
@@ -154,7 +157,9 @@ export async function comparePreprocessingWithPil(runs: number): Promise<void> {
             pyS.cpu.push(p.cpu);
             pySha = p.sha256;
           }
-          await timed(pooled, () => pool.prepare(bytes, {}, limits, norm));
+          let fromPool: Float32Array[] | undefined;
+          await timed(pooled, async () => (fromPool = (await pool.prepare(bytes, {}, limits, norm)).pixels));
+          pool.recycle(fromPool);
         }
         const same = pil ? (pySha === hashPixels(pixels) ? 'identical' : 'DIFFERENT') : 'n/a';
         const pyCells = pil ? [cell(pyS), ratios(pyS, inline), ratios(pyS, pooled)] : ['n/a', 'n/a', 'n/a'];

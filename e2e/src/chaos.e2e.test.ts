@@ -26,14 +26,16 @@ import { grpcClient } from '@tessera/runtime';
 import { readSse, textOf } from './sse.js';
 
 const KEY = 'sk-chaos';
+/** A tenant allowed one request at a time: a slot a failed stream kept would refuse its next request (429). */
+const SOLO_KEY = 'sk-chaos-solo';
 const MODEL = 'minicpm-v-2_6';
 let stack: RunningStack;
 let restartedNats: Awaited<ReturnType<typeof startNatsServer>> | undefined;
 
-function chat(body: Record<string, unknown>): Promise<Response> {
+function chat(body: Record<string, unknown>, key = KEY): Promise<Response> {
   return fetch(`${stack.httpUrl}/v1/chat/completions`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model: MODEL, seed: 7, ...body }),
   });
 }
@@ -49,8 +51,8 @@ async function metricSum(name: string, service: string): Promise<number> {
 }
 
 /** Streams a long answer; calls `fault` after the first `after` content chunks; returns what arrived and when it ended. */
-async function streamWithFault(after: number, fault: () => void | Promise<void>) {
-  const res = await chat({ stream: true, max_tokens: 120, messages: [{ role: 'user', content: 'tell me a long story' }] });
+async function streamWithFault(after: number, fault: () => void | Promise<void>, key = KEY) {
+  const res = await chat({ stream: true, max_tokens: 120, messages: [{ role: 'user', content: 'tell me a long story' }] }, key);
   let faultAt = 0;
   let deltas = 0;
   const { chunks, done } = await readSse(res, (c) => {
@@ -66,7 +68,11 @@ beforeAll(async () => {
   const modelDir = await ensureTinyModel();
   const dir = mkdtempSync(join(tmpdir(), 'tessera-chaos-'));
   const keysFile = join(dir, 'keys.json');
-  writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'chaos', tenant: 'chaos', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
+  const sha = (k: string) => createHash('sha256').update(k).digest('hex');
+  writeFileSync(
+    keysFile,
+    JSON.stringify({ tenants: { solo: { concurrentStreams: 1 } }, keys: [{ id: 'chaos', tenant: 'chaos', sha256: sha(KEY) }, { id: 'solo', tenant: 'solo', sha256: sha(SOLO_KEY) }] }),
+  );
   stack = await startLocalStack({
     modelDir,
     workDir: dir,
@@ -186,11 +192,21 @@ describe('chaos', () => {
   it('the last decoder kill -9 mid-stream: the stream ends with an error ≤ 5 s', { timeout: 60_000 }, async () => {
     const alive = stack.processes.filter((p) => p.name === 'decoder' && p.process.exitCode === null && p.process.signalCode === null);
     expect(alive.length).toBe(1);
-    const r = await streamWithFault(3, () => {
-      alive[0]!.process.kill('SIGKILL');
-    });
+    const r = await streamWithFault(
+      3,
+      () => {
+        alive[0]!.process.kill('SIGKILL');
+      },
+      SOLO_KEY,
+    );
     expect(r.done).toBe(false);
     expect(r.error).toMatchObject({ code: 'unavailable' });
     expect(r.endedAt - r.faultAt).toBeLessThan(5_000);
+    // Its one concurrency slot came back with the error: the next request is refused for the missing
+    // decoder (503), not for a slot still held until the deadline (429 naming concurrent_streams).
+    const next = await chat({ max_tokens: 2, messages: [{ role: 'user', content: 'hi' }] }, SOLO_KEY);
+    const body = (await next.json()) as { error?: { param?: string } };
+    expect([next.status, body.error?.param]).not.toEqual([429, 'concurrent_streams']);
+    expect(next.status).toBe(503);
   });
 });

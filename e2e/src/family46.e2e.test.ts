@@ -4,7 +4,10 @@
  * LLM width and its tokens go straight to the decoder's `<|image_pad|>` slots. Driven only through the
  * gateway's public HTTP and gRPC APIs: a streamed image chat with exact usage (prompt ids recomputed from
  * the checkpoint's own template and the public slice plan), both token modes (16x / 4x give 4× apart visual
- * token counts), and a mode the family does not have → 400 naming the field on both edges.
+ * token counts), and a mode the family does not have → 400 naming the field on both edges. Tool calls
+ * with the official `openai` client: tools rendered by the checkpoint's own template (usage equals the
+ * template's prompt with the tools section, and after the round trip with the call and its result in
+ * history), a forced choice constrained to the arguments' schema, `required` streamed as delta.tool_calls.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,11 +15,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
+import OpenAI from 'openai';
 import { commonV1, gatewayV1 } from '@tessera/contracts';
 import { modelIdFor, startLocalStack, tinyModelFor, type RunningStack } from '@tessera/local-stack';
 import { buildPromptIds46, Tokenizer } from '@tessera/model';
+import { ensureWebBuild } from '@tessera/web';
+import { chromium } from 'playwright-core';
 import { grpcClient, TesseraError } from '@tessera/runtime';
 import { finalOf, readSse, textOf } from './sse.js';
+import { weatherTool } from './tools.js';
 
 const KEY = 'sk-e2e-46';
 const MODEL = modelIdFor('4.6');
@@ -44,7 +51,7 @@ async function plan(width: number, height: number, mode: string): Promise<{ grid
 }
 
 beforeAll(async () => {
-  const modelDir = await tinyModelFor('4.6');
+  const [modelDir] = await Promise.all([tinyModelFor('4.6'), ensureWebBuild()]);
   tok = Tokenizer.fromDir(modelDir);
   dir = mkdtempSync(join(tmpdir(), 'tessera-e2e46-'));
   const keysFile = join(dir, 'keys.json');
@@ -137,3 +144,97 @@ describe('MiniCPM-V 4.6 stack', () => {
     client.close();
   });
 });
+
+describe('MiniCPM-V 4.6 tool calls (official openai client)', () => {
+  const client = (): OpenAI => new OpenAI({ apiKey: KEY, baseURL: `${stack.httpUrl}/v1`, maxRetries: 0, timeout: 120_000 });
+  const prompt = (messages: Parameters<typeof buildPromptIds46>[1], images: Parameters<typeof buildPromptIds46>[2]) => buildPromptIds46(tok, messages, images, { enableThinking: false, tools: [weatherTool] }).ids.length;
+
+  it('round trip with an image: a named tool_choice gives a schema-valid call; usage is the template prompt with its tools section, then with the call and the result in history', async () => {
+    const image = await png(900, 600, 4);
+    const question = { role: 'user' as const, content: [{ type: 'image_url' as const, image_url: { url: `data:image/png;base64,${image.toString('base64')}` } }, { type: 'text' as const, text: 'Weather where this was taken?' }] };
+    const first = await client().chat.completions.create({ model: MODEL, max_tokens: 32, seed: 1, messages: [question], tools: [weatherTool], tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+    const choice = first.choices[0]!;
+    expect(choice.finish_reason).toBe('tool_calls');
+    expect(choice.message.content).toBeNull();
+    const call = choice.message.tool_calls![0]! as OpenAI.Chat.Completions.ChatCompletionMessageFunctionToolCall;
+    expect(call.function.name).toBe('get_weather');
+    const args = JSON.parse(call.function.arguments) as { city: string; celsius: boolean };
+    expect(['Paris', 'Oslo']).toContain(args.city);
+    expect(typeof args.celsius).toBe('boolean');
+    const p = await plan(900, 600, '16x');
+    const img = { tokensPerImage: [p.overview.tokens, ...p.slices.map((s) => s.tokens)], grid: p.grid && { rows: p.grid.rows, cols: p.grid.cols } };
+    const user = { role: 'user', content: [{ type: 'image' as const }, { type: 'text' as const, text: 'Weather where this was taken?' }] };
+    expect(first.usage!.prompt_tokens).toBe(prompt([user], [img]));
+    expect(first.usage!.prompt_tokens).toBeGreaterThan(buildPromptIds46(tok, [user], [img], { enableThinking: false }).ids.length + 60);
+
+    // The SDK's own message object goes back into history as is, followed by the tool result.
+    const result = JSON.stringify({ temperature: 18, sky: 'sunny' });
+    const second = await client().chat.completions.create({ model: MODEL, max_tokens: 4, seed: 1, tools: [weatherTool], messages: [question, choice.message, { role: 'tool', tool_call_id: call.id, content: result }] });
+    expect(second.choices[0]!.finish_reason).not.toBe('error');
+    const history = [user, { role: 'assistant', content: [], tool_calls: [{ type: 'function' as const, function: { name: 'get_weather', arguments: args } }] }, { role: 'tool', content: [{ type: 'text' as const, text: result }] }];
+    expect(second.usage!.prompt_tokens).toBe(prompt(history, [img]));
+  });
+
+  it('tool_choice required streams delta.tool_calls and ends with finish_reason tool_calls; auto answers with usage from the same template', async () => {
+    // parallel_tool_calls false: at most one call, so a random-weight model closes the array instead of adding calls until max_tokens.
+    const stream = await client().chat.completions.create({ model: MODEL, stream: true, max_tokens: 96, seed: 2, messages: [{ role: 'user', content: 'Weather?' }], tools: [weatherTool], tool_choice: 'required', parallel_tool_calls: false });
+    const calls: { name: string; args: string }[] = [];
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      for (const d of chunk.choices[0]?.delta.tool_calls ?? []) {
+        if (d.function?.name) calls[d.index] = { name: d.function.name, args: '' };
+        calls[d.index]!.args += d.function?.arguments ?? '';
+      }
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(finish).toBe('tool_calls');
+    expect(calls.length).toBe(1);
+    for (const c of calls) {
+      expect(c.name).toBe('get_weather');
+      expect(['Paris', 'Oslo']).toContain((JSON.parse(c.args) as { city: string }).city);
+    }
+    const auto = await client().chat.completions.create({ model: MODEL, max_tokens: 4, seed: 3, messages: [{ role: 'user', content: 'Weather?' }], tools: [weatherTool] });
+    expect(auto.usage!.prompt_tokens).toBe(prompt([{ role: 'user', content: [{ type: 'text', text: 'Weather?' }] }], []));
+    expect(['stop', 'length', 'tool_calls']).toContain(auto.choices[0]!.finish_reason);
+  });
+
+  it('a tool definition that spells a control token of the model is a 400 naming the tool, before anything runs', async () => {
+    const bad = { ...weatherTool, function: { ...weatherTool.function, description: 'ends the turn <|im_end|>' } };
+    const err = await client()
+      .chat.completions.create({ model: MODEL, max_tokens: 4, messages: [{ role: 'user', content: 'Weather?' }], tools: [bad] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('tools[0]');
+  });
+});
+
+describe('playground slice view on a 4.6 model', () => {
+  const CHROMIUM = process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium';
+  const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'];
+
+  it('shows the token mode and its visual tokens, and re-plans an attached image when the mode changes', async () => {
+    const profile = mkdtempSync(join(tmpdir(), 'tessera-chromium46-'));
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
+    try {
+      const page = await context.newPage();
+      await page.goto(stack.httpUrl + '/');
+      await page.getByLabel('API key', { exact: true }).fill(KEY);
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('question').waitFor();
+      await expect.poll(() => page.getByTestId('downsample-mode').inputValue()).toBe('16x');
+      const [p16, p4] = [await plan(1344, 896, '16x'), await plan(1344, 896, '4x')];
+      await page.getByTestId('files').setInputFiles({ name: 'scene.png', mimeType: 'image/png', buffer: await png(1344, 896, 5) });
+      await expect.poll(() => page.getByTestId('token-mode').textContent()).toBe('16x');
+      expect(await page.getByTestId('visual-tokens').textContent()).toBe(`${p16.visualTokens} visual tokens`);
+      await page.getByTestId('downsample-mode').selectOption('4x');
+      await expect.poll(() => page.getByTestId('token-mode').textContent()).toBe('4x');
+      expect(await page.getByTestId('visual-tokens').textContent()).toBe(`${p4.visualTokens} visual tokens`);
+      expect(p4.visualTokens).toBe(4 * p16.visualTokens);
+      expect(await page.getByTestId('slice-view').count()).toBe(1);
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  });
+});
+

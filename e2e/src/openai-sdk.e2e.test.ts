@@ -19,6 +19,7 @@ import { ChatOpenAI } from '@langchain/openai';
 import { startLocalStack, type RunningStack } from '@tessera/local-stack';
 import { ensureTinyModel } from '@tessera/model';
 import { parseExposition } from '@tessera/telemetry';
+import { weatherTool } from './tools.js';
 
 const KEY = 'sk-e2e-sdk';
 const MODEL = 'minicpm-v-2_6';
@@ -30,15 +31,6 @@ const mood = {
   properties: { happy: { type: 'boolean' }, weather: { type: 'string', enum: ['sun', 'rain', 'snow'] } },
   required: ['happy', 'weather'],
   additionalProperties: false,
-};
-// Enums and booleans only: a random-weight model would write a free string until max_tokens.
-const weatherTool = {
-  type: 'function' as const,
-  function: {
-    name: 'get_weather',
-    description: 'Current weather for a city',
-    parameters: { type: 'object', properties: { city: { type: 'string', enum: ['Paris', 'Oslo'] }, celsius: { type: 'boolean' } }, required: ['city', 'celsius'], additionalProperties: false },
-  },
 };
 
 beforeAll(async () => {

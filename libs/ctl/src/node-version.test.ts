@@ -35,6 +35,15 @@ describe('Node version', () => {
     expect(x > a! || (x === a && (y > b! || (y === b && z >= c)))).toBe(true);
   });
 
+  it('@types/node describes the same Node major (the types of the runtime the code runs on)', () => {
+    const pkg = JSON.parse(read('package.json')) as { devDependencies: Record<string, string> };
+    const types = pkg.devDependencies['@types/node'];
+    expect(types, '@types/node should be pinned exactly').toMatch(/^\d+\.\d+\.\d+$/);
+    expect(parse(types!)[0]).toBe(parse(nvmrc)[0]);
+    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { version?: string }> };
+    expect(lock.packages['node_modules/@types/node']!.version).toBe(types);
+  });
+
   it('every Dockerfile defaults to the same Node release (a pinned tag, not a floating one)', () => {
     const files = dockerfiles();
     expect(files.length).toBeGreaterThan(0);

@@ -14,8 +14,8 @@ import type { FamilyId } from './families/registry.js';
 
 /** Bump when the graphs change in a way that needs a rebuild. */
 export const GRAPH_VERSION = 2;
-/** 4.6 models get their own graph version (the hybrid decoder changes independently of 2.6). */
-export const GRAPH_VERSION_46 = 3;
+/** 4.6 models get their own graph version (the hybrid decoder changes independently of 2.6); 4: the stand-in tokenizer gained the tools section and non-special tool/think tags. */
+export const GRAPH_VERSION_46 = 4;
 export const presetModelTag = (preset: Preset, family: FamilyId = '2.6'): string =>
   family === '2.6'
     ? `${preset}-g${GENERATOR_VERSION}-b${GRAPH_VERSION}`

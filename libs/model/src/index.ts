@@ -11,7 +11,7 @@ export { PRESETS, PRESETS_45, configJson45, type Preset } from './generate/prese
 export { buildModel, type BuildOptions } from './build-model.js';
 export { readManifest, STAGES, type Manifest, type StageManifest, type StageName } from './manifest.js';
 export type { ValueSig, ElemType, Dim } from './onnx/graph-builder.js';
-export { navitPositionIds, navitBuckets, resamplerPosEmbed, packSlices, type SlicePixels, type PackedSlices } from './navit.js';
+export { navitPositionIds, navitBuckets, resamplerPosEmbed, temporalPosEmbed, packSlices, type SlicePixels, type PackedSlices } from './navit.js';
 export { PagedIo, pagedLayoutOf, KV_CACHE_DTYPES, type KvCacheDtype, type PagedCacheLayout, type StateTensorSpec } from './onnx/paged-decoder-io.js';
 export { openModel, loadTokenizer, type Model } from './runtime/open-model.js';
 export { DEFAULT_RUNTIME_OPTIONS, type RuntimeOptions, type ExecutionProvider } from './runtime/runtime-options.js';
@@ -57,8 +57,9 @@ export { StageSession } from './runtime/stage-session.js';
 export { openVision46, isMiniCPMV46Dir, type OpenedVision46 } from './runtime/open-vision46.js';
 export { writeTinyVision46ModelDir } from './generate/vision46-tiny-dir.js';
 export { runHybridTextStageRaw } from './runtime/hybrid-run-stage.js';
-export { buildPromptIds46, buildRawPromptIds46, buildTemplatePromptIds, type TemplateLayout, type Image46, type Prompt46Options, type Prompt46Tokenizer, type Prompt46Ids } from './families/minicpmv4_6/prompt46.js';
-export { ChatTemplate, type ChatTemplateOptions, type ChatContentItem } from './tokenizer/chat-template.js';
+export { buildPromptIds46, buildRawPromptIds46, buildTemplatePromptIds, templateTool, templateToolCalls, type TemplateLayout, type Image46, type Prompt46Options, type Prompt46Tokenizer, type Prompt46Ids } from './families/minicpmv4_6/prompt46.js';
+export { ChatTemplate, type ChatTemplateOptions, type ChatContentItem, type ChatTool, type ChatToolCall } from './tokenizer/chat-template.js';
 // MiniCPM-V 4.5 (issue 16): tokenizer layout, chat template, prompt ids.
 export { buildMiniCPMV45TokenizerFiles, chatTemplate45, GENERATION_CONFIG_45, MINICPMV45_SPECIALS, VOCAB_SIZE_45 } from './families/minicpmv4_5/tokenizer-files.js';
 export { buildPromptIds45, imagePlaceholderText45, IMAGE_TAG_45 } from './families/minicpmv4_5/prompt45.js';
+export { buildResamplerGraph, resamplerSignature } from './onnx/resampler-graph.js';

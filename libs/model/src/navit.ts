@@ -77,6 +77,26 @@ export function resamplerPosEmbed(h: number, w: number, dim: number): Float32Arr
   return out;
 }
 
+/**
+ * MiniCPM-V 4.5's temporal position T(t) (resampler.py `get_1d_sincos_pos_embed_from_temporal_size`), float32
+ * [D] as numpy computes it: ω_k = 1/10000^(k/(D/2)) in float32, a = fround(t·ω_k), [sin a (D/2) | cos a (D/2)].
+ * t = -1 (an image crop, not a video frame) → zeros. The 3D resampler adds T(t) of each frame to that
+ * frame's keys (with the 2D positions), never to the values.
+ */
+export function temporalPosEmbed(t: number, dim: number): Float32Array {
+  const out = new Float32Array(dim);
+  if (t === -1) return out;
+  if (!Number.isInteger(t) || t < 0) throw new RangeError(`temporal id ${t} must be an integer >= 0 (or -1 for an image)`);
+  const F = dim / 2;
+  for (let k = 0; k < F; k++) {
+    const omega = fround(1 / fround(Math.pow(10000, fround(k / F))));
+    const a = fround(fround(t) * omega);
+    out[k] = Math.sin(a);
+    out[F + k] = Math.cos(a);
+  }
+  return out;
+}
+
 /** One preprocessed slice: normalised RGB, channel-first [3, height, width], sides multiples of 14. */
 export interface SlicePixels {
   data: Float32Array;

@@ -48,6 +48,7 @@ export {
   DEFAULT_CLAIM_THRESHOLD,
   DEFAULT_BUCKET,
 } from './claim-check.js';
+export { tensorAtRef, claimCheckTensor, resolveTensor } from './tensor-claims.js';
 export { localClient } from './local-client.js';
 export { startService, hosted, READY_PREFIX, type ServiceHost, type ServiceHostOptions, type HostedService, type CommonConfig, type ServiceComposition } from './service-host.js';
 export { consoleLogger, type Logger, type LogLevel } from './logger.js';

@@ -21,3 +21,4 @@ export {
   type ToolStreamPiece,
   type ToolTurnMessage,
 } from './tool-calls.js';
+export { codePointLength, utf16Index, codePointIndex } from './code-points.js';

@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib';
 import sharp, { type CreateRaw, type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { TesseraError } from '@tessera/errors';
-import { decodeImage, readImageHeader } from './decode-image.js';
+import { decodeImage, readImageHeader, sniffImageSize } from './decode-image.js';
 import { DEFAULT_IMAGE_LIMITS } from './limits.js';
 
 const raw = (w: number, h: number, channels: 1 | 3 | 4, f: (x: number, y: number, c: number) => number) => {
@@ -133,5 +133,44 @@ describe('decodeImage', () => {
       expect(e.code).toBe('RESOURCE_EXHAUSTED');
       expect(e.message).toMatch(/900000000 pixels/);
     });
+  });
+});
+
+describe('sniffImageSize (PNG/JPEG header read in JS, so decodeImage skips a metadata call)', () => {
+  it('agrees with sharp on PNG and baseline/progressive JPEG with EXIF and ICC segments before the frame header', async () => {
+    const sizes: [number, number][] = [[1, 1], [640, 480], [333, 1001], [4000, 3]];
+    for (const [w, h] of sizes) {
+      const img = () => raw(w, h, 3, (x, y, c) => (x * 3 + y * 5 + c * 50) & 255);
+      for (const bytes of [
+        await img().png().toBuffer(),
+        await img().jpeg().toBuffer(),
+        await img().jpeg({ progressive: true, quality: 70 }).toBuffer(),
+        await img().withMetadata({ orientation: 6 }).jpeg().toBuffer(),
+        await img().keepIccProfile().jpeg({ mozjpeg: true }).toBuffer(),
+      ]) {
+        const meta = await sharp(bytes).metadata();
+        expect(sniffImageSize(bytes)).toEqual({ format: meta.format, width: meta.width, height: meta.height });
+      }
+    }
+  });
+
+  it('leaves other formats and unusual bytes to sharp', async () => {
+    const img = raw(8, 8, 3, () => 9);
+    for (const bytes of [await img.clone().webp().toBuffer(), await img.clone().gif().toBuffer(), new TextEncoder().encode('not an image at all'), new Uint8Array([0xff, 0xd8, 0xff])]) {
+      expect(sniffImageSize(bytes)).toBeUndefined();
+    }
+    const jpg = await img.clone().jpeg().toBuffer();
+    expect(sniffImageSize(jpg.subarray(0, 20))).toBeUndefined(); // cut before the SOF marker
+  });
+
+  it('a JPEG declaring 30000×30000 is refused from its header, before decoding', async () => {
+    const jpg = Buffer.from(await raw(16, 16, 3, () => 0).jpeg().toBuffer());
+    let sof = 2;
+    while (!(jpg[sof] === 0xff && jpg[sof + 1] === 0xc0)) sof += 2 + jpg.readUInt16BE(sof + 2);
+    jpg.writeUInt16BE(30000, sof + 5);
+    jpg.writeUInt16BE(30000, sof + 7);
+    const e = await rejects(decodeImage(jpg));
+    expect(e.code).toBe('RESOURCE_EXHAUSTED');
+    expect(e.message).toMatch(/30000×30000 = 900000000 pixels/);
   });
 });

@@ -22,6 +22,7 @@ export { imagePlaceholder, IMAGE_TOKENS, type ImagePlaceholder, type Placeholder
 export { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 export { decodeImage, readImageHeader, SUPPORTED_FORMATS, type DecodedImage, type ImageHeader, type ImageFormat } from './decode-image.js';
 export { resizeBicubicRgb, PilResizer } from './pil-resize.js';
+export { recyclePixels } from './pixel-blocks.js';
 export { prepareImage, preparePixels, sliceDecoded, sliceDecodedPixels, cropRgb, validateSliceOptions, sha256Hex, type PreparedImage, type RgbImage } from './preprocess.js';
 export { parsePreprocessorConfig, DEFAULT_NORMALIZATION, type Normalization, type VisionPreprocessorConfig } from './preprocessor-config.js';
 export { toPatchStrip, batchPatchStrips, toChannelFirst, normalizeRegion, type PatchStrip, type PixelBatch } from './patch-strip.js';
@@ -43,3 +44,4 @@ export {
   type TokenMode,
   type FamilySlicing,
 } from './family-slicing.js';
+export { planVideo, frameTemporalIds, DEFAULT_VIDEO_LIMITS, HARD_MAX_PACKING, VIDEO_TIME_SCALE, type VideoLimits, type VideoPlan, type VideoRequest } from './video.js';

@@ -192,17 +192,19 @@ export class PilResizer {
 
   /**
    * A region of the last `resize` (or of the source) as planar [3, box.height, box.width] values
-   * looked up in `lut` (768 float32: R, G, B tables), in a new array that the caller owns.
+   * looked up in `lut` (768 float32: R, G, B tables), written into `dst` (box.width·box.height·3
+   * values; e.g. a view into a recycled block, see pixel-blocks.ts) or a new array the caller owns.
    */
-  normalize(box: { x: number; y: number; width: number; height: number }, lut: Float32Array): Float32Array {
+  normalize(box: { x: number; y: number; width: number; height: number }, lut: Float32Array, dst?: Float32Array): Float32Array {
     const n = box.width * box.height * 3;
-    const dst = this.end;
-    const buf = this.memory(dst + n * 4 + SLACK);
+    if (dst && dst.length !== n) throw new Error(`PilResizer.normalize: dst holds ${dst.length} values, expected ${n}`);
+    const at = this.end;
+    const buf = this.memory(at + n * 4 + SLACK);
     new Float32Array(buf, LUT, 768).set(lut);
-    this.k!.norm(this.out + (box.y * this.outW + box.x) * 3, this.outW * 3, box.width, box.height, LUT, dst);
+    this.k!.norm(this.out + (box.y * this.outW + box.x) * 3, this.outW * 3, box.width, box.height, LUT, at);
     // Uninitialised (every byte is written next): no zero-fill pass over up to 20 MB per image.
-    const out = new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
-    out.set(new Float32Array(buf, dst, n));
+    const out = dst ?? new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+    out.set(new Float32Array(buf, at, n));
     return out;
   }
 

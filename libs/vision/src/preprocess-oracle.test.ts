@@ -61,6 +61,7 @@ describe('preprocessing equals the previous implementation bit for bit', () => {
     const want = sliceDecodedV1(await decodeImage(png, limits), got.plan);
     expect(got.images.map((im) => Buffer.from(im.rgb).equals(Buffer.from(want.shift()!.rgb)))).toEqual(got.images.map(() => true));
     const pixels = await preparePixels(png, {}, limits, DEFAULT_NORMALIZATION);
-    expect(Buffer.from(pixels.pixels[0].buffer).equals(Buffer.from(toChannelFirstV1(got.images[0].rgb, got.images[0].width, got.images[0].height, DEFAULT_NORMALIZATION).buffer))).toBe(true);
+    const p0 = pixels.pixels[0];
+    expect(Buffer.from(p0.buffer, p0.byteOffset, p0.byteLength).equals(Buffer.from(toChannelFirstV1(got.images[0].rgb, got.images[0].width, got.images[0].height, DEFAULT_NORMALIZATION).buffer))).toBe(true);
   });
 });

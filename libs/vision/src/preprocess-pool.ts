@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { TesseraError, type ErrorCode, type ErrorDetails } from '@tessera/errors';
 import type { ImageLimits } from './limits.js';
 import type { Normalization } from './preprocessor-config.js';
+import { pixelBlockOf, recycleBlock } from './pixel-blocks.js';
 import { prepareImage, preparePixels, type PreparedImage } from './preprocess.js';
 import type { SliceOptions, SlicePlan } from './slice-plan.js';
 
@@ -91,9 +92,25 @@ export class PreprocessPool {
     slot.busy++;
     return new Promise<PooledImage>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, slot });
-      // Copy: the caller keeps its buffer (it may be a view into a protobuf message).
-      slot.worker.postMessage({ id, bytes: new Uint8Array(bytes), options, limits, normalization, plan });
+      // One copy, transferred: the caller keeps its buffer (it may be a view into a protobuf
+      // message), and postMessage would otherwise clone the copy again (a 12 MP PNG is ~22 MB).
+      const copy = new Uint8Array(bytes);
+      slot.worker.postMessage({ id, bytes: copy, options, limits, normalization, plan }, [copy.buffer]);
     });
+  }
+
+  /**
+   * Hands `pixels` of a `prepare` result back for reuse once the caller is done with them (they
+   * must not be touched afterwards): the block goes back to a worker, transferred, not copied.
+   */
+  recycle(pixels: readonly Float32Array[] | undefined): void {
+    const buffer = pixels && pixelBlockOf(pixels);
+    if (!buffer) return;
+    if (this.size === 0) return recycleBlock(buffer);
+    if (this.closed) return;
+    // The idlest worker: it is the likeliest to take the next image.
+    const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    slot.worker.postMessage({ recycle: buffer }, [buffer]);
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { TesseraError } from '@tessera/errors';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 import { DEFAULT_NORMALIZATION, type Normalization } from './preprocessor-config.js';
+import { recycleBlock } from './pixel-blocks.js';
 import { prepareImage, preparePixels } from './preprocess.js';
 import type { SliceOptions, SlicePlan } from './slice-plan.js';
 
@@ -21,13 +22,18 @@ export interface PreprocessJob {
   plan?: SlicePlan;
 }
 
-parentPort!.on('message', async (job: PreprocessJob) => {
+parentPort!.on('message', async (job: PreprocessJob | { recycle: ArrayBuffer }) => {
+  if ('recycle' in job) {
+    recycleBlock(job.recycle);
+    return;
+  }
   try {
     const p = job.normalization ? await preparePixels(job.bytes, job.options, job.limits, job.normalization, job.plan) : await prepareImage(job.bytes, job.options, job.limits);
     const pixels = 'pixels' in p ? p.pixels : undefined;
     const images = p.images.map((im) => ({ width: im.width, height: im.height, rgb: im.rgb }));
-    // Every buffer is the worker's own (no views into shared memory), so all are transferred.
-    const transfer = [...(pixels ?? []).map((x) => x.buffer as ArrayBuffer), ...images.filter((im) => im.rgb.byteLength > 0).map((im) => im.rgb.buffer as ArrayBuffer)];
+    // Every buffer is the worker's own (no views into shared memory), so all are transferred — each
+    // once: the pixel pieces are views into one block.
+    const transfer = [...new Set([...(pixels ?? []).map((x) => x.buffer as ArrayBuffer), ...images.filter((im) => im.rgb.byteLength > 0).map((im) => im.rgb.buffer as ArrayBuffer)])];
     parentPort!.postMessage({ id: job.id, ok: true, result: { ...('sha256' in p && { sha256: p.sha256 }), format: p.format, plan: p.plan, images, pixels } }, transfer);
   } catch (err) {
     const e = TesseraError.from(err);

@@ -13,6 +13,7 @@ import { decodeImage, type DecodedImage, type ImageFormat } from './decode-image
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 import { threadResizer, type PilResizer } from './pil-resize.js';
 import { normalizationLut } from './patch-strip.js';
+import { takePixelBlock } from './pixel-blocks.js';
 import type { Normalization } from './preprocessor-config.js';
 import { checkSlicePlan, DEFAULT_SLICE_OPTIONS, planSlices, type SliceBox, type SliceOptions, type SlicePlan } from './slice-plan.js';
 
@@ -81,11 +82,21 @@ export function sliceDecoded(img: RgbImage, plan: SlicePlan): RgbImage[] {
   return images;
 }
 
-/** Applies a plan to decoded pixels: normalised channel-first float32 [3, H, W] per piece. */
+/**
+ * Applies a plan to decoded pixels: normalised channel-first float32 [3, H, W] per piece, all views
+ * into one block (pixel-blocks.ts): hand them to `recyclePixels` when done to reuse the memory.
+ */
 export function sliceDecodedPixels(img: RgbImage, plan: SlicePlan, norm: Normalization): Float32Array[] {
-  const pixels: Float32Array[] = [];
   const lut = normalizationLut(norm);
-  forEachPiece(img, plan, (resizer, box) => pixels.push(resizer.normalize(box, lut)));
+  const sizes = [plan.overview, ...(plan.refine ? plan.slices : [])];
+  const block = takePixelBlock(sizes.reduce((n, s) => n + s.width * s.height * 3, 0));
+  const pixels: Float32Array[] = [];
+  let at = 0;
+  forEachPiece(img, plan, (resizer, box) => {
+    const n = box.width * box.height * 3;
+    pixels.push(resizer.normalize(box, lut, block.subarray(at, at + n)));
+    at += n;
+  });
   return pixels;
 }
 
@@ -106,7 +117,8 @@ export type PreparedPixels = Omit<PreparedImage, 'sha256'> & { pixels: Float32Ar
 
 /**
  * Decode + plan + normalised pixels (the service path): `pixels[k]` is float32 [3, H, W] of
- * `images[k]`, whose `rgb` is empty (no RGB copies are made). It does not hash the bytes: the slicer
+ * `images[k]`, whose `rgb` is empty (no RGB copies are made); the pieces share one block that
+ * `recyclePixels` takes back for the next image. It does not hash the bytes: the slicer
  * already has the image's sha256 (it hashed inline bytes, or the object is named by it), and one hash
  * per image per request is the rule (issue 14). With `given`, the plan is not made again (issue 14:
  * the image is planned once, by the gateway).

@@ -7,7 +7,8 @@
  * and sampling defaults come from the checkpoint's generation_config.json.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { argmaxRow, ensureTinyModel46Paths } from '@tessera/model';
+import { argmaxRow, ensureTinyModel46Paths, Tokenizer } from '@tessera/model';
+import { ToolCallStream } from '@tessera/structured';
 import { Engine } from './domain/engine/engine.js';
 import { samplingParams } from './domain/engine/engine-defaults.js';
 import { resolveGenerationDefaults } from './domain/engine/generation-defaults.js';
@@ -120,5 +121,36 @@ describe('decoder on the tiny 4.6 model', () => {
     expect(st.prefixCacheHits).toBe(0); // prefix caching is off for models with state
     expect(st.kvBlocksUsed).toBe(0);
     await tight.close();
+  });
+
+  it('tools: the template renders them and the calls of earlier turns; the model\'s Qwen3-Coder call text decodes with its tags and parses back', async () => {
+    const tools = [{ name: 'get_weather', description: 'Weather for a city', parametersJson: '{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"}}}' }];
+    const history = [
+      { role: 'user' as const, parts: [{ kind: 'text' as const, text: 'Weather in Paris?' }] },
+      { role: 'assistant' as const, parts: [], toolCalls: [{ name: 'get_weather', argumentsJson: '{"city":"Paris","days":2}' }] },
+      { role: 'tool' as const, parts: [{ kind: 'text' as const, text: '18 C' }] },
+    ];
+    const tok = Tokenizer.fromDir((await ensureTinyModel46Paths()).model);
+    const built = m.assemble({ messages: history, tools, images: [] }, { maxImages: 4 });
+    const rendered = tok.applyChatTemplate(
+      [{ role: 'user', content: [{ type: 'text', text: 'Weather in Paris?' }] }, { role: 'assistant', content: [], tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: { city: 'Paris', days: 2 } } }] }, { role: 'tool', content: [{ type: 'text', text: '18 C' }] }],
+      { enableThinking: false, tools: [{ type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: JSON.parse(tools[0]!.parametersJson) } }] },
+    );
+    expect(Array.from(built.tokenIds)).toEqual(tok.encode(rendered));
+    expect(rendered).toContain('<|im_start|>assistant\n<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\n2\n</parameter>\n</function>\n</tool_call><|im_end|>');
+    // tool_choice "none": the service passes no tools, so the section is absent (history still renders).
+    const plain = m.assemble({ messages: history, tools: [], images: [] }, { maxImages: 4 });
+    expect(plain.tokenIds.length).toBeLessThan(built.tokenIds.length - 40);
+    // An answer in 4.6's format: <tool_call> and </tool_call> are single added tokens that are not
+    // special, so the detokenised text keeps them and the gateway's parser finds the call.
+    const answer = 'Let me check.\n\n<tool_call>\n<function=get_weather>\n<parameter=city>\nOslo\n</parameter>\n<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>';
+    const ids = tok.encode(answer);
+    expect(ids).toContain(tok.addedTokenId('<tool_call>'));
+    const text = new TextDecoder().decode(Buffer.concat(ids.map((id) => Buffer.from(m.tokenizer.tokenBytes.bytesOf(id)))));
+    expect(text).toBe(answer);
+    const parser = new ToolCallStream(new Set(['get_weather']));
+    const pieces = [...ids.flatMap((id) => parser.push(new TextDecoder().decode(m.tokenizer.tokenBytes.bytesOf(id)))), ...parser.end()];
+    expect(pieces.map((p) => (p.kind === 'content' ? p.text : '')).join('')).toBe('Let me check.\n\n');
+    expect(pieces.filter((p) => p.kind === 'call')).toEqual([{ kind: 'call', call: { name: 'get_weather', argumentsJson: '{"city":"Oslo","days":3}' } }]);
   });
 });

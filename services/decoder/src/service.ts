@@ -5,15 +5,14 @@
 import type { NatsConnection } from 'nats';
 import { commonV1, decodingV1, finishReasonFromName, roleName, tensorProblem, tensorToFloat32 } from '@tessera/contracts';
 import { checkModelRevision } from '@tessera/errors';
-import { ErrorCode, TesseraError, getPayload, invalidArgument, type CallContext, type ServiceImpl } from '@tessera/runtime';
+import { ErrorCode, TesseraError, invalidArgument, resolveTensor, type CallContext, type ServiceImpl } from '@tessera/runtime';
 import type { Engine } from './domain/engine/engine.js';
 import type { GenerationDefaults } from './domain/engine/generation-defaults.js';
 import type { EngineChunk, SamplingParams } from './domain/engine/types.js';
-import { checkText, DEFAULT_SYSTEM_PROMPT, type AssembledPrompt } from './domain/prompt/assemble-prompt.js';
-import { renderToolTurns, type ToolTurnMessage } from '@tessera/structured';
+import { checkText, type AssembledPrompt } from './domain/prompt/assemble-prompt.js';
 import { constraintFor } from './domain/structured-output.js';
 import type { PromptTokenizer } from './domain/prompt/prompt-tokenizer.js';
-import type { PromptImage, PromptInput, PromptMessage, PromptPart } from './domain/prompt/prompt-types.js';
+import type { ChatPromptMessage, PromptImage, PromptInput, PromptPart } from './domain/prompt/prompt-types.js';
 
 type Def = typeof decodingV1.DecoderServiceService;
 
@@ -21,7 +20,10 @@ export interface DecoderServiceDeps {
   engine: Engine;
   tokenizer: PromptTokenizer;
   revision: string;
-  /** The model family's prompt assembly (2.6 ChatML + resampler slots, 4.6 Jinja template + `<|image_pad|>` expansion). */
+  /**
+   * The model family's prompt assembly (2.6 ChatML + resampler slots with Hermes tool turns, 4.6 the
+   * checkpoint's Jinja template — its own tools section — + `<|image_pad|>` expansion).
+   */
   assemble: (input: PromptInput, limits: { maxImages: number }) => AssembledPrompt;
   defaults: { maxTokens: number; temperature: number } & Partial<GenerationDefaults>;
   maxImages: number;
@@ -68,7 +70,9 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   if (!REQUEST_ID.test(requestId)) throw invalidArgument('request_id', 'request_id must be 1..128 characters of [A-Za-z0-9._:-]', '1..128 of [A-Za-z0-9._:-]');
   checkModelRevision(req.modelRevision, d.revision, 'decoder');
   const images = await Promise.all(req.images.map((img, i) => toPromptImage(img, i, d.nc, ctx.tenant)));
-  const prompt = d.assemble({ messages: promptMessages(req), prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images }, { maxImages: d.maxImages });
+  // Tools are shown to the model unless tool_choice is "none" (then the turn is plain text, as OpenAI's "none" means).
+  const tools = req.toolChoice === 'none' ? [] : req.tools;
+  const prompt = d.assemble({ messages: req.messages.map(toMessage), tools, prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images }, { maxImages: d.maxImages });
   const constraint = constraintFor(req, { tokenBytes: d.tokenizer.tokenBytes, vocabSize: d.engine.info.vocabSize, eosTokenIds: d.engine.info.eosTokenIds });
   ctx.throwIfAborted();
   const handle = d.engine.submit({
@@ -99,19 +103,7 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   }
 }
 
-/**
- * Chat messages → the ChatML turns the template assembles. Tools, tool calls and tool results go
- * through the Hermes layout (@tessera/structured tool-calls.ts); without any of them the messages
- * pass through unchanged.
- */
-function promptMessages(req: decodingV1.GenerateRequest): PromptMessage[] {
-  const msgs = req.messages.map(toMessage);
-  const withTools = req.tools.length > 0 && req.toolChoice !== 'none';
-  if (!withTools && !msgs.some((m) => m.role === 'tool' || (m.toolCalls?.length ?? 0) > 0)) return msgs as PromptMessage[];
-  return renderToolTurns(msgs, req.tools, withTools, DEFAULT_SYSTEM_PROMPT) as PromptMessage[];
-}
-
-function toMessage(m: decodingV1.Message, i: number): ToolTurnMessage<PromptPart> {
+function toMessage(m: decodingV1.Message, i: number): ChatPromptMessage {
   const role = roleName(m.role);
   if (!role) throw invalidArgument(`messages[${i}].role`, `role ${m.role} is not system, user, assistant or tool`);
   const calls = m.tool?.calls ?? [];
@@ -135,7 +127,7 @@ async function toPromptImage(img: decodingV1.ImageEmbedding, i: number, nc: Nats
   if (t?.data?.$case === 'ref') {
     if (!nc) throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `${field} is an ObjectRef but this decoder has no NATS connection`, { field });
     // Visual tokens are tenant-scoped (the resampler wrote them into the encoder cache for this tenant).
-    t = { ...t, data: { $case: 'raw', raw: Buffer.from(await getPayload(nc, t.data.ref, { tenant })) } };
+    t = await resolveTensor(nc, t, { tenant });
   }
   const problem = tensorProblem(t, field);
   if (problem) throw invalidArgument(problem.field, problem.message, problem.limit);

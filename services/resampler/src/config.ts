@@ -8,6 +8,8 @@ export const schema = {
   executionProvider: oneOf(['cpu', 'cuda'], { env: 'TESSERA_EXECUTION_PROVIDER', default: 'cpu', doc: 'onnxruntime execution provider' }),
   intraOpThreads: int({ env: 'TESSERA_INTRA_OP_THREADS', default: 1, min: 1, max: 256, doc: 'threads inside one ONNX op' }),
   maxSlices: int({ env: 'TESSERA_MAX_SLICES_PER_REQUEST', default: 37, min: 1, max: 65, doc: 'slices per Resample request (1 + max_slice_nums)' }),
+  maxGroupFrames: int({ env: 'TESSERA_MAX_VIDEO_GROUP_FRAMES', default: 6, min: 1, max: 6, doc: 'MiniCPM-V 4.5 video: frames per 3D-resampler group (upstream packing, valid range 1..6)' }),
+  maxTemporalId: int({ env: 'TESSERA_MAX_TEMPORAL_ID', default: 72000, min: 0, max: 10_000_000, doc: 'MiniCPM-V 4.5 video: largest temporal id (0.1-s units; 72000 = 2 h, the upstream resampler table)' }),
   maxPatchesPerSlice: int({ env: 'TESSERA_MAX_PATCHES_PER_SLICE', default: 4900, min: 1, max: 100_000, doc: 'patch_rows × patch_cols per slice (70×70 for 980 px)' }),
   batchWindow: duration({ env: 'TESSERA_BATCH_WINDOW', default: 5, min: 0, max: 1_000, doc: 'how long the first waiting request waits for others to share a resampler call' }),
   maxBatch: int({ env: 'TESSERA_MAX_BATCH', default: 16, min: 1, max: 256, doc: 'slices per resampler call across requests' }),

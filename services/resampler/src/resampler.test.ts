@@ -40,6 +40,9 @@ beforeAll(async () => {
     visionHidden: opened.visionHidden,
     maxSlices: config.maxSlices,
     maxPatchesPerSlice: config.maxPatchesPerSlice,
+    temporal: opened.temporal,
+    maxGroupFrames: config.maxGroupFrames,
+    maxTemporalId: config.maxTemporalId,
     outputDtype: 'float32',
     nc,
     claim: { bucket: config.objectStoreBucket, ttlMs: config.objectTtl },
@@ -98,7 +101,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe('Resample over the work queue', () => {
   it('slices of different grids → [slices, 64, hidden] equal to the per-slice reference', async () => {
     const grids: [number, number][] = [[6, 8], [5, 5], [3, 7]];
-    const res = await client.resample({ slices: grids.map(([r, c], i) => slice(r, c, i)), modelRevision: opened.model.manifest.revision, imageSha256: '' }, TENANT);
+    const res = await client.resample({ slices: grids.map(([r, c], i) => slice(r, c, i)), modelRevision: opened.model.manifest.revision, imageSha256: '', groupSizes: [], temporalIds: [] }, TENANT);
     const Q = opened.batcher.model.queryNum;
     const D = opened.batcher.model.embedDim;
     expect(res.visualTokens?.shape).toEqual([3, Q, D]);
@@ -117,7 +120,7 @@ describe('Resample over the work queue', () => {
     const r = await putPayload(nc, raw, { tenant: TENANT.tenant }); // features are tenant-scoped, like the slicer writes them
     const refSlice = { ...s, features: { ...s.features!, data: { $case: 'ref' as const, ref: { bucket: r.bucket, key: r.key, size: r.size, contentType: '' } } } };
     const slices = Array.from({ length: 9 }, () => refSlice);
-    const res = await client.resample({ slices, modelRevision: '', imageSha256: '' }, TENANT);
+    const res = await client.resample({ slices, modelRevision: '', imageSha256: '', groupSizes: [], temporalIds: [] }, TENANT);
     expect(res.visualTokens?.data?.$case).toBe('ref'); // 9 × 64 × 128 × 4 B = 288 KiB > 64 KiB
     const got = await tokensOf(res);
     const want = ref.resampler(features(20, 20, 7), 20, 20);
@@ -127,7 +130,7 @@ describe('Resample over the work queue', () => {
 
   it('with a cache target, writes the tokens into the encoder cache and answers with its reference', async () => {
     const imageSha256 = 'c'.repeat(64);
-    const res = await client.resample({ slices: [slice(4, 5, 21), slice(3, 3, 22)], modelRevision: '', imageSha256, cache: { maxSliceNums: 9, scaleResolution: 448 } }, TENANT);
+    const res = await client.resample({ slices: [slice(4, 5, 21), slice(3, 3, 22)], modelRevision: '', imageSha256, cache: { maxSliceNums: 9, scaleResolution: 448 }, groupSizes: [], temporalIds: [] }, TENANT);
     expect(res.cached).toBe(true);
     expect(res.visualTokens?.data?.$case).toBe('ref'); // small tokens too: the decoder reads the cache entry
     const entry = await cache.lookup({ modelRevision: opened.model.manifest.revision, tenant: TENANT.tenant, imageSha256, maxSliceNums: 9, scaleResolution: 448 });
@@ -144,7 +147,7 @@ describe('Resample over the work queue', () => {
 
   it('concurrent requests share resampler calls and get their own tokens back', async () => {
     const before = opened.batcher.batcher.stats.calls;
-    const reqs = Array.from({ length: 8 }, (_, i) => client.resample({ slices: [slice(4, 4, 100 + i)], modelRevision: '', imageSha256: '' }, TENANT));
+    const reqs = Array.from({ length: 8 }, (_, i) => client.resample({ slices: [slice(4, 4, 100 + i)], modelRevision: '', imageSha256: '', groupSizes: [], temporalIds: [] }, TENANT));
     const res = await Promise.all(reqs);
     expect(opened.batcher.batcher.stats.calls - before).toBeLessThan(8);
     for (const i of [0, 5]) expect(maxAbsDiff(await tokensOf(res[i]), ref.resampler(features(4, 4, 100 + i), 4, 4))).toBeLessThanOrEqual(1e-4);
@@ -161,7 +164,7 @@ describe('bad input', () => {
     return 'OK';
   }
   it('no slices, too many, wrong shape, zero grid, wrong revision, missing ref — then still serving', async () => {
-    const base = { modelRevision: '', imageSha256: '' };
+    const base = { modelRevision: '', imageSha256: '', groupSizes: [], temporalIds: [] };
     expect(await code(client.resample({ ...base, slices: [] }, TENANT))).toBe('INVALID_ARGUMENT');
     expect(await code(client.resample({ ...base, slices: Array.from({ length: 11 }, () => slice(1, 1, 0)) }, TENANT))).toBe('INVALID_ARGUMENT');
     expect(await code(client.resample({ ...base, slices: [{ ...slice(2, 2, 0), patchCols: 3 }] }, TENANT))).toBe('INVALID_ARGUMENT');
@@ -176,8 +179,8 @@ describe('bad input', () => {
   });
 
   it('gRPC binding answers the same', async () => {
-    const res = await grpc.resample({ slices: [slice(3, 3, 5)], modelRevision: '', imageSha256: '' }, TENANT);
+    const res = await grpc.resample({ slices: [slice(3, 3, 5)], modelRevision: '', imageSha256: '', groupSizes: [], temporalIds: [] }, TENANT);
     expect(maxAbsDiff(await tokensOf(res), ref.resampler(features(3, 3, 5), 3, 3))).toBeLessThanOrEqual(1e-4);
-    expect(await code(grpc.resample({ slices: [], modelRevision: '', imageSha256: '' }, TENANT))).toBe('INVALID_ARGUMENT');
+    expect(await code(grpc.resample({ slices: [], modelRevision: '', imageSha256: '', groupSizes: [], temporalIds: [] }, TENANT))).toBe('INVALID_ARGUMENT');
   });
 });

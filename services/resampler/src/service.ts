@@ -4,11 +4,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from 'nats';
-import { commonV1, float32ToFloat16, tensorFromArray, tensorProblem, tensorToFloat32, TENSOR_CONTENT_TYPE, type resamplingV1 } from '@tessera/contracts';
-import { getPayload, invalidArgument, putPayload, TesseraError, type CallContext, type ClaimCheckOptions, type ServiceImpl } from '@tessera/runtime';
+import { commonV1, float32ToFloat16, tensorFromArray, tensorProblem, tensorToFloat32, type resamplingV1 } from '@tessera/contracts';
+import { claimCheckTensor, invalidArgument, resolveTensor, tensorAtRef, TesseraError, type CallContext, type ClaimCheckOptions, type ServiceImpl } from '@tessera/runtime';
 import { checkModelRevision } from '@tessera/errors';
 import type { EncoderCache } from '@tessera/vision';
-import type { ResampleBatcher, SliceInput } from './domain/resample-batcher.js';
+import type { GroupInput, ResampleBatcher, SliceInput } from './domain/resample-batcher.js';
 
 export interface ResamplerServiceDeps {
   batcher: ResampleBatcher;
@@ -20,6 +20,12 @@ export interface ResamplerServiceDeps {
   nc: NatsConnection | undefined;
   claim: ClaimCheckOptions;
   tensorRefThreshold: number;
+  /** 4.5's 3D resampler: frame groups (`group_sizes` / `temporal_ids`) accepted; false for 2.6. */
+  temporal: boolean;
+  /** Frames per group (default 6: upstream MAX_NUM_PACKING's valid range). */
+  maxGroupFrames: number;
+  /** Largest temporal id (0.1-s units; default 72000 = 2 h, the upstream resampler's cache size). */
+  maxTemporalId: number;
   /** Where `ResampleRequest.cache` writes the tokens; undefined = such requests are refused. */
   cache?: EncoderCache;
 }
@@ -45,12 +51,26 @@ export function createResamplerService(d: ResamplerServiceDeps): ResamplerImpl {
     }
     if (t!.data?.$case === 'ref') {
       if (!d.nc) throw new TesseraError('FAILED_PRECONDITION', `${field}.features.ref needs the object store, and this resampler runs without NATS`, { field: `${field}.features.ref` });
-      const r = t!.data.ref;
       // Features are tenant-scoped claim checks (the slicer wrote them with the caller's tenant).
-      const bytes = await getPayload(d.nc, { bucket: r.bucket || d.claim.bucket || 'tessera-payloads', key: r.key, size: r.size }, { ...d.claim, tenant });
-      t = { ...t!, data: { $case: 'raw', raw: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) } };
+      t = await resolveTensor(d.nc, t!, { ...d.claim, tenant });
     }
     return { tgtSize: [rows, cols], features: tensorToFloat32(t!) };
+  }
+
+  /** group_sizes / temporal_ids: a 3D-resampler model, sizes 1..max summing to the slices, one id per slice. */
+  function checkGroups(req: resamplingV1.ResampleRequest, n: number): void {
+    if (!d.temporal) throw invalidArgument('group_sizes', 'group_sizes / temporal_ids need a model with the 3D (temporal) resampler, MiniCPM-V 4.5; this model has none', 'group_sizes empty');
+    if (req.cache) throw invalidArgument('cache', 'cache is not supported with group_sizes (the encoder-cache key has no temporal ids)', 'cache unset with group_sizes');
+    if (req.groupSizes.length === 0) throw invalidArgument('group_sizes', 'temporal_ids is set, so group_sizes is required (frames per group)', 'group_sizes non-empty');
+    req.groupSizes.forEach((s, g) => {
+      if (!Number.isInteger(s) || s < 1 || s > d.maxGroupFrames) throw invalidArgument(`group_sizes[${g}]`, `group_sizes[${g}] = ${s}; a group holds 1..${d.maxGroupFrames} frames`, `1 <= group_sizes[i] <= ${d.maxGroupFrames}`);
+    });
+    const total = req.groupSizes.reduce((a, b) => a + b, 0);
+    if (total !== n) throw invalidArgument('group_sizes', `group_sizes sum to ${total}, but there are ${n} slices`, `sum(group_sizes) = ${n}`);
+    if (req.temporalIds.length !== n) throw invalidArgument('temporal_ids', `temporal_ids has ${req.temporalIds.length} entries; one per slice (${n}) is needed`, `len(temporal_ids) = ${n}`);
+    req.temporalIds.forEach((t, i) => {
+      if (!Number.isInteger(t) || t < -1 || t > d.maxTemporalId) throw invalidArgument(`temporal_ids[${i}]`, `temporal_ids[${i}] = ${t}; ids are -1 (image) or 0..${d.maxTemporalId} (0.1-s units)`, `-1 <= temporal_ids[i] <= ${d.maxTemporalId}`);
+    });
   }
 
   return {
@@ -63,12 +83,36 @@ export function createResamplerService(d: ResamplerServiceDeps): ResamplerImpl {
         if (!SHA256.test(req.imageSha256)) throw invalidArgument('image_sha256', 'image_sha256 (64 lowercase hex characters) is required with cache', 'sha256 = 64 hex chars');
         if (!d.cache) throw new TesseraError('FAILED_PRECONDITION', 'cache is set but this resampler has no encoder cache (it runs without NATS)', { field: 'cache' });
       }
+      // In-process callers built before these fields existed may omit them (ts-proto decode fills them).
+      req = { ...req, groupSizes: req.groupSizes ?? [], temporalIds: req.temporalIds ?? [] };
+      const grouped = req.groupSizes.length > 0 || req.temporalIds.length > 0;
+      if (grouped) checkGroups(req, n);
       const inputs = await Promise.all(req.slices.map((p, i) => readSlice(p, i, ctx.tenant)));
       ctx.throwIfAborted();
       const t1 = performance.now();
-      const tokens = await d.batcher.resample(inputs, ctx.signal);
+      let tokens: Float32Array;
+      let rows = n;
+      if (grouped) {
+        const groups: GroupInput[] = [];
+        let at = 0;
+        req.groupSizes.forEach((size, g) => {
+          const frames = inputs.slice(at, at + size);
+          const [h, w] = frames[0]!.tgtSize;
+          frames.forEach((f, j) => {
+            if (f.tgtSize[0] !== h || f.tgtSize[1] !== w) {
+              throw invalidArgument(`slices[${at + j}].patch_rows`, `slices[${at + j}] is ${f.tgtSize[0]}×${f.tgtSize[1]} patches; every frame of group ${g} must be ${h}×${w} like slices[${at}]`, `patch grid = ${h}x${w}`);
+            }
+          });
+          groups.push({ frames, temporalIds: req.temporalIds.slice(at, at + size) });
+          at += size;
+        });
+        tokens = await d.batcher.resampleGroups(groups, ctx.signal);
+        rows = groups.length;
+      } else {
+        tokens = await d.batcher.resample(inputs, ctx.signal);
+      }
       const t2 = performance.now();
-      const shape = [n, d.batcher.model.queryNum, d.batcher.model.embedDim];
+      const shape = [rows, d.batcher.model.queryNum, d.batcher.model.embedDim];
       let tensor = d.outputDtype === 'float16' ? tensorFromArray(float32ToFloat16(tokens), shape, commonV1.Dtype.FLOAT16) : tensorFromArray(tokens, shape);
       const raw = tensor.data?.$case === 'raw' ? tensor.data.raw : undefined;
       let cached = false;
@@ -76,11 +120,10 @@ export function createResamplerService(d: ResamplerServiceDeps): ResamplerImpl {
         // The producer writes where the consumer reads: the decoder reads this entry's object.
         const key = { modelRevision: d.modelRevision, tenant: ctx.tenant, imageSha256: req.imageSha256, maxSliceNums: req.cache.maxSliceNums, scaleResolution: req.cache.scaleResolution };
         const entry = await d.cache.store(key, raw, { dtype: d.outputDtype, shape });
-        tensor = { ...tensor, data: { $case: 'ref', ref: { ...entry.ref, contentType: TENSOR_CONTENT_TYPE } } };
+        tensor = tensorAtRef(tensor, entry.ref);
         cached = true;
-      } else if (d.nc && raw && raw.byteLength > d.tensorRefThreshold) {
-        const ref = await putPayload(d.nc, raw, { ...d.claim, tenant: ctx.tenant });
-        tensor = { ...tensor, data: { $case: 'ref', ref: { bucket: ref.bucket, key: ref.key, size: ref.size, contentType: TENSOR_CONTENT_TYPE } } };
+      } else if (d.nc) {
+        tensor = await claimCheckTensor(d.nc, tensor, d.tensorRefThreshold, { ...d.claim, tenant: ctx.tenant });
       }
       return { visualTokens: tensor, modelRevision: d.modelRevision, timings: { resampleMs: t2 - t1, totalMs: performance.now() - t0 }, cached };
     },

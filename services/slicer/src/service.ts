@@ -4,8 +4,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from 'nats';
-import { commonV1, tensorFromArray, TENSOR_CONTENT_TYPE, visionV1 } from '@tessera/contracts';
-import { invalidArgument, putPayload, TesseraError, type CallContext, type ClaimCheckOptions, type ServiceImpl } from '@tessera/runtime';
+import { commonV1, tensorFromArray, visionV1 } from '@tessera/contracts';
+import { claimCheckTensor, invalidArgument, tensorAtRef, TesseraError, type CallContext, type ClaimCheckOptions, type ServiceImpl } from '@tessera/runtime';
 import { checkModelRevision } from '@tessera/errors';
 import { sliceOptionsFromProto, slicePlanFromProto, slicePlanToProto, type EncoderCache, type SliceOptions } from '@tessera/vision';
 import { resolveImage } from './adapters/image-input.js';
@@ -43,12 +43,8 @@ export function createSlicerService(d: SlicerServiceDeps): SlicerImpl {
   async function features(s: EncodedSlice, hidden: number, tenant: string): Promise<commonV1.PatchFeatures> {
     const [rows, cols] = s.tgtSize;
     let tensor = tensorFromArray(s.features, [rows * cols, hidden]);
-    const bytes = s.features.byteLength;
-    if (bytes > d.tensorRefThreshold && d.nc && tensor.data?.$case === 'raw') {
-      // Tenant-scoped like every tensor claim check: only the caller's tenant resolves the reference.
-      const ref = await putPayload(d.nc, tensor.data.raw, { ...d.claim, tenant });
-      tensor = { ...tensor, data: { $case: 'ref', ref: { bucket: ref.bucket, key: ref.key, size: ref.size, contentType: 'application/x-tessera-tensor' } } };
-    }
+    // Tenant-scoped like every tensor claim check: only the caller's tenant resolves the reference.
+    if (d.nc) tensor = await claimCheckTensor(d.nc, tensor, d.tensorRefThreshold, { ...d.claim, tenant });
     return { features: tensor, patchRows: rows, patchCols: cols };
   }
 
@@ -71,7 +67,7 @@ export function createSlicerService(d: SlicerServiceDeps): SlicerImpl {
       modelRevision: d.modelRevision,
       imageSha256: sha256,
       timings: { imagePreprocessMs: r.preprocessMs, visionEncodeMs: r.encodeMs, totalMs: performance.now() - t0 },
-      visualTokens: { dtype: commonV1.Dtype.FLOAT32, shape, data: { $case: 'ref', ref: { ...entry.ref, contentType: TENSOR_CONTENT_TYPE } } },
+      visualTokens: tensorAtRef({ dtype: commonV1.Dtype.FLOAT32, shape }, entry.ref),
       cached: true,
     };
   }

@@ -5,7 +5,7 @@
  * prefill ≤ 1e-4), plus greedy decode with the cache equal to recomputation without it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { argmaxRow, configJson45, detectFamily, ensureTinyModel45Paths, expectedTensors, openModel, parseConfig, readAnyManifest, readCheckpoint, type Model } from '../index.js';
+import { argmaxRow, configJson45, detectFamily, temporalPosEmbed, ensureTinyModel45Paths, expectedTensors, openModel, parseConfig, readAnyManifest, readCheckpoint, type Model } from '../index.js';
 import { ReferenceModel } from '../reference/reference-model.js';
 
 const TOL = 1e-4;
@@ -61,6 +61,31 @@ describe('tiny MiniCPM-V 4.5 model vs the float64 reference', () => {
     expect(maxAbsDiff(f!.features, ref.vision(data, height, width))).toBeLessThanOrEqual(TOL);
     const [e] = await model.resampler.resampleSlices([f!]);
     expect(maxAbsDiff(e!, ref.resampler(f!.features, 2, 3))).toBeLessThanOrEqual(TOL);
+  });
+
+  it('3D resampler: frame groups with temporal ids (batched, padded) match the float64 reference; ids change the output', async () => {
+    const frame = (h: number, w: number, seed: number) => ({ data: Float32Array.from({ length: 3 * h * 14 * w * 14 }, (_, i) => Math.sin(i * 0.13 + seed) * 0.8), height: h * 14, width: w * 14 });
+    const feats = await model.vision.encodeSlices([frame(2, 3, 1), frame(2, 3, 2), frame(2, 3, 3), frame(3, 2, 4), frame(3, 2, 5), frame(2, 2, 6)]);
+    const groups = [
+      { frames: feats.slice(0, 3), temporalIds: [0, 3, 7] },
+      { frames: feats.slice(3, 5), temporalIds: [1234, 1237] },
+      { frames: feats.slice(5, 6), temporalIds: [-1] },
+    ];
+    const out = await model.resampler.resampleGroups(groups);
+    const refOf = (g: (typeof groups)[number]) => ref.resamplerGroup(g.frames.map((f) => ({ features: f.features, h: f.tgtSize[0], w: f.tgtSize[1] })), g.temporalIds);
+    groups.forEach((g, i) => expect(maxAbsDiff(out[i]!, refOf(g)), `group ${i}`).toBeLessThanOrEqual(TOL));
+    // An image crop (id -1) is the 2D resampler; temporal ids move the output (T is added to the keys).
+    expect(maxAbsDiff(out[2]!, (await model.resampler.resampleSlices([feats[5]!]))[0]!)).toBeLessThanOrEqual(1e-6);
+    const [noTime] = await model.resampler.resampleGroups([{ frames: feats.slice(0, 3), temporalIds: [-1, -1, -1] }]);
+    expect(maxAbsDiff(noTime!, out[0]!)).toBeGreaterThan(1e-3);
+    // T(t): float32 sin/cos of t·10000^(-k/(D/2)), as numpy; near the float64 formula for small t.
+    const D = 16;
+    const t = temporalPosEmbed(7, D);
+    for (let k = 0; k < D / 2; k++) {
+      expect(Math.abs(t[k]! - Math.sin(7 / 10000 ** (k / (D / 2))))).toBeLessThan(1e-6);
+      expect(Math.abs(t[D / 2 + k]! - Math.cos(7 / 10000 ** (k / (D / 2))))).toBeLessThan(1e-6);
+    }
+    expect(Array.from(temporalPosEmbed(-1, D))).toEqual(new Array(D).fill(0));
   });
 
   it('paged decoder (q_norm / k_norm, no bias): prefill, cached steps and a chunked prefill match the reference; greedy with the cache == without', async () => {

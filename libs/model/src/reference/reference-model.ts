@@ -5,7 +5,7 @@
  */
 import type { Checkpoint } from '../checkpoint/read-checkpoint.js';
 import type { MiniCPMVConfig } from '../checkpoint/config.js';
-import { navitPositionIds, resamplerPosEmbed } from '../navit.js';
+import { navitPositionIds, resamplerPosEmbed, temporalPosEmbed } from '../navit.js';
 import { add, attention, geluTanh, layerNorm, linear, matmulRaw, rmsNorm, silu, type Mat } from './ops.js';
 
 export class ReferenceModel {
@@ -65,16 +65,37 @@ export class ReferenceModel {
 
   /** One slice's features [h·w, vision_hidden] → [64, llm_hidden]. */
   resampler(features: ArrayLike<number>, h: number, w: number): Mat {
+    return this.resamplerGroup([{ features, h, w }], [-1]);
+  }
+
+  /**
+   * MiniCPM-V 4.5's 3D resampler on one frame group (resampler.py): the frames' keys are concatenated, each
+   * frame's key input = ln_kv(kv_proj(x)) + P2D(h, w) + T(temporal id) (T = 0 for id -1), values = ln_kv(kv_proj(x));
+   * the 64 queries attend over all of them at once → [64, llm_hidden]. One frame with id -1 is the 2D resampler.
+   */
+  resamplerGroup(frames: Array<{ features: ArrayLike<number>; h: number; w: number }>, temporalIds: number[]): Mat {
     const r = this.cfg.resampler;
     const D = r.embedDim;
-    const L = h * w;
     const Q = r.queryNum;
-    const x = Float64Array.from(features as ArrayLike<number>);
-    const kv = layerNorm(linear(x, L, r.kvDim, this.w('resampler.kv_proj.weight'), D), L, D, this.w('resampler.ln_kv.weight'), this.w('resampler.ln_kv.bias'), r.layerNormEps);
-    const q0 = layerNorm(Float64Array.from(this.w('resampler.query')), Q, D, this.w('resampler.ln_q.weight'), this.w('resampler.ln_q.bias'), r.layerNormEps);
-    const pos = resamplerPosEmbed(h, w, D);
+    if (frames.length !== temporalIds.length) throw new RangeError(`${frames.length} frames, ${temporalIds.length} temporal ids`);
+    const L = frames.reduce((a, f) => a + f.h * f.w, 0);
+    const kv = new Float64Array(L * D);
     const kin = new Float64Array(L * D);
-    for (let i = 0; i < L * D; i++) kin[i] = kv[i] + pos[i];
+    let off = 0;
+    frames.forEach((f, i) => {
+      const n = f.h * f.w;
+      const x = layerNorm(linear(Float64Array.from(f.features as ArrayLike<number>), n, r.kvDim, this.w('resampler.kv_proj.weight'), D), n, D, this.w('resampler.ln_kv.weight'), this.w('resampler.ln_kv.bias'), r.layerNormEps);
+      const pos = resamplerPosEmbed(f.h, f.w, D);
+      const tp = temporalPosEmbed(temporalIds[i]!, D);
+      for (let p = 0; p < n; p++) {
+        for (let d = 0; d < D; d++) {
+          kv[(off + p) * D + d] = x[p * D + d];
+          kin[(off + p) * D + d] = x[p * D + d] + pos[p * D + d] + tp[d];
+        }
+      }
+      off += n;
+    });
+    const q0 = layerNorm(Float64Array.from(this.w('resampler.query')), Q, D, this.w('resampler.ln_q.weight'), this.w('resampler.ln_q.bias'), r.layerNormEps);
     const inW = this.w('resampler.attn.in_proj_weight');
     const inB = this.w('resampler.attn.in_proj_bias');
     const part = (a: Float32Array, k: number, n: number) => a.subarray(k * n, (k + 1) * n);

@@ -3,7 +3,7 @@
  * returns plain typed arrays (row-major), so services never touch onnxruntime tensors directly.
  */
 import type { MiniCPMVConfig } from '../checkpoint/config.js';
-import { packSlices, resamplerPosEmbed, type SlicePixels } from '../navit.js';
+import { packSlices, resamplerPosEmbed, temporalPosEmbed, type SlicePixels } from '../navit.js';
 import { checkLength, f32, i64, toI64, type StageSession } from './stage-session.js';
 
 export interface VisionInputs {
@@ -96,19 +96,37 @@ export class ResamplerStage {
 
   /** → image_embeds [batch, 64, llm_hidden]. Builds the key mask and 2D sin-cos positions from tgtSizes. */
   async run(x: ResamplerInputs): Promise<{ imageEmbeds: Float32Array; dims: [number, number, number] }> {
-    const B = x.tgtSizes.length;
-    const P = x.numPatches;
+    x.tgtSizes.forEach(([h, w], b) => {
+      if (h * w > x.numPatches || h <= 0 || w <= 0) throw new RangeError(`tgtSizes[${b}] = ${h}x${w} does not fit numPatches ${x.numPatches}`);
+    });
+    return this.runRows(x.visionEmbeds, x.tgtSizes.map(([h, w]) => [{ h, w, t: -1 }]), x.numPatches);
+  }
+
+  /**
+   * One batch row per frame group: the row's frames are concatenated on the patch axis (features, key
+   * mask) and each frame's key positions are P2D(h, w) + T(temporal id) — MiniCPM-V 4.5's 3D resampler,
+   * which is the 2D graph with a longer key axis (resampler.py adds T to the keys only). id -1 = image.
+   */
+  private async runRows(visionEmbeds: Float32Array, rows: Array<Array<{ h: number; w: number; t: number }>>, P: number): Promise<{ imageEmbeds: Float32Array; dims: [number, number, number] }> {
+    const B = rows.length;
     const D = this.cfg.resampler.embedDim;
-    checkLength('vision_embeds', x.visionEmbeds.length, B * P * this.cfg.resampler.kvDim);
+    checkLength('vision_embeds', visionEmbeds.length, B * P * this.cfg.resampler.kvDim);
     const mask = new BigInt64Array(B * P);
     const pos = new Float32Array(B * P * D);
-    x.tgtSizes.forEach(([h, w], b) => {
-      if (h * w > P || h <= 0 || w <= 0) throw new RangeError(`tgtSizes[${b}] = ${h}x${w} does not fit numPatches ${P}`);
-      for (let p = 0; p < h * w; p++) mask[b * P + p] = 1n;
-      pos.set(resamplerPosEmbed(h, w, D), b * P * D);
+    rows.forEach((frames, b) => {
+      let off = b * P;
+      for (const { h, w, t } of frames) {
+        const p2 = resamplerPosEmbed(h, w, D);
+        const tp = temporalPosEmbed(t, D);
+        for (let p = 0; p < h * w; p++) {
+          mask[off + p] = 1n;
+          for (let d = 0; d < D; d++) pos[(off + p) * D + d] = p2[p * D + d] + tp[d];
+        }
+        off += h * w;
+      }
     });
     const out = await this.session.runFeeds({
-      vision_embeds: f32(x.visionEmbeds, [B, P, this.cfg.resampler.kvDim]),
+      vision_embeds: f32(visionEmbeds, [B, P, this.cfg.resampler.kvDim]),
       patch_attention_mask: i64(mask, [B, P]),
       pos_embed: f32(pos, [B, P, D]),
     });
@@ -117,15 +135,35 @@ export class ResamplerStage {
 
   /** Per-slice features (from VisionStage.encodeSlices) → one [64, llm_hidden] block per slice. */
   async resampleSlices(slices: SliceFeatures[], batchSize = 16): Promise<Float32Array[]> {
+    return this.resampleGroups(slices.map((s) => ({ frames: [s], temporalIds: [-1] })), batchSize);
+  }
+
+  /**
+   * Frame groups (4.5 video: up to `packing` consecutive frames with their temporal ids, upstream
+   * `temporal_ids` groups) → one [64, llm_hidden] block per group. A group of one frame with id -1 is an
+   * image crop. Groups are batched (`batchSize` per call), padded to the longest group.
+   */
+  async resampleGroups(groups: Array<{ frames: SliceFeatures[]; temporalIds: number[] }>, batchSize = 16): Promise<Float32Array[]> {
     const out: Float32Array[] = [];
     const Dv = this.cfg.resampler.kvDim;
     const QD = this.cfg.resampler.queryNum * this.cfg.resampler.embedDim;
-    for (let i = 0; i < slices.length; i += batchSize) {
-      const chunk = slices.slice(i, i + batchSize);
-      const P = Math.max(...chunk.map((s) => s.tgtSize[0] * s.tgtSize[1]));
+    groups.forEach((g, i) => {
+      if (g.frames.length === 0 || g.frames.length !== g.temporalIds.length) throw new RangeError(`groups[${i}]: ${g.frames.length} frames and ${g.temporalIds.length} temporal ids (need the same count, >= 1)`);
+    });
+    for (let i = 0; i < groups.length; i += batchSize) {
+      const chunk = groups.slice(i, i + batchSize);
+      const len = (g: (typeof chunk)[number]): number => g.frames.reduce((a, f) => a + f.tgtSize[0] * f.tgtSize[1], 0);
+      const P = Math.max(...chunk.map(len));
       const emb = new Float32Array(chunk.length * P * Dv);
-      chunk.forEach((s, b) => emb.set(s.features, b * P * Dv));
-      const { imageEmbeds } = await this.run({ visionEmbeds: emb, tgtSizes: chunk.map((s) => s.tgtSize), numPatches: P });
+      chunk.forEach((g, b) => {
+        let off = b * P * Dv;
+        for (const f of g.frames) {
+          emb.set(f.features, off);
+          off += f.features.length;
+        }
+      });
+      const rows = chunk.map((g) => g.frames.map((f, j) => ({ h: f.tgtSize[0], w: f.tgtSize[1], t: g.temporalIds[j]! })));
+      const { imageEmbeds } = await this.runRows(emb, rows, P);
       for (let b = 0; b < chunk.length; b++) out.push(imageEmbeds.slice(b * QD, (b + 1) * QD));
     }
     return out;

@@ -10,9 +10,27 @@ import { ErrorCode, TesseraError } from '@tessera/errors';
 
 /** Content is a string, or (4.6-style templates) a list of text / image items. */
 export type ChatContentItem = { type: 'text'; text: string } | { type: 'image' } | { type: 'image_url' } | { type: 'video' };
+/**
+ * A message as HF chat templates read it. Tool calls follow the transformers convention: an assistant
+ * message's `tool_calls` carry `function.arguments` as an object (vLLM parses the OpenAI JSON string
+ * before rendering, because Qwen-style templates iterate `arguments|items`); a `tool` message's content
+ * is the result.
+ */
 export interface ChatMessage {
   role: string;
   content: string | ChatContentItem[];
+  tool_calls?: ChatToolCall[];
+}
+
+export interface ChatToolCall {
+  type: 'function';
+  function: { name: string; arguments: Record<string, unknown> };
+}
+
+/** A tool as HF templates read `tools` (the OpenAI shape): `{type: 'function', function: {name, description, parameters}}`. */
+export interface ChatTool {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
 }
 
 export interface ChatTemplateOptions {
@@ -21,6 +39,8 @@ export interface ChatTemplateOptions {
   enableThinking?: boolean;
   /** Extra template variables (`chat_template_kwargs`). */
   extra?: Record<string, unknown>;
+  /** `tools`, passed only when non-empty (templates test `if tools`). */
+  tools?: ChatTool[];
 }
 
 const tokStr = (v: unknown): string | undefined =>
@@ -46,6 +66,7 @@ export class ChatTemplate {
     this.compiled ??= new Template(this.source);
     const vars: Record<string, unknown> = { ...this.vars, ...(opts.extra ?? {}), messages, add_generation_prompt: opts.addGenerationPrompt ?? true };
     if (opts.enableThinking !== undefined) vars.enable_thinking = opts.enableThinking;
+    if (opts.tools && opts.tools.length > 0) vars.tools = opts.tools;
     return this.compiled.render(vars);
   }
 }

@@ -12,7 +12,7 @@ import { detectFamily, type FamilyId } from '../families/registry.js';
 import { ChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat-template.js';
 import { REQUIRED_SPECIALS, REQUIRED_SPECIALS_4_6, type SpecialName, type SpecialTokenIds } from './special-tokens.js';
 
-export type { ChatContentItem, ChatMessage, ChatTemplateOptions } from './chat-template.js';
+export type { ChatContentItem, ChatMessage, ChatTemplateOptions, ChatTool, ChatToolCall } from './chat-template.js';
 
 const requiredFor = (family: FamilyId): Record<string, string> => (family === '4.6' ? REQUIRED_SPECIALS_4_6 : REQUIRED_SPECIALS);
 

@@ -6,50 +6,19 @@
  * work queue, the claim-check bucket) goes through.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { NatsConnection } from 'nats';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { connectNats } from './connect.js';
-import { generateBusLogins, type BusUser } from './permissions.js';
 import { ensureWorkStream } from './streams.js';
 import { getPayload, putPayload } from '../claim-check.js';
+import { startAuthBus, tryPublish, trySubscribe, type AuthBus } from '../test/auth-bus.js';
 
 describe('NATS credentials and per-service permissions', () => {
-  let server: NatsServerHandle;
-  let dir: string;
-  const { logins, conf } = generateBusLogins();
-  const open: NatsConnection[] = [];
+  let bus: AuthBus;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tessera-auth-'));
-    writeFileSync(join(dir, 'auth.conf'), conf);
-    server = await startNatsServer({ args: ['-c', join(dir, 'auth.conf')] });
+    bus = await startAuthBus();
   });
-  afterAll(async () => {
-    await Promise.all(open.map((nc) => nc.close()));
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const cfg = (o: Record<string, string | undefined>) => ({ natsUrl: server.url, serviceName: 'test', ...o });
-  async function as(user: BusUser): Promise<{ nc: NatsConnection; violations: string[] }> {
-    const nc = await connectNats(cfg({ natsUser: logins[user].user, natsPassword: logins[user].password }));
-    open.push(nc);
-    const violations: string[] = [];
-    void (async () => {
-      for await (const s of nc.status()) if (s.type === 'error') violations.push(String((s.data as { message?: string })?.message ?? s.data));
-    })();
-    return { nc, violations };
-  }
-  /** Publishes and waits a round trip: a denied publish comes back as an async -ERR before the PONG. */
-  async function tryPublish(c: { nc: NatsConnection; violations: string[] }, subject: string): Promise<boolean> {
-    const before = c.violations.length;
-    c.nc.publish(subject, new Uint8Array(0));
-    await c.nc.flush();
-    await new Promise((r) => setTimeout(r, 100));
-    return c.violations.length === before;
-  }
+  afterAll(() => bus.stop());
+  const cfg = (o: Record<string, string | undefined>) => ({ natsUrl: bus.server.url, serviceName: 'test', ...o });
+  const as = (user: Parameters<AuthBus['as']>[0]) => bus.as(user);
 
   it('refuses a service without credentials or with a wrong password, naming the cause', async () => {
     await expect(connectNats(cfg({}), { maxReconnectAttempts: 0 })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
@@ -75,12 +44,8 @@ describe('NATS credentials and per-service permissions', () => {
 
   it('a service credential cannot subscribe as another service', async () => {
     const decoder = await as('decoder');
-    const before = decoder.violations.length;
-    const sub = decoder.nc.subscribe('tessera.feedback.*.FeedbackService.*', { queue: 'feedback' });
-    await decoder.nc.flush();
-    await new Promise((r) => setTimeout(r, 100));
-    expect(decoder.violations.slice(before).join(' ')).toMatch(/PERMISSIONS_VIOLATION|Permissions Violation/i);
-    sub.unsubscribe();
+    expect(await trySubscribe(decoder, 'tessera.feedback.*.FeedbackService.*', 'feedback')).toBe(false);
+    expect(decoder.violations.join(' ')).toMatch(/PERMISSIONS_VIOLATION|Permissions Violation/i);
   });
 
   it('own JetStream work passes: the gateway ensures a work stream and writes a claim check the decoder can read from the encoder cache bucket', async () => {

@@ -8,17 +8,11 @@
  * The proof service is bound under the decoder's subjects and stage, so the decoder's user serves it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { NatsConnection } from 'nats';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import { connectNats } from './connect.js';
-import { generateBusLogins, type BusUser } from './permissions.js';
 import { bindNats } from './server.js';
 import { natsClient } from './client.js';
 import { EchoServiceService, echoService } from '../proof/echo-service.js';
 import type { ServiceDefinition } from '../definition.js';
+import { startAuthBus, tryPublish, trySubscribe, type AuthBus } from '../test/auth-bus.js';
 
 /** The proof service's methods under `tessera.decoding.v1.DecoderService` (what the decoder user may serve). */
 const AsDecoder = Object.fromEntries(
@@ -27,48 +21,12 @@ const AsDecoder = Object.fromEntries(
 const DECODER_QUEUE = { stage: 'decoder', methods: ['work', 'countWork'] } as const;
 
 describe('per-service NATS inboxes', () => {
-  let server: NatsServerHandle;
-  let dir: string;
-  const { logins, conf } = generateBusLogins();
-  const open: NatsConnection[] = [];
+  let bus: AuthBus;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tessera-inbox-'));
-    writeFileSync(join(dir, 'auth.conf'), conf);
-    server = await startNatsServer({ args: ['-c', join(dir, 'auth.conf')] });
+    bus = await startAuthBus();
   });
-  afterAll(async () => {
-    await Promise.all(open.map((nc) => nc.close().catch(() => {})));
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function as(user: BusUser): Promise<{ nc: NatsConnection; violations: string[] }> {
-    const nc = await connectNats({ natsUrl: server.url, serviceName: `test-${user}`, natsUser: logins[user].user, natsPassword: logins[user].password });
-    open.push(nc);
-    const violations: string[] = [];
-    void (async () => {
-      // One status error (PERMISSIONS_VIOLATION) per denied publish or subscription.
-      for await (const s of nc.status()) if (s.type === 'error') violations.push(String((s.data as { message?: string })?.message ?? s.data));
-    })();
-    return { nc, violations };
-  }
-  const settle = async (nc: NatsConnection) => {
-    await nc.flush();
-    await new Promise((r) => setTimeout(r, 100));
-  };
-  async function trySubscribe(c: { nc: NatsConnection; violations: string[] }, subject: string): Promise<boolean> {
-    const before = c.violations.length;
-    const sub = c.nc.subscribe(subject);
-    await settle(c.nc);
-    sub.unsubscribe();
-    return c.violations.length === before;
-  }
-  async function tryPublish(c: { nc: NatsConnection; violations: string[] }, subject: string): Promise<boolean> {
-    const before = c.violations.length;
-    c.nc.publish(subject, new Uint8Array(0));
-    await settle(c.nc);
-    return c.violations.length === before;
-  }
+  afterAll(() => bus.stop());
+  const as = (user: Parameters<AuthBus['as']>[0]) => bus.as(user);
 
   it('each service connects with its own inbox prefix, named after its NATS user', async () => {
     const gateway = await as('gateway');

@@ -13,6 +13,9 @@ interface Attachment {
   name: string;
   dataUrl: string;
   ok: boolean;
+  /** The image and its row in the attachment list: the slice view is re-planned when the token mode changes. */
+  file: Blob;
+  item: HTMLElement;
 }
 
 type Message = { role: 'user' | 'assistant'; content: string | Array<Record<string, unknown>> };
@@ -36,7 +39,12 @@ export function chatView(): HTMLElement {
     mode.replaceChildren(...modes.map((m) => h('option', { value: m }, m)));
     modeField.hidden = modes.length === 0;
   };
-  model.addEventListener('change', showModes);
+  model.addEventListener('change', () => {
+    showModes();
+    void replanAll();
+  });
+  // A 4.6 image costs 4× the visual tokens in 4x mode: the slice views must show the mode the request will use.
+  mode.addEventListener('change', () => void replanAll());
   const collection = h('input', { type: 'text', autocomplete: 'off', pattern: '[A-Za-z0-9_.\\-]{1,128}', 'data-testid': 'collection' });
   const k = h('input', { type: 'number', min: 1, max: 50, value: 4, inputmode: 'numeric' });
   const maxTokens = h('input', { type: 'number', min: 1, max: 4096, value: 64, inputmode: 'numeric' });
@@ -82,13 +90,29 @@ export function chatView(): HTMLElement {
       }
       try {
         const [dataUrl, plan] = await Promise.all([readDataUrl(file), fetchSlicePlan(file, undefined, modeField.hidden ? undefined : mode.value)]);
-        const a: Attachment = { name, dataUrl, ok: true };
+        const a: Attachment = { name, dataUrl, ok: true, file, item };
         attachments.push(a);
         item.replaceChildren(await renderSlicePlan(dataUrl, plan, name), remove(a));
       } catch (err) {
         item.replaceChildren(notice('error', `${name} cannot be used: ${describeError(err)}`), remove());
       }
     }
+  }
+
+  /** Re-plans every attached image for the selected model's token mode (the slice view shows mode and tokens). */
+  async function replanAll(): Promise<void> {
+    const chosen = modeField.hidden ? undefined : mode.value;
+    await Promise.all(
+      attachments.map(async (a) => {
+        const view = a.item.querySelector('[data-testid="slice-view"]');
+        try {
+          const next = await renderSlicePlan(a.dataUrl, await fetchSlicePlan(a.file, undefined, chosen), a.name);
+          if (view) view.replaceWith(next);
+        } catch (err) {
+          view?.replaceWith(notice('error', `${a.name} cannot be re-planned: ${describeError(err)}`));
+        }
+      }),
+    );
   }
 
   files.addEventListener('change', () => {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 
 /** JSON with object keys sorted, so equal content hashes equal regardless of key order. */
 export function canonicalJson(v: unknown): string {
@@ -12,6 +11,5 @@ export function canonicalJson(v: unknown): string {
     .join(',')}}`;
 }
 
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
+// The platform's one sha256 helper (claim checks name objects by it).
+export { sha256Hex } from '@tessera/runtime';

@@ -189,6 +189,9 @@ for (const kind of ['file', 'postgres'] as const) {
         expect((await exportOf('t1', 'trl-dpo', { source: 'human' })).rows.map((r) => r.id)).toEqual(['f-spans', 'f-pref']);
         // By rating criterion.
         expect((await exportOf('t1', 'kto', { criteria: ['helpfulness'] })).rows.map((r) => r.id)).toEqual(['f-up']);
+        // ListFeedback applies the same filter (it used to ignore criteria).
+        expect((await stack.core.listFeedback('t1', { criteria: ['helpfulness'] }, 50, '')).feedback.map((f) => f.feedbackId)).toEqual(['f-up']);
+        expect((await stack.core.listFeedback('t1', { categories: ['attribute'] }, 50, '')).feedback.map((f) => f.feedbackId)).toEqual(['f-spans']);
         expect((await exportOf('t1', 'trl-dpo', { from: Date.now() + 60_000 })).rows).toEqual([]);
         expect((await exportOf('t1', 'trl-dpo', { to: Date.now() + 60_000 })).rows).toHaveLength(4);
         // groups: none (f-pref, f-fix), object (f-spans), text_in_image (f-ai) → at most 1 each

@@ -4,10 +4,10 @@ import { checkId, checkTenant } from './checks.js';
 import type { RecordResponseInput, SubmitFeedbackInput } from './input.js';
 import type { FeedbackLimits } from './limits.js';
 import { Taxonomy } from './taxonomy.js';
-import type { AnnotatorSource, FeedbackRecord, ObjectRef, ResponseRecord, Stored } from './types.js';
+import type { FeedbackRecord, ObjectRef, ResponseRecord, Stored } from './types.js';
 import { unknownResponse, validateFeedback, validateFeedbackHead } from './validate-feedback.js';
 import { validateResponse } from './validate-response.js';
-import { exportRows, type BalanceOptions, type ExportItem } from './export/exporter.js';
+import { exportRows, inScope, type BalanceOptions, type ExportItem, type RecordFilter } from './export/exporter.js';
 import type { ExportFormat } from './export/formats.js';
 import { reviewQueue, type ReviewItem, type ReviewReason, type UncertaintyMeasure } from './review/review-queue.js';
 import type { EventLog, ImageObjects, Projection } from './ports.js';
@@ -29,30 +29,15 @@ export interface CoreOptions {
   objects?: ImageObjects;
 }
 
-/** Filters shared by ListFeedback and Export (FeedbackFilter in the contract). */
-export interface FilterInput {
-  tenants?: readonly string[];
-  from?: number;
-  to?: number;
-  models?: readonly string[];
-  categories?: readonly string[];
-  source?: AnnotatorSource;
-  responseId?: string;
-  /** Rating criteria (Rating.key) to keep. */
-  criteria?: readonly string[];
+/** Filters shared by ListFeedback and Export (FeedbackFilter in the contract), before resolution. */
+export type FilterInput = Partial<RecordFilter> & {
   /** Export with no source: also AI-annotated feedback. */
   includeAi?: boolean;
-}
+};
 
-export interface ResolvedFilter {
+export interface ResolvedFilter extends RecordFilter {
   tenants: string[];
-  from?: number;
-  to?: number;
-  models?: readonly string[];
   categories?: string[];
-  source?: AnnotatorSource;
-  responseId?: string;
-  criteria?: readonly string[];
   includeAi?: boolean;
 }
 
@@ -171,8 +156,8 @@ export class FeedbackCore {
     const rows: Stored<FeedbackRecord>[] = [];
     for (const tenant of f.tenants) {
       for await (const row of this.store.scanFeedback({ tenant, from: f.from, to: f.to, source: f.source, responseId: f.responseId, beforeSeq: cursor, newestFirst: true }, this.now())) {
-        if (f.models?.length && !f.models.some((m) => m === row.response.model || m === row.response.modelRevision)) continue;
-        if (f.categories?.length && !row.feedback.spans.some((s) => f.categories!.some((c) => s.category === c || s.category.startsWith(c + '/')))) continue;
+        // The same conditions as Export (criteria included: ListFeedback used to ignore them).
+        if (!inScope(f, row)) continue;
         rows.push(row.feedback);
         if (f.tenants.length === 1 && rows.length > pageSize) break;
       }

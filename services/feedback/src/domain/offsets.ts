@@ -63,8 +63,4 @@ export class TextOffsets {
   }
 }
 
-export function codePointLength(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
-}
+export { codePointLength } from '@tessera/structured';

@@ -50,3 +50,69 @@ describe('4.6 prompt ids', () => {
     }
   }
 });
+
+/**
+ * Tools through the checkpoint's own template: the prompt ids equal the tokenizer's encode of the
+ * template's rendering (HF's `apply_chat_template(..., tokenize=True)`: render, then encode with added
+ * tokens recognised) — the tools section, assistant calls as `<tool_call>\n<function=…>` blocks, grouped
+ * `<tool_response>` results — with the image pads expanded in place.
+ */
+describe('4.6 prompt ids with tools', () => {
+  const tools = [
+    { type: 'function' as const, function: { name: 'get_weather', description: 'Weather for a city (°C)', parameters: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer' } }, required: ['city'] } } },
+    { type: 'function' as const, function: { name: 'noop', parameters: { type: 'object', properties: {} } } },
+  ];
+  const history = [
+    { role: 'system', content: 'Answer briefly.' },
+    { role: 'user', content: [{ type: 'image' as const }, { type: 'text' as const, text: 'Weather where this photo was taken?' }] },
+    { role: 'assistant', content: 'Checking.', tool_calls: [
+      { type: 'function' as const, function: { name: 'get_weather', arguments: { city: 'Paris', days: 2 } } },
+      { type: 'function' as const, function: { name: 'get_weather', arguments: { city: 'Lyon', filter: { rain: [1, 2] } } } },
+    ] },
+    { role: 'tool', content: '{"temp": 21}' },
+    { role: 'tool', content: [{ type: 'text' as const, text: '{"temp": 18}' }] },
+    { role: 'user', content: 'And tomorrow?' },
+  ];
+
+  it('equals the encode of the rendered template, image pads expanded', () => {
+    const counts = [16, 16, 16];
+    const grid = { rows: 1, cols: 2 };
+    const { ids, imagePadPositions } = buildPromptIds46(tok, history, [{ tokensPerImage: counts, grid }], { enableThinking: false, tools });
+    const rendered = tok.applyChatTemplate(history, { enableThinking: false, tools });
+    const c = (x: string): number => tok.addedTokenId(x)!;
+    const [before, after] = rendered.split('<|image_pad|>') as [string, string];
+    const expected = [
+      ...tok.encode(before),
+      c('<image_id>'), ...tok.encodePlain('0'), c('</image_id>'), c('<image>'), ...Array(16).fill(c('<|image_pad|>')), c('</image>'),
+      c('<slice>'), ...Array(16).fill(c('<|image_pad|>')), c('</slice>'), c('<slice>'), ...Array(16).fill(c('<|image_pad|>')), c('</slice>'),
+      ...tok.encode(after),
+    ];
+    expect(ids).toEqual(expected);
+    expect(imagePadPositions.length).toBe(48);
+    // The layout the model reads: tools once in the first system turn with the caller's system text
+    // after it, two calls in one assistant turn, both results in one user turn.
+    expect(rendered.startsWith('<|im_start|>system\n# Tools\n')).toBe(true);
+    expect(rendered).toContain(`<tools>\n${JSON.stringify(tools[0]).replace(/":/g, '": ').replace(/,"/g, ', "')}\n`);
+    expect(rendered).toContain('\n\nAnswer briefly.<|im_end|>\n<|im_start|>user\n');
+    expect(rendered).toContain('<|im_start|>assistant\nChecking.\n\n<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\n2\n</parameter>\n</function>\n</tool_call>\n<tool_call>\n<function=get_weather>\n<parameter=city>\nLyon\n</parameter>\n<parameter=filter>\n{"rain": [1, 2]}\n</parameter>\n</function>\n</tool_call><|im_end|>\n');
+    expect(rendered).toContain('<|im_start|>user\n<tool_response>\n{"temp": 21}\n</tool_response>\n<tool_response>\n{"temp": 18}\n</tool_response><|im_end|>\n<|im_start|>user\nAnd tomorrow?');
+    expect(ids.filter((x) => x === c('<tool_call>')).length).toBe(3); // two calls + the format example
+    expect(ids.filter((x) => x === c('<tool_response>')).length).toBe(2);
+    expect(ids.filter((x) => x === c('<|im_start|>')).length).toBe(6);
+  });
+
+  it('without tools the section is absent and a lone system turn stays a turn', () => {
+    const msgs = [{ role: 'system', content: 'S' }, { role: 'user', content: 'hi' }];
+    const { ids } = buildPromptIds46(tok, msgs, [], { enableThinking: false });
+    expect(ids).toEqual(tok.encode('<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n'));
+  });
+
+  it('user text spelling a control token stays text; a tool or argument spelling one is refused naming the field', () => {
+    const { ids } = buildPromptIds46(tok, [{ role: 'user', content: 'say <tool_call> please' }], [], { enableThinking: false, tools });
+    expect(ids.filter((x) => x === tok.addedTokenId('<tool_call>')).length).toBe(1); // only the format example
+    const bad = [{ ...tools[0]!, function: { ...tools[0]!.function, description: 'ends <|im_end|>' } }];
+    expect(() => buildPromptIds46(tok, [{ role: 'user', content: 'x' }], [], { tools: bad })).toThrow(expect.objectContaining({ details: expect.objectContaining({ field: 'tools[0]' }) }));
+    const call = [{ role: 'user', content: 'x' }, { role: 'assistant', content: '', tool_calls: [{ type: 'function' as const, function: { name: 'noop', arguments: { a: '</tool_call>' } } }] }, { role: 'tool', content: 'ok' }];
+    expect(() => buildPromptIds46(tok, call, [], { tools })).toThrow(expect.objectContaining({ details: expect.objectContaining({ field: 'messages[1].tool_calls[0]' }) }));
+  });
+});

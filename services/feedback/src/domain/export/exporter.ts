@@ -5,11 +5,13 @@ import type { FeedbackRow, FeedbackStore } from '../store.js';
 import { ktoLabel, ktoRow, openAiDpoRow, openAiSftRow, rlaifVRow, sftRow, spansSidecarRow, trlDpoRow, type ExportFormat, type ImageText, type Row } from './formats.js';
 import { imageRefUri, imagesInOrder, matchesCategories, pairsOf, primaryCategory } from './pairs.js';
 
-/** A validated export request (the service checks tenants, limits and the taxonomy first). */
-export interface ExportRequest {
+/**
+ * Which feedback ListFeedback and Export read (FeedbackFilter in the contract, tenants checked and
+ * categories resolved against the taxonomy): one definition for both, applied by `inScope`.
+ */
+export interface RecordFilter {
   /** Tenants to read, in order: the caller's own, or others for admin callers. */
   tenants: readonly string[];
-  format: ExportFormat;
   /** Feedback createdAt in [from, to) (epoch ms). */
   from?: number;
   to?: number;
@@ -21,6 +23,11 @@ export interface ExportRequest {
   responseId?: string;
   /** Keep feedback whose rating is on one of these criteria (Rating.key). */
   criteria?: readonly string[];
+}
+
+/** A validated export request (the service checks tenants, limits and the taxonomy first). */
+export interface ExportRequest extends RecordFilter {
+  format: ExportFormat;
   balance?: BalanceOptions;
   imageMode: 'ref' | 'inline';
   /** 0 = no limit. */
@@ -109,7 +116,8 @@ export async function* exportRows(req: ExportRequest, ctx: ExportContext): Async
   }
 }
 
-function inScope(req: ExportRequest, row: FeedbackRow): boolean {
+/** The filter's conditions the store scan does not apply itself (models, criteria, categories). */
+export function inScope(req: RecordFilter, row: FeedbackRow): boolean {
   if (req.models && req.models.length && !req.models.some((m) => m === row.response.model || m === row.response.modelRevision)) return false;
   if (req.criteria && req.criteria.length && !(row.feedback.rating && req.criteria.includes(row.feedback.rating.key))) return false;
   return matchesCategories(row.feedback.spans.map((s) => s.category), req.categories);

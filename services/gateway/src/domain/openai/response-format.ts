@@ -38,11 +38,11 @@ export interface ModelFeatures {
 /**
  * Tool-call support per served family. 2.6 (ChatML, Qwen2 base) is served with the Hermes tool
  * template (libs/structured tool-calls.ts: what vLLM's tool_chat_template_hermes.jinja renders for
- * ChatML models, since 2.6's own template has no tool section). 4.6's decoder prompt path does not
- * render its Qwen3.5 template's tools yet, so tools are refused for it rather than ignored.
+ * ChatML models, since 2.6's own template has no tool section). 4.6 renders tools through the
+ * checkpoint's own Qwen3.5-style template and answers in Qwen3-Coder XML, which the same parser reads.
  */
 export function modelFeatures(family: string): ModelFeatures {
-  if (family === '4.6') return { toolCalls: false, familyName: 'MiniCPM-V 4.6', why: "Tessera's decoder does not render the 4.x tool-call template yet" };
+  if (family === '4.6') return { toolCalls: true, familyName: 'MiniCPM-V 4.6' };
   return { toolCalls: true, familyName: 'MiniCPM-V 2.6' };
 }
 

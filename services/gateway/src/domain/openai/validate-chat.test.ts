@@ -165,22 +165,24 @@ describe('response_format, tools and tool_choice', () => {
     expect(e.message.length).toBeGreaterThan(10);
   });
 
-  it('accepts tools on MiniCPM-V 2.6 (Hermes template); refuses them on 4.6 naming the family, unless tool_choice is "none"', () => {
+  it('accepts tools on MiniCPM-V 2.6 (Hermes template) and 4.6 (its own template); refuses them on a family without a tool format naming it, unless tool_choice is "none"', () => {
     const t = tool({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] });
     expect(validateChatRequest({ ...ok, tools: [t], tool_choice: 'required' }, DEFAULT_CHAT_LIMITS, MODELS).tools).toMatchObject({ choice: 'required', tools: [{ name: 'get_weather' }] });
     expect(validateChatRequest({ ...ok, tools: [t], tool_choice: { type: 'function', function: { name: 'get_weather' } } }, DEFAULT_CHAT_LIMITS, MODELS).tools?.choice).toBe('get_weather');
     expect(validateChatRequest({ ...ok, tools: [t], parallel_tool_calls: false }, DEFAULT_CHAT_LIMITS, MODELS).tools).toMatchObject({ choice: '', parallel: false });
+    expect(validateChatRequest({ ...ok, tools: [t] }, DEFAULT_CHAT_LIMITS, MODELS, modelFeatures('4.6')).tools).toMatchObject({ choice: '', tools: [{ name: 'get_weather' }] });
+    const noTools = { toolCalls: false, familyName: 'Toy 1.0', why: 'its template has no tool section' };
     const e = (() => {
       try {
-        validateChatRequest({ ...ok, tools: [t] }, DEFAULT_CHAT_LIMITS, MODELS, modelFeatures('4.6'));
+        validateChatRequest({ ...ok, tools: [t] }, DEFAULT_CHAT_LIMITS, MODELS, noTools);
       } catch (err) {
         return err as TesseraError;
       }
       throw new Error('accepted');
     })();
     expect(e.details.field).toBe('tools');
-    expect(e.message).toMatch(/MiniCPM-V 4\.6.*tool calls/);
-    expect(validateChatRequest({ ...ok, tools: [t], tool_choice: 'none' }, DEFAULT_CHAT_LIMITS, MODELS, modelFeatures('4.6')).tools?.choice).toBe('none');
+    expect(e.message).toMatch(/Toy 1\.0.*tool calls: its template has no tool section/);
+    expect(validateChatRequest({ ...ok, tools: [t], tool_choice: 'none' }, DEFAULT_CHAT_LIMITS, MODELS, noTools).tools?.choice).toBe('none');
   });
 
   it('takes a tool-call round trip in history: assistant tool_calls (content null) and the tool result', () => {

@@ -10,7 +10,7 @@ import { summarizeConfidence, type TokenConfidence } from './confidence.js';
 import { groundingMessage, retrievalQuery } from './grounding.js';
 import type { AdmittedImage, EncodedImage, ImagePipeline } from './image-pipeline.js';
 import type { ModelInfo } from './model-catalog.js';
-import { estimatePromptTokens, promptTurns } from './prompt-estimate.js';
+import { estimatePromptTokens, estimatePromptTokens46, promptTurns } from './prompt-estimate.js';
 import type { ImageCostBudget } from '../tenancy/image-cost.js';
 
 export interface OrchestratorOptions {
@@ -68,10 +68,14 @@ export class ChatOrchestrator implements ChatService {
     return p;
   }
 
-  /** The decoder's prompt count (prompt-estimate.ts), plus room for the grounding turn when retrieval runs. */
+  /** The decoder's prompt count (prompt-estimate.ts, by family), plus room for the grounding turn when retrieval runs. */
   async estimatePromptTokens(req: ValidChatRequest, tenant: Tenant): Promise<number> {
     const images = await this.admit(req, tenant);
-    const prompt = estimatePromptTokens(promptTurns(req), images, this.model.tokenizer, { queryNum: this.model.queryNum, useImageId: this.images.useImageId });
+    const useImageId = this.images.useImageId;
+    const prompt =
+      this.model.family === '4.6'
+        ? estimatePromptTokens46(req, images, this.model.tokenizer, { useImageId })
+        : estimatePromptTokens(promptTurns(req), images, this.model.tokenizer, { queryNum: this.model.queryNum, useImageId });
     return prompt + (req.collection ? GROUNDING_TOKENS_PER_SOURCE * req.collection.k : 0);
   }
 

@@ -1,6 +1,6 @@
 import type { NatsConnection } from 'nats';
-import { commonV1, decodingV1, resamplingV1, visionV1, SERVICES, TENSOR_CONTENT_TYPE } from '@tessera/contracts';
-import { ErrorCode, natsClient, TesseraError, type CallOptions, type ServiceClient } from '@tessera/runtime';
+import { commonV1, decodingV1, resamplingV1, visionV1, SERVICES } from '@tessera/contracts';
+import { ErrorCode, natsClient, tensorAtRef, TesseraError, type CallOptions, type ServiceClient } from '@tessera/runtime';
 import {
   EncoderCache,
   familySliceOptions,
@@ -153,7 +153,7 @@ export class ImagePipeline {
     const hit = await this.cache.lookup(key);
     if (hit) {
       return {
-        embedding: this.embedding(img, { dtype: dtypeOf(hit.dtype), shape: hit.shape, data: { $case: 'ref', ref: { ...hit.ref, contentType: TENSOR_CONTENT_TYPE } } }),
+        embedding: this.embedding(img, tensorAtRef({ dtype: dtypeOf(hit.dtype), shape: hit.shape }, hit.ref)),
         cacheHit: true,
         timings: { visionEncodeMs: 0, resampleMs: 0, preprocessMs: 0 },
       };
@@ -169,7 +169,7 @@ export class ImagePipeline {
       call,
     );
     const resampled = await this.resampler.resample(
-      { slices: sliced.slices, modelRevision: this.modelRevision, imageSha256: img.sha256, cache: { maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution } },
+      { slices: sliced.slices, modelRevision: this.modelRevision, imageSha256: img.sha256, cache: { maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution }, groupSizes: [], temporalIds: [] },
       call,
     );
     const tokens = resampled.visualTokens;

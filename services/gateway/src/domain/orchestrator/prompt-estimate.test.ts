@@ -6,13 +6,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureTinyModel, Tokenizer } from '@tessera/model';
-import { planSlices } from '@tessera/vision';
+import { ensureTinyModel, ensureTinyModel46Paths, Tokenizer } from '@tessera/model';
+import { familySliceOptions, planSlices, planTokens } from '@tessera/vision';
 // Test-only reach into the decoder: the reference the estimate must agree with.
 import { assemblePrompt } from '../../../../decoder/src/domain/prompt/assemble-prompt.js';
+import { assemblePrompt46 } from '../../../../decoder/src/domain/prompt/assemble-prompt46.js';
 import { PromptTokenizer } from '../../../../decoder/src/domain/prompt/prompt-tokenizer.js';
 import type { ValidMessage } from '../openai/valid-request.js';
-import { estimatePromptTokens, promptTurns } from './prompt-estimate.js';
+import type { ValidTools } from '../openai/response-format.js';
+import { estimatePromptTokens, estimatePromptTokens46, promptTurns } from './prompt-estimate.js';
 
 let decoderTok: PromptTokenizer;
 let gatewayTok: Tokenizer;
@@ -74,5 +76,65 @@ describe('prompt token estimate', () => {
     const messages: ValidMessage[] = [{ role: 'user', parts: [{ kind: 'text', text: 'what is <image> and <|im_end|>?' }] }];
     const est = estimatePromptTokens(messages, [], gatewayTok, { queryNum, useImageId: true });
     expect(est).toBeGreaterThanOrEqual(decoderCount(messages, [], true));
+  });
+});
+
+describe('prompt token count, MiniCPM-V 4.6 (the checkpoint template)', () => {
+  let tok46: Tokenizer;
+  let dec46: PromptTokenizer;
+  beforeAll(async () => {
+    const dir = (await ensureTinyModel46Paths()).model;
+    const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8'));
+    dec46 = PromptTokenizer.fromJson(read('tokenizer.json'), read('tokenizer_config.json'));
+    tok46 = Tokenizer.fromDir(dir);
+  });
+
+  const hidden = 2;
+  function decoder46(messages: ValidMessage[], tools: ValidTools | undefined, plans: ReturnType<typeof planSlices>[], mode: '16x' | '4x', enableThinking: boolean): number {
+    const images = plans.map((p) => {
+      const per = planTokens(p, '4.6', mode);
+      const n = per.reduce((a, b) => a + b, 0);
+      return { tokens: new Float32Array(n * hidden), shape: [n, hidden], gridCols: p.grid?.cols ?? 0, gridRows: p.grid?.rows ?? 0, useImageId: true, tokensPerImage: per };
+    });
+    const msgs = messages.map((m) => ({
+      role: m.role,
+      parts: m.parts.map((p) => (p.kind === 'text' ? { kind: 'text' as const, text: p.text } : { kind: 'image' as const, imageIndex: p.index })),
+      ...(m.toolCalls && { toolCalls: m.toolCalls.map((c) => ({ name: c.name, argumentsJson: c.argumentsJson })) }),
+    }));
+    const rendered = tools && tools.choice !== 'none' ? tools.tools : [];
+    return assemblePrompt46({ messages: msgs, tools: rendered, images }, dec46, { hiddenSize: hidden, enableThinking }, { maxImages: 16 }).tokenIds.length;
+  }
+
+  const tools: ValidTools = { tools: [{ name: 'get_weather', description: 'Weather for a city', parametersJson: '{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}' }], choice: '', parallel: true };
+  const messages: ValidMessage[] = [
+    { role: 'system', parts: [{ kind: 'text', text: 'Be brief.' }] },
+    { role: 'user', parts: [{ kind: 'image', index: 0 }, { kind: 'text', text: 'Where is this? 你好 🙂' }] },
+    { role: 'assistant', parts: [{ kind: 'text', text: 'Let me look.' }], toolCalls: [{ id: 'c1', name: 'get_weather', argumentsJson: '{"city": "Paris"}' }, { id: 'c2', name: 'get_weather', argumentsJson: '{"city":"Lyon"}' }] },
+    { role: 'tool', parts: [{ kind: 'text', text: '18 °C' }], toolCallId: 'c1' },
+    { role: 'tool', parts: [{ kind: 'text', text: '15 °C' }], toolCallId: 'c2' },
+    { role: 'user', parts: [{ kind: 'text', text: 'And <image> tomorrow?' }, { kind: 'image', index: 1 }] },
+  ];
+
+  it('equals the decoder count exactly (tools, calls, results, images in both modes); the 2.6 walk over-reserved', () => {
+    const plans = [planSlices(1344, 896, familySliceOptions('4.6')), planSlices(300, 200, familySliceOptions('4.6'))];
+    for (const mode of ['16x', '4x'] as const) {
+      const images = plans.map((plan) => ({ plan, tokensPerImage: planTokens(plan, '4.6', mode) }));
+      for (const t of [tools, undefined, { ...tools, choice: 'none' }]) {
+        const msgs = t ? messages : messages.filter((m) => m.role !== 'tool').map(({ toolCalls: _, ...m }) => m);
+        const est = estimatePromptTokens46({ messages: msgs, tools: t }, images, tok46, { useImageId: true });
+        // Exact against the decoder's default (enable_thinking false); never short of the other setting.
+        expect(est).toBe(Math.max(decoder46(msgs, t, plans, mode, false), decoder46(msgs, t, plans, mode, true)));
+        expect(est).toBe(decoder46(msgs, t, plans, mode, false));
+        const old = estimatePromptTokens(promptTurns({ messages: msgs, tools: t }), images, tok46, { queryNum: 0, useImageId: true });
+        console.log(`4.6 ${mode} tools=${t ? t.choice || 'auto' : 'absent'}: exact ${est}, 2.6 layout walk ${old}`);
+      }
+    }
+  });
+
+  it('a tool definition spelling a control token is a 400 naming the tool', () => {
+    const bad: ValidTools = { ...tools, tools: [{ ...tools.tools[0]!, description: 'ends <|im_end|>' }] };
+    expect(() => estimatePromptTokens46({ messages: messages.slice(0, 2), tools: bad }, [{ plan: planSlices(300, 200, familySliceOptions('4.6')), tokensPerImage: [16] }], tok46, { useImageId: true })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', details: expect.objectContaining({ field: 'tools[0]' }) }),
+    );
   });
 });

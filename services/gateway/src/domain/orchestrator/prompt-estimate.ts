@@ -12,7 +12,13 @@
  * except for user text that spells a special token (`<image>`): the decoder encodes that as plain
  * text, so here such a run counts its UTF-8 bytes, an upper bound for a byte-level BPE. The
  * reservation is settled to the decoder's exact count either way.
+ *
+ * MiniCPM-V 4.6 prompts come from the checkpoint's own Jinja template, so no layout is walked here:
+ * `estimatePromptTokens46` builds the prompt ids with the same function the decoder uses
+ * (@tessera/model buildPromptIds46: template, tools, `<|image_pad|>` expansion with the slice plan's
+ * per-crop counts) — exact, not an estimate.
  */
+import { buildPromptIds46, templateTool, templateToolCalls, type ChatContentItem, type ChatMessage, type Image46, type Prompt46Tokenizer } from '@tessera/model/text';
 import { IMAGE_TOKENS, imagePlaceholder, type SlicePlan } from '@tessera/vision';
 import { renderToolTurns } from '@tessera/structured';
 import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
@@ -97,4 +103,33 @@ export function estimatePromptTokens(messages: readonly ValidMessage[], images: 
   text += 'assistant\n';
   flush();
   return tokens;
+}
+
+/**
+ * MiniCPM-V 4.6: the decoder's prompt length, built the way the decoder builds it (assemble-prompt46.ts):
+ * the same messages, the tools unless tool_choice is "none", each image's per-crop token counts and
+ * `<image_id>` setting. The decoder's `enable_thinking` is its own setting (TESSERA_DECODER_ENABLE_THINKING,
+ * default false) and only changes the generation prompt; both renderings are counted and the larger one
+ * reserved, so the reservation is exact with the default and never short otherwise. A tool definition
+ * or call the template cannot carry is a 400 here, before anything runs (the decoder would refuse it too).
+ */
+export function estimatePromptTokens46(req: Pick<ValidChatRequest, 'messages' | 'tools'>, images: readonly EstimateImage[], tok: Prompt46Tokenizer, o: { useImageId: boolean }): number {
+  const order: number[] = [];
+  const messages: ChatMessage[] = req.messages.map((m, i) => {
+    const content = m.parts.map((p): ChatContentItem => {
+      if (p.kind === 'text') return { type: 'text', text: p.text };
+      order.push(p.index);
+      return { type: 'image' };
+    });
+    return { role: m.role, content, ...(m.toolCalls && m.toolCalls.length > 0 && { tool_calls: templateToolCalls(m.toolCalls, (j) => `messages[${i}].tool_calls[${j}].function.arguments`) }) };
+  });
+  const tools = req.tools && req.tools.choice !== 'none' ? req.tools.tools.map((t, i) => templateTool(t, `tools[${i}].function.parameters`)) : [];
+  const imgs: Image46[] = order.map((k) => {
+    const img = images[k]!;
+    const grid = img.plan.grid;
+    return { tokensPerImage: img.tokensPerImage ?? [], grid: grid ? { rows: grid.rows, cols: grid.cols } : null, useImageId: o.useImageId };
+  });
+  const count = (enableThinking: boolean): number =>
+    buildPromptIds46(tok, messages, imgs, { addGenerationPrompt: true, enableThinking, ...(tools.length > 0 && { tools }) }).ids.length;
+  return Math.max(count(false), count(true));
 }

@@ -42,7 +42,22 @@ export interface ResampleRequest {
    * reads: the tokens cross the bus once into the cache and once to the decoder, never through the
    * orchestrator. Unset = tokens inline or as a claim check (as before).
    */
-  cache?: EncoderCacheTarget | undefined;
+  cache?:
+    | EncoderCacheTarget
+    | undefined;
+  /**
+   * MiniCPM-V 4.5 video (3D resampler). Empty = one group per slice (images). Set = `slices` are video
+   * frames in order and group_sizes[g] consecutive slices form group g: their patch features share ONE
+   * query set -> query_num tokens per group (upstream packs up to 6 frames). Every slice of a group has
+   * the same patch_rows x patch_cols. Limit: 1..max_group_frames (6) per group [config]; sum = slices.
+   * A model without a 3D resampler (2.6) -> INVALID_ARGUMENT naming group_sizes. Not with `cache`.
+   */
+  groupSizes: number[];
+  /**
+   * Per slice: its frame's temporal id (timestamp in 0.1 s units, upstream TIME_SCALE), or -1 for an image
+   * crop (no temporal position). Required with group_sizes (one per slice), else empty. Limit: -1..max [config].
+   */
+  temporalIds: number[];
 }
 
 /** The encoder cache entry a Resample call fills (see ResampleRequest.cache). */
@@ -56,7 +71,7 @@ export interface EncoderCacheTarget {
 export interface ResampleResponse {
   /**
    * [slices, query_num (64), llm_hidden] in the decoder's embedding dtype (FLOAT32 or FLOAT16),
-   * slice order as in the request. Returned as an ObjectRef when above the claim-check threshold.
+   * slice order as in the request ([groups, query_num, llm_hidden] when group_sizes is set). Returned as an ObjectRef when above the claim-check threshold.
    */
   visualTokens?:
     | Tensor
@@ -75,7 +90,7 @@ export interface ResampleResponse {
 }
 
 function createBaseResampleRequest(): ResampleRequest {
-  return { slices: [], modelRevision: "", imageSha256: "", cache: undefined };
+  return { slices: [], modelRevision: "", imageSha256: "", cache: undefined, groupSizes: [], temporalIds: [] };
 }
 
 export const ResampleRequest: MessageFns<ResampleRequest> = {
@@ -91,6 +106,20 @@ export const ResampleRequest: MessageFns<ResampleRequest> = {
     }
     if (message.cache !== undefined) {
       EncoderCacheTarget.encode(message.cache, writer.uint32(34).fork()).join();
+    }
+    if (message.groupSizes.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.groupSizes) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.temporalIds.length !== 0) {
+      writer.uint32(50).fork();
+      for (const v of message.temporalIds) {
+        writer.int32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -140,6 +169,42 @@ export const ResampleRequest: MessageFns<ResampleRequest> = {
             message.cache = EncoderCacheTarget.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag === 40) {
+              message.groupSizes.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.groupSizes.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag === 48) {
+              message.temporalIds.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 50) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.temporalIds.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -166,6 +231,16 @@ export const ResampleRequest: MessageFns<ResampleRequest> = {
         ? globalThis.String(object.image_sha256)
         : "",
       cache: isSet(object.cache) ? EncoderCacheTarget.fromJSON(object.cache) : undefined,
+      groupSizes: globalThis.Array.isArray(object?.groupSizes)
+        ? object.groupSizes.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.group_sizes)
+        ? object.group_sizes.map((e: any) => globalThis.Number(e))
+        : [],
+      temporalIds: globalThis.Array.isArray(object?.temporalIds)
+        ? object.temporalIds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.temporal_ids)
+        ? object.temporal_ids.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -183,6 +258,12 @@ export const ResampleRequest: MessageFns<ResampleRequest> = {
     if (message.cache !== undefined) {
       obj.cache = EncoderCacheTarget.toJSON(message.cache);
     }
+    if (message.groupSizes?.length) {
+      obj.groupSizes = message.groupSizes.map((e) => Math.round(e));
+    }
+    if (message.temporalIds?.length) {
+      obj.temporalIds = message.temporalIds.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -197,6 +278,8 @@ export const ResampleRequest: MessageFns<ResampleRequest> = {
     message.cache = (object.cache !== undefined && object.cache !== null)
       ? EncoderCacheTarget.fromPartial(object.cache)
       : undefined;
+    message.groupSizes = object.groupSizes?.map((e) => e) || [];
+    message.temporalIds = object.temporalIds?.map((e) => e) || [];
     return message;
   },
 };
