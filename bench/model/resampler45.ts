@@ -11,25 +11,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildResamplerGraph, configJson45, expectedTensors, GraphBuilder, parseConfig, PRESETS_45, ResamplerStage, resamplerSignature, StageSession, WeightSink, type RuntimeOptions, type SliceFeatures } from '@tessera/model';
-import { timeIt } from './probes.js';
+import { seededWeights, timeIt } from './probes.js';
 
 const quick = process.argv.includes('--quick');
 const ti = process.argv.indexOf('--threads');
 const threads = ti > 0 ? Number(process.argv[ti + 1]) : Math.min(2, cpus().length);
 const log = (s: string): void => console.log(s);
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
-
-function seeded(name: string, n: number, std: number, offset: number): Float32Array {
-  let s = 0x9e3779b9;
-  for (let i = 0; i < name.length; i++) s = Math.imul(s ^ name.charCodeAt(i), 0x01000193) >>> 0;
-  const out = new Float32Array(n);
-  const half = Math.sqrt(3) * std;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = offset + half * (2 * (s / 4294967296) - 1);
-  }
-  return out;
-}
 
 async function main(): Promise<void> {
   const rt: RuntimeOptions = { intraOpNumThreads: threads, allowSpinning: false };
@@ -45,7 +33,7 @@ async function main(): Promise<void> {
       const t = specs.get(name)!;
       const n = t.shape.reduce((a, b) => a * b, 1);
       const fanIn = t.shape.slice(1).reduce((a, b) => a * b, 1) || 1;
-      return seeded(name, n, t.init === 'weight' ? 1 / Math.sqrt(fanIn) : t.init === 'bias' ? 0.02 : t.init === 'embed' ? 1 : 0.1, t.init === 'norm' ? 1 : 0);
+      return seededWeights(name, n, t.init === 'weight' ? 1 / Math.sqrt(fanIn) : t.init === 'bias' ? 0.02 : t.init === 'embed' ? 1 : 0.1, t.init === 'norm' ? 1 : 0);
     });
     sink.close();
     g.save(join(dir, 'resampler.onnx'));
