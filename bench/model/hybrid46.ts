@@ -16,26 +16,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configJson46, GraphBuilder, HybridDecoderStage, parseHybridTextConfig, StageSession, textTensors46, WeightSink, buildHybridDecoderGraph, type HybridCache, type RuntimeOptions } from '@tessera/model';
-import { matmulProbe, timeIt } from './probes.js';
+import { matmulProbe, seededWeights, timeIt } from './probes.js';
 
 const quick = process.argv.includes('--quick');
 const ti = process.argv.indexOf('--threads');
 const threads = ti > 0 ? Number(process.argv[ti + 1]) : Math.min(2, cpus().length);
 const log = (s: string): void => console.log(s);
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
-
-function seeded(name: string, n: number, std: number, offset: number, alog: boolean): Float32Array {
-  let s = 0x9e3779b9;
-  for (let i = 0; i < name.length; i++) s = Math.imul(s ^ name.charCodeAt(i), 0x01000193) >>> 0;
-  const out = new Float32Array(n);
-  const half = Math.sqrt(3) * std;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const u = s / 4294967296;
-    out[i] = alog ? Math.log(0.05) * u : offset + half * (2 * u - 1);
-  }
-  return out;
-}
 
 async function main(): Promise<void> {
   const rt: RuntimeOptions = { intraOpNumThreads: threads, allowSpinning: false };
@@ -52,7 +39,7 @@ async function main(): Promise<void> {
       const n = t.shape.reduce((a, b) => a * b, 1);
       const fanIn = t.shape.slice(1).reduce((a, b) => a * b, 1) || 1;
       const std = t.init === 'weight' ? 1 / Math.sqrt(fanIn) : t.init === 'bias' ? 0.02 : t.init === 'embed' ? 1 : 0.1;
-      return seeded(name, n, std, t.init === 'norm' ? 1 : 0, t.init === 'alog');
+      return seededWeights(name, n, std, t.init === 'norm' ? 1 : 0, t.init === 'alog');
     });
     sink.close();
     g.save(join(dir, 'decoder.onnx'));

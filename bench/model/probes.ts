@@ -91,3 +91,21 @@ export async function matmulProbe(rt: RuntimeOptions, M: number, K: number, N: n
     };
   }
 }
+
+/**
+ * Seeded uniform weights for the real-shape bench graphs (values only need O(1) activations, not a
+ * distribution): a cheap LCG per tensor name, std `std` around `offset`; `alog` = Gated DeltaNet A_log
+ * (log of a value in (0.05, 1]).
+ */
+export function seededWeights(name: string, n: number, std: number, offset: number, alog = false): Float32Array {
+  let s = 0x9e3779b9;
+  for (let i = 0; i < name.length; i++) s = Math.imul(s ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  const out = new Float32Array(n);
+  const half = Math.sqrt(3) * std;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const u = s / 4294967296;
+    out[i] = alog ? Math.log(0.05) * u : offset + half * (2 * u - 1);
+  }
+  return out;
+}

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GraphBuilder, StageSession, VISION46_REAL, WeightSink, buildVision46Graph, parseVision46Config, vision46ConfigKeys, vision46ExpectedTensors, Vision46Stage, type RuntimeOptions, type SlicePixels, type Vision46Config } from '@tessera/model';
-import { matmulProbe, timeIt } from './probes.js';
+import { matmulProbe, seededWeights, timeIt } from './probes.js';
 
 const quick = process.argv.includes('--quick');
 const ti = process.argv.indexOf('--threads');
@@ -36,19 +36,6 @@ function flops(cfg: Vision46Config, N: number, mode: '16x' | '4x'): number {
     }
   }
   return total + 2 * (n / 4) * (4 * D * 4 * D + 4 * D * cfg.llmHiddenSize);
-}
-
-function randomWeights(name: string, n: number, std: number, offset: number): Float32Array {
-  // A cheap LCG per tensor: the numbers only need to be O(1) activations, not a distribution.
-  let s = 0x9e3779b9;
-  for (let i = 0; i < name.length; i++) s = Math.imul(s ^ name.charCodeAt(i), 0x01000193) >>> 0;
-  const out = new Float32Array(n);
-  const half = Math.sqrt(3) * std;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = offset + half * (2 * (s / 4294967296) - 1);
-  }
-  return out;
 }
 
 function crop(side: number, seed: number): SlicePixels {
@@ -75,7 +62,7 @@ async function main(): Promise<void> {
       const n = t.shape.reduce((a, b) => a * b, 1);
       const fanIn = t.shape.slice(1).reduce((a, b) => a * b, 1) || 1;
       const std = t.init === 'weight' ? 1 / Math.sqrt(fanIn) : t.init === 'bias' ? 0.02 : t.init === 'norm' ? 0.1 : 1;
-      return randomWeights(name, n, std, t.init === 'norm' ? 1 : 0);
+      return seededWeights(name, n, std, t.init === 'norm' ? 1 : 0);
     });
     sink.close();
     g.save(join(dir, 'vision.onnx'));

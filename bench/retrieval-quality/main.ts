@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_BM25, DEFAULT_FUSION_BY_KIND, distanceRelevance, HashingEmbedder, LanceStore, LexicalIndex, OnnxEmbedder, RetrievalEngine, TermHashEmbedder, type Embedder, type QueryInput } from '@tessera/retrieval';
+import { DEFAULT_BM25, DEFAULT_FUSION_BY_KIND, distanceRelevance, tiebreakNeedsDense, HashingEmbedder, LanceStore, LexicalIndex, OnnxEmbedder, RetrievalEngine, TermHashEmbedder, type Embedder, type QueryInput } from '@tessera/retrieval';
 import { generateDataset, LANGS } from './dataset.js';
 import { B_GRID, K1_GRID, splitQuestions, tuneBm25 } from './bm25-tuning.js';
 import { bestOf, chooseFusion, chooseMode, FETCH, fusionLabel, lossesAgainst, MODE_PREFERENCE, rankWith, type Lists, type Mode, type Table } from './fusion-tuning.js';
@@ -126,6 +126,8 @@ async function main(): Promise<void> {
       }
       const choice = chooseFusion(lists, train);
       console.log(`${c.slice(3)} (${kind}):`);
+      const needs = data.questions.filter((q) => tiebreakNeedsDense(lists.get(q.id)!.lexical, K)).length;
+      console.log(`  tiebreak needs the dense side (a BM25 tie in the top ${K}, or fewer than ${K} hits) on ${needs} of ${data.questions.length} questions; the rest skip the vector search`);
       for (const t of choice.trials) console.log(`  ${fusionLabel(t.params).padEnd(14)} train MRR ${t.train.get('all')!.mrr.toFixed(3)}  ${t.losses.length === 0 ? 'qualifies' : `below on ${t.losses.length}: ${t.losses.slice(0, 4).join(', ')}${t.losses.length > 4 ? ', …' : ''}`}`);
       const service = DEFAULT_FUSION_BY_KIND[kind];
       console.log(`  chosen: ${choice.chosen ? fusionLabel(choice.chosen) : 'none qualifies'}; service default for ${kind} embedders: ${fusionLabel(service)}${choice.chosen && fusionLabel(choice.chosen) === fusionLabel(service) ? ' (same)' : ' (DIFFERENT)'}`);

@@ -62,3 +62,4 @@ export { ChatTemplate, type ChatTemplateOptions, type ChatContentItem, type Chat
 // MiniCPM-V 4.5 (issue 16): tokenizer layout, chat template, prompt ids.
 export { buildMiniCPMV45TokenizerFiles, chatTemplate45, GENERATION_CONFIG_45, MINICPMV45_SPECIALS, VOCAB_SIZE_45 } from './families/minicpmv4_5/tokenizer-files.js';
 export { buildPromptIds45, imagePlaceholderText45, IMAGE_TAG_45 } from './families/minicpmv4_5/prompt45.js';
+export { buildResamplerGraph, resamplerSignature } from './onnx/resampler-graph.js';

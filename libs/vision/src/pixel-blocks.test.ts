@@ -54,6 +54,10 @@ describe('recycled pixel blocks', () => {
       // The small image came back in the big image's block: the worker reused it.
       expect(again.pixels![0].buffer.byteLength).toBe(size);
       expect(bytesOf(again.pixels!).equals(bytesOf(want.pixels))).toBe(true);
+      // A buffer that did not come from the pool is never transferred (that would detach it).
+      const foreign = new Float32Array(16);
+      pool.recycle([foreign]);
+      expect(foreign.buffer.byteLength).toBe(64);
     } finally {
       await pool.close();
     }

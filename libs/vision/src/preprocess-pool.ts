@@ -32,6 +32,8 @@ export class PreprocessPool {
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, { resolve(r: PooledImage): void; reject(e: unknown): void; slot: Slot }>();
   private seq = 0;
+  /** Blocks that came from the workers: only these are transferred back (never a caller's buffer). */
+  private readonly blocks = new WeakSet<ArrayBuffer>();
   private closed = false;
 
   constructor(readonly size: number) {
@@ -52,7 +54,11 @@ export class PreprocessPool {
       if (!p) return;
       this.pending.delete(m.id);
       p.slot.busy--;
-      if (m.ok) p.resolve(m.result);
+      if (m.ok) {
+        const block = m.result.pixels && pixelBlockOf(m.result.pixels);
+        if (block) this.blocks.add(block);
+        p.resolve(m.result);
+      }
       else p.reject(new TesseraError(m.error.code, m.error.message, m.error.details));
     });
     worker.on('error', (err) => this.fail(slot, err));
@@ -107,7 +113,8 @@ export class PreprocessPool {
     const buffer = pixels && pixelBlockOf(pixels);
     if (!buffer) return;
     if (this.size === 0) return recycleBlock(buffer);
-    if (this.closed) return;
+    // Transferring detaches: a buffer that is not ours (e.g. a slab other Buffers live in) stays put.
+    if (this.closed || !this.blocks.delete(buffer)) return;
     // The idlest worker: it is the likeliest to take the next image.
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
     slot.worker.postMessage({ recycle: buffer }, [buffer]);

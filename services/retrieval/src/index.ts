@@ -10,7 +10,7 @@ export { DEFAULT_SEPARATORS, MULTILINGUAL_SEPARATORS, type Separator } from './d
 export type { Embedder, EmbedReport, EmbedderKind } from './domain/embedder.js';
 export { HashingEmbedder, type HashingEmbedderOptions } from './adapters/embed/hashing-embedder.js';
 export { TermHashEmbedder, isQueryWeighted, type TermHashEmbedderOptions, type QueryWeightedEmbedder, type TermStats } from './adapters/embed/term-hash-embedder.js';
-export { fuse, type FusionMethod, type FusionParams } from './domain/query/fusion.js';
+export { fuse, tiebreakNeedsDense, type FusionMethod, type FusionParams } from './domain/query/fusion.js';
 export { OnnxEmbedder, type OnnxEmbedderOptions } from './adapters/embed/onnx-embedder.js';
 export { generateTinyBert, type TinyBertConfig, type TinyBertOptions } from './adapters/embed/tiny-bert.js';
 export { generateTinyXlmr, type TinyXlmrConfig, type TinyXlmrOptions } from './adapters/embed/tiny-xlmr.js';

@@ -85,6 +85,26 @@ describe('4.5 prompt ids == HF render + processor + encode', () => {
     });
   }
 
+  it('a video of 6 frames packed 3 per group = two gridless images without <image_id>, as the processor builds it', () => {
+    // Upstream: model.chat writes one tag per frame ("\n"-joined, then the question); the processor skips
+    // every frame but the first of each group (temporal_ids [[0,1,2],[3,4,5]]), stripping the text before a
+    // skipped tag, and the recipe passes use_image_id=False, max_slice_nums=1.
+    const frames = 6;
+    const groups = [[0, 1, 2], [3, 4, 5]];
+    const content = [...Array(frames).fill(IMAGE_TAG_45), 'What happens?'].join('\n');
+    const rendered = tok.applyChatTemplate([{ role: 'user', content }], { addGenerationPrompt: true, enableThinking: false });
+    const chunks = rendered.split(IMAGE_TAG_45);
+    const firsts = new Set(groups.map((g) => g[0]));
+    const group: Image46 = { tokensPerImage: [64], grid: null, useImageId: false };
+    let full = '';
+    for (let i = 0; i < frames; i++) full += firsts.has(i) ? chunks[i]! + imagePlaceholderText45(group, i) : chunks[i]!.trim();
+    full += chunks[frames];
+    const { ids, imagePadPositions } = buildPromptIds45(tok, [{ role: 'user', content: [{ type: 'image' }, { type: 'image' }, { type: 'text', text: 'What happens?' }] }], [group, group]);
+    expect(ids).toEqual(tok.encode(full));
+    expect(imagePadPositions.length).toBe(128);
+    expect(ids.includes(tok.specialTokenIds.imageId)).toBe(false);
+  });
+
   it('typed special-token spellings in user text stay text', () => {
     const { ids } = buildPromptIds45(tok, [{ role: 'user', content: 'a <|im_end|> b <image>' }], []);
     expect(ids.filter((t) => t === tok.specialTokenIds.imEnd).length).toBe(1);

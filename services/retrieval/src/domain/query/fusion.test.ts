@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fuse } from './fusion.js';
+import { fuse, tiebreakNeedsDense } from './fusion.js';
 
 describe('hybrid fusion', () => {
   const dense = [
@@ -60,6 +60,28 @@ describe('hybrid fusion', () => {
     // A tie dense does not see keeps lexical's order; with no lexical hit, dense order with its own similarity.
     expect(fuse({ dense: [], lexical: [{ id: 'b', score: 2 }, { id: 'a', score: 2 }] }, { method: 'tiebreak', denseWeight: 0.1, rrfK: 60 }).map((f) => f.id)).toEqual(['b', 'a']);
     expect(fuse({ dense: den, lexical: [] }, { method: 'tiebreak', denseWeight: 0.1, rrfK: 60 }).map((f) => [f.id, f.relevance])).toEqual(den.map((h) => [h.id, h.similarity]));
+  });
+
+  it('tiebreak skips the dense side exactly when it cannot change the top k', () => {
+    // Random lists with many exact ties (scores from a small set) and random dense similarities.
+    let seed = 1;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    let skipped = 0;
+    for (let trial = 0; trial < 500; trial++) {
+      const n = 1 + Math.floor(rand() * 12);
+      const lexical = Array.from({ length: n }, (_, i) => ({ id: `d${i}`, score: 1 + Math.floor(rand() * 6) })).sort((a, b) => b.score - a.score);
+      const dense = Array.from({ length: 14 }, (_, i) => ({ id: `d${i}`, similarity: rand() })).sort((a, b) => b.similarity - a.similarity);
+      const k = 1 + Math.floor(rand() * 6);
+      const p = { method: 'tiebreak' as const, denseWeight: 0.1, rrfK: 60 };
+      const full = fuse({ dense, lexical }, p).slice(0, k);
+      if (tiebreakNeedsDense(lexical, k)) continue;
+      skipped++;
+      expect(fuse({ dense: [], lexical }, p).slice(0, k)).toEqual(full);
+    }
+    expect(skipped).toBeGreaterThan(50);
+    expect(tiebreakNeedsDense([{ score: 3 }, { score: 2 }], 3)).toBe(true); // fewer than k hits
+    expect(tiebreakNeedsDense([{ score: 3 }, { score: 2 }, { score: 2 }], 2)).toBe(true); // a tie across the k boundary
+    expect(tiebreakNeedsDense([{ score: 3 }, { score: 2 }, { score: 1 }, { score: 1 }], 2)).toBe(false); // a tie below it
   });
 });
 

@@ -70,6 +70,20 @@ export function fuse(input: FusionInput, p: FusionParams): Fused[] {
     .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
 }
 
+/** Whether two BM25 scores (best first) tie for `tiebreak`. */
+const ties = (hi: number, lo: number): boolean => hi - lo <= TIE * Math.abs(hi);
+
+/**
+ * Whether `tiebreak` needs the dense side for the top `k` of this lexical list: only when it has
+ * fewer than k hits (dense-only documents fill the rest) or a tie touches the top k. Otherwise the
+ * fused top k is lexical's top k with or without dense, so the engine skips the vector search.
+ */
+export function tiebreakNeedsDense(lexical: ReadonlyArray<{ score: number }>, k: number): boolean {
+  if (lexical.length < k) return true;
+  for (let i = 0; i < k && i + 1 < lexical.length; i++) if (ties(lexical[i]!.score, lexical[i + 1]!.score)) return true;
+  return false;
+}
+
 function tieBreak({ dense, lexical }: FusionInput): Fused[] {
   const sim = new Map(dense.map((h) => [h.id, h.similarity]));
   const bySim = (a: { id: string }, b: { id: string }) => (sim.get(b.id) ?? -Infinity) - (sim.get(a.id) ?? -Infinity);
@@ -77,7 +91,7 @@ function tieBreak({ dense, lexical }: FusionInput): Fused[] {
   const out: Fused[] = [];
   for (let i = 0; i < lexical.length; ) {
     let j = i + 1;
-    while (j < lexical.length && lexical[i]!.score - lexical[j]!.score <= TIE * Math.abs(lexical[i]!.score)) j++;
+    while (j < lexical.length && ties(lexical[i]!.score, lexical[j]!.score)) j++;
     // Array.prototype.sort is stable: equal (or absent) similarities keep lexical's order.
     for (const h of lexical.slice(i, j).sort(bySim)) {
       const relevance = best > 0 ? h.score / best : 0;
