@@ -10,6 +10,7 @@ import type { ApiKeyStore, Tenant } from '../domain/tenancy/api-keys.js';
 import type { QuotaLedger, RateLimitStatus } from '../domain/tenancy/quota-ledger.js';
 import { readJsonBody } from './read-body.js';
 import { toHttpError } from './errors.js';
+import { sendError, sendJson } from './web/route-kit.js';
 import type { ChatObservation, HttpMetrics } from './request-metrics.js';
 import type { RequestInfo } from './server.js';
 
@@ -84,9 +85,7 @@ export async function handleChatCompletion(req: IncomingMessage, res: ServerResp
       }
       return;
     }
-    const e = toHttpError(err);
-    res.writeHead(e.status, { 'content-type': 'application/json', 'x-request-id': requestId, ...e.headers });
-    res.end(JSON.stringify(e.body));
+    sendError(res, err, { 'x-request-id': requestId });
   }
 }
 
@@ -146,9 +145,10 @@ async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>
   }
   if (!final) throw new Error('chat ended without a final event');
   message.add(output.end());
-  res.writeHead(200, { 'content-type': 'application/json', 'x-response-id': meta.id });
-  res.end(
-    JSON.stringify({
+  sendJson(
+    res,
+    200,
+    {
       id: meta.id,
       object: 'chat.completion',
       created: meta.created,
@@ -156,7 +156,8 @@ async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>
       choices: [{ index: 0, message: message.message(), finish_reason: finishReason(final.finishReason, output.calledTools), logprobs: withLogprobs ? logprobsJson(lps) : null }],
       usage: usageJson(final.usage),
       tessera: { timings_ms: final.timings, sources: sourcesJson(final.sources) },
-    }),
+    },
+    { 'x-response-id': meta.id },
   );
   return [final.usage, final];
 }
