@@ -11,6 +11,7 @@ import type { ApiKeyStore, Tenant } from '../domain/tenancy/api-keys.js';
 import type { QuotaLedger, RateLimitStatus } from '../domain/tenancy/quota-ledger.js';
 import { readJsonBody } from './read-body.js';
 import { toHttpError } from './errors.js';
+import { sendError, sendJson } from './web/route-kit.js';
 import type { ChatObservation, HttpMetrics } from './request-metrics.js';
 import type { RequestInfo } from './server.js';
 
@@ -25,8 +26,8 @@ export interface ChatHandlerDeps {
   maxBodyBytes: number;
   requestTimeoutMs: number;
   metrics: HttpMetrics;
-  /** What the served model family supports (tool calls); default: MiniCPM-V 2.6. */
-  features?: ModelFeatures;
+  /** What the served model family supports (tool calls), or per model (edge sites); default: MiniCPM-V 2.6. */
+  features?: ModelFeatures | ((model: string) => ModelFeatures);
 }
 
 /** `POST /v1/chat/completions`: auth → body → validation → quota → orchestrate → JSON or SSE. */
@@ -85,9 +86,7 @@ export async function handleChatCompletion(req: IncomingMessage, res: ServerResp
       }
       return;
     }
-    const e = toHttpError(err);
-    res.writeHead(e.status, { 'content-type': 'application/json', 'x-request-id': requestId, ...e.headers });
-    res.end(JSON.stringify(e.body));
+    sendError(res, err, { 'x-request-id': requestId });
   }
 }
 
@@ -148,9 +147,10 @@ async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>
   }
   if (!final) throw new Error('chat ended without a final event');
   message.add(output.end());
-  res.writeHead(200, { 'content-type': 'application/json', 'x-response-id': meta.id });
-  res.end(
-    JSON.stringify({
+  sendJson(
+    res,
+    200,
+    {
       id: meta.id,
       object: 'chat.completion',
       created: meta.created,
@@ -158,7 +158,8 @@ async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>
       choices: [{ index: 0, message: message.message(), finish_reason: finishReason(final.finishReason, output.calledTools), logprobs: withLogprobs ? logprobsJson(lps) : null }],
       usage: usageJson(final.usage),
       tessera: { timings_ms: final.timings, sources: sourcesJson(final.sources) },
-    }),
+    },
+    { 'x-response-id': meta.id },
   );
   return [final.usage, final];
 }

@@ -72,6 +72,8 @@ describe('gateway HTTP edge', () => {
     expect(body.object).toBe('chat.completion');
     expect(body.choices[0].message).toEqual({ role: 'assistant', content: 'one two three ' });
     expect(body.usage).toMatchObject({ prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 });
+    expect(res.headers.get('x-response-id')).toBe(body.id);
+    expect(res.headers.get('cache-control')).toBe('no-store'); // one JSON writer (route-kit sendJson) for every answer
   });
 
   it('streams SSE chunks ending in usage and [DONE]', async () => {
@@ -172,6 +174,7 @@ describe('gateway HTTP edge', () => {
   it.each(errorCases)('%s → %i with an OpenAI error body', async (_n, call, status, param) => {
     const res = await call();
     expect(res.status).toBe(status);
+    expect([res.headers.get('content-type'), res.headers.get('cache-control')]).toEqual(['application/json', 'no-store']);
     const body = (await res.json()) as any;
     expect(body.error.message).toEqual(expect.any(String));
     expect(body.error.type).toEqual(expect.any(String));
@@ -182,6 +185,9 @@ describe('gateway HTTP edge', () => {
     const res = await fetch(`${base}/v1/chat/completions`, { headers: auth });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
+    expect(((await res.json()) as any).error.code).toBe('method_not_allowed');
+    const models = await fetch(`${base}/v1/models`, { method: 'DELETE', headers: auth });
+    expect([models.status, models.headers.get('allow')]).toEqual([405, 'GET']);
   });
 
   it('answers 429 with Retry-After when a tenant is over its request rate, without affecting others', async () => {
