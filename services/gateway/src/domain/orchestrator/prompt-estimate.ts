@@ -108,12 +108,12 @@ export function estimatePromptTokens(messages: readonly ValidMessage[], images: 
 /**
  * MiniCPM-V 4.6: the decoder's prompt length, built the way the decoder builds it (assemble-prompt46.ts):
  * the same messages, the tools unless tool_choice is "none", each image's per-crop token counts and
- * `<image_id>` setting. The decoder's `enable_thinking` is its own setting (TESSERA_DECODER_ENABLE_THINKING,
- * default false) and only changes the generation prompt; both renderings are counted and the larger one
- * reserved, so the reservation is exact with the default and never short otherwise. A tool definition
+ * `<image_id>` setting and the request's `enable_thinking`. Without one the decoder's own default applies
+ * (TESSERA_DECODER_ENABLE_THINKING, false), which only changes the generation prompt: both renderings are
+ * counted and the larger one reserved, so the reservation is never short. A tool definition
  * or call the template cannot carry is a 400 here, before anything runs (the decoder would refuse it too).
  */
-export function estimatePromptTokens46(req: Pick<ValidChatRequest, 'messages' | 'tools'>, images: readonly EstimateImage[], tok: Prompt46Tokenizer, o: { useImageId: boolean }): number {
+export function estimatePromptTokens46(req: Pick<ValidChatRequest, 'messages' | 'tools' | 'enableThinking'>, images: readonly EstimateImage[], tok: Prompt46Tokenizer, o: { useImageId: boolean }): number {
   const order: number[] = [];
   const messages: ChatMessage[] = req.messages.map((m, i) => {
     const content = m.parts.map((p): ChatContentItem => {
@@ -131,5 +131,5 @@ export function estimatePromptTokens46(req: Pick<ValidChatRequest, 'messages' | 
   });
   const count = (enableThinking: boolean): number =>
     buildPromptIds46(tok, messages, imgs, { addGenerationPrompt: true, enableThinking, ...(tools.length > 0 && { tools }) }).ids.length;
-  return Math.max(count(false), count(true));
+  return req.enableThinking !== undefined ? count(req.enableThinking) : Math.max(count(false), count(true));
 }
