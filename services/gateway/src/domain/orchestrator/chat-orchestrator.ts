@@ -11,7 +11,7 @@ import { summarizeConfidence, type TokenConfidence } from './confidence.js';
 import { groundingMessage, retrievalQuery } from './grounding.js';
 import type { AdmittedImage, EncodedImage, ImagePipeline } from './image-pipeline.js';
 import type { ModelInfo } from './model-catalog.js';
-import { estimatePromptTokens, estimatePromptTokens46, promptTurns } from './prompt-estimate.js';
+import { estimatePromptTokens, estimatePromptTokens45, estimatePromptTokens46, promptTurns } from './prompt-estimate.js';
 import type { ImageCostBudget } from '../tenancy/image-cost.js';
 
 export interface OrchestratorOptions {
@@ -73,10 +73,13 @@ export class ChatOrchestrator implements ChatService {
   async estimatePromptTokens(req: ValidChatRequest, tenant: Tenant): Promise<number> {
     const images = await this.admit(req, tenant);
     const useImageId = this.images.useImageId;
+    const o = { queryNum: this.model.queryNum, useImageId };
     const prompt =
       this.model.family === '4.6'
-        ? estimatePromptTokens46(req, images, this.model.tokenizer, { useImageId })
-        : estimatePromptTokens(promptTurns(req), images, this.model.tokenizer, { queryNum: this.model.queryNum, useImageId });
+        ? estimatePromptTokens46(req, images, this.model.tokenizer, o)
+        : this.model.modelFamily === '4.5'
+          ? estimatePromptTokens45(req, images, this.model.tokenizer, o)
+          : estimatePromptTokens(promptTurns(req), images, this.model.tokenizer, o);
     return prompt + (req.collection ? GROUNDING_TOKENS_PER_SOURCE * req.collection.k : 0);
   }
 
