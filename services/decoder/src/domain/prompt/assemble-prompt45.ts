@@ -12,6 +12,7 @@ import { assemblePrompt, checkImage, type AssembledPrompt, type ModelShape } fro
 import { chatItem, withVisualRows } from './assemble-prompt46.js';
 import type { PromptTokenizer } from './prompt-tokenizer.js';
 import type { PromptInput } from './prompt-types.js';
+import { opensReasoning } from './reasoning.js';
 
 export interface Prompt45Settings extends ModelShape {
   /** `enable_thinking` for the template (the checkpoint's generation_config says false; true opens `<think>\n`). */
@@ -34,6 +35,7 @@ export function assemblePrompt45(input: PromptInput, tok: PromptTokenizer, model
     const sliced = img.gridCols > 0 && img.gridRows > 0;
     return { tokensPerImage: new Array(1 + img.gridCols * img.gridRows).fill(model.queryNum), grid: sliced ? { rows: img.gridRows, cols: img.gridCols } : null, useImageId: img.useImageId };
   });
-  const built = buildPromptIds45(tok, messages, images, { addGenerationPrompt: true, enableThinking: model.enableThinking });
-  return withVisualRows(built, order, input.images, model.hiddenSize);
+  const enableThinking = input.enableThinking ?? model.enableThinking;
+  const built = buildPromptIds45(tok, messages, images, { addGenerationPrompt: true, enableThinking });
+  return { ...withVisualRows(built, order, input.images, model.hiddenSize), reasoning: opensReasoning(built.ids, tok, enableThinking) };
 }

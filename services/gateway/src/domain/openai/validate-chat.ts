@@ -1,4 +1,5 @@
 import { invalidArgument, TesseraError, ErrorCode } from '@tessera/runtime';
+import { forcedToolSchema } from '@tessera/structured';
 import type { ChatLimits } from './limits.js';
 import { modelFeatures, parseResponseFormat, parseTools, type ModelFeatures } from './response-format.js';
 
@@ -11,7 +12,14 @@ const DEFAULT_FEATURES: ModelFeatures = modelFeatures('2.6');
  * field (as a JSON path) and the limit. Unknown extra fields are ignored, as OpenAI clients expect
  * (SDKs send fields like `metadata` or `store` that we have no use for).
  */
-export function validateChatRequest(body: unknown, limits: ChatLimits, knownModels: readonly string[], features: ModelFeatures = DEFAULT_FEATURES, whereModelsRun?: string): ValidChatRequest {
+export function validateChatRequest(
+  body: unknown,
+  limits: ChatLimits,
+  knownModels: readonly string[],
+  /** The served family's features, or per model (an edge site serves its own and hub models). */
+  features: ModelFeatures | ((model: string) => ModelFeatures) = DEFAULT_FEATURES,
+  whereModelsRun?: string,
+): ValidChatRequest {
   const root = asObject(body, 'body');
   const model = str(root.model, 'model');
   if (!knownModels.includes(model)) {
@@ -51,7 +59,7 @@ export function validateChatRequest(body: unknown, limits: ChatLimits, knownMode
   const includeUsage = optBool(streamOptions.include_usage, 'stream_options.include_usage') ?? false;
 
   const responseFormat = parseResponseFormat(root.response_format);
-  const tools = parseTools(root.tools, root.tool_choice, features, model, root.parallel_tool_calls);
+  const tools = parseTools(root.tools, root.tool_choice, typeof features === 'function' ? features(model) : features, model, root.parallel_tool_calls);
   return {
     model,
     messages,
@@ -64,6 +72,7 @@ export function validateChatRequest(body: unknown, limits: ChatLimits, knownMode
     ...(root.collection !== undefined && root.collection !== null && { collection: parseCollection(root.collection, limits) }),
     ...(root.max_slice_nums !== undefined && { maxSliceNums: int(root.max_slice_nums, 'max_slice_nums', 1, limits.maxSliceNums) }),
     ...parseMmProcessorKwargs(root.mm_processor_kwargs),
+    ...parseChatTemplateKwargs(root.chat_template_kwargs, responseFormat !== undefined || (tools !== undefined && forcedToolSchema(tools.tools, tools.choice) !== undefined)),
     ...(typeof root.user === 'string' && { user: root.user }),
   };
 }
@@ -81,6 +90,22 @@ function parseMmProcessorKwargs(raw: unknown): { downsampleMode?: string } {
   }
   if (o.downsample_mode === undefined || o.downsample_mode === null) return {};
   return { downsampleMode: str(o.downsample_mode, 'mm_processor_kwargs.downsample_mode') };
+}
+
+/**
+ * vLLM's `chat_template_kwargs`: `enable_thinking` (a boolean) reaches the checkpoint's chat template;
+ * a family whose template has no thinking (2.6) ignores it, and other keys are ignored, as vLLM drops
+ * kwargs the template does not use. Thinking cannot precede constrained output (the mask applies from
+ * the first token), so `true` with response_format or a forced tool choice is refused by name.
+ */
+function parseChatTemplateKwargs(raw: unknown, constrained: boolean): { enableThinking?: boolean } {
+  if (raw === undefined || raw === null) return {};
+  const o = asObject(raw, 'chat_template_kwargs');
+  const enableThinking = optBool(o.enable_thinking, 'chat_template_kwargs.enable_thinking');
+  if (enableThinking && constrained) {
+    throw invalidArgument('chat_template_kwargs.enable_thinking', 'chat_template_kwargs.enable_thinking true cannot be combined with constrained output (response_format, or tool_choice "required" / a named function): the model could not think before the constrained answer');
+  }
+  return enableThinking === undefined ? {} : { enableThinking };
 }
 
 function parseSampling(root: Record<string, unknown>, limits: ChatLimits): ValidSampling {
