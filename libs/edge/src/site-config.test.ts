@@ -40,6 +40,9 @@ describe('site config', () => {
     expect(m([{ id: 'a', place: 'cloud' }])).toThrow(/models\[0\]\.place: expected "site" or "hub"/);
     expect(m([{ id: 'a', place: 'site' }, { id: 'a', place: 'hub' }])).toThrow(/models\[1\]\.id: model "a" is listed twice/);
     expect(m([])).toThrow(/models: expected a non-empty list/);
+    expect(m([{ id: 'a', place: 'hub', family: 4.6 }])).toThrow(/models\[0\]\.family: expected a model family/);
+    expect(m([{ id: 'a', place: 'site', family: '4.6' }])).toThrow(/models\[0\]\.family: a site model is this gateway's own/);
+    expect(m([{ id: 'a', place: 'hub', family: '4.6' }])().models[0]).toEqual({ id: 'a', place: 'hub', fallback: { kind: 'fail' }, family: '4.6' });
     expect(() => parseSiteConfig({ ...ok, probeIntervalMs: 0 })).toThrow(/probeIntervalMs: expected an integer from 1/);
     expect(() => parseSiteConfig({ ...ok, site: 'a.b' })).toThrow(/site: expected a name/);
     expect(() => parseSiteConfig({ ...ok, hubDomian: 'x' })).toThrow(/hubDomian: unknown field/);

@@ -7,7 +7,7 @@
  * The JSON file (TESSERA_SITE_CONFIG) looks like:
  *   { "site": "shop-12", "domain": "shop-12", "hubDomain": "hub",
  *     "models": [ { "id": "minicpm-v-4_6", "place": "site" },
- *                 { "id": "minicpm-v-2_6", "place": "hub", "fallback": "serve-local-model-minicpm-v-4_6" } ] }
+ *                 { "id": "minicpm-v-2_6", "place": "hub", "family": "2.6", "fallback": "serve-local-model-minicpm-v-4_6" } ] }
  * The site's feedback stream limits are the site feedback service's (TESSERA_FEEDBACK_STREAM_MAX_EVENTS/_BYTES).
  */
 import { readFileSync } from 'node:fs';
@@ -22,6 +22,12 @@ export interface SiteModel {
   id: string;
   place: ModelPlace;
   fallback: FallbackPolicy;
+  /**
+   * Hub models: the family the hub serves this model as ("2.6", "4.5", "4.6"), so the site's gateway
+   * checks a request (tool calls, …) against that family rather than its own local one. Left out, the
+   * site passes the request on and the hub's validation decides. Site models are the gateway's own.
+   */
+  family?: string;
 }
 
 export interface SiteConfig {
@@ -76,7 +82,9 @@ export function parseSiteConfig(raw: unknown): SiteConfig {
     if (ids.has(o.id)) throw bad(`${f}.id`, `model "${o.id}" is listed twice`);
     ids.add(o.id);
     if (o.place !== 'site' && o.place !== 'hub') throw bad(`${f}.place`, `expected "site" or "hub", got ${JSON.stringify(o.place)}`);
-    return { id: o.id, place: o.place, fallback: parseFallback(o.fallback, `${f}.fallback`) };
+    if (o.family !== undefined && o.place === 'site') throw bad(`${f}.family`, "a site model is this gateway's own model (its family comes from the model files); family is for hub models");
+    if (o.family !== undefined && (typeof o.family !== 'string' || !/^[0-9][0-9.]{0,15}$/.test(o.family))) throw bad(`${f}.family`, `expected a model family such as "2.6" or "4.6", got ${JSON.stringify(o.family)}`);
+    return { id: o.id, place: o.place, fallback: parseFallback(o.fallback, `${f}.fallback`), ...(typeof o.family === 'string' && { family: o.family }) };
   });
   models.forEach((m, i) => {
     if (m.fallback.kind !== 'local') return;

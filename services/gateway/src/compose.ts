@@ -79,7 +79,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     models: () => edge?.router.models() ?? [model.id],
     ...(edge && { whereModelsRun: () => edge.router.whereModelsRun() }),
     describeModel: (id) => ({ ...(id === model.id && { family: model.modelFamily ?? model.family, downsample_modes: model.downsampleModes }), ...edge?.router.describe(id) }),
-    features,
+    features: edge ? (id: string) => edge.router.features(id, features) : features,
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeout,
     ready: () => ready && busState(nc).connected,

@@ -24,8 +24,8 @@ export interface ChatHandlerDeps {
   maxBodyBytes: number;
   requestTimeoutMs: number;
   metrics: HttpMetrics;
-  /** What the served model family supports (tool calls); default: MiniCPM-V 2.6. */
-  features?: ModelFeatures;
+  /** What the served model family supports (tool calls), or per model (edge sites); default: MiniCPM-V 2.6. */
+  features?: ModelFeatures | ((model: string) => ModelFeatures);
 }
 
 /** `POST /v1/chat/completions`: auth → body → validation → quota → orchestrate → JSON or SSE. */

@@ -6,6 +6,7 @@
  */
 import { ErrorCode, TesseraError, type Logger } from '@tessera/runtime';
 import { advertiseModels, FeedbackBacklog, HubLink, type SiteConfig } from '@tessera/edge';
+import { FAMILIES } from '@tessera/model/text';
 import { Metric, metrics } from '@tessera/telemetry';
 import type { NatsConnection } from 'nats';
 import type { ChatService } from '../../domain/chat-events.js';
@@ -21,9 +22,12 @@ export interface EdgeSite {
   close(): void;
 }
 
-/** Site models must be the one this gateway's orchestrator serves (TESSERA_GATEWAY_MODEL_ID). */
+/** Site models must be the one this gateway's orchestrator serves (TESSERA_GATEWAY_MODEL_ID); a hub model's declared family must be one we know. */
 export function checkSiteModels(site: SiteConfig, localModelId: string): void {
   site.models.forEach((m, i) => {
+    if (m.family !== undefined && !(m.family in FAMILIES)) {
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `site config: models[${i}].family: "${m.family}" is not a model family (known: ${Object.keys(FAMILIES).join(', ')})`, { field: `models[${i}].family` });
+    }
     if (m.place === 'site' && m.id !== localModelId) {
       throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `site config: models[${i}].id: "${m.id}" is placed at the site, but this gateway serves "${localModelId}" (TESSERA_GATEWAY_MODEL_ID)`, { field: `models[${i}].id` });
     }

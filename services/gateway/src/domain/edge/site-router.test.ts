@@ -3,6 +3,8 @@ import { ErrorCode, TesseraError } from '@tessera/errors';
 import { parseSiteConfig, type HubLink, type LinkState } from '@tessera/edge';
 import type { ChatContext, ChatEvent, ChatRoute, ChatService } from '../chat-events.js';
 import type { ValidChatRequest } from '../openai/valid-request.js';
+import { DEFAULT_CHAT_LIMITS } from '../openai/limits.js';
+import { validateChatRequest } from '../openai/validate-chat.js';
 import { SiteRouter } from './site-router.js';
 
 const site = parseSiteConfig({
@@ -12,6 +14,7 @@ const site = parseSiteConfig({
     { id: 'small', place: 'site' },
     { id: 'big', place: 'hub', fallback: 'serve-local-model-small' },
     { id: 'strict', place: 'hub', fallback: 'fail' },
+    { id: 'hub46', place: 'hub', family: '4.6' },
   ],
 });
 const final: ChatEvent = { kind: 'final', finishReason: 'stop', usage: { promptTokens: 1, visualTokens: 0, completionTokens: 1 }, timings: {}, sources: [] };
@@ -83,6 +86,20 @@ describe('SiteRouter', () => {
 
   it('an unknown model is NOT_FOUND listing where models run', async () => {
     const r = new SiteRouter(site, service('local'), service('hub'), link('up'));
-    await expect(run(r, 'nope')).rejects.toThrow('model "nope" does not exist; models run at: small (site shop-1), big (hub, falls back to small), strict (hub)');
+    await expect(run(r, 'nope')).rejects.toThrow('model "nope" does not exist; models run at: small (site shop-1), big (hub, falls back to small), strict (hub), hub46 (hub)');
+  });
+
+  it("checks a request against the family of the model it names: the site's own for site models, the declared one for hub models", () => {
+    const r = new SiteRouter(site, service('local'), service('hub'), link('up'));
+    // A local family without a tool format must not refuse tools for a hub model the hub serves as 4.6.
+    const local = { toolCalls: false, familyName: 'Toy 1.0', why: 'its template has no tool section' };
+    const tool = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } };
+    const ask = (model: string) => validateChatRequest({ model, messages: [{ role: 'user', content: 'hi' }], tools: [tool] }, DEFAULT_CHAT_LIMITS, r.models(), (id) => r.features(id, local));
+    expect(() => ask('small')).toThrow(/"small" \(Toy 1\.0\) does not support tool calls/);
+    expect(ask('hub46').tools?.tools[0]?.name).toBe('get_weather');
+    expect(r.features('hub46', local).familyName).toBe('MiniCPM-V 4.6');
+    // Undeclared: the site passes it on, the hub's validation decides.
+    expect(ask('strict').tools?.tools[0]?.name).toBe('get_weather');
+    expect(r.describe('hub46')).toMatchObject({ family: '4.6', tessera_place: 'hub' });
   });
 });

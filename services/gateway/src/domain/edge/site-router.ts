@@ -9,6 +9,7 @@ import { ErrorCode, TesseraError } from '@tessera/errors';
 import { Metric, metrics } from '@tessera/telemetry';
 import { hubDownError, type HubLink, type SiteConfig, type SiteModel } from '@tessera/edge';
 import type { ChatContext, ChatEvent, ChatService } from '../chat-events.js';
+import { modelFeatures, type ModelFeatures } from '../openai/response-format.js';
 import type { ValidChatRequest } from '../openai/valid-request.js';
 import type { Tenant } from '../tenancy/api-keys.js';
 
@@ -41,8 +42,21 @@ export class SiteRouter implements ChatService {
     return {
       tessera_place: m.place,
       tessera_site: this.site.site,
+      ...(m.place === 'hub' && m.family && { family: m.family }),
       ...(m.place === 'hub' && { tessera_hub_link: this.link.state, tessera_fallback: m.fallback.kind === 'local' ? `serve-local-model-${m.fallback.model}` : 'fail' }),
     };
+  }
+
+  /**
+   * What a request for `id` is checked against (tool calls, …): a site model is this gateway's own
+   * (`local`); a hub model is the family the site config declares for it, so a 2.6 site does not
+   * refuse or shape a request for the hub's 4.6 by its own family. Undeclared: the site lets the
+   * request through and the hub's validation, which knows its family, decides.
+   */
+  features(id: string, local: ModelFeatures): ModelFeatures {
+    const m = this.byId.get(id);
+    if (m?.place !== 'hub') return local;
+    return m.family ? modelFeatures(m.family) : { toolCalls: true, familyName: 'a hub model (family not declared at this site)' };
   }
 
   private model(id: string): SiteModel {

@@ -11,7 +11,14 @@ const DEFAULT_FEATURES: ModelFeatures = modelFeatures('2.6');
  * field (as a JSON path) and the limit. Unknown extra fields are ignored, as OpenAI clients expect
  * (SDKs send fields like `metadata` or `store` that we have no use for).
  */
-export function validateChatRequest(body: unknown, limits: ChatLimits, knownModels: readonly string[], features: ModelFeatures = DEFAULT_FEATURES, whereModelsRun?: string): ValidChatRequest {
+export function validateChatRequest(
+  body: unknown,
+  limits: ChatLimits,
+  knownModels: readonly string[],
+  /** The served family's features, or per model (an edge site serves its own and hub models). */
+  features: ModelFeatures | ((model: string) => ModelFeatures) = DEFAULT_FEATURES,
+  whereModelsRun?: string,
+): ValidChatRequest {
   const root = asObject(body, 'body');
   const model = str(root.model, 'model');
   if (!knownModels.includes(model)) {
@@ -51,7 +58,7 @@ export function validateChatRequest(body: unknown, limits: ChatLimits, knownMode
   const includeUsage = optBool(streamOptions.include_usage, 'stream_options.include_usage') ?? false;
 
   const responseFormat = parseResponseFormat(root.response_format);
-  const tools = parseTools(root.tools, root.tool_choice, features, model, root.parallel_tool_calls);
+  const tools = parseTools(root.tools, root.tool_choice, typeof features === 'function' ? features(model) : features, model, root.parallel_tool_calls);
   return {
     model,
     messages,
