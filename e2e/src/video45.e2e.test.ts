@@ -9,21 +9,17 @@
  *    the frame; packing over the upstream maximum → 400 naming `…video.packing` with the limit.
  * (2.6 and 4.6 refuse a video part naming it: validate-video.test.ts, assemble-prompt.test.ts.)
  */
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { modelIdFor, startLocalStack, tinyModelFor, type RunningStack } from '@tessera/local-stack';
+import { modelIdFor, type RunningStack } from '@tessera/local-stack';
 import { buildPromptIds45, IMAGE_TAG_45, imagePlaceholderText45, Tokenizer } from '@tessera/model';
 import { finalOf, readSse, textOf } from './sse.js';
+import { startFamilyStack, type FamilyStack } from './family-stack.js';
 
 const KEY = 'sk-e2e-45';
 const MODEL = modelIdFor('4.5');
 let stack: RunningStack;
 let tok: Tokenizer;
-let dir: string;
 
 async function frame(width: number, height: number, seed: number): Promise<string> {
   const raw = Buffer.alloc(width * height * 3);
@@ -46,23 +42,14 @@ function processorIds(groups: number[][], question: string): number[] {
   return tok.encode(full + chunks[frames]);
 }
 
+let family: FamilyStack | undefined;
 beforeAll(async () => {
-  const modelDir = await tinyModelFor('4.5');
-  tok = Tokenizer.fromDir(modelDir);
-  dir = mkdtempSync(join(tmpdir(), 'tessera-e2e45v-'));
-  const keysFile = join(dir, 'keys.json');
-  writeFileSync(keysFile, JSON.stringify({ tenants: {}, keys: [{ id: 'k45', tenant: 't45', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
-  stack = await startLocalStack({
-    modelDir,
-    workDir: dir,
-    env: { TESSERA_INTRA_OP_THREADS: '1' },
-    serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: MODEL } },
-  });
+  family = await startFamilyStack('4.5', KEY);
+  ({ stack, tok } = family);
 }, 420_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await family?.stop();
 });
 
 describe('MiniCPM-V 4.5 video (frames) through the API', () => {
