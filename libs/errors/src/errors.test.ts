@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, GRPC_STATUS, TesseraError, checkModelRevision, invalidArgument } from './index.js';
+import { ErrorCode, GRPC_STATUS, TesseraError, checkModelRevision, invalidArgument, sha256Hex } from './index.js';
 
 describe('@tessera/errors', () => {
   it('normalises anything thrown, keeping the cause out of the wire form', () => {
@@ -28,11 +28,18 @@ describe('@tessera/errors', () => {
     for (const code of Object.values(ErrorCode)) expect(GRPC_STATUS[code]).toBeGreaterThan(0);
   });
 
-  it('is a leaf: imports no other package', () => {
+  it('hashes bytes and UTF-8 strings to the same sha256 hex (FIPS 180-2 "abc" vector)', () => {
+    const abc = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
+    expect(sha256Hex('abc')).toBe(abc);
+    expect(sha256Hex(new TextEncoder().encode('abc'))).toBe(abc);
+    expect(sha256Hex('é')).toBe(sha256Hex(Uint8Array.of(0xc3, 0xa9)));
+  });
+
+  it('is a leaf: imports no other package (Node built-ins only)', () => {
     const dir = dirname(fileURLToPath(import.meta.url));
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts') && !n.endsWith('.test.ts'))) {
       const imports = [...readFileSync(join(dir, f), 'utf8').matchAll(/from\s+'([^']+)'/g)].map((m) => m[1]);
-      expect(imports.filter((i) => !i.startsWith('./')), f).toEqual([]);
+      expect(imports.filter((i) => !i.startsWith('./') && !i.startsWith('node:')), f).toEqual([]);
     }
   });
 });

@@ -72,10 +72,8 @@ function store(nc: NatsConnection, bucket: string, ttlMs: number, replicas = 1, 
   return s;
 }
 
-/** The one sha256 hex helper of the transport side (object names, cache keys); strings hash as UTF-8. */
-export function sha256Hex(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
+// The platform's one sha256 hex helper (object names, cache keys), re-exported for transport code.
+export { sha256Hex } from '@tessera/errors';
 
 /**
  * Objects are written and read in the JetStream Object Store layout (stream `OBJ_<bucket>`, chunks

@@ -23,7 +23,7 @@ export { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 export { decodeImage, readImageHeader, SUPPORTED_FORMATS, type DecodedImage, type ImageHeader, type ImageFormat } from './decode-image.js';
 export { resizeBicubicRgb, PilResizer } from './pil-resize.js';
 export { recyclePixels } from './pixel-blocks.js';
-export { prepareImage, preparePixels, sliceDecoded, sliceDecodedPixels, cropRgb, validateSliceOptions, sha256Hex, type PreparedImage, type RgbImage } from './preprocess.js';
+export { prepareImage, preparePixels, sliceDecoded, sliceDecodedPixels, cropRgb, validateSliceOptions, type PreparedImage, type RgbImage } from './preprocess.js';
 export { parsePreprocessorConfig, DEFAULT_NORMALIZATION, type Normalization, type VisionPreprocessorConfig } from './preprocessor-config.js';
 export { toPatchStrip, batchPatchStrips, toChannelFirst, normalizeRegion, type PatchStrip, type PixelBatch } from './patch-strip.js';
 export { EncoderCache, DEFAULT_ENCODER_CACHE, type EncoderCacheOptions, type EncoderCacheKey, type EncoderCacheEntry, type CachedObjectRef } from './encoder-cache.js';

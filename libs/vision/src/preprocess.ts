@@ -7,8 +7,7 @@
  * copied, for RGB callers) straight out of the resizer's output as soon as it is ready — slices
  * read their box from the refine image in place, no crop copies, no full-size intermediates in JS.
  */
-import { createHash } from 'node:crypto';
-import { invalidArgument } from '@tessera/errors';
+import { invalidArgument, sha256Hex } from '@tessera/errors';
 import { decodeImage, type DecodedImage, type ImageFormat } from './decode-image.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 import { threadResizer, type PilResizer } from './pil-resize.js';
@@ -98,10 +97,6 @@ export function sliceDecodedPixels(img: RgbImage, plan: SlicePlan, norm: Normali
     at += n;
   });
   return pixels;
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** Decode + plan + slice, enforcing every limit. */

@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 import type { ApiKeyStore } from '../domain/tenancy/api-keys.js';
 import type { TenantErasure } from '../domain/tenancy/tenant-erasure.js';
-import { json, type Route } from './server.js';
+import type { Route } from './server.js';
+import { sendJson } from './web/route-kit.js';
 import { decodePathParam } from './read-body.js';
 
 export interface AdminRouteDeps {
@@ -30,7 +31,7 @@ export function adminRoutes(deps: AdminRouteDeps): Route[] {
         throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'erasure needs ?confirm=<tenant> equal to the tenant in the path', { field: 'confirm' });
       }
       const r = await deps.erasure.erase(tenant);
-      json(res, 200, {
+      sendJson(res, 200, {
         tenant,
         encoder_cache_entries: r.encoderCacheEntries,
         responses_deleted: r.responsesDeleted,

@@ -16,6 +16,8 @@ const scripted: ChatService = {
   async *chat(req, ctx): AsyncIterable<ChatEvent> {
     const words = req.messages.flatMap((m) => m.parts.flatMap((p) => (p.kind === 'text' ? p.text.split(' ') : ['<img>'])));
     let n = 0;
+    // With thinking on, the orchestrator's split (reasoning-output.ts) hands the reasoning over first.
+    if (req.enableThinking) yield { kind: 'delta', text: '', reasoning: 'Counting words. ', tokenIds: [0] };
     for (const w of words.slice(0, req.sampling.maxTokens)) {
       if (ctx.signal.aborted) break;
       n++;
@@ -70,6 +72,8 @@ describe('gateway HTTP edge', () => {
     expect(body.object).toBe('chat.completion');
     expect(body.choices[0].message).toEqual({ role: 'assistant', content: 'one two three ' });
     expect(body.usage).toMatchObject({ prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 });
+    expect(res.headers.get('x-response-id')).toBe(body.id);
+    expect(res.headers.get('cache-control')).toBe('no-store'); // one JSON writer (route-kit sendJson) for every answer
   });
 
   it('streams SSE chunks ending in usage and [DONE]', async () => {
@@ -97,6 +101,22 @@ describe('gateway HTTP edge', () => {
     // Per-stage timings ride on the last content chunk as the documented `tessera` extension.
     expect(chunks.at(-1).choices[0].finish_reason).toBe('length');
     expect(chunks.at(-1).tessera.timings_ms).toEqual({ total: 1 });
+  });
+
+  it('reasoning goes to message.reasoning_content / delta.reasoning_content (and vLLM\'s `reasoning`); none without thinking', async () => {
+    const thinking = { chat_template_kwargs: { enable_thinking: true } };
+    const json = (await (await post(chatBody(thinking))).json()) as any;
+    expect(json.choices[0].message).toEqual({ role: 'assistant', content: 'one two three ', reasoning_content: 'Counting words. ', reasoning: 'Counting words. ' });
+    const events = (await (await post(chatBody({ ...thinking, stream: true }))).text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+    const deltas = events.slice(0, -1).map((e) => JSON.parse(e).choices[0].delta);
+    expect(deltas[1]).toEqual({ reasoning_content: 'Counting words. ', reasoning: 'Counting words. ' });
+    expect(deltas.map((d) => d.content ?? '').join('')).toBe('one two three ');
+    expect(deltas.filter((d) => 'reasoning_content' in d)).toHaveLength(1);
+    const plain = (await (await post(chatBody({ chat_template_kwargs: { enable_thinking: false } }))).json()) as any;
+    expect(plain.choices[0].message).toEqual({ role: 'assistant', content: 'one two three ' });
+    const bad = await post(chatBody({ chat_template_kwargs: { enable_thinking: 'on' } }));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).error.param).toBe('chat_template_kwargs.enable_thinking');
   });
 
   it('echoes a caller x-request-id, makes one up otherwise, on every response', async () => {
@@ -154,6 +174,7 @@ describe('gateway HTTP edge', () => {
   it.each(errorCases)('%s → %i with an OpenAI error body', async (_n, call, status, param) => {
     const res = await call();
     expect(res.status).toBe(status);
+    expect([res.headers.get('content-type'), res.headers.get('cache-control')]).toEqual(['application/json', 'no-store']);
     const body = (await res.json()) as any;
     expect(body.error.message).toEqual(expect.any(String));
     expect(body.error.type).toEqual(expect.any(String));
@@ -164,6 +185,9 @@ describe('gateway HTTP edge', () => {
     const res = await fetch(`${base}/v1/chat/completions`, { headers: auth });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
+    expect(((await res.json()) as any).error.code).toBe('method_not_allowed');
+    const models = await fetch(`${base}/v1/models`, { method: 'DELETE', headers: auth });
+    expect([models.status, models.headers.get('allow')]).toEqual([405, 'GET']);
   });
 
   it('answers 429 with Retry-After when a tenant is over its request rate, without affecting others', async () => {

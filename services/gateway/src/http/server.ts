@@ -2,9 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { handleChatCompletion, type ChatHandlerDeps } from './chat-handler.js';
 import { decodePathParam } from './read-body.js';
-import { toHttpError } from './errors.js';
 import { HttpMetrics, routeTemplate } from './request-metrics.js';
 import { requestIdOf } from './request-id.js';
+import { allowMethod, sendError, sendJson } from './web/route-kit.js';
 
 /** Extra routes mounted by other parts of the gateway (feedback proxy, playground assets). */
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
@@ -36,9 +36,7 @@ export function createHttpServer(deps: HttpServerDeps): Server {
     res.once('close', () => done(routeTemplate(path), res.statusCode));
     route(req, res, full, info).catch((err) => {
       if (res.headersSent) return void res.destroy();
-      const e = toHttpError(err);
-      res.writeHead(e.status, { 'content-type': 'application/json', ...e.headers });
-      res.end(JSON.stringify(e.body));
+      sendError(res, err);
     });
   });
   // Node closes idle keep-alive sockets after 5 s; a client reusing one at that moment gets "other
@@ -52,26 +50,26 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: ChatHandle
   const url = new URL(req.url ?? '/', 'http://gateway');
   const path = url.pathname.replace(/\/+$/, '') || '/';
   if (path === '/v1/chat/completions') {
-    if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+    if (!allowMethod(req, res, 'POST')) return;
     return handleChatCompletion(req, res, deps, info);
   }
   if (path === '/v1/models') {
-    if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+    if (!allowMethod(req, res, 'GET')) return;
     deps.keys.authenticate(req.headers.authorization);
-    return json(res, 200, { object: 'list', data: deps.models().map((id) => modelJson(id, deps.describeModel)) });
+    return sendJson(res, 200, { object: 'list', data: deps.models().map((id) => modelJson(id, deps.describeModel)) });
   }
   if (path.startsWith('/v1/models/')) {
-    if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+    if (!allowMethod(req, res, 'GET')) return;
     deps.keys.authenticate(req.headers.authorization);
     // Model ids may contain '/' (org/name): everything after the prefix is the id.
     const id = decodePathParam(path.slice('/v1/models/'.length), 'model');
     if (!deps.models().includes(id)) throw new TesseraError(ErrorCode.NOT_FOUND, `model "${id}" does not exist; ${deps.whereModelsRun ? `models run at: ${deps.whereModelsRun()}` : `available: ${deps.models().join(', ')}`}`, { field: 'model' });
-    return json(res, 200, modelJson(id, deps.describeModel));
+    return sendJson(res, 200, modelJson(id, deps.describeModel));
   }
   // `/health` is vLLM's liveness path (200, empty body); `/healthz` is ours. Both say "the process is up".
   if (path === '/health') return void res.writeHead(200, { 'content-length': '0' }).end();
-  if (path === '/healthz') return json(res, 200, { status: 'ok' });
-  if (path === '/readyz') return deps.ready() ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: 'not ready' });
+  if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+  if (path === '/readyz') return deps.ready() ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'not ready' });
   for (const r of deps.routes ?? []) if (await r(req, res, url)) return;
   throw new TesseraError(ErrorCode.NOT_FOUND, `no route for ${req.method} ${path}`, { field: 'path' });
 }
@@ -80,12 +78,3 @@ function modelJson(id: string, describe?: (id: string) => Record<string, unknown
   return { id, object: 'model', created: 0, owned_by: 'tessera', ...describe?.(id) };
 }
 
-function methodNotAllowed(res: ServerResponse, allow: string): void {
-  res.writeHead(405, { 'content-type': 'application/json', allow });
-  res.end(JSON.stringify({ error: { message: `method not allowed; use ${allow}`, type: 'invalid_request_error', param: null, code: 'method_not_allowed' } }));
-}
-
-export function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}

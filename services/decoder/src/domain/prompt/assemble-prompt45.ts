@@ -16,6 +16,7 @@ import { assemblePrompt, checkImage, refuseVideo, type AssembledPrompt, type Mod
 import { chatItem, withVisualRows } from './assemble-prompt46.js';
 import type { PromptTokenizer } from './prompt-tokenizer.js';
 import type { PromptImage, PromptInput } from './prompt-types.js';
+import { opensReasoning } from './reasoning.js';
 
 export interface Prompt45Settings extends ModelShape {
   /** `enable_thinking` for the template (the checkpoint's generation_config says false; true opens `<think>\n`). */
@@ -49,8 +50,9 @@ export function assemblePrompt45(input: PromptInput, tok: PromptTokenizer, model
   input.images.forEach((_, i) => {
     if (!order.includes(i)) throw invalidArgument(`images[${i}]`, `image ${i} has visual tokens but no placeholder references it`);
   });
-  const built = buildPromptIds45(tok, messages, images, { addGenerationPrompt: true, enableThinking: model.enableThinking });
-  return withVisualRows(built, order, input.images, model.hiddenSize);
+  const enableThinking = input.enableThinking ?? model.enableThinking;
+  const built = buildPromptIds45(tok, messages, images, { addGenerationPrompt: true, enableThinking });
+  return { ...withVisualRows(built, order, input.images, model.hiddenSize), reasoning: opensReasoning(built.ids, tok, enableThinking) };
 }
 
 /** An image: the 2.6 layout (overview + grid, 64 slots each); a video: one gridless, id-less `<image>` per group. */

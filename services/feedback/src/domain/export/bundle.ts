@@ -14,7 +14,6 @@
  * Images are written as they arrive (one copy per sha256); only RLAIF-V's rows are held until the
  * parquet file is written, since hyparquet-writer writes a whole file at once.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -23,6 +22,7 @@ import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import tar from 'tar-stream';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { sha256Hex } from '../content-hash.js';
 import type { ExportSummary } from './exporter.js';
 import type { ExportFormat, Row } from './formats.js';
 
@@ -80,7 +80,7 @@ export async function writeBundle(format: ExportFormat, items: AsyncIterable<Bun
     const m = DATA_URL.exec(url);
     if (!m) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `an exported image is not a base64 data URL (export with image_mode INLINE): ${url.slice(0, 40)}`, { field: 'image_mode' });
     const bytes = Buffer.from(m[2]!, 'base64');
-    const path = `images/${createHash('sha256').update(bytes).digest('hex')}.${EXT[m[1]!] ?? 'bin'}`;
+    const path = `images/${sha256Hex(bytes)}.${EXT[m[1]!] ?? 'bin'}`;
     if (!written.has(path)) {
       written.add(path);
       await sink.write({ path, bytes });

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { sha256Hex } from '../content-hash.js';
 import type { AnnotatorSource, ObjectRef } from '../types.js';
 import type { FeedbackRow, FeedbackStore } from '../store.js';
 import { ktoLabel, ktoRow, openAiDpoRow, openAiSftRow, rlaifVRow, sftRow, spansSidecarRow, trlDpoRow, type ExportFormat, type ImageText, type Row } from './formats.js';
@@ -200,7 +200,7 @@ async function balancePlan(req: ExportRequest, ctx: ExportContext, summary: Expo
   for (const [k, ids] of groups) {
     const cap = caps.get(k)!;
     summary.droppedByBalance += ids.length - cap;
-    const ranked = cap === ids.length ? ids : ids.map((id) => ({ id, h: createHash('sha256').update(`${b.seed}:${id}`).digest('hex') })).sort((x, y) => (x.h < y.h ? -1 : 1)).slice(0, cap).map((x) => x.id);
+    const ranked = cap === ids.length ? ids : ids.map((id) => ({ id, h: sha256Hex(`${b.seed}:${id}`) })).sort((x, y) => (x.h < y.h ? -1 : 1)).slice(0, cap).map((x) => x.id);
     for (const id of ranked) keep.add(id);
   }
   return keep;

@@ -1,6 +1,6 @@
 import type { NatsConnection } from 'nats';
 import { commonV1, decodingV1, resamplingV1, visionV1, SERVICES } from '@tessera/contracts';
-import { ErrorCode, natsClient, tensorAtRef, TesseraError, type CallOptions, type ServiceClient } from '@tessera/runtime';
+import { ErrorCode, natsClient, sha256Hex, tensorAtRef, TesseraError, type CallOptions, type ServiceClient } from '@tessera/runtime';
 import {
   EncoderCache,
   familySliceOptions,
@@ -9,7 +9,6 @@ import {
   planTokens,
   readImageHeader,
   resolveTokenMode,
-  sha256Hex,
   slicePlanToProto,
   DEFAULT_IMAGE_LIMITS,
   type ImageLimits,

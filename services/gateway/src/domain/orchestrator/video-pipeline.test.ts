@@ -10,9 +10,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { DEFAULT_IMAGE_LIMITS, EncoderCache, ImageStore } from '@tessera/vision';
-import { Tokenizer, ensureTinyModel45Paths } from '@tessera/model';
+import { buildPromptIds45, ensureTinyModel45Paths, Tokenizer } from '@tessera/model';
 import { ImagePipeline } from './image-pipeline.js';
-import { estimatePromptTokens } from './prompt-estimate.js';
+import { estimatePromptTokens45 } from './prompt-estimate.js';
 import { resampleCalls, videoGroupsAsImages, VideoPipeline } from './video-pipeline.js';
 import type { ValidChatRequest } from '../openai/valid-request.js';
 
@@ -74,9 +74,9 @@ describe('gateway video admission (4.5)', () => {
     const req = { messages: [{ role: 'user', parts: [{ kind: 'video', index: 0 }, { kind: 'text', text: 'What happens?' }] }], images: [] } as unknown as ValidChatRequest;
     const { req: asImages, images } = videoGroupsAsImages(req, [], [v!]);
     expect(asImages.messages[0]!.parts).toEqual([{ kind: 'image', index: 0 }, { kind: 'image', index: 1 }, { kind: 'image', index: 2 }, { kind: 'text', text: 'What happens?' }]);
-    const o = { queryNum: 64, useImageId: false };
-    const oneGroup = estimatePromptTokens([{ role: 'user', parts: [{ kind: 'image', index: 0 }, { kind: 'text', text: 'What happens?' }] }], images, tok, o);
-    // Each further group adds "\n" + <image> + 64 slots + </image>.
-    expect(estimatePromptTokens(asImages.messages, images, tok, o) - oneGroup).toBe(2 * (1 + 1 + 64 + 1));
+    // The 4.5 estimate (the decoder's template builder) over the expansion = the decoder's prompt for three id-less groups.
+    const group = { tokensPerImage: [64], grid: null, useImageId: false };
+    const decoder = buildPromptIds45(tok, [{ role: 'user', content: [{ type: 'image' }, { type: 'image' }, { type: 'image' }, { type: 'text', text: 'What happens?' }] }], [group, group, group], { enableThinking: false });
+    expect(estimatePromptTokens45({ messages: asImages.messages, enableThinking: false }, images, tok, { queryNum: 64, useImageId: false })).toBe(decoder.ids.length);
   });
 });

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { ErrorCode, sha256Hex, TesseraError } from '@tessera/runtime';
 
 /** Per-tenant limits; any key left out takes the gateway-wide default from configuration. */
 export interface TenantQuota {
@@ -41,7 +40,7 @@ export interface KeysFile {
   keys: Array<{ id: string; tenant: string; sha256: string; revoked?: boolean; admin?: boolean }>;
 }
 
-export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
+export const hashApiKey = (key: string): string => sha256Hex(key);
 
 export class ApiKeyStore {
   private readonly byHash = new Map<string, KeyRecord>();

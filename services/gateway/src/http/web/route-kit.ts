@@ -1,18 +1,28 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { toHttpError } from '../errors.js';
 
-/** Writes a JSON answer (every web route answers JSON except exports and static files). */
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+/**
+ * The gateway's one JSON answer writer: OpenAI routes, errors, admin and web routes alike (SSE,
+ * exports and static files are the only other bodies). Answers are per request and per tenant, so
+ * no cache may keep them.
+ */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
   res.end(JSON.stringify(body));
+}
+
+/** An error as its HTTP answer, through errors.ts's one mapping (status, OpenAI body, Retry-After). */
+export function sendError(res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
+  const e = toHttpError(err);
+  sendJson(res, e.status, e.body, { ...headers, ...e.headers });
 }
 
 /** Answers 405 (same body shape as the OpenAI routes) and returns false when the method is not allowed. */
 export function allowMethod(req: IncomingMessage, res: ServerResponse, ...allowed: string[]): boolean {
   if (allowed.includes(req.method ?? 'GET')) return true;
   req.resume();
-  res.writeHead(405, { 'content-type': 'application/json', allow: allowed.join(', ') });
-  res.end(JSON.stringify({ error: { message: `method not allowed; use ${allowed.join(' or ')}`, type: 'invalid_request_error', param: null, code: 'method_not_allowed' } }));
+  sendJson(res, 405, { error: { message: `method not allowed; use ${allowed.join(' or ')}`, type: 'invalid_request_error', param: null, code: 'method_not_allowed' } }, { allow: allowed.join(', ') });
   return false;
 }
 

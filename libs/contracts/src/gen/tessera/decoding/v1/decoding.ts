@@ -185,7 +185,19 @@ export interface GenerateRequest {
    * OpenAI `parallel_tool_calls` (default true): false = at most one call; with tool_choice
    * "required" the constrained array then holds exactly one.
    */
-  parallelToolCalls?: boolean | undefined;
+  parallelToolCalls?:
+    | boolean
+    | undefined;
+  /**
+   * [default: TESSERA_DECODER_ENABLE_THINKING, false] `enable_thinking` for the chat template
+   * (vLLM's `chat_template_kwargs.enable_thinking`; added for issues 16/17). MiniCPM-V 4.5 / 4.6
+   * templates open a `<think>` block (true) or close an empty one (false); a template without the
+   * variable (2.6) ignores it, as vLLM ignores kwargs a template does not use. True together with
+   * constrained decoding (response_format, tool_choice "required" or a named tool) -> INVALID_ARGUMENT
+   * (field chat_template_kwargs.enable_thinking): the mask applies from the first token, so the model
+   * could not think before the constrained answer.
+   */
+  enableThinking?: boolean | undefined;
 }
 
 /** How the output must be shaped (OpenAI `response_format`). */
@@ -259,7 +271,17 @@ export interface GenerateResponse {
   /** Revision of the model that generated (first and last chunk). */
   modelRevision: string;
   /** The seed actually used (last chunk), so a response can be reproduced. */
-  seed?: number | undefined;
+  seed?:
+    | number
+    | undefined;
+  /**
+   * First chunk (added for issues 16/17): the output opens with the model's reasoning, ended by
+   * `</think>` — thinking is on for this request in a family whose template has it (4.5 / 4.6), or
+   * the rendered prompt leaves a `<think>` block open (a thinking checkpoint) — and the prompt did not
+   * close the block itself. text_delta stays the raw output; the gateway splits it into reasoning and
+   * answer (vLLM's qwen3 reasoning parser). False: everything is answer.
+   */
+  reasoning: boolean;
 }
 
 /** Request for DecoderService.Cancel. */
@@ -1186,6 +1208,7 @@ function createBaseGenerateRequest(): GenerateRequest {
     tools: [],
     toolChoice: "",
     parallelToolCalls: undefined,
+    enableThinking: undefined,
   };
 }
 
@@ -1220,6 +1243,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.parallelToolCalls !== undefined) {
       writer.uint32(80).bool(message.parallelToolCalls);
+    }
+    if (message.enableThinking !== undefined) {
+      writer.uint32(88).bool(message.enableThinking);
     }
     return writer;
   },
@@ -1317,6 +1343,14 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.parallelToolCalls = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.enableThinking = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1361,6 +1395,11 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         : isSet(object.parallel_tool_calls)
         ? globalThis.Boolean(object.parallel_tool_calls)
         : undefined,
+      enableThinking: isSet(object.enableThinking)
+        ? globalThis.Boolean(object.enableThinking)
+        : isSet(object.enable_thinking)
+        ? globalThis.Boolean(object.enable_thinking)
+        : undefined,
     };
   },
 
@@ -1396,6 +1435,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.parallelToolCalls !== undefined) {
       obj.parallelToolCalls = message.parallelToolCalls;
     }
+    if (message.enableThinking !== undefined) {
+      obj.enableThinking = message.enableThinking;
+    }
     return obj;
   },
 
@@ -1418,6 +1460,7 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     message.tools = object.tools?.map((e) => Tool.fromPartial(e)) || [];
     message.toolChoice = object.toolChoice ?? "";
     message.parallelToolCalls = object.parallelToolCalls ?? undefined;
+    message.enableThinking = object.enableThinking ?? undefined;
     return message;
   },
 };
@@ -1801,6 +1844,7 @@ function createBaseGenerateResponse(): GenerateResponse {
     error: undefined,
     modelRevision: "",
     seed: undefined,
+    reasoning: false,
   };
 }
 
@@ -1839,6 +1883,9 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
     }
     if (message.seed !== undefined) {
       writer.uint32(80).int64(message.seed);
+    }
+    if (message.reasoning !== false) {
+      writer.uint32(88).bool(message.reasoning);
     }
     return writer;
   },
@@ -1946,6 +1993,14 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
             message.seed = longToNumber(reader.int64());
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.reasoning = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1992,6 +2047,7 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
         ? globalThis.String(object.model_revision)
         : "",
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
+      reasoning: isSet(object.reasoning) ? globalThis.Boolean(object.reasoning) : false,
     };
   },
 
@@ -2027,6 +2083,9 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
     if (message.seed !== undefined) {
       obj.seed = Math.round(message.seed);
     }
+    if (message.reasoning !== false) {
+      obj.reasoning = message.reasoning;
+    }
     return obj;
   },
 
@@ -2049,6 +2108,7 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
       : undefined;
     message.modelRevision = object.modelRevision ?? "";
     message.seed = object.seed ?? undefined;
+    message.reasoning = object.reasoning ?? false;
     return message;
   },
 };
