@@ -10,7 +10,7 @@
  * gridless `<image><unk>×64</image>` per group, without `<image_id>`, as the upstream recipe's chat
  * (one tag per frame, the processor keeping only each group's first frame) builds it.
  */
-import { buildPromptIds45, type ChatContentItem, type ChatMessage, type Image46 } from '@tessera/model';
+import { buildPromptIds45, templateTool, templateToolCalls, type ChatContentItem, type ChatMessage, type Image46 } from '@tessera/model';
 import { invalidArgument } from '@tessera/runtime';
 import { assemblePrompt, checkImage, refuseVideo, type AssembledPrompt, type ModelShape } from './assemble-prompt.js';
 import { chatItem, withVisualRows } from './assemble-prompt46.js';
@@ -37,6 +37,7 @@ export function assemblePrompt45(input: PromptInput, tok: PromptTokenizer, model
   // separates exactly as the processor's strip of the skipped frames' text leaves them (prompt45.test.ts).
   const order: number[] = [];
   const images: Image46[] = [];
+  // Tools and tool turns go to the Qwen3 template (its Hermes `<tools>` section and `<tool_call>` JSON), as for 4.6.
   const messages: ChatMessage[] = input.messages!.map((m, i) => ({
     role: m.role,
     content: m.parts.flatMap((p, j): ChatContentItem[] => {
@@ -46,12 +47,14 @@ export function assemblePrompt45(input: PromptInput, tok: PromptTokenizer, model
       images.push(...placeholders);
       return placeholders.map(() => item);
     }),
+    ...(m.toolCalls && m.toolCalls.length > 0 && { tool_calls: templateToolCalls(m.toolCalls, (j) => `messages[${i}].tool.calls[${j}].arguments_json`) }),
   }));
+  const tools = (input.tools ?? []).map((t) => templateTool(t, `tools[${t.name}].parameters_json`));
   input.images.forEach((_, i) => {
     if (!order.includes(i)) throw invalidArgument(`images[${i}]`, `image ${i} has visual tokens but no placeholder references it`);
   });
   const enableThinking = input.enableThinking ?? model.enableThinking;
-  const built = buildPromptIds45(tok, messages, images, { addGenerationPrompt: true, enableThinking });
+  const built = buildPromptIds45(tok, messages, images, { addGenerationPrompt: true, enableThinking, ...(tools.length > 0 && { tools }) });
   return { ...withVisualRows(built, order, input.images, model.hiddenSize), reasoning: opensReasoning(built.ids, tok, enableThinking) };
 }
 
