@@ -220,6 +220,124 @@ function int8(bs: number): Variant {
   };
 }
 
+/**
+ * Head-major pool read two ways in one graph, branch-free: one view per kv head [1, Pv, hd] of the row's
+ * contiguous block run (zero-copy subarrays of the pool) plus a Gather of the remaining blocks; either
+ * part may be empty. `mode` picks which part the feeds fill (the fallback feeds Pv = 0).
+ */
+function union(mode: 'view' | 'gather', bs = 16): Variant {
+  const nb = Math.ceil(maxCtx / bs) + 1;
+  const n = nb * KV * bs * HD;
+  const pools = Array.from({ length: 2 * L }, () => rand(n));
+  const tensors = pools.map((d) => new ort.Tensor('float32', d, [KV, nb, bs, HD]));
+  return {
+    name: `union per-head view + gather, fed as ${mode}`,
+    build(g) {
+      const shape = g.constI64([0, 0, -1, HD]);
+      let tb = '';
+      let flat = '';
+      let back = '';
+      let flatP = '';
+      chain(g, (i, q) => {
+        const kc = g.input(`k${i}`, 'float32', [KV, 'nb', bs, HD]);
+        const vc = g.input(`v${i}`, 'float32', [KV, 'nb', bs, HD]);
+        const kv = Array.from({ length: KV }, (_, h) => [g.input(`kv${i}.${h}`, 'float32', [1, 'pv', HD]), g.input(`vv${i}.${h}`, 'float32', [1, 'pv', HD])] as const);
+        if (i === 0) {
+          tb = g.input('table', 'int64', [1, 'n']);
+          // [kv, B·g·T, ·] ↔ [kv, B, g·T, ·]: shapes from q and the view length, computed once.
+          flat = g.constI64([KV, -1, HD]);
+          const qs = g.op('Shape', [q], { start: 0, end: 3 });
+          const pvDim = g.op('Shape', [kv[0]![0]], { start: 1, end: 2 });
+          back = g.op('Concat', [qs, pvDim], { axis: 0 });
+          const rows = g.op('Mul', [g.op('Shape', [q], { start: 1, end: 2 }), g.op('Shape', [q], { start: 2, end: 3 })]);
+          flatP = g.op('Concat', [g.constI64([KV]), rows, pvDim], { axis: 0 });
+        }
+        const k = g.op('Reshape', [g.op('Gather', [kc, tb], { axis: 1 }), shape]);
+        const v = g.op('Reshape', [g.op('Gather', [vc, tb], { axis: 1 }), shape]);
+        const sG = g.op('MatMul', [q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]);
+        const qh = g.opN('Split', [g.op('Reshape', [q, flat]), g.constI64(Array(KV).fill(1))], { axis: 0 }, { outputs: KV });
+        const sV = g.op('Reshape', [g.op('Concat', qh.map((x, h) => g.op('MatMul', [x, g.op('Transpose', [kv[h]![0]], { perm: [0, 2, 1] })])), { axis: 0 }), back], { allowzero: 1 });
+        const pg = g.op('Shape', [sG], { start: 3, end: 4 });
+        const p = g.op('Softmax', [g.op('Concat', [sG, sV], { axis: 3 })], { axis: -1 });
+        const pG = g.op('Slice', [p, g.constI64([0]), pg, g.constI64([3])]);
+        const pV = g.op('Slice', [p, pg, g.constI64([2 ** 62]), g.constI64([3])]);
+        const ph = g.opN('Split', [g.op('Reshape', [pV, flatP], { allowzero: 1 }), g.constI64(Array(KV).fill(1))], { axis: 0 }, { outputs: KV });
+        const cV = g.op('Reshape', [g.op('Concat', ph.map((x, h) => g.op('MatMul', [x, kv[h]![1]])), { axis: 0 }), g.op('Shape', [q])]);
+        return g.op('Add', [g.op('MatMul', [pG, v]), cV]);
+      });
+    },
+    feeds(ctx) {
+      const nbl = Math.ceil(ctx / bs);
+      const pv = mode === 'view' ? ctx : 0;
+      const f: Record<string, ort.Tensor> = { q: qFeed(), table: new ort.Tensor('int64', BigInt64Array.from({ length: mode === 'view' ? 0 : nbl }, (_, j) => BigInt(nb - 1 - j)), [1, mode === 'view' ? 0 : nbl]) };
+      for (let i = 0; i < L; i++) {
+        f[`k${i}`] = tensors[2 * i]!;
+        f[`v${i}`] = tensors[2 * i + 1]!;
+        for (let h = 0; h < KV; h++) {
+          const o = h * nb * bs * HD;
+          f[`kv${i}.${h}`] = new ort.Tensor('float32', pools[2 * i]!.subarray(o, o + pv * HD), [1, pv, HD]);
+          f[`vv${i}.${h}`] = new ort.Tensor('float32', pools[2 * i + 1]!.subarray(o, o + pv * HD), [1, pv, HD]);
+        }
+      }
+      return f;
+    },
+  };
+}
+
+/** The same two reads behind an If per layer (then: per-head views; else: Gather), to price the If. */
+function ifPerLayer(mode: 'view' | 'gather', bs = 16): Variant {
+  const nb = Math.ceil(maxCtx / bs) + 1;
+  const n = nb * KV * bs * HD;
+  const pools = Array.from({ length: 2 * L }, () => rand(n));
+  const tensors = pools.map((d) => new ort.Tensor('float32', d, [KV, nb, bs, HD]));
+  return {
+    name: `If per layer (views | gather), fed as ${mode}`,
+    build(g) {
+      const shape = g.constI64([0, 0, -1, HD]);
+      chain(g, (i, q) => {
+        const kc = g.input(`k${i}`, 'float32', [KV, 'nb', bs, HD]);
+        const vc = g.input(`v${i}`, 'float32', [KV, 'nb', bs, HD]);
+        const kv = Array.from({ length: KV }, (_, h) => [g.input(`kv${i}.${h}`, 'float32', [1, 'pv', HD]), g.input(`vv${i}.${h}`, 'float32', [1, 'pv', HD])] as const);
+        if (i === 0) {
+          g.input('table', 'int64', [1, 'n']);
+          g.input('cond', 'bool', []);
+        }
+        const out = `ifout${i}`;
+        const thenB = g.subgraph(`then${i}`, (s) => {
+          const qh = s.opN('Split', [s.op('Reshape', [q, s.constI64([KV, -1, HD])]), s.constI64(Array(KV).fill(1))], { axis: 0 }, { outputs: KV });
+          const o = qh.map((x, h) => s.op('MatMul', [s.op('Softmax', [s.op('MatMul', [x, s.op('Transpose', [kv[h]![0]], { perm: [0, 2, 1] })])], { axis: -1 }), kv[h]![1]]));
+          s.output(s.op('Reshape', [s.op('Concat', o, { axis: 0 }), s.constI64([KV, 1, G, HD])]), `then${i}/out`, 'float32', [KV, 1, G, HD]);
+        });
+        const elseB = g.subgraph(`else${i}`, (s) => {
+          const k = s.op('Reshape', [s.op('Gather', [kc, 'table'], { axis: 1 }), shape]);
+          const v = s.op('Reshape', [s.op('Gather', [vc, 'table'], { axis: 1 }), shape]);
+          s.output(attendGathered(s, q, k, v), `else${i}/out`, 'float32', [KV, 1, G, HD]);
+        });
+        return g.op('If', ['cond'], { then_branch: thenB, else_branch: elseB }, { outputs: [out] });
+      });
+    },
+    feeds(ctx) {
+      const nbl = Math.ceil(ctx / bs);
+      const pv = mode === 'view' ? ctx : 0;
+      const f: Record<string, ort.Tensor> = {
+        q: qFeed(),
+        cond: new ort.Tensor('bool', new Uint8Array([mode === 'view' ? 1 : 0]), []),
+        table: new ort.Tensor('int64', BigInt64Array.from({ length: nbl }, (_, j) => BigInt(nb - 1 - j)), [1, nbl]),
+      };
+      for (let i = 0; i < L; i++) {
+        f[`k${i}`] = tensors[2 * i]!;
+        f[`v${i}`] = tensors[2 * i + 1]!;
+        for (let h = 0; h < KV; h++) {
+          const o = h * nb * bs * HD;
+          f[`kv${i}.${h}`] = new ort.Tensor('float32', pools[2 * i]!.subarray(o, o + pv * HD), [1, pv, HD]);
+          f[`vv${i}.${h}`] = new ort.Tensor('float32', pools[2 * i + 1]!.subarray(o, o + pv * HD), [1, pv, HD]);
+        }
+      }
+      return f;
+    },
+  };
+}
+
 const all: Variant[] = [
   pooled('gather fp32 head-major (current)', 16, 'float32', false),
   direct(),
@@ -233,6 +351,10 @@ const all: Variant[] = [
   pooled('gather fp32, M=1 per query head', 16, 'float32', false, true),
   direct(true),
   pooled('gather fp16 + Cast, M=1 per query head', 16, 'float16', true, true),
+  union('view'),
+  union('gather'),
+  ifPerLayer('view'),
+  ifPerLayer('gather'),
 ];
 const pick = process.env.BENCH_VARIANTS?.split(',').map(Number);
 const variants = pick ? pick.map((i) => all[i]!) : all;

@@ -143,6 +143,49 @@ describe('MiniCPM-V 4.6 stack', () => {
     await expect(run('2x')).rejects.toSatisfy((e: unknown) => e instanceof TesseraError && e.code === 'INVALID_ARGUMENT' && e.details.field === 'mm_processor_kwargs.downsample_mode');
     client.close();
   });
+
+  it('per-request thinking: chat_template_kwargs.enable_thinking reaches the template (usage); the output goes to reasoning_content, streamed, not, and over gRPC', async () => {
+    const messages = [{ role: 'user', content: 'Think about 2 + 2.' }];
+    const prompt = (enableThinking: boolean) => buildPromptIds46(tok, [{ role: 'user', content: [{ type: 'text', text: 'Think about 2 + 2.' }] }], [], { enableThinking }).ids.length;
+    const answer = async (kwargs: object) => (await (await chat({ messages, chat_template_kwargs: kwargs })).json()) as any;
+    const on = await answer({ enable_thinking: true });
+    const off = await answer({ enable_thinking: false });
+    expect(on.usage.prompt_tokens).toBe(prompt(true));
+    expect(off.usage.prompt_tokens).toBe(prompt(false));
+    expect(prompt(false)).toBeGreaterThan(prompt(true)); // the closed empty think block
+    // The tiny template leaves thinking to the model (Qwen3 style): with no </think> in 8 tokens, all of it is reasoning.
+    const m = on.choices[0].message;
+    expect(m.reasoning_content.length).toBeGreaterThan(0);
+    expect(m.reasoning).toBe(m.reasoning_content);
+    expect(m.content).toBe('');
+    expect(off.choices[0].message.reasoning_content).toBeUndefined();
+    expect(off.choices[0].message.content.length).toBeGreaterThan(0);
+
+    const res = await chat({ messages, chat_template_kwargs: { enable_thinking: true }, stream: true });
+    const { chunks, done } = await readSse(res);
+    expect(done).toBe(true);
+    expect(chunks.map((c: any) => c.choices?.[0]?.delta?.reasoning_content ?? '').join('')).toBe(m.reasoning_content);
+    expect(textOf(chunks)).toBe('');
+
+    const client = grpcClient(gatewayV1.GatewayServiceService, stack.grpcAddress);
+    const grpcChunks: gatewayV1.ChatCompletionResponse[] = [];
+    for await (const c of client.chatCompletion(
+      {
+        model: MODEL,
+        messages: [{ role: commonV1.Role.USER, content: [{ part: { $case: 'text', text: 'Think about 2 + 2.' } }] }],
+        sampling: { maxTokens: 8, seed: 1, stop: [], stopTokenIds: [], topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, logprobs: false, topLogprobs: 0, temperature: 0 },
+        user: '',
+        tools: [],
+        toolChoice: '',
+        enableThinking: true,
+      },
+      { headers: { authorization: `Bearer ${KEY}` }, timeoutMs: 120_000 },
+    ))
+      grpcChunks.push(c);
+    client.close();
+    expect(grpcChunks.map((c) => c.reasoningDelta).join('')).toBe(m.reasoning_content);
+    expect(grpcChunks.at(-1)!.usage!.promptTokens).toBe(prompt(true));
+  });
 });
 
 describe('MiniCPM-V 4.6 tool calls (official openai client)', () => {

@@ -28,11 +28,42 @@ resampler: { gpu: true, stream: TESSERA_RESAMPLER, consumer: resampler-workers, 
 decoder: { gpu: true, stream: TESSERA_DECODER, consumer: decoder-workers, model: true }
 retrieval: { gpu: false, stream: "", consumer: "", model: false }
 feedback: { gpu: false, stream: "", consumer: "", model: false }
+combined: { gpu: true, stream: "", consumer: "", model: true, combined: true }
 {{- end -}}
 
 {{/* Service names in a stable order (maps render sorted; this keeps the documented order). */}}
 {{- define "tessera.serviceNames" -}}
 gateway slicer resampler decoder retrieval feedback
+{{- end -}}
+
+{{/* Every workload that may get a Deployment: the services, then the combined GPU pod (combined.*). */}}
+{{- define "tessera.workloadNames" -}}
+{{ include "tessera.serviceNames" . }} combined
+{{- end -}}
+
+{{/* The enabled stages that run inside the combined pod, comma-separated in start order ("" when combined.enabled is false). */}}
+{{- define "tessera.combinedStages" -}}
+{{- $root := . -}}
+{{- if .Values.combined.enabled -}}
+{{- $out := list -}}
+{{- range $s := .Values.combined.stages -}}{{- if (index $root.Values.services $s).enabled -}}{{- $out = append $out $s -}}{{- end -}}{{- end -}}
+{{- join "," $out -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when a workload gets its own objects (Deployment, Service, PDB, autoscaler, policy): an enabled
+     service that does not run inside the combined pod, or the combined pod itself. Call with (dict "root" $ "name" $name). */}}
+{{- define "tessera.ownsPod" -}}
+{{- $members := splitList "," (include "tessera.combinedStages" .root) -}}
+{{- if eq .name "combined" -}}
+{{- if and .root.Values.combined.enabled (include "tessera.combinedStages" .root) -}}true{{- end -}}
+{{- else if and (index .root.Values.services .name).enabled (not (has .name $members)) -}}true
+{{- end -}}
+{{- end -}}
+
+{{/* Extended GPU resource of a workload: its gpuResourceName, else gpu.resourceName. */}}
+{{- define "tessera.gpuResource" -}}
+{{- .svc.gpuResourceName | default .root.Values.gpu.resourceName -}}
 {{- end -}}
 
 {{/* Labels shared by every object. */}}
@@ -97,27 +128,43 @@ serves keda.sh/v1alpha1 (helm template: pass --api-versions keda.sh/v1alpha1), o
 {{- $a := .svc.autoscaling | default dict -}}
 {{- if $a.enabled -}}
 {{- $mode := $a.mode | default "hpa" -}}
-{{- if and (eq $mode "auto") .meta.stream -}}
+{{- if and (eq $mode "auto") (or .meta.stream .meta.combined) -}}
 {{- if .root.Capabilities.APIVersions.Has "keda.sh/v1alpha1" -}}keda{{- else -}}hpa{{- end -}}
-{{- else if and (eq $mode "keda") .meta.stream -}}keda
+{{- else if and (eq $mode "keda") (or .meta.stream .meta.combined) -}}keda
 {{- else -}}hpa
 {{- end -}}
 {{- end -}}
 {{- end -}}
 
-{{/* Seconds of startup budget on the cold path: the sum of startupMaxSeconds of each enabled GPU
-     stage whose autoscaler may take it to zero replicas (KEDA minReplicas 0). */}}
+{{/* Seconds of startup budget on the cold path: the sum of startupMaxSeconds of each GPU workload (a
+     stage, or the combined pod) whose autoscaler may take it to zero replicas (KEDA minReplicas 0). */}}
 {{- define "tessera.coldPathSeconds" -}}
 {{- $root := . -}}
 {{- $catalog := include "tessera.catalog" . | fromYaml -}}
 {{- $total := 0 -}}
-{{- range $name := list "slicer" "resampler" "decoder" -}}
-{{- $svc := index $root.Values.services $name -}}
-{{- if and $svc.enabled (eq (include "tessera.autoscaler" (dict "root" $root "name" $name "svc" $svc "meta" (index $catalog $name) "gpu" true)) "keda") (eq (int $svc.autoscaling.minReplicas) 0) -}}
-{{- $total = add $total $svc.probes.startupMaxSeconds -}}
+{{- range $name := list "slicer" "resampler" "decoder" "combined" -}}
+{{- $svc := ternary $root.Values.combined (index $root.Values.services $name) (eq $name "combined") -}}
+{{- if and (include "tessera.ownsPod" (dict "root" $root "name" $name)) (eq (include "tessera.autoscaler" (dict "root" $root "name" $name "svc" $svc "meta" (index $catalog $name) "gpu" true)) "keda") (eq (int $svc.autoscaling.minReplicas) 0) -}}
+{{- $total = add $total (include "tessera.startupSeconds" (dict "root" $root "name" $name)) -}}
 {{- end -}}
 {{- end -}}
 {{- $total -}}
+{{- end -}}
+
+{{/* Startup budget of a workload in seconds: probes.startupMaxSeconds; for the combined pod with 0 there,
+     the sum of its stages' budgets (the stages load one after another in one process). */}}
+{{- define "tessera.startupSeconds" -}}
+{{- $root := .root -}}
+{{- if eq .name "combined" -}}
+{{- $own := int $root.Values.combined.probes.startupMaxSeconds -}}
+{{- if gt $own 0 -}}{{- $own -}}{{- else -}}
+{{- $sum := 0 -}}
+{{- range $s := splitList "," (include "tessera.combinedStages" $root) -}}{{- $sum = add $sum (index $root.Values.services $s).probes.startupMaxSeconds -}}{{- end -}}
+{{- $sum -}}
+{{- end -}}
+{{- else -}}
+{{- int (index $root.Values.services .name).probes.startupMaxSeconds -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The gateway's request deadline: services.gateway.requestTimeoutSeconds, raised to cover a cold path. */}}
@@ -125,4 +172,31 @@ serves keda.sh/v1alpha1 (helm template: pass --api-versions keda.sh/v1alpha1), o
 {{- $cold := int (include "tessera.coldPathSeconds" .) -}}
 {{- $base := int .Values.services.gateway.requestTimeoutSeconds -}}
 {{- if gt $cold 0 -}}{{- max $base (add $cold 60) -}}{{- else -}}{{- $base -}}{{- end -}}
+{{- end -}}
+
+{{/*
+The environment one stage needs beyond the shared ConfigMap: its gRPC port, concurrency, shutdown
+grace, ORT threads and NATS login. `prefix` is "" for a stage in its own pod and "<STAGE>__" for a
+stage inside the combined pod (services/combined reads it as that stage's variable).
+Call with (dict "root" $ "name" "decoder" "svc" $svc "prefix" "" "model" true).
+*/}}
+{{- define "tessera.stageEnv" -}}
+- name: {{ .prefix }}TESSERA_GRPC_PORT
+  value: {{ .svc.grpcPort | quote }}
+- name: {{ .prefix }}TESSERA_MAX_CONCURRENCY
+  value: {{ .svc.maxConcurrency | quote }}
+- name: {{ .prefix }}TESSERA_SHUTDOWN_GRACE
+  value: {{ printf "%ds" (int .svc.shutdownGraceSeconds) | quote }}
+{{- /* 0 = unset: the services take 1 thread (their config refuses 0; bench/model measured 1 best on shared CPUs). */}}
+{{- if and .model (gt (int .svc.intraOpThreads) 0) }}
+- name: {{ .prefix }}TESSERA_INTRA_OP_THREADS
+  value: {{ .svc.intraOpThreads | quote }}
+{{- end }}
+{{- with .root.Values.externalNats.credentialsSecret }}
+# Each service logs in as its own NATS user; the server's permissions keep it to its own subjects.
+- name: {{ $.prefix }}NATS_USER
+  valueFrom: { secretKeyRef: { name: {{ . | quote }}, key: {{ printf "%s-user" $.name | quote }} } }
+- name: {{ $.prefix }}NATS_PASSWORD
+  valueFrom: { secretKeyRef: { name: {{ . | quote }}, key: {{ printf "%s-password" $.name | quote }} } }
+{{- end }}
 {{- end -}}

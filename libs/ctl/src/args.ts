@@ -23,7 +23,7 @@ export interface ParsedArgs {
 }
 
 /** Flags that take a value; every other `--x` is a boolean switch. */
-const VALUE_FLAGS = new Set(['kubeconfig', 'context', 'namespace', 'release', 'nats-monitor', 'nats-service', 'nats-account', 'output', 'request-timeout', 'tail', 'since', 'replicas', 'pod', 'container', 'timeout', 'to-revision']);
+const VALUE_FLAGS = new Set(['kubeconfig', 'context', 'namespace', 'release', 'nats-monitor', 'nats-service', 'nats-account', 'output', 'request-timeout', 'tail', 'since', 'replicas', 'pod', 'container', 'timeout', 'to-revision', 'feedback-metrics']);
 const SHORT: Record<string, string> = { n: 'namespace', o: 'output', f: 'follow' };
 const BOOL_FLAGS = new Set(['follow', 'previous', 'timestamps', 'help', 'yes', 'no-wait']);
 

@@ -39,8 +39,10 @@ commands:
   drain NODE [--yes] [--timeout 5m]
                                   cordon, then evict its pods through the Eviction API (budgets hold)
   logs STAGE [--tail N] [--since 10m] [--pod NAME] [--previous] [--timestamps] [-f]
-  sites                           edge sites from the hub's NATS monitoring endpoint (--nats-monitor):
-                                  link state, feedback backlog, models per site (no cluster access)
+  sites [--feedback-metrics URL]  edge sites from the hub's NATS monitoring endpoint (--nats-monitor):
+                                  link state, feedback backlog, models per site (no cluster access);
+                                  with the hub feedback service's /metrics (default
+                                  $TESSERA_FEEDBACK_METRICS_URL), the events each site dropped
 
 STAGE: ${STAGE_NAMES.join(', ')}
 
@@ -177,7 +179,8 @@ async function dispatch(args: ParsedArgs, io: CtlIo): Promise<number> {
       return 0;
     }
     case 'sites': {
-      const sites = await collectSites({ natsMonitor: g.natsMonitor, ...(g.natsAccount && { account: g.natsAccount }), timeoutMs: g.requestTimeoutMs });
+      const feedbackMetrics = (args.flags['feedback-metrics'] as string | undefined) ?? (io.env.TESSERA_FEEDBACK_METRICS_URL || undefined);
+      const sites = await collectSites({ natsMonitor: g.natsMonitor, ...(g.natsAccount && { account: g.natsAccount }), ...(feedbackMetrics && { feedbackMetrics }), timeoutMs: g.requestTimeoutMs });
       emit(io, args, sites, formatSites(sites));
       return 0;
     }

@@ -6,7 +6,7 @@ import { REPO_ROOT } from './helm-render.js';
 // No Docker engine here, so deploy/Dockerfile is not built in tests; this checks the invariants the
 // chart relies on (non-root UID 10001, one image per service from one Dockerfile, cpu + cuda targets),
 // and image-build.test.ts builds and runs what the Dockerfile's stages run.
-const SERVICES = ['gateway', 'slicer', 'resampler', 'decoder', 'retrieval', 'feedback'];
+const SERVICES = ['gateway', 'slicer', 'resampler', 'decoder', 'retrieval', 'feedback', 'combined'];
 const text = readFileSync(join(REPO_ROOT, 'deploy', 'Dockerfile'), 'utf8');
 const stages = (): string[] => [...text.matchAll(/^FROM \S+ AS (\S+)$/gm)].map((m) => m[1]!);
 

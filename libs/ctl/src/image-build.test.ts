@@ -14,7 +14,7 @@ import { REPO_ROOT } from './helm-render.js';
 // `node scripts/image-sizes.mjs --assemble --start` goes further (npm ci --omit=dev, all six started).
 // Asynchronous: a minute-long synchronous child would block the test worker's RPC with vitest.
 const run = promisify(execFile);
-const SERVICES = ['gateway', 'slicer', 'resampler', 'decoder', 'retrieval', 'feedback'];
+const SERVICES = ['gateway', 'slicer', 'resampler', 'decoder', 'retrieval', 'feedback', 'combined'];
 
 describe('compiled services (the image build without Docker)', () => {
   let nats: NatsServerHandle;

@@ -6,7 +6,8 @@
  * site without a leaf connection is listed with link `down` and the backlog at the time it was lost.
  */
 import { ErrorCode, TesseraError } from '@tessera/errors';
-import { parseLeafSubscriptions, type ModelPlace } from '@tessera/edge';
+import { domainOfApiPrefix, parseLeafSubscriptions, siteOfDeliverPrefix, type ModelPlace } from '@tessera/edge';
+import { Metric, parseExposition } from '@tessera/telemetry';
 import { renderTable } from './table.js';
 
 export interface SiteStatus {
@@ -19,6 +20,12 @@ export interface SiteStatus {
   feedbackBacklog?: number;
   /** Seconds since the hub last heard from the site's feedback stream. */
   feedbackLastHeardS?: number;
+  /**
+   * Feedback events the site's stream discarded (oldest first, its limits) before the hub had them:
+   * exact, counted by the hub's feedback service from the sequence gaps it sees
+   * (`tessera_feedback_site_events_dropped_total`, read with --feedback-metrics).
+   */
+  feedbackDropped?: number;
   models: Array<{ id: string; place: ModelPlace }>;
 }
 
@@ -36,30 +43,43 @@ interface Jsz {
   account_details?: Array<{ name?: string; id?: string; stream_detail?: Array<{ name?: string; sources?: JszSource[] }> }>;
 }
 
-async function getJson<T>(base: string, path: string, params: Record<string, string>, timeoutMs: number): Promise<T> {
+async function getText(base: string, path: string, params: Record<string, string>, timeoutMs: number, field: string, example: string): Promise<string> {
   const root = /^https?:\/\//.test(base) ? base : `http://${base}`;
   let url: URL;
   try {
     url = new URL(path, root);
   } catch {
-    throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `--nats-monitor "${base}" is not a URL (expected http://hub-nats:8222)`, { field: 'nats-monitor' });
+    throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `--${field} "${base}" is not a URL (expected ${example})`, { field });
   }
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    return (await res.json()) as T;
+    return await res.text();
   } catch (err) {
-    throw new TesseraError(ErrorCode.UNAVAILABLE, `cannot read ${url.origin}${path}: ${(err as Error).message}`, { field: 'nats-monitor' }, { cause: err });
+    throw new TesseraError(ErrorCode.UNAVAILABLE, `cannot read ${url.origin}${path}: ${(err as Error).message}`, { field }, { cause: err });
   }
 }
 
-export async function collectSites(o: { natsMonitor: string | undefined; account?: string; feedbackStream?: string; timeoutMs: number }): Promise<SiteStatus[]> {
+async function getJson<T>(base: string, path: string, params: Record<string, string>, timeoutMs: number): Promise<T> {
+  return JSON.parse(await getText(base, path, params, timeoutMs, 'nats-monitor', 'http://hub-nats:8222')) as T;
+}
+
+/** Per site, the hub feedback service's exact drop count, from its Prometheus endpoint (`host:port` → its /metrics). */
+async function siteDrops(metricsUrl: string, timeoutMs: number): Promise<Map<string, number>> {
+  const bare = /^(https?:\/\/)?[^/]+\/?$/.test(metricsUrl);
+  const text = await getText(metricsUrl, bare ? '/metrics' : '', {}, timeoutMs, 'feedback-metrics', 'http://tessera-feedback:9470/metrics');
+  const samples = [...parseExposition(text).values()].flatMap((f) => f.samples).filter((x) => x.name === Metric.feedbackSiteDropped.name && x.labels.site);
+  return new Map(samples.map((x) => [x.labels.site!, x.value]));
+}
+
+export async function collectSites(o: { natsMonitor: string | undefined; account?: string; feedbackStream?: string; feedbackMetrics?: string; timeoutMs: number }): Promise<SiteStatus[]> {
   if (!o.natsMonitor) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'sites needs the hub NATS monitoring endpoint: --nats-monitor http://hub-nats:8222 (or TESSERA_NATS_MONITOR_URL)', { field: 'nats-monitor' });
   const stream = o.feedbackStream ?? 'TESSERA_FEEDBACK';
-  const [leafz, jsz] = await Promise.all([
+  const [leafz, jsz, drops] = await Promise.all([
     getJson<Leafz>(o.natsMonitor, '/leafz', { subs: '1' }, o.timeoutMs),
     getJson<Jsz>(o.natsMonitor, '/jsz', { ...(o.account ? { acc: o.account } : { accounts: 'true' }), streams: 'true', config: 'true' }, o.timeoutMs),
+    o.feedbackMetrics ? siteDrops(o.feedbackMetrics, o.timeoutMs) : undefined,
   ]);
   const account = o.account ?? hubAccount(jsz, leafz, stream);
   const byDomain = new Map<string, SiteStatus>();
@@ -73,13 +93,13 @@ export async function collectSites(o: { natsMonitor: string | undefined; account
   const acc = (jsz.account_details ?? []).find((a) => a.name === account || a.id === account);
   const feedback = acc?.stream_detail?.find((s) => s.name === stream);
   for (const src of feedback?.sources ?? []) {
-    const m = /^\$JS\.([^.]+)\.API$/.exec(src.external?.api ?? '');
-    if (!m) continue;
-    const domain = m[1]!;
-    const site = /^tessera\.site\.([^.]+)\.deliver$/.exec(src.external?.deliver ?? '')?.[1] ?? domain;
+    const domain = domainOfApiPrefix(src.external?.api);
+    if (!domain) continue;
+    const site = siteOfDeliverPrefix(src.external?.deliver) ?? domain;
     const s = byDomain.get(domain) ?? { site, domain, link: 'down' as const, models: [] };
     s.feedbackBacklog = src.lag ?? 0;
     if (src.active !== undefined && src.active >= 0) s.feedbackLastHeardS = Math.round(src.active / 1e8) / 10;
+    if (drops) s.feedbackDropped = drops.get(s.site) ?? 0;
     byDomain.set(domain, s);
   }
   return [...byDomain.values()].sort((a, b) => a.site.localeCompare(b.site));
@@ -98,13 +118,14 @@ function hubAccount(jsz: Jsz, leafz: Leafz, stream: string): string {
 export function formatSites(sites: readonly SiteStatus[]): string {
   if (sites.length === 0) return 'no edge sites: no leaf connections with a JetStream domain, and the hub feedback stream sources none (TESSERA_FEEDBACK_SITES)';
   return renderTable(
-    ['SITE', 'DOMAIN', 'LINK', 'RTT', 'FEEDBACK BACKLOG', 'LAST HEARD', 'MODELS'],
+    ['SITE', 'DOMAIN', 'LINK', 'RTT', 'FEEDBACK BACKLOG', 'DROPPED', 'LAST HEARD', 'MODELS'],
     sites.map((s) => [
       s.site,
       s.domain,
       s.link,
       s.rtt ?? '-',
       s.feedbackBacklog === undefined ? '-' : String(s.feedbackBacklog),
+      s.feedbackDropped === undefined ? '-' : String(s.feedbackDropped),
       s.feedbackLastHeardS === undefined ? '-' : `${s.feedbackLastHeardS}s ago`,
       s.models.map((m) => `${m.id}@${m.place}`).join(',') || '-',
     ]),

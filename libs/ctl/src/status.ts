@@ -1,7 +1,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { TesseraError } from '@tessera/errors';
 import { type Autoscaler, describeAutoscaler, listAutoscalers, type ScaledObject } from './autoscalers.js';
-import { findRelease } from './find-deployments.js';
+import { combinedStages, findRelease } from './find-deployments.js';
 import { type ConsumerBacklog, monitoringService, readBacklog, readBacklogThroughApi } from './jetstream-backlog.js';
 import type { Kube } from './kube.js';
 import { ANNOTATION_MODEL_REVISION, LABEL_INSTANCE, LABEL_PART_OF, STAGE_NAMES, STAGES, type StageName } from './stages.js';
@@ -118,7 +118,6 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
   const stages: StageStatus[] = [];
   for (const name of STAGE_NAMES) {
     const d = byStage.get(name);
-    const info = STAGES[name];
     const depName = d?.metadata?.name ?? null;
     const podRevisions: Record<string, number> = {};
     for (const p of podsByStage.get(name) ?? []) {
@@ -126,9 +125,16 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
       if (rev) podRevisions[rev] = (podRevisions[rev] ?? 0) + 1;
     }
     let stageBacklog: ConsumerBacklog | null = null;
-    if (backlog && info.stream && info.consumer) {
-      stageBacklog = backlog.get(`${info.stream}/${info.consumer}`) ?? null;
-      if (!stageBacklog) warnings.push(`no JetStream consumer ${info.stream}/${info.consumer} in account ${opts.natsAccount}: KEDA would scale ${name} on the stream's last sequence`);
+    // The combined pod serves every queue of the stages it runs: its backlog is their sum (what its KEDA formula weighs).
+    for (const member of name === 'combined' ? combinedStages(d) : [name]) {
+      const m = STAGES[member];
+      if (!backlog || !m.stream || !m.consumer) continue;
+      const one = backlog.get(`${m.stream}/${m.consumer}`);
+      if (!one) {
+        warnings.push(`no JetStream consumer ${m.stream}/${m.consumer} in account ${opts.natsAccount}: KEDA would scale ${name} on the stream's last sequence`);
+        continue;
+      }
+      stageBacklog = stageBacklog ? addBacklog(stageBacklog, one) : one;
     }
     stages.push({
       stage: name,
@@ -161,6 +167,18 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
     gpuTotals,
     gpusRequestedByRelease,
     warnings,
+  };
+}
+
+function addBacklog(a: ConsumerBacklog, b: ConsumerBacklog): ConsumerBacklog {
+  return {
+    stream: `${a.stream},${b.stream}`,
+    consumer: `${a.consumer},${b.consumer}`,
+    pending: a.pending + b.pending,
+    ackPending: a.ackPending + b.ackPending,
+    lag: a.lag + b.lag,
+    redelivered: a.redelivered + b.redelivered,
+    waiting: a.waiting + b.waiting,
   };
 }
 

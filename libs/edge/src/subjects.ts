@@ -20,8 +20,12 @@ export const FEEDBACK_EVENTS = 'tessera.feedback.events';
 export const DEFAULT_ACCOUNT = 'TESSERA';
 
 export const jsApiPrefix = (domain: string): string => `$JS.${domain}.API`;
+/** `$JS.<domain>.API` → domain, undefined for the local API or anything else. */
+export const domainOfApiPrefix = (api: string | undefined): string | undefined => /^\$JS\.([^.]+)\.API$/.exec(api ?? '')?.[1];
 export const siteInboxPrefix = (site: string): string => `_INBOX_${site}`;
 export const siteDeliverPrefix = (site: string): string => `tessera.site.${site}.deliver`;
+/** The site a hub source delivers for (`tessera.site.<site>.deliver` → site), undefined for another prefix. */
+export const siteOfDeliverPrefix = (deliver: string | undefined): string | undefined => /^tessera\.site\.([^.]+)\.deliver$/.exec(deliver ?? '')?.[1];
 export const siteModelPrefix = (site: string): string => `tessera.site.${site}.model`;
 /**
  * The hub object-store bucket a site's large uplink requests go to (a request above the 512 KiB

@@ -95,7 +95,9 @@ export const Metric = {
   // Edge sites (edge gateway): the uplink to the hub and the site's feedback backlog.
   edgeHubLinkUp: { name: 'tessera_edge_hub_link_up', kind: 'gauge', help: '1 while the hub answers over the leaf link, 0 while it does not', labels: ['site'] },
   edgeFeedbackPending: { name: 'tessera_edge_feedback_pending', kind: 'gauge', help: 'Feedback events recorded at the site during the current outage, not yet at the hub', labels: ['site'] },
-  edgeFeedbackDropped: { name: 'tessera_edge_feedback_dropped_total', kind: 'counter', help: 'Feedback events the site stream discarded (oldest first, stream limits) before the hub received them', labels: ['site'] },
+  edgeFeedbackDropped: { name: 'tessera_edge_feedback_dropped_total', kind: 'counter', help: "Feedback events the site stream discarded during an outage, as the site sees them (bounded estimate; the hub's tessera_feedback_site_events_dropped_total is exact)", labels: ['site'] },
+  // Hub feedback service: gaps in each site's sourced sequences (libs/edge source-gaps.ts).
+  feedbackSiteDropped: { name: 'tessera_feedback_site_events_dropped_total', kind: 'counter', help: "Feedback events a site's stream discarded (oldest first, its limits) before the hub sourced them: exact, from the sequence gaps the hub sees", labels: ['site'] },
   edgeFallbacks: { name: 'tessera_edge_fallbacks_total', kind: 'counter', help: 'Requests for a hub model answered by a site model while the hub was unreachable', labels: ['site', 'model', 'fallback'] },
   // vLLM-compatible names. Scheduler state comes from the decoder (EPP scorers and KEDA read these
   // per pod); the request-level histograms (TTFT, inter-token latency, token totals) from the gateway.

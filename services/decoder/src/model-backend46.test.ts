@@ -8,6 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argmaxRow, ensureTinyModel46Paths, Tokenizer } from '@tessera/model';
+import { commonV1, decodingV1 } from '@tessera/contracts';
+import { localClient, TesseraError } from '@tessera/runtime';
+import { decoderService } from './service.js';
 import { ToolCallStream } from '@tessera/structured';
 import { Engine } from './domain/engine/engine.js';
 import { samplingParams } from './domain/engine/engine-defaults.js';
@@ -152,5 +155,41 @@ describe('decoder on the tiny 4.6 model', () => {
     const pieces = [...ids.flatMap((id) => parser.push(new TextDecoder().decode(m.tokenizer.tokenBytes.bytesOf(id)))), ...parser.end()];
     expect(pieces.map((p) => (p.kind === 'content' ? p.text : '')).join('')).toBe('Let me check.\n\n');
     expect(pieces.filter((p) => p.kind === 'call')).toEqual([{ kind: 'call', call: { name: 'get_weather', argumentsJson: '{"city":"Oslo","days":3}' } }]);
+  });
+
+  it('per-request enable_thinking reaches the template; the first chunk says whether the output opens with reasoning', async () => {
+    const tok = Tokenizer.fromDir((await ensureTinyModel46Paths()).model);
+    const msgs = [{ role: 'user' as const, parts: [{ kind: 'text' as const, text: 'Hi <think>' }] }];
+    const ids = (enableThinking?: boolean) => Array.from(m.assemble({ messages: msgs, images: [], ...(enableThinking !== undefined && { enableThinking }) }, { maxImages: 4 }).tokenIds);
+    // The user's typed "<think>" stays text (not the tag), so only the template's tags count.
+    expect(m.assemble({ messages: msgs, images: [], enableThinking: true }, { maxImages: 4 }).reasoning).toBe(true);
+    expect(m.assemble({ messages: msgs, images: [], enableThinking: false }, { maxImages: 4 }).reasoning).toBe(false);
+    expect(ids(false)).not.toEqual(ids(true));
+    expect(tok.decode(ids(false)).endsWith('<|im_start|>assistant\n<think>\n\n</think>\n\n')).toBe(true);
+    expect(tok.decode(ids(true)).endsWith('<|im_start|>assistant\n')).toBe(true);
+    expect(ids()).toEqual(ids(false)); // the process default (TESSERA_DECODER_ENABLE_THINKING) is false
+
+    const engine = new Engine({ backend: m.backend, tokenBytes: m.tokenizer.tokenBytes, limits: { maxBatchSize: 2 } });
+    const client = localClient(decodingV1.DecoderServiceService, decoderService({ engine, tokenizer: m.tokenizer, revision: m.revision, assemble: m.assemble, defaults: { maxTokens: 4, temperature: 0 }, maxImages: 4 }));
+    const req = (o: Partial<decodingV1.GenerateRequest>): decodingV1.GenerateRequest => ({
+      requestId: '', messages: [{ role: commonV1.Role.USER, parts: [{ part: { $case: 'text', text: 'Hi' } }] }], prompt: [], images: [], modelRevision: '', tools: [], toolChoice: '',
+      sampling: { temperature: 0, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, stop: [], stopTokenIds: [], logprobs: false, topLogprobs: 0, maxTokens: 3 }, ...o,
+    });
+    const chunks = async (r: decodingV1.GenerateRequest) => {
+      const out: decodingV1.GenerateResponse[] = [];
+      for await (const c of client.generate(r, { tenant: 't' })) out.push(c);
+      return out;
+    };
+    const on = await chunks(req({ enableThinking: true }));
+    expect(on[0]!.reasoning).toBe(true);
+    expect(on.slice(1).every((c) => !c.reasoning)).toBe(true);
+    expect((await chunks(req({ enableThinking: false })))[0]!.reasoning).toBe(false);
+    expect((await chunks(req({})))[0]!.reasoning).toBe(false);
+    // Constrained output starts at the first token: thinking before it is refused by name, and off by default.
+    const json = { format: { $case: 'jsonObject' as const, jsonObject: {} } };
+    const err = await chunks(req({ enableThinking: true, responseFormat: json })).then(() => undefined, (e: unknown) => e as TesseraError);
+    expect(err?.details.field).toBe('chat_template_kwargs.enable_thinking');
+    expect((await chunks(req({ responseFormat: json })))[0]!.reasoning).toBe(false);
+    await engine.close();
   });
 });

@@ -72,8 +72,15 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   const images = await Promise.all(req.images.map((img, i) => toPromptImage(img, i, d.nc, ctx.tenant)));
   // Tools are shown to the model unless tool_choice is "none" (then the turn is plain text, as OpenAI's "none" means).
   const tools = req.toolChoice === 'none' ? [] : req.tools;
-  const prompt = d.assemble({ messages: req.messages.map(toMessage), tools, prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images }, { maxImages: d.maxImages });
   const constraint = constraintFor(req, { tokenBytes: d.tokenizer.tokenBytes, vocabSize: d.engine.info.vocabSize, eosTokenIds: d.engine.info.eosTokenIds });
+  // The mask applies from the first token: a constrained answer cannot be preceded by thinking (vLLM
+  // starts the grammar after `</think>`; we do not), so thinking is refused when asked and off otherwise.
+  if (constraint && req.enableThinking === true) {
+    throw invalidArgument('chat_template_kwargs.enable_thinking', 'enable_thinking true cannot be combined with constrained output (response_format, or tool_choice "required" / a named function)');
+  }
+  const enableThinking = req.enableThinking ?? (constraint ? false : undefined);
+  const prompt = d.assemble({ messages: req.messages.map(toMessage), tools, prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images, ...(enableThinking !== undefined && { enableThinking }) }, { maxImages: d.maxImages });
+  const reasoning = (prompt.reasoning ?? false) && !constraint;
   ctx.throwIfAborted();
   const handle = d.engine.submit({
     requestId,
@@ -94,7 +101,7 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   let first = true;
   try {
     for await (const c of handle.chunks) {
-      yield toResponse(c, d, first);
+      yield toResponse(c, d, first, reasoning);
       first = false;
     }
   } finally {
@@ -168,7 +175,7 @@ export function toParams(s: commonV1.SamplingParams | undefined, defaults: { max
 
 const ms = (s: number): number => s * 1000;
 
-function toResponse(c: EngineChunk, d: DecoderServiceDeps, first: boolean): decodingV1.GenerateResponse {
+function toResponse(c: EngineChunk, d: DecoderServiceDeps, first: boolean, reasoning: boolean): decodingV1.GenerateResponse {
   const tokenText = (id: number): string => new TextDecoder().decode(d.tokenizer.tokenBytes.bytesOf(id));
   const res: decodingV1.GenerateResponse = {
     textDelta: c.text,
@@ -182,6 +189,7 @@ function toResponse(c: EngineChunk, d: DecoderServiceDeps, first: boolean): deco
     finishReason: c.finishReason ? finishReasonFromName(c.finishReason)! : commonV1.FinishReason.UNSPECIFIED,
     matchedStop: typeof c.stopReason === 'string' ? c.stopReason : '',
     modelRevision: first || c.finishReason ? d.revision : '',
+    reasoning: first && reasoning,
   };
   if (c.usage) {
     const u = c.usage;

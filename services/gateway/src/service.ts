@@ -65,7 +65,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
       const observed: ChatObservation | undefined = deps.metrics?.chat(valid.model, arrivedAt);
       let settled = false;
       try {
-        yield { responseId, model: valid.model, modelRevision: deps.model.revision, sources: [], textDelta: '', logprobs: [], finishReason: commonV1.FinishReason.UNSPECIFIED };
+        yield { responseId, model: valid.model, modelRevision: deps.model.revision, sources: [], textDelta: '', reasoningDelta: '', logprobs: [], finishReason: commonV1.FinishReason.UNSPECIFIED };
         for await (const ev of deps.chat.chat(valid, { tenant, responseId, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, trace: ctx.trace })) {
           if (ev.kind === 'delta') {
             observed?.tokens(ev.tokenIds.length || (ev.text ? 1 : 0));
@@ -75,6 +75,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
               modelRevision: deps.model.revision,
               sources: [],
               textDelta: ev.text,
+              reasoningDelta: ev.reasoning ?? '',
               logprobs: (ev.logprobs ?? []).map((l) => ({ tokenId: 0, token: l.token, logprob: l.logprob, topLogprobs: l.top.map((t) => ({ tokenId: 0, token: t.token, logprob: t.logprob })) })),
               finishReason: commonV1.FinishReason.UNSPECIFIED,
             };
@@ -90,6 +91,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
             modelRevision: deps.model.revision,
             sources: ev.sources.map((s, i) => ({ index: i + 1, collection: valid.collection?.name ?? '', id: s.id, text: s.text, relevance: s.relevance, metadata: s.metadata })),
             textDelta: '',
+            reasoningDelta: '',
             logprobs: [],
             finishReason: finishReasonFromName(ev.finishReason) ?? commonV1.FinishReason.STOP,
             usage: { promptTokens: ev.usage.promptTokens, visualTokens: ev.usage.visualTokens, completionTokens: ev.usage.completionTokens, totalTokens: ev.usage.promptTokens + ev.usage.completionTokens },
@@ -167,6 +169,7 @@ export function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: str
     ...(req.tools.length && { tools: req.tools.map((t, i) => ({ type: 'function', function: { name: t.name, description: t.description, ...(t.parametersJson && { parameters: parseJson(t.parametersJson, `tools[${i}].parameters_json`) }) } })) }),
     ...(req.toolChoice && { tool_choice: ['auto', 'none', 'required'].includes(req.toolChoice) ? req.toolChoice : { type: 'function', function: { name: req.toolChoice } } }),
     ...(req.parallelToolCalls !== undefined && { parallel_tool_calls: req.parallelToolCalls }),
+    ...(req.enableThinking !== undefined && { chat_template_kwargs: { enable_thinking: req.enableThinking } }),
   };
 }
 

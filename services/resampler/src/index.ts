@@ -2,3 +2,4 @@ export { createResamplerService, type ResamplerServiceDeps, type ResamplerImpl }
 export { ResampleBatcher, type GroupInput, type ResamplerModel, type SliceInput } from './domain/resample-batcher.js';
 export { openResampler, type OpenedResampler } from './adapters/open-resampler.js';
 export { schema as resamplerConfigSchema, loadResamplerConfig, type ResamplerConfig } from './config.js';
+export { composeResampler } from './compose.js';

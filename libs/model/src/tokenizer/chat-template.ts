@@ -3,10 +3,12 @@
  * Jinja implementation transformers.js uses — with the variables HF passes besides `messages`: the
  * special-token spellings from tokenizer_config (`bos_token`, `eos_token`, …), `add_generation_prompt`
  * and, when set, `enable_thinking` (Qwen3.5-style templates read it). Shared by the model library's
- * Tokenizer and the decoder's prompt assembly so both render one template the same way.
+ * Tokenizer and the decoder's prompt assembly so both render one template the same way. Printed values
+ * are spelled as Python's Jinja2 spells them (`True`, `None`: python-jinja.ts).
  */
 import { Template } from '@huggingface/jinja';
 import { ErrorCode, TesseraError } from '@tessera/errors';
+import { PY_STR, pyStrGlobal, pythonizeTemplate } from './python-jinja.js';
 
 /** Content is a string, or (4.6-style templates) a list of text / image items. */
 export type ChatContentItem = { type: 'text'; text: string } | { type: 'image' } | { type: 'image_url' } | { type: 'video' };
@@ -63,8 +65,8 @@ export class ChatTemplate {
     if (this.source === undefined) {
       throw new TesseraError(ErrorCode.FAILED_PRECONDITION, 'tokenizer_config.json: chat_template is missing; the model cannot format chat messages', { field: 'chat_template', file: 'tokenizer_config.json' });
     }
-    this.compiled ??= new Template(this.source);
-    const vars: Record<string, unknown> = { ...this.vars, ...(opts.extra ?? {}), messages, add_generation_prompt: opts.addGenerationPrompt ?? true };
+    this.compiled ??= pythonizeTemplate(new Template(this.source));
+    const vars: Record<string, unknown> = { ...this.vars, ...(opts.extra ?? {}), messages, add_generation_prompt: opts.addGenerationPrompt ?? true, [PY_STR]: pyStrGlobal };
     if (opts.enableThinking !== undefined) vars.enable_thinking = opts.enableThinking;
     if (opts.tools && opts.tools.length > 0) vars.tools = opts.tools;
     return this.compiled.render(vars);

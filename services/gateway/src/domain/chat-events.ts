@@ -4,7 +4,8 @@ import type { Tenant } from './tenancy/api-keys.js';
 
 /** What the orchestrator streams back for one chat request, transport-neutral. */
 export type ChatEvent =
-  | { kind: 'delta'; text: string; tokenIds: number[]; logprobs?: TokenLogprob[] }
+  /** `text` is the answer; `reasoning` the model's thinking before it (4.5 / 4.6 with thinking on: reasoning-output.ts). */
+  | { kind: 'delta'; text: string; reasoning?: string; tokenIds: number[]; logprobs?: TokenLogprob[] }
   | { kind: 'final'; finishReason: FinishReason; usage: ChatUsage; timings: Record<string, number>; sources: ChatSource[] };
 
 export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';

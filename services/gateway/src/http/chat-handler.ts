@@ -5,6 +5,7 @@ import type { ChatEvent, ChatRoute, ChatService, ChatUsage, ChatSource, FinishRe
 import { validateChatRequest } from '../domain/openai/validate-chat.js';
 import type { ModelFeatures, ValidTools } from '../domain/openai/response-format.js';
 import { deltaOf, MessageAccumulator, ToolOutput } from '../domain/openai/tool-output.js';
+import { reasoningFields } from '../domain/openai/reasoning-output.js';
 import { limitsForTenant, type ChatLimits } from '../domain/openai/limits.js';
 import type { ApiKeyStore, Tenant } from '../domain/tenancy/api-keys.js';
 import type { QuotaLedger, RateLimitStatus } from '../domain/tenancy/quota-ledger.js';
@@ -139,6 +140,7 @@ async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>
   let final: Extract<ChatEvent, { kind: 'final' }> | undefined;
   for await (const ev of events) {
     if (ev.kind === 'delta') {
+      if (ev.reasoning) message.reasoning += ev.reasoning;
       message.add(output.push(ev.text));
       if (ev.logprobs) lps.push(...ev.logprobs);
     } else final = ev;
@@ -184,10 +186,11 @@ async function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, 
   for (; !next.done; next = await iterator.next()) {
     const ev = next.value;
     if (ev.kind === 'delta') {
-      const pieces = output.push(ev.text);
+      // Reasoning (4.5 / 4.6 thinking) first, then the answer's content and tool calls.
+      const deltas = [...(ev.reasoning ? [reasoningFields(ev.reasoning)] : []), ...output.push(ev.text).map(deltaOf)];
       const lp = withLogprobs && ev.logprobs ? { logprobs: logprobsJson(ev.logprobs) } : {};
-      if (pieces.length === 0 && withLogprobs && ev.logprobs) res.write(chunk({ content: '' }, null, lp));
-      pieces.forEach((p, i) => res.write(chunk(deltaOf(p), null, i === 0 ? lp : {})));
+      if (deltas.length === 0 && withLogprobs && ev.logprobs) deltas.push({ content: '' });
+      deltas.forEach((d, i) => res.write(chunk(d, null, i === 0 ? lp : {})));
       continue;
     }
     for (const p of output.end()) res.write(chunk(deltaOf(p), null));

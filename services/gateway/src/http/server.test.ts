@@ -16,6 +16,8 @@ const scripted: ChatService = {
   async *chat(req, ctx): AsyncIterable<ChatEvent> {
     const words = req.messages.flatMap((m) => m.parts.flatMap((p) => (p.kind === 'text' ? p.text.split(' ') : ['<img>'])));
     let n = 0;
+    // With thinking on, the orchestrator's split (reasoning-output.ts) hands the reasoning over first.
+    if (req.enableThinking) yield { kind: 'delta', text: '', reasoning: 'Counting words. ', tokenIds: [0] };
     for (const w of words.slice(0, req.sampling.maxTokens)) {
       if (ctx.signal.aborted) break;
       n++;
@@ -99,6 +101,22 @@ describe('gateway HTTP edge', () => {
     // Per-stage timings ride on the last content chunk as the documented `tessera` extension.
     expect(chunks.at(-1).choices[0].finish_reason).toBe('length');
     expect(chunks.at(-1).tessera.timings_ms).toEqual({ total: 1 });
+  });
+
+  it('reasoning goes to message.reasoning_content / delta.reasoning_content (and vLLM\'s `reasoning`); none without thinking', async () => {
+    const thinking = { chat_template_kwargs: { enable_thinking: true } };
+    const json = (await (await post(chatBody(thinking))).json()) as any;
+    expect(json.choices[0].message).toEqual({ role: 'assistant', content: 'one two three ', reasoning_content: 'Counting words. ', reasoning: 'Counting words. ' });
+    const events = (await (await post(chatBody({ ...thinking, stream: true }))).text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+    const deltas = events.slice(0, -1).map((e) => JSON.parse(e).choices[0].delta);
+    expect(deltas[1]).toEqual({ reasoning_content: 'Counting words. ', reasoning: 'Counting words. ' });
+    expect(deltas.map((d) => d.content ?? '').join('')).toBe('one two three ');
+    expect(deltas.filter((d) => 'reasoning_content' in d)).toHaveLength(1);
+    const plain = (await (await post(chatBody({ chat_template_kwargs: { enable_thinking: false } }))).json()) as any;
+    expect(plain.choices[0].message).toEqual({ role: 'assistant', content: 'one two three ' });
+    const bad = await post(chatBody({ chat_template_kwargs: { enable_thinking: 'on' } }));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).error.param).toBe('chat_template_kwargs.enable_thinking');
   });
 
   it('echoes a caller x-request-id, makes one up otherwise, on every response', async () => {

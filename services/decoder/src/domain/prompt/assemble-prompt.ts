@@ -28,6 +28,8 @@ export interface AssembledPrompt {
   tokenIds: Int32Array;
   visual?: VisualInput;
   visualTokens: number;
+  /** The output opens with reasoning up to `</think>` (reasoning.ts); unset = no (2.6 has no thinking). */
+  reasoning?: boolean;
 }
 
 type Item = { kind: 'control'; spelling: string } | { kind: 'text'; text: string } | { kind: 'visual'; image: number; sub: number; count: number };

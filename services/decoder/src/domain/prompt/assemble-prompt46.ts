@@ -19,6 +19,7 @@ import { invalidArgument } from '@tessera/runtime';
 import { checkText, type AssembledPrompt } from './assemble-prompt.js';
 import type { PromptTokenizer } from './prompt-tokenizer.js';
 import type { ChatPromptMessage, PromptImage, PromptInput, PromptPart } from './prompt-types.js';
+import { opensReasoning } from './reasoning.js';
 
 export interface Prompt46Settings {
   hiddenSize: number;
@@ -37,10 +38,13 @@ export function assemblePrompt46(input: PromptInput, tok: PromptTokenizer, model
   const order: number[] = [];
   const item = (p: PromptPart, field: string): ChatContentItem => chatItem(p, field, input.images.length, order);
   let built: { ids: number[]; imagePadPositions: number[] };
+  let reasoning = false;
   if (hasMessages) {
     const messages: ChatMessage[] = input.messages!.map((m, i) => chatMessage46(m, i, (p, j) => item(p, `messages[${i}].parts[${j}]`)));
     const tools = (input.tools ?? []).map((t) => templateTool(t, `tools[${t.name}].parameters_json`));
-    built = buildPromptIds46(tok, messages, order.map((k) => image46(input.images[k]!)), { addGenerationPrompt: true, enableThinking: model.enableThinking, ...(tools.length > 0 && { tools }) });
+    const enableThinking = input.enableThinking ?? model.enableThinking;
+    built = buildPromptIds46(tok, messages, order.map((k) => image46(input.images[k]!)), { addGenerationPrompt: true, enableThinking, ...(tools.length > 0 && { tools }) });
+    reasoning = opensReasoning(built.ids, tok, enableThinking);
   } else {
     const items = input.prompt!.flatMap((p, j): ChatContentItem[] => (j > 0 ? [{ type: 'text', text: '\n' }, item(p, `prompt[${j}]`)] : [item(p, `prompt[${j}]`)]));
     built = buildRawPromptIds46(tok, items as Array<{ type: 'text'; text: string } | { type: 'image' }>, order.map((k) => image46(input.images[k]!)));
@@ -48,7 +52,7 @@ export function assemblePrompt46(input: PromptInput, tok: PromptTokenizer, model
   input.images.forEach((_, i) => {
     if (!order.includes(i)) throw invalidArgument(`images[${i}]`, `image ${i} has visual tokens but no placeholder references it`);
   });
-  return withVisualRows(built, order, input.images, model.hiddenSize);
+  return { ...withVisualRows(built, order, input.images, model.hiddenSize), reasoning };
 }
 
 /** A prompt part → a template content item; an image part's index is checked and appended to `order`. */

@@ -41,4 +41,6 @@ export interface PromptInput {
   /** … or raw parts used verbatim. */
   prompt?: PromptPart[];
   images: PromptImage[];
+  /** The request's `enable_thinking` for the chat template; unset = the model's default (TESSERA_DECODER_ENABLE_THINKING). */
+  enableThinking?: boolean;
 }

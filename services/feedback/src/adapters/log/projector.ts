@@ -15,6 +15,8 @@ export interface ProjectorOptions {
   ackWaitMs: number;
   now?: () => number;
   onError?: (err: unknown) => void;
+  /** Shown each message once the store holds it, in log order (the hub's site drop count, site-drops.ts). */
+  observe?: (m: JsMsg) => void;
 }
 
 /**
@@ -135,6 +137,7 @@ export class Projector {
           }
         }
         await this.store.apply(events, this.now());
+        if (this.opts.observe) for (const m of batch) if (m.seq > this.applied) this.opts.observe(m);
         batch[batch.length - 1].ack();
         this.applied = Math.max(this.applied, batch[batch.length - 1].seq);
         this.wake();

@@ -59,7 +59,7 @@ export class HubChat implements ChatService {
     const stream = this.gateway.chatCompletion(toProto(req), { tenant: ctx.tenant.id, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, ...(ctx.trace && { trace: ctx.trace }) });
     for await (const c of stream) {
       if (c.error && c.error.code) throw new TesseraError(ErrorCode.INTERNAL, `hub: ${c.error.message}`);
-      if (c.textDelta) yield { kind: 'delta', text: c.textDelta, tokenIds: [], ...(c.logprobs.length && { logprobs: c.logprobs.map((l) => ({ token: l.token, logprob: l.logprob, top: l.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob })) })) }) };
+      if (c.textDelta || c.reasoningDelta) yield { kind: 'delta', text: c.textDelta, ...(c.reasoningDelta && { reasoning: c.reasoningDelta }), tokenIds: [], ...(c.logprobs.length && { logprobs: c.logprobs.map((l) => ({ token: l.token, logprob: l.logprob, top: l.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob })) })) }) };
       const finish: FinishReason | undefined = finishReasonName(c.finishReason);
       if (finish) {
         const t = c.timings;
@@ -121,6 +121,7 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
     tools: req.tools?.tools.map((t) => ({ name: t.name, description: t.description, parametersJson: t.parametersJson })) ?? [],
     toolChoice: req.tools?.choice ?? '',
     ...(req.tools && { parallelToolCalls: req.tools.parallel }),
+    ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }),
   };
 }
 

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseRequiredCalls, ToolCallStream } from '@tessera/structured';
 import type { ValidTools } from './response-format.js';
+import { reasoningFields } from './reasoning-output.js';
 
 export type OutputPiece =
   | { kind: 'content'; text: string }
@@ -103,6 +104,8 @@ export function deltaOf(p: OutputPiece): Record<string, unknown> {
 /** Pieces of a whole response → the message's `content` and `tool_calls`. */
 export class MessageAccumulator {
   content = '';
+  /** The model's reasoning before the answer (reasoning-output.ts); shown only when there is some. */
+  reasoning = '';
   readonly calls: { id: string; type: 'function'; function: { name: string; arguments: string } }[] = [];
 
   add(pieces: readonly OutputPiece[]): void {
@@ -115,7 +118,8 @@ export class MessageAccumulator {
 
   /** OpenAI's message: content is null when the turn only called tools. */
   message(): Record<string, unknown> {
-    if (this.calls.length === 0) return { role: 'assistant', content: this.content };
-    return { role: 'assistant', content: this.content.trim() ? this.content : null, tool_calls: this.calls };
+    const reasoning = this.reasoning ? reasoningFields(this.reasoning) : {};
+    if (this.calls.length === 0) return { role: 'assistant', content: this.content, ...reasoning };
+    return { role: 'assistant', content: this.content.trim() ? this.content : null, ...reasoning, tool_calls: this.calls };
   }
 }

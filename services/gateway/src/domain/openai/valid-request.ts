@@ -67,5 +67,7 @@ export interface ValidChatRequest {
   maxSliceNums?: number;
   /** `mm_processor_kwargs.downsample_mode` (MiniCPM-V 4.6 token mode); checked against the served family downstream. */
   downsampleMode?: string;
+  /** `chat_template_kwargs.enable_thinking`; unset = the decoder's default. Families without thinking (2.6) ignore it. */
+  enableThinking?: boolean;
   user?: string;
 }

@@ -102,6 +102,11 @@ describe('validateChatRequest', () => {
     ['mm_processor_kwargs not an object', { ...ok, mm_processor_kwargs: '4x' }, 'mm_processor_kwargs'],
     ['an unknown mm_processor_kwargs key', { ...ok, mm_processor_kwargs: { max_slice_nums: 4 } }, 'mm_processor_kwargs.max_slice_nums'],
     ['downsample_mode not a string', { ...ok, mm_processor_kwargs: { downsample_mode: 4 } }, 'mm_processor_kwargs.downsample_mode'],
+    ['chat_template_kwargs not an object', { ...ok, chat_template_kwargs: true }, 'chat_template_kwargs'],
+    ['enable_thinking not a boolean', { ...ok, chat_template_kwargs: { enable_thinking: 'yes' } }, 'chat_template_kwargs.enable_thinking'],
+    ['enable_thinking 1', { ...ok, chat_template_kwargs: { enable_thinking: 1 } }, 'chat_template_kwargs.enable_thinking'],
+    ['thinking before a json_object answer', { ...ok, chat_template_kwargs: { enable_thinking: true }, response_format: { type: 'json_object' } }, 'chat_template_kwargs.enable_thinking'],
+    ['thinking before a required tool call', { ...ok, chat_template_kwargs: { enable_thinking: true }, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }], tool_choice: 'required' }, 'chat_template_kwargs.enable_thinking'],
   ];
   it.each(cases)('rejects %s', (_name, body, field, code) => {
     const e = fails(body, field, code ?? 'INVALID_ARGUMENT');
@@ -111,6 +116,15 @@ describe('validateChatRequest', () => {
   it('carries mm_processor_kwargs.downsample_mode (vLLM name) through', () => {
     expect(validateChatRequest({ ...ok, mm_processor_kwargs: { downsample_mode: '4x' } }, DEFAULT_CHAT_LIMITS, MODELS).downsampleMode).toBe('4x');
     expect(validateChatRequest(ok, DEFAULT_CHAT_LIMITS, MODELS).downsampleMode).toBeUndefined();
+  });
+
+  it('carries chat_template_kwargs.enable_thinking (vLLM name) through; other kwargs are ignored, as vLLM drops what the template does not use', () => {
+    const v = (b: Record<string, unknown>) => validateChatRequest({ ...ok, ...b }, DEFAULT_CHAT_LIMITS, MODELS);
+    expect(v({ chat_template_kwargs: { enable_thinking: true, unknown_knob: 3 } }).enableThinking).toBe(true);
+    expect(v({ chat_template_kwargs: { enable_thinking: false }, response_format: { type: 'json_object' } }).enableThinking).toBe(false);
+    expect(v({ chat_template_kwargs: { enable_thinking: true }, tools: [{ type: 'function', function: { name: 'f' } }] }).enableThinking).toBe(true);
+    expect(v({ chat_template_kwargs: {} }).enableThinking).toBeUndefined();
+    expect(v({}).enableThinking).toBeUndefined();
   });
 
   it('names the limit for too many images', () => {

@@ -1,4 +1,5 @@
 import { invalidArgument, TesseraError, ErrorCode } from '@tessera/runtime';
+import { forcedToolSchema } from '@tessera/structured';
 import type { ChatLimits } from './limits.js';
 import { modelFeatures, parseResponseFormat, parseTools, type ModelFeatures } from './response-format.js';
 
@@ -71,6 +72,7 @@ export function validateChatRequest(
     ...(root.collection !== undefined && root.collection !== null && { collection: parseCollection(root.collection, limits) }),
     ...(root.max_slice_nums !== undefined && { maxSliceNums: int(root.max_slice_nums, 'max_slice_nums', 1, limits.maxSliceNums) }),
     ...parseMmProcessorKwargs(root.mm_processor_kwargs),
+    ...parseChatTemplateKwargs(root.chat_template_kwargs, responseFormat !== undefined || (tools !== undefined && forcedToolSchema(tools.tools, tools.choice) !== undefined)),
     ...(typeof root.user === 'string' && { user: root.user }),
   };
 }
@@ -88,6 +90,22 @@ function parseMmProcessorKwargs(raw: unknown): { downsampleMode?: string } {
   }
   if (o.downsample_mode === undefined || o.downsample_mode === null) return {};
   return { downsampleMode: str(o.downsample_mode, 'mm_processor_kwargs.downsample_mode') };
+}
+
+/**
+ * vLLM's `chat_template_kwargs`: `enable_thinking` (a boolean) reaches the checkpoint's chat template;
+ * a family whose template has no thinking (2.6) ignores it, and other keys are ignored, as vLLM drops
+ * kwargs the template does not use. Thinking cannot precede constrained output (the mask applies from
+ * the first token), so `true` with response_format or a forced tool choice is refused by name.
+ */
+function parseChatTemplateKwargs(raw: unknown, constrained: boolean): { enableThinking?: boolean } {
+  if (raw === undefined || raw === null) return {};
+  const o = asObject(raw, 'chat_template_kwargs');
+  const enableThinking = optBool(o.enable_thinking, 'chat_template_kwargs.enable_thinking');
+  if (enableThinking && constrained) {
+    throw invalidArgument('chat_template_kwargs.enable_thinking', 'chat_template_kwargs.enable_thinking true cannot be combined with constrained output (response_format, or tool_choice "required" / a named function): the model could not think before the constrained answer');
+  }
+  return enableThinking === undefined ? {} : { enableThinking };
 }
 
 function parseSampling(root: Record<string, unknown>, limits: ChatLimits): ValidSampling {

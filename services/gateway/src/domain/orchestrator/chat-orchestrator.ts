@@ -5,12 +5,13 @@ import { busState, DEFAULT_HEARTBEAT_MS, ErrorCode, GRPC_STATUS, natsClient, Tes
 import type { ChatContext, ChatEvent, ChatService, ChatSource, FinishReason } from '../chat-events.js';
 import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
 import { structuredOutputFields } from '../openai/response-format.js';
+import { ReasoningOutput } from '../openai/reasoning-output.js';
 import type { Tenant } from '../tenancy/api-keys.js';
 import { summarizeConfidence, type TokenConfidence } from './confidence.js';
 import { groundingMessage, retrievalQuery } from './grounding.js';
 import type { AdmittedImage, EncodedImage, ImagePipeline } from './image-pipeline.js';
 import type { ModelInfo } from './model-catalog.js';
-import { estimatePromptTokens, estimatePromptTokens46, promptTurns } from './prompt-estimate.js';
+import { estimatePromptTokens, estimatePromptTokens45, estimatePromptTokens46, promptTurns } from './prompt-estimate.js';
 import type { ImageCostBudget } from '../tenancy/image-cost.js';
 
 export interface OrchestratorOptions {
@@ -72,10 +73,13 @@ export class ChatOrchestrator implements ChatService {
   async estimatePromptTokens(req: ValidChatRequest, tenant: Tenant): Promise<number> {
     const images = await this.admit(req, tenant);
     const useImageId = this.images.useImageId;
+    const o = { queryNum: this.model.queryNum, useImageId };
     const prompt =
       this.model.family === '4.6'
-        ? estimatePromptTokens46(req, images, this.model.tokenizer, { useImageId })
-        : estimatePromptTokens(promptTurns(req), images, this.model.tokenizer, { queryNum: this.model.queryNum, useImageId });
+        ? estimatePromptTokens46(req, images, this.model.tokenizer, o)
+        : this.model.modelFamily === '4.5'
+          ? estimatePromptTokens45(req, images, this.model.tokenizer, o)
+          : estimatePromptTokens(promptTurns(req), images, this.model.tokenizer, o);
     return prompt + (req.collection ? GROUNDING_TOKENS_PER_SOURCE * req.collection.k : 0);
   }
 
@@ -120,23 +124,31 @@ export class ChatOrchestrator implements ChatService {
     const confidence: TokenConfidence[] = [];
     let finalChunk: decodingV1.GenerateResponse | undefined;
     const stream = this.decoder.generate(
-      { requestId: ctx.responseId, messages, prompt: [], images: encoded.map((e) => e.embedding), sampling, modelRevision: this.model.revision, ...structuredOutputFields(req) },
+      { requestId: ctx.responseId, messages, prompt: [], images: encoded.map((e) => e.embedding), sampling, modelRevision: this.model.revision, ...structuredOutputFields(req), ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }) },
       call,
     );
+    // The decoder's first chunk says whether the output opens with reasoning (decoding.proto `reasoning`).
+    let split: ReasoningOutput | undefined;
     for await (const chunk of stream) {
       if (chunk.error && chunk.error.code !== commonV1.ErrorCode.UNSPECIFIED) throw errorFromInfo(chunk.error);
+      split ??= new ReasoningOutput(chunk.reasoning);
       if (chunk.textDelta || chunk.tokenIds.length) {
+        // The feedback record keeps the raw output, reasoning included (what a training example needs).
         answer += chunk.textDelta;
         for (const lp of chunk.logprobs) confidence.push({ text: lp.token, logprob: lp.logprob });
+        const piece = split.push(chunk.textDelta);
         yield {
           kind: 'delta',
-          text: chunk.textDelta,
+          text: piece.content,
+          ...(piece.reasoning && { reasoning: piece.reasoning }),
           tokenIds: chunk.tokenIds,
           ...(s.logprobs && { logprobs: chunk.logprobs.map((lp) => ({ token: lp.token, logprob: lp.logprob, top: lp.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob })) })) }),
         };
       }
       if (chunk.finishReason !== commonV1.FinishReason.UNSPECIFIED) {
         finalChunk = chunk;
+        const rest = split.end();
+        if (rest.reasoning) yield { kind: 'delta', text: '', reasoning: rest.reasoning, tokenIds: [] };
         break;
       }
     }

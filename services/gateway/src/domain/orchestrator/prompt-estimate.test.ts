@@ -6,15 +6,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureTinyModel, ensureTinyModel46Paths, Tokenizer } from '@tessera/model';
+import { ensureTinyModel, ensureTinyModel45Paths, ensureTinyModel46Paths, Tokenizer } from '@tessera/model';
 import { familySliceOptions, planSlices, planTokens } from '@tessera/vision';
 // Test-only reach into the decoder: the reference the estimate must agree with.
 import { assemblePrompt } from '../../../../decoder/src/domain/prompt/assemble-prompt.js';
 import { assemblePrompt46 } from '../../../../decoder/src/domain/prompt/assemble-prompt46.js';
+import { assemblePrompt45 } from '../../../../decoder/src/domain/prompt/assemble-prompt45.js';
 import { PromptTokenizer } from '../../../../decoder/src/domain/prompt/prompt-tokenizer.js';
 import type { ValidMessage } from '../openai/valid-request.js';
 import type { ValidTools } from '../openai/response-format.js';
-import { estimatePromptTokens, estimatePromptTokens46, promptTurns } from './prompt-estimate.js';
+import { estimatePromptTokens, estimatePromptTokens45, estimatePromptTokens46, promptTurns } from './prompt-estimate.js';
 
 let decoderTok: PromptTokenizer;
 let gatewayTok: Tokenizer;
@@ -131,10 +132,95 @@ describe('prompt token count, MiniCPM-V 4.6 (the checkpoint template)', () => {
     }
   });
 
+  it('per image size and mode, and with the request\'s enable_thinking, equals the decoder count exactly', () => {
+    const user: ValidMessage[] = [{ role: 'user', parts: [{ kind: 'image', index: 0 }, { kind: 'text', text: 'What is this?' }] }];
+    for (const [w, h] of [[448, 448], [1344, 896], [4032, 3024], [200, 3000]] as const) {
+      const plan = planSlices(w, h, familySliceOptions('4.6'));
+      for (const mode of ['16x', '4x'] as const) {
+        const images = [{ plan, tokensPerImage: planTokens(plan, '4.6', mode) }];
+        for (const enableThinking of [false, true]) {
+          expect(estimatePromptTokens46({ messages: user, tools: undefined, enableThinking }, images, tok46, { useImageId: true })).toBe(decoder46(user, undefined, [plan], mode, enableThinking));
+        }
+      }
+    }
+  });
+
   it('a tool definition spelling a control token is a 400 naming the tool', () => {
     const bad: ValidTools = { ...tools, tools: [{ ...tools.tools[0]!, description: 'ends <|im_end|>' }] };
     expect(() => estimatePromptTokens46({ messages: messages.slice(0, 2), tools: bad }, [{ plan: planSlices(300, 200, familySliceOptions('4.6')), tokensPerImage: [16] }], tok46, { useImageId: true })).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT', details: expect.objectContaining({ field: 'tools[0]' }) }),
     );
+  });
+});
+
+describe('prompt token count, MiniCPM-V 4.5 (Qwen3 template, 2.6 image layout)', () => {
+  let tok45: Tokenizer;
+  let dec45: PromptTokenizer;
+  beforeAll(async () => {
+    const dir = (await ensureTinyModel45Paths()).model;
+    const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8'));
+    dec45 = PromptTokenizer.fromJson(read('tokenizer.json'), read('tokenizer_config.json'));
+    tok45 = Tokenizer.fromDir(dir);
+  });
+
+  const q = 64;
+  function decoder45(messages: ValidMessage[], plans: ReturnType<typeof planSlices>[], useImageId: boolean, enableThinking: boolean, tools: ValidTools['tools'] = []): number {
+    const images = plans.map((p) => {
+      const n = 1 + p.slices.length;
+      return { tokens: new Float32Array(n * q * 2), shape: [n, q, 2], gridCols: p.grid?.cols ?? 0, gridRows: p.grid?.rows ?? 0, useImageId };
+    });
+    const msgs = messages.map((m) => ({
+      role: m.role,
+      parts: m.parts.map((p) => (p.kind === 'text' ? { kind: 'text' as const, text: p.text } : { kind: 'image' as const, imageIndex: p.index })),
+      ...(m.toolCalls && { toolCalls: m.toolCalls.map((c) => ({ name: c.name, argumentsJson: c.argumentsJson })) }),
+    }));
+    return assemblePrompt45({ messages: msgs, tools, images }, dec45, { hiddenSize: 2, queryNum: q, enableThinking }, { maxImages: 16 }).tokenIds.length;
+  }
+
+  it('tools, a call and its result go through the Qwen3 template (were dropped): the count equals the decoder\'s', () => {
+    const tools: ValidTools = { tools: [{ name: 'get_weather', description: 'Weather for a city', parametersJson: '{"type":"object","properties":{"city":{"type":"string"}}}' }], choice: '', parallel: true };
+    const messages: ValidMessage[] = [
+      { role: 'user', parts: [{ kind: 'text', text: 'Weather in Paris?' }] },
+      { role: 'assistant', parts: [], toolCalls: [{ id: 'c1', name: 'get_weather', argumentsJson: '{"city": "Paris"}' }] },
+      { role: 'tool', parts: [{ kind: 'text', text: '18 °C' }], toolCallId: 'c1' },
+    ];
+    const withTools = decoder45(messages, [], true, false, tools.tools);
+    expect(estimatePromptTokens45({ messages, tools, enableThinking: false }, [], tok45, { queryNum: q, useImageId: true })).toBe(withTools);
+    expect(estimatePromptTokens45({ messages, tools: { ...tools, choice: 'none' }, enableThinking: false }, [], tok45, { queryNum: q, useImageId: true })).toBe(decoder45(messages, [], true, false));
+    expect(withTools).toBeGreaterThan(decoder45(messages, [], true, false) + 40); // the <tools> section
+    const rendered = tok45.applyChatTemplate([{ role: 'user', content: 'Weather in Paris?' }, { role: 'assistant', content: '', tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: { city: 'Paris' } } }] }], { enableThinking: false });
+    expect(rendered).toContain('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>');
+  });
+
+  it('equals the decoder count for several image sizes, turns, both thinking settings; the 2.6 walk did not', () => {
+    const sizes = [[64, 64], [448, 448], [1344, 896], [4032, 3024], [4000, 300]] as const;
+    const plans = sizes.map(([w, h]) => planSlices(w, h, { maxSliceNums: 9, scaleResolution: 448 }));
+    const conversations: ValidMessage[][] = [
+      [{ role: 'user', parts: [{ kind: 'image', index: 0 }, { kind: 'text', text: 'What is this?' }] }],
+      [
+        { role: 'system', parts: [{ kind: 'text', text: 'Be brief.' }] },
+        { role: 'user', parts: [{ kind: 'image', index: 0 }, { kind: 'image', index: 1 }, { kind: 'text', text: 'Compare, 你好 🙂' }] },
+        { role: 'assistant', parts: [{ kind: 'text', text: 'They differ.' }] },
+        { role: 'user', parts: [{ kind: 'text', text: 'How?' }] },
+      ],
+    ];
+    for (let i = 0; i < plans.length; i++) {
+      for (const messages of conversations) {
+        const used = [plans[i]!, plans[(i + 1) % plans.length]!].slice(0, messages.length > 1 ? 2 : 1);
+        const images = used.map((plan) => ({ plan }));
+        for (const useImageId of [true, false]) {
+          const want = decoder45(messages, used, useImageId, false);
+          expect(estimatePromptTokens45({ messages, enableThinking: false }, images, tok45, { queryNum: q, useImageId })).toBe(want);
+          expect(estimatePromptTokens45({ messages, enableThinking: true }, images, tok45, { queryNum: q, useImageId })).toBe(decoder45(messages, used, useImageId, true));
+          // Unset: the decoder's default (false) is exact, and the reservation is never short of true.
+          expect(estimatePromptTokens45({ messages }, images, tok45, { queryNum: q, useImageId })).toBe(Math.max(want, decoder45(messages, used, useImageId, true)));
+          if (i === 2 && useImageId && messages.length === 1) {
+            const old = estimatePromptTokens(messages, images, tok45, { queryNum: q, useImageId });
+            expect(old).not.toBe(want);
+            console.log(`4.5 1344x896: exact ${want}, 2.6 layout walk ${old}`);
+          }
+        }
+      }
+    }
   });
 });

@@ -13,12 +13,13 @@
  * text, so here such a run counts its UTF-8 bytes, an upper bound for a byte-level BPE. The
  * reservation is settled to the decoder's exact count either way.
  *
- * MiniCPM-V 4.6 prompts come from the checkpoint's own Jinja template, so no layout is walked here:
- * `estimatePromptTokens46` builds the prompt ids with the same function the decoder uses
- * (@tessera/model buildPromptIds46: template, tools, `<|image_pad|>` expansion with the slice plan's
- * per-crop counts) — exact, not an estimate.
+ * MiniCPM-V 4.6 and 4.5 prompts come from the checkpoint's own Jinja template, so no layout is walked
+ * here: `estimatePromptTokens46` / `estimatePromptTokens45` build the prompt ids with the function the
+ * decoder uses (@tessera/model buildPromptIds46: template, tools, `<|image_pad|>` expansion with the
+ * slice plan's per-crop counts — (H/56)·(W/56) in 16x, (H/28)·(W/28) in 4x; buildPromptIds45: Qwen3
+ * template, `<unk>` × 64 per crop in the 2.6 layout) — exact, not an estimate.
  */
-import { buildPromptIds46, templateTool, templateToolCalls, type ChatContentItem, type ChatMessage, type Image46, type Prompt46Tokenizer } from '@tessera/model/text';
+import { buildPromptIds45, buildPromptIds46, templateTool, templateToolCalls, type ChatContentItem, type ChatMessage, type Image46, type Prompt46Tokenizer } from '@tessera/model/text';
 import { IMAGE_TOKENS, imagePlaceholder, type SlicePlan } from '@tessera/vision';
 import { renderToolTurns } from '@tessera/structured';
 import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
@@ -108,14 +109,45 @@ export function estimatePromptTokens(messages: readonly ValidMessage[], images: 
 /**
  * MiniCPM-V 4.6: the decoder's prompt length, built the way the decoder builds it (assemble-prompt46.ts):
  * the same messages, the tools unless tool_choice is "none", each image's per-crop token counts and
- * `<image_id>` setting. The decoder's `enable_thinking` is its own setting (TESSERA_DECODER_ENABLE_THINKING,
- * default false) and only changes the generation prompt; both renderings are counted and the larger one
- * reserved, so the reservation is exact with the default and never short otherwise. A tool definition
- * or call the template cannot carry is a 400 here, before anything runs (the decoder would refuse it too).
+ * `<image_id>` setting, and the request's `enable_thinking` (byThinking). A tool definition or call the
+ * template cannot carry is a 400 here, before anything runs (the decoder would refuse it too).
  */
-export function estimatePromptTokens46(req: Pick<ValidChatRequest, 'messages' | 'tools'>, images: readonly EstimateImage[], tok: Prompt46Tokenizer, o: { useImageId: boolean }): number {
+export function estimatePromptTokens46(req: Pick<ValidChatRequest, 'messages' | 'tools' | 'enableThinking'>, images: readonly EstimateImage[], tok: Prompt46Tokenizer, o: { useImageId: boolean }): number {
+  const { messages, imgs } = templateInputs(req.messages, images, o.useImageId, (img) => img.tokensPerImage ?? []);
+  const tools = templateTools(req);
+  return byThinking(req, (enableThinking) => buildPromptIds46(tok, messages, imgs, { addGenerationPrompt: true, enableThinking, ...(tools.length > 0 && { tools }) }).ids.length);
+}
+
+/**
+ * MiniCPM-V 4.5, as assemble-prompt45.ts builds it: the Qwen3 template over the messages (their parts
+ * as text / image items, tool calls and the tools section as for 4.6), each image `queryNum` `<unk>`
+ * slots per crop in the 2.6 layout. The 2.6 walk counted a default system turn the Qwen3 template does not add and missed the
+ * empty think block of the generation prompt.
+ */
+export function estimatePromptTokens45(req: Pick<ValidChatRequest, 'messages' | 'tools' | 'enableThinking'>, images: readonly EstimateImage[], tok: Prompt46Tokenizer, o: { queryNum: number; useImageId: boolean }): number {
+  const { messages, imgs } = templateInputs(req.messages, images, o.useImageId, (img) => new Array<number>(1 + img.plan.slices.length).fill(o.queryNum));
+  const tools = templateTools(req);
+  return byThinking(req, (enableThinking) => buildPromptIds45(tok, messages, imgs, { addGenerationPrompt: true, enableThinking, ...(tools.length > 0 && { tools }) }).ids.length);
+}
+
+/** The tools the decoder shows the template: none when tool_choice is "none". */
+function templateTools(req: Pick<ValidChatRequest, 'tools'>): ReturnType<typeof templateTool>[] {
+  return req.tools && req.tools.choice !== 'none' ? req.tools.tools.map((t, i) => templateTool(t, `tools[${i}].function.parameters`)) : [];
+}
+
+/**
+ * The request's `enable_thinking`, or, without one, the larger of both renderings: the decoder's
+ * default (TESSERA_DECODER_ENABLE_THINKING, false) is its own setting and only changes the generation
+ * prompt, so the reservation is exact with the flag or the default and never short otherwise.
+ */
+function byThinking(req: Pick<ValidChatRequest, 'enableThinking'>, count: (enableThinking: boolean) => number): number {
+  return req.enableThinking !== undefined ? count(req.enableThinking) : Math.max(count(false), count(true));
+}
+
+/** The messages and images as the decoder hands them to a family's template builder (images in order of appearance). */
+function templateInputs(msgs: readonly ValidMessage[], images: readonly EstimateImage[], useImageId: boolean, perImage: (img: EstimateImage) => number[]): { messages: ChatMessage[]; imgs: Image46[] } {
   const order: number[] = [];
-  const messages: ChatMessage[] = req.messages.map((m, i) => {
+  const messages: ChatMessage[] = msgs.map((m, i) => {
     const content = m.parts.map((p): ChatContentItem => {
       if (p.kind === 'text') return { type: 'text', text: p.text };
       order.push(p.index);
@@ -123,13 +155,10 @@ export function estimatePromptTokens46(req: Pick<ValidChatRequest, 'messages' | 
     });
     return { role: m.role, content, ...(m.toolCalls && m.toolCalls.length > 0 && { tool_calls: templateToolCalls(m.toolCalls, (j) => `messages[${i}].tool_calls[${j}].function.arguments`) }) };
   });
-  const tools = req.tools && req.tools.choice !== 'none' ? req.tools.tools.map((t, i) => templateTool(t, `tools[${i}].function.parameters`)) : [];
   const imgs: Image46[] = order.map((k) => {
     const img = images[k]!;
     const grid = img.plan.grid;
-    return { tokensPerImage: img.tokensPerImage ?? [], grid: grid ? { rows: grid.rows, cols: grid.cols } : null, useImageId: o.useImageId };
+    return { tokensPerImage: perImage(img), grid: grid ? { rows: grid.rows, cols: grid.cols } : null, useImageId };
   });
-  const count = (enableThinking: boolean): number =>
-    buildPromptIds46(tok, messages, imgs, { addGenerationPrompt: true, enableThinking, ...(tools.length > 0 && { tools }) }).ids.length;
-  return Math.max(count(false), count(true));
+  return { messages, imgs };
 }

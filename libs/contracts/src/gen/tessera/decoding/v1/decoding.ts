@@ -166,7 +166,19 @@ export interface GenerateRequest {
    * OpenAI `parallel_tool_calls` (default true): false = at most one call; with tool_choice
    * "required" the constrained array then holds exactly one.
    */
-  parallelToolCalls?: boolean | undefined;
+  parallelToolCalls?:
+    | boolean
+    | undefined;
+  /**
+   * [default: TESSERA_DECODER_ENABLE_THINKING, false] `enable_thinking` for the chat template
+   * (vLLM's `chat_template_kwargs.enable_thinking`; added for issues 16/17). MiniCPM-V 4.5 / 4.6
+   * templates open a `<think>` block (true) or close an empty one (false); a template without the
+   * variable (2.6) ignores it, as vLLM ignores kwargs a template does not use. True together with
+   * constrained decoding (response_format, tool_choice "required" or a named tool) -> INVALID_ARGUMENT
+   * (field chat_template_kwargs.enable_thinking): the mask applies from the first token, so the model
+   * could not think before the constrained answer.
+   */
+  enableThinking?: boolean | undefined;
 }
 
 /** How the output must be shaped (OpenAI `response_format`). */
@@ -240,7 +252,17 @@ export interface GenerateResponse {
   /** Revision of the model that generated (first and last chunk). */
   modelRevision: string;
   /** The seed actually used (last chunk), so a response can be reproduced. */
-  seed?: number | undefined;
+  seed?:
+    | number
+    | undefined;
+  /**
+   * First chunk (added for issues 16/17): the output opens with the model's reasoning, ended by
+   * `</think>` — thinking is on for this request in a family whose template has it (4.5 / 4.6), or
+   * the rendered prompt leaves a `<think>` block open (a thinking checkpoint) — and the prompt did not
+   * close the block itself. text_delta stays the raw output; the gateway splits it into reasoning and
+   * answer (vLLM's qwen3 reasoning parser). False: everything is answer.
+   */
+  reasoning: boolean;
 }
 
 /** Request for DecoderService.Cancel. */
@@ -1038,6 +1060,7 @@ function createBaseGenerateRequest(): GenerateRequest {
     tools: [],
     toolChoice: "",
     parallelToolCalls: undefined,
+    enableThinking: undefined,
   };
 }
 
@@ -1072,6 +1095,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.parallelToolCalls !== undefined) {
       writer.uint32(80).bool(message.parallelToolCalls);
+    }
+    if (message.enableThinking !== undefined) {
+      writer.uint32(88).bool(message.enableThinking);
     }
     return writer;
   },
@@ -1169,6 +1195,14 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.parallelToolCalls = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.enableThinking = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1213,6 +1247,11 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         : isSet(object.parallel_tool_calls)
         ? globalThis.Boolean(object.parallel_tool_calls)
         : undefined,
+      enableThinking: isSet(object.enableThinking)
+        ? globalThis.Boolean(object.enableThinking)
+        : isSet(object.enable_thinking)
+        ? globalThis.Boolean(object.enable_thinking)
+        : undefined,
     };
   },
 
@@ -1248,6 +1287,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.parallelToolCalls !== undefined) {
       obj.parallelToolCalls = message.parallelToolCalls;
     }
+    if (message.enableThinking !== undefined) {
+      obj.enableThinking = message.enableThinking;
+    }
     return obj;
   },
 
@@ -1270,6 +1312,7 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     message.tools = object.tools?.map((e) => Tool.fromPartial(e)) || [];
     message.toolChoice = object.toolChoice ?? "";
     message.parallelToolCalls = object.parallelToolCalls ?? undefined;
+    message.enableThinking = object.enableThinking ?? undefined;
     return message;
   },
 };
@@ -1653,6 +1696,7 @@ function createBaseGenerateResponse(): GenerateResponse {
     error: undefined,
     modelRevision: "",
     seed: undefined,
+    reasoning: false,
   };
 }
 
@@ -1691,6 +1735,9 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
     }
     if (message.seed !== undefined) {
       writer.uint32(80).int64(message.seed);
+    }
+    if (message.reasoning !== false) {
+      writer.uint32(88).bool(message.reasoning);
     }
     return writer;
   },
@@ -1798,6 +1845,14 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
             message.seed = longToNumber(reader.int64());
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.reasoning = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1844,6 +1899,7 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
         ? globalThis.String(object.model_revision)
         : "",
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
+      reasoning: isSet(object.reasoning) ? globalThis.Boolean(object.reasoning) : false,
     };
   },
 
@@ -1879,6 +1935,9 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
     if (message.seed !== undefined) {
       obj.seed = Math.round(message.seed);
     }
+    if (message.reasoning !== false) {
+      obj.reasoning = message.reasoning;
+    }
     return obj;
   },
 
@@ -1901,6 +1960,7 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
       : undefined;
     message.modelRevision = object.modelRevision ?? "";
     message.seed = object.seed ?? undefined;
+    message.reasoning = object.reasoning ?? false;
     return message;
   },
 };

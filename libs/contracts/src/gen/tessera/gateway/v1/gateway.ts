@@ -148,7 +148,16 @@ export interface ChatCompletionRequest {
   /** OpenAI `tool_choice`: "" or "auto", "none", "required", or the name of one tool. */
   toolChoice: string;
   /** OpenAI `parallel_tool_calls` (default true): false = at most one call. */
-  parallelToolCalls?: boolean | undefined;
+  parallelToolCalls?:
+    | boolean
+    | undefined;
+  /**
+   * The HTTP API's `chat_template_kwargs.enable_thinking` (vLLM's name): MiniCPM-V 4.5 / 4.6 think
+   * before answering (true) or not (false); unset = the decoder's default (TESSERA_DECODER_ENABLE_THINKING,
+   * false). Families without thinking (2.6) ignore it, as vLLM does. True with response_format or
+   * tool_choice "required" / a named tool -> INVALID_ARGUMENT (field chat_template_kwargs.enable_thinking).
+   */
+  enableThinking?: boolean | undefined;
 }
 
 /** One chunk of a ChatCompletion stream. */
@@ -179,7 +188,15 @@ export interface ChatCompletionResponse {
     | ErrorInfo
     | undefined;
   /** Last chunk: the seed used. */
-  seed?: number | undefined;
+  seed?:
+    | number
+    | undefined;
+  /**
+   * The model's reasoning since the previous chunk (the HTTP API's `reasoning_content`): with thinking
+   * on, the output up to `</think>` goes here and the answer after it to text_delta (vLLM's qwen3
+   * reasoning parser; docs/decisions.md). A chunk carrying both: its reasoning comes first.
+   */
+  reasoningDelta: string;
 }
 
 /** Request for GatewayService.ListModels. */
@@ -681,6 +698,7 @@ function createBaseChatCompletionRequest(): ChatCompletionRequest {
     tools: [],
     toolChoice: "",
     parallelToolCalls: undefined,
+    enableThinking: undefined,
   };
 }
 
@@ -718,6 +736,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     }
     if (message.parallelToolCalls !== undefined) {
       writer.uint32(88).bool(message.parallelToolCalls);
+    }
+    if (message.enableThinking !== undefined) {
+      writer.uint32(96).bool(message.enableThinking);
     }
     return writer;
   },
@@ -823,6 +844,14 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
             message.parallelToolCalls = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.enableThinking = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -866,6 +895,11 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
         : isSet(object.parallel_tool_calls)
         ? globalThis.Boolean(object.parallel_tool_calls)
         : undefined,
+      enableThinking: isSet(object.enableThinking)
+        ? globalThis.Boolean(object.enableThinking)
+        : isSet(object.enable_thinking)
+        ? globalThis.Boolean(object.enable_thinking)
+        : undefined,
     };
   },
 
@@ -904,6 +938,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     if (message.parallelToolCalls !== undefined) {
       obj.parallelToolCalls = message.parallelToolCalls;
     }
+    if (message.enableThinking !== undefined) {
+      obj.enableThinking = message.enableThinking;
+    }
     return obj;
   },
 
@@ -929,6 +966,7 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     message.tools = object.tools?.map((e) => Tool.fromPartial(e)) || [];
     message.toolChoice = object.toolChoice ?? "";
     message.parallelToolCalls = object.parallelToolCalls ?? undefined;
+    message.enableThinking = object.enableThinking ?? undefined;
     return message;
   },
 };
@@ -946,6 +984,7 @@ function createBaseChatCompletionResponse(): ChatCompletionResponse {
     timings: undefined,
     error: undefined,
     seed: undefined,
+    reasoningDelta: "",
   };
 }
 
@@ -983,6 +1022,9 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
     }
     if (message.seed !== undefined) {
       writer.uint32(88).int64(message.seed);
+    }
+    if (message.reasoningDelta !== "") {
+      writer.uint32(98).string(message.reasoningDelta);
     }
     return writer;
   },
@@ -1088,6 +1130,14 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
             message.seed = longToNumber(reader.int64());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.reasoningDelta = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1131,6 +1181,11 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
       timings: isSet(object.timings) ? StageTimings.fromJSON(object.timings) : undefined,
       error: isSet(object.error) ? ErrorInfo.fromJSON(object.error) : undefined,
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
+      reasoningDelta: isSet(object.reasoningDelta)
+        ? globalThis.String(object.reasoningDelta)
+        : isSet(object.reasoning_delta)
+        ? globalThis.String(object.reasoning_delta)
+        : "",
     };
   },
 
@@ -1169,6 +1224,9 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
     if (message.seed !== undefined) {
       obj.seed = Math.round(message.seed);
     }
+    if (message.reasoningDelta !== "") {
+      obj.reasoningDelta = message.reasoningDelta;
+    }
     return obj;
   },
 
@@ -1192,6 +1250,7 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
       ? ErrorInfo.fromPartial(object.error)
       : undefined;
     message.seed = object.seed ?? undefined;
+    message.reasoningDelta = object.reasoningDelta ?? "";
     return message;
   },
 };
