@@ -69,7 +69,7 @@ describe('resizeBicubicRgb equals Pillow Image.resize(BICUBIC) byte for byte', (
 
 describe('a parallel resizer (passes cut into row chunks shared with a helper thread) writes the same bytes', () => {
   it('as one thread, on 40 random size pairs, one and two sizes per call', async () => {
-    const parallel = new PilResizer(true);
+    const parallel = new PilResizer('always');
     const alone = new PilResizer();
     // The machines this runs on have ≥ 2 CPUs; with one, the resizer never starts a helper.
     expect(await parallel.helperStarted()).toBe(availableParallelism() > 1);

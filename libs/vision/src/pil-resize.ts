@@ -11,8 +11,9 @@
  * holds the source once, so the overview and the refine image are both resized from the same copy,
  * on two threads (resize-helper.ts).
  */
+import { availableParallelism } from 'node:os';
 import { instantiateKernels, type ResampleKernels } from './pil-resize-wasm.js';
-import { helperUseful, ResizeHelper, type KernelCall } from './resize-helper.js';
+import { helperUseful, ResizeHelper, type HelperPolicy, type KernelCall } from './resize-helper.js';
 
 const PRECISION_BITS = 22; // 32 - 8 - 2 in Pillow
 
@@ -146,8 +147,8 @@ export class PilResizer {
   /** First free byte after the last resizes' outputs (normalisation scratch). */
   private end = 0;
 
-  /** `parallel`: may start and use a helper thread (threadResizer's does). */
-  constructor(private readonly parallel = false) {}
+  /** Whether resizes share their passes with a helper thread (resize-helper.ts; threadResizer's: `auto`). */
+  constructor(public helperPolicy: HelperPolicy = 'off') {}
 
   private memory(bytes: number): ArrayBufferLike {
     this.k ??= instantiateKernels();
@@ -208,9 +209,9 @@ export class PilResizer {
     helper.run(k, calls);
   }
 
-  /** The helper thread when it pays: parallel resizer, ≥ 2 CPUs, a big enough source, helper started. */
+  /** The helper thread when it pays: the policy allows it now, a big enough source, helper started. */
   private helperFor(): ResizeHelper | undefined {
-    if (!this.parallel || this.width * this.height < PARALLEL_MIN_PIXELS || !helperUseful()) return undefined;
+    if (this.width * this.height < PARALLEL_MIN_PIXELS || !helperUseful(this.helperPolicy)) return undefined;
     // Started on first use, in the background: until it is ready this thread resizes alone.
     this.helper ??= new ResizeHelper(this.k!.memory);
     return this.helper.ready ? this.helper : undefined;
@@ -218,7 +219,7 @@ export class PilResizer {
 
   /** Whether this resizer's helper thread is running (starting it if needed); tests and warm-up. */
   async helperStarted(timeoutMs = 10_000): Promise<boolean> {
-    if (!this.parallel || !helperUseful()) return false;
+    if (this.helperPolicy === 'off' || availableParallelism() < 2) return false;
     this.memory(SRC);
     this.helper ??= new ResizeHelper(this.k!.memory);
     for (const t0 = Date.now(); !this.helper.ready && Date.now() - t0 < timeoutMs; ) await new Promise((r) => setTimeout(r, 5));
@@ -363,7 +364,7 @@ let shared: PilResizer | undefined;
 
 /** This thread's resizer (one linear memory reused across images: no page faults after the first). */
 export function threadResizer(): PilResizer {
-  shared ??= new PilResizer(true);
+  shared ??= new PilResizer('auto');
   return shared;
 }
 

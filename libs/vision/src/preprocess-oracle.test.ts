@@ -35,10 +35,12 @@ describe('preprocessing equals the previous implementation bit for bit', () => {
   const parallel = availableParallelism() > 1;
   let chunksBefore = 0;
   beforeAll(async () => {
+    threadResizer().helperPolicy = 'always'; // not 'auto': the test machine's load must not turn it off
     expect(await threadResizer().helperStarted()).toBe(parallel);
     chunksBefore = threadResizer().helperChunks();
   });
   afterAll(() => {
+    threadResizer().helperPolicy = 'auto';
     if (parallel) expect(threadResizer().helperChunks()).toBeGreaterThan(chunksBefore);
   });
 

@@ -10,7 +10,7 @@
  * at most the chunk it claimed, which the caller waits for.
  */
 import { Worker } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { kernelModule, type ResampleKernels, type WasmMemory } from './pil-resize-wasm.js';
 
 /** One kernel call: [function (0 hpass, 1 vpass, 2 norm), ...its arguments]. */
@@ -118,5 +118,25 @@ export class ResizeHelper {
   }
 }
 
-/** Whether a helper can run alongside the caller at all (one CPU: it would only add hand-offs). */
-export const helperUseful = (): boolean => availableParallelism() > 1;
+/**
+ * When a helper is used: `auto` = when a CPU is likely idle, `always` (tests), `off`.
+ * With every CPU busy a helper cannot make an image faster, and one that is preempted while holding
+ * a chunk makes the caller wait a whole time slice for it (seen at load 11 on 2 cores: a 2 MP resize
+ * 31 → 41 ms best case). `auto` reads the 1-minute load average (at most once a second): below the
+ * CPU count + 0.5 (a quiet 2-core machine running one image: ~1–1.5).
+ */
+export type HelperPolicy = 'auto' | 'always' | 'off';
+
+let loadCheckedAt = 0;
+let idleCpu = false;
+
+export function helperUseful(policy: HelperPolicy): boolean {
+  if (policy === 'off' || availableParallelism() < 2) return false;
+  if (policy === 'always') return true;
+  const now = Date.now();
+  if (now - loadCheckedAt >= 1000) {
+    loadCheckedAt = now;
+    idleCpu = loadavg()[0] < availableParallelism() + 0.5;
+  }
+  return idleCpu;
+}

@@ -21,11 +21,14 @@ let decoderTok: PromptTokenizer;
 let gatewayTok: Tokenizer;
 const queryNum = 3;
 
-beforeAll(async () => {
-  const dir = await ensureTinyModel();
+/** A tiny model's tokenizer as the decoder loads it (the reference) and as the gateway does. */
+function tokenizers(dir: string): { decoder: PromptTokenizer; gateway: Tokenizer } {
   const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8'));
-  decoderTok = PromptTokenizer.fromJson(read('tokenizer.json'), read('tokenizer_config.json'));
-  gatewayTok = Tokenizer.fromDir(dir);
+  return { decoder: PromptTokenizer.fromJson(read('tokenizer.json'), read('tokenizer_config.json')), gateway: Tokenizer.fromDir(dir) };
+}
+
+beforeAll(async () => {
+  ({ decoder: decoderTok, gateway: gatewayTok } = tokenizers(await ensureTinyModel()));
 });
 
 function decoderCount(messages: ValidMessage[], plans: ReturnType<typeof planSlices>[], useImageId: boolean): number {
@@ -84,10 +87,7 @@ describe('prompt token count, MiniCPM-V 4.6 (the checkpoint template)', () => {
   let tok46: Tokenizer;
   let dec46: PromptTokenizer;
   beforeAll(async () => {
-    const dir = (await ensureTinyModel46Paths()).model;
-    const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8'));
-    dec46 = PromptTokenizer.fromJson(read('tokenizer.json'), read('tokenizer_config.json'));
-    tok46 = Tokenizer.fromDir(dir);
+    ({ decoder: dec46, gateway: tok46 } = tokenizers((await ensureTinyModel46Paths()).model));
   });
 
   const hidden = 2;
@@ -157,10 +157,7 @@ describe('prompt token count, MiniCPM-V 4.5 (Qwen3 template, 2.6 image layout)',
   let tok45: Tokenizer;
   let dec45: PromptTokenizer;
   beforeAll(async () => {
-    const dir = (await ensureTinyModel45Paths()).model;
-    const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8'));
-    dec45 = PromptTokenizer.fromJson(read('tokenizer.json'), read('tokenizer_config.json'));
-    tok45 = Tokenizer.fromDir(dir);
+    ({ decoder: dec45, gateway: tok45 } = tokenizers((await ensureTinyModel45Paths()).model));
   });
 
   const q = 64;
