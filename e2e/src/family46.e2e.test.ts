@@ -9,27 +9,26 @@
  * template's prompt with the tools section, and after the round trip with the call and its result in
  * history), a forced choice constrained to the arguments' schema, `required` streamed as delta.tool_calls.
  */
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import OpenAI from 'openai';
 import { commonV1, gatewayV1 } from '@tessera/contracts';
-import { modelIdFor, startLocalStack, tinyModelFor, type RunningStack } from '@tessera/local-stack';
+import { modelIdFor, type RunningStack } from '@tessera/local-stack';
 import { buildPromptIds46, Tokenizer } from '@tessera/model';
 import { ensureWebBuild } from '@tessera/web';
 import { chromium } from 'playwright-core';
 import { grpcClient, TesseraError } from '@tessera/runtime';
 import { finalOf, readSse, textOf } from './sse.js';
+import { startFamilyStack, type FamilyStack } from './family-stack.js';
 import { weatherTool } from './tools.js';
 
 const KEY = 'sk-e2e-46';
 const MODEL = modelIdFor('4.6');
 let stack: RunningStack;
 let tok: Tokenizer;
-let dir: string;
 
 async function png(width: number, height: number, seed: number): Promise<Buffer> {
   const raw = Buffer.alloc(width * height * 3);
@@ -50,23 +49,14 @@ async function plan(width: number, height: number, mode: string): Promise<{ grid
   return (await res.json()) as any;
 }
 
+let family: FamilyStack | undefined;
 beforeAll(async () => {
-  const [modelDir] = await Promise.all([tinyModelFor('4.6'), ensureWebBuild()]);
-  tok = Tokenizer.fromDir(modelDir);
-  dir = mkdtempSync(join(tmpdir(), 'tessera-e2e46-'));
-  const keysFile = join(dir, 'keys.json');
-  writeFileSync(keysFile, JSON.stringify({ tenants: {}, keys: [{ id: 'k46', tenant: 't46', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
-  stack = await startLocalStack({
-    modelDir,
-    workDir: dir,
-    env: { TESSERA_INTRA_OP_THREADS: '1' },
-    serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: MODEL } },
-  });
+  [family] = await Promise.all([startFamilyStack('4.6', KEY), ensureWebBuild()]);
+  ({ stack, tok } = family);
 }, 420_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await family?.stop();
 });
 
 describe('MiniCPM-V 4.6 stack', () => {

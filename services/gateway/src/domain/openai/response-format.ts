@@ -33,6 +33,8 @@ export interface ModelFeatures {
   familyName: string;
   /** Why tool calls are unavailable, for the refusal. */
   why?: string;
+  /** `{"type": "video"}` content parts: only MiniCPM-V 4.5 has the 3D resampler (validate-video.ts). */
+  video?: boolean;
 }
 
 /**
@@ -43,6 +45,7 @@ export interface ModelFeatures {
  */
 export function modelFeatures(family: string): ModelFeatures {
   if (family === '4.6') return { toolCalls: true, familyName: 'MiniCPM-V 4.6' };
+  if (family === '4.5') return { toolCalls: true, familyName: 'MiniCPM-V 4.5', video: true };
   return { toolCalls: true, familyName: 'MiniCPM-V 2.6' };
 }
 
