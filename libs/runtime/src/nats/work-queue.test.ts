@@ -7,7 +7,7 @@ import { errorFromHeaders } from './errors.js';
 import { Header } from '../wire-headers.js';
 import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { CallContext } from '../context.js';
-import { ECHO_WORK_QUEUE, EchoServiceService, echoService, type EchoRequest } from '../proof/echo-service.js';
+import { ECHO_WORK_QUEUE, EchoServiceService, echoService, type EchoRequest } from '../test/proof/echo-service.js';
 import type { ServiceClient } from '../client-types.js';
 import { ensureWorkStream, WORK_STREAM_LIMITS } from './streams.js';
 

@@ -31,6 +31,13 @@ const phText = (img: PromptImage, k: number): string =>
   imagePlaceholder({ grid: img.gridCols ? { cols: img.gridCols, rows: img.gridRows } : null, slices: new Array(img.gridCols * img.gridRows) } as unknown as SlicePlan, { queryNum: 3, imageIndex: k, useImageId: true }).text;
 
 describe('prompt assembly', () => {
+  it('a video embedding is refused naming images[i].video (2.6 has no 3D resampler)', () => {
+    const video: PromptImage = { ...image(0, 0, 0), useImageId: false, videoGroups: 1 };
+    expect(() => assemblePrompt({ messages: [{ role: 'user', parts: [{ kind: 'image', imageIndex: 0 }] }], images: [video] }, ours, model, { maxImages: 1 })).toThrow(
+      expect.objectContaining({ details: expect.objectContaining({ field: 'images[0].video' }) }),
+    );
+  });
+
   it('matches encode(chat template + placeholders) across turns and several images', () => {
     const imgs = [image(2, 2, 0), image(0, 0, 1000), image(3, 1, 2000)];
     const out = assemblePrompt({

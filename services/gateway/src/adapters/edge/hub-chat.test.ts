@@ -50,6 +50,8 @@ describe('edge → hub request forwarding', () => {
       max_tokens: 12,
       user: 'u-1',
     },
+    'chat_template_kwargs.enable_thinking true': { messages: [{ role: 'user', content: 'Think first.' }], chat_template_kwargs: { enable_thinking: true } },
+    'chat_template_kwargs.enable_thinking false': { messages: [{ role: 'user', content: 'Answer now.' }], chat_template_kwargs: { enable_thinking: false } },
   };
   for (const [name, body] of Object.entries(cases)) {
     it(`carries ${name}`, () => {

@@ -6,7 +6,7 @@
  * to this site's inbox. One contract, the same one gRPC clients use.
  */
 import { finishReasonName, gatewayV1, roleFromName, SERVICES, type decodingV1 } from '@tessera/contracts';
-import { ErrorCode, natsClient, TesseraError, type ServiceClient } from '@tessera/runtime';
+import { ErrorCode, invalidArgument, natsClient, TesseraError, type ServiceClient } from '@tessera/runtime';
 import { UPLINK_STAGE, siteInboxPrefix, siteUplinkBucket } from '@tessera/edge';
 import type { NatsConnection } from 'nats';
 import type { ChatContext, ChatEvent, ChatService, FinishReason } from '../../domain/chat-events.js';
@@ -94,6 +94,8 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
       ...((m.toolCalls || m.toolCallId) && { tool: { calls: (m.toolCalls ?? []).map((c) => ({ id: c.id, name: c.name, argumentsJson: c.argumentsJson })), callId: m.toolCallId ?? '' } }),
       content: m.parts.map((p) => {
         if (p.kind === 'text') return { part: { $case: 'text' as const, text: p.text } };
+        // gateway.v1 has no video part yet: a video is served by the site's own 4.5 model, not forwarded.
+        if (p.kind === 'video') throw invalidArgument(req.videos?.[p.index]?.field ?? 'messages', 'video parts are not forwarded to the hub (gateway.v1 has no video part); serve the 4.5 model at this site', 'no video for hub models');
         const img = req.images[p.index]!;
         const source = img.kind === 'bytes' ? { $case: 'data' as const, data: img.bytes } : { $case: 'url' as const, url: img.url.toString() };
         return { part: { $case: 'image' as const, image: { source, ...(req.maxSliceNums !== undefined && { maxSliceNums: req.maxSliceNums }) } } };
