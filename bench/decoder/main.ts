@@ -94,12 +94,13 @@ const engineOf = (m: LoadedDecoderModel, limits: Partial<EngineLimits> = {}): En
  */
 async function decodeRates(m: LoadedDecoderModel, modes: readonly boolean[]): Promise<{ tokS: number[]; cpuTokS: number[] }[]> {
   const e = engineOf(m, { maxPrefillTokensPerStep: 4096, prefixCaching: true });
+  const viewMin = m.model.decoder.viewMinTokens;
   const wall = modes.map(() => CTX.map(() => [] as number[]));
   const cpu = modes.map(() => CTX.map(() => [] as number[]));
   for (let r = -1; r < ROUNDS; r++) {
     for (let i = 0; i < CTX.length; i++) {
       for (let k = 0; k < modes.length; k++) {
-        m.model.decoder.useViews = modes[k]!;
+        m.model.decoder.viewMinTokens = modes[k]! ? viewMin : Infinity;
         const run = await drive(e, `ctx${CTX[i]}-${r}-${k}`, ids(CTX[i]!, 7), r < 0 ? 2 : TOKENS);
         if (r < 0) continue; // warm-up: prefill once, first steps at these shapes
         wall[k]![i]!.push(run.last.timings!.perTokenS);
@@ -107,7 +108,7 @@ async function decodeRates(m: LoadedDecoderModel, modes: readonly boolean[]): Pr
       }
     }
   }
-  m.model.decoder.useViews = true;
+  m.model.decoder.viewMinTokens = viewMin;
   await e.close();
   return modes.map((_, k) => ({ tokS: wall[k]!.map((w) => 1 / median(w)), cpuTokS: cpu[k]!.map((c) => 1 / median(c)) }));
 }

@@ -124,6 +124,8 @@ describe('embed + decoder', () => {
     expect(contiguousPast([8, 9, 11], 8, 4)).toEqual({ first: 8, tokens: 8 }); // block 11 holds no past yet
     expect(contiguousPast([8], 0, 4)).toBeUndefined();
     freshPool();
+    const viewMin = model.decoder.viewMinTokens;
+    model.decoder.viewMinTokens = 1; // this prompt is far below the production threshold
     const ids = [...promptA, 872, 198];
     const runs = { viewed: blocks(20, 6), gathered: [50, 3, 41, 12, 30, 7] };
     const out: Record<string, Float32Array[]> = {};
@@ -141,6 +143,7 @@ describe('embed + decoder', () => {
     }
     for (let i = 0; i < 3; i++) expect(maxAbsDiff(out.viewed![i]!, out.gathered![i]!)).toBeLessThanOrEqual(1e-5);
     expect(maxAbsDiff(out.viewed![2]!, ref.decoder(ref.embed(ids), ids.length))).toBeLessThanOrEqual(TOL);
+    model.decoder.viewMinTokens = viewMin;
   });
 
   it('32-step greedy decode with the paged cache equals recomputation without it', async () => {

@@ -80,8 +80,13 @@ export class PagedDecoderStage {
   private keys = new Map<number, KvPool>();
   private values = new Map<number, KvPool>();
   private states = new Map<string, Pool<Float32Array>>();
-  /** false: every row goes through the Gather even when views would do (A/B benchmarks). */
-  useViews = true;
+  /**
+   * Shortest past read through views. Below it the Gather is cheaper: the view path runs 4 small GEMMs
+   * per kv head instead of 2 batched ones (bench preset, 1 thread, DRAM-cold pools, attention-variants.ts:
+   * Gather 0.70 / 5.13 ms vs views 0.97 / 3.96 ms per 8 layers at ctx 128 / 2048, even near 500 tokens).
+   * Infinity turns views off (A/B benchmarks); tests set 1 to exercise the view path on short prompts.
+   */
+  viewMinTokens = 512;
   /** The empty view ([1, 0, hd]) that selects the Gather path in graphs with views. */
   private readonly noView: ort.Tensor | undefined;
 
@@ -164,7 +169,7 @@ export class PagedDecoderStage {
     }
     // One row whose past blocks are consecutive in the pool is read through zero-copy views (no Gather);
     // then the table needs no columns beyond the one that keeps shapes non-empty.
-    const view = B === 1 && this.layout.views && this.useViews ? contiguousPast(x.blockTables[0]!, x.pastLengths[0]!, bs) : undefined;
+    const view = B === 1 && this.layout.views && x.pastLengths[0]! >= this.viewMinTokens ? contiguousPast(x.blockTables[0]!, x.pastLengths[0]!, bs) : undefined;
     // Only the blocks that hold past tokens are gathered; at least one column keeps shapes non-empty.
     let N = 1;
     if (view === undefined) for (let b = 0; b < B; b++) N = Math.max(N, Math.ceil(x.pastLengths[b]! / bs));
