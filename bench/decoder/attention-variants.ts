@@ -3,7 +3,8 @@
  * An 8-layer graph of the bench preset's attention shape (4 kv heads × 64, 4 query heads per kv head),
  * one decode row, each layer reading its past K/V one way. Per variant and context: process CPU time
  * per run, minimum over BENCH_STEPS runs, contexts and variants interleaved (load drift hits all alike).
- * Env: BENCH_CTX (128,2048), BENCH_STEPS (30), BENCH_VARIANTS (all), TESSERA_INTRA_OP_THREADS (1).
+ * Env: BENCH_CTX (128,2048), BENCH_STEPS (30), BENCH_VARIANTS (all), TESSERA_INTRA_OP_THREADS (1), BENCH_COLD (0; 1 =
+ * overwrite 256 MiB before each run so the pools come from DRAM, as in a model step).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -8,9 +8,6 @@
  * shared machine that drops the steps another process pre-empted, so the sum approximates an idle core.
  * The attention ops' Δ is stable between runs; the weight GEMMs' totals (MatMulNBits, the fp32 MatMuls)
  * still move by a few ms under load, so read the ratio line next to the per-op Δ.
- * Graphs with pool views (float32 KV) run two modes, interleaved: the row's blocks consecutive and fed as
- * views (no Gather), and scattered (the Gather path). Per mode and context also the minimum process CPU
- * time of a whole run. An If node's time contains its branch's nodes, so If is left out of "all kernels".
  * Env: BENCH_CTX, BENCH_STEPS (20), BENCH_BLOCK (16, tokens per KV block), TESSERA_INTRA_OP_THREADS (1).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -57,52 +54,30 @@ for (const v of man.inputs) {
   if (/^(key|value)_scale\./.test(v.name)) pools[v.name] = new ort.Tensor('float32', new Float32Array(kv! * blocks * BS).fill(1 / 1270), [kv!, blocks, BS]);
 }
 const kvDtype = sig('key_cache.0').dtype;
-const hasViews = man.inputs.some((v) => v.name.startsWith('key_view.'));
-const MODES = hasViews ? ['views', 'gather'] : ['gather'];
-const feeds = (ctx: number, mode: string): Record<string, ort.Tensor> => {
+const feeds = (ctx: number): Record<string, ort.Tensor> => {
   const n = Math.ceil(ctx / BS);
-  const f: Record<string, ort.Tensor> = {
+  return {
     inputs_embeds: new ort.Tensor('float32', new Float32Array(hidden).fill(0.01), [1, 1, hidden]),
     position_ids: new ort.Tensor('int64', BigInt64Array.of(BigInt(ctx)), [1, 1]),
     past_lengths: new ort.Tensor('int64', BigInt64Array.of(BigInt(ctx)), [1]),
     query_lengths: new ort.Tensor('int64', BigInt64Array.of(1n), [1]),
-    // views: blocks 0 … n − 1 (the engine's consecutive run); gather: walking the pool backwards, as a fragmented pool would.
-    block_tables: new ort.Tensor('int64', BigInt64Array.from({ length: mode === 'views' ? 1 : n }, (_, j) => BigInt(blocks - 1 - j)), [1, mode === 'views' ? 1 : n]),
+    block_tables: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, j) => BigInt(blocks - 1 - j)), [1, n]),
     ...pools,
   };
-  for (const v of man.inputs) {
-    const m = /^(key|value)_view\.(\d+)\.(\d+)$/.exec(v.name);
-    if (!m) continue;
-    const data = pools[`${m[1]}_cache.${m[2]}`]!.data as Float32Array;
-    const start = Number(m[3]) * blocks * BS * hd!;
-    const len = mode === 'views' ? ctx : 0;
-    f[v.name] = new ort.Tensor('float32', data.subarray(start, start + len * hd!), [1, len, hd!]);
-  }
-  return f;
 };
-for (const c of CTX) for (const mode of MODES) for (let i = 0; i < 3; i++) await session.run(feeds(c, mode));
-// After the warm-up, run k belongs to (context, mode) k mod |CTX × MODES|; a node belongs to the run whose span holds it.
-const cpuMin = CTX.map(() => MODES.map(() => Infinity));
-for (let i = 0; i < STEPS; i++)
-  for (let ci = 0; ci < CTX.length; ci++)
-    for (let mi = 0; mi < MODES.length; mi++) {
-      const c0 = process.cpuUsage();
-      await session.run(feeds(CTX[ci]!, MODES[mi]!));
-      const c = process.cpuUsage(c0);
-      cpuMin[ci]![mi] = Math.min(cpuMin[ci]![mi]!, (c.user + c.system) / 1000);
-    }
+for (const c of CTX) for (let i = 0; i < 3; i++) await session.run(feeds(c));
+// After the warm-up, run k belongs to context k mod |CTX|; a node belongs to the run whose span holds it.
+for (let i = 0; i < STEPS; i++) for (const c of CTX) await session.run(feeds(c));
 session.endProfiling();
 await session.release();
 const file = readdirSync(profDir).find((f) => f.endsWith('.json'))!;
 const events = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }[];
 rmSync(profDir, { recursive: true, force: true });
 
-const runs = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts).slice(3 * CTX.length * MODES.length);
-for (const [mi, mode] of MODES.entries()) {
+const runs = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts).slice(3 * CTX.length);
 const nodeMin = CTX.map(() => new Map<string, { op: string; us: number }>());
 runs.forEach((r, k) => {
-  if (k % MODES.length !== mi) return;
-  const ci = Math.floor(k / MODES.length) % CTX.length;
+  const ci = k % CTX.length;
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < r.ts || e.ts > r.ts + r.dur) continue;
     const m = nodeMin[ci]!.get(e.name);
@@ -111,7 +86,7 @@ runs.forEach((r, k) => {
 });
 const byOp = nodeMin.map((nodes) => {
   const t = new Map<string, number>();
-  for (const { op, us } of nodes.values()) if (op !== 'If') t.set(op, (t.get(op) ?? 0) + us);
+  for (const { op, us } of nodes.values()) t.set(op, (t.get(op) ?? 0) + us);
   return t;
 });
 const ops = [...new Set(byOp.flatMap((t) => [...t.keys()]))];
@@ -120,17 +95,14 @@ const hi = byOp[byOp.length - 1]!;
 ops.sort((a, b) => (hi.get(b) ?? 0) - (lo.get(b) ?? 0) - ((hi.get(a) ?? 0) - (lo.get(a) ?? 0)));
 const msOf = (us = 0): string => (us / 1000).toFixed(3);
 const total = byOp.map((t) => [...t.values()].reduce((a, b) => a + b, 0));
-console.log(`\n${dir}: one decode row, ${mode}, KV ${kvDtype}, block ${BS}, ${THREADS} thread(s), ${STEPS} steps per context, per-node minimum (ms per step)`);
+console.log(`${dir}: one decode row, KV ${kvDtype}, block ${BS}, ${THREADS} thread(s), ${STEPS} steps per context, per-node minimum (ms per step)`);
 console.log(`| op | ${CTX.map((c) => `ctx ${c}`).join(' | ')} | Δ ${CTX[CTX.length - 1]} − ${CTX[0]} |\n|---|${CTX.map(() => '---|').join('')}---|`);
 for (const op of ops.slice(0, 12)) console.log(`| ${op} | ${byOp.map((t) => msOf(t.get(op))).join(' | ')} | ${msOf((hi.get(op) ?? 0) - (lo.get(op) ?? 0))} |`);
 console.log(`| all kernels | ${total.map((t) => msOf(t)).join(' | ')} | ${msOf(total[total.length - 1]! - total[0]!)} |`);
 console.log(`kernel-time ratio ${CTX[CTX.length - 1]} ÷ ${CTX[0]} (tok/s of the graph alone, ${THREADS} thread(s)): ${(total[0]! / total[total.length - 1]!).toFixed(2)}`);
-const cpu = cpuMin.map((r) => r[mi]!);
-console.log(`process CPU per run, minimum: ${cpu.map((x, ci) => `ctx ${CTX[ci]} ${x.toFixed(2)} ms`).join(', ')}; ratio ${(cpu[0]! / cpu[cpu.length - 1]!).toFixed(2)}`);
 // BENCH_NODES=<op type>: that op's nodes with the largest difference between the contexts.
 if (process.env.BENCH_NODES) {
   const rows = [...nodeMin[0]!].filter(([, v]) => v.op === process.env.BENCH_NODES).map(([name, v]) => [name, v.us, nodeMin[nodeMin.length - 1]!.get(name)?.us ?? 0] as const);
   rows.sort((a, b) => b[2] - b[1] - (a[2] - a[1]));
   for (const [name, a, b] of rows.slice(0, 16)) console.log(`  ${name.replace('_kernel_time', '')}: ${msOf(a)} → ${msOf(b)}`);
-}
 }

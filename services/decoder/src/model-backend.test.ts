@@ -17,8 +17,6 @@ let m: LoadedDecoderModel;
 
 beforeAll(async () => {
   m = await loadDecoderModel(await ensureTinyModel(), { intraOpNumThreads: 1 });
-  // Single-row steps read consecutive blocks through pool views from the first token (production: ≥ 512).
-  m.model.decoder.viewMinTokens = 1;
 });
 afterAll(async () => m?.model.release());
 
