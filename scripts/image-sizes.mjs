@@ -57,7 +57,7 @@ for (const r of prod.sort((a, b) => b.bytes - a.bytes).slice(0, 10)) console.log
 if (process.argv.includes('--assemble')) await assemble(process.argv.includes('--start'));
 
 async function assemble(start) {
-  const SERVICES = ['gateway', 'slicer', 'resampler', 'decoder', 'retrieval', 'feedback'];
+  const SERVICES = ['gateway', 'slicer', 'resampler', 'decoder', 'retrieval', 'feedback', 'combined'];
   for (const s of SERVICES) if (!existsSync(join(root, 'services', s, 'dist', 'main.js'))) throw new Error(`services/${s}/dist/main.js is missing: run node scripts/build.mjs first`);
   const work = mkdtempSync(join(tmpdir(), 'tessera-image-'));
   try {
@@ -112,6 +112,8 @@ async function startOnce(app, service) {
   const env = {
     PATH: process.env.PATH, HOME: dir, TESSERA_SERVICE: service, NATS_URL: `nats://127.0.0.1:${port}`,
     TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_HTTP_PORT: '0', TESSERA_DATA_DIR: join(dir, 'data'),
+    // The combined image's stages take their ports only under their own prefix (services/combined).
+    SLICER__TESSERA_GRPC_PORT: '0', RESAMPLER__TESSERA_GRPC_PORT: '0', DECODER__TESSERA_GRPC_PORT: '0',
     TESSERA_FEEDBACK_DIR: join(dir, 'fb'), TESSERA_RETRIEVAL_DIR: join(dir, 'rt'), TESSERA_GATEWAY_API_KEYS_FILE: join(dir, 'keys.json'),
     ...(process.env.TESSERA_MODEL_DIR && { TESSERA_MODEL_DIR: process.env.TESSERA_MODEL_DIR }),
   };

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { connect } from 'nats';
 import { startNatsServer } from '@tessera/testing';
 import { GrpcServer, bindNats, getPayload, grpcClient, localClient, natsClient, putPayload, type ServiceClient } from '@tessera/runtime';
-import { ECHO_WORK_QUEUE, EchoServiceService, echoService } from '../../libs/runtime/src/proof/echo-service.js';
+import { ECHO_WORK_QUEUE, EchoServiceService, echoService } from '../../libs/runtime/src/test/proof/echo-service.js';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '2000' }, chunks: { type: 'string', default: '10000' }, mib: { type: 'string', default: '8' } } });
 const CALLS = Number(values.calls);

@@ -12,94 +12,69 @@
  * the shapes, not on the values, and a 16k-token CPU prefill would take many minutes.
  * Run: `npx tsx bench/model/hybrid46.ts [--quick] [--threads N]`. Prints the load average.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configJson46, GraphBuilder, HybridDecoderStage, parseHybridTextConfig, StageSession, textTensors46, WeightSink, buildHybridDecoderGraph, type HybridCache, type RuntimeOptions } from '@tessera/model';
-import { matmulProbe, seededWeights, timeIt } from './probes.js';
+import { configJson46, GraphBuilder, HybridDecoderStage, parseHybridTextConfig, StageSession, textTensors46, WeightSink, buildHybridDecoderGraph, type HybridCache } from '@tessera/model';
+import { loadAvg as load, log, matmulProbe, runBench, seededInit, timeIt } from './probes.js';
 
-const quick = process.argv.includes('--quick');
-const ti = process.argv.indexOf('--threads');
-const threads = ti > 0 ? Number(process.argv[ti + 1]) : Math.min(2, cpus().length);
-const log = (s: string): void => console.log(s);
-const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
-
-async function main(): Promise<void> {
-  const rt: RuntimeOptions = { intraOpNumThreads: threads, allowSpinning: false };
+runBench('hybrid46', async ({ quick, threads, rt, dir, cleanup }) => {
   const text = parseHybridTextConfig(configJson46('bench'), 'bench-4.6');
   const specs = new Map(textTensors46(text).map((t) => [t.name, t]));
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-bench46-'));
-  try {
-    log(`bench-4.6: hidden ${text.hiddenSize}, ${text.numLayers} layers (${text.layerTypes.filter((l) => l === 'linear_attention').length} Gated DeltaNet + ${text.layerTypes.filter((l) => l === 'full_attention').length} full), vocab ${text.vocabSize}; threads ${threads}; load ${load()}`);
-    const t0 = performance.now();
-    const sink = new WeightSink(join(dir, 'decoder.onnx.data'));
-    const g = new GraphBuilder('tessera_decoder', sink);
-    buildHybridDecoderGraph(g, text, (name) => {
-      const t = specs.get(name)!;
-      const n = t.shape.reduce((a, b) => a * b, 1);
-      const fanIn = t.shape.slice(1).reduce((a, b) => a * b, 1) || 1;
-      const std = t.init === 'weight' ? 1 / Math.sqrt(fanIn) : t.init === 'bias' ? 0.02 : t.init === 'embed' ? 1 : 0.1;
-      return seededWeights(name, n, std, t.init === 'norm' ? 1 : 0, t.init === 'alog');
-    });
-    sink.close();
-    g.save(join(dir, 'decoder.onnx'));
-    log(`built decoder graph: ${(g.parameters / 1e6).toFixed(1)} M params, ${(sink.bytes / 1e9).toFixed(2)} GB fp32, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const session = new StageSession('decoder', dir, { file: 'decoder.onnx', externalData: sink.dataFile, inputs: g.inputs, outputs: g.outputs, parameters: g.parameters, weightBytes: sink.bytes }, rt);
-    const dec = new HybridDecoderStage(session, text, 64);
-    await session.load();
-    const H = text.hiddenSize;
-    const emb = (n: number): Float32Array => Float32Array.from({ length: n * H }, (_, i) => Math.sin(i * 0.37) * 0.5);
+  log(`bench-4.6: hidden ${text.hiddenSize}, ${text.numLayers} layers (${text.layerTypes.filter((l) => l === 'linear_attention').length} Gated DeltaNet + ${text.layerTypes.filter((l) => l === 'full_attention').length} full), vocab ${text.vocabSize}; threads ${threads}; load ${load()}`);
+  const t0 = performance.now();
+  const sink = new WeightSink(join(dir, 'decoder.onnx.data'));
+  const g = new GraphBuilder('tessera_decoder', sink);
+  buildHybridDecoderGraph(g, text, seededInit(specs, (init, fanIn) => (init === 'weight' ? 1 / Math.sqrt(fanIn) : init === 'bias' ? 0.02 : init === 'embed' ? 1 : 0.1)));
+  sink.close();
+  g.save(join(dir, 'decoder.onnx'));
+  log(`built decoder graph: ${(g.parameters / 1e6).toFixed(1)} M params, ${(sink.bytes / 1e9).toFixed(2)} GB fp32, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const session = new StageSession('decoder', dir, { file: 'decoder.onnx', externalData: sink.dataFile, inputs: g.inputs, outputs: g.outputs, parameters: g.parameters, weightBytes: sink.bytes }, rt);
+  cleanup(() => session.release());
+  const dec = new HybridDecoderStage(session, text, 64);
+  await session.load();
+  const H = text.hiddenSize;
+  const emb = (n: number): Float32Array => Float32Array.from({ length: n * H }, (_, i) => Math.sin(i * 0.37) * 0.5);
 
-    const mm = await matmulProbe(rt, 256, 1024, 3584);
-    const base = await mm.measure(quick ? 2 : 5);
-    await mm.release();
-    log(`baseline ORT MatMul [256,1024]·[1024,3584]: ${base.median.toFixed(1)} GFLOP/s (best ${base.best.toFixed(1)})`);
-    // Prefill FLOPs per token ≈ 2 × params touched per token (embedding table excluded: one row is read).
-    const flopPerToken = 2 * (g.parameters - text.vocabSize * H) + 2 * text.vocabSize * H;
+  const mm = await matmulProbe(rt, 256, 1024, 3584);
+  const base = await mm.measure(quick ? 2 : 5);
+  await mm.release();
+  log(`baseline ORT MatMul [256,1024]·[1024,3584]: ${base.median.toFixed(1)} GFLOP/s (best ${base.best.toFixed(1)})`);
+  // Prefill FLOPs per token ≈ 2 × params touched per token (embedding table excluded: one row is read).
+  const flopPerToken = 2 * (g.parameters - text.vocabSize * H) + 2 * text.vocabSize * H;
 
-    const P = quick ? 128 : 256;
-    log(`\nprefill ${P} tokens (load ${load()})`);
-    for (const chunk of quick ? [64, 16] : [64, 32, 16]) {
-      const st = await timeIt(quick ? 1 : 2, () => dec.prefill({ inputsEmbeds: emb(P), batch: 1, seq: P, chunk }), 1);
-      const tps = (P / st.median) * 1000;
-      log(`  chunk ${String(chunk).padStart(2)}: ${tps.toFixed(1)} tok/s (${st.median.toFixed(0)} ms), ${(((tps * flopPerToken) / 1e9 / base.median) * 100).toFixed(0)} % of the MatMul baseline`);
-    }
-    const scanN = quick ? 16 : 32;
-    const scan = await timeIt(1, () => dec.prefill({ inputsEmbeds: emb(scanN), batch: 1, seq: scanN, chunk: 1 }), 0);
-    log(`  chunk  1 (token by token = the recurrent scan), ${scanN} tokens: ${((scanN / scan.median) * 1000).toFixed(1)} tok/s`);
-
-    const synthetic = (B: number, ctx: number): HybridCache => {
-      const c = dec.emptyCache(B);
-      c.lengths = new Array<number>(B).fill(ctx);
-      c.capacity = ctx;
-      for (const l of c.layers) if (l.kind === 'full') {
-        l.key = new Float32Array(text.numKvHeads * B * ctx * text.headDim);
-        l.value = new Float32Array(text.numKvHeads * B * ctx * text.headDim);
-      }
-      return c;
-    };
-    log(`\ndecode (load ${load()})`);
-    const ctxs = quick ? [128, 2048] : [128, 2048, 16384];
-    let first = 0;
-    for (const ctx of ctxs) {
-      const past = synthetic(1, ctx);
-      const st = await timeIt(quick ? 2 : 4, () => dec.run({ inputsEmbeds: emb(1), batch: 1, seq: 1, past }), 1);
-      if (!first) first = st.median;
-      log(`  ctx ${String(ctx).padStart(5)}: ${st.median.toFixed(1)} ms/token (${(1000 / st.median).toFixed(2)} tok/s), ${(st.median / first).toFixed(2)}× ctx 128`);
-    }
-    const past8 = synthetic(8, 128);
-    const s8 = await timeIt(quick ? 1 : 3, () => dec.run({ inputsEmbeds: emb(8), batch: 8, seq: 1, past: past8 }), 1);
-    log(`  8 streams at ctx 128: ${s8.median.toFixed(1)} ms/step → ${((8 * 1000) / s8.median).toFixed(2)} tok/s aggregate (${((s8.median ? first / s8.median : 0) * 8).toFixed(2)}× one stream)`);
-
-    log(`\nstate per sequence (fp32): ${(dec.stateBytesPerSequence / 1e6).toFixed(2)} MB fixed (18 × (conv 6144×3 + S 16×128×128)); KV ${(dec.kvBytesPerToken / 1024).toFixed(0)} KiB per token (6 layers × K,V × 2 heads × 256)`);
-    log(`  at 16k tokens: state ${(dec.stateBytesPerSequence / 1e6).toFixed(1)} MB + KV ${((dec.kvBytesPerToken * 16384) / 1e6).toFixed(0)} MB; load ${load()}`);
-    await session.release();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const P = quick ? 128 : 256;
+  log(`\nprefill ${P} tokens (load ${load()})`);
+  for (const chunk of quick ? [64, 16] : [64, 32, 16]) {
+    const st = await timeIt(quick ? 1 : 2, () => dec.prefill({ inputsEmbeds: emb(P), batch: 1, seq: P, chunk }), 1);
+    const tps = (P / st.median) * 1000;
+    log(`  chunk ${String(chunk).padStart(2)}: ${tps.toFixed(1)} tok/s (${st.median.toFixed(0)} ms), ${(((tps * flopPerToken) / 1e9 / base.median) * 100).toFixed(0)} % of the MatMul baseline`);
   }
-}
+  const scanN = quick ? 16 : 32;
+  const scan = await timeIt(1, () => dec.prefill({ inputsEmbeds: emb(scanN), batch: 1, seq: scanN, chunk: 1 }), 0);
+  log(`  chunk  1 (token by token = the recurrent scan), ${scanN} tokens: ${((scanN / scan.median) * 1000).toFixed(1)} tok/s`);
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
+  const synthetic = (B: number, ctx: number): HybridCache => {
+    const c = dec.emptyCache(B);
+    c.lengths = new Array<number>(B).fill(ctx);
+    c.capacity = ctx;
+    for (const l of c.layers) if (l.kind === 'full') {
+      l.key = new Float32Array(text.numKvHeads * B * ctx * text.headDim);
+      l.value = new Float32Array(text.numKvHeads * B * ctx * text.headDim);
+    }
+    return c;
+  };
+  log(`\ndecode (load ${load()})`);
+  const ctxs = quick ? [128, 2048] : [128, 2048, 16384];
+  let first = 0;
+  for (const ctx of ctxs) {
+    const past = synthetic(1, ctx);
+    const st = await timeIt(quick ? 2 : 4, () => dec.run({ inputsEmbeds: emb(1), batch: 1, seq: 1, past }), 1);
+    if (!first) first = st.median;
+    log(`  ctx ${String(ctx).padStart(5)}: ${st.median.toFixed(1)} ms/token (${(1000 / st.median).toFixed(2)} tok/s), ${(st.median / first).toFixed(2)}× ctx 128`);
+  }
+  const past8 = synthetic(8, 128);
+  const s8 = await timeIt(quick ? 1 : 3, () => dec.run({ inputsEmbeds: emb(8), batch: 8, seq: 1, past: past8 }), 1);
+  log(`  8 streams at ctx 128: ${s8.median.toFixed(1)} ms/step → ${((8 * 1000) / s8.median).toFixed(2)} tok/s aggregate (${((s8.median ? first / s8.median : 0) * 8).toFixed(2)}× one stream)`);
+
+  log(`\nstate per sequence (fp32): ${(dec.stateBytesPerSequence / 1e6).toFixed(2)} MB fixed (18 × (conv 6144×3 + S 16×128×128)); KV ${(dec.kvBytesPerToken / 1024).toFixed(0)} KiB per token (6 layers × K,V × 2 heads × 256)`);
+  log(`  at 16k tokens: state ${(dec.stateBytesPerSequence / 1e6).toFixed(1)} MB + KV ${((dec.kvBytesPerToken * 16384) / 1e6).toFixed(0)} MB; load ${load()}`);
 });

@@ -3,10 +3,56 @@
  * an ORT ReduceSum over a 512 MB tensor) and ORT MatMul GFLOP/s at a prefill-like shape.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder, WeightSink, sessionOptions, type RuntimeOptions } from '@tessera/model';
+
+export const log = (s: string): void => console.log(s);
+/** The 1/5/15-minute load average, printed next to every number (the machine is shared). */
+export const loadAvg = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
+
+/** What a real-shape bench gets from `runBench`. */
+export interface Bench {
+  /** `--quick`: fewer runs and cases. */
+  quick: boolean;
+  /** `--threads N` (default min(2, cores)): ORT intra-op threads. */
+  threads: number;
+  rt: RuntimeOptions;
+  /** A temp directory for the built graph and its external data (GBs), removed when the bench ends. */
+  dir: string;
+  /** Runs `fn` when the bench ends, failed or not, before `dir` is removed (latest first): sessions. */
+  cleanup(fn: () => Promise<unknown> | unknown): void;
+}
+
+/**
+ * The run-and-cleanup frame of the real-shape benches (resampler45, hybrid46, vision46): flags, a temp
+ * directory, cleanups that run even when the bench throws (a session left open keeps GBs mapped), and
+ * exit code 1 on failure.
+ */
+export function runBench(name: string, body: (b: Bench) => Promise<void>): void {
+  const ti = process.argv.indexOf('--threads');
+  const threads = ti > 0 ? Number(process.argv[ti + 1]) : Math.min(2, cpus().length);
+  const dir = mkdtempSync(join(tmpdir(), `tessera-bench-${name}-`));
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  const bench: Bench = { quick: process.argv.includes('--quick'), threads, rt: { intraOpNumThreads: threads, allowSpinning: false }, dir, cleanup: (fn) => void cleanups.push(fn) };
+  // Stopped by Ctrl-C or `timeout`: the graph's GBs of external data must not stay in the temp dir.
+  const onSignal = (sig: NodeJS.Signals): void => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  body(bench)
+    .finally(async () => {
+      for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch((err: unknown) => console.error(`cleanup: ${String(err)}`));
+      rmSync(dir, { recursive: true, force: true });
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    })
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    });
+}
 
 export interface Stats {
   median: number;
@@ -108,4 +154,18 @@ export function seededWeights(name: string, n: number, std: number, offset: numb
     out[i] = alog ? Math.log(0.05) * u : offset + half * (2 * u - 1);
   }
   return out;
+}
+
+/**
+ * The weight callback the real-shape benches hand to a graph builder: `seededWeights` per tensor of
+ * `specs`, std from its init kind and fan-in (each bench keeps its own rule), norms around 1.
+ */
+export function seededInit(specs: ReadonlyMap<string, { shape: readonly number[]; init: string }>, std: (init: string, fanIn: number) => number): (name: string) => Float32Array {
+  return (name) => {
+    const t = specs.get(name);
+    if (!t) throw new Error(`the graph asks for ${name}, which the tensor inventory does not list`);
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const fanIn = t.shape.slice(1).reduce((a, b) => a * b, 1) || 1;
+    return seededWeights(name, n, std(t.init, fanIn), t.init === 'norm' ? 1 : 0, t.init === 'alog');
+  };
 }

@@ -7,60 +7,36 @@
  *   - 8 single-frame groups in one call vs one 6-frame group (same query work, longer key axis).
  * Run: `npx tsx bench/model/resampler45.ts [--quick] [--threads N]`. Prints the load average.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildResamplerGraph, configJson45, expectedTensors, GraphBuilder, parseConfig, PRESETS_45, ResamplerStage, resamplerSignature, StageSession, WeightSink, type RuntimeOptions, type SliceFeatures } from '@tessera/model';
-import { seededWeights, timeIt } from './probes.js';
+import { buildResamplerGraph, configJson45, expectedTensors, GraphBuilder, parseConfig, PRESETS_45, ResamplerStage, resamplerSignature, StageSession, WeightSink, type SliceFeatures } from '@tessera/model';
+import { loadAvg as load, log, runBench, seededInit, timeIt } from './probes.js';
 
-const quick = process.argv.includes('--quick');
-const ti = process.argv.indexOf('--threads');
-const threads = ti > 0 ? Number(process.argv[ti + 1]) : Math.min(2, cpus().length);
-const log = (s: string): void => console.log(s);
-const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ');
-
-async function main(): Promise<void> {
-  const rt: RuntimeOptions = { intraOpNumThreads: threads, allowSpinning: false };
+runBench('resampler45', async ({ quick, threads, rt, dir, cleanup }) => {
   const cfg = parseConfig(configJson45('bench'));
   const r = cfg.resampler;
   const specs = new Map(expectedTensors(cfg).filter((t) => t.name.startsWith('resampler.')).map((t) => [t.name, t]));
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-bench45-'));
-  try {
-    log(`bench-4.5 3D resampler: kv ${r.kvDim} → ${r.embedDim}, ${r.numHeads} heads, ${r.queryNum} queries (text ${PRESETS_45.bench.llm.layers} layers × ${PRESETS_45.bench.llm.hidden}); threads ${threads}; load ${load()}`);
-    const sink = new WeightSink(join(dir, 'resampler.onnx.data'));
-    const g = new GraphBuilder('tessera_resampler', sink);
-    buildResamplerGraph(g, cfg, (name) => {
-      const t = specs.get(name)!;
-      const n = t.shape.reduce((a, b) => a * b, 1);
-      const fanIn = t.shape.slice(1).reduce((a, b) => a * b, 1) || 1;
-      return seededWeights(name, n, t.init === 'weight' ? 1 / Math.sqrt(fanIn) : t.init === 'bias' ? 0.02 : t.init === 'embed' ? 1 : 0.1, t.init === 'norm' ? 1 : 0);
-    });
-    sink.close();
-    g.save(join(dir, 'resampler.onnx'));
-    const sig = resamplerSignature(cfg);
-    const session = new StageSession('resampler', dir, { file: 'resampler.onnx', externalData: sink.dataFile, inputs: sig.inputs, outputs: sig.outputs, parameters: g.parameters, weightBytes: sink.bytes }, rt);
-    await session.load();
-    const stage = new ResamplerStage(session, cfg);
-    log(`built + loaded: ${(g.parameters / 1e6).toFixed(1)} M params, ${(sink.bytes / 1e6).toFixed(0)} MB fp32`);
+  log(`bench-4.5 3D resampler: kv ${r.kvDim} → ${r.embedDim}, ${r.numHeads} heads, ${r.queryNum} queries (text ${PRESETS_45.bench.llm.layers} layers × ${PRESETS_45.bench.llm.hidden}); threads ${threads}; load ${load()}`);
+  const sink = new WeightSink(join(dir, 'resampler.onnx.data'));
+  const g = new GraphBuilder('tessera_resampler', sink);
+  buildResamplerGraph(g, cfg, seededInit(specs, (init, fanIn) => (init === 'weight' ? 1 / Math.sqrt(fanIn) : init === 'bias' ? 0.02 : init === 'embed' ? 1 : 0.1)));
+  sink.close();
+  g.save(join(dir, 'resampler.onnx'));
+  const sig = resamplerSignature(cfg);
+  const session = new StageSession('resampler', dir, { file: 'resampler.onnx', externalData: sink.dataFile, inputs: sig.inputs, outputs: sig.outputs, parameters: g.parameters, weightBytes: sink.bytes }, rt);
+  cleanup(() => session.release());
+  await session.load();
+  const stage = new ResamplerStage(session, cfg);
+  log(`built + loaded: ${(g.parameters / 1e6).toFixed(1)} M params, ${(sink.bytes / 1e6).toFixed(0)} MB fp32`);
 
-    const frame = (seed: number): SliceFeatures => ({ tgtSize: [32, 32], features: Float32Array.from({ length: 1024 * r.kvDim }, (_, i) => Math.sin(i * 0.011 + seed)) });
-    const frames = Array.from({ length: 8 }, (_, i) => frame(i));
-    log(`\nframes of 448² (1024 patches); load ${load()}`);
-    log('packing  ms/group  ms/frame  tokens/frame');
-    for (const k of [1, 3, 6]) {
-      const group = { frames: frames.slice(0, k), temporalIds: Array.from({ length: k }, (_, i) => 10 * i) };
-      const st = await timeIt(quick ? 2 : 5, () => stage.resampleGroups([group]), 1);
-      log(`${String(k).padStart(7)}  ${st.median.toFixed(1).padStart(8)}  ${(st.median / k).toFixed(1).padStart(8)}  ${(64 / k).toFixed(1).padStart(12)}`);
-    }
-    const eight = await timeIt(quick ? 2 : 4, () => stage.resampleGroups(frames.map((f, i) => ({ frames: [f], temporalIds: [i] }))), 1);
-    log(`8 single-frame groups in one call: ${eight.median.toFixed(1)} ms (${(eight.median / 8).toFixed(1)} ms/frame, 64 tokens/frame); load ${load()}`);
-    await session.release();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const frame = (seed: number): SliceFeatures => ({ tgtSize: [32, 32], features: Float32Array.from({ length: 1024 * r.kvDim }, (_, i) => Math.sin(i * 0.011 + seed)) });
+  const frames = Array.from({ length: 8 }, (_, i) => frame(i));
+  log(`\nframes of 448² (1024 patches); load ${load()}`);
+  log('packing  ms/group  ms/frame  tokens/frame');
+  for (const k of [1, 3, 6]) {
+    const group = { frames: frames.slice(0, k), temporalIds: Array.from({ length: k }, (_, i) => 10 * i) };
+    const st = await timeIt(quick ? 2 : 5, () => stage.resampleGroups([group]), 1);
+    log(`${String(k).padStart(7)}  ${st.median.toFixed(1).padStart(8)}  ${(st.median / k).toFixed(1).padStart(8)}  ${(64 / k).toFixed(1).padStart(12)}`);
   }
-}
-
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
+  const eight = await timeIt(quick ? 2 : 4, () => stage.resampleGroups(frames.map((f, i) => ({ frames: [f], temporalIds: [i] }))), 1);
+  log(`8 single-frame groups in one call: ${eight.median.toFixed(1)} ms (${(eight.median / 8).toFixed(1)} ms/frame, 64 tokens/frame); load ${load()}`);
 });

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import sharp from 'sharp';
-import { DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION, DEFAULT_SLICE_OPTIONS, PreprocessPool, preparePixels, recyclePixels } from '@tessera/vision';
+import { DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION, DEFAULT_SLICE_OPTIONS, PreprocessPool, preparePixels, recyclePixels, threadResizer } from '@tessera/vision';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -130,6 +130,9 @@ export async function comparePreprocessingWithPil(runs: number): Promise<void> {
   const norm = DEFAULT_NORMALIZATION;
   const pool = new PreprocessPool(1);
   await pool.ready();
+  // The inline path's resize helper thread, started as the pool's workers start theirs in warm-up.
+  const helper = await threadResizer().helperStarted();
+  console.log(helper ? 'resize helper threads started (used while the 1-minute load average < CPUs + 0.5)' : 'resize on one thread (one CPU)');
   const pil = 'python' in py ? new PilServer(py.python) : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-vision-'));
   console.log('\n| image | pieces | ours inline | ours via worker pool | PIL+numpy | PIL / ours inline | PIL / ours pool | pixels |');

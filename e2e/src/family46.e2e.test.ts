@@ -9,27 +9,26 @@
  * template's prompt with the tools section, and after the round trip with the call and its result in
  * history), a forced choice constrained to the arguments' schema, `required` streamed as delta.tool_calls.
  */
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import OpenAI from 'openai';
 import { commonV1, gatewayV1 } from '@tessera/contracts';
-import { modelIdFor, startLocalStack, tinyModelFor, type RunningStack } from '@tessera/local-stack';
+import { modelIdFor, type RunningStack } from '@tessera/local-stack';
 import { buildPromptIds46, Tokenizer } from '@tessera/model';
 import { ensureWebBuild } from '@tessera/web';
 import { chromium } from 'playwright-core';
 import { grpcClient, TesseraError } from '@tessera/runtime';
 import { finalOf, readSse, textOf } from './sse.js';
+import { startFamilyStack, type FamilyStack } from './family-stack.js';
 import { weatherTool } from './tools.js';
 
 const KEY = 'sk-e2e-46';
 const MODEL = modelIdFor('4.6');
 let stack: RunningStack;
 let tok: Tokenizer;
-let dir: string;
 
 async function png(width: number, height: number, seed: number): Promise<Buffer> {
   const raw = Buffer.alloc(width * height * 3);
@@ -50,23 +49,14 @@ async function plan(width: number, height: number, mode: string): Promise<{ grid
   return (await res.json()) as any;
 }
 
+let family: FamilyStack | undefined;
 beforeAll(async () => {
-  const [modelDir] = await Promise.all([tinyModelFor('4.6'), ensureWebBuild()]);
-  tok = Tokenizer.fromDir(modelDir);
-  dir = mkdtempSync(join(tmpdir(), 'tessera-e2e46-'));
-  const keysFile = join(dir, 'keys.json');
-  writeFileSync(keysFile, JSON.stringify({ tenants: {}, keys: [{ id: 'k46', tenant: 't46', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
-  stack = await startLocalStack({
-    modelDir,
-    workDir: dir,
-    env: { TESSERA_INTRA_OP_THREADS: '1' },
-    serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: MODEL } },
-  });
+  [family] = await Promise.all([startFamilyStack('4.6', KEY), ensureWebBuild()]);
+  ({ stack, tok } = family);
 }, 420_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await family?.stop();
 });
 
 describe('MiniCPM-V 4.6 stack', () => {
@@ -142,6 +132,49 @@ describe('MiniCPM-V 4.6 stack', () => {
     expect(x4.usage!.visualTokens).toBe(4 * x16.usage!.visualTokens);
     await expect(run('2x')).rejects.toSatisfy((e: unknown) => e instanceof TesseraError && e.code === 'INVALID_ARGUMENT' && e.details.field === 'mm_processor_kwargs.downsample_mode');
     client.close();
+  });
+
+  it('per-request thinking: chat_template_kwargs.enable_thinking reaches the template (usage); the output goes to reasoning_content, streamed, not, and over gRPC', async () => {
+    const messages = [{ role: 'user', content: 'Think about 2 + 2.' }];
+    const prompt = (enableThinking: boolean) => buildPromptIds46(tok, [{ role: 'user', content: [{ type: 'text', text: 'Think about 2 + 2.' }] }], [], { enableThinking }).ids.length;
+    const answer = async (kwargs: object) => (await (await chat({ messages, chat_template_kwargs: kwargs })).json()) as any;
+    const on = await answer({ enable_thinking: true });
+    const off = await answer({ enable_thinking: false });
+    expect(on.usage.prompt_tokens).toBe(prompt(true));
+    expect(off.usage.prompt_tokens).toBe(prompt(false));
+    expect(prompt(false)).toBeGreaterThan(prompt(true)); // the closed empty think block
+    // The tiny template leaves thinking to the model (Qwen3 style): with no </think> in 8 tokens, all of it is reasoning.
+    const m = on.choices[0].message;
+    expect(m.reasoning_content.length).toBeGreaterThan(0);
+    expect(m.reasoning).toBe(m.reasoning_content);
+    expect(m.content).toBe('');
+    expect(off.choices[0].message.reasoning_content).toBeUndefined();
+    expect(off.choices[0].message.content.length).toBeGreaterThan(0);
+
+    const res = await chat({ messages, chat_template_kwargs: { enable_thinking: true }, stream: true });
+    const { chunks, done } = await readSse(res);
+    expect(done).toBe(true);
+    expect(chunks.map((c: any) => c.choices?.[0]?.delta?.reasoning_content ?? '').join('')).toBe(m.reasoning_content);
+    expect(textOf(chunks)).toBe('');
+
+    const client = grpcClient(gatewayV1.GatewayServiceService, stack.grpcAddress);
+    const grpcChunks: gatewayV1.ChatCompletionResponse[] = [];
+    for await (const c of client.chatCompletion(
+      {
+        model: MODEL,
+        messages: [{ role: commonV1.Role.USER, content: [{ part: { $case: 'text', text: 'Think about 2 + 2.' } }] }],
+        sampling: { maxTokens: 8, seed: 1, stop: [], stopTokenIds: [], topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, logprobs: false, topLogprobs: 0, temperature: 0 },
+        user: '',
+        tools: [],
+        toolChoice: '',
+        enableThinking: true,
+      },
+      { headers: { authorization: `Bearer ${KEY}` }, timeoutMs: 120_000 },
+    ))
+      grpcChunks.push(c);
+    client.close();
+    expect(grpcChunks.map((c) => c.reasoningDelta).join('')).toBe(m.reasoning_content);
+    expect(grpcChunks.at(-1)!.usage!.promptTokens).toBe(prompt(true));
   });
 });
 

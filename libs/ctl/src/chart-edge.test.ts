@@ -8,10 +8,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hubServiceUsers, parseSiteConfig, siteLeafPermissions, sitePasswordEnv } from '@tessera/edge';
+import { connect } from 'nats';
+import { hubServiceUsers, parseSiteConfig, siteInboxPrefix, siteLeafPermissions, sitePasswordEnv, siteServiceUsers } from '@tessera/edge';
+import { makeTestCerts, startHub, waitForLeafs } from '@tessera/edge/testing';
 import { BUS_USERS, passwordEnv, renderNatsAuthorization } from '@tessera/runtime';
-import { natsServerBinary } from '@tessera/testing';
-import { EDGE_HUB_JSON, edgeHubJson } from '../../../scripts/gen-nats-edge.js';
+import { freePort, natsServerBinary, startNatsServer } from '@tessera/testing';
+import { EDGE_HUB_JSON, EDGE_SITE_JSON, edgeHubJson, edgeSiteJson } from '../../../scripts/gen-nats-edge.js';
 import { REPO_ROOT } from './helm-render.js';
 import { CHART_DIR, helm, parseManifests, type K8sObject } from './helm-render.js';
 import { validateManifest } from './manifest-validation.js';
@@ -83,6 +85,46 @@ describe('helm template: edge site profile (ci/site.yaml)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("site role with authConfigMap: renders the site's users exactly as libs/edge defines them and a leaf remote a real site nats-server connects to the hub with, over TLS", async () => {
+    expect(readFileSync(join(REPO_ROOT, EDGE_SITE_JSON), 'utf8'), 'run: node --import tsx scripts/gen-nats-edge.ts').toBe(edgeSiteJson());
+    const objs = await render(['-f', join(CHART_DIR, 'ci', 'site.yaml'), '--set', 'externalNats.authConfigMap=true', '--set', 'edge.uplink.caFile=/etc/nats-hub-ca/ca.crt']);
+    const data = find(objs, 'ConfigMap', 'r-tessera-nats-auth').data;
+    const users = siteServiceUsers('shop-12', 'hub', Object.fromEntries(BUS_USERS.map((u) => [u, ''])) as Record<(typeof BUS_USERS)[number], string>);
+    const auth: string = data['auth.conf'];
+    expect(auth.slice(auth.indexOf('authorization {'))).toBe(renderNatsAuthorization(users.map((u) => ({ user: u.user, password: { env: passwordEnv(u.user) }, permissions: { publish: u.permissions!.publish.allow, subscribe: u.permissions!.subscribe.allow } }))));
+    expect(data['leafnodes.conf']).toMatch(/urls: \[ \$TESSERA_NATS_UPLINK_URL \][\s\S]*ca_file: "\/etc\/nats-hub-ca\/ca.crt"/);
+
+    // The rendered files as they are (only the CA path swapped for a test CA's), in a real site server.
+    const certs = makeTestCerts();
+    const hub = await startHub({ sites: [{ site: 'shop-12', domain: 'shop-12', password: 'leaf-pw' }], tls: certs });
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-site-auth-'));
+    const saved = { ...process.env };
+    let site: Awaited<ReturnType<typeof startNatsServer>> | undefined;
+    try {
+      writeFileSync(join(dir, 'auth.conf'), auth);
+      writeFileSync(join(dir, 'leafnodes.conf'), data['leafnodes.conf'].replace('/etc/nats-hub-ca/ca.crt', certs.caFile));
+      writeFileSync(join(dir, 'site.conf'), `jetstream { domain: shop-12, store_dir: "${dir}/js" }\ninclude auth.conf\ninclude leafnodes.conf\n`);
+      // nats-server reads the passwords and the uplink URL from its environment (a Secret in the pod).
+      for (const u of BUS_USERS) process.env[passwordEnv(u)] = `${u}-pw`;
+      process.env.TESSERA_NATS_UPLINK_URL = hub.leafUrl.replace('nats-leaf://', 'nats-leaf://shop-12:leaf-pw@');
+      site = await startNatsServer({ port: await freePort(), storeDir: dir, configFile: join(dir, 'site.conf') });
+      await waitForLeafs(hub.nats.monitorPort, 1);
+      // The site gateway's login reaches the hub's JetStream API over the link (its grants and the leaf user's).
+      const gw = await connect({ servers: site.url, user: 'gateway', pass: 'gateway-pw', inboxPrefix: siteInboxPrefix('shop-12') });
+      try {
+        expect((await (await gw.jetstreamManager({ domain: 'hub' })).getAccountInfo()).domain).toBe('hub');
+      } finally {
+        await gw.close();
+      }
+    } finally {
+      process.env = saved;
+      await site?.stop();
+      await hub.stop();
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(certs.dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('refuses a site role without a site config, and an unknown role', async () => {
     await expect(render(['--set', 'edge.role=site'])).rejects.toThrow(/edge.site \(site, hubDomain, models\) is required/);

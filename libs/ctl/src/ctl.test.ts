@@ -262,7 +262,7 @@ describe('tessera ctl: bad input and failures', () => {
   it('unknown stage or bad arguments: usage error, exit 2, before any API call', async () => {
     let r = await ctl('scale', 'decodr', '2');
     expect(r.code).toBe(2);
-    expect(r.err).toContain('tessera ctl: unknown stage "decodr": expected one of gateway, slicer, resampler, decoder, retrieval, feedback');
+    expect(r.err).toContain('tessera ctl: unknown stage "decodr": expected one of gateway, slicer, resampler, decoder, retrieval, feedback, combined');
     r = await ctl('scale', 'decoder', 'three');
     expect(r.code).toBe(2);
     expect(r.err).toContain('N must be a whole number 0..1000 (got "three")');

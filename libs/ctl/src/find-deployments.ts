@@ -1,7 +1,7 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { Kube } from './kube.js';
-import { LABEL_COMPONENT, LABEL_INSTANCE, LABEL_PART_OF, type StageInfo, type StageName, STAGE_NAMES } from './stages.js';
+import { COMBINED_STAGES_ENV, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_PART_OF, type StageInfo, type StageName, STAGE_NAMES } from './stages.js';
 
 /** Tessera Deployments of one release in the namespace, by stage (the chart's labels, not names). */
 export interface ReleaseDeployments {
@@ -37,10 +37,20 @@ export async function findRelease(kube: Kube, release: string | undefined): Prom
   return { release: releases[0]!, byStage };
 }
 
+/** The stages a combined Deployment runs: its container's TESSERA_STAGES (what services/combined reads). */
+export function combinedStages(d: V1Deployment | undefined): StageName[] {
+  const value = d?.spec?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === COMBINED_STAGES_ENV)?.value ?? '';
+  return value.split(',').filter((s): s is StageName => (STAGE_NAMES as readonly string[]).includes(s));
+}
+
 /** The Deployment of one stage; NOT_FOUND when the release does not deploy it. */
 export async function findStage(kube: Kube, release: string | undefined, stage: StageInfo): Promise<{ release: string; deployment: V1Deployment; name: string }> {
   const found = await findRelease(kube, release);
   const deployment = found.byStage.get(stage.name);
+  const combined = found.byStage.get('combined');
+  if (!deployment && combined?.metadata?.name && combinedStages(combined).includes(stage.name)) {
+    throw new TesseraError(ErrorCode.NOT_FOUND, `${stage.name} runs inside ${combined.metadata.name} with ${combinedStages(combined).join(', ')} (combined.enabled): use STAGE combined`, { field: 'STAGE' });
+  }
   if (!deployment?.metadata?.name) {
     throw new TesseraError(ErrorCode.NOT_FOUND, `release "${found.release}" has no ${stage.name} deployment in namespace "${kube.namespace}" (services.${stage.name}.enabled=false?)`, { field: 'STAGE' });
   }

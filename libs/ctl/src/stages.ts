@@ -10,7 +10,7 @@ export interface StageInfo {
   readonly consumer?: string;
 }
 
-export const STAGE_NAMES = ['gateway', 'slicer', 'resampler', 'decoder', 'retrieval', 'feedback'] as const;
+export const STAGE_NAMES = ['gateway', 'slicer', 'resampler', 'decoder', 'retrieval', 'feedback', 'combined'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
 export const STAGES: Readonly<Record<StageName, StageInfo>> = Object.freeze({
@@ -20,7 +20,13 @@ export const STAGES: Readonly<Record<StageName, StageInfo>> = Object.freeze({
   decoder: { name: 'decoder', gpu: true, stream: 'TESSERA_DECODER', consumer: 'decoder-workers' },
   retrieval: { name: 'retrieval', gpu: false },
   feedback: { name: 'feedback', gpu: false },
+  // The chart's combined pod (combined.enabled, services/combined): the GPU stages its container's
+  // TESSERA_STAGES names run in one process; its backlog is theirs together.
+  combined: { name: 'combined', gpu: true },
 });
+
+/** Env variable naming the stages of the combined pod (services/combined). */
+export const COMBINED_STAGES_ENV = 'TESSERA_STAGES';
 
 /** Labels and annotations the chart sets (helm/tessera/templates). */
 export const LABEL_PART_OF = 'app.kubernetes.io/part-of';

@@ -1,7 +1,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { TesseraError } from '@tessera/errors';
 import { type Autoscaler, describeAutoscaler, listAutoscalers, type ScaledObject } from './autoscalers.js';
-import { findRelease } from './find-deployments.js';
+import { combinedStages, findRelease } from './find-deployments.js';
 import { type ConsumerBacklog, monitoringService, readBacklog, readBacklogThroughApi } from './jetstream-backlog.js';
 import type { Kube } from './kube.js';
 import { ANNOTATION_MODEL_REVISION, LABEL_INSTANCE, LABEL_PART_OF, STAGE_NAMES, STAGES, type StageName } from './stages.js';
@@ -34,6 +34,16 @@ export interface GpuNode {
   capacityGpus: number;
 }
 
+/** One extended GPU resource: the whole-GPU one, a time-sliced share or a MIG profile. */
+export interface GpuResourceUse {
+  /** e.g. nvidia.com/gpu, nvidia.com/gpu.shared (time-slicing), nvidia.com/mig-3g.40gb (MIG). */
+  resource: string;
+  /** What this release's running or pending pods limit. */
+  requested: number;
+  /** Allocatable on ready, schedulable GPU nodes; null when the nodes could not be read. */
+  allocatable: number | null;
+}
+
 export interface ClusterStatus {
   context: string;
   server: string;
@@ -45,6 +55,11 @@ export interface ClusterStatus {
   gpuTotals: { nodes: number; allocatable: number } | null;
   /** GPUs this release's pods (running or pending) ask for: compare with gpuTotals.allocatable. */
   gpusRequestedByRelease: number;
+  /**
+   * Per GPU resource the release requests (the chart's gpu.resourceName, per-stage gpuResourceName:
+   * time-sliced or MIG names), the default resource first: the totals above count only that one.
+   */
+  gpuResources: GpuResourceUse[];
   warnings: string[];
 }
 
@@ -102,8 +117,10 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
   }
 
   let gpuNodes: GpuNode[] | null = null;
+  let nodeItems: V1Node[] = [];
   try {
     const nodes = await kube.call('list GPU nodes', () => kube.core.listNode({ labelSelector: `${opts.gpuNodeLabel}=true` }));
+    nodeItems = nodes.items;
     gpuNodes = nodes.items.map((n) => gpuNode(n, opts.gpuResource));
   } catch (err) {
     warnings.push(`GPU nodes unknown: ${TesseraError.from(err).message}`);
@@ -118,7 +135,6 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
   const stages: StageStatus[] = [];
   for (const name of STAGE_NAMES) {
     const d = byStage.get(name);
-    const info = STAGES[name];
     const depName = d?.metadata?.name ?? null;
     const podRevisions: Record<string, number> = {};
     for (const p of podsByStage.get(name) ?? []) {
@@ -126,9 +142,16 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
       if (rev) podRevisions[rev] = (podRevisions[rev] ?? 0) + 1;
     }
     let stageBacklog: ConsumerBacklog | null = null;
-    if (backlog && info.stream && info.consumer) {
-      stageBacklog = backlog.get(`${info.stream}/${info.consumer}`) ?? null;
-      if (!stageBacklog) warnings.push(`no JetStream consumer ${info.stream}/${info.consumer} in account ${opts.natsAccount}: KEDA would scale ${name} on the stream's last sequence`);
+    // The combined pod serves every queue of the stages it runs: its backlog is their sum (what its KEDA formula weighs).
+    for (const member of name === 'combined' ? combinedStages(d) : [name]) {
+      const m = STAGES[member];
+      if (!backlog || !m.stream || !m.consumer) continue;
+      const one = backlog.get(`${m.stream}/${m.consumer}`);
+      if (!one) {
+        warnings.push(`no JetStream consumer ${m.stream}/${m.consumer} in account ${opts.natsAccount}: KEDA would scale ${name} on the stream's last sequence`);
+        continue;
+      }
+      stageBacklog = stageBacklog ? addBacklog(stageBacklog, one) : one;
     }
     stages.push({
       stage: name,
@@ -145,11 +168,21 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
       nodes: [...new Set((podsByStage.get(name) ?? []).map((p) => p.spec?.nodeName ?? '').filter(Boolean))].sort(),
     });
   }
-  let gpusRequestedByRelease = 0;
+  // Every NVIDIA device-plugin resource the release's live pods limit, the default one always listed.
+  const requested = new Map<string, number>([[opts.gpuResource, 0]]);
   for (const p of pods.items) {
     if (p.status?.phase !== 'Running' && p.status?.phase !== 'Pending') continue;
-    for (const c of p.spec?.containers ?? []) gpusRequestedByRelease += quantity(c.resources?.limits?.[opts.gpuResource]);
+    for (const c of p.spec?.containers ?? []) {
+      for (const [k, v] of Object.entries(c.resources?.limits ?? {})) if (k === opts.gpuResource || k.startsWith('nvidia.com/')) requested.set(k, (requested.get(k) ?? 0) + quantity(v));
+    }
   }
+  const gpusRequestedByRelease = requested.get(opts.gpuResource)!;
+  const usable = nodeItems.filter((n) => gpuNode(n, opts.gpuResource).ready && !n.spec?.unschedulable);
+  const gpuResources: GpuResourceUse[] = [...requested].map(([resource, n]) => ({
+    resource,
+    requested: n,
+    allocatable: gpuNodes ? usable.reduce((s, node) => s + quantity(node.status?.allocatable?.[resource]), 0) : null,
+  }));
   const gpuTotals = gpuNodes ? { nodes: gpuNodes.length, allocatable: gpuNodes.filter((n) => n.ready && n.schedulable).reduce((s, n) => s + n.allocatableGpus, 0) } : null;
   return {
     context: kube.config.getCurrentContext(),
@@ -160,7 +193,20 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
     gpuNodes,
     gpuTotals,
     gpusRequestedByRelease,
+    gpuResources,
     warnings,
+  };
+}
+
+function addBacklog(a: ConsumerBacklog, b: ConsumerBacklog): ConsumerBacklog {
+  return {
+    stream: `${a.stream},${b.stream}`,
+    consumer: `${a.consumer},${b.consumer}`,
+    pending: a.pending + b.pending,
+    ackPending: a.ackPending + b.ackPending,
+    lag: a.lag + b.lag,
+    redelivered: a.redelivered + b.redelivered,
+    waiting: a.waiting + b.waiting,
   };
 }
 

@@ -8,5 +8,5 @@ export { UPLINK_STAGE, UPLINK_STREAM, FEEDBACK_STREAM, FEEDBACK_EVENTS, DEFAULT_
 export { HubLink, hubDownError, type LinkState, type HubLinkOptions } from './hub-link.js';
 export { FeedbackBacklog, type BacklogSnapshot } from './feedback-backlog.js';
 export { advertiseModels, parseLeafSubscriptions, modelToken, modelFromToken, type AdvertisedSite } from './site-advert.js';
-export { hubServiceUsers, siteServiceUsers, hubUserTemplates, sitePasswordEnv } from './service-users.js';
+export { hubServiceUsers, siteServiceUsers, hubUserTemplates, siteUserTemplates, sitePasswordEnv } from './service-users.js';
 export { SourceGaps, sourceKey, parseSourceHeader, SOURCE_HEADER, type SourceGap } from './source-gaps.js';

@@ -79,3 +79,14 @@ export function siteServiceUsers(site: string, hubDomain: string, passwords: Rec
   );
   return BUS_USERS.map((u) => ({ user: u, password: passwords[u], permissions: asServer(perms[u]) }));
 }
+
+/**
+ * A site's service users as the chart renders them (helm/tessera/files/nats/edge-site.json, written by
+ * scripts/gen-nats-edge.ts): `siteServiceUsers` with `{site}` and `{hubDomain}` for the template to
+ * substitute and re-sort. libs/ctl chart-edge.test.ts compares the rendered text with
+ * `siteServiceUsers` and connects a site nats-server started from it to a hub.
+ */
+export function siteUserTemplates(): { users: Array<{ user: BusUser; passwordEnv: string; publish: string[]; subscribe: string[] }> } {
+  const users = siteServiceUsers('{site}', '{hubDomain}', Object.fromEntries(BUS_USERS.map((u) => [u, ''])) as Record<BusUser, string>);
+  return { users: users.map((u) => ({ user: u.user as BusUser, passwordEnv: passwordEnv(u.user), publish: u.permissions!.publish.allow, subscribe: u.permissions!.subscribe.allow })) };
+}

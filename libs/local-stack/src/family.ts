@@ -3,7 +3,7 @@
  * generated checkpoint and the model id the demo asks for; a built model's own manifest says which
  * services it needs (4.6 has no resampler stage, so no resampler process is started).
  */
-import { ensureTinyModel, ensureTinyModel46Paths, manifestFamily, readAnyManifest, type FamilyId } from '@tessera/model';
+import { ensureTinyModel, ensureTinyModel45Paths, ensureTinyModel46Paths, manifestFamily, readAnyManifest, type FamilyId } from '@tessera/model';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 
 export const STACK_FAMILIES: readonly FamilyId[] = ['2.6', '4.6'];
@@ -20,11 +20,13 @@ export function stackFamily(env: NodeJS.ProcessEnv = process.env): FamilyId {
 
 /** The tiny generated model of a family (generated and built once per machine). */
 export async function tinyModelFor(family: FamilyId): Promise<string> {
-  return family === '4.6' ? (await ensureTinyModel46Paths()).model : ensureTinyModel();
+  if (family === '4.6') return (await ensureTinyModel46Paths()).model;
+  if (family === '4.5') return (await ensureTinyModel45Paths()).model;
+  return ensureTinyModel();
 }
 
 /** The OpenAI model id the gateway serves a family under (TESSERA_GATEWAY_MODEL_ID). */
-export const modelIdFor = (family: FamilyId): string => (family === '4.6' ? 'minicpm-v-4_6' : 'minicpm-v-2_6');
+export const modelIdFor = (family: FamilyId): string => `minicpm-v-${family.replace('.', '_')}`;
 
 /** The family a built model directory was built for. */
 export const familyOfModelDir = (modelDir: string): FamilyId => manifestFamily(readAnyManifest(modelDir));

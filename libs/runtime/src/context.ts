@@ -133,6 +133,32 @@ export function createContext(init: ContextInit): ServerContext {
   return ctx;
 }
 
+/**
+ * Resolves with `p`, or rejects with the abort reason as soon as `signal` aborts (`p` keeps running;
+ * a handler should watch the signal itself). The one abort race of both transports, client and server.
+ */
+export function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
 /** The TesseraError an aborted signal stands for. */
 export function abortReason(signal: AbortSignal): TesseraError {
   const r: unknown = signal.reason;

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Context } from '@opentelemetry/api';
 import { Attr, Metric, metrics } from '@tessera/telemetry';
-import { createContext, deadlineError, type ServerContext, type Transport } from './context.js';
+import { createContext, deadlineError, raceAbort, type ServerContext, type Transport } from './context.js';
 import { ErrorCode, TesseraError } from '@tessera/errors';
 import { Header } from './wire-headers.js';
 import type { MethodInfo } from './definition.js';
@@ -137,4 +137,31 @@ export function wireError(err: unknown, ctx?: ServerContext): TesseraError {
     if (r instanceof TesseraError) return r;
   }
   return TesseraError.from(err);
+}
+
+/**
+ * The server-streaming loop of both transports: pulls the handler's chunks until it ends or ctx
+ * aborts — one abort promise per call, so a handler that ignores ctx.signal still stops streaming —
+ * hands each to the transport's `write` (a promise = back-pressure: gRPC drain, NATS credit), counts
+ * what was written, and stops the generator (its finally blocks run) when leaving early.
+ */
+export async function pumpStream(stream: AsyncIterable<unknown>, ctx: ServerContext, labels: { method: string; transport: Transport }, write: (chunk: unknown) => Promise<void> | void): Promise<void> {
+  const it = stream[Symbol.asyncIterator]();
+  const aborted = raceAbort(new Promise<never>(() => {}), ctx.signal);
+  aborted.catch(() => {});
+  let n = 0;
+  try {
+    for (;;) {
+      ctx.throwIfAborted();
+      const r = await Promise.race([it.next(), aborted]);
+      if (r.done) break;
+      ctx.throwIfAborted();
+      const pending = write(r.value);
+      if (pending) await pending;
+      n++;
+    }
+  } finally {
+    metrics().counter(Metric.streamChunks).inc(labels, n);
+    void it.return?.()?.catch(() => {});
+  }
 }

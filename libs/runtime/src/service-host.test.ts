@@ -4,7 +4,7 @@ import { withObjectStore } from '@tessera/testing/vitest';
 import { hosted, startService } from './service-host.js';
 import { natsClient } from './nats/client.js';
 import { grpcClient } from './grpc/client.js';
-import { ECHO_WORK_QUEUE, EchoServiceService, echoService } from './proof/echo-service.js';
+import { ECHO_WORK_QUEUE, EchoServiceService, echoService } from './test/proof/echo-service.js';
 
 const req = { text: 'hello', delayMs: 0, blob: Buffer.alloc(0), failCode: '' };
 

@@ -18,7 +18,7 @@
  *   tool_choice named    constrained to the function's parameters schema: the output IS the arguments.
  *   tool_choice required constrained to [{"name": …, "arguments": {…}}, …] (1..MAX_FORCED_CALLS), as vLLM.
  */
-import { invalidArgument } from '@tessera/runtime';
+import { invalidArgument } from '@tessera/errors';
 
 export interface ToolSpec {
   name: string;

@@ -94,6 +94,21 @@ describe('module boundaries (Nx type tags)', () => {
     expect(violations).toEqual([]);
   });
 
+  it('the model libraries import the transport runtime only where they store through it (errors and sha256Hex come from the @tessera/errors leaf)', () => {
+    // The vision stores are object-store adapters (claim checks); nothing else in model, vision or structured needs NATS.
+    const STORES = new Set(['libs/vision/src/encoder-cache.ts', 'libs/vision/src/image-store.ts']);
+    const violations: string[] = [];
+    for (const name of ['@tessera/model', '@tessera/vision', '@tessera/structured']) {
+      const p = all.get(name);
+      expect(p, name).toBeDefined();
+      for (const file of sourceFiles(join(ROOT, p!.root, 'src'))) {
+        if (STORES.has(relative(ROOT, file))) continue;
+        for (const m of readFileSync(file, 'utf8').matchAll(IMPORT)) if (m[1] === '@tessera/runtime') violations.push(relative(ROOT, file));
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
   it("a service's domain/ defines the interfaces its adapters/ implement, and never imports an adapter", () => {
     const violations: string[] = [];
     for (const p of all.values()) {

@@ -16,7 +16,8 @@
  * tenant deletes only its own keys and blobs (blobs are never shared across tenants).
  */
 import { nanos, type JetStreamManager, type KV, type NatsConnection } from 'nats';
-import { getPayload, invalidArgument, purgeTenantPayloads, putPayload, sha256Hex, statPayload, type ObjectMeta } from '@tessera/runtime';
+import { invalidArgument, sha256Hex } from '@tessera/errors';
+import { getPayload, purgeTenantPayloads, putPayload, statPayload, type ObjectMeta } from '@tessera/runtime';
 import { applyStreamLimits } from './stream-limits.js';
 
 export interface EncoderCacheOptions {

@@ -5,12 +5,11 @@
  * Why WebAssembly: the arithmetic is Pillow's exactly (int32 products of a u8 sample and a 22-bit
  * coefficient, int32 sums starting at 2^21, `>> 22`, clamp to 0..255), and i32x4 lanes do it four
  * channels/bytes at a time. Measured on a 4000×3000 → 1680×1260 resize: pure JS ≈ 4× slower.
- * - hpass: one output pixel per step, two taps per inner step, lanes = R, G, B, (next pixel's R,
- *   weight applied but ignored); 4 bytes are stored and the 4th is overwritten by the next pixel.
- *   Counts are rounded up to even with a zero weight, so a tap may read one pixel past the row
- *   (in the next row or the slack) and add 0 × it.
- * - vpass: 16 output bytes per step (4 × i32x4), rows are contiguous so the last step of a row
- *   spills into the next row, which is written after it (16 bytes of slack after the buffers).
+ * - hpass: one output pixel per step, four taps per inner step (dot products, see hpass()); taps
+ *   may read a few bytes past the row (next row or slack) with weight 0; a row's last pixel stores
+ *   exactly its 3 bytes.
+ * - vpass: 16 output bytes per step (4 × i32x4); the last step of a row is moved back to end at the
+ *   row's end (rows narrower than 16 bytes spill into the next row; 16 bytes of slack after buffers).
  * Clamping comes free from the saturating narrows (i32 → i16 signed, i16 → u8 unsigned), which
  * give exactly Pillow's clip8 after the arithmetic shift.
  * Coefficients are passed pre-splatted: one v128 (k, k, k, k) per tap.
@@ -57,6 +56,9 @@ const sub = [0x6b];
 const mul = [0x6c];
 const geU = [0x4f];
 const eqz = [0x45];
+const eq = [0x46];
+const gtU = [0x4b];
+const select = [0x1b];
 const load = (off = 0) => [0x28, 0, ...uleb(off)];
 const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
 const v128Load = simd(0x00, 0, 0);
@@ -64,6 +66,10 @@ const v128LoadAt = (off: number) => simd(0x00, 0, ...uleb(off));
 const v128Store = simd(0x0b, 0, 0);
 const i32x4Splat = simd(0x11);
 const store32Lane0 = simd(0x5a, 0, 0, 0);
+const store16Lane0 = simd(0x59, 0, 0, 0);
+const store8Lane2At2 = simd(0x58, 0, 2, 2);
+/** `if (cond) { then } else { otherwise }` (no result). */
+const ifElse = (cond: number[], then: number[], otherwise: number[]) => [...cond, 0x04, 0x40, ...then, 0x05, ...otherwise, 0x0b];
 const i8x16NarrowU = simd(0x66);
 const i16x8NarrowS = simd(0x85);
 const i16x8ExtLowU = simd(0x89);
@@ -102,7 +108,8 @@ function func(params: number, locals: [number, number][], body: number[]): { typ
  * [kh0..kh3 kh0..kh3][kl0..kl3 kl0..kl3] (32 bytes, `groups` groups per output position). Counts
  * are rounded up to a multiple of 4 with zero weights, so a step may read up to 3 pixels + 4 bytes
  * past a row (next row or slack) and adds 0 × it. 4 bytes are stored per pixel (R, G, B, junk that
- * the next pixel overwrites). ~1.6× fewer instructions than one i32x4 multiply per tap.
+ * the next pixel overwrites), 3 for a row's last pixel, so no row writes into another.
+ * ~1.6× fewer instructions than one i32x4 multiply per tap.
  */
 function hpass() {
   const [src, srcStride, rows, outW, bounds, kk, groups, dst] = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -134,13 +141,18 @@ function hpass() {
       ...zero, ...tee(ahi), ...tee(alo), ...tee(bhi), ...set(blo),
       ...get(kp), ...set(kt),
       ...tapLoop,
-      ...get(outp),
       ...combine(ahi, alo), ...set(a), ...combine(bhi, blo), ...set(px),
       ...get(a), ...get(px), ...i8x16Shuffle(lanes([0, 2, 4, 4])),
       ...get(a), ...get(px), ...i8x16Shuffle(lanes([1, 3, 5, 5])),
       ...i32x4Add, ...i32c(HALF), ...i32x4Splat, ...i32x4Add,
-      ...i32c(PRECISION_BITS), ...i32x4ShrS, ...tee(a), ...get(a), ...i16x8NarrowS, ...tee(a), ...get(a), ...i8x16NarrowU,
-      ...store32Lane0,
+      ...i32c(PRECISION_BITS), ...i32x4ShrS, ...tee(a), ...get(a), ...i16x8NarrowS, ...tee(a), ...get(a), ...i8x16NarrowU, ...set(a),
+      // The row's last pixel stores exactly its 3 bytes: nothing lands in the next row, so rows can be
+      // split between threads (resize-helper.ts).
+      ...ifElse(
+        [...get(xx), ...i32c(1), ...add, ...get(outW), ...eq],
+        [...get(outp), ...get(a), ...store16Lane0, ...get(outp), ...get(a), ...store8Lane2At2],
+        [...get(outp), ...get(a), ...store32Lane0],
+      ),
       ...inc(outp, i32c(3)), ...inc(bp, i32c(8)), ...inc(kp, [...get(groups), ...i32c(32), ...mul]), ...inc(xx, i32c(1)),
     ],
   );
@@ -160,11 +172,16 @@ function hpass() {
   return func(8, [[8, I32], [10, V128]], body);
 }
 
-/** vpass(src, stride, outH, bounds, kk4, ksize, dst) */
+/**
+ * vpass(src, stride, outH, bounds, kk4, ksize, dst, lastX): a row's chunks start at x = 0, 16, …
+ * but never after lastX (= stride − 16 when stride ≥ 16): the last chunk is moved back to end at
+ * the row's end and recomputes a few bytes with the same values, so no row writes into another
+ * (with lastX = 0 and stride < 16 it spills into the next row, written after it).
+ */
 function vpass() {
-  const [src, stride, outH, bounds, kk4, ksize, dst] = [0, 1, 2, 3, 4, 5, 6];
-  const [yy, x, p, kt, n, bp, kp, rowBase, outp] = [7, 8, 9, 10, 11, 12, 13, 14, 15];
-  const [a0, a1, a2, a3, v, k, lo, hi] = [16, 17, 18, 19, 20, 21, 22, 23];
+  const [src, stride, outH, bounds, kk4, ksize, dst, lastX] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [yy, x, p, kt, n, bp, kp, rowBase, outp, xe] = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17];
+  const [a0, a1, a2, a3, v, k, lo, hi] = [18, 19, 20, 21, 22, 23, 24, 25];
   const madd = (a: number, half: number[], ext: number[]) => [...get(a), ...get(half[0]), ...ext, ...get(k), ...i32x4Mul, ...i32x4Add, ...set(a)];
   const tapLoop = whileNot(
     [...get(n), ...eqz],
@@ -182,11 +199,12 @@ function vpass() {
     [...get(x), ...get(stride), ...geU],
     [
       ...i32c(HALF), ...i32x4Splat, ...tee(a0), ...tee(a1), ...tee(a2), ...set(a3),
-      ...get(rowBase), ...get(x), ...add, ...set(p),
+      ...get(lastX), ...get(x), ...get(x), ...get(lastX), ...gtU, ...select, ...set(xe),
+      ...get(rowBase), ...get(xe), ...add, ...set(p),
       ...get(bp), ...load(4), ...set(n),
       ...get(kp), ...set(kt),
       ...tapLoop,
-      ...get(outp), ...get(x), ...add,
+      ...get(outp), ...get(xe), ...add,
       ...shr(a0), ...shr(a1), ...i16x8NarrowS, ...shr(a2), ...shr(a3), ...i16x8NarrowS, ...i8x16NarrowU,
       ...v128Store,
       ...inc(x, i32c(16)),
@@ -204,7 +222,7 @@ function vpass() {
       ],
     ),
   ];
-  return func(7, [[9, I32], [8, V128]], body);
+  return func(8, [[10, I32], [8, V128]], body);
 }
 
 /**
@@ -237,38 +255,60 @@ function norm() {
   return func(6, [[5, I32]], body);
 }
 
-/** The module's bytes: memory "memory" (grown by the caller), functions "hpass", "vpass" and "norm". */
+/**
+ * Pages the shared linear memory may grow to (4 GiB, the wasm32 limit; a shared memory must declare
+ * one). Only address space is reserved up front: V8 reserves far more than this per wasm memory anyway
+ * (guard regions), and pages are committed as `grow` touches them.
+ */
+const MAX_PAGES = 65536;
+
+/**
+ * The module's bytes: functions "hpass", "vpass" and "norm" over an imported SHARED memory
+ * ("env" "memory"), so a helper thread can run the same kernels on the same pixels (resize-helper.ts).
+ */
 export function resampleModuleBytes(): Uint8Array {
   const fns = [hpass(), vpass(), norm()];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(fns.map((f) => f.type))),
+    // import "env" "memory": memory, limits flag 3 = shared with a maximum.
+    ...section(2, vec([[...str('env'), ...str('memory'), 0x02, 0x03, ...uleb(1), ...uleb(MAX_PAGES)]])),
     ...section(3, vec(fns.map((_, i) => uleb(i)))),
-    ...section(5, vec([[0x00, ...uleb(1)]])),
-    ...section(7, vec([[...str('memory'), 0x02, 0], [...str('hpass'), 0x00, 0], [...str('vpass'), 0x00, 1], [...str('norm'), 0x00, 2]])),
+    ...section(7, vec([[...str('hpass'), 0x00, 0], [...str('vpass'), 0x00, 1], [...str('norm'), 0x00, 2]])),
     ...section(10, vec(fns.map((f) => f.code))),
   ];
   return new Uint8Array(bytes);
 }
 
 /** The slice of the WebAssembly JS API used here (the project's TypeScript lib has no DOM types). */
+export interface WasmMemory {
+  buffer: ArrayBufferLike;
+  grow(pages: number): number;
+}
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: unknown };
+  Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 export interface ResampleKernels {
-  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  memory: WasmMemory;
   hpass(src: number, srcStride: number, rows: number, outW: number, bounds: number, kk: number, groups: number, dst: number): void;
-  vpass(src: number, stride: number, outH: number, bounds: number, kk4: number, ksize: number, dst: number): void;
+  vpass(src: number, stride: number, outH: number, bounds: number, kk4: number, ksize: number, dst: number, lastX: number): void;
   norm(src: number, stride: number, width: number, height: number, lut: number, dst: number): void;
 }
 
 let compiled: object | undefined;
 
-/** A fresh instance (own memory). Compiling takes well under 1 ms; the module is shared per thread. */
-export function instantiateKernels(): ResampleKernels {
+/** The compiled module (well under 1 ms), shared per thread; a helper thread is sent the same one. */
+export function kernelModule(): object {
   compiled ??= new wasm.Module(resampleModuleBytes());
-  return new wasm.Instance(compiled).exports as ResampleKernels;
+  return compiled;
+}
+
+/** An instance over `memory` (a fresh shared memory when not given). */
+export function instantiateKernels(memory: WasmMemory = new wasm.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })): ResampleKernels {
+  const exports = new wasm.Instance(kernelModule(), { env: { memory } }).exports as Omit<ResampleKernels, 'memory'>;
+  return { memory, hpass: exports.hpass, vpass: exports.vpass, norm: exports.norm };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { resizeBicubicRgbV1 } from './oracle/preprocess-v1.js';
 import { PilResizer, resizeBicubicRgb } from './pil-resize.js';
@@ -63,5 +64,32 @@ describe('resizeBicubicRgb equals Pillow Image.resize(BICUBIC) byte for byte', (
     const b = resizer.resize(602, 406).slice();
     expect(Buffer.from(resizer.resize(97, 61)).equals(Buffer.from(a))).toBe(true);
     expect(Buffer.from(b).equals(Buffer.from(resizeBicubicRgbV1(src, 301, 203, 602, 406)))).toBe(true);
+  });
+});
+
+describe('a parallel resizer (passes cut into row chunks shared with a helper thread) writes the same bytes', () => {
+  it('as one thread, on 40 random size pairs, one and two sizes per call', async () => {
+    const parallel = new PilResizer('always');
+    const alone = new PilResizer();
+    // The machines this runs on have ≥ 2 CPUs; with one, the resizer never starts a helper.
+    expect(await parallel.helperStarted()).toBe(availableParallelism() > 1);
+    let seed = 1919;
+    const rand = (lo: number, hi: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return lo + (seed % (hi - lo + 1));
+    };
+    for (let i = 0; i < 40; i++) {
+      // Sources ≥ 100k px (smaller ones are not split); outputs from 1 px (unsplittable rows) to upscales.
+      const [w, h] = [rand(320, 900), rand(320, 700)];
+      const sizes: [number, number][] = [[rand(1, 1000), rand(1, 800)], [rand(1, 1200), rand(1, 900)]];
+      if (i % 5 === 0) sizes[0] = [w, rand(1, 900)];
+      if (i % 7 === 0) sizes[1] = [rand(1, 900), h];
+      const src = syntheticRgb(w, h);
+      parallel.load(src, w, h);
+      alone.load(src, w, h);
+      const got = (i % 2 ? parallel.resizeMany(sizes) : [parallel.resize(...sizes[0])].map((rgb) => ({ rgb }))).map((r) => Buffer.from(r.rgb));
+      got.forEach((g, j) => expect(g.equals(Buffer.from(alone.resize(...sizes[j]))), `${w}x${h} → ${sizes[j].join('x')}`).toBe(true));
+    }
+    if (availableParallelism() > 1) expect(parallel.helperChunks()).toBeGreaterThan(0);
   });
 });

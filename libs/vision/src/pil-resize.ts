@@ -7,10 +7,13 @@
  * - coefficients normalised per output pixel, then quantised to 22-bit fixed point;
  * - two passes, horizontal first into an 8-bit buffer (only the rows the vertical pass reads),
  *   then vertical; each pass rounds (+2^21) and clamps to 0..255.
- * The passes run as WebAssembly SIMD kernels (pil-resize-wasm.ts) over one linear memory that holds
- * the source once, so the overview and the refine image are both resized from the same copy.
+ * The passes run as WebAssembly SIMD kernels (pil-resize-wasm.ts) over one shared linear memory that
+ * holds the source once, so the overview and the refine image are both resized from the same copy,
+ * on two threads (resize-helper.ts).
  */
+import { availableParallelism } from 'node:os';
 import { instantiateKernels, type ResampleKernels } from './pil-resize-wasm.js';
+import { helperUseful, ResizeHelper, type HelperPolicy, type KernelCall } from './resize-helper.js';
 
 const PRECISION_BITS = 22; // 32 - 8 - 2 in Pillow
 
@@ -73,24 +76,81 @@ const align16 = (n: number) => (n + 15) & ~15;
 const LUT = 0;
 const SRC = 3 * 256 * 4;
 
+/** One resize of the loaded source: where its output lies in linear memory (valid until the next resize/load). */
+export interface Resized {
+  /** The output pixels, packed RGB: a view into linear memory. */
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+  /** Byte offset of `rgb` in linear memory. */
+  offset: number;
+}
+
+/** The horizontal pass of one resize: `rows` source rows from `src` into `dst` (hpass's arguments). */
+interface HPass {
+  src: number;
+  srcStride: number;
+  rows: number;
+  outW: number;
+  bounds: number;
+  kk: number;
+  groups: number;
+  dst: number;
+}
+
+/** The vertical pass of one resize: `outH` rows into `dst` (vpass's arguments; bounds/kk per output row). */
+interface VPass {
+  src: number;
+  stride: number;
+  outH: number;
+  bounds: number;
+  kk: number;
+  ksize: number;
+  dst: number;
+}
+
+/** A resize laid out in linear memory: its passes (none for the same size) and its output. */
+interface ResizeJob {
+  h?: HPass;
+  v?: VPass;
+  out: number;
+  width: number;
+  height: number;
+  /** First free byte after its buffers. */
+  end: number;
+}
+
+/** Sources smaller than this are resized on one thread: the hand-off would cost more than it saves. */
+const PARALLEL_MIN_PIXELS = 100_000;
+/**
+ * Chunks per pass when split: enough that a helper descheduled mid-chunk (a loaded machine) holds
+ * little of the work, few enough that claiming (one compare-and-swap each) stays negligible.
+ */
+const CHUNKS = 8;
+const MIN_CHUNK_ROWS = 4;
+
 /**
  * Resizes one RGB source to several sizes. The source is copied into WebAssembly memory once
- * (`load`); each `resize` returns a view into that memory that stays valid until the next
- * `resize`/`load`, so callers normalise or copy straight from it with no intermediate buffer.
- * One per thread (not re-entrant).
+ * (`load`); `resizeMany` lays the resizes out side by side after it and returns views into that
+ * memory, valid until the next `resizeMany`/`resize`/`load`, so callers normalise or copy straight
+ * from them with no intermediate buffer. A parallel resizer shares each pass's rows with a helper
+ * thread (resize-helper.ts): first every horizontal pass, then every vertical pass. One per thread
+ * (not re-entrant).
  */
 export class PilResizer {
   private k: ResampleKernels | undefined;
+  private helper: ResizeHelper | undefined;
   private width = 0;
   private height = 0;
-  /** End of the loaded source in memory; scratch space for each resize starts here. */
+  /** End of the loaded source in memory; scratch space for the resizes starts here. */
   private top = 0;
-  /** The last resize's output: offset, width and the first free byte after it. */
-  private out = SRC;
-  private outW = 0;
+  /** First free byte after the last resizes' outputs (normalisation scratch). */
   private end = 0;
 
-  private memory(bytes: number): ArrayBuffer {
+  /** Whether resizes share their passes with a helper thread (resize-helper.ts; threadResizer's: `auto`). */
+  constructor(public helperPolicy: HelperPolicy = 'off') {}
+
+  private memory(bytes: number): ArrayBufferLike {
     this.k ??= instantiateKernels();
     const mem = this.k.memory;
     if (mem.buffer.byteLength < bytes) mem.grow(Math.ceil((bytes - mem.buffer.byteLength) / PAGE));
@@ -104,18 +164,77 @@ export class PilResizer {
     new Uint8Array(this.memory(this.top)).set(src, SRC);
     this.width = width;
     this.height = height;
-    this.out = SRC;
-    this.outW = width;
     this.end = this.top;
   }
 
   /** The loaded source resized to outW×outH: a view valid until the next call. */
   resize(outW: number, outH: number): Uint8Array {
-    const { width: w, height: h } = this;
-    if (outW === w && outH === h) {
-      [this.out, this.outW, this.end] = [SRC, w, this.top];
-      return new Uint8Array(this.memory(this.top), SRC, w * h * 3);
+    return this.resizeMany([[outW, outH]])[0].rgb;
+  }
+
+  /** The loaded source resized to each size (independently, each from the source). */
+  resizeMany(sizes: readonly (readonly [number, number])[]): Resized[] {
+    const jobs: ResizeJob[] = [];
+    let at = this.top;
+    for (const [w, h] of sizes) {
+      const job = this.layout(w, h, at);
+      jobs.push(job);
+      at = job.end;
     }
+    const buf = this.memory(at);
+    const k = this.k!;
+    const helper = this.helperFor();
+    // Every horizontal pass before any vertical one: a vertical pass reads the rows both threads wrote.
+    this.runSplit(helper, jobs.flatMap((j) => (j.h ? [hpassOf(j.h)] : [])));
+    this.runSplit(helper, jobs.flatMap((j) => (j.v ? [vpassOf(j.v)] : [])));
+    this.end = at;
+    return jobs.map((j) => ({ rgb: new Uint8Array(buf, j.out, j.width * j.height * 3), width: j.width, height: j.height, offset: j.out }));
+  }
+
+  /**
+   * Runs passes: with a helper, each splittable pass is cut into CHUNKS runs of rows that this thread
+   * and the helper claim in turn (resize-helper.ts); without one, each pass runs whole here.
+   */
+  private runSplit(helper: ResizeHelper | undefined, passes: Pass[]): void {
+    const k = this.k!;
+    if (!helper) {
+      for (const p of passes) runCall(k, p.rows(0, p.count));
+      return;
+    }
+    const calls: KernelCall[] = [];
+    for (const p of passes) {
+      const step = p.splittable ? Math.max(MIN_CHUNK_ROWS, Math.ceil(p.count / CHUNKS)) : p.count;
+      for (let from = 0; from < p.count; from += step) calls.push(p.rows(from, Math.min(p.count, from + step)));
+    }
+    helper.run(k, calls);
+  }
+
+  /** The helper thread when it pays: the policy allows it now, a big enough source, helper started. */
+  private helperFor(): ResizeHelper | undefined {
+    if (this.width * this.height < PARALLEL_MIN_PIXELS || !helperUseful(this.helperPolicy)) return undefined;
+    // Started on first use, in the background: until it is ready this thread resizes alone.
+    this.helper ??= new ResizeHelper(this.k!.memory);
+    return this.helper.ready ? this.helper : undefined;
+  }
+
+  /** Whether this resizer's helper thread is running (starting it if needed); tests and warm-up. */
+  async helperStarted(timeoutMs = 10_000): Promise<boolean> {
+    if (this.helperPolicy === 'off' || availableParallelism() < 2) return false;
+    this.memory(SRC);
+    this.helper ??= new ResizeHelper(this.k!.memory);
+    for (const t0 = Date.now(); !this.helper.ready && Date.now() - t0 < timeoutMs; ) await new Promise((r) => setTimeout(r, 5));
+    return this.helper.ready;
+  }
+
+  /** Chunks the helper thread has run (tests). */
+  helperChunks(): number {
+    return this.helper?.chunksRun() ?? 0;
+  }
+
+  /** Lays out one resize from byte `from` on: writes its coefficients and returns its passes. */
+  private layout(outW: number, outH: number, from: number): ResizeJob {
+    const { width: w, height: h } = this;
+    if (outW === w && outH === h) return { out: SRC, width: w, height: h, end: from };
     const horiz = outW !== w;
     const vert = outH !== h;
     const cv = vert ? precompute(h, outH) : undefined;
@@ -126,8 +245,8 @@ export class PilResizer {
     if (ch && cv) for (let i = 0; i < outH; i++) cv.bounds[i * 2] -= yFirst;
     const rows = yLast - yFirst;
 
-    // Layout after the source: [h coeffs][v coeffs][tmp rows (horizontal output)][out].
-    let at = this.top;
+    // Layout: [h coeffs][v coeffs][tmp rows (horizontal output)][out].
+    let at = from;
     const place = (bytes: number) => {
       const off = at;
       at = align16(at + bytes + SLACK);
@@ -164,61 +283,88 @@ export class PilResizer {
       const base = vKk >> 2;
       for (let i = 0; i < cv.kk.length; i++) i32.fill(cv.kk[i], base + i * 4, base + i * 4 + 4);
     }
-
-    const k = this.k!;
-    if (ch && cv) {
-      k.hpass(SRC + yFirst * w * 3, w * 3, rows, outW, hBounds, hKk, hGroups, tmp);
-      k.vpass(tmp, outW * 3, outH, vBounds, vKk, cv.ksize, out);
-    } else if (ch) {
-      k.hpass(SRC, w * 3, h, outW, hBounds, hKk, hGroups, out);
-    } else if (cv) {
-      k.vpass(SRC, w * 3, outH, vBounds, vKk, cv.ksize, out);
-    }
-    [this.out, this.outW, this.end] = [out, outW, at];
-    return new Uint8Array(buf, out, outW * outH * 3);
+    const job: ResizeJob = { out, width: outW, height: outH, end: at };
+    if (ch) job.h = { src: SRC + yFirst * w * 3, srcStride: w * 3, rows: cv ? rows : h, outW, bounds: hBounds, kk: hKk, groups: hGroups, dst: cv ? tmp : out };
+    if (cv) job.v = { src: ch ? tmp : SRC, stride: outW * 3, outH, bounds: vBounds, kk: vKk, ksize: cv.ksize, dst: out };
+    return job;
   }
 
-  /** A region of the last `resize` (or of the source) as packed RGB in a new array. */
-  crop(box: { x: number; y: number; width: number; height: number }): { rgb: Uint8Array; width: number; height: number } {
-    const src = new Uint8Array(this.memory(this.end), this.out, (box.y + box.height) * this.outW * 3);
+  /** A region of a resize (or of the source) as packed RGB in a new array. */
+  crop(from: Resized, box: { x: number; y: number; width: number; height: number }): { rgb: Uint8Array; width: number; height: number } {
     const rgb = new Uint8Array(box.width * box.height * 3);
     const rowBytes = box.width * 3;
     for (let y = 0; y < box.height; y++) {
-      const from = ((box.y + y) * this.outW + box.x) * 3;
-      rgb.set(src.subarray(from, from + rowBytes), y * rowBytes);
+      const at = ((box.y + y) * from.width + box.x) * 3;
+      rgb.set(from.rgb.subarray(at, at + rowBytes), y * rowBytes);
     }
     return { rgb, width: box.width, height: box.height };
   }
 
   /**
-   * A region of the last `resize` (or of the source) as planar [3, box.height, box.width] values
-   * looked up in `lut` (768 float32: R, G, B tables), written into `dst` (box.width·box.height·3
-   * values; e.g. a view into a recycled block, see pixel-blocks.ts) or a new array the caller owns.
+   * A region of a resize as planar [3, box.height, box.width] values looked up in `lut` (768
+   * float32: R, G, B tables), written into `dst` (box.width·box.height·3 values; e.g. a view into a
+   * recycled block, see pixel-blocks.ts) or a new array the caller owns.
    */
-  normalize(box: { x: number; y: number; width: number; height: number }, lut: Float32Array, dst?: Float32Array): Float32Array {
+  normalize(from: Resized, box: { x: number; y: number; width: number; height: number }, lut: Float32Array, dst?: Float32Array): Float32Array {
     const n = box.width * box.height * 3;
     if (dst && dst.length !== n) throw new Error(`PilResizer.normalize: dst holds ${dst.length} values, expected ${n}`);
     const at = this.end;
     const buf = this.memory(at + n * 4 + SLACK);
     new Float32Array(buf, LUT, 768).set(lut);
-    this.k!.norm(this.out + (box.y * this.outW + box.x) * 3, this.outW * 3, box.width, box.height, LUT, at);
+    this.k!.norm(from.offset + (box.y * from.width + box.x) * 3, from.width * 3, box.width, box.height, LUT, at);
     // Uninitialised (every byte is written next): no zero-fill pass over up to 20 MB per image.
     const out = dst ?? new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
     out.set(new Float32Array(buf, at, n));
     return out;
   }
 
-  /** Drops the linear memory when one image made it larger than KEEP_BYTES (it cannot shrink). */
+  /** Drops the linear memory (and the helper that shares it) when one image made it larger than KEEP_BYTES (it cannot shrink). */
   trim(): void {
-    if (this.k && this.k.memory.buffer.byteLength > KEEP_BYTES) this.k = undefined;
+    if (this.k && this.k.memory.buffer.byteLength > KEEP_BYTES) {
+      this.k = undefined;
+      this.helper?.close();
+      this.helper = undefined;
+    }
   }
+}
+
+const [HPASS, VPASS] = [0, 1];
+
+/** A pass as row ranges: `rows(from, to)` is the kernel call for rows [from, to). */
+interface Pass {
+  count: number;
+  /** Whether two threads may write parts of it at once (no row writes into another). */
+  splittable: boolean;
+  rows(from: number, to: number): KernelCall;
+}
+
+/** hpass by source rows (each output row depends on its source row only; no row writes into another). */
+const hpassOf = (h: HPass): Pass => ({
+  count: h.rows,
+  splittable: true,
+  rows: (from, to) => [HPASS, h.src + from * h.srcStride, h.srcStride, to - from, h.outW, h.bounds, h.kk, h.groups, h.dst + from * h.outW * 3],
+});
+
+/**
+ * vpass by output rows: each row's bounds and weights are per output row, the source offsets in its
+ * bounds absolute. Rows narrower than 16 bytes spill into the next row, so those are not split.
+ */
+const vpassOf = (v: VPass): Pass => ({
+  count: v.outH,
+  splittable: v.stride >= 16,
+  rows: (from, to) => [VPASS, v.src, v.stride, to - from, v.bounds + from * 8, v.kk + from * v.ksize * 16, v.ksize, v.dst + from * v.stride, v.stride >= 16 ? v.stride - 16 : 0],
+});
+
+function runCall(k: ResampleKernels, c: KernelCall): void {
+  if (c[0] === HPASS) k.hpass(c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]);
+  else k.vpass(c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]);
 }
 
 let shared: PilResizer | undefined;
 
 /** This thread's resizer (one linear memory reused across images: no page faults after the first). */
 export function threadResizer(): PilResizer {
-  shared ??= new PilResizer();
+  shared ??= new PilResizer('auto');
   return shared;
 }
 

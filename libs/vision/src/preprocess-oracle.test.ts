@@ -1,14 +1,17 @@
 /**
- * Issue 19: the faster preprocessing (WebAssembly resize, normalising straight from the resizer's
- * memory) must give exactly the float32 pixels of the previous implementation (oracle/preprocess-v1.ts)
- * on a 12 MP JPEG and a 16-bit PNG. Decoding is the same sharp call in both (decode-image.ts).
+ * Issue 19: the faster preprocessing (WebAssembly resize shared with a helper thread, normalising
+ * straight from the resizer's memory) must give exactly the float32 pixels of the previous
+ * implementation (oracle/preprocess-v1.ts) on a 12 MP JPEG and a 16-bit PNG. Decoding is the same
+ * sharp call in both (decode-image.ts).
  */
+import { availableParallelism } from 'node:os';
 import sharp from 'sharp';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from './decode-image.js';
 import { DEFAULT_IMAGE_LIMITS } from './limits.js';
 import { sliceDecodedV1, toChannelFirstV1 } from './oracle/preprocess-v1.js';
 import { DEFAULT_NORMALIZATION } from './preprocessor-config.js';
+import { threadResizer } from './pil-resize.js';
 import { prepareImage, preparePixels } from './preprocess.js';
 
 const limits = { ...DEFAULT_IMAGE_LIMITS, maxBytes: 64 * 1024 * 1024 };
@@ -28,6 +31,19 @@ async function expectSameAsOracle(bytes: Buffer): Promise<number> {
 }
 
 describe('preprocessing equals the previous implementation bit for bit', () => {
+  // The service path's resizer, with its helper thread running, so the split passes are what is compared.
+  const parallel = availableParallelism() > 1;
+  let chunksBefore = 0;
+  beforeAll(async () => {
+    threadResizer().helperPolicy = 'always'; // not 'auto': the test machine's load must not turn it off
+    expect(await threadResizer().helperStarted()).toBe(parallel);
+    chunksBefore = threadResizer().helperChunks();
+  });
+  afterAll(() => {
+    threadResizer().helperPolicy = 'auto';
+    if (parallel) expect(threadResizer().helperChunks()).toBeGreaterThan(chunksBefore);
+  });
+
   it('12 MP JPEG (4000×3000): overview + 9 slices', async () => {
     const [w, h] = [4000, 3000];
     const raw = Buffer.alloc(w * h * 3);

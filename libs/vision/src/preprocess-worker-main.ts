@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { TesseraError } from '@tessera/errors';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 import { DEFAULT_NORMALIZATION, type Normalization } from './preprocessor-config.js';
+import { threadResizer } from './pil-resize.js';
 import { recycleBlock } from './pixel-blocks.js';
 import { prepareImage, preparePixels } from './preprocess.js';
 import type { SliceOptions, SlicePlan } from './slice-plan.js';
@@ -53,6 +54,9 @@ async function warmUp(): Promise<void> {
   const raw = Buffer.alloc(w * h * 3);
   for (let i = 0; i < raw.length; i++) raw[i] = (i % 1920) ^ (i >> 11);
   const jpeg = await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg().toBuffer();
+  // The resize helper thread starts on the first image; wait for it so the warm-up runs use it too.
+  await preparePixels(jpeg, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION);
+  await threadResizer().helperStarted();
   for (let i = 0; i < 8; i++) await preparePixels(jpeg, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION);
 }
 

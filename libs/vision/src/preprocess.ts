@@ -10,7 +10,7 @@
 import { invalidArgument, sha256Hex } from '@tessera/errors';
 import { decodeImage, type DecodedImage, type ImageFormat } from './decode-image.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
-import { threadResizer, type PilResizer } from './pil-resize.js';
+import { threadResizer, type PilResizer, type Resized } from './pil-resize.js';
 import { normalizationLut } from './patch-strip.js';
 import { takePixelBlock } from './pixel-blocks.js';
 import type { Normalization } from './preprocessor-config.js';
@@ -55,20 +55,20 @@ export function cropRgb(src: RgbImage, box: SliceBox): RgbImage {
 }
 
 /**
- * Resizes the overview, then the refine image, from one copy of the decoded pixels and hands each
- * model-order piece to `emit` with the resizer holding it (its `box` in the last resize).
+ * Resizes the overview and the refine image from one copy of the decoded pixels (the overview on the
+ * resizer's helper thread, the refine image on this one) and hands each model-order piece to `emit`
+ * with the resize it lies in (its `box` there).
  */
-function forEachPiece(img: RgbImage, plan: SlicePlan, emit: (resizer: PilResizer, box: SliceBox) => void): void {
+function forEachPiece(img: RgbImage, plan: SlicePlan, emit: (resizer: PilResizer, from: Resized, box: SliceBox) => void): void {
   const resizer = threadResizer();
   try {
     resizer.load(img.rgb, img.width, img.height);
     const o = plan.overview;
-    resizer.resize(o.width, o.height);
-    emit(resizer, { x: 0, y: 0, width: o.width, height: o.height });
-    if (plan.refine) {
-      resizer.resize(plan.refine.width, plan.refine.height);
-      for (const box of plan.slices) emit(resizer, box);
-    }
+    const sizes: [number, number][] = [[o.width, o.height]];
+    if (plan.refine) sizes.push([plan.refine.width, plan.refine.height]);
+    const [overview, refine] = resizer.resizeMany(sizes);
+    emit(resizer, overview, { x: 0, y: 0, width: o.width, height: o.height });
+    if (refine) for (const box of plan.slices) emit(resizer, refine, box);
   } finally {
     resizer.trim();
   }
@@ -77,7 +77,7 @@ function forEachPiece(img: RgbImage, plan: SlicePlan, emit: (resizer: PilResizer
 /** Applies a plan to decoded pixels: RGB copies of the overview and each slice. */
 export function sliceDecoded(img: RgbImage, plan: SlicePlan): RgbImage[] {
   const images: RgbImage[] = [];
-  forEachPiece(img, plan, (resizer, box) => images.push(resizer.crop(box)));
+  forEachPiece(img, plan, (resizer, from, box) => images.push(resizer.crop(from, box)));
   return images;
 }
 
@@ -91,9 +91,9 @@ export function sliceDecodedPixels(img: RgbImage, plan: SlicePlan, norm: Normali
   const block = takePixelBlock(sizes.reduce((n, s) => n + s.width * s.height * 3, 0));
   const pixels: Float32Array[] = [];
   let at = 0;
-  forEachPiece(img, plan, (resizer, box) => {
+  forEachPiece(img, plan, (resizer, from, box) => {
     const n = box.width * box.height * 3;
-    pixels.push(resizer.normalize(box, lut, block.subarray(at, at + n)));
+    pixels.push(resizer.normalize(from, box, lut, block.subarray(at, at + n)));
     at += n;
   });
   return pixels;

@@ -23,7 +23,7 @@ export const decoderSchema = {
   maxStopStrings: int({ env: 'TESSERA_DECODER_MAX_STOP', default: 4, min: 0, max: 64, doc: 'stop strings per request' }),
   maxStopLength: int({ env: 'TESSERA_DECODER_MAX_STOP_LENGTH', default: 64, min: 1, max: 1024, doc: 'characters per stop string' }),
   maxStopTokenIds: int({ env: 'TESSERA_DECODER_MAX_STOP_TOKEN_IDS', default: 16, min: 0, max: 1024, doc: 'stop token ids per request' }),
-  enableThinking: bool({ env: 'TESSERA_DECODER_ENABLE_THINKING', default: false, doc: "MiniCPM-V 4.5 / 4.6: enable_thinking for the checkpoint's chat template (false = the instruct model's mode; a -Thinking checkpoint's template thinks regardless)" }),
+  enableThinking: bool({ env: 'TESSERA_DECODER_ENABLE_THINKING', default: false, doc: "MiniCPM-V 4.5 / 4.6: enable_thinking for the checkpoint's chat template when the request sets none (GenerateRequest.enable_thinking; false = the instruct model's mode; a -Thinking checkpoint's template thinks regardless)" }),
   maxImages: int({ env: 'TESSERA_DECODER_MAX_IMAGES', default: 16, min: 0, max: 256, doc: 'images per request' }),
   prefixCacheEntries: int({ env: 'TESSERA_DECODER_PREFIX_CACHE', default: 8, min: 0, max: 4096, doc: 'legacy switch kept for existing deployments: 0 turns prefix caching off (capacity is now the KV budget, LRU by block)' }),
   prefixCaching: bool({ env: 'TESSERA_DECODER_PREFIX_CACHING', default: true, doc: 'share full KV blocks across requests of one tenant (+ x-cache-salt) by content hash, LRU-evicted; off for models with per-sequence state' }),

@@ -56,4 +56,35 @@ describe('decoder on the tiny 4.5 model', () => {
     outs.forEach((o, i) => expect(o.tokenIds, `prompt ${i}`).toEqual(expected[i]));
     await engine.close();
   });
+
+  it('a video embedding (3 groups of the 3D resampler) = three gridless <image> without <image_id>, rows in group order', () => {
+    const H = m.backend.info.hiddenSize;
+    const video = { tokens: Float32Array.from({ length: 3 * 64 * H }, (_, i) => i), shape: [3, 64, H], gridCols: 0, gridRows: 0, useImageId: false, videoGroups: 3 };
+    const image = { tokens: new Float32Array(64 * H).fill(-1), shape: [1, 64, H], gridCols: 0, gridRows: 0, useImageId: false };
+    const parts = [{ kind: 'image' as const, imageIndex: 1 }, { kind: 'text' as const, text: 'What happens?' }, { kind: 'image' as const, imageIndex: 0 }];
+    const out = m.assemble({ messages: [{ role: 'user', parts }], images: [image, video] }, { maxImages: 2 });
+    const group = { tokensPerImage: [64], grid: null, useImageId: false };
+    const lib = buildPromptIds45(m.model.tokenizer, [{ role: 'user', content: [{ type: 'image' }, { type: 'image' }, { type: 'image' }, { type: 'text', text: 'What happens?' }, { type: 'image' }] }], [group, group, group, group], { enableThinking: false });
+    expect(Array.from(out.tokenIds)).toEqual(lib.ids);
+    expect(Array.from(out.visual!.positions)).toEqual(lib.imagePadPositions);
+    expect(out.visualTokens).toBe(4 * 64);
+    // The video's rows first (its part comes first), in group order, then the image's.
+    expect(out.visual!.embeddings.subarray(0, 3 * 64 * H)).toEqual(video.tokens);
+    expect(out.visual!.embeddings[3 * 64 * H]).toBe(-1);
+    expect(lib.ids.includes(m.model.tokenizer.addedTokenId('<image_id>')!)).toBe(false);
+
+    const fieldOf = (f: () => unknown): string | undefined => {
+      try {
+        f();
+      } catch (e) {
+        return (e as { details?: { field?: string } }).details?.field;
+      }
+      return 'no error';
+    };
+    const one = (v: object) => () => m.assemble({ messages: [{ role: 'user', parts: [{ kind: 'image', imageIndex: 0 }] }], images: [{ ...video, ...v }] }, { maxImages: 1 });
+    expect(fieldOf(one({ useImageId: true }))).toBe('images[0].use_image_id');
+    expect(fieldOf(one({ gridCols: 1, gridRows: 1 }))).toBe('images[0].grid_cols');
+    expect(fieldOf(one({ videoGroups: 2 }))).toBe('images[0].visual_tokens');
+    expect(fieldOf(() => m.assemble({ prompt: [{ kind: 'image', imageIndex: 0 }], images: [video] }, { maxImages: 1 }))).toBe('images[0].video');
+  });
 });

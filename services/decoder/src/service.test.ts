@@ -78,6 +78,11 @@ describe('DecoderService over NATS and gRPC', () => {
     expect(last.timings?.timeToFirstTokenMs).toBeGreaterThan(0);
     expect(last.seed).toBeTypeOf('number');
     expect(a[0]!.modelRevision).toBe(app.loaded.revision);
+    // 2.6's template has no thinking: enable_thinking is ignored (as vLLM ignores kwargs a template does not use).
+    const thinking = await run(viaNats, request({ enableThinking: true }));
+    expect(ids(thinking)).toEqual(ids(a));
+    expect(thinking[0]!.reasoning).toBe(false);
+    expect(thinking[thinking.length - 1]!.usage?.promptTokens).toBe(last.usage?.promptTokens);
     expect(a.slice(0, -1).every((c) => c.finishReason === commonV1.FinishReason.UNSPECIFIED)).toBe(true);
   });
 

@@ -142,6 +142,7 @@ async function toPromptImage(img: decodingV1.ImageEmbedding, i: number, nc: Nats
     throw invalidArgument(`${field}.dtype`, `visual tokens must be FLOAT32, FLOAT16 or BFLOAT16`);
   }
   const perImage = img.layout?.tokensPerImage;
+  if (img.video && img.video.groupSizes.length === 0) throw invalidArgument(`images[${i}].video.group_sizes`, 'a video needs its frames per group (one entry per group)', 'group_sizes >= 1 entry');
   return {
     tokens: tensorToFloat32(t!),
     shape: t!.shape.map(Number),
@@ -149,6 +150,7 @@ async function toPromptImage(img: decodingV1.ImageEmbedding, i: number, nc: Nats
     gridRows: img.gridRows,
     useImageId: img.useImageId,
     ...(perImage && perImage.length > 0 && { tokensPerImage: [...perImage] }),
+    ...(img.video && { videoGroups: img.video.groupSizes.length }),
   };
 }
 

@@ -15,6 +15,7 @@ import { chatLimitsFrom } from './domain/openai/limits-from-config.js';
 import { modelFeatures } from './domain/openai/response-format.js';
 import { ChatOrchestrator } from './domain/orchestrator/chat-orchestrator.js';
 import { ImagePipeline } from './domain/orchestrator/image-pipeline.js';
+import { VideoPipeline } from './domain/orchestrator/video-pipeline.js';
 import { loadModelInfo } from './domain/orchestrator/model-catalog.js';
 import { ApiKeyStore } from './domain/tenancy/api-keys.js';
 import { QuotaLedger } from './domain/tenancy/quota-ledger.js';
@@ -60,7 +61,14 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     remoteFetch: { timeoutMs: config.remoteImageTimeout, maxBytes: config.maxImageBytes },
     family: model.family,
   });
-  const chat = new ChatOrchestrator(nc, model, images, log, { recordResponses: config.recordResponses, decoderWorkQueue: config.decoderWorkQueue, decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts }, imageCost: new ImageCostBudget(config.maxRequestImageCost, config.quotaImageCostPerMinute) });
+  const chat = new ChatOrchestrator(nc, model, images, log, {
+    recordResponses: config.recordResponses,
+    decoderWorkQueue: config.decoderWorkQueue,
+    decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts },
+    imageCost: new ImageCostBudget(config.maxRequestImageCost, config.quotaImageCostPerMinute),
+    // Video parts pass validation only for a family with video (4.5), so the pipeline is idle otherwise.
+    videos: new VideoPipeline(images, model.revision),
+  });
   if (site) checkSiteModels(site, model.id);
   const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, log }) : undefined;
   const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
@@ -69,7 +77,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
   let ready = false;
   // One set of request-level series for both edges: a gRPC chat counts in vllm:* exactly like an HTTP one.
   const metrics = new HttpMetrics();
-  const features = modelFeatures(model.family);
+  const features = modelFeatures(model.modelFamily ?? model.family);
   const http = createHttpServer({
     metrics,
     keys,
@@ -97,7 +105,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
         nats: false,
       }),
       // Hub: chats forwarded by edge sites over their leaf links (adapters/edge/hub-chat.ts sends them).
-      ...(config.siteUplink ? [uplinkBinding({ keys, quotas, chat, limits: () => limits, model, feedback, metrics, features })] : []),
+      ...(config.siteUplink ? [uplinkBinding({ keys, quotas, chat, limits: () => limits, model, feedback, metrics, features }, config.uplinkConcurrency)] : []),
     ],
     reflection: { protoFiles: [...SERVICES.gateway.protoFiles], includeDirs: [PROTO_ROOT] },
     onShutdown: async () => {

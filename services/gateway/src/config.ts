@@ -17,6 +17,8 @@ export const gatewaySchema = {
   maxImagesPerRequest: int({ env: 'TESSERA_GATEWAY_MAX_IMAGES', default: 8, min: 0, max: 64, doc: 'images per request (a tenant quota may lower it)' }),
   maxImageBytes: bytes({ env: 'TESSERA_GATEWAY_MAX_IMAGE_BYTES', default: 20 * 1024 * 1024, min: 1024, max: 256 * 1024 * 1024, doc: 'encoded bytes per image' }),
   maxImagePixels: int({ env: 'TESSERA_GATEWAY_MAX_IMAGE_PIXELS', default: 40_000_000, min: 1, max: 500_000_000, doc: 'pixels per image (a tenant quota may lower it)' }),
+  maxVideosPerRequest: int({ env: 'TESSERA_GATEWAY_MAX_VIDEOS', default: 1, min: 0, max: 16, doc: 'video content parts (frame lists, MiniCPM-V 4.5) per request' }),
+  maxVideoFrames: int({ env: 'TESSERA_GATEWAY_MAX_VIDEO_FRAMES', default: 64, min: 1, max: 540, doc: 'frames per video part; each frame is one slicer call (a 448² overview) and all go to one resampler call; 540 = upstream 180 frames × packing 3' }),
   maxTokensLimit: int({ env: 'TESSERA_GATEWAY_MAX_TOKENS', default: 4096, min: 1, max: 1_000_000, doc: 'largest accepted max_tokens' }),
   defaultMaxTokens: int({ env: 'TESSERA_GATEWAY_DEFAULT_MAX_TOKENS', default: 256, min: 1, max: 1_000_000, doc: 'max_tokens when the request gives none' }),
   maxSliceNums: int({ env: 'TESSERA_GATEWAY_MAX_SLICE_NUMS', default: 36, min: 1, max: 64, doc: 'largest per-request max_slice_nums' }),
@@ -41,6 +43,7 @@ export const gatewaySchema = {
   ...imageStoreConfig(),
   siteConfig: string({ env: 'TESSERA_SITE_CONFIG', default: '', doc: 'edge site: JSON file naming the site, its JetStream domain, the hub domain and where each model runs (site | hub, fallback policy); empty = not an edge site (docs/edge.md)' }),
   siteUplink: bool({ env: 'TESSERA_GATEWAY_SITE_UPLINK', default: false, doc: 'hub: also serve chats that edge sites forward over their leaf link, from the TESSERA_UPLINK work queue (tenant from the bus header)' }),
+  uplinkConcurrency: int({ env: 'TESSERA_GATEWAY_UPLINK_CONCURRENCY', default: 256, min: 1, max: 100_000, doc: "hub: forwarded chats this gateway streams at once (each only waits on the decoder; TESSERA_MAX_CONCURRENCY's 4 would queue a site's 5th request behind whole answers)" }),
   webDir: string({ env: 'TESSERA_GATEWAY_WEB_DIR', default: '', doc: 'directory of the built playground to serve at / (empty = the bundled one if built)' }),
 };
 

@@ -38,6 +38,18 @@ describe('MiniCPM-V 4.5 config and tensors', () => {
     expect(names.has('llm.model.layers.0.self_attn.q_proj.bias')).toBe(false);
     expect(names.has('resampler.query')).toBe(true);
   });
+
+  it('config.json has exactly the released 4.5 keys: the 2.6 layout it is spread from, without use_image_id / vision_batch_size', () => {
+    const raw = configJson45('bench');
+    expect(Object.keys(raw).sort()).toEqual([
+      '_name_or_path', 'architectures', 'attention_bias', 'attention_dropout', 'auto_map', 'batch_3d_resampler', 'batch_vision_input', 'bos_token_id',
+      'drop_vision_last_layer', 'eos_token_id', 'head_dim', 'hidden_act', 'hidden_size', 'image_size', 'initializer_range', 'intermediate_size',
+      'max_position_embeddings', 'max_window_layers', 'model_type', 'num_attention_heads', 'num_hidden_layers', 'num_key_value_heads', 'patch_size',
+      'query_num', 'rms_norm_eps', 'rope_scaling', 'rope_theta', 'slice_config', 'slice_mode', 'sliding_window', 'tie_word_embeddings', 'torch_dtype',
+      'transformers_version', 'use_cache', 'use_sliding_window', 'version', 'vision_config', 'vocab_size',
+    ]);
+    expect(raw).toMatchObject({ version: 4.5, vocab_size: 151748, max_position_embeddings: 40960, head_dim: 128, sliding_window: null, hidden_size: 4096, num_hidden_layers: 36 });
+  });
 });
 
 describe('tiny MiniCPM-V 4.5 model vs the float64 reference', () => {

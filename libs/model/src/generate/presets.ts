@@ -28,10 +28,10 @@ export const PRESETS_45: Readonly<Record<Preset, PresetSizes>> = {
   bench: { llm: { hidden: 4096, intermediate: 12288, layers: 36, heads: 32, kvHeads: 8 }, vision: { hidden: 1152, intermediate: 4304, layers: 27, heads: 16 } },
 };
 
-export function configJson(preset: Preset): Record<string, unknown> {
-  const p = PRESETS[preset];
+/** The MiniCPM-V 2.6 config.json keys (the layout 4.5 shares) at the given sizes. */
+function config26(name: string, p: PresetSizes): Record<string, unknown> {
   return {
-    _name_or_path: `tessera/${preset}-random-minicpmv-2_6`,
+    _name_or_path: name,
     architectures: ['MiniCPMV'],
     attention_dropout: 0.0,
     auto_map: {
@@ -82,66 +82,31 @@ export function configJson(preset: Preset): Record<string, unknown> {
   };
 }
 
+export const configJson = (preset: Preset): Record<string, unknown> => config26(`tessera/${preset}-random-minicpmv-2_6`, PRESETS[preset]);
+
 /**
  * MiniCPM-V 4.5: the keys of the released `openbmb/MiniCPM-V-4_5` config.json (read from a public copy of
  * the checkpoint: `version: 4.5`, `architectures: ["MiniCPMV"]`, Qwen3-8B text keys with explicit `head_dim`,
  * `attention_bias: false`, `rope_theta` 1e6, `max_position_embeddings` 40960, `vocab_size` 151748,
- * `batch_3d_resampler: true`, `query_num` 64, `image_size` 448, slice_config 9 / 14) with the preset's sizes.
- * The real file has no `use_image_id` / `vision_batch_size` (defaults apply).
+ * `batch_3d_resampler: true`, `query_num` 64, `image_size` 448, slice_config 9 / 14) with the preset's sizes:
+ * the 2.6 layout, minus the keys the real file does not have (`use_image_id`, `vision_batch_size`: defaults
+ * apply), plus the Qwen3 ones.
  */
 export function configJson45(preset: Preset): Record<string, unknown> {
   const p = PRESETS_45[preset];
+  const { use_image_id: _useImageId, vision_batch_size: _visionBatchSize, ...layout26 } = config26(`tessera/${preset}-random-minicpm-v-4_5`, p);
   return {
-    _name_or_path: `tessera/${preset}-random-minicpm-v-4_5`,
+    ...layout26,
     version: 4.5,
-    architectures: ['MiniCPMV'],
-    auto_map: {
-      AutoConfig: 'configuration_minicpm.MiniCPMVConfig',
-      AutoModel: 'modeling_minicpmv.MiniCPMV',
-      AutoModelForCausalLM: 'modeling_minicpmv.MiniCPMV',
-    },
     attention_bias: false,
-    attention_dropout: 0.0,
-    bos_token_id: 151643,
-    eos_token_id: 151645,
+    batch_3d_resampler: true,
     head_dim: p.llm.hidden / p.llm.heads,
-    hidden_act: 'silu',
-    hidden_size: p.llm.hidden,
-    initializer_range: 0.02,
-    intermediate_size: p.llm.intermediate,
     max_position_embeddings: 40960,
-    max_window_layers: p.llm.layers,
-    num_attention_heads: p.llm.heads,
-    num_hidden_layers: p.llm.layers,
-    num_key_value_heads: p.llm.kvHeads,
-    rms_norm_eps: 1e-6,
     rope_scaling: null,
     rope_theta: 1000000,
     sliding_window: null,
-    tie_word_embeddings: false,
-    torch_dtype: 'bfloat16',
     transformers_version: '4.51.0',
-    use_cache: true,
-    use_sliding_window: false,
     vocab_size: 151748,
-    batch_vision_input: true,
-    batch_3d_resampler: true,
-    drop_vision_last_layer: false,
-    image_size: 448,
-    model_type: 'minicpmv',
-    patch_size: 14,
-    query_num: 64,
-    slice_config: { max_slice_nums: 9, patch_size: 14, model_type: 'minicpmv' },
-    slice_mode: true,
-    vision_config: {
-      hidden_size: p.vision.hidden,
-      image_size: 980,
-      intermediate_size: p.vision.intermediate,
-      model_type: 'siglip',
-      num_attention_heads: p.vision.heads,
-      num_hidden_layers: p.vision.layers,
-      patch_size: 14,
-    },
   };
 }
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { GrpcServer } from './server.js';
 import { grpcClient } from './client.js';
 import { TesseraError } from '@tessera/errors';
-import { EchoServiceService, echoService } from '../proof/echo-service.js';
+import { EchoServiceService, echoService } from '../test/proof/echo-service.js';
 import type { ServiceClient } from '../client-types.js';
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import { collectSpans } from '@tessera/testing';

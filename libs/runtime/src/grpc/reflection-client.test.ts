@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GrpcServer } from './server.js';
-import { EchoServiceService, echoService } from '../proof/echo-service.js';
+import { EchoServiceService, echoService } from '../test/proof/echo-service.js';
 import { decodeStatus, encodeStatus, statusOf } from './rpc-status.js';
 import { TesseraError } from '@tessera/errors';
 

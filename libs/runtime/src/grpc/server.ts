@@ -10,10 +10,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { extractTrace, recordCarrier, SpanName, Attr } from '@tessera/telemetry';
-import { abortReason, cancelledError } from '../context.js';
+import { abortReason, cancelledError, raceAbort } from '../context.js';
 import { methodsOf, type MethodInfo, type ServiceDefinition, type ServiceImpl } from '../definition.js';
 import { ErrorCode, TesseraError } from '@tessera/errors';
-import { beginCall, wireError, type ActiveCall, type ServerPolicy } from '../server-call.js';
+import { beginCall, pumpStream, wireError, type ActiveCall, type ServerPolicy } from '../server-call.js';
 import { SpanKind } from '../tracing.js';
 import { metadataToHeaders } from './metadata.js';
 import { Header } from '../wire-headers.js';
@@ -188,12 +188,7 @@ export class GrpcServer {
         active = this.begin(info, call, policy);
         const ctx = active.ctx;
         // Whichever comes first: the handler's result or the ctx aborting (deadline / cancel).
-        const aborted = new Promise<never>((_, reject) => {
-          if (ctx.signal.aborted) reject(abortReason(ctx.signal));
-          ctx.signal.addEventListener('abort', () => reject(abortReason(ctx.signal)), { once: true });
-        });
-        aborted.catch(() => {});
-        return Promise.race([fn(call.request, ctx) as Promise<unknown>, aborted]);
+        return raceAbort(fn(call.request, ctx) as Promise<unknown>, ctx.signal);
       })().then(
         (res) => {
           active?.finish();
@@ -211,32 +206,13 @@ export class GrpcServer {
   }
 
   private streaming(info: MethodInfo, fn: (req: unknown, ctx: unknown) => unknown, policy: ServerPolicy): grpc.handleServerStreamingCall<unknown, unknown> {
-    const chunks = metrics().counter(Metric.streamChunks);
-    const labels = { method: `${info.service}/${info.method}`, transport: 'grpc' };
+    const labels = { method: `${info.service}/${info.method}`, transport: 'grpc' as const };
     return (call) => {
       let active: ActiveCall | undefined;
       void (async () => {
         active = this.begin(info, call, policy);
         const ctx = active.ctx;
-        const it = (fn(call.request, ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-        // A handler that ignores ctx.signal still stops streaming on cancel / deadline.
-        const aborted = new Promise<never>((_, reject) => ctx.signal.addEventListener('abort', () => reject(abortReason(ctx.signal)), { once: true }));
-        aborted.catch(() => {});
-        let n = 0;
-        try {
-          for (;;) {
-            ctx.throwIfAborted();
-            const r = await Promise.race([it.next(), aborted]);
-            if (r.done) break;
-            ctx.throwIfAborted();
-            n++;
-            if (!call.write(r.value)) await waitDrain(call, ctx.signal);
-          }
-        } finally {
-          chunks.inc(labels, n);
-          // Stop the generator (runs its finally blocks) when we leave early.
-          void it.return?.();
-        }
+        await pumpStream(fn(call.request, ctx) as AsyncIterable<unknown>, ctx, labels, (chunk) => (call.write(chunk) ? undefined : waitDrain(call, ctx.signal)));
       })().then(
         () => {
           active?.finish();

@@ -13,7 +13,7 @@ import { bindNats } from './server.js';
 import { natsClient } from './client.js';
 import { busState } from './bus-state.js';
 import { TesseraError } from '@tessera/errors';
-import { EchoServiceService, echoService } from '../proof/echo-service.js';
+import { EchoServiceService, echoService } from '../test/proof/echo-service.js';
 
 const req = { text: 'hi', delayMs: 0, blob: Buffer.alloc(0), failCode: '' };
 

@@ -7,7 +7,7 @@
  */
 import { createInbox, headers as natsHeaders, type JetStreamClient, type Msg, type MsgHdrs, type NatsConnection, type NatsError } from 'nats';
 import { Attr, Metric, SpanName, metrics } from '@tessera/telemetry';
-import { abortReason, deadlineError, resolveCallOptions, type CallOptions, type ResolvedCall } from '../context.js';
+import { abortReason, deadlineError, raceAbort, resolveCallOptions, type CallOptions, type ResolvedCall } from '../context.js';
 import { methodsOf, type MethodInfo, type ServiceDefinition } from '../definition.js';
 import type { ServiceClient } from '../client-types.js';
 import { ErrorCode, TesseraError } from '@tessera/errors';
@@ -266,7 +266,7 @@ class NatsClientCore {
     const body = await this.encode(info, req, h);
     if (!queued) {
       const reply = this.inbox.request(subject, body, { headers: h, timeoutMs: clampTimeout(call.deadline - Date.now()) });
-      const m = await raceSignal(reply.catch((err: unknown) => Promise.reject(natsError(err, subject, call))), call.signal);
+      const m = await raceAbort(reply.catch((err: unknown) => Promise.reject(natsError(err, subject, call))), call.signal);
       return this.decodeReply(info, m);
     }
     // Work queue: subscribe first, then publish the job with our inbox in tessera-reply-to.
@@ -279,7 +279,7 @@ class NatsClientCore {
       const signal = call.signal;
       signal?.addEventListener('abort', withdraw, { once: true });
       try {
-        const m = await raceSignal(withDeadline(got, call.deadline, info.path), signal);
+        const m = await raceAbort(withDeadline(got, call.deadline, info.path), signal);
         return await this.decodeReply(info, m);
       } finally {
         signal?.removeEventListener('abort', withdraw);
@@ -355,7 +355,7 @@ class NatsClientCore {
         heardAt = resumes > 0 ? Date.now() + heartbeatMs : undefined;
       } else {
         const acceptBy = Math.min(call.deadline, Date.now() + (this.o.acceptTimeoutMs ?? DEFAULT_ACCEPT_TIMEOUT_MS));
-        const ack = await raceSignal(
+        const ack = await raceAbort(
           this.bus.race(
             this.inbox.request(subject, body, { headers: h, timeoutMs: clampTimeout(acceptBy - Date.now()) }).catch((err: unknown) => Promise.reject(natsError(err, subject, call, acceptBy < call.deadline))),
             info.path,
@@ -502,24 +502,3 @@ function withDeadline<T>(p: Promise<T>, deadline: number, method: string): Promi
   });
 }
 
-function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) {
-    p.catch(() => {});
-    return Promise.reject(abortReason(signal));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}

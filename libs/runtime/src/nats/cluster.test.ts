@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { startNatsCluster, type NatsClusterHandle } from '@tessera/testing';
-import { EchoServiceService, echoService, ECHO_WORK_QUEUE } from '../proof/echo-service.js';
+import { EchoServiceService, echoService, ECHO_WORK_QUEUE } from '../test/proof/echo-service.js';
 import { bindNats, type NatsBinding } from './server.js';
 import { natsClient } from './client.js';
 import { ensureWorkStream } from './streams.js';

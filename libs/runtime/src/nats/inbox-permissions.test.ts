@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindNats } from './server.js';
 import { natsClient } from './client.js';
-import { EchoServiceService, echoService } from '../proof/echo-service.js';
+import { EchoServiceService, echoService } from '../test/proof/echo-service.js';
 import type { ServiceDefinition } from '../definition.js';
 import { startAuthBus, tryPublish, trySubscribe, type AuthBus } from '../test/auth-bus.js';
 

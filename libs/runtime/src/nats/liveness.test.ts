@@ -10,7 +10,7 @@ import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { bindNats } from './server.js';
 import { natsClient } from './client.js';
 import { TesseraError } from '@tessera/errors';
-import { ECHO_WORK_QUEUE, EchoServiceService, echoService } from '../proof/echo-service.js';
+import { ECHO_WORK_QUEUE, EchoServiceService, echoService } from '../test/proof/echo-service.js';
 
 const HEARTBEAT_MS = 200;
 

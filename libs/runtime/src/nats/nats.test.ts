@@ -6,7 +6,7 @@ import { natsClient } from './client.js';
 import { errorFromHeaders } from './errors.js';
 import { Header } from '../wire-headers.js';
 import { TesseraError } from '@tessera/errors';
-import { EchoServiceService, echoService, type EchoRequest } from '../proof/echo-service.js';
+import { EchoServiceService, echoService, type EchoRequest } from '../test/proof/echo-service.js';
 import type { ServiceClient } from '../client-types.js';
 import type { CallContext } from '../context.js';
 

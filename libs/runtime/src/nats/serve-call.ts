@@ -5,11 +5,11 @@
  * terminating; request/reply always replies.
  */
 import type { MsgHdrs, NatsConnection } from 'nats';
-import { Attr, SpanName, extractTrace, Metric, metrics } from '@tessera/telemetry';
+import { Attr, SpanName, extractTrace } from '@tessera/telemetry';
 import type { MethodInfo } from '../definition.js';
-import { abortReason } from '../context.js';
+import { raceAbort } from '../context.js';
 import { ErrorCode, TesseraError } from '@tessera/errors';
-import { beginCall, wireError, type ActiveCall, type ServerPolicy } from '../server-call.js';
+import { beginCall, pumpStream, wireError, type ActiveCall, type ServerPolicy } from '../server-call.js';
 import { SpanKind } from '../tracing.js';
 import { Header } from '../wire-headers.js';
 import { headersToRecord } from './call-headers.js';
@@ -136,7 +136,7 @@ export async function serveCall(a: ServeArgs): Promise<Outcome> {
       const body = await outboundBody(a.nc, a.info.def.responseSerialize(res), h, a.payload);
       a.reply(body, h);
     } else {
-      sender = new StreamSender({
+      const out = new StreamSender({
         nc: a.nc,
         replyTo: replyTo!,
         control: record[Header.CONTROL],
@@ -147,28 +147,10 @@ export async function serveCall(a: ServeArgs): Promise<Outcome> {
         attempt: a.attempt,
         heartbeatMs: parseHeartbeat(record[Header.HEARTBEAT]),
       });
+      sender = out;
       a.accepted?.();
-      const chunks = metrics().counter(Metric.streamChunks);
-      const labels = { method: what, transport: a.transport };
-      const it = (a.fn(request, ctx) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
-      // One abort promise per call (not per chunk): a handler that ignores ctx.signal still stops streaming.
-      const aborted = raceAbort(new Promise<never>(() => {}), ctx.signal);
-      aborted.catch(() => {});
-      let n = 0;
-      try {
-        for (;;) {
-          ctx.throwIfAborted();
-          const r = await Promise.race([it.next(), aborted]);
-          if (r.done) break;
-          const pending = sender.send(a.info.def.responseSerialize(r.value));
-          if (pending) await pending;
-          n++;
-        }
-      } finally {
-        chunks.inc(labels, n);
-        void it.return?.()?.catch(() => {});
-      }
-      sender.end();
+      await pumpStream(a.fn(request, ctx) as AsyncIterable<unknown>, ctx, { method: what, transport: a.transport }, (chunk) => out.send(a.info.def.responseSerialize(chunk)));
+      out.end();
     }
   } catch (err) {
     return fail(err, 'handler');
@@ -184,24 +166,3 @@ function endHeaders(h: MsgHdrs, attempt: number): MsgHdrs {
   return h;
 }
 
-/** Resolves with `p`, or rejects as soon as `signal` aborts (the handler may keep running; it should watch ctx.signal). */
-export function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    p.catch(() => {});
-    return Promise.reject(abortReason(signal));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}

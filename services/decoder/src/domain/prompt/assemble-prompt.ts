@@ -145,6 +145,7 @@ function tokenize(items: Item[], images: PromptImage[], tok: PromptTokenizer, mo
 }
 
 export function checkImage(img: PromptImage, i: number, model: ModelShape): void {
+  refuseVideo(img, i, 'MiniCPM-V 2.6');
   const field = `images[${i}].visual_tokens`;
   const { gridCols: c, gridRows: r } = img;
   if (!Number.isInteger(c) || !Number.isInteger(r) || c < 0 || r < 0 || (c === 0) !== (r === 0)) {
@@ -157,6 +158,13 @@ export function checkImage(img: PromptImage, i: number, model: ModelShape): void
   }
   if (img.tokens.length !== n * model.queryNum * model.hiddenSize) {
     throw invalidArgument(field, `visual tokens hold ${img.tokens.length} values, shape [${want.join(', ')}] needs ${n * model.queryNum * model.hiddenSize}`);
+  }
+}
+
+/** A video embedding given to a family (or prompt form) without video input: 400 naming the field. */
+export function refuseVideo(img: PromptImage, i: number, what: string): void {
+  if (img.videoGroups !== undefined) {
+    throw invalidArgument(`images[${i}].video`, `images[${i}] is a video; ${what} has no video input (MiniCPM-V 4.5 chat messages do)`, 'no video');
   }
 }
 

@@ -16,7 +16,7 @@
  */
 import { buildPromptIds46, buildRawPromptIds46, templateTool, templateToolCalls, type ChatContentItem, type ChatMessage, type Image46 } from '@tessera/model';
 import { invalidArgument } from '@tessera/runtime';
-import { checkText, type AssembledPrompt } from './assemble-prompt.js';
+import { checkText, refuseVideo, type AssembledPrompt } from './assemble-prompt.js';
 import type { PromptTokenizer } from './prompt-tokenizer.js';
 import type { ChatPromptMessage, PromptImage, PromptInput, PromptPart } from './prompt-types.js';
 import { opensReasoning } from './reasoning.js';
@@ -97,6 +97,7 @@ function image46(img: PromptImage): Image46 {
 }
 
 function checkImage46(img: PromptImage, i: number, hidden: number): void {
+  refuseVideo(img, i, 'MiniCPM-V 4.6');
   const { gridCols: c, gridRows: r } = img;
   if (!Number.isInteger(c) || !Number.isInteger(r) || c < 0 || r < 0 || (c === 0) !== (r === 0)) {
     throw invalidArgument(`images[${i}].grid_cols`, `grid ${c}×${r}: both 0 (not sliced) or both >= 1`);

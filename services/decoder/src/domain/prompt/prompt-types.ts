@@ -31,6 +31,11 @@ export interface PromptImage {
   useImageId: boolean;
   /** 4.6: tokens per image (overview, then slices row-major), from ImageEmbedding.layout; unset for 2.6. */
   tokensPerImage?: number[];
+  /**
+   * A video (MiniCPM-V 4.5, ImageEmbedding.video): the number of frame groups; `tokens` is then
+   * [groups, queryNum, hidden] and the part expands to one gridless `<image>` per group. Unset = an image.
+   */
+  videoGroups?: number;
 }
 
 export interface PromptInput {

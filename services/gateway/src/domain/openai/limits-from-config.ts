@@ -15,5 +15,7 @@ export function chatLimitsFrom(c: GatewayConfig): ChatLimits {
     maxCollectionK: c.maxCollectionK,
     allowRemoteImages: c.allowRemoteImages,
     remoteImageAllowList: c.remoteImageAllowList.split(',').map((h) => h.trim()).filter(Boolean),
+    maxVideosPerRequest: c.maxVideosPerRequest,
+    maxVideoFrames: c.maxVideoFrames,
   });
 }

@@ -12,6 +12,10 @@ export interface ChatLimits {
   maxCollectionK: number;
   allowRemoteImages: boolean;
   remoteImageAllowList: readonly string[];
+  /** `{"type": "video"}` parts per request (MiniCPM-V 4.5). */
+  maxVideosPerRequest?: number;
+  /** Frames per video part (each frame is one slicer call, like a 448² image overview). */
+  maxVideoFrames?: number;
 }
 
 export const DEFAULT_CHAT_LIMITS: ChatLimits = Object.freeze({
@@ -27,6 +31,8 @@ export const DEFAULT_CHAT_LIMITS: ChatLimits = Object.freeze({
   maxCollectionK: 50,
   allowRemoteImages: false,
   remoteImageAllowList: [],
+  maxVideosPerRequest: 1,
+  maxVideoFrames: 64,
 });
 
 /** The gateway-wide limits narrowed by one tenant's quota (both edges validate against this). */

@@ -7,7 +7,18 @@ import type { ValidResponseFormat, ValidTools } from './response-format.js';
  */
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
 
-export type ValidPart = { kind: 'text'; text: string } | { kind: 'image'; index: number };
+export type ValidPart = { kind: 'text'; text: string } | { kind: 'image'; index: number } | { kind: 'video'; index: number };
+
+/** A `{"type": "video"}` part: frames the client sampled at `fps` (MiniCPM-V 4.5, validate-video.ts). */
+export interface VideoSource {
+  /** `messages[i].content[j].video`, for errors. */
+  field: string;
+  frames: ImageSource[];
+  /** Frames per second the frames were sampled at (> 0). */
+  fps: number;
+  /** Frames per resampler group, when the request sets it (range checked where the limits live: planVideo). */
+  packing?: number;
+}
 
 export interface ValidToolCall {
   id: string;
@@ -55,6 +66,8 @@ export interface ValidChatRequest {
   messages: ValidMessage[];
   /** Images in order of appearance; `ValidPart.index` points here. */
   images: ImageSource[];
+  /** Videos in order of appearance; a `video` part's index points here. Absent = none. */
+  videos?: VideoSource[];
   sampling: ValidSampling;
   stream: boolean;
   includeUsage: boolean;

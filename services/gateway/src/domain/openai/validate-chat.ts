@@ -3,7 +3,8 @@ import { forcedToolSchema } from '@tessera/structured';
 import type { ChatLimits } from './limits.js';
 import { modelFeatures, parseResponseFormat, parseTools, type ModelFeatures } from './response-format.js';
 
-import type { ImageSource, Role, ValidChatRequest, ValidMessage, ValidPart, ValidSampling, ValidToolCall } from './valid-request.js';
+import type { ImageSource, Role, ValidChatRequest, ValidMessage, ValidPart, ValidSampling, ValidToolCall, VideoSource } from './valid-request.js';
+import { parseVideoPart, refuseVideoUrl } from './validate-video.js';
 
 const DEFAULT_FEATURES: ModelFeatures = modelFeatures('2.6');
 
@@ -30,7 +31,9 @@ export function validateChatRequest(
   if (root.messages.length > limits.maxMessages) {
     throw invalidArgument('messages', `too many messages: ${root.messages.length}`, `messages <= ${limits.maxMessages}`);
   }
+  const served = typeof features === 'function' ? features(model) : features;
   const images: ImageSource[] = [];
+  const videos: VideoSource[] = [];
   let textChars = 0;
   const messages: ValidMessage[] = root.messages.map((raw: unknown, i: number) => {
     const field = `messages[${i}]`;
@@ -39,7 +42,7 @@ export function validateChatRequest(
     const toolCalls = role === 'assistant' ? parseToolCalls(m.tool_calls, `${field}.tool_calls`) : undefined;
     if (role !== 'assistant' && m.tool_calls !== undefined && m.tool_calls !== null) throw invalidArgument(`${field}.tool_calls`, 'only assistant messages carry tool_calls');
     // An assistant turn that only called tools has `content: null` (what OpenAI returns and SDKs echo back).
-    const parts = toolCalls && (m.content === null || m.content === undefined || m.content === '') ? [] : parseContent(m.content, `${field}.content`, role, limits, images);
+    const parts = toolCalls && (m.content === null || m.content === undefined || m.content === '') ? [] : parseContent(m.content, `${field}.content`, role, limits, images, { features: served, videos });
     for (const p of parts) if (p.kind === 'text') textChars += p.text.length;
     for (const c of toolCalls ?? []) textChars += c.argumentsJson.length;
     if (role === 'tool') return { role, parts, toolCallId: str(m.tool_call_id, `${field}.tool_call_id`) };
@@ -59,11 +62,12 @@ export function validateChatRequest(
   const includeUsage = optBool(streamOptions.include_usage, 'stream_options.include_usage') ?? false;
 
   const responseFormat = parseResponseFormat(root.response_format);
-  const tools = parseTools(root.tools, root.tool_choice, typeof features === 'function' ? features(model) : features, model, root.parallel_tool_calls);
+  const tools = parseTools(root.tools, root.tool_choice, served, model, root.parallel_tool_calls);
   return {
     model,
     messages,
     images,
+    ...(videos.length > 0 && { videos }),
     sampling: parseSampling(root, limits),
     ...(responseFormat && { responseFormat }),
     ...(tools && { tools }),
@@ -193,7 +197,7 @@ function parseToolCalls(raw: unknown, field: string): ValidToolCall[] | undefine
   });
 }
 
-function parseContent(raw: unknown, field: string, role: Role, limits: ChatLimits, images: ImageSource[]): ValidPart[] {
+function parseContent(raw: unknown, field: string, role: Role, limits: ChatLimits, images: ImageSource[], v: { features: ModelFeatures; videos: VideoSource[] }): ValidPart[] {
   if (typeof raw === 'string') return [{ kind: 'text', text: raw }];
   if (raw === null || raw === undefined) throw invalidArgument(field, 'content is required (a string or an array of content parts)');
   if (!Array.isArray(raw)) throw invalidArgument(field, 'content must be a string or an array of content parts');
@@ -212,7 +216,12 @@ function parseContent(raw: unknown, field: string, role: Role, limits: ChatLimit
       images.push(parseImageUrl(url, `${pf}.image_url.url`, limits));
       return { kind: 'image', index: images.length - 1 };
     }
-    throw invalidArgument(`${pf}.type`, `unsupported content part type ${JSON.stringify(part.type)}; expected "text" or "image_url"`);
+    if (part.type === 'video') {
+      parseVideoPart(part, pf, { role, limits, features: v.features, videos: v.videos, parseImageUrl });
+      return { kind: 'video', index: v.videos.length - 1 };
+    }
+    if (part.type === 'video_url') refuseVideoUrl(pf);
+    throw invalidArgument(`${pf}.type`, `unsupported content part type ${JSON.stringify(part.type)}; expected "text", "image_url" or "video"`);
   });
 }
 

@@ -13,6 +13,7 @@ import type { AdmittedImage, EncodedImage, ImagePipeline } from './image-pipelin
 import type { ModelInfo } from './model-catalog.js';
 import { estimatePromptTokens, estimatePromptTokens45, estimatePromptTokens46, promptTurns } from './prompt-estimate.js';
 import type { ImageCostBudget } from '../tenancy/image-cost.js';
+import { videoGroupsAsImages, type AdmittedVideo, type EncodedVideo, type VideoPipeline } from './video-pipeline.js';
 
 export interface OrchestratorOptions {
   /** Store every response in feedback (what a training example needs); off = no record. */
@@ -23,6 +24,14 @@ export interface OrchestratorOptions {
   decoderLiveness?: { heartbeatMs: number; resumeAttempts: number };
   /** Image preprocessing budget (megapixel-slices) per request and per tenant per minute. */
   imageCost?: ImageCostBudget;
+  /** Video parts (MiniCPM-V 4.5); absent = a video part is refused (validation refuses it first by family). */
+  videos?: VideoPipeline;
+}
+
+/** A request's media after the edge checks: images, and the frames of each video. */
+interface Admitted {
+  images: AdmittedImage[];
+  videos: AdmittedVideo[];
 }
 
 const RECORD_ATTEMPTS = 5;
@@ -38,7 +47,7 @@ export class ChatOrchestrator implements ChatService {
   private readonly decoder: ServiceClient<typeof decodingV1.DecoderServiceService>;
   private readonly retrieval: ServiceClient<typeof retrievalV1.RetrievalServiceService>;
   private readonly feedback: ServiceClient<typeof feedbackV1.FeedbackServiceService>;
-  private readonly admitted = new WeakMap<ValidChatRequest, Promise<AdmittedImage[]>>();
+  private readonly admitted = new WeakMap<ValidChatRequest, Promise<Admitted>>();
   private readonly bus: BusState;
 
   constructor(
@@ -56,23 +65,32 @@ export class ChatOrchestrator implements ChatService {
     this.feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
   }
 
-  private admit(req: ValidChatRequest, tenant: Tenant): Promise<AdmittedImage[]> {
+  private admit(req: ValidChatRequest, tenant: Tenant): Promise<Admitted> {
     let p = this.admitted.get(req);
     if (!p) {
-      // Header-only: the cost check runs before any pixel is decoded.
-      p = this.images.admit(req.images, req.maxSliceNums, tenant.quota.maxImagePixels, req.downsampleMode).then((imgs) => {
-        this.o.imageCost?.checkRequest(imgs);
-        return imgs;
+      // Header-only: the cost check runs before any pixel is decoded (video frames count as images).
+      p = Promise.all([this.images.admit(req.images, req.maxSliceNums, tenant.quota.maxImagePixels, req.downsampleMode), this.admitVideos(req, tenant)]).then(([images, videos]) => {
+        this.o.imageCost?.checkRequest(mediaOf({ images, videos }));
+        return { images, videos };
       });
       this.admitted.set(req, p);
     }
     return p;
   }
 
+  private admitVideos(req: ValidChatRequest, tenant: Tenant): Promise<AdmittedVideo[]> {
+    const videos = req.videos ?? [];
+    if (videos.length === 0) return Promise.resolve([]);
+    if (!this.o.videos) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `${videos[0]!.field}: this deployment has no video pipeline`, { field: videos[0]!.field });
+    return this.o.videos.admit(videos, tenant.quota.maxImagePixels);
+  }
+
   /** The decoder's prompt count (prompt-estimate.ts, by family), plus room for the grounding turn when retrieval runs. */
-  async estimatePromptTokens(req: ValidChatRequest, tenant: Tenant): Promise<number> {
-    const images = await this.admit(req, tenant);
-    const useImageId = this.images.useImageId;
+  async estimatePromptTokens(original: ValidChatRequest, tenant: Tenant): Promise<number> {
+    const admitted = await this.admit(original, tenant);
+    // A video's groups count as gridless images; a request with a video has no <image_id> (see chat()).
+    const { req, images } = admitted.videos.length > 0 ? videoGroupsAsImages(original, admitted.images, admitted.videos) : { req: original, images: admitted.images };
+    const useImageId = this.images.useImageId && admitted.videos.length === 0;
     const o = { queryNum: this.model.queryNum, useImageId };
     const prompt =
       this.model.family === '4.6'
@@ -90,15 +108,25 @@ export class ChatOrchestrator implements ChatService {
     // Fail fast while NATS is down (503 + Retry-After) instead of at the request deadline.
     this.bus.assertUp('chat');
 
-    const admitted = await this.admit(req, ctx.tenant);
-    const cost = this.o.imageCost?.checkRequest(admitted) ?? 0;
+    const media = await this.admit(req, ctx.tenant);
+    const admitted = media.images;
+    const cost = this.o.imageCost?.checkRequest(mediaOf(media)) ?? 0;
     this.o.imageCost?.charge(ctx.tenant, cost);
     const retrievalStart = Date.now();
-    const [sources, encoded] = await Promise.all([req.collection ? this.retrieve(req, call) : Promise.resolve([]), Promise.all(admitted.map((img) => this.images.encode(img, call)))]);
+    const [sources, encoded, videos] = await Promise.all([
+      req.collection ? this.retrieve(req, call) : Promise.resolve([]),
+      Promise.all(admitted.map((img) => this.images.encode(img, call))),
+      Promise.all(media.videos.map((v) => this.o.videos!.encode(v, call))),
+    ]);
     if (req.collection) timings.retrieval_ms = Date.now() - retrievalStart;
-    sumImageTimings(encoded, timings);
+    sumImageTimings([...encoded, ...videos], timings);
+    if (videos.length > 0) timings.video_frames = media.videos.reduce((n, v) => n + v.frames.length, 0);
 
-    const messages: decodingV1.Message[] = req.messages.map(toDecoderMessage);
+    // Decoder images: the request's images, then each video's embeddings (a video part expands to its own, in order).
+    // With a video no placeholder carries <image_id> (upstream passes use_image_id=False for the whole video chat).
+    const embeddings = [...encoded.map((e) => (videos.length > 0 ? { ...e.embedding, useImageId: false } : e.embedding)), ...videos.flatMap((v) => v.embeddings)];
+    const videoParts = videoEmbeddingIndices(encoded.length, videos);
+    const messages: decodingV1.Message[] = req.messages.map((m) => toDecoderMessage(m, videoParts));
     if (req.collection) messages.unshift({ role: commonV1.Role.SYSTEM, parts: [{ part: { $case: 'text', text: groundingMessage(sources) } }] });
 
     const s = req.sampling;
@@ -124,7 +152,7 @@ export class ChatOrchestrator implements ChatService {
     const confidence: TokenConfidence[] = [];
     let finalChunk: decodingV1.GenerateResponse | undefined;
     const stream = this.decoder.generate(
-      { requestId: ctx.responseId, messages, prompt: [], images: encoded.map((e) => e.embedding), sampling, modelRevision: this.model.revision, ...structuredOutputFields(req), ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }) },
+      { requestId: ctx.responseId, messages, prompt: [], images: embeddings, sampling, modelRevision: this.model.revision, ...structuredOutputFields(req), ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }) },
       call,
     );
     // The decoder's first chunk says whether the output opens with reasoning (decoding.proto `reasoning`).
@@ -171,7 +199,7 @@ export class ChatOrchestrator implements ChatService {
       total_ms: Date.now() - started,
     });
     const finishReason: FinishReason = finishReasonName(finalChunk.finishReason) ?? 'stop';
-    if (this.o.recordResponses) this.record(req, ctx, { answer, sources, usage, finishReason: finalChunk.finishReason, seed: finalChunk.seed, confidence, admitted, sampling });
+    if (this.o.recordResponses) this.record(req, ctx, { answer, sources, usage, finishReason: finalChunk.finishReason, seed: finalChunk.seed, confidence, admitted, videos: media.videos, sampling });
     yield { kind: 'final', finishReason, usage, timings, sources };
   }
 
@@ -195,7 +223,7 @@ export class ChatOrchestrator implements ChatService {
   private record(
     req: ValidChatRequest,
     ctx: ChatContext,
-    r: { answer: string; sources: ChatSource[]; usage: { promptTokens: number; visualTokens: number; completionTokens: number }; finishReason: commonV1.FinishReason; seed?: number; confidence: TokenConfidence[]; admitted: AdmittedImage[]; sampling: commonV1.SamplingParams },
+    r: { answer: string; sources: ChatSource[]; usage: { promptTokens: number; visualTokens: number; completionTokens: number }; finishReason: commonV1.FinishReason; seed?: number; confidence: TokenConfidence[]; admitted: AdmittedImage[]; videos: AdmittedVideo[]; sampling: commonV1.SamplingParams },
   ): void {
     const summary = summarizeConfidence(r.confidence);
     const record: feedbackV1.ResponseRecord = {
@@ -206,10 +234,11 @@ export class ChatOrchestrator implements ChatService {
       modelRevision: this.model.revision,
       messages: req.messages.map((m) => ({
         role: roleFromName(m.role)!,
-        content: m.parts.map((p) =>
+        // feedback.v1 has no video part: a video is recorded as its frames, in order (images a trainer can read).
+        content: m.parts.flatMap((p): feedbackV1.ContentPart[] =>
           p.kind === 'text'
-            ? { part: { $case: 'text' as const, text: storableText(p.text) } }
-            : { part: { $case: 'image' as const, image: imageRef(r.admitted[p.index]!) } },
+            ? [{ part: { $case: 'text' as const, text: storableText(p.text) } }]
+            : (p.kind === 'image' ? [r.admitted[p.index]!] : r.videos[p.index]!.frames).map((img) => ({ part: { $case: 'image' as const, image: imageRef(img) } })),
         ),
       })),
       sources: r.sources.map((s, i) => ({ index: i + 1, collection: req.collection?.name ?? '', id: s.id, text: s.text, relevance: s.relevance, metadata: s.metadata })),
@@ -247,16 +276,29 @@ function storableText(text: string): string {
   return text.includes('\u0000') ? text.replace(/\u0000/g, '\\u0000') : text;
 }
 
-function toDecoderMessage(m: ValidMessage): decodingV1.Message {
+function toDecoderMessage(m: ValidMessage, videoParts: number[][]): decodingV1.Message {
   const tool = m.toolCalls ? { calls: m.toolCalls.map((c) => ({ id: c.id, name: c.name, argumentsJson: c.argumentsJson })), callId: '' } : m.toolCallId ? { calls: [], callId: m.toolCallId } : undefined;
-  return { role: roleFromName(m.role)!, parts: m.parts.map(toPromptPart), ...(tool && { tool }) };
+  return { role: roleFromName(m.role)!, parts: m.parts.flatMap((p) => toPromptParts(p, videoParts)), ...(tool && { tool }) };
 }
 
-function toPromptPart(p: ValidMessage['parts'][number]): decodingV1.PromptPart {
-  return p.kind === 'text' ? { part: { $case: 'text', text: p.text } } : { part: { $case: 'image', image: { imageIndex: p.index } } };
+function toPromptParts(p: ValidMessage['parts'][number], videoParts: number[][]): decodingV1.PromptPart[] {
+  if (p.kind === 'text') return [{ part: { $case: 'text', text: p.text } }];
+  const indices = p.kind === 'image' ? [p.index] : videoParts[p.index]!;
+  return indices.map((imageIndex) => ({ part: { $case: 'image', image: { imageIndex } } }));
 }
 
-function sumImageTimings(encoded: EncodedImage[], timings: Record<string, number>): void {
+/** Decoder image indices of each video's embeddings: they follow the request's `images` ones, video by video. */
+function videoEmbeddingIndices(images: number, videos: readonly EncodedVideo[]): number[][] {
+  let next = images;
+  return videos.map((v) => v.embeddings.map(() => next++));
+}
+
+/** Everything the image cost budget charges: images and every video frame. */
+function mediaOf(m: Admitted): AdmittedImage[] {
+  return [...m.images, ...m.videos.flatMap((v) => v.frames)];
+}
+
+function sumImageTimings(encoded: ReadonlyArray<Pick<EncodedImage, 'timings'> & { cacheHit?: boolean }>, timings: Record<string, number>): void {
   if (encoded.length === 0) return;
   timings.image_preprocess_ms = encoded.reduce((n, e) => n + e.timings.preprocessMs, 0);
   timings.vision_encode_ms = encoded.reduce((n, e) => n + e.timings.visionEncodeMs, 0);

@@ -158,16 +158,8 @@ export class ImagePipeline {
       };
     }
     if (img.downsampleMode) return this.encodeWithoutResampler(img, stored, call);
-    const sliced = await this.slicer.sliceAndEncode(
-      {
-        image: { source: { $case: 'ref', ref: stored }, sha256: img.sha256 },
-        options: { maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution, useImageId: this.o.useImageId },
-        modelRevision: this.modelRevision,
-        plan: this.planProto(img),
-      },
-      call,
-    );
-    const resampled = await this.resampler.resample(
+    const sliced = await this.slice(img, call);
+    const resampled = await this.resample(
       { slices: sliced.slices, modelRevision: this.modelRevision, imageSha256: img.sha256, cache: { maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution }, groupSizes: [], temporalIds: [] },
       call,
     );
@@ -183,6 +175,25 @@ export class ImagePipeline {
         resampleMs: resampled.timings?.resampleMs ?? 0,
       },
     };
+  }
+
+  /** The slicer's patch features of a stored (or to-be-stored) image, cut by the admission plan. */
+  async slice(img: AdmittedImage, call: CallOptions & { tenant: string }): Promise<visionV1.SliceAndEncodeResponse> {
+    const stored = await this.storeImage(img, call.tenant);
+    return this.slicer.sliceAndEncode(
+      {
+        image: { source: { $case: 'ref', ref: stored }, sha256: img.sha256 },
+        options: { maxSliceNums: img.maxSliceNums, scaleResolution: img.scaleResolution, useImageId: this.o.useImageId },
+        modelRevision: this.modelRevision,
+        plan: this.planProto(img),
+      },
+      call,
+    );
+  }
+
+  /** One ResamplerService.Resample call (images: per slice into the cache; video: frame groups, inline or claim check). */
+  resample(req: resamplingV1.ResampleRequest, call: CallOptions & { tenant: string }): Promise<resamplingV1.ResampleResponse> {
+    return this.resampler.resample(req, call);
   }
 
   /**

@@ -21,11 +21,14 @@ let decoderTok: PromptTokenizer;
 let gatewayTok: Tokenizer;
 const queryNum = 3;
 
-beforeAll(async () => {
-  const dir = await ensureTinyModel();
+/** A tiny model's tokenizer as the decoder loads it (the reference) and as the gateway does. */
+function tokenizers(dir: string): { decoder: PromptTokenizer; gateway: Tokenizer } {
   const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8'));
-  decoderTok = PromptTokenizer.fromJson(read('tokenizer.json'), read('tokenizer_config.json'));
-  gatewayTok = Tokenizer.fromDir(dir);
+  return { decoder: PromptTokenizer.fromJson(read('tokenizer.json'), read('tokenizer_config.json')), gateway: Tokenizer.fromDir(dir) };
+}
+
+beforeAll(async () => {
+  ({ decoder: decoderTok, gateway: gatewayTok } = tokenizers(await ensureTinyModel()));
 });
 
 function decoderCount(messages: ValidMessage[], plans: ReturnType<typeof planSlices>[], useImageId: boolean): number {
@@ -84,10 +87,7 @@ describe('prompt token count, MiniCPM-V 4.6 (the checkpoint template)', () => {
   let tok46: Tokenizer;
   let dec46: PromptTokenizer;
   beforeAll(async () => {
-    const dir = (await ensureTinyModel46Paths()).model;
-    const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8'));
-    dec46 = PromptTokenizer.fromJson(read('tokenizer.json'), read('tokenizer_config.json'));
-    tok46 = Tokenizer.fromDir(dir);
+    ({ decoder: dec46, gateway: tok46 } = tokenizers((await ensureTinyModel46Paths()).model));
   });
 
   const hidden = 2;
@@ -157,21 +157,37 @@ describe('prompt token count, MiniCPM-V 4.5 (Qwen3 template, 2.6 image layout)',
   let tok45: Tokenizer;
   let dec45: PromptTokenizer;
   beforeAll(async () => {
-    const dir = (await ensureTinyModel45Paths()).model;
-    const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8'));
-    dec45 = PromptTokenizer.fromJson(read('tokenizer.json'), read('tokenizer_config.json'));
-    tok45 = Tokenizer.fromDir(dir);
+    ({ decoder: dec45, gateway: tok45 } = tokenizers((await ensureTinyModel45Paths()).model));
   });
 
   const q = 64;
-  function decoder45(messages: ValidMessage[], plans: ReturnType<typeof planSlices>[], useImageId: boolean, enableThinking: boolean): number {
+  function decoder45(messages: ValidMessage[], plans: ReturnType<typeof planSlices>[], useImageId: boolean, enableThinking: boolean, tools: ValidTools['tools'] = []): number {
     const images = plans.map((p) => {
       const n = 1 + p.slices.length;
       return { tokens: new Float32Array(n * q * 2), shape: [n, q, 2], gridCols: p.grid?.cols ?? 0, gridRows: p.grid?.rows ?? 0, useImageId };
     });
-    const msgs = messages.map((m) => ({ role: m.role, parts: m.parts.map((p) => (p.kind === 'text' ? { kind: 'text' as const, text: p.text } : { kind: 'image' as const, imageIndex: p.index })) }));
-    return assemblePrompt45({ messages: msgs, images }, dec45, { hiddenSize: 2, queryNum: q, enableThinking }, { maxImages: 16 }).tokenIds.length;
+    const msgs = messages.map((m) => ({
+      role: m.role,
+      parts: m.parts.map((p) => (p.kind === 'text' ? { kind: 'text' as const, text: p.text } : { kind: 'image' as const, imageIndex: p.index })),
+      ...(m.toolCalls && { toolCalls: m.toolCalls.map((c) => ({ name: c.name, argumentsJson: c.argumentsJson })) }),
+    }));
+    return assemblePrompt45({ messages: msgs, tools, images }, dec45, { hiddenSize: 2, queryNum: q, enableThinking }, { maxImages: 16 }).tokenIds.length;
   }
+
+  it('tools, a call and its result go through the Qwen3 template (were dropped): the count equals the decoder\'s', () => {
+    const tools: ValidTools = { tools: [{ name: 'get_weather', description: 'Weather for a city', parametersJson: '{"type":"object","properties":{"city":{"type":"string"}}}' }], choice: '', parallel: true };
+    const messages: ValidMessage[] = [
+      { role: 'user', parts: [{ kind: 'text', text: 'Weather in Paris?' }] },
+      { role: 'assistant', parts: [], toolCalls: [{ id: 'c1', name: 'get_weather', argumentsJson: '{"city": "Paris"}' }] },
+      { role: 'tool', parts: [{ kind: 'text', text: '18 °C' }], toolCallId: 'c1' },
+    ];
+    const withTools = decoder45(messages, [], true, false, tools.tools);
+    expect(estimatePromptTokens45({ messages, tools, enableThinking: false }, [], tok45, { queryNum: q, useImageId: true })).toBe(withTools);
+    expect(estimatePromptTokens45({ messages, tools: { ...tools, choice: 'none' }, enableThinking: false }, [], tok45, { queryNum: q, useImageId: true })).toBe(decoder45(messages, [], true, false));
+    expect(withTools).toBeGreaterThan(decoder45(messages, [], true, false) + 40); // the <tools> section
+    const rendered = tok45.applyChatTemplate([{ role: 'user', content: 'Weather in Paris?' }, { role: 'assistant', content: '', tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: { city: 'Paris' } } }] }], { enableThinking: false });
+    expect(rendered).toContain('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>');
+  });
 
   it('equals the decoder count for several image sizes, turns, both thinking settings; the 2.6 walk did not', () => {
     const sizes = [[64, 64], [448, 448], [1344, 896], [4032, 3024], [4000, 300]] as const;

@@ -113,20 +113,26 @@ export function estimatePromptTokens(messages: readonly ValidMessage[], images: 
  * template cannot carry is a 400 here, before anything runs (the decoder would refuse it too).
  */
 export function estimatePromptTokens46(req: Pick<ValidChatRequest, 'messages' | 'tools' | 'enableThinking'>, images: readonly EstimateImage[], tok: Prompt46Tokenizer, o: { useImageId: boolean }): number {
-  const { messages, imgs } = templateInputs(req.messages, images, o.useImageId, (img) => img.tokensPerImage ?? [], true);
-  const tools = req.tools && req.tools.choice !== 'none' ? req.tools.tools.map((t, i) => templateTool(t, `tools[${i}].function.parameters`)) : [];
+  const { messages, imgs } = templateInputs(req.messages, images, o.useImageId, (img) => img.tokensPerImage ?? []);
+  const tools = templateTools(req);
   return byThinking(req, (enableThinking) => buildPromptIds46(tok, messages, imgs, { addGenerationPrompt: true, enableThinking, ...(tools.length > 0 && { tools }) }).ids.length);
 }
 
 /**
  * MiniCPM-V 4.5, as assemble-prompt45.ts builds it: the Qwen3 template over the messages (their parts
- * as text / image items, no tools section), each image `queryNum` `<unk>` slots per crop in the 2.6
- * layout. The 2.6 walk counted a default system turn the Qwen3 template does not add and missed the
+ * as text / image items, tool calls and the tools section as for 4.6), each image `queryNum` `<unk>`
+ * slots per crop in the 2.6 layout. The 2.6 walk counted a default system turn the Qwen3 template does not add and missed the
  * empty think block of the generation prompt.
  */
-export function estimatePromptTokens45(req: Pick<ValidChatRequest, 'messages' | 'enableThinking'>, images: readonly EstimateImage[], tok: Prompt46Tokenizer, o: { queryNum: number; useImageId: boolean }): number {
-  const { messages, imgs } = templateInputs(req.messages, images, o.useImageId, (img) => new Array<number>(1 + img.plan.slices.length).fill(o.queryNum), false);
-  return byThinking(req, (enableThinking) => buildPromptIds45(tok, messages, imgs, { addGenerationPrompt: true, enableThinking }).ids.length);
+export function estimatePromptTokens45(req: Pick<ValidChatRequest, 'messages' | 'tools' | 'enableThinking'>, images: readonly EstimateImage[], tok: Prompt46Tokenizer, o: { queryNum: number; useImageId: boolean }): number {
+  const { messages, imgs } = templateInputs(req.messages, images, o.useImageId, (img) => new Array<number>(1 + img.plan.slices.length).fill(o.queryNum));
+  const tools = templateTools(req);
+  return byThinking(req, (enableThinking) => buildPromptIds45(tok, messages, imgs, { addGenerationPrompt: true, enableThinking, ...(tools.length > 0 && { tools }) }).ids.length);
+}
+
+/** The tools the decoder shows the template: none when tool_choice is "none". */
+function templateTools(req: Pick<ValidChatRequest, 'tools'>): ReturnType<typeof templateTool>[] {
+  return req.tools && req.tools.choice !== 'none' ? req.tools.tools.map((t, i) => templateTool(t, `tools[${i}].function.parameters`)) : [];
 }
 
 /**
@@ -139,7 +145,7 @@ function byThinking(req: Pick<ValidChatRequest, 'enableThinking'>, count: (enabl
 }
 
 /** The messages and images as the decoder hands them to a family's template builder (images in order of appearance). */
-function templateInputs(msgs: readonly ValidMessage[], images: readonly EstimateImage[], useImageId: boolean, perImage: (img: EstimateImage) => number[], toolCalls: boolean): { messages: ChatMessage[]; imgs: Image46[] } {
+function templateInputs(msgs: readonly ValidMessage[], images: readonly EstimateImage[], useImageId: boolean, perImage: (img: EstimateImage) => number[]): { messages: ChatMessage[]; imgs: Image46[] } {
   const order: number[] = [];
   const messages: ChatMessage[] = msgs.map((m, i) => {
     const content = m.parts.map((p): ChatContentItem => {
@@ -147,7 +153,7 @@ function templateInputs(msgs: readonly ValidMessage[], images: readonly Estimate
       order.push(p.index);
       return { type: 'image' };
     });
-    return { role: m.role, content, ...(toolCalls && m.toolCalls && m.toolCalls.length > 0 && { tool_calls: templateToolCalls(m.toolCalls, (j) => `messages[${i}].tool_calls[${j}].function.arguments`) }) };
+    return { role: m.role, content, ...(m.toolCalls && m.toolCalls.length > 0 && { tool_calls: templateToolCalls(m.toolCalls, (j) => `messages[${i}].tool_calls[${j}].function.arguments`) }) };
   });
   const imgs: Image46[] = order.map((k) => {
     const img = images[k]!;

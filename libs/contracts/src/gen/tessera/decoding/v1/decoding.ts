@@ -110,7 +110,26 @@ export interface ImageEmbedding {
    * Set when the images of one plan have different token counts (MiniCPM-V 4.6, no resampler):
    * then visual_tokens is [sum(layout.tokens_per_image), llm_hidden]. Unset = the 2.6 layout above.
    */
-  layout?: VisualTokenLayout | undefined;
+  layout?:
+    | VisualTokenLayout
+    | undefined;
+  /**
+   * Set when this embedding is a video (MiniCPM-V 4.5's 3D resampler, ResampleRequest.group_sizes):
+   * visual_tokens is [groups, query_num, llm_hidden], one query set per group of frames, and the image
+   * part that references it expands to one gridless `<image>` placeholder per group, groups joined by
+   * "\n", never with <image_id> (the upstream video recipe: use_image_id=False, max_slice_nums=1).
+   * grid_cols / grid_rows must be 0 and use_image_id false. A family without video (2.6, 4.6) ->
+   * INVALID_ARGUMENT naming images[i].video.
+   */
+  video?: VideoLayout | undefined;
+}
+
+/** How a video's frames were grouped for the 3D resampler. */
+export interface VideoLayout {
+  /** Frames per group in frame order (each 1..6); groups = len(group_sizes) = visual_tokens.shape[0]. */
+  groupSizes: number[];
+  /** The frame rate the client sampled the frames at (informational: the temporal ids were made from it). */
+  fps: number;
 }
 
 /**
@@ -769,7 +788,15 @@ export const ToolCall: MessageFns<ToolCall> = {
 };
 
 function createBaseImageEmbedding(): ImageEmbedding {
-  return { visualTokens: undefined, gridCols: 0, gridRows: 0, useImageId: false, imageSha256: "", layout: undefined };
+  return {
+    visualTokens: undefined,
+    gridCols: 0,
+    gridRows: 0,
+    useImageId: false,
+    imageSha256: "",
+    layout: undefined,
+    video: undefined,
+  };
 }
 
 export const ImageEmbedding: MessageFns<ImageEmbedding> = {
@@ -791,6 +818,9 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
     }
     if (message.layout !== undefined) {
       VisualTokenLayout.encode(message.layout, writer.uint32(50).fork()).join();
+    }
+    if (message.video !== undefined) {
+      VideoLayout.encode(message.video, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -856,6 +886,14 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
             message.layout = VisualTokenLayout.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.video = VideoLayout.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -896,6 +934,7 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
         ? globalThis.String(object.image_sha256)
         : "",
       layout: isSet(object.layout) ? VisualTokenLayout.fromJSON(object.layout) : undefined,
+      video: isSet(object.video) ? VideoLayout.fromJSON(object.video) : undefined,
     };
   },
 
@@ -919,6 +958,9 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
     if (message.layout !== undefined) {
       obj.layout = VisualTokenLayout.toJSON(message.layout);
     }
+    if (message.video !== undefined) {
+      obj.video = VideoLayout.toJSON(message.video);
+    }
     return obj;
   },
 
@@ -937,6 +979,112 @@ export const ImageEmbedding: MessageFns<ImageEmbedding> = {
     message.layout = (object.layout !== undefined && object.layout !== null)
       ? VisualTokenLayout.fromPartial(object.layout)
       : undefined;
+    message.video = (object.video !== undefined && object.video !== null)
+      ? VideoLayout.fromPartial(object.video)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseVideoLayout(): VideoLayout {
+  return { groupSizes: [], fps: 0 };
+}
+
+export const VideoLayout: MessageFns<VideoLayout> = {
+  encode(message: VideoLayout, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.groupSizes.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.groupSizes) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.fps !== 0) {
+      writer.uint32(17).double(message.fps);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VideoLayout {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVideoLayout();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.groupSizes.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.groupSizes.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.fps = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VideoLayout {
+    return {
+      groupSizes: globalThis.Array.isArray(object?.groupSizes)
+        ? object.groupSizes.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.group_sizes)
+        ? object.group_sizes.map((e: any) => globalThis.Number(e))
+        : [],
+      fps: isSet(object.fps) ? globalThis.Number(object.fps) : 0,
+    };
+  },
+
+  toJSON(message: VideoLayout): unknown {
+    const obj: any = {};
+    if (message.groupSizes?.length) {
+      obj.groupSizes = message.groupSizes.map((e) => Math.round(e));
+    }
+    if (message.fps !== 0) {
+      obj.fps = floatToJson(message.fps);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VideoLayout>): VideoLayout {
+    return VideoLayout.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VideoLayout>): VideoLayout {
+    const message = createBaseVideoLayout();
+    message.groupSizes = object.groupSizes?.map((e) => e) || [];
+    message.fps = object.fps ?? 0;
     return message;
   },
 };

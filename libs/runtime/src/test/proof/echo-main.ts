@@ -7,7 +7,7 @@
 import { ExportResultCode } from '@opentelemetry/core';
 import { bool, commonServiceConfig, loadConfig } from '@tessera/config';
 import { startTelemetry, type ReadableSpan, type SpanExporter } from '@tessera/telemetry';
-import { hosted, startService } from '../service-host.js';
+import { hosted, startService } from '../../service-host.js';
 import { ECHO_WORK_QUEUE, EchoServiceService, echoService } from './echo-service.js';
 
 const config = loadConfig({

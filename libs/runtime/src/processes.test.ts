@@ -7,12 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import { connect, type NatsConnection } from 'nats';
 import { collectSpans, spawnTs, startNatsServer, type NatsServerHandle, type SpanCollector, type SpanRecord, type SpawnedProcess } from '@tessera/testing';
-import { natsClient } from '../nats/client.js';
-import { grpcClient } from '../grpc/client.js';
-import { ECHO_WORK_QUEUE, EchoServiceService, type EchoRequest } from './echo-service.js';
-import type { ServiceClient } from '../client-types.js';
+import { natsClient } from './nats/client.js';
+import { grpcClient } from './grpc/client.js';
+import { ECHO_WORK_QUEUE, EchoServiceService, type EchoRequest } from './test/proof/echo-service.js';
+import type { ServiceClient } from './client-types.js';
 
-const entry = fileURLToPath(new URL('./echo-main.ts', import.meta.url));
+const entry = fileURLToPath(new URL('./test/proof/echo-main.ts', import.meta.url));
 const req = (o: Partial<EchoRequest> = {}): EchoRequest => ({ text: 'hi', delayMs: 0, blob: Buffer.alloc(0), failCode: '', ...o });
 
 describe('runtime across processes', () => {

@@ -1,8 +1,8 @@
 /** The proof service: one implementation, bound to gRPC, NATS request/reply and the work queue in tests and bench. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { trace } from '@opentelemetry/api';
-import type { CallContext } from '../context.js';
-import type { ServiceImpl } from '../definition.js';
+import type { CallContext } from '../../context.js';
+import type { ServiceImpl } from '../../definition.js';
 import { TesseraError, isErrorCode } from '@tessera/errors';
 import { EchoServiceService, type CountRequest, type CountResponse, type EchoRequest, type EchoResponse } from './echo.gen.js';
 
