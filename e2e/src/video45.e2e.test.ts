@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { modelIdFor, type RunningStack } from '@tessera/local-stack';
 import { buildPromptIds45, IMAGE_TAG_45, imagePlaceholderText45, Tokenizer } from '@tessera/model';
+import { commonV1, gatewayV1 } from '@tessera/contracts';
+import { grpcClient } from '@tessera/runtime';
 import { finalOf, readSse, textOf } from './sse.js';
 import { startFamilyStack, type FamilyStack } from './family-stack.js';
 
@@ -85,6 +87,27 @@ describe('MiniCPM-V 4.5 video (frames) through the API', () => {
     const { ids } = buildPromptIds45(tok, [{ role: 'user', content: [{ type: 'image' }, { type: 'image' }, { type: 'image' }, { type: 'text', text: 'Same scene?' }] }], [noId, noId, noId], { enableThinking: false });
     expect(body.usage.prompt_tokens).toBe(ids.length);
     expect(body.choices[0].message.content.length).toBeGreaterThan(0);
+  });
+
+  it('gRPC: a VideoContent part of frame bytes is the same video (2 frames packed 2 = one group of 64)', async () => {
+    const client = grpcClient(gatewayV1.GatewayServiceService, stack.grpcAddress);
+    const frames = await Promise.all([1, 2].map(async (i) => ({ source: { $case: 'data' as const, data: Buffer.from((await frame(320, 240, i)).split(',')[1]!, 'base64') } })));
+    const chunks: gatewayV1.ChatCompletionResponse[] = [];
+    for await (const c of client.chatCompletion(
+      {
+        model: MODEL,
+        messages: [{ role: commonV1.Role.USER, content: [{ part: { $case: 'video', video: { frames, fps: 4, packing: 2 } } }, { part: { $case: 'text', text: 'What?' } }] }],
+        sampling: { maxTokens: 4, stop: [], stopTokenIds: [], topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, logprobs: false, topLogprobs: 0, temperature: 0 },
+        user: '',
+        tools: [],
+        toolChoice: '',
+      } as gatewayV1.ChatCompletionRequest,
+      { headers: { authorization: `Bearer ${KEY}` }, timeoutMs: 120_000 },
+    ))
+      chunks.push(c);
+    expect(chunks.at(-1)!.usage!.visualTokens).toBe(64);
+    expect(chunks.at(-1)!.usage!.promptTokens).toBe(processorIds([[0, 1]], 'What?').length);
+    client.close();
   });
 
   it('bad video input → 400 naming the field', async () => {

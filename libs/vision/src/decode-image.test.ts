@@ -59,6 +59,22 @@ describe('decodeImage', () => {
     expect(Array.from(d.rgb.subarray(0, 6))).toEqual([255, 255, 255, 0, 0, 0]);
   });
 
+  it('ignores an embedded ICC profile, as convert("RGB") in the HF processor (PIL) does', async () => {
+    // Display P3 (every recent phone photo): libvips' default icc_transform to sRGB moved these
+    // values by up to 68 (PNG) / 12 (JPEG) from PIL's — the stored values are what HF sees. The
+    // profile chunk/segment is taken from a sharp-written P3 file and spliced into a plain one, so
+    // the stored values stay the plain file's.
+    const img = raw(16, 8, 3, (x, y, c) => (x * 37 + y * 11 + c * 90) & 255);
+    const [png, p3png, jpeg, p3jpeg] = await Promise.all([img.clone().png().toBuffer(), img.clone().withIccProfile('p3').png().toBuffer(), img.clone().jpeg().toBuffer(), img.clone().withIccProfile('p3').jpeg().toBuffer()]);
+    const iccp = p3png.indexOf('iCCP') - 4;
+    const taggedPng = Buffer.concat([png.subarray(0, 33), p3png.subarray(iccp, iccp + 12 + p3png.readUInt32BE(iccp)), png.subarray(33)]);
+    const app2 = p3jpeg.indexOf('ICC_PROFILE') - 4;
+    const taggedJpeg = Buffer.concat([jpeg.subarray(0, 2), p3jpeg.subarray(app2, app2 + 2 + p3jpeg.readUInt16BE(app2 + 2)), jpeg.subarray(2)]);
+    for (const tagged of [taggedPng, taggedJpeg]) expect((await sharp(tagged).metadata()).icc?.length).toBeGreaterThan(400);
+    expect(Buffer.from((await decodeImage(taggedPng)).rgb).equals(await img.clone().raw().toBuffer())).toBe(true);
+    expect(Buffer.from((await decodeImage(taggedJpeg)).rgb).equals(Buffer.from((await decodeImage(jpeg)).rgb))).toBe(true);
+  });
+
   it('converts grayscale and CMYK to RGB', async () => {
     const grey = await raw(3, 2, 1, () => 77).png().toBuffer();
     expect(Array.from((await decodeImage(grey)).rgb.subarray(0, 3))).toEqual([77, 77, 77]);

@@ -3,7 +3,8 @@
  * checked from the header (PNG/JPEG: read in JS, sniffImageSize; others: sharp's metadata) before
  * any pixel is decoded, and libvips gets limitInputPixels as a second
  * line against decompression bombs. Then: first frame only (GIF/WebP animations, multi-page TIFF),
- * EXIF orientation applied, alpha composited on white, grayscale/CMYK/16-bit converted to sRGB 8-bit.
+ * EXIF orientation applied, alpha composited on white, grayscale/CMYK/16-bit converted to sRGB 8-bit,
+ * an embedded ICC profile ignored (as PIL's convert('RGB') does).
  *
  * Speed (issue 19): sharp's decode itself is close to PIL's; what made it 3–4× slower here was the
  * output buffer (36 MB for 12 MP), which glibc maps fresh per image, so every 4 KiB page faults
@@ -126,7 +127,9 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
   const header = sniffed ?? (await readImageHeader(bytes, limits));
   let out: { data: Buffer; info: OutputInfo };
   try {
-    out = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', page: 0, pages: 1 })
+    // ignoreIcc: the HF processor's PIL convert('RGB') never applies an embedded profile; libvips
+    // would transform e.g. Display P3 to sRGB (values off by up to 68), so pixels would differ from HF's.
+    out = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', page: 0, pages: 1, ignoreIcc: true })
       .timeout({ seconds: decodeTimeoutSeconds(limits) })
       .autoOrient()
       .flatten({ background: { r: 255, g: 255, b: 255 } })

@@ -127,6 +127,12 @@ function authorization(ctx: CallContext): string | undefined {
 }
 
 /** Proto request → the OpenAI JSON shape `validateChatRequest` takes. */
+/** An ImageContent as the OpenAI image URL the HTTP edge would get (bytes → data URL). */
+function imageUrl(img: gatewayV1.ImageContent): string {
+  const src = img.source;
+  return !src ? '' : src.$case === 'url' ? src.url : `data:image/*;base64,${src.data.toString('base64')}`;
+}
+
 export function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: string): Record<string, unknown> {
   const s = req.sampling;
   return {
@@ -141,9 +147,8 @@ export function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: str
         const p = c.part;
         if (!p) return { type: 'unset' };
         if (p.$case === 'text') return { type: 'text', text: p.text };
-        const src = p.image.source;
-        const url = !src ? '' : src.$case === 'url' ? src.url : `data:image/*;base64,${src.data.toString('base64')}`;
-        return { type: 'image_url', image_url: { url } };
+        if (p.$case === 'video') return { type: 'video', video: p.video.frames.map(imageUrl), fps: p.video.fps, ...(p.video.packing && { packing: p.video.packing }) };
+        return { type: 'image_url', image_url: { url: imageUrl(p.image) } };
       }),
     })),
     ...(s && {

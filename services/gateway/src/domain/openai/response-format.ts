@@ -41,7 +41,8 @@ export interface ModelFeatures {
  * Tool-call support per served family. 2.6 (ChatML, Qwen2 base) is served with the Hermes tool
  * template (libs/structured tool-calls.ts: what vLLM's tool_chat_template_hermes.jinja renders for
  * ChatML models, since 2.6's own template has no tool section). 4.6 renders tools through the
- * checkpoint's own Qwen3.5-style template and answers in Qwen3-Coder XML, which the same parser reads.
+ * checkpoint's own Qwen3.5-style template and answers in Qwen3-Coder XML, which the same parser reads;
+ * 4.5 through its Qwen3 template (Hermes `<tools>` section and `<tool_call>` JSON, assemble-prompt45.ts).
  */
 export function modelFeatures(family: string): ModelFeatures {
   if (family === '4.6') return { toolCalls: true, familyName: 'MiniCPM-V 4.6' };

@@ -65,7 +65,25 @@ export interface ImageContent {
 
 /** One part of a message's content (OpenAI "content parts"). */
 export interface ContentPart {
-  part?: { $case: "text"; text: string } | { $case: "image"; image: ImageContent } | undefined;
+  part?: { $case: "text"; text: string } | { $case: "image"; image: ImageContent } | //
+  /**
+   * MiniCPM-V 4.5 video as the frames the client sampled (HTTP `{"type": "video"}`, same checks);
+   * a family without video (2.6, 4.6) -> INVALID_ARGUMENT naming messages[i].content[j].type.
+   */
+  { $case: "video"; video: VideoContent } | undefined;
+}
+
+/** A video as sampled frames (the gateway decodes no video files). */
+export interface VideoContent {
+  /**
+   * Frames in time order, each an image as in ImageContent.source (max_slice_nums is ignored: frames
+   * are never sliced). All of one size. Limit: 1..64 frames [config TESSERA_GATEWAY_MAX_VIDEO_FRAMES].
+   */
+  frames: ImageContent[];
+  /** Rate the frames were sampled at, frames per second (temporal ids). Range (0, 1000]. */
+  fps: number;
+  /** [0 = upstream rule: 1 up to 180 frames, else ceil(frames / 180)] Frames per 3D-resampler group, 1..3. */
+  packing: number;
 }
 
 /** A chat message. Images are allowed in user messages only. Limit: 16 images per request [config]. */
@@ -375,6 +393,9 @@ export const ContentPart: MessageFns<ContentPart> = {
       case "image":
         ImageContent.encode(message.part.image, writer.uint32(18).fork()).join();
         break;
+      case "video":
+        VideoContent.encode(message.part.video, writer.uint32(26).fork()).join();
+        break;
     }
     return writer;
   },
@@ -408,6 +429,14 @@ export const ContentPart: MessageFns<ContentPart> = {
             message.part = { $case: "image", image: ImageContent.decode(reader, reader.uint32()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.part = { $case: "video", video: VideoContent.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -426,6 +455,8 @@ export const ContentPart: MessageFns<ContentPart> = {
         ? { $case: "text", text: globalThis.String(object.text) }
         : isSet(object.image)
         ? { $case: "image", image: ImageContent.fromJSON(object.image) }
+        : isSet(object.video)
+        ? { $case: "video", video: VideoContent.fromJSON(object.video) }
         : undefined,
     };
   },
@@ -436,6 +467,8 @@ export const ContentPart: MessageFns<ContentPart> = {
       obj.text = message.part.text;
     } else if (message.part?.$case === "image") {
       obj.image = ImageContent.toJSON(message.part.image);
+    } else if (message.part?.$case === "video") {
+      obj.video = VideoContent.toJSON(message.part.video);
     }
     return obj;
   },
@@ -458,7 +491,114 @@ export const ContentPart: MessageFns<ContentPart> = {
         }
         break;
       }
+      case "video": {
+        if (object.part?.video !== undefined && object.part?.video !== null) {
+          message.part = { $case: "video", video: VideoContent.fromPartial(object.part.video) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseVideoContent(): VideoContent {
+  return { frames: [], fps: 0, packing: 0 };
+}
+
+export const VideoContent: MessageFns<VideoContent> = {
+  encode(message: VideoContent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.frames) {
+      ImageContent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.fps !== 0) {
+      writer.uint32(17).double(message.fps);
+    }
+    if (message.packing !== 0) {
+      writer.uint32(24).int32(message.packing);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VideoContent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVideoContent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.frames.push(ImageContent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.fps = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.packing = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VideoContent {
+    return {
+      frames: globalThis.Array.isArray(object?.frames) ? object.frames.map((e: any) => ImageContent.fromJSON(e)) : [],
+      fps: isSet(object.fps) ? globalThis.Number(object.fps) : 0,
+      packing: isSet(object.packing) ? globalThis.Number(object.packing) : 0,
+    };
+  },
+
+  toJSON(message: VideoContent): unknown {
+    const obj: any = {};
+    if (message.frames?.length) {
+      obj.frames = message.frames.map((e) => ImageContent.toJSON(e));
+    }
+    if (message.fps !== 0) {
+      obj.fps = floatToJson(message.fps);
+    }
+    if (message.packing !== 0) {
+      obj.packing = Math.round(message.packing);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VideoContent>): VideoContent {
+    return VideoContent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VideoContent>): VideoContent {
+    const message = createBaseVideoContent();
+    message.frames = object.frames?.map((e) => ImageContent.fromPartial(e)) || [];
+    message.fps = object.fps ?? 0;
+    message.packing = object.packing ?? 0;
     return message;
   },
 };
