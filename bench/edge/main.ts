@@ -17,13 +17,12 @@
  *      must not queue at the hub (the uplink binding streams up to TESSERA_GATEWAY_UPLINK_CONCURRENCY).
  * Usage: npx tsx bench/edge/main.ts [--preset bench|tiny] [--model DIR] [--requests 20] [--tokens 32] [--concurrent 8] [--events 10000]
  */
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from 'nats';
-import { startEdgeStack } from '@tessera/local-stack';
+import { startEdgeStack, writeApiKeysFile } from '@tessera/local-stack';
 import { ensurePresetModelPaths } from '@tessera/model';
 import { readSse } from '@tessera/testing';
 
@@ -88,8 +87,7 @@ async function feedbackEvents(nc: NatsConnection): Promise<number> {
 
 const modelDir = values.model ?? (await ensurePresetModelPaths(values.preset)).model;
 const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-edge-'));
-const keysFile = join(dir, 'keys.json');
-writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'bench', tenant: 'bench', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
+const keysFile = writeApiKeysFile(join(dir, 'keys.json'), [{ id: 'bench', tenant: 'bench', key: KEY }]);
 const quota = { TESSERA_QUOTA_REQUESTS_PER_MINUTE: '100000', TESSERA_QUOTA_TOKENS_PER_MINUTE: '100000000', TESSERA_GATEWAY_RECORD_RESPONSES: 'false' };
 const edge = await startEdgeStack({
   modelDir,

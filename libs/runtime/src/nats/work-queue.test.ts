@@ -3,7 +3,7 @@ import { connect, DiscardPolicy, headers as natsHeaders, nanos, type NatsConnect
 import { startNatsServer, waitFor, type NatsServerHandle } from '@tessera/testing';
 import { bindNats, type NatsBinding } from './server.js';
 import { natsClient } from './client.js';
-import { errorFromHeaders } from './errors.js';
+import { errorFromHeaders } from './status.js';
 import { Header } from '../wire-headers.js';
 import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { CallContext } from '../context.js';

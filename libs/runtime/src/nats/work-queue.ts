@@ -20,7 +20,7 @@ import type { MethodInfo } from '../definition.js';
 import type { ServerPolicy } from '../server-call.js';
 import type { Logger } from '../logger.js';
 import { Header } from '../wire-headers.js';
-import { errorHeaders } from './errors.js';
+import { errorHeaders } from './status.js';
 import type { PayloadPolicy } from './payload.js';
 import { serveCall, type Handler } from './serve-call.js';
 import { ensureWorkConsumer, MAX_PULL_BATCH } from './streams.js';
