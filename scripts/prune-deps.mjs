@@ -48,7 +48,9 @@ while (queue.length > 0) {
   const file = queue.pop();
   if (seen.has(file) || !existsSync(file)) continue;
   seen.add(file);
-  const text = readFileSync(file, 'utf8');
+  // Whole-line comments are not code: the vision WebAssembly builder's `// import "env" "memory"`
+  // (a wasm import section) once made the gateway "import" a package named env and failed the build.
+  const text = readFileSync(file, 'utf8').split('\n').filter((l) => !/^\s*(?:\/\/|\/?\*)/.test(l)).join('\n');
   for (const re of SPECIFIERS) {
     for (const m of text.matchAll(re)) {
       const spec = m[1];

@@ -3,7 +3,8 @@
  * An 8-layer graph of the bench preset's attention shape (4 kv heads × 64, 4 query heads per kv head),
  * one decode row, each layer reading its past K/V one way. Per variant and context: process CPU time
  * per run, minimum over BENCH_STEPS runs, contexts and variants interleaved (load drift hits all alike).
- * Env: BENCH_CTX (128,2048), BENCH_STEPS (30), BENCH_VARIANTS (all), TESSERA_INTRA_OP_THREADS (1).
+ * Env: BENCH_CTX (128,2048), BENCH_STEPS (30), BENCH_VARIANTS (all), TESSERA_INTRA_OP_THREADS (1), BENCH_COLD (0; 1 =
+ * overwrite 256 MiB before each run so the pools come from DRAM, as in a model step).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,8 @@ import { GraphBuilder, WeightSink, type ElemType } from '@tessera/model';
 const CTX = (process.env.BENCH_CTX ?? '128,2048').split(',').map(Number);
 const STEPS = Number(process.env.BENCH_STEPS ?? 30);
 const THREADS = Number(process.env.TESSERA_INTRA_OP_THREADS ?? 1);
+/** BENCH_COLD=1: write a 256 MiB buffer before each run (outside the timing), so the pools come from DRAM as in a real step. */
+const COLD = process.env.BENCH_COLD === '1' ? new Float32Array(64 * 1024 * 1024) : undefined;
 const L = 8;
 const KV = 4;
 const G = 4;
@@ -161,11 +164,15 @@ function blockMajor(bs: number): Variant {
   };
 }
 
-/** Head-major pool, one view input per kv head ([1, P, hd] each): 4× the attention nodes. */
-function perHead(): Variant {
+/**
+ * Head-major pool, one view input per kv head ([1, P, hd] each): 4× the attention nodes. `streaming`: GEMM
+ * shapes that stream the view instead of packing it — scores as K_h·q_hᵀ (K_h the A operand, [P, hd] ×
+ * [hd, g]) and p·V per query head (M = 1: MLAS' GEMV kernel, B = V_h unpacked).
+ */
+function perHead(streaming = false): Variant {
   const data = Array.from({ length: 2 * L * KV }, () => rand(maxCtx * HD));
   return {
-    name: 'per-head views [1,P,hd] ×4 per layer',
+    name: streaming ? 'per-head views, K·qᵀ + M=1 p·V' : 'per-head views [1,P,hd] ×4 per layer',
     build(g) {
       chain(g, (i, q) => {
         const qs = g.opN('Split', [q, g.constI64([1, 1, 1, 1])], { axis: 0 }, { outputs: KV });
@@ -173,8 +180,10 @@ function perHead(): Variant {
           const k = g.input(`k${i}.${h}`, 'float32', [1, 'p', HD]);
           const v = g.input(`v${i}.${h}`, 'float32', [1, 'p', HD]);
           const q3 = g.op('Reshape', [qh, g.constI64([1, G, HD])]);
-          const s = g.op('MatMul', [q3, g.op('Transpose', [k], { perm: [0, 2, 1] })]);
-          return g.op('MatMul', [g.op('Softmax', [s], { axis: -1 }), v]);
+          if (!streaming) return g.op('MatMul', [g.op('Softmax', [g.op('MatMul', [q3, g.op('Transpose', [k], { perm: [0, 2, 1] })])], { axis: -1 }), v]);
+          const s = g.op('Transpose', [g.op('MatMul', [k, g.op('Transpose', [q3], { perm: [0, 2, 1] })])], { perm: [0, 2, 1] }); // [1,g,P]
+          const p = g.op('Reshape', [g.op('Softmax', [s], { axis: -1 }), g.constI64([G, 1, -1])]); // g × [1,P]
+          return g.op('Reshape', [g.op('MatMul', [p, v]), g.constI64([1, G, HD])]); // M = 1 per query head
         });
         return g.op('Reshape', [g.op('Concat', outs, { axis: 0 }), g.constI64([KV, 1, G, HD])]);
       });
@@ -218,6 +227,22 @@ function int8(bs: number): Variant {
     },
     feeds: (ctx) => pooledFeeds(ctx, bs, nb, pools, scales),
   };
+}
+
+/** q, the head-major pools, and per (layer, kv head) a view of the first ctx tokens of blocks 0… (empty when fed as gather). */
+function viewFeeds(ctx: number, mode: 'view' | 'gather', bs: number, nb: number, pools: Float32Array[], tensors: ort.Tensor[]): Record<string, ort.Tensor> {
+  const pv = mode === 'view' ? ctx : 0;
+  const f: Record<string, ort.Tensor> = { q: qFeed() };
+  for (let i = 0; i < L; i++) {
+    f[`k${i}`] = tensors[2 * i]!;
+    f[`v${i}`] = tensors[2 * i + 1]!;
+    for (let h = 0; h < KV; h++) {
+      const o = h * nb * bs * HD;
+      f[`kv${i}.${h}`] = new ort.Tensor('float32', pools[2 * i]!.subarray(o, o + pv * HD), [1, pv, HD]);
+      f[`vv${i}.${h}`] = new ort.Tensor('float32', pools[2 * i + 1]!.subarray(o, o + pv * HD), [1, pv, HD]);
+    }
+  }
+  return f;
 }
 
 /**
@@ -267,19 +292,9 @@ function union(mode: 'view' | 'gather', bs = 16): Variant {
       });
     },
     feeds(ctx) {
-      const nbl = Math.ceil(ctx / bs);
-      const pv = mode === 'view' ? ctx : 0;
-      const f: Record<string, ort.Tensor> = { q: qFeed(), table: new ort.Tensor('int64', BigInt64Array.from({ length: mode === 'view' ? 0 : nbl }, (_, j) => BigInt(nb - 1 - j)), [1, mode === 'view' ? 0 : nbl]) };
-      for (let i = 0; i < L; i++) {
-        f[`k${i}`] = tensors[2 * i]!;
-        f[`v${i}`] = tensors[2 * i + 1]!;
-        for (let h = 0; h < KV; h++) {
-          const o = h * nb * bs * HD;
-          f[`kv${i}.${h}`] = new ort.Tensor('float32', pools[2 * i]!.subarray(o, o + pv * HD), [1, pv, HD]);
-          f[`vv${i}.${h}`] = new ort.Tensor('float32', pools[2 * i + 1]!.subarray(o, o + pv * HD), [1, pv, HD]);
-        }
-      }
-      return f;
+      const nbl = mode === 'view' ? 0 : Math.ceil(ctx / bs);
+      const table = new ort.Tensor('int64', BigInt64Array.from({ length: nbl }, (_, j) => BigInt(nb - 1 - j)), [1, nbl]);
+      return { ...viewFeeds(ctx, mode, bs, nb, pools, tensors), table };
     },
   };
 }
@@ -318,22 +333,11 @@ function ifPerLayer(mode: 'view' | 'gather', bs = 16): Variant {
     },
     feeds(ctx) {
       const nbl = Math.ceil(ctx / bs);
-      const pv = mode === 'view' ? ctx : 0;
-      const f: Record<string, ort.Tensor> = {
-        q: qFeed(),
+      return {
+        ...viewFeeds(ctx, mode, bs, nb, pools, tensors),
         cond: new ort.Tensor('bool', new Uint8Array([mode === 'view' ? 1 : 0]), []),
         table: new ort.Tensor('int64', BigInt64Array.from({ length: nbl }, (_, j) => BigInt(nb - 1 - j)), [1, nbl]),
       };
-      for (let i = 0; i < L; i++) {
-        f[`k${i}`] = tensors[2 * i]!;
-        f[`v${i}`] = tensors[2 * i + 1]!;
-        for (let h = 0; h < KV; h++) {
-          const o = h * nb * bs * HD;
-          f[`kv${i}.${h}`] = new ort.Tensor('float32', pools[2 * i]!.subarray(o, o + pv * HD), [1, pv, HD]);
-          f[`vv${i}.${h}`] = new ort.Tensor('float32', pools[2 * i + 1]!.subarray(o, o + pv * HD), [1, pv, HD]);
-        }
-      }
-      return f;
     },
   };
 }
@@ -355,6 +359,7 @@ const all: Variant[] = [
   union('gather'),
   ifPerLayer('view'),
   ifPerLayer('gather'),
+  perHead(true),
 ];
 const pick = process.env.BENCH_VARIANTS?.split(',').map(Number);
 const variants = pick ? pick.map((i) => all[i]!) : all;
@@ -387,6 +392,7 @@ for (let r = -2; r < STEPS; r++)
       const s = sessions[vi]!;
       if (typeof s === 'string') continue;
       const feeds = variants[vi]!.feeds(CTX[ci]!);
+      COLD?.fill(r);
       const c0 = process.cpuUsage();
       try {
         await s.run(feeds);

@@ -13,7 +13,7 @@
  *  6. the same weights under @huggingface/transformers' generate() (contiguous graph re-wired).
  * Env: BENCH_TOKENS (16), BENCH_LEVELS (1,8,16), BENCH_CTX (128,2048), BENCH_CTX_ROUNDS (3), BENCH_INT4 (0),
  * BENCH_CTX_WEIGHTS (fp32[,int4]), BENCH_KV_DTYPE (float32),
- * BENCH_VIEWS_AB (0: 1 adds section 3 rows with the pool views off, interleaved), BENCH_TRANSFORMERS (1), BENCH_SECTIONS (1,2,3,4,5,6), TESSERA_INTRA_OP_THREADS (2). Prints the load
+ * BENCH_TRANSFORMERS (1), BENCH_SECTIONS (1,2,3,4,5,6), TESSERA_INTRA_OP_THREADS (2). Prints the load
  * average next to the numbers. A short run of everything (a few minutes on 2 cores):
  *   BENCH_TOKENS=4 BENCH_LEVELS=1,2 BENCH_CTX=128,256 BENCH_CTX_ROUNDS=1 npx tsx bench/decoder/main.ts
  */
@@ -92,24 +92,20 @@ const engineOf = (m: LoadedDecoderModel, limits: Partial<EngineLimits> = {}): En
  * prefilled; perTokenS never includes the prefill. Also the process CPU time per decode token (all
  * threads), which other processes disturb less than wall time.
  */
-async function decodeRates(m: LoadedDecoderModel, modes: readonly boolean[]): Promise<{ tokS: number[]; cpuTokS: number[] }[]> {
+async function decodeRates(m: LoadedDecoderModel): Promise<{ tokS: number[]; cpuTokS: number[] }> {
   const e = engineOf(m, { maxPrefillTokensPerStep: 4096, prefixCaching: true });
-  const wall = modes.map(() => CTX.map(() => [] as number[]));
-  const cpu = modes.map(() => CTX.map(() => [] as number[]));
+  const wall = CTX.map(() => [] as number[]);
+  const cpu = CTX.map(() => [] as number[]);
   for (let r = -1; r < ROUNDS; r++) {
     for (let i = 0; i < CTX.length; i++) {
-      for (let k = 0; k < modes.length; k++) {
-        m.model.decoder.useViews = modes[k]!;
-        const run = await drive(e, `ctx${CTX[i]}-${r}-${k}`, ids(CTX[i]!, 7), r < 0 ? 2 : TOKENS);
-        if (r < 0) continue; // warm-up: prefill once, first steps at these shapes
-        wall[k]![i]!.push(run.last.timings!.perTokenS);
-        cpu[k]![i]!.push(run.cpuPerTokenS);
-      }
+      const run = await drive(e, `ctx${CTX[i]}-${r}`, ids(CTX[i]!, 7), r < 0 ? 2 : TOKENS);
+      if (r < 0) continue; // warm-up: prefill once, first steps at these shapes
+      wall[i]!.push(run.last.timings!.perTokenS);
+      cpu[i]!.push(run.cpuPerTokenS);
     }
   }
-  m.model.decoder.useViews = true;
   await e.close();
-  return modes.map((_, k) => ({ tokS: wall[k]!.map((w) => 1 / median(w)), cpuTokS: cpu[k]!.map((c) => 1 / median(c)) }));
+  return { tokS: wall.map((w) => 1 / median(w)), cpuTokS: cpu.map((c) => 1 / median(c)) };
 }
 
 const dir = process.env.TESSERA_MODEL_DIR || (await ensurePresetModelPaths('bench')).model;
@@ -165,14 +161,10 @@ if (SECTIONS.has(2)) {
 
 if (SECTIONS.has(3)) {
   log(`\n## 3. decode tok/s against context (one engine, contexts interleaved, median of ${ROUNDS} rounds)`);
-  // BENCH_VIEWS_AB=1 interleaves a second run of every context with the pool views off (always Gather).
-  const modes = process.env.BENCH_VIEWS_AB === '1' ? [true, false] : [true];
   const ctxRow = async (label: string, mm: LoadedDecoderModel): Promise<void> => {
-    const rates = await decodeRates(mm, modes);
+    const { tokS, cpuTokS } = await decodeRates(mm);
     const ratio = (xs: number[]): string => (xs[xs.length - 1]! / xs[0]!).toFixed(2);
-    rates.forEach(({ tokS, cpuTokS }, k) =>
-      log(`| ${label}${k ? ' (views off: Gather)' : ''} | ${tokS.map((x) => x.toFixed(2)).join(' | ')} | ${ratio(tokS)} | ${cpuTokS.map((x) => x.toFixed(2)).join(' | ')} | ${ratio(cpuTokS)} |`),
-    );
+    log(`| ${label} | ${tokS.map((x) => x.toFixed(2)).join(' | ')} | ${ratio(tokS)} | ${cpuTokS.map((x) => x.toFixed(2)).join(' | ')} | ${ratio(cpuTokS)} |`);
   };
   const hi = CTX[CTX.length - 1];
   log(`| weights / KV | ${CTX.map((c) => `ctx ${c} tok/s`).join(' | ')} | ratio ${hi} ÷ ${CTX[0]} | ${CTX.map((c) => `ctx ${c} tok per CPU-s`).join(' | ')} | CPU ratio |\n|---|${CTX.map(() => '---|').join('')}---|${CTX.map(() => '---|').join('')}---|`);

@@ -9,13 +9,12 @@
  * Numbers under load are indicative; the ratios are measured in the same run. Tiny model by default.
  * Usage: npx tsx bench/e2e/faults.ts [--model DIR] [--rounds N] [--section all|overhead|faults|cluster]
  */
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from 'nats';
-import { startLocalStack, type RunningStack, type StackOptions } from '@tessera/local-stack';
+import { startLocalStack, writeApiKeysFile, type RunningStack, type StackOptions } from '@tessera/local-stack';
 import { ensureTinyModel } from '@tessera/model';
 import { readSse, startNatsServer } from '@tessera/testing';
 
@@ -69,8 +68,7 @@ const tokensPerS = (s: Streamed) => (s.tokens - 1) / ((s.totalMs - s.ttftMs) / 1
 const ask = (url: string, maxTokens = 4) => stream(url, { max_tokens: maxTokens, messages: [{ role: 'user', content: 'hi' }] });
 
 async function boot(dir: string, o: Partial<StackOptions>): Promise<RunningStack> {
-  const keysFile = join(dir, 'keys.json');
-  writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'bench', tenant: 'bench', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
+  const keysFile = writeApiKeysFile(join(dir, 'keys.json'), [{ id: 'bench', tenant: 'bench', key: KEY }]);
   return startLocalStack({
     modelDir: values.model ?? (await ensureTinyModel()),
     workDir: mkdtempSync(join(dir, 'stack-')),

@@ -8,18 +8,17 @@
  *      code paths (docs/decisions.md, issue 14: the visual tokens cross the bus 2× instead of 4×).
  * Usage: npx tsx bench/e2e/main.ts [--model DIR] [--requests N] [--section all|bytes]
  */
-import { createHash } from 'node:crypto';
 import os from 'node:os';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { connect } from 'nats';
 import { commonV1, decodingV1, SERVICES } from '@tessera/contracts';
-import { startLocalStack } from '@tessera/local-stack';
+import { startLocalStack, writeApiKeysFile } from '@tessera/local-stack';
 import { ensureTinyModel, readManifest } from '@tessera/model';
-import { localClient } from '@tessera/runtime';
+import { localClient, sha256Hex } from '@tessera/runtime';
 import { meterBus, readSse } from '@tessera/testing';
 import { EncoderCache, planSlices } from '@tessera/vision';
 import { createDecoderApp, decoderService, loadDecoderConfig } from '@tessera/decoder';
@@ -56,8 +55,7 @@ async function streamChat(url: string, body: object): Promise<{ ttftMs: number; 
 async function main(): Promise<void> {
   const modelDir = values.model ?? (await ensureTinyModel());
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-e2e-'));
-  const keysFile = join(dir, 'keys.json');
-  writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'bench', tenant: 'bench', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
+  const keysFile = writeApiKeysFile(join(dir, 'keys.json'), [{ id: 'bench', tenant: 'bench', key: KEY }]);
   console.log('booting the stack…');
   const stack = await startLocalStack({
     modelDir,
@@ -99,7 +97,7 @@ async function main(): Promise<void> {
     const manifest = readManifest(modelDir);
     const cache = await EncoderCache.open(nc);
     const meta = await sharp(image).metadata();
-    const entry = await cache.lookup({ modelRevision: manifest.revision, tenant: 'bench', imageSha256: createHash('sha256').update(image).digest('hex'), maxSliceNums: 9, scaleResolution: 448 });
+    const entry = await cache.lookup({ modelRevision: manifest.revision, tenant: 'bench', imageSha256: sha256Hex(image), maxSliceNums: 9, scaleResolution: 448 });
     if (!entry) throw new Error('the warm-up image is not in the encoder cache');
     const tokens = Buffer.from((await cache.read(entry))!);
     const plan = planSlices(meta.width!, meta.height!);

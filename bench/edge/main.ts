@@ -3,31 +3,64 @@
  *   1. TTFT and tokens/s of a hub model asked at the edge gateway (site HTTP → leaf link over TLS →
  *      hub gateway's uplink queue → decoder) vs asked directly at the hub gateway's HTTP API, as
  *      ratios measured in the same run, requests interleaved so load drifts hit both alike;
+ *      Each request's TTFT is split into the hub's own (its orchestrator's time_to_first_token_ms,
+ *      reported in the stream) and the rest (HTTP, validation, and for the leaf path the site gateway,
+ *      the link and the uplink queue): the hop's cost is the difference of the rests, which the
+ *      decoder's own variance does not blur. CPU per request of every process on the path (schedstat
+ *      of all its threads, read before and after each request) shows what the hop costs in work;
  *   2. catch-up: feedback events recorded at the site while the uplink is cut, then the time from
  *      restoring the link to the hub's feedback stream holding all of them (events/s).
- * Usage: npx tsx bench/edge/main.ts [--requests 20] [--tokens 32] [--events 10000]
+ * The site dials the hub through the test relay (so the link can be cut): one user-space copy per
+ * message each way in this process, ~0.2 ms p50 per round trip at load 13 (a direct leaf: 0.3 ms more
+ * than a local request/reply); counted under "bench (client + relay)".
+ * 1b. `--concurrent` requests at once per path, twice each, alternating: a site's concurrent requests
+ *      must not queue at the hub (the uplink binding streams up to TESSERA_GATEWAY_UPLINK_CONCURRENCY).
+ * Usage: npx tsx bench/edge/main.ts [--preset bench|tiny] [--model DIR] [--requests 20] [--tokens 32] [--concurrent 8] [--events 10000]
  */
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from 'nats';
-import { startEdgeStack } from '@tessera/local-stack';
-import { ensureTinyModel } from '@tessera/model';
+import { startEdgeStack, writeApiKeysFile } from '@tessera/local-stack';
+import { ensurePresetModelPaths } from '@tessera/model';
 import { readSse } from '@tessera/testing';
 
-const { values } = parseArgs({ options: { requests: { type: 'string', default: '20' }, tokens: { type: 'string', default: '32' }, events: { type: 'string', default: '10000' } } });
+const { values } = parseArgs({ options: { preset: { type: 'string', default: 'bench' }, model: { type: 'string' }, requests: { type: 'string', default: '20' }, tokens: { type: 'string', default: '32' }, concurrent: { type: 'string', default: '8' }, events: { type: 'string', default: '10000' } } });
+if (values.preset !== 'bench' && values.preset !== 'tiny') throw new Error(`--preset must be bench or tiny, not ${values.preset}`);
 const REQUESTS = Number(values.requests);
 const TOKENS = Number(values.tokens);
 const EVENTS = Number(values.events);
+const CONCURRENT = Number(values.concurrent);
 const KEY = 'sk-bench-edge';
 const SITE = 'bench-site';
 const MODEL = 'hub-big';
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 
-async function streamChat(url: string): Promise<{ ttftMs: number; tokens: number; totalMs: number }> {
+interface Sample {
+  ttftMs: number;
+  /** The hub orchestrator's own time to first token (its stream's timings): decoder work, not the path. */
+  hubTtftMs: number;
+  tokens: number;
+  totalMs: number;
+  /** CPU ms per process during this request. */
+  cpuMs: Record<string, number>;
+}
+
+/** CPU time of a process, all its threads, in ms (/proc/<pid>/task/<tid>/schedstat: ns on CPU). */
+function cpuMsOf(pid: number): number {
+  let ns = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    // a thread ended between the listing and the read
+  }
+  return ns / 1e6;
+}
+
+async function streamChat(url: string, pids: Record<string, number>): Promise<Sample> {
+  const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMsOf(pid)]));
   const t0 = performance.now();
   const res = await fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
@@ -36,12 +69,15 @@ async function streamChat(url: string): Promise<{ ttftMs: number; tokens: number
   });
   if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   let ttft = NaN;
+  let hubTtft = NaN;
   let tokens = 0;
   await readSse(res, (c) => {
     if (Number.isNaN(ttft) && c.choices?.[0]?.delta?.content) ttft = performance.now() - t0;
+    if (c.tessera?.timings_ms?.time_to_first_token_ms !== undefined) hubTtft = c.tessera.timings_ms.time_to_first_token_ms;
     if (c.usage) tokens = c.usage.completion_tokens;
   });
-  return { ttftMs: ttft, tokens, totalMs: performance.now() - t0 };
+  const totalMs = performance.now() - t0;
+  return { ttftMs: ttft, hubTtftMs: hubTtft, tokens, totalMs, cpuMs: Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMsOf(pid) - cpu0[k]!])) };
 }
 
 async function feedbackEvents(nc: NatsConnection): Promise<number> {
@@ -49,10 +85,9 @@ async function feedbackEvents(nc: NatsConnection): Promise<number> {
   return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
 }
 
-const modelDir = await ensureTinyModel();
+const modelDir = values.model ?? (await ensurePresetModelPaths(values.preset)).model;
 const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-edge-'));
-const keysFile = join(dir, 'keys.json');
-writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'bench', tenant: 'bench', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
+const keysFile = writeApiKeysFile(join(dir, 'keys.json'), [{ id: 'bench', tenant: 'bench', key: KEY }]);
 const quota = { TESSERA_QUOTA_REQUESTS_PER_MINUTE: '100000', TESSERA_QUOTA_TOKENS_PER_MINUTE: '100000000', TESSERA_GATEWAY_RECORD_RESPONSES: 'false' };
 const edge = await startEdgeStack({
   modelDir,
@@ -69,32 +104,63 @@ const { hub, site, hubStack, siteStack } = edge;
 const hubNc = await connect({ servers: hub.nats.url, user: edge.operator.user, pass: edge.operator.password });
 const siteNc = await connect({ servers: site.nats.url, user: edge.operator.user, pass: edge.operator.password });
 
+const pid = (stack: typeof hubStack, name: string) => stack.processes.find((p) => p.name === name)!.process.pid!;
+const pids = {
+  'bench (client + relay)': process.pid,
+  'site gateway': pid(siteStack, 'gateway'),
+  'site nats-server': site.nats.process.pid!,
+  'hub nats-server': hub.nats.process.pid!,
+  'hub gateway': pid(hubStack, 'gateway'),
+  'hub decoder': pid(hubStack, 'decoder'),
+};
+
 try {
-  console.log(`bench/edge: tiny model, ${REQUESTS} streamed requests per path, max_tokens ${TOKENS}, ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(1)}`);
-  for (let i = 0; i < 3; i++) await Promise.all([streamChat(hubStack.httpUrl), streamChat(siteStack.httpUrl)]); // warm-up: sessions, streams, consumers
-  const direct: Awaited<ReturnType<typeof streamChat>>[] = [];
-  const viaLeaf: Awaited<ReturnType<typeof streamChat>>[] = [];
+  const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' / ');
+  console.log(`bench/edge: ${values.model ? values.model : `${values.preset} preset`}, ${REQUESTS} streamed requests per path (interleaved), max_tokens ${TOKENS}, ${os.cpus().length} cores, load (1/5/15 min) ${load()}`);
+  for (let i = 0; i < 3; i++) await Promise.all([streamChat(hubStack.httpUrl, pids), streamChat(siteStack.httpUrl, pids)]); // warm-up: sessions, streams, consumers
+  const direct: Sample[] = [];
+  const viaLeaf: Sample[] = [];
   for (let i = 0; i < REQUESTS; i++) {
     // Alternate which path goes first so drift in machine load falls on both.
     if (i % 2 === 0) {
-      direct.push(await streamChat(hubStack.httpUrl));
-      viaLeaf.push(await streamChat(siteStack.httpUrl));
+      direct.push(await streamChat(hubStack.httpUrl, pids));
+      viaLeaf.push(await streamChat(siteStack.httpUrl, pids));
     } else {
-      viaLeaf.push(await streamChat(siteStack.httpUrl));
-      direct.push(await streamChat(hubStack.httpUrl));
+      viaLeaf.push(await streamChat(siteStack.httpUrl, pids));
+      direct.push(await streamChat(hubStack.httpUrl, pids));
     }
   }
-  const summary = (xs: typeof direct) => {
+  const summary = (xs: Sample[]) => {
     const ttft = xs.map((x) => x.ttftMs);
     const tokPerS = xs.reduce((a, x) => a + x.tokens, 0) / (xs.reduce((a, x) => a + (x.totalMs - x.ttftMs), 0) / 1000);
-    return { p50: pct(ttft, 50), p90: pct(ttft, 90), tokPerS };
+    const rest = xs.map((x) => x.ttftMs - x.hubTtftMs);
+    const cpu = Object.fromEntries(Object.keys(pids).map((k) => [k, xs.reduce((a, x) => a + x.cpuMs[k]!, 0) / xs.length]));
+    return { p50: pct(ttft, 50), p90: pct(ttft, 90), hubP50: pct(xs.map((x) => x.hubTtftMs), 50), restP50: pct(rest, 50), restP90: pct(rest, 90), tokPerS, cpu, wallMs: xs.reduce((a, x) => a + x.totalMs, 0) / xs.length };
   };
   const d = summary(direct);
   const l = summary(viaLeaf);
-  console.log(`1. hub model, TTFT p50 / p90 and decode tokens/s:`);
-  console.log(`   direct at the hub gateway   ${d.p50.toFixed(1)} / ${d.p90.toFixed(1)} ms   ${d.tokPerS.toFixed(1)} tok/s`);
-  console.log(`   via the edge gateway + leaf ${l.p50.toFixed(1)} / ${l.p90.toFixed(1)} ms   ${l.tokPerS.toFixed(1)} tok/s`);
-  console.log(`   ratio leaf/direct: TTFT p50 ${(l.p50 / d.p50).toFixed(3)}, p90 ${(l.p90 / d.p90).toFixed(3)}; tokens/s ${(l.tokPerS / d.tokPerS).toFixed(3)}; added TTFT p50 ${(l.p50 - d.p50).toFixed(1)} ms`);
+  console.log(`1. hub model, TTFT p50 / p90 (of which the hub's own p50; the rest p50 / p90) and decode tokens/s:`);
+  console.log(`   direct at the hub gateway   ${d.p50.toFixed(1)} / ${d.p90.toFixed(1)} ms (hub ${d.hubP50.toFixed(1)}; rest ${d.restP50.toFixed(1)} / ${d.restP90.toFixed(1)})   ${d.tokPerS.toFixed(1)} tok/s`);
+  console.log(`   via the edge gateway + leaf ${l.p50.toFixed(1)} / ${l.p90.toFixed(1)} ms (hub ${l.hubP50.toFixed(1)}; rest ${l.restP50.toFixed(1)} / ${l.restP90.toFixed(1)})   ${l.tokPerS.toFixed(1)} tok/s`);
+  console.log(`   ratio leaf/direct: TTFT p50 ${(l.p50 / d.p50).toFixed(3)}, p90 ${(l.p90 / d.p90).toFixed(3)}; tokens/s ${(l.tokPerS / d.tokPerS).toFixed(3)}; added TTFT p50 ${(l.p50 - d.p50).toFixed(1)} ms, added outside the hub's pipeline p50 ${(l.restP50 - d.restP50).toFixed(1)} ms`);
+  console.log(`   CPU ms per request (wall ${d.wallMs.toFixed(1)} direct / ${l.wallMs.toFixed(1)} via leaf):`);
+  for (const k of Object.keys(pids)) console.log(`     ${k.padEnd(24)} ${d.cpu[k]!.toFixed(2).padStart(7)} direct  ${l.cpu[k]!.toFixed(2).padStart(7)} via leaf`);
+  if (CONCURRENT > 1) {
+    const batch = async (url: string) => {
+      const t0 = performance.now();
+      const xs = await Promise.all(Array.from({ length: CONCURRENT }, () => streamChat(url, {})));
+      return { ttft: xs.map((x) => x.ttftMs), wallMs: performance.now() - t0 };
+    };
+    const cd: Awaited<ReturnType<typeof batch>>[] = [];
+    const cl: typeof cd = [];
+    for (let i = 0; i < 2; i++) {
+      if (i % 2 === 0) (cd.push(await batch(hubStack.httpUrl)), cl.push(await batch(siteStack.httpUrl)));
+      else (cl.push(await batch(siteStack.httpUrl)), cd.push(await batch(hubStack.httpUrl)));
+    }
+    const row = (xs: typeof cd) => `TTFT p50 / p90 ${pct(xs.flatMap((x) => x.ttft), 50).toFixed(1)} / ${pct(xs.flatMap((x) => x.ttft), 90).toFixed(1)} ms, batch wall ${(xs.reduce((a, x) => a + x.wallMs, 0) / xs.length).toFixed(0)} ms`;
+    console.log(`1b. ${CONCURRENT} requests at once: direct ${row(cd)}; via leaf ${row(cl)}`);
+  }
+  console.log(`   load after part 1: ${load()}`);
 
   // 2. Catch-up after an outage: the events go straight into the site stream the site feedback
   // service owns (same subjects and Nats-Msg-Id as its appends), 10k HTTP posts would time the gateway.

@@ -3,14 +3,16 @@
  * separate JetStream domains, the site's uplink over TLS through a relay the test cuts, and the
  * services split between them:
  *   hub:  gateway (serves `hub-big`, plus the uplink queue for sites), decoder, feedback (sources the site)
- *   site: gateway (site config: `edge-small` at the site, hub models over the leaf), decoder, feedback
+ *   site: gateway (site config: `edge-small` at the site, hub models over the leaf), decoder, feedback,
+ *         retrieval (a collection at the site)
  * Both sides run the image stages (slicer, resampler) too.
  * Scenarios in order: hub model from the edge; local model; /v1/models and 404 say where models run;
  * response_format, tools and downsample_mode reach a hub model; a > 512 KiB image reaches a hub model
  * (through the site's uplink bucket in the hub's object store); cut the uplink → local model answers,
  * `hub-big` falls back to `edge-small`, `hub-strict` fails fast with 503 + Retry-After, 500 feedback
- * events recorded at the edge, the site's encoder cache keeps serving images; restore → exactly 500 at
- * the hub; the site credential cannot subscribe to another site's or tenant's subjects.
+ * events recorded at the edge, the site's encoder cache and its collection keep serving; restore →
+ * exactly 500 at the hub, none counted dropped; the site credential cannot subscribe to another
+ * site's or tenant's subjects.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,10 +21,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import sharp from 'sharp';
+import { SERVICES } from '@tessera/contracts';
 import { runCtl } from '@tessera/ctl';
 import { startEdgeStack, type EdgeStack, type RunningStack } from '@tessera/local-stack';
 import { ensureTinyModel } from '@tessera/model';
 import { siteUplinkBucket } from '@tessera/edge';
+import { natsClient } from '@tessera/runtime';
 import type { HubServer, TopologyServer } from '@tessera/edge/testing';
 
 const KEY = 'sk-edge-acme';
@@ -45,9 +49,9 @@ const until = async (what: string, fn: () => Promise<boolean> | boolean, timeout
 };
 
 /** `tessera ctl sites -o json` against the hub's monitoring endpoint. */
-async function ctlSites(): Promise<Array<{ site: string; link: string; feedbackBacklog?: number; models: Array<{ id: string; place: string }> }>> {
+async function ctlSites(...extra: string[]): Promise<Array<{ site: string; link: string; feedbackBacklog?: number; feedbackDropped?: number; models: Array<{ id: string; place: string }> }>> {
   let out = '';
-  const code = await runCtl(['sites', '--nats-monitor', `http://127.0.0.1:${hub.nats.monitorPort}`, '-o', 'json'], { out: (t) => (out += t), err: (t) => (out += t), env: {} });
+  const code = await runCtl(['sites', '--nats-monitor', `http://127.0.0.1:${hub.nats.monitorPort}`, '-o', 'json', ...extra], { out: (t) => (out += t), err: (t) => (out += t), env: {} });
   expect(code, out).toBe(0);
   return JSON.parse(out);
 }
@@ -80,7 +84,7 @@ beforeAll(async () => {
     extraModels: [{ id: 'hub-strict', place: 'hub', fallback: 'fail' }],
     siteFeedbackMaxEvents: 100_000,
     hubServices: ['slicer', 'resampler', 'decoder', 'feedback', 'gateway'],
-    siteServices: ['slicer', 'resampler', 'decoder', 'feedback', 'gateway'],
+    siteServices: ['slicer', 'resampler', 'decoder', 'feedback', 'retrieval', 'gateway'],
     env: { TESSERA_INTRA_OP_THREADS: '1' },
   });
   ({ hub, site, hubStack, siteStack } = edge);
@@ -211,6 +215,27 @@ describe('edge site on a leaf node', () => {
     expect(down).toMatchObject({ site: SITE, link: 'down' });
   });
 
+  it("uplink cut: the site's own collection keeps grounding the site model's answers", async () => {
+    // Created and filled before the cut would be the same: retrieval lives in the site's JetStream domain.
+    const siteNc = await connect({ servers: site.nats.url, user: edge.operator.user, pass: edge.operator.password });
+    try {
+      const retrieval = natsClient(siteNc, SERVICES.retrieval.definition);
+      await retrieval.createCollection({ name: 'shop-manual', description: '', distance: 0, embeddingModel: '', dimension: 0, getOrCreate: true }, { tenant: 'acme' });
+      const documents = [
+        { id: 'till', text: 'The till closes at 9pm; count the cash drawer twice.', metadata: {} },
+        { id: 'fridge', text: 'The fridge is defrosted every Monday morning.', metadata: {} },
+      ];
+      await retrieval.addDocuments({ collection: 'shop-manual', documents, async: false }, { tenant: 'acme' });
+      retrieval.close();
+    } finally {
+      await siteNc.close();
+    }
+    const res = await chat('edge-small', { collection: { name: 'shop-manual', k: 1 }, messages: [{ role: 'user', content: 'When does the till close?' }] });
+    const body = (await res.json()) as any;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body.tessera.sources[0].id).toMatch(/^till/);
+  });
+
   it("uplink cut: the site's encoder cache keeps serving images (a hit for the image seen before, a new image is encoded and cached at the site)", async () => {
     const hit = await chat('edge-small', withImage(await cachedImage));
     const hb = (await hit.json()) as any;
@@ -237,6 +262,9 @@ describe('edge site on a leaf node', () => {
     await until('ctl sites sees the site with its models', async () => (await ctlSites())[0]?.models.length === 3);
     const [up] = await ctlSites();
     expect(up).toMatchObject({ site: SITE, link: 'up', feedbackBacklog: 0 });
+    // The hub counts what a site's stream dropped before it got there: nothing here (the site keeps 100k).
+    const feedbackMetrics = hubStack.processes.find((p) => p.name === 'feedback')!.metricsPort;
+    expect((await ctlSites('--feedback-metrics', `http://127.0.0.1:${feedbackMetrics}/metrics`))[0]).toMatchObject({ site: SITE, feedbackDropped: 0 });
     expect(up!.models).toEqual(expect.arrayContaining([{ id: 'edge-small', place: 'site' }, { id: 'hub-big', place: 'hub' }, { id: 'hub-strict', place: 'hub' }]));
   });
 

@@ -2,7 +2,8 @@
  * `tessera ctl` with the chart's combined GPU pod (ci/one-gpu-combined.yaml): a fake Kubernetes API
  * seeded with the rendered objects, and a real nats-server holding the deploy/nats/ streams. The
  * combined pod is a stage of its own (status, scale, autoscale); its backlog is the sum of the stages
- * it runs, and asking for one of those stages by name points at it.
+ * it runs, and asking for one of those stages by name points at it. Time-sliced and MIG resources
+ * (ci/one-gpu-shared.yaml, ci/mig.yaml) are counted under their own names.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { connect, type NatsConnection } from 'nats';
 import { freePort, startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCtl } from './ctl.js';
-import { CHART_DIR, helm, parseManifests, REPO_ROOT } from './helm-render.js';
+import { CHART_DIR, helm, type K8sObject, parseManifests, REPO_ROOT } from './helm-render.js';
 import { clusterFromRender, FakeKubeApi, gpuPoolNodes } from './test/fake-kube-api.js';
 
 const NS = 'tessera';
@@ -78,5 +79,49 @@ describe('tessera ctl with the combined GPU pod', () => {
     r = await ctl('scale', 'decoder', '2');
     expect(r.code).toBe(1);
     expect(r.err).toContain('decoder runs inside r-tessera-combined with slicer, resampler, decoder (combined.enabled): use STAGE combined');
+  });
+});
+
+/** A GPU node advertising these device-plugin resources (what time-slicing or MIG publish). */
+const gpuNode = (name: string, resources: Record<string, string>): K8sObject =>
+  ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, labels: { 'nvidia.com/gpu.present': 'true' } },
+    spec: {},
+    status: { capacity: resources, allocatable: resources, conditions: [{ type: 'Ready', status: 'True' }] },
+  }) as K8sObject;
+
+async function seedWith(values: string, nodes: K8sObject[]): Promise<void> {
+  const r = await helm(['template', 'r', CHART_DIR, '-n', NS, '-f', join(CHART_DIR, 'ci', values)]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  (api as unknown as { store: Map<string, K8sObject> }).store.clear();
+  api.put(...clusterFromRender(parseManifests(r.stdout), NS, () => 1), ...nodes);
+}
+
+describe('tessera ctl status with shared GPU resources', () => {
+  it('time-slicing: the release requests nvidia.com/gpu.shared, counted against what the nodes advertise', async () => {
+    await seedWith('one-gpu-shared.yaml', [gpuNode('gpu-t4-0', { 'nvidia.com/gpu.shared': '4' })]);
+    const r = await ctl('status', '-o', 'json', '--nats-monitor', `http://127.0.0.1:${nats.monitorPort}`);
+    const s = JSON.parse(r.out);
+    expect(s.gpusRequestedByRelease).toBe(0);
+    // slicer, resampler and a warm decoder (minReplicas 1 in the scenario; the fake runs one pod each).
+    expect(s.gpuResources).toEqual([
+      { resource: 'nvidia.com/gpu', requested: 0, allocatable: 0 },
+      { resource: 'nvidia.com/gpu.shared', requested: 3, allocatable: 4 },
+    ]);
+    const table = await ctl('status', '--nats-monitor', `http://127.0.0.1:${nats.monitorPort}`);
+    expect(table.out).toContain('shared GPU resources: nvidia.com/gpu.shared 3 requested, 4 allocatable');
+  });
+
+  it('MIG: one profile per stage, each counted on its own', async () => {
+    await seedWith('mig.yaml', [gpuNode('gpu-a100-0', { 'nvidia.com/mig-1g.10gb': '2', 'nvidia.com/mig-2g.20gb': '1', 'nvidia.com/mig-3g.40gb': '1' })]);
+    const s = JSON.parse((await ctl('status', '-o', 'json', '--nats-monitor', `http://127.0.0.1:${nats.monitorPort}`)).out);
+    expect(Object.fromEntries(s.gpuResources.map((g: any) => [g.resource, [g.requested, g.allocatable]]))).toEqual({
+      'nvidia.com/gpu': [0, 0],
+      'nvidia.com/mig-2g.20gb': [1, 1],
+      'nvidia.com/mig-1g.10gb': [1, 2],
+      'nvidia.com/mig-3g.40gb': [1, 1],
+    });
   });
 });

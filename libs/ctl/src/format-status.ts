@@ -21,6 +21,9 @@ export function formatStatus(s: ClusterStatus, wide = false): string {
   out.push('');
   if (s.gpuNodes) {
     out.push(`GPU pool: ${s.gpuTotals!.nodes} node(s), ${s.gpuTotals!.allocatable} allocatable GPU(s) on ready, schedulable nodes; ${s.gpusRequestedByRelease} requested by release ${s.release}`);
+    // Time-sliced or MIG resources the release requests besides the whole-GPU one.
+    const shared = s.gpuResources.slice(1).filter((r) => r.requested > 0);
+    if (shared.length > 0) out.push(`shared GPU resources: ${shared.map((r) => `${r.resource} ${r.requested} requested, ${r.allocatable ?? '?'} allocatable`).join('; ')}`);
     if (s.gpuNodes.length > 0) {
       out.push(renderTable(['NODE', 'READY', 'SCHEDULABLE', 'GPU-ALLOCATABLE', 'GPU-CAPACITY'], s.gpuNodes.map((n) => [n.name, String(n.ready), String(n.schedulable), String(n.allocatableGpus), String(n.capacityGpus)])));
     }

@@ -34,6 +34,16 @@ export interface GpuNode {
   capacityGpus: number;
 }
 
+/** One extended GPU resource: the whole-GPU one, a time-sliced share or a MIG profile. */
+export interface GpuResourceUse {
+  /** e.g. nvidia.com/gpu, nvidia.com/gpu.shared (time-slicing), nvidia.com/mig-3g.40gb (MIG). */
+  resource: string;
+  /** What this release's running or pending pods limit. */
+  requested: number;
+  /** Allocatable on ready, schedulable GPU nodes; null when the nodes could not be read. */
+  allocatable: number | null;
+}
+
 export interface ClusterStatus {
   context: string;
   server: string;
@@ -45,6 +55,11 @@ export interface ClusterStatus {
   gpuTotals: { nodes: number; allocatable: number } | null;
   /** GPUs this release's pods (running or pending) ask for: compare with gpuTotals.allocatable. */
   gpusRequestedByRelease: number;
+  /**
+   * Per GPU resource the release requests (the chart's gpu.resourceName, per-stage gpuResourceName:
+   * time-sliced or MIG names), the default resource first: the totals above count only that one.
+   */
+  gpuResources: GpuResourceUse[];
   warnings: string[];
 }
 
@@ -102,8 +117,10 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
   }
 
   let gpuNodes: GpuNode[] | null = null;
+  let nodeItems: V1Node[] = [];
   try {
     const nodes = await kube.call('list GPU nodes', () => kube.core.listNode({ labelSelector: `${opts.gpuNodeLabel}=true` }));
+    nodeItems = nodes.items;
     gpuNodes = nodes.items.map((n) => gpuNode(n, opts.gpuResource));
   } catch (err) {
     warnings.push(`GPU nodes unknown: ${TesseraError.from(err).message}`);
@@ -151,11 +168,21 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
       nodes: [...new Set((podsByStage.get(name) ?? []).map((p) => p.spec?.nodeName ?? '').filter(Boolean))].sort(),
     });
   }
-  let gpusRequestedByRelease = 0;
+  // Every NVIDIA device-plugin resource the release's live pods limit, the default one always listed.
+  const requested = new Map<string, number>([[opts.gpuResource, 0]]);
   for (const p of pods.items) {
     if (p.status?.phase !== 'Running' && p.status?.phase !== 'Pending') continue;
-    for (const c of p.spec?.containers ?? []) gpusRequestedByRelease += quantity(c.resources?.limits?.[opts.gpuResource]);
+    for (const c of p.spec?.containers ?? []) {
+      for (const [k, v] of Object.entries(c.resources?.limits ?? {})) if (k === opts.gpuResource || k.startsWith('nvidia.com/')) requested.set(k, (requested.get(k) ?? 0) + quantity(v));
+    }
   }
+  const gpusRequestedByRelease = requested.get(opts.gpuResource)!;
+  const usable = nodeItems.filter((n) => gpuNode(n, opts.gpuResource).ready && !n.spec?.unschedulable);
+  const gpuResources: GpuResourceUse[] = [...requested].map(([resource, n]) => ({
+    resource,
+    requested: n,
+    allocatable: gpuNodes ? usable.reduce((s, node) => s + quantity(node.status?.allocatable?.[resource]), 0) : null,
+  }));
   const gpuTotals = gpuNodes ? { nodes: gpuNodes.length, allocatable: gpuNodes.filter((n) => n.ready && n.schedulable).reduce((s, n) => s + n.allocatableGpus, 0) } : null;
   return {
     context: kube.config.getCurrentContext(),
@@ -166,6 +193,7 @@ export async function collectStatus(kube: Kube, opts: StatusOptions): Promise<Cl
     gpuNodes,
     gpuTotals,
     gpusRequestedByRelease,
+    gpuResources,
     warnings,
   };
 }

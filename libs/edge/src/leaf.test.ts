@@ -9,8 +9,9 @@ import { connect, DiscardPolicy, nanos, type NatsConnection } from 'nats';
 import { FeedbackBacklog } from './feedback-backlog.js';
 import { HubLink } from './hub-link.js';
 import { getPayload, putPayload } from '@tessera/runtime';
+import { waitFor } from '@tessera/testing';
 import { FEEDBACK_STREAM, siteFeedbackSource, siteInboxPrefix, siteUplinkBucket } from './subjects.js';
-import { makeTestCerts, SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type Relay, type TopologyServer } from './test/topology.js';
+import { leafCount, makeTestCerts, SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type Relay, type TopologyServer } from './test/topology.js';
 
 const SITE = 'shop-1';
 const PASSWORD = 'leaf-secret';
@@ -21,13 +22,6 @@ let certs: ReturnType<typeof makeTestCerts>;
 let hubNc: NatsConnection;
 let siteNc: NatsConnection;
 
-const until = async (what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 beforeAll(async () => {
   certs = makeTestCerts();
@@ -52,7 +46,6 @@ async function publishEvents(from: number, to: number): Promise<void> {
   await Promise.all(Array.from({ length: to - from }, (_, i) => js.publish(`tessera.feedback.events.acme.feedback`, new TextEncoder().encode(`{"n":${from + i}}`), { msgID: `f:acme:${from + i}` })));
 }
 
-const leafCount = async (port: number) => ((await (await fetch(`http://127.0.0.1:${port}/leafz`)).json()) as { leafnodes: number }).leafnodes;
 const hubCount = async () => (await (await hubNc.jetstreamManager()).streams.info(FEEDBACK_STREAM)).state.messages;
 
 describe('edge site as a leaf node', () => {
@@ -89,21 +82,21 @@ describe('edge site as a leaf node', () => {
     try {
       expect(link.state).toBe('up');
       await publishEvents(0, 50);
-      await until('50 sourced at the hub', async () => (await hubCount()) === 50);
+      await waitFor(async () => (await hubCount()) === 50, 30_000, 100, '50 sourced at the hub');
 
       const backlog = new FeedbackBacklog(siteJsm);
       expect(await backlog.poll(true)).toMatchObject({ pending: 0, delivered: 50 });
       relay.cut();
-      await until('link seen down', () => link.state === 'down');
-      await until('leaf gone at the hub', async () => (await leafCount(hub.nats.monitorPort)) === 0);
+      await waitFor(() => link.state === 'down', 30_000, 100, 'link seen down');
+      await waitFor(async () => (await leafCount(hub.nats.monitorPort)) === 0, 30_000, 100, 'leaf gone at the hub');
       await publishEvents(50, 550); // 500 events recorded at the edge while the uplink is down
       await publishEvents(50, 60); // retried writes: same ids, stored once at the site
       expect(await backlog.poll(false)).toMatchObject({ pending: 500, dropped: 0 });
       expect(await hubCount()).toBe(50);
 
       relay.restore();
-      await until('link back up', () => link.state === 'up');
-      await until('hub caught up', async () => (await hubCount()) >= 550);
+      await waitFor(() => link.state === 'up', 30_000, 100, 'link back up');
+      await waitFor(async () => (await hubCount()) >= 550, 30_000, 100, 'hub caught up');
       await new Promise((r) => setTimeout(r, 1500)); // anything late would show up as a duplicate
       expect(await hubCount()).toBe(550);
       const ids = new Set<string>();
@@ -129,7 +122,7 @@ describe('edge site as a leaf node', () => {
       const subs = denied.map((s) => asSite.subscribe(s));
       const allowed = asSite.subscribe(`${siteInboxPrefix(SITE)}.x`);
       await asSite.flush();
-      await until('permission errors', () => errors.length >= denied.length, 10_000);
+      await waitFor(() => errors.length >= denied.length, 10_000, 100, 'permission errors');
       for (const s of denied) expect(errors.join('\n')).toContain(`"${s}"`);
       expect(errors.join('\n')).not.toContain(`${siteInboxPrefix(SITE)}.x`);
       subs.forEach((s) => s.unsubscribe());
@@ -161,15 +154,15 @@ describe('oversized backlog', () => {
       const backlog = new FeedbackBacklog(sjsm);
       await put(0, 20);
       const count = async () => (await hjsm.streams.info(FEEDBACK_STREAM)).state.messages;
-      await until('20 at the hub', async () => (await count()) === 20);
+      await waitFor(async () => (await count()) === 20, 30_000, 100, '20 at the hub');
       expect((await backlog.poll(true)).delivered).toBe(20);
       r.cut();
-      await until('leaf gone', async () => (await leafCount(h.nats.monitorPort)) === 0);
+      await waitFor(async () => (await leafCount(h.nats.monitorPort)) === 0, 30_000, 100, 'leaf gone');
       await put(20, 170); // 150 during the outage into a 100-message stream: 50 of them are discarded
       const b = await backlog.poll(false);
       expect(b).toMatchObject({ dropped: 50, pending: 100, firstSeq: 71, lastSeq: 170, maxMessages: 100 });
       r.restore();
-      await until('hub has the surviving 100', async () => (await count()) === 120);
+      await waitFor(async () => (await count()) === 120, 30_000, 100, 'hub has the surviving 100');
       expect((await backlog.poll(true)).dropped).toBe(50);
     } finally {
       await snc.close();

@@ -4,7 +4,7 @@
  * A closed set of codes (the gRPC canonical codes we use), a message that names the field and
  * the limit, optional structured details, and the original `cause` kept for logs but never sent
  * over the wire. Each transport maps `code` to its wire status in exactly one place:
- * gRPC in `grpc/status.ts`, NATS in `nats/headers.ts`, HTTP in the gateway's `http/errors.ts`.
+ * gRPC in `grpc/status.ts`, NATS in `nats/status.ts`, HTTP in the gateway's `http/errors.ts`.
  */
 export const ErrorCode = {
   CANCELLED: 'CANCELLED',

@@ -7,14 +7,14 @@
  *   TESSERA_CHECKPOINT=/models/MiniCPM-V-2_6 bash scripts/demo.sh   # a real checkpoint, same code path
  *   TESSERA_FAMILY=4.6 bash scripts/demo.sh [--mode 4x]              # tiny MiniCPM-V 4.6 (no resampler)
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildModel, readAnyManifest } from '@tessera/model';
 import { familyOfModelDir, modelIdFor, stackFamily, tinyModelFor } from './family.js';
 import { REPO_ROOT, startLocalStack } from './stack.js';
 import { sampleImage } from './sample-image.js';
+import { writeApiKeysFile } from './api-keys.js';
 import { ensureWebBuild } from '@tessera/web';
 
 const DEMO_KEY = 'sk-tessera-local-demo';
@@ -58,11 +58,7 @@ async function main(): Promise<void> {
   const modelId = modelIdFor(family);
   const work = join(REPO_ROOT, '.tessera', 'demo');
   mkdirSync(work, { recursive: true });
-  const keysFile = join(work, 'api-keys.json');
-  writeFileSync(
-    keysFile,
-    JSON.stringify({ tenants: { demo: { requestsPerMinute: 600 } }, keys: [{ id: 'local-demo', tenant: 'demo', sha256: createHash('sha256').update(DEMO_KEY).digest('hex') }] }, null, 2),
-  );
+  const keysFile = writeApiKeysFile(join(work, 'api-keys.json'), [{ id: 'local-demo', tenant: 'demo', key: DEMO_KEY }], { demo: { requestsPerMinute: 600 } });
   const httpPort = values.serve ? 8080 : 0; // 0: the gateway binds a free port and reports it
   step(`starting nats-server and the services as processes (MiniCPM-V ${family}${family === '4.6' ? ', no resampler' : ''}, model revision ${manifest.revision.slice(0, 12)})`);
   const stack = await startLocalStack({

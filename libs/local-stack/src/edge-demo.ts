@@ -4,19 +4,18 @@
  * and asks again (fallback), restores it, prints `tessera ctl sites`. `--serve` keeps it up.
  *   npx tsx libs/local-stack/src/edge-demo.ts [--serve]
  */
-import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureTinyModel } from '@tessera/model';
+import { writeApiKeysFile } from './api-keys.js';
 import { startEdgeStack } from './edge.js';
 
 const { values } = parseArgs({ options: { serve: { type: 'boolean', default: false } } });
 const KEY = 'sk-tessera-edge-demo';
 const dir = mkdtempSync(join(tmpdir(), 'tessera-edge-demo-'));
-const keysFile = join(dir, 'keys.json');
-writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'demo', tenant: 'demo', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
+const keysFile = writeApiKeysFile(join(dir, 'keys.json'), [{ id: 'demo', tenant: 'demo', key: KEY }]);
 const edge = await startEdgeStack({ modelDir: await ensureTinyModel(), workDir: dir, keysFile, hubModel: 'minicpm-v-2_6', siteModel: 'minicpm-v-2_6-site' });
 const ask = async (model: string) => {
   const res = await fetch(`${edge.siteStack.httpUrl}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ model, max_tokens: 8, messages: [{ role: 'user', content: 'hello' }] }) });

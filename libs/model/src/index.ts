@@ -16,7 +16,7 @@ export { PagedIo, pagedLayoutOf, KV_CACHE_DTYPES, type KvCacheDtype, type PagedC
 export { openModel, loadTokenizer, type Model } from './runtime/open-model.js';
 export { DEFAULT_RUNTIME_OPTIONS, type RuntimeOptions, type ExecutionProvider } from './runtime/runtime-options.js';
 export { VisionStage, ResamplerStage, EmbedStage, argmaxRow, type VisionInputs, type ResamplerInputs, type SliceFeatures } from './runtime/stages.js';
-export { PagedDecoderStage, contiguousPast, type PagedStep, type PagedCacheSize } from './runtime/paged-decoder.js';
+export { PagedDecoderStage, type PagedStep, type PagedCacheSize } from './runtime/paged-decoder.js';
 export { buildDecoderGraph, decoderSignature, ropeInvFreq } from './onnx/decoder-graph.js';
 export { buildPagedDecoderGraph, pagedDecoderSignature } from './onnx/paged-decoder-graph.js';
 export { Tokenizer, type ChatMessage } from './tokenizer/tokenizer.js';

@@ -4,7 +4,7 @@
  * recomputation without it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { argmaxRow, contiguousPast, ensureTinyModelPaths, openModel, readCheckpoint, type Model, type SlicePixels } from './index.js';
+import { argmaxRow, ensureTinyModelPaths, openModel, readCheckpoint, type Model, type SlicePixels } from './index.js';
 import { ReferenceModel } from './reference/reference-model.js';
 
 const TOL = 1e-4;
@@ -115,32 +115,6 @@ describe('embed + decoder', () => {
       last = await model.decoder.step({ batch: 1, seqLen: 3, inputsEmbeds: ec, pastLengths: [at], queryLengths: [3], blockTables: [tC] });
     }
     expect(maxAbsDiff(last, logits.subarray(0, V))).toBeLessThanOrEqual(1e-5);
-  });
-
-  it('one row with consecutive blocks (read through pool views) equals the same row through scattered blocks (Gather)', async () => {
-    // The stage picks the path from the table: views only for one row whose past blocks are consecutive.
-    expect(contiguousPast([8, 9, 10], 9, 4)).toEqual({ first: 8, tokens: 9 });
-    expect(contiguousPast([8, 9, 11], 9, 4)).toBeUndefined();
-    expect(contiguousPast([8, 9, 11], 8, 4)).toEqual({ first: 8, tokens: 8 }); // block 11 holds no past yet
-    expect(contiguousPast([8], 0, 4)).toBeUndefined();
-    freshPool();
-    const ids = [...promptA, 872, 198];
-    const runs = { viewed: blocks(20, 6), gathered: [50, 3, 41, 12, 30, 7] };
-    const out: Record<string, Float32Array[]> = {};
-    for (const [name, table] of Object.entries(runs)) {
-      const e = await model.embed.run(ids.slice(0, 5), [1, 5]);
-      await model.decoder.step({ batch: 1, seqLen: 5, inputsEmbeds: e, pastLengths: [0], queryLengths: [5], blockTables: [table] });
-      // A 4-token chunk (several query rows per head), then two decode steps, all after a 5-token past.
-      const ec = await model.embed.run(ids.slice(5, 9), [1, 4]);
-      const steps = [await model.decoder.step({ batch: 1, seqLen: 4, inputsEmbeds: ec, pastLengths: [5], queryLengths: [4], blockTables: [table] })];
-      for (let i = 0; i < 2; i++) {
-        const ed = await model.embed.run([ids[9 + i]!], [1, 1]);
-        steps.push(await model.decoder.step({ batch: 1, seqLen: 1, inputsEmbeds: ed, pastLengths: [9 + i], queryLengths: [1], blockTables: [table] }));
-      }
-      out[name] = steps;
-    }
-    for (let i = 0; i < 3; i++) expect(maxAbsDiff(out.viewed![i]!, out.gathered![i]!)).toBeLessThanOrEqual(1e-5);
-    expect(maxAbsDiff(out.viewed![2]!, ref.decoder(ref.embed(ids), ids.length))).toBeLessThanOrEqual(TOL);
   });
 
   it('32-step greedy decode with the paged cache equals recomputation without it', async () => {

@@ -27,7 +27,7 @@ export { busState, busDownError, BusState, BUS_RETRY_AFTER_MS } from './nats/bus
 export { connectNats, natsConnectionOptions, natsAuthFromEnv, defaultInboxPrefix, type NatsAuthConfig } from './nats/connect.js';
 export type { WorkQueueOptions } from './nats/work-queue.js';
 export type { PayloadPolicy } from './nats/payload.js';
-export { errorHeaders, errorFromHeaders } from './nats/errors.js';
+export { errorHeaders, errorFromHeaders } from './nats/status.js';
 export { controlSubject, workSubject, streamName, durableName, poisonAdvisorySubject } from './nats/subjects.js';
 export { ensureWorkStream, workStreamConfig, workConsumerConfig, WORK_STREAM_LIMITS, DEFAULT_CONSUMER_SETTINGS, type ConsumerSettings } from './nats/streams.js';
 

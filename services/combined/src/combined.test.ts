@@ -133,7 +133,7 @@ describe('slicer + resampler + decoder in one process', () => {
     } finally {
       await standalone.terminate();
     }
-  });
+  }, 300_000);
 
   it('SIGTERM drains every stage and exits 0', async () => {
     expect(await combined.terminate(30_000)).toBe(0);

@@ -105,7 +105,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
         nats: false,
       }),
       // Hub: chats forwarded by edge sites over their leaf links (adapters/edge/hub-chat.ts sends them).
-      ...(config.siteUplink ? [uplinkBinding({ keys, quotas, chat, limits: () => limits, model, feedback, metrics, features })] : []),
+      ...(config.siteUplink ? [uplinkBinding({ keys, quotas, chat, limits: () => limits, model, feedback, metrics, features }, config.uplinkConcurrency)] : []),
     ],
     reflection: { protoFiles: [...SERVICES.gateway.protoFiles], includeDirs: [PROTO_ROOT] },
     onShutdown: async () => {

@@ -43,6 +43,7 @@ export const gatewaySchema = {
   ...imageStoreConfig(),
   siteConfig: string({ env: 'TESSERA_SITE_CONFIG', default: '', doc: 'edge site: JSON file naming the site, its JetStream domain, the hub domain and where each model runs (site | hub, fallback policy); empty = not an edge site (docs/edge.md)' }),
   siteUplink: bool({ env: 'TESSERA_GATEWAY_SITE_UPLINK', default: false, doc: 'hub: also serve chats that edge sites forward over their leaf link, from the TESSERA_UPLINK work queue (tenant from the bus header)' }),
+  uplinkConcurrency: int({ env: 'TESSERA_GATEWAY_UPLINK_CONCURRENCY', default: 256, min: 1, max: 100_000, doc: "hub: forwarded chats this gateway streams at once (each only waits on the decoder; TESSERA_MAX_CONCURRENCY's 4 would queue a site's 5th request behind whole answers)" }),
   webDir: string({ env: 'TESSERA_GATEWAY_WEB_DIR', default: '', doc: 'directory of the built playground to serve at / (empty = the bundled one if built)' }),
 };
 

@@ -124,13 +124,17 @@ export async function startSite(o: { site: string; domain: string; leafUrl: stri
   };
 }
 
+/** Leaf connections the hub's /leafz shows now. */
+export async function leafCount(monitorPort: number): Promise<number> {
+  return ((await (await fetch(`http://127.0.0.1:${monitorPort}/leafz`)).json()) as { leafnodes: number }).leafnodes;
+}
+
 /** Resolves once the hub's /leafz shows `count` leaf connections (polls every 100 ms, up to 20 s). */
 export async function waitForLeafs(monitorPort: number, count: number, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      const r = (await (await fetch(`http://127.0.0.1:${monitorPort}/leafz`)).json()) as { leafnodes: number };
-      if (r.leafnodes >= count) return;
+      if ((await leafCount(monitorPort)) >= count) return;
     } catch {
       /* server starting */
     }

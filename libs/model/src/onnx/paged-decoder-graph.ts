@@ -8,12 +8,6 @@
  *   probs  = softmax([q·K_pᵀ | q·K_nᵀ]);  ctx = probs_p·V_p + probs_n·V_n
  * Splitting past and new keys avoids concatenating K/V (a copy of the whole context per layer); only
  * the [.., g·T, N·bs + T] scores are concatenated, which for a decode step is one row per head.
- *
- * float32 pools add a second way to read the past, chosen per call by an If per layer: when the views
- * `key_view.{i}.{h}` / `value_view.{i}.{h}` [1, V, hd] are non-empty (one row whose past blocks are
- * consecutive in the pool, fed as zero-copy subarrays of it), the scores read K_h straight from the view
- * per kv head (q·K_hᵀ, p·V_h) and no Gather runs. The Gather copy is what made decode slow down with context
- * (bench preset int4, ctx 2048: ≈ 1.9 ms of a ≈ 10 ms step; decisions.md, issue 13).
  */
 import type { MiniCPMVConfig } from '../checkpoint/config.js';
 import { qkvHeads, ropeRotator } from './decoder-graph.js';
@@ -33,13 +27,6 @@ export function pagedKvSignature(i: number, kvHeads: number, headDim: number, dt
     { name: PagedIo.newKey(i), dtype, shape: fresh },
     { name: PagedIo.newValue(i), dtype, shape: fresh },
   ];
-  if (dtype === 'float32') {
-    // Row 0's past as one zero-copy view per kv head (the pool is head-major, so a run of consecutive
-    // blocks is contiguous per head, not across heads); length 0 = read the past through block_tables.
-    for (let h = 0; h < kvHeads; h++) {
-      inputs.push({ name: PagedIo.keyView(i, h), dtype, shape: [1, 'view_length', headDim] }, { name: PagedIo.valueView(i, h), dtype, shape: [1, 'view_length', headDim] });
-    }
-  }
   if (dtype === 'int8') {
     inputs.push({ name: PagedIo.keyScale(i), dtype: 'float32', shape: pool.slice(0, 3) }, { name: PagedIo.valueScale(i), dtype: 'float32', shape: pool.slice(0, 3) });
     outputs.push({ name: PagedIo.newKeyScale(i), dtype: 'float32', shape: fresh.slice(0, 3) }, { name: PagedIo.newValueScale(i), dtype: 'float32', shape: fresh.slice(0, 3) });
@@ -139,11 +126,6 @@ export function buildPagedDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: 
   const splitAt = g.op('Unsqueeze', [sq(P), g.constI64([0])]);
   const maxI = g.constI64([2 ** 62]);
   const axis3b = g.constI64([3]);
-  const zero1 = g.constI64([0]);
-  // View path on iff the views are non-empty (the engine feeds them only for one row whose past blocks
-  // are consecutive in the pool); the If per layer keeps the Gather path for everything else.
-  const viewOn = kvDtype === 'float32' ? g.op('Greater', [g.op('Shape', [PagedIo.keyView(0, 0)], { start: 1, end: 2 }), zero1]) : undefined;
-  const splitHeads = viewOn ? g.constI64(Array<number>(kv).fill(1)) : '';
 
   let x: string = PagedIo.inputsEmbeds;
   for (let i = 0; i < l.numLayers; i++) {
@@ -162,39 +144,17 @@ export function buildPagedDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: 
         storeNewKv(g, kNew, kvDtype, PagedIo.newKey(i), PagedIo.newKeyScale(i));
         storeNewKv(g, vNew, kvDtype, PagedIo.newValue(i), PagedIo.newValueScale(i));
       }
+      const past = gatherPastKv(g, i, hd, kvDtype); // [kv,B,P,hd]
       // [B,H,T,hd] → [B,kv,g·T,hd] → [kv,B,g·T,hd]
       const qk = g.op('Transpose', [g.op('Reshape', [g.op('Mul', [q, scale]), g.constI64([0, kv, -1, hd])])], { perm: [1, 0, 2, 3] });
+      const kDot = g.op('MatMul', [qk, g.op('Transpose', [past.k], { perm: [0, 1, 3, 2] })]);
+      const sPast = g.op('Add', [past.kScale ? g.op('Mul', [kDot, past.kScale]) : kDot, pastBias]);
       const sNew = g.op('Add', [g.op('MatMul', [qk, g.op('Transpose', [kNew], { perm: [0, 1, 3, 2] })]), newBias]);
-      // Past through the block table: Gather the rows' blocks (a copy of the context per layer).
-      const gathered = (s: GraphBuilder): string => {
-        const past = gatherPastKv(s, i, hd, kvDtype); // [kv,B,P,hd]
-        const kDot = s.op('MatMul', [qk, s.op('Transpose', [past.k], { perm: [0, 1, 3, 2] })]);
-        const sPast = s.op('Add', [past.kScale ? s.op('Mul', [kDot, past.kScale]) : kDot, pastBias]);
-        const probs = s.op('Softmax', [s.op('Concat', [sPast, sNew], { axis: 3 })], { axis: -1 });
-        const pPast = s.op('Slice', [probs, zero1, splitAt, axis3b]);
-        const pNew = s.op('Slice', [probs, splitAt, maxI, axis3b]);
-        const pPastV = past.vScale ? s.op('Mul', [pPast, past.vScale]) : pPast;
-        return s.op('Add', [s.op('MatMul', [pPastV, past.v]), s.op('MatMul', [pNew, vNew])]); // [kv,B,g·T,hd]
-      };
-      // Past through the views (one row, every past token, no copy): per kv head one GEMM reads the view.
-      const viewed = (s: GraphBuilder): string => {
-        const heads = (x: string): string[] => s.opN('Split', [x, splitHeads], { axis: 0 }, { outputs: kv });
-        const qh = heads(s.op('Reshape', [qk, s.constI64([kv, -1, hd])])); // kv × [1, g·T, hd]
-        const sViewFlat = s.op('Concat', qh.map((x, h) => s.op('MatMul', [x, s.op('Transpose', [PagedIo.keyView(i, h)], { perm: [0, 2, 1] })])), { axis: 0 }); // [kv, g·T, V]
-        const sView = s.op('Reshape', [sViewFlat, s.op('Concat', [s.op('Shape', [qk], { start: 0, end: 3 }), s.constI64([-1])], { axis: 0 })]);
-        const probs = s.op('Softmax', [s.op('Concat', [sView, sNew], { axis: 3 })], { axis: -1 });
-        const vLen = s.op('Shape', [sViewFlat], { start: 2, end: 3 });
-        const pView = heads(s.op('Reshape', [s.op('Slice', [probs, zero1, vLen, axis3b]), s.op('Shape', [sViewFlat])]));
-        const pNew = s.op('Slice', [probs, vLen, maxI, axis3b]);
-        const cView = s.op('Reshape', [s.op('Concat', pView.map((x, h) => s.op('MatMul', [x, PagedIo.valueView(i, h)])), { axis: 0 }), s.op('Shape', [qk])]);
-        return s.op('Add', [cView, s.op('MatMul', [pNew, vNew])]);
-      };
-      const ctx = viewOn
-        ? g.op('If', [viewOn], {
-            then_branch: g.subgraph(`layer${i}_view`, (s) => s.output(viewed(s), `layer${i}_view/ctx`, 'float32', [kv, 'batch', 'rows', hd])),
-            else_branch: g.subgraph(`layer${i}_gather`, (s) => s.output(gathered(s), `layer${i}_gather/ctx`, 'float32', [kv, 'batch', 'rows', hd])),
-          })
-        : gathered(g);
+      const probs = g.op('Softmax', [g.op('Concat', [sPast, sNew], { axis: 3 })], { axis: -1 });
+      const pPast = g.op('Slice', [probs, g.constI64([0]), splitAt, axis3b]);
+      const pNew = g.op('Slice', [probs, splitAt, maxI, axis3b]);
+      const pPastV = past.vScale ? g.op('Mul', [pPast, past.vScale]) : pPast;
+      const ctx = g.op('Add', [g.op('MatMul', [pPastV, past.v]), g.op('MatMul', [pNew, vNew])]); // [kv,B,g·T,hd]
       // → [B,kv,g·T,hd] → [B,H,T,hd] → [B,T,H,hd] → [B,T,hidden]
       const ctxB = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [1, 0, 2, 3] }), g.constI64([0, l.numHeads, -1, hd])]);
       const merged = g.op('Reshape', [g.op('Transpose', [ctxB], { perm: [0, 2, 1, 3] }), g.constI64([0, 0, H])]);

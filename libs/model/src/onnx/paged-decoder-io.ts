@@ -17,10 +17,6 @@
  *                                                entries past the row's blocks hold any valid block id; N ≥ 1
  *   key_cache.{i}           f32 [kv_heads, num_blocks, block_size, head_dim]   one per ATTENTION layer i
  *   value_cache.{i}         f32 (same)                                          (i = model layer index)
- *   key_view.{i}.{h}        f32 [1, V, head_dim]  float32 pools only, one per kv head h: row 0's past tokens
- *   value_view.{i}.{h}      f32 (same)            [0, V) of head h, V = past_lengths[0] (all of them), fed as a
- *                                                zero-copy view of the pool when B = 1 and the row's past
- *                                                blocks are consecutive; V = 0 (empty) → read via block_tables
  *   key_scale.{i}           f32 [kv_heads, num_blocks, block_size]   int8 pools only: token p of kv head h is
  *   value_scale.{i}         f32 (same)                                 key_cache[h, blk, off, :] · key_scale[h, blk, off]
  *   state_slots             i64 [B]              row b's state slot (graphs with state layers only)
@@ -54,8 +50,6 @@ export const PagedIo = {
   valueCache: (layer: number): string => `value_cache.${layer}`,
   newKey: (layer: number): string => `new_key.${layer}`,
   newValue: (layer: number): string => `new_value.${layer}`,
-  keyView: (layer: number, head: number): string => `key_view.${layer}.${head}`,
-  valueView: (layer: number, head: number): string => `value_view.${layer}.${head}`,
   keyScale: (layer: number): string => `key_scale.${layer}`,
   valueScale: (layer: number): string => `value_scale.${layer}`,
   newKeyScale: (layer: number): string => `new_key_scale.${layer}`,
@@ -103,8 +97,6 @@ export interface PagedCacheLayout {
   kvDtype: KvCacheDtype;
   /** Per-sequence state tensors (empty for attention-only models). */
   states: StateTensorSpec[];
-  /** The graph reads a single row's contiguous past through `key_view.*` / `value_view.*` when fed. */
-  views: boolean;
   hidden: number;
   vocab: number;
 }
@@ -119,9 +111,7 @@ export function pagedLayoutOf(inputs: ValueSig[], outputs: ValueSig[]): PagedCac
   let headDim = 0;
   let kvDtype: KvCacheDtype = 'float32';
   const states: StateTensorSpec[] = [];
-  let views = false;
   for (const v of inputs) {
-    if (v.name.startsWith('key_view.')) views = true;
     const kc = /^key_cache\.(\d+)$/.exec(v.name);
     if (kc) {
       attentionLayers.push(Number(kc[1]));
@@ -144,7 +134,7 @@ export function pagedLayoutOf(inputs: ValueSig[], outputs: ValueSig[]): PagedCac
   if (!embeds || !logits) throw new Error(`not a paged decoder graph: ${PagedIo.inputsEmbeds} or ${PagedIo.logits} missing`);
   attentionLayers.sort((a, b) => a - b);
   states.sort((a, b) => a.layer - b.layer || a.kind.localeCompare(b.kind));
-  return { attentionLayers, kvHeads, headDim, kvDtype, states, views, hidden: fixed(embeds, 2), vocab: fixed(logits, 1) };
+  return { attentionLayers, kvHeads, headDim, kvDtype, states, hidden: fixed(embeds, 2), vocab: fixed(logits, 1) };
 }
 
 function fixed(v: ValueSig, axis: number): number {

@@ -11,9 +11,8 @@
  *    [kv, B, T, hd] per attention layer, the rows' new state [B, …];
  *  - then this stage copies the first q_b tokens of each row's K/V into its blocks and each row's
  *    state into its slot. Nothing is proportional to a sequence's context.
- * Inside onnxruntime the Gather of the row's blocks copies the context once per layer, except for a
- * single row whose past blocks are consecutive: its past goes in as zero-copy views of the pools
- * (`key_view.*`, one subarray per kv head) and the graph skips the Gather.
+ * Inside onnxruntime the Gather of the row's blocks reads the context once per layer (the attention
+ * reads it anyway).
  */
 import * as ort from 'onnxruntime-node';
 import { KV_ELEMENT_BYTES, PagedIo, pagedLayoutOf, type KvCacheDtype, type PagedCacheLayout } from '../onnx/paged-decoder-io.js';
@@ -62,32 +61,15 @@ const f32Pool = (n: number, dims: number[]): Pool<Float32Array> => {
   return { data, tensor: new ort.Tensor('float32', data, dims) };
 };
 
-/**
- * Row 0's past as one run of the pool when its first ⌈past / bs⌉ blocks are consecutive ids (the block
- * allocator prefers handing a sequence the block after its last one), else undefined.
- */
-export function contiguousPast(table: ArrayLike<number>, past: number, bs: number): { first: number; tokens: number } | undefined {
-  if (past <= 0) return undefined;
-  const first = table[0]!;
-  const n = Math.ceil(past / bs);
-  for (let j = 1; j < n; j++) if (table[j] !== first + j) return undefined;
-  return { first, tokens: past };
-}
-
 export class PagedDecoderStage {
   readonly layout: PagedCacheLayout;
   private size: PagedCacheSize | undefined;
   private keys = new Map<number, KvPool>();
   private values = new Map<number, KvPool>();
   private states = new Map<string, Pool<Float32Array>>();
-  /** false: every row goes through the Gather even when views would do (A/B benchmarks). */
-  useViews = true;
-  /** The empty view ([1, 0, hd]) that selects the Gather path in graphs with views. */
-  private readonly noView: ort.Tensor | undefined;
 
   constructor(readonly session: StageSession) {
     this.layout = pagedLayoutOf(session.manifest.inputs, session.manifest.outputs);
-    this.noView = this.layout.views ? new ort.Tensor('float32', new Float32Array(0), [1, 0, this.layout.headDim]) : undefined;
   }
 
   /** Bytes of KV one block holds across all attention layers (key + value), in the graph's KV dtype. */
@@ -162,12 +144,9 @@ export class PagedDecoderStage {
       pos = new BigInt64Array(B * T);
       for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = BigInt(x.pastLengths[b]! + t);
     }
-    // One row whose past blocks are consecutive in the pool is read through zero-copy views (no Gather);
-    // then the table needs no columns beyond the one that keeps shapes non-empty.
-    const view = B === 1 && this.layout.views && this.useViews ? contiguousPast(x.blockTables[0]!, x.pastLengths[0]!, bs) : undefined;
     // Only the blocks that hold past tokens are gathered; at least one column keeps shapes non-empty.
     let N = 1;
-    if (view === undefined) for (let b = 0; b < B; b++) N = Math.max(N, Math.ceil(x.pastLengths[b]! / bs));
+    for (let b = 0; b < B; b++) N = Math.max(N, Math.ceil(x.pastLengths[b]! / bs));
     const table = new BigInt64Array(B * N);
     for (let b = 0; b < B; b++) {
       const row = x.blockTables[b]!;
@@ -187,20 +166,6 @@ export class PagedDecoderStage {
       const v = this.values.get(layer)!;
       feeds[PagedIo.keyCache(layer)] = k.tensor;
       feeds[PagedIo.valueCache(layer)] = v.tensor;
-      if (this.layout.views) {
-        for (let h = 0; h < kv; h++) {
-          if (view === undefined) {
-            feeds[PagedIo.keyView(layer, h)] = this.noView!;
-            feeds[PagedIo.valueView(layer, h)] = this.noView!;
-            continue;
-          }
-          // Head h's tokens of blocks first … first + n − 1 are one contiguous run of the head-major pool.
-          const start = (h * size.numBlocks + view.first) * bs * hd;
-          const end = start + view.tokens * hd;
-          feeds[PagedIo.keyView(layer, h)] = new ort.Tensor('float32', (k.data as Float32Array).subarray(start, end), [1, view.tokens, hd]);
-          feeds[PagedIo.valueView(layer, h)] = new ort.Tensor('float32', (v.data as Float32Array).subarray(start, end), [1, view.tokens, hd]);
-        }
-      }
       if (k.scale) feeds[PagedIo.keyScale(layer)] = k.scale.tensor;
       if (v.scale) feeds[PagedIo.valueScale(layer)] = v.scale.tensor;
     }

@@ -8,7 +8,7 @@ import { abortReason, resolveCallOptions, type CallOptions } from '../context.js
 import { methodsOf, type MethodInfo, type ServiceDefinition } from '../definition.js';
 import type { ServiceClient } from '../client-types.js';
 import { SpanKind, callerContext, endSpan, startSpan } from '../tracing.js';
-import { callMetadata } from './metadata.js';
+import { callMetadata } from './headers.js';
 import { Header } from '../wire-headers.js';
 import { fromGrpcError } from './status.js';
 import { TesseraError } from '@tessera/errors';

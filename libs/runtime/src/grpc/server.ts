@@ -15,7 +15,7 @@ import { methodsOf, type MethodInfo, type ServiceDefinition, type ServiceImpl } 
 import { ErrorCode, TesseraError } from '@tessera/errors';
 import { beginCall, pumpStream, wireError, type ActiveCall, type ServerPolicy } from '../server-call.js';
 import { SpanKind } from '../tracing.js';
-import { metadataToHeaders } from './metadata.js';
+import { metadataToHeaders } from './headers.js';
 import { Header } from '../wire-headers.js';
 import { toGrpcStatus } from './status.js';
 import { Metric, metrics } from '@tessera/telemetry';

@@ -3,7 +3,7 @@ import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
 import { startNatsServer, waitFor, type NatsServerHandle } from '@tessera/testing';
 import { bindNats, type NatsBinding } from './server.js';
 import { natsClient } from './client.js';
-import { errorFromHeaders } from './errors.js';
+import { errorFromHeaders } from './status.js';
 import { Header } from '../wire-headers.js';
 import { TesseraError } from '@tessera/errors';
 import { EchoServiceService, echoService, type EchoRequest } from '../test/proof/echo-service.js';

@@ -12,10 +12,10 @@ import { ErrorCode, TesseraError } from '@tessera/errors';
 import { beginCall, pumpStream, wireError, type ActiveCall, type ServerPolicy } from '../server-call.js';
 import { SpanKind } from '../tracing.js';
 import { Header } from '../wire-headers.js';
-import { headersToRecord } from './call-headers.js';
+import { headersToRecord } from './headers.js';
 import { decodeOrThrow, inboundBytes, outboundBody, type PayloadPolicy } from './payload.js';
 import { StreamSender, parseHeartbeat, parseWindow } from './stream-sender.js';
-import { errorHeaders } from './errors.js';
+import { errorHeaders } from './status.js';
 import { headers as natsHeaders } from 'nats';
 
 export type Handler = (req: unknown, ctx: unknown) => unknown;

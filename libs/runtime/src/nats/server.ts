@@ -10,7 +10,7 @@ import { methodsOf, type MethodInfo, type ServiceDefinition, type ServiceImpl } 
 import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { ActiveCall, ServerPolicy } from '../server-call.js';
 import { Header } from '../wire-headers.js';
-import { errorHeaders } from './errors.js';
+import { errorHeaders } from './status.js';
 import type { PayloadPolicy } from './payload.js';
 import { serveCall, type Handler } from './serve-call.js';
 import { controlSubject, parseCallSubject, pkgVersion, serviceWildcard } from './subjects.js';

@@ -15,7 +15,7 @@ import { headers as natsHeaders, type NatsConnection, type Subscription } from '
 import { abortReason } from '../context.js';
 import { ErrorCode, TesseraError } from '@tessera/errors';
 import { Header } from '../wire-headers.js';
-import { setErrorHeaders } from './errors.js';
+import { setErrorHeaders } from './status.js';
 import { DEFAULT_THRESHOLD, outboundBody, type PayloadPolicy } from './payload.js';
 
 export const DEFAULT_WINDOW = 64;

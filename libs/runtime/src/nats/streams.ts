@@ -63,6 +63,9 @@ export function workStreamConfig(stage: string, replicas = 1): StreamConfig {
   } as StreamConfig;
 }
 
+/** The largest pull a worker makes (the consumer's `max_batch`: a bigger one is refused by the server). */
+export const MAX_PULL_BATCH = 64;
+
 /** The durable pull consumer `<stage>-workers` every replica of the stage shares. */
 export function workConsumerConfig(stage: string, s: ConsumerSettings = DEFAULT_CONSUMER_SETTINGS): ConsumerConfig {
   return {
@@ -74,10 +77,11 @@ export function workConsumerConfig(stage: string, s: ConsumerSettings = DEFAULT_
     max_deliver: s.maxDeliver,
     filter_subject: workSubjectFilter(stage),
     replay_policy: ReplayPolicy.Instant,
-    // Workers pull one job per free slot with 1 s expiries; these only bound misbehaving clients.
+    // Workers pull as many jobs as they have free slots (at most MAX_PULL_BATCH) with 1 s expiries;
+    // these only bound misbehaving clients.
     max_waiting: 512,
     max_ack_pending: s.maxAckPending,
-    max_batch: 64,
+    max_batch: MAX_PULL_BATCH,
     max_expires: nanos(30_000),
     num_replicas: s.replicas ?? 1,
   } as ConsumerConfig;

@@ -3,7 +3,7 @@ import { connect, DiscardPolicy, headers as natsHeaders, nanos, type NatsConnect
 import { startNatsServer, waitFor, type NatsServerHandle } from '@tessera/testing';
 import { bindNats, type NatsBinding } from './server.js';
 import { natsClient } from './client.js';
-import { errorFromHeaders } from './errors.js';
+import { errorFromHeaders } from './status.js';
 import { Header } from '../wire-headers.js';
 import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { CallContext } from '../context.js';
@@ -206,5 +206,26 @@ describe('JetStream work queue', () => {
     await waitFor(() => starts.filter((s) => s.includes(':dup-1:')).length === 1);
     await new Promise((r) => setTimeout(r, 200));
     expect(starts.filter((s) => s.includes(':dup-1:')).length).toBe(1);
+  });
+
+  it('takes a burst of queued jobs in one pull, as many as it has free slots', async () => {
+    const stage = { stage: 'burst', methods: ['work'] as const };
+    const burst = natsClient(nc, EchoServiceService, { workQueue: stage });
+    // Every pull request the worker makes (a plain subscriber sees them too).
+    let pulls = 0;
+    const watch = nc.subscribe('$JS.API.CONSUMER.MSG.NEXT.TESSERA_BURST.>', { callback: () => pulls++ });
+    const pullsAtStart: number[] = [];
+    const answers = Array.from({ length: 8 }, (_, i) => burst.work(req({ text: `b${i}`, delayMs: 300 }), { tenant: 'acme', timeoutMs: 10_000 }));
+    await waitFor(async () => (await (await nc.jetstreamManager()).streams.info('TESSERA_BURST').catch(() => undefined))?.state.messages === 8);
+    const worker = await bindNats(nc, EchoServiceService, echoService({ onStart: () => pullsAtStart.push(pulls) }), { serviceName: 'echo', workQueue: { ...stage, concurrency: 8 } });
+    try {
+      expect((await Promise.all(answers)).map((a) => a.text)).toEqual(['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7']);
+      // One pull per job would have made 8 before the last one started.
+      expect(Math.max(...pullsAtStart)).toBeLessThanOrEqual(2);
+    } finally {
+      watch.unsubscribe();
+      burst.close();
+      await worker.stop(1000);
+    }
   });
 });

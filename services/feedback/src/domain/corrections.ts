@@ -1,4 +1,4 @@
-import { TextOffsets } from './offsets.js';
+import { codePointLength, TextOffsets } from './offsets.js';
 import type { SpanCorrection } from './types.js';
 
 /** Where one correction sits in the original (rejected) and the corrected (chosen) answer, in code points. */
@@ -23,7 +23,7 @@ export function applySpans(answer: string, spans: readonly SpanCorrection[]): { 
     const keep = src.slice(cursor, s.start);
     out += keep;
     outLen += s.start - cursor;
-    const replLen = Array.from(s.replacement).length;
+    const replLen = codePointLength(s.replacement);
     aligned.push({ category: s.category, rejected: { start: s.start, end: s.end }, chosen: { start: outLen, end: outLen + replLen } });
     out += s.replacement;
     outLen += replLen;

@@ -8,16 +8,6 @@
  * from the HEAD (least recently freed) and only then forgets their hash. So cached prefixes are
  * evicted LRU, and only when the memory is needed. A sequence frees its blocks last-first, so the
  * tail of a prompt is evicted before its (more shareable) head.
- *
- * Placement (ours, not vLLM's): a sequence's blocks are kept consecutive when the pool allows, because
- * one row whose past blocks are consecutive is read by the decoder graph through zero-copy views of the
- * pool instead of a Gather (≈ 1.9 ms of a 10 ms int4 step at ctx 2048, bench preset; decisions.md). So
- * a sequence grows into the block after its last one when that block is free and holds no cached content
- * — or holds exactly the content the sequence is about to write there (a prompt whose blocks are all
- * cached recomputes its last token into a fresh block: that block's own cached copy is the one after
- * its predecessor). A new sequence starts in the largest run of free uncached blocks
- * (mid-run when the run follows a used block, leaving that sequence room to grow). Otherwise blocks come
- * in LRU order as before, and the graph gathers.
  */
 export class BlockPool {
   private readonly refs: Int32Array;
@@ -48,62 +38,24 @@ export class BlockPool {
     return this.cached.size;
   }
 
-  /**
-   * Takes n blocks, or undefined if fewer are free. `after`: the sequence's last block, so the new blocks
-   * continue it in place when they can (`content`: the hash the first new block will have, when all its
-   * tokens are known — a free block cached with that very content is reused); without `after` a new run
-   * is placed in the largest free uncached stretch. The rest come least recently freed first, evicting
-   * their cached content.
-   */
-  allocate(n: number, after?: number, content?: string): number[] | undefined {
+  /** Takes n blocks (evicting the least recently freed cached ones), or undefined if fewer are free. */
+  allocate(n: number): number[] | undefined {
     if (n > this.free.size) return undefined;
     const out: number[] = [];
-    let next = after === undefined ? this.runStart(n) : after + 1;
-    while (out.length < n && next >= 0 && next < this.numBlocks && this.free.has(next)) {
-      const h = this.hashOf[next];
-      // A cached block is taken only when the sequence writes the same content into it (nothing is lost).
-      if (h !== undefined && !(out.length === 0 && h === content)) break;
-      out.push(next);
-      this.take(next);
-      next++;
-    }
     for (const b of this.free) {
       if (out.length === n) break;
       out.push(b);
     }
-    for (let i = 0; i < out.length; i++) if (this.refs[out[i]!] === 0) this.take(out[i]!);
+    for (const b of out) {
+      this.free.delete(b);
+      const h = this.hashOf[b];
+      if (h !== undefined) {
+        this.cached.delete(h);
+        this.hashOf[b] = undefined;
+      }
+      this.refs[b] = 1;
+    }
     return out;
-  }
-
-  /** First block of the largest run of free uncached blocks (mid-run after a block in use), −1 if none can hold n. */
-  private runStart(n: number): number {
-    let best = -1;
-    let bestLen = 0;
-    for (let b = 0; b < this.numBlocks; ) {
-      if (!this.free.has(b) || this.hashOf[b] !== undefined) {
-        b++;
-        continue;
-      }
-      let e = b;
-      while (e < this.numBlocks && this.free.has(e) && this.hashOf[e] === undefined) e++;
-      if (e - b > bestLen) {
-        best = b;
-        bestLen = e - b;
-      }
-      b = e;
-    }
-    if (bestLen < n) return -1;
-    return best > 0 && this.refs[best - 1]! > 0 ? best + ((bestLen - n) >> 1) : best;
-  }
-
-  private take(b: number): void {
-    this.free.delete(b);
-    const h = this.hashOf[b];
-    if (h !== undefined) {
-      this.cached.delete(h);
-      this.hashOf[b] = undefined;
-    }
-    this.refs[b] = 1;
   }
 
   /** The cached block with this content hash, if any (does not take it). */

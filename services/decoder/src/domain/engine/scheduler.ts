@@ -212,8 +212,7 @@ export class Scheduler<S extends SchedSeq> {
   private ensureBlocks(seq: S, tokens: number): boolean {
     const need = this.blocksFor(tokens) - seq.blockTable.length;
     if (need <= 0) return true;
-    const j = seq.blockTable.length;
-    const got = j > 0 ? this.pool.allocate(need, seq.blockTable[j - 1]!, this.knownBlockHash(seq, j)) : this.pool.allocate(need);
+    const got = this.pool.allocate(need);
     if (!got) return false;
     seq.blockTable.push(...got);
     return true;
@@ -241,13 +240,6 @@ export class Scheduler<S extends SchedSeq> {
       parent = h;
     }
     return { tokens: blocks.length * bs, blocks, hashes };
-  }
-
-  /** Content hash block j of the sequence will have, when caching is on and all its tokens are known (a prompt block). */
-  private knownBlockHash(seq: S, j: number): string | undefined {
-    const bs = this.blockSize;
-    if (!this.cachingFor(seq) || seq.blockHashes.length !== j || (j + 1) * bs > seq.numTokens) return undefined;
-    return blockHash(j === 0 ? (seq.cacheScope ?? '') : seq.blockHashes[j - 1]!, seq, j * bs, bs);
   }
 
   private hashFullBlocks(seq: S): void {

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTinyModel, Tokenizer } from '@tessera/model';
 import { imagePlaceholder, type SlicePlan } from '@tessera/vision';
 import { assemblePrompt } from './assemble-prompt.js';
+import { assemblePrompt46 } from './assemble-prompt46.js';
 import { PromptTokenizer } from './prompt-tokenizer.js';
 import type { PromptImage } from './prompt-types.js';
 
@@ -31,11 +32,13 @@ const phText = (img: PromptImage, k: number): string =>
   imagePlaceholder({ grid: img.gridCols ? { cols: img.gridCols, rows: img.gridRows } : null, slices: new Array(img.gridCols * img.gridRows) } as unknown as SlicePlan, { queryNum: 3, imageIndex: k, useImageId: true }).text;
 
 describe('prompt assembly', () => {
-  it('a video embedding is refused naming images[i].video (2.6 has no 3D resampler)', () => {
+  it('a video embedding is refused naming images[i].video (2.6 and 4.6 have no 3D resampler)', () => {
     const video: PromptImage = { ...image(0, 0, 0), useImageId: false, videoGroups: 1 };
-    expect(() => assemblePrompt({ messages: [{ role: 'user', parts: [{ kind: 'image', imageIndex: 0 }] }], images: [video] }, ours, model, { maxImages: 1 })).toThrow(
-      expect.objectContaining({ details: expect.objectContaining({ field: 'images[0].video' }) }),
-    );
+    const input = { messages: [{ role: 'user' as const, parts: [{ kind: 'image' as const, imageIndex: 0 }] }], images: [video] };
+    const refused = expect.objectContaining({ details: expect.objectContaining({ field: 'images[0].video' }) });
+    expect(() => assemblePrompt(input, ours, model, { maxImages: 1 })).toThrow(refused);
+    // 4.6 checks its images before it tokenises anything, so the 2.6 tokenizer serves here.
+    expect(() => assemblePrompt46(input, ours, { hiddenSize: 4, enableThinking: false }, { maxImages: 1 })).toThrow(refused);
   });
 
   it('matches encode(chat template + placeholders) across turns and several images', () => {

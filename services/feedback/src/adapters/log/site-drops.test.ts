@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { siteFeedbackSource, siteInboxPrefix } from '@tessera/edge';
-import { SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type TopologyServer } from '@tessera/edge/testing';
+import { leafCount, SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type TopologyServer } from '@tessera/edge/testing';
 import { metrics } from '@tessera/telemetry';
+import { waitFor } from '@tessera/testing';
 import { openFeedback, type FeedbackStack } from '../../compose.js';
 import { testSettings } from '../../test/settings.js';
 import { FeedbackLog } from './feedback-log.js';
@@ -24,14 +25,6 @@ let siteNc: NatsConnection;
 let siteLog: FeedbackLog;
 const dirs: string[] = [];
 
-const until = async (what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
-const leafs = async () => ((await (await fetch(`http://127.0.0.1:${hub.nats.monitorPort}/leafz`)).json()) as { leafnodes: number }).leafnodes;
 
 /** The hub's feedback service (a fresh process each call), its store in its own directory. */
 async function openHub(dir: string): Promise<FeedbackStack> {
@@ -47,7 +40,7 @@ async function record(n: number): Promise<void> {
 
 async function outage(events: number): Promise<void> {
   hub.uplink.cut();
-  await until('leaf gone at the hub', async () => (await leafs()) === 0);
+  await waitFor(async () => (await leafCount(hub.nats.monitorPort)) === 0, 30_000, 100, 'leaf gone at the hub');
   await record(events);
   hub.uplink.restore();
 }
@@ -77,11 +70,11 @@ describe('site drop count at the hub', () => {
     let stack = await openHub(dir);
     try {
       await record(20);
-      await until('20 applied at the hub', () => stack.projector.appliedSeq === 20);
+      await waitFor(() => stack.projector.appliedSeq === 20, 30_000, 100, '20 applied at the hub');
       expect(stack.siteDrops?.dropped(SITE)).toBe(0);
 
       await outage(150); // 150 into a 100-event stream while the hub cannot source: the oldest 50 go
-      await until('the 100 survivors applied at the hub', () => stack.projector.appliedSeq === 120);
+      await waitFor(() => stack.projector.appliedSeq === 120, 30_000, 100, 'the 100 survivors applied at the hub');
       expect(stack.siteDrops?.dropped(SITE)).toBe(150 - LIMIT);
       expect(await metrics().text()).toContain(`tessera_feedback_site_events_dropped_total{site="${SITE}"} 50`);
 
@@ -89,7 +82,7 @@ describe('site drop count at the hub', () => {
       await stack.close();
       await outage(130);
       stack = await openHub(dir);
-      await until('the next 100 applied at the hub', () => stack.projector.appliedSeq === 220);
+      await waitFor(() => stack.projector.appliedSeq === 220, 30_000, 100, 'the next 100 applied at the hub');
       expect(stack.siteDrops?.dropped(SITE)).toBe(130 - LIMIT);
     } finally {
       await stack.close();

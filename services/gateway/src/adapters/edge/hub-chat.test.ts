@@ -60,6 +60,16 @@ describe('edge → hub request forwarding', () => {
     });
   }
 
+  it('carries a 4.5 video part (frames, fps, packing) to a hub model declared 4.5', () => {
+    const v45 = modelFeatures('4.5');
+    const frame = `data:image/png;base64,${PNG_1x1}`;
+    const body = { model: MODEL, messages: [{ role: 'user', content: [{ type: 'video', video: [frame, frame, frame], fps: 3, packing: 3 }, { type: 'video', video: [frame], fps: 1 }, { type: 'text', text: 'What happens?' }] }] };
+    const limits = { ...DEFAULT_CHAT_LIMITS, maxVideosPerRequest: 2 };
+    const site = validateChatRequest(body, limits, [MODEL], v45);
+    const wire = gatewayV1.ChatCompletionRequest.decode(gatewayV1.ChatCompletionRequest.encode(toProto(site)).finish());
+    expect(validateChatRequest(toOpenAi(wire, 'default'), limits, [MODEL], v45)).toEqual(site);
+  });
+
   it('the hub refuses schema text that is not JSON, naming the field', () => {
     const proto = toProto(atSite(cases['tools with a named tool_choice and parallel_tool_calls false']!));
     proto.tools[0]!.parametersJson = '{';

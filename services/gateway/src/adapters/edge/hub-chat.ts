@@ -6,11 +6,11 @@
  * to this site's inbox. One contract, the same one gRPC clients use.
  */
 import { finishReasonName, gatewayV1, roleFromName, SERVICES, type decodingV1 } from '@tessera/contracts';
-import { ErrorCode, invalidArgument, natsClient, TesseraError, type ServiceClient } from '@tessera/runtime';
+import { ErrorCode, natsClient, TesseraError, type ServiceClient } from '@tessera/runtime';
 import { UPLINK_STAGE, siteInboxPrefix, siteUplinkBucket } from '@tessera/edge';
 import type { NatsConnection } from 'nats';
 import type { ChatContext, ChatEvent, ChatService, FinishReason } from '../../domain/chat-events.js';
-import type { ValidChatRequest } from '../../domain/openai/valid-request.js';
+import type { ImageSource, ValidChatRequest } from '../../domain/openai/valid-request.js';
 import type { ValidResponseFormat } from '../../domain/openai/response-format.js';
 import type { Tenant } from '../../domain/tenancy/api-keys.js';
 
@@ -85,6 +85,10 @@ export class HubChat implements ChatService {
  * the family it serves, and its stream carries the raw model output, which this site's HTTP edge
  * turns into `tool_calls` exactly as for a local model.
  */
+function imageSource(img: ImageSource): gatewayV1.ImageContent['source'] {
+  return img.kind === 'bytes' ? { $case: 'data', data: img.bytes } : { $case: 'url', url: img.url.toString() };
+}
+
 export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest {
   const s = req.sampling;
   return {
@@ -94,11 +98,11 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
       ...((m.toolCalls || m.toolCallId) && { tool: { calls: (m.toolCalls ?? []).map((c) => ({ id: c.id, name: c.name, argumentsJson: c.argumentsJson })), callId: m.toolCallId ?? '' } }),
       content: m.parts.map((p) => {
         if (p.kind === 'text') return { part: { $case: 'text' as const, text: p.text } };
-        // gateway.v1 has no video part yet: a video is served by the site's own 4.5 model, not forwarded.
-        if (p.kind === 'video') throw invalidArgument(req.videos?.[p.index]?.field ?? 'messages', 'video parts are not forwarded to the hub (gateway.v1 has no video part); serve the 4.5 model at this site', 'no video for hub models');
-        const img = req.images[p.index]!;
-        const source = img.kind === 'bytes' ? { $case: 'data' as const, data: img.bytes } : { $case: 'url' as const, url: img.url.toString() };
-        return { part: { $case: 'image' as const, image: { source, ...(req.maxSliceNums !== undefined && { maxSliceNums: req.maxSliceNums }) } } };
+        if (p.kind === 'video') {
+          const v = req.videos![p.index]!;
+          return { part: { $case: 'video' as const, video: { frames: v.frames.map((f) => ({ source: imageSource(f) })), fps: v.fps, packing: v.packing ?? 0 } } };
+        }
+        return { part: { $case: 'image' as const, image: { source: imageSource(req.images[p.index]!), ...(req.maxSliceNums !== undefined && { maxSliceNums: req.maxSliceNums }) } } };
       }),
     })),
     sampling: {

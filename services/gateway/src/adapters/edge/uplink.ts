@@ -9,7 +9,13 @@ import { ErrorCode, hosted, TesseraError, type CallContext } from '@tessera/runt
 import { UPLINK_STAGE } from '@tessera/edge';
 import { gatewayGrpcService, type GatewayGrpcDeps } from '../../service.js';
 
-export function uplinkBinding(deps: Omit<GatewayGrpcDeps, 'tenantOf'>) {
+/**
+ * `concurrency`: forwarded chats streamed at once. A forwarded chat holds its slot for its whole
+ * answer while it only waits on the decoder, so the work-queue default (TESSERA_MAX_CONCURRENCY, 4,
+ * sized for a model stage) would hold a site's 5th concurrent request in the queue until an answer
+ * ended; the decoder's own queue and the tenant quotas are the back-pressure here.
+ */
+export function uplinkBinding(deps: Omit<GatewayGrpcDeps, 'tenantOf'>, concurrency: number) {
   const tenantOf = (ctx: CallContext) => {
     const t = deps.keys.tenant(ctx.tenant);
     if (!t) throw new TesseraError(ErrorCode.PERMISSION_DENIED, `tenant "${ctx.tenant}" forwarded by an edge site is not known at the hub`, { field: 'tessera-tenant' });
@@ -20,6 +26,6 @@ export function uplinkBinding(deps: Omit<GatewayGrpcDeps, 'tenantOf'>) {
     impl: gatewayGrpcService({ ...deps, tenantOf }),
     grpc: false,
     requireTenant: true,
-    workQueue: { stage: UPLINK_STAGE, methods: ['chatCompletion'] },
+    workQueue: { stage: UPLINK_STAGE, methods: ['chatCompletion'], concurrency },
   });
 }
