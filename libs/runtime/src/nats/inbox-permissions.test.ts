@@ -44,6 +44,19 @@ describe('per-service NATS inboxes', () => {
     expect(await trySubscribe(decoder, '_INBOX.gateway.decoder.c.x')).toBe(true);
   });
 
+  it('a service bound under subjects its credential may not serve logs the refusal, not a TypeError', async () => {
+    const logged: string[] = [];
+    const log = (msg: string, f?: Record<string, unknown>) => logged.push(`${msg} ${JSON.stringify(f ?? {})}`);
+    const binding = await bindNats((await as('slicer')).nc, AsDecoder, echoService(), { serviceName: 'slicer', logger: { info: () => {}, warn: log, error: log } });
+    try {
+      for (let i = 0; i < 100 && logged.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(logged.join('\n')).toMatch(/nats subscription refused .*DecoderService.*Permissions Violation/i);
+      expect(logged.join('\n')).not.toMatch(/outside the handler/);
+    } finally {
+      await binding.stop(100);
+    }
+  });
+
   it("a service credential cannot publish into another service's inboxes except where its callers take its answers", async () => {
     const decoder = await as('decoder');
     // The gateway's request and JetStream API inboxes, its slicer answers, the slicer's own inboxes, the gateway's control subjects for the decoder:

@@ -68,7 +68,15 @@ export class NatsBinding {
   /** Subscribes (request/reply) and starts pulling (work queue). */
   async start(): Promise<void> {
     const first = this.infos[0]!;
-    this.sub = this.nc.subscribe(serviceWildcard(first), { queue: this.opts.serviceName, callback: (_err, msg) => this.onMessage(msg) });
+    const subject = serviceWildcard(first);
+    this.sub = this.nc.subscribe(subject, {
+      queue: this.opts.serviceName,
+      callback: (err, msg) => {
+        // A subscription the credential may not hold (the server refuses it) reports here, with no message.
+        if (err) this.log.error('nats subscription refused', { subject, err: String(err) });
+        else this.onMessage(msg);
+      },
+    });
     await this.nc.flush();
     await this.worker?.start();
   }
