@@ -11,7 +11,11 @@
  *     the running streams' inter-token latency meanwhile;
  *  5. prefix cache: TTFT of a repeated 1,000-token system prompt (hit) vs the first time (miss);
  *  6. the same weights under @huggingface/transformers' generate() (contiguous graph re-wired).
- * Env: BENCH_TOKENS (16), BENCH_LEVELS (1,8,16), BENCH_CTX (128,2048), BENCH_CTX_ROUNDS (3), BENCH_INT4 (0),
+ * BENCH_FAMILY=4.6 runs sections 2–4 on the `bench-4.6` preset (the real 4.6 text shapes, hybrid graph through
+ * the engine's state slots; the preset model is ~1.3 B parameters, generated and built once); sections 1, 5
+ * and 6 are 2.6-only (contiguous graph, prefix cache — off for hybrid layers —, transformers.js), and the
+ * ctx-16k decode number is bench/model/hybrid46.ts's (synthetic cache; a 16k CPU prefill takes too long).
+ * Env: BENCH_FAMILY (2.6), BENCH_TOKENS (16), BENCH_LEVELS (1,8,16), BENCH_CTX (128,2048), BENCH_CTX_ROUNDS (3), BENCH_INT4 (0),
  * BENCH_CTX_WEIGHTS (fp32[,int4]), BENCH_KV_DTYPE (float32),
  * BENCH_TRANSFORMERS (1), BENCH_SECTIONS (1,2,3,4,5,6), TESSERA_INTRA_OP_THREADS (2). Prints the load
  * average next to the numbers. A short run of everything (a few minutes on 2 cores):
@@ -31,7 +35,11 @@ const THREADS = Number(process.env.TESSERA_INTRA_OP_THREADS ?? 2);
 /** Section 3's weight formats (fp32, plus int4 with BENCH_INT4=1) and KV cache dtypes (BENCH_KV_DTYPE, e.g. float32,float16,int8). */
 const CTX_WEIGHTS = (process.env.BENCH_CTX_WEIGHTS ?? (process.env.BENCH_INT4 === '1' ? 'fp32,int4' : 'fp32')).split(',') as ('fp32' | 'int4')[];
 const KV_DTYPES = (process.env.BENCH_KV_DTYPE ?? 'float32').split(',') as KvCacheDtype[];
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? '1,2,3,4,5,6').split(',').map(Number));
+const FAMILY = process.env.BENCH_FAMILY ?? '2.6';
+if (FAMILY !== '2.6' && FAMILY !== '4.6') throw new Error(`BENCH_FAMILY=${FAMILY}: 2.6 or 4.6 (4.5's bench preset is the real 8 B shapes: bench/model/resampler45.ts)`);
+/** Sections that need the 2.6 graphs: 1 (contiguous-KV graph), 5 (prefix cache, off for hybrid layers), 6 (transformers.js). */
+const ONLY_26 = [1, 5, 6];
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? '1,2,3,4,5,6').split(',').map(Number).filter((n) => FAMILY === '2.6' || !ONLY_26.includes(n)));
 const median = (xs: number[]): number => pct(xs, 50);
 const log = (s: string): void => console.log(s);
 const load = (): string => `load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`;
@@ -108,10 +116,11 @@ async function decodeRates(m: LoadedDecoderModel): Promise<{ tokS: number[]; cpu
   return { tokS: wall.map((w) => 1 / median(w)), cpuTokS: cpu.map((c) => 1 / median(c)) };
 }
 
-const dir = process.env.TESSERA_MODEL_DIR || (await ensurePresetModelPaths('bench')).model;
+const dir = process.env.TESSERA_MODEL_DIR || (await ensurePresetModelPaths('bench', FAMILY)).model;
 const m = await loadDecoderModel(dir, { intraOpNumThreads: THREADS });
 const info = m.backend.info;
-log(`model ${dir}\n  layers ${info.numLayers}, hidden ${info.hiddenSize}, vocab ${info.vocabSize}, decoder weights ${(info.weightBytes / 1e9).toFixed(2)} GB, KV ${info.kvBytesPerToken} B/token, ${THREADS} ORT threads, ${TOKENS} greedy tokens per stream`);
+log(`model ${dir} (MiniCPM-V ${m.family.id})\n  layers ${info.numLayers}, hidden ${info.hiddenSize}, vocab ${info.vocabSize}, decoder weights ${(info.weightBytes / 1e9).toFixed(2)} GB, KV ${info.kvBytesPerToken} B/token, state ${(info.stateBytesPerSequence / 1e6).toFixed(2)} MB/sequence, ${THREADS} ORT threads, ${TOKENS} greedy tokens per stream`);
+if (FAMILY !== '2.6') log(`  sections ${[...SECTIONS].join(',')} (${ONLY_26.join(', ')} are 2.6-only)`);
 log(`start: ${load()}`);
 {
   const warm = engineOf(m);
