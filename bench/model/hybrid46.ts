@@ -3,17 +3,18 @@
  * (18 Gated DeltaNet + 6 gated full attention), MLP 3584, vocab 248,094, ≈ 0.75 B params — with
  * seeded random fp32 weights (decoder graph only, ≈ 3 GB external data, built once into a temp dir).
  *   - prefill tok/s at 256 tokens for per-call chunks of 64 / 32 / 16 and token by token (chunk 1 = the
- *     recurrent scan): the measurement behind decoder.maxChunk = 64 (docs/decisions.md);
+ *     recurrent scan): the measurement behind decoder.maxChunk (16 since m46, docs/decisions.md);
  *   - decode ms/token at context 128 / 2048 / 16k and the ratio to 128 (a hybrid barely slows down:
  *     only 6 of 24 layers read a KV cache), and aggregate tok/s with 8 streams at context 128;
  *   - state bytes per sequence (fixed) and KV bytes per token;
  *   - baseline in the same run: ORT MatMul GFLOP/s at [256, 1024]·[1024, 3584] (prefill efficiency).
- * Long contexts use a synthetic cache (zero KV rows, lengths = ctx): a decode step's cost depends on
- * the shapes, not on the values, and a 16k-token CPU prefill would take many minutes.
+ * Decode runs through PagedDecoderStage (the engine's block pools and state slots, as served). Long
+ * contexts use a synthetic cache (zero KV rows, lengths = ctx): a decode step's cost depends on the
+ * shapes, not on the values, and a 16k-token CPU prefill would take many minutes.
  * Run: `npx tsx bench/model/hybrid46.ts [--quick] [--threads N]`. Prints the load average.
  */
 import { join } from 'node:path';
-import { configJson46, GraphBuilder, HybridDecoderStage, parseHybridTextConfig, StageSession, textTensors46, WeightSink, buildHybridDecoderGraph, type HybridCache } from '@tessera/model';
+import { configJson46, GraphBuilder, HybridDecoderStage, PagedDecoderStage, parseHybridTextConfig, StageSession, textTensors46, WeightSink, buildHybridDecoderGraph } from '@tessera/model';
 import { loadAvg as load, log, matmulProbe, runBench, seededInit, timeIt } from './probes.js';
 
 runBench('hybrid46', async ({ quick, threads, rt, dir, cleanup }) => {
@@ -52,27 +53,29 @@ runBench('hybrid46', async ({ quick, threads, rt, dir, cleanup }) => {
   const scan = await timeIt(1, () => dec.prefill({ inputsEmbeds: emb(scanN), batch: 1, seq: scanN, chunk: 1 }), 0);
   log(`  chunk  1 (token by token = the recurrent scan), ${scanN} tokens: ${((scanN / scan.median) * 1000).toFixed(1)} tok/s`);
 
-  const synthetic = (B: number, ctx: number): HybridCache => {
-    const c = dec.emptyCache(B);
-    c.lengths = new Array<number>(B).fill(ctx);
-    c.capacity = ctx;
-    for (const l of c.layers) if (l.kind === 'full') {
-      l.key = new Float32Array(text.numKvHeads * B * ctx * text.headDim);
-      l.value = new Float32Array(text.numKvHeads * B * ctx * text.headDim);
-    }
-    return c;
+  // Decode through the engine's stage (PagedDecoderStage: KV block pools + state slots, updated in place),
+  // on the same session. The explicit-cache wrapper (HybridDecoderStage.run) re-allocates and copies every
+  // full-attention layer's whole KV per call (12 × ctx × 2 KiB), which is test/run-stage plumbing, not the
+  // served path: in the run recorded in docs/decisions.md it made ctx 16k 10× slower than ctx 128.
+  const paged = new PagedDecoderStage(session);
+  const BS = 16; // the engine's kvBlockSize
+  const pagedStep = (B: number, ctx: number): (() => Promise<Float32Array>) => {
+    const per = Math.ceil((ctx + 1) / BS);
+    paged.allocate({ numBlocks: B * per, blockSize: BS, numStateSlots: B });
+    const tables = Array.from({ length: B }, (_, b) => Array.from({ length: per }, (_, k) => b * per + k));
+    const e = emb(B);
+    // Synthetic past: zero KV rows and zero state at length ctx (a step's cost depends on the shapes, not the values).
+    return () => paged.step({ batch: B, seqLen: 1, inputsEmbeds: e, pastLengths: new Array<number>(B).fill(ctx), queryLengths: new Array<number>(B).fill(1), blockTables: tables, stateSlots: tables.map((_, b) => b) });
   };
-  log(`\ndecode (load ${load()})`);
+  log(`\ndecode through PagedDecoderStage (block ${BS}; load ${load()})`);
   const ctxs = quick ? [128, 2048] : [128, 2048, 16384];
   let first = 0;
   for (const ctx of ctxs) {
-    const past = synthetic(1, ctx);
-    const st = await timeIt(quick ? 2 : 4, () => dec.run({ inputsEmbeds: emb(1), batch: 1, seq: 1, past }), 1);
+    const st = await timeIt(quick ? 2 : 4, pagedStep(1, ctx), 1);
     if (!first) first = st.median;
     log(`  ctx ${String(ctx).padStart(5)}: ${st.median.toFixed(1)} ms/token (${(1000 / st.median).toFixed(2)} tok/s), ${(st.median / first).toFixed(2)}× ctx 128`);
   }
-  const past8 = synthetic(8, 128);
-  const s8 = await timeIt(quick ? 1 : 3, () => dec.run({ inputsEmbeds: emb(8), batch: 8, seq: 1, past: past8 }), 1);
+  const s8 = await timeIt(quick ? 1 : 3, pagedStep(8, 128), 1);
   log(`  8 streams at ctx 128: ${s8.median.toFixed(1)} ms/step → ${((8 * 1000) / s8.median).toFixed(2)} tok/s aggregate (${((s8.median ? first / s8.median : 0) * 8).toFixed(2)}× one stream)`);
 
   log(`\nstate per sequence (fp32): ${(dec.stateBytesPerSequence / 1e6).toFixed(2)} MB fixed (18 × (conv 6144×3 + S 16×128×128)); KV ${(dec.kvBytesPerToken / 1024).toFixed(0)} KiB per token (6 layers × K,V × 2 heads × 256)`);

@@ -25,13 +25,15 @@ const fieldOf = (f: () => unknown): string | undefined => {
 };
 
 describe('MiniCPM-V 4.5 config and tensors', () => {
-  it('version 4.5 is its own family with a Qwen3 decoder; a head_dim the graphs cannot take is refused by name', () => {
+  it('version 4.5 is its own family with a Qwen3 decoder; a head_dim or rope scaling the graphs cannot take is refused by name', () => {
     const raw = configJson45('tiny');
     expect(detectFamily(raw).id).toBe('4.5');
     const c = parseConfig(raw);
     expect([c.version, c.llm.qkNorm, c.llm.attentionBias, c.llm.headDim]).toEqual([4.5, true, false, 32]);
     expect(fieldOf(() => parseConfig({ ...raw, head_dim: 48 }))).toBe('head_dim');
     expect(fieldOf(() => parseConfig({ ...raw, attention_bias: 'no' }))).toBe('attention_bias');
+    // Qwen3-8B's long-context recipe is YaRN in rope_scaling; the released 4.5 config has null, the graphs only default RoPE.
+    expect(fieldOf(() => parseConfig({ ...raw, rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 32768 } }))).toBe('rope_scaling');
     const names = new Set(expectedTensors(c).map((t) => t.name));
     expect(names.has('llm.model.layers.0.self_attn.q_norm.weight')).toBe(true);
     expect(names.has('llm.model.layers.1.self_attn.k_norm.weight')).toBe(true);
