@@ -69,7 +69,9 @@ export class NatsBinding {
   async start(): Promise<void> {
     const first = this.infos[0]!;
     const subject = serviceWildcard(first);
-    this.sub = this.nc.subscribe(subject, {
+    // Request/reply only for methods not served from the work queue (a binding of queued methods only
+    // needs, and its credential may only have, the queue).
+    if (this.byMethod.size > 0) this.sub = this.nc.subscribe(subject, {
       queue: this.opts.serviceName,
       callback: (err, msg) => {
         // A subscription the credential may not hold (the server refuses it) reports here, with no message.

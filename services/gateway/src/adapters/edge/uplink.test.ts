@@ -66,4 +66,9 @@ describe('hub uplink binding', () => {
     expect(await Promise.all(Array.from({ length: AT_ONCE }, answer))).toEqual(Array(AT_ONCE).fill('ok'));
     site.close();
   }, 20_000);
+
+  it("holds no request/reply subscription on the gateway's subjects (only the queue)", async () => {
+    const subsz = (await (await fetch(`http://127.0.0.1:${server.monitorPort}/subsz?subs=1`)).json()) as { subscriptions_list?: Array<{ subject: string }> };
+    expect((subsz.subscriptions_list ?? []).map((s) => s.subject).filter((s) => s.includes('GatewayService'))).toEqual([]);
+  });
 });

@@ -22,8 +22,10 @@ export function uplinkBinding(deps: Omit<GatewayGrpcDeps, 'tenantOf'>, concurren
     return t;
   };
   return hosted({
-    definition: gatewayV1.GatewayServiceService,
-    impl: gatewayGrpcService({ ...deps, tenantOf }),
+    // ChatCompletion only, from the queue: no request/reply subscription on the gateway's subjects,
+    // which the hub gateway's NATS user may not hold.
+    definition: { chatCompletion: gatewayV1.GatewayServiceService.chatCompletion },
+    impl: { chatCompletion: gatewayGrpcService({ ...deps, tenantOf }).chatCompletion },
     grpc: false,
     requireTenant: true,
     workQueue: { stage: UPLINK_STAGE, methods: ['chatCompletion'], concurrency },
