@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   docs: () => import('./commands/docs.js'),
   ctl: () => import('./commands/ctl.js'),
   feedback: () => import('./commands/feedback.js'),
+  edge: () => import('./commands/edge.js'),
 };
 
 async function usage(): Promise<string> {
