@@ -3,11 +3,10 @@
  * (tenant `t<family>`), the gateway serving the family's model id, one intra-op thread per service (the
  * e2e runs on a shared 2-core machine). `stop()` ends the processes and removes the work directory.
  */
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { modelIdFor, startLocalStack, tinyModelFor, type RunningStack } from '@tessera/local-stack';
+import { modelIdFor, startLocalStack, tinyModelFor, writeApiKeysFile, type RunningStack } from '@tessera/local-stack';
 import { Tokenizer, type FamilyId } from '@tessera/model';
 
 export interface FamilyStack {
@@ -23,8 +22,7 @@ export async function startFamilyStack(family: FamilyId, key: string): Promise<F
   const model = modelIdFor(family);
   const tag = family.replace('.', '');
   const dir = mkdtempSync(join(tmpdir(), `tessera-e2e${tag}-`));
-  const keysFile = join(dir, 'keys.json');
-  writeFileSync(keysFile, JSON.stringify({ tenants: {}, keys: [{ id: `k${tag}`, tenant: `t${tag}`, sha256: createHash('sha256').update(key).digest('hex') }] }));
+  const keysFile = writeApiKeysFile(join(dir, 'keys.json'), [{ id: `k${tag}`, tenant: `t${tag}`, key }], {});
   let stack: RunningStack | undefined;
   const stop = async () => {
     await stack?.stop();

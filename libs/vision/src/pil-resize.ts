@@ -241,7 +241,6 @@ export class PilResizer {
       at = job.end;
     }
     const buf = this.memory(at);
-    const k = this.k!;
     const helper = this.helperFor();
     // Every horizontal pass before any vertical one: a vertical pass reads the rows both threads wrote.
     this.runSplit(helper, jobs.flatMap((j) => (j.h ? [hpassOf(j.h)] : [])));

@@ -55,9 +55,9 @@ export function cropRgb(src: RgbImage, box: SliceBox): RgbImage {
 }
 
 /**
- * Resizes the overview and the refine image from one copy of the decoded pixels (the overview on the
- * resizer's helper thread, the refine image on this one) and hands each model-order piece to `emit`
- * with the resize it lies in (its `box` there).
+ * Resizes the overview and the refine image from one copy of the decoded pixels (each pass's rows
+ * shared with the resizer's helper thread when it pays, see pil-resize.ts) and hands each model-order
+ * piece to `emit` with the resize it lies in (its `box` there).
  */
 function forEachPiece(img: RgbImage, plan: SlicePlan, emit: (resizer: PilResizer, from: Resized, box: SliceBox) => void): void {
   const resizer = threadResizer();
