@@ -126,13 +126,13 @@ function authorization(ctx: CallContext): string | undefined {
   return ctx.headers.authorization ?? (key !== undefined && key !== '' ? `Bearer ${key}` : undefined);
 }
 
-/** Proto request → the OpenAI JSON shape `validateChatRequest` takes. */
 /** An ImageContent as the OpenAI image URL the HTTP edge would get (bytes → data URL). */
 function imageUrl(img: gatewayV1.ImageContent): string {
   const src = img.source;
   return !src ? '' : src.$case === 'url' ? src.url : `data:image/*;base64,${src.data.toString('base64')}`;
 }
 
+/** Proto request → the OpenAI JSON shape `validateChatRequest` takes. */
 export function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: string): Record<string, unknown> {
   const s = req.sampling;
   return {

@@ -97,13 +97,18 @@ function pyRepr(v: Runtime): string {
     }
     case 'ObjectValue':
     case 'KeywordArgumentsValue':
-      return `{${[...(v.value as Map<string, Runtime>).entries()].map(([k, x]) => `${reprString(k)}: ${pyRepr(x)}`).join(', ')}}`;
+      return reprDict(v.value as Map<string, Runtime>);
     case 'NamespaceValue':
-      return `<Namespace {${[...(v.value as Map<string, Runtime>).entries()].map(([k, x]) => `${reprString(k)}: ${pyRepr(x)}`).join(', ')}}>`;
+      return `<Namespace ${reprDict(v.value as Map<string, Runtime>)}>`;
     default:
       // Integers and floats: the library already prints 2.0 for a float 2, as Python does.
       return v.toString();
   }
+}
+
+/** Python's repr of a dict: `{'k': v, …}`. */
+function reprDict(m: Map<string, Runtime>): string {
+  return `{${[...m.entries()].map(([k, x]) => `${reprString(k)}: ${pyRepr(x)}`).join(', ')}}`;
 }
 
 /** Characters Python's str.isprintable() rejects (other than the ones with a short escape). */

@@ -79,16 +79,17 @@ export class HubChat implements ChatService {
   }
 }
 
+/** An image as the contract's ImageContent source (bytes inline, a URL as is). */
+function imageSource(img: ImageSource): gatewayV1.ImageContent['source'] {
+  return img.kind === 'bytes' ? { $case: 'data', data: img.bytes } : { $case: 'url', url: img.url.toString() };
+}
+
 /**
  * The validated request in the gRPC contract's terms. Everything the HTTP API accepts has a field
  * there (response_format, tools and tool turns, downsample_mode): the hub validates it again against
  * the family it serves, and its stream carries the raw model output, which this site's HTTP edge
  * turns into `tool_calls` exactly as for a local model.
  */
-function imageSource(img: ImageSource): gatewayV1.ImageContent['source'] {
-  return img.kind === 'bytes' ? { $case: 'data', data: img.bytes } : { $case: 'url', url: img.url.toString() };
-}
-
 export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest {
   const s = req.sampling;
   return {

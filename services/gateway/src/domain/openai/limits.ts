@@ -13,9 +13,9 @@ export interface ChatLimits {
   allowRemoteImages: boolean;
   remoteImageAllowList: readonly string[];
   /** `{"type": "video"}` parts per request (MiniCPM-V 4.5). */
-  maxVideosPerRequest?: number;
+  maxVideosPerRequest: number;
   /** Frames per video part (each frame is one slicer call, like a 448² image overview). */
-  maxVideoFrames?: number;
+  maxVideoFrames: number;
 }
 
 export const DEFAULT_CHAT_LIMITS: ChatLimits = Object.freeze({

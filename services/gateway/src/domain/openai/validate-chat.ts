@@ -1,5 +1,4 @@
 import { invalidArgument, TesseraError, ErrorCode } from '@tessera/runtime';
-import { forcedToolSchema } from '@tessera/structured';
 import type { ChatLimits } from './limits.js';
 import { modelFeatures, parseResponseFormat, parseTools, type ModelFeatures } from './response-format.js';
 
@@ -76,7 +75,8 @@ export function validateChatRequest(
     ...(root.collection !== undefined && root.collection !== null && { collection: parseCollection(root.collection, limits) }),
     ...(root.max_slice_nums !== undefined && { maxSliceNums: int(root.max_slice_nums, 'max_slice_nums', 1, limits.maxSliceNums) }),
     ...parseMmProcessorKwargs(root.mm_processor_kwargs),
-    ...parseChatTemplateKwargs(root.chat_template_kwargs, responseFormat !== undefined || (tools !== undefined && forcedToolSchema(tools.tools, tools.choice) !== undefined)),
+    // Constrained: a response_format, or a forced call (tool_choice "required" or a name; parseTools normalised "auto" to '').
+    ...parseChatTemplateKwargs(root.chat_template_kwargs, responseFormat !== undefined || (tools !== undefined && tools.choice !== '' && tools.choice !== 'none')),
     ...(typeof root.user === 'string' && { user: root.user }),
   };
 }

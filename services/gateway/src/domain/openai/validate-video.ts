@@ -14,9 +14,6 @@ import type { ChatLimits } from './limits.js';
 import type { ModelFeatures } from './response-format.js';
 import type { ImageSource, Role, VideoSource } from './valid-request.js';
 
-const DEFAULT_MAX_VIDEOS = 1;
-const DEFAULT_MAX_FRAMES = 64;
-
 /** `{"type": "video_url"}`: always a 400 naming the field, saying what to send instead. */
 export function refuseVideoUrl(pf: string): never {
   throw invalidArgument(
@@ -40,11 +37,11 @@ export function parseVideoPart(
     throw invalidArgument(`${pf}.type`, `${pf}: ${features.familyName} has no video input (video needs MiniCPM-V 4.5's 3D resampler); send the frames as image_url parts instead`, 'no video parts for this model');
   }
   if (role !== 'user') throw invalidArgument(`${pf}.type`, `videos are only accepted in user messages, not in ${role} messages`);
-  const maxVideos = limits.maxVideosPerRequest ?? DEFAULT_MAX_VIDEOS;
+  const maxVideos = limits.maxVideosPerRequest;
   if (videos.length >= maxVideos) throw invalidArgument(pf, `too many videos: more than ${maxVideos}`, `videos per request <= ${maxVideos}`);
   const raw = part.video;
   if (!Array.isArray(raw)) throw invalidArgument(`${pf}.video`, `${pf}.video must be an array of frame image URLs (data: or http(s)), in time order`);
-  const maxFrames = limits.maxVideoFrames ?? DEFAULT_MAX_FRAMES;
+  const maxFrames = limits.maxVideoFrames;
   if (raw.length === 0 || raw.length > maxFrames) throw invalidArgument(`${pf}.video`, `${pf}.video has ${raw.length} frames; a video takes 1..${maxFrames} frames (sample fewer)`, `1 <= frames <= ${maxFrames}`);
   const frames = raw.map((f: unknown, i: number) => {
     const ff = `${pf}.video[${i}]`;
