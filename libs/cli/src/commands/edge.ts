@@ -70,7 +70,7 @@ export function bareBoxFiles(o: BareBoxOptions): Record<string, string> {
   const env: Record<BareBoxService, Record<string, string>> = {
     gateway: { ...common('gateway'), TESSERA_MODEL_DIR: o.modelDir, TESSERA_GATEWAY_MODEL_ID: o.siteModel, TESSERA_SITE_CONFIG: join(o.etcDir, 'site.json'), TESSERA_GATEWAY_API_KEYS_FILE: join(o.etcDir, 'api-keys.json') },
     decoder: { ...common('decoder'), TESSERA_MODEL_DIR: o.modelDir },
-    // The site profile's bound: beyond it the oldest events go first and the gateway counts them (docs/edge.md).
+    // The site profile's bound: beyond it the oldest events go first; the gateway warns, the hub counts them exactly (docs/edge.md).
     feedback: { ...common('feedback'), TESSERA_DATA_DIR: join(o.stateDir, 'feedback'), TESSERA_FEEDBACK_STREAM_MAX_EVENTS: '1000000' },
   };
   const files: Record<string, string> = {
