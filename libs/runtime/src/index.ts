@@ -50,7 +50,7 @@ export {
 } from './claim-check.js';
 export { tensorAtRef, claimCheckTensor, resolveTensor } from './tensor-claims.js';
 export { localClient } from './local-client.js';
-export { startService, hosted, READY_PREFIX, type ServiceHost, type ServiceHostOptions, type HostedService, type CommonConfig, type ServiceComposition } from './service-host.js';
+export { startService, hosted, exitOnSignals, READY_PREFIX, type ServiceHost, type ServiceHostOptions, type HostedService, type CommonConfig, type ServiceComposition } from './service-host.js';
 export { consoleLogger, type Logger, type LogLevel } from './logger.js';
 export {
   servicePermissions,

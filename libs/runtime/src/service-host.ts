@@ -53,6 +53,8 @@ export interface ServiceHostOptions {
   telemetry?: boolean | { inMemory?: boolean };
   /** Install SIGTERM/SIGINT handlers that shut down and exit (default true). */
   handleSignals?: boolean;
+  /** Print the READY_PREFIX line (default true). A process hosting several services (services/combined) prints its own once all serve. */
+  announceReady?: boolean;
   /** Runs after in-flight work finished, before NATS drains (close model sessions, flush stores). */
   onShutdown?: () => Promise<void> | void;
   logger?: Logger;
@@ -162,19 +164,22 @@ export async function startService(o: ServiceHostOptions): Promise<ServiceHost> 
       log.info('stopped');
     })());
 
-  if (o.handleSignals !== false) {
-    const onSignal = (sig: NodeJS.Signals) => {
-      log.info('signal received', { signal: sig });
-      void shutdown().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  }
+  if (o.handleSignals !== false) exitOnSignals(log, shutdown);
 
   const host: ServiceHost = { nc, grpcPort, metricsPort: metricsServer?.port, shutdown };
-  process.stdout.write(`${READY_PREFIX}${JSON.stringify({ service: cfg.serviceName, pid: process.pid, grpcPort, metricsPort: metricsServer?.port })}\n`);
+  if (o.announceReady !== false) process.stdout.write(`${READY_PREFIX}${JSON.stringify({ service: cfg.serviceName, pid: process.pid, grpcPort, metricsPort: metricsServer?.port })}\n`);
   return host;
+}
+
+/** On the first SIGTERM/SIGINT: `shutdown`, then exit (0, or 1 when it failed). */
+export function exitOnSignals(log: Logger, shutdown: () => Promise<void>): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info('signal received', { signal });
+    void shutdown().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
 }

@@ -7,7 +7,7 @@
  * signal handler (every stage drains its own in-flight work, each within its own
  * TESSERA_SHUTDOWN_GRACE, in parallel) and the ready line, printed when the last stage serves.
  */
-import { consoleLogger, READY_PREFIX, startService, type ServiceHost } from '@tessera/runtime';
+import { consoleLogger, exitOnSignals, READY_PREFIX, startService, type ServiceHost } from '@tessera/runtime';
 import { activeTelemetry, metrics, startMetricsServer, startTelemetry } from '@tessera/telemetry';
 import { composeStage } from './compose.js';
 import type { CombinedConfig } from './config.js';
@@ -45,8 +45,8 @@ export async function startCombined(config: CombinedConfig, opts: StartCombinedO
     for (const stage of config.stages) {
       const started = Date.now();
       const { config: stageConfig, composition } = await composeStage(stage, config.stageConfigs);
-      // The process owns signals, telemetry and /metrics; the stage owns the rest.
-      stages.set(stage, await startService({ config: stageConfig, ...composition, handleSignals: false, metricsEndpoint: false }));
+      // The process owns signals, telemetry, /metrics and the ready line; the stage owns the rest.
+      stages.set(stage, await startService({ config: stageConfig, ...composition, handleSignals: false, metricsEndpoint: false, announceReady: false }));
       log.info('stage serving', { stage, grpcPort: stages.get(stage)!.grpcPort, startMs: Date.now() - started });
     }
   } catch (err) {
@@ -54,17 +54,7 @@ export async function startCombined(config: CombinedConfig, opts: StartCombinedO
     throw err;
   }
 
-  if (opts.handleSignals !== false) {
-    const onSignal = (signal: NodeJS.Signals) => {
-      log.info('signal received', { signal });
-      void shutdown().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  }
+  if (opts.handleSignals !== false) exitOnSignals(log, shutdown);
 
   const ports = Object.fromEntries([...stages].map(([s, h]) => [s, { grpcPort: h.grpcPort }]));
   process.stdout.write(`${READY_PREFIX}${JSON.stringify({ service: config.serviceName, pid: process.pid, stages: ports, metricsPort: metricsServer.port })}\n`);
