@@ -43,17 +43,18 @@ export function parseVideoPart(
   if (!Array.isArray(raw)) throw invalidArgument(`${pf}.video`, `${pf}.video must be an array of frame image URLs (data: or http(s)), in time order`);
   const maxFrames = limits.maxVideoFrames;
   if (raw.length === 0 || raw.length > maxFrames) throw invalidArgument(`${pf}.video`, `${pf}.video has ${raw.length} frames; a video takes 1..${maxFrames} frames (sample fewer)`, `1 <= frames <= ${maxFrames}`);
+  if (typeof part.fps !== 'number' || !Number.isFinite(part.fps) || part.fps <= 0 || part.fps > 1000) {
+    throw invalidArgument(`${pf}.fps`, `${pf}.fps must be the frames' sampling rate, a number in (0, 1000], got ${JSON.stringify(part.fps)}`, '0 < fps <= 1000');
+  }
+  const packing = part.packing === undefined || part.packing === null ? undefined : part.packing;
+  if (packing !== undefined && (typeof packing !== 'number' || !Number.isInteger(packing))) throw invalidArgument(`${pf}.packing`, `${pf}.packing must be an integer (frames per group)`);
+  // Frames last: a data: URL frame is base64-decoded, so the cheap field checks fail first.
   const frames = raw.map((f: unknown, i: number) => {
     const ff = `${pf}.video[${i}]`;
     const url = typeof f === 'string' ? f : typeof f === 'object' && f !== null && typeof (f as { url?: unknown }).url === 'string' ? (f as { url: string }).url : undefined;
     if (url === undefined) throw invalidArgument(ff, `${ff} must be a frame image URL string (data: or http(s))`);
     return ctx.parseImageUrl(url, ff, limits);
   });
-  if (typeof part.fps !== 'number' || !Number.isFinite(part.fps) || part.fps <= 0 || part.fps > 1000) {
-    throw invalidArgument(`${pf}.fps`, `${pf}.fps must be the frames' sampling rate, a number in (0, 1000], got ${JSON.stringify(part.fps)}`, '0 < fps <= 1000');
-  }
-  const packing = part.packing === undefined || part.packing === null ? undefined : part.packing;
-  if (packing !== undefined && (typeof packing !== 'number' || !Number.isInteger(packing))) throw invalidArgument(`${pf}.packing`, `${pf}.packing must be an integer (frames per group)`);
   const video: VideoSource = { field: `${pf}.video`, frames, fps: part.fps, ...(packing !== undefined && { packing: packing as number }) };
   videos.push(video);
   return video;
