@@ -121,7 +121,11 @@ export class FeedbackCore {
   async getResponse(tenant: string | undefined, responseId: string | undefined): Promise<{ response: Stored<ResponseRecord>; feedback: Stored<FeedbackRecord>[] }> {
     const t = checkTenant(tenant);
     const id = checkId('response_id', responseId, this.opts.limits.maxResponseIdLength);
-    const response = await this.lookup(t, id);
+    // Settle first, not only on a miss: the response may be in the store while feedback acknowledged a
+    // moment ago is not yet (submit returns on the stream's ack), and a caller reading back what it just
+    // wrote must see it (CI caught the gap once: the response came back with no feedback).
+    await this.settle();
+    const response = await this.store.getResponse(t, id, this.now());
     if (!response) throw unknownResponse('response_id', t, id);
     const feedback: Stored<FeedbackRecord>[] = [];
     for await (const row of this.store.scanFeedback({ tenant: t, responseId: id }, this.now())) feedback.push(row.feedback);
