@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseWhere } from '../../domain/filter/where.js';
+import { DEFAULT_HNSW } from './hnsw-index.js';
 import { LanceStore } from './lance-store.js';
 import type { CollectionSpec, StoredRecord } from '../../domain/vector-store.js';
 
@@ -29,7 +30,10 @@ async function ids(store: LanceStore, tenant: string, coll: string, v: Float32Ar
 describe('LanceStore HNSW', () => {
   it('filtered HNSW search returns exactly the exact filtered top-k; writes and deletes reach the graph', async () => {
     const exact = new LanceStore({ dir: join(dir, 'exact'), annThreshold: Number.POSITIVE_INFINITY });
-    const store = new LanceStore({ dir: join(dir, 'ann'), annThreshold: 200 });
+    // ef above the collection size: the graph is built on all cores (usearch), so its shape varies from run
+    // to run and ef 64 missed one of the exact top 10 in one CI run; what this test checks is the filter
+    // plumbing and incremental writes, not recall (bench/retrieval measures that).
+    const store = new LanceStore({ dir: join(dir, 'ann'), annThreshold: 200, hnsw: { ...DEFAULT_HNSW, expansionSearch: 1024 } });
     for (const s of [exact, store]) {
       await s.createCollection('acme', spec('v'));
       await s.upsert('acme', 'v', RECS.slice(0, 300));
