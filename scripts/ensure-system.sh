@@ -7,7 +7,7 @@
 # CPU-only machines). Idempotent; safe to run on every test and demo.
 set -euo pipefail
 need=()
-ls /usr/lib/*/libvulkan.so.1 >/dev/null 2>&1 || need+=(libvulkan1)
+/sbin/ldconfig -p | grep -q "libvulkan.so.1 " || need+=(libvulkan1)
 ls /usr/share/vulkan/icd.d/lvp_icd.* >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
