@@ -6,7 +6,7 @@ export const schema = {
   // A model without a resampler (MiniCPM-V 4.6): the slicer writes the visual tokens into this cache.
   ...encoderCacheConfig(),
   modelDir: string({ env: 'TESSERA_MODEL_DIR', optional: true, doc: 'built ONNX model directory (manifest.json); unset = the tiny test model, generated on first use' }),
-  executionProvider: oneOf(['cpu', 'cuda'], { env: 'TESSERA_EXECUTION_PROVIDER', default: 'cpu', doc: 'onnxruntime execution provider' }),
+  executionProvider: oneOf(['cpu', 'cuda', 'webgpu'], { env: 'TESSERA_EXECUTION_PROVIDER', default: 'cpu', doc: 'onnxruntime execution provider (webgpu: any Vulkan GPU through the bundled WebGPU EP; the decoder keeps KV on the device)' }),
   intraOpThreads: int({ env: 'TESSERA_INTRA_OP_THREADS', default: 1, min: 1, max: 256, doc: 'threads inside one ONNX op' }),
   maxImageBytes: bytes({ env: 'TESSERA_MAX_IMAGE_BYTES', default: 20 * 1024 * 1024, min: 1024, max: 256 * 1024 * 1024, doc: 'largest encoded image' }),
   decodeTimeout: duration({ env: 'TESSERA_IMAGE_DECODE_TIMEOUT', default: 10_000, min: 1_000, max: 600_000, doc: 'libvips time limit to decode one image (whole seconds); bounds a decompression bomb that passes the pixel limit' }),
