@@ -98,7 +98,7 @@ export class ChatOrchestrator implements ChatService {
     const prompt =
       this.model.family === '4.6'
         ? estimatePromptTokens46(req, images, this.model.tokenizer, o)
-        : this.model.modelFamily === '4.5'
+        : this.model.family === '4.5'
           ? estimatePromptTokens45(req, images, this.model.tokenizer, o)
           : estimatePromptTokens(promptTurns(req), images, this.model.tokenizer, o);
     return prompt + (req.collection ? GROUNDING_TOKENS_PER_SOURCE * req.collection.k : 0);
