@@ -67,7 +67,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts },
     imageCost: new ImageCostBudget(config.maxRequestImageCost, config.quotaImageCostPerMinute),
     // Video parts pass validation only for a family with video (4.5), so the pipeline is idle otherwise.
-    videos: new VideoPipeline(images, model.revision),
+    videos: new VideoPipeline(images, model.revision, { maxFramesPerCall: config.videoFramesPerCall }),
   });
   if (site) checkSiteModels(site, model.id);
   const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, log }) : undefined;
