@@ -2,7 +2,9 @@
  * Preprocessing vs the HF MiniCPM-V processor in Python (PIL + numpy, hf_processor.py) on the same
  * images in the same run: bytes → normalised float32 [3, H, W] for the overview and every slice.
  * Ours is timed inline (preparePixels) and through a one-worker PreprocessPool (the slicer's path,
- * including the transfer back to the main thread); both hand each run's pieces back for reuse, as the
+ * including the transfer back to the main thread; as in the slicer, PNG/JPEG images up to
+ * TESSERA_PREPROCESS_INLINE_MAX_PIXELS, default 0.4 MP, skip the worker — set it to 0 to time the worker
+ * hand-off at every size); both hand each run's pieces back for reuse, as the
  * slicer does after encoding (pixel-blocks.ts). Pixels are compared by the sha256 of the
  * concatenated float32 arrays. The three run interleaved, round by round, with PIL as a server
  * subprocess (one image per request), so they see the same load. Cells: wall and CPU medians and the
@@ -22,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import sharp from 'sharp';
-import { DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION, DEFAULT_SLICE_OPTIONS, PreprocessPool, preparePixels, recyclePixels, threadResizer } from '@tessera/vision';
+import { DEFAULT_IMAGE_LIMITS, DEFAULT_INLINE_MAX_PIXELS, DEFAULT_NORMALIZATION, DEFAULT_SLICE_OPTIONS, PreprocessPool, preparePixels, recyclePixels, threadResizer } from '@tessera/vision';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -122,13 +124,14 @@ export async function comparePreprocessingWithPil(runs: number): Promise<void> {
   const tunables = process.env.GLIBC_TUNABLES ?? '(unset)';
   const wanted = (process.env.BENCH_SIZES ?? '0.3,2,12').split(',');
   const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
-  console.log(`preprocessing vs the HF processor in PIL + numpy; GLIBC_TUNABLES=${tunables}; ${runs} rounds, interleaved (ours inline, PIL, ours via pool); load average ${load()} on ${availableParallelism()} CPUs`);
+  const inlineMax = Number(process.env.TESSERA_PREPROCESS_INLINE_MAX_PIXELS ?? DEFAULT_INLINE_MAX_PIXELS);
+  console.log(`preprocessing vs the HF processor in PIL + numpy; GLIBC_TUNABLES=${tunables}; ${runs} rounds, interleaved (ours inline, PIL, ours via pool; pool inline up to ${inlineMax} px); load average ${load()} on ${availableParallelism()} CPUs`);
   if ('tried' in py) console.log(`python3 with Pillow and numpy not found (tried ${py.tried.join(', ')}): PIL timings and ratios skipped (Debian: apt-get install python3-pil python3-numpy)`);
   else console.log(`baseline: ${py.python} (${py.versions}), bench/vision/hf_processor.py as a server subprocess, one run per round`);
   console.log('cells: wall median, CPU median (CPU best) ms; ratios PIL / ours for the same three. Under load CPU time inflates too (shared cores): read the best-CPU ratio there.');
   const limits = { ...DEFAULT_IMAGE_LIMITS, maxBytes: 64 * 1024 * 1024, maxPixels: 50_000_000 };
   const norm = DEFAULT_NORMALIZATION;
-  const pool = new PreprocessPool(1);
+  const pool = new PreprocessPool(1, inlineMax);
   await pool.ready();
   // The inline path's resize helper thread, started as the pool's workers start theirs in warm-up.
   const helper = await threadResizer().helperStarted();

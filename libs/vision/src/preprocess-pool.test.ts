@@ -5,7 +5,8 @@ import { DEFAULT_IMAGE_LIMITS } from './limits.js';
 import { PreprocessPool } from './preprocess-pool.js';
 import { prepareImage } from './preprocess.js';
 
-const pool = new PreprocessPool(2);
+// Inline threshold 0: every image goes through a worker (the small test images would otherwise run inline).
+const pool = new PreprocessPool(2, 0);
 afterAll(() => pool.close());
 
 const png = (w: number, h: number) => {
@@ -36,6 +37,24 @@ describe('PreprocessPool', () => {
     expect(got.images[0].rgb.length).toBe(0);
     expect(Array.from(got.pixels![0].subarray(0, 50))).toEqual(Array.from(inline.pixels![0].subarray(0, 50)));
     expect(got.pixels![0].length).toBe(3 * got.plan.overview.width * got.plan.overview.height);
+  });
+
+  it('images up to inlineMaxPixels run on the caller thread, larger ones in a worker; same pixels either way', async () => {
+    const norm = { mean: [0.5, 0.5, 0.5] as [number, number, number], std: [0.5, 0.5, 0.5] as [number, number, number] };
+    const mixed = new PreprocessPool(1, 300 * 200);
+    try {
+      const [small, large] = await Promise.all([png(300, 200), png(301, 200)]);
+      for (const img of [small, large]) {
+        const got = await mixed.prepare(img, {}, DEFAULT_IMAGE_LIMITS, norm);
+        const want = await new PreprocessPool(0).prepare(img, {}, DEFAULT_IMAGE_LIMITS, norm);
+        expect(Buffer.from(got.pixels![0].buffer, got.pixels![0].byteOffset, got.pixels![0].byteLength).equals(Buffer.from(want.pixels![0].buffer, want.pixels![0].byteOffset, want.pixels![0].byteLength))).toBe(true);
+        mixed.recycle(got.pixels);
+        // A worker's block is transferred back to it (detached here); an inline block stays on this thread.
+        expect(got.pixels![0].buffer.byteLength > 0).toBe(img === small);
+      }
+    } finally {
+      await mixed.close();
+    }
   });
 
   it('errors come back as TesseraErrors with code and limit; the pool keeps working', async () => {
