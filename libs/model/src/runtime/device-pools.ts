@@ -60,6 +60,14 @@ export function outputsKeptOnDevice(manifest: StageManifest, opts: RuntimeOption
 /** One set of helper sessions per decoder session (their pool dims are symbolic, so any cache size). */
 const sessionsByDecoder = new WeakMap<object, PoolSessions>();
 
+/** Releases the helper sessions of a decoder session (StageSession.release); the next pools create them again. */
+export async function releasePoolSessions(decoder: object): Promise<void> {
+  const shared = sessionsByDecoder.get(decoder);
+  if (!shared) return;
+  sessionsByDecoder.delete(decoder);
+  await Promise.all([shared.write, shared.copy, shared.reset].map(async (p) => (await p)?.release()));
+}
+
 const onDevice = (opts: RuntimeOptions): ort.InferenceSession.SessionOptions => ({ ...sessionOptions(opts), preferredOutputLocation: 'gpu-buffer' });
 
 export class DevicePools {
@@ -67,6 +75,7 @@ export class DevicePools {
   private ready: Promise<void> | null = null;
   private pending: Pending[] = [];
   private sessions: PoolSessions | null = null;
+  private closed = false;
 
   constructor(
     private readonly layout: PagedCacheLayout,
@@ -86,6 +95,7 @@ export class DevicePools {
 
   /** The pools as feeds, after the queued copies and resets ran. */
   async feeds(): Promise<Record<string, ort.Tensor>> {
+    if (this.closed) throw new Error('paged decoder: the device pools were released; allocate() the cache again');
     this.ready ??= this.init().catch((err: unknown) => {
       this.ready = null;
       throw err;
@@ -110,6 +120,17 @@ export class DevicePools {
 
   /** Scatters a step's new K/V and state (the decoder's GPU outputs) into the pools, then frees them. */
   async store(out: Record<string, ort.Tensor>, x: StepPlacement): Promise<void> {
+    try {
+      if (this.closed) throw new Error('paged decoder: the device pools were released or re-allocated during the step');
+      await this.run(this.sessions!.write, ...this.writeFeeds(out, x));
+    } finally {
+      // Every GPU output of the step is freed here, also when building the indices or the write throws.
+      for (const [name, t] of Object.entries(out)) if (name !== PagedIo.logits) t.dispose();
+    }
+  }
+
+  /** The write graph's pools and extra feeds: the step's GPU outputs plus the (row, head, block, offset) indices. */
+  private writeFeeds(out: Record<string, ort.Tensor>, x: StepPlacement): [string[], Record<string, ort.Tensor>] {
     const { kvHeads: kv } = this.layout;
     const bs = this.size.blockSize;
     const extra: Record<string, ort.Tensor> = {};
@@ -140,36 +161,42 @@ export class DevicePools {
       for (const s of this.layout.states) extra[s.output] = out[s.output]!;
       names.push(...this.layout.states.map((s) => s.input));
     }
-    try {
-      await this.run(this.sessions!.write, names, extra);
-    } finally {
-      for (const [name, t] of Object.entries(out)) if (name !== PagedIo.logits) t.dispose();
-    }
+    return [names, extra];
   }
 
-  /** Frees the device memory (the stage is dropped or re-allocated). */
+  /** Frees the device memory (the stage is dropped or re-allocated); these pools cannot be used again. */
   release(): void {
+    this.closed = true;
     for (const t of this.pools.values()) t.dispose();
     this.pools.clear();
-    this.ready = null;
+    this.pending = [];
   }
 
   private async init(): Promise<void> {
     let shared = sessionsByDecoder.get(this.decoder);
     if (!shared) {
       const { layout, opts } = this;
-      const write = ort.InferenceSession.create(writePoolsGraph(layout), onDevice(opts));
-      const copy = layout.attentionLayers.length ? ort.InferenceSession.create(copyBlockGraph(layout), onDevice(opts)) : null;
-      const reset = layout.states.length ? ort.InferenceSession.create(resetSlotGraph(layout), onDevice(opts)) : null;
-      await Promise.all([write, copy, reset]); // a failure surfaces here, not as an unhandled rejection later
-      shared = { write, copy, reset };
+      const create = (graph: Uint8Array): Promise<ort.InferenceSession> => ort.InferenceSession.create(graph, onDevice(opts));
+      shared = {
+        write: create(writePoolsGraph(layout)),
+        copy: layout.attentionLayers.length ? create(copyBlockGraph(layout)) : null,
+        reset: layout.states.length ? create(resetSlotGraph(layout)) : null,
+      };
+      // Registered before awaiting, so a second stage on this decoder (forwardNoCache's scratch) shares them.
       sessionsByDecoder.set(this.decoder, shared);
+    }
+    try {
+      await Promise.all([shared.write, shared.copy, shared.reset]); // a failure surfaces here, not as an unhandled rejection later
+    } catch (err) {
+      if (sessionsByDecoder.get(this.decoder) === shared) sessionsByDecoder.delete(this.decoder);
+      throw err;
     }
     this.sessions = shared;
     const session = await ort.InferenceSession.create(initPoolsGraph(this.layout, this.size), onDevice(this.opts));
     try {
       const out = (await session.run({})) as Record<string, ort.Tensor>;
-      for (const [name, t] of Object.entries(out)) this.pools.set(name, t);
+      // release() may have run while the pools were being created: free them instead of keeping them.
+      for (const [name, t] of Object.entries(out)) this.closed ? t.dispose() : this.pools.set(name, t);
     } finally {
       await session.release();
     }

@@ -44,6 +44,7 @@ export async function openModel(dir: string, runtimeOpts: RuntimeOptions = {}): 
   const sessions = {} as Record<StageName, StageSession>;
   for (const s of ['vision', 'resampler', 'embed', 'decoder'] as const) sessions[s] = new StageSession(s, dir, manifest.stages[s], runtimeOpts);
   const visionBatch = typeof config.raw.vision_batch_size === 'number' ? config.raw.vision_batch_size : 16;
+  const decoder = new PagedDecoderStage(sessions.decoder);
   return {
     dir,
     manifest,
@@ -54,11 +55,12 @@ export async function openModel(dir: string, runtimeOpts: RuntimeOptions = {}): 
     vision: new VisionStage(sessions.vision, config, visionBatch),
     resampler: new ResamplerStage(sessions.resampler, config),
     embed: new EmbedStage(sessions.embed, config.llm.vocabSize),
-    decoder: new PagedDecoderStage(sessions.decoder),
+    decoder,
     async load(stages = ['vision', 'resampler', 'embed', 'decoder']) {
       await Promise.all(stages.map((s) => sessions[s].load()));
     },
     async release() {
+      decoder.release(); // the KV pools' GPU memory (WebGPU); a no-op for host pools
       await Promise.all(Object.values(sessions).map((s) => s.release()));
     },
   };

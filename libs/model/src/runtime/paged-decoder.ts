@@ -74,6 +74,7 @@ export class PagedDecoderStage {
   /** Set when the pools live on the GPU (WebGPU EP); the host maps above stay empty then. */
   private device: DevicePools | null = null;
   private readonly deviceResident: boolean;
+  private stepping = false;
 
   constructor(readonly session: StageSession) {
     this.layout = pagedLayoutOf(session.manifest.inputs, session.manifest.outputs);
@@ -243,20 +244,31 @@ export class PagedDecoderStage {
     return out[PagedIo.logits]!.data as Float32Array;
   }
 
-  /** Frees GPU pools (host pools are garbage-collected). */
+  /** Frees the GPU pools (host pools are garbage-collected); allocate() again before the next step. */
   release(): void {
     this.device?.release();
+    this.device = null;
+    this.size = undefined;
   }
 
   private async stepOnDevice(x: PagedStep, feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
-    if (this.layout.states.length) {
-      if (!x.stateSlots) throw new RangeError('state_slots is required by this graph');
-      feeds[PagedIo.stateSlots] = new ort.Tensor('int64', BigInt64Array.from(Array.from(x.stateSlots, BigInt)), [x.batch]);
+    // Each step feeds the pools and then replaces (and frees) them with the write graph's outputs, so a
+    // second step started before the first stored would run on freed buffers. The engine awaits each step.
+    if (this.stepping) throw new Error('paged decoder: step() calls on one stage must not overlap (the device pools are replaced by each step)');
+    this.stepping = true;
+    try {
+      const device = this.device!;
+      if (this.layout.states.length) {
+        if (!x.stateSlots) throw new RangeError('state_slots is required by this graph');
+        feeds[PagedIo.stateSlots] = new ort.Tensor('int64', BigInt64Array.from(Array.from(x.stateSlots, BigInt)), [x.batch]);
+      }
+      Object.assign(feeds, await device.feeds());
+      const out = (await (await this.session.load()).run(feeds)) as Record<string, ort.Tensor>;
+      await device.store(out, x);
+      return out[PagedIo.logits]!.data as Float32Array;
+    } finally {
+      this.stepping = false;
     }
-    Object.assign(feeds, await this.device!.feeds());
-    const out = (await (await this.session.load()).run(feeds)) as Record<string, ort.Tensor>;
-    await this.device!.store(out, x);
-    return out[PagedIo.logits]!.data as Float32Array;
   }
 
   /**
@@ -274,13 +286,13 @@ export class PagedDecoderStage {
     for (let b = 0; b < B; b++) scratch.resetState(b);
     try {
       return await scratch.step({
-      batch: B,
-      seqLen: T,
-      inputsEmbeds: embeds,
-      pastLengths: lengths.map(() => 0),
-      queryLengths: lengths,
-      blockTables: lengths.map((_, b) => Array.from({ length: per }, (_, j) => b * per + j)),
-      stateSlots: lengths.map((_, b) => b),
+        batch: B,
+        seqLen: T,
+        inputsEmbeds: embeds,
+        pastLengths: lengths.map(() => 0),
+        queryLengths: lengths,
+        blockTables: lengths.map((_, b) => Array.from({ length: per }, (_, j) => b * per + j)),
+        stateSlots: lengths.map((_, b) => b),
       });
     } finally {
       scratch.release();

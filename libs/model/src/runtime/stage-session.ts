@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { StageManifest } from '../manifest.js';
-import { outputsKeptOnDevice } from './device-pools.js';
+import { outputsKeptOnDevice, releasePoolSessions } from './device-pools.js';
 import { sessionOptions, type RuntimeOptions } from './runtime-options.js';
 
 export type Feeds = Record<string, ort.Tensor>;
@@ -12,18 +12,21 @@ export class StageSession {
   private pending: Promise<ort.InferenceSession> | null = null;
   /**
    * Outputs onnxruntime leaves on the GPU ('gpu-buffer', the WebGPU EP's IO binding): a paged decoder's
-   * new K/V and state on WebGPU, which PagedDecoderStage scatters into its device pools. `runFeeds`
-   * brings them back to the host for every other caller.
+   * new K/V and state on WebGPU, which PagedDecoderStage scatters into its device pools (load().run).
    */
   readonly outputsOnDevice: readonly string[];
+  /** The same graph with every output on the host, for `runFeeds` callers of a session with device outputs. */
+  private hostTwin: StageSession | null = null;
 
   constructor(
     readonly name: string,
     readonly dir: string,
     readonly manifest: StageManifest,
     readonly opts: RuntimeOptions,
+    /** Every output to the host even where a paged decoder would keep them on the GPU. */
+    hostOutputs = false,
   ) {
-    this.outputsOnDevice = outputsKeptOnDevice(manifest, opts);
+    this.outputsOnDevice = hostOutputs ? [] : outputsKeptOnDevice(manifest, opts);
   }
 
   /** Creates the session now (startup probes load weights before taking traffic). */
@@ -40,19 +43,25 @@ export class StageSession {
     return this.pending;
   }
 
+  /** One run with host feeds, every output on the host. */
   async runFeeds(feeds: Feeds): Promise<Record<string, ort.Tensor>> {
-    const s = await this.load();
-    const out = (await s.run(feeds)) as Record<string, ort.Tensor>;
-    for (const name of this.outputsOnDevice) {
-      const t = out[name];
-      if (t) out[name] = new ort.Tensor(t.type as 'float32', (await t.getData(true)) as Float32Array, t.dims);
+    // A session with gpu-buffer outputs fed host K/V and state (HybridDecoderStage, runStageRaw) aborts
+    // the process inside onnxruntime-node 1.30's WebGPU EP (uncaught C++ `char const*`, lavapipe, tiny
+    // 4.6 decoder), so those callers get a second session over the same file, created on first use.
+    if (this.outputsOnDevice.length) {
+      this.hostTwin ??= new StageSession(this.name, this.dir, this.manifest, this.opts, true);
+      return this.hostTwin.runFeeds(feeds);
     }
-    return out;
+    const s = await this.load();
+    return (await s.run(feeds)) as Record<string, ort.Tensor>;
   }
 
   async release(): Promise<void> {
     const p = this.pending;
     this.pending = null;
+    if (this.outputsOnDevice.length) await releasePoolSessions(this);
+    await this.hostTwin?.release();
+    this.hostTwin = null;
     if (p) await (await p).release();
   }
 }

@@ -68,6 +68,7 @@ export async function loadDecoderModel(dir: string, runtime: RuntimeOptions = {}
     family = m.family;
     queryNum = 0;
     const t = m.config.text;
+    const paged = new PagedDecoderStage(m.sessions.decoder!);
     model = {
       modelName: m.manifest.source.name ?? m.manifest.revision.slice(0, 12),
       numLayers: t.numLayers,
@@ -75,12 +76,15 @@ export async function loadDecoderModel(dir: string, runtime: RuntimeOptions = {}
       weightBytes: m.manifest.stages.decoder!.weightBytes,
       maxQueryLength: m.manifest.decoder.maxChunk,
       embed: m.embed,
-      decoder: new PagedDecoderStage(m.sessions.decoder!),
+      decoder: paged,
       hybrid: m.decoder,
       get tokenizer() {
         return m.tokenizer;
       },
-      release: () => m.release(),
+      release: async () => {
+        paged.release(); // the KV pools' GPU memory (WebGPU); a no-op for host pools
+        await m.release();
+      },
     };
     const settings = { hiddenSize: t.hiddenSize, enableThinking: opts.enableThinking ?? false };
     assemble = (input, limits) => assemblePrompt46(input, tokenizer, settings, limits);
