@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-node.sh
 bash scripts/ensure-system.sh
+bash scripts/ensure-lavapipe.sh # the WebGPU tests' software GPU (a download at setup, never at test time)
 bash scripts/ensure-deps.sh
 bash scripts/check.sh
 npx vitest run "$@"
