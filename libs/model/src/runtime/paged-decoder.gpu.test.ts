@@ -3,8 +3,8 @@
  * the machine's GPU through onnxruntime-node's bundled WebGPU EP (Vulkan / Metal / D3D12), `cuda` a node
  * with onnxruntime-node's CUDA provider libraries installed; unset (CI, CPU-only machines) runs the
  * WebGPU EP on Mesa's lavapipe, a software Vulkan GPU that scripts/ensure-lavapipe.sh sets up (part of
- * `npm test`). On WebGPU the KV pools and state slots stay on the device (device-pools.ts), so these
- * tests exercise the scatter, block-copy and slot-reset graphs against the host path step by step.
+ * `npm test`); so does `cpu`. On WebGPU the KV pools and state slots stay on the device (device-pools.ts),
+ * so these tests exercise the scatter, block-copy and slot-reset graphs against the host path step by step.
  * What crosses host ↔ device per step is in docs/decisions.md (Issue 13, GPU).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -26,7 +26,7 @@ const softwareGpu = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache')
 const onRealGpu = requested === 'cuda' || requested === 'webgpu';
 const ep: ExecutionProvider = onRealGpu ? requested : 'webgpu';
 if (!onRealGpu) {
-  if (!existsSync(softwareGpu)) throw new Error(`no GPU for the WebGPU tests: ${softwareGpu} is missing — run \`bash scripts/ensure-system.sh\` (it sets up Mesa's lavapipe), or set TESSERA_EXECUTION_PROVIDER=webgpu on a machine with a GPU`);
+  if (!existsSync(softwareGpu)) throw new Error(`no GPU for the WebGPU tests: ${softwareGpu} is missing — run \`bash scripts/ensure-lavapipe.sh\` (npm test does: Mesa's lavapipe), or set TESSERA_EXECUTION_PROVIDER=webgpu on a machine with a GPU`);
   process.env.VK_ICD_FILENAMES = softwareGpu; // read by Vulkan's loader at Dawn's first adapter request
 }
 console.log(`[gpu] paged decoder on ${ep}${onRealGpu ? '' : ` (software GPU: ${softwareGpu}; TESSERA_EXECUTION_PROVIDER=${requested ?? 'unset'})`}`);
@@ -103,6 +103,8 @@ describe(`paged decoder on the ${ep} execution provider`, () => {
     expect(m.worst).toBeLessThan(1e-4);
     // Steps on one stage must not overlap: the second is refused instead of running on freed pools.
     const one = { batch: 1, seqLen: 1, inputsEmbeds: await cpu.embed.run([5], [1, 1]), pastLengths: [9], queryLengths: [1], blockTables: [[5, 1, 7]] };
+    // A block outside the pool is refused (on the GPU it would be clamped or dropped, not an error).
+    await expect(gpu.decoder.step({ ...one, blockTables: [[5, 1, 8]] })).rejects.toThrow(/block 8 is outside the pool \[0, 8\)/);
     const first = gpu.decoder.step(one);
     await expect(gpu.decoder.step(one)).rejects.toThrow(/must not overlap/);
     await first;

@@ -133,6 +133,7 @@ export class PagedDecoderStage {
 
   /** Zeroes a state slot (a sequence starting from token 0). */
   resetState(slot: number): void {
+    this.requireSize();
     if (this.device) return this.device.resetState(slot);
     for (const s of this.layout.states) this.states.get(s.input)!.data.fill(0, slot * s.size, (slot + 1) * s.size);
   }
@@ -175,6 +176,11 @@ export class PagedDecoderStage {
       const row = x.blockTables[b]!;
       const need = Math.ceil((x.pastLengths[b]! + x.queryLengths[b]!) / bs);
       if (row.length < need) throw new RangeError(`block table of row ${b} has ${row.length} blocks; ${need} needed`);
+      // On the GPU an out-of-range block is not an error (WebGPU clamps the read or drops the write), so
+      // a bad table would corrupt the cache silently: checked here for both paths.
+      for (let j = 0; j < need; j++) {
+        if (!(row[j]! >= 0 && row[j]! < size.numBlocks)) throw new RangeError(`block table of row ${b}: block ${row[j]} is outside the pool [0, ${size.numBlocks})`);
+      }
       for (let j = 0; j < N; j++) table[b * N + j] = BigInt(j < row.length ? row[j]! : row[0]!);
     }
     const feeds: Record<string, ort.Tensor> = {
@@ -184,6 +190,14 @@ export class PagedDecoderStage {
       [PagedIo.queryLengths]: new ort.Tensor('int64', BigInt64Array.from(Array.from(x.queryLengths, BigInt)), [B]),
       [PagedIo.blockTables]: new ort.Tensor('int64', table, [B, N]),
     };
+    if (this.layout.states.length) {
+      if (!x.stateSlots) throw new RangeError('state_slots is required by this graph');
+      for (let b = 0; b < B; b++) {
+        const slot = x.stateSlots[b]!;
+        if (!(slot >= 0 && slot < size.numStateSlots)) throw new RangeError(`state_slots[${b}] = ${slot} is outside [0, ${size.numStateSlots})`);
+      }
+      feeds[PagedIo.stateSlots] = new ort.Tensor('int64', BigInt64Array.from(Array.from(x.stateSlots, BigInt)), [B]);
+    }
     if (this.device) return this.stepOnDevice(x, feeds);
     for (const layer of this.layout.attentionLayers) {
       const k = this.keys.get(layer)!;
@@ -193,11 +207,7 @@ export class PagedDecoderStage {
       if (k.scale) feeds[PagedIo.keyScale(layer)] = k.scale.tensor;
       if (v.scale) feeds[PagedIo.valueScale(layer)] = v.scale.tensor;
     }
-    if (this.layout.states.length) {
-      if (!x.stateSlots) throw new RangeError('state_slots is required by this graph');
-      feeds[PagedIo.stateSlots] = new ort.Tensor('int64', BigInt64Array.from(Array.from(x.stateSlots, BigInt)), [B]);
-      for (const s of this.layout.states) feeds[s.input] = this.states.get(s.input)!.tensor;
-    }
+    for (const s of this.layout.states) feeds[s.input] = this.states.get(s.input)!.tensor;
     const out = (await (await this.session.load()).run(feeds)) as Record<string, ort.Tensor>;
 
     // Store the new tokens' K/V (already in the pool's dtype): row b's token t goes to position past_b + t.
@@ -258,10 +268,6 @@ export class PagedDecoderStage {
     this.stepping = true;
     try {
       const device = this.device!;
-      if (this.layout.states.length) {
-        if (!x.stateSlots) throw new RangeError('state_slots is required by this graph');
-        feeds[PagedIo.stateSlots] = new ort.Tensor('int64', BigInt64Array.from(Array.from(x.stateSlots, BigInt)), [x.batch]);
-      }
       Object.assign(feeds, await device.feeds());
       const out = (await (await this.session.load()).run(feeds)) as Record<string, ort.Tensor>;
       await device.store(out, x);
