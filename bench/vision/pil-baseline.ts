@@ -1,11 +1,14 @@
 /**
  * Preprocessing vs the HF MiniCPM-V processor in Python (PIL + numpy, hf_processor.py) on the same
  * images in the same run: bytes → normalised float32 [3, H, W] for the overview and every slice.
- * Ours is timed inline (preparePixels) and through a one-worker PreprocessPool (the slicer's path,
- * including the transfer back to the main thread); both hand each run's pieces back for reuse, as the
- * slicer does after encoding (pixel-blocks.ts). Pixels are compared by the sha256 of the
- * concatenated float32 arrays. The three run interleaved, round by round, with PIL as a server
- * subprocess (one image per request), so they see the same load. Cells: wall and CPU medians and the
+ * Ours is timed inline (preparePixels) and through a one-worker PreprocessPool as the slicer sets it
+ * up (images up to DEFAULT_INLINE_MAX_PIXELS run on the calling thread while it is free, larger ones
+ * in the worker, including the transfer back to the main thread); where that pool runs the image on
+ * the calling thread, the worker path is timed too (a pool with inlineMaxPixels 0), so the hand-off
+ * it saves shows in the same run. All hand each run's pieces back for reuse, as the slicer does after
+ * encoding (pixel-blocks.ts). Pixels are compared by the sha256 of the concatenated float32 arrays,
+ * for every path. They run interleaved, round by round, with PIL as a server subprocess (one image
+ * per request), so they see the same load. Cells: wall and CPU medians and the
  * best CPU (CPU = the whole process: libvips and worker threads and V8's concurrent GC included).
  * Ratios are PIL / ours for the same three: on the shared 2-core machines (load average often
  * 10–25) wall time mostly measures scheduling delays — each thread hand-off (event loop → libuv pool
@@ -22,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import sharp from 'sharp';
-import { DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION, DEFAULT_SLICE_OPTIONS, PreprocessPool, preparePixels, recyclePixels, threadResizer } from '@tessera/vision';
+import { DEFAULT_IMAGE_LIMITS, DEFAULT_INLINE_MAX_PIXELS, DEFAULT_NORMALIZATION, DEFAULT_SLICE_OPTIONS, PreprocessPool, preparePixels, recyclePixels, threadResizer } from '@tessera/vision';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -128,27 +131,34 @@ export async function comparePreprocessingWithPil(runs: number): Promise<void> {
   console.log('cells: wall median, CPU median (CPU best) ms; ratios PIL / ours for the same three. Under load CPU time inflates too (shared cores): read the best-CPU ratio there.');
   const limits = { ...DEFAULT_IMAGE_LIMITS, maxBytes: 64 * 1024 * 1024, maxPixels: 50_000_000 };
   const norm = DEFAULT_NORMALIZATION;
+  // The slicer's pool (small images on this thread while it is free) and the same with every image in the worker.
   const pool = new PreprocessPool(1);
-  await pool.ready();
+  const workerPool = new PreprocessPool(1, { inlineMaxPixels: 0 });
+  await Promise.all([pool.ready(), workerPool.ready()]);
   // The inline path's resize helper thread, started as the pool's workers start theirs in warm-up.
   const helper = await threadResizer().helperStarted();
   console.log(helper ? 'resize helper threads started (used while the 1-minute load average < CPUs + 0.5)' : 'resize on one thread (one CPU)');
   const pil = 'python' in py ? new PilServer(py.python) : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-vision-'));
-  console.log('\n| image | pieces | ours inline | ours via worker pool | PIL+numpy | PIL / ours inline | PIL / ours pool | pixels |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log(`pool = the slicer's PreprocessPool (1 worker; images <= ${DEFAULT_INLINE_MAX_PIXELS} px run on the calling thread while it is free); worker = every image through the worker`);
+  console.log('\n| image | pieces | ours inline | ours via pool | ours via worker | PIL+numpy | PIL / ours inline | PIL / ours pool | PIL / ours worker | pixels |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   try {
     for (const [label, w, h] of SIZES.filter(([l]) => wanted.some((x) => l.startsWith(`${x} `)))) {
       const raw = sharp(photoRgb(w, h, 1), { raw: { width: w, height: h, channels: 3 } });
       for (const [format, bytes] of [['JPEG', await raw.clone().jpeg({ quality: 90 }).toBuffer()], ['PNG', await raw.clone().png().toBuffer()]] as const) {
         const path = join(dir, `${w}x${h}.${format.toLowerCase()}`);
         writeFileSync(path, bytes);
-        const [inline, pooled, pyS] = [samples(), samples(), samples()];
+        const [inline, pooled, worker, pyS] = [samples(), samples(), samples(), samples()];
         let pixels: Float32Array[] = [];
         let pySha = '';
+        // The worker column only where the slicer's pool does not use the worker anyway.
+        const here = w * h <= pool.inlineMaxPixels;
+        const shas = new Set<string>();
         // Warm-up: kernels compiled, memory grown, PIL's modules loaded.
         await preparePixels(bytes, {}, limits, norm);
         await pool.prepare(bytes, {}, limits, norm);
+        if (here) await workerPool.prepare(bytes, {}, limits, norm);
         await pil?.run(path);
         for (let r = 0; r < runs; r++) {
           // Each run's pieces go back for reuse, as the slicer hands them back after encoding.
@@ -162,17 +172,24 @@ export async function comparePreprocessingWithPil(runs: number): Promise<void> {
           }
           let fromPool: Float32Array[] | undefined;
           await timed(pooled, async () => (fromPool = (await pool.prepare(bytes, {}, limits, norm)).pixels));
+          if (r === runs - 1) shas.add(hashPixels(fromPool!));
           pool.recycle(fromPool);
+          if (here) {
+            await timed(worker, async () => (fromPool = (await workerPool.prepare(bytes, {}, limits, norm)).pixels));
+            if (r === runs - 1) shas.add(hashPixels(fromPool!));
+            workerPool.recycle(fromPool);
+          }
         }
-        const same = pil ? (pySha === hashPixels(pixels) ? 'identical' : 'DIFFERENT') : 'n/a';
-        const pyCells = pil ? [cell(pyS), ratios(pyS, inline), ratios(pyS, pooled)] : ['n/a', 'n/a', 'n/a'];
-        console.log(`| ${label} ${format} (${(bytes.length / 1e6).toFixed(1)} MB) | ${pixels.length} | ${cell(inline)} | ${cell(pooled)} | ${pyCells.join(' | ')} | ${same} |`);
+        shas.add(hashPixels(pixels));
+        const same = pil ? (shas.size === 1 && shas.has(pySha) ? 'identical' : 'DIFFERENT') : 'n/a';
+        const pyCells = pil ? [cell(pyS), ratios(pyS, inline), ratios(pyS, pooled), here ? ratios(pyS, worker) : '= pool'] : ['n/a', 'n/a', 'n/a', 'n/a'];
+        console.log(`| ${label} ${format} (${(bytes.length / 1e6).toFixed(1)} MB) | ${pixels.length} | ${cell(inline)} | ${cell(pooled)} | ${here ? cell(worker) : '= pool'} | ${pyCells.join(' | ')} | ${same} |`);
       }
     }
   } finally {
     console.log(`\nload average at the end: ${load()}`);
     rmSync(dir, { recursive: true, force: true });
     pil?.close();
-    await pool.close();
+    await Promise.all([pool.close(), workerPool.close()]);
   }
 }

@@ -2,11 +2,17 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TesseraError } from '@tessera/errors';
 import { DEFAULT_IMAGE_LIMITS } from './limits.js';
+import { recycledBlocks } from './pixel-blocks.js';
 import { PreprocessPool } from './preprocess-pool.js';
+import { DEFAULT_NORMALIZATION } from './preprocessor-config.js';
 import { prepareImage } from './preprocess.js';
 
-const pool = new PreprocessPool(2);
-afterAll(() => pool.close());
+// Workers only: these images are small, and would otherwise run on this thread (see below).
+const pool = new PreprocessPool(2, { inlineMaxPixels: 0 });
+const mixed = new PreprocessPool(1, { inlineMaxPixels: 300_000 });
+afterAll(() => Promise.all([pool.close(), mixed.close()]));
+
+const bytesOf = (p: Float32Array[]) => Buffer.concat(p.map((x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength)));
 
 const png = (w: number, h: number) => {
   const b = Buffer.alloc(w * h * 3);
@@ -44,5 +50,42 @@ describe('PreprocessPool', () => {
     expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', details: { limit: 'image bytes >= 1' } });
     const ok = await pool.prepare(await png(50, 40), {}, DEFAULT_IMAGE_LIMITS);
     expect(ok.images).toHaveLength(1);
+  });
+
+  it('small images run on the caller\'s thread while it is free, with the workers\' pixels; a second one at once goes to a worker', async () => {
+    await mixed.ready();
+    const [small, other, large] = await Promise.all([png(640, 468), png(500, 420), png(700, 500)]);
+    const before = { ...mixed.stats };
+    const here = await mixed.prepare(small, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION);
+    expect(mixed.stats).toEqual({ here: before.here + 1, workers: before.workers });
+    const there = await pool.prepare(small, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION);
+    expect(here.plan).toEqual(there.plan);
+    expect(here.pixels).toHaveLength(there.pixels!.length);
+    expect(bytesOf(here.pixels!).equals(bytesOf(there.pixels!))).toBe(true);
+    // 350 000 pixels is over this pool's 300 000: a worker.
+    await mixed.prepare(large, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION);
+    expect(mixed.stats).toEqual({ here: before.here + 1, workers: before.workers + 1 });
+    // Two at once: the first runs here, the second must not wait for it.
+    const both = await Promise.all([mixed.prepare(small, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION), mixed.prepare(other, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION)]);
+    expect(mixed.stats).toEqual({ here: before.here + 2, workers: before.workers + 2 });
+    expect(bytesOf(both[0].pixels!).equals(bytesOf(there.pixels!))).toBe(true);
+    // A block prepared here is recycled here (not transferred to a worker): the next image run here reuses it.
+    mixed.recycle(here.pixels);
+    expect(recycledBlocks()).toBeGreaterThan(0);
+    const again = await mixed.prepare(small, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION);
+    expect(again.pixels![0].buffer).toBe(here.pixels![0].buffer);
+    expect(bytesOf(again.pixels!).equals(bytesOf(there.pixels!))).toBe(true);
+  });
+
+  it('the limits and errors are the same for an image run here: corrupt data, and a header over the pixel limit goes to a worker and is refused before decoding', async () => {
+    const good = await png(200, 100);
+    const corrupt = Uint8Array.from(good.subarray(0, 60));
+    const limits = { ...DEFAULT_IMAGE_LIMITS, maxPixels: 10_000 };
+    const errHere = await mixed.prepare(corrupt, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION).catch((e: unknown) => e);
+    const errThere = await pool.prepare(corrupt, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION).catch((e: unknown) => e);
+    expect(errHere).toBeInstanceOf(TesseraError);
+    expect(errHere).toMatchObject({ code: (errThere as TesseraError).code, message: (errThere as TesseraError).message });
+    const overHere = await mixed.prepare(good, {}, limits, DEFAULT_NORMALIZATION).catch((e: unknown) => e);
+    expect(overHere).toMatchObject({ code: 'RESOURCE_EXHAUSTED', details: { limit: 'image pixels <= 10000' } });
   });
 });

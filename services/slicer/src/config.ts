@@ -17,6 +17,7 @@ export const schema = {
   batchWindow: duration({ env: 'TESSERA_BATCH_WINDOW', default: 5, min: 0, max: 1_000, doc: 'how long the first waiting image waits for others to share a vision call' }),
   maxBatch: int({ env: 'TESSERA_MAX_BATCH', default: 16, min: 1, max: 256, doc: 'slices per vision-encoder call across requests' }),
   preprocessWorkers: int({ env: 'TESSERA_PREPROCESS_WORKERS', default: 2, min: 0, max: 64, doc: 'worker threads for decode + resize + normalise (0 = on the event loop)' }),
+  preprocessInlineMaxPixels: int({ env: 'TESSERA_PREPROCESS_INLINE_MAX_PIXELS', default: 500_000, min: 0, max: 50_000_000, doc: 'a PNG/JPEG of at most this many pixels is preprocessed on the event loop while no other image is (saves the worker hand-off; blocks it ~3–5 ms at 0.3 MP); 0 = always a worker' }),
   tensorRefThreshold: bytes({ env: 'TESSERA_TENSOR_REF_THRESHOLD', default: 256 * 1024, min: 1024, max: 1024 * 1024, doc: 'a feature tensor above this goes to the object store as an ObjectRef' }),
 };
 
