@@ -125,7 +125,7 @@ export async function comparePreprocessingWithPil(runs: number): Promise<void> {
   const tunables = process.env.GLIBC_TUNABLES ?? '(unset)';
   const wanted = (process.env.BENCH_SIZES ?? '0.3,2,12').split(',');
   const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
-  console.log(`preprocessing vs the HF processor in PIL + numpy; GLIBC_TUNABLES=${tunables}; ${runs} rounds, interleaved (ours inline, PIL, ours via pool); load average ${load()} on ${availableParallelism()} CPUs`);
+  console.log(`preprocessing vs the HF processor in PIL + numpy; GLIBC_TUNABLES=${tunables}; ${runs} rounds, interleaved (ours inline, PIL, ours via pool, ours via worker); load average ${load()} on ${availableParallelism()} CPUs`);
   if ('tried' in py) console.log(`python3 with Pillow and numpy not found (tried ${py.tried.join(', ')}): PIL timings and ratios skipped (Debian: apt-get install python3-pil python3-numpy)`);
   else console.log(`baseline: ${py.python} (${py.versions}), bench/vision/hf_processor.py as a server subprocess, one run per round`);
   console.log('cells: wall median, CPU median (CPU best) ms; ratios PIL / ours for the same three. Under load CPU time inflates too (shared cores): read the best-CPU ratio there.');
