@@ -1,14 +1,14 @@
 /**
  * Preprocessing vs the HF MiniCPM-V processor in Python (PIL + numpy, hf_processor.py) on the same
  * images in the same run: bytes → normalised float32 [3, H, W] for the overview and every slice.
- * Ours is timed inline (preparePixels) and through a one-worker PreprocessPool as the slicer sets it
- * up (images up to DEFAULT_INLINE_MAX_PIXELS run on the calling thread while it is free, larger ones
- * in the worker, including the transfer back to the main thread); where that pool runs the image on
- * the calling thread, the worker path is timed too (a pool with inlineMaxPixels 0), so the hand-off
- * it saves shows in the same run. All hand each run's pieces back for reuse, as the slicer does after
- * encoding (pixel-blocks.ts). Pixels are compared by the sha256 of the concatenated float32 arrays,
- * for every path. They run interleaved, round by round, with PIL as a server subprocess (one image
- * per request), so they see the same load. Cells: wall and CPU medians and the
+ * Ours is timed inline (preparePixels) and through a one-worker PreprocessPool (the slicer's path,
+ * including the transfer back to the main thread; as in the slicer, PNG/JPEG images up to
+ * TESSERA_PREPROCESS_INLINE_MAX_PIXELS, default 0.4 MP, skip the worker); where that pool runs the
+ * image on the calling thread, the worker path is timed too (a pool with threshold 0: the "worker"
+ * column), so the hand-off it saves shows in the same run. All hand each run's pieces back for reuse,
+ * as the slicer does after encoding (pixel-blocks.ts). Pixels are compared by the sha256 of the
+ * concatenated float32 arrays, for every path. They run interleaved, round by round, with PIL as a
+ * server subprocess (one image per request), so they see the same load. Cells: wall and CPU medians and the
  * best CPU (CPU = the whole process: libvips and worker threads and V8's concurrent GC included).
  * Ratios are PIL / ours for the same three: on the shared 2-core machines (load average often
  * 10–25) wall time mostly measures scheduling delays — each thread hand-off (event loop → libuv pool
@@ -125,22 +125,21 @@ export async function comparePreprocessingWithPil(runs: number): Promise<void> {
   const tunables = process.env.GLIBC_TUNABLES ?? '(unset)';
   const wanted = (process.env.BENCH_SIZES ?? '0.3,2,12').split(',');
   const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
-  console.log(`preprocessing vs the HF processor in PIL + numpy; GLIBC_TUNABLES=${tunables}; ${runs} rounds, interleaved (ours inline, PIL, ours via pool, ours via worker); load average ${load()} on ${availableParallelism()} CPUs`);
+  const inlineMax = Number(process.env.TESSERA_PREPROCESS_INLINE_MAX_PIXELS ?? DEFAULT_INLINE_MAX_PIXELS);
+  console.log(`preprocessing vs the HF processor in PIL + numpy; GLIBC_TUNABLES=${tunables}; ${runs} rounds, interleaved (ours inline, PIL, ours via pool, ours via worker; pool inline up to ${inlineMax} px); load average ${load()} on ${availableParallelism()} CPUs`);
   if ('tried' in py) console.log(`python3 with Pillow and numpy not found (tried ${py.tried.join(', ')}): PIL timings and ratios skipped (Debian: apt-get install python3-pil python3-numpy)`);
   else console.log(`baseline: ${py.python} (${py.versions}), bench/vision/hf_processor.py as a server subprocess, one run per round`);
   console.log('cells: wall median, CPU median (CPU best) ms; ratios PIL / ours for the same three. Under load CPU time inflates too (shared cores): read the best-CPU ratio there.');
   const limits = { ...DEFAULT_IMAGE_LIMITS, maxBytes: 64 * 1024 * 1024, maxPixels: 50_000_000 };
   const norm = DEFAULT_NORMALIZATION;
-  // The slicer's pool (small images on this thread while it is free) and the same with every image in the worker.
-  const pool = new PreprocessPool(1);
-  const workerPool = new PreprocessPool(1, { inlineMaxPixels: 0 });
+  const pool = new PreprocessPool(1, inlineMax);
+  const workerPool = new PreprocessPool(1, 0);
   await Promise.all([pool.ready(), workerPool.ready()]);
   // The inline path's resize helper thread, started as the pool's workers start theirs in warm-up.
   const helper = await threadResizer().helperStarted();
   console.log(helper ? 'resize helper threads started (used while the 1-minute load average < CPUs + 0.5)' : 'resize on one thread (one CPU)');
   const pil = 'python' in py ? new PilServer(py.python) : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-vision-'));
-  console.log(`pool = the slicer's PreprocessPool (1 worker; images <= ${DEFAULT_INLINE_MAX_PIXELS} px run on the calling thread while it is free); worker = every image through the worker`);
   console.log('\n| image | pieces | ours inline | ours via pool | ours via worker | PIL+numpy | PIL / ours inline | PIL / ours pool | PIL / ours worker | pixels |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   try {
@@ -152,8 +151,8 @@ export async function comparePreprocessingWithPil(runs: number): Promise<void> {
         const [inline, pooled, worker, pyS] = [samples(), samples(), samples(), samples()];
         let pixels: Float32Array[] = [];
         let pySha = '';
-        // The worker column only where the slicer's pool does not use the worker anyway.
-        const here = w * h <= pool.inlineMaxPixels;
+        // The worker column only where the pool does not use its worker anyway.
+        const here = w * h <= inlineMax;
         const shas = new Set<string>();
         // Warm-up: kernels compiled, memory grown, PIL's modules loaded.
         await preparePixels(bytes, {}, limits, norm);

@@ -2,13 +2,6 @@
  * A small pool of worker threads running `prepareImage`/`preparePixels`, so decoding and the
  * PIL-exact resize (~50 + ~80 ms of CPU for a 12 MP JPEG) neither block the event loop nor
  * serialise concurrent requests on one core. size 0 runs inline (tests, CLI). Errors come back as the same TesseraError.
- *
- * Small images run on the caller's thread (`inlineMaxPixels`, from the PNG/JPEG header) while no
- * other image is running there: for a 0.3 MP JPEG (~5–10 ms in all) the two thread hand-offs and the
- * wake-up of a sleeping worker were 0.5–0.7 ms of wall time (docs/decisions.md, issue 19, "pix"),
- * while the caller's thread is blocked only for the resize + normalise (decoding runs on libuv's
- * pool either way): ~3 ms at 0.3 MP. A second image arriving meanwhile goes to a worker, so a burst
- * still spreads over the cores.
  */
 import { Worker } from 'node:worker_threads';
 import { TesseraError, type ErrorCode, type ErrorDetails } from '@tessera/errors';
@@ -29,22 +22,21 @@ const WORKER_ENTRY = import.meta.url.endsWith('.js') ? new URL('./preprocess-wor
 /** With `normalization`: `pixels` holds float32 [3, H, W] per image and `images[k].rgb` is empty. */
 export type PooledImage = Omit<PreparedImage, 'sha256'> & { sha256?: string; pixels?: Float32Array[] };
 
-type Reply = { id: number; ok: true; result: PooledImage } | { id: number; ok: false; error: { code: ErrorCode; message: string; details: ErrorDetails } };
-
 /**
- * Default of `inlineMaxPixels`: 640×480 (0.3 MP) and up to ~800×600 run on the caller's thread,
- * blocking it ~3–5 ms (resize + normalise; measured in docs/decisions.md); 2 MP and up go to the
- * workers, where the hand-off is small against the work and the pool path measured faster.
+ * Images up to this many pixels (from the PNG/JPEG header) are prepared on the caller's thread. A
+ * worker round trip adds thread wake-ups (caller → worker → libuv → worker → caller); a 0.3 MP JPEG is
+ * ~7 ms of work, and on the 2-core VMs waking an idle thread cost 0.3–1 ms each, which held the pooled
+ * path at 1.45–1.5× PIL against ≥ 1.6× inline (bench/vision, issue 19). Inline blocks the event loop
+ * for the synchronous resize + normalise only (decoding stays on libuv's pool): measured p50 2.9 ms
+ * (two threads) to 5.4 ms (one) at 0.3 MP, 9.2 ms at 0.5 MP. 0.4 MP (640×480, 600×600, thumbnails)
+ * keeps that stall near 5 ms; larger images, where the work dwarfs the hand-off, go to the workers.
+ * Only one image at a time runs on the caller's thread: the next small one arriving meanwhile goes to
+ * a worker, so a burst of thumbnails still spreads over the cores and stalls the event loop for one
+ * image's resize at most, not the burst's.
  */
-export const DEFAULT_INLINE_MAX_PIXELS = 500_000;
+export const DEFAULT_INLINE_MAX_PIXELS = 400_000;
 
-export interface PreprocessPoolOptions {
-  /**
-   * Images of at most this many pixels (PNG/JPEG header; other formats always go to a worker) run
-   * on the caller's thread when no other image is running there. 0 = always a worker.
-   */
-  inlineMaxPixels?: number;
-}
+type Reply = { id: number; ok: true; result: PooledImage } | { id: number; ok: false; error: { code: ErrorCode; message: string; details: ErrorDetails } };
 
 interface Slot {
   worker: Worker;
@@ -58,22 +50,20 @@ export class PreprocessPool {
   private seq = 0;
   /** Blocks that came from the workers: only these are transferred back (never a caller's buffer). */
   private readonly blocks = new WeakSet<ArrayBuffer>();
-  /** Blocks of images prepared on this thread: recycled here. */
-  private readonly inlineBlocks = new WeakSet<ArrayBuffer>();
-  /** Images being prepared on this thread right now (at most one when the pool has workers). */
+  /** Blocks of images prepared inline: they go back to this thread's free list. */
+  private readonly localBlocks = new WeakSet<ArrayBuffer>();
+  /** Images being prepared on the caller's thread now (at most one while the pool has workers). */
   private inlineActive = 0;
-  private closed = false;
-  readonly inlineMaxPixels: number;
-  /** Images prepared on this thread and by the workers (tests, the bench). */
-  readonly stats = { here: 0, workers: 0 };
+  /** Images prepared on the caller's thread and by the workers (tests, the bench). */
+  readonly stats = { inline: 0, workers: 0 };
   private warm: Promise<void> | undefined;
+  private closed = false;
 
   constructor(
     readonly size: number,
-    options: PreprocessPoolOptions = {},
+    /** Images of at most this many pixels run on the caller's thread (see DEFAULT_INLINE_MAX_PIXELS; 0 = never). */
+    readonly inlineMaxPixels = DEFAULT_INLINE_MAX_PIXELS,
   ) {
-    this.inlineMaxPixels = options.inlineMaxPixels ?? DEFAULT_INLINE_MAX_PIXELS;
-    if (!(Number.isInteger(this.inlineMaxPixels) && this.inlineMaxPixels >= 0)) throw new RangeError(`PreprocessPool: inlineMaxPixels must be an integer >= 0, got ${this.inlineMaxPixels}`);
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
 
@@ -121,36 +111,28 @@ export class PreprocessPool {
 
   /** Resolves once every worker has loaded its modules; call at service start so the first request does not pay for it. */
   async ready(): Promise<void> {
-    // Small images run here too: warm this thread's path (kernels tiered up, resize helper started).
+    // Small images run on this thread too: warm its path as the workers warm theirs (warm-up.ts),
+    // so the first of them does not resize in baseline code without the resize helper thread.
     if (this.size > 0 && this.inlineMaxPixels > 0) this.warm ??= warmUpPreprocessing().catch(() => undefined);
     await Promise.all([...this.slots.map((s) => s.ready), this.warm]);
-  }
-
-  /** Whether `bytes` runs on this thread: no workers, or a small PNG/JPEG while this thread is free. */
-  private runsHere(bytes: Uint8Array): boolean {
-    if (this.size === 0) return true;
-    if (this.inlineMaxPixels === 0 || this.inlineActive > 0) return false;
-    const h = sniffImageSize(bytes);
-    return !!h && h.width * h.height <= this.inlineMaxPixels;
-  }
-
-  private async prepareHere(bytes: Uint8Array, options: Partial<SliceOptions>, limits: ImageLimits, normalization?: Normalization, plan?: SlicePlan): Promise<PooledImage> {
-    this.inlineActive++;
-    this.stats.here++;
-    try {
-      const p = normalization ? await preparePixels(bytes, options, limits, normalization, plan) : await prepareImage(bytes, options, limits);
-      const block = 'pixels' in p && pixelBlockOf(p.pixels);
-      if (block) this.inlineBlocks.add(block);
-      return p;
-    } finally {
-      this.inlineActive--;
-    }
   }
 
   /** `plan` (with `normalization` only): the caller's plan, checked and cut instead of planning again. */
   async prepare(bytes: Uint8Array, options: Partial<SliceOptions>, limits: ImageLimits, normalization?: Normalization, plan?: SlicePlan): Promise<PooledImage> {
     if (this.closed && this.size > 0) throw new TesseraError('UNAVAILABLE', 'preprocess pool is closed');
-    if (this.runsHere(bytes)) return this.prepareHere(bytes, options, limits, normalization, plan);
+    if (this.size === 0 || this.runsInline(bytes)) {
+      this.stats.inline++;
+      this.inlineActive++;
+      try {
+        if (!normalization) return await prepareImage(bytes, options, limits);
+        const prepared = await preparePixels(bytes, options, limits, normalization, plan);
+        const block = pixelBlockOf(prepared.pixels);
+        if (block) this.localBlocks.add(block);
+        return prepared;
+      } finally {
+        this.inlineActive--;
+      }
+    }
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
     this.stats.workers++;
     const id = ++this.seq;
@@ -165,14 +147,23 @@ export class PreprocessPool {
   }
 
   /**
+   * Whether an image is small enough to skip the worker hand-off (header sniffed in JS; other formats
+   * go to a worker) and the caller's thread is not already preparing one.
+   */
+  private runsInline(bytes: Uint8Array): boolean {
+    if (this.inlineMaxPixels <= 0 || this.inlineActive > 0) return false;
+    const header = sniffImageSize(bytes);
+    return header !== undefined && header.width * header.height <= this.inlineMaxPixels;
+  }
+
+  /**
    * Hands `pixels` of a `prepare` result back for reuse once the caller is done with them (they
-   * must not be touched afterwards): the block goes back to a worker, transferred, not copied, or
-   * to this thread's free blocks when the image was prepared here.
+   * must not be touched afterwards): the block goes back to a worker, transferred, not copied.
    */
   recycle(pixels: readonly Float32Array[] | undefined): void {
     const buffer = pixels && pixelBlockOf(pixels);
     if (!buffer) return;
-    if (this.size === 0 || this.inlineBlocks.delete(buffer)) return recycleBlock(buffer);
+    if (this.size === 0 || this.localBlocks.delete(buffer)) return recycleBlock(buffer);
     // Transferring detaches: a buffer that is not ours (e.g. a slab other Buffers live in) stays put.
     if (this.closed || !this.blocks.delete(buffer)) return;
     // The idlest worker: it is the likeliest to take the next image.

@@ -21,7 +21,7 @@ export interface SlicerOpenOptions {
   batchWindowMs: number;
   maxBatch: number;
   preprocessWorkers: number;
-  /** Small images on the event loop (PreprocessPool's inlineMaxPixels; unset = its default). */
+  /** PNG/JPEG images up to this many pixels are prepared inline (PreprocessPool; default DEFAULT_INLINE_MAX_PIXELS). */
   preprocessInlineMaxPixels?: number;
 }
 

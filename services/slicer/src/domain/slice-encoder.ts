@@ -35,7 +35,7 @@ export interface SliceEncoderSettings {
   maxBatch: number;
   /** Worker threads for decode + resize + normalise (0 = on the event loop). */
   preprocessWorkers: number;
-  /** PNG/JPEG images up to this many pixels run on the event loop while it is free (PreprocessPool; unset = its default). */
+  /** PNG/JPEG images up to this many pixels skip the workers (PreprocessPool's default when unset). */
   preprocessInlineMaxPixels?: number;
   /**
    * MiniCPM-V family (default 2.6). 4.6 has no resampler: its vision stage ends at the LLM width, so
@@ -78,7 +78,7 @@ export class SliceEncoder {
     for (const [mode, v] of Object.entries(modeVision) as Array<[TokenMode, VisionEncoder]>) {
       this.modeBatchers.set(mode, new MicroBatcher((items) => v.encodeSlices(items), { windowMs: settings.batchWindowMs, maxBatch: settings.maxBatch }));
     }
-    this.pool = new PreprocessPool(settings.preprocessWorkers, { inlineMaxPixels: settings.preprocessInlineMaxPixels });
+    this.pool = new PreprocessPool(settings.preprocessWorkers, settings.preprocessInlineMaxPixels);
   }
 
   get family(): SlicingFamily {

@@ -14,6 +14,7 @@ import { buildPromptIds45, ensureTinyModel45Paths, Tokenizer } from '@tessera/mo
 import { ImagePipeline } from './image-pipeline.js';
 import { estimatePromptTokens45 } from './prompt-estimate.js';
 import { resampleCalls, videoGroupsAsImages, VideoPipeline } from './video-pipeline.js';
+import { loadGatewayConfig } from '../../config.js';
 import type { ValidChatRequest } from '../openai/valid-request.js';
 
 let nats: NatsServerHandle;
@@ -32,7 +33,7 @@ beforeAll(async () => {
     useImageId: true,
     remoteFetch: { timeoutMs: 1000, maxBytes: 1 << 20 },
   });
-  videos = new VideoPipeline(images, 'rev45');
+  videos = new VideoPipeline(images, 'rev45', { maxFramesPerCall: loadGatewayConfig({ TESSERA_MODEL_DIR: '/m', TESSERA_GATEWAY_API_KEYS_FILE: '/k' }).videoFramesPerCall });
 }, 60_000);
 afterAll(async () => {
   await nc?.close();
