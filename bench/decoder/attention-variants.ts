@@ -3,6 +3,7 @@
  * An 8-layer graph of the bench preset's attention shape (4 kv heads × 64, 4 query heads per kv head),
  * one decode row, each layer reading its past K/V one way. Per variant and context: process CPU time
  * per run, minimum over BENCH_STEPS runs, contexts and variants interleaved (load drift hits all alike).
+ * The last two variants (per-kv-head gathers, 17 and 18) are issue 13's fifth pass (docs/decisions.md, "Per-kv-head gather").
  * Env: BENCH_CTX (128,2048), BENCH_STEPS (30), BENCH_VARIANTS (all), TESSERA_INTRA_OP_THREADS (1), BENCH_COLD (0; 1 =
  * overwrite 256 MiB before each run so the pools come from DRAM, as in a model step).
  */
@@ -69,6 +70,15 @@ function attendPerQueryHead(g: GraphBuilder, q: string, k: string, v: string): s
   const v5 = g.op('Unsqueeze', [v, g.constI64([2])]);
   const s = g.op('MatMul', [q5, g.op('Transpose', [k5], { perm: [0, 1, 2, 4, 3] })]);
   return g.op('Reshape', [g.op('MatMul', [g.op('Softmax', [s], { axis: -1 }), v5]), g.constI64([KV, 1, G, HD])]);
+}
+
+/** attendPerQueryHead for one kv head: q [1,1,G,HD], k/v [1,1,P,HD]. */
+function attendPerQueryHead1(g: GraphBuilder, q: string, k: string, v: string): string {
+  const q5 = g.op('Reshape', [q, g.constI64([1, 1, G, 1, HD])]);
+  const k5 = g.op('Unsqueeze', [k, g.constI64([2])]);
+  const v5 = g.op('Unsqueeze', [v, g.constI64([2])]);
+  const s = g.op('MatMul', [q5, g.op('Transpose', [k5], { perm: [0, 1, 2, 4, 3] })]);
+  return g.op('Reshape', [g.op('MatMul', [g.op('Softmax', [s], { axis: -1 }), v5]), g.constI64([1, 1, G, HD])]);
 }
 
 /** q, a block table walking the pool backwards (as a fragmented pool would), the layers' pools (and scales). */
@@ -342,6 +352,41 @@ function ifPerLayer(mode: 'view' | 'gather', bs = 16): Variant {
   };
 }
 
+/**
+ * Gather per kv head (the pool viewed as [kv·blocks, bs·hd], indices offset by h·blocks): each head's
+ * gathered K (V) is P·hd·4 B (512 KiB at ctx 2048), small enough to stay in L2 until its GEMM reads it.
+ */
+function gatherPerHead(bs: number, m1 = false): Variant {
+  const nb = Math.ceil(maxCtx / bs) + 1;
+  const n = nb * KV * bs * HD;
+  const pools = Array.from({ length: 2 * L }, () => new ort.Tensor('float32', rand(n), [KV, nb, bs, HD]));
+  return {
+    name: `gather per kv head (block ${bs})${m1 ? ', M=1 per query head' : ''}`,
+    build(g) {
+      const flat = g.constI64([KV * nb, bs * HD]);
+      const shape = g.constI64([1, 0, -1, HD]);
+      const idx: string[] = [];
+      chain(g, (i, q) => {
+        const kc = g.op('Reshape', [g.input(`k${i}`, 'float32', [KV, nb, bs, HD]), flat]);
+        const vc = g.op('Reshape', [g.input(`v${i}`, 'float32', [KV, nb, bs, HD]), flat]);
+        if (i === 0) {
+          const tb = g.op('Unsqueeze', [g.input('table', 'int64', [1, 'n']), g.constI64([0])]);
+          for (let h = 0; h < KV; h++) idx.push(h === 0 ? tb : g.op('Add', [tb, g.constI64([h * nb])]));
+        }
+        const outs: string[] = [];
+        for (let h = 0; h < KV; h++) {
+          const qh = g.op('Gather', [q, g.constI64([h])], { axis: 0 });
+          const k = g.op('Reshape', [g.op('Gather', [kc, idx[h]!], { axis: 0 }), shape]);
+          const v = g.op('Reshape', [g.op('Gather', [vc, idx[h]!], { axis: 0 }), shape]);
+          outs.push(m1 ? attendPerQueryHead1(g, qh, k, v) : attendGathered(g, qh, k, v));
+        }
+        return g.op('Concat', outs, { axis: 0 });
+      });
+    },
+    feeds: (ctx) => pooledFeeds(ctx, bs, nb, pools),
+  };
+}
+
 const all: Variant[] = [
   pooled('gather fp32 head-major (current)', 16, 'float32', false),
   direct(),
@@ -360,6 +405,8 @@ const all: Variant[] = [
   ifPerLayer('view'),
   ifPerLayer('gather'),
   perHead(true),
+  gatherPerHead(16),
+  gatherPerHead(16, true),
 ];
 const pick = process.env.BENCH_VARIANTS?.split(',').map(Number);
 const variants = pick ? pick.map((i) => all[i]!) : all;

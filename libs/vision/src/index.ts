@@ -30,7 +30,7 @@ export { EncoderCache, DEFAULT_ENCODER_CACHE, type EncoderCacheOptions, type Enc
 export { ImageStore, DEFAULT_IMAGE_STORE, type ImageStoreOptions, type StoredImage } from './image-store.js';
 export { MicroBatcher, type MicroBatcherOptions, type MicroBatchStats } from './micro-batcher.js';
 export { slicePlanToProto, slicePlanFromProto, sliceOptionsFromProto } from './plan-proto.js';
-export { PreprocessPool, type PooledImage } from './preprocess-pool.js';
+export { PreprocessPool, DEFAULT_INLINE_MAX_PIXELS, type PooledImage } from './preprocess-pool.js';
 export {
   FAMILY_SLICING,
   SLICING_FAMILIES,

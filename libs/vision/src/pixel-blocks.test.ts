@@ -41,7 +41,7 @@ describe('recycled pixel blocks', () => {
   });
 
   it('through the pool: the block is transferred back to the worker and reused, pixels unchanged', async () => {
-    const pool = new PreprocessPool(1);
+    const pool = new PreprocessPool(1, 0); // no inline threshold: the small image goes to the worker too
     try {
       await pool.ready(); // the worker's warm-up images would take a recycled block too
       const [big, small] = await Promise.all([png(1200, 900, 3), png(500, 400, 4)]);

@@ -7,9 +7,11 @@ import { Worker } from 'node:worker_threads';
 import { TesseraError, type ErrorCode, type ErrorDetails } from '@tessera/errors';
 import type { ImageLimits } from './limits.js';
 import type { Normalization } from './preprocessor-config.js';
+import { sniffImageSize } from './decode-image.js';
 import { pixelBlockOf, recycleBlock } from './pixel-blocks.js';
 import { prepareImage, preparePixels, type PreparedImage } from './preprocess.js';
 import type { SliceOptions, SlicePlan } from './slice-plan.js';
+import { warmUpPreprocessing } from './warm-up.js';
 
 /**
  * The worker thread's entry. Compiled (the images run dist/*.js) the body is plain JavaScript; from the
@@ -19,6 +21,20 @@ const WORKER_ENTRY = import.meta.url.endsWith('.js') ? new URL('./preprocess-wor
 
 /** With `normalization`: `pixels` holds float32 [3, H, W] per image and `images[k].rgb` is empty. */
 export type PooledImage = Omit<PreparedImage, 'sha256'> & { sha256?: string; pixels?: Float32Array[] };
+
+/**
+ * Images up to this many pixels (from the PNG/JPEG header) are prepared on the caller's thread. A
+ * worker round trip adds thread wake-ups (caller → worker → libuv → worker → caller); a 0.3 MP JPEG is
+ * ~7 ms of work, and on the 2-core VMs waking an idle thread cost 0.3–1 ms each, which held the pooled
+ * path at 1.45–1.5× PIL against ≥ 1.6× inline (bench/vision, issue 19). Inline blocks the event loop
+ * for the synchronous resize + normalise only (decoding stays on libuv's pool): measured p50 2.9 ms
+ * (two threads) to 5.4 ms (one) at 0.3 MP, 9.2 ms at 0.5 MP. 0.4 MP (640×480, 600×600, thumbnails)
+ * keeps that stall near 5 ms; larger images, where the work dwarfs the hand-off, go to the workers.
+ * Only one image at a time runs on the caller's thread: the next small one arriving meanwhile goes to
+ * a worker, so a burst of thumbnails still spreads over the cores and stalls the event loop for one
+ * image's resize at most, not the burst's.
+ */
+export const DEFAULT_INLINE_MAX_PIXELS = 400_000;
 
 type Reply = { id: number; ok: true; result: PooledImage } | { id: number; ok: false; error: { code: ErrorCode; message: string; details: ErrorDetails } };
 
@@ -34,9 +50,20 @@ export class PreprocessPool {
   private seq = 0;
   /** Blocks that came from the workers: only these are transferred back (never a caller's buffer). */
   private readonly blocks = new WeakSet<ArrayBuffer>();
+  /** Blocks of images prepared inline: they go back to this thread's free list. */
+  private readonly localBlocks = new WeakSet<ArrayBuffer>();
+  /** Images being prepared on the caller's thread now (at most one while the pool has workers). */
+  private inlineActive = 0;
+  /** Images prepared on the caller's thread and by the workers (tests, the bench). */
+  readonly stats = { inline: 0, workers: 0 };
+  private warm: Promise<void> | undefined;
   private closed = false;
 
-  constructor(readonly size: number) {
+  constructor(
+    readonly size: number,
+    /** Images of at most this many pixels run on the caller's thread (see DEFAULT_INLINE_MAX_PIXELS; 0 = never). */
+    readonly inlineMaxPixels = DEFAULT_INLINE_MAX_PIXELS,
+  ) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
 
@@ -84,16 +111,30 @@ export class PreprocessPool {
 
   /** Resolves once every worker has loaded its modules; call at service start so the first request does not pay for it. */
   async ready(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.ready));
+    // Small images run on this thread too: warm its path as the workers warm theirs (warm-up.ts),
+    // so the first of them does not resize in baseline code without the resize helper thread.
+    if (this.size > 0 && this.inlineMaxPixels > 0) this.warm ??= warmUpPreprocessing().catch(() => undefined);
+    await Promise.all([...this.slots.map((s) => s.ready), this.warm]);
   }
 
   /** `plan` (with `normalization` only): the caller's plan, checked and cut instead of planning again. */
   async prepare(bytes: Uint8Array, options: Partial<SliceOptions>, limits: ImageLimits, normalization?: Normalization, plan?: SlicePlan): Promise<PooledImage> {
-    if (this.size === 0) {
-      return normalization ? preparePixels(bytes, options, limits, normalization, plan) : prepareImage(bytes, options, limits);
+    if (this.closed && this.size > 0) throw new TesseraError('UNAVAILABLE', 'preprocess pool is closed');
+    if (this.size === 0 || this.runsInline(bytes)) {
+      this.stats.inline++;
+      this.inlineActive++;
+      try {
+        if (!normalization) return await prepareImage(bytes, options, limits);
+        const prepared = await preparePixels(bytes, options, limits, normalization, plan);
+        const block = pixelBlockOf(prepared.pixels);
+        if (block) this.localBlocks.add(block);
+        return prepared;
+      } finally {
+        this.inlineActive--;
+      }
     }
-    if (this.closed) throw new TesseraError('UNAVAILABLE', 'preprocess pool is closed');
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    this.stats.workers++;
     const id = ++this.seq;
     slot.busy++;
     return new Promise<PooledImage>((resolve, reject) => {
@@ -106,13 +147,23 @@ export class PreprocessPool {
   }
 
   /**
+   * Whether an image is small enough to skip the worker hand-off (header sniffed in JS; other formats
+   * go to a worker) and the caller's thread is not already preparing one.
+   */
+  private runsInline(bytes: Uint8Array): boolean {
+    if (this.inlineMaxPixels <= 0 || this.inlineActive > 0) return false;
+    const header = sniffImageSize(bytes);
+    return header !== undefined && header.width * header.height <= this.inlineMaxPixels;
+  }
+
+  /**
    * Hands `pixels` of a `prepare` result back for reuse once the caller is done with them (they
    * must not be touched afterwards): the block goes back to a worker, transferred, not copied.
    */
   recycle(pixels: readonly Float32Array[] | undefined): void {
     const buffer = pixels && pixelBlockOf(pixels);
     if (!buffer) return;
-    if (this.size === 0) return recycleBlock(buffer);
+    if (this.size === 0 || this.localBlocks.delete(buffer)) return recycleBlock(buffer);
     // Transferring detaches: a buffer that is not ours (e.g. a slab other Buffers live in) stays put.
     if (this.closed || !this.blocks.delete(buffer)) return;
     // The idlest worker: it is the likeliest to take the next image.

@@ -7,7 +7,7 @@ import { bool, bytes, commonServiceConfig, int, loadConfig, number, oneOf, strin
 export const decoderSchema = {
   ...commonServiceConfig({ serviceName: 'decoder', grpcPort: 50054 }),
   modelDir: string({ env: 'TESSERA_MODEL_DIR', default: '', doc: 'built model directory (manifest.json); empty = the tiny test model' }),
-  executionProvider: oneOf(['cpu', 'cuda'], { env: 'TESSERA_EXECUTION_PROVIDER', default: 'cpu', doc: 'onnxruntime execution provider' }),
+  executionProvider: oneOf(['cpu', 'cuda', 'webgpu'], { env: 'TESSERA_EXECUTION_PROVIDER', default: 'cpu', doc: 'onnxruntime execution provider (webgpu: any Vulkan GPU through the bundled WebGPU EP; the decoder keeps KV on the device)' }),
   intraOpThreads: int({ env: 'TESSERA_INTRA_OP_THREADS', default: 1, min: 1, max: 256, doc: 'threads inside one ORT op' }),
   maxBatchSize: int({ env: 'TESSERA_DECODER_MAX_BATCH', default: 16, min: 1, max: 1024, doc: 'sequences decoded together in one step' }),
   kvBudget: bytes({ env: 'TESSERA_DECODER_KV_BUDGET', default: 512 * 1024 * 1024, min: 1024 * 1024, doc: 'KV cache memory (paged blocks + per-sequence state slots), allocated once; blocks are taken as tokens arrive, preemption when they run out' }),

@@ -16,7 +16,7 @@ import { modelFeatures } from './domain/openai/response-format.js';
 import { ChatOrchestrator } from './domain/orchestrator/chat-orchestrator.js';
 import { ImagePipeline } from './domain/orchestrator/image-pipeline.js';
 import { VideoPipeline } from './domain/orchestrator/video-pipeline.js';
-import { loadModelInfo } from './domain/orchestrator/model-catalog.js';
+import { loadModelInfo, slicingFamily } from './domain/orchestrator/model-catalog.js';
 import { ApiKeyStore } from './domain/tenancy/api-keys.js';
 import { QuotaLedger } from './domain/tenancy/quota-ledger.js';
 import { ImageCostBudget } from './domain/tenancy/image-cost.js';
@@ -59,7 +59,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     defaultMaxSliceNums: config.defaultMaxSliceNums,
     useImageId: config.useImageId,
     remoteFetch: { timeoutMs: config.remoteImageTimeout, maxBytes: config.maxImageBytes },
-    family: model.family,
+    family: slicingFamily(model.family),
   });
   const chat = new ChatOrchestrator(nc, model, images, log, {
     recordResponses: config.recordResponses,
@@ -67,7 +67,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts },
     imageCost: new ImageCostBudget(config.maxRequestImageCost, config.quotaImageCostPerMinute),
     // Video parts pass validation only for a family with video (4.5), so the pipeline is idle otherwise.
-    videos: new VideoPipeline(images, model.revision),
+    videos: new VideoPipeline(images, model.revision, { maxFramesPerCall: config.videoFramesPerCall }),
   });
   if (site) checkSiteModels(site, model.id);
   const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, log }) : undefined;
@@ -77,7 +77,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
   let ready = false;
   // One set of request-level series for both edges: a gRPC chat counts in vllm:* exactly like an HTTP one.
   const metrics = new HttpMetrics();
-  const features = modelFeatures(model.modelFamily ?? model.family);
+  const features = modelFeatures(model.family);
   const http = createHttpServer({
     metrics,
     keys,
@@ -86,7 +86,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     limits,
     models: () => edge?.router.models() ?? [model.id],
     ...(edge && { whereModelsRun: () => edge.router.whereModelsRun() }),
-    describeModel: (id) => ({ ...(id === model.id && { family: model.modelFamily ?? model.family, downsample_modes: model.downsampleModes }), ...edge?.router.describe(id) }),
+    describeModel: (id) => ({ ...(id === model.id && { family: model.family, downsample_modes: model.downsampleModes }), ...edge?.router.describe(id) }),
     features: edge ? (id: string) => edge.router.features(id, features) : features,
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeout,

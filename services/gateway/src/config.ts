@@ -18,7 +18,11 @@ export const gatewaySchema = {
   maxImageBytes: bytes({ env: 'TESSERA_GATEWAY_MAX_IMAGE_BYTES', default: 20 * 1024 * 1024, min: 1024, max: 256 * 1024 * 1024, doc: 'encoded bytes per image' }),
   maxImagePixels: int({ env: 'TESSERA_GATEWAY_MAX_IMAGE_PIXELS', default: 40_000_000, min: 1, max: 500_000_000, doc: 'pixels per image (a tenant quota may lower it)' }),
   maxVideosPerRequest: int({ env: 'TESSERA_GATEWAY_MAX_VIDEOS', default: 1, min: 0, max: 16, doc: 'video content parts (frame lists, MiniCPM-V 4.5) per request' }),
-  maxVideoFrames: int({ env: 'TESSERA_GATEWAY_MAX_VIDEO_FRAMES', default: 64, min: 1, max: 540, doc: 'frames per video part; each frame is one slicer call (a 448² overview); whole groups go to the resampler in calls of at most 37 frames; 540 = upstream 180 frames × packing 3' }),
+  maxVideoFrames: int({ env: 'TESSERA_GATEWAY_MAX_VIDEO_FRAMES', default: 64, min: 1, max: 540, doc: 'frames per video part; each frame is one slicer call (a 448² overview); whole groups go to the resampler in calls of at most TESSERA_GATEWAY_VIDEO_FRAMES_PER_CALL frames; 540 = upstream 180 frames × packing 3' }),
+  // The resampler refuses a call of more slices than its TESSERA_MAX_SLICES_PER_REQUEST (default 37, max 65)
+  // with INVALID_ARGUMENT, so this must stay at or below that value in the same deployment: the same default,
+  // and the resampler's own upper bound as the limit here.
+  videoFramesPerCall: int({ env: 'TESSERA_GATEWAY_VIDEO_FRAMES_PER_CALL', default: 37, min: 1, max: 65, doc: "MiniCPM-V 4.5 video: frames per resampler call (whole groups of ≤ 6 frames; a call carries at least one group); must not exceed the resampler's TESSERA_MAX_SLICES_PER_REQUEST (default 37), which refuses larger calls" }),
   maxTokensLimit: int({ env: 'TESSERA_GATEWAY_MAX_TOKENS', default: 4096, min: 1, max: 1_000_000, doc: 'largest accepted max_tokens' }),
   defaultMaxTokens: int({ env: 'TESSERA_GATEWAY_DEFAULT_MAX_TOKENS', default: 256, min: 1, max: 1_000_000, doc: 'max_tokens when the request gives none' }),
   maxSliceNums: int({ env: 'TESSERA_GATEWAY_MAX_SLICE_NUMS', default: 36, min: 1, max: 64, doc: 'largest per-request max_slice_nums' }),

@@ -44,7 +44,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
       tenantOf(ctx);
       return {
         models: [
-          { id: deps.model.id, revision: deps.model.revision, ownedBy: 'tessera', createdAt: new Date(0), contextLength: 0, supportsImages: true, family: deps.model.modelFamily ?? deps.model.family, downsampleModes: [...deps.model.downsampleModes] },
+          { id: deps.model.id, revision: deps.model.revision, ownedBy: 'tessera', createdAt: new Date(0), contextLength: 0, supportsImages: true, family: deps.model.family, downsampleModes: [...deps.model.downsampleModes] },
         ],
       };
     },

@@ -5,7 +5,7 @@ export const schema = {
   ...commonServiceConfig({ serviceName: 'resampler', grpcPort: 50053 }),
   ...encoderCacheConfig(),
   modelDir: string({ env: 'TESSERA_MODEL_DIR', optional: true, doc: 'built ONNX model directory (manifest.json); unset = the tiny test model, generated on first use' }),
-  executionProvider: oneOf(['cpu', 'cuda'], { env: 'TESSERA_EXECUTION_PROVIDER', default: 'cpu', doc: 'onnxruntime execution provider' }),
+  executionProvider: oneOf(['cpu', 'cuda', 'webgpu'], { env: 'TESSERA_EXECUTION_PROVIDER', default: 'cpu', doc: 'onnxruntime execution provider (webgpu: any Vulkan GPU through the bundled WebGPU EP; the decoder keeps KV on the device)' }),
   intraOpThreads: int({ env: 'TESSERA_INTRA_OP_THREADS', default: 1, min: 1, max: 256, doc: 'threads inside one ONNX op' }),
   maxSlices: int({ env: 'TESSERA_MAX_SLICES_PER_REQUEST', default: 37, min: 1, max: 65, doc: 'slices per Resample request (1 + max_slice_nums)' }),
   maxGroupFrames: int({ env: 'TESSERA_MAX_VIDEO_GROUP_FRAMES', default: 6, min: 1, max: 6, doc: 'MiniCPM-V 4.5 video: frames per 3D-resampler group (upstream packing, valid range 1..6)' }),

@@ -26,6 +26,7 @@ export async function composeSlicer(config: SlicerConfig): Promise<ServiceCompos
     batchWindowMs: config.batchWindow,
     maxBatch: config.maxBatch,
     preprocessWorkers: config.preprocessWorkers,
+    preprocessInlineMaxPixels: config.preprocessInlineMaxPixels,
   });
 
   // Connected before serving: image references are read from the object store, and a model without a

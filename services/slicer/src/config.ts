@@ -6,7 +6,7 @@ export const schema = {
   // A model without a resampler (MiniCPM-V 4.6): the slicer writes the visual tokens into this cache.
   ...encoderCacheConfig(),
   modelDir: string({ env: 'TESSERA_MODEL_DIR', optional: true, doc: 'built ONNX model directory (manifest.json); unset = the tiny test model, generated on first use' }),
-  executionProvider: oneOf(['cpu', 'cuda'], { env: 'TESSERA_EXECUTION_PROVIDER', default: 'cpu', doc: 'onnxruntime execution provider' }),
+  executionProvider: oneOf(['cpu', 'cuda', 'webgpu'], { env: 'TESSERA_EXECUTION_PROVIDER', default: 'cpu', doc: 'onnxruntime execution provider (webgpu: any Vulkan GPU through the bundled WebGPU EP; the decoder keeps KV on the device)' }),
   intraOpThreads: int({ env: 'TESSERA_INTRA_OP_THREADS', default: 1, min: 1, max: 256, doc: 'threads inside one ONNX op' }),
   maxImageBytes: bytes({ env: 'TESSERA_MAX_IMAGE_BYTES', default: 20 * 1024 * 1024, min: 1024, max: 256 * 1024 * 1024, doc: 'largest encoded image' }),
   decodeTimeout: duration({ env: 'TESSERA_IMAGE_DECODE_TIMEOUT', default: 10_000, min: 1_000, max: 600_000, doc: 'libvips time limit to decode one image (whole seconds); bounds a decompression bomb that passes the pixel limit' }),
@@ -17,6 +17,7 @@ export const schema = {
   batchWindow: duration({ env: 'TESSERA_BATCH_WINDOW', default: 5, min: 0, max: 1_000, doc: 'how long the first waiting image waits for others to share a vision call' }),
   maxBatch: int({ env: 'TESSERA_MAX_BATCH', default: 16, min: 1, max: 256, doc: 'slices per vision-encoder call across requests' }),
   preprocessWorkers: int({ env: 'TESSERA_PREPROCESS_WORKERS', default: 2, min: 0, max: 64, doc: 'worker threads for decode + resize + normalise (0 = on the event loop)' }),
+  preprocessInlineMaxPixels: int({ env: 'TESSERA_PREPROCESS_INLINE_MAX_PIXELS', default: 400_000, min: 0, max: 4_000_000, doc: 'PNG/JPEG images up to this many pixels are prepared on the event loop instead of a worker (the hand-off costs more than it saves; 3–5 ms of event-loop time at 0.3 MP); 0 = always a worker' }),
   tensorRefThreshold: bytes({ env: 'TESSERA_TENSOR_REF_THRESHOLD', default: 256 * 1024, min: 1024, max: 1024 * 1024, doc: 'a feature tensor above this goes to the object store as an ObjectRef' }),
 };
 

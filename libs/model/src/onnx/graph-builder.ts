@@ -141,6 +141,13 @@ export class GraphBuilder {
 
   /** Serialises the model; returns its byte length. */
   save(path: string, docString = ''): number {
+    const bytes = this.toBytes(docString);
+    writeFileSync(path, bytes);
+    return bytes.byteLength;
+  }
+
+  /** The serialised model (small graphs built at run time are handed to onnxruntime without a file). */
+  toBytes(docString = ''): Uint8Array {
     const model: onnxPkg.onnx.IModelProto = {
       irVersion: 8,
       producerName: 'tessera',
@@ -158,9 +165,7 @@ export class GraphBuilder {
         output: this.outputs.map(valueInfo),
       },
     };
-    const bytes = onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
-    writeFileSync(path, bytes);
-    return bytes.byteLength;
+    return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
   }
 }
 

@@ -13,9 +13,13 @@
  *    state into its slot. Nothing is proportional to a sequence's context.
  * Inside onnxruntime the Gather of the row's blocks reads the context once per layer (the attention
  * reads it anyway).
+ *
+ * With the WebGPU execution provider (float32 / float16 KV) the pools and state slots live on the GPU
+ * instead (device-pools.ts): the new K/V and state stay on the device, only the logits come back.
  */
 import * as ort from 'onnxruntime-node';
 import { KV_ELEMENT_BYTES, PagedIo, pagedLayoutOf, type KvCacheDtype, type PagedCacheLayout } from '../onnx/paged-decoder-io.js';
+import { DevicePools } from './device-pools.js';
 import { checkLength, type StageSession } from './stage-session.js';
 
 export interface PagedStep {
@@ -67,9 +71,18 @@ export class PagedDecoderStage {
   private keys = new Map<number, KvPool>();
   private values = new Map<number, KvPool>();
   private states = new Map<string, Pool<Float32Array>>();
+  /** Set when the pools live on the GPU (WebGPU EP); the host maps above stay empty then. */
+  private device: DevicePools | null = null;
+  private readonly deviceResident: boolean;
 
   constructor(readonly session: StageSession) {
     this.layout = pagedLayoutOf(session.manifest.inputs, session.manifest.outputs);
+    this.deviceResident = session.outputsOnDevice.length > 0;
+  }
+
+  /** Whether the KV pools and state slots live on the GPU. */
+  get poolsOnDevice(): boolean {
+    return this.deviceResident;
   }
 
   /** Bytes of KV one block holds across all attention layers (key + value), in the graph's KV dtype. */
@@ -101,6 +114,13 @@ export class PagedDecoderStage {
     this.keys.clear();
     this.values.clear();
     this.states.clear();
+    this.device?.release();
+    if (this.deviceResident) {
+      const slots = Math.max(1, size.numStateSlots);
+      this.device = new DevicePools(this.layout, { ...size, numStateSlots: slots }, this.session.opts, this.session);
+      this.size = { ...size, numStateSlots: this.layout.states.length ? slots : size.numStateSlots };
+      return;
+    }
     for (const layer of this.layout.attentionLayers) {
       this.keys.set(layer, kvPool());
       this.values.set(layer, kvPool());
@@ -112,12 +132,14 @@ export class PagedDecoderStage {
 
   /** Zeroes a state slot (a sequence starting from token 0). */
   resetState(slot: number): void {
+    if (this.device) return this.device.resetState(slot);
     for (const s of this.layout.states) this.states.get(s.input)!.data.fill(0, slot * s.size, (slot + 1) * s.size);
   }
 
   /** Copies one KV block (all layers) — copy-on-write of a shared partial block. */
   copyBlock(from: number, to: number): void {
     const size = this.requireSize();
+    if (this.device) return this.device.copyBlock(from, to);
     const { kvHeads: kv, headDim: hd } = this.layout;
     const run = size.blockSize * hd;
     for (const pools of [this.keys, this.values]) {
@@ -161,6 +183,7 @@ export class PagedDecoderStage {
       [PagedIo.queryLengths]: new ort.Tensor('int64', BigInt64Array.from(Array.from(x.queryLengths, BigInt)), [B]),
       [PagedIo.blockTables]: new ort.Tensor('int64', table, [B, N]),
     };
+    if (this.device) return this.stepOnDevice(x, feeds);
     for (const layer of this.layout.attentionLayers) {
       const k = this.keys.get(layer)!;
       const v = this.values.get(layer)!;
@@ -220,6 +243,22 @@ export class PagedDecoderStage {
     return out[PagedIo.logits]!.data as Float32Array;
   }
 
+  /** Frees GPU pools (host pools are garbage-collected). */
+  release(): void {
+    this.device?.release();
+  }
+
+  private async stepOnDevice(x: PagedStep, feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
+    if (this.layout.states.length) {
+      if (!x.stateSlots) throw new RangeError('state_slots is required by this graph');
+      feeds[PagedIo.stateSlots] = new ort.Tensor('int64', BigInt64Array.from(Array.from(x.stateSlots, BigInt)), [x.batch]);
+    }
+    Object.assign(feeds, await this.device!.feeds());
+    const out = (await (await this.session.load()).run(feeds)) as Record<string, ort.Tensor>;
+    await this.device!.store(out, x);
+    return out[PagedIo.logits]!.data as Float32Array;
+  }
+
   /**
    * No-cache forward of whole sequences (the reference the engine is tested against): each row's
    * prompt from position 0 into scratch blocks, nothing kept. Uses its own pools, so it never touches
@@ -233,7 +272,8 @@ export class PagedDecoderStage {
     const per = Math.ceil(T / bs);
     scratch.allocate({ numBlocks: B * per, blockSize: bs, numStateSlots: B });
     for (let b = 0; b < B; b++) scratch.resetState(b);
-    return scratch.step({
+    try {
+      return await scratch.step({
       batch: B,
       seqLen: T,
       inputsEmbeds: embeds,
@@ -241,7 +281,10 @@ export class PagedDecoderStage {
       queryLengths: lengths,
       blockTables: lengths.map((_, b) => Array.from({ length: per }, (_, j) => b * per + j)),
       stateSlots: lengths.map((_, b) => b),
-    });
+      });
+    } finally {
+      scratch.release();
+    }
   }
 
   private requireSize(): PagedCacheSize {

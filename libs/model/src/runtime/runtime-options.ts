@@ -6,7 +6,7 @@
  */
 import type { InferenceSession } from 'onnxruntime-node';
 
-export type ExecutionProvider = 'cpu' | 'cuda';
+export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
 
 export interface RuntimeOptions {
   /** `TESSERA_EXECUTION_PROVIDER`: cpu (default) or cuda. */
@@ -32,7 +32,8 @@ export const DEFAULT_RUNTIME_OPTIONS: Required<RuntimeOptions> = Object.freeze({
 
 export function sessionOptions(opts: RuntimeOptions = {}): InferenceSession.SessionOptions {
   const o = { ...DEFAULT_RUNTIME_OPTIONS, ...stripUndefined(opts) };
-  const eps: InferenceSession.ExecutionProviderConfig[] = o.executionProvider === 'cuda' ? [{ name: 'cuda', deviceId: o.deviceId }, 'cpu'] : ['cpu'];
+  const eps: InferenceSession.ExecutionProviderConfig[] =
+    o.executionProvider === 'cuda' ? [{ name: 'cuda', deviceId: o.deviceId }, 'cpu'] : o.executionProvider === 'webgpu' ? ['webgpu', 'cpu'] : ['cpu'];
   return {
     executionProviders: eps,
     intraOpNumThreads: o.intraOpNumThreads,

@@ -4,7 +4,7 @@ import type { ServiceClient } from '@tessera/runtime';
 import { DEFAULT_IMAGE_LIMITS } from '@tessera/vision';
 import { WEB_DIST_DIR } from '@tessera/web';
 import type { ChatLimits } from '../domain/openai/limits.js';
-import type { ModelInfo } from '../domain/orchestrator/model-catalog.js';
+import { slicingFamily, type ModelInfo } from '../domain/orchestrator/model-catalog.js';
 import type { ApiKeyStore } from '../domain/tenancy/api-keys.js';
 import { feedbackRoutes } from './web/feedback-routes.js';
 import { slicePlanRoute } from './web/slice-plan-route.js';
@@ -34,7 +34,7 @@ export function extraRoutes(deps: ExtraRouteDeps): Route[] {
       limits: { ...DEFAULT_IMAGE_LIMITS, maxBytes: deps.limits.maxImageBytes, maxSliceNums: deps.limits.maxSliceNums },
       slicing: deps.model.slicing,
       queryNum: deps.model.queryNum,
-      family: deps.model.family,
+      family: slicingFamily(deps.model.family),
     }),
     staticFiles(deps.webDir || WEB_DIST_DIR),
   ];

@@ -21,6 +21,8 @@ export interface SlicerOpenOptions {
   batchWindowMs: number;
   maxBatch: number;
   preprocessWorkers: number;
+  /** PNG/JPEG images up to this many pixels are prepared inline (PreprocessPool; default DEFAULT_INLINE_MAX_PIXELS). */
+  preprocessInlineMaxPixels?: number;
 }
 
 /** What the slicer process needs of any family's model. */
@@ -61,7 +63,7 @@ export async function openSlicer46(modelDir: string, o: SlicerOpenOptions): Prom
     patchSize: v.config.vision.patchSize,
     downsampleMode: v.config.defaultMode,
   };
-  const settings = { limits: o.limits, normalization: pp.normalization, defaults, batchWindowMs: o.batchWindowMs, maxBatch: o.maxBatch, preprocessWorkers: o.preprocessWorkers, family: '4.6' as const };
+  const settings = { limits: o.limits, normalization: pp.normalization, defaults, batchWindowMs: o.batchWindowMs, maxBatch: o.maxBatch, preprocessWorkers: o.preprocessWorkers, preprocessInlineMaxPixels: o.preprocessInlineMaxPixels, family: '4.6' as const };
   const encoder = new SliceEncoder(encoderFor(v.config.defaultMode), settings, Object.fromEntries(v.config.modes.map((m) => [m, encoderFor(m)])));
   await encoder.pool.ready();
   const useImageId = v.raw.use_image_id === undefined ? true : v.raw.use_image_id === true;
@@ -84,7 +86,7 @@ export async function openSlicer(modelDir: string, o: SlicerOpenOptions): Promis
     maxSliceNums: Math.min(pp.slice.maxSliceNums ?? m.maxSliceNums, o.limits.maxSliceNums),
     patchSize: m.vision.patchSize,
   };
-  const encoder = new SliceEncoder(model.vision, { limits: o.limits, normalization: pp.normalization, defaults, batchWindowMs: o.batchWindowMs, maxBatch: o.maxBatch, preprocessWorkers: o.preprocessWorkers });
+  const encoder = new SliceEncoder(model.vision, { limits: o.limits, normalization: pp.normalization, defaults, batchWindowMs: o.batchWindowMs, maxBatch: o.maxBatch, preprocessWorkers: o.preprocessWorkers, preprocessInlineMaxPixels: o.preprocessInlineMaxPixels });
   await encoder.pool.ready();
   return { model, encoder, queryNum: m.resampler.queryNum, useImageId: m.useImageId };
 }

@@ -35,6 +35,8 @@ export interface SliceEncoderSettings {
   maxBatch: number;
   /** Worker threads for decode + resize + normalise (0 = on the event loop). */
   preprocessWorkers: number;
+  /** PNG/JPEG images up to this many pixels skip the workers (PreprocessPool's default when unset). */
+  preprocessInlineMaxPixels?: number;
   /**
    * MiniCPM-V family (default 2.6). 4.6 has no resampler: its vision stage ends at the LLM width, so
    * the "features" of a crop are its visual tokens and their count depends on `downsampleMode`.
@@ -76,7 +78,7 @@ export class SliceEncoder {
     for (const [mode, v] of Object.entries(modeVision) as Array<[TokenMode, VisionEncoder]>) {
       this.modeBatchers.set(mode, new MicroBatcher((items) => v.encodeSlices(items), { windowMs: settings.batchWindowMs, maxBatch: settings.maxBatch }));
     }
-    this.pool = new PreprocessPool(settings.preprocessWorkers);
+    this.pool = new PreprocessPool(settings.preprocessWorkers, settings.preprocessInlineMaxPixels);
   }
 
   get family(): SlicingFamily {

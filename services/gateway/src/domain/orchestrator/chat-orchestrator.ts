@@ -28,10 +28,12 @@ export interface OrchestratorOptions {
   videos?: VideoPipeline;
 }
 
-/** A request's media after the edge checks: images, and the frames of each video. */
+/** A request's media after the edge checks: images, the frames of each video, and what they cost. */
 interface Admitted {
   images: AdmittedImage[];
   videos: AdmittedVideo[];
+  /** Megapixel-slices of all images and frames, computed once at admission; chat() charges this number. */
+  cost: number;
 }
 
 const RECORD_ATTEMPTS = 5;
@@ -69,10 +71,11 @@ export class ChatOrchestrator implements ChatService {
     let p = this.admitted.get(req);
     if (!p) {
       // Header-only: the cost check runs before any pixel is decoded (video frames count as images).
-      p = Promise.all([this.images.admit(req.images, req.maxSliceNums, tenant.quota.maxImagePixels, req.downsampleMode), this.admitVideos(req, tenant)]).then(([images, videos]) => {
-        this.o.imageCost?.checkRequest(mediaOf({ images, videos }));
-        return { images, videos };
-      });
+      p = Promise.all([this.images.admit(req.images, req.maxSliceNums, tenant.quota.maxImagePixels, req.downsampleMode), this.admitVideos(req, tenant)]).then(([images, videos]) => ({
+        images,
+        videos,
+        cost: this.o.imageCost?.checkRequest([...images, ...videos.flatMap((v) => v.frames)]) ?? 0,
+      }));
       this.admitted.set(req, p);
     }
     return p;
@@ -95,7 +98,7 @@ export class ChatOrchestrator implements ChatService {
     const prompt =
       this.model.family === '4.6'
         ? estimatePromptTokens46(req, images, this.model.tokenizer, o)
-        : this.model.modelFamily === '4.5'
+        : this.model.family === '4.5'
           ? estimatePromptTokens45(req, images, this.model.tokenizer, o)
           : estimatePromptTokens(promptTurns(req), images, this.model.tokenizer, o);
     return prompt + (req.collection ? GROUNDING_TOKENS_PER_SOURCE * req.collection.k : 0);
@@ -110,8 +113,8 @@ export class ChatOrchestrator implements ChatService {
 
     const media = await this.admit(req, ctx.tenant);
     const admitted = media.images;
-    const cost = this.o.imageCost?.checkRequest(mediaOf(media)) ?? 0;
-    this.o.imageCost?.charge(ctx.tenant, cost);
+    // The cost admission computed (and checked against the per-request limit); charged once the work starts.
+    this.o.imageCost?.charge(ctx.tenant, media.cost);
     const retrievalStart = Date.now();
     const [sources, encoded, videos] = await Promise.all([
       req.collection ? this.retrieve(req, call) : Promise.resolve([]),
@@ -294,10 +297,6 @@ function videoEmbeddingIndices(images: number, videos: readonly EncodedVideo[]):
 }
 
 /** Everything the image cost budget charges: images and every video frame. */
-function mediaOf(m: Admitted): AdmittedImage[] {
-  return [...m.images, ...m.videos.flatMap((v) => v.frames)];
-}
-
 function sumImageTimings(encoded: ReadonlyArray<Pick<EncodedImage, 'timings'> & { cacheHit?: boolean }>, timings: Record<string, number>): void {
   if (encoded.length === 0) return;
   timings.image_preprocess_ms = encoded.reduce((n, e) => n + e.timings.preprocessMs, 0);

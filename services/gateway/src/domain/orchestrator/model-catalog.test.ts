@@ -1,13 +1,13 @@
 /** The served model's description by family: 4.5 keeps the 2.6 pipeline (resampler, no token modes) but lists as 4.5. */
 import { describe, expect, it } from 'vitest';
 import { ensureTinyModel45Paths, ensureTinyModel46Paths } from '@tessera/model';
-import { loadModelInfo } from './model-catalog.js';
+import { loadModelInfo, slicingFamily } from './model-catalog.js';
 
 describe('model catalog', () => {
   it('describes 4.5 (2.6 layout) and 4.6 (no resampler, token modes) models', async () => {
     const m45 = loadModelInfo((await ensureTinyModel45Paths()).model, 'minicpm-v-4_5');
-    expect([m45.modelFamily, m45.family, m45.queryNum, m45.downsampleModes]).toEqual(['4.5', '2.6', 64, []]);
+    expect([m45.family, slicingFamily(m45.family), m45.queryNum, m45.downsampleModes]).toEqual(['4.5', '2.6', 64, []]);
     const m46 = loadModelInfo((await ensureTinyModel46Paths()).model, 'minicpm-v-4_6');
-    expect([m46.modelFamily, m46.family, m46.queryNum, m46.downsampleModes]).toEqual(['4.6', '4.6', 0, ['16x', '4x']]);
+    expect([m46.family, slicingFamily(m46.family), m46.queryNum, m46.downsampleModes]).toEqual(['4.6', '4.6', 0, ['16x', '4x']]);
   });
 });

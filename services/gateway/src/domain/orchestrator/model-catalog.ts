@@ -10,19 +10,20 @@ export interface ModelInfo {
   tokenizer: Tokenizer;
   /** Resampler queries per image (2.6: 64); 0 for a family without a resampler (4.6). */
   queryNum: number;
-  /** Slicing / pipeline family of the built model: 4.6 (no resampler, token modes) or 2.6 (also 4.5's layout). */
-  family: SlicingFamily;
-  /** The checkpoint's MiniCPM-V family as model lists show it (2.6, 4.5, 4.6; manifests before families are 2.6). */
-  modelFamily?: FamilyId;
+  /**
+   * The checkpoint's MiniCPM-V family as model lists show it (2.6, 4.5, 4.6; manifests before families are 2.6).
+   * Slicing and the image pipeline follow `slicingFamily(family)` (4.5 keeps the 2.6 layout).
+   */
+  family: FamilyId;
   /** Token modes a request may choose (`mm_processor_kwargs.downsample_mode`); empty for 2.6. */
   downsampleModes: readonly TokenMode[];
   /** The model's slicing defaults (slice side, default max_slice_nums, patch size). */
   slicing: { scaleResolution: number; maxSliceNums: number; patchSize: number };
 }
 
-/** The family a manifest was built for: 4.6 has no resampler and per-request token modes. */
-export function manifestFamily(manifest: AnyManifest): SlicingFamily {
-  return familyOf(manifest) === '4.6' ? '4.6' : '2.6';
+/** Slicing / pipeline family of a model family: 4.6 (no resampler, token modes) or 2.6 (also 4.5's layout). */
+export function slicingFamily(family: FamilyId): SlicingFamily {
+  return family === '4.6' ? '4.6' : '2.6';
 }
 
 /**
@@ -31,8 +32,8 @@ export function manifestFamily(manifest: AnyManifest): SlicingFamily {
  */
 export function loadModelInfo(modelDir: string, modelId: string): ModelInfo {
   const manifest = readAnyManifest(modelDir);
-  const family = manifestFamily(manifest);
-  const common = { id: modelId, revision: manifest.revision, manifest, tokenizer: Tokenizer.fromDir(modelDir), family, modelFamily: familyOf(manifest), downsampleModes: FAMILY_SLICING[family].modes };
+  const family = familyOf(manifest);
+  const common = { id: modelId, revision: manifest.revision, manifest, tokenizer: Tokenizer.fromDir(modelDir), family, downsampleModes: FAMILY_SLICING[slicingFamily(family)].modes };
   if (manifest.family === '4.6') {
     // HF 4.6 processor defaults: 448-px slices, up to 9 of them, patch 14 (minicpmv4x.md §2).
     return { ...common, queryNum: 0, slicing: { scaleResolution: 448, maxSliceNums: 9, patchSize: manifest.config.vision.patchSize } };

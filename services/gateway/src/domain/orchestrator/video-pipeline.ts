@@ -7,9 +7,11 @@
  * to 6 frames into one 64-token query set. The decoder gets the groups as ImageEmbedding.video and lays
  * them out as one gridless `<image>` per group without `<image_id>` (assemble-prompt45.ts).
  *
- * A long video is resampled in several calls of whole groups, at most `maxFramesPerCall` frames each:
- * the resampler bounds slices per call (TESSERA_MAX_SLICES_PER_REQUEST, default 37 = 1 + 36, what one
- * fully sliced image sends), and groups are independent query sets, so the split changes no token; each
+ * A long video is resampled in several calls of whole groups, at most `maxFramesPerCall` frames each
+ * (gateway TESSERA_GATEWAY_VIDEO_FRAMES_PER_CALL, default 37): the resampler refuses a call of more slices
+ * than its TESSERA_MAX_SLICES_PER_REQUEST (default 37 = 1 + 36, what one fully sliced image sends) with
+ * INVALID_ARGUMENT, so this must not exceed the resampler's limit or every long video fails. Groups are
+ * independent query sets, so the split changes no token; each
  * call's answer is its own embedding, and consecutive embeddings render exactly as one (groups are
  * "\n"-joined either way). Video tokens are not put in the encoder cache: its key has no temporal ids
  * or packing, and the resampler refuses `cache` with group_sizes.
@@ -39,19 +41,21 @@ export interface EncodedVideo {
 export interface VideoPipelineOptions {
   /** Upstream packing constants (frames before packing starts, largest packing). */
   limits?: VideoLimits;
-  /** Frames per resampler call (whole groups); default 37 = the resampler's default slices per call. */
-  maxFramesPerCall?: number;
+  /**
+   * Frames per resampler call (whole groups; a call always carries at least one group of ≤ 6 frames).
+   * From config (TESSERA_GATEWAY_VIDEO_FRAMES_PER_CALL); at most the resampler's TESSERA_MAX_SLICES_PER_REQUEST.
+   */
+  maxFramesPerCall: number;
 }
 
 /** Video frames are not sliced (upstream recipe: max_slice_nums=1 for video). */
 const FRAME_SLICE_NUMS = 1;
-const DEFAULT_FRAMES_PER_CALL = 37;
 
 export class VideoPipeline {
   constructor(
     private readonly images: ImagePipeline,
     private readonly modelRevision: string,
-    private readonly o: VideoPipelineOptions = {},
+    private readonly o: VideoPipelineOptions,
   ) {}
 
   /** Header checks of every frame (per-tenant pixel limit), then the packing plan; 400s name the frame or field. */
@@ -72,7 +76,7 @@ export class VideoPipeline {
       if (s.slices.length !== 1) throw new TesseraError(ErrorCode.INTERNAL, `${v.field}[${i}]: the slicer cut ${s.slices.length} slices from a video frame; max_slice_nums 1 gives one`);
       return s.slices[0]!;
     });
-    const calls = resampleCalls(v.plan, this.o.maxFramesPerCall ?? DEFAULT_FRAMES_PER_CALL);
+    const calls = resampleCalls(v.plan, this.o.maxFramesPerCall);
     const answers = await Promise.all(
       calls.map((c) =>
         this.images.resample({ slices: slices.slice(c.start, c.start + c.frames), modelRevision: this.modelRevision, imageSha256: '', groupSizes: c.groupSizes, temporalIds: c.temporalIds }, call),

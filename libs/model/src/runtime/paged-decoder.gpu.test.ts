@@ -1,0 +1,126 @@
+/**
+ * The paged decoder on a GPU execution provider, always run: TESSERA_EXECUTION_PROVIDER=`webgpu` uses
+ * the machine's GPU through onnxruntime-node's bundled WebGPU EP (Vulkan / Metal / D3D12), `cuda` a node
+ * with onnxruntime-node's CUDA provider libraries installed; unset (CI, CPU-only machines) runs the
+ * WebGPU EP on Mesa's lavapipe, a software Vulkan GPU that scripts/ensure-lavapipe.sh sets up (part of
+ * `npm test`). On WebGPU the KV pools and state slots stay on the device (device-pools.ts), so these
+ * tests exercise the scatter, block-copy and slot-reset graphs against the host path step by step.
+ * What crosses host ↔ device per step is in docs/decisions.md (Issue 13, GPU).
+ */
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ensureTinyModel, ensureTinyModel46Paths } from '../ensure-tiny-model.js';
+import { openModel46 } from './open-any-model.js';
+import { openModel } from './open-model.js';
+import { PagedDecoderStage, type PagedStep } from './paged-decoder.js';
+import type { ExecutionProvider } from './runtime-options.js';
+import { argmaxRow } from './stages.js';
+
+const requested = process.env.TESSERA_EXECUTION_PROVIDER;
+const softwareGpu = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tessera', 'lavapipe', 'lvp_icd.json');
+let ep: ExecutionProvider = 'webgpu';
+if (requested === 'cuda' || requested === 'webgpu') ep = requested;
+else if (existsSync(softwareGpu)) process.env.VK_ICD_FILENAMES = softwareGpu; // read by Vulkan's loader at Dawn's first adapter request
+else throw new Error(`no GPU for the WebGPU tests: ${softwareGpu} is missing — run \`bash scripts/ensure-system.sh\` (it sets up Mesa's lavapipe), or set TESSERA_EXECUTION_PROVIDER=webgpu on a machine with a GPU`);
+console.log(`[gpu] paged decoder on ${ep}${requested ? '' : ` (software GPU: ${softwareGpu})`}`);
+
+const maxAbsDiff = (a: Float32Array, b: Float32Array): number => {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+};
+
+/** Runs the same cache operations on a GPU stage and a CPU stage and compares each step's logits. */
+class Mirror {
+  worst = 0;
+  constructor(
+    readonly gpu: PagedDecoderStage,
+    readonly cpu: PagedDecoderStage,
+    private readonly embed: (ids: number[]) => Promise<Float32Array>,
+  ) {}
+  allocate(numBlocks: number, blockSize: number, numStateSlots: number): void {
+    for (const s of [this.gpu, this.cpu]) s.allocate({ numBlocks, blockSize, numStateSlots });
+  }
+  copyBlock(from: number, to: number): void {
+    for (const s of [this.gpu, this.cpu]) s.copyBlock(from, to);
+  }
+  resetState(slot: number): void {
+    for (const s of [this.gpu, this.cpu]) s.resetState(slot);
+  }
+  /** rows: token ids per row (padded to the longest with the row's last id), the rest as PagedStep. */
+  async step(rows: number[][], x: Omit<PagedStep, 'batch' | 'seqLen' | 'inputsEmbeds' | 'queryLengths'>): Promise<Float32Array> {
+    const T = Math.max(...rows.map((r) => r.length));
+    const ids = rows.flatMap((r) => [...r, ...new Array<number>(T - r.length).fill(r[r.length - 1]!)]);
+    const step: PagedStep = { ...x, batch: rows.length, seqLen: T, inputsEmbeds: await this.embed(ids), queryLengths: rows.map((r) => r.length) };
+    const [a, b] = [await this.gpu.step(step), await this.cpu.step(step)];
+    this.worst = Math.max(this.worst, maxAbsDiff(a, b));
+    return b;
+  }
+}
+
+describe(`paged decoder on the ${ep} execution provider`, () => {
+  it('2.6: greedy decode through the paged cache equals the CPU no-cache reference', async () => {
+    const dir = await ensureTinyModel();
+    const gpu = await openModel(dir, { executionProvider: ep });
+    const cpu = await openModel(dir, { intraOpNumThreads: 1 });
+    expect(gpu.decoder.poolsOnDevice).toBe(ep === 'webgpu');
+    const V = gpu.decoder.vocabSize;
+    const prompt = [151644, 872, 198, 9707, 11, 1879, 0];
+    const table = [3, 0, 2, 1];
+    gpu.decoder.allocate({ numBlocks: 4, blockSize: 4, numStateSlots: 1 });
+    let logits = await gpu.decoder.step({ batch: 1, seqLen: prompt.length, inputsEmbeds: await gpu.embed.run(prompt, [1, prompt.length]), pastLengths: [0], queryLengths: [prompt.length], blockTables: [table], stateSlots: [0] });
+    const ids = [...prompt];
+    for (let i = 0; i < 8; i++) {
+      const next = argmaxRow(logits, 0, V);
+      const ref = await cpu.decoder.forwardNoCache(await cpu.embed.run(ids, [1, ids.length]), [ids.length]);
+      expect(next).toBe(argmaxRow(ref, 0, V));
+      ids.push(next);
+      logits = await gpu.decoder.step({ batch: 1, seqLen: 1, inputsEmbeds: await gpu.embed.run([next], [1, 1]), pastLengths: [ids.length - 1], queryLengths: [1], blockTables: [table], stateSlots: [0] });
+    }
+    await gpu.release();
+    await cpu.release();
+  });
+
+  it('2.6: a forked sequence (copy-on-write block) and a batched, padded step match the host path', async () => {
+    const dir = await ensureTinyModel();
+    const gpu = await openModel(dir, { executionProvider: ep });
+    const cpu = await openModel(dir, { intraOpNumThreads: 1 });
+    const m = new Mirror(gpu.decoder, cpu.decoder, (ids) => cpu.embed.run(ids, [1, ids.length]));
+    m.allocate(8, 4, 1);
+    // A: 6 tokens in blocks [5, 1] (block 1 half full). B shares A's first block and forks the partial one into 2.
+    await m.step([[151644, 872, 198, 9707, 11, 1879]], { pastLengths: [0], blockTables: [[5, 1]] });
+    m.copyBlock(1, 2);
+    await m.step([[0, 42], [77]], { pastLengths: [6, 6], blockTables: [[5, 1, 7], [5, 2]] });
+    await m.step([[13], [900, 901, 902]], { pastLengths: [8, 7], blockTables: [[5, 1, 7], [5, 2, 4]] });
+    expect(m.worst).toBeLessThan(1e-4);
+    await gpu.release();
+    await cpu.release();
+  });
+
+  it('4.6 (hybrid): state slots and KV stay consistent across batched steps and a slot reset', async () => {
+    const { model } = await ensureTinyModel46Paths();
+    const gpuModel = await openModel46(model, { executionProvider: ep });
+    const cpuModel = await openModel46(model, { intraOpNumThreads: 1 });
+    const gpu = new PagedDecoderStage(gpuModel.sessions.decoder!);
+    const cpu = new PagedDecoderStage(cpuModel.sessions.decoder!);
+    expect(gpu.poolsOnDevice).toBe(ep === 'webgpu');
+    const m = new Mirror(gpu, cpu, (ids) => cpuModel.embed.run(ids, [1, ids.length]));
+    m.allocate(8, 4, 2);
+    m.resetState(0);
+    m.resetState(1);
+    const a = [248045, 872, 198, 3838, 374, 419, 30, 248046];
+    await m.step([a, [248045, 872, 198]], { pastLengths: [0, 0], blockTables: [[0, 1], [2]], stateSlots: [0, 1] });
+    await m.step([[1000], [2000]], { pastLengths: [8, 3], blockTables: [[0, 1, 3], [2]], stateSlots: [0, 1] });
+    // Slot 0 is reused by a new sequence: its recurrent state must start from zero again.
+    m.resetState(0);
+    await m.step([[248045, 77091], [3000]], { pastLengths: [0, 4], blockTables: [[4], [2, 5]], stateSlots: [0, 1] });
+    await m.step([[198], [4000]], { pastLengths: [2, 5], blockTables: [[4], [2, 5]], stateSlots: [0, 1] });
+    expect(m.worst).toBeLessThan(1e-4);
+    gpu.release();
+    await gpuModel.release();
+    await cpuModel.release();
+  });
+});
