@@ -3,11 +3,12 @@
  * images in the same run: bytes → normalised float32 [3, H, W] for the overview and every slice.
  * Ours is timed inline (preparePixels) and through a one-worker PreprocessPool (the slicer's path,
  * including the transfer back to the main thread; as in the slicer, PNG/JPEG images up to
- * TESSERA_PREPROCESS_INLINE_MAX_PIXELS, default 0.4 MP, skip the worker — set it to 0 to time the worker
- * hand-off at every size); both hand each run's pieces back for reuse, as the
- * slicer does after encoding (pixel-blocks.ts). Pixels are compared by the sha256 of the
- * concatenated float32 arrays. The three run interleaved, round by round, with PIL as a server
- * subprocess (one image per request), so they see the same load. Cells: wall and CPU medians and the
+ * TESSERA_PREPROCESS_INLINE_MAX_PIXELS, default 0.4 MP, skip the worker); where that pool runs the
+ * image on the calling thread, the worker path is timed too (a pool with threshold 0: the "worker"
+ * column), so the hand-off it saves shows in the same run. All hand each run's pieces back for reuse,
+ * as the slicer does after encoding (pixel-blocks.ts). Pixels are compared by the sha256 of the
+ * concatenated float32 arrays, for every path. They run interleaved, round by round, with PIL as a
+ * server subprocess (one image per request), so they see the same load. Cells: wall and CPU medians and the
  * best CPU (CPU = the whole process: libvips and worker threads and V8's concurrent GC included).
  * Ratios are PIL / ours for the same three: on the shared 2-core machines (load average often
  * 10–25) wall time mostly measures scheduling delays — each thread hand-off (event loop → libuv pool
@@ -125,33 +126,38 @@ export async function comparePreprocessingWithPil(runs: number): Promise<void> {
   const wanted = (process.env.BENCH_SIZES ?? '0.3,2,12').split(',');
   const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
   const inlineMax = Number(process.env.TESSERA_PREPROCESS_INLINE_MAX_PIXELS ?? DEFAULT_INLINE_MAX_PIXELS);
-  console.log(`preprocessing vs the HF processor in PIL + numpy; GLIBC_TUNABLES=${tunables}; ${runs} rounds, interleaved (ours inline, PIL, ours via pool; pool inline up to ${inlineMax} px); load average ${load()} on ${availableParallelism()} CPUs`);
+  console.log(`preprocessing vs the HF processor in PIL + numpy; GLIBC_TUNABLES=${tunables}; ${runs} rounds, interleaved (ours inline, PIL, ours via pool, ours via worker; pool inline up to ${inlineMax} px); load average ${load()} on ${availableParallelism()} CPUs`);
   if ('tried' in py) console.log(`python3 with Pillow and numpy not found (tried ${py.tried.join(', ')}): PIL timings and ratios skipped (Debian: apt-get install python3-pil python3-numpy)`);
   else console.log(`baseline: ${py.python} (${py.versions}), bench/vision/hf_processor.py as a server subprocess, one run per round`);
   console.log('cells: wall median, CPU median (CPU best) ms; ratios PIL / ours for the same three. Under load CPU time inflates too (shared cores): read the best-CPU ratio there.');
   const limits = { ...DEFAULT_IMAGE_LIMITS, maxBytes: 64 * 1024 * 1024, maxPixels: 50_000_000 };
   const norm = DEFAULT_NORMALIZATION;
   const pool = new PreprocessPool(1, inlineMax);
-  await pool.ready();
+  const workerPool = new PreprocessPool(1, 0);
+  await Promise.all([pool.ready(), workerPool.ready()]);
   // The inline path's resize helper thread, started as the pool's workers start theirs in warm-up.
   const helper = await threadResizer().helperStarted();
   console.log(helper ? 'resize helper threads started (used while the 1-minute load average < CPUs + 0.5)' : 'resize on one thread (one CPU)');
   const pil = 'python' in py ? new PilServer(py.python) : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-vision-'));
-  console.log('\n| image | pieces | ours inline | ours via worker pool | PIL+numpy | PIL / ours inline | PIL / ours pool | pixels |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('\n| image | pieces | ours inline | ours via pool | ours via worker | PIL+numpy | PIL / ours inline | PIL / ours pool | PIL / ours worker | pixels |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   try {
     for (const [label, w, h] of SIZES.filter(([l]) => wanted.some((x) => l.startsWith(`${x} `)))) {
       const raw = sharp(photoRgb(w, h, 1), { raw: { width: w, height: h, channels: 3 } });
       for (const [format, bytes] of [['JPEG', await raw.clone().jpeg({ quality: 90 }).toBuffer()], ['PNG', await raw.clone().png().toBuffer()]] as const) {
         const path = join(dir, `${w}x${h}.${format.toLowerCase()}`);
         writeFileSync(path, bytes);
-        const [inline, pooled, pyS] = [samples(), samples(), samples()];
+        const [inline, pooled, worker, pyS] = [samples(), samples(), samples(), samples()];
         let pixels: Float32Array[] = [];
         let pySha = '';
+        // The worker column only where the pool does not use its worker anyway.
+        const here = w * h <= inlineMax;
+        const shas = new Set<string>();
         // Warm-up: kernels compiled, memory grown, PIL's modules loaded.
         await preparePixels(bytes, {}, limits, norm);
         await pool.prepare(bytes, {}, limits, norm);
+        if (here) await workerPool.prepare(bytes, {}, limits, norm);
         await pil?.run(path);
         for (let r = 0; r < runs; r++) {
           // Each run's pieces go back for reuse, as the slicer hands them back after encoding.
@@ -165,17 +171,24 @@ export async function comparePreprocessingWithPil(runs: number): Promise<void> {
           }
           let fromPool: Float32Array[] | undefined;
           await timed(pooled, async () => (fromPool = (await pool.prepare(bytes, {}, limits, norm)).pixels));
+          if (r === runs - 1) shas.add(hashPixels(fromPool!));
           pool.recycle(fromPool);
+          if (here) {
+            await timed(worker, async () => (fromPool = (await workerPool.prepare(bytes, {}, limits, norm)).pixels));
+            if (r === runs - 1) shas.add(hashPixels(fromPool!));
+            workerPool.recycle(fromPool);
+          }
         }
-        const same = pil ? (pySha === hashPixels(pixels) ? 'identical' : 'DIFFERENT') : 'n/a';
-        const pyCells = pil ? [cell(pyS), ratios(pyS, inline), ratios(pyS, pooled)] : ['n/a', 'n/a', 'n/a'];
-        console.log(`| ${label} ${format} (${(bytes.length / 1e6).toFixed(1)} MB) | ${pixels.length} | ${cell(inline)} | ${cell(pooled)} | ${pyCells.join(' | ')} | ${same} |`);
+        shas.add(hashPixels(pixels));
+        const same = pil ? (shas.size === 1 && shas.has(pySha) ? 'identical' : 'DIFFERENT') : 'n/a';
+        const pyCells = pil ? [cell(pyS), ratios(pyS, inline), ratios(pyS, pooled), here ? ratios(pyS, worker) : '= pool'] : ['n/a', 'n/a', 'n/a', 'n/a'];
+        console.log(`| ${label} ${format} (${(bytes.length / 1e6).toFixed(1)} MB) | ${pixels.length} | ${cell(inline)} | ${cell(pooled)} | ${here ? cell(worker) : '= pool'} | ${pyCells.join(' | ')} | ${same} |`);
       }
     }
   } finally {
     console.log(`\nload average at the end: ${load()}`);
     rmSync(dir, { recursive: true, force: true });
     pil?.close();
-    await pool.close();
+    await Promise.all([pool.close(), workerPool.close()]);
   }
 }

@@ -136,6 +136,15 @@ serves keda.sh/v1alpha1 (helm template: pass --api-versions keda.sh/v1alpha1), o
 {{- end -}}
 {{- end -}}
 
+{{/*
+The values block of a workload: .Values.combined for the combined pod, .Values.services.<name> for a
+service. Every template that ranges over workloads reads its settings through this one helper:
+  {{- $svc := include "tessera.serviceValues" (dict "root" $root "name" $name) | fromYaml -}}
+*/}}
+{{- define "tessera.serviceValues" -}}
+{{- ternary .root.Values.combined (index .root.Values.services .name) (eq .name "combined") | toYaml -}}
+{{- end -}}
+
 {{/* Seconds of startup budget on the cold path: the sum of startupMaxSeconds of each GPU workload (a
      stage, or the combined pod) whose autoscaler may take it to zero replicas (KEDA minReplicas 0). */}}
 {{- define "tessera.coldPathSeconds" -}}
@@ -143,7 +152,7 @@ serves keda.sh/v1alpha1 (helm template: pass --api-versions keda.sh/v1alpha1), o
 {{- $catalog := include "tessera.catalog" . | fromYaml -}}
 {{- $total := 0 -}}
 {{- range $name := list "slicer" "resampler" "decoder" "combined" -}}
-{{- $svc := ternary $root.Values.combined (index $root.Values.services $name) (eq $name "combined") -}}
+{{- $svc := include "tessera.serviceValues" (dict "root" $root "name" $name) | fromYaml -}}
 {{- if and (include "tessera.ownsPod" (dict "root" $root "name" $name)) (eq (include "tessera.autoscaler" (dict "root" $root "name" $name "svc" $svc "meta" (index $catalog $name) "gpu" true)) "keda") (eq (int $svc.autoscaling.minReplicas) 0) -}}
 {{- $total = add $total (include "tessera.startupSeconds" (dict "root" $root "name" $name)) -}}
 {{- end -}}

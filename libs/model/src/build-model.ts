@@ -4,10 +4,9 @@
  * half-built model where a service would load it. Tensors are read one at a time and hashed as they
  * pass (the revision), so peak memory is one stage's largest tensor plus its transposed copy.
  */
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ErrorCode, TesseraError } from '@tessera/errors';
+import { ErrorCode, sha256Hex, TesseraError } from '@tessera/errors';
 import { toFloat32 as toF32 } from './checkpoint/dtype.js';
 import { readAnyCheckpoint, SERVE_TIME_FILES, type AnyCheckpoint, type Checkpoint, type Checkpoint46 } from './checkpoint/read-checkpoint.js';
 import { stages46 } from './families/minicpmv4_6/stage-graphs.js';
@@ -169,7 +168,7 @@ async function buildInto<M extends AnyManifest>(
       let done = 0;
       const source: WeightSource = (name) => {
         const bytes = ckpt.tensorBytes(name);
-        if (!tensorHashes.has(name)) tensorHashes.set(name, createHash('sha256').update(bytes).digest('hex'));
+        if (!tensorHashes.has(name)) tensorHashes.set(name, sha256Hex(bytes));
         opts.onProgress?.(stage, ++done, names.length);
         const e = ckpt.tensors.get(name)!;
         return toF32(bytes, e.dtype);
@@ -181,7 +180,7 @@ async function buildInto<M extends AnyManifest>(
       await new Promise((r) => setImmediate(r));
     }
     // Tensors no stage read (none for 2.6; the 4.6 vision tensors until its vision stage exists) still count towards the revision.
-    for (const name of ckpt.tensors.keys()) if (!tensorHashes.has(name)) tensorHashes.set(name, createHash('sha256').update(ckpt.tensorBytes(name)).digest('hex'));
+    for (const name of ckpt.tensors.keys()) if (!tensorHashes.has(name)) tensorHashes.set(name, sha256Hex(ckpt.tensorBytes(name)));
 
     const files: string[] = [];
     for (const f of SERVE_TIME_FILES) {
@@ -202,17 +201,19 @@ async function buildInto<M extends AnyManifest>(
   }
 }
 
+/**
+ * The model revision: sha256 of one text naming each metadata file's hash, then every tensor's name,
+ * dtype, shape and content hash (one line of ~150 bytes per tensor, so one string, not a streaming hash;
+ * the digest is the same one the earlier incremental updates of these exact pieces gave).
+ */
 function revisionOf(ckpt: AnyCheckpoint | Checkpoint, hashes: Map<string, string>, dir: string): string {
-  const h = createHash('sha256');
-  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json']) {
-    h.update(f + '\0');
-    h.update(createHash('sha256').update(readFileSync(join(dir, f))).digest('hex'));
-  }
+  let text = '';
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json']) text += `${f}\0${sha256Hex(readFileSync(join(dir, f)))}`;
   for (const name of [...hashes.keys()].sort()) {
     const e = ckpt.tensors.get(name)!;
-    h.update(`${name}\0${e.dtype}\0${e.shape.join(',')}\0${hashes.get(name)}\n`);
+    text += `${name}\0${e.dtype}\0${e.shape.join(',')}\0${hashes.get(name)}\n`;
   }
-  return h.digest('hex');
+  return sha256Hex(text);
 }
 
 function summarise(c: MiniCPMVConfig): Manifest['config'] {

@@ -3,11 +3,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { TesseraError } from '@tessera/errors';
 import { DEFAULT_IMAGE_LIMITS } from './limits.js';
 import { PreprocessPool } from './preprocess-pool.js';
+import { DEFAULT_NORMALIZATION } from './preprocessor-config.js';
 import { prepareImage } from './preprocess.js';
 
 // Inline threshold 0: every image goes through a worker (the small test images would otherwise run inline).
 const pool = new PreprocessPool(2, 0);
 afterAll(() => pool.close());
+
+const bytesOf = (p: Float32Array[]) => Buffer.concat(p.map((x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength)));
 
 const png = (w: number, h: number) => {
   const b = Buffer.alloc(w * h * 3);
@@ -63,5 +66,43 @@ describe('PreprocessPool', () => {
     expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', details: { limit: 'image bytes >= 1' } });
     const ok = await pool.prepare(await png(50, 40), {}, DEFAULT_IMAGE_LIMITS);
     expect(ok.images).toHaveLength(1);
+  });
+
+  it('one image at a time on the caller\'s thread: a second small one arriving meanwhile goes to a worker, with the same pixels', async () => {
+    const mixed = new PreprocessPool(1, 300_000);
+    try {
+      await mixed.ready();
+      const [a, b] = await Promise.all([png(640, 468), png(500, 420)]);
+      const want = await Promise.all([a, b].map((img) => new PreprocessPool(0).prepare(img, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION)));
+      const one = await mixed.prepare(a, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION);
+      expect(mixed.stats).toEqual({ inline: 1, workers: 0 });
+      const both = await Promise.all([mixed.prepare(a, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION), mixed.prepare(b, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION)]);
+      expect(mixed.stats).toEqual({ inline: 2, workers: 1 });
+      expect(bytesOf(one.pixels!).equals(bytesOf(want[0].pixels!))).toBe(true);
+      expect(bytesOf(both[0].pixels!).equals(bytesOf(want[0].pixels!))).toBe(true);
+      expect(bytesOf(both[1].pixels!).equals(bytesOf(want[1].pixels!))).toBe(true);
+      // Once the first is done, the caller's thread takes the next one again.
+      await mixed.prepare(b, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION);
+      expect(mixed.stats).toEqual({ inline: 3, workers: 1 });
+    } finally {
+      await mixed.close();
+    }
+  });
+
+  it('an image prepared on the caller\'s thread meets the same limits and errors: corrupt data, a header over the pixel limit', async () => {
+    const mixed = new PreprocessPool(1, 300_000);
+    try {
+      const good = await png(200, 100);
+      const corrupt = Uint8Array.from(good.subarray(0, 60));
+      const errHere = await mixed.prepare(corrupt, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION).catch((e: unknown) => e);
+      const errThere = await pool.prepare(corrupt, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION).catch((e: unknown) => e);
+      expect(mixed.stats.inline).toBe(1);
+      expect(errHere).toBeInstanceOf(TesseraError);
+      expect(errHere).toMatchObject({ code: (errThere as TesseraError).code, message: (errThere as TesseraError).message });
+      const over = await mixed.prepare(good, {}, { ...DEFAULT_IMAGE_LIMITS, maxPixels: 10_000 }, DEFAULT_NORMALIZATION).catch((e: unknown) => e);
+      expect(over).toMatchObject({ code: 'RESOURCE_EXHAUSTED', details: { limit: 'image pixels <= 10000' } });
+    } finally {
+      await mixed.close();
+    }
   });
 });

@@ -11,6 +11,7 @@ import { sniffImageSize } from './decode-image.js';
 import { pixelBlockOf, recycleBlock } from './pixel-blocks.js';
 import { prepareImage, preparePixels, type PreparedImage } from './preprocess.js';
 import type { SliceOptions, SlicePlan } from './slice-plan.js';
+import { warmUpPreprocessing } from './warm-up.js';
 
 /**
  * The worker thread's entry. Compiled (the images run dist/*.js) the body is plain JavaScript; from the
@@ -29,6 +30,9 @@ export type PooledImage = Omit<PreparedImage, 'sha256'> & { sha256?: string; pix
  * for the synchronous resize + normalise only (decoding stays on libuv's pool): measured p50 2.9 ms
  * (two threads) to 5.4 ms (one) at 0.3 MP, 9.2 ms at 0.5 MP. 0.4 MP (640×480, 600×600, thumbnails)
  * keeps that stall near 5 ms; larger images, where the work dwarfs the hand-off, go to the workers.
+ * Only one image at a time runs on the caller's thread: the next small one arriving meanwhile goes to
+ * a worker, so a burst of thumbnails still spreads over the cores and stalls the event loop for one
+ * image's resize at most, not the burst's.
  */
 export const DEFAULT_INLINE_MAX_PIXELS = 400_000;
 
@@ -48,6 +52,11 @@ export class PreprocessPool {
   private readonly blocks = new WeakSet<ArrayBuffer>();
   /** Blocks of images prepared inline: they go back to this thread's free list. */
   private readonly localBlocks = new WeakSet<ArrayBuffer>();
+  /** Images being prepared on the caller's thread now (at most one while the pool has workers). */
+  private inlineActive = 0;
+  /** Images prepared on the caller's thread and by the workers (tests, the bench). */
+  readonly stats = { inline: 0, workers: 0 };
+  private warm: Promise<void> | undefined;
   private closed = false;
 
   constructor(
@@ -102,20 +111,30 @@ export class PreprocessPool {
 
   /** Resolves once every worker has loaded its modules; call at service start so the first request does not pay for it. */
   async ready(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.ready));
+    // Small images run on this thread too: warm its path as the workers warm theirs (warm-up.ts),
+    // so the first of them does not resize in baseline code without the resize helper thread.
+    if (this.size > 0 && this.inlineMaxPixels > 0) this.warm ??= warmUpPreprocessing().catch(() => undefined);
+    await Promise.all([...this.slots.map((s) => s.ready), this.warm]);
   }
 
   /** `plan` (with `normalization` only): the caller's plan, checked and cut instead of planning again. */
   async prepare(bytes: Uint8Array, options: Partial<SliceOptions>, limits: ImageLimits, normalization?: Normalization, plan?: SlicePlan): Promise<PooledImage> {
+    if (this.closed && this.size > 0) throw new TesseraError('UNAVAILABLE', 'preprocess pool is closed');
     if (this.size === 0 || this.runsInline(bytes)) {
-      if (!normalization) return prepareImage(bytes, options, limits);
-      const prepared = await preparePixels(bytes, options, limits, normalization, plan);
-      const block = pixelBlockOf(prepared.pixels);
-      if (block) this.localBlocks.add(block);
-      return prepared;
+      this.stats.inline++;
+      this.inlineActive++;
+      try {
+        if (!normalization) return await prepareImage(bytes, options, limits);
+        const prepared = await preparePixels(bytes, options, limits, normalization, plan);
+        const block = pixelBlockOf(prepared.pixels);
+        if (block) this.localBlocks.add(block);
+        return prepared;
+      } finally {
+        this.inlineActive--;
+      }
     }
-    if (this.closed) throw new TesseraError('UNAVAILABLE', 'preprocess pool is closed');
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    this.stats.workers++;
     const id = ++this.seq;
     slot.busy++;
     return new Promise<PooledImage>((resolve, reject) => {
@@ -127,9 +146,12 @@ export class PreprocessPool {
     });
   }
 
-  /** Whether an image is small enough to skip the worker hand-off (header sniffed in JS; other formats go to a worker). */
+  /**
+   * Whether an image is small enough to skip the worker hand-off (header sniffed in JS; other formats
+   * go to a worker) and the caller's thread is not already preparing one.
+   */
   private runsInline(bytes: Uint8Array): boolean {
-    if (this.inlineMaxPixels <= 0) return false;
+    if (this.inlineMaxPixels <= 0 || this.inlineActive > 0) return false;
     const header = sniffImageSize(bytes);
     return header !== undefined && header.width * header.height <= this.inlineMaxPixels;
   }

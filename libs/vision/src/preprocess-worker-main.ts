@@ -3,14 +3,13 @@
  * ~0.5–1 s of pure JS resizing that would otherwise stall gRPC/NATS I/O and job heartbeats).
  */
 import { parentPort } from 'node:worker_threads';
-import sharp from 'sharp';
 import { TesseraError } from '@tessera/errors';
-import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
-import { DEFAULT_NORMALIZATION, type Normalization } from './preprocessor-config.js';
-import { threadResizer } from './pil-resize.js';
+import type { ImageLimits } from './limits.js';
+import type { Normalization } from './preprocessor-config.js';
 import { recycleBlock } from './pixel-blocks.js';
 import { prepareImage, preparePixels } from './preprocess.js';
 import type { SliceOptions, SlicePlan } from './slice-plan.js';
+import { warmUpPreprocessing } from './warm-up.js';
 
 export interface PreprocessJob {
   id: number;
@@ -42,25 +41,7 @@ parentPort!.on('message', async (job: PreprocessJob | { recycle: ArrayBuffer }) 
   }
 });
 
-/**
- * Warm-up before `ready`: a few full runs on a small JPEG (decode, overview + 2 slices, normalise),
- * so a worker's first requests run optimised code. V8 tiers a WebAssembly function up to TurboFan
- * only between calls (no on-stack replacement), so a first 12 MP resize would otherwise run all of
- * its ~1 G instructions in baseline (Liftoff) code, and the JS around it (weights, sharp's wrapper)
- * interpreted. ~8 runs of ~5 ms; the pool's ready() waits for it at service start.
- */
-async function warmUp(): Promise<void> {
-  const [w, h] = [640, 480];
-  const raw = Buffer.alloc(w * h * 3);
-  for (let i = 0; i < raw.length; i++) raw[i] = (i % 1920) ^ (i >> 11);
-  const jpeg = await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg().toBuffer();
-  // The resize helper thread starts on the first image; wait for it so the warm-up runs use it too.
-  await preparePixels(jpeg, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION);
-  await threadResizer().helperStarted();
-  for (let i = 0; i < 8; i++) await preparePixels(jpeg, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION);
-}
-
-// Then tells the pool this worker has loaded its modules (startup is seconds on a busy machine).
-// A failed warm-up only costs speed; the first real request reports its own error.
-await warmUp().catch(() => undefined);
+// Warm-up (warm-up.ts), then tells the pool this worker has loaded its modules (startup is seconds on
+// a busy machine). A failed warm-up only costs speed; the first real request reports its own error.
+await warmUpPreprocessing().catch(() => undefined);
 parentPort!.postMessage({ ready: true });

@@ -8,9 +8,9 @@
  * batches as asynchronous jobs and polled (GetIngestionJob) to drive the progress bar.
  */
 import { readFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { retrievalV1 } from '@tessera/contracts';
+import { sha256Hex } from '@tessera/errors';
 import { detectFormat } from '@tessera/retrieval';
 import { connectNats, invalidArgument, natsAuthFromEnv, natsClient } from '@tessera/runtime';
 import { ProgressBar } from '../progress.js';
@@ -42,7 +42,7 @@ const MODE: Record<string, retrievalV1.SearchMode> = {
 
 function documentId(path: string): string {
   const id = path.replace(/#/g, '_');
-  return id.length <= 128 ? id : `${id.slice(0, 100)}~${createHash('sha256').update(path).digest('hex').slice(0, 16)}`;
+  return id.length <= 128 ? id : `${id.slice(0, 100)}~${sha256Hex(path).slice(0, 16)}`;
 }
 
 function int(v: string | undefined, name: string): number {

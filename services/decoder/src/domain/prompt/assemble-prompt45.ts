@@ -10,10 +10,10 @@
  * gridless `<image><unk>×64</image>` per group, without `<image_id>`, as the upstream recipe's chat
  * (one tag per frame, the processor keeping only each group's first frame) builds it.
  */
-import { buildPromptIds45, templateTool, templateToolCalls, type ChatContentItem, type ChatMessage, type Image46 } from '@tessera/model';
+import { buildPromptIds45, type ChatContentItem, type ChatMessage, type Image46 } from '@tessera/model';
 import { invalidArgument } from '@tessera/runtime';
 import { assemblePrompt, checkImage, refuseVideo, type AssembledPrompt, type ModelShape } from './assemble-prompt.js';
-import { chatItem, withVisualRows } from './assemble-prompt46.js';
+import { chatItem, templateMessageToolCalls, templateTools, withVisualRows } from './assemble-prompt46.js';
 import type { PromptTokenizer } from './prompt-tokenizer.js';
 import type { PromptImage, PromptInput } from './prompt-types.js';
 import { opensReasoning } from './reasoning.js';
@@ -47,9 +47,9 @@ export function assemblePrompt45(input: PromptInput, tok: PromptTokenizer, model
       images.push(...placeholders);
       return placeholders.map(() => item);
     }),
-    ...(m.toolCalls && m.toolCalls.length > 0 && { tool_calls: templateToolCalls(m.toolCalls, (j) => `messages[${i}].tool.calls[${j}].arguments_json`) }),
+    ...templateMessageToolCalls(m, i),
   }));
-  const tools = (input.tools ?? []).map((t) => templateTool(t, `tools[${t.name}].parameters_json`));
+  const tools = templateTools(input);
   input.images.forEach((_, i) => {
     if (!order.includes(i)) throw invalidArgument(`images[${i}]`, `image ${i} has visual tokens but no placeholder references it`);
   });

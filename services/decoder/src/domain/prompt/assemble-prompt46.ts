@@ -14,7 +14,7 @@
  * an object the way vLLM hands them to Qwen templates), so a real checkpoint's tools section is used
  * unchanged. Raw `prompt` parts keep decoding.v1's rule (parts joined by "\n", no template).
  */
-import { buildPromptIds46, buildRawPromptIds46, templateTool, templateToolCalls, type ChatContentItem, type ChatMessage, type Image46 } from '@tessera/model';
+import { buildPromptIds46, buildRawPromptIds46, templateTool, templateToolCalls, type ChatContentItem, type ChatMessage, type ChatTool, type Image46 } from '@tessera/model';
 import { invalidArgument } from '@tessera/runtime';
 import { checkText, refuseVideo, type AssembledPrompt } from './assemble-prompt.js';
 import type { PromptTokenizer } from './prompt-tokenizer.js';
@@ -41,7 +41,7 @@ export function assemblePrompt46(input: PromptInput, tok: PromptTokenizer, model
   let reasoning = false;
   if (hasMessages) {
     const messages: ChatMessage[] = input.messages!.map((m, i) => chatMessage46(m, i, (p, j) => item(p, `messages[${i}].parts[${j}]`)));
-    const tools = (input.tools ?? []).map((t) => templateTool(t, `tools[${t.name}].parameters_json`));
+    const tools = templateTools(input);
     const enableThinking = input.enableThinking ?? model.enableThinking;
     built = buildPromptIds46(tok, messages, order.map((k) => image46(input.images[k]!)), { addGenerationPrompt: true, enableThinking, ...(tools.length > 0 && { tools }) });
     reasoning = opensReasoning(built.ids, tok, enableThinking);
@@ -86,9 +86,21 @@ export function withVisualRows(built: { ids: number[]; imagePadPositions: number
 
 /** A message for the template; call arguments (OpenAI JSON text) become the object templates iterate. */
 function chatMessage46(m: ChatPromptMessage, i: number, item: (p: PromptPart, j: number) => ChatContentItem): ChatMessage {
-  const msg: ChatMessage = { role: m.role, content: m.parts.map(item) };
-  if (m.toolCalls && m.toolCalls.length > 0) msg.tool_calls = templateToolCalls(m.toolCalls, (j) => `messages[${i}].tool.calls[${j}].arguments_json`);
-  return msg;
+  return { role: m.role, content: m.parts.map(item), ...templateMessageToolCalls(m, i) };
+}
+
+/**
+ * An assistant message's tool calls as the template reads them (`tool_calls`, arguments parsed to an
+ * object; bad JSON → 400 naming `messages[i].tool.calls[j].arguments_json`); none = no key. Shared by
+ * the 4.5 and 4.6 builders (both render tools through the checkpoint's Qwen template).
+ */
+export function templateMessageToolCalls(m: ChatPromptMessage, i: number): Pick<ChatMessage, 'tool_calls'> {
+  return m.toolCalls && m.toolCalls.length > 0 ? { tool_calls: templateToolCalls(m.toolCalls, (j) => `messages[${i}].tool.calls[${j}].arguments_json`) } : {};
+}
+
+/** The request's tools for the template's tools section (parameters parsed; bad JSON → 400 naming the tool). */
+export function templateTools(input: PromptInput): ChatTool[] {
+  return (input.tools ?? []).map((t) => templateTool(t, `tools[${t.name}].parameters_json`));
 }
 
 function image46(img: PromptImage): Image46 {

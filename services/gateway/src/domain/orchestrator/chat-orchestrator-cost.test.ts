@@ -9,13 +9,14 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { consoleLogger } from '@tessera/runtime';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import { DEFAULT_IMAGE_LIMITS, EncoderCache, ImageStore } from '@tessera/vision';
+import { EncoderCache, ImageStore } from '@tessera/vision';
 import { ImageCostBudget, imageCost } from '../tenancy/image-cost.js';
 import type { Tenant } from '../tenancy/api-keys.js';
 import type { ValidChatRequest } from '../openai/valid-request.js';
 import { ChatOrchestrator } from './chat-orchestrator.js';
 import { ImagePipeline } from './image-pipeline.js';
 import type { ModelInfo } from './model-catalog.js';
+import { TEST_IMAGE_PIPELINE_OPTIONS } from './test/image-pipeline-options.js';
 
 let nats: NatsServerHandle;
 let nc: NatsConnection;
@@ -24,13 +25,7 @@ let images: ImagePipeline;
 beforeAll(async () => {
   nats = await startNatsServer();
   nc = await connect({ servers: nats.url });
-  images = new ImagePipeline(nc, await EncoderCache.open(nc, { bucket: 'gwc-cache' }), await ImageStore.open(nc, { bucket: 'gwc-images' }), 'rev', 64, {
-    limits: { ...DEFAULT_IMAGE_LIMITS },
-    scaleResolution: 448,
-    defaultMaxSliceNums: 9,
-    useImageId: true,
-    remoteFetch: { timeoutMs: 1000, maxBytes: 1 << 20 },
-  });
+  images = new ImagePipeline(nc, await EncoderCache.open(nc, { bucket: 'gwc-cache' }), await ImageStore.open(nc, { bucket: 'gwc-images' }), 'rev', 64, TEST_IMAGE_PIPELINE_OPTIONS);
 }, 60_000);
 afterAll(async () => {
   await nc?.close();

@@ -11,8 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { visionV1 } from '@tessera/contracts';
 import { bindNats, TesseraError, type NatsBinding } from '@tessera/runtime';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import { DEFAULT_IMAGE_LIMITS, EncoderCache, ImageStore, slicePlanFromProto } from '@tessera/vision';
+import { EncoderCache, ImageStore, slicePlanFromProto } from '@tessera/vision';
 import { ImagePipeline } from './image-pipeline.js';
+import { TEST_IMAGE_PIPELINE_OPTIONS } from './test/image-pipeline-options.js';
 
 let nats: NatsServerHandle;
 let nc: NatsConnection;
@@ -25,9 +26,8 @@ beforeAll(async () => {
   nc = await connect({ servers: nats.url });
   const cache = await EncoderCache.open(nc, { bucket: 'gw46-cache' });
   const store = await ImageStore.open(nc, { bucket: 'gw46-images' });
-  const o = { limits: { ...DEFAULT_IMAGE_LIMITS }, scaleResolution: 448, defaultMaxSliceNums: 9, useImageId: true, remoteFetch: { timeoutMs: 1000, maxBytes: 1 << 20 } };
-  pipeline46 = new ImagePipeline(nc, cache, store, 'rev46', 0, { ...o, family: '4.6' });
-  pipeline26 = new ImagePipeline(nc, cache, store, 'rev26', 64, o);
+  pipeline46 = new ImagePipeline(nc, cache, store, 'rev46', 0, { ...TEST_IMAGE_PIPELINE_OPTIONS, family: '4.6' });
+  pipeline26 = new ImagePipeline(nc, cache, store, 'rev26', 64, TEST_IMAGE_PIPELINE_OPTIONS);
   png = await sharp({ create: { width: 1344, height: 896, channels: 3, background: '#204060' } }).png().toBuffer();
 }, 60_000);
 afterAll(async () => {

@@ -9,9 +9,10 @@ import { connect, type NatsConnection } from 'nats';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
-import { DEFAULT_IMAGE_LIMITS, EncoderCache, ImageStore } from '@tessera/vision';
+import { EncoderCache, ImageStore } from '@tessera/vision';
 import { buildPromptIds45, ensureTinyModel45Paths, Tokenizer } from '@tessera/model';
 import { ImagePipeline } from './image-pipeline.js';
+import { TEST_IMAGE_PIPELINE_OPTIONS } from './test/image-pipeline-options.js';
 import { estimatePromptTokens45 } from './prompt-estimate.js';
 import { resampleCalls, videoGroupsAsImages, VideoPipeline } from './video-pipeline.js';
 import { loadGatewayConfig } from '../../config.js';
@@ -26,13 +27,7 @@ const src = (bytes: Buffer[]) => bytes.map((b, i) => ({ kind: 'bytes' as const, 
 beforeAll(async () => {
   nats = await startNatsServer();
   nc = await connect({ servers: nats.url });
-  const images = new ImagePipeline(nc, await EncoderCache.open(nc, { bucket: 'gwv-cache' }), await ImageStore.open(nc, { bucket: 'gwv-images' }), 'rev45', 64, {
-    limits: { ...DEFAULT_IMAGE_LIMITS },
-    scaleResolution: 448,
-    defaultMaxSliceNums: 9,
-    useImageId: true,
-    remoteFetch: { timeoutMs: 1000, maxBytes: 1 << 20 },
-  });
+  const images = new ImagePipeline(nc, await EncoderCache.open(nc, { bucket: 'gwv-cache' }), await ImageStore.open(nc, { bucket: 'gwv-images' }), 'rev45', 64, TEST_IMAGE_PIPELINE_OPTIONS);
   videos = new VideoPipeline(images, 'rev45', { maxFramesPerCall: loadGatewayConfig({ TESSERA_MODEL_DIR: '/m', TESSERA_GATEWAY_API_KEYS_FILE: '/k' }).videoFramesPerCall });
 }, 60_000);
 afterAll(async () => {
