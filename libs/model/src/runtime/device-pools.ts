@@ -101,7 +101,9 @@ export class DevicePools {
       throw err;
     });
     await this.ready;
-    for (const op of this.pending.splice(0)) {
+    // An op leaves the queue once it ran: if one fails, it and the ones behind it are still queued and the
+    // next step retries them (failing again, loudly) instead of running on a cache that silently missed them.
+    for (let op = this.pending[0]; op; this.pending.shift(), op = this.pending[0]) {
       if (op.kind === 'copy') {
         const to = new BigInt64Array(this.layout.kvHeads * 2);
         for (let h = 0; h < this.layout.kvHeads; h++) to.set([BigInt(h), BigInt(op.to)], h * 2);

@@ -105,6 +105,7 @@ describe(`paged decoder on the ${ep} execution provider`, () => {
     const one = { batch: 1, seqLen: 1, inputsEmbeds: await cpu.embed.run([5], [1, 1]), pastLengths: [9], queryLengths: [1], blockTables: [[5, 1, 7]] };
     // A block outside the pool is refused (on the GPU it would be clamped or dropped, not an error).
     await expect(gpu.decoder.step({ ...one, blockTables: [[5, 1, 8]] })).rejects.toThrow(/block 8 is outside the pool \[0, 8\)/);
+    expect(() => gpu.decoder.copyBlock(1, 8)).toThrow(/block 8 is outside the pool/);
     const first = gpu.decoder.step(one);
     await expect(gpu.decoder.step(one)).rejects.toThrow(/must not overlap/);
     await first;

@@ -133,7 +133,8 @@ export class PagedDecoderStage {
 
   /** Zeroes a state slot (a sequence starting from token 0). */
   resetState(slot: number): void {
-    this.requireSize();
+    const size = this.requireSize();
+    if (!(slot >= 0 && slot < size.numStateSlots)) throw new RangeError(`state slot ${slot} is outside [0, ${size.numStateSlots})`);
     if (this.device) return this.device.resetState(slot);
     for (const s of this.layout.states) this.states.get(s.input)!.data.fill(0, slot * s.size, (slot + 1) * s.size);
   }
@@ -141,6 +142,7 @@ export class PagedDecoderStage {
   /** Copies one KV block (all layers) — copy-on-write of a shared partial block. */
   copyBlock(from: number, to: number): void {
     const size = this.requireSize();
+    for (const b of [from, to]) if (!(b >= 0 && b < size.numBlocks)) throw new RangeError(`block ${b} is outside the pool [0, ${size.numBlocks})`);
     if (this.device) return this.device.copyBlock(from, to);
     const { kvHeads: kv, headDim: hd } = this.layout;
     const run = size.blockSize * hd;
