@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ensurePresetModelPaths, readManifest } from '@tessera/model';
+import { decodeRowFeeds } from './decode-row-feeds.js';
 
 const CTX = (process.env.BENCH_CTX ?? '128,2048').split(',').map(Number);
 const STEPS = Number(process.env.BENCH_STEPS ?? 20);
@@ -54,17 +55,7 @@ for (const v of man.inputs) {
   if (/^(key|value)_scale\./.test(v.name)) pools[v.name] = new ort.Tensor('float32', new Float32Array(kv! * blocks * BS).fill(1 / 1270), [kv!, blocks, BS]);
 }
 const kvDtype = sig('key_cache.0').dtype;
-const feeds = (ctx: number): Record<string, ort.Tensor> => {
-  const n = Math.ceil(ctx / BS);
-  return {
-    inputs_embeds: new ort.Tensor('float32', new Float32Array(hidden).fill(0.01), [1, 1, hidden]),
-    position_ids: new ort.Tensor('int64', BigInt64Array.of(BigInt(ctx)), [1, 1]),
-    past_lengths: new ort.Tensor('int64', BigInt64Array.of(BigInt(ctx)), [1]),
-    query_lengths: new ort.Tensor('int64', BigInt64Array.of(1n), [1]),
-    block_tables: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, j) => BigInt(blocks - 1 - j)), [1, n]),
-    ...pools,
-  };
-};
+const feeds = (ctx: number): Record<string, ort.Tensor> => decodeRowFeeds(ctx, hidden, blocks, BS, pools);
 for (const c of CTX) for (let i = 0; i < 3; i++) await session.run(feeds(c));
 // After the warm-up, run k belongs to context k mod |CTX|; a node belongs to the run whose span holds it.
 for (let i = 0; i < STEPS; i++) for (const c of CTX) await session.run(feeds(c));

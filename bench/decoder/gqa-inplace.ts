@@ -75,6 +75,17 @@ rmSync(dir, { recursive: true, force: true });
 // Per-sequence buffers (GQA) and pools (Gather), same contents.
 const kvBufs = Array.from({ length: 2 * L }, (_, j) => new ort.Tensor('float32', rand(KV * SBUF * HD, 0.37 + j * 0.01), [1, KV, SBUF, HD]));
 const pools = Array.from({ length: 2 * L }, (_, j) => new ort.Tensor('float32', rand(KV * SBUF * HD, 0.37 + j * 0.01), [KV, NB, BS, HD]));
+/** Each layer's per-sequence buffer as both its past (feed) and its present (pre-allocated fetch): GQA's share-buffer mode. */
+function bindSharedKv(feeds: Record<string, ort.Tensor>): Record<string, ort.Tensor | null> {
+  const fetches: Record<string, ort.Tensor | null> = { out: null };
+  for (let i = 0; i < L; i++) {
+    feeds[`past_key.${i}`] = kvBufs[2 * i]!;
+    feeds[`past_value.${i}`] = kvBufs[2 * i + 1]!;
+    fetches[`present_key.${i}`] = kvBufs[2 * i]!;
+    fetches[`present_value.${i}`] = kvBufs[2 * i + 1]!;
+  }
+  return fetches;
+}
 const gqaRun = async (ctx: number) => {
   const feeds: Record<string, ort.Tensor> = {
     query: new ort.Tensor('float32', rand(H * HD), [1, 1, H * HD]),
@@ -83,13 +94,7 @@ const gqaRun = async (ctx: number) => {
     seqlens_k: new ort.Tensor('int64', BigInt64Array.of(BigInt(ctx)), [1]), // total − 1 = past
     total_sequence_length: new ort.Tensor('int64', BigInt64Array.of(BigInt(ctx + 1)), []),
   };
-  const fetches: Record<string, ort.Tensor | null> = { out: null };
-  for (let i = 0; i < L; i++) {
-    feeds[`past_key.${i}`] = kvBufs[2 * i]!;
-    feeds[`past_value.${i}`] = kvBufs[2 * i + 1]!;
-    fetches[`present_key.${i}`] = kvBufs[2 * i]!;
-    fetches[`present_value.${i}`] = kvBufs[2 * i + 1]!;
-  }
+  const fetches = bindSharedKv(feeds);
   return sG.run(feeds, fetches);
 };
 const gatherRun = async (ctx: number) => {
@@ -117,13 +122,7 @@ const gatherRun = async (ctx: number) => {
     seqlens_k: new ort.Tensor('int64', BigInt64Array.of(100n), [1]),
     total_sequence_length: new ort.Tensor('int64', BigInt64Array.of(101n), []),
   };
-  const fetches: Record<string, ort.Tensor | null> = { out: null };
-  for (let i = 0; i < L; i++) {
-    feeds[`past_key.${i}`] = kvBufs[2 * i]!;
-    feeds[`past_value.${i}`] = kvBufs[2 * i + 1]!;
-    fetches[`present_key.${i}`] = kvBufs[2 * i]!;
-    fetches[`present_value.${i}`] = kvBufs[2 * i + 1]!;
-  }
+  const fetches = bindSharedKv(feeds);
   const out = await sG.run(feeds, fetches);
   const present = out['present_key.0']!.data as Float32Array;
   console.log(`present_key.0 returned in our buffer: ${present.buffer === ours.buffer}; its position 100 = ${present[100 * HD]}; our buffer's position 100 = ${ours[100 * HD]}`);

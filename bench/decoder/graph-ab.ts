@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readManifest } from '@tessera/model';
+import { decodeRowFeeds } from './decode-row-feeds.js';
 
 const CTX = (process.env.BENCH_CTX ?? '128,2048').split(',').map(Number);
 const STEPS = Number(process.env.BENCH_STEPS ?? 30);
@@ -35,17 +36,7 @@ const models = await Promise.all(dirs.map(async (dir) => {
   const poolLen = kv! * blocks * BS * hd!;
   const pools: Record<string, ort.Tensor> = {};
   for (const v of man.inputs) if (/^(key|value)_cache\./.test(v.name)) pools[v.name] = new ort.Tensor('float32', Float32Array.from({ length: poolLen }, (_, i) => Math.sin(i) * 0.1), [kv!, blocks, BS, hd!]);
-  const feeds = (ctx: number): Record<string, ort.Tensor> => {
-    const n = Math.ceil(ctx / BS);
-    return {
-      inputs_embeds: new ort.Tensor('float32', new Float32Array(hidden).fill(0.01), [1, 1, hidden]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.of(BigInt(ctx)), [1, 1]),
-      past_lengths: new ort.Tensor('int64', BigInt64Array.of(BigInt(ctx)), [1]),
-      query_lengths: new ort.Tensor('int64', BigInt64Array.of(1n), [1]),
-      block_tables: new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, j) => BigInt(blocks - 1 - j)), [1, n]),
-      ...pools,
-    };
-  };
+  const feeds = (ctx: number): Record<string, ort.Tensor> => decodeRowFeeds(ctx, hidden, blocks, BS, pools);
   return { dir, session, feeds, acc: CTX.map(() => ({ wall: [] as number[], cpu: [] as number[] })) };
 }));
 for (const m of models) for (const c of CTX) for (let i = 0; i < 3; i++) await m.session.run(m.feeds(c));
