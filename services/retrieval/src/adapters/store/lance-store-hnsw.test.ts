@@ -1,6 +1,6 @@
 /**
- * The HNSW graph beside the Lance rows: filtered queries equal the exact filtered top-k, writes
- * reach the graph incrementally, the snapshot survives a restart and is ignored once stale, and
+ * The HNSW graph beside the Lance rows: filtered queries return only allowed records and (nearly) the
+ * exact filtered top-k, writes reach the graph incrementally, the snapshot survives a restart and is ignored once stale, and
  * graphs are per tenant collection.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -22,17 +22,36 @@ const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
 const vec = () => Float32Array.from({ length: DIM }, rand);
 const RECS: StoredRecord[] = Array.from({ length: 600 }, (_, i) => ({ id: `r${i}`, text: `t${i}`, metadata: { shard: i % 10, rare: i % 100 === 0 }, vector: vec() }));
 
+/**
+ * The graph is approximate and built on all cores (usearch), so its shape varies between runs: two CI
+ * runs each missed one of the exact top 10 for one query (at ef 64, then at ef 1024 > the 600 records:
+ * a node the filtered walk cannot reach). What this test owns is the filter plumbing and incremental
+ * writes: every hit must satisfy the filter, each query must find ≥ 9 of the exact 10 and all queries
+ * together ≥ 98 %; recall itself is bench/retrieval's measurement.
+ */
+function expectNearlyExact(got: string[][], want: string[][], allowed: (id: string) => boolean): void {
+  let found = 0;
+  let total = 0;
+  got.forEach((g, i) => {
+    for (const id of g) expect(allowed(id), `${id} does not satisfy the filter`).toBe(true);
+    const hit = g.filter((id) => want[i]!.includes(id)).length;
+    expect(hit, `query ${i}: ${hit} of the exact ${want[i]!.length}`).toBeGreaterThanOrEqual(want[i]!.length - 1);
+    found += hit;
+    total += want[i]!.length;
+  });
+  expect(found / total).toBeGreaterThanOrEqual(0.98);
+}
+const shardOf = (id: string): number => Number(id.slice(1)) % 10;
+
 async function ids(store: LanceStore, tenant: string, coll: string, v: Float32Array, where?: unknown): Promise<string[]> {
   const hits = await store.searchVector(tenant, coll, { vector: v, k: 10, includeVectors: false, ...(where !== undefined && { filter: { where: parseWhere(where) } }) });
   return hits.map((h) => h.record.id);
 }
 
 describe('LanceStore HNSW', () => {
-  it('filtered HNSW search returns exactly the exact filtered top-k; writes and deletes reach the graph', async () => {
+  it('filtered HNSW search returns allowed records and (nearly) the exact filtered top-k; writes and deletes reach the graph', async () => {
     const exact = new LanceStore({ dir: join(dir, 'exact'), annThreshold: Number.POSITIVE_INFINITY });
-    // ef above the collection size: the graph is built on all cores (usearch), so its shape varies from run
-    // to run and ef 64 missed one of the exact top 10 in one CI run; what this test checks is the filter
-    // plumbing and incremental writes, not recall (bench/retrieval measures that).
+    // ef above the 600 records: the walk is exhaustive wherever the graph is connected (see expectNearlyExact).
     const store = new LanceStore({ dir: join(dir, 'ann'), annThreshold: 200, hnsw: { ...DEFAULT_HNSW, expansionSearch: 1024 } });
     for (const s of [exact, store]) {
       await s.createCollection('acme', spec('v'));
@@ -43,8 +62,16 @@ describe('LanceStore HNSW', () => {
     expect(await store.indexes('acme', 'v')).toContain('HNSW:vector');
     expect(await exact.indexes('acme', 'v')).not.toContain('HNSW:vector');
     const queries = Array.from({ length: 10 }, vec);
-    for (const where of [undefined, { shard: { $lt: 5 } }, { shard: 3 }, { rare: true }]) {
-      for (const q of queries) expect(await ids(store, 'acme', 'v', q, where)).toEqual(await ids(exact, 'acme', 'v', q, where));
+    const filters: Array<[unknown, (id: string) => boolean]> = [
+      [undefined, () => true],
+      [{ shard: { $lt: 5 } }, (id) => shardOf(id) < 5],
+      [{ shard: 3 }, (id) => shardOf(id) === 3],
+      [{ rare: true }, (id) => Number(id.slice(1)) % 100 === 0],
+    ];
+    for (const [where, allowed] of filters) {
+      const got = await Promise.all(queries.map((q) => ids(store, 'acme', 'v', q, where)));
+      const want = await Promise.all(queries.map((q) => ids(exact, 'acme', 'v', q, where)));
+      expectNearlyExact(got, want, allowed);
     }
     // Incremental: a replaced vector moves, a deleted record disappears, from the graph too.
     const target = queries[0]!;
@@ -54,7 +81,10 @@ describe('LanceStore HNSW', () => {
     }
     expect((await ids(store, 'acme', 'v', target))[0]).toBe('r5');
     expect(store.hnswGraph('acme', 'v')!.has('r7')).toBe(false);
-    for (const q of queries.slice(0, 3)) expect(await ids(store, 'acme', 'v', q, { shard: { $gte: 2 } })).toEqual(await ids(exact, 'acme', 'v', q, { shard: { $gte: 2 } }));
+    const after = { shard: { $gte: 2 } };
+    const got = await Promise.all(queries.map((q) => ids(store, 'acme', 'v', q, after)));
+    const want = await Promise.all(queries.map((q) => ids(exact, 'acme', 'v', q, after)));
+    expectNearlyExact(got, want, (id) => shardOf(id) >= 2 && id !== 'r7');
     await exact.close();
     await store.close();
   });
