@@ -7,19 +7,22 @@
  * speed-up. The past is synthetic (zero K/V at length ctx): a step's cost depends on shapes, not values.
  * BENCH_WEIGHTS=fp32,int4 adds the int4 build (MatMulNBits, built once next to the model). A vision
  * section times the vision encoder on 1 and 10 slices of 448² on both providers and prints the largest
- * feature difference. With no GPU, WebGPU runs on whatever Vulkan driver the loader finds (lavapipe: a
- * software GPU, only useful to check that the bench runs).
+ * feature difference. Without TESSERA_EXECUTION_PROVIDER (cuda / webgpu) it runs WebGPU on Mesa's lavapipe
+ * (scripts/ensure-lavapipe.sh, set up by `npm test`): a software GPU, which only shows the bench runs.
  * Env: BENCH_CTX (128,2048), BENCH_BATCH (8), BENCH_STEPS (10), BENCH_WEIGHTS (fp32).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildModel, ensurePresetModelPaths, openModel, readManifest, type ExecutionProvider, type RuntimeOptions } from '@tessera/model';
+import { buildModel, ensurePresetModelPaths, openModel, readManifest, useSoftwareGpu, type ExecutionProvider, type RuntimeOptions } from '@tessera/model';
+import { timeIt } from '../model/probes.js';
 
 const CTX = (process.env.BENCH_CTX ?? '128,2048').split(',').map(Number);
 const BATCH = Number(process.env.BENCH_BATCH ?? 8);
 const STEPS = Number(process.env.BENCH_STEPS ?? 10);
 const BS = 16; // the engine's kvBlockSize
-const ep = (process.env.TESSERA_EXECUTION_PROVIDER ?? 'webgpu') as ExecutionProvider;
+const requested = process.env.TESSERA_EXECUTION_PROVIDER;
+const ep: ExecutionProvider = requested === 'cuda' ? 'cuda' : 'webgpu';
+const softwareGpu = requested === 'cuda' || requested === 'webgpu' ? undefined : useSoftwareGpu();
 const cpuThreads = Number(process.env.TESSERA_INTRA_OP_THREADS ?? 2);
 const WEIGHTS = (process.env.BENCH_WEIGHTS ?? 'fp32').split(',') as ('fp32' | 'int4')[];
 const base = process.argv[2] ?? (await ensurePresetModelPaths('bench')).model;
@@ -35,24 +38,16 @@ async function measure(dir: string, provider: ExecutionProvider): Promise<Map<st
       m.decoder.allocate({ numBlocks: B * per, blockSize: BS, numStateSlots: B });
       const tables = Array.from({ length: B }, (_, b) => Array.from({ length: per }, (_, k) => b * per + k));
       const step = () => m.decoder.step({ batch: B, seqLen: 1, inputsEmbeds: new Float32Array(B * hidden).fill(0.01), pastLengths: new Array<number>(B).fill(ctx), queryLengths: new Array<number>(B).fill(1), blockTables: tables, stateSlots: tables.map((_, b) => b) });
-      await step(); // warm-up: session creation, shader compilation, pool allocation
-      const times: number[] = [];
-      for (let i = 0; i < STEPS; i++) {
-        const t = performance.now();
-        await step();
-        times.push(performance.now() - t);
-      }
-      times.sort((a, b) => a - b);
-      out.set(`${B}/${ctx}`, times[Math.floor(times.length / 2)]!);
+      // One warm-up step: session creation, shader compilation, pool allocation.
+      out.set(`${B}/${ctx}`, (await timeIt(STEPS, step, 1)).median);
     }
   }
   console.log(`${provider}: KV pools on the ${m.decoder.poolsOnDevice ? 'device' : 'host'}`);
-  m.decoder.release();
-  await m.release();
+  await m.release(); // frees the device pools too
   return out;
 }
 
-console.log(`bench/decoder/gpu: ${base}, ${STEPS} steps per cell (median), CPU EP with ${cpuThreads} threads`);
+console.log(`bench/decoder/gpu: ${base}, ${STEPS} steps per cell (median), CPU EP with ${cpuThreads} threads${softwareGpu ? `; ${ep} on the software GPU ${softwareGpu}` : ''}`);
 for (const weights of WEIGHTS) {
   const dir = weights === 'fp32' ? base : `${base}-int4`;
   if (!existsSync(join(dir, 'manifest.json'))) await buildModel(readManifest(base).source.checkpoint, dir, { decoderWeights: weights, overwrite: true });
@@ -83,15 +78,7 @@ async function visionSection(): Promise<void> {
   for (const provider of [ep, 'cpu'] as const) {
     const m = await openModel(base, runtime(provider));
     feats.push((await m.vision.encodeSlices([slice]))[0]!.features); // warm-up, and the features compared below
-    for (const n of [1, 10]) {
-      const t: number[] = [];
-      for (let i = 0; i < 3; i++) {
-        const s = performance.now();
-        await m.vision.encodeSlices(Array(n).fill(slice));
-        t.push(performance.now() - s);
-      }
-      times.set(`${provider}/${n}`, t.sort((a, b) => a - b)[1]!);
-    }
+    for (const n of [1, 10]) times.set(`${provider}/${n}`, (await timeIt(3, () => m.vision.encodeSlices(Array(n).fill(slice)), 0)).median);
     await m.release();
   }
   let diff = 0;

@@ -7,8 +7,8 @@
  * so these tests exercise the scatter, block-copy and slot-reset graphs against the host path step by step.
  * What crosses host ↔ device per step is in docs/decisions.md (Issue 13, GPU).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildModel } from '../build-model.js';
@@ -17,19 +17,16 @@ import { openModel46 } from './open-any-model.js';
 import { openModel } from './open-model.js';
 import { PagedDecoderStage, type PagedStep } from './paged-decoder.js';
 import type { ExecutionProvider } from './runtime-options.js';
+import { useSoftwareGpu } from './software-gpu.js';
 import { argmaxRow } from './stages.js';
 
 const requested = process.env.TESSERA_EXECUTION_PROVIDER;
-const softwareGpu = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tessera', 'lavapipe', 'lvp_icd.json');
 // Any other value (unset, `cpu`) means "no GPU requested": these tests then run on lavapipe, so the GPU
 // path is tested on every machine whatever the rest of the suite runs on.
 const onRealGpu = requested === 'cuda' || requested === 'webgpu';
 const ep: ExecutionProvider = onRealGpu ? requested : 'webgpu';
-if (!onRealGpu) {
-  if (!existsSync(softwareGpu)) throw new Error(`no GPU for the WebGPU tests: ${softwareGpu} is missing — run \`bash scripts/ensure-lavapipe.sh\` (npm test does: Mesa's lavapipe), or set TESSERA_EXECUTION_PROVIDER=webgpu on a machine with a GPU`);
-  process.env.VK_ICD_FILENAMES = softwareGpu; // read by Vulkan's loader at Dawn's first adapter request
-}
-console.log(`[gpu] paged decoder on ${ep}${onRealGpu ? '' : ` (software GPU: ${softwareGpu}; TESSERA_EXECUTION_PROVIDER=${requested ?? 'unset'})`}`);
+const softwareGpu = onRealGpu ? undefined : useSoftwareGpu();
+console.log(`[gpu] paged decoder on ${ep}${softwareGpu ? ` (software GPU: ${softwareGpu}; TESSERA_EXECUTION_PROVIDER=${requested ?? 'unset'})` : ''}`);
 
 const maxAbsDiff = (a: Float32Array, b: Float32Array): number => {
   expect(a.length).toBe(b.length);

@@ -20,7 +20,7 @@
 import * as ort from 'onnxruntime-node';
 import { KV_ELEMENT_BYTES, PagedIo, pagedLayoutOf, type KvCacheDtype, type PagedCacheLayout } from '../onnx/paged-decoder-io.js';
 import { DevicePools } from './device-pools.js';
-import { checkLength, type StageSession } from './stage-session.js';
+import { checkLength, toI64, type StageSession } from './stage-session.js';
 
 export interface PagedStep {
   batch: number;
@@ -73,17 +73,15 @@ export class PagedDecoderStage {
   private states = new Map<string, Pool<Float32Array>>();
   /** Set when the pools live on the GPU (WebGPU EP); the host maps above stay empty then. */
   private device: DevicePools | null = null;
-  private readonly deviceResident: boolean;
   private stepping = false;
 
   constructor(readonly session: StageSession) {
     this.layout = pagedLayoutOf(session.manifest.inputs, session.manifest.outputs);
-    this.deviceResident = session.outputsOnDevice.length > 0;
   }
 
-  /** Whether the KV pools and state slots live on the GPU. */
+  /** Whether the KV pools and state slots live on the GPU (the session leaves the new K/V and state there). */
   get poolsOnDevice(): boolean {
-    return this.deviceResident;
+    return this.session.outputsOnDevice.length > 0;
   }
 
   /** Bytes of KV one block holds across all attention layers (key + value), in the graph's KV dtype. */
@@ -116,7 +114,7 @@ export class PagedDecoderStage {
     this.values.clear();
     this.states.clear();
     this.device?.release();
-    if (this.deviceResident) {
+    if (this.poolsOnDevice) {
       const slots = Math.max(1, size.numStateSlots);
       this.device = new DevicePools(this.layout, { ...size, numStateSlots: slots }, this.session.opts, this.session);
       this.size = { ...size, numStateSlots: this.layout.states.length ? slots : size.numStateSlots };
@@ -198,7 +196,7 @@ export class PagedDecoderStage {
         const slot = x.stateSlots[b]!;
         if (!(slot >= 0 && slot < size.numStateSlots)) throw new RangeError(`state_slots[${b}] = ${slot} is outside [0, ${size.numStateSlots})`);
       }
-      feeds[PagedIo.stateSlots] = new ort.Tensor('int64', BigInt64Array.from(Array.from(x.stateSlots, BigInt)), [B]);
+      feeds[PagedIo.stateSlots] = new ort.Tensor('int64', toI64(x.stateSlots), [B]);
     }
     if (this.device) return this.stepOnDevice(x, feeds);
     for (const layer of this.layout.attentionLayers) {
