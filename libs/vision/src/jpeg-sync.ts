@@ -28,7 +28,7 @@ const SYNC_JPEG_MAX_SCANS = 32;
 
 interface TurboDecoder {
   getEncodedBuffer(size: number): Uint8Array;
-  getDecodedBuffer(): Uint8Array;
+  getDecodedBuffer(): Uint8ClampedArray;
   getFrameInfo(): { width: number; height: number; componentCount: number };
   decode(): void;
 }
@@ -74,8 +74,9 @@ export function decodeJpegSync(bytes: Uint8Array, width: number, height: number)
   }
   const info = decoder.getFrameInfo();
   if (info.width !== width || info.height !== height) return undefined;
-  const out = decoder.getDecodedBuffer();
-  // A copy: the view is into wasm memory that the next decode on this thread overwrites.
+  const view = decoder.getDecodedBuffer(); // a Uint8ClampedArray into wasm memory
+  const out = new Uint8Array(view.buffer, view.byteOffset, view.length);
+  // A copy: the next decode on this thread overwrites that memory.
   if (info.componentCount === 3) return out.slice();
   const rgb = new Uint8Array(width * height * 3);
   for (let i = 0, j = 0; i < out.length; i++, j += 3) rgb[j] = rgb[j + 1] = rgb[j + 2] = out[i];
