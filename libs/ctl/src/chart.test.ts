@@ -200,6 +200,12 @@ describe('helm template: one shared GPU, model copied per pod (ci/one-gpu-shared
     expect(env(gw.containers[0]).TESSERA_GATEWAY_REQUEST_TIMEOUT).toBe('540s');
   });
 
+  it("the gateway gets the resampler's TESSERA_MAX_SLICES_PER_REQUEST (it checks its video frames per call against it at start)", async () => {
+    const gwEnv = async (args: string[]) => env(find(await render(args), 'Deployment', 'r-tessera-gateway').spec.template.spec.containers[0]);
+    expect((await gwEnv([])).TESSERA_MAX_SLICES_PER_REQUEST).toBeUndefined(); // both default to 37
+    expect((await gwEnv(['--set', 'services.resampler.env.TESSERA_MAX_SLICES_PER_REQUEST=10'])).TESSERA_MAX_SLICES_PER_REQUEST).toBe('10');
+  });
+
   it('scale from zero: the gateway deadline covers every zero-min stage, and stays at 120 s with HPAs', async () => {
     const keda = await render(['--api-versions', 'keda.sh/v1alpha1']);
     expect(env(find(keda, 'Deployment', 'r-tessera-gateway').spec.template.spec.containers[0]).TESSERA_GATEWAY_REQUEST_TIMEOUT).toBe('1140s');

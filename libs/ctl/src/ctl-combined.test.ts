@@ -8,8 +8,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
-import { freePort, startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { freePort } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCtl } from './ctl.js';
 import { CHART_DIR, helm, type K8sObject, parseManifests, REPO_ROOT } from './helm-render.js';
@@ -17,8 +17,7 @@ import { clusterFromRender, FakeKubeApi, gpuPoolNodes } from './test/fake-kube-a
 
 const NS = 'tessera';
 let api: FakeKubeApi;
-let nats: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let dir: string;
 let kubeconfig: string;
 
@@ -33,34 +32,30 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tessera-ctl-combined-'));
   const r = await helm(['template', 'r', CHART_DIR, '-n', NS, '-f', join(CHART_DIR, 'ci', 'one-gpu-combined.yaml')]);
   if (r.code !== 0) throw new Error(r.stderr);
-  nats = await startNatsServer();
   api = new FakeKubeApi();
   await api.start();
   api.kedaInstalled = true;
   api.put(...clusterFromRender(parseManifests(r.stdout), NS, () => 1), ...gpuPoolNodes());
   kubeconfig = join(dir, 'kubeconfig');
   api.writeKubeconfig(kubeconfig, NS, `http://127.0.0.1:${await freePort()}`);
-  nc = await connect({ servers: nats.url });
-  const jsm = await nc.jetstreamManager();
+  const jsm = await bus.nc.jetstreamManager();
   for (const s of ['slicer', 'resampler', 'decoder']) {
     await jsm.streams.add(JSON.parse(readFileSync(join(REPO_ROOT, `deploy/nats/stream-${s}.json`), 'utf8')));
     await jsm.consumers.add(`TESSERA_${s.toUpperCase()}`, JSON.parse(readFileSync(join(REPO_ROOT, `deploy/nats/consumer-${s}.json`), 'utf8')));
   }
-  const js = nc.jetstream();
+  const js = bus.nc.jetstream();
   for (let i = 0; i < 3; i++) await js.publish('tessera.work.slicer.encode', new TextEncoder().encode(`img-${i}`), { msgID: `s-${i}` });
   for (let i = 0; i < 4; i++) await js.publish('tessera.work.decoder.generate', new TextEncoder().encode(`job-${i}`), { msgID: `d-${i}` });
 }, 60_000);
 
 afterAll(async () => {
-  await nc?.close();
   await api?.stop();
-  await nats?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('tessera ctl with the combined GPU pod', () => {
   it('status lists the combined pod with the summed backlog of its stages and its KEDA bounds', async () => {
-    const r = await ctl('status', '-o', 'json', '--nats-monitor', `http://127.0.0.1:${nats.monitorPort}`);
+    const r = await ctl('status', '-o', 'json', '--nats-monitor', `http://127.0.0.1:${bus.server.monitorPort}`);
     expect(r.err).toBe('');
     const s = JSON.parse(r.out);
     expect(s.warnings).toEqual([]);
@@ -102,7 +97,7 @@ async function seedWith(values: string, nodes: K8sObject[]): Promise<void> {
 describe('tessera ctl status with shared GPU resources', () => {
   it('time-slicing: the release requests nvidia.com/gpu.shared, counted against what the nodes advertise', async () => {
     await seedWith('one-gpu-shared.yaml', [gpuNode('gpu-t4-0', { 'nvidia.com/gpu.shared': '4' })]);
-    const r = await ctl('status', '-o', 'json', '--nats-monitor', `http://127.0.0.1:${nats.monitorPort}`);
+    const r = await ctl('status', '-o', 'json', '--nats-monitor', `http://127.0.0.1:${bus.server.monitorPort}`);
     const s = JSON.parse(r.out);
     expect(s.gpusRequestedByRelease).toBe(0);
     // slicer, resampler and a warm decoder (minReplicas 1 in the scenario; the fake runs one pod each).
@@ -110,13 +105,13 @@ describe('tessera ctl status with shared GPU resources', () => {
       { resource: 'nvidia.com/gpu', requested: 0, allocatable: 0 },
       { resource: 'nvidia.com/gpu.shared', requested: 3, allocatable: 4 },
     ]);
-    const table = await ctl('status', '--nats-monitor', `http://127.0.0.1:${nats.monitorPort}`);
+    const table = await ctl('status', '--nats-monitor', `http://127.0.0.1:${bus.server.monitorPort}`);
     expect(table.out).toContain('shared GPU resources: nvidia.com/gpu.shared 3 requested, 4 allocatable');
   });
 
   it('MIG: one profile per stage, each counted on its own', async () => {
     await seedWith('mig.yaml', [gpuNode('gpu-a100-0', { 'nvidia.com/mig-1g.10gb': '2', 'nvidia.com/mig-2g.20gb': '1', 'nvidia.com/mig-3g.40gb': '1' })]);
-    const s = JSON.parse((await ctl('status', '-o', 'json', '--nats-monitor', `http://127.0.0.1:${nats.monitorPort}`)).out);
+    const s = JSON.parse((await ctl('status', '-o', 'json', '--nats-monitor', `http://127.0.0.1:${bus.server.monitorPort}`)).out);
     expect(Object.fromEntries(s.gpuResources.map((g: any) => [g.resource, [g.requested, g.allocatable]]))).toEqual({
       'nvidia.com/gpu': [0, 0],
       'nvidia.com/mig-2g.20gb': [1, 1],

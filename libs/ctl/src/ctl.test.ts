@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
-import { startNatsServer, freePort, type NatsServerHandle } from '@tessera/testing';
+import { freePort } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCtl } from './ctl.js';
@@ -14,8 +14,7 @@ import { CHART_DIR, helm, type K8sObject, parseManifests, REPO_ROOT } from './he
 
 const NS = 'tessera';
 let api: FakeKubeApi;
-let nats: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let dir: string;
 let kubeconfig: string;
 let renderedKeda: K8sObject[];
@@ -49,18 +48,17 @@ async function ctl(...argv: string[]): Promise<{ code: number; out: string; err:
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tessera-ctl-'));
-  [renderedKeda, renderedHpa, nats] = await Promise.all([render('gpu-keda.yaml'), render('cpu-hpa.yaml'), startNatsServer()]);
+  [renderedKeda, renderedHpa] = await Promise.all([render('gpu-keda.yaml'), render('cpu-hpa.yaml')]);
   api = new FakeKubeApi();
   await api.start();
   kubeconfig = join(dir, 'kubeconfig');
   api.writeKubeconfig(kubeconfig, NS, `http://127.0.0.1:${await freePort()}`);
 
   // Streams and consumers exactly as deploy/nats/ defines them (what `nats stream add --config` sends).
-  nc = await connect({ servers: nats.url });
-  const jsm = await nc.jetstreamManager();
+  const jsm = await bus.nc.jetstreamManager();
   for (const s of ['slicer', 'resampler', 'decoder', 'feedback']) await jsm.streams.add(JSON.parse(readFileSync(join(REPO_ROOT, `deploy/nats/stream-${s}.json`), 'utf8')));
   for (const s of ['slicer', 'resampler', 'decoder']) await jsm.consumers.add(`TESSERA_${s.toUpperCase()}`, JSON.parse(readFileSync(join(REPO_ROOT, `deploy/nats/consumer-${s}.json`), 'utf8')));
-  const js = nc.jetstream();
+  const js = bus.nc.jetstream();
   for (let i = 0; i < 7; i++) await js.publish(`tessera.work.decoder.generate`, new TextEncoder().encode(`job-${i}`), { msgID: `d-${i}` });
   for (let i = 0; i < 3; i++) await js.publish(`tessera.work.slicer.encode`, new TextEncoder().encode(`img-${i}`), { msgID: `s-${i}` });
   // Two decoder jobs delivered and not acked: in flight on a worker.
@@ -71,9 +69,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await nc?.close();
   await api?.stop();
-  await nats?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -81,7 +77,7 @@ beforeEach(() => seed(renderedKeda));
 
 describe('deploy/nats definitions', () => {
   it('are accepted by nats-server as work-queue streams with durable pull consumers', async () => {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await bus.nc.jetstreamManager();
     const info = await jsm.streams.info('TESSERA_DECODER');
     expect(info.config.retention).toBe('workqueue');
     expect(info.config.subjects).toEqual(['tessera.work.decoder.>']);
@@ -92,7 +88,7 @@ describe('deploy/nats definitions', () => {
 
 describe('tessera ctl status', () => {
   it('reports per stage replicas, autoscaler, JetStream backlog and model revision, and the GPU pool (json)', async () => {
-    const r = await ctl('status', '-o', 'json', '--nats-monitor', `http://127.0.0.1:${nats.monitorPort}`);
+    const r = await ctl('status', '-o', 'json', '--nats-monitor', `http://127.0.0.1:${bus.server.monitorPort}`);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const s = JSON.parse(r.out);
@@ -136,7 +132,7 @@ describe('tessera ctl status', () => {
 
   it('reads the backlog through the API server service proxy at the endpoint the chart gave KEDA (no port-forward)', async () => {
     // gpu-keda.yaml: externalNats.monitoringEndpoint nats.messaging.svc.cluster.local:8222 → service nats:8222 in "messaging".
-    api.serviceProxies.set('messaging/nats:8222', `http://127.0.0.1:${nats.monitorPort}`);
+    api.serviceProxies.set('messaging/nats:8222', `http://127.0.0.1:${bus.server.monitorPort}`);
     const r = await ctl('status', '-o', 'json');
     expect(r.code).toBe(0);
     const s = JSON.parse(r.out);
@@ -150,7 +146,7 @@ describe('tessera ctl status', () => {
     expect(proxied.authorization).toBe('Bearer test-token');
 
     // --nats-service points elsewhere; RBAC without services/proxy degrades to a warning, exit 0.
-    api.serviceProxies.set('tessera/nats-mon:monitor', `http://127.0.0.1:${nats.monitorPort}`);
+    api.serviceProxies.set('tessera/nats-mon:monitor', `http://127.0.0.1:${bus.server.monitorPort}`);
     expect(JSON.parse((await ctl('status', '-o', 'json', '--nats-service', 'nats-mon:monitor')).out).warnings).toEqual([]);
     api.forbidden = [{ method: 'GET', resource: 'services/proxy' }];
     const denied = await ctl('status', '-o', 'json');

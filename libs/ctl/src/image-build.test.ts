@@ -3,8 +3,9 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnCommand, startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { spawnCommand } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { REPO_ROOT } from './helm-render.js';
 
 // What deploy/Dockerfile's stages run, without a Docker engine: the tsc build (scripts/build.mjs), the
@@ -17,14 +18,10 @@ const run = promisify(execFile);
 const SERVICES = ['gateway', 'slicer', 'resampler', 'decoder', 'retrieval', 'feedback', 'combined'];
 
 describe('compiled services (the image build without Docker)', () => {
-  let nats: NatsServerHandle;
+  const bus = withNats();
   beforeAll(async () => {
     await run(process.execPath, [join(REPO_ROOT, 'scripts', 'build.mjs')], { cwd: REPO_ROOT });
-    nats = await startNatsServer();
   }, 600_000);
-  afterAll(async () => {
-    await nats?.stop();
-  });
 
   it('tsc emits every service entry and the preprocessing worker, no TypeScript left in dist/', () => {
     for (const s of SERVICES) expect(existsSync(join(REPO_ROOT, 'services', s, 'dist', 'main.js')), s).toBe(true);
@@ -43,7 +40,7 @@ describe('compiled services (the image build without Docker)', () => {
     try {
       const child = await spawnCommand(join(REPO_ROOT, 'deploy', 'start.sh'), [], {
         cwd: REPO_ROOT,
-        env: { TESSERA_SERVICE: 'feedback', NATS_URL: nats.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_DATA_DIR: dir, NODE_OPTIONS: '' },
+        env: { TESSERA_SERVICE: 'feedback', NATS_URL: bus.server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_DATA_DIR: dir, NODE_OPTIONS: '' },
         readyPattern: /^tessera-ready /,
         readyTimeoutMs: 120_000,
       });

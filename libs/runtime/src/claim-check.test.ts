@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { connect } from 'nats';
-import { startNatsServer } from '@tessera/testing';
-import { withObjectStore } from '@tessera/testing/vitest';
+import { withNats } from '@tessera/testing/vitest';
 import { deletePayload, getPayload, purgeTenantPayloads, putPayload, sha256Hex, statPayload } from './claim-check.js';
 
 describe('claim checks', () => {
-  const bus = withObjectStore();
+  const bus = withNats();
 
   it('stores by sha256 in the standard object-store layout, readable by the NATS ObjectStore API', async () => {
     const bytes = randomBytes(700_000);
@@ -41,7 +39,7 @@ describe('claim checks', () => {
 });
 
 describe('tenant-scoped objects', () => {
-  const bus = withObjectStore();
+  const bus = withNats();
 
   it('the same reference reads for its tenant and is NOT_FOUND for another', async () => {
     const bytes = randomBytes(40_000);
@@ -76,20 +74,15 @@ describe('tenant-scoped objects', () => {
 });
 
 describe('claim-check reads when the streamed read stalls', () => {
+  const bus = withNats();
+
   it('falls back to chunk-by-chunk reads and still returns the exact bytes', async () => {
-    const server = await startNatsServer();
-    const nc = await connect({ servers: server.url });
-    try {
-      const bytes = randomBytes(1_200_000);
-      const ref = await putPayload(nc, bytes, { bucket: 'cc-stall' });
-      // stallMs 0: the streamed read gives up before its first chunk, so every byte comes from the fallback.
-      const started = performance.now();
-      const out = await getPayload(nc, ref, { stallMs: 0 });
-      expect(Buffer.from(out).equals(bytes)).toBe(true);
-      expect(performance.now() - started).toBeLessThan(10_000);
-    } finally {
-      await nc.close();
-      await server.stop();
-    }
+    const bytes = randomBytes(1_200_000);
+    const ref = await putPayload(bus.nc, bytes, { bucket: 'cc-stall' });
+    // stallMs 0: the streamed read gives up before its first chunk, so every byte comes from the fallback.
+    const started = performance.now();
+    const out = await getPayload(bus.nc, ref, { stallMs: 0 });
+    expect(Buffer.from(out).equals(bytes)).toBe(true);
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 });

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { SpanKind, context, trace } from '@opentelemetry/api';
-import { connect, type NatsConnection } from 'nats';
-import { collectSpans, spawnTs, startNatsServer, type NatsServerHandle, type SpanCollector, type SpanRecord, type SpawnedProcess } from '@tessera/testing';
+import { collectSpans, spawnTs, type SpanCollector, type SpanRecord, type SpawnedProcess } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { natsClient } from './nats/client.js';
 import { grpcClient } from './grpc/client.js';
 import { ECHO_WORK_QUEUE, EchoServiceService, type EchoRequest } from './test/proof/echo-service.js';
@@ -16,14 +16,13 @@ const entry = fileURLToPath(new URL('./test/proof/echo-main.ts', import.meta.url
 const req = (o: Partial<EchoRequest> = {}): EchoRequest => ({ text: 'hi', delayMs: 0, blob: Buffer.alloc(0), failCode: '', ...o });
 
 describe('runtime across processes', () => {
-  let server: NatsServerHandle;
-  let nc: NatsConnection;
+  const bus = withNats();
   let client: ServiceClient<typeof EchoServiceService>;
   let spans: SpanCollector;
   const children: SpawnedProcess[] = [];
   const worker = async (env: Record<string, string> = {}) => {
     const p = await spawnTs(entry, {
-      env: { NATS_URL: server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_ACK_WAIT: '1s', OTEL_SERVICE_NAME: 'echo-worker', ...env },
+      env: { NATS_URL: bus.server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_ACK_WAIT: '1s', OTEL_SERVICE_NAME: 'echo-worker', ...env },
       readyPattern: /^tessera-ready /,
     });
     children.push(p);
@@ -32,15 +31,11 @@ describe('runtime across processes', () => {
 
   beforeAll(async () => {
     spans = collectSpans('test-gateway');
-    server = await startNatsServer();
-    nc = await connect({ servers: server.url });
-    client = natsClient(nc, EchoServiceService, { workQueue: ECHO_WORK_QUEUE });
+    client = natsClient(bus.nc, EchoServiceService, { workQueue: ECHO_WORK_QUEUE });
   });
   afterAll(async () => {
     client.close();
     await Promise.all(children.map((c) => c.kill9()));
-    await nc.close();
-    await server.stop();
   });
 
   it('redelivers a job to a second worker process when the first is killed mid-job', async () => {
@@ -58,7 +53,7 @@ describe('runtime across processes', () => {
     for (let i = 0; i < blob.length; i += 4096) blob[i] = i % 251;
     const res = await client.work(req({ blob }), { tenant: 'acme', timeoutMs: 30_000 });
     expect(Buffer.from(res.blob).equals(blob)).toBe(true);
-    const os = await nc.jetstream().views.os('tessera-payloads');
+    const os = await bus.nc.jetstream().views.os('tessera-payloads');
     const list = await os.list();
     expect(list.some((o) => o.size > 5 * 1024 * 1024)).toBe(true);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { commonServiceConfig, loadConfig } from '@tessera/config';
-import { withObjectStore } from '@tessera/testing/vitest';
+import { withNats } from '@tessera/testing/vitest';
 import { hosted, startService } from './service-host.js';
 import { natsClient } from './nats/client.js';
 import { grpcClient } from './grpc/client.js';
@@ -9,7 +9,7 @@ import { ECHO_WORK_QUEUE, EchoServiceService, echoService } from './test/proof/e
 const req = { text: 'hello', delayMs: 0, blob: Buffer.alloc(0), failCode: '' };
 
 describe('startService', () => {
-  const bus = withObjectStore();
+  const bus = withNats();
 
   it('binds one implementation to gRPC, request/reply and the work queue, exports metrics, and shuts down', async () => {
     const config = loadConfig(commonServiceConfig({ serviceName: 'echo', grpcPort: 0, metricsPort: 0 }), { NATS_URL: bus.server.url, TESSERA_SHUTDOWN_GRACE: '1s' });

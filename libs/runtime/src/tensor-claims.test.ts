@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { commonV1, tensorFromArray, tensorToFloat32, TENSOR_CONTENT_TYPE } from '@tessera/contracts';
-import { withObjectStore } from '@tessera/testing/vitest';
+import { withNats } from '@tessera/testing/vitest';
 import { TesseraError } from '@tessera/errors';
 import { claimCheckTensor, resolveTensor, tensorAtRef } from './tensor-claims.js';
 
 describe('tensors by reference (one helper for every stage)', () => {
-  const nats = withObjectStore();
+  const nats = withNats();
   const values = Float32Array.from({ length: 300 }, (_, i) => i / 7);
   const tensor = tensorFromArray(values, [100, 3]);
 

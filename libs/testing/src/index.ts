@@ -2,7 +2,7 @@ export { startNatsServer, startNatsCluster, freePort, natsServerBinary, type Nat
 export { spawnTs, spawnCommand, waitFor, type SpawnedProcess, type SpawnOptions } from './spawn.js';
 export { collectSpans, toSpanRecord, type SpanCollector, type SpanRecord } from './spans.js';
 export { meterBus, type BusMeter, type BucketTraffic } from './bus-meter.js';
-// withObjectStore (vitest hooks) is `@tessera/testing/vitest`: this barrel is also imported by the
+// withNats / withPostgres (vitest hooks) are `@tessera/testing/vitest`: this barrel is also imported by the
 // local stack, the demo and benches, which run without vitest.
 export { readSse } from './sse.js';
 export { startPostgres, postgresBinDir, type PostgresHandle } from './postgres.js';

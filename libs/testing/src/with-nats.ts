@@ -1,6 +1,7 @@
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
+import { fixtureValue } from './fixture.js';
 
 export interface NatsFixture {
   /** The nats-server (JetStream on, own store dir, free port) of this test file or describe block. */
@@ -11,10 +12,13 @@ export interface NatsFixture {
 
 /**
  * A real nats-server with JetStream and one connection for the enclosing test file or `describe`,
- * started in beforeAll and stopped in afterAll: the setup the object-store, encoder-cache,
- * image-store and service-host tests used to repeat. Read `nc`/`server` inside tests and hooks.
+ * started in beforeAll and stopped in afterAll: the setup ~20 service, runtime and CLI tests used to
+ * repeat. Read `nc`/`server` inside tests and hooks. Call it before the file's own hooks: vitest
+ * runs beforeAll hooks in order and afterAll hooks in reverse (sequence.hooks 'stack'), so the
+ * file's own setup finds the server up and its teardown (bindings, hosts) runs before the
+ * connection closes and the server stops.
  */
-export function withObjectStore(): NatsFixture {
+export function withNats(): NatsFixture {
   let server: NatsServerHandle | undefined;
   let nc: NatsConnection | undefined;
   beforeAll(async () => {
@@ -25,16 +29,15 @@ export function withObjectStore(): NatsFixture {
     await nc?.close();
     await server?.stop();
   });
-  const need = <T>(v: T | undefined, what: string): T => {
-    if (v === undefined) throw new Error(`withObjectStore: ${what} is used before beforeAll ran`);
-    return v;
-  };
   return {
     get server() {
-      return need(server, 'server');
+      return fixtureValue('withNats', 'server', server);
     },
     get nc() {
-      return need(nc, 'nc');
+      return fixtureValue('withNats', 'nc', nc);
     },
   };
 }
+
+/** The name the object-store tests knew it by (libs/vision still imports it). */
+export const withObjectStore = withNats;

@@ -4,11 +4,10 @@
  * a bad request does not disturb a running one, vLLM-compatible metrics are exported.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from 'nats';
 import { commonV1, decodingV1, tensorFromArray } from '@tessera/contracts';
 import { GrpcServer, TesseraError, bindNats, grpcClient, natsClient, type NatsBinding, type ServiceClient } from '@tessera/runtime';
 import { metrics, parseExposition } from '@tessera/telemetry';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { decoderSchema } from './config.js';
 import { createDecoderApp, type DecoderApp } from './compose.js';
 import { decoderService } from './service.js';
@@ -17,8 +16,7 @@ import { loadConfig } from '@tessera/config';
 type Client = ServiceClient<typeof decodingV1.DecoderServiceService>;
 const Def = decodingV1.DecoderServiceService;
 
-let nats: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let app: DecoderApp;
 let binding: NatsBinding;
 let grpc: GrpcServer;
@@ -26,16 +24,14 @@ let viaNats: Client;
 let viaGrpc: Client;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  nc = await connect({ servers: nats.url });
   const cfg = loadConfig(decoderSchema, { TESSERA_DECODER_MAX_BATCH: '4', TESSERA_DECODER_MAX_TOKENS_LIMIT: '64', TESSERA_DECODER_MAX_CONTEXT: '2048' });
   app = await createDecoderApp(cfg);
-  const impl = decoderService(app.deps(nc));
-  binding = await bindNats(nc, Def, impl, { serviceName: 'decoder' });
+  const impl = decoderService(app.deps(bus.nc));
+  binding = await bindNats(bus.nc, Def, impl, { serviceName: 'decoder' });
   grpc = new GrpcServer({ host: '127.0.0.1', port: 0 });
   grpc.add(Def, impl);
   const port = await grpc.start();
-  viaNats = natsClient(nc, Def);
+  viaNats = natsClient(bus.nc, Def);
   viaGrpc = grpcClient(Def, `127.0.0.1:${port}`);
 });
 
@@ -44,8 +40,6 @@ afterAll(async () => {
   await grpc?.shutdown(500);
   await binding?.stop(500);
   await app?.close();
-  await nc?.close();
-  await nats?.stop();
 });
 
 const sampling = (o: Partial<commonV1.SamplingParams> = {}): commonV1.SamplingParams => ({ temperature: 0, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, stop: [], stopTokenIds: [], logprobs: false, topLogprobs: 0, maxTokens: 6, ...o });
@@ -185,9 +179,9 @@ describe('Generate through the TESSERA_DECODER work queue (TESSERA_DECODER_WORK_
     const req = request({ sampling: sampling({ temperature: 0.7, seed: 1234, maxTokens: 8 }) });
     // Before the work-queue binding joins the queue group: it refuses Generate over request/reply.
     const direct = await run(viaNats, req);
-    const queued = await bindNats(nc, Def, decoderService(app.deps(nc)), { serviceName: 'decoder', workQueue: { stage: 'decoder', methods: ['generate'], concurrency: 4 } });
+    const queued = await bindNats(bus.nc, Def, decoderService(app.deps(bus.nc)), { serviceName: 'decoder', workQueue: { stage: 'decoder', methods: ['generate'], concurrency: 4 } });
     try {
-      const viaQueue = natsClient(nc, Def, { workQueue: { stage: 'decoder', methods: ['generate'] } });
+      const viaQueue = natsClient(bus.nc, Def, { workQueue: { stage: 'decoder', methods: ['generate'] } });
       const fromQueue = await run(viaQueue, req);
       const ids = (cs: decodingV1.GenerateResponse[]) => cs.flatMap((c) => c.tokenIds);
       expect(ids(fromQueue)).toEqual(ids(direct));

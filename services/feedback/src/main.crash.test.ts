@@ -2,26 +2,25 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { feedbackV1 } from '@tessera/contracts';
 import { natsClient, type ServiceClient } from '@tessera/runtime';
-import { spawnTs, startNatsServer, type NatsServerHandle, type SpawnedProcess } from '@tessera/testing';
+import { spawnTs, type SpawnedProcess } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { JA_ANSWER } from './test/fixtures.js';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const N = 600;
 const WINDOW = 64;
 
-let nats: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let dir: string;
 let svc: SpawnedProcess | undefined;
 let client: ServiceClient<typeof feedbackV1.FeedbackServiceService>;
 
 async function startFeedback(): Promise<SpawnedProcess> {
   return spawnTs(MAIN, {
-    env: { NATS_URL: nats.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_DATA_DIR: dir, TESSERA_FEEDBACK_PROJECTOR_BATCH: '64', TESSERA_LOG_LEVEL: 'warn' },
+    env: { NATS_URL: bus.server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_DATA_DIR: dir, TESSERA_FEEDBACK_PROJECTOR_BATCH: '64', TESSERA_LOG_LEVEL: 'warn' },
     readyPattern: /^tessera-ready /,
     readyTimeoutMs: 30_000,
   });
@@ -68,16 +67,12 @@ async function listAll(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  nc = await connect({ servers: nats.url });
   dir = mkdtempSync(join(tmpdir(), 'feedback-crash-'));
-  client = natsClient(nc, feedbackV1.FeedbackServiceService);
+  client = natsClient(bus.nc, feedbackV1.FeedbackServiceService);
 }, 60_000);
 
 afterAll(async () => {
   await svc?.terminate().catch(() => undefined);
-  await nc?.close();
-  await nats?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -117,7 +112,7 @@ describe('feedback process crash recovery', () => {
     for (const i of first) expect(stored).toContain(`fb-${i}`); // nothing acknowledged was lost
 
     // The log itself holds each event once (Nats-Msg-Id dedupe): 1 response + N feedback.
-    const jsm = await nc.jetstreamManager();
+    const jsm = await bus.nc.jetstreamManager();
     const info = await jsm.streams.info('TESSERA_FEEDBACK', { subjects_filter: 'tessera.feedback.events.crash.>' });
     expect(info.state.subjects).toEqual({ 'tessera.feedback.events.crash.response': 1, 'tessera.feedback.events.crash.feedback': N });
   });

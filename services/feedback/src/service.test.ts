@@ -1,19 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commonV1, feedbackV1 } from '@tessera/contracts';
 import { TesseraError, bindNats, natsClient, type NatsBinding, type ServiceClient } from '@tessera/runtime';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { openFeedback, type FeedbackStack } from './compose.js';
 import { validateRow } from './domain/export/schemas.js';
 import { feedbackService } from './service.js';
 import { IMG_A, JA_ANSWER } from './test/fixtures.js';
 import { testSettings } from './test/settings.js';
 
-let nats: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let dir: string;
 let stack: FeedbackStack;
 let binding: NatsBinding;
@@ -36,19 +34,15 @@ const record = (responseId: string, answer: string): feedbackV1.ResponseRecord =
 });
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  nc = await connect({ servers: nats.url });
   dir = mkdtempSync(join(tmpdir(), 'feedback-svc-'));
-  stack = await openFeedback(nc, testSettings({ kind: 'file', dir, snapshotEvery: 1000, fsync: false }));
-  binding = await bindNats(nc, feedbackV1.FeedbackServiceService, feedbackService(stack.core), { serviceName: 'feedback' });
-  client = natsClient(nc, feedbackV1.FeedbackServiceService);
+  stack = await openFeedback(bus.nc, testSettings({ kind: 'file', dir, snapshotEvery: 1000, fsync: false }));
+  binding = await bindNats(bus.nc, feedbackV1.FeedbackServiceService, feedbackService(stack.core), { serviceName: 'feedback' });
+  client = natsClient(bus.nc, feedbackV1.FeedbackServiceService);
 }, 60_000);
 
 afterAll(async () => {
   await binding?.stop(1_000);
   await stack?.close();
-  await nc?.close();
-  await nats?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -1,4 +1,4 @@
-import { bool, bytes, commonServiceConfig, duration, encoderCacheConfig, imageStoreConfig, int, loadConfig, number, string, type ConfigOf } from '@tessera/config';
+import { bool, bytes, commonServiceConfig, ConfigError, duration, encoderCacheConfig, imageStoreConfig, int, loadConfig, number, string, type ConfigOf } from '@tessera/config';
 
 /** Every gateway setting; `describeConfig(gatewaySchema)` renders the table in README.md. */
 export const gatewaySchema = {
@@ -23,6 +23,9 @@ export const gatewaySchema = {
   // with INVALID_ARGUMENT, so this must stay at or below that value in the same deployment: the same default,
   // and the resampler's own upper bound as the limit here.
   videoFramesPerCall: int({ env: 'TESSERA_GATEWAY_VIDEO_FRAMES_PER_CALL', default: 37, min: 1, max: 65, doc: "MiniCPM-V 4.5 video: frames per resampler call (whole groups of ≤ 6 frames; a call carries at least one group); must not exceed the resampler's TESSERA_MAX_SLICES_PER_REQUEST (default 37), which refuses larger calls" }),
+  // The resampler's own variable, read here only to check the one above at start: one environment for
+  // both (the local stack's env, one env file) sets it once; the chart passes the resampler's value.
+  resamplerMaxSlices: int({ env: 'TESSERA_MAX_SLICES_PER_REQUEST', default: 37, min: 1, max: 65, doc: "the resampler's slices per Resample request as deployed (same default); the gateway refuses to start when TESSERA_GATEWAY_VIDEO_FRAMES_PER_CALL is larger" }),
   maxTokensLimit: int({ env: 'TESSERA_GATEWAY_MAX_TOKENS', default: 4096, min: 1, max: 1_000_000, doc: 'largest accepted max_tokens' }),
   defaultMaxTokens: int({ env: 'TESSERA_GATEWAY_DEFAULT_MAX_TOKENS', default: 256, min: 1, max: 1_000_000, doc: 'max_tokens when the request gives none' }),
   maxSliceNums: int({ env: 'TESSERA_GATEWAY_MAX_SLICE_NUMS', default: 36, min: 1, max: 64, doc: 'largest per-request max_slice_nums' }),
@@ -56,5 +59,17 @@ export const gatewaySchema = {
 export type GatewayConfig = ConfigOf<typeof gatewaySchema>;
 
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  return loadConfig(gatewaySchema, env);
+  const config = loadConfig(gatewaySchema, env);
+  // Every resampler call of a video carries up to videoFramesPerCall frames and the resampler refuses
+  // more than its limit with INVALID_ARGUMENT: with 37 here and 10 there, every video of more than 10
+  // frames would fail at the resampler after its frames were encoded. Refuse the deployment instead.
+  if (config.videoFramesPerCall > config.resamplerMaxSlices) {
+    throw new ConfigError([
+      {
+        env: 'TESSERA_GATEWAY_VIDEO_FRAMES_PER_CALL',
+        message: `(${config.videoFramesPerCall}) must not exceed the resampler's TESSERA_MAX_SLICES_PER_REQUEST (${config.resamplerMaxSlices}): it refuses a call of more slices, so every video of more than ${config.resamplerMaxSlices} frames would fail; lower this or raise that on both`,
+      },
+    ]);
+  }
+  return config;
 }

@@ -3,12 +3,11 @@
  * queue and gRPC; visual tokens equal the float64 reference forward of @tessera/model per slice;
  * claim checks in and out; micro-batching across requests; bad input answered, worker keeps serving.
  */
-import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commonV1, resamplingV1, tensorFromArray, tensorToFloat32 } from '@tessera/contracts';
 import { ensureTinyModelPaths, readCheckpoint, ReferenceModel } from '@tessera/model';
 import { getPayload, grpcClient, hosted, natsClient, putPayload, startService, TesseraError, type ServiceClient, type ServiceHost } from '@tessera/runtime';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { EncoderCache } from '@tessera/vision';
 import { loadResamplerConfig } from './config.js';
 import { openResampler, type OpenedResampler } from './adapters/open-resampler.js';
@@ -16,8 +15,7 @@ import { createResamplerService } from './service.js';
 
 type Client = ServiceClient<typeof resamplingV1.ResamplerServiceService>;
 
-let server: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let host: ServiceHost;
 let opened: OpenedResampler;
 let ref: ReferenceModel;
@@ -27,13 +25,11 @@ let cache: EncoderCache;
 const TENANT = { tenant: 'acme', timeoutMs: 30_000 };
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
   const paths = await ensureTinyModelPaths();
   ref = new ReferenceModel(readCheckpoint(paths.checkpoint));
-  const config = loadResamplerConfig({ NATS_URL: server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_TENSOR_REF_THRESHOLD: '64KiB', TESSERA_MAX_SLICES_PER_REQUEST: '10' });
+  const config = loadResamplerConfig({ NATS_URL: bus.server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_TENSOR_REF_THRESHOLD: '64KiB', TESSERA_MAX_SLICES_PER_REQUEST: '10' });
   opened = await openResampler(paths.model, { runtime: { intraOpNumThreads: 1, allowSpinning: false }, batchWindowMs: 5, maxBatch: 16 });
-  cache = await EncoderCache.open(nc, { bucket: 'resampler-test-cache' });
+  cache = await EncoderCache.open(bus.nc, { bucket: 'resampler-test-cache' });
   const impl = createResamplerService({
     batcher: opened.batcher,
     modelRevision: opened.model.manifest.revision,
@@ -44,20 +40,20 @@ beforeAll(async () => {
     maxGroupFrames: config.maxGroupFrames,
     maxTemporalId: config.maxTemporalId,
     outputDtype: 'float32',
-    nc,
+    nc: bus.nc,
     claim: { bucket: config.objectStoreBucket, ttlMs: config.objectTtl },
     tensorRefThreshold: config.tensorRefThreshold,
     cache,
   });
   host = await startService({
     config,
-    nc,
+    nc: bus.nc,
     services: [hosted({ definition: resamplingV1.ResamplerServiceService, impl, workQueue: { stage: 'resampler', methods: ['resample'] } })],
     handleSignals: false,
     metricsEndpoint: false,
     telemetry: { inMemory: true },
   });
-  client = natsClient(nc, resamplingV1.ResamplerServiceService, { workQueue: { stage: 'resampler', methods: ['resample'] } });
+  client = natsClient(bus.nc, resamplingV1.ResamplerServiceService, { workQueue: { stage: 'resampler', methods: ['resample'] } });
   grpc = grpcClient(resamplingV1.ResamplerServiceService, `127.0.0.1:${host.grpcPort}`);
 }, 300_000);
 
@@ -66,8 +62,6 @@ afterAll(async () => {
   grpc?.close();
   await host?.shutdown();
   await opened?.model.release();
-  await nc?.close();
-  await server?.stop();
 });
 
 function features(rows: number, cols: number, seed: number): Float32Array {
@@ -85,7 +79,7 @@ const slice = (rows: number, cols: number, seed: number): commonV1.PatchFeatures
 async function tokensOf(res: resamplingV1.ResampleResponse): Promise<Float32Array> {
   const t = res.visualTokens!;
   if (t.data?.$case === 'ref') {
-    const b = await getPayload(nc, { bucket: t.data.ref.bucket, key: t.data.ref.key, size: t.data.ref.size }, { tenant: TENANT.tenant });
+    const b = await getPayload(bus.nc, { bucket: t.data.ref.bucket, key: t.data.ref.key, size: t.data.ref.size }, { tenant: TENANT.tenant });
     return tensorToFloat32({ ...t, data: { $case: 'raw', raw: Buffer.from(b) } });
   }
   return tensorToFloat32(t);
@@ -117,7 +111,7 @@ describe('Resample over the work queue', () => {
   it('features as ObjectRefs in, a large token tensor as an ObjectRef out', async () => {
     const s = slice(20, 20, 7);
     const raw = s.features!.data!.$case === 'raw' ? s.features!.data!.raw : Buffer.alloc(0);
-    const r = await putPayload(nc, raw, { tenant: TENANT.tenant }); // features are tenant-scoped, like the slicer writes them
+    const r = await putPayload(bus.nc, raw, { tenant: TENANT.tenant }); // features are tenant-scoped, like the slicer writes them
     const refSlice = { ...s, features: { ...s.features!, data: { $case: 'ref' as const, ref: { bucket: r.bucket, key: r.key, size: r.size, contentType: '' } } } };
     const slices = Array.from({ length: 9 }, () => refSlice);
     const res = await client.resample({ slices, modelRevision: '', imageSha256: '', groupSizes: [], temporalIds: [] }, TENANT);
@@ -141,7 +135,7 @@ describe('Resample over the work queue', () => {
     expect(maxAbsDiff(got.subarray(Q * D), ref.resampler(features(3, 3, 22), 3, 3))).toBeLessThanOrEqual(1e-4);
     // Another tenant holding the same reference reads nothing.
     const t = res.visualTokens!.data!;
-    await expect(getPayload(nc, t.$case === 'ref' ? t.ref : (undefined as never), { tenant: 'globex' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(getPayload(bus.nc, t.$case === 'ref' ? t.ref : (undefined as never), { tenant: 'globex' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(await cache.lookup({ modelRevision: opened.model.manifest.revision, tenant: 'globex', imageSha256, maxSliceNums: 9, scaleResolution: 448 })).toBeNull();
   });
 

@@ -3,17 +3,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { retrievalV1 } from '@tessera/contracts';
 import { createRetrievalService, loadRetrievalConfig, openEngine, type OpenedEngine } from '@tessera/retrieval';
 import { hosted, startService, type ServiceHost } from '@tessera/runtime';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { run } from './docs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cli-docs-'));
-let server: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let host: ServiceHost;
 let opened: OpenedEngine;
 
@@ -25,18 +23,14 @@ function sink(): { stream: NodeJS.WriteStream; text: () => string } {
 }
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-  const config = loadRetrievalConfig({ NATS_URL: server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_DATA_DIR: join(dir, 'data'), TESSERA_RETRIEVAL_JOB_BATCH_DOCUMENTS: '2' });
+  const config = loadRetrievalConfig({ NATS_URL: bus.server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_DATA_DIR: join(dir, 'data'), TESSERA_RETRIEVAL_JOB_BATCH_DOCUMENTS: '2' });
   opened = await openEngine(config);
-  host = await startService({ config, nc, grpc: false, services: [hosted({ definition: retrievalV1.RetrievalServiceService, impl: createRetrievalService(opened.engine) })], handleSignals: false, metricsEndpoint: false, telemetry: { inMemory: true } });
+  host = await startService({ config, nc: bus.nc, grpc: false, services: [hosted({ definition: retrievalV1.RetrievalServiceService, impl: createRetrievalService(opened.engine) })], handleSignals: false, metricsEndpoint: false, telemetry: { inMemory: true } });
 }, 60_000);
 
 afterAll(async () => {
   await host?.shutdown();
   await opened?.close();
-  await nc?.close();
-  await server?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -54,7 +48,7 @@ it('adds text, Markdown and HTML files with a progress bar, then queries them', 
   });
   const out = sink();
   const err = sink();
-  const code = await run(['add', 'cities', ...files, '--tenant', 'acme', '--nats', server.url, '--create', '--chunk-size', '200'], out.stream, err.stream);
+  const code = await run(['add', 'cities', ...files, '--tenant', 'acme', '--nats', bus.server.url, '--create', '--chunk-size', '200'], out.stream, err.stream);
   expect(err.text()).toContain('docs add cities: 100% (5/5)');
   expect(code).toBe(0);
   expect(out.text()).toMatch(/added 5 documents \(5 chunks\) to cities for tenant acme/);
@@ -64,11 +58,11 @@ it('adds text, Markdown and HTML files with a progress bar, then queries them', 
   expect(html[0]!.metadata).toMatchObject({ title: 'Sapporo', source: files[2] });
 
   const q = sink();
-  expect(await run(['query', 'cities', 'snow festival', '--tenant', 'acme', '--nats', server.url, '--k', '1'], q.stream, sink().stream)).toBe(0);
+  expect(await run(['query', 'cities', 'snow festival', '--tenant', 'acme', '--nats', bus.server.url, '--k', '1'], q.stream, sink().stream)).toBe(0);
   expect(q.text()).toContain(`${files[2]}#0`);
   // Another tenant does not see the collection.
   const e = sink();
-  await expect(run(['query', 'cities', 'snow', '--tenant', 'globex', '--nats', server.url], sink().stream, e.stream)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  await expect(run(['query', 'cities', 'snow', '--tenant', 'globex', '--nats', bus.server.url], sink().stream, e.stream)).rejects.toMatchObject({ code: 'NOT_FOUND' });
 });
 
 it('usage errors exit 2', async () => {

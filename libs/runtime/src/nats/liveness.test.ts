@@ -4,9 +4,9 @@
  * heartbeats; the stream resumes on a second replica (chunks already delivered are skipped) or
  * fails with UNAVAILABLE. Both the request/reply and the work-queue paths.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { bindNats } from './server.js';
 import { natsClient } from './client.js';
 import { TesseraError } from '@tessera/errors';
@@ -15,23 +15,14 @@ import { ECHO_WORK_QUEUE, EchoServiceService, echoService } from '../test/proof/
 const HEARTBEAT_MS = 200;
 
 describe('server stream liveness', () => {
-  let server: NatsServerHandle;
-  let clientNc: NatsConnection;
-  beforeAll(async () => {
-    server = await startNatsServer();
-    clientNc = await connect({ servers: server.url });
-  });
-  afterAll(async () => {
-    await clientNc.close();
-    await server.stop();
-  });
+  const bus = withNats();
 
   /** `n` replicas, each on its own connection; `served[i]` counts the calls replica i started. */
   async function replicas(n: number, queued: boolean) {
     const conns: NatsConnection[] = [];
     const served: number[] = [];
     for (let i = 0; i < n; i++) {
-      const nc = await connect({ servers: server.url });
+      const nc = await connect({ servers: bus.server.url });
       conns.push(nc);
       served.push(0);
       await bindNats(nc, EchoServiceService, echoService({ onStart: () => served[i]!++ }), {
@@ -49,7 +40,7 @@ describe('server stream liveness', () => {
 
     it(`${mode}: resumes on the second replica and delivers every chunk once, in order`, async () => {
       const { conns, served } = await replicas(2, queued);
-      const client = natsClient(clientNc, EchoServiceService, { heartbeatMs: HEARTBEAT_MS, resumeAttempts: 1, ...(queued && { workQueue: ECHO_WORK_QUEUE }) });
+      const client = natsClient(bus.nc, EchoServiceService, { heartbeatMs: HEARTBEAT_MS, resumeAttempts: 1, ...(queued && { workQueue: ECHO_WORK_QUEUE }) });
       const got: number[] = [];
       let killedAt = 0;
       for await (const m of call(client, 20)) {
@@ -69,7 +60,7 @@ describe('server stream liveness', () => {
 
     it(`${mode}: with no other replica, fails with UNAVAILABLE after two missed heartbeats, not at the deadline`, async () => {
       const { conns } = await replicas(1, queued);
-      const client = natsClient(clientNc, EchoServiceService, { heartbeatMs: HEARTBEAT_MS, resumeAttempts: 1, ...(queued && { workQueue: ECHO_WORK_QUEUE }) });
+      const client = natsClient(bus.nc, EchoServiceService, { heartbeatMs: HEARTBEAT_MS, resumeAttempts: 1, ...(queued && { workQueue: ECHO_WORK_QUEUE }) });
       let killedAt = 0;
       let n = 0;
       const err = await (async () => {
@@ -95,7 +86,7 @@ describe('server stream liveness', () => {
 
   it('heartbeats keep a slow but alive stream open (no false resume)', async () => {
     const { conns, served } = await replicas(2, false);
-    const client = natsClient(clientNc, EchoServiceService, { heartbeatMs: 100, resumeAttempts: 1 });
+    const client = natsClient(bus.nc, EchoServiceService, { heartbeatMs: 100, resumeAttempts: 1 });
     const got: number[] = [];
     // 300 ms between chunks: three heartbeat intervals of silence in the data, none on the wire.
     for await (const m of client.count({ count: 3, delayMs: 300, failAfter: 0 }, { tenant: 't' })) got.push(m.n);

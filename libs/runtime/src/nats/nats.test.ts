@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
-import { startNatsServer, waitFor, type NatsServerHandle } from '@tessera/testing';
+import { headers as natsHeaders } from 'nats';
+import { waitFor } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { bindNats, type NatsBinding } from './server.js';
 import { natsClient } from './client.js';
 import { errorFromHeaders } from './status.js';
@@ -13,8 +14,7 @@ import type { CallContext } from '../context.js';
 const req = (o: Partial<EchoRequest> = {}): EchoRequest => ({ text: 'hi', delayMs: 0, blob: Buffer.alloc(0), failCode: '', ...o });
 
 describe('NATS request/reply adapter', () => {
-  let server: NatsServerHandle;
-  let nc: NatsConnection;
+  const bus = withNats();
   let binding: NatsBinding;
   let client: ServiceClient<typeof EchoServiceService>;
   const streamEnds: number[] = [];
@@ -23,8 +23,6 @@ describe('NATS request/reply adapter', () => {
   let lastCtx: CallContext | undefined;
 
   beforeAll(async () => {
-    server = await startNatsServer();
-    nc = await connect({ servers: server.url });
     const impl = echoService({ onStreamEnd: (n) => streamEnds.push(n), onStart: (_m, ctx) => {
       started++;
       lastCtx = ctx;
@@ -38,14 +36,12 @@ describe('NATS request/reply adapter', () => {
         }
       },
     };
-    binding = await bindNats(nc, EchoServiceService, counting, { serviceName: 'echo', payload: { claimThresholdBytes: 4096 } });
-    client = natsClient(nc, EchoServiceService, { payload: { claimThresholdBytes: 4096 }, streamWindow: 4 });
+    binding = await bindNats(bus.nc, EchoServiceService, counting, { serviceName: 'echo', payload: { claimThresholdBytes: 4096 } });
+    client = natsClient(bus.nc, EchoServiceService, { payload: { claimThresholdBytes: 4096 }, streamWindow: 4 });
   });
   afterAll(async () => {
     client.close();
     await binding.stop(1000);
-    await nc.close();
-    await server.stop();
   });
 
   it('serves unary calls with tenant, request id and deadline from headers', async () => {
@@ -132,7 +128,7 @@ describe('NATS request/reply adapter', () => {
     const raw = async (subject: string, data: Uint8Array, h: Record<string, string>) => {
       const hdr = natsHeaders();
       for (const [k, v] of Object.entries(h)) hdr.set(k, v);
-      const m = await nc.request(subject, data, { headers: hdr, timeout: 2000 });
+      const m = await bus.nc.request(subject, data, { headers: hdr, timeout: 2000 });
       return errorFromHeaders(m.headers);
     };
     const ok = { [Header.TENANT]: 'acme' };

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, DiscardPolicy, headers as natsHeaders, nanos, type NatsConnection } from 'nats';
-import { startNatsServer, waitFor, type NatsServerHandle } from '@tessera/testing';
+import { DiscardPolicy, headers as natsHeaders, nanos } from 'nats';
+import { waitFor } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { bindNats, type NatsBinding } from './server.js';
 import { natsClient } from './client.js';
 import { errorFromHeaders } from './status.js';
@@ -14,8 +15,7 @@ import { ensureWorkStream, WORK_STREAM_LIMITS } from './streams.js';
 const req = (o: Partial<EchoRequest> = {}): EchoRequest => ({ text: 'hi', delayMs: 0, blob: Buffer.alloc(0), failCode: '', ...o });
 
 describe('JetStream work queue', () => {
-  let server: NatsServerHandle;
-  let nc: NatsConnection;
+  const bus = withNats();
   let binding: NatsBinding;
   let client: ServiceClient<typeof EchoServiceService>;
   const starts: string[] = [];
@@ -23,8 +23,6 @@ describe('JetStream work queue', () => {
   const advisories: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
-    server = await startNatsServer();
-    nc = await connect({ servers: server.url });
     const impl = echoService({ onStart: (m, ctx) => starts.push(`${m}:${ctx.requestId}:${ctx.attempt}`), onStreamEnd: (n) => streamEnds.push(n) });
     const flaky = {
       ...impl,
@@ -36,22 +34,20 @@ describe('JetStream work queue', () => {
         return impl.work(r, ctx);
       },
     };
-    nc.subscribe('tessera.advisory.poison.echo', { callback: (_e, m) => advisories.push(m.json()) });
-    binding = await bindNats(nc, EchoServiceService, flaky, {
+    bus.nc.subscribe('tessera.advisory.poison.echo', { callback: (_e, m) => advisories.push(m.json()) });
+    binding = await bindNats(bus.nc, EchoServiceService, flaky, {
       serviceName: 'echo',
       workQueue: { ...ECHO_WORK_QUEUE, concurrency: 2, ackWaitMs: 2_000, maxDeliver: 3, backoffMs: [50, 100] },
     });
-    client = natsClient(nc, EchoServiceService, { workQueue: ECHO_WORK_QUEUE, streamWindow: 8 });
+    client = natsClient(bus.nc, EchoServiceService, { workQueue: ECHO_WORK_QUEUE, streamWindow: 8 });
   });
   afterAll(async () => {
     client.close();
     await binding.stop(1000);
-    await nc.close();
-    await server.stop();
   });
 
   it('creates the stage stream and durable consumer with the shared names and the one definition of the limits', async () => {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await bus.nc.jetstreamManager();
     const s = await jsm.streams.info('TESSERA_ECHO');
     expect(s.config.subjects).toEqual(['tessera.work.echo.>']);
     expect(s.config.retention).toBe('workqueue');
@@ -62,15 +58,15 @@ describe('JetStream work queue', () => {
   });
 
   it('brings a stream made by an older version (1 day, discard old, no caps) in line', async () => {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await bus.nc.jetstreamManager();
     await jsm.streams.add({ name: 'TESSERA_OLDSTAGE', subjects: ['tessera.work.oldstage.>'], retention: 'workqueue' as never, discard: DiscardPolicy.Old, max_age: nanos(86_400_000) });
     await ensureWorkStream(jsm, 'oldstage');
     expect((await jsm.streams.info('TESSERA_OLDSTAGE')).config).toMatchObject({ discard: 'new', max_msgs: WORK_STREAM_LIMITS.maxJobs, max_age: nanos(WORK_STREAM_LIMITS.maxAgeMs) });
   });
 
   it('a full work queue refuses the new job at once with RESOURCE_EXHAUSTED naming the stream (queued jobs are kept)', async () => {
-    const jsm = await nc.jetstreamManager();
-    const full = natsClient(nc, EchoServiceService, { workQueue: { stage: 'fullstage', methods: ['work', 'countWork'] }, electionWaitMs: 10_000 });
+    const jsm = await bus.nc.jetstreamManager();
+    const full = natsClient(bus.nc, EchoServiceService, { workQueue: { stage: 'fullstage', methods: ['work', 'countWork'] }, electionWaitMs: 10_000 });
     try {
       // No worker on this stage: the first call creates the stream and times out; its job is purged.
       await expect(full.work(req(), { tenant: 'acme', timeoutMs: 300 })).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
@@ -78,7 +74,7 @@ describe('JetStream work queue', () => {
       // Shrink the queue to one job (a stand-in for 100k) and fill it.
       const { config } = await jsm.streams.info('TESSERA_FULLSTAGE');
       await jsm.streams.update('TESSERA_FULLSTAGE', { ...config, max_msgs: 1 });
-      await nc.jetstream().publish('tessera.work.fullstage.v1.EchoService.Work', new Uint8Array(1));
+      await bus.nc.jetstream().publish('tessera.work.fullstage.v1.EchoService.Work', new Uint8Array(1));
       const t0 = Date.now();
       const e = TesseraError.from(await full.work(req(), { tenant: 'acme', timeoutMs: 30_000 }).catch((x: unknown) => x));
       expect(e.code).toBe(ErrorCode.RESOURCE_EXHAUSTED);
@@ -110,7 +106,7 @@ describe('JetStream work queue', () => {
     expect(err).toMatchObject({ code: 'CANCELLED' });
     await waitFor(() => streamEnds.length > before);
     expect(streamEnds.at(-1)!).toBeLessThan(5_000); // of 10 000: stopped early (slack for a loaded CI box)
-    const jsm = await nc.jetstreamManager();
+    const jsm = await bus.nc.jetstreamManager();
     await waitFor(async () => (await jsm.consumers.info('TESSERA_ECHO', 'echo-workers')).num_ack_pending === 0);
   });
 
@@ -120,7 +116,7 @@ describe('JetStream work queue', () => {
     await waitFor(() => starts.some((s) => s.includes(':busy-1:')) && starts.some((s) => s.includes(':busy-2:')));
     const ac = new AbortController();
     const queued = client.work(req(), { tenant: 'acme', requestId: 'withdrawn', signal: ac.signal });
-    const jsm = await nc.jetstreamManager();
+    const jsm = await bus.nc.jetstreamManager();
     await waitFor(async () => (await jsm.consumers.info('TESSERA_ECHO', 'echo-workers')).num_pending === 1);
     ac.abort();
     await expect(queued).rejects.toMatchObject({ code: 'CANCELLED' });
@@ -149,9 +145,9 @@ describe('JetStream work queue', () => {
   });
 
   it('drops a job whose deadline passed while it waited, before compute', async () => {
-    const js = nc.jetstream();
+    const js = bus.nc.jetstream();
     const inbox = `_INBOX.deadline-test`;
-    const sub = nc.subscribe(inbox, { max: 1 });
+    const sub = bus.nc.subscribe(inbox, { max: 1 });
     const h = natsHeaders();
     h.set(Header.TENANT, 'acme');
     h.set(Header.REQUEST_ID, 'late-1');
@@ -163,9 +159,9 @@ describe('JetStream work queue', () => {
   });
 
   it('terminates malformed jobs as poison with an error reply and keeps serving', async () => {
-    const js = nc.jetstream();
+    const js = bus.nc.jetstream();
     const inbox = `_INBOX.poison-test`;
-    const sub = nc.subscribe(inbox, { max: 2 });
+    const sub = bus.nc.subscribe(inbox, { max: 2 });
     const h = natsHeaders();
     h.set(Header.TENANT, 'acme');
     h.set(Header.REQUEST_ID, 'bad-proto');
@@ -182,7 +178,7 @@ describe('JetStream work queue', () => {
     expect(advisories.find((a) => a.requestId === 'bad-proto')).toMatchObject({ reason: 'bad_input', deliveries: 1 });
     await expect(client.work(req({ text: 'still here' }), { tenant: 'acme' })).resolves.toMatchObject({ text: 'still here' });
     // Nothing left in the queue: poison was terminated, not left for redelivery.
-    const jsm = await nc.jetstreamManager();
+    const jsm = await bus.nc.jetstreamManager();
     await waitFor(async () => (await jsm.consumers.info('TESSERA_ECHO', 'echo-workers')).num_ack_pending === 0);
     // And it stays that way past the ack wait (2 s): a term()ed job is never redelivered.
     await new Promise((r) => setTimeout(r, 2_500));
@@ -190,7 +186,7 @@ describe('JetStream work queue', () => {
   });
 
   it('stores a publish once per Nats-Msg-Id (de-duplication)', async () => {
-    const js = nc.jetstream();
+    const js = bus.nc.jetstream();
     const h = () => {
       const x = natsHeaders();
       x.set(Header.TENANT, 'acme');
@@ -210,14 +206,14 @@ describe('JetStream work queue', () => {
 
   it('takes a burst of queued jobs in one pull, as many as it has free slots', async () => {
     const stage = { stage: 'burst', methods: ['work'] as const };
-    const burst = natsClient(nc, EchoServiceService, { workQueue: stage });
+    const burst = natsClient(bus.nc, EchoServiceService, { workQueue: stage });
     // Every pull request the worker makes (a plain subscriber sees them too).
     let pulls = 0;
-    const watch = nc.subscribe('$JS.API.CONSUMER.MSG.NEXT.TESSERA_BURST.>', { callback: () => pulls++ });
+    const watch = bus.nc.subscribe('$JS.API.CONSUMER.MSG.NEXT.TESSERA_BURST.>', { callback: () => pulls++ });
     const pullsAtStart: number[] = [];
     const answers = Array.from({ length: 8 }, (_, i) => burst.work(req({ text: `b${i}`, delayMs: 300 }), { tenant: 'acme', timeoutMs: 10_000 }));
-    await waitFor(async () => (await (await nc.jetstreamManager()).streams.info('TESSERA_BURST').catch(() => undefined))?.state.messages === 8);
-    const worker = await bindNats(nc, EchoServiceService, echoService({ onStart: () => pullsAtStart.push(pulls) }), { serviceName: 'echo', workQueue: { ...stage, concurrency: 8 } });
+    await waitFor(async () => (await (await bus.nc.jetstreamManager()).streams.info('TESSERA_BURST').catch(() => undefined))?.state.messages === 8);
+    const worker = await bindNats(bus.nc, EchoServiceService, echoService({ onStart: () => pullsAtStart.push(pulls) }), { serviceName: 'echo', workQueue: { ...stage, concurrency: 8 } });
     try {
       expect((await Promise.all(answers)).map((a) => a.text)).toEqual(['b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7']);
       // One pull per job would have made 8 before the last one started.

@@ -1,10 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deletePayload, getPayload, putPayload, TesseraError } from '@tessera/runtime';
-import { startNatsServer, startPostgres, type NatsServerHandle } from '@tessera/testing';
+import { withNats, withPostgres } from '@tessera/testing/vitest';
 import { openFeedback, type FeedbackStack } from '../compose.js';
 import type { ExportItem, ExportSummary } from './export/exporter.js';
 import { EXPORT_FORMATS, type ExportFormat, type Row } from './export/formats.js';
@@ -16,14 +15,11 @@ import { IMG_A, IMG_A_BYTES, IMG_B, IMG_B_BYTES, JA_ANSWER, ZH_ANSWER, responseI
 import { testSettings } from '../test/settings.js';
 
 /** PostgreSQL part: a server of this suite's own (TESSERA_TEST_PG_URL = use an existing one instead). */
-const pgServer = process.env.TESSERA_TEST_PG_URL ? undefined : await startPostgres();
-const PG_URL = process.env.TESSERA_TEST_PG_URL ?? pgServer!.url;
-afterAll(() => pgServer?.stop());
+const pg = withPostgres();
 
 for (const kind of ['file', 'postgres'] as const) {
   describe(`feedback core on a real nats-server and the ${kind} store`, () => {
-    let nats: NatsServerHandle;
-    let nc: NatsConnection;
+    const bus = withNats();
     let stack: FeedbackStack;
     let dir: string;
     const schema = `feedback_test_${process.pid}_${Date.now() % 1e6}`;
@@ -52,16 +48,14 @@ for (const kind of ['file', 'postgres'] as const) {
     const exportOf = (tenant: string, format: ExportFormat, filter = {}, extra = {}) => collect(stack.core.export(tenant, { format, filter: { includeAi: true, ...filter }, imageMode: 'ref', maxRows: 0, ...extra }));
 
     beforeAll(async () => {
-      nats = await startNatsServer();
-      nc = await connect({ servers: nats.url });
       dir = mkdtempSync(join(tmpdir(), 'feedback-core-'));
-      const settings = testSettings(kind === 'file' ? { kind: 'file', dir, snapshotEvery: 1000, fsync: false } : { kind: 'postgres', url: PG_URL, schema, poolSize: 4 });
-      settings.core.objects = natsObjects(nc);
-      stack = await openFeedback(nc, settings);
+      const settings = testSettings(kind === 'file' ? { kind: 'file', dir, snapshotEvery: 1000, fsync: false } : { kind: 'postgres', url: pg.url, schema, poolSize: 4 });
+      settings.core.objects = natsObjects(bus.nc);
+      stack = await openFeedback(bus.nc, settings);
       // The prompt images exist in the image store, per tenant (t1 has A and B, t2 its own copy of A).
-      await putPayload(nc, IMG_A_BYTES, { bucket: 'tessera-images', tenant: 't1' });
-      await putPayload(nc, IMG_B_BYTES, { bucket: 'tessera-images', tenant: 't1' });
-      await putPayload(nc, IMG_A_BYTES, { bucket: 'tessera-images', tenant: 't2' });
+      await putPayload(bus.nc, IMG_A_BYTES, { bucket: 'tessera-images', tenant: 't1' });
+      await putPayload(bus.nc, IMG_B_BYTES, { bucket: 'tessera-images', tenant: 't1' });
+      await putPayload(bus.nc, IMG_A_BYTES, { bucket: 'tessera-images', tenant: 't2' });
       const core = stack.core;
       // t1: A and B answer the same prompt, C another prompt (other image); t2 has its own A.
       await core.recordResponse('t1', responseInput({ responseId: 'A', answer: JA_ANSWER }));
@@ -73,8 +67,6 @@ for (const kind of ['file', 'postgres'] as const) {
     afterAll(async () => {
       if (stack?.store instanceof PgStore) await stack.store.dropSchema();
       await stack?.close();
-      await nc?.close();
-      await nats?.stop();
       rmSync(dir, { recursive: true, force: true });
     });
 
@@ -214,7 +206,7 @@ for (const kind of ['file', 'postgres'] as const) {
 
       it('skips rows whose image is gone or not the tenant\'s own, counts them and names them', async () => {
         const core = stack.core;
-        await putPayload(nc, IMG_A_BYTES, { bucket: 'tessera-images', tenant: 't3' });
+        await putPayload(bus.nc, IMG_A_BYTES, { bucket: 'tessera-images', tenant: 't3' });
         await core.recordResponse('t3', responseInput({ responseId: 'own' }));
         // t3's second response refers to an image only t1 stored: in t3's scope that reference is NOT_FOUND.
         await core.recordResponse('t3', responseInput({ responseId: 'foreign', messages: [{ role: 'user', content: [{ image: { bucket: 'tessera-images', key: IMG_B, size: IMG_B_BYTES.length, contentType: 'image/jpeg' } }, { text: 'whose?' }] }] }));
@@ -224,7 +216,7 @@ for (const kind of ['file', 'postgres'] as const) {
         expect(out.rows.map((r) => r.id)).toEqual(['f-own']);
         expect(out.summary).toMatchObject({ rows: 1, rowsMissingImages: 1, missingImageRows: ['f-foreign'] });
         // An erased (or expired) image: the row is left out, the export goes on and says which.
-        await deletePayload(nc, { bucket: 'tessera-images', key: IMG_A }, { tenant: 't3' });
+        await deletePayload(bus.nc, { bucket: 'tessera-images', key: IMG_A }, { tenant: 't3' });
         const gone = await exportOf('t3', 'openai-sft');
         expect(gone.rows).toEqual([]);
         expect(gone.summary).toMatchObject({ rowsMissingImages: 2, missingImageRows: ['f-own', 'f-foreign'] });
@@ -268,9 +260,9 @@ for (const kind of ['file', 'postgres'] as const) {
         expect(res).toEqual({ responses: 3, feedback: 7, purgedEvents: 10, images: 2 });
         // t1's images are gone from the image store; t2's copy of the same image stays.
         const ref = (key: string, size: number) => ({ bucket: 'tessera-images', key, size });
-        await expect(getPayload(nc, ref(IMG_B, IMG_B_BYTES.length), { tenant: 't1' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
-        await expect(getPayload(nc, ref(IMG_A, IMG_A_BYTES.length), { tenant: 't1' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
-        expect(Buffer.from(await getPayload(nc, ref(IMG_A, IMG_A_BYTES.length), { tenant: 't2' }))).toEqual(Buffer.from(IMG_A_BYTES));
+        await expect(getPayload(bus.nc, ref(IMG_B, IMG_B_BYTES.length), { tenant: 't1' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+        await expect(getPayload(bus.nc, ref(IMG_A, IMG_A_BYTES.length), { tenant: 't1' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+        expect(Buffer.from(await getPayload(bus.nc, ref(IMG_A, IMG_A_BYTES.length), { tenant: 't2' }))).toEqual(Buffer.from(IMG_A_BYTES));
         expect(await stack.store.counts('t1')).toEqual({ responses: 0, feedback: 0 });
         expect(await stack.log.tenantMessages('t1')).toBe(0);
         expect((await exportOf('t1', 'trl-dpo')).rows).toEqual([]);

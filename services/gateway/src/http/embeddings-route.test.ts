@@ -8,13 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retrievalV1 } from '@tessera/contracts';
 import { HashingEmbedder, LanceStore, RetrievalEngine, TermHashEmbedder, createRetrievalService } from '@tessera/retrieval';
 import { bindNats, natsClient, type NatsBinding } from '@tessera/runtime';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { DEFAULT_CHAT_LIMITS } from '../domain/openai/limits.js';
 import { ApiKeyStore, hashApiKey } from '../domain/tenancy/api-keys.js';
 import { QuotaLedger } from '../domain/tenancy/quota-ledger.js';
@@ -26,8 +25,7 @@ const LIMITED = 'sk-emb-limited';
 const QUOTA = { requestsPerMinute: 100, tokensPerMinute: 1e6, concurrentStreams: 4, maxImagePixels: 1e8, maxImagesPerRequest: 8 };
 const MODEL = 'hash-terms-v2-384';
 
-let nats: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let binding: NatsBinding;
 let server: Server;
 let store: LanceStore;
@@ -37,11 +35,9 @@ let client: OpenAI;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tessera-embeddings-'));
-  nats = await startNatsServer();
-  nc = await connect({ servers: nats.url });
   store = new LanceStore({ dir });
   engine = new RetrievalEngine({ store, embedders: [new TermHashEmbedder(), new HashingEmbedder()], limits: { maxEmbedInputs: 8, maxEmbedTokens: 64 } });
-  binding = await bindNats(nc, retrievalV1.RetrievalServiceService, createRetrievalService(engine), { serviceName: 'retrieval' });
+  binding = await bindNats(bus.nc, retrievalV1.RetrievalServiceService, createRetrievalService(engine), { serviceName: 'retrieval' });
   const keys = new ApiKeyStore(
     { tenants: { limited: { requestsPerMinute: 1 } }, keys: [{ id: 'a', tenant: 'acme', sha256: hashApiKey(KEY) }, { id: 'l', tenant: 'limited', sha256: hashApiKey(LIMITED) }] },
     QUOTA,
@@ -56,7 +52,7 @@ beforeAll(async () => {
     maxBodyBytes: 1 << 20,
     requestTimeoutMs: 10_000,
     ready: () => true,
-    routes: [embeddingsRoute({ keys, quotas, retrieval: natsClient(nc, retrievalV1.RetrievalServiceService), maxBodyBytes: 1 << 20, timeoutMs: 10_000 })],
+    routes: [embeddingsRoute({ keys, quotas, retrieval: natsClient(bus.nc, retrievalV1.RetrievalServiceService), maxBodyBytes: 1 << 20, timeoutMs: 10_000 })],
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const addr = server.address() as { port: number };
@@ -66,8 +62,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise<void>((r) => server?.close(() => r()));
   await binding?.stop(1000);
-  await nc?.close();
-  await nats?.stop();
   await store?.close();
   rmSync(dir, { recursive: true, force: true });
 });

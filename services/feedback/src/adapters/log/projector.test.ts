@@ -1,9 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import type { SequencedEvent } from '../../domain/events.js';
 import { DEFAULT_LIMITS } from '../../domain/limits.js';
 import { validateResponse } from '../../domain/validate-response.js';
@@ -12,25 +11,20 @@ import { responseInput } from '../../test/fixtures.js';
 import { FeedbackLog } from './feedback-log.js';
 import { Projector } from './projector.js';
 
-let nats: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let dir: string;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  nc = await connect({ servers: nats.url });
   dir = mkdtempSync(join(tmpdir(), 'feedback-projector-'));
 });
 
 afterAll(async () => {
-  await nc?.close();
-  await nats?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('Projector', () => {
   it('resumes after a failed store write without skipping or repeating events', async () => {
-    const log = await FeedbackLog.open(nc, { stream: 'TESSERA_FEEDBACK', replicas: 1, duplicateWindowMs: 60_000, maxAgeMs: 86_400_000, maxEventBytes: 1 << 20, ackTimeoutMs: 5_000 });
+    const log = await FeedbackLog.open(bus.nc, { stream: 'TESSERA_FEEDBACK', replicas: 1, duplicateWindowMs: 60_000, maxAgeMs: 86_400_000, maxEventBytes: 1 << 20, ackTimeoutMs: 5_000 });
     const store = FileStore.open({ dir });
     // The store fails its second batch once (a disk or database hiccup).
     let calls = 0;
@@ -42,7 +36,7 @@ describe('Projector', () => {
       return apply(batch, now);
     };
     const errors: unknown[] = [];
-    const projector = new Projector(nc, store, { stream: 'TESSERA_FEEDBACK', durable: 'p-test', batch: 8, ackWaitMs: 30_000, onError: (e) => errors.push(e) });
+    const projector = new Projector(bus.nc, store, { stream: 'TESSERA_FEEDBACK', durable: 'p-test', batch: 8, ackWaitMs: 30_000, onError: (e) => errors.push(e) });
     await projector.start();
     const now = Date.now();
     let last = 0;

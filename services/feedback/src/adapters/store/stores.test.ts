@@ -1,8 +1,8 @@
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startPostgres } from '@tessera/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { withPostgres } from '@tessera/testing/vitest';
 import type { SequencedEvent } from '../../domain/events.js';
 import { DEFAULT_LIMITS } from '../../domain/limits.js';
 import { Taxonomy } from '../../domain/taxonomy.js';
@@ -32,9 +32,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 // A real PostgreSQL of this suite's own (initdb template + pg_ctl on a free port), never skipped;
 // TESSERA_TEST_PG_URL points the suite at an existing server instead.
-const pgServer = process.env.TESSERA_TEST_PG_URL ? undefined : await startPostgres();
-const PG_URL = process.env.TESSERA_TEST_PG_URL ?? pgServer!.url;
-afterAll(() => pgServer?.stop());
+const pg = withPostgres();
 
 /** The projection rules every store must follow, run against both implementations. */
 const stores: [string, () => Promise<FeedbackStore & { dispose(): Promise<void> }>][] = [
@@ -42,7 +40,7 @@ const stores: [string, () => Promise<FeedbackStore & { dispose(): Promise<void> 
   [
     'PgStore',
     async () => {
-      const s = await PgStore.open({ url: PG_URL, schema: `feedback_store_test_${process.pid}`, poolSize: 2 });
+      const s = await PgStore.open({ url: pg.url, schema: `feedback_store_test_${process.pid}`, poolSize: 2 });
       return Object.assign(s, { dispose: () => s.dropSchema() });
     },
   ],

@@ -4,11 +4,10 @@
  * computed a second time. A tenant budget smaller than the request's cost makes the charge refuse before
  * any stage is called, so this runs on a real nats-server with no slicer, resampler or decoder.
  */
-import { connect, type NatsConnection } from 'nats';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { consoleLogger } from '@tessera/runtime';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { EncoderCache, ImageStore } from '@tessera/vision';
 import { ImageCostBudget, imageCost } from '../tenancy/image-cost.js';
 import type { Tenant } from '../tenancy/api-keys.js';
@@ -18,19 +17,12 @@ import { ImagePipeline } from './image-pipeline.js';
 import type { ModelInfo } from './model-catalog.js';
 import { TEST_IMAGE_PIPELINE_OPTIONS } from './test/image-pipeline-options.js';
 
-let nats: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let images: ImagePipeline;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  nc = await connect({ servers: nats.url });
-  images = new ImagePipeline(nc, await EncoderCache.open(nc, { bucket: 'gwc-cache' }), await ImageStore.open(nc, { bucket: 'gwc-images' }), 'rev', 64, TEST_IMAGE_PIPELINE_OPTIONS);
+  images = new ImagePipeline(bus.nc, await EncoderCache.open(bus.nc, { bucket: 'gwc-cache' }), await ImageStore.open(bus.nc, { bucket: 'gwc-images' }), 'rev', 64, TEST_IMAGE_PIPELINE_OPTIONS);
 }, 60_000);
-afterAll(async () => {
-  await nc?.close();
-  await nats?.stop();
-});
 
 describe('image cost: computed at admission, charged as is', () => {
   it('checkRequest runs once per request and charge() gets its result', async () => {
@@ -39,7 +31,7 @@ describe('image cost: computed at admission, charged as is', () => {
     const charge = vi.spyOn(budget, 'charge');
     // The orchestrator touches the model only once the decoder is called, which this test never reaches.
     const model = { id: 'm', revision: 'rev', queryNum: 64, family: '2.6' } as ModelInfo;
-    const chat = new ChatOrchestrator(nc, model, images, consoleLogger('test', 'error'), { recordResponses: false, decoderWorkQueue: false, imageCost: budget });
+    const chat = new ChatOrchestrator(bus.nc, model, images, consoleLogger('test', 'error'), { recordResponses: false, decoderWorkQueue: false, imageCost: budget });
     const png = (w: number, h: number) => sharp({ create: { width: w, height: h, channels: 3, background: { r: 9, g: 40, b: 90 } } }).png().toBuffer();
     const sources = [
       { kind: 'bytes' as const, bytes: await png(1344, 896), field: 'messages[0].content[0].image_url' },

@@ -5,35 +5,27 @@
  * (The slicer side of the 4.6 path, which writes the tokens into the encoder cache, is covered in
  * services/slicer/src/slicer46.test.ts.)
  */
-import { connect, type NatsConnection } from 'nats';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { visionV1 } from '@tessera/contracts';
 import { bindNats, TesseraError, type NatsBinding } from '@tessera/runtime';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { EncoderCache, ImageStore, slicePlanFromProto } from '@tessera/vision';
 import { ImagePipeline } from './image-pipeline.js';
 import { TEST_IMAGE_PIPELINE_OPTIONS } from './test/image-pipeline-options.js';
 
-let nats: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let pipeline46: ImagePipeline;
 let pipeline26: ImagePipeline;
 let png: Buffer;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  nc = await connect({ servers: nats.url });
-  const cache = await EncoderCache.open(nc, { bucket: 'gw46-cache' });
-  const store = await ImageStore.open(nc, { bucket: 'gw46-images' });
-  pipeline46 = new ImagePipeline(nc, cache, store, 'rev46', 0, { ...TEST_IMAGE_PIPELINE_OPTIONS, family: '4.6' });
-  pipeline26 = new ImagePipeline(nc, cache, store, 'rev26', 64, TEST_IMAGE_PIPELINE_OPTIONS);
+  const cache = await EncoderCache.open(bus.nc, { bucket: 'gw46-cache' });
+  const store = await ImageStore.open(bus.nc, { bucket: 'gw46-images' });
+  pipeline46 = new ImagePipeline(bus.nc, cache, store, 'rev46', 0, { ...TEST_IMAGE_PIPELINE_OPTIONS, family: '4.6' });
+  pipeline26 = new ImagePipeline(bus.nc, cache, store, 'rev26', 64, TEST_IMAGE_PIPELINE_OPTIONS);
   png = await sharp({ create: { width: 1344, height: 896, channels: 3, background: '#204060' } }).png().toBuffer();
 }, 60_000);
-afterAll(async () => {
-  await nc?.close();
-  await nats?.stop();
-});
 
 const src = () => [{ kind: 'bytes' as const, bytes: png, field: 'messages[0].content[0].image_url.url' }];
 
@@ -80,7 +72,7 @@ describe('the admission plan travels with the work (the image is planned once)',
         throw new TesseraError('UNIMPLEMENTED', 'not used');
       },
     };
-    slicer = await bindNats(nc, visionV1.SlicerServiceService, impl, { serviceName: 'slicer', workQueue: { stage: 'slicer', methods: ['sliceAndEncode'], maxDeliver: 1 } });
+    slicer = await bindNats(bus.nc, visionV1.SlicerServiceService, impl, { serviceName: 'slicer', workQueue: { stage: 'slicer', methods: ['sliceAndEncode'], maxDeliver: 1 } });
   });
   afterAll(() => slicer?.stop(1000));
 

@@ -5,10 +5,9 @@
  * prompt estimate sees one gridless, id-less image per group. (Encoding through the real slicer and
  * resampler, and the decoder's prompt, are covered by e2e/src/video45.e2e.test.ts.)
  */
-import { connect, type NatsConnection } from 'nats';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { withNats } from '@tessera/testing/vitest';
 import { EncoderCache, ImageStore } from '@tessera/vision';
 import { buildPromptIds45, ensureTinyModel45Paths, Tokenizer } from '@tessera/model';
 import { ImagePipeline } from './image-pipeline.js';
@@ -18,22 +17,15 @@ import { resampleCalls, videoGroupsAsImages, VideoPipeline } from './video-pipel
 import { loadGatewayConfig } from '../../config.js';
 import type { ValidChatRequest } from '../openai/valid-request.js';
 
-let nats: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let videos: VideoPipeline;
 const frame = (w: number, h: number, seed: number) => sharp({ create: { width: w, height: h, channels: 3, background: { r: seed, g: 40, b: 90 } } }).png().toBuffer();
 const src = (bytes: Buffer[]) => bytes.map((b, i) => ({ kind: 'bytes' as const, bytes: b, field: `messages[0].content[0].video[${i}]` }));
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  nc = await connect({ servers: nats.url });
-  const images = new ImagePipeline(nc, await EncoderCache.open(nc, { bucket: 'gwv-cache' }), await ImageStore.open(nc, { bucket: 'gwv-images' }), 'rev45', 64, TEST_IMAGE_PIPELINE_OPTIONS);
+  const images = new ImagePipeline(bus.nc, await EncoderCache.open(bus.nc, { bucket: 'gwv-cache' }), await ImageStore.open(bus.nc, { bucket: 'gwv-images' }), 'rev45', 64, TEST_IMAGE_PIPELINE_OPTIONS);
   videos = new VideoPipeline(images, 'rev45', { maxFramesPerCall: loadGatewayConfig({ TESSERA_MODEL_DIR: '/m', TESSERA_GATEWAY_API_KEYS_FILE: '/k' }).videoFramesPerCall });
 }, 60_000);
-afterAll(async () => {
-  await nc?.close();
-  await nats?.stop();
-});
 
 describe('gateway video admission (4.5)', () => {
   it('frames are unsliced overviews; 1 frame per group up to 180 frames; ids = 0.1-s grid of i/fps', async () => {

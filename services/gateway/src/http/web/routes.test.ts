@@ -7,13 +7,12 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { feedbackV1 } from '@tessera/contracts';
 import { feedbackService, feedbackSettings, loadFeedbackConfig, openFeedback, readBundle, type FeedbackStack } from '@tessera/feedback';
 import { bindNats, getPayload, natsClient, sha256Hex, type NatsBinding } from '@tessera/runtime';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { DEFAULT_IMAGE_LIMITS, ImageStore } from '@tessera/vision';
 import { createHttpServer } from '../server.js';
 import { DEFAULT_CHAT_LIMITS } from '../../domain/openai/limits.js';
@@ -28,8 +27,7 @@ const OTHER = 'sk-web-other';
 const QUOTA = { requestsPerMinute: 100, tokensPerMinute: 1e6, concurrentStreams: 4, maxImagePixels: 1e8, maxImagesPerRequest: 8 };
 const ANSWER = 'I see 𠮷 two red apples.'; // 𠮷 is 2 UTF-16 units, 1 code point
 
-let nats: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let fb: FeedbackStack;
 let binding: NatsBinding;
 let feedback: ReturnType<typeof natsClient<typeof feedbackV1.FeedbackServiceService>>;
@@ -53,14 +51,12 @@ const post = (path: string, body: unknown, key = KEY) => call(path, { method: 'P
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tessera-web-routes-'));
-  nats = await startNatsServer();
-  nc = await connect({ servers: nats.url });
   const settings = feedbackSettings(loadFeedbackConfig({ TESSERA_DATA_DIR: join(dir, 'feedback') }));
   // The image store, tenant-scoped, as the feedback service's compose wires it (inline exports and bundles read it).
-  settings.core.objects = { read: (ref, tenant) => getPayload(nc, { bucket: ref.bucket, key: ref.key, size: ref.size }, { tenant }), delete: async () => false };
-  fb = await openFeedback(nc, settings);
-  binding = await bindNats(nc, feedbackV1.FeedbackServiceService, feedbackService(fb.core), { serviceName: 'feedback' });
-  feedback = natsClient(nc, feedbackV1.FeedbackServiceService);
+  settings.core.objects = { read: (ref, tenant) => getPayload(bus.nc, { bucket: ref.bucket, key: ref.key, size: ref.size }, { tenant }), delete: async () => false };
+  fb = await openFeedback(bus.nc, settings);
+  binding = await bindNats(bus.nc, feedbackV1.FeedbackServiceService, feedbackService(fb.core), { serviceName: 'feedback' });
+  feedback = natsClient(bus.nc, feedbackV1.FeedbackServiceService);
   const keys = new ApiKeyStore({ keys: [{ id: 'a', tenant: 'acme', sha256: hashApiKey(KEY) }, { id: 'o', tenant: 'other', sha256: hashApiKey(OTHER) }] }, QUOTA);
   const web = join(dir, 'web');
   mkdirSync(join(web, 'assets'), { recursive: true });
@@ -104,8 +100,6 @@ afterAll(async () => {
   await new Promise((r) => server?.close(r));
   await binding?.stop(1000);
   await fb?.close();
-  await nc?.close();
-  await nats?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -191,7 +185,7 @@ describe('feedback over HTTP', () => {
 
   it('offers the export as a training bundle (?bundle=tar): rows plus the image files they name, byte-identical', async () => {
     const png = await sharp({ create: { width: 32, height: 24, channels: 3, background: '#c03020' } }).png().toBuffer();
-    const store = await ImageStore.open(nc, {});
+    const store = await ImageStore.open(bus.nc, {});
     const ref = await store.put('acme', png, sha256Hex(png), 'image/png');
     await feedback.recordResponse(
       {
