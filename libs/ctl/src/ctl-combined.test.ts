@@ -5,15 +5,15 @@
  * it runs, and asking for one of those stages by name points at it. Time-sliced and MIG resources
  * (ci/one-gpu-shared.yaml, ci/mig.yaml) are counted under their own names.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@tessera/testing';
 import { withNats } from '@tessera/testing/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCtl } from './ctl.js';
-import { CHART_DIR, helm, type K8sObject, parseManifests, REPO_ROOT } from './helm-render.js';
+import { CHART_DIR, helm, type K8sObject, parseManifests } from './helm-render.js';
 import { clusterFromRender, FakeKubeApi, gpuPoolNodes } from './test/fake-kube-api.js';
+import { addDeployStreams, ctlWith } from './test/ctl-run.js';
 
 const NS = 'tessera';
 let api: FakeKubeApi;
@@ -21,12 +21,7 @@ const bus = withNats();
 let dir: string;
 let kubeconfig: string;
 
-async function ctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCtl(['--kubeconfig', kubeconfig, ...argv], { out: (s) => (out += s), err: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
+const ctl = (...argv: string[]) => ctlWith(kubeconfig, argv);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tessera-ctl-combined-'));
@@ -38,11 +33,7 @@ beforeAll(async () => {
   api.put(...clusterFromRender(parseManifests(r.stdout), NS, () => 1), ...gpuPoolNodes());
   kubeconfig = join(dir, 'kubeconfig');
   api.writeKubeconfig(kubeconfig, NS, `http://127.0.0.1:${await freePort()}`);
-  const jsm = await bus.nc.jetstreamManager();
-  for (const s of ['slicer', 'resampler', 'decoder']) {
-    await jsm.streams.add(JSON.parse(readFileSync(join(REPO_ROOT, `deploy/nats/stream-${s}.json`), 'utf8')));
-    await jsm.consumers.add(`TESSERA_${s.toUpperCase()}`, JSON.parse(readFileSync(join(REPO_ROOT, `deploy/nats/consumer-${s}.json`), 'utf8')));
-  }
+  await addDeployStreams(bus.nc, ['slicer', 'resampler', 'decoder'], ['slicer', 'resampler', 'decoder']);
   const js = bus.nc.jetstream();
   for (let i = 0; i < 3; i++) await js.publish('tessera.work.slicer.encode', new TextEncoder().encode(`img-${i}`), { msgID: `s-${i}` });
   for (let i = 0; i < 4; i++) await js.publish('tessera.work.decoder.generate', new TextEncoder().encode(`job-${i}`), { msgID: `d-${i}` });

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCtl } from './ctl.js';
 import { clusterFromRender, FakeKubeApi, gpuPoolNodes } from './test/fake-kube-api.js';
+import { ctlWith } from './test/ctl-run.js';
 import { CHART_DIR, helm, type K8sObject, parseManifests } from './helm-render.js';
 
 const NS = 'tessera';
@@ -18,18 +18,7 @@ let dir: string;
 let kubeconfig: string;
 let rendered: K8sObject[];
 
-async function ctl(argv: string[], confirm?: (q: string) => Promise<boolean>): Promise<{ code: number; out: string; err: string; asked: string[] }> {
-  let out = '';
-  let err = '';
-  const asked: string[] = [];
-  const code = await runCtl(['--kubeconfig', kubeconfig, ...argv], {
-    out: (s) => (out += s),
-    err: (s) => (err += s),
-    env: {},
-    ...(confirm && { confirm: (q: string) => (asked.push(q), confirm(q)) }),
-  });
-  return { code, out, err, asked };
-}
+const ctl = (argv: string[], confirm?: (q: string) => Promise<boolean>) => ctlWith(kubeconfig, argv, confirm);
 
 const decoder = (): any => api.get('apps/v1', 'Deployment', NS, DECODER);
 

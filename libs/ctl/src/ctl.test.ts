@@ -1,13 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@tessera/testing';
 import { withNats } from '@tessera/testing/vitest';
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCtl } from './ctl.js';
 import { clusterFromRender, FakeKubeApi, gpuPoolNodes } from './test/fake-kube-api.js';
-import { CHART_DIR, helm, type K8sObject, parseManifests, REPO_ROOT } from './helm-render.js';
+import { addDeployStreams, ctlWith } from './test/ctl-run.js';
+import { CHART_DIR, helm, type K8sObject, parseManifests } from './helm-render.js';
 
 // `tessera ctl` against a fake Kubernetes API server (no kube-apiserver can run here) seeded with the
 // chart's own rendered objects, and a real nats-server whose streams come from deploy/nats/.
@@ -39,12 +39,7 @@ function seed(rendered: K8sObject[]): void {
   api.logs.set('r-tessera-decoder-7d9f8c6b5-bx1', 'loading model minicpm-v-2_6\nserving on :50054\n');
 }
 
-async function ctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCtl(['--kubeconfig', kubeconfig, ...argv], { out: (s) => (out += s), err: (s) => (err += s), env: {} });
-  return { code, out, err };
-}
+const ctl = (...argv: string[]) => ctlWith(kubeconfig, argv);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tessera-ctl-'));
@@ -55,9 +50,7 @@ beforeAll(async () => {
   api.writeKubeconfig(kubeconfig, NS, `http://127.0.0.1:${await freePort()}`);
 
   // Streams and consumers exactly as deploy/nats/ defines them (what `nats stream add --config` sends).
-  const jsm = await bus.nc.jetstreamManager();
-  for (const s of ['slicer', 'resampler', 'decoder', 'feedback']) await jsm.streams.add(JSON.parse(readFileSync(join(REPO_ROOT, `deploy/nats/stream-${s}.json`), 'utf8')));
-  for (const s of ['slicer', 'resampler', 'decoder']) await jsm.consumers.add(`TESSERA_${s.toUpperCase()}`, JSON.parse(readFileSync(join(REPO_ROOT, `deploy/nats/consumer-${s}.json`), 'utf8')));
+  await addDeployStreams(bus.nc, ['slicer', 'resampler', 'decoder', 'feedback'], ['slicer', 'resampler', 'decoder']);
   const js = bus.nc.jetstream();
   for (let i = 0; i < 7; i++) await js.publish(`tessera.work.decoder.generate`, new TextEncoder().encode(`job-${i}`), { msgID: `d-${i}` });
   for (let i = 0; i < 3; i++) await js.publish(`tessera.work.slicer.encode`, new TextEncoder().encode(`img-${i}`), { msgID: `s-${i}` });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commonV1, resamplingV1, tensorFromArray, tensorToFloat32 } from '@tessera/contracts';
 import { ensureTinyModelPaths, readCheckpoint, ReferenceModel } from '@tessera/model';
-import { getPayload, grpcClient, hosted, natsClient, putPayload, startService, TesseraError, type ServiceClient, type ServiceHost } from '@tessera/runtime';
+import { getPayload, grpcClient, hosted, natsClient, putPayload, resolveTensor, startService, TesseraError, type ServiceClient, type ServiceHost } from '@tessera/runtime';
 import { withNats } from '@tessera/testing/vitest';
 import { EncoderCache } from '@tessera/vision';
 import { loadResamplerConfig } from './config.js';
@@ -76,14 +76,8 @@ const slice = (rows: number, cols: number, seed: number): commonV1.PatchFeatures
   patchCols: cols,
 });
 
-async function tokensOf(res: resamplingV1.ResampleResponse): Promise<Float32Array> {
-  const t = res.visualTokens!;
-  if (t.data?.$case === 'ref') {
-    const b = await getPayload(bus.nc, { bucket: t.data.ref.bucket, key: t.data.ref.key, size: t.data.ref.size }, { tenant: TENANT.tenant });
-    return tensorToFloat32({ ...t, data: { $case: 'raw', raw: Buffer.from(b) } });
-  }
-  return tensorToFloat32(t);
-}
+/** The visual tokens, read from the object store (as the caller's tenant) when they came as a claim check. */
+const tokensOf = async (res: resamplingV1.ResampleResponse): Promise<Float32Array> => tensorToFloat32(await resolveTensor(bus.nc, res.visualTokens!, { tenant: TENANT.tenant }));
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
