@@ -12,9 +12,12 @@
  * GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (deploy/), which backs such mappings with 2 MiB pages:
  * 12 MP JPEG ~140 → ~50 ms. sequentialRead, the colour pipeline and libvips concurrency changed nothing
  * measurable; the pixels are unchanged (the same libjpeg-turbo-derived decoder as before).
+ * JPEGs up to 0.5 MP are decoded synchronously in wasm instead (jpeg-sync.ts: same pixels, no thread
+ * hand-offs), unless anything about them would make that path differ from this one.
  */
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { invalidArgument, resourceExhausted, TesseraError } from '@tessera/errors';
+import { decodeJpegSync } from './jpeg-sync.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 
 /** sharp/libvips format names we accept (`heif` covers AVIF and HEIC where libheif decodes them). */
@@ -124,7 +127,16 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
   checkBytes(bytes, limits);
   const sniffed = sniffImageSize(bytes);
   if (sniffed) checkSize(sniffed.width, sniffed.height, limits);
-  const header = sniffed ?? (await readImageHeader(bytes, limits));
+  // Small JPEGs: synchronously in wasm, no thread hand-off (jpeg-sync.ts); undefined = sharp decides.
+  if (sniffed?.format === 'jpeg') {
+    const rgb = decodeJpegSync(bytes, sniffed.width, sniffed.height);
+    if (rgb) return { rgb, width: sniffed.width, height: sniffed.height, format: 'jpeg' };
+  }
+  return decodeWithSharp(bytes, limits, sniffed ?? (await readImageHeader(bytes, limits)));
+}
+
+/** decodeImage's sharp path (every format and size; exported for the tests that compare it with the wasm path). */
+export async function decodeWithSharp(bytes: Uint8Array, limits: ImageLimits, header: { format: ImageFormat }): Promise<DecodedImage> {
   let out: { data: Buffer; info: OutputInfo };
   try {
     // ignoreIcc: the HF processor's PIL convert('RGB') never applies an embedded profile; libvips

@@ -27,8 +27,9 @@ export type PooledImage = Omit<PreparedImage, 'sha256'> & { sha256?: string; pix
  * worker round trip adds thread wake-ups (caller → worker → libuv → worker → caller); a 0.3 MP JPEG is
  * ~7 ms of work, and on the 2-core VMs waking an idle thread cost 0.3–1 ms each, which held the pooled
  * path at 1.45–1.5× PIL against ≥ 1.6× inline (bench/vision, issue 19). Inline blocks the event loop
- * for the synchronous resize + normalise only (decoding stays on libuv's pool): measured p50 2.9 ms
- * (two threads) to 5.4 ms (one) at 0.3 MP, 9.2 ms at 0.5 MP. 0.4 MP (640×480, 600×600, thumbnails)
+ * for the synchronous resize + normalise: measured p50 2.9 ms (two threads) to 5.4 ms (one) at 0.3 MP,
+ * 9.2 ms at 0.5 MP; a JPEG up to 0.5 MP is also decoded synchronously (jpeg-sync.ts, ~2 ms at 0.3 MP),
+ * other formats on libuv's pool. 0.4 MP (640×480, 600×600, thumbnails)
  * keeps that stall near 5 ms; larger images, where the work dwarfs the hand-off, go to the workers.
  * Only one image at a time runs on the caller's thread: the next small one arriving meanwhile goes to
  * a worker, so a burst of thumbnails still spreads over the cores and stalls the event loop for one

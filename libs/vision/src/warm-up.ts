@@ -7,6 +7,7 @@
  * `ready`; PreprocessPool.ready() runs it on the caller's thread too when small images run there.
  */
 import sharp from 'sharp';
+import { loadJpegDecoder } from './jpeg-sync.js';
 import { DEFAULT_IMAGE_LIMITS } from './limits.js';
 import { threadResizer } from './pil-resize.js';
 import { preparePixels } from './preprocess.js';
@@ -17,6 +18,8 @@ export async function warmUpPreprocessing(runs = 8): Promise<void> {
   const raw = Buffer.alloc(w * h * 3);
   for (let i = 0; i < raw.length; i++) raw[i] = (i % 1920) ^ (i >> 11);
   const jpeg = await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg().toBuffer();
+  // Small JPEGs decode in wasm on this thread (jpeg-sync.ts): load it first so the runs below tier it up too.
+  await loadJpegDecoder();
   // The resize helper thread starts on the first image; wait for it so the warm-up runs use it too.
   await preparePixels(jpeg, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION);
   await threadResizer().helperStarted();
