@@ -13,7 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildModel, ensurePresetModelPaths, openModel, readManifest, useSoftwareGpu, type ExecutionProvider, type RuntimeOptions } from '@tessera/model';
+import { buildModel, ensurePresetModelPaths, holdGpuDevice, openModel, readManifest, useSoftwareGpu, type ExecutionProvider, type RuntimeOptions } from '@tessera/model';
 import { timeIt } from '../model/probes.js';
 
 const CTX = (process.env.BENCH_CTX ?? '128,2048').split(',').map(Number);
@@ -48,6 +48,8 @@ async function measure(dir: string, provider: ExecutionProvider): Promise<Map<st
 }
 
 console.log(`bench/decoder/gpu: ${base}, ${STEPS} steps per cell (median), CPU EP with ${cpuThreads} threads${softwareGpu ? `; ${ep} on the software GPU ${softwareGpu}` : ''}`);
+// Each section opens and releases its models: one device for the whole run (software-gpu.ts says why).
+const device = await holdGpuDevice(ep);
 for (const weights of WEIGHTS) {
   const dir = weights === 'fp32' ? base : `${base}-int4`;
   if (!existsSync(join(dir, 'manifest.json'))) await buildModel(readManifest(base).source.checkpoint, dir, { decoderWeights: weights, overwrite: true });
@@ -55,6 +57,7 @@ for (const weights of WEIGHTS) {
   decodeTable(await measure(dir, ep), await measure(dir, 'cpu'));
 }
 await visionSection();
+await device.release();
 
 function decodeTable(gpu: Map<string, number>, cpu: Map<string, number>): void {
 console.log(`| rows | ctx | ${ep} ms/step | cpu ms/step | ${ep} tok/s | cpu tok/s | ${ep} ÷ cpu speed |`);

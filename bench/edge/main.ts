@@ -15,7 +15,11 @@
  * than a local request/reply); counted under "bench (client + relay)".
  * 1b. `--concurrent` requests at once per path, twice each, alternating: a site's concurrent requests
  *      must not queue at the hub (the uplink binding streams up to TESSERA_GATEWAY_UPLINK_CONCURRENCY).
- * Usage: npx tsx bench/edge/main.ts [--preset bench|tiny] [--model DIR] [--requests 20] [--tokens 32] [--concurrent 8] [--events 10000]
+ * The site offers each forwarded chat to the hub gateway directly (core NATS, `tessera.uplink.>`) and
+ * queues it in TESSERA_UPLINK only when no hub gateway takes it; `--uplink queue` sets
+ * TESSERA_GATEWAY_UPLINK_DIRECT=false (always the queue, as before) for a before/after comparison. The
+ * bench prints how many forwarded chats went through the queue (TESSERA_UPLINK's sequence).
+ * Usage: npx tsx bench/edge/main.ts [--preset bench|tiny] [--model DIR] [--requests 20] [--tokens 32] [--concurrent 8] [--events 10000] [--uplink direct|queue]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -26,8 +30,9 @@ import { startEdgeStack, writeApiKeysFile } from '@tessera/local-stack';
 import { ensurePresetModelPaths } from '@tessera/model';
 import { readSse } from '@tessera/testing';
 
-const { values } = parseArgs({ options: { preset: { type: 'string', default: 'bench' }, model: { type: 'string' }, requests: { type: 'string', default: '20' }, tokens: { type: 'string', default: '32' }, concurrent: { type: 'string', default: '8' }, events: { type: 'string', default: '10000' } } });
+const { values } = parseArgs({ options: { preset: { type: 'string', default: 'bench' }, model: { type: 'string' }, requests: { type: 'string', default: '20' }, tokens: { type: 'string', default: '32' }, concurrent: { type: 'string', default: '8' }, events: { type: 'string', default: '10000' }, uplink: { type: 'string', default: 'direct' } } });
 if (values.preset !== 'bench' && values.preset !== 'tiny') throw new Error(`--preset must be bench or tiny, not ${values.preset}`);
+if (values.uplink !== 'direct' && values.uplink !== 'queue') throw new Error(`--uplink must be direct or queue, not ${values.uplink}`);
 const REQUESTS = Number(values.requests);
 const TOKENS = Number(values.tokens);
 const EVENTS = Number(values.events);
@@ -98,11 +103,14 @@ const edge = await startEdgeStack({
   siteServices: ['feedback', 'gateway'],
   siteFeedbackMaxEvents: Math.max(1_000_000, EVENTS * 2),
   env: { TESSERA_INTRA_OP_THREADS: '1' },
-  gatewayEnv: quota,
+  gatewayEnv: { ...quota, TESSERA_GATEWAY_UPLINK_DIRECT: String(values.uplink === 'direct') },
 });
 const { hub, site, hubStack, siteStack } = edge;
 const hubNc = await connect({ servers: hub.nats.url, user: edge.operator.user, pass: edge.operator.password });
 const siteNc = await connect({ servers: site.nats.url, user: edge.operator.user, pass: edge.operator.password });
+
+/** Jobs ever stored in the hub's uplink queue (a chat the hub gateway took directly stores none). */
+const uplinkJobs = async () => (await (await hubNc.jetstreamManager()).streams.info('TESSERA_UPLINK').catch(() => undefined))?.state.last_seq ?? 0;
 
 const pid = (stack: typeof hubStack, name: string) => stack.processes.find((p) => p.name === name)!.process.pid!;
 const pids = {
@@ -118,6 +126,7 @@ try {
   const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' / ');
   console.log(`bench/edge: ${values.model ? values.model : `${values.preset} preset`}, ${REQUESTS} streamed requests per path (interleaved), max_tokens ${TOKENS}, ${os.cpus().length} cores, load (1/5/15 min) ${load()}`);
   for (let i = 0; i < 3; i++) await Promise.all([streamChat(hubStack.httpUrl, pids), streamChat(siteStack.httpUrl, pids)]); // warm-up: sessions, streams, consumers
+  const queuedBefore = await uplinkJobs();
   const direct: Sample[] = [];
   const viaLeaf: Sample[] = [];
   for (let i = 0; i < REQUESTS; i++) {
@@ -142,6 +151,8 @@ try {
   console.log(`1. hub model, TTFT p50 / p90 (of which the hub's own p50; the rest p50 / p90) and decode tokens/s:`);
   console.log(`   direct at the hub gateway   ${d.p50.toFixed(1)} / ${d.p90.toFixed(1)} ms (hub ${d.hubP50.toFixed(1)}; rest ${d.restP50.toFixed(1)} / ${d.restP90.toFixed(1)})   ${d.tokPerS.toFixed(1)} tok/s`);
   console.log(`   via the edge gateway + leaf ${l.p50.toFixed(1)} / ${l.p90.toFixed(1)} ms (hub ${l.hubP50.toFixed(1)}; rest ${l.restP50.toFixed(1)} / ${l.restP90.toFixed(1)})   ${l.tokPerS.toFixed(1)} tok/s`);
+  const queued = (await uplinkJobs()) - queuedBefore;
+  console.log(`   uplink (--uplink ${values.uplink}): ${REQUESTS - queued} of ${REQUESTS} forwarded chats taken directly by the hub gateway (core NATS, tessera.uplink.>), ${queued} through the TESSERA_UPLINK work queue`);
   console.log(`   ratio leaf/direct: TTFT p50 ${(l.p50 / d.p50).toFixed(3)}, p90 ${(l.p90 / d.p90).toFixed(3)}; tokens/s ${(l.tokPerS / d.tokPerS).toFixed(3)}; added TTFT p50 ${(l.p50 - d.p50).toFixed(1)} ms, added outside the hub's pipeline p50 ${(l.restP50 - d.restP50).toFixed(1)} ms`);
   console.log(`   CPU ms per request (wall ${d.wallMs.toFixed(1)} direct / ${l.wallMs.toFixed(1)} via leaf):`);
   for (const k of Object.keys(pids)) console.log(`     ${k.padEnd(24)} ${d.cpu[k]!.toFixed(2).padStart(7)} direct  ${l.cpu[k]!.toFixed(2).padStart(7)} via leaf`);

@@ -1,24 +1,29 @@
 /**
  * Per-service NATS users for the hub and a site: runtime's `servicePermissions` (one user per
  * service, own subjects only) plus what the edge adds:
- * - hub gateway: pulls the uplink work queue (TESSERA_UPLINK, consumer `uplink-workers`) and answers
+ * - hub gateway: pulls the uplink work queue (TESSERA_UPLINK, consumer `uplink-workers`), takes the
+ *   direct offers on `tessera.uplink.>` (subscribe), and answers
  *   and listens for stream control on the inboxes each site's gateway opened for it
  *   (`_INBOX_<site>.gateway.r.>` / `.c.>`, runtime's `calleeInboxes`);
  * - hub gateway: also reads each site's uplink bucket (large requests claim-checked at the hub);
  * - site gateway: uses its site inbox prefix (the site's services answer into its `_INBOX_<site>.<service>.r`:
- *   runtime's per-callee grants with the gateway's prefix replaced), posts uplink
- *   jobs through the hub's JetStream API (the two calls a producer makes), writes its uplink bucket at
+ *   runtime's per-callee grants with the gateway's prefix replaced), offers forwarded chats on
+ *   `tessera.uplink.>` and posts uplink jobs through the hub's JetStream API (the two calls a
+ *   producer makes), writes its uplink bucket at
  *   the hub, and holds the model advertisements;
  * the feedback services need nothing more (sourcing runs inside nats-server).
  */
 import { BUS_USERS, calleeInboxes, passwordEnv, servicePermissions, type BusUser, type NatsPermissions } from '@tessera/runtime';
 import type { ServerUser } from './server-config.js';
-import { jsApiPrefix, siteInboxPrefix, siteLeafPermissions, siteModelPrefix, siteUplinkBucket, siteUplinkObjectGrants, UPLINK_STAGE, UPLINK_STREAM, type SubjectPermissions } from './subjects.js';
+import { jsApiPrefix, siteInboxPrefix, siteLeafPermissions, siteModelPrefix, siteUplinkBucket, siteUplinkObjectGrants, UPLINK_NAMESPACE, UPLINK_STAGE, UPLINK_STREAM, type SubjectPermissions } from './subjects.js';
 
 const asServer = (p: NatsPermissions): SubjectPermissions => ({ publish: { allow: p.publish }, subscribe: { allow: p.subscribe } });
 const merge = (p: NatsPermissions, pub: string[], sub: string[]): NatsPermissions => ({ publish: [...new Set([...p.publish, ...pub])].sort(), subscribe: [...new Set([...p.subscribe, ...sub])].sort() });
 
-/** What the hub gateway needs for every site (pulling TESSERA_UPLINK). */
+/** What the hub gateway subscribes for every site: the direct uplink offers. */
+const HUB_UPLINK_DIRECT = [`${UPLINK_NAMESPACE}.>`];
+
+/** What the hub gateway publishes for every site (pulling TESSERA_UPLINK). */
 function hubUplinkWork(): string[] {
   const durable = `${UPLINK_STAGE}-workers`;
   return [
@@ -41,7 +46,7 @@ function hubGatewaySiteGrants(site: string): NatsPermissions {
 export function hubServiceUsers(sites: readonly string[], passwords: Record<BusUser, string>): ServerUser[] {
   const perms = servicePermissions();
   const perSite = sites.map(hubGatewaySiteGrants);
-  perms.gateway = merge(perms.gateway, [...hubUplinkWork(), ...perSite.flatMap((g) => g.publish)], perSite.flatMap((g) => g.subscribe));
+  perms.gateway = merge(perms.gateway, [...hubUplinkWork(), ...perSite.flatMap((g) => g.publish)], [...HUB_UPLINK_DIRECT, ...perSite.flatMap((g) => g.subscribe)]);
   return BUS_USERS.map((u) => ({ user: u, password: passwords[u], permissions: asServer(perms[u]) }));
 }
 
@@ -60,7 +65,7 @@ export function hubUserTemplates(): {
   perSite: { gateway: NatsPermissions; leaf: NatsPermissions };
 } {
   const perms = servicePermissions();
-  perms.gateway = merge(perms.gateway, hubUplinkWork(), []);
+  perms.gateway = merge(perms.gateway, hubUplinkWork(), HUB_UPLINK_DIRECT);
   const leaf = siteLeafPermissions('{site}', '{domain}', '{hubDomain}');
   return {
     users: BUS_USERS.map((u) => ({ user: u, passwordEnv: passwordEnv(u), ...perms[u] })),
@@ -74,7 +79,7 @@ export function siteServiceUsers(site: string, hubDomain: string, passwords: Rec
   const hubApi = jsApiPrefix(hubDomain);
   perms.gateway = merge(
     perms.gateway,
-    [inbox, `tessera.work.${UPLINK_STAGE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, ...siteUplinkObjectGrants(site, hubDomain), '$JS.API.STREAM.INFO.TESSERA_FEEDBACK'],
+    [inbox, `tessera.work.${UPLINK_STAGE}.>`, `${UPLINK_NAMESPACE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, ...siteUplinkObjectGrants(site, hubDomain), '$JS.API.STREAM.INFO.TESSERA_FEEDBACK'],
     [inbox, `${siteModelPrefix(site)}.>`],
   );
   return BUS_USERS.map((u) => ({ user: u, password: passwords[u], permissions: asServer(perms[u]) }));

@@ -4,14 +4,22 @@
  *   (the leaf credential subscribes to its own inboxes, never `_INBOX.>` of everyone);
  * - the hub's feedback stream sources each site's stream through `$JS.<site-domain>.API`, delivering
  *   on `tessera.site.<site>.deliver.>`;
- * - chats for hub models go to the hub gateway's work queue `tessera.work.uplink.>` (stream
- *   TESSERA_UPLINK in the hub domain).
+ * - chats for hub models are offered to the hub gateway directly on `tessera.uplink.>` (core NATS
+ *   request/reply, its own namespace so no site binding captures them) and otherwise go to its work
+ *   queue `tessera.work.uplink.>` (stream TESSERA_UPLINK in the hub domain).
  */
 
 /** Work-queue stage of chats forwarded by edge gateways to the hub gateway. */
 export const UPLINK_STAGE = 'uplink';
 /** The work-queue stream that stage uses (runtime's `streamName('uplink')`). */
 export const UPLINK_STREAM = 'TESSERA_UPLINK';
+/**
+ * Namespace of the direct uplink (runtime `workQueue.direct`): the hub gateway subscribes
+ * `tessera.uplink.*.GatewayService.*`; a site offers each forwarded chat there first and queues it
+ * in TESSERA_UPLINK only when no hub gateway takes it (none subscribed, or all at their limit).
+ * Not `tessera.gateway.…`: a site's own gateway would be the nearer responder for that.
+ */
+export const UPLINK_NAMESPACE = 'tessera.uplink';
 /** The feedback stream's name at the hub and at every site (its own domain at each). */
 export const FEEDBACK_STREAM = 'TESSERA_FEEDBACK';
 /** The feedback service's event subjects (services/feedback domain/events.ts). */
@@ -57,7 +65,7 @@ export interface SubjectPermissions {
 /**
  * What a site's leaf connection may do at the hub (publish = site → hub, subscribe = hub → site),
  * found by running sourcing and the uplink through a 2.9.10 hub with everything else denied:
- * - publish: its work (`tessera.work.uplink.>`), the two hub JetStream API calls a producer makes
+ * - publish: its work (`tessera.work.uplink.>`, and the direct offers on `tessera.uplink.>`), the two hub JetStream API calls a producer makes
  *   (INFO, STREAM.INFO of TESSERA_UPLINK), its own uplink bucket (`siteUplinkObjectGrants`), cancel/credit on its own inboxes, the sourced feedback
  *   delivered on its own prefix, and `$JSC.R.>`: the replies of its JetStream to the hub's source
  *   consumer requests (nats-server picks that reply subject; it carries no tenant data).
@@ -71,7 +79,7 @@ export function siteLeafPermissions(site: string, siteDomain: string, hubDomain:
   const hubApi = jsApiPrefix(hubDomain);
   return {
     publish: {
-      allow: [`tessera.work.${UPLINK_STAGE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, ...siteUplinkObjectGrants(site, hubDomain), `${siteInboxPrefix(site)}.>`, `${siteDeliverPrefix(site)}.>`, '$JSC.R.>'],
+      allow: [`tessera.work.${UPLINK_STAGE}.>`, `${UPLINK_NAMESPACE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, ...siteUplinkObjectGrants(site, hubDomain), `${siteInboxPrefix(site)}.>`, `${siteDeliverPrefix(site)}.>`, '$JSC.R.>'],
     },
     subscribe: { allow: [`${siteInboxPrefix(site)}.>`, `${jsApiPrefix(siteDomain)}.>`, '$JS.FC.>', `${siteModelPrefix(site)}.>`] },
   };

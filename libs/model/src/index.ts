@@ -31,7 +31,7 @@ export { parseNpy, encodeNpy, parseNpz, encodeNpz, type NdArray, type NpyDtype }
 export { runStageRaw } from './runtime/run-stage-raw.js';
 export { quantizeBlockwise, dequantize, QUANT_BLOCK, type WeightFormat, type QuantizedWeight } from './onnx/quantize.js';
 export { sessionOptions } from './runtime/runtime-options.js';
-export { SOFTWARE_GPU_ICD, useSoftwareGpu } from './runtime/software-gpu.js';
+export { holdGpuDevice, SOFTWARE_GPU_ICD, useSoftwareGpu, type DeviceHold } from './runtime/software-gpu.js';
 // Model families (2.6, 4.6) — registry, 4.6 config / tensors / reference / hybrid decoder.
 export { FAMILIES, detectFamily, resolveTokenMode, type FamilyId, type FamilySpec, type TokenMode } from './families/registry.js';
 export { parseConfig46, parseHybridTextConfig, fullAttentionLayers, linearAttentionLayers, convDim, type MiniCPMV46Config, type HybridTextConfig, type LayerType } from './families/minicpmv4_6/config.js';

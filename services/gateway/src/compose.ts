@@ -70,7 +70,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     videos: new VideoPipeline(images, model.revision, { maxFramesPerCall: config.videoFramesPerCall }),
   });
   if (site) checkSiteModels(site, model.id);
-  const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, log }) : undefined;
+  const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, uplink: { direct: config.uplinkDirect, acceptTimeoutMs: config.uplinkAcceptTimeout }, log }) : undefined;
   const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
   const retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
 

@@ -49,8 +49,10 @@ export const gatewaySchema = {
   ...encoderCacheConfig(),
   ...imageStoreConfig(),
   siteConfig: string({ env: 'TESSERA_SITE_CONFIG', default: '', doc: 'edge site: JSON file naming the site, its JetStream domain, the hub domain and where each model runs (site | hub, fallback policy); empty = not an edge site (docs/edge.md)' }),
-  siteUplink: bool({ env: 'TESSERA_GATEWAY_SITE_UPLINK', default: false, doc: 'hub: also serve chats that edge sites forward over their leaf link, from the TESSERA_UPLINK work queue (tenant from the bus header)' }),
-  uplinkConcurrency: int({ env: 'TESSERA_GATEWAY_UPLINK_CONCURRENCY', default: 256, min: 1, max: 100_000, doc: "hub: forwarded chats this gateway streams at once (each only waits on the decoder; TESSERA_MAX_CONCURRENCY's 4 would queue a site's 5th request behind whole answers)" }),
+  siteUplink: bool({ env: 'TESSERA_GATEWAY_SITE_UPLINK', default: false, doc: 'hub: also serve chats that edge sites forward over their leaf link: offered directly on tessera.uplink.> and from the TESSERA_UPLINK work queue (tenant from the bus header)' }),
+  uplinkDirect: bool({ env: 'TESSERA_GATEWAY_UPLINK_DIRECT', default: true, doc: 'edge site: offer each forwarded chat to a hub gateway directly (core NATS request/reply on tessera.uplink.>) before queueing it in TESSERA_UPLINK; one not taken (no hub gateway subscribed, all at their limit) is queued as before; false = always the queue' }),
+  uplinkAcceptTimeout: duration({ env: 'TESSERA_GATEWAY_UPLINK_ACCEPT_TIMEOUT', default: 1_000, min: 50, max: 60_000, doc: 'edge site: how long a direct offer waits for the hub gateway to accept it; past it the chat fails as unreachable (503 + Retry-After, or the fallback model), not queued (the hub may have it), so a silently cut link stays inside the 2 s budget' }),
+  uplinkConcurrency: int({ env: 'TESSERA_GATEWAY_UPLINK_CONCURRENCY', default: 256, min: 1, max: 100_000, doc: "hub: forwarded chats this gateway streams at once, direct and queued together (a direct offer beyond it is refused and queued) (each only waits on the decoder; TESSERA_MAX_CONCURRENCY's 4 would queue a site's 5th request behind whole answers)" }),
   webDir: string({ env: 'TESSERA_GATEWAY_WEB_DIR', default: '', doc: 'directory of the built playground to serve at / (empty = the bundled one if built)' }),
 };
 

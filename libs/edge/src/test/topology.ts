@@ -15,13 +15,21 @@ export interface Relay {
   readonly port: number;
   /** Drops every connection and refuses new ones until `restore`. */
   cut(): void;
+  /**
+   * Keeps the connections open but passes no bytes (held, not dropped) until `restore`: a link lost
+   * without either server noticing (a pulled cable: nats-server sees it after its ping interval,
+   * 2 min by default), so the site still holds the hub's interest and requests go into the void.
+   */
+  stall(): void;
   restore(): void;
   close(): Promise<void>;
 }
 
 export async function startRelay(targetPort: number): Promise<Relay> {
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   let open = true;
+  let stalled = false;
   const server: Server = createServer((client) => {
     if (!open) return client.destroy();
     const upstream = tcpConnect(targetPort, '127.0.0.1');
@@ -38,9 +46,15 @@ export async function startRelay(targetPort: number): Promise<Relay> {
         upstream.destroy();
       });
     }
-    client.pipe(upstream);
-    upstream.pipe(client);
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    client.on('close', () => pairs.delete(pair));
+    if (!stalled) pipe(pair);
   });
+  const pipe = ([a, b]: [Socket, Socket]) => {
+    a.pipe(b);
+    b.pipe(a);
+  };
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
@@ -49,8 +63,18 @@ export async function startRelay(targetPort: number): Promise<Relay> {
       open = false;
       for (const s of sockets) s.destroy();
     },
+    stall() {
+      stalled = true;
+      // Unpiped sockets stop reading: bytes wait in the kernel buffers, the peers see no error.
+      for (const [a, b] of pairs) {
+        a.unpipe(b);
+        b.unpipe(a);
+      }
+    },
     restore() {
       open = true;
+      if (stalled) for (const p of pairs) pipe(p);
+      stalled = false;
     },
     close: () =>
       new Promise<void>((resolve) => {

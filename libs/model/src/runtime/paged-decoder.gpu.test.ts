@@ -10,14 +10,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel } from '../build-model.js';
 import { ensureTinyModel, ensureTinyModel46Paths, ensureTinyModelPaths } from '../ensure-tiny-model.js';
 import { openModel46 } from './open-any-model.js';
 import { openModel } from './open-model.js';
 import { PagedDecoderStage, type PagedStep } from './paged-decoder.js';
 import type { ExecutionProvider } from './runtime-options.js';
-import { useSoftwareGpu } from './software-gpu.js';
+import { holdGpuDevice, useSoftwareGpu, type DeviceHold } from './software-gpu.js';
 import { argmaxRow } from './stages.js';
 
 const requested = process.env.TESSERA_EXECUTION_PROVIDER;
@@ -64,6 +64,14 @@ class Mirror {
 }
 
 describe(`paged decoder on the ${ep} execution provider`, () => {
+  // One WebGPU device for the whole file: each test releases its models, and the device would otherwise
+  // be torn down and rebuilt between tests (software-gpu.ts says why that is avoided).
+  let device: DeviceHold;
+  beforeAll(async () => {
+    device = await holdGpuDevice(ep);
+  });
+  afterAll(() => device.release());
+
   it('2.6: greedy decode through the paged cache equals the CPU no-cache reference', async () => {
     const dir = await ensureTinyModel();
     const gpu = await openModel(dir, { executionProvider: ep });

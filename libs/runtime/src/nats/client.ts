@@ -23,8 +23,14 @@ import { ensureWorkStream, WORK_STREAM_LIMITS } from './streams.js';
 import { controlSubject, streamName, workSubject } from './subjects.js';
 
 export interface NatsClientOptions {
-  /** Methods that go through the stage's JetStream work queue (must match the server's binding). */
-  workQueue?: { stage: string; methods: readonly string[] };
+  /**
+   * Methods that go through the stage's JetStream work queue (must match the server's binding).
+   * `direct`: offer each call first to a server on `<namespace>.<version>.<Service>.<Method>` (the
+   * binding's `workQueue.direct`, core request/reply); the job is queued only on "no responders" or a
+   * `busy` refusal. The offer waits `acceptTimeoutMs` for the accept; past it the call fails
+   * (UNAVAILABLE) instead of queueing, since the server may have the call. Server-streaming only.
+   */
+  workQueue?: { stage: string; methods: readonly string[]; direct?: { namespace: string } };
   /**
    * JetStream domain of the work queue: an edge site reaches the hub's queues over its leaf link
    * through `$JS.<domain>.API` (libs/edge). Default: the connection's own domain.
@@ -87,7 +93,7 @@ export interface NatsCallOptions extends CallOptions {
 
 /** `workQueue.methods` checked against the definition's method keys. */
 export type TypedNatsClientOptions<D extends ServiceDefinition> = Omit<NatsClientOptions, 'workQueue'> & {
-  workQueue?: { stage: string; methods: readonly (keyof D & string)[] };
+  workQueue?: { stage: string; methods: readonly (keyof D & string)[]; direct?: { namespace: string } };
 };
 
 export function natsClient<D extends ServiceDefinition>(nc: NatsConnection, definition: D, opts: TypedNatsClientOptions<D> = {}): ServiceClient<D> {
@@ -96,6 +102,7 @@ export function natsClient<D extends ServiceDefinition>(nc: NatsConnection, defi
   const out: Record<string, unknown> = { close: () => c.close() };
   for (const info of methodsOf(definition)) {
     const q = queued.has(info.key);
+    if (q && opts.workQueue?.direct && !info.def.responseStream) throw new Error(`workQueue.direct: ${info.key} is unary; only server-streaming methods can be offered directly`);
     out[info.key] = info.def.responseStream
       ? (req: unknown, o?: NatsCallOptions) => c.stream(info, req, o, q)
       : (req: unknown, o?: NatsCallOptions) => c.unary(info, req, o, q);
@@ -158,7 +165,12 @@ class NatsClientCore {
       metrics().histogram(Metric.rpcClientDuration).observe({ ...labels, code: err === undefined ? 'OK' : TesseraError.from(err).code }, (performance.now() - started) / 1000);
       endSpan(span, err);
     };
-    return { call, subject, h, finish };
+    /** A queued call a server took directly (`workQueue.direct`): it ran over core NATS. */
+    const tookDirect = (direct: string) => {
+      labels.transport = 'nats';
+      span.setAttribute(Attr.messagingDestination, direct);
+    };
+    return { call, subject, h, finish, tookDirect };
   }
 
   private async encode(info: MethodInfo, req: unknown, h: MsgHdrs): Promise<Uint8Array> {
@@ -289,6 +301,30 @@ class NatsClientCore {
     }
   }
 
+  /**
+   * Sends a request/reply stream call and waits up to `acceptTimeoutMs` for the server's accept.
+   * true: accepted (chunks follow on the reply route). `orQueue` (a direct offer of a queued call):
+   * false when nobody took it — no responders, or a server refused it as `busy` — so the caller
+   * queues it; an accept timeout still fails, since a server may have the call.
+   */
+  private async offer(subject: string, body: Uint8Array, h: MsgHdrs, call: ResolvedCall, info: MethodInfo, orQueue: boolean): Promise<boolean> {
+    const acceptBy = Math.min(call.deadline, Date.now() + (this.o.acceptTimeoutMs ?? DEFAULT_ACCEPT_TIMEOUT_MS));
+    const ack = await raceAbort(
+      this.bus.race(
+        this.inbox.request(subject, body, { headers: h, timeoutMs: clampTimeout(acceptBy - Date.now()) }).catch((err: unknown) => {
+          if (orQueue && (err as NatsError)?.code === '503') return undefined;
+          return Promise.reject(natsError(err, subject, call, acceptBy < call.deadline));
+        }),
+        info.path,
+      ),
+      call.signal,
+    );
+    if (!ack || (orQueue && ack.headers?.get(Header.KIND) === 'busy')) return false;
+    const err = errorFromHeaders(ack.headers);
+    if (err) throw err;
+    return true;
+  }
+
   /** `gone`: NATS says nobody holds the stream's control subject; `alive`: the server answered; `silent`: neither in time. */
   private async probe(control: string, timeoutMs: number): Promise<'gone' | 'alive' | 'silent'> {
     const h = natsHeaders();
@@ -302,7 +338,8 @@ class NatsClientCore {
   }
 
   async *stream(info: MethodInfo, req: unknown, o: NatsCallOptions | undefined, queued: boolean): AsyncGenerator<unknown> {
-    const { call, subject, h, finish } = this.begin(info, o, queued);
+    const { call, subject, h, finish, tookDirect } = this.begin(info, o, queued);
+    const direct = queued && this.o.workQueue?.direct ? controlSubject(info, this.o.workQueue.direct.namespace) : undefined;
     const window = this.o.streamWindow ?? DEFAULT_WINDOW;
     const heartbeatMs = this.o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     // Two missed heartbeats: the server process (or the bus between us) is gone.
@@ -348,22 +385,16 @@ class NatsClientCore {
       h.set(Header.WINDOW, String(window));
       if (heartbeatMs > 0) h.set(Header.HEARTBEAT, String(heartbeatMs));
       body ??= await this.encode(info, req, h);
-      if (queued) {
+      if (direct && (await this.offer(direct, body, h, call, info, true))) {
+        tookDirect(direct);
+        heardAt = Date.now();
+      } else if (queued) {
         withdraw = await this.publishJob(subject, body, h, call, o, info, resumes);
         // A first job may legitimately wait in the stream for a free worker; a resumed one is
         // expected to be picked up by an idle replica within one more interval.
         heardAt = resumes > 0 ? Date.now() + heartbeatMs : undefined;
       } else {
-        const acceptBy = Math.min(call.deadline, Date.now() + (this.o.acceptTimeoutMs ?? DEFAULT_ACCEPT_TIMEOUT_MS));
-        const ack = await raceAbort(
-          this.bus.race(
-            this.inbox.request(subject, body, { headers: h, timeoutMs: clampTimeout(acceptBy - Date.now()) }).catch((err: unknown) => Promise.reject(natsError(err, subject, call, acceptBy < call.deadline))),
-            info.path,
-          ),
-          call.signal,
-        );
-        const err = errorFromHeaders(ack.headers);
-        if (err) throw err;
+        await this.offer(subject, body, h, call, info, false);
         heardAt = Date.now();
       }
     };

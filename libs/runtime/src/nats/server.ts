@@ -2,7 +2,9 @@
  * NATS adapter: binds a ServiceImpl to
  * - request/reply on `tessera.<domain>.<version>.<Service>.<Method>` (queue group = service name),
  *   unary and server-streaming (chunks to the caller's inbox, see stream-sender.ts);
- * - the JetStream work queue for the methods listed in `workQueue.methods` (see work-queue.ts).
+ * - the JetStream work queue for the methods listed in `workQueue.methods` (see work-queue.ts), and
+ *   with `workQueue.direct` the same methods offered as request/reply streams on their own namespace,
+ *   in the queue's slots (refused at once with `tessera-kind: busy` when they are all taken).
  * Bad input never crashes the service: every failure becomes an error reply.
  */
 import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
@@ -31,6 +33,10 @@ export interface NatsBindingOptions extends ServerPolicy {
 
 export class NatsBinding {
   private sub: Subscription | undefined;
+  private directSub: Subscription | undefined;
+  /** Direct calls (`workQueue.direct`) running now: they hold queue slots. */
+  private directRunning = 0;
+  private readonly direct = new Map<string, { info: MethodInfo; fn: Handler }>();
   private readonly worker: WorkQueueWorker | undefined;
   private readonly active = new Set<ActiveCall>();
   private readonly pending = new Set<Promise<unknown>>();
@@ -54,6 +60,10 @@ export class NatsBinding {
       if (typeof fn !== 'function') throw new Error(`${info.fullService}: implementation has no method ${info.key}`);
       handlers.set(info.key, { info, fn: fn.bind(impl) });
       if (!queued.has(info.key)) this.byMethod.set(info.method, { info, fn: fn.bind(impl) });
+      else if (opts.workQueue?.direct) {
+        if (!info.def.responseStream) throw new Error(`workQueue.direct: ${info.key} is unary; only server-streaming methods can be offered directly (the accept tells taken from not taken)`);
+        this.direct.set(info.method, { info, fn: fn.bind(impl) });
+      }
     }
     if (opts.workQueue) {
       this.worker = new WorkQueueWorker(nc, opts.workQueue, [...queued].map((k) => handlers.get(k)!), {
@@ -61,6 +71,7 @@ export class NatsBinding {
         payload: opts.payload ?? {},
         creditTimeoutMs: opts.streamCreditTimeoutMs ?? 30_000,
         logger: this.log,
+        takenElsewhere: () => this.directRunning,
       });
     }
   }
@@ -71,16 +82,22 @@ export class NatsBinding {
     const subject = serviceWildcard(first);
     // Request/reply only for methods not served from the work queue (a binding of queued methods only
     // needs, and its credential may only have, the queue).
-    if (this.byMethod.size > 0) this.sub = this.nc.subscribe(subject, {
+    if (this.byMethod.size > 0) this.sub = this.subscribe(subject, (msg) => this.onMessage(msg, this.byMethod));
+    const ns = this.opts.workQueue?.direct?.namespace;
+    if (ns !== undefined) this.directSub = this.subscribe(serviceWildcard(first, ns), (msg) => this.onDirect(msg));
+    await this.nc.flush();
+    await this.worker?.start();
+  }
+
+  private subscribe(subject: string, onMsg: (m: Msg) => void): Subscription {
+    return this.nc.subscribe(subject, {
       queue: this.opts.serviceName,
       callback: (err, msg) => {
         // A subscription the credential may not hold (the server refuses it) reports here, with no message.
         if (err) this.log.error('nats subscription refused', { subject, err: String(err) });
-        else this.onMessage(msg);
+        else onMsg(msg);
       },
     });
-    await this.nc.flush();
-    await this.worker?.start();
   }
 
   get inFlight(): number {
@@ -91,6 +108,8 @@ export class NatsBinding {
   async stopTaking(): Promise<void> {
     this.sub?.unsubscribe();
     this.sub = undefined;
+    this.directSub?.unsubscribe();
+    this.directSub = undefined;
     await this.worker?.stopPulling();
   }
 
@@ -116,21 +135,41 @@ export class NatsBinding {
     await this.drainInFlight(graceMs);
   }
 
-  private onMessage(msg: Msg): void {
-    const p = this.handle(msg).catch((err: unknown) => this.log.error('nats call failed outside the handler', { err: String(err), subject: msg.subject }));
+  private onMessage(msg: Msg, methods: Map<string, { info: MethodInfo; fn: Handler }>): Promise<void> {
+    const p = this.handle(msg, methods).catch((err: unknown) => this.log.error('nats call failed outside the handler', { err: String(err), subject: msg.subject }));
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
+    return p;
   }
 
-  private async handle(msg: Msg): Promise<void> {
+  /**
+   * A work-queue call offered directly: taken into a free queue slot, or refused at once as `busy`
+   * (the caller then queues the job, which waits for a slot here or anywhere else).
+   */
+  private onDirect(msg: Msg): void {
+    const worker = this.worker!;
+    if (worker.inFlight + this.directRunning >= worker.capacity) {
+      const h = errorHeaders(new TesseraError(ErrorCode.RESOURCE_EXHAUSTED, `${msg.subject}: all ${worker.capacity} slots of this server are taken; the call belongs in the ${this.opts.workQueue!.stage} work queue`, { field: 'concurrency', limit: `<= ${worker.capacity}`, retryAfterMs: 0 }));
+      h.set(Header.KIND, 'busy');
+      if (msg.reply) msg.respond(new Uint8Array(0), { headers: withEnd(h) });
+      return;
+    }
+    this.directRunning++;
+    void this.onMessage(msg, this.direct).finally(() => {
+      this.directRunning--;
+      worker.slotFreed();
+    });
+  }
+
+  private async handle(msg: Msg, methods: Map<string, { info: MethodInfo; fn: Handler }>): Promise<void> {
     const reply = (body: Uint8Array, h: MsgHdrs) => {
       if (msg.reply) msg.respond(body, { headers: h });
     };
     const { version, method } = parseCallSubject(msg.subject);
-    const entry = this.byMethod.get(method);
+    const entry = methods.get(method);
     if (!entry || (version !== undefined && version !== pkgVersion(entry.info))) {
-      const queued = this.opts.workQueue?.methods.some((k) => this.infos.find((i) => i.key === k)?.method === method);
-      const known = this.infos.map((i) => controlSubject(i)).join(', ');
+      const queued = methods === this.byMethod && this.opts.workQueue?.methods.some((k) => this.infos.find((i) => i.key === k)?.method === method);
+      const known = [...methods.values()].map((e) => controlSubject(e.info, methods === this.direct ? this.opts.workQueue?.direct?.namespace : undefined)).join(', ');
       const err = new TesseraError(
         ErrorCode.UNIMPLEMENTED,
         queued

@@ -1,6 +1,7 @@
 /**
  * Subject and stream names (CONTRIBUTING.md "Shared names"):
  * - control calls: `tessera.<domain>.v1.<Service>.<Method>` (request/reply, queue group = service name)
+ * - direct offers of work-queue calls: `<namespace>.v1.<Service>.<Method>` (`workQueue.direct`)
  * - work queue:    `tessera.work.<stage>.<version>.<Service>.<Method>` in stream `TESSERA_<STAGE>`
  *                  (subjects `tessera.work.<stage>.>`), durable pull consumer `<stage>-workers`
  * - poison advisories: `tessera.advisory.poison.<stage>`
@@ -18,18 +19,25 @@ function splitVersion(pkg: string): { base: string; version: string | undefined 
 
 const join = (...parts: (string | undefined)[]) => parts.filter((p) => p !== undefined && p !== '').join('.');
 
-/** `tessera.slicer.v1.SlicerService.Slice` */
-export function controlSubject(info: MethodInfo): string {
-  return join(info.pkg, info.service, info.method);
+/**
+ * `tessera.slicer.v1.SlicerService.Slice`. A `namespace` replaces the package's base and keeps its
+ * version (`tessera.uplink` → `tessera.uplink.v1.GatewayService.ChatCompletion`): a second set of
+ * request/reply subjects for the same service that no binding of its ordinary subjects captures
+ * (the edge uplink's direct path, libs/edge subjects.ts).
+ */
+export function controlSubject(info: MethodInfo, namespace?: string): string {
+  return namespace === undefined ? join(info.pkg, info.service, info.method) : join(namespace, splitVersion(info.pkg).version, info.service, info.method);
 }
 
 /**
- * What a service subscribes to: every version and method of the service, so unknown methods and
- * versions get an UNIMPLEMENTED reply instead of a silent timeout.
+ * What a service subscribes to: every version and method of the service (under `namespace` when
+ * given, as controlSubject), so unknown methods and versions get an UNIMPLEMENTED reply instead of a
+ * silent timeout.
  */
-export function serviceWildcard(info: MethodInfo): string {
+export function serviceWildcard(info: MethodInfo, namespace?: string): string {
   const { base, version } = splitVersion(info.pkg);
-  return version ? join(base, '*', info.service, '*') : join(base, info.service, '*');
+  const b = namespace ?? base;
+  return version ? join(b, '*', info.service, '*') : join(b, info.service, '*');
 }
 
 export function pkgVersion(info: MethodInfo): string {

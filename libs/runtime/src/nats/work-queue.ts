@@ -45,6 +45,16 @@ export interface WorkQueueOptions {
   replicas?: number;
   /** How long one pull waits for a job before pulling again; bounds how fast pulling stops. Default 1 s. */
   pullExpiresMs?: number;
+  /**
+   * Also take these methods' calls offered directly, as core request/reply streams on
+   * `<namespace>.<version>.<Service>.<Method>` (queue group = service name), in the same
+   * `concurrency` slots as jobs: a caller whose client has the same `workQueue.direct` tries there
+   * first and queues the job only on "no responders" or when every server there is full (refused at
+   * once with `tessera-kind: busy`). Skips the queue's store, PubAck and pull where a server is idle
+   * (edge uplink: 4–5 ms per forwarded chat at load 5–8, docs/decisions.md), and loses nothing:
+   * what no server can take now still waits in the stream. Server-streaming methods only.
+   */
+  direct?: { namespace: string };
 }
 
 const RETRYABLE = new Set<string>([ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL, ErrorCode.ABORTED, ErrorCode.RESOURCE_EXHAUSTED]);
@@ -75,7 +85,14 @@ export class WorkQueueWorker {
     private readonly nc: NatsConnection,
     private readonly o: WorkQueueOptions,
     handlers: { info: MethodInfo; fn: Handler }[],
-    private readonly env: { policy: ServerPolicy; payload: PayloadPolicy; creditTimeoutMs: number; logger: Logger },
+    private readonly env: {
+      policy: ServerPolicy;
+      payload: PayloadPolicy;
+      creditTimeoutMs: number;
+      logger: Logger;
+      /** Slots taken outside the queue (direct calls, `WorkQueueOptions.direct`). */
+      takenElsewhere?: () => number;
+    },
   ) {
     for (const h of handlers) this.byMethod.set(h.info.method, h);
     this.stream = streamName(o.stage);
@@ -86,6 +103,16 @@ export class WorkQueueWorker {
 
   get inFlight(): number {
     return this.jobs.size;
+  }
+
+  /** Jobs (and direct calls) this process runs at once. */
+  get capacity(): number {
+    return this.concurrency;
+  }
+
+  /** A slot taken elsewhere was freed: pull again if the loop waits for one. */
+  slotFreed(): void {
+    this.freed?.();
   }
 
   async start(): Promise<void> {
@@ -128,7 +155,7 @@ export class WorkQueueWorker {
   private async pullLoop(): Promise<void> {
     const expires = this.o.pullExpiresMs ?? 1_000;
     while (this.pulling) {
-      const free = this.concurrency - this.jobs.size;
+      const free = this.concurrency - this.jobs.size - (this.env.takenElsewhere?.() ?? 0);
       if (free <= 0) {
         await new Promise<void>((r) => (this.freed = r));
         this.freed = undefined;

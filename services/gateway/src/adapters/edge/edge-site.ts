@@ -10,7 +10,7 @@ import { FAMILIES } from '@tessera/model/text';
 import { Metric, metrics } from '@tessera/telemetry';
 import type { NatsConnection } from 'nats';
 import type { ChatService } from '../../domain/chat-events.js';
-import { HubChat } from './hub-chat.js';
+import { HubChat, type HubChatOptions } from './hub-chat.js';
 import { SiteRouter } from '../../domain/edge/site-router.js';
 
 /** How often the feedback backlog is read from the site stream. */
@@ -34,7 +34,7 @@ export function checkSiteModels(site: SiteConfig, localModelId: string): void {
   });
 }
 
-export async function openEdgeSite(nc: NatsConnection, site: SiteConfig, local: ChatService, o: { heartbeatMs: number; log: Logger }): Promise<EdgeSite> {
+export async function openEdgeSite(nc: NatsConnection, site: SiteConfig, local: ChatService, o: { heartbeatMs: number; uplink: HubChatOptions['uplink']; log: Logger }): Promise<EdgeSite> {
   const link = await new HubLink(nc, { hubDomain: site.hubDomain, intervalMs: site.probeIntervalMs }).start();
   const up = metrics().gauge(Metric.edgeHubLinkUp);
   up.set({ site: site.site }, link.state === 'up' ? 1 : 0);
@@ -42,7 +42,7 @@ export async function openEdgeSite(nc: NatsConnection, site: SiteConfig, local: 
     up.set({ site: site.site }, s === 'up' ? 1 : 0);
     o.log.info('edge.hub_link', { site: site.site, state: s });
   });
-  const router = new SiteRouter(site, local, new HubChat(nc, { site: site.site, hubDomain: site.hubDomain, heartbeatMs: o.heartbeatMs }), link);
+  const router = new SiteRouter(site, local, new HubChat(nc, { site: site.site, hubDomain: site.hubDomain, heartbeatMs: o.heartbeatMs, uplink: o.uplink }), link);
   const advert = advertiseModels(nc, site);
   const backlog = new FeedbackBacklog(await nc.jetstreamManager());
   const pending = metrics().gauge(Metric.edgeFeedbackPending);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { commonServiceConfig, loadConfig } from '@tessera/config';
 import { commonV1, gatewayV1, type feedbackV1 } from '@tessera/contracts';
-import { UPLINK_STAGE } from '@tessera/edge';
+import { UPLINK_NAMESPACE, UPLINK_STAGE } from '@tessera/edge';
 import { natsClient, startService, type ServiceClient, type ServiceHost } from '@tessera/runtime';
 import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
 import type { ChatEvent, ChatService } from '../../domain/chat-events.js';
@@ -67,8 +67,8 @@ describe('hub uplink binding', () => {
     site.close();
   }, 20_000);
 
-  it("holds no request/reply subscription on the gateway's subjects (only the queue)", async () => {
+  it("holds no request/reply subscription on the gateway's subjects (only the queue and the uplink namespace)", async () => {
     const subsz = (await (await fetch(`http://127.0.0.1:${server.monitorPort}/subsz?subs=1`)).json()) as { subscriptions_list?: Array<{ subject: string }> };
-    expect((subsz.subscriptions_list ?? []).map((s) => s.subject).filter((s) => s.includes('GatewayService'))).toEqual([]);
+    expect((subsz.subscriptions_list ?? []).map((s) => s.subject).filter((s) => s.includes('GatewayService'))).toEqual([`${UPLINK_NAMESPACE}.*.GatewayService.*`]);
   });
 });

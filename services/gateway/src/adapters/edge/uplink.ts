@@ -1,12 +1,13 @@
 /**
- * Hub side of the edge uplink: GatewayService.ChatCompletion served from the TESSERA_UPLINK work
- * queue, which edge gateways fill over their leaf links (only site credentials may publish there).
+ * Hub side of the edge uplink: GatewayService.ChatCompletion offered directly by edge gateways on
+ * `tessera.uplink.>` (core NATS) and otherwise served from the TESSERA_UPLINK work queue, which edge
+ * gateways fill over their leaf links (only site credentials may publish on either).
  * The tenant comes from the bus header: the edge gateway authenticated the API key; the hub still
  * looks the tenant up, so an unknown tenant is refused and the hub's quotas apply.
  */
 import { gatewayV1 } from '@tessera/contracts';
 import { ErrorCode, hosted, TesseraError, type CallContext } from '@tessera/runtime';
-import { UPLINK_STAGE } from '@tessera/edge';
+import { UPLINK_NAMESPACE, UPLINK_STAGE } from '@tessera/edge';
 import { gatewayGrpcService, type GatewayGrpcDeps } from '../../service.js';
 
 /**
@@ -22,12 +23,13 @@ export function uplinkBinding(deps: Omit<GatewayGrpcDeps, 'tenantOf'>, concurren
     return t;
   };
   return hosted({
-    // ChatCompletion only, from the queue: no request/reply subscription on the gateway's subjects,
-    // which the hub gateway's NATS user may not hold.
+    // ChatCompletion only, from the queue and the uplink namespace: no request/reply subscription on
+    // the gateway's own subjects, which the hub gateway's NATS user may not hold. Direct offers share
+    // the queue's `concurrency` slots; one beyond them is refused at once and the site queues it.
     definition: { chatCompletion: gatewayV1.GatewayServiceService.chatCompletion },
     impl: { chatCompletion: gatewayGrpcService({ ...deps, tenantOf }).chatCompletion },
     grpc: false,
     requireTenant: true,
-    workQueue: { stage: UPLINK_STAGE, methods: ['chatCompletion'], concurrency },
+    workQueue: { stage: UPLINK_STAGE, methods: ['chatCompletion'], concurrency, direct: { namespace: UPLINK_NAMESPACE } },
   });
 }

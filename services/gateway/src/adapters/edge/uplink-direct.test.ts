@@ -1,0 +1,134 @@
+/**
+ * The direct uplink on a real leaf topology (hub + site nats-servers, every service with its own
+ * NATS user and the edge permissions, as the chart and the local stack render them): a site's
+ * HubChat offers a forwarded chat to the hub gateway on `tessera.uplink.>` first and queues it in
+ * TESSERA_UPLINK only when nobody takes it.
+ *   (a) hub gateway up → answered directly, no job stored;
+ *   (b) hub gateway gone (restarting) → "no responders" → the job waits in the hub's queue and is
+ *       answered once a hub gateway is back;
+ *   (c) the link stalls (a cable pulled: both servers still think it is up) → the offer is never
+ *       accepted and fails UNAVAILABLE after the accept timeout, far inside the deadline, unqueued;
+ *       the link cut outright → UNAVAILABLE too (the caller's router then answers 503 or falls back).
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type NatsConnection } from 'nats';
+import { commonServiceConfig, loadConfig } from '@tessera/config';
+import type { feedbackV1 } from '@tessera/contracts';
+import { hubServiceUsers, siteInboxPrefix, siteServiceUsers, UPLINK_NAMESPACE, UPLINK_STREAM } from '@tessera/edge';
+import { startHub, startSite, waitForLeafs, type HubServer, type TopologyServer } from '@tessera/edge/testing';
+import { BUS_USERS, busInboxPrefix, startService, type BusUser, type ServiceClient, type ServiceHost } from '@tessera/runtime';
+import type { ChatEvent, ChatService } from '../../domain/chat-events.js';
+import { DEFAULT_CHAT_LIMITS } from '../../domain/openai/limits.js';
+import { modelFeatures } from '../../domain/openai/response-format.js';
+import { validateChatRequest } from '../../domain/openai/validate-chat.js';
+import type { ModelInfo } from '../../domain/orchestrator/model-catalog.js';
+import { ApiKeyStore, hashApiKey } from '../../domain/tenancy/api-keys.js';
+import { QuotaLedger } from '../../domain/tenancy/quota-ledger.js';
+import { HubChat } from './hub-chat.js';
+import { uplinkBinding } from './uplink.js';
+
+const SITE = 'shop-1';
+const MODEL = 'hub-big';
+const passwords = Object.fromEntries(BUS_USERS.map((u) => [u, randomBytes(9).toString('base64url')])) as Record<BusUser, string>;
+let hub: HubServer;
+let site: TopologyServer;
+let hubNc: NatsConnection;
+let siteNc: NatsConnection;
+let hubGateway: ServiceHost | undefined;
+let hubChat: HubChat;
+
+const keys = new ApiKeyStore({ keys: [{ id: 'k', tenant: 'acme', sha256: hashApiKey('sk-test') }] }, { requestsPerMinute: 1000, tokensPerMinute: 1_000_000, concurrentStreams: 64, maxImagePixels: 4_000_000, maxImagesPerRequest: 4 });
+const answering: ChatService = {
+  estimatePromptTokens: async () => 10,
+  async *chat(): AsyncIterable<ChatEvent> {
+    yield { kind: 'delta', text: 'from the hub', tokenIds: [1] };
+    yield { kind: 'final', finishReason: 'stop', usage: { promptTokens: 10, visualTokens: 0, completionTokens: 1 }, timings: {}, sources: [] };
+  },
+};
+
+async function startHubGateway(): Promise<ServiceHost> {
+  const config = loadConfig(commonServiceConfig({ serviceName: 'gateway', grpcPort: 0, metricsPort: 0 }), { NATS_URL: hub.nats.url, TESSERA_SHUTDOWN_GRACE: '1s' });
+  const deps = { keys, quotas: new QuotaLedger(), chat: answering, limits: () => DEFAULT_CHAT_LIMITS, model: { id: MODEL, revision: 'r1', family: '2.6', downsampleModes: [] } as unknown as ModelInfo, feedback: {} as ServiceClient<typeof feedbackV1.FeedbackServiceService> };
+  return startService({ config, nc: hubNc, services: [uplinkBinding(deps, 4)], grpc: false, metricsEndpoint: false, handleSignals: false, telemetry: false });
+}
+
+/** One forwarded chat through the site's HubChat, as the site router runs it; its text. */
+async function forward(timeoutMs = 30_000): Promise<string> {
+  const req = validateChatRequest({ model: MODEL, messages: [{ role: 'user', content: 'hello from the shop' }] }, DEFAULT_CHAT_LIMITS, [MODEL], modelFeatures('2.6'));
+  const ctx = { tenant: keys.tenant('acme')!, responseId: 'r', requestId: `q-${randomBytes(4).toString('hex')}`, deadline: Date.now() + timeoutMs, signal: new AbortController().signal };
+  let text = '';
+  for await (const e of hubChat.chat(req, ctx)) if (e.kind === 'delta') text += e.text;
+  return text;
+}
+
+/** Jobs ever stored in the hub's uplink queue (a direct answer stores none). */
+const jobsStored = async () => (await (await hubNc.jetstreamManager()).streams.info(UPLINK_STREAM)).state.last_seq;
+
+beforeAll(async () => {
+  const leafPassword = randomBytes(9).toString('base64url');
+  hub = await startHub({ sites: [{ site: SITE, domain: SITE, password: leafPassword }], users: hubServiceUsers([SITE], passwords) });
+  site = await startSite({ site: SITE, domain: SITE, leafUrl: hub.leafUrl, password: leafPassword, users: siteServiceUsers(SITE, 'hub', passwords) });
+  await waitForLeafs(hub.nats.monitorPort, 1);
+  hubNc = await connect({ servers: hub.nats.url, user: 'gateway', pass: passwords.gateway, inboxPrefix: busInboxPrefix('gateway') });
+  siteNc = await connect({ servers: site.nats.url, user: 'gateway', pass: passwords.gateway, inboxPrefix: siteInboxPrefix(SITE), maxReconnectAttempts: -1 });
+  hubGateway = await startHubGateway();
+  hubChat = new HubChat(siteNc, { site: SITE, hubDomain: 'hub', heartbeatMs: 1_000, uplink: { direct: true, acceptTimeoutMs: 1_000 } });
+}, 60_000);
+
+afterAll(async () => {
+  await hubGateway?.shutdown();
+  await siteNc?.close();
+  await hubNc?.close();
+  await site?.stop();
+  await hub?.stop();
+});
+
+describe('direct uplink over a leaf link', () => {
+  it('(a) a hub gateway that is up takes the chat directly: answered, no job in TESSERA_UPLINK', async () => {
+    expect(await forward()).toBe('from the hub');
+    expect(await forward()).toBe('from the hub');
+    expect(await jobsStored()).toBe(0);
+  });
+
+  it('(b) no hub gateway subscribed → the chat waits in the queue and is answered when one is back', async () => {
+    await hubGateway!.shutdown();
+    hubGateway = undefined;
+    // Until the site has seen the unsubscribe (one message across the leaf), an offer would still go to the hub.
+    const direct = `${UPLINK_NAMESPACE}.v1.GatewayService.ChatCompletion`;
+    for (;;) {
+      const code = await siteNc.request(direct, new Uint8Array(0), { timeout: 500 }).then(() => 'answered', (e: { code?: string }) => e.code);
+      if (code === '503') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const answer = forward();
+    const jsm = await hubNc.jetstreamManager();
+    while ((await jsm.streams.info(UPLINK_STREAM)).state.messages === 0) await new Promise((r) => setTimeout(r, 20));
+    hubGateway = await startHubGateway();
+    expect(await answer).toBe('from the hub');
+    expect(await jobsStored()).toBe(1);
+    // Back up: the next chat is direct again.
+    expect(await forward()).toBe('from the hub');
+    expect(await jobsStored()).toBe(1);
+  }, 30_000);
+
+  it('(c) a stalled link: the offer is never accepted and fails UNAVAILABLE after the accept timeout, not at the 60 s deadline, and is not queued', async () => {
+    hub.uplink.stall();
+    try {
+      await expect(forward(60_000)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/did not accept the stream in time/) });
+    } finally {
+      hub.uplink.restore();
+    }
+    expect(await jobsStored()).toBe(1);
+  }, 30_000);
+
+  it('(c) a cut link: UNAVAILABLE, not at the 60 s deadline', async () => {
+    hub.uplink.cut();
+    try {
+      await expect(forward(60_000)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    } finally {
+      hub.uplink.restore();
+    }
+    await waitForLeafs(hub.nats.monitorPort, 1);
+  }, 30_000);
+});
