@@ -5,19 +5,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'nats';
 import { FEEDBACK_STREAM, siteFeedbackSource } from '@tessera/edge';
-import { SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type TopologyServer } from '@tessera/edge/testing';
+import { SERVICE_USER, startLeafPair, type LeafPair } from '@tessera/edge/testing';
 import { Metric, MetricsRegistry, startMetricsServer, type MetricsServer } from '@tessera/telemetry';
 import { runCtl } from './ctl.js';
 
-let hub: HubServer;
-let site: TopologyServer;
+let pair: LeafPair;
 let server: MetricsServer;
 
 beforeAll(async () => {
-  hub = await startHub({ sites: [{ site: 'shop-5', domain: 'shop-5', password: 'p5' }] });
-  site = await startSite({ site: 'shop-5', domain: 'shop-5', leafUrl: hub.leafUrl, password: 'p5' });
-  await waitForLeafs(hub.nats.monitorPort, 1);
-  const nc = await connect({ servers: hub.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
+  pair = await startLeafPair({ site: 'shop-5', password: 'p5' });
+  const nc = await connect({ servers: pair.hub.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
   await (await nc.jetstreamManager()).streams.add({ name: FEEDBACK_STREAM, subjects: ['tessera.feedback.events.>'], sources: [siteFeedbackSource('shop-5', 'shop-5')] });
   await nc.close();
   const registry = new MetricsRegistry();
@@ -27,13 +24,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  await site?.stop();
-  await hub?.stop();
+  await pair?.stop();
 });
 
 async function ctl(...args: string[]): Promise<string> {
   let out = '';
-  const code = await runCtl(['sites', '--nats-monitor', `http://127.0.0.1:${hub.nats.monitorPort}`, ...args], { out: (t) => (out += t), err: (t) => (out += t), env: {} });
+  const code = await runCtl(['sites', '--nats-monitor', `http://127.0.0.1:${pair.hub.nats.monitorPort}`, ...args], { out: (t) => (out += t), err: (t) => (out += t), env: {} });
   expect(code, out).toBe(0);
   return out;
 }

@@ -1,4 +1,4 @@
 // Fixtures that register vitest hooks: a separate entry (`@tessera/testing/vitest`) because the main
 // barrel is also imported by the local stack, the demo and benches, which run without vitest.
-export { withNats, withObjectStore, type NatsFixture } from './with-nats.js';
+export { withNats, type NatsFixture } from './with-nats.js';
 export { withPostgres, type PostgresFixture } from './with-postgres.js';

@@ -38,6 +38,3 @@ export function withNats(): NatsFixture {
     },
   };
 }
-
-/** The name the object-store tests knew it by (libs/vision still imports it). */
-export const withObjectStore = withNats;

@@ -12,8 +12,9 @@
  * GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (deploy/), which backs such mappings with 2 MiB pages:
  * 12 MP JPEG ~140 → ~50 ms. sequentialRead, the colour pipeline and libvips concurrency changed nothing
  * measurable; the pixels are unchanged (the same libjpeg-turbo-derived decoder as before).
- * JPEGs up to 0.5 MP are decoded synchronously in wasm instead (jpeg-sync.ts: same pixels, no thread
- * hand-offs), unless anything about them would make that path differ from this one.
+ * JPEGs up to limits.syncJpegMaxPixels (default 0.5 MP) are decoded synchronously in wasm instead
+ * (jpeg-sync.ts: same pixels, no thread hand-offs), unless anything about them would make that path
+ * differ from this one.
  */
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { invalidArgument, resourceExhausted, TesseraError } from '@tessera/errors';
@@ -129,7 +130,7 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
   if (sniffed) checkSize(sniffed.width, sniffed.height, limits);
   // Small JPEGs: synchronously in wasm, no thread hand-off (jpeg-sync.ts); undefined = sharp decides.
   if (sniffed?.format === 'jpeg') {
-    const rgb = decodeJpegSync(bytes, sniffed.width, sniffed.height);
+    const rgb = decodeJpegSync(bytes, sniffed.width, sniffed.height, limits.syncJpegMaxPixels);
     if (rgb) return { rgb, width: sniffed.width, height: sniffed.height, format: 'jpeg' };
   }
   return decodeWithSharp(bytes, limits, sniffed ?? (await readImageHeader(bytes, limits)));

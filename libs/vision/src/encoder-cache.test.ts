@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { statPayload } from '@tessera/runtime';
-import { withObjectStore } from '@tessera/testing/vitest';
+import { withNats } from '@tessera/testing/vitest';
 import { EncoderCache, type EncoderCacheKey } from './encoder-cache.js';
 
-const bus = withObjectStore();
+const bus = withNats();
 
 const key = (over: Partial<EncoderCacheKey> = {}): EncoderCacheKey => ({
   modelRevision: 'rev-1',

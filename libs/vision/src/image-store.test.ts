@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '@tessera/runtime';
-import { withObjectStore } from '@tessera/testing/vitest';
+import { withNats } from '@tessera/testing/vitest';
 import { ImageStore } from './image-store.js';
 
-const bus = withObjectStore();
+const bus = withNats();
 
 describe('ImageStore (real nats-server)', () => {
   it('stores once per tenant, reads back for the owner only, deletes and purges', async () => {

@@ -21,6 +21,7 @@ export {
 export { imagePlaceholder, IMAGE_TOKENS, type ImagePlaceholder, type PlaceholderOptions, type PlaceholderSegment } from './prompt-layout.js';
 export { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 export { decodeImage, readImageHeader, SUPPORTED_FORMATS, type DecodedImage, type ImageHeader, type ImageFormat } from './decode-image.js';
+export { SYNC_JPEG_MAX_PIXELS } from './jpeg-sync.js';
 export { resizeBicubicRgb, PilResizer, threadResizer } from './pil-resize.js';
 export { recyclePixels } from './pixel-blocks.js';
 export { prepareImage, preparePixels, sliceDecoded, sliceDecodedPixels, cropRgb, validateSliceOptions, type PreparedImage, type RgbImage } from './preprocess.js';

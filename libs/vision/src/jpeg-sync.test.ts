@@ -56,6 +56,11 @@ describe('decodeJpegSync (small JPEGs in wasm on the calling thread)', () => {
     expect([d.width, d.height]).toEqual([61, 97]);
     expect(Buffer.from(d.rgb).equals(Buffer.from(await viaSharp(rotated)))).toBe(true);
 
+    // The limit is configuration (ImageLimits.syncJpegMaxPixels, TESSERA_PREPROCESS_SYNC_JPEG_MAX_PIXELS): 0 = sharp only.
+    const small = fixture('420.jpg');
+    expect(decodeJpegSync(small, 97, 61, 97 * 61)).toBeDefined();
+    expect(decodeJpegSync(small, 97, 61, 97 * 61 - 1)).toBeUndefined();
+    expect(decodeJpegSync(small, 97, 61, 0)).toBeUndefined();
     const big = new Uint8Array(await sharp({ create: { width: 1000, height: 501, channels: 3, background: '#468' } }).jpeg().toBuffer());
     expect(1000 * 501).toBeGreaterThan(SYNC_JPEG_MAX_PIXELS);
     expect(decodeJpegSync(big, 1000, 501)).toBeUndefined();

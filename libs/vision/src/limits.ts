@@ -14,6 +14,9 @@ export interface ImageLimits {
   /** libvips time limit for decoding one image (whole seconds, rounded up; default 10 s): a decompression bomb that
    *  passes the pixel limit still cannot hold a slicer longer than this. */
   decodeTimeoutMs?: number;
+  /** JPEGs up to this many pixels decode synchronously in wasm on the calling thread (jpeg-sync.ts; default
+   *  SYNC_JPEG_MAX_PIXELS = 500 000); 0 = every image through sharp. */
+  syncJpegMaxPixels?: number;
 }
 
 export const DEFAULT_IMAGE_LIMITS: Readonly<ImageLimits> = Object.freeze({

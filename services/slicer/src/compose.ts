@@ -22,6 +22,7 @@ export async function composeSlicer(config: SlicerConfig): Promise<ServiceCompos
       maxAspectRatio: config.maxAspectRatio,
       maxSliceNums: config.maxSliceNumsLimit,
       decodeTimeoutMs: config.decodeTimeout,
+      syncJpegMaxPixels: config.syncJpegMaxPixels,
     },
     batchWindowMs: config.batchWindow,
     maxBatch: config.maxBatch,

@@ -3,14 +3,13 @@
  * work queue and gRPC; features equal the float64 reference forward of @tessera/model on the exact
  * preprocessed pixels; bad input answers with the right code and the worker keeps serving.
  */
-import { connect, type NatsConnection } from 'nats';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32 } from 'node:zlib';
 import { commonV1, tensorToFloat32, visionV1 } from '@tessera/contracts';
 import { ensureTinyModelPaths, readCheckpoint, ReferenceModel } from '@tessera/model';
-import { getPayload, sha256Hex, grpcClient, hosted, natsClient, startService, TesseraError, type ServiceClient, type ServiceHost } from '@tessera/runtime';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { getPayload, sha256Hex, grpcClient, hosted, natsClient, resolveTensor, startService, TesseraError, type ServiceClient, type ServiceHost } from '@tessera/runtime';
+import { withNats } from '@tessera/testing/vitest';
 import { decodeImage, ImageStore, planSlices, prepareImage, sliceDecoded, slicePlanToProto, toChannelFirst, DEFAULT_NORMALIZATION, type SlicePlan } from '@tessera/vision';
 import { loadSlicerConfig } from './config.js';
 import { openSlicer, type OpenedSlicer } from './adapters/open-slicer.js';
@@ -18,8 +17,7 @@ import { createSlicerService } from './service.js';
 
 type Client = ServiceClient<typeof visionV1.SlicerServiceService>;
 
-let server: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let host: ServiceHost;
 let slicer: OpenedSlicer;
 let ref: ReferenceModel;
@@ -34,11 +32,9 @@ async function png(w: number, h: number, seed = 0): Promise<Buffer> {
 }
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
   const paths = await ensureTinyModelPaths();
   ref = new ReferenceModel(readCheckpoint(paths.checkpoint));
-  const config = loadSlicerConfig({ NATS_URL: server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_TENSOR_REF_THRESHOLD: '64KiB', TESSERA_MAX_IMAGE_PIXELS: '4000000' });
+  const config = loadSlicerConfig({ NATS_URL: bus.server.url, TESSERA_GRPC_PORT: '0', TESSERA_METRICS_PORT: '0', TESSERA_TENSOR_REF_THRESHOLD: '64KiB', TESSERA_MAX_IMAGE_PIXELS: '4000000' });
   slicer = await openSlicer(paths.model, {
     runtime: { intraOpNumThreads: 1, allowSpinning: false },
     limits: { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, minSide: config.minImageSide, maxAspectRatio: config.maxAspectRatio, maxSliceNums: config.maxSliceNumsLimit },
@@ -53,19 +49,19 @@ beforeAll(async () => {
     modelRevision: slicer.model.manifest.revision,
     queryNum: slicer.queryNum,
     useImageId: slicer.useImageId,
-    nc,
+    nc: bus.nc,
     claim: { bucket: config.objectStoreBucket, ttlMs: config.objectTtl },
     tensorRefThreshold: config.tensorRefThreshold,
   });
   host = await startService({
     config,
-    nc,
+    nc: bus.nc,
     services: [hosted({ definition: visionV1.SlicerServiceService, impl, workQueue: { stage: 'slicer', methods: ['sliceAndEncode'] } })],
     handleSignals: false,
     metricsEndpoint: false,
     telemetry: { inMemory: true },
   });
-  client = natsClient(nc, visionV1.SlicerServiceService, { workQueue: { stage: 'slicer', methods: ['sliceAndEncode'] } });
+  client = natsClient(bus.nc, visionV1.SlicerServiceService, { workQueue: { stage: 'slicer', methods: ['sliceAndEncode'] } });
   grpc = grpcClient(visionV1.SlicerServiceService, `127.0.0.1:${host.grpcPort}`);
 }, 300_000);
 
@@ -75,18 +71,10 @@ afterAll(async () => {
   await host?.shutdown();
   await slicer?.encoder.close();
   await slicer?.model.release();
-  await nc?.close();
-  await server?.stop();
 });
 
-async function featuresOf(p: commonV1.PatchFeatures): Promise<Float32Array> {
-  const t = p.features!;
-  if (t.data?.$case === 'ref') {
-    const bytes = await getPayload(nc, { bucket: t.data.ref.bucket, key: t.data.ref.key, size: t.data.ref.size }, { tenant: TENANT.tenant });
-    return tensorToFloat32({ ...t, data: { $case: 'raw', raw: Buffer.from(bytes) } });
-  }
-  return tensorToFloat32(t);
-}
+/** A slice's features, read from the object store (as the caller's tenant) when they came as a claim check. */
+const featuresOf = async (p: commonV1.PatchFeatures): Promise<Float32Array> => tensorToFloat32(await resolveTensor(bus.nc, p.features!, { tenant: TENANT.tenant }));
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -120,7 +108,7 @@ describe('SliceAndEncode over the work queue', () => {
 
   it('large feature tensors travel as ObjectRefs; the image comes as a tenant-scoped image-store reference', async () => {
     const image = await png(300, 200, 2);
-    const images = await ImageStore.open(nc, { bucket: 'slicer-test-images' });
+    const images = await ImageStore.open(bus.nc, { bucket: 'slicer-test-images' });
     const r = await images.put(TENANT.tenant, image, sha256Hex(image), 'image/png');
     const input = { source: { $case: 'ref' as const, ref: r }, sha256: r.key };
     const res = await client.sliceAndEncode({ image: input, modelRevision: '' }, TENANT);

@@ -8,13 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { connect, type NatsConnection } from 'nats';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tensorToFloat32, visionV1 } from '@tessera/contracts';
 import { writeTinyVision46ModelDir } from '@tessera/model';
 import { localClient, type ServiceClient } from '@tessera/runtime';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import { EncoderCache } from '@tessera/vision';
 import { loadSlicerConfig } from './config.js';
 import { openAnySlicer, type OpenedAnySlicer } from './adapters/open-slicer.js';
@@ -25,8 +24,7 @@ let dir: string;
 let slicer: OpenedAnySlicer;
 let client: ServiceClient<typeof visionV1.SlicerServiceService>;
 let png: Buffer;
-let nats: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let cache: EncoderCache;
 
 beforeAll(async () => {
@@ -40,18 +38,14 @@ beforeAll(async () => {
     maxBatch: 16,
     preprocessWorkers: 1,
   });
-  nats = await startNatsServer();
-  nc = await connect({ servers: nats.url });
-  cache = await EncoderCache.open(nc, { bucket: 'slicer46-cache' });
-  const impl = createSlicerService({ encoder: slicer.encoder, modelRevision: slicer.model.manifest.revision, queryNum: slicer.queryNum, useImageId: slicer.useImageId, nc, claim: {}, tensorRefThreshold: 1 << 30, cache });
+  cache = await EncoderCache.open(bus.nc, { bucket: 'slicer46-cache' });
+  const impl = createSlicerService({ encoder: slicer.encoder, modelRevision: slicer.model.manifest.revision, queryNum: slicer.queryNum, useImageId: slicer.useImageId, nc: bus.nc, claim: {}, tensorRefThreshold: 1 << 30, cache });
   client = localClient(visionV1.SlicerServiceService, impl);
   png = await sharp({ create: { width: 1344, height: 896, channels: 3, background: '#80a0c0' } }).png().toBuffer();
 }, 60_000);
 afterAll(async () => {
   await slicer?.encoder.close();
   await slicer?.model.release();
-  await nc?.close();
-  await nats?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

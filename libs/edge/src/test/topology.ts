@@ -148,6 +148,40 @@ export async function startSite(o: { site: string; domain: string; leafUrl: stri
   };
 }
 
+export interface LeafPair {
+  hub: HubServer;
+  site: TopologyServer;
+  /** Stops the site, then the hub. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A hub and one site as its leaf (JetStream domain = site name), returned once the hub's /leafz shows
+ * the link. `otherSites`: more sites the hub accepts (none connects); `tls`: the uplink over TLS, the
+ * site trusting `tls.caFile`; users default to SERVICE_USER on both servers.
+ */
+export async function startLeafPair(o: { site: string; password: string; tls?: TlsFiles & { caFile: string }; hubUsers?: ServerUser[]; siteUsers?: ServerUser[]; otherSites?: HubSite[] }): Promise<LeafPair> {
+  const hub = await startHub({ sites: [{ site: o.site, domain: o.site, password: o.password }, ...(o.otherSites ?? [])], ...(o.tls && { tls: o.tls }), ...(o.hubUsers && { users: o.hubUsers }) });
+  let site: TopologyServer | undefined;
+  try {
+    site = await startSite({ site: o.site, domain: o.site, leafUrl: hub.leafUrl, password: o.password, ...(o.tls && { caFile: o.tls.caFile }), ...(o.siteUsers && { users: o.siteUsers }) });
+    await waitForLeafs(hub.nats.monitorPort, 1);
+  } catch (err) {
+    await site?.stop();
+    await hub.stop();
+    throw err;
+  }
+  const started = site;
+  return {
+    hub,
+    site: started,
+    async stop() {
+      await started.stop();
+      await hub.stop();
+    },
+  };
+}
+
 /** Leaf connections the hub's /leafz shows now. */
 export async function leafCount(monitorPort: number): Promise<number> {
   return ((await (await fetch(`http://127.0.0.1:${monitorPort}/leafz`)).json()) as { leafnodes: number }).leafnodes;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { siteFeedbackSource, siteInboxPrefix } from '@tessera/edge';
-import { leafCount, SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type TopologyServer } from '@tessera/edge/testing';
+import { leafCount, SERVICE_USER, startLeafPair, type HubServer, type LeafPair, type TopologyServer } from '@tessera/edge/testing';
 import { metrics } from '@tessera/telemetry';
 import { waitFor } from '@tessera/testing';
 import { openFeedback, type FeedbackStack } from '../../compose.js';
@@ -18,6 +18,7 @@ import { FeedbackLog } from './feedback-log.js';
 
 const SITE = 'shop-9';
 const LIMIT = 100;
+let pair: LeafPair;
 let hub: HubServer;
 let site: TopologyServer;
 let hubNc: NatsConnection;
@@ -46,9 +47,8 @@ async function outage(events: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  hub = await startHub({ sites: [{ site: SITE, domain: SITE, password: 'p9' }] });
-  site = await startSite({ site: SITE, domain: SITE, leafUrl: hub.leafUrl, password: 'p9' });
-  await waitForLeafs(hub.nats.monitorPort, 1);
+  pair = await startLeafPair({ site: SITE, password: 'p9' });
+  ({ hub, site } = pair);
   hubNc = await connect({ servers: hub.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
   siteNc = await connect({ servers: site.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password, inboxPrefix: siteInboxPrefix(SITE) });
   // The site profile's log: 100 events at most, the oldest discarded first.
@@ -58,8 +58,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await siteNc?.close();
   await hubNc?.close();
-  await site?.stop();
-  await hub?.stop();
+  await pair?.stop();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
