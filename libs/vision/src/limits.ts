@@ -15,7 +15,7 @@ export interface ImageLimits {
    *  passes the pixel limit still cannot hold a slicer longer than this. */
   decodeTimeoutMs?: number;
   /** JPEGs up to this many pixels decode synchronously in wasm on the calling thread (jpeg-sync.ts; default
-   *  SYNC_JPEG_MAX_PIXELS = 500 000); 0 = every image through sharp. */
+   *  SYNC_JPEG_MAX_PIXELS = 500 000); 0 = every image through sharp. PreprocessPool's workers get 0. */
   syncJpegMaxPixels?: number;
 }
 

@@ -37,6 +37,14 @@ export type PooledImage = Omit<PreparedImage, 'sha256'> & { sha256?: string; pix
  */
 export const DEFAULT_INLINE_MAX_PIXELS = 400_000;
 
+/**
+ * Workers decode every image with sharp: the synchronous wasm JPEG decode (jpeg-sync.ts) is used on the
+ * caller's thread only. In the workers it measured slower than sharp (bench/vision worker column, 0.3 MP
+ * JPEG, six A/B pairs at load 3–6: CPU median 12–22 vs 9–16 ms) while inline it was faster (pool column
+ * 6.7–10.4 vs 9.9–16 ms wall); the cause in the workers was not found in the time there was.
+ */
+const WORKER_LIMITS = (limits: ImageLimits): ImageLimits => ({ ...limits, syncJpegMaxPixels: 0 });
+
 type Reply = { id: number; ok: true; result: PooledImage } | { id: number; ok: false; error: { code: ErrorCode; message: string; details: ErrorDetails } };
 
 interface Slot {
@@ -143,7 +151,7 @@ export class PreprocessPool {
       // One copy, transferred: the caller keeps its buffer (it may be a view into a protobuf
       // message), and postMessage would otherwise clone the copy again (a 12 MP PNG is ~22 MB).
       const copy = new Uint8Array(bytes);
-      slot.worker.postMessage({ id, bytes: copy, options, limits, normalization, plan }, [copy.buffer]);
+      slot.worker.postMessage({ id, bytes: copy, options, limits: WORKER_LIMITS(limits), normalization, plan }, [copy.buffer]);
     });
   }
 

@@ -43,5 +43,5 @@ parentPort!.on('message', async (job: PreprocessJob | { recycle: ArrayBuffer }) 
 
 // Warm-up (warm-up.ts), then tells the pool this worker has loaded its modules (startup is seconds on
 // a busy machine). A failed warm-up only costs speed; the first real request reports its own error.
-await warmUpPreprocessing().catch(() => undefined);
+await warmUpPreprocessing(8, false).catch(() => undefined);
 parentPort!.postMessage({ ready: true });

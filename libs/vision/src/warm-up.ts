@@ -7,22 +7,25 @@
  * `ready`; PreprocessPool.ready() runs it on the caller's thread too when small images run there.
  */
 import sharp from 'sharp';
-import { loadJpegDecoder } from './jpeg-sync.js';
+import { loadJpegDecoder, warmJpegDecoder } from './jpeg-sync.js';
 import { DEFAULT_IMAGE_LIMITS } from './limits.js';
 import { threadResizer } from './pil-resize.js';
 import { preparePixels } from './preprocess.js';
 import { DEFAULT_NORMALIZATION } from './preprocessor-config.js';
 
-export async function warmUpPreprocessing(runs = 8): Promise<void> {
+/** `wasmJpeg`: this thread decodes small JPEGs in wasm (the caller's thread; workers use sharp, see preprocess-pool.ts). */
+export async function warmUpPreprocessing(runs = 8, wasmJpeg = true): Promise<void> {
+  const limits = wasmJpeg ? DEFAULT_IMAGE_LIMITS : { ...DEFAULT_IMAGE_LIMITS, syncJpegMaxPixels: 0 };
   const [w, h] = [640, 480];
   const raw = Buffer.alloc(w * h * 3);
-  for (let i = 0; i < raw.length; i++) raw[i] = (i % 1920) ^ (i >> 11);
+  // Texture plus noise, so the JPEG decoder's busy paths (many non-zero coefficients) run too.
+  for (let i = 0, r = 1; i < raw.length; i++, r = (r * 1103515245 + 12345) >>> 0) raw[i] = ((i % 1920) ^ (i >> 11)) + (r >>> 28);
   const jpeg = await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg().toBuffer();
-  // Small JPEGs decode in wasm on this thread (jpeg-sync.ts): load it first so the runs below tier it up too.
-  await loadJpegDecoder();
+  // Small JPEGs decode in wasm on this thread (jpeg-sync.ts): loaded and tiered up before the runs below.
+  if (wasmJpeg && (await loadJpegDecoder())) await warmJpegDecoder(jpeg, w, h);
   // The resize helper thread starts on the first image; wait for it so the warm-up runs use it too.
-  await preparePixels(jpeg, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION);
+  await preparePixels(jpeg, {}, limits, DEFAULT_NORMALIZATION);
   await threadResizer().helperStarted();
   // Not recycled: a warm-up block would sit in this thread's free list for good (pixel-blocks.ts).
-  for (let i = 0; i < runs; i++) await preparePixels(jpeg, {}, DEFAULT_IMAGE_LIMITS, DEFAULT_NORMALIZATION);
+  for (let i = 0; i < runs; i++) await preparePixels(jpeg, {}, limits, DEFAULT_NORMALIZATION);
 }
