@@ -41,8 +41,8 @@ export const DEFAULT_INLINE_MAX_PIXELS = 400_000;
  * Workers decode every image with sharp: the synchronous wasm JPEG decode (jpeg-sync.ts) is used on the
  * caller's thread only. In the workers it measured slower than sharp (bench/vision worker column, 0.3 MP
  * JPEG, six A/B pairs at load 3–6: CPU median 12–22 vs 9–16 ms) while inline it was faster (pool column
- * 6.7–10.4 vs 9.9–16 ms wall). Weak evidence (that column swings 13–19 ms with sharp alone), so the
- * workers stay as they were measured before until a quiet A/B decides.
+ * 6.7–10.4 vs 9.9–16 ms wall); an A/B of the workers alone agreed (wall median 14.7–19.0 vs 12.0–13.9 ms,
+ * best CPU equal: slow phases of the wasm decoder, docs/decisions.md).
  */
 const WORKER_LIMITS = (limits: ImageLimits): ImageLimits => ({ ...limits, syncJpegMaxPixels: 0 });
 
