@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import sharp from 'sharp';
-import { DEFAULT_IMAGE_LIMITS, DEFAULT_INLINE_MAX_PIXELS, DEFAULT_NORMALIZATION, DEFAULT_SLICE_OPTIONS, PreprocessPool, preparePixels, recyclePixels, SYNC_JPEG_MAX_PIXELS, threadResizer } from '@tessera/vision';
+import { DEFAULT_IMAGE_LIMITS, DEFAULT_INLINE_MAX_PIXELS, DEFAULT_NORMALIZATION, DEFAULT_SLICE_OPTIONS, PreprocessPool, preparePixels, recyclePixels, SYNC_JPEG_MAX_PIXELS, SYNC_PNG_MAX_PIXELS, threadResizer } from '@tessera/vision';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -131,7 +131,8 @@ export async function comparePreprocessingWithPil(runs: number): Promise<void> {
   else console.log(`baseline: ${py.python} (${py.versions}), bench/vision/hf_processor.py as a server subprocess, one run per round`);
   console.log('cells: wall median, CPU median (CPU best) ms; ratios PIL / ours for the same three. Under load CPU time inflates too (shared cores): read the best-CPU ratio there.');
   const syncJpegMaxPixels = Number(process.env.TESSERA_PREPROCESS_SYNC_JPEG_MAX_PIXELS ?? SYNC_JPEG_MAX_PIXELS);
-  const limits = { ...DEFAULT_IMAGE_LIMITS, maxBytes: 64 * 1024 * 1024, maxPixels: 50_000_000, syncJpegMaxPixels };
+  const syncPngMaxPixels = Number(process.env.TESSERA_PREPROCESS_SYNC_PNG_MAX_PIXELS ?? SYNC_PNG_MAX_PIXELS);
+  const limits = { ...DEFAULT_IMAGE_LIMITS, maxBytes: 64 * 1024 * 1024, maxPixels: 50_000_000, syncJpegMaxPixels, syncPngMaxPixels };
   const norm = DEFAULT_NORMALIZATION;
   const pool = new PreprocessPool(1, inlineMax);
   const workerPool = new PreprocessPool(1, 0);
@@ -139,7 +140,7 @@ export async function comparePreprocessingWithPil(runs: number): Promise<void> {
   // The inline path's resize helper thread, started as the pool's workers start theirs in warm-up.
   const helper = await threadResizer().helperStarted();
   console.log(helper ? 'resize helper threads started (used while the 1-minute load average < CPUs + 0.5)' : 'resize on one thread (one CPU)');
-  console.log(`JPEGs up to ${syncJpegMaxPixels} px decode in wasm on the calling thread (jpeg-sync.ts; TESSERA_PREPROCESS_SYNC_JPEG_MAX_PIXELS), larger ones and PNGs with sharp`);
+  console.log(`JPEGs up to ${syncJpegMaxPixels} px decode in wasm on the calling thread (jpeg-sync.ts; TESSERA_PREPROCESS_SYNC_JPEG_MAX_PIXELS), plain PNGs up to ${syncPngMaxPixels} px with zlib there (png-sync.ts; TESSERA_PREPROCESS_SYNC_PNG_MAX_PIXELS), the rest with sharp`);
   const pil = 'python' in py ? new PilServer(py.python) : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-vision-'));
   console.log('\n| image | pieces | ours inline | ours via pool | ours via worker | PIL+numpy | PIL / ours inline | PIL / ours pool | PIL / ours worker | pixels |');

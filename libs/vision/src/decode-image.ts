@@ -14,12 +14,14 @@
  * measurable; the pixels are unchanged (the same libjpeg-turbo-derived decoder as before).
  * JPEGs up to limits.syncJpegMaxPixels (default 0.5 MP) are decoded synchronously in wasm instead
  * (jpeg-sync.ts: same pixels, no thread hand-offs), unless anything about them would make that path
- * differ from this one.
+ * differ from this one. Plain PNGs (8-bit RGB/grey/palette, no alpha, no EXIF) up to
+ * limits.syncPngMaxPixels are decoded synchronously in JS + zlib likewise (png-sync.ts).
  */
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { invalidArgument, resourceExhausted, TesseraError } from '@tessera/errors';
 import { decodeJpegSync } from './jpeg-sync.js';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
+import { decodePngSync } from './png-sync.js';
 
 /** sharp/libvips format names we accept (`heif` covers AVIF and HEIC where libheif decodes them). */
 export const SUPPORTED_FORMATS = Object.freeze(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif'] as const);
@@ -132,6 +134,11 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
   if (sniffed?.format === 'jpeg') {
     const rgb = decodeJpegSync(bytes, sniffed.width, sniffed.height, limits.syncJpegMaxPixels);
     if (rgb) return { rgb, width: sniffed.width, height: sniffed.height, format: 'jpeg' };
+  }
+  // Small plain PNGs likewise: zlib.inflateSync + unfilter in JS (png-sync.ts).
+  if (sniffed?.format === 'png') {
+    const rgb = decodePngSync(bytes, sniffed.width, sniffed.height, limits.syncPngMaxPixels);
+    if (rgb) return { rgb, width: sniffed.width, height: sniffed.height, format: 'png' };
   }
   return decodeWithSharp(bytes, limits, sniffed ?? (await readImageHeader(bytes, limits)));
 }

@@ -22,6 +22,7 @@ export { imagePlaceholder, IMAGE_TOKENS, type ImagePlaceholder, type Placeholder
 export { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 export { decodeImage, readImageHeader, SUPPORTED_FORMATS, type DecodedImage, type ImageHeader, type ImageFormat } from './decode-image.js';
 export { SYNC_JPEG_MAX_PIXELS } from './jpeg-sync.js';
+export { SYNC_PNG_MAX_PIXELS } from './png-sync.js';
 export { resizeBicubicRgb, PilResizer, threadResizer } from './pil-resize.js';
 export { recyclePixels } from './pixel-blocks.js';
 export { prepareImage, preparePixels, sliceDecoded, sliceDecodedPixels, cropRgb, validateSliceOptions, type PreparedImage, type RgbImage } from './preprocess.js';

@@ -17,6 +17,10 @@ export interface ImageLimits {
   /** JPEGs up to this many pixels decode synchronously in wasm on the calling thread (jpeg-sync.ts; default
    *  SYNC_JPEG_MAX_PIXELS = 500 000); 0 = every image through sharp. PreprocessPool's workers get 0. */
   syncJpegMaxPixels?: number;
+  /** Plain PNGs (8-bit RGB/grey/palette, no alpha or EXIF) up to this many pixels decode synchronously on the
+   *  calling thread (png-sync.ts: zlib.inflateSync + unfilter; default SYNC_PNG_MAX_PIXELS = 500 000); 0 =
+   *  sharp. PreprocessPool's workers get 0. */
+  syncPngMaxPixels?: number;
 }
 
 export const DEFAULT_IMAGE_LIMITS: Readonly<ImageLimits> = Object.freeze({

@@ -42,9 +42,11 @@ export const DEFAULT_INLINE_MAX_PIXELS = 400_000;
  * caller's thread only. In the workers it measured slower than sharp (bench/vision worker column, 0.3 MP
  * JPEG, six A/B pairs at load 3–6: CPU median 12–22 vs 9–16 ms) while inline it was faster (pool column
  * 6.7–10.4 vs 9.9–16 ms wall); an A/B of the workers alone agreed (wall median 14.7–19.0 vs 12.0–13.9 ms,
- * best CPU equal: slow phases of the wasm decoder, docs/decisions.md).
+ * best CPU equal: slow phases of the wasm decoder, docs/decisions.md). The synchronous PNG decode
+ * (png-sync.ts) follows it: it saves thread hand-offs, which a worker's own decode pays anyway, and by
+ * default workers only get images over the inline limit (0.4 MP), mostly over its 0.5 MP limit too.
  */
-const WORKER_LIMITS = (limits: ImageLimits): ImageLimits => ({ ...limits, syncJpegMaxPixels: 0 });
+const WORKER_LIMITS = (limits: ImageLimits): ImageLimits => ({ ...limits, syncJpegMaxPixels: 0, syncPngMaxPixels: 0 });
 
 type Reply = { id: number; ok: true; result: PooledImage } | { id: number; ok: false; error: { code: ErrorCode; message: string; details: ErrorDetails } };
 

@@ -23,6 +23,7 @@ export async function composeSlicer(config: SlicerConfig): Promise<ServiceCompos
       maxSliceNums: config.maxSliceNumsLimit,
       decodeTimeoutMs: config.decodeTimeout,
       syncJpegMaxPixels: config.syncJpegMaxPixels,
+      syncPngMaxPixels: config.syncPngMaxPixels,
     },
     batchWindowMs: config.batchWindow,
     maxBatch: config.maxBatch,

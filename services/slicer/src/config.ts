@@ -19,6 +19,7 @@ export const schema = {
   preprocessWorkers: int({ env: 'TESSERA_PREPROCESS_WORKERS', default: 2, min: 0, max: 64, doc: 'worker threads for decode + resize + normalise (0 = on the event loop)' }),
   preprocessInlineMaxPixels: int({ env: 'TESSERA_PREPROCESS_INLINE_MAX_PIXELS', default: 400_000, min: 0, max: 4_000_000, doc: 'PNG/JPEG images up to this many pixels are prepared on the event loop instead of a worker (the hand-off costs more than it saves; ~5–6 ms of event-loop time for a 0.3 MP JPEG, decode included); 0 = always a worker' }),
   syncJpegMaxPixels: int({ env: 'TESSERA_PREPROCESS_SYNC_JPEG_MAX_PIXELS', default: 500_000, min: 0, max: 4_000_000, doc: 'JPEGs up to this many pixels that are prepared on the event loop (TESSERA_PREPROCESS_INLINE_MAX_PIXELS) are decoded in WebAssembly libjpeg-turbo there instead of through sharp (no thread hand-off; ~2 ms at 0.3 MP); workers always use sharp; 0 = always sharp' }),
+  syncPngMaxPixels: int({ env: 'TESSERA_PREPROCESS_SYNC_PNG_MAX_PIXELS', default: 500_000, min: 0, max: 4_000_000, doc: 'PNGs up to this many pixels (8-bit RGB, grey or palette; no alpha, no EXIF) that are prepared on the event loop (TESSERA_PREPROCESS_INLINE_MAX_PIXELS) are decoded there with zlib.inflateSync and JS unfiltering instead of through sharp (no thread hand-off); workers always use sharp; 0 = always sharp' }),
   tensorRefThreshold: bytes({ env: 'TESSERA_TENSOR_REF_THRESHOLD', default: 256 * 1024, min: 1024, max: 1024 * 1024, doc: 'a feature tensor above this goes to the object store as an ObjectRef' }),
 };
 
