@@ -11,10 +11,11 @@ import { HubLink } from './hub-link.js';
 import { getPayload, putPayload } from '@tessera/runtime';
 import { waitFor } from '@tessera/testing';
 import { FEEDBACK_STREAM, siteFeedbackSource, siteInboxPrefix, siteUplinkBucket } from './subjects.js';
-import { leafCount, makeTestCerts, SERVICE_USER, startHub, startSite, waitForLeafs, type HubServer, type Relay, type TopologyServer } from './test/topology.js';
+import { leafCount, makeTestCerts, SERVICE_USER, startHub, startLeafPair, startSite, waitForLeafs, type HubServer, type LeafPair, type Relay, type TopologyServer } from './test/topology.js';
 
 const SITE = 'shop-1';
 const PASSWORD = 'leaf-secret';
+let pair: LeafPair;
 let hub: HubServer;
 let site: TopologyServer;
 let relay: Relay;
@@ -25,10 +26,9 @@ let siteNc: NatsConnection;
 
 beforeAll(async () => {
   certs = makeTestCerts();
-  hub = await startHub({ sites: [{ site: SITE, domain: SITE, password: PASSWORD }, { site: 'shop-2', domain: 'shop-2', password: 'other' }], tls: certs });
+  pair = await startLeafPair({ site: SITE, password: PASSWORD, tls: certs, otherSites: [{ site: 'shop-2', domain: 'shop-2', password: 'other' }] });
+  ({ hub, site } = pair);
   relay = hub.uplink;
-  site = await startSite({ site: SITE, domain: SITE, leafUrl: hub.leafUrl, password: PASSWORD, caFile: certs.caFile });
-  await waitForLeafs(hub.nats.monitorPort, 1);
   hubNc = await connect({ servers: hub.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password });
   siteNc = await connect({ servers: site.nats.url, user: SERVICE_USER.user, pass: SERVICE_USER.password, inboxPrefix: siteInboxPrefix(SITE), maxReconnectAttempts: -1 });
 }, 60_000);
@@ -36,8 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await siteNc?.close();
   await hubNc?.close();
-  await site?.stop();
-  await hub?.stop();
+  await pair?.stop();
   if (certs) rmSync(certs.dir, { recursive: true, force: true });
 });
 

@@ -16,7 +16,7 @@ import { connect, type NatsConnection } from 'nats';
 import { commonServiceConfig, loadConfig } from '@tessera/config';
 import type { feedbackV1 } from '@tessera/contracts';
 import { hubServiceUsers, siteInboxPrefix, siteServiceUsers, UPLINK_NAMESPACE, UPLINK_STREAM } from '@tessera/edge';
-import { startHub, startSite, waitForLeafs, type HubServer, type TopologyServer } from '@tessera/edge/testing';
+import { startLeafPair, waitForLeafs, type HubServer, type LeafPair, type TopologyServer } from '@tessera/edge/testing';
 import { BUS_USERS, busInboxPrefix, startService, type BusUser, type ServiceClient, type ServiceHost } from '@tessera/runtime';
 import type { ChatEvent, ChatService } from '../../domain/chat-events.js';
 import { DEFAULT_CHAT_LIMITS } from '../../domain/openai/limits.js';
@@ -31,6 +31,7 @@ import { uplinkBinding } from './uplink.js';
 const SITE = 'shop-1';
 const MODEL = 'hub-big';
 const passwords = Object.fromEntries(BUS_USERS.map((u) => [u, randomBytes(9).toString('base64url')])) as Record<BusUser, string>;
+let pair: LeafPair;
 let hub: HubServer;
 let site: TopologyServer;
 let hubNc: NatsConnection;
@@ -66,10 +67,8 @@ async function forward(timeoutMs = 30_000): Promise<string> {
 const jobsStored = async () => (await (await hubNc.jetstreamManager()).streams.info(UPLINK_STREAM)).state.last_seq;
 
 beforeAll(async () => {
-  const leafPassword = randomBytes(9).toString('base64url');
-  hub = await startHub({ sites: [{ site: SITE, domain: SITE, password: leafPassword }], users: hubServiceUsers([SITE], passwords) });
-  site = await startSite({ site: SITE, domain: SITE, leafUrl: hub.leafUrl, password: leafPassword, users: siteServiceUsers(SITE, 'hub', passwords) });
-  await waitForLeafs(hub.nats.monitorPort, 1);
+  pair = await startLeafPair({ site: SITE, password: randomBytes(9).toString('base64url'), hubUsers: hubServiceUsers([SITE], passwords), siteUsers: siteServiceUsers(SITE, 'hub', passwords) });
+  ({ hub, site } = pair);
   hubNc = await connect({ servers: hub.nats.url, user: 'gateway', pass: passwords.gateway, inboxPrefix: busInboxPrefix('gateway') });
   siteNc = await connect({ servers: site.nats.url, user: 'gateway', pass: passwords.gateway, inboxPrefix: siteInboxPrefix(SITE), maxReconnectAttempts: -1 });
   hubGateway = await startHubGateway();
@@ -80,8 +79,7 @@ afterAll(async () => {
   await hubGateway?.shutdown();
   await siteNc?.close();
   await hubNc?.close();
-  await site?.stop();
-  await hub?.stop();
+  await pair?.stop();
 });
 
 describe('direct uplink over a leaf link', () => {

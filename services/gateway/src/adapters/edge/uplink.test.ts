@@ -4,12 +4,11 @@
  * many at once — a site's concurrent requests must not wait in the queue behind whole answers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from 'nats';
 import { commonServiceConfig, loadConfig } from '@tessera/config';
 import { commonV1, gatewayV1, type feedbackV1 } from '@tessera/contracts';
 import { UPLINK_NAMESPACE, UPLINK_STAGE } from '@tessera/edge';
 import { natsClient, startService, type ServiceClient, type ServiceHost } from '@tessera/runtime';
-import { startNatsServer, type NatsServerHandle } from '@tessera/testing';
+import { withNats } from '@tessera/testing/vitest';
 import type { ChatEvent, ChatService } from '../../domain/chat-events.js';
 import { DEFAULT_CHAT_LIMITS } from '../../domain/openai/limits.js';
 import type { ModelInfo } from '../../domain/orchestrator/model-catalog.js';
@@ -18,8 +17,7 @@ import { QuotaLedger } from '../../domain/tenancy/quota-ledger.js';
 import { uplinkBinding } from './uplink.js';
 
 const AT_ONCE = 8;
-let server: NatsServerHandle;
-let nc: NatsConnection;
+const bus = withNats();
 let host: ServiceHost;
 let started = 0;
 let release!: () => void;
@@ -37,25 +35,21 @@ const waiting: ChatService = {
 };
 
 beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
   // The hub gateway's process settings: TESSERA_MAX_CONCURRENCY stays at its default (4).
-  const config = loadConfig(commonServiceConfig({ serviceName: 'gateway', grpcPort: 0, metricsPort: 0 }), { NATS_URL: server.url });
+  const config = loadConfig(commonServiceConfig({ serviceName: 'gateway', grpcPort: 0, metricsPort: 0 }), { NATS_URL: bus.server.url });
   expect(config.maxConcurrency).toBeLessThan(AT_ONCE);
   const keys = new ApiKeyStore({ keys: [{ id: 'k', tenant: 'acme', sha256: hashApiKey('sk-test') }] }, { requestsPerMinute: 1000, tokensPerMinute: 1_000_000, concurrentStreams: 64, maxImagePixels: 4_000_000, maxImagesPerRequest: 4 });
   const deps = { keys, quotas: new QuotaLedger(), chat: waiting, limits: () => DEFAULT_CHAT_LIMITS, model: { id: 'hub-big', revision: 'r1', family: '2.6', downsampleModes: [] } as unknown as ModelInfo, feedback: {} as ServiceClient<typeof feedbackV1.FeedbackServiceService> };
-  host = await startService({ config, nc, services: [uplinkBinding(deps, 256)], grpc: false, metricsEndpoint: false, handleSignals: false, telemetry: false });
+  host = await startService({ config, nc: bus.nc, services: [uplinkBinding(deps, 256)], grpc: false, metricsEndpoint: false, handleSignals: false, telemetry: false });
 }, 30_000);
 
 afterAll(async () => {
   await host?.shutdown();
-  await nc?.close();
-  await server?.stop();
 });
 
 describe('hub uplink binding', () => {
   it(`streams ${AT_ONCE} forwarded chats at once, more than TESSERA_MAX_CONCURRENCY`, async () => {
-    const site = natsClient(nc, gatewayV1.GatewayServiceService, { workQueue: { stage: UPLINK_STAGE, methods: ['chatCompletion'] } });
+    const site = natsClient(bus.nc, gatewayV1.GatewayServiceService, { workQueue: { stage: UPLINK_STAGE, methods: ['chatCompletion'] } });
     const req: gatewayV1.ChatCompletionRequest = { model: 'hub-big', messages: [{ role: commonV1.Role.USER, content: [{ part: { $case: 'text', text: 'hi' } }] }], user: '', tools: [], toolChoice: '' };
     const answer = async () => {
       let text = '';
@@ -68,7 +62,7 @@ describe('hub uplink binding', () => {
   }, 20_000);
 
   it("holds no request/reply subscription on the gateway's subjects (only the queue and the uplink namespace)", async () => {
-    const subsz = (await (await fetch(`http://127.0.0.1:${server.monitorPort}/subsz?subs=1`)).json()) as { subscriptions_list?: Array<{ subject: string }> };
+    const subsz = (await (await fetch(`http://127.0.0.1:${bus.server.monitorPort}/subsz?subs=1`)).json()) as { subscriptions_list?: Array<{ subject: string }> };
     expect((subsz.subscriptions_list ?? []).map((s) => s.subject).filter((s) => s.includes('GatewayService'))).toEqual([`${UPLINK_NAMESPACE}.*.GatewayService.*`]);
   });
 });
