@@ -84,7 +84,8 @@ export function decodePngSync(bytes: Uint8Array, width: number, height: number, 
   let raw: Buffer;
   try {
     // maxOutputLength: a stream that inflates past the expected size throws (and is not inflated further).
-    raw = inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat), { maxOutputLength: expected + 1 });
+    // chunkSize: one output buffer, not 64 KiB pieces concatenated (0.3 MP: 0.9 vs 2.3 ms per inflate).
+    raw = inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat), { maxOutputLength: expected + 1, chunkSize: Math.max(64, expected + 1) });
   } catch {
     return undefined;
   }
@@ -121,50 +122,53 @@ function keyword(data: Uint8Array): string {
 
 /**
  * Undoes the PNG scanline filters in place: rows of 1 filter byte + `stride` bytes, `bpp` bytes per
- * pixel (bit depth 8). False on a filter type other than 0–4.
+ * pixel (bit depth 8). False on a filter type other than 0–4. One small function per filter: with
+ * all of them in one loop body V8 kept deoptimising it as rows switched filter (a 0.3 MP adaptive-filtered
+ * PNG: ~20 ms per decode for 30 decodes, 3.5 ms only in between).
  */
 function unfilter(raw: Uint8Array, stride: number, height: number, bpp: number): boolean {
   for (let y = 0; y < height; y++) {
     const row = y * (stride + 1) + 1;
-    const up = row - stride - 1; // the previous row's first byte (y > 0)
     const end = row + stride;
-    switch (raw[row - 1]) {
-      case 0:
-        break;
-      case 1: // Sub
-        for (let x = row + bpp; x < end; x++) raw[x] = (raw[x] + raw[x - bpp]) & 255;
-        break;
-      case 2: // Up
-        if (y > 0) for (let x = row; x < end; x++) raw[x] = (raw[x] + raw[x - row + up]) & 255;
-        break;
-      case 3: // Average
-        if (y === 0) {
-          for (let x = row + bpp; x < end; x++) raw[x] = (raw[x] + (raw[x - bpp] >> 1)) & 255;
-        } else {
-          for (let x = row; x < row + bpp; x++) raw[x] = (raw[x] + (raw[x - row + up] >> 1)) & 255;
-          for (let x = row + bpp; x < end; x++) raw[x] = (raw[x] + ((raw[x - bpp] + raw[x - row + up]) >> 1)) & 255;
-        }
-        break;
-      case 4: // Paeth; on the first row it is Sub (up and up-left are 0)
-        if (y === 0) {
-          for (let x = row + bpp; x < end; x++) raw[x] = (raw[x] + raw[x - bpp]) & 255;
-        } else {
-          for (let x = row; x < row + bpp; x++) raw[x] = (raw[x] + raw[x - row + up]) & 255;
-          for (let x = row + bpp; x < end; x++) {
-            const a = raw[x - bpp];
-            const bb = raw[x - row + up];
-            const c = raw[x - bpp - row + up];
-            const p = a + bb - c;
-            const pa = Math.abs(p - a);
-            const pb = Math.abs(p - bb);
-            const pc = Math.abs(p - c);
-            raw[x] = (raw[x] + (pa <= pb && pa <= pc ? a : pb <= pc ? bb : c)) & 255;
-          }
-        }
-        break;
-      default:
-        return false;
-    }
+    const f = raw[row - 1];
+    // On the first row the row above is zeros: Up is None, Paeth is Sub, Average halves the left byte only.
+    if (f === 1 || (f === 4 && y === 0)) sub(raw, row, end, bpp);
+    else if (f === 2 && y > 0) up(raw, row, end, stride + 1);
+    else if (f === 3) average(raw, row, end, bpp, y === 0 ? 0 : stride + 1);
+    else if (f === 4) paeth(raw, row, end, bpp, stride + 1);
+    else if (f > 4) return false;
   }
   return true;
+}
+
+function sub(raw: Uint8Array, row: number, end: number, bpp: number): void {
+  for (let x = row + bpp; x < end; x++) raw[x] = (raw[x] + raw[x - bpp]) & 255;
+}
+
+/** `d`: the distance to the byte above (stride + 1). */
+function up(raw: Uint8Array, row: number, end: number, d: number): void {
+  for (let x = row; x < end; x++) raw[x] = (raw[x] + raw[x - d]) & 255;
+}
+
+/** `d`: the distance to the byte above, 0 on the first row (no row above: its bytes count as 0). */
+function average(raw: Uint8Array, row: number, end: number, bpp: number, d: number): void {
+  if (d === 0) {
+    for (let x = row + bpp; x < end; x++) raw[x] = (raw[x] + (raw[x - bpp] >> 1)) & 255;
+    return;
+  }
+  for (let x = row; x < row + bpp; x++) raw[x] = (raw[x] + (raw[x - d] >> 1)) & 255;
+  for (let x = row + bpp; x < end; x++) raw[x] = (raw[x] + ((raw[x - bpp] + raw[x - d]) >> 1)) & 255;
+}
+
+function paeth(raw: Uint8Array, row: number, end: number, bpp: number, d: number): void {
+  for (let x = row; x < row + bpp; x++) raw[x] = (raw[x] + raw[x - d]) & 255;
+  for (let x = row + bpp; x < end; x++) {
+    const a = raw[x - bpp];
+    const b = raw[x - d];
+    const c = raw[x - d - bpp];
+    const pa = Math.abs(b - c); // |p - a| with p = a + b - c
+    const pb = Math.abs(a - c);
+    const pc = Math.abs(a + b - c - c);
+    raw[x] = (raw[x] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
+  }
 }

@@ -9,11 +9,12 @@
 import sharp from 'sharp';
 import { loadJpegDecoder, warmJpegDecoder } from './jpeg-sync.js';
 import { DEFAULT_IMAGE_LIMITS } from './limits.js';
+import { decodePngSync } from './png-sync.js';
 import { threadResizer } from './pil-resize.js';
 import { preparePixels } from './preprocess.js';
 import { DEFAULT_NORMALIZATION } from './preprocessor-config.js';
 
-/** `wasmJpeg`: this thread decodes small JPEGs in wasm (the caller's thread; workers use sharp, see preprocess-pool.ts). */
+/** `wasmJpeg`: this thread decodes small JPEGs in wasm and small PNGs in JS (the caller's thread; workers use sharp, see preprocess-pool.ts). */
 export async function warmUpPreprocessing(runs = 8, wasmJpeg = true): Promise<void> {
   const limits = wasmJpeg ? DEFAULT_IMAGE_LIMITS : { ...DEFAULT_IMAGE_LIMITS, syncJpegMaxPixels: 0 };
   const [w, h] = [640, 480];
@@ -23,6 +24,11 @@ export async function warmUpPreprocessing(runs = 8, wasmJpeg = true): Promise<vo
   const jpeg = await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg().toBuffer();
   // Small JPEGs decode in wasm on this thread (jpeg-sync.ts): loaded and tiered up before the runs below.
   if (wasmJpeg && (await loadJpegDecoder())) await warmJpegDecoder(jpeg, w, h);
+  // And the PNG unfilter loops (png-sync.ts), every filter type: a first 0.3 MP decode ~20 ms, hot ~3 ms.
+  if (wasmJpeg) {
+    const png = await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png({ adaptiveFiltering: true, compressionLevel: 1 }).toBuffer();
+    for (let i = 0; i < 8; i++) decodePngSync(png, w, h);
+  }
   // The resize helper thread starts on the first image; wait for it so the warm-up runs use it too.
   await preparePixels(jpeg, {}, limits, DEFAULT_NORMALIZATION);
   await threadResizer().helperStarted();
