@@ -202,7 +202,10 @@ class NatsClientCore {
       this.streamsEnsured.set(stage, ensured);
       ensured.catch(() => this.streamsEnsured.delete(stage));
     }
-    await ensured;
+    // With `workQueue.direct` the first job may come only once no server answers directly (an edge site
+    // whose link to the hub just went down): the stream check then gets "no responders" from the
+    // unreachable JetStream domain, which is UNAVAILABLE like a failed publish, not an internal error.
+    await ensured.catch((err: unknown) => Promise.reject(natsError(err, subject, call)));
     const base = o?.idempotencyKey ?? `${call.requestId}:${info.method}:${process.pid}:${++this.callSeq}`;
     // A resumed stream is a new job: the same id would be dropped as a duplicate within 2 min.
     const msgID = resume > 0 ? `${base}:resume-${resume}` : base;
