@@ -169,7 +169,7 @@ describe('decodePngSync (small plain PNGs on the calling thread)', () => {
 });
 
 describe('decodePngSync hands to sharp what it would not decode the same', () => {
-  it('alpha, 16-bit, interlaced, tRNS, eXIf, EXIF text, bad CRC, bad zlib, trailing bytes, wrong size, bad palette index', async () => {
+  it('alpha, 16-bit, interlaced, tRNS, eXIf, EXIF text, bad CRC, bad zlib, trailing bytes, wrong size, bad palette index, over 4 MiB', async () => {
     const [w, h] = [33, 21];
     const raw = Buffer.from(samples(w * h * 4, 9));
     const rgba = sharp(raw, { raw: { width: w, height: h, channels: 4 } });
@@ -216,6 +216,10 @@ describe('decodePngSync hands to sharp what it would not decode the same', () =>
     expect(1000 * 501).toBeGreaterThan(SYNC_PNG_MAX_PIXELS);
     expect(decodePngSync(big.bytes, 1000, 501)).toBeUndefined();
     expect(decodePngSync(big.bytes, 1000, 501, 1000 * 501)).toBeDefined();
+    // Over 4 MiB (here a 5 MiB text chunk): sharp, whatever the pixel count.
+    const padded = png({ width: w, height: h, before: [chunk('tEXt', Buffer.concat([Buffer.from('Comment\0'), Buffer.alloc(5 << 20, 0x61)]))] });
+    expect(decodePngSync(padded.bytes, w, h, 1 << 30)).toBeUndefined();
+    expect(Buffer.from((await decodeImage(padded.bytes, { ...LIMITS, maxBytes: 8 << 20 })).rgb).equals(padded.rgb)).toBe(true);
 
     // decodeImage: what is refused here goes to sharp and comes out as the sharp path gives it.
     for (const name of ['rgba', '16-bit', 'interlaced', 'tRNS', 'trailing bytes']) {

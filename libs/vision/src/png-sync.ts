@@ -17,6 +17,8 @@ import { crc32, inflateSync } from 'node:zlib';
 
 /** Default largest PNG (pixels, from IHDR) decoded here (ImageLimits.syncPngMaxPixels), as for JPEGs. */
 export const SYNC_PNG_MAX_PIXELS = 500_000;
+/** Larger files go to sharp: 0.5 MP is ≤ 1.5 MB of samples, so more is metadata (CRC'd here on the caller's thread) or padding. */
+const SYNC_PNG_MAX_BYTES = 4 << 20;
 
 const IHDR = 0x49484452;
 const PLTE = 0x504c5445;
@@ -31,7 +33,7 @@ const TEXT = new Set(['tEXt', 'zTXt', 'iTXt']);
  * or undefined: then decode with sharp (see the file comment). Larger than `maxPixels`: undefined.
  */
 export function decodePngSync(bytes: Uint8Array, width: number, height: number, maxPixels = SYNC_PNG_MAX_PIXELS): Uint8Array | undefined {
-  if (width * height > maxPixels || typeof crc32 !== 'function') return undefined;
+  if (width * height > maxPixels || bytes.length > SYNC_PNG_MAX_BYTES || typeof crc32 !== 'function') return undefined;
   const b = bytes;
   const u32 = (i: number) => ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
   if (b.length < 8 || u32(0) !== 0x89504e47 || u32(4) !== 0x0d0a1a0a) return undefined;
