@@ -125,20 +125,18 @@ export function sniffImageSize(b: Uint8Array): { format: 'png' | 'jpeg'; width: 
 
 const decodeTimeoutSeconds = (limits: ImageLimits) => Math.max(1, Math.ceil((limits.decodeTimeoutMs ?? 10_000) / 1000));
 
+const SYNC_DECODERS = { jpeg: decodeJpegSync, png: decodePngSync } as const;
+
 /** Validates and decodes to upright sRGB 8-bit RGB with alpha flattened on white. */
 export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<DecodedImage> {
   checkBytes(bytes, limits);
   const sniffed = sniffImageSize(bytes);
   if (sniffed) checkSize(sniffed.width, sniffed.height, limits);
-  // Small JPEGs: synchronously in wasm, no thread hand-off (jpeg-sync.ts); undefined = sharp decides.
-  if (sniffed?.format === 'jpeg') {
-    const rgb = decodeJpegSync(bytes, sniffed.width, sniffed.height, limits.syncJpegMaxPixels);
-    if (rgb) return { rgb, width: sniffed.width, height: sniffed.height, format: 'jpeg' };
-  }
-  // Small plain PNGs likewise: zlib.inflateSync + unfilter in JS (png-sync.ts).
-  if (sniffed?.format === 'png') {
-    const rgb = decodePngSync(bytes, sniffed.width, sniffed.height, limits.syncPngMaxPixels);
-    if (rgb) return { rgb, width: sniffed.width, height: sniffed.height, format: 'png' };
+  // Small JPEGs (wasm libjpeg-turbo, jpeg-sync.ts) and plain PNGs (zlib.inflateSync + unfilter,
+  // png-sync.ts) decode synchronously here, no thread hand-off; undefined = sharp decides.
+  if (sniffed) {
+    const rgb = SYNC_DECODERS[sniffed.format](bytes, sniffed.width, sniffed.height, sniffed.format === 'jpeg' ? limits.syncJpegMaxPixels : limits.syncPngMaxPixels);
+    if (rgb) return { rgb, width: sniffed.width, height: sniffed.height, format: sniffed.format };
   }
   return decodeWithSharp(bytes, limits, sniffed ?? (await readImageHeader(bytes, limits)));
 }
