@@ -10,29 +10,32 @@
  *      of all its threads, read before and after each request) shows what the hop costs in work;
  *   2. catch-up: feedback events recorded at the site while the uplink is cut, then the time from
  *      restoring the link to the hub's feedback stream holding all of them (events/s).
- * The site dials the hub through the test relay (so the link can be cut): one user-space copy per
- * message each way in this process, ~0.2 ms p50 per round trip at load 13 (a direct leaf: 0.3 ms more
- * than a local request/reply); counted under "bench (client + relay)".
+ * Part 1 runs with the site dialing the hub's leaf port directly, as over a real link; part 2 on a
+ * second, feedback-only stack whose site dials through the test relay, which can cut the link. With
+ * the relay in part 1 (`--link relay`, as before 2026-12-04) every message on the hop is also copied
+ * through this process's event loop: ~0.4 ms of a forwarded chat's time to first token, counted
+ * under "bench (client + relay)" (docs/decisions.md "Issue 18 (hop cost …)").
  * 1b. `--concurrent` requests at once per path, twice each, alternating: a site's concurrent requests
  *      must not queue at the hub (the uplink binding streams up to TESSERA_GATEWAY_UPLINK_CONCURRENCY).
  * The site offers each forwarded chat to the hub gateway directly (core NATS, `tessera.uplink.>`) and
  * queues it in TESSERA_UPLINK only when no hub gateway takes it; `--uplink queue` sets
  * TESSERA_GATEWAY_UPLINK_DIRECT=false (always the queue, as before) for a before/after comparison. The
  * bench prints how many forwarded chats went through the queue (TESSERA_UPLINK's sequence).
- * Usage: npx tsx bench/edge/main.ts [--preset bench|tiny] [--model DIR] [--requests 20] [--tokens 32] [--concurrent 8] [--events 10000] [--uplink direct|queue]
+ * Usage: npx tsx bench/edge/main.ts [--preset bench|tiny] [--model DIR] [--requests 20] [--tokens 32] [--concurrent 8] [--events 10000] [--uplink direct|queue] [--link direct|relay]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from 'nats';
-import { startEdgeStack, writeApiKeysFile } from '@tessera/local-stack';
+import { startEdgeStack, writeApiKeysFile, type EdgeStack } from '@tessera/local-stack';
 import { ensurePresetModelPaths } from '@tessera/model';
 import { readSse } from '@tessera/testing';
 
-const { values } = parseArgs({ options: { preset: { type: 'string', default: 'bench' }, model: { type: 'string' }, requests: { type: 'string', default: '20' }, tokens: { type: 'string', default: '32' }, concurrent: { type: 'string', default: '8' }, events: { type: 'string', default: '10000' }, uplink: { type: 'string', default: 'direct' } } });
+const { values } = parseArgs({ options: { preset: { type: 'string', default: 'bench' }, model: { type: 'string' }, requests: { type: 'string', default: '20' }, tokens: { type: 'string', default: '32' }, concurrent: { type: 'string', default: '8' }, events: { type: 'string', default: '10000' }, uplink: { type: 'string', default: 'direct' }, link: { type: 'string', default: 'direct' } } });
 if (values.preset !== 'bench' && values.preset !== 'tiny') throw new Error(`--preset must be bench or tiny, not ${values.preset}`);
 if (values.uplink !== 'direct' && values.uplink !== 'queue') throw new Error(`--uplink must be direct or queue, not ${values.uplink}`);
+if (values.link !== 'direct' && values.link !== 'relay') throw new Error(`--link must be direct or relay, not ${values.link}`);
 const REQUESTS = Number(values.requests);
 const TOKENS = Number(values.tokens);
 const EVENTS = Number(values.events);
@@ -104,10 +107,15 @@ const edge = await startEdgeStack({
   siteFeedbackMaxEvents: Math.max(1_000_000, EVENTS * 2),
   env: { TESSERA_INTRA_OP_THREADS: '1' },
   gatewayEnv: { ...quota, TESSERA_GATEWAY_UPLINK_DIRECT: String(values.uplink === 'direct') },
+  directUplink: values.link === 'direct',
 });
 const { hub, site, hubStack, siteStack } = edge;
 const hubNc = await connect({ servers: hub.nats.url, user: edge.operator.user, pass: edge.operator.password });
-const siteNc = await connect({ servers: site.nats.url, user: edge.operator.user, pass: edge.operator.password });
+/** Part 2's stack (with `--link direct`): hub and site feedback services, the site dialing through the relay. */
+let catchUpStack: EdgeStack | undefined;
+let edgeStopped = false;
+const startCatchUpStack = () =>
+  startEdgeStack({ modelDir, workDir: join(dir, 'catch-up'), site: SITE, keysFile, hubModel: MODEL, hubServices: ['feedback'], siteServices: ['feedback'], siteFeedbackMaxEvents: Math.max(1_000_000, EVENTS * 2) });
 
 /** Jobs ever stored in the hub's uplink queue (a chat the hub gateway took directly stores none). */
 const uplinkJobs = async () => (await (await hubNc.jetstreamManager()).streams.info('TESSERA_UPLINK').catch(() => undefined))?.state.last_seq ?? 0;
@@ -124,7 +132,7 @@ const pids = {
 
 try {
   const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' / ');
-  console.log(`bench/edge: ${values.model ? values.model : `${values.preset} preset`}, ${REQUESTS} streamed requests per path (interleaved), max_tokens ${TOKENS}, ${os.cpus().length} cores, load (1/5/15 min) ${load()}`);
+  console.log(`bench/edge: ${values.model ? values.model : `${values.preset} preset`}, ${REQUESTS} streamed requests per path (interleaved), max_tokens ${TOKENS}, leaf link ${values.link === 'direct' ? 'dialed directly' : 'through the test relay'}, ${os.cpus().length} cores, load (1/5/15 min) ${load()}`);
   for (let i = 0; i < 3; i++) await Promise.all([streamChat(hubStack.httpUrl, pids), streamChat(siteStack.httpUrl, pids)]); // warm-up: sessions, streams, consumers
   const queuedBefore = await uplinkJobs();
   const direct: Sample[] = [];
@@ -175,31 +183,50 @@ try {
 
   // 2. Catch-up after an outage: the events go straight into the site stream the site feedback
   // service owns (same subjects and Nats-Msg-Id as its appends), 10k HTTP posts would time the gateway.
-  await new Promise((r) => setTimeout(r, 1000));
-  const before = await feedbackEvents(hubNc);
-  hub.uplink.cut();
-  const js = siteNc.jetstream();
-  const recordStart = performance.now();
-  for (let i = 0; i < EVENTS; i += 500) {
-    await Promise.all(Array.from({ length: Math.min(500, EVENTS - i) }, (_, j) => js.publish('tessera.feedback.events.bench.feedback', Buffer.from(JSON.stringify({ v: 1, type: 'feedback', record: { tenant: 'bench', feedbackId: `bench-${i + j}` } })), { msgID: `f:bench:bench-${i + j}` })));
+  // On a second stack (feedback services only) whose site dials through the relay that cuts the link.
+  if (values.link === 'direct') {
+    await hubNc.close();
+    await edge.stop();
+    edgeStopped = true;
+    catchUpStack = await startCatchUpStack();
   }
-  const recordMs = performance.now() - recordStart;
-  const restoredAt = performance.now();
-  hub.uplink.restore();
-  let leafBackAt = 0;
-  for (;;) {
-    if (!leafBackAt && ((await (await fetch(`http://127.0.0.1:${hub.nats.monitorPort}/leafz`)).json()) as { leafnodes: number }).leafnodes > 0) leafBackAt = performance.now();
-    if ((await feedbackEvents(hubNc)) - before >= EVENTS) break;
-    if (performance.now() - restoredAt > 300_000) throw new Error('hub did not catch up within 300 s');
-    await new Promise((r) => setTimeout(r, 50));
+  const cu = catchUpStack ?? edge;
+  const cuHubNc = await connect({ servers: cu.hub.nats.url, user: cu.operator.user, pass: cu.operator.password });
+  const siteNc = await connect({ servers: cu.site.nats.url, user: cu.operator.user, pass: cu.operator.password });
+  try {
+    const js = siteNc.jetstream();
+    // One event through first: a fresh stack's hub may not be sourcing the site stream yet (seen: a
+    // catch-up of 5.8 s, the source's retry, not the link).
+    const seen = await feedbackEvents(cuHubNc);
+    await js.publish('tessera.feedback.events.bench.feedback', Buffer.from(JSON.stringify({ v: 1, type: 'feedback', record: { tenant: 'bench', feedbackId: 'bench-warm-up' } })), { msgID: 'f:bench:bench-warm-up' });
+    while ((await feedbackEvents(cuHubNc)) <= seen) await new Promise((r) => setTimeout(r, 50));
+    const before = await feedbackEvents(cuHubNc);
+    cu.hub.uplink.cut();
+    const recordStart = performance.now();
+    for (let i = 0; i < EVENTS; i += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, EVENTS - i) }, (_, j) => js.publish('tessera.feedback.events.bench.feedback', Buffer.from(JSON.stringify({ v: 1, type: 'feedback', record: { tenant: 'bench', feedbackId: `bench-${i + j}` } })), { msgID: `f:bench:bench-${i + j}` })));
+    }
+    const recordMs = performance.now() - recordStart;
+    const restoredAt = performance.now();
+    cu.hub.uplink.restore();
+    let leafBackAt = 0;
+    for (;;) {
+      if (!leafBackAt && ((await (await fetch(`http://127.0.0.1:${cu.hub.nats.monitorPort}/leafz`)).json()) as { leafnodes: number }).leafnodes > 0) leafBackAt = performance.now();
+      if ((await feedbackEvents(cuHubNc)) - before >= EVENTS) break;
+      if (performance.now() - restoredAt > 300_000) throw new Error('hub did not catch up within 300 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const caughtUpMs = performance.now() - restoredAt;
+    const exact = (await feedbackEvents(cuHubNc)) - before;
+    console.log(`2. ${EVENTS} feedback events recorded at the site during the outage (${(EVENTS / (recordMs / 1000)).toFixed(0)} events/s into the site stream)`);
+    console.log(`   link restore → hub has all: ${caughtUpMs.toFixed(0)} ms (leaf reconnect ${leafBackAt ? (leafBackAt - restoredAt).toFixed(0) : '?'} ms, then ${(EVENTS / ((caughtUpMs - (leafBackAt ? leafBackAt - restoredAt : 0)) / 1000)).toFixed(0)} events/s sourced); at the hub: ${exact} (exactly ${EVENTS}: ${exact === EVENTS})`);
+  } finally {
+    await siteNc.close();
+    await cuHubNc.close();
   }
-  const caughtUpMs = performance.now() - restoredAt;
-  const exact = (await feedbackEvents(hubNc)) - before;
-  console.log(`2. ${EVENTS} feedback events recorded at the site during the outage (${(EVENTS / (recordMs / 1000)).toFixed(0)} events/s into the site stream)`);
-  console.log(`   link restore → hub has all: ${caughtUpMs.toFixed(0)} ms (leaf reconnect ${leafBackAt ? (leafBackAt - restoredAt).toFixed(0) : '?'} ms, then ${(EVENTS / ((caughtUpMs - (leafBackAt ? leafBackAt - restoredAt : 0)) / 1000)).toFixed(0)} events/s sourced); at the hub: ${exact} (exactly ${EVENTS}: ${exact === EVENTS})`);
 } finally {
-  await siteNc.close();
-  await hubNc.close();
-  await edge.stop();
+  if (!hubNc.isClosed()) await hubNc.close();
+  if (!edgeStopped) await edge.stop();
+  await catchUpStack?.stop();
   rmSync(dir, { recursive: true, force: true });
 }

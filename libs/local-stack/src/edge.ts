@@ -42,6 +42,11 @@ export interface EdgeStackOptions {
    * grants (libs/edge service-users.ts), instead of one unrestricted login. Default true.
    */
   perServiceUsers?: boolean;
+  /**
+   * The site dials the hub's leaf port directly (no test relay on the link), so `hub.uplink` cannot
+   * cut it: for timing the hop (bench/edge part 1). Default false (the e2e cuts and stalls the link).
+   */
+  directUplink?: boolean;
 }
 
 export interface EdgeStack {
@@ -81,7 +86,7 @@ export async function startEdgeStack(o: EdgeStackOptions): Promise<EdgeStack> {
   const hubUsers = perService ? hubServiceUsers([siteName], passwords) : [SERVICE_USER];
   const siteUsers = perService ? siteServiceUsers(siteName, 'hub', passwords) : [SERVICE_USER];
   const operator = perService ? { user: 'operator', password: passwords.operator } : SERVICE_USER;
-  const hub = await startHub({ sites: [{ site: siteName, domain: siteName, password: leafPassword }], tls: certs, users: hubUsers });
+  const hub = await startHub({ sites: [{ site: siteName, domain: siteName, password: leafPassword }], tls: certs, users: hubUsers, ...(o.directUplink && { directUplink: true }) });
   const site = await startSite({ site: siteName, domain: siteName, leafUrl: hub.leafUrl, password: leafPassword, caFile: certs.caFile, users: siteUsers });
   await waitForLeafs(hub.nats.monitorPort, 1);
   const env = { ...(!perService && { NATS_USER: SERVICE_USER.user, NATS_PASSWORD: SERVICE_USER.password }), ...o.env };

@@ -29,6 +29,14 @@ export interface GatewayGrpcDeps {
   metrics?: HttpMetrics;
   /** What the served family supports (tool calls), as on HTTP; default: MiniCPM-V 2.6. */
   features?: ModelFeatures;
+  /**
+   * Open the stream with an empty chunk (response_id before the first token). Default true (gRPC
+   * clients). The hub's uplink binding sets false: over the uplink that chunk is one more message
+   * through the hub's nats-server, the leaf link and the site's nats-server, waking four processes
+   * as the hub sends the job to the decoder, and the site drops it. Every chunk carries response_id,
+   * model and revision, so the first chunk a site gets still does.
+   */
+  openingChunk?: boolean;
 }
 
 /**
@@ -65,7 +73,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
       const observed: ChatObservation | undefined = deps.metrics?.chat(valid.model, arrivedAt);
       let settled = false;
       try {
-        yield { responseId, model: valid.model, modelRevision: deps.model.revision, sources: [], textDelta: '', reasoningDelta: '', logprobs: [], finishReason: commonV1.FinishReason.UNSPECIFIED };
+        if (deps.openingChunk !== false) yield { responseId, model: valid.model, modelRevision: deps.model.revision, sources: [], textDelta: '', reasoningDelta: '', logprobs: [], finishReason: commonV1.FinishReason.UNSPECIFIED };
         for await (const ev of deps.chat.chat(valid, { tenant, responseId, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, trace: ctx.trace })) {
           if (ev.kind === 'delta') {
             observed?.tokens(ev.tokenIds.length || (ev.text ? 1 : 0));

@@ -53,11 +53,19 @@ describe('hub uplink binding', () => {
     const req: gatewayV1.ChatCompletionRequest = { model: 'hub-big', messages: [{ role: commonV1.Role.USER, content: [{ part: { $case: 'text', text: 'hi' } }] }], user: '', tools: [], toolChoice: '' };
     const answer = async () => {
       let text = '';
-      for await (const c of site.chatCompletion(req, { tenant: 'acme', timeoutMs: 8_000 })) text += c.textDelta;
-      return text;
+      let first: gatewayV1.ChatCompletionResponse | undefined;
+      for await (const c of site.chatCompletion(req, { tenant: 'acme', timeoutMs: 8_000 })) {
+        first ??= c;
+        text += c.textDelta;
+      }
+      return { text, first };
     };
     // With only 4 slots the other 4 would wait in the queue for answers that wait for them: a deadline.
-    expect(await Promise.all(Array.from({ length: AT_ONCE }, answer))).toEqual(Array(AT_ONCE).fill('ok'));
+    const answers = await Promise.all(Array.from({ length: AT_ONCE }, answer));
+    expect(answers.map((a) => a.text)).toEqual(Array(AT_ONCE).fill('ok'));
+    // No empty head chunk over the uplink (the gRPC stream's response_id-only opener): the first chunk
+    // a site gets is the first text, and carries response_id and model as every chunk does.
+    for (const a of answers) expect(a.first).toMatchObject({ textDelta: 'ok', responseId: expect.stringMatching(/^chatcmpl-/), model: 'hub-big', modelRevision: 'r1' });
     site.close();
   }, 20_000);
 

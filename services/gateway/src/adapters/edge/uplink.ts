@@ -27,7 +27,8 @@ export function uplinkBinding(deps: Omit<GatewayGrpcDeps, 'tenantOf'>, concurren
     // the gateway's own subjects, which the hub gateway's NATS user may not hold. Direct offers share
     // the queue's `concurrency` slots; one beyond them is refused at once and the site queues it.
     definition: { chatCompletion: gatewayV1.GatewayServiceService.chatCompletion },
-    impl: { chatCompletion: gatewayGrpcService({ ...deps, tenantOf }).chatCompletion },
+    // No empty opening chunk (see GatewayGrpcDeps.openingChunk): the site drops it anyway.
+    impl: { chatCompletion: gatewayGrpcService({ ...deps, tenantOf, openingChunk: false }).chatCompletion },
     grpc: false,
     requireTenant: true,
     workQueue: { stage: UPLINK_STAGE, methods: ['chatCompletion'], concurrency, direct: { namespace: UPLINK_NAMESPACE } },
