@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { argmaxRow, buildModel, ensureTinyModelPaths, openModel, readCheckpoint } from './index.js';
 import { ReferenceModel } from './reference/reference-model.js';
+import { maxAbsDiff } from '@tessera/testing/vitest';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tessera-kvdtype-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -71,9 +72,3 @@ describe('KV cache dtype', () => {
   });
 });
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}

@@ -6,16 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argmaxRow, ensureTinyModelPaths, openModel, readCheckpoint, type Model, type SlicePixels } from './index.js';
 import { ReferenceModel } from './reference/reference-model.js';
+import { maxAbsDiff } from '@tessera/testing/vitest';
 
 const TOL = 1e-4;
 const RT = { intraOpNumThreads: 1, allowSpinning: false };
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 function slice(hp: number, wp: number, seed: number): SlicePixels {
   const height = hp * 14;

@@ -17,17 +17,11 @@ import { StageSession } from './runtime/stage-session.js';
 import { runVision46StageRaw } from './runtime/vision46-run-stage.js';
 import { Vision46Stage } from './runtime/vision46-stage.js';
 import { mergeWindows, navitPositionIds46 } from './vision46-layout.js';
+import { maxAbsDiff } from '@tessera/testing/vitest';
 
 const TOL = 1e-4;
 const LLM_HIDDEN = 48;
 const RT = { intraOpNumThreads: 1, allowSpinning: false };
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 function crop(height: number, width: number, seed: number): SlicePixels {
   const data = new Float32Array(3 * height * width);

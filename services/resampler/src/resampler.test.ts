@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commonV1, resamplingV1, tensorFromArray, tensorToFloat32 } from '@tessera/contracts';
 import { ensureTinyModelPaths, readCheckpoint, ReferenceModel } from '@tessera/model';
 import { getPayload, grpcClient, hosted, natsClient, putPayload, resolveTensor, startService, TesseraError, type ServiceClient, type ServiceHost } from '@tessera/runtime';
-import { withNats } from '@tessera/testing/vitest';
+import { maxAbsDiff, withNats } from '@tessera/testing/vitest';
 import { EncoderCache } from '@tessera/vision';
 import { loadResamplerConfig } from './config.js';
 import { openResampler, type OpenedResampler } from './adapters/open-resampler.js';
@@ -78,13 +78,6 @@ const slice = (rows: number, cols: number, seed: number): commonV1.PatchFeatures
 
 /** The visual tokens, read from the object store (as the caller's tenant) when they came as a claim check. */
 const tokensOf = async (res: resamplingV1.ResampleResponse): Promise<Float32Array> => tensorToFloat32(await resolveTensor(bus.nc, res.visualTokens!, { tenant: TENANT.tenant }));
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 describe('Resample over the work queue', () => {
   it('slices of different grids → [slices, 64, hidden] equal to the per-slice reference', async () => {

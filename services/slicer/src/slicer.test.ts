@@ -9,7 +9,7 @@ import { crc32 } from 'node:zlib';
 import { commonV1, tensorToFloat32, visionV1 } from '@tessera/contracts';
 import { ensureTinyModelPaths, readCheckpoint, ReferenceModel } from '@tessera/model';
 import { getPayload, sha256Hex, grpcClient, hosted, natsClient, resolveTensor, startService, TesseraError, type ServiceClient, type ServiceHost } from '@tessera/runtime';
-import { withNats } from '@tessera/testing/vitest';
+import { maxAbsDiff, withNats } from '@tessera/testing/vitest';
 import { decodeImage, ImageStore, planSlices, prepareImage, sliceDecoded, slicePlanToProto, toChannelFirst, DEFAULT_NORMALIZATION, type SlicePlan } from '@tessera/vision';
 import { loadSlicerConfig } from './config.js';
 import { openSlicer, type OpenedSlicer } from './adapters/open-slicer.js';
@@ -75,13 +75,6 @@ afterAll(async () => {
 
 /** A slice's features, read from the object store (as the caller's tenant) when they came as a claim check. */
 const featuresOf = async (p: commonV1.PatchFeatures): Promise<Float32Array> => tensorToFloat32(await resolveTensor(bus.nc, p.features!, { tenant: TENANT.tenant }));
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 describe('SliceAndEncode over the work queue', () => {
   it('returns the plan and per-slice features equal to the reference forward', async () => {

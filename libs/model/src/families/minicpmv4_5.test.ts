@@ -7,14 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argmaxRow, configJson45, detectFamily, temporalPosEmbed, ensureTinyModel45Paths, expectedTensors, openModel, parseConfig, readAnyManifest, readCheckpoint, type Model } from '../index.js';
 import { ReferenceModel } from '../reference/reference-model.js';
+import { maxAbsDiff } from '@tessera/testing/vitest';
 
 const TOL = 1e-4;
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
 const fieldOf = (f: () => unknown): string | undefined => {
   try {
     f();

@@ -19,6 +19,7 @@ import { PagedDecoderStage, type PagedStep } from './paged-decoder.js';
 import type { ExecutionProvider } from './runtime-options.js';
 import { holdGpuDevice, useSoftwareGpu, type DeviceHold } from './software-gpu.js';
 import { argmaxRow } from './stages.js';
+import { maxAbsDiff } from '@tessera/testing/vitest';
 
 const requested = process.env.TESSERA_EXECUTION_PROVIDER;
 // Any other value (unset, `cpu`) means "no GPU requested": these tests then run on lavapipe, so the GPU
@@ -27,13 +28,6 @@ const onRealGpu = requested === 'cuda' || requested === 'webgpu';
 const ep: ExecutionProvider = onRealGpu ? requested : 'webgpu';
 const softwareGpu = onRealGpu ? undefined : useSoftwareGpu();
 console.log(`[gpu] paged decoder on ${ep}${softwareGpu ? ` (software GPU: ${softwareGpu}; TESSERA_EXECUTION_PROVIDER=${requested ?? 'unset'})` : ''}`);
-
-const maxAbsDiff = (a: Float32Array, b: Float32Array): number => {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-};
 
 /** Runs the same cache operations on a GPU stage and a CPU stage and compares each step's logits. */
 class Mirror {

@@ -7,15 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argmaxRow, ensureTinyModel46Paths, gdnChunked, gdnRecurrent, HybridTextReference, openModel46, readAnyCheckpoint, type HybridCache, type Model46 } from '../../index.js';
 import { Rng } from '../../generate/prng.js';
+import { maxAbsDiff } from '@tessera/testing/vitest';
 
 const TOL = 1e-4;
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 let model: Model46;
 let ref: HybridTextReference;
