@@ -365,6 +365,19 @@ class NatsClientCore {
       busDown = true;
       wake?.();
     });
+    // One timer and one abort listener per stream, not per wait: each chunk used to cost a setTimeout,
+    // a clearTimeout and an add/removeEventListener pair, ~6 % of a gateway's main thread while it
+    // streams (cpu profile, bench/edge, docs/decisions.md "Issue 18 (hop micro-levers …)"). The timer
+    // fires no later than the current wait needs; one armed for an earlier wait just wakes the loop to
+    // re-check and is armed again.
+    let timer: NodeJS.Timeout | undefined;
+    let timerAt = 0;
+    const onTimer = () => {
+      timer = undefined;
+      wake?.();
+    };
+    const onAbort = () => wake?.();
+    call.signal?.addEventListener('abort', onAbort, { once: true });
     const sendControl = (kind: 'credit' | 'cancel', seq?: number) => {
       const ch = natsHeaders();
       ch.set(Header.KIND, kind);
@@ -447,19 +460,19 @@ class NatsClientCore {
             wait = Math.min(wait, silenceMs - quietFor);
           }
           const sleptAt = Date.now();
+          if (timer === undefined || timerAt > sleptAt + wait) {
+            clearTimeout(timer);
+            timerAt = sleptAt + wait;
+            timer = setTimeout(onTimer, wait);
+          }
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(done, wait);
-            function done() {
-              clearTimeout(timer);
-              call.signal?.removeEventListener('abort', done);
+            wake = () => {
               wake = undefined;
               resolve();
-            }
-            wake = done;
-            call.signal?.addEventListener('abort', done, { once: true });
+            };
           });
           // Our own event loop ran late (a starved process): that time says nothing about the server.
-          const late = Date.now() - sleptAt - wait;
+          const late = timer === undefined ? Date.now() - Math.max(timerAt, sleptAt) : 0;
           if (late > 0 && heardAt !== undefined && queue.length === 0) heardAt += late;
         }
         const m = queue.shift()!;
@@ -484,6 +497,8 @@ class NatsClientCore {
       throw failed;
     } finally {
       offBus();
+      clearTimeout(timer);
+      call.signal?.removeEventListener('abort', onAbort);
       route?.close();
       // Consumer broke out, aborted, or the deadline passed: tell the server to stop.
       if (!serverDone && control) {
