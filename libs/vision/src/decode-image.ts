@@ -125,7 +125,11 @@ export function sniffImageSize(b: Uint8Array): { format: 'png' | 'jpeg'; width: 
 
 const decodeTimeoutSeconds = (limits: ImageLimits) => Math.max(1, Math.ceil((limits.decodeTimeoutMs ?? 10_000) / 1000));
 
-const SYNC_DECODERS = { jpeg: decodeJpegSync, png: decodePngSync } as const;
+/** The synchronous decoder of each sniffed format and the limit (pixels) up to which it is tried. */
+const SYNC_DECODERS = {
+  jpeg: { decode: decodeJpegSync, maxPixels: (l: ImageLimits) => l.syncJpegMaxPixels },
+  png: { decode: decodePngSync, maxPixels: (l: ImageLimits) => l.syncPngMaxPixels },
+} as const;
 
 /** Validates and decodes to upright sRGB 8-bit RGB with alpha flattened on white. */
 export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<DecodedImage> {
@@ -135,7 +139,8 @@ export async function decodeImage(bytes: Uint8Array, limits: ImageLimits = DEFAU
   // Small JPEGs (wasm libjpeg-turbo, jpeg-sync.ts) and plain PNGs (zlib.inflateSync + unfilter,
   // png-sync.ts) decode synchronously here, no thread hand-off; undefined = sharp decides.
   if (sniffed) {
-    const rgb = SYNC_DECODERS[sniffed.format](bytes, sniffed.width, sniffed.height, sniffed.format === 'jpeg' ? limits.syncJpegMaxPixels : limits.syncPngMaxPixels);
+    const sync = SYNC_DECODERS[sniffed.format];
+    const rgb = sync.decode(bytes, sniffed.width, sniffed.height, sync.maxPixels(limits));
     if (rgb) return { rgb, width: sniffed.width, height: sniffed.height, format: sniffed.format };
   }
   return decodeWithSharp(bytes, limits, sniffed ?? (await readImageHeader(bytes, limits)));

@@ -30,3 +30,6 @@ export const DEFAULT_IMAGE_LIMITS: Readonly<ImageLimits> = Object.freeze({
   maxAspectRatio: 200,
   maxSliceNums: 36,
 });
+
+/** `limits` with both synchronous decoders off (jpeg-sync.ts, png-sync.ts): every image through sharp, as in PreprocessPool's workers. */
+export const sharpOnly = (limits: ImageLimits): ImageLimits => ({ ...limits, syncJpegMaxPixels: 0, syncPngMaxPixels: 0 });

@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { TesseraError, type ErrorCode, type ErrorDetails } from '@tessera/errors';
-import type { ImageLimits } from './limits.js';
+import { sharpOnly, type ImageLimits } from './limits.js';
 import type { Normalization } from './preprocessor-config.js';
 import { sniffImageSize } from './decode-image.js';
 import { pixelBlockOf, recycleBlock } from './pixel-blocks.js';
@@ -45,8 +45,8 @@ export const DEFAULT_INLINE_MAX_PIXELS = 400_000;
  * best CPU equal: slow phases of the wasm decoder, docs/decisions.md). The synchronous PNG decode
  * (png-sync.ts) follows it: it saves thread hand-offs, which a worker's own decode pays anyway, and by
  * default workers only get images over the inline limit (0.4 MP), mostly over its 0.5 MP limit too.
+ * So jobs are posted with `sharpOnly(limits)`.
  */
-const WORKER_LIMITS = (limits: ImageLimits): ImageLimits => ({ ...limits, syncJpegMaxPixels: 0, syncPngMaxPixels: 0 });
 
 type Reply = { id: number; ok: true; result: PooledImage } | { id: number; ok: false; error: { code: ErrorCode; message: string; details: ErrorDetails } };
 
@@ -154,7 +154,7 @@ export class PreprocessPool {
       // One copy, transferred: the caller keeps its buffer (it may be a view into a protobuf
       // message), and postMessage would otherwise clone the copy again (a 12 MP PNG is ~22 MB).
       const copy = new Uint8Array(bytes);
-      slot.worker.postMessage({ id, bytes: copy, options, limits: WORKER_LIMITS(limits), normalization, plan }, [copy.buffer]);
+      slot.worker.postMessage({ id, bytes: copy, options, limits: sharpOnly(limits), normalization, plan }, [copy.buffer]);
     });
   }
 

@@ -121,9 +121,10 @@ export async function startHub(o: { domain?: string; sites: HubSite[]; tls?: Tls
   const port = await freePort();
   const leafPort = await freePort();
   const uplink = o.directUplink ? uncuttable() : await startRelay(leafPort);
+  const dialPort = o.directUplink ? leafPort : uplink.port;
   const users = o.users ?? [SERVICE_USER];
   const domain = o.domain ?? 'hub';
-  const conf = hubServerConfig({ serverName: 'hub', host: '127.0.0.1', port, storeDir: dir, domain, leaf: { host: '127.0.0.1', port: leafPort, advertise: `127.0.0.1:${uplink.port || leafPort}`, ...(o.tls && { tls: o.tls }) }, users, sites: o.sites });
+  const conf = hubServerConfig({ serverName: 'hub', host: '127.0.0.1', port, storeDir: dir, domain, leaf: { host: '127.0.0.1', port: leafPort, advertise: `127.0.0.1:${dialPort}`, ...(o.tls && { tls: o.tls }) }, users, sites: o.sites });
   const confFile = join(dir, 'hub.conf');
   writeFileSync(confFile, renderServerConfig(conf));
   const nats = await startNatsServer({ port, storeDir: dir, configFile: confFile });
@@ -133,7 +134,7 @@ export async function startHub(o: { domain?: string; sites: HubSite[]; tls?: Tls
     users,
     confFile,
     uplink,
-    leafUrl: `nats-leaf://127.0.0.1:${uplink.port || leafPort}`,
+    leafUrl: `nats-leaf://127.0.0.1:${dialPort}`,
     async stop() {
       await uplink.close();
       await nats.stop();
