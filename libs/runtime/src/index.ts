@@ -68,4 +68,4 @@ export {
   type NatsPermissions,
   type InboxOptions,
 } from './nats/permissions.js';
-export { serviceInboxPrefix, calleeInboxes, calleeToken } from './nats/inbox.js';
+export { Inbox, serviceInboxPrefix, connectionInboxPrefix, calleeInboxes, calleeToken } from './nats/inbox.js';
