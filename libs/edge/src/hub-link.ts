@@ -6,6 +6,12 @@
  * the link is seen down within one interval (500 ms by default), inside the 2 s fail-fast budget.
  * A probe that only times out (a hub or a site box starved of CPU; seen at load 28 on 2 cores with a
  * 250 ms timeout) counts as down after two in a row, so one slow answer does not fail requests.
+ * While the hub's answers are arriving (`reportAlive`, per chunk of a forwarded chat) they prove the
+ * link, and the interval's probe is skipped: each probe is a request through both nats-servers, the
+ * leaf's TLS and the hub's JetStream API (~1.6 ms of CPU over three processes on the bench host, a
+ * 2-core box; docs/decisions.md "Issue 18 (site idle cost …)"). A link lost mid-answer is then seen
+ * down within two intervals (the stream itself fails on its heartbeats, and a new chat's offer gets
+ * "no responders" at once).
  */
 import type { NatsConnection } from 'nats';
 import { ErrorCode, TesseraError } from '@tessera/errors';
@@ -33,6 +39,9 @@ export class HubLink {
   private downs = 0;
   private timeouts = 0;
   private inbox: Inbox | undefined;
+  /** Answers heard from the hub, and the count at the last interval's tick. */
+  private heard = 0;
+  private heardAtTick = 0;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -42,7 +51,7 @@ export class HubLink {
   /** Probes once (so the state is known before serving) and then every interval. */
   async start(): Promise<this> {
     await this.probe();
-    this.timer = setInterval(() => void this.probe(), this.o.intervalMs);
+    this.timer = setInterval(() => this.tick(), this.o.intervalMs);
     this.timer.unref();
     return this;
   }
@@ -72,9 +81,24 @@ export class HubLink {
     if (this.current === 'down') throw hubDownError(what, this.o.retryAfterMs ?? 2_000);
   }
 
+  /** A message from the hub just arrived over the link (a chunk of a forwarded chat's answer). */
+  reportAlive(): void {
+    this.heard++;
+  }
+
   /** Marks the link down now (a call just failed with "no responders"); the next probe confirms or restores it. */
   reportFailure(): void {
     this.set('down');
+  }
+
+  private tick(): void {
+    if (this.heard !== this.heardAtTick) {
+      this.heardAtTick = this.heard;
+      this.timeouts = 0;
+      this.set('up');
+      return;
+    }
+    void this.probe();
   }
 
   async probe(): Promise<LinkState> {

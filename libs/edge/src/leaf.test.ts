@@ -107,6 +107,39 @@ describe('edge site as a leaf node', () => {
     }
   });
 
+  it("skips its probe while the hub's answers arrive, and sees the link drop within two intervals once they stop", async () => {
+    // Every probe is one call of the hub's JetStream API (its /jsz counts them).
+    const hubApiCalls = async () => ((await (await fetch(`http://127.0.0.1:${hub.nats.monitorPort}/jsz`)).json()) as { api: { total: number } }).api.total;
+    const intervalMs = 100;
+    const link = await new HubLink(siteNc, { hubDomain: 'hub', intervalMs }).start();
+    const answers = setInterval(() => link.reportAlive(), 20);
+    try {
+      expect(link.state).toBe('up');
+      let before = await hubApiCalls();
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect((await hubApiCalls()) - before).toBeLessThanOrEqual(1); // ~10 probes without the skip
+      expect(link.state).toBe('up');
+      clearInterval(answers);
+      before = await hubApiCalls();
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect((await hubApiCalls()) - before).toBeGreaterThanOrEqual(4); // probing again (~10)
+
+      // Lost mid-answer: the answers stop with the link; seen down within two intervals of the last one.
+      const again = setInterval(() => link.reportAlive(), 20);
+      await new Promise((r) => setTimeout(r, 300));
+      clearInterval(again);
+      relay.cut();
+      const cutAt = Date.now();
+      await waitFor(() => link.state === 'down', 10_000, 10, 'link seen down');
+      expect(Date.now() - cutAt).toBeLessThan(2 * intervalMs + 400);
+      relay.restore();
+      await waitFor(() => link.state === 'up', 30_000, 50, 'link back up');
+    } finally {
+      clearInterval(answers);
+      link.stop();
+    }
+  });
+
   it('limits the site credential to its own subjects at the hub', async () => {
     const asSite = await connect({ servers: hub.nats.url, user: SITE, pass: PASSWORD });
     const errors: string[] = [];

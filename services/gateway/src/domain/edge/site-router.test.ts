@@ -34,9 +34,9 @@ function service(name: string, fail?: { before?: TesseraError; after?: TesseraEr
   };
 }
 
-function link(state: LinkState): HubLink & { failures: number } {
-  const l = { state, failures: 0, reportFailure() { l.failures++; l.state = 'down'; } };
-  return l as unknown as HubLink & { failures: number };
+function link(state: LinkState): HubLink & { failures: number; alive: number } {
+  const l = { state, failures: 0, alive: 0, reportFailure() { l.failures++; l.state = 'down'; }, reportAlive() { l.alive++; } };
+  return l as unknown as HubLink & { failures: number; alive: number };
 }
 
 async function run(router: SiteRouter, model: string) {
@@ -53,9 +53,13 @@ describe('SiteRouter', () => {
   it('serves site models locally and hub models at the hub, saying where', async () => {
     const local = service('local');
     const hub = service('hub');
-    const r = new SiteRouter(site, local, hub, link('up'));
+    const l = link('up');
+    const r = new SiteRouter(site, local, hub, l);
     expect(await run(r, 'small')).toEqual({ text: 'local', routes: [{ model: 'small', servedBy: 'site:shop-1' }] });
+    expect(l.alive).toBe(0);
     expect(await run(r, 'big')).toEqual({ text: 'hub', routes: [{ model: 'big', servedBy: 'hub' }] });
+    // Each event of the hub's answer (a delta and the final) tells the link it is up (it skips a probe then).
+    expect(l.alive).toBe(2);
   });
 
   it('falls back to the site model when the hub cannot be reached before the first token', async () => {

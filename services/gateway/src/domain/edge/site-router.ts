@@ -91,8 +91,13 @@ export class SiteRouter implements ChatService {
       if (first) {
         ctx.onRoute?.({ model: m.id, servedBy: 'hub' });
         if (first.done) return;
+        // Each answer chunk proves the link: the link skips its probe while they arrive.
+        this.link.reportAlive();
         yield first.value;
-        for (let r = await events.next(); !r.done; r = await events.next()) yield r.value;
+        for (let r = await events.next(); !r.done; r = await events.next()) {
+          this.link.reportAlive();
+          yield r.value;
+        }
         return;
       }
     }
