@@ -108,6 +108,10 @@ const edge = await startEdgeStack({
   env: { TESSERA_INTRA_OP_THREADS: '1' },
   gatewayEnv: { ...quota, TESSERA_GATEWAY_UPLINK_DIRECT: String(values.uplink === 'direct') },
   directUplink: values.link === 'direct',
+  // The site config's default probe interval (libs/edge site-config.ts), not local-stack's 250 ms for
+  // tests: the site's CPU columns then show what a site spends as shipped. The probe does not move the
+  // TTFT: with it switched off the hop measured the same (docs/decisions.md "Issue 18 (site idle cost …)").
+  probeIntervalMs: 500,
 });
 const { hub, site, hubStack, siteStack } = edge;
 const hubNc = await connect({ servers: hub.nats.url, user: edge.operator.user, pass: edge.operator.password });
