@@ -21,7 +21,10 @@
  * queues it in TESSERA_UPLINK only when no hub gateway takes it; `--uplink queue` sets
  * TESSERA_GATEWAY_UPLINK_DIRECT=false (always the queue, as before) for a before/after comparison. The
  * bench prints how many forwarded chats went through the queue (TESSERA_UPLINK's sequence).
- * Usage: npx tsx bench/edge/main.ts [--preset bench|tiny] [--model DIR] [--requests 20] [--tokens 32] [--concurrent 8] [--events 10000] [--uplink direct|queue] [--link direct|relay]
+ * 40 requests per path by default: the decoder's prefill is bimodal on a shared 2-core box (p10 ~51, p50 ~54, p90
+ *   58–84 ms, docs/decisions.md "Issue 18 (site idle cost …)"), and with 20 per path either path's p50 could land in
+ *   the slow mode: eight runs swung 0.94–1.34 on the same code. The hop itself is the "outside the hub's pipeline" line.
+ * Usage: npx tsx bench/edge/main.ts [--preset bench|tiny] [--model DIR] [--requests 40] [--tokens 32] [--concurrent 8] [--events 10000] [--uplink direct|queue] [--link direct|relay]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -32,7 +35,7 @@ import { startEdgeStack, writeApiKeysFile, type EdgeStack } from '@tessera/local
 import { ensurePresetModelPaths } from '@tessera/model';
 import { readSse } from '@tessera/testing';
 
-const { values } = parseArgs({ options: { preset: { type: 'string', default: 'bench' }, model: { type: 'string' }, requests: { type: 'string', default: '20' }, tokens: { type: 'string', default: '32' }, concurrent: { type: 'string', default: '8' }, events: { type: 'string', default: '10000' }, uplink: { type: 'string', default: 'direct' }, link: { type: 'string', default: 'direct' } } });
+const { values } = parseArgs({ options: { preset: { type: 'string', default: 'bench' }, model: { type: 'string' }, requests: { type: 'string', default: '40' }, tokens: { type: 'string', default: '32' }, concurrent: { type: 'string', default: '8' }, events: { type: 'string', default: '10000' }, uplink: { type: 'string', default: 'direct' }, link: { type: 'string', default: 'direct' } } });
 if (values.preset !== 'bench' && values.preset !== 'tiny') throw new Error(`--preset must be bench or tiny, not ${values.preset}`);
 if (values.uplink !== 'direct' && values.uplink !== 'queue') throw new Error(`--uplink must be direct or queue, not ${values.uplink}`);
 if (values.link !== 'direct' && values.link !== 'relay') throw new Error(`--link must be direct or relay, not ${values.link}`);
@@ -165,7 +168,7 @@ try {
   console.log(`   via the edge gateway + leaf ${l.p50.toFixed(1)} / ${l.p90.toFixed(1)} ms (hub ${l.hubP50.toFixed(1)}; rest ${l.restP50.toFixed(1)} / ${l.restP90.toFixed(1)})   ${l.tokPerS.toFixed(1)} tok/s`);
   const queued = (await uplinkJobs()) - queuedBefore;
   console.log(`   uplink (--uplink ${values.uplink}): ${REQUESTS - queued} of ${REQUESTS} forwarded chats taken directly by the hub gateway (core NATS, tessera.uplink.>), ${queued} through the TESSERA_UPLINK work queue`);
-  console.log(`   ratio leaf/direct: TTFT p50 ${(l.p50 / d.p50).toFixed(3)}, p90 ${(l.p90 / d.p90).toFixed(3)}; tokens/s ${(l.tokPerS / d.tokPerS).toFixed(3)}; added TTFT p50 ${(l.p50 - d.p50).toFixed(1)} ms, added outside the hub's pipeline p50 ${(l.restP50 - d.restP50).toFixed(1)} ms`);
+  console.log(`   ratio leaf/direct: TTFT p50 ${(l.p50 / d.p50).toFixed(3)}, p90 ${(l.p90 / d.p90).toFixed(3)}; tokens/s ${(l.tokPerS / d.tokPerS).toFixed(3)}; added TTFT p50 ${(l.p50 - d.p50).toFixed(1)} ms, added outside the hub's pipeline p50 ${(l.restP50 - d.restP50).toFixed(1)} ms (${((100 * (l.restP50 - d.restP50)) / d.p50).toFixed(1)} % of the direct TTFT p50)`);
   console.log(`   CPU ms per request (wall ${d.wallMs.toFixed(1)} direct / ${l.wallMs.toFixed(1)} via leaf):`);
   for (const k of Object.keys(pids)) console.log(`     ${k.padEnd(24)} ${d.cpu[k]!.toFixed(2).padStart(7)} direct  ${l.cpu[k]!.toFixed(2).padStart(7)} via leaf`);
   if (CONCURRENT > 1) {
