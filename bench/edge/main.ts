@@ -30,7 +30,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { connect, type NatsConnection } from 'nats';
+import { connect, type JetStreamClient, type NatsConnection } from 'nats';
 import { startEdgeStack, writeApiKeysFile, type EdgeStack } from '@tessera/local-stack';
 import { ensurePresetModelPaths } from '@tessera/model';
 import { readSse } from '@tessera/testing';
@@ -91,8 +91,15 @@ async function streamChat(url: string, pids: Record<string, number>): Promise<Sa
   return { ttftMs: ttft, hubTtftMs: hubTtft, tokens, totalMs, cpuMs: Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMsOf(pid) - cpu0[k]!])) };
 }
 
+const FEEDBACK_SUBJECT = 'tessera.feedback.events.bench.feedback';
+
+/** One feedback event as the site's feedback service writes it (its Nats-Msg-Id is what the hub deduplicates by). */
+function recordFeedback(js: JetStreamClient, feedbackId: string) {
+  return js.publish(FEEDBACK_SUBJECT, Buffer.from(JSON.stringify({ v: 1, type: 'feedback', record: { tenant: 'bench', feedbackId } })), { msgID: `f:bench:${feedbackId}` });
+}
+
 async function feedbackEvents(nc: NatsConnection): Promise<number> {
-  const info = await (await nc.jetstreamManager()).streams.info('TESSERA_FEEDBACK', { subjects_filter: 'tessera.feedback.events.bench.feedback' });
+  const info = await (await nc.jetstreamManager()).streams.info('TESSERA_FEEDBACK', { subjects_filter: FEEDBACK_SUBJECT });
   return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
 }
 
@@ -205,13 +212,13 @@ try {
     // One event through first: a fresh stack's hub may not be sourcing the site stream yet (seen: a
     // catch-up of 5.8 s, the source's retry, not the link).
     const seen = await feedbackEvents(cuHubNc);
-    await js.publish('tessera.feedback.events.bench.feedback', Buffer.from(JSON.stringify({ v: 1, type: 'feedback', record: { tenant: 'bench', feedbackId: 'bench-warm-up' } })), { msgID: 'f:bench:bench-warm-up' });
+    await recordFeedback(js, 'bench-warm-up');
     while ((await feedbackEvents(cuHubNc)) <= seen) await new Promise((r) => setTimeout(r, 50));
     const before = await feedbackEvents(cuHubNc);
     cu.hub.uplink.cut();
     const recordStart = performance.now();
     for (let i = 0; i < EVENTS; i += 500) {
-      await Promise.all(Array.from({ length: Math.min(500, EVENTS - i) }, (_, j) => js.publish('tessera.feedback.events.bench.feedback', Buffer.from(JSON.stringify({ v: 1, type: 'feedback', record: { tenant: 'bench', feedbackId: `bench-${i + j}` } })), { msgID: `f:bench:bench-${i + j}` })));
+      await Promise.all(Array.from({ length: Math.min(500, EVENTS - i) }, (_, j) => recordFeedback(js, `bench-${i + j}`)));
     }
     const recordMs = performance.now() - recordStart;
     const restoredAt = performance.now();
