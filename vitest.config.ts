@@ -6,7 +6,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['libs/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'e2e/**/*.test.ts'],
-    exclude: ['**/node_modules/**'],
+    // The GPU suites run in a vitest of their own (vitest.gpu.config.ts), started by their `*.gpu.test.ts` wrapper.
+    exclude: ['**/node_modules/**', '**/*.gpu-suite.test.ts'],
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 60_000,

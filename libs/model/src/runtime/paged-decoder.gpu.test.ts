@@ -1,5 +1,5 @@
 /**
- * The GPU suite (paged-decoder.gpu-suite.ts: the paged decoder on a GPU execution provider against the
+ * The GPU suite (paged-decoder.gpu-suite.test.ts: the paged decoder on a GPU execution provider against the
  * host path) in a vitest process of its own, started from here.
  *
  * Why a process of its own: onnxruntime-node 1.30's WebGPU EP on Mesa's lavapipe (the software GPU of
