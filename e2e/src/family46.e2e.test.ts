@@ -150,6 +150,11 @@ describe('MiniCPM-V 4.6 stack', () => {
     expect(m.content).toBe('');
     expect(off.choices[0].message.reasoning_content).toBeUndefined();
     expect(off.choices[0].message.content.length).toBeGreaterThan(0);
+    // Thinking before a JSON answer (vLLM's behaviour): the reasoning is free, so it is the same text as
+    // without response_format; the JSON constraint would start after a </think> the tiny model never writes.
+    const constrained = (await (await chat({ messages, chat_template_kwargs: { enable_thinking: true }, response_format: { type: 'json_object' } })).json()) as any;
+    expect(constrained.choices[0].message.reasoning_content).toBe(m.reasoning_content);
+    expect(constrained.choices[0].message.content).toBe('');
 
     const res = await chat({ messages, chat_template_kwargs: { enable_thinking: true }, stream: true });
     const { chunks, done } = await readSse(res);

@@ -11,6 +11,7 @@ import { argmaxRow, ensureTinyModel46Paths, Tokenizer } from '@tessera/model';
 import { commonV1, decodingV1 } from '@tessera/contracts';
 import { localClient, TesseraError } from '@tessera/runtime';
 import { decoderService } from './service.js';
+import { AfterReasoning, constraintFor } from './domain/structured-output.js';
 import { ToolCallStream } from '@tessera/structured';
 import { Engine } from './domain/engine/engine.js';
 import { samplingParams } from './domain/engine/engine-defaults.js';
@@ -185,11 +186,37 @@ describe('decoder on the tiny 4.6 model', () => {
     expect(on.slice(1).every((c) => !c.reasoning)).toBe(true);
     expect((await chunks(req({ enableThinking: false })))[0]!.reasoning).toBe(false);
     expect((await chunks(req({})))[0]!.reasoning).toBe(false);
-    // Constrained output starts at the first token: thinking before it is refused by name, and off by default.
+    // Constrained output: thinking is off unless asked. Asked, the reasoning is free and the constraint
+    // starts after `</think>` (vLLM's behaviour): the greedy reasoning is the unconstrained one token for
+    // token, although its first token is one no JSON document starts with.
     const json = { format: { $case: 'jsonObject' as const, jsonObject: {} } };
-    const err = await chunks(req({ enableThinking: true, responseFormat: json })).then(() => undefined, (e: unknown) => e as TesseraError);
-    expect(err?.details.field).toBe('chat_template_kwargs.enable_thinking');
     expect((await chunks(req({ responseFormat: json })))[0]!.reasoning).toBe(false);
+    const thought = await chunks(req({ enableThinking: true, responseFormat: json }));
+    expect(thought[0]!.reasoning).toBe(true);
+    const tokens = (cs: decodingV1.GenerateResponse[]) => cs.flatMap((c) => c.tokenIds);
+    expect(tokens(thought)).toEqual(tokens(on));
+    const vocab = { tokenBytes: m.tokenizer.tokenBytes, vocabSize: engine.info.vocabSize, eosTokenIds: engine.info.eosTokenIds };
+    const jsonOnly = () => constraintFor({ responseFormat: json, tools: [], toolChoice: '' }, vocab)!;
+    const free = tokens(on)[0]!;
+    expect(jsonOnly().allows(free)).toBe(false);
+
+    // The deferred constraint itself: free until `</think>`, then exactly the JSON constraint's choices.
+    const thinkEnd = tok.addedTokenId('</think>')!;
+    const brace = tok.encodePlain('{')[0]!;
+    const deferred = new AfterReasoning(jsonOnly(), thinkEnd);
+    const masked = (c: AfterReasoning) => {
+      const logits = new Float32Array(engine.info.vocabSize);
+      c.mask(logits);
+      return logits;
+    };
+    expect(deferred.allows(free) && deferred.allows(thinkEnd)).toBe(true);
+    expect(masked(deferred).every(Number.isFinite)).toBe(true);
+    deferred.advance(free);
+    deferred.advance(thinkEnd);
+    expect([deferred.allows(free), deferred.allows(brace)]).toEqual([false, true]);
+    expect([masked(deferred)[free], masked(deferred)[brace]]).toEqual([-Infinity, 0]);
+    deferred.advance(brace);
+    expect(deferred.allows(tok.encodePlain('}')[0]!)).toBe(true);
     await engine.close();
   });
 });

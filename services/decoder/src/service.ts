@@ -8,9 +8,9 @@ import { checkModelRevision } from '@tessera/errors';
 import { ErrorCode, TesseraError, invalidArgument, resolveTensor, type CallContext, type ServiceImpl } from '@tessera/runtime';
 import type { Engine } from './domain/engine/engine.js';
 import type { GenerationDefaults } from './domain/engine/generation-defaults.js';
-import type { EngineChunk, SamplingParams } from './domain/engine/types.js';
+import type { EngineChunk, LogitsConstraint, SamplingParams } from './domain/engine/types.js';
 import { checkText, type AssembledPrompt } from './domain/prompt/assemble-prompt.js';
-import { constraintFor } from './domain/structured-output.js';
+import { AfterReasoning, constraintFor } from './domain/structured-output.js';
 import type { PromptTokenizer } from './domain/prompt/prompt-tokenizer.js';
 import type { ChatPromptMessage, PromptImage, PromptInput, PromptPart } from './domain/prompt/prompt-types.js';
 
@@ -73,14 +73,12 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   // Tools are shown to the model unless tool_choice is "none" (then the turn is plain text, as OpenAI's "none" means).
   const tools = req.toolChoice === 'none' ? [] : req.tools;
   const constraint = constraintFor(req, { tokenBytes: d.tokenizer.tokenBytes, vocabSize: d.engine.info.vocabSize, eosTokenIds: d.engine.info.eosTokenIds });
-  // The mask applies from the first token: a constrained answer cannot be preceded by thinking (vLLM
-  // starts the grammar after `</think>`; we do not), so thinking is refused when asked and off otherwise.
-  if (constraint && req.enableThinking === true) {
-    throw invalidArgument('chat_template_kwargs.enable_thinking', 'enable_thinking true cannot be combined with constrained output (response_format, or tool_choice "required" / a named function)');
-  }
+  // Unless asked, a constrained request renders thinking off: a long reasoning would spend max_tokens
+  // before the document the client asked for. Asked (or a template that always opens `<think>`), the
+  // constraint starts after `</think>`, as vLLM's does behind its reasoning parser.
   const enableThinking = req.enableThinking ?? (constraint ? false : undefined);
   const prompt = d.assemble({ messages: req.messages.map(toMessage), tools, prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images, ...(enableThinking !== undefined && { enableThinking }) }, { maxImages: d.maxImages });
-  const reasoning = (prompt.reasoning ?? false) && !constraint;
+  const reasoning = prompt.reasoning ?? false;
   ctx.throwIfAborted();
   const handle = d.engine.submit({
     requestId,
@@ -90,7 +88,7 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
     params: toParams(req.sampling, d.defaults),
     deadlineMs: ctx.deadline,
     cacheSalt: ctx.headers['x-cache-salt'],
-    ...(constraint && { constraint }),
+    ...(constraint && { constraint: reasoning ? afterReasoning(constraint, d.tokenizer) : constraint }),
   });
   // Client cancel, client gone, deadline or shutdown: the sequence leaves the batch at the next step.
   const onAbort = (): void => {
@@ -108,6 +106,13 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
     ctx.signal.removeEventListener('abort', onAbort);
     handle.cancel('stream closed by the caller'); // no-op once finished
   }
+}
+
+/** The constraint deferred past the reasoning; a vocabulary without a `</think>` token cannot open reasoning (reasoning.ts). */
+function afterReasoning(constraint: LogitsConstraint, tok: PromptTokenizer): LogitsConstraint {
+  const thinkEnd = tok.addedTokenId('</think>');
+  if (thinkEnd === undefined) throw new TesseraError(ErrorCode.INTERNAL, 'the prompt opens reasoning but the vocabulary has no </think> token');
+  return new AfterReasoning(constraint, thinkEnd);
 }
 
 function toMessage(m: decodingV1.Message, i: number): ChatPromptMessage {

@@ -75,8 +75,7 @@ export function validateChatRequest(
     ...(root.collection !== undefined && root.collection !== null && { collection: parseCollection(root.collection, limits) }),
     ...(root.max_slice_nums !== undefined && { maxSliceNums: int(root.max_slice_nums, 'max_slice_nums', 1, limits.maxSliceNums) }),
     ...parseMmProcessorKwargs(root.mm_processor_kwargs),
-    // Constrained: a response_format, or a forced call (tool_choice "required" or a name; parseTools normalised "auto" to '').
-    ...parseChatTemplateKwargs(root.chat_template_kwargs, responseFormat !== undefined || (tools !== undefined && tools.choice !== '' && tools.choice !== 'none')),
+    ...parseChatTemplateKwargs(root.chat_template_kwargs),
     ...(typeof root.user === 'string' && { user: root.user }),
   };
 }
@@ -99,16 +98,13 @@ function parseMmProcessorKwargs(raw: unknown): { downsampleMode?: string } {
 /**
  * vLLM's `chat_template_kwargs`: `enable_thinking` (a boolean) reaches the checkpoint's chat template;
  * a family whose template has no thinking (2.6) ignores it, and other keys are ignored, as vLLM drops
- * kwargs the template does not use. Thinking cannot precede constrained output (the mask applies from
- * the first token), so `true` with response_format or a forced tool choice is refused by name.
+ * kwargs the template does not use. With constrained output (response_format, a forced tool choice) the
+ * decoder starts the constraint after `</think>`, as vLLM does.
  */
-function parseChatTemplateKwargs(raw: unknown, constrained: boolean): { enableThinking?: boolean } {
+function parseChatTemplateKwargs(raw: unknown): { enableThinking?: boolean } {
   if (raw === undefined || raw === null) return {};
   const o = asObject(raw, 'chat_template_kwargs');
   const enableThinking = optBool(o.enable_thinking, 'chat_template_kwargs.enable_thinking');
-  if (enableThinking && constrained) {
-    throw invalidArgument('chat_template_kwargs.enable_thinking', 'chat_template_kwargs.enable_thinking true cannot be combined with constrained output (response_format, or tool_choice "required" / a named function): the model could not think before the constrained answer');
-  }
   return enableThinking === undefined ? {} : { enableThinking };
 }
 

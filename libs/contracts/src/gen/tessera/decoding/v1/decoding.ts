@@ -192,10 +192,9 @@ export interface GenerateRequest {
    * [default: TESSERA_DECODER_ENABLE_THINKING, false] `enable_thinking` for the chat template
    * (vLLM's `chat_template_kwargs.enable_thinking`; added for issues 16/17). MiniCPM-V 4.5 / 4.6
    * templates open a `<think>` block (true) or close an empty one (false); a template without the
-   * variable (2.6) ignores it, as vLLM ignores kwargs a template does not use. True together with
-   * constrained decoding (response_format, tool_choice "required" or a named tool) -> INVALID_ARGUMENT
-   * (field chat_template_kwargs.enable_thinking): the mask applies from the first token, so the model
-   * could not think before the constrained answer.
+   * variable (2.6) ignores it, as vLLM ignores kwargs a template does not use. With constrained
+   * decoding (response_format, tool_choice "required" or a named tool) unset means false; true lets the
+   * model think first: the constraint starts after its `</think>`, as vLLM's structured output does.
    */
   enableThinking?: boolean | undefined;
 }

@@ -173,7 +173,7 @@ export interface ChatCompletionRequest {
    * The HTTP API's `chat_template_kwargs.enable_thinking` (vLLM's name): MiniCPM-V 4.5 / 4.6 think
    * before answering (true) or not (false); unset = the decoder's default (TESSERA_DECODER_ENABLE_THINKING,
    * false). Families without thinking (2.6) ignore it, as vLLM does. True with response_format or
-   * tool_choice "required" / a named tool -> INVALID_ARGUMENT (field chat_template_kwargs.enable_thinking).
+   * tool_choice "required" / a named tool: the model thinks first, the constraint starts after `</think>`.
    */
   enableThinking?: boolean | undefined;
 }
