@@ -39,11 +39,21 @@ export function toHttpError(err: unknown): HttpError {
     headers,
     body: {
       error: {
-        message: e.code === ErrorCode.INTERNAL ? 'internal error' : e.message,
+        message: e.code === ErrorCode.INTERNAL ? 'internal error' : withLimit(e),
         type: status === 413 ? 'invalid_request_error' : m.type,
         param: typeof e.details.field === 'string' ? e.details.field : null,
         code: e.code.toLowerCase(),
       },
     },
   };
+}
+
+/**
+ * The message with the limit it broke (`too many stop sequences: 5 (limit: stop <= 4)`), as the gRPC
+ * mapping puts it in BadRequest (runtime rpc-status.ts): a client of either edge learns the bound
+ * from the error alone. Messages that already spell their limit stay as they are.
+ */
+function withLimit(e: TesseraError): string {
+  const limit = e.details.limit;
+  return typeof limit === 'string' && !e.message.includes(limit) ? `${e.message} (limit: ${limit})` : e.message;
 }

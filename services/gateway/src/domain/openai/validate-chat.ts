@@ -273,7 +273,8 @@ function optBool(raw: unknown, field: string): boolean | undefined {
 
 function int(raw: unknown, field: string, min: number, max: number): number {
   if (typeof raw !== 'number' || !Number.isInteger(raw)) throw invalidArgument(field, `${field} must be an integer`);
-  if (raw < min || raw > max) throw invalidArgument(field, `${field} is ${raw}; allowed range is [${min}, ${max}]`, `${min} <= ${field} <= ${max}`);
+  const lim = `${min} <= ${field} <= ${max}`;
+  if (raw < min || raw > max) throw invalidArgument(field, `${field} is ${raw}; allowed: ${lim}`, lim);
   return raw;
 }
 
