@@ -17,7 +17,7 @@ import sharp from 'sharp';
 import OpenAI from 'openai';
 import { ChatOpenAI } from '@langchain/openai';
 import { startLocalStack, type RunningStack } from '@tessera/local-stack';
-import { ensureTinyModel } from '@tessera/model';
+import { ensureTinyModel, Tokenizer } from '@tessera/model';
 import { parseExposition } from '@tessera/telemetry';
 import { weatherTool } from './tools.js';
 
@@ -91,6 +91,18 @@ describe('official openai SDK', () => {
     for await (const c of withUsage) chunks.push(c);
     expect(chunks.at(-1)!.choices).toEqual([]);
     expect(chunks.at(-1)!.usage!.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it('logit_bias: +100 makes every token the biased one, -100 bans the one greedy decoding picks', async () => {
+    const ask = (logit_bias?: Record<string, number>) => client.chat.completions.create({ model: MODEL, max_tokens: 3, temperature: 0, seed: 1, logprobs: true, messages: [{ role: 'user', content: 'Hi' }], ...(logit_bias && { logit_bias }) });
+    const forced = await ask({ '9707': 100 }); // "Hello" in the Qwen2 vocabulary
+    expect(forced.choices[0]!.message.content).toBe('HelloHelloHello');
+    const firstToken = async (bias?: Record<string, number>) => (await ask(bias)).choices[0]!.logprobs!.content![0]!.token;
+    const first = await firstToken();
+    expect(await firstToken({})).toBe(first); // {} is no bias
+    const ids = Tokenizer.fromDir(await ensureTinyModel()).encodePlain(first);
+    expect(ids).toHaveLength(1);
+    expect(await firstToken({ [String(ids[0])]: -100 })).not.toBe(first);
   });
 
   it('parses structured output (response_format json_schema) into an object of the schema', async () => {

@@ -177,6 +177,7 @@ export function toParams(s: commonV1.SamplingParams | undefined, defaults: { max
     ignoreEos: false,
     logprobs: s?.logprobs ?? false,
     topLogprobs: s?.logprobs ? (s?.topLogprobs ?? 0) : 0,
+    ...(s?.logitBias && Object.keys(s.logitBias.bias).length > 0 && { logitBias: new Map(Object.entries(s.logitBias.bias).map(([id, b]) => [Number(id), b])) }),
   };
 }
 

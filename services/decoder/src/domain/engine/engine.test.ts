@@ -221,6 +221,9 @@ describe('engine scheduling (toy backend)', () => {
       [{ promptTokenIds: prompt(600) }, 'prompt'],
       [{ visual: { positions: Int32Array.of(1, 2), embeddings: new Float32Array(8) } }, 'visual_tokens'],
       [{ p: { stop: ['a\ud800'] } }, 'stop[0]'],
+      [{ p: { logitBias: new Map([[300, 5]]) } }, 'logit_bias'],
+      [{ p: { logitBias: new Map([[7, 100.5]]) } }, 'logit_bias.7'],
+      [{ p: { logitBias: new Map(Array.from({ length: 301 }, (_, i): [number, number] => [i, 1])) } }, 'logit_bias'],
     ];
     for (const [c, field] of cases) {
       const { p, ...rest } = c;

@@ -37,6 +37,18 @@ describe('sampler', () => {
     expect(h.get(1)! / 20000).toBeCloseTo(Math.exp(5) / z, 1);
   });
 
+  it('logit_bias offsets the named logits: +100 forces a token, -100 bans one, logprobs see the biased distribution', () => {
+    const s = new Sampler(8);
+    const pick = (bias: Array<[number, number]>, over: Parameters<typeof samplingParams>[0] = {}) => s.sample(logits, samplingParams({ ...over, logitBias: new Map(bias) }), noPenalty(), new Prng(3n));
+    expect(pick([[4, 100]]).tokenId).toBe(4); // the lowest logit (-2) wins at +100
+    expect(pick([[1, -100]]).tokenId).toBe(3); // the argmax banned: the next best (4.9)
+    expect(pick([[1, -0.05], [3, 0.05]]).tokenId).toBe(3); // 4.95 vs 4.95 - 0: small offsets count too
+    expect([...histogram({ temperature: 1, logitBias: new Map([[1, -100], [3, -100], [7, -100]]) }).keys()]).not.toContain(1);
+    const lp = pick([[4, 100]], { logprobs: true, topLogprobs: 1 }).logprob!;
+    expect(lp.logprob).toBeCloseTo(0, 5);
+    expect(logits[4]).toBe(-2); // the caller's logits are not modified
+  });
+
   it('penalties change the choice', () => {
     const s = new Sampler(8);
     const rep = { outputCounts: new Map([[1, 1]]) };

@@ -63,7 +63,8 @@ export class Sampler {
   private applyPenalties(logits: Float32Array, p: SamplingParams, s: PenaltyState): Float32Array {
     const rep = p.repetitionPenalty !== 1;
     const addl = p.presencePenalty !== 0 || p.frequencyPenalty !== 0;
-    if (!rep && !addl) return logits;
+    const bias = p.logitBias;
+    if (!rep && !addl && !bias) return logits;
     const x = this.scratch;
     x.set(logits);
     if (rep) {
@@ -76,6 +77,8 @@ export class Sampler {
     if (addl) {
       for (const [t, n] of s.outputCounts) x[t] = x[t]! - p.presencePenalty - p.frequencyPenalty * n;
     }
+    // OpenAI's logit_bias: an offset on the raw logit (after the penalties, before temperature).
+    if (bias) for (const [t, b] of bias) x[t] = x[t]! + b;
     return x;
   }
 

@@ -31,6 +31,8 @@ export interface SamplingParams {
   logprobs: boolean;
   /** With logprobs: the N most likely alternatives per position. */
   topLogprobs: number;
+  /** OpenAI `logit_bias`: token id → offset added to its logit (after the penalties, before temperature); absent = none. */
+  logitBias?: ReadonlyMap<number, number>;
 }
 
 export interface VisualInput {

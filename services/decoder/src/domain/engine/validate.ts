@@ -7,6 +7,9 @@ import type { BackendInfo } from './backend.js';
 import type { EngineLimits } from './limits.js';
 import type { EngineRequest } from './types.js';
 
+/** OpenAI's bound on `logit_bias` entries (the gateway applies the same; common.proto documents it). */
+const MAX_LOGIT_BIAS = 300;
+
 export function validateRequest(req: EngineRequest, info: BackendInfo, limits: EngineLimits): void {
   const p = req.params;
   const ctx = Math.min(limits.maxContext, info.maxContext);
@@ -43,6 +46,11 @@ export function validateRequest(req: EngineRequest, info: BackendInfo, limits: E
     }
     if (!isWellFormed(s)) throw invalidArgument(`stop[${i}]`, 'stop string is not valid UTF-8 / well-formed Unicode');
   });
+  if (p.logitBias && p.logitBias.size > MAX_LOGIT_BIAS) throw invalidArgument('logit_bias', `logit_bias has ${p.logitBias.size} entries`, `logit_bias entries <= ${MAX_LOGIT_BIAS}`);
+  for (const [t, b] of p.logitBias ?? []) {
+    if (!Number.isInteger(t) || t < 0 || t >= info.vocabSize) throw invalidArgument('logit_bias', `logit_bias token id ${t} is outside the vocabulary [0, ${info.vocabSize})`, `0 <= id < ${info.vocabSize}`);
+    if (!(b >= -100 && b <= 100)) throw invalidArgument(`logit_bias.${t}`, `logit_bias.${t} is ${b}`, '-100 <= bias <= 100');
+  }
   p.stopTokenIds.forEach((t, i) => {
     if (!Number.isInteger(t) || t < 0 || t >= info.vocabSize) throw invalidArgument(`stop_token_ids[${i}]`, `token id ${t} is outside the vocabulary [0, ${info.vocabSize})`, `0 <= id < ${info.vocabSize}`);
   });

@@ -133,6 +133,7 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
       maxTokens: s.maxTokens,
       logprobs: s.logprobs,
       topLogprobs: s.topLogprobs,
+      ...(s.logitBias && { logitBias: { bias: s.logitBias } }),
     },
     ...(req.collection && { collection: { name: req.collection.name, k: req.collection.k, ...(req.collection.filter && { filter: req.collection.filter }) } }),
     user: req.user ?? '',

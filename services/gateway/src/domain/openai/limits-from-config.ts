@@ -11,6 +11,7 @@ export function chatLimitsFrom(c: GatewayConfig): ChatLimits {
     defaultMaxTokens: c.defaultMaxTokens,
     maxStopSequences: 4,
     maxTopLogprobs: 20,
+    maxLogitBias: 300,
     maxSliceNums: c.maxSliceNums,
     maxCollectionK: c.maxCollectionK,
     allowRemoteImages: c.allowRemoteImages,

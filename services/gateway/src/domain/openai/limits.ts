@@ -8,6 +8,8 @@ export interface ChatLimits {
   defaultMaxTokens: number;
   maxStopSequences: number;
   maxTopLogprobs: number;
+  /** `logit_bias` entries per request (OpenAI's API bound, like the 4 stop sequences and 20 top_logprobs). */
+  maxLogitBias: number;
   maxSliceNums: number;
   maxCollectionK: number;
   allowRemoteImages: boolean;
@@ -27,6 +29,7 @@ export const DEFAULT_CHAT_LIMITS: ChatLimits = Object.freeze({
   defaultMaxTokens: 256,
   maxStopSequences: 4,
   maxTopLogprobs: 20,
+  maxLogitBias: 300,
   maxSliceNums: 36,
   maxCollectionK: 50,
   allowRemoteImages: false,

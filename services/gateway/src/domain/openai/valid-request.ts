@@ -53,6 +53,8 @@ export interface ValidSampling {
   stop: string[];
   logprobs: boolean;
   topLogprobs: number;
+  /** OpenAI `logit_bias`: token id → offset (-100..100); absent = none. Ids are checked against the vocabulary by the decoder. */
+  logitBias?: Record<number, number>;
 }
 
 export interface ValidCollection {

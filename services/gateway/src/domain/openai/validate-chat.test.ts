@@ -105,10 +105,24 @@ describe('validateChatRequest', () => {
     ['chat_template_kwargs not an object', { ...ok, chat_template_kwargs: true }, 'chat_template_kwargs'],
     ['enable_thinking not a boolean', { ...ok, chat_template_kwargs: { enable_thinking: 'yes' } }, 'chat_template_kwargs.enable_thinking'],
     ['enable_thinking 1', { ...ok, chat_template_kwargs: { enable_thinking: 1 } }, 'chat_template_kwargs.enable_thinking'],
+    ['logit_bias not an object', { ...ok, logit_bias: [1, 2] }, 'logit_bias'],
+    ['a logit_bias key that is no token id', { ...ok, logit_bias: { hello: 1 } }, 'logit_bias.hello'],
+    ['a negative logit_bias token id', { ...ok, logit_bias: { '-1': 1 } }, 'logit_bias.-1'],
+    ['a logit_bias above 100', { ...ok, logit_bias: { '42': 101 } }, 'logit_bias.42'],
+    ['a logit_bias that is not a number', { ...ok, logit_bias: { '42': 'max' } }, 'logit_bias.42'],
+    ['301 logit_bias entries', { ...ok, logit_bias: Object.fromEntries(Array.from({ length: 301 }, (_, i) => [String(i), 1])) }, 'logit_bias'],
   ];
   it.each(cases)('rejects %s', (_name, body, field, code) => {
     const e = fails(body, field, code ?? 'INVALID_ARGUMENT');
     expect(e.message.length).toBeGreaterThan(5);
+  });
+
+  it('carries logit_bias through as token id → offset; null and {} (what SDKs send by default) mean none', () => {
+    const v = (b: Record<string, unknown>) => validateChatRequest({ ...ok, ...b }, DEFAULT_CHAT_LIMITS, MODELS).sampling.logitBias;
+    expect(v({ logit_bias: { '42': -100, '7': 2.5, '0': 100 } })).toEqual({ 42: -100, 7: 2.5, 0: 100 });
+    expect(v({ logit_bias: null })).toBeUndefined();
+    expect(v({ logit_bias: {} })).toBeUndefined();
+    expect(v({})).toBeUndefined();
   });
 
   it('carries mm_processor_kwargs.downsample_mode (vLLM name) through', () => {

@@ -126,6 +126,7 @@ function parseSampling(root: Record<string, unknown>, limits: ChatLimits): Valid
   if (topLogprobs > 0 && !logprobs) throw invalidArgument('top_logprobs', 'top_logprobs requires logprobs: true');
   const seed = root.seed === undefined || root.seed === null ? undefined : int(root.seed, 'seed', -(2 ** 53 - 1), 2 ** 53 - 1);
   const topP = num(root.top_p, 'top_p', 1, { min: 0, minExclusive: true, max: 1 });
+  const logitBias = parseLogitBias(root.logit_bias, limits);
   return {
     maxTokens,
     temperature: num(root.temperature, 'temperature', 1, { min: 0, max: 2 }),
@@ -139,7 +140,22 @@ function parseSampling(root: Record<string, unknown>, limits: ChatLimits): Valid
     stop,
     logprobs,
     topLogprobs,
+    ...(logitBias && { logitBias }),
   };
+}
+
+/** OpenAI `logit_bias`: `{"<token id>": offset}`; null or `{}` = none (SDKs send either). */
+function parseLogitBias(raw: unknown, limits: ChatLimits): Record<number, number> | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const entries = Object.entries(asObject(raw, 'logit_bias'));
+  if (entries.length === 0) return undefined;
+  if (entries.length > limits.maxLogitBias) throw invalidArgument('logit_bias', `logit_bias has ${entries.length} entries`, `logit_bias entries <= ${limits.maxLogitBias}`);
+  const bias: Record<number, number> = {};
+  for (const [key, value] of entries) {
+    if (!/^(0|[1-9][0-9]{0,8})$/.test(key)) throw invalidArgument(`logit_bias.${key}`, `logit_bias keys are token ids (non-negative integers as strings), got ${JSON.stringify(key)}`);
+    bias[Number(key)] = num(value, `logit_bias.${key}`, 0, { min: -100, max: 100 });
+  }
+  return bias;
 }
 
 function parseCollection(raw: unknown, limits: ChatLimits): NonNullable<ValidChatRequest['collection']> {

@@ -150,6 +150,7 @@ export class ChatOrchestrator implements ChatService {
       // Always asked for: the per-token confidence goes into the feedback record (review queue).
       logprobs: true,
       topLogprobs: s.topLogprobs,
+      ...(s.logitBias && { logitBias: { bias: s.logitBias } }),
     };
     let answer = '';
     const confidence: TokenConfidence[] = [];

@@ -471,6 +471,25 @@ export interface SamplingParams {
   logprobs: boolean;
   /** With logprobs: also return the N most likely alternatives per position. Range 0..20. */
   topLogprobs: number;
+  /**
+   * OpenAI `logit_bias`: added to the named tokens' logits before sampling (after the penalties,
+   * before temperature and any constrained-decoding mask). Unset = none.
+   */
+  logitBias?: LogitBias | undefined;
+}
+
+/** Per-token logit offsets (OpenAI `logit_bias`). */
+export interface LogitBias {
+  /**
+   * Token id (0 <= id < the model's vocabulary size) -> offset, -100..100 (-100 in effect bans the
+   * token, +100 in effect forces it). At most 300 entries. Out of range -> INVALID_ARGUMENT (field logit_bias).
+   */
+  bias: { [key: number]: number };
+}
+
+export interface LogitBias_BiasEntry {
+  key: number;
+  value: number;
 }
 
 /** Log-probability of one candidate token. */
@@ -1587,6 +1606,7 @@ function createBaseSamplingParams(): SamplingParams {
     maxTokens: undefined,
     logprobs: false,
     topLogprobs: 0,
+    logitBias: undefined,
   };
 }
 
@@ -1634,6 +1654,9 @@ export const SamplingParams: MessageFns<SamplingParams> = {
     }
     if (message.topLogprobs !== 0) {
       writer.uint32(104).int32(message.topLogprobs);
+    }
+    if (message.logitBias !== undefined) {
+      LogitBias.encode(message.logitBias, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -1765,6 +1788,14 @@ export const SamplingParams: MessageFns<SamplingParams> = {
             message.topLogprobs = reader.int32();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.logitBias = LogitBias.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1830,6 +1861,11 @@ export const SamplingParams: MessageFns<SamplingParams> = {
         : isSet(object.top_logprobs)
         ? globalThis.Number(object.top_logprobs)
         : 0,
+      logitBias: isSet(object.logitBias)
+        ? LogitBias.fromJSON(object.logitBias)
+        : isSet(object.logit_bias)
+        ? LogitBias.fromJSON(object.logit_bias)
+        : undefined,
     };
   },
 
@@ -1874,6 +1910,9 @@ export const SamplingParams: MessageFns<SamplingParams> = {
     if (message.topLogprobs !== 0) {
       obj.topLogprobs = Math.round(message.topLogprobs);
     }
+    if (message.logitBias !== undefined) {
+      obj.logitBias = LogitBias.toJSON(message.logitBias);
+    }
     return obj;
   },
 
@@ -1895,6 +1934,193 @@ export const SamplingParams: MessageFns<SamplingParams> = {
     message.maxTokens = object.maxTokens ?? undefined;
     message.logprobs = object.logprobs ?? false;
     message.topLogprobs = object.topLogprobs ?? 0;
+    message.logitBias = (object.logitBias !== undefined && object.logitBias !== null)
+      ? LogitBias.fromPartial(object.logitBias)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseLogitBias(): LogitBias {
+  return { bias: {} };
+}
+
+export const LogitBias: MessageFns<LogitBias> = {
+  encode(message: LogitBias, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    globalThis.Object.entries(message.bias).forEach(([key, value]: [string, number]) => {
+      LogitBias_BiasEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogitBias {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogitBias();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const entry1 = LogitBias_BiasEntry.decode(reader, reader.uint32());
+            if (entry1.value !== undefined) {
+              message.bias[entry1.key] = entry1.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogitBias {
+    return {
+      bias: isObject(object.bias)
+        ? (globalThis.Object.entries(object.bias) as [string, any][]).reduce(
+          (acc: { [key: number]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, globalThis.Number(key), {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: LogitBias): unknown {
+    const obj: any = {};
+    if (message.bias) {
+      const entries = globalThis.Object.entries(message.bias) as [string, number][];
+      if (entries.length > 0) {
+        obj.bias = {};
+        entries.forEach(([k, v]) => {
+          obj.bias[k] = floatToJson(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LogitBias>): LogitBias {
+    return LogitBias.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LogitBias>): LogitBias {
+    const message = createBaseLogitBias();
+    message.bias = (globalThis.Object.entries(object.bias ?? {}) as [string, number][]).reduce(
+      (acc: { [key: number]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[globalThis.Number(key)] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseLogitBias_BiasEntry(): LogitBias_BiasEntry {
+  return { key: 0, value: 0 };
+}
+
+export const LogitBias_BiasEntry: MessageFns<LogitBias_BiasEntry> = {
+  encode(message: LogitBias_BiasEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== 0) {
+      writer.uint32(8).int32(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(21).float(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogitBias_BiasEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogitBias_BiasEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.key = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 21) {
+              break;
+            }
+
+            message.value = reader.float();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogitBias_BiasEntry {
+    return {
+      key: isSet(object.key) ? globalThis.Number(object.key) : 0,
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: LogitBias_BiasEntry): unknown {
+    const obj: any = {};
+    if (message.key !== 0) {
+      obj.key = Math.round(message.key);
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LogitBias_BiasEntry>): LogitBias_BiasEntry {
+    return LogitBias_BiasEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LogitBias_BiasEntry>): LogitBias_BiasEntry {
+    const message = createBaseLogitBias_BiasEntry();
+    message.key = object.key ?? 0;
+    message.value = object.value ?? 0;
     return message;
   },
 };
