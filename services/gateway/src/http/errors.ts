@@ -51,9 +51,17 @@ export function toHttpError(err: unknown): HttpError {
 /**
  * The message with the limit it broke (`too many stop sequences: 5 (limit: stop <= 4)`), as the gRPC
  * mapping puts it in BadRequest (runtime rpc-status.ts): a client of either edge learns the bound
- * from the error alone. Messages that already spell their limit stay as they are.
+ * from the error alone. A message that already names its limit — the limit itself, or every number
+ * in it (`page_size must be an integer in 1..500`) — stays as it is.
  */
 function withLimit(e: TesseraError): string {
   const limit = e.details.limit;
-  return typeof limit === 'string' && !e.message.includes(limit) ? `${e.message} (limit: ${limit})` : e.message;
+  if (typeof limit !== 'string' || e.message.includes(limit)) return e.message;
+  const bounds = limit.match(/-?\d+(?:\.\d+)?/g) ?? [];
+  return bounds.length > 0 && bounds.every((b) => mentionsNumber(e.message, b)) ? e.message : `${e.message} (limit: ${limit})`;
+}
+
+/** `n` stands in `text` as a number of its own (256 is not in "2560"). */
+function mentionsNumber(text: string, n: string): boolean {
+  return new RegExp(`(?<!\\d)(?<!\\d\\.)${n.replace('.', '\\.')}(?!\\d)(?!\\.\\d)`).test(text);
 }
