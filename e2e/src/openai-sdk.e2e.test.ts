@@ -105,6 +105,16 @@ describe('official openai SDK', () => {
     expect(await firstToken({ [String(ids[0])]: -100 })).not.toBe(first);
   });
 
+  it('ignore_eos (vLLM): an end-of-sequence the model picks (here forced by logit_bias) no longer ends the answer', async () => {
+    // The Node SDK passes fields it does not know on in the body (vLLM's extras are sent this way).
+    const ask = (extra: Record<string, unknown>) => client.chat.completions.create({ model: MODEL, max_tokens: 5, temperature: 0, messages: [{ role: 'user', content: 'Hi' }], logit_bias: { '151645': 100 }, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const ended = await ask({});
+    expect([ended.choices[0]!.finish_reason, ended.choices[0]!.message.content]).toEqual(['stop', '']);
+    const full = await ask({ ignore_eos: true });
+    expect([full.choices[0]!.finish_reason, full.usage!.completion_tokens]).toEqual(['length', 5]);
+    expect(full.choices[0]!.message.content).not.toContain('<|im_end|>'); // special tokens are not text (vLLM's skip_special_tokens)
+  });
+
   it('parses structured output (response_format json_schema) into an object of the schema', async () => {
     const completion = await client.chat.completions.parse({
       model: MODEL,

@@ -191,6 +191,8 @@ describe('decoder on the tiny 4.6 model', () => {
     // token, although its first token is one no JSON document starts with.
     const json = { format: { $case: 'jsonObject' as const, jsonObject: {} } };
     expect((await chunks(req({ responseFormat: json })))[0]!.reasoning).toBe(false);
+    const eosErr = await chunks(req({ responseFormat: json, sampling: { ...req({}).sampling!, ignoreEos: true } })).then(() => undefined, (e: unknown) => e as TesseraError);
+    expect(eosErr?.details.field).toBe('ignore_eos');
     const thought = await chunks(req({ enableThinking: true, responseFormat: json }));
     expect(thought[0]!.reasoning).toBe(true);
     const tokens = (cs: decodingV1.GenerateResponse[]) => cs.flatMap((c) => c.tokenIds);

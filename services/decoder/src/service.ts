@@ -76,6 +76,7 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   // Unless asked, a constrained request renders thinking off: a long reasoning would spend max_tokens
   // before the document the client asked for. Asked (or a template that always opens `<think>`), the
   // constraint starts after `</think>`, as vLLM's does behind its reasoning parser.
+  if (constraint && req.sampling?.ignoreEos) throw invalidArgument('ignore_eos', 'ignore_eos cannot be combined with constrained output (response_format, or tool_choice "required" / a named function): a constrained answer ends with its document');
   const enableThinking = req.enableThinking ?? (constraint ? false : undefined);
   const prompt = d.assemble({ messages: req.messages.map(toMessage), tools, prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images, ...(enableThinking !== undefined && { enableThinking }) }, { maxImages: d.maxImages });
   const reasoning = prompt.reasoning ?? false;
@@ -174,7 +175,7 @@ export function toParams(s: commonV1.SamplingParams | undefined, defaults: { max
     ...(s?.seed !== undefined && { seed: BigInt.asUintN(64, BigInt(s.seed)) }),
     stop,
     stopTokenIds: s?.stopTokenIds ?? [],
-    ignoreEos: false,
+    ignoreEos: s?.ignoreEos ?? false,
     logprobs: s?.logprobs ?? false,
     topLogprobs: s?.logprobs ? (s?.topLogprobs ?? 0) : 0,
     ...(s?.logitBias && Object.keys(s.logitBias.bias).length > 0 && { logitBias: new Map(Object.entries(s.logitBias.bias).map(([id, b]) => [Number(id), b])) }),

@@ -173,6 +173,7 @@ export function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: str
       ...(s.logprobs && { logprobs: true }),
       ...(s.topLogprobs && { top_logprobs: s.topLogprobs }),
       ...(s.logitBias && Object.keys(s.logitBias.bias).length && { logit_bias: s.logitBias.bias }),
+      ...(s.ignoreEos && { ignore_eos: true }),
     }),
     ...(req.collection && { collection: { name: req.collection.name, ...(req.collection.k && { k: req.collection.k }), ...(req.collection.filter && { filter: req.collection.filter }) } }),
     ...(req.user && { user: req.user }),

@@ -134,6 +134,7 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
       logprobs: s.logprobs,
       topLogprobs: s.topLogprobs,
       ...(s.logitBias && { logitBias: { bias: s.logitBias } }),
+      ...(s.ignoreEos && { ignoreEos: true }),
     },
     ...(req.collection && { collection: { name: req.collection.name, k: req.collection.k, ...(req.collection.filter && { filter: req.collection.filter }) } }),
     user: req.user ?? '',

@@ -55,6 +55,8 @@ export interface ValidSampling {
   topLogprobs: number;
   /** OpenAI `logit_bias`: token id → offset (-100..100); absent = none. Ids are checked against the vocabulary by the decoder. */
   logitBias?: Record<number, number>;
+  /** vLLM's `ignore_eos`: the model's end-of-sequence does not end the answer (max_tokens or a stop does). */
+  ignoreEos?: boolean;
 }
 
 export interface ValidCollection {

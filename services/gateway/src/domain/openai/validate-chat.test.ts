@@ -106,6 +106,9 @@ describe('validateChatRequest', () => {
     ['enable_thinking not a boolean', { ...ok, chat_template_kwargs: { enable_thinking: 'yes' } }, 'chat_template_kwargs.enable_thinking'],
     ['enable_thinking 1', { ...ok, chat_template_kwargs: { enable_thinking: 1 } }, 'chat_template_kwargs.enable_thinking'],
     ['logit_bias not an object', { ...ok, logit_bias: [1, 2] }, 'logit_bias'],
+    ['ignore_eos not a boolean', { ...ok, ignore_eos: 'yes' }, 'ignore_eos'],
+    ['ignore_eos with a json_object answer', { ...ok, ignore_eos: true, response_format: { type: 'json_object' } }, 'ignore_eos'],
+    ['ignore_eos with a required tool call', { ...ok, ignore_eos: true, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }], tool_choice: 'required' }, 'ignore_eos'],
     ['a logit_bias key that is no token id', { ...ok, logit_bias: { hello: 1 } }, 'logit_bias.hello'],
     ['a negative logit_bias token id', { ...ok, logit_bias: { '-1': 1 } }, 'logit_bias.-1'],
     ['a logit_bias above 100', { ...ok, logit_bias: { '42': 101 } }, 'logit_bias.42'],
@@ -121,6 +124,10 @@ describe('validateChatRequest', () => {
     const v = (b: Record<string, unknown>) => validateChatRequest({ ...ok, ...b }, DEFAULT_CHAT_LIMITS, MODELS).sampling.logitBias;
     expect(v({ logit_bias: { '42': -100, '7': 2.5, '0': 100 } })).toEqual({ 42: -100, 7: 2.5, 0: 100 });
     expect(v({ logit_bias: null })).toBeUndefined();
+    const eos = (b: Record<string, unknown>) => validateChatRequest({ ...ok, ...b }, DEFAULT_CHAT_LIMITS, MODELS).sampling.ignoreEos;
+    expect([eos({ ignore_eos: true }), eos({ ignore_eos: false }), eos({})]).toEqual([true, undefined, undefined]);
+    // Auto tools leave the text free, so the end-of-sequence may be ignored there.
+    expect(eos({ ignore_eos: true, tools: [{ type: 'function', function: { name: 'f' } }] })).toBe(true);
     expect(v({ logit_bias: {} })).toBeUndefined();
     expect(v({})).toBeUndefined();
   });

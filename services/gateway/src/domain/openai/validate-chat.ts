@@ -62,12 +62,17 @@ export function validateChatRequest(
 
   const responseFormat = parseResponseFormat(root.response_format);
   const tools = parseTools(root.tools, root.tool_choice, served, model, root.parallel_tool_calls);
+  const sampling = parseSampling(root, limits);
+  // Constrained: a response_format, or a forced call (tool_choice "required" or a name; parseTools normalised "auto" to '').
+  if (sampling.ignoreEos && (responseFormat !== undefined || (tools !== undefined && tools.choice !== '' && tools.choice !== 'none'))) {
+    throw invalidArgument('ignore_eos', 'ignore_eos cannot be combined with constrained output (response_format, or tool_choice "required" / a named function): a constrained answer ends with its document');
+  }
   return {
     model,
     messages,
     images,
     ...(videos.length > 0 && { videos }),
-    sampling: parseSampling(root, limits),
+    sampling,
     ...(responseFormat && { responseFormat }),
     ...(tools && { tools }),
     stream,
@@ -127,6 +132,8 @@ function parseSampling(root: Record<string, unknown>, limits: ChatLimits): Valid
   const seed = root.seed === undefined || root.seed === null ? undefined : int(root.seed, 'seed', -(2 ** 53 - 1), 2 ** 53 - 1);
   const topP = num(root.top_p, 'top_p', 1, { min: 0, minExclusive: true, max: 1 });
   const logitBias = parseLogitBias(root.logit_bias, limits);
+  // vLLM's extension: generate to max_tokens past the model's end-of-sequence (fixed-length benchmarks).
+  const ignoreEos = optBool(root.ignore_eos, 'ignore_eos') ?? false;
   return {
     maxTokens,
     temperature: num(root.temperature, 'temperature', 1, { min: 0, max: 2 }),
@@ -141,6 +148,7 @@ function parseSampling(root: Record<string, unknown>, limits: ChatLimits): Valid
     logprobs,
     topLogprobs,
     ...(logitBias && { logitBias }),
+    ...(ignoreEos && { ignoreEos }),
   };
 }
 

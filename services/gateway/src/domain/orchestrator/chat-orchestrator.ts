@@ -151,6 +151,7 @@ export class ChatOrchestrator implements ChatService {
       logprobs: true,
       topLogprobs: s.topLogprobs,
       ...(s.logitBias && { logitBias: { bias: s.logitBias } }),
+      ...(s.ignoreEos && { ignoreEos: true }),
     };
     let answer = '';
     const confidence: TokenConfidence[] = [];

@@ -475,7 +475,15 @@ export interface SamplingParams {
    * OpenAI `logit_bias`: added to the named tokens' logits before sampling (after the penalties,
    * before temperature and any constrained-decoding mask). Unset = none.
    */
-  logitBias?: LogitBias | undefined;
+  logitBias?:
+    | LogitBias
+    | undefined;
+  /**
+   * [false] vLLM's `ignore_eos`: the model's end-of-sequence tokens do not end the answer, so it runs
+   * to max_tokens or a stop (benchmark clients ask for fixed output lengths this way). Not with
+   * constrained output (INVALID_ARGUMENT, field ignore_eos): a constrained answer ends with its document.
+   */
+  ignoreEos?: boolean | undefined;
 }
 
 /** Per-token logit offsets (OpenAI `logit_bias`). */
@@ -1607,6 +1615,7 @@ function createBaseSamplingParams(): SamplingParams {
     logprobs: false,
     topLogprobs: 0,
     logitBias: undefined,
+    ignoreEos: undefined,
   };
 }
 
@@ -1657,6 +1666,9 @@ export const SamplingParams: MessageFns<SamplingParams> = {
     }
     if (message.logitBias !== undefined) {
       LogitBias.encode(message.logitBias, writer.uint32(114).fork()).join();
+    }
+    if (message.ignoreEos !== undefined) {
+      writer.uint32(120).bool(message.ignoreEos);
     }
     return writer;
   },
@@ -1796,6 +1808,14 @@ export const SamplingParams: MessageFns<SamplingParams> = {
             message.logitBias = LogitBias.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.ignoreEos = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1866,6 +1886,11 @@ export const SamplingParams: MessageFns<SamplingParams> = {
         : isSet(object.logit_bias)
         ? LogitBias.fromJSON(object.logit_bias)
         : undefined,
+      ignoreEos: isSet(object.ignoreEos)
+        ? globalThis.Boolean(object.ignoreEos)
+        : isSet(object.ignore_eos)
+        ? globalThis.Boolean(object.ignore_eos)
+        : undefined,
     };
   },
 
@@ -1913,6 +1938,9 @@ export const SamplingParams: MessageFns<SamplingParams> = {
     if (message.logitBias !== undefined) {
       obj.logitBias = LogitBias.toJSON(message.logitBias);
     }
+    if (message.ignoreEos !== undefined) {
+      obj.ignoreEos = message.ignoreEos;
+    }
     return obj;
   },
 
@@ -1937,6 +1965,7 @@ export const SamplingParams: MessageFns<SamplingParams> = {
     message.logitBias = (object.logitBias !== undefined && object.logitBias !== null)
       ? LogitBias.fromPartial(object.logitBias)
       : undefined;
+    message.ignoreEos = object.ignoreEos ?? undefined;
     return message;
   },
 };
