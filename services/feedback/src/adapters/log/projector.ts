@@ -35,6 +35,8 @@ export class Projector {
   private kick: (() => void) | undefined;
   private kickTimer: NodeJS.Timeout | undefined;
   private waiters: { seq: number; done: (ok: boolean) => void }[] = [];
+  /** The sequence after a gap already re-read once: arriving first again, the gap is a real hole in the log. */
+  private holeAt: number | undefined;
   private loop: Promise<void> | undefined;
   private stopped = false;
   private readonly now: () => number;
@@ -121,13 +123,14 @@ export class Projector {
     clearTimeout(this.kickTimer);
     this.kick = undefined;
     let failed = false;
+    let gap = false;
     try {
-      while (this.pending.length > 0 && !this.stopped) {
+      while (this.pending.length > 0 && !this.stopped && !gap) {
         const batch = this.pending;
         this.pending = [];
+        const { taken, gapAt } = contiguousRun(batch, this.applied, this.holeAt);
         const events: SequencedEvent[] = [];
-        for (const m of batch) {
-          if (m.seq <= this.applied) continue; // a redelivery of what the store holds
+        for (const m of taken) {
           try {
             const json = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).toString('utf8');
             events.push({ seq: m.seq, event: parseEvent(json), json });
@@ -136,10 +139,23 @@ export class Projector {
             this.opts.onError?.(err);
           }
         }
+        if (gapAt !== undefined) {
+          // A sequence is missing before gapAt. Either the log has a hole there (a purge, an expiry) or a
+          // message was delivered where this process never saw it — a consumer leader that died with it in
+          // flight counts it delivered — and acking a later one (AckPolicy.All) would ack it too: lost for
+          // the store. Re-read from the first missing sequence; a hole still there then is real.
+          this.holeAt = gapAt;
+          gap = true;
+        } else if (taken.length > 0 && taken[taken.length - 1]!.seq >= (this.holeAt ?? Infinity)) this.holeAt = undefined;
+        if (taken.length === 0) {
+          // Only redeliveries of what the store holds: ack them (AckPolicy.All: up to the last) so they stop coming.
+          if (gapAt === undefined) batch.filter((m) => m.seq <= this.applied).at(-1)?.ack();
+          continue;
+        }
         await this.store.apply(events, this.now());
-        if (this.opts.observe) for (const m of batch) if (m.seq > this.applied) this.opts.observe(m);
-        batch[batch.length - 1].ack();
-        this.applied = Math.max(this.applied, batch[batch.length - 1].seq);
+        if (this.opts.observe) for (const m of taken) this.opts.observe(m);
+        taken[taken.length - 1]!.ack();
+        this.applied = Math.max(this.applied, taken[taken.length - 1]!.seq);
         this.wake();
       }
     } catch (err) {
@@ -149,7 +165,10 @@ export class Projector {
       this.flushing = undefined;
     }
     // Drop what was pulled: run() ends and restarts the consumer at store.lastSeq + 1.
-    if (failed) this.msgs?.stop();
+    if (failed || gap) {
+      this.pending = [];
+      this.msgs?.stop();
+    }
   }
 
   private wake(): void {
@@ -180,4 +199,21 @@ export class Projector {
     for (const w of this.waiters) w.done(false);
     this.waiters = [];
   }
+}
+
+/**
+ * The messages of `batch` that continue the store's log without a gap: after `applied`, each the
+ * next sequence (redeliveries of what the store holds are dropped). `gapAt`: the first sequence past a
+ * missing one, unless it is `acceptedHole` (re-read once and still first: a real hole, taken).
+ */
+export function contiguousRun<M extends { seq: number }>(batch: readonly M[], applied: number, acceptedHole?: number): { taken: M[]; gapAt?: number } {
+  const taken: M[] = [];
+  let last = applied;
+  for (const m of batch) {
+    if (m.seq <= last) continue;
+    if (m.seq > last + 1 && m.seq !== acceptedHole) return { taken, gapAt: m.seq };
+    taken.push(m);
+    last = m.seq;
+  }
+  return { taken };
 }
