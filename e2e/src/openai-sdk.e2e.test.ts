@@ -105,7 +105,7 @@ describe('official openai SDK', () => {
     expect(await firstToken({ [String(ids[0])]: -100 })).not.toBe(first);
   });
 
-  it('ignore_eos (vLLM): an end-of-sequence the model picks (here forced by logit_bias) no longer ends the answer', async () => {
+  it('ignore_eos and stop_token_ids (vLLM): an end-of-sequence the model picks (here forced by logit_bias) no longer ends the answer; a listed id does', async () => {
     // The Node SDK passes fields it does not know on in the body (vLLM's extras are sent this way).
     const ask = (extra: Record<string, unknown>) => client.chat.completions.create({ model: MODEL, max_tokens: 5, temperature: 0, messages: [{ role: 'user', content: 'Hi' }], logit_bias: { '151645': 100 }, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming);
     const ended = await ask({});
@@ -113,6 +113,9 @@ describe('official openai SDK', () => {
     const full = await ask({ ignore_eos: true });
     expect([full.choices[0]!.finish_reason, full.usage!.completion_tokens]).toEqual(['length', 5]);
     expect(full.choices[0]!.message.content).not.toContain('<|im_end|>'); // special tokens are not text (vLLM's skip_special_tokens)
+    // vLLM's stop_token_ids: the forced "Hello" (9707) ends the answer, its text returned as vLLM returns it.
+    const hello = await ask({ logit_bias: { '9707': 100 }, stop_token_ids: [9707] });
+    expect([hello.choices[0]!.finish_reason, hello.choices[0]!.message.content, hello.usage!.completion_tokens]).toEqual(['stop', 'Hello', 1]);
   });
 
   it('parses structured output (response_format json_schema) into an object of the schema', async () => {

@@ -208,6 +208,23 @@ describe('engine scheduling (toy backend)', () => {
     await engine.close();
   });
 
+  it("a stop token id ends the answer with its own text in it (vLLM's stop_token_ids); a special one adds none", async () => {
+    const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens });
+    const free = await collect(engine.submit(req('free', 9, { maxTokens: 8 })));
+    const third = free.tokenIds[2]!;
+    expect(third).toBeLessThan(256); // a byte token: it has text
+    const stopped = await collect(engine.submit(req('stopped', 9, { maxTokens: 8, stopTokenIds: [third] })));
+    expect(stopped.tokenIds).toEqual(free.tokenIds.slice(0, free.tokenIds.indexOf(third) + 1));
+    expect(stopped.last.finishReason).toBe('stop');
+    expect(stopped.text).toBe(new TextDecoder().decode(Uint8Array.from(stopped.tokenIds)));
+    // A token without text (here any id ≥ 256, as a special token) ends the answer and adds nothing.
+    const special = new Engine({ backend: new ToyBackend(), tokenBytes: { bytesOf: (id: number) => (id === third ? new Uint8Array(0) : byteTokens.bytesOf(id)) } });
+    const quiet = await collect(special.submit(req('quiet', 9, { maxTokens: 8, stopTokenIds: [third] })));
+    expect(quiet.text).toBe(new TextDecoder().decode(Uint8Array.from(quiet.tokenIds.slice(0, -1))));
+    await engine.close();
+    await special.close();
+  });
+
   it('refuses bad input with INVALID_ARGUMENT naming the field, without disturbing running sequences', async () => {
     const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens, limits: { maxTokensLimit: 100 } });
     const running = engine.submit(req('ok', 5, { maxTokens: 30 }));

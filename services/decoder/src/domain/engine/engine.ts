@@ -346,12 +346,11 @@ export class Engine {
     seq.penalties.outputCounts.set(id, (seq.penalties.outputCounts.get(id) ?? 0) + 1);
 
     let end = seq.finishCheck(id);
-    let text = '';
-    if (end?.stop === undefined) {
-      const d = seq.detok.push(id);
-      text = d.text;
-      if (d.stop !== undefined) end = { reason: 'stop', stop: d.stop };
-    }
+    // A stop token's own text is part of the answer, as vLLM returns it; special tokens (the model's
+    // end-of-sequence among them) have none. A stop string is cut off, and wins over a stop token.
+    const d = seq.detok.push(id);
+    let text = d.text;
+    if (d.stop !== undefined) end = { reason: 'stop', stop: d.stop };
     if (end && typeof end.stop !== 'string') text += seq.detok.finish();
     const chunk: EngineChunk = { text, tokenIds: [id], ...(s.logprob && { logprobs: [s.logprob] }) };
     if (end) this.finish(seq, end.reason, { chunk, stopReason: end.stop });

@@ -129,7 +129,7 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
       frequencyPenalty: s.frequencyPenalty,
       ...(s.seed !== undefined && { seed: s.seed }),
       stop: s.stop,
-      stopTokenIds: [],
+      stopTokenIds: s.stopTokenIds ?? [],
       maxTokens: s.maxTokens,
       logprobs: s.logprobs,
       topLogprobs: s.topLogprobs,

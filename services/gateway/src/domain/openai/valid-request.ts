@@ -57,6 +57,8 @@ export interface ValidSampling {
   logitBias?: Record<number, number>;
   /** vLLM's `ignore_eos`: the model's end-of-sequence does not end the answer (max_tokens or a stop does). */
   ignoreEos?: boolean;
+  /** vLLM's `stop_token_ids`: these ids end the answer too (their text, if any, is returned). */
+  stopTokenIds?: number[];
 }
 
 export interface ValidCollection {

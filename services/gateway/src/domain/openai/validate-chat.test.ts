@@ -107,6 +107,8 @@ describe('validateChatRequest', () => {
     ['enable_thinking 1', { ...ok, chat_template_kwargs: { enable_thinking: 1 } }, 'chat_template_kwargs.enable_thinking'],
     ['logit_bias not an object', { ...ok, logit_bias: [1, 2] }, 'logit_bias'],
     ['ignore_eos not a boolean', { ...ok, ignore_eos: 'yes' }, 'ignore_eos'],
+    ['stop_token_ids not an array', { ...ok, stop_token_ids: 7 }, 'stop_token_ids'],
+    ['a negative stop token id', { ...ok, stop_token_ids: [1, -2] }, 'stop_token_ids[1]'],
     ['ignore_eos with a json_object answer', { ...ok, ignore_eos: true, response_format: { type: 'json_object' } }, 'ignore_eos'],
     ['ignore_eos with a required tool call', { ...ok, ignore_eos: true, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }], tool_choice: 'required' }, 'ignore_eos'],
     ['a logit_bias key that is no token id', { ...ok, logit_bias: { hello: 1 } }, 'logit_bias.hello'],
@@ -126,6 +128,8 @@ describe('validateChatRequest', () => {
     expect(v({ logit_bias: null })).toBeUndefined();
     const eos = (b: Record<string, unknown>) => validateChatRequest({ ...ok, ...b }, DEFAULT_CHAT_LIMITS, MODELS).sampling.ignoreEos;
     expect([eos({ ignore_eos: true }), eos({ ignore_eos: false }), eos({})]).toEqual([true, undefined, undefined]);
+    const stops = (b: Record<string, unknown>) => validateChatRequest({ ...ok, ...b }, DEFAULT_CHAT_LIMITS, MODELS).sampling.stopTokenIds;
+    expect([stops({ stop_token_ids: [9707, 0] }), stops({ stop_token_ids: [] }), stops({ stop_token_ids: null })]).toEqual([[9707, 0], undefined, undefined]);
     // Auto tools leave the text free, so the end-of-sequence may be ignored there.
     expect(eos({ ignore_eos: true, tools: [{ type: 'function', function: { name: 'f' } }] })).toBe(true);
     expect(v({ logit_bias: {} })).toBeUndefined();

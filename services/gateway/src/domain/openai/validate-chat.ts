@@ -132,8 +132,10 @@ function parseSampling(root: Record<string, unknown>, limits: ChatLimits): Valid
   const seed = root.seed === undefined || root.seed === null ? undefined : int(root.seed, 'seed', -(2 ** 53 - 1), 2 ** 53 - 1);
   const topP = num(root.top_p, 'top_p', 1, { min: 0, minExclusive: true, max: 1 });
   const logitBias = parseLogitBias(root.logit_bias, limits);
-  // vLLM's extension: generate to max_tokens past the model's end-of-sequence (fixed-length benchmarks).
+  // vLLM's extensions: generate to max_tokens past the model's end-of-sequence (fixed-length benchmarks);
+  // token ids that end the answer like the end-of-sequence does (the decoder bounds their count and ids).
   const ignoreEos = optBool(root.ignore_eos, 'ignore_eos') ?? false;
+  const stopTokenIds = parseStopTokenIds(root.stop_token_ids);
   return {
     maxTokens,
     temperature: num(root.temperature, 'temperature', 1, { min: 0, max: 2 }),
@@ -149,7 +151,14 @@ function parseSampling(root: Record<string, unknown>, limits: ChatLimits): Valid
     topLogprobs,
     ...(logitBias && { logitBias }),
     ...(ignoreEos && { ignoreEos }),
+    ...(stopTokenIds.length > 0 && { stopTokenIds }),
   };
+}
+
+function parseStopTokenIds(raw: unknown): number[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw invalidArgument('stop_token_ids', 'stop_token_ids must be an array of token ids');
+  return raw.map((t, i) => int(t, `stop_token_ids[${i}]`, 0, 2 ** 31 - 1));
 }
 
 /** OpenAI `logit_bias`: `{"<token id>": offset}`; null or `{}` = none (SDKs send either). */

@@ -145,7 +145,7 @@ export class ChatOrchestrator implements ChatService {
       // (the client skips chunks it has already seen), and the seed goes into the feedback record.
       seed: s.seed ?? randomInt(2 ** 47),
       stop: s.stop,
-      stopTokenIds: [],
+      stopTokenIds: s.stopTokenIds ?? [],
       maxTokens: s.maxTokens,
       // Always asked for: the per-token confidence goes into the feedback record (review queue).
       logprobs: true,
