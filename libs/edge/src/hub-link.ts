@@ -94,11 +94,16 @@ export class HubLink {
   private tick(): void {
     if (this.heard !== this.heardAtTick) {
       this.heardAtTick = this.heard;
-      this.timeouts = 0;
-      this.set('up');
+      this.markUp();
       return;
     }
     void this.probe();
+  }
+
+  /** The hub answered (a probe, or chunks of an answer): up, and the run of timeouts ends. */
+  private markUp(): void {
+    this.timeouts = 0;
+    this.set('up');
   }
 
   async probe(): Promise<LinkState> {
@@ -112,8 +117,7 @@ export class HubLink {
         // CPU per probe, back to back.
         this.inbox ??= new Inbox(this.nc, connectionInboxPrefix(this.nc));
         await this.inbox.request(`${jsApiPrefix(this.o.hubDomain)}.INFO`, new Uint8Array(0), { timeoutMs: this.o.timeoutMs ?? Math.max(this.o.intervalMs, 1_000) });
-        this.timeouts = 0;
-        this.set('up');
+        this.markUp();
       }
     } catch (err) {
       // "No responders" is definite: no interest in the hub's API means no leaf link.

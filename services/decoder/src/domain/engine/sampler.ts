@@ -32,7 +32,7 @@ export class Sampler {
   }
 
   sample(logits: Float32Array, params: SamplingParams, penalties: PenaltyState, prng: Prng, constraint?: LogitsConstraint): SampleResult {
-    let x = this.applyPenalties(logits, params, penalties);
+    let x = this.adjustLogits(logits, params, penalties);
     const greedy = params.temperature === 0 || params.topK === 1;
     let tokenId = -1;
     if (constraint) {
@@ -60,7 +60,8 @@ export class Sampler {
     return this.scratch;
   }
 
-  private applyPenalties(logits: Float32Array, p: SamplingParams, s: PenaltyState): Float32Array {
+  /** Penalties and logit_bias on a copy (the caller's logits are untouched); the logits themselves when neither applies. */
+  private adjustLogits(logits: Float32Array, p: SamplingParams, s: PenaltyState): Float32Array {
     const rep = p.repetitionPenalty !== 1;
     const addl = p.presencePenalty !== 0 || p.frequencyPenalty !== 0;
     const bias = p.logitBias;

@@ -146,16 +146,18 @@ export class Projector {
           // the store. Re-read from the first missing sequence; a hole still there then is real.
           this.holeAt = gapAt;
           gap = true;
-        } else if (taken.length > 0 && taken[taken.length - 1]!.seq >= (this.holeAt ?? Infinity)) this.holeAt = undefined;
-        if (taken.length === 0) {
+        }
+        const last = taken.at(-1);
+        if (!last) {
           // Only redeliveries of what the store holds: ack them (AckPolicy.All: up to the last) so they stop coming.
           if (gapAt === undefined) batch.filter((m) => m.seq <= this.applied).at(-1)?.ack();
           continue;
         }
+        if (gapAt === undefined && this.holeAt !== undefined && last.seq >= this.holeAt) this.holeAt = undefined;
         await this.store.apply(events, this.now());
         if (this.opts.observe) for (const m of taken) this.opts.observe(m);
-        taken[taken.length - 1]!.ack();
-        this.applied = Math.max(this.applied, taken[taken.length - 1]!.seq);
+        last.ack();
+        this.applied = Math.max(this.applied, last.seq);
         this.wake();
       }
     } catch (err) {

@@ -1,5 +1,5 @@
 import type { GatewayConfig } from '../../config.js';
-import type { ChatLimits } from './limits.js';
+import { DEFAULT_CHAT_LIMITS, type ChatLimits } from './limits.js';
 
 export function chatLimitsFrom(c: GatewayConfig): ChatLimits {
   return Object.freeze({
@@ -9,9 +9,10 @@ export function chatLimitsFrom(c: GatewayConfig): ChatLimits {
     maxImageBytes: c.maxImageBytes,
     maxTokensLimit: c.maxTokensLimit,
     defaultMaxTokens: c.defaultMaxTokens,
-    maxStopSequences: 4,
-    maxTopLogprobs: 20,
-    maxLogitBias: 300,
+    // The OpenAI API's own bounds, not deployment settings: the same everywhere.
+    maxStopSequences: DEFAULT_CHAT_LIMITS.maxStopSequences,
+    maxTopLogprobs: DEFAULT_CHAT_LIMITS.maxTopLogprobs,
+    maxLogitBias: DEFAULT_CHAT_LIMITS.maxLogitBias,
     maxSliceNums: c.maxSliceNums,
     maxCollectionK: c.maxCollectionK,
     allowRemoteImages: c.allowRemoteImages,
