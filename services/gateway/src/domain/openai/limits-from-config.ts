@@ -13,6 +13,8 @@ export function chatLimitsFrom(c: GatewayConfig): ChatLimits {
     maxStopSequences: DEFAULT_CHAT_LIMITS.maxStopSequences,
     maxTopLogprobs: DEFAULT_CHAT_LIMITS.maxTopLogprobs,
     maxLogitBias: DEFAULT_CHAT_LIMITS.maxLogitBias,
+    maxCompletionLogprobs: DEFAULT_CHAT_LIMITS.maxCompletionLogprobs,
+    completionDefaultMaxTokens: DEFAULT_CHAT_LIMITS.completionDefaultMaxTokens,
     maxSliceNums: c.maxSliceNums,
     maxCollectionK: c.maxCollectionK,
     allowRemoteImages: c.allowRemoteImages,

@@ -10,6 +10,10 @@ export interface ChatLimits {
   maxTopLogprobs: number;
   /** `logit_bias` entries per request (OpenAI's API bound, like the 4 stop sequences and 20 top_logprobs). */
   maxLogitBias: number;
+  /** Text completions' `logprobs` (alternatives per token, 0..5 in OpenAI's legacy API). */
+  maxCompletionLogprobs: number;
+  /** Text completions' `max_tokens` when the request gives none (OpenAI's completions API: 16; chat uses defaultMaxTokens). */
+  completionDefaultMaxTokens: number;
   maxSliceNums: number;
   maxCollectionK: number;
   allowRemoteImages: boolean;
@@ -30,6 +34,8 @@ export const DEFAULT_CHAT_LIMITS: ChatLimits = Object.freeze({
   maxStopSequences: 4,
   maxTopLogprobs: 20,
   maxLogitBias: 300,
+  maxCompletionLogprobs: 5,
+  completionDefaultMaxTokens: 16,
   maxSliceNums: 36,
   maxCollectionK: 50,
   allowRemoteImages: false,

@@ -89,4 +89,17 @@ export interface ValidChatRequest {
   /** `chat_template_kwargs.enable_thinking`; unset = the decoder's default. Families without thinking (2.6) ignore it. */
   enableThinking?: boolean;
   user?: string;
+  /**
+   * OpenAI text completions (`POST /v1/completions`): the prompt, given to the model verbatim (no chat
+   * template; decoding.v1 `GenerateRequest.prompt`). Set, `messages` and `images` are empty and no
+   * tools, response_format, collection or video are set: the request is text in, text out.
+   */
+  prompt?: string;
+}
+
+/** A validated `POST /v1/completions` request: the raw-prompt form of a chat request, plus how to answer it. */
+export interface ValidCompletionRequest extends ValidChatRequest {
+  prompt: string;
+  /** OpenAI `echo`: the answer's text starts with the prompt. */
+  echo: boolean;
 }

@@ -1,6 +1,8 @@
 import { invalidArgument, TesseraError, ErrorCode } from '@tessera/runtime';
 import type { ChatLimits } from './limits.js';
 import { modelFeatures, parseResponseFormat, parseTools, type ModelFeatures } from './response-format.js';
+import { asObject, int, optBool, str } from './json-fields.js';
+import { parseModel, parseSampling, parseStreaming } from './validate-common.js';
 
 import type { ImageSource, Role, ValidChatRequest, ValidMessage, ValidPart, ValidSampling, ValidToolCall, VideoSource } from './valid-request.js';
 import { parseVideoPart, refuseVideoUrl } from './validate-video.js';
@@ -21,10 +23,7 @@ export function validateChatRequest(
   whereModelsRun?: string,
 ): ValidChatRequest {
   const root = asObject(body, 'body');
-  const model = str(root.model, 'model');
-  if (!knownModels.includes(model)) {
-    throw new TesseraError(ErrorCode.NOT_FOUND, `model "${model}" does not exist; ${whereModelsRun ? `models run at: ${whereModelsRun}` : `available: ${knownModels.join(', ')}`}`, { field: 'model' });
-  }
+  const model = parseModel(root, knownModels, whereModelsRun);
   if (!Array.isArray(root.messages)) throw invalidArgument('messages', 'messages must be an array of message objects');
   if (root.messages.length === 0) throw invalidArgument('messages', 'messages must contain at least one message', 'messages >= 1');
   if (root.messages.length > limits.maxMessages) {
@@ -54,15 +53,14 @@ export function validateChatRequest(
     throw invalidArgument(`messages[${messages.length - 1}].role`, 'the last message must be from the user, the system or a tool (assistant prefill is not supported)');
   }
   checkToolResults(messages);
-  if (root.n !== undefined && root.n !== null && root.n !== 1) throw invalidArgument('n', 'only n = 1 is supported', 'n = 1');
-
-  const stream = optBool(root.stream, 'stream') ?? false;
-  const streamOptions = root.stream_options === undefined || root.stream_options === null ? {} : asObject(root.stream_options, 'stream_options');
-  const includeUsage = optBool(streamOptions.include_usage, 'stream_options.include_usage') ?? false;
+  const { stream, includeUsage } = parseStreaming(root);
 
   const responseFormat = parseResponseFormat(root.response_format);
   const tools = parseTools(root.tools, root.tool_choice, served, model, root.parallel_tool_calls);
-  const sampling = parseSampling(root, limits);
+  const sampling: ValidSampling = {
+    ...parseSampling(root, limits, { fields: ['max_completion_tokens', 'max_tokens'], default: limits.defaultMaxTokens }),
+    ...parseChatLogprobs(root, limits),
+  };
   // Constrained: a response_format, or a forced call (tool_choice "required" or a name; parseTools normalised "auto" to '').
   if (sampling.ignoreEos && (responseFormat !== undefined || (tools !== undefined && tools.choice !== '' && tools.choice !== 'none'))) {
     throw invalidArgument('ignore_eos', 'ignore_eos cannot be combined with constrained output (response_format, or tool_choice "required" / a named function): a constrained answer ends with its document');
@@ -83,6 +81,14 @@ export function validateChatRequest(
     ...parseChatTemplateKwargs(root.chat_template_kwargs),
     ...(typeof root.user === 'string' && { user: root.user }),
   };
+}
+
+/** Chat's log probabilities: `logprobs` (a boolean) and `top_logprobs` alternatives per token (0..limit). */
+function parseChatLogprobs(root: Record<string, unknown>, limits: ChatLimits): Pick<ValidSampling, 'logprobs' | 'topLogprobs'> {
+  const logprobs = optBool(root.logprobs, 'logprobs') ?? false;
+  const topLogprobs = root.top_logprobs === undefined || root.top_logprobs === null ? 0 : int(root.top_logprobs, 'top_logprobs', 0, limits.maxTopLogprobs);
+  if (topLogprobs > 0 && !logprobs) throw invalidArgument('top_logprobs', 'top_logprobs requires logprobs: true');
+  return { logprobs, topLogprobs };
 }
 
 /**
@@ -111,68 +117,6 @@ function parseChatTemplateKwargs(raw: unknown): { enableThinking?: boolean } {
   const o = asObject(raw, 'chat_template_kwargs');
   const enableThinking = optBool(o.enable_thinking, 'chat_template_kwargs.enable_thinking');
   return enableThinking === undefined ? {} : { enableThinking };
-}
-
-function parseSampling(root: Record<string, unknown>, limits: ChatLimits): ValidSampling {
-  const maxTokensRaw = root.max_completion_tokens ?? root.max_tokens;
-  const maxTokensField = root.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
-  const maxTokens = maxTokensRaw === undefined || maxTokensRaw === null ? limits.defaultMaxTokens : int(maxTokensRaw, maxTokensField, 1, limits.maxTokensLimit);
-  let stop: string[] = [];
-  if (typeof root.stop === 'string') stop = [root.stop];
-  else if (Array.isArray(root.stop)) {
-    stop = root.stop.map((s, i) => {
-      if (typeof s !== 'string' || s.length === 0) throw invalidArgument(`stop[${i}]`, 'stop sequences must be non-empty strings');
-      return s;
-    });
-  } else if (root.stop !== undefined && root.stop !== null) throw invalidArgument('stop', 'stop must be a string or an array of strings');
-  if (stop.length > limits.maxStopSequences) throw invalidArgument('stop', `too many stop sequences: ${stop.length}`, `stop <= ${limits.maxStopSequences}`);
-  const logprobs = optBool(root.logprobs, 'logprobs') ?? false;
-  const topLogprobs = root.top_logprobs === undefined || root.top_logprobs === null ? 0 : int(root.top_logprobs, 'top_logprobs', 0, limits.maxTopLogprobs);
-  if (topLogprobs > 0 && !logprobs) throw invalidArgument('top_logprobs', 'top_logprobs requires logprobs: true');
-  const seed = root.seed === undefined || root.seed === null ? undefined : int(root.seed, 'seed', -(2 ** 53 - 1), 2 ** 53 - 1);
-  const topP = num(root.top_p, 'top_p', 1, { min: 0, minExclusive: true, max: 1 });
-  const logitBias = parseLogitBias(root.logit_bias, limits);
-  // vLLM's extensions: generate to max_tokens past the model's end-of-sequence (fixed-length benchmarks);
-  // token ids that end the answer like the end-of-sequence does (the decoder bounds their count and ids).
-  const ignoreEos = optBool(root.ignore_eos, 'ignore_eos') ?? false;
-  const stopTokenIds = parseStopTokenIds(root.stop_token_ids);
-  return {
-    maxTokens,
-    temperature: num(root.temperature, 'temperature', 1, { min: 0, max: 2 }),
-    topP,
-    topK: root.top_k === undefined || root.top_k === null ? 0 : int(root.top_k, 'top_k', 0, 1_000_000),
-    minP: num(root.min_p, 'min_p', 0, { min: 0, max: 1 }),
-    presencePenalty: num(root.presence_penalty, 'presence_penalty', 0, { min: -2, max: 2 }),
-    frequencyPenalty: num(root.frequency_penalty, 'frequency_penalty', 0, { min: -2, max: 2 }),
-    repetitionPenalty: num(root.repetition_penalty, 'repetition_penalty', 1, { min: 0, minExclusive: true, max: 10 }),
-    ...(seed !== undefined && { seed }),
-    stop,
-    logprobs,
-    topLogprobs,
-    ...(logitBias && { logitBias }),
-    ...(ignoreEos && { ignoreEos }),
-    ...(stopTokenIds.length > 0 && { stopTokenIds }),
-  };
-}
-
-function parseStopTokenIds(raw: unknown): number[] {
-  if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) throw invalidArgument('stop_token_ids', 'stop_token_ids must be an array of token ids');
-  return raw.map((t, i) => int(t, `stop_token_ids[${i}]`, 0, 2 ** 31 - 1));
-}
-
-/** OpenAI `logit_bias`: `{"<token id>": offset}`; null or `{}` = none (SDKs send either). */
-function parseLogitBias(raw: unknown, limits: ChatLimits): Record<number, number> | undefined {
-  if (raw === undefined || raw === null) return undefined;
-  const entries = Object.entries(asObject(raw, 'logit_bias'));
-  if (entries.length === 0) return undefined;
-  if (entries.length > limits.maxLogitBias) throw invalidArgument('logit_bias', `logit_bias has ${entries.length} entries`, `logit_bias entries <= ${limits.maxLogitBias}`);
-  const bias: Record<number, number> = {};
-  for (const [key, value] of entries) {
-    if (!/^(0|[1-9][0-9]{0,8})$/.test(key)) throw invalidArgument(`logit_bias.${key}`, `logit_bias keys are token ids (non-negative integers as strings), got ${JSON.stringify(key)}`);
-    bias[Number(key)] = num(value, `logit_bias.${key}`, 0, { min: -100, max: 100 });
-  }
-  return bias;
 }
 
 function parseCollection(raw: unknown, limits: ChatLimits): NonNullable<ValidChatRequest['collection']> {
@@ -285,39 +229,4 @@ function parseImageUrl(url: string, field: string, limits: ChatLimits): ImageSou
     throw new TesseraError(ErrorCode.PERMISSION_DENIED, `image host ${parsed.hostname} is not on the allow-list`, { field });
   }
   return { kind: 'url', url: parsed, field };
-}
-
-function asObject(raw: unknown, field: string): Record<string, unknown> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidArgument(field, `${field} must be a JSON object`);
-  return raw as Record<string, unknown>;
-}
-
-function str(raw: unknown, field: string, allowEmpty = false): string {
-  if (typeof raw !== 'string') throw invalidArgument(field, `${field} must be a string`);
-  if (!allowEmpty && raw.length === 0) throw invalidArgument(field, `${field} must not be empty`);
-  return raw;
-}
-
-function optBool(raw: unknown, field: string): boolean | undefined {
-  if (raw === undefined || raw === null) return undefined;
-  if (typeof raw !== 'boolean') throw invalidArgument(field, `${field} must be a boolean`);
-  return raw;
-}
-
-function int(raw: unknown, field: string, min: number, max: number): number {
-  if (typeof raw !== 'number' || !Number.isInteger(raw)) throw invalidArgument(field, `${field} must be an integer`);
-  const lim = `${min} <= ${field} <= ${max}`;
-  if (raw < min || raw > max) throw invalidArgument(field, `${field} is ${raw}; allowed: ${lim}`, lim);
-  return raw;
-}
-
-function num(raw: unknown, field: string, fallback: number, range: { min: number; max: number; minExclusive?: boolean }): number {
-  if (raw === undefined || raw === null) return fallback;
-  if (typeof raw !== 'number' || !Number.isFinite(raw)) throw invalidArgument(field, `${field} must be a number`);
-  const low = range.minExclusive ? raw <= range.min : raw < range.min;
-  if (low || raw > range.max) {
-    const lim = `${range.min} ${range.minExclusive ? '<' : '<='} ${field} <= ${range.max}`;
-    throw invalidArgument(field, `${field} is ${raw}; allowed: ${lim}`, lim);
-  }
-  return raw;
 }

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { TesseraError } from '@tessera/runtime';
+import { DEFAULT_CHAT_LIMITS } from './limits.js';
+import { validateChatRequest } from './validate-chat.js';
+import { validateCompletionRequest } from './validate-completion.js';
+
+const MODELS = ['minicpm-v-tiny'];
+const ok = { model: 'minicpm-v-tiny', prompt: 'Once upon a time' };
+
+function fails(body: Record<string, unknown>, field: string, code = 'INVALID_ARGUMENT'): TesseraError {
+  try {
+    validateCompletionRequest(body, DEFAULT_CHAT_LIMITS, MODELS);
+  } catch (err) {
+    expect(err).toBeInstanceOf(TesseraError);
+    const e = err as TesseraError;
+    expect([e.code, e.details.field]).toEqual([code, field]);
+    return e;
+  }
+  throw new Error(`expected ${JSON.stringify(body)} to fail on ${field}`);
+}
+
+describe('validateCompletionRequest', () => {
+  it('takes a prompt string with OpenAI completions defaults (max_tokens 16, no logprobs, no echo), text only', () => {
+    const v = validateCompletionRequest(ok, DEFAULT_CHAT_LIMITS, MODELS);
+    expect(v).toMatchObject({ model: 'minicpm-v-tiny', prompt: 'Once upon a time', echo: false, messages: [], images: [], stream: false, includeUsage: false });
+    expect(v.sampling).toMatchObject({ maxTokens: 16, temperature: 1, topP: 1, logprobs: false, topLogprobs: 0, stop: [] });
+    expect(v.tools).toBeUndefined();
+    expect(v.collection).toBeUndefined();
+  });
+
+  it('reads every supported field: an array of one prompt, sampling, vLLM extras, stream options, echo, user', () => {
+    const v = validateCompletionRequest(
+      { ...ok, prompt: ['The sky is'], max_tokens: 7, temperature: 0, top_p: 0.5, n: 1, stream: true, stream_options: { include_usage: true }, stop: ['\n'], presence_penalty: 0.5, frequency_penalty: -0.5, seed: 3, logit_bias: { '9707': 5 }, user: 'u1', echo: true, top_k: 4, min_p: 0.1, repetition_penalty: 1.1, ignore_eos: true, stop_token_ids: [7], suffix: null, best_of: 1 },
+      DEFAULT_CHAT_LIMITS,
+      MODELS,
+    );
+    expect(v).toMatchObject({ prompt: 'The sky is', echo: true, stream: true, includeUsage: true, user: 'u1' });
+    expect(v.sampling).toEqual({ maxTokens: 7, temperature: 0, topP: 0.5, topK: 4, minP: 0.1, presencePenalty: 0.5, frequencyPenalty: -0.5, repetitionPenalty: 1.1, seed: 3, stop: ['\n'], logitBias: { 9707: 5 }, ignoreEos: true, stopTokenIds: [7], logprobs: false, topLogprobs: 0 });
+  });
+
+  it('legacy logprobs: an integer 0..5 asks for the sampled token and that many alternatives', () => {
+    expect(validateCompletionRequest({ ...ok, logprobs: 0 }, DEFAULT_CHAT_LIMITS, MODELS).sampling).toMatchObject({ logprobs: true, topLogprobs: 0 });
+    expect(validateCompletionRequest({ ...ok, logprobs: 5 }, DEFAULT_CHAT_LIMITS, MODELS).sampling).toMatchObject({ logprobs: true, topLogprobs: 5 });
+    expect(fails({ ...ok, logprobs: 6 }, 'logprobs').message).toContain('0 <= logprobs <= 5');
+    expect(fails({ ...ok, logprobs: true }, 'logprobs').message).toBe('logprobs must be an integer');
+  });
+
+  it('refuses what it does not support, naming the field: token ids, several prompts, suffix, best_of > 1, echo with logprobs', () => {
+    expect(fails({ ...ok, prompt: [1, 2, 3] }, 'prompt').message).toContain('token ids');
+    expect(fails({ ...ok, prompt: [[1, 2]] }, 'prompt').message).toContain('token ids');
+    expect(fails({ ...ok, prompt: ['a', 'b'] }, 'prompt').message).toContain('one request takes one prompt');
+    fails({ ...ok, prompt: [] }, 'prompt');
+    fails({ ...ok, prompt: '' }, 'prompt');
+    fails({ ...ok, prompt: undefined }, 'prompt');
+    fails({ ...ok, prompt: { text: 'x' } }, 'prompt');
+    expect(fails({ ...ok, suffix: ' the end' }, 'suffix').message).toContain('not supported');
+    expect(fails({ ...ok, best_of: 3 }, 'best_of').message).toContain('best_of = 1');
+    expect(fails({ ...ok, echo: true, logprobs: 1 }, 'echo').message).toContain('prompt tokens');
+    fails({ ...ok, echo: 'yes' }, 'echo');
+  });
+
+  it('bounds the prompt by the text limit and max_tokens as chat does', () => {
+    const limits = { ...DEFAULT_CHAT_LIMITS, maxTextChars: 8 };
+    expect(() => validateCompletionRequest({ ...ok, prompt: 'x'.repeat(9) }, limits, MODELS)).toThrow(/prompt too long: 9 characters/);
+    expect(fails({ ...ok, max_tokens: 0 }, 'max_tokens').message).toContain(`1 <= max_tokens <= ${DEFAULT_CHAT_LIMITS.maxTokensLimit}`);
+    // The default never exceeds a deployment's smaller max_tokens limit.
+    expect(validateCompletionRequest(ok, { ...DEFAULT_CHAT_LIMITS, maxTokensLimit: 8 }, MODELS).sampling.maxTokens).toBe(8);
+  });
+
+  it('shared fields are refused with the same field and message as chat', () => {
+    const chat = { model: 'minicpm-v-tiny', messages: [{ role: 'user', content: 'hi' }] };
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ temperature: 3 }, 'temperature'],
+      [{ top_p: 0 }, 'top_p'],
+      [{ n: 2 }, 'n'],
+      [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
+      [{ presence_penalty: 9 }, 'presence_penalty'],
+      [{ seed: 1.5 }, 'seed'],
+      [{ logit_bias: { x: 1 } }, 'logit_bias.x'],
+      [{ stop_token_ids: 'x' }, 'stop_token_ids'],
+      [{ stream_options: 1 }, 'stream_options'],
+      [{ ignore_eos: 1 }, 'ignore_eos'],
+    ];
+    for (const [extra, field] of cases) {
+      const completion = fails({ ...ok, ...extra }, field);
+      let chatError: unknown;
+      try {
+        validateChatRequest({ ...chat, ...extra }, DEFAULT_CHAT_LIMITS, MODELS);
+      } catch (err) {
+        chatError = err;
+      }
+      expect(chatError).toMatchObject({ message: completion.message, details: { field } });
+    }
+  });
+
+  it('an unknown model is a 404 naming model', () => {
+    fails({ ...ok, model: 'gpt-3.5-turbo-instruct' }, 'model', 'NOT_FOUND');
+  });
+});

@@ -1,0 +1,76 @@
+import { invalidArgument } from '@tessera/runtime';
+import type { ChatLimits } from './limits.js';
+import { asObject, int, optBool } from './json-fields.js';
+import { parseModel, parseSampling, parseStreaming } from './validate-common.js';
+import type { ValidCompletionRequest, ValidSampling } from './valid-request.js';
+
+/**
+ * OpenAI's legacy `POST /v1/completions` body (what vLLM serves too) → `ValidCompletionRequest`, or an
+ * INVALID_ARGUMENT naming the field and the limit. The fields it shares with chat (model, n, stream,
+ * sampling) are read by the same code as chat's (validate-common.ts). Text only: the prompt goes to
+ * the model verbatim. Unknown fields are ignored, as on chat.
+ */
+export function validateCompletionRequest(body: unknown, limits: ChatLimits, knownModels: readonly string[], whereModelsRun?: string): ValidCompletionRequest {
+  const root = asObject(body, 'body');
+  const model = parseModel(root, knownModels, whereModelsRun);
+  const prompt = parsePrompt(root.prompt, limits);
+  refuseUnsupported(root);
+  const { stream, includeUsage } = parseStreaming(root);
+  const echo = optBool(root.echo, 'echo') ?? false;
+  const logprobs = parseCompletionLogprobs(root.logprobs, limits);
+  // The decoder scores the tokens it generates, not the prompt's, so echo cannot give the prompt's logprobs.
+  if (echo && logprobs.logprobs) throw invalidArgument('echo', 'echo with logprobs needs log probabilities of the prompt tokens, which this server does not compute; drop one of them');
+  const sampling: ValidSampling = {
+    ...parseSampling(root, limits, { fields: ['max_tokens'], default: Math.min(limits.completionDefaultMaxTokens, limits.maxTokensLimit) }),
+    ...logprobs,
+  };
+  return {
+    model,
+    prompt,
+    echo,
+    messages: [],
+    images: [],
+    sampling,
+    stream,
+    includeUsage,
+    ...(typeof root.user === 'string' && { user: root.user }),
+  };
+}
+
+/**
+ * `prompt`: a string, or an array holding one string (what clients send for a batch of one). Token-id
+ * arrays and batches of several prompts are refused: one request is one prompt given as text.
+ */
+function parsePrompt(raw: unknown, limits: ChatLimits): string {
+  let text = raw;
+  if (Array.isArray(raw)) {
+    if (raw.length > 0 && raw.every((t) => typeof t === 'number' || Array.isArray(t))) {
+      throw invalidArgument('prompt', 'prompt as token ids is not supported; send the prompt as a string', 'prompt: one string');
+    }
+    if (raw.length !== 1) throw invalidArgument('prompt', `prompt holds ${raw.length} prompts; one request takes one prompt (a string, or an array of one string)`, 'prompt: one string');
+    text = raw[0];
+  }
+  if (typeof text !== 'string') throw invalidArgument('prompt', 'prompt must be a string or an array of one string');
+  if (text.length === 0) throw invalidArgument('prompt', 'prompt must not be empty');
+  if (text.length > limits.maxTextChars) throw invalidArgument('prompt', `prompt too long: ${text.length} characters`, `prompt <= ${limits.maxTextChars} characters`);
+  return text;
+}
+
+/** OpenAI fields this server does not implement: refused by name rather than silently ignored, since each changes the answer. */
+function refuseUnsupported(root: Record<string, unknown>): void {
+  if (root.suffix !== undefined && root.suffix !== null && root.suffix !== '') {
+    throw invalidArgument('suffix', 'suffix (text after the completion, for insertion) is not supported by this server');
+  }
+  if (root.best_of !== undefined && root.best_of !== null && int(root.best_of, 'best_of', 1, Number.MAX_SAFE_INTEGER) > 1) {
+    throw invalidArgument('best_of', 'only best_of = 1 is supported', 'best_of = 1');
+  }
+}
+
+/**
+ * The legacy `logprobs`: an integer k (0..limit) = the sampled token's log probability and the k most
+ * likely alternatives at each position; null or absent = none.
+ */
+function parseCompletionLogprobs(raw: unknown, limits: ChatLimits): Pick<ValidSampling, 'logprobs' | 'topLogprobs'> {
+  if (raw === undefined || raw === null) return { logprobs: false, topLogprobs: 0 };
+  return { logprobs: true, topLogprobs: int(raw, 'logprobs', 0, limits.maxCompletionLogprobs) };
+}
