@@ -117,3 +117,34 @@ describe('gateway gRPC: sampling', () => {
     expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'logit_bias.42' } });
   });
 });
+
+describe('gateway gRPC: text completions (`prompt`, the HTTP API\'s /v1/completions)', () => {
+  const completion = (extra: Partial<gatewayV1.ChatCompletionRequest> = {}): gatewayV1.ChatCompletionRequest => ({ ...request(), messages: [], prompt: 'Once upon a time', ...extra });
+
+  it('a prompt instead of messages: the service gets the raw prompt with the completions defaults, chunks carry a cmpl- id', async () => {
+    const ids = new Set<string>();
+    let text = '';
+    for await (const c of client.chatCompletion(completion({ sampling: { topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, stop: ['\n'], stopTokenIds: [], logprobs: true, topLogprobs: 3 } }), call)) {
+      ids.add(c.responseId);
+      text += c.textDelta;
+    }
+    expect(text).toBe('{"ok":true}');
+    expect([...ids]).toEqual([expect.stringMatching(/^cmpl-/)]);
+    const req = seen.at(-1)!;
+    expect([req.prompt, req.messages, req.sampling.maxTokens, req.sampling.stop, req.sampling.logprobs, req.sampling.topLogprobs]).toEqual(['Once upon a time', [], 16, ['\n'], true, 3]);
+  });
+
+  it('refuses chat-only fields next to a prompt, and the completions limits, naming the field', async () => {
+    const cases: Array<[Partial<gatewayV1.ChatCompletionRequest>, string]> = [
+      [{ messages: request().messages }, 'messages'],
+      [{ tools: [{ name: 'f', description: '', parametersJson: '' }] }, 'tools'],
+      [{ responseFormat: { format: { $case: 'jsonObject', jsonObject: {} } } }, 'response_format'],
+      [{ enableThinking: true }, 'enable_thinking'],
+      [{ prompt: '' }, 'prompt'],
+      [{ sampling: { topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, stop: [], stopTokenIds: [], logprobs: true, topLogprobs: 6 } }, 'logprobs'],
+    ];
+    for (const [extra, field] of cases) {
+      await expect(collect(completion(extra))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { field } });
+    }
+  });
+});

@@ -6,6 +6,8 @@ import type { ChatService } from './domain/chat-events.js';
 import { limitsForTenant, type ChatLimits } from './domain/openai/limits.js';
 import type { ModelFeatures } from './domain/openai/response-format.js';
 import { validateChatRequest } from './domain/openai/validate-chat.js';
+import { validateCompletionRequest } from './domain/openai/validate-completion.js';
+import type { ValidChatRequest } from './domain/openai/valid-request.js';
 import type { ApiKeyStore, Tenant } from './domain/tenancy/api-keys.js';
 import type { QuotaLedger } from './domain/tenancy/quota-ledger.js';
 import type { ModelInfo } from './domain/orchestrator/model-catalog.js';
@@ -67,9 +69,10 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
       // TTFT and e2e latency start at arrival, as on HTTP: validation and the quota check are inside.
       const arrivedAt = performance.now();
       const tenant = tenantOf(ctx);
-      const valid = validateChatRequest(toOpenAi(req, deps.model.id), limitsForTenant(deps.limits(), tenant.quota), [deps.model.id], deps.features);
+      const valid = validateGatewayRequest(req, limitsForTenant(deps.limits(), tenant.quota), deps.model.id, deps.features);
       const reservation = deps.quotas.admit(tenant, (await deps.chat.estimatePromptTokens(valid, tenant)) + valid.sampling.maxTokens);
-      const responseId = `chatcmpl-${randomUUID()}`;
+      // OpenAI's id prefixes: `cmpl-` for a text completion, `chatcmpl-` for a chat.
+      const responseId = `${valid.prompt !== undefined ? 'cmpl' : 'chatcmpl'}-${randomUUID()}`;
       const observed: ChatObservation | undefined = deps.metrics?.chat(valid.model, arrivedAt);
       let settled = false;
       try {
@@ -128,6 +131,15 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
   };
 }
 
+/**
+ * The proto request through the HTTP validator of its kind — `prompt` set: a text completion
+ * (/v1/completions), else a chat — so both edges accept and refuse the same requests.
+ */
+export function validateGatewayRequest(req: gatewayV1.ChatCompletionRequest, limits: ChatLimits, model: string, features?: ModelFeatures): ValidChatRequest {
+  if (req.prompt !== undefined) return validateCompletionRequest(toOpenAiCompletion(req, model), limits, [model]);
+  return validateChatRequest(toOpenAi(req, model), limits, [model], features);
+}
+
 /** The API key as gateway.proto documents it: `authorization: Bearer <key>`, or `x-api-key: <key>`. */
 function authorization(ctx: CallContext): string | undefined {
   const key = ctx.headers['x-api-key'];
@@ -159,23 +171,9 @@ export function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: str
         return { type: 'image_url', image_url: { url: imageUrl(p.image) } };
       }),
     })),
-    ...(s && {
-      ...(s.temperature !== undefined && { temperature: s.temperature }),
-      ...(s.topP !== undefined && { top_p: s.topP }),
-      ...(s.topK && { top_k: s.topK }),
-      ...(s.minP && { min_p: s.minP }),
-      ...(s.repetitionPenalty !== undefined && { repetition_penalty: s.repetitionPenalty }),
-      ...(s.presencePenalty && { presence_penalty: s.presencePenalty }),
-      ...(s.frequencyPenalty && { frequency_penalty: s.frequencyPenalty }),
-      ...(s.seed !== undefined && { seed: s.seed }),
-      ...(s.stop.length && { stop: s.stop }),
-      ...(s.maxTokens !== undefined && { max_tokens: s.maxTokens }),
-      ...(s.logprobs && { logprobs: true }),
-      ...(s.topLogprobs && { top_logprobs: s.topLogprobs }),
-      ...(s.logitBias && Object.keys(s.logitBias.bias).length && { logit_bias: s.logitBias.bias }),
-      ...(s.ignoreEos && { ignore_eos: true }),
-      ...(s.stopTokenIds.length && { stop_token_ids: s.stopTokenIds }),
-    }),
+    ...(s && samplingJson(s)),
+    ...(s?.logprobs && { logprobs: true }),
+    ...(s?.topLogprobs && { top_logprobs: s.topLogprobs }),
     ...(req.collection && { collection: { name: req.collection.name, ...(req.collection.k && { k: req.collection.k }), ...(req.collection.filter && { filter: req.collection.filter }) } }),
     ...(req.user && { user: req.user }),
     ...maxSliceNums(req),
@@ -186,6 +184,52 @@ export function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: str
     ...(req.toolChoice && { tool_choice: ['auto', 'none', 'required'].includes(req.toolChoice) ? req.toolChoice : { type: 'function', function: { name: req.toolChoice } } }),
     ...(req.parallelToolCalls !== undefined && { parallel_tool_calls: req.parallelToolCalls }),
     ...(req.enableThinking !== undefined && { chat_template_kwargs: { enable_thinking: req.enableThinking } }),
+  };
+}
+
+/** SamplingParams → the OpenAI sampling fields both endpoints share (log probabilities differ per endpoint). */
+function samplingJson(s: commonV1.SamplingParams): Record<string, unknown> {
+  return {
+    ...(s.temperature !== undefined && { temperature: s.temperature }),
+    ...(s.topP !== undefined && { top_p: s.topP }),
+    ...(s.topK && { top_k: s.topK }),
+    ...(s.minP && { min_p: s.minP }),
+    ...(s.repetitionPenalty !== undefined && { repetition_penalty: s.repetitionPenalty }),
+    ...(s.presencePenalty && { presence_penalty: s.presencePenalty }),
+    ...(s.frequencyPenalty && { frequency_penalty: s.frequencyPenalty }),
+    ...(s.seed !== undefined && { seed: s.seed }),
+    ...(s.stop.length && { stop: s.stop }),
+    ...(s.maxTokens !== undefined && { max_tokens: s.maxTokens }),
+    ...(s.logitBias && Object.keys(s.logitBias.bias).length && { logit_bias: s.logitBias.bias }),
+    ...(s.ignoreEos && { ignore_eos: true }),
+    ...(s.stopTokenIds.length && { stop_token_ids: s.stopTokenIds }),
+  };
+}
+
+/**
+ * A request that sets `prompt` (gateway.proto: a text completion) → the OpenAI `/v1/completions` body
+ * `validateCompletionRequest` takes. The chat-only fields must be unset: refused by name, never dropped.
+ * `sampling.logprobs` with `top_logprobs` k is the legacy `logprobs: k`.
+ */
+export function toOpenAiCompletion(req: gatewayV1.ChatCompletionRequest, defaultModel: string): Record<string, unknown> {
+  const chatOnly: Array<[string, boolean]> = [
+    ['messages', req.messages.length > 0],
+    ['response_format', req.responseFormat?.format !== undefined],
+    ['tools', req.tools.length > 0],
+    ['tool_choice', req.toolChoice !== ''],
+    ['parallel_tool_calls', req.parallelToolCalls !== undefined],
+    ['collection', req.collection !== undefined],
+    ['downsample_mode', req.downsampleMode !== undefined],
+    ['enable_thinking', req.enableThinking !== undefined],
+  ];
+  for (const [field, set] of chatOnly) if (set) throw invalidArgument(field, `${field} cannot be combined with prompt (a text completion takes the prompt verbatim, no chat template)`);
+  const s = req.sampling;
+  return {
+    model: req.model || defaultModel,
+    prompt: req.prompt,
+    ...(s && samplingJson(s)),
+    ...(s?.logprobs && { logprobs: s.topLogprobs }),
+    ...(req.user && { user: req.user }),
   };
 }
 

@@ -14,6 +14,7 @@ import type { ChatUsage, FinishReason } from '../domain/chat-events.js';
 /** Routes the gateway serves by template; anything else is `other` (playground assets, 404s). */
 const ROUTES: Array<[RegExp, string]> = [
   [/^\/v1\/chat\/completions$/, '/v1/chat/completions'],
+  [/^\/v1\/completions$/, '/v1/completions'],
   [/^\/v1\/models$/, '/v1/models'],
   [/^\/v1\/models\/[^/]+$/, '/v1/models/{model}'],
   [/^\/v1\/embeddings$/, '/v1/embeddings'],

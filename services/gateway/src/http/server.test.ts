@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { ChatEvent, ChatService } from '../domain/chat-events.js';
+import type { ValidChatRequest } from '../domain/openai/valid-request.js';
 import { DEFAULT_CHAT_LIMITS } from '../domain/openai/limits.js';
 import { ApiKeyStore, hashApiKey } from '../domain/tenancy/api-keys.js';
 import { QuotaLedger } from '../domain/tenancy/quota-ledger.js';
@@ -9,19 +10,23 @@ import { createHttpServer } from './server.js';
 
 // The HTTP edge is tested here against a scripted ChatService (it echoes the prompt word by word);
 // the real orchestrator over the bus is exercised by e2e/ with every service running.
+// A text completion's raw prompt is echoed the same way; with logprobs each word gets -n and its alternatives.
+const seen: ValidChatRequest[] = [];
 const scripted: ChatService = {
   async estimatePromptTokens() {
     return 10;
   },
   async *chat(req, ctx): AsyncIterable<ChatEvent> {
-    const words = req.messages.flatMap((m) => m.parts.flatMap((p) => (p.kind === 'text' ? p.text.split(' ') : ['<img>'])));
+    seen.push(req);
+    const words = req.prompt !== undefined ? req.prompt.split(' ') : req.messages.flatMap((m) => m.parts.flatMap((p) => (p.kind === 'text' ? p.text.split(' ') : ['<img>'])));
     let n = 0;
     // With thinking on, the orchestrator's split (reasoning-output.ts) hands the reasoning over first.
     if (req.enableThinking) yield { kind: 'delta', text: '', reasoning: 'Counting words. ', tokenIds: [0] };
     for (const w of words.slice(0, req.sampling.maxTokens)) {
       if (ctx.signal.aborted) break;
       n++;
-      yield { kind: 'delta', text: `${w} `, tokenIds: [n] };
+      const logprobs = req.sampling.logprobs ? [{ token: `${w} `, logprob: -n, top: Array.from({ length: req.sampling.topLogprobs }, (_, k) => ({ token: `alt${k}`, logprob: -n - k - 1 })) }] : undefined;
+      yield { kind: 'delta', text: `${w} `, tokenIds: [n], ...(logprobs && { logprobs }) };
     }
     yield { kind: 'final', finishReason: n < req.sampling.maxTokens ? 'stop' : 'length', usage: { promptTokens: 10, visualTokens: 0, completionTokens: n }, timings: { total: 1 }, sources: [] };
   },
@@ -210,5 +215,74 @@ describe('gateway HTTP edge', () => {
     const res = await fetch(`${base}/v1/models`, { headers: auth });
     expect(((await res.json()) as any).data[0]).toMatchObject({ id: 'tiny', family: '4.6', downsample_modes: ['16x', '4x'] });
     expect((await fetch(`${base}/v1/models`)).status).toBe(401);
+  });
+  describe('POST /v1/completions', () => {
+    const complete = (extra: object = {}, headers: Record<string, string> = auth) =>
+      fetch(`${base}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ model: 'tiny', prompt: 'one two three', ...extra }) });
+    const sse = async (res: Response) => {
+      const events = (await res.text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+      expect(events.at(-1)).toBe('[DONE]');
+      return events.slice(0, -1).map((e) => JSON.parse(e));
+    };
+
+    it('answers in the text_completion shape with a cmpl- id, usage and the chat headers; the service gets the raw prompt and no messages', async () => {
+      const res = await complete({ max_tokens: 2 }, { ...auth, 'x-request-id': 'cmpl-req-1' });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as any;
+      expect(body).toMatchObject({ object: 'text_completion', model: 'tiny', choices: [{ index: 0, text: 'one two ', logprobs: null, finish_reason: 'length' }], usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 } });
+      expect(body.id).toMatch(/^cmpl-[0-9a-f-]{36}$/);
+      expect(body.created).toEqual(expect.any(Number));
+      expect([res.headers.get('x-response-id'), res.headers.get('x-request-id'), res.headers.get('x-ratelimit-limit-requests')]).toEqual([body.id, 'cmpl-req-1', '1000']);
+      const req = seen.at(-1)!;
+      expect([req.prompt, req.messages, req.images, req.sampling.maxTokens]).toEqual(['one two three', [], [], 2]);
+      // OpenAI's default max_tokens for completions is 16 (chat's is the deployment's default).
+      await complete();
+      expect(seen.at(-1)!.sampling.maxTokens).toBe(16);
+    });
+
+    it('echo puts the prompt before the text, in the JSON body and as the first streamed chunk', async () => {
+      const json = (await (await complete({ echo: true })).json()) as any;
+      expect(json.choices[0].text).toBe('one two threeone two three ');
+      const chunks = await sse(await complete({ echo: true, stream: true }));
+      expect(chunks[0].choices[0]).toEqual({ index: 0, text: 'one two three', logprobs: null, finish_reason: null });
+      expect(chunks.map((c) => c.choices[0].text).join('')).toBe(json.choices[0].text);
+    });
+
+    it('streams text_completion chunks: text deltas, finish_reason last, usage only with include_usage, then [DONE]', async () => {
+      const chunks = await sse(await complete({ stream: true, max_tokens: 2 }));
+      expect(new Set(chunks.map((c) => `${c.object} ${c.id}`)).size).toBe(1);
+      expect(chunks[0].object).toBe('text_completion');
+      expect(chunks.map((c) => c.choices[0].text).join('')).toBe('one two ');
+      expect(chunks.slice(0, -1).every((c) => c.choices[0].finish_reason === null)).toBe(true);
+      expect(chunks.at(-1).choices[0].finish_reason).toBe('length');
+      expect(chunks.some((c) => 'usage' in c)).toBe(false);
+      const withUsage = await sse(await complete({ stream: true, stream_options: { include_usage: true } }));
+      expect(withUsage.at(-2).choices[0].finish_reason).toBe('stop');
+      expect(withUsage.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: 10, completion_tokens: 3, total_tokens: 13 } });
+    });
+
+    it('logprobs k: the legacy object (tokens, token_logprobs, top_logprobs with k alternatives and the token, text_offset), streamed with running offsets', async () => {
+      const json = (await (await complete({ logprobs: 2 })).json()) as any;
+      expect(json.choices[0].logprobs).toEqual({
+        tokens: ['one ', 'two ', 'three '],
+        token_logprobs: [-1, -2, -3],
+        top_logprobs: [{ alt0: -2, alt1: -3, 'one ': -1 }, { alt0: -3, alt1: -4, 'two ': -2 }, { alt0: -4, alt1: -5, 'three ': -3 }],
+        text_offset: [0, 4, 8],
+      });
+      const chunks = await sse(await complete({ logprobs: 0, stream: true }));
+      const streamed = chunks.filter((c) => c.choices[0].logprobs);
+      expect(streamed.map((c) => c.choices[0].logprobs.text_offset[0])).toEqual([0, 4, 8]);
+      expect(streamed[1].choices[0].logprobs.top_logprobs).toEqual([{ 'two ': -2 }]);
+    });
+
+    it('refuses what it cannot do with a 400 naming the field (suffix, best_of, several prompts, echo with logprobs)', async () => {
+      for (const [extra, param] of [[{ suffix: '!' }, 'suffix'], [{ best_of: 2 }, 'best_of'], [{ prompt: ['a', 'b'] }, 'prompt'], [{ prompt: [1, 2] }, 'prompt'], [{ echo: true, logprobs: 1 }, 'echo'], [{ temperature: 5 }, 'temperature']] as const) {
+        const res = await complete(extra);
+        expect([res.status, ((await res.json()) as any).error.param]).toEqual([400, param]);
+      }
+      expect((await complete({}, {})).status).toBe(401);
+      const get = await fetch(`${base}/v1/completions`, { headers: auth });
+      expect([get.status, get.headers.get('allow')]).toEqual([405, 'POST']);
+    });
   });
 });

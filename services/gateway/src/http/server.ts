@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { handleChatCompletion, type ChatHandlerDeps } from './chat-handler.js';
+import { handleCompletion } from './completion-handler.js';
 import { decodePathParam } from './read-body.js';
 import { HttpMetrics, routeTemplate } from './request-metrics.js';
 import { requestIdOf } from './request-id.js';
@@ -52,6 +53,10 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: ChatHandle
   if (path === '/v1/chat/completions') {
     if (!allowMethod(req, res, 'POST')) return;
     return handleChatCompletion(req, res, deps, info);
+  }
+  if (path === '/v1/completions') {
+    if (!allowMethod(req, res, 'POST')) return;
+    return handleCompletion(req, res, deps, info);
   }
   if (path === '/v1/models') {
     if (!allowMethod(req, res, 'GET')) return;

@@ -9,7 +9,8 @@ import { gatewayV1 } from '@tessera/contracts';
 import { DEFAULT_CHAT_LIMITS } from '../../domain/openai/limits.js';
 import { modelFeatures } from '../../domain/openai/response-format.js';
 import { validateChatRequest } from '../../domain/openai/validate-chat.js';
-import { toOpenAi } from '../../service.js';
+import { validateCompletionRequest } from '../../domain/openai/validate-completion.js';
+import { toOpenAi, validateGatewayRequest } from '../../service.js';
 import { toProto } from './hub-chat.js';
 
 const MODEL = 'hub-big';
@@ -74,5 +75,15 @@ describe('edge → hub request forwarding', () => {
     const proto = toProto(atSite(cases['tools with a named tool_choice and parallel_tool_calls false']!));
     proto.tools[0]!.parametersJson = '{';
     expect(() => atHub(proto)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', details: expect.objectContaining({ field: 'tools[0].parameters_json' }) }));
+  });
+
+  it('carries a text completion (prompt, sampling, logprobs) to a hub model; echo stays at the site, which has the prompt', () => {
+    const body = { model: MODEL, prompt: 'Once upon a time', max_tokens: 9, temperature: 0.5, stop: ['\n'], logprobs: 2, seed: 4, ignore_eos: true, user: 'u-2' };
+    const site = validateCompletionRequest(body, DEFAULT_CHAT_LIMITS, [MODEL]);
+    const wire = gatewayV1.ChatCompletionRequest.decode(gatewayV1.ChatCompletionRequest.encode(toProto(site)).finish());
+    expect(wire.messages).toEqual([]);
+    expect(validateGatewayRequest(wire, DEFAULT_CHAT_LIMITS, MODEL, features)).toEqual(site);
+    const echoed = validateCompletionRequest({ ...body, logprobs: null, echo: true }, DEFAULT_CHAT_LIMITS, [MODEL]);
+    expect(validateGatewayRequest(gatewayV1.ChatCompletionRequest.decode(gatewayV1.ChatCompletionRequest.encode(toProto(echoed)).finish()), DEFAULT_CHAT_LIMITS, MODEL, features)).toEqual({ ...echoed, echo: false });
   });
 });

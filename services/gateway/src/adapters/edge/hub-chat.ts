@@ -63,7 +63,7 @@ export class HubChat implements ChatService {
    * The hub re-estimates with the model's tokenizer and enforces the tenant's quota there.
    */
   async estimatePromptTokens(req: ValidChatRequest, _tenant: Tenant): Promise<number> {
-    let chars = 0;
+    let chars = req.prompt?.length ?? 0;
     for (const m of req.messages) for (const p of m.parts) if (p.kind === 'text') chars += p.text.length;
     return Math.ceil(chars / 4) + req.images.length * 64;
   }
@@ -99,7 +99,7 @@ function imageSource(img: ImageSource): gatewayV1.ImageContent['source'] {
 
 /**
  * The validated request in the gRPC contract's terms. Everything the HTTP API accepts has a field
- * there (response_format, tools and tool turns, downsample_mode): the hub validates it again against
+ * there (response_format, tools and tool turns, downsample_mode, a text completion's prompt): the hub validates it again against
  * the family it serves, and its stream carries the raw model output, which this site's HTTP edge
  * turns into `tool_calls` exactly as for a local model.
  */
@@ -144,6 +144,8 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
     toolChoice: req.tools?.choice ?? '',
     ...(req.tools && { parallelToolCalls: req.tools.parallel }),
     ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }),
+    // A text completion (gateway.proto `prompt`): no messages; this site's HTTP edge applies `echo` itself.
+    ...(req.prompt !== undefined && { prompt: req.prompt }),
   };
 }
 

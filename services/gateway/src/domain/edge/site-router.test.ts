@@ -5,6 +5,7 @@ import type { ChatContext, ChatEvent, ChatRoute, ChatService } from '../chat-eve
 import type { ValidChatRequest } from '../openai/valid-request.js';
 import { DEFAULT_CHAT_LIMITS } from '../openai/limits.js';
 import { validateChatRequest } from '../openai/validate-chat.js';
+import { validateCompletionRequest } from '../openai/validate-completion.js';
 import { SiteRouter } from './site-router.js';
 
 const site = parseSiteConfig({
@@ -105,5 +106,27 @@ describe('SiteRouter', () => {
     // Undeclared: the site passes it on, the hub's validation decides.
     expect(ask('strict').tools?.tools[0]?.name).toBe('get_weather');
     expect(r.describe('hub46')).toMatchObject({ family: '4.6', tessera_place: 'hub' });
+  });
+
+  it('routes a text completion like a chat: a site model answers at the site, a hub model at the hub or its fallback, the prompt kept', async () => {
+    const prompts: Array<[string, string, string | undefined]> = [];
+    const recording = (name: string): ChatService => ({
+      estimatePromptTokens: async () => 1,
+      async *chat(req) {
+        prompts.push([name, req.model, req.prompt]);
+        yield final;
+      },
+    });
+    const l = link('up');
+    const r = new SiteRouter(site, recording('local'), recording('hub'), l);
+    const ctx = { onRoute: () => {} } as unknown as ChatContext;
+    const complete = async (model: string) => {
+      for await (const _ of r.chat(validateCompletionRequest({ model, prompt: 'Once' }, DEFAULT_CHAT_LIMITS, r.models()), ctx));
+    };
+    await complete('small');
+    await complete('big');
+    l.reportFailure(); // the link is down: `big` falls back to the site's `small`
+    await complete('big');
+    expect(prompts).toEqual([['local', 'small', 'Once'], ['hub', 'big', 'Once'], ['local', 'small', 'Once']]);
   });
 });

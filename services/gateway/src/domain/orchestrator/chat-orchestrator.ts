@@ -90,6 +90,8 @@ export class ChatOrchestrator implements ChatService {
 
   /** The decoder's prompt count (prompt-estimate.ts, by family), plus room for the grounding turn when retrieval runs. */
   async estimatePromptTokens(original: ValidChatRequest, tenant: Tenant): Promise<number> {
+    // A raw prompt is one text run the decoder encodes with control-token spellings kept as text (every family): exact.
+    if (original.prompt !== undefined) return this.model.tokenizer.encodePlain(original.prompt).length;
     const admitted = await this.admit(original, tenant);
     // A video's groups count as gridless images; a request with a video has no <image_id> (see chat()).
     const { req, images } = admitted.videos.length > 0 ? videoGroupsAsImages(original, admitted.images, admitted.videos) : { req: original, images: admitted.images };
@@ -156,15 +158,18 @@ export class ChatOrchestrator implements ChatService {
     let answer = '';
     const confidence: TokenConfidence[] = [];
     let finalChunk: decodingV1.GenerateResponse | undefined;
+    // A text completion's prompt goes to the decoder verbatim (no chat template); a chat's messages through its template.
+    const input = req.prompt !== undefined ? { messages: [], prompt: [{ part: { $case: 'text' as const, text: req.prompt } }] } : { messages, prompt: [] };
     const stream = this.decoder.generate(
-      { requestId: ctx.responseId, messages, prompt: [], images: embeddings, sampling, modelRevision: this.model.revision, ...structuredOutputFields(req), ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }) },
+      { requestId: ctx.responseId, ...input, images: embeddings, sampling, modelRevision: this.model.revision, ...structuredOutputFields(req), ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }) },
       call,
     );
-    // The decoder's first chunk says whether the output opens with reasoning (decoding.proto `reasoning`).
+    // The decoder's first chunk says whether the output opens with reasoning (decoding.proto `reasoning`);
+    // a text completion's output is returned as the model wrote it, never split.
     let split: ReasoningOutput | undefined;
     for await (const chunk of stream) {
       if (chunk.error && chunk.error.code !== commonV1.ErrorCode.UNSPECIFIED) throw errorFromInfo(chunk.error);
-      split ??= new ReasoningOutput(chunk.reasoning);
+      split ??= new ReasoningOutput(req.prompt === undefined && chunk.reasoning);
       if (chunk.textDelta || chunk.tokenIds.length) {
         // The feedback record keeps the raw output, reasoning included (what a training example needs).
         answer += chunk.textDelta;
@@ -253,6 +258,7 @@ export class ChatOrchestrator implements ChatService {
       usage: { promptTokens: r.usage.promptTokens, visualTokens: r.usage.visualTokens, completionTokens: r.usage.completionTokens, totalTokens: r.usage.promptTokens + r.usage.completionTokens },
       confidence: summary,
       collection: req.collection?.name ?? '',
+      ...(req.prompt !== undefined && { prompt: storableText(req.prompt) }),
     } as feedbackV1.ResponseRecord;
     // RecordResponse is idempotent on the response id, so a transient outage (feedback restarting, its
     // stream electing a leader after a NATS node died: seconds) is retried: 1+2+4+8 s, then given up.

@@ -344,7 +344,10 @@ export interface ResponseRecord {
   /** Model id as requested (e.g. "minicpm-v-2_6") and the exact revision that answered. */
   model: string;
   modelRevision: string;
-  /** The conversation as sent (images replaced by their ObjectRefs). Limit: 256 KiB of text. */
+  /**
+   * The conversation as sent (images replaced by their ObjectRefs). Limit: 256 KiB of text. At least
+   * one message, unless `prompt` is set (a text completion has none).
+   */
   messages: ChatMessage[];
   /** Retrieved passages given to the model. */
   sources: SourceRef[];
@@ -361,6 +364,13 @@ export interface ResponseRecord {
     | undefined;
   /** Retrieval collection used, if any. */
   collection: string;
+  /**
+   * A text completion (OpenAI `POST /v1/completions`): the prompt the model continued, verbatim (no chat
+   * template); `messages` is then empty and `answer` is the continuation. Unset for chats. Exports write
+   * such a record in TRL's standard (non-conversational) form: `prompt` and `completion` / `chosen` /
+   * `rejected` as plain strings. Limit: 256 KiB of text, as messages.
+   */
+  prompt?: string | undefined;
 }
 
 /** Request for FeedbackService.RecordResponse. */
@@ -1094,6 +1104,7 @@ function createBaseResponseRecord(): ResponseRecord {
     usage: undefined,
     confidence: undefined,
     collection: "",
+    prompt: undefined,
   };
 }
 
@@ -1137,6 +1148,9 @@ export const ResponseRecord: MessageFns<ResponseRecord> = {
     }
     if (message.collection !== "") {
       writer.uint32(106).string(message.collection);
+    }
+    if (message.prompt !== undefined) {
+      writer.uint32(114).string(message.prompt);
     }
     return writer;
   },
@@ -1258,6 +1272,14 @@ export const ResponseRecord: MessageFns<ResponseRecord> = {
             message.collection = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.prompt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1303,6 +1325,7 @@ export const ResponseRecord: MessageFns<ResponseRecord> = {
       usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined,
       confidence: isSet(object.confidence) ? ConfidenceSummary.fromJSON(object.confidence) : undefined,
       collection: isSet(object.collection) ? globalThis.String(object.collection) : "",
+      prompt: isSet(object.prompt) ? globalThis.String(object.prompt) : undefined,
     };
   },
 
@@ -1347,6 +1370,9 @@ export const ResponseRecord: MessageFns<ResponseRecord> = {
     if (message.collection !== "") {
       obj.collection = message.collection;
     }
+    if (message.prompt !== undefined) {
+      obj.prompt = message.prompt;
+    }
     return obj;
   },
 
@@ -1372,6 +1398,7 @@ export const ResponseRecord: MessageFns<ResponseRecord> = {
       ? ConfidenceSummary.fromPartial(object.confidence)
       : undefined;
     message.collection = object.collection ?? "";
+    message.prompt = object.prompt ?? undefined;
     return message;
   },
 };

@@ -175,7 +175,21 @@ export interface ChatCompletionRequest {
    * false). Families without thinking (2.6) ignore it, as vLLM does. True with response_format or
    * tool_choice "required" / a named tool: the model thinks first, the constraint starts after `</think>`.
    */
-  enableThinking?: boolean | undefined;
+  enableThinking?:
+    | boolean
+    | undefined;
+  /**
+   * OpenAI text completions (the HTTP API's `POST /v1/completions`, vLLM's and OpenAI's legacy API):
+   * the prompt as text, given to the model verbatim (no chat template, decoding.v1 GenerateRequest.prompt).
+   * Set: `messages` must be empty, and response_format, tools, tool_choice, collection, downsample_mode
+   * and enable_thinking must be unset (INVALID_ARGUMENT naming the field otherwise); the stream is the
+   * same ChatCompletionResponse chunks (the raw output in text_delta, never reasoning_delta) with a
+   * response_id "cmpl-…". Validated as over HTTP: 1..256000 characters [config
+   * TESSERA_GATEWAY_MAX_TEXT_CHARS] (INVALID_ARGUMENT naming `prompt`); sampling.max_tokens unset =
+   * 16 (OpenAI's completions default); sampling.logprobs with top_logprobs 0..5 (the legacy bound).
+   * The HTTP API's `echo` is not carried: the caller has the prompt. Other statuses as ChatCompletion.
+   */
+  prompt?: string | undefined;
 }
 
 /** One chunk of a ChatCompletion stream. */
@@ -839,6 +853,7 @@ function createBaseChatCompletionRequest(): ChatCompletionRequest {
     toolChoice: "",
     parallelToolCalls: undefined,
     enableThinking: undefined,
+    prompt: undefined,
   };
 }
 
@@ -879,6 +894,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     }
     if (message.enableThinking !== undefined) {
       writer.uint32(96).bool(message.enableThinking);
+    }
+    if (message.prompt !== undefined) {
+      writer.uint32(106).string(message.prompt);
     }
     return writer;
   },
@@ -992,6 +1010,14 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
             message.enableThinking = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.prompt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1040,6 +1066,7 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
         : isSet(object.enable_thinking)
         ? globalThis.Boolean(object.enable_thinking)
         : undefined,
+      prompt: isSet(object.prompt) ? globalThis.String(object.prompt) : undefined,
     };
   },
 
@@ -1081,6 +1108,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     if (message.enableThinking !== undefined) {
       obj.enableThinking = message.enableThinking;
     }
+    if (message.prompt !== undefined) {
+      obj.prompt = message.prompt;
+    }
     return obj;
   },
 
@@ -1107,6 +1137,7 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     message.toolChoice = object.toolChoice ?? "";
     message.parallelToolCalls = object.parallelToolCalls ?? undefined;
     message.enableThinking = object.enableThinking ?? undefined;
+    message.prompt = object.prompt ?? undefined;
     return message;
   },
 };
@@ -1882,7 +1913,8 @@ export const SubmitFeedbackResponse: MessageFns<SubmitFeedbackResponse> = {
 
 /**
  * Chat completions over MiniCPM-V. gRPC port 50051; the same API is served as OpenAI-compatible
- * HTTP on port 8080 (/v1/chat/completions, /v1/models).
+ * HTTP on port 8080 (/v1/chat/completions, /v1/completions, /v1/models). Text completions are a
+ * ChatCompletion whose request sets `prompt` instead of `messages`.
  */
 export type GatewayServiceService = typeof GatewayServiceService;
 export const GatewayServiceService = {

@@ -1,0 +1,196 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { ChatEvent, ChatRoute, ChatService, ChatUsage } from '../domain/chat-events.js';
+import type { ModelFeatures } from '../domain/openai/response-format.js';
+import { limitsForTenant, type ChatLimits } from '../domain/openai/limits.js';
+import type { ValidChatRequest } from '../domain/openai/valid-request.js';
+import type { ApiKeyStore, Tenant } from '../domain/tenancy/api-keys.js';
+import type { QuotaLedger, RateLimitStatus } from '../domain/tenancy/quota-ledger.js';
+import { readJsonBody } from './read-body.js';
+import { toHttpError } from './errors.js';
+import { sendError, sendJson } from './web/route-kit.js';
+import type { ChatObservation, HttpMetrics } from './request-metrics.js';
+import type { RequestInfo } from './server.js';
+
+export interface ChatHandlerDeps {
+  keys: ApiKeyStore;
+  quotas: QuotaLedger;
+  chat: ChatService;
+  limits: ChatLimits;
+  models: () => readonly string[];
+  /** For the 404 of an unknown model: where each model runs (edge sites); default: the ids. */
+  whereModelsRun?: () => string;
+  maxBodyBytes: number;
+  requestTimeoutMs: number;
+  metrics: HttpMetrics;
+  /** What the served model family supports (tool calls), or per model (edge sites); default: MiniCPM-V 2.6. */
+  features?: ModelFeatures | ((model: string) => ModelFeatures);
+}
+
+export type FinalEvent = Extract<ChatEvent, { kind: 'final' }>;
+export type DeltaEvent = Extract<ChatEvent, { kind: 'delta' }>;
+
+/** What every answer of one response carries: its id, creation time and the model that answered. */
+export interface ResponseMeta {
+  id: string;
+  created: number;
+  model: string;
+}
+
+/**
+ * One OpenAI generation endpoint (chat completions, text completions): how its body is validated and
+ * how the orchestrator's events are written back. Everything else — auth, body limits, quota
+ * admission and settlement, rate-limit and routing headers, metrics, tracing, errors — is the same
+ * pipeline for both (handleGeneration).
+ */
+export interface GenerationEndpoint<R extends ValidChatRequest> {
+  /** The route template (span name and `http.route`). */
+  route: string;
+  /** Response ids are `<prefix>-<uuid>` (`chatcmpl`, `cmpl`), as OpenAI's. */
+  idPrefix: string;
+  validate(body: unknown, limits: ChatLimits, deps: ChatHandlerDeps): R;
+  /** Writes the whole answer as one JSON body; returns the final event. */
+  respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: R): Promise<FinalEvent>;
+  /** Writes the answer as SSE (streamEvents); returns the final event. */
+  streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: R): Promise<FinalEvent>;
+}
+
+/** auth → body → validation → quota → orchestrate → JSON or SSE → usage settled. */
+export async function handleGeneration<R extends ValidChatRequest>(req: IncomingMessage, res: ServerResponse, deps: ChatHandlerDeps, info: RequestInfo, endpoint: GenerationEndpoint<R>): Promise<void> {
+  const responseId = `${endpoint.idPrefix}-${randomUUID()}`;
+  const requestId = info.requestId;
+  const created = Math.floor(Date.now() / 1000);
+  const abort = new AbortController();
+  // The client going away cancels everything downstream (decoder frees its KV at the next step).
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  let reservation: ReturnType<QuotaLedger['admit']> | undefined;
+  let observed: ChatObservation | undefined;
+  let tenant: Tenant | undefined;
+  // The root of the request's trace (or a child of the caller's traceparent): every stage call hangs below it.
+  const parent = propagation.extract(context.active(), req.headers);
+  const span = trace.getTracer('tessera-gateway').startSpan(`POST ${endpoint.route}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'http.route': endpoint.route, 'tessera.response_id': responseId } }, parent);
+  const traceCtx = trace.setSpan(parent, span);
+  try {
+    tenant = deps.keys.authenticate(req.headers.authorization);
+    const body = await readJsonBody(req, deps.maxBodyBytes);
+    const valid = endpoint.validate(body, limitsForTenant(deps.limits, tenant.quota), deps);
+    const promptTokens = await deps.chat.estimatePromptTokens(valid, tenant);
+    reservation = deps.quotas.admit(tenant, promptTokens + valid.sampling.maxTokens);
+    setRateLimitHeaders(res, deps.quotas.rateLimitStatus(tenant));
+    span.setAttribute('tessera.tenant', tenant.id);
+    const meta: ResponseMeta = { id: responseId, created, model: valid.model };
+    // An edge site's router says which model answered (a fallback may stand in for a hub model).
+    const onRoute = (r: ChatRoute) => {
+      meta.model = r.model;
+      res.setHeader('x-tessera-served-by', r.servedBy);
+      if (r.fallbackFor) res.setHeader('x-tessera-fallback-for', r.fallbackFor);
+    };
+    const ctx = { tenant, responseId, requestId, deadline: Date.now() + deps.requestTimeoutMs, signal: abort.signal, trace: traceCtx, onRoute };
+    observed = deps.metrics.chat(valid.model, info.arrivedAt);
+    const events = observe(deps.chat.chat(valid, ctx), observed);
+    const final = valid.stream ? await endpoint.streamSse(res, events, meta, valid) : await endpoint.respondJson(res, events, meta, valid);
+    const usage: ChatUsage = final.usage;
+    observed.finish(final.finishReason, usage, valid.sampling.maxTokens);
+    reservation.settle({ prompt: usage.promptTokens, completion: usage.completionTokens });
+    span.end();
+  } catch (err) {
+    reservation?.release();
+    observed?.fail(abort.signal.aborted);
+    if (tenant && !res.headersSent) setRateLimitHeaders(res, deps.quotas.rateLimitStatus(tenant));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+    span.end();
+    if (res.headersSent) {
+      // Mid-stream failure: the status line is gone, so the error travels as an SSE event.
+      if (!res.writableEnded) {
+        res.write(`data: ${JSON.stringify(toHttpError(err).body)}\n\n`);
+        res.end();
+      }
+      return;
+    }
+    sendError(res, err, { 'x-request-id': requestId });
+  }
+}
+
+/** Counts tokens as they reach the client: TTFT and inter-token latency as the user feels them. */
+async function* observe(events: AsyncIterable<ChatEvent>, o: ChatObservation): AsyncIterable<ChatEvent> {
+  for await (const ev of events) {
+    if (ev.kind === 'delta') o.tokens(ev.tokenIds.length || (ev.text ? 1 : 0));
+    yield ev;
+  }
+}
+
+/**
+ * OpenAI's rate-limit headers, so SDK retry logic and dashboards built for OpenAI work: remaining
+ * requests and tokens of the tenant's per-minute buckets and the time until each is full again.
+ */
+function setRateLimitHeaders(res: ServerResponse, s: RateLimitStatus): void {
+  res.setHeader('x-ratelimit-limit-requests', String(s.requests.limit));
+  res.setHeader('x-ratelimit-remaining-requests', String(s.requests.remaining));
+  res.setHeader('x-ratelimit-reset-requests', `${(s.requests.resetMs / 1000).toFixed(3)}s`);
+  res.setHeader('x-ratelimit-limit-tokens', String(s.tokens.limit));
+  res.setHeader('x-ratelimit-remaining-tokens', String(s.tokens.remaining));
+  res.setHeader('x-ratelimit-reset-tokens', `${(s.tokens.resetMs / 1000).toFixed(3)}s`);
+}
+
+/** OpenAI's `usage` object (both endpoints; `prompt_tokens_details` is optional in either's schema). */
+export function usageJson(u: ChatUsage) {
+  return {
+    prompt_tokens: u.promptTokens,
+    completion_tokens: u.completionTokens,
+    total_tokens: u.promptTokens + u.completionTokens,
+    prompt_tokens_details: { image_tokens: u.visualTokens, cached_tokens: 0 },
+  };
+}
+
+/** Every delta in order, then the final event (an answer without one is a broken stream). */
+export async function collectEvents(events: AsyncIterable<ChatEvent>, onDelta: (ev: DeltaEvent) => void): Promise<FinalEvent> {
+  let final: FinalEvent | undefined;
+  for await (const ev of events) {
+    if (ev.kind === 'delta') onDelta(ev);
+    else final = ev;
+  }
+  if (!final) throw new Error('the answer ended without a final event');
+  return final;
+}
+
+/** The JSON body of a finished answer, with the response id in `x-response-id` as on every answer. */
+export function sendAnswer(res: ServerResponse, meta: ResponseMeta, body: Record<string, unknown>): void {
+  sendJson(res, 200, body, { 'x-response-id': meta.id });
+}
+
+/** One SSE event holding `body` as JSON. */
+export function sseData(body: unknown): string {
+  return `data: ${JSON.stringify(body)}\n\n`;
+}
+
+/**
+ * The SSE frame both endpoints share: the first event is pulled before committing to 200, so failures
+ * before the first token (bad image, quota at a stage, deadline) still get a proper status code; then
+ * `write.open()`, each delta, the final event, and `data: [DONE]`.
+ */
+export async function streamEvents(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, write: { open?(): void; delta(ev: DeltaEvent): void; final(ev: FinalEvent): void }): Promise<FinalEvent> {
+  const iterator = events[Symbol.asyncIterator]();
+  let next = await iterator.next();
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-response-id': meta.id });
+  write.open?.();
+  for (; !next.done; next = await iterator.next()) {
+    const ev = next.value;
+    if (ev.kind === 'delta') {
+      write.delta(ev);
+      continue;
+    }
+    write.final(ev);
+    res.write('data: [DONE]\n\n');
+    res.end();
+    return ev;
+  }
+  throw new Error('the answer ended without a final event');
+}
+
+/** OpenAI's finish reasons: a cancelled or failed stream that still reached its end reads `stop`. */
+export function finishReasonJson(r: FinalEvent['finishReason']): string {
+  return r === 'cancelled' || r === 'error' ? 'stop' : r;
+}
