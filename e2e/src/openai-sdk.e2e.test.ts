@@ -16,8 +16,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import OpenAI from 'openai';
 import { ChatOpenAI } from '@langchain/openai';
+import { connect, type NatsConnection } from 'nats';
+import { SERVICES, type decodingV1 } from '@tessera/contracts';
 import { startLocalStack, type RunningStack } from '@tessera/local-stack';
 import { ensureTinyModel, Tokenizer } from '@tessera/model';
+import { natsClient, serviceInboxPrefix } from '@tessera/runtime';
 import { parseExposition } from '@tessera/telemetry';
 import { weatherTool } from './tools.js';
 
@@ -25,6 +28,7 @@ const KEY = 'sk-e2e-sdk';
 const MODEL = 'minicpm-v-2_6';
 let stack: RunningStack;
 let client: OpenAI;
+let nc: NatsConnection;
 
 const mood = {
   type: 'object',
@@ -46,9 +50,12 @@ beforeAll(async () => {
     serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: MODEL, TESSERA_GATEWAY_RECORD_RESPONSES: 'false' } },
   });
   client = new OpenAI({ apiKey: KEY, baseURL: `${stack.httpUrl}/v1`, maxRetries: 0, timeout: 120_000 });
+  // The operator's login, to ask the decoder itself what the gateway's answers must equal.
+  nc = await connect({ servers: stack.natsUrl, ...stack.natsLogin, inboxPrefix: serviceInboxPrefix('operator') });
 }, 420_000);
 
 afterAll(async () => {
+  await nc?.close();
   await stack?.stop();
 });
 
@@ -240,3 +247,97 @@ describe('user-facing metrics', () => {
     expect(sum(gateway, 'http_server_request_duration_seconds', 'http_server_request_duration_seconds_count', { http_route: '/v1/chat/completions', http_response_status_code: '400' })).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('official openai SDK: legacy text completions (client.completions.create)', () => {
+  const PROMPT = 'The capital of France is';
+  /** Greedy output of the decoder itself for PROMPT as a raw prompt (decoding.v1 GenerateRequest.prompt, no chat template). */
+  async function decoderGreedy(maxTokens: number): Promise<{ text: string; completionTokens: number; promptTokens: number; finish: number }> {
+    const decoder = natsClient(nc, SERVICES.decoder.definition);
+    let text = '';
+    let last: decodingV1.GenerateResponse | undefined;
+    const sampling = { temperature: 0, maxTokens, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, stop: [], stopTokenIds: [], logprobs: false, topLogprobs: 0 };
+    for await (const c of decoder.generate({ requestId: `e2e-raw-${maxTokens}-${Date.now()}`, messages: [], prompt: [{ part: { $case: 'text', text: PROMPT } }], images: [], sampling, modelRevision: '', tools: [], toolChoice: '' }, { tenant: 'sdk' })) {
+      text += c.textDelta;
+      last = c;
+    }
+    return { text, completionTokens: last!.usage!.completionTokens, promptTokens: last!.usage!.promptTokens, finish: last!.finishReason };
+  }
+
+  it('answers with the decoder\'s greedy output for the raw prompt; usage counts the prompt\'s own tokens (no chat template)', async () => {
+    const expected = await decoderGreedy(10);
+    const { data: completion, response } = await client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 10, temperature: 0 }).withResponse();
+    expect(completion.object).toBe('text_completion');
+    expect(completion.id).toMatch(/^cmpl-/);
+    expect(response.headers.get('x-response-id')).toBe(completion.id);
+    expect(response.headers.get('x-ratelimit-limit-requests')).toBeTruthy();
+    expect(completion.choices).toHaveLength(1);
+    expect(completion.choices[0]!.text).toBe(expected.text);
+    expect(completion.choices[0]!.text.length).toBeGreaterThan(0);
+    expect(completion.choices[0]!.logprobs).toBeNull();
+    const promptTokens = Tokenizer.fromDir(await ensureTinyModel()).encodePlain(PROMPT).length;
+    expect(completion.usage).toMatchObject({ prompt_tokens: promptTokens, completion_tokens: expected.completionTokens, total_tokens: promptTokens + expected.completionTokens });
+    expect(expected.promptTokens).toBe(promptTokens);
+    // A prompt in a list of one is the same request (what batch-of-one clients send).
+    expect((await client.completions.create({ model: MODEL, prompt: [PROMPT], max_tokens: 10, temperature: 0 })).choices[0]!.text).toBe(expected.text);
+  });
+
+  it('streams the same text as text_completion chunks, finish_reason on the last choice, the usage chunk last when asked', async () => {
+    const expected = await decoderGreedy(8);
+    const stream = await client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 8, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    const withChoice = chunks.filter((c) => c.choices.length > 0);
+    expect(withChoice.map((c) => c.choices[0]!.text).join('')).toBe(expected.text);
+    expect(withChoice.at(-1)!.choices[0]!.finish_reason).toBe(expected.completionTokens === 8 ? 'length' : 'stop');
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+    expect(chunks.at(-1)!.choices).toEqual([]);
+    expect(chunks.at(-1)!.usage!.completion_tokens).toBe(expected.completionTokens);
+  });
+
+  it('echo: the text is the prompt followed by the completion', async () => {
+    const expected = await decoderGreedy(6);
+    const echoed = await client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 6, temperature: 0, echo: true });
+    expect(echoed.choices[0]!.text.startsWith(PROMPT)).toBe(true);
+    expect(echoed.choices[0]!.text).toBe(PROMPT + expected.text);
+  });
+
+  it('logprobs k: per generated token its logprob, at most k + 1 alternatives holding it, offsets into the text; greedy picks the most likely', async () => {
+    const completion = await client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 6, temperature: 0, logprobs: 2 });
+    const lp = completion.choices[0]!.logprobs!;
+    expect(lp.tokens).toHaveLength(completion.usage!.completion_tokens);
+    expect(lp.token_logprobs).toHaveLength(lp.tokens!.length);
+    expect(lp.text_offset![0]).toBe(0);
+    lp.tokens!.forEach((token, i) => {
+      const top = lp.top_logprobs![i]!;
+      expect(Object.keys(top).length).toBeLessThanOrEqual(3);
+      expect(top[token]).toBe(lp.token_logprobs![i]);
+      // Greedy: the sampled token is the most likely one.
+      expect(lp.token_logprobs![i]).toBe(Math.max(...Object.values(top)));
+      if (i > 0) expect(lp.text_offset![i]).toBe(lp.text_offset![i - 1]! + lp.tokens![i - 1]!.length);
+    });
+  });
+
+  it('stop: the text ends before the first stop string, finish_reason stop', async () => {
+    const { text } = await decoderGreedy(12);
+    expect(text.length).toBeGreaterThan(3);
+    const stop = text.slice(Math.floor(text.length / 2), Math.floor(text.length / 2) + 2);
+    const stopped = await client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 12, temperature: 0, stop: [stop] });
+    expect(stopped.choices[0]!.text).toBe(text.slice(0, text.indexOf(stop)));
+    expect(stopped.choices[0]!.finish_reason).toBe('stop');
+  });
+
+  it('a field this server does not support is a 400 naming it (suffix, best_of, echo with logprobs, token-id prompts)', async () => {
+    const refused = async (body: Record<string, unknown>) => {
+      const err = await client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 2, ...body } as OpenAI.CompletionCreateParamsNonStreaming).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      return err as InstanceType<typeof OpenAI.BadRequestError>;
+    };
+    const suffix = await refused({ suffix: ' and so on' });
+    expect([suffix.param, suffix.message]).toEqual(['suffix', expect.stringContaining('suffix')]);
+    expect((await refused({ best_of: 3 })).param).toBe('best_of');
+    expect((await refused({ echo: true, logprobs: 1 })).param).toBe('echo');
+    expect((await refused({ prompt: [1, 2, 3] })).param).toBe('prompt');
+    expect((await refused({ logprobs: 9 })).message).toContain('0 <= logprobs <= 5');
+  });
+});
+
