@@ -25,6 +25,7 @@ export function responseIn(r: feedbackV1.ResponseRecord | undefined): RecordResp
     usage: r.usage,
     confidence: r.confidence,
     collection: r.collection,
+    ...(r.prompt !== undefined && { prompt: r.prompt }),
   };
 }
 
@@ -46,6 +47,7 @@ export function responseOut(r: ResponseRecord): feedbackV1.ResponseRecord {
     usage: r.usage,
     confidence: r.confidence,
     collection: r.collection,
+    ...(r.prompt !== undefined && { prompt: r.prompt }),
   };
 }
 

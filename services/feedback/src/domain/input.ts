@@ -21,6 +21,8 @@ export interface RecordResponseInput {
   usage?: { promptTokens?: number; visualTokens?: number; completionTokens?: number; totalTokens?: number };
   confidence?: { tokenCount?: number; meanLogprob?: number; minLogprob?: number; lowConfidenceTokens?: number; spans?: { start?: number; end?: number; meanLogprob?: number }[] };
   collection?: string;
+  /** A text completion's raw prompt (feedback.proto ResponseRecord.prompt); unset for chats. */
+  prompt?: string;
 }
 
 export interface AnnotatorInput {

@@ -75,6 +75,12 @@ export interface ResponseRecord {
   usage: Usage;
   confidence: ConfidenceSummary;
   collection: string;
+  /**
+   * A text completion (OpenAI `/v1/completions`): the prompt the model continued verbatim, no chat
+   * template; `messages` is then empty. Unset for chats. Exports write such records in TRL's standard
+   * (non-conversational) form.
+   */
+  prompt?: string;
   /** sha256 over the canonical prompt (roles, text, image keys): preference pairs must share it. */
   promptHash: string;
   /** sha256 of the client-supplied content: same id + same hash = idempotent replay. */

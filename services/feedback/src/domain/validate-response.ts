@@ -14,7 +14,10 @@ export function validateResponse(tenantRaw: string | undefined, input: RecordRes
   const tenant = checkTenant(tenantRaw);
   const responseId = checkId('response.response_id', input.responseId, limits.maxResponseIdLength);
   const answer = checkText('response.answer', input.answer, limits.maxAnswerChars, { required: true });
-  const messages = validateMessages(input.messages ?? [], limits);
+  // A text completion carries its raw prompt instead of messages; a chat has at least one message.
+  const prompt = input.prompt === undefined ? undefined : checkText('response.prompt', input.prompt, limits.maxPromptChars, { required: true });
+  if (prompt !== undefined && (input.messages ?? []).length > 0) throw invalidArgument('response.messages', 'a text completion record (response.prompt set) has no messages');
+  const messages = prompt !== undefined ? [] : validateMessages(input.messages ?? [], limits);
   const sources = validateSources(input.sources ?? [], limits);
   const confidence = validateConfidence(input.confidence ?? {}, codePointLength(answer), limits);
   const sampling = input.sampling ?? {};
@@ -36,6 +39,8 @@ export function validateResponse(tenantRaw: string | undefined, input: RecordRes
     usage,
     confidence,
     collection: checkText('response.collection', input.collection, 256),
+    // Only when set, so the content hash of a chat record is what it was before text completions.
+    ...(prompt !== undefined && { prompt }),
   };
   return {
     tenant,
@@ -43,7 +48,7 @@ export function validateResponse(tenantRaw: string | undefined, input: RecordRes
     recordedAt: now,
     expiresAt: now + retentionFor(limits, tenant),
     ...content,
-    promptHash: promptHash(messages),
+    promptHash: prompt !== undefined ? rawPromptHash(prompt) : promptHash(messages),
     contentHash: sha256Hex(canonicalJson({ responseId, ...content })),
   };
 }
@@ -118,6 +123,11 @@ function validateConfidence(c: NonNullable<RecordResponseInput['confidence']>, a
       return { start, end, meanLogprob: checkFinite(`${f}.mean_logprob`, s.meanLogprob ?? 0, { max: 0 }) };
     }),
   };
+}
+
+/** sha256 of a text completion's raw prompt: answers to the same prompt share it (preference pairs), and never a chat's hash. */
+function rawPromptHash(prompt: string): string {
+  return sha256Hex(JSON.stringify(['raw', prompt]));
 }
 
 /** sha256 over the canonical prompt: roles and parts in order, images by content hash. */

@@ -2,7 +2,7 @@ import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { sha256Hex } from '../content-hash.js';
 import type { AnnotatorSource, ObjectRef } from '../types.js';
 import type { FeedbackRow, FeedbackStore } from '../store.js';
-import { ktoLabel, ktoRow, openAiDpoRow, openAiSftRow, rlaifVRow, sftRow, spansSidecarRow, trlDpoRow, type ExportFormat, type ImageText, type Row } from './formats.js';
+import { ktoLabel, ktoRow, openAiDpoRow, openAiSftRow, rlaifVRow, sftRow, spansSidecarRow, TEXT_COMPLETION_FORMATS, trlDpoRow, type ExportFormat, type ImageText, type Row } from './formats.js';
 import { imageRefUri, imagesInOrder, matchesCategories, pairsOf, primaryCategory } from './pairs.js';
 
 /**
@@ -125,6 +125,8 @@ export function inScope(req: RecordFilter, row: FeedbackRow): boolean {
 
 function candidatesOf(req: ExportRequest, row: FeedbackRow, tenant: string, image: ImageText): Candidate[] {
   const f = row.feedback;
+  // A text completion has no messages for a chat-only format: skipped (and counted as such).
+  if (row.response.prompt !== undefined && !TEXT_COMPLETION_FORMATS.has(req.format)) return [];
   if (req.format === 'kto') {
     const label = ktoLabel(f);
     if (label === undefined) return [];

@@ -16,8 +16,16 @@ function trlMessages(messages: readonly ChatMessage[]): Row[] {
 
 const assistant = (text: string): Row[] => [{ role: 'assistant', content: [{ type: 'text', text }] }];
 
-/** TRL DPOTrainer, conversational with images: prompt / chosen / rejected / images (+ id). */
+/**
+ * The formats a text completion's record (ResponseRecord.prompt) is exported in: TRL's, in its standard
+ * non-conversational form (prompt and answers as plain strings, no chat template to apply), and the
+ * sidecar. OpenAI's fine-tuning formats and RLAIF-V hold chats only, so they skip such records.
+ */
+export const TEXT_COMPLETION_FORMATS: ReadonlySet<ExportFormat> = new Set(['trl-dpo', 'kto', 'sft', 'spans-sidecar']);
+
+/** TRL DPOTrainer, conversational with images: prompt / chosen / rejected / images (+ id); a text completion's as plain strings. */
 export function trlDpoRow(p: Pair, image: ImageText): Row {
+  if (p.response.prompt !== undefined) return { id: p.id, prompt: p.response.prompt, chosen: p.chosen, rejected: p.rejected, images: [] };
   return { id: p.id, prompt: trlMessages(p.response.messages), chosen: assistant(p.chosen), rejected: assistant(p.rejected), images: imagesInOrder(p.response.messages).map(image) };
 }
 
@@ -97,21 +105,25 @@ export function ktoLabel(f: FeedbackRecord): boolean | undefined {
   return f.rating.thumbs !== null ? f.rating.thumbs === 'up' : (f.rating.score ?? 0) >= 0.5;
 }
 
-/** TRL KTO unpaired row from a rating. */
+/** TRL KTO unpaired row from a rating (a text completion's: prompt and completion as plain strings). */
 export function ktoRow(f: FeedbackRecord, r: ResponseRecord, image: ImageText): Row | undefined {
   const label = ktoLabel(f);
   if (label === undefined || !f.rating) return undefined;
   return {
     id: f.feedbackId,
-    prompt: trlMessages(r.messages),
-    completion: assistant(r.answer),
+    prompt: r.prompt ?? trlMessages(r.messages),
+    completion: r.prompt !== undefined ? r.answer : assistant(r.answer),
     label,
     images: imagesInOrder(r.messages).map(image),
     rating_key: f.rating.key,
   };
 }
 
-/** SFT row from a correction: the prompt followed by the corrected answer. */
+/**
+ * SFT row from a correction: the prompt followed by the corrected answer; a text completion's in TRL's
+ * prompt-completion form (SFTTrainer trains on the completion only).
+ */
 export function sftRow(p: Pair, image: ImageText): Row {
+  if (p.response.prompt !== undefined) return { id: p.id, prompt: p.response.prompt, completion: p.chosen, images: [] };
   return { id: p.id, messages: [...trlMessages(p.response.messages), ...assistant(p.chosen)], images: imagesInOrder(p.response.messages).map(image) };
 }

@@ -47,7 +47,13 @@ const offsets: JsonSchema = {
 const rlaifCommon = { ds_name: str, image: hfImage, origin_dataset: str, origin_split: str, idx: { type: 'integer', minimum: 0 }, image_path: str, id: str };
 
 export const EXPORT_SCHEMAS: Record<ExportFormat, JsonSchema> = {
-  'trl-dpo': { type: 'object', required: ['id', 'prompt', 'chosen', 'rejected', 'images'], properties: { id: str, prompt: { type: 'array', minItems: 1, items: trlMessage }, chosen: trlAssistant, rejected: trlAssistant, images }, additionalProperties: false },
+  'trl-dpo': {
+    oneOf: [
+      { type: 'object', required: ['id', 'prompt', 'chosen', 'rejected', 'images'], properties: { id: str, prompt: { type: 'array', minItems: 1, items: trlMessage }, chosen: trlAssistant, rejected: trlAssistant, images }, additionalProperties: false },
+      // A text completion: TRL's standard (non-conversational) preference row.
+      { type: 'object', required: ['id', 'prompt', 'chosen', 'rejected', 'images'], properties: { id: str, prompt: str, chosen: str, rejected: str, images }, additionalProperties: false },
+    ],
+  },
   'openai-dpo': {
     type: 'object',
     required: ['input', 'preferred_output', 'non_preferred_output'],
@@ -76,8 +82,20 @@ export const EXPORT_SCHEMAS: Record<ExportFormat, JsonSchema> = {
     additionalProperties: false,
   },
   'rlaif-v': { type: 'object', required: ['ds_name', 'image', 'question', 'chosen', 'rejected', 'origin_dataset', 'origin_split', 'idx', 'image_path'], properties: { ...rlaifCommon, question: str, chosen: str, rejected: str }, additionalProperties: false },
-  kto: { type: 'object', required: ['prompt', 'completion', 'label'], properties: { id: str, prompt: { type: 'array', minItems: 1, items: trlMessage }, completion: trlAssistant, label: { type: 'boolean' }, images, rating_key: str }, additionalProperties: false },
-  sft: { type: 'object', required: ['messages'], properties: { id: str, messages: { type: 'array', minItems: 2, items: trlMessage }, images }, additionalProperties: false },
+  kto: {
+    oneOf: [
+      { type: 'object', required: ['prompt', 'completion', 'label'], properties: { id: str, prompt: { type: 'array', minItems: 1, items: trlMessage }, completion: trlAssistant, label: { type: 'boolean' }, images, rating_key: str }, additionalProperties: false },
+      // A text completion: TRL's standard unpaired preference row.
+      { type: 'object', required: ['prompt', 'completion', 'label'], properties: { id: str, prompt: str, completion: str, label: { type: 'boolean' }, images, rating_key: str }, additionalProperties: false },
+    ],
+  },
+  sft: {
+    oneOf: [
+      { type: 'object', required: ['messages'], properties: { id: str, messages: { type: 'array', minItems: 2, items: trlMessage }, images }, additionalProperties: false },
+      // A text completion: TRL's standard prompt-completion row.
+      { type: 'object', required: ['prompt', 'completion'], properties: { id: str, prompt: str, completion: str, images }, additionalProperties: false },
+    ],
+  },
   'spans-sidecar': {
     type: 'object',
     required: ['id', 'origin', 'offset_unit', 'dense', 'rejected_length', 'chosen_length', 'spans'],
