@@ -22,6 +22,8 @@ import type { ChatEvent, ChatService } from '../../domain/chat-events.js';
 import { DEFAULT_CHAT_LIMITS } from '../../domain/openai/limits.js';
 import { modelFeatures } from '../../domain/openai/response-format.js';
 import { validateChatRequest } from '../../domain/openai/validate-chat.js';
+import { validateCompletionRequest } from '../../domain/openai/validate-completion.js';
+import type { ValidChatRequest } from '../../domain/openai/valid-request.js';
 import type { ModelInfo } from '../../domain/orchestrator/model-catalog.js';
 import { ApiKeyStore, hashApiKey } from '../../domain/tenancy/api-keys.js';
 import { QuotaLedger } from '../../domain/tenancy/quota-ledger.js';
@@ -40,9 +42,12 @@ let hubGateway: ServiceHost | undefined;
 let hubChat: HubChat;
 
 const keys = new ApiKeyStore({ keys: [{ id: 'k', tenant: 'acme', sha256: hashApiKey('sk-test') }] }, { requestsPerMinute: 1000, tokensPerMinute: 1_000_000, concurrentStreams: 64, maxImagePixels: 4_000_000, maxImagesPerRequest: 4 });
+/** What the hub's service was asked, in order. */
+const atHub: ValidChatRequest[] = [];
 const answering: ChatService = {
   estimatePromptTokens: async () => 10,
-  async *chat(): AsyncIterable<ChatEvent> {
+  async *chat(req): AsyncIterable<ChatEvent> {
+    atHub.push(req);
     yield { kind: 'delta', text: 'from the hub', tokenIds: [1] };
     yield { kind: 'final', finishReason: 'stop', usage: { promptTokens: 10, visualTokens: 0, completionTokens: 1 }, timings: {}, sources: [] };
   },
@@ -55,8 +60,7 @@ async function startHubGateway(): Promise<ServiceHost> {
 }
 
 /** One forwarded chat through the site's HubChat, as the site router runs it; its text. */
-async function forward(timeoutMs = 30_000): Promise<string> {
-  const req = validateChatRequest({ model: MODEL, messages: [{ role: 'user', content: 'hello from the shop' }] }, DEFAULT_CHAT_LIMITS, [MODEL], modelFeatures('2.6'));
+async function forward(timeoutMs = 30_000, req: ValidChatRequest = validateChatRequest({ model: MODEL, messages: [{ role: 'user', content: 'hello from the shop' }] }, DEFAULT_CHAT_LIMITS, [MODEL], modelFeatures('2.6'))): Promise<string> {
   const ctx = { tenant: keys.tenant('acme')!, responseId: 'r', requestId: `q-${randomBytes(4).toString('hex')}`, deadline: Date.now() + timeoutMs, signal: new AbortController().signal };
   let text = '';
   for await (const e of hubChat.chat(req, ctx)) if (e.kind === 'delta') text += e.text;
@@ -86,6 +90,13 @@ describe('direct uplink over a leaf link', () => {
   it('(a) a hub gateway that is up takes the chat directly: answered, no job in TESSERA_UPLINK', async () => {
     expect(await forward()).toBe('from the hub');
     expect(await forward()).toBe('from the hub');
+    expect(await jobsStored()).toBe(0);
+  });
+
+  it('(a) a text completion (/v1/completions) for a hub model goes the same way: the hub validates it as one, its service gets the raw prompt', async () => {
+    const completion = validateCompletionRequest({ model: MODEL, prompt: 'Once upon a time', max_tokens: 5, logprobs: 1 }, DEFAULT_CHAT_LIMITS, [MODEL]);
+    expect(await forward(30_000, completion)).toBe('from the hub');
+    expect(atHub.at(-1)).toMatchObject({ prompt: 'Once upon a time', messages: [], sampling: { maxTokens: 5, logprobs: true, topLogprobs: 1 } });
     expect(await jobsStored()).toBe(0);
   });
 
