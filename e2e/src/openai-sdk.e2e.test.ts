@@ -105,7 +105,7 @@ describe('official openai SDK', () => {
     expect(await firstToken({ [String(ids[0])]: -100 })).not.toBe(first);
   });
 
-  it('ignore_eos and stop_token_ids (vLLM): an end-of-sequence the model picks (here forced by logit_bias) no longer ends the answer; a listed id does', async () => {
+  it('ignore_eos, stop_token_ids and min_tokens (vLLM): an end-of-sequence the model picks (here forced by logit_bias) no longer ends the answer, or not before min_tokens; a listed id does', async () => {
     // The Node SDK passes fields it does not know on in the body (vLLM's extras are sent this way).
     const ask = (extra: Record<string, unknown>) => client.chat.completions.create({ model: MODEL, max_tokens: 5, temperature: 0, messages: [{ role: 'user', content: 'Hi' }], logit_bias: { '151645': 100 }, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming);
     const ended = await ask({});
@@ -116,6 +116,13 @@ describe('official openai SDK', () => {
     // vLLM's stop_token_ids: the forced "Hello" (9707) ends the answer, its text returned as vLLM returns it.
     const hello = await ask({ logit_bias: { '9707': 100 }, stop_token_ids: [9707] });
     expect([hello.choices[0]!.finish_reason, hello.choices[0]!.message.content, hello.usage!.completion_tokens]).toEqual(['stop', 'Hello', 1]);
+    // vLLM's min_tokens: the forced end-of-sequence is masked for the first 3 tokens, then it ends the answer.
+    const held = await ask({ min_tokens: 3 });
+    expect([held.choices[0]!.finish_reason, held.usage!.completion_tokens]).toEqual(['stop', 4]);
+    expect(held.choices[0]!.message.content!.length).toBeGreaterThan(0);
+    const bad = await ask({ min_tokens: 6 }).catch((err: unknown) => err);
+    expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((bad as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('min_tokens');
   });
 
   it('parses structured output (response_format json_schema) into an object of the schema', async () => {

@@ -193,6 +193,8 @@ describe('decoder on the tiny 4.6 model', () => {
     expect((await chunks(req({ responseFormat: json })))[0]!.reasoning).toBe(false);
     const eosErr = await chunks(req({ responseFormat: json, sampling: { ...req({}).sampling!, ignoreEos: true } })).then(() => undefined, (e: unknown) => e as TesseraError);
     expect(eosErr?.details.field).toBe('ignore_eos');
+    const minErr = await chunks(req({ responseFormat: json, sampling: { ...req({}).sampling!, minTokens: 2 } })).then(() => undefined, (e: unknown) => e as TesseraError);
+    expect(minErr?.details.field).toBe('min_tokens');
     const thought = await chunks(req({ enableThinking: true, responseFormat: json }));
     expect(thought[0]!.reasoning).toBe(true);
     const tokens = (cs: decodingV1.GenerateResponse[]) => cs.flatMap((c) => c.tokenIds);

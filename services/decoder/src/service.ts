@@ -3,7 +3,7 @@
  * Transport → this service → the engine and prompt assembly (domain).
  */
 import type { NatsConnection } from 'nats';
-import { commonV1, decodingV1, finishReasonFromName, roleName, tensorProblem, tensorToFloat32 } from '@tessera/contracts';
+import { commonV1, decodingV1, endHoldingConflict, finishReasonFromName, roleName, tensorProblem, tensorToFloat32 } from '@tessera/contracts';
 import { checkModelRevision } from '@tessera/errors';
 import { ErrorCode, TesseraError, invalidArgument, resolveTensor, type CallContext, type ServiceImpl } from '@tessera/runtime';
 import type { Engine } from './domain/engine/engine.js';
@@ -76,7 +76,8 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   // Unless asked, a constrained request renders thinking off: a long reasoning would spend max_tokens
   // before the document the client asked for. Asked (or a template that always opens `<think>`), the
   // constraint starts after `</think>`, as vLLM's does behind its reasoning parser.
-  if (constraint && req.sampling?.ignoreEos) throw invalidArgument('ignore_eos', 'ignore_eos cannot be combined with constrained output (response_format, or tool_choice "required" / a named function): a constrained answer ends with its document');
+  const endHeld = constraint && endHoldingConflict(req.sampling);
+  if (endHeld) throw invalidArgument(endHeld.field, endHeld.message);
   const enableThinking = req.enableThinking ?? (constraint ? false : undefined);
   const prompt = d.assemble({ messages: req.messages.map(toMessage), tools, prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images, ...(enableThinking !== undefined && { enableThinking }) }, { maxImages: d.maxImages });
   const reasoning = prompt.reasoning ?? false;
@@ -176,6 +177,7 @@ export function toParams(s: commonV1.SamplingParams | undefined, defaults: { max
     stop,
     stopTokenIds: s?.stopTokenIds ?? [],
     ignoreEos: s?.ignoreEos ?? false,
+    minTokens: s?.minTokens ?? 0,
     logprobs: s?.logprobs ?? false,
     topLogprobs: s?.logprobs ? (s?.topLogprobs ?? 0) : 0,
     ...(s?.logitBias && Object.keys(s.logitBias.bias).length > 0 && { logitBias: new Map(Object.entries(s.logitBias.bias).map(([id, b]) => [Number(id), b])) }),

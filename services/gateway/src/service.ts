@@ -174,6 +174,7 @@ export function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: str
       ...(s.topLogprobs && { top_logprobs: s.topLogprobs }),
       ...(s.logitBias && Object.keys(s.logitBias.bias).length && { logit_bias: s.logitBias.bias }),
       ...(s.ignoreEos && { ignore_eos: true }),
+      ...(s.minTokens && { min_tokens: s.minTokens }),
       ...(s.stopTokenIds.length && { stop_token_ids: s.stopTokenIds }),
     }),
     ...(req.collection && { collection: { name: req.collection.name, ...(req.collection.k && { k: req.collection.k }), ...(req.collection.filter && { filter: req.collection.filter }) } }),

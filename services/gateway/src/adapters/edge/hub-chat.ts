@@ -15,6 +15,7 @@ import type { NatsConnection } from 'nats';
 import type { ChatContext, ChatEvent, ChatService, FinishReason } from '../../domain/chat-events.js';
 import type { ImageSource, ValidChatRequest } from '../../domain/openai/valid-request.js';
 import type { ValidResponseFormat } from '../../domain/openai/response-format.js';
+import { samplingToWire } from '../../domain/openai/sampling-wire.js';
 import type { Tenant } from '../../domain/tenancy/api-keys.js';
 
 
@@ -104,7 +105,6 @@ function imageSource(img: ImageSource): gatewayV1.ImageContent['source'] {
  * turns into `tool_calls` exactly as for a local model.
  */
 export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest {
-  const s = req.sampling;
   return {
     model: req.model,
     messages: req.messages.map((m) => ({
@@ -119,23 +119,7 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
         return { part: { $case: 'image' as const, image: { source: imageSource(req.images[p.index]!), ...(req.maxSliceNums !== undefined && { maxSliceNums: req.maxSliceNums }) } } };
       }),
     })),
-    sampling: {
-      temperature: s.temperature,
-      topP: s.topP,
-      topK: s.topK,
-      minP: s.minP,
-      repetitionPenalty: s.repetitionPenalty,
-      presencePenalty: s.presencePenalty,
-      frequencyPenalty: s.frequencyPenalty,
-      ...(s.seed !== undefined && { seed: s.seed }),
-      stop: s.stop,
-      stopTokenIds: s.stopTokenIds ?? [],
-      maxTokens: s.maxTokens,
-      logprobs: s.logprobs,
-      topLogprobs: s.topLogprobs,
-      ...(s.logitBias && { logitBias: { bias: s.logitBias } }),
-      ...(s.ignoreEos && { ignoreEos: true }),
-    },
+    sampling: samplingToWire(req.sampling),
     ...(req.collection && { collection: { name: req.collection.name, k: req.collection.k, ...(req.collection.filter && { filter: req.collection.filter }) } }),
     user: req.user ?? '',
     ...(req.responseFormat && { responseFormat: { format: responseFormat(req.responseFormat) } }),

@@ -59,6 +59,8 @@ export interface ValidSampling {
   ignoreEos?: boolean;
   /** vLLM's `stop_token_ids`: these ids end the answer too (their text, if any, is returned). */
   stopTokenIds?: number[];
+  /** vLLM's `min_tokens` (<= maxTokens): the first min_tokens tokens cannot end the answer. Absent = 0. */
+  minTokens?: number;
 }
 
 export interface ValidCollection {

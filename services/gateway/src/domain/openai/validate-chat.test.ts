@@ -110,6 +110,10 @@ describe('validateChatRequest', () => {
     ['stop_token_ids not an array', { ...ok, stop_token_ids: 7 }, 'stop_token_ids'],
     ['a negative stop token id', { ...ok, stop_token_ids: [1, -2] }, 'stop_token_ids[1]'],
     ['ignore_eos with a json_object answer', { ...ok, ignore_eos: true, response_format: { type: 'json_object' } }, 'ignore_eos'],
+    ['min_tokens above max_tokens', { ...ok, max_tokens: 8, min_tokens: 9 }, 'min_tokens'],
+    ['a negative min_tokens', { ...ok, min_tokens: -1 }, 'min_tokens'],
+    ['min_tokens not an integer', { ...ok, min_tokens: 2.5 }, 'min_tokens'],
+    ['min_tokens with a json_schema answer', { ...ok, min_tokens: 2, response_format: { type: 'json_schema', json_schema: { name: 'n', schema: { type: 'object' } } } }, 'min_tokens'],
     ['ignore_eos with a required tool call', { ...ok, ignore_eos: true, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }], tool_choice: 'required' }, 'ignore_eos'],
     ['a logit_bias key that is no token id', { ...ok, logit_bias: { hello: 1 } }, 'logit_bias.hello'],
     ['a negative logit_bias token id', { ...ok, logit_bias: { '-1': 1 } }, 'logit_bias.-1'],
@@ -132,6 +136,8 @@ describe('validateChatRequest', () => {
     expect([stops({ stop_token_ids: [9707, 0] }), stops({ stop_token_ids: [] }), stops({ stop_token_ids: null })]).toEqual([[9707, 0], undefined, undefined]);
     // Auto tools leave the text free, so the end-of-sequence may be ignored there.
     expect(eos({ ignore_eos: true, tools: [{ type: 'function', function: { name: 'f' } }] })).toBe(true);
+    const min = (b: Record<string, unknown>) => validateChatRequest({ ...ok, ...b }, DEFAULT_CHAT_LIMITS, MODELS).sampling.minTokens;
+    expect([min({ min_tokens: 3 }), min({ min_tokens: 16, max_tokens: 16 }), min({ min_tokens: 0 }), min({ min_tokens: null }), min({})]).toEqual([3, 16, undefined, undefined, undefined]);
     expect(v({ logit_bias: {} })).toBeUndefined();
     expect(v({})).toBeUndefined();
   });

@@ -1,3 +1,4 @@
+import { endHoldingConflict } from '@tessera/contracts';
 import { invalidArgument, TesseraError, ErrorCode } from '@tessera/runtime';
 import type { ChatLimits } from './limits.js';
 import { modelFeatures, parseResponseFormat, parseTools, type ModelFeatures } from './response-format.js';
@@ -64,9 +65,8 @@ export function validateChatRequest(
   const tools = parseTools(root.tools, root.tool_choice, served, model, root.parallel_tool_calls);
   const sampling = parseSampling(root, limits);
   // Constrained: a response_format, or a forced call (tool_choice "required" or a name; parseTools normalised "auto" to '').
-  if (sampling.ignoreEos && (responseFormat !== undefined || (tools !== undefined && tools.choice !== '' && tools.choice !== 'none'))) {
-    throw invalidArgument('ignore_eos', 'ignore_eos cannot be combined with constrained output (response_format, or tool_choice "required" / a named function): a constrained answer ends with its document');
-  }
+  const endHeld = (responseFormat !== undefined || (tools !== undefined && tools.choice !== '' && tools.choice !== 'none')) && endHoldingConflict(sampling);
+  if (endHeld) throw invalidArgument(endHeld.field, endHeld.message);
   return {
     model,
     messages,
@@ -136,6 +136,8 @@ function parseSampling(root: Record<string, unknown>, limits: ChatLimits): Valid
   // token ids that end the answer like the end-of-sequence does (the decoder bounds their count and ids).
   const ignoreEos = optBool(root.ignore_eos, 'ignore_eos') ?? false;
   const stopTokenIds = parseStopTokenIds(root.stop_token_ids);
+  // vLLM's min_tokens: no end-of-sequence, stop token or stop string ends the first min_tokens tokens.
+  const minTokens = root.min_tokens === undefined || root.min_tokens === null ? 0 : int(root.min_tokens, 'min_tokens', 0, maxTokens);
   return {
     maxTokens,
     temperature: num(root.temperature, 'temperature', 1, { min: 0, max: 2 }),
@@ -152,6 +154,7 @@ function parseSampling(root: Record<string, unknown>, limits: ChatLimits): Valid
     ...(logitBias && { logitBias }),
     ...(ignoreEos && { ignoreEos }),
     ...(stopTokenIds.length > 0 && { stopTokenIds }),
+    ...(minTokens > 0 && { minTokens }),
   };
 }
 

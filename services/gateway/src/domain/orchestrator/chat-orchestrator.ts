@@ -5,6 +5,7 @@ import { busState, DEFAULT_HEARTBEAT_MS, ErrorCode, GRPC_STATUS, natsClient, Tes
 import type { ChatContext, ChatEvent, ChatService, ChatSource, FinishReason } from '../chat-events.js';
 import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
 import { structuredOutputFields } from '../openai/response-format.js';
+import { samplingToWire } from '../openai/sampling-wire.js';
 import { ReasoningOutput } from '../openai/reasoning-output.js';
 import type { Tenant } from '../tenancy/api-keys.js';
 import { summarizeConfidence, type TokenConfidence } from './confidence.js';
@@ -134,24 +135,12 @@ export class ChatOrchestrator implements ChatService {
 
     const s = req.sampling;
     const sampling: commonV1.SamplingParams = {
-      temperature: s.temperature,
-      topK: s.topK,
-      topP: s.topP,
-      minP: s.minP,
-      repetitionPenalty: s.repetitionPenalty,
-      presencePenalty: s.presencePenalty,
-      frequencyPenalty: s.frequencyPenalty,
+      ...samplingToWire(s),
       // Always seeded: a generation redelivered to another decoder replica must replay the same tokens
       // (the client skips chunks it has already seen), and the seed goes into the feedback record.
       seed: s.seed ?? randomInt(2 ** 47),
-      stop: s.stop,
-      stopTokenIds: s.stopTokenIds ?? [],
-      maxTokens: s.maxTokens,
       // Always asked for: the per-token confidence goes into the feedback record (review queue).
       logprobs: true,
-      topLogprobs: s.topLogprobs,
-      ...(s.logitBias && { logitBias: { bias: s.logitBias } }),
-      ...(s.ignoreEos && { ignoreEos: true }),
     };
     let answer = '';
     const confidence: TokenConfidence[] = [];

@@ -483,7 +483,17 @@ export interface SamplingParams {
    * to max_tokens or a stop (benchmark clients ask for fixed output lengths this way). Not with
    * constrained output (INVALID_ARGUMENT, field ignore_eos): a constrained answer ends with its document.
    */
-  ignoreEos?: boolean | undefined;
+  ignoreEos?:
+    | boolean
+    | undefined;
+  /**
+   * [0] vLLM's `min_tokens`: the first min_tokens generated tokens cannot end the answer — the model's
+   * end-of-sequence and stop_token_ids are masked out of sampling and stop strings are not looked for
+   * in their text (a stop string only ends the answer once it completes in a later token). Range
+   * 0..max_tokens (INVALID_ARGUMENT, field min_tokens). Not with constrained output (INVALID_ARGUMENT,
+   * field min_tokens): a constrained answer ends with its document.
+   */
+  minTokens?: number | undefined;
 }
 
 /** Per-token logit offsets (OpenAI `logit_bias`). */
@@ -1616,6 +1626,7 @@ function createBaseSamplingParams(): SamplingParams {
     topLogprobs: 0,
     logitBias: undefined,
     ignoreEos: undefined,
+    minTokens: undefined,
   };
 }
 
@@ -1669,6 +1680,9 @@ export const SamplingParams: MessageFns<SamplingParams> = {
     }
     if (message.ignoreEos !== undefined) {
       writer.uint32(120).bool(message.ignoreEos);
+    }
+    if (message.minTokens !== undefined) {
+      writer.uint32(128).int32(message.minTokens);
     }
     return writer;
   },
@@ -1816,6 +1830,14 @@ export const SamplingParams: MessageFns<SamplingParams> = {
             message.ignoreEos = reader.bool();
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.minTokens = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1891,6 +1913,11 @@ export const SamplingParams: MessageFns<SamplingParams> = {
         : isSet(object.ignore_eos)
         ? globalThis.Boolean(object.ignore_eos)
         : undefined,
+      minTokens: isSet(object.minTokens)
+        ? globalThis.Number(object.minTokens)
+        : isSet(object.min_tokens)
+        ? globalThis.Number(object.min_tokens)
+        : undefined,
     };
   },
 
@@ -1941,6 +1968,9 @@ export const SamplingParams: MessageFns<SamplingParams> = {
     if (message.ignoreEos !== undefined) {
       obj.ignoreEos = message.ignoreEos;
     }
+    if (message.minTokens !== undefined) {
+      obj.minTokens = Math.round(message.minTokens);
+    }
     return obj;
   },
 
@@ -1966,6 +1996,7 @@ export const SamplingParams: MessageFns<SamplingParams> = {
       ? LogitBias.fromPartial(object.logitBias)
       : undefined;
     message.ignoreEos = object.ignoreEos ?? undefined;
+    message.minTokens = object.minTokens ?? undefined;
     return message;
   },
 };
