@@ -125,6 +125,21 @@ describe('official openai SDK', () => {
     expect((bad as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('min_tokens');
   });
 
+  it("usage.prompt_tokens_details.cached_tokens: what the decoder's prefix cache served (0 the first time, whole blocks of a repeated prompt after)", async () => {
+    // A prompt of its own (no other test shares its prefix beyond the template), long enough for several 16-token blocks.
+    const content = `Cache probe ${Date.now()}: ${'the quick brown fox jumps over the lazy dog, '.repeat(8)}`;
+    const ask = () => client.chat.completions.create({ model: MODEL, max_tokens: 2, temperature: 0, messages: [{ role: 'user', content }] });
+    const first = await ask();
+    const again = await ask();
+    const cached = (r: typeof first) => (r.usage!.prompt_tokens_details as { cached_tokens: number }).cached_tokens;
+    expect(first.usage!.prompt_tokens).toBeGreaterThan(64);
+    expect(cached(first)).toBe(0);
+    expect(cached(again)).toBeGreaterThanOrEqual(64);
+    expect(cached(again) % 16).toBe(0); // whole KV blocks (TESSERA_DECODER_KV_BLOCK_SIZE)
+    expect(cached(again)).toBeLessThan(again.usage!.prompt_tokens); // the last prompt token is always computed
+    expect(again.choices[0]!.message.content).toBe(first.choices[0]!.message.content);
+  });
+
   it('parses structured output (response_format json_schema) into an object of the schema', async () => {
     const completion = await client.chat.completions.parse({
       model: MODEL,

@@ -204,7 +204,7 @@ function toResponse(c: EngineChunk, d: DecoderServiceDeps, first: boolean, reaso
   };
   if (c.usage) {
     const u = c.usage;
-    res.usage = { promptTokens: u.promptTokens, visualTokens: u.visualTokens, completionTokens: u.completionTokens, totalTokens: u.promptTokens + u.completionTokens };
+    res.usage = { promptTokens: u.promptTokens, visualTokens: u.visualTokens, completionTokens: u.completionTokens, totalTokens: u.promptTokens + u.completionTokens, cachedTokens: u.cachedPromptTokens };
   }
   if (c.timings) {
     const t = c.timings;

@@ -9,6 +9,7 @@ import { validateChatRequest } from './domain/openai/validate-chat.js';
 import type { ApiKeyStore, Tenant } from './domain/tenancy/api-keys.js';
 import type { QuotaLedger } from './domain/tenancy/quota-ledger.js';
 import type { ModelInfo } from './domain/orchestrator/model-catalog.js';
+import { usageToWire } from './domain/usage-wire.js';
 import type { ChatObservation, HttpMetrics } from './http/request-metrics.js';
 
 
@@ -102,7 +103,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
             reasoningDelta: '',
             logprobs: [],
             finishReason: finishReasonFromName(ev.finishReason) ?? commonV1.FinishReason.STOP,
-            usage: { promptTokens: ev.usage.promptTokens, visualTokens: ev.usage.visualTokens, completionTokens: ev.usage.completionTokens, totalTokens: ev.usage.promptTokens + ev.usage.completionTokens },
+            usage: usageToWire(ev.usage),
             timings: {
               retrievalMs: t.retrieval_ms,
               imagePreprocessMs: t.image_preprocess_ms,

@@ -16,6 +16,7 @@ import type { ChatContext, ChatEvent, ChatService, FinishReason } from '../../do
 import type { ImageSource, ValidChatRequest } from '../../domain/openai/valid-request.js';
 import type { ValidResponseFormat } from '../../domain/openai/response-format.js';
 import { samplingToWire } from '../../domain/openai/sampling-wire.js';
+import { usageFromWire } from '../../domain/usage-wire.js';
 import type { Tenant } from '../../domain/tenancy/api-keys.js';
 
 
@@ -80,7 +81,7 @@ export class HubChat implements ChatService {
         yield {
           kind: 'final',
           finishReason: finish,
-          usage: { promptTokens: c.usage?.promptTokens ?? 0, visualTokens: c.usage?.visualTokens ?? 0, completionTokens: c.usage?.completionTokens ?? 0 },
+          usage: usageFromWire(c.usage),
           timings: Object.fromEntries(
             Object.entries({ retrieval_ms: t?.retrievalMs, image_preprocess_ms: t?.imagePreprocessMs, vision_encode_ms: t?.visionEncodeMs, resample_ms: t?.resampleMs, decoder_queue_ms: t?.queueMs, prefill_ms: t?.prefillMs, time_to_first_token_ms: t?.timeToFirstTokenMs, decode_per_token_ms: t?.decodePerTokenMs, decode_ms: t?.decodeMs, total_ms: t?.totalMs }).filter(([, v]) => typeof v === 'number'),
           ) as Record<string, number>,

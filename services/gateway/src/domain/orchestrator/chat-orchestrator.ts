@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { commonV1, decodingV1, feedbackV1, finishReasonName, retrievalV1, roleFromName, SERVICES } from '@tessera/contracts';
 import { busState, DEFAULT_HEARTBEAT_MS, ErrorCode, GRPC_STATUS, natsClient, TesseraError, type BusState, type CallOptions, type Logger, type ServiceClient } from '@tessera/runtime';
-import type { ChatContext, ChatEvent, ChatService, ChatSource, FinishReason } from '../chat-events.js';
+import type { ChatContext, ChatEvent, ChatService, ChatSource, ChatUsage, FinishReason } from '../chat-events.js';
+import { usageFromWire, usageToWire } from '../usage-wire.js';
 import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
 import { structuredOutputFields } from '../openai/response-format.js';
 import { samplingToWire } from '../openai/sampling-wire.js';
@@ -178,11 +179,7 @@ export class ChatOrchestrator implements ChatService {
       if (ctx.signal.aborted) throw new TesseraError(ErrorCode.CANCELLED, 'the client went away');
       throw new TesseraError(ErrorCode.UNAVAILABLE, 'the decoder stream ended without a finish reason');
     }
-    const usage = {
-      promptTokens: (finalChunk.usage?.promptTokens ?? 0),
-      visualTokens: finalChunk.usage?.visualTokens ?? 0,
-      completionTokens: finalChunk.usage?.completionTokens ?? 0,
-    };
+    const usage = usageFromWire(finalChunk.usage);
     const t = finalChunk.timings;
     Object.assign(timings, {
       ...(t?.queueMs !== undefined && { decoder_queue_ms: t.queueMs }),
@@ -217,7 +214,7 @@ export class ChatOrchestrator implements ChatService {
   private record(
     req: ValidChatRequest,
     ctx: ChatContext,
-    r: { answer: string; sources: ChatSource[]; usage: { promptTokens: number; visualTokens: number; completionTokens: number }; finishReason: commonV1.FinishReason; seed?: number; confidence: TokenConfidence[]; admitted: AdmittedImage[]; videos: AdmittedVideo[]; sampling: commonV1.SamplingParams },
+    r: { answer: string; sources: ChatSource[]; usage: ChatUsage; finishReason: commonV1.FinishReason; seed?: number; confidence: TokenConfidence[]; admitted: AdmittedImage[]; videos: AdmittedVideo[]; sampling: commonV1.SamplingParams },
   ): void {
     const summary = summarizeConfidence(r.confidence);
     const record: feedbackV1.ResponseRecord = {
@@ -239,7 +236,7 @@ export class ChatOrchestrator implements ChatService {
       sampling: { ...r.sampling, ...(r.seed !== undefined && { seed: r.seed }), logprobs: req.sampling.logprobs },
       answer: storableText(r.answer),
       finishReason: r.finishReason,
-      usage: { promptTokens: r.usage.promptTokens, visualTokens: r.usage.visualTokens, completionTokens: r.usage.completionTokens, totalTokens: r.usage.promptTokens + r.usage.completionTokens },
+      usage: usageToWire(r.usage),
       confidence: summary,
       collection: req.collection?.name ?? '',
     } as feedbackV1.ResponseRecord;

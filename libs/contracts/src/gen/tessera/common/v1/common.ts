@@ -350,6 +350,12 @@ export interface Usage {
   /** Generated tokens. */
   completionTokens: number;
   totalTokens: number;
+  /**
+   * The part of prompt_tokens whose KV came from the decoder's prefix cache (full blocks of
+   * TESSERA_DECODER_KV_BLOCK_SIZE tokens shared within a tenant; not recomputed): OpenAI's
+   * usage.prompt_tokens_details.cached_tokens. Unset = unknown (treated as 0).
+   */
+  cachedTokens?: number | undefined;
 }
 
 /**
@@ -924,7 +930,7 @@ export const PatchFeatures: MessageFns<PatchFeatures> = {
 };
 
 function createBaseUsage(): Usage {
-  return { promptTokens: 0, visualTokens: 0, completionTokens: 0, totalTokens: 0 };
+  return { promptTokens: 0, visualTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: undefined };
 }
 
 export const Usage: MessageFns<Usage> = {
@@ -940,6 +946,9 @@ export const Usage: MessageFns<Usage> = {
     }
     if (message.totalTokens !== 0) {
       writer.uint32(32).int32(message.totalTokens);
+    }
+    if (message.cachedTokens !== undefined) {
+      writer.uint32(40).int32(message.cachedTokens);
     }
     return writer;
   },
@@ -989,6 +998,14 @@ export const Usage: MessageFns<Usage> = {
             message.totalTokens = reader.int32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.cachedTokens = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1023,6 +1040,11 @@ export const Usage: MessageFns<Usage> = {
         : isSet(object.total_tokens)
         ? globalThis.Number(object.total_tokens)
         : 0,
+      cachedTokens: isSet(object.cachedTokens)
+        ? globalThis.Number(object.cachedTokens)
+        : isSet(object.cached_tokens)
+        ? globalThis.Number(object.cached_tokens)
+        : undefined,
     };
   },
 
@@ -1040,6 +1062,9 @@ export const Usage: MessageFns<Usage> = {
     if (message.totalTokens !== 0) {
       obj.totalTokens = Math.round(message.totalTokens);
     }
+    if (message.cachedTokens !== undefined) {
+      obj.cachedTokens = Math.round(message.cachedTokens);
+    }
     return obj;
   },
 
@@ -1052,6 +1077,7 @@ export const Usage: MessageFns<Usage> = {
     message.visualTokens = object.visualTokens ?? 0;
     message.completionTokens = object.completionTokens ?? 0;
     message.totalTokens = object.totalTokens ?? 0;
+    message.cachedTokens = object.cachedTokens ?? undefined;
     return message;
   },
 };
