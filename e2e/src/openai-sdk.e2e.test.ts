@@ -140,6 +140,20 @@ describe('official openai SDK', () => {
     expect(again.choices[0]!.message.content).toBe(first.choices[0]!.message.content);
   });
 
+  it("a last assistant message is answered after it (as OpenAI does), or continued with vLLM's continue_final_message", async () => {
+    const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Name a colour.' }, { role: 'assistant', content: 'My favourite colour is' }];
+    const ask = (extra: Record<string, unknown> = {}) => client.chat.completions.create({ model: MODEL, max_tokens: 4, temperature: 0, messages, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const after = await ask(); // was a 400 ("assistant prefill is not supported")
+    const closed = await ask({ add_generation_prompt: false });
+    const continued = await ask({ continue_final_message: true, add_generation_prompt: false });
+    // ChatML (2.6): the default adds `<|im_start|>assistant\n` (3 tokens) to the closed chat; continuing drops its `<|im_end|>\n` (2).
+    expect([after.usage!.prompt_tokens - closed.usage!.prompt_tokens, closed.usage!.prompt_tokens - continued.usage!.prompt_tokens]).toEqual([3, 2]);
+    expect(continued.choices[0]!.message.content).not.toBe(after.choices[0]!.message.content);
+    const both = await ask({ continue_final_message: true, add_generation_prompt: true }).catch((err: unknown) => err);
+    expect(both).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((both as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('continue_final_message');
+  });
+
   it('parses structured output (response_format json_schema) into an object of the schema', async () => {
     const completion = await client.chat.completions.parse({
       model: MODEL,

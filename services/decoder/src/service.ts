@@ -12,7 +12,7 @@ import type { EngineChunk, LogitsConstraint, SamplingParams } from './domain/eng
 import { checkText, type AssembledPrompt } from './domain/prompt/assemble-prompt.js';
 import { AfterReasoning, constraintFor } from './domain/structured-output.js';
 import type { PromptTokenizer } from './domain/prompt/prompt-tokenizer.js';
-import type { ChatPromptMessage, PromptImage, PromptInput, PromptPart } from './domain/prompt/prompt-types.js';
+import type { ChatEnding, ChatPromptMessage, PromptImage, PromptInput, PromptPart } from './domain/prompt/prompt-types.js';
 
 type Def = typeof decodingV1.DecoderServiceService;
 
@@ -79,7 +79,8 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   const endHeld = constraint && endHoldingConflict(req.sampling);
   if (endHeld) throw invalidArgument(endHeld.field, endHeld.message);
   const enableThinking = req.enableThinking ?? (constraint ? false : undefined);
-  const prompt = d.assemble({ messages: req.messages.map(toMessage), tools, prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images, ...(enableThinking !== undefined && { enableThinking }) }, { maxImages: d.maxImages });
+  const ending = chatEnding(req);
+  const prompt = d.assemble({ messages: req.messages.map(toMessage), tools, prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images, ...(enableThinking !== undefined && { enableThinking }), ...(ending && { ending }) }, { maxImages: d.maxImages });
   const reasoning = prompt.reasoning ?? false;
   ctx.throwIfAborted();
   const handle = d.engine.submit({
@@ -115,6 +116,15 @@ function afterReasoning(constraint: LogitsConstraint, tok: PromptTokenizer): Log
   const thinkEnd = tok.addedTokenId('</think>');
   if (thinkEnd === undefined) throw new TesseraError(ErrorCode.INTERNAL, 'the prompt opens reasoning but the vocabulary has no </think> token');
   return new AfterReasoning(constraint, thinkEnd);
+}
+
+/** vLLM's add_generation_prompt / continue_final_message → how the chat ends; undefined = the default (a new assistant turn). */
+function chatEnding(req: decodingV1.GenerateRequest): ChatEnding | undefined {
+  if (req.continueFinalMessage) {
+    if (req.addGenerationPrompt) throw invalidArgument('continue_final_message', 'continue_final_message and add_generation_prompt cannot both be true: the last message is continued, so no new turn is opened');
+    return 'continue-final';
+  }
+  return req.addGenerationPrompt === false ? 'closed' : undefined;
 }
 
 function toMessage(m: decodingV1.Message, i: number): ChatPromptMessage {

@@ -117,6 +117,12 @@ describe('gateway gRPC: sampling', () => {
     expect(seen.at(-1)!.sampling.minTokens).toBe(3);
     const over = await collect({ ...request(), sampling: { ...sampling({})!, maxTokens: 8, minTokens: 9 } }).catch((err: unknown) => err);
     expect(over).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'min_tokens' } });
+    // The chat ending (vLLM's add_generation_prompt / continue_final_message) as over HTTP.
+    const prefill = { ...request(), messages: [...request().messages, { role: commonV1.Role.ASSISTANT, content: [{ part: { $case: 'text' as const, text: 'Sure:' } }] }] };
+    await collect({ ...prefill, continueFinalMessage: true });
+    expect(seen.at(-1)!.ending).toBe('continue-final');
+    await collect({ ...prefill, addGenerationPrompt: false });
+    expect(seen.at(-1)!.ending).toBe('closed');
     const e = await collect({ ...request(), sampling: sampling({ 42: 101 }) }).catch((err: unknown) => err);
     expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'logit_bias.42' } });
   });

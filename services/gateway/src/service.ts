@@ -188,6 +188,8 @@ export function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: str
     ...(req.toolChoice && { tool_choice: ['auto', 'none', 'required'].includes(req.toolChoice) ? req.toolChoice : { type: 'function', function: { name: req.toolChoice } } }),
     ...(req.parallelToolCalls !== undefined && { parallel_tool_calls: req.parallelToolCalls }),
     ...(req.enableThinking !== undefined && { chat_template_kwargs: { enable_thinking: req.enableThinking } }),
+    ...(req.addGenerationPrompt !== undefined && { add_generation_prompt: req.addGenerationPrompt }),
+    ...(req.continueFinalMessage !== undefined && { continue_final_message: req.continueFinalMessage }),
   };
 }
 

@@ -15,7 +15,7 @@ import type { NatsConnection } from 'nats';
 import type { ChatContext, ChatEvent, ChatService, FinishReason } from '../../domain/chat-events.js';
 import type { ImageSource, ValidChatRequest } from '../../domain/openai/valid-request.js';
 import type { ValidResponseFormat } from '../../domain/openai/response-format.js';
-import { samplingToWire } from '../../domain/openai/sampling-wire.js';
+import { chatEndingToWire, samplingToWire } from '../../domain/openai/request-wire.js';
 import { usageFromWire } from '../../domain/usage-wire.js';
 import type { Tenant } from '../../domain/tenancy/api-keys.js';
 
@@ -129,6 +129,7 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
     toolChoice: req.tools?.choice ?? '',
     ...(req.tools && { parallelToolCalls: req.tools.parallel }),
     ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }),
+    ...chatEndingToWire(req.ending),
   };
 }
 

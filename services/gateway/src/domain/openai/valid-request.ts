@@ -91,4 +91,9 @@ export interface ValidChatRequest {
   /** `chat_template_kwargs.enable_thinking`; unset = the decoder's default. Families without thinking (2.6) ignore it. */
   enableThinking?: boolean;
   user?: string;
+  /**
+   * vLLM's chat ending: `closed` = add_generation_prompt false (the messages only); `continue-final` =
+   * continue_final_message (the last message's text is continued). Absent = a new assistant turn.
+   */
+  ending?: 'closed' | 'continue-final';
 }

@@ -77,7 +77,11 @@ describe('validateChatRequest', () => {
     ['remote URL while fetching is disabled', { ...ok, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }] }, 'messages[0].content[0].image_url.url'],
     ['ftp URL', { ...ok, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x/a.png' } }] }] }, 'messages[0].content[0].image_url.url'],
     ['image in an assistant message', { ...ok, messages: [{ role: 'assistant', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${PNG_1x1}` } }] }, { role: 'user', content: 'x' }] }, 'messages[0].content[0].type'],
-    ['last message from assistant', { ...ok, messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'y' }] }, 'messages[1].role'],
+    ['continue_final_message with add_generation_prompt true', { ...ok, continue_final_message: true, add_generation_prompt: true }, 'continue_final_message'],
+    ['continue_final_message not a boolean', { ...ok, continue_final_message: 'yes' }, 'continue_final_message'],
+    ['add_generation_prompt not a boolean', { ...ok, add_generation_prompt: 0 }, 'add_generation_prompt'],
+    ['continue_final_message after an image', { ...ok, continue_final_message: true, messages: [{ role: 'user', content: [{ type: 'text', text: 'see' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG_1x1}` } }] }] }, 'messages[0].content'],
+    ['continue_final_message of blank text', { ...ok, continue_final_message: true, messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: ' ' }] }, 'messages[1].content'],
     ['negative max_tokens', { ...ok, max_tokens: -1 }, 'max_tokens'],
     ['zero max_tokens', { ...ok, max_tokens: 0 }, 'max_tokens'],
     ['max_tokens above the limit', { ...ok, max_tokens: 1_000_000 }, 'max_tokens'],
@@ -140,6 +144,15 @@ describe('validateChatRequest', () => {
     expect([min({ min_tokens: 3 }), min({ min_tokens: 16, max_tokens: 16 }), min({ min_tokens: 0 }), min({ min_tokens: null }), min({})]).toEqual([3, 16, undefined, undefined, undefined]);
     expect(v({ logit_bias: {} })).toBeUndefined();
     expect(v({})).toBeUndefined();
+  });
+
+  it("a last assistant message is answered after (OpenAI, vLLM) or continued with vLLM's continue_final_message", () => {
+    const ending = (b: Record<string, unknown>) => validateChatRequest({ ...ok, messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'The answer is' }], ...b }, DEFAULT_CHAT_LIMITS, MODELS).ending;
+    expect(ending({})).toBeUndefined();
+    expect(ending({ add_generation_prompt: true, continue_final_message: false })).toBeUndefined();
+    expect(ending({ add_generation_prompt: false })).toBe('closed');
+    // vLLM asks for add_generation_prompt: false next to it; unset is enough here.
+    expect([ending({ continue_final_message: true }), ending({ continue_final_message: true, add_generation_prompt: false })]).toEqual(['continue-final', 'continue-final']);
   });
 
   it('carries mm_processor_kwargs.downsample_mode (vLLM name) through', () => {

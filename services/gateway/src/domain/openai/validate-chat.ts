@@ -51,9 +51,7 @@ export function validateChatRequest(
   if (textChars > limits.maxTextChars) {
     throw invalidArgument('messages', `text too long: ${textChars} characters`, `total text <= ${limits.maxTextChars} characters`);
   }
-  if (messages[messages.length - 1]!.role === 'assistant') {
-    throw invalidArgument(`messages[${messages.length - 1}].role`, 'the last message must be from the user, the system or a tool (assistant prefill is not supported)');
-  }
+  const ending = parseChatEnding(root, messages);
   checkToolResults(messages);
   if (root.n !== undefined && root.n !== null && root.n !== 1) throw invalidArgument('n', 'only n = 1 is supported', 'n = 1');
 
@@ -81,8 +79,26 @@ export function validateChatRequest(
     ...(root.max_slice_nums !== undefined && { maxSliceNums: int(root.max_slice_nums, 'max_slice_nums', 1, limits.maxSliceNums) }),
     ...parseMmProcessorKwargs(root.mm_processor_kwargs),
     ...parseChatTemplateKwargs(root.chat_template_kwargs),
+    ...(ending && { ending }),
     ...(typeof root.user === 'string' && { user: root.user }),
   };
+}
+
+/**
+ * vLLM's `add_generation_prompt` [true] and `continue_final_message` [false]. A last assistant message
+ * without them is closed and answered after, as OpenAI and vLLM do; with continue_final_message it is
+ * left open and continued (assistant prefill). vLLM needs `add_generation_prompt: false` spelled out
+ * next to it; here unset is enough, and both true is refused as there.
+ */
+function parseChatEnding(root: Record<string, unknown>, messages: ValidMessage[]): ValidChatRequest['ending'] {
+  const addGenerationPrompt = optBool(root.add_generation_prompt, 'add_generation_prompt');
+  const continueFinal = optBool(root.continue_final_message, 'continue_final_message') ?? false;
+  if (!continueFinal) return addGenerationPrompt === false ? 'closed' : undefined;
+  if (addGenerationPrompt) throw invalidArgument('continue_final_message', 'continue_final_message and add_generation_prompt cannot both be true: the last message is continued, so no new turn is opened');
+  const i = messages.length - 1;
+  const last = messages[i]!.parts.at(-1);
+  if (last?.kind !== 'text' || last.text.trim() === '') throw invalidArgument(`messages[${i}].content`, 'continue_final_message: the last message must end with text to continue');
+  return 'continue-final';
 }
 
 /**

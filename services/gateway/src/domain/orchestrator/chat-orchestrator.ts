@@ -6,7 +6,7 @@ import type { ChatContext, ChatEvent, ChatService, ChatSource, ChatUsage, Finish
 import { usageFromWire, usageToWire } from '../usage-wire.js';
 import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
 import { structuredOutputFields } from '../openai/response-format.js';
-import { samplingToWire } from '../openai/sampling-wire.js';
+import { chatEndingToWire, samplingToWire } from '../openai/request-wire.js';
 import { ReasoningOutput } from '../openai/reasoning-output.js';
 import type { Tenant } from '../tenancy/api-keys.js';
 import { summarizeConfidence, type TokenConfidence } from './confidence.js';
@@ -147,7 +147,7 @@ export class ChatOrchestrator implements ChatService {
     const confidence: TokenConfidence[] = [];
     let finalChunk: decodingV1.GenerateResponse | undefined;
     const stream = this.decoder.generate(
-      { requestId: ctx.responseId, messages, prompt: [], images: embeddings, sampling, modelRevision: this.model.revision, ...structuredOutputFields(req), ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }) },
+      { requestId: ctx.responseId, messages, prompt: [], images: embeddings, sampling, modelRevision: this.model.revision, ...structuredOutputFields(req), ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }), ...chatEndingToWire(req.ending) },
       call,
     );
     // The decoder's first chunk says whether the output opens with reasoning (decoding.proto `reasoning`).

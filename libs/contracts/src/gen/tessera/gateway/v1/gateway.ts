@@ -175,7 +175,17 @@ export interface ChatCompletionRequest {
    * false). Families without thinking (2.6) ignore it, as vLLM does. True with response_format or
    * tool_choice "required" / a named tool: the model thinks first, the constraint starts after `</think>`.
    */
-  enableThinking?: boolean | undefined;
+  enableThinking?:
+    | boolean
+    | undefined;
+  /**
+   * vLLM's `add_generation_prompt` [true] and `continue_final_message` [false] (assistant prefill: the
+   * answer continues the last message's text), as decoding.v1.GenerateRequest documents them. A last
+   * message from the assistant is allowed either way (without continue_final_message it is closed and the
+   * model answers after it, as OpenAI and vLLM do). Both true -> INVALID_ARGUMENT (continue_final_message).
+   */
+  addGenerationPrompt?: boolean | undefined;
+  continueFinalMessage?: boolean | undefined;
 }
 
 /** One chunk of a ChatCompletion stream. */
@@ -839,6 +849,8 @@ function createBaseChatCompletionRequest(): ChatCompletionRequest {
     toolChoice: "",
     parallelToolCalls: undefined,
     enableThinking: undefined,
+    addGenerationPrompt: undefined,
+    continueFinalMessage: undefined,
   };
 }
 
@@ -879,6 +891,12 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     }
     if (message.enableThinking !== undefined) {
       writer.uint32(96).bool(message.enableThinking);
+    }
+    if (message.addGenerationPrompt !== undefined) {
+      writer.uint32(104).bool(message.addGenerationPrompt);
+    }
+    if (message.continueFinalMessage !== undefined) {
+      writer.uint32(112).bool(message.continueFinalMessage);
     }
     return writer;
   },
@@ -992,6 +1010,22 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
             message.enableThinking = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.addGenerationPrompt = reader.bool();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.continueFinalMessage = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1040,6 +1074,16 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
         : isSet(object.enable_thinking)
         ? globalThis.Boolean(object.enable_thinking)
         : undefined,
+      addGenerationPrompt: isSet(object.addGenerationPrompt)
+        ? globalThis.Boolean(object.addGenerationPrompt)
+        : isSet(object.add_generation_prompt)
+        ? globalThis.Boolean(object.add_generation_prompt)
+        : undefined,
+      continueFinalMessage: isSet(object.continueFinalMessage)
+        ? globalThis.Boolean(object.continueFinalMessage)
+        : isSet(object.continue_final_message)
+        ? globalThis.Boolean(object.continue_final_message)
+        : undefined,
     };
   },
 
@@ -1081,6 +1125,12 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     if (message.enableThinking !== undefined) {
       obj.enableThinking = message.enableThinking;
     }
+    if (message.addGenerationPrompt !== undefined) {
+      obj.addGenerationPrompt = message.addGenerationPrompt;
+    }
+    if (message.continueFinalMessage !== undefined) {
+      obj.continueFinalMessage = message.continueFinalMessage;
+    }
     return obj;
   },
 
@@ -1107,6 +1157,8 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     message.toolChoice = object.toolChoice ?? "";
     message.parallelToolCalls = object.parallelToolCalls ?? undefined;
     message.enableThinking = object.enableThinking ?? undefined;
+    message.addGenerationPrompt = object.addGenerationPrompt ?? undefined;
+    message.continueFinalMessage = object.continueFinalMessage ?? undefined;
     return message;
   },
 };

@@ -1,5 +1,5 @@
 import type { commonV1 } from '@tessera/contracts';
-import type { ValidSampling } from './valid-request.js';
+import type { ValidChatRequest, ValidSampling } from './valid-request.js';
 
 /**
  * The validated sampling fields as `tessera.common.v1.SamplingParams`: one mapping for the decoder
@@ -25,4 +25,10 @@ export function samplingToWire(s: ValidSampling): commonV1.SamplingParams {
     ...(s.ignoreEos && { ignoreEos: true }),
     ...(s.minTokens && { minTokens: s.minTokens }),
   };
+}
+
+/** The chat ending as the wire's add_generation_prompt / continue_final_message (decoding.v1 and gateway.v1 alike); none = the default. */
+export function chatEndingToWire(ending: ValidChatRequest['ending']): { addGenerationPrompt?: boolean; continueFinalMessage?: boolean } {
+  if (ending === 'continue-final') return { addGenerationPrompt: false, continueFinalMessage: true };
+  return ending === 'closed' ? { addGenerationPrompt: false } : {};
 }
