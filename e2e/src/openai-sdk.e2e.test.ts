@@ -112,7 +112,7 @@ describe('official openai SDK', () => {
     expect(await firstToken({ [String(ids[0])]: -100 })).not.toBe(first);
   });
 
-  it('ignore_eos and stop_token_ids (vLLM): an end-of-sequence the model picks (here forced by logit_bias) no longer ends the answer; a listed id does', async () => {
+  it('ignore_eos, stop_token_ids and min_tokens (vLLM): an end-of-sequence the model picks (here forced by logit_bias) no longer ends the answer, or not before min_tokens; a listed id does', async () => {
     // The Node SDK passes fields it does not know on in the body (vLLM's extras are sent this way).
     const ask = (extra: Record<string, unknown>) => client.chat.completions.create({ model: MODEL, max_tokens: 5, temperature: 0, messages: [{ role: 'user', content: 'Hi' }], logit_bias: { '151645': 100 }, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming);
     const ended = await ask({});
@@ -123,6 +123,42 @@ describe('official openai SDK', () => {
     // vLLM's stop_token_ids: the forced "Hello" (9707) ends the answer, its text returned as vLLM returns it.
     const hello = await ask({ logit_bias: { '9707': 100 }, stop_token_ids: [9707] });
     expect([hello.choices[0]!.finish_reason, hello.choices[0]!.message.content, hello.usage!.completion_tokens]).toEqual(['stop', 'Hello', 1]);
+    // vLLM's min_tokens: the forced end-of-sequence is masked for the first 3 tokens, then it ends the answer.
+    const held = await ask({ min_tokens: 3 });
+    expect([held.choices[0]!.finish_reason, held.usage!.completion_tokens]).toEqual(['stop', 4]);
+    expect(held.choices[0]!.message.content!.length).toBeGreaterThan(0);
+    const bad = await ask({ min_tokens: 6 }).catch((err: unknown) => err);
+    expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((bad as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('min_tokens');
+  });
+
+  it("usage.prompt_tokens_details.cached_tokens: what the decoder's prefix cache served (0 the first time, whole blocks of a repeated prompt after)", async () => {
+    // A prompt of its own (no other test shares its prefix beyond the template), long enough for several 16-token blocks.
+    const content = `Cache probe ${Date.now()}: ${'the quick brown fox jumps over the lazy dog, '.repeat(8)}`;
+    const ask = () => client.chat.completions.create({ model: MODEL, max_tokens: 2, temperature: 0, messages: [{ role: 'user', content }] });
+    const first = await ask();
+    const again = await ask();
+    const cached = (r: typeof first) => (r.usage!.prompt_tokens_details as { cached_tokens: number }).cached_tokens;
+    expect(first.usage!.prompt_tokens).toBeGreaterThan(64);
+    expect(cached(first)).toBe(0);
+    expect(cached(again)).toBeGreaterThanOrEqual(64);
+    expect(cached(again) % 16).toBe(0); // whole KV blocks (TESSERA_DECODER_KV_BLOCK_SIZE)
+    expect(cached(again)).toBeLessThan(again.usage!.prompt_tokens); // the last prompt token is always computed
+    expect(again.choices[0]!.message.content).toBe(first.choices[0]!.message.content);
+  });
+
+  it("a last assistant message is answered after it (as OpenAI does), or continued with vLLM's continue_final_message", async () => {
+    const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Name a colour.' }, { role: 'assistant', content: 'My favourite colour is' }];
+    const ask = (extra: Record<string, unknown> = {}) => client.chat.completions.create({ model: MODEL, max_tokens: 4, temperature: 0, messages, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const after = await ask(); // was a 400 ("assistant prefill is not supported")
+    const closed = await ask({ add_generation_prompt: false });
+    const continued = await ask({ continue_final_message: true, add_generation_prompt: false });
+    // ChatML (2.6): the default adds `<|im_start|>assistant\n` (3 tokens) to the closed chat; continuing drops its `<|im_end|>\n` (2).
+    expect([after.usage!.prompt_tokens - closed.usage!.prompt_tokens, closed.usage!.prompt_tokens - continued.usage!.prompt_tokens]).toEqual([3, 2]);
+    expect(continued.choices[0]!.message.content).not.toBe(after.choices[0]!.message.content);
+    const both = await ask({ continue_final_message: true, add_generation_prompt: true }).catch((err: unknown) => err);
+    expect(both).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((both as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('continue_final_message');
   });
 
   it('parses structured output (response_format json_schema) into an object of the schema', async () => {

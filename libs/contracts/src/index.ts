@@ -37,3 +37,4 @@ export {
 } from './tensor.js';
 
 export { ROLE_NAMES, FINISH_REASON_NAMES, roleName, roleFromName, finishReasonName, finishReasonFromName, type RoleName, type FinishReasonName } from './names.js';
+export { endHoldingConflict, type EndHoldingFields } from './sampling-rules.js';

@@ -170,6 +170,17 @@ describe('decoder on the tiny 4.6 model', () => {
     expect(tok.decode(ids(true)).endsWith('<|im_start|>assistant\n')).toBe(true);
     expect(ids()).toEqual(ids(false)); // the process default (TESSERA_DECODER_ENABLE_THINKING) is false
 
+    // Assistant prefill (continue_final_message) through the checkpoint's template: the closed chat
+    // without its end-of-turn (`<|im_end|>`, "\n"); the output opens with reasoning only inside an open <think>.
+    const prefill = (text: string, ending: 'closed' | 'continue-final', enableThinking = true) => m.assemble({ messages: [...msgs, { role: 'assistant', parts: [{ kind: 'text', text }] }], images: [], enableThinking, ending }, { maxImages: 4 });
+    const closed = Array.from(prefill('The answer is', 'closed').tokenIds);
+    expect(tok.decode(closed.slice(-2))).toBe('<|im_end|>\n');
+    expect(Array.from(prefill('The answer is', 'continue-final').tokenIds)).toEqual(closed.slice(0, -2));
+    expect(prefill('The answer is', 'continue-final').reasoning).toBe(false);
+    expect(prefill('The answer is', 'closed').reasoning).toBe(false);
+    expect(prefill('<think>\nLet me see', 'continue-final').reasoning).toBe(true);
+    expect(tok.decode(Array.from(prefill('<think>\nLet me see', 'continue-final').tokenIds)).endsWith('<think>\nLet me see')).toBe(true);
+
     const engine = new Engine({ backend: m.backend, tokenBytes: m.tokenizer.tokenBytes, limits: { maxBatchSize: 2 } });
     const client = localClient(decodingV1.DecoderServiceService, decoderService({ engine, tokenizer: m.tokenizer, revision: m.revision, assemble: m.assemble, defaults: { maxTokens: 4, temperature: 0 }, maxImages: 4 }));
     const req = (o: Partial<decodingV1.GenerateRequest>): decodingV1.GenerateRequest => ({
@@ -193,6 +204,8 @@ describe('decoder on the tiny 4.6 model', () => {
     expect((await chunks(req({ responseFormat: json })))[0]!.reasoning).toBe(false);
     const eosErr = await chunks(req({ responseFormat: json, sampling: { ...req({}).sampling!, ignoreEos: true } })).then(() => undefined, (e: unknown) => e as TesseraError);
     expect(eosErr?.details.field).toBe('ignore_eos');
+    const minErr = await chunks(req({ responseFormat: json, sampling: { ...req({}).sampling!, minTokens: 2 } })).then(() => undefined, (e: unknown) => e as TesseraError);
+    expect(minErr?.details.field).toBe('min_tokens');
     const thought = await chunks(req({ enableThinking: true, responseFormat: json }));
     expect(thought[0]!.reasoning).toBe(true);
     const tokens = (cs: decodingV1.GenerateResponse[]) => cs.flatMap((c) => c.tokenIds);

@@ -153,6 +153,8 @@ describe('DecoderService over NATS and gRPC', () => {
       [request({ messages: [{ role: commonV1.Role.USER, parts: [{ part: { $case: 'text', text: 'word '.repeat(2100) } }] }] }), 'prompt'],
       [request({ messages: [{ role: commonV1.Role.USER, parts: [{ part: { $case: 'image', image: { imageIndex: 2 } } }] }] }), 'messages[0].parts[0].image.image_index'],
       [request({ prompt: [{ part: { $case: 'text', text: 'both' } }] }), 'messages'],
+      [request({ continueFinalMessage: true, addGenerationPrompt: true }), 'continue_final_message'],
+      [request({ continueFinalMessage: true, messages: [{ role: commonV1.Role.ASSISTANT, parts: [{ part: { $case: 'text', text: '  ' } }] }] }), 'continue_final_message'],
     ];
     for (const [req, field] of cases) {
       const err = await failure(run(viaGrpc, req), field);

@@ -3,7 +3,7 @@
  * Transport → this service → the engine and prompt assembly (domain).
  */
 import type { NatsConnection } from 'nats';
-import { commonV1, decodingV1, finishReasonFromName, roleName, tensorProblem, tensorToFloat32 } from '@tessera/contracts';
+import { commonV1, decodingV1, endHoldingConflict, finishReasonFromName, roleName, tensorProblem, tensorToFloat32 } from '@tessera/contracts';
 import { checkModelRevision } from '@tessera/errors';
 import { ErrorCode, TesseraError, invalidArgument, resolveTensor, type CallContext, type ServiceImpl } from '@tessera/runtime';
 import type { Engine } from './domain/engine/engine.js';
@@ -12,7 +12,7 @@ import type { EngineChunk, LogitsConstraint, SamplingParams } from './domain/eng
 import { checkText, type AssembledPrompt } from './domain/prompt/assemble-prompt.js';
 import { AfterReasoning, constraintFor } from './domain/structured-output.js';
 import type { PromptTokenizer } from './domain/prompt/prompt-tokenizer.js';
-import type { ChatPromptMessage, PromptImage, PromptInput, PromptPart } from './domain/prompt/prompt-types.js';
+import type { ChatEnding, ChatPromptMessage, PromptImage, PromptInput, PromptPart } from './domain/prompt/prompt-types.js';
 
 type Def = typeof decodingV1.DecoderServiceService;
 
@@ -76,9 +76,11 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   // Unless asked, a constrained request renders thinking off: a long reasoning would spend max_tokens
   // before the document the client asked for. Asked (or a template that always opens `<think>`), the
   // constraint starts after `</think>`, as vLLM's does behind its reasoning parser.
-  if (constraint && req.sampling?.ignoreEos) throw invalidArgument('ignore_eos', 'ignore_eos cannot be combined with constrained output (response_format, or tool_choice "required" / a named function): a constrained answer ends with its document');
+  const endHeld = constraint && endHoldingConflict(req.sampling);
+  if (endHeld) throw invalidArgument(endHeld.field, endHeld.message);
   const enableThinking = req.enableThinking ?? (constraint ? false : undefined);
-  const prompt = d.assemble({ messages: req.messages.map(toMessage), tools, prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images, ...(enableThinking !== undefined && { enableThinking }) }, { maxImages: d.maxImages });
+  const ending = chatEnding(req);
+  const prompt = d.assemble({ messages: req.messages.map(toMessage), tools, prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images, ...(enableThinking !== undefined && { enableThinking }), ...(ending && { ending }) }, { maxImages: d.maxImages });
   const reasoning = prompt.reasoning ?? false;
   ctx.throwIfAborted();
   const handle = d.engine.submit({
@@ -114,6 +116,15 @@ function afterReasoning(constraint: LogitsConstraint, tok: PromptTokenizer): Log
   const thinkEnd = tok.addedTokenId('</think>');
   if (thinkEnd === undefined) throw new TesseraError(ErrorCode.INTERNAL, 'the prompt opens reasoning but the vocabulary has no </think> token');
   return new AfterReasoning(constraint, thinkEnd);
+}
+
+/** vLLM's add_generation_prompt / continue_final_message → how the chat ends; undefined = the default (a new assistant turn). */
+function chatEnding(req: decodingV1.GenerateRequest): ChatEnding | undefined {
+  if (req.continueFinalMessage) {
+    if (req.addGenerationPrompt) throw invalidArgument('continue_final_message', 'continue_final_message and add_generation_prompt cannot both be true: the last message is continued, so no new turn is opened');
+    return 'continue-final';
+  }
+  return req.addGenerationPrompt === false ? 'closed' : undefined;
 }
 
 function toMessage(m: decodingV1.Message, i: number): ChatPromptMessage {
@@ -176,6 +187,7 @@ export function toParams(s: commonV1.SamplingParams | undefined, defaults: { max
     stop,
     stopTokenIds: s?.stopTokenIds ?? [],
     ignoreEos: s?.ignoreEos ?? false,
+    minTokens: s?.minTokens ?? 0,
     logprobs: s?.logprobs ?? false,
     topLogprobs: s?.logprobs ? (s?.topLogprobs ?? 0) : 0,
     ...(s?.logitBias && Object.keys(s.logitBias.bias).length > 0 && { logitBias: new Map(Object.entries(s.logitBias.bias).map(([id, b]) => [Number(id), b])) }),
@@ -202,7 +214,7 @@ function toResponse(c: EngineChunk, d: DecoderServiceDeps, first: boolean, reaso
   };
   if (c.usage) {
     const u = c.usage;
-    res.usage = { promptTokens: u.promptTokens, visualTokens: u.visualTokens, completionTokens: u.completionTokens, totalTokens: u.promptTokens + u.completionTokens };
+    res.usage = { promptTokens: u.promptTokens, visualTokens: u.visualTokens, completionTokens: u.completionTokens, totalTokens: u.promptTokens + u.completionTokens, cachedTokens: u.cachedPromptTokens };
   }
   if (c.timings) {
     const t = c.timings;

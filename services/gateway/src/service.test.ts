@@ -105,7 +105,7 @@ describe('gateway gRPC: API key and model as gateway.proto documents them', () =
 
 // After the vllm:* counts above: these chats would change them.
 describe('gateway gRPC: sampling', () => {
-  it('passes sampling.logit_bias, stop_token_ids and ignore_eos on (validated as HTTP validates them)', async () => {
+  it('passes sampling.logit_bias, stop_token_ids, ignore_eos and min_tokens on (validated as HTTP validates them)', async () => {
     const sampling = (bias: Record<number, number>): gatewayV1.ChatCompletionRequest['sampling'] => ({ topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, stop: [], stopTokenIds: [], logprobs: false, topLogprobs: 0, logitBias: { bias } });
     await collect({ ...request(), sampling: sampling({ 42: -100, 7: 2.5 }) });
     expect(seen.at(-1)!.sampling.logitBias).toEqual({ 42: -100, 7: 2.5 });
@@ -113,6 +113,16 @@ describe('gateway gRPC: sampling', () => {
     expect(seen.at(-1)!.sampling.logitBias).toBeUndefined();
     await collect({ ...request(), sampling: { ...sampling({})!, stopTokenIds: [5, 9], ignoreEos: true } });
     expect([seen.at(-1)!.sampling.stopTokenIds, seen.at(-1)!.sampling.ignoreEos]).toEqual([[5, 9], true]);
+    await collect({ ...request(), sampling: { ...sampling({})!, maxTokens: 8, minTokens: 3 } });
+    expect(seen.at(-1)!.sampling.minTokens).toBe(3);
+    const over = await collect({ ...request(), sampling: { ...sampling({})!, maxTokens: 8, minTokens: 9 } }).catch((err: unknown) => err);
+    expect(over).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'min_tokens' } });
+    // The chat ending (vLLM's add_generation_prompt / continue_final_message) as over HTTP.
+    const prefill = { ...request(), messages: [...request().messages, { role: commonV1.Role.ASSISTANT, content: [{ part: { $case: 'text' as const, text: 'Sure:' } }] }] };
+    await collect({ ...prefill, continueFinalMessage: true });
+    expect(seen.at(-1)!.ending).toBe('continue-final');
+    await collect({ ...prefill, addGenerationPrompt: false });
+    expect(seen.at(-1)!.ending).toBe('closed');
     const e = await collect({ ...request(), sampling: sampling({ 42: 101 }) }).catch((err: unknown) => err);
     expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'logit_bias.42' } });
   });
@@ -140,6 +150,7 @@ describe('gateway gRPC: text completions (`prompt`, the HTTP API\'s /v1/completi
       [{ tools: [{ name: 'f', description: '', parametersJson: '' }] }, 'tools'],
       [{ responseFormat: { format: { $case: 'jsonObject', jsonObject: {} } } }, 'response_format'],
       [{ enableThinking: true }, 'enable_thinking'],
+      [{ continueFinalMessage: true }, 'continue_final_message'],
       [{ prompt: '' }, 'prompt'],
       [{ sampling: { topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, stop: [], stopTokenIds: [], logprobs: true, topLogprobs: 6 } }, 'logprobs'],
     ];

@@ -11,6 +11,7 @@ import type { ValidChatRequest } from './domain/openai/valid-request.js';
 import type { ApiKeyStore, Tenant } from './domain/tenancy/api-keys.js';
 import type { QuotaLedger } from './domain/tenancy/quota-ledger.js';
 import type { ModelInfo } from './domain/orchestrator/model-catalog.js';
+import { usageToWire } from './domain/usage-wire.js';
 import type { ChatObservation, HttpMetrics } from './http/request-metrics.js';
 
 
@@ -105,7 +106,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
             reasoningDelta: '',
             logprobs: [],
             finishReason: finishReasonFromName(ev.finishReason) ?? commonV1.FinishReason.STOP,
-            usage: { promptTokens: ev.usage.promptTokens, visualTokens: ev.usage.visualTokens, completionTokens: ev.usage.completionTokens, totalTokens: ev.usage.promptTokens + ev.usage.completionTokens },
+            usage: usageToWire(ev.usage),
             timings: {
               retrievalMs: t.retrieval_ms,
               imagePreprocessMs: t.image_preprocess_ms,
@@ -184,6 +185,8 @@ export function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: str
     ...(req.toolChoice && { tool_choice: ['auto', 'none', 'required'].includes(req.toolChoice) ? req.toolChoice : { type: 'function', function: { name: req.toolChoice } } }),
     ...(req.parallelToolCalls !== undefined && { parallel_tool_calls: req.parallelToolCalls }),
     ...(req.enableThinking !== undefined && { chat_template_kwargs: { enable_thinking: req.enableThinking } }),
+    ...(req.addGenerationPrompt !== undefined && { add_generation_prompt: req.addGenerationPrompt }),
+    ...(req.continueFinalMessage !== undefined && { continue_final_message: req.continueFinalMessage }),
   };
 }
 
@@ -202,6 +205,7 @@ function samplingJson(s: commonV1.SamplingParams): Record<string, unknown> {
     ...(s.maxTokens !== undefined && { max_tokens: s.maxTokens }),
     ...(s.logitBias && Object.keys(s.logitBias.bias).length && { logit_bias: s.logitBias.bias }),
     ...(s.ignoreEos && { ignore_eos: true }),
+    ...(s.minTokens && { min_tokens: s.minTokens }),
     ...(s.stopTokenIds.length && { stop_token_ids: s.stopTokenIds }),
   };
 }
@@ -221,6 +225,8 @@ export function toOpenAiCompletion(req: gatewayV1.ChatCompletionRequest, default
     ['collection', req.collection !== undefined],
     ['downsample_mode', req.downsampleMode !== undefined],
     ['enable_thinking', req.enableThinking !== undefined],
+    ['add_generation_prompt', req.addGenerationPrompt !== undefined],
+    ['continue_final_message', req.continueFinalMessage !== undefined],
   ];
   for (const [field, set] of chatOnly) if (set) throw invalidArgument(field, `${field} cannot be combined with prompt (a text completion takes the prompt verbatim, no chat template)`);
   const s = req.sampling;

@@ -22,6 +22,8 @@ export interface ChatUsage {
   /** The part of promptTokens that are visual token embeddings. */
   visualTokens: number;
   completionTokens: number;
+  /** The part of promptTokens the decoder's prefix cache served (OpenAI's prompt_tokens_details.cached_tokens); absent = 0. */
+  cachedTokens?: number;
 }
 
 export interface ChatSource {

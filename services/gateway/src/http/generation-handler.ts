@@ -141,7 +141,7 @@ export function usageJson(u: ChatUsage) {
     prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
     total_tokens: u.promptTokens + u.completionTokens,
-    prompt_tokens_details: { image_tokens: u.visualTokens, cached_tokens: 0 },
+    prompt_tokens_details: { image_tokens: u.visualTokens, cached_tokens: u.cachedTokens ?? 0 },
   };
 }
 

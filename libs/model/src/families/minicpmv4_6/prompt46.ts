@@ -36,6 +36,8 @@ export interface Prompt46Options {
   useImageId?: boolean;
   /** Tools for the template's tools section (HF `tools`); none = no section. */
   tools?: ChatTool[];
+  /** HF's `continue_final_message`: the last message is left open (set addGenerationPrompt false). */
+  continueFinalMessage?: boolean;
 }
 
 export interface Prompt46Ids {
@@ -192,7 +194,8 @@ export function buildTemplatePromptIds(tok: Prompt46Tokenizer, messages: ChatMes
       })
       .join('');
   const marked: ChatMessage[] = messages.map((m) => ({ ...m, content: layout.content(m, mark) }));
-  const rendered = tok.applyChatTemplate(marked, { addGenerationPrompt: opts.addGenerationPrompt, enableThinking: opts.enableThinking, ...(opts.tools && opts.tools.length > 0 && { tools: opts.tools }) });
+  const whole = tok.applyChatTemplate(marked, { addGenerationPrompt: opts.addGenerationPrompt, enableThinking: opts.enableThinking, ...(opts.tools && opts.tools.length > 0 && { tools: opts.tools }) });
+  const rendered = opts.continueFinalMessage ? cutAfterFinalText(whole, marked.at(-1)) : whole;
   const out = new PromptIds(tok, images, opts.useImageId ?? true, layout.pad);
   const markerRe = layout.marker.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   for (const part of rendered.split(new RegExp(`(${OPEN}\\d+${CLOSE}|${markerRe})`))) {
@@ -206,6 +209,20 @@ export function buildTemplatePromptIds(tok: Prompt46Tokenizer, messages: ChatMes
     else out.template(part);
   }
   return out.done();
+}
+
+/**
+ * HF's apply_chat_template(continue_final_message=True): the rendered chat up to the end of the last
+ * occurrence of the final message's text (its last text item), stripped of surrounding whitespace, so
+ * the template's end-of-turn after it is gone and the model continues the text.
+ */
+function cutAfterFinalText(rendered: string, final: ChatMessage | undefined): string {
+  const content = final?.content ?? '';
+  const last = typeof content === 'string' ? content : [...content].reverse().find((it): it is Extract<ChatContentItem, { type: 'text' }> => it.type === 'text')?.text;
+  const text = (last ?? '').trim();
+  const at = text ? rendered.lastIndexOf(text) : -1;
+  if (at < 0) throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'continue_final_message: the last message has no text the rendered chat shows, so there is nothing to continue', { field: 'continue_final_message' });
+  return rendered.slice(0, at + text.length);
 }
 
 const spellingCache = new WeakMap<object, RegExp>();

@@ -35,10 +35,19 @@ export class IncrementalDetokenizer {
     this.maxStop = stops.reduce((m, s) => Math.max(m, s.length), 0);
   }
 
-  push(tokenId: number): DetokenizeStep {
+  /**
+   * `lookForStops` false (a token inside min_tokens): the text is released whole, never held back or
+   * cut, so a stop string inside it does not end the answer; later tokens' text is searched on its own.
+   */
+  push(tokenId: number, lookForStops = true): DetokenizeStep {
     const bytes = this.table.bytesOf(tokenId);
     if (bytes.length === 0) return { text: '' };
     this.pending += this.decoder.decode(bytes, { stream: true });
+    if (!lookForStops) {
+      const text = this.pending;
+      this.pending = '';
+      return { text };
+    }
     return this.release();
   }
 

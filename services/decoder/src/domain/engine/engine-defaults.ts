@@ -13,6 +13,7 @@ export const GREEDY: Readonly<SamplingParams> = Object.freeze({
   stop: [],
   stopTokenIds: [],
   ignoreEos: false,
+  minTokens: 0,
   logprobs: false,
   topLogprobs: 0,
 });

@@ -225,6 +225,35 @@ describe('engine scheduling (toy backend)', () => {
     await special.close();
   });
 
+  it("min_tokens (vLLM's): no stop id is sampled and no stop string is looked for inside the first min_tokens tokens; after them both end the answer", async () => {
+    const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens });
+    const free = await collect(engine.submit(req('free', 9, { maxTokens: 12 })));
+    const third = free.tokenIds[2]!;
+    const stopped = await collect(engine.submit(req('stopped', 9, { maxTokens: 12, stopTokenIds: [third] })));
+    const at = stopped.tokenIds.length - 1; // where the stop id ends the free run
+    expect(at).toBeLessThanOrEqual(2);
+    // Held past it: the greedy pick there is masked, so the run takes the next-best token and goes on.
+    const held = await collect(engine.submit(req('held', 9, { maxTokens: 12, stopTokenIds: [third], minTokens: at + 2 })));
+    expect(held.tokenIds.slice(0, at)).toEqual(free.tokenIds.slice(0, at));
+    expect(held.tokenIds.slice(0, at + 2)).not.toContain(third);
+    expect(held.tokenIds.length).toBeGreaterThanOrEqual(at + 2);
+    // After min_tokens the stop id ends it again: wherever the answer stops on it, that is past min_tokens.
+    if (held.last.finishReason === 'stop') expect(held.tokenIds.indexOf(third)).toBe(held.tokenIds.length - 1);
+    else expect(held.tokenIds).toHaveLength(12);
+    // A stop string: found in the first token's text it ends the answer at once (empty); inside min_tokens it is text.
+    const firstChar = new TextDecoder().decode(Uint8Array.of(free.tokenIds[0]!));
+    expect(free.tokenIds[0]).toBeLessThan(128); // one ASCII character, so the stop string is well formed
+    const cut = await collect(engine.submit(req('cut', 9, { maxTokens: 12, stop: [firstChar] })));
+    expect([cut.text, cut.last.finishReason]).toEqual(['', 'stop']);
+    const kept = await collect(engine.submit(req('kept', 9, { maxTokens: 12, stop: [firstChar], minTokens: 3 })));
+    const freeText = new TextDecoder().decode(Uint8Array.from(free.tokenIds));
+    expect(kept.text.startsWith(new TextDecoder().decode(Uint8Array.from(free.tokenIds.slice(0, 3))))).toBe(true);
+    // Past min_tokens the stop string is looked for in the new text only: the answer ends before its next occurrence.
+    const next = freeText.indexOf(firstChar, new TextDecoder().decode(Uint8Array.from(free.tokenIds.slice(0, 3))).length);
+    expect(kept.text).toBe(next < 0 ? freeText : freeText.slice(0, next));
+    await engine.close();
+  });
+
   it('refuses bad input with INVALID_ARGUMENT naming the field, without disturbing running sequences', async () => {
     const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens, limits: { maxTokensLimit: 100 } });
     const running = engine.submit(req('ok', 5, { maxTokens: 30 }));
@@ -241,6 +270,9 @@ describe('engine scheduling (toy backend)', () => {
       [{ p: { logitBias: new Map([[300, 5]]) } }, 'logit_bias'],
       [{ p: { logitBias: new Map([[7, 100.5]]) } }, 'logit_bias.7'],
       [{ p: { logitBias: new Map(Array.from({ length: 301 }, (_, i): [number, number] => [i, 1])) } }, 'logit_bias'],
+      [{ p: { maxTokens: 4, minTokens: 5 } }, 'min_tokens'],
+      [{ p: { minTokens: -1 } }, 'min_tokens'],
+      [{ p: { minTokens: 1.5 } }, 'min_tokens'],
     ];
     for (const [c, field] of cases) {
       const { p, ...rest } = c;

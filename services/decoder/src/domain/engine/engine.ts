@@ -272,7 +272,7 @@ export class Engine {
         if (!r.samples || r.seq.status !== 'running') return;
         const seq = r.seq;
         if (!seq.tPrefillEnd) seq.tPrefillEnd = performance.now();
-        this.emit(seq, this.sampler.sample(logits.subarray(i * V, (i + 1) * V), seq.req.params, seq.penalties, seq.prng, seq.req.constraint));
+        this.emit(seq, this.sampler.sample(logits.subarray(i * V, (i + 1) * V), seq.req.params, seq.penalties, seq.prng, seq.req.constraint, seq.belowMinTokens() ? seq.stopIds : undefined));
       });
     }
   }
@@ -348,7 +348,8 @@ export class Engine {
     let end = seq.finishCheck(id);
     // A stop token's own text is part of the answer, as vLLM returns it; special tokens (the model's
     // end-of-sequence among them) have none. A stop string is cut off, and wins over a stop token.
-    const d = seq.detok.push(id);
+    // Within min_tokens (this token included) stop strings are not looked for, as in vLLM.
+    const d = seq.detok.push(id, seq.generated.length > seq.req.params.minTokens);
     let text = d.text;
     if (d.stop !== undefined) end = { reason: 'stop', stop: d.stop };
     if (end && typeof end.stop !== 'string') text += seq.detok.finish();

@@ -49,6 +49,16 @@ describe('sampler', () => {
     expect(logits[4]).toBe(-2); // the caller's logits are not modified
   });
 
+  it('banned ids (stop ids inside min_tokens) are never drawn, not even with logit_bias +100; the caller\'s logits stay as they were', () => {
+    const s = new Sampler(8);
+    const banned = new Set([1, 4]);
+    expect(s.sample(logits, samplingParams(), noPenalty(), new Prng(1n), undefined, banned).tokenId).toBe(3);
+    expect(s.sample(logits, samplingParams({ logitBias: new Map([[4, 100]]) }), noPenalty(), new Prng(1n), undefined, banned).tokenId).toBe(3);
+    const prng = new Prng(5n);
+    for (let i = 0; i < 500; i++) expect(banned.has(s.sample(logits, samplingParams({ temperature: 2 }), noPenalty(), prng, undefined, banned).tokenId)).toBe(false);
+    expect([logits[1], logits[4]]).toEqual([5, -2]);
+  });
+
   it('penalties change the choice', () => {
     const s = new Sampler(8);
     const rep = { outputCounts: new Map([[1, 1]]) };

@@ -31,8 +31,9 @@ export class Sampler {
     this.weights = new Float64Array(vocabSize);
   }
 
-  sample(logits: Float32Array, params: SamplingParams, penalties: PenaltyState, prng: Prng, constraint?: LogitsConstraint): SampleResult {
-    let x = this.adjustLogits(logits, params, penalties);
+  /** `banned`: ids that may not be sampled at this step (a sequence's stop ids before its min_tokens). */
+  sample(logits: Float32Array, params: SamplingParams, penalties: PenaltyState, prng: Prng, constraint?: LogitsConstraint, banned?: ReadonlySet<number>): SampleResult {
+    let x = this.adjustLogits(logits, params, penalties, banned);
     const greedy = params.temperature === 0 || params.topK === 1;
     let tokenId = -1;
     if (constraint) {
@@ -60,12 +61,13 @@ export class Sampler {
     return this.scratch;
   }
 
-  /** Penalties and logit_bias on a copy (the caller's logits are untouched); the logits themselves when neither applies. */
-  private adjustLogits(logits: Float32Array, p: SamplingParams, s: PenaltyState): Float32Array {
+  /** Penalties, logit_bias and banned ids on a copy (the caller's logits are untouched); the logits themselves when none applies. */
+  private adjustLogits(logits: Float32Array, p: SamplingParams, s: PenaltyState, banned: ReadonlySet<number> | undefined): Float32Array {
     const rep = p.repetitionPenalty !== 1;
     const addl = p.presencePenalty !== 0 || p.frequencyPenalty !== 0;
     const bias = p.logitBias;
-    if (!rep && !addl && !bias) return logits;
+    const ban = banned !== undefined && banned.size > 0;
+    if (!rep && !addl && !bias && !ban) return logits;
     const x = this.scratch;
     x.set(logits);
     if (rep) {
@@ -80,6 +82,8 @@ export class Sampler {
     }
     // OpenAI's logit_bias: an offset on the raw logit (after the penalties, before temperature).
     if (bias) for (const [t, b] of bias) x[t] = x[t]! + b;
+    // Last, so no bias can bring a banned id back (vLLM's min_tokens masks after logit_bias too).
+    if (ban) for (const t of banned) x[t] = -Infinity;
     return x;
   }
 

@@ -113,6 +113,11 @@ export class Sequence implements SchedSeq {
     };
   }
 
+  /** The next token is still inside min_tokens: it may not be a stop id. */
+  belowMinTokens(): boolean {
+    return this.generated.length < this.req.params.minTokens;
+  }
+
   /** Records a sampled token; returns whether generation ends here and why. */
   finishCheck(tokenId: number): { reason: FinishReason; stop?: string | number } | undefined {
     if (this.stopIds.has(tokenId)) return { reason: 'stop', stop: tokenId };

@@ -27,6 +27,11 @@ export interface SamplingParams {
   /** Token ids that end the sequence (in addition to the model's EOS unless ignoreEos). */
   stopTokenIds: number[];
   ignoreEos: boolean;
+  /**
+   * vLLM's `min_tokens`: until this many tokens are generated, the stop ids (EOS unless ignoreEos, and
+   * stopTokenIds) are masked out of sampling and stop strings are not looked for. 0 = off.
+   */
+  minTokens: number;
   /** Return the sampled token's log-probability (after penalties and temperature, as the contract says). */
   logprobs: boolean;
   /** With logprobs: the N most likely alternatives per position. */

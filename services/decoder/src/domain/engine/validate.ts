@@ -18,6 +18,9 @@ export function validateRequest(req: EngineRequest, info: BackendInfo, limits: E
   if (!Number.isInteger(p.maxTokens) || p.maxTokens <= 0 || p.maxTokens > limits.maxTokensLimit) {
     throw invalidArgument('max_tokens', `max_tokens must be an integer in [1, ${limits.maxTokensLimit}], got ${p.maxTokens}`, `1 <= max_tokens <= ${limits.maxTokensLimit}`);
   }
+  if (!Number.isInteger(p.minTokens) || p.minTokens < 0 || p.minTokens > p.maxTokens) {
+    throw invalidArgument('min_tokens', `min_tokens must be an integer in [0, max_tokens = ${p.maxTokens}], got ${p.minTokens}`, `0 <= min_tokens <= max_tokens`);
+  }
   if (n >= ctx) throw invalidArgument('prompt', `prompt is ${n} tokens, the context holds ${ctx}`, `prompt tokens < ${ctx}`);
   if (n + p.maxTokens > ctx) {
     // decoding.v1 names this RESOURCE_EXHAUSTED (a smaller max_tokens fits); no retry hint.

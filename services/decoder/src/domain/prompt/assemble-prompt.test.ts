@@ -77,6 +77,28 @@ describe('prompt assembly', () => {
     expect(Array.from(raw.tokenIds)).toEqual(hf.encode('Once upon a time'));
   });
 
+  it("chat endings (vLLM's add_generation_prompt / continue_final_message) match HF's rendering: closed, or cut after the final text", () => {
+    const msgs = [
+      { role: 'user' as const, parts: [{ kind: 'text' as const, text: 'Name a colour.' }] },
+      { role: 'assistant' as const, parts: [{ kind: 'text' as const, text: 'My favourite colour is  \n' }] },
+    ];
+    const hfMsgs = [{ role: 'user', content: 'Name a colour.' }, { role: 'assistant', content: 'My favourite colour is  \n' }];
+    const ids = (ending?: 'closed' | 'continue-final') => Array.from(assemblePrompt({ messages: msgs, images: [], ...(ending && { ending }) }, ours, model, { maxImages: 0 }).tokenIds);
+    // A last assistant message is closed and answered after by default (OpenAI, vLLM).
+    expect(ids()).toEqual(hf.encode(hf.applyChatTemplate(hfMsgs)));
+    const closed = hf.applyChatTemplate(hfMsgs, { addGenerationPrompt: false });
+    expect(ids('closed')).toEqual(hf.encode(closed));
+    // HF's continue_final_message: the rendering without a generation prompt, cut after the last occurrence of the stripped final text.
+    const final = 'My favourite colour is  \n'.trim();
+    expect(ids('continue-final')).toEqual(hf.encode(closed.slice(0, closed.lastIndexOf(final) + final.length)));
+    expect(hf.decode(ids('continue-final')).endsWith('<|im_start|>assistant\nMy favourite colour is')).toBe(true);
+    // Nothing to continue: a last message that ends with an image, or blank text.
+    const field = (f: () => unknown) => { try { f(); } catch (e) { return (e as { details?: { field?: string } }).details?.field; } return undefined; };
+    const img = image(0, 0, 0);
+    expect(field(() => assemblePrompt({ messages: [{ role: 'user', parts: [{ kind: 'text', text: 'see' }, { kind: 'image', imageIndex: 0 }] }], images: [img], ending: 'continue-final' }, ours, model, { maxImages: 1 }))).toBe('continue_final_message');
+    expect(field(() => assemblePrompt({ messages: [{ role: 'assistant', parts: [{ kind: 'text', text: ' \n' }] }], images: [], ending: 'continue-final' }, ours, model, { maxImages: 1 }))).toBe('continue_final_message');
+  });
+
   it('keeps control-token spellings typed by a user as plain text', () => {
     const out = assemblePrompt({ prompt: [{ kind: 'text', text: 'x<|im_end|><image><unk>' }], images: [] }, ours, model, { maxImages: 0 });
     const specials = Object.values(hf.specialTokenIds).filter((id) => id !== hf.specialTokenIds.newline);

@@ -64,12 +64,15 @@ export function assemblePrompt(input: PromptInput, tok: PromptTokenizer, model: 
   if (hasMessages) {
     const msgs = hermesTurns(input);
     if (msgs[0]!.role !== 'system') items.push(...turn('system', [{ kind: 'text', text: DEFAULT_SYSTEM_PROMPT }]));
+    const ending = input.ending ?? 'open-turn';
     msgs.forEach((m, i) => {
       items.push({ kind: 'control', spelling: '<|im_start|>' }, { kind: 'text', text: `${m.role}\n` });
+      const start = items.length;
       parts(m.parts, `messages[${i}].parts`);
+      if (ending === 'continue-final' && i === msgs.length - 1) return void leaveOpen(items, start);
       items.push({ kind: 'control', spelling: '<|im_end|>' }, { kind: 'text', text: '\n' });
     });
-    items.push({ kind: 'control', spelling: '<|im_start|>' }, { kind: 'text', text: 'assistant\n' });
+    if (ending === 'open-turn') items.push({ kind: 'control', spelling: '<|im_start|>' }, { kind: 'text', text: 'assistant\n' });
   } else {
     parts(input.prompt!, 'prompt');
   }
@@ -77,6 +80,18 @@ export function assemblePrompt(input: PromptInput, tok: PromptTokenizer, model: 
     if (!used.has(i)) throw invalidArgument(`images[${i}]`, `image ${i} has visual tokens but no placeholder references it`);
   });
   return tokenize(items, input.images, tok, model);
+}
+
+/**
+ * continue_final_message on the ChatML template: HF cuts the rendered chat after the final message's
+ * stripped text, so the turn stays open and trailing whitespace goes; a message that does not end with
+ * non-blank text has nothing to continue.
+ */
+function leaveOpen(items: Item[], contentStart: number): void {
+  const last = items.length > contentStart ? items.at(-1) : undefined;
+  const text = last?.kind === 'text' ? last.text.trimEnd() : '';
+  if (!text || last?.kind !== 'text') throw invalidArgument('continue_final_message', 'continue_final_message: the last message must end with text to continue');
+  last.text = text;
 }
 
 function turn(role: string, parts: PromptPart[]): Item[] {

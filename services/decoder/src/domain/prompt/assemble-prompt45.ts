@@ -16,7 +16,7 @@ import { assemblePrompt, checkImage, refuseVideo, type AssembledPrompt, type Mod
 import { chatItem, templateMessageToolCalls, templateTools, withVisualRows } from './assemble-prompt46.js';
 import type { PromptTokenizer } from './prompt-tokenizer.js';
 import type { PromptImage, PromptInput } from './prompt-types.js';
-import { opensReasoning } from './reasoning.js';
+import { opensReasoning, templateEnding } from './reasoning.js';
 
 export interface Prompt45Settings extends ModelShape {
   /** `enable_thinking` for the template (the checkpoint's generation_config says false; true opens `<think>\n`). */
@@ -54,8 +54,8 @@ export function assemblePrompt45(input: PromptInput, tok: PromptTokenizer, model
     if (!order.includes(i)) throw invalidArgument(`images[${i}]`, `image ${i} has visual tokens but no placeholder references it`);
   });
   const enableThinking = input.enableThinking ?? model.enableThinking;
-  const built = buildPromptIds45(tok, messages, images, { addGenerationPrompt: true, enableThinking, ...(tools.length > 0 && { tools }) });
-  return { ...withVisualRows(built, order, input.images, model.hiddenSize), reasoning: opensReasoning(built.ids, tok, enableThinking) };
+  const built = buildPromptIds45(tok, messages, images, { ...templateEnding(input.ending), enableThinking, ...(tools.length > 0 && { tools }) });
+  return { ...withVisualRows(built, order, input.images, model.hiddenSize), reasoning: opensReasoning(built.ids, tok, enableThinking, input.ending) };
 }
 
 /** An image: the 2.6 layout (overview + grid, 64 slots each); a video: one gridless, id-less `<image>` per group. */

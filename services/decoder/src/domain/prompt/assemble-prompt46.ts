@@ -19,7 +19,7 @@ import { invalidArgument } from '@tessera/runtime';
 import { checkText, refuseVideo, type AssembledPrompt } from './assemble-prompt.js';
 import type { PromptTokenizer } from './prompt-tokenizer.js';
 import type { ChatPromptMessage, PromptImage, PromptInput, PromptPart } from './prompt-types.js';
-import { opensReasoning } from './reasoning.js';
+import { opensReasoning, templateEnding } from './reasoning.js';
 
 export interface Prompt46Settings {
   hiddenSize: number;
@@ -43,8 +43,8 @@ export function assemblePrompt46(input: PromptInput, tok: PromptTokenizer, model
     const messages: ChatMessage[] = input.messages!.map((m, i) => chatMessage46(m, i, (p, j) => item(p, `messages[${i}].parts[${j}]`)));
     const tools = templateTools(input);
     const enableThinking = input.enableThinking ?? model.enableThinking;
-    built = buildPromptIds46(tok, messages, order.map((k) => image46(input.images[k]!)), { addGenerationPrompt: true, enableThinking, ...(tools.length > 0 && { tools }) });
-    reasoning = opensReasoning(built.ids, tok, enableThinking);
+    built = buildPromptIds46(tok, messages, order.map((k) => image46(input.images[k]!)), { ...templateEnding(input.ending), enableThinking, ...(tools.length > 0 && { tools }) });
+    reasoning = opensReasoning(built.ids, tok, enableThinking, input.ending);
   } else {
     const items = input.prompt!.flatMap((p, j): ChatContentItem[] => (j > 0 ? [{ type: 'text', text: '\n' }, item(p, `prompt[${j}]`)] : [item(p, `prompt[${j}]`)]));
     built = buildRawPromptIds46(tok, items as Array<{ type: 'text'; text: string } | { type: 'image' }>, order.map((k) => image46(input.images[k]!)));

@@ -48,4 +48,13 @@ export interface PromptInput {
   images: PromptImage[];
   /** The request's `enable_thinking` for the chat template; unset = the model's default (TESSERA_DECODER_ENABLE_THINKING). */
   enableThinking?: boolean;
+  /** How the chat ends (vLLM's add_generation_prompt / continue_final_message); unset = a new assistant turn is opened. */
+  ending?: ChatEnding;
 }
+
+/**
+ * `open-turn`: the messages closed, then the generation prompt (the default); `closed`: the messages
+ * only (add_generation_prompt false); `continue-final`: the last message left open, its text continued
+ * (continue_final_message, assistant prefill).
+ */
+export type ChatEnding = 'open-turn' | 'closed' | 'continue-final';

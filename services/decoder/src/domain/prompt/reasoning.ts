@@ -10,8 +10,9 @@
  * `<think>` is encoded as plain text.
  */
 import type { PromptTokenizer } from './prompt-tokenizer.js';
+import type { ChatEnding } from './prompt-types.js';
 
-export function opensReasoning(ids: readonly number[], tok: Pick<PromptTokenizer, 'addedTokenId'>, enableThinking: boolean): boolean {
+export function opensReasoning(ids: readonly number[], tok: Pick<PromptTokenizer, 'addedTokenId'>, enableThinking: boolean, ending: ChatEnding = 'open-turn'): boolean {
   const open = tok.addedTokenId('<think>');
   const close = tok.addedTokenId('</think>');
   const turn = tok.addedTokenId('<|im_start|>');
@@ -19,5 +20,11 @@ export function opensReasoning(ids: readonly number[], tok: Pick<PromptTokenizer
     if (ids[i] === close) return false;
     if (ids[i] === open) return true;
   }
-  return enableThinking;
+  // Without a generation prompt the output goes on from the last turn's text: reasoning only inside an open <think>.
+  return ending === 'open-turn' && enableThinking;
+}
+
+/** The chat ending as the chat template's options (HF add_generation_prompt / continue_final_message). */
+export function templateEnding(ending: ChatEnding = 'open-turn'): { addGenerationPrompt: boolean; continueFinalMessage: boolean } {
+  return { addGenerationPrompt: ending === 'open-turn', continueFinalMessage: ending === 'continue-final' };
 }

@@ -53,6 +53,9 @@ describe('edge → hub request forwarding', () => {
     },
     'chat_template_kwargs.enable_thinking true': { messages: [{ role: 'user', content: 'Think first.' }], chat_template_kwargs: { enable_thinking: true } },
     'chat_template_kwargs.enable_thinking false': { messages: [{ role: 'user', content: 'Answer now.' }], chat_template_kwargs: { enable_thinking: false } },
+    'continue_final_message (assistant prefill)': { messages: [{ role: 'user', content: 'Name a colour.' }, { role: 'assistant', content: 'My favourite is' }], continue_final_message: true },
+    'add_generation_prompt false': { messages: [{ role: 'user', content: 'Name a colour.' }], add_generation_prompt: false },
+    "vLLM's sampling extras (min_tokens, ignore_eos, stop_token_ids, logit_bias)": { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 9, min_tokens: 3, ignore_eos: true, stop_token_ids: [7, 9], logit_bias: { '42': -5 } },
   };
   for (const [name, body] of Object.entries(cases)) {
     it(`carries ${name}`, () => {

@@ -15,6 +15,8 @@ import type { NatsConnection } from 'nats';
 import type { ChatContext, ChatEvent, ChatService, FinishReason } from '../../domain/chat-events.js';
 import type { ImageSource, ValidChatRequest } from '../../domain/openai/valid-request.js';
 import type { ValidResponseFormat } from '../../domain/openai/response-format.js';
+import { chatEndingToWire, samplingToWire } from '../../domain/openai/request-wire.js';
+import { usageFromWire } from '../../domain/usage-wire.js';
 import type { Tenant } from '../../domain/tenancy/api-keys.js';
 
 
@@ -79,7 +81,7 @@ export class HubChat implements ChatService {
         yield {
           kind: 'final',
           finishReason: finish,
-          usage: { promptTokens: c.usage?.promptTokens ?? 0, visualTokens: c.usage?.visualTokens ?? 0, completionTokens: c.usage?.completionTokens ?? 0 },
+          usage: usageFromWire(c.usage),
           timings: Object.fromEntries(
             Object.entries({ retrieval_ms: t?.retrievalMs, image_preprocess_ms: t?.imagePreprocessMs, vision_encode_ms: t?.visionEncodeMs, resample_ms: t?.resampleMs, decoder_queue_ms: t?.queueMs, prefill_ms: t?.prefillMs, time_to_first_token_ms: t?.timeToFirstTokenMs, decode_per_token_ms: t?.decodePerTokenMs, decode_ms: t?.decodeMs, total_ms: t?.totalMs }).filter(([, v]) => typeof v === 'number'),
           ) as Record<string, number>,
@@ -104,7 +106,6 @@ function imageSource(img: ImageSource): gatewayV1.ImageContent['source'] {
  * turns into `tool_calls` exactly as for a local model.
  */
 export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest {
-  const s = req.sampling;
   return {
     model: req.model,
     messages: req.messages.map((m) => ({
@@ -119,23 +120,7 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
         return { part: { $case: 'image' as const, image: { source: imageSource(req.images[p.index]!), ...(req.maxSliceNums !== undefined && { maxSliceNums: req.maxSliceNums }) } } };
       }),
     })),
-    sampling: {
-      temperature: s.temperature,
-      topP: s.topP,
-      topK: s.topK,
-      minP: s.minP,
-      repetitionPenalty: s.repetitionPenalty,
-      presencePenalty: s.presencePenalty,
-      frequencyPenalty: s.frequencyPenalty,
-      ...(s.seed !== undefined && { seed: s.seed }),
-      stop: s.stop,
-      stopTokenIds: s.stopTokenIds ?? [],
-      maxTokens: s.maxTokens,
-      logprobs: s.logprobs,
-      topLogprobs: s.topLogprobs,
-      ...(s.logitBias && { logitBias: { bias: s.logitBias } }),
-      ...(s.ignoreEos && { ignoreEos: true }),
-    },
+    sampling: samplingToWire(req.sampling),
     ...(req.collection && { collection: { name: req.collection.name, k: req.collection.k, ...(req.collection.filter && { filter: req.collection.filter }) } }),
     user: req.user ?? '',
     ...(req.responseFormat && { responseFormat: { format: responseFormat(req.responseFormat) } }),
@@ -144,6 +129,7 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
     toolChoice: req.tools?.choice ?? '',
     ...(req.tools && { parallelToolCalls: req.tools.parallel }),
     ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }),
+    ...chatEndingToWire(req.ending),
     // A text completion (gateway.proto `prompt`): no messages; this site's HTTP edge applies `echo` itself.
     ...(req.prompt !== undefined && { prompt: req.prompt }),
   };

@@ -30,7 +30,7 @@ const waiting: ChatService = {
     if (++started === AT_ONCE) release();
     await released;
     yield { kind: 'delta', text: 'ok', tokenIds: [1] };
-    yield { kind: 'final', finishReason: 'stop', usage: { promptTokens: 10, visualTokens: 0, completionTokens: 1 }, timings: {}, sources: [] };
+    yield { kind: 'final', finishReason: 'stop', usage: { promptTokens: 10, visualTokens: 0, completionTokens: 1, cachedTokens: 16 }, timings: {}, sources: [] };
   },
 };
 
@@ -54,11 +54,13 @@ describe('hub uplink binding', () => {
     const answer = async () => {
       let text = '';
       let first: gatewayV1.ChatCompletionResponse | undefined;
+      let last: gatewayV1.ChatCompletionResponse | undefined;
       for await (const c of site.chatCompletion(req, { tenant: 'acme', timeoutMs: 8_000 })) {
         first ??= c;
+        last = c;
         text += c.textDelta;
       }
-      return { text, first };
+      return { text, first, last };
     };
     // With only 4 slots the other 4 would wait in the queue for answers that wait for them: a deadline.
     const answers = await Promise.all(Array.from({ length: AT_ONCE }, answer));
@@ -66,6 +68,8 @@ describe('hub uplink binding', () => {
     // No empty head chunk over the uplink (the gRPC stream's response_id-only opener): the first chunk
     // a site gets is the first text, and carries response_id and model as every chunk does.
     for (const a of answers) expect(a.first).toMatchObject({ textDelta: 'ok', responseId: expect.stringMatching(/^chatcmpl-/), model: 'hub-big', modelRevision: 'r1' });
+    // The usage reaches the site whole, the prefix cache's share included (the site's cached_tokens).
+    for (const a of answers) expect(a.last?.usage).toEqual({ promptTokens: 10, visualTokens: 0, completionTokens: 1, totalTokens: 11, cachedTokens: 16 });
     site.close();
   }, 20_000);
 

@@ -59,6 +59,8 @@ export interface ValidSampling {
   ignoreEos?: boolean;
   /** vLLM's `stop_token_ids`: these ids end the answer too (their text, if any, is returned). */
   stopTokenIds?: number[];
+  /** vLLM's `min_tokens` (<= maxTokens): the first min_tokens tokens cannot end the answer. Absent = 0. */
+  minTokens?: number;
 }
 
 export interface ValidCollection {
@@ -89,6 +91,11 @@ export interface ValidChatRequest {
   /** `chat_template_kwargs.enable_thinking`; unset = the decoder's default. Families without thinking (2.6) ignore it. */
   enableThinking?: boolean;
   user?: string;
+  /**
+   * vLLM's chat ending: `closed` = add_generation_prompt false (the messages only); `continue-final` =
+   * continue_final_message (the last message's text is continued). Absent = a new assistant turn.
+   */
+  ending?: 'closed' | 'continue-final';
   /**
    * OpenAI text completions (`POST /v1/completions`): the prompt, given to the model verbatim (no chat
    * template; decoding.v1 `GenerateRequest.prompt`). Set, `messages` and `images` are empty and no

@@ -77,7 +77,11 @@ describe('validateChatRequest', () => {
     ['remote URL while fetching is disabled', { ...ok, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }] }, 'messages[0].content[0].image_url.url'],
     ['ftp URL', { ...ok, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x/a.png' } }] }] }, 'messages[0].content[0].image_url.url'],
     ['image in an assistant message', { ...ok, messages: [{ role: 'assistant', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${PNG_1x1}` } }] }, { role: 'user', content: 'x' }] }, 'messages[0].content[0].type'],
-    ['last message from assistant', { ...ok, messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'y' }] }, 'messages[1].role'],
+    ['continue_final_message with add_generation_prompt true', { ...ok, continue_final_message: true, add_generation_prompt: true }, 'continue_final_message'],
+    ['continue_final_message not a boolean', { ...ok, continue_final_message: 'yes' }, 'continue_final_message'],
+    ['add_generation_prompt not a boolean', { ...ok, add_generation_prompt: 0 }, 'add_generation_prompt'],
+    ['continue_final_message after an image', { ...ok, continue_final_message: true, messages: [{ role: 'user', content: [{ type: 'text', text: 'see' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG_1x1}` } }] }] }, 'messages[0].content'],
+    ['continue_final_message of blank text', { ...ok, continue_final_message: true, messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: ' ' }] }, 'messages[1].content'],
     ['negative max_tokens', { ...ok, max_tokens: -1 }, 'max_tokens'],
     ['zero max_tokens', { ...ok, max_tokens: 0 }, 'max_tokens'],
     ['max_tokens above the limit', { ...ok, max_tokens: 1_000_000 }, 'max_tokens'],
@@ -110,6 +114,10 @@ describe('validateChatRequest', () => {
     ['stop_token_ids not an array', { ...ok, stop_token_ids: 7 }, 'stop_token_ids'],
     ['a negative stop token id', { ...ok, stop_token_ids: [1, -2] }, 'stop_token_ids[1]'],
     ['ignore_eos with a json_object answer', { ...ok, ignore_eos: true, response_format: { type: 'json_object' } }, 'ignore_eos'],
+    ['min_tokens above max_tokens', { ...ok, max_tokens: 8, min_tokens: 9 }, 'min_tokens'],
+    ['a negative min_tokens', { ...ok, min_tokens: -1 }, 'min_tokens'],
+    ['min_tokens not an integer', { ...ok, min_tokens: 2.5 }, 'min_tokens'],
+    ['min_tokens with a json_schema answer', { ...ok, min_tokens: 2, response_format: { type: 'json_schema', json_schema: { name: 'n', schema: { type: 'object' } } } }, 'min_tokens'],
     ['ignore_eos with a required tool call', { ...ok, ignore_eos: true, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }], tool_choice: 'required' }, 'ignore_eos'],
     ['a logit_bias key that is no token id', { ...ok, logit_bias: { hello: 1 } }, 'logit_bias.hello'],
     ['a negative logit_bias token id', { ...ok, logit_bias: { '-1': 1 } }, 'logit_bias.-1'],
@@ -132,8 +140,19 @@ describe('validateChatRequest', () => {
     expect([stops({ stop_token_ids: [9707, 0] }), stops({ stop_token_ids: [] }), stops({ stop_token_ids: null })]).toEqual([[9707, 0], undefined, undefined]);
     // Auto tools leave the text free, so the end-of-sequence may be ignored there.
     expect(eos({ ignore_eos: true, tools: [{ type: 'function', function: { name: 'f' } }] })).toBe(true);
+    const min = (b: Record<string, unknown>) => validateChatRequest({ ...ok, ...b }, DEFAULT_CHAT_LIMITS, MODELS).sampling.minTokens;
+    expect([min({ min_tokens: 3 }), min({ min_tokens: 16, max_tokens: 16 }), min({ min_tokens: 0 }), min({ min_tokens: null }), min({})]).toEqual([3, 16, undefined, undefined, undefined]);
     expect(v({ logit_bias: {} })).toBeUndefined();
     expect(v({})).toBeUndefined();
+  });
+
+  it("a last assistant message is answered after (OpenAI, vLLM) or continued with vLLM's continue_final_message", () => {
+    const ending = (b: Record<string, unknown>) => validateChatRequest({ ...ok, messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'The answer is' }], ...b }, DEFAULT_CHAT_LIMITS, MODELS).ending;
+    expect(ending({})).toBeUndefined();
+    expect(ending({ add_generation_prompt: true, continue_final_message: false })).toBeUndefined();
+    expect(ending({ add_generation_prompt: false })).toBe('closed');
+    // vLLM asks for add_generation_prompt: false next to it; unset is enough here.
+    expect([ending({ continue_final_message: true }), ending({ continue_final_message: true, add_generation_prompt: false })]).toEqual(['continue-final', 'continue-final']);
   });
 
   it('carries mm_processor_kwargs.downsample_mode (vLLM name) through', () => {

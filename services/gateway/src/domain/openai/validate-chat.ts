@@ -1,3 +1,4 @@
+import { endHoldingConflict } from '@tessera/contracts';
 import { invalidArgument, TesseraError, ErrorCode } from '@tessera/runtime';
 import type { ChatLimits } from './limits.js';
 import { modelFeatures, parseResponseFormat, parseTools, type ModelFeatures } from './response-format.js';
@@ -49,9 +50,7 @@ export function validateChatRequest(
   if (textChars > limits.maxTextChars) {
     throw invalidArgument('messages', `text too long: ${textChars} characters`, `total text <= ${limits.maxTextChars} characters`);
   }
-  if (messages[messages.length - 1]!.role === 'assistant') {
-    throw invalidArgument(`messages[${messages.length - 1}].role`, 'the last message must be from the user, the system or a tool (assistant prefill is not supported)');
-  }
+  const ending = parseChatEnding(root, messages);
   checkToolResults(messages);
   const { stream, includeUsage } = parseStreaming(root);
 
@@ -62,9 +61,8 @@ export function validateChatRequest(
     ...parseChatLogprobs(root, limits),
   };
   // Constrained: a response_format, or a forced call (tool_choice "required" or a name; parseTools normalised "auto" to '').
-  if (sampling.ignoreEos && (responseFormat !== undefined || (tools !== undefined && tools.choice !== '' && tools.choice !== 'none'))) {
-    throw invalidArgument('ignore_eos', 'ignore_eos cannot be combined with constrained output (response_format, or tool_choice "required" / a named function): a constrained answer ends with its document');
-  }
+  const endHeld = (responseFormat !== undefined || (tools !== undefined && tools.choice !== '' && tools.choice !== 'none')) && endHoldingConflict(sampling);
+  if (endHeld) throw invalidArgument(endHeld.field, endHeld.message);
   return {
     model,
     messages,
@@ -79,6 +77,7 @@ export function validateChatRequest(
     ...(root.max_slice_nums !== undefined && { maxSliceNums: int(root.max_slice_nums, 'max_slice_nums', 1, limits.maxSliceNums) }),
     ...parseMmProcessorKwargs(root.mm_processor_kwargs),
     ...parseChatTemplateKwargs(root.chat_template_kwargs),
+    ...(ending && { ending }),
     ...(typeof root.user === 'string' && { user: root.user }),
   };
 }
@@ -89,6 +88,23 @@ function parseChatLogprobs(root: Record<string, unknown>, limits: ChatLimits): P
   const topLogprobs = root.top_logprobs === undefined || root.top_logprobs === null ? 0 : int(root.top_logprobs, 'top_logprobs', 0, limits.maxTopLogprobs);
   if (topLogprobs > 0 && !logprobs) throw invalidArgument('top_logprobs', 'top_logprobs requires logprobs: true');
   return { logprobs, topLogprobs };
+}
+
+/**
+ * vLLM's `add_generation_prompt` [true] and `continue_final_message` [false]. A last assistant message
+ * without them is closed and answered after, as OpenAI and vLLM do; with continue_final_message it is
+ * left open and continued (assistant prefill). vLLM needs `add_generation_prompt: false` spelled out
+ * next to it; here unset is enough, and both true is refused as there.
+ */
+function parseChatEnding(root: Record<string, unknown>, messages: ValidMessage[]): ValidChatRequest['ending'] {
+  const addGenerationPrompt = optBool(root.add_generation_prompt, 'add_generation_prompt');
+  const continueFinal = optBool(root.continue_final_message, 'continue_final_message') ?? false;
+  if (!continueFinal) return addGenerationPrompt === false ? 'closed' : undefined;
+  if (addGenerationPrompt) throw invalidArgument('continue_final_message', 'continue_final_message and add_generation_prompt cannot both be true: the last message is continued, so no new turn is opened');
+  const i = messages.length - 1;
+  const last = messages[i]!.parts.at(-1);
+  if (last?.kind !== 'text' || last.text.trim() === '') throw invalidArgument(`messages[${i}].content`, 'continue_final_message: the last message must end with text to continue');
+  return 'continue-final';
 }
 
 /**

@@ -32,7 +32,7 @@ export type SharedSampling = Omit<ValidSampling, 'logprobs' | 'topLogprobs'>;
 /**
  * Sampling: `max_tokens` (the endpoint's field names, first one present wins, and its default),
  * temperature, top_p, penalties, seed, stop, logit_bias, and vLLM's top_k, min_p,
- * repetition_penalty, ignore_eos and stop_token_ids.
+ * repetition_penalty, ignore_eos, stop_token_ids and min_tokens.
  */
 export function parseSampling(root: Record<string, unknown>, limits: ChatLimits, maxTokensOf: { fields: readonly string[]; default: number }): SharedSampling {
   const maxTokensField = maxTokensOf.fields.find((f) => root[f] !== undefined && root[f] !== null);
@@ -53,6 +53,8 @@ export function parseSampling(root: Record<string, unknown>, limits: ChatLimits,
   // token ids that end the answer like the end-of-sequence does (the decoder bounds their count and ids).
   const ignoreEos = optBool(root.ignore_eos, 'ignore_eos') ?? false;
   const stopTokenIds = parseStopTokenIds(root.stop_token_ids);
+  // vLLM's min_tokens: no end-of-sequence, stop token or stop string ends the first min_tokens tokens.
+  const minTokens = root.min_tokens === undefined || root.min_tokens === null ? 0 : int(root.min_tokens, 'min_tokens', 0, maxTokens);
   return {
     maxTokens,
     temperature: num(root.temperature, 'temperature', 1, { min: 0, max: 2 }),
@@ -67,6 +69,7 @@ export function parseSampling(root: Record<string, unknown>, limits: ChatLimits,
     ...(logitBias && { logitBias }),
     ...(ignoreEos && { ignoreEos }),
     ...(stopTokenIds.length > 0 && { stopTokenIds }),
+    ...(minTokens > 0 && { minTokens }),
   };
 }
 

@@ -30,12 +30,12 @@ describe('validateCompletionRequest', () => {
 
   it('reads every supported field: an array of one prompt, sampling, vLLM extras, stream options, echo, user', () => {
     const v = validateCompletionRequest(
-      { ...ok, prompt: ['The sky is'], max_tokens: 7, temperature: 0, top_p: 0.5, n: 1, stream: true, stream_options: { include_usage: true }, stop: ['\n'], presence_penalty: 0.5, frequency_penalty: -0.5, seed: 3, logit_bias: { '9707': 5 }, user: 'u1', echo: true, top_k: 4, min_p: 0.1, repetition_penalty: 1.1, ignore_eos: true, stop_token_ids: [7], suffix: null, best_of: 1 },
+      { ...ok, prompt: ['The sky is'], max_tokens: 7, temperature: 0, top_p: 0.5, n: 1, stream: true, stream_options: { include_usage: true }, stop: ['\n'], presence_penalty: 0.5, frequency_penalty: -0.5, seed: 3, logit_bias: { '9707': 5 }, user: 'u1', echo: true, top_k: 4, min_p: 0.1, repetition_penalty: 1.1, ignore_eos: true, stop_token_ids: [7], min_tokens: 2, suffix: null, best_of: 1 },
       DEFAULT_CHAT_LIMITS,
       MODELS,
     );
     expect(v).toMatchObject({ prompt: 'The sky is', echo: true, stream: true, includeUsage: true, user: 'u1' });
-    expect(v.sampling).toEqual({ maxTokens: 7, temperature: 0, topP: 0.5, topK: 4, minP: 0.1, presencePenalty: 0.5, frequencyPenalty: -0.5, repetitionPenalty: 1.1, seed: 3, stop: ['\n'], logitBias: { 9707: 5 }, ignoreEos: true, stopTokenIds: [7], logprobs: false, topLogprobs: 0 });
+    expect(v.sampling).toEqual({ maxTokens: 7, temperature: 0, topP: 0.5, topK: 4, minP: 0.1, presencePenalty: 0.5, frequencyPenalty: -0.5, repetitionPenalty: 1.1, seed: 3, stop: ['\n'], logitBias: { 9707: 5 }, ignoreEos: true, stopTokenIds: [7], minTokens: 2, logprobs: false, topLogprobs: 0 });
   });
 
   it('legacy logprobs: an integer 0..5 asks for the sampled token and that many alternatives', () => {
@@ -80,6 +80,7 @@ describe('validateCompletionRequest', () => {
       [{ stop_token_ids: 'x' }, 'stop_token_ids'],
       [{ stream_options: 1 }, 'stream_options'],
       [{ ignore_eos: 1 }, 'ignore_eos'],
+      [{ min_tokens: 17, max_tokens: 16 }, 'min_tokens'],
     ];
     for (const [extra, field] of cases) {
       const completion = fails({ ...ok, ...extra }, field);

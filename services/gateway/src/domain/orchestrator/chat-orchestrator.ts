@@ -2,9 +2,11 @@ import { randomInt } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { commonV1, decodingV1, feedbackV1, finishReasonName, retrievalV1, roleFromName, SERVICES } from '@tessera/contracts';
 import { busState, DEFAULT_HEARTBEAT_MS, ErrorCode, GRPC_STATUS, natsClient, TesseraError, type BusState, type CallOptions, type Logger, type ServiceClient } from '@tessera/runtime';
-import type { ChatContext, ChatEvent, ChatService, ChatSource, FinishReason } from '../chat-events.js';
+import type { ChatContext, ChatEvent, ChatService, ChatSource, ChatUsage, FinishReason } from '../chat-events.js';
+import { usageFromWire, usageToWire } from '../usage-wire.js';
 import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
 import { structuredOutputFields } from '../openai/response-format.js';
+import { chatEndingToWire, samplingToWire } from '../openai/request-wire.js';
 import { ReasoningOutput } from '../openai/reasoning-output.js';
 import type { Tenant } from '../tenancy/api-keys.js';
 import { summarizeConfidence, type TokenConfidence } from './confidence.js';
@@ -136,24 +138,12 @@ export class ChatOrchestrator implements ChatService {
 
     const s = req.sampling;
     const sampling: commonV1.SamplingParams = {
-      temperature: s.temperature,
-      topK: s.topK,
-      topP: s.topP,
-      minP: s.minP,
-      repetitionPenalty: s.repetitionPenalty,
-      presencePenalty: s.presencePenalty,
-      frequencyPenalty: s.frequencyPenalty,
+      ...samplingToWire(s),
       // Always seeded: a generation redelivered to another decoder replica must replay the same tokens
       // (the client skips chunks it has already seen), and the seed goes into the feedback record.
       seed: s.seed ?? randomInt(2 ** 47),
-      stop: s.stop,
-      stopTokenIds: s.stopTokenIds ?? [],
-      maxTokens: s.maxTokens,
       // Always asked for: the per-token confidence goes into the feedback record (review queue).
       logprobs: true,
-      topLogprobs: s.topLogprobs,
-      ...(s.logitBias && { logitBias: { bias: s.logitBias } }),
-      ...(s.ignoreEos && { ignoreEos: true }),
     };
     let answer = '';
     const confidence: TokenConfidence[] = [];
@@ -161,7 +151,7 @@ export class ChatOrchestrator implements ChatService {
     // A text completion's prompt goes to the decoder verbatim (no chat template); a chat's messages through its template.
     const input = req.prompt !== undefined ? { messages: [], prompt: [{ part: { $case: 'text' as const, text: req.prompt } }] } : { messages, prompt: [] };
     const stream = this.decoder.generate(
-      { requestId: ctx.responseId, ...input, images: embeddings, sampling, modelRevision: this.model.revision, ...structuredOutputFields(req), ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }) },
+      { requestId: ctx.responseId, ...input, images: embeddings, sampling, modelRevision: this.model.revision, ...structuredOutputFields(req), ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }), ...chatEndingToWire(req.ending) },
       call,
     );
     // The decoder's first chunk says whether the output opens with reasoning (decoding.proto `reasoning`);
@@ -194,11 +184,7 @@ export class ChatOrchestrator implements ChatService {
       if (ctx.signal.aborted) throw new TesseraError(ErrorCode.CANCELLED, 'the client went away');
       throw new TesseraError(ErrorCode.UNAVAILABLE, 'the decoder stream ended without a finish reason');
     }
-    const usage = {
-      promptTokens: (finalChunk.usage?.promptTokens ?? 0),
-      visualTokens: finalChunk.usage?.visualTokens ?? 0,
-      completionTokens: finalChunk.usage?.completionTokens ?? 0,
-    };
+    const usage = usageFromWire(finalChunk.usage);
     const t = finalChunk.timings;
     Object.assign(timings, {
       ...(t?.queueMs !== undefined && { decoder_queue_ms: t.queueMs }),
@@ -233,7 +219,7 @@ export class ChatOrchestrator implements ChatService {
   private record(
     req: ValidChatRequest,
     ctx: ChatContext,
-    r: { answer: string; sources: ChatSource[]; usage: { promptTokens: number; visualTokens: number; completionTokens: number }; finishReason: commonV1.FinishReason; seed?: number; confidence: TokenConfidence[]; admitted: AdmittedImage[]; videos: AdmittedVideo[]; sampling: commonV1.SamplingParams },
+    r: { answer: string; sources: ChatSource[]; usage: ChatUsage; finishReason: commonV1.FinishReason; seed?: number; confidence: TokenConfidence[]; admitted: AdmittedImage[]; videos: AdmittedVideo[]; sampling: commonV1.SamplingParams },
   ): void {
     const summary = summarizeConfidence(r.confidence);
     const record: feedbackV1.ResponseRecord = {
@@ -255,7 +241,7 @@ export class ChatOrchestrator implements ChatService {
       sampling: { ...r.sampling, ...(r.seed !== undefined && { seed: r.seed }), logprobs: req.sampling.logprobs },
       answer: storableText(r.answer),
       finishReason: r.finishReason,
-      usage: { promptTokens: r.usage.promptTokens, visualTokens: r.usage.visualTokens, completionTokens: r.usage.completionTokens, totalTokens: r.usage.promptTokens + r.usage.completionTokens },
+      usage: usageToWire(r.usage),
       confidence: summary,
       collection: req.collection?.name ?? '',
       ...(req.prompt !== undefined && { prompt: storableText(req.prompt) }),

@@ -350,6 +350,12 @@ export interface Usage {
   /** Generated tokens. */
   completionTokens: number;
   totalTokens: number;
+  /**
+   * The part of prompt_tokens whose KV came from the decoder's prefix cache (full blocks of
+   * TESSERA_DECODER_KV_BLOCK_SIZE tokens shared within a tenant; not recomputed): OpenAI's
+   * usage.prompt_tokens_details.cached_tokens. Unset = unknown (treated as 0).
+   */
+  cachedTokens?: number | undefined;
 }
 
 /**
@@ -483,7 +489,17 @@ export interface SamplingParams {
    * to max_tokens or a stop (benchmark clients ask for fixed output lengths this way). Not with
    * constrained output (INVALID_ARGUMENT, field ignore_eos): a constrained answer ends with its document.
    */
-  ignoreEos?: boolean | undefined;
+  ignoreEos?:
+    | boolean
+    | undefined;
+  /**
+   * [0] vLLM's `min_tokens`: the first min_tokens generated tokens cannot end the answer — the model's
+   * end-of-sequence and stop_token_ids are masked out of sampling and stop strings are not looked for
+   * in their text (a stop string only ends the answer once it completes in a later token). Range
+   * 0..max_tokens (INVALID_ARGUMENT, field min_tokens). Not with constrained output (INVALID_ARGUMENT,
+   * field min_tokens): a constrained answer ends with its document.
+   */
+  minTokens?: number | undefined;
 }
 
 /** Per-token logit offsets (OpenAI `logit_bias`). */
@@ -914,7 +930,7 @@ export const PatchFeatures: MessageFns<PatchFeatures> = {
 };
 
 function createBaseUsage(): Usage {
-  return { promptTokens: 0, visualTokens: 0, completionTokens: 0, totalTokens: 0 };
+  return { promptTokens: 0, visualTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: undefined };
 }
 
 export const Usage: MessageFns<Usage> = {
@@ -930,6 +946,9 @@ export const Usage: MessageFns<Usage> = {
     }
     if (message.totalTokens !== 0) {
       writer.uint32(32).int32(message.totalTokens);
+    }
+    if (message.cachedTokens !== undefined) {
+      writer.uint32(40).int32(message.cachedTokens);
     }
     return writer;
   },
@@ -979,6 +998,14 @@ export const Usage: MessageFns<Usage> = {
             message.totalTokens = reader.int32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.cachedTokens = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1013,6 +1040,11 @@ export const Usage: MessageFns<Usage> = {
         : isSet(object.total_tokens)
         ? globalThis.Number(object.total_tokens)
         : 0,
+      cachedTokens: isSet(object.cachedTokens)
+        ? globalThis.Number(object.cachedTokens)
+        : isSet(object.cached_tokens)
+        ? globalThis.Number(object.cached_tokens)
+        : undefined,
     };
   },
 
@@ -1030,6 +1062,9 @@ export const Usage: MessageFns<Usage> = {
     if (message.totalTokens !== 0) {
       obj.totalTokens = Math.round(message.totalTokens);
     }
+    if (message.cachedTokens !== undefined) {
+      obj.cachedTokens = Math.round(message.cachedTokens);
+    }
     return obj;
   },
 
@@ -1042,6 +1077,7 @@ export const Usage: MessageFns<Usage> = {
     message.visualTokens = object.visualTokens ?? 0;
     message.completionTokens = object.completionTokens ?? 0;
     message.totalTokens = object.totalTokens ?? 0;
+    message.cachedTokens = object.cachedTokens ?? undefined;
     return message;
   },
 };
@@ -1616,6 +1652,7 @@ function createBaseSamplingParams(): SamplingParams {
     topLogprobs: 0,
     logitBias: undefined,
     ignoreEos: undefined,
+    minTokens: undefined,
   };
 }
 
@@ -1669,6 +1706,9 @@ export const SamplingParams: MessageFns<SamplingParams> = {
     }
     if (message.ignoreEos !== undefined) {
       writer.uint32(120).bool(message.ignoreEos);
+    }
+    if (message.minTokens !== undefined) {
+      writer.uint32(128).int32(message.minTokens);
     }
     return writer;
   },
@@ -1816,6 +1856,14 @@ export const SamplingParams: MessageFns<SamplingParams> = {
             message.ignoreEos = reader.bool();
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.minTokens = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1891,6 +1939,11 @@ export const SamplingParams: MessageFns<SamplingParams> = {
         : isSet(object.ignore_eos)
         ? globalThis.Boolean(object.ignore_eos)
         : undefined,
+      minTokens: isSet(object.minTokens)
+        ? globalThis.Number(object.minTokens)
+        : isSet(object.min_tokens)
+        ? globalThis.Number(object.min_tokens)
+        : undefined,
     };
   },
 
@@ -1941,6 +1994,9 @@ export const SamplingParams: MessageFns<SamplingParams> = {
     if (message.ignoreEos !== undefined) {
       obj.ignoreEos = message.ignoreEos;
     }
+    if (message.minTokens !== undefined) {
+      obj.minTokens = Math.round(message.minTokens);
+    }
     return obj;
   },
 
@@ -1966,6 +2022,7 @@ export const SamplingParams: MessageFns<SamplingParams> = {
       ? LogitBias.fromPartial(object.logitBias)
       : undefined;
     message.ignoreEos = object.ignoreEos ?? undefined;
+    message.minTokens = object.minTokens ?? undefined;
     return message;
   },
 };

@@ -196,7 +196,24 @@ export interface GenerateRequest {
    * decoding (response_format, tool_choice "required" or a named tool) unset means false; true lets the
    * model think first: the constraint starts after its `</think>`, as vLLM's structured output does.
    */
-  enableThinking?: boolean | undefined;
+  enableThinking?:
+    | boolean
+    | undefined;
+  /**
+   * [true] vLLM's `add_generation_prompt`: open an assistant turn after the messages. false (without
+   * continue_final_message) renders the messages only, the last one closed. Messages only.
+   */
+  addGenerationPrompt?:
+    | boolean
+    | undefined;
+  /**
+   * [false] vLLM's `continue_final_message` (assistant prefill): the last message is left open and the
+   * output continues its text; the output holds the continuation only. As HF's apply_chat_template does
+   * it: the chat is rendered without a generation prompt and cut after the last occurrence of the final
+   * message's text, stripped of surrounding whitespace. INVALID_ARGUMENT (field continue_final_message)
+   * with add_generation_prompt true, or when the last message does not end with non-blank text.
+   */
+  continueFinalMessage?: boolean | undefined;
 }
 
 /** How the output must be shaped (OpenAI `response_format`). */
@@ -1208,6 +1225,8 @@ function createBaseGenerateRequest(): GenerateRequest {
     toolChoice: "",
     parallelToolCalls: undefined,
     enableThinking: undefined,
+    addGenerationPrompt: undefined,
+    continueFinalMessage: undefined,
   };
 }
 
@@ -1245,6 +1264,12 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.enableThinking !== undefined) {
       writer.uint32(88).bool(message.enableThinking);
+    }
+    if (message.addGenerationPrompt !== undefined) {
+      writer.uint32(96).bool(message.addGenerationPrompt);
+    }
+    if (message.continueFinalMessage !== undefined) {
+      writer.uint32(104).bool(message.continueFinalMessage);
     }
     return writer;
   },
@@ -1350,6 +1375,22 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.enableThinking = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.addGenerationPrompt = reader.bool();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.continueFinalMessage = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1399,6 +1440,16 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         : isSet(object.enable_thinking)
         ? globalThis.Boolean(object.enable_thinking)
         : undefined,
+      addGenerationPrompt: isSet(object.addGenerationPrompt)
+        ? globalThis.Boolean(object.addGenerationPrompt)
+        : isSet(object.add_generation_prompt)
+        ? globalThis.Boolean(object.add_generation_prompt)
+        : undefined,
+      continueFinalMessage: isSet(object.continueFinalMessage)
+        ? globalThis.Boolean(object.continueFinalMessage)
+        : isSet(object.continue_final_message)
+        ? globalThis.Boolean(object.continue_final_message)
+        : undefined,
     };
   },
 
@@ -1437,6 +1488,12 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.enableThinking !== undefined) {
       obj.enableThinking = message.enableThinking;
     }
+    if (message.addGenerationPrompt !== undefined) {
+      obj.addGenerationPrompt = message.addGenerationPrompt;
+    }
+    if (message.continueFinalMessage !== undefined) {
+      obj.continueFinalMessage = message.continueFinalMessage;
+    }
     return obj;
   },
 
@@ -1460,6 +1517,8 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     message.toolChoice = object.toolChoice ?? "";
     message.parallelToolCalls = object.parallelToolCalls ?? undefined;
     message.enableThinking = object.enableThinking ?? undefined;
+    message.addGenerationPrompt = object.addGenerationPrompt ?? undefined;
+    message.continueFinalMessage = object.continueFinalMessage ?? undefined;
     return message;
   },
 };

@@ -179,10 +179,20 @@ export interface ChatCompletionRequest {
     | boolean
     | undefined;
   /**
+   * vLLM's `add_generation_prompt` [true] and `continue_final_message` [false] (assistant prefill: the
+   * answer continues the last message's text), as decoding.v1.GenerateRequest documents them. A last
+   * message from the assistant is allowed either way (without continue_final_message it is closed and the
+   * model answers after it, as OpenAI and vLLM do). Both true -> INVALID_ARGUMENT (continue_final_message).
+   */
+  addGenerationPrompt?: boolean | undefined;
+  continueFinalMessage?:
+    | boolean
+    | undefined;
+  /**
    * OpenAI text completions (the HTTP API's `POST /v1/completions`, vLLM's and OpenAI's legacy API):
    * the prompt as text, given to the model verbatim (no chat template, decoding.v1 GenerateRequest.prompt).
    * Set: `messages` must be empty, and response_format, tools, tool_choice, collection, downsample_mode
-   * and enable_thinking must be unset (INVALID_ARGUMENT naming the field otherwise); the stream is the
+   * enable_thinking, add_generation_prompt and continue_final_message must be unset (INVALID_ARGUMENT naming the field otherwise); the stream is the
    * same ChatCompletionResponse chunks (the raw output in text_delta, never reasoning_delta) with a
    * response_id "cmpl-…". Validated as over HTTP: 1..256000 characters [config
    * TESSERA_GATEWAY_MAX_TEXT_CHARS] (INVALID_ARGUMENT naming `prompt`); sampling.max_tokens unset =
@@ -853,6 +863,8 @@ function createBaseChatCompletionRequest(): ChatCompletionRequest {
     toolChoice: "",
     parallelToolCalls: undefined,
     enableThinking: undefined,
+    addGenerationPrompt: undefined,
+    continueFinalMessage: undefined,
     prompt: undefined,
   };
 }
@@ -895,8 +907,14 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     if (message.enableThinking !== undefined) {
       writer.uint32(96).bool(message.enableThinking);
     }
+    if (message.addGenerationPrompt !== undefined) {
+      writer.uint32(104).bool(message.addGenerationPrompt);
+    }
+    if (message.continueFinalMessage !== undefined) {
+      writer.uint32(112).bool(message.continueFinalMessage);
+    }
     if (message.prompt !== undefined) {
-      writer.uint32(106).string(message.prompt);
+      writer.uint32(122).string(message.prompt);
     }
     return writer;
   },
@@ -1011,7 +1029,23 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
             continue;
           }
           case 13: {
-            if (tag !== 106) {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.addGenerationPrompt = reader.bool();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.continueFinalMessage = reader.bool();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
               break;
             }
 
@@ -1066,6 +1100,16 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
         : isSet(object.enable_thinking)
         ? globalThis.Boolean(object.enable_thinking)
         : undefined,
+      addGenerationPrompt: isSet(object.addGenerationPrompt)
+        ? globalThis.Boolean(object.addGenerationPrompt)
+        : isSet(object.add_generation_prompt)
+        ? globalThis.Boolean(object.add_generation_prompt)
+        : undefined,
+      continueFinalMessage: isSet(object.continueFinalMessage)
+        ? globalThis.Boolean(object.continueFinalMessage)
+        : isSet(object.continue_final_message)
+        ? globalThis.Boolean(object.continue_final_message)
+        : undefined,
       prompt: isSet(object.prompt) ? globalThis.String(object.prompt) : undefined,
     };
   },
@@ -1108,6 +1152,12 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     if (message.enableThinking !== undefined) {
       obj.enableThinking = message.enableThinking;
     }
+    if (message.addGenerationPrompt !== undefined) {
+      obj.addGenerationPrompt = message.addGenerationPrompt;
+    }
+    if (message.continueFinalMessage !== undefined) {
+      obj.continueFinalMessage = message.continueFinalMessage;
+    }
     if (message.prompt !== undefined) {
       obj.prompt = message.prompt;
     }
@@ -1137,6 +1187,8 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     message.toolChoice = object.toolChoice ?? "";
     message.parallelToolCalls = object.parallelToolCalls ?? undefined;
     message.enableThinking = object.enableThinking ?? undefined;
+    message.addGenerationPrompt = object.addGenerationPrompt ?? undefined;
+    message.continueFinalMessage = object.continueFinalMessage ?? undefined;
     message.prompt = object.prompt ?? undefined;
     return message;
   },
