@@ -191,9 +191,10 @@ export interface ChatCompletionRequest {
   /**
    * OpenAI text completions (the HTTP API's `POST /v1/completions`, vLLM's and OpenAI's legacy API):
    * the prompt as text, given to the model verbatim (no chat template, decoding.v1 GenerateRequest.prompt).
-   * Set: `messages` must be empty, and response_format, tools, tool_choice, collection, downsample_mode
-   * enable_thinking, add_generation_prompt and continue_final_message must be unset (INVALID_ARGUMENT naming the field otherwise); the stream is the
-   * same ChatCompletionResponse chunks (the raw output in text_delta, never reasoning_delta) with a
+   * Set: `messages` must be empty, and response_format, tools, tool_choice, parallel_tool_calls,
+   * collection, downsample_mode, enable_thinking, add_generation_prompt and continue_final_message must
+   * be unset (INVALID_ARGUMENT naming the field otherwise); the stream is the same ChatCompletionResponse
+   * chunks (the raw output in text_delta, never reasoning_delta) with a
    * response_id "cmpl-…". Validated as over HTTP: 1..256000 characters [config
    * TESSERA_GATEWAY_MAX_TEXT_CHARS] (INVALID_ARGUMENT naming `prompt`); sampling.max_tokens unset =
    * 16 (OpenAI's completions default); sampling.logprobs with top_logprobs 0..5 (the legacy bound).
