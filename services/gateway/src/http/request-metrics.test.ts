@@ -72,6 +72,16 @@ describe('gateway metrics exposition', () => {
     expect(one(families.get('tessera_tenant_completion_tokens_total'), 'tessera_tenant_completion_tokens_total', { tenant: 'acme' })).toBe(6);
   });
 
+  it('a text completion (/v1/completions) counts in the same vllm:* series and under its own http_route', async () => {
+    const ttftCount = async () => one(parseExposition(await registry.text()).get('vllm:time_to_first_token_seconds'), 'vllm:time_to_first_token_seconds_count', { model_name: 'minicpm-v-4_6' });
+    const before = await ttftCount();
+    const res = await fetch(`${base}/v1/completions`, { method: 'POST', headers: auth, body: JSON.stringify({ model: 'minicpm-v-4_6', prompt: 'hi' }) });
+    expect([res.status, ((await res.json()) as { object: string }).object]).toEqual([200, 'text_completion']);
+    expect(await ttftCount()).toBe(before + 1);
+    const http = parseExposition(await registry.text()).get('http_server_request_duration_seconds');
+    expect(one(http, 'http_server_request_duration_seconds_count', { http_route: '/v1/completions', http_request_method: 'POST', http_response_status_code: '200' })).toBe(1);
+  });
+
   it('the parser rejects what Prometheus would: undeclared samples, broken histograms, bad counters', () => {
     expect(() => parseExposition('x_total 1\n')).toThrow(/undeclared/);
     expect(() => parseExposition('# TYPE h histogram\nh_bucket{le="1"} 5\nh_bucket{le="+Inf"} 3\nh_count 3\nh_sum 1\n')).toThrow(/cumulative/);
