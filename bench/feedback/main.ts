@@ -11,13 +11,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { StorageType, connect, nanos, type NatsConnection } from 'nats';
 import { feedbackV1 } from '@tessera/contracts';
-import { bindNats, natsClient } from '@tessera/runtime';
+import { bindNats, natsClient, putPayload } from '@tessera/runtime';
 import { startNatsServer } from '@tessera/testing';
 import { openFeedback, type FeedbackStack } from '../../services/feedback/src/compose.js';
 import { EXPORT_FORMATS } from '../../services/feedback/src/domain/export/formats.js';
 import { feedbackService } from '../../services/feedback/src/service.js';
 import type { SubmitFeedbackInput } from '../../services/feedback/src/domain/input.js';
-import { JA_ANSWER, responseInput } from '../../services/feedback/src/test/fixtures.js';
+import { IMG_A_BYTES, JA_ANSWER, responseInput } from '../../services/feedback/src/test/fixtures.js';
+import { natsObjects } from '../../services/feedback/src/adapters/objects.js';
 import { testSettings } from '../../services/feedback/src/test/settings.js';
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '20000' }, window: { type: 'string', default: '64' }, store: { type: 'string', default: 'file' } } });
@@ -60,11 +61,16 @@ async function main(): Promise<void> {
   const store = values.store === 'postgres' ? ({ kind: 'postgres', url: process.env.TESSERA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test', schema: `feedback_bench_${process.pid}`, poolSize: 4 } as const) : ({ kind: 'file', dir, snapshotEvery: 1_000_000, fsync: false } as const);
   const settings = testSettings(store);
   settings.projector.batch = 512;
+  // The image store, as the service has it (compose.ts): OpenAI SFT rows carry the prompt image as a data
+  // URL read from it (without it that export is FAILED_PRECONDITION, which ended this bench there).
+  settings.core.objects = natsObjects(nc);
   let stack: FeedbackStack | undefined;
   try {
     stack = await openFeedback(nc, settings);
     const core = stack.core;
     console.log(`feedback bench: ${fmt(EVENTS)} events, window ${WINDOW}, store ${store.kind}, nats-server ${server.url} (file storage, 1 replica)`);
+    // The responses' prompt image, stored as the gateway stores it at admission (per tenant).
+    await putPayload(nc, IMG_A_BYTES, { bucket: 'tessera-images', tenant: 'bench' });
     // 100 responses to two prompts (0–49 and 50–99 pair up as preferences).
     for (let i = 0; i < 100; i++) {
       await core.recordResponse('bench', responseInput({ responseId: `r-${i}`, answer: i < 50 ? JA_ANSWER : '牛丼を食べた。', modelRevision: i % 2 ? 'rev-1' : 'rev-2' }));
