@@ -200,7 +200,20 @@ export interface ChatCompletionRequest {
    * 16 (OpenAI's completions default); sampling.logprobs with top_logprobs 0..5 (the legacy bound).
    * The HTTP API's `echo` is not carried: the caller has the prompt. Other statuses as ChatCompletion.
    */
-  prompt?: string | undefined;
+  prompt?:
+    | string
+    | undefined;
+  /**
+   * [1] OpenAI `n`: how many choices to generate for this prompt, 1..8 [config
+   * TESSERA_GATEWAY_MAX_CHOICES]; outside it -> INVALID_ARGUMENT naming `n` and the limit. Each choice
+   * is its own decoder generation of up to sampling.max_tokens tokens (images are encoded and the
+   * collection searched once); with sampling.seed, choice i samples with seed + i (vLLM's rule), without,
+   * each draws its own seed. The token quota reserves the prompt + n * max_tokens. Choice i is recorded
+   * for feedback under `<response_id>-<i>` (choice 0 under response_id itself), so two choices of one
+   * response form a preference pair. A choice that fails fails the whole stream (ERROR chunk), and
+   * cancelling the call cancels every choice.
+   */
+  n?: number | undefined;
 }
 
 /** One chunk of a ChatCompletion stream. */
@@ -240,6 +253,14 @@ export interface ChatCompletionResponse {
    * reasoning parser; docs/decisions.md). A chunk carrying both: its reasoning comes first.
    */
   reasoningDelta: string;
+  /**
+   * The choice (0..n-1) this chunk belongs to when the request set n > 1; unset = choice 0 (n = 1).
+   * Per choice, the chunk with its finish_reason carries that choice's timings and usage:
+   * prompt_tokens (the prompt, the same on every choice), completion_tokens (that choice's). The
+   * request's usage, as the HTTP API reports it, is prompt_tokens once plus completion_tokens summed
+   * over the choices.
+   */
+  choiceIndex?: number | undefined;
 }
 
 /** Request for GatewayService.ListModels. */
@@ -867,6 +888,7 @@ function createBaseChatCompletionRequest(): ChatCompletionRequest {
     addGenerationPrompt: undefined,
     continueFinalMessage: undefined,
     prompt: undefined,
+    n: undefined,
   };
 }
 
@@ -916,6 +938,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     }
     if (message.prompt !== undefined) {
       writer.uint32(122).string(message.prompt);
+    }
+    if (message.n !== undefined) {
+      writer.uint32(128).int32(message.n);
     }
     return writer;
   },
@@ -1053,6 +1078,14 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
             message.prompt = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.n = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1112,6 +1145,7 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
         ? globalThis.Boolean(object.continue_final_message)
         : undefined,
       prompt: isSet(object.prompt) ? globalThis.String(object.prompt) : undefined,
+      n: isSet(object.n) ? globalThis.Number(object.n) : undefined,
     };
   },
 
@@ -1162,6 +1196,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     if (message.prompt !== undefined) {
       obj.prompt = message.prompt;
     }
+    if (message.n !== undefined) {
+      obj.n = Math.round(message.n);
+    }
     return obj;
   },
 
@@ -1191,6 +1228,7 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     message.addGenerationPrompt = object.addGenerationPrompt ?? undefined;
     message.continueFinalMessage = object.continueFinalMessage ?? undefined;
     message.prompt = object.prompt ?? undefined;
+    message.n = object.n ?? undefined;
     return message;
   },
 };
@@ -1209,6 +1247,7 @@ function createBaseChatCompletionResponse(): ChatCompletionResponse {
     error: undefined,
     seed: undefined,
     reasoningDelta: "",
+    choiceIndex: undefined,
   };
 }
 
@@ -1249,6 +1288,9 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
     }
     if (message.reasoningDelta !== "") {
       writer.uint32(98).string(message.reasoningDelta);
+    }
+    if (message.choiceIndex !== undefined) {
+      writer.uint32(104).int32(message.choiceIndex);
     }
     return writer;
   },
@@ -1362,6 +1404,14 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
             message.reasoningDelta = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.choiceIndex = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1410,6 +1460,11 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
         : isSet(object.reasoning_delta)
         ? globalThis.String(object.reasoning_delta)
         : "",
+      choiceIndex: isSet(object.choiceIndex)
+        ? globalThis.Number(object.choiceIndex)
+        : isSet(object.choice_index)
+        ? globalThis.Number(object.choice_index)
+        : undefined,
     };
   },
 
@@ -1451,6 +1506,9 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
     if (message.reasoningDelta !== "") {
       obj.reasoningDelta = message.reasoningDelta;
     }
+    if (message.choiceIndex !== undefined) {
+      obj.choiceIndex = Math.round(message.choiceIndex);
+    }
     return obj;
   },
 
@@ -1475,6 +1533,7 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
       : undefined;
     message.seed = object.seed ?? undefined;
     message.reasoningDelta = object.reasoningDelta ?? "";
+    message.choiceIndex = object.choiceIndex ?? undefined;
     return message;
   },
 };
@@ -1974,7 +2033,9 @@ export const GatewayServiceService = {
   /**
    * Streams a chat completion. The first chunk carries response_id, model and sources; text
    * deltas follow; the last chunk carries finish_reason, usage and timings. Errors after the first
-   * chunk end the stream with finish_reason ERROR and `error` set.
+   * chunk end the stream with finish_reason ERROR and `error` set. With ChatCompletionRequest.n > 1
+   * the choices' chunks interleave (each names its choice_index) and every choice ends with its own
+   * finish_reason chunk; the stream ends after the last of them.
    * Status: UNAUTHENTICATED (no or unknown key), PERMISSION_DENIED (model or collection not allowed
    * for the tenant), INVALID_ARGUMENT (no messages, bad content part, image undecodable, parameter
    * out of range — ErrorInfo.field names it), NOT_FOUND (model or collection), RESOURCE_EXHAUSTED
@@ -2027,7 +2088,9 @@ export interface GatewayServiceServer extends UntypedServiceImplementation {
   /**
    * Streams a chat completion. The first chunk carries response_id, model and sources; text
    * deltas follow; the last chunk carries finish_reason, usage and timings. Errors after the first
-   * chunk end the stream with finish_reason ERROR and `error` set.
+   * chunk end the stream with finish_reason ERROR and `error` set. With ChatCompletionRequest.n > 1
+   * the choices' chunks interleave (each names its choice_index) and every choice ends with its own
+   * finish_reason chunk; the stream ends after the last of them.
    * Status: UNAUTHENTICATED (no or unknown key), PERMISSION_DENIED (model or collection not allowed
    * for the tenant), INVALID_ARGUMENT (no messages, bad content part, image undecodable, parameter
    * out of range — ErrorInfo.field names it), NOT_FOUND (model or collection), RESOURCE_EXHAUSTED
@@ -2052,7 +2115,9 @@ export interface GatewayServiceClient extends Client {
   /**
    * Streams a chat completion. The first chunk carries response_id, model and sources; text
    * deltas follow; the last chunk carries finish_reason, usage and timings. Errors after the first
-   * chunk end the stream with finish_reason ERROR and `error` set.
+   * chunk end the stream with finish_reason ERROR and `error` set. With ChatCompletionRequest.n > 1
+   * the choices' chunks interleave (each names its choice_index) and every choice ends with its own
+   * finish_reason chunk; the stream ends after the last of them.
    * Status: UNAUTHENTICATED (no or unknown key), PERMISSION_DENIED (model or collection not allowed
    * for the tenant), INVALID_ARGUMENT (no messages, bad content part, image undecodable, parameter
    * out of range — ErrorInfo.field names it), NOT_FOUND (model or collection), RESOURCE_EXHAUSTED
