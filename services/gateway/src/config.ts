@@ -28,6 +28,10 @@ export const gatewaySchema = {
   resamplerMaxSlices: int({ env: 'TESSERA_MAX_SLICES_PER_REQUEST', default: 37, min: 1, max: 65, doc: "the resampler's slices per Resample request as deployed (same default); the gateway refuses to start when TESSERA_GATEWAY_VIDEO_FRAMES_PER_CALL is larger" }),
   maxTokensLimit: int({ env: 'TESSERA_GATEWAY_MAX_TOKENS', default: 4096, min: 1, max: 1_000_000, doc: 'largest accepted max_tokens' }),
   defaultMaxTokens: int({ env: 'TESSERA_GATEWAY_DEFAULT_MAX_TOKENS', default: 256, min: 1, max: 1_000_000, doc: 'max_tokens when the request gives none' }),
+  // 8: vLLM's benchmarks and OpenAI clients sample a handful of answers (a preference pair needs 2); each
+  // choice is one decoder sequence of up to max_tokens, so n multiplies a request's decoder load and its
+  // token reservation (prompt + n × max_tokens).
+  maxChoices: int({ env: 'TESSERA_GATEWAY_MAX_CHOICES', default: 8, min: 1, max: 128, doc: 'largest OpenAI `n` (choices per request); each choice is its own decoder generation, and the reservation is prompt + n × max_tokens' }),
   maxSliceNums: int({ env: 'TESSERA_GATEWAY_MAX_SLICE_NUMS', default: 36, min: 1, max: 64, doc: 'largest per-request max_slice_nums' }),
   defaultMaxSliceNums: int({ env: 'TESSERA_GATEWAY_DEFAULT_SLICE_NUMS', default: 9, min: 1, max: 64, doc: 'MiniCPM-V max_slice_nums when the request gives none' }),
   scaleResolution: int({ env: 'TESSERA_GATEWAY_SCALE_RESOLUTION', default: 448, min: 14, max: 4096, doc: 'MiniCPM-V scale_resolution (slice side)' }),

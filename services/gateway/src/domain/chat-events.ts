@@ -2,11 +2,17 @@ import type { Context } from '@opentelemetry/api';
 import type { ValidChatRequest } from './openai/valid-request.js';
 import type { Tenant } from './tenancy/api-keys.js';
 
-/** What the orchestrator streams back for one chat request, transport-neutral. */
+/**
+ * What the orchestrator streams back for one chat request, transport-neutral. `choice` is the OpenAI
+ * choice index (0..n-1; absent = 0): with `n` > 1 the choices' deltas interleave as their tokens
+ * arrive and every choice ends with its own `final` (its finish reason, its usage — the prompt and
+ * that choice's completion — and its timings); the request is answered once all n have ended
+ * (domain/choices.ts ChoiceTally sums them). With n = 1 there is one final, as before `n`.
+ */
 export type ChatEvent =
   /** `text` is the answer; `reasoning` the model's thinking before it (4.5 / 4.6 with thinking on: reasoning-output.ts). */
-  | { kind: 'delta'; text: string; reasoning?: string; tokenIds: number[]; logprobs?: TokenLogprob[] }
-  | { kind: 'final'; finishReason: FinishReason; usage: ChatUsage; timings: Record<string, number>; sources: ChatSource[] };
+  | { kind: 'delta'; choice?: number; text: string; reasoning?: string; tokenIds: number[]; logprobs?: TokenLogprob[] }
+  | { kind: 'final'; choice?: number; finishReason: FinishReason; usage: ChatUsage; timings: Record<string, number>; sources: ChatSource[] };
 
 export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
 

@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChatEvent, TokenLogprob } from '../domain/chat-events.js';
 import { validateCompletionRequest } from '../domain/openai/validate-completion.js';
 import type { ValidCompletionRequest } from '../domain/openai/valid-request.js';
-import { collectEvents, finishReasonJson, handleGeneration, sendAnswer, sseData, streamEvents, usageJson, type ChatHandlerDeps, type FinalEvent, type GenerationEndpoint, type ResponseMeta } from './generation-handler.js';
+import { choiceCount, type ChoiceTally } from '../domain/choices.js';
+import { choiceExtension, collectEvents, finishReasonJson, handleGeneration, sendAnswer, sseData, streamEvents, usageJson, type ChatHandlerDeps, type GenerationEndpoint, type ResponseMeta } from './generation-handler.js';
 import type { RequestInfo } from './server.js';
 
 /**
@@ -47,47 +48,56 @@ class LegacyLogprobs {
   }
 }
 
-async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: ValidCompletionRequest): Promise<FinalEvent> {
-  let text = valid.echo ? valid.prompt : '';
-  const lps: TokenLogprob[] = [];
-  const final = await collectEvents(events, (ev) => {
-    text += ev.text;
-    if (ev.logprobs) lps.push(...ev.logprobs);
+async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: ValidCompletionRequest): Promise<ChoiceTally> {
+  const n = choiceCount(valid);
+  const texts = new Array<string>(n).fill(valid.echo ? valid.prompt : '');
+  const lps = Array.from({ length: n }, (): TokenLogprob[] => []);
+  const answered = await collectEvents(events, n, (ev, choice) => {
+    texts[choice] += ev.text;
+    if (ev.logprobs) lps[choice]!.push(...ev.logprobs);
   });
+  const finals = answered.all();
   sendAnswer(res, meta, {
     id: meta.id,
     object: 'text_completion',
     created: meta.created,
     model: meta.model,
-    choices: [{ index: 0, text, logprobs: valid.sampling.logprobs ? new LegacyLogprobs().take(lps) : null, finish_reason: finishReasonJson(final.finishReason) }],
-    usage: usageJson(final.usage),
-    tessera: { timings_ms: final.timings },
+    choices: texts.map((text, i) => ({ index: i, text, logprobs: valid.sampling.logprobs ? new LegacyLogprobs().take(lps[i]!) : null, finish_reason: finishReasonJson(finals[i]!.finishReason), ...choiceExtension(meta, i, n) })),
+    usage: usageJson(answered.usage()),
+    // The shared stages and choice 0's generation (n = 1: the only one).
+    tessera: { timings_ms: answered.first.timings },
   });
-  return final;
+  return answered;
 }
 
 /**
- * SSE as OpenAI and vLLM stream completions: `text_completion` chunks with one choice and the new
- * `text` (the echoed prompt first, when asked), the chunk with `finish_reason` (and our `tessera`
- * timings), then, only with `stream_options.include_usage`, a `choices: []` chunk with `usage`.
+ * SSE as OpenAI and vLLM stream completions: `text_completion` chunks with one choice (its `index`;
+ * with n > 1 the choices interleave as their tokens arrive) and the new `text` (the echoed prompt
+ * first, once per choice, when asked), per choice the chunk with its `finish_reason` (and our
+ * `tessera` timings; with n > 1 the choice's `tessera.response_id`), then, after every choice ended
+ * and only with `stream_options.include_usage`, a `choices: []` chunk with `usage`.
  */
-function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: ValidCompletionRequest): Promise<FinalEvent> {
+function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: ValidCompletionRequest): Promise<ChoiceTally> {
   const { includeUsage } = valid;
+  const n = choiceCount(valid);
   const base = { id: meta.id, object: 'text_completion', created: meta.created, model: meta.model };
-  const chunk = (text: string, logprobs: unknown, finish: string | null, top: Record<string, unknown> = {}) =>
-    sseData({ ...base, choices: [{ index: 0, text, logprobs, finish_reason: finish }], ...(includeUsage && { usage: null }), ...top });
-  const logprobs = valid.sampling.logprobs ? new LegacyLogprobs() : undefined;
-  return streamEvents(res, events, meta, {
+  const chunk = (index: number, text: string, logprobs: unknown, finish: string | null, extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}) =>
+    sseData({ ...base, choices: [{ index, text, logprobs, finish_reason: finish, ...extra }], ...(includeUsage && { usage: null }), ...top });
+  // Offsets continue across chunks within a choice.
+  const logprobs = valid.sampling.logprobs ? Array.from({ length: n }, () => new LegacyLogprobs()) : undefined;
+  return streamEvents(res, events, meta, n, {
     open: () => {
-      if (valid.echo) res.write(chunk(valid.prompt, null, null));
+      if (valid.echo) for (let i = 0; i < n; i++) res.write(chunk(i, valid.prompt, null, null));
     },
-    delta: (ev) => {
-      const lp = logprobs && ev.logprobs?.length ? logprobs.take(ev.logprobs) : null;
-      if (ev.text || lp) res.write(chunk(ev.text, lp, null));
+    delta: (ev, i) => {
+      const lp = logprobs && ev.logprobs?.length ? logprobs[i]!.take(ev.logprobs) : null;
+      if (ev.text || lp) res.write(chunk(i, ev.text, lp, null));
     },
-    final: (ev) => {
-      res.write(chunk('', null, finishReasonJson(ev.finishReason), { tessera: { timings_ms: ev.timings } }));
-      if (includeUsage) res.write(sseData({ ...base, choices: [], usage: usageJson(ev.usage) }));
+    choiceEnd: (ev, i) => {
+      res.write(chunk(i, '', null, finishReasonJson(ev.finishReason), choiceExtension(meta, i, n), { tessera: { timings_ms: ev.timings } }));
+    },
+    end: (answered) => {
+      if (includeUsage) res.write(sseData({ ...base, choices: [], usage: usageJson(answered.usage()) }));
     },
   });
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ChatEvent, ChatRoute, ChatService, ChatUsage } from '../domain/chat-events.js';
+import { choiceResponseId, ChoiceTally, reservedTokens, type FinalEvent } from '../domain/choices.js';
 import type { ModelFeatures } from '../domain/openai/response-format.js';
 import { limitsForTenant, type ChatLimits } from '../domain/openai/limits.js';
 import type { ValidChatRequest } from '../domain/openai/valid-request.js';
@@ -28,7 +29,7 @@ export interface ChatHandlerDeps {
   features?: ModelFeatures | ((model: string) => ModelFeatures);
 }
 
-export type FinalEvent = Extract<ChatEvent, { kind: 'final' }>;
+export type { FinalEvent };
 export type DeltaEvent = Extract<ChatEvent, { kind: 'delta' }>;
 
 /** What every answer of one response carries: its id, creation time and the model that answered. */
@@ -50,10 +51,10 @@ export interface GenerationEndpoint<R extends ValidChatRequest> {
   /** Response ids are `<prefix>-<uuid>` (`chatcmpl`, `cmpl`), as OpenAI's. */
   idPrefix: string;
   validate(body: unknown, limits: ChatLimits, deps: ChatHandlerDeps): R;
-  /** Writes the whole answer as one JSON body; returns the final event. */
-  respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: R): Promise<FinalEvent>;
-  /** Writes the answer as SSE (streamEvents); returns the final event. */
-  streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: R): Promise<FinalEvent>;
+  /** Writes the whole answer (every choice) as one JSON body; returns the choices' finals. */
+  respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: R): Promise<ChoiceTally>;
+  /** Writes the answer as SSE (streamEvents); returns the choices' finals. */
+  streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: R): Promise<ChoiceTally>;
 }
 
 /** auth → body → validation → quota → orchestrate → JSON or SSE → usage settled. */
@@ -78,7 +79,7 @@ export async function handleGeneration<R extends ValidChatRequest>(req: Incoming
     const body = await readJsonBody(req, deps.maxBodyBytes);
     const valid = endpoint.validate(body, limitsForTenant(deps.limits, tenant.quota), deps);
     const promptTokens = await deps.chat.estimatePromptTokens(valid, tenant);
-    reservation = deps.quotas.admit(tenant, promptTokens + valid.sampling.maxTokens);
+    reservation = deps.quotas.admit(tenant, reservedTokens(promptTokens, valid));
     setRateLimitHeaders(res, deps.quotas.rateLimitStatus(tenant));
     span.setAttribute('tessera.tenant', tenant.id);
     const meta: ResponseMeta = { id: responseId, created, model: valid.model };
@@ -91,9 +92,10 @@ export async function handleGeneration<R extends ValidChatRequest>(req: Incoming
     const ctx = { tenant, responseId, requestId, deadline: Date.now() + deps.requestTimeoutMs, signal: abort.signal, trace: traceCtx, onRoute };
     observed = deps.metrics.chat(valid.model, info.arrivedAt);
     const events = observe(deps.chat.chat(valid, ctx), observed);
-    const final = valid.stream ? await endpoint.streamSse(res, events, meta, valid) : await endpoint.respondJson(res, events, meta, valid);
-    const usage: ChatUsage = final.usage;
-    observed.finish(final.finishReason, usage, valid.sampling.maxTokens);
+    const answered = valid.stream ? await endpoint.streamSse(res, events, meta, valid) : await endpoint.respondJson(res, events, meta, valid);
+    // One request in the vllm:* series, whatever its n: the tokens of every choice, choice 0's finish reason.
+    const usage: ChatUsage = answered.usage();
+    observed.finish(answered.first.finishReason, usage, valid.sampling.maxTokens);
     reservation.settle({ prompt: usage.promptTokens, completion: usage.completionTokens });
     span.end();
   } catch (err) {
@@ -114,10 +116,10 @@ export async function handleGeneration<R extends ValidChatRequest>(req: Incoming
   }
 }
 
-/** Counts tokens as they reach the client: TTFT and inter-token latency as the user feels them. */
+/** Counts tokens as they reach the client: TTFT and inter-token latency (per choice) as the user feels them. */
 async function* observe(events: AsyncIterable<ChatEvent>, o: ChatObservation): AsyncIterable<ChatEvent> {
   for await (const ev of events) {
-    if (ev.kind === 'delta') o.tokens(ev.tokenIds.length || (ev.text ? 1 : 0));
+    if (ev.kind === 'delta') o.tokens(ev.tokenIds.length || (ev.text ? 1 : 0), ev.choice);
     yield ev;
   }
 }
@@ -145,15 +147,24 @@ export function usageJson(u: ChatUsage) {
   };
 }
 
-/** Every delta in order, then the final event (an answer without one is a broken stream). */
-export async function collectEvents(events: AsyncIterable<ChatEvent>, onDelta: (ev: DeltaEvent) => void): Promise<FinalEvent> {
-  let final: FinalEvent | undefined;
+/** Every delta in order with its choice index, and every choice's final (an answer missing one is a broken stream). */
+export async function collectEvents(events: AsyncIterable<ChatEvent>, n: number, onDelta: (ev: DeltaEvent, choice: number) => void): Promise<ChoiceTally> {
+  const tally = new ChoiceTally(n);
   for await (const ev of events) {
-    if (ev.kind === 'delta') onDelta(ev);
-    else final = ev;
+    if (ev.kind === 'delta') onDelta(ev, tally.choiceOf(ev));
+    else tally.end(ev);
   }
-  if (!final) throw new Error('the answer ended without a final event');
-  return final;
+  if (!tally.done) throw new Error('the answer ended before every choice had its final event');
+  return tally;
+}
+
+/**
+ * Our extension on a choice object when n > 1: `tessera.response_id`, the id that choice's feedback
+ * refers to (domain/choices.ts: choice 0 is the response id, choice i `<id>-<i>`). Not written for
+ * n = 1, whose answer is the shape it was before `n` (its choice is the response id).
+ */
+export function choiceExtension(meta: ResponseMeta, choice: number, n: number): { tessera?: { response_id: string } } {
+  return n > 1 ? { tessera: { response_id: choiceResponseId(meta.id, choice) } } : {};
 }
 
 /** The JSON body of a finished answer, with the response id in `x-response-id` as on every answer. */
@@ -169,26 +180,39 @@ export function sseData(body: unknown): string {
 /**
  * The SSE frame both endpoints share: the first event is pulled before committing to 200, so failures
  * before the first token (bad image, quota at a stage, deadline) still get a proper status code; then
- * `write.open()`, each delta, the final event, and `data: [DONE]`.
+ * `write.open()`, each choice's deltas and final as they arrive (choices interleave), `write.end()`
+ * once every choice has ended, and `data: [DONE]`.
  */
-export async function streamEvents(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, write: { open?(): void; delta(ev: DeltaEvent): void; final(ev: FinalEvent): void }): Promise<FinalEvent> {
+export async function streamEvents(
+  res: ServerResponse,
+  events: AsyncIterable<ChatEvent>,
+  meta: ResponseMeta,
+  n: number,
+  write: { open?(): void; delta(ev: DeltaEvent, choice: number): void; choiceEnd(ev: FinalEvent, choice: number): void; end?(answered: ChoiceTally): void },
+): Promise<ChoiceTally> {
+  const tally = new ChoiceTally(n);
   const iterator = events[Symbol.asyncIterator]();
   let next = await iterator.next();
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-response-id': meta.id });
   write.open?.();
   for (; !next.done; next = await iterator.next()) {
     const ev = next.value;
+    const choice = tally.choiceOf(ev);
     if (ev.kind === 'delta') {
-      write.delta(ev);
+      write.delta(ev, choice);
       continue;
     }
-    write.final(ev);
+    tally.end(ev);
+    write.choiceEnd(ev, choice);
+    if (!tally.done) continue;
+    write.end?.(tally);
     res.write('data: [DONE]\n\n');
     res.end();
-    return ev;
+    return tally;
   }
-  throw new Error('the answer ended without a final event');
+  throw new Error('the answer ended before every choice had its final event');
 }
+
 
 /** OpenAI's finish reasons: a cancelled or failed stream that still reached its end reads `stop`. */
 export function finishReasonJson(r: FinalEvent['finishReason']): string {

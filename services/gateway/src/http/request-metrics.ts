@@ -51,7 +51,9 @@ export class HttpMetrics {
 }
 
 export class ChatObservation {
-  private lastTokenAt = 0;
+  private firstTokenSeen = false;
+  /** When each choice's previous token arrived (OpenAI `n`: choices stream side by side). */
+  private readonly lastTokenAt = new Map<number, number>();
   private readonly labels: { model_name: string };
 
   constructor(
@@ -62,21 +64,30 @@ export class ChatObservation {
     this.labels = { model_name: model };
   }
 
-  /** `n` tokens reached the client now (one SSE chunk or, non-streamed, one decoder chunk). */
-  tokens(n: number): void {
+  /**
+   * `n` tokens of choice `choice` reached the client now (one SSE chunk or, non-streamed, one decoder
+   * chunk). TTFT is the request's first token of any choice (one request, whatever its `n`); the
+   * inter-token gap is measured within a choice, as vLLM measures it per sequence — across
+   * interleaved choices it would shrink with n and read as a faster decoder.
+   */
+  tokens(n: number, choice = 0): void {
     if (n <= 0) return;
     const now = performance.now();
-    if (this.lastTokenAt === 0) {
+    const last = this.lastTokenAt.get(choice);
+    if (!this.firstTokenSeen) {
+      this.firstTokenSeen = true;
       this.r.histogram(Metric.vllmTimeToFirstToken).observe(this.labels, (now - this.arrivedAt) / 1000);
       n -= 1;
-    } else {
+    }
+    if (last !== undefined) {
       // Tokens that arrive together share the gap, as vLLM attributes a multi-token step.
-      const gap = (now - this.lastTokenAt) / 1000 / n;
+      const gap = (now - last) / 1000 / n;
       for (let i = 0; i < n; i++) this.r.histogram(Metric.vllmInterTokenLatency).observe(this.labels, gap);
     }
-    this.lastTokenAt = now;
+    this.lastTokenAt.set(choice, now);
   }
 
+  /** The request answered: `usage` over all its choices (prompt once, completion tokens summed), one success count. */
   finish(reason: FinishReason, usage: ChatUsage, maxTokens: number): void {
     const prompt = usage.promptTokens; // the decoder's count, visual tokens included
     this.r.histogram(Metric.vllmE2eRequestLatency).observe(this.labels, (performance.now() - this.arrivedAt) / 1000);

@@ -21,5 +21,6 @@ export function chatLimitsFrom(c: GatewayConfig): ChatLimits {
     remoteImageAllowList: c.remoteImageAllowList.split(',').map((h) => h.trim()).filter(Boolean),
     maxVideosPerRequest: c.maxVideosPerRequest,
     maxVideoFrames: c.maxVideoFrames,
+    maxChoices: c.maxChoices,
   });
 }

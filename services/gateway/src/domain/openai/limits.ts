@@ -22,6 +22,8 @@ export interface ChatLimits {
   maxVideosPerRequest: number;
   /** Frames per video part (each frame is one slicer call, like a 448² image overview). */
   maxVideoFrames: number;
+  /** OpenAI `n`: choices per request, each its own decoder generation of up to max_tokens. */
+  maxChoices: number;
 }
 
 export const DEFAULT_CHAT_LIMITS: ChatLimits = Object.freeze({
@@ -42,6 +44,7 @@ export const DEFAULT_CHAT_LIMITS: ChatLimits = Object.freeze({
   remoteImageAllowList: [],
   maxVideosPerRequest: 1,
   maxVideoFrames: 64,
+  maxChoices: 8,
 });
 
 /** The gateway-wide limits narrowed by one tenant's quota (both edges validate against this). */

@@ -77,6 +77,11 @@ export interface ValidChatRequest {
   /** Videos in order of appearance; a `video` part's index points here. Absent = none. */
   videos?: VideoSource[];
   sampling: ValidSampling;
+  /**
+   * OpenAI `n` when above 1 (2..maxChoices): that many choices, each its own decoder generation
+   * (domain/choices.ts). Absent = one choice, and the request is exactly what it was before `n`.
+   */
+  n?: number;
   stream: boolean;
   includeUsage: boolean;
   collection?: ValidCollection;

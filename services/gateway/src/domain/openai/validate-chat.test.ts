@@ -93,7 +93,9 @@ describe('validateChatRequest', () => {
     ['top_p above 1', { ...ok, top_p: 1.5 }, 'top_p'],
     ['presence_penalty out of range', { ...ok, presence_penalty: 3 }, 'presence_penalty'],
     ['frequency_penalty out of range', { ...ok, frequency_penalty: -3 }, 'frequency_penalty'],
-    ['n > 1', { ...ok, n: 2 }, 'n'],
+    ['n above the choices limit', { ...ok, n: DEFAULT_CHAT_LIMITS.maxChoices + 1 }, 'n'],
+    ['n = 0', { ...ok, n: 0 }, 'n'],
+    ['fractional n', { ...ok, n: 1.5 }, 'n'],
     ['too many stop sequences', { ...ok, stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
     ['empty stop sequence', { ...ok, stop: [''] }, 'stop[0]'],
     ['stream not a boolean', { ...ok, stream: 'yes' }, 'stream'],
@@ -128,6 +130,17 @@ describe('validateChatRequest', () => {
   it.each(cases)('rejects %s', (_name, body, field, code) => {
     const e = fails(body, field, code ?? 'INVALID_ARGUMENT');
     expect(e.message.length).toBeGreaterThan(5);
+  });
+
+  it("OpenAI's n: 1..maxChoices (the 400 names n and the limit); n = 1, null or absent leave the request as it was", () => {
+    const n = (b: Record<string, unknown>, limits = DEFAULT_CHAT_LIMITS) => validateChatRequest({ ...ok, ...b }, limits, MODELS).n;
+    expect([n({ n: 3 }), n({ n: DEFAULT_CHAT_LIMITS.maxChoices })]).toEqual([3, DEFAULT_CHAT_LIMITS.maxChoices]);
+    expect(validateChatRequest({ ...ok, n: 1 }, DEFAULT_CHAT_LIMITS, MODELS)).toEqual(validateChatRequest(ok, DEFAULT_CHAT_LIMITS, MODELS));
+    expect('n' in validateChatRequest({ ...ok, n: null }, DEFAULT_CHAT_LIMITS, MODELS)).toBe(false);
+    // The deployment's limit (TESSERA_GATEWAY_MAX_CHOICES), not a constant.
+    expect(fails({ ...ok, n: 9 }, 'n').message).toBe('n is 9; allowed: 1 <= n <= 8');
+    expect(n({ n: 12 }, { ...DEFAULT_CHAT_LIMITS, maxChoices: 16 })).toBe(12);
+    expect(() => validateChatRequest({ ...ok, n: 3 }, { ...DEFAULT_CHAT_LIMITS, maxChoices: 2 }, MODELS)).toThrow('1 <= n <= 2');
   });
 
   it('carries logit_bias through as token id → offset; null and {} (what SDKs send by default) mean none', () => {

@@ -3,7 +3,7 @@ import { invalidArgument, TesseraError, ErrorCode } from '@tessera/runtime';
 import type { ChatLimits } from './limits.js';
 import { modelFeatures, parseResponseFormat, parseTools, type ModelFeatures } from './response-format.js';
 import { asObject, int, optBool, str } from './json-fields.js';
-import { parseModel, parseSampling, parseStreaming } from './validate-common.js';
+import { parseChoiceCount, parseModel, parseSampling, parseStreaming } from './validate-common.js';
 
 import type { ImageSource, Role, ValidChatRequest, ValidMessage, ValidPart, ValidSampling, ValidToolCall, VideoSource } from './valid-request.js';
 import { parseVideoPart, refuseVideoUrl } from './validate-video.js';
@@ -53,6 +53,7 @@ export function validateChatRequest(
   const ending = parseChatEnding(root, messages);
   checkToolResults(messages);
   const { stream, includeUsage } = parseStreaming(root);
+  const n = parseChoiceCount(root, limits);
 
   const responseFormat = parseResponseFormat(root.response_format);
   const tools = parseTools(root.tools, root.tool_choice, served, model, root.parallel_tool_calls);
@@ -71,6 +72,7 @@ export function validateChatRequest(
     sampling,
     ...(responseFormat && { responseFormat }),
     ...(tools && { tools }),
+    ...(n > 1 && { n }),
     stream,
     includeUsage,
     ...(root.collection !== undefined && root.collection !== null && { collection: parseCollection(root.collection, limits) }),

@@ -17,9 +17,18 @@ export function parseModel(root: Record<string, unknown>, knownModels: readonly 
   return model;
 }
 
-/** `n`, `stream` and `stream_options.include_usage`: one choice per request, streamed or not. */
+/**
+ * OpenAI's `n`: how many choices to generate for the prompt, 1..maxChoices (each is a decoder generation
+ * of up to max_tokens, so the limit bounds one request's decoder work and token reservation).
+ * Absent or null = 1.
+ */
+export function parseChoiceCount(root: Record<string, unknown>, limits: ChatLimits): number {
+  if (root.n === undefined || root.n === null) return 1;
+  return int(root.n, 'n', 1, limits.maxChoices);
+}
+
+/** `stream` and `stream_options.include_usage`. */
 export function parseStreaming(root: Record<string, unknown>): { stream: boolean; includeUsage: boolean } {
-  if (root.n !== undefined && root.n !== null && root.n !== 1) throw invalidArgument('n', 'only n = 1 is supported', 'n = 1');
   const stream = optBool(root.stream, 'stream') ?? false;
   const streamOptions = root.stream_options === undefined || root.stream_options === null ? {} : asObject(root.stream_options, 'stream_options');
   const includeUsage = optBool(streamOptions.include_usage, 'stream_options.include_usage') ?? false;

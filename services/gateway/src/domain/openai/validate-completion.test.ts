@@ -38,6 +38,11 @@ describe('validateCompletionRequest', () => {
     expect(v.sampling).toEqual({ maxTokens: 7, temperature: 0, topP: 0.5, topK: 4, minP: 0.1, presencePenalty: 0.5, frequencyPenalty: -0.5, repetitionPenalty: 1.1, seed: 3, stop: ['\n'], logitBias: { 9707: 5 }, ignoreEos: true, stopTokenIds: [7], minTokens: 2, logprobs: false, topLogprobs: 0 });
   });
 
+  it("OpenAI's n: several choices for the prompt, as chat (n = 1 is the request as it was)", () => {
+    expect(validateCompletionRequest({ ...ok, n: 4 }, DEFAULT_CHAT_LIMITS, MODELS).n).toBe(4);
+    expect(validateCompletionRequest({ ...ok, n: 1 }, DEFAULT_CHAT_LIMITS, MODELS)).toEqual(validateCompletionRequest(ok, DEFAULT_CHAT_LIMITS, MODELS));
+  });
+
   it('legacy logprobs: an integer 0..5 asks for the sampled token and that many alternatives', () => {
     expect(validateCompletionRequest({ ...ok, logprobs: 0 }, DEFAULT_CHAT_LIMITS, MODELS).sampling).toMatchObject({ logprobs: true, topLogprobs: 0 });
     expect(validateCompletionRequest({ ...ok, logprobs: 5 }, DEFAULT_CHAT_LIMITS, MODELS).sampling).toMatchObject({ logprobs: true, topLogprobs: 5 });
@@ -72,7 +77,8 @@ describe('validateCompletionRequest', () => {
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ temperature: 3 }, 'temperature'],
       [{ top_p: 0 }, 'top_p'],
-      [{ n: 2 }, 'n'],
+      [{ n: 9 }, 'n'],
+      [{ n: 0 }, 'n'],
       [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
       [{ presence_penalty: 9 }, 'presence_penalty'],
       [{ seed: 1.5 }, 'seed'],

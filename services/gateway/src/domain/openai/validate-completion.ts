@@ -1,7 +1,7 @@
 import { invalidArgument } from '@tessera/runtime';
 import type { ChatLimits } from './limits.js';
 import { asObject, int, optBool } from './json-fields.js';
-import { parseModel, parseSampling, parseStreaming } from './validate-common.js';
+import { parseChoiceCount, parseModel, parseSampling, parseStreaming } from './validate-common.js';
 import type { ValidCompletionRequest, ValidSampling } from './valid-request.js';
 
 /**
@@ -16,6 +16,7 @@ export function validateCompletionRequest(body: unknown, limits: ChatLimits, kno
   const prompt = parsePrompt(root.prompt, limits);
   refuseUnsupported(root);
   const { stream, includeUsage } = parseStreaming(root);
+  const n = parseChoiceCount(root, limits);
   const echo = optBool(root.echo, 'echo') ?? false;
   const logprobs = parseCompletionLogprobs(root.logprobs, limits);
   // The decoder scores the tokens it generates, not the prompt's, so echo cannot give the prompt's logprobs.
@@ -31,6 +32,7 @@ export function validateCompletionRequest(body: unknown, limits: ChatLimits, kno
     messages: [],
     images: [],
     sampling,
+    ...(n > 1 && { n }),
     stream,
     includeUsage,
     ...(typeof root.user === 'string' && { user: root.user }),

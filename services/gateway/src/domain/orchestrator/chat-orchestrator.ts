@@ -3,6 +3,7 @@ import type { NatsConnection } from 'nats';
 import { commonV1, decodingV1, feedbackV1, finishReasonName, retrievalV1, roleFromName, SERVICES } from '@tessera/contracts';
 import { busState, DEFAULT_HEARTBEAT_MS, ErrorCode, GRPC_STATUS, natsClient, TesseraError, type BusState, type CallOptions, type Logger, type ServiceClient } from '@tessera/runtime';
 import type { ChatContext, ChatEvent, ChatService, ChatSource, ChatUsage, FinishReason } from '../chat-events.js';
+import { choiceCount, choiceResponseId, choiceSeed, interleave } from '../choices.js';
 import { usageFromWire, usageToWire } from '../usage-wire.js';
 import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
 import { structuredOutputFields } from '../openai/response-format.js';
@@ -36,6 +37,18 @@ interface Admitted {
   videos: AdmittedVideo[];
   /** Megapixel-slices of all images and frames, computed once at admission; chat() charges this number. */
   cost: number;
+}
+
+/** What every choice of one request shares: the decoder request without its id and sampling, and the stages already run. */
+interface PreparedPrompt {
+  request: Omit<decodingV1.GenerateRequest, 'requestId' | 'sampling'>;
+  sources: ChatSource[];
+  /** Images and retrieval, once for all choices. */
+  timings: Record<string, number>;
+  /** When the request started (each choice's total_ms counts from it). */
+  started: number;
+  admitted: AdmittedImage[];
+  videos: AdmittedVideo[];
 }
 
 const RECORD_ATTEMPTS = 5;
@@ -110,7 +123,11 @@ export class ChatOrchestrator implements ChatService {
 
   async *chat(req: ValidChatRequest, ctx: ChatContext): AsyncIterable<ChatEvent> {
     const started = Date.now();
-    const call: CallOptions & { tenant: string } = { tenant: ctx.tenant.id, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, headers: { 'x-response-id': ctx.responseId }, ...(ctx.trace && { trace: ctx.trace }) };
+    // The choices of one request share one abort: the client going away, or one choice failing,
+    // cancels every generation still running (each decoder frees its KV at the next step).
+    const choicesAbort = new AbortController();
+    const signal = AbortSignal.any([ctx.signal, choicesAbort.signal]);
+    const call: CallOptions & { tenant: string } = { tenant: ctx.tenant.id, requestId: ctx.requestId, deadline: ctx.deadline, signal, headers: { 'x-response-id': ctx.responseId }, ...(ctx.trace && { trace: ctx.trace }) };
     const timings: Record<string, number> = {};
     // Fail fast while NATS is down (503 + Retry-After) instead of at the request deadline.
     this.bus.assertUp('chat');
@@ -119,6 +136,8 @@ export class ChatOrchestrator implements ChatService {
     const admitted = media.images;
     // The cost admission computed (and checked against the per-request limit); charged once the work starts.
     this.o.imageCost?.charge(ctx.tenant, media.cost);
+    // Images are encoded and retrieval runs once for all choices: every choice gets the same prompt,
+    // whose KV the decoder's prefix cache then shares between them.
     const retrievalStart = Date.now();
     const [sources, encoded, videos] = await Promise.all([
       req.collection ? this.retrieve(req, call) : Promise.resolve([]),
@@ -135,25 +154,47 @@ export class ChatOrchestrator implements ChatService {
     const videoParts = videoEmbeddingIndices(encoded.length, videos);
     const messages: decodingV1.Message[] = req.messages.map((m) => toDecoderMessage(m, videoParts));
     if (req.collection) messages.unshift({ role: commonV1.Role.SYSTEM, parts: [{ part: { $case: 'text', text: groundingMessage(sources) } }] });
+    // A text completion's prompt goes to the decoder verbatim (no chat template); a chat's messages through its template.
+    const input = req.prompt !== undefined ? { messages: [], prompt: [{ part: { $case: 'text' as const, text: req.prompt } }] } : { messages, prompt: [] };
+    const prompt: PreparedPrompt = {
+      request: { ...input, images: embeddings, modelRevision: this.model.revision, ...structuredOutputFields(req), ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }), ...chatEndingToWire(req.ending) },
+      sources,
+      timings,
+      started,
+      admitted,
+      videos: media.videos,
+    };
 
+    const choices = Array.from({ length: choiceCount(req) }, (_, choice) => this.generateChoice(req, ctx, call, prompt, choice));
+    let answered = false;
+    try {
+      yield* interleave(choices);
+      answered = true;
+    } finally {
+      // A failed choice, or a consumer that stopped reading: the choices still running are cancelled.
+      if (!answered) choicesAbort.abort();
+    }
+  }
+
+  /**
+   * One choice: its own decoder generation (request id and seed: domain/choices.ts), its own reasoning
+   * split and feedback record, its deltas and final tagged with its index.
+   */
+  private async *generateChoice(req: ValidChatRequest, ctx: ChatContext, call: CallOptions & { tenant: string }, prompt: PreparedPrompt, choice: number): AsyncIterable<ChatEvent> {
+    const responseId = choiceResponseId(ctx.responseId, choice);
     const s = req.sampling;
     const sampling: commonV1.SamplingParams = {
       ...samplingToWire(s),
       // Always seeded: a generation redelivered to another decoder replica must replay the same tokens
       // (the client skips chunks it has already seen), and the seed goes into the feedback record.
-      seed: s.seed ?? randomInt(2 ** 47),
+      seed: choiceSeed(s.seed, choice, () => randomInt(2 ** 47)),
       // Always asked for: the per-token confidence goes into the feedback record (review queue).
       logprobs: true,
     };
     let answer = '';
     const confidence: TokenConfidence[] = [];
     let finalChunk: decodingV1.GenerateResponse | undefined;
-    // A text completion's prompt goes to the decoder verbatim (no chat template); a chat's messages through its template.
-    const input = req.prompt !== undefined ? { messages: [], prompt: [{ part: { $case: 'text' as const, text: req.prompt } }] } : { messages, prompt: [] };
-    const stream = this.decoder.generate(
-      { requestId: ctx.responseId, ...input, images: embeddings, sampling, modelRevision: this.model.revision, ...structuredOutputFields(req), ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }), ...chatEndingToWire(req.ending) },
-      call,
-    );
+    const stream = this.decoder.generate({ requestId: responseId, ...prompt.request, sampling }, { ...call, headers: { 'x-response-id': responseId } });
     // The decoder's first chunk says whether the output opens with reasoning (decoding.proto `reasoning`);
     // a text completion's output is returned as the model wrote it, never split.
     let split: ReasoningOutput | undefined;
@@ -167,6 +208,7 @@ export class ChatOrchestrator implements ChatService {
         const piece = split.push(chunk.textDelta);
         yield {
           kind: 'delta',
+          choice,
           text: piece.content,
           ...(piece.reasoning && { reasoning: piece.reasoning }),
           tokenIds: chunk.tokenIds,
@@ -176,27 +218,29 @@ export class ChatOrchestrator implements ChatService {
       if (chunk.finishReason !== commonV1.FinishReason.UNSPECIFIED) {
         finalChunk = chunk;
         const rest = split.end();
-        if (rest.reasoning) yield { kind: 'delta', text: '', reasoning: rest.reasoning, tokenIds: [] };
+        if (rest.reasoning) yield { kind: 'delta', choice, text: '', reasoning: rest.reasoning, tokenIds: [] };
         break;
       }
     }
     if (!finalChunk) {
-      if (ctx.signal.aborted) throw new TesseraError(ErrorCode.CANCELLED, 'the client went away');
+      if (call.signal?.aborted) throw new TesseraError(ErrorCode.CANCELLED, 'the client went away');
       throw new TesseraError(ErrorCode.UNAVAILABLE, 'the decoder stream ended without a finish reason');
     }
     const usage = usageFromWire(finalChunk.usage);
     const t = finalChunk.timings;
-    Object.assign(timings, {
+    // The shared stages (images, retrieval) and this choice's generation.
+    const timings: Record<string, number> = {
+      ...prompt.timings,
       ...(t?.queueMs !== undefined && { decoder_queue_ms: t.queueMs }),
       ...(t?.prefillMs !== undefined && { prefill_ms: t.prefillMs }),
       ...(t?.decodePerTokenMs !== undefined && { decode_per_token_ms: t.decodePerTokenMs }),
       ...(t?.decodeMs !== undefined && { decode_ms: t.decodeMs }),
-      time_to_first_token_ms: (t?.timeToFirstTokenMs ?? 0) + (timings.vision_encode_ms ?? 0) + (timings.resample_ms ?? 0),
-      total_ms: Date.now() - started,
-    });
+      time_to_first_token_ms: (t?.timeToFirstTokenMs ?? 0) + (prompt.timings.vision_encode_ms ?? 0) + (prompt.timings.resample_ms ?? 0),
+      total_ms: Date.now() - prompt.started,
+    };
     const finishReason: FinishReason = finishReasonName(finalChunk.finishReason) ?? 'stop';
-    if (this.o.recordResponses) this.record(req, ctx, { answer, sources, usage, finishReason: finalChunk.finishReason, seed: finalChunk.seed, confidence, admitted, videos: media.videos, sampling });
-    yield { kind: 'final', finishReason, usage, timings, sources };
+    if (this.o.recordResponses) this.record(req, { ...ctx, responseId }, { answer, sources: prompt.sources, usage, finishReason: finalChunk.finishReason, seed: finalChunk.seed, confidence, admitted: prompt.admitted, videos: prompt.videos, sampling });
+    yield { kind: 'final', choice, finishReason, usage, timings, sources: prompt.sources };
   }
 
   private async retrieve(req: ValidChatRequest, call: CallOptions): Promise<ChatSource[]> {
