@@ -3,7 +3,7 @@
  * decoding contract through the same validator as HTTP (same 400s), and a gRPC chat counts in the
  * same request-level vllm:* series as an HTTP one. The real path over the bus is in e2e/.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { commonV1, gatewayV1, type feedbackV1 } from '@tessera/contracts';
 import { localClient, TesseraError, type ServiceClient } from '@tessera/runtime';
 import { MetricsRegistry, parseExposition } from '@tessera/telemetry';
@@ -12,7 +12,7 @@ import { DEFAULT_CHAT_LIMITS } from './domain/openai/limits.js';
 import type { ValidChatRequest } from './domain/openai/valid-request.js';
 import type { ModelInfo } from './domain/orchestrator/model-catalog.js';
 import { ApiKeyStore, hashApiKey } from './domain/tenancy/api-keys.js';
-import { QuotaLedger } from './domain/tenancy/quota-ledger.js';
+import { QuotaLedger, Reservation } from './domain/tenancy/quota-ledger.js';
 import { HttpMetrics } from './http/request-metrics.js';
 import { gatewayGrpcService } from './service.js';
 
@@ -157,5 +157,55 @@ describe('gateway gRPC: text completions (`prompt`, the HTTP API\'s /v1/completi
     for (const [extra, field] of cases) {
       await expect(collect(completion(extra))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { field } });
     }
+  });
+});
+
+describe("gateway gRPC: OpenAI's n (ChatCompletionRequest.n, ChatCompletionResponse.choice_index)", () => {
+  /** Choice i writes `c<i>` and ends with i + 1 completion tokens; choice 1 ends first. */
+  const choices: ChatService = {
+    async estimatePromptTokens() {
+      return 10;
+    },
+    async *chat(req): AsyncIterable<ChatEvent> {
+      const n = req.n ?? 1;
+      for (let i = 0; i < n; i++) yield { kind: 'delta', choice: i, text: `c${i}`, tokenIds: [i] };
+      const order = n > 1 ? [1, 0, ...Array.from({ length: n - 2 }, (_, k) => k + 2)] : [0];
+      for (const i of order) yield { kind: 'final', choice: i, finishReason: 'stop', usage: { promptTokens: 10, visualTokens: 0, completionTokens: i + 1 }, timings: {}, sources: [] };
+    },
+  };
+  const ledger = new QuotaLedger();
+  const admit = vi.spyOn(ledger, 'admit');
+  const settle = vi.spyOn(Reservation.prototype, 'settle');
+  const nClient = localClient(
+    gatewayV1.GatewayServiceService,
+    gatewayGrpcService({ keys, quotas: ledger, chat: choices, limits: () => DEFAULT_CHAT_LIMITS, model: { id: 'tiny', revision: 'r1', family: '2.6', downsampleModes: [] } as unknown as ModelInfo, feedback: {} as ServiceClient<typeof feedbackV1.FeedbackServiceService> }),
+  );
+
+  it('n = 3: chunks name their choice_index, each choice ends with its own finish chunk and usage; the quota reserves and settles every choice', async () => {
+    const chunks: gatewayV1.ChatCompletionResponse[] = [];
+    for await (const c of nClient.chatCompletion({ ...request(), n: 3, sampling: { topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, stop: [], stopTokenIds: [], logprobs: false, topLogprobs: 0, maxTokens: 4 } }, call)) chunks.push(c);
+    const deltas = chunks.filter((c) => c.textDelta);
+    expect(deltas.map((c) => [c.choiceIndex, c.textDelta])).toEqual([
+      [0, 'c0'],
+      [1, 'c1'],
+      [2, 'c2'],
+    ]);
+    const finishes = chunks.filter((c) => c.finishReason !== commonV1.FinishReason.UNSPECIFIED);
+    expect(finishes.map((c) => [c.choiceIndex, c.usage?.completionTokens])).toEqual([
+      [1, 2],
+      [0, 1],
+      [2, 3],
+    ]);
+    expect(admit.mock.calls.at(-1)![1]).toBe(10 + 3 * 4);
+    expect(settle.mock.calls.at(-1)![0]).toEqual({ prompt: 10, completion: 6 });
+  });
+
+  it('n = 1 (or unset) sends no choice_index; n above the limit is INVALID_ARGUMENT naming n', async () => {
+    for await (const c of nClient.chatCompletion(request(), call)) expect(c.choiceIndex).toBeUndefined();
+    await expect(
+      (async () => {
+        for await (const _ of nClient.chatCompletion({ ...request(), n: DEFAULT_CHAT_LIMITS.maxChoices + 1 }, call));
+      })(),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'n' } });
   });
 });

@@ -3,6 +3,7 @@ import { commonV1, feedbackV1, finishReasonFromName, gatewayV1, roleName, type d
 import { invalidArgument } from '@tessera/runtime';
 import type { CallContext, ServiceClient, ServiceImpl } from '@tessera/runtime';
 import type { ChatService } from './domain/chat-events.js';
+import { choiceCount, ChoiceTally, reservedTokens } from './domain/choices.js';
 import { limitsForTenant, type ChatLimits } from './domain/openai/limits.js';
 import type { ModelFeatures } from './domain/openai/response-format.js';
 import { validateChatRequest } from './domain/openai/validate-chat.js';
@@ -71,17 +72,23 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
       const arrivedAt = performance.now();
       const tenant = tenantOf(ctx);
       const valid = validateGatewayRequest(req, limitsForTenant(deps.limits(), tenant.quota), deps.model.id, deps.features);
-      const reservation = deps.quotas.admit(tenant, (await deps.chat.estimatePromptTokens(valid, tenant)) + valid.sampling.maxTokens);
+      const reservation = deps.quotas.admit(tenant, reservedTokens(await deps.chat.estimatePromptTokens(valid, tenant), valid));
       // OpenAI's id prefixes: `cmpl-` for a text completion, `chatcmpl-` for a chat.
       const responseId = `${valid.prompt !== undefined ? 'cmpl' : 'chatcmpl'}-${randomUUID()}`;
       const observed: ChatObservation | undefined = deps.metrics?.chat(valid.model, arrivedAt);
+      const n = choiceCount(valid);
+      const answered = new ChoiceTally(n);
       let settled = false;
       try {
         if (deps.openingChunk !== false) yield { responseId, model: valid.model, modelRevision: deps.model.revision, sources: [], textDelta: '', reasoningDelta: '', logprobs: [], finishReason: commonV1.FinishReason.UNSPECIFIED };
         for await (const ev of deps.chat.chat(valid, { tenant, responseId, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, trace: ctx.trace })) {
+          const choice = answered.choiceOf(ev);
+          // gateway.proto: choice_index is set only when the request asked for n > 1.
+          const choiceIndex = n > 1 ? { choiceIndex: choice } : {};
           if (ev.kind === 'delta') {
-            observed?.tokens(ev.tokenIds.length || (ev.text ? 1 : 0));
+            observed?.tokens(ev.tokenIds.length || (ev.text ? 1 : 0), choice);
             yield {
+              ...choiceIndex,
               responseId,
               model: valid.model,
               modelRevision: deps.model.revision,
@@ -93,11 +100,17 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
             };
             continue;
           }
-          reservation.settle({ prompt: ev.usage.promptTokens, completion: ev.usage.completionTokens });
-          settled = true;
-          observed?.finish(ev.finishReason, ev.usage, valid.sampling.maxTokens);
+          answered.end(ev);
+          if (answered.done) {
+            // The request's usage: the prompt once, every choice's completion (the last chunk of each carries its own).
+            const usage = answered.usage();
+            reservation.settle({ prompt: usage.promptTokens, completion: usage.completionTokens });
+            settled = true;
+            observed?.finish(answered.first.finishReason, usage, valid.sampling.maxTokens);
+          }
           const t = ev.timings;
           yield {
+            ...choiceIndex,
             responseId,
             model: valid.model,
             modelRevision: deps.model.revision,
@@ -187,7 +200,13 @@ export function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: str
     ...(req.enableThinking !== undefined && { chat_template_kwargs: { enable_thinking: req.enableThinking } }),
     ...(req.addGenerationPrompt !== undefined && { add_generation_prompt: req.addGenerationPrompt }),
     ...(req.continueFinalMessage !== undefined && { continue_final_message: req.continueFinalMessage }),
+    ...choicesJson(req),
   };
+}
+
+/** gateway.proto `n` → OpenAI's `n` (unset = the validator's default, 1), for either endpoint's validator. */
+function choicesJson(req: gatewayV1.ChatCompletionRequest): { n?: number } {
+  return req.n !== undefined ? { n: req.n } : {};
 }
 
 /** SamplingParams → the OpenAI sampling fields both endpoints share (log probabilities differ per endpoint). */
@@ -236,6 +255,7 @@ export function toOpenAiCompletion(req: gatewayV1.ChatCompletionRequest, default
     ...(s && samplingJson(s)),
     ...(s?.logprobs && { logprobs: s.topLogprobs }),
     ...(req.user && { user: req.user }),
+    ...choicesJson(req),
   };
 }
 

@@ -55,6 +55,7 @@ describe('edge → hub request forwarding', () => {
     'chat_template_kwargs.enable_thinking false': { messages: [{ role: 'user', content: 'Answer now.' }], chat_template_kwargs: { enable_thinking: false } },
     'continue_final_message (assistant prefill)': { messages: [{ role: 'user', content: 'Name a colour.' }, { role: 'assistant', content: 'My favourite is' }], continue_final_message: true },
     'add_generation_prompt false': { messages: [{ role: 'user', content: 'Name a colour.' }], add_generation_prompt: false },
+    "OpenAI's n (several choices) with a seed": { messages: [{ role: 'user', content: 'Two answers' }], n: 3, seed: 11, temperature: 1 },
     "vLLM's sampling extras (min_tokens, ignore_eos, stop_token_ids, logit_bias)": { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 9, min_tokens: 3, ignore_eos: true, stop_token_ids: [7, 9], logit_bias: { '42': -5 } },
   };
   for (const [name, body] of Object.entries(cases)) {
@@ -81,7 +82,7 @@ describe('edge → hub request forwarding', () => {
   });
 
   it('carries a text completion (prompt, sampling, logprobs) to a hub model; echo stays at the site, which has the prompt', () => {
-    const body = { model: MODEL, prompt: 'Once upon a time', max_tokens: 9, temperature: 0.5, stop: ['\n'], logprobs: 2, seed: 4, ignore_eos: true, user: 'u-2' };
+    const body = { model: MODEL, prompt: 'Once upon a time', max_tokens: 9, temperature: 0.5, stop: ['\n'], logprobs: 2, seed: 4, ignore_eos: true, user: 'u-2', n: 2 };
     const site = validateCompletionRequest(body, DEFAULT_CHAT_LIMITS, [MODEL]);
     const wire = gatewayV1.ChatCompletionRequest.decode(gatewayV1.ChatCompletionRequest.encode(toProto(site)).finish());
     expect(wire.messages).toEqual([]);

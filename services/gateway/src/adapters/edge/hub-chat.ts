@@ -13,6 +13,7 @@ import { ErrorCode, natsClient, TesseraError, type ServiceClient } from '@tesser
 import { UPLINK_NAMESPACE, UPLINK_STAGE, siteInboxPrefix, siteUplinkBucket } from '@tessera/edge';
 import type { NatsConnection } from 'nats';
 import type { ChatContext, ChatEvent, ChatService, FinishReason } from '../../domain/chat-events.js';
+import { choiceCount } from '../../domain/choices.js';
 import type { ImageSource, ValidChatRequest } from '../../domain/openai/valid-request.js';
 import type { ValidResponseFormat } from '../../domain/openai/response-format.js';
 import { chatEndingToWire, samplingToWire } from '../../domain/openai/request-wire.js';
@@ -72,14 +73,18 @@ export class HubChat implements ChatService {
 
   async *chat(req: ValidChatRequest, ctx: ChatContext): AsyncIterable<ChatEvent> {
     const stream = this.gateway.chatCompletion(toProto(req), { tenant: ctx.tenant.id, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, ...(ctx.trace && { trace: ctx.trace }) });
+    // With n > 1 the hub streams every choice's chunks (choice_index) and ends each with its own finish.
+    let choicesLeft = choiceCount(req);
     for await (const c of stream) {
       if (c.error && c.error.code) throw new TesseraError(ErrorCode.INTERNAL, `hub: ${c.error.message}`);
-      if (c.textDelta || c.reasoningDelta) yield { kind: 'delta', text: c.textDelta, ...(c.reasoningDelta && { reasoning: c.reasoningDelta }), tokenIds: [], ...(c.logprobs.length && { logprobs: c.logprobs.map((l) => ({ token: l.token, logprob: l.logprob, top: l.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob })) })) }) };
+      const choice = c.choiceIndex ?? 0;
+      if (c.textDelta || c.reasoningDelta) yield { kind: 'delta', choice, text: c.textDelta, ...(c.reasoningDelta && { reasoning: c.reasoningDelta }), tokenIds: [], ...(c.logprobs.length && { logprobs: c.logprobs.map((l) => ({ token: l.token, logprob: l.logprob, top: l.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob })) })) }) };
       const finish: FinishReason | undefined = finishReasonName(c.finishReason);
       if (finish) {
         const t = c.timings;
         yield {
           kind: 'final',
+          choice,
           finishReason: finish,
           usage: usageFromWire(c.usage),
           timings: Object.fromEntries(
@@ -87,7 +92,7 @@ export class HubChat implements ChatService {
           ) as Record<string, number>,
           sources: c.sources.map((s) => ({ id: s.id, score: s.relevance, relevance: s.relevance, text: s.text, metadata: s.metadata ?? {} })),
         };
-        return;
+        if (--choicesLeft === 0) return;
       }
     }
     throw new TesseraError(ErrorCode.UNAVAILABLE, 'hub: the answer ended without a finish reason', { retryAfterMs: 1000 });
@@ -132,6 +137,8 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
     ...chatEndingToWire(req.ending),
     // A text completion (gateway.proto `prompt`): no messages; this site's HTTP edge applies `echo` itself.
     ...(req.prompt !== undefined && { prompt: req.prompt }),
+    // OpenAI `n`: the hub generates the choices and streams them tagged with choice_index.
+    ...(req.n !== undefined && { n: req.n }),
   };
 }
 

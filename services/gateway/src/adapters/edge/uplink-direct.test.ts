@@ -48,8 +48,10 @@ const answering: ChatService = {
   estimatePromptTokens: async () => 10,
   async *chat(req): AsyncIterable<ChatEvent> {
     atHub.push(req);
-    yield { kind: 'delta', text: 'from the hub', tokenIds: [1] };
-    yield { kind: 'final', finishReason: 'stop', usage: { promptTokens: 10, visualTokens: 0, completionTokens: 1 }, timings: {}, sources: [] };
+    // OpenAI `n`: every choice's delta, then each choice's final (choice i generated i + 1 tokens).
+    const n = req.n ?? 1;
+    for (let i = 0; i < n; i++) yield { kind: 'delta', choice: i, text: i === 0 ? 'from the hub' : `from the hub, choice ${i}`, tokenIds: [1] };
+    for (let i = n - 1; i >= 0; i--) yield { kind: 'final', choice: i, finishReason: i === 0 ? 'stop' : 'length', usage: { promptTokens: 10, visualTokens: 0, completionTokens: 1 + i }, timings: {}, sources: [] };
   },
 };
 
@@ -59,12 +61,17 @@ async function startHubGateway(): Promise<ServiceHost> {
   return startService({ config, nc: hubNc, services: [uplinkBinding(deps, 4)], grpc: false, metricsEndpoint: false, handleSignals: false, telemetry: false });
 }
 
-/** One forwarded chat through the site's HubChat, as the site router runs it; its text. */
-async function forward(timeoutMs = 30_000, req: ValidChatRequest = validateChatRequest({ model: MODEL, messages: [{ role: 'user', content: 'hello from the shop' }] }, DEFAULT_CHAT_LIMITS, [MODEL], modelFeatures('2.6'))): Promise<string> {
+/** One forwarded chat through the site's HubChat, as the site router runs it; its events. */
+async function forwardEvents(timeoutMs: number, req: ValidChatRequest): Promise<ChatEvent[]> {
   const ctx = { tenant: keys.tenant('acme')!, responseId: 'r', requestId: `q-${randomBytes(4).toString('hex')}`, deadline: Date.now() + timeoutMs, signal: new AbortController().signal };
-  let text = '';
-  for await (const e of hubChat.chat(req, ctx)) if (e.kind === 'delta') text += e.text;
-  return text;
+  const events: ChatEvent[] = [];
+  for await (const e of hubChat.chat(req, ctx)) events.push(e);
+  return events;
+}
+
+/** One forwarded chat through the site's HubChat; its text. */
+async function forward(timeoutMs = 30_000, req: ValidChatRequest = validateChatRequest({ model: MODEL, messages: [{ role: 'user', content: 'hello from the shop' }] }, DEFAULT_CHAT_LIMITS, [MODEL], modelFeatures('2.6'))): Promise<string> {
+  return (await forwardEvents(timeoutMs, req)).map((e) => (e.kind === 'delta' ? e.text : '')).join('');
 }
 
 /** Jobs ever stored in the hub's uplink queue (a direct answer stores none). */
@@ -98,6 +105,23 @@ describe('direct uplink over a leaf link', () => {
     expect(await forward(30_000, completion)).toBe('from the hub');
     expect(atHub.at(-1)).toMatchObject({ prompt: 'Once upon a time', messages: [], sampling: { maxTokens: 5, logprobs: true, topLogprobs: 1 } });
     expect(await jobsStored()).toBe(0);
+  });
+
+  it("(a) OpenAI n for a hub model: the hub generates the choices, the site gets each one's deltas and final by index", async () => {
+    const req = validateChatRequest({ model: MODEL, messages: [{ role: 'user', content: 'two answers, please' }], n: 3, seed: 7 }, DEFAULT_CHAT_LIMITS, [MODEL], modelFeatures('2.6'));
+    const events = await forwardEvents(30_000, req);
+    expect(atHub.at(-1)).toMatchObject({ n: 3, sampling: { seed: 7 } });
+    expect(events.filter((e) => e.kind === 'delta').map((e) => [e.choice, e.text])).toEqual([
+      [0, 'from the hub'],
+      [1, 'from the hub, choice 1'],
+      [2, 'from the hub, choice 2'],
+    ]);
+    // Every choice's own final reaches the site (the stream does not end at the first).
+    expect(events.filter((e) => e.kind === 'final').map((e) => (e.kind === 'final' ? [e.choice, e.finishReason, e.usage.completionTokens] : []))).toEqual([
+      [2, 'length', 3],
+      [1, 'length', 2],
+      [0, 'stop', 1],
+    ]);
   });
 
   it('(b) no hub gateway subscribed → the chat waits in the queue and is answered when one is back', async () => {
