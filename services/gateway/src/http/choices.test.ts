@@ -44,6 +44,18 @@ const scripted: ChatService = {
       timings: { total_ms: 10 + choice },
       sources: [],
     });
+    if (text === 'tools') {
+      // Choice 1 writes a tool call in two pieces with choice 0's reasoning and answer in between: each
+      // choice needs its own tool-call parser (a shared one would swallow choice 0's text into the call).
+      const lp = (token: string, logprob: number) => [{ token, logprob, top: [] }];
+      yield { kind: 'delta', choice: 1, text: '<tool_call>\n{"name": "get_time", ', tokenIds: [1], logprobs: lp('<tool_call>', -1) };
+      yield { kind: 'delta', choice: 0, text: '', reasoning: 'Thinking 0. ', tokenIds: [1], logprobs: lp('Thinking', -2) };
+      yield { kind: 'delta', choice: 0, text: 'Plain answer.', tokenIds: [2], logprobs: lp('Plain answer.', -3) };
+      yield { kind: 'delta', choice: 1, text: '"arguments": {}}\n</tool_call>', tokenIds: [2], logprobs: lp('</tool_call>', -4) };
+      yield final(0, 2, 'stop');
+      yield final(1, 2, 'stop');
+      return;
+    }
     for (let i = 0; i < n; i++) yield { kind: 'delta', choice: i, text: `c${i}t0 `, tokenIds: [1] };
     if (text === 'hang') {
       await new Promise<void>((r) => ctx.signal.addEventListener('abort', () => r(), { once: true }));
@@ -138,6 +150,27 @@ describe('OpenAI n over HTTP', () => {
     expect([0, 1].map((i) => chunks.filter((c: any) => c.choices[0]?.index === i).map((c: any) => c.choices[0].text).join(''))).toEqual(['c0t0 c0t1 ', 'c1t0 ']);
     expect(chunks.filter((c: any) => c.choices[0]?.finish_reason).map((c: any) => c.choices[0].index)).toEqual([1, 0]);
     expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { completion_tokens: 3 } });
+  });
+
+  it('tool calls, reasoning and logprobs are per choice (JSON and SSE)', async () => {
+    const tools = { tools: [{ type: 'function', function: { name: 'get_time' } }], n: 2, logprobs: true };
+    const body = (await (await chat('tools', tools)).json()) as any;
+    expect(body.choices[0]).toMatchObject({ index: 0, finish_reason: 'stop', message: { content: 'Plain answer.', reasoning_content: 'Thinking 0. ' } });
+    expect(body.choices[0].logprobs.content.map((t: any) => t.token)).toEqual(['Thinking', 'Plain answer.']);
+    expect(body.choices[1]).toMatchObject({ index: 1, finish_reason: 'tool_calls', message: { tool_calls: [{ type: 'function', function: { name: 'get_time', arguments: '{}' } }] } });
+    expect(body.choices[1].message.reasoning_content).toBeUndefined();
+    expect(body.choices[1].logprobs.content.map((t: any) => t.token)).toEqual(['<tool_call>', '</tool_call>']);
+
+    const chunks = (await sse(await chat('tools', { ...tools, stream: true }))).slice(0, -1);
+    const deltas = (i: number) => chunks.filter((c: any) => c.choices[0]?.index === i).map((c: any) => c.choices[0].delta);
+    expect(deltas(0).map((d: any) => d.content ?? '').join('')).toBe('Plain answer.');
+    expect(deltas(0).some((d: any) => d.reasoning_content === 'Thinking 0. ')).toBe(true);
+    expect(deltas(1).flatMap((d: any) => d.tool_calls ?? []).map((c: any) => c.function.name)).toEqual(['get_time']);
+    expect(deltas(1).some((d: any) => d.content)).toBe(false);
+    expect(chunks.filter((c: any) => c.choices[0]?.finish_reason).map((c: any) => [c.choices[0].index, c.choices[0].finish_reason])).toEqual([
+      [0, 'stop'],
+      [1, 'tool_calls'],
+    ]);
   });
 
   it('one request in the vllm:* series, with the tokens of every choice', async () => {
