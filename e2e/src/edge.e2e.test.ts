@@ -6,7 +6,7 @@
  *   site: gateway (site config: `edge-small` at the site, hub models over the leaf), decoder, feedback,
  *         retrieval (a collection at the site)
  * Both sides run the image stages (slicer, resampler) too.
- * Scenarios in order: hub model from the edge; local model; /v1/models and 404 say where models run;
+ * Scenarios in order: hub model from the edge; OpenAI `n` for a hub model; local model; /v1/models and 404 say where models run;
  * response_format, tools and downsample_mode reach a hub model; a > 512 KiB image reaches a hub model
  * (through the site's uplink bucket in the hub's object store); cut the uplink → local model answers,
  * `hub-big` falls back to `edge-small`, `hub-strict` fails fast with 503 + Retry-After, 500 feedback
@@ -107,6 +107,22 @@ describe('edge site on a leaf node', () => {
     expect(res.headers.get('x-tessera-served-by')).toBe('hub');
     expect(body.model).toBe('hub-big');
     expect(body.usage.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it("OpenAI n for a hub model: the hub generates every choice (seed + i), the site streams and answers them all", async () => {
+    const sampled = { temperature: 1, max_tokens: 6 };
+    const res = await chat('hub-big', { ...sampled, n: 2 });
+    const body = (await res.json()) as any;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(res.headers.get('x-tessera-served-by')).toBe('hub');
+    const singles = [(await (await chat('hub-big', sampled)).json()) as any, (await (await chat('hub-big', { ...sampled, seed: 4 })).json()) as any];
+    expect(body.choices.map((c: any) => [c.index, c.message.content])).toEqual(singles.map((b, i) => [i, b.choices[0].message.content]));
+    expect(body.usage.completion_tokens).toBe(singles[0].usage.completion_tokens + singles[1].usage.completion_tokens);
+    const events = (await (await chat('hub-big', { ...sampled, n: 2, stream: true })).text()).split('\n\n').filter(Boolean).map((e) => e.replace(/^data: /, ''));
+    expect(events.at(-1)).toBe('[DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+    expect([0, 1].map((i) => chunks.filter((c) => c.choices[0]?.index === i).map((c) => c.choices[0].delta.content ?? '').join(''))).toEqual(body.choices.map((c: any) => c.message.content));
+    expect(chunks.filter((c) => c.choices[0]?.finish_reason).map((c) => c.choices[0].index).sort()).toEqual([0, 1]);
   });
 
   it('serves a local model at the site', async () => {
