@@ -29,7 +29,6 @@ export interface ChatHandlerDeps {
   features?: ModelFeatures | ((model: string) => ModelFeatures);
 }
 
-export type { FinalEvent };
 export type DeltaEvent = Extract<ChatEvent, { kind: 'delta' }>;
 
 /** What every answer of one response carries: its id, creation time and the model that answered. */
