@@ -6,13 +6,12 @@
  * choice, text completions do the same, and two choices of one response make a preference pair the
  * feedback service accepts and exports as a TRL DPO row.
  */
-import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { startLocalStack, type RunningStack } from '@tessera/local-stack';
+import { startLocalStack, writeApiKeysFile, type RunningStack } from '@tessera/local-stack';
 import { ensureTinyModel } from '@tessera/model';
 
 const KEY = 'sk-e2e-choices';
@@ -23,8 +22,7 @@ let client: OpenAI;
 beforeAll(async () => {
   const modelDir = await ensureTinyModel();
   const dir = mkdtempSync(join(tmpdir(), 'tessera-e2e-choices-'));
-  const keysFile = join(dir, 'keys.json');
-  writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'choices', tenant: 'choices', sha256: createHash('sha256').update(KEY).digest('hex') }] }));
+  const keysFile = writeApiKeysFile(join(dir, 'keys.json'), [{ id: 'choices', tenant: 'choices', key: KEY }]);
   stack = await startLocalStack({
     modelDir,
     workDir: dir,

@@ -7,10 +7,9 @@
  * service on a real nats-server stand in for the real ones (the real decoder in e2e/src/choices.e2e.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commonServiceConfig, loadConfig } from '@tessera/config';
-import { commonV1, decodingV1, feedbackV1 } from '@tessera/contracts';
+import { commonV1, type decodingV1, type feedbackV1 } from '@tessera/contracts';
 import { ensureTinyModel } from '@tessera/model';
-import { consoleLogger, hosted, startService, type CallContext, type ServiceHost } from '@tessera/runtime';
+import { consoleLogger, type ServiceHost } from '@tessera/runtime';
 import { withNats } from '@tessera/testing/vitest';
 import type { ChatEvent } from '../chat-events.js';
 import { DEFAULT_CHAT_LIMITS } from '../openai/limits.js';
@@ -19,6 +18,7 @@ import type { Tenant } from '../tenancy/api-keys.js';
 import { ChatOrchestrator } from './chat-orchestrator.js';
 import type { AdmittedImage, EncodedImage, ImagePipeline } from './image-pipeline.js';
 import { loadModelInfo, type ModelInfo } from './model-catalog.js';
+import { decoderChunk, startScriptedStages } from './test/scripted-stages.js';
 
 const bus = withNats();
 const generated: decodingV1.GenerateRequest[] = [];
@@ -45,60 +45,37 @@ function resetBarrier(n: number): void {
 }
 
 const usage = (completionTokens: number, cachedTokens: number) => ({ promptTokens: 7, visualTokens: 64, completionTokens, totalTokens: 7 + completionTokens, cachedTokens });
-const chunk = (textDelta: string, over: Partial<decodingV1.GenerateResponse> = {}): decodingV1.GenerateResponse =>
-  ({ textDelta, tokenIds: [1], logprobs: [], finishReason: commonV1.FinishReason.UNSPECIFIED, matchedStop: '', reasoning: false, ...over }) as decodingV1.GenerateResponse;
+
 const promptText = (req: decodingV1.GenerateRequest) => req.messages.flatMap((m) => m.parts.map((p) => (p.part?.$case === 'text' ? p.part.text : ''))).join('');
 
 beforeAll(async () => {
   model = loadModelInfo(await ensureTinyModel(), 'tiny');
-  const config = loadConfig(commonServiceConfig({ serviceName: 'scripted-stages', grpcPort: 0, metricsPort: 0 }), { NATS_URL: bus.server.url, TESSERA_SHUTDOWN_GRACE: '1s' });
-  host = await startService({
-    config,
-    nc: bus.nc,
-    services: [
-      hosted({
-        definition: { generate: decodingV1.DecoderServiceService.generate },
-        impl: {
-          async *generate(req: decodingV1.GenerateRequest, ctx: CallContext) {
-            generated.push(req);
-            const seed = req.sampling!.seed!;
-            const prompt = promptText(req);
-            yield chunk(`s${seed}a `);
-            if (++firstTokens === expectedChoices) allStarted();
-            await started;
-            if (prompt.includes('fail') && req.requestId.endsWith('-1')) {
-              // gRPC status 8: RESOURCE_EXHAUSTED.
-              yield chunk('', { error: { code: 8, message: 'KV cache full', field: '', limit: '', retryAfterMs: 0, metadata: {} } });
-              return;
-            }
-            if (prompt.includes('hang')) {
-              await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
-              cancelled.push(req.requestId);
-              return;
-            }
-            // The choices finish with different lengths and reasons; choice 0 reports the cached prompt blocks.
-            const length = req.requestId.endsWith('-2') ? 1 : 2;
-            if (length === 2) yield chunk(`s${seed}b`);
-            yield chunk('', { finishReason: length === 2 ? commonV1.FinishReason.LENGTH : commonV1.FinishReason.STOP, usage: usage(length + 1, /-\d+$/.test(req.requestId) ? 0 : 16), seed });
-          },
-        },
-      }),
-      hosted({
-        definition: { recordResponse: feedbackV1.FeedbackServiceService.recordResponse },
-        impl: {
-          async recordResponse(req: feedbackV1.RecordResponseRequest) {
-            recorded.push(req.response!);
-            return { responseId: req.response!.responseId, created: true };
-          },
-        },
-      }),
-    ],
-    grpc: false,
-    handleSignals: false,
-    metricsEndpoint: false,
-    telemetry: false,
-    announceReady: false,
-  });
+  host = await startScriptedStages(
+    { nc: bus.nc, url: bus.server.url },
+    async function* generate(req, ctx) {
+      generated.push(req);
+      const seed = req.sampling!.seed!;
+      const prompt = promptText(req);
+      yield decoderChunk(`s${seed}a `);
+      if (++firstTokens === expectedChoices) allStarted();
+      await started;
+      if (prompt.includes('fail') && req.requestId.endsWith('-1')) {
+        // gRPC status 8: RESOURCE_EXHAUSTED.
+        yield decoderChunk('', { error: { code: 8, message: 'KV cache full', field: '', limit: '', retryAfterMs: 0, metadata: {} } });
+        return;
+      }
+      if (prompt.includes('hang')) {
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+        cancelled.push(req.requestId);
+        return;
+      }
+      // The choices finish with different lengths and reasons; choice 0 reports the cached prompt blocks.
+      const length = req.requestId.endsWith('-2') ? 1 : 2;
+      if (length === 2) yield decoderChunk(`s${seed}b`);
+      yield decoderChunk('', { finishReason: length === 2 ? commonV1.FinishReason.LENGTH : commonV1.FinishReason.STOP, usage: usage(length + 1, /-\d+$/.test(req.requestId) ? 0 : 16), seed });
+    },
+    recorded,
+  );
 }, 120_000);
 
 afterAll(async () => {

@@ -7,10 +7,9 @@
  * real decoder's answer for a raw prompt is checked end to end in e2e/src/openai-sdk.e2e.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commonServiceConfig, loadConfig } from '@tessera/config';
-import { commonV1, decodingV1, feedbackV1 } from '@tessera/contracts';
+import { commonV1, type decodingV1, type feedbackV1 } from '@tessera/contracts';
 import { ensureTinyModel } from '@tessera/model';
-import { consoleLogger, hosted, startService, type ServiceHost } from '@tessera/runtime';
+import { consoleLogger, type ServiceHost } from '@tessera/runtime';
 import { withNats } from '@tessera/testing/vitest';
 import type { ChatEvent } from '../chat-events.js';
 import { DEFAULT_CHAT_LIMITS } from '../openai/limits.js';
@@ -19,6 +18,7 @@ import type { Tenant } from '../tenancy/api-keys.js';
 import { ChatOrchestrator } from './chat-orchestrator.js';
 import type { ImagePipeline } from './image-pipeline.js';
 import { loadModelInfo, type ModelInfo } from './model-catalog.js';
+import { decoderChunk, startScriptedStages } from './test/scripted-stages.js';
 
 const bus = withNats();
 const generated: decodingV1.GenerateRequest[] = [];
@@ -29,41 +29,17 @@ const PROMPT = 'Once upon a time <|im_end|> there';
 
 beforeAll(async () => {
   model = loadModelInfo(await ensureTinyModel(), 'tiny');
-  const config = loadConfig(commonServiceConfig({ serviceName: 'scripted-stages', grpcPort: 0, metricsPort: 0 }), { NATS_URL: bus.server.url, TESSERA_SHUTDOWN_GRACE: '1s' });
   const usage = { promptTokens: 7, visualTokens: 0, completionTokens: 2, totalTokens: 9 };
-  const chunk = (textDelta: string, over: Partial<decodingV1.GenerateResponse> = {}): decodingV1.GenerateResponse =>
-    ({ textDelta, tokenIds: [1], logprobs: [], finishReason: commonV1.FinishReason.UNSPECIFIED, matchedStop: '', reasoning: false, ...over }) as decodingV1.GenerateResponse;
-  host = await startService({
-    config,
-    nc: bus.nc,
-    services: [
-      hosted({
-        definition: { generate: decodingV1.DecoderServiceService.generate },
-        impl: {
-          async *generate(req: decodingV1.GenerateRequest) {
-            generated.push(req);
-            // A decoder that claims the output opens with reasoning: a completion's text must still come back as is.
-            yield chunk(' a <think>king', { reasoning: true });
-            yield chunk('</think> lived', { finishReason: commonV1.FinishReason.LENGTH, usage, seed: 5 });
-          },
-        },
-      }),
-      hosted({
-        definition: { recordResponse: feedbackV1.FeedbackServiceService.recordResponse },
-        impl: {
-          async recordResponse(req: feedbackV1.RecordResponseRequest) {
-            recorded.push(req.response!);
-            return { responseId: req.response!.responseId, created: true };
-          },
-        },
-      }),
-    ],
-    grpc: false,
-    handleSignals: false,
-    metricsEndpoint: false,
-    telemetry: false,
-    announceReady: false,
-  });
+  host = await startScriptedStages(
+    { nc: bus.nc, url: bus.server.url },
+    async function* generate(req) {
+      generated.push(req);
+      // A decoder that claims the output opens with reasoning: a completion's text must still come back as is.
+      yield decoderChunk(' a <think>king', { reasoning: true });
+      yield decoderChunk('</think> lived', { finishReason: commonV1.FinishReason.LENGTH, usage, seed: 5 });
+    },
+    recorded,
+  );
 }, 120_000);
 
 afterAll(async () => {
