@@ -7,9 +7,9 @@
  * service on a real nats-server stand in for the real ones (the real decoder in e2e/src/choices.e2e.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commonV1, type decodingV1, type feedbackV1 } from '@tessera/contracts';
+import { commonV1, retrievalV1, type decodingV1, type feedbackV1 } from '@tessera/contracts';
 import { ensureTinyModel } from '@tessera/model';
-import { consoleLogger, type ServiceHost } from '@tessera/runtime';
+import { consoleLogger, hosted, type ServiceHost } from '@tessera/runtime';
 import { withNats } from '@tessera/testing/vitest';
 import type { ChatEvent } from '../chat-events.js';
 import { DEFAULT_CHAT_LIMITS } from '../openai/limits.js';
@@ -24,6 +24,7 @@ const bus = withNats();
 const generated: decodingV1.GenerateRequest[] = [];
 const cancelled: string[] = [];
 const recorded: feedbackV1.ResponseRecord[] = [];
+const queries: retrievalV1.QueryRequest[] = [];
 let host: ServiceHost;
 let model: ModelInfo;
 let encodeCalls = 0;
@@ -75,6 +76,17 @@ beforeAll(async () => {
       yield decoderChunk('', { finishReason: length === 2 ? commonV1.FinishReason.LENGTH : commonV1.FinishReason.STOP, usage: usage(length + 1, /-\d+$/.test(req.requestId) ? 0 : 16), seed });
     },
     recorded,
+    [
+      hosted({
+        definition: { query: retrievalV1.RetrievalServiceService.query },
+        impl: {
+          async query(req: retrievalV1.QueryRequest) {
+            queries.push(req);
+            return { results: [{ id: 'doc-1', score: 0.9, relevance: 0.9, text: 'The sea is salty.', metadata: {}, vector: [] }], distance: 0, mode: 0 } as retrievalV1.QueryResponse;
+          },
+        },
+      }),
+    ],
   );
 }, 120_000);
 
@@ -141,6 +153,18 @@ describe('ChatOrchestrator: n choices', () => {
     ]);
     // The same prompt in every record: feedback pairs them as answers to one prompt.
     expect(new Set(records.map((r) => JSON.stringify(r.messages))).size).toBe(1);
+  });
+
+  it('grounded chat: retrieval runs once, every choice gets the same grounding turn and sources', async () => {
+    resetBarrier(2);
+    generated.length = 0;
+    queries.length = 0;
+    const events = await collect(orchestrator().chat(request('Grounded?', { n: 2, collection: { name: 'docs', k: 1 } }), context('chatcmpl-g')));
+    expect(queries).toHaveLength(1);
+    expect(generated).toHaveLength(2);
+    expect(generated.map((g) => g.messages[0])).toEqual([generated[0]!.messages[0], generated[0]!.messages[0]]);
+    expect(JSON.stringify(generated[0]!.messages[0])).toContain('The sea is salty.');
+    expect(events.filter((e) => e.kind === 'final').map((e) => (e.kind === 'final' ? e.sources.map((s) => s.id) : []))).toEqual([['doc-1'], ['doc-1']]);
   });
 
   it('without a seed each choice draws its own', async () => {

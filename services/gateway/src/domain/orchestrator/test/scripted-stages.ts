@@ -10,8 +10,8 @@ import { hosted, startService, type CallContext, type ServiceHost } from '@tesse
 
 export type ScriptedGenerate = (req: decodingV1.GenerateRequest, ctx: CallContext) => AsyncIterable<decodingV1.GenerateResponse>;
 
-/** Starts the scripted stages; `recorded` receives every ResponseRecord the orchestrator sends. */
-export function startScriptedStages(bus: { nc: NatsConnection; url: string }, generate: ScriptedGenerate, recorded: feedbackV1.ResponseRecord[]): Promise<ServiceHost> {
+/** Starts the scripted stages (and `extra` ones the test hosts too); `recorded` receives every ResponseRecord the orchestrator sends. */
+export function startScriptedStages(bus: { nc: NatsConnection; url: string }, generate: ScriptedGenerate, recorded: feedbackV1.ResponseRecord[], extra: ReadonlyArray<ReturnType<typeof hosted>> = []): Promise<ServiceHost> {
   const config = loadConfig(commonServiceConfig({ serviceName: 'scripted-stages', grpcPort: 0, metricsPort: 0 }), { NATS_URL: bus.url, TESSERA_SHUTDOWN_GRACE: '1s' });
   return startService({
     config,
@@ -27,6 +27,7 @@ export function startScriptedStages(bus: { nc: NatsConnection; url: string }, ge
           },
         },
       }),
+      ...extra,
     ],
     grpc: false,
     handleSignals: false,
