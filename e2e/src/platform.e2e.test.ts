@@ -154,9 +154,20 @@ describe('chat over HTTP', () => {
     const body = { messages: [{ role: 'user', content: [imagePart(image), { type: 'text', text: 'Again?' }] }] };
     const first = (await (await chat(body)).json()) as any;
     const slicerCalls = () => Promise.all(stack.processes.filter((p) => p.name === 'slicer').map((p) => metricValue(p.metricsPort, 'tessera_rpc_server_duration_seconds_count')));
-    const callsBefore = await slicerCalls();
+    // A slicer observes a call's duration when the call ends on its side (its work-queue message acked),
+    // which can come after the gateway has answered: read the counts once they stop moving (a CI run
+    // read the first request's call as the second's).
+    const settledSlicerCalls = async () => {
+      for (let prev = await slicerCalls(); ; ) {
+        await new Promise((r) => setTimeout(r, 150));
+        const now = await slicerCalls();
+        if (now.join() === prev.join()) return now;
+        prev = now;
+      }
+    };
+    const callsBefore = await settledSlicerCalls();
     const second = (await (await chat(body)).json()) as any;
-    expect(await slicerCalls()).toEqual(callsBefore);
+    expect(await settledSlicerCalls()).toEqual(callsBefore);
     expect(first.tessera.timings_ms.encoder_cache_hits).toBe(0);
     expect(second.tessera.timings_ms.encoder_cache_hits).toBe(1);
     expect(second.tessera.timings_ms.vision_encode_ms).toBe(0);
