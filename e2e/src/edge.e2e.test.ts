@@ -284,6 +284,24 @@ describe('edge site on a leaf node', () => {
     expect(up!.models).toEqual(expect.arrayContaining([{ id: 'edge-small', place: 'site' }, { id: 'hub-big', place: 'hub' }, { id: 'hub-strict', place: 'hub' }]));
   });
 
+  it("feedback on a hub model's answer, given at the site, is checked and stored at the hub, under the id the client saw", async () => {
+    const res = await chat('hub-big');
+    const body = (await res.json()) as any;
+    expect(res.headers.get('x-tessera-served-by')).toBe('hub');
+    const fb = await post('/v1/tessera/feedback', { feedback: { feedbackId: 'hub-answer-1', responseId: body.id, rating: { key: 'overall', thumbs: 1 }, comment: 'rated at the shop' } });
+    expect(fb.status, await fb.clone().text()).toBe(200);
+    // The hub recorded the answer under the site's response id; the feedback sits with it there.
+    const atHub = await fetch(`${hubStack.httpUrl}/v1/tessera/responses/${body.id}`, { headers: { authorization: `Bearer ${KEY}` } });
+    const record = (await atHub.json()) as any;
+    expect(atHub.status, JSON.stringify(record)).toBe(200);
+    expect(record.response.answer).toBe(body.choices[0].message.content);
+    expect(record.feedback.map((f: any) => [f.feedback.feedbackId, f.feedback.comment])).toEqual([['hub-answer-1', 'rated at the shop']]);
+    // An id neither the site nor the hub knows: 404 naming the field (the hub's answer).
+    const unknown = await post('/v1/tessera/feedback', { feedback: { feedbackId: 'hub-answer-2', responseId: 'chatcmpl-00000000-0000-0000-0000-000000000000', rating: { key: 'overall', thumbs: 1 } } });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as any).error.param).toBe('feedback.response_id');
+  });
+
   it("the site credential cannot subscribe to another site's or a tenant's subjects at the hub", async () => {
     const asSite = await connect({ servers: hub.nats.url, user: SITE, pass: edge.leafPassword });
     const denied: string[] = [];

@@ -91,7 +91,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeout,
     ready: () => ready && busState(nc).connected,
-    routes: [embeddingsRoute({ keys, quotas, retrieval, maxBodyBytes: config.maxBodyBytes, timeoutMs: config.requestTimeout }), ...adminRoutes({ keys, erasure: new TenantErasure({ cache, images: imageStore, feedback, retrieval }) }), ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits })],
+    routes: [embeddingsRoute({ keys, quotas, retrieval, maxBodyBytes: config.maxBodyBytes, timeoutMs: config.requestTimeout }), ...adminRoutes({ keys, erasure: new TenantErasure({ cache, images: imageStore, feedback, retrieval }) }), ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits, ...(edge && { hubFeedback: (r, o) => edge.hub.submitFeedback(r, o) }) })],
   });
   await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
 

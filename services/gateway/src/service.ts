@@ -41,6 +41,12 @@ export interface GatewayGrpcDeps {
    * model and revision, so the first chunk a site gets still does.
    */
   openingChunk?: boolean;
+  /**
+   * The response id the caller chose, or undefined to draw one. The hub's uplink binding takes the edge
+   * gateway's (`x-response-id`): the id its client sees is then the id the hub records the answer under,
+   * so feedback on it finds its record (docs/edge.md "Feedback on hub answers").
+   */
+  responseIdOf?: (ctx: CallContext, prefix: 'chatcmpl' | 'cmpl') => string | undefined;
 }
 
 /**
@@ -74,7 +80,8 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
       const valid = validateGatewayRequest(req, limitsForTenant(deps.limits(), tenant.quota), deps.model.id, deps.features);
       const reservation = deps.quotas.admit(tenant, reservedTokens(await deps.chat.estimatePromptTokens(valid, tenant), valid));
       // OpenAI's id prefixes: `cmpl-` for a text completion, `chatcmpl-` for a chat.
-      const responseId = `${valid.prompt !== undefined ? 'cmpl' : 'chatcmpl'}-${randomUUID()}`;
+      const prefix = valid.prompt !== undefined ? 'cmpl' : 'chatcmpl';
+      const responseId = deps.responseIdOf?.(ctx, prefix) ?? `${prefix}-${randomUUID()}`;
       const observed: ChatObservation | undefined = deps.metrics?.chat(valid.model, arrivedAt);
       const n = choiceCount(valid);
       const answered = new ChoiceTally(n);

@@ -28,7 +28,8 @@ export interface NatsClientOptions {
    * `direct`: offer each call first to a server on `<namespace>.<version>.<Service>.<Method>` (the
    * binding's `workQueue.direct`, core request/reply); the job is queued only on "no responders" or a
    * `busy` refusal. The offer waits `acceptTimeoutMs` for the accept; past it the call fails
-   * (UNAVAILABLE) instead of queueing, since the server may have the call. Server-streaming only.
+   * (UNAVAILABLE) instead of queueing, since the server may have the call. Server-streaming methods
+   * only: a unary method in `methods` is always queued (no accept can tell taken from not taken).
    */
   workQueue?: { stage: string; methods: readonly string[]; direct?: { namespace: string } };
   /**
@@ -102,7 +103,6 @@ export function natsClient<D extends ServiceDefinition>(nc: NatsConnection, defi
   const out: Record<string, unknown> = { close: () => c.close() };
   for (const info of methodsOf(definition)) {
     const q = queued.has(info.key);
-    if (q && opts.workQueue?.direct && !info.def.responseStream) throw new Error(`workQueue.direct: ${info.key} is unary; only server-streaming methods can be offered directly`);
     out[info.key] = info.def.responseStream
       ? (req: unknown, o?: NatsCallOptions) => c.stream(info, req, o, q)
       : (req: unknown, o?: NatsCallOptions) => c.unary(info, req, o, q);

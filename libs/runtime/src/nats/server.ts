@@ -60,10 +60,9 @@ export class NatsBinding {
       if (typeof fn !== 'function') throw new Error(`${info.fullService}: implementation has no method ${info.key}`);
       handlers.set(info.key, { info, fn: fn.bind(impl) });
       if (!queued.has(info.key)) this.byMethod.set(info.method, { info, fn: fn.bind(impl) });
-      else if (opts.workQueue?.direct) {
-        if (!info.def.responseStream) throw new Error(`workQueue.direct: ${info.key} is unary; only server-streaming methods can be offered directly (the accept tells taken from not taken)`);
-        this.direct.set(info.method, { info, fn: fn.bind(impl) });
-      }
+      // Direct offers are for server-streaming methods (the accept tells taken from not taken); a
+      // queued unary method of the same binding comes through the queue only.
+      else if (opts.workQueue?.direct && info.def.responseStream) this.direct.set(info.method, { info, fn: fn.bind(impl) });
     }
     if (opts.workQueue) {
       this.worker = new WorkQueueWorker(nc, opts.workQueue, [...queued].map((k) => handlers.get(k)!), {

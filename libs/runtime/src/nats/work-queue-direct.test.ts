@@ -93,7 +93,20 @@ describe('work queue with direct offers', () => {
     client.close();
   });
 
-  it('refuses direct offers for unary methods (only an accept tells taken from not taken)', () => {
-    expect(() => natsClient(nc, EchoServiceService, { workQueue: { stage: 'x', methods: ['work'], direct: { namespace: 'tessera.fast.x' } } })).toThrow(/work is unary/);
+  it('a unary method of a binding with direct offers is never offered directly: it goes through the queue (only an accept tells taken from not taken)', async () => {
+    const both = { countWork: EchoServiceService.countWork, work: EchoServiceService.work };
+    const o = { stage: 'mixed', methods: ['countWork', 'work'] as const, direct: { namespace: 'tessera.fast.mixed' } };
+    const impl = echoService({ onStart: (_m, ctx) => transports.push(ctx.transport) });
+    bindings.push(await bindNats(nc, both, { countWork: impl.countWork, work: impl.work }, { serviceName: 'mixed', workQueue: { ...o, concurrency: 1 } }));
+    const client = natsClient(nc, both, { workQueue: o });
+    transports.length = 0;
+    expect((await client.work({ text: 'hi', delayMs: 0, blob: Buffer.alloc(0), failCode: '' }, { tenant: 'acme', timeoutMs: 10_000 })).text).toBe('hi');
+    expect(transports).toEqual(['jetstream']);
+    expect(await jobsStored('mixed')).toBe(1);
+    // The streaming method of the same binding is still offered directly.
+    expect(await collect(client.countWork(count(), { tenant: 'acme', timeoutMs: 10_000 }))).toEqual([0, 1, 2]);
+    expect(transports).toEqual(['jetstream', 'nats']);
+    expect(await jobsStored('mixed')).toBe(1);
+    client.close();
   });
 });

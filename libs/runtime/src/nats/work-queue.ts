@@ -52,7 +52,8 @@ export interface WorkQueueOptions {
    * first and queues the job only on "no responders" or when every server there is full (refused at
    * once with `tessera-kind: busy`). Skips the queue's store, PubAck and pull where a server is idle
    * (edge uplink: 4–5 ms per forwarded chat at load 5–8, docs/decisions.md), and loses nothing:
-   * what no server can take now still waits in the stream. Server-streaming methods only.
+   * what no server can take now still waits in the stream. Server-streaming methods only: a unary
+   * method in `methods` is served from the queue alone (the edge uplink's SubmitFeedback).
    */
   direct?: { namespace: string };
 }

@@ -19,6 +19,8 @@ const BACKLOG_POLL_MS = 2_000;
 export interface EdgeSite {
   router: SiteRouter;
   link: HubLink;
+  /** The uplink to the hub gateway: chats for hub models (through the router) and feedback on their answers. */
+  hub: HubChat;
   close(): void;
 }
 
@@ -42,7 +44,8 @@ export async function openEdgeSite(nc: NatsConnection, site: SiteConfig, local: 
     up.set({ site: site.site }, s === 'up' ? 1 : 0);
     o.log.info('edge.hub_link', { site: site.site, state: s });
   });
-  const router = new SiteRouter(site, local, new HubChat(nc, { site: site.site, hubDomain: site.hubDomain, heartbeatMs: o.heartbeatMs, uplink: o.uplink }), link);
+  const hub = new HubChat(nc, { site: site.site, hubDomain: site.hubDomain, heartbeatMs: o.heartbeatMs, uplink: o.uplink });
+  const router = new SiteRouter(site, local, hub, link);
   const advert = advertiseModels(nc, site);
   const backlog = new FeedbackBacklog(await nc.jetstreamManager());
   const pending = metrics().gauge(Metric.edgeFeedbackPending);
@@ -66,6 +69,7 @@ export async function openEdgeSite(nc: NatsConnection, site: SiteConfig, local: 
   return {
     router,
     link,
+    hub,
     close() {
       clearInterval(timer);
       link.stop();

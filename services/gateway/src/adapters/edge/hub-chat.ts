@@ -8,8 +8,8 @@
  * whole pipeline (GPU stages, retrieval, its own feedback record) and streams the proto chunks back
  * to this site's inbox. One contract, the same one gRPC clients use.
  */
-import { finishReasonName, gatewayV1, roleFromName, SERVICES, type decodingV1 } from '@tessera/contracts';
-import { ErrorCode, natsClient, TesseraError, type ServiceClient } from '@tessera/runtime';
+import { finishReasonName, gatewayV1, roleFromName, SERVICES, type decodingV1, type feedbackV1 } from '@tessera/contracts';
+import { ErrorCode, natsClient, TesseraError, type CallOptions, type ServiceClient } from '@tessera/runtime';
 import { UPLINK_NAMESPACE, UPLINK_STAGE, siteInboxPrefix, siteUplinkBucket } from '@tessera/edge';
 import type { NatsConnection } from 'nats';
 import type { ChatContext, ChatEvent, ChatService, FinishReason } from '../../domain/chat-events.js';
@@ -18,6 +18,7 @@ import type { ImageSource, ValidChatRequest } from '../../domain/openai/valid-re
 import type { ValidResponseFormat } from '../../domain/openai/response-format.js';
 import { chatEndingToWire, samplingToWire } from '../../domain/openai/request-wire.js';
 import { usageFromWire } from '../../domain/usage-wire.js';
+import { UPLINK_METHODS } from './uplink.js';
 import type { Tenant } from '../../domain/tenancy/api-keys.js';
 
 
@@ -43,7 +44,7 @@ export class HubChat implements ChatService {
     this.gateway = natsClient(nc, SERVICES.gateway.definition as typeof gatewayV1.GatewayServiceService, {
       // The direct offer skips the queue's store, PubAck and pull: 4–5 ms less per chat at load 5–8
       // (docs/decisions.md "Issue 18 (core-NATS uplink …)"). Not taken → queued, as before.
-      workQueue: { stage: UPLINK_STAGE, methods: ['chatCompletion'], ...(o.uplink.direct && { direct: { namespace: UPLINK_NAMESPACE } }) },
+      workQueue: { stage: UPLINK_STAGE, methods: [...UPLINK_METHODS], ...(o.uplink.direct && { direct: { namespace: UPLINK_NAMESPACE } }) },
       // A link cut without either server noticing still holds the hub's interest: the offer gets no
       // answer, and fails after this (1 s default) instead of the 10 s default, inside the 2 s budget.
       acceptTimeoutMs: o.uplink.acceptTimeoutMs,
@@ -72,7 +73,8 @@ export class HubChat implements ChatService {
   }
 
   async *chat(req: ValidChatRequest, ctx: ChatContext): AsyncIterable<ChatEvent> {
-    const stream = this.gateway.chatCompletion(toProto(req), { tenant: ctx.tenant.id, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, ...(ctx.trace && { trace: ctx.trace }) });
+    // The hub records the answer under this site's response id (the one its client sees), so feedback on it finds the record.
+    const stream = this.gateway.chatCompletion(toProto(req), { tenant: ctx.tenant.id, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal, headers: { 'x-response-id': ctx.responseId }, ...(ctx.trace && { trace: ctx.trace }) });
     // With n > 1 the hub streams every choice's chunks (choice_index) and ends each with its own finish.
     let choicesLeft = choiceCount(req);
     for await (const c of stream) {
@@ -96,6 +98,16 @@ export class HubChat implements ChatService {
       }
     }
     throw new TesseraError(ErrorCode.UNAVAILABLE, 'hub: the answer ended without a finish reason', { retryAfterMs: 1000 });
+  }
+
+  /**
+   * Feedback on an answer a hub model gave: its record is at the hub, so the hub gateway's feedback
+   * service checks and stores it (through the uplink queue; the hub's feedback stream is the one the
+   * site's is sourced into, so it lands where the site's own would). With the link down the call fails
+   * fast (UNAVAILABLE) and the client retries: the site cannot check feedback against a record it lacks.
+   */
+  submitFeedback(req: feedbackV1.SubmitFeedbackRequest, o: CallOptions): Promise<feedbackV1.SubmitFeedbackResponse> {
+    return this.gateway.submitFeedback(req, o);
   }
 }
 

@@ -8,9 +8,12 @@
  *       answered once a hub gateway is back;
  *   (c) the link stalls (a cable pulled: both servers still think it is up) → the offer is never
  *       accepted and fails UNAVAILABLE after the accept timeout, far inside the deadline, unqueued;
- *       the link cut outright → UNAVAILABLE too (the caller's router then answers 503 or falls back).
+ *       the link cut outright → UNAVAILABLE too (the caller's router then answers 503 or falls back);
+ *   (d) the hub answers under the site's response id, and feedback on that answer goes to the hub's
+ *       feedback service through the uplink queue (SubmitFeedback is unary: queued, never offered);
+ *       with the link cut it fails fast.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { commonServiceConfig, loadConfig } from '@tessera/config';
@@ -42,12 +45,22 @@ let hubGateway: ServiceHost | undefined;
 let hubChat: HubChat;
 
 const keys = new ApiKeyStore({ keys: [{ id: 'k', tenant: 'acme', sha256: hashApiKey('sk-test') }] }, { requestsPerMinute: 1000, tokensPerMinute: 1_000_000, concurrentStreams: 64, maxImagePixels: 4_000_000, maxImagesPerRequest: 4 });
-/** What the hub's service was asked, in order. */
+/** What the hub's service was asked, in order, and the response ids it answered under. */
 const atHub: ValidChatRequest[] = [];
+const hubResponseIds: string[] = [];
+/** Feedback the hub gateway passed to its feedback service, with the tenant it called it for. */
+const feedbackAtHub: Array<{ req: feedbackV1.SubmitFeedbackRequest; tenant: string | undefined }> = [];
+const hubFeedback = {
+  async submitFeedback(req: feedbackV1.SubmitFeedbackRequest, o: { tenant?: string }) {
+    feedbackAtHub.push({ req, tenant: o.tenant });
+    return { duplicate: false };
+  },
+} as unknown as ServiceClient<typeof feedbackV1.FeedbackServiceService>;
 const answering: ChatService = {
   estimatePromptTokens: async () => 10,
-  async *chat(req): AsyncIterable<ChatEvent> {
+  async *chat(req, ctx): AsyncIterable<ChatEvent> {
     atHub.push(req);
+    hubResponseIds.push(ctx.responseId);
     // OpenAI `n`: every choice's delta, then each choice's final (choice i generated i + 1 tokens).
     const n = req.n ?? 1;
     for (let i = 0; i < n; i++) yield { kind: 'delta', choice: i, text: i === 0 ? 'from the hub' : `from the hub, choice ${i}`, tokenIds: [1] };
@@ -57,13 +70,13 @@ const answering: ChatService = {
 
 async function startHubGateway(): Promise<ServiceHost> {
   const config = loadConfig(commonServiceConfig({ serviceName: 'gateway', grpcPort: 0, metricsPort: 0 }), { NATS_URL: hub.nats.url, TESSERA_SHUTDOWN_GRACE: '1s' });
-  const deps = { keys, quotas: new QuotaLedger(), chat: answering, limits: () => DEFAULT_CHAT_LIMITS, model: { id: MODEL, revision: 'r1', family: '2.6', downsampleModes: [] } as unknown as ModelInfo, feedback: {} as ServiceClient<typeof feedbackV1.FeedbackServiceService> };
+  const deps = { keys, quotas: new QuotaLedger(), chat: answering, limits: () => DEFAULT_CHAT_LIMITS, model: { id: MODEL, revision: 'r1', family: '2.6', downsampleModes: [] } as unknown as ModelInfo, feedback: hubFeedback };
   return startService({ config, nc: hubNc, services: [uplinkBinding(deps, 4)], grpc: false, metricsEndpoint: false, handleSignals: false, telemetry: false });
 }
 
 /** One forwarded chat through the site's HubChat, as the site router runs it; its events. */
-async function forwardEvents(timeoutMs: number, req: ValidChatRequest): Promise<ChatEvent[]> {
-  const ctx = { tenant: keys.tenant('acme')!, responseId: 'r', requestId: `q-${randomBytes(4).toString('hex')}`, deadline: Date.now() + timeoutMs, signal: new AbortController().signal };
+async function forwardEvents(timeoutMs: number, req: ValidChatRequest, responseId = 'r'): Promise<ChatEvent[]> {
+  const ctx = { tenant: keys.tenant('acme')!, responseId, requestId: `q-${randomBytes(4).toString('hex')}`, deadline: Date.now() + timeoutMs, signal: new AbortController().signal };
   const events: ChatEvent[] = [];
   for await (const e of hubChat.chat(req, ctx)) events.push(e);
   return events;
@@ -164,4 +177,29 @@ describe('direct uplink over a leaf link', () => {
     }
     await waitForLeafs(hub.nats.monitorPort, 1);
   }, 30_000);
+
+  it("(d) the hub answers under the site's response id (the one its client sees), and feedback on it goes to the hub's feedback service for the site's tenant", async () => {
+    const req = validateChatRequest({ model: MODEL, messages: [{ role: 'user', content: 'rate me' }] }, DEFAULT_CHAT_LIMITS, [MODEL], modelFeatures('2.6'));
+    const siteId = `chatcmpl-${randomUUID()}`;
+    await forwardEvents(30_000, req, siteId);
+    expect(hubResponseIds.at(-1)).toBe(siteId);
+    // Not an id of the kind asked for (a completion's prefix on a chat, or no uuid): the hub draws its own.
+    await forwardEvents(30_000, req, `cmpl-${randomUUID()}`);
+    expect(hubResponseIds.at(-1)).toMatch(/^chatcmpl-[0-9a-f-]{36}$/);
+    await forwardEvents(30_000, req, 'chatcmpl-mine');
+    expect(hubResponseIds.at(-1)).not.toBe('chatcmpl-mine');
+    const out = await hubChat.submitFeedback({ feedback: { feedbackId: 'fb-1', responseId: siteId, comment: 'good', correction: '', spans: [] } }, { tenant: 'acme', timeoutMs: 10_000 });
+    expect(out.duplicate).toBe(false);
+    expect(feedbackAtHub.at(-1)).toMatchObject({ req: { feedback: { feedbackId: 'fb-1', responseId: siteId } }, tenant: 'acme' });
+    // The link cut: the site cannot check feedback on a hub answer, so it fails fast (UNAVAILABLE) for the client to retry.
+    hub.uplink.cut();
+    try {
+      const t0 = Date.now();
+      await expect(hubChat.submitFeedback({ feedback: { feedbackId: 'fb-2', responseId: siteId, comment: 'later', correction: '', spans: [] } }, { tenant: 'acme', timeoutMs: 60_000 })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      hub.uplink.restore();
+    }
+  }, 60_000);
+
 });

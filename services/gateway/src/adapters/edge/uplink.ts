@@ -10,6 +10,23 @@ import { ErrorCode, hosted, TesseraError, type CallContext } from '@tessera/runt
 import { UPLINK_NAMESPACE, UPLINK_STAGE } from '@tessera/edge';
 import { gatewayGrpcService, type GatewayGrpcDeps } from '../../service.js';
 
+/** What an edge site may call at the hub gateway (its client lists the same; hub-chat.ts). */
+export const UPLINK_METHODS = ['chatCompletion', 'submitFeedback'] as const;
+
+/** An OpenAI-shaped id (`chatcmpl-<uuid>`, `cmpl-<uuid>`, as the site's gateway draws them); anything else is not taken. */
+const SITE_RESPONSE_ID = /^(chatcmpl|cmpl)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The site's response id for a forwarded chat, when it is one of the kind asked for: the hub records
+ * the answer under the id the site's client sees. Sites are trusted with the tenant already; a random
+ * UUID id adds no trust, and a reused one is refused by the feedback store as any id reused with other
+ * content is (ALREADY_EXISTS), never overwritten.
+ */
+function siteResponseId(ctx: CallContext, prefix: 'chatcmpl' | 'cmpl'): string | undefined {
+  const id = ctx.headers['x-response-id'];
+  return id !== undefined && SITE_RESPONSE_ID.test(id) && id.startsWith(`${prefix}-`) ? id : undefined;
+}
+
 /**
  * `concurrency`: forwarded chats streamed at once. A forwarded chat holds its slot for its whole
  * answer while it only waits on the decoder, so the work-queue default (TESSERA_MAX_CONCURRENCY, 4,
@@ -22,15 +39,17 @@ export function uplinkBinding(deps: Omit<GatewayGrpcDeps, 'tenantOf'>, concurren
     if (!t) throw new TesseraError(ErrorCode.PERMISSION_DENIED, `tenant "${ctx.tenant}" forwarded by an edge site is not known at the hub`, { field: 'tessera-tenant' });
     return t;
   };
+  const service = gatewayGrpcService({ ...deps, tenantOf, openingChunk: false, responseIdOf: siteResponseId });
   return hosted({
-    // ChatCompletion only, from the queue and the uplink namespace: no request/reply subscription on
-    // the gateway's own subjects, which the hub gateway's NATS user may not hold. Direct offers share
-    // the queue's `concurrency` slots; one beyond them is refused at once and the site queues it.
-    definition: { chatCompletion: gatewayV1.GatewayServiceService.chatCompletion },
+    // ChatCompletion and SubmitFeedback, from the queue (and chats from the uplink namespace): no
+    // request/reply subscription on the gateway's own subjects, which the hub gateway's NATS user may
+    // not hold. Direct offers share the queue's `concurrency` slots; one beyond them is refused at once
+    // and the site queues it. Feedback on a hub answer comes this way: its record is here, not at the site.
+    definition: { chatCompletion: gatewayV1.GatewayServiceService.chatCompletion, submitFeedback: gatewayV1.GatewayServiceService.submitFeedback },
     // No empty opening chunk (see GatewayGrpcDeps.openingChunk): the site drops it anyway.
-    impl: { chatCompletion: gatewayGrpcService({ ...deps, tenantOf, openingChunk: false }).chatCompletion },
+    impl: { chatCompletion: service.chatCompletion, submitFeedback: service.submitFeedback },
     grpc: false,
     requireTenant: true,
-    workQueue: { stage: UPLINK_STAGE, methods: ['chatCompletion'], concurrency, direct: { namespace: UPLINK_NAMESPACE } },
+    workQueue: { stage: UPLINK_STAGE, methods: UPLINK_METHODS, concurrency, direct: { namespace: UPLINK_NAMESPACE } },
   });
 }
