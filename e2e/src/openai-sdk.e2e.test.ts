@@ -315,6 +315,14 @@ describe('official openai SDK: legacy text completions (client.completions.creat
     expect(expected.promptTokens).toBe(promptTokens);
     // A prompt in a list of one is the same request (what batch-of-one clients send).
     expect((await client.completions.create({ model: MODEL, prompt: [PROMPT], max_tokens: 10, temperature: 0 })).choices[0]!.text).toBe(expected.text);
+    // The same prompt as token ids (what lm-eval's local-completions sends by default): the same answer and count.
+    const ids = Tokenizer.fromDir(await ensureTinyModel()).encodePlain(PROMPT);
+    const byIds = await client.completions.create({ model: MODEL, prompt: ids, max_tokens: 10, temperature: 0 });
+    expect([byIds.choices[0]!.text, byIds.usage!.prompt_tokens]).toEqual([expected.text, ids.length]);
+    // Every id is checked against the vocabulary, by the decoder: a 400 naming the position.
+    const outside = await client.completions.create({ model: MODEL, prompt: [ids[0]!, 10_000_000], max_tokens: 2 }).catch((e: unknown) => e);
+    expect(outside).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((outside as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('prompt_token_ids[1]');
   });
 
   it('streams the same text as text_completion chunks, finish_reason on the last choice, the usage chunk last when asked', async () => {
@@ -362,7 +370,7 @@ describe('official openai SDK: legacy text completions (client.completions.creat
     expect(stopped.choices[0]!.finish_reason).toBe('stop');
   });
 
-  it('a field this server does not support is a 400 naming it (suffix, best_of, echo with logprobs, token-id prompts)', async () => {
+  it('a field this server does not support is a 400 naming it (suffix, best_of, echo with logprobs or a token-id prompt)', async () => {
     const refused = async (body: Record<string, unknown>) => {
       const err = await client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 2, ...body } as OpenAI.CompletionCreateParamsNonStreaming).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.BadRequestError);
@@ -372,7 +380,7 @@ describe('official openai SDK: legacy text completions (client.completions.creat
     expect([suffix.param, suffix.message]).toEqual(['suffix', expect.stringContaining('suffix')]);
     expect((await refused({ best_of: 3 })).param).toBe('best_of');
     expect((await refused({ echo: true, logprobs: 1 })).param).toBe('echo');
-    expect((await refused({ prompt: [1, 2, 3] })).param).toBe('prompt');
+    expect((await refused({ prompt: [1, 2, 3], echo: true })).param).toBe('echo');
     expect((await refused({ logprobs: 9 })).message).toContain('0 <= logprobs <= 5');
   });
 });

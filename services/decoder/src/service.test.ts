@@ -154,6 +154,8 @@ describe('DecoderService over NATS and gRPC', () => {
       [request({ messages: [{ role: commonV1.Role.USER, parts: [{ part: { $case: 'image', image: { imageIndex: 2 } } }] }] }), 'messages[0].parts[0].image.image_index'],
       [request({ prompt: [{ part: { $case: 'text', text: 'both' } }] }), 'messages'],
       [request({ continueFinalMessage: true, addGenerationPrompt: true }), 'continue_final_message'],
+      [request({ promptTokenIds: { ids: [1, 2] } }), 'prompt_token_ids'],
+      [request({ messages: [], promptTokenIds: { ids: [1, 10_000_000] } }), 'prompt_token_ids[1]'],
       [request({ continueFinalMessage: true, messages: [{ role: commonV1.Role.ASSISTANT, parts: [{ part: { $case: 'text', text: '  ' } }] }] }), 'continue_final_message'],
     ];
     for (const [req, field] of cases) {

@@ -80,7 +80,10 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   if (endHeld) throw invalidArgument(endHeld.field, endHeld.message);
   const enableThinking = req.enableThinking ?? (constraint ? false : undefined);
   const ending = chatEnding(req);
-  const prompt = d.assemble({ messages: req.messages.map(toMessage), tools, prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images, ...(enableThinking !== undefined && { enableThinking }), ...(ending && { ending }) }, { maxImages: d.maxImages });
+  const prompt =
+    req.promptTokenIds
+      ? givenTokenIds(req.promptTokenIds.ids, req)
+      : d.assemble({ messages: req.messages.map(toMessage), tools, prompt: req.prompt.map((p, j) => toPart(p, `prompt[${j}]`)), images, ...(enableThinking !== undefined && { enableThinking }), ...(ending && { ending }) }, { maxImages: d.maxImages });
   const reasoning = prompt.reasoning ?? false;
   ctx.throwIfAborted();
   const handle = d.engine.submit({
@@ -116,6 +119,16 @@ function afterReasoning(constraint: LogitsConstraint, tok: PromptTokenizer): Log
   const thinkEnd = tok.addedTokenId('</think>');
   if (thinkEnd === undefined) throw new TesseraError(ErrorCode.INTERNAL, 'the prompt opens reasoning but the vocabulary has no </think> token');
   return new AfterReasoning(constraint, thinkEnd);
+}
+
+/**
+ * A prompt given as token ids (vLLM's prompt_token_ids): the whole prompt, used as it is, so nothing
+ * else may shape it. The engine checks each id against the vocabulary and the length against the context.
+ */
+function givenTokenIds(ids: readonly number[], req: decodingV1.GenerateRequest): AssembledPrompt {
+  const other = req.messages.length > 0 ? 'messages' : req.prompt.length > 0 ? 'prompt' : req.images.length > 0 ? 'images' : undefined;
+  if (other) throw invalidArgument('prompt_token_ids', `prompt_token_ids is the whole prompt: it cannot be combined with ${other}`);
+  return { tokenIds: Int32Array.from(ids), visualTokens: 0, reasoning: false };
 }
 
 /** vLLM's add_generation_prompt / continue_final_message → how the chat ends; undefined = the default (a new assistant turn). */

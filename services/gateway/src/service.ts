@@ -8,7 +8,7 @@ import { limitsForTenant, type ChatLimits } from './domain/openai/limits.js';
 import type { ModelFeatures } from './domain/openai/response-format.js';
 import { validateChatRequest } from './domain/openai/validate-chat.js';
 import { validateCompletionRequest } from './domain/openai/validate-completion.js';
-import type { ValidChatRequest } from './domain/openai/valid-request.js';
+import { isCompletion, type ValidChatRequest } from './domain/openai/valid-request.js';
 import type { ApiKeyStore, Tenant } from './domain/tenancy/api-keys.js';
 import type { QuotaLedger } from './domain/tenancy/quota-ledger.js';
 import type { ModelInfo } from './domain/orchestrator/model-catalog.js';
@@ -80,7 +80,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
       const valid = validateGatewayRequest(req, limitsForTenant(deps.limits(), tenant.quota), deps.model.id, deps.features);
       const reservation = deps.quotas.admit(tenant, reservedTokens(await deps.chat.estimatePromptTokens(valid, tenant), valid));
       // OpenAI's id prefixes: `cmpl-` for a text completion, `chatcmpl-` for a chat.
-      const prefix = valid.prompt !== undefined ? 'cmpl' : 'chatcmpl';
+      const prefix = isCompletion(valid) ? 'cmpl' : 'chatcmpl';
       const responseId = deps.responseIdOf?.(ctx, prefix) ?? `${prefix}-${randomUUID()}`;
       const observed: ChatObservation | undefined = deps.metrics?.chat(valid.model, arrivedAt);
       const n = choiceCount(valid);
@@ -157,7 +157,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
  * (/v1/completions), else a chat — so both edges accept and refuse the same requests.
  */
 export function validateGatewayRequest(req: gatewayV1.ChatCompletionRequest, limits: ChatLimits, model: string, features?: ModelFeatures): ValidChatRequest {
-  if (req.prompt !== undefined) return validateCompletionRequest(toOpenAiCompletion(req, model), limits, [model]);
+  if (req.prompt !== undefined || req.promptTokenIds !== undefined) return validateCompletionRequest(toOpenAiCompletion(req, model), limits, [model]);
   return validateChatRequest(toOpenAi(req, model), limits, [model], features);
 }
 
@@ -255,10 +255,11 @@ export function toOpenAiCompletion(req: gatewayV1.ChatCompletionRequest, default
     ['continue_final_message', req.continueFinalMessage !== undefined],
   ];
   for (const [field, set] of chatOnly) if (set) throw invalidArgument(field, `${field} cannot be combined with prompt (a text completion takes the prompt verbatim, no chat template)`);
+  if (req.prompt !== undefined && req.promptTokenIds !== undefined) throw invalidArgument('prompt_token_ids', 'give the prompt once: as text (prompt) or as token ids (prompt_token_ids)');
   const s = req.sampling;
   return {
     model: req.model || defaultModel,
-    prompt: req.prompt,
+    prompt: req.promptTokenIds ? req.promptTokenIds.ids : req.prompt,
     ...(s && samplingJson(s)),
     ...(s?.logprobs && { logprobs: s.topLogprobs }),
     ...(req.user && { user: req.user }),

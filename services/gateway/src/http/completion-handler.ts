@@ -50,7 +50,7 @@ class LegacyLogprobs {
 
 async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: ValidCompletionRequest): Promise<ChoiceTally> {
   const n = choiceCount(valid);
-  const texts = new Array<string>(n).fill(valid.echo ? valid.prompt : '');
+  const texts = new Array<string>(n).fill(valid.echo ? (valid.prompt ?? '') : '');
   const lps = Array.from({ length: n }, (): TokenLogprob[] => []);
   const answered = await collectEvents(events, n, (ev, choice) => {
     texts[choice] += ev.text;
@@ -87,7 +87,7 @@ function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: 
   const logprobs = valid.sampling.logprobs ? Array.from({ length: n }, () => new LegacyLogprobs()) : undefined;
   return streamEvents(res, events, meta, n, {
     open: () => {
-      if (valid.echo) for (let i = 0; i < n; i++) res.write(chunk(i, valid.prompt, null, null));
+      if (valid.echo) for (let i = 0; i < n; i++) res.write(chunk(i, valid.prompt ?? '', null, null));
     },
     delta: (ev, i) => {
       const lp = logprobs && ev.logprobs?.length ? logprobs[i]!.take(ev.logprobs) : null;

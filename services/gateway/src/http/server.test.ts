@@ -276,7 +276,7 @@ describe('gateway HTTP edge', () => {
     });
 
     it('refuses what it cannot do with a 400 naming the field (suffix, best_of, several prompts, echo with logprobs)', async () => {
-      for (const [extra, param] of [[{ suffix: '!' }, 'suffix'], [{ best_of: 2 }, 'best_of'], [{ prompt: ['a', 'b'] }, 'prompt'], [{ prompt: [1, 2] }, 'prompt'], [{ echo: true, logprobs: 1 }, 'echo'], [{ temperature: 5 }, 'temperature']] as const) {
+      for (const [extra, param] of [[{ suffix: '!' }, 'suffix'], [{ best_of: 2 }, 'best_of'], [{ prompt: ['a', 'b'] }, 'prompt'], [{ prompt: [1, 2], echo: true }, 'echo'], [{ prompt: [1, -2] }, 'prompt[1]'], [{ echo: true, logprobs: 1 }, 'echo'], [{ temperature: 5 }, 'temperature']] as const) {
         const res = await complete(extra);
         expect([res.status, ((await res.json()) as any).error.param]).toEqual([400, param]);
       }

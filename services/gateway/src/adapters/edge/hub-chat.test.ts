@@ -89,5 +89,10 @@ describe('edge → hub request forwarding', () => {
     expect(validateGatewayRequest(wire, DEFAULT_CHAT_LIMITS, MODEL, features)).toEqual(site);
     const echoed = validateCompletionRequest({ ...body, logprobs: null, echo: true }, DEFAULT_CHAT_LIMITS, [MODEL]);
     expect(validateGatewayRequest(gatewayV1.ChatCompletionRequest.decode(gatewayV1.ChatCompletionRequest.encode(toProto(echoed)).finish()), DEFAULT_CHAT_LIMITS, MODEL, features)).toEqual({ ...echoed, echo: false });
+    // A prompt of token ids travels as prompt_token_ids; the hub validates it as the site did.
+    const ids = validateCompletionRequest({ ...body, prompt: [9707, 11, 1879] }, DEFAULT_CHAT_LIMITS, [MODEL]);
+    const idsWire = gatewayV1.ChatCompletionRequest.decode(gatewayV1.ChatCompletionRequest.encode(toProto(ids)).finish());
+    expect([idsWire.prompt, idsWire.promptTokenIds?.ids]).toEqual([undefined, [9707, 11, 1879]]);
+    expect(validateGatewayRequest(idsWire, DEFAULT_CHAT_LIMITS, MODEL, features)).toEqual(ids);
   });
 });

@@ -67,7 +67,8 @@ export class HubChat implements ChatService {
    * The hub re-estimates with the model's tokenizer and enforces the tenant's quota there.
    */
   async estimatePromptTokens(req: ValidChatRequest, _tenant: Tenant): Promise<number> {
-    let chars = req.prompt?.length ?? 0;
+    // A token-id prompt: its length is the count (each id at most one token's ~4 characters).
+    let chars = req.prompt?.length ?? (req.promptTokenIds?.length ?? 0) * 4;
     for (const m of req.messages) for (const p of m.parts) if (p.kind === 'text') chars += p.text.length;
     return Math.ceil(chars / 4) + req.images.length * 64;
   }
@@ -149,6 +150,7 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
     ...chatEndingToWire(req.ending),
     // A text completion (gateway.proto `prompt`): no messages; this site's HTTP edge applies `echo` itself.
     ...(req.prompt !== undefined && { prompt: req.prompt }),
+    ...(req.promptTokenIds && { promptTokenIds: { ids: req.promptTokenIds } }),
     // OpenAI `n`: the hub generates the choices and streams them tagged with choice_index.
     ...(req.n !== undefined && { n: req.n }),
   };

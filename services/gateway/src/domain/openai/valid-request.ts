@@ -107,11 +107,20 @@ export interface ValidChatRequest {
    * tools, response_format, collection or video are set: the request is text in, text out.
    */
   prompt?: string;
+  /**
+   * A text completion's prompt given as token ids (OpenAI `prompt: [ids]`; decoding.v1
+   * `GenerateRequest.prompt_token_ids`), instead of `prompt`; same rules otherwise.
+   */
+  promptTokenIds?: number[];
+}
+
+/** A text completion (a raw prompt, as text or token ids), not a chat. */
+export function isCompletion(req: Pick<ValidChatRequest, 'prompt' | 'promptTokenIds'>): boolean {
+  return req.prompt !== undefined || req.promptTokenIds !== undefined;
 }
 
 /** A validated `POST /v1/completions` request: the raw-prompt form of a chat request, plus how to answer it. */
 export interface ValidCompletionRequest extends ValidChatRequest {
-  prompt: string;
-  /** OpenAI `echo`: the answer's text starts with the prompt. */
+  /** OpenAI `echo`: the answer's text starts with the prompt (a text prompt only). */
   echo: boolean;
 }

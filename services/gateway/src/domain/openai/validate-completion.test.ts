@@ -50,9 +50,22 @@ describe('validateCompletionRequest', () => {
     expect(fails({ ...ok, logprobs: true }, 'logprobs').message).toBe('logprobs must be an integer');
   });
 
-  it('refuses what it does not support, naming the field: token ids, several prompts, suffix, best_of > 1, echo with logprobs', () => {
-    expect(fails({ ...ok, prompt: [1, 2, 3] }, 'prompt').message).toContain('token ids');
-    expect(fails({ ...ok, prompt: [[1, 2]] }, 'prompt').message).toContain('token ids');
+  it('takes a prompt of token ids (what lm-eval local-completions sends), alone or as a batch of one; bad ids named', () => {
+    const ids = (prompt: unknown) => validateCompletionRequest({ ...ok, prompt }, DEFAULT_CHAT_LIMITS, MODELS);
+    expect(ids([9707, 0, 11]).promptTokenIds).toEqual([9707, 0, 11]);
+    expect(ids([9707, 0, 11]).prompt).toBeUndefined();
+    expect(ids([[9707, 11]]).promptTokenIds).toEqual([9707, 11]);
+    expect(fails({ ...ok, prompt: [1, -2] }, 'prompt[1]').message).toContain('prompt[1]');
+    fails({ ...ok, prompt: [1, 2.5] }, 'prompt[1]');
+    fails({ ...ok, prompt: [1, 'a'] }, 'prompt[1]');
+    fails({ ...ok, prompt: [[]] }, 'prompt');
+    expect(fails({ ...ok, prompt: [[1], [2]] }, 'prompt').message).toContain('one request takes one prompt');
+    expect(() => validateCompletionRequest({ ...ok, prompt: [1, 2, 3] }, { ...DEFAULT_CHAT_LIMITS, maxTextChars: 2 }, MODELS)).toThrow(/prompt too long: 3 token ids/);
+    // echo returns the prompt's text, which a token-id prompt does not have here.
+    expect(fails({ ...ok, prompt: [1, 2], echo: true }, 'echo').message).toContain('as text');
+  });
+
+  it('refuses what it does not support, naming the field: several prompts, suffix, best_of > 1, echo with logprobs', () => {
     expect(fails({ ...ok, prompt: ['a', 'b'] }, 'prompt').message).toContain('one request takes one prompt');
     fails({ ...ok, prompt: [] }, 'prompt');
     fails({ ...ok, prompt: '' }, 'prompt');

@@ -19,6 +19,8 @@ export function validateCompletionRequest(body: unknown, limits: ChatLimits, kno
   const n = parseChoiceCount(root, limits);
   const echo = optBool(root.echo, 'echo') ?? false;
   const logprobs = parseCompletionLogprobs(root.logprobs, limits);
+  // Echo returns the prompt's text; a token-id prompt has none here (the tokenizer is the decoder's, or the hub's).
+  if (echo && 'promptTokenIds' in prompt) throw invalidArgument('echo', 'echo needs the prompt as text: send it as a string, or leave echo out', 'prompt: a string with echo');
   // The decoder scores the tokens it generates, not the prompt's, so echo cannot give the prompt's logprobs.
   if (echo && logprobs.logprobs) throw invalidArgument('echo', 'echo with logprobs needs log probabilities of the prompt tokens, which this server does not compute; drop one of them');
   const sampling: ValidSampling = {
@@ -27,7 +29,7 @@ export function validateCompletionRequest(body: unknown, limits: ChatLimits, kno
   };
   return {
     model,
-    prompt,
+    ...prompt,
     echo,
     messages: [],
     images: [],
@@ -40,22 +42,29 @@ export function validateCompletionRequest(body: unknown, limits: ChatLimits, kno
 }
 
 /**
- * `prompt`: a string, or an array holding one string (what clients send for a batch of one). Token-id
- * arrays and batches of several prompts are refused: one request is one prompt given as text.
+ * `prompt`: a string, an array of token ids (what lm-eval's local-completions sends by default), or an
+ * array holding one of either (a batch of one). Batches of several prompts are refused: one request is
+ * one prompt. Token ids are checked against the vocabulary by the decoder (`prompt_token_ids[i]`).
  */
-function parsePrompt(raw: unknown, limits: ChatLimits): string {
-  let text = raw;
-  if (Array.isArray(raw)) {
-    if (raw.length > 0 && raw.every((t) => typeof t === 'number' || Array.isArray(t))) {
-      throw invalidArgument('prompt', 'prompt as token ids is not supported; send the prompt as a string', 'prompt: one string');
-    }
-    if (raw.length !== 1) throw invalidArgument('prompt', `prompt holds ${raw.length} prompts; one request takes one prompt (a string, or an array of one string)`, 'prompt: one string');
-    text = raw[0];
+function parsePrompt(raw: unknown, limits: ChatLimits): { prompt: string } | { promptTokenIds: number[] } {
+  let one = raw;
+  if (Array.isArray(raw) && raw.length > 0 && typeof raw[0] !== 'number') {
+    if (raw.length !== 1) throw invalidArgument('prompt', `prompt holds ${raw.length} prompts; one request takes one prompt (a string or token ids, or an array of one of them)`, 'prompt: one prompt');
+    one = raw[0];
   }
-  if (typeof text !== 'string') throw invalidArgument('prompt', 'prompt must be a string or an array of one string');
+  if (Array.isArray(one)) return { promptTokenIds: parseTokenIds(one, limits) };
+  const text = one;
+  if (typeof text !== 'string') throw invalidArgument('prompt', 'prompt must be a string or token ids, or an array of one of them');
   if (text.length === 0) throw invalidArgument('prompt', 'prompt must not be empty');
   if (text.length > limits.maxTextChars) throw invalidArgument('prompt', `prompt too long: ${text.length} characters`, `prompt <= ${limits.maxTextChars} characters`);
-  return text;
+  return { prompt: text };
+}
+
+/** A prompt as token ids: non-negative integers, at least one, at most the text limit (a token is at least a character). */
+function parseTokenIds(ids: unknown[], limits: ChatLimits): number[] {
+  if (ids.length === 0) throw invalidArgument('prompt', 'prompt must not be empty');
+  if (ids.length > limits.maxTextChars) throw invalidArgument('prompt', `prompt too long: ${ids.length} token ids`, `prompt <= ${limits.maxTextChars} token ids`);
+  return ids.map((t, i) => int(t, `prompt[${i}]`, 0, 2 ** 31 - 1));
 }
 
 /** OpenAI fields this server does not implement: refused by name rather than silently ignored, since each changes the answer. */

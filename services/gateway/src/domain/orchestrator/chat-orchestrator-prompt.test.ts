@@ -73,4 +73,17 @@ describe('ChatOrchestrator: a text completion', () => {
     for (let i = 0; i < 50 && recorded.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(recorded.at(-1)).toMatchObject({ responseId: 'cmpl-1', messages: [], prompt: PROMPT, answer: ' a <think>king</think> lived', model: 'tiny' });
   });
+
+  it('a prompt of token ids goes to the decoder as prompt_token_ids, reserves its length and is recorded as its text', async () => {
+    const orchestrator = new ChatOrchestrator(bus.nc, model, noImages, consoleLogger('test', 'error'), { recordResponses: true, decoderWorkQueue: false });
+    const ids = model.tokenizer.encodePlain('Once upon a time');
+    const req = validateCompletionRequest({ model: 'tiny', prompt: ids, max_tokens: 2, temperature: 0 }, DEFAULT_CHAT_LIMITS, ['tiny']);
+    expect(await orchestrator.estimatePromptTokens(req, tenant)).toBe(ids.length);
+    for await (const _ of orchestrator.chat(req, { tenant, responseId: 'cmpl-2', requestId: 'q-2', deadline: Date.now() + 30_000, signal: new AbortController().signal }));
+    const sent = generated.at(-1)!;
+    expect([sent.messages, sent.prompt, sent.promptTokenIds]).toEqual([[], [], { ids }]);
+    for (let i = 0; i < 50 && recorded.at(-1)?.responseId !== 'cmpl-2'; i++) await new Promise((r) => setTimeout(r, 20));
+    // Training data is text: the record holds the ids decoded by the model's tokenizer.
+    expect(recorded.at(-1)).toMatchObject({ responseId: 'cmpl-2', messages: [], prompt: 'Once upon a time' });
+  });
 });

@@ -5,7 +5,7 @@ import { busState, DEFAULT_HEARTBEAT_MS, ErrorCode, GRPC_STATUS, natsClient, Tes
 import type { ChatContext, ChatEvent, ChatService, ChatSource, ChatUsage, FinishReason } from '../chat-events.js';
 import { choiceCount, choiceResponseId, choiceSeed, interleave } from '../choices.js';
 import { usageFromWire, usageToWire } from '../usage-wire.js';
-import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
+import { isCompletion, type ValidChatRequest, type ValidMessage } from '../openai/valid-request.js';
 import { structuredOutputFields } from '../openai/response-format.js';
 import { chatEndingToWire, samplingToWire } from '../openai/request-wire.js';
 import { ReasoningOutput } from '../openai/reasoning-output.js';
@@ -107,6 +107,7 @@ export class ChatOrchestrator implements ChatService {
   async estimatePromptTokens(original: ValidChatRequest, tenant: Tenant): Promise<number> {
     // A raw prompt is one text run the decoder encodes with control-token spellings kept as text (every family): exact.
     if (original.prompt !== undefined) return this.model.tokenizer.encodePlain(original.prompt).length;
+    if (original.promptTokenIds) return original.promptTokenIds.length;
     const admitted = await this.admit(original, tenant);
     // A video's groups count as gridless images; a request with a video has no <image_id> (see chat()).
     const { req, images } = admitted.videos.length > 0 ? videoGroupsAsImages(original, admitted.images, admitted.videos) : { req: original, images: admitted.images };
@@ -155,7 +156,11 @@ export class ChatOrchestrator implements ChatService {
     const messages: decodingV1.Message[] = req.messages.map((m) => toDecoderMessage(m, videoParts));
     if (req.collection) messages.unshift({ role: commonV1.Role.SYSTEM, parts: [{ part: { $case: 'text', text: groundingMessage(sources) } }] });
     // A text completion's prompt goes to the decoder verbatim (no chat template); a chat's messages through its template.
-    const input = req.prompt !== undefined ? { messages: [], prompt: [{ part: { $case: 'text' as const, text: req.prompt } }] } : { messages, prompt: [] };
+    const input = req.promptTokenIds
+      ? { messages: [], prompt: [], promptTokenIds: { ids: req.promptTokenIds } }
+      : req.prompt !== undefined
+        ? { messages: [], prompt: [{ part: { $case: 'text' as const, text: req.prompt } }] }
+        : { messages, prompt: [] };
     const prompt: PreparedPrompt = {
       request: { ...input, images: embeddings, modelRevision: this.model.revision, ...structuredOutputFields(req), ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }), ...chatEndingToWire(req.ending) },
       sources,
@@ -200,7 +205,7 @@ export class ChatOrchestrator implements ChatService {
     let split: ReasoningOutput | undefined;
     for await (const chunk of stream) {
       if (chunk.error && chunk.error.code !== commonV1.ErrorCode.UNSPECIFIED) throw errorFromInfo(chunk.error);
-      split ??= new ReasoningOutput(req.prompt === undefined && chunk.reasoning);
+      split ??= new ReasoningOutput(!isCompletion(req) && chunk.reasoning);
       if (chunk.textDelta || chunk.tokenIds.length) {
         // The feedback record keeps the raw output, reasoning included (what a training example needs).
         answer += chunk.textDelta;
@@ -288,7 +293,7 @@ export class ChatOrchestrator implements ChatService {
       usage: usageToWire(r.usage),
       confidence: summary,
       collection: req.collection?.name ?? '',
-      ...(req.prompt !== undefined && { prompt: storableText(req.prompt) }),
+      ...(isCompletion(req) && { prompt: storableText(req.prompt ?? this.model.tokenizer.decode(req.promptTokenIds!)) }),
     } as feedbackV1.ResponseRecord;
     // RecordResponse is idempotent on the response id, so a transient outage (feedback restarting, its
     // stream electing a leader after a NATS node died: seconds) is retried: 1+2+4+8 s, then given up.

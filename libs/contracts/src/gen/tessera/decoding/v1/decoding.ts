@@ -213,7 +213,21 @@ export interface GenerateRequest {
    * message's text, stripped of surrounding whitespace. INVALID_ARGUMENT (field continue_final_message)
    * with add_generation_prompt true, or when the last message does not end with non-blank text.
    */
-  continueFinalMessage?: boolean | undefined;
+  continueFinalMessage?:
+    | boolean
+    | undefined;
+  /**
+   * The whole prompt as token ids (vLLM's prompt_token_ids; OpenAI completions' `prompt: [ids]`), used
+   * as they are: no template, no tokenizer. Exclusive with messages, prompt and images (INVALID_ARGUMENT,
+   * field prompt_token_ids). Each id must be in the vocabulary (INVALID_ARGUMENT, prompt_token_ids[i]).
+   */
+  promptTokenIds?: TokenIds | undefined;
+}
+
+/** Token ids of the served model's vocabulary, in order. */
+export interface TokenIds {
+  /** Limit: the model's context (the prompt must leave room for max_tokens). */
+  ids: number[];
 }
 
 /** How the output must be shaped (OpenAI `response_format`). */
@@ -1227,6 +1241,7 @@ function createBaseGenerateRequest(): GenerateRequest {
     enableThinking: undefined,
     addGenerationPrompt: undefined,
     continueFinalMessage: undefined,
+    promptTokenIds: undefined,
   };
 }
 
@@ -1270,6 +1285,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.continueFinalMessage !== undefined) {
       writer.uint32(104).bool(message.continueFinalMessage);
+    }
+    if (message.promptTokenIds !== undefined) {
+      TokenIds.encode(message.promptTokenIds, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -1391,6 +1409,14 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.continueFinalMessage = reader.bool();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.promptTokenIds = TokenIds.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1450,6 +1476,11 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         : isSet(object.continue_final_message)
         ? globalThis.Boolean(object.continue_final_message)
         : undefined,
+      promptTokenIds: isSet(object.promptTokenIds)
+        ? TokenIds.fromJSON(object.promptTokenIds)
+        : isSet(object.prompt_token_ids)
+        ? TokenIds.fromJSON(object.prompt_token_ids)
+        : undefined,
     };
   },
 
@@ -1494,6 +1525,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.continueFinalMessage !== undefined) {
       obj.continueFinalMessage = message.continueFinalMessage;
     }
+    if (message.promptTokenIds !== undefined) {
+      obj.promptTokenIds = TokenIds.toJSON(message.promptTokenIds);
+    }
     return obj;
   },
 
@@ -1519,6 +1553,90 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     message.enableThinking = object.enableThinking ?? undefined;
     message.addGenerationPrompt = object.addGenerationPrompt ?? undefined;
     message.continueFinalMessage = object.continueFinalMessage ?? undefined;
+    message.promptTokenIds = (object.promptTokenIds !== undefined && object.promptTokenIds !== null)
+      ? TokenIds.fromPartial(object.promptTokenIds)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTokenIds(): TokenIds {
+  return { ids: [] };
+}
+
+export const TokenIds: MessageFns<TokenIds> = {
+  encode(message: TokenIds, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ids.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.ids) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenIds {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenIds();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.ids.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.ids.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenIds {
+    return { ids: globalThis.Array.isArray(object?.ids) ? object.ids.map((e: any) => globalThis.Number(e)) : [] };
+  },
+
+  toJSON(message: TokenIds): unknown {
+    const obj: any = {};
+    if (message.ids?.length) {
+      obj.ids = message.ids.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TokenIds>): TokenIds {
+    return TokenIds.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TokenIds>): TokenIds {
+    const message = createBaseTokenIds();
+    message.ids = object.ids?.map((e) => e) || [];
     return message;
   },
 };

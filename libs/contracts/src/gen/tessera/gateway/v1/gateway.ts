@@ -36,7 +36,7 @@ import {
   TokenLogprob,
   Usage,
 } from "../../common/v1/common.js";
-import { ResponseFormat, Tool, ToolTurn } from "../../decoding/v1/decoding.js";
+import { ResponseFormat, TokenIds, Tool, ToolTurn } from "../../decoding/v1/decoding.js";
 import { Feedback, FeedbackRecord } from "../../feedback/v1/feedback.js";
 
 export const protobufPackage = "tessera.gateway.v1";
@@ -213,7 +213,16 @@ export interface ChatCompletionRequest {
    * response form a preference pair. A choice that fails fails the whole stream (ERROR chunk), and
    * cancelling the call cancels every choice.
    */
-  n?: number | undefined;
+  n?:
+    | number
+    | undefined;
+  /**
+   * A text completion's prompt as token ids (OpenAI's `prompt: [ids]`, what lm-eval's local-completions
+   * sends by default), instead of `prompt`: used as they are by the decoder. Exclusive with prompt and
+   * with the chat fields (INVALID_ARGUMENT naming the field); at most the text limit in ids
+   * (TESSERA_GATEWAY_MAX_TEXT_CHARS); ids outside the vocabulary -> INVALID_ARGUMENT prompt_token_ids[i].
+   */
+  promptTokenIds?: TokenIds | undefined;
 }
 
 /** One chunk of a ChatCompletion stream. */
@@ -889,6 +898,7 @@ function createBaseChatCompletionRequest(): ChatCompletionRequest {
     continueFinalMessage: undefined,
     prompt: undefined,
     n: undefined,
+    promptTokenIds: undefined,
   };
 }
 
@@ -941,6 +951,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     }
     if (message.n !== undefined) {
       writer.uint32(128).int32(message.n);
+    }
+    if (message.promptTokenIds !== undefined) {
+      TokenIds.encode(message.promptTokenIds, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -1086,6 +1099,14 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
             message.n = reader.int32();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.promptTokenIds = TokenIds.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1146,6 +1167,11 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
         : undefined,
       prompt: isSet(object.prompt) ? globalThis.String(object.prompt) : undefined,
       n: isSet(object.n) ? globalThis.Number(object.n) : undefined,
+      promptTokenIds: isSet(object.promptTokenIds)
+        ? TokenIds.fromJSON(object.promptTokenIds)
+        : isSet(object.prompt_token_ids)
+        ? TokenIds.fromJSON(object.prompt_token_ids)
+        : undefined,
     };
   },
 
@@ -1199,6 +1225,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     if (message.n !== undefined) {
       obj.n = Math.round(message.n);
     }
+    if (message.promptTokenIds !== undefined) {
+      obj.promptTokenIds = TokenIds.toJSON(message.promptTokenIds);
+    }
     return obj;
   },
 
@@ -1229,6 +1258,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     message.continueFinalMessage = object.continueFinalMessage ?? undefined;
     message.prompt = object.prompt ?? undefined;
     message.n = object.n ?? undefined;
+    message.promptTokenIds = (object.promptTokenIds !== undefined && object.promptTokenIds !== null)
+      ? TokenIds.fromPartial(object.promptTokenIds)
+      : undefined;
     return message;
   },
 };
