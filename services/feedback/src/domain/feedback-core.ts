@@ -19,6 +19,8 @@ export interface CoreOptions {
   catchUpMs: number;
   /** Largest max_rows an export may ask for (contract: 1,000,000). */
   maxExportRows: number;
+  /** Characters of image data URLs an inline export keeps between rows (TESSERA_FEEDBACK_EXPORT_IMAGE_CACHE); default INLINE_CACHE_CHARS. */
+  exportImageCacheChars?: number;
   /** Tenants allowed to read or erase other tenants' data (the contract's "admin role"). */
   adminTenants: readonly string[];
   reviewMeasure: UncertaintyMeasure;
@@ -181,7 +183,7 @@ export class FeedbackCore {
     const objects = this.opts.objects;
     // Model-judge suggestions are not training data until a person accepts them: human only by default.
     const source = f.source ?? (f.includeAi ? undefined : 'human');
-    yield* exportRows({ ...f, source, format: req.format, balance: req.balance, imageMode: needsImages ? 'inline' : req.imageMode, maxRows: req.maxRows }, { store: this.store, now: this.now(), readImage: objects ? (ref, tenant) => objects.read(ref, tenant) : undefined });
+    yield* exportRows({ ...f, source, format: req.format, balance: req.balance, imageMode: needsImages ? 'inline' : req.imageMode, maxRows: req.maxRows }, { store: this.store, now: this.now(), readImage: objects ? (ref, tenant) => objects.read(ref, tenant) : undefined, ...(this.opts.exportImageCacheChars !== undefined && { imageCacheChars: this.opts.exportImageCacheChars }) });
   }
 
   async reviewQueue(caller: string | undefined, req: { reasons?: ReviewReason[]; models?: string[]; pageSize: number; pageToken: string }): Promise<{ items: ReviewItem[]; nextPageToken: string }> {

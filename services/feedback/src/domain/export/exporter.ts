@@ -58,7 +58,7 @@ export interface ExportSummary {
 
 /** How many ids of rows without their image the summary lists (the count is always exact). */
 export const MAX_LISTED_MISSING = 1000;
-/** Characters of data URLs an inline export keeps between rows (~48 MiB of images as base64). */
+/** Characters of data URLs an inline export keeps between rows by default (~48 MiB of images as base64; TESSERA_FEEDBACK_EXPORT_IMAGE_CACHE). */
 export const INLINE_CACHE_CHARS = 64 * 1024 * 1024;
 
 export type ExportItem = { row: Row } | { summary: ExportSummary };
@@ -68,6 +68,8 @@ export interface ExportContext {
   now: number;
   /** Reads an image for IMAGE_MODE_INLINE; absent = inline is refused by the service. */
   readImage?: (ref: ObjectRef, tenant: string) => Promise<Uint8Array>;
+  /** Characters of data URLs kept between rows (InlineImages); default INLINE_CACHE_CHARS. */
+  imageCacheChars?: number;
 }
 
 interface Candidate {
@@ -87,7 +89,7 @@ interface Candidate {
 export async function* exportRows(req: ExportRequest, ctx: ExportContext): AsyncIterable<ExportItem> {
   const summary: ExportSummary = { rows: 0, skipped: 0, droppedByBalance: 0, imagesDropped: 0, rowsMissingImages: 0, missingImageRows: [] };
   const keep = req.balance ? await balancePlan(req, ctx, summary) : undefined;
-  const cache = new InlineImages(INLINE_CACHE_CHARS, ctx);
+  const cache = new InlineImages(ctx.imageCacheChars ?? INLINE_CACHE_CHARS, ctx);
   // The data URLs of the row being built (its tenant's images); `image` reads them by reference.
   let rowImages = new Map<string, string>();
   const image: ImageText = (ref) => (req.imageMode === 'inline' ? rowImages.get(`${ref.bucket}/${ref.key}`)! : imageRefUri(ref));
@@ -203,8 +205,9 @@ export class InlineImages {
       this.urls.set(key, url);
       row.set(ref, url);
     }
+    // Oldest first; the row keeps its own copies, so even its images may go when they alone exceed the bound.
     for (const [key, url] of this.urls) {
-      if (this.chars <= this.maxChars || this.urls.size <= images.length) break;
+      if (this.chars <= this.maxChars) break;
       this.urls.delete(key);
       this.chars -= url.length;
     }

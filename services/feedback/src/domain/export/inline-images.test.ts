@@ -27,4 +27,12 @@ describe('inline export images', () => {
     expect(cache.size).toBeLessThanOrEqual(2 * 'data:image/png;base64,AAAA'.length);
     expect(await cache.load([ref('a'), ref('gone')], 't1')).toBeUndefined();
   });
+
+  it('a bound of 0 (TESSERA_FEEDBACK_EXPORT_IMAGE_CACHE=0) keeps nothing between rows: every row reads its images again', async () => {
+    let reads = 0;
+    const cache = new InlineImages(0, { readImage: async () => (reads++, Uint8Array.of(1)) });
+    for (let i = 0; i < 3; i++) expect((await cache.load([ref('a'), ref('b')], 't1'))?.size).toBe(2);
+    expect(reads).toBe(6);
+    expect(cache.size).toBe(0);
+  });
 });
