@@ -26,7 +26,7 @@ import { adminRoutes } from './http/admin-routes.js';
 import { embeddingsRoute } from './http/embeddings-route.js';
 import { TenantErasure } from './domain/tenancy/tenant-erasure.js';
 import { loadSiteConfig, siteInboxPrefix } from '@tessera/edge';
-import { checkSiteModels, openEdgeSite } from './adapters/edge/edge-site.js';
+import { checkSiteModels, feedbackWithHubAnswers, openEdgeSite } from './adapters/edge/edge-site.js';
 import { uplinkBinding } from './adapters/edge/uplink.js';
 
 export interface GatewayComposition extends ServiceComposition {
@@ -71,7 +71,9 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
   });
   if (site) checkSiteModels(site, model.id);
   const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, uplink: { direct: config.uplinkDirect, acceptTimeoutMs: config.uplinkAcceptTimeout }, log }) : undefined;
-  const feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
+  const localFeedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
+  // At an edge site, feedback on a hub model's answer goes to the hub, from either edge.
+  const feedback = edge ? feedbackWithHubAnswers(localFeedback, edge.hub) : localFeedback;
   const retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
 
   let ready = false;
@@ -91,7 +93,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeout,
     ready: () => ready && busState(nc).connected,
-    routes: [embeddingsRoute({ keys, quotas, retrieval, maxBodyBytes: config.maxBodyBytes, timeoutMs: config.requestTimeout }), ...adminRoutes({ keys, erasure: new TenantErasure({ cache, images: imageStore, feedback, retrieval }) }), ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits, ...(edge && { hubFeedback: (r, o) => edge.hub.submitFeedback(r, o) }) })],
+    routes: [embeddingsRoute({ keys, quotas, retrieval, maxBodyBytes: config.maxBodyBytes, timeoutMs: config.requestTimeout }), ...adminRoutes({ keys, erasure: new TenantErasure({ cache, images: imageStore, feedback, retrieval }) }), ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits })],
   });
   await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
 

@@ -6,7 +6,7 @@ import { WEB_DIST_DIR } from '@tessera/web';
 import type { ChatLimits } from '../domain/openai/limits.js';
 import { slicingFamily, type ModelInfo } from '../domain/orchestrator/model-catalog.js';
 import type { ApiKeyStore } from '../domain/tenancy/api-keys.js';
-import { feedbackRoutes, type FeedbackRouteDeps } from './web/feedback-routes.js';
+import { feedbackRoutes } from './web/feedback-routes.js';
 import { slicePlanRoute } from './web/slice-plan-route.js';
 import { staticFiles } from './web/static-files.js';
 import type { Route } from './server.js';
@@ -18,8 +18,6 @@ export interface ExtraRouteDeps {
   model: ModelInfo;
   webDir: string;
   limits: ChatLimits;
-  /** An edge site's gateway: feedback on hub answers goes to the hub (FeedbackRouteDeps.hubFeedback). */
-  hubFeedback?: FeedbackRouteDeps['hubFeedback'];
 }
 
 /** Feedback calls are small; 10 s covers a projector catch-up (feedback waits up to 5 s for it). */
@@ -30,7 +28,7 @@ const FEEDBACK_MAX_BODY = 1024 * 1024;
 /** Routes beyond the OpenAI API: feedback over HTTP, the slice plan, and the playground at `/`. */
 export function extraRoutes(deps: ExtraRouteDeps): Route[] {
   return [
-    feedbackRoutes({ keys: deps.keys, feedback: deps.feedback, maxBodyBytes: FEEDBACK_MAX_BODY, timeoutMs: FEEDBACK_TIMEOUT_MS, ...(deps.hubFeedback && { hubFeedback: deps.hubFeedback }) }),
+    feedbackRoutes({ keys: deps.keys, feedback: deps.feedback, maxBodyBytes: FEEDBACK_MAX_BODY, timeoutMs: FEEDBACK_TIMEOUT_MS }),
     slicePlanRoute({
       keys: deps.keys,
       limits: { ...DEFAULT_IMAGE_LIMITS, maxBytes: deps.limits.maxImageBytes, maxSliceNums: deps.limits.maxSliceNums },

@@ -4,7 +4,8 @@
  * and the feedback backlog gauges. The site's own feedback service writes the site stream (its
  * TESSERA_FEEDBACK, in the site's JetStream domain) that the hub's stream sources.
  */
-import { ErrorCode, TesseraError, type Logger } from '@tessera/runtime';
+import { ErrorCode, TesseraError, type Logger, type ServiceClient } from '@tessera/runtime';
+import type { feedbackV1 } from '@tessera/contracts';
 import { advertiseModels, FeedbackBacklog, HubLink, type SiteConfig } from '@tessera/edge';
 import { FAMILIES } from '@tessera/model/text';
 import { Metric, metrics } from '@tessera/telemetry';
@@ -76,4 +77,23 @@ export async function openEdgeSite(nc: NatsConnection, site: SiteConfig, local: 
       advert.close();
     },
   };
+}
+
+/**
+ * The site's feedback client, for both edges (HTTP and gRPC): feedback whose response the site's own
+ * store does not know (NOT_FOUND for the response or a preference side) may be about a hub model's
+ * answer, which the hub recorded under the same id: it goes to the hub's SubmitFeedback over the uplink
+ * (docs/edge.md "Feedback on hub answers"). Everything else is the site's own feedback service.
+ */
+export function feedbackWithHubAnswers(site: ServiceClient<typeof feedbackV1.FeedbackServiceService>, hub: Pick<HubChat, 'submitFeedback'>): ServiceClient<typeof feedbackV1.FeedbackServiceService> {
+  return {
+    ...site,
+    submitFeedback: (req, o) => site.submitFeedback(req, o).catch((err: unknown) => (unknownResponse(err) ? hub.submitFeedback(req, o ?? {}) : Promise.reject(err))),
+  };
+}
+
+/** The feedback service's "no such response" (feedback-core `unknownResponse`: the response or a preference side). */
+function unknownResponse(err: unknown): boolean {
+  const e = err instanceof TesseraError ? err : undefined;
+  return e?.code === ErrorCode.NOT_FOUND && (e.details.field === 'feedback.response_id' || e.details.field === 'feedback.preference');
 }

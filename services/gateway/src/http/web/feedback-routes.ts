@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { feedbackV1 } from '@tessera/contracts';
-import { ErrorCode, TesseraError, type CallOptions, type ServiceClient } from '@tessera/runtime';
+import { ErrorCode, TesseraError, type ServiceClient } from '@tessera/runtime';
 import { decodePathParam, readJsonBody } from '../read-body.js';
 import type { Route } from '../server.js';
 import type { ApiKeyStore } from '../../domain/tenancy/api-keys.js';
@@ -13,11 +13,6 @@ export interface FeedbackRouteDeps {
   maxBodyBytes: number;
   /** Per-call timeout towards the feedback service (exports stream longer; they get 10×). */
   timeoutMs: number;
-  /**
-   * An edge site's gateway: where feedback goes whose response this site's store does not know —
-   * an answer of a hub model, recorded at the hub (HubChat.submitFeedback, over the uplink).
-   */
-  hubFeedback?: (req: feedbackV1.SubmitFeedbackRequest, o: CallOptions) => Promise<feedbackV1.SubmitFeedbackResponse>;
 }
 
 /** `?format=` spellings → the contract enum (lowercase enum suffixes, as the CLI spells them). */
@@ -107,19 +102,8 @@ async function submit(deps: FeedbackRouteDeps, req: IncomingMessage, res: Server
     throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'body must be {"feedback": {...}} (feedback.proto Feedback in proto3 JSON)', { field: 'feedback' });
   }
   const request = feedbackV1.SubmitFeedbackRequest.fromJSON(body);
-  const options = call(deps, tenant.id, req, res);
-  const out = await deps.feedback.submitFeedback(request, options).catch((err: unknown) => {
-    // At an edge site a response this store does not know may be a hub model's answer: its record is at the hub.
-    if (deps.hubFeedback && unknownResponse(err)) return deps.hubFeedback(request, options);
-    throw err;
-  });
+  const out = await deps.feedback.submitFeedback(request, call(deps, tenant.id, req, res));
   sendJson(res, 200, feedbackV1.SubmitFeedbackResponse.toJSON(out));
-}
-
-/** The feedback service's "no such response" (feedback-core `unknownResponse`: the response or a preference side). */
-function unknownResponse(err: unknown): boolean {
-  const e = err instanceof TesseraError ? err : undefined;
-  return e?.code === ErrorCode.NOT_FOUND && (e.details.field === 'feedback.response_id' || e.details.field === 'feedback.preference');
 }
 
 async function list(deps: FeedbackRouteDeps, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import type { feedbackV1 } from '@tessera/contracts';
+import { ErrorCode, TesseraError, type ServiceClient } from '@tessera/runtime';
+import { feedbackWithHubAnswers } from './edge-site.js';
+
+type FeedbackClient = ServiceClient<typeof feedbackV1.FeedbackServiceService>;
+const request = (responseId: string): feedbackV1.SubmitFeedbackRequest => ({ feedback: { feedbackId: 'f', responseId, comment: '', correction: '', spans: [] } });
+
+describe('feedback at an edge site (both edges use this client)', () => {
+  it("sends feedback on a response the site's store does not know to the hub; anything else stays the site's answer", async () => {
+    const atHub: string[] = [];
+    const site = {
+      submitFeedback: async (r: feedbackV1.SubmitFeedbackRequest) => {
+        const id = r.feedback!.responseId;
+        if (id === 'site-answer') return { duplicate: false };
+        if (id === 'bad-spans') throw new TesseraError(ErrorCode.INVALID_ARGUMENT, 'span outside the answer', { field: 'feedback.spans[0]' });
+        if (id === 'other-not-found') throw new TesseraError(ErrorCode.NOT_FOUND, 'no such tenant', { field: 'tenant' });
+        throw new TesseraError(ErrorCode.NOT_FOUND, `unknown response ${id}`, { field: id === 'pref' ? 'feedback.preference' : 'feedback.response_id' });
+      },
+      listFeedback: async () => ({ feedback: [], nextPageToken: '' }),
+    } as unknown as FeedbackClient;
+    const hub = { submitFeedback: async (r: feedbackV1.SubmitFeedbackRequest) => (atHub.push(r.feedback!.responseId), { duplicate: true }) };
+    const client = feedbackWithHubAnswers(site, hub);
+    expect(await client.submitFeedback(request('site-answer'), { tenant: 'acme' })).toEqual({ duplicate: false });
+    expect(await client.submitFeedback(request('hub-answer'), { tenant: 'acme' })).toEqual({ duplicate: true });
+    expect(await client.submitFeedback(request('pref'), { tenant: 'acme' })).toEqual({ duplicate: true });
+    await expect(client.submitFeedback(request('bad-spans'), { tenant: 'acme' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(client.submitFeedback(request('other-not-found'), { tenant: 'acme' })).rejects.toMatchObject({ details: { field: 'tenant' } });
+    expect(atHub).toEqual(['hub-answer', 'pref']);
+    // The other methods are the site's own.
+    expect(client.listFeedback).toBe(site.listFeedback);
+  });
+});
