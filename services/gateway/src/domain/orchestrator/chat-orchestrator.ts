@@ -49,6 +49,8 @@ interface PreparedPrompt {
   started: number;
   admitted: AdmittedImage[];
   videos: AdmittedVideo[];
+  /** A text completion's prompt as its feedback records keep it (token ids decoded once for all choices). */
+  recordedPrompt?: string;
 }
 
 const RECORD_ATTEMPTS = 5;
@@ -168,6 +170,7 @@ export class ChatOrchestrator implements ChatService {
       started,
       admitted,
       videos: media.videos,
+      ...(this.o.recordResponses && isCompletion(req) && { recordedPrompt: storableText(req.prompt ?? this.model.tokenizer.decode(req.promptTokenIds!)) }),
     };
 
     const choices = Array.from({ length: choiceCount(req) }, (_, choice) => this.generateChoice(req, ctx, call, prompt, choice));
@@ -244,7 +247,7 @@ export class ChatOrchestrator implements ChatService {
       total_ms: Date.now() - prompt.started,
     };
     const finishReason: FinishReason = finishReasonName(finalChunk.finishReason) ?? 'stop';
-    if (this.o.recordResponses) this.record(req, { ...ctx, responseId }, { answer, sources: prompt.sources, usage, finishReason: finalChunk.finishReason, seed: finalChunk.seed, confidence, admitted: prompt.admitted, videos: prompt.videos, sampling });
+    if (this.o.recordResponses) this.record(req, { ...ctx, responseId }, { answer, sources: prompt.sources, usage, finishReason: finalChunk.finishReason, seed: finalChunk.seed, confidence, admitted: prompt.admitted, videos: prompt.videos, sampling, prompt: prompt.recordedPrompt });
     yield { kind: 'final', choice, finishReason, usage, timings, sources: prompt.sources };
   }
 
@@ -268,7 +271,7 @@ export class ChatOrchestrator implements ChatService {
   private record(
     req: ValidChatRequest,
     ctx: ChatContext,
-    r: { answer: string; sources: ChatSource[]; usage: ChatUsage; finishReason: commonV1.FinishReason; seed?: number; confidence: TokenConfidence[]; admitted: AdmittedImage[]; videos: AdmittedVideo[]; sampling: commonV1.SamplingParams },
+    r: { answer: string; sources: ChatSource[]; usage: ChatUsage; finishReason: commonV1.FinishReason; seed?: number; confidence: TokenConfidence[]; admitted: AdmittedImage[]; videos: AdmittedVideo[]; sampling: commonV1.SamplingParams; prompt: string | undefined },
   ): void {
     const summary = summarizeConfidence(r.confidence);
     const record: feedbackV1.ResponseRecord = {
@@ -293,7 +296,7 @@ export class ChatOrchestrator implements ChatService {
       usage: usageToWire(r.usage),
       confidence: summary,
       collection: req.collection?.name ?? '',
-      ...(isCompletion(req) && { prompt: storableText(req.prompt ?? this.model.tokenizer.decode(req.promptTokenIds!)) }),
+      ...(r.prompt !== undefined && { prompt: r.prompt }),
     } as feedbackV1.ResponseRecord;
     // RecordResponse is idempotent on the response id, so a transient outage (feedback restarting, its
     // stream electing a leader after a NATS node died: seconds) is retried: 1+2+4+8 s, then given up.
