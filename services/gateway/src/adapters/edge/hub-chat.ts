@@ -67,8 +67,9 @@ export class HubChat implements ChatService {
    * The hub re-estimates with the model's tokenizer and enforces the tenant's quota there.
    */
   async estimatePromptTokens(req: ValidChatRequest, _tenant: Tenant): Promise<number> {
-    // A token-id prompt: its length is the count (each id at most one token's ~4 characters).
-    let chars = req.prompt?.length ?? (req.promptTokenIds?.length ?? 0) * 4;
+    // A token-id prompt is its own exact count.
+    if (req.promptTokenIds) return req.promptTokenIds.length;
+    let chars = req.prompt?.length ?? 0;
     for (const m of req.messages) for (const p of m.parts) if (p.kind === 'text') chars += p.text.length;
     return Math.ceil(chars / 4) + req.images.length * 64;
   }
