@@ -196,7 +196,7 @@ describe('direct uplink over a leaf link', () => {
     try {
       const t0 = Date.now();
       await expect(hubChat.submitFeedback({ feedback: { feedbackId: 'fb-2', responseId: siteId, comment: 'later', correction: '', spans: [] } }, { tenant: 'acme', timeoutMs: 60_000 })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(Date.now() - t0).toBeLessThan(3_000); // electionWaitMs (1 s) past the lost link, never the 60 s deadline
     } finally {
       hub.uplink.restore();
     }
