@@ -30,4 +30,12 @@ describe('feedback at an edge site (both edges use this client)', () => {
     // The other methods are the site's own.
     expect(client.listFeedback).toBe(site.listFeedback);
   });
+
+  it('the hub out of reach: UNAVAILABLE naming the field, with a retry hint (a 503 with Retry-After over HTTP)', async () => {
+    const site = { submitFeedback: async () => Promise.reject(new TesseraError(ErrorCode.NOT_FOUND, 'unknown response', { field: 'feedback.response_id' })) } as unknown as FeedbackClient;
+    const cut = { submitFeedback: async () => Promise.reject(new TesseraError(ErrorCode.UNAVAILABLE, 'no responders on tessera.work.uplink…', { field: 'subject' })) };
+    await expect(feedbackWithHubAnswers(site, cut).submitFeedback(request('hub-answer'), { tenant: 'acme' })).rejects.toMatchObject({ code: 'UNAVAILABLE', details: { field: 'feedback.response_id', retryAfterMs: 1000 } });
+    const refused = { submitFeedback: async () => Promise.reject(new TesseraError(ErrorCode.NOT_FOUND, 'unknown response at the hub', { field: 'feedback.response_id' })) };
+    await expect(feedbackWithHubAnswers(site, refused).submitFeedback(request('typo'), { tenant: 'acme' })).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'unknown response at the hub' });
+  });
 });

@@ -88,8 +88,15 @@ export async function openEdgeSite(nc: NatsConnection, site: SiteConfig, local: 
 export function feedbackWithHubAnswers(site: ServiceClient<typeof feedbackV1.FeedbackServiceService>, hub: Pick<HubChat, 'submitFeedback'>): ServiceClient<typeof feedbackV1.FeedbackServiceService> {
   return {
     ...site,
-    submitFeedback: (req, o) => site.submitFeedback(req, o).catch((err: unknown) => (unknownResponse(err) ? hub.submitFeedback(req, o ?? {}) : Promise.reject(err))),
+    submitFeedback: (req, o) => site.submitFeedback(req, o).catch((err: unknown) => (unknownResponse(err) ? hub.submitFeedback(req, o ?? {}).catch(hubUnreachable) : Promise.reject(err))),
   };
+}
+
+/** The hub out of reach (link down, no hub gateway): 503 with a retry hint, saying where the check happens. */
+function hubUnreachable(err: unknown): never {
+  const e = TesseraError.from(err);
+  if (e.code !== ErrorCode.UNAVAILABLE) throw e;
+  throw new TesseraError(ErrorCode.UNAVAILABLE, `feedback.response_id: not an answer of this site, and the hub, where hub models' answers are recorded, cannot be reached (${e.message}); retry when the link is back`, { field: 'feedback.response_id', retryAfterMs: e.details.retryAfterMs ?? 1_000 }, { cause: err });
 }
 
 /** The feedback service's "no such response" (feedback-core `unknownResponse`: the response or a preference side). */
