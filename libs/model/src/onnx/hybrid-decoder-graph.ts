@@ -6,7 +6,7 @@
  *   block_tables [B, N]; per FULL-attention layer i: key_cache.{i} / value_cache.{i} [kv_heads, num_blocks, block_size, head_dim];
  *   state_slots [B]; per LINEAR layer i: state.{i}.conv [num_slots, conv_dim, K−1] (last K−1 pre-conv rows, oldest
  *   first; HF/vLLM axis order) and state.{i}.recurrent [num_slots, Hv, d_k, d_v] (S, HF layout)
- *   → logits [B, vocab] of token q_b − 1; new_key.{i} / new_value.{i} [kv_heads, B, T, head_dim];
+ *   logits_indices [L] → logits [L, vocab] of the new tokens it names (paged-decoder-io.ts); new_key.{i} / new_value.{i} [kv_heads, B, T, head_dim];
  *     new_state.{i}.conv / new_state.{i}.recurrent [B, …] after each row's q_b tokens.
  * One graph serves prefill chunks and decode steps (T = 1): Gated DeltaNet runs in the chunked WY form
  * over all T tokens at once, with (I + A)⁻¹ of the strictly lower-triangular A computed as
@@ -24,6 +24,7 @@ import { convDim, fullAttentionLayers, type HybridTextConfig } from '../families
 import { TEXT_PREFIX } from '../families/minicpmv4_6/text-tensors.js';
 import type { GraphBuilder, ValueSig } from './graph-builder.js';
 import { linear, rmsNorm, silu, type WeightSource } from './layers.js';
+import { gatherLogitRows } from './paged-decoder-graph.js';
 import { PagedIo } from './paged-decoder-io.js';
 
 export const DEFAULT_MAX_CHUNK = 16;
@@ -36,8 +37,9 @@ export function hybridDecoderSignature(t: HybridTextConfig): { inputs: ValueSig[
     { name: PagedIo.queryLengths, dtype: 'int64', shape: ['batch'] },
     { name: PagedIo.blockTables, dtype: 'int64', shape: ['batch', 'table_blocks'] },
     { name: PagedIo.stateSlots, dtype: 'int64', shape: ['batch'] },
+    { name: PagedIo.logitsIndices, dtype: 'int64', shape: ['logit_rows'] },
   ];
-  const outputs: ValueSig[] = [{ name: PagedIo.logits, dtype: 'float32', shape: ['batch', t.vocabSize] }];
+  const outputs: ValueSig[] = [{ name: PagedIo.logits, dtype: 'float32', shape: ['logit_rows', t.vocabSize] }];
   const C = convDim(t);
   const conv = [C, t.linearConvKernel - 1];
   const rec = [t.linearNumValueHeads, t.linearKeyHeadDim, t.linearValueHeadDim];
@@ -69,7 +71,6 @@ export function buildHybridDecoderGraph(g: GraphBuilder, t: HybridTextConfig, w0
   const sq = (x: string): string => g.op('Squeeze', [x, g.constI64([0])]);
   const one = g.scalarI64(1);
   const zero = g.scalarI64(0);
-  const B = g.op('Shape', [PagedIo.inputsEmbeds], { start: 0, end: 1 });
   const T = g.op('Shape', [PagedIo.inputsEmbeds], { start: 1, end: 2 });
   const tIdx = g.op('Range', [zero, sq(T), one]); // [T]
   const rowIdx = g.op('Unsqueeze', [tIdx, g.constI64([1])]);
@@ -116,11 +117,7 @@ export function buildHybridDecoderGraph(g: GraphBuilder, t: HybridTextConfig, w0
       return g.op('Add', [x1, linear(g, g.op('Mul', [gate, up]), TEXT_PREFIX + p + 'mlp.down_proj', w(p + 'mlp.down_proj.weight'), H, t.intermediateSize)]);
     });
   }
-  // Logits of each row's last valid token (flat index b·T + q_b − 1), gathered before the per-position final norm.
-  const flat = g.op('Reshape', [x, g.constI64([-1, H])]);
-  const rowStart = g.op('Mul', [g.op('Range', [zero, sq(B), one]), sq(T)]);
-  const last = g.op('Gather', [flat, g.op('Add', [rowStart, g.op('Sub', [PagedIo.queryLengths, one])])], { axis: 0 }); // [B, hidden]
-  const normed = rmsNorm(g, last, TEXT_PREFIX + 'norm', plusOne(w('norm.weight')), t.rmsNormEps);
+  const normed = rmsNorm(g, gatherLogitRows(g, x, H), TEXT_PREFIX + 'norm', plusOne(w('norm.weight')), t.rmsNormEps);
   const headName = t.tieWordEmbeddings ? TEXT_PREFIX + 'embed_tokens.weight' : 'lm_head.weight';
   const head = t.tieWordEmbeddings ? w('embed_tokens.weight') : w0('lm_head.weight');
   // Tied head: Gemm(transB) reads the [vocab, hidden] embedding table as stored (no 1 GB transpose copy).

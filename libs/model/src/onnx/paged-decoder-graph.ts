@@ -73,6 +73,15 @@ export function gatherPastKv(g: GraphBuilder, i: number, headDim: number, dtype:
   return out;
 }
 
+/**
+ * The new tokens that get logits (`logits_indices`, flat b·T + t; paged-decoder-io.ts), gathered before the
+ * final norm (per position) so the norm and lm_head run on those L rows only: one per row while decoding,
+ * a whole chunk for a prompt whose logprobs are asked for. [L, hidden]
+ */
+export function gatherLogitRows(g: GraphBuilder, x: string, hidden: number): string {
+  return g.op('Gather', [g.op('Reshape', [x, g.constI64([-1, hidden])]), PagedIo.logitsIndices], { axis: 0 });
+}
+
 export function pagedDecoderSignature(cfg: MiniCPMVConfig, kvDtype: KvCacheDtype = 'float32'): { inputs: ValueSig[]; outputs: ValueSig[] } {
   const l = cfg.llm;
   const inputs: ValueSig[] = [
@@ -81,8 +90,9 @@ export function pagedDecoderSignature(cfg: MiniCPMVConfig, kvDtype: KvCacheDtype
     { name: PagedIo.pastLengths, dtype: 'int64', shape: ['batch'] },
     { name: PagedIo.queryLengths, dtype: 'int64', shape: ['batch'] },
     { name: PagedIo.blockTables, dtype: 'int64', shape: ['batch', 'table_blocks'] },
+    { name: PagedIo.logitsIndices, dtype: 'int64', shape: ['logit_rows'] },
   ];
-  const outputs: ValueSig[] = [{ name: PagedIo.logits, dtype: 'float32', shape: ['batch', l.vocabSize] }];
+  const outputs: ValueSig[] = [{ name: PagedIo.logits, dtype: 'float32', shape: ['logit_rows', l.vocabSize] }];
   for (let i = 0; i < l.numLayers; i++) {
     const kv = pagedKvSignature(i, l.numKvHeads, l.headDim, kvDtype);
     inputs.push(...kv.inputs);
@@ -103,7 +113,6 @@ export function buildPagedDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: 
   const sq = (x: string): string => g.op('Squeeze', [x, g.constI64([0])]);
   const zero = g.scalarI64(0);
   const one = g.scalarI64(1);
-  const B = g.op('Shape', [PagedIo.inputsEmbeds], { start: 0, end: 1 });
   const T = g.op('Shape', [PagedIo.inputsEmbeds], { start: 1, end: 2 });
   // Past key columns: N table blocks × block_size (from the pool's shape: the graph fixes neither).
   const N = g.op('Shape', [PagedIo.blockTables], { start: 1, end: 2 });
@@ -165,13 +174,7 @@ export function buildPagedDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: 
       return g.op('Add', [x1, linear(g, g.op('Mul', [gate, up]), p + 'mlp.down_proj', w(p + 'mlp.down_proj.weight'), H, l.intermediateSize)]);
     });
   }
-  // Logits of each row's last valid token: flat index b·T + query_lengths[b] − 1, gathered before the
-  // final norm (per position) so lm_head runs on B rows only.
-  const flat = g.op('Reshape', [x, g.constI64([-1, H])]);
-  const rowStart = g.op('Mul', [g.op('Range', [zero, sq(B), one]), sq(T)]);
-  const lastIdx = g.op('Add', [rowStart, g.op('Sub', [PagedIo.queryLengths, one])]);
-  const last = g.op('Gather', [flat, lastIdx], { axis: 0 }); // [B, hidden]
-  const normed = rmsNorm(g, last, 'llm.model.norm', w('llm.model.norm.weight'), l.rmsNormEps);
+  const normed = rmsNorm(g, gatherLogitRows(g, x, H), 'llm.model.norm', w('llm.model.norm.weight'), l.rmsNormEps);
   const logits =
     g.weightFormat === 'fp32'
       ? g.op('Gemm', [normed, g.weight('llm.lm_head.weight', w('llm.lm_head.weight'), [l.vocabSize, H])], { transB: 1 })

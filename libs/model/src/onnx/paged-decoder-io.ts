@@ -11,7 +11,7 @@
  *   inputs_embeds           f32 [B, T, hidden]   row b's new tokens; positions ≥ q_b are padding (any value)
  *   position_ids            i64 [B, T]           past_lengths[b] + t
  *   past_lengths            i64 [B]              tokens of row b already in the cache
- *   query_lengths           i64 [B]              1 ≤ q_b ≤ T; logits come from token q_b − 1
+ *   query_lengths           i64 [B]              1 ≤ q_b ≤ T
  *   block_tables            i64 [B, N]           row b's KV blocks in position order: token p lives in block
  *                                                block_tables[b, ⌊p / block_size⌋] at offset p mod block_size;
  *                                                entries past the row's blocks hold any valid block id; N ≥ 1
@@ -21,8 +21,12 @@
  *   value_scale.{i}         f32 (same)                                 key_cache[h, blk, off, :] · key_scale[h, blk, off]
  *   state_slots             i64 [B]              row b's state slot (graphs with state layers only)
  *   state.{i}.{kind}        f32 [num_slots, …fixed]   per-sequence state of layer i (kind e.g. conv, recurrent)
+ *   logits_indices          i64 [L]              which new tokens get logits, as flat indices b·T + t: the
+ *                                                engine passes b·T + q_b − 1 per row (the next token), and every
+ *                                                prompt position of a row whose request asks for prompt logprobs
+ *                                                (lm_head then runs on L rows, not on B·T)
  * Outputs
- *   logits                  f32 [B, vocab]       of token q_b − 1 of each row
+ *   logits                  f32 [L, vocab]       of the tokens logits_indices names, in that order
  *   new_key.{i}             f32 [kv_heads, B, T, head_dim]   the new tokens' keys (after RoPE); the engine
  *   new_value.{i}           f32 (same)                        stores the first q_b of row b into its blocks
  *                                                (in the pool's element type: see KvCacheDtype)
@@ -45,6 +49,7 @@ export const PagedIo = {
   queryLengths: 'query_lengths',
   blockTables: 'block_tables',
   stateSlots: 'state_slots',
+  logitsIndices: 'logits_indices',
   logits: 'logits',
   keyCache: (layer: number): string => `key_cache.${layer}`,
   valueCache: (layer: number): string => `value_cache.${layer}`,
@@ -99,6 +104,11 @@ export interface PagedCacheLayout {
   states: StateTensorSpec[];
   hidden: number;
   vocab: number;
+  /**
+   * The graph takes `logits_indices` (any new token's logits). Graphs built before it (GRAPH_VERSION 2,
+   * GRAPH_VERSION_46 4) gather each row's last token themselves: they serve, without prompt logprobs.
+   */
+  logitsIndices: boolean;
 }
 
 /**
@@ -134,7 +144,8 @@ export function pagedLayoutOf(inputs: ValueSig[], outputs: ValueSig[]): PagedCac
   if (!embeds || !logits) throw new Error(`not a paged decoder graph: ${PagedIo.inputsEmbeds} or ${PagedIo.logits} missing`);
   attentionLayers.sort((a, b) => a - b);
   states.sort((a, b) => a.layer - b.layer || a.kind.localeCompare(b.kind));
-  return { attentionLayers, kvHeads, headDim, kvDtype, states, hidden: fixed(embeds, 2), vocab: fixed(logits, 1) };
+  const logitsIndices = inputs.some((v) => v.name === PagedIo.logitsIndices);
+  return { attentionLayers, kvHeads, headDim, kvDtype, states, hidden: fixed(embeds, 2), vocab: fixed(logits, 1), logitsIndices };
 }
 
 function fixed(v: ValueSig, axis: number): number {

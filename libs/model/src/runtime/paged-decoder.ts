@@ -7,7 +7,8 @@
  *  - in, zero-copy: the pools (ort.Tensor objects created once over our Float32Arrays; the binding
  *    wraps CPU tensor memory, it does not copy it), the embeddings [B, T, hidden], positions, lengths,
  *    block tables (one int64 per block);
- *  - out, copied by the binding into new JS buffers: logits [B, vocab], the new tokens' K/V
+ *  - out, copied by the binding into new JS buffers: logits [L, vocab] (L = B unless a row asks for
+ *    every position's, for prompt logprobs), the new tokens' K/V
  *    [kv, B, T, hd] per attention layer, the rows' new state [B, …];
  *  - then this stage copies the first q_b tokens of each row's K/V into its blocks and each row's
  *    state into its slot. Nothing is proportional to a sequence's context.
@@ -36,6 +37,11 @@ export interface PagedStep {
   blockTables: ArrayLike<number>[];
   /** Row b's state slot (graphs with state only). */
   stateSlots?: ArrayLike<number>;
+  /**
+   * New tokens whose logits come back, as flat indices b·T + t (paged-decoder-io.ts `logits_indices`), in
+   * the order returned. Default: each row's last new token, b·T + q_b − 1 (one row of logits per row).
+   */
+  logitsIndices?: ArrayLike<number>;
 }
 
 export interface PagedCacheSize {
@@ -156,7 +162,7 @@ export class PagedDecoderStage {
     }
   }
 
-  /** One forward over B rows; returns logits [B, vocab] and stores the new KV/state in place. */
+  /** One forward over B rows; returns logits [L, vocab] (see PagedStep.logitsIndices) and stores the new KV/state in place. */
   async step(x: PagedStep): Promise<Float32Array> {
     const size = this.requireSize();
     const { batch: B, seqLen: T } = x;
@@ -190,6 +196,15 @@ export class PagedDecoderStage {
       [PagedIo.queryLengths]: new ort.Tensor('int64', BigInt64Array.from(Array.from(x.queryLengths, BigInt)), [B]),
       [PagedIo.blockTables]: new ort.Tensor('int64', table, [B, N]),
     };
+    const lastOfRows = Array.from({ length: B }, (_, b) => b * T + x.queryLengths[b]! - 1);
+    const indices = x.logitsIndices ?? lastOfRows;
+    for (let i = 0; i < indices.length; i++) {
+      if (!(indices[i]! >= 0 && indices[i]! < B * T)) throw new RangeError(`logits_indices[${i}] = ${indices[i]} is outside [0, ${B * T})`);
+    }
+    if (this.layout.logitsIndices) feeds[PagedIo.logitsIndices] = new ort.Tensor('int64', toI64(indices), [indices.length]);
+    else if (indices.length !== B || lastOfRows.some((v, b) => v !== indices[b])) {
+      throw new RangeError('this decoder graph returns only each row\'s last logits (built before logits_indices): rebuild the model (`tessera model build`) for prompt logprobs');
+    }
     if (this.layout.states.length) {
       if (!x.stateSlots) throw new RangeError('state_slots is required by this graph');
       for (let b = 0; b < B; b++) {

@@ -35,6 +35,7 @@ export function ortBackend(model: OrtBackendModel, eosTokenIds: number[]): Decod
     eosTokenIds: [...new Set(eosTokenIds)],
     weightBytes: model.weightBytes,
     ...(model.maxQueryLength !== undefined && { maxQueryLength: model.maxQueryLength }),
+    promptLogits: stage.layout.logitsIndices,
   };
   return {
     info,
@@ -50,7 +51,18 @@ export function ortBackend(model: OrtBackendModel, eosTokenIds: number[]): Decod
         queryLengths: x.rows.map((r) => r.queryLength),
         blockTables: x.rows.map((r) => r.blockTable),
         stateSlots: x.rows.map((r) => r.stateSlot),
+        ...(x.rows.some((r) => r.allLogits) && { logitsIndices: logitsIndices(x) }),
       }),
     close: () => model.release(),
   };
+}
+
+/** Flat indices b·T + t of the new tokens whose logits a step returns (backend.ts `step`). */
+function logitsIndices(x: StepInput): number[] {
+  const out: number[] = [];
+  x.rows.forEach((r, b) => {
+    if (!r.allLogits) return void out.push(b * x.seqLen + r.queryLength - 1);
+    for (let t = 0; t < r.queryLength; t++) out.push(b * x.seqLen + t);
+  });
+  return out;
 }

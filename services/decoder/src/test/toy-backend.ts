@@ -28,7 +28,7 @@ export class ToyBackend implements DecoderBackend {
   constructor(vocabSize = 300, eos = [299], readonly withState = false) {
     this.info = {
       modelName: 'toy', numLayers: 1, hiddenSize: HIDDEN, vocabSize, maxContext: 512,
-      kvBytesPerToken: TOY_KV_BYTES_PER_TOKEN, stateBytesPerSequence: withState ? HIDDEN * 4 : 0, eosTokenIds: eos, weightBytes: 0,
+      kvBytesPerToken: TOY_KV_BYTES_PER_TOKEN, stateBytesPerSequence: withState ? HIDDEN * 4 : 0, eosTokenIds: eos, weightBytes: 0, promptLogits: true,
     };
   }
 
@@ -59,10 +59,10 @@ export class ToyBackend implements DecoderBackend {
     const T = x.seqLen;
     const V = this.info.vocabSize;
     const bs = this.size.blockSize;
-    const logits = new Float32Array(x.rows.length * V);
     x.rows.forEach((_, b) => {
       if (this.failOnValue !== undefined && x.inputsEmbeds[b * T * HIDDEN] === this.failOnValue) throw new Error('toy fault');
     });
+    const out: Float32Array[] = [];
     x.rows.forEach((row, b) => {
       // Write the new tokens' "keys" (their embeddings) into the row's blocks.
       for (let t = 0; t < row.queryLength; t++) {
@@ -70,25 +70,37 @@ export class ToyBackend implements DecoderBackend {
         const at = (row.blockTable[Math.floor(p / bs)]! * bs + (p % bs)) * HIDDEN;
         this.pool.set(x.inputsEmbeds.subarray((b * T + t) * HIDDEN, (b * T + t + 1) * HIDDEN), at);
       }
-      const S = row.pastLength + row.queryLength;
-      const h = new Float32Array(HIDDEN);
-      for (let p = 0; p < S; p++) {
-        const at = (row.blockTable[Math.floor(p / bs)]! * bs + (p % bs)) * HIDDEN;
-        for (let d = 0; d < HIDDEN; d++) h[d]! += this.pool[at + d]! * (1 + (p % 3));
-      }
-      if (this.withState) {
-        const s = row.stateSlot * HIDDEN;
-        for (let t = 0; t < row.queryLength; t++) for (let d = 0; d < HIDDEN; d++) this.state[s + d]! += x.inputsEmbeds[(b * T + t) * HIDDEN + d]!;
-        for (let d = 0; d < HIDDEN; d++) h[d]! += 0.5 * this.state[s + d]!;
-      }
-      const pos = S - 1;
-      for (let v = 0; v < V; v++) {
-        let acc = Math.cos(v * 0.11 * (pos + 1));
-        for (let d = 0; d < HIDDEN; d++) acc += (h[d]! / S) * Math.sin(v * (d + 2) * 0.29);
-        logits[b * V + v] = acc * 4;
+      // Token by token, so with allLogits each position sees the state as of itself.
+      for (let t = 0; t < row.queryLength; t++) {
+        if (this.withState) {
+          const s = row.stateSlot * HIDDEN;
+          for (let d = 0; d < HIDDEN; d++) this.state[s + d]! += x.inputsEmbeds[(b * T + t) * HIDDEN + d]!;
+        }
+        if (row.allLogits || t === row.queryLength - 1) out.push(this.logitsOf(row, row.pastLength + t + 1));
       }
     });
+    const logits = new Float32Array(out.length * V);
+    out.forEach((l, i) => logits.set(l, i * V));
     await new Promise((r) => setImmediate(r));
+    return logits;
+  }
+
+  /** Logits after the row's first S tokens: a function of every one of them (from its blocks), their positions and the state. */
+  private logitsOf(row: StepInput['rows'][number], S: number): Float32Array {
+    const V = this.info.vocabSize;
+    const bs = this.size.blockSize;
+    const h = new Float32Array(HIDDEN);
+    for (let p = 0; p < S; p++) {
+      const at = (row.blockTable[Math.floor(p / bs)]! * bs + (p % bs)) * HIDDEN;
+      for (let d = 0; d < HIDDEN; d++) h[d]! += this.pool[at + d]! * (1 + (p % 3));
+    }
+    if (this.withState) for (let d = 0; d < HIDDEN; d++) h[d]! += 0.5 * this.state[row.stateSlot * HIDDEN + d]!;
+    const logits = new Float32Array(V);
+    for (let v = 0; v < V; v++) {
+      let acc = Math.cos(v * 0.11 * S);
+      for (let d = 0; d < HIDDEN; d++) acc += (h[d]! / S) * Math.sin(v * (d + 2) * 0.29);
+      logits[v] = acc * 4;
+    }
     return logits;
   }
 

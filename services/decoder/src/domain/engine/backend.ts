@@ -30,6 +30,11 @@ export interface BackendInfo {
    * built for ≤ manifest.decoder.maxChunk = 16 tokens per call). Undefined = no cap (2.6 paged graph).
    */
   maxQueryLength?: number;
+  /**
+   * The backend can return logits for every new token of a row (StepRow.allLogits), which prompt logprobs
+   * need. False for a model built before the decoder graph took `logits_indices` (rebuild it).
+   */
+  promptLogits: boolean;
 }
 
 export interface CacheSize {
@@ -47,6 +52,8 @@ export interface StepRow {
   blockTable: readonly number[];
   /** The sequence's state slot, −1 when the model keeps no state. */
   stateSlot: number;
+  /** Logits for every new token of this row (queryLength rows of them), not only its last: prompt logprobs. */
+  allLogits?: boolean;
 }
 
 export interface StepInput {
@@ -65,7 +72,10 @@ export interface DecoderBackend {
   resetState(slot: number): void;
   /** Token embeddings, [ids.length, hidden]. */
   embedTokens(ids: Int32Array): Promise<Float32Array>;
-  /** One forward over the rows → logits [rows, vocab] of each row's last new token. */
+  /**
+   * One forward over the rows → logits [L, vocab]: per row in order, its last new token's, or with
+   * `allLogits` each of its queryLength new tokens' (L = rows when no row asks for all).
+   */
   step(input: StepInput): Promise<Float32Array>;
   close?(): Promise<void>;
 }

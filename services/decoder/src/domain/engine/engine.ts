@@ -137,7 +137,7 @@ export class Engine {
       throw err;
     }
     const stream = new ChunkStream<EngineChunk>();
-    const seq = new Sequence(req, stream, this.tokenBytes, this.backend.info.eosTokenIds);
+    const seq = new Sequence(req, stream, this.tokenBytes, this.backend.info.eosTokenIds, this.limits.maxPromptLogitsPerStep);
     seq.cacheScope = `${req.tenant}\u0000${req.cacheSalt ?? ''}`;
     this.scheduler.add(seq);
     this.byId.set(req.requestId, seq);
@@ -268,18 +268,26 @@ export class Engine {
       if (!logits) continue;
       this.scheduler.complete({ rows: group.filter((r) => r.seq.status === 'running'), preempted: [], admitted: [] });
       const V = this.backend.info.vocabSize;
-      group.forEach((r, i) => {
-        if (!r.samples || r.seq.status !== 'running') return;
+      let at = 0;
+      for (const r of group) {
+        const n = logitRows(r);
+        const rowLogits = logits.subarray(at * V, (at + n) * V);
+        at += n;
+        if (r.seq.status !== 'running') continue;
         const seq = r.seq;
+        // Row j of this row's logits scores the token after position start + count − n + j.
+        seq.recordPromptLogprobs(r.start + r.count - n, n, rowLogits, V);
+        if (!r.samples) continue;
         if (!seq.tPrefillEnd) seq.tPrefillEnd = performance.now();
-        this.emit(seq, this.sampler.sample(logits.subarray(i * V, (i + 1) * V), seq.req.params, seq.penalties, seq.prng, seq.req.constraint, seq.belowMinTokens() ? seq.stopIds : undefined));
-      });
+        this.emit(seq, this.sampler.sample(rowLogits.subarray((n - 1) * V), seq.req.params, seq.penalties, seq.prng, seq.req.constraint, seq.belowMinTokens() ? seq.stopIds : undefined));
+      }
     }
   }
 
   /**
    * One backend step over rows; on a failure of a multi-row step each row is retried alone, so a
    * fault caused by one request fails that request only (the port writes nothing on a failed step).
+   * The logits follow the rows: logitRows(r) of them per row (zeros for a row that failed alone).
    */
   private async runGroup(rows: ScheduledRow<Sequence>[]): Promise<Float32Array | undefined> {
     try {
@@ -291,10 +299,12 @@ export class Engine {
       }
     }
     const V = this.backend.info.vocabSize;
-    const out = new Float32Array(rows.length * V);
-    for (let i = 0; i < rows.length; i++) {
-      const one = await this.runGroup([rows[i]!]);
-      if (one) out.set(one, i * V);
+    const out = new Float32Array(rows.reduce((n, r) => n + logitRows(r), 0) * V);
+    let at = 0;
+    for (const r of rows) {
+      const one = await this.runGroup([r]);
+      if (one) out.set(one, at * V);
+      at += logitRows(r);
     }
     return out;
   }
@@ -325,7 +335,7 @@ export class Engine {
         if (p >= r.start && p < r.start + r.count) embeds.set(v.embeddings.subarray(i * H, (i + 1) * H), (b * T + p - r.start) * H);
       }
     });
-    const stepRows: StepRow[] = rows.map((r) => ({ pastLength: r.start, queryLength: r.count, blockTable: r.seq.blockTable, stateSlot: r.seq.stateSlot }));
+    const stepRows: StepRow[] = rows.map((r) => ({ pastLength: r.start, queryLength: r.count, blockTable: r.seq.blockTable, stateSlot: r.seq.stateSlot, ...(logitRows(r) > 1 && { allLogits: true }) }));
     return { rows: stepRows, seqLen: T, inputsEmbeds: embeds };
   }
 
@@ -353,7 +363,8 @@ export class Engine {
     let text = d.text;
     if (d.stop !== undefined) end = { reason: 'stop', stop: d.stop };
     if (end && typeof end.stop !== 'string') text += seq.detok.finish();
-    const chunk: EngineChunk = { text, tokenIds: [id], ...(s.logprob && { logprobs: [s.logprob] }) };
+    const promptLogprobs = seq.takePromptLogprobs();
+    const chunk: EngineChunk = { text, tokenIds: [id], ...(s.logprob && { logprobs: [s.logprob] }), ...(promptLogprobs && { promptLogprobs }) };
     if (end) this.finish(seq, end.reason, { chunk, stopReason: end.stop });
     else seq.stream.push(chunk);
   }
@@ -379,4 +390,9 @@ export class Engine {
     if (reason === 'stop' || reason === 'length') this.serviceMs = this.serviceMs ? 0.8 * this.serviceMs + 0.2 * timings.totalS * 1000 : timings.totalS * 1000;
     this.observer.onFinish?.(seq.tenant, reason, usage, timings, o.error?.code);
   }
+}
+
+/** Rows of logits a scheduled row gets back: every new token's while its prompt logprobs are computed, else its last. */
+function logitRows(r: ScheduledRow<Sequence>): number {
+  return r.seq.needsAllLogits(r.start, r.count) ? r.count : 1;
 }

@@ -25,6 +25,11 @@ export interface EngineLimits {
   maxStopTokenIds: number;
   /** Share full KV blocks across requests of one tenant by content hash (off for models with state). */
   prefixCaching: boolean;
+  /**
+   * Prompt tokens per step of a request asking for prompt logprobs: each gets a row of logits (vocab × 4
+   * bytes: 607 KB for MiniCPM-V 2.6's 151,666 ids, so 128 rows ≈ 78 MB per step).
+   */
+  maxPromptLogitsPerStep: number;
 }
 
 export const DEFAULT_LIMITS: EngineLimits = Object.freeze({
@@ -41,4 +46,5 @@ export const DEFAULT_LIMITS: EngineLimits = Object.freeze({
   maxLogprobs: 20,
   maxStopTokenIds: 16,
   prefixCaching: true,
+  maxPromptLogitsPerStep: 128,
 });

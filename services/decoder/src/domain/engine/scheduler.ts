@@ -46,6 +46,13 @@ export interface SchedSeq {
   stateSlot: number;
   /** Times this sequence was preempted. */
   preemptions: number;
+  /**
+   * Most tokens this sequence computes in one step (undefined = the step's budget): a request for prompt
+   * logprobs gets logits for every prompt token it computes, so its chunks are bounded in logit rows.
+   */
+  readonly chunkCap?: number;
+  /** Never start from a cached prefix (prompt logprobs need every prompt position computed). */
+  readonly computesWholePrompt?: boolean;
 }
 
 export interface ScheduledRow<S extends SchedSeq = SchedSeq> {
@@ -119,7 +126,7 @@ export class Scheduler<S extends SchedSeq> {
       const seq = this.running[i]!;
       const remaining = seq.numTokens - seq.numComputed;
       const isPrefill = remaining > 1;
-      const count = isPrefill ? Math.min(remaining, prefillBudget, rowCap) : remaining;
+      const count = isPrefill ? Math.min(remaining, prefillBudget, rowCap, seq.chunkCap ?? Infinity) : remaining;
       if (count <= 0) continue; // a prefill waiting for budget
       // Make room by preempting the newest running sequences (never one already planned).
       while (!this.ensureBlocks(seq, seq.numComputed + count)) {
@@ -137,7 +144,7 @@ export class Scheduler<S extends SchedSeq> {
       const seq = this.waiting.peek()!;
       if (this.limits.numStateSlots > 0 && this.freeSlots.length === 0) break;
       const hit = this.matchPrefix(seq);
-      const count = Math.min(seq.numTokens - hit.tokens, prefillBudget, rowCap);
+      const count = Math.min(seq.numTokens - hit.tokens, prefillBudget, rowCap, seq.chunkCap ?? Infinity);
       const need = Math.ceil((hit.tokens + count) / this.blockSize) - hit.blocks.length;
       // Count cached blocks that are currently free: touching them takes them off the free list.
       const freeHits = hit.blocks.filter((b) => this.pool.refCount(b) === 0).length;
@@ -225,7 +232,7 @@ export class Scheduler<S extends SchedSeq> {
   /** Longest run of cached full blocks from the start, leaving at least one token to compute. */
   private matchPrefix(seq: S): { tokens: number; blocks: number[]; hashes: string[] } {
     const none = { tokens: 0, blocks: [], hashes: [] };
-    if (!this.cachingFor(seq)) return none;
+    if (!this.cachingFor(seq) || seq.computesWholePrompt) return none;
     const bs = this.blockSize;
     const maxBlocks = Math.floor((seq.numTokens - 1) / bs);
     const blocks: number[] = [];

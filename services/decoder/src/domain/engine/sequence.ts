@@ -4,9 +4,9 @@ import type { TesseraError } from '@tessera/runtime';
 import type { ChunkStream } from './chunk-stream.js';
 import { IncrementalDetokenizer, type TokenBytes } from './detokenizer.js';
 import { Prng, randomSeed } from './prng.js';
-import type { PenaltyState } from './sampler.js';
+import { topLogprobs, type PenaltyState } from './sampler.js';
 import type { SchedSeq, SeqStatus } from './scheduler.js';
-import type { EngineChunk, EngineRequest, FinishReason, Timings, Usage } from './types.js';
+import type { EngineChunk, EngineRequest, FinishReason, Timings, TokenLogprob, Usage } from './types.js';
 
 export class Sequence implements SchedSeq {
   // Scheduler bookkeeping (scheduler.ts).
@@ -25,6 +25,15 @@ export class Sequence implements SchedSeq {
   readonly generated: number[] = [];
   /** Cached prompt tokens at the first admission (usage reports this one). */
   cachedPromptTokens = -1;
+  /**
+   * With req.promptLogprobs: entry i is prompt token i's logprob given tokens < i (entry 0 stays null),
+   * filled as the prefill chunks' logits arrive; a recompute after preemption keeps what it has.
+   */
+  readonly promptLogprobs: (TokenLogprob | null)[] | undefined;
+  /** Prompt logprobs not yet computed (the first chunk that samples carries them all). */
+  private promptLogprobsMissing: number;
+  readonly chunkCap: number | undefined;
+  readonly computesWholePrompt: boolean;
   /** Set by cancel(); acted on at the start of the next engine step. */
   cancelRequested: TesseraError | undefined;
 
@@ -42,6 +51,7 @@ export class Sequence implements SchedSeq {
     readonly stream: ChunkStream<EngineChunk>,
     tokenBytes: TokenBytes,
     eosTokenIds: readonly number[],
+    maxPromptLogitsPerStep = Infinity,
   ) {
     this.seed = req.params.seed ?? randomSeed();
     this.prng = new Prng(this.seed);
@@ -49,7 +59,42 @@ export class Sequence implements SchedSeq {
     this.penalties = { outputCounts: new Map() };
     this.detok = new IncrementalDetokenizer(tokenBytes, p.stop);
     this.stopIds = new Set([...p.stopTokenIds, ...(p.ignoreEos ? [] : eosTokenIds)]);
+    const wantsPrompt = req.promptLogprobs !== undefined;
+    this.promptLogprobs = wantsPrompt ? new Array<TokenLogprob | null>(req.promptTokenIds.length).fill(null) : undefined;
+    this.promptLogprobsMissing = wantsPrompt ? req.promptTokenIds.length - 1 : 0;
+    this.chunkCap = wantsPrompt ? maxPromptLogitsPerStep : undefined;
+    this.computesWholePrompt = wantsPrompt;
   }
+
+  /** Whether a step computing tokens [start, start + count) must return every position's logits. */
+  needsAllLogits(start: number, count: number): boolean {
+    return this.promptLogprobsMissing > 0 && start < this.promptLength - 1 && count > 1;
+  }
+
+  /**
+   * Takes the logits of positions [start, start + count) ([count, vocab] in `logits`): position p scores
+   * prompt token p + 1 from the raw logits, as vLLM's prompt_logprobs (no penalties, bias or temperature).
+   */
+  recordPromptLogprobs(start: number, count: number, logits: Float32Array, vocab: number): void {
+    const list = this.promptLogprobs;
+    if (!list || this.promptLogprobsMissing === 0) return;
+    const top = this.req.promptLogprobs ?? 0;
+    for (let t = 0; t < count; t++) {
+      const next = start + t + 1;
+      if (next >= this.promptLength || list[next]) continue;
+      list[next] = topLogprobs(logits.subarray(t * vocab, (t + 1) * vocab), this.req.promptTokenIds[next]!, top);
+      this.promptLogprobsMissing--;
+    }
+  }
+
+  /** The prompt logprobs, once, for the first chunk. */
+  takePromptLogprobs(): (TokenLogprob | null)[] | undefined {
+    if (!this.promptLogprobs || this.promptLogprobsSent) return undefined;
+    this.promptLogprobsSent = true;
+    return this.promptLogprobs;
+  }
+
+  private promptLogprobsSent = false;
 
   get tenant(): string {
     return this.req.tenant;

@@ -72,6 +72,13 @@ export interface EngineRequest {
   cacheSalt?: string;
   /** Structured output: restricts every sampled token (see LogitsConstraint). */
   constraint?: LogitsConstraint;
+  /**
+   * vLLM's `prompt_logprobs`: set = return each prompt token's log-probability given the tokens before it
+   * (the raw model distribution: no penalties, bias or temperature) with this many top alternatives
+   * (0..limits.maxLogprobs). The prompt is then computed whole (no prefix-cache hit), in chunks of at most
+   * limits.maxPromptLogitsPerStep tokens.
+   */
+  promptLogprobs?: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
@@ -106,6 +113,8 @@ export interface EngineChunk {
   text: string;
   tokenIds: number[];
   logprobs?: TokenLogprob[];
+  /** First chunk, with EngineRequest.promptLogprobs: one entry per prompt token, null for the first (nothing precedes it). */
+  promptLogprobs?: (TokenLogprob | null)[];
   /** Set on the last chunk only. */
   finishReason?: FinishReason;
   /** Last chunk: the seed the sequence's PRNG used (drawn when the request gave none). */

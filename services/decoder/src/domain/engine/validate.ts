@@ -2,7 +2,7 @@
  * Request validation before anything is queued: a bad request is refused with INVALID_ARGUMENT
  * naming its field and the limit, and never reaches the batch.
  */
-import { invalidArgument, resourceExhausted } from '@tessera/runtime';
+import { ErrorCode, TesseraError, invalidArgument, resourceExhausted } from '@tessera/runtime';
 import type { BackendInfo } from './backend.js';
 import type { EngineLimits } from './limits.js';
 import type { EngineRequest } from './types.js';
@@ -38,6 +38,15 @@ export function validateRequest(req: EngineRequest, info: BackendInfo, limits: E
   }
   if (!Number.isInteger(p.topLogprobs) || p.topLogprobs < 0 || p.topLogprobs > limits.maxLogprobs) {
     throw invalidArgument('top_logprobs', `top_logprobs must be in [0, ${limits.maxLogprobs}], got ${p.topLogprobs}`, `0 <= top_logprobs <= ${limits.maxLogprobs}`);
+  }
+  const pl = req.promptLogprobs;
+  if (pl !== undefined) {
+    if (!Number.isInteger(pl) || pl < 0 || pl > limits.maxLogprobs) {
+      throw invalidArgument('prompt_logprobs', `prompt_logprobs must be in [0, ${limits.maxLogprobs}], got ${pl}`, `0 <= prompt_logprobs <= ${limits.maxLogprobs}`);
+    }
+    if (!info.promptLogits) {
+      throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `model ${info.modelName} was built before the decoder graph returned prompt logits (logits_indices): rebuild it with \`tessera model build\` to serve prompt_logprobs`, { field: 'prompt_logprobs' });
+    }
   }
   if (p.stopTokenIds.length > limits.maxStopTokenIds) {
     throw invalidArgument('stop_token_ids', `at most ${limits.maxStopTokenIds} stop token ids, got ${p.stopTokenIds.length}`, `stop_token_ids <= ${limits.maxStopTokenIds}`);

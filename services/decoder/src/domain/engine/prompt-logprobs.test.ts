@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, TesseraError } from '@tessera/runtime';
+import { Engine } from './engine.js';
+import { samplingParams } from './engine-defaults.js';
+import { topLogprobs } from './sampler.js';
+import { ToyBackend, byteTokens } from '../../test/toy-backend.js';
+import { collect } from '../../test/collect.js';
+import type { EngineRequest, TokenLogprob } from './types.js';
+
+// vLLM's prompt_logprobs on the toy backend: every prompt token scored from the no-cache forward of the
+// tokens before it, whatever the chunking, batching, prefix cache or preemption.
+
+const prompt = (n: number, base = 3): Int32Array => Int32Array.from({ length: n }, (_, i) => (base + i * 17) % 250);
+const req = (id: string, ids: Int32Array, promptLogprobs: number | undefined, extra: Partial<EngineRequest> = {}): EngineRequest => ({
+  requestId: id, tenant: 't', promptTokenIds: ids, params: samplingParams({ ignoreEos: true, maxTokens: 3, temperature: 0.7, seed: 5n, repetitionPenalty: 1.5 }),
+  ...(promptLogprobs !== undefined && { promptLogprobs }), ...extra,
+});
+
+/** Reference: token i's logprob from a no-cache forward of tokens < i (raw logits, no sampling transforms). */
+async function reference(ids: Int32Array, top: number): Promise<(TokenLogprob | null)[]> {
+  const b = new ToyBackend();
+  const out: (TokenLogprob | null)[] = [null];
+  for (let i = 1; i < ids.length; i++) out.push(topLogprobs(await b.forwardNoCache(ids.subarray(0, i)), ids[i]!, top));
+  return out;
+}
+
+const close = (a: (TokenLogprob | null)[] | undefined, b: (TokenLogprob | null)[]) => {
+  expect(a).toHaveLength(b.length);
+  a!.forEach((x, i) => {
+    if (b[i] === null) return expect(x).toBeNull();
+    expect(x!.tokenId).toBe(b[i]!.tokenId);
+    expect(x!.logprob).toBeCloseTo(b[i]!.logprob, 5);
+    expect(x!.top.map((t) => t.tokenId)).toEqual(b[i]!.top.map((t) => t.tokenId));
+    x!.top.forEach((t, j) => expect(t.logprob).toBeCloseTo(b[i]!.top[j]!.logprob, 5));
+  });
+};
+
+describe('engine prompt logprobs (toy backend)', () => {
+  it('scores every prompt token as the no-cache reference, in one chunk or many, alone or batched, and on the first chunk only', async () => {
+    const ids = prompt(23);
+    const expected = await reference(ids, 2);
+    for (const limits of [{}, { maxPromptLogitsPerStep: 5 }, { maxPromptLogitsPerStep: 1 }, { maxPrefillTokensPerStep: 4 }]) {
+      const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens, limits });
+      const [got, other] = await Promise.all([collect(engine.submit(req('p', ids, 2))), collect(engine.submit(req('o', prompt(9, 8), undefined)))]);
+      close(got.chunks[0]!.promptLogprobs, expected);
+      expect(got.chunks.slice(1).some((c) => c.promptLogprobs)).toBe(false);
+      expect(other.chunks.some((c) => c.promptLogprobs)).toBe(false);
+      await engine.close();
+    }
+  });
+
+  it('leaves the generated tokens as they are without it, and computes the whole prompt despite a cached prefix', async () => {
+    const ids = prompt(40);
+    const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens });
+    const plain = await collect(engine.submit(req('a', ids, undefined)));
+    const scored = await collect(engine.submit(req('b', ids, 0)));
+    expect(scored.tokenIds).toEqual(plain.tokenIds);
+    expect(scored.last.usage!.cachedPromptTokens).toBe(0);
+    close(scored.chunks[0]!.promptLogprobs, await reference(ids, 0));
+    const again = await collect(engine.submit(req('c', ids, undefined)));
+    expect(again.last.usage!.cachedPromptTokens).toBeGreaterThan(0);
+    await engine.close();
+  });
+
+  it('a one-token prompt has only its null entry', async () => {
+    const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens });
+    const got = await collect(engine.submit(req('one', prompt(1), 3)));
+    expect(got.chunks[0]!.promptLogprobs).toEqual([null]);
+    await engine.close();
+  });
+
+  it('refuses a bad count by name, and a backend without prompt logits with FAILED_PRECONDITION', async () => {
+    const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens });
+    expect(() => engine.submit(req('x', prompt(4), 21))).toThrow(/prompt_logprobs must be in \[0, 20\]/);
+    await engine.close();
+    const old = new ToyBackend();
+    (old.info as { promptLogits: boolean }).promptLogits = false;
+    const e2 = new Engine({ backend: old, tokenBytes: byteTokens });
+    let err: unknown;
+    try {
+      e2.submit(req('y', prompt(4), 1));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TesseraError);
+    expect((err as TesseraError).code).toBe(ErrorCode.FAILED_PRECONDITION);
+    expect((err as TesseraError).details.field).toBe('prompt_logprobs');
+    await e2.close();
+  });
+});
