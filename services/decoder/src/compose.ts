@@ -28,7 +28,7 @@ export type DecoderAppConfig = Pick<
   | 'modelDir' | 'executionProvider' | 'intraOpThreads' | 'maxBatchSize' | 'kvBudget' | 'maxQueue' | 'maxQueuePerTenant'
   | 'maxPrefillTokensPerStep' | 'maxContext' | 'maxTokensLimit' | 'defaultMaxTokens' | 'defaultTemperature' | 'generationConfig'
   | 'maxStopStrings' | 'maxStopLength' | 'maxStopTokenIds' | 'maxImages' | 'prefixCacheEntries' | 'prefixCaching' | 'kvBlockSize'
-  | 'enableThinking'
+  | 'enableThinking' | 'maxPromptLogitsPerStep'
 >;
 
 export async function createDecoderApp(cfg: DecoderAppConfig): Promise<DecoderApp> {
@@ -51,6 +51,7 @@ export async function createDecoderApp(cfg: DecoderAppConfig): Promise<DecoderAp
       maxStopTokenIds: cfg.maxStopTokenIds,
       prefixCaching: cfg.prefixCaching && cfg.prefixCacheEntries > 0,
       kvBlockSize: cfg.kvBlockSize,
+      maxPromptLogitsPerStep: cfg.maxPromptLogitsPerStep,
     },
   });
   warmStructuredOutput({ tokenBytes: loaded.tokenizer.tokenBytes, vocabSize: loaded.backend.info.vocabSize, eosTokenIds: loaded.backend.info.eosTokenIds });

@@ -15,6 +15,7 @@ export const decoderSchema = {
   maxQueue: int({ env: 'TESSERA_DECODER_MAX_QUEUE', default: 256, min: 0, max: 100_000, doc: 'requests waiting for admission; beyond it RESOURCE_EXHAUSTED + retry-after' }),
   maxQueuePerTenant: int({ env: 'TESSERA_DECODER_MAX_QUEUE_PER_TENANT', default: 64, min: 1, max: 100_000, doc: 'requests waiting per tenant' }),
   maxPrefillTokensPerStep: int({ env: 'TESSERA_DECODER_PREFILL_TOKENS_PER_STEP', default: 512, min: 1, doc: 'prompt tokens prefilled per engine step across sequences (the chunk size of chunked prefill): a long prompt delays running streams by at most one chunk' }),
+  maxPromptLogitsPerStep: int({ env: 'TESSERA_DECODER_PROMPT_LOGITS_PER_STEP', default: 128, min: 1, max: 8192, doc: "prompt tokens per engine step of a request asking for prompt logprobs (each gets a row of logits: vocab x 4 bytes, 607 KB for 2.6's 151,666 ids, so 128 = 78 MB)" }),
   maxContext: int({ env: 'TESSERA_DECODER_MAX_CONTEXT', default: 8192, min: 16, doc: 'prompt + completion tokens (capped by the model positions)' }),
   maxTokensLimit: int({ env: 'TESSERA_DECODER_MAX_TOKENS_LIMIT', default: 4096, min: 1, doc: 'largest max_tokens accepted' }),
   defaultMaxTokens: int({ env: 'TESSERA_DECODER_DEFAULT_MAX_TOKENS', default: 512, min: 1, doc: 'max_tokens when the request leaves it unset' }),

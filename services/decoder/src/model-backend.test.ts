@@ -9,6 +9,7 @@ import { argmaxRow, ensureTinyModel } from '@tessera/model';
 import { Engine } from './domain/engine/engine.js';
 import { samplingParams } from './domain/engine/engine-defaults.js';
 import { collect } from './test/collect.js';
+import { topLogprobs } from './domain/engine/sampler.js';
 import type { SamplingParams } from './domain/engine/types.js';
 import { loadDecoderModel, type LoadedDecoderModel } from './adapters/load-model.js';
 import { assemblePrompt } from './domain/prompt/assemble-prompt.js';
@@ -39,6 +40,26 @@ async function noCacheGreedy(ids: Int32Array, n: number): Promise<number[]> {
 const params = (p: Partial<SamplingParams>): SamplingParams => samplingParams({ ignoreEos: true, maxTokens: 8, ...p });
 
 describe('engine on the ORT tiny model', () => {
+  it('prompt logprobs equal the log-softmax of a no-cache forward of each prefix, in 7-token chunks beside another request', async () => {
+    const ids = chat('Bonjour, ça va ? A prompt long enough for several chunks.');
+    const engine = new Engine({ backend: m.backend, tokenBytes: m.tokenizer.tokenBytes, limits: { maxPromptLogitsPerStep: 7 } });
+    const [got] = await Promise.all([
+      collect(engine.submit({ requestId: 'p', tenant: 't', promptTokenIds: ids, params: params({ maxTokens: 2 }), promptLogprobs: 3 })),
+      collect(engine.submit({ requestId: 'o', tenant: 't', promptTokenIds: chat('Hi'), params: params({ maxTokens: 4 }) })),
+    ]);
+    const lp = got.chunks[0]!.promptLogprobs!;
+    expect(lp).toHaveLength(ids.length);
+    expect(lp[0]).toBeNull();
+    for (let i = 1; i < ids.length; i++) {
+      const logits = await m.model.decoder.forwardNoCache(await m.model.embed.run(ids.subarray(0, i), [1, i]), [i]);
+      const ref = topLogprobs(logits, ids[i]!, 3);
+      expect(lp[i]!.tokenId).toBe(ids[i]);
+      expect(lp[i]!.logprob).toBeCloseTo(ref.logprob, 4);
+      expect(lp[i]!.top.map((t) => t.tokenId)).toEqual(ref.top.map((t) => t.tokenId));
+    }
+    await engine.close();
+  });
+
   it('greedy equals the no-cache reference, alone and with 8 concurrent sequences', async () => {
     const texts = ['Hi', 'What is in this picture?', 'Bonjour, ça va ?', 'x'.repeat(40), '1 2 3 4 5 6 7 8 9', '你好，世界', 'A longer prompt about nothing in particular, with commas, and more words.', '🙂'];
     const prompts = texts.map(chat);

@@ -17,6 +17,7 @@ import { Engine } from './domain/engine/engine.js';
 import { samplingParams } from './domain/engine/engine-defaults.js';
 import { resolveGenerationDefaults } from './domain/engine/generation-defaults.js';
 import { collect } from './test/collect.js';
+import { topLogprobs } from './domain/engine/sampler.js';
 import type { SamplingParams, VisualInput } from './domain/engine/types.js';
 import { loadDecoderModel, type LoadedDecoderModel } from './adapters/load-model.js';
 import type { PromptImage } from './domain/prompt/prompt-types.js';
@@ -60,6 +61,24 @@ async function noCacheGreedy(ids: Int32Array, visual: VisualInput | undefined, n
 const params = (p: Partial<SamplingParams>): SamplingParams => samplingParams({ ignoreEos: true, maxTokens: 6, ...p });
 
 describe('decoder on the tiny 4.6 model', () => {
+  it('prompt logprobs (image included) equal the log-softmax of a no-cache forward of each prefix, across 16-token graph calls', async () => {
+    const p = chat('Describe this picture in a few words, please.', image(3));
+    const engine = new Engine({ backend: m.backend, tokenBytes: m.tokenizer.tokenBytes });
+    const got = await collect(engine.submit({ requestId: 'p', tenant: 't', promptTokenIds: p.tokenIds, visual: p.visual!, params: params({ maxTokens: 1 }), promptLogprobs: 2 }));
+    const lp = got.chunks[0]!.promptLogprobs!;
+    expect(p.tokenIds.length).toBeGreaterThan(16);
+    expect(lp[0]).toBeNull();
+    for (let i = 1; i < p.tokenIds.length; i++) {
+      const emb = await m.model.embed.run(p.tokenIds.subarray(0, i), [1, i]);
+      p.visual!.positions.forEach((pos, k) => pos < i && emb.set(p.visual!.embeddings.subarray(k * H, (k + 1) * H), pos * H));
+      const { logits } = await m.model.hybrid!.prefill({ inputsEmbeds: emb, batch: 1, seq: i });
+      const ref = topLogprobs(logits, p.tokenIds[i]!, 2);
+      expect(lp[i]!.logprob, `token ${i}`).toBeCloseTo(ref.logprob, 4);
+      expect(lp[i]!.top.map((t) => t.tokenId)).toEqual(ref.top.map((t) => t.tokenId));
+    }
+    await engine.close();
+  });
+
   it('eos ids and sampling defaults come from generation_config.json', () => {
     expect(m.family.id).toBe('4.6');
     expect(m.queryNum).toBe(0);

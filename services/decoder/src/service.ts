@@ -8,7 +8,7 @@ import { checkModelRevision } from '@tessera/errors';
 import { ErrorCode, TesseraError, invalidArgument, resolveTensor, type CallContext, type ServiceImpl } from '@tessera/runtime';
 import type { Engine } from './domain/engine/engine.js';
 import type { GenerationDefaults } from './domain/engine/generation-defaults.js';
-import type { EngineChunk, LogitsConstraint, SamplingParams } from './domain/engine/types.js';
+import type { EngineChunk, LogitsConstraint, SamplingParams, TokenLogprob } from './domain/engine/types.js';
 import { checkText, type AssembledPrompt } from './domain/prompt/assemble-prompt.js';
 import { AfterReasoning, constraintFor } from './domain/structured-output.js';
 import type { PromptTokenizer } from './domain/prompt/prompt-tokenizer.js';
@@ -94,6 +94,7 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
     params: toParams(req.sampling, d.defaults),
     deadlineMs: ctx.deadline,
     cacheSalt: ctx.headers['x-cache-salt'],
+    ...(req.promptLogprobs !== undefined && { promptLogprobs: req.promptLogprobs }),
     ...(constraint && { constraint: reasoning ? afterReasoning(constraint, d.tokenizer) : constraint }),
   });
   // Client cancel, client gone, deadline or shutdown: the sequence leaves the batch at the next step.
@@ -105,7 +106,7 @@ async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest,
   let first = true;
   try {
     for await (const c of handle.chunks) {
-      yield toResponse(c, d, first, reasoning);
+      yield toResponse(c, d, first, reasoning, prompt.tokenIds);
       first = false;
     }
   } finally {
@@ -209,17 +210,32 @@ export function toParams(s: commonV1.SamplingParams | undefined, defaults: { max
 
 const ms = (s: number): number => s * 1000;
 
-function toResponse(c: EngineChunk, d: DecoderServiceDeps, first: boolean, reasoning: boolean): decodingV1.GenerateResponse {
-  const tokenText = (id: number): string => new TextDecoder().decode(d.tokenizer.tokenBytes.bytesOf(id));
+/** One token's text (a partial UTF-8 character decodes to U+FFFD, as the contract says); one TextDecoder per chunk. */
+function tokenTexts(d: DecoderServiceDeps): (id: number) => string {
+  const dec = new TextDecoder();
+  return (id) => dec.decode(d.tokenizer.tokenBytes.bytesOf(id));
+}
+
+/** Entry 0 (nothing precedes it) goes out as the token with logprob 0 and no alternatives (common.proto PromptLogprobs). */
+function promptLogprobsToWire(lps: readonly (TokenLogprob | null)[], ids: Int32Array, d: DecoderServiceDeps, text: (id: number) => string): commonV1.PromptLogprobs {
+  const bytes = Buffer.concat(Array.from(ids, (id) => d.tokenizer.tokenBytes.bytesOf(id)));
+  return {
+    tokens: lps.map((l, i) => (l ? toTokenLogprob(l, text) : { tokenId: ids[i]!, token: text(ids[i]!), logprob: 0, topLogprobs: [] })),
+    text: new TextDecoder().decode(bytes),
+  };
+}
+
+function toTokenLogprob(l: TokenLogprob, text: (id: number) => string): commonV1.TokenLogprob {
+  return { tokenId: l.tokenId, token: text(l.tokenId), logprob: l.logprob, topLogprobs: l.top.map((t) => ({ tokenId: t.tokenId, token: text(t.tokenId), logprob: t.logprob })) };
+}
+
+function toResponse(c: EngineChunk, d: DecoderServiceDeps, first: boolean, reasoning: boolean, promptIds: Int32Array): decodingV1.GenerateResponse {
+  const text = tokenTexts(d);
   const res: decodingV1.GenerateResponse = {
     textDelta: c.text,
     tokenIds: c.tokenIds,
-    logprobs: (c.logprobs ?? []).map((l) => ({
-      tokenId: l.tokenId,
-      token: tokenText(l.tokenId),
-      logprob: l.logprob,
-      topLogprobs: l.top.map((t) => ({ tokenId: t.tokenId, token: tokenText(t.tokenId), logprob: t.logprob })),
-    })),
+    logprobs: (c.logprobs ?? []).map((l) => toTokenLogprob(l, text)),
+    ...(c.promptLogprobs && { promptLogprobs: promptLogprobsToWire(c.promptLogprobs, promptIds, d, text) }),
     finishReason: c.finishReason ? finishReasonFromName(c.finishReason)! : commonV1.FinishReason.UNSPECIFIED,
     matchedStop: typeof c.stopReason === 'string' ? c.stopReason : '',
     modelRevision: first || c.finishReason ? d.revision : '',

@@ -8,6 +8,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { Manifest46 } from '../manifest.js';
+import { PagedIo } from '../onnx/paged-decoder-io.js';
 import { checkLength, f32, i64, type StageSession } from './stage-session.js';
 
 export type HybridLayerCache = { kind: 'full'; key: Float32Array; value: Float32Array } | { kind: 'linear'; conv: Float32Array; recurrent: Float32Array };
@@ -100,6 +101,8 @@ export class HybridDecoderStage {
       block_tables: i64(rows, [B, 1]),
       state_slots: i64(rows.slice(), [B]),
     };
+    // Each row's last new token (graphs built before logits_indices gather it themselves).
+    if (this.session.manifest.inputs.some((v) => v.name === PagedIo.logitsIndices)) feeds[PagedIo.logitsIndices] = i64(BigInt64Array.from(q, (n, b) => BigInt(b * T + n - 1)), [B]);
     const K1 = t.linearConvKernel - 1;
     const kvDims = [t.numKvHeads, B, cap, t.headDim];
     const kvSize = kvDims.reduce((a, c) => a * c, 1);

@@ -53,6 +53,7 @@ function decoderDefault(name: string, shape: (number | string)[], inputs: Record
   if (name === 'past_lengths' || name === 'state_slots') return zerosI64(B, [B]);
   if (name === 'query_lengths') return new ort.Tensor('int64', new BigInt64Array(B).fill(BigInt(T)), [B]);
   if (name === 'block_tables') return zerosI64(B, [B, 1]);
+  if (name === 'logits_indices') return new ort.Tensor('int64', BigInt64Array.from({ length: B }, (_, b) => BigInt(b * T + T - 1)), [B]);
   if (name === 'position_ids') {
     const pos = new BigInt64Array(B * T);
     for (let i = 0; i < pos.length; i++) pos[i] = BigInt(i % T);

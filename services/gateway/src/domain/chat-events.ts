@@ -11,7 +11,7 @@ import type { Tenant } from './tenancy/api-keys.js';
  */
 export type ChatEvent =
   /** `text` is the answer; `reasoning` the model's thinking before it (4.5 / 4.6 with thinking on: reasoning-output.ts). */
-  | { kind: 'delta'; choice?: number; text: string; reasoning?: string; tokenIds: number[]; logprobs?: TokenLogprob[] }
+  | { kind: 'delta'; choice?: number; text: string; reasoning?: string; tokenIds: number[]; logprobs?: TokenLogprob[]; prompt?: PromptScores }
   | { kind: 'final'; choice?: number; finishReason: FinishReason; usage: ChatUsage; timings: Record<string, number>; sources: ChatSource[] };
 
 export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error';
@@ -20,6 +20,15 @@ export interface TokenLogprob {
   token: string;
   logprob: number;
   top: Array<{ token: string; logprob: number }>;
+}
+
+/**
+ * With ValidChatRequest.promptLogprobs, on a choice's first delta: the prompt as the decoder decoded it and
+ * each prompt token's log-probability (tokens[0]'s logprob is null: nothing precedes it).
+ */
+export interface PromptScores {
+  text: string;
+  tokens: Array<{ token: string; logprob: number | null; top: Array<{ token: string; logprob: number }> }>;
 }
 
 export interface ChatUsage {

@@ -112,6 +112,12 @@ export interface ValidChatRequest {
    * `GenerateRequest.prompt_token_ids`), instead of `prompt`; same rules otherwise.
    */
   promptTokenIds?: number[];
+  /**
+   * vLLM's `prompt_logprobs` (text completions' `echo` with `logprobs: k` asks for it with k): every prompt
+   * token's log-probability given the ones before it, with this many alternatives (decoding.v1
+   * GenerateRequest.prompt_logprobs). Absent = none.
+   */
+  promptLogprobs?: number;
 }
 
 /** A text completion (a raw prompt, as text or token ids), not a chat. */
@@ -121,6 +127,11 @@ export function isCompletion(req: Pick<ValidChatRequest, 'prompt' | 'promptToken
 
 /** A validated `POST /v1/completions` request: the raw-prompt form of a chat request, plus how to answer it. */
 export interface ValidCompletionRequest extends ValidChatRequest {
-  /** OpenAI `echo`: the answer's text starts with the prompt (a text prompt only). */
+  /**
+   * OpenAI `echo`: the answer's text starts with the prompt (as the decoder decodes it for a token-id
+   * prompt, which then asks for prompt logprobs to get it: PromptLogprobs.text).
+   */
   echo: boolean;
+  /** OpenAI's `max_tokens: 0` with echo (scoring a prompt): the prompt alone is returned, nothing generated is (the decoder still runs one step). */
+  echoOnly?: boolean;
 }

@@ -534,6 +534,25 @@ export interface TokenLogprob {
   topLogprobs: TopLogprob[];
 }
 
+/**
+ * Log-probabilities of the prompt's tokens (vLLM's `prompt_logprobs`; OpenAI completions' `echo` with
+ * `logprobs`): each prompt token's log-probability given the tokens before it, from the model's raw
+ * distribution (log-softmax of the logits: no penalties, logit_bias or temperature, as vLLM returns them).
+ */
+export interface PromptLogprobs {
+  /**
+   * One per prompt token, in order (visual placeholder positions included). tokens[0] is the first prompt
+   * token: its token_id and token are set, its logprob is 0 and top_logprobs empty, to be read as "none"
+   * (nothing precedes it; OpenAI and vLLM report null there).
+   */
+  tokens: TokenLogprob[];
+  /**
+   * The whole prompt decoded as text (what OpenAI completions' `echo` returns for a prompt of token ids;
+   * whole characters, unlike the per-token strings, which show a split UTF-8 character as U+FFFD).
+   */
+  text: string;
+}
+
 /** A retrieved passage cited by an answer. */
 export interface SourceRef {
   /** 1-based citation number as shown to the model in the context ("[1]"). */
@@ -2437,6 +2456,91 @@ export const TokenLogprob: MessageFns<TokenLogprob> = {
     message.token = object.token ?? "";
     message.logprob = object.logprob ?? 0;
     message.topLogprobs = object.topLogprobs?.map((e) => TopLogprob.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePromptLogprobs(): PromptLogprobs {
+  return { tokens: [], text: "" };
+}
+
+export const PromptLogprobs: MessageFns<PromptLogprobs> = {
+  encode(message: PromptLogprobs, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tokens) {
+      TokenLogprob.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromptLogprobs {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromptLogprobs();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokens.push(TokenLogprob.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PromptLogprobs {
+    return {
+      tokens: globalThis.Array.isArray(object?.tokens) ? object.tokens.map((e: any) => TokenLogprob.fromJSON(e)) : [],
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+    };
+  },
+
+  toJSON(message: PromptLogprobs): unknown {
+    const obj: any = {};
+    if (message.tokens?.length) {
+      obj.tokens = message.tokens.map((e) => TokenLogprob.toJSON(e));
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PromptLogprobs>): PromptLogprobs {
+    return PromptLogprobs.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PromptLogprobs>): PromptLogprobs {
+    const message = createBasePromptLogprobs();
+    message.tokens = object.tokens?.map((e) => TokenLogprob.fromPartial(e)) || [];
+    message.text = object.text ?? "";
     return message;
   },
 };

@@ -25,6 +25,7 @@ import {
   FinishReason,
   finishReasonFromJSON,
   finishReasonToJSON,
+  PromptLogprobs,
   Role,
   roleFromJSON,
   roleToJSON,
@@ -221,7 +222,17 @@ export interface GenerateRequest {
    * as they are: no template, no tokenizer. Exclusive with messages, prompt and images (INVALID_ARGUMENT,
    * field prompt_token_ids). Each id must be in the vocabulary (INVALID_ARGUMENT, prompt_token_ids[i]).
    */
-  promptTokenIds?: TokenIds | undefined;
+  promptTokenIds?:
+    | TokenIds
+    | undefined;
+  /**
+   * vLLM's `prompt_logprobs`: set = the first chunk carries every prompt token's log-probability given the
+   * tokens before it (GenerateResponse.prompt_logprobs) with this many top alternatives each. Range 0..20
+   * (INVALID_ARGUMENT, field prompt_logprobs). The whole prompt is computed (no prefix-cache hit), in steps
+   * of TESSERA_DECODER_PROMPT_LOGITS_PER_STEP [128] tokens. A model built before its decoder graph took
+   * logits_indices -> FAILED_PRECONDITION (field prompt_logprobs): rebuild it.
+   */
+  promptLogprobs?: number | undefined;
 }
 
 /** Token ids of the served model's vocabulary, in order. */
@@ -312,6 +323,11 @@ export interface GenerateResponse {
    * answer (vLLM's qwen3 reasoning parser). False: everything is answer.
    */
   reasoning: boolean;
+  /**
+   * With GenerateRequest.prompt_logprobs: the first chunk that carries a token has the prompt's tokens and
+   * their log-probabilities (tokens[0] has none: read its logprob as null).
+   */
+  promptLogprobs?: PromptLogprobs | undefined;
 }
 
 /** Request for DecoderService.Cancel. */
@@ -1242,6 +1258,7 @@ function createBaseGenerateRequest(): GenerateRequest {
     addGenerationPrompt: undefined,
     continueFinalMessage: undefined,
     promptTokenIds: undefined,
+    promptLogprobs: undefined,
   };
 }
 
@@ -1288,6 +1305,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.promptTokenIds !== undefined) {
       TokenIds.encode(message.promptTokenIds, writer.uint32(114).fork()).join();
+    }
+    if (message.promptLogprobs !== undefined) {
+      writer.uint32(120).int32(message.promptLogprobs);
     }
     return writer;
   },
@@ -1417,6 +1437,14 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.promptTokenIds = TokenIds.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.promptLogprobs = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1481,6 +1509,11 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         : isSet(object.prompt_token_ids)
         ? TokenIds.fromJSON(object.prompt_token_ids)
         : undefined,
+      promptLogprobs: isSet(object.promptLogprobs)
+        ? globalThis.Number(object.promptLogprobs)
+        : isSet(object.prompt_logprobs)
+        ? globalThis.Number(object.prompt_logprobs)
+        : undefined,
     };
   },
 
@@ -1528,6 +1561,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.promptTokenIds !== undefined) {
       obj.promptTokenIds = TokenIds.toJSON(message.promptTokenIds);
     }
+    if (message.promptLogprobs !== undefined) {
+      obj.promptLogprobs = Math.round(message.promptLogprobs);
+    }
     return obj;
   },
 
@@ -1556,6 +1592,7 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     message.promptTokenIds = (object.promptTokenIds !== undefined && object.promptTokenIds !== null)
       ? TokenIds.fromPartial(object.promptTokenIds)
       : undefined;
+    message.promptLogprobs = object.promptLogprobs ?? undefined;
     return message;
   },
 };
@@ -2021,6 +2058,7 @@ function createBaseGenerateResponse(): GenerateResponse {
     modelRevision: "",
     seed: undefined,
     reasoning: false,
+    promptLogprobs: undefined,
   };
 }
 
@@ -2062,6 +2100,9 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
     }
     if (message.reasoning !== false) {
       writer.uint32(88).bool(message.reasoning);
+    }
+    if (message.promptLogprobs !== undefined) {
+      PromptLogprobs.encode(message.promptLogprobs, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -2177,6 +2218,14 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
             message.reasoning = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.promptLogprobs = PromptLogprobs.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2224,6 +2273,11 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
         : "",
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
       reasoning: isSet(object.reasoning) ? globalThis.Boolean(object.reasoning) : false,
+      promptLogprobs: isSet(object.promptLogprobs)
+        ? PromptLogprobs.fromJSON(object.promptLogprobs)
+        : isSet(object.prompt_logprobs)
+        ? PromptLogprobs.fromJSON(object.prompt_logprobs)
+        : undefined,
     };
   },
 
@@ -2262,6 +2316,9 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
     if (message.reasoning !== false) {
       obj.reasoning = message.reasoning;
     }
+    if (message.promptLogprobs !== undefined) {
+      obj.promptLogprobs = PromptLogprobs.toJSON(message.promptLogprobs);
+    }
     return obj;
   },
 
@@ -2285,6 +2342,9 @@ export const GenerateResponse: MessageFns<GenerateResponse> = {
     message.modelRevision = object.modelRevision ?? "";
     message.seed = object.seed ?? undefined;
     message.reasoning = object.reasoning ?? false;
+    message.promptLogprobs = (object.promptLogprobs !== undefined && object.promptLogprobs !== null)
+      ? PromptLogprobs.fromPartial(object.promptLogprobs)
+      : undefined;
     return message;
   },
 };

@@ -27,6 +27,7 @@ import {
   FinishReason,
   finishReasonFromJSON,
   finishReasonToJSON,
+  PromptLogprobs,
   Role,
   roleFromJSON,
   roleToJSON,
@@ -222,7 +223,16 @@ export interface ChatCompletionRequest {
    * with the chat fields (INVALID_ARGUMENT naming the field); at most the text limit in ids
    * (TESSERA_GATEWAY_MAX_TEXT_CHARS); ids outside the vocabulary -> INVALID_ARGUMENT prompt_token_ids[i].
    */
-  promptTokenIds?: TokenIds | undefined;
+  promptTokenIds?:
+    | TokenIds
+    | undefined;
+  /**
+   * vLLM's `prompt_logprobs` (the HTTP completions API's `echo` with `logprobs` asks for it too): set = the
+   * answer's first chunk (per choice) carries the log-probability of every prompt token given the ones before
+   * it, with this many top alternatives each (ChatCompletionResponse.prompt_logprobs). Range 0..20
+   * (INVALID_ARGUMENT naming `prompt_logprobs`), as decoding.v1.GenerateRequest documents it.
+   */
+  promptLogprobs?: number | undefined;
 }
 
 /** One chunk of a ChatCompletion stream. */
@@ -269,7 +279,14 @@ export interface ChatCompletionResponse {
    * request's usage, as the HTTP API reports it, is prompt_tokens once plus completion_tokens summed
    * over the choices.
    */
-  choiceIndex?: number | undefined;
+  choiceIndex?:
+    | number
+    | undefined;
+  /**
+   * With ChatCompletionRequest.prompt_logprobs: the prompt's tokens and their log-probabilities, on the
+   * first chunk of each choice that carries text or a token (tokens[0] has none: read its logprob as null).
+   */
+  promptLogprobs?: PromptLogprobs | undefined;
 }
 
 /** Request for GatewayService.ListModels. */
@@ -899,6 +916,7 @@ function createBaseChatCompletionRequest(): ChatCompletionRequest {
     prompt: undefined,
     n: undefined,
     promptTokenIds: undefined,
+    promptLogprobs: undefined,
   };
 }
 
@@ -954,6 +972,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     }
     if (message.promptTokenIds !== undefined) {
       TokenIds.encode(message.promptTokenIds, writer.uint32(138).fork()).join();
+    }
+    if (message.promptLogprobs !== undefined) {
+      writer.uint32(144).int32(message.promptLogprobs);
     }
     return writer;
   },
@@ -1107,6 +1128,14 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
             message.promptTokenIds = TokenIds.decode(reader, reader.uint32());
             continue;
           }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.promptLogprobs = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1172,6 +1201,11 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
         : isSet(object.prompt_token_ids)
         ? TokenIds.fromJSON(object.prompt_token_ids)
         : undefined,
+      promptLogprobs: isSet(object.promptLogprobs)
+        ? globalThis.Number(object.promptLogprobs)
+        : isSet(object.prompt_logprobs)
+        ? globalThis.Number(object.prompt_logprobs)
+        : undefined,
     };
   },
 
@@ -1228,6 +1262,9 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     if (message.promptTokenIds !== undefined) {
       obj.promptTokenIds = TokenIds.toJSON(message.promptTokenIds);
     }
+    if (message.promptLogprobs !== undefined) {
+      obj.promptLogprobs = Math.round(message.promptLogprobs);
+    }
     return obj;
   },
 
@@ -1261,6 +1298,7 @@ export const ChatCompletionRequest: MessageFns<ChatCompletionRequest> = {
     message.promptTokenIds = (object.promptTokenIds !== undefined && object.promptTokenIds !== null)
       ? TokenIds.fromPartial(object.promptTokenIds)
       : undefined;
+    message.promptLogprobs = object.promptLogprobs ?? undefined;
     return message;
   },
 };
@@ -1280,6 +1318,7 @@ function createBaseChatCompletionResponse(): ChatCompletionResponse {
     seed: undefined,
     reasoningDelta: "",
     choiceIndex: undefined,
+    promptLogprobs: undefined,
   };
 }
 
@@ -1323,6 +1362,9 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
     }
     if (message.choiceIndex !== undefined) {
       writer.uint32(104).int32(message.choiceIndex);
+    }
+    if (message.promptLogprobs !== undefined) {
+      PromptLogprobs.encode(message.promptLogprobs, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -1444,6 +1486,14 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
             message.choiceIndex = reader.int32();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.promptLogprobs = PromptLogprobs.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1497,6 +1547,11 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
         : isSet(object.choice_index)
         ? globalThis.Number(object.choice_index)
         : undefined,
+      promptLogprobs: isSet(object.promptLogprobs)
+        ? PromptLogprobs.fromJSON(object.promptLogprobs)
+        : isSet(object.prompt_logprobs)
+        ? PromptLogprobs.fromJSON(object.prompt_logprobs)
+        : undefined,
     };
   },
 
@@ -1541,6 +1596,9 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
     if (message.choiceIndex !== undefined) {
       obj.choiceIndex = Math.round(message.choiceIndex);
     }
+    if (message.promptLogprobs !== undefined) {
+      obj.promptLogprobs = PromptLogprobs.toJSON(message.promptLogprobs);
+    }
     return obj;
   },
 
@@ -1566,6 +1624,9 @@ export const ChatCompletionResponse: MessageFns<ChatCompletionResponse> = {
     message.seed = object.seed ?? undefined;
     message.reasoningDelta = object.reasoningDelta ?? "";
     message.choiceIndex = object.choiceIndex ?? undefined;
+    message.promptLogprobs = (object.promptLogprobs !== undefined && object.promptLogprobs !== null)
+      ? PromptLogprobs.fromPartial(object.promptLogprobs)
+      : undefined;
     return message;
   },
 };
