@@ -226,7 +226,7 @@ function promptLogprobsToWire(lps: readonly (TokenLogprob | null)[], ids: Int32A
 }
 
 function toTokenLogprob(l: TokenLogprob, text: (id: number) => string): commonV1.TokenLogprob {
-  return { tokenId: l.tokenId, token: text(l.tokenId), logprob: l.logprob, topLogprobs: l.top.map((t) => ({ tokenId: t.tokenId, token: text(t.tokenId), logprob: t.logprob })) };
+  return { tokenId: l.tokenId, token: text(l.tokenId), logprob: l.logprob, topLogprobs: l.top.map((t) => ({ tokenId: t.tokenId, token: text(t.tokenId), logprob: t.logprob })), ...(l.rank !== undefined && { rank: l.rank }) };
 }
 
 function toResponse(c: EngineChunk, d: DecoderServiceDeps, first: boolean, reasoning: boolean, promptIds: Int32Array): decodingV1.GenerateResponse {

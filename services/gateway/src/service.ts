@@ -12,6 +12,7 @@ import { isCompletion, type ValidChatRequest } from './domain/openai/valid-reque
 import type { ApiKeyStore, Tenant } from './domain/tenancy/api-keys.js';
 import type { QuotaLedger } from './domain/tenancy/quota-ledger.js';
 import type { ModelInfo } from './domain/orchestrator/model-catalog.js';
+import { promptScoresToWire } from './domain/prompt-scores-wire.js';
 import { usageToWire } from './domain/usage-wire.js';
 import type { ChatObservation, HttpMetrics } from './http/request-metrics.js';
 
@@ -104,6 +105,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
               reasoningDelta: ev.reasoning ?? '',
               logprobs: (ev.logprobs ?? []).map((l) => ({ tokenId: 0, token: l.token, logprob: l.logprob, topLogprobs: l.top.map((t) => ({ tokenId: 0, token: t.token, logprob: t.logprob })) })),
               finishReason: commonV1.FinishReason.UNSPECIFIED,
+              ...(ev.prompt && { promptLogprobs: promptScoresToWire(ev.prompt) }),
             };
             continue;
           }
@@ -211,9 +213,9 @@ export function toOpenAi(req: gatewayV1.ChatCompletionRequest, defaultModel: str
   };
 }
 
-/** gateway.proto `n` → OpenAI's `n` (unset = the validator's default, 1), for either endpoint's validator. */
-function choicesJson(req: gatewayV1.ChatCompletionRequest): { n?: number } {
-  return req.n !== undefined ? { n: req.n } : {};
+/** gateway.proto `n` and `prompt_logprobs` → OpenAI's `n` and vLLM's `prompt_logprobs` (unset = the validators' defaults), for either endpoint's validator. */
+function choicesJson(req: gatewayV1.ChatCompletionRequest): { n?: number; prompt_logprobs?: number } {
+  return { ...(req.n !== undefined && { n: req.n }), ...(req.promptLogprobs !== undefined && { prompt_logprobs: req.promptLogprobs }) };
 }
 
 /** SamplingParams → the OpenAI sampling fields both endpoints share (log probabilities differ per endpoint). */

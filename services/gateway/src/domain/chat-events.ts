@@ -28,7 +28,17 @@ export interface TokenLogprob {
  */
 export interface PromptScores {
   text: string;
-  tokens: Array<{ token: string; logprob: number | null; top: Array<{ token: string; logprob: number }> }>;
+  tokens: PromptTokenScore[];
+}
+
+export interface PromptTokenScore {
+  tokenId: number;
+  token: string;
+  /** null for the first token. */
+  logprob: number | null;
+  /** 1-based rank in the distribution (null for the first token). */
+  rank: number | null;
+  top: Array<{ tokenId: number; token: string; logprob: number }>;
 }
 
 export interface ChatUsage {

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ChatEvent, ChatSource, FinishReason, TokenLogprob } from '../domain/chat-events.js';
+import type { ChatEvent, ChatSource, FinishReason, PromptScores, TokenLogprob } from '../domain/chat-events.js';
 import { validateChatRequest } from '../domain/openai/validate-chat.js';
 import type { ValidChatRequest } from '../domain/openai/valid-request.js';
 import { deltaOf, MessageAccumulator, ToolOutput } from '../domain/openai/tool-output.js';
 import { reasoningFields } from '../domain/openai/reasoning-output.js';
 import { choiceCount, type ChoiceTally } from '../domain/choices.js';
-import { choiceExtension, collectEvents, finishReasonJson, handleGeneration, sendAnswer, sseData, streamEvents, usageJson, type ChatHandlerDeps, type GenerationEndpoint, type ResponseMeta } from './generation-handler.js';
+import { choiceExtension, collectEvents, finishReasonJson, handleGeneration, sendAnswer, sseData, streamEvents, usageJson, vllmPromptLogprobs, type ChatHandlerDeps, type GenerationEndpoint, type ResponseMeta } from './generation-handler.js';
 import type { RequestInfo } from './server.js';
 
 export type { ChatHandlerDeps } from './generation-handler.js';
@@ -41,7 +41,10 @@ class ChoiceAnswer {
 async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: ValidChatRequest): Promise<ChoiceTally> {
   const n = choiceCount(valid);
   const answers = Array.from({ length: n }, () => new ChoiceAnswer(valid.tools));
+  let promptScores: PromptScores | undefined;
   const answered = await collectEvents(events, n, (ev, choice) => {
+    // vLLM's chat `prompt_logprobs` is the response's (one prompt), not a choice's.
+    if (ev.prompt) promptScores ??= ev.prompt;
     const a = answers[choice]!;
     if (ev.reasoning) a.message.reasoning += ev.reasoning;
     a.message.add(a.output.push(ev.text));
@@ -58,6 +61,7 @@ async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>
       return { index: i, message: a.message.message(), finish_reason: finishReason(finals[i]!.finishReason, a.output.calledTools), logprobs: valid.sampling.logprobs ? logprobsJson(a.logprobs) : null, ...choiceExtension(meta, i, n) };
     }),
     usage: usageJson(answered.usage()),
+    ...(valid.promptLogprobs !== undefined && { prompt_logprobs: promptScores ? vllmPromptLogprobs(promptScores) : null }),
     // The shared stages and choice 0's generation (n = 1: the only one).
     tessera: { timings_ms: answered.first.timings, sources: sourcesJson(answered.first.sources) },
   });

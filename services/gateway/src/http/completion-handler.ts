@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ChatEvent, TokenLogprob } from '../domain/chat-events.js';
+import type { ChatEvent, ChatUsage, PromptScores, TokenLogprob } from '../domain/chat-events.js';
 import { validateCompletionRequest } from '../domain/openai/validate-completion.js';
 import type { ValidCompletionRequest } from '../domain/openai/valid-request.js';
 import { choiceCount, type ChoiceTally } from '../domain/choices.js';
-import { choiceExtension, collectEvents, finishReasonJson, handleGeneration, sendAnswer, sseData, streamEvents, usageJson, type ChatHandlerDeps, type GenerationEndpoint, type ResponseMeta } from './generation-handler.js';
+import { choiceExtension, collectEvents, finishReasonJson, handleGeneration, sendAnswer, sseData, streamEvents, usageJson, vllmPromptLogprobs, type ChatHandlerDeps, type GenerationEndpoint, type ResponseMeta } from './generation-handler.js';
 import type { RequestInfo } from './server.js';
 
 /**
@@ -24,35 +24,52 @@ const TEXT_COMPLETIONS: GenerationEndpoint<ValidCompletionRequest> = {
   streamSse,
 };
 
+/** One scored token as the legacy object lists it: a generated token, or a prompt token (the first has no logprob). */
+type LegacyEntry = { token: string; logprob: number | null; top: ReadonlyArray<{ token: string; logprob: number }> };
+
 /**
- * The legacy `logprobs` object: per generated token its text, its log probability, the `logprobs`
- * most likely alternatives plus the sampled token itself (so up to k + 1 entries, as OpenAI documents)
- * and where the token starts in the returned text (UTF-16 code units, JavaScript string offsets).
- * Streamed, the offsets continue across chunks.
+ * The legacy `logprobs` object: per token its text, its log probability, the `logprobs` most likely
+ * alternatives plus the token itself (so up to k + 1 entries, as OpenAI documents) and where the token
+ * starts in the returned text (UTF-16 code units, JavaScript string offsets). With `echo` the prompt's
+ * tokens come first, the first of them with null logprob and alternatives (nothing precedes it), as
+ * OpenAI and vLLM return them. Streamed, the offsets continue across chunks.
  */
 class LegacyLogprobs {
   private offset = 0;
 
-  take(lps: readonly TokenLogprob[]) {
-    const text_offset = lps.map((t) => {
+  take(entries: readonly LegacyEntry[]) {
+    const text_offset = entries.map((t) => {
       const at = this.offset;
       this.offset += t.token.length;
       return at;
     });
     return {
-      tokens: lps.map((t) => t.token),
-      token_logprobs: lps.map((t) => t.logprob),
-      top_logprobs: lps.map((t) => Object.fromEntries([...t.top.map((x) => [x.token, x.logprob] as const), [t.token, t.logprob] as const])),
+      tokens: entries.map((t) => t.token),
+      token_logprobs: entries.map((t) => t.logprob),
+      top_logprobs: entries.map((t) => (t.logprob === null ? null : Object.fromEntries([...t.top.map((x) => [x.token, x.logprob] as const), [t.token, t.logprob] as const]))),
       text_offset,
     };
   }
 }
 
+/** What a choice returns before its generated text: the echoed prompt and, when asked, its scores. */
+function promptPart(valid: ValidCompletionRequest, scores: PromptScores | undefined) {
+  return {
+    text: valid.echo ? (valid.prompt ?? scores?.text ?? '') : '',
+    entries: valid.echo && valid.sampling.logprobs && scores ? scores.tokens : [],
+    vllm: valid.returnPromptLogprobs && scores ? { prompt_logprobs: vllmPromptLogprobs(scores) } : {},
+  };
+}
+
 async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: ValidCompletionRequest): Promise<ChoiceTally> {
   const n = choiceCount(valid);
-  const texts = new Array<string>(n).fill(valid.echo ? (valid.prompt ?? '') : '');
+  const texts = new Array<string>(n).fill('');
   const lps = Array.from({ length: n }, (): TokenLogprob[] => []);
+  const scores = new Array<PromptScores | undefined>(n);
   const answered = await collectEvents(events, n, (ev, choice) => {
+    if (ev.prompt) scores[choice] = ev.prompt;
+    // `max_tokens: 0` with echo: the token the decoder computed is not part of the answer.
+    if (valid.echoOnly) return;
     texts[choice] += ev.text;
     if (ev.logprobs) lps[choice]!.push(...ev.logprobs);
   });
@@ -62,20 +79,36 @@ async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>
     object: 'text_completion',
     created: meta.created,
     model: meta.model,
-    choices: texts.map((text, i) => ({ index: i, text, logprobs: valid.sampling.logprobs ? new LegacyLogprobs().take(lps[i]!) : null, finish_reason: finishReasonJson(finals[i]!.finishReason), ...choiceExtension(meta, i, n) })),
-    usage: usageJson(answered.usage()),
+    choices: texts.map((text, i) => {
+      const before = promptPart(valid, scores[i]);
+      return {
+        index: i,
+        text: before.text + text,
+        logprobs: valid.sampling.logprobs ? new LegacyLogprobs().take([...before.entries, ...lps[i]!]) : null,
+        finish_reason: valid.echoOnly ? 'length' : finishReasonJson(finals[i]!.finishReason),
+        ...before.vllm,
+        ...choiceExtension(meta, i, n),
+      };
+    }),
+    usage: usageJson(echoOnlyUsage(valid, answered.usage())),
     // The shared stages and choice 0's generation (n = 1: the only one).
     tessera: { timings_ms: answered.first.timings },
   });
   return answered;
 }
 
+/** `max_tokens: 0` with echo reports no completion tokens: none is returned. */
+function echoOnlyUsage(valid: ValidCompletionRequest, u: ChatUsage): ChatUsage {
+  return valid.echoOnly ? { ...u, completionTokens: 0 } : u;
+}
+
 /**
  * SSE as OpenAI and vLLM stream completions: `text_completion` chunks with one choice (its `index`;
  * with n > 1 the choices interleave as their tokens arrive) and the new `text` (the echoed prompt
- * first, once per choice, when asked), per choice the chunk with its `finish_reason` (and our
- * `tessera` timings; with n > 1 the choice's `tessera.response_id`), then, after every choice ended
- * and only with `stream_options.include_usage`, a `choices: []` chunk with `usage`.
+ * first, once per choice, when asked: at once for a text prompt, with its scores when the prompt is scored
+ * or given as token ids), per choice the chunk with its `finish_reason` (and our `tessera` timings; with
+ * n > 1 the choice's `tessera.response_id`), then, after every choice ended and only with
+ * `stream_options.include_usage`, a `choices: []` chunk with `usage`.
  */
 function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: ValidCompletionRequest): Promise<ChoiceTally> {
   const { includeUsage } = valid;
@@ -85,19 +118,27 @@ function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: 
     sseData({ ...base, choices: [{ index, text, logprobs, finish_reason: finish, ...extra }], ...(includeUsage && { usage: null }), ...top });
   // Offsets continue across chunks within a choice.
   const logprobs = valid.sampling.logprobs ? Array.from({ length: n }, () => new LegacyLogprobs()) : undefined;
+  // A scored prompt is echoed with its scores, which come with the choice's first token.
+  const echoAtOpen = valid.echo && valid.promptLogprobs === undefined;
   return streamEvents(res, events, meta, n, {
     open: () => {
-      if (valid.echo) for (let i = 0; i < n; i++) res.write(chunk(i, valid.prompt ?? '', null, null));
+      if (echoAtOpen) for (let i = 0; i < n; i++) res.write(chunk(i, valid.prompt ?? '', null, null));
     },
     delta: (ev, i) => {
+      if (ev.prompt && !echoAtOpen) {
+        const before = promptPart(valid, ev.prompt);
+        const lp = logprobs && before.entries.length ? logprobs[i]!.take(before.entries) : null;
+        if (before.text || lp || valid.returnPromptLogprobs) res.write(chunk(i, before.text, lp, null, before.vllm));
+      }
+      if (valid.echoOnly) return;
       const lp = logprobs && ev.logprobs?.length ? logprobs[i]!.take(ev.logprobs) : null;
       if (ev.text || lp) res.write(chunk(i, ev.text, lp, null));
     },
     choiceEnd: (ev, i) => {
-      res.write(chunk(i, '', null, finishReasonJson(ev.finishReason), choiceExtension(meta, i, n), { tessera: { timings_ms: ev.timings } }));
+      res.write(chunk(i, '', null, valid.echoOnly ? 'length' : finishReasonJson(ev.finishReason), choiceExtension(meta, i, n), { tessera: { timings_ms: ev.timings } }));
     },
     end: (answered) => {
-      if (includeUsage) res.write(sseData({ ...base, choices: [], usage: usageJson(answered.usage()) }));
+      if (includeUsage) res.write(sseData({ ...base, choices: [], usage: usageJson(echoOnlyUsage(valid, answered.usage())) }));
     },
   });
 }

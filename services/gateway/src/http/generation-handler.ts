@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ChatEvent, ChatRoute, ChatService, ChatUsage } from '../domain/chat-events.js';
+import type { ChatEvent, ChatRoute, ChatService, ChatUsage, PromptScores } from '../domain/chat-events.js';
 import { choiceResponseId, ChoiceTally, reservedTokens, type FinalEvent } from '../domain/choices.js';
 import type { ModelFeatures } from '../domain/openai/response-format.js';
 import { limitsForTenant, type ChatLimits } from '../domain/openai/limits.js';
@@ -144,6 +144,18 @@ export function usageJson(u: ChatUsage) {
     total_tokens: u.promptTokens + u.completionTokens,
     prompt_tokens_details: { image_tokens: u.visualTokens, cached_tokens: u.cachedTokens ?? 0 },
   };
+}
+
+/**
+ * vLLM's `prompt_logprobs`: per prompt token null (the first) or an object keyed by token id holding the
+ * prompt token itself and its alternatives, each `{logprob, rank, decoded_token}`.
+ */
+export function vllmPromptLogprobs(p: PromptScores) {
+  return p.tokens.map((t) => {
+    if (t.logprob === null) return null;
+    const entry = (logprob: number, rank: number | null, token: string) => ({ logprob, rank, decoded_token: token });
+    return Object.fromEntries([...t.top.map((x, r) => [String(x.tokenId), entry(x.logprob, r + 1, x.token)] as const), [String(t.tokenId), entry(t.logprob, t.rank, t.token)] as const]);
+  });
 }
 
 /** Every delta in order with its choice index, and every choice's final (an answer missing one is a broken stream). */

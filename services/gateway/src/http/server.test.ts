@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import type { ChatEvent, ChatService } from '../domain/chat-events.js';
+import type { ChatEvent, ChatService, PromptScores } from '../domain/chat-events.js';
 import type { ValidChatRequest } from '../domain/openai/valid-request.js';
 import { DEFAULT_CHAT_LIMITS } from '../domain/openai/limits.js';
 import { ApiKeyStore, hashApiKey } from '../domain/tenancy/api-keys.js';
@@ -18,15 +18,24 @@ const scripted: ChatService = {
   },
   async *chat(req, ctx): AsyncIterable<ChatEvent> {
     seen.push(req);
-    const words = req.prompt !== undefined ? req.prompt.split(' ') : req.messages.flatMap((m) => m.parts.flatMap((p) => (p.kind === 'text' ? p.text.split(' ') : ['<img>'])));
+    const words = req.promptTokenIds ? req.promptTokenIds.map(String) : req.prompt !== undefined ? req.prompt.split(' ') : req.messages.flatMap((m) => m.parts.flatMap((p) => (p.kind === 'text' ? p.text.split(' ') : ['<img>'])));
     let n = 0;
+    // Prompt logprobs come with the first delta: prompt word i scores -i/2 with rank i (the first none).
+    let prompt: PromptScores | undefined =
+      req.promptLogprobs === undefined
+        ? undefined
+        : {
+            text: req.prompt ?? `ids ${req.promptTokenIds?.join(' ')}`,
+            tokens: words.map((w, i) => ({ tokenId: 100 + i, token: i ? ` ${w}` : w, logprob: i ? -i / 2 : null, rank: i ? i : null, top: i ? Array.from({ length: req.promptLogprobs! }, (_, k) => ({ tokenId: 200 + k, token: `p${k}`, logprob: -0.1 * (k + 1) })) : [] })),
+          };
     // With thinking on, the orchestrator's split (reasoning-output.ts) hands the reasoning over first.
     if (req.enableThinking) yield { kind: 'delta', text: '', reasoning: 'Counting words. ', tokenIds: [0] };
     for (const w of words.slice(0, req.sampling.maxTokens)) {
       if (ctx.signal.aborted) break;
       n++;
       const logprobs = req.sampling.logprobs ? [{ token: `${w} `, logprob: -n, top: Array.from({ length: req.sampling.topLogprobs }, (_, k) => ({ token: `alt${k}`, logprob: -n - k - 1 })) }] : undefined;
-      yield { kind: 'delta', text: `${w} `, tokenIds: [n], ...(logprobs && { logprobs }) };
+      yield { kind: 'delta', text: `${w} `, tokenIds: [n], ...(logprobs && { logprobs }), ...(prompt && { prompt }) };
+      prompt = undefined;
     }
     yield { kind: 'final', finishReason: n < req.sampling.maxTokens ? 'stop' : 'length', usage: { promptTokens: 10, visualTokens: 0, completionTokens: n }, timings: { total: 1 }, sources: [] };
   },
@@ -275,8 +284,51 @@ describe('gateway HTTP edge', () => {
       expect(streamed[1].choices[0].logprobs.top_logprobs).toEqual([{ 'two ': -2 }]);
     });
 
-    it('refuses what it cannot do with a 400 naming the field (suffix, best_of, several prompts, echo with logprobs)', async () => {
-      for (const [extra, param] of [[{ suffix: '!' }, 'suffix'], [{ best_of: 2 }, 'best_of'], [{ prompt: ['a', 'b'] }, 'prompt'], [{ prompt: [1, 2], echo: true }, 'echo'], [{ prompt: [1, -2] }, 'prompt[1]'], [{ echo: true, logprobs: 1 }, 'echo'], [{ temperature: 5 }, 'temperature']] as const) {
+    it('echo with logprobs: the prompt tokens first (the first with null logprob and alternatives), offsets running on into the answer', async () => {
+      const json = (await (await complete({ echo: true, logprobs: 1, max_tokens: 2 })).json()) as any;
+      const c = json.choices[0];
+      expect(c.text).toBe('one two threeone two ');
+      expect(c.logprobs).toEqual({
+        tokens: ['one', ' two', ' three', 'one ', 'two '],
+        token_logprobs: [null, -0.5, -1, -1, -2],
+        top_logprobs: [null, { p0: -0.1, ' two': -0.5 }, { p0: -0.1, ' three': -1 }, { alt0: -2, 'one ': -1 }, { alt0: -3, 'two ': -2 }],
+        text_offset: [0, 3, 7, 13, 17],
+      });
+      expect(seen.at(-1)!.promptLogprobs).toBe(1);
+      expect(c.prompt_logprobs).toBeUndefined();
+      // Streamed: the echoed prompt and its scores in the first chunk, then the answer's.
+      const chunks = await sse(await complete({ echo: true, logprobs: 1, max_tokens: 2, stream: true }));
+      expect(chunks[0].choices[0]).toMatchObject({ text: 'one two three', logprobs: { tokens: ['one', ' two', ' three'], token_logprobs: [null, -0.5, -1], text_offset: [0, 3, 7] } });
+      expect(chunks.map((x) => x.choices[0].text).join('')).toBe(c.text);
+      expect(chunks.filter((x) => x.choices[0].logprobs).flatMap((x) => x.choices[0].logprobs.text_offset)).toEqual(c.logprobs.text_offset);
+    });
+
+    it('max_tokens 0 with echo returns the prompt alone (scored), finish_reason length, no completion tokens; token ids echo as the decoder decodes them', async () => {
+      const json = (await (await complete({ echo: true, logprobs: 0, max_tokens: 0 })).json()) as any;
+      expect(json.choices[0]).toMatchObject({ text: 'one two three', finish_reason: 'length', logprobs: { tokens: ['one', ' two', ' three'], token_logprobs: [null, -0.5, -1] } });
+      expect(json.usage).toMatchObject({ prompt_tokens: 10, completion_tokens: 0 });
+      expect(seen.at(-1)!.sampling.maxTokens).toBe(1);
+      const chunks = await sse(await complete({ echo: true, max_tokens: 0, stream: true, stream_options: { include_usage: true } }));
+      expect(chunks.map((x) => x.choices[0]?.text ?? '').join('')).toBe('one two three');
+      expect(chunks.at(-1).usage.completion_tokens).toBe(0);
+      const ids = (await (await complete({ prompt: [7, 8], echo: true, max_tokens: 1 })).json()) as any;
+      expect(ids.choices[0].text).toBe('ids 7 8' + '7 ');
+      expect(ids.choices[0].logprobs).toBeNull();
+    });
+
+    it("prompt_logprobs as vLLM returns them: per choice on completions (null first, keyed by token id with rank and decoded_token), at the top on chat", async () => {
+      const json = (await (await complete({ prompt_logprobs: 1, max_tokens: 1 })).json()) as any;
+      expect(json.choices[0].prompt_logprobs).toEqual([null, { 200: { logprob: -0.1, rank: 1, decoded_token: 'p0' }, 101: { logprob: -0.5, rank: 1, decoded_token: ' two' } }, { 200: { logprob: -0.1, rank: 1, decoded_token: 'p0' }, 102: { logprob: -1, rank: 2, decoded_token: ' three' } }]);
+      expect(json.choices[0].text).toBe('one ');
+      const streamed = await sse(await complete({ prompt_logprobs: 0, max_tokens: 1, stream: true }));
+      expect(streamed[0].choices[0].prompt_logprobs).toHaveLength(3);
+      const chat = (await (await post(chatBody({ prompt_logprobs: 0, max_tokens: 1 }))).json()) as any;
+      expect(chat.prompt_logprobs).toHaveLength(3);
+      expect(chat.prompt_logprobs[0]).toBeNull();
+    });
+
+    it('refuses what it cannot do with a 400 naming the field (suffix, best_of, several prompts)', async () => {
+      for (const [extra, param] of [[{ suffix: '!' }, 'suffix'], [{ best_of: 2 }, 'best_of'], [{ prompt: ['a', 'b'] }, 'prompt'], [{ prompt: [1, -2] }, 'prompt[1]'], [{ max_tokens: 0 }, 'max_tokens'], [{ prompt_logprobs: 30 }, 'prompt_logprobs'], [{ temperature: 5 }, 'temperature']] as const) {
         const res = await complete(extra);
         expect([res.status, ((await res.json()) as any).error.param]).toEqual([400, param]);
       }

@@ -82,7 +82,9 @@ export class Sequence implements SchedSeq {
     for (let t = 0; t < count; t++) {
       const next = start + t + 1;
       if (next >= this.promptLength || list[next]) continue;
-      list[next] = topLogprobs(logits.subarray(t * vocab, (t + 1) * vocab), this.req.promptTokenIds[next]!, top);
+      const row = logits.subarray(t * vocab, (t + 1) * vocab);
+      const token = this.req.promptTokenIds[next]!;
+      list[next] = { ...topLogprobs(row, token, top), rank: rankOf(row, token) };
       this.promptLogprobsMissing--;
     }
   }
@@ -169,4 +171,12 @@ export class Sequence implements SchedSeq {
     if (this.generated.length >= this.req.params.maxTokens) return { reason: 'length' };
     return undefined;
   }
+}
+
+/** 1-based rank of a token in one row of logits (1 = the most likely; ties share the better rank). */
+function rankOf(logits: Float32Array, token: number): number {
+  const x = logits[token]!;
+  let above = 0;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > x) above++;
+  return above + 1;
 }

@@ -87,6 +87,8 @@ export interface TokenLogprob {
   tokenId: number;
   logprob: number;
   top: { tokenId: number; logprob: number }[];
+  /** Prompt logprobs: the token's 1-based rank in the distribution (vLLM reports it). */
+  rank?: number;
 }
 
 export interface Usage {

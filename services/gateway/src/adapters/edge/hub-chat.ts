@@ -17,6 +17,7 @@ import { choiceCount } from '../../domain/choices.js';
 import type { ImageSource, ValidChatRequest } from '../../domain/openai/valid-request.js';
 import type { ValidResponseFormat } from '../../domain/openai/response-format.js';
 import { chatEndingToWire, samplingToWire } from '../../domain/openai/request-wire.js';
+import { promptScoresFromWire } from '../../domain/prompt-scores-wire.js';
 import { usageFromWire } from '../../domain/usage-wire.js';
 import { UPLINK_METHODS } from './uplink.js';
 import type { Tenant } from '../../domain/tenancy/api-keys.js';
@@ -82,7 +83,17 @@ export class HubChat implements ChatService {
     for await (const c of stream) {
       if (c.error && c.error.code) throw new TesseraError(ErrorCode.INTERNAL, `hub: ${c.error.message}`);
       const choice = c.choiceIndex ?? 0;
-      if (c.textDelta || c.reasoningDelta) yield { kind: 'delta', choice, text: c.textDelta, ...(c.reasoningDelta && { reasoning: c.reasoningDelta }), tokenIds: [], ...(c.logprobs.length && { logprobs: c.logprobs.map((l) => ({ token: l.token, logprob: l.logprob, top: l.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob })) })) }) };
+      if (c.textDelta || c.reasoningDelta || c.promptLogprobs) {
+        yield {
+          kind: 'delta',
+          choice,
+          text: c.textDelta,
+          ...(c.reasoningDelta && { reasoning: c.reasoningDelta }),
+          tokenIds: [],
+          ...(c.logprobs.length && { logprobs: c.logprobs.map((l) => ({ token: l.token, logprob: l.logprob, top: l.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob })) })) }),
+          ...(c.promptLogprobs && { prompt: promptScoresFromWire(c.promptLogprobs) }),
+        };
+      }
       const finish: FinishReason | undefined = finishReasonName(c.finishReason);
       if (finish) {
         const t = c.timings;
@@ -154,6 +165,8 @@ export function toProto(req: ValidChatRequest): gatewayV1.ChatCompletionRequest 
     ...(req.promptTokenIds && { promptTokenIds: { ids: req.promptTokenIds } }),
     // OpenAI `n`: the hub generates the choices and streams them tagged with choice_index.
     ...(req.n !== undefined && { n: req.n }),
+    // Prompt logprobs (and a token-id prompt's echo text) are computed at the hub and come back on its first chunk.
+    ...(req.promptLogprobs !== undefined && { promptLogprobs: req.promptLogprobs }),
   };
 }
 

@@ -134,4 +134,6 @@ export interface ValidCompletionRequest extends ValidChatRequest {
   echo: boolean;
   /** OpenAI's `max_tokens: 0` with echo (scoring a prompt): the prompt alone is returned, nothing generated is (the decoder still runs one step). */
   echoOnly?: boolean;
+  /** The request set vLLM's `prompt_logprobs`: each choice returns them in vLLM's shape (not only inside an echo's `logprobs`). */
+  returnPromptLogprobs?: boolean;
 }

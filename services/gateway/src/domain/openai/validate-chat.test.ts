@@ -22,6 +22,11 @@ function fails(body: unknown, field: string, code = 'INVALID_ARGUMENT', limits: 
 }
 
 describe('validateChatRequest', () => {
+  it("reads vLLM's prompt_logprobs (absent or null = none)", () => {
+    expect(validateChatRequest({ ...ok, prompt_logprobs: 2 }, DEFAULT_CHAT_LIMITS, MODELS).promptLogprobs).toBe(2);
+    expect(validateChatRequest({ ...ok, prompt_logprobs: null }, DEFAULT_CHAT_LIMITS, MODELS).promptLogprobs).toBeUndefined();
+  });
+
   it('accepts text, image parts, sampling, and ignores unknown fields', () => {
     const v = validateChatRequest(
       {
@@ -102,6 +107,8 @@ describe('validateChatRequest', () => {
     ['seed not an integer', { ...ok, seed: 1.25 }, 'seed'],
     ['top_logprobs without logprobs', { ...ok, top_logprobs: 3 }, 'top_logprobs'],
     ['top_logprobs above the limit', { ...ok, logprobs: true, top_logprobs: 50 }, 'top_logprobs'],
+    ['prompt_logprobs above the limit', { ...ok, prompt_logprobs: 21 }, 'prompt_logprobs'],
+    ['prompt_logprobs streamed (vLLM: whole responses only)', { ...ok, prompt_logprobs: 1, stream: true }, 'prompt_logprobs'],
     ['bad collection name', { ...ok, collection: { name: '../etc' } }, 'collection.name'],
     ['collection k above the limit', { ...ok, collection: { name: 'docs', k: 500 } }, 'collection.k'],
     ['max_slice_nums 0', { ...ok, max_slice_nums: 0 }, 'max_slice_nums'],

@@ -3,7 +3,7 @@ import { invalidArgument, TesseraError, ErrorCode } from '@tessera/runtime';
 import type { ChatLimits } from './limits.js';
 import { modelFeatures, parseResponseFormat, parseTools, type ModelFeatures } from './response-format.js';
 import { asObject, int, optBool, str } from './json-fields.js';
-import { parseChoiceCount, parseModel, parseSampling, parseStreaming } from './validate-common.js';
+import { parseChoiceCount, parseModel, parsePromptLogprobs, parseSampling, parseStreaming } from './validate-common.js';
 
 import type { ImageSource, Role, ValidChatRequest, ValidMessage, ValidPart, ValidSampling, ValidToolCall, VideoSource } from './valid-request.js';
 import { parseVideoPart, refuseVideoUrl } from './validate-video.js';
@@ -64,6 +64,9 @@ export function validateChatRequest(
   // Constrained: a response_format, or a forced call (tool_choice "required" or a name; parseTools normalised "auto" to '').
   const endHeld = (responseFormat !== undefined || (tools !== undefined && tools.choice !== '' && tools.choice !== 'none')) && endHoldingConflict(sampling);
   if (endHeld) throw invalidArgument(endHeld.field, endHeld.message);
+  const promptLogprobs = parsePromptLogprobs(root, limits);
+  // As vLLM: chat returns prompt logprobs in the whole response only (its chunks have no place for them).
+  if (promptLogprobs.promptLogprobs !== undefined && stream) throw invalidArgument('prompt_logprobs', 'prompt_logprobs is not available with stream: true on chat completions; ask without streaming, or use /v1/completions');
   return {
     model,
     messages,
@@ -80,6 +83,7 @@ export function validateChatRequest(
     ...parseMmProcessorKwargs(root.mm_processor_kwargs),
     ...parseChatTemplateKwargs(root.chat_template_kwargs),
     ...(ending && { ending }),
+    ...promptLogprobs,
     ...(typeof root.user === 'string' && { user: root.user }),
   };
 }

@@ -35,6 +35,16 @@ export function parseStreaming(root: Record<string, unknown>): { stream: boolean
   return { stream, includeUsage };
 }
 
+/**
+ * vLLM's `prompt_logprobs`: every prompt token's log-probability given the ones before it, with this many
+ * alternatives (0..maxTopLogprobs); absent or null = none. The decoder computes the whole prompt for it
+ * (no prefix-cache hit).
+ */
+export function parsePromptLogprobs(root: Record<string, unknown>, limits: ChatLimits): { promptLogprobs?: number } {
+  if (root.prompt_logprobs === undefined || root.prompt_logprobs === null) return {};
+  return { promptLogprobs: int(root.prompt_logprobs, 'prompt_logprobs', 0, limits.maxTopLogprobs) };
+}
+
 /** The sampling fields both endpoints have; log probabilities differ in shape per endpoint and are read by each. */
 export type SharedSampling = Omit<ValidSampling, 'logprobs' | 'topLogprobs'>;
 

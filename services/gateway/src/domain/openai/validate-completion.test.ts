@@ -51,7 +51,7 @@ describe('validateCompletionRequest', () => {
   });
 
   it('takes a prompt of token ids (what lm-eval local-completions sends), alone or as a batch of one; bad ids named', () => {
-    const ids = (prompt: unknown) => validateCompletionRequest({ ...ok, prompt }, DEFAULT_CHAT_LIMITS, MODELS);
+    const ids = (prompt: unknown, extra: Record<string, unknown> = {}) => validateCompletionRequest({ ...ok, prompt, ...extra }, DEFAULT_CHAT_LIMITS, MODELS);
     expect(ids([9707, 0, 11]).promptTokenIds).toEqual([9707, 0, 11]);
     expect(ids([9707, 0, 11]).prompt).toBeUndefined();
     expect(ids([[9707, 11]]).promptTokenIds).toEqual([9707, 11]);
@@ -61,11 +61,27 @@ describe('validateCompletionRequest', () => {
     fails({ ...ok, prompt: [[]] }, 'prompt');
     expect(fails({ ...ok, prompt: [[1], [2]] }, 'prompt').message).toContain('one request takes one prompt');
     expect(() => validateCompletionRequest({ ...ok, prompt: [1, 2, 3] }, { ...DEFAULT_CHAT_LIMITS, maxTextChars: 2 }, MODELS)).toThrow(/prompt too long: 3 token ids/);
-    // echo returns the prompt's text, which a token-id prompt does not have here.
-    expect(fails({ ...ok, prompt: [1, 2], echo: true }, 'echo').message).toContain('as text');
+    // echo returns the prompt's text: for token ids the decoder's decoding, which comes with prompt logprobs.
+    expect(ids([1, 2], { echo: true })).toMatchObject({ echo: true, promptLogprobs: 0 });
   });
 
-  it('refuses what it does not support, naming the field: several prompts, suffix, best_of > 1, echo with logprobs', () => {
+  it('echo with logprobs scores the prompt (lm-eval loglikelihood), max_tokens 0 with echo returns the prompt alone, prompt_logprobs as vLLM', () => {
+    const v = validateCompletionRequest({ ...ok, prompt: [5, 6, 7], echo: true, logprobs: 1, max_tokens: 1, temperature: 0 }, DEFAULT_CHAT_LIMITS, MODELS);
+    expect(v).toMatchObject({ echo: true, promptLogprobs: 1, sampling: { logprobs: true, topLogprobs: 1, maxTokens: 1 } });
+    expect(v.returnPromptLogprobs).toBeUndefined();
+    const only = validateCompletionRequest({ ...ok, echo: true, logprobs: 0, max_tokens: 0 }, DEFAULT_CHAT_LIMITS, MODELS);
+    expect(only).toMatchObject({ echoOnly: true, promptLogprobs: 0, sampling: { maxTokens: 1 } });
+    // max_tokens 0 without echo asks for nothing.
+    fails({ ...ok, max_tokens: 0 }, 'max_tokens');
+    expect(validateCompletionRequest({ ...ok, prompt_logprobs: 3 }, DEFAULT_CHAT_LIMITS, MODELS)).toMatchObject({ promptLogprobs: 3, returnPromptLogprobs: true, echo: false });
+    expect(validateCompletionRequest({ ...ok, prompt_logprobs: null }, DEFAULT_CHAT_LIMITS, MODELS).promptLogprobs).toBeUndefined();
+    expect(fails({ ...ok, prompt_logprobs: 21 }, 'prompt_logprobs').message).toContain('20');
+    fails({ ...ok, prompt_logprobs: -1 }, 'prompt_logprobs');
+    // A plain text echo needs no scores: the gateway has the text.
+    expect(validateCompletionRequest({ ...ok, echo: true }, DEFAULT_CHAT_LIMITS, MODELS).promptLogprobs).toBeUndefined();
+  });
+
+  it('refuses what it does not support, naming the field: several prompts, suffix, best_of > 1', () => {
     expect(fails({ ...ok, prompt: ['a', 'b'] }, 'prompt').message).toContain('one request takes one prompt');
     fails({ ...ok, prompt: [] }, 'prompt');
     fails({ ...ok, prompt: '' }, 'prompt');
@@ -73,7 +89,6 @@ describe('validateCompletionRequest', () => {
     fails({ ...ok, prompt: { text: 'x' } }, 'prompt');
     expect(fails({ ...ok, suffix: ' the end' }, 'suffix').message).toContain('not supported');
     expect(fails({ ...ok, best_of: 3 }, 'best_of').message).toContain('best_of = 1');
-    expect(fails({ ...ok, echo: true, logprobs: 1 }, 'echo').message).toContain('prompt tokens');
     fails({ ...ok, echo: 'yes' }, 'echo');
   });
 

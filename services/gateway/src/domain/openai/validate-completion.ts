@@ -1,14 +1,14 @@
 import { invalidArgument } from '@tessera/runtime';
 import type { ChatLimits } from './limits.js';
 import { asObject, int, optBool } from './json-fields.js';
-import { parseChoiceCount, parseModel, parseSampling, parseStreaming } from './validate-common.js';
+import { parseChoiceCount, parseModel, parsePromptLogprobs, parseSampling, parseStreaming } from './validate-common.js';
 import type { ValidCompletionRequest, ValidSampling } from './valid-request.js';
 
 /**
  * OpenAI's legacy `POST /v1/completions` body (what vLLM serves too) → `ValidCompletionRequest`, or an
  * INVALID_ARGUMENT naming the field and the limit. The fields it shares with chat (model, n, stream,
- * sampling) are read by the same code as chat's (validate-common.ts). Text only: the prompt goes to
- * the model verbatim. Unknown fields are ignored, as on chat.
+ * sampling, prompt_logprobs) are read by the same code as chat's (validate-common.ts). Text only: the
+ * prompt goes to the model verbatim. Unknown fields are ignored, as on chat.
  */
 export function validateCompletionRequest(body: unknown, limits: ChatLimits, knownModels: readonly string[], whereModelsRun?: string): ValidCompletionRequest {
   const root = asObject(body, 'body');
@@ -19,18 +19,25 @@ export function validateCompletionRequest(body: unknown, limits: ChatLimits, kno
   const n = parseChoiceCount(root, limits);
   const echo = optBool(root.echo, 'echo') ?? false;
   const logprobs = parseCompletionLogprobs(root.logprobs, limits);
-  // Echo returns the prompt's text; a token-id prompt has none here (the tokenizer is the decoder's, or the hub's).
-  if (echo && 'promptTokenIds' in prompt) throw invalidArgument('echo', 'echo needs the prompt as text: send it as a string, or leave echo out', 'prompt: a string with echo');
-  // The decoder scores the tokens it generates, not the prompt's, so echo cannot give the prompt's logprobs.
-  if (echo && logprobs.logprobs) throw invalidArgument('echo', 'echo with logprobs needs log probabilities of the prompt tokens, which this server does not compute; drop one of them');
+  // OpenAI's prompt scoring: `max_tokens: 0` with echo returns the prompt alone (the decoder still runs
+  // one step: it scores the prompt while computing the first token, which is not returned).
+  const echoOnly = echo && root.max_tokens === 0;
   const sampling: ValidSampling = {
-    ...parseSampling(root, limits, { fields: ['max_tokens'], default: Math.min(limits.completionDefaultMaxTokens, limits.maxTokensLimit) }),
+    ...parseSampling(echoOnly ? { ...root, max_tokens: 1 } : root, limits, { fields: ['max_tokens'], default: Math.min(limits.completionDefaultMaxTokens, limits.maxTokensLimit) }),
     ...logprobs,
   };
+  // Echo with logprobs scores the prompt too (OpenAI's legacy form of prompt logprobs, what lm-eval's
+  // loglikelihood reads), with as many alternatives as the generated tokens get; a token-id prompt's echo
+  // text is the decoder's decoding of it, which comes with prompt logprobs (PromptLogprobs.text).
+  const asked = parsePromptLogprobs(root, limits).promptLogprobs;
+  const scored = asked ?? (echo && logprobs.logprobs ? logprobs.topLogprobs : undefined) ?? (echo && 'promptTokenIds' in prompt ? 0 : undefined);
   return {
     model,
     ...prompt,
     echo,
+    ...(echoOnly && { echoOnly }),
+    ...(scored !== undefined && { promptLogprobs: scored }),
+    ...(asked !== undefined && { returnPromptLogprobs: true }),
     messages: [],
     images: [],
     sampling,

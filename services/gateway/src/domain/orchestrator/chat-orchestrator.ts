@@ -4,6 +4,7 @@ import { commonV1, decodingV1, feedbackV1, finishReasonName, retrievalV1, roleFr
 import { busState, DEFAULT_HEARTBEAT_MS, ErrorCode, GRPC_STATUS, natsClient, TesseraError, type BusState, type CallOptions, type Logger, type ServiceClient } from '@tessera/runtime';
 import type { ChatContext, ChatEvent, ChatService, ChatSource, ChatUsage, FinishReason } from '../chat-events.js';
 import { choiceCount, choiceResponseId, choiceSeed, interleave } from '../choices.js';
+import { promptScoresFromWire } from '../prompt-scores-wire.js';
 import { usageFromWire, usageToWire } from '../usage-wire.js';
 import { isCompletion, type ValidChatRequest, type ValidMessage } from '../openai/valid-request.js';
 import { structuredOutputFields } from '../openai/response-format.js';
@@ -164,7 +165,7 @@ export class ChatOrchestrator implements ChatService {
         ? { messages: [], prompt: [{ part: { $case: 'text' as const, text: req.prompt } }] }
         : { messages, prompt: [] };
     const prompt: PreparedPrompt = {
-      request: { ...input, images: embeddings, modelRevision: this.model.revision, ...structuredOutputFields(req), ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }), ...chatEndingToWire(req.ending) },
+      request: { ...input, images: embeddings, modelRevision: this.model.revision, ...structuredOutputFields(req), ...(req.enableThinking !== undefined && { enableThinking: req.enableThinking }), ...chatEndingToWire(req.ending), ...(req.promptLogprobs !== undefined && { promptLogprobs: req.promptLogprobs }) },
       sources,
       timings,
       started,
@@ -221,6 +222,7 @@ export class ChatOrchestrator implements ChatService {
           ...(piece.reasoning && { reasoning: piece.reasoning }),
           tokenIds: chunk.tokenIds,
           ...(s.logprobs && { logprobs: chunk.logprobs.map((lp) => ({ token: lp.token, logprob: lp.logprob, top: lp.topLogprobs.map((t) => ({ token: t.token, logprob: t.logprob })) })) }),
+          ...(chunk.promptLogprobs && { prompt: promptScoresFromWire(chunk.promptLogprobs) }),
         };
       }
       if (chunk.finishReason !== commonV1.FinishReason.UNSPECIFIED) {

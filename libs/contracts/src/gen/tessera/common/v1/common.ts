@@ -532,6 +532,11 @@ export interface TokenLogprob {
   logprob: number;
   /** Sorted by logprob, descending; length = SamplingParams.top_logprobs. */
   topLogprobs: TopLogprob[];
+  /**
+   * Prompt logprobs (PromptLogprobs) only: the token's 1-based rank in the distribution (1 = the most
+   * likely), as vLLM reports it; unset elsewhere.
+   */
+  rank?: number | undefined;
 }
 
 /**
@@ -2336,7 +2341,7 @@ export const TopLogprob: MessageFns<TopLogprob> = {
 };
 
 function createBaseTokenLogprob(): TokenLogprob {
-  return { tokenId: 0, token: "", logprob: 0, topLogprobs: [] };
+  return { tokenId: 0, token: "", logprob: 0, topLogprobs: [], rank: undefined };
 }
 
 export const TokenLogprob: MessageFns<TokenLogprob> = {
@@ -2352,6 +2357,9 @@ export const TokenLogprob: MessageFns<TokenLogprob> = {
     }
     for (const v of message.topLogprobs) {
       TopLogprob.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.rank !== undefined) {
+      writer.uint32(40).int32(message.rank);
     }
     return writer;
   },
@@ -2401,6 +2409,14 @@ export const TokenLogprob: MessageFns<TokenLogprob> = {
             message.topLogprobs.push(TopLogprob.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rank = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2427,6 +2443,7 @@ export const TokenLogprob: MessageFns<TokenLogprob> = {
         : globalThis.Array.isArray(object?.top_logprobs)
         ? object.top_logprobs.map((e: any) => TopLogprob.fromJSON(e))
         : [],
+      rank: isSet(object.rank) ? globalThis.Number(object.rank) : undefined,
     };
   },
 
@@ -2444,6 +2461,9 @@ export const TokenLogprob: MessageFns<TokenLogprob> = {
     if (message.topLogprobs?.length) {
       obj.topLogprobs = message.topLogprobs.map((e) => TopLogprob.toJSON(e));
     }
+    if (message.rank !== undefined) {
+      obj.rank = Math.round(message.rank);
+    }
     return obj;
   },
 
@@ -2456,6 +2476,7 @@ export const TokenLogprob: MessageFns<TokenLogprob> = {
     message.token = object.token ?? "";
     message.logprob = object.logprob ?? 0;
     message.topLogprobs = object.topLogprobs?.map((e) => TopLogprob.fromPartial(e)) || [];
+    message.rank = object.rank ?? undefined;
     return message;
   },
 };
