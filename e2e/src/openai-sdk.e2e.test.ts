@@ -345,6 +345,37 @@ describe('official openai SDK: legacy text completions (client.completions.creat
     expect(echoed.choices[0]!.text).toBe(PROMPT + expected.text);
   });
 
+  it("lm-eval's loglikelihood request (token ids, echo, max_tokens 1, logprobs 1): prompt scores equal the decoder's own scores of the tokens it generated, greedy ones are the max", async () => {
+    // The decoder's greedy continuation of PROMPT, its token ids and each token's logprob (raw: temperature 0, no penalties).
+    const decoder = natsClient(nc, SERVICES.decoder.definition);
+    const sampling = { temperature: 0, maxTokens: 4, topK: 0, minP: 0, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0, stop: [], stopTokenIds: [], ignoreEos: true, logprobs: true, topLogprobs: 0 };
+    const gen: { id: number; logprob: number }[] = [];
+    for await (const c of decoder.generate({ requestId: `e2e-ll-${Date.now()}`, messages: [], prompt: [{ part: { $case: 'text', text: PROMPT } }], images: [], sampling, modelRevision: '', tools: [], toolChoice: '' }, { tenant: 'sdk' })) {
+      c.tokenIds.forEach((id, i) => gen.push({ id, logprob: c.logprobs[i]!.logprob }));
+    }
+    const tok = Tokenizer.fromDir(await ensureTinyModel());
+    const context = tok.encodePlain(PROMPT);
+    const ids = [...context, ...gen.map((g) => g.id)];
+    const res = await client.completions.create({ model: MODEL, prompt: ids, temperature: 0, max_tokens: 1, logprobs: 1, echo: true, seed: 1234 });
+    const lp = res.choices[0]!.logprobs!;
+    // The prompt's tokens, then the one generated token; the first prompt token has nothing before it.
+    expect(lp.token_logprobs).toHaveLength(ids.length + 1);
+    expect(lp.token_logprobs![0]).toBeNull();
+    expect(lp.top_logprobs![0]).toBeNull();
+    expect(res.choices[0]!.text.startsWith(PROMPT)).toBe(true);
+    // lm-eval's parse_logprobs: sum over [ctxlen:-1] and is_greedy = each equals the max of its alternatives.
+    const continuation = lp.token_logprobs!.slice(context.length, -1) as number[];
+    continuation.forEach((l, j) => expect(l, `continuation token ${j}`).toBeCloseTo(gen[j]!.logprob, 4));
+    lp.top_logprobs!.slice(context.length, -1).forEach((top, j) => expect(continuation[j]).toBe(Math.max(...Object.values(top!))));
+    expect(res.usage!.prompt_tokens).toBe(ids.length);
+    // OpenAI's scoring call: max_tokens 0 with echo returns the prompt alone.
+    const only = await client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 0, echo: true, logprobs: 0 });
+    expect(only.choices[0]!.text).toBe(PROMPT);
+    expect(only.choices[0]!.logprobs!.token_logprobs).toHaveLength(context.length);
+    expect(only.choices[0]!.logprobs!.token_logprobs!.slice(1).every((x) => typeof x === 'number' && x <= 0)).toBe(true);
+    expect(only.usage!.completion_tokens).toBe(0);
+  });
+
   it('logprobs k: per generated token its logprob, at most k + 1 alternatives holding it, offsets into the text; greedy picks the most likely', async () => {
     const completion = await client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 6, temperature: 0, logprobs: 2 });
     const lp = completion.choices[0]!.logprobs!;
@@ -370,7 +401,7 @@ describe('official openai SDK: legacy text completions (client.completions.creat
     expect(stopped.choices[0]!.finish_reason).toBe('stop');
   });
 
-  it('a field this server does not support is a 400 naming it (suffix, best_of, echo with logprobs or a token-id prompt)', async () => {
+  it('a field this server does not support is a 400 naming it (suffix, best_of, logprobs above 5)', async () => {
     const refused = async (body: Record<string, unknown>) => {
       const err = await client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 2, ...body } as OpenAI.CompletionCreateParamsNonStreaming).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.BadRequestError);
@@ -379,8 +410,6 @@ describe('official openai SDK: legacy text completions (client.completions.creat
     const suffix = await refused({ suffix: ' and so on' });
     expect([suffix.param, suffix.message]).toEqual(['suffix', expect.stringContaining('suffix')]);
     expect((await refused({ best_of: 3 })).param).toBe('best_of');
-    expect((await refused({ echo: true, logprobs: 1 })).param).toBe('echo');
-    expect((await refused({ prompt: [1, 2, 3], echo: true })).param).toBe('echo');
     expect((await refused({ logprobs: 9 })).message).toContain('0 <= logprobs <= 5');
   });
 });
