@@ -109,6 +109,18 @@ describe('edge site on a leaf node', () => {
     expect(body.usage.completion_tokens).toBeGreaterThan(0);
   });
 
+  it('a hub model scores a prompt for the site (echo with logprobs on a token-id prompt, as lm-eval asks): the hub decodes and scores it', async () => {
+    const res = await post('/v1/completions', { model: 'hub-big', prompt: [9707, 11, 1879], echo: true, logprobs: 1, max_tokens: 1, temperature: 0 });
+    const body = (await res.json()) as any;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(res.headers.get('x-tessera-served-by')).toBe('hub');
+    const lp = body.choices[0].logprobs;
+    expect(lp.token_logprobs).toHaveLength(4);
+    expect(lp.token_logprobs[0]).toBeNull();
+    expect(lp.token_logprobs.slice(1).every((x: unknown) => typeof x === 'number' && x <= 0)).toBe(true);
+    expect(body.choices[0].text.startsWith(lp.tokens.slice(0, 3).join(''))).toBe(true);
+  });
+
   it("OpenAI n for a hub model: the hub generates every choice (seed + i), the site streams and answers them all", async () => {
     const sampled = { temperature: 1, max_tokens: 6 };
     const res = await chat('hub-big', { ...sampled, n: 2 });
