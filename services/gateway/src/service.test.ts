@@ -23,7 +23,9 @@ const scripted: ChatService = {
   },
   async *chat(req): AsyncIterable<ChatEvent> {
     seen.push(req);
-    for (let i = 0; i < 3; i++) yield { kind: 'delta', text: i === 0 ? '{"ok":' : i === 1 ? 'true' : '}', tokenIds: [i] };
+    // With prompt_logprobs the first delta carries the prompt's scores (the first token has none).
+    const prompt = req.promptLogprobs === undefined ? undefined : { text: 'ab', tokens: [{ tokenId: 5, token: 'a', logprob: null, rank: null, top: [] }, { tokenId: 6, token: 'b', logprob: -0.25, rank: 2, top: [{ tokenId: 7, token: 'c', logprob: -0.1 }] }] };
+    for (let i = 0; i < 3; i++) yield { kind: 'delta', text: i === 0 ? '{"ok":' : i === 1 ? 'true' : '}', tokenIds: [i], ...(i === 0 && prompt && { prompt }) };
     yield { kind: 'final', finishReason: 'stop', usage: { promptTokens: 10, visualTokens: 0, completionTokens: 3 }, timings: {}, sources: [] };
   },
 };
@@ -142,6 +144,19 @@ describe('gateway gRPC: text completions (`prompt`, the HTTP API\'s /v1/completi
     expect([...ids]).toEqual([expect.stringMatching(/^cmpl-/)]);
     const req = seen.at(-1)!;
     expect([req.prompt, req.messages, req.sampling.maxTokens, req.sampling.stop, req.sampling.logprobs, req.sampling.topLogprobs]).toEqual(['Once upon a time', [], 16, ['\n'], true, 3]);
+  });
+
+  it('prompt_logprobs reaches the service and comes back on the first chunk (common.v1 PromptLogprobs: the first token with logprob 0 = none)', async () => {
+    const chunks: gatewayV1.ChatCompletionResponse[] = [];
+    for await (const c of client.chatCompletion(completion({ promptLogprobs: 1 }), call)) chunks.push(c);
+    expect(seen.at(-1)!.promptLogprobs).toBe(1);
+    const scored = chunks.filter((c) => c.promptLogprobs);
+    expect(scored).toHaveLength(1);
+    expect(scored[0]!.promptLogprobs).toEqual({ text: 'ab', tokens: [{ tokenId: 5, token: 'a', logprob: 0, topLogprobs: [] }, { tokenId: 6, token: 'b', logprob: -0.25, rank: 2, topLogprobs: [{ tokenId: 7, token: 'c', logprob: -0.1 }] }] });
+    await expect(collect(completion({ promptLogprobs: 21 }))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'prompt_logprobs' } });
+    // On a chat as well (vLLM takes prompt_logprobs on both).
+    for await (const c of client.chatCompletion({ ...request(), promptLogprobs: 0 }, call)) void c;
+    expect(seen.at(-1)!.promptLogprobs).toBe(0);
   });
 
   it('refuses chat-only fields next to a prompt, and the completions limits, naming the field', async () => {

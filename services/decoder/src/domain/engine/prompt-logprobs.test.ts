@@ -20,7 +20,10 @@ const req = (id: string, ids: Int32Array, promptLogprobs: number | undefined, ex
 async function reference(ids: Int32Array, top: number): Promise<(TokenLogprob | null)[]> {
   const b = new ToyBackend();
   const out: (TokenLogprob | null)[] = [null];
-  for (let i = 1; i < ids.length; i++) out.push(topLogprobs(await b.forwardNoCache(ids.subarray(0, i)), ids[i]!, top));
+  for (let i = 1; i < ids.length; i++) {
+    const logits = await b.forwardNoCache(ids.subarray(0, i));
+    out.push({ ...topLogprobs(logits, ids[i]!, top), rank: 1 + logits.filter((x) => x > logits[ids[i]!]!).length });
+  }
   return out;
 }
 
@@ -29,6 +32,7 @@ const close = (a: (TokenLogprob | null)[] | undefined, b: (TokenLogprob | null)[
   a!.forEach((x, i) => {
     if (b[i] === null) return expect(x).toBeNull();
     expect(x!.tokenId).toBe(b[i]!.tokenId);
+    expect(x!.rank).toBe(b[i]!.rank);
     expect(x!.logprob).toBeCloseTo(b[i]!.logprob, 5);
     expect(x!.top.map((t) => t.tokenId)).toEqual(b[i]!.top.map((t) => t.tokenId));
     x!.top.forEach((t, j) => expect(t.logprob).toBeCloseTo(b[i]!.top[j]!.logprob, 5));
