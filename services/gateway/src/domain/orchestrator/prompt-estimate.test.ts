@@ -98,7 +98,7 @@ const asDecoderMessages = (messages: ValidMessage[]) =>
     parts: m.parts.map((p) => (p.kind === 'text' ? { kind: 'text' as const, text: p.text } : { kind: 'image' as const, imageIndex: p.index })),
     ...(m.toolCalls && { toolCalls: m.toolCalls.map((c) => ({ name: c.name, argumentsJson: c.argumentsJson })) }),
   }));
-const wireEnding = (e: (typeof ENDINGS)[number]) => e ?? 'open-turn';
+const wireEnding = (e: (typeof ENDINGS)[number]): 'open-turn' | 'closed' | 'continue-final' => e ?? 'open-turn';
 const weather: ValidTools = { tools: [{ name: 'get_weather', description: 'Weather for a city', parametersJson: '{"type":"object","properties":{"city":{"type":"string"}}}' }], choice: '', parallel: true };
 const toolChat: ValidMessage[] = [
   { role: 'user', parts: [{ kind: 'text', text: 'Weather in Paris?' }] },
