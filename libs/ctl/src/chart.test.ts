@@ -206,6 +206,14 @@ describe('helm template: one shared GPU, model copied per pod (ci/one-gpu-shared
     expect((await gwEnv(['--set', 'services.resampler.env.TESSERA_MAX_SLICES_PER_REQUEST=10'])).TESSERA_MAX_SLICES_PER_REQUEST).toBe('10');
   });
 
+  it("the gateway gets the decoder's TESSERA_DECODER_MAX_CONTEXT and TESSERA_DECODER_ENABLE_THINKING (POST /tokenize answers with the decoder's context and chat prompt)", async () => {
+    const gwEnv = async (args: string[]) => env(find(await render(args), 'Deployment', 'r-tessera-gateway').spec.template.spec.containers[0]);
+    const none = await gwEnv([]);
+    expect([none.TESSERA_DECODER_MAX_CONTEXT, none.TESSERA_DECODER_ENABLE_THINKING]).toEqual([undefined, undefined]); // same defaults on both
+    const set = await gwEnv(['--set', 'services.decoder.env.TESSERA_DECODER_MAX_CONTEXT=4096', '--set', 'services.decoder.env.TESSERA_DECODER_ENABLE_THINKING=true']);
+    expect([set.TESSERA_DECODER_MAX_CONTEXT, set.TESSERA_DECODER_ENABLE_THINKING]).toEqual(['4096', 'true']);
+  });
+
   it('scale from zero: the gateway deadline covers every zero-min stage, and stays at 120 s with HPAs', async () => {
     const keda = await render(['--api-versions', 'keda.sh/v1alpha1']);
     expect(env(find(keda, 'Deployment', 'r-tessera-gateway').spec.template.spec.containers[0]).TESSERA_GATEWAY_REQUEST_TIMEOUT).toBe('1140s');

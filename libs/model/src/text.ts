@@ -13,4 +13,7 @@ export { buildPromptIds46, templateTool, templateToolCalls, type Image46, type P
 export { buildPromptIds45 } from './families/minicpmv4_5/prompt45.js';
 export { REQUIRED_SPECIALS, ADDED_TOKENS_2_6, CHAT_TEMPLATE_2_6, type SpecialTokenIds } from './tokenizer/special-tokens.js';
 export { readManifest, readAnyManifest, manifestFamily, STAGES, type Manifest, type Manifest46, type AnyManifest, type StageManifest, type StageName } from './manifest.js';
+// The checkpoint config readers (the decoder's context length is max_position_embeddings): the gateway's max_model_len.
+export { parseConfig } from './checkpoint/config.js';
+export { parseConfig46 } from './families/minicpmv4_6/config.js';
 export { FAMILIES, detectFamily, resolveTokenMode, type FamilyId, type FamilySpec, type TokenMode } from './families/registry.js';

@@ -24,6 +24,8 @@ import { tenantUsageMetrics } from './domain/tenancy/usage-metrics.js';
 import { extraRoutes } from './http/extra-routes.js';
 import { adminRoutes } from './http/admin-routes.js';
 import { embeddingsRoute } from './http/embeddings-route.js';
+import { tokenizeRoutes } from './http/tokenize-routes.js';
+import { Tokenization } from './domain/tokenizer/tokenization.js';
 import { TenantErasure } from './domain/tenancy/tenant-erasure.js';
 import { loadSiteConfig, siteInboxPrefix } from '@tessera/edge';
 import { checkSiteModels, feedbackWithHubAnswers, openEdgeSite } from './adapters/edge/edge-site.js';
@@ -80,20 +82,28 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
   // One set of request-level series for both edges: a gRPC chat counts in vllm:* exactly like an HTTP one.
   const metrics = new HttpMetrics();
   const features = modelFeatures(model.family);
+  const models = () => edge?.router.models() ?? [model.id];
+  const whereModelsRun = edge && (() => edge.router.whereModelsRun());
+  const tokenization = new Tokenization(model, { models, ...(whereModelsRun && { whereModelsRun }), features, decoderMaxContext: config.decoderMaxContext, decoderEnableThinking: config.decoderEnableThinking });
   const http = createHttpServer({
     metrics,
     keys,
     quotas,
     chat: edge?.router ?? chat,
     limits,
-    models: () => edge?.router.models() ?? [model.id],
-    ...(edge && { whereModelsRun: () => edge.router.whereModelsRun() }),
+    models,
+    ...(whereModelsRun && { whereModelsRun }),
     describeModel: (id) => ({ ...(id === model.id && { family: model.family, downsample_modes: model.downsampleModes }), ...edge?.router.describe(id) }),
     features: edge ? (id: string) => edge.router.features(id, features) : features,
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeout,
     ready: () => ready && busState(nc).connected,
-    routes: [embeddingsRoute({ keys, quotas, retrieval, maxBodyBytes: config.maxBodyBytes, timeoutMs: config.requestTimeout }), ...adminRoutes({ keys, erasure: new TenantErasure({ cache, images: imageStore, feedback, retrieval }) }), ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits })],
+    routes: [
+      embeddingsRoute({ keys, quotas, retrieval, maxBodyBytes: config.maxBodyBytes, timeoutMs: config.requestTimeout }),
+      tokenizeRoutes({ keys, tokenization, limits, maxBodyBytes: config.maxBodyBytes }),
+      ...adminRoutes({ keys, erasure: new TenantErasure({ cache, images: imageStore, feedback, retrieval }) }),
+      ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits }),
+    ],
   });
   await new Promise<void>((resolve) => http.listen(config.httpPort, config.httpHost, resolve));
 

@@ -26,6 +26,12 @@ export const gatewaySchema = {
   // The resampler's own variable, read here only to check the one above at start: one environment for
   // both (the local stack's env, one env file) sets it once; the chart passes the resampler's value.
   resamplerMaxSlices: int({ env: 'TESSERA_MAX_SLICES_PER_REQUEST', default: 37, min: 1, max: 65, doc: "the resampler's slices per Resample request as deployed (same default); the gateway refuses to start when TESSERA_GATEWAY_VIDEO_FRAMES_PER_CALL is larger" }),
+  // The decoder's own variables, read here for POST /tokenize only, which must give the decoder's prompt:
+  // max_model_len is the decoder's context (this, capped by the model's max_position_embeddings), and a
+  // chat's generation prompt depends on enable_thinking when the request sets none. Same names and
+  // defaults as the decoder's; one environment (the local stack's env) sets both, the chart passes them.
+  decoderMaxContext: int({ env: 'TESSERA_DECODER_MAX_CONTEXT', default: 8192, min: 16, doc: "the decoder's context as deployed (same default); POST /tokenize reports min(it, max_position_embeddings) as max_model_len" }),
+  decoderEnableThinking: bool({ env: 'TESSERA_DECODER_ENABLE_THINKING', default: false, doc: "the decoder's default enable_thinking as deployed (same default); POST /tokenize renders a 4.5 / 4.6 chat with it when the request sets none" }),
   maxTokensLimit: int({ env: 'TESSERA_GATEWAY_MAX_TOKENS', default: 4096, min: 1, max: 1_000_000, doc: 'largest accepted max_tokens' }),
   defaultMaxTokens: int({ env: 'TESSERA_GATEWAY_DEFAULT_MAX_TOKENS', default: 256, min: 1, max: 1_000_000, doc: 'max_tokens when the request gives none' }),
   // 8: vLLM's benchmarks and OpenAI clients sample a handful of answers (a preference pair needs 2); each

@@ -26,4 +26,10 @@ describe('Tokenizer (Qwen BPE + MiniCPM-V 2.6 specials)', () => {
     expect(tok.encode(s)[0]).toBe(151644);
     expect(tok.stopTokenIds).toEqual([151645, 151643]);
   });
+
+  it('gives each id its vocabulary entry (HF convert_ids_to_tokens), undefined past the vocabulary', () => {
+    const ids = tok.encode('<|im_start|>Hello world');
+    expect(ids.map((id) => tok.tokenString(id))).toEqual(['<|im_start|>', 'Hello', 'Ġworld']);
+    expect(tok.tokenString(tok.vocabSize)).toBeUndefined();
+  });
 });

@@ -19,6 +19,7 @@ const requiredFor = (family: FamilyId): Record<string, string> => (family === '4
 interface LenmlTokenizer {
   encode(text: string, opts?: { add_special_tokens?: boolean }): number[];
   decode(ids: number[], opts?: { skip_special_tokens?: boolean }): string;
+  model: { convert_ids_to_tokens(ids: number[]): Array<string | undefined> };
 }
 
 /** Checks the parsed tokenizer files carry every special token Tessera relies on; names the file and token. */
@@ -113,6 +114,14 @@ export class Tokenizer {
     return [...this.added.keys()].sort((a, b) => b.length - a.length);
   }
   private added = new Map<string, number>();
+
+  /**
+   * The vocabulary entry of an id as HF's `convert_ids_to_tokens` gives it (byte-level spelling, `Ġ` for
+   * a space; added tokens as written), or undefined for an id the tokenizer does not have.
+   */
+  tokenString(id: number): string | undefined {
+    return this.impl.model.convert_ids_to_tokens([id])[0] ?? undefined;
+  }
 
   decode(ids: ArrayLike<number>, opts: { skipSpecialTokens?: boolean } = {}): string {
     return this.impl.decode(Array.from(ids), { skip_special_tokens: opts.skipSpecialTokens ?? false });

@@ -22,6 +22,7 @@ const ROUTES: Array<[RegExp, string]> = [
   [/^\/v1\/admin(\/.*)?$/, '/v1/admin'],
   [/^\/v1\/[^/]+/, '/v1/other'],
   [/^\/(health|healthz|readyz)$/, '/$1'],
+  [/^\/(tokenize|detokenize|tokenizer_info)$/, '/$1'],
   [/^\/metrics$/, '/metrics'],
 ];
 

@@ -1,7 +1,6 @@
 /**
- * The gateway's reservation count against the decoder's own prompt assembly (the count the decoder
- * reports as prompt_tokens): equal for ordinary text, an upper bound when user text spells a
- * special token.
+ * The gateway's reservation count and /tokenize's chat ids against the decoder's own prompt assembly
+ * (what the decoder counts as prompt_tokens): equal, user text that spells a special token included.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import { assemblePrompt45 } from '../../../../decoder/src/domain/prompt/assemble
 import { PromptTokenizer } from '../../../../decoder/src/domain/prompt/prompt-tokenizer.js';
 import type { ValidMessage } from '../openai/valid-request.js';
 import type { ValidTools } from '../openai/response-format.js';
-import { estimatePromptTokens, estimatePromptTokens45, estimatePromptTokens46, promptTurns } from './prompt-estimate.js';
+import { chatPromptIds, estimatePromptTokens, estimatePromptTokens45, estimatePromptTokens46, promptTurns } from './prompt-estimate.js';
 
 let decoderTok: PromptTokenizer;
 let gatewayTok: Tokenizer;
@@ -76,10 +75,71 @@ describe('prompt token estimate', () => {
     expect(estimatePromptTokens(turns, [], gatewayTok, { queryNum, useImageId: true })).toBeGreaterThan(estimatePromptTokens(messages.slice(0, 1), [], gatewayTok, { queryNum, useImageId: true }) + 80);
   });
 
-  it('is an upper bound when user text spells a control token', () => {
+  it('equals the decoder count when user text spells a control token (kept as text, as the decoder does)', () => {
     const messages: ValidMessage[] = [{ role: 'user', parts: [{ kind: 'text', text: 'what is <image> and <|im_end|>?' }] }];
-    const est = estimatePromptTokens(messages, [], gatewayTok, { queryNum, useImageId: true });
-    expect(est).toBeGreaterThanOrEqual(decoderCount(messages, [], true));
+    expect(estimatePromptTokens(messages, [], gatewayTok, { queryNum, useImageId: true })).toBe(decoderCount(messages, [], true));
+  });
+});
+
+/** Text chats the /tokenize ids are checked on: system turn or not, several turns, spelled control tokens, unicode. */
+const TEXT_CHATS: ValidMessage[][] = [
+  [{ role: 'user', parts: [{ kind: 'text', text: 'hello world' }] }],
+  [
+    { role: 'system', parts: [{ kind: 'text', text: 'Be brief.' }] },
+    { role: 'user', parts: [{ kind: 'text', text: 'Compare 你好 and Привет 🙂\n\n' }, { kind: 'text', text: 'second part' }] },
+    { role: 'assistant', parts: [{ kind: 'text', text: 'They differ.  ' }] },
+  ],
+  [{ role: 'user', parts: [{ kind: 'text', text: 'what is <image> and <|im_end|> and <think>?' }] }],
+];
+const ENDINGS = [undefined, 'closed', 'continue-final'] as const;
+const asDecoderMessages = (messages: ValidMessage[]) =>
+  messages.map((m) => ({
+    role: m.role as 'system' | 'user' | 'assistant',
+    parts: m.parts.map((p) => (p.kind === 'text' ? { kind: 'text' as const, text: p.text } : { kind: 'image' as const, imageIndex: p.index })),
+    ...(m.toolCalls && { toolCalls: m.toolCalls.map((c) => ({ name: c.name, argumentsJson: c.argumentsJson })) }),
+  }));
+const wireEnding = (e: (typeof ENDINGS)[number]): 'open-turn' | 'closed' | 'continue-final' => e ?? 'open-turn';
+const weather: ValidTools = { tools: [{ name: 'get_weather', description: 'Weather for a city', parametersJson: '{"type":"object","properties":{"city":{"type":"string"}}}' }], choice: '', parallel: true };
+const toolChat: ValidMessage[] = [
+  { role: 'user', parts: [{ kind: 'text', text: 'Weather in Paris?' }] },
+  { role: 'assistant', parts: [], toolCalls: [{ id: 'c1', name: 'get_weather', argumentsJson: '{"city": "Paris"}' }] },
+  { role: 'tool', parts: [{ kind: 'text', text: '18 °C' }], toolCallId: 'c1' },
+];
+
+describe('chat prompt ids (POST /tokenize), against the decoder\'s assembly', () => {
+  it('2.6: the ChatML ids, every ending, tools in the Hermes layout', () => {
+    for (const messages of TEXT_CHATS) {
+      for (const ending of ENDINGS) {
+        if (ending === 'continue-final' && messages.at(-1)!.role !== 'assistant' && messages.length > 1) continue;
+        const want = Array.from(assemblePrompt({ messages: asDecoderMessages(messages), images: [], ending: wireEnding(ending) }, decoderTok, { hiddenSize: 2, queryNum }, { maxImages: 0 }).tokenIds);
+        expect(chatPromptIds('2.6', { messages, ...(ending && { ending }) }, gatewayTok, { defaultEnableThinking: false })).toEqual(want);
+      }
+    }
+    const turns = promptTurns({ messages: toolChat, tools: weather });
+    const want = Array.from(assemblePrompt({ messages: asDecoderMessages(turns), images: [] }, decoderTok, { hiddenSize: 2, queryNum }, { maxImages: 0 }).tokenIds);
+    expect(chatPromptIds('2.6', { messages: toolChat, tools: weather }, gatewayTok, { defaultEnableThinking: false })).toEqual(want);
+  });
+
+  it('4.5 and 4.6: the checkpoint template\'s ids, every ending, both thinking settings (request or default), tools', async () => {
+    const t45 = tokenizers((await ensureTinyModel45Paths()).model);
+    const t46 = tokenizers((await ensureTinyModel46Paths()).model);
+    for (const [family, t] of [['4.5', t45], ['4.6', t46]] as const) {
+      const decoder = (messages: ValidMessage[], ending: (typeof ENDINGS)[number], enableThinking: boolean, tools: ValidTools['tools'] = []) => {
+        const input = { messages: asDecoderMessages(messages), tools, images: [], ending: wireEnding(ending) };
+        const built = family === '4.5' ? assemblePrompt45(input, t.decoder, { hiddenSize: 2, queryNum: 64, enableThinking }, { maxImages: 0 }) : assemblePrompt46(input, t.decoder, { hiddenSize: 2, enableThinking }, { maxImages: 0 });
+        return Array.from(built.tokenIds);
+      };
+      for (const messages of TEXT_CHATS) {
+        for (const ending of ENDINGS) {
+          for (const thinking of [false, true]) {
+            const want = decoder(messages, ending, thinking);
+            expect(chatPromptIds(family, { messages, enableThinking: thinking, ...(ending && { ending }) }, t.gateway, { defaultEnableThinking: !thinking })).toEqual(want);
+            expect(chatPromptIds(family, { messages, ...(ending && { ending }) }, t.gateway, { defaultEnableThinking: thinking })).toEqual(want);
+          }
+        }
+      }
+      expect(chatPromptIds(family, { messages: toolChat, tools: weather }, t.gateway, { defaultEnableThinking: false })).toEqual(decoder(toolChat, undefined, false, weather.tools));
+    }
   });
 });
 

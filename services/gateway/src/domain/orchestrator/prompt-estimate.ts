@@ -7,11 +7,10 @@
  *   <|im_start|>assistant\n                                           (generation prompt)
  *
  * with each image's placeholder from `@tessera/vision` (tags = 1 control token, U slots = queryNum
- * visual tokens each), and the text between control tokens encoded as one run, as the decoder does.
- * The result equals the decoder's count (prompt-estimate.test.ts checks it against assemblePrompt)
- * except for user text that spells a special token (`<image>`): the decoder encodes that as plain
- * text, so here such a run counts its UTF-8 bytes, an upper bound for a byte-level BPE. The
- * reservation is settled to the decoder's exact count either way.
+ * visual tokens each), and the text between control tokens encoded as one run with added-token
+ * spellings kept as text (a typed `<image>` is text), as the decoder does. The count and the ids
+ * (promptIds26, for POST /tokenize) equal the decoder's (prompt-estimate.test.ts checks both against
+ * assemblePrompt).
  *
  * MiniCPM-V 4.6 and 4.5 prompts come from the checkpoint's own Jinja template, so no layout is walked
  * here: `estimatePromptTokens46` / `estimatePromptTokens45` build the prompt ids with the function the
@@ -19,7 +18,8 @@
  * slice plan's per-crop counts — (H/56)·(W/56) in 16x, (H/28)·(W/28) in 4x; buildPromptIds45: Qwen3
  * template, `<unk>` × 64 per crop in the 2.6 layout) — exact, not an estimate.
  */
-import { buildPromptIds45, buildPromptIds46, templateTool, templateToolCalls, type ChatContentItem, type ChatMessage, type Image46, type Prompt46Tokenizer } from '@tessera/model/text';
+import { buildPromptIds45, buildPromptIds46, templateTool, templateToolCalls, type ChatContentItem, type ChatMessage, type Image46, type Prompt46Tokenizer, type FamilyId } from '@tessera/model/text';
+import { ErrorCode, TesseraError } from '@tessera/errors';
 import { IMAGE_TOKENS, imagePlaceholder, type SlicePlan } from '@tessera/vision';
 import { renderToolTurns } from '@tessera/structured';
 import type { ValidChatRequest, ValidMessage } from '../openai/valid-request.js';
@@ -28,8 +28,6 @@ export const DEFAULT_SYSTEM_PROMPT = 'You are a helpful assistant.';
 const IM_START = '<|im_start|>';
 const IM_END = '<|im_end|>';
 const TAGS = [IMAGE_TOKENS.idStart, IMAGE_TOKENS.idEnd, IMAGE_TOKENS.imageStart, IMAGE_TOKENS.imageEnd, IMAGE_TOKENS.sliceStart, IMAGE_TOKENS.sliceEnd];
-/** Spellings that the serving tokenizer would turn into one id but the decoder keeps as text. */
-const SPECIAL_SPELLING = /<\|[a-z_]+\|>|<\/?(image|slice|image_id|unk|ref|box|quad|point)>|<s>|<\/s>/;
 
 /**
  * The turns the decoder's template will see: with tools (tool_choice not "none"), tool calls or tool
@@ -41,9 +39,8 @@ export function promptTurns(req: Pick<ValidChatRequest, 'messages' | 'tools'>): 
   return renderToolTurns(req.messages, req.tools?.tools ?? [], withTools, DEFAULT_SYSTEM_PROMPT) as ValidMessage[];
 }
 
-export interface TextEncoder {
-  encode(text: string): number[];
-}
+/** What the 2.6 ChatML walk needs of a tokenizer: text with added-token spellings kept as text, and control ids. */
+export type ChatMLTokenizer = Pick<Prompt46Tokenizer, 'encodePlain' | 'addedTokenId'>;
 
 export interface EstimateImage {
   plan: SlicePlan;
@@ -51,59 +48,99 @@ export interface EstimateImage {
   tokensPerImage?: number[];
 }
 
-export function estimatePromptTokens(messages: readonly ValidMessage[], images: readonly EstimateImage[], tok: TextEncoder, o: { queryNum: number; useImageId: boolean }): number {
-  let tokens = 0;
-  let text = '';
-  const flush = () => {
-    if (text) tokens += SPECIAL_SPELLING.test(text) ? Buffer.byteLength(text, 'utf8') : tok.encode(text).length;
-    text = '';
+export interface ChatMLOptions {
+  queryNum: number;
+  useImageId: boolean;
+  /** vLLM's chat ending (ValidChatRequest.ending); unset = a new assistant turn. */
+  ending?: ValidChatRequest['ending'];
+}
+
+/** One piece of the 2.6 prompt: a control token (by spelling), a text run, or `count` visual slots. */
+type ChatMLItem = { kind: 'control'; spelling: string } | { kind: 'text'; text: string } | { kind: 'visual'; count: number };
+
+/**
+ * The 2.6 layout above as pieces, with adjacent text merged into one run (the decoder encodes the text
+ * between two control tokens in one piece). With `continue-final` the last message stays open and its
+ * final text loses trailing whitespace, as the decoder's leaveOpen does.
+ */
+function chatMLItems(messages: readonly ValidMessage[], images: readonly EstimateImage[], o: ChatMLOptions): ChatMLItem[] {
+  const items: ChatMLItem[] = [];
+  const text = (t: string) => {
+    const last = items.at(-1);
+    if (last?.kind === 'text') last.text += t;
+    else items.push({ kind: 'text', text: t });
   };
-  const control = () => {
-    flush();
-    tokens++;
-  };
+  const control = (spelling: string) => items.push({ kind: 'control', spelling });
   const placeholder = (plan: SlicePlan, index: number, tokensPerImage?: number[]) => {
     for (const seg of imagePlaceholder(plan, { queryNum: o.queryNum, imageIndex: index, useImageId: o.useImageId, ...(tokensPerImage && { tokensPerImage }) }).segments) {
       if (seg.kind === 'visual') {
-        flush();
-        tokens += seg.count;
+        items.push({ kind: 'visual', count: seg.count });
         continue;
       }
       let rest = seg.text;
       while (rest.length > 0) {
         const tag = TAGS.find((t) => rest.startsWith(t));
         if (tag) {
-          control();
+          control(tag);
           rest = rest.slice(tag.length);
           continue;
         }
         const next = Math.min(...TAGS.map((t) => rest.indexOf(t)).filter((i) => i >= 0), rest.length);
-        text += rest.slice(0, next);
+        text(rest.slice(0, next));
         rest = rest.slice(next);
       }
     }
   };
   if (messages[0]?.role !== 'system') {
-    control();
-    text += `system\n${DEFAULT_SYSTEM_PROMPT}`;
-    control();
-    text += '\n';
+    control(IM_START);
+    text(`system\n${DEFAULT_SYSTEM_PROMPT}`);
+    control(IM_END);
+    text('\n');
   }
-  for (const m of messages) {
-    control();
-    text += `${m.role}\n`;
+  messages.forEach((m, i) => {
+    const open = o.ending === 'continue-final' && i === messages.length - 1;
+    control(IM_START);
+    text(`${m.role}\n`);
     m.parts.forEach((p, j) => {
-      if (j > 0) text += '\n';
-      if (p.kind === 'text') text += p.text;
+      if (j > 0) text('\n');
+      if (p.kind === 'text') text(open && j === m.parts.length - 1 ? p.text.trimEnd() : p.text);
       else placeholder(images[p.index]!.plan, p.index, images[p.index]!.tokensPerImage);
     });
-    control();
-    text += '\n';
+    if (open) return;
+    control(IM_END);
+    text('\n');
+  });
+  if (o.ending === undefined) {
+    control(IM_START);
+    text('assistant\n');
   }
-  control();
-  text += 'assistant\n';
-  flush();
+  return items;
+}
+
+/** The 2.6 prompt's length: what the decoder reports as prompt_tokens (exact; no ids are looked up). */
+export function estimatePromptTokens(messages: readonly ValidMessage[], images: readonly EstimateImage[], tok: Pick<ChatMLTokenizer, 'encodePlain'>, o: ChatMLOptions): number {
+  let tokens = 0;
+  for (const it of chatMLItems(messages, images, o)) tokens += it.kind === 'control' ? 1 : it.kind === 'visual' ? it.count : tok.encodePlain(it.text).length;
   return tokens;
+}
+
+/**
+ * The 2.6 prompt ids, as the decoder's assemblePrompt builds them: control tokens by id, each text run
+ * encoded with added tokens off, `<unk>` in every visual slot.
+ */
+export function promptIds26(messages: readonly ValidMessage[], images: readonly EstimateImage[], tok: ChatMLTokenizer, o: ChatMLOptions): number[] {
+  const id = (spelling: string): number => {
+    const found = tok.addedTokenId(spelling);
+    if (found === undefined) throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `tokenizer.json: added token ${spelling} is missing`, { field: `added_tokens[${spelling}]` });
+    return found;
+  };
+  const ids: number[] = [];
+  for (const it of chatMLItems(messages, images, o)) {
+    if (it.kind === 'control') ids.push(id(it.spelling));
+    else if (it.kind === 'visual') ids.push(...new Array<number>(it.count).fill(id(IMAGE_TOKENS.unk)));
+    else ids.push(...tok.encodePlain(it.text));
+  }
+  return ids;
 }
 
 /**
@@ -128,6 +165,20 @@ export function estimatePromptTokens45(req: Pick<ValidChatRequest, 'messages' | 
   const { messages, imgs } = templateInputs(req.messages, images, o.useImageId, (img) => new Array<number>(1 + img.plan.slices.length).fill(o.queryNum));
   const tools = templateTools(req);
   return byThinking(req, (enableThinking) => buildPromptIds45(tok, messages, imgs, { addGenerationPrompt: true, enableThinking, ...(tools.length > 0 && { tools }) }).ids.length);
+}
+
+/**
+ * A text-only chat's prompt ids exactly as the decoder builds them for the served family (POST
+ * /tokenize with `messages`): 2.6 through the ChatML walk with the Hermes tool turns, 4.5 / 4.6 through
+ * the checkpoint's template with the tools, the ending (add_generation_prompt, continue_final_message)
+ * and `enable_thinking` (the request's, else the decoder's default the caller passes).
+ */
+export function chatPromptIds(family: FamilyId, req: Pick<ValidChatRequest, 'messages' | 'tools' | 'enableThinking' | 'ending'>, tok: Prompt46Tokenizer, o: { defaultEnableThinking: boolean }): number[] {
+  if (family === '2.6') return promptIds26(promptTurns(req), [], tok, { queryNum: 0, useImageId: false, ...(req.ending && { ending: req.ending }) });
+  const { messages } = templateInputs(req.messages, [], false, () => []);
+  const tools = templateTools(req);
+  const opts = { addGenerationPrompt: req.ending === undefined, continueFinalMessage: req.ending === 'continue-final', enableThinking: req.enableThinking ?? o.defaultEnableThinking, ...(tools.length > 0 && { tools }) };
+  return (family === '4.6' ? buildPromptIds46 : buildPromptIds45)(tok, messages, [], opts).ids;
 }
 
 /** The tools the decoder shows the template: none when tool_choice is "none". */
