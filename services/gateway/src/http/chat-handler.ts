@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ChatEvent, ChatSource, FinishReason, PromptScores, TokenLogprob } from '../domain/chat-events.js';
+import type { ChatEvent, FinishReason, PromptScores, TokenLogprob } from '../domain/chat-events.js';
 import { validateChatRequest } from '../domain/openai/validate-chat.js';
 import type { ValidChatRequest } from '../domain/openai/valid-request.js';
 import { deltaOf, MessageAccumulator, ToolOutput } from '../domain/openai/tool-output.js';
 import { reasoningFields } from '../domain/openai/reasoning-output.js';
 import { choiceCount, type ChoiceTally } from '../domain/choices.js';
-import { choiceExtension, collectEvents, finishReasonJson, handleGeneration, sendAnswer, sseData, streamEvents, usageJson, vllmPromptLogprobs, type ChatHandlerDeps, type GenerationEndpoint, type ResponseMeta } from './generation-handler.js';
+import { choiceExtension, collectEvents, finishReasonJson, handleGeneration, sendAnswer, sourcesJson, sseData, streamEvents, usageJson, vllmPromptLogprobs, type ChatHandlerDeps, type GenerationEndpoint, type ResponseMeta } from './generation-handler.js';
 import type { RequestInfo } from './server.js';
 
 export type { ChatHandlerDeps } from './generation-handler.js';
@@ -110,8 +110,4 @@ function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: 
 function finishReason(r: FinishReason, calledTools = false): string {
   if (calledTools && r === 'stop') return 'tool_calls';
   return finishReasonJson(r);
-}
-
-function sourcesJson(sources: ChatSource[]) {
-  return sources.map((s) => ({ id: s.id, score: s.score, relevance: s.relevance, text: s.text, metadata: s.metadata }));
 }

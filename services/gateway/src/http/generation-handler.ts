@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ChatEvent, ChatRoute, ChatService, ChatUsage, PromptScores } from '../domain/chat-events.js';
+import type { ChatEvent, ChatRoute, ChatService, ChatSource, ChatUsage, PromptScores } from '../domain/chat-events.js';
 import { choiceResponseId, ChoiceTally, reservedTokens, type FinalEvent } from '../domain/choices.js';
 import type { ModelFeatures } from '../domain/openai/response-format.js';
 import { limitsForTenant, type ChatLimits } from '../domain/openai/limits.js';
@@ -9,7 +9,7 @@ import type { ValidChatRequest } from '../domain/openai/valid-request.js';
 import type { ApiKeyStore, Tenant } from '../domain/tenancy/api-keys.js';
 import type { QuotaLedger, RateLimitStatus } from '../domain/tenancy/quota-ledger.js';
 import { readJsonBody } from './read-body.js';
-import { toHttpError } from './errors.js';
+import { toHttpError, type HttpError } from './errors.js';
 import { sendError, sendJson } from './web/route-kit.js';
 import type { ChatObservation, HttpMetrics } from './request-metrics.js';
 import type { RequestInfo } from './server.js';
@@ -39,26 +39,30 @@ export interface ResponseMeta {
 }
 
 /**
- * One OpenAI generation endpoint (chat completions, text completions): how its body is validated and
+ * One OpenAI generation endpoint (chat completions, text completions, responses): how its body is validated and
  * how the orchestrator's events are written back. Everything else — auth, body limits, quota
  * admission and settlement, rate-limit and routing headers, metrics, tracing, errors — is the same
- * pipeline for both (handleGeneration).
+ * pipeline for all (handleGeneration).
  */
 export interface GenerationEndpoint<R extends ValidChatRequest> {
   /** The route template (span name and `http.route`). */
   route: string;
   /** Response ids are `<prefix>-<uuid>` (`chatcmpl`, `cmpl`), as OpenAI's. */
   idPrefix: string;
+  /** An id of another form (Responses: `resp_<hex>`); default `<idPrefix>-<uuid>`. */
+  newId?: () => string;
   validate(body: unknown, limits: ChatLimits, deps: ChatHandlerDeps): R;
   /** Writes the whole answer (every choice) as one JSON body; returns the choices' finals. */
   respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: R): Promise<ChoiceTally>;
   /** Writes the answer as SSE (streamEvents); returns the choices' finals. */
   streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: R): Promise<ChoiceTally>;
+  /** The SSE frame of a failure after the stream started; default `data: <OpenAI error body>`. */
+  sseError?(res: ServerResponse, error: HttpError['body']): string;
 }
 
 /** auth → body → validation → quota → orchestrate → JSON or SSE → usage settled. */
 export async function handleGeneration<R extends ValidChatRequest>(req: IncomingMessage, res: ServerResponse, deps: ChatHandlerDeps, info: RequestInfo, endpoint: GenerationEndpoint<R>): Promise<void> {
-  const responseId = `${endpoint.idPrefix}-${randomUUID()}`;
+  const responseId = endpoint.newId?.() ?? `${endpoint.idPrefix}-${randomUUID()}`;
   const requestId = info.requestId;
   const created = Math.floor(Date.now() / 1000);
   const abort = new AbortController();
@@ -106,7 +110,8 @@ export async function handleGeneration<R extends ValidChatRequest>(req: Incoming
     if (res.headersSent) {
       // Mid-stream failure: the status line is gone, so the error travels as an SSE event.
       if (!res.writableEnded) {
-        res.write(`data: ${JSON.stringify(toHttpError(err).body)}\n\n`);
+        const body = toHttpError(err).body;
+        res.write(endpoint.sseError?.(res, body) ?? sseData(body));
         res.end();
       }
       return;
@@ -192,14 +197,15 @@ export function sseData(body: unknown): string {
  * The SSE frame both endpoints share: the first event is pulled before committing to 200, so failures
  * before the first token (bad image, quota at a stage, deadline) still get a proper status code; then
  * `write.open()`, each choice's deltas and final as they arrive (choices interleave), `write.end()`
- * once every choice has ended, and `data: [DONE]`.
+ * once every choice has ended, and `data: [DONE]` (`write.closing` replaces it; '' = nothing: the
+ * Responses API ends with its `response.completed` event).
  */
 export async function streamEvents(
   res: ServerResponse,
   events: AsyncIterable<ChatEvent>,
   meta: ResponseMeta,
   n: number,
-  write: { open?(): void; delta(ev: DeltaEvent, choice: number): void; choiceEnd(ev: FinalEvent, choice: number): void; end?(answered: ChoiceTally): void },
+  write: { open?(): void; delta(ev: DeltaEvent, choice: number): void; choiceEnd(ev: FinalEvent, choice: number): void; end?(answered: ChoiceTally): void; closing?: string },
 ): Promise<ChoiceTally> {
   const tally = new ChoiceTally(n);
   const iterator = events[Symbol.asyncIterator]();
@@ -217,7 +223,7 @@ export async function streamEvents(
     write.choiceEnd(ev, choice);
     if (!tally.done) continue;
     write.end?.(tally);
-    res.write('data: [DONE]\n\n');
+    res.write(write.closing ?? 'data: [DONE]\n\n');
     res.end();
     return tally;
   }
@@ -228,4 +234,9 @@ export async function streamEvents(
 /** OpenAI's finish reasons: a cancelled or failed stream that still reached its end reads `stop`. */
 export function finishReasonJson(r: FinalEvent['finishReason']): string {
   return r === 'cancelled' || r === 'error' ? 'stop' : r;
+}
+
+/** Our extension's retrieval sources (`tessera.sources`), as chat and responses return them. */
+export function sourcesJson(sources: ChatSource[]) {
+  return sources.map((s) => ({ id: s.id, score: s.score, relevance: s.relevance, text: s.text, metadata: s.metadata }));
 }

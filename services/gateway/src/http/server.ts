@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { handleChatCompletion, type ChatHandlerDeps } from './chat-handler.js';
 import { handleCompletion } from './completion-handler.js';
+import { handleResponses } from './responses-handler.js';
 import { decodePathParam } from './read-body.js';
 import { HttpMetrics, routeTemplate } from './request-metrics.js';
 import { requestIdOf } from './request-id.js';
@@ -57,6 +58,10 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: ChatHandle
   if (path === '/v1/completions') {
     if (!allowMethod(req, res, 'POST')) return;
     return handleCompletion(req, res, deps, info);
+  }
+  if (path === '/v1/responses') {
+    if (!allowMethod(req, res, 'POST')) return;
+    return handleResponses(req, res, deps, info);
   }
   if (path === '/v1/models') {
     if (!allowMethod(req, res, 'GET')) return;

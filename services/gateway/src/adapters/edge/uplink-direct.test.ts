@@ -30,6 +30,7 @@ import type { ValidChatRequest } from '../../domain/openai/valid-request.js';
 import type { ModelInfo } from '../../domain/orchestrator/model-catalog.js';
 import { ApiKeyStore, hashApiKey } from '../../domain/tenancy/api-keys.js';
 import { QuotaLedger } from '../../domain/tenancy/quota-ledger.js';
+import { newResponseId } from '../../http/responses-handler.js';
 import { HubChat } from './hub-chat.js';
 import { uplinkBinding } from './uplink.js';
 
@@ -188,6 +189,10 @@ describe('direct uplink over a leaf link', () => {
     expect(hubResponseIds.at(-1)).toMatch(/^chatcmpl-[0-9a-f-]{36}$/);
     await forwardEvents(30_000, req, 'chatcmpl-mine');
     expect(hubResponseIds.at(-1)).not.toBe('chatcmpl-mine');
+    // A site's /v1/responses answer is a chat at the hub, recorded under the site's `resp_` id.
+    const responsesId = newResponseId();
+    await forwardEvents(30_000, req, responsesId);
+    expect(hubResponseIds.at(-1)).toBe(responsesId);
     const out = await hubChat.submitFeedback({ feedback: { feedbackId: 'fb-1', responseId: siteId, comment: 'good', correction: '', spans: [] } }, { tenant: 'acme', timeoutMs: 10_000 });
     expect(out.duplicate).toBe(false);
     expect(feedbackAtHub.at(-1)).toMatchObject({ req: { feedback: { feedbackId: 'fb-1', responseId: siteId } }, tenant: 'acme' });

@@ -15,6 +15,8 @@ export const UPLINK_METHODS = ['chatCompletion', 'submitFeedback'] as const;
 
 /** An OpenAI-shaped id (`chatcmpl-<uuid>`, `cmpl-<uuid>`, as the site's gateway draws them); anything else is not taken. */
 const SITE_RESPONSE_ID = /^(chatcmpl|cmpl)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A site's `/v1/responses` id (`resp_` + 32 hex: http/responses-handler.ts), a chat at the hub. */
+const SITE_RESPONSES_ID = /^resp_[0-9a-f]{32}$/;
 
 /**
  * The site's response id for a forwarded chat, when it is one of the kind asked for: the hub records
@@ -24,6 +26,7 @@ const SITE_RESPONSE_ID = /^(chatcmpl|cmpl)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[
  */
 function siteResponseId(ctx: CallContext, prefix: 'chatcmpl' | 'cmpl'): string | undefined {
   const id = ctx.headers['x-response-id'];
+  if (id !== undefined && prefix === 'chatcmpl' && SITE_RESPONSES_ID.test(id)) return id;
   return id !== undefined && SITE_RESPONSE_ID.test(id) && id.startsWith(`${prefix}-`) ? id : undefined;
 }
 
