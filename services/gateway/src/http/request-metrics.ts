@@ -15,6 +15,7 @@ import type { ChatUsage, FinishReason } from '../domain/chat-events.js';
 const ROUTES: Array<[RegExp, string]> = [
   [/^\/v1\/chat\/completions$/, '/v1/chat/completions'],
   [/^\/v1\/completions$/, '/v1/completions'],
+  [/^\/v1\/responses$/, '/v1/responses'],
   [/^\/v1\/models$/, '/v1/models'],
   [/^\/v1\/models\/[^/]+$/, '/v1/models/{model}'],
   [/^\/v1\/embeddings$/, '/v1/embeddings'],
