@@ -6,32 +6,18 @@
  * choice, text completions do the same, and two choices of one response make a preference pair the
  * feedback service accepts and exports as a TRL DPO row.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import OpenAI from 'openai';
-import { startLocalStack, writeApiKeysFile, type RunningStack } from '@tessera/local-stack';
-import { ensureTinyModel } from '@tessera/model';
+import type OpenAI from 'openai';
+import type { RunningStack } from '@tessera/local-stack';
+import { SDK_MODEL as MODEL, startSdkStack, submitFeedbackWhenRecorded } from './sdk-stack.js';
 
-const KEY = 'sk-e2e-choices';
-const MODEL = 'minicpm-v-2_6';
 let stack: RunningStack;
 let client: OpenAI;
+let key: string;
 
 beforeAll(async () => {
-  const modelDir = await ensureTinyModel();
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-e2e-choices-'));
-  const keysFile = writeApiKeysFile(join(dir, 'keys.json'), [{ id: 'choices', tenant: 'choices', key: KEY }]);
-  stack = await startLocalStack({
-    modelDir,
-    workDir: dir,
-    // Text only: no vision stages.
-    services: ['decoder', 'feedback', 'gateway'],
-    env: { TESSERA_INTRA_OP_THREADS: '1' },
-    serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: MODEL } },
-  });
-  client = new OpenAI({ apiKey: KEY, baseURL: `${stack.httpUrl}/v1`, maxRetries: 0, timeout: 120_000 });
+  // Text only: no vision stages.
+  ({ stack, client, key } = await startSdkStack('choices', ['decoder', 'feedback', 'gateway']));
 }, 420_000);
 
 afterAll(async () => {
@@ -97,22 +83,11 @@ describe("OpenAI's n through the official SDK", () => {
     const answer = await client.chat.completions.create({ ...chatParams, messages: [{ role: 'user', content: 'Which answer is better?' }], n: 2, seed: 7 });
     const [rejected, chosen] = answer.choices.map(feedbackIdOf) as [string, string];
     const feedbackId = `pref-${answer.id}`;
-    const submit = () =>
-      fetch(`${stack.httpUrl}/v1/tessera/feedback`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ feedback: { feedbackId, responseId: chosen, preference: { chosenResponseId: chosen, rejectedResponseId: rejected } } }),
-      });
-    // Responses are recorded asynchronously after the answer: retry while either is not there yet.
-    let res = await submit();
-    for (let i = 0; i < 40 && res.status === 404; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      res = await submit();
-    }
+    const res = await submitFeedbackWhenRecorded(stack, key, { feedbackId, responseId: chosen, preference: { chosenResponseId: chosen, rejectedResponseId: rejected } });
     expect(res.status, await res.clone().text()).toBe(200);
     expect(((await res.json()) as { record: { feedback: { preference: unknown } } }).record.feedback.preference).toEqual({ chosenResponseId: chosen, rejectedResponseId: rejected });
 
-    const rows = (await (await fetch(`${stack.httpUrl}/v1/tessera/export?format=trl_dpo`, { headers: { authorization: `Bearer ${KEY}` } })).text())
+    const rows = (await (await fetch(`${stack.httpUrl}/v1/tessera/export?format=trl_dpo`, { headers: { authorization: `Bearer ${key}` } })).text())
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { id: string; prompt: unknown; chosen: unknown; rejected: unknown });

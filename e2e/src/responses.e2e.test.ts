@@ -6,33 +6,19 @@
  * tools (a forced call, then its output answered) work as on chat, json_schema output parses, a field
  * this server cannot honour is a 400 naming it, and feedback on the `resp_` id is accepted.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import OpenAI from 'openai';
-import { startLocalStack, writeApiKeysFile, type RunningStack } from '@tessera/local-stack';
-import { ensureTinyModel } from '@tessera/model';
+import type { RunningStack } from '@tessera/local-stack';
+import { SDK_MODEL as MODEL, startSdkStack, submitFeedbackWhenRecorded } from './sdk-stack.js';
 import { weatherTool } from './tools.js';
 
-const KEY = 'sk-e2e-responses';
-const MODEL = 'minicpm-v-2_6';
 let stack: RunningStack;
 let client: OpenAI;
+let key: string;
 
 beforeAll(async () => {
-  const modelDir = await ensureTinyModel();
-  const dir = mkdtempSync(join(tmpdir(), 'tessera-e2e-responses-'));
-  const keysFile = writeApiKeysFile(join(dir, 'keys.json'), [{ id: 'responses', tenant: 'responses', key: KEY }]);
-  stack = await startLocalStack({
-    modelDir,
-    workDir: dir,
-    services: ['slicer', 'resampler', 'decoder', 'feedback', 'gateway'],
-    env: { TESSERA_INTRA_OP_THREADS: '1' },
-    serviceEnv: { gateway: { TESSERA_GATEWAY_API_KEYS_FILE: keysFile, TESSERA_GATEWAY_MODEL_ID: MODEL } },
-  });
-  client = new OpenAI({ apiKey: KEY, baseURL: `${stack.httpUrl}/v1`, maxRetries: 0, timeout: 120_000 });
+  ({ stack, client, key } = await startSdkStack('responses', ['slicer', 'resampler', 'decoder', 'feedback', 'gateway']));
 }, 420_000);
 
 afterAll(async () => {
@@ -136,18 +122,7 @@ describe('official openai SDK: client.responses', () => {
 
   it('feedback on the resp_ id is accepted (the gateway recorded the answer under it)', async () => {
     const r = await client.responses.create({ model: MODEL, input: 'Rate this answer.', max_output_tokens: 6, temperature: 0 });
-    const submit = () =>
-      fetch(`${stack.httpUrl}/v1/tessera/feedback`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ feedback: { feedbackId: `fb-${r.id}`, responseId: r.id, comment: 'good' } }),
-      });
-    // Responses are recorded asynchronously after the answer: retry while it is not there yet.
-    let res = await submit();
-    for (let i = 0; i < 40 && res.status === 404; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      res = await submit();
-    }
+    const res = await submitFeedbackWhenRecorded(stack, key, { feedbackId: `fb-${r.id}`, responseId: r.id, comment: 'good' });
     expect(res.status, await res.clone().text()).toBe(200);
     expect(((await res.json()) as { record: { feedback: { responseId: string } } }).record.feedback.responseId).toBe(r.id);
   });

@@ -1,23 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { TesseraError } from '@tessera/runtime';
 import { DEFAULT_CHAT_LIMITS } from './limits.js';
 import { validateChatRequest } from './validate-chat.js';
 import { validateResponsesRequest } from './validate-responses.js';
+import { refusalOf } from './test/refusal.js';
 
 const validate = (body: object) => validateResponsesRequest({ model: 'm', ...body }, DEFAULT_CHAT_LIMITS, ['m']);
 const chat = (body: object) => validateChatRequest({ model: 'm', ...body }, DEFAULT_CHAT_LIMITS, ['m']);
 /** The 400's field and message (the request must be refused). */
-function refusal(body: object): { field: unknown; message: string } {
-  try {
-    validate(body);
-  } catch (err) {
-    expect(err).toBeInstanceOf(TesseraError);
-    const e = err as TesseraError;
-    expect(e.code).toBe('INVALID_ARGUMENT');
-    return { field: e.details.field, message: e.message };
-  }
-  throw new Error('not refused');
-}
+const refusal = (body: object) => {
+  const { field, message } = refusalOf(() => validate(body));
+  return { field, message };
+};
 const PNG = 'data:image/png;base64,iVBORw0KGgo=';
 
 describe('validateResponsesRequest: the chat request a Responses body is', () => {

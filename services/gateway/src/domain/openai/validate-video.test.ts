@@ -3,10 +3,10 @@
  * indexed like an image; a family without video (2.6, 4.6), `video_url`, and every limit → 400 naming the field.
  */
 import { describe, expect, it } from 'vitest';
-import { TesseraError } from '@tessera/runtime';
 import { DEFAULT_CHAT_LIMITS, type ChatLimits } from './limits.js';
 import { modelFeatures } from './response-format.js';
 import { validateChatRequest } from './validate-chat.js';
+import { refusalOf } from './test/refusal.js';
 
 const MODEL = 'minicpm-v-4_5';
 const FRAME = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
@@ -18,15 +18,7 @@ function validate(b: unknown, family = '4.5', limits: ChatLimits = DEFAULT_CHAT_
 }
 
 function fieldOf(b: unknown, family = '4.5', limits: ChatLimits = DEFAULT_CHAT_LIMITS): { field: string | undefined; limit: string | undefined; message: string } {
-  try {
-    validate(b, family, limits);
-  } catch (err) {
-    expect(err).toBeInstanceOf(TesseraError);
-    const e = err as TesseraError;
-    expect(e.code).toBe('INVALID_ARGUMENT');
-    return { field: e.details.field, limit: e.details.limit, message: e.message };
-  }
-  throw new Error('expected a 400');
+  return refusalOf(() => validate(b, family, limits));
 }
 
 describe('video content parts', () => {
