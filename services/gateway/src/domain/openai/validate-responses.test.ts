@@ -122,6 +122,7 @@ describe('validateResponsesRequest: the chat request a Responses body is', () =>
     expect(refusal({ input: [{ role: 'user', content: [{ type: 'input_file', file_data: 'x' }] }] }).field).toBe('input[0].content[0].type');
     expect(refusal({ input: [{ role: 'user', content: 'x' }, { type: 'function_call_output', call_id: 'call_x', output: 'r' }] }).field).toBe('input[1].call_id');
     expect(refusal({ input: 'x', metadata: { k: 1 } }).field).toBe('metadata.k');
+    expect(refusal({ input: [{ role: 'tool', content: 'r', tool_call_id: 'c' }] }).field).toBe('input[0].role');
     // Unknown fields are ignored, as on chat.
     expect(validate({ input: 'x', service_tier: 'auto', prompt_cache_key: 'k', n: 3 }).n).toBeUndefined();
   });

@@ -190,6 +190,8 @@ function inputMessages(raw: unknown, fields: FieldMap, offset: number): Record<s
       const why = type === 'item_reference' ? 'items are not stored on this server; send the item itself' : 'only message, function_call, function_call_output and reasoning items are accepted (no built-in tools here)';
       throw invalidArgument(`${field}.type`, `unsupported input item type ${JSON.stringify(type)}: ${why}`);
     }
+    // Chat's `tool` role is a function_call_output item here.
+    if (it.role === 'tool') throw invalidArgument(`${field}.role`, 'unknown role "tool"; expected one of user, system, developer, assistant (a tool result is a function_call_output item)');
     fields.push([`messages[${k}].role`, `${field}.role`], [`messages[${k}].content`, `${field}.content`], [`messages[${k}]`, field]);
     const message: Record<string, unknown> = { role: it.role, content: typeof it.content === 'string' || it.content === undefined || it.content === null ? it.content : contentParts(it.content, `${field}.content`, `messages[${k}].content`, fields) };
     out.push(message);
