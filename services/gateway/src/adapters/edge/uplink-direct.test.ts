@@ -88,6 +88,21 @@ async function forward(timeoutMs = 30_000, req: ValidChatRequest = validateChatR
   return (await forwardEvents(timeoutMs, req)).map((e) => (e.kind === 'delta' ? e.text : '')).join('');
 }
 
+/**
+ * After a cut link is restored, until the hub gateway's subscription is seen again at the site (one
+ * interest message across the re-established leaf, after the leaf itself is up), an offer finds no
+ * responder: the next test must not race it.
+ */
+async function waitForHubGatewayInterest(): Promise<void> {
+  await waitForLeafs(hub.nats.monitorPort, 1);
+  const direct = `${UPLINK_NAMESPACE}.v1.GatewayService.ChatCompletion`;
+  for (const until = Date.now() + 20_000; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
+    const code = await siteNc.request(direct, new Uint8Array(0), { timeout: 500 }).then(() => 'answered', (e: { code?: string }) => e.code);
+    if (code === 'answered') return;
+  }
+  throw new Error('the hub gateway did not become reachable from the site within 20 s of the restore');
+}
+
 /** Jobs ever stored in the hub's uplink queue (a direct answer stores none). */
 const jobsStored = async () => (await (await hubNc.jetstreamManager()).streams.info(UPLINK_STREAM)).state.last_seq;
 
@@ -176,7 +191,7 @@ describe('direct uplink over a leaf link', () => {
     } finally {
       hub.uplink.restore();
     }
-    await waitForLeafs(hub.nats.monitorPort, 1);
+    await waitForHubGatewayInterest();
   }, 30_000);
 
   it("(d) the hub answers under the site's response id (the one its client sees), and feedback on it goes to the hub's feedback service for the site's tenant", async () => {
@@ -201,7 +216,7 @@ describe('direct uplink over a leaf link', () => {
     try {
       const t0 = Date.now();
       await expect(hubChat.submitFeedback({ feedback: { feedbackId: 'fb-2', responseId: siteId, comment: 'later', correction: '', spans: [] } }, { tenant: 'acme', timeoutMs: 60_000 })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-      expect(Date.now() - t0).toBeLessThan(3_000); // electionWaitMs (1 s) past the lost link, never the 60 s deadline
+      expect(Date.now() - t0).toBeLessThan(5_000); // electionWaitMs (1 s) past the lost link (plus a loaded CI), never the 60 s deadline
     } finally {
       hub.uplink.restore();
     }
