@@ -96,9 +96,10 @@ async function forward(timeoutMs = 30_000, req: ValidChatRequest = validateChatR
 async function waitForHubGatewayInterest(): Promise<void> {
   await waitForLeafs(hub.nats.monitorPort, 1);
   const direct = `${UPLINK_NAMESPACE}.v1.GatewayService.ChatCompletion`;
+  // 503 = no responder at the site yet; anything else (the hub ignoring an empty offer: a timeout) = it is there.
   for (const until = Date.now() + 20_000; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
-    const code = await siteNc.request(direct, new Uint8Array(0), { timeout: 500 }).then(() => 'answered', (e: { code?: string }) => e.code);
-    if (code === 'answered') return;
+    const code = await siteNc.request(direct, new Uint8Array(0), { timeout: 200 }).then(() => 'answered', (e: { code?: string }) => e.code);
+    if (code !== '503') return;
   }
   throw new Error('the hub gateway did not become reachable from the site within 20 s of the restore');
 }
