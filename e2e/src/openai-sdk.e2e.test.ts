@@ -376,6 +376,19 @@ describe('official openai SDK: legacy text completions (client.completions.creat
     expect(only.usage!.completion_tokens).toBe(0);
   });
 
+  it('a batch of prompts (lm-eval with batch_size > 1): prompt p\'s choice i is choice p·n + i, each what the prompt alone answers; usage sums the prompts', async () => {
+    const other = Tokenizer.fromDir(await ensureTinyModel()).encodePlain('Paris is a city where');
+    const sampled = { max_tokens: 5, temperature: 1, seed: 11, n: 2 } as const;
+    const alone = [await client.completions.create({ model: MODEL, prompt: PROMPT, ...sampled }), await client.completions.create({ model: MODEL, prompt: other, ...sampled })];
+    const batch = await client.completions.create({ model: MODEL, prompt: [PROMPT, other] as unknown as string[], ...sampled });
+    expect(batch.choices.map((c) => [c.index, c.text])).toEqual(alone.flatMap((a, p) => a.choices.map((c) => [p * 2 + c.index, c.text])));
+    expect(batch.usage!.prompt_tokens).toBe(alone[0]!.usage!.prompt_tokens + alone[1]!.usage!.prompt_tokens);
+    expect(batch.usage!.completion_tokens).toBe(alone[0]!.usage!.completion_tokens + alone[1]!.usage!.completion_tokens);
+    // lm-eval's batched loglikelihood: token-id prompts, echo, logprobs: each choice scores its own prompt.
+    const scored = await client.completions.create({ model: MODEL, prompt: [other, other.slice(0, 3)] as unknown as string[], max_tokens: 1, temperature: 0, echo: true, logprobs: 1 });
+    expect(scored.choices.map((c) => c.logprobs!.token_logprobs!.length)).toEqual([other.length + 1, 4]);
+  });
+
   it('logprobs k: per generated token its logprob, at most k + 1 alternatives holding it, offsets into the text; greedy picks the most likely', async () => {
     const completion = await client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 6, temperature: 0, logprobs: 2 });
     const lp = completion.choices[0]!.logprobs!;

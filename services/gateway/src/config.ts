@@ -37,6 +37,8 @@ export const gatewaySchema = {
   // 8: vLLM's benchmarks and OpenAI clients sample a handful of answers (a preference pair needs 2); each
   // choice is one decoder sequence of up to max_tokens, so n multiplies a request's decoder load and its
   // token reservation (prompt + n × max_tokens).
+  // 32: lm-eval's local-completions sends `batch_size` prompts per request (16–64 is common against vLLM).
+  maxPrompts: int({ env: 'TESSERA_GATEWAY_MAX_PROMPTS', default: 32, min: 1, max: 1024, doc: 'prompts per /v1/completions request (a batch, `prompt: [p1, p2, …]`); each is answered as its own request (choices p·n + i), the reservation is the sum' }),
   maxChoices: int({ env: 'TESSERA_GATEWAY_MAX_CHOICES', default: 8, min: 1, max: 128, doc: 'largest OpenAI `n` (choices per request); each choice is its own decoder generation, and the reservation is prompt + n × max_tokens' }),
   maxSliceNums: int({ env: 'TESSERA_GATEWAY_MAX_SLICE_NUMS', default: 36, min: 1, max: 64, doc: 'largest per-request max_slice_nums' }),
   defaultMaxSliceNums: int({ env: 'TESSERA_GATEWAY_DEFAULT_SLICE_NUMS', default: 9, min: 1, max: 64, doc: 'MiniCPM-V max_slice_nums when the request gives none' }),

@@ -25,6 +25,20 @@ export function choiceResponseId(responseId: string, choice: number): string {
 }
 
 /**
+ * A text-completion batch (`prompt: [p1, p2, …]`): prompt p is answered as its own request under
+ * `<response id>-p<p>` (prompt 0 under the response id itself, so a batch of one is a plain request),
+ * and its choice i is recorded under choiceResponseId of that id.
+ */
+export function promptResponseId(responseId: string, prompt: number): string {
+  return prompt === 0 ? responseId : `${responseId}-p${prompt}`;
+}
+
+/** The id the answer's choice `index` is recorded under when each of its prompts has `perPrompt` choices. */
+export function answerChoiceId(responseId: string, index: number, perPrompt: number): string {
+  return choiceResponseId(promptResponseId(responseId, Math.floor(index / perPrompt)), index % perPrompt);
+}
+
+/**
  * vLLM's seed rule for `n`: with a request seed, choice i samples with seed + i, so each choice is
  * what a single request with that seed gives; without one, each choice draws its own.
  */
@@ -47,7 +61,11 @@ export class ChoiceTally {
   private readonly finals: Array<FinalEvent | undefined>;
   private ended = 0;
 
-  constructor(readonly n: number) {
+  /** `perPrompt`: choices of each prompt (a text-completion batch answers several prompts; default: one prompt, all n). */
+  constructor(
+    readonly n: number,
+    readonly perPrompt = n,
+  ) {
     this.finals = new Array<FinalEvent | undefined>(n).fill(undefined);
   }
 
@@ -81,18 +99,20 @@ export class ChoiceTally {
 
   /**
    * OpenAI's usage for n choices: the prompt counted once (it was encoded once, and every choice's
-   * decoder reports the same prompt), completion tokens summed over the choices. `cached_tokens` is
+   * decoder reports the same prompt; a batch: each of its prompts once), completion tokens summed over the choices. `cached_tokens` is
    * choice 0's as its decoder reported it: the other choices start together with it and may find
    * the prompt's blocks cached by it, which is the decoder sharing work, not the client's cache hit.
    */
   usage(): ChatUsage {
     const finals = this.all();
-    const first = finals[0]!.usage;
+    // Each prompt once (a batch: every prompt's first choice), completions of every choice.
+    const firsts = finals.filter((_, i) => i % this.perPrompt === 0).map((f) => f.usage);
+    const sum = (of: (u: ChatUsage) => number) => firsts.reduce((n, u) => n + of(u), 0);
     return {
-      promptTokens: first.promptTokens,
-      visualTokens: first.visualTokens,
-      completionTokens: finals.reduce((sum, f) => sum + f.usage.completionTokens, 0),
-      ...(first.cachedTokens !== undefined && { cachedTokens: first.cachedTokens }),
+      promptTokens: sum((u) => u.promptTokens),
+      visualTokens: sum((u) => u.visualTokens),
+      completionTokens: finals.reduce((n, f) => n + f.usage.completionTokens, 0),
+      ...(firsts.some((u) => u.cachedTokens !== undefined) && { cachedTokens: sum((u) => u.cachedTokens ?? 0) }),
     };
   }
 }

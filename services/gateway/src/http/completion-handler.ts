@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChatEvent, ChatUsage, PromptScores, TokenLogprob } from '../domain/chat-events.js';
-import { validateCompletionRequest } from '../domain/openai/validate-completion.js';
+import { splitCompletionBatch, validateCompletionRequest } from '../domain/openai/validate-completion.js';
 import type { ValidCompletionRequest } from '../domain/openai/valid-request.js';
 import { choiceCount, type ChoiceTally } from '../domain/choices.js';
 import { choiceExtension, collectEvents, finishReasonJson, handleGeneration, sendAnswer, sseData, streamEvents, usageJson, vllmPromptLogprobs, type ChatHandlerDeps, type GenerationEndpoint, type ResponseMeta } from './generation-handler.js';
@@ -20,6 +20,7 @@ const TEXT_COMPLETIONS: GenerationEndpoint<ValidCompletionRequest> = {
   route: '/v1/completions',
   idPrefix: 'cmpl',
   validate: (body, limits, deps) => validateCompletionRequest(body, limits, deps.models(), deps.whereModelsRun?.()),
+  split: splitCompletionBatch,
   respondJson,
   streamSse,
 };
@@ -61,8 +62,18 @@ function promptPart(valid: ValidCompletionRequest, scores: PromptScores | undefi
   };
 }
 
+/**
+ * The answer's choices: n per prompt, prompt p's choice i at p·n + i (a batch: OpenAI's and vLLM's order),
+ * and the prompt request each belongs to.
+ */
+function answerChoices(valid: ValidCompletionRequest) {
+  const parts = splitCompletionBatch(valid);
+  const perPrompt = choiceCount(valid);
+  return { n: parts.length * perPrompt, perPrompt, partOf: (i: number) => parts[Math.floor(i / perPrompt)]! };
+}
+
 async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: ValidCompletionRequest): Promise<ChoiceTally> {
-  const n = choiceCount(valid);
+  const { n, perPrompt, partOf } = answerChoices(valid);
   const texts = new Array<string>(n).fill('');
   const lps = Array.from({ length: n }, (): TokenLogprob[] => []);
   const scores = new Array<PromptScores | undefined>(n);
@@ -72,7 +83,7 @@ async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>
     if (valid.echoOnly) return;
     texts[choice] += ev.text;
     if (ev.logprobs) lps[choice]!.push(...ev.logprobs);
-  });
+  }, perPrompt);
   const finals = answered.all();
   sendAnswer(res, meta, {
     id: meta.id,
@@ -80,14 +91,14 @@ async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>
     created: meta.created,
     model: meta.model,
     choices: texts.map((text, i) => {
-      const before = promptPart(valid, scores[i]);
+      const before = promptPart(partOf(i), scores[i]);
       return {
         index: i,
         text: before.text + text,
         logprobs: valid.sampling.logprobs ? new LegacyLogprobs().take([...before.entries, ...lps[i]!]) : null,
         finish_reason: valid.echoOnly ? 'length' : finishReasonJson(finals[i]!.finishReason),
         ...before.vllm,
-        ...choiceExtension(meta, i, n),
+        ...choiceExtension(meta, i, n, perPrompt),
       };
     }),
     usage: usageJson(echoOnlyUsage(valid, answered.usage())),
@@ -112,7 +123,7 @@ function echoOnlyUsage(valid: ValidCompletionRequest, u: ChatUsage): ChatUsage {
  */
 function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: ValidCompletionRequest): Promise<ChoiceTally> {
   const { includeUsage } = valid;
-  const n = choiceCount(valid);
+  const { n, perPrompt, partOf } = answerChoices(valid);
   const base = { id: meta.id, object: 'text_completion', created: meta.created, model: meta.model };
   const chunk = (index: number, text: string, logprobs: unknown, finish: string | null, extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}) =>
     sseData({ ...base, choices: [{ index, text, logprobs, finish_reason: finish, ...extra }], ...(includeUsage && { usage: null }), ...top });
@@ -122,11 +133,11 @@ function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: 
   const echoAtOpen = valid.echo && valid.promptLogprobs === undefined;
   return streamEvents(res, events, meta, n, {
     open: () => {
-      if (echoAtOpen) for (let i = 0; i < n; i++) res.write(chunk(i, valid.prompt ?? '', null, null));
+      if (echoAtOpen) for (let i = 0; i < n; i++) res.write(chunk(i, partOf(i).prompt ?? '', null, null));
     },
     delta: (ev, i) => {
       if (ev.prompt && !echoAtOpen) {
-        const before = promptPart(valid, ev.prompt);
+        const before = promptPart(partOf(i), ev.prompt);
         const lp = logprobs && before.entries.length ? logprobs[i]!.take(before.entries) : null;
         if (before.text || lp || valid.returnPromptLogprobs) res.write(chunk(i, before.text, lp, null, before.vllm));
       }
@@ -135,10 +146,10 @@ function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: 
       if (ev.text || lp) res.write(chunk(i, ev.text, lp, null));
     },
     choiceEnd: (ev, i) => {
-      res.write(chunk(i, '', null, valid.echoOnly ? 'length' : finishReasonJson(ev.finishReason), choiceExtension(meta, i, n), { tessera: { timings_ms: ev.timings } }));
+      res.write(chunk(i, '', null, valid.echoOnly ? 'length' : finishReasonJson(ev.finishReason), choiceExtension(meta, i, n, perPrompt), { tessera: { timings_ms: ev.timings } }));
     },
     end: (answered) => {
       if (includeUsage) res.write(sseData({ ...base, choices: [], usage: usageJson(echoOnlyUsage(valid, answered.usage())) }));
     },
-  });
+  }, perPrompt);
 }

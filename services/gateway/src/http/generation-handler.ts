@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ChatEvent, ChatRoute, ChatService, ChatSource, ChatUsage, PromptScores } from '../domain/chat-events.js';
-import { choiceResponseId, ChoiceTally, reservedTokens, type FinalEvent } from '../domain/choices.js';
+import type { ChatContext, ChatEvent, ChatRoute, ChatService, ChatSource, ChatUsage, PromptScores } from '../domain/chat-events.js';
+import { answerChoiceId, choiceCount, ChoiceTally, interleave, promptResponseId, reservedTokens, type FinalEvent } from '../domain/choices.js';
 import type { ModelFeatures } from '../domain/openai/response-format.js';
 import { limitsForTenant, type ChatLimits } from '../domain/openai/limits.js';
 import type { ValidChatRequest } from '../domain/openai/valid-request.js';
@@ -57,7 +57,11 @@ export interface GenerationEndpoint<R extends ValidChatRequest> {
   /** Writes the answer as SSE (streamEvents); returns the choices' finals. */
   streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: R): Promise<ChoiceTally>;
   /** The SSE frame of a failure after the stream started; default `data: <OpenAI error body>`. */
-  sseError?(res: ServerResponse, error: HttpError['body']): string;
+  sseError?(res: ServerResponse, error: HttpError['body']): string;  /**
+   * Requests the body stands for, answered together (text completions' batch of prompts: prompt p's choice
+   * i becomes the answer's choice p·n + i, under promptResponseId); default: the request itself.
+   */
+  split?(valid: R): R[];
 }
 
 /** auth → body → validation → quota → orchestrate → JSON or SSE → usage settled. */
@@ -81,8 +85,9 @@ export async function handleGeneration<R extends ValidChatRequest>(req: Incoming
     tenant = deps.keys.authenticate(req.headers.authorization);
     const body = await readJsonBody(req, deps.maxBodyBytes);
     const valid = endpoint.validate(body, limitsForTenant(deps.limits, tenant.quota), deps);
-    const promptTokens = await deps.chat.estimatePromptTokens(valid, tenant);
-    reservation = deps.quotas.admit(tenant, reservedTokens(promptTokens, valid));
+    const parts = endpoint.split?.(valid) ?? [valid];
+    const promptTokens = await Promise.all(parts.map((p) => deps.chat.estimatePromptTokens(p, tenant!)));
+    reservation = deps.quotas.admit(tenant, parts.reduce((sum, p, k) => sum + reservedTokens(promptTokens[k]!, p), 0));
     setRateLimitHeaders(res, deps.quotas.rateLimitStatus(tenant));
     span.setAttribute('tessera.tenant', tenant.id);
     const meta: ResponseMeta = { id: responseId, created, model: valid.model };
@@ -94,7 +99,7 @@ export async function handleGeneration<R extends ValidChatRequest>(req: Incoming
     };
     const ctx = { tenant, responseId, requestId, deadline: Date.now() + deps.requestTimeoutMs, signal: abort.signal, trace: traceCtx, onRoute };
     observed = deps.metrics.chat(valid.model, info.arrivedAt);
-    const events = observe(deps.chat.chat(valid, ctx), observed);
+    const events = observe(parts.length === 1 ? deps.chat.chat(valid, ctx) : batchEvents(deps.chat, parts, ctx), observed);
     const answered = valid.stream ? await endpoint.streamSse(res, events, meta, valid) : await endpoint.respondJson(res, events, meta, valid);
     // One request in the vllm:* series, whatever its n: the tokens of every choice, choice 0's finish reason.
     const usage: ChatUsage = answered.usage();
@@ -118,6 +123,18 @@ export async function handleGeneration<R extends ValidChatRequest>(req: Incoming
     }
     sendError(res, err, { 'x-request-id': requestId });
   }
+}
+
+/**
+ * Every prompt of a batch as its own request (its own response id: promptResponseId), their events
+ * interleaved as they arrive with prompt p's choice i renumbered p·n + i; the shared abort signal
+ * cancels them all.
+ */
+function batchEvents<R extends ValidChatRequest>(chat: ChatService, parts: R[], ctx: ChatContext): AsyncIterable<ChatEvent> {
+  const renumbered = async function* (events: AsyncIterable<ChatEvent>, offset: number): AsyncIterable<ChatEvent> {
+    for await (const ev of events) yield { ...ev, choice: offset + (ev.choice ?? 0) };
+  };
+  return interleave(parts.map((p, k) => renumbered(chat.chat(p, { ...ctx, responseId: promptResponseId(ctx.responseId, k) }), k * choiceCount(p))));
 }
 
 /** Counts tokens as they reach the client: TTFT and inter-token latency (per choice) as the user feels them. */
@@ -164,8 +181,8 @@ export function vllmPromptLogprobs(p: PromptScores) {
 }
 
 /** Every delta in order with its choice index, and every choice's final (an answer missing one is a broken stream). */
-export async function collectEvents(events: AsyncIterable<ChatEvent>, n: number, onDelta: (ev: DeltaEvent, choice: number) => void): Promise<ChoiceTally> {
-  const tally = new ChoiceTally(n);
+export async function collectEvents(events: AsyncIterable<ChatEvent>, n: number, onDelta: (ev: DeltaEvent, choice: number) => void, perPrompt = n): Promise<ChoiceTally> {
+  const tally = new ChoiceTally(n, perPrompt);
   for await (const ev of events) {
     if (ev.kind === 'delta') onDelta(ev, tally.choiceOf(ev));
     else tally.end(ev);
@@ -179,8 +196,8 @@ export async function collectEvents(events: AsyncIterable<ChatEvent>, n: number,
  * refers to (domain/choices.ts: choice 0 is the response id, choice i `<id>-<i>`). Not written for
  * n = 1, whose answer is the shape it was before `n` (its choice is the response id).
  */
-export function choiceExtension(meta: ResponseMeta, choice: number, n: number): { tessera?: { response_id: string } } {
-  return n > 1 ? { tessera: { response_id: choiceResponseId(meta.id, choice) } } : {};
+export function choiceExtension(meta: ResponseMeta, choice: number, n: number, perPrompt = n): { tessera?: { response_id: string } } {
+  return n > 1 ? { tessera: { response_id: answerChoiceId(meta.id, choice, perPrompt) } } : {};
 }
 
 /** The JSON body of a finished answer, with the response id in `x-response-id` as on every answer. */
@@ -206,8 +223,9 @@ export async function streamEvents(
   meta: ResponseMeta,
   n: number,
   write: { open?(): void; delta(ev: DeltaEvent, choice: number): void; choiceEnd(ev: FinalEvent, choice: number): void; end?(answered: ChoiceTally): void; closing?: string },
+  perPrompt = n,
 ): Promise<ChoiceTally> {
-  const tally = new ChoiceTally(n);
+  const tally = new ChoiceTally(n, perPrompt);
   const iterator = events[Symbol.asyncIterator]();
   let next = await iterator.next();
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-response-id': meta.id });

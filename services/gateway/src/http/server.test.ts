@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { ChatEvent, ChatService, PromptScores } from '../domain/chat-events.js';
-import type { ValidChatRequest } from '../domain/openai/valid-request.js';
+import type { ValidChatRequest, ValidCompletionRequest } from '../domain/openai/valid-request.js';
 import { DEFAULT_CHAT_LIMITS } from '../domain/openai/limits.js';
 import { ApiKeyStore, hashApiKey } from '../domain/tenancy/api-keys.js';
 import { QuotaLedger } from '../domain/tenancy/quota-ledger.js';
@@ -327,8 +327,23 @@ describe('gateway HTTP edge', () => {
       expect(chat.prompt_logprobs[0]).toBeNull();
     });
 
-    it('refuses what it cannot do with a 400 naming the field (suffix, best_of, several prompts)', async () => {
-      for (const [extra, param] of [[{ suffix: '!' }, 'suffix'], [{ best_of: 2 }, 'best_of'], [{ prompt: ['a', 'b'] }, 'prompt'], [{ prompt: [1, -2] }, 'prompt[1]'], [{ max_tokens: 0 }, 'max_tokens'], [{ prompt_logprobs: 30 }, 'prompt_logprobs'], [{ temperature: 5 }, 'temperature']] as const) {
+    it('a batch of prompts: each answered as alone (echo, its own recorded id) in prompt order, usage sums the prompts', async () => {
+      // (The scripted service answers one choice per request; n per prompt is the orchestrator's, e2e.)
+      const json = (await (await complete({ prompt: ['a b', 'c d e'], echo: true })).json()) as any;
+      expect(json.choices.map((c: any) => [c.index, c.text, c.tessera.response_id])).toEqual([
+        [0, 'a ba b ', json.id],
+        [1, 'c d ec d e ', `${json.id}-p1`],
+      ]);
+      expect(json.usage).toMatchObject({ prompt_tokens: 20, completion_tokens: 5 });
+      expect(seen.slice(-2).map((r) => [r.prompt, (r as ValidCompletionRequest).batch])).toEqual([['a b', undefined], ['c d e', undefined]]);
+      const chunks = await sse(await complete({ prompt: ['a b', 'c'], stream: true, stream_options: { include_usage: true } }));
+      const textOf = (i: number) => chunks.filter((c) => c.choices[0]?.index === i).map((c) => c.choices[0].text).join('');
+      expect([textOf(0), textOf(1)]).toEqual(['a b ', 'c ']);
+      expect(chunks.at(-1).usage).toMatchObject({ prompt_tokens: 20, completion_tokens: 3 });
+    });
+
+    it('refuses what it cannot do with a 400 naming the field (suffix, best_of, a bad prompt of a batch)', async () => {
+      for (const [extra, param] of [[{ suffix: '!' }, 'suffix'], [{ best_of: 2 }, 'best_of'], [{ prompt: ['a', ''] }, 'prompt[1]'], [{ prompt: [1, -2] }, 'prompt[1]'], [{ max_tokens: 0 }, 'max_tokens'], [{ prompt_logprobs: 30 }, 'prompt_logprobs'], [{ temperature: 5 }, 'temperature']] as const) {
         const res = await complete(extra);
         expect([res.status, ((await res.json()) as any).error.param]).toEqual([400, param]);
       }

@@ -13,8 +13,11 @@ import { gatewayGrpcService, type GatewayGrpcDeps } from '../../service.js';
 /** What an edge site may call at the hub gateway (its client lists the same; hub-chat.ts). */
 export const UPLINK_METHODS = ['chatCompletion', 'submitFeedback'] as const;
 
-/** An OpenAI-shaped id (`chatcmpl-<uuid>`, `cmpl-<uuid>`, as the site's gateway draws them); anything else is not taken. */
-const SITE_RESPONSE_ID = /^(chatcmpl|cmpl)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/**
+ * An OpenAI-shaped id (`chatcmpl-<uuid>`, `cmpl-<uuid>`, as the site's gateway draws them; a completion
+ * batch's prompt p > 0 adds `-p<p>`: domain/choices.ts promptResponseId); anything else is not taken.
+ */
+const SITE_RESPONSE_ID = /^(chatcmpl|cmpl)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(-p[1-9][0-9]{0,3})?$/;
 /** A site's `/v1/responses` id (`resp_` + 32 hex: http/responses-handler.ts), a chat at the hub. */
 const SITE_RESPONSES_ID = /^resp_[0-9a-f]{32}$/;
 

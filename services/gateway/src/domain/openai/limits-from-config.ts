@@ -22,5 +22,6 @@ export function chatLimitsFrom(c: GatewayConfig): ChatLimits {
     maxVideosPerRequest: c.maxVideosPerRequest,
     maxVideoFrames: c.maxVideoFrames,
     maxChoices: c.maxChoices,
+    maxPrompts: c.maxPrompts,
   });
 }

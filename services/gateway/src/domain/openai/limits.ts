@@ -24,6 +24,8 @@ export interface ChatLimits {
   maxVideoFrames: number;
   /** OpenAI `n`: choices per request, each its own decoder generation of up to max_tokens. */
   maxChoices: number;
+  /** Text completions: prompts per request (a batch: OpenAI's and vLLM's `prompt: [p1, p2, …]`), each its own generation(s). */
+  maxPrompts: number;
 }
 
 export const DEFAULT_CHAT_LIMITS: ChatLimits = Object.freeze({
@@ -45,6 +47,7 @@ export const DEFAULT_CHAT_LIMITS: ChatLimits = Object.freeze({
   maxVideosPerRequest: 1,
   maxVideoFrames: 64,
   maxChoices: 8,
+  maxPrompts: 32,
 });
 
 /** The gateway-wide limits narrowed by one tenant's quota (both edges validate against this). */

@@ -136,4 +136,9 @@ export interface ValidCompletionRequest extends ValidChatRequest {
   echoOnly?: boolean;
   /** The request set vLLM's `prompt_logprobs`: each choice returns them in vLLM's shape (not only inside an echo's `logprobs`). */
   returnPromptLogprobs?: boolean;
+  /**
+   * A batch of prompts (`prompt: [p1, p2, …]`, 2..maxPrompts; `prompt` / `promptTokenIds` hold the first):
+   * prompt p's choice i is the answer's choice p·n + i (OpenAI's and vLLM's order). Absent = one prompt.
+   */
+  batch?: Array<{ prompt: string } | { promptTokenIds: number[] }>;
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TesseraError } from '@tessera/runtime';
 import { DEFAULT_CHAT_LIMITS } from './limits.js';
 import { validateChatRequest } from './validate-chat.js';
-import { validateCompletionRequest } from './validate-completion.js';
+import { splitCompletionBatch, validateCompletionRequest } from './validate-completion.js';
 
 const MODELS = ['minicpm-v-tiny'];
 const ok = { model: 'minicpm-v-tiny', prompt: 'Once upon a time' };
@@ -59,7 +59,14 @@ describe('validateCompletionRequest', () => {
     fails({ ...ok, prompt: [1, 2.5] }, 'prompt[1]');
     fails({ ...ok, prompt: [1, 'a'] }, 'prompt[1]');
     fails({ ...ok, prompt: [[]] }, 'prompt');
-    expect(fails({ ...ok, prompt: [[1], [2]] }, 'prompt').message).toContain('one request takes one prompt');
+    // A batch of prompts (lm-eval with batch_size > 1): the first in prompt/promptTokenIds, all in batch, each named by index.
+    const batch = ids([[1, 2], 'three', [4]]);
+    expect([batch.promptTokenIds, batch.batch]).toEqual([[1, 2], [{ promptTokenIds: [1, 2] }, { prompt: 'three' }, { promptTokenIds: [4] }]]);
+    expect(splitCompletionBatch(batch).map((p) => [p.prompt, p.promptTokenIds, p.batch])).toEqual([[undefined, [1, 2], undefined], ['three', undefined, undefined], [undefined, [4], undefined]]);
+    expect(splitCompletionBatch(ids('one'))).toHaveLength(1);
+    fails({ ...ok, prompt: [[1], [2, -1]] }, 'prompt[1][1]');
+    fails({ ...ok, prompt: ['a', ''] }, 'prompt[1]');
+    expect(fails({ ...ok, prompt: Array.from({ length: 33 }, () => 'x') }, 'prompt').message).toContain('33 prompts');
     expect(() => validateCompletionRequest({ ...ok, prompt: [1, 2, 3] }, { ...DEFAULT_CHAT_LIMITS, maxTextChars: 2 }, MODELS)).toThrow(/prompt too long: 3 token ids/);
     // echo returns the prompt's text: for token ids the decoder's decoding, which comes with prompt logprobs.
     expect(ids([1, 2], { echo: true })).toMatchObject({ echo: true, promptLogprobs: 0 });
@@ -81,8 +88,7 @@ describe('validateCompletionRequest', () => {
     expect(validateCompletionRequest({ ...ok, echo: true }, DEFAULT_CHAT_LIMITS, MODELS).promptLogprobs).toBeUndefined();
   });
 
-  it('refuses what it does not support, naming the field: several prompts, suffix, best_of > 1', () => {
-    expect(fails({ ...ok, prompt: ['a', 'b'] }, 'prompt').message).toContain('one request takes one prompt');
+  it('refuses what it does not support, naming the field: suffix, best_of > 1', () => {
     fails({ ...ok, prompt: [] }, 'prompt');
     fails({ ...ok, prompt: '' }, 'prompt');
     fails({ ...ok, prompt: undefined }, 'prompt');

@@ -13,7 +13,8 @@ import type { ValidCompletionRequest, ValidSampling } from './valid-request.js';
 export function validateCompletionRequest(body: unknown, limits: ChatLimits, knownModels: readonly string[], whereModelsRun?: string): ValidCompletionRequest {
   const root = asObject(body, 'body');
   const model = parseModel(root, knownModels, whereModelsRun);
-  const prompt = parsePrompt(root.prompt, limits);
+  const prompts = parsePrompts(root.prompt, limits);
+  const prompt = prompts[0]!;
   refuseUnsupported(root);
   const { stream, includeUsage } = parseStreaming(root);
   const n = parseChoiceCount(root, limits);
@@ -30,10 +31,11 @@ export function validateCompletionRequest(body: unknown, limits: ChatLimits, kno
   // loglikelihood reads), with as many alternatives as the generated tokens get; a token-id prompt's echo
   // text is the decoder's decoding of it, which comes with prompt logprobs (PromptLogprobs.text).
   const asked = parsePromptLogprobs(root, limits).promptLogprobs;
-  const scored = asked ?? (echo && logprobs.logprobs ? logprobs.topLogprobs : undefined) ?? (echo && 'promptTokenIds' in prompt ? 0 : undefined);
+  const scored = asked ?? (echo && logprobs.logprobs ? logprobs.topLogprobs : undefined) ?? (echo && prompts.some((p) => 'promptTokenIds' in p) ? 0 : undefined);
   return {
     model,
     ...prompt,
+    ...(prompts.length > 1 && { batch: prompts }),
     echo,
     ...(echoOnly && { echoOnly }),
     ...(scored !== undefined && { promptLogprobs: scored }),
@@ -48,30 +50,34 @@ export function validateCompletionRequest(body: unknown, limits: ChatLimits, kno
   };
 }
 
+/** One prompt of a text completion: text or token ids. */
+export type CompletionPrompt = { prompt: string } | { promptTokenIds: number[] };
+
 /**
  * `prompt`: a string, an array of token ids (what lm-eval's local-completions sends by default), or an
- * array holding one of either (a batch of one). Batches of several prompts are refused: one request is
- * one prompt. Token ids are checked against the vocabulary by the decoder (`prompt_token_ids[i]`).
+ * array of either (a batch, what lm-eval sends with batch_size > 1: 1..maxPrompts prompts, `prompt[i]`
+ * named in errors). Token ids are checked against the vocabulary by the decoder (`prompt_token_ids[i]`).
  */
-function parsePrompt(raw: unknown, limits: ChatLimits): { prompt: string } | { promptTokenIds: number[] } {
-  let one = raw;
-  if (Array.isArray(raw) && raw.length > 0 && typeof raw[0] !== 'number') {
-    if (raw.length !== 1) throw invalidArgument('prompt', `prompt holds ${raw.length} prompts; one request takes one prompt (a string or token ids, or an array of one of them)`, 'prompt: one prompt');
-    one = raw[0];
-  }
-  if (Array.isArray(one)) return { promptTokenIds: parseTokenIds(one, limits) };
+function parsePrompts(raw: unknown, limits: ChatLimits): CompletionPrompt[] {
+  if (!(Array.isArray(raw) && raw.length > 0 && typeof raw[0] !== 'number')) return [parseOnePrompt(raw, 'prompt', limits)];
+  if (raw.length > limits.maxPrompts) throw invalidArgument('prompt', `prompt holds ${raw.length} prompts`, `prompts per request <= ${limits.maxPrompts}`);
+  return raw.length === 1 ? [parseOnePrompt(raw[0], 'prompt', limits)] : raw.map((one, i) => parseOnePrompt(one, `prompt[${i}]`, limits));
+}
+
+function parseOnePrompt(one: unknown, field: string, limits: ChatLimits): CompletionPrompt {
+  if (Array.isArray(one)) return { promptTokenIds: parseTokenIds(one, field, limits) };
   const text = one;
-  if (typeof text !== 'string') throw invalidArgument('prompt', 'prompt must be a string or token ids, or an array of one of them');
-  if (text.length === 0) throw invalidArgument('prompt', 'prompt must not be empty');
-  if (text.length > limits.maxTextChars) throw invalidArgument('prompt', `prompt too long: ${text.length} characters`, `prompt <= ${limits.maxTextChars} characters`);
+  if (typeof text !== 'string') throw invalidArgument(field, `${field} must be a string or token ids, or an array of them`);
+  if (text.length === 0) throw invalidArgument(field, `${field} must not be empty`);
+  if (text.length > limits.maxTextChars) throw invalidArgument(field, `${field} too long: ${text.length} characters`, `${field} <= ${limits.maxTextChars} characters`);
   return { prompt: text };
 }
 
 /** A prompt as token ids: non-negative integers, at least one, at most the text limit (a token is at least a character). */
-function parseTokenIds(ids: unknown[], limits: ChatLimits): number[] {
-  if (ids.length === 0) throw invalidArgument('prompt', 'prompt must not be empty');
-  if (ids.length > limits.maxTextChars) throw invalidArgument('prompt', `prompt too long: ${ids.length} token ids`, `prompt <= ${limits.maxTextChars} token ids`);
-  return ids.map((t, i) => int(t, `prompt[${i}]`, 0, 2 ** 31 - 1));
+function parseTokenIds(ids: unknown[], field: string, limits: ChatLimits): number[] {
+  if (ids.length === 0) throw invalidArgument(field, `${field} must not be empty`);
+  if (ids.length > limits.maxTextChars) throw invalidArgument(field, `${field} too long: ${ids.length} token ids`, `${field} <= ${limits.maxTextChars} token ids`);
+  return ids.map((t, i) => int(t, `${field}[${i}]`, 0, 2 ** 31 - 1));
 }
 
 /** OpenAI fields this server does not implement: refused by name rather than silently ignored, since each changes the answer. */
@@ -91,4 +97,14 @@ function refuseUnsupported(root: Record<string, unknown>): void {
 function parseCompletionLogprobs(raw: unknown, limits: ChatLimits): Pick<ValidSampling, 'logprobs' | 'topLogprobs'> {
   if (raw === undefined || raw === null) return { logprobs: false, topLogprobs: 0 };
   return { logprobs: true, topLogprobs: int(raw, 'logprobs', 0, limits.maxCompletionLogprobs) };
+}
+
+/**
+ * A batch (`prompt: [p1, p2, …]`) as one request per prompt, in order: each is answered as it would be
+ * alone (its own n choices, echo, scores, feedback record). One prompt: the request itself.
+ */
+export function splitCompletionBatch(valid: ValidCompletionRequest): ValidCompletionRequest[] {
+  if (!valid.batch) return [valid];
+  const { batch, prompt: _p, promptTokenIds: _ids, ...shared } = valid;
+  return batch.map((p) => ({ ...shared, ...p }));
 }
