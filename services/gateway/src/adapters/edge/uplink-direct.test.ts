@@ -200,6 +200,9 @@ describe('direct uplink over a leaf link', () => {
     const siteId = `chatcmpl-${randomUUID()}`;
     await forwardEvents(30_000, req, siteId);
     expect(hubResponseIds.at(-1)).toBe(siteId);
+    // A completion batch's prompt p answers under `<id>-p<p>` at the site: the hub records it so too.
+    await forwardEvents(30_000, req, `${siteId}-p2`);
+    expect(hubResponseIds.at(-1)).toBe(`${siteId}-p2`);
     // Not an id of the kind asked for (a completion's prefix on a chat, or no uuid): the hub draws its own.
     await forwardEvents(30_000, req, `cmpl-${randomUUID()}`);
     expect(hubResponseIds.at(-1)).toMatch(/^chatcmpl-[0-9a-f-]{36}$/);
