@@ -58,6 +58,9 @@ describe("vLLM's tokenizer endpoints on the real stack", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ eos_token: '<|im_end|>', bos_token: '<|im_start|>', pad_token: '<|endoftext|>', chat_template: expect.stringContaining('<|im_start|>') });
     expect(await post('2.6', '/tokenize', { prompt: 'test', add_special_tokens: false })).toMatchObject({ count: 1, max_model_len: 8192, token_strs: null });
+    // vLLM's model card says the same context.
+    const models = (await (await fetch(`${stacks.get('2.6')!.httpUrl}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { data: Array<{ max_model_len: number }> };
+    expect(models.data[0]!.max_model_len).toBe(8192);
   });
 
   it("/tokenize of a prompt gives exactly the ids the decoder counts as /v1/completions' usage.prompt_tokens, as text and sent back as ids", { timeout: 120_000 }, async () => {

@@ -93,7 +93,8 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     limits,
     models,
     ...(whereModelsRun && { whereModelsRun }),
-    describeModel: (id) => ({ ...(id === model.id && { family: model.family, downsample_modes: model.downsampleModes }), ...edge?.router.describe(id) }),
+    // vLLM's model card field `max_model_len` (clients size prompts by it): the decoder's context, as /tokenize reports it.
+    describeModel: (id) => ({ ...(id === model.id && { family: model.family, downsample_modes: model.downsampleModes, max_model_len: tokenization.maxModelLen }), ...edge?.router.describe(id) }),
     features: edge ? (id: string) => edge.router.features(id, features) : features,
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeout,

@@ -22,6 +22,14 @@ function fails(body: unknown, field: string, code = 'INVALID_ARGUMENT', limits: 
 }
 
 describe('validateChatRequest', () => {
+  it("thinking from chat_template_kwargs.enable_thinking or OpenAI's reasoning_effort (none/minimal off, low and up on); disagreeing is a 400", () => {
+    const thinking = (extra: object) => validateChatRequest({ ...ok, ...extra }, DEFAULT_CHAT_LIMITS, MODELS).enableThinking;
+    expect([thinking({}), thinking({ reasoning_effort: 'high' }), thinking({ reasoning_effort: 'minimal' }), thinking({ reasoning_effort: null })]).toEqual([undefined, true, false, undefined]);
+    expect(thinking({ reasoning_effort: 'low', chat_template_kwargs: { enable_thinking: true } })).toBe(true);
+    expect(fails({ ...ok, reasoning_effort: 'none', chat_template_kwargs: { enable_thinking: true } }, 'reasoning_effort').message).toContain('give one');
+    expect(fails({ ...ok, reasoning_effort: 'max' }, 'reasoning_effort').message).toContain('none, minimal, low');
+  });
+
   it("reads vLLM's prompt_logprobs (absent or null = none)", () => {
     expect(validateChatRequest({ ...ok, prompt_logprobs: 2 }, DEFAULT_CHAT_LIMITS, MODELS).promptLogprobs).toBe(2);
     expect(validateChatRequest({ ...ok, prompt_logprobs: null }, DEFAULT_CHAT_LIMITS, MODELS).promptLogprobs).toBeUndefined();

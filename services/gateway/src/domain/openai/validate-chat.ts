@@ -3,7 +3,7 @@ import { invalidArgument, TesseraError, ErrorCode } from '@tessera/runtime';
 import type { ChatLimits } from './limits.js';
 import { modelFeatures, parseResponseFormat, parseTools, type ModelFeatures } from './response-format.js';
 import { asObject, int, optBool, str } from './json-fields.js';
-import { parseChoiceCount, parseModel, parsePromptLogprobs, parseSampling, parseStreaming } from './validate-common.js';
+import { parseChoiceCount, parseModel, parsePromptLogprobs, parseSampling, parseStreaming, thinkingForEffort } from './validate-common.js';
 
 import type { ImageSource, Role, ValidChatRequest, ValidMessage, ValidPart, ValidSampling, ValidToolCall, VideoSource } from './valid-request.js';
 import { parseVideoPart, refuseVideoUrl } from './validate-video.js';
@@ -81,7 +81,7 @@ export function validateChatRequest(
     ...(root.collection !== undefined && root.collection !== null && { collection: parseCollection(root.collection, limits) }),
     ...(root.max_slice_nums !== undefined && { maxSliceNums: int(root.max_slice_nums, 'max_slice_nums', 1, limits.maxSliceNums) }),
     ...parseMmProcessorKwargs(root.mm_processor_kwargs),
-    ...parseChatTemplateKwargs(root.chat_template_kwargs),
+    ...parseThinking(root),
     ...(ending && { ending }),
     ...promptLogprobs,
     ...(typeof root.user === 'string' && { user: root.user }),
@@ -134,11 +134,20 @@ function parseMmProcessorKwargs(raw: unknown): { downsampleMode?: string } {
  * kwargs the template does not use. With constrained output (response_format, a forced tool choice) the
  * decoder starts the constraint after `</think>`, as vLLM does.
  */
-function parseChatTemplateKwargs(raw: unknown): { enableThinking?: boolean } {
-  if (raw === undefined || raw === null) return {};
-  const o = asObject(raw, 'chat_template_kwargs');
-  const enableThinking = optBool(o.enable_thinking, 'chat_template_kwargs.enable_thinking');
-  return enableThinking === undefined ? {} : { enableThinking };
+/**
+ * Thinking on or off for this request: vLLM's `chat_template_kwargs.enable_thinking`, or OpenAI's
+ * `reasoning_effort` (validate-common.ts thinkingForEffort); both set and disagreeing is a 400 naming
+ * `reasoning_effort`. Neither = the decoder's default.
+ */
+function parseThinking(root: Record<string, unknown>): { enableThinking?: boolean } {
+  const kwargs = root.chat_template_kwargs === undefined || root.chat_template_kwargs === null ? {} : asObject(root.chat_template_kwargs, 'chat_template_kwargs');
+  const enableThinking = optBool(kwargs.enable_thinking, 'chat_template_kwargs.enable_thinking');
+  const byEffort = root.reasoning_effort === undefined || root.reasoning_effort === null ? undefined : thinkingForEffort(root.reasoning_effort, 'reasoning_effort');
+  if (enableThinking !== undefined && byEffort !== undefined && enableThinking !== byEffort) {
+    throw invalidArgument('reasoning_effort', `reasoning_effort ${String(root.reasoning_effort)} turns thinking ${byEffort ? 'on' : 'off'}, chat_template_kwargs.enable_thinking turns it ${enableThinking ? 'on' : 'off'}: give one`);
+  }
+  const on = enableThinking ?? byEffort;
+  return on === undefined ? {} : { enableThinking: on };
 }
 
 function parseCollection(raw: unknown, limits: ChatLimits): NonNullable<ValidChatRequest['collection']> {

@@ -36,6 +36,20 @@ export function parseStreaming(root: Record<string, unknown>): { stream: boolean
 }
 
 /**
+ * OpenAI's reasoning effort (chat `reasoning_effort`, responses `reasoning.effort`) → thinking on or off:
+ * MiniCPM-V 4.5 / 4.6 think or do not, there is no budget to scale. "none" and "minimal" ask for no
+ * reasoning, "low" and up for some. Families without thinking (2.6) ignore it, as vLLM ignores template
+ * kwargs a template does not use.
+ */
+const EFFORT: Readonly<Record<string, boolean>> = { none: false, minimal: false, low: true, medium: true, high: true, xhigh: true };
+
+export function thinkingForEffort(effort: unknown, field: string): boolean {
+  const on = typeof effort === 'string' ? EFFORT[effort] : undefined;
+  if (on === undefined) throw invalidArgument(field, `${field} must be one of ${Object.keys(EFFORT).join(', ')}`);
+  return on;
+}
+
+/**
  * vLLM's `prompt_logprobs`: every prompt token's log-probability given the ones before it, with this many
  * alternatives (0..maxTopLogprobs); absent or null = none. The decoder computes the whole prompt for it
  * (no prefix-cache hit).

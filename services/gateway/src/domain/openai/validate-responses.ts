@@ -16,6 +16,7 @@ import type { ChatLimits } from './limits.js';
 import type { ModelFeatures } from './response-format.js';
 import { asObject, optBool, str } from './json-fields.js';
 import { validateChatRequest } from './validate-chat.js';
+import { thinkingForEffort } from './validate-common.js';
 import type { ValidChatRequest } from './valid-request.js';
 
 /** What a Response object echoes of its request (OpenAI returns the effective parameters). */
@@ -39,12 +40,6 @@ export interface ValidResponsesRequest extends ValidChatRequest {
   responses: ResponsesEcho;
 }
 
-/**
- * `reasoning.effort` → thinking on or off (MiniCPM-V 4.5 / 4.6 think or do not: there is no budget
- * to scale). "none" and "minimal" ask for no reasoning; "low" and up for some. Absent or null = the
- * decoder's default (TESSERA_DECODER_ENABLE_THINKING), as chat without chat_template_kwargs.
- */
-const EFFORT: Record<string, boolean> = { none: false, minimal: false, low: true, medium: true, high: true, xhigh: true };
 const SUMMARY = new Set(['auto', 'concise', 'detailed']);
 /** `include` values: output logprobs are served; reasoning is returned in clear, so there is nothing encrypted to include. */
 const INCLUDE = new Set(['message.output_text.logprobs', 'reasoning.encrypted_content']);
@@ -259,9 +254,8 @@ function parseReasoning(raw: unknown): { effort: string | null; summary: string 
   const summary = r.summary ?? r.generate_summary;
   if (summary !== undefined && summary !== null && !(typeof summary === 'string' && SUMMARY.has(summary))) throw invalidArgument('reasoning.summary', 'reasoning.summary must be "auto", "concise" or "detailed"');
   if (r.effort === undefined || r.effort === null) return { effort: null, summary: (summary as string | undefined) ?? null };
-  const on = typeof r.effort === 'string' ? EFFORT[r.effort] : undefined;
-  if (on === undefined) throw invalidArgument('reasoning.effort', `reasoning.effort must be one of ${Object.keys(EFFORT).join(', ')}`);
-  return { effort: r.effort as string, summary: (summary as string | undefined) ?? null, enableThinking: on };
+  // Absent or null = the decoder's default (TESSERA_DECODER_ENABLE_THINKING), as chat without it.
+  return { effort: r.effort as string, summary: (summary as string | undefined) ?? null, enableThinking: thinkingForEffort(r.effort, 'reasoning.effort') };
 }
 
 function includes(raw: unknown): Set<string> {
