@@ -19,6 +19,7 @@ export {
   type Size,
 } from './slice-plan.js';
 export { imagePlaceholder, IMAGE_TOKENS, type ImagePlaceholder, type PlaceholderOptions, type PlaceholderSegment } from './prompt-layout.js';
+export { applyStreamLimits } from './stream-limits.js';
 export { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits.js';
 export { decodeImage, readImageHeader, SUPPORTED_FORMATS, type DecodedImage, type ImageHeader, type ImageFormat } from './decode-image.js';
 export { SYNC_JPEG_MAX_PIXELS } from './jpeg-sync.js';

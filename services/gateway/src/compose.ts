@@ -27,6 +27,9 @@ import { embeddingsRoute } from './http/embeddings-route.js';
 import { tokenizeRoutes } from './http/tokenize-routes.js';
 import { Tokenization } from './domain/tokenizer/tokenization.js';
 import { TenantErasure } from './domain/tenancy/tenant-erasure.js';
+import { StoredResponses } from './domain/responses/stored-responses.js';
+import { KvResponseStore } from './adapters/responses/kv-response-store.js';
+import { storedResponsesRoute } from './http/stored-responses-routes.js';
 import { loadSiteConfig, siteInboxPrefix } from '@tessera/edge';
 import { checkSiteModels, feedbackWithHubAnswers, openEdgeSite } from './adapters/edge/edge-site.js';
 import { uplinkBinding } from './adapters/edge/uplink.js';
@@ -55,6 +58,11 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
   tenantUsageMetrics(quotas);
   const cache = await EncoderCache.open(nc, { bucket: config.encoderCacheBucket, ttlMs: config.encoderCacheTtl, maxBytes: config.encoderCacheMaxBytes, replicas: config.jetstreamReplicas });
   const imageStore = await ImageStore.open(nc, { bucket: config.imageBucket, retentionMs: config.imageRetention, replicas: config.jetstreamReplicas });
+  // /v1/responses `store`: this connection's JetStream, so an edge site stores in its own domain (uplink down or not).
+  const responses =
+    config.responsesTtl > 0
+      ? new StoredResponses(await KvResponseStore.open(nc, { bucket: config.responsesBucket, ttlMs: config.responsesTtl, maxValueBytes: config.responsesMaxBytes, replicas: config.jetstreamReplicas }), imageStore, { ttlMs: config.responsesTtl, maxBytes: config.responsesMaxBytes, log })
+      : undefined;
   const images = new ImagePipeline(nc, cache, imageStore, model.revision, model.queryNum, {
     limits: { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, minSide: 2, maxAspectRatio: 200, maxSliceNums: config.maxSliceNums },
     scaleResolution: config.scaleResolution,
@@ -96,13 +104,15 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     // vLLM's model card field `max_model_len` (clients size prompts by it): the decoder's context, as /tokenize reports it.
     describeModel: (id) => ({ ...(id === model.id && { family: model.family, downsample_modes: model.downsampleModes, max_model_len: tokenization.maxModelLen }), ...edge?.router.describe(id) }),
     features: edge ? (id: string) => edge.router.features(id, features) : features,
+    ...(responses && { responses }),
     maxBodyBytes: config.maxBodyBytes,
     requestTimeoutMs: config.requestTimeout,
     ready: () => ready && busState(nc).connected,
     routes: [
       embeddingsRoute({ keys, quotas, retrieval, maxBodyBytes: config.maxBodyBytes, timeoutMs: config.requestTimeout }),
       tokenizeRoutes({ keys, tokenization, limits, maxBodyBytes: config.maxBodyBytes }),
-      ...adminRoutes({ keys, erasure: new TenantErasure({ cache, images: imageStore, feedback, retrieval }) }),
+      storedResponsesRoute({ keys, ...(responses && { responses }) }),
+      ...adminRoutes({ keys, erasure: new TenantErasure({ cache, images: imageStore, feedback, retrieval, ...(responses && { responses }) }) }),
       ...extraRoutes({ keys, nc, feedback, model, webDir: config.webDir, limits }),
     ],
   });

@@ -60,6 +60,11 @@ export const gatewaySchema = {
   quotaMaxImagePixels: int({ env: 'TESSERA_QUOTA_MAX_IMAGE_PIXELS', default: 40_000_000, min: 1, max: 500_000_000, doc: 'default tenant quota' }),
   ...encoderCacheConfig(),
   ...imageStoreConfig(),
+  // 30 days: OpenAI keeps stored responses 30 days by default. 0 = store nothing (every answer says store: false).
+  responsesTtl: duration({ env: 'TESSERA_GATEWAY_RESPONSES_TTL', default: 30 * 86_400_000, min: 0, doc: '/v1/responses `store`: how long a stored response can be retrieved and continued (previous_response_id); 0 = nothing is stored (answers say store: false). Keep it at or below TESSERA_IMAGE_RETENTION: a stored conversation refers to its images in the image store' }),
+  responsesBucket: string({ env: 'TESSERA_GATEWAY_RESPONSES_BUCKET', default: 'tessera-responses', pattern: /^[A-Za-z0-9_-]+$/, doc: 'JetStream KV bucket of stored /v1/responses (an edge site: its own, in the site domain)' }),
+  // 1 MiB is NATS's default max_payload, and a KV value is one message: a bigger value cannot be written.
+  responsesMaxBytes: bytes({ env: 'TESSERA_GATEWAY_RESPONSES_MAX_BYTES', default: 1000 * 1024, min: 16 * 1024, max: 64 * 1024 * 1024, doc: "largest stored response (its JSON: the conversation with images by reference, and the answer); a conversation over it is a 400 naming `input` (send store: false); an answer that pushes it over is not stored (store: false); must stay under NATS's max_payload (1 MiB by default)" }),
   siteConfig: string({ env: 'TESSERA_SITE_CONFIG', default: '', doc: 'edge site: JSON file naming the site, its JetStream domain, the hub domain and where each model runs (site | hub, fallback policy); empty = not an edge site (docs/edge.md)' }),
   siteUplink: bool({ env: 'TESSERA_GATEWAY_SITE_UPLINK', default: false, doc: 'hub: also serve chats that edge sites forward over their leaf link: offered directly on tessera.uplink.> and from the TESSERA_UPLINK work queue (tenant from the bus header)' }),
   uplinkDirect: bool({ env: 'TESSERA_GATEWAY_UPLINK_DIRECT', default: true, doc: 'edge site: offer each forwarded chat to a hub gateway directly (core NATS request/reply on tessera.uplink.>) before queueing it in TESSERA_UPLINK; one not taken (no hub gateway subscribed, all at their limit) is queued as before; false = always the queue' }),

@@ -35,6 +35,7 @@ export function adminRoutes(deps: AdminRouteDeps): Route[] {
         tenant,
         encoder_cache_entries: r.encoderCacheEntries,
         responses_deleted: r.responsesDeleted,
+        stored_responses_deleted: r.storedResponsesDeleted,
         feedback_deleted: r.feedbackDeleted,
         images_deleted: r.imagesDeleted,
         collections_deleted: r.collectionsDeleted,

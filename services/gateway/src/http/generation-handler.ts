@@ -6,6 +6,7 @@ import { answerChoiceId, choiceCount, ChoiceTally, interleave, promptResponseId,
 import type { ModelFeatures } from '../domain/openai/response-format.js';
 import { limitsForTenant, type ChatLimits } from '../domain/openai/limits.js';
 import type { ValidChatRequest } from '../domain/openai/valid-request.js';
+import type { StoredResponses } from '../domain/responses/stored-responses.js';
 import type { ApiKeyStore, Tenant } from '../domain/tenancy/api-keys.js';
 import type { QuotaLedger, RateLimitStatus } from '../domain/tenancy/quota-ledger.js';
 import { readJsonBody } from './read-body.js';
@@ -27,6 +28,8 @@ export interface ChatHandlerDeps {
   metrics: HttpMetrics;
   /** What the served model family supports (tool calls), or per model (edge sites); default: MiniCPM-V 2.6. */
   features?: ModelFeatures | ((model: string) => ModelFeatures);
+  /** `/v1/responses` `store` and `previous_response_id`; absent = nothing is stored (TESSERA_GATEWAY_RESPONSES_TTL=0). */
+  responses?: StoredResponses;
 }
 
 export type DeltaEvent = Extract<ChatEvent, { kind: 'delta' }>;
@@ -51,7 +54,8 @@ export interface GenerationEndpoint<R extends ValidChatRequest> {
   idPrefix: string;
   /** An id of another form (Responses: `resp_<hex>`); default `<idPrefix>-<uuid>`. */
   newId?: () => string;
-  validate(body: unknown, limits: ChatLimits, deps: ChatHandlerDeps): R;
+  /** Async where validation reads state (Responses: the conversation `previous_response_id` continues, the tenant's). */
+  validate(body: unknown, limits: ChatLimits, deps: ChatHandlerDeps, tenant: Tenant): R | Promise<R>;
   /** Writes the whole answer (every choice) as one JSON body; returns the choices' finals. */
   respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: R): Promise<ChoiceTally>;
   /** Writes the answer as SSE (streamEvents); returns the choices' finals. */
@@ -84,7 +88,7 @@ export async function handleGeneration<R extends ValidChatRequest>(req: Incoming
   try {
     tenant = deps.keys.authenticate(req.headers.authorization);
     const body = await readJsonBody(req, deps.maxBodyBytes);
-    const valid = endpoint.validate(body, limitsForTenant(deps.limits, tenant.quota), deps);
+    const valid = await endpoint.validate(body, limitsForTenant(deps.limits, tenant.quota), deps, tenant);
     const parts = endpoint.split?.(valid) ?? [valid];
     const promptTokens = await Promise.all(parts.map((p) => deps.chat.estimatePromptTokens(p, tenant!)));
     reservation = deps.quotas.admit(tenant, parts.reduce((sum, p, k) => sum + reservedTokens(promptTokens[k]!, p), 0));
@@ -222,7 +226,7 @@ export async function streamEvents(
   events: AsyncIterable<ChatEvent>,
   meta: ResponseMeta,
   n: number,
-  write: { open?(): void; delta(ev: DeltaEvent, choice: number): void; choiceEnd(ev: FinalEvent, choice: number): void; end?(answered: ChoiceTally): void; closing?: string },
+  write: { open?(): void; delta(ev: DeltaEvent, choice: number): void; choiceEnd(ev: FinalEvent, choice: number): void; end?(answered: ChoiceTally): void | Promise<void>; closing?: string },
   perPrompt = n,
 ): Promise<ChoiceTally> {
   const tally = new ChoiceTally(n, perPrompt);
@@ -240,7 +244,7 @@ export async function streamEvents(
     tally.end(ev);
     write.choiceEnd(ev, choice);
     if (!tally.done) continue;
-    write.end?.(tally);
+    await write.end?.(tally);
     res.write(write.closing ?? 'data: [DONE]\n\n');
     res.end();
     return tally;

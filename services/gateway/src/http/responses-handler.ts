@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto';
 import type { ChatEvent, ChatUsage } from '../domain/chat-events.js';
 import type { ChoiceTally, FinalEvent } from '../domain/choices.js';
 import { validateResponsesRequest, type ValidResponsesRequest } from '../domain/openai/validate-responses.js';
+import type { PriorConversation, StoredResponses } from '../domain/responses/stored-responses.js';
+import type { Tenant } from '../domain/tenancy/api-keys.js';
 import { collectEvents, handleGeneration, sendAnswer, sourcesJson, streamEvents, type ChatHandlerDeps, type GenerationEndpoint, type ResponseMeta } from './generation-handler.js';
 import { ResponseOutput } from './responses-output.js';
 import type { RequestInfo } from './server.js';
@@ -13,7 +15,9 @@ import type { RequestInfo } from './server.js';
  * chat request the body rewrites to (validate-responses.ts), answered as a `response` object whose
  * `output` holds reasoning, message and function_call items (responses-output.ts). One output: the
  * Responses API has no `n`. The response id (`resp_…`, also in `x-response-id`) is the one feedback
- * refers to.
+ * refers to. With `store` (default true) and a store configured, a completed or incomplete answer is
+ * stored before its last byte goes out (a client may continue it at once); `previous_response_id`
+ * puts the stored conversation before `input` (domain/responses/stored-responses.ts).
  */
 export function handleResponses(req: IncomingMessage, res: ServerResponse, deps: ChatHandlerDeps, info: RequestInfo): Promise<void> {
   return handleGeneration(req, res, deps, info, RESPONSES);
@@ -27,16 +31,42 @@ export function newResponseId(): string {
 /** Each streamed answer's event writer, for the `error` event of a failure mid-stream. */
 const writers = new WeakMap<ServerResponse, SseEvents>();
 
-const RESPONSES: GenerationEndpoint<ValidResponsesRequest> = {
+/** A validated Responses request, with where its answer is stored (absent: `store: false`, or nothing is stored here). */
+interface ResponsesRequest extends ValidResponsesRequest {
+  keeper?: { store: StoredResponses; tenant: Tenant; prior?: PriorConversation };
+}
+
+const RESPONSES: GenerationEndpoint<ResponsesRequest> = {
   route: '/v1/responses',
   idPrefix: 'resp',
   newId: newResponseId,
-  validate: (body, limits, deps) => validateResponsesRequest(body, limits, deps.models(), deps.features, deps.whereModelsRun?.()),
+  validate: validate,
   respondJson,
   streamSse,
   // OpenAI's `error` event; the `error` object too, so SDKs that throw on `data.error` (openai-node) raise it as an APIError.
   sseError: (res, body) => (writers.get(res) ?? new SseEvents(res)).frame('error', { code: body.error.code, message: body.error.message, param: body.error.param, error: body.error }),
 };
+
+/**
+ * The previous response's conversation is read first (404 naming previous_response_id; never another
+ * tenant's), then the whole is validated as one chat; a request to store must fit the record limit.
+ */
+async function validate(body: unknown, limits: Parameters<GenerationEndpoint<ResponsesRequest>['validate']>[1], deps: ChatHandlerDeps, tenant: Tenant): Promise<ResponsesRequest> {
+  const previous = (body as { previous_response_id?: unknown } | null)?.previous_response_id;
+  const store = deps.responses;
+  const prior = store && typeof previous === 'string' ? await store.prior(tenant.id, previous) : undefined;
+  const valid = validateResponsesRequest(body, limits, deps.models(), deps.features, deps.whereModelsRun?.(), prior);
+  if (!store || !valid.responses.store) return valid;
+  await store.checkSize(prior, valid.responses.input);
+  return { ...valid, keeper: { store, tenant, ...(prior && { prior }) } };
+}
+
+/** Stores an answered response (not one cut by an error or a cancel); returns whether it was stored. */
+async function keep(valid: ResponsesRequest, meta: ResponseMeta, final: FinalEvent, response: Record<string, unknown>): Promise<boolean> {
+  const k = valid.keeper;
+  if (!k || final.finishReason === 'error' || final.finishReason === 'cancelled') return false;
+  return k.store.keep(k.tenant.id, meta.id, k.prior, valid.responses.input, response);
+}
 
 /** SSE with OpenAI's `event:` lines and a `sequence_number` on every event. */
 class SseEvents {
@@ -55,11 +85,13 @@ class SseEvents {
   }
 }
 
-async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: ValidResponsesRequest): Promise<ChoiceTally> {
+async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: ResponsesRequest): Promise<ChoiceTally> {
   const output = new ResponseOutput(valid.tools, valid.sampling.logprobs);
   const answered = await collectEvents(events, 1, (ev) => output.push(ev));
   output.end(answered.first.finishReason);
-  sendAnswer(res, meta, responseJson(meta, valid, output, answered.first, answered.usage()));
+  const response = responseJson(meta, valid, output, answered.first, answered.usage());
+  response.store = await keep(valid, meta, answered.first, response);
+  sendAnswer(res, meta, response);
   return answered;
 }
 
@@ -69,7 +101,7 @@ async function respondJson(res: ServerResponse, events: AsyncIterable<ChatEvent>
  * response.incomplete, cut by max_output_tokens) with the whole response. No `data: [DONE]`: OpenAI
  * ends a Responses stream with its last event, and the openai SDK reads it so.
  */
-function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: ValidResponsesRequest): Promise<ChoiceTally> {
+function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: ResponseMeta, valid: ResponsesRequest): Promise<ChoiceTally> {
   const sse = new SseEvents(res);
   const output = new ResponseOutput(valid.tools, valid.sampling.logprobs, (type, fields) => sse.write(type, fields));
   let final: FinalEvent | undefined;
@@ -84,8 +116,9 @@ function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: 
       final = ev;
       output.end(ev.finishReason);
     },
-    end: (answered) => {
+    end: async (answered) => {
       const response = responseJson(meta, valid, output, final, answered.usage());
+      response.store = await keep(valid, meta, final!, response);
       sse.write(response.status === 'completed' ? 'response.completed' : 'response.incomplete', { response });
     },
     closing: '',
@@ -94,10 +127,11 @@ function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: 
 
 /**
  * The Response object: the effective parameters echoed as OpenAI returns them, `output`, `usage`.
- * Without a final it is the in-progress response of response.created. `store` is false: nothing is
- * kept to retrieve (vLLM answers so without its store). Our extension `tessera: {timings_ms, sources}`.
+ * Without a final it is the in-progress response of response.created. `store` is whether it will be
+ * (then: was) stored; false when not asked or nothing is stored here (vLLM without its store answers
+ * so too). Our extension `tessera: {timings_ms, sources}`.
  */
-function responseJson(meta: ResponseMeta, valid: ValidResponsesRequest, output: ResponseOutput, final?: FinalEvent, usage?: ChatUsage) {
+function responseJson(meta: ResponseMeta, valid: ResponsesRequest, output: ResponseOutput, final?: FinalEvent, usage?: ChatUsage) {
   const r = valid.responses;
   const cut = final?.finishReason === 'length';
   return {
@@ -114,10 +148,10 @@ function responseJson(meta: ResponseMeta, valid: ValidResponsesRequest, output: 
     model: meta.model,
     output: final ? output.items : [],
     parallel_tool_calls: r.parallelToolCalls,
-    previous_response_id: null,
+    previous_response_id: r.previousResponseId,
     reasoning: r.reasoning,
     service_tier: 'default',
-    store: false,
+    store: valid.keeper !== undefined,
     temperature: valid.sampling.temperature,
     text: r.text,
     tool_choice: r.toolChoice,

@@ -6,12 +6,15 @@
  * path in an error is translated back into the Responses body's (`messages[2].content[0]` →
  * `input[1].content[0]`, `max_completion_tokens` → `max_output_tokens`, `tools[0].function.parameters`
  * → `tools[0].parameters`, `response_format.json_schema.schema` → `text.format.schema`).
+ * `previous_response_id`: the caller reads the stored conversation (domain/responses) and passes it
+ * as `prior`; its items come before this request's `input` and the whole is validated as one chat
+ * (same limits); an error inside them names `previous_response_id`, one in `input` its own index.
  * A Responses feature this server cannot honour is a 400 naming the field, never dropped:
- * built-in tools, stored state (`previous_response_id`, `conversation`, `item_reference` items,
- * images by `file_id`), `background`, reusable `prompt`s, `truncation: "auto"`, `max_tool_calls`,
- * `include` values other than output logprobs. Unknown fields are ignored, as on chat.
+ * built-in tools, `conversation` objects, `item_reference` items, images by `file_id`, `background`,
+ * reusable `prompt`s, `truncation: "auto"`, `max_tool_calls`, `include` values other than output
+ * logprobs. Unknown fields are ignored, as on chat.
  */
-import { TesseraError, invalidArgument } from '@tessera/runtime';
+import { ErrorCode, TesseraError, invalidArgument } from '@tessera/runtime';
 import type { ChatLimits } from './limits.js';
 import type { ModelFeatures } from './response-format.js';
 import { asObject, optBool, str } from './json-fields.js';
@@ -33,6 +36,18 @@ export interface ResponsesEcho {
   metadata: Record<string, string>;
   topLogprobs: number;
   user: string | null;
+  /** `previous_response_id` as given (its conversation came before `input`), or null. */
+  previousResponseId: string | null;
+  /** `store` as asked (OpenAI's default: true); the answer says whether it was stored. */
+  store: boolean;
+  /** This request's `input` as items (a string as one user message): what a stored response keeps of it. */
+  input: unknown[];
+}
+
+/** A stored conversation this request continues (`previous_response_id`): its items, images as data: URLs. */
+export interface PriorItems {
+  id: string;
+  items: unknown[];
 }
 
 /** A validated `/v1/responses` request: a chat request (one output) plus what the Response echoes. */
@@ -45,7 +60,6 @@ const SUMMARY = new Set(['auto', 'concise', 'detailed']);
 const INCLUDE = new Set(['message.output_text.logprobs', 'reasoning.encrypted_content']);
 /** Fields that need state or machinery this server does not have: refused by name when set. */
 const REFUSED: Record<string, string> = {
-  previous_response_id: 'responses are not stored for continuation on this server (the feedback record is a training log, not conversation state); send the whole conversation in `input`',
   conversation: 'conversations are not stored on this server; send the whole conversation in `input`',
   prompt: 'reusable prompt templates are not available on this server; send `instructions` and `input`',
   max_tool_calls: 'max_tool_calls is not supported; use parallel_tool_calls: false for at most one call per turn',
@@ -61,26 +75,58 @@ export function validateResponsesRequest(
   knownModels: readonly string[],
   features?: ModelFeatures | ((model: string) => ModelFeatures),
   whereModelsRun?: string,
+  prior?: PriorItems,
 ): ValidResponsesRequest {
   const root = asObject(body, 'body');
-  const { chat, fields, echo } = toChatBody(root);
-  let valid: ValidChatRequest;
   try {
-    valid = validateChatRequest(chat, limits, knownModels, features, whereModelsRun);
+    const { chat, fields, echo } = toChatBody(root, prior);
+    let valid: ValidChatRequest;
+    try {
+      valid = validateChatRequest(chat, limits, knownModels, features, whereModelsRun);
+    } catch (err) {
+      throw renameField(err, fields);
+    }
+    return { ...valid, responses: { ...echo, maxOutputTokens: root.max_output_tokens === undefined || root.max_output_tokens === null ? null : valid.sampling.maxTokens } };
   } catch (err) {
-    throw renameField(err, fields);
+    throw prior ? priorField(err, prior, typeof root.input === 'string') : err;
   }
-  return { ...valid, responses: { ...echo, maxOutputTokens: root.max_output_tokens === undefined || root.max_output_tokens === null ? null : valid.sampling.maxTokens } };
+}
+
+/** `input` as items: a string is one user message. */
+export function inputItems(raw: unknown): unknown[] {
+  return typeof raw === 'string' ? [{ type: 'message', role: 'user', content: raw }] : Array.isArray(raw) ? raw : [];
+}
+
+/**
+ * An error's `input[j]` in the continued conversation, back in the request's terms: j below the
+ * stored items' count is the previous response's (`previous_response_id`), the rest this `input`'s
+ * own index (or `input` itself when it was a string); a limit on the whole conversation says so.
+ */
+function priorField(err: unknown, prior: PriorItems, stringInput: boolean): unknown {
+  if (!(err instanceof TesseraError) || typeof err.details.field !== 'string') return err;
+  const field = err.details.field;
+  const n = prior.items.length;
+  if (field === 'input') {
+    return new TesseraError(err.code, `${err.message} (the conversation of previous_response_id "${prior.id}", ${n} items, then this input)`, err.details, { cause: err });
+  }
+  const m = /^input\[(\d+)\](.*)$/s.exec(field);
+  if (!m) return err;
+  const j = Number(m[1]);
+  if (j < n) return new TesseraError(err.code, `previous_response_id: in the conversation of response "${prior.id}": ${err.message}`, { ...err.details, field: 'previous_response_id' }, { cause: err });
+  return renameField(err, [[`input[${j}]`, stringInput ? 'input' : `input[${j - n}]`]]);
 }
 
 /** The chat body a Responses body is, with the chat paths its parts land at and what the answer echoes. */
-export function toChatBody(root: Record<string, unknown>): { chat: Record<string, unknown>; fields: FieldMap; echo: Omit<ResponsesEcho, 'maxOutputTokens'> } {
+export function toChatBody(root: Record<string, unknown>, prior?: PriorItems): { chat: Record<string, unknown>; fields: FieldMap; echo: Omit<ResponsesEcho, 'maxOutputTokens'> } {
   for (const [field, why] of Object.entries(REFUSED)) if (root[field] !== undefined && root[field] !== null) throw invalidArgument(field, `${field}: ${why}`);
   if (optBool(root.background, 'background')) throw invalidArgument('background', 'background responses are not available on this server (nothing is stored to poll); stream instead');
   if (root.truncation !== undefined && root.truncation !== null && root.truncation !== 'disabled') {
     throw invalidArgument('truncation', `truncation ${JSON.stringify(root.truncation)} is not supported: the conversation is never cut here; only "disabled" (an input over the context is a 400)`);
   }
-  optBool(root.store, 'store');
+  const store = optBool(root.store, 'store') !== false;
+  const previousResponseId = root.previous_response_id === undefined || root.previous_response_id === null ? null : str(root.previous_response_id, 'previous_response_id');
+  // The caller resolves a previous response (HTTP handler); one it could not (nothing stored here) is unknown.
+  if (previousResponseId !== null && prior?.id !== previousResponseId) throw new TesseraError(ErrorCode.NOT_FOUND, `previous_response_id: no stored response "${previousResponseId}" (never stored, expired or deleted)`, { field: 'previous_response_id' });
   const fields: FieldMap = [
     ['messages', 'input'],
     ['max_completion_tokens', 'max_output_tokens'],
@@ -99,7 +145,8 @@ export function toChatBody(root: Record<string, unknown>): { chat: Record<string
     fields.push(['messages[0].content', 'instructions'], ['messages[0]', 'instructions']);
     messages.push({ role: 'system', content: instructions });
   }
-  messages.push(...inputMessages(root.input, fields, messages.length));
+  if (prior && typeof root.input !== 'string' && !Array.isArray(root.input)) throw invalidArgument('input', 'input must be a string or an array of input items');
+  messages.push(...inputMessages(prior ? [...prior.items, ...inputItems(root.input)] : root.input, fields, messages.length));
   const tools = functionTools(root.tools, fields);
   const include = includes(root.include);
   const reasoning = parseReasoning(root.reasoning);
@@ -131,6 +178,9 @@ export function toChatBody(root: Record<string, unknown>): { chat: Record<string
       metadata: parseMetadata(root.metadata),
       topLogprobs: typeof root.top_logprobs === 'number' ? root.top_logprobs : 0,
       user: typeof root.user === 'string' ? root.user : null,
+      previousResponseId,
+      store,
+      input: inputItems(root.input),
     },
   };
 }

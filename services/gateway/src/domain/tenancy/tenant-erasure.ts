@@ -1,19 +1,23 @@
 /**
  * The right to erasure as one workflow, independent of the edge that asks for it (the admin HTTP
  * route today): every place a tenant's data was copied, in an order that never leaves a reference
- * behind to something already gone — visual tokens (encoder cache), stored images (image store),
- * feedback (responses, feedback, its own image references), retrieval (every collection).
+ * behind to something already gone — visual tokens (encoder cache), stored /v1/responses (they refer
+ * to images), feedback (responses, feedback, its own image references), stored images (image store),
+ * retrieval (every collection).
  * Each call carries the erased tenant as its tenant header, so it cannot reach another tenant.
  */
 import type { feedbackV1, retrievalV1 } from '@tessera/contracts';
 import type { ServiceClient } from '@tessera/runtime';
 import type { EncoderCache, ImageStore } from '@tessera/vision';
+import type { StoredResponses } from '../responses/stored-responses.js';
 
 export interface TenantErasureDeps {
   cache: EncoderCache;
   images: ImageStore;
   feedback: ServiceClient<typeof feedbackV1.FeedbackServiceService>;
   retrieval: ServiceClient<typeof retrievalV1.RetrievalServiceService>;
+  /** Stored /v1/responses; absent when nothing is stored (TESSERA_GATEWAY_RESPONSES_TTL=0). */
+  responses?: StoredResponses;
   /** Per downstream call. Default 60 s. */
   timeoutMs?: number;
 }
@@ -23,6 +27,8 @@ export interface ErasureReport {
   encoderCacheEntries: number;
   imagesDeleted: number;
   responsesDeleted: number;
+  /** Stored /v1/responses (conversation state; `responsesDeleted` counts feedback's training records). */
+  storedResponsesDeleted: number;
   feedbackDeleted: number;
   collectionsDeleted: string[];
 }
@@ -33,6 +39,7 @@ export class TenantErasure {
   async erase(tenant: string): Promise<ErasureReport> {
     const call = { tenant, timeoutMs: this.d.timeoutMs ?? 60_000 };
     const encoderCacheEntries = await this.d.cache.purgeTenant(tenant);
+    const storedResponsesDeleted = (await this.d.responses?.purgeTenant(tenant)) ?? 0;
     // Feedback first deletes the images its records name (and reports them), then the store purge
     // removes any left over: images admitted for requests that were never recorded.
     const feedback = await this.d.feedback.eraseTenant({ tenant, confirm: tenant }, call);
@@ -50,6 +57,7 @@ export class TenantErasure {
       encoderCacheEntries,
       imagesDeleted: feedback.imagesDeleted + leftover,
       responsesDeleted: feedback.responsesDeleted,
+      storedResponsesDeleted,
       feedbackDeleted: feedback.feedbackDeleted,
       collectionsDeleted,
     };
