@@ -50,6 +50,8 @@ export interface BusNames {
   payloadBucket: string;
   imageBucket: string;
   encoderCacheBucket: string;
+  /** The gateway's stored /v1/responses (TESSERA_GATEWAY_RESPONSES_BUCKET). */
+  responsesBucket: string;
   feedbackStream: string;
   feedbackSubjects: string;
   feedbackDurable: string;
@@ -59,6 +61,7 @@ export const DEFAULT_BUS_NAMES: BusNames = Object.freeze({
   payloadBucket: 'tessera-payloads',
   imageBucket: 'tessera-images',
   encoderCacheBucket: 'tessera-encoder-cache',
+  responsesBucket: 'tessera-responses',
   feedbackStream: 'TESSERA_FEEDBACK',
   feedbackSubjects: 'tessera.feedback.events.>',
   feedbackDurable: 'feedback-projector',
@@ -201,7 +204,8 @@ function buildGrants(n: BusNames, base: () => Grant, stages: readonly ('slicer' 
       .call('feedback')
       .objects(n.imageBucket, true)
       .objects(n.encoderCacheBucket, true)
-      .kv(n.encoderCacheBucket),
+      .kv(n.encoderCacheBucket)
+      .kv(n.responsesBucket),
     // The slicer reads admitted images by reference and, for a model without a resampler (4.6), writes the encoder cache.
     slicer: base().serve('slicer').work('slicer').objects(n.imageBucket, false).objects(n.encoderCacheBucket, true).kv(n.encoderCacheBucket),
     resampler: base().serve('resampler').work('resampler').objects(n.encoderCacheBucket, true).kv(n.encoderCacheBucket),

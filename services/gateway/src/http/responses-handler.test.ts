@@ -8,6 +8,11 @@ import { DEFAULT_CHAT_LIMITS } from '../domain/openai/limits.js';
 import { ApiKeyStore, hashApiKey } from '../domain/tenancy/api-keys.js';
 import { QuotaLedger } from '../domain/tenancy/quota-ledger.js';
 import { createHttpServer } from './server.js';
+import { withNats } from '@tessera/testing/vitest';
+import { ImageStore } from '@tessera/vision';
+import { KvResponseStore } from '../adapters/responses/kv-response-store.js';
+import { StoredResponses } from '../domain/responses/stored-responses.js';
+import { storedResponsesRoute } from './stored-responses-routes.js';
 
 /**
  * `/v1/responses` against a scripted ChatService: the last user text is the script. Words are
@@ -203,9 +208,14 @@ describe('POST /v1/responses', () => {
   });
 
   it('errors: a 400 naming the field; a failure before the first event keeps its status; one after it is an error event', async () => {
+    // Nothing is stored on this server (no store configured: TESSERA_GATEWAY_RESPONSES_TTL=0), so every id is unknown.
     const bad = await post({ input: 'x', previous_response_id: 'resp_x' });
-    expect(bad.status).toBe(400);
-    expect(((await bad.json()) as any).error).toMatchObject({ param: 'previous_response_id', type: 'invalid_request_error' });
+    expect(bad.status).toBe(404);
+    expect(((await bad.json()) as any).error).toMatchObject({ param: 'previous_response_id' });
+    const invalid = await post({ input: 'x', previous_response_id: 7 });
+    expect(invalid.status).toBe(400);
+    expect(((await invalid.json()) as any).error).toMatchObject({ param: 'previous_response_id', type: 'invalid_request_error' });
+    expect((await fetch(`${base}/v1/responses/resp_x`, { headers: auth })).status).toBe(404);
     const early = await post({ input: 'boom', stream: true });
     expect(early.status).toBe(503);
     const { status, list } = await events({ input: 'fail now' });
@@ -213,5 +223,88 @@ describe('POST /v1/responses', () => {
     const last = list.at(-1)!;
     expect(last.event).toBe('error');
     expect(last.data).toMatchObject({ type: 'error', code: 'internal', message: 'internal error', sequence_number: list.length - 1, error: { code: 'internal' } });
+  });
+});
+
+/** The same server with a store (a real nats-server: KV bucket and image store), two tenants. */
+describe('stored responses: store, previous_response_id, GET / DELETE /v1/responses/{id}', () => {
+  const bus = withNats();
+  let stored: Server;
+  let at: string;
+  const other = { authorization: 'Bearer sk-other' };
+  beforeAll(async () => {
+    const keys = new ApiKeyStore({ keys: [{ id: 'k', tenant: 't1', sha256: hashApiKey('sk-test') }, { id: 'k2', tenant: 't2', sha256: hashApiKey('sk-other') }] }, { requestsPerMinute: 1000, tokensPerMinute: 1_000_000, concurrentStreams: 8, maxImagePixels: 4_000_000, maxImagesPerRequest: 4 });
+    const images = await ImageStore.open(bus.nc, { bucket: 'handler-images' });
+    const responses = new StoredResponses(await KvResponseStore.open(bus.nc, { bucket: 'handler-responses', ttlMs: 60_000, maxValueBytes: 64 * 1024 }), images, { ttlMs: 60_000, maxBytes: 64 * 1024 });
+    stored = createHttpServer({ keys, quotas: new QuotaLedger(), chat: scripted, limits: DEFAULT_CHAT_LIMITS, models: () => ['tiny'], maxBodyBytes: 1 << 16, requestTimeoutMs: 10_000, ready: () => true, responses, routes: [storedResponsesRoute({ keys, responses })] });
+    await new Promise<void>((r) => stored.listen(0, '127.0.0.1', r));
+    at = `http://127.0.0.1:${(stored.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => stored.close(() => r())));
+
+  const create = async (body: object, headers: Record<string, string> = auth) => {
+    const res = await fetch(`${at}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ model: 'tiny', ...body }) });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const get = (id: string, headers: Record<string, string> = auth, suffix = '') => fetch(`${at}/v1/responses/${id}${suffix}`, { headers });
+
+  it('stores by default (store: true), GET returns the response as answered, DELETE removes it', async () => {
+    const { body } = await create({ input: 'one two', instructions: 'Be nice.' });
+    expect(body).toMatchObject({ store: true, previous_response_id: null });
+    const got = await get(body.id);
+    expect(got.status).toBe(200);
+    expect(await got.json()).toEqual(body);
+    const items = (await (await get(body.id, auth, '/input_items?order=asc')).json()) as any;
+    expect(items).toMatchObject({ object: 'list', has_more: false, data: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'one two' }] }] });
+    // Another tenant's id reads as unknown.
+    expect((await get(body.id, other)).status).toBe(404);
+    expect((await fetch(`${at}/v1/responses/${body.id}`, { method: 'DELETE', headers: other })).status).toBe(404);
+    const del = await fetch(`${at}/v1/responses/${body.id}`, { method: 'DELETE', headers: auth });
+    expect(await del.json()).toEqual({ id: body.id, object: 'response.deleted', deleted: true });
+    const gone = await get(body.id);
+    expect(gone.status).toBe(404);
+    expect(((await gone.json()) as any).error.param).toBe('response_id');
+  });
+
+  it('store: false stores nothing', async () => {
+    const { body } = await create({ input: 'one', store: false });
+    expect(body.store).toBe(false);
+    expect((await get(body.id)).status).toBe(404);
+  });
+
+  it('previous_response_id: the stored conversation (input, then output) before this input; instructions not inherited; another tenant gets 404', async () => {
+    const first = await create({ input: 'call', instructions: 'Use tools.', tools: [weather] });
+    expect(first.body.output.map((o: any) => o.type)).toEqual(['function_call']);
+    const call = first.body.output[0];
+    seen.length = 0;
+    const second = await create({ previous_response_id: first.body.id, input: [{ type: 'function_call_output', call_id: call.call_id, output: '{"temp": 21}' }], tools: [weather] });
+    expect(second.status, JSON.stringify(second.body)).toBe(200);
+    expect(second.body).toMatchObject({ previous_response_id: first.body.id, store: true, instructions: null });
+    const req = seen.at(-1)!;
+    expect(req.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool']);
+    expect(req.messages[1]!.toolCalls).toEqual([{ id: call.call_id, name: 'get_weather', argumentsJson: call.arguments }]);
+    // A third turn continues the second: the whole conversation, from one record.
+    seen.length = 0;
+    const third = await create({ previous_response_id: second.body.id, input: 'three four' });
+    expect(third.status).toBe(200);
+    expect(seen.at(-1)!.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant', 'user']);
+    const theirs = await create({ previous_response_id: first.body.id, input: 'x' }, other);
+    expect(theirs.status).toBe(404);
+    expect(theirs.body.error.param).toBe('previous_response_id');
+  });
+
+  it('a streamed answer is stored before response.completed: GET right after equals the completed response', async () => {
+    const res = await fetch(`${at}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ model: 'tiny', input: 'think: a b', stream: true }) });
+    const raw = await res.text();
+    const completed = JSON.parse(/event: response.completed\ndata: (.*)/.exec(raw)![1]!).response;
+    expect(completed.store).toBe(true);
+    expect(await (await get(completed.id)).json()).toEqual(completed);
+  });
+
+  it('a failed answer is not stored', async () => {
+    const res = await fetch(`${at}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ model: 'tiny', input: 'fail now', stream: true }) });
+    const id = res.headers.get('x-response-id')!;
+    await res.text();
+    expect((await get(id)).status).toBe(404);
   });
 });

@@ -105,7 +105,6 @@ describe('validateResponsesRequest: the chat request a Responses body is', () =>
   });
 
   it('what this server cannot honour is a 400 naming it, never dropped', () => {
-    expect(refusal({ input: 'x', previous_response_id: 'resp_1' }).field).toBe('previous_response_id');
     expect(refusal({ input: 'x', conversation: 'conv_1' }).field).toBe('conversation');
     expect(refusal({ input: 'x', background: true }).field).toBe('background');
     expect(refusal({ input: 'x', truncation: 'auto' }).field).toBe('truncation');
@@ -125,5 +124,43 @@ describe('validateResponsesRequest: the chat request a Responses body is', () =>
     expect(refusal({ input: [{ role: 'tool', content: 'r', tool_call_id: 'c' }] }).field).toBe('input[0].role');
     // Unknown fields are ignored, as on chat.
     expect(validate({ input: 'x', service_tier: 'auto', prompt_cache_key: 'k', n: 3 }).n).toBeUndefined();
+  });
+});
+
+describe('validateResponsesRequest: previous_response_id (the stored conversation comes first)', () => {
+  const prior = {
+    id: 'resp_1',
+    items: [
+      { role: 'user', content: 'What is the weather in Paris?' },
+      { id: 'fc_1', type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}', status: 'completed' },
+    ],
+  };
+  const withPrior = (body: object, limits = DEFAULT_CHAT_LIMITS) => validateResponsesRequest({ model: 'm', previous_response_id: 'resp_1', ...body }, limits, ['m'], undefined, undefined, prior);
+
+  it('the previous conversation, then input, as one chat; instructions are this request’s only (not inherited)', () => {
+    const v = withPrior({ instructions: 'Be brief.', input: [{ type: 'function_call_output', call_id: 'call_1', output: 'sunny' }] });
+    expect(v.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool']);
+    expect(v.messages[2]!.toolCalls).toEqual([{ id: 'call_1', name: 'get_weather', argumentsJson: '{"city":"Paris"}' }]);
+    expect(v.messages[3]!.toolCallId).toBe('call_1');
+    expect(v.responses).toMatchObject({ previousResponseId: 'resp_1', store: true, input: [{ type: 'function_call_output', call_id: 'call_1', output: 'sunny' }] });
+    // A string input is one user message after the conversation; it is also what a stored response keeps of it.
+    const s = withPrior({ input: 'thanks', store: false });
+    expect(s.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(s.responses).toMatchObject({ store: false, input: [{ type: 'message', role: 'user', content: 'thanks' }] });
+  });
+
+  it("errors in this input name its own index; the chain's limits name input and say the conversation counts", () => {
+    expect(refusalOf(() => withPrior({ input: [{ role: 'user', content: 'a' }, { role: 'bogus', content: 'b' }] })).field).toBe('input[1].role');
+    expect(refusalOf(() => withPrior({ input: [{ type: 'function_call_output', call_id: 'call_9', output: 'x' }] })).field).toBe('input[0].call_id');
+    const limits = { ...DEFAULT_CHAT_LIMITS, maxMessages: 2 };
+    const over = refusalOf(() => withPrior({ input: 'one more' }, limits));
+    expect(over).toMatchObject({ field: 'input', message: expect.stringContaining('previous_response_id "resp_1", 2 items') });
+    const long = refusalOf(() => withPrior({ input: 'x'.repeat(DEFAULT_CHAT_LIMITS.maxTextChars) }));
+    expect(long).toMatchObject({ field: 'input', message: expect.stringContaining('previous_response_id') });
+  });
+
+  it('an id the caller did not resolve (nothing stored here) is a 404 naming previous_response_id', () => {
+    expect(() => validate({ input: 'x', previous_response_id: 'resp_1' })).toThrow(expect.objectContaining({ code: 'NOT_FOUND', details: { field: 'previous_response_id' } }));
+    expect(refusal({ input: 'x', previous_response_id: 7 }).field).toBe('previous_response_id');
   });
 });
