@@ -5,6 +5,9 @@
  * usage), the SDK's stream helper assembles the events into the same response, images and function
  * tools (a forced call, then its output answered) work as on chat, json_schema output parses, a field
  * this server cannot honour is a 400 naming it, and feedback on the `resp_` id is accepted.
+ * Stored responses: a conversation continued by `previous_response_id` answers exactly what the same
+ * conversation sent whole in `input` answers (greedy; text, images, a function call's output),
+ * `retrieve` returns the response as created, `delete` removes it, another tenant's id is a 404.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
@@ -18,7 +21,7 @@ let client: OpenAI;
 let key: string;
 
 beforeAll(async () => {
-  ({ stack, client, key } = await startSdkStack('responses', ['slicer', 'resampler', 'decoder', 'feedback', 'gateway']));
+  ({ stack, client, key } = await startSdkStack('responses', ['slicer', 'resampler', 'decoder', 'feedback', 'gateway'], ['responses-other']));
 }, 420_000);
 
 afterAll(async () => {
@@ -111,8 +114,8 @@ describe('official openai SDK: client.responses', () => {
   });
 
   it('a field this server cannot honour is a 400 naming it; a bad value is a 400 naming its Responses field', async () => {
-    const stored = badRequest(await client.responses.create({ model: MODEL, input: 'x', previous_response_id: 'resp_0123' }).catch((e: unknown) => e));
-    expect(stored.param).toBe('previous_response_id');
+    const conversation = badRequest(await client.responses.create({ model: MODEL, input: 'x', conversation: 'conv_1' }).catch((e: unknown) => e));
+    expect(conversation.param).toBe('conversation');
     const builtIn = badRequest(await client.responses.create({ model: MODEL, input: 'x', tools: [{ type: 'web_search' }] }).catch((e: unknown) => e));
     expect(builtIn.param).toBe('tools[0].type');
     const tooMany = badRequest(await client.responses.create({ model: MODEL, input: 'x', max_output_tokens: 1_000_000 }).catch((e: unknown) => e));
@@ -125,5 +128,62 @@ describe('official openai SDK: client.responses', () => {
     const res = await submitFeedbackWhenRecorded(stack, key, { feedbackId: `fb-${r.id}`, responseId: r.id, comment: 'good' });
     expect(res.status, await res.clone().text()).toBe(200);
     expect(((await res.json()) as { record: { feedback: { responseId: string } } }).record.feedback.responseId).toBe(r.id);
+  });
+});
+
+const notFound = (err: unknown) => {
+  expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+  return err as InstanceType<typeof OpenAI.NotFoundError>;
+};
+
+describe('official openai SDK: stored responses (store, previous_response_id, retrieve, delete)', () => {
+  const greedy = { model: MODEL, max_output_tokens: 10, temperature: 0 };
+  /** The answer a conversation sent whole gets (stored nowhere), to compare a chained turn with. */
+  const whole = (input: OpenAI.Responses.ResponseInputItem[], extra: object = {}) => client.responses.create({ ...greedy, ...extra, input, store: false });
+
+  it('a second turn by previous_response_id answers what the whole conversation in input answers; instructions are not inherited; retrieve equals the created response', async () => {
+    const first = await client.responses.create({ ...greedy, instructions: INSTRUCTIONS, input: QUESTION });
+    expect(first).toMatchObject({ store: true });
+    const second = await client.responses.create({ ...greedy, previous_response_id: first.id, input: 'And the sky?' });
+    expect(second).toMatchObject({ previous_response_id: first.id, store: true, instructions: null });
+    const sent = await whole([{ role: 'user', content: QUESTION }, ...(first.output as OpenAI.Responses.ResponseInputItem[]), { role: 'user', content: 'And the sky?' }]);
+    expect(second.output_text).toBe(sent.output_text);
+    expect(second.usage!.input_tokens).toBe(sent.usage!.input_tokens);
+    expect(await client.responses.retrieve(first.id)).toEqual(first);
+    expect(await client.responses.retrieve(second.id)).toEqual(second);
+  });
+
+  it('an image in the first turn is read back from the image store for the second', async () => {
+    const png = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 200, g: 60, b: 30 } } }).png().toBuffer();
+    const image: OpenAI.Responses.ResponseInputItem = { role: 'user', content: [{ type: 'input_image', image_url: `data:image/png;base64,${png.toString('base64')}`, detail: 'auto' }, { type: 'input_text', text: 'What is this?' }] };
+    const first = await client.responses.create({ ...greedy, input: [image] });
+    const second = await client.responses.create({ ...greedy, previous_response_id: first.id, input: 'Describe it again.' });
+    const sent = await whole([image, ...(first.output as OpenAI.Responses.ResponseInputItem[]), { role: 'user', content: 'Describe it again.' }]);
+    expect(second.output_text).toBe(sent.output_text);
+    expect(second.usage!.input_tokens).toBe(sent.usage!.input_tokens);
+  });
+
+  it("a function call's output continues the response that made the call", async () => {
+    const question = { role: 'user' as const, content: 'Weather in Paris?' };
+    const first = await client.responses.create({ model: MODEL, max_output_tokens: 32, input: [question], tools: [flatWeather], tool_choice: { type: 'function', name: 'get_weather' } });
+    const call = first.output.find((i) => i.type === 'function_call');
+    if (call?.type !== 'function_call') throw new Error(`no function_call item: ${JSON.stringify(first.output)}`);
+    const output: OpenAI.Responses.ResponseInputItem = { type: 'function_call_output', call_id: call.call_id, output: JSON.stringify({ temperature: 18, sky: 'sunny' }) };
+    const second = await client.responses.create({ ...greedy, tools: [flatWeather], previous_response_id: first.id, input: [output] });
+    const sent = await whole([question, ...(first.output as OpenAI.Responses.ResponseInputItem[]), output], { tools: [flatWeather] });
+    expect(second.output_text).toBe(sent.output_text);
+    expect(second.usage!.input_tokens).toBe(sent.usage!.input_tokens);
+  });
+
+  it("delete, then retrieve is a 404; store: false is never retrievable; another tenant's id is a 404", async () => {
+    const r = await client.responses.create({ ...greedy, input: QUESTION });
+    const other = new OpenAI({ apiKey: 'sk-e2e-responses-other', baseURL: `${stack.httpUrl}/v1`, maxRetries: 0 });
+    expect(notFound(await other.responses.retrieve(r.id).catch((e: unknown) => e)).status).toBe(404);
+    expect(notFound(await other.responses.create({ ...greedy, previous_response_id: r.id, input: 'x' }).catch((e: unknown) => e)).param).toBe('previous_response_id');
+    expect(await client.responses.delete(r.id)).toEqual({ id: r.id, object: 'response.deleted', deleted: true });
+    expect(notFound(await client.responses.retrieve(r.id).catch((e: unknown) => e)).param).toBe('response_id');
+    const unstored = await client.responses.create({ ...greedy, input: QUESTION, store: false });
+    expect(unstored).toMatchObject({ store: false });
+    notFound(await client.responses.retrieve(unstored.id).catch((e: unknown) => e));
   });
 });

@@ -12,12 +12,15 @@ import { ensureTinyModel } from '@tessera/model';
 
 export const SDK_MODEL = 'minicpm-v-2_6';
 
-/** `name` is the tenant, the key id and the work folder's prefix; the key is `sk-e2e-<name>`. */
-export async function startSdkStack(name: string, services: readonly ServiceName[]): Promise<{ stack: RunningStack; client: OpenAI; key: string }> {
+/**
+ * `name` is the tenant, the key id and the work folder's prefix; the key is `sk-e2e-<name>`. Each of
+ * `otherTenants` gets a key `sk-e2e-<tenant>` of its own tenant (tenant isolation checks).
+ */
+export async function startSdkStack(name: string, services: readonly ServiceName[], otherTenants: readonly string[] = []): Promise<{ stack: RunningStack; client: OpenAI; key: string }> {
   const key = `sk-e2e-${name}`;
   const modelDir = await ensureTinyModel();
   const dir = mkdtempSync(join(tmpdir(), `tessera-e2e-${name}-`));
-  const keysFile = writeApiKeysFile(join(dir, 'keys.json'), [{ id: name, tenant: name, key }]);
+  const keysFile = writeApiKeysFile(join(dir, 'keys.json'), [{ id: name, tenant: name, key }, ...otherTenants.map((t) => ({ id: t, tenant: t, key: `sk-e2e-${t}` }))]);
   const stack = await startLocalStack({
     modelDir,
     workDir: dir,
