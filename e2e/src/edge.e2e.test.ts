@@ -99,6 +99,7 @@ afterAll(async () => {
 
 describe('edge site on a leaf node', () => {
   let localResponseId = '';
+  let storedHubResponse: any;
 
   it('serves a hub model from the edge over the leaf link', async () => {
     const res = await chat('hub-big');
@@ -135,6 +136,15 @@ describe('edge site on a leaf node', () => {
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
     expect([0, 1].map((i) => chunks.filter((c) => c.choices[0]?.index === i).map((c) => c.choices[0].delta.content ?? '').join(''))).toEqual(body.choices.map((c: any) => c.message.content));
     expect(chunks.filter((c) => c.choices[0]?.finish_reason).map((c) => c.choices[0].index).sort()).toEqual([0, 1]);
+  });
+
+  it("/v1/responses stores a hub model's answer at the site (its own bucket, in the site domain), not at the hub", async () => {
+    const res = await post('/v1/responses', { model: 'hub-big', input: 'hello from the shop', max_output_tokens: 4, seed: 3 });
+    storedHubResponse = await res.json();
+    expect(res.status, JSON.stringify(storedHubResponse)).toBe(200);
+    expect(storedHubResponse).toMatchObject({ store: true, model: 'hub-big' });
+    const atHub = await fetch(`${hubStack.httpUrl}/v1/responses/${storedHubResponse.id}`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(atHub.status).toBe(404);
   });
 
   it('serves a local model at the site', async () => {
@@ -241,6 +251,17 @@ describe('edge site on a leaf node', () => {
     expect(await feedbackCount(hubNc)).toBe(0);
     const [down] = await ctlSites();
     expect(down).toMatchObject({ site: SITE, link: 'down' });
+  });
+
+  it('uplink cut: stored responses at the site are retrieved and continued by previous_response_id', async () => {
+    const got = await fetch(`${siteStack.httpUrl}/v1/responses/${storedHubResponse.id}`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(got.status).toBe(200);
+    expect(await got.json()).toEqual(storedHubResponse);
+    const res = await post('/v1/responses', { model: 'edge-small', previous_response_id: storedHubResponse.id, input: 'and again', max_output_tokens: 4, seed: 3 });
+    const body = (await res.json()) as any;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body).toMatchObject({ store: true, previous_response_id: storedHubResponse.id, model: 'edge-small' });
+    expect(body.usage.input_tokens).toBeGreaterThan(storedHubResponse.usage.input_tokens);
   });
 
   it("uplink cut: the site's own collection keeps grounding the site model's answers", async () => {

@@ -15,10 +15,13 @@ import type { ResponseStore, StoredResponse } from '../../domain/responses/respo
 export interface KvResponseStoreOptions {
   bucket: string;
   ttlMs: number;
-  /** Largest value (the record limit). */
+  /** Largest record (the record limit); the bucket's value limit adds ENTRY_HEADROOM for the tenant field. */
   maxValueBytes: number;
   replicas?: number;
 }
+
+/** The entry adds `"tenant": "<id>"` to the record the limit was checked on. */
+const ENTRY_HEADROOM = 1024;
 
 interface Entry extends StoredResponse {
   tenant: string;
@@ -29,7 +32,7 @@ export class KvResponseStore implements ResponseStore {
 
   /** Opens (creating or re-configuring) the bucket. */
   static async open(nc: NatsConnection, o: KvResponseStoreOptions): Promise<KvResponseStore> {
-    const kv = await nc.jetstream().views.kv(o.bucket, { history: 1, ttl: o.ttlMs, maxValueSize: o.maxValueBytes, replicas: o.replicas ?? 1 });
+    const kv = await nc.jetstream().views.kv(o.bucket, { history: 1, ttl: o.ttlMs, maxValueSize: o.maxValueBytes + ENTRY_HEADROOM, replicas: o.replicas ?? 1 });
     await applyStreamLimits(await nc.jetstreamManager(), `KV_${o.bucket}`, { maxAgeNs: nanos(o.ttlMs), maxBytes: -1, replicas: o.replicas });
     return new KvResponseStore(kv);
   }
