@@ -10,14 +10,16 @@
  *  4. TTFT of a new ~1,000-token request while 8 streams decode, with and without chunked prefill, and
  *     the running streams' inter-token latency meanwhile;
  *  5. prefix cache: TTFT of a repeated 1,000-token system prompt (hit) vs the first time (miss);
- *  6. the same weights under @huggingface/transformers' generate() (contiguous graph re-wired).
+ *  6. the same weights under @huggingface/transformers' generate() (contiguous graph re-wired);
+ *  7. prompt logprobs (vLLM's prompt_logprobs, lm-eval's loglikelihood): TTFT of a 512-token prompt scored
+ *     (every position's logits, TESSERA_DECODER_PROMPT_LOGITS_PER_STEP rows a step) vs the same prompt plain.
  * BENCH_FAMILY=4.6 runs sections 2–4 on the `bench-4.6` preset (the real 4.6 text shapes, hybrid graph through
  * the engine's state slots; the preset model is ~1.3 B parameters, generated and built once); sections 1, 5
  * and 6 are 2.6-only (contiguous graph, prefix cache — off for hybrid layers —, transformers.js), and the
  * ctx-16k decode number is bench/model/hybrid46.ts's (synthetic cache; a 16k CPU prefill takes too long).
  * Env: BENCH_FAMILY (2.6), BENCH_TOKENS (16), BENCH_LEVELS (1,8,16), BENCH_CTX (128,2048), BENCH_CTX_ROUNDS (3), BENCH_INT4 (0),
  * BENCH_CTX_WEIGHTS (fp32[,int4]), BENCH_KV_DTYPE (float32),
- * BENCH_TRANSFORMERS (1), BENCH_SECTIONS (1,2,3,4,5,6), TESSERA_INTRA_OP_THREADS (2). Prints the load
+ * BENCH_TRANSFORMERS (1), BENCH_SECTIONS (1,2,3,4,5,6,7), TESSERA_INTRA_OP_THREADS (2). Prints the load
  * average next to the numbers. A short run of everything (a few minutes on 2 cores):
  *   BENCH_TOKENS=4 BENCH_LEVELS=1,2 BENCH_CTX=128,256 BENCH_CTX_ROUNDS=1 npx tsx bench/decoder/main.ts
  */
@@ -39,7 +41,7 @@ const FAMILY = process.env.BENCH_FAMILY ?? '2.6';
 if (FAMILY !== '2.6' && FAMILY !== '4.6') throw new Error(`BENCH_FAMILY=${FAMILY}: 2.6 or 4.6 (4.5's bench preset is the real 8 B shapes: bench/model/resampler45.ts)`);
 /** Sections that need the 2.6 graphs: 1 (contiguous-KV graph), 5 (prefix cache, off for hybrid layers), 6 (transformers.js). */
 const ONLY_26 = [1, 5, 6];
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? '1,2,3,4,5,6').split(',').map(Number).filter((n) => FAMILY === '2.6' || !ONLY_26.includes(n)));
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? '1,2,3,4,5,6,7').split(',').map(Number).filter((n) => FAMILY === '2.6' || !ONLY_26.includes(n)));
 const median = (xs: number[]): number => pct(xs, 50);
 const log = (s: string): void => console.log(s);
 const load = (): string => `load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`;
@@ -65,8 +67,8 @@ const cpuS = (): number => {
   return (u.user + u.system) / 1e6;
 };
 
-async function drive(engine: Engine, id: string, prompt: Int32Array, maxTokens: number, tenant = 't'): Promise<Run> {
-  const h = engine.submit({ requestId: id, tenant, promptTokenIds: prompt, params: samplingParams({ maxTokens, ignoreEos: true }) });
+async function drive(engine: Engine, id: string, prompt: Int32Array, maxTokens: number, tenant = 't', promptLogprobs?: number): Promise<Run> {
+  const h = engine.submit({ requestId: id, tenant, promptTokenIds: prompt, params: samplingParams({ maxTokens, ignoreEos: true }), ...(promptLogprobs !== undefined && { promptLogprobs }) });
   const out: number[] = [];
   const gaps: number[] = [];
   let last: EngineChunk | undefined;
@@ -245,6 +247,23 @@ if (SECTIONS.has(6) && process.env.BENCH_TRANSFORMERS !== '0') {
     log(`transformers.js baseline failed: ${(err as Error).stack ?? err}`);
     process.exitCode = 1;
   }
+}
+if (SECTIONS.has(7)) {
+  log('\n## 7. prompt logprobs: a 512-token prompt scored (prompt_logprobs 1) vs the same prompt plain, TTFT (alternating, median of 3)');
+  const e = engineOf(m, { maxPrefillTokensPerStep: 512 });
+  const prompt = ids(512, 9);
+  await drive(e, 'pl-warm', prompt, 1, 't', 1);
+  const plain: number[] = [];
+  const scored: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    plain.push((await drive(e, `pl-plain-${r}`, prompt, 1)).last.timings!.timeToFirstTokenS);
+    scored.push((await drive(e, `pl-scored-${r}`, prompt, 1, 't', 1)).last.timings!.timeToFirstTokenS);
+  }
+  await e.close();
+  log('| prompt | TTFT ms |\n|---|---|');
+  log(`| plain | ${ms(median(plain))} |`);
+  log(`| scored (${info.vocabSize} logits per position) | ${ms(median(scored))} |`);
+  log(`ratio scored / plain ${(median(scored) / median(plain)).toFixed(2)}× (${load()})`);
 }
 await m.model.release();
 

@@ -401,7 +401,7 @@ describe('official openai SDK: legacy text completions (client.completions.creat
       expect(top[token]).toBe(lp.token_logprobs![i]);
       // Greedy: the sampled token is the most likely one.
       expect(lp.token_logprobs![i]).toBe(Math.max(...Object.values(top)));
-      if (i > 0) expect(lp.text_offset![i]).toBe(lp.text_offset![i - 1]! + lp.tokens![i - 1]!.length);
+      if (i > 0) expect(lp.text_offset![i]).toBe(lp.text_offset![i - 1]! + [...lp.tokens![i - 1]!].length); // characters, as Python counts them
     });
   });
 

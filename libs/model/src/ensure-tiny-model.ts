@@ -12,10 +12,10 @@ import { GENERATOR_VERSION, GENERATOR_VERSION_45, generateTinyCheckpoint } from 
 import type { Preset } from './generate/presets.js';
 import type { FamilyId } from './families/registry.js';
 
-/** Bump when the graphs change in a way that needs a rebuild. 3: the decoder takes `logits_indices` (prompt logprobs). */
-export const GRAPH_VERSION = 3;
-/** 4.6 models get their own graph version (the hybrid decoder changes independently of 2.6); 4: the stand-in tokenizer gained the tools section and non-special tool/think tags; 5: the decoder takes `logits_indices`. */
-export const GRAPH_VERSION_46 = 5;
+/** Bump when the graphs change in a way that needs a rebuild. 3: the decoder takes `logits_indices` (prompt logprobs); 4: it returns `logits_lse`. */
+export const GRAPH_VERSION = 4;
+/** 4.6 models get their own graph version (the hybrid decoder changes independently of 2.6); 4: the stand-in tokenizer gained the tools section and non-special tool/think tags; 5: the decoder takes `logits_indices`; 6: it returns `logits_lse`. */
+export const GRAPH_VERSION_46 = 6;
 export const presetModelTag = (preset: Preset, family: FamilyId = '2.6'): string =>
   family === '2.6'
     ? `${preset}-g${GENERATOR_VERSION}-b${GRAPH_VERSION}`

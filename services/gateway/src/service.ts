@@ -13,6 +13,7 @@ import type { ApiKeyStore, Tenant } from './domain/tenancy/api-keys.js';
 import type { QuotaLedger } from './domain/tenancy/quota-ledger.js';
 import type { ModelInfo } from './domain/orchestrator/model-catalog.js';
 import { promptScoresToWire } from './domain/prompt-scores-wire.js';
+import { timingsToWire } from './domain/timings-wire.js';
 import { usageToWire } from './domain/usage-wire.js';
 import type { ChatObservation, HttpMetrics } from './http/request-metrics.js';
 
@@ -117,7 +118,6 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
             settled = true;
             observed?.finish(answered.first.finishReason, usage, valid.sampling.maxTokens);
           }
-          const t = ev.timings;
           yield {
             ...choiceIndex,
             responseId,
@@ -129,19 +129,7 @@ export function gatewayGrpcService(deps: GatewayGrpcDeps): ServiceImpl<typeof ga
             logprobs: [],
             finishReason: finishReasonFromName(ev.finishReason) ?? commonV1.FinishReason.STOP,
             usage: usageToWire(ev.usage),
-            timings: {
-              retrievalMs: t.retrieval_ms,
-              imagePreprocessMs: t.image_preprocess_ms,
-              visionEncodeMs: t.vision_encode_ms,
-              resampleMs: t.resample_ms,
-              queueMs: t.decoder_queue_ms,
-              prefillMs: t.prefill_ms,
-              timeToFirstTokenMs: t.time_to_first_token_ms,
-              decodePerTokenMs: t.decode_per_token_ms,
-              decodeMs: t.decode_ms,
-              totalMs: t.total_ms,
-              ...(t.images !== undefined && { encoderCacheHit: t.encoder_cache_hits === t.images }),
-            },
+            timings: timingsToWire(ev.timings),
           };
         }
       } finally {

@@ -54,11 +54,8 @@ describe('tenant isolation through the service, HNSW and keyword indexes built',
     // A's keys, which (same ids) would still fetch B rows — so compare with the exact distances.
     const bRecords = (await nats.get({ collection: 'shared', ids: [], limit: 1000, offset: 0, includeVectors: true }, B)).records;
     expect(bRecords).toHaveLength(N);
-    const exactB = (v: number[], k: number) =>
-      bRecords
-        .map((r) => ({ id: r.id, d: 1 - r.vector.reduce((s, x, i) => s + x * v[i]!, 0) / (Math.hypot(...r.vector) * Math.hypot(...v)) }))
-        .sort((x, y) => x.d - y.d)
-        .slice(0, k);
+    const cosineDistance = (a: number[], b: number[]) => 1 - a.reduce((s, x, i) => s + x * b[i]!, 0) / (Math.hypot(...a) * Math.hypot(...b));
+    const bVector = new Map(bRecords.map((r) => [r.id, r.vector]));
     for (const client of [nats, grpc]) {
       for (const mode of [SearchMode.DENSE, SearchMode.HYBRID, SearchMode.LEXICAL, SearchMode.MMR, SearchMode.UNSPECIFIED]) {
         const q = await client.query({ collection: 'shared', query: { $case: 'text', text: 'acme confidential zephyr launch code 1003' }, k: 20, mode, includeVectors: false }, B);
@@ -73,9 +70,16 @@ describe('tenant isolation through the service, HNSW and keyword indexes built',
         expect(theirs.results).toHaveLength(25);
         expect(theirs.results.every(isGlobex)).toBe(true);
         const top = await client.query({ collection: 'shared', query: { $case: 'vector', vector: { values: rec.vector } }, k: 5, mode: SearchMode.DENSE, includeVectors: false }, B);
-        // Distances, not ids: records of one template tie.
-        const exact = exactB(rec.vector, 5);
-        top.results.forEach((r, i) => expect(r.score).toBeCloseTo(exact[i]!.d, 5));
+        // Each score is the distance to B's own vector of that id: a graph shared across tenants would rank
+        // by A's vectors (same ids) and report their distances. (Not compared with B's exact top 5: HNSW is
+        // approximate, and one missed neighbour among 80 made this flaky.)
+        expect(top.results).toHaveLength(5);
+        top.results.forEach((r) => expect(r.score).toBeCloseTo(cosineDistance(bVector.get(r.id)!, rec.vector), 5));
+        expect(top.results.map((r) => r.score)).toEqual([...top.results.map((r) => r.score)].sort((x, y) => x - y));
+        // And B's ranking: the best answer is among B's exact 5 nearest (ranked by A's vectors, it would be
+        // A's own id, whose B vector is almost never that close).
+        const exact5 = bRecords.map((r) => cosineDistance(r.vector, rec.vector)).sort((x, y) => x - y)[4]!;
+        expect(top.results[0]!.score).toBeLessThanOrEqual(exact5 + 1e-6);
       }
     }
     // Same ids, each tenant its own text.

@@ -24,7 +24,7 @@ import { convDim, fullAttentionLayers, type HybridTextConfig } from '../families
 import { TEXT_PREFIX } from '../families/minicpmv4_6/text-tensors.js';
 import type { GraphBuilder, ValueSig } from './graph-builder.js';
 import { linear, rmsNorm, silu, type WeightSource } from './layers.js';
-import { gatherLogitRows } from './paged-decoder-graph.js';
+import { emitLogits, gatherLogitRows } from './paged-decoder-graph.js';
 import { PagedIo } from './paged-decoder-io.js';
 
 export const DEFAULT_MAX_CHUNK = 16;
@@ -39,7 +39,10 @@ export function hybridDecoderSignature(t: HybridTextConfig): { inputs: ValueSig[
     { name: PagedIo.stateSlots, dtype: 'int64', shape: ['batch'] },
     { name: PagedIo.logitsIndices, dtype: 'int64', shape: ['logit_rows'] },
   ];
-  const outputs: ValueSig[] = [{ name: PagedIo.logits, dtype: 'float32', shape: ['logit_rows', t.vocabSize] }];
+  const outputs: ValueSig[] = [
+    { name: PagedIo.logits, dtype: 'float32', shape: ['logit_rows', t.vocabSize] },
+    { name: PagedIo.logitsLogSumExp, dtype: 'float32', shape: ['logit_rows'] },
+  ];
   const C = convDim(t);
   const conv = [C, t.linearConvKernel - 1];
   const rec = [t.linearNumValueHeads, t.linearKeyHeadDim, t.linearValueHeadDim];
@@ -122,7 +125,7 @@ export function buildHybridDecoderGraph(g: GraphBuilder, t: HybridTextConfig, w0
   const head = t.tieWordEmbeddings ? w('embed_tokens.weight') : w0('lm_head.weight');
   // Tied head: Gemm(transB) reads the [vocab, hidden] embedding table as stored (no 1 GB transpose copy).
   const logits = g.weightFormat === 'fp32' ? g.op('Gemm', [normed, g.weight(headName, head, [t.vocabSize, H])], { transB: 1 }) : linear(g, normed, headName.replace(/\.weight$/, ''), head, t.vocabSize, H);
-  g.op('Identity', [logits], {}, { outputs: [PagedIo.logits] });
+  emitLogits(g, logits);
   g.outputs.push(...sig.outputs);
 }
 

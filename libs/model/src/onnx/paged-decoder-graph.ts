@@ -82,6 +82,12 @@ export function gatherLogitRows(g: GraphBuilder, x: string, hidden: number): str
   return g.op('Gather', [g.op('Reshape', [x, g.constI64([-1, hidden])]), PagedIo.logitsIndices], { axis: 0 });
 }
 
+/** The `logits` output and its per-row log-sum-exp `logits_lse` (paged-decoder-io.ts). */
+export function emitLogits(g: GraphBuilder, logits: string): void {
+  g.op('Identity', [logits], {}, { outputs: [PagedIo.logits] });
+  g.op('ReduceLogSumExp', [logits], { axes: [1], keepdims: 0 }, { outputs: [PagedIo.logitsLogSumExp] });
+}
+
 export function pagedDecoderSignature(cfg: MiniCPMVConfig, kvDtype: KvCacheDtype = 'float32'): { inputs: ValueSig[]; outputs: ValueSig[] } {
   const l = cfg.llm;
   const inputs: ValueSig[] = [
@@ -92,7 +98,10 @@ export function pagedDecoderSignature(cfg: MiniCPMVConfig, kvDtype: KvCacheDtype
     { name: PagedIo.blockTables, dtype: 'int64', shape: ['batch', 'table_blocks'] },
     { name: PagedIo.logitsIndices, dtype: 'int64', shape: ['logit_rows'] },
   ];
-  const outputs: ValueSig[] = [{ name: PagedIo.logits, dtype: 'float32', shape: ['logit_rows', l.vocabSize] }];
+  const outputs: ValueSig[] = [
+    { name: PagedIo.logits, dtype: 'float32', shape: ['logit_rows', l.vocabSize] },
+    { name: PagedIo.logitsLogSumExp, dtype: 'float32', shape: ['logit_rows'] },
+  ];
   for (let i = 0; i < l.numLayers; i++) {
     const kv = pagedKvSignature(i, l.numKvHeads, l.headDim, kvDtype);
     inputs.push(...kv.inputs);
@@ -179,6 +188,6 @@ export function buildPagedDecoderGraph(g: GraphBuilder, cfg: MiniCPMVConfig, w: 
     g.weightFormat === 'fp32'
       ? g.op('Gemm', [normed, g.weight('llm.lm_head.weight', w('llm.lm_head.weight'), [l.vocabSize, H])], { transB: 1 })
       : linear(g, normed, 'llm.lm_head', w('llm.lm_head.weight'), l.vocabSize, H);
-  g.op('Identity', [logits], {}, { outputs: [PagedIo.logits] });
+  emitLogits(g, logits);
   g.outputs.push(...sig.outputs);
 }

@@ -27,6 +27,9 @@
  *                                                (lm_head then runs on L rows, not on B·T)
  * Outputs
  *   logits                  f32 [L, vocab]       of the tokens logits_indices names, in that order
+ *   logits_lse              f32 [L]              log Σ exp(logits) per row (ReduceLogSumExp in onnxruntime): a
+ *                                                prompt token's logprob is logits[t, id] − logits_lse[t] without a
+ *                                                JS pass of exp over the vocabulary (2.2 ms per row of 151,666)
  *   new_key.{i}             f32 [kv_heads, B, T, head_dim]   the new tokens' keys (after RoPE); the engine
  *   new_value.{i}           f32 (same)                        stores the first q_b of row b into its blocks
  *                                                (in the pool's element type: see KvCacheDtype)
@@ -51,6 +54,7 @@ export const PagedIo = {
   stateSlots: 'state_slots',
   logitsIndices: 'logits_indices',
   logits: 'logits',
+  logitsLogSumExp: 'logits_lse',
   keyCache: (layer: number): string => `key_cache.${layer}`,
   valueCache: (layer: number): string => `value_cache.${layer}`,
   newKey: (layer: number): string => `new_key.${layer}`,
@@ -109,6 +113,8 @@ export interface PagedCacheLayout {
    * GRAPH_VERSION_46 4) gather each row's last token themselves: they serve, without prompt logprobs.
    */
   logitsIndices: boolean;
+  /** The graph returns `logits_lse` (GRAPH_VERSION 4 / 4.6's 6 on); earlier graphs leave the log-softmax to JS. */
+  logitsLogSumExp: boolean;
 }
 
 /**
@@ -145,7 +151,8 @@ export function pagedLayoutOf(inputs: ValueSig[], outputs: ValueSig[]): PagedCac
   attentionLayers.sort((a, b) => a - b);
   states.sort((a, b) => a.layer - b.layer || a.kind.localeCompare(b.kind));
   const logitsIndices = inputs.some((v) => v.name === PagedIo.logitsIndices);
-  return { attentionLayers, kvHeads, headDim, kvDtype, states, hidden: fixed(embeds, 2), vocab: fixed(logits, 1), logitsIndices };
+  const logitsLogSumExp = outputs.some((v) => v.name === PagedIo.logitsLogSumExp);
+  return { attentionLayers, kvHeads, headDim, kvDtype, states, hidden: fixed(embeds, 2), vocab: fixed(logits, 1), logitsIndices, logitsLogSumExp };
 }
 
 function fixed(v: ValueSig, axis: number): number {

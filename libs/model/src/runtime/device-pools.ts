@@ -126,8 +126,9 @@ export class DevicePools {
       if (this.closed) throw new Error('paged decoder: the device pools were released or re-allocated during the step');
       await this.run(this.sessions!.write, ...this.writeFeeds(out, x));
     } finally {
-      // Every GPU output of the step is freed here, also when building the indices or the write throws.
-      for (const [name, t] of Object.entries(out)) if (name !== PagedIo.logits) t.dispose();
+      // Every GPU output of the step is freed here, also when building the indices or the write throws
+      // (the logits and their log-sum-exp are host tensors the caller reads).
+      for (const [name, t] of Object.entries(out)) if (name !== PagedIo.logits && name !== PagedIo.logitsLogSumExp) t.dispose();
     }
   }
 

@@ -44,6 +44,18 @@ export interface PagedStep {
   logitsIndices?: ArrayLike<number>;
 }
 
+export interface PagedStepOutput {
+  /** [L, vocab] */
+  logits: Float32Array;
+  /** [L]: log Σ exp of each logits row, from graphs that return `logits_lse`. */
+  logSumExp?: Float32Array;
+}
+
+const outputOf = (out: Record<string, ort.Tensor>): PagedStepOutput => {
+  const lse = out[PagedIo.logitsLogSumExp];
+  return { logits: out[PagedIo.logits]!.data as Float32Array, ...(lse && { logSumExp: lse.data as Float32Array }) };
+};
+
 export interface PagedCacheSize {
   numBlocks: number;
   blockSize: number;
@@ -164,6 +176,11 @@ export class PagedDecoderStage {
 
   /** One forward over B rows; returns logits [L, vocab] (see PagedStep.logitsIndices) and stores the new KV/state in place. */
   async step(x: PagedStep): Promise<Float32Array> {
+    return (await this.stepScored(x)).logits;
+  }
+
+  /** step(), also returning each logits row's log-sum-exp when the graph computes it (`logits_lse`, [L]). */
+  async stepScored(x: PagedStep): Promise<PagedStepOutput> {
     const size = this.requireSize();
     const { batch: B, seqLen: T } = x;
     const { hidden, kvHeads: kv, headDim: hd } = this.layout;
@@ -266,7 +283,7 @@ export class PagedDecoderStage {
       const pool = this.states.get(s.input)!.data;
       for (let b = 0; b < B; b++) pool.set(ns.subarray(b * s.size, (b + 1) * s.size), x.stateSlots![b]! * s.size);
     }
-    return out[PagedIo.logits]!.data as Float32Array;
+    return outputOf(out);
   }
 
   /** Frees the GPU pools (host pools are garbage-collected); allocate() again before the next step. */
@@ -276,7 +293,7 @@ export class PagedDecoderStage {
     this.size = undefined;
   }
 
-  private async stepOnDevice(x: PagedStep, feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
+  private async stepOnDevice(x: PagedStep, feeds: Record<string, ort.Tensor>): Promise<PagedStepOutput> {
     // Each step feeds the pools and then replaces (and frees) them with the write graph's outputs, so a
     // second step started before the first stored would run on freed buffers. The engine awaits each step.
     if (this.stepping) throw new Error('paged decoder: step() calls on one stage must not overlap (the device pools are replaced by each step)');
@@ -286,7 +303,7 @@ export class PagedDecoderStage {
       Object.assign(feeds, await device.feeds());
       const out = (await (await this.session.load()).run(feeds)) as Record<string, ort.Tensor>;
       await device.store(out, x);
-      return out[PagedIo.logits]!.data as Float32Array;
+      return outputOf(out);
     } finally {
       this.stepping = false;
     }

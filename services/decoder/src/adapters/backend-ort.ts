@@ -43,7 +43,7 @@ export function ortBackend(model: OrtBackendModel, eosTokenIds: number[]): Decod
     resetState: (slot: number) => stage.resetState(slot),
     embedTokens: (ids: Int32Array) => model.embed.run(ids, [1, ids.length]),
     step: (x: StepInput) =>
-      stage.step({
+      stage.stepScored({
         batch: x.rows.length,
         seqLen: x.seqLen,
         inputsEmbeds: x.inputsEmbeds,

@@ -8,7 +8,7 @@
  * With `withState`, it also keeps a per-sequence running sum in a state slot, as a linear-attention
  * layer would, and its logits depend on it.
  */
-import type { BackendInfo, CacheSize, DecoderBackend, StepInput } from '../domain/engine/backend.js';
+import type { BackendInfo, CacheSize, DecoderBackend, StepInput, StepOutput } from '../domain/engine/backend.js';
 
 const HIDDEN = 8;
 /** Reported KV bytes per token: about the tiny model's (1 KiB), so default budgets give realistic block counts. */
@@ -21,6 +21,8 @@ export class ToyBackend implements DecoderBackend {
   failOnValue: number | undefined;
   /** Wall time each step takes (ms), for tests that need a generation to outlive a deadline. */
   stepDelayMs = 0;
+  /** Also return each logits row's log-sum-exp, as graphs with `logits_lse` do. */
+  withLogSumExp = false;
   private pool = new Float32Array(0);
   private state = new Float32Array(0);
   private size: CacheSize = { numBlocks: 0, blockSize: 1, numStateSlots: 0 };
@@ -53,7 +55,7 @@ export class ToyBackend implements DecoderBackend {
     return out;
   }
 
-  async step(x: StepInput): Promise<Float32Array> {
+  async step(x: StepInput): Promise<StepOutput> {
     if (this.stepDelayMs > 0) await new Promise((r) => setTimeout(r, this.stepDelayMs));
     this.steps.push({ rows: x.rows.length, seqLen: x.seqLen, queryLengths: x.rows.map((r) => r.queryLength) });
     const T = x.seqLen;
@@ -82,7 +84,12 @@ export class ToyBackend implements DecoderBackend {
     const logits = new Float32Array(out.length * V);
     out.forEach((l, i) => logits.set(l, i * V));
     await new Promise((r) => setImmediate(r));
-    return logits;
+    if (!this.withLogSumExp) return { logits };
+    const lse = Float32Array.from(out, (l) => {
+      const max = Math.max(...l);
+      return max + Math.log(l.reduce((z, x) => z + Math.exp(x - max), 0));
+    });
+    return { logits, logSumExp: lse };
   }
 
   /** Logits after the row's first S tokens: a function of every one of them (from its blocks), their positions and the state. */
@@ -111,7 +118,7 @@ export class ToyBackend implements DecoderBackend {
     const n = Math.ceil(ids.length / bs);
     scratch.allocateCache({ numBlocks: n, blockSize: bs, numStateSlots: 1 });
     scratch.resetState(0);
-    return scratch.step({ rows: [{ pastLength: 0, queryLength: ids.length, blockTable: Array.from({ length: n }, (_, j) => j), stateSlot: 0 }], seqLen: ids.length, inputsEmbeds: await this.embedTokens(ids) });
+    return (await scratch.step({ rows: [{ pastLength: 0, queryLength: ids.length, blockTable: Array.from({ length: n }, (_, j) => j), stateSlot: 0 }], seqLen: ids.length, inputsEmbeds: await this.embedTokens(ids) })).logits;
   }
 }
 

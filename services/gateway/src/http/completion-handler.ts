@@ -31,7 +31,8 @@ type LegacyEntry = { token: string; logprob: number | null; top: ReadonlyArray<{
 /**
  * The legacy `logprobs` object: per token its text, its log probability, the `logprobs` most likely
  * alternatives plus the token itself (so up to k + 1 entries, as OpenAI documents) and where the token
- * starts in the returned text (UTF-16 code units, JavaScript string offsets). With `echo` the prompt's
+ * starts in the returned text (in characters — Unicode code points, as vLLM and OpenAI count them with Python's
+ * len(); a JavaScript string index differs after an astral character such as an emoji). With `echo` the prompt's
  * tokens come first, the first of them with null logprob and alternatives (nothing precedes it), as
  * OpenAI and vLLM return them. Streamed, the offsets continue across chunks.
  */
@@ -41,7 +42,7 @@ class LegacyLogprobs {
   take(entries: readonly LegacyEntry[]) {
     const text_offset = entries.map((t) => {
       const at = this.offset;
-      this.offset += t.token.length;
+      this.offset += codePoints(t.token);
       return at;
     });
     return {
@@ -152,4 +153,11 @@ function streamSse(res: ServerResponse, events: AsyncIterable<ChatEvent>, meta: 
       if (includeUsage) res.write(sseData({ ...base, choices: [], usage: usageJson(echoOnlyUsage(valid, answered.usage())) }));
     },
   }, perPrompt);
+}
+
+/** Characters of a string as Python counts them (code points; a surrogate pair is one). */
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
 }

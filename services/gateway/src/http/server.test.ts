@@ -278,6 +278,9 @@ describe('gateway HTTP edge', () => {
         top_logprobs: [{ alt0: -2, alt1: -3, 'one ': -1 }, { alt0: -3, alt1: -4, 'two ': -2 }, { alt0: -4, alt1: -5, 'three ': -3 }],
         text_offset: [0, 4, 8],
       });
+      // Offsets count characters as Python does (vLLM): an emoji is one, not two UTF-16 units.
+      const emoji = (await (await complete({ prompt: 'a 🙂 b', logprobs: 0 })).json()) as any;
+      expect(emoji.choices[0].logprobs.text_offset).toEqual([0, 2, 4]);
       const chunks = await sse(await complete({ logprobs: 0, stream: true }));
       const streamed = chunks.filter((c) => c.choices[0].logprobs);
       expect(streamed.map((c) => c.choices[0].logprobs.text_offset[0])).toEqual([0, 4, 8]);

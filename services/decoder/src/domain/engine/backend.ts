@@ -64,6 +64,13 @@ export interface StepInput {
   inputsEmbeds: Float32Array;
 }
 
+export interface StepOutput {
+  /** [L, vocab] */
+  logits: Float32Array;
+  /** [L]: log Σ exp of each logits row when the model computes it (then prompt logprobs skip a JS pass over the vocabulary). */
+  logSumExp?: Float32Array;
+}
+
 export interface DecoderBackend {
   readonly info: BackendInfo;
   /** Allocates the KV pool and state slots (once per engine; replaces any earlier cache). */
@@ -76,6 +83,6 @@ export interface DecoderBackend {
    * One forward over the rows → logits [L, vocab]: per row in order, its last new token's, or with
    * `allLogits` each of its queryLength new tokens' (L = rows when no row asks for all).
    */
-  step(input: StepInput): Promise<Float32Array>;
+  step(input: StepInput): Promise<StepOutput>;
   close?(): Promise<void>;
 }

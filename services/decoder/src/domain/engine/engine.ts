@@ -13,7 +13,7 @@
  * preemption (recompute) change no result.
  */
 import { ErrorCode, TesseraError, resourceExhausted } from '@tessera/runtime';
-import type { DecoderBackend, StepRow } from './backend.js';
+import type { DecoderBackend, StepOutput, StepRow } from './backend.js';
 import { BlockPool } from './block-pool.js';
 import { ChunkStream } from './chunk-stream.js';
 import type { TokenBytes } from './detokenizer.js';
@@ -264,8 +264,9 @@ export class Engine {
     const prefills = plan.rows.filter((r) => r.count > 1);
     for (const group of [decodes, prefills]) {
       if (group.length === 0) continue;
-      const logits = await this.runGroup(group);
-      if (!logits) continue;
+      const out = await this.runGroup(group);
+      if (!out) continue;
+      const { logits, logSumExp } = out;
       this.scheduler.complete({ rows: group.filter((r) => r.seq.status === 'running'), preempted: [], admitted: [] });
       const V = this.backend.info.vocabSize;
       let at = 0;
@@ -276,7 +277,7 @@ export class Engine {
         if (r.seq.status !== 'running') continue;
         const seq = r.seq;
         // Row j of this row's logits scores the token after position start + count − n + j.
-        seq.recordPromptLogprobs(r.start + r.count - n, n, rowLogits, V);
+        seq.recordPromptLogprobs(r.start + r.count - n, n, rowLogits, V, logSumExp?.subarray(at - n, at));
         if (!r.samples) continue;
         if (!seq.tPrefillEnd) seq.tPrefillEnd = performance.now();
         this.emit(seq, this.sampler.sample(rowLogits.subarray((n - 1) * V), seq.req.params, seq.penalties, seq.prng, seq.req.constraint, seq.belowMinTokens() ? seq.stopIds : undefined));
@@ -289,7 +290,7 @@ export class Engine {
    * fault caused by one request fails that request only (the port writes nothing on a failed step).
    * The logits follow the rows: logitRows(r) of them per row (zeros for a row that failed alone).
    */
-  private async runGroup(rows: ScheduledRow<Sequence>[]): Promise<Float32Array | undefined> {
+  private async runGroup(rows: ScheduledRow<Sequence>[]): Promise<StepOutput | undefined> {
     try {
       return await this.backend.step(await this.stepInput(rows));
     } catch (err) {
@@ -299,14 +300,21 @@ export class Engine {
       }
     }
     const V = this.backend.info.vocabSize;
-    const out = new Float32Array(rows.reduce((n, r) => n + logitRows(r), 0) * V);
+    const L = rows.reduce((n, r) => n + logitRows(r), 0);
+    const logits = new Float32Array(L * V);
+    const lse = new Float32Array(L);
+    let withLse = true;
     let at = 0;
     for (const r of rows) {
       const one = await this.runGroup([r]);
-      if (one) out.set(one, at * V);
+      if (one) {
+        logits.set(one.logits, at * V);
+        if (one.logSumExp) lse.set(one.logSumExp, at);
+        else withLse = false;
+      }
       at += logitRows(r);
     }
-    return out;
+    return { logits, ...(withLse && { logSumExp: lse }) };
   }
 
   /** Embeds each row's tokens [start, start + count), places visual embeddings, right-pads to T. */

@@ -43,8 +43,10 @@ describe('engine prompt logprobs (toy backend)', () => {
   it('scores every prompt token as the no-cache reference, in one chunk or many, alone or batched, and on the first chunk only', async () => {
     const ids = prompt(23);
     const expected = await reference(ids, 2);
-    for (const limits of [{}, { maxPromptLogitsPerStep: 5 }, { maxPromptLogitsPerStep: 1 }, { maxPrefillTokensPerStep: 4 }]) {
-      const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens, limits });
+    for (const [limits, withLogSumExp] of [[{}, false], [{ maxPromptLogitsPerStep: 5 }, false], [{ maxPromptLogitsPerStep: 1 }, false], [{ maxPrefillTokensPerStep: 4 }, false], [{ maxPromptLogitsPerStep: 5 }, true]] as const) {
+      // withLogSumExp: the backend returns each row's log-sum-exp (graphs with logits_lse), the engine's other path.
+      const backend = Object.assign(new ToyBackend(), { withLogSumExp });
+      const engine = new Engine({ backend, tokenBytes: byteTokens, limits });
       const [got, other] = await Promise.all([collect(engine.submit(req('p', ids, 2))), collect(engine.submit(req('o', prompt(9, 8), undefined)))]);
       close(got.chunks[0]!.promptLogprobs, expected);
       expect(got.chunks.slice(1).some((c) => c.promptLogprobs)).toBe(false);

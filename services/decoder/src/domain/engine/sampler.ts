@@ -168,6 +168,11 @@ export function argmax(x: Float32Array): number {
   return best;
 }
 
+/** Ids of the k largest logits, most likely first (ties: lower id first). */
+export function topIds(x: Float32Array, k: number): number[] {
+  return k > 0 ? topK(x, k).map((c) => c.i) : [];
+}
+
 /** The k largest logits, sorted descending (ties: lower id first). Bounded min-heap, O(V log k). */
 function topK(x: Float32Array, k: number): Candidate[] {
   const heapI = new Int32Array(k);

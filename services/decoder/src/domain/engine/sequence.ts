@@ -4,7 +4,7 @@ import type { TesseraError } from '@tessera/runtime';
 import type { ChunkStream } from './chunk-stream.js';
 import { IncrementalDetokenizer, type TokenBytes } from './detokenizer.js';
 import { Prng, randomSeed } from './prng.js';
-import { topLogprobs, type PenaltyState } from './sampler.js';
+import { topIds, topLogprobs, type PenaltyState } from './sampler.js';
 import type { SchedSeq, SeqStatus } from './scheduler.js';
 import type { EngineChunk, EngineRequest, FinishReason, Timings, TokenLogprob, Usage } from './types.js';
 
@@ -74,8 +74,10 @@ export class Sequence implements SchedSeq {
   /**
    * Takes the logits of positions [start, start + count) ([count, vocab] in `logits`): position p scores
    * prompt token p + 1 from the raw logits, as vLLM's prompt_logprobs (no penalties, bias or temperature).
+   * With the rows' log-sum-exp from the model (`logSumExp`, [count]) no pass of exp over the vocabulary
+   * runs here: one pass finds the alternatives and the rank.
    */
-  recordPromptLogprobs(start: number, count: number, logits: Float32Array, vocab: number): void {
+  recordPromptLogprobs(start: number, count: number, logits: Float32Array, vocab: number, logSumExp?: Float32Array): void {
     const list = this.promptLogprobs;
     if (!list || this.promptLogprobsMissing === 0) return;
     const top = this.req.promptLogprobs ?? 0;
@@ -84,7 +86,7 @@ export class Sequence implements SchedSeq {
       if (next >= this.promptLength || list[next]) continue;
       const row = logits.subarray(t * vocab, (t + 1) * vocab);
       const token = this.req.promptTokenIds[next]!;
-      list[next] = { ...topLogprobs(row, token, top), rank: rankOf(row, token) };
+      list[next] = logSumExp ? scoreToken(row, token, top, logSumExp[t]!) : { ...topLogprobs(row, token, top), rank: rankOf(row, token) };
       this.promptLogprobsMissing--;
     }
   }
@@ -171,6 +173,11 @@ export class Sequence implements SchedSeq {
     if (this.generated.length >= this.req.params.maxTokens) return { reason: 'length' };
     return undefined;
   }
+}
+
+/** A prompt token's logprob, alternatives and rank from its logits row and the row's log-sum-exp. */
+function scoreToken(logits: Float32Array, token: number, n: number, lse: number): TokenLogprob {
+  return { tokenId: token, logprob: logits[token]! - lse, top: topIds(logits, n).map((i) => ({ tokenId: i, logprob: logits[i]! - lse })), rank: rankOf(logits, token) };
 }
 
 /** 1-based rank of a token in one row of logits (1 = the most likely; ties share the better rank). */

@@ -18,6 +18,7 @@ import type { ImageSource, ValidChatRequest } from '../../domain/openai/valid-re
 import type { ValidResponseFormat } from '../../domain/openai/response-format.js';
 import { chatEndingToWire, samplingToWire } from '../../domain/openai/request-wire.js';
 import { promptScoresFromWire } from '../../domain/prompt-scores-wire.js';
+import { timingsFromWire } from '../../domain/timings-wire.js';
 import { usageFromWire } from '../../domain/usage-wire.js';
 import { UPLINK_METHODS } from './uplink.js';
 import type { Tenant } from '../../domain/tenancy/api-keys.js';
@@ -96,15 +97,12 @@ export class HubChat implements ChatService {
       }
       const finish: FinishReason | undefined = finishReasonName(c.finishReason);
       if (finish) {
-        const t = c.timings;
         yield {
           kind: 'final',
           choice,
           finishReason: finish,
           usage: usageFromWire(c.usage),
-          timings: Object.fromEntries(
-            Object.entries({ retrieval_ms: t?.retrievalMs, image_preprocess_ms: t?.imagePreprocessMs, vision_encode_ms: t?.visionEncodeMs, resample_ms: t?.resampleMs, decoder_queue_ms: t?.queueMs, prefill_ms: t?.prefillMs, time_to_first_token_ms: t?.timeToFirstTokenMs, decode_per_token_ms: t?.decodePerTokenMs, decode_ms: t?.decodeMs, total_ms: t?.totalMs }).filter(([, v]) => typeof v === 'number'),
-          ) as Record<string, number>,
+          timings: timingsFromWire(c.timings),
           sources: c.sources.map((s) => ({ id: s.id, score: s.relevance, relevance: s.relevance, text: s.text, metadata: s.metadata ?? {} })),
         };
         if (--choicesLeft === 0) return;
