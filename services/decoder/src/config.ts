@@ -21,7 +21,8 @@ export const decoderSchema = {
   defaultMaxTokens: int({ env: 'TESSERA_DECODER_DEFAULT_MAX_TOKENS', default: 512, min: 1, doc: 'max_tokens when the request leaves it unset' }),
   generationConfig: oneOf(['auto', 'service'], { env: 'TESSERA_DECODER_GENERATION_CONFIG', default: 'auto', doc: "defaults for unset sampling fields: auto = the model's generation_config.json, then MiniCPM-V's chat defaults (as vLLM --generation-config auto); service = the TESSERA_DECODER_DEFAULT_* keys only" }),
   defaultTemperature: number({ env: 'TESSERA_DECODER_DEFAULT_TEMPERATURE', default: 1, min: 0, max: 2, doc: 'temperature when unset' }),
-  maxStopStrings: int({ env: 'TESSERA_DECODER_MAX_STOP', default: 4, min: 0, max: 64, doc: 'stop strings per request' }),
+  // 16, not OpenAI's 4: lm-eval's local-completions sends a task's whole `until` list plus the EOS string (vLLM takes any number).
+  maxStopStrings: int({ env: 'TESSERA_DECODER_MAX_STOP', default: 16, min: 0, max: 64, doc: 'stop strings per request (the gateway checks TESSERA_GATEWAY_MAX_STOP first)' }),
   maxStopLength: int({ env: 'TESSERA_DECODER_MAX_STOP_LENGTH', default: 64, min: 1, max: 1024, doc: 'characters per stop string' }),
   maxStopTokenIds: int({ env: 'TESSERA_DECODER_MAX_STOP_TOKEN_IDS', default: 16, min: 0, max: 1024, doc: 'stop token ids per request' }),
   enableThinking: bool({ env: 'TESSERA_DECODER_ENABLE_THINKING', default: false, doc: "MiniCPM-V 4.5 / 4.6: enable_thinking for the checkpoint's chat template when the request sets none (GenerateRequest.enable_thinking; false = the instruct model's mode; a -Thinking checkpoint's template thinks regardless)" }),

@@ -32,6 +32,8 @@ export const gatewaySchema = {
   // defaults as the decoder's; one environment (the local stack's env) sets both, the chart passes them.
   decoderMaxContext: int({ env: 'TESSERA_DECODER_MAX_CONTEXT', default: 8192, min: 16, doc: "the decoder's context as deployed (same default); POST /tokenize reports min(it, max_position_embeddings) as max_model_len" }),
   decoderEnableThinking: bool({ env: 'TESSERA_DECODER_ENABLE_THINKING', default: false, doc: "the decoder's default enable_thinking as deployed (same default); POST /tokenize renders a 4.5 / 4.6 chat with it when the request sets none" }),
+  // 16, not OpenAI's 4: vLLM takes any number, and lm-eval's local-completions sends a task's whole `until` list plus the EOS string.
+  maxStopSequences: int({ env: 'TESSERA_GATEWAY_MAX_STOP', default: 16, min: 1, max: 64, doc: 'stop sequences per request (`stop`); the decoder takes TESSERA_DECODER_MAX_STOP (same default)' }),
   maxTokensLimit: int({ env: 'TESSERA_GATEWAY_MAX_TOKENS', default: 4096, min: 1, max: 1_000_000, doc: 'largest accepted max_tokens' }),
   defaultMaxTokens: int({ env: 'TESSERA_GATEWAY_DEFAULT_MAX_TOKENS', default: 256, min: 1, max: 1_000_000, doc: 'max_tokens when the request gives none' }),
   // 8: vLLM's benchmarks and OpenAI clients sample a handful of answers (a preference pair needs 2); each

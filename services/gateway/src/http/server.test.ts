@@ -197,7 +197,7 @@ describe('gateway HTTP edge', () => {
 
   it('names the broken limit in the message (as gRPC BadRequest does), once', async () => {
     const message = async (body: string) => ((await (await post(body)).json()) as any).error.message as string;
-    expect(await message(chatBody({ stop: ['a', 'b', 'c', 'd', 'e'] }))).toBe('too many stop sequences: 5 (limit: stop <= 4)');
+    expect(await message(chatBody({ stop: Array.from({ length: 17 }, (_, i) => `s${i}`) }))).toBe('too many stop sequences: 17 (limit: stop <= 16)');
     // A message that already spells its limit is not given it twice.
     expect(await message(chatBody({ temperature: 5 }))).toBe('temperature is 5; allowed: 0 <= temperature <= 2');
     expect(await message(chatBody({ max_tokens: 0 }))).toBe('max_tokens is 0; allowed: 1 <= max_tokens <= 4096');

@@ -41,7 +41,7 @@ export const DEFAULT_LIMITS: EngineLimits = Object.freeze({
   maxPrefillTokensPerStep: 512,
   maxTokensLimit: 4096,
   maxContext: 8192,
-  maxStopStrings: 4,
+  maxStopStrings: 16,
   maxStopStringLength: 64,
   maxLogprobs: 20,
   maxStopTokenIds: 16,

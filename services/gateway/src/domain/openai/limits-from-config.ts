@@ -8,9 +8,9 @@ export function chatLimitsFrom(c: GatewayConfig): ChatLimits {
     maxImagesPerRequest: c.maxImagesPerRequest,
     maxImageBytes: c.maxImageBytes,
     maxTokensLimit: c.maxTokensLimit,
+    maxStopSequences: c.maxStopSequences,
     defaultMaxTokens: c.defaultMaxTokens,
     // The OpenAI API's own bounds, not deployment settings: the same everywhere.
-    maxStopSequences: DEFAULT_CHAT_LIMITS.maxStopSequences,
     maxTopLogprobs: DEFAULT_CHAT_LIMITS.maxTopLogprobs,
     maxLogitBias: DEFAULT_CHAT_LIMITS.maxLogitBias,
     maxCompletionLogprobs: DEFAULT_CHAT_LIMITS.maxCompletionLogprobs,

@@ -8,7 +8,7 @@ export interface ChatLimits {
   defaultMaxTokens: number;
   maxStopSequences: number;
   maxTopLogprobs: number;
-  /** `logit_bias` entries per request (OpenAI's API bound, like the 4 stop sequences and 20 top_logprobs). */
+  /** `logit_bias` entries per request (OpenAI's API bound, like its 20 top_logprobs). */
   maxLogitBias: number;
   /** Text completions' `logprobs` (alternatives per token, 0..5 in OpenAI's legacy API). */
   maxCompletionLogprobs: number;
@@ -35,7 +35,7 @@ export const DEFAULT_CHAT_LIMITS: ChatLimits = Object.freeze({
   maxImageBytes: 20 * 1024 * 1024,
   maxTokensLimit: 4096,
   defaultMaxTokens: 256,
-  maxStopSequences: 4,
+  maxStopSequences: 16,
   maxTopLogprobs: 20,
   maxLogitBias: 300,
   maxCompletionLogprobs: 5,

@@ -109,7 +109,7 @@ describe('validateChatRequest', () => {
     ['n above the choices limit', { ...ok, n: DEFAULT_CHAT_LIMITS.maxChoices + 1 }, 'n'],
     ['n = 0', { ...ok, n: 0 }, 'n'],
     ['fractional n', { ...ok, n: 1.5 }, 'n'],
-    ['too many stop sequences', { ...ok, stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
+    ['too many stop sequences', { ...ok, stop: Array.from({ length: 17 }, (_, i) => `s${i}`) }, 'stop'],
     ['empty stop sequence', { ...ok, stop: [''] }, 'stop[0]'],
     ['stream not a boolean', { ...ok, stream: 'yes' }, 'stream'],
     ['seed not an integer', { ...ok, seed: 1.25 }, 'seed'],

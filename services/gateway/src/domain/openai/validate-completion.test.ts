@@ -113,7 +113,7 @@ describe('validateCompletionRequest', () => {
       [{ top_p: 0 }, 'top_p'],
       [{ n: 9 }, 'n'],
       [{ n: 0 }, 'n'],
-      [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
+      [{ stop: Array.from({ length: 17 }, (_, i) => `s${i}`) }, 'stop'],
       [{ presence_penalty: 9 }, 'presence_penalty'],
       [{ seed: 1.5 }, 'seed'],
       [{ logit_bias: { x: 1 } }, 'logit_bias.x'],

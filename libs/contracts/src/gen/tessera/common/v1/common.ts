@@ -465,7 +465,7 @@ export interface SamplingParams {
   seed?:
     | number
     | undefined;
-  /** Stop strings (not included in the output). Limit: 4 strings of 64 code points each [config]. */
+  /** Stop strings (not included in the output). Limit: 16 strings of 64 code points each [config]. */
   stop: string[];
   /** Extra stop token ids besides the model's end-of-sequence tokens. Limit: 16 [config]. */
   stopTokenIds: number[];
