@@ -3,7 +3,7 @@ import { ErrorCode, TesseraError } from '@tessera/runtime';
 import { Engine } from './engine.js';
 import { samplingParams } from './engine-defaults.js';
 import { topLogprobs } from './sampler.js';
-import { ToyBackend, byteTokens } from '../../test/toy-backend.js';
+import { TOY_KV_BYTES_PER_TOKEN, ToyBackend, byteTokens } from '../../test/toy-backend.js';
 import { collect } from '../../test/collect.js';
 import type { EngineRequest, TokenLogprob } from './types.js';
 
@@ -65,6 +65,21 @@ describe('engine prompt logprobs (toy backend)', () => {
     close(scored.chunks[0]!.promptLogprobs, await reference(ids, 0));
     const again = await collect(engine.submit(req('c', ids, undefined)));
     expect(again.last.usage!.cachedPromptTokens).toBeGreaterThan(0);
+    await engine.close();
+  });
+
+  it('survives preemption (recompute): every sequence still scores its whole prompt once, as the reference', async () => {
+    const lens = [20, 9, 14, 30, 5];
+    const prompts = lens.map((n) => prompt(n, n));
+    const expected = await Promise.all(prompts.map((ids) => reference(ids, 1)));
+    // 8 blocks of 8 tokens (the engine tests' preemption setup), prompts scored 4 positions a step.
+    const engine = new Engine({ backend: new ToyBackend(), tokenBytes: byteTokens, limits: { kvBudgetBytes: 8 * 8 * TOY_KV_BYTES_PER_TOKEN, kvBlockSize: 8, prefixCaching: false, maxPromptLogitsPerStep: 4 } });
+    const outs = await Promise.all(prompts.map((ids, i) => collect(engine.submit({ ...req(`p${i}`, ids, 1), params: samplingParams({ ignoreEos: true, maxTokens: 24 }) }))));
+    expect(engine.stats().preemptions).toBeGreaterThan(0);
+    outs.forEach((o, i) => {
+      expect(o.chunks.filter((c) => c.promptLogprobs)).toHaveLength(1);
+      close(o.chunks[0]!.promptLogprobs, expected[i]!);
+    });
     await engine.close();
   });
 
