@@ -4,6 +4,7 @@ import { handleChatCompletion, type ChatHandlerDeps } from './chat-handler.js';
 import { handleCompletion } from './completion-handler.js';
 import { handleResponses } from './responses-handler.js';
 import { decodePathParam } from './read-body.js';
+import { unknownModel } from '../domain/openai/validate-common.js';
 import { HttpMetrics, routeTemplate } from './request-metrics.js';
 import { requestIdOf } from './request-id.js';
 import { allowMethod, sendError, sendJson } from './web/route-kit.js';
@@ -73,7 +74,7 @@ async function route(req: IncomingMessage, res: ServerResponse, deps: ChatHandle
     deps.keys.authenticate(req.headers.authorization);
     // Model ids may contain '/' (org/name): everything after the prefix is the id.
     const id = decodePathParam(path.slice('/v1/models/'.length), 'model');
-    if (!deps.models().includes(id)) throw new TesseraError(ErrorCode.NOT_FOUND, `model "${id}" does not exist; ${deps.whereModelsRun ? `models run at: ${deps.whereModelsRun()}` : `available: ${deps.models().join(', ')}`}`, { field: 'model' });
+    if (!deps.models().includes(id)) throw unknownModel(id, deps.models(), deps.whereModelsRun?.());
     return sendJson(res, 200, modelJson(id, deps.describeModel));
   }
   // `/health` is vLLM's liveness path (200, empty body); `/healthz` is ours. Both say "the process is up".

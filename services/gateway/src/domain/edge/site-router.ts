@@ -11,6 +11,7 @@ import { hubDownError, type HubLink, type SiteConfig, type SiteModel } from '@te
 import type { ChatContext, ChatEvent, ChatService } from '../chat-events.js';
 import { modelFeatures, type ModelFeatures } from '../openai/response-format.js';
 import type { ValidChatRequest } from '../openai/valid-request.js';
+import { unknownModel } from '../openai/validate-common.js';
 import type { Tenant } from '../tenancy/api-keys.js';
 
 export class SiteRouter implements ChatService {
@@ -61,7 +62,7 @@ export class SiteRouter implements ChatService {
 
   private model(id: string): SiteModel {
     const m = this.byId.get(id);
-    if (!m) throw new TesseraError(ErrorCode.NOT_FOUND, `model "${id}" does not exist; models run at: ${this.whereModelsRun()}`, { field: 'model' });
+    if (!m) throw unknownModel(id, [...this.byId.keys()], this.whereModelsRun());
     return m;
   }
 

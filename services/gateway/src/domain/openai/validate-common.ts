@@ -11,10 +11,13 @@ import type { ValidSampling } from './valid-request.js';
 /** `model`, which must be one this gateway serves (404 naming where models run, else the ids). */
 export function parseModel(root: Record<string, unknown>, knownModels: readonly string[], whereModelsRun?: string): string {
   const model = str(root.model, 'model');
-  if (!knownModels.includes(model)) {
-    throw new TesseraError(ErrorCode.NOT_FOUND, `model "${model}" does not exist; ${whereModelsRun ? `models run at: ${whereModelsRun}` : `available: ${knownModels.join(', ')}`}`, { field: 'model' });
-  }
+  if (!knownModels.includes(model)) throw unknownModel(model, knownModels, whereModelsRun);
   return model;
+}
+
+/** The 404 of a model this gateway does not serve, naming where models run (edge sites), else the ids: every route's. */
+export function unknownModel(model: string, knownModels: readonly string[], whereModelsRun?: string): TesseraError {
+  return new TesseraError(ErrorCode.NOT_FOUND, `model "${model}" does not exist; ${whereModelsRun ? `models run at: ${whereModelsRun}` : `available: ${knownModels.join(', ')}`}`, { field: 'model' });
 }
 
 /**

@@ -15,6 +15,7 @@ import type { TokenizeModels, ValidDetokenizeRequest, ValidTokenizeRequest } fro
 import type { ModelFeatures } from '../openai/response-format.js';
 import type { ModelInfo } from '../orchestrator/model-catalog.js';
 import { chatPromptIds } from '../orchestrator/prompt-estimate.js';
+import { unknownModel } from '../openai/validate-common.js';
 
 export interface TokenizationOptions {
   /** Every model id this gateway answers for (an edge site: its own and the hub's). */
@@ -54,7 +55,7 @@ export class Tokenization implements TokenizeModels {
     if (id === this.model.id) return id;
     const known = this.o.models();
     if (!known.includes(id)) {
-      throw new TesseraError(ErrorCode.NOT_FOUND, `model "${id}" does not exist; ${this.o.whereModelsRun ? `models run at: ${this.o.whereModelsRun()}` : `available: ${known.join(', ')}`}`, { field: 'model' });
+      throw unknownModel(id, known, this.o.whereModelsRun?.());
     }
     throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `model "${id}" runs at the hub, whose tokenizer this site's gateway does not have (it has "${this.model.id}"'s); tokenize for "${id}" at the hub's gateway`, { field: 'model' });
   }
