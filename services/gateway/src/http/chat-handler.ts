@@ -5,7 +5,7 @@ import type { ValidChatRequest } from '../domain/openai/valid-request.js';
 import { deltaOf, MessageAccumulator, ToolOutput } from '../domain/openai/tool-output.js';
 import { reasoningFields } from '../domain/openai/reasoning-output.js';
 import { choiceCount, type ChoiceTally } from '../domain/choices.js';
-import { choiceExtension, collectEvents, finishReasonJson, handleGeneration, sendAnswer, sourcesJson, sseData, streamEvents, usageJson, vllmPromptLogprobs, type ChatHandlerDeps, type GenerationEndpoint, type ResponseMeta } from './generation-handler.js';
+import { choiceExtension, collectEvents, finishReasonJson, handleGeneration, sendAnswer, sourcesJson, logprobJson, sseData, streamEvents, usageJson, vllmPromptLogprobs, type ChatHandlerDeps, type GenerationEndpoint, type ResponseMeta } from './generation-handler.js';
 import type { RequestInfo } from './server.js';
 
 export type { ChatHandlerDeps } from './generation-handler.js';
@@ -24,7 +24,7 @@ const CHAT_COMPLETIONS: GenerationEndpoint<ValidChatRequest> = {
 };
 
 function logprobsJson(lp: TokenLogprob[]) {
-  return { content: lp.map((t) => ({ token: t.token, logprob: t.logprob, bytes: [...Buffer.from(t.token)], top_logprobs: t.top.map((x) => ({ token: x.token, logprob: x.logprob, bytes: [...Buffer.from(x.token)] })) })) };
+  return { content: lp.map(logprobJson) };
 }
 
 /** One choice's answer as it is assembled: tool-call parsing and the message (one per choice). */

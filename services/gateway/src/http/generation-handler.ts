@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ChatContext, ChatEvent, ChatRoute, ChatService, ChatSource, ChatUsage, PromptScores } from '../domain/chat-events.js';
+import type { ChatContext, ChatEvent, ChatRoute, ChatService, ChatSource, ChatUsage, PromptScores, TokenLogprob } from '../domain/chat-events.js';
 import { answerChoiceId, choiceCount, ChoiceTally, interleave, promptResponseId, reservedTokens, type FinalEvent } from '../domain/choices.js';
 import type { ModelFeatures } from '../domain/openai/response-format.js';
 import { limitsForTenant, type ChatLimits } from '../domain/openai/limits.js';
@@ -182,6 +182,11 @@ export function vllmPromptLogprobs(p: PromptScores) {
     const entry = (logprob: number, rank: number | null, token: string) => ({ logprob, rank, decoded_token: token });
     return Object.fromEntries([...t.top.map((x, r) => [String(x.tokenId), entry(x.logprob, r + 1, x.token)] as const), [String(t.tokenId), entry(t.logprob, t.rank, t.token)] as const]);
   });
+}
+
+/** One token's log probability as OpenAI lists it (chat's `logprobs.content[i]`, Responses' `output_text.logprobs[i]`). */
+export function logprobJson(t: TokenLogprob) {
+  return { token: t.token, logprob: t.logprob, bytes: [...Buffer.from(t.token)], top_logprobs: t.top.map((x) => ({ token: x.token, logprob: x.logprob, bytes: [...Buffer.from(x.token)] })) };
 }
 
 /** Every delta in order with its choice index, and every choice's final (an answer missing one is a broken stream). */

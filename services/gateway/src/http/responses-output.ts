@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import type { FinishReason, TokenLogprob } from '../domain/chat-events.js';
 import type { ValidTools } from '../domain/openai/response-format.js';
 import { ToolOutput, type OutputPiece } from '../domain/openai/tool-output.js';
-import type { DeltaEvent } from './generation-handler.js';
+import { logprobJson, type DeltaEvent } from './generation-handler.js';
 
 /** A streamed event's type and fields (the writer adds `sequence_number`). */
 export type EmitEvent = (type: string, fields: Record<string, unknown>) => void;
@@ -28,10 +28,6 @@ export function itemId(prefix: string): string {
   return `${prefix}_${randomBytes(24).toString('hex')}`;
 }
 
-/** A token's log probability in the Responses shape (chat's, as OpenAI lists them on output_text). */
-export function logprobJson(t: TokenLogprob) {
-  return { token: t.token, logprob: t.logprob, bytes: [...Buffer.from(t.token)], top_logprobs: t.top.map((x) => ({ token: x.token, logprob: x.logprob, bytes: [...Buffer.from(x.token)] })) };
-}
 
 export class ResponseOutput {
   readonly items: Item[] = [];
