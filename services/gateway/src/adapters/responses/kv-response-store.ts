@@ -9,6 +9,7 @@
  * matching another's (as the encoder cache and the claim checks).
  */
 import { nanos, type KV, type NatsConnection } from 'nats';
+import { tenantPrefix } from '@tessera/runtime';
 import { applyStreamLimits } from '@tessera/vision';
 import type { ResponseStore, StoredResponse } from '../../domain/responses/response-store.js';
 
@@ -59,17 +60,16 @@ export class KvResponseStore implements ResponseStore {
 
   async purgeTenant(tenant: string): Promise<number> {
     const keys: string[] = [];
-    for await (const k of await this.kv.keys(`${tenantToken(tenant)}.>`)) keys.push(k);
+    for await (const k of await this.kv.keys(`${tenantPrefix(tenant)}>`)) keys.push(k);
     for (const k of keys) await this.kv.purge(k);
     return keys.length;
   }
 }
 
-function tenantToken(tenant: string): string {
-  return Buffer.from(tenant, 'utf8').toString('hex');
-}
-
-/** Response ids are checked before they get here (stored-responses.ts: `resp_` + letters and digits), so they are valid key tokens. */
+/**
+ * `<hex(tenant)>.<id>`: the platform's tenant prefix (claim checks, image store). Response ids are checked before
+ * they get here (stored-responses.ts: `resp_` + letters and digits), so they are valid key tokens.
+ */
 function key(tenant: string, id: string): string {
-  return `${tenantToken(tenant)}.${id}`;
+  return `${tenantPrefix(tenant)}${id}`;
 }

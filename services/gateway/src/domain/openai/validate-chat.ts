@@ -232,13 +232,18 @@ function parseContent(raw: unknown, field: string, role: Role, limits: ChatLimit
 const DATA_URL = /^data:([a-zA-Z0-9.+-]+\/(?:[a-zA-Z0-9.+-]+|\*))?((?:;[^;,]+)*?);base64,(.*)$/s;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** A base64 `data:` URL's media type ('' when none) and payload (whitespace removed), or undefined when it is not one. */
+export function dataUrlParts(url: string): { mime: string; payload: string } | undefined {
+  const m = DATA_URL.exec(url);
+  return m ? { mime: m[1] ?? '', payload: m[3]!.replace(/\s+/g, '') } : undefined;
+}
+
 function parseImageUrl(url: string, field: string, limits: ChatLimits): ImageSource {
   if (url.startsWith('data:')) {
-    const m = DATA_URL.exec(url);
-    if (!m) throw invalidArgument(field, 'data URLs must be base64-encoded: data:image/<type>;base64,<data>');
-    const mime = m[1] ?? '';
+    const parts = dataUrlParts(url);
+    if (!parts) throw invalidArgument(field, 'data URLs must be base64-encoded: data:image/<type>;base64,<data>');
+    const { mime, payload } = parts;
     if (mime && !mime.startsWith('image/')) throw invalidArgument(field, `data URL media type ${mime} is not an image`);
-    const payload = m[3]!.replace(/\s+/g, '');
     if (payload.length === 0 || payload.length % 4 === 1 || !BASE64.test(payload)) throw invalidArgument(field, 'data URL has invalid base64 data');
     const approxBytes = Math.floor((payload.length * 3) / 4);
     if (approxBytes > limits.maxImageBytes) {

@@ -19,8 +19,8 @@
  *   gets its answer and an honest flag, rather than a 5xx for tokens it paid for.
  * - Another tenant's id reads exactly like an unknown one (404): ids never reveal other tenants.
  */
-import { createHash } from 'node:crypto';
-import { ErrorCode, TesseraError, invalidArgument, type Logger } from '@tessera/runtime';
+import { ErrorCode, TesseraError, invalidArgument, sha256Hex, type Logger } from '@tessera/runtime';
+import { dataUrlParts } from '../openai/validate-chat.js';
 import type { ResponseStore, StoredResponse } from './response-store.js';
 
 /** The image store as stored responses use it (libs/vision ImageStore: tenant-scoped, keyed by sha256). */
@@ -143,7 +143,7 @@ export class StoredResponses {
     return mapImages(items, async (part) => {
       if (!isDataImage(part)) return part;
       const { bytes, contentType } = decodeDataUrl(part.image_url as string);
-      const stored = await this.images.put(tenant, bytes, createHash('sha256').update(bytes).digest('hex'), contentType);
+      const stored = await this.images.put(tenant, bytes, sha256Hex(bytes), contentType);
       const { image_url: _, ...rest } = part;
       return { ...rest, tessera_image: { bucket: stored.bucket, key: stored.key, size: stored.size, content_type: contentType } satisfies ImageRefJson };
     });
@@ -187,11 +187,10 @@ function isDataImage(part: Part): boolean {
   return typeof part.image_url === 'string' && part.image_url.startsWith('data:');
 }
 
-/** A validated data: URL's bytes and media type (validate-chat.ts checked its form). */
+/** A validated data: URL's bytes and media type (validate-chat.ts checked its form and reads it the same way). */
 function decodeDataUrl(url: string): { bytes: Buffer; contentType: string } {
-  const comma = url.indexOf(',');
-  const mime = url.slice('data:'.length, comma).split(';')[0] || 'image/*';
-  return { bytes: Buffer.from(url.slice(comma + 1).replace(/\s+/g, ''), 'base64'), contentType: mime };
+  const { mime, payload } = dataUrlParts(url)!;
+  return { bytes: Buffer.from(payload, 'base64'), contentType: mime || 'image/*' };
 }
 
 function jsonBytes(x: unknown): number {
