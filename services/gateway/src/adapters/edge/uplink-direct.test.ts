@@ -201,8 +201,9 @@ describe('direct uplink over a leaf link', () => {
     await forwardEvents(30_000, req, siteId);
     expect(hubResponseIds.at(-1)).toBe(siteId);
     // A completion batch's prompt p answers under `<id>-p<p>` at the site: the hub records it so too.
-    await forwardEvents(30_000, req, `${siteId}-p2`);
-    expect(hubResponseIds.at(-1)).toBe(`${siteId}-p2`);
+    const batchPromptId = `cmpl-${randomUUID()}-p2`;
+    await forwardEvents(30_000, validateCompletionRequest({ model: MODEL, prompt: 'the second prompt of a batch' }, DEFAULT_CHAT_LIMITS, [MODEL]), batchPromptId);
+    expect(hubResponseIds.at(-1)).toBe(batchPromptId);
     // Not an id of the kind asked for (a completion's prefix on a chat, or no uuid): the hub draws its own.
     await forwardEvents(30_000, req, `cmpl-${randomUUID()}`);
     expect(hubResponseIds.at(-1)).toMatch(/^chatcmpl-[0-9a-f-]{36}$/);

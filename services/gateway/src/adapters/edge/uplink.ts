@@ -13,13 +13,16 @@ import { gatewayGrpcService, type GatewayGrpcDeps } from '../../service.js';
 /** What an edge site may call at the hub gateway (its client lists the same; hub-chat.ts). */
 export const UPLINK_METHODS = ['chatCompletion', 'submitFeedback'] as const;
 
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 /**
- * An OpenAI-shaped id (`chatcmpl-<uuid>`, `cmpl-<uuid>`, as the site's gateway draws them; a completion
- * batch's prompt p > 0 adds `-p<p>`: domain/choices.ts promptResponseId); anything else is not taken.
+ * The ids a site's gateway draws, per kind of forwarded request; anything else is not taken. A chat:
+ * `chatcmpl-<uuid>`, or a `/v1/responses` answer's `resp_` + 32 hex (http/responses-handler.ts). A text
+ * completion: `cmpl-<uuid>`, a batch's prompt p > 0 with `-p<p>` (domain/choices.ts promptResponseId).
  */
-const SITE_RESPONSE_ID = /^(chatcmpl|cmpl)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(-p[1-9][0-9]{0,3})?$/;
-/** A site's `/v1/responses` id (`resp_` + 32 hex: http/responses-handler.ts), a chat at the hub. */
-const SITE_RESPONSES_ID = /^resp_[0-9a-f]{32}$/;
+const SITE_RESPONSE_IDS: Readonly<Record<'chatcmpl' | 'cmpl', RegExp>> = {
+  chatcmpl: new RegExp(`^(chatcmpl-${UUID}|resp_[0-9a-f]{32})$`),
+  cmpl: new RegExp(`^cmpl-${UUID}(-p[1-9][0-9]{0,3})?$`),
+};
 
 /**
  * The site's response id for a forwarded chat, when it is one of the kind asked for: the hub records
@@ -29,8 +32,7 @@ const SITE_RESPONSES_ID = /^resp_[0-9a-f]{32}$/;
  */
 function siteResponseId(ctx: CallContext, prefix: 'chatcmpl' | 'cmpl'): string | undefined {
   const id = ctx.headers['x-response-id'];
-  if (id !== undefined && prefix === 'chatcmpl' && SITE_RESPONSES_ID.test(id)) return id;
-  return id !== undefined && SITE_RESPONSE_ID.test(id) && id.startsWith(`${prefix}-`) ? id : undefined;
+  return id !== undefined && SITE_RESPONSE_IDS[prefix].test(id) ? id : undefined;
 }
 
 /**
