@@ -32,8 +32,8 @@ export class Sequence implements SchedSeq {
   readonly promptLogprobs: (TokenLogprob | null)[] | undefined;
   /** Prompt logprobs not yet computed (the first chunk that samples carries them all). */
   private promptLogprobsMissing: number;
+  private promptLogprobsSent = false;
   readonly chunkCap: number | undefined;
-  readonly computesWholePrompt: boolean;
   /** Set by cancel(); acted on at the start of the next engine step. */
   cancelRequested: TesseraError | undefined;
 
@@ -63,7 +63,11 @@ export class Sequence implements SchedSeq {
     this.promptLogprobs = wantsPrompt ? new Array<TokenLogprob | null>(req.promptTokenIds.length).fill(null) : undefined;
     this.promptLogprobsMissing = wantsPrompt ? req.promptTokenIds.length - 1 : 0;
     this.chunkCap = wantsPrompt ? maxPromptLogitsPerStep : undefined;
-    this.computesWholePrompt = wantsPrompt;
+  }
+
+  /** Prompt logprobs need every prompt position computed: no prefix-cache hit (scheduler.ts). */
+  get computesWholePrompt(): boolean {
+    return this.promptLogprobs !== undefined;
   }
 
   /** Whether a step computing tokens [start, start + count) must return every position's logits. */
@@ -75,7 +79,7 @@ export class Sequence implements SchedSeq {
    * Takes the logits of positions [start, start + count) ([count, vocab] in `logits`): position p scores
    * prompt token p + 1 from the raw logits, as vLLM's prompt_logprobs (no penalties, bias or temperature).
    * With the rows' log-sum-exp from the model (`logSumExp`, [count]) no pass of exp over the vocabulary
-   * runs here: one pass finds the alternatives and the rank.
+   * runs here: only the passes that find the alternatives and the rank.
    */
   recordPromptLogprobs(start: number, count: number, logits: Float32Array, vocab: number, logSumExp?: Float32Array): void {
     const list = this.promptLogprobs;
@@ -97,8 +101,6 @@ export class Sequence implements SchedSeq {
     this.promptLogprobsSent = true;
     return this.promptLogprobs;
   }
-
-  private promptLogprobsSent = false;
 
   get tenant(): string {
     return this.req.tenant;
