@@ -21,12 +21,19 @@
  * queues it in TESSERA_UPLINK only when no hub gateway takes it; `--uplink queue` sets
  * TESSERA_GATEWAY_UPLINK_DIRECT=false (always the queue, as before) for a before/after comparison. The
  * bench prints how many forwarded chats went through the queue (TESSERA_UPLINK's sequence).
- * 40 requests per path by default: the decoder's prefill is bimodal on a shared 2-core box (p10 ~51, p50 ~54, p90
- *   58–84 ms, docs/decisions.md "Issue 18 (site idle cost …)"), and with 20 per path either path's p50 could land in
- *   the slow mode: eight runs swung 0.94–1.34 on the same code. The hop itself is the "outside the hub's pipeline" line.
- * Usage: npx tsx bench/edge/main.ts [--preset bench|tiny] [--model DIR] [--requests 40] [--tokens 32] [--concurrent 8] [--events 10000] [--uplink direct|queue] [--link direct|relay]
+ * 80 requests per path of 16 tokens by default (as long as 40 of 32 were): the decoder's prefill is bimodal on a
+ *   shared 2-core box (~45 and ~67 ms, about half each, 2026-12-05), so either path's p50 falls between the modes
+ *   and swings ±5 % run to run on the same code. The hop is therefore measured on the pairs: the median of
+ *   (via leaf − direct) over requests run back to back, with a bootstrap interval (`pairedHop`).
+ * Route (`--route`, the site config's `route` of the hub model): `stages` (default) — the site's gateway
+ * orchestrates the text chat itself and calls the hub decoder over the leaf (`tessera.hubmodel.<revision>.>`),
+ * so the first token crosses the link but no second gateway; its orchestrator is then the site's, and its
+ * TTFT includes the link: the hop is the TTFT difference, the "outside" line compares HTTP edges only.
+ * `gateway` — the site forwards the chat to the hub gateway (the route before 2026-12-05, and what
+ * requests with images, video or a collection still take).
+ * Usage: npx tsx bench/edge/main.ts [--preset bench|tiny] [--model DIR] [--requests 80] [--tokens 16] [--concurrent 8] [--events 10000] [--route stages|gateway] [--uplink direct|queue] [--link direct|relay] [--samples FILE (every request's numbers, JSON)]
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,10 +42,11 @@ import { startEdgeStack, writeApiKeysFile, type EdgeStack } from '@tessera/local
 import { ensurePresetModelPaths } from '@tessera/model';
 import { readSse } from '@tessera/testing';
 
-const { values } = parseArgs({ options: { preset: { type: 'string', default: 'bench' }, model: { type: 'string' }, requests: { type: 'string', default: '40' }, tokens: { type: 'string', default: '32' }, concurrent: { type: 'string', default: '8' }, events: { type: 'string', default: '10000' }, uplink: { type: 'string', default: 'direct' }, link: { type: 'string', default: 'direct' } } });
+const { values } = parseArgs({ options: { preset: { type: 'string', default: 'bench' }, model: { type: 'string' }, requests: { type: 'string', default: '80' }, tokens: { type: 'string', default: '16' }, concurrent: { type: 'string', default: '8' }, events: { type: 'string', default: '10000' }, uplink: { type: 'string', default: 'direct' }, link: { type: 'string', default: 'direct' }, route: { type: 'string', default: 'stages' }, samples: { type: 'string' } } });
 if (values.preset !== 'bench' && values.preset !== 'tiny') throw new Error(`--preset must be bench or tiny, not ${values.preset}`);
 if (values.uplink !== 'direct' && values.uplink !== 'queue') throw new Error(`--uplink must be direct or queue, not ${values.uplink}`);
 if (values.link !== 'direct' && values.link !== 'relay') throw new Error(`--link must be direct or relay, not ${values.link}`);
+if (values.route !== 'stages' && values.route !== 'gateway') throw new Error(`--route must be stages or gateway, not ${values.route}`);
 const REQUESTS = Number(values.requests);
 const TOKENS = Number(values.tokens);
 const EVENTS = Number(values.events);
@@ -46,6 +54,22 @@ const CONCURRENT = Number(values.concurrent);
 const KEY = 'sk-bench-edge';
 const SITE = 'bench-site';
 const MODEL = 'hub-big';
+
+/**
+ * The hop's cost from the paired requests: each via-leaf request runs right after (or before) a direct
+ * one, so the median of their differences cancels what both share — load drift, and above all the
+ * decoder's two prefill modes (on a shared 2-core box ~45 and ~67 ms, about half the requests each:
+ * a path's p50 falls in the gap and swung ±5 % run to run on unchanged code, 2026-12-05 runs in
+ * docs/decisions.md). A 95 % interval by resampling the pairs (seeded, 2,000 draws).
+ */
+function pairedHop(direct: number[], viaLeaf: number[]): { median: number; lo: number; hi: number } {
+  const diffs = viaLeaf.map((x, i) => x - direct[i]!);
+  const median = (xs: number[]) => pct(xs, 50);
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const draws = Array.from({ length: 2000 }, () => median(diffs.map(() => diffs[Math.floor(rand() * diffs.length)]!)));
+  return { median: median(diffs), lo: pct(draws, 2.5), hi: pct(draws, 97.5) };
+}
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 
@@ -118,6 +142,7 @@ const edge = await startEdgeStack({
   env: { TESSERA_INTRA_OP_THREADS: '1' },
   gatewayEnv: { ...quota, TESSERA_GATEWAY_UPLINK_DIRECT: String(values.uplink === 'direct') },
   directUplink: values.link === 'direct',
+  hubRoute: values.route,
   // The site config's default probe interval (libs/edge site-config.ts), not local-stack's 250 ms for
   // tests: the site's CPU columns then show what a site spends as shipped. The probe does not move the
   // TTFT: with it switched off the hop measured the same (docs/decisions.md "Issue 18 (site idle cost …)").
@@ -170,12 +195,16 @@ try {
   };
   const d = summary(direct);
   const l = summary(viaLeaf);
-  console.log(`1. hub model, TTFT p50 / p90 (of which the hub's own p50; the rest p50 / p90) and decode tokens/s:`);
+  if (values.samples) writeFileSync(values.samples, JSON.stringify({ direct, viaLeaf }));
+  console.log(`1. hub model (--route ${values.route}: ${values.route === 'stages' ? "the site's gateway orchestrates, the hub decoder answers over the leaf" : 'forwarded to the hub gateway'}), TTFT p50 / p90 (of which the orchestrator's own p50${values.route === 'stages' ? ", at the site for the leaf path, link included" : ''}; the rest p50 / p90) and decode tokens/s:`);
   console.log(`   direct at the hub gateway   ${d.p50.toFixed(1)} / ${d.p90.toFixed(1)} ms (hub ${d.hubP50.toFixed(1)}; rest ${d.restP50.toFixed(1)} / ${d.restP90.toFixed(1)})   ${d.tokPerS.toFixed(1)} tok/s`);
   console.log(`   via the edge gateway + leaf ${l.p50.toFixed(1)} / ${l.p90.toFixed(1)} ms (hub ${l.hubP50.toFixed(1)}; rest ${l.restP50.toFixed(1)} / ${l.restP90.toFixed(1)})   ${l.tokPerS.toFixed(1)} tok/s`);
   const queued = (await uplinkJobs()) - queuedBefore;
-  console.log(`   uplink (--uplink ${values.uplink}): ${REQUESTS - queued} of ${REQUESTS} forwarded chats taken directly by the hub gateway (core NATS, tessera.uplink.>), ${queued} through the TESSERA_UPLINK work queue`);
-  console.log(`   ratio leaf/direct: TTFT p50 ${(l.p50 / d.p50).toFixed(3)}, p90 ${(l.p90 / d.p90).toFixed(3)}; tokens/s ${(l.tokPerS / d.tokPerS).toFixed(3)}; added TTFT p50 ${(l.p50 - d.p50).toFixed(1)} ms, added outside the hub's pipeline p50 ${(l.restP50 - d.restP50).toFixed(1)} ms (${((100 * (l.restP50 - d.restP50)) / d.p50).toFixed(1)} % of the direct TTFT p50)`);
+  if (values.route === 'gateway') console.log(`   uplink (--uplink ${values.uplink}): ${REQUESTS - queued} of ${REQUESTS} forwarded chats taken directly by the hub gateway (core NATS, tessera.uplink.>), ${queued} through the TESSERA_UPLINK work queue`);
+  const hop = pairedHop(direct.map((x) => x.ttftMs), viaLeaf.map((x) => x.ttftMs));
+  const share = (ms: number) => `${((100 * ms) / d.p50).toFixed(1)} %`;
+  console.log(`   the hop's TTFT cost (the issue's measure): median of the ${REQUESTS} back-to-back pairs' leaf − direct ${hop.median >= 0 ? '+' : ''}${hop.median.toFixed(2)} ms = ${share(hop.median)} of the direct TTFT p50 (bootstrap 95 %: ${share(hop.lo)} to ${share(hop.hi)}): ratio ${(1 + hop.median / d.p50).toFixed(3)}, target ≤ 1.05`);
+  console.log(`   ratio leaf/direct of the percentiles: TTFT p50 ${(l.p50 / d.p50).toFixed(3)}, p90 ${(l.p90 / d.p90).toFixed(3)}; tokens/s ${(l.tokPerS / d.tokPerS).toFixed(3)}; added TTFT p50 ${(l.p50 - d.p50).toFixed(1)} ms, added outside the orchestrator p50 ${(l.restP50 - d.restP50).toFixed(1)} ms (${share(l.restP50 - d.restP50)})`);
   console.log(`   CPU ms per request (wall ${d.wallMs.toFixed(1)} direct / ${l.wallMs.toFixed(1)} via leaf):`);
   for (const k of Object.keys(pids)) console.log(`     ${k.padEnd(24)} ${d.cpu[k]!.toFixed(2).padStart(7)} direct  ${l.cpu[k]!.toFixed(2).padStart(7)} via leaf`);
   if (CONCURRENT > 1) {

@@ -3,7 +3,8 @@
  * separate JetStream domains, the site's uplink over TLS through a relay the test cuts, and the
  * services split between them:
  *   hub:  gateway (serves `hub-big`, plus the uplink queue for sites), decoder, feedback (sources the site)
- *   site: gateway (site config: `edge-small` at the site, hub models over the leaf), decoder, feedback,
+ *   site: gateway (site config: `edge-small` at the site, hub models over the leaf — `hub-big-stages`
+ *         orchestrated at the site against the hub decoder), decoder, feedback,
  *         retrieval (a collection at the site)
  * Both sides run the image stages (slicer, resampler) too.
  * Scenarios in order: hub model from the edge; OpenAI `n` for a hub model; local model; /v1/models and 404 say where models run;
@@ -81,7 +82,12 @@ beforeAll(async () => {
     hubModel: 'hub-big',
     siteModel: 'edge-small',
     // A hub model whose policy is `fail`: asked only while the uplink is down.
-    extraModels: [{ id: 'hub-strict', place: 'hub', fallback: 'fail' }],
+    // The same hub model once more, orchestrated by the site itself (route "stages", the model's card at
+    // the site): text requests call the hub decoder over the leaf; `fail` while the uplink is down.
+    extraModels: [
+      { id: 'hub-strict', place: 'hub', fallback: 'fail' },
+      { id: 'hub-big-stages', place: 'hub', fallback: 'fail', route: 'stages', modelDir },
+    ],
     siteFeedbackMaxEvents: 100_000,
     hubServices: ['slicer', 'resampler', 'decoder', 'feedback', 'gateway'],
     siteServices: ['slicer', 'resampler', 'decoder', 'feedback', 'retrieval', 'gateway'],
@@ -138,6 +144,30 @@ describe('edge site on a leaf node', () => {
     expect(chunks.filter((c) => c.choices[0]?.finish_reason).map((c) => c.choices[0].index).sort()).toEqual([0, 1]);
   });
 
+  it('a hub model on the stages route: the site orchestrates and the hub decoder answers over the leaf, as the hub gateway would; the answer is recorded at the site', async () => {
+    const viaGateway = (await (await chat('hub-big', { max_tokens: 6 })).json()) as any;
+    const res = await chat('hub-big-stages', { max_tokens: 6 });
+    const body = (await res.json()) as any;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(res.headers.get('x-tessera-served-by')).toBe('hub');
+    expect(body.model).toBe('hub-big-stages');
+    expect(body.choices[0].message.content).toBe(viaGateway.choices[0].message.content);
+    expect([body.usage.prompt_tokens, body.usage.completion_tokens]).toEqual([viaGateway.usage.prompt_tokens, viaGateway.usage.completion_tokens]);
+    // The site's gateway ran the orchestrator, so the record went to the site's feedback service (sourced to the hub from there).
+    await until('the answer recorded at the site', async () => (await fetch(`${siteStack.httpUrl}/v1/tessera/responses/${body.id}`, { headers: { authorization: `Bearer ${KEY}` } })).status === 200, 10_000);
+    const record = (await (await fetch(`${siteStack.httpUrl}/v1/tessera/responses/${body.id}`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as any;
+    expect(record.response.answer).toBe(body.choices[0].message.content);
+    // Streamed, with prompt scoring (computed in the hub decoder): the same text.
+    const streamed = await chat('hub-big-stages', { max_tokens: 6, stream: true });
+    const text = (await streamed.text()).split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6)).choices[0]?.delta?.content ?? '').join('');
+    expect(text).toBe(body.choices[0].message.content);
+    const scored = await post('/v1/completions', { model: 'hub-big-stages', prompt: [9707, 11, 1879], echo: true, logprobs: 1, max_tokens: 1, temperature: 0 });
+    const sb = (await scored.json()) as any;
+    expect(scored.status, JSON.stringify(sb)).toBe(200);
+    const viaHub = (await (await post('/v1/completions', { model: 'hub-big', prompt: [9707, 11, 1879], echo: true, logprobs: 1, max_tokens: 1, temperature: 0 })).json()) as any;
+    expect(sb.choices[0].logprobs.token_logprobs).toEqual(viaHub.choices[0].logprobs.token_logprobs);
+  });
+
   it("/v1/responses stores a hub model's answer at the site (its own bucket, in the site domain), not at the hub", async () => {
     const res = await post('/v1/responses', { model: 'hub-big', input: 'hello from the shop', max_output_tokens: 4, seed: 3 });
     storedHubResponse = await res.json();
@@ -159,11 +189,17 @@ describe('edge site on a leaf node', () => {
   it('lists models with where they run; an unknown model is a 404 that says where models run', async () => {
     const list = (await (await fetch(`${siteStack.httpUrl}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as any;
     const where = Object.fromEntries(list.data.map((m: any) => [m.id, m.tessera_place]));
-    expect(where).toEqual({ 'edge-small': 'site', 'hub-big': 'hub', 'hub-strict': 'hub' });
+    expect(where).toEqual({ 'edge-small': 'site', 'hub-big': 'hub', 'hub-strict': 'hub', 'hub-big-stages': 'hub' });
+    // The stages route reads the family from the model card at the site.
+    expect(list.data.filter((m: any) => m.tessera_place === 'hub').map((m: any) => [m.id, m.tessera_route, m.family])).toEqual([
+      ['hub-big', 'gateway', undefined],
+      ['hub-strict', 'gateway', undefined],
+      ['hub-big-stages', 'stages', '2.6'],
+    ]);
     const res = await chat('nowhere');
     const body = (await res.json()) as any;
     expect(res.status).toBe(404);
-    expect(body.error.message).toMatch(/models run at: edge-small \(site shop-1\), hub-big \(hub, falls back to edge-small\), hub-strict \(hub\)/);
+    expect(body.error.message).toMatch(/models run at: edge-small \(site shop-1\), hub-big \(hub, falls back to edge-small\), hub-strict \(hub\), hub-big-stages \(hub\)/);
   });
 
   it('forwards response_format, tools and downsample_mode to a hub model', async () => {
@@ -222,6 +258,12 @@ describe('edge site on a leaf node', () => {
     expect(Number(strict.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(((await strict.json()) as any).error.message).toMatch(/hub is unreachable/);
     console.log(`edge e2e: hub-strict answered 503 ${strictMs} ms after the uplink was cut`);
+    // The stages route calls the hub decoder itself: it fails as fast, and is never answered by the site's own decoder.
+    const stagesAt = Date.now();
+    const stages = await chat('hub-big-stages');
+    expect(stages.status, await stages.clone().text()).toBe(503);
+    expect(Date.now() - stagesAt).toBeLessThan(2_000);
+    expect(Number(stages.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
 
     const fallback = await chat('hub-big');
     const fb = (await fallback.json()) as any;
@@ -308,7 +350,7 @@ describe('edge site on a leaf node', () => {
       await res.json();
       return res.headers.get('x-tessera-served-by') === 'hub';
     });
-    await until('ctl sites sees the site with its models', async () => (await ctlSites())[0]?.models.length === 3);
+    await until('ctl sites sees the site with its models', async () => (await ctlSites())[0]?.models.length === 4);
     const [up] = await ctlSites();
     expect(up).toMatchObject({ site: SITE, link: 'up', feedbackBacklog: 0 });
     // The hub counts what a site's stream dropped before it got there: nothing here (the site keeps 100k).
@@ -347,9 +389,14 @@ describe('edge site on a leaf node', () => {
     try {
       const subjects = ['_INBOX_shop-2.>', 'tessera.site.shop-2.deliver.>', 'tessera.feedback.events.acme.>', 'tessera.work.decoder.>'];
       for (const s of subjects) asSite.subscribe(s);
+      // Hub stages only on a decoder's site subjects (tessera.hubmodel.>): never their own subjects or queues.
+      const published = ['tessera.decoding.v1.DecoderService.Generate', 'tessera.vision.v1.SlicerService.Slice', 'tessera.work.decoder.v1.DecoderService.Generate'];
+      for (const s of published) asSite.publish(s);
+      asSite.publish('tessera.hubmodel.0000.v1.DecoderService.Generate'); // allowed: no violation
       await asSite.flush();
-      await until('permission violations', () => denied.length >= subjects.length, 10_000);
-      expect(denied.sort()).toEqual([...subjects].sort());
+      await until('permission violations', () => denied.length >= subjects.length + published.length, 10_000);
+      await new Promise((r) => setTimeout(r, 200)); // a violation for the allowed subject would arrive here
+      expect(denied.sort()).toEqual([...subjects, ...published].sort());
     } finally {
       await asSite.close();
     }

@@ -50,10 +50,11 @@ authorization {
 {{- range $u := $t.users -}}
 {{- $pub := $u.publish -}}
 {{- $sub := $u.subscribe -}}
-{{- if eq $u.user "gateway" -}}
+{{- $perSite := index $t.perSite.services $u.user -}}
+{{- if $perSite -}}
 {{- range $s := $sites -}}
-{{- range $t.perSite.gateway.publish }}{{ $pub = append $pub (replace "{site}" $s.site .) }}{{ end -}}
-{{- range $t.perSite.gateway.subscribe }}{{ $sub = append $sub (replace "{site}" $s.site .) }}{{ end -}}
+{{- range $perSite.publish }}{{ $pub = append $pub (replace "{site}" $s.site .) }}{{ end -}}
+{{- range $perSite.subscribe }}{{ $sub = append $sub (replace "{site}" $s.site .) }}{{ end -}}
 {{- end -}}
 {{- $pub = $pub | uniq | sortAlpha -}}
 {{- $sub = $sub | uniq | sortAlpha -}}

@@ -201,6 +201,12 @@ Call with (dict "root" $ "name" "decoder" "svc" $svc "prefix" "" "model" true).
 - name: {{ .prefix }}TESSERA_INTRA_OP_THREADS
   value: {{ .svc.intraOpThreads | quote }}
 {{- end }}
+{{- if and (eq .name "decoder") (eq .root.Values.edge.role "hub") }}
+# Hub: sites that orchestrate a hub model themselves (site config route "stages") call the decoder on
+# its model's site subjects, tessera.hubmodel.<revision>.> (docs/edge.md "Routes").
+- name: {{ .prefix }}TESSERA_DECODER_SITE_ACCESS
+  value: "true"
+{{- end }}
 {{- with .root.Values.externalNats.credentialsSecret }}
 # Each service logs in as its own NATS user; the server's permissions keep it to its own subjects.
 - name: {{ $.prefix }}NATS_USER

@@ -45,9 +45,11 @@ describe('helm template: edge site profile (ci/site.yaml)', () => {
     expect(objs.some((o) => o.metadata.name === 'r-tessera-retrieval')).toBe(false);
   });
 
-  it('hub role: the gateway serves the uplink queue, feedback sources the sites', async () => {
+  it('hub role: the gateway serves the uplink queue, the decoder its site subjects, feedback sources the sites', async () => {
     const objs = await render(['--set', 'edge.role=hub', '--set', 'edge.sites={shop-12,shop-13=eu-shop-13}']);
     expect(env(find(objs, 'Deployment', 'r-tessera-gateway'))).toMatchObject({ TESSERA_GATEWAY_SITE_UPLINK: 'true' });
+    expect(env(find(objs, 'Deployment', 'r-tessera-decoder'))).toMatchObject({ TESSERA_DECODER_SITE_ACCESS: 'true' });
+    expect(env(find(await render([]), 'Deployment', 'r-tessera-decoder')).TESSERA_DECODER_SITE_ACCESS).toBeUndefined();
     expect(env(find(objs, 'Deployment', 'r-tessera-feedback'))).toMatchObject({ TESSERA_FEEDBACK_SITES: 'shop-12,shop-13=eu-shop-13' });
     expect(objs.some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'r-tessera-site')).toBe(false);
   });

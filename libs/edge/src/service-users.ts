@@ -6,16 +6,19 @@
  *   and listens for stream control on the inboxes each site's gateway opened for it
  *   (`_INBOX_<site>.gateway.r.>` / `.c.>`, runtime's `calleeInboxes`);
  * - hub gateway: also reads each site's uplink bucket (large requests claim-checked at the hub);
+ * - hub decoder: serves sites on `tessera.hubmodel.>` (a site orchestrating a hub model itself, site
+ *   config `route: "stages"`) and answers into the inboxes each site's gateway opened for it
+ *   (`_INBOX_<site>.decoder.r.>` / `.c.>`);
  * - site gateway: uses its site inbox prefix (the site's services answer into its `_INBOX_<site>.<service>.r`:
  *   runtime's per-callee grants with the gateway's prefix replaced), offers forwarded chats on
  *   `tessera.uplink.>` and posts uplink jobs through the hub's JetStream API (the two calls a
- *   producer makes), writes its uplink bucket at
+ *   producer makes), calls hub decoders on `tessera.hubmodel.>`, writes its uplink bucket at
  *   the hub, and holds the model advertisements;
  * the feedback services need nothing more (sourcing runs inside nats-server).
  */
 import { BUS_USERS, calleeInboxes, passwordEnv, servicePermissions, type BusUser, type NatsPermissions } from '@tessera/runtime';
 import type { ServerUser } from './server-config.js';
-import { jsApiPrefix, siteInboxPrefix, siteLeafPermissions, siteModelPrefix, siteUplinkBucket, siteUplinkObjectGrants, UPLINK_NAMESPACE, UPLINK_STAGE, UPLINK_STREAM, type SubjectPermissions } from './subjects.js';
+import { HUB_MODEL_SUBJECTS, jsApiPrefix, siteInboxPrefix, siteLeafPermissions, siteModelPrefix, siteUplinkBucket, siteUplinkObjectGrants, UPLINK_NAMESPACE, UPLINK_STAGE, UPLINK_STREAM, type SubjectPermissions } from './subjects.js';
 
 const asServer = (p: NatsPermissions): SubjectPermissions => ({ publish: { allow: p.publish }, subscribe: { allow: p.subscribe } });
 const merge = (p: NatsPermissions, pub: string[], sub: string[]): NatsPermissions => ({ publish: [...new Set([...p.publish, ...pub])].sort(), subscribe: [...new Set([...p.subscribe, ...sub])].sort() });
@@ -35,18 +38,29 @@ function hubUplinkWork(): string[] {
   ];
 }
 
-/** What the hub gateway needs per site: answers into the inboxes the site's gateway opened for it, its uplink bucket (exactly runtime's grants for a payload bucket of that name). */
-function hubGatewaySiteGrants(site: string): NatsPermissions {
+/** What a hub service needs per site: answers into the inboxes the site's gateway opened for it (and the gateway its uplink bucket: exactly runtime's grants for a payload bucket of that name). */
+function hubSiteGrants(site: string): Record<'gateway' | 'decoder', NatsPermissions> {
   const bucket = siteUplinkBucket(site);
   const objects = servicePermissions({ payloadBucket: bucket }).gateway.publish.filter((x) => x.includes(`OBJ_${bucket}`) || x.startsWith(`$O.${bucket}.`));
-  const inbox = calleeInboxes(siteInboxPrefix(site), 'gateway');
-  return { publish: [`${inbox.replies}.>`, ...objects], subscribe: [`${inbox.control}.>`] };
+  const answers = (callee: 'gateway' | 'decoder') => calleeInboxes(siteInboxPrefix(site), callee);
+  return {
+    gateway: { publish: [`${answers('gateway').replies}.>`, ...objects], subscribe: [`${answers('gateway').control}.>`] },
+    decoder: { publish: [`${answers('decoder').replies}.>`], subscribe: [`${answers('decoder').control}.>`] },
+  };
+}
+
+/** Every service's permissions plus the site-independent hub grants: the uplink (gateway), the site subjects (decoder). */
+function hubPermissions(): Record<BusUser, NatsPermissions> {
+  const perms = servicePermissions();
+  perms.gateway = merge(perms.gateway, hubUplinkWork(), HUB_UPLINK_DIRECT);
+  perms.decoder = merge(perms.decoder, [], [`${HUB_MODEL_SUBJECTS}.>`]);
+  return perms;
 }
 
 export function hubServiceUsers(sites: readonly string[], passwords: Record<BusUser, string>): ServerUser[] {
-  const perms = servicePermissions();
-  const perSite = sites.map(hubGatewaySiteGrants);
-  perms.gateway = merge(perms.gateway, [...hubUplinkWork(), ...perSite.flatMap((g) => g.publish)], [...HUB_UPLINK_DIRECT, ...perSite.flatMap((g) => g.subscribe)]);
+  const perms = hubPermissions();
+  const perSite = sites.map(hubSiteGrants);
+  for (const u of ['gateway', 'decoder'] as const) perms[u] = merge(perms[u], perSite.flatMap((g) => g[u].publish), perSite.flatMap((g) => g[u].subscribe));
   return BUS_USERS.map((u) => ({ user: u, password: passwords[u], permissions: asServer(perms[u]) }));
 }
 
@@ -62,14 +76,13 @@ export const sitePasswordEnv = (site: string): string => passwordEnv(`site_${sit
  */
 export function hubUserTemplates(): {
   users: Array<{ user: BusUser; passwordEnv: string; publish: string[]; subscribe: string[] }>;
-  perSite: { gateway: NatsPermissions; leaf: NatsPermissions };
+  perSite: { services: Record<'gateway' | 'decoder', NatsPermissions>; leaf: NatsPermissions };
 } {
-  const perms = servicePermissions();
-  perms.gateway = merge(perms.gateway, hubUplinkWork(), HUB_UPLINK_DIRECT);
+  const perms = hubPermissions();
   const leaf = siteLeafPermissions('{site}', '{domain}', '{hubDomain}');
   return {
     users: BUS_USERS.map((u) => ({ user: u, passwordEnv: passwordEnv(u), ...perms[u] })),
-    perSite: { gateway: hubGatewaySiteGrants('{site}'), leaf: { publish: leaf.publish.allow, subscribe: leaf.subscribe.allow } },
+    perSite: { services: hubSiteGrants('{site}'), leaf: { publish: leaf.publish.allow, subscribe: leaf.subscribe.allow } },
   };
 }
 
@@ -79,7 +92,7 @@ export function siteServiceUsers(site: string, hubDomain: string, passwords: Rec
   const hubApi = jsApiPrefix(hubDomain);
   perms.gateway = merge(
     perms.gateway,
-    [inbox, `tessera.work.${UPLINK_STAGE}.>`, `${UPLINK_NAMESPACE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, ...siteUplinkObjectGrants(site, hubDomain), '$JS.API.STREAM.INFO.TESSERA_FEEDBACK'],
+    [inbox, `tessera.work.${UPLINK_STAGE}.>`, `${UPLINK_NAMESPACE}.>`, `${HUB_MODEL_SUBJECTS}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, ...siteUplinkObjectGrants(site, hubDomain), '$JS.API.STREAM.INFO.TESSERA_FEEDBACK'],
     [inbox, `${siteModelPrefix(site)}.>`],
   );
   return BUS_USERS.map((u) => ({ user: u, password: passwords[u], permissions: asServer(perms[u]) }));

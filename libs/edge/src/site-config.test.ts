@@ -47,4 +47,17 @@ describe('site config', () => {
     expect(() => parseSiteConfig({ ...ok, site: 'a.b' })).toThrow(/site: expected a name/);
     expect(() => parseSiteConfig({ ...ok, hubDomian: 'x' })).toThrow(/hubDomian: unknown field/);
   });
+
+  it('routes a hub model through the hub gateway unless it says "stages" with the model card at the site', () => {
+    const m = (models: unknown[]) => () => parseSiteConfig({ ...ok, models });
+    expect(m([{ id: 'a', place: 'hub' }])().models[0]!.route).toBeUndefined();
+    expect(m([{ id: 'a', place: 'hub', route: 'gateway' }])().models[0]!.route).toEqual({ kind: 'gateway' });
+    expect(m([{ id: 'a', place: 'hub', route: 'stages', modelDir: '/cards/a' }])().models[0]!.route).toEqual({ kind: 'stages', modelDir: '/cards/a' });
+    expect(m([{ id: 'a', place: 'hub', route: 'stages' }])).toThrow(/models\[0\]\.modelDir: route "stages" needs the hub model's card at the site/);
+    expect(m([{ id: 'a', place: 'hub', modelDir: '/cards/a' }])).toThrow(/models\[0\]\.modelDir: only a hub model with route "stages"/);
+    expect(m([{ id: 'a', place: 'hub', route: 'direct' }])).toThrow(/models\[0\]\.route: expected "gateway" or "stages", got "direct"/);
+    expect(m([{ id: 'a', place: 'site', route: 'stages', modelDir: '/x' }])).toThrow(/models\[0\]\.route: a site model is served by this gateway/);
+    // A misspelt key would silently keep the gateway route: refused, naming it.
+    expect(m([{ id: 'a', place: 'hub', route: 'stages', modeldir: '/cards/a' }])).toThrow(/models\[0\]\.modeldir: unknown field/);
+  });
 });

@@ -7,7 +7,12 @@
  * The JSON file (TESSERA_SITE_CONFIG) looks like:
  *   { "site": "shop-12", "domain": "shop-12", "hubDomain": "hub",
  *     "models": [ { "id": "minicpm-v-4_6", "place": "site" },
- *                 { "id": "minicpm-v-2_6", "place": "hub", "family": "2.6", "fallback": "serve-local-model-minicpm-v-4_6" } ] }
+ *                 { "id": "minicpm-v-2_6", "place": "hub", "family": "2.6", "fallback": "serve-local-model-minicpm-v-4_6" },
+ *                 { "id": "minicpm-v-4_5", "place": "hub", "route": "stages", "modelDir": "/models/minicpm-v-4_5-card" } ] }
+ * A hub model's `route` says who orchestrates its text requests: `gateway` (default) forwards each to the
+ * hub gateway; `stages` has this site's gateway run them against the hub's decoder itself, which needs
+ * the model's card at the site (`modelDir`: its built directory's manifest, config and tokenizer, no
+ * weights). Requests with images, video or a collection still go to the hub gateway (docs/edge.md).
  * The site's feedback stream limits are the site feedback service's (TESSERA_FEEDBACK_STREAM_MAX_EVENTS/_BYTES).
  */
 import { readFileSync } from 'node:fs';
@@ -28,6 +33,12 @@ export interface SiteModel {
    * site passes the request on and the hub's validation decides. Site models are the gateway's own.
    */
   family?: string;
+  /**
+   * Hub models: `gateway` (default) — the hub gateway orchestrates every request; `stages` — this
+   * site's gateway orchestrates text requests against the hub decoder itself (the hop's TTFT cost
+   * without a second gateway), from the model card in `modelDir`.
+   */
+  route?: { kind: 'gateway' } | { kind: 'stages'; modelDir: string };
 }
 
 export interface SiteConfig {
@@ -44,6 +55,7 @@ export interface SiteConfig {
 
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 const FALLBACK_LOCAL = 'serve-local-model-';
+const MODEL_FIELDS = ['id', 'place', 'fallback', 'family', 'route', 'modelDir'];
 
 function bad(field: string, message: string, limit?: string): TesseraError {
   return new TesseraError(ErrorCode.INVALID_ARGUMENT, `site config: ${field}: ${message}`, { field, ...(limit && { limit }) });
@@ -78,13 +90,16 @@ export function parseSiteConfig(raw: unknown): SiteConfig {
     const f = `models[${i}]`;
     if (typeof m !== 'object' || m === null) throw bad(f, 'expected { id, place, fallback? }');
     const o = m as Record<string, unknown>;
+    // A misspelt key (`modeldir`) would silently change where requests run.
+    for (const k of Object.keys(o)) if (!MODEL_FIELDS.includes(k)) throw bad(`${f}.${k}`, `unknown field (known: ${MODEL_FIELDS.join(', ')})`);
     if (typeof o.id !== 'string' || o.id.length === 0 || o.id.length > 256) throw bad(`${f}.id`, 'expected a model id of 1-256 characters');
     if (ids.has(o.id)) throw bad(`${f}.id`, `model "${o.id}" is listed twice`);
     ids.add(o.id);
     if (o.place !== 'site' && o.place !== 'hub') throw bad(`${f}.place`, `expected "site" or "hub", got ${JSON.stringify(o.place)}`);
     if (o.family !== undefined && o.place === 'site') throw bad(`${f}.family`, "a site model is this gateway's own model (its family comes from the model files); family is for hub models");
     if (o.family !== undefined && (typeof o.family !== 'string' || !/^[0-9][0-9.]{0,15}$/.test(o.family))) throw bad(`${f}.family`, `expected a model family such as "2.6" or "4.6", got ${JSON.stringify(o.family)}`);
-    return { id: o.id, place: o.place, fallback: parseFallback(o.fallback, `${f}.fallback`), ...(typeof o.family === 'string' && { family: o.family }) };
+    const route = parseRoute(o, f);
+    return { id: o.id, place: o.place, fallback: parseFallback(o.fallback, `${f}.fallback`), ...(typeof o.family === 'string' && { family: o.family }), ...(route && { route }) };
   });
   models.forEach((m, i) => {
     if (m.fallback.kind !== 'local') return;
@@ -95,6 +110,18 @@ export function parseSiteConfig(raw: unknown): SiteConfig {
   });
   const probeIntervalMs = positiveInt(r.probeIntervalMs, 'probeIntervalMs', 500, 60_000);
   return deepFreeze({ site, domain, hubDomain, models, probeIntervalMs });
+}
+
+function parseRoute(o: Record<string, unknown>, f: string): SiteModel['route'] {
+  if (o.route === undefined && o.modelDir === undefined) return undefined;
+  if (o.place === 'site') throw bad(o.route !== undefined ? `${f}.route` : `${f}.modelDir`, 'a site model is served by this gateway from its own model; route and modelDir are for hub models');
+  if (o.route !== undefined && o.route !== 'gateway' && o.route !== 'stages') throw bad(`${f}.route`, `expected "gateway" or "stages", got ${JSON.stringify(o.route)}`, 'gateway | stages');
+  if (o.route !== 'stages') {
+    if (o.modelDir !== undefined) throw bad(`${f}.modelDir`, 'only a hub model with route "stages" uses a model card at the site');
+    return { kind: 'gateway' };
+  }
+  if (typeof o.modelDir !== 'string' || o.modelDir.length === 0) throw bad(`${f}.modelDir`, 'route "stages" needs the hub model\'s card at the site: the path of its built model directory (manifest, config and tokenizer files)');
+  return { kind: 'stages', modelDir: o.modelDir };
 }
 
 function parseFallback(v: unknown, field: string): FallbackPolicy {

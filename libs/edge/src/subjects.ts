@@ -4,6 +4,8 @@
  *   (the leaf credential subscribes to its own inboxes, never `_INBOX.>` of everyone);
  * - the hub's feedback stream sources each site's stream through `$JS.<site-domain>.API`, delivering
  *   on `tessera.site.<site>.deliver.>`;
+ * - a site that orchestrates a hub model itself (site config `route: "stages"`) calls that model's hub
+ *   decoder on `tessera.hubmodel.<revision>.>` (hubModelNamespace), which no decoder of its own captures;
  * - chats for hub models are offered to the hub gateway directly on `tessera.uplink.>` (core NATS
  *   request/reply, its own namespace so no site binding captures them) and otherwise go to its work
  *   queue `tessera.work.uplink.>` (stream TESSERA_UPLINK in the hub domain).
@@ -20,6 +22,13 @@ export const UPLINK_STREAM = 'TESSERA_UPLINK';
  * Not `tessera.gateway.…`: a site's own gateway would be the nearer responder for that.
  */
 export const UPLINK_NAMESPACE = 'tessera.uplink';
+/**
+ * Subjects under which a hub decoder serves edge sites (TESSERA_DECODER_SITE_ACCESS): its model's
+ * revision (the manifest's sha256) names them, so a site reaches exactly the model whose card it holds,
+ * never its own local decoder (`tessera.decoding.>`) nor a hub decoder of another model or revision.
+ */
+export const HUB_MODEL_SUBJECTS = 'tessera.hubmodel';
+export const hubModelNamespace = (revision: string): string => `${HUB_MODEL_SUBJECTS}.${revision}`;
 /** The feedback stream's name at the hub and at every site (its own domain at each). */
 export const FEEDBACK_STREAM = 'TESSERA_FEEDBACK';
 /** The feedback service's event subjects (services/feedback domain/events.ts). */
@@ -65,7 +74,8 @@ export interface SubjectPermissions {
 /**
  * What a site's leaf connection may do at the hub (publish = site → hub, subscribe = hub → site),
  * found by running sourcing and the uplink through a 2.9.10 hub with everything else denied:
- * - publish: its work (`tessera.work.uplink.>`, and the direct offers on `tessera.uplink.>`), the two hub JetStream API calls a producer makes
+ * - publish: its work (`tessera.work.uplink.>`, and the direct offers on `tessera.uplink.>`; hub decoders'
+ *   site subjects `tessera.hubmodel.>` for the models it orchestrates itself), the two hub JetStream API calls a producer makes
  *   (INFO, STREAM.INFO of TESSERA_UPLINK), its own uplink bucket (`siteUplinkObjectGrants`), cancel/credit on its own inboxes, the sourced feedback
  *   delivered on its own prefix, and `$JSC.R.>`: the replies of its JetStream to the hub's source
  *   consumer requests (nats-server picks that reply subject; it carries no tenant data).
@@ -73,13 +83,14 @@ export interface SubjectPermissions {
  *   control of the sourcing consumer (`$JS.FC.>`, empty bodies), and its model advertisements
  *   (`tessera.site.<site>.model.>`: interest only, nothing is ever sent there).
  * Everything else is denied: other sites' inboxes and deliveries, every tenant's feedback subjects,
- * the stage work queues (hub GPU stages are reached only through the hub gateway), control subjects.
+ * the stage work queues and the stages' own subjects (a hub decoder is reached only on the subjects it
+ * serves sites on, nothing else at the hub), control subjects.
  */
 export function siteLeafPermissions(site: string, siteDomain: string, hubDomain: string): SubjectPermissions {
   const hubApi = jsApiPrefix(hubDomain);
   return {
     publish: {
-      allow: [`tessera.work.${UPLINK_STAGE}.>`, `${UPLINK_NAMESPACE}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, ...siteUplinkObjectGrants(site, hubDomain), `${siteInboxPrefix(site)}.>`, `${siteDeliverPrefix(site)}.>`, '$JSC.R.>'],
+      allow: [`tessera.work.${UPLINK_STAGE}.>`, `${UPLINK_NAMESPACE}.>`, `${HUB_MODEL_SUBJECTS}.>`, `${hubApi}.INFO`, `${hubApi}.STREAM.INFO.${UPLINK_STREAM}`, ...siteUplinkObjectGrants(site, hubDomain), `${siteInboxPrefix(site)}.>`, `${siteDeliverPrefix(site)}.>`, '$JSC.R.>'],
     },
     subscribe: { allow: [`${siteInboxPrefix(site)}.>`, `${jsApiPrefix(siteDomain)}.>`, '$JS.FC.>', `${siteModelPrefix(site)}.>`] },
   };

@@ -3,8 +3,8 @@
  * nats-servers on loopback with their own JetStream domains, the site's a leaf node of the hub's
  * (TLS uplink through a relay that `uplink.cut()` drops, to rehearse a lost link), and the services
  * split between them:
- *   hub:  gateway (hub model + the uplink queue for sites), decoder (+ slicer, resampler), feedback
- *         sourcing the site's feedback stream;
+ *   hub:  gateway (hub model + the uplink queue for sites), decoder (+ slicer, resampler; also on its
+ *         site subjects for sites that orchestrate it themselves), feedback sourcing the site's feedback stream;
  *   site: gateway with a site config (site model here, hub model over the leaf link), decoder,
  *         feedback (the site stream, bounded, oldest discarded first).
  * e2e/src/edge.e2e.test.ts and bench/edge run on it; `npx tsx libs/local-stack/src/edge-demo.ts`.
@@ -27,7 +27,12 @@ export interface EdgeStackOptions {
   hubModel: string;
   siteModel?: string;
   /** Extra entries of the site config's `models` (beyond the two above), e.g. another hub model with `fail`. */
-  extraModels?: Array<{ id: string; place: 'site' | 'hub'; fallback?: string }>;
+  extraModels?: Array<{ id: string; place: 'site' | 'hub'; fallback?: string; route?: 'gateway' | 'stages'; modelDir?: string }>;
+  /**
+   * Who orchestrates the hub model's text requests (site config `route`): `gateway` (default) the hub
+   * gateway; `stages` the site's gateway against the hub decoder, with `modelDir` as the card.
+   */
+  hubRoute?: 'gateway' | 'stages';
   /** Fallback of the hub model at the site. Default `serve-local-model-<siteModel>` (`fail` without a site model). */
   hubFallback?: string;
   hubServices?: readonly ServiceName[];
@@ -75,7 +80,7 @@ export async function startEdgeStack(o: EdgeStackOptions): Promise<EdgeStack> {
       probeIntervalMs: o.probeIntervalMs ?? 250,
       models: [
         ...(o.siteModel ? [{ id: o.siteModel, place: 'site' }] : []),
-        { id: o.hubModel, place: 'hub', fallback: o.hubFallback ?? (o.siteModel ? `serve-local-model-${o.siteModel}` : 'fail') },
+        { id: o.hubModel, place: 'hub', fallback: o.hubFallback ?? (o.siteModel ? `serve-local-model-${o.siteModel}` : 'fail'), ...(o.hubRoute === 'stages' && { route: 'stages', modelDir: o.modelDir }) },
         ...(o.extraModels ?? []),
       ],
     }),
@@ -103,7 +108,8 @@ export async function startEdgeStack(o: EdgeStackOptions): Promise<EdgeStack> {
       workDir: join(o.workDir, 'hub'),
       services: hubServices,
       env,
-      serviceEnv: each(hubServices, { gateway: { ...gw, TESSERA_GATEWAY_MODEL_ID: o.hubModel, TESSERA_GATEWAY_SITE_UPLINK: 'true' }, feedback: { TESSERA_FEEDBACK_SITES: siteName } }),
+      // The hub serves sites both ways: its gateway takes forwarded chats, its decoder the requests of sites that orchestrate the model themselves.
+      serviceEnv: each(hubServices, { gateway: { ...gw, TESSERA_GATEWAY_MODEL_ID: o.hubModel, TESSERA_GATEWAY_SITE_UPLINK: 'true' }, decoder: { TESSERA_DECODER_SITE_ACCESS: 'true' }, feedback: { TESSERA_FEEDBACK_SITES: siteName } }),
     }),
     startLocalStack({
       modelDir: o.modelDir,

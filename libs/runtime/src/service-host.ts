@@ -26,6 +26,8 @@ export interface HostedService<D extends ServiceDefinition = ServiceDefinition> 
   impl: ServiceImpl<D>;
   /** Serve these methods from the stage's JetStream work queue (the rest use request/reply). */
   workQueue?: Pick<WorkQueueOptions, 'stage'> & Partial<Omit<WorkQueueOptions, 'methods'>> & { methods: readonly (keyof D & string)[] };
+  /** Request/reply subjects under this namespace instead of the package's (NatsBindingOptions.namespace). */
+  namespace?: string;
   /** Default true; the gateway's public API sets false (it authenticates and sets the tenant itself). */
   requireTenant?: boolean;
   /** Bind to gRPC (default true) and NATS (default true). */
@@ -101,6 +103,7 @@ export async function startService(o: ServiceHostOptions): Promise<ServiceHost> 
         new NatsBinding(nc, s.definition, s.impl, {
           serviceName: cfg.serviceName,
           requireTenant: s.requireTenant,
+          ...(s.namespace !== undefined && { namespace: s.namespace }),
           defaultDeadlineMs: cfg.defaultDeadline,
           payload,
           logger: log,

@@ -8,6 +8,7 @@ import type { NatsConnection } from 'nats';
 import { PROTO_ROOT, SERVICES } from '@tessera/contracts';
 import { connectNats, hosted, type ServiceComposition } from '@tessera/runtime';
 import { ensureTinyModel } from '@tessera/model';
+import { hubModelNamespace } from '@tessera/edge';
 import type { DecoderConfig } from './config.js';
 import { decoderService, type DecoderServiceDeps } from './service.js';
 import { Engine } from './domain/engine/engine.js';
@@ -78,14 +79,19 @@ export async function composeDecoder(cfg: DecoderConfig): Promise<ServiceComposi
   const app = await createDecoderApp(cfg);
   const nc = await connectNats(cfg);
   const entry = SERVICES.decoder;
+  const impl = decoderService(app.deps(nc));
   return {
     nc,
     services: [
       hosted({
         definition: entry.definition,
-        impl: decoderService(app.deps(nc)),
+        impl,
         ...(cfg.workQueue && { workQueue: { stage: 'decoder', methods: ['generate'] } }),
       }),
+      // Edge sites that orchestrate this model themselves call it here, over their leaf links: one
+      // subject set per model revision, so a site reaches exactly the model whose card it holds (and
+      // never its own site decoder). Same engine and batch as the hub gateway's calls.
+      ...(cfg.siteAccess ? [hosted({ definition: entry.definition, impl, namespace: hubModelNamespace(app.loaded.revision), grpc: false })] : []),
     ],
     reflection: { protoFiles: [...entry.protoFiles], includeDirs: [PROTO_ROOT] },
     // In-flight streams finish inside shutdownGrace (the host waits), then the engine and sessions close.

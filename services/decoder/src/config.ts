@@ -30,6 +30,7 @@ export const decoderSchema = {
   prefixCacheEntries: int({ env: 'TESSERA_DECODER_PREFIX_CACHE', default: 8, min: 0, max: 4096, doc: 'legacy switch kept for existing deployments: 0 turns prefix caching off (capacity is now the KV budget, LRU by block)' }),
   prefixCaching: bool({ env: 'TESSERA_DECODER_PREFIX_CACHING', default: true, doc: 'share full KV blocks across requests of one tenant (+ x-cache-salt) by content hash, LRU-evicted; off for models with per-sequence state' }),
   workQueue: bool({ env: 'TESSERA_DECODER_WORK_QUEUE', default: false, doc: 'serve Generate from the JetStream work stream TESSERA_DECODER as well' }),
+  siteAccess: bool({ env: 'TESSERA_DECODER_SITE_ACCESS', default: false, doc: "hub: also serve Generate to edge sites that orchestrate this model themselves (site config route \"stages\"), on tessera.hubmodel.<model revision>.v1.DecoderService.Generate over their leaf links (tenant from the bus header, as the uplink)" }),
 } as const;
 
 export type DecoderConfig = ConfigOf<typeof decoderSchema>;

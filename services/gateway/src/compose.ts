@@ -13,10 +13,10 @@ import { HttpMetrics } from './http/request-metrics.js';
 import { gatewayGrpcService } from './service.js';
 import { chatLimitsFrom } from './domain/openai/limits-from-config.js';
 import { modelFeatures } from './domain/openai/response-format.js';
-import { ChatOrchestrator } from './domain/orchestrator/chat-orchestrator.js';
+import { ChatOrchestrator, type OrchestratorOptions } from './domain/orchestrator/chat-orchestrator.js';
 import { ImagePipeline } from './domain/orchestrator/image-pipeline.js';
 import { VideoPipeline } from './domain/orchestrator/video-pipeline.js';
-import { loadModelInfo, slicingFamily } from './domain/orchestrator/model-catalog.js';
+import { loadModelInfo, slicingFamily, type ModelInfo } from './domain/orchestrator/model-catalog.js';
 import { ApiKeyStore } from './domain/tenancy/api-keys.js';
 import { QuotaLedger } from './domain/tenancy/quota-ledger.js';
 import { ImageCostBudget } from './domain/tenancy/image-cost.js';
@@ -30,8 +30,8 @@ import { TenantErasure } from './domain/tenancy/tenant-erasure.js';
 import { StoredResponses } from './domain/responses/stored-responses.js';
 import { KvResponseStore } from './adapters/responses/kv-response-store.js';
 import { storedResponsesRoute } from './http/stored-responses-routes.js';
-import { loadSiteConfig, siteInboxPrefix } from '@tessera/edge';
-import { checkSiteModels, feedbackWithHubAnswers, openEdgeSite } from './adapters/edge/edge-site.js';
+import { hubModelNamespace, loadSiteConfig, siteInboxPrefix } from '@tessera/edge';
+import { checkSiteModels, feedbackWithHubAnswers, loadHubModelCards, openEdgeSite } from './adapters/edge/edge-site.js';
 import { uplinkBinding } from './adapters/edge/uplink.js';
 
 export interface GatewayComposition extends ServiceComposition {
@@ -63,24 +63,32 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     config.responsesTtl > 0
       ? new StoredResponses(await KvResponseStore.open(nc, { bucket: config.responsesBucket, ttlMs: config.responsesTtl, maxValueBytes: config.responsesMaxBytes, replicas: config.jetstreamReplicas }), imageStore, { ttlMs: config.responsesTtl, maxBytes: config.responsesMaxBytes, log })
       : undefined;
-  const images = new ImagePipeline(nc, cache, imageStore, model.revision, model.queryNum, {
-    limits: { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, minSide: 2, maxAspectRatio: 200, maxSliceNums: config.maxSliceNums },
-    scaleResolution: config.scaleResolution,
-    defaultMaxSliceNums: config.defaultMaxSliceNums,
-    useImageId: config.useImageId,
-    remoteFetch: { timeoutMs: config.remoteImageTimeout, maxBytes: config.maxImageBytes },
-    family: slicingFamily(model.family),
-  });
-  const chat = new ChatOrchestrator(nc, model, images, log, {
-    recordResponses: config.recordResponses,
-    decoderWorkQueue: config.decoderWorkQueue,
-    decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts },
-    imageCost: new ImageCostBudget(config.maxRequestImageCost, config.quotaImageCostPerMinute),
-    // Video parts pass validation only for a family with video (4.5), so the pipeline is idle otherwise.
-    videos: new VideoPipeline(images, model.revision, { maxFramesPerCall: config.videoFramesPerCall }),
-  });
+  const orchestrator = (m: ModelInfo, decoderAt?: OrchestratorOptions['decoderAt']) => {
+    const images = new ImagePipeline(nc, cache, imageStore, m.revision, m.queryNum, {
+      limits: { maxBytes: config.maxImageBytes, maxPixels: config.maxImagePixels, minSide: 2, maxAspectRatio: 200, maxSliceNums: config.maxSliceNums },
+      scaleResolution: config.scaleResolution,
+      defaultMaxSliceNums: config.defaultMaxSliceNums,
+      useImageId: config.useImageId,
+      remoteFetch: { timeoutMs: config.remoteImageTimeout, maxBytes: config.maxImageBytes },
+      family: slicingFamily(m.family),
+    });
+    return new ChatOrchestrator(nc, m, images, log, {
+      recordResponses: config.recordResponses,
+      // The hub decoder's site subjects are request/reply (its work queue is the hub's own).
+      decoderWorkQueue: config.decoderWorkQueue && !decoderAt,
+      decoderLiveness: { heartbeatMs: config.streamHeartbeat, resumeAttempts: config.decoderResumeAttempts },
+      ...(decoderAt && { decoderAt }),
+      imageCost: new ImageCostBudget(config.maxRequestImageCost, config.quotaImageCostPerMinute),
+      // Video parts pass validation only for a family with video (4.5), so the pipeline is idle otherwise.
+      videos: new VideoPipeline(images, m.revision, { maxFramesPerCall: config.videoFramesPerCall }),
+    });
+  };
+  const chat = orchestrator(model);
   if (site) checkSiteModels(site, model.id);
-  const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, uplink: { direct: config.uplinkDirect, acceptTimeoutMs: config.uplinkAcceptTimeout }, log }) : undefined;
+  // Hub models this site orchestrates itself (route "stages"): their text requests call the hub
+  // decoder over the leaf on its model's site subjects; answers are recorded in this site's feedback.
+  const stages = site && new Map([...loadHubModelCards(site)].map(([id, card]) => [id, { chat: orchestrator(card, { namespace: hubModelNamespace(card.revision), acceptTimeoutMs: config.uplinkAcceptTimeout }), family: card.family }]));
+  const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, uplink: { direct: config.uplinkDirect, acceptTimeoutMs: config.uplinkAcceptTimeout }, log, ...(stages && { stages }) }) : undefined;
   const localFeedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
   // At an edge site, feedback on a hub model's answer goes to the hub, from either edge.
   const feedback = edge ? feedbackWithHubAnswers(localFeedback, edge.hub) : localFeedback;

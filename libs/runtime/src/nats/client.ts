@@ -33,6 +33,12 @@ export interface NatsClientOptions {
    */
   workQueue?: { stage: string; methods: readonly string[]; direct?: { namespace: string } };
   /**
+   * Request/reply methods go to `<namespace>.<version>.<Service>.<Method>` instead of the package's own
+   * subjects (the binding's `namespace`): an edge site calls a hub decoder under its model's
+   * namespace, which no decoder of its own captures (libs/edge `hubModelNamespace`).
+   */
+  namespace?: string;
+  /**
    * JetStream domain of the work queue: an edge site reaches the hub's queues over its leaf link
    * through `$JS.<domain>.API` (libs/edge). Default: the connection's own domain.
    */
@@ -143,7 +149,7 @@ class NatsClientCore {
 
   private begin(info: MethodInfo, o: NatsCallOptions | undefined, queued: boolean) {
     const call = resolveCallOptions(o, this.o.defaultTimeoutMs);
-    const subject = queued ? workSubject(this.o.workQueue!.stage, info) : controlSubject(info);
+    const subject = queued ? workSubject(this.o.workQueue!.stage, info) : controlSubject(info, this.o.namespace);
     const { span, ctx } = startSpan({
       name: SpanName.natsSend(subject),
       kind: SpanKind.PRODUCER,

@@ -25,6 +25,12 @@ export interface NatsBindingOptions extends ServerPolicy {
   serviceName: string;
   /** Methods (definition keys) served from the JetStream work queue instead of request/reply. */
   workQueue?: WorkQueueOptions;
+  /**
+   * Request/reply on `<namespace>.<version>.<Service>.<Method>` instead of the package's subjects
+   * (runtime `controlSubject`): a second binding of the same service that callers reach only by
+   * naming it (a hub decoder serving edge sites under its model's namespace).
+   */
+  namespace?: string;
   payload?: PayloadPolicy;
   /** A streaming caller that grants no credit for this long is treated as gone. Default 30 s. */
   streamCreditTimeoutMs?: number;
@@ -78,7 +84,7 @@ export class NatsBinding {
   /** Subscribes (request/reply) and starts pulling (work queue). */
   async start(): Promise<void> {
     const first = this.infos[0]!;
-    const subject = serviceWildcard(first);
+    const subject = serviceWildcard(first, this.opts.namespace);
     // Request/reply only for methods not served from the work queue (a binding of queued methods only
     // needs, and its credential may only have, the queue).
     if (this.byMethod.size > 0) this.sub = this.subscribe(subject, (msg) => this.onMessage(msg, this.byMethod));
@@ -168,7 +174,7 @@ export class NatsBinding {
     const entry = methods.get(method);
     if (!entry || (version !== undefined && version !== pkgVersion(entry.info))) {
       const queued = methods === this.byMethod && this.opts.workQueue?.methods.some((k) => this.infos.find((i) => i.key === k)?.method === method);
-      const known = [...methods.values()].map((e) => controlSubject(e.info, methods === this.direct ? this.opts.workQueue?.direct?.namespace : undefined)).join(', ');
+      const known = [...methods.values()].map((e) => controlSubject(e.info, methods === this.direct ? this.opts.workQueue?.direct?.namespace : this.opts.namespace)).join(', ');
       const err = new TesseraError(
         ErrorCode.UNIMPLEMENTED,
         queued

@@ -12,7 +12,8 @@ import { Metric, metrics } from '@tessera/telemetry';
 import type { NatsConnection } from 'nats';
 import type { ChatService } from '../../domain/chat-events.js';
 import { HubChat, type HubChatOptions } from './hub-chat.js';
-import { SiteRouter } from '../../domain/edge/site-router.js';
+import { SiteRouter, type HubStages } from '../../domain/edge/site-router.js';
+import { loadModelInfo, type ModelInfo } from '../../domain/orchestrator/model-catalog.js';
 
 /** How often the feedback backlog is read from the site stream. */
 const BACKLOG_POLL_MS = 2_000;
@@ -37,7 +38,30 @@ export function checkSiteModels(site: SiteConfig, localModelId: string): void {
   });
 }
 
-export async function openEdgeSite(nc: NatsConnection, site: SiteConfig, local: ChatService, o: { heartbeatMs: number; uplink: HubChatOptions['uplink']; log: Logger }): Promise<EdgeSite> {
+/**
+ * The cards (manifest, config, tokenizer) of the hub models this site orchestrates itself (route
+ * "stages"), read at start: a missing or unreadable card, or one of another family than the one
+ * declared, refuses the start naming `models[i].modelDir` / `.family`.
+ */
+export function loadHubModelCards(site: SiteConfig): Map<string, ModelInfo> {
+  const cards = new Map<string, ModelInfo>();
+  site.models.forEach((m, i) => {
+    if (m.route?.kind !== 'stages') return;
+    let card: ModelInfo;
+    try {
+      card = loadModelInfo(m.route.modelDir, m.id);
+    } catch (err) {
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `site config: models[${i}].modelDir: cannot read the model card of "${m.id}" at ${m.route.modelDir} (${(err as Error).message}); it needs the built model directory's manifest.json, config.json and tokenizer files`, { field: `models[${i}].modelDir` }, { cause: err });
+    }
+    if (m.family !== undefined && m.family !== card.family) {
+      throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `site config: models[${i}].family: "${m.family}" is declared, but the card at ${m.route.modelDir} is a ${card.family} model`, { field: `models[${i}].family` });
+    }
+    cards.set(m.id, card);
+  });
+  return cards;
+}
+
+export async function openEdgeSite(nc: NatsConnection, site: SiteConfig, local: ChatService, o: { heartbeatMs: number; uplink: HubChatOptions['uplink']; log: Logger; stages?: ReadonlyMap<string, HubStages> }): Promise<EdgeSite> {
   const link = await new HubLink(nc, { hubDomain: site.hubDomain, intervalMs: site.probeIntervalMs }).start();
   const up = metrics().gauge(Metric.edgeHubLinkUp);
   up.set({ site: site.site }, link.state === 'up' ? 1 : 0);
@@ -46,7 +70,7 @@ export async function openEdgeSite(nc: NatsConnection, site: SiteConfig, local: 
     o.log.info('edge.hub_link', { site: site.site, state: s });
   });
   const hub = new HubChat(nc, { site: site.site, hubDomain: site.hubDomain, heartbeatMs: o.heartbeatMs, uplink: o.uplink });
-  const router = new SiteRouter(site, local, hub, link);
+  const router = new SiteRouter(site, local, hub, link, o.stages);
   const advert = advertiseModels(nc, site);
   const backlog = new FeedbackBacklog(await nc.jetstreamManager());
   const pending = metrics().gauge(Metric.edgeFeedbackPending);
@@ -66,7 +90,7 @@ export async function openEdgeSite(nc: NatsConnection, site: SiteConfig, local: 
     );
   }, BACKLOG_POLL_MS);
   timer.unref();
-  o.log.info('edge.site', { site: site.site, domain: site.domain, hubDomain: site.hubDomain, link: link.state, models: site.models.map((m) => `${m.id}@${m.place}`).join(',') });
+  o.log.info('edge.site', { site: site.site, domain: site.domain, hubDomain: site.hubDomain, link: link.state, models: site.models.map((m) => `${m.id}@${m.place}${o.stages?.has(m.id) ? '(stages)' : ''}`).join(',') });
   return {
     router,
     link,

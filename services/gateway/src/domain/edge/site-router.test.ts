@@ -40,11 +40,11 @@ function link(state: LinkState): HubLink & { failures: number; alive: number } {
   return l as unknown as HubLink & { failures: number; alive: number };
 }
 
-async function run(router: SiteRouter, model: string) {
+async function run(router: SiteRouter, model: string, req: Partial<ValidChatRequest> = {}) {
   const routes: ChatRoute[] = [];
   const ctx = { onRoute: (r: ChatRoute) => routes.push(r) } as unknown as ChatContext;
   const events: ChatEvent[] = [];
-  for await (const ev of router.chat({ model } as ValidChatRequest, ctx)) events.push(ev);
+  for await (const ev of router.chat({ model, images: [], ...req } as ValidChatRequest, ctx)) events.push(ev);
   return { text: events.filter((e) => e.kind === 'delta').map((e) => (e as { text: string }).text).join(''), routes };
 }
 
@@ -128,5 +128,28 @@ describe('SiteRouter', () => {
     l.reportFailure(); // the link is down: `big` falls back to the site's `small`
     await complete('big');
     expect(prompts).toEqual([['local', 'small', 'Once'], ['hub', 'big', 'Once'], ['local', 'small', 'Once']]);
+  });
+
+  it('a hub model on the stages route: text runs on the site-side orchestrator, images, video and collections go to the hub gateway; the link and fallback rules hold', async () => {
+    const cfg = parseSiteConfig({ site: 'shop-1', hubDomain: 'hub', models: [{ id: 'small', place: 'site' }, { id: 'big', place: 'hub', route: 'stages', modelDir: '/cards/big', fallback: 'serve-local-model-small' }] });
+    const hub = service('hub');
+    const stages = service('stages');
+    const l = link('up');
+    const r = new SiteRouter(cfg, service('local'), hub, l, new Map([['big', { chat: { ...stages, chat: stages.chat, estimatePromptTokens: async () => 7 }, family: '4.6' }]]));
+    expect(await run(r, 'big')).toEqual({ text: 'stages', routes: [{ model: 'big', servedBy: 'hub' }] });
+    expect(l.alive).toBe(2);
+    const image = { images: [{ kind: 'url' }] } as unknown as Partial<ValidChatRequest>;
+    expect((await run(r, 'big', image)).text).toBe('hub');
+    expect((await run(r, 'big', { videos: [{}] } as unknown as Partial<ValidChatRequest>)).text).toBe('hub');
+    expect((await run(r, 'big', { collection: { name: 'manual', k: 2 } } as Partial<ValidChatRequest>)).text).toBe('hub');
+    // The quota estimate comes from whoever runs the request (the stages route has the model's tokenizer).
+    expect(await r.estimatePromptTokens({ model: 'big', images: [] } as unknown as ValidChatRequest, {} as never)).toBe(7);
+    expect(await r.estimatePromptTokens({ model: 'big', images: [{}] } as unknown as ValidChatRequest, {} as never)).toBe(1);
+    // The family is the card's, for validation and /v1/models.
+    expect(r.features('big', { toolCalls: false, familyName: 'Toy 1.0' }).familyName).toBe('MiniCPM-V 4.6');
+    expect(r.describe('big')).toMatchObject({ family: '4.6', tessera_route: 'stages' });
+    // The hub decoder unreachable before the first token: the same fallback as the hub gateway's route.
+    const down = new SiteRouter(cfg, service('local'), hub, link('up'), new Map([['big', { chat: service('stages', { before: unavailable() }), family: '4.6' }]]));
+    expect(await run(down, 'big')).toEqual({ text: 'local', routes: [{ model: 'small', servedBy: 'site:shop-1', fallbackFor: 'big' }] });
   });
 });

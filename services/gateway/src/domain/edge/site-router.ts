@@ -14,6 +14,17 @@ import type { ValidChatRequest } from '../openai/valid-request.js';
 import { unknownModel } from '../openai/validate-common.js';
 import type { Tenant } from '../tenancy/api-keys.js';
 
+/** A hub model this site orchestrates itself (site config route "stages"): its orchestrator against the hub decoder, and its family from the model card. */
+export interface HubStages {
+  chat: ChatService;
+  family: string;
+}
+
+/** What the stages route runs: text (a chat, a completion, token ids); images, video and collections need the hub's other stages and stores. */
+export function runsOnStages(req: ValidChatRequest): boolean {
+  return req.images.length === 0 && (req.videos?.length ?? 0) === 0 && req.collection === undefined;
+}
+
 export class SiteRouter implements ChatService {
   private readonly byId: Map<string, SiteModel>;
 
@@ -23,9 +34,17 @@ export class SiteRouter implements ChatService {
     private readonly local: ChatService,
     private readonly hub: ChatService,
     private readonly link: HubLink,
+    /** Hub models with route "stages", by id. */
+    private readonly stages: ReadonlyMap<string, HubStages> = new Map(),
     private readonly retryAfterMs = 2_000,
   ) {
     this.byId = new Map(site.models.map((m) => [m.id, m]));
+  }
+
+  /** Who runs a request for hub model `m`: this site against the hub decoder (route "stages", text), else the hub gateway. */
+  private remote(m: SiteModel, req: ValidChatRequest): ChatService {
+    const stages = this.stages.get(m.id);
+    return stages && runsOnStages(req) ? stages.chat : this.hub;
   }
 
   models(): string[] {
@@ -43,8 +62,8 @@ export class SiteRouter implements ChatService {
     return {
       tessera_place: m.place,
       tessera_site: this.site.site,
-      ...(m.place === 'hub' && m.family && { family: m.family }),
-      ...(m.place === 'hub' && { tessera_hub_link: this.link.state, tessera_fallback: m.fallback.kind === 'local' ? `serve-local-model-${m.fallback.model}` : 'fail' }),
+      ...(m.place === 'hub' && this.familyOf(m) && { family: this.familyOf(m) }),
+      ...(m.place === 'hub' && { tessera_hub_link: this.link.state, tessera_fallback: m.fallback.kind === 'local' ? `serve-local-model-${m.fallback.model}` : 'fail', tessera_route: this.stages.has(m.id) ? 'stages' : 'gateway' }),
     };
   }
 
@@ -57,7 +76,13 @@ export class SiteRouter implements ChatService {
   features(id: string, local: ModelFeatures): ModelFeatures {
     const m = this.byId.get(id);
     if (m?.place !== 'hub') return local;
-    return m.family ? modelFeatures(m.family) : { toolCalls: true, familyName: 'a hub model (family not declared at this site)' };
+    const family = this.familyOf(m);
+    return family ? modelFeatures(family) : { toolCalls: true, familyName: 'a hub model (family not declared at this site)' };
+  }
+
+  /** A hub model's family: declared, or read from its card (route "stages"; compose checks the two agree). */
+  private familyOf(m: SiteModel): string | undefined {
+    return m.family ?? this.stages.get(m.id)?.family;
   }
 
   private model(id: string): SiteModel {
@@ -68,7 +93,7 @@ export class SiteRouter implements ChatService {
 
   estimatePromptTokens(req: ValidChatRequest, tenant: Tenant): Promise<number> {
     const m = this.model(req.model);
-    if (m.place === 'hub' && !(this.link.state === 'down' && m.fallback.kind === 'local')) return this.hub.estimatePromptTokens(req, tenant);
+    if (m.place === 'hub' && !(this.link.state === 'down' && m.fallback.kind === 'local')) return this.remote(m, req).estimatePromptTokens(req, tenant);
     return this.local.estimatePromptTokens(m.place === 'hub' && m.fallback.kind === 'local' ? { ...req, model: m.fallback.model } : req, tenant);
   }
 
@@ -80,7 +105,7 @@ export class SiteRouter implements ChatService {
       return;
     }
     if (this.link.state !== 'down') {
-      const events = this.hub.chat(req, ctx)[Symbol.asyncIterator]();
+      const events = this.remote(m, req).chat(req, ctx)[Symbol.asyncIterator]();
       let first: IteratorResult<ChatEvent> | undefined;
       try {
         first = await events.next();

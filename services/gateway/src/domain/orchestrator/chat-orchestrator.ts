@@ -26,6 +26,13 @@ export interface OrchestratorOptions {
   decoderWorkQueue: boolean;
   /** Heartbeats on the decoder stream and how often a silent one is resumed on another replica. */
   decoderLiveness?: { heartbeatMs: number; resumeAttempts: number };
+  /**
+   * A hub model orchestrated at an edge site (site config route "stages"): Generate goes to the hub
+   * decoder's site subjects (`namespace`, libs/edge hubModelNamespace) over the leaf link, and a cut
+   * link that still shows the hub's interest fails after `acceptTimeoutMs` (the uplink's 1 s), inside
+   * the 2 s fail-fast budget, instead of the 10 s default.
+   */
+  decoderAt?: { namespace: string; acceptTimeoutMs: number };
   /** Image preprocessing budget (megapixel-slices) per request and per tenant per minute. */
   imageCost?: ImageCostBudget;
   /** Video parts (MiniCPM-V 4.5); absent = a video part is refused (validation refuses it first by family). */
@@ -79,7 +86,11 @@ export class ChatOrchestrator implements ChatService {
   ) {
     // Generate is always seeded, so a resumed generation replays the same tokens and the client skips those it has.
     const liveness = { heartbeatMs: o.decoderLiveness?.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, resumeAttempts: o.decoderLiveness?.resumeAttempts ?? 1 };
-    this.decoder = natsClient(nc, SERVICES.decoder.definition as typeof decodingV1.DecoderServiceService, { ...liveness, ...(o.decoderWorkQueue && { workQueue: { stage: 'decoder', methods: ['generate'] } }) });
+    this.decoder = natsClient(nc, SERVICES.decoder.definition as typeof decodingV1.DecoderServiceService, {
+      ...liveness,
+      ...(o.decoderWorkQueue && { workQueue: { stage: 'decoder', methods: ['generate'] } }),
+      ...(o.decoderAt && { namespace: o.decoderAt.namespace, acceptTimeoutMs: o.decoderAt.acceptTimeoutMs }),
+    });
     this.bus = busState(nc);
     this.retrieval = natsClient(nc, SERVICES.retrieval.definition as typeof retrievalV1.RetrievalServiceService);
     this.feedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
