@@ -1,7 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { feedbackV1 } from '@tessera/contracts';
+import { parseSiteConfig } from '@tessera/edge';
+import { ensureTinyModel } from '@tessera/model';
 import { ErrorCode, TesseraError, type ServiceClient } from '@tessera/runtime';
-import { feedbackWithHubAnswers } from './edge-site.js';
+import { feedbackWithHubAnswers, loadHubModelCards } from './edge-site.js';
 
 type FeedbackClient = ServiceClient<typeof feedbackV1.FeedbackServiceService>;
 const request = (responseId: string): feedbackV1.SubmitFeedbackRequest => ({ feedback: { feedbackId: 'f', responseId, comment: '', correction: '', spans: [] } });
@@ -37,5 +42,38 @@ describe('feedback at an edge site (both edges use this client)', () => {
     await expect(feedbackWithHubAnswers(site, cut).submitFeedback(request('hub-answer'), { tenant: 'acme' })).rejects.toMatchObject({ code: 'UNAVAILABLE', details: { field: 'feedback.response_id', retryAfterMs: 1000 } });
     const refused = { submitFeedback: async () => Promise.reject(new TesseraError(ErrorCode.NOT_FOUND, 'unknown response at the hub', { field: 'feedback.response_id' })) };
     await expect(feedbackWithHubAnswers(site, refused).submitFeedback(request('typo'), { tenant: 'acme' })).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'unknown response at the hub' });
+  });
+});
+
+describe('hub model cards at a site (route "stages")', () => {
+  const config = (model: Record<string, unknown>) => parseSiteConfig({ site: 'shop-1', hubDomain: 'hub', models: [{ id: 'big', place: 'hub', route: 'stages', ...model }] });
+
+  it("reads a card's revision, family and tokenizer from the built model directory (weights not needed)", async () => {
+    const dir = await ensureTinyModel();
+    const card = loadHubModelCards(config({ modelDir: dir, family: '2.6' })).get('big')!;
+    expect(card.revision).toMatch(/^[0-9a-f]{64}$/);
+    expect(card.family).toBe('2.6');
+    expect(card.tokenizer.encodePlain('hello').length).toBeGreaterThan(0);
+    expect(loadHubModelCards(parseSiteConfig({ site: 'shop-1', hubDomain: 'hub', models: [{ id: 'big', place: 'hub' }] })).size).toBe(0);
+  });
+
+  it('refuses the start naming the field: no card at modelDir, or a card of another family than declared', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'tessera-card-'));
+    try {
+      expect(() => loadHubModelCards(config({ modelDir: empty }))).toThrow(/site config: models\[0\]\.modelDir: cannot read the model card of "big"/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+    const err = (() => {
+      try {
+        loadHubModelCards(config({ modelDir: '/nonexistent', family: '2.6' }));
+      } catch (e) {
+        return e as TesseraError;
+      }
+    })();
+    expect(err?.details.field).toBe('models[0].modelDir');
+    expect(() => loadHubModelCards(config({ modelDir: '', family: '4.6' }))).toThrow(/modelDir/);
+    const dir = await ensureTinyModel();
+    expect(() => loadHubModelCards(config({ modelDir: dir, family: '4.6' }))).toThrow(/models\[0\]\.family: "4.6" is declared, but the card at .* is a 2.6 model/);
   });
 });
