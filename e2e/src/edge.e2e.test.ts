@@ -153,6 +153,9 @@ describe('edge site on a leaf node', () => {
     expect(body.model).toBe('hub-big-stages');
     expect(body.choices[0].message.content).toBe(viaGateway.choices[0].message.content);
     expect([body.usage.prompt_tokens, body.usage.completion_tokens]).toEqual([viaGateway.usage.prompt_tokens, viaGateway.usage.completion_tokens]);
+    // The card gives the site the model's tokenizer: vLLM's /tokenize answers for it, with the decoder's count.
+    const tokenized = (await (await post('/tokenize', { model: 'hub-big-stages', messages: [{ role: 'user', content: 'hello from the shop' }] })).json()) as any;
+    expect(tokenized.count).toBe(body.usage.prompt_tokens);
     // The site's gateway ran the orchestrator, so the record went to the site's feedback service (sourced to the hub from there).
     await until('the answer recorded at the site', async () => (await fetch(`${siteStack.httpUrl}/v1/tessera/responses/${body.id}`, { headers: { authorization: `Bearer ${KEY}` } })).status === 200, 10_000);
     const record = (await (await fetch(`${siteStack.httpUrl}/v1/tessera/responses/${body.id}`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as any;

@@ -87,7 +87,8 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
   if (site) checkSiteModels(site, model.id);
   // Hub models this site orchestrates itself (route "stages"): their text requests call the hub
   // decoder over the leaf on its model's site subjects; answers are recorded in this site's feedback.
-  const stages = site && new Map([...loadHubModelCards(site)].map(([id, card]) => [id, { chat: orchestrator(card, { namespace: hubModelNamespace(card.revision), acceptTimeoutMs: config.uplinkAcceptTimeout }), family: card.family }]));
+  const cards = site && loadHubModelCards(site);
+  const stages = cards && new Map([...cards].map(([id, card]) => [id, { chat: orchestrator(card, { namespace: hubModelNamespace(card.revision), acceptTimeoutMs: config.uplinkAcceptTimeout }), family: card.family }]));
   const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, uplink: { direct: config.uplinkDirect, acceptTimeoutMs: config.uplinkAcceptTimeout }, log, ...(stages && { stages }) }) : undefined;
   const localFeedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
   // At an edge site, feedback on a hub model's answer goes to the hub, from either edge.
@@ -100,7 +101,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
   const features = modelFeatures(model.family);
   const models = () => edge?.router.models() ?? [model.id];
   const whereModelsRun = edge && (() => edge.router.whereModelsRun());
-  const tokenization = new Tokenization(model, { models, ...(whereModelsRun && { whereModelsRun }), features, decoderMaxContext: config.decoderMaxContext, decoderEnableThinking: config.decoderEnableThinking });
+  const tokenization = new Tokenization(model, { models, ...(whereModelsRun && { whereModelsRun }), features, decoderMaxContext: config.decoderMaxContext, decoderEnableThinking: config.decoderEnableThinking, ...(cards && { cards }) });
   const http = createHttpServer({
     metrics,
     keys,
@@ -110,7 +111,8 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
     models,
     ...(whereModelsRun && { whereModelsRun }),
     // vLLM's model card field `max_model_len` (clients size prompts by it): the decoder's context, as /tokenize reports it.
-    describeModel: (id) => ({ ...(id === model.id && { family: model.family, downsample_modes: model.downsampleModes, max_model_len: tokenization.maxModelLen }), ...edge?.router.describe(id) }),
+    // (A hub model's card at an edge site gives its context too.)
+    describeModel: (id) => ({ ...(id === model.id && { family: model.family, downsample_modes: model.downsampleModes, max_model_len: tokenization.maxModelLen() }), ...(cards?.has(id) && { max_model_len: tokenization.maxModelLen(id) }), ...edge?.router.describe(id) }),
     features: edge ? (id: string) => edge.router.features(id, features) : features,
     ...(responses && { responses }),
     maxBodyBytes: config.maxBodyBytes,

@@ -29,6 +29,8 @@ let model: ModelInfo;
 const servers: Server[] = [];
 let base: string;
 let site: string;
+let siteWithCard: string;
+let card: ModelInfo;
 
 async function serve(tokenization: Tokenization): Promise<string> {
   const keys = new ApiKeyStore({ keys: [{ id: 'a', tenant: 'acme', sha256: hashApiKey(KEY) }] }, { requestsPerMinute: 100, tokensPerMinute: 1e6, concurrentStreams: 4, maxImagePixels: 1e8, maxImagesPerRequest: 8 });
@@ -54,6 +56,9 @@ beforeAll(async () => {
   base = await serve(new Tokenization(model, { ...o, models: () => [MODEL] }));
   // An edge site: this gateway serves MODEL, the hub serves HUB_MODEL.
   site = await serve(new Tokenization(model, { ...o, models: () => [MODEL, HUB_MODEL], whereModelsRun: () => `${MODEL} (site shop-1), ${HUB_MODEL} (hub)` }));
+  // An edge site holding the hub model's card (route "stages"): it tokenizes for that model too.
+  card = loadModelInfo((await ensureTinyModel46Paths()).model, HUB_MODEL);
+  siteWithCard = await serve(new Tokenization(model, { ...o, models: () => [MODEL, HUB_MODEL], cards: new Map([[HUB_MODEL, card]]) }));
 });
 
 afterAll(async () => {
@@ -176,3 +181,24 @@ describe('GET /tokenizer_info', () => {
     expect((await call('/tokenizer_info', undefined, { key: 'sk-wrong' })).status).toBe(401);
   });
 });
+
+describe('an edge site with a hub model\'s card (route "stages")', () => {
+  it("tokenizes, detokenizes and describes the tokenizer with the card's vocabulary and chat format, checked against the card's family", async () => {
+    const text = await call('/tokenize', { model: HUB_MODEL, prompt: 'Hello, 世界' }, { at: siteWithCard });
+    expect(text.status, JSON.stringify(text.json)).toBe(200);
+    expect(text.json.tokens).toEqual(card.tokenizer.encodePlain('Hello, 世界'));
+    const messages = [{ role: 'user', content: 'hi' }];
+    const chat = await call('/tokenize', { model: HUB_MODEL, messages }, { at: siteWithCard });
+    expect(chat.status, JSON.stringify(chat.json)).toBe(200);
+    // The 4.6 chat format (not the site's own 2.6 one): the card's family builds the prompt.
+    expect(chat.json.tokens).toEqual(chatPromptIds('4.6', { messages: [{ role: 'user', parts: [{ kind: 'text', text: 'hi' }] }] }, card.tokenizer, { defaultEnableThinking: false }));
+    expect(chat.json.max_model_len).toBe(Math.min(8192, card.maxPositionEmbeddings));
+    const own = await call('/tokenize', { model: MODEL, messages }, { at: siteWithCard });
+    expect(own.json.tokens).not.toEqual(chat.json.tokens);
+    expect((await call('/detokenize', { model: HUB_MODEL, tokens: text.json.tokens }, { at: siteWithCard })).json).toEqual({ prompt: 'Hello, 世界' });
+    const info = await call(`/tokenizer_info?model=${HUB_MODEL}`, undefined, { at: siteWithCard });
+    expect(info.status).toBe(200);
+    expect(info.json.chat_template).toBe(card.tokenizer.chatTemplate);
+  });
+});
+

@@ -31,7 +31,8 @@ export interface ValidDetokenizeRequest {
 /** Which model a request means (`model` omitted = the default) and what that model supports. */
 export interface TokenizeModels {
   resolve(requested: string | undefined): string;
-  features: ModelFeatures;
+  /** What a chat for that model is checked against (an edge site tokenizes for its own model and hub models' cards). */
+  features: ModelFeatures | ((model: string) => ModelFeatures);
 }
 
 /**

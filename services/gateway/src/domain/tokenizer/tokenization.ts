@@ -6,13 +6,14 @@
  * is the family's prompt builder (prompt-estimate.ts chatPromptIds), so `count` is the
  * `usage.prompt_tokens` the same prompt gets.
  *
- * Only this gateway's own model has a tokenizer here. An edge site also lists the hub's models, whose
- * tokenizers live at the hub: they are refused naming `model` (FAILED_PRECONDITION, 400) rather than
- * answered with the wrong vocabulary.
+ * This gateway's own model, and at an edge site each hub model whose card the site holds (route
+ * "stages": its manifest, config and tokenizer), have their tokenizer here. Other hub models' tokenizers
+ * live at the hub: they are refused naming `model` (FAILED_PRECONDITION, 400) rather than answered with
+ * the wrong vocabulary.
  */
 import { ErrorCode, TesseraError } from '@tessera/errors';
 import type { TokenizeModels, ValidDetokenizeRequest, ValidTokenizeRequest } from '../openai/validate-tokenize.js';
-import type { ModelFeatures } from '../openai/response-format.js';
+import { modelFeatures, type ModelFeatures } from '../openai/response-format.js';
 import type { ModelInfo } from '../orchestrator/model-catalog.js';
 import { chatPromptIds } from '../orchestrator/prompt-estimate.js';
 import { unknownModel } from '../openai/validate-common.js';
@@ -24,8 +25,13 @@ export interface TokenizationOptions {
   whereModelsRun?: () => string;
   /** What the served model supports (tool calls), for a chat's `tools`. */
   features: ModelFeatures;
-  /** The decoder's TESSERA_DECODER_MAX_CONTEXT: max_model_len is the smaller of it and the model's positions. */
+  /**
+   * The decoder's TESSERA_DECODER_MAX_CONTEXT: max_model_len is the smaller of it and the model's
+   * positions (for a hub model's card too: this gateway's setting stands for the hub decoder's).
+   */
   decoderMaxContext: number;
+  /** Edge site: the cards of hub models it orchestrates itself (route "stages"), by id. */
+  cards?: ReadonlyMap<string, ModelInfo>;
   /** The decoder's TESSERA_DECODER_ENABLE_THINKING: a 4.5 / 4.6 chat's enable_thinking when the request sets none. */
   decoderEnableThinking: boolean;
 }
@@ -40,44 +46,52 @@ export interface TokenizeResult {
 }
 
 export class Tokenization implements TokenizeModels {
-  readonly features: ModelFeatures;
-
   constructor(
     private readonly model: ModelInfo,
     private readonly o: TokenizationOptions,
-  ) {
-    this.features = o.features;
-  }
+  ) {}
+
+  /** What a request for `id` is checked against: this gateway's own features, or a card's family. */
+  readonly features = (id: string): ModelFeatures => {
+    const card = this.o.cards?.get(id);
+    return card ? modelFeatures(card.family) : this.o.features;
+  };
 
   /** The model a request means: omitted = this gateway's own (TESSERA_GATEWAY_MODEL_ID), the one /v1/models lists first. */
   resolve(requested: string | undefined): string {
     const id = requested ?? this.model.id;
-    if (id === this.model.id) return id;
+    if (id === this.model.id || this.o.cards?.has(id)) return id;
     const known = this.o.models();
     if (!known.includes(id)) {
       throw unknownModel(id, known, this.o.whereModelsRun?.());
     }
-    throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `model "${id}" runs at the hub, whose tokenizer this site's gateway does not have (it has "${this.model.id}"'s); tokenize for "${id}" at the hub's gateway`, { field: 'model' });
+    throw new TesseraError(ErrorCode.FAILED_PRECONDITION, `model "${id}" runs at the hub, whose tokenizer this site's gateway does not have (it has "${this.model.id}"'s, and the cards of hub models with route "stages"); tokenize for "${id}" at the hub's gateway`, { field: 'model' });
   }
 
-  /** The decoder's context: min(TESSERA_DECODER_MAX_CONTEXT, max_position_embeddings), as its engine caps it. */
-  get maxModelLen(): number {
-    return Math.min(this.o.decoderMaxContext, this.model.maxPositionEmbeddings);
+  /** A resolved id's model: this gateway's own or a hub model's card. */
+  private modelOf(id: string): ModelInfo {
+    return this.o.cards?.get(id) ?? this.model;
+  }
+
+  /** The decoder's context for a model: min(TESSERA_DECODER_MAX_CONTEXT, max_position_embeddings), as its engine caps it. */
+  maxModelLen(id: string = this.model.id): number {
+    return Math.min(this.o.decoderMaxContext, this.modelOf(id).maxPositionEmbeddings);
   }
 
   tokenize(req: ValidTokenizeRequest): TokenizeResult {
-    const tok = this.model.tokenizer;
-    const tokens = 'prompt' in req ? tok.encodePlain(req.prompt) : chatPromptIds(this.model.family, req.chat, tok, { defaultEnableThinking: this.o.decoderEnableThinking });
-    return { count: tokens.length, max_model_len: this.maxModelLen, tokens, token_strs: req.returnTokenStrs ? tokens.map((id) => tok.tokenString(id) ?? '') : null };
+    const model = this.modelOf(req.model);
+    const tok = model.tokenizer;
+    const tokens = 'prompt' in req ? tok.encodePlain(req.prompt) : chatPromptIds(model.family, req.chat, tok, { defaultEnableThinking: this.o.decoderEnableThinking });
+    return { count: tokens.length, max_model_len: this.maxModelLen(req.model), tokens, token_strs: req.returnTokenStrs ? tokens.map((id) => tok.tokenString(id) ?? '') : null };
   }
 
   /** Ids → text as HF's `decode` (special tokens kept); an id outside the vocabulary is a 400 naming `tokens[i]`. */
   detokenize(req: ValidDetokenizeRequest): { prompt: string } {
-    const tok = this.model.tokenizer;
+    const tok = this.modelOf(req.model).tokenizer;
     req.tokens.forEach((id, i) => {
       if (id >= tok.vocabSize || tok.tokenString(id) === undefined) {
         const limit = `0 <= tokens[${i}] < ${tok.vocabSize}`;
-        throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `tokens[${i}] is ${id}, not in the vocabulary of "${this.model.id}" (vocab size ${tok.vocabSize})`, { field: `tokens[${i}]`, limit });
+        throw new TesseraError(ErrorCode.INVALID_ARGUMENT, `tokens[${i}] is ${id}, not in the vocabulary of "${req.model}" (vocab size ${tok.vocabSize})`, { field: `tokens[${i}]`, limit });
       }
     });
     return { prompt: tok.decode(req.tokens) };
@@ -90,16 +104,17 @@ export class Tokenization implements TokenizeModels {
    * template when the model has one, and `model_max_length` (the config's, else max_model_len).
    */
   info(requested: string | undefined): Record<string, unknown> {
-    this.resolve(requested);
-    const config = asText(this.model.tokenizerConfig) as Record<string, unknown>;
-    const template = this.model.tokenizer.chatTemplate;
+    const id = this.resolve(requested);
+    const model = this.modelOf(id);
+    const config = asText(model.tokenizerConfig) as Record<string, unknown>;
+    const template = model.tokenizer.chatTemplate;
     return {
       ...config,
       bos_token: config.bos_token ?? null,
       eos_token: config.eos_token ?? null,
       pad_token: config.pad_token ?? null,
       tokenizer_class: config.tokenizer_class ?? 'PreTrainedTokenizerFast',
-      model_max_length: config.model_max_length ?? this.maxModelLen,
+      model_max_length: config.model_max_length ?? this.maxModelLen(id),
       ...(template !== undefined && { chat_template: template }),
     };
   }
