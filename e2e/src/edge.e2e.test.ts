@@ -392,7 +392,7 @@ describe('edge site on a leaf node', () => {
     try {
       const subjects = ['_INBOX_shop-2.>', 'tessera.site.shop-2.deliver.>', 'tessera.feedback.events.acme.>', 'tessera.work.decoder.>'];
       for (const s of subjects) asSite.subscribe(s);
-      // Hub stages only on a decoder's site subjects (tessera.hubmodel.>): never their own subjects or queues.
+      // Hub stages only on a decoder's site subjects (tessera.hubmodel.>, where it binds Generate alone): never their own subjects or queues.
       const published = ['tessera.decoding.v1.DecoderService.Generate', 'tessera.vision.v1.SlicerService.Slice', 'tessera.work.decoder.v1.DecoderService.Generate'];
       for (const s of published) asSite.publish(s);
       asSite.publish('tessera.hubmodel.0000.v1.DecoderService.Generate'); // allowed: no violation

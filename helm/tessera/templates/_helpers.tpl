@@ -203,7 +203,7 @@ Call with (dict "root" $ "name" "decoder" "svc" $svc "prefix" "" "model" true).
 {{- end }}
 {{- if and (eq .name "decoder") (eq .root.Values.edge.role "hub") }}
 # Hub: sites that orchestrate a hub model themselves (site config route "stages") call the decoder on
-# its model's site subjects, tessera.hubmodel.<revision>.> (docs/edge.md "Routes").
+# its model's site subjects, tessera.hubmodel.<revision>.> (docs/edge.md "Routing").
 - name: {{ .prefix }}TESSERA_DECODER_SITE_ACCESS
   value: "true"
 {{- end }}

@@ -4,7 +4,7 @@
  */
 export { parseSiteConfig, loadSiteConfig, siteModels, hubModels, type SiteConfig, type SiteModel, type ModelPlace, type FallbackPolicy } from './site-config.js';
 export { hubServerConfig, siteServerConfig, renderServerConfig, type HubServerOptions, type SiteServerOptions, type ServerUser, type TlsFiles, type HubSite } from './server-config.js';
-export { UPLINK_STAGE, UPLINK_STREAM, UPLINK_NAMESPACE, HUB_MODEL_SUBJECTS, hubModelNamespace, FEEDBACK_STREAM, FEEDBACK_EVENTS, DEFAULT_ACCOUNT, jsApiPrefix, domainOfApiPrefix, siteOfDeliverPrefix, siteInboxPrefix, siteDeliverPrefix, siteModelPrefix, siteUplinkBucket, siteUplinkObjectGrants, siteFeedbackSource, siteLeafPermissions, type SubjectPermissions } from './subjects.js';
+export { UPLINK_STAGE, UPLINK_STREAM, UPLINK_NAMESPACE, HUB_MODEL_SUBJECTS, HUB_MODEL_SERVED, hubModelNamespace, FEEDBACK_STREAM, FEEDBACK_EVENTS, DEFAULT_ACCOUNT, jsApiPrefix, domainOfApiPrefix, siteOfDeliverPrefix, siteInboxPrefix, siteDeliverPrefix, siteModelPrefix, siteUplinkBucket, siteUplinkObjectGrants, siteFeedbackSource, siteLeafPermissions, type SubjectPermissions } from './subjects.js';
 export { HubLink, hubDownError, type LinkState, type HubLinkOptions } from './hub-link.js';
 export { FeedbackBacklog, type BacklogSnapshot } from './feedback-backlog.js';
 export { advertiseModels, parseLeafSubscriptions, modelToken, modelFromToken, type AdvertisedSite } from './site-advert.js';

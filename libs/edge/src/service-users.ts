@@ -6,7 +6,7 @@
  *   and listens for stream control on the inboxes each site's gateway opened for it
  *   (`_INBOX_<site>.gateway.r.>` / `.c.>`, runtime's `calleeInboxes`);
  * - hub gateway: also reads each site's uplink bucket (large requests claim-checked at the hub);
- * - hub decoder: serves sites on `tessera.hubmodel.>` (a site orchestrating a hub model itself, site
+ * - hub decoder: serves sites on `tessera.hubmodel.*.*.DecoderService.*` (a site orchestrating a hub model itself, site
  *   config `route: "stages"`) and answers into the inboxes each site's gateway opened for it
  *   (`_INBOX_<site>.decoder.r.>` / `.c.>`);
  * - site gateway: uses its site inbox prefix (the site's services answer into its `_INBOX_<site>.<service>.r`:
@@ -18,7 +18,7 @@
  */
 import { BUS_USERS, calleeInboxes, passwordEnv, servicePermissions, type BusUser, type NatsPermissions } from '@tessera/runtime';
 import type { ServerUser } from './server-config.js';
-import { HUB_MODEL_SUBJECTS, jsApiPrefix, siteInboxPrefix, siteLeafPermissions, siteModelPrefix, siteUplinkBucket, siteUplinkObjectGrants, UPLINK_NAMESPACE, UPLINK_STAGE, UPLINK_STREAM, type SubjectPermissions } from './subjects.js';
+import { HUB_MODEL_SERVED, HUB_MODEL_SUBJECTS, jsApiPrefix, siteInboxPrefix, siteLeafPermissions, siteModelPrefix, siteUplinkBucket, siteUplinkObjectGrants, UPLINK_NAMESPACE, UPLINK_STAGE, UPLINK_STREAM, type SubjectPermissions } from './subjects.js';
 
 const asServer = (p: NatsPermissions): SubjectPermissions => ({ publish: { allow: p.publish }, subscribe: { allow: p.subscribe } });
 const merge = (p: NatsPermissions, pub: string[], sub: string[]): NatsPermissions => ({ publish: [...new Set([...p.publish, ...pub])].sort(), subscribe: [...new Set([...p.subscribe, ...sub])].sort() });
@@ -53,7 +53,7 @@ function hubSiteGrants(site: string): Record<'gateway' | 'decoder', NatsPermissi
 function hubPermissions(): Record<BusUser, NatsPermissions> {
   const perms = servicePermissions();
   perms.gateway = merge(perms.gateway, hubUplinkWork(), HUB_UPLINK_DIRECT);
-  perms.decoder = merge(perms.decoder, [], [`${HUB_MODEL_SUBJECTS}.>`]);
+  perms.decoder = merge(perms.decoder, [], [HUB_MODEL_SERVED]);
   return perms;
 }
 

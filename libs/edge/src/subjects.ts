@@ -29,6 +29,8 @@ export const UPLINK_NAMESPACE = 'tessera.uplink';
  */
 export const HUB_MODEL_SUBJECTS = 'tessera.hubmodel';
 export const hubModelNamespace = (revision: string): string => `${HUB_MODEL_SUBJECTS}.${revision}`;
+/** What a hub decoder with site access subscribes (runtime serviceWildcard under the namespace). */
+export const HUB_MODEL_SERVED = `${HUB_MODEL_SUBJECTS}.*.*.DecoderService.*`;
 /** The feedback stream's name at the hub and at every site (its own domain at each). */
 export const FEEDBACK_STREAM = 'TESSERA_FEEDBACK';
 /** The feedback service's event subjects (services/feedback domain/events.ts). */
@@ -75,7 +77,9 @@ export interface SubjectPermissions {
  * What a site's leaf connection may do at the hub (publish = site → hub, subscribe = hub → site),
  * found by running sourcing and the uplink through a 2.9.10 hub with everything else denied:
  * - publish: its work (`tessera.work.uplink.>`, and the direct offers on `tessera.uplink.>`; hub decoders'
- *   site subjects `tessera.hubmodel.>` for the models it orchestrates itself), the two hub JetStream API calls a producer makes
+ *   site subjects `tessera.hubmodel.>` for the models it orchestrates itself: as wide as the decoder's
+ *   subscription there, or the hub would not propagate that interest over the leaf; the decoder binds
+ *   Generate alone, text only, and answers anything else UNIMPLEMENTED), the two hub JetStream API calls a producer makes
  *   (INFO, STREAM.INFO of TESSERA_UPLINK), its own uplink bucket (`siteUplinkObjectGrants`), cancel/credit on its own inboxes, the sourced feedback
  *   delivered on its own prefix, and `$JSC.R.>`: the replies of its JetStream to the hub's source
  *   consumer requests (nats-server picks that reply subject; it carries no tenant data).

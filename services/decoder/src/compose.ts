@@ -10,7 +10,7 @@ import { connectNats, hosted, type ServiceComposition } from '@tessera/runtime';
 import { ensureTinyModel } from '@tessera/model';
 import { hubModelNamespace } from '@tessera/edge';
 import type { DecoderConfig } from './config.js';
-import { decoderService, type DecoderServiceDeps } from './service.js';
+import { decoderService, siteGenerate, type DecoderServiceDeps } from './service.js';
 import { Engine } from './domain/engine/engine.js';
 import { resolveGenerationDefaults } from './domain/engine/generation-defaults.js';
 import { loadDecoderModel, type LoadedDecoderModel } from './adapters/load-model.js';
@@ -89,9 +89,10 @@ export async function composeDecoder(cfg: DecoderConfig): Promise<ServiceComposi
         ...(cfg.workQueue && { workQueue: { stage: 'decoder', methods: ['generate'] } }),
       }),
       // Edge sites that orchestrate this model themselves call it here, over their leaf links: one
-      // subject set per model revision, so a site reaches exactly the model whose card it holds (and
-      // never its own site decoder). Same engine and batch as the hub gateway's calls.
-      ...(cfg.siteAccess ? [hosted({ definition: entry.definition, impl, namespace: hubModelNamespace(app.loaded.revision), grpc: false })] : []),
+      // subject set per model revision, so a site's client reaches exactly the model whose card it
+      // holds (and never its own site decoder). Same engine and batch as the hub gateway's calls.
+      // Generate only, text only (siteGenerate): nothing a site sends may read the hub's stores.
+      ...(cfg.siteAccess ? [hosted({ definition: { generate: entry.definition.generate }, impl: { generate: siteGenerate(impl.generate) }, namespace: hubModelNamespace(app.loaded.revision), grpc: false })] : []),
     ],
     reflection: { protoFiles: [...entry.protoFiles], includeDirs: [PROTO_ROOT] },
     // In-flight streams finish inside shutdownGrace (the host waits), then the engine and sessions close.

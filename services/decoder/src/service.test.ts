@@ -10,7 +10,7 @@ import { metrics, parseExposition } from '@tessera/telemetry';
 import { withNats } from '@tessera/testing/vitest';
 import { decoderSchema } from './config.js';
 import { createDecoderApp, type DecoderApp } from './compose.js';
-import { decoderService } from './service.js';
+import { decoderService, siteGenerate } from './service.js';
 import { loadConfig } from '@tessera/config';
 
 type Client = ServiceClient<typeof decodingV1.DecoderServiceService>;
@@ -196,3 +196,31 @@ describe('Generate through the TESSERA_DECODER work queue (TESSERA_DECODER_WORK_
     }
   });
 });
+
+describe("the hub decoder's site subjects (TESSERA_DECODER_SITE_ACCESS), as compose binds them", () => {
+  it('serve Generate, text only, under the model revision: the same tokens; images refused naming the field; no other method', async () => {
+    const impl = decoderService(app.deps(bus.nc));
+    const namespace = `tessera.hubmodel.${app.loaded.revision}`;
+    const site = await bindNats(bus.nc, { generate: Def.generate }, { generate: siteGenerate(impl.generate) }, { serviceName: 'decoder', namespace });
+    const viaSite = natsClient(bus.nc, Def, { namespace });
+    try {
+      const req = request({ sampling: sampling({ temperature: 0.7, seed: 99, maxTokens: 6 }) });
+      const ids = (cs: decodingV1.GenerateResponse[]) => cs.flatMap((c) => c.tokenIds);
+      expect(ids(await run(viaSite, req))).toEqual(ids(await run(viaNats, req)));
+      const H = app.engine.info.hiddenSize;
+      const Q = app.loaded.queryNum;
+      const withImage = request({
+        messages: [{ role: commonV1.Role.USER, parts: [{ part: { $case: 'image', image: { imageIndex: 0 } } }, { part: { $case: 'text', text: 'What is this?' } }] }],
+        images: [{ visualTokens: tensorFromArray(new Float32Array(Q * H), [1, Q, H]), gridCols: 0, gridRows: 0, useImageId: false, imageSha256: '' }],
+      });
+      const err = await failure(run(viaSite, withImage));
+      expect([err.code, err.details.field]).toEqual(['PERMISSION_DENIED', 'images']);
+      const stats = await viaSite.getEngineStats({}, { tenant: 'acme', timeoutMs: 5_000 }).catch((e: unknown) => e as TesseraError);
+      expect((stats as TesseraError).code).toBe('UNIMPLEMENTED');
+    } finally {
+      viaSite.close();
+      await site.stop(500);
+    }
+  });
+});
+

@@ -65,6 +65,18 @@ export function decoderService(d: DecoderServiceDeps): ServiceImpl<Def> {
   };
 }
 
+/**
+ * Generate as edge sites call it on the model's site subjects (TESSERA_DECODER_SITE_ACCESS): text
+ * only. A site's orchestrator sends no images on that route (they take the hub gateway's), and an
+ * ObjectRef here would let a site credential read the hub's encoder cache under any tenant it names.
+ */
+export function siteGenerate(generate: ServiceImpl<Def>['generate']): ServiceImpl<Def>['generate'] {
+  return async function* (req, ctx) {
+    if (req.images.length > 0) throw new TesseraError(ErrorCode.PERMISSION_DENIED, "images: an edge site's request for a hub model carries text only (images go through the hub gateway)", { field: 'images' });
+    yield* generate(req, ctx);
+  };
+}
+
 async function* generate(d: DecoderServiceDeps, req: decodingV1.GenerateRequest, ctx: CallContext): AsyncGenerator<decodingV1.GenerateResponse> {
   const requestId = req.requestId || ctx.requestId;
   if (!REQUEST_ID.test(requestId)) throw invalidArgument('request_id', 'request_id must be 1..128 characters of [A-Za-z0-9._:-]', '1..128 of [A-Za-z0-9._:-]');

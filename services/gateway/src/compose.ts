@@ -31,7 +31,7 @@ import { StoredResponses } from './domain/responses/stored-responses.js';
 import { KvResponseStore } from './adapters/responses/kv-response-store.js';
 import { storedResponsesRoute } from './http/stored-responses-routes.js';
 import { hubModelNamespace, loadSiteConfig, siteInboxPrefix } from '@tessera/edge';
-import { checkSiteModels, feedbackWithHubAnswers, loadHubModelCards, openEdgeSite } from './adapters/edge/edge-site.js';
+import { checkSiteModels, feedbackWithHubAnswers, fitsInlineAtHub, loadHubModelCards, openEdgeSite } from './adapters/edge/edge-site.js';
 import { uplinkBinding } from './adapters/edge/uplink.js';
 
 export interface GatewayComposition extends ServiceComposition {
@@ -88,7 +88,7 @@ export async function composeGateway(config: GatewayConfig): Promise<GatewayComp
   // Hub models this site orchestrates itself (route "stages"): their text requests call the hub
   // decoder over the leaf on its model's site subjects; answers are recorded in this site's feedback.
   const cards = site && loadHubModelCards(site);
-  const stages = cards && new Map([...cards].map(([id, card]) => [id, { chat: orchestrator(card, { namespace: hubModelNamespace(card.revision), acceptTimeoutMs: config.uplinkAcceptTimeout }), family: card.family }]));
+  const stages = cards && new Map([...cards].map(([id, card]) => [id, { chat: orchestrator(card, { namespace: hubModelNamespace(card.revision), acceptTimeoutMs: config.uplinkAcceptTimeout }), family: card.family, fitsInline: fitsInlineAtHub }]));
   const edge = site ? await openEdgeSite(nc, site, chat, { heartbeatMs: config.streamHeartbeat, uplink: { direct: config.uplinkDirect, acceptTimeoutMs: config.uplinkAcceptTimeout }, log, ...(stages && { stages }) }) : undefined;
   const localFeedback = natsClient(nc, SERVICES.feedback.definition as typeof feedbackV1.FeedbackServiceService);
   // At an edge site, feedback on a hub model's answer goes to the hub, from either edge.

@@ -6,7 +6,9 @@ import type { feedbackV1 } from '@tessera/contracts';
 import { parseSiteConfig } from '@tessera/edge';
 import { ensureTinyModel } from '@tessera/model';
 import { ErrorCode, TesseraError, type ServiceClient } from '@tessera/runtime';
-import { feedbackWithHubAnswers, loadHubModelCards } from './edge-site.js';
+import { feedbackWithHubAnswers, fitsInlineAtHub, loadHubModelCards } from './edge-site.js';
+import { validateCompletionRequest } from '../../domain/openai/validate-completion.js';
+import { DEFAULT_CHAT_LIMITS } from '../../domain/openai/limits.js';
 
 type FeedbackClient = ServiceClient<typeof feedbackV1.FeedbackServiceService>;
 const request = (responseId: string): feedbackV1.SubmitFeedbackRequest => ({ feedback: { feedbackId: 'f', responseId, comment: '', correction: '', spans: [] } });
@@ -77,3 +79,16 @@ describe('hub model cards at a site (route "stages")', () => {
     expect(() => loadHubModelCards(config({ modelDir: dir, family: '4.6' }))).toThrow(/models\[0\]\.family: "4.6" is declared, but the card at .* is a 2.6 model/);
   });
 });
+
+describe('the stages route carries requests inline only', () => {
+  it('up to 384 KiB on the wire: a larger one would be claim-checked into the site bucket, out of the hub decoder\'s reach', () => {
+    const limits = { ...DEFAULT_CHAT_LIMITS, maxTextChars: 1 << 20 };
+    const of = (prompt: string) => validateCompletionRequest({ model: 'big', prompt }, limits, ['big']);
+    expect(fitsInlineAtHub(of('hello'))).toBe(true);
+    expect(fitsInlineAtHub(of('x'.repeat(380 * 1024)))).toBe(true);
+    expect(fitsInlineAtHub(of('x'.repeat(390 * 1024)))).toBe(false);
+    // Bytes, not characters: 140k CJK characters are 420 KB of UTF-8.
+    expect(fitsInlineAtHub(of('界'.repeat(140_000)))).toBe(false);
+  });
+});
+

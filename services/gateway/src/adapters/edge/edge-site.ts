@@ -5,13 +5,14 @@
  * TESSERA_FEEDBACK, in the site's JetStream domain) that the hub's stream sources.
  */
 import { ErrorCode, TesseraError, type Logger, type ServiceClient } from '@tessera/runtime';
-import type { feedbackV1 } from '@tessera/contracts';
+import { gatewayV1, type feedbackV1 } from '@tessera/contracts';
 import { advertiseModels, FeedbackBacklog, HubLink, type SiteConfig } from '@tessera/edge';
 import { FAMILIES } from '@tessera/model/text';
 import { Metric, metrics } from '@tessera/telemetry';
 import type { NatsConnection } from 'nats';
 import type { ChatService } from '../../domain/chat-events.js';
-import { HubChat, type HubChatOptions } from './hub-chat.js';
+import { HubChat, toProto, type HubChatOptions } from './hub-chat.js';
+import type { ValidChatRequest } from '../../domain/openai/valid-request.js';
 import { SiteRouter, type HubStages } from '../../domain/edge/site-router.js';
 import { loadModelInfo, type ModelInfo } from '../../domain/orchestrator/model-catalog.js';
 
@@ -60,6 +61,17 @@ export function loadHubModelCards(site: SiteConfig): Map<string, ModelInfo> {
   });
   return cards;
 }
+
+/**
+ * A request's size on the wire, measured as the uplink's ChatCompletionRequest (the decoder's
+ * GenerateRequest carries the same texts, tools and schema): the stages route sends it inline only
+ * up to 384 KiB, a margin under the 512 KiB claim-check threshold (runtime payload.ts), since a
+ * claim check would land in this site's payload bucket, out of the hub decoder's reach.
+ */
+export function fitsInlineAtHub(req: ValidChatRequest): boolean {
+  return gatewayV1.ChatCompletionRequest.encode(toProto(req)).finish().length <= STAGES_INLINE_BYTES;
+}
+const STAGES_INLINE_BYTES = 384 * 1024;
 
 export async function openEdgeSite(nc: NatsConnection, site: SiteConfig, local: ChatService, o: { heartbeatMs: number; uplink: HubChatOptions['uplink']; log: Logger; stages?: ReadonlyMap<string, HubStages> }): Promise<EdgeSite> {
   const link = await new HubLink(nc, { hubDomain: site.hubDomain, intervalMs: site.probeIntervalMs }).start();

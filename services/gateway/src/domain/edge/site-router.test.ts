@@ -135,13 +135,17 @@ describe('SiteRouter', () => {
     const hub = service('hub');
     const stages = service('stages');
     const l = link('up');
-    const r = new SiteRouter(cfg, service('local'), hub, l, new Map([['big', { chat: { ...stages, chat: stages.chat, estimatePromptTokens: async () => 7 }, family: '4.6' }]]));
+    // A request the stages route would have to claim-check (here: any prompt over 1000 characters) takes the gateway route.
+    const fitsInline = (req: ValidChatRequest) => (req.prompt?.length ?? 0) <= 1000;
+    const r = new SiteRouter(cfg, service('local'), hub, l, new Map([['big', { chat: { ...stages, chat: stages.chat, estimatePromptTokens: async () => 7 }, family: '4.6', fitsInline }]]));
     expect(await run(r, 'big')).toEqual({ text: 'stages', routes: [{ model: 'big', servedBy: 'hub' }] });
     expect(l.alive).toBe(2);
     const image = { images: [{ kind: 'url' }] } as unknown as Partial<ValidChatRequest>;
     expect((await run(r, 'big', image)).text).toBe('hub');
     expect((await run(r, 'big', { videos: [{}] } as unknown as Partial<ValidChatRequest>)).text).toBe('hub');
     expect((await run(r, 'big', { collection: { name: 'manual', k: 2 } } as Partial<ValidChatRequest>)).text).toBe('hub');
+    expect((await run(r, 'big', { prompt: 'x'.repeat(1001) })).text).toBe('hub');
+    expect((await run(r, 'big', { prompt: 'x'.repeat(1000) })).text).toBe('stages');
     // The quota estimate comes from whoever runs the request (the stages route has the model's tokenizer).
     expect(await r.estimatePromptTokens({ model: 'big', images: [] } as unknown as ValidChatRequest, {} as never)).toBe(7);
     expect(await r.estimatePromptTokens({ model: 'big', images: [{}] } as unknown as ValidChatRequest, {} as never)).toBe(1);
@@ -149,7 +153,11 @@ describe('SiteRouter', () => {
     expect(r.features('big', { toolCalls: false, familyName: 'Toy 1.0' }).familyName).toBe('MiniCPM-V 4.6');
     expect(r.describe('big')).toMatchObject({ family: '4.6', tessera_route: 'stages' });
     // The hub decoder unreachable before the first token: the same fallback as the hub gateway's route.
-    const down = new SiteRouter(cfg, service('local'), hub, link('up'), new Map([['big', { chat: service('stages', { before: unavailable() }), family: '4.6' }]]));
+    // The link itself stays up: no decoder for this model is not a lost link (other hub models still answer).
+    const up = link('up');
+    const down = new SiteRouter(cfg, service('local'), hub, up, new Map([['big', { chat: service('stages', { before: unavailable() }), family: '4.6', fitsInline }]]));
     expect(await run(down, 'big')).toEqual({ text: 'local', routes: [{ model: 'small', servedBy: 'site:shop-1', fallbackFor: 'big' }] });
+    expect([up.state, up.failures]).toEqual(['up', 0]);
+    expect((await run(down, 'big', image)).text).toBe('hub');
   });
 });

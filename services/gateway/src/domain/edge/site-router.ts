@@ -18,6 +18,12 @@ import type { Tenant } from '../tenancy/api-keys.js';
 export interface HubStages {
   chat: ChatService;
   family: string;
+  /**
+   * Whether a request goes inline to the hub decoder: one above the bus's claim-check threshold would
+   * be claim-checked into this site's payload bucket, which the hub decoder cannot read (compose
+   * measures the request's wire size); it takes the gateway route, which carries large requests.
+   */
+  fitsInline(req: ValidChatRequest): boolean;
 }
 
 /** What the stages route runs: text (a chat, a completion, token ids); images, video and collections need the hub's other stages and stores. */
@@ -44,7 +50,7 @@ export class SiteRouter implements ChatService {
   /** Who runs a request for hub model `m`: this site against the hub decoder (route "stages", text), else the hub gateway. */
   private remote(m: SiteModel, req: ValidChatRequest): ChatService {
     const stages = this.stages.get(m.id);
-    return stages && runsOnStages(req) ? stages.chat : this.hub;
+    return stages && runsOnStages(req) && stages.fitsInline(req) ? stages.chat : this.hub;
   }
 
   models(): string[] {
@@ -105,14 +111,18 @@ export class SiteRouter implements ChatService {
       return;
     }
     if (this.link.state !== 'down') {
-      const events = this.remote(m, req).chat(req, ctx)[Symbol.asyncIterator]();
+      const remote = this.remote(m, req);
+      const events = remote.chat(req, ctx)[Symbol.asyncIterator]();
       let first: IteratorResult<ChatEvent> | undefined;
       try {
         first = await events.next();
       } catch (err) {
         // Nothing reached the client yet: an unreachable hub may still fall back.
         if (!isUnreachable(err)) throw err;
-        this.link.reportFailure();
+        // The hub gateway unreachable says the link is down. A hub decoder unreachable on the stages
+        // route says only that this model has no decoder serving sites now (scaled to zero, another
+        // revision, draining): the other hub models still answer, so the link stays as the probe sees it.
+        if (remote === this.hub) this.link.reportFailure();
       }
       if (first) {
         ctx.onRoute?.({ model: m.id, servedBy: 'hub' });
