@@ -12,20 +12,25 @@
  *  5. prefix cache: TTFT of a repeated 1,000-token system prompt (hit) vs the first time (miss);
  *  6. the same weights under @huggingface/transformers' generate() (contiguous graph re-wired);
  *  7. prompt logprobs (vLLM's prompt_logprobs, lm-eval's loglikelihood): TTFT of a 512-token prompt scored
- *     (every position's logits, TESSERA_DECODER_PROMPT_LOGITS_PER_STEP rows a step) vs the same prompt plain.
+ *     (every position's logits, TESSERA_DECODER_PROMPT_LOGITS_PER_STEP rows a step) vs the same prompt plain;
+ *  8. per-token confidence (what the gateway asks for the feedback record): aggregate tok/s of
+ *     BENCH_CONF_STREAMS concurrent sampled streams with `confidence` (chosen token's raw logprob from the
+ *     graph's logits_lse) vs full `logprobs` (a log-softmax over the vocabulary per token, what the gateway
+ *     asked before) vs neither, the modes alternating over BENCH_CONF_ROUNDS rounds, median per mode.
  * BENCH_FAMILY=4.6 runs sections 2–4 on the `bench-4.6` preset (the real 4.6 text shapes, hybrid graph through
  * the engine's state slots; the preset model is ~1.3 B parameters, generated and built once); sections 1, 5
  * and 6 are 2.6-only (contiguous graph, prefix cache — off for hybrid layers —, transformers.js), and the
  * ctx-16k decode number is bench/model/hybrid46.ts's (synthetic cache; a 16k CPU prefill takes too long).
  * Env: BENCH_FAMILY (2.6), BENCH_TOKENS (16), BENCH_LEVELS (1,8,16), BENCH_CTX (128,2048), BENCH_CTX_ROUNDS (3), BENCH_INT4 (0),
  * BENCH_CTX_WEIGHTS (fp32[,int4]), BENCH_KV_DTYPE (float32),
- * BENCH_TRANSFORMERS (1), BENCH_SECTIONS (1,2,3,4,5,6,7), TESSERA_INTRA_OP_THREADS (2). Prints the load
+ * BENCH_TRANSFORMERS (1), BENCH_SECTIONS (1,2,3,4,5,6,7,8), BENCH_CONF_STREAMS (8), BENCH_CONF_ROUNDS (3),
+ * TESSERA_INTRA_OP_THREADS (2). Prints the load
  * average next to the numbers. A short run of everything (a few minutes on 2 cores):
  *   BENCH_TOKENS=4 BENCH_LEVELS=1,2 BENCH_CTX=128,256 BENCH_CTX_ROUNDS=1 npx tsx bench/decoder/main.ts
  */
 import { loadavg } from 'node:os';
 import { buildModel, ensurePresetModelPaths, readManifest, type KvCacheDtype } from '@tessera/model';
-import { Engine, loadDecoderModel, samplingParams, type EngineChunk, type EngineLimits, type LoadedDecoderModel } from '@tessera/decoder';
+import { Engine, loadDecoderModel, samplingParams, type EngineChunk, type EngineLimits, type LoadedDecoderModel, type SamplingParams } from '@tessera/decoder';
 import { contiguousModelDir, legacySingleStream, openContiguous } from './legacy-engine.js';
 import { transformersBaseline } from './transformers-baseline.js';
 
@@ -41,7 +46,7 @@ const FAMILY = process.env.BENCH_FAMILY ?? '2.6';
 if (FAMILY !== '2.6' && FAMILY !== '4.6') throw new Error(`BENCH_FAMILY=${FAMILY}: 2.6 or 4.6 (4.5's bench preset is the real 8 B shapes: bench/model/resampler45.ts)`);
 /** Sections that need the 2.6 graphs: 1 (contiguous-KV graph), 5 (prefix cache, off for hybrid layers), 6 (transformers.js). */
 const ONLY_26 = [1, 5, 6];
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? '1,2,3,4,5,6,7').split(',').map(Number).filter((n) => FAMILY === '2.6' || !ONLY_26.includes(n)));
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? '1,2,3,4,5,6,7,8').split(',').map(Number).filter((n) => FAMILY === '2.6' || !ONLY_26.includes(n)));
 const median = (xs: number[]): number => pct(xs, 50);
 const log = (s: string): void => console.log(s);
 const load = (): string => `load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`;
@@ -67,8 +72,8 @@ const cpuS = (): number => {
   return (u.user + u.system) / 1e6;
 };
 
-async function drive(engine: Engine, id: string, prompt: Int32Array, maxTokens: number, tenant = 't', promptLogprobs?: number): Promise<Run> {
-  const h = engine.submit({ requestId: id, tenant, promptTokenIds: prompt, params: samplingParams({ maxTokens, ignoreEos: true }), ...(promptLogprobs !== undefined && { promptLogprobs }) });
+async function drive(engine: Engine, id: string, prompt: Int32Array, maxTokens: number, tenant = 't', promptLogprobs?: number, sampling: Partial<SamplingParams> = {}): Promise<Run> {
+  const h = engine.submit({ requestId: id, tenant, promptTokenIds: prompt, params: samplingParams({ maxTokens, ignoreEos: true, ...sampling }), ...(promptLogprobs !== undefined && { promptLogprobs }) });
   const out: number[] = [];
   const gaps: number[] = [];
   let last: EngineChunk | undefined;
@@ -264,6 +269,31 @@ if (SECTIONS.has(7)) {
   log(`| plain | ${ms(median(plain))} |`);
   log(`| scored (${info.vocabSize} logits per position) | ${ms(median(scored))} |`);
   log(`ratio scored / plain ${(median(scored) / median(plain)).toFixed(2)}× (${load()})`);
+}
+if (SECTIONS.has(8)) {
+  const streams = Number(process.env.BENCH_CONF_STREAMS ?? 8);
+  const rounds = Number(process.env.BENCH_CONF_ROUNDS ?? 3);
+  log(`\n## 8. per-token confidence: ${streams} concurrent sampled streams (temperature 0.7, 40-token prompts, ${TOKENS} tokens each), modes alternating, median of ${rounds} rounds`);
+  const modes: [string, Partial<SamplingParams>][] = [
+    ['logprobs (full log-softmax per token; the gateway\'s ask before)', { logprobs: true }],
+    ['confidence (raw chosen-token logprob, logits_lse)', { confidence: true }],
+    ['neither', {}],
+  ];
+  const e = engineOf(m);
+  const rates = modes.map(() => [] as number[]);
+  for (let r = -1; r < rounds; r++) {
+    for (const [k, [, p]] of modes.entries()) {
+      const t0 = performance.now();
+      const runs = await Promise.all(Array.from({ length: streams }, (_, i) => drive(e, `conf${k}-${r}-${i}`, ids(40, i), TOKENS, `t${i % 4}`, undefined, { temperature: 0.7, seed: BigInt(i), ...p })));
+      const wall = (performance.now() - t0) / 1000;
+      if (r >= 0) rates[k]!.push(runs.reduce((n, x) => n + x.ids.length, 0) / wall);
+    }
+  }
+  await e.close();
+  const med = rates.map(median);
+  log('| per-token output | aggregate tok/s (median) | rounds |\n|---|---|---|');
+  modes.forEach(([label], k) => log(`| ${label} | ${med[k]!.toFixed(2)} | ${rates[k]!.map((x) => x.toFixed(1)).join(', ')} |`));
+  log(`ratio confidence / logprobs ${(med[1]! / med[0]!).toFixed(3)}×; confidence / neither ${(med[1]! / med[2]!).toFixed(3)}× (${load()})`);
 }
 await m.model.release();
 

@@ -9,7 +9,8 @@ import { argmaxRow, ensureTinyModel } from '@tessera/model';
 import { Engine } from './domain/engine/engine.js';
 import { samplingParams } from './domain/engine/engine-defaults.js';
 import { collect } from './test/collect.js';
-import { topLogprobs } from './domain/engine/sampler.js';
+import { logSumExp, topLogprobs } from './domain/engine/sampler.js';
+import type { DecoderBackend, StepOutput } from './domain/engine/backend.js';
 import type { SamplingParams } from './domain/engine/types.js';
 import { loadDecoderModel, type LoadedDecoderModel } from './adapters/load-model.js';
 import { assemblePrompt } from './domain/prompt/assemble-prompt.js';
@@ -58,6 +59,37 @@ describe('engine on the ORT tiny model', () => {
       expect(lp[i]!.top.map((t) => t.tokenId)).toEqual(ref.top.map((t) => t.tokenId));
     }
     await engine.close();
+  });
+
+  it('confidence: the chosen token\'s raw logprob from the graph\'s logits_lse matches a JS log-softmax of the same row (~1e-5) and of a no-cache forward', async () => {
+    // Every step's output, as the engine sees it (decode rows: one logits row and one LSE per sequence).
+    const outs: StepOutput[] = [];
+    const spy: DecoderBackend = { info: m.backend.info, allocateCache: (s) => m.backend.allocateCache(s), resetState: (s) => m.backend.resetState(s), embedTokens: (ids) => m.backend.embedTokens(ids), step: async (x) => { const o = await m.backend.step(x); outs.push(o); return o; } };
+    const engine = new Engine({ backend: spy, tokenBytes: m.tokenizer.tokenBytes, limits: { maxBatchSize: 4 } });
+    const prompts = ['Bonjour, ça va ?', 'What is in this picture?', '1 2 3'].map(chat);
+    const p = params({ maxTokens: 5, temperature: 0.8, seed: 3n, repetitionPenalty: 1.3 });
+    const got = await Promise.all(prompts.map((ids, i) => collect(engine.submit({ requestId: `c${i}`, tenant: 't', promptTokenIds: ids, params: { ...p, confidence: true } }))));
+    await engine.close();
+    const V = m.backend.info.vocabSize;
+    // The graph returns logits_lse (the O(1) path), and it is the row's log-sum-exp.
+    expect(outs.every((o) => o.logSumExp !== undefined)).toBe(true);
+    // onnxruntime sums ~152k float32 terms, JS in float64: ~1e-6 of the LSE (≈ 12 here; 1.65e-5 measured), so ≤ 5e-5.
+    let worst = 0;
+    for (const o of outs) {
+      for (let r = 0; r < o.logSumExp!.length; r++) worst = Math.max(worst, Math.abs(o.logSumExp![r]! - logSumExp(o.logits.subarray(r * V, (r + 1) * V))));
+    }
+    expect(worst).toBeLessThan(5e-5);
+    for (const [i, g] of got.entries()) {
+      const lps = g.chunks.flatMap((c) => c.logprobs ?? []);
+      expect(lps.map((l) => l.tokenId)).toEqual(g.tokenIds);
+      const seq = Array.from(prompts[i]!);
+      for (const [k, l] of lps.entries()) {
+        expect(l.top).toEqual([]);
+        const logits = await m.model.decoder.forwardNoCache(await m.model.embed.run(Int32Array.from(seq), [1, seq.length]), [seq.length]);
+        expect(l.logprob).toBeCloseTo(logits[g.tokenIds[k]!]! - logSumExp(logits), 4);
+        seq.push(g.tokenIds[k]!);
+      }
+    }
   });
 
   it('greedy equals the no-cache reference, alone and with 8 concurrent sequences', async () => {

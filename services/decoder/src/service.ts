@@ -216,6 +216,7 @@ export function toParams(s: commonV1.SamplingParams | undefined, defaults: { max
     minTokens: s?.minTokens ?? 0,
     logprobs: s?.logprobs ?? false,
     topLogprobs: s?.logprobs ? (s?.topLogprobs ?? 0) : 0,
+    ...(s?.confidence && { confidence: true }),
     ...(s?.logitBias && Object.keys(s.logitBias.bias).length > 0 && { logitBias: new Map(Object.entries(s.logitBias.bias).map(([id, b]) => [Number(id), b])) }),
   };
 }

@@ -19,7 +19,7 @@ import { ChunkStream } from './chunk-stream.js';
 import type { TokenBytes } from './detokenizer.js';
 import { DEFAULT_LIMITS, type EngineLimits } from './limits.js';
 import type { EngineObserver } from './observer.js';
-import { Sampler, type SampleResult } from './sampler.js';
+import { Sampler, rawLogprob, type SampleResult } from './sampler.js';
 import { Scheduler, type ScheduledRow, type StepPlan } from './scheduler.js';
 import { Sequence } from './sequence.js';
 import type { EngineChunk, EngineRequest, FinishReason } from './types.js';
@@ -280,7 +280,13 @@ export class Engine {
         seq.recordPromptLogprobs(r.start + r.count - n, n, rowLogits, V, logSumExp?.subarray(at - n, at));
         if (!r.samples) continue;
         if (!seq.tPrefillEnd) seq.tPrefillEnd = performance.now();
-        this.emit(seq, this.sampler.sample(rowLogits.subarray((n - 1) * V), seq.req.params, seq.penalties, seq.prng, seq.req.constraint, seq.belowMinTokens() ? seq.stopIds : undefined));
+        const last = rowLogits.subarray((n - 1) * V);
+        const p = seq.req.params;
+        const s = this.sampler.sample(last, p, seq.penalties, seq.prng, seq.req.constraint, seq.belowMinTokens() ? seq.stopIds : undefined);
+        // Confidence only: the chosen token's raw logprob from the backend's log-sum-exp of this row (O(1));
+        // a backend without it (models built before `logits_lse`) costs one pass over the row here.
+        if (p.confidence && !p.logprobs) s.logprob = rawLogprob(last, s.tokenId, logSumExp?.[at - 1]);
+        this.emit(seq, s);
       }
     }
   }

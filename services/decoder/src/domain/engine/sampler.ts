@@ -235,3 +235,23 @@ export function topLogprobs(logits: Float32Array, chosen: number, n: number, inv
   const top = n > 0 ? topK(logits, n).map((c) => ({ tokenId: c.i, logprob: lp(c.x) })) : [];
   return { tokenId: chosen, logprob: lp(logits[chosen]!), top };
 }
+
+/** log Σ exp(x) over one row, stable (max-shifted); −Infinity for an all −Infinity row. */
+export function logSumExp(x: Float32Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < x.length; i++) if (x[i]! > max) max = x[i]!;
+  if (!Number.isFinite(max)) return max;
+  let z = 0;
+  for (let i = 0; i < x.length; i++) z += Math.exp(x[i]! - max);
+  return max + Math.log(z);
+}
+
+/**
+ * The chosen token's log-probability under the raw distribution of a row of logits (no penalties, bias
+ * or temperature; vLLM V1's `raw_logprobs`): logits[chosen] − lse. `lse` is the row's log-sum-exp when the
+ * backend computed it (`logits_lse`): O(1); without it, one pass over the vocabulary here.
+ */
+export function rawLogprob(logits: Float32Array, chosen: number, lse?: number): TokenLogprob {
+  const l = lse ?? logSumExp(logits);
+  return { tokenId: chosen, logprob: Math.min(0, logits[chosen]! - l), top: [] };
+}

@@ -36,6 +36,13 @@ export interface SamplingParams {
   logprobs: boolean;
   /** With logprobs: the N most likely alternatives per position. */
   topLogprobs: number;
+  /**
+   * Confidence only (common.proto `confidence`): without `logprobs`, return each sampled token's
+   * log-probability under the RAW model distribution (before penalties, logit_bias and temperature;
+   * vLLM V1's `raw_logprobs`), no alternatives. O(1) per token with the backend's log-sum-exp; one pass
+   * over the vocabulary without it. With `logprobs` it changes nothing.
+   */
+  confidence?: boolean;
   /** OpenAI `logit_bias`: token id → offset added to its logit (after the penalties, before temperature); absent = none. */
   logitBias?: ReadonlyMap<number, number>;
 }

@@ -39,6 +39,7 @@ export function validateRequest(req: EngineRequest, info: BackendInfo, limits: E
   if (!Number.isInteger(p.topLogprobs) || p.topLogprobs < 0 || p.topLogprobs > limits.maxLogprobs) {
     throw invalidArgument('top_logprobs', `top_logprobs must be in [0, ${limits.maxLogprobs}], got ${p.topLogprobs}`, `0 <= top_logprobs <= ${limits.maxLogprobs}`);
   }
+  if (p.confidence !== undefined && typeof p.confidence !== 'boolean') throw invalidArgument('confidence', `confidence must be a boolean, got ${String(p.confidence)}`, 'confidence: true | false');
   const pl = req.promptLogprobs;
   if (pl !== undefined) {
     if (!Number.isInteger(pl) || pl < 0 || pl > limits.maxLogprobs) {

@@ -208,8 +208,11 @@ export class ChatOrchestrator implements ChatService {
       // Always seeded: a generation redelivered to another decoder replica must replay the same tokens
       // (the client skips chunks it has already seen), and the seed goes into the feedback record.
       seed: choiceSeed(s.seed, choice, () => randomInt(2 ** 47)),
-      // Always asked for: the per-token confidence goes into the feedback record (review queue).
-      logprobs: true,
+      // The per-token confidence goes into the feedback record (review queue). Full logprobs (a log-softmax
+      // over the vocabulary per token) only when the client asked for them; otherwise `confidence`: the
+      // chosen token's raw logprob, O(1) from the decoder graph's logits_lse (common.proto). The record's
+      // confidence comes from whichever the decoder returns.
+      ...(s.logprobs ? { logprobs: true } : { logprobs: false, topLogprobs: 0, confidence: true }),
     };
     let answer = '';
     const confidence: TokenConfidence[] = [];

@@ -473,7 +473,11 @@ export interface SamplingParams {
   maxTokens?:
     | number
     | undefined;
-  /** Return the log-probability of each sampled token. */
+  /**
+   * Return the log-probability of each sampled token (after penalties, logit_bias and temperature; before
+   * top-k/top-p/min-p), with top_logprobs alternatives. Costs a log-softmax over the whole vocabulary per
+   * token; for the chosen token's raw log-probability alone, see `confidence`.
+   */
   logprobs: boolean;
   /** With logprobs: also return the N most likely alternatives per position. Range 0..20. */
   topLogprobs: number;
@@ -499,7 +503,23 @@ export interface SamplingParams {
    * 0..max_tokens (INVALID_ARGUMENT, field min_tokens). Not with constrained output (INVALID_ARGUMENT,
    * field min_tokens): a constrained answer ends with its document.
    */
-  minTokens?: number | undefined;
+  minTokens?:
+    | number
+    | undefined;
+  /**
+   * [false] Per-token confidence only: each sampled token's natural-log probability under the model's RAW
+   * distribution (log-softmax of the logits before penalties, logit_bias and temperature: vLLM V1's default
+   * `raw_logprobs`), in nats, <= 0. Without `logprobs` it comes back as GenerateResponse.logprobs, one
+   * TokenLogprob per token with token_id, token and logprob set and no alternatives (top_logprobs empty).
+   * Cost: O(1) per token — logit[chosen] − logits_lse from the decoder graph; only a model built before its
+   * graph returned `logits_lse` pays one exp pass over the vocabulary per token (what `logprobs` always
+   * costs: a log-softmax over ~152k entries, ~1.7 ms a row on a CPU core). With `logprobs` set this field
+   * changes nothing: the client's semantics apply (after penalties and temperature) and a caller reading
+   * confidence uses those. The gateway sets it on its decoder calls for the feedback record's confidence
+   * (the record's sampling keeps it, saying which semantics its confidence has); clients of gateway.v1 do
+   * not set it (ignored there).
+   */
+  confidence?: boolean | undefined;
 }
 
 /** Per-token logit offsets (OpenAI `logit_bias`). */
@@ -1677,6 +1697,7 @@ function createBaseSamplingParams(): SamplingParams {
     logitBias: undefined,
     ignoreEos: undefined,
     minTokens: undefined,
+    confidence: undefined,
   };
 }
 
@@ -1733,6 +1754,9 @@ export const SamplingParams: MessageFns<SamplingParams> = {
     }
     if (message.minTokens !== undefined) {
       writer.uint32(128).int32(message.minTokens);
+    }
+    if (message.confidence !== undefined) {
+      writer.uint32(136).bool(message.confidence);
     }
     return writer;
   },
@@ -1888,6 +1912,14 @@ export const SamplingParams: MessageFns<SamplingParams> = {
             message.minTokens = reader.int32();
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.confidence = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1968,6 +2000,7 @@ export const SamplingParams: MessageFns<SamplingParams> = {
         : isSet(object.min_tokens)
         ? globalThis.Number(object.min_tokens)
         : undefined,
+      confidence: isSet(object.confidence) ? globalThis.Boolean(object.confidence) : undefined,
     };
   },
 
@@ -2021,6 +2054,9 @@ export const SamplingParams: MessageFns<SamplingParams> = {
     if (message.minTokens !== undefined) {
       obj.minTokens = Math.round(message.minTokens);
     }
+    if (message.confidence !== undefined) {
+      obj.confidence = message.confidence;
+    }
     return obj;
   },
 
@@ -2047,6 +2083,7 @@ export const SamplingParams: MessageFns<SamplingParams> = {
       : undefined;
     message.ignoreEos = object.ignoreEos ?? undefined;
     message.minTokens = object.minTokens ?? undefined;
+    message.confidence = object.confidence ?? undefined;
     return message;
   },
 };

@@ -288,7 +288,10 @@ export interface GenerateResponse {
   textDelta: string;
   /** Tokens sampled since the previous chunk. */
   tokenIds: number[];
-  /** One entry per token in token_ids, when SamplingParams.logprobs is set. */
+  /**
+   * One entry per token in token_ids, when SamplingParams.logprobs is set; with only SamplingParams.confidence
+   * set, one entry per token without alternatives, its logprob from the raw distribution (common.proto).
+   */
   logprobs: TokenLogprob[];
   /** UNSPECIFIED on every chunk but the last. */
   finishReason: FinishReason;
