@@ -2,6 +2,11 @@
  * Per-token confidence → the summary stored with each response, which feedback uses to rank the
  * review queue. A token is "low confidence" below p = 0.5 (logprob < ln 0.5 ≈ -0.69): with random
  * weights almost every token is, with a trained model typically 5–15 % of tokens are.
+ * The logprobs are the model's RAW distribution (decoder `confidence`: no temperature, penalties or bias)
+ * unless the client asked for `logprobs`, whose tempered values are then used (the record's sampling says
+ * which: `confidence` set = raw). p = 0.5 is meant as the model's own probability, so it stays; before, at
+ * 2.6's chat default temperature 0.7, it sat at a raw p of 0.24–0.38 for a top token with 50–5 equal
+ * alternatives (docs/decisions.md, "Confidence without logprobs").
  */
 export const LOW_CONFIDENCE_LOGPROB = Math.log(0.5);
 

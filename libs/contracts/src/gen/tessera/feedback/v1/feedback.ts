@@ -320,7 +320,11 @@ export interface LowConfidenceSpan {
   meanLogprob: number;
 }
 
-/** Per-token confidence of an answer, summarised (full logprobs are not stored). */
+/**
+ * Per-token confidence of an answer, summarised (full logprobs are not stored). The gateway's logprobs are
+ * the model's raw distribution (no temperature, penalties or logit_bias; ResponseRecord.sampling.confidence
+ * set) unless the client asked for logprobs (then after penalties and temperature, as returned to it).
+ */
 export interface ConfidenceSummary {
   tokenCount: number;
   /** Mean and minimum sampled-token log-probability. */
