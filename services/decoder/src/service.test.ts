@@ -78,6 +78,26 @@ describe('DecoderService over NATS and gRPC', () => {
     expect(thinking[0]!.reasoning).toBe(false);
     expect(thinking[thinking.length - 1]!.usage?.promptTokens).toBe(last.usage?.promptTokens);
     expect(a.slice(0, -1).every((c) => c.finishReason === commonV1.FinishReason.UNSPECIFIED)).toBe(true);
+    expect(a.some((c) => c.logprobs.length > 0)).toBe(false);
+  });
+
+  it('sampling.confidence: one raw logprob per token, no alternatives, the same tokens; with logprobs, logprobs as asked', async () => {
+    const plain = await run(viaNats, request({ sampling: sampling({ temperature: 0.7, seed: 11, repetitionPenalty: 1.3 }) }));
+    const conf = await run(viaGrpc, request({ sampling: sampling({ temperature: 0.7, seed: 11, repetitionPenalty: 1.3, confidence: true }) }));
+    const ids = (cs: decodingV1.GenerateResponse[]) => cs.flatMap((c) => c.tokenIds);
+    expect(ids(conf)).toEqual(ids(plain));
+    for (const c of conf) {
+      expect(c.logprobs.map((l) => l.tokenId)).toEqual(c.tokenIds);
+      for (const l of c.logprobs) {
+        expect(l.topLogprobs).toEqual([]);
+        expect(l.logprob).toBeLessThanOrEqual(0);
+        expect(l.token).toBeTypeOf('string');
+      }
+    }
+    const both = await run(viaNats, request({ sampling: sampling({ temperature: 0.7, seed: 11, repetitionPenalty: 1.3, confidence: true, logprobs: true, topLogprobs: 2 }) }));
+    const full = await run(viaNats, request({ sampling: sampling({ temperature: 0.7, seed: 11, repetitionPenalty: 1.3, logprobs: true, topLogprobs: 2 }) }));
+    expect(both.map((c) => c.logprobs)).toEqual(full.map((c) => c.logprobs));
+    expect(full.flatMap((c) => c.logprobs).every((l) => l.topLogprobs.length === 2)).toBe(true);
   });
 
   it('scatters visual tokens into the image placeholders (different images ⇒ different outputs)', async () => {
