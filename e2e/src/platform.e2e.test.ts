@@ -382,7 +382,8 @@ describe('feedback on a response', () => {
   it('a prompt with U+0000 is answered and recorded, the NUL kept visibly escaped (PostgreSQL text cannot hold it)', async () => {
     const res = await chat({ messages: [{ role: 'user', content: 'nul\u0000here' }] });
     expect(res.status).toBe(200);
-    const responseId = ((await res.json()) as any).id as string;
+    const body = (await res.json()) as any;
+    const responseId = body.id as string;
     const feedback = natsClient(nc, SERVICES.feedback.definition);
     let got: feedbackV1.GetResponseResponse | undefined;
     for (let i = 0; i < 40 && !got; i++) {
@@ -394,6 +395,10 @@ describe('feedback on a response', () => {
     }
     const part = got?.response?.messages[0]?.content[0]?.part;
     expect(part?.$case === 'text' && part.text).toBe('nul\\u0000here');
+    // No client logprobs: the gateway asked the decoder for `confidence` (raw chosen-token logprobs), one per token.
+    expect(got?.response?.sampling).toMatchObject({ logprobs: false, confidence: true });
+    expect(got?.response?.confidence?.tokenCount).toBe(body.usage.completion_tokens);
+    expect(got?.response?.confidence?.meanLogprob).toBeLessThanOrEqual(0);
     feedback.close();
   });
 });
