@@ -45,7 +45,8 @@ describe('engine confidence (raw chosen-token logprob)', () => {
       const ids = [prompt(9), prompt(14, 31), prompt(4, 77)];
       const [conf, conf2, plain, full] = await Promise.all([
         collect(engine.submit(req('c', ids[0]!, { confidence: true }))),
-        collect(engine.submit(req('c2', ids[1]!, { confidence: true, temperature: 0 }))),
+        // With prompt logprobs its prefill rows return every position's logits (and LSE): the chosen token's is the last.
+        collect(engine.submit({ ...req('c2', ids[1]!, { confidence: true, temperature: 0 }), promptLogprobs: 1 })),
         collect(engine.submit(req('p', ids[0]!, {}))),
         collect(engine.submit(req('f', ids[2]!, { logprobs: true, topLogprobs: 2 }))),
       ]);
