@@ -148,6 +148,13 @@ describe('SiteRouter', () => {
     expect((await run(r, 'big', { prompt: 'x'.repeat(1000) })).text).toBe('stages');
     // The quota estimate comes from whoever runs the request (the stages route has the model's tokenizer).
     expect(await r.estimatePromptTokens({ model: 'big', images: [] } as unknown as ValidChatRequest, {} as never)).toBe(7);
+    // The route is decided once per request: the estimate and the chat of one request measure it once.
+    let measured = 0;
+    const counting = new SiteRouter(cfg, service('local'), hub, link('up'), new Map([['big', { chat: stages, family: '4.6', fitsInline: () => (measured++, true) }]]));
+    const one = { model: 'big', images: [] } as unknown as ValidChatRequest;
+    await counting.estimatePromptTokens(one, {} as never);
+    for await (const _ of counting.chat(one, { onRoute: () => {} } as unknown as ChatContext));
+    expect(measured).toBe(1);
     expect(await r.estimatePromptTokens({ model: 'big', images: [{}] } as unknown as ValidChatRequest, {} as never)).toBe(1);
     // The family is the card's, for validation and /v1/models.
     expect(r.features('big', { toolCalls: false, familyName: 'Toy 1.0' }).familyName).toBe('MiniCPM-V 4.6');

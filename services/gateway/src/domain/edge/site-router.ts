@@ -33,6 +33,8 @@ export function runsOnStages(req: ValidChatRequest): boolean {
 
 export class SiteRouter implements ChatService {
   private readonly byId: Map<string, SiteModel>;
+  /** Each hub-model request's route (remote()). */
+  private readonly routes = new WeakMap<ValidChatRequest, ChatService>();
 
   constructor(
     private readonly site: SiteConfig,
@@ -49,8 +51,15 @@ export class SiteRouter implements ChatService {
 
   /** Who runs a request for hub model `m`: this site against the hub decoder (route "stages", text), else the hub gateway. */
   private remote(m: SiteModel, req: ValidChatRequest): ChatService {
-    const stages = this.stages.get(m.id);
-    return stages && runsOnStages(req) && stages.fitsInline(req) ? stages.chat : this.hub;
+    // Decided once per request: the quota estimate and the chat ask for the same request object, and
+    // fitsInline encodes the request to measure it.
+    let remote = this.routes.get(req);
+    if (!remote) {
+      const stages = this.stages.get(m.id);
+      remote = stages && runsOnStages(req) && stages.fitsInline(req) ? stages.chat : this.hub;
+      this.routes.set(req, remote);
+    }
+    return remote;
   }
 
   models(): string[] {
